@@ -1,0 +1,164 @@
+/**
+ * Composable effect handlers, after NumPyro's `handlers.py`.
+ *
+ * Each function takes a model and returns a new model with one more handler
+ * outside the existing ones, so they compose by nesting:
+ * `condition(substitute(m, values), data)`. Engines are built from them.
+ *
+ * @module
+ */
+import type { Handler, Message } from './message.js';
+import { Model, execute } from './model.js';
+import type { Rng, Seed } from './rng.js';
+import { rngFrom } from './rng.js';
+import type { Trace } from './trace.js';
+import { type Value, type ValueLike, toValue } from './value.js';
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Which sites a handler applies to: a list of addresses or a predicate on the message. */
+export type SiteFilter = readonly string[] | ((msg: Message) => boolean);
+
+function matches(filter: SiteFilter | undefined, msg: Message): boolean {
+  if (filter === undefined) return true;
+  return typeof filter === 'function' ? filter(msg) : filter.includes(msg.address);
+}
+
+/** Record every site: `const { trace } = await traceOf(m, rng, ...args)`. */
+export async function traceOf<A extends unknown[], R>(m: Model<A, R>, rng: Rng | Seed | undefined, ...args: A): Promise<{ trace: Trace; returnValue: R }> {
+  return execute(m, { rng: rngFrom(rng) }, ...args);
+}
+
+/**
+ * Replay latent sample sites from a trace: each unobserved sample site whose
+ * address is in `trace` takes the recorded value (its log density is
+ * recomputed under the new model).
+ */
+export function replay<A extends unknown[], R>(m: Model<A, R>, trace: Trace): Model<A, R> {
+  return m.withHandler(replayHandler(trace));
+}
+/** The handler behind {@link replay}. */
+export function replayHandler(trace: Trace): Handler {
+  return {
+    process(msg) {
+      if (msg.type !== 'sample' || msg.observed) return;
+      const site = trace.get(msg.address);
+      if (site !== undefined) msg.value = site.value;
+    },
+  };
+}
+
+/**
+ * Substitute values at latent sample sites and param sites (by address).
+ * `values` may be a record or a function returning a value or `undefined`.
+ */
+export function substitute<A extends unknown[], R>(m: Model<A, R>, values: Record<string, ValueLike> | ((msg: Message) => Value | undefined)): Model<A, R> {
+  return m.withHandler(substituteHandler(values));
+}
+/** The handler behind {@link substitute}. */
+export function substituteHandler(values: Record<string, ValueLike> | ((msg: Message) => Value | undefined)): Handler {
+  return {
+    process(msg) {
+      if ((msg.type !== 'sample' || msg.observed) && msg.type !== 'param') return;
+      const v = typeof values === 'function' ? values(msg) : values[msg.address];
+      if (v !== undefined) msg.value = toValue(v as ValueLike, `substitute "${msg.address}"`);
+    },
+  };
+}
+
+/** Condition sample sites on data: each listed site becomes observed with the given value. */
+export function condition<A extends unknown[], R>(m: Model<A, R>, data: Record<string, ValueLike>): Model<A, R> {
+  return m.withHandler(conditionHandler(data));
+}
+/** The handler behind {@link condition}. */
+export function conditionHandler(data: Record<string, ValueLike>): Handler {
+  return {
+    process(msg) {
+      if (msg.type !== 'sample') return;
+      const v = data[msg.address];
+      if (v === undefined) return;
+      msg.value = toValue(v, `condition "${msg.address}"`);
+      (msg as { observed: boolean }).observed = true;
+    },
+  };
+}
+
+/**
+ * Hide sites from handlers outside this one (for example, to keep a
+ * sub-model's sites out of an outer trace). By default every site is hidden;
+ * `hide` selects some, `expose` keeps some visible.
+ */
+export function block<A extends unknown[], R>(m: Model<A, R>, options: { hide?: SiteFilter; expose?: SiteFilter } = {}): Model<A, R> {
+  return m.withHandler(blockHandler(options));
+}
+/** The handler behind {@link block}. */
+export function blockHandler(options: { hide?: SiteFilter; expose?: SiteFilter } = {}): Handler {
+  return {
+    process(msg) {
+      if (options.expose !== undefined && matches(options.expose, msg)) return;
+      if (matches(options.hide, msg)) msg.stop = true;
+    },
+  };
+}
+
+/** Multiply the log density of every site by `factor` (e.g. tempering, subsampling). */
+export function scale<A extends unknown[], R>(m: Model<A, R>, factor: number): Model<A, R> {
+  return m.withHandler(scaleHandler(factor));
+}
+/** The handler behind {@link scale}. */
+export function scaleHandler(factor: number, filter?: SiteFilter): Handler {
+  if (!(factor >= 0)) throw new RangeError(`scale: factor must be a nonnegative number, got ${factor}`);
+  return {
+    process(msg) {
+      if (matches(filter, msg)) msg.scale *= factor;
+    },
+  };
+}
+
+/** Mask log densities: `false` (or a boolean tensor, elementwise) removes them. */
+export function mask<A extends unknown[], R>(m: Model<A, R>, maskValue: boolean | tf.Tensor): Model<A, R> {
+  return m.withHandler(maskHandler(maskValue));
+}
+/** The handler behind {@link mask}. */
+export function maskHandler(maskValue: boolean | tf.Tensor, filter?: SiteFilter): Handler {
+  return {
+    process(msg) {
+      if (!matches(filter, msg)) return;
+      if (msg.mask === true) msg.mask = maskValue;
+      else if (maskValue === false || msg.mask === false) msg.mask = false;
+      else if (maskValue !== true) {
+        throw new Error(`mask: nested tensor masks at site "${msg.address}" are not supported; combine them first`);
+      }
+    },
+  };
+}
+
+/** Draw every value inside the model from `seed`'s stream (splitting it per site). */
+export function seed<A extends unknown[], R>(m: Model<A, R>, s: Seed | Rng): Model<A, R> {
+  return m.withHandler(seedHandler(rngFrom(s)));
+}
+/** The handler behind {@link seed}. */
+export function seedHandler(rng: Rng): Handler {
+  return {
+    process(msg) {
+      if (msg.rng === undefined) msg.rng = rng;
+    },
+  };
+}
+
+/**
+ * Turn observed sample sites into latent draws (for posterior and prior
+ * predictive simulation): observed values are ignored and redrawn.
+ */
+export function uncondition<A extends unknown[], R>(m: Model<A, R>, filter?: SiteFilter): Model<A, R> {
+  return m.withHandler(unconditionHandler(filter));
+}
+/** The handler behind {@link uncondition}. It must be the innermost handler that sees observed sites. */
+export function unconditionHandler(filter?: SiteFilter): Handler {
+  return {
+    process(msg) {
+      if (msg.type !== 'sample' || !msg.observed || !matches(filter, msg)) return;
+      msg.value = undefined;
+      (msg as { observed: boolean }).observed = false;
+    },
+  };
+}

@@ -1,0 +1,351 @@
+/**
+ * Models and their execution.
+ *
+ * A model is an `async` function that receives an effect context `ctx` as its
+ * first argument and calls `ctx.sample`, `ctx.observe`, ... The context is
+ * passed in rather than global, so many executions (particles, chains) can
+ * run concurrently without their handlers interleaving.
+ *
+ * ```ts
+ * const coin = model(async ({ sample, observe }, flips: number[]) => {
+ *   const p = await sample('p', Beta(1, 1));
+ *   for (let i = 0; i < flips.length; i++) await observe(`flip${i}`, Bernoulli(p), flips[i]);
+ *   return p;
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { Constraint } from '../distributions/constraints.js';
+import { Distribution } from '../distributions/distribution.js';
+import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
+import { Rng, rngFrom } from './rng.js';
+import { Trace, siteOf } from './trace.js';
+import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
+
+/** Options of `plate`. */
+export interface PlateOptions {
+  /** A random subsample of this many indices, or the explicit indices to use. */
+  subsample?: number | number[];
+  /** The batch dimension (negative, from the right); allocated automatically when omitted. */
+  dim?: number;
+}
+
+/** The effect context a model receives. Its methods may be destructured. */
+export interface Ctx {
+  /** Draw (or, under a handler, be given) a value for a latent site. */
+  sample(address: string, dist: Distribution, options?: SampleOptions): Promise<Value>;
+  /** Condition on an observed value of `dist`. Returns the value. */
+  observe(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value>;
+  /** Add `logWeight` to the log density of the execution (a soft constraint). */
+  factor(address: string, logWeight: ValueLike): Promise<void>;
+  /** Record a derived value under an address (not random). Returns it. */
+  deterministic<V extends Value>(address: string, value: V): V;
+  /** A learnable parameter (used by variational inference); returns its current value. */
+  param(address: string, init: ValueLike | ((rng: Rng) => Value), constraint?: Constraint): Promise<Value>;
+  /**
+   * Declare `size` conditionally independent copies: sites inside `fn` get a
+   * batch dimension of the plate's size (vectorised), and, with subsampling,
+   * their log densities are scaled by size / subsample size.
+   */
+  plate<T>(name: string, size: number, fn: (indices: number[]) => Promise<T> | T, options?: PlateOptions): Promise<T>;
+  /** Prefix every address inside `fn` with `prefix/` (for recursion and reuse). */
+  scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T>;
+  /** The random stream of this execution (for user code that needs randomness outside `sample`). */
+  readonly rng: Rng;
+}
+
+/** A model function: async, context first. */
+export type ModelFn<A extends unknown[], R> = (ctx: Ctx, ...args: A) => Promise<R> | R;
+
+/** A model: a function plus the handlers applied to it (innermost first). */
+export class Model<A extends unknown[] = unknown[], R = unknown> {
+  /**
+   * @param fn - the generative function
+   * @param handlers - handlers applied to every execution, innermost first
+   * @param name - a name for messages
+   */
+  constructor(
+    readonly fn: ModelFn<A, R>,
+    readonly handlers: readonly Handler[] = [],
+    readonly name: string = fn.name || 'model',
+  ) {
+    if (typeof fn !== 'function') throw new TypeError(`model: expected an async function, got ${describe(fn)}`);
+  }
+
+  /** The same model with one more handler, outside the existing ones. */
+  withHandler(handler: Handler): Model<A, R> {
+    return new Model(this.fn, [...this.handlers, handler], this.name);
+  }
+
+  /** Run once with extra (outer) handlers; returns the return value. */
+  async run(options: ExecuteOptions, ...args: A): Promise<R> {
+    return new Execution(this, options).run(args);
+  }
+}
+
+/** Wrap an async function as a {@link Model}. */
+export function model<A extends unknown[], R>(fn: ModelFn<A, R>, options: { name?: string } = {}): Model<A, R> {
+  return new Model(fn, [], options.name ?? (fn.name || 'model'));
+}
+
+/** Options for one execution. */
+export interface ExecuteOptions {
+  /** Random stream for draws not seeded by a handler. */
+  rng?: Rng;
+  /** Extra handlers, innermost first, outside the model's own. */
+  handlers?: readonly Handler[];
+}
+
+/** The result of {@link execute}: the return value and the trace. */
+export interface Executed<R> {
+  readonly returnValue: R;
+  readonly trace: Trace;
+}
+
+/** Run a model once and record its trace. Extra handlers run inside the trace recorder. */
+export async function execute<A extends unknown[], R>(m: Model<A, R>, options: ExecuteOptions, ...args: A): Promise<Executed<R>> {
+  const trace = new Trace();
+  const recorder: Handler = { postprocess: (msg) => trace.add(siteOf(msg)) };
+  const exec = new Execution(m, { rng: options.rng, handlers: [...(options.handlers ?? []), recorder] });
+  const returnValue = await exec.run(args);
+  return { returnValue, trace };
+}
+
+/** An error raised inside a model, naming the site. */
+export class ModelError extends Error {
+  constructor(readonly address: string, message: string) {
+    super(`site "${address}": ${message}`);
+    this.name = 'ModelError';
+  }
+}
+
+function isPromise(x: unknown): x is Promise<unknown> {
+  return x !== undefined && x !== null && typeof (x as Promise<unknown>).then === 'function';
+}
+
+/** One execution of a model: its handler stack, plates, scope and addresses. */
+class Execution<A extends unknown[], R> {
+  private readonly stack: Handler[];
+  private readonly seen = new Set<string>();
+  private plates: PlateFrame[] = [];
+  private prefix = '';
+  private readonly rng: Rng;
+  private readonly ctx: Ctx;
+
+  constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
+    this.stack = [...m.handlers, ...(options.handlers ?? [])];
+    this.rng = options.rng ?? rngFrom();
+    const self = this;
+    this.ctx = {
+      sample: (address, dist, options) => self.sampleSite(address, dist, undefined, options),
+      observe: (address, dist, value, options) => {
+        if (value === undefined || value === null) throw new ModelError(self.fullAddress(address), 'observe needs a value');
+        return self.sampleSite(address, dist, toValue(value, `site "${self.fullAddress(address)}"`), options);
+      },
+      factor: async (address, logWeight) => {
+        await self.factorSite(address, toValue(logWeight, `factor "${self.fullAddress(address)}"`));
+      },
+      deterministic: (address, value) => self.deterministicSite(address, value),
+      param: (address, init, constraint) => self.paramSite(address, init, constraint),
+      plate: (name, size, fn, options) => self.plate(name, size, fn, options),
+      scope: (prefix, fn) => self.scope(prefix, fn),
+      rng: this.rng,
+    };
+  }
+
+  async run(args: A): Promise<R> {
+    return this.m.fn(this.ctx, ...args);
+  }
+
+  private fullAddress(address: string): string {
+    return this.prefix + address;
+  }
+
+  private claim(address: string): string {
+    if (typeof address !== 'string' || address.length === 0) throw new TypeError(`address must be a non-empty string, got ${describe(address)}`);
+    const full = this.prefix + address;
+    if (this.seen.has(full)) {
+      throw new ModelError(full, 'duplicate address in one execution (make addresses unique inside loops, e.g. `x${i}`, or use scope/plate)');
+    }
+    this.seen.add(full);
+    return full;
+  }
+
+  private newMessage(type: SiteType, address: string, value: Value | undefined, observed: boolean, options: SampleOptions = {}): Message {
+    return { type, address, value, observed, scale: 1, mask: true, plates: this.plates, options, stop: false };
+  }
+
+  /** Send a message through the stack; `fill` supplies the default value and log density. */
+  private async apply(msg: Message, fill: (msg: Message) => void): Promise<void> {
+    const stack = this.stack;
+    let last = stack.length - 1;
+    for (let i = 0; i < stack.length; i++) {
+      const h = stack[i];
+      if (h.process) {
+        const r = h.process(msg);
+        if (isPromise(r)) await r;
+      }
+      if (msg.stop) {
+        last = i;
+        break;
+      }
+    }
+    fill(msg);
+    for (let i = 0; i <= last; i++) {
+      const h = stack[i];
+      if (h.postprocess) {
+        const r = h.postprocess(msg);
+        if (isPromise(r)) await r;
+      }
+    }
+  }
+
+  private async sampleSite(address: string, dist: Distribution, observedValue: Value | undefined, options?: SampleOptions): Promise<Value> {
+    const full = this.claim(address);
+    if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
+    const d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
+    const observed = observedValue !== undefined;
+    if (observed) checkObservedShape(full, d, observedValue);
+    const msg = this.newMessage('sample', full, observedValue, observed, options);
+    msg.dist = d;
+    await this.apply(msg, (m) => this.fillSample(m));
+    return msg.value as Value;
+  }
+
+  private fillSample(msg: Message): void {
+    const dist = msg.dist as Distribution;
+    if (msg.value === undefined) msg.value = dist.sample(msg.rng ?? this.rng);
+    if (msg.logProb === undefined) {
+      const lp = dist.logProb(msg.value);
+      msg.logProb = lp;
+      if (hasNaN(lp)) {
+        throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (check the parameters for NaN)`);
+      }
+    }
+  }
+
+  private async factorSite(address: string, logWeight: Value): Promise<void> {
+    const full = this.claim(address);
+    if (hasNaN(logWeight)) throw new ModelError(full, 'factor log-weight is NaN');
+    const msg = this.newMessage('factor', full, logWeight, true);
+    msg.logProb = logWeight;
+    await this.apply(msg, () => {});
+  }
+
+  private deterministicSite<V extends Value>(address: string, value: V): V {
+    const full = this.claim(address);
+    const msg = this.newMessage('deterministic', full, value, false);
+    msg.logProb = 0;
+    // deterministic sites are recorded synchronously: handlers' hooks must not be async here
+    for (const h of this.stack) {
+      if (h.process) h.process(msg);
+      if (msg.stop) break;
+    }
+    for (const h of this.stack) {
+      if (h.postprocess) h.postprocess(msg);
+      if (msg.stop) break;
+    }
+    return msg.value as V;
+  }
+
+  private async paramSite(address: string, init: ValueLike | ((rng: Rng) => Value), constraint?: Constraint): Promise<Value> {
+    const full = this.claim(address);
+    const msg = this.newMessage('param', full, undefined, false);
+    msg.constraint = constraint;
+    msg.logProb = 0;
+    await this.apply(msg, (m) => {
+      if (m.value === undefined) m.value = typeof init === 'function' ? init(m.rng ?? this.rng) : toValue(init, `param "${full}"`);
+    });
+    return msg.value as Value;
+  }
+
+  private async plate<T>(name: string, size: number, fn: (indices: number[]) => Promise<T> | T, options: PlateOptions = {}): Promise<T> {
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`plate "${name}": size must be a positive integer, got ${size}`);
+    if (this.plates.some((p) => p.name === name)) throw new Error(`plate "${name}" is already open`);
+    const indices = subsampleIndices(name, size, options.subsample, this.rng);
+    const used = new Set(this.plates.map((p) => p.dim));
+    let dim = options.dim ?? -1;
+    if (options.dim === undefined) while (used.has(dim)) dim -= 1;
+    else if (used.has(dim)) throw new Error(`plate "${name}": dim ${dim} is already used by another plate`);
+    const frame: PlateFrame = { name, size, subsampleSize: indices.length, dim, indices };
+    const saved = this.plates;
+    this.plates = [...saved, frame];
+    try {
+      return await fn(indices);
+    } finally {
+      this.plates = saved;
+    }
+  }
+
+  private async scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
+    const saved = this.prefix;
+    this.prefix = `${saved}${prefix}/`;
+    try {
+      return await fn();
+    } finally {
+      this.prefix = saved;
+    }
+  }
+}
+
+function subsampleIndices(name: string, size: number, subsample: number | number[] | undefined, rng: Rng): number[] {
+  if (subsample === undefined) return Array.from({ length: size }, (_, i) => i);
+  if (Array.isArray(subsample)) {
+    for (const i of subsample) if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`plate "${name}": subsample index ${i} is outside 0..${size - 1}`);
+    return subsample;
+  }
+  if (!Number.isInteger(subsample) || subsample <= 0 || subsample > size) {
+    throw new RangeError(`plate "${name}": subsample size must be an integer in 1..${size}, got ${subsample}`);
+  }
+  // partial Fisher-Yates: a uniformly random subset, in random order
+  const idx = Array.from({ length: size }, (_, i) => i);
+  for (let i = 0; i < subsample; i++) {
+    const j = i + rng.int(size - i);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, subsample);
+}
+
+/** Expand a distribution's batch so that each enclosing plate's dimension has the plate's size. */
+function expandToPlates(address: string, dist: Distribution, plates: readonly PlateFrame[]): Distribution {
+  const batch = [...dist.batchShape];
+  const need = Math.max(batch.length, ...plates.map((p) => -p.dim));
+  while (batch.length < need) batch.unshift(1);
+  for (const p of plates) {
+    const i = batch.length + p.dim;
+    if (batch[i] !== 1 && batch[i] !== p.subsampleSize) {
+      throw new ModelError(address, `batch shape [${dist.batchShape.join(', ')}] of ${dist.name} does not fit plate "${p.name}" of size ${p.subsampleSize} at dim ${p.dim}`);
+    }
+    batch[i] = p.subsampleSize;
+  }
+  if (batch.length === dist.batchShape.length && batch.every((d, i) => d === dist.batchShape[i])) return dist;
+  // dimensions of size 1 inside the existing batch cannot be expanded by adding leading dims
+  const lead = batch.length - dist.batchShape.length;
+  const tailMatches = dist.batchShape.every((d, i) => d === batch[lead + i]);
+  if (!tailMatches) {
+    throw new ModelError(address, `batch shape [${dist.batchShape.join(', ')}] of ${dist.name} has size-1 dimensions where plates need [${batch.join(', ')}]; give the parameters the plate's size`);
+  }
+  return dist.expand(batch);
+}
+
+function checkObservedShape(address: string, dist: Distribution, value: Value): void {
+  const want = dist.shape();
+  const have = shapeOf(value);
+  let ok = true;
+  try {
+    const b = broadcastShapes(have, want);
+    ok = b.length === want.length && b.every((d, i) => d === want[i]);
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new ModelError(address, `observed value of shape [${have.join(', ')}] does not match ${dist.name} of shape [${want.join(', ')}] (batch [${dist.batchShape.join(', ')}], event [${dist.eventShape.join(', ')}])`);
+  }
+}
+
+function fmtValue(v: Value | undefined): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number') return String(v);
+  return isTensor(v) && v.size <= 8 ? `[${Array.from(v.dataSync()).join(', ')}]` : describe(v);
+}

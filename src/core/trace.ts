@@ -1,0 +1,127 @@
+/**
+ * Traces: the record of one execution of a model.
+ *
+ * A trace is an ordered map from address to {@link Site}. Its log joint
+ * density is the sum over `sample` and `factor` sites of each site's
+ * log density times its scale, masked.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Distribution } from '../distributions/distribution.js';
+import type { Message, PlateFrame, SiteType } from './message.js';
+import { type Value, add, isTensor, mul, sumAll, toTensor } from './value.js';
+
+/** One recorded site. */
+export interface Site {
+  readonly type: SiteType;
+  readonly address: string;
+  readonly dist?: Distribution;
+  readonly value: Value;
+  readonly observed: boolean;
+  /** Elementwise log density (unscaled, unmasked); 0 for deterministic and param sites. */
+  readonly logProb: Value;
+  readonly scale: number;
+  readonly mask: boolean | tf.Tensor;
+  readonly plates: readonly PlateFrame[];
+}
+
+/** Convert a finished message to a site. */
+export function siteOf(msg: Message): Site {
+  return {
+    type: msg.type,
+    address: msg.address,
+    dist: msg.dist,
+    value: msg.value as Value,
+    observed: msg.observed,
+    logProb: msg.logProb ?? 0,
+    scale: msg.scale,
+    mask: msg.mask,
+    plates: msg.plates,
+  };
+}
+
+/** The total log density a site contributes: sum(mask * logProb) * scale. */
+export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>): Value {
+  let lp: Value = site.logProb;
+  if (site.mask === false) return 0;
+  if (site.mask !== true) {
+    const m = site.mask;
+    const t = toTensor(lp);
+    lp = tf.where(tf.broadcastTo(m, t.shape.length >= m.shape.length ? t.shape : m.shape), t, tf.zerosLike(t));
+  }
+  let s = sumAll(lp);
+  if (site.scale !== 1) s = mul(s, site.scale);
+  return s;
+}
+
+/** An ordered record of the sites of one execution. */
+export class Trace {
+  readonly sites = new Map<string, Site>();
+
+  /** Add a site; the address must be new. */
+  add(site: Site): void {
+    if (this.sites.has(site.address)) throw new Error(`duplicate address "${site.address}" in one execution`);
+    this.sites.set(site.address, site);
+  }
+
+  /** The site at an address, or undefined. */
+  get(address: string): Site | undefined {
+    return this.sites.get(address);
+  }
+
+  /** True when the trace has a site at `address`. */
+  has(address: string): boolean {
+    return this.sites.has(address);
+  }
+
+  /** Sites in execution order. */
+  [Symbol.iterator](): IterableIterator<Site> {
+    return this.sites.values();
+  }
+
+  /** Latent (unobserved) sample sites, in order. */
+  latentSites(): Site[] {
+    return [...this.sites.values()].filter((s) => s.type === 'sample' && !s.observed);
+  }
+
+  /** Sum of the log densities of the sites selected by `keep`. */
+  private sum(keep: (s: Site) => boolean): Value {
+    let total: Value = 0;
+    for (const s of this.sites.values()) {
+      if (!keep(s)) continue;
+      total = add(total, siteLogDensity(s));
+    }
+    return total;
+  }
+
+  /** log p(latents, observations), including factors. */
+  logJoint(): Value {
+    return this.sum((s) => s.type === 'sample' || s.type === 'factor');
+  }
+  /** log p(observations | latents), including factors. */
+  logLikelihood(): Value {
+    return this.sum((s) => (s.type === 'sample' && s.observed) || s.type === 'factor');
+  }
+  /** log p(latents). */
+  logPrior(): Value {
+    return this.sum((s) => s.type === 'sample' && !s.observed);
+  }
+
+  /** The values of latent sample sites and deterministic sites, by address. */
+  values(): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    for (const s of this.sites.values()) {
+      if ((s.type === 'sample' && !s.observed) || s.type === 'deterministic') out[s.address] = s.value;
+    }
+    return out;
+  }
+
+  /** Dispose every tensor the trace holds (values, log densities, masks). */
+  dispose(): void {
+    for (const s of this.sites.values()) {
+      if (isTensor(s.value)) s.value.dispose();
+      if (isTensor(s.logProb)) s.logProb.dispose();
+    }
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The distribution interface shared by every family.
+ *
+ * Shapes follow TFP/Pyro: a draw has shape `sampleShape ++ batchShape ++
+ * eventShape`; `logProb` sums over the event dimensions and returns shape
+ * `sampleShape ++ batchShape`. With number parameters and no sample shape a
+ * draw is a plain `number` and `logProb` returns a `number` (the scalar path,
+ * no tensor dispatch). With tensor parameters everything is a tensor and
+ * differentiable through tfjs.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { type Value, type ValueLike, all, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
+import type { Constraint } from './constraints.js';
+
+/** Global switch for parameter validation (on by default, as in Pyro). */
+let validateArgs = true;
+/** Turn constructor parameter checks on or off (they read tensor parameters synchronously). */
+export function setValidation(on: boolean): void {
+  validateArgs = on;
+}
+/** Whether parameter checks are on. */
+export function validationEnabled(): boolean {
+  return validateArgs;
+}
+
+/** A probability distribution over values of a fixed shape. */
+export abstract class Distribution {
+  /** Family name used in messages, e.g. `Normal`. */
+  abstract readonly name: string;
+  /** Shape of independent, non-identical batch members. */
+  abstract readonly batchShape: readonly number[];
+  /** Shape of one event (a single draw of one batch member). */
+  readonly eventShape: readonly number[] = [];
+  /** The set of values with positive density. */
+  abstract readonly support: Constraint;
+  /** True when `sample` is differentiable with respect to tensor parameters. */
+  readonly hasRsample: boolean = false;
+
+  /** True for distributions over integers. */
+  get isDiscrete(): boolean {
+    return this.support.isDiscrete;
+  }
+
+  /**
+   * A draw of shape `sampleShape ++ batchShape ++ eventShape`. When
+   * {@link hasRsample} is true the draw is a differentiable function of the
+   * tensor parameters (reparameterised).
+   */
+  abstract sample(rng: Rng, sampleShape?: readonly number[]): Value;
+
+  /** Log density (or mass) of `value`, summed over event dimensions; `-Infinity` outside the support. */
+  abstract logProb(value: Value): Value;
+
+  /** The mean, where defined. */
+  get mean(): Value {
+    throw new Error(`${this.name}: the mean is not defined or not implemented`);
+  }
+  /** The variance, where defined. */
+  get variance(): Value {
+    throw new Error(`${this.name}: the variance is not defined or not implemented`);
+  }
+  /** Standard deviation, where the variance is defined. */
+  get stddev(): Value {
+    const v = this.variance;
+    return typeof v === 'number' ? Math.sqrt(v) : tf.sqrt(v);
+  }
+
+  /**
+   * All values of a finite discrete support, in order, for enumeration.
+   * Only defined for finite discrete distributions; others return `undefined`.
+   */
+  enumerateSupport(): Value[] | undefined {
+    return undefined;
+  }
+
+  /** The same distribution with its batch broadcast to `batchShape`. */
+  expand(batchShape: readonly number[]): Distribution {
+    if (sameShape(batchShape, this.batchShape)) return this;
+    return new ExpandedDistribution(this, batchShape);
+  }
+
+  /** Shape of a draw for a given sample shape. */
+  shape(sampleShape: readonly number[] = []): number[] {
+    return [...sampleShape, ...this.batchShape, ...this.eventShape];
+  }
+
+  toString(): string {
+    return `${this.name}(batch=[${this.batchShape.join(',')}], event=[${this.eventShape.join(',')}])`;
+  }
+}
+
+/** Shapes are equal. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The batch shape implied by broadcasting a set of parameters. */
+export function batchShapeOf(name: string, params: Record<string, Value>, eventDims: Record<string, number> = {}): number[] {
+  let shape: number[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    const s = shapeOf(v);
+    const e = eventDims[k] ?? 0;
+    const b = s.slice(0, s.length - e);
+    shape = broadcastShapes(shape, b, `${name}: parameter ${k}`);
+  }
+  return shape;
+}
+
+/** Normalise a user parameter (number, array, tensor) to a value, naming it in errors. */
+export function param(dist: string, name: string, x: ValueLike): Value {
+  if (x === undefined || x === null) throw new TypeError(`${dist}: parameter ${name} is missing`);
+  const v = toValue(x, `${dist}: parameter ${name}`);
+  if (typeof v === 'number' && !Number.isFinite(v) && !Number.isNaN(v)) return v;
+  if (typeof v === 'number' && Number.isNaN(v)) throw new RangeError(`${dist}: parameter ${name} is NaN`);
+  return v;
+}
+
+/**
+ * Throw a RangeError naming the distribution and parameter when `x` violates
+ * `c` (skipped when validation is off).
+ */
+export function checkParam(dist: string, name: string, x: Value, c: Constraint): void {
+  if (!validateArgs) return;
+  const ok = c.check(x);
+  if (!all(ok)) {
+    throw new RangeError(`${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : describe(x)}`);
+  }
+}
+
+/**
+ * Mask a log-density to `-Infinity` outside the support. Values are checked
+ * elementwise; `lp` must be computed safely for invalid values (NaN is fine
+ * there, it is replaced).
+ */
+export function maskSupport(support: Constraint, value: Value, lp: Value): Value {
+  const ok = support.check(value);
+  if (typeof ok === 'boolean') {
+    if (typeof lp === 'number') return ok ? lp : -Infinity;
+    return ok ? lp : tf.fill(lp.shape, -Infinity);
+  }
+  return where(ok, lp, -Infinity);
+}
+
+/** Standard normal draws of a shape: a number for `[]`, else a float32 tensor. */
+export function standardNormal(rng: Rng, shape: readonly number[]): Value {
+  if (shape.length === 0) return rng.normal();
+  return tf.tensor(Float32Array.from(rng.normals(sizeOf(shape))), shape as number[]);
+}
+
+/** Uniform (0,1) draws of a shape: a number for `[]`, else a float32 tensor. */
+export function standardUniform(rng: Rng, shape: readonly number[]): Value {
+  if (shape.length === 0) return rng.uniform();
+  const u = Float32Array.from(rng.uniforms(sizeOf(shape)));
+  // float32 rounding can reach 1; keep draws in the open interval
+  for (let i = 0; i < u.length; i++) if (u[i] >= 1) u[i] = 1 - 2 ** -24;
+  return tf.tensor(u, shape as number[]);
+}
+
+/**
+ * True when all parameters are numbers and no sample shape is asked for:
+ * the draw can be made with plain arithmetic.
+ */
+export function scalarPath(sampleShape: readonly number[] | undefined, ...params: Value[]): boolean {
+  return (!sampleShape || sampleShape.length === 0) && params.every((p) => typeof p === 'number');
+}
+
+/**
+ * A distribution whose batch is broadcast to a larger shape (used by `plate`
+ * and by `expand`). New leading dimensions are drawn independently.
+ */
+export class ExpandedDistribution extends Distribution {
+  readonly name: string;
+  readonly batchShape: readonly number[];
+  override readonly eventShape: readonly number[];
+  readonly support: Constraint;
+  override readonly hasRsample: boolean;
+  private readonly extra: number[];
+
+  constructor(readonly base: Distribution, batchShape: readonly number[]) {
+    super();
+    const b = base.batchShape;
+    const n = batchShape.length - b.length;
+    const ok = n >= 0 && b.every((d, i) => d === batchShape[n + i]);
+    if (!ok) {
+      throw new Error(`${base.name}: cannot expand batch shape [${b.join(', ')}] to [${batchShape.join(', ')}] (existing dimensions must match on the right)`);
+    }
+    this.name = base.name;
+    this.batchShape = [...batchShape];
+    this.eventShape = base.eventShape;
+    this.support = base.support;
+    this.hasRsample = base.hasRsample;
+    this.extra = batchShape.slice(0, n);
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    return this.base.sample(rng, [...sampleShape, ...this.extra]);
+  }
+
+  logProb(value: Value): Value {
+    const lp = this.base.logProb(value);
+    const want = [...this.batchShape];
+    const have = shapeOf(lp);
+    // broadcast when the value did not carry the expanded dimensions
+    if (have.length < want.length || !sameShape(have.slice(have.length - want.length), want)) {
+      return tf.broadcastTo(typeof lp === 'number' ? tf.scalar(lp) : lp, broadcastShapes(have, want, `${this.name}.logProb`));
+    }
+    return lp;
+  }
+
+  override get mean(): Value {
+    return bcast(this.base.mean, this.shape());
+  }
+  override get variance(): Value {
+    return bcast(this.base.variance, this.shape());
+  }
+  override enumerateSupport(): Value[] | undefined {
+    return this.extra.length === 0 ? this.base.enumerateSupport() : undefined;
+  }
+}
+
+function bcast(v: Value, shape: number[]): Value {
+  return tf.broadcastTo(typeof v === 'number' ? tf.scalar(v) : v, shape);
+}

@@ -1,0 +1,51 @@
+/**
+ * The normal (Gaussian) distribution.
+ *
+ * @module
+ */
+import type { Rng } from '../core/rng.js';
+import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
+import { positive, real } from './constraints.js';
+import { Distribution, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** Normal(loc, scale): density exp(-(x-loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)). */
+export class NormalDistribution extends Distribution {
+  readonly name = 'Normal';
+  readonly support = real;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  readonly loc: Value;
+  readonly scale: Value;
+
+  constructor(loc: ValueLike, scale: ValueLike) {
+    super();
+    this.loc = param('Normal', 'loc', loc);
+    this.scale = param('Normal', 'scale', scale);
+    checkParam('Normal', 'scale', this.scale, positive);
+    this.batchShape = batchShapeOf('Normal', { loc: this.loc, scale: this.scale });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    const eps = standardNormal(rng, this.shape(sampleShape));
+    return add(this.loc, mul(this.scale, eps));
+  }
+
+  logProb(x: Value): Value {
+    const z = div(sub(x, this.loc), this.scale);
+    return sub(mul(-0.5, square(z)), add(log(this.scale), HALF_LOG_2PI));
+  }
+
+  override get mean(): Value {
+    return this.loc;
+  }
+  override get variance(): Value {
+    return square(this.scale);
+  }
+}
+
+/** Normal(loc, scale). Parameters may be numbers, arrays or tensors. */
+export function Normal(loc: ValueLike, scale: ValueLike): NormalDistribution {
+  return new NormalDistribution(loc, scale);
+}

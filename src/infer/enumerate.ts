@@ -1,0 +1,126 @@
+/**
+ * Exact enumeration of discrete models.
+ *
+ * An async function cannot be forked, so every execution path is found by
+ * re-execution: a depth-first walk over the tree of discrete choices, where
+ * each run replays a prefix of choice indices and takes the first value at
+ * each new site. A run that meets a zero-probability `observe` or `factor` is
+ * cut short (its subtree is skipped). Paths with stochastic control flow
+ * (different sites on different paths) are handled naturally.
+ *
+ * Cost: (number of paths) x (sites per path) site visits; memory: only the
+ * paths with positive probability are kept.
+ *
+ * @module
+ */
+import type { Handler, Message } from '../core/message.js';
+import { Model, ModelError } from '../core/model.js';
+import { rngFrom } from '../core/rng.js';
+import { siteLogDensity } from '../core/trace.js';
+import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
+import { Posterior, type Draw } from './posterior.js';
+import { type CommonOptions, registerEngine } from './registry.js';
+
+/** Options of `infer(model, { method: 'enumerate', ... })`. */
+export interface EnumerateOptions extends CommonOptions {
+  readonly method: 'enumerate';
+  /** Stop with an error after this many executions (default 10,000,000). */
+  readonly maxExecutions?: number;
+}
+
+const PRUNED = Symbol('pruned');
+
+/** Replays a prefix of choice indices and extends it with first choices. */
+class ChoiceWalker implements Handler {
+  readonly path: number[] = [];
+  readonly sizes: number[] = [];
+  depth = 0;
+  logWeight = 0;
+  values: Record<string, Value> = {};
+
+  reset(): void {
+    this.depth = 0;
+    this.logWeight = 0;
+    this.values = {};
+  }
+
+  process(msg: Message): void {
+    if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+    const dist = msg.dist!;
+    const support = dist.enumerateSupport();
+    if (support === undefined) {
+      const why = dist.isDiscrete
+        ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
+        : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
+      throw new ModelError(msg.address, why);
+    }
+    if (support.length === 0) throw new ModelError(msg.address, `${dist.name} has an empty support`);
+    const k = this.depth++;
+    if (k === this.path.length) {
+      this.path.push(0);
+      this.sizes.push(support.length);
+    }
+    msg.value = support[this.path[k]];
+  }
+
+  postprocess(msg: Message): void {
+    if (msg.type === 'deterministic') {
+      this.values[msg.address] = msg.value as Value;
+      return;
+    }
+    if (msg.type !== 'sample' && msg.type !== 'factor') return;
+    const lp = siteLogDensity(msg as Required<Pick<Message, 'logProb' | 'scale' | 'mask'>>);
+    const n = typeof lp === 'number' ? lp : toNumber(lp);
+    if (isTensor(lp)) lp.dispose();
+    this.logWeight += n;
+    if (msg.type === 'sample' && !msg.observed) this.values[msg.address] = msg.value as Value;
+    if (this.logWeight === -Infinity) throw PRUNED;
+  }
+
+  /** Move to the next path; false when the walk is complete. */
+  advance(): boolean {
+    // a pruned run may have stopped before the end of the stored path
+    this.path.length = this.depth;
+    this.sizes.length = this.depth;
+    while (this.path.length > 0 && this.path[this.path.length - 1] + 1 >= this.sizes[this.sizes.length - 1]) {
+      this.path.pop();
+      this.sizes.pop();
+    }
+    if (this.path.length === 0) return false;
+    this.path[this.path.length - 1] += 1;
+    return true;
+  }
+}
+
+/** Enumerate every execution of a discrete model: exact posterior and log Z. */
+export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const max = options.maxExecutions ?? 10_000_000;
+  const walker = new ChoiceWalker();
+  const rng = rngFrom(options.seed ?? 0);
+  const draws: Draw<R>[] = [];
+  let executions = 0;
+  let pruned = 0;
+  const handlers = [walker];
+  do {
+    if (++executions > max) throw new Error(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
+    walker.reset();
+    try {
+      const returnValue = await m.run({ rng, handlers }, ...args);
+      if (walker.logWeight > -Infinity) draws.push({ values: walker.values, returnValue, logWeight: walker.logWeight });
+    } catch (err) {
+      if (err !== PRUNED) throw err;
+      pruned++;
+    }
+  } while (walker.advance());
+  if (draws.length === 0) throw new Error('enumerate: every execution has probability zero (the conditions cannot all hold)');
+  const logZ = logSumExp(draws.map((d) => d.logWeight));
+  return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { executions, pruned }, model: m, args });
+}
+
+registerEngine<EnumerateOptions>({
+  name: 'enumerate',
+  options: ['maxExecutions'],
+  description: 'exact enumeration of every execution of a discrete model (depth-first, by re-execution)',
+  run: (m, options, args) => enumerate(m, options, args),
+});
+

@@ -1,0 +1,342 @@
+/**
+ * The result type shared by every engine: a weighted set of draws.
+ *
+ * Enumeration returns every execution with its exact probability, importance
+ * sampling and SMC return weighted particles, MCMC returns equally weighted
+ * draws tagged with their chain. All of them answer the same questions:
+ * marginals, moments, quantiles, a summary table, and posterior predictive
+ * simulation.
+ *
+ * @module
+ */
+import { execute, type Model } from '../core/model.js';
+import { substituteHandler, unconditionHandler } from '../core/handlers.js';
+import { Rng, rngFrom, type Seed } from '../core/rng.js';
+import { type Value, isTensor, logSumExp, toArray } from '../core/value.js';
+
+/** One draw: latent values by address, the model's return value and a log-weight. */
+export interface Draw<R = unknown> {
+  readonly values: Readonly<Record<string, Value>>;
+  readonly returnValue: R;
+  readonly logWeight: number;
+  /** The chain (MCMC) this draw belongs to. */
+  readonly chain?: number;
+}
+
+/** Everything an engine hands to the Posterior constructor. */
+export interface PosteriorInit<A extends unknown[], R> {
+  readonly method: string;
+  readonly draws: Draw<R>[];
+  /** Estimate (or exact value) of the log marginal likelihood. */
+  readonly logZ?: number;
+  /** True when the weights are exact probabilities (enumeration). */
+  readonly exact?: boolean;
+  /** Engine-specific diagnostics (acceptance rates, ESS history, ...). */
+  readonly diagnostics?: Record<string, unknown>;
+  readonly model: Model<A, R>;
+  readonly args: A;
+}
+
+/** A probability table over distinct values (the marginal of one quantity). */
+export class Marginal<V = unknown> {
+  /**
+   * @param support - distinct values
+   * @param probs - their probabilities (summing to 1)
+   */
+  constructor(readonly support: V[], readonly probs: Float64Array) {}
+
+  /** Probability of a value (0 if absent). Values are compared by their JSON form. */
+  prob(value: V): number {
+    const k = keyOf(value);
+    let p = 0;
+    for (let i = 0; i < this.support.length; i++) if (keyOf(this.support[i]) === k) p += this.probs[i];
+    return p;
+  }
+
+  /** Mean of a numeric marginal. */
+  get mean(): number {
+    let m = 0;
+    for (let i = 0; i < this.support.length; i++) m += this.probs[i] * Number(this.support[i]);
+    return m;
+  }
+
+  /** Variance of a numeric marginal. */
+  get variance(): number {
+    const m = this.mean;
+    let v = 0;
+    for (let i = 0; i < this.support.length; i++) v += this.probs[i] * (Number(this.support[i]) - m) ** 2;
+    return v;
+  }
+
+  /** Entries sorted by value (numbers) or by probability, for display. */
+  entries(): [V, number][] {
+    const e = this.support.map((v, i) => [v, this.probs[i]] as [V, number]);
+    if (e.every(([v]) => typeof v === 'number')) e.sort((a, b) => (a[0] as number) - (b[0] as number));
+    else e.sort((a, b) => b[1] - a[1]);
+    return e;
+  }
+
+  toString(): string {
+    return this.entries()
+      .map(([v, p]) => `${JSON.stringify(v)}: ${p.toFixed(6)}`)
+      .join('\n');
+  }
+}
+
+function keyOf(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (isTensor(v)) return JSON.stringify(Array.from(v.dataSync()));
+  return JSON.stringify(v);
+}
+
+/** One row of {@link Posterior.summary}. */
+export interface SummaryRow {
+  readonly name: string;
+  readonly mean: number;
+  readonly sd: number;
+  readonly q5: number;
+  readonly q50: number;
+  readonly q95: number;
+  /** Extra columns engines add (ess_bulk, r_hat, ...). */
+  readonly [extra: string]: number | string;
+}
+
+/** A summary table that prints like Stan's or ArviZ's. */
+export class Summary {
+  constructor(readonly rows: SummaryRow[], readonly header: string = '') {}
+
+  toString(): string {
+    if (this.rows.length === 0) return `${this.header}(no latent sites)`;
+    const cols = Object.keys(this.rows[0]).filter((c) => c !== 'name');
+    const head = ['', ...cols.map((c) => (c === 'q5' ? '5%' : c === 'q50' ? '50%' : c === 'q95' ? '95%' : c))];
+    const body = this.rows.map((r) => [r.name, ...cols.map((c) => fmtNum(r[c]))]);
+    const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    return [this.header, line(head), ...body.map(line)].filter((l) => l !== '').join('\n');
+  }
+}
+
+function fmtNum(v: number | string): string {
+  if (typeof v === 'string') return v;
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+  return v.toFixed(3);
+}
+
+/** Weighted quantile of values sorted by value. */
+export function weightedQuantile(values: ArrayLike<number>, weights: ArrayLike<number>, q: number): number {
+  const idx = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += weights[i];
+  let acc = 0;
+  for (const i of idx) {
+    acc += weights[i] / total;
+    if (acc >= q - 1e-12) return values[i];
+  }
+  return values[idx[idx.length - 1]];
+}
+
+/** The posterior returned by every engine. */
+export class Posterior<A extends unknown[] = unknown[], R = unknown> {
+  /** The engine that produced it. */
+  readonly method: string;
+  /** The draws, each with its log-weight. */
+  readonly draws: Draw<R>[];
+  /** Log marginal likelihood: exact for enumeration, an estimate for IS/SMC, NaN where not estimated. */
+  readonly logZ: number;
+  /** True when the weights are exact probabilities. */
+  readonly exact: boolean;
+  /** Engine-specific diagnostics. */
+  readonly diagnostics: Record<string, unknown>;
+  /** Normalised weights (sum to 1). */
+  readonly weights: Float64Array;
+  private readonly model: Model<A, R>;
+  private readonly args: A;
+
+  constructor(init: PosteriorInit<A, R>) {
+    this.method = init.method;
+    this.draws = init.draws;
+    this.logZ = init.logZ ?? NaN;
+    this.exact = init.exact ?? false;
+    this.diagnostics = init.diagnostics ?? {};
+    this.model = init.model;
+    this.args = init.args;
+    const lw = init.draws.map((d) => d.logWeight);
+    const lse = logSumExp(lw);
+    this.weights = Float64Array.from(lw, (w) => (lse === -Infinity ? 1 / lw.length : Math.exp(w - lse)));
+  }
+
+  /** Number of draws. */
+  get size(): number {
+    return this.draws.length;
+  }
+
+  /** Kish effective sample size of the weights, (sum w)^2 / sum w^2. */
+  get ess(): number {
+    let s2 = 0;
+    for (const w of this.weights) s2 += w * w;
+    return s2 === 0 ? 0 : 1 / s2;
+  }
+
+  /** Addresses of latent sites seen in any draw, in first-seen order. */
+  addresses(): string[] {
+    const seen = new Set<string>();
+    for (const d of this.draws) for (const k of Object.keys(d.values)) seen.add(k);
+    return [...seen];
+  }
+
+  /**
+   * The marginal distribution of a site's value, or of any function of a draw
+   * (e.g. `d => d.returnValue`). Draws where the site is absent are left out
+   * and the rest renormalised.
+   */
+  marginal<V = Value>(query: string | ((d: Draw<R>) => V)): Marginal<V> {
+    const f = typeof query === 'string' ? (d: Draw<R>) => d.values[query] as unknown as V : query;
+    const index = new Map<string, number>();
+    const support: V[] = [];
+    const probs: number[] = [];
+    let total = 0;
+    this.draws.forEach((d, i) => {
+      const v = f(d);
+      if (v === undefined) return;
+      const plain = (isTensor(v) ? (v.size === 1 ? v.dataSync()[0] : Array.from(v.dataSync())) : v) as V;
+      const k = keyOf(plain);
+      const w = this.weights[i];
+      total += w;
+      const j = index.get(k);
+      if (j === undefined) {
+        index.set(k, support.length);
+        support.push(plain);
+        probs.push(w);
+      } else probs[j] += w;
+    });
+    if (support.length === 0) throw new Error(`marginal: no draw has a value for ${typeof query === 'string' ? `"${query}"` : 'the query'}`);
+    return new Marginal(support, Float64Array.from(probs, (p) => p / total));
+  }
+
+  /** Posterior expectation of a function of a draw. */
+  expectation(f: (d: Draw<R>) => number): number {
+    let s = 0;
+    this.draws.forEach((d, i) => {
+      s += this.weights[i] * f(d);
+    });
+    return s;
+  }
+
+  /** Flattened scalar columns: `theta[0]`, `theta[1]`, ... with the draw index of each value. */
+  scalarColumns(): Map<string, { draw: Int32Array; values: Float64Array }> {
+    const cols = new Map<string, { draw: number[]; values: number[] }>();
+    this.draws.forEach((d, i) => {
+      for (const [addr, v] of Object.entries(d.values)) {
+        const flat = toArray(v);
+        const shape = typeof v === 'number' ? [] : v.shape;
+        for (let j = 0; j < flat.length; j++) {
+          const name = shape.length === 0 ? addr : `${addr}[${unravel(j, shape).join(',')}]`;
+          let c = cols.get(name);
+          if (!c) cols.set(name, (c = { draw: [], values: [] }));
+          c.draw.push(i);
+          c.values.push(flat[j]);
+        }
+      }
+    });
+    const out = new Map<string, { draw: Int32Array; values: Float64Array }>();
+    for (const [k, c] of cols) out.set(k, { draw: Int32Array.from(c.draw), values: Float64Array.from(c.values) });
+    return out;
+  }
+
+  /** Weighted mean and standard deviation of a scalar site (or element name such as `theta[2]`). */
+  moments(name: string): { mean: number; sd: number } {
+    const c = this.scalarColumns().get(name);
+    if (!c) throw new Error(`moments: no scalar quantity named "${name}"; known: ${[...this.scalarColumns().keys()].join(', ')}`);
+    return this.columnMoments(c);
+  }
+
+  private columnMoments(c: { draw: Int32Array; values: Float64Array }): { mean: number; sd: number } {
+    let tw = 0;
+    let m = 0;
+    for (let i = 0; i < c.values.length; i++) {
+      const w = this.weights[c.draw[i]];
+      tw += w;
+      m += w * c.values[i];
+    }
+    m /= tw;
+    let v = 0;
+    for (let i = 0; i < c.values.length; i++) v += this.weights[c.draw[i]] * (c.values[i] - m) ** 2;
+    return { mean: m, sd: Math.sqrt(v / tw) };
+  }
+
+  /** Mean, sd and 5/50/95% quantiles of every scalar quantity. */
+  summary(): Summary {
+    const rows: SummaryRow[] = [];
+    for (const [name, c] of this.scalarColumns()) {
+      const { mean, sd } = this.columnMoments(c);
+      const w = Float64Array.from(c.draw, (i) => this.weights[i]);
+      rows.push({
+        name,
+        mean,
+        sd,
+        q5: weightedQuantile(c.values, w, 0.05),
+        q50: weightedQuantile(c.values, w, 0.5),
+        q95: weightedQuantile(c.values, w, 0.95),
+      });
+    }
+    const z = Number.isNaN(this.logZ) ? '' : `, log Z ${this.exact ? '=' : '≈'} ${this.logZ.toFixed(4)}`;
+    const header = `${this.method}: ${this.size} draws, ESS ${this.ess.toFixed(1)}${z}`;
+    return new Summary(rows, header);
+  }
+
+  /** Indices of `n` draws resampled in proportion to their weights (multinomial). */
+  resampleIndices(n: number, seedOrRng?: Seed | Rng): number[] {
+    const rng = rngFrom(seedOrRng);
+    const cdf = new Float64Array(this.weights.length);
+    let acc = 0;
+    this.weights.forEach((w, i) => {
+      acc += w;
+      cdf[i] = acc;
+    });
+    const out: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const u = rng.uniform() * acc;
+      let lo = 0;
+      let hi = cdf.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cdf[mid] < u) lo = mid + 1;
+        else hi = mid;
+      }
+      out.push(lo);
+    }
+    return out;
+  }
+
+  /**
+   * Posterior predictive simulation: for `n` draws resampled by weight, run
+   * the model with the latent values fixed and the observed sites redrawn.
+   * Returns, per draw, the values of every sample site (latent and observed)
+   * and the return value.
+   */
+  async predictive(n: number, options: { seed?: Seed; args?: A } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
+    const rng = rngFrom(options.seed);
+    const out: { values: Record<string, Value>; returnValue: R }[] = [];
+    for (const i of this.resampleIndices(n, rng)) {
+      const d = this.draws[i];
+      const { trace, returnValue } = await execute(this.model, {
+        rng: rng.split(),
+        handlers: [unconditionHandler(), substituteHandler((m) => d.values[m.address])],
+      }, ...(options.args ?? this.args));
+      const values: Record<string, Value> = {};
+      for (const s of trace) if (s.type === 'sample' || s.type === 'deterministic') values[s.address] = s.value;
+      out.push({ values, returnValue });
+    }
+    return out;
+  }
+}
+function unravel(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    idx[k] = i % shape[k];
+    i = Math.floor(i / shape[k]);
+  }
+  return idx;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one entry point: `infer(model, { method, ...options }, ...args)`.
+ *
+ * Engines register themselves with the options they accept, so an unknown
+ * method or option is a clear error that lists what is available.
+ *
+ * @module
+ */
+import { Model, type ModelFn } from '../core/model.js';
+import { initBackend } from '../backend/select.js';
+import type { Posterior } from './posterior.js';
+
+/** Options every engine accepts. */
+export interface CommonOptions {
+  /** The engine, e.g. `'enumerate'` or `'importance'`. */
+  readonly method: string;
+  /** Seed of the random stream; the same seed gives the same result on the same backend. */
+  readonly seed?: number | string;
+}
+
+/** An inference engine as registered with {@link registerEngine}. */
+export interface Engine<O extends CommonOptions = CommonOptions> {
+  /** The `method` name. */
+  readonly name: string;
+  /** Option keys accepted besides `method` and `seed`. */
+  readonly options: readonly string[];
+  /** One line describing the engine, for messages and docs. */
+  readonly description: string;
+  /** Run inference. */
+  run<A extends unknown[], R>(model: Model<A, R>, options: O, args: A): Promise<Posterior<A, R>>;
+}
+
+const engines = new Map<string, Engine<never>>();
+
+/** Make an engine available to {@link infer}. */
+export function registerEngine<O extends CommonOptions>(engine: Engine<O>): void {
+  engines.set(engine.name, engine as unknown as Engine<never>);
+}
+
+/** The registered engines' names and descriptions. */
+export function listEngines(): { name: string; description: string; options: readonly string[] }[] {
+  return [...engines.values()].map((e) => ({ name: e.name, description: e.description, options: e.options }));
+}
+
+/**
+ * Run inference on a model.
+ *
+ * ```ts
+ * const post = await infer(coin, { method: 'enumerate' }, data);
+ * console.log(post.summary().toString());
+ * ```
+ *
+ * @param m - a {@link Model} (or a bare async model function)
+ * @param options - `method` plus that engine's options
+ * @param args - the model's arguments
+ */
+export async function infer<A extends unknown[], R, O extends CommonOptions>(m: Model<A, R> | ModelFn<A, R>, options: O, ...args: A): Promise<Posterior<A, R>> {
+  const modelObj = m instanceof Model ? m : new Model(m);
+  if (options === null || typeof options !== 'object') throw new TypeError('infer: options must be an object with a `method`');
+  const engine = engines.get(options.method);
+  if (!engine) {
+    throw new Error(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
+  }
+  const allowed = new Set(['method', 'seed', ...engine.options]);
+  for (const k of Object.keys(options)) {
+    if (!allowed.has(k)) throw new Error(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
+  }
+  if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
+    throw new TypeError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
+  }
+  await initBackend();
+  return (engine as unknown as Engine<O>).run(modelObj, options, args);
+}
