@@ -173,7 +173,9 @@ class Execution<A extends unknown[], R> {
   }
 
   private newMessage(type: SiteType, address: string, value: Value | undefined, observed: boolean, options: SampleOptions = {}): Message {
-    return { type, address, value, observed, scale: 1, mask: true, plates: this.plates, options, stop: false };
+    let scale = 1;
+    for (const p of this.plates) if (p.subsampleSize !== p.size) scale *= p.size / p.subsampleSize;
+    return { type, address, value, observed, scale, mask: true, plates: this.plates, options, stop: false };
   }
 
   /** Send a message through the stack; `fill` supplies the default value and log density. */
@@ -204,9 +206,9 @@ class Execution<A extends unknown[], R> {
   private async sampleSite(address: string, dist: Distribution, observedValue: Value | undefined, options?: SampleOptions): Promise<Value> {
     const full = this.claim(address);
     if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
-    const d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
+    let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
     const observed = observedValue !== undefined;
-    if (observed) checkObservedShape(full, d, observedValue);
+    if (observed) d = fitObserved(full, d, observedValue);
     const msg = this.newMessage('sample', full, observedValue, observed, options);
     msg.dist = d;
     await this.apply(msg, (m) => this.fillSample(m));
@@ -329,9 +331,19 @@ function expandToPlates(address: string, dist: Distribution, plates: readonly Pl
   return dist.expand(batch);
 }
 
-function checkObservedShape(address: string, dist: Distribution, value: Value): void {
+/**
+ * Check an observed value against a distribution's shape. A value with extra
+ * leading dimensions (a vector of i.i.d. observations of a scalar
+ * distribution) expands the distribution's batch; any other mismatch is an
+ * error naming the site and both shapes.
+ */
+function fitObserved(address: string, dist: Distribution, value: Value): Distribution {
   const want = dist.shape();
   const have = shapeOf(value);
+  const extra = have.length - want.length;
+  if (extra > 0 && want.every((d, i) => d === have[extra + i])) {
+    return dist.expand([...have.slice(0, extra), ...dist.batchShape]);
+  }
   let ok = true;
   try {
     const b = broadcastShapes(have, want);
@@ -342,6 +354,7 @@ function checkObservedShape(address: string, dist: Distribution, value: Value): 
   if (!ok) {
     throw new ModelError(address, `observed value of shape [${have.join(', ')}] does not match ${dist.name} of shape [${want.join(', ')}] (batch [${dist.batchShape.join(', ')}], event [${dist.eventShape.join(', ')}])`);
   }
+  return dist;
 }
 
 function fmtValue(v: Value | undefined): string {

@@ -117,6 +117,11 @@ export class Trace {
     return out;
   }
 
+  /** Dispose the log-density tensors (keeping values), once weights have been read. */
+  disposeLogProbs(): void {
+    for (const s of this.sites.values()) if (isTensor(s.logProb) && s.logProb !== s.value) s.logProb.dispose();
+  }
+
   /** Dispose every tensor the trace holds (values, log densities, masks). */
   dispose(): void {
     for (const s of this.sites.values()) {

@@ -12,6 +12,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+// gradients of every op, so tensor paths are differentiable wherever tyche is used
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 
 /** A number or a tensor. */
 export type Value = number | tf.Tensor;

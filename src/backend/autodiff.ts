@@ -1,0 +1,95 @@
+/**
+ * Gradients through asynchronous code.
+ *
+ * `tf.grad` and `tf.tidy` need a synchronous function, but models are async.
+ * tfjs's engine keeps one global tape; here it is opened before the async
+ * function runs and closed after, then `engine.gradients` backpropagates over
+ * what was recorded. The result matches `tf.grad` exactly (tested).
+ *
+ * The hazard: the tape and the scope are global. Any other tfjs work that
+ * runs during the awaits is recorded too, and its intermediate tensors are
+ * disposed when the scope closes. So every gradient taken here is serialised
+ * by one lock, and tyche never runs other tfjs work concurrently with it.
+ * Do not run unrelated tfjs code concurrently with a tyche gradient
+ * computation (e.g. from a timer).
+ *
+ * This module relies on tfjs-core internals (`startTape`, `endTape`,
+ * `state.activeTape`, `gradientDepth`), so tfjs-core is pinned to an exact
+ * version and a regression test guards it.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+
+interface TapeNode {
+  saved?: tf.Tensor[];
+}
+interface EngineInternals {
+  startScope(name?: string): void;
+  endScope(result?: unknown): void;
+  startTape(): void;
+  endTape(): void;
+  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: tf.Tensor[] };
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+}
+
+let lock: Promise<void> = Promise.resolve();
+
+/** Run `fn` when no other gradient computation is in flight (FIFO). */
+export async function withGradientLock<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = lock;
+  let release!: () => void;
+  lock = new Promise<void>((r) => (release = r));
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Value and gradients of an async scalar function with respect to `xs`.
+ * Tensors created inside `f` are disposed, except the returned value and
+ * gradients (which the caller owns). `allowNoGradients` returns zeros for an
+ * `x` that `f` does not depend on.
+ */
+export async function valueAndGradsAsync(
+  f: () => Promise<tf.Tensor>,
+  xs: tf.Tensor[],
+  options: { allowNoGradients?: boolean } = {},
+): Promise<{ value: tf.Tensor; grads: tf.Tensor[] }> {
+  return withGradientLock(async () => {
+    const engine = tf.engine() as unknown as EngineInternals;
+    if (engine.state.gradientDepth !== 0) {
+      throw new Error('valueAndGradsAsync: another gradient computation is open (nested async gradients are not supported)');
+    }
+    engine.startScope('tyche-async-grad');
+    engine.startTape();
+    let result: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
+    try {
+      const y = await f();
+      if (!(y instanceof tf.Tensor) || y.size !== 1) {
+        throw new Error(`valueAndGradsAsync: f must return a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape.join(', ')}]` : typeof y}`);
+      }
+      // depth is 1 here, so `gradients` keeps the tape we recorded (it only resets at depth 0)
+      const r = engine.gradients(() => y, xs, undefined, true);
+      const grads = r.grads.map((g, i) => {
+        if (g) return g;
+        if (!options.allowNoGradients) throw new Error(`valueAndGradsAsync: the value does not depend on input ${i}`);
+        return tf.zerosLike(xs[i]);
+      });
+      result = { value: r.value, grads };
+      return result;
+    } finally {
+      engine.endTape();
+      const tape = engine.state.activeTape;
+      if (engine.state.gradientDepth === 0 && tape) {
+        for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+        engine.state.activeTape = null;
+      }
+      engine.endScope(result ? [result.value, ...result.grads] : undefined);
+    }
+  });
+}

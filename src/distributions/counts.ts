@@ -1,0 +1,56 @@
+/**
+ * Helpers shared by the integer-valued families: cached enumeration ranges,
+ * log-factorials and a `0 * log 0 = 0` safe product.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { lgammaNumber } from '../core/special.js';
+import { type Value, mul, where, eq } from '../core/value.js';
+
+const RANGE_CACHE_LIMIT = 4096;
+const rangeCache: (readonly number[] | undefined)[] = [];
+
+/**
+ * The integers `0, 1, ..., n - 1` as a frozen array of plain numbers.
+ *
+ * Arrays up to length 4096 are cached, so the enumeration engine, which asks a
+ * site for its support on every execution, allocates nothing. Callers must not
+ * mutate the result (it is frozen).
+ */
+export function integerRange(n: number): Value[] {
+  if (n <= RANGE_CACHE_LIMIT) {
+    const hit = rangeCache[n];
+    if (hit !== undefined) return hit as Value[];
+  }
+  const out = Object.freeze(Array.from({ length: n }, (_, i) => i));
+  if (n <= RANGE_CACHE_LIMIT) rangeCache[n] = out;
+  return out as Value[];
+}
+
+const LOG_FACTORIAL_TABLE_SIZE = 1024;
+let logFactorialTable: Float64Array | undefined;
+
+/**
+ * log(k!) for a nonnegative number `k` (integer or not: lgamma(k + 1)).
+ * Integers below 1024 are read from a table built on first use.
+ */
+export function logFactorial(k: number): number {
+  if (Number.isInteger(k) && k >= 0 && k < LOG_FACTORIAL_TABLE_SIZE) {
+    if (logFactorialTable === undefined) {
+      logFactorialTable = new Float64Array(LOG_FACTORIAL_TABLE_SIZE);
+      for (let i = 0; i < LOG_FACTORIAL_TABLE_SIZE; i++) logFactorialTable[i] = lgammaNumber(i + 1);
+    }
+    return logFactorialTable[k];
+  }
+  return lgammaNumber(k + 1);
+}
+
+/**
+ * `x * logY`, taken as 0 where `x` is 0 (so `0 * log 0 = 0`), for numbers or
+ * tensors. Used for terms like `k log p` of a mass function at `p = 0`.
+ */
+export function xLogY(x: Value, logY: Value): Value {
+  if (typeof x === 'number' && typeof logY === 'number') return x === 0 ? 0 : x * logY;
+  return tf.tidy(() => where(eq(x, 0), 0, mul(x, logY)));
+}

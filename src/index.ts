@@ -1,0 +1,21 @@
+/**
+ * tyche: probabilistic programming in TypeScript on TensorFlow.js.
+ *
+ * ```ts
+ * import { model, infer, Beta, Bernoulli } from 'tyche';
+ * const coin = model(async ({ sample, observe }, flips: number[]) => {
+ *   const p = await sample('p', Beta(1, 1));
+ *   await observe('flips', Bernoulli(p).expand([flips.length]), flips);
+ *   return p;
+ * });
+ * const post = await infer(coin, { method: 'importance', particles: 5000, seed: 1 }, [1, 1, 0, 1]);
+ * console.log(post.summary().toString());
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './core/index.js';
+export * from './distributions/index.js';
+export * from './infer/index.js';
+export * from './backend/select.js';
+export { valueAndGradsAsync, withGradientLock } from './backend/autodiff.js';

@@ -1,0 +1,101 @@
+/**
+ * Importance sampling: likelihood weighting from the prior, or proposals from
+ * a user guide written as an async model with the same latent addresses.
+ *
+ * With a guide q, each particle runs q, then replays the model on q's draws:
+ * log w = log p(x, y) - log q(x), counting only latent sites the guide
+ * proposed (latent sites the guide does not name are drawn from the prior and
+ * cancel). Without a guide, log w = log p(y | x). The estimate of log Z is
+ * logsumexp(log w) - log N, unbiased for Z.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { replayHandler } from '../core/handlers.js';
+import { Model, ModelError, execute } from '../core/model.js';
+import { rngFrom } from '../core/rng.js';
+import { type Trace, siteLogDensity } from '../core/trace.js';
+import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
+import { type Draw, Posterior } from './posterior.js';
+import { type CommonOptions, registerEngine } from './registry.js';
+
+/** Options of `infer(model, { method: 'importance', ... })`. */
+export interface ImportanceOptions extends CommonOptions {
+  readonly method: 'importance';
+  /** Number of weighted samples (default 1000). */
+  readonly particles?: number;
+  /**
+   * A proposal: an async model taking the same arguments, sampling (a subset
+   * of) the model's latent addresses. Defaults to the prior.
+   */
+  readonly guide?: Model<never, unknown> | ((...args: never[]) => unknown);
+  /** Called after each sample with the count done so far. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Stops the run (the promise rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
+}
+
+function numberOf(v: Value): number {
+  const n = typeof v === 'number' ? v : toNumber(v);
+  if (isTensor(v)) v.dispose();
+  return n;
+}
+
+/** Sum of site log densities selected by `keep`, as a number; disposes intermediates. */
+function sumSites(trace: Trace, keep: (address: string, observed: boolean, type: string) => boolean): number {
+  let total = 0;
+  for (const s of trace) {
+    if (s.type !== 'sample' && s.type !== 'factor') continue;
+    if (!keep(s.address, s.observed, s.type)) continue;
+    total += numberOf(tf.tidy(() => siteLogDensity(s)) as Value);
+  }
+  return total;
+}
+
+/** Importance sampling with the prior or a guide as proposal. */
+export async function importance<A extends unknown[], R>(m: Model<A, R>, options: Omit<ImportanceOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const n = options.particles ?? 1000;
+  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`importance: particles must be a positive integer, got ${n}`);
+  const guide = options.guide === undefined ? undefined : options.guide instanceof Model ? (options.guide as unknown as Model<A, unknown>) : new Model(options.guide as unknown as (...a: unknown[]) => unknown);
+  const rng = rngFrom(options.seed ?? 0);
+  const draws: Draw<R>[] = [];
+  for (let i = 0; i < n; i++) {
+    options.signal?.throwIfAborted();
+    const r = rng.split();
+    let logW: number;
+    let result: { trace: Trace; returnValue: R };
+    if (guide) {
+      const g = await execute(guide, { rng: r.split() }, ...args);
+      for (const s of g.trace) {
+        if (s.type === 'sample' && s.observed) throw new ModelError(s.address, 'a guide must not observe data');
+      }
+      result = await execute(m, { rng: r, handlers: [replayHandler(g.trace)] }, ...args);
+      for (const s of g.trace) {
+        if (s.type === 'sample' && !result.trace.has(s.address)) {
+          throw new ModelError(s.address, 'the guide samples this address but the model has no such site');
+        }
+      }
+      const proposed = new Set(g.trace.latentSites().map((s) => s.address));
+      const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
+      const logQ = sumSites(g.trace, () => true);
+      logW = logP - logQ;
+      g.trace.disposeLogProbs();
+    } else {
+      result = await execute(m, { rng: r }, ...args);
+      logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
+    }
+    result.trace.disposeLogProbs();
+    if (Number.isNaN(logW)) throw new Error(`importance: the log-weight of sample ${i} is NaN`);
+    draws.push({ values: result.trace.values(), returnValue: result.returnValue, logWeight: logW });
+    options.onProgress?.(i + 1, n);
+  }
+  const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
+  return new Posterior({ method: 'importance', draws, logZ, model: m, args });
+}
+
+registerEngine<ImportanceOptions>({
+  name: 'importance',
+  options: ['particles', 'guide', 'onProgress', 'signal'],
+  description: 'importance sampling from the prior (likelihood weighting) or a guide',
+  run: (m, options, args) => importance(m, options, args),
+});

@@ -1,0 +1,8 @@
+/**
+ * Inference engines behind one entry point, `infer`.
+ * @module
+ */
+export { infer, registerEngine, listEngines, type CommonOptions, type Engine } from './registry.js';
+export { Posterior, Marginal, Summary, type Draw, type SummaryRow, weightedQuantile } from './posterior.js';
+export { enumerate, type EnumerateOptions } from './enumerate.js';
+export { importance, type ImportanceOptions } from './importance.js';
