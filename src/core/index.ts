@@ -2,7 +2,7 @@
  * The effect runtime: models, contexts, handlers, traces, random streams and values.
  * @module
  */
-export { model, Model, execute, ModelError, type Ctx, type ModelFn, type PlateOptions, type ExecuteOptions, type Executed } from './model.js';
+export { model, Model, execute, ModelError, type Ctx, type PlatedCtx, type ModelFn, type PlateOptions, type ExecuteOptions, type Executed } from './model.js';
 export type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 export { Trace, type Site, siteLogDensity } from './trace.js';
 export * from './handlers.js';

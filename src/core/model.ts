@@ -16,8 +16,9 @@
  *
  * @module
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
-import { Distribution } from '../distributions/distribution.js';
+import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
@@ -34,9 +35,9 @@ export interface PlateOptions {
 /** The effect context a model receives. Its methods may be destructured. */
 export interface Ctx {
   /** Draw (or, under a handler, be given) a value for a latent site. */
-  sample(address: string, dist: Distribution, options?: SampleOptions): Promise<Value>;
+  sample<D extends Distribution>(address: string, dist: D, options?: SampleOptions): Promise<ValueOf<D>>;
   /** Condition on an observed value of `dist`. Returns the value. */
-  observe(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value>;
+  observe<D extends Distribution>(address: string, dist: D, value: ValueLike, options?: SampleOptions): Promise<ValueOf<D>>;
   /** Add `logWeight` to the log density of the execution (a soft constraint). */
   factor(address: string, logWeight: ValueLike): Promise<void>;
   /** Record a derived value under an address (not random). Returns it. */
@@ -48,11 +49,21 @@ export interface Ctx {
    * batch dimension of the plate's size (vectorised), and, with subsampling,
    * their log densities are scaled by size / subsample size.
    */
-  plate<T>(name: string, size: number, fn: (indices: number[]) => Promise<T> | T, options?: PlateOptions): Promise<T>;
+  plate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options?: PlateOptions): Promise<T>;
   /** Prefix every address inside `fn` with `prefix/` (for recursion and reuse). */
   scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T>;
   /** The random stream of this execution (for user code that needs randomness outside `sample`). */
   readonly rng: Rng;
+}
+
+/**
+ * The effects as seen inside a plate, typed honestly: draws inside a plate
+ * carry the plate's batch dimension, so they are always tensors.
+ * (`ctx.sample` works there too, but its static type cannot know it is inside a plate.)
+ */
+export interface PlatedCtx {
+  sample(address: string, dist: Distribution, options?: SampleOptions): Promise<tf.Tensor>;
+  observe(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<tf.Tensor>;
 }
 
 /** A model function: async, context first. */
@@ -138,10 +149,11 @@ class Execution<A extends unknown[], R> {
     this.rng = options.rng ?? rngFrom();
     const self = this;
     this.ctx = {
-      sample: (address, dist, options) => self.sampleSite(address, dist, undefined, options),
-      observe: (address, dist, value, options) => {
+      sample: <D extends Distribution>(address: string, dist: D, options?: SampleOptions) =>
+        self.sampleSite(address, dist, undefined, options) as Promise<ValueOf<D>>,
+      observe: <D extends Distribution>(address: string, dist: D, value: ValueLike, options?: SampleOptions) => {
         if (value === undefined || value === null) throw new ModelError(self.fullAddress(address), 'observe needs a value');
-        return self.sampleSite(address, dist, toValue(value, `site "${self.fullAddress(address)}"`), options);
+        return self.sampleSite(address, dist, toValue(value, `site "${self.fullAddress(address)}"`), options) as Promise<ValueOf<D>>;
       },
       factor: async (address, logWeight) => {
         await self.factorSite(address, toValue(logWeight, `factor "${self.fullAddress(address)}"`));
@@ -262,7 +274,7 @@ class Execution<A extends unknown[], R> {
     return msg.value as Value;
   }
 
-  private async plate<T>(name: string, size: number, fn: (indices: number[]) => Promise<T> | T, options: PlateOptions = {}): Promise<T> {
+  private async plate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options: PlateOptions = {}): Promise<T> {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`plate "${name}": size must be a positive integer, got ${size}`);
     if (this.plates.some((p) => p.name === name)) throw new Error(`plate "${name}" is already open`);
     const indices = subsampleIndices(name, size, options.subsample, this.rng);
@@ -274,7 +286,7 @@ class Execution<A extends unknown[], R> {
     const saved = this.plates;
     this.plates = [...saved, frame];
     try {
-      return await fn(indices);
+      return await fn(indices, this.ctx as unknown as PlatedCtx);
     } finally {
       this.plates = saved;
     }

@@ -72,3 +72,158 @@ export function logChoose(n: Value, k: Value): Value {
     return tf.sub(lgammaTensor(tf.add(tn, 1)), tf.add(lgammaTensor(tf.add(tk, 1)), lgammaTensor(tf.add(tf.sub(tn, tk), 1))));
   });
 }
+
+// ---------------------------------------------------------------------------
+// Error function and the standard normal CDF / quantile.
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+const SQRT1_2 = Math.SQRT1_2;
+const SQRT_2PI = Math.sqrt(2 * Math.PI);
+
+/** erf(x) for 0 <= x < 2 by the positive-term series e^{-x^2} sum (2x^2)^n x / (2n+1)!!. */
+function erfSeries(x: number): number {
+  const x2 = 2 * x * x;
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200; n++) {
+    term *= x2 / (2 * n + 1);
+    sum += term;
+    if (term <= sum * 1e-17) break;
+  }
+  return TWO_OVER_SQRT_PI * Math.exp(-x * x) * sum;
+}
+
+/** erfc(x) for x >= 2 by its continued fraction (modified Lentz), accurate in relative terms. */
+function erfcContinuedFraction(x: number): number {
+  const tiny = 1e-300;
+  let f = x;
+  let c = x;
+  let d = 0;
+  for (let n = 1; n < 1000; n++) {
+    const a = n / 2;
+    d = x + a * d;
+    if (d === 0) d = tiny;
+    c = x + a / c;
+    if (c === 0) c = tiny;
+    d = 1 / d;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * f);
+}
+
+/** The complementary error function erfc(x) = 1 - erf(x) for a number (float64, relative error ~1e-15). */
+export function erfcNumber(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x < 0) return 2 - erfcNumber(-x);
+  return x < 2 ? 1 - erfSeries(x) : erfcContinuedFraction(x);
+}
+
+/**
+ * erfc(x) for x >= 0 as a tensor: t e^{-x^2 + P(t)}, t = 1 / (1 + x/2), with the
+ * Chebyshev-fitted polynomial P of Numerical Recipes' `erfcc` (relative error
+ * below 1.2e-7 everywhere, so float32-accurate in the far tail too).
+ */
+function erfcPositiveTensor(x: tf.Tensor): tf.Tensor {
+  const coef = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+  const t = tf.div(1, tf.add(1, tf.mul(0.5, x)));
+  let p: tf.Tensor = tf.scalar(coef[coef.length - 1]);
+  for (let i = coef.length - 2; i >= 0; i--) p = tf.add(coef[i], tf.mul(t, p));
+  return tf.mul(t, tf.exp(tf.sub(p, tf.square(x))));
+}
+
+/** Standard normal CDF Phi(z) for a number (float64). */
+export function normalCdfNumber(z: number): number {
+  return 0.5 * erfcNumber(-z * SQRT1_2);
+}
+
+/** Standard normal CDF Phi(z) for a tensor (differentiable; accurate in both tails). */
+export function normalCdfTensor(z: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const neg = tf.less(z, 0);
+    const a = tf.mul(tf.where(neg, tf.neg(z), z), SQRT1_2);
+    const half = tf.mul(0.5, erfcPositiveTensor(a));
+    return tf.where(neg, half, tf.sub(1, half));
+  });
+}
+
+/** Standard normal CDF Phi(z), for numbers or tensors. */
+export function normalCdf(z: Value): Value {
+  return typeof z === 'number' ? normalCdfNumber(z) : normalCdfTensor(z);
+}
+
+// Acklam's rational approximation of the normal quantile (relative error 1.15e-9).
+const ICDF_A = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+const ICDF_B = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1, 1];
+const ICDF_C = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+const ICDF_D = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416, 1];
+const ICDF_P_LOW = 0.02425;
+
+function horner(c: readonly number[], x: number): number {
+  let s = c[0];
+  for (let i = 1; i < c.length; i++) s = s * x + c[i];
+  return s;
+}
+function hornerTensor(c: readonly number[], x: tf.Tensor): tf.Tensor {
+  let s: tf.Tensor = tf.scalar(c[0]);
+  for (let i = 1; i < c.length; i++) s = tf.add(tf.mul(s, x), c[i]);
+  return s;
+}
+
+/**
+ * Standard normal quantile Phi^{-1}(p) for a number: Acklam's approximation
+ * refined by two Halley steps on {@link normalCdfNumber} (float64-accurate).
+ * Returns -Infinity at 0, Infinity at 1 and NaN outside [0, 1].
+ */
+export function normalIcdfNumber(p: number): number {
+  if (!(p >= 0 && p <= 1)) return NaN;
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  let x: number;
+  if (p < ICDF_P_LOW || p > 1 - ICDF_P_LOW) {
+    const s = Math.sqrt(-2 * Math.log(Math.min(p, 1 - p)));
+    const t = horner(ICDF_C, s) / horner(ICDF_D, s);
+    x = p < 0.5 ? t : -t;
+  } else {
+    const q = p - 0.5;
+    const r = q * q;
+    x = (q * horner(ICDF_A, r)) / horner(ICDF_B, r);
+  }
+  for (let i = 0; i < 2; i++) {
+    // Halley step on Phi(x) - p; in the upper tail work with 1 - p for accuracy
+    const e = p > 0.5 ? 0.5 * erfcNumber(x * SQRT1_2) - (1 - p) : normalCdfNumber(x) - p;
+    const u = (p > 0.5 ? -e : e) * SQRT_2PI * Math.exp(0.5 * x * x);
+    if (!Number.isFinite(u)) break;
+    x -= u / (1 + 0.5 * x * u);
+  }
+  return x;
+}
+
+/**
+ * Standard normal quantile Phi^{-1}(p) for a tensor (Acklam's approximation,
+ * relative error 1.15e-9, differentiable). -Infinity at 0, Infinity at 1.
+ */
+export function normalIcdfTensor(p: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const q = tf.sub(p, 0.5);
+    const r = tf.square(q);
+    const central = tf.div(tf.mul(q, hornerTensor(ICDF_A, r)), hornerTensor(ICDF_B, r));
+    const lowerSide = tf.less(p, 0.5);
+    const pt = tf.clipByValue(tf.where(lowerSide, p, tf.sub(1, p)), 1e-37, 0.5);
+    const s = tf.sqrt(tf.mul(-2, tf.log(pt)));
+    const t = tf.div(hornerTensor(ICDF_C, s), hornerTensor(ICDF_D, s));
+    const tail = tf.where(lowerSide, t, tf.neg(t));
+    const inTail = tf.logicalOr(tf.less(p, ICDF_P_LOW), tf.greater(p, 1 - ICDF_P_LOW));
+    const x = tf.where(inTail, tail, central);
+    const edge = tf.where(tf.lessEqual(p, 0), tf.fill(p.shape, -Infinity), tf.fill(p.shape, Infinity));
+    const valid = tf.logicalAnd(tf.greater(p, 0), tf.less(p, 1));
+    const out = tf.where(valid, x, edge);
+    return tf.where(tf.logicalOr(tf.isNaN(p), tf.logicalOr(tf.less(p, 0), tf.greater(p, 1))), tf.fill(p.shape, NaN), out);
+  });
+}
+
+/** Standard normal quantile Phi^{-1}(p), for numbers or tensors. */
+export function normalIcdf(p: Value): Value {
+  return typeof p === 'number' ? normalIcdfNumber(p) : normalIcdfTensor(p);
+}

@@ -15,6 +15,24 @@ import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, all, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
 import type { Constraint } from './constraints.js';
 
+/**
+ * A phantom marker of the type of a distribution's draws. Factories return
+ * `XDistribution & Typed<number>` when every parameter is a number, so that
+ * `await sample('x', Normal(0, 1))` is typed `number` in user code, and
+ * `Typed<tf.Tensor>` otherwise. Inside a `plate`, draws are tensors whatever
+ * the parameters (the plate adds a batch dimension).
+ */
+export interface Typed<V extends Value> {
+  /** Never set; carries the draw type for TypeScript only. */
+  readonly __value?: V;
+}
+
+/** The draw type of a distribution (see {@link Typed}); `Value` when unknown. */
+export type ValueOf<D> = D extends { readonly __value?: infer V } ? (unknown extends V ? Value : V extends Value ? V : Value) : Value;
+
+/** `number` when every parameter type is a number (or boolean), else `tf.Tensor`. */
+export type DrawType<P extends readonly unknown[]> = P[number] extends number | boolean ? number : tf.Tensor;
+
 /** Global switch for parameter validation (on by default, as in Pyro). */
 let validateArgs = true;
 /** Turn constructor parameter checks on or off (they read tensor parameters synchronously). */

@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
 import { positive, real } from './constraints.js';
-import { Distribution, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -46,6 +46,6 @@ export class NormalDistribution extends Distribution {
 }
 
 /** Normal(loc, scale). Parameters may be numbers, arrays or tensors. */
-export function Normal(loc: ValueLike, scale: ValueLike): NormalDistribution {
+export function Normal<L extends ValueLike, S extends ValueLike>(loc: L, scale: S): NormalDistribution & Typed<DrawType<[L, S]>> {
   return new NormalDistribution(loc, scale);
 }
