@@ -2,9 +2,11 @@
  * The effect runtime: models, contexts, handlers, traces, random streams and values.
  * @module
  */
-export { model, Model, execute, ModelError, type Ctx, type PlatedCtx, type ModelFn, type PlateOptions, type ExecuteOptions, type Executed } from './model.js';
+export { model, Model, execute, type BatchOptions, ModelError, type Ctx, type PlatedCtx, type ModelFn, type PlateOptions, type ExecuteOptions, type Executed } from './model.js';
 export type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
-export { Trace, type Site, siteLogDensity } from './trace.js';
+export { Trace, type Site, siteLogDensity, plateNestingOf } from './trace.js';
 export * from './handlers.js';
 export { Rng, rngFrom, type Seed } from './rng.js';
-export { type Value, type ValueLike, isTensor, toNumber, toArray, logSumExp } from './value.js';
+export { type Value, type ValueLike, isTensor, toNumber, toArray, toValue, logSumExp } from './value.js';
+/** Polymorphic arithmetic (numbers in, numbers out; tensors otherwise) for models that run both per particle and batched. */
+export * as ops from './value.js';

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
 import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
@@ -100,12 +100,38 @@ export function model<A extends unknown[], R>(fn: ModelFn<A, R>, options: { name
   return new Model(fn, [], options.name ?? (fn.name || 'model'));
 }
 
+/**
+ * Batched (vectorised) execution: one run of the model stands for `size`
+ * particles or chains. Every latent draw gets a leading axis of that size,
+ * followed by `plateNesting` dimensions reserved for plates (size 1 where
+ * the site is outside them), so that particle-batched values broadcast
+ * against plate dimensions. Site log densities are summed per particle, and
+ * `Trace.logJoint()` returns a tensor of shape `[size]`.
+ *
+ * The model must then be written with tensor arithmetic (the polymorphic
+ * `add`, `mul`, ... exported by tyche work for both numbers and tensors) and
+ * without branching on random values.
+ */
+export interface BatchOptions {
+  /** The number of particles (chains) in the leading axis. */
+  readonly size: number;
+  /** The maximum number of nested plates in the model (find it with a probe run). */
+  readonly plateNesting: number;
+}
+
 /** Options for one execution. */
 export interface ExecuteOptions {
   /** Random stream for draws not seeded by a handler. */
   rng?: Rng;
   /** Extra handlers, innermost first, outside the model's own. */
   handlers?: readonly Handler[];
+  /** Run vectorised over a leading particle axis (see {@link BatchOptions}). */
+  batch?: BatchOptions;
+  /**
+   * Check every site's log density for NaN and name the site (default true).
+   * Engines may turn this off in hot loops and check totals instead.
+   */
+  checkNaN?: boolean;
 }
 
 /** The result of {@link execute}: the return value and the trace. */
@@ -116,9 +142,9 @@ export interface Executed<R> {
 
 /** Run a model once and record its trace. Extra handlers run inside the trace recorder. */
 export async function execute<A extends unknown[], R>(m: Model<A, R>, options: ExecuteOptions, ...args: A): Promise<Executed<R>> {
-  const trace = new Trace();
+  const trace = new Trace(options.batch?.size);
   const recorder: Handler = { postprocess: (msg) => trace.add(siteOf(msg)) };
-  const exec = new Execution(m, { rng: options.rng, handlers: [...(options.handlers ?? []), recorder] });
+  const exec = new Execution(m, { ...options, handlers: [...(options.handlers ?? []), recorder] });
   const returnValue = await exec.run(args);
   return { returnValue, trace };
 }
@@ -143,9 +169,16 @@ class Execution<A extends unknown[], R> {
   private prefix = '';
   private readonly rng: Rng;
   private readonly ctx: Ctx;
+  private readonly batch: BatchOptions | undefined;
+  private readonly checkNaN: boolean;
 
   constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
     this.stack = [...m.handlers, ...(options.handlers ?? [])];
+    this.batch = options.batch;
+    this.checkNaN = options.checkNaN ?? true;
+    if (this.batch && (!Number.isInteger(this.batch.size) || this.batch.size <= 0)) {
+      throw new RangeError(`batch size must be a positive integer, got ${this.batch.size}`);
+    }
     this.rng = options.rng ?? rngFrom();
     const self = this;
     this.ctx = {
@@ -229,19 +262,41 @@ class Execution<A extends unknown[], R> {
 
   private fillSample(msg: Message): void {
     const dist = msg.dist as Distribution;
-    if (msg.value === undefined) msg.value = dist.sample(msg.rng ?? this.rng);
+    if (msg.value === undefined) msg.value = this.batch ? this.drawBatched(msg.address, dist, msg.rng ?? this.rng) : dist.sample(msg.rng ?? this.rng);
     if (msg.logProb === undefined) {
       const lp = dist.logProb(msg.value);
       msg.logProb = lp;
-      if (hasNaN(lp)) {
+      if (this.checkNaN && hasNaN(lp)) {
         throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (check the parameters for NaN)`);
       }
     }
   }
 
+  /**
+   * A batched draw: `size` independent draws in a leading axis, with the
+   * reserved plate dimensions inserted between it and the distribution's batch.
+   * A distribution whose batch already leads with the particle axis (its
+   * parameters are batched values) is drawn once.
+   */
+  private drawBatched(address: string, dist: Distribution, rng: Rng): Value {
+    const { size, plateNesting } = this.batch as BatchOptions;
+    const b = dist.batchShape;
+    if (b.length === plateNesting + 1 && b[0] === size) return dist.sample(rng);
+    if (b.length > plateNesting) {
+      throw new ModelError(address, `batch shape [${b.join(', ')}] of ${dist.name} has more dimensions than the ${plateNesting} reserved for plates; raise plateNesting`);
+    }
+    const draw = dist.sample(rng, [size]) as tf.Tensor;
+    const pad = new Array<number>(plateNesting - b.length).fill(1);
+    const shape = [size, ...pad, ...b, ...dist.eventShape];
+    if (pad.length === 0) return draw;
+    const out = tfReshape(draw, shape);
+    draw.dispose();
+    return out;
+  }
+
   private async factorSite(address: string, logWeight: Value): Promise<void> {
     const full = this.claim(address);
-    if (hasNaN(logWeight)) throw new ModelError(full, 'factor log-weight is NaN');
+    if (this.checkNaN && hasNaN(logWeight)) throw new ModelError(full, 'factor log-weight is NaN');
     const msg = this.newMessage('factor', full, logWeight, true);
     msg.logProb = logWeight;
     await this.apply(msg, () => {});
@@ -301,6 +356,10 @@ class Execution<A extends unknown[], R> {
       this.prefix = saved;
     }
   }
+}
+
+function tfReshape(x: tf.Tensor, shape: number[]): tf.Tensor {
+  return tf.reshape(x, shape);
 }
 
 function subsampleIndices(name: string, size: number, subsample: number | number[] | undefined, rng: Rng): number[] {

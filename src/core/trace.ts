@@ -41,23 +41,40 @@ export function siteOf(msg: Message): Site {
   };
 }
 
-/** The total log density a site contributes: sum(mask * logProb) * scale. */
-export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>): Value {
+/**
+ * The total log density a site contributes: sum(mask * logProb) * scale.
+ * With `batchSize`, the sum is taken per particle (over every axis but the
+ * leading one) and the result has shape `[batchSize]`.
+ */
+export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>, batchSize?: number): Value {
   let lp: Value = site.logProb;
-  if (site.mask === false) return 0;
+  if (site.mask === false) return batchSize ? tf.zeros([batchSize]) : 0;
   if (site.mask !== true) {
     const m = site.mask;
     const t = toTensor(lp);
-    lp = tf.where(tf.broadcastTo(m, t.shape.length >= m.shape.length ? t.shape : m.shape), t, tf.zerosLike(t));
+    const shape = t.shape.length >= m.shape.length ? t.shape : m.shape;
+    lp = tf.where(tf.broadcastTo(m, shape), tf.broadcastTo(t, shape), tf.zeros(shape));
   }
-  let s = sumAll(lp);
+  let s: Value;
+  if (batchSize === undefined) s = sumAll(lp);
+  else s = perParticleSum(lp, batchSize);
   if (site.scale !== 1) s = mul(s, site.scale);
   return s;
+}
+
+/** Sum over every axis but the leading particle axis; values without it are shared by all particles. */
+function perParticleSum(lp: Value, size: number): tf.Tensor {
+  const t = toTensor(lp);
+  if (t.rank >= 1 && t.shape[0] === size) return t.rank === 1 ? t : tf.sum(t, Array.from({ length: t.rank - 1 }, (_, i) => i + 1));
+  return tf.broadcastTo(tf.reshape(tf.sum(t), [1]), [size]);
 }
 
 /** An ordered record of the sites of one execution. */
 export class Trace {
   readonly sites = new Map<string, Site>();
+
+  /** @param batchSize - the particle axis of a batched execution, if any */
+  constructor(readonly batchSize?: number) {}
 
   /** Add a site; the address must be new. */
   add(site: Site): void {
@@ -85,12 +102,12 @@ export class Trace {
     return [...this.sites.values()].filter((s) => s.type === 'sample' && !s.observed);
   }
 
-  /** Sum of the log densities of the sites selected by `keep`. */
+  /** Sum of the log densities of the sites selected by `keep` (shape `[batchSize]` when batched). */
   private sum(keep: (s: Site) => boolean): Value {
     let total: Value = 0;
     for (const s of this.sites.values()) {
       if (!keep(s)) continue;
-      total = add(total, siteLogDensity(s));
+      total = add(total, siteLogDensity(s, this.batchSize));
     }
     return total;
   }
@@ -129,4 +146,13 @@ export class Trace {
       if (isTensor(s.logProb)) s.logProb.dispose();
     }
   }
+}
+
+/** The deepest plate nesting in a trace (the `plateNesting` a batched run of the model needs). */
+export function plateNestingOf(trace: Trace): number {
+  let n = 0;
+  for (const s of trace) {
+    n = Math.max(n, s.plates.length, ...s.plates.map((p) => -p.dim));
+  }
+  return n;
 }
