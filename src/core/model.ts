@@ -262,9 +262,13 @@ class Execution<A extends unknown[], R> {
 
   private fillSample(msg: Message): void {
     const dist = msg.dist as Distribution;
-    if (msg.value === undefined) msg.value = this.batch ? this.drawBatched(msg.address, dist, msg.rng ?? this.rng) : dist.sample(msg.rng ?? this.rng);
+    if (msg.value === undefined) {
+      const rng = msg.rng ?? this.rng;
+      msg.value = this.batch ? this.drawBatched(msg.address, dist, rng) : tidyValue(() => dist.sample(rng));
+    }
     if (msg.logProb === undefined) {
-      const lp = dist.logProb(msg.value);
+      const value = msg.value;
+      const lp = tidyValue(() => dist.logProb(value));
       msg.logProb = lp;
       if (this.checkNaN && hasNaN(lp)) {
         throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (check the parameters for NaN)`);
@@ -285,7 +289,7 @@ class Execution<A extends unknown[], R> {
     if (b.length > plateNesting) {
       throw new ModelError(address, `batch shape [${b.join(', ')}] of ${dist.name} has more dimensions than the ${plateNesting} reserved for plates; raise plateNesting`);
     }
-    const draw = dist.sample(rng, [size]) as tf.Tensor;
+    const draw = tf.tidy(() => dist.sample(rng, [size]) as tf.Tensor);
     const pad = new Array<number>(plateNesting - b.length).fill(1);
     const shape = [size, ...pad, ...b, ...dist.eventShape];
     if (pad.length === 0) return draw;
@@ -356,6 +360,16 @@ class Execution<A extends unknown[], R> {
       this.prefix = saved;
     }
   }
+}
+
+/** Run a distribution method, freeing its intermediate tensors (numbers pass through untouched). */
+function tidyValue(f: () => Value): Value {
+  let out: Value = 0;
+  const t = tf.tidy(() => {
+    out = f();
+    return typeof out === 'number' ? undefined : out;
+  });
+  return t ?? out;
 }
 
 function tfReshape(x: tf.Tensor, shape: number[]): tf.Tensor {

@@ -417,25 +417,33 @@ export function normalIcdfNumber(p: number): number {
 }
 
 /**
- * Standard normal quantile Phi^{-1}(p) for a tensor (Acklam's approximation,
- * relative error 1.15e-9, differentiable). -Infinity at 0, Infinity at 1.
+ * Standard normal quantile Phi^{-1}(p) for a tensor (differentiable): Acklam's
+ * approximation on the lower half min(p, 1 - p), refined by one Newton step on
+ * {@link normalCdfTensor} (float32 cancellation in the rational form would
+ * otherwise cost about 1e-4 near |x| = 2). -Infinity at 0, Infinity at 1, NaN
+ * outside [0, 1].
  */
 export function normalIcdfTensor(p: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const q = tf.sub(p, 0.5);
+    const upper = tf.greater(p, 0.5);
+    // 1 - p is exact in float32 for p > 1/2, so the lower half loses nothing
+    const pl = tf.clipByValue(tf.where(upper, tf.sub(1, p), p), 1e-37, 0.5);
+    const q = tf.sub(pl, 0.5);
     const r = tf.square(q);
     const central = tf.div(tf.mul(q, hornerTensor(ICDF_A, r)), hornerTensor(ICDF_B, r));
-    const lowerSide = tf.less(p, 0.5);
-    const pt = tf.clipByValue(tf.where(lowerSide, p, tf.sub(1, p)), 1e-37, 0.5);
-    const s = tf.sqrt(tf.mul(-2, tf.log(pt)));
-    const t = tf.div(hornerTensor(ICDF_C, s), hornerTensor(ICDF_D, s));
-    const tail = tf.where(lowerSide, t, tf.neg(t));
-    const inTail = tf.logicalOr(tf.less(p, ICDF_P_LOW), tf.greater(p, 1 - ICDF_P_LOW));
-    const x = tf.where(inTail, tail, central);
+    const s = tf.sqrt(tf.mul(-2, tf.log(pl)));
+    const tail = tf.div(hornerTensor(ICDF_C, s), hornerTensor(ICDF_D, s));
+    const x0 = tf.where(tf.less(pl, ICDF_P_LOW), tail, central);
+    // one Newton step; below -8 the step (and its gradient) would underflow, and Acklam is float32-exact there
+    const xs = tf.maximum(x0, -8);
+    const dens = tf.div(tf.exp(tf.mul(-0.5, tf.square(xs))), SQRT_2PI);
+    const refined = tf.sub(xs, tf.div(tf.sub(normalCdfTensor(xs), pl), dens));
+    const xl = tf.where(tf.greater(x0, -8), refined, x0);
+    const x = tf.where(upper, tf.neg(xl), xl);
     const edge = tf.where(tf.lessEqual(p, 0), tf.fill(p.shape, -Infinity), tf.fill(p.shape, Infinity));
-    const valid = tf.logicalAnd(tf.greater(p, 0), tf.less(p, 1));
-    const out = tf.where(valid, x, edge);
-    return tf.where(tf.logicalOr(tf.isNaN(p), tf.logicalOr(tf.less(p, 0), tf.greater(p, 1))), tf.fill(p.shape, NaN), out);
+    const out = tf.where(tf.logicalAnd(tf.greater(p, 0), tf.less(p, 1)), x, edge);
+    const bad = tf.logicalOr(tf.isNaN(p), tf.logicalOr(tf.less(p, 0), tf.greater(p, 1)));
+    return tf.where(bad, tf.fill(p.shape, NaN), out);
   });
 }
 

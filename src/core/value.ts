@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 // gradients of every op, so tensor paths are differentiable wherever tyche is used
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import '../backend/gradients.js';
 
 /** A number or a tensor. */
 export type Value = number | tf.Tensor;
@@ -23,6 +23,23 @@ export type ValueLike = Value | number[] | number[][] | Float32Array | Float64Ar
 /** True when `x` is a tfjs tensor. */
 export function isTensor(x: unknown): x is tf.Tensor {
   return x instanceof tf.Tensor;
+}
+
+const arrayTensors = new WeakMap<object, tf.Tensor>();
+
+/**
+ * The tensor for a data array. Conversions are cached per array object, so a
+ * model that passes the same data array on every execution does not allocate
+ * a tensor each time; data arrays are therefore treated as immutable (make a
+ * new array, or pass a tensor, when the numbers change).
+ */
+function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array): tf.Tensor {
+  let t = arrayTensors.get(x);
+  if (t === undefined || t.isDisposed) {
+    t = tf.keep(tf.tensor(x as number[]));
+    arrayTensors.set(x, t);
+  }
+  return t;
 }
 
 /** The shape of a value: `[]` for numbers. */
@@ -45,7 +62,7 @@ export function toValue(x: ValueLike, what = 'value'): Value {
   if (typeof x === 'number') return x;
   if (typeof x === 'boolean') return x ? 1 : 0;
   if (isTensor(x)) return x;
-  if (Array.isArray(x) || ArrayBuffer.isView(x)) return tf.tensor(x as number[]);
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return arrayTensor(x as number[] | Float32Array);
   throw new TypeError(`${what}: expected a number, boolean, array or tensor, got ${describe(x)}`);
 }
 

@@ -1,0 +1,260 @@
+/**
+ * SMC over async programs: `infer(model, { method: 'smc', particles })`.
+ *
+ * Each particle is a live execution of the model. It runs until its next
+ * observation (an observed `sample` or a `factor`: a checkpoint), adds that
+ * site's log density to its incremental weight and suspends. When every
+ * particle has reached its next checkpoint (or finished), the particle core
+ * ({@link runSMC}) reweights and, when the ESS is low, resamples.
+ *
+ * Forking. An async function cannot be copied, so a particle chosen k > 1
+ * times by resampling keeps its live execution for the first copy and the
+ * other k - 1 copies are made by replay: a new execution of the model that
+ * takes the parent's recorded choices at every latent site and runs without
+ * suspending until it reaches the parent's checkpoint; from there the copy
+ * continues with its own random stream. A particle chosen 0 times is
+ * unwound (its pending checkpoint throws an internal signal). Replaying costs
+ * O(t) site visits for a copy made at checkpoint t, so the total cost is
+ * O(N T) executions' worth of work in the worst case (every particle
+ * replayed at every step) and close to O(N T) site visits when weights are
+ * even (most particles have one offspring). `bench/smc-program.ts` measures it.
+ *
+ * Requirements on the model: all randomness goes through `sample` (so that a
+ * replay reproduces the prefix), and the execution between checkpoints is
+ * deterministic given the choices. Particles may take different paths and
+ * see different numbers of checkpoints; a finished particle keeps its weight
+ * and can be copied.
+ *
+ * @module
+ */
+import type { Handler, Message } from '../../core/message.js';
+import { type Model, execute } from '../../core/model.js';
+import { type Rng, rngFrom } from '../../core/rng.js';
+import { type Trace, siteLogDensity } from '../../core/trace.js';
+import { type Value, isTensor, toNumber } from '../../core/value.js';
+import { type Draw, Posterior } from '../posterior.js';
+import { type CommonOptions, registerEngine } from '../registry.js';
+import { type FeynmanKac, type StepInfo, runSMC } from './core.js';
+import type { ResamplingScheme } from './resampling.js';
+import type { ParticleStore } from './store.js';
+
+/** Options of `infer(model, { method: 'smc', ... })`. */
+export interface SMCProgramOptions extends CommonOptions {
+  readonly method: 'smc';
+  /** Number of particles (default 1000). */
+  readonly particles?: number;
+  /** Resampling scheme (default `'systematic'`). */
+  readonly resampling?: ResamplingScheme;
+  /** Resample when ESS < essThreshold * particles (default 0.5; 1 = always). */
+  readonly essThreshold?: number;
+  /** Called after each checkpoint step with the population's ESS and log Z. */
+  readonly onStep?: (info: { step: number; ess: number; logZ: number; resampled: boolean }) => void | Promise<void>;
+  /** Stops the run (the promise rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
+}
+
+const KILLED = Symbol('particle killed');
+
+/** One particle: a (possibly suspended) execution of the model, or a pending copy of one. */
+class ProgramParticle<R> {
+  /** Latent values chosen so far, in order (what a replay needs). */
+  choices = new Map<string, Value>();
+  /** Observations passed so far. */
+  checkpoint = 0;
+  /** Log weight gathered since the last read. */
+  increment = 0;
+  status: 'new' | 'suspended' | 'done' = 'new';
+  trace?: Trace;
+  returnValue?: R;
+  /** Replay target: copy the choices of another particle up to its checkpoint. */
+  replayOf?: { choices: Map<string, Value>; checkpoint: number };
+  /** Log-density tensors this particle's execution made (freed when it is dropped or read out). */
+  owned: import('@tensorflow/tfjs-core').Tensor[] = [];
+  private wake?: (kill: boolean) => void;
+  private arrived?: () => void;
+  private failed?: (err: unknown) => void;
+
+  constructor(readonly rng: Rng) {}
+
+  /** The handler that records choices, replays a prefix and suspends at checkpoints. */
+  handler(): Handler {
+    return {
+      process: (msg: Message) => {
+        const replay = this.replayOf;
+        if (replay && msg.type === 'sample' && !msg.observed && msg.value === undefined) {
+          const v = replay.choices.get(msg.address);
+          if (v !== undefined) msg.value = v;
+        }
+      },
+      postprocess: async (msg: Message) => {
+        if (isTensor(msg.logProb)) this.owned.push(msg.logProb);
+        if (msg.type === 'sample' && !msg.observed) {
+          this.choices.set(msg.address, msg.value as Value);
+          return;
+        }
+        if (!(msg.type === 'factor' || (msg.type === 'sample' && msg.observed))) return;
+        const lp = siteLogDensity(msg as Required<Message>);
+        this.increment += typeof lp === 'number' ? lp : toNumber(lp);
+        if (isTensor(lp)) lp.dispose();
+        this.checkpoint += 1;
+        if (this.replayOf && this.checkpoint < this.replayOf.checkpoint) return;
+        if (this.replayOf) {
+          // caught up with the parent: from here on this copy draws its own values
+          this.replayOf = undefined;
+          this.increment = 0;
+        }
+        await this.suspend();
+      },
+    };
+  }
+
+  private suspend(): Promise<void> {
+    this.status = 'suspended';
+    const arrived = this.arrived;
+    const p = new Promise<void>((resolve, reject) => {
+      this.wake = (kill) => (kill ? reject(KILLED) : resolve());
+    });
+    arrived?.();
+    return p;
+  }
+
+  /** Run (or resume) until the next checkpoint or the end. */
+  advance(model: Model<unknown[], R>, args: unknown[]): Promise<void> {
+    const arrival = new Promise<void>((resolve, reject) => {
+      this.arrived = resolve;
+      this.failed = reject;
+    });
+    if (this.status === 'new') {
+      execute(model, { rng: this.rng, handlers: [this.handler()] }, ...args).then(
+        ({ trace, returnValue }) => {
+          this.status = 'done';
+          this.trace = trace;
+          this.returnValue = returnValue;
+          this.arrived?.();
+        },
+        (err) => {
+          if (err !== KILLED) this.failed?.(err);
+        },
+      );
+    } else if (this.status === 'suspended') {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake?.(false);
+    } else this.arrived?.();
+    return arrival;
+  }
+
+  /** Unwind a suspended execution that resampling dropped. */
+  kill(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(true);
+    this.freeLogProbs();
+  }
+
+  /** Free the log-density tensors (values stay). */
+  freeLogProbs(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned = [];
+  }
+
+  /** A copy at the same point: finished particles are copied, live ones replayed. */
+  copy(rng: Rng): ProgramParticle<R> {
+    const c = new ProgramParticle<R>(rng);
+    if (this.status === 'done') {
+      c.status = 'done';
+      c.trace = this.trace;
+      c.returnValue = this.returnValue;
+      c.choices = this.choices;
+      c.checkpoint = this.checkpoint;
+    } else {
+      c.replayOf = { choices: new Map(this.choices), checkpoint: this.checkpoint };
+    }
+    return c;
+  }
+}
+
+/** The particle store for program particles: extra offspring are replayed copies, dropped ones unwound. */
+function programStore<R>(rng: Rng): ParticleStore<ProgramParticle<R>[]> {
+  return {
+    kind: 'program',
+    select(state, ancestors) {
+      const used = new Uint8Array(state.length);
+      const out = Array.from(ancestors, (a) => {
+        if (used[a]) return state[a].copy(rng.split());
+        used[a] = 1;
+        return state[a];
+      });
+      state.forEach((p, i) => {
+        if (!used[i]) p.kill();
+      });
+      return out;
+    },
+    release() {},
+    dispose(state) {
+      for (const p of state) p.kill();
+    },
+  };
+}
+
+/** SMC over the checkpoints (observations) of an async model. */
+export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const n = options.particles ?? 1000;
+  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`smc: particles must be a positive integer, got ${n}`);
+  const rng = rngFrom(options.seed ?? 0);
+  const model = m as unknown as Model<unknown[], R>;
+  const store = programStore<R>(rng.split());
+  let replays = 0;
+  const fk: FeynmanKac<ProgramParticle<R>[]> = {
+    init: (count, r) => Array.from({ length: count }, () => new ProgramParticle<R>(r.split())),
+    async step(state) {
+      const pending = state.filter((p) => p.replayOf !== undefined);
+      replays += pending.length;
+      // copies first catch up with their parents, then everyone moves on
+      await Promise.all(pending.map((p) => p.advance(model, args)));
+      const before = state.map((p) => p.checkpoint);
+      for (const p of state) p.increment = 0;
+      await Promise.all(state.map((p) => p.advance(model, args)));
+      const logPotential = new Float64Array(state.length);
+      state.forEach((p, i) => {
+        logPotential[i] = p.checkpoint > before[i] || p.status === 'done' ? p.increment : 0;
+        p.increment = 0;
+      });
+      return { state, logPotential };
+    },
+    done: (_t, state) => state.every((p) => p.status === 'done'),
+    store,
+  };
+  const result = await runSMC(fk, {
+    particles: n,
+    resampling: options.resampling,
+    essThreshold: options.essThreshold,
+    rng: rng.split(),
+    signal: options.signal,
+    genealogy: false,
+    onStep: options.onStep
+      ? (info: StepInfo<ProgramParticle<R>[]>) => options.onStep?.({ step: info.t, ess: info.ess, logZ: info.logZ, resampled: info.resampled })
+      : undefined,
+  });
+  for (const p of result.state) p.freeLogProbs();
+  const draws: Draw<R>[] = result.state.map((p, i) => ({
+    values: (p.trace as Trace).values(),
+    returnValue: p.returnValue as R,
+    logWeight: result.logWeights[i],
+  }));
+  return new Posterior({
+    method: 'smc',
+    draws,
+    logZ: result.logZ,
+    diagnostics: { essHistory: result.essHistory, logZHistory: result.logZHistory, resampledAt: result.resampledAt, replays, steps: result.steps },
+    model: m,
+    args,
+  });
+}
+
+registerEngine<SMCProgramOptions>({
+  name: 'smc',
+  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal'],
+  description: 'sequential Monte Carlo over the observations of an async program (forking by replay)',
+  run: (m, options, args) => smcProgram(m, options, args),
+});
