@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import './gradients.js';
 
 interface TapeNode {
   saved?: tf.Tensor[];
@@ -90,6 +90,28 @@ export async function valueAndGradsAsync(
         engine.state.activeTape = null;
       }
       engine.endScope(result ? [result.value, ...result.grads] : undefined);
+    }
+  });
+}
+
+/**
+ * Run async tfjs work in its own engine scope (under the same lock as
+ * gradients): every tensor created inside and not returned by `keep` is
+ * disposed when `fn` settles. This is `tf.tidy` for async code; engines use
+ * it around each model execution so user-level intermediate tensors do not
+ * accumulate over long runs.
+ */
+export async function tidyAsync<T>(fn: () => Promise<T>, keep: (result: T) => tf.Tensor[]): Promise<T> {
+  return withGradientLock(async () => {
+    const engine = tf.engine() as unknown as EngineInternals;
+    engine.startScope('tyche-async-tidy');
+    let kept: tf.Tensor[] = [];
+    try {
+      const result = await fn();
+      kept = keep(result);
+      return result;
+    } finally {
+      engine.endScope(kept);
     }
   });
 }

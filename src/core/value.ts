@@ -31,12 +31,15 @@ const arrayTensors = new WeakMap<object, tf.Tensor>();
  * The tensor for a data array. Conversions are cached per array object, so a
  * model that passes the same data array on every execution does not allocate
  * a tensor each time; data arrays are therefore treated as immutable (make a
- * new array, or pass a tensor, when the numbers change).
+ * new array, or pass a tensor, when the numbers change). Inside an engine's
+ * per-execution scope the tensor is freed with the scope (and remade on the
+ * next use); outside one it lives as long as the process (like any tensor
+ * nobody disposes), so keep top-level data in tensors or reuse the array.
  */
 function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array): tf.Tensor {
   let t = arrayTensors.get(x);
   if (t === undefined || t.isDisposed) {
-    t = tf.keep(tf.tensor(x as number[]));
+    t = tf.tensor(x as number[]);
     arrayTensors.set(x, t);
   }
   return t;

@@ -13,7 +13,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { replayHandler } from '../core/handlers.js';
 import { Model, ModelError, execute } from '../core/model.js';
-import { rngFrom } from '../core/rng.js';
+import { type Rng, rngFrom } from '../core/rng.js';
+import { tidyAsync } from '../backend/autodiff.js';
 import { type Trace, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
 import { type Draw, Posterior } from './posterior.js';
@@ -52,6 +53,38 @@ function sumSites(trace: Trace, keep: (address: string, observed: boolean, type:
   return total;
 }
 
+/** Every tensor among a draw's values. */
+function tensorsIn(values: Readonly<Record<string, Value>>): tf.Tensor[] {
+  return Object.values(values).filter(isTensor);
+}
+
+/** One weighted sample: run the guide (if any), replay the model on it, and weigh. */
+async function weightedSample<A extends unknown[], R>(m: Model<A, R>, guide: Model<A, unknown> | undefined, r: Rng, args: A, i: number): Promise<Draw<R>> {
+  let logW: number;
+  let result: { trace: Trace; returnValue: R };
+  if (guide) {
+    const g = await execute(guide, { rng: r.split() }, ...args);
+    for (const s of g.trace) {
+      if (s.type === 'sample' && s.observed) throw new ModelError(s.address, 'a guide must not observe data');
+    }
+    result = await execute(m, { rng: r, handlers: [replayHandler(g.trace)] }, ...args);
+    for (const s of g.trace) {
+      if (s.type === 'sample' && !result.trace.has(s.address)) {
+        throw new ModelError(s.address, 'the guide samples this address but the model has no such site');
+      }
+    }
+    const proposed = new Set(g.trace.latentSites().map((s) => s.address));
+    const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
+    const logQ = sumSites(g.trace, () => true);
+    logW = logP - logQ;
+  } else {
+    result = await execute(m, { rng: r }, ...args);
+    logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
+  }
+  if (Number.isNaN(logW)) throw new Error(`importance: the log-weight of sample ${i} is NaN`);
+  return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
+}
+
 /** Importance sampling with the prior or a guide as proposal. */
 export async function importance<A extends unknown[], R>(m: Model<A, R>, options: Omit<ImportanceOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
@@ -62,31 +95,9 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   for (let i = 0; i < n; i++) {
     options.signal?.throwIfAborted();
     const r = rng.split();
-    let logW: number;
-    let result: { trace: Trace; returnValue: R };
-    if (guide) {
-      const g = await execute(guide, { rng: r.split() }, ...args);
-      for (const s of g.trace) {
-        if (s.type === 'sample' && s.observed) throw new ModelError(s.address, 'a guide must not observe data');
-      }
-      result = await execute(m, { rng: r, handlers: [replayHandler(g.trace)] }, ...args);
-      for (const s of g.trace) {
-        if (s.type === 'sample' && !result.trace.has(s.address)) {
-          throw new ModelError(s.address, 'the guide samples this address but the model has no such site');
-        }
-      }
-      const proposed = new Set(g.trace.latentSites().map((s) => s.address));
-      const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
-      const logQ = sumSites(g.trace, () => true);
-      logW = logP - logQ;
-      g.trace.disposeLogProbs();
-    } else {
-      result = await execute(m, { rng: r }, ...args);
-      logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
-    }
-    result.trace.disposeLogProbs();
-    if (Number.isNaN(logW)) throw new Error(`importance: the log-weight of sample ${i} is NaN`);
-    draws.push({ values: result.trace.values(), returnValue: result.returnValue, logWeight: logW });
+    // one engine scope per sample: tensors the model makes are freed, the draw's values kept
+    const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]);
+    draws.push(draw);
     options.onProgress?.(i + 1, n);
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);

@@ -166,6 +166,23 @@ describe('importance sampling', () => {
   });
 });
 
+describe('memory', () => {
+  it('importance sampling frees the tensors a model makes, keeping the draws', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(tf.zeros([3]), 1));
+      const shifted = tf.add(mu, tf.scalar(1)); // user intermediates
+      await observe('y', Normal(shifted, 1), [0.5, 1, 1.5]);
+      return tf.sum(shifted);
+    });
+    const first = await infer(m, { method: 'importance', particles: 10, seed: 1 });
+    const before = tf.memory().numTensors;
+    const post = await infer(m, { method: 'importance', particles: 10, seed: 2 });
+    // each draw keeps its value of mu and its return value
+    expect(tf.memory().numTensors - before).toBe(2 * post.size);
+    expect(first.draws[0].values.mu).toBeDefined();
+  });
+});
+
 describe('SMC over programs', () => {
   it('agrees with enumeration on a model with stochastic control flow', async () => {
     const exact = geometricExact();
