@@ -6,3 +6,4 @@ export { infer, registerEngine, listEngines, type CommonOptions, type Engine } f
 export { Posterior, Marginal, Summary, type Draw, type SummaryRow, weightedQuantile } from './posterior.js';
 export { enumerate, type EnumerateOptions } from './enumerate.js';
 export { importance, type ImportanceOptions } from './importance.js';
+export { smcProgram, type SMCProgramOptions } from './smc/program.js';
