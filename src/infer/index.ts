@@ -7,3 +7,5 @@ export { Posterior, Marginal, Summary, type Draw, type SummaryRow, weightedQuant
 export { enumerate, type EnumerateOptions } from './enumerate.js';
 export { importance, type ImportanceOptions } from './importance.js';
 export { smcProgram, type SMCProgramOptions } from './smc/program.js';
+export { mh, type MHOptions } from './mcmc/mh-engine.js';
+export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';

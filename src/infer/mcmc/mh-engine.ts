@@ -1,0 +1,95 @@
+/**
+ * `infer(model, { method: 'mh', ... })`: single-site Metropolis–Hastings over
+ * traces, optionally with Gibbs updates for finite discrete sites. Works for
+ * any model, including stochastic control flow.
+ *
+ * @module
+ */
+import type { Model } from '../../core/model.js';
+import { type Rng, rngFrom } from '../../core/rng.js';
+import type { Draw } from '../posterior.js';
+import { Posterior } from '../posterior.js';
+import { type CommonOptions, registerEngine } from '../registry.js';
+import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from './trace-mh.js';
+import type { Distribution } from '../../distributions/distribution.js';
+
+/** Options of `infer(model, { method: 'mh', ... })`. */
+export interface MHOptions extends CommonOptions {
+  readonly method: 'mh';
+  /** Draws kept per chain (default 1000). */
+  readonly samples?: number;
+  /** Steps discarded at the start of each chain (default: samples / 2). */
+  readonly warmup?: number;
+  /** Steps per kept draw (default 1). */
+  readonly thin?: number;
+  /** Independent chains (default 1; run one after another). */
+  readonly chains?: number;
+  /** Per-address proposals (default: propose from the site's prior). */
+  readonly proposals?: Readonly<Record<string, SiteProposal>>;
+  /** Update finite discrete sites by Gibbs (enumerating their values) instead of MH (default false). */
+  readonly gibbs?: boolean;
+  /** Called every `progressEvery` steps (default 100) with the steps done and the total. */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Stops the run (the promise rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
+}
+
+const INIT_TRIES = 1000;
+
+/** Draw traces from the prior until one has positive probability. */
+export async function initialTrace<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<TraceState<R>> {
+  for (let i = 0; i < INIT_TRIES; i++) {
+    const s = await runWithValues(m, args, () => undefined, rng.split());
+    if (s.logJoint > -Infinity) return s;
+    s.trace.disposeLogProbs();
+  }
+  throw new Error(`mh: no initial trace with positive probability in ${INIT_TRIES} draws from the prior (are the observations possible under the model?)`);
+}
+
+/** Single-site MH (with optional Gibbs for discrete sites), several chains. */
+export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<MHOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const samples = options.samples ?? 1000;
+  const warmup = options.warmup ?? Math.floor(samples / 2);
+  const thin = options.thin ?? 1;
+  const chains = options.chains ?? 1;
+  for (const [k, v] of Object.entries({ samples, thin, chains })) {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`mh: ${k} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(warmup) || warmup < 0) throw new RangeError(`mh: warmup must be a nonnegative integer, got ${warmup}`);
+  const rng = rngFrom(options.seed ?? 0);
+  const draws: Draw<R>[] = [];
+  const acceptance: number[] = [];
+  const total = chains * (warmup + samples * thin);
+  let done = 0;
+  for (let c = 0; c < chains; c++) {
+    const r = rng.split();
+    let state = await initialTrace(m, args, r);
+    let accepted = 0;
+    let proposals = 0;
+    for (let it = 0; it < warmup + samples * thin; it++) {
+      options.signal?.throwIfAborted();
+      const latents = [...state.trace].filter((s) => s.type === 'sample' && !s.observed);
+      const pick = options.gibbs && latents.length > 0 ? latents[r.int(latents.length)] : undefined;
+      if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
+        state = await gibbsStep(m, args, state, pick.address, r);
+      } else {
+        const step = await mhStep(m, args, state, r, { proposals: options.proposals });
+        state = step.state;
+        proposals++;
+        if (step.accepted) accepted++;
+      }
+      if (it >= warmup && (it - warmup + 1) % thin === 0) draws.push({ values: state.trace.values(), returnValue: state.returnValue, logWeight: 0, chain: c });
+      done++;
+      if (options.onProgress && done % 100 === 0) options.onProgress(done, total);
+    }
+    acceptance.push(proposals === 0 ? NaN : accepted / proposals);
+  }
+  return new Posterior({ method: 'mh', draws, diagnostics: { acceptance, chains }, model: m, args });
+}
+
+registerEngine<MHOptions>({
+  name: 'mh',
+  options: ['samples', 'warmup', 'thin', 'chains', 'proposals', 'gibbs', 'onProgress', 'signal'],
+  description: 'single-site Metropolis–Hastings over traces (any model), optionally Gibbs on discrete sites',
+  run: (m, options, args) => mh(m, options, args),
+});

@@ -1,0 +1,169 @@
+/**
+ * Lightweight single-site Metropolis–Hastings over traces (Wingate, Stuhlmüller
+ * & Goodman 2011), and Gibbs updates of finite discrete sites.
+ *
+ * One MH step picks a latent site of the current trace uniformly, proposes a
+ * new value for it (from its prior distribution, or a user proposal), and
+ * re-executes the model with every other latent value kept. Sites the new
+ * execution needs but the old one lacked ("fresh") are drawn from their
+ * priors; sites the old one had and the new one lacks are "stale". The
+ * acceptance ratio accounts for both, and for the number of latent sites,
+ * so the kernel leaves the posterior invariant for any model, including ones
+ * whose structure depends on random choices.
+ *
+ * A Gibbs step on a finite discrete site enumerates its support, runs the
+ * model once per value and samples the value in proportion to the joint
+ * density. It needs the site's value not to change which other sites exist
+ * (checked; MH handles structure changes).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Handler, Message } from '../../core/message.js';
+import { type Model, ModelError, execute } from '../../core/model.js';
+import type { Rng } from '../../core/rng.js';
+import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
+import { type Value, isTensor, toNumber } from '../../core/value.js';
+import type { Distribution } from '../../distributions/distribution.js';
+
+/** A state of the chain: a trace, its return value and its log joint. */
+export interface TraceState<R> {
+  readonly trace: Trace;
+  readonly returnValue: R;
+  /** log p(x, y) of the trace (scaled and masked as the model says). */
+  readonly logJoint: number;
+}
+
+/** A user proposal for one site: draws a new value and scores the move both ways. */
+export interface SiteProposal {
+  /** Draw a proposed value given the current one. */
+  sample(current: Value, rng: Rng): Value;
+  /** log q(to | from). */
+  logProb(to: Value, from: Value): number;
+}
+
+/** Options of {@link mhStep}. */
+export interface MHStepOptions {
+  /** Per-address proposals; sites without one are proposed from their prior. */
+  readonly proposals?: Readonly<Record<string, SiteProposal>>;
+  /** Only these addresses are updated (default: every latent site). */
+  readonly sites?: (address: string) => boolean;
+}
+
+/** The number a site contributes to the log joint. */
+export function siteLogDensityNumber(site: Site): number {
+  const v = tf.tidy(() => siteLogDensity(site) as Value);
+  const n = typeof v === 'number' ? v : toNumber(v);
+  if (isTensor(v)) v.dispose();
+  return n;
+}
+
+/** log p(x, y) of a trace, as a number. */
+export function traceLogJoint(trace: Trace): number {
+  let total = 0;
+  for (const s of trace) if (s.type === 'sample' || s.type === 'factor') total += siteLogDensityNumber(s);
+  return total;
+}
+
+/** Run the model with latent values taken from `values` where present (others drawn fresh). */
+export async function runWithValues<A extends unknown[], R>(m: Model<A, R>, args: A, values: (address: string) => Value | undefined, rng: Rng): Promise<TraceState<R>> {
+  const fill: Handler = {
+    process(msg: Message) {
+      if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+      const v = values(msg.address);
+      if (v !== undefined) msg.value = v;
+    },
+  };
+  const { trace, returnValue } = await execute(m, { rng, handlers: [fill] }, ...args);
+  return { trace, returnValue, logJoint: traceLogJoint(trace) };
+}
+
+function latentAddresses(trace: Trace, keep?: (a: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const s of trace) if (s.type === 'sample' && !s.observed && (!keep || keep(s.address))) out.push(s.address);
+  return out;
+}
+
+/**
+ * One single-site MH step. Returns the next state (the current one when the
+ * proposal is rejected) and whether it was accepted.
+ */
+export async function mhStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, rng: Rng, options: MHStepOptions = {}): Promise<{ state: TraceState<R>; accepted: boolean }> {
+  const sites = latentAddresses(current.trace, options.sites);
+  if (sites.length === 0) return { state: current, accepted: false };
+  const address = sites[rng.int(sites.length)];
+  const old = current.trace.get(address) as Site;
+  const dist = old.dist as Distribution;
+  const proposal = options.proposals?.[address];
+  const proposed = proposal ? proposal.sample(old.value, rng) : tf.tidy(() => dist.sample(rng));
+  const next = await runWithValues(m, args, (a) => (a === address ? proposed : current.trace.get(a)?.value), rng.split());
+  const newSite = next.trace.get(address);
+  if (!newSite || newSite.type !== 'sample' || newSite.observed) {
+    throw new ModelError(address, 'changing the value of this site removed the site itself; addresses must not depend on their own value');
+  }
+  // proposal correction at the chosen site
+  let logQRatio: number;
+  if (proposal) logQRatio = proposal.logProb(old.value, proposed) - proposal.logProb(proposed, old.value);
+  else logQRatio = siteLogDensityNumber({ ...old, scale: 1, mask: true }) - siteLogDensityNumber({ ...newSite, scale: 1, mask: true });
+  // fresh sites were drawn from their priors in the new trace; stale ones would be in the reverse move
+  let fresh = 0;
+  for (const s of next.trace) {
+    if (s.type === 'sample' && !s.observed && s.address !== address && !current.trace.has(s.address)) fresh += siteLogDensityNumber({ ...s, scale: 1, mask: true });
+  }
+  let stale = 0;
+  for (const s of current.trace) {
+    if (s.type === 'sample' && !s.observed && s.address !== address && !next.trace.has(s.address)) stale += siteLogDensityNumber({ ...s, scale: 1, mask: true });
+  }
+  const nextSites = latentAddresses(next.trace, options.sites).length;
+  const logAlpha = next.logJoint - current.logJoint + logQRatio + stale - fresh + Math.log(sites.length) - Math.log(nextSites);
+  if (Number.isNaN(logAlpha)) throw new ModelError(address, 'MH acceptance ratio is NaN');
+  if (Math.log(rng.uniform()) < logAlpha) {
+    current.trace.disposeLogProbs();
+    return { state: next, accepted: true };
+  }
+  next.trace.disposeLogProbs();
+  return { state: current, accepted: false };
+}
+
+/**
+ * One Gibbs update of a finite discrete site: enumerate its support, weigh
+ * each value by the joint density, and draw one.
+ */
+export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng): Promise<TraceState<R>> {
+  const site = current.trace.get(address);
+  if (!site || site.type !== 'sample' || site.observed) throw new ModelError(address, 'Gibbs: not a latent sample site of the current trace');
+  const support = (site.dist as Distribution).enumerateSupport();
+  if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
+  const candidates: TraceState<R>[] = [];
+  const logW = new Float64Array(support.length);
+  const r = rng.split();
+  for (let k = 0; k < support.length; k++) {
+    const v = support[k];
+    const c = await runWithValues(m, args, (a) => (a === address ? v : current.trace.get(a)?.value), r);
+    for (const s of c.trace) {
+      if (s.type === 'sample' && !s.observed && !current.trace.has(s.address)) {
+        throw new ModelError(address, `Gibbs: setting this site to ${String(v)} creates the new site "${s.address}"; use MH for sites that change the model's structure`);
+      }
+    }
+    candidates.push(c);
+    logW[k] = c.logJoint;
+  }
+  let max = -Infinity;
+  for (const w of logW) max = Math.max(max, w);
+  let total = 0;
+  for (let k = 0; k < logW.length; k++) total += Math.exp(logW[k] - max);
+  let u = rng.uniform() * total;
+  let pick = logW.length - 1;
+  for (let k = 0; k < logW.length; k++) {
+    u -= Math.exp(logW[k] - max);
+    if (u <= 0) {
+      pick = k;
+      break;
+    }
+  }
+  candidates.forEach((c, k) => {
+    if (k !== pick) c.trace.disposeLogProbs();
+  });
+  current.trace.disposeLogProbs();
+  return candidates[pick];
+}
