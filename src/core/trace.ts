@@ -48,7 +48,8 @@ export function siteOf(msg: Message): Site {
  */
 export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>, batchSize?: number): Value {
   let lp: Value = site.logProb;
-  if (site.mask === false) return batchSize ? tf.zeros([batchSize]) : 0;
+  // a masked or zero-scaled site contributes nothing (also where its density is 0: p^0 = 1)
+  if (site.mask === false || site.scale === 0) return batchSize ? tf.zeros([batchSize]) : 0;
   if (site.mask !== true) {
     const m = site.mask;
     const t = toTensor(lp);

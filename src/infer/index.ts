@@ -9,3 +9,4 @@ export { importance, type ImportanceOptions } from './importance.js';
 export { smcProgram, type SMCProgramOptions } from './smc/program.js';
 export { mh, type MHOptions } from './mcmc/mh-engine.js';
 export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';
+export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
