@@ -19,3 +19,4 @@ export * from './distributions/index.js';
 export * from './infer/index.js';
 export * from './backend/select.js';
 export { valueAndGradsAsync, withGradientLock } from './backend/autodiff.js';
+export * as diagnostics from './diagnostics/index.js';

@@ -141,7 +141,8 @@ export const sigmoid = un((a) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) 
 /** log(1 + exp(x)), stable. */
 export const softplus = un((a) => (a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a))), tf.softplus);
 /** log(sigmoid(x)), stable. */
-export const logSigmoid = un((a) => -(a > 0 ? Math.log1p(Math.exp(-a)) : -a + Math.log1p(Math.exp(a))), tf.logSigmoid);
+// (tf.logSigmoid's gradient fails on intermediate tensors in tfjs 4.22, so use -softplus(-x))
+export const logSigmoid = un((a) => -(a > 0 ? Math.log1p(Math.exp(-a)) : -a + Math.log1p(Math.exp(a))), (a) => tf.neg(tf.softplus(tf.neg(a))));
 
 /** Sum of all elements (a number for numbers, a scalar tensor otherwise). */
 export function sumAll(x: Value): Value {

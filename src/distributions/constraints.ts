@@ -155,7 +155,7 @@ export const positiveDefinite: Constraint = make(
   (x) =>
     tf.tidy(() => {
       const t = matrixCheck(x, 'positiveDefinite');
-      const sym = tf.all(tf.less(tf.abs(tf.sub(t, tf.einsum('...ij->...ji', t))), TOL), [-2, -1]);
+      const sym = tf.all(tf.less(tf.abs(tf.sub(t, transposeLast2(t))), TOL), [-2, -1]);
       // eigen-free test: Cholesky of a PD matrix has a finite, positive diagonal
       const vals = t.arraySync() as number[][] | number[][][];
       const mats = (t.rank === 2 ? [vals] : vals) as number[][][];
@@ -165,6 +165,13 @@ export const positiveDefinite: Constraint = make(
   false,
   2,
 );
+
+/** Swap the last two axes (tfjs einsum has no `...` notation). */
+function transposeLast2(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[t.rank - 2], perm[t.rank - 1]] = [perm[t.rank - 1], perm[t.rank - 2]];
+  return tf.transpose(t, perm);
+}
 
 function isPositiveDefinite(a: number[][]): boolean {
   const n = a.length;

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { lgammaNumber } from '../core/special.js';
 import { type Value, mul, where, eq } from '../core/value.js';
+import { type IntervalConstraint, integerInterval } from './constraints.js';
 
 const RANGE_CACHE_LIMIT = 4096;
 const rangeCache: (readonly number[] | undefined)[] = [];
@@ -28,18 +29,42 @@ export function integerRange(n: number): Value[] {
   return out as Value[];
 }
 
+const supportCache = new Map<number, IntervalConstraint>();
+
+/**
+ * The support `integerInterval(0, upper)`. For number bounds the constraint
+ * is cached and shared, so constructing a distribution in a hot loop does not
+ * rebuild it; tensor bounds get a fresh constraint.
+ */
+export function countSupport(upper: Value): IntervalConstraint {
+  if (typeof upper !== 'number') return integerInterval(0, upper);
+  let c = supportCache.get(upper);
+  if (c === undefined) {
+    c = integerInterval(0, upper);
+    if (supportCache.size < RANGE_CACHE_LIMIT) supportCache.set(upper, c);
+  }
+  return c;
+}
+
 const LOG_FACTORIAL_TABLE_SIZE = 1024;
 let logFactorialTable: Float64Array | undefined;
 
 /**
  * log(k!) for a nonnegative number `k` (integer or not: lgamma(k + 1)).
- * Integers below 1024 are read from a table built on first use.
+ * Integers below 1024 are read from a table built on first use; log(0!) and
+ * log(1!) are exactly 0, so point masses get log-probability exactly 0.
  */
 export function logFactorial(k: number): number {
   if (Number.isInteger(k) && k >= 0 && k < LOG_FACTORIAL_TABLE_SIZE) {
     if (logFactorialTable === undefined) {
       logFactorialTable = new Float64Array(LOG_FACTORIAL_TABLE_SIZE);
-      for (let i = 0; i < LOG_FACTORIAL_TABLE_SIZE; i++) logFactorialTable[i] = lgammaNumber(i + 1);
+      // log of the running product while it is finite (error about k ulps, and
+      // exactly 0 at k = 0, 1), then the Lanczos lgamma
+      let f = 1;
+      for (let i = 0; i < LOG_FACTORIAL_TABLE_SIZE; i++) {
+        if (i > 1) f *= i;
+        logFactorialTable[i] = Number.isFinite(f) ? Math.log(f) : lgammaNumber(i + 1);
+      }
     }
     return logFactorialTable[k];
   }
@@ -51,6 +76,16 @@ export function logFactorial(k: number): number {
  * tensors. Used for terms like `k log p` of a mass function at `p = 0`.
  */
 export function xLogY(x: Value, logY: Value): Value {
-  if (typeof x === 'number' && typeof logY === 'number') return x === 0 ? 0 : x * logY;
+  if (typeof x === 'number' && typeof logY === 'number') return xLogYNumber(x, logY);
   return tf.tidy(() => where(eq(x, 0), 0, mul(x, logY)));
+}
+
+/** `x * logY` for numbers, 0 where `x` is 0 (see {@link xLogY}). */
+export function xLogYNumber(x: number, logY: number): number {
+  return x === 0 ? 0 : x * logY;
+}
+
+/** True when `k` is a nonnegative integer (a point of a counting support). */
+export function isCount(k: number): boolean {
+  return Number.isInteger(k) && k >= 0;
 }

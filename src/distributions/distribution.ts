@@ -87,6 +87,24 @@ export abstract class Distribution {
   }
 
   /**
+   * The cumulative distribution function P(X <= x) of a univariate
+   * distribution, elementwise (numbers in, numbers out). Families that
+   * implement it enable inverse-cdf sampling of `Truncated`; the default throws.
+   */
+  cdf(x: Value): Value {
+    void x;
+    throw new Error(`cdf is not implemented for ${this.name}`);
+  }
+  /**
+   * The quantile function (inverse of {@link cdf}) at probabilities `u` in
+   * [0, 1], elementwise. The default throws.
+   */
+  icdf(u: Value): Value {
+    void u;
+    throw new Error(`icdf is not implemented for ${this.name}`);
+  }
+
+  /**
    * All values of a finite discrete support, in order, for enumeration.
    * Only defined for finite discrete distributions; others return `undefined`.
    */

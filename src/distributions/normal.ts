@@ -4,6 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
+import { normalCdf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
 import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
@@ -42,6 +43,15 @@ export class NormalDistribution extends Distribution {
   }
   override get variance(): Value {
     return square(this.scale);
+  }
+
+  /** Phi((x - loc) / scale), accurate in relative terms in both tails. */
+  override cdf(x: Value): Value {
+    return normalCdf(div(sub(x, this.loc), this.scale));
+  }
+  /** loc + scale * Phi^-1(u). */
+  override icdf(u: Value): Value {
+    return add(this.loc, mul(this.scale, normalIcdf(u)));
   }
 }
 

@@ -13,6 +13,7 @@ import { execute, type Model } from '../core/model.js';
 import { substituteHandler, unconditionHandler } from '../core/handlers.js';
 import { Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, isTensor, logSumExp, toArray } from '../core/value.js';
+import { summarizeOne } from '../diagnostics/summary.js';
 
 /** One draw: latent values by address, the model's return value and a log-weight. */
 export interface Draw<R = unknown> {
@@ -266,8 +267,44 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     return { mean: m, sd: Math.sqrt(v / tw) };
   }
 
-  /** Mean, sd and 5/50/95% quantiles of every scalar quantity. */
+  /**
+   * Draws of each scalar quantity split by chain (chains x draws), when every
+   * draw carries a chain index and every quantity is present in every draw
+   * (MCMC output); otherwise undefined.
+   */
+  chainColumns(): Map<string, Float64Array[]> | undefined {
+    if (this.draws.length === 0 || this.draws.some((d) => d.chain === undefined)) return undefined;
+    const nChains = Math.max(...this.draws.map((d) => d.chain as number)) + 1;
+    const counts = new Array<number>(nChains).fill(0);
+    for (const d of this.draws) counts[d.chain as number]++;
+    const out = new Map<string, Float64Array[]>();
+    for (const [name, c] of this.scalarColumns()) {
+      if (c.values.length !== this.draws.length) return undefined;
+      const chains = counts.map((n) => new Float64Array(n));
+      const fill = new Array<number>(nChains).fill(0);
+      for (let i = 0; i < c.values.length; i++) {
+        const k = this.draws[c.draw[i]].chain as number;
+        chains[k][fill[k]++] = c.values[i];
+      }
+      out.set(name, chains);
+    }
+    return out;
+  }
+
+  /**
+   * Mean, sd and 5/50/95% quantiles of every scalar quantity; for MCMC
+   * output also MCSE, bulk and tail ESS and rank-normalised split R-hat
+   * (Vehtari et al. 2021), as in Stan and ArviZ.
+   */
   summary(): Summary {
+    const byChain = this.chainColumns();
+    if (byChain) {
+      const rows = [...byChain].map(([name, chains]) => summarizeOne(name, chains) as unknown as SummaryRow);
+      const divergences = this.diagnostics.divergences;
+      const extra = typeof divergences === 'number' ? `, ${divergences} divergent transitions` : '';
+      const nChains = byChain.values().next().value?.length ?? 0;
+      return new Summary(rows, `${this.method}: ${nChains} chains x ${Math.round(this.size / Math.max(1, nChains))} draws${extra}`);
+    }
     const rows: SummaryRow[] = [];
     for (const [name, c] of this.scalarColumns()) {
       const { mean, sd } = this.columnMoments(c);

@@ -1,0 +1,107 @@
+/**
+ * Empirical summaries of a flat sample: moments, quantiles, the empirical
+ * CDF and ranks. Plain numbers in, plain numbers out.
+ *
+ * @module
+ */
+
+/** Arithmetic mean (NaN for an empty sample). */
+export function mean(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return s / x.length;
+}
+
+/**
+ * Variance with `ddof` degrees of freedom removed: sum (x - mean)^2 / (n - ddof).
+ * Two-pass, so it stays accurate when the mean is large.
+ */
+export function variance(x: ArrayLike<number>, ddof = 1): number {
+  const m = mean(x);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i] - m) ** 2;
+  return s / (x.length - ddof);
+}
+
+/** A sorted (ascending) Float64Array copy of the values. */
+export function sortedCopy(x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x).sort();
+}
+
+function checkProb(p: number, what: string): void {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${what}: probability must lie in [0, 1], got ${p}`);
+}
+
+/**
+ * The p-quantile of values already sorted ascending, by linear interpolation
+ * between order statistics (Hyndman and Fan type 7, the default of R and
+ * NumPy): h = (n - 1) p, Q = x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
+ */
+export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
+  checkProb(p, 'quantile');
+  const n = sorted.length;
+  if (n === 0) throw new RangeError('quantile: the sample is empty');
+  const h = (n - 1) * p;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, n - 1);
+  const f = h - lo;
+  return f === 0 ? sorted[lo] : sorted[lo] + f * (sorted[hi] - sorted[lo]);
+}
+
+/** The p-quantile of a sample (type 7, see {@link quantileSorted}). */
+export function quantile(x: ArrayLike<number>, p: number): number {
+  return quantileSorted(sortedCopy(x), p);
+}
+
+/** Several quantiles of a sample, sorting it once. */
+export function quantiles(x: ArrayLike<number>, ps: readonly number[]): Float64Array {
+  const s = sortedCopy(x);
+  return Float64Array.from(ps, (p) => quantileSorted(s, p));
+}
+
+/** Number of sorted values that are <= v (binary search). */
+function countAtMost(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The empirical CDF of a sample: `cdf(v)` is the fraction of values <= v. */
+export interface Ecdf {
+  /** Fraction of the sample at most v. */
+  (v: number): number;
+  /** The sample, sorted ascending. */
+  readonly sorted: Float64Array;
+}
+
+/** The empirical CDF of a sample (each evaluation costs O(log n)). */
+export function ecdf(x: ArrayLike<number>): Ecdf {
+  const sorted = sortedCopy(x);
+  if (sorted.length === 0) throw new RangeError('ecdf: the sample is empty');
+  const f = (v: number): number => countAtMost(sorted, v) / sorted.length;
+  return Object.assign(f, { sorted });
+}
+
+/**
+ * 1-based ranks, ties given their average rank (so a discrete quantity keeps
+ * its number of distinct values), as R's `rank(ties.method = "average")`.
+ */
+export function averageRanks(x: ArrayLike<number>): Float64Array {
+  const n = x.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
+  const ranks = new Float64Array(n);
+  let i = 0;
+  while (i < n) {
+    let j = i + 1;
+    while (j < n && x[order[j]] === x[order[i]]) j++;
+    const r = (i + 1 + j) / 2; // average of ranks i+1 .. j
+    for (let k = i; k < j; k++) ranks[order[k]] = r;
+    i = j;
+  }
+  return ranks;
+}

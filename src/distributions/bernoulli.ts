@@ -1,0 +1,75 @@
+/**
+ * The Bernoulli distribution.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { type Value, eq, mul, sub, where } from '../core/value.js';
+import { boolean } from './constraints.js';
+import { integerRange } from './counts.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, maskSupport } from './distribution.js';
+import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
+import { batchValues, bernoulliVariate, drawScalars } from './samplers.js';
+
+/**
+ * Bernoulli(p): 1 with probability `p`, 0 with probability `1 - p`. Values are
+ * the numbers 0 and 1 (float32 0/1 in tensors); `true`/`false` observations
+ * are read as 1/0.
+ *
+ * With a number parameter, `logProb` of a number is a table lookup (no
+ * allocation), so the distribution is cheap inside exact enumeration.
+ */
+export class BernoulliDistribution extends Distribution {
+  readonly name = 'Bernoulli';
+  readonly support = boolean;
+  readonly batchShape: readonly number[];
+  private readonly p: BinaryProbs;
+
+  /** @param probs - success probability in [0, 1], or `{ probs }` / `{ logits }`. */
+  constructor(probs: ProbsArg) {
+    super();
+    this.p = new BinaryProbs('Bernoulli', probs);
+    this.batchShape = this.p.isNumber ? [] : batchShapeOf('Bernoulli', { probs: this.p.value });
+  }
+
+  /** Probability of 1. */
+  get probs(): Value {
+    return this.p.probs;
+  }
+  /** Log-odds of 1. */
+  get logits(): Value {
+    return this.p.logits;
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    if (this.p.isNumber && sampleShape.length === 0) return bernoulliVariate(rng, this.p.p);
+    const probs = batchValues('Bernoulli', () => this.p.probs, this.batchShape);
+    return drawScalars(this.shape(sampleShape), probs.length, (b) => bernoulliVariate(rng, probs[b]));
+  }
+
+  logProb(x: Value): Value {
+    if (typeof x === 'number' && this.p.isNumber) return x === 1 ? this.p.logP : x === 0 ? this.p.log1mP : -Infinity;
+    return tf.tidy(() => maskSupport(boolean, x, where(eq(x, 1), this.p.logProbs(), this.p.log1mProbs())) as tf.Tensor);
+  }
+
+  override get mean(): Value {
+    return this.p.probs;
+  }
+  override get variance(): Value {
+    return tf.tidy(() => {
+      const p = this.p.probs;
+      return mul(p, sub(1, p));
+    });
+  }
+
+  /** `[0, 1]` when the batch shape is `[]`, else `undefined`. */
+  override enumerateSupport(): Value[] | undefined {
+    return this.batchShape.length === 0 ? integerRange(2) : undefined;
+  }
+}
+
+/** Bernoulli(probs), or `Bernoulli({ logits })`. Parameters may be numbers, arrays or tensors. */
+export function Bernoulli<P extends ProbsArg>(probs: P): BernoulliDistribution & Typed<DrawType<[ProbsValue<P>]>> {
+  return new BernoulliDistribution(probs);
+}

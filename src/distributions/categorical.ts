@@ -1,0 +1,112 @@
+/**
+ * The categorical distribution over category indices.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { type Value, broadcastShapes, shapeOf, toTensor } from '../core/value.js';
+import type { IntervalConstraint } from './constraints.js';
+import { countSupport, integerRange } from './counts.js';
+import { Distribution, type Typed, maskSupport } from './distribution.js';
+import { type IndexDraw, type ProbsArg, SimplexProbs } from './probs.js';
+import { categoricalVariate, cumulativeRows, drawScalars } from './samplers.js';
+
+/**
+ * Categorical(probs): a category index `0..K-1` drawn with probability
+ * `probs[..., k]`, where the last axis of the parameter holds the K
+ * categories and the leading axes are the batch.
+ *
+ * The parameter may be probabilities (nonnegative, summing to 1 within 1e-6)
+ * or `{ logits }` (unnormalised log-probabilities). Given as a plain JS vector
+ * (`number[]`, `Float64Array`), it is held in float64: draws are numbers and
+ * `logProb` of a number is a table lookup. Tensor draws are float32 indices.
+ */
+export class CategoricalDistribution extends Distribution {
+  readonly name = 'Categorical';
+  readonly support: IntervalConstraint;
+  readonly batchShape: readonly number[];
+  private readonly s: SimplexProbs;
+
+  /** @param probs - probabilities over the last axis, or `{ probs }` / `{ logits }`. */
+  constructor(probs: ProbsArg) {
+    super();
+    this.s = new SimplexProbs('Categorical', probs);
+    this.batchShape = this.s.batchShape;
+    this.support = countSupport(this.s.k - 1);
+  }
+
+  /** Number of categories K. */
+  get numCategories(): number {
+    return this.s.k;
+  }
+  /** Normalised probabilities, a tensor of shape `batchShape ++ [K]`. */
+  get probs(): tf.Tensor {
+    return this.s.probsTensor();
+  }
+  /** Normalised log-probabilities, a tensor of shape `batchShape ++ [K]`. */
+  get logits(): tf.Tensor {
+    return this.s.logProbsTensor();
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    const k = this.s.k;
+    const cdf64 = this.s.cdf64;
+    if (cdf64 && sampleShape.length === 0) return categoricalVariate(rng, cdf64, 0, k);
+    const cdf = cdf64 ?? cumulativeRows(this.s.probsArray(), k);
+    return drawScalars(this.shape(sampleShape), cdf.length / k, (b) => categoricalVariate(rng, cdf, b * k, k));
+  }
+
+  logProb(x: Value): Value {
+    const logP = this.s.logP64;
+    if (typeof x === 'number' && logP) return Number.isInteger(x) && x >= 0 && x < this.s.k ? logP[x] : -Infinity;
+    const k = this.s.k;
+    return tf.tidy(() => {
+      const lp = this.s.logProbsTensor();
+      const xt = toTensor(x);
+      const shape = [...broadcastShapes(shapeOf(x), this.batchShape, 'Categorical.logProb'), k];
+      // clamp so that out-of-support values index safely; they are masked below
+      const idx = tf.cast(tf.clipByValue(xt, 0, k - 1), 'int32');
+      const hit = tf.cast(tf.broadcastTo(tf.oneHot(idx, k), shape), 'bool');
+      const picked = tf.sum(tf.where(hit, tf.broadcastTo(lp, shape), tf.zeros(shape)), -1);
+      return maskSupport(this.support, xt, picked) as tf.Tensor;
+    });
+  }
+
+  /** Mean of the index, sum_k k p_k. */
+  override get mean(): Value {
+    return this.moment(1);
+  }
+  /** Variance of the index. */
+  override get variance(): Value {
+    if (this.s.logP64) {
+      const m = this.moment(1) as number;
+      return (this.moment(2) as number) - m * m;
+    }
+    return tf.tidy(() => {
+      const m = this.moment(1) as tf.Tensor;
+      return tf.sub(this.moment(2), tf.square(m));
+    });
+  }
+
+  /** E[index^power]. */
+  private moment(power: number): Value {
+    const p = this.s.p64;
+    if (p) {
+      let s = 0;
+      for (let i = 1; i < p.length; i++) s += Math.pow(i, power) * p[i];
+      return s;
+    }
+    return tf.tidy(() => tf.sum(tf.mul(this.s.probsTensor(), tf.pow(tf.range(0, this.s.k), power)), -1));
+  }
+
+  /** The indices `0..K-1` as numbers when the batch shape is `[]`, else `undefined`. */
+  override enumerateSupport(): Value[] | undefined {
+    return this.batchShape.length === 0 ? integerRange(this.s.k) : undefined;
+  }
+}
+
+/** Categorical(probs), or `Categorical({ logits })`; the last axis holds the categories. */
+export function Categorical<P extends ProbsArg>(probs: P): CategoricalDistribution & Typed<IndexDraw<P>> {
+  return new CategoricalDistribution(probs);
+}

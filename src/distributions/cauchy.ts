@@ -1,0 +1,109 @@
+/**
+ * The Cauchy and half-Cauchy distributions.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { type Value, type ValueLike, abs, add, div, log, log1p, mul, neg, square, sub } from '../core/value.js';
+import { nonnegative, positive, real } from './constraints.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { logDensity, standardCauchy, standardDraws } from './draws.js';
+
+const LOG_PI = Math.log(Math.PI);
+const LOG2 = Math.log(2);
+
+/** Infinity with a batch shape (a number for `[]`). */
+function infinite(batchShape: readonly number[]): Value {
+  return batchShape.length === 0 ? Infinity : tf.fill(batchShape as number[], Infinity);
+}
+
+function undefinedMoment(name: string, moment: string): Error {
+  return new Error(`${name}: the ${moment} is undefined (the tails are too heavy for it to exist)`);
+}
+
+/**
+ * Cauchy(loc, scale): density 1 / (pi scale (1 + ((x - loc) / scale)^2)).
+ * Reparameterised. It has no mean or variance: reading them throws.
+ */
+export class CauchyDistribution extends Distribution {
+  readonly name = 'Cauchy';
+  readonly support = real;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  /** Location (the median). */
+  readonly loc: Value;
+  /** Scale > 0 (the half-width at half-maximum). */
+  readonly scale: Value;
+
+  constructor(loc: ValueLike = 0, scale: ValueLike = 1) {
+    super();
+    this.loc = param('Cauchy', 'loc', loc);
+    this.scale = param('Cauchy', 'scale', scale);
+    checkParam('Cauchy', 'scale', this.scale, positive);
+    this.batchShape = batchShapeOf('Cauchy', { loc: this.loc, scale: this.scale });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    return add(this.loc, mul(this.scale, standardDraws(rng, this.shape(sampleShape), standardCauchy)));
+  }
+
+  logProb(x: Value): Value {
+    return logDensity(this.support, x, 0, (v) => neg(add(log1p(square(div(sub(v, this.loc), this.scale))), add(log(this.scale), LOG_PI))));
+  }
+
+  override get mean(): Value {
+    throw undefinedMoment(this.name, 'mean');
+  }
+  override get variance(): Value {
+    throw undefinedMoment(this.name, 'variance');
+  }
+}
+
+/** Cauchy(loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
+export function Cauchy<L extends ValueLike = number, S extends ValueLike = number>(loc: L = 0 as L, scale: S = 1 as S): CauchyDistribution & Typed<DrawType<[L, S]>> {
+  return new CauchyDistribution(loc, scale);
+}
+
+/**
+ * HalfCauchy(scale): |X| for X ~ Cauchy(0, scale), density
+ * 2 / (pi scale (1 + (x / scale)^2)) on x >= 0. Reparameterised. Its mean and
+ * variance are infinite (returned as `Infinity`).
+ */
+export class HalfCauchyDistribution extends Distribution {
+  readonly name = 'HalfCauchy';
+  readonly support = nonnegative;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  /** Scale > 0 (the median). */
+  readonly scale: Value;
+  private readonly base: CauchyDistribution;
+
+  constructor(scale: ValueLike = 1) {
+    super();
+    this.scale = param('HalfCauchy', 'scale', scale);
+    checkParam('HalfCauchy', 'scale', this.scale, positive);
+    this.base = new CauchyDistribution(0, this.scale);
+    this.batchShape = this.base.batchShape;
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    return abs(this.base.sample(rng, sampleShape));
+  }
+
+  logProb(x: Value): Value {
+    return logDensity(this.support, x, 0, (v) => add(this.base.logProb(v), LOG2));
+  }
+
+  override get mean(): Value {
+    return infinite(this.batchShape);
+  }
+  override get variance(): Value {
+    return infinite(this.batchShape);
+  }
+}
+
+/** HalfCauchy(scale = 1). The scale may be a number, array or tensor. */
+export function HalfCauchy<S extends ValueLike = number>(scale: S = 1 as S): HalfCauchyDistribution & Typed<DrawType<[S]>> {
+  return new HalfCauchyDistribution(scale);
+}

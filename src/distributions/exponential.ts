@@ -1,0 +1,47 @@
+/**
+ * The exponential distribution.
+ *
+ * @module
+ */
+import type { Rng } from '../core/rng.js';
+import { type Value, type ValueLike, div, log, mul, square, sub } from '../core/value.js';
+import { nonnegative, positive } from './constraints.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { logDensity, standardDraws, standardExponential } from './draws.js';
+
+/** Exponential(rate): density rate e^(-rate x) on x >= 0, mean 1 / rate. */
+export class ExponentialDistribution extends Distribution {
+  readonly name = 'Exponential';
+  readonly support = nonnegative;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  /** The rate (inverse scale) > 0. */
+  readonly rate: Value;
+
+  constructor(rate: ValueLike = 1) {
+    super();
+    this.rate = param('Exponential', 'rate', rate);
+    checkParam('Exponential', 'rate', this.rate, positive);
+    this.batchShape = batchShapeOf('Exponential', { rate: this.rate });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    return div(standardDraws(rng, this.shape(sampleShape), standardExponential), this.rate);
+  }
+
+  logProb(x: Value): Value {
+    return logDensity(this.support, x, 0, (v) => sub(log(this.rate), mul(this.rate, v)));
+  }
+
+  override get mean(): Value {
+    return div(1, this.rate);
+  }
+  override get variance(): Value {
+    return div(1, square(this.rate));
+  }
+}
+
+/** Exponential(rate = 1). The rate may be a number, array or tensor. */
+export function Exponential<R extends ValueLike = number>(rate: R = 1 as R): ExponentialDistribution & Typed<DrawType<[R]>> {
+  return new ExponentialDistribution(rate);
+}

@@ -1,0 +1,65 @@
+/**
+ * The inverse-gamma distribution.
+ *
+ * @module
+ */
+import type { Rng } from '../core/rng.js';
+import { lgamma } from '../core/special.js';
+import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
+import { positive } from './constraints.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { logDensity } from './draws.js';
+import { sampleGamma } from './gamma.js';
+
+/**
+ * InverseGamma(concentration, rate): 1 / X for X ~ Gamma(concentration, rate);
+ * density rate^a x^(-a-1) e^(-rate / x) / Gamma(a) on x > 0. Reparameterised
+ * in both parameters (through {@link sampleGamma}). The mean is
+ * rate / (a - 1), infinite for a <= 1; the variance
+ * rate^2 / ((a-1)^2 (a-2)), infinite for a <= 2.
+ */
+export class InverseGammaDistribution extends Distribution {
+  readonly name = 'InverseGamma';
+  readonly support = positive;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  /** The shape parameter a > 0. */
+  readonly concentration: Value;
+  /** The rate of the underlying gamma (the scale of this one), > 0. */
+  readonly rate: Value;
+
+  constructor(concentration: ValueLike, rate: ValueLike = 1) {
+    super();
+    this.concentration = param('InverseGamma', 'concentration', concentration);
+    this.rate = param('InverseGamma', 'rate', rate);
+    checkParam('InverseGamma', 'concentration', this.concentration, positive);
+    checkParam('InverseGamma', 'rate', this.rate, positive);
+    this.batchShape = batchShapeOf('InverseGamma', { concentration: this.concentration, rate: this.rate });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    return div(this.rate, sampleGamma(rng, this.concentration, this.shape(sampleShape)));
+  }
+
+  logProb(x: Value): Value {
+    const a = this.concentration;
+    const b = this.rate;
+    const norm = sub(mul(a, log(b)), lgamma(a));
+    return logDensity(this.support, x, 1, (v) => sub(norm, add(mul(add(a, 1), log(v)), div(b, v))));
+  }
+
+  override get mean(): Value {
+    const a = this.concentration;
+    return where(gt(a, 1), div(this.rate, sub(a, 1)), Infinity);
+  }
+  override get variance(): Value {
+    const a = this.concentration;
+    const am1 = sub(a, 1);
+    return where(gt(a, 2), div(square(this.rate), mul(square(am1), sub(a, 2))), Infinity);
+  }
+}
+
+/** InverseGamma(concentration, rate = 1). Parameters may be numbers, arrays or tensors. */
+export function InverseGamma<C extends ValueLike, R extends ValueLike = number>(concentration: C, rate: R = 1 as R): InverseGammaDistribution & Typed<DrawType<[C, R]>> {
+  return new InverseGammaDistribution(concentration, rate);
+}

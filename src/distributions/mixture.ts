@@ -1,0 +1,260 @@
+/**
+ * Finite mixtures: {@link Mixture} of a list of component distributions and
+ * {@link MixtureSameFamily} over the last batch dimension of one batched
+ * component distribution.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { type Value, add, broadcastShapes, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
+import { CategoricalDistribution } from './categorical.js';
+import { type Constraint } from './constraints.js';
+import { Distribution, type Typed, type ValueOf, sameShape } from './distribution.js';
+
+/**
+ * The number of categories of a mixing distribution: a scalar-event discrete
+ * distribution over 0..K-1 (a `Categorical`, or any distribution whose
+ * support is an integer interval from 0). Throws naming the mixture.
+ */
+function mixingCategories(where: string, mixing: Distribution): number {
+  if (!(mixing instanceof Distribution)) throw new TypeError(`${where}: mixing must be a distribution, got ${typeof mixing}`);
+  if (!mixing.isDiscrete || mixing.eventShape.length !== 0) {
+    throw new TypeError(`${where}: mixing must be a discrete distribution over 0..K-1 with scalar events (e.g. Categorical), got ${mixing.toString()}`);
+  }
+  if (mixing instanceof CategoricalDistribution) return mixing.numCategories;
+  const upper = (mixing.support as Partial<{ lower: Value; upper: Value }>).upper;
+  const lower = (mixing.support as Partial<{ lower: Value; upper: Value }>).lower;
+  if (typeof upper === 'number' && Number.isFinite(upper) && lower === 0) return upper + 1;
+  throw new TypeError(`${where}: cannot tell the number of categories of mixing distribution ${mixing.name} (support ${mixing.support.name})`);
+}
+
+/** log sum exp over `axis`, -Infinity when every term is -Infinity (never NaN). */
+function logSumExpAxis(x: tf.Tensor, axis: number): tf.Tensor {
+  return tf.tidy(() => {
+    const m = tf.max(x, axis, true);
+    const safe = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
+    return tf.add(tf.log(tf.sum(tf.exp(tf.sub(x, safe)), axis)), tf.squeeze(safe, [axis]));
+  });
+}
+
+/** Append `n` size-1 axes to a tensor (numbers pass through), to broadcast batch values over event dimensions. */
+function padEvent(v: Value, n: number): Value {
+  if (typeof v === 'number' || n === 0) return v;
+  return tf.reshape(v, [...v.shape, ...new Array<number>(n).fill(1)]);
+}
+
+/** The common support of the components, or an error naming the mixture. */
+function sharedSupport(where: string, supports: Constraint[]): Constraint {
+  const names = new Set(supports.map((s) => s.name));
+  if (names.size !== 1) throw new TypeError(`${where}: components must share one support, got ${[...names].join(', ')}`);
+  return supports[0];
+}
+
+/**
+ * Mixture(mixing, components): draw an index k from `mixing` (a Categorical,
+ * or any distribution over 0..K-1), then a value from `components[k]`.
+ * All K components must have the same batch and event shapes; the mixing
+ * batch shape must broadcast with theirs. Density
+ * p(x) = sum_k w_k p_k(x), computed as a log-sum-exp.
+ *
+ * With a Categorical given as a plain vector and number-parameter scalar
+ * components, `logProb` and `sample` stay on plain numbers.
+ */
+export class MixtureDistribution extends Distribution {
+  readonly name = 'Mixture';
+  readonly batchShape: readonly number[];
+  override readonly eventShape: readonly number[];
+  readonly support: Constraint;
+  /** The component distributions. */
+  readonly components: readonly Distribution[];
+
+  /**
+   * @param mixing - distribution of the component index, over 0..K-1
+   * @param components - K distributions of equal batch and event shapes
+   */
+  constructor(
+    readonly mixing: Distribution,
+    components: readonly Distribution[],
+  ) {
+    super();
+    const where = this.name;
+    if (!Array.isArray(components) || components.length === 0) throw new TypeError(`${where}: components must be a non-empty array of distributions`);
+    components.forEach((c, i) => {
+      if (!(c instanceof Distribution)) throw new TypeError(`${where}: components[${i}] is not a distribution`);
+    });
+    const k = mixingCategories(where, mixing);
+    if (k !== components.length) throw new RangeError(`${where}: mixing has ${k} categories but ${components.length} components were given`);
+    const first = components[0];
+    components.forEach((c, i) => {
+      if (!sameShape(c.batchShape, first.batchShape) || !sameShape(c.eventShape, first.eventShape)) {
+        throw new RangeError(
+          `${where}: components[${i}] (${c.toString()}) has batch/event shape [${c.batchShape.join(', ')}]/[${c.eventShape.join(', ')}], ` +
+            `but components[0] has [${first.batchShape.join(', ')}]/[${first.eventShape.join(', ')}]`,
+        );
+      }
+    });
+    this.batchShape = broadcastShapes(mixing.batchShape, first.batchShape, `${where}: batch shapes of mixing and components`);
+    this.eventShape = first.eventShape;
+    this.support = sharedSupport(where, components.map((c) => c.support));
+    this.components = components.map((c) => c.expand(this.batchShape));
+  }
+
+  /** log w_k = mixing.logProb(k) for each component (numbers on the float64 Categorical path). */
+  private logWeights(): Value[] {
+    return this.components.map((_, k) => this.mixing.logProb(k));
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    if (sampleShape.length === 0 && this.batchShape.length === 0) {
+      const k = toNumber(this.mixing.sample(rng));
+      return this.components[k].sample(rng);
+    }
+    return tf.tidy(() => {
+      const idx = toTensor(this.mixing.expand(this.batchShape).sample(rng, sampleShape));
+      const draws = this.components.map((c) => c.sample(rng, sampleShape));
+      let out = toTensor(draws[0]);
+      for (let k = 1; k < draws.length; k++) {
+        const pick = padEvent(tf.equal(idx, k), this.eventShape.length) as tf.Tensor;
+        out = where(pick, draws[k], out) as tf.Tensor;
+      }
+      return out;
+    });
+  }
+
+  logProb(value: Value): Value {
+    // numbers in, numbers out on the float64 path; tensors are tidied
+    return typeof value === 'number' ? this.logProbOf(value) : tf.tidy(() => toTensor(this.logProbOf(value)));
+  }
+
+  private logProbOf(value: Value): Value {
+    const w = this.logWeights();
+    const terms = this.components.map((c, k) => add(w[k], c.logProb(value)));
+    if (terms.every((t): t is number => typeof t === 'number')) return logSumExp(terms);
+    return tf.tidy(() => {
+      const shape = terms.reduce<number[]>((s, t) => broadcastShapes(s, toTensor(t).shape), []);
+      return logSumExpAxis(tf.stack(terms.map((t) => tf.broadcastTo(toTensor(t), shape)), -1), shape.length);
+    });
+  }
+
+  override get mean(): Value {
+    const e = this.eventShape.length;
+    const w = this.logWeights().map((l) => padEvent(exp(l), e));
+    return this.components.reduce<Value>((acc, c, k) => add(acc, mul(w[k], c.mean)), 0);
+  }
+
+  /** Law of total variance: sum_k w_k (var_k + mean_k^2) - mean^2. */
+  override get variance(): Value {
+    const e = this.eventShape.length;
+    const w = this.logWeights().map((l) => padEvent(exp(l), e));
+    const second = this.components.reduce<Value>((acc, c, k) => add(acc, mul(w[k], add(c.variance, square(c.mean)))), 0);
+    return sub(second, square(this.mean));
+  }
+}
+
+/**
+ * Mixture(mixing, components): a finite mixture of K distributions of equal
+ * shapes with weights from `mixing` (e.g. `Categorical([0.3, 0.7])`).
+ */
+export function Mixture<D extends Distribution>(mixing: Distribution, components: readonly D[]): MixtureDistribution & Typed<ValueOf<D>> {
+  return new MixtureDistribution(mixing, components);
+}
+
+/**
+ * MixtureSameFamily(mixing, component): a mixture over the last batch
+ * dimension of one batched `component` distribution (batch shape
+ * `[..., K]`), with weights from `mixing` over 0..K-1 (batch shape
+ * broadcasting with `[...]`), as in TFP and NumPyro. Batch shape is the
+ * component's without its last dimension; event shape is the component's.
+ * Draws choose an index, then pick that component's draw; they are tensors.
+ */
+export class MixtureSameFamilyDistribution extends Distribution {
+  readonly name = 'MixtureSameFamily';
+  readonly batchShape: readonly number[];
+  override readonly eventShape: readonly number[];
+  readonly support: Constraint;
+  /** The batched component distribution (batch `batchShape ++ [K]`). */
+  readonly component: Distribution;
+  /** Number of components K. */
+  readonly numComponents: number;
+
+  /**
+   * @param mixing - distribution of the component index, over 0..K-1
+   * @param component - a distribution whose last batch dimension has size K
+   */
+  constructor(
+    readonly mixing: Distribution,
+    component: Distribution,
+  ) {
+    super();
+    const where = this.name;
+    if (!(component instanceof Distribution)) throw new TypeError(`${where}: component must be a distribution, got ${typeof component}`);
+    const cb = component.batchShape;
+    if (cb.length === 0) throw new RangeError(`${where}: component must have a batch dimension of size K (the components), got batch shape []`);
+    const k = mixingCategories(where, mixing);
+    if (cb[cb.length - 1] !== k) {
+      throw new RangeError(`${where}: mixing has ${k} categories but the component's last batch dimension is ${cb[cb.length - 1]} (batch shape [${cb.join(', ')}])`);
+    }
+    this.numComponents = k;
+    this.batchShape = broadcastShapes(mixing.batchShape, cb.slice(0, -1), `${where}: batch shapes of mixing and component`);
+    this.eventShape = component.eventShape;
+    this.support = component.support;
+    this.component = component.expand([...this.batchShape, k]);
+  }
+
+  /** Normalised log weights, a tensor of shape `batchShape ++ [K]`. */
+  private logWeights(): tf.Tensor {
+    const m = this.mixing;
+    return tf.tidy(() => {
+      const lw = m instanceof CategoricalDistribution ? m.logits : tf.stack(Array.from({ length: this.numComponents }, (_, k) => toTensor(m.logProb(k))), -1);
+      return tf.broadcastTo(lw, [...this.batchShape, this.numComponents]);
+    });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    const e = this.eventShape.length;
+    return tf.tidy(() => {
+      const idx = toTensor(this.mixing.expand(this.batchShape).sample(rng, sampleShape));
+      const all = toTensor(this.component.sample(rng, sampleShape)); // sample ++ batch ++ [K] ++ event
+      const pick = padEvent(tf.cast(tf.oneHot(tf.cast(idx, 'int32'), this.numComponents), 'bool'), e) as tf.Tensor;
+      return tf.sum(tf.where(tf.broadcastTo(pick, all.shape), all, tf.zerosLike(all)), all.rank - e - 1);
+    });
+  }
+
+  logProb(value: Value): Value {
+    const e = this.eventShape.length;
+    return tf.tidy(() => {
+      const x = tf.expandDims(toTensor(value), -(e + 1)); // the K axis, before the event axes
+      const lp = toTensor(this.component.logProb(x));
+      const terms = tf.add(lp, this.logWeights());
+      return logSumExpAxis(terms, terms.rank - 1);
+    });
+  }
+
+  override get mean(): Value {
+    const e = this.eventShape.length;
+    return tf.tidy(() => {
+      const w = padEvent(tf.exp(this.logWeights()), e) as tf.Tensor;
+      return tf.sum(tf.mul(w, toTensor(this.component.mean)), w.rank - e - 1);
+    });
+  }
+
+  /** Law of total variance: sum_k w_k (var_k + mean_k^2) - mean^2. */
+  override get variance(): Value {
+    const e = this.eventShape.length;
+    return tf.tidy(() => {
+      const w = padEvent(tf.exp(this.logWeights()), e) as tf.Tensor;
+      const m = toTensor(this.component.mean);
+      const second = tf.sum(tf.mul(w, tf.add(toTensor(this.component.variance), tf.square(m))), w.rank - e - 1);
+      return tf.sub(second, tf.square(toTensor(this.mean)));
+    });
+  }
+}
+
+/**
+ * MixtureSameFamily(mixing, component): mixture over the last batch
+ * dimension (size K) of `component`, weighted by `mixing` over 0..K-1.
+ */
+export function MixtureSameFamily(mixing: Distribution, component: Distribution): MixtureSameFamilyDistribution & Typed<tf.Tensor> {
+  return new MixtureSameFamilyDistribution(mixing, component);
+}

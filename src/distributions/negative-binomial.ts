@@ -1,0 +1,116 @@
+/**
+ * The negative binomial distribution.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { lgamma, lgammaNumber } from '../core/special.js';
+import { type Value, type ValueLike, add, exp, maximum, mul, sub } from '../core/value.js';
+import { lessThan, nonnegativeInteger, positive } from './constraints.js';
+import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
+import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
+import { logStandardGamma } from './gamma.js';
+import { batchValues, drawScalars, poissonVariate } from './samplers.js';
+
+const BELOW_ONE = lessThan(1);
+
+/**
+ * One NegativeBinomial(r, p) draw as a Gamma-Poisson mixture,
+ * Poisson(Gamma(r, 1) * p / (1 - p)), with `logOdds = log(p / (1 - p))`.
+ */
+function negativeBinomialVariate(rng: Rng, r: number, logOdds: number): number {
+  return poissonVariate(rng, Math.exp(logStandardGamma(rng, r) + logOdds));
+}
+
+/**
+ * NegativeBinomial(r, p), parameterised as in Pyro, PyTorch and TFP: the
+ * number of successes `k = 0, 1, 2, ...` before the `r`-th failure, in trials
+ * that each succeed with probability `p`. Mass
+ * `Gamma(k + r) / (k! Gamma(r)) * p^k (1 - p)^r`, mean `r p / (1 - p)`,
+ * variance `r p / (1 - p)^2`.
+ *
+ * Read the other way, it counts failures before the `r`-th success when each
+ * trial succeeds with probability `1 - p` (SciPy's `nbinom(r, 1 - p)`). Note
+ * that {@link GeometricDistribution | Geometric}(q) equals
+ * NegativeBinomial(1, 1 - q). With `{ logits }`, `log(mean / r) = logits`,
+ * the usual GLM form. `totalCount` r is a positive real; `p` is in [0, 1).
+ */
+export class NegativeBinomialDistribution extends Distribution {
+  readonly name = 'NegativeBinomial';
+  readonly support = nonnegativeInteger;
+  readonly batchShape: readonly number[];
+  /** The number of failures r (a positive real). */
+  readonly totalCount: Value;
+  private readonly p: BinaryProbs;
+  private readonly lgammaR: number;
+
+  /**
+   * @param totalCount - r, positive
+   * @param probs - success probability in [0, 1), or `{ probs }` / `{ logits }`
+   */
+  constructor(totalCount: ValueLike, probs: ProbsArg) {
+    super();
+    this.totalCount = param('NegativeBinomial', 'totalCount', totalCount);
+    checkParam('NegativeBinomial', 'totalCount', this.totalCount, positive);
+    this.p = new BinaryProbs('NegativeBinomial', probs);
+    if (!this.p.isLogits) checkParam('NegativeBinomial', 'probs', this.p.value, BELOW_ONE);
+    const r = this.totalCount;
+    this.batchShape = typeof r === 'number' && this.p.isNumber ? [] : batchShapeOf('NegativeBinomial', { totalCount: r, probs: this.p.value });
+    this.lgammaR = typeof r === 'number' ? lgammaNumber(r) : NaN;
+  }
+
+  /** Success probability. */
+  get probs(): Value {
+    return this.p.probs;
+  }
+  /** Log-odds of success. */
+  get logits(): Value {
+    return this.p.logits;
+  }
+
+  /** log(p / (1 - p)), computed from log p and log(1 - p) (stable for logits and for p = 0). */
+  private logOdds(): Value {
+    return sub(this.p.logProbs(), this.p.log1mProbs());
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    const r = this.totalCount;
+    if (typeof r === 'number' && this.p.isNumber && sampleShape.length === 0) {
+      return negativeBinomialVariate(rng, r, this.p.logP - this.p.log1mP);
+    }
+    const rs = batchValues('NegativeBinomial', () => r, this.batchShape);
+    const lo = batchValues('NegativeBinomial', () => this.logOdds(), this.batchShape);
+    return drawScalars(this.shape(sampleShape), rs.length, (b) => negativeBinomialVariate(rng, rs[b], lo[b]));
+  }
+
+  logProb(k: Value): Value {
+    const r = this.totalCount;
+    if (typeof k === 'number' && typeof r === 'number' && this.p.isNumber) {
+      if (!isCount(k)) return -Infinity;
+      return lgammaNumber(k + r) - logFactorial(k) - this.lgammaR + r * this.p.log1mP + xLogYNumber(k, this.p.logP);
+    }
+    return tf.tidy(() => {
+      const ks = maximum(k, 0); // keeps lgamma's arguments valid; negative values are masked
+      const norm = sub(lgamma(add(ks, r)), add(lgamma(add(ks, 1)), lgamma(r)));
+      const lp = add(norm, add(mul(r, this.p.log1mProbs()), xLogY(ks, this.p.logProbs())));
+      return maskSupport(this.support, k, lp) as tf.Tensor;
+    });
+  }
+
+  override get mean(): Value {
+    return tf.tidy(() => mul(this.totalCount, exp(this.logOdds())));
+  }
+  override get variance(): Value {
+    return tf.tidy(() => mul(this.totalCount, exp(sub(this.logOdds(), this.p.log1mProbs()))));
+  }
+}
+
+/**
+ * NegativeBinomial(totalCount, probs), or `NegativeBinomial(totalCount, { logits })`:
+ * successes before the `totalCount`-th failure (Pyro/TFP convention).
+ */
+export function NegativeBinomial<N extends ValueLike, P extends ProbsArg>(totalCount: N, probs: P): NegativeBinomialDistribution & Typed<DrawType<[N, ProbsValue<P>]>> {
+  return new NegativeBinomialDistribution(totalCount, probs);
+}

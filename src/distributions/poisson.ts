@@ -1,0 +1,66 @@
+/**
+ * The Poisson distribution.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../core/rng.js';
+import { lgamma } from '../core/special.js';
+import { type Value, type ValueLike, add, log, maximum, sub } from '../core/value.js';
+import { nonnegative, nonnegativeInteger } from './constraints.js';
+import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
+import { batchValues, drawScalars, poissonVariate } from './samplers.js';
+
+/**
+ * Poisson(rate): counts `k = 0, 1, 2, ...` with mass
+ * `rate^k exp(-rate) / k!`. `rate` must be nonnegative; rate 0 is the point
+ * mass at 0.
+ */
+export class PoissonDistribution extends Distribution {
+  readonly name = 'Poisson';
+  readonly support = nonnegativeInteger;
+  readonly batchShape: readonly number[];
+  /** The rate (mean) of the counts. */
+  readonly rate: Value;
+  private readonly logRate: number;
+
+  /** @param rate - the mean count, nonnegative */
+  constructor(rate: ValueLike) {
+    super();
+    this.rate = param('Poisson', 'rate', rate);
+    checkParam('Poisson', 'rate', this.rate, nonnegative);
+    this.batchShape = batchShapeOf('Poisson', { rate: this.rate });
+    this.logRate = typeof this.rate === 'number' ? Math.log(this.rate) : NaN;
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    if (typeof this.rate === 'number' && sampleShape.length === 0) return poissonVariate(rng, this.rate);
+    const rates = batchValues('Poisson', () => this.rate, this.batchShape);
+    return drawScalars(this.shape(sampleShape), rates.length, (b) => poissonVariate(rng, rates[b]));
+  }
+
+  logProb(k: Value): Value {
+    const rate = this.rate;
+    if (typeof k === 'number' && typeof rate === 'number') {
+      return isCount(k) ? xLogYNumber(k, this.logRate) - rate - logFactorial(k) : -Infinity;
+    }
+    return tf.tidy(() => {
+      const ks = maximum(k, 0); // keeps lgamma's argument valid; negative values are masked
+      const lp = sub(xLogY(ks, log(rate)), add(rate, lgamma(add(ks, 1))));
+      return maskSupport(this.support, k, lp) as tf.Tensor;
+    });
+  }
+
+  override get mean(): Value {
+    return this.rate;
+  }
+  override get variance(): Value {
+    return this.rate;
+  }
+}
+
+/** Poisson(rate). The rate may be a number, array or tensor. */
+export function Poisson<R extends ValueLike>(rate: R): PoissonDistribution & Typed<DrawType<[R]>> {
+  return new PoissonDistribution(rate);
+}

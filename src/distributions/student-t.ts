@@ -1,0 +1,85 @@
+/**
+ * Student's t distribution.
+ *
+ * @module
+ */
+import type { Rng } from '../core/rng.js';
+import { lgamma } from '../core/special.js';
+import { type Value, type ValueLike, add, all, div, gt, log, log1p, mul, neg, sqrt, square, sub, where } from '../core/value.js';
+import { positive, real } from './constraints.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
+import { toBatchShape, logDensity } from './draws.js';
+import { sampleGamma } from './gamma.js';
+
+const HALF_LOG_PI = 0.5 * Math.log(Math.PI);
+
+/**
+ * StudentT(df, loc, scale): loc + scale T with T a standard t variate with
+ * `df` degrees of freedom; density
+ * Gamma((df+1)/2) / (Gamma(df/2) sqrt(df pi) scale) (1 + z^2/df)^(-(df+1)/2),
+ * z = (x - loc) / scale.
+ *
+ * Draws are Z / sqrt(V / df) with Z standard normal and V = 2 Gamma(df/2)
+ * chi-squared, reparameterised in all three parameters (in `df` through
+ * {@link sampleGamma}). The mean exists for df > 1 and the variance for
+ * df > 1 (infinite when df <= 2); reading them otherwise throws.
+ */
+export class StudentTDistribution extends Distribution {
+  readonly name = 'StudentT';
+  readonly support = real;
+  override readonly hasRsample = true;
+  readonly batchShape: readonly number[];
+  /** Degrees of freedom > 0. */
+  readonly df: Value;
+  /** Location (the median). */
+  readonly loc: Value;
+  /** Scale > 0. */
+  readonly scale: Value;
+
+  constructor(df: ValueLike, loc: ValueLike = 0, scale: ValueLike = 1) {
+    super();
+    this.df = param('StudentT', 'df', df);
+    this.loc = param('StudentT', 'loc', loc);
+    this.scale = param('StudentT', 'scale', scale);
+    checkParam('StudentT', 'df', this.df, positive);
+    checkParam('StudentT', 'scale', this.scale, positive);
+    this.batchShape = batchShapeOf('StudentT', { df: this.df, loc: this.loc, scale: this.scale });
+  }
+
+  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
+    const shape = this.shape(sampleShape);
+    const z = standardNormal(rng, shape);
+    const g = sampleGamma(rng, mul(0.5, this.df), shape);
+    const t = div(z, sqrt(div(mul(2, g), this.df)));
+    return add(this.loc, mul(this.scale, t));
+  }
+
+  logProb(x: Value): Value {
+    const df = this.df;
+    const half = mul(0.5, add(df, 1));
+    const norm = add(sub(lgamma(half), lgamma(mul(0.5, df))), neg(add(mul(0.5, log(df)), add(log(this.scale), HALF_LOG_PI))));
+    return logDensity(this.support, x, 0, (v) => {
+      const z = div(sub(v, this.loc), this.scale);
+      return sub(norm, mul(half, log1p(div(square(z), df))));
+    });
+  }
+
+  override get mean(): Value {
+    this.requireDf(1, 'mean');
+    return toBatchShape(this.loc, this.batchShape);
+  }
+  override get variance(): Value {
+    this.requireDf(1, 'variance');
+    const df = this.df;
+    return where(gt(df, 2), div(mul(square(this.scale), df), sub(df, 2)), Infinity);
+  }
+
+  private requireDf(min: number, moment: string): void {
+    if (!all(gt(this.df, min))) throw new Error(`StudentT: the ${moment} is undefined unless df > ${min}`);
+  }
+}
+
+/** StudentT(df, loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
+export function StudentT<D extends ValueLike, L extends ValueLike = number, S extends ValueLike = number>(df: D, loc: L = 0 as L, scale: S = 1 as S): StudentTDistribution & Typed<DrawType<[D, L, S]>> {
+  return new StudentTDistribution(df, loc, scale);
+}
