@@ -5,13 +5,18 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, abs, add, div, log, log1p, mul, neg, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, abs, add, atan, div, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
 import { nonnegative, positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
 
 const LOG_PI = Math.log(Math.PI);
 const LOG2 = Math.log(2);
+
+/** tan for numbers or tensors. */
+function tan(x: Value): Value {
+  return typeof x === 'number' ? Math.tan(x) : tf.tan(x);
+}
 
 /** Infinity with a batch shape (a number for `[]`). */
 function infinite(batchShape: readonly number[]): Value {
@@ -58,6 +63,15 @@ export class CauchyDistribution extends Distribution {
   override get variance(): Value {
     throw undefinedMoment(this.name, 'variance');
   }
+
+  /** 1/2 + atan((x - loc) / scale) / pi. */
+  override cdf(x: Value): Value {
+    return add(0.5, div(atan(div(sub(x, this.loc), this.scale)), Math.PI));
+  }
+  /** loc + scale tan(pi (u - 1/2)). */
+  override icdf(u: Value): Value {
+    return add(this.loc, mul(this.scale, tan(mul(Math.PI, sub(u, 0.5)))));
+  }
 }
 
 /** Cauchy(loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
@@ -100,6 +114,15 @@ export class HalfCauchyDistribution extends Distribution {
   }
   override get variance(): Value {
     return infinite(this.batchShape);
+  }
+
+  /** 2 atan(x / scale) / pi for x >= 0, else 0. */
+  override cdf(x: Value): Value {
+    return mul(2 / Math.PI, atan(div(maximum(x, 0), this.scale)));
+  }
+  /** scale tan(pi u / 2). */
+  override icdf(u: Value): Value {
+    return mul(this.scale, tan(mul(Math.PI / 2, u)));
   }
 }
 

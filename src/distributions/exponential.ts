@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, div, log, mul, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, div, expm1, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
 import { logDensity, standardDraws, standardExponential } from './draws.js';
@@ -38,6 +38,15 @@ export class ExponentialDistribution extends Distribution {
   }
   override get variance(): Value {
     return div(1, square(this.rate));
+  }
+
+  /** 1 - exp(-rate x) for x >= 0, else 0. */
+  override cdf(x: Value): Value {
+    return maximum(0, neg(expm1(neg(mul(this.rate, x)))));
+  }
+  /** -log(1 - u) / rate. */
+  override icdf(u: Value): Value {
+    return div(neg(log1p(neg(u))), this.rate);
   }
 }
 

@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammaincDerivShapeRatio, lgamma } from '../core/special.js';
-import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
+import { gammainc, gammaincDerivShapeRatio, lgamma } from '../core/special.js';
+import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -159,6 +159,11 @@ export class GammaDistribution extends Distribution {
   }
   override get variance(): Value {
     return div(this.concentration, square(this.rate));
+  }
+
+  /** P(a, rate x) for x >= 0 (0 below), differentiable in all arguments for tensors; no `icdf`. */
+  override cdf(x: Value): Value {
+    return gammainc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
 }
 

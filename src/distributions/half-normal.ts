@@ -4,7 +4,8 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, abs, add, mul, square } from '../core/value.js';
+import { erf, normalIcdf } from '../core/special.js';
+import { type Value, type ValueLike, abs, add, div, maximum, mul, square } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, checkParam, param } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -46,6 +47,15 @@ export class HalfNormalDistribution extends Distribution {
   }
   override get variance(): Value {
     return mul(1 - 2 / Math.PI, square(this.scale));
+  }
+
+  /** erf(x / (scale sqrt 2)) for x >= 0, else 0. */
+  override cdf(x: Value): Value {
+    return erf(div(maximum(x, 0), mul(Math.SQRT2, this.scale)));
+  }
+  /** scale Phi^-1((1 + u) / 2). */
+  override icdf(u: Value): Value {
+    return mul(this.scale, normalIcdf(mul(0.5, add(1, u))));
   }
 }
 

@@ -47,7 +47,8 @@ export class IndependentDistribution extends Distribution {
   }
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return this.base.sample(rng, sampleShape);
+    if (sampleShape.length === 0 && this.base.batchShape.length === 0) return this.base.sample(rng, sampleShape);
+    return tf.tidy(() => this.base.sample(rng, sampleShape));
   }
 
   logProb(value: Value): Value {

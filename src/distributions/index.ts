@@ -17,3 +17,9 @@ export { Multinomial, MultinomialDistribution, multinomialSupport } from './mult
 export { Delta, DeltaDistribution, type DeltaOptions } from './delta.js';
 export type { ProbsArg, ProbsSpec } from './probs.js';
 export { TransformedDistribution, Transformed } from './transformed.js';
+export { MultivariateNormal, MultivariateNormalDistribution, type MvnScale } from './multivariate-normal.js';
+export { Dirichlet, DirichletDistribution } from './dirichlet.js';
+export { LKJCholesky, LKJCholeskyDistribution, lkjLogNormalizer } from './lkj.js';
+export { Independent, IndependentDistribution } from './independent.js';
+export { Mixture, MixtureDistribution, MixtureSameFamily, MixtureSameFamilyDistribution } from './mixture.js';
+export { Truncated, TruncatedDistribution, type TruncationBounds, type TruncatedOptions } from './truncated.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { lgamma } from '../core/special.js';
+import { gammaincc, lgamma } from '../core/special.js';
 import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
@@ -56,6 +56,12 @@ export class InverseGammaDistribution extends Distribution {
     const a = this.concentration;
     const am1 = sub(a, 1);
     return where(gt(a, 2), div(square(this.rate), mul(square(am1), sub(a, 2))), Infinity);
+  }
+
+  /** Q(a, rate / x) for x > 0 (0 below), differentiable in all arguments for tensors; no `icdf`. */
+  override cdf(x: Value): Value {
+    const positive = gt(x, 0);
+    return where(positive, gammaincc(this.concentration, div(this.rate, where(positive, x, 1))), 0);
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, abs, add, div, log, mul, neg, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, abs, add, div, exp, log, lt, mul, neg, square, sub, where } from '../core/value.js';
 import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
 import { toBatchShape, logDensity, standardDraws, standardLaplace } from './draws.js';
@@ -43,6 +43,19 @@ export class LaplaceDistribution extends Distribution {
   }
   override get variance(): Value {
     return mul(2, square(this.scale));
+  }
+
+  /** exp(z) / 2 below the location, 1 - exp(-z) / 2 above it, z = (x - loc) / scale. */
+  override cdf(x: Value): Value {
+    const z = div(sub(x, this.loc), this.scale);
+    return where(lt(z, 0), mul(0.5, exp(z)), sub(1, mul(0.5, exp(neg(z)))));
+  }
+  /** loc + scale log(2u) for u < 1/2, loc - scale log(2(1 - u)) above. */
+  override icdf(u: Value): Value {
+    const below = lt(u, 0.5);
+    const lower = add(this.loc, mul(this.scale, log(mul(2, where(below, u, 0.25)))));
+    const upper = sub(this.loc, mul(this.scale, log(mul(2, sub(1, where(below, 0.75, u))))));
+    return where(below, lower, upper);
   }
 }
 

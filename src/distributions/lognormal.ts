@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, add, exp, expm1, log, mul, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, add, exp, expm1, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, checkParam, param } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -51,6 +51,16 @@ export class LogNormalDistribution extends Distribution {
   override get variance(): Value {
     const s2 = square(this.scale);
     return mul(expm1(s2), exp(add(mul(2, this.loc), s2)));
+  }
+
+  /** Phi((log x - loc) / scale) for x > 0, else 0. */
+  override cdf(x: Value): Value {
+    const positive = gt(x, 0);
+    return where(positive, this.base.cdf(log(where(positive, x, 1))), 0);
+  }
+  /** exp(loc + scale Phi^-1(u)). */
+  override icdf(u: Value): Value {
+    return exp(this.base.icdf(u));
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, add, div, log, mul, neg, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, add, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { type IntervalConstraint, greaterThan, interval } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardUniform } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -43,6 +43,15 @@ export class UniformDistribution extends Distribution {
   }
   override get variance(): Value {
     return div(square(sub(this.high, this.low)), 12);
+  }
+
+  /** (x - low) / (high - low), clamped to [0, 1]. */
+  override cdf(x: Value): Value {
+    return minimum(1, maximum(0, div(sub(x, this.low), sub(this.high, this.low))));
+  }
+  /** low + u (high - low). */
+  override icdf(u: Value): Value {
+    return add(this.low, mul(sub(this.high, this.low), u));
   }
 }
 

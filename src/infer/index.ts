@@ -10,3 +10,5 @@ export { smcProgram, type SMCProgramOptions } from './smc/program.js';
 export { mh, type MHOptions } from './mcmc/mh-engine.js';
 export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';
 export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
+export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hmc-engine.js';
+export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout } from './mcmc/potential.js';

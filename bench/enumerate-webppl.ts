@@ -1,0 +1,258 @@
+/**
+ * Exact enumeration, tyche side by side with WebPPL, on the shared peer
+ * problems:
+ *   - dice.json: n fair dice (n = 4, 6, 8) conditioned on their sum being
+ *     5n; query P(d1 = k). Every one of the 6^n executions is visited (the
+ *     condition comes at the end, as in the peers' programs).
+ *   - burglary.json: the burglary/earthquake/alarm network, conditioned on
+ *     John and Mary calling; query P(burglary), P(earthquake).
+ * Both systems run in this process. Each timing is the median over repeats
+ * of one complete inference call (`infer(m, { method: 'enumerate' })` for
+ * tyche, `Infer({ method: 'enumerate' }, model)` timed inside the WebPPL
+ * program, so WebPPL's compile step is excluded). The answers of both are
+ * checked against reference_exact.json to 1e-9; a wrong answer aborts.
+ *
+ * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--peers DIR] [--backend cpu|wasm]`
+ * from the repository root (`--quick` skips dice n = 8). Reads the peer data
+ * from ../shared/peers (or `--peers DIR`) and needs the `webppl` devDependency.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { initBackend, parseBackendName } from '../src/backend/select.js';
+import { model } from '../src/core/model.js';
+import { Bernoulli } from '../src/distributions/bernoulli.js';
+import { Categorical } from '../src/distributions/categorical.js';
+import '../src/infer/enumerate.js';
+import type { Posterior } from '../src/infer/posterior.js';
+import { infer } from '../src/infer/registry.js';
+import { median, table } from './util.js';
+import { loadWebppl, runWebppl } from './webppl.js';
+
+// ---------------------------------------------------------------- peer data
+
+interface DiceCase {
+  n: number;
+  total: number;
+}
+interface Burglary {
+  p_burglary: number;
+  p_earthquake: number;
+  p_alarm: { b1e1: number; b1e0: number; b0e1: number; b0e0: number };
+  p_john: { a1: number; a0: number };
+  p_mary: { a1: number; a0: number };
+  evidence: { johnCalls: boolean; maryCalls: boolean };
+}
+interface Reference {
+  dice: { n: number; total: number; p_first_die: number[]; logZ: number; paths: number }[];
+  burglary: { p_burglary: number; p_earthquake: number; logZ: number };
+}
+
+const TOL = 1e-9;
+
+function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function loadJson<T>(dir: string, file: string): T {
+  return JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as T;
+}
+
+// ---------------------------------------------------------------- tyche models
+
+const DIE = [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6];
+
+/** n fair dice (Categorical over 6 outcomes, plus 1), conditioned on their sum; returns the first die. */
+const dice = model(async ({ sample, factor }, n: number, total: number) => {
+  let sum = 0;
+  let first = 0;
+  for (let i = 0; i < n; i++) {
+    const d = (await sample(`d${i + 1}`, Categorical(DIE))) + 1;
+    sum += d;
+    if (i === 0) first = d;
+  }
+  await factor('sum', sum === total ? 0 : -Infinity);
+  return first;
+});
+
+/** The burglary network; returns whether there was a burglary. */
+const burglary = model(async ({ sample, observe }, net: Burglary) => {
+  const b = await sample('burglary', Bernoulli(net.p_burglary));
+  const e = await sample('earthquake', Bernoulli(net.p_earthquake));
+  const pa = b ? (e ? net.p_alarm.b1e1 : net.p_alarm.b1e0) : e ? net.p_alarm.b0e1 : net.p_alarm.b0e0;
+  const a = await sample('alarm', Bernoulli(pa));
+  await observe('johnCalls', Bernoulli(a ? net.p_john.a1 : net.p_john.a0), net.evidence.johnCalls ? 1 : 0);
+  await observe('maryCalls', Bernoulli(a ? net.p_mary.a1 : net.p_mary.a0), net.evidence.maryCalls ? 1 : 0);
+  return b;
+});
+
+// ---------------------------------------------------------------- WebPPL side
+
+interface WebpplResult {
+  times: Timing[];
+  probs: number[];
+}
+
+/** Milliseconds per inference call. */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+/** How a problem is timed: `warmup` untimed calls, then `repeats` timed blocks of `inner` calls each. */
+interface Plan {
+  warmup: number;
+  repeats: number;
+  inner: number;
+}
+
+/**
+ * WebPPL program text: after `warmup` untimed Infer calls, time `repeats`
+ * blocks of `inner` calls (wall and CPU milliseconds per call) and report
+ * the queried probabilities.
+ */
+function webpplProgram(modelCode: string, plan: Plan, query: string): string {
+  return `
+var model = ${modelCode};
+var infer = function() { return Infer({method: 'enumerate'}, model); };
+repeat(${plan.warmup}, infer);
+var block = function() {
+  var c0 = process.cpuUsage();
+  var t0 = performance.now();
+  repeat(${plan.inner}, infer);
+  var t1 = performance.now();
+  var c1 = process.cpuUsage();
+  return {wall: (t1 - t0) / ${plan.inner}, cpu: (c1.user + c1.system - c0.user - c0.system) / 1000 / ${plan.inner}};
+};
+var times = repeat(${plan.repeats}, block);
+var d = infer();
+({times: times, probs: ${query}})
+`;
+}
+
+function webpplDice(c: DiceCase): string {
+  return `function() {
+  var dice = repeat(${c.n}, function() { return randomInteger(6) + 1; });
+  condition(sum(dice) == ${c.total});
+  return dice[0];
+}`;
+}
+
+function webpplBurglary(net: Burglary): string {
+  const pa = net.p_alarm;
+  return `function() {
+  var b = flip(${net.p_burglary});
+  var e = flip(${net.p_earthquake});
+  var a = flip(b ? (e ? ${pa.b1e1} : ${pa.b1e0}) : (e ? ${pa.b0e1} : ${pa.b0e0}));
+  observe(Bernoulli({p: a ? ${net.p_john.a1} : ${net.p_john.a0}}), ${net.evidence.johnCalls});
+  observe(Bernoulli({p: a ? ${net.p_mary.a1} : ${net.p_mary.a0}}), ${net.evidence.maryCalls});
+  return {b: b, e: e};
+}`;
+}
+
+// ---------------------------------------------------------------- checks and timing
+
+function check(what: string, got: number, want: number): void {
+  if (!(Math.abs(got - want) <= TOL)) {
+    console.error(`\nWRONG ANSWER: ${what} = ${got}, reference ${want} (|diff| = ${Math.abs(got - want)} > ${TOL})`);
+    process.exit(1);
+  }
+}
+
+async function timeTyche<A extends unknown[], R>(run: () => Promise<Posterior<A, R>>, plan: Plan): Promise<{ times: Timing[]; post: Posterior<A, R> }> {
+  for (let i = 0; i < plan.warmup; i++) await run();
+  const times: Timing[] = [];
+  for (let r = 0; r < plan.repeats; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < plan.inner; i++) await run();
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    times.push({ wall: wall / plan.inner, cpu: (c.user + c.system) / 1000 / plan.inner });
+  }
+  return { times, post: await run() };
+}
+
+/** Table row: medians of wall and CPU time per call on both sides, and their ratios. */
+function row(problem: string, executions: number, plan: Plan, t: Timing[], w: Timing[]): string[] {
+  const tw = median(t.map((x) => x.wall));
+  const ww = median(w.map((x) => x.wall));
+  const tc = median(t.map((x) => x.cpu));
+  const wc = median(w.map((x) => x.cpu));
+  return [problem, String(executions), `${plan.repeats}x${plan.inner}`, fmtMs(tw), fmtMs(ww), (tw / ww).toFixed(2), fmtMs(tc), fmtMs(wc), (tc / wc).toFixed(2)];
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(0)} us`;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const peers = resolve(argValue('--peers') ?? '../shared/peers');
+  if (!existsSync(peers)) {
+    console.log(`skipped: peer data not found at ${peers} (pass --peers DIR)`);
+    return;
+  }
+  const quick = process.argv.includes('--quick');
+  const backend = argValue('--backend');
+  const info = await initBackend(backend === undefined ? 'cpu' : parseBackendName(backend, '--backend'));
+  const webppl = loadWebppl();
+  if (!webppl) {
+    console.log('skipped: the webppl devDependency is not installed (npm install)');
+    return;
+  }
+  const { wp } = webppl;
+
+  const diceCases = loadJson<{ cases: DiceCase[] }>(peers, 'dice.json').cases;
+  const net = loadJson<Burglary>(peers, 'burglary.json');
+  const ref = loadJson<Reference>(peers, 'reference_exact.json');
+
+  console.log(`exact enumeration, tyche (backend ${info.name}) vs WebPPL ${webppl.version}, Node ${process.version}`);
+  console.log('median wall and CPU time per inference call (timed: blocks x calls per block); ratio = tyche / WebPPL');
+  console.log('answers of both checked against reference_exact.json to 1e-9\n');
+  const head = ['problem', 'executions', 'timed', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'ratio'];
+  const rows: string[][] = [];
+  const show = (r: string[]) => {
+    rows.push(r);
+    console.log(table(head, [r]).split('\n')[1]);
+  };
+
+  for (const c of diceCases) {
+    if (quick && c.n > 6) continue;
+    const r = ref.dice.find((d) => d.n === c.n && d.total === c.total);
+    if (!r) throw new Error(`reference_exact.json has no dice case n=${c.n}, total=${c.total}`);
+    const plan: Plan = c.n >= 8 ? { warmup: 0, repeats: 3, inner: 1 } : c.n >= 6 ? { warmup: 2, repeats: 7, inner: 1 } : { warmup: 20, repeats: 15, inner: 5 };
+
+    const t = await timeTyche(() => infer(dice, { method: 'enumerate' }, c.n, c.total), plan);
+    const m = t.post.marginal((d) => d.returnValue);
+    for (let k = 1; k <= 6; k++) check(`tyche dice n=${c.n} P(d1=${k})`, m.prob(k), r.p_first_die[k - 1]);
+    check(`tyche dice n=${c.n} logZ`, t.post.logZ, r.logZ);
+    const executions = t.post.diagnostics.executions as number;
+    if (executions !== r.paths) throw new Error(`tyche dice n=${c.n}: ${executions} executions, reference says ${r.paths} paths`);
+
+    const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])'));
+    for (let k = 1; k <= 6; k++) check(`WebPPL dice n=${c.n} P(d1=${k})`, w.probs[k - 1], r.p_first_die[k - 1]);
+    show(row(`dice n=${c.n}, sum=${c.total}`, executions, plan, t.times, w.times));
+  }
+
+  {
+    const plan: Plan = { warmup: 2000, repeats: 15, inner: 200 };
+    const t = await timeTyche(() => infer(burglary, { method: 'enumerate' }, net), plan);
+    check('tyche burglary P(burglary)', t.post.marginal('burglary').prob(1), ref.burglary.p_burglary);
+    check('tyche burglary P(earthquake)', t.post.marginal('earthquake').prob(1), ref.burglary.p_earthquake);
+    check('tyche burglary logZ', t.post.logZ, ref.burglary.logZ);
+    const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
+    const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplBurglary(net), plan, query));
+    check('WebPPL burglary P(burglary)', w.probs[0], ref.burglary.p_burglary);
+    check('WebPPL burglary P(earthquake)', w.probs[1], ref.burglary.p_earthquake);
+    show(row('burglary', t.post.diagnostics.executions as number, plan, t.times, w.times));
+  }
+
+  console.log(`\n${table(head, rows)}`);
+  console.log('\nall answers match reference_exact.json to 1e-9 (tyche: marginals and logZ; WebPPL: marginals)');
+}
+
+await main();

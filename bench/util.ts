@@ -1,0 +1,36 @@
+/**
+ * Small helpers shared by the benchmarks.
+ *
+ * @module
+ */
+
+/** Median of a non-empty list of numbers. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of an empty list');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Time an async function: returns the elapsed milliseconds and its result. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result };
+}
+
+/** Format rows as a right-aligned text table (first column left-aligned). */
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Node arguments that run `file` in a child process: through tsx for a
+ * TypeScript file, directly for compiled JavaScript (so a build is measured
+ * without tsx's transform).
+ */
+export function nodeArgsFor(file: string): string[] {
+  return file.endsWith('.ts') ? ['--import', 'tsx', file] : [file];
+}

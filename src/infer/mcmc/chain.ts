@@ -1,0 +1,206 @@
+/**
+ * One MCMC chain from start to finish, as a gradient coroutine: find an
+ * initial point, warm up (step size and metric adaptation), then draw and
+ * record samples with their sampler statistics.
+ *
+ * The chain never computes a gradient itself; it yields the positions it
+ * needs (see {@link GradientCoroutine}), so the same chain runs under the
+ * sequential driver and, in lockstep with other chains, under the batched one.
+ *
+ * @module
+ */
+import type { Rng } from '../../core/rng.js';
+import {
+  DualAveraging,
+  type DualAveragingOptions,
+  MetricAdapter,
+  type WindowOptions,
+  initialStepSize,
+  windowSchedule,
+} from './adaptation.js';
+import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
+import type { HamiltonianKernel } from './kernel.js';
+import { copyVec } from './linalg.js';
+import { EuclideanMetric, type MetricKind } from './metric.js';
+
+/** Per-draw sampler statistics of one chain, one entry per iteration. */
+export interface SamplerStats {
+  /** Acceptance statistic (Stan's `accept_stat__`). */
+  readonly acceptStat: Float64Array;
+  /** Step size used (Stan's `stepsize__`). */
+  readonly stepSize: Float64Array;
+  /** NUTS tree depth (Stan's `treedepth__`; 0 for static HMC). */
+  readonly treeDepth: Int32Array;
+  /** Leapfrog steps taken (Stan's `n_leapfrog__`). */
+  readonly nLeapfrog: Int32Array;
+  /** 1 where the transition diverged (Stan's `divergent__`). */
+  readonly divergent: Uint8Array;
+  /** Hamiltonian at the draw (Stan's `energy__`). */
+  readonly energy: Float64Array;
+  /** Log density at the draw (Stan's `lp__`, up to the target's constant). */
+  readonly logDensity: Float64Array;
+}
+
+/** Where a chain is, updated in place as it runs (for progress and timing). */
+export interface ChainProgress {
+  /** Iterations finished (warmup and sampling together). */
+  completed: number;
+  /** Iterations in all: warmup + draws. */
+  readonly total: number;
+  /** Current phase. */
+  phase: 'init' | 'warmup' | 'sampling' | 'done';
+}
+
+/** Everything one chain needs. */
+export interface ChainConfig extends DualAveragingOptions, WindowOptions {
+  /** Chain index, used in error messages. */
+  readonly chain: number;
+  /** Dimension D of the space. */
+  readonly dim: number;
+  /** Warmup iterations (adaptation; not kept unless `saveWarmup`). */
+  readonly warmup: number;
+  /** Kept draws. */
+  readonly draws: number;
+  /** The transition kernel (NUTS or static HMC). */
+  readonly kernel: HamiltonianKernel;
+  /** The shape of the mass matrix. */
+  readonly metric: MetricKind;
+  /** Initial inverse metric (length D for diag/identity, D*D for dense). */
+  readonly initialInverseMetric?: Float64Array;
+  /** Initial step size (the start of the heuristic when adapting). */
+  readonly stepSize: number;
+  /** Adapt the step size during warmup (dual averaging). */
+  readonly adaptStepSize: boolean;
+  /** Adapt the inverse metric during warmup (windowed; never for identity). */
+  readonly adaptMetric: boolean;
+  /** A starting point, or null to draw one uniformly in [-initRadius, initRadius]^D. */
+  readonly init: Float64Array | null;
+  /** Half-width of the uniform initialisation box. */
+  readonly initRadius: number;
+  /** Attempts at a uniform starting point with finite density and gradient. */
+  readonly maxInitAttempts: number;
+  /** Keep the warmup draws and statistics too. */
+  readonly saveWarmup: boolean;
+  /** The chain's own random stream. */
+  readonly rng: Rng;
+  /** Updated in place as the chain runs. */
+  readonly progress: ChainProgress;
+}
+
+/** What one chain produces. */
+export interface ChainOutput {
+  /** Draws, row-major draws x D. */
+  readonly samples: Float64Array;
+  readonly stats: SamplerStats;
+  /** Warmup draws (row-major warmup x D) when `saveWarmup` was set. */
+  readonly warmupSamples?: Float64Array;
+  readonly warmupStats?: SamplerStats;
+  /** Step size after warmup. */
+  readonly stepSize: number;
+  /** Inverse metric after warmup (length D, or D*D row-major for dense). */
+  readonly inverseMetric: Float64Array;
+}
+
+function allocStats(n: number): SamplerStats {
+  return {
+    acceptStat: new Float64Array(n),
+    stepSize: new Float64Array(n),
+    treeDepth: new Int32Array(n),
+    nLeapfrog: new Int32Array(n),
+    divergent: new Uint8Array(n),
+    energy: new Float64Array(n),
+    logDensity: new Float64Array(n),
+  };
+}
+
+/** Finds the chain's starting position (given, or uniform with retries). */
+function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
+  if (cfg.init !== null) {
+    const at = yield* evaluate(copyVec(cfg.init));
+    if (!Number.isFinite(at.logp)) {
+      throw new RangeError(
+        `mcmc: chain ${cfg.chain}: the initial point has a non-finite log density or gradient (logp = ${at.logp})`,
+      );
+    }
+    return at;
+  }
+  for (let attempt = 0; attempt < cfg.maxInitAttempts; attempt++) {
+    const q: number[] = [];
+    for (let i = 0; i < cfg.dim; i++) q.push((2 * cfg.rng.uniform() - 1) * cfg.initRadius);
+    const at = yield* evaluate(q);
+    if (Number.isFinite(at.logp)) return at;
+  }
+  throw new RangeError(
+    `mcmc: chain ${cfg.chain}: no point with finite log density and gradient in ${cfg.maxInitAttempts} ` +
+      `uniform draws on [-${cfg.initRadius}, ${cfg.initRadius}]^${cfg.dim}; give init values`,
+  );
+}
+
+/** Runs one chain: initialisation, warmup with adaptation, and sampling. */
+export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
+  const { dim, warmup, draws, kernel, rng, progress } = cfg;
+  progress.phase = 'init';
+  let position = yield* initialPosition(cfg);
+
+  const metric = new EuclideanMetric(cfg.metric, dim, cfg.initialInverseMetric);
+  const adaptStep = warmup > 0 && cfg.adaptStepSize;
+  const dual = new DualAveraging(cfg);
+  const metricAdapter =
+    warmup > 0 && cfg.adaptMetric && cfg.metric !== 'identity'
+      ? new MetricAdapter(cfg.metric, dim, windowSchedule(warmup, cfg))
+      : null;
+
+  let stepSize = cfg.stepSize;
+  if (adaptStep) {
+    stepSize = yield* initialStepSize(position, stepSize, metric, rng);
+    dual.restart(stepSize);
+  }
+
+  const samples = new Float64Array(draws * dim);
+  const stats = allocStats(draws);
+  const warmupSamples = cfg.saveWarmup ? new Float64Array(warmup * dim) : undefined;
+  const warmupStats = cfg.saveWarmup ? allocStats(warmup) : undefined;
+
+  for (let it = 0; it < warmup + draws; it++) {
+    const inWarmup = it < warmup;
+    progress.phase = inWarmup ? 'warmup' : 'sampling';
+    const t = yield* kernel.transition(position, stepSize, metric, rng);
+    position = t.position;
+
+    const row = inWarmup ? it : it - warmup;
+    const outSamples = inWarmup ? warmupSamples : samples;
+    const outStats = inWarmup ? warmupStats : stats;
+    if (outSamples !== undefined && outStats !== undefined) {
+      outSamples.set(position.q, row * dim);
+      outStats.acceptStat[row] = t.acceptStat;
+      outStats.stepSize[row] = stepSize;
+      outStats.treeDepth[row] = t.treeDepth;
+      outStats.nLeapfrog[row] = t.nLeapfrog;
+      outStats.divergent[row] = t.divergent ? 1 : 0;
+      outStats.energy[row] = t.energy;
+      outStats.logDensity[row] = position.logp;
+    }
+
+    if (inWarmup) {
+      if (adaptStep) stepSize = dual.update(t.acceptStat);
+      const inverse = metricAdapter?.observe(it, position.q) ?? null;
+      if (inverse !== null) {
+        metric.setInverse(inverse);
+        if (adaptStep) {
+          stepSize = yield* initialStepSize(position, stepSize, metric, rng);
+          dual.restart(stepSize);
+        }
+      }
+      if (it === warmup - 1 && adaptStep) stepSize = dual.finalStepSize();
+    }
+    progress.completed = it + 1;
+  }
+  progress.phase = 'done';
+  return {
+    samples,
+    stats,
+    ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
+    stepSize,
+    inverseMetric: metric.inverse,
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * `infer(model, { method: 'nuts' | 'hmc', ... })`: gradient-based MCMC on a
+ * model's continuous latent sites, in unconstrained space.
+ *
+ * With `vectorize` (default `'auto'`), all chains are advanced together and
+ * each gradient is one batched tfjs computation over the chain axis — where
+ * tensors pay. Models that cannot run batched (scalar arithmetic on draws,
+ * branching on random values) fall back to running chains one after another,
+ * and the reason is recorded in `posterior.diagnostics.vectorized`.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../../core/model.js';
+import { execute } from '../../core/model.js';
+import { rngFrom } from '../../core/rng.js';
+import type { Value, ValueLike } from '../../core/value.js';
+import { substitute } from '../../core/handlers.js';
+import { type Draw, Posterior } from '../posterior.js';
+import { type CommonOptions, registerEngine } from '../registry.js';
+import type { SamplerStats } from './chain.js';
+import type { MetricKind } from './metric.js';
+import { type Layout, batchedLogDensityFn, layoutOf, logDensityFn, unconstrain } from './potential.js';
+import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
+
+/** Options of `infer(model, { method: 'nuts' | 'hmc', ... })`. */
+export interface HMCEngineOptions extends CommonOptions {
+  readonly method: 'nuts' | 'hmc';
+  /** Chains (default 4). */
+  readonly chains?: number;
+  /** Warmup iterations per chain (default 1000). */
+  readonly warmup?: number;
+  /** Draws kept per chain (default 1000). */
+  readonly samples?: number;
+  /** Run chains as one batched computation: true, false, or `'auto'` (default: try, else fall back). */
+  readonly vectorize?: boolean | 'auto';
+  /** `'uniform'` in [-2, 2] unconstrained (Stan's default), `'prior'` (a prior draw per chain), or values by address. */
+  readonly init?: 'uniform' | 'prior' | Readonly<Record<string, ValueLike>>;
+  /** Target acceptance statistic for step-size adaptation (default 0.8). */
+  readonly targetAccept?: number;
+  /** NUTS maximum tree depth (default 10). */
+  readonly maxTreeDepth?: number;
+  /** Mass matrix: `'diag'` (default), `'dense'` or `'identity'`. */
+  readonly massMatrix?: MetricKind;
+  /** Static HMC: leapfrog steps per iteration. */
+  readonly numSteps?: number;
+  /** Static HMC: integration time (steps = time / step size). */
+  readonly integrationTime?: number;
+  /** Progress callback. */
+  readonly onProgress?: (p: { completed: number; total: number; elapsedMs: number }) => void;
+  /** Stops the run. */
+  readonly signal?: AbortSignal;
+}
+
+/** Sampler statistics summed over chains, for the posterior's diagnostics. */
+export interface HMCDiagnostics {
+  readonly divergences: number;
+  readonly divergencesPerChain: number[];
+  readonly meanAcceptStat: number;
+  readonly maxTreeDepthHits: number;
+  readonly stepSize: number[];
+  readonly gradientEvaluations: number;
+  readonly samplingMs: number;
+  readonly warmupMs: number;
+  readonly vectorized: true | string;
+  readonly stats: SamplerStats[];
+  readonly names: string[];
+}
+
+async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<'uniform' | Float64Array[]> {
+  if (init === undefined || init === 'uniform') return 'uniform';
+  const rng = rngFrom(`${seed}/init`);
+  const out: Float64Array[] = [];
+  for (let c = 0; c < chains; c++) {
+    const model = init === 'prior' ? m : substitute(m, init as Record<string, ValueLike>);
+    const { trace } = await execute(model, { rng: rng.split() }, ...args);
+    out.push(unconstrain(layout, trace));
+  }
+  return out;
+}
+
+/** Constrained values of every draw, by site, made with one batched bijector call per site. */
+function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
+  const draws: Draw<R>[] = [];
+  for (let c = 0; c < result.chains; c++) {
+    const n = result.draws;
+    const flat = result.samples[c];
+    const perSite = layout.sites.map((s) =>
+      tf.tidy(() => {
+        const rows = new Float32Array(n * s.size);
+        for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), i * s.size);
+        const v = s.bijector.forward(tf.tensor(rows, [n, ...s.unconstrainedShape])) as tf.Tensor;
+        return s.shape.length === 0 ? Array.from(v.dataSync(), Number) : tf.unstack(v).map((t) => tf.keep(t));
+      }),
+    );
+    for (let i = 0; i < n; i++) {
+      const values: Record<string, Value> = {};
+      layout.sites.forEach((s, k) => {
+        values[s.address] = (perSite[k] as (number | tf.Tensor)[])[i];
+      });
+      draws.push({ values, returnValue: undefined as R, logWeight: 0, chain: c });
+    }
+  }
+  return draws;
+}
+
+/** NUTS or static HMC on a model. */
+export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {
+  const chains = options.chains ?? 4;
+  const seed = options.seed ?? 0;
+  const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
+  if (layout.dim === 0) throw new Error(`${options.method}: the model has no latent sites to sample`);
+  const init = await initialPoints(m, args, layout, options.init, chains, seed);
+  const common = {
+    dim: layout.dim,
+    chains,
+    warmup: options.warmup ?? 1000,
+    draws: options.samples ?? 1000,
+    seed: rngFrom(seed),
+    init,
+    ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}),
+    ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const nuts = options.method === 'nuts';
+  const kernelOpts = nuts
+    ? { ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) }
+    : { ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}), ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}) };
+
+  let vectorized: true | string = 'not requested';
+  let result: McmcSamples | undefined;
+  if (options.vectorize !== false) {
+    const batched = batchedLogDensityFn(m, args, layout, chains);
+    try {
+      // one batched evaluation at the starting points decides whether the model runs batched
+      await batched(new Float64Array(chains * layout.dim));
+      result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
+      vectorized = true;
+    } catch (err) {
+      if (options.vectorize === true || options.signal?.aborted) throw err;
+      vectorized = `fell back to sequential chains: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    }
+  }
+  if (!result) {
+    const single = logDensityFn(m, args, layout);
+    result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
+  }
+  const draws = drawsFromSamples<R>(layout, result);
+  let divergences = 0;
+  let acc = 0;
+  let depthHits = 0;
+  const maxDepth = options.maxTreeDepth ?? 10;
+  const divergencesPerChain = result.stats.map((s) => s.divergent.reduce((a, b) => a + b, 0));
+  for (const s of result.stats) {
+    divergences += s.divergent.reduce((a, b) => a + b, 0);
+    acc += s.acceptStat.reduce((a, b) => a + b, 0);
+    if (nuts) depthHits += s.treeDepth.reduce((a, d) => a + (d >= maxDepth ? 1 : 0), 0);
+  }
+  const diagnostics: HMCDiagnostics = {
+    divergences,
+    divergencesPerChain,
+    meanAcceptStat: acc / (result.chains * result.draws),
+    maxTreeDepthHits: depthHits,
+    stepSize: result.stepSize,
+    gradientEvaluations: result.gradientEvaluations.reduce((a, b) => a + b, 0),
+    samplingMs: result.timing.samplingMs,
+    warmupMs: result.timing.warmupMs,
+    vectorized,
+    stats: result.stats,
+    names: layout.names,
+  };
+  return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
+}
+
+const OPTIONS = ['chains', 'warmup', 'samples', 'vectorize', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'onProgress', 'signal'];
+
+registerEngine<HMCEngineOptions & { method: 'nuts' }>({
+  name: 'nuts',
+  options: OPTIONS,
+  description: 'the No-U-Turn Sampler with Stan-style warmup (step size and mass matrix), many chains, vectorised where the model allows',
+  run: (m, options, args) => hmcEngine(m, options, args),
+});
+
+registerEngine<HMCEngineOptions & { method: 'hmc' }>({
+  name: 'hmc',
+  options: [...OPTIONS.filter((o) => o !== 'maxTreeDepth'), 'numSteps', 'integrationTime'],
+  description: 'static Hamiltonian Monte Carlo with Stan-style warmup',
+  run: (m, options, args) => hmcEngine(m, options, args),
+});

@@ -1,0 +1,199 @@
+/**
+ * A model as a log density on unconstrained real space, with gradients —
+ * what HMC, NUTS, VI and SVGD work on.
+ *
+ * A probe run finds the model's latent sites; each must be continuous and
+ * always present. Each site's support is mapped to real space with
+ * `bijectTo(support)`, and the unconstrained coordinates of all sites are
+ * laid end to end in one vector q of length `dim`. The log density is
+ * log p(T(q), y) + log|det J_T(q)|, evaluated by running the model with the
+ * constrained values substituted, and differentiated by tfjs autodiff
+ * through the async model (see `backend/autodiff.ts`).
+ *
+ * Two evaluators share the layout: one for a single q, and one for K chains
+ * at once, which runs the model a single time in batched mode (a leading
+ * chain axis on every latent value). The batched one needs a model written
+ * with tensor arithmetic and no branching on random values; where the model
+ * cannot run batched, {@link canRunBatched} says why and engines fall back.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { valueAndGradsAsync } from '../../backend/autodiff.js';
+import type { Handler, Message } from '../../core/message.js';
+import { type Model, ModelError, execute } from '../../core/model.js';
+import { type Rng, rngFrom } from '../../core/rng.js';
+import { type Trace, plateNestingOf } from '../../core/trace.js';
+import { type Value, sizeOf, toTensor } from '../../core/value.js';
+import type { Distribution } from '../../distributions/distribution.js';
+import type { Bijector } from '../../transforms/bijector.js';
+import { bijectTo } from '../../transforms/biject-to.js';
+import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
+
+/** Where one latent site lives in the unconstrained vector. */
+export interface SiteLayout {
+  readonly address: string;
+  /** Shape of the constrained value (batch ++ event). */
+  readonly shape: number[];
+  /** Shape of the unconstrained value. */
+  readonly unconstrainedShape: number[];
+  /** Offset in q. */
+  readonly offset: number;
+  /** Number of unconstrained coordinates. */
+  readonly size: number;
+  /** Maps unconstrained to constrained values. */
+  readonly bijector: Bijector;
+  /** Number of leading batch axes of the value (before the bijector's event axes). */
+  readonly batchRank: number;
+}
+
+/** The unconstrained parameterisation of a model's latent sites. */
+export interface Layout {
+  readonly sites: SiteLayout[];
+  readonly dim: number;
+  /** Plate nesting of the model (for batched runs). */
+  readonly plateNesting: number;
+  /** Coordinate names, e.g. `theta[3]` (unconstrained coordinates of each site). */
+  readonly names: string[];
+}
+
+/** Probe the model once (prior draw) and lay out its continuous latent sites. */
+export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<{ layout: Layout; trace: Trace }> {
+  const { trace } = await execute(m, { rng }, ...args);
+  const sites: SiteLayout[] = [];
+  const names: string[] = [];
+  let offset = 0;
+  for (const s of trace) {
+    if (s.type !== 'sample' || s.observed) continue;
+    const dist = s.dist as Distribution;
+    if (dist.isDiscrete) {
+      throw new ModelError(s.address, `${dist.name} is discrete; gradient-based samplers need continuous latent sites (use method 'mh' with gibbs, or marginalise the site)`);
+    }
+    const bijector = bijectTo(dist.support);
+    const shape = typeof s.value === 'number' ? [] : [...s.value.shape];
+    const unconstrainedShape = bijector.inverseShape(shape);
+    const size = sizeOf(unconstrainedShape);
+    const batchRank = unconstrainedShape.length - bijector.eventDimIn;
+    sites.push({ address: s.address, shape, unconstrainedShape, offset, size, bijector, batchRank });
+    for (let i = 0; i < size; i++) names.push(size === 1 && unconstrainedShape.length === 0 ? s.address : `${s.address}[${i}]`);
+    offset += size;
+  }
+  return { layout: { sites, dim: offset, plateNesting: plateNestingOf(trace), names }, trace };
+}
+
+/** The unconstrained coordinates of a trace's latent values (e.g. for initialisation from the prior). */
+export function unconstrain(layout: Layout, trace: Trace): Float64Array {
+  const q = new Float64Array(layout.dim);
+  for (const s of layout.sites) {
+    const v = trace.get(s.address)?.value;
+    if (v === undefined) throw new ModelError(s.address, 'missing from the trace');
+    const u = tf.tidy(() => toTensor(s.bijector.inverse(v)).dataSync());
+    q.set(Array.from(u, Number), s.offset);
+  }
+  return q;
+}
+
+/** Constrained values from an unconstrained vector (no gradient), by address. */
+export function constrain(layout: Layout, q: Float64Array): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const s of layout.sites) {
+    const slice = q.subarray(s.offset, s.offset + s.size);
+    if (s.unconstrainedShape.length === 0 && s.bijector.eventDimIn === 0) {
+      const v = s.bijector.forward(slice[0]);
+      out[s.address] = typeof v === 'number' ? v : tf.keep(v);
+    } else {
+      out[s.address] = tf.tidy(() => s.bijector.forward(tf.tensor(Float32Array.from(slice), s.unconstrainedShape)) as tf.Tensor);
+    }
+  }
+  return out;
+}
+
+/** A handler that substitutes latent values and rejects sites outside the layout. */
+function substituteLayout(layout: Layout, values: Record<string, Value>): Handler {
+  const known = new Set(layout.sites.map((s) => s.address));
+  return {
+    process(msg: Message) {
+      if (msg.type !== 'sample' || msg.observed) return;
+      if (!known.has(msg.address)) {
+        throw new ModelError(msg.address, 'this latent site was not present in the probe run; gradient-based samplers need a fixed set of continuous latent sites');
+      }
+      msg.value = values[msg.address];
+    },
+  };
+}
+
+function sumToScalar(x: tf.Tensor): tf.Tensor {
+  return x.rank === 0 ? x : tf.sum(x);
+}
+
+/**
+ * log density and gradient at one point q (a tfjs computation; the model runs
+ * once per call).
+ */
+export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout): (q: Float64Array) => Promise<LogDensityAndGradient> {
+  const rng = rngFrom(0);
+  return async (q) => {
+    const qT = tf.tensor1d(Float32Array.from(q));
+    try {
+      const { value, grads } = await valueAndGradsAsync(async () => {
+        const values: Record<string, Value> = {};
+        let logDet: tf.Tensor = tf.scalar(0);
+        for (const s of layout.sites) {
+          const u = tf.reshape(tf.slice(qT, [s.offset], [s.size]), s.unconstrainedShape);
+          const v = s.bijector.forward(u);
+          values[s.address] = v;
+          logDet = tf.add(logDet, sumToScalar(toTensor(s.bijector.logDetJacobian(u, v))));
+        }
+        const { trace } = await execute(m, { rng, handlers: [substituteLayout(layout, values)] }, ...args);
+        return tf.add(toTensor(trace.logJoint()), logDet);
+      }, [qT]);
+      const logp = value.dataSync()[0];
+      const grad = Float64Array.from(grads[0].dataSync());
+      value.dispose();
+      grads.forEach((g) => g.dispose());
+      return { logp, grad };
+    } finally {
+      qT.dispose();
+    }
+  };
+}
+
+/**
+ * log density and gradient for K chains at once: q holds K rows of `dim`
+ * coordinates; the model runs once, batched over a leading chain axis.
+ */
+export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number): (q: Float64Array) => Promise<BatchedLogDensityAndGradient> {
+  const rng = rngFrom(0);
+  const batch = { size: chains, plateNesting: layout.plateNesting };
+  return async (q) => {
+    const qT = tf.tensor2d(Float32Array.from(q), [chains, layout.dim]);
+    let logp = new Float64Array(chains);
+    try {
+      const { value, grads } = await valueAndGradsAsync(async () => {
+        const values: Record<string, Value> = {};
+        let logDet: tf.Tensor = tf.zeros([chains]);
+        for (const s of layout.sites) {
+          // [K, pad..., batch..., event...]: chain axis, reserved plate axes, then the site's own shape
+          const pad = Math.max(0, layout.plateNesting - s.batchRank);
+          const shape = [chains, ...new Array<number>(pad).fill(1), ...s.unconstrainedShape];
+          const u = tf.reshape(tf.slice(qT, [0, s.offset], [chains, s.size]), shape);
+          const v = s.bijector.forward(u);
+          values[s.address] = v;
+          const ld = toTensor(s.bijector.logDetJacobian(u, v));
+          logDet = tf.add(logDet, ld.rank <= 1 ? ld : tf.sum(ld, Array.from({ length: ld.rank - 1 }, (_, i) => i + 1)));
+        }
+        const { trace } = await execute(m, { rng, batch, handlers: [substituteLayout(layout, values)], checkNaN: false }, ...args);
+        const lj = tf.add(toTensor(trace.logJoint()), logDet);
+        logp = Float64Array.from(lj.dataSync());
+        return tf.sum(lj);
+      }, [qT]);
+      value.dispose();
+      const grad = Float64Array.from(grads[0].dataSync());
+      grads.forEach((g) => g.dispose());
+      return { logp, grad };
+    } finally {
+      qT.dispose();
+    }
+  };
+}
+

@@ -1,0 +1,465 @@
+/**
+ * Entry points: run K chains of NUTS or static HMC on a log-density target
+ * and collect their draws and sampler statistics.
+ *
+ * - {@link sampleNuts} / {@link sampleHmc} take a single-point target and run
+ *   the chains one after the other.
+ * - {@link sampleNutsBatched} / {@link sampleHmcBatched} take a batched target
+ *   and advance all chains together: every chain keeps its own trajectory
+ *   (NUTS trees differ per chain) and its own adaptation, and each round asks
+ *   the target once for the gradients of all chains (K = chains rows; see
+ *   {@link BatchOptions.fixedBatch}). Chains never wait for each other's
+ *   iterations, so every row is useful work until chains start to finish.
+ *
+ * Both give identical draws for the same seed and options when the two
+ * targets compute the same numbers: each chain draws from its own split of
+ * the seeded stream.
+ *
+ * Runs are asynchronous: they yield to the event loop every few milliseconds
+ * so that an `AbortSignal` (or anything else) gets a turn, and targets may
+ * answer with promises.
+ *
+ * @module
+ */
+import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
+import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
+import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerStats, runChain } from './chain.js';
+import type { GradientCoroutine } from './integrator.js';
+import { HmcKernel, type HmcKernelOptions } from './hmc.js';
+import type { HamiltonianKernel } from './kernel.js';
+import { EuclideanMetric, METRIC_KINDS, type MetricKind } from './metric.js';
+import { NutsKernel, type NutsKernelOptions } from './nuts.js';
+import {
+  type BatchedLogDensityTarget,
+  type LogDensityTarget,
+  checkBatchedLogDensityAndGradient,
+  checkLogDensityAndGradient,
+} from './target.js';
+
+/** Progress of a run, passed to `onProgress`. */
+export interface McmcProgress {
+  /** Iterations finished over all chains (warmup included). */
+  readonly completed: number;
+  /** Iterations in all: chains x (warmup + draws). */
+  readonly total: number;
+  /** Each chain's progress. */
+  readonly chains: readonly Readonly<ChainProgress>[];
+  /** Milliseconds since the run started. */
+  readonly elapsedMs: number;
+}
+
+/** Options shared by every sampler. */
+export interface SamplerOptions extends DualAveragingOptions, WindowOptions {
+  /** Dimension D of the (unconstrained) space. Required. */
+  readonly dim: number;
+  /** Number of chains; default 4. */
+  readonly chains?: number;
+  /** Warmup (adaptation) iterations per chain, not returned; default 1000. */
+  readonly warmup?: number;
+  /** Draws kept per chain; default 1000. */
+  readonly draws?: number;
+  /** Seed or stream; each chain gets its own split. Default: from the clock. */
+  readonly seed?: Seed | Rng;
+  /**
+   * Starting points: one Float64Array of length D per chain, or `'uniform'`
+   * (default): uniform in [-initRadius, initRadius]^D, retried until the log
+   * density and gradient are finite (Stan's default).
+   */
+  readonly init?: readonly Float64Array[] | 'uniform';
+  /** Half-width of the uniform initialisation box; default 2. */
+  readonly initRadius?: number;
+  /** Mass matrix: `'diag'` (default), `'dense'` or `'identity'`. */
+  readonly massMatrix?: MetricKind;
+  /** Initial inverse mass matrix (length D for diag, D*D row-major for dense); default identity. */
+  readonly initialInverseMetric?: Float64Array;
+  /** Initial step size (where the heuristic starts when adapting); default 1. */
+  readonly stepSize?: number;
+  /** Adapt the step size during warmup; default true. */
+  readonly adaptStepSize?: boolean;
+  /** Adapt the mass matrix during warmup; default true (never for identity). */
+  readonly adaptMassMatrix?: boolean;
+  /** Energy error counted as a divergence; default 1000. */
+  readonly maxEnergyError?: number;
+  /** Also return the warmup draws and statistics; default false. */
+  readonly saveWarmup?: boolean;
+  /** Called with the run's progress about every `progressIntervalMs`, and once at the end. */
+  readonly onProgress?: (progress: McmcProgress) => void;
+  /** Minimum milliseconds between `onProgress` calls; default 200. */
+  readonly progressIntervalMs?: number;
+  /** Stops the run: the returned promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** NUTS options. */
+export interface NutsOptions extends SamplerOptions {
+  /** Maximum tree depth; default 10. */
+  readonly maxTreeDepth?: number;
+}
+
+/** Static HMC options. */
+export interface HmcOptions extends SamplerOptions, Omit<HmcKernelOptions, 'maxEnergyError'> {}
+
+/** Options of the vectorised-chain samplers. */
+export interface BatchOptions {
+  /**
+   * Always send every chain's row to the batched target (K = chains on every
+   * call), repeating the last position of chains that have finished, so the
+   * batch shape never changes; default true. With `false`, only the chains
+   * still running are sent (K shrinks as chains finish), which saves work
+   * when a gradient costs in proportion to K and the target accepts any K.
+   */
+  readonly fixedBatch?: boolean;
+}
+
+/** Wall-clock time spent, split by phase. */
+export interface McmcTiming {
+  /** Initialisation and warmup, in milliseconds. */
+  readonly warmupMs: number;
+  /** Sampling (the kept draws), in milliseconds. */
+  readonly samplingMs: number;
+  /** The whole run, in milliseconds. */
+  readonly totalMs: number;
+}
+
+/** The result of a run. */
+export interface McmcSamples {
+  /** `nuts` or `hmc`. */
+  readonly method: string;
+  /** True for the vectorised-chain samplers. */
+  readonly vectorised: boolean;
+  readonly dim: number;
+  readonly chains: number;
+  readonly warmup: number;
+  readonly draws: number;
+  /** Per chain: draws x D row-major; draw i of chain c is `samples[c].subarray(i * dim, (i + 1) * dim)`. */
+  readonly samples: Float64Array[];
+  /** Per chain: per-draw sampler statistics. */
+  readonly stats: SamplerStats[];
+  /** Per chain: warmup draws (when `saveWarmup`). */
+  readonly warmupSamples?: Float64Array[];
+  /** Per chain: warmup statistics (when `saveWarmup`). */
+  readonly warmupStats?: SamplerStats[];
+  /** Per chain: the adapted step size. */
+  readonly stepSize: number[];
+  /** Per chain: the adapted inverse mass matrix (length D, or D*D for dense). */
+  readonly inverseMetric: Float64Array[];
+  /** Per chain: log-density-and-gradient evaluations, warmup included. */
+  readonly gradientEvaluations: number[];
+  readonly timing: McmcTiming;
+}
+
+/** Runs NUTS on a single-point target, chains one after the other. */
+export function sampleNuts(target: LogDensityTarget, options: NutsOptions): Promise<McmcSamples> {
+  return runSequential(target, options, nutsKernel(options));
+}
+
+/** Runs static HMC on a single-point target, chains one after the other. */
+export function sampleHmc(target: LogDensityTarget, options: HmcOptions): Promise<McmcSamples> {
+  return runSequential(target, options, hmcKernel(options));
+}
+
+/** Runs NUTS on a batched target, all chains advanced together. */
+export function sampleNutsBatched(
+  target: BatchedLogDensityTarget,
+  options: NutsOptions & BatchOptions,
+): Promise<McmcSamples> {
+  return runBatched(target, options, nutsKernel(options));
+}
+
+/** Runs static HMC on a batched target, all chains advanced together. */
+export function sampleHmcBatched(
+  target: BatchedLogDensityTarget,
+  options: HmcOptions & BatchOptions,
+): Promise<McmcSamples> {
+  return runBatched(target, options, hmcKernel(options));
+}
+
+function nutsKernel(options: NutsOptions): NutsKernel {
+  return new NutsKernel({
+    ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}),
+    ...(options.maxEnergyError !== undefined ? { maxEnergyError: options.maxEnergyError } : {}),
+  });
+}
+
+function hmcKernel(options: HmcOptions): HmcKernel {
+  const { numSteps, integrationTime, maxSteps, maxEnergyError } = options;
+  return new HmcKernel({
+    ...(numSteps !== undefined ? { numSteps } : {}),
+    ...(integrationTime !== undefined ? { integrationTime } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(maxEnergyError !== undefined ? { maxEnergyError } : {}),
+  });
+}
+
+/** Validated run settings and the per-chain configurations. */
+interface RunPlan {
+  readonly dim: number;
+  readonly chains: number;
+  readonly warmup: number;
+  readonly draws: number;
+  readonly configs: ChainConfig[];
+}
+
+function checkCount(name: string, v: number, min: number): number {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`mcmc: ${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
+  if (options === null || typeof options !== 'object') throw new TypeError('mcmc: options are required ({ dim, ... })');
+  const dim = checkCount('dim', options.dim, 1);
+  const chains = checkCount('chains', options.chains ?? 4, 1);
+  const warmup = checkCount('warmup', options.warmup ?? 1000, 0);
+  const draws = checkCount('draws', options.draws ?? 1000, 1);
+  const metric = options.massMatrix ?? 'diag';
+  if (!METRIC_KINDS.includes(metric)) {
+    throw new RangeError(`mcmc: massMatrix must be one of ${METRIC_KINDS.join(', ')}, got ${String(metric)}`);
+  }
+  const stepSize = options.stepSize ?? 1;
+  if (!(stepSize > 0) || !Number.isFinite(stepSize)) {
+    throw new RangeError(`mcmc: stepSize must be positive and finite, got ${stepSize}`);
+  }
+  const initRadius = options.initRadius ?? 2;
+  if (!(initRadius >= 0) || !Number.isFinite(initRadius)) {
+    throw new RangeError(`mcmc: initRadius must be non-negative and finite, got ${initRadius}`);
+  }
+  const init = options.init ?? 'uniform';
+  if (init !== 'uniform') {
+    if (!Array.isArray(init) || init.length !== chains) {
+      throw new RangeError(`mcmc: init must be 'uniform' or an array of ${chains} Float64Array (one per chain)`);
+    }
+    init.forEach((x, c) => {
+      if (!(x instanceof Float64Array) || x.length !== dim) {
+        throw new RangeError(`mcmc: init[${c}] must be a Float64Array of length dim = ${dim}`);
+      }
+    });
+  }
+  if (options.initialInverseMetric !== undefined) {
+    new EuclideanMetric(metric, dim, options.initialInverseMetric); // throws a clear error on a bad shape or value
+  }
+  const rngs = rngFrom(options.seed).splitN(chains);
+  const configs: ChainConfig[] = [];
+  for (let c = 0; c < chains; c++) {
+    configs.push({
+      ...pickAdaptation(options),
+      chain: c,
+      dim,
+      warmup,
+      draws,
+      kernel,
+      metric,
+      ...(options.initialInverseMetric !== undefined ? { initialInverseMetric: options.initialInverseMetric } : {}),
+      stepSize,
+      adaptStepSize: options.adaptStepSize ?? true,
+      adaptMetric: options.adaptMassMatrix ?? true,
+      init: init === 'uniform' ? null : init[c]!,
+      initRadius,
+      maxInitAttempts: 100,
+      saveWarmup: options.saveWarmup ?? false,
+      rng: rngs[c]!,
+      progress: { completed: 0, total: warmup + draws, phase: 'init' },
+    });
+  }
+  return { dim, chains, warmup, draws, configs };
+}
+
+function pickAdaptation(o: SamplerOptions): DualAveragingOptions & WindowOptions {
+  const out: { -readonly [K in keyof (DualAveragingOptions & WindowOptions)]?: number } = {};
+  for (const key of ['targetAccept', 'gamma', 't0', 'kappa', 'initBuffer', 'termBuffer', 'baseWindow'] as const) {
+    if (o[key] !== undefined) out[key] = o[key];
+  }
+  return out;
+}
+
+const now = (): number => performance.now();
+
+/** Event-loop yielding, abort checks, progress reports and phase timing for a run. */
+class RunMonitor {
+  private readonly start = now();
+  private last = this.start;
+  private nextYield = this.start + 10;
+  private nextProgress: number;
+  private warmupMs = 0;
+  private samplingMs = 0;
+
+  constructor(
+    private readonly options: SamplerOptions,
+    private readonly progress: readonly ChainProgress[],
+  ) {
+    this.nextProgress = this.start + (options.progressIntervalMs ?? 200);
+    this.throwIfAborted();
+  }
+
+  throwIfAborted(): void {
+    const signal = this.options.signal;
+    if (signal?.aborted) throw signal.reason ?? new DOMException('The MCMC run was aborted.', 'AbortError');
+  }
+
+  /** Charges the time since the last call to the phases of the chains in `active`. */
+  account(active: readonly number[]): void {
+    const t = now();
+    const dt = t - this.last;
+    this.last = t;
+    let sampling = 0;
+    for (const c of active) if (this.progress[c]!.phase === 'sampling') sampling += 1;
+    const share = active.length === 0 ? 0 : sampling / active.length;
+    this.samplingMs += dt * share;
+    this.warmupMs += dt * (1 - share);
+  }
+
+  /** True when it is time to yield to the event loop or report progress. */
+  due(): boolean {
+    return this.last >= this.nextYield || this.last >= this.nextProgress;
+  }
+
+  /** Yields to the event loop, then checks the signal and reports progress when due. */
+  async pause(): Promise<void> {
+    if (this.last >= this.nextProgress) {
+      this.report();
+      this.nextProgress = this.last + (this.options.progressIntervalMs ?? 200);
+    }
+    if (this.last >= this.nextYield) {
+      await yieldToEventLoop();
+      this.last = now(); // time spent away is nobody's
+      this.nextYield = this.last + 10;
+    }
+    this.throwIfAborted();
+  }
+
+  report(): void {
+    const cb = this.options.onProgress;
+    if (cb === undefined) return;
+    let completed = 0;
+    let total = 0;
+    for (const p of this.progress) {
+      completed += p.completed;
+      total += p.total;
+    }
+    cb({ completed, total, chains: this.progress.map((p) => ({ ...p })), elapsedMs: now() - this.start });
+  }
+
+  timing(): McmcTiming {
+    return { warmupMs: this.warmupMs, samplingMs: this.samplingMs, totalMs: now() - this.start };
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
+  return typeof (x as { then?: unknown } | null)?.then === 'function';
+}
+
+async function runSequential(
+  target: LogDensityTarget,
+  options: SamplerOptions,
+  kernel: HamiltonianKernel,
+): Promise<McmcSamples> {
+  if (typeof target !== 'function') throw new TypeError('mcmc: the target must be a function q => { logp, grad }');
+  const p = plan(options, kernel);
+  const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
+  const outputs: ChainOutput[] = [];
+  const evals: number[] = new Array<number>(p.chains).fill(0);
+  const q = new Float64Array(p.dim);
+  for (let c = 0; c < p.chains; c++) {
+    const chain = runChain(p.configs[c]!);
+    const active = [c];
+    let step = chain.next();
+    while (!step.done) {
+      q.set(step.value);
+      const raw = target(q);
+      const answer = checkLogDensityAndGradient(isPromise(raw) ? await raw : raw, p.dim);
+      evals[c] += 1;
+      monitor.account(active);
+      step = chain.next({ logp: answer.logp, grad: answer.grad, offset: 0 });
+      if (monitor.due()) await monitor.pause();
+    }
+    outputs.push(step.value);
+  }
+  monitor.report();
+  return collect(kernel.name, false, p, outputs, evals, monitor.timing());
+}
+
+async function runBatched(
+  target: BatchedLogDensityTarget,
+  options: SamplerOptions & BatchOptions,
+  kernel: HamiltonianKernel,
+): Promise<McmcSamples> {
+  if (typeof target !== 'function') {
+    throw new TypeError('mcmc: the batched target must be a function q => { logp, grad }');
+  }
+  const p = plan(options, kernel);
+  const { dim, chains } = p;
+  const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
+  const coroutines: GradientCoroutine<ChainOutput>[] = p.configs.map((cfg) => runChain(cfg));
+  const outputs: (ChainOutput | undefined)[] = new Array<ChainOutput | undefined>(chains);
+  const pending: (readonly number[] | null)[] = new Array<readonly number[] | null>(chains).fill(null);
+  const lastQ: (readonly number[])[] = new Array<readonly number[]>(chains);
+  const buffers = new Map<number, Float64Array>();
+  const evals: number[] = new Array<number>(chains).fill(0);
+  for (let c = 0; c < chains; c++) {
+    const step = coroutines[c]!.next();
+    if (step.done) outputs[c] = step.value;
+    else pending[c] = lastQ[c] = step.value;
+  }
+  const fixed = options.fixedBatch ?? true;
+  for (;;) {
+    const active: number[] = [];
+    for (let c = 0; c < chains; c++) if (pending[c] !== null) active.push(c);
+    if (active.length === 0) break;
+    const rows = fixed ? chains : active.length;
+    let q = buffers.get(rows);
+    if (q === undefined) buffers.set(rows, (q = new Float64Array(rows * dim)));
+    if (fixed) for (let c = 0; c < chains; c++) q.set(pending[c] ?? lastQ[c]!, c * dim);
+    else active.forEach((c, i) => q.set(pending[c]!, i * dim));
+    const raw = target(q);
+    const answer = checkBatchedLogDensityAndGradient(isPromise(raw) ? await raw : raw, rows, dim);
+    monitor.account(active);
+    active.forEach((c, i) => {
+      evals[c] += 1;
+      const row = fixed ? c : i;
+      const step = coroutines[c]!.next({ logp: answer.logp[row]!, grad: answer.grad, offset: row * dim });
+      if (step.done) {
+        outputs[c] = step.value;
+        pending[c] = null;
+      } else {
+        pending[c] = lastQ[c] = step.value;
+      }
+    });
+    if (monitor.due()) await monitor.pause();
+  }
+  monitor.report();
+  return collect(kernel.name, true, p, outputs as ChainOutput[], evals, monitor.timing());
+}
+
+function collect(
+  method: string,
+  vectorised: boolean,
+  p: RunPlan,
+  outputs: ChainOutput[],
+  gradientEvaluations: number[],
+  timing: McmcTiming,
+): McmcSamples {
+  const saved = outputs.every((o) => o.warmupSamples !== undefined && o.warmupStats !== undefined);
+  return {
+    method,
+    vectorised,
+    dim: p.dim,
+    chains: p.chains,
+    warmup: p.warmup,
+    draws: p.draws,
+    samples: outputs.map((o) => o.samples),
+    stats: outputs.map((o) => o.stats),
+    ...(saved && p.warmup > 0
+      ? { warmupSamples: outputs.map((o) => o.warmupSamples!), warmupStats: outputs.map((o) => o.warmupStats!) }
+      : {}),
+    stepSize: outputs.map((o) => o.stepSize),
+    inverseMetric: outputs.map((o) => o.inverseMetric),
+    gradientEvaluations,
+    timing,
+  };
+}

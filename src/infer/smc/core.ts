@@ -1,0 +1,277 @@
+/**
+ * The particle core: sequential Monte Carlo for a Feynman–Kac model.
+ *
+ * A Feynman–Kac model is a population of particles moved by a kernel M_t and
+ * reweighted by a potential G_t. Everything particle-based in tyche is one:
+ * state-space filters (move = transition, potential = emission density), SMC
+ * over async programs (move = run to the next observe, potential = its
+ * likelihood), tempered SMC (move = MCMC, potential = likelihood increment),
+ * and LLM or diffusion steering (move = next token / denoising step,
+ * potential = reward ratio). {@link runSMC} runs any of them.
+ *
+ * The loop, for t = 0, 1, ... while `!fk.done(t, state)`:
+ *
+ * 1. if t > 0 and ESS < `essThreshold * N`, resample (record the ancestors),
+ *    then optionally rejuvenate (`fk.rejuvenate`, an MCMC move);
+ * 2. `fk.step(state, t, rng)` moves every particle and returns the log
+ *    potential of each;
+ * 3. log-weights += log potential; the log-normaliser estimate grows by
+ *    `logsumexp(lw_prev + lp) - logsumexp(lw_prev)` (the log of the weighted
+ *    mean of the incremental weights), which is exact bookkeeping for adaptive
+ *    resampling and keeps `exp(logZ)` an unbiased estimate of Z.
+ *
+ * Ownership: the core takes ownership of the state a step returns and of a
+ * tensor log potential (disposed once read). Tensors of the previous state
+ * that the new state does not hold are disposed, so a step may build a new
+ * record of tensors without freeing the old one. The caller owns the final
+ * state in the result (dispose it with `result.dispose()` or the store).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
+import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
+import { type ParticleStore, inferStore } from './store.js';
+
+/** What a step returns: the moved population and each particle's log potential. */
+export interface StepResult<S> {
+  /** The new state (the core owns it from now on). */
+  readonly state: S;
+  /**
+   * log G_t for each particle: N numbers or a tensor of N elements (disposed
+   * by the core). `-Infinity` kills a particle; NaN is an error.
+   */
+  readonly logPotential: ArrayLike<number> | tf.Tensor;
+}
+
+/** A Feynman–Kac model over particle states of type `S`. */
+export interface FeynmanKac<S> {
+  /** The initial population of `n` particles (equally weighted). */
+  init(n: number, rng: Rng): S | Promise<S>;
+  /** Move the population at step `t` (from 0) and weight it. */
+  step(state: S, t: number, rng: Rng): StepResult<S> | Promise<StepResult<S>>;
+  /** True when there is no step `t` (checked before each step). */
+  done(t: number, state: S): boolean;
+  /**
+   * Optional MCMC move applied after each resampling, before step `t`
+   * (resample-move). It must leave the current target invariant.
+   */
+  rejuvenate?(state: S, t: number, rng: Rng): S | Promise<S>;
+  /** How the state is held and resampled (default: inferred from the initial state). */
+  readonly store?: ParticleStore<S>;
+}
+
+/** What `onStep` and `keepHistory` see after each step. */
+export interface StepInfo<S> {
+  /** The step just taken. */
+  readonly t: number;
+  /** The population after the step (do not keep tensors from it: they are disposed later). */
+  readonly state: S;
+  /** Normalised log-weights (log-sum-exp 0); read-only, reused by the core. */
+  readonly logWeights: Float64Array;
+  /** Normalised weights; read-only, reused by the core. */
+  readonly weights: Float64Array;
+  /** Effective sample size of the weights. */
+  readonly ess: number;
+  /** Running estimate of log Z after this step. */
+  readonly logZ: number;
+  /** This step's contribution to log Z. */
+  readonly logIncrement: number;
+  /** Whether the population was resampled before this step. */
+  readonly resampled: boolean;
+  /** Parent (after step t - 1) of each particle; the identity when not resampled. */
+  readonly ancestors: Int32Array;
+}
+
+/** Options of {@link runSMC}. */
+export interface SMCOptions<S, H = never> {
+  /** Number of particles. */
+  readonly particles: number;
+  /** Resampling scheme (default `'systematic'`) or a custom {@link Resampler}. */
+  readonly resampling?: ResamplingScheme | Resampler;
+  /**
+   * Resample before a step when ESS < `essThreshold * particles` (default
+   * 0.5). 1 resamples whenever the weights are not all equal; 0 never.
+   */
+  readonly essThreshold?: number;
+  /**
+   * Tempered resampling exponent alpha in [0, 1] (default 1, ordinary
+   * resampling): ancestors are drawn from `w^alpha` and keep weight
+   * `w^(1 - alpha)` (see {@link temperedResample}).
+   */
+  readonly temper?: number;
+  /** Seed of the random stream (ignored when `rng` is given). */
+  readonly seed?: Seed;
+  /** The random stream to use. */
+  readonly rng?: Rng;
+  /** Called after each step (awaited); for progress, logging or early inspection. */
+  readonly onStep?: (info: StepInfo<S>) => void | Promise<void>;
+  /** Abort the run: checked before every step; the state is freed and the reason thrown. */
+  readonly signal?: AbortSignal;
+  /** Record the ancestors of every step (default true). */
+  readonly genealogy?: boolean;
+  /** Record a snapshot after every step (e.g. particle values for smoothing); returned in `history`. */
+  readonly keepHistory?: (info: StepInfo<S>) => H;
+  /** How to hold and resample the state (default: `fk.store`, else inferred). */
+  readonly store?: ParticleStore<S>;
+  /** Stop with an error after this many steps (default: no limit). */
+  readonly maxSteps?: number;
+}
+
+/** The outcome of {@link runSMC}. */
+export interface SMCResult<S, H = never> {
+  /** The final population (owned by the caller). */
+  readonly state: S;
+  /** Final normalised log-weights. */
+  readonly logWeights: Float64Array;
+  /** Final normalised weights. */
+  readonly weights: Float64Array;
+  /** Estimate of log Z (exp of it is unbiased for Z). */
+  readonly logZ: number;
+  /** Number of steps taken. */
+  readonly steps: number;
+  /** ESS after each step. */
+  readonly essHistory: number[];
+  /** Running log Z after each step. */
+  readonly logZHistory: number[];
+  /** `ancestors[t][i]`: parent (after step t - 1) of particle i after step t; empty without genealogy. */
+  readonly ancestors: Int32Array[];
+  /** The steps before which the population was resampled. */
+  readonly resampledAt: number[];
+  /** Snapshots from `keepHistory`, one per step. */
+  readonly history: H[];
+  /** The store holding `state` (use `store.dispose(state)` to free it). */
+  readonly store: ParticleStore<S>;
+}
+
+/** Read a log potential into `out` (length N), disposing a tensor. */
+async function readPotential(lp: ArrayLike<number> | tf.Tensor, n: number, t: number): Promise<ArrayLike<number>> {
+  if (lp instanceof tf.Tensor) {
+    try {
+      if (lp.size !== n) throw new Error(`SMC step ${t}: logPotential has shape [${lp.shape.join(', ')}], expected ${n} values (one per particle)`);
+      return await lp.data();
+    } finally {
+      lp.dispose();
+    }
+  }
+  if (lp === null || typeof lp !== 'object' || typeof lp.length !== 'number') {
+    throw new Error(`SMC step ${t}: logPotential must be a tensor or an array of ${n} numbers`);
+  }
+  if (lp.length !== n) throw new Error(`SMC step ${t}: logPotential has ${lp.length} values, expected ${n} (one per particle)`);
+  return lp;
+}
+
+function checkOptions<S, H>(o: SMCOptions<S, H>): void {
+  if (!Number.isInteger(o.particles) || o.particles < 1) throw new Error(`SMC: particles must be a positive integer, got ${o.particles}`);
+  const th = o.essThreshold;
+  if (th !== undefined && !(th >= 0 && th <= 1)) throw new Error(`SMC: essThreshold must lie in [0, 1], got ${th}`);
+  const a = o.temper;
+  if (a !== undefined && !(a >= 0 && a <= 1)) throw new Error(`SMC: temper must lie in [0, 1], got ${a}`);
+}
+
+/**
+ * Run sequential Monte Carlo on a Feynman–Kac model.
+ *
+ * @example
+ * ```ts
+ * const res = await runSMC(filter, { particles: 1000, resampling: 'systematic', seed: 1 });
+ * res.logZ; // log-likelihood estimate
+ * ```
+ */
+export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
+  checkOptions(options);
+  const N = options.particles;
+  const threshold = (options.essThreshold ?? 0.5) * N;
+  const alpha = options.temper ?? 1;
+  const resampler = resolveResampler(options.resampling);
+  const rng = options.rng ?? rngFrom(options.seed);
+  const resampleRng = rng.split();
+  const genealogy = options.genealogy ?? true;
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
+  const lw = new Float64Array(N).fill(-Math.log(N));
+  const W = new Float64Array(N).fill(1 / N);
+  const identity: Int32Array = Int32Array.from({ length: N }, (_, i) => i);
+  const essHistory: number[] = [];
+  const logZHistory: number[] = [];
+  const ancestorsHistory: Int32Array[] = [];
+  const resampledAt: number[] = [];
+  const history: H[] = [];
+  let logZ = 0;
+  let ess = N;
+
+  let state: S = await fk.init(N, rng);
+  const store = options.store ?? fk.store ?? inferStore(state);
+  let t = 0;
+  try {
+    while (!fk.done(t, state)) {
+      signal?.throwIfAborted();
+      if (options.maxSteps !== undefined && t >= options.maxSteps) throw new Error(`SMC: reached maxSteps = ${options.maxSteps} before done()`);
+
+      let ancestors: Int32Array = identity;
+      let resampled = false;
+      if (t > 0 && ess < threshold) {
+        if (alpha === 1) {
+          ancestors = resampler(W, N, resampleRng);
+          lw.fill(-Math.log(N));
+          W.fill(1 / N);
+        } else {
+          const r = temperedResample(lw, alpha, N, resampleRng, resampler);
+          ancestors = r.ancestors;
+          lw.set(r.logWeights);
+          logZ += normaliseLogWeights(lw, W).logTotal;
+        }
+        state = store.select(state, ancestors, N);
+        resampled = true;
+        resampledAt.push(t);
+        if (fk.rejuvenate) {
+          const moved = await fk.rejuvenate(state, t, rng);
+          if (moved !== state) store.release(state, moved);
+          state = moved;
+        }
+      }
+
+      const out = await fk.step(state, t, rng);
+      if (out.state !== state) store.release(state, out.state);
+      state = out.state;
+      const lp = await readPotential(out.logPotential, N, t);
+      // lw += lp, then normalise; lw was normalised, so the log of the new total is the increment of log Z
+      let norm: { logTotal: number; ess: number };
+      try {
+        norm = normaliseLogWeights(lw, W, lp);
+      } catch (err) {
+        throw new Error(`SMC step ${t}: ${(err as Error).message}`);
+      }
+      if (norm.logTotal === -Infinity) throw new Error(`SMC step ${t}: every particle has zero weight (all log potentials are -Infinity)`);
+      logZ += norm.logTotal;
+      ess = norm.ess;
+      essHistory.push(ess);
+      logZHistory.push(logZ);
+      if (genealogy) ancestorsHistory.push(ancestors);
+
+      if (options.onStep || options.keepHistory) {
+        const info: StepInfo<S> = { t, state, logWeights: lw, weights: W, ess, logZ, logIncrement: norm.logTotal, resampled, ancestors };
+        if (options.keepHistory) history.push(options.keepHistory(info));
+        if (options.onStep) await options.onStep(info);
+      }
+      t++;
+    }
+  } catch (err) {
+    store.dispose(state);
+    throw err;
+  }
+  return {
+    state,
+    logWeights: lw,
+    weights: W,
+    logZ,
+    steps: t,
+    essHistory,
+    logZHistory,
+    ancestors: ancestorsHistory,
+    resampledAt,
+    history,
+    store,
+  };
+}
