@@ -20,3 +20,5 @@ export * from './infer/index.js';
 export * from './backend/select.js';
 export { valueAndGradsAsync, withGradientLock } from './backend/autodiff.js';
 export * as diagnostics from './diagnostics/index.js';
+export * as transforms from './transforms/index.js';
+export { bijectTo, Bijector } from './transforms/index.js';

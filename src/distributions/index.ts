@@ -23,3 +23,12 @@ export { LKJCholesky, LKJCholeskyDistribution, lkjLogNormalizer } from './lkj.js
 export { Independent, IndependentDistribution } from './independent.js';
 export { Mixture, MixtureDistribution, MixtureSameFamily, MixtureSameFamilyDistribution } from './mixture.js';
 export { Truncated, TruncatedDistribution, type TruncationBounds, type TruncatedOptions } from './truncated.js';
+export { Gamma, GammaDistribution, sampleGamma } from './gamma.js';
+export { InverseGamma, InverseGammaDistribution } from './inverse-gamma.js';
+export { Exponential, ExponentialDistribution } from './exponential.js';
+export { LogNormal, LogNormalDistribution } from './lognormal.js';
+export { HalfNormal, HalfNormalDistribution } from './half-normal.js';
+export { Cauchy, CauchyDistribution, HalfCauchy, HalfCauchyDistribution } from './cauchy.js';
+export { StudentT, StudentTDistribution } from './student-t.js';
+export { Laplace, LaplaceDistribution } from './laplace.js';
+export { Uniform, UniformDistribution } from './uniform.js';
