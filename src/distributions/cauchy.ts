@@ -5,13 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, abs, add, atan, div, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
-import { nonnegative, positive, real } from './constraints.js';
+import { type Value, type ValueLike, add, atan, div, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
+import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
+import { HalfDistribution } from './half.js';
 
 const LOG_PI = Math.log(Math.PI);
-const LOG2 = Math.log(2);
 
 /** tan for numbers or tensors. */
 function tan(x: Value): Value {
@@ -84,29 +84,11 @@ export function Cauchy<L extends ValueLike = number, S extends ValueLike = numbe
  * 2 / (pi scale (1 + (x / scale)^2)) on x >= 0. Reparameterised. Its mean and
  * variance are infinite (returned as `Infinity`).
  */
-export class HalfCauchyDistribution extends Distribution {
+export class HalfCauchyDistribution extends HalfDistribution<CauchyDistribution> {
   readonly name = 'HalfCauchy';
-  readonly support = nonnegative;
-  override readonly hasRsample = true;
-  readonly batchShape: readonly number[];
-  /** Scale > 0 (the median). */
-  readonly scale: Value;
-  private readonly base: CauchyDistribution;
 
   constructor(scale: ValueLike = 1) {
-    super();
-    this.scale = param('HalfCauchy', 'scale', scale);
-    checkParam('HalfCauchy', 'scale', this.scale, positive);
-    this.base = new CauchyDistribution(0, this.scale);
-    this.batchShape = this.base.batchShape;
-  }
-
-  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return abs(this.base.sample(rng, sampleShape));
-  }
-
-  logProb(x: Value): Value {
-    return logDensity(this.support, x, 0, (v) => add(this.base.logProb(v), LOG2));
+    super('HalfCauchy', scale, (s) => new CauchyDistribution(0, s));
   }
 
   override get mean(): Value {
