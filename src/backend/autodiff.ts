@@ -31,7 +31,42 @@ interface EngineInternals {
   startTape(): void;
   endTape(): void;
   gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: tf.Tensor[] };
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  keep<T extends tf.Tensor>(t: T): T;
+  makeTensorFromDataId(dataId: object, shape: number[], dtype: tf.DataType, backend?: unknown): tf.Tensor;
+  saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
+  backend: { incRef?(dataId: object): void };
+  state: { activeTape: TapeNode[] | null; gradientDepth: number; tensorInfo: Map<object, { backend: { incRef?(dataId: object): void } }> };
+}
+
+/**
+ * tfjs saves each taped op's inputs and outputs by running an Identity
+ * kernel per tensor (and taping that too), which is about half of the kernel
+ * launches of a small model's forward pass. The saved copy only has to hold
+ * a reference to the data, so while a tyche gradient is recorded the engine
+ * saves them as new tensor handles on the same data (a reference count
+ * increment), with no kernel launch and no tape node. Falls back to the
+ * engine's own method for backends without `incRef`.
+ */
+function installCheapSaves(engine: EngineInternals): () => void {
+  const own = Object.prototype.hasOwnProperty.call(engine, 'saveTensorsForBackwardMode');
+  const original = engine.saveTensorsForBackwardMode;
+  engine.saveTensorsForBackwardMode = function (tensors: tf.Tensor[]): tf.Tensor[] {
+    const out: tf.Tensor[] = [];
+    for (const t of tensors) {
+      const backend = engine.state.tensorInfo.get(t.dataId)?.backend;
+      if (!backend?.incRef) return original.call(engine, tensors);
+    }
+    for (const t of tensors) {
+      const backend = engine.state.tensorInfo.get(t.dataId)!.backend;
+      backend.incRef!(t.dataId);
+      out.push(engine.keep(engine.makeTensorFromDataId(t.dataId, t.shape, t.dtype, backend)));
+    }
+    return out;
+  };
+  return () => {
+    if (own) engine.saveTensorsForBackwardMode = original;
+    else delete (engine as Partial<EngineInternals>).saveTensorsForBackwardMode;
+  };
 }
 
 let lock: Promise<void> = Promise.resolve();
@@ -67,14 +102,30 @@ export async function valueAndGradsAsync(
     }
     engine.startScope('tyche-async-grad');
     engine.startTape();
+    let taping = true;
+    const restoreSaves = installCheapSaves(engine);
     let result: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
     try {
       const y = await f();
       if (!(y instanceof tf.Tensor) || y.size !== 1) {
         throw new Error(`valueAndGradsAsync: f must return a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape.join(', ')}]` : typeof y}`);
       }
-      // depth is 1 here, so `gradients` keeps the tape we recorded (it only resets at depth 0)
-      const r = engine.gradients(() => y, xs, undefined, true);
+      // Close our tape before backpropagating, so that the backward pass is
+      // not itself recorded (as with tf.grad). At depth 0 `gradients` opens a
+      // fresh tape; the function it runs puts the recorded one back.
+      restoreSaves();
+      engine.endTape();
+      taping = false;
+      const recorded = engine.state.activeTape;
+      const r = engine.gradients(
+        () => {
+          engine.state.activeTape = recorded;
+          return y;
+        },
+        xs,
+        undefined,
+        true,
+      );
       const grads = r.grads.map((g, i) => {
         if (g) return g;
         if (!options.allowNoGradients) throw new Error(`valueAndGradsAsync: the value does not depend on input ${i}`);
@@ -83,7 +134,10 @@ export async function valueAndGradsAsync(
       result = { value: r.value, grads };
       return result;
     } finally {
-      engine.endTape();
+      if (taping) {
+        restoreSaves();
+        engine.endTape();
+      }
       const tape = engine.state.activeTape;
       if (engine.state.gradientDepth === 0 && tape) {
         for (const node of tape) for (const t of node.saved ?? []) t.dispose();
