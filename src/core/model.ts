@@ -80,13 +80,22 @@ export class Model<A extends unknown[] = unknown[], R = unknown> {
     readonly fn: ModelFn<A, R>,
     readonly handlers: readonly Handler[] = [],
     readonly name: string = fn.name || 'model',
+    numericSites?: Map<string, boolean>,
   ) {
+    this.numericSites = numericSites ?? new Map();
     if (typeof fn !== 'function') throw new TypeError(`model: expected an async function, got ${describe(fn)}`);
   }
 
+  /**
+   * Sites whose distribution computed with plain numbers when last run (the
+   * runtime then skips the tfjs scope around their sampling and density).
+   * A performance cache, shared by the models derived with handlers.
+   */
+  readonly numericSites: Map<string, boolean>;
+
   /** The same model with one more handler, outside the existing ones. */
   withHandler(handler: Handler): Model<A, R> {
-    return new Model(this.fn, [...this.handlers, handler], this.name);
+    return new Model(this.fn, [...this.handlers, handler], this.name, this.numericSites);
   }
 
   /** Run once with extra (outer) handlers; returns the return value. */
@@ -223,15 +232,20 @@ class Execution<A extends unknown[], R> {
     return { type, address, value, observed, scale, mask: true, plates: this.plates, options, stop: false };
   }
 
-  /** Send a message through the stack; `fill` supplies the default value and log density. */
-  private async apply(msg: Message, fill: (msg: Message) => void): Promise<void> {
+  /**
+   * Send a message through the stack; `fill` supplies the default value and
+   * log density. Runs synchronously until a hook returns a promise, and only
+   * then continues asynchronously (most handlers are synchronous, and an
+   * await per site is measurable in enumeration).
+   */
+  private apply(msg: Message, fill: (msg: Message) => void): void | Promise<void> {
     const stack = this.stack;
     let last = stack.length - 1;
     for (let i = 0; i < stack.length; i++) {
       const h = stack[i];
       if (h.process) {
         const r = h.process(msg);
-        if (isPromise(r)) await r;
+        if (isPromise(r)) return this.applyAsync(msg, fill, i, r);
       }
       if (msg.stop) {
         last = i;
@@ -243,32 +257,80 @@ class Execution<A extends unknown[], R> {
       const h = stack[i];
       if (h.postprocess) {
         const r = h.postprocess(msg);
+        if (isPromise(r)) return this.postprocessAsync(msg, i, last, r);
+      }
+    }
+  }
+
+  /** The rest of {@link apply} after `process` hook `i` returned `pending`. */
+  private async applyAsync(msg: Message, fill: (msg: Message) => void, i: number, pending: Promise<unknown>): Promise<void> {
+    await pending;
+    const stack = this.stack;
+    let last = stack.length - 1;
+    if (msg.stop) last = i;
+    else {
+      for (let j = i + 1; j < stack.length; j++) {
+        const h = stack[j];
+        if (h.process) {
+          const r = h.process(msg);
+          if (isPromise(r)) await r;
+        }
+        if (msg.stop) {
+          last = j;
+          break;
+        }
+      }
+    }
+    fill(msg);
+    for (let j = 0; j <= last; j++) {
+      const h = stack[j];
+      if (h.postprocess) {
+        const r = h.postprocess(msg);
         if (isPromise(r)) await r;
       }
     }
   }
 
-  private async sampleSite(address: string, dist: Distribution, observedValue: Value | undefined, options?: SampleOptions): Promise<Value> {
-    const full = this.claim(address);
-    if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
-    let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
-    const observed = observedValue !== undefined;
-    if (observed) d = fitObserved(full, d, observedValue);
-    const msg = this.newMessage('sample', full, observedValue, observed, options);
-    msg.dist = d;
-    await this.apply(msg, (m) => this.fillSample(m));
-    return msg.value as Value;
+  /** The rest of the postprocess phase after hook `i` returned `pending`. */
+  private async postprocessAsync(msg: Message, i: number, last: number, pending: Promise<unknown>): Promise<void> {
+    await pending;
+    for (let j = i + 1; j <= last; j++) {
+      const h = this.stack[j];
+      if (h.postprocess) {
+        const r = h.postprocess(msg);
+        if (isPromise(r)) await r;
+      }
+    }
+  }
+
+  private sampleSite(address: string, dist: Distribution, observedValue: Value | undefined, options?: SampleOptions): Promise<Value> {
+    try {
+      const full = this.claim(address);
+      if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
+      let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
+      const observed = observedValue !== undefined;
+      if (observed) d = fitObserved(full, d, observedValue);
+      const msg = this.newMessage('sample', full, observedValue, observed, options);
+      msg.dist = d;
+      const pending = this.apply(msg, (m) => this.fillSample(m));
+      return pending ? pending.then(() => msg.value as Value) : Promise.resolve(msg.value as Value);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private fillSample(msg: Message): void {
     const dist = msg.dist as Distribution;
+    const numeric = this.m.numericSites;
+    const wasNumeric = numeric.get(msg.address) === true;
     if (msg.value === undefined) {
       const rng = msg.rng ?? this.rng;
-      msg.value = this.batch ? this.drawBatched(msg.address, dist, rng) : tidyValue(() => dist.sample(rng));
+      msg.value = this.batch ? this.drawBatched(msg.address, dist, rng) : wasNumeric ? untidied(msg.address, numeric, () => dist.sample(rng)) : tidyValue(() => dist.sample(rng));
     }
     if (msg.logProb === undefined) {
       const value = msg.value;
-      const lp = tidyValue(() => dist.logProb(value));
+      const lp = wasNumeric && typeof value === 'number' ? untidied(msg.address, numeric, () => dist.logProb(value)) : tidyValue(() => dist.logProb(value));
+      if (!wasNumeric && typeof value === 'number' && typeof lp === 'number') numeric.set(msg.address, true);
       msg.logProb = lp;
       if (this.checkNaN && hasNaN(lp)) {
         throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (check the parameters for NaN)`);
@@ -363,6 +425,20 @@ class Execution<A extends unknown[], R> {
 }
 
 /** Run a distribution method, freeing its intermediate tensors (numbers pass through untouched). */
+/**
+ * Run a distribution method without a tfjs scope, for a site that computed
+ * with plain numbers last time. If it creates tensors after all (its
+ * parameters became tensors), the site is marked so that later calls are
+ * tidied again; the intermediate tensors of this one call are not freed.
+ */
+function untidied(address: string, numeric: Map<string, boolean>, f: () => Value): Value {
+  const state = (tf.engine() as unknown as { state: { numTensors: number } }).state;
+  const before = state.numTensors;
+  const out = f();
+  if (typeof out !== 'number' || state.numTensors !== before) numeric.set(address, false);
+  return out;
+}
+
 function tidyValue(f: () => Value): Value {
   let out: Value = 0;
   const t = tf.tidy(() => {
