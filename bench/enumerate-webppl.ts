@@ -22,6 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { initBackend, parseBackendName } from '../src/backend/select.js';
 import { model } from '../src/core/model.js';
+import * as ops from '../src/core/value.js';
 import { Bernoulli } from '../src/distributions/bernoulli.js';
 import { Categorical } from '../src/distributions/categorical.js';
 import '../src/infer/enumerate.js';
@@ -74,6 +75,18 @@ const dice = model(async ({ sample, factor }, n: number, total: number) => {
     if (i === 0) first = d;
   }
   await factor('sum', sum === total ? 0 : -Infinity);
+  return first;
+});
+
+/**
+ * The same dice model written with tensor-aware arithmetic (`ops`), so that
+ * `strategy: 'parallel'` can run every path at once.
+ */
+const diceOps = model(async ({ sample, factor }, n: number, total: number) => {
+  const first = ops.add(await sample('d1', Categorical(DIE)), 1);
+  let sum = first;
+  for (let i = 1; i < n; i++) sum = ops.add(sum, ops.add(await sample(`d${i + 1}`, Categorical(DIE)), 1));
+  await factor('sum', ops.where(ops.eq(sum, total), 0, -Infinity));
   return first;
 });
 
@@ -198,7 +211,7 @@ async function main(): Promise<void> {
   }
   const quick = process.argv.includes('--quick');
   const backend = argValue('--backend');
-  const info = await initBackend(backend === undefined ? 'cpu' : parseBackendName(backend, '--backend'));
+  const info = await initBackend(backend === undefined ? undefined : parseBackendName(backend, '--backend'));
   const webppl = loadWebppl();
   if (!webppl) {
     console.log('skipped: the webppl devDependency is not installed (npm install)');
@@ -236,6 +249,12 @@ async function main(): Promise<void> {
     const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])'));
     for (let k = 1; k <= 6; k++) check(`WebPPL dice n=${c.n} P(d1=${k})`, w.probs[k - 1], r.p_first_die[k - 1]);
     show(row(`dice n=${c.n}, sum=${c.total}`, executions, plan, t.times, w.times));
+
+    const tp = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'parallel' }, c.n, c.total), plan);
+    const mp = tp.post.marginal((d) => d.returnValue);
+    for (let k = 1; k <= 6; k++) check(`tyche parallel dice n=${c.n} P(d1=${k})`, mp.prob(k), r.p_first_die[k - 1]);
+    check(`tyche parallel dice n=${c.n} logZ`, tp.post.logZ, r.logZ);
+    show(row(`  parallel (ops model)`, tp.post.diagnostics.paths as number, plan, tp.times, w.times));
   }
 
   {

@@ -182,7 +182,7 @@ class Execution<A extends unknown[], R> {
   private readonly checkNaN: boolean;
 
   constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
-    this.stack = [...m.handlers, ...(options.handlers ?? [])];
+    this.stack = m.handlers.length === 0 ? ((options.handlers ?? []) as Handler[]) : [...m.handlers, ...(options.handlers ?? [])];
     this.batch = options.batch;
     this.checkNaN = options.checkNaN ?? true;
     if (this.batch && (!Number.isInteger(this.batch.size) || this.batch.size <= 0)) {

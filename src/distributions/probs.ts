@@ -144,6 +144,13 @@ function isNumberVector(x: unknown): x is number[] | Float64Array | Float32Array
  * becomes a tensor unless asked for; anything else is a tensor of shape
  * `batchShape ++ [K]`.
  */
+/**
+ * Normalised log-probability tables of plain JS vectors, per vector object
+ * (JS parameter vectors are treated as immutable, like data arrays).
+ */
+const probsTables = new WeakMap<object, Float64Array>();
+const logitsTables = new WeakMap<object, Float64Array>();
+
 export class SimplexProbs {
   /** Number of categories K (the size of the last axis). */
   readonly k: number;
@@ -171,8 +178,15 @@ export class SimplexProbs {
       this.k = raw.length;
       this.batchShape = [];
       this.tensor = undefined;
-      if (validationEnabled()) checkVector(dist, name, raw, isLogits, false, 0, raw.length);
-      this.logP64 = isLogits ? logPFromLogits(raw) : logPFromProbs(raw);
+      // a probability vector passed again (e.g. a constant in a model) is checked and normalised once
+      const cache = isLogits ? logitsTables : probsTables;
+      let logP = cache.get(raw);
+      if (logP === undefined) {
+        if (validationEnabled()) checkVector(dist, name, raw, isLogits, false, 0, raw.length);
+        logP = isLogits ? logPFromLogits(raw) : logPFromProbs(raw);
+        cache.set(raw, logP);
+      }
+      this.logP64 = logP;
       return;
     }
     const v = param(dist, name, raw);

@@ -16,8 +16,9 @@
 import type { Handler, Message } from '../core/message.js';
 import { Model, ModelError } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
-import { siteLogDensity } from '../core/trace.js';
-import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
+import { logSumExp } from '../core/value.js';
+import { PathRecorder, runPath } from './enumerate-path.js';
+import { enumerateParallel } from './enumerate-parallel.js';
 import { Posterior, type Draw } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
@@ -26,22 +27,23 @@ export interface EnumerateOptions extends CommonOptions {
   readonly method: 'enumerate';
   /** Stop with an error after this many executions (default 10,000,000). */
   readonly maxExecutions?: number;
+  /**
+   * `'sequential'` (default): depth-first over execution paths by
+   * re-execution; any model. `'parallel'`: one vectorised run over all paths,
+   * then exact rescoring of the possible ones; needs tensor-aware model code
+   * (see `enumerate-parallel.ts`).
+   */
+  readonly strategy?: 'sequential' | 'parallel';
 }
 
-const PRUNED = Symbol('pruned');
-
-/** Replays a prefix of choice indices and extends it with first choices. */
-class ChoiceWalker implements Handler {
+/** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
+export class ChoiceWalker implements Handler {
   readonly path: number[] = [];
   readonly sizes: number[] = [];
   depth = 0;
-  logWeight = 0;
-  values: Record<string, Value> = {};
 
   reset(): void {
     this.depth = 0;
-    this.logWeight = 0;
-    this.values = {};
   }
 
   process(msg: Message): void {
@@ -63,20 +65,6 @@ class ChoiceWalker implements Handler {
     msg.value = support[this.path[k]];
   }
 
-  postprocess(msg: Message): void {
-    if (msg.type === 'deterministic') {
-      this.values[msg.address] = msg.value as Value;
-      return;
-    }
-    if (msg.type !== 'sample' && msg.type !== 'factor') return;
-    const lp = siteLogDensity(msg as Required<Pick<Message, 'logProb' | 'scale' | 'mask'>>);
-    const n = typeof lp === 'number' ? lp : toNumber(lp);
-    if (isTensor(lp)) lp.dispose();
-    this.logWeight += n;
-    if (msg.type === 'sample' && !msg.observed) this.values[msg.address] = msg.value as Value;
-    if (this.logWeight === -Infinity) throw PRUNED;
-  }
-
   /** Move to the next path; false when the walk is complete. */
   advance(): boolean {
     // a pruned run may have stopped before the end of the stored path
@@ -96,21 +84,18 @@ class ChoiceWalker implements Handler {
 export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const max = options.maxExecutions ?? 10_000_000;
   const walker = new ChoiceWalker();
+  const recorder = new PathRecorder();
   const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   let executions = 0;
   let pruned = 0;
-  const handlers = [walker];
+  const handlers = [walker, recorder];
   do {
     if (++executions > max) throw new Error(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
     walker.reset();
-    try {
-      const returnValue = await m.run({ rng, handlers }, ...args);
-      if (walker.logWeight > -Infinity) draws.push({ values: walker.values, returnValue, logWeight: walker.logWeight });
-    } catch (err) {
-      if (err !== PRUNED) throw err;
-      pruned++;
-    }
+    const draw = await runPath(m, args, rng, handlers, recorder);
+    if (draw) draws.push(draw);
+    else pruned++;
   } while (walker.advance());
   if (draws.length === 0) throw new Error('enumerate: every execution has probability zero (the conditions cannot all hold)');
   const logZ = logSumExp(draws.map((d) => d.logWeight));
@@ -119,8 +104,12 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
 
 registerEngine<EnumerateOptions>({
   name: 'enumerate',
-  options: ['maxExecutions'],
+  options: ['maxExecutions', 'strategy'],
   description: 'exact enumeration of every execution of a discrete model (depth-first, by re-execution)',
-  run: (m, options, args) => enumerate(m, options, args),
+  run: (m, options, args) => {
+    if (options.strategy === 'parallel') return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions }, args);
+    if (options.strategy !== undefined && options.strategy !== 'sequential') throw new Error(`enumerate: strategy must be 'sequential' or 'parallel', got "${String(options.strategy)}"`);
+    return enumerate(m, options, args);
+  },
 });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { model } from '../../src/core/index.js';
+import { model, ops } from '../../src/core/index.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Beta } from '../../src/distributions/beta.js';
 import { Categorical } from '../../src/distributions/categorical.js';
@@ -94,6 +94,41 @@ describe('enumerate', () => {
     const exact = geometricExact();
     const m = post.marginal((d) => d.returnValue);
     for (let n = 0; n <= 6; n++) expect(Math.abs(m.prob(n) - exact[n])).toBeLessThan(1e-9);
+  });
+
+  it('parallel strategy matches sequential to 1e-9 (dice written with tensor-aware ops)', async () => {
+    const { add, eq, where } = ops;
+    const diceOps = model(async ({ sample, factor }, n: number, total: number) => {
+      const first = add(await sample('d0', die()), 1);
+      let sum = first;
+      for (let i = 1; i < n; i++) sum = add(sum, add(await sample(`d${i}`, die()), 1));
+      await factor('sum', where(eq(sum, total), 0, -Infinity));
+      return first;
+    });
+    const seq = await infer(dice, { method: 'enumerate' }, 4, 20);
+    const par = await infer(diceOps, { method: 'enumerate', strategy: 'parallel' }, 4, 20);
+    expect(par.diagnostics.paths).toBe(6 ** 4);
+    expect(par.size).toBe(seq.size);
+    expect(Math.abs(par.logZ - seq.logZ)).toBeLessThan(1e-9);
+    const a = seq.marginal((d) => d.returnValue);
+    const b = par.marginal((d) => d.returnValue);
+    for (let k = 1; k <= 6; k++) expect(Math.abs(a.prob(k) - b.prob(k))).toBeLessThan(1e-9);
+    // the burglary network written with ops.where agrees as well
+    const burglaryOps = model(async ({ sample, observe }) => {
+      const b = await sample('burglary', Bernoulli(0.001));
+      const e = await sample('earthquake', Bernoulli(0.002));
+      const pA = where(eq(b, 1), where(eq(e, 1), 0.95, 0.94), where(eq(e, 1), 0.29, 0.001));
+      const a = await sample('alarm', Bernoulli(pA));
+      await observe('john', Bernoulli(where(eq(a, 1), 0.9, 0.05)), 1);
+      await observe('mary', Bernoulli(where(eq(a, 1), 0.7, 0.01)), 1);
+      return b;
+    });
+    const pb = await infer(burglaryOps, { method: 'enumerate', strategy: 'parallel' });
+    expect(Math.abs(pb.marginal('burglary').prob(1) - burglaryExact().p)).toBeLessThan(1e-9);
+  });
+
+  it('parallel strategy explains what went wrong when a model uses JS arithmetic on draws', async () => {
+    await expect(infer(dice, { method: 'enumerate', strategy: 'parallel' }, 3, 12)).rejects.toThrow(/tensor-aware arithmetic/);
   });
 
   it('names a continuous site it cannot enumerate', async () => {

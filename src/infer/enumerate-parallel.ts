@@ -1,0 +1,187 @@
+/**
+ * Parallel (vectorised) exact enumeration: `infer(model, { method:
+ * 'enumerate', strategy: 'parallel' })`.
+ *
+ * The model runs once. Each latent discrete site gets all of its values at
+ * once, as a tensor along a dimension of its own (the k-th site's dimension
+ * is the (k+1)-th from the left of the plate dimensions, as in Pyro's
+ * parallel enumeration), so every later computation broadcasts over every
+ * combination of earlier choices; the sum of the sites' log densities is the
+ * log joint of every execution path, in one tensor. Then the paths with
+ * positive probability are rescored exactly, in float64, by replaying each of
+ * them on the number path (tfjs tensors are float32), so the result is as
+ * exact as sequential enumeration.
+ *
+ * Requirements: the model uses tensor-aware arithmetic on sampled values
+ * (`ops.add`, `ops.eq`, `ops.where`, ...; JS operators and `if` on a draw do
+ * not work on tensors) and has no latent discrete site inside a plate.
+ * Cost: one model run over tensors of (number of paths) elements, plus a
+ * sequential run per path with positive probability — a large saving when
+ * conditions rule most paths out (e.g. dice conditioned on their sum).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { tidyAsync } from '../backend/autodiff.js';
+import type { Handler, Message } from '../core/message.js';
+import { type Model, ModelError, execute } from '../core/model.js';
+import { rngFrom } from '../core/rng.js';
+import { plateNestingOf } from '../core/trace.js';
+import { type Value, logSumExp, toTensor } from '../core/value.js';
+import type { Distribution } from '../distributions/distribution.js';
+import type { IntervalConstraint } from '../distributions/constraints.js';
+import { type Draw, Posterior } from './posterior.js';
+import { PathRecorder, runPath } from './enumerate-path.js';
+import { ChoiceWalker } from './enumerate.js';
+
+/** The most dimensions a vectorised run may use (tfjs-wasm's XNNPACK limit). */
+const MAX_RANK = 6;
+
+/** Options of the parallel strategy. */
+export interface ParallelEnumerateOptions {
+  readonly seed?: number | string;
+  /** Largest number of paths held in one tensor (default 2^25). */
+  readonly maxPaths?: number;
+}
+
+/** The values of a finite discrete support, the same for every batch member, or undefined. */
+function supportValues(dist: Distribution): number[] | undefined {
+  const listed = dist.enumerateSupport();
+  if (listed) return listed.map((v) => (typeof v === 'number' ? v : NaN)).filter((v) => !Number.isNaN(v));
+  const c = dist.support as Partial<IntervalConstraint>;
+  if (!dist.isDiscrete || typeof c.lower !== 'number' || typeof c.upper !== 'number') return undefined;
+  if (c.upper - c.lower > 1e6) return undefined;
+  return Array.from({ length: c.upper - c.lower + 1 }, (_, i) => (c.lower as number) + i);
+}
+
+interface EnumSite {
+  readonly address: string;
+  readonly values: number[];
+}
+
+/**
+ * Gives each latent discrete site all its values along a new dimension —
+ * except the first `sequential` sites, which a {@link ChoiceWalker} sets to
+ * one value per run (tensor ranks stay within what every backend handles).
+ */
+class ParallelChoices implements Handler {
+  sites: EnumSite[] = [];
+  prefix = new Map<string, Value>();
+  private seen = 0;
+
+  constructor(
+    private readonly plateNesting: number,
+    private readonly sequential: number,
+    private readonly walker: ChoiceWalker,
+  ) {}
+
+  reset(): void {
+    this.sites = [];
+    this.prefix = new Map();
+    this.seen = 0;
+    this.walker.reset();
+  }
+
+  process(msg: Message): void {
+    if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+    if (msg.plates.length > 0) throw new ModelError(msg.address, "parallel enumeration handles latent sites outside plates only; use strategy 'sequential'");
+    if (this.seen++ < this.sequential) {
+      this.walker.process(msg);
+      this.prefix.set(msg.address, msg.value as unknown as Value);
+      return;
+    }
+    const dist = msg.dist as Distribution;
+    const values = supportValues(dist);
+    if (!values) throw new ModelError(msg.address, `${dist.name} does not have a finite discrete support to enumerate`);
+    const k = this.sites.length;
+    const shape = [values.length, ...new Array<number>(this.plateNesting + k).fill(1)];
+    msg.value = tf.tensor(values, shape);
+    this.sites.push({ address: msg.address, values });
+  }
+}
+
+/** A site's log density with its plate dimensions summed out, keeping the enumeration dimensions. */
+function enumLogDensity(logProb: Value, scale: number, mask: boolean | tf.Tensor, plateNesting: number): Value {
+  if (mask === false || scale === 0) return 0;
+  let lp = toTensor(logProb);
+  if (mask !== true) lp = tf.where(tf.broadcastTo(mask, lp.shape), lp, tf.zerosLike(lp));
+  const n = Math.min(plateNesting, lp.rank);
+  if (n > 0) lp = tf.sum(lp, Array.from({ length: n }, (_, i) => lp.rank - n + i));
+  return scale === 1 ? lp : tf.mul(lp, scale);
+}
+
+/** Row-major coordinates of a flat index; dims[k] is the size of axis k. */
+function coordinates(index: number, dims: readonly number[]): number[] {
+  const out = new Array<number>(dims.length);
+  for (let a = dims.length - 1; a >= 0; a--) {
+    out[a] = index % dims[a];
+    index = Math.floor(index / dims[a]);
+  }
+  return out;
+}
+
+/** Parallel enumeration with exact float64 rescoring of the paths with positive probability. */
+export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, options: ParallelEnumerateOptions, args: A): Promise<Posterior<A, R>> {
+  const rng = rngFrom(options.seed ?? 0);
+  const maxPaths = options.maxPaths ?? 2 ** 25;
+  const { trace: probe } = await execute(m, { rng: rng.split() }, ...args);
+  const plateNesting = plateNestingOf(probe);
+  probe.disposeLogProbs();
+
+  let latent = 0;
+  for (const site of probe) if (site.type === 'sample' && !site.observed) latent++;
+  // tfjs-wasm (XNNPACK) broadcasts at most 6 dimensions: keep enumeration + plate dims within that
+  const sequential = Math.max(0, latent - Math.max(1, MAX_RANK - plateNesting));
+  const walker = new ChoiceWalker();
+  const choices = new ParallelChoices(plateNesting, sequential, walker);
+  const recorder = new PathRecorder();
+  const draws: Draw<R>[] = [];
+  let paths = 0;
+  do {
+    // one vectorised run per prefix: the log joint of every completion, and which are possible
+    choices.reset();
+    let dims: number[] = [];
+    const possible = await tidyAsync(
+      async () => {
+        const { trace } = await execute(m, { rng: rng.split(), handlers: [choices], checkNaN: false }, ...args);
+        dims = choices.sites.map((s) => s.values.length).reverse();
+        const count = dims.reduce((a, b) => a * b, 1);
+        if (count > maxPaths) throw new Error(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
+        let joint: Value = 0;
+        for (const s of trace) {
+          if (s.type !== 'sample' && s.type !== 'factor') continue;
+          joint = tf.add(toTensor(joint), toTensor(enumLogDensity(s.logProb, s.scale, s.mask, plateNesting)));
+        }
+        return Float32Array.from(tf.broadcastTo(toTensor(joint), dims).dataSync());
+      },
+      () => [],
+    );
+    paths += possible.length;
+    const sites = choices.sites;
+    const prefix = choices.prefix;
+    // exact rescoring of the possible paths on the number path (float64)
+    for (let i = 0; i < possible.length; i++) {
+      if (possible[i] === -Infinity || Number.isNaN(possible[i])) continue;
+      const coords = coordinates(i, dims);
+      const byAddress = new Map<string, Value>(prefix);
+      sites.forEach((s, k) => byAddress.set(s.address, s.values[coords[dims.length - 1 - k]]));
+      const fix: Handler = {
+        process(msg) {
+          if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+          const v = byAddress.get(msg.address);
+          if (v === undefined) throw new ModelError(msg.address, 'this site did not exist in the vectorised run: the model branches on enumerated values; use strategy sequential');
+          msg.value = v;
+        },
+      };
+      const draw = await runPath(m, args, rng, [fix], recorder);
+      if (draw) draws.push(draw);
+    }
+  } while (walker.advance());
+  if (draws.length === 0) {
+    throw new Error(
+      "enumerate (parallel): every path has probability zero. With strategy 'parallel' the model must use tensor-aware arithmetic on sampled values (ops.add, ops.eq, ops.where); JS operators and `if` on draws do not work on tensors",
+    );
+  }
+  const logZ = logSumExp(draws.map((d) => d.logWeight));
+  return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { strategy: 'parallel', paths, rescored: draws.length }, model: m, args });
+}

@@ -1,0 +1,59 @@
+/**
+ * One execution path of a discrete model, scored exactly on the number path:
+ * the shared piece of sequential and parallel enumeration.
+ *
+ * @module
+ */
+import type { Handler, Message } from '../core/message.js';
+import type { Model } from '../core/model.js';
+import type { Rng } from '../core/rng.js';
+import { siteLogDensity } from '../core/trace.js';
+import { type Value, isTensor, toNumber } from '../core/value.js';
+import type { Draw } from './posterior.js';
+
+const PRUNED = Symbol('pruned');
+
+/**
+ * Records a path's latent values and log weight (float64); stops the run as
+ * soon as the weight is zero, so that the rest of a dead path is skipped.
+ */
+export class PathRecorder implements Handler {
+  logWeight = 0;
+  values: Record<string, Value> = {};
+
+  reset(): void {
+    this.logWeight = 0;
+    this.values = {};
+  }
+
+  postprocess(msg: Message): void {
+    if (msg.type === 'deterministic') {
+      this.values[msg.address] = msg.value as Value;
+      return;
+    }
+    if (msg.type !== 'sample' && msg.type !== 'factor') return;
+    const lp = siteLogDensity(msg as Required<Pick<Message, 'logProb' | 'scale' | 'mask'>>);
+    const n = typeof lp === 'number' ? lp : toNumber(lp);
+    if (isTensor(lp)) lp.dispose();
+    this.logWeight += n;
+    if (msg.type === 'sample' && !msg.observed) this.values[msg.address] = msg.value as Value;
+    if (this.logWeight === -Infinity) throw PRUNED;
+  }
+}
+
+/**
+ * Run the model once with `handlers` choosing the values (innermost first)
+ * and `recorder` scoring; the draw, or undefined for a zero-probability path.
+ * (`handlers` may already end with `recorder`, to save an allocation per path.)
+ */
+export async function runPath<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng, handlers: Handler[], recorder: PathRecorder): Promise<Draw<R> | undefined> {
+  recorder.reset();
+  if (handlers[handlers.length - 1] !== recorder) handlers = [...handlers, recorder];
+  try {
+    const returnValue = await m.run({ rng, handlers }, ...args);
+    return recorder.logWeight > -Infinity ? { values: recorder.values, returnValue, logWeight: recorder.logWeight } : undefined;
+  } catch (err) {
+    if (err !== PRUNED) throw err;
+    return undefined;
+  }
+}
