@@ -8,6 +8,7 @@ import { Categorical } from '../../src/distributions/categorical.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/infer/index.js';
 import '../../src/infer/smc/program.js';
+import '../../src/infer/smc/tempered.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -264,5 +265,27 @@ describe('SMC over programs', () => {
     const before = tf.memory().numTensors;
     await infer(m, { method: 'smc', particles: 20, seed: 2 });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('reproducibility', () => {
+  it('the same seed gives identical draws and log Z for importance, smc and tempered', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      const c = await sample('c', Bernoulli(0.3));
+      await observe('y', Normal(c ? mu : -mu, 1), 0.7);
+    });
+    for (const options of [
+      { method: 'importance', particles: 50 },
+      { method: 'smc', particles: 50 },
+      { method: 'tempered', particles: 30, moves: 2 },
+    ] as const) {
+      const a = await infer(m, { ...options, seed: 'r' });
+      const b = await infer(m, { ...options, seed: 'r' });
+      const c = await infer(m, { ...options, seed: 's' });
+      expect(a.logZ).toBe(b.logZ);
+      expect(a.draws.map((d) => d.values.mu)).toEqual(b.draws.map((d) => d.values.mu));
+      expect(a.draws.map((d) => d.values.mu)).not.toEqual(c.draws.map((d) => d.values.mu));
+    }
   });
 });
