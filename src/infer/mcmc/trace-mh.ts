@@ -65,6 +65,20 @@ export function traceLogJoint(trace: Trace): number {
   return total;
 }
 
+/**
+ * How the MH kernel runs the model: execute it (or a prefix of it) with the
+ * latent values given by `values` where defined, drawing the others from
+ * their priors with `rng`, and return the trace and its log joint. Program
+ * SMC passes an executor that stops at a checkpoint, so the same kernel
+ * targets a partial posterior.
+ */
+export type TraceExecutor<S extends TraceState<unknown>> = (values: (address: string) => Value | undefined, rng: Rng) => Promise<S>;
+
+/** The executor that runs the whole model (see {@link runWithValues}). */
+export function modelExecutor<A extends unknown[], R>(m: Model<A, R>, args: A): TraceExecutor<TraceState<R>> {
+  return (values, rng) => runWithValues(m, args, values, rng);
+}
+
 /** Run the model with latent values taken from `values` where present (others drawn fresh). */
 export async function runWithValues<A extends unknown[], R>(m: Model<A, R>, args: A, values: (address: string) => Value | undefined, rng: Rng): Promise<TraceState<R>> {
   const fill: Handler = {
@@ -89,6 +103,15 @@ function latentAddresses(trace: Trace, keep?: (a: string) => boolean): string[] 
  * proposal is rejected) and whether it was accepted.
  */
 export async function mhStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, rng: Rng, options: MHStepOptions = {}): Promise<{ state: TraceState<R>; accepted: boolean }> {
+  return mhStepWith(modelExecutor(m, args), current, rng, options);
+}
+
+/**
+ * One single-site MH step with a custom {@link TraceExecutor} (e.g. one that
+ * runs the model only up to a checkpoint): the target is whatever density the
+ * executor's traces report as their log joint.
+ */
+export async function mhStepWith<S extends TraceState<unknown>>(run: TraceExecutor<S>, current: S, rng: Rng, options: MHStepOptions = {}): Promise<{ state: S; accepted: boolean }> {
   const sites = latentAddresses(current.trace, options.sites);
   if (sites.length === 0) return { state: current, accepted: false };
   const address = sites[rng.int(sites.length)];
@@ -96,7 +119,7 @@ export async function mhStep<A extends unknown[], R>(m: Model<A, R>, args: A, cu
   const dist = old.dist as Distribution;
   const proposal = options.proposals?.[address];
   const proposed = proposal ? proposal.sample(old.value, rng) : tf.tidy(() => dist.sample(rng));
-  const next = await runWithValues(m, args, (a) => (a === address ? proposed : current.trace.get(a)?.value), rng.split());
+  const next = await run((a) => (a === address ? proposed : current.trace.get(a)?.value), rng.split());
   const newSite = next.trace.get(address);
   if (!newSite || newSite.type !== 'sample' || newSite.observed) {
     throw new ModelError(address, 'changing the value of this site removed the site itself; addresses must not depend on their own value');

@@ -83,6 +83,33 @@ export interface StepInfo<S> {
   readonly ancestors: Int32Array;
 }
 
+/** What an {@link AncestorSampler} sees when the core resamples before step `t`. */
+export interface AncestorContext<S> {
+  /** The step about to be taken. */
+  readonly t: number;
+  /** The population after step `t - 1` (read it, do not keep or free it). */
+  readonly state: S;
+  /** Normalised weights of that population (read-only). */
+  readonly weights: Float64Array;
+  /** Normalised log-weights (read-only). */
+  readonly logWeights: Float64Array;
+  /** Number of particles. */
+  readonly particles: number;
+  /** The random stream reserved for resampling. */
+  readonly rng: Rng;
+  /** The run's resampling scheme. */
+  readonly resampler: Resampler;
+}
+
+/**
+ * A replacement for the core's ancestor draw: returns the ancestor (index
+ * after step `t - 1`) of each of the `particles` offspring. After it the
+ * offspring are equally weighted, as after ordinary resampling. Conditional
+ * SMC uses one to keep a reference path in slot 0 (see
+ * {@link conditionalAncestors}).
+ */
+export type AncestorSampler<S> = (ctx: AncestorContext<S>) => Int32Array;
+
 /** Options of {@link runSMC}. */
 export interface SMCOptions<S, H = never> {
   /** Number of particles. */
@@ -116,6 +143,11 @@ export interface SMCOptions<S, H = never> {
   readonly store?: ParticleStore<S>;
   /** Stop with an error after this many steps (default: no limit). */
   readonly maxSteps?: number;
+  /**
+   * Draw ancestors with this function instead of `resampling` (e.g. the
+   * conditional resampling of conditional SMC); not combinable with `temper`.
+   */
+  readonly ancestorSampler?: AncestorSampler<S>;
 }
 
 /** The outcome of {@link runSMC}. */
@@ -167,6 +199,18 @@ function checkOptions<S, H>(o: SMCOptions<S, H>): void {
   if (th !== undefined && !(th >= 0 && th <= 1)) throw new Error(`SMC: essThreshold must lie in [0, 1], got ${th}`);
   const a = o.temper;
   if (a !== undefined && !(a >= 0 && a <= 1)) throw new Error(`SMC: temper must lie in [0, 1], got ${a}`);
+  if (o.ancestorSampler && a !== undefined && a !== 1) throw new Error('SMC: ancestorSampler cannot be combined with tempered resampling (temper < 1)');
+}
+
+/** Run a custom ancestor sampler and check what it returns. */
+function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>): Int32Array {
+  const a = sampler(ctx);
+  const n = ctx.particles;
+  if (!(a instanceof Int32Array) || a.length !== n) throw new Error(`SMC step ${ctx.t}: ancestorSampler must return an Int32Array of ${n} indices`);
+  for (let i = 0; i < n; i++) {
+    if (!(a[i] >= 0 && a[i] < n)) throw new Error(`SMC step ${ctx.t}: ancestorSampler returned index ${a[i]} outside 0..${n - 1}`);
+  }
+  return a;
 }
 
 /**
@@ -213,7 +257,9 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
       let resampled = false;
       if (t > 0 && ess < threshold) {
         if (alpha === 1) {
-          ancestors = resampler(W, N, resampleRng);
+          ancestors = options.ancestorSampler
+            ? customAncestors(options.ancestorSampler, { t, state, weights: W, logWeights: lw, particles: N, rng: resampleRng, resampler })
+            : resampler(W, N, resampleRng);
           lw.fill(-Math.log(N));
           W.fill(1 / N);
         } else {

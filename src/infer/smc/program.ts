@@ -19,6 +19,15 @@
  * replayed at every step) and close to O(N T) site visits when weights are
  * even (most particles have one offspring). `bench/smc-program.ts` measures it.
  *
+ * Rejuvenation (`rejuvenate: { steps }`, resample-move). After each
+ * resampling every particle is moved by single-site MH over its partial
+ * trace: the model is re-executed from the particle's choices and stopped
+ * right after the current checkpoint ({@link checkpointExecutor}), and the
+ * acceptance ratio uses that partial log joint, so the moves leave the
+ * current SMC target invariant. The moved state becomes a replay copy (the
+ * old execution is unwound), which restores the diversity that resampling
+ * removes from static parameters.
+ *
  * Requirements on the model: all randomness goes through `sample` (so that a
  * replay reproduces the prefix), and the execution between checkpoints is
  * deterministic given the choices. Particles may take different paths and
@@ -37,6 +46,8 @@ import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type StepInfo, runSMC } from './core.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
+import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
+import { type PartialTraceState, checkpointExecutor, isCheckpoint } from './checkpoint.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -51,6 +62,14 @@ export interface SMCProgramOptions extends CommonOptions {
   readonly onStep?: (info: { step: number; ess: number; logZ: number; resampled: boolean }) => void | Promise<void>;
   /** Stops the run (the promise rejects with the signal's reason). */
   readonly signal?: AbortSignal;
+  /**
+   * Resample-move: after each resampling, move every particle by `steps`
+   * single-site MH steps targeting the partial posterior at the current
+   * checkpoint (prior × likelihood of the observations seen so far), with
+   * optional per-address `proposals` (default: from the site's prior). Costs
+   * `steps + 1` executions up to the checkpoint per particle and resampling.
+   */
+  readonly rejuvenate?: { readonly steps: number; readonly proposals?: Readonly<Record<string, SiteProposal>> };
 }
 
 const KILLED = Symbol('particle killed');
@@ -92,7 +111,7 @@ class ProgramParticle<R> {
           this.choices.set(msg.address, msg.value as Value);
           return;
         }
-        if (!(msg.type === 'factor' || (msg.type === 'sample' && msg.observed))) return;
+        if (!isCheckpoint(msg)) return;
         const lp = siteLogDensity(msg as Required<Message>);
         this.increment += typeof lp === 'number' ? lp : toNumber(lp);
         if (isTensor(lp)) lp.dispose();
@@ -158,6 +177,33 @@ class ProgramParticle<R> {
     this.owned = [];
   }
 
+  /** The latent values that define this particle's state (its own, or those it will replay). */
+  currentChoices(): Map<string, Value> {
+    return this.replayOf?.choices ?? this.choices;
+  }
+
+  /**
+   * A particle in the state of a (partial) execution, e.g. one moved by MCMC:
+   * a finished run becomes a finished particle; a run stopped at checkpoint
+   * `checkpoint` becomes a pending copy that replays its choices up to there.
+   */
+  static fromExecution<R>(s: PartialTraceState<R>, checkpoint: number, rng: Rng): ProgramParticle<R> {
+    const p = new ProgramParticle<R>(rng);
+    const choices = new Map<string, Value>();
+    for (const site of s.trace.latentSites()) choices.set(site.address, site.value);
+    s.trace.disposeLogProbs();
+    if (s.complete) {
+      p.status = 'done';
+      p.trace = s.trace;
+      p.returnValue = s.returnValue as R;
+      p.choices = choices;
+      p.checkpoint = s.checkpoints;
+    } else {
+      p.replayOf = { choices, checkpoint };
+    }
+    return p;
+  }
+
   /** A copy at the same point: finished particles are copied, live ones replayed. */
   copy(rng: Rng): ProgramParticle<R> {
     const c = new ProgramParticle<R>(rng);
@@ -197,6 +243,50 @@ function programStore<R>(rng: Rng): ParticleStore<ProgramParticle<R>[]> {
   };
 }
 
+/** Acceptance bookkeeping of rejuvenation moves. */
+interface MoveStats {
+  accepted: number;
+  proposed: number;
+  /** Acceptance rate of each rejuvenation round. */
+  readonly rates: number[];
+}
+
+/**
+ * Resample-move for program particles: each particle (at checkpoint `t`) is
+ * re-executed up to checkpoint `t` from its choices, moved by `steps`
+ * single-site MH steps on that partial trace, and replaced by a particle in
+ * the new state (a pending replay copy, or a finished run); its old live
+ * execution is unwound.
+ */
+async function rejuvenateParticles<R>(
+  model: Model<unknown[], R>,
+  args: unknown[],
+  state: ProgramParticle<R>[],
+  t: number,
+  rng: Rng,
+  options: NonNullable<SMCProgramOptions['rejuvenate']>,
+  stats: MoveStats,
+): Promise<ProgramParticle<R>[]> {
+  const run = checkpointExecutor(model, args, t);
+  const before = { accepted: stats.accepted, proposed: stats.proposed };
+  const out: ProgramParticle<R>[] = [];
+  for (const p of state) {
+    const choices = p.currentChoices();
+    let s = await run((a) => choices.get(a), rng.split());
+    for (let j = 0; j < options.steps; j++) {
+      const step = await mhStepWith(run, s, rng, { proposals: options.proposals });
+      s = step.state;
+      stats.proposed++;
+      if (step.accepted) stats.accepted++;
+    }
+    p.kill();
+    out.push(ProgramParticle.fromExecution(s, t, rng.split()));
+  }
+  const proposed = stats.proposed - before.proposed;
+  stats.rates.push(proposed ? (stats.accepted - before.accepted) / proposed : NaN);
+  return out;
+}
+
 /** SMC over the checkpoints (observations) of an async model. */
 export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
@@ -204,6 +294,11 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   const rng = rngFrom(options.seed ?? 0);
   const model = m as unknown as Model<unknown[], R>;
   const store = programStore<R>(rng.split());
+  const moves = options.rejuvenate;
+  if (moves !== undefined && !(Number.isInteger(moves.steps) && moves.steps >= 0)) {
+    throw new RangeError(`smc: rejuvenate.steps must be a non-negative integer, got ${moves.steps}`);
+  }
+  const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
   let replays = 0;
   const fk: FeynmanKac<ProgramParticle<R>[]> = {
     init: (count, r) => Array.from({ length: count }, () => new ProgramParticle<R>(r.split())),
@@ -223,6 +318,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
       return { state, logPotential };
     },
     done: (_t, state) => state.every((p) => p.status === 'done'),
+    rejuvenate: moves && moves.steps > 0 ? (state, t, r) => rejuvenateParticles(model, args, state, t, r, moves, stats) : undefined,
     store,
   };
   const result = await runSMC(fk, {
@@ -246,7 +342,14 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
     method: 'smc',
     draws,
     logZ: result.logZ,
-    diagnostics: { essHistory: result.essHistory, logZHistory: result.logZHistory, resampledAt: result.resampledAt, replays, steps: result.steps },
+    diagnostics: {
+      essHistory: result.essHistory,
+      logZHistory: result.logZHistory,
+      resampledAt: result.resampledAt,
+      replays,
+      steps: result.steps,
+      ...(moves ? { rejuvenation: { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates } } : {}),
+    },
     model: m,
     args,
   });
@@ -254,7 +357,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
 
 registerEngine<SMCProgramOptions>({
   name: 'smc',
-  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal'],
+  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate'],
   description: 'sequential Monte Carlo over the observations of an async program (forking by replay)',
   run: (m, options, args) => smcProgram(m, options, args),
 });

@@ -262,3 +262,28 @@ export function temperedResample(logWeights: ArrayLike<number>, alpha: number, n
   for (let k = 0; k < n; k++) out[k] = alpha === 1 ? logShift : (1 - alpha) * logWeights[ancestors[k]] + logShift;
   return { ancestors, logWeights: out };
 }
+
+/**
+ * Draw one index with probability proportional to `exp(logits[i])` (one
+ * inverse-CDF walk). Overwrites `logits` with the unnormalised weights, to
+ * spare an allocation in inner loops. Throws, prefixed with `who`, when no
+ * index has positive weight.
+ */
+export function sampleLogCategorical(logits: Float64Array, rng: Rng, who = 'sampleLogCategorical'): number {
+  const m = maxOf(logits);
+  if (m === -Infinity || Number.isNaN(m)) throw new Error(`${who} found no candidate with positive weight`);
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    logits[i] = Math.exp(logits[i] - m);
+    total += logits[i];
+  }
+  const v = rng.uniform() * total;
+  let cum = 0;
+  let last = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] > 0) last = i;
+    cum += logits[i];
+    if (cum > v) return i;
+  }
+  return last;
+}

@@ -27,8 +27,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from './core.js';
+import { type LagState, windowMoments, withFixedLag } from './fixedlag.js';
 import { traceLineages } from './genealogy.js';
-import { multinomial } from './resampling.js';
+import { multinomial, sampleLogCategorical } from './resampling.js';
 import { batchedStore } from './store.js';
 
 /** A state-space model on batched tensors (leading particle axis). */
@@ -78,10 +79,19 @@ function requireFn<T>(f: T | undefined, what: string, why: string): T {
 }
 
 /**
+ * A change applied to each freshly moved population before it is weighed:
+ * gets x_t (`[N, ...event]`, owned by the caller) and returns the population
+ * to use (a new tensor, or `x` itself). Conditional SMC uses it to put the
+ * reference path in slot 0.
+ */
+export type PinStates = (x: tf.Tensor, t: number) => tf.Tensor;
+
+/**
  * The Feynman–Kac model of a bootstrap filter (no proposal) or a guided
  * filter (with one). Step 0 weighs x_0; step t >= 1 moves to x_t and weighs it.
+ * With `pin`, each moved population passes through it before being weighed.
  */
-export function stateSpaceFK(model: StateSpaceModel, proposal?: Proposal): FeynmanKac<FilterState> {
+export function stateSpaceFK(model: StateSpaceModel, proposal?: Proposal, pin?: PinStates): FeynmanKac<FilterState> {
   if (!(Number.isInteger(model.length) && model.length >= 0)) throw new Error(`state-space model: length must be a non-negative integer, got ${model.length}`);
   const guided = proposal !== undefined;
   const transitionLogProb = guided ? requireFn(model.transitionLogProb, 'transitionLogProb', 'a guided filter') : undefined;
@@ -92,7 +102,10 @@ export function stateSpaceFK(model: StateSpaceModel, proposal?: Proposal): Feynm
     init(particles, rng) {
       const x = tf.tidy(() => (initialProposal ? initialProposal.sample(particles, rng) : model.initial(particles, rng)));
       checkParticles(x, particles, initialProposal ? 'proposal.initial.sample' : 'initial');
-      return { x };
+      if (!pin) return { x };
+      const pinned = tf.tidy(() => pin(x, 0));
+      if (pinned !== x) x.dispose();
+      return { x: pinned };
     },
     step(state, t, rng) {
       return tf.tidy(() => {
@@ -102,8 +115,9 @@ export function stateSpaceFK(model: StateSpaceModel, proposal?: Proposal): Feynm
           return { state, logPotential: lp };
         }
         const xPrev = state.x;
-        const x = proposal ? proposal.sample(xPrev, t, rng) : model.transition(xPrev, t, rng);
-        checkParticles(x, xPrev.shape[0], proposal ? 'proposal.sample' : 'transition');
+        const moved = proposal ? proposal.sample(xPrev, t, rng) : model.transition(xPrev, t, rng);
+        checkParticles(moved, xPrev.shape[0], proposal ? 'proposal.sample' : 'transition');
+        const x = pin ? pin(moved, t) : moved;
         let lp = model.logObservation(x, t);
         if (proposal && transitionLogProb) lp = tf.add(lp, tf.sub(transitionLogProb(x, xPrev, t), proposal.logProb(x, xPrev, t)));
         return { state: { x }, logPotential: lp };
@@ -137,6 +151,24 @@ export interface FilterOptions extends Omit<SMCOptions<FilterState, FilterSnapsh
   readonly filteringMeans?: boolean;
   /** Record every step's particles and weights, for smoothing (default false). */
   readonly keepParticles?: boolean;
+  /** Applied to each moved population before it is weighed (see {@link PinStates}; used by conditional SMC). */
+  readonly pin?: PinStates;
+  /**
+   * Fixed-lag smoothing with this lag L: each particle carries its last L + 1
+   * states, resampled with it, and the result's `fixedLag` holds
+   * E[x_s | y_0..y_{min(s+L, T-1)}] and the variances (see `fixedlag.ts`).
+   */
+  readonly fixedLag?: number;
+}
+
+/** Fixed-lag smoothing estimates (a filter run with `fixedLag`). */
+export interface FixedLagEstimate {
+  /** The lag L. */
+  readonly lag: number;
+  /** `means[s]`: estimate of E[x_s | y_0..y_{min(s+L, T-1)}] (one entry per state dimension). */
+  readonly means: Float64Array[];
+  /** `variances[s]`: the matching variances. */
+  readonly variances: Float64Array[];
 }
 
 /** What a filter records per step (the particle core's `history`). */
@@ -149,6 +181,8 @@ export interface FilterSnapshot {
   readonly logWeights?: Float64Array;
   /** Shape of one particle's state. */
   readonly eventShape: readonly number[];
+  /** Fixed-lag moments of the states that became final at this step (with `fixedLag`). */
+  readonly lagged?: { mean: Float64Array; variance: Float64Array }[];
 }
 
 /** What {@link particleFilter} returns. */
@@ -169,6 +203,8 @@ export interface FilterResult {
   readonly resampledAt: number[];
   /** Recorded particles, with `keepParticles`. */
   readonly history?: ParticleHistory;
+  /** Fixed-lag smoothing estimates, with `fixedLag`. */
+  readonly fixedLag?: FixedLagEstimate;
   /** The underlying particle-core result. */
   readonly smc: SMCResult<FilterState, FilterSnapshot>;
   /** Free the final particles. */
@@ -201,9 +237,21 @@ function weightedMean(values: ArrayLike<number>, w: Float64Array, d: number): Fl
  * ```
  */
 export async function particleFilter(model: StateSpaceModel, options: FilterOptions): Promise<FilterResult> {
-  const { proposal, filteringMeans: wantMeans = true, keepParticles = false, ...smcOptions } = options;
-  const fk = stateSpaceFK(model, proposal);
-  const wantSnapshot = wantMeans || keepParticles;
+  const { proposal, pin, fixedLag: lag, filteringMeans: wantMeans = true, keepParticles = false, ...smcOptions } = options;
+  const base = stateSpaceFK(model, proposal, pin);
+  const fk: FeynmanKac<FilterState> = lag === undefined ? base : withFixedLag(base, lag);
+  const wantSnapshot = wantMeans || keepParticles || lag !== undefined;
+  // with a lag, the window slots that hold states becoming final after step t
+  const finalSlots = (t: number): number[] => {
+    if (lag === undefined) return [];
+    const last = t === model.length - 1;
+    const slots: number[] = [];
+    for (let j = 0; j <= lag; j++) {
+      const s = t - lag + j;
+      if (s >= 0 && (j === 0 || last)) slots.push(j);
+    }
+    return slots;
+  };
   const smc = await runSMC<FilterState, FilterSnapshot>(fk, {
     ...smcOptions,
     genealogy: keepParticles,
@@ -213,11 +261,13 @@ export async function particleFilter(model: StateSpaceModel, options: FilterOpti
           const eventShape = x.shape.slice(1);
           const values = x.dataSync() as Float32Array;
           const d = values.length / x.shape[0];
+          const window = (info.state as Partial<LagState>).window;
           return {
             eventShape,
             mean: wantMeans ? weightedMean(values, info.weights, d) : undefined,
             values: keepParticles ? Float32Array.from(values) : undefined,
             logWeights: keepParticles ? Float64Array.from(info.logWeights) : undefined,
+            lagged: window && lag !== undefined ? finalSlots(info.t).map((j) => windowMoments(window, info.weights, lag, j)) : undefined,
           };
         }
       : undefined,
@@ -241,6 +291,14 @@ export async function particleFilter(model: StateSpaceModel, options: FilterOpti
     essHistory: smc.essHistory,
     resampledAt: smc.resampledAt,
     history,
+    fixedLag:
+      lag === undefined
+        ? undefined
+        : {
+            lag,
+            means: snaps.flatMap((s) => (s.lagged ?? []).map((m) => m.mean)),
+            variances: snaps.flatMap((s) => (s.lagged ?? []).map((m) => m.variance)),
+          },
     smc,
     dispose: () => smc.state.x.dispose(),
   };
@@ -305,27 +363,6 @@ export interface FFBSiResult extends SmootherEstimate {
   readonly trajectories: Float32Array[];
 }
 
-/** Draw one index with probabilities proportional to exp(logits). */
-function sampleLogCategorical(logits: Float64Array, rng: Rng): number {
-  let m = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > m) m = logits[i];
-  if (m === -Infinity) throw new Error('ffbsi: a backward step found no ancestor with positive weight');
-  let total = 0;
-  for (let i = 0; i < logits.length; i++) {
-    logits[i] = Math.exp(logits[i] - m);
-    total += logits[i];
-  }
-  const v = rng.uniform() * total;
-  let cum = 0;
-  let last = 0;
-  for (let i = 0; i < logits.length; i++) {
-    if (logits[i] > 0) last = i;
-    cum += logits[i];
-    if (cum > v) return i;
-  }
-  return last;
-}
-
 /**
  * Forward-filtering backward-simulation (Godsill, Doucet & West 2004): draw
  * M trajectories from the particle approximation of the joint smoothing
@@ -376,7 +413,7 @@ export function ffbsi(model: StateSpaceModel, res: FilterResult, options: FFBSiO
       const lw = h.logWeights[t];
       for (let r = 0; r < rows; r++) {
         for (let i = 0; i < N; i++) logits[i] = lw[i] + ld[r * N + i];
-        idx[j0 + r] = sampleLogCategorical(logits, rng);
+        idx[j0 + r] = sampleLogCategorical(logits, rng, 'ffbsi: a backward step');
       }
     }
     trajectories[t] = pick(t, idx);
