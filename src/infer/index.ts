@@ -12,3 +12,13 @@ export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/tr
 export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
 export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hmc-engine.js';
 export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout } from './mcmc/potential.js';
+export {
+  SVI, vi, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,
+  elbo, iwae, renyi, groupObjective, exponentialDecay, cosineDecay, piecewiseConstant,
+  type VIOptions, type VIDiagnostics, type SVIOptions, type Guide, type GuideDraws, type Objective, type Particles, type OptimizerSpec, type Schedule,
+} from './vi/index.js';
+/** The particle engine: Feynman–Kac core, resampling, state-space filters and smoothers, CSMC, particle Gibbs, Kalman and HMM references. */
+export * as particles from './smc/index.js';
+export { runSMC, particleFilter, type FeynmanKac, type StateSpaceModel } from './smc/index.js';
+/** NUTS/HMC kernels, adaptation and samplers over plain log-density targets. */
+export * as mcmc from './mcmc/index.js';

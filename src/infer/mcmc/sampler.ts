@@ -412,8 +412,9 @@ async function runBatched(
     for (let c = 0; c < chains; c++) if (pending[c] !== null) active.push(c);
     if (active.length === 0) break;
     const rows = fixed ? chains : active.length;
-    let q = buffers.get(rows);
-    if (q === undefined) buffers.set(rows, (q = new Float64Array(rows * dim)));
+    let buffer = buffers.get(rows);
+    if (buffer === undefined) buffers.set(rows, (buffer = new Float64Array(rows * dim)));
+    const q = buffer;
     if (fixed) for (let c = 0; c < chains; c++) q.set(pending[c] ?? lastQ[c]!, c * dim);
     else active.forEach((c, i) => q.set(pending[c]!, i * dim));
     const raw = target(q);
