@@ -185,14 +185,19 @@ export function ess(logWeights: ArrayLike<number>): number {
  */
 export function normaliseLogWeights(logWeights: Float64Array, weights: Float64Array, increment?: ArrayLike<number>): { logTotal: number; ess: number } {
   const N = logWeights.length;
+  if (increment) for (let i = 0; i < N; i++) logWeights[i] += increment[i];
   let m = -Infinity;
+  let bad = false;
   for (let i = 0; i < N; i++) {
-    const v = increment ? (logWeights[i] += increment[i]) : logWeights[i];
-    if (Number.isNaN(v) || v === Infinity) {
-      const what = increment && (Number.isNaN(increment[i]) || increment[i] === Infinity) ? `log potential of particle ${i} is ${increment[i]}` : `log-weight of particle ${i} is ${v}`;
-      throw new Error(what);
-    }
+    const v = logWeights[i];
+    // NaN and +Infinity are errors; one flag keeps the hot loop branch-light
+    bad ||= v !== v || v === Infinity;
     if (v > m) m = v;
+  }
+  if (bad) {
+    const i = logWeights.findIndex((v) => Number.isNaN(v) || v === Infinity);
+    const what = increment && (Number.isNaN(increment[i]) || increment[i] === Infinity) ? `log potential of particle ${i} is ${increment[i]}` : `log-weight of particle ${i} is ${logWeights[i]}`;
+    throw new Error(what);
   }
   if (m === -Infinity) return { logTotal: -Infinity, ess: 0 };
   let s = 0;
