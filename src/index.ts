@@ -22,3 +22,4 @@ export { valueAndGradsAsync, withGradientLock } from './backend/autodiff.js';
 export * as diagnostics from './diagnostics/index.js';
 export * as transforms from './transforms/index.js';
 export { bijectTo, Bijector } from './transforms/index.js';
+export * as flows from './flows/index.js';
