@@ -1,0 +1,41 @@
+/**
+ * The `tyche` command-line program (see `tyche --help` and docs/cli.md).
+ *
+ * ```sh
+ * npx tyche run models/eight-schools.ts --method nuts --chains 4 --seed 1 --out posterior.json
+ * ```
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { HELP, UsageError, parseCommand } from './cli/args.js';
+import { type CliIO, runCommand } from './cli/run.js';
+
+export { HELP, UsageError, parseCommand, type Command, type RunCommand } from './cli/args.js';
+export type { CliIO } from './cli/run.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Run the program with `argv` (the arguments after the script name).
+ * Resolves to the exit status: 0 success, 2 bad arguments, 1 failure.
+ */
+export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  try {
+    const cmd = parseCommand(argv);
+    if (cmd.command === 'help') io.stdout.write(HELP);
+    else if (cmd.command === 'version') io.stdout.write(`${version()}\n`);
+    else await runCommand(cmd, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`tyche: error: ${err.message}\nRun \`tyche --help\` for usage.\n`);
+      return 2;
+    }
+    io.stderr.write(`tyche: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
