@@ -274,7 +274,8 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    */
   chainColumns(): Map<string, Float64Array[]> | undefined {
     if (this.draws.length === 0 || this.draws.some((d) => d.chain === undefined)) return undefined;
-    const nChains = Math.max(...this.draws.map((d) => d.chain as number)) + 1;
+    // (a loop, not Math.max(...draws): spreading hundreds of thousands of draws overflows the stack)
+    const nChains = this.draws.reduce((m, d) => Math.max(m, d.chain as number), 0) + 1;
     const counts = new Array<number>(nChains).fill(0);
     for (const d of this.draws) counts[d.chain as number]++;
     const out = new Map<string, Float64Array[]>();

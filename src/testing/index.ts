@@ -1,0 +1,74 @@
+/**
+ * `tyche/testing`: checks that inference is correct, for the engines in
+ * tyche and for your own.
+ *
+ * - {@link sbc}: simulation-based calibration (rank statistics, chi-square
+ *   and simultaneous ECDF-band tests, Bonferroni across quantities).
+ * - {@link tarp} / {@link tarpCheck}: TARP expected-coverage curves from
+ *   samples alone (any engine, VI and flows included).
+ * - {@link logZUnbiasedness}, {@link bidirectionalBounds}: log-normaliser
+ *   checks and the symmetric-KL bound from bidirectional estimates.
+ * - {@link compareWithEnumeration}, {@link engineAgreesWithExact}: exact
+ *   oracles on discrete models and a fast-check property over random
+ *   programs.
+ * - {@link arbDistribution}, {@link arbProgram}, {@link arbConjugate}:
+ *   fast-check arbitraries.
+ *
+ * Needs `fast-check` installed (it is a peer of this entry point only).
+ *
+ * @module
+ */
+export {
+  type Simulation,
+  type Simulator,
+  type EngineFn,
+  type EngineSpec,
+  type SimulationLoopOptions,
+  priorPredictive,
+  posteriorFromSamples,
+  flattenValues,
+  logLikelihoodAt,
+  runEngine,
+  engineName,
+  forEachSimulation,
+} from './simulate.js';
+export { independentDraws, type IndependentDraws } from './draws.js';
+export {
+  chiSquareUniformity,
+  chiSquareSurvival,
+  defaultBins,
+  uniformEcdfBand,
+  ecdfBandTest,
+  type ChiSquareResult,
+  type EcdfBand,
+  type EcdfBandOptions,
+  type EcdfTestResult,
+} from './uniformity.js';
+export { sbc, analyzeRanks, rankOf, rescaleRank, SbcResult, LOG_LIKELIHOOD, type SbcOptions, type SbcQuantity, type SbcQuantityResult, type RankAnalysisOptions } from './sbc.js';
+export { tarp, tarpCheck, type TarpOptions, type TarpResult, type TarpCheckOptions } from './tarp.js';
+export { logZUnbiasedness, checkLogZUnbiased, bidirectionalBounds, gapDecreases, type MeanSe, type UnbiasednessResult, type BidirectionalBounds } from './logz.js';
+export {
+  compareWithEnumeration,
+  engineAgreesWithExact,
+  engineAgreesWithExactProperty,
+  RETURN_VALUE,
+  type OracleOptions,
+  type OracleResult,
+  type SiteComparison,
+  type AgreesOptions,
+  type OracleEngine,
+} from './oracles.js';
+export {
+  arbDistribution,
+  arbConjugate,
+  arbProgram,
+  buildProgram,
+  type ArbDistributionOptions,
+  type ArbConjugateOptions,
+  type ArbProgramOptions,
+  type GeneratedDistribution,
+  type GeneratedConjugate,
+  type GeneratedProgram,
+  type ProgramStmt,
+} from './arbitraries.js';
+export { type ConjugateFamily, normalNormal, betaBernoulli, gammaPoisson, exactConjugateEngine } from './conjugate.js';

@@ -1,0 +1,132 @@
+/**
+ * The models and engine settings of the correctness matrix
+ * (scripts/correctness-matrix.ts) and of the slow SBC tier
+ * (engines.slow.test.ts): small models with known answers, and each
+ * engine's settings for them.
+ */
+import { type Model, model, ops } from '../../src/core/index.js';
+import { Bernoulli, Categorical, Normal } from '../../src/distributions/index.js';
+import { type ConjugateFamily, type EngineSpec, type Simulator, betaBernoulli, gammaPoisson, normalNormal, priorPredictive } from '../../src/testing/index.js';
+
+/** A discrete model: a latent regime and a class drive coin flips. */
+export const regimes = model(async ({ sample, observe }, flips: number[]) => {
+  const biased = await sample('biased', Bernoulli(0.3));
+  const k = await sample('k', Categorical([0.2, 0.5, 0.3]));
+  const p = biased ? 0.8 : 0.2 + 0.2 * k;
+  for (let i = 0; i < flips.length; i++) await observe(`f${i}`, Bernoulli(p), flips[i]);
+});
+
+/** A discrete model with stochastic control flow: the number of latent sites depends on a choice. */
+export const branching = model(async ({ sample, observe, deterministic }, ys: number[]) => {
+  const long = await sample('long', Bernoulli(0.4));
+  let s = await sample('a', Bernoulli(0.5));
+  if (long) s += await sample('b', Bernoulli(0.7));
+  deterministic('s', s); // present on every path, so SBC can rank it
+  for (let i = 0; i < ys.length; i++) await observe(`y${i}`, Bernoulli(0.15 + 0.3 * s), ys[i]);
+  return s;
+});
+
+/** Linear regression with two coefficients (tensor-polymorphic arithmetic, so gradients work). */
+export const regression = model(async ({ sample, observe }, xs: number[], ys: number[]) => {
+  const a = await sample('a', Normal(0, 1));
+  const b = await sample('b', Normal(0, 1));
+  for (let i = 0; i < xs.length; i++) await observe(`y${i}`, Normal(ops.add(a, ops.mul(b, xs[i])), 0.5), ys[i]);
+});
+
+/** A check model: how to simulate from it, and what is known about it. */
+export interface CheckModel {
+  readonly name: string;
+  readonly description: string;
+  readonly simulator: Simulator<never[], unknown>;
+  /** Continuous latents (gradient engines apply) or only discrete ones (enumeration applies). */
+  readonly discrete: boolean;
+  /** The quantities SBC ranks (default: every latent scalar). */
+  readonly params?: readonly string[];
+  /**
+   * Engines with a known, investigated problem on this model, by engine
+   * name: what fails and why (the matrix prints it next to the result), and
+   * settings under which the engine does pass (the slow tier runs those;
+   * without them it skips the cell).
+   */
+  readonly knownIssues?: Readonly<Record<string, { readonly note: string; readonly passesWith?: Readonly<Record<string, unknown>> }>>;
+  /** For exact-oracle and log Z checks: a model and fixed data. */
+  readonly fixed: { readonly model: Model<never[], unknown>; readonly args: unknown[]; readonly logZ?: number };
+}
+
+function conjugateCase(name: string, family: ConjugateFamily, data: number[]): CheckModel {
+  return {
+    name,
+    description: family.description,
+    simulator: family.simulator(data.length) as unknown as Simulator<never[], unknown>,
+    discrete: false,
+    fixed: { model: family.model as unknown as Model<never[], unknown>, args: [data], logZ: family.logZ(data) },
+  };
+}
+
+/** The check models. */
+export const checkModels: CheckModel[] = [
+  conjugateCase('normal-normal', normalNormal(0, 1, 1), [0.4, -0.3, 1.2]),
+  conjugateCase('beta-bernoulli', betaBernoulli(2, 2), [1, 0, 1, 1, 1]),
+  conjugateCase('gamma-poisson', gammaPoisson(3, 1), [2, 5, 3]),
+  {
+    name: 'regression',
+    description: 'a, b ~ Normal(0, 1); y_i ~ Normal(a + b x_i, 0.5), 4 points',
+    simulator: priorPredictive(regression, [[-1, 0, 1, 2], [0, 0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+    discrete: false,
+    knownIssues: {
+      importance: {
+        note: 'prior proposals leave few effective particles on this 2-D posterior for data in the prior-predictive tails, so the resampled draws are over-confident (U-shaped log-likelihood ranks at some seeds)',
+        passesWith: { particles: 5000 },
+      },
+      smc: {
+        note: 'no rejuvenation: with 500 particles the population degenerates (U-shaped or shifted log-likelihood ranks on two seeds); passes with 3000 particles',
+        passesWith: { particles: 3000 },
+      },
+    },
+    fixed: { model: regression as unknown as Model<never[], unknown>, args: [[-1, 0, 1, 2], [-0.8, 0.1, 1.1, 1.9]] },
+  },
+  {
+    name: 'regimes',
+    description: 'biased ~ Bernoulli(0.3), k ~ Categorical(3); 4 coin flips',
+    simulator: priorPredictive(regimes, [[0, 0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+    discrete: true,
+    fixed: { model: regimes as unknown as Model<never[], unknown>, args: [[1, 1, 0, 1]] },
+  },
+  {
+    name: 'branching',
+    description: 'stochastic control flow: an extra Bernoulli site on one branch; 3 observations',
+    simulator: priorPredictive(branching, [[0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+    discrete: true,
+    params: ['long', 'a', 's'],
+    knownIssues: {
+      'mh+gibbs': { note: 'the Gibbs update refuses a site whose value changes which sites exist ("long" creates "b") and throws; plain MH handles it' },
+    },
+    fixed: { model: branching as unknown as Model<never[], unknown>, args: [[1, 0, 1]] },
+  },
+];
+
+/** An engine of the matrix with its settings; `applies` says which models it can run. */
+export interface CheckEngine {
+  readonly name: string;
+  readonly spec: EngineSpec<never[], unknown>;
+  readonly applies: (m: CheckModel) => boolean;
+  /** Simulations for SBC/TARP (costly engines get fewer). */
+  readonly simulations: number;
+  /** Whether the engine estimates log Z. */
+  readonly logZ: boolean;
+}
+
+const any = () => true;
+const continuousOnly = (m: CheckModel) => !m.discrete && m.name !== 'branching';
+
+/** The engines of the matrix (HMC/NUTS need continuous latents; enumeration discrete ones). */
+export const checkEngines: CheckEngine[] = [
+  { name: 'enumerate', spec: { method: 'enumerate' }, applies: (m) => m.discrete, simulations: 200, logZ: true },
+  { name: 'importance', spec: { method: 'importance', particles: 1000 }, applies: any, simulations: 100, logZ: true },
+  { name: 'smc', spec: { method: 'smc', particles: 500 }, applies: any, simulations: 100, logZ: true },
+  { name: 'tempered', spec: { method: 'tempered', particles: 200 }, applies: any, simulations: 60, logZ: true },
+  { name: 'mh', spec: { method: 'mh', samples: 1000, warmup: 300 }, applies: any, simulations: 60, logZ: false },
+  { name: 'mh+gibbs', spec: { method: 'mh', gibbs: true, samples: 1000, warmup: 300 }, applies: (m) => m.discrete, simulations: 60, logZ: false },
+  { name: 'nuts', spec: { method: 'nuts', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 30, logZ: false },
+  { name: 'hmc', spec: { method: 'hmc', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 15, logZ: false },
+];

@@ -1,0 +1,72 @@
+/**
+ * Slow tier: SBC of every engine on every check model at full size, TARP
+ * from the same draws, and fast-check agreement with enumeration on random
+ * programs for the approximate engines. Runs only with TYCHE_SLOW=1:
+ *
+ *   TYCHE_SLOW=1 npx vitest run test/testing/engines.slow.test.ts
+ *
+ * Design error rate: each SBC run and each TARP test at 0.001, so the
+ * ~40 cells together falsely fail a correct engine with probability at
+ * most about 6%; the enumeration oracle at 4 sigma per probability.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { engineAgreesWithExact, flattenValues, sbc, tarp } from '../../src/testing/index.js';
+import { checkEngines, checkModels } from './check-models.js';
+
+const slow = process.env.TYCHE_SLOW === '1';
+
+beforeAll(async () => {
+  if (slow) await initBackend('cpu');
+});
+
+/** Every cell of the matrix; a cell with a known issue runs with the settings that fix it, or is skipped. */
+const cells = checkModels.flatMap((m) =>
+  checkEngines
+    .filter((e) => e.applies(m))
+    .filter((e) => !m.knownIssues?.[e.name] || m.knownIssues[e.name].passesWith)
+    .map((e) => {
+      const fix = m.knownIssues?.[e.name]?.passesWith;
+      const spec = fix && typeof e.spec !== 'function' ? { ...e.spec, ...fix } : e.spec;
+      return { m, e: { ...e, spec }, label: `${e.name} on ${m.name}${fix ? ` with ${JSON.stringify(fix)}` : ''}` };
+    }),
+);
+
+describe.skipIf(!slow)('slow SBC: every engine on every check model', () => {
+  it.each(cells)('$label', { timeout: 600_000 }, async ({ m, e }) => {
+    const samples: number[][][] = [];
+    const truths: number[][] = [];
+    const r = await sbc({
+      simulator: m.simulator,
+      engine: e.spec,
+      simulations: e.simulations,
+      draws: 39,
+      seed: 11,
+      alpha: 0.001,
+      ...(m.params ? { params: m.params } : {}),
+      onSimulation: (sim, _post, draws) => {
+        if (m.discrete) return;
+        const truth = flattenValues(sim.params);
+        const keys = [...truth.keys()];
+        truths.push(keys.map((k) => truth.get(k) as number));
+        samples.push(draws.map((d) => keys.map((k) => flattenValues(d.values).get(k) as number)));
+      },
+    });
+    expect(r.pass, r.toString()).toBe(true);
+    if (!m.discrete) {
+      const t = tarp(samples, truths, { seed: 11, alpha: 0.001 });
+      expect(t.pass, `TARP max deviation ${t.maxDeviation} vs ${t.critical}`).toBe(true);
+    }
+  });
+});
+
+describe.skipIf(!slow)('slow oracle property: approximate engines agree with enumeration on random programs', () => {
+  it.each([
+    { method: 'importance', particles: 4000 },
+    { method: 'smc', particles: 4000 },
+    // plain MH: Gibbs refuses sites that change the program's structure (fast-check finds that at once)
+    { method: 'mh', samples: 4000, warmup: 500, chains: 2 },
+  ])('$method', { timeout: 600_000 }, async (spec) => {
+    await engineAgreesWithExact(spec, { numRuns: 15, seed: 5 });
+  });
+});
