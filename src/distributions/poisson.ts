@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { lgamma } from '../core/special.js';
-import { type Value, type ValueLike, add, log, maximum, sub } from '../core/value.js';
+import { type Value, type ValueLike, add, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
@@ -43,12 +43,15 @@ export class PoissonDistribution extends Distribution {
   logProb(k: Value): Value {
     const rate = this.rate;
     if (typeof k === 'number' && typeof rate === 'number') {
+      // an infinite rate puts no mass on any finite count (k log rate - rate would be Inf - Inf)
+      if (rate === Infinity) return -Infinity;
       return isCount(k) ? xLogYNumber(k, this.logRate) - rate - logFactorial(k) : -Infinity;
     }
     return tf.tidy(() => {
       const ks = maximum(k, 0); // keeps lgamma's argument valid; negative values are masked
       const lp = sub(xLogY(ks, log(rate)), add(rate, lgamma(add(ks, 1))));
-      return maskSupport(this.support, k, lp) as tf.Tensor;
+      const finiteRate = tf.where(tf.equal(toTensor(rate), Infinity), tf.fill(shapeOf(lp) as number[], -Infinity), toTensor(lp));
+      return maskSupport(this.support, k, finiteRate) as tf.Tensor;
     });
   }
 

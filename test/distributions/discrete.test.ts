@@ -677,3 +677,15 @@ describe('enumerateSupport', () => {
     expect(Math.abs(marg.prob(2) - pk2)).toBeLessThan(1e-12);
   });
 });
+
+describe('Poisson with an infinite rate', () => {
+  it('puts no mass on finite counts (-Infinity, not NaN), on both paths', async () => {
+    const { Poisson } = await import('../../src/distributions/poisson.js');
+    const tfc = await import('@tensorflow/tfjs-core');
+    expect(Poisson(Infinity).logProb(1)).toBe(-Infinity);
+    const lp = Poisson(tfc.tensor1d([Infinity, 2])).logProb(tfc.tensor1d([1, 1])) as import('@tensorflow/tfjs-core').Tensor;
+    const v = lp.dataSync();
+    expect(v[0]).toBe(-Infinity);
+    expect(v[1]).toBeCloseTo(Math.log(2) - 2, 5);
+  });
+});
