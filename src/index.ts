@@ -12,7 +12,7 @@
  * console.log(post.summary().toString());
  * ```
  *
- * @packageDocumentation
+ * @module tyche
  */
 export * from './core/index.js';
 export * from './distributions/index.js';
