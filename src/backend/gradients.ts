@@ -14,9 +14,11 @@
 import '@tensorflow/tfjs';
 
 import * as tf from '@tensorflow/tfjs-core';
+// leaner arithmetic gradients over tfjs's (after '@tensorflow/tfjs' registered its own)
+import './lean-gradients.js';
 
 /**
- * Comparison and logical ops have boolean outputs, so their gradient is zero,
+ * Comparison, logical and boolean-reduction ops have boolean outputs, so their gradient is zero,
  * but tfjs registers none: `tf.where(tf.less(x, 0), a, b)` on a gradient path
  * (support masks, piecewise formulas) would throw "gradient function not found
  * for Less". Register zero gradients for them (float32, as the tape requires).
@@ -30,4 +32,4 @@ function registerZeroGradient(kernelName: string, inputs: readonly string[]): vo
   });
 }
 for (const k of ['Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalXor']) registerZeroGradient(k, ['a', 'b']);
-registerZeroGradient('LogicalNot', ['x']);
+for (const k of ['LogicalNot', 'All', 'Any', 'IsNan', 'IsFinite', 'IsInf']) registerZeroGradient(k, ['x']);

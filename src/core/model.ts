@@ -483,12 +483,7 @@ function expandToPlates(address: string, dist: Distribution, plates: readonly Pl
     batch[i] = p.subsampleSize;
   }
   if (batch.length === dist.batchShape.length && batch.every((d, i) => d === dist.batchShape[i])) return dist;
-  // dimensions of size 1 inside the existing batch cannot be expanded by adding leading dims
-  const lead = batch.length - dist.batchShape.length;
-  const tailMatches = dist.batchShape.every((d, i) => d === batch[lead + i]);
-  if (!tailMatches) {
-    throw new ModelError(address, `batch shape [${dist.batchShape.join(', ')}] of ${dist.name} has size-1 dimensions where plates need [${batch.join(', ')}]; give the parameters the plate's size`);
-  }
+  // size-1 dimensions of the batch broadcast to the plate's size (e.g. a batched latent of shape [chains, 1])
   return dist.expand(batch);
 }
 

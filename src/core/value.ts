@@ -202,6 +202,23 @@ export function all(cond: boolean | tf.Tensor): boolean {
   return tf.tidy(() => tf.all(cond).dataSync()[0] === 1);
 }
 
+/** Backends whose tensors live in main memory, where a synchronous read costs no more than a kernel launch. */
+const HOST_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/**
+ * Every element of a boolean tensor is true, answered only where finding out
+ * is cheap (a synchronous read on a host-memory backend: cpu, wasm, node);
+ * `undefined` on GPU backends, where the caller should stay on its
+ * branch-free tensor path. Lets support masks skip their `where` ops (and
+ * the ops' gradients) in the common case where every value is valid.
+ */
+export function allTrueIfCheap(cond: tf.Tensor): boolean | undefined {
+  if (!HOST_BACKENDS.has(tf.getBackend())) return undefined;
+  const d = cond.dataSync();
+  for (let i = 0; i < d.length; i++) if (!d[i]) return false;
+  return true;
+}
+
 /** Some element of a number or tensor is NaN (synchronous read for tensors). */
 export function hasNaN(x: Value): boolean {
   if (typeof x === 'number') return Number.isNaN(x);

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, eq, mul, sub, where } from '../core/value.js';
+import { type Value, eq, mul, softplus, sub, where } from '../core/value.js';
 import { boolean } from './constraints.js';
 import { integerRange } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, maskSupport } from './distribution.js';
@@ -50,6 +50,11 @@ export class BernoulliDistribution extends Distribution {
 
   logProb(x: Value): Value {
     if (typeof x === 'number' && this.p.isNumber) return x === 1 ? this.p.logP : x === 0 ? this.p.log1mP : -Infinity;
+    if (this.p.isLogits) {
+      // x l - softplus(l): log p at 1 and log(1 - p) at 0, stably, in three ops (gradient x - sigmoid(l))
+      const l = this.p.value;
+      return tf.tidy(() => maskSupport(boolean, x, sub(mul(x, l), softplus(l))) as tf.Tensor);
+    }
     return tf.tidy(() => maskSupport(boolean, x, where(eq(x, 1), this.p.logProbs(), this.p.log1mProbs())) as tf.Tensor);
   }
 

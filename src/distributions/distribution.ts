@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, all, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
+import { type Value, type ValueLike, all, allTrueIfCheap, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
 import type { Constraint } from './constraints.js';
 
 /**
@@ -172,12 +172,36 @@ export function checkParam(dist: string, name: string, x: Value, c: Constraint):
  * there, it is replaced).
  */
 export function maskSupport(support: Constraint, value: Value, lp: Value): Value {
+  const fits = typeof value !== 'number' && typeof lp !== 'number' && broadcastsTo(value.shape, lp.shape);
+  // a tensor found valid before (tensors are immutable: e.g. observed data, checked on every execution)
+  if (fits && validTensors.get(support)?.has(value)) return lp;
   const ok = support.check(value);
   if (typeof ok === 'boolean') {
     if (typeof lp === 'number') return ok ? lp : -Infinity;
     return ok ? lp : tf.fill(lp.shape, -Infinity);
   }
+  // every value inside (checked where a read is cheap): lp as is, with no masking op to differentiate
+  if (typeof lp !== 'number' && broadcastsTo(ok.shape, lp.shape) && allTrueIfCheap(ok)) {
+    if (fits && sameShape(ok.shape, (value as tf.Tensor).shape)) rememberValid(support, value as tf.Tensor);
+    return lp;
+  }
   return where(ok, lp, -Infinity);
+}
+
+/** True when `from` broadcasts to exactly `to` (right-aligned dims equal or 1). */
+function broadcastsTo(from: readonly number[], to: readonly number[]): boolean {
+  if (from.length > to.length) return false;
+  const lead = to.length - from.length;
+  return from.every((d, i) => d === 1 || d === to[lead + i]);
+}
+
+/** Tensors known to lie in a support (whole tensor checked), per support. */
+const validTensors = new WeakMap<Constraint, WeakSet<tf.Tensor>>();
+
+function rememberValid(support: Constraint, value: tf.Tensor): void {
+  let set = validTensors.get(support);
+  if (!set) validTensors.set(support, (set = new WeakSet()));
+  set.add(value);
 }
 
 /** Standard normal draws of a shape: a number for `[]`, else a float32 tensor. */
@@ -203,9 +227,14 @@ export function scalarPath(sampleShape: readonly number[] | undefined, ...params
   return (!sampleShape || sampleShape.length === 0) && params.every((p) => typeof p === 'number');
 }
 
+function toTensorValue(v: Value): tf.Tensor {
+  return typeof v === 'number' ? tf.scalar(v) : v;
+}
+
 /**
  * A distribution whose batch is broadcast to a larger shape (used by `plate`
- * and by `expand`). New leading dimensions are drawn independently.
+ * and by `expand`): new leading dimensions, and size-1 dimensions of the
+ * base's batch broadcast to a larger size, are drawn independently.
  */
 export class ExpandedDistribution extends Distribution {
   readonly name: string;
@@ -214,14 +243,16 @@ export class ExpandedDistribution extends Distribution {
   readonly support: Constraint;
   override readonly hasRsample: boolean;
   private readonly extra: number[];
+  /** Axes of the base batch that have size 1 and are broadcast to a larger size. */
+  private readonly broadcastAxes: number[];
 
   constructor(readonly base: Distribution, batchShape: readonly number[]) {
     super();
     const b = base.batchShape;
     const n = batchShape.length - b.length;
-    const ok = n >= 0 && b.every((d, i) => d === batchShape[n + i]);
+    const ok = n >= 0 && b.every((d, i) => d === batchShape[n + i] || d === 1);
     if (!ok) {
-      throw new Error(`${base.name}: cannot expand batch shape [${b.join(', ')}] to [${batchShape.join(', ')}] (existing dimensions must match on the right)`);
+      throw new Error(`${base.name}: cannot expand batch shape [${b.join(', ')}] to [${batchShape.join(', ')}] (existing dimensions must match on the right, or be 1)`);
     }
     this.name = base.name;
     this.batchShape = [...batchShape];
@@ -229,10 +260,37 @@ export class ExpandedDistribution extends Distribution {
     this.support = base.support;
     this.hasRsample = base.hasRsample;
     this.extra = batchShape.slice(0, n);
+    this.broadcastAxes = b.flatMap((d, i) => (d === 1 && batchShape[n + i] !== 1 ? [i] : []));
   }
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return this.base.sample(rng, [...sampleShape, ...this.extra]);
+    if (this.broadcastAxes.length === 0) return this.base.sample(rng, [...sampleShape, ...this.extra]);
+    return tf.tidy(() => this.sampleBroadcast(rng, sampleShape));
+  }
+
+  /**
+   * Independent draws for broadcast size-1 batch axes: draw them as leading
+   * sample axes of the base, then move each into its batch position.
+   */
+  private sampleBroadcast(rng: Rng, sampleShape: readonly number[]): tf.Tensor {
+    const b = this.base.batchShape;
+    const n = this.batchShape.length - b.length;
+    const axes = this.broadcastAxes;
+    const k = axes.length;
+    const sizes = axes.map((i) => this.batchShape[n + i]);
+    const lead = [...sampleShape, ...this.extra];
+    // [sizes, sample, extra, base batch, event], then without the broadcast size-1 axes
+    const draw = toTensorValue(this.base.sample(rng, [...sizes, ...lead]));
+    const kept = b.flatMap((d, i) => (axes.includes(i) ? [] : [i]));
+    const squeezed = tf.reshape(draw, [...sizes, ...lead, ...kept.map((i) => b[i]), ...this.eventShape]);
+    const perm: number[] = lead.map((_, j) => k + j);
+    const batchStart = k + lead.length;
+    for (let i = 0; i < b.length; i++) {
+      const j = axes.indexOf(i);
+      perm.push(j >= 0 ? j : batchStart + kept.indexOf(i));
+    }
+    for (let e = 0; e < this.eventShape.length; e++) perm.push(batchStart + kept.length + e);
+    return tf.transpose(squeezed, perm);
   }
 
   logProb(value: Value): Value {

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, broadcastShapes, shapeOf, sizeOf, where } from '../core/value.js';
+import { type Value, allTrueIfCheap, broadcastShapes, shapeOf, sizeOf, where } from '../core/value.js';
 import type { Constraint } from './constraints.js';
 
 /**
@@ -63,6 +63,13 @@ export function logDensity(support: Constraint, x: Value, inside: Value, lp: (x:
   return tf.tidy(() => {
     const finite = typeof x === 'number' ? Number.isFinite(x) : tf.isFinite(x);
     const good = typeof finite === 'boolean' ? (finite ? ok : tf.zerosLike(ok)) : tf.logicalAnd(ok, finite);
+    if (allTrueIfCheap(good)) {
+      // every value is valid (the usual case, e.g. in HMC): no masking ops to run or differentiate
+      const out = lp(x);
+      const t = typeof out === 'number' ? tf.scalar(out) : out;
+      const shape = broadcastShapes(good.shape, t.shape);
+      return shape.length === t.rank && shape.every((d, i) => d === t.shape[i]) ? t : tf.broadcastTo(t, shape);
+    }
     const safe = where(good, x, inside);
     const out = where(good, lp(safe), -Infinity);
     return typeof out === 'number' ? tf.scalar(out) : out;

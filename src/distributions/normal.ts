@@ -34,7 +34,9 @@ export class NormalDistribution extends Distribution {
   }
 
   logProb(x: Value): Value {
-    const z = div(sub(x, this.loc), this.scale);
+    // (standard normal parameters skip their no-op tensor ops)
+    const centered = this.loc === 0 ? x : sub(x, this.loc);
+    const z = this.scale === 1 ? centered : div(centered, this.scale);
     return sub(mul(-0.5, square(z)), add(log(this.scale), HALF_LOG_2PI));
   }
 

@@ -54,16 +54,34 @@ export interface HMCEngineOptions extends CommonOptions {
 
 /** Sampler statistics summed over chains, for the posterior's diagnostics. */
 export interface HMCDiagnostics {
+  /** Divergent transitions among the kept draws, all chains. */
   readonly divergences: number;
+  /** Divergent transitions among the kept draws, per chain. */
   readonly divergencesPerChain: number[];
+  /** Mean acceptance statistic over the kept draws. */
   readonly meanAcceptStat: number;
+  /** Kept draws whose tree reached the maximum depth (NUTS). */
   readonly maxTreeDepthHits: number;
+  /** Adapted step size of each chain. */
   readonly stepSize: number[];
+  /** Gradient evaluations summed over chains (one per chain per leapfrog step, warmup included). */
   readonly gradientEvaluations: number;
+  /** Gradient evaluations of each chain. */
+  readonly gradientEvaluationsPerChain: number[];
+  /**
+   * Calls of the log-density-and-gradient function: with vectorised chains one
+   * call serves every chain still moving (so this is the busiest chain's count).
+   */
+  readonly gradientCalls: number;
+  /** Wall time of the sampling phase (ms). */
   readonly samplingMs: number;
+  /** Wall time of the warmup phase (ms). */
   readonly warmupMs: number;
+  /** `true` when the chains ran as one batched computation, else why not. */
   readonly vectorized: true | string;
+  /** Per-draw sampler statistics of each chain. */
   readonly stats: SamplerStats[];
+  /** Names of the unconstrained coordinates. */
   readonly names: string[];
 }
 
@@ -164,6 +182,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     maxTreeDepthHits: depthHits,
     stepSize: result.stepSize,
     gradientEvaluations: result.gradientEvaluations.reduce((a, b) => a + b, 0),
+    gradientEvaluationsPerChain: [...result.gradientEvaluations],
+    gradientCalls: result.vectorised ? Math.max(...result.gradientEvaluations) : result.gradientEvaluations.reduce((a, b) => a + b, 0),
     samplingMs: result.timing.samplingMs,
     warmupMs: result.timing.warmupMs,
     vectorized,

@@ -28,6 +28,7 @@ import { type Value, sizeOf, toTensor } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
+import { IdentityBijector } from '../../transforms/elementwise.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
 
 /** Where one latent site lives in the unconstrained vector. */
@@ -108,50 +109,93 @@ export function constrain(layout: Layout, q: Float64Array): Record<string, Value
   return out;
 }
 
-/** A handler that substitutes latent values and rejects sites outside the layout. */
-function substituteLayout(layout: Layout, values: Record<string, Value>): Handler {
+/** A handler that substitutes latent values (set before each run) and rejects sites outside the layout. */
+function substituteLayout(layout: Layout): Handler & { values: Record<string, Value> } {
   const known = new Set(layout.sites.map((s) => s.address));
   return {
+    values: {},
     process(msg: Message) {
       if (msg.type !== 'sample' || msg.observed) return;
       if (!known.has(msg.address)) {
         throw new ModelError(msg.address, 'this latent site was not present in the probe run; gradient-based samplers need a fixed set of continuous latent sites');
       }
-      msg.value = values[msg.address];
+      msg.value = this.values[msg.address];
     },
   };
 }
 
-function sumToScalar(x: tf.Tensor): tf.Tensor {
-  return x.rank === 0 ? x : tf.sum(x);
+/** Sum of all but the leading `keep` axes (nothing to do for rank <= keep). */
+function sumTrailing(x: tf.Tensor, keep: number): tf.Tensor {
+  if (x.rank <= keep) return x;
+  return tf.sum(x, Array.from({ length: x.rank - keep }, (_, i) => i + keep));
+}
+
+/**
+ * Constrained values of every site from the unconstrained tensor `qT`
+ * (`[dim]`, or `[chains, dim]` when batched) and the summed log-Jacobian.
+ * One split op unpacks all sites (its gradient is one concat); identity
+ * bijectors add no log-Jacobian terms.
+ */
+function unpackSites(layout: Layout, qT: tf.Tensor, chains: number | undefined): { values: Record<string, Value>; logDet: tf.Tensor | undefined } {
+  const values: Record<string, Value> = {};
+  const axis = chains === undefined ? 0 : 1;
+  const parts = layout.sites.length === 1 ? [qT] : tf.split(qT, layout.sites.map((s) => s.size), axis);
+  let logDet: tf.Tensor | undefined;
+  layout.sites.forEach((s, k) => {
+    // batched: [K, pad..., batch..., event...] — chain axis, reserved plate axes, then the site's own shape
+    const shape = chains === undefined ? s.unconstrainedShape : [chains, ...new Array<number>(Math.max(0, layout.plateNesting - s.batchRank)).fill(1), ...s.unconstrainedShape];
+    const part = parts[k]!;
+    const u = sameShape(part.shape, shape) ? part : tf.reshape(part, shape);
+    const v = s.bijector.forward(u);
+    values[s.address] = v;
+    if (s.bijector instanceof IdentityBijector) return;
+    const ld = s.bijector.logDetJacobian(u, v);
+    const term = typeof ld === 'number' ? (ld === 0 ? undefined : tf.scalar(ld)) : sumTrailing(ld, chains === undefined ? 0 : 1);
+    if (term) logDet = logDet ? tf.add(logDet, term) : term;
+  });
+  return { values, logDet };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Whether an error thrown while evaluating the model at a point rejects that
+ * point (log density -Infinity) rather than the run: a distribution's
+ * parameter check (a RangeError, e.g. a scale that underflowed to 0 far out
+ * in the tails), as Stan rejects such proposals.
+ */
+function rejectsPoint(err: unknown): boolean {
+  return err instanceof RangeError;
 }
 
 /**
  * log density and gradient at one point q (a tfjs computation; the model runs
- * once per call).
+ * once per call). Points where a distribution rejects its parameters get log
+ * density -Infinity (see {@link rejectsPoint}).
  */
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout): (q: Float64Array) => Promise<LogDensityAndGradient> {
   const rng = rngFrom(0);
+  const handler = substituteLayout(layout);
   return async (q) => {
     const qT = tf.tensor1d(Float32Array.from(q));
     try {
       const { value, grads } = await valueAndGradsAsync(async () => {
-        const values: Record<string, Value> = {};
-        let logDet: tf.Tensor = tf.scalar(0);
-        for (const s of layout.sites) {
-          const u = tf.reshape(tf.slice(qT, [s.offset], [s.size]), s.unconstrainedShape);
-          const v = s.bijector.forward(u);
-          values[s.address] = v;
-          logDet = tf.add(logDet, sumToScalar(toTensor(s.bijector.logDetJacobian(u, v))));
-        }
-        const { trace } = await execute(m, { rng, handlers: [substituteLayout(layout, values)] }, ...args);
-        return tf.add(toTensor(trace.logJoint()), logDet);
+        const { values, logDet } = unpackSites(layout, qT, undefined);
+        handler.values = values;
+        const { trace } = await execute(m, { rng, handlers: [handler], checkNaN: false }, ...args);
+        const lj = toTensor(trace.logJoint());
+        return logDet ? tf.add(lj, logDet) : lj;
       }, [qT]);
       const logp = value.dataSync()[0];
       const grad = Float64Array.from(grads[0].dataSync());
       value.dispose();
       grads.forEach((g) => g.dispose());
       return { logp, grad };
+    } catch (err) {
+      if (rejectsPoint(err)) return { logp: -Infinity, grad: new Float64Array(layout.dim) };
+      throw err;
     } finally {
       qT.dispose();
     }
@@ -160,30 +204,25 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
 
 /**
  * log density and gradient for K chains at once: q holds K rows of `dim`
- * coordinates; the model runs once, batched over a leading chain axis.
+ * coordinates; the model runs once, batched over a leading chain axis. When a
+ * distribution rejects its parameters somewhere in the batch, the rows are
+ * evaluated one at a time so that only the offending rows get -Infinity.
  */
 export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number): (q: Float64Array) => Promise<BatchedLogDensityAndGradient> {
   const rng = rngFrom(0);
   const batch = { size: chains, plateNesting: layout.plateNesting };
+  const handler = substituteLayout(layout);
+  let single: ((q: Float64Array) => Promise<LogDensityAndGradient>) | undefined;
   return async (q) => {
     const qT = tf.tensor2d(Float32Array.from(q), [chains, layout.dim]);
     let logp = new Float64Array(chains);
     try {
       const { value, grads } = await valueAndGradsAsync(async () => {
-        const values: Record<string, Value> = {};
-        let logDet: tf.Tensor = tf.zeros([chains]);
-        for (const s of layout.sites) {
-          // [K, pad..., batch..., event...]: chain axis, reserved plate axes, then the site's own shape
-          const pad = Math.max(0, layout.plateNesting - s.batchRank);
-          const shape = [chains, ...new Array<number>(pad).fill(1), ...s.unconstrainedShape];
-          const u = tf.reshape(tf.slice(qT, [0, s.offset], [chains, s.size]), shape);
-          const v = s.bijector.forward(u);
-          values[s.address] = v;
-          const ld = toTensor(s.bijector.logDetJacobian(u, v));
-          logDet = tf.add(logDet, ld.rank <= 1 ? ld : tf.sum(ld, Array.from({ length: ld.rank - 1 }, (_, i) => i + 1)));
-        }
-        const { trace } = await execute(m, { rng, batch, handlers: [substituteLayout(layout, values)], checkNaN: false }, ...args);
-        const lj = tf.add(toTensor(trace.logJoint()), logDet);
+        const { values, logDet } = unpackSites(layout, qT, chains);
+        handler.values = values;
+        const { trace } = await execute(m, { rng, batch, handlers: [handler], checkNaN: false }, ...args);
+        const lj0 = toTensor(trace.logJoint());
+        const lj = logDet ? tf.add(lj0, logDet) : lj0;
         logp = Float64Array.from(lj.dataSync());
         return tf.sum(lj);
       }, [qT]);
@@ -191,9 +230,19 @@ export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args
       const grad = Float64Array.from(grads[0].dataSync());
       grads.forEach((g) => g.dispose());
       return { logp, grad };
+    } catch (err) {
+      if (!rejectsPoint(err)) throw err;
+      single ??= logDensityFn(m, args, layout);
+      const grad = new Float64Array(chains * layout.dim);
+      logp = new Float64Array(chains);
+      for (let c = 0; c < chains; c++) {
+        const r = await single(q.subarray(c * layout.dim, (c + 1) * layout.dim));
+        logp[c] = r.logp;
+        grad.set(r.grad, c * layout.dim);
+      }
+      return { logp, grad };
     } finally {
       qT.dispose();
     }
   };
 }
-
