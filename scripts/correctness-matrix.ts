@@ -1,12 +1,15 @@
 /**
  * The correctness matrix: runs every engine on every check model through
- * tyche/testing (SBC, TARP, the enumeration oracle, log Z unbiasedness)
- * and writes docs/correctness-matrix.md. The file is generated: do not edit
+ * tyche/testing (SBC, TARP, the enumeration oracle, log Z unbiasedness),
+ * adds the bidirectional log Z bounds of the particle engine on a
+ * linear-Gaussian model and the finite-difference check of the bijectors'
+ * log-Jacobians, and writes docs/correctness-matrix.md. The file is generated: do not edit
  * it by hand, re-run this script.
  *
  *   npx tsx scripts/correctness-matrix.ts [--out docs/correctness-matrix.md]
  */
 import { writeFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { initBackend } from '../src/backend/select.js';
 import { enumerate } from '../src/infer/enumerate.js';
 import { type CommonOptions, infer } from '../src/infer/index.js';
@@ -14,10 +17,13 @@ import {
   checkLogZUnbiased,
   compareWithEnumeration,
   flattenValues,
+  linearGaussianLogZBounds,
+  logDetJacobianProperty,
   sbc,
   tarp,
 } from '../src/testing/index.js';
-import { type CheckEngine, type CheckModel, checkEngines, checkModels } from '../test/testing/check-models.js';
+import { Exp, Ordered, Sigmoid, Softplus, StickBreaking } from '../src/transforms/index.js';
+import { type CheckEngine, type CheckModel, checkEngines, checkModels, linearGaussianCheck, linearGaussianData } from '../test/testing/check-models.js';
 
 const ALPHA = 0.01;
 const DRAWS = 39;
@@ -97,6 +103,45 @@ async function logZCheck(m: CheckModel, e: CheckEngine): Promise<{ text: string;
   return { text: verdict(r.pass, `mean Ẑ/Z ${r.meanRatio.toFixed(3)} ± ${r.se.toFixed(3)}, ${LOGZ_RUNS} runs`), failed: !r.pass };
 }
 
+/** Bidirectional log Z bounds (SMC below, CSMC from exact paths above) at increasing particle counts. */
+async function boundsSection(): Promise<{ lines: string[]; failed: boolean }> {
+  const { params, particles, runs } = linearGaussianCheck;
+  const ys = linearGaussianData();
+  const r = await linearGaussianLogZBounds(params, ys, { particles, runs, seed: 1, alpha: ALPHA });
+  const f = (x: number) => x.toFixed(3);
+  return {
+    failed: !r.pass,
+    lines: [
+      '## Bidirectional log Z bounds',
+      '',
+      `Particle filter (lower bound) and conditional SMC from exact smoothing draws (upper bound) on a linear-Gaussian model (\`${JSON.stringify(params)}\`, T = ${ys.length}), ${runs} runs each per particle count; exact log Z = ${f(r.logZ as number)} (Kalman filter). The gap estimates the symmetric KL between the SMC output and the posterior.`,
+      '',
+      '| particles | lower ± se | upper ± se | gap (symmetric KL) | KL(fwd) ≤ | KL(rev) ≤ | consistent |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      ...r.levels.map((l) => `| ${l.particles} | ${f(l.lower.mean)} ± ${f(l.lower.se)} | ${f(l.upper.mean)} ± ${f(l.upper.se)} | ${f(l.gap)} ± ${f(l.gapSe)} | ${f(l.klForward as number)} | ${f(l.klReverse as number)} | ${l.consistent ? 'yes' : '**no**'} |`),
+      '',
+      `Gap decreases with particles: ${r.gapDecreases ? 'yes' : '**no**'}. Verdict: ${r.pass ? 'pass' : '**FAIL**'}.`,
+      '',
+    ],
+  };
+}
+
+/** The bijectors' log-Jacobians against finite differences (a fast-check property). */
+function jacobianSection(): { lines: string[]; failed: boolean } {
+  const bijectors = [Exp(), Softplus(), Sigmoid(), StickBreaking(), Ordered()];
+  const numRuns = 300;
+  const out = fc.check(logDetJacobianProperty(bijectors), { numRuns, seed: 1 });
+  return {
+    failed: out.failed,
+    lines: [
+      '## Bijector log-Jacobians',
+      '',
+      `\`logDetJacobianProperty\` over ${bijectors.map((b) => b.name).join(', ')}: log|det J| against a central-difference Jacobian at ${numRuns} random inputs: ${out.failed ? `**FAIL** (${String(out.counterexample?.[0])})` : 'pass'}.`,
+      '',
+    ],
+  };
+}
+
 /** Run a check; an exception becomes an ERROR cell with its message (the matrix reports it, not crashes). */
 async function guarded<T>(run: () => Promise<T>, onError: (text: string) => T): Promise<T> {
   try {
@@ -127,6 +172,9 @@ async function main(): Promise<void> {
       console.log(`${m.name} / ${e.name}: ${cell.failed ? 'FAIL' : 'pass'} (${seconds.toFixed(1)} s)`);
     }
   }
+  const bounds = await guarded(boundsSection, (text) => ({ lines: ['## Bidirectional log Z bounds', '', text, ''], failed: true }));
+  const jacobians = await guarded(async () => jacobianSection(), (text) => ({ lines: ['## Bijector log-Jacobians', '', text, ''], failed: true }));
+  console.log(`log Z bounds: ${bounds.failed ? 'FAIL' : 'pass'}; bijector log-Jacobians: ${jacobians.failed ? 'FAIL' : 'pass'}`);
   const total = (performance.now() - t0) / 1000;
   const engineLine = (e: CheckEngine) => `- **${e.name}**: \`${JSON.stringify(e.spec)}\`, ${e.simulations} SBC simulations`;
   const lines = [
@@ -158,6 +206,9 @@ async function main(): Promise<void> {
     '',
     `Summary: ${cells.filter((c) => !c.failed).length} of ${cells.length} engine/model cells pass every check.`,
     ...(cells.some((c) => c.failed) ? ['', 'Failing or erroring cells:', '', ...cells.filter((c) => c.failed).map((c) => `- ${c.model} / ${c.engine}${c.note ? ` (known issue)` : ''}`)] : []),
+    '',
+    ...bounds.lines,
+    ...jacobians.lines,
     ...(cells.some((c) => c.note) ? ['', '## Known issues', '', 'Investigated separately and recorded in `test/testing/check-models.ts` (the slow tier runs these cells with the settings that pass, or skips them):', '', ...cells.filter((c) => c.note).map((c) => `- **${c.model} / ${c.engine}**: ${c.note}.`)] : []),
     '',
   ];

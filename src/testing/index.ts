@@ -6,8 +6,12 @@
  *   and simultaneous ECDF-band tests, Bonferroni across quantities).
  * - {@link tarp} / {@link tarpCheck}: TARP expected-coverage curves from
  *   samples alone (any engine, VI and flows included).
- * - {@link logZUnbiasedness}, {@link bidirectionalBounds}: log-normaliser
- *   checks and the symmetric-KL bound from bidirectional estimates.
+ * - {@link logZUnbiasedness}, {@link bidirectionalBounds},
+ *   {@link stateSpaceLogZBounds}: log-normaliser checks and the
+ *   symmetric-KL bound from bidirectional estimates.
+ * - {@link checkLogDetJacobian}, {@link logDetJacobianProperty}: a
+ *   bijector's log|det J| against finite differences, as a fast-check
+ *   property.
  * - {@link compareWithEnumeration}, {@link engineAgreesWithExact}: exact
  *   oracles on discrete models and a fast-check property over random
  *   programs.
@@ -46,7 +50,22 @@ export {
 } from './uniformity.js';
 export { sbc, analyzeRanks, rankOf, rescaleRank, SbcResult, LOG_LIKELIHOOD, type SbcOptions, type SbcQuantity, type SbcQuantityResult, type RankAnalysisOptions } from './sbc.js';
 export { tarp, tarpCheck, type TarpOptions, type TarpResult, type TarpCheckOptions } from './tarp.js';
-export { logZUnbiasedness, checkLogZUnbiased, bidirectionalBounds, gapDecreases, type MeanSe, type UnbiasednessResult, type BidirectionalBounds } from './logz.js';
+export {
+  logZUnbiasedness,
+  checkLogZUnbiased,
+  bidirectionalBounds,
+  gapDecreases,
+  stateSpaceLogZBounds,
+  linearGaussianLogZBounds,
+  linearGaussianSmoothingDraw,
+  type MeanSe,
+  type UnbiasednessResult,
+  type BidirectionalBounds,
+  type LogZBoundsLevel,
+  type LogZBoundsSweep,
+  type LogZBoundsSweepOptions,
+} from './logz.js';
+export { finiteDifferenceLogDet, checkLogDetJacobian, logDetJacobianProperty, arbBijectorInput, type LogDetCheck, type LogDetCheckOptions, type BijectorCase } from './jacobian.js';
 export {
   compareWithEnumeration,
   engineAgreesWithExact,

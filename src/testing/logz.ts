@@ -16,16 +16,25 @@
  * the bounds is therefore the symmetric KL between them, which bounds the
  * symmetric KL between the engine's output and the posterior.
  * {@link bidirectionalBounds} turns estimates from both directions into
- * bounds with standard errors; the runners that produce them live with the
- * engines.
+ * bounds with standard errors; {@link stateSpaceLogZBounds} runs SMC and
+ * conditional SMC (`logZBounds` of the particle engine) at increasing
+ * particle counts and checks that the gap closes, and
+ * {@link linearGaussianLogZBounds} does so on a linear-Gaussian model, whose
+ * exact log Z (Kalman filter) and exact posterior paths (forward filtering,
+ * backward sampling) are known.
  *
  * @module
  */
 import type { Model } from '../core/model.js';
+import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
 import { normalQuantile } from '../diagnostics/inverse-cdf.js';
 import type { CommonOptions } from '../infer/registry.js';
 import { infer } from '../infer/registry.js';
+import { type TrajectoryLike, logZBounds } from '../infer/smc/csmc.js';
+import { type LinearGaussian1D, kalmanFilter, linearGaussian1D } from '../infer/smc/kalman.js';
+import { linearGaussianStateSpace } from '../infer/smc/lineargaussian.js';
+import type { Proposal, StateSpaceModel } from '../infer/smc/statespace.js';
 
 /** Mean and standard error of a sample. */
 export interface MeanSe {
@@ -167,4 +176,116 @@ export function gapDecreases(bounds: readonly Pick<BidirectionalBounds, 'gap' | 
   const first = bounds[0];
   const last = bounds[bounds.length - 1];
   return first.gap - last.gap > z * Math.hypot(first.gapSe, last.gapSe);
+}
+
+/** One particle count of {@link stateSpaceLogZBounds}: the bounds, and the KL estimates they give. */
+export interface LogZBoundsLevel extends BidirectionalBounds {
+  /** Particles per run at this level. */
+  readonly particles: number;
+  /**
+   * The gap clipped at 0: an estimate of the symmetric KL between the
+   * forward (SMC) and reverse (CSMC) processes, which bounds the symmetric
+   * KL between the SMC output and the posterior.
+   */
+  readonly symmetricKL: number;
+}
+
+/** The result of {@link stateSpaceLogZBounds}. */
+export interface LogZBoundsSweep {
+  /** One entry per particle count, in the order given (increasing). */
+  readonly levels: LogZBoundsLevel[];
+  /** The exact log Z, when known. */
+  readonly logZ?: number;
+  /** {@link gapDecreases} over the levels. */
+  readonly gapDecreases: boolean;
+  /** Every level's bounds are consistent (they do not cross, and bracket a known log Z, up to their error). */
+  readonly consistent: boolean;
+  /** `gapDecreases && consistent`. */
+  readonly pass: boolean;
+}
+
+/** Options of {@link stateSpaceLogZBounds}. */
+export interface LogZBoundsSweepOptions {
+  /** Increasing particle counts, e.g. `[4, 16, 64]`. */
+  readonly particles: readonly number[];
+  /** Independent runs of each direction per level. */
+  readonly runs: number;
+  /** Exact posterior draws of the latent path for the CSMC runs (see `logZBounds`). */
+  readonly references: readonly TrajectoryLike[] | ((run: number, rng: Rng) => TrajectoryLike);
+  /** The exact log Z, when known (adds `klForward`/`klReverse` and a bracketing check). */
+  readonly logZ?: number;
+  /** Proposal for both directions (default: the model's transition). */
+  readonly proposal?: Proposal;
+  /** Ancestor sampling in the CSMC runs (default false). */
+  readonly ancestorSampling?: boolean;
+  /** Level of the consistency checks (default 0.01). */
+  readonly alpha?: number;
+  /** Standard errors of slack in {@link gapDecreases} (default 3). */
+  readonly z?: number;
+  /** Seed (default 0); each level draws from its own split stream. */
+  readonly seed?: Seed;
+}
+
+/**
+ * Bidirectional log Z bounds for a state-space model at increasing particle
+ * counts: at each count, `runs` forward SMC runs (lower bound) and `runs`
+ * conditional SMC runs from exact posterior references (upper bound), both
+ * through the particle engine's `logZBounds`; then {@link bidirectionalBounds}
+ * per level and {@link gapDecreases} across levels. A gap that does not close
+ * as particles grow, or bounds that cross, point at a bug in the filter, the
+ * conditional filter or the references.
+ */
+export async function stateSpaceLogZBounds(model: StateSpaceModel, options: LogZBoundsSweepOptions): Promise<LogZBoundsSweep> {
+  const counts = options.particles;
+  if (counts.length < 2) throw new RangeError(`stateSpaceLogZBounds: need two or more particle counts, got ${counts.length}`);
+  for (let i = 0; i < counts.length; i++) {
+    if (!Number.isInteger(counts[i]) || counts[i] < 2) throw new RangeError(`stateSpaceLogZBounds: particles[${i}] must be an integer >= 2, got ${counts[i]}`);
+    if (i > 0 && counts[i] <= counts[i - 1]) throw new RangeError(`stateSpaceLogZBounds: particle counts must increase, got ${counts.join(', ')}`);
+  }
+  const rng = rngFrom(options.seed ?? 0);
+  const levels: LogZBoundsLevel[] = [];
+  for (const particles of counts) {
+    const b = await logZBounds(model, { particles, runs: options.runs, references: options.references, proposal: options.proposal, ancestorSampling: options.ancestorSampling, rng: rng.split() });
+    const bounds = bidirectionalBounds(b.lower.values, b.upper.values, { logZ: options.logZ, alpha: options.alpha });
+    levels.push({ ...bounds, particles, symmetricKL: Math.max(0, bounds.gap) });
+  }
+  const decreases = gapDecreases(levels, options.z);
+  const consistent = levels.every((l) => l.consistent);
+  return { levels, ...(options.logZ !== undefined ? { logZ: options.logZ } : {}), gapDecreases: decreases, consistent, pass: decreases && consistent };
+}
+
+/**
+ * An exact draw of the latent path x_0..x_{T-1} given `ys` of a 1-D
+ * linear-Gaussian model (forward filtering, backward sampling): the
+ * reference that makes conditional SMC an upper bound on log Z.
+ */
+export function linearGaussianSmoothingDraw(params: LinearGaussian1D, ys: readonly number[], rng: Rng): number[] {
+  const T = ys.length;
+  if (T === 0) return [];
+  const kf = kalmanFilter(linearGaussian1D(params), ys);
+  const a = params.a ?? 1;
+  const x = new Array<number>(T);
+  x[T - 1] = kf.means[T - 1][0] + Math.sqrt(kf.covariances[T - 1][0][0]) * rng.normal();
+  for (let t = T - 2; t >= 0; t--) {
+    // x_t | x_{t+1}, y_0..y_t: the filtering law conditioned on the next state
+    const pf = kf.covariances[t][0][0];
+    const pp = kf.predictedCovariances[t + 1][0][0];
+    const gain = (pf * a) / pp;
+    const mean = kf.means[t][0] + gain * (x[t + 1] - kf.predictedMeans[t + 1][0]);
+    x[t] = mean + Math.sqrt(Math.max(0, pf - gain * gain * pp)) * rng.normal();
+  }
+  return x;
+}
+
+/**
+ * {@link stateSpaceLogZBounds} on a 1-D linear-Gaussian state-space model
+ * with observations `ys`: the exact log Z comes from the Kalman filter and
+ * the CSMC references are exact posterior paths
+ * ({@link linearGaussianSmoothingDraw}). With a correct particle engine the
+ * bounds bracket log Z at every particle count and the gap shrinks.
+ */
+export async function linearGaussianLogZBounds(params: LinearGaussian1D, ys: readonly number[], options: Omit<LogZBoundsSweepOptions, 'references' | 'logZ'>): Promise<LogZBoundsSweep> {
+  const model = linearGaussianStateSpace(params, ys);
+  const logZ = kalmanFilter(linearGaussian1D(params), ys).logLikelihood;
+  return stateSpaceLogZBounds(model, { ...options, logZ, references: (_run, rng) => linearGaussianSmoothingDraw(params, ys, rng) });
 }

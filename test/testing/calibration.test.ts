@@ -25,6 +25,7 @@ import {
   betaBernoulli,
   chiSquareUniformity,
   compareWithEnumeration,
+  checkLogDetJacobian,
   ecdfBandTest,
   engineAgreesWithExact,
   engineAgreesWithExactProperty,
@@ -32,6 +33,10 @@ import {
   exactConjugateEngine,
   gapDecreases,
   independentDraws,
+  linearGaussianLogZBounds,
+  linearGaussianSmoothingDraw,
+  logDetJacobianProperty,
+  stateSpaceLogZBounds,
   logZUnbiasedness,
   normalNormal,
   priorPredictive,
@@ -39,6 +44,10 @@ import {
   tarp,
   tarpCheck,
 } from '../../src/testing/index.js';
+import { Bijector, Exp, Ordered, Sigmoid, Softplus, StickBreaking } from '../../src/transforms/index.js';
+import type { Value } from '../../src/core/value.js';
+import { kalmanFilter, linearGaussian1D, linearGaussianStateSpace, rtsSmoother } from '../../src/infer/smc/index.js';
+import { linearGaussianCheck, linearGaussianData } from './check-models.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -209,6 +218,122 @@ describe('log-normaliser checks', () => {
     const shrinking = [0.8, 0.4, 0.1].map((g) => ({ gap: g, gapSe: 0.02 }));
     expect(gapDecreases(shrinking)).toBe(true);
     expect(gapDecreases([...shrinking].reverse())).toBe(false);
+  });
+});
+
+describe('bidirectional log Z bounds on a linear-Gaussian state-space model', () => {
+  const { params, particles, runs } = linearGaussianCheck;
+  const ys = linearGaussianData();
+  const exact = kalmanFilter(linearGaussian1D(params), ys).logLikelihood;
+
+  it('the exact smoothing draws have the RTS smoother\'s moments', () => {
+    const rng = new Rng(4);
+    const n = 4000;
+    const draws = Array.from({ length: n }, () => linearGaussianSmoothingDraw(params, ys, rng));
+    const rts = rtsSmoother(linearGaussian1D(params), kalmanFilter(linearGaussian1D(params), ys));
+    for (const t of [0, 12, ys.length - 1]) {
+      const m = mean(draws.map((d) => d[t]));
+      const v = rts.covariances[t][0][0];
+      expect(Math.abs(m - rts.means[t][0])).toBeLessThan(4.5 * Math.sqrt(v / n));
+    }
+  });
+
+  it('SMC below and CSMC from exact paths above bracket the Kalman log Z, and the gap (symmetric KL) closes with particles', async () => {
+    const r = await linearGaussianLogZBounds(params, ys, { particles, runs, seed: 1 });
+    const rows = r.levels.map((l) => `N=${l.particles}: [${l.lower.mean.toFixed(3)} ± ${l.lower.se.toFixed(3)}, ${l.upper.mean.toFixed(3)} ± ${l.upper.se.toFixed(3)}] gap ${l.gap.toFixed(3)}`);
+    console.log(`log Z ${exact.toFixed(3)}; ${rows.join('; ')}`);
+    expect(r.logZ).toBeCloseTo(exact, 9);
+    expect(r.consistent, rows.join('\n')).toBe(true);
+    expect(r.gapDecreases, rows.join('\n')).toBe(true);
+    expect(r.pass).toBe(true);
+    for (const l of r.levels) {
+      // the gap is KL(fwd || rev) + KL(rev || fwd), each estimated from one side and the exact log Z
+      expect(l.gap).toBeCloseTo((l.klForward as number) + (l.klReverse as number), 9);
+      expect(l.symmetricKL).toBe(Math.max(0, l.gap));
+    }
+    // with 4 particles both sides are resolved away from log Z
+    const first = r.levels[0];
+    expect(first.lower.mean + 4.5 * first.lower.se).toBeLessThan(exact);
+    expect(first.upper.mean - 4.5 * first.upper.se).toBeGreaterThan(exact);
+  });
+
+  it('a CSMC reference that is not an exact posterior path breaks the upper bound', async () => {
+    // planted bug: references drawn from the prior dynamics instead of the smoothing distribution
+    const prior = (_run: number, rng: Rng) => {
+      const x: number[] = [params.m0 + params.s0 * rng.normal()];
+      for (let t = 1; t < ys.length; t++) x.push(params.a * x[t - 1] + params.q * rng.normal());
+      return x;
+    };
+    const r = await stateSpaceLogZBounds(linearGaussianStateSpace(params, ys), { particles: [4, 16], runs: 30, references: prior, logZ: exact, seed: 2 });
+    expect(r.consistent).toBe(false);
+    expect(r.pass).toBe(false);
+  });
+
+  it('rejects particle counts that do not increase', async () => {
+    await expect(stateSpaceLogZBounds(linearGaussianStateSpace(params, ys), { particles: [16, 4], runs: 5, references: [] })).rejects.toThrow(/must increase/);
+  });
+});
+
+/** A planted wrong Jacobian: delegates to `inner` but scales its log-determinant. */
+class ScaledLogDet extends Bijector {
+  readonly name: string;
+  constructor(
+    private readonly inner: Bijector,
+    private readonly factor: number,
+  ) {
+    super();
+    this.name = `${inner.name}×${factor}`;
+  }
+  get domain() {
+    return this.inner.domain;
+  }
+  get codomain() {
+    return this.inner.codomain;
+  }
+  forward(x: Value): Value {
+    return this.inner.forward(x);
+  }
+  inverse(y: Value): Value {
+    return this.inner.inverse(y);
+  }
+  logDetJacobian(x: Value, y?: Value): Value {
+    const l = this.inner.logDetJacobian(x, y);
+    return typeof l === 'number' ? this.factor * l : l.mul(this.factor);
+  }
+  override forwardShape(shape: readonly number[]): number[] {
+    return this.inner.forwardShape(shape);
+  }
+  override inverseShape(shape: readonly number[]): number[] {
+    return this.inner.inverseShape(shape);
+  }
+}
+
+describe('fast-check finds a planted wrong Jacobian and shrinks it', () => {
+  it('the real bijectors match finite differences', () => {
+    fc.assert(logDetJacobianProperty([Exp(), Softplus(), Sigmoid(), StickBreaking(), Ordered()]), { numRuns: 200, seed: 1 });
+    // a spot value: on R^1 the offset is log 1 = 0, so x = 0 breaks the stick at z = 1/2 and log det = 2 log(1/2)
+    const spot = checkLogDetJacobian(StickBreaking(), [0]);
+    expect(spot.analytic).toBeCloseTo(2 * Math.log(0.5), 5);
+    expect(spot.pass).toBe(true);
+  });
+
+  it('a halved log-determinant (Exp) shrinks to an input near 0', () => {
+    const out = fc.check(logDetJacobianProperty([new ScaledLogDet(Exp(), 0.5)]), { numRuns: 200, seed: 1 });
+    expect(out.failed).toBe(true);
+    const [c] = out.counterexample as [{ x: number }];
+    console.log(`planted Exp×0.5: shrunk to ${String(out.counterexample?.[0])} after ${out.numShrinks} shrinks`);
+    // log det Exp = x, so the error |x|/2 first exceeds the (1e-6 + 1e-6 |x|) tolerance at |x| just above 2e-6
+    expect(Math.abs(c.x)).toBeGreaterThan(2e-6);
+    expect(Math.abs(c.x)).toBeLessThan(1e-5);
+  });
+
+  it('a negated log-determinant (StickBreaking) is found among correct bijectors and shrinks to the one-entry vector [0]', () => {
+    const out = fc.check(logDetJacobianProperty([new ScaledLogDet(Softplus(), 1), new ScaledLogDet(StickBreaking(), -1)]), { numRuns: 200, seed: 2 });
+    expect(out.failed).toBe(true);
+    const [c] = out.counterexample as [{ bijector: Bijector; x: number[] }];
+    console.log(`planted StickBreaking×-1: shrunk to ${String(out.counterexample?.[0])} after ${out.numShrinks} shrinks`);
+    expect(c.bijector.name).toBe('StickBreaking×-1');
+    expect(c.x).toEqual([0]);
   });
 });
 

@@ -5,6 +5,7 @@
  * engine's settings for them.
  */
 import { type Model, model, ops } from '../../src/core/index.js';
+import { Rng } from '../../src/core/rng.js';
 import { Bernoulli, Categorical, Normal } from '../../src/distributions/index.js';
 import { type ConjugateFamily, type EngineSpec, type Simulator, betaBernoulli, gammaPoisson, normalNormal, priorPredictive } from '../../src/testing/index.js';
 
@@ -119,7 +120,7 @@ export interface CheckEngine {
 const any = () => true;
 const continuousOnly = (m: CheckModel) => !m.discrete && m.name !== 'branching';
 
-/** The engines of the matrix (HMC/NUTS need continuous latents; enumeration discrete ones). */
+/** The engines of the matrix (HMC/NUTS, VI, SVGD and NeuTra need continuous latents; enumeration discrete ones). */
 export const checkEngines: CheckEngine[] = [
   { name: 'enumerate', spec: { method: 'enumerate' }, applies: (m) => m.discrete, simulations: 200, logZ: true },
   { name: 'importance', spec: { method: 'importance', particles: 1000 }, applies: any, simulations: 100, logZ: true },
@@ -129,4 +130,28 @@ export const checkEngines: CheckEngine[] = [
   { name: 'mh+gibbs', spec: { method: 'mh', gibbs: true, samples: 1000, warmup: 300 }, applies: (m) => m.discrete, simulations: 60, logZ: false },
   { name: 'nuts', spec: { method: 'nuts', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 30, logZ: false },
   { name: 'hmc', spec: { method: 'hmc', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 15, logZ: false },
+  // Approximate engines: VI is exact only where the guide family contains the posterior
+  // (AutoNormal: normal-normal; AutoMultivariateNormal: normal-normal and regression, a
+  // Gaussian posterior with correlated coefficients). On Beta and Gamma posteriors the
+  // Gaussian-in-unconstrained-space guide is an approximation SBC may or may not resolve.
+  { name: 'vi-normal', spec: { method: 'vi', guide: 'normal', steps: 500, particles: 16, samples: 200, optimizer: { name: 'adam', lr: 0.05 } }, applies: continuousOnly, simulations: 40, logZ: false },
+  { name: 'vi-mvn', spec: { method: 'vi', guide: 'mvn', steps: 500, particles: 16, samples: 200, optimizer: { name: 'adam', lr: 0.05 } }, applies: continuousOnly, simulations: 40, logZ: false },
+  { name: 'svgd', spec: { method: 'svgd', particles: 60, steps: 300 }, applies: continuousOnly, simulations: 40, logZ: false },
+  { name: 'neutra', spec: { method: 'neutra', guide: 'mvn', viSteps: 300, chains: 1, warmup: 100, samples: 100, vectorize: false }, applies: continuousOnly, simulations: 15, logZ: false },
 ];
+
+/** The linear-Gaussian state-space model of the bidirectional log Z check: an AR(1) state seen through noise. */
+export const linearGaussianCheck = { params: { m0: 0, s0: 1, a: 0.9, q: 0.7, h: 1.2, r: 0.5 }, length: 25, particles: [4, 16, 64], runs: 60 } as const;
+
+/** Observations simulated from {@link linearGaussianCheck} with a fixed seed. */
+export function linearGaussianData(length: number = linearGaussianCheck.length, seed = 7): number[] {
+  const { m0, s0, a, q, h, r } = linearGaussianCheck.params;
+  const rng = new Rng(seed);
+  const ys: number[] = [];
+  let x = m0 + s0 * rng.normal();
+  for (let t = 0; t < length; t++) {
+    if (t > 0) x = a * x + q * rng.normal();
+    ys.push(h * x + r * rng.normal());
+  }
+  return ys;
+}

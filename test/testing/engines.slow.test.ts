@@ -5,14 +5,20 @@
  *
  *   TYCHE_SLOW=1 npx vitest run test/testing/engines.slow.test.ts
  *
+ * The cells come from check-models.ts: every engine, the gradient-based and
+ * variational ones (HMC, VI with AutoNormal and AutoMultivariateNormal
+ * guides, SVGD, NeuTra) included, on every model it applies to, with TARP
+ * from the same draws on the continuous models (so VI gets TARP too).
+ *
  * Design error rate: each SBC run and each TARP test at 0.001, so the
- * ~40 cells together falsely fail a correct engine with probability at
- * most about 6%; the enumeration oracle at 4 sigma per probability.
+ * ~55 cells (about 90 tests) together falsely fail a correct engine with
+ * probability at most about 9%; the enumeration oracle at 4 sigma per
+ * probability.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { engineAgreesWithExact, flattenValues, sbc, tarp } from '../../src/testing/index.js';
-import { checkEngines, checkModels } from './check-models.js';
+import { engineAgreesWithExact, flattenValues, linearGaussianLogZBounds, sbc, tarp } from '../../src/testing/index.js';
+import { checkEngines, checkModels, linearGaussianCheck, linearGaussianData } from './check-models.js';
 
 const slow = process.env.TYCHE_SLOW === '1';
 
@@ -68,5 +74,14 @@ describe.skipIf(!slow)('slow oracle property: approximate engines agree with enu
     { method: 'mh', samples: 4000, warmup: 500, chains: 2 },
   ])('$method', { timeout: 600_000 }, async (spec) => {
     await engineAgreesWithExact(spec, { numRuns: 15, seed: 5 });
+  });
+});
+
+describe.skipIf(!slow)('slow bidirectional log Z bounds', () => {
+  it('SMC / CSMC bounds bracket the Kalman log Z on a longer series, and the gap closes up to 256 particles', { timeout: 600_000 }, async () => {
+    const ys = linearGaussianData(60, 13);
+    const r = await linearGaussianLogZBounds(linearGaussianCheck.params, ys, { particles: [4, 16, 64, 256], runs: 150, seed: 3, alpha: 0.001 });
+    const rows = r.levels.map((l) => `N=${l.particles}: [${l.lower.mean.toFixed(3)}, ${l.upper.mean.toFixed(3)}] symmetric KL ${l.symmetricKL.toFixed(3)}`).join('\n');
+    expect(r.pass, `log Z ${r.logZ}\n${rows}`).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Every engine passes SBC on small models (fast tier) and agrees with
- * enumeration on a discrete model; fixed seeds. Heavier runs:
- * engines.slow.test.ts.
+ * enumeration on a discrete model; fixed seeds. HMC, VI, SVGD and NeuTra:
+ * gradient-engines.test.ts. Heavier runs: engines.slow.test.ts.
  *
  * Design error rate: each SBC run at family-wise alpha 0.001 (Bonferroni
  * over its quantities and tests), so the 11 runs together falsely fail a
