@@ -189,23 +189,36 @@ class Execution<A extends unknown[], R> {
       throw new RangeError(`batch size must be a positive integer, got ${this.batch.size}`);
     }
     this.rng = options.rng ?? rngFrom();
-    const self = this;
+    // bound methods rather than closures: one context per execution, made cheaply
     this.ctx = {
-      sample: <D extends Distribution>(address: string, dist: D, options?: SampleOptions) =>
-        self.sampleSite(address, dist, undefined, options) as Promise<ValueOf<D>>,
-      observe: <D extends Distribution>(address: string, dist: D, value: ValueLike, options?: SampleOptions) => {
-        if (value === undefined || value === null) throw new ModelError(self.fullAddress(address), 'observe needs a value');
-        return self.sampleSite(address, dist, toValue(value, `site "${self.fullAddress(address)}"`), options) as Promise<ValueOf<D>>;
-      },
-      factor: async (address, logWeight) => {
-        await self.factorSite(address, toValue(logWeight, `factor "${self.fullAddress(address)}"`));
-      },
-      deterministic: (address, value) => self.deterministicSite(address, value),
-      param: (address, init, constraint) => self.paramSite(address, init, constraint),
-      plate: (name, size, fn, options) => self.plate(name, size, fn, options),
-      scope: (prefix, fn) => self.scope(prefix, fn),
+      sample: this.sampleEffect.bind(this) as Ctx['sample'],
+      observe: this.observeEffect.bind(this) as Ctx['observe'],
+      factor: this.factorEffect.bind(this),
+      deterministic: this.deterministicSite.bind(this),
+      param: this.paramSite.bind(this),
+      plate: this.plate.bind(this),
+      scope: this.scope.bind(this),
       rng: this.rng,
     };
+  }
+
+  private sampleEffect(address: string, dist: Distribution, options?: SampleOptions): Promise<Value> {
+    return this.sampleSite(address, dist, undefined, options);
+  }
+
+  private observeEffect(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value> {
+    if (value === undefined || value === null) return Promise.reject(new ModelError(this.fullAddress(address), 'observe needs a value'));
+    let v: Value;
+    try {
+      v = toValue(value, `site "${this.fullAddress(address)}"`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.sampleSite(address, dist, v, options);
+  }
+
+  private async factorEffect(address: string, logWeight: ValueLike): Promise<void> {
+    await this.factorSite(address, toValue(logWeight, `factor "${this.fullAddress(address)}"`));
   }
 
   async run(args: A): Promise<R> {
@@ -494,6 +507,8 @@ function expandToPlates(address: string, dist: Distribution, plates: readonly Pl
  * error naming the site and both shapes.
  */
 function fitObserved(address: string, dist: Distribution, value: Value): Distribution {
+  // the common scalar case, without allocating shapes
+  if (typeof value === 'number' && dist.batchShape.length === 0 && dist.eventShape.length === 0) return dist;
   const want = dist.shape();
   const have = shapeOf(value);
   const extra = have.length - want.length;
