@@ -7,7 +7,7 @@
  * @module
  */
 import { Model, type ModelFn } from '../core/model.js';
-import { initBackend } from '../backend/select.js';
+import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 
 /** Options every engine accepts. */
@@ -68,6 +68,7 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
     throw new TypeError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
   }
-  await initBackend();
+  // (initialised once; later calls skip the promise round-trip)
+  if (backendInfo() === undefined) await initBackend();
   return (engine as unknown as Engine<O>).run(modelObj, options, args);
 }
