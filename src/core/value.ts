@@ -94,6 +94,16 @@ export function toArray(x: Value): Float64Array {
   return typeof x === 'number' ? Float64Array.of(x) : Float64Array.from(x.dataSync());
 }
 
+/** Row-major coordinates of flat index `i` in an array of shape `shape`. */
+export function unravelIndex(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    idx[k] = i % shape[k];
+    i = Math.floor(i / shape[k]);
+  }
+  return idx;
+}
+
 /** Broadcast two shapes (numpy rules), or throw naming both. */
 export function broadcastShapes(a: readonly number[], b: readonly number[], where = 'broadcast'): number[] {
   const n = Math.max(a.length, b.length);

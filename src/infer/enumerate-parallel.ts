@@ -27,7 +27,7 @@ import type { Handler, Message } from '../core/message.js';
 import { type Model, ModelError, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { plateNestingOf } from '../core/trace.js';
-import { type Value, logSumExp, toTensor } from '../core/value.js';
+import { type Value, logSumExp, toTensor, unravelIndex } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
 import type { IntervalConstraint } from '../distributions/constraints.js';
 import { type Draw, Posterior } from './posterior.js';
@@ -110,16 +110,6 @@ function enumLogDensity(logProb: Value, scale: number, mask: boolean | tf.Tensor
   return scale === 1 ? lp : tf.mul(lp, scale);
 }
 
-/** Row-major coordinates of a flat index; dims[k] is the size of axis k. */
-function coordinates(index: number, dims: readonly number[]): number[] {
-  const out = new Array<number>(dims.length);
-  for (let a = dims.length - 1; a >= 0; a--) {
-    out[a] = index % dims[a];
-    index = Math.floor(index / dims[a]);
-  }
-  return out;
-}
-
 /** Parallel enumeration with exact float64 rescoring of the paths with positive probability. */
 export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, options: ParallelEnumerateOptions, args: A): Promise<Posterior<A, R>> {
   const rng = rngFrom(options.seed ?? 0);
@@ -162,7 +152,7 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
     // exact rescoring of the possible paths on the number path (float64)
     for (let i = 0; i < possible.length; i++) {
       if (possible[i] === -Infinity || Number.isNaN(possible[i])) continue;
-      const coords = coordinates(i, dims);
+      const coords = unravelIndex(i, dims);
       const byAddress = new Map<string, Value>(prefix);
       sites.forEach((s, k) => byAddress.set(s.address, s.values[coords[dims.length - 1 - k]]));
       const fix: Handler = {

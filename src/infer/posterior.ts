@@ -12,7 +12,7 @@
 import { execute, type Model } from '../core/model.js';
 import { substituteHandler, unconditionHandler } from '../core/handlers.js';
 import { Rng, rngFrom, type Seed } from '../core/rng.js';
-import { type Value, isTensor, logSumExp, toArray } from '../core/value.js';
+import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/value.js';
 import { summarizeOne } from '../diagnostics/summary.js';
 
 /** One draw: latent values by address, the model's return value and a log-weight. */
@@ -233,7 +233,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
         const flat = toArray(v);
         const shape = typeof v === 'number' ? [] : v.shape;
         for (let j = 0; j < flat.length; j++) {
-          const name = shape.length === 0 ? addr : `${addr}[${unravel(j, shape).join(',')}]`;
+          const name = shape.length === 0 ? addr : `${addr}[${unravelIndex(j, shape).join(',')}]`;
           let c = cols.get(name);
           if (!c) cols.set(name, (c = { draw: [], values: [] }));
           c.draw.push(i);
@@ -369,12 +369,4 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     }
     return out;
   }
-}
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let k = shape.length - 1; k >= 0; k--) {
-    idx[k] = i % shape[k];
-    i = Math.floor(i / shape[k]);
-  }
-  return idx;
 }

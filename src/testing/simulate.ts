@@ -17,7 +17,7 @@ import { conditionHandler, substituteHandler, unconditionHandler } from '../core
 import type { Handler } from '../core/message.js';
 import { type Model, execute } from '../core/model.js';
 import { type Rng, rngFrom, type Seed } from '../core/rng.js';
-import { type Value, type ValueLike, isTensor, toArray, toNumber } from '../core/value.js';
+import { type Value, type ValueLike, isTensor, toArray, toNumber, unravelIndex } from '../core/value.js';
 import { Posterior, type Draw } from '../infer/posterior.js';
 import { type CommonOptions, infer } from '../infer/registry.js';
 // register every built-in engine, so that `{ method }` options work from this entry point alone
@@ -129,10 +129,10 @@ export function flattenValues(values: Readonly<Record<string, ValueLike>>): Map<
     else if (typeof v === 'boolean') out.set(addr, v ? 1 : 0);
     else if (isTensor(v)) {
       if (v.rank === 0) out.set(addr, toNumber(v));
-      else toArray(v).forEach((x, j) => out.set(`${addr}[${unravel(j, v.shape).join(',')}]`, x));
+      else toArray(v).forEach((x, j) => out.set(`${addr}[${unravelIndex(j, v.shape).join(',')}]`, x));
     } else {
       const shape = shapeOfNested(v);
-      flatNested(v).forEach((x, j) => out.set(`${addr}[${unravel(j, shape).join(',')}]`, x));
+      flatNested(v).forEach((x, j) => out.set(`${addr}[${unravelIndex(j, shape).join(',')}]`, x));
     }
   }
   return out;
@@ -154,14 +154,6 @@ function flatNested(v: unknown): number[] {
   return Array.from(v as ArrayLike<unknown>).flatMap((x) => flatNested(x));
 }
 
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let k = shape.length - 1; k >= 0; k--) {
-    idx[k] = i % shape[k];
-    i = Math.floor(i / shape[k]);
-  }
-  return idx;
-}
 
 /**
  * log p(observations | values) of a model: one run with the latent sites
