@@ -140,10 +140,14 @@ export interface McmcProgressLike {
   readonly chains?: readonly { readonly phase?: string }[];
 }
 
-/** What SMC engines pass to `onStep`. */
+/** What SMC engines (and `vi`) pass to `onStep`. */
 export interface SMCStepLike {
-  /** Step index, from 0. */
+  /** Step index: from 0 for SMC; the number of optimisation steps done for `vi`. */
   readonly step: number;
+  /** `vi`: the total number of optimisation steps. */
+  readonly steps?: number;
+  /** `vi`: the current loss (negative objective). */
+  readonly loss?: number;
   /** Effective sample size after the step. */
   readonly ess?: number;
   /** Running log marginal likelihood estimate. */
@@ -159,7 +163,7 @@ export interface ProgressCallbacks {
    * and of `mh`/`importance` (`(done, total)`).
    */
   readonly onProgress: (progress: number | McmcProgressLike, total?: number) => void;
-  /** For `onStep` of `smc` and `tempered`. */
+  /** For `onStep` of `smc`, `tempered` and `vi`. */
   readonly onStep: (info: SMCStepLike) => void;
   /** End the line; call it when the engine returns. */
   done(): void;
@@ -175,7 +179,7 @@ function mcmcPhase(p: McmcProgressLike): string | undefined {
 
 /**
  * A progress bar with callbacks that fit every engine: pass `onProgress` to
- * MCMC engines and importance sampling, `onStep` to SMC, then call `done()`.
+ * MCMC engines and importance sampling, `onStep` to SMC and VI, then call `done()`.
  * Draws to stderr only when it is a terminal, unless `enabled` says
  * otherwise.
  *
@@ -198,6 +202,11 @@ export function progressBar(label: string, options: ProgressBarOptions = {}): Pr
       else bar.update(progress.completed, progress.total, { phase: mcmcPhase(progress), elapsedMs: progress.elapsedMs });
     },
     onStep(info) {
+      if (info.steps !== undefined) {
+        // vi: steps done out of steps, with the loss
+        bar.update(info.step, info.steps, { extra: info.loss !== undefined && Number.isFinite(info.loss) ? `loss ${info.loss.toFixed(3)}` : '' });
+        return;
+      }
       const extra = [info.ess !== undefined ? `ESS ${info.ess.toFixed(1)}` : '', info.logZ !== undefined && Number.isFinite(info.logZ) ? `log Z ${info.logZ.toFixed(3)}` : '']
         .filter((s) => s !== '')
         .join('  ');

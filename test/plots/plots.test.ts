@@ -178,5 +178,10 @@ describe('progress bars on real engines', () => {
     smcBar.done();
     expect(writes.some((w) => w.includes(`100%  ${flips.length}/${flips.length}`))).toBe(true);
     expect(writes.at(-1)).toBe('\n');
+    writes.length = 0;
+    const viBar = progressBar('vi', { stream, minIntervalMs: 0 });
+    await infer(coin, { method: 'vi', guide: 'normal', steps: 40, progressEvery: 10, seed: 1, onStep: viBar.onStep }, flips);
+    viBar.done();
+    expect(writes.some((w) => /100%\s+40\/40.*loss -?\d/.test(w))).toBe(true);
   });
 });
