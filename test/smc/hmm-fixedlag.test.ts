@@ -3,6 +3,7 @@
  * particle filter against it on posteriordb's hmm_example, and fixed-lag
  * smoothing against the RTS smoother at the same lag.
  */
+import { resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
@@ -70,7 +71,8 @@ describe('hmmForward', () => {
   });
 });
 
-const HMM_DIR = '/work/shared/posteriordb/hmm_example-hmm_example';
+// ../shared beside the checkout (as CI has it); the test skips without it
+const HMM_DIR = resolve(process.cwd(), '../shared/posteriordb/hmm_example-hmm_example');
 
 describe('discrete-state particle filter vs the forward algorithm (posteriordb hmm_example)', () => {
   it.skipIf(!existsSync(`${HMM_DIR}/data.json`) || !existsSync(`${HMM_DIR}/reference_draws.json`))(

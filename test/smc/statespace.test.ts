@@ -4,6 +4,7 @@
  * optimal proposal beating the bootstrap, genealogy/FFBSi smoothing against
  * RTS, and tensor memory over 1000 steps.
  */
+import { resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +30,8 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const HMM_PATH = '/work/shared/peers/hmm.json';
+// ../shared beside the checkout (as CI has it); the test skips without it
+const HMM_PATH = resolve(process.cwd(), '../shared/peers/hmm.json');
 const HMM_EXACT = -190.85967421654462;
 
 /** Simulate a 1-D linear-Gaussian model with a fixed seed. */
