@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, atan, div, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
-import { positive, real } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import type { DrawType, Typed } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
 import { HalfDistribution } from './half.js';
+import { LocationScaleDistribution } from './location-scale.js';
 
 const LOG_PI = Math.log(Math.PI);
 
@@ -31,26 +31,15 @@ function undefinedMoment(name: string, moment: string): Error {
  * Cauchy(loc, scale): density 1 / (pi scale (1 + ((x - loc) / scale)^2)).
  * Reparameterised. It has no mean or variance: reading them throws.
  */
-export class CauchyDistribution extends Distribution {
+export class CauchyDistribution extends LocationScaleDistribution {
   readonly name = 'Cauchy';
-  readonly support = real;
-  override readonly hasRsample = true;
-  readonly batchShape: readonly number[];
-  /** Location (the median). */
-  readonly loc: Value;
-  /** Scale > 0 (the half-width at half-maximum). */
-  readonly scale: Value;
 
   constructor(loc: ValueLike = 0, scale: ValueLike = 1) {
-    super();
-    this.loc = param('Cauchy', 'loc', loc);
-    this.scale = param('Cauchy', 'scale', scale);
-    checkParam('Cauchy', 'scale', this.scale, positive);
-    this.batchShape = batchShapeOf('Cauchy', { loc: this.loc, scale: this.scale });
+    super('Cauchy', loc, scale);
   }
 
-  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return add(this.loc, mul(this.scale, standardDraws(rng, this.shape(sampleShape), standardCauchy)));
+  protected standardSample(rng: Rng, shape: readonly number[]): Value {
+    return standardDraws(rng, shape, standardCauchy);
   }
 
   logProb(x: Value): Value {

@@ -5,33 +5,22 @@
  */
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, abs, add, div, exp, log, lt, mul, neg, square, sub, where } from '../core/value.js';
-import { positive, real } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import type { DrawType, Typed } from './distribution.js';
+import { LocationScaleDistribution } from './location-scale.js';
 import { toBatchShape, logDensity, standardDraws, standardLaplace } from './draws.js';
 
 const LOG2 = Math.log(2);
 
 /** Laplace(loc, scale): density exp(-|x - loc| / scale) / (2 scale). Reparameterised. */
-export class LaplaceDistribution extends Distribution {
+export class LaplaceDistribution extends LocationScaleDistribution {
   readonly name = 'Laplace';
-  readonly support = real;
-  override readonly hasRsample = true;
-  readonly batchShape: readonly number[];
-  /** Location (the mean and median). */
-  readonly loc: Value;
-  /** Scale > 0. */
-  readonly scale: Value;
 
   constructor(loc: ValueLike = 0, scale: ValueLike = 1) {
-    super();
-    this.loc = param('Laplace', 'loc', loc);
-    this.scale = param('Laplace', 'scale', scale);
-    checkParam('Laplace', 'scale', this.scale, positive);
-    this.batchShape = batchShapeOf('Laplace', { loc: this.loc, scale: this.scale });
+    super('Laplace', loc, scale);
   }
 
-  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return add(this.loc, mul(this.scale, standardDraws(rng, this.shape(sampleShape), standardLaplace)));
+  protected standardSample(rng: Rng, shape: readonly number[]): Value {
+    return standardDraws(rng, shape, standardLaplace);
   }
 
   logProb(x: Value): Value {

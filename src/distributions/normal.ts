@@ -6,31 +6,21 @@
 import type { Rng } from '../core/rng.js';
 import { normalCdf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
-import { positive, real } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
+import { type DrawType, type Typed, standardNormal } from './distribution.js';
+import { LocationScaleDistribution } from './location-scale.js';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** Normal(loc, scale): density exp(-(x-loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)). */
-export class NormalDistribution extends Distribution {
+export class NormalDistribution extends LocationScaleDistribution {
   readonly name = 'Normal';
-  readonly support = real;
-  override readonly hasRsample = true;
-  readonly batchShape: readonly number[];
-  readonly loc: Value;
-  readonly scale: Value;
 
   constructor(loc: ValueLike, scale: ValueLike) {
-    super();
-    this.loc = param('Normal', 'loc', loc);
-    this.scale = param('Normal', 'scale', scale);
-    checkParam('Normal', 'scale', this.scale, positive);
-    this.batchShape = batchShapeOf('Normal', { loc: this.loc, scale: this.scale });
+    super('Normal', loc, scale);
   }
 
-  sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    const eps = standardNormal(rng, this.shape(sampleShape));
-    return add(this.loc, mul(this.scale, eps));
+  protected standardSample(rng: Rng, shape: readonly number[]): Value {
+    return standardNormal(rng, shape);
   }
 
   logProb(x: Value): Value {
