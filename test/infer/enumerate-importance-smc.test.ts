@@ -8,6 +8,7 @@ import { Categorical } from '../../src/distributions/categorical.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/infer/index.js';
 import '../../src/infer/smc/program.js';
+import { discreteHmm, geometric, geometricExact, meanAndSe } from './fixtures.js';
 import '../../src/infer/smc/tempered.js';
 
 beforeAll(async () => {
@@ -50,25 +51,6 @@ function burglaryExact(): { p: number; z: number } {
         if (b) zb += w;
       }
   return { p: zb / z, z };
-}
-
-/** A geometric number of flips, truncated at depth 6 (recursion + stochastic control flow). */
-const geometric = model(async ({ sample, observe, scope }) => {
-  const flip = async (depth: number): Promise<number> => {
-    if (depth === 6) return depth;
-    const heads = await scope(`f${depth}`, () => sample('coin', Bernoulli(0.5)));
-    return heads ? depth : flip(depth + 1);
-  };
-  const n = await flip(0);
-  await observe('noisy', Normal(n, 2), 3);
-  return n;
-});
-
-function geometricExact(): number[] {
-  const N = (x: number, m: number, s: number) => Math.exp(-0.5 * ((x - m) / s) ** 2) / (s * Math.sqrt(2 * Math.PI));
-  const w = Array.from({ length: 7 }, (_, n) => (n < 6 ? 0.5 ** (n + 1) : 0.5 ** 6) * N(3, n, 2));
-  const z = w.reduce((a, b) => a + b, 0);
-  return w.map((x) => x / z);
 }
 
 describe('enumerate', () => {
@@ -153,9 +135,7 @@ describe('enumerate', () => {
 async function overSeeds(seeds: number, f: (seed: number) => Promise<number>): Promise<{ mean: number; se: number }> {
   const xs: number[] = [];
   for (let s = 0; s < seeds; s++) xs.push(await f(s));
-  const mean = xs.reduce((a, b) => a + b, 0) / seeds;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (seeds - 1));
-  return { mean, se: sd / Math.sqrt(seeds) };
+  return meanAndSe(xs);
 }
 
 describe('importance sampling', () => {
@@ -231,27 +211,15 @@ describe('SMC over programs', () => {
   });
 
   it('resamples (replaying copies) and matches enumeration on a discrete HMM', async () => {
-    const ys = [1, 1, 0, 1, 0, 0];
-    const hmm = model(async ({ sample, observe }) => {
-      let z = await sample('z0', Bernoulli(0.5));
-      for (let t = 0; t < ys.length; t++) {
-        if (t > 0) z = await sample(`z${t}`, Bernoulli(z ? 0.8 : 0.3));
-        await observe(`y${t}`, Bernoulli(z ? 0.9 : 0.2), ys[t]);
-      }
-      return z;
-    });
+    const hmm = discreteHmm;
     const exact = await infer(hmm, { method: 'enumerate' });
     const pLast = exact.marginal((d) => d.returnValue).prob(1);
     const runs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => infer(hmm, { method: 'smc', particles: 200, seed: s, essThreshold: 1 })));
     expect(runs.every((r) => (r.diagnostics.replays as number) > 0)).toBe(true);
-    const stat = (xs: number[]) => {
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return { m, se: Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) / xs.length) };
-    };
-    const p = stat(runs.map((r) => r.marginal((d) => d.returnValue).prob(1)));
-    expect(Math.abs(p.m - pLast)).toBeLessThan(4 * p.se);
-    const z = stat(runs.map((r) => Math.exp(r.logZ - exact.logZ)));
-    expect(Math.abs(z.m - 1)).toBeLessThan(4 * z.se);
+    const p = meanAndSe(runs.map((r) => r.marginal((d) => d.returnValue).prob(1)));
+    expect(Math.abs(p.mean - pLast)).toBeLessThan(4 * p.se);
+    const z = meanAndSe(runs.map((r) => Math.exp(r.logZ - exact.logZ)));
+    expect(Math.abs(z.mean - 1)).toBeLessThan(4 * z.se);
   });
 
   it('keeps tf.memory flat for tensor-valued observations', async () => {

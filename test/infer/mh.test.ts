@@ -5,20 +5,13 @@ import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Beta } from '../../src/distributions/beta.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer, type Posterior } from '../../src/infer/index.js';
+import { discreteHmm, geometric, meanAndSe } from './fixtures.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const ys = [1, 1, 0, 1, 0, 0];
-const hmm = model(async ({ sample, observe }) => {
-  let z = await sample('z0', Bernoulli(0.5));
-  for (let t = 0; t < ys.length; t++) {
-    if (t > 0) z = await sample(`z${t}`, Bernoulli(z ? 0.8 : 0.3));
-    await observe(`y${t}`, Bernoulli(z ? 0.9 : 0.2), ys[t]);
-  }
-  return z;
-});
+const hmm = discreteHmm;
 
 /** A model whose structure depends on a random choice. */
 const switching = model(async ({ sample, observe }) => {
@@ -34,9 +27,7 @@ function acrossChains(post: Posterior<never[], unknown>, f: (rv: unknown) => num
     const ds = post.draws.filter((d) => d.chain === c);
     return ds.reduce((a, d) => a + f(d.returnValue), 0) / ds.length;
   });
-  const mean = per.reduce((a, b) => a + b, 0) / chains;
-  const sd = Math.sqrt(per.reduce((a, b) => a + (b - mean) ** 2, 0) / (chains - 1));
-  return { mean, se: sd / Math.sqrt(chains) };
+  return meanAndSe(per);
 }
 
 describe('single-site MH and Gibbs over traces', () => {
@@ -69,16 +60,6 @@ describe('single-site MH and Gibbs over traces', () => {
   });
 
   it('MH corrects for a changing number of latent sites (recursive geometric)', async () => {
-    const geometric = model(async ({ sample, observe, scope }) => {
-      const flip = async (depth: number): Promise<number> => {
-        if (depth === 6) return depth;
-        const heads = await scope(`f${depth}`, () => sample('coin', Bernoulli(0.5)));
-        return heads ? depth : flip(depth + 1);
-      };
-      const n = await flip(0);
-      await observe('noisy', Normal(n, 2), 3);
-      return n;
-    });
     const exact = (await infer(geometric, { method: 'enumerate' })).expectation((d) => d.returnValue as number);
     const chains = 8;
     const post = await infer(geometric, { method: 'mh', samples: 3000, warmup: 300, chains, seed: 5 });

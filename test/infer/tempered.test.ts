@@ -3,6 +3,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { model } from '../../src/core/index.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/infer/index.js';
+import { meanAndSe } from './fixtures.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -39,15 +40,11 @@ describe('tempered SMC', () => {
       expect(betas[betas.length - 1]).toBe(1);
       expect(betas.length).toBeGreaterThan(2);
     }
-    const stat = (xs: number[]) => {
-      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      return { m, se: Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) / xs.length) };
-    };
-    const z = stat(zs);
-    expect(Math.abs(z.m - 1)).toBeLessThan(4 * z.se);
-    const mu = stat(means);
-    expect(Math.abs(mu.m - postMean)).toBeLessThan(4 * mu.se);
-    const sd = stat(sds);
-    expect(Math.abs(sd.m - postSd)).toBeLessThan(4 * sd.se);
+    const z = meanAndSe(zs);
+    expect(Math.abs(z.mean - 1)).toBeLessThan(4 * z.se);
+    const mu = meanAndSe(means);
+    expect(Math.abs(mu.mean - postMean)).toBeLessThan(4 * mu.se);
+    const sd = meanAndSe(sds);
+    expect(Math.abs(sd.mean - postSd)).toBeLessThan(4 * sd.se);
   });
 });
