@@ -4,7 +4,10 @@
  *
  *   - eight schools, non-centered (../shared/peers/eight_schools.json);
  *   - logistic regression, N = 1000, D = 10 (../shared/peers/logreg.json),
- *     written with one matrix product: `Bernoulli({ logits: alpha + X·beta })`.
+ *     written with one matrix product: `Bernoulli({ logits: alpha + X·beta })`;
+ *   - linear regression, N = 100 (../shared/peers/linreg.json), against the
+ *     exact posterior moments in reference_exact.json, with an extra row for
+ *     single-site trace MH, 4 x 10000 draws, as WebPPL's MH row.
  *
  * Each workload runs 4 chains one after another (single-chain gradients), 4
  * chains vectorised (one batched gradient per leapfrog step for all chains)
@@ -19,7 +22,7 @@
  * "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS + 1/ESS_ref))
  * against the long Stan runs in reference_stan.json (a sanity check).
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg] [--no-sequential]`
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg|linreg] [--no-sequential]`
  *
  * @module
  */
@@ -30,6 +33,7 @@ import { essBulk } from '../src/diagnostics/ess.js';
 import { infer } from '../src/index.js';
 import type { Model } from '../src/core/model.js';
 import type { HMCDiagnostics } from '../src/infer/mcmc/hmc-engine.js';
+import { linearRegression } from '../models/linreg.js';
 import { logisticRegression } from '../models/logreg.js';
 import { eightSchoolsNoncentered } from '../models/posteriordb/eight-schools.js';
 import { table } from './util.js';
@@ -47,9 +51,10 @@ const sequential = !args.includes('--no-sequential');
 const iterations = quick ? 300 : 1000;
 
 /** The peers' figures (../shared/peers/README.md): ESS/s on the same data and settings, one core. */
-const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplNote?: string }> = {
-  eight: { stan: 3602, webppl: 140 },
+const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplWhat?: string; webpplNote?: string }> = {
+  eight: { stan: 3602, webppl: 140, webpplWhat: 'HMC' },
   logreg: { stan: 819, webpplNote: 'no WebPPL figure (its HMC did not converge on linreg)' },
+  linreg: { stan: 5883, webppl: 11, webpplWhat: 'MH 4 x 10000', webpplNote: 'WebPPL HMC did not converge (R-hat 1.55-3.43)' },
 };
 
 interface Workload {
@@ -59,6 +64,8 @@ interface Workload {
   readonly args: unknown[];
   /** Stan reference means and sds by name (`beta[1]` style). */
   readonly reference?: { mean: Record<string, number>; sd: Record<string, number>; ess?: number };
+  /** Also run single-site trace MH, 4 chains x this many draws (as WebPPL's MH row). */
+  readonly mhDraws?: number;
   /** Our column name to the reference's. */
   readonly rename: (name: string) => string;
 }
@@ -102,6 +109,20 @@ function workloads(): Workload[] {
       rename: stanNames,
     });
   }
+  const li = readJson<{ N: number; x: number[]; y: number[]; prior: { alpha_sd: number } }>('linreg.json');
+  const exact = readJson<{ linreg?: { mean: Record<string, number>; sd: Record<string, number> } }>('reference_exact.json');
+  if (li) {
+    out.push({
+      key: 'linreg',
+      title: `linear regression, N=${li.N}`,
+      model: linearRegression as unknown as Model<never[], unknown>,
+      args: [{ x: li.x, y: li.y, priorSd: li.prior.alpha_sd }],
+      // exact by quadrature: no Monte Carlo error on the reference side
+      ...(exact?.linreg ? { reference: { ...exact.linreg, ess: Infinity } } : {}),
+      mhDraws: quick ? 2500 : 10000,
+      rename: (n) => n,
+    });
+  }
   return out;
 }
 
@@ -117,14 +138,17 @@ interface Result {
   readonly maxZ: number;
 }
 
-async function run(w: Workload, chains: number, vectorize: boolean): Promise<Result> {
+async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Promise<Result> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const post = await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize }, ...(w.args as never[]));
+  const post =
+    vectorize === 'mh'
+      ? await infer(w.model, { method: 'mh', chains, warmup: iterations, samples: w.mhDraws ?? iterations, seed: 1 }, ...(w.args as never[]))
+      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize }, ...(w.args as never[]));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const d = post.diagnostics as unknown as HMCDiagnostics;
-  if (vectorize && d.vectorized !== true) throw new Error(`${w.title}: did not run vectorised (${d.vectorized})`);
+  const d = post.diagnostics as unknown as Partial<HMCDiagnostics>;
+  if (vectorize === true && d.vectorized !== true) throw new Error(`${w.title}: did not run vectorised (${d.vectorized})`);
   const cols = post.chainColumns()!;
   let ess = Infinity;
   let maxZ = 0;
@@ -141,15 +165,17 @@ async function run(w: Workload, chains: number, vectorize: boolean): Promise<Res
     }
   }
   const rows = post.summary().rows;
-  const calls = d.gradientCalls;
+  // MH has no gradients: count its model executions per chain instead (one per site proposal)
+  const grads = d.gradientEvaluations ?? NaN;
+  const calls = d.gradientCalls ?? NaN;
   return {
-    label: vectorize ? `${chains} chains, vectorised` : `${chains} chains, sequential`,
+    label: vectorize === 'mh' ? `MH ${chains} x ${w.mhDraws}` : vectorize ? `${chains} chains, vectorised` : `${chains} chains, sequential`,
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     ess,
-    grads: d.gradientEvaluations,
+    grads,
     calls,
-    divergences: d.divergences,
+    divergences: d.divergences ?? 0,
     rhatOk: rows.every((r) => typeof r.r_hat !== 'number' || r.r_hat < 1.01),
     maxZ,
   };
@@ -167,6 +193,7 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     if (sequential) results.push(await run(w, 4, false));
     for (const k of chainCounts) results.push(await run(w, k, true));
+    if (w.mhDraws) results.push(await run(w, 4, 'mh'));
     const peers = PEER_FIGURES[w.key]!;
     console.log(`${w.title}`);
     console.log(
@@ -181,8 +208,8 @@ async function main(): Promise<void> {
             r.ess.toFixed(0),
             essPerS.toFixed(0),
             (r.ess / r.cpuSeconds).toFixed(0),
-            (r.ess / r.grads).toFixed(3),
-            `${((r.seconds * 1e6) / r.calls).toFixed(0)} (${((r.cpuSeconds * 1e6) / r.calls).toFixed(0)})`,
+            Number.isNaN(r.grads) ? '-' : (r.ess / r.grads).toFixed(3),
+            Number.isNaN(r.calls) ? '-' : `${((r.seconds * 1e6) / r.calls).toFixed(0)} (${((r.cpuSeconds * 1e6) / r.calls).toFixed(0)})`,
             String(r.divergences),
             r.rhatOk ? 'yes' : 'NO',
             w.reference ? r.maxZ.toFixed(1) : '-',
@@ -192,7 +219,7 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    console.log(`peers: Stan NUTS ${peers.stan} ESS/s${peers.webppl ? `, WebPPL HMC ${peers.webppl} ESS/s` : ''}${peers.webpplNote ? `; ${peers.webpplNote}` : ''}\n`);
+    console.log(`peers: Stan NUTS ${peers.stan} ESS/s${peers.webppl ? `, WebPPL ${peers.webpplWhat} ${peers.webppl} ESS/s` : ''}${peers.webpplNote ? `; ${peers.webpplNote}` : ''}\n`);
   }
 }
 
