@@ -47,20 +47,27 @@ export function siteOf(msg: Message): Site {
  * leading one) and the result has shape `[batchSize]`.
  */
 export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>, batchSize?: number): Value {
-  let lp: Value = site.logProb;
   // a masked or zero-scaled site contributes nothing (also where its density is 0: p^0 = 1)
   if (site.mask === false || site.scale === 0) return batchSize ? tf.zeros([batchSize]) : 0;
-  if (site.mask !== true) {
-    const m = site.mask;
-    const t = toTensor(lp);
-    const shape = t.shape.length >= m.shape.length ? t.shape : m.shape;
-    lp = tf.where(tf.broadcastTo(m, shape), tf.broadcastTo(t, shape), tf.zeros(shape));
-  }
+  const lp = maskedLogProb(site);
   let s: Value;
   if (batchSize === undefined) s = sumAll(lp);
   else s = perParticleSum(lp, batchSize);
   if (site.scale !== 1) s = mul(s, site.scale);
   return s;
+}
+
+/**
+ * A site's elementwise log density with its mask applied (masked-out elements
+ * are 0; unscaled). A site masked with `false` gives 0.
+ */
+export function maskedLogProb(site: Pick<Site, 'logProb' | 'mask'>): Value {
+  if (site.mask === false) return 0;
+  if (site.mask === true) return site.logProb;
+  const m = site.mask;
+  const t = toTensor(site.logProb);
+  const shape = t.shape.length >= m.shape.length ? t.shape : m.shape;
+  return tf.where(tf.broadcastTo(m, shape), tf.broadcastTo(t, shape), tf.zeros(shape));
 }
 
 /** Sum over every axis but the leading particle axis; values without it are shared by all particles. */

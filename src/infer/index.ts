@@ -11,12 +11,13 @@ export { mh, type MHOptions } from './mcmc/mh-engine.js';
 export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';
 export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
 export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hmc-engine.js';
+export { hmcGibbs, gibbsSitesOf, type HMCGibbsOptions, type HMCGibbsDiagnostics } from './mcmc/hmc-gibbs.js';
 export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout } from './mcmc/potential.js';
 /** Variational inference (SVI, autoguides, objectives, amortised guides), SVGD and NeuTra; registers the `vi`, `svgd` and `neutra` engines. The full API: `./vi/index.js`. */
 export {
   SVI, vi, svgd, neutra, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,
   elbo, iwae, renyi, groupObjective, exponentialDecay, cosineDecay, piecewiseConstant,
-  type VIOptions, type SVGDOptions, type NeuTraOptions, type VIDiagnostics, type SVIOptions, type Guide, type GuideDraws, type Objective, type Particles, type OptimizerSpec, type Schedule,
+  type VIOptions, type SVGDOptions, type NeuTraOptions, type VIDiagnostics, type SVIOptions, type Guide, type GuideDraws, type Objective, type Particles, type ParticleSites, type SiteTerm, type OptimizerSpec, type Schedule,
 } from './vi/index.js';
 /** The particle engine: Feynman–Kac core, resampling, state-space filters and smoothers, CSMC, particle Gibbs, Kalman and HMM references. */
 export * as particles from './smc/index.js';

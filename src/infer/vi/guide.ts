@@ -15,6 +15,7 @@ import { type Model, ModelError, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
 import { type Value, toTensor } from '../../core/value.js';
 import type { ParamStore } from './param-store.js';
+import { type SiteTerm, siteTermsOf } from './rao-blackwell.js';
 
 /** S draws from a guide, with their log densities on the gradient tape. */
 export interface GuideDraws {
@@ -34,6 +35,8 @@ export interface GuideDraws {
   readonly stacked?: Readonly<Record<string, tf.Tensor>>;
   /** The plate nesting the batched values are laid out for. */
   readonly plateNesting?: number;
+  /** Per draw, the guide's latent site terms in execution order (for per-site score functions), when the guide records them. */
+  readonly siteTerms?: readonly (readonly SiteTerm[])[];
   /** The latent values of draw `i`. */
   particle(i: number): Readonly<Record<string, Value>>;
 }
@@ -79,6 +82,8 @@ export interface ModelRunOptions {
   readonly rng: Rng;
   /** Check site log densities for NaN (default false in the batched run, true per draw). */
   readonly checkNaN?: boolean;
+  /** When given (and not batched), receives each draw's model site terms, in order (for per-site score functions). */
+  readonly siteTerms?: SiteTerm[][];
 }
 
 /**
@@ -100,6 +105,7 @@ export async function modelLogJoint<A extends unknown[], R>(model: Model<A, R>, 
   for (let i = 0; i < draws.size; i++) {
     const { trace } = await execute(model, { rng: options.rng.split(), checkNaN: options.checkNaN ?? true, handlers: [store.handler(), guideValuesHandler(draws.particle(i), guideName)] }, ...args);
     out.push(tf.reshape(toTensor(trace.logJoint()), []));
+    options.siteTerms?.push(siteTermsOf(trace));
   }
   return tf.stack(out);
 }

@@ -12,6 +12,7 @@ export { type Guide, type GuideDraws, type DrawOptions, type ModelRunOptions, gu
 export { AutoGuide, type AutoGuideOptions, type AutoInit, type UnconstrainedMoments, type LatentDraws, constrainDraws } from './autoguide.js';
 export { AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, type AutoLowRankOptions, type AutoGuideName, autoGuide, lowRankLogDensity } from './autoguides.js';
 export { ModelGuide } from './model-guide.js';
+export { type SiteTerm, type ParticleSites, type SiteBaselines, siteTermsOf, raoBlackwellScore } from './rao-blackwell.js';
 export { type Schedule, type OptimizerSpec, type SviOptimizer, exponentialDecay, cosineDecay, piecewiseConstant, clipByGlobalNorm, sviOptimizer } from './optim.js';
 export { SVI, type SVIOptions, type GuideSpec, type VIOptions, type VIProgress, type VIDiagnostics, guideFrom, vi } from './svi.js';
 export { AutoFlow, type AutoFlowOptions } from './auto-flow.js';

@@ -25,12 +25,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
-import { siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toTensor } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import type { DrawOptions, Guide, GuideDraws } from './guide.js';
 import { stopGradient } from './objectives.js';
 import type { ParamStore } from './param-store.js';
+import { type SiteTerm, siteTermsOf } from './rao-blackwell.js';
 
 /** A draw off the gradient tape: numbers for scalars, detached tensors otherwise. */
 function detachedDraw(dist: Distribution, rng: Rng): Value {
@@ -76,6 +76,7 @@ export class ModelGuide<A extends unknown[]> implements Guide {
     const values: Record<string, Value>[] = [];
     const logQ: tf.Tensor[] = [];
     const score: tf.Tensor[] = [];
+    const siteTerms: SiteTerm[][] = [];
     let anyScore = false;
     for (let i = 0; i < size; i++) {
       const r = rng.split();
@@ -83,21 +84,23 @@ export class ModelGuide<A extends unknown[]> implements Guide {
       values.push(trace.values());
       let lq: Value = 0;
       let sc: Value = 0;
-      for (const s of trace.latentSites()) {
-        const lp = siteLogDensity(s);
+      const terms = siteTermsOf(trace, true);
+      for (const s of terms) {
+        const lp = tf.sum(s.logDensity);
         lq = tf.add(lq, lp);
-        if (!(s.dist as Distribution).hasRsample) {
+        if (!s.reparameterised) {
           sc = tf.add(sc, lp);
           anyScore = true;
         }
       }
+      siteTerms.push(terms);
       logQ.push(tf.reshape(toTensor(lq), []));
       score.push(tf.reshape(toTensor(sc), []));
     }
     return {
       size,
       logQ: tf.stack(logQ),
-      ...(anyScore ? { scoreLogQ: tf.stack(score) } : {}),
+      ...(anyScore ? { scoreLogQ: tf.stack(score), siteTerms } : {}),
       particle: (i) => values[i],
     };
   }

@@ -13,12 +13,18 @@
  * (REINFORCE) term `(f - b) * grad log q` with a moving-average baseline `b`
  * for variance reduction.
  *
+ * The ELBO can instead Rao–Blackwellise its score-function terms per site
+ * (`elbo({ raoBlackwellize: true })`, the default; see `rao-blackwell.ts`):
+ * each non-reparameterised guide site is multiplied only by the cost terms
+ * that may depend on it, with a baseline per site.
+ *
  * Write a new objective with {@link groupObjective} and a reduction of the
  * `[groups, K]` log weights, or from scratch as an {@link Objective}.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type ParticleSites, type SiteBaselines, raoBlackwellScore } from './rao-blackwell.js';
 
 /** Per-draw densities of S guide draws (tensors of shape `[S]`, on the gradient tape). */
 export interface Particles {
@@ -28,6 +34,8 @@ export interface Particles {
   readonly logQ: tf.Tensor;
   /** The part of `logQ` from non-reparameterised sites (score-function terms); absent when every site is reparameterised. */
   readonly scoreLogQ?: tf.Tensor;
+  /** Per draw, the guide's and the model's site terms (given when the objective asks for them with `siteTerms` and the guide records them). */
+  readonly sites?: readonly ParticleSites[];
 }
 
 /** What an objective returns: an estimate of the bound and a surrogate whose gradient estimates the bound's gradient. */
@@ -44,6 +52,8 @@ export interface ObjectiveValue {
 export interface ObjectiveState {
   /** Moving average of the per-group values, or undefined before the first step. */
   baseline?: number;
+  /** Per-site baselines of the Rao–Blackwellised score terms, by address. */
+  siteBaselines?: SiteBaselines;
 }
 
 /** A variational objective (maximised). */
@@ -59,6 +69,8 @@ export interface Objective {
    * when the guide equals the posterior. Custom guides ignore it.
    */
   readonly stickingTheLanding?: boolean;
+  /** Ask for per-site terms (`Particles.sites`) when the guide has non-reparameterised sites. */
+  readonly siteTerms?: boolean;
   /** Evaluate on S draws (S a multiple of `groupSize`); may update `state`. */
   evaluate(p: Particles, state: ObjectiveState): ObjectiveValue;
 }
@@ -129,15 +141,34 @@ export function groupObjective(name: string, groupSize: number, reduce: (logW: t
 export interface ElboOptions {
   /** Use the sticking-the-landing gradient estimator with autoguides (default false). */
   readonly stickingTheLanding?: boolean;
+  /**
+   * Rao–Blackwellise the score-function terms of non-reparameterised guide
+   * sites per site, with per-site baselines (default true; applies to guides
+   * that record site terms, i.e. guide models). With false, every such site
+   * is multiplied by the whole log weight minus one baseline.
+   */
+  readonly raoBlackwellize?: boolean;
 }
 
 /**
  * The evidence lower bound E_q[log p(x, z) - log q(z)], estimated by the mean
  * over the particles; reparameterised gradients where the guide allows,
- * score-function terms elsewhere.
+ * score-function terms elsewhere (Rao–Blackwellised per site by default).
  */
 export function elbo(options: ElboOptions = {}): Objective {
-  return groupObjective('elbo', 1, (w) => tf.squeeze(w, [1]), options);
+  const plain = groupObjective('elbo', 1, (w) => tf.squeeze(w, [1]), options);
+  if (options.raoBlackwellize === false) return plain;
+  return {
+    ...plain,
+    siteTerms: true,
+    evaluate(p, state) {
+      if (p.sites === undefined || p.scoreLogQ === undefined) return plain.evaluate(p, state);
+      const values = logWeights(p);
+      state.siteBaselines ??= new Map();
+      const surrogate = tf.add(tf.mean(values), raoBlackwellScore(p.sites, state.siteBaselines, BASELINE_DECAY));
+      return { bound: tf.mean(values), surrogate, values };
+    },
+  };
 }
 
 /**

@@ -36,6 +36,7 @@ import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
 import { type OptimizerSpec, type SviOptimizer, sviOptimizer } from './optim.js';
 import { ParamStore } from './param-store.js';
+import type { ParticleSites, SiteTerm } from './rao-blackwell.js';
 
 /** A guide: an autoguide name, a {@link Guide}, or a guide model (with `param` sites). */
 export type GuideSpec<A extends unknown[]> = AutoGuideName | Guide | Model<A, unknown>;
@@ -129,11 +130,19 @@ export class SVI<A extends unknown[], R> {
     this.initialised = true;
   }
 
-  /** log p and log q of `size` draws (on the current tape, if any). */
-  private async densities(args: A, size: number, detach: boolean): Promise<{ draws: GuideDraws; logP: tf.Tensor }> {
+  /**
+   * log p and log q of `size` draws (on the current tape, if any); with
+   * `siteTerms`, also each draw's guide and model site terms where the guide
+   * records them and the model runs per draw.
+   */
+  private async densities(args: A, size: number, detach: boolean, siteTerms = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[] }> {
     const draws = await this.guide.draw(size, this.rng.split(), this.store, args, { detachParams: detach });
-    const logP = await modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched: this.vectorized === true, rng: this.rng.split() });
-    return { draws, logP };
+    const batched = this.vectorized === true;
+    const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
+    const logP = await modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+    if (!modelTerms || !draws.siteTerms) return { draws, logP };
+    const guideTerms = draws.siteTerms;
+    return { draws, logP, sites: modelTerms.map((model, i) => ({ guide: guideTerms[i]!, model })) };
   }
 
   /**
@@ -146,8 +155,8 @@ export class SVI<A extends unknown[], R> {
     const vars = this.store.variables();
     let bound = NaN;
     const { value, grads } = await valueAndGradsAsync(async () => {
-      const { draws, logP } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false);
-      const r = this.objective.evaluate({ logP, logQ: draws.logQ, ...(draws.scoreLogQ ? { scoreLogQ: draws.scoreLogQ } : {}) }, this.state);
+      const { draws, logP, sites } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false, this.objective.siteTerms ?? false);
+      const r = this.objective.evaluate({ logP, logQ: draws.logQ, ...(draws.scoreLogQ ? { scoreLogQ: draws.scoreLogQ } : {}), ...(sites ? { sites } : {}) }, this.state);
       bound = r.bound.dataSync()[0];
       return tf.neg(r.surrogate);
     }, vars, { allowNoGradients: true });
