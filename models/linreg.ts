@@ -25,7 +25,7 @@ export const linearRegression = model(
     const beta = await sample('beta', Normal(0, sd));
     const sigma = await sample('sigma', Exponential(1));
     await plate('data', d.x.length, async (_i, p) => {
-      await p.observe('y', Normal(ops.add(alpha, ops.mul(beta, d.x)), sigma), d.y);
+      await p.observe('y', Normal(ops.add(alpha, ops.mul(beta, ops.toValue(d.x))), sigma), d.y);
     });
   },
   { name: 'linear_regression' },

@@ -11,8 +11,10 @@ export { mh, type MHOptions } from './mcmc/mh-engine.js';
 export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';
 export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
 export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hmc-engine.js';
+export { type WorkersOption } from './mcmc/worker-pool.js';
 export { hmcGibbs, gibbsSitesOf, type HMCGibbsOptions, type HMCGibbsDiagnostics } from './mcmc/hmc-gibbs.js';
-export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout } from './mcmc/potential.js';
+export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout, type PotentialOptions, type Compiled } from './mcmc/potential.js';
+export { CompiledDensity, type CompileMode, type CompileStatus } from './mcmc/compiled-density.js';
 /** Variational inference (SVI, autoguides, objectives, amortised guides), SVGD and NeuTra; registers the `vi`, `svgd` and `neutra` engines. The full API: `./vi/index.js`. */
 export {
   SVI, vi, svgd, neutra, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,

@@ -85,6 +85,12 @@ export interface ChainConfig extends DualAveragingOptions, WindowOptions {
   readonly rng: Rng;
   /** Updated in place as the chain runs. */
   readonly progress: ChainProgress;
+  /**
+   * Run before each transition (warmup included) with the current position
+   * and iteration: returns the position to move from, re-evaluated where the
+   * target changed (e.g. after a Gibbs update of variables outside q).
+   */
+  readonly beforeTransition?: (position: Position, iteration: number) => GradientCoroutine<Position>;
 }
 
 /** What one chain produces. */
@@ -164,6 +170,7 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   for (let it = 0; it < warmup + draws; it++) {
     const inWarmup = it < warmup;
     progress.phase = inWarmup ? 'warmup' : 'sampling';
+    if (cfg.beforeTransition !== undefined) position = yield* cfg.beforeTransition(position, it);
     const t = yield* kernel.transition(position, stepSize, metric, rng);
     position = t.position;
 

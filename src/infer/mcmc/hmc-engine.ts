@@ -20,8 +20,10 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
+import type { CompileMode } from './compiled-density.js';
 import { type Layout, batchedLogDensityFn, layoutOf, logDensityFn, unconstrain } from './potential.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
+import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
 /** Options of `infer(model, { method: 'nuts' | 'hmc', ... })`. */
 export interface HMCEngineOptions extends CommonOptions {
@@ -34,6 +36,13 @@ export interface HMCEngineOptions extends CommonOptions {
   readonly samples?: number;
   /** Run chains as one batched computation: true, false, or `'auto'` (default: try, else fall back). */
   readonly vectorize?: boolean | 'auto';
+  /**
+   * Evaluate the log density by replaying a compiled float64 trace of the
+   * model instead of running it on tfjs (see `compiled-density.ts`): `'auto'`
+   * (default: when the model can be traced, agrees with tfjs, and is faster),
+   * `true` (whenever it can be traced) or `false`.
+   */
+  readonly compile?: CompileMode;
   /** `'uniform'` in [-2, 2] unconstrained (Stan's default), `'prior'` (a prior draw per chain), or values by address. */
   readonly init?: 'uniform' | 'prior' | Readonly<Record<string, ValueLike>>;
   /** Target acceptance statistic for step-size adaptation (default 0.8). */
@@ -50,6 +59,12 @@ export interface HMCEngineOptions extends CommonOptions {
   readonly onProgress?: (p: { completed: number; total: number; elapsedMs: number }) => void;
   /** Stops the run. */
   readonly signal?: AbortSignal;
+  /**
+   * Run the chains on worker threads, importing the model from a module
+   * (models are closures and cannot be sent); chains run one after another in
+   * each thread, with the same draws as `vectorize: false`. See `worker-pool.ts`.
+   */
+  readonly workers?: WorkersOption;
 }
 
 /** Sampler statistics summed over chains, for the posterior's diagnostics. */
@@ -77,6 +92,8 @@ export interface HMCDiagnostics {
   readonly samplingMs: number;
   /** Wall time of the warmup phase (ms). */
   readonly warmupMs: number;
+  /** `true` when the log density ran as a compiled trace, else why not (see the `compile` option). */
+  readonly compiled?: true | string;
   /** `true` when the chains ran as one batched computation, else why not. */
   readonly vectorized: true | string;
   /** Per-draw sampler statistics of each chain. */
@@ -98,7 +115,7 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
 }
 
 /** Constrained values of every draw, by site, made with one batched bijector call per site. */
-function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
+export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
   const draws: Draw<R>[] = [];
   for (let c = 0; c < result.chains; c++) {
     const n = result.draws;
@@ -122,60 +139,18 @@ function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
   return draws;
 }
 
-/** NUTS or static HMC on a model. */
-export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {
-  const chains = options.chains ?? 4;
-  const seed = options.seed ?? 0;
-  const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
-  if (layout.dim === 0) throw new Error(`${options.method}: the model has no latent sites to sample`);
-  const init = await initialPoints(m, args, layout, options.init, chains, seed);
-  const common = {
-    dim: layout.dim,
-    chains,
-    warmup: options.warmup ?? 1000,
-    draws: options.samples ?? 1000,
-    seed: rngFrom(seed),
-    init,
-    ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}),
-    ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
-  const nuts = options.method === 'nuts';
-  const kernelOpts = nuts
-    ? { ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) }
-    : { ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}), ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}) };
-
-  let vectorized: true | string = 'not requested';
-  let result: McmcSamples | undefined;
-  if (options.vectorize !== false) {
-    const batched = batchedLogDensityFn(m, args, layout, chains);
-    try {
-      // one batched evaluation at the starting points decides whether the model runs batched
-      await batched(new Float64Array(chains * layout.dim));
-      result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
-      vectorized = true;
-    } catch (err) {
-      if (options.vectorize === true || options.signal?.aborted) throw err;
-      vectorized = `fell back to sequential chains: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-    }
-  }
-  if (!result) {
-    const single = logDensityFn(m, args, layout);
-    result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
-  }
-  const draws = drawsFromSamples<R>(layout, result);
+/** The posterior's diagnostics from a run's statistics (`maxTreeDepth` for NUTS, undefined for static HMC). */
+export function hmcDiagnostics(result: McmcSamples, layout: Layout, maxTreeDepth: number | undefined, vectorized: true | string): HMCDiagnostics {
   let divergences = 0;
   let acc = 0;
   let depthHits = 0;
-  const maxDepth = options.maxTreeDepth ?? 10;
   const divergencesPerChain = result.stats.map((s) => s.divergent.reduce((a, b) => a + b, 0));
   for (const s of result.stats) {
     divergences += s.divergent.reduce((a, b) => a + b, 0);
     acc += s.acceptStat.reduce((a, b) => a + b, 0);
-    if (nuts) depthHits += s.treeDepth.reduce((a, d) => a + (d >= maxDepth ? 1 : 0), 0);
+    if (maxTreeDepth !== undefined) depthHits += s.treeDepth.reduce((a, d) => a + (d >= maxTreeDepth ? 1 : 0), 0);
   }
-  const diagnostics: HMCDiagnostics = {
+  return {
     divergences,
     divergencesPerChain,
     meanAcceptStat: acc / (result.chains * result.draws),
@@ -190,10 +165,69 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     stats: result.stats,
     names: layout.names,
   };
+}
+
+/** NUTS or static HMC on a model. */
+export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {
+  const chains = options.chains ?? 4;
+  const seed = options.seed ?? 0;
+  const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
+  if (layout.dim === 0) throw new Error(`${options.method}: the model has no latent sites to sample`);
+  const init = await initialPoints(m, args, layout, options.init, chains, seed);
+  const common = {
+    dim: layout.dim,
+    chains,
+    warmup: options.warmup ?? 1000,
+    draws: options.samples ?? 1000,
+    seed, // the raw seed: each sampler call starts the chain streams afresh (a failed batched attempt must not shift them)
+    init,
+    ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}),
+    ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const nuts = options.method === 'nuts';
+  const kernelOpts = nuts
+    ? { ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) }
+    : { ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}), ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}) };
+
+  let vectorized: true | string = 'not requested';
+  let result: McmcSamples | undefined;
+  const compile = options.compile ?? 'auto';
+  let compileStatus = (): true | string => 'not used';
+  if (options.workers !== undefined) {
+    if (options.vectorize === true) throw new Error(`${options.method}: workers run chains one after another in each thread; drop vectorize: true`);
+    const { warmup, draws } = common;
+    const sampler = { warmup, draws, ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}), ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}), ...kernelOpts };
+    const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    result = run;
+    compileStatus = () => run.compiled;
+    vectorized = 'not vectorized: chains ran on worker threads';
+  }
+  if (!result && options.vectorize !== false) {
+    const batched = batchedLogDensityFn(m, args, layout, chains, { compile });
+    compileStatus = batched.compileStatus;
+    try {
+      // one batched evaluation at the starting points decides whether the model runs batched
+      await batched(new Float64Array(chains * layout.dim));
+      result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
+      vectorized = true;
+    } catch (err) {
+      if (options.vectorize === true || options.signal?.aborted) throw err;
+      vectorized = `fell back to sequential chains: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    }
+  }
+  if (!result) {
+    const single = logDensityFn(m, args, layout, { compile });
+    compileStatus = single.compileStatus;
+    result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
+  }
+  const draws = drawsFromSamples<R>(layout, result);
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus() };
   return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
 }
 
-const OPTIONS = ['chains', 'warmup', 'samples', 'vectorize', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'onProgress', 'signal'];
+const OPTIONS = ['chains', 'warmup', 'samples', 'vectorize', 'compile', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'onProgress', 'signal', 'workers'];
 
 registerEngine<HMCEngineOptions & { method: 'nuts' }>({
   name: 'nuts',

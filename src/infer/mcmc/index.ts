@@ -50,5 +50,8 @@ export {
   sampleHmc,
   sampleNutsBatched,
   sampleHmcBatched,
+  type ChainTarget,
+  sampleNutsPerChain,
+  sampleHmcPerChain,
 } from './sampler.js';
 export { parameterDraws, drawOf, type SamplerDigest, samplerDigest } from './results.js';

@@ -29,7 +29,21 @@ import type { Distribution } from '../../distributions/distribution.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
+import { type CompileMode, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
+
+/** Options of the log-density evaluators. */
+export interface PotentialOptions {
+  /**
+   * Replay a compiled trace of the model instead of running it (see
+   * `compiled-density.ts`): `true`, `false` (default) or `'auto'` (only when
+   * faster). Only for densities that depend on nothing but `q`.
+   */
+  readonly compile?: CompileMode;
+}
+
+/** An evaluator that reports whether it runs compiled (`true`) or why not. */
+export type Compiled<F> = F & { readonly compileStatus: () => CompileStatus };
 
 /** Where one latent site lives in the unconstrained vector. */
 export interface SiteLayout {
@@ -68,7 +82,7 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
     if (s.type !== 'sample' || s.observed) continue;
     const dist = s.dist as Distribution;
     if (dist.isDiscrete) {
-      throw new ModelError(s.address, `${dist.name} is discrete; gradient-based samplers need continuous latent sites (use method 'mh' with gibbs, or marginalise the site)`);
+      throw new ModelError(s.address, `${dist.name} is discrete; gradient-based samplers need continuous latent sites (use method 'hmc-gibbs' for finite discrete sites, 'mh' with gibbs, or marginalise the site)`);
     }
     const bijector = bijectTo(dist.support);
     const shape = typeof s.value === 'number' ? [] : [...s.value.shape];
@@ -171,23 +185,34 @@ function rejectsPoint(err: unknown): boolean {
 }
 
 /**
+ * The log density as a tensor function of the unconstrained tensor `qT`
+ * (`[dim]`, or `[chains, dim]` giving `[chains]` log densities): unpack the
+ * sites, run the model with them substituted, add the log-Jacobian.
+ */
+export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined): (qT: tf.Tensor) => Promise<tf.Tensor> {
+  const rng = rngFrom(0);
+  const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
+  const handler = substituteLayout(layout);
+  return async (qT) => {
+    const { values, logDet } = unpackSites(layout, qT, chains);
+    handler.values = values;
+    const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN: false }, ...args);
+    const lj = toTensor(trace.logJoint());
+    return logDet ? tf.add(lj, logDet) : lj;
+  };
+}
+
+/**
  * log density and gradient at one point q (a tfjs computation; the model runs
  * once per call). Points where a distribution rejects its parameters get log
  * density -Infinity (see {@link rejectsPoint}).
  */
-export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout): (q: Float64Array) => Promise<LogDensityAndGradient> {
-  const rng = rngFrom(0);
-  const handler = substituteLayout(layout);
-  return async (q) => {
+export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
+  const density = logDensityTensorFn(m, args, layout, undefined);
+  const viaTfjs = async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const qT = tf.tensor1d(Float32Array.from(q));
     try {
-      const { value, grads } = await valueAndGradsAsync(async () => {
-        const { values, logDet } = unpackSites(layout, qT, undefined);
-        handler.values = values;
-        const { trace } = await execute(m, { rng, handlers: [handler], checkNaN: false }, ...args);
-        const lj = toTensor(trace.logJoint());
-        return logDet ? tf.add(lj, logDet) : lj;
-      }, [qT]);
+      const { value, grads } = await valueAndGradsAsync(() => density(qT), [qT]);
       const logp = value.dataSync()[0];
       const grad = Float64Array.from(grads[0].dataSync());
       value.dispose();
@@ -200,6 +225,15 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
       qT.dispose();
     }
   };
+  const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
+    const r = await viaTfjs(q);
+    return { logp: Float64Array.of(r.logp), grad: r.grad };
+  }, options.compile ?? false);
+  const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
+    const r = await compiled.evaluate(q);
+    return { logp: r.logp[0]!, grad: r.grad };
+  };
+  return Object.assign(f, { compileStatus: () => compiled.status });
 }
 
 /**
@@ -208,21 +242,15 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * distribution rejects its parameters somewhere in the batch, the rows are
  * evaluated one at a time so that only the offending rows get -Infinity.
  */
-export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number): (q: Float64Array) => Promise<BatchedLogDensityAndGradient> {
-  const rng = rngFrom(0);
-  const batch = { size: chains, plateNesting: layout.plateNesting };
-  const handler = substituteLayout(layout);
+export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<BatchedLogDensityAndGradient>> {
+  const density = logDensityTensorFn(m, args, layout, chains);
   let single: ((q: Float64Array) => Promise<LogDensityAndGradient>) | undefined;
-  return async (q) => {
+  const viaTfjs = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
     const qT = tf.tensor2d(Float32Array.from(q), [chains, layout.dim]);
     let logp = new Float64Array(chains);
     try {
       const { value, grads } = await valueAndGradsAsync(async () => {
-        const { values, logDet } = unpackSites(layout, qT, chains);
-        handler.values = values;
-        const { trace } = await execute(m, { rng, batch, handlers: [handler], checkNaN: false }, ...args);
-        const lj0 = toTensor(trace.logJoint());
-        const lj = logDet ? tf.add(lj0, logDet) : lj0;
+        const lj = await density(qT);
         logp = Float64Array.from(lj.dataSync());
         return tf.sum(lj);
       }, [qT]);
@@ -245,4 +273,6 @@ export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args
       qT.dispose();
     }
   };
+  const compiled = new CompiledDensity(density, [chains, layout.dim], viaTfjs, options.compile ?? false);
+  return Object.assign((q: Float64Array) => compiled.evaluate(q), { compileStatus: () => compiled.status });
 }

@@ -150,12 +150,40 @@ export interface McmcSamples {
 
 /** Runs NUTS on a single-point target, chains one after the other. */
 export function sampleNuts(target: LogDensityTarget, options: NutsOptions): Promise<McmcSamples> {
-  return runSequential(target, options, nutsKernel(options));
+  return runSequential(sameTarget(target), options, nutsKernel(options));
 }
 
 /** Runs static HMC on a single-point target, chains one after the other. */
 export function sampleHmc(target: LogDensityTarget, options: HmcOptions): Promise<McmcSamples> {
-  return runSequential(target, options, hmcKernel(options));
+  return runSequential(sameTarget(target), options, hmcKernel(options));
+}
+
+/**
+ * What one chain of {@link sampleNutsPerChain} / {@link sampleHmcPerChain}
+ * runs on: its own target, which may change between transitions (the hook
+ * then re-evaluates the position; see `ChainConfig.beforeTransition`).
+ */
+export interface ChainTarget {
+  /** The chain's log density and gradient. */
+  readonly target: LogDensityTarget;
+  /** Run before each transition; returns the (re-evaluated) position to move from. */
+  readonly beforeTransition?: ChainConfig['beforeTransition'];
+}
+
+/** Runs NUTS chains one after the other, chain c on the target `setup(c)` gives (e.g. HMC within Gibbs). */
+export function sampleNutsPerChain(setup: (chain: number) => ChainTarget | Promise<ChainTarget>, options: NutsOptions): Promise<McmcSamples> {
+  return runSequential(setup, options, nutsKernel(options));
+}
+
+/** Runs static HMC chains one after the other, chain c on the target `setup(c)` gives. */
+export function sampleHmcPerChain(setup: (chain: number) => ChainTarget | Promise<ChainTarget>, options: HmcOptions): Promise<McmcSamples> {
+  return runSequential(setup, options, hmcKernel(options));
+}
+
+function sameTarget(target: LogDensityTarget): () => ChainTarget {
+  if (typeof target !== 'function') throw new TypeError('mcmc: the target must be a function q => { logp, grad }');
+  const chainTarget = { target };
+  return () => chainTarget;
 }
 
 /** Runs NUTS on a batched target, all chains advanced together. */
@@ -355,18 +383,19 @@ function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
 }
 
 async function runSequential(
-  target: LogDensityTarget,
+  setup: (chain: number) => ChainTarget | Promise<ChainTarget>,
   options: SamplerOptions,
   kernel: HamiltonianKernel,
 ): Promise<McmcSamples> {
-  if (typeof target !== 'function') throw new TypeError('mcmc: the target must be a function q => { logp, grad }');
   const p = plan(options, kernel);
   const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
   const outputs: ChainOutput[] = [];
   const evals: number[] = new Array<number>(p.chains).fill(0);
   const q = new Float64Array(p.dim);
   for (let c = 0; c < p.chains; c++) {
-    const chain = runChain(p.configs[c]!);
+    const raw = setup(c);
+    const { target, beforeTransition } = isPromise(raw) ? await raw : raw;
+    const chain = runChain(beforeTransition === undefined ? p.configs[c]! : { ...p.configs[c]!, beforeTransition });
     const active = [c];
     let step = chain.next();
     while (!step.done) {

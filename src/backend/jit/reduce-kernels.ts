@@ -1,0 +1,223 @@
+/**
+ * Reductions (`Sum`, `Mean`, `Max`, `Min`, `Prod`, `All`, `Any`), running
+ * sums (`Cumsum`), `Softmax`, and matrix products (`BatchMatMul` with
+ * broadcast batch dimensions and either operand transposed).
+ *
+ * @module
+ */
+import type { CompiledKernel, KernelRule } from './kernel.js';
+import { axesOf, broadcastMap, reductionMap, sizeOfShape, stridesOf } from './ndarray.js';
+
+type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
+
+function reduction(fold: Fold): KernelRule {
+  return ([x], out, node) => {
+    const shape = x!.shape;
+    const axes = axesOf(node.attrs.axis ?? node.attrs.reductionIndices, shape.length);
+    const map = reductionMap(shape, axes);
+    const xv = x!.value;
+    const y = out.value;
+    const n = xv.length;
+    const count = n / Math.max(1, y.length);
+    const init = fold === 'max' ? -Infinity : fold === 'min' ? Infinity : fold === 'prod' || fold === 'all' ? 1 : 0;
+    const k: CompiledKernel = {
+      forward() {
+        y.fill(init);
+        switch (fold) {
+          case 'sum':
+          case 'mean':
+            for (let i = 0; i < n; i++) y[map[i]!]! += xv[i]!;
+            if (fold === 'mean') for (let j = 0; j < y.length; j++) y[j]! /= count;
+            break;
+          case 'max':
+            for (let i = 0; i < n; i++) if (xv[i]! > y[map[i]!]! || Number.isNaN(xv[i]!)) y[map[i]!] = xv[i]!;
+            break;
+          case 'min':
+            for (let i = 0; i < n; i++) if (xv[i]! < y[map[i]!]! || Number.isNaN(xv[i]!)) y[map[i]!] = xv[i]!;
+            break;
+          case 'prod':
+            for (let i = 0; i < n; i++) y[map[i]!]! *= xv[i]!;
+            break;
+          case 'all':
+            for (let i = 0; i < n; i++) if (xv[i] === 0) y[map[i]!] = 0;
+            break;
+          case 'any':
+            for (let i = 0; i < n; i++) if (xv[i] !== 0) y[map[i]!] = 1;
+            break;
+        }
+      },
+    };
+    const gx = x!.grad;
+    const gy = out.grad;
+    if (gx && gy && fold !== 'all' && fold !== 'any') {
+      k.backward =
+        fold === 'sum' || fold === 'mean'
+          ? () => {
+              const scale = fold === 'mean' ? 1 / count : 1;
+              for (let i = 0; i < n; i++) gx[i]! += gy[map[i]!]! * scale;
+            }
+          : fold === 'prod'
+            ? () => {
+                for (let i = 0; i < n; i++) if (xv[i] !== 0) gx[i]! += (gy[map[i]!]! * y[map[i]!]!) / xv[i]!;
+              }
+            : () => {
+                // max / min: ties all receive the gradient, as in tfjs
+                for (let i = 0; i < n; i++) if (xv[i] === y[map[i]!]) gx[i]! += gy[map[i]!]!;
+              };
+    }
+    return k;
+  };
+}
+
+/** Cumulative sums along one axis (optionally exclusive and/or reversed). */
+const cumsum: KernelRule = ([x], out, node) => {
+  const shape = x!.shape;
+  const axis = axesOf(node.attrs.axis ?? 0, shape.length)[0]!;
+  const exclusive = Boolean(node.attrs.exclusive);
+  const rev = Boolean(node.attrs.reverse);
+  const st = stridesOf(shape)[axis]!;
+  const len = shape[axis]!;
+  const n = sizeOfShape(shape);
+  const outer = n / (len * st);
+  const run = (src: Float64Array, dst: Float64Array, reversed: boolean, add: boolean): void => {
+    for (let o = 0; o < outer; o++) {
+      for (let r = 0; r < st; r++) {
+        const base = o * len * st + r;
+        let acc = 0;
+        for (let t = 0; t < len; t++) {
+          const i = base + (reversed ? len - 1 - t : t) * st;
+          if (exclusive) {
+            if (add) dst[i]! += acc;
+            else dst[i] = acc;
+            acc += src[i]!;
+          } else {
+            acc += src[i]!;
+            if (add) dst[i]! += acc;
+            else dst[i] = acc;
+          }
+        }
+      }
+    }
+  };
+  const k: CompiledKernel = { forward: () => run(x!.value, out.value, rev, false) };
+  const gx = x!.grad;
+  const gy = out.grad;
+  // the adjoint of a running sum is the running sum in the other direction
+  if (gx && gy) k.backward = () => run(gy, gx, !rev, true);
+  return k;
+};
+
+/** Softmax along the last axis. */
+const softmax: KernelRule = ([x], out) => {
+  const shape = x!.shape;
+  const len = shape[shape.length - 1]!;
+  const rows = x!.value.length / len;
+  const xv = x!.value;
+  const y = out.value;
+  const k: CompiledKernel = {
+    forward() {
+      for (let r = 0; r < rows; r++) {
+        const b = r * len;
+        let m = -Infinity;
+        for (let j = 0; j < len; j++) m = Math.max(m, xv[b + j]!);
+        let s = 0;
+        for (let j = 0; j < len; j++) s += y[b + j] = Math.exp(xv[b + j]! - m);
+        for (let j = 0; j < len; j++) y[b + j]! /= s;
+      }
+    },
+  };
+  const gx = x!.grad;
+  const gy = out.grad;
+  if (gx && gy) {
+    k.backward = () => {
+      for (let r = 0; r < rows; r++) {
+        const b = r * len;
+        let dot = 0;
+        for (let j = 0; j < len; j++) dot += gy[b + j]! * y[b + j]!;
+        for (let j = 0; j < len; j++) gx[b + j]! += y[b + j]! * (gy[b + j]! - dot);
+      }
+    };
+  }
+  return k;
+};
+
+/** Batched matrix product with broadcast batch axes and optional transposes. */
+const batchMatMul: KernelRule = ([a, b], out, node) => {
+  const tA = Boolean(node.attrs.transposeA);
+  const tB = Boolean(node.attrs.transposeB);
+  const as = a!.shape;
+  const bs = b!.shape;
+  const M = out.shape[out.shape.length - 2]!;
+  const N = out.shape[out.shape.length - 1]!;
+  const K = tA ? as[as.length - 2]! : as[as.length - 1]!;
+  const batchOut = out.shape.slice(0, -2);
+  const nb = sizeOfShape(batchOut);
+  const ma = broadcastMap(as.slice(0, -2), batchOut);
+  const mb = broadcastMap(bs.slice(0, -2), batchOut);
+  // A(i, k) = a[offA + i * aRow + k * aCol], B(k, j) = b[offB + k * bRow + j * bCol]
+  const aRow = tA ? 1 : K;
+  const aCol = tA ? M : 1;
+  const bRow = tB ? 1 : N;
+  const bCol = tB ? K : 1;
+  const av = a!.value;
+  const bv = b!.value;
+  const y = out.value;
+  const k: CompiledKernel = {
+    forward() {
+      for (let t = 0; t < nb; t++) {
+        const oa = (ma ? ma[t]! : t) * M * K;
+        const ob = (mb ? mb[t]! : t) * K * N;
+        const oy = t * M * N;
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let s = 0;
+            let pa = oa + i * aRow;
+            let pb = ob + j * bCol;
+            for (let q = 0; q < K; q++, pa += aCol, pb += bRow) s += av[pa]! * bv[pb]!;
+            y[oy + i * N + j] = s;
+          }
+        }
+      }
+    },
+  };
+  const ga = a!.grad;
+  const gb = b!.grad;
+  const gy = out.grad;
+  if (gy && (ga || gb)) {
+    k.backward = () => {
+      for (let t = 0; t < nb; t++) {
+        const oa = (ma ? ma[t]! : t) * M * K;
+        const ob = (mb ? mb[t]! : t) * K * N;
+        const oy = t * M * N;
+        // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j)
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            const g = gy[oy + i * N + j]!;
+            if (g === 0) continue;
+            const pa0 = oa + i * aRow;
+            const pb0 = ob + j * bCol;
+            if (ga) for (let q = 0; q < K; q++) ga[pa0 + q * aCol]! += g * bv[pb0 + q * bRow]!;
+            if (gb) for (let q = 0; q < K; q++) gb[pb0 + q * bRow]! += g * av[pa0 + q * aCol]!;
+          }
+        }
+      }
+    };
+  }
+  return k;
+};
+
+/** Every reduction and product rule by kernel name. */
+export function reductionRules(): Record<string, KernelRule> {
+  return {
+    Sum: reduction('sum'),
+    Mean: reduction('mean'),
+    Max: reduction('max'),
+    Min: reduction('min'),
+    Prod: reduction('prod'),
+    All: reduction('all'),
+    Any: reduction('any'),
+    Cumsum: cumsum,
+    Softmax: softmax,
+    BatchMatMul: batchMatMul,
+  };
+}

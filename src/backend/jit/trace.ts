@@ -1,0 +1,215 @@
+/**
+ * Recording a tfjs computation as a static graph.
+ *
+ * `traceTensorFunction(fn, input)` runs `fn(input)` once on the real backend
+ * and records every top-level kernel it launches (name, inputs, attributes,
+ * output shapes). Tensors that depend on `input` become graph nodes; every
+ * other tensor a kernel reads is a constant, captured by value. What the
+ * recording cannot see would make a replay wrong, so it is refused or
+ * guarded:
+ *
+ * - a read (`dataSync`, `data`, `array`, ...) of a tensor that depends on the
+ *   input is how code branches on values. Reads of boolean tensors (support
+ *   and parameter checks: "are all values valid?") become *guards*: the
+ *   replay recomputes them and must find the same values, else the caller
+ *   falls back to tfjs for that point. A read of any other input-dependent
+ *   tensor makes the function untraceable (reason given);
+ * - custom-gradient ops (`tf.customGrad`) and kernels with no replay rule on
+ *   input-dependent values make it untraceable.
+ *
+ * Multi-output kernels are recorded as one node per output (`SplitV` and
+ * `Unpack` become slices), so every node has exactly one output.
+ *
+ * This relies on tfjs-core internals (`runKernelFunc`, `state.kernelDepth`),
+ * like `autodiff.ts`; tfjs-core is pinned and tests guard it.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A reference to a value in a recorded graph. */
+export type Ref = { readonly kind: 'input' } | { readonly kind: 'node'; readonly index: number } | { readonly kind: 'const'; readonly index: number };
+
+/** One recorded kernel launch with a single output. */
+export interface GraphNode {
+  readonly kernel: string;
+  readonly inputs: Ref[];
+  readonly inputShapes: number[][];
+  readonly attrs: Record<string, unknown>;
+  readonly shape: number[];
+  readonly dtype: tf.DataType;
+  /** For nodes split off a multi-output kernel: which output. */
+  readonly outputIndex: number;
+}
+
+/** A constant input of the graph, captured by value. */
+export interface GraphConstant {
+  readonly values: Float64Array;
+  readonly shape: number[];
+  readonly dtype: tf.DataType;
+}
+
+/** A boolean node whose values the traced code read: a replay must reproduce them. */
+export interface Guard {
+  readonly node: number;
+  readonly values: Uint8Array;
+}
+
+/** A recorded computation: input -> nodes (in execution order) -> output. */
+export interface Graph {
+  readonly inputShape: number[];
+  readonly nodes: GraphNode[];
+  readonly constants: GraphConstant[];
+  readonly guards: Guard[];
+  readonly output: Ref;
+  readonly outputShape: number[];
+}
+
+/** The result of a trace: a graph, or why there is none. */
+export type TraceResult = { readonly graph: Graph; readonly value: Float64Array } | { readonly graph?: undefined; readonly reason: string };
+
+interface KernelParams {
+  kernelName?: string;
+  inputs: Record<string, tf.Tensor | undefined>;
+  attrs?: Record<string, unknown>;
+}
+interface EngineHooks {
+  runKernelFunc(params: KernelParams): tf.Tensor | tf.Tensor[];
+  state: { kernelDepth: number };
+}
+
+/** Input names of multi-input kernels in the order the replay rules expect. */
+const INPUT_ORDER: Record<string, string[]> = {
+  Select: ['condition', 't', 'e'],
+  BatchMatMul: ['a', 'b'],
+  GatherV2: ['x', 'indices'],
+};
+
+const READ_METHODS = ['dataSync', 'data', 'array', 'arraySync', 'buffer', 'bufferSync'] as const;
+
+class Recorder {
+  readonly nodes: GraphNode[] = [];
+  readonly constants: GraphConstant[] = [];
+  readonly guards: Guard[] = [];
+  /** tensor id -> node index of input-dependent tensors. */
+  readonly dependent = new Map<number, Ref>();
+  /** tensor id -> constant index (captured once). */
+  readonly constIndex = new Map<number, number>();
+  reason: string | undefined;
+  reading = false;
+
+  constructor(readonly input: tf.Tensor) {
+    this.dependent.set(input.id, { kind: 'input' });
+  }
+
+  refuse(reason: string): void {
+    this.reason ??= reason;
+  }
+
+  refOf(t: tf.Tensor): Ref {
+    const d = this.dependent.get(t.id);
+    if (d) return d;
+    let k = this.constIndex.get(t.id);
+    if (k === undefined) {
+      k = this.constants.length;
+      this.reading = true;
+      try {
+        this.constants.push({ values: Float64Array.from(t.dataSync() as ArrayLike<number>, Number), shape: [...t.shape], dtype: t.dtype });
+      } finally {
+        this.reading = false;
+      }
+      this.constIndex.set(t.id, k);
+    }
+    return { kind: 'const', index: k };
+  }
+
+  record(params: KernelParams, out: tf.Tensor | tf.Tensor[]): void {
+    const named = Object.entries(params.inputs).filter((e): e is [string, tf.Tensor] => e[1] instanceof tf.Tensor);
+    const anyDependent = named.some(([, t]) => this.dependent.has(t.id));
+    if (!anyDependent) return; // a constant computation: its outputs are captured by value where used
+    const kernel = params.kernelName;
+    if (kernel === undefined) {
+      this.refuse('a custom-gradient op (tf.customGrad) acts on the parameters');
+      return;
+    }
+    const order = INPUT_ORDER[kernel];
+    const inputs = order ? order.map((n) => params.inputs[n]).filter((t): t is tf.Tensor => t instanceof tf.Tensor) : named.map(([, t]) => t);
+    const refs = inputs.map((t) => this.refOf(t));
+    const shapes = inputs.map((t) => [...t.shape]);
+    const outs = Array.isArray(out) ? out : [out];
+    outs.forEach((o, i) => {
+      const index = this.nodes.length;
+      this.nodes.push({ kernel, inputs: refs, inputShapes: shapes, attrs: { ...(params.attrs ?? {}) }, shape: [...o.shape], dtype: o.dtype, outputIndex: i });
+      this.dependent.set(o.id, { kind: 'node', index });
+    });
+  }
+
+  /** A read of `t` by the traced code. */
+  read(t: tf.Tensor): void {
+    if (this.reading) return;
+    const ref = this.dependent.get(t.id);
+    if (!ref) return;
+    if (ref.kind !== 'node' || t.dtype !== 'bool') {
+      this.refuse(`the code reads a ${t.dtype} value that depends on the parameters (shape [${t.shape.join(', ')}]), so its control flow may change with them`);
+      return;
+    }
+    this.reading = true;
+    try {
+      this.guards.push({ node: ref.index, values: Uint8Array.from(t.dataSync() as Uint8Array) });
+    } finally {
+      this.reading = false;
+    }
+  }
+}
+
+let active: Recorder | undefined;
+
+/**
+ * Run `fn(input)` once and record it as a graph (see the module notes).
+ * Returns the graph and the output's values, or the reason it cannot be
+ * recorded. `fn` may be asynchronous; no other tfjs work may run while it
+ * does (callers hold the gradient lock).
+ */
+export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Promise<tf.Tensor>, input: tf.Tensor): Promise<TraceResult> {
+  if (active) throw new Error('traceTensorFunction: a trace is already running');
+  const engine = tf.engine() as unknown as EngineHooks;
+  const rec = new Recorder(input);
+  const ownRun = Object.prototype.hasOwnProperty.call(engine, 'runKernelFunc');
+  const run = engine.runKernelFunc;
+  engine.runKernelFunc = function (this: EngineHooks, params: KernelParams) {
+    const top = this.state.kernelDepth === 0;
+    const out = run.call(this, params);
+    if (top && active === rec) rec.record(params, out);
+    return out;
+  };
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const originals = READ_METHODS.map((m) => proto[m]!);
+  READ_METHODS.forEach((m, i) => {
+    const original = originals[i]!;
+    proto[m] = function (this: tf.Tensor, ...a: unknown[]) {
+      if (active === rec) rec.read(this);
+      return original.apply(this, a);
+    };
+  });
+  active = rec;
+  try {
+    const out = await fn(input);
+    const outRef = rec.dependent.get(out.id);
+    rec.reading = true;
+    const value = Float64Array.from(out.dataSync() as ArrayLike<number>, Number);
+    rec.reading = false;
+    if (rec.reason) return { reason: rec.reason };
+    if (!outRef || outRef.kind !== 'node') return { reason: 'the output does not depend on the input' };
+    return {
+      graph: { inputShape: [...input.shape], nodes: rec.nodes, constants: rec.constants, guards: rec.guards, output: outRef, outputShape: [...out.shape] },
+      value,
+    };
+  } finally {
+    active = undefined;
+    if (ownRun) engine.runKernelFunc = run;
+    else delete (engine as Partial<EngineHooks>).runKernelFunc;
+    READ_METHODS.forEach((m, i) => {
+      proto[m] = originals[i]!;
+    });
+  }
+}
