@@ -19,10 +19,12 @@
  * process CPU) time per gradient call — a batched call serves every chain.
  * ESS/cpu-s divides by the process CPU time instead: on a shared, loaded
  * machine it is the steadier figure (wall time then includes waiting).
- * "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS + 1/ESS_ref))
+ * "compiled" says whether the log density ran as a compiled float64 trace
+ * (the `compile: 'auto'` default keeps it only where it is faster than tfjs;
+ * the reason is printed otherwise). "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS + 1/ESS_ref))
  * against the long Stan runs in reference_stan.json (a sanity check).
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg|linreg] [--no-sequential]`
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg|linreg] [--no-sequential] [--compile auto|true|false]`
  *
  * @module
  */
@@ -49,6 +51,8 @@ const chainCounts = (opt('--chains') ?? (quick ? '4,16' : '4,16,64')).split(',')
 const only = opt('--only');
 const sequential = !args.includes('--no-sequential');
 const iterations = quick ? 300 : 1000;
+const compileOpt = opt('--compile');
+const compile = compileOpt === undefined ? 'auto' : compileOpt === 'true' ? true : compileOpt === 'false' ? false : 'auto';
 
 /** The peers' figures (../shared/peers/README.md): ESS/s on the same data and settings, one core. */
 const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplWhat?: string; webpplNote?: string }> = {
@@ -136,6 +140,8 @@ interface Result {
   readonly divergences: number;
   readonly rhatOk: boolean;
   readonly maxZ: number;
+  readonly compiled: string;
+  readonly compiledWhy?: string;
 }
 
 async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Promise<Result> {
@@ -144,7 +150,7 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
   const post =
     vectorize === 'mh'
       ? await infer(w.model, { method: 'mh', chains, warmup: iterations, samples: w.mhDraws ?? iterations, seed: 1 }, ...(w.args as never[]))
-      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize }, ...(w.args as never[]));
+      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize, compile }, ...(w.args as never[]));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const d = post.diagnostics as unknown as Partial<HMCDiagnostics>;
@@ -178,6 +184,8 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
     divergences: d.divergences ?? 0,
     rhatOk: rows.every((r) => typeof r.r_hat !== 'number' || r.r_hat < 1.01),
     maxZ,
+    compiled: d.compiled === undefined ? '-' : d.compiled === true ? 'yes' : 'no',
+    ...(typeof d.compiled === 'string' ? { compiledWhy: d.compiled } : {}),
   };
 }
 
@@ -198,7 +206,7 @@ async function main(): Promise<void> {
     console.log(`${w.title}`);
     console.log(
       table(
-        ['run', 'wall s', 'cpu s', 'min ESS', 'ESS/s', 'ESS/cpu-s', 'ESS/grad', 'µs/call (cpu)', 'div', 'R-hat<1.01', 'max |z|', 'vs Stan', peers.webppl ? 'vs WebPPL' : ''],
+        ['run', 'wall s', 'cpu s', 'min ESS', 'ESS/s', 'ESS/cpu-s', 'ESS/grad', 'µs/call (cpu)', 'div', 'R-hat<1.01', 'max |z|', 'compiled', 'vs Stan', peers.webppl ? 'vs WebPPL' : ''],
         results.map((r) => {
           const essPerS = r.ess / r.seconds;
           return [
@@ -213,12 +221,14 @@ async function main(): Promise<void> {
             String(r.divergences),
             r.rhatOk ? 'yes' : 'NO',
             w.reference ? r.maxZ.toFixed(1) : '-',
+            r.compiled,
             `${(essPerS / peers.stan).toFixed(2)}x`,
             peers.webppl ? `${(essPerS / peers.webppl).toFixed(2)}x` : '',
           ];
         }),
       ),
     );
+    for (const r of results) if (r.compiledWhy) console.log(`${r.label}: not compiled: ${r.compiledWhy}`);
     console.log(`peers: Stan NUTS ${peers.stan} ESS/s${peers.webppl ? `, WebPPL ${peers.webpplWhat} ${peers.webppl} ESS/s` : ''}${peers.webpplNote ? `; ${peers.webpplNote}` : ''}\n`);
   }
 }

@@ -17,6 +17,10 @@
  *   programs.
  * - {@link arbDistribution}, {@link arbProgram}, {@link arbConjugate}:
  *   fast-check arbitraries.
+ * - {@link banana}, {@link twoMoons}, {@link ringMixture}: 2-D targets with
+ *   exact densities and samplers for flows and guides, with
+ *   {@link quadratureLogZ}, {@link histogramChiSquare} (draws against a
+ *   density), {@link targetDistribution} and the {@link gaussianMle} baseline.
  *
  * Needs `fast-check` installed (it is a peer of this entry point only).
  *
@@ -91,3 +95,19 @@ export {
   type ProgramStmt,
 } from './arbitraries.js';
 export { type ConjugateFamily, normalNormal, betaBernoulli, gammaPoisson, exactConjugateEngine } from './conjugate.js';
+export {
+  type Target2D,
+  type Box2D,
+  type BananaOptions,
+  type TwoMoonsOptions,
+  type RingMixtureOptions,
+  type HistogramChiSquareOptions,
+  banana,
+  twoMoons,
+  ringMixture,
+  quadratureLogZ,
+  histogramChiSquare,
+  Target2DDistribution,
+  targetDistribution,
+  gaussianMle,
+} from './targets-2d.js';

@@ -17,9 +17,10 @@
  *    density whose closure changes between calls (e.g. conditioned on
  *    discrete values updated by Gibbs) must not, and does not by default.
  *
- * With `'auto'` the replay is kept only if it is also faster than tfjs at
- * the first point (data-heavy models with big matrix products can be faster
- * on tfjs's wasm kernels). The reason for not compiling is reported.
+ * With `'auto'` the replay is kept only if it is also faster than tfjs, as
+ * timed on the first evaluations of the run (data-heavy models with big
+ * matrix products can be faster on tfjs's wasm kernels). The reason for not
+ * compiling is reported.
  *
  * @module
  */
@@ -35,7 +36,7 @@ export type CompileMode = boolean | 'auto';
 export type CompileStatus = true | string;
 
 /** A batched evaluation: `logp` per row, gradients row-major. */
-interface Evaluation {
+export interface Evaluation {
   readonly logp: Float64Array;
   readonly grad: Float64Array;
 }
@@ -59,15 +60,13 @@ function disagreement(a: Float64Array, b: Float64Array): number {
   return worst;
 }
 
-async function medianMicros(f: () => Promise<unknown> | unknown, reps: number): Promise<number> {
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    t.push((performance.now() - t0) * 1000);
-  }
-  t.sort((x, y) => x - y);
-  return t[Math.floor(reps / 2)]!;
+/** Calls of each evaluator in the `'auto'` speed trial, and how many of them are warm-up (not timed). */
+const TRIAL_CALLS = 15;
+const TRIAL_WARMUP = 5;
+
+function median(xs: number[]): number {
+  const t = [...xs].sort((x, y) => x - y);
+  return t[Math.floor(t.length / 2)]!;
 }
 
 /**
@@ -78,7 +77,8 @@ async function medianMicros(f: () => Promise<unknown> | unknown, reps: number): 
  */
 export class CompiledDensity {
   private graph: CompiledGraph | undefined;
-  private state: 'untried' | 'on' | 'off' = 'untried';
+  private state: 'untried' | 'trial' | 'on' | 'off' = 'untried';
+  private readonly timings = { replay: [] as number[], tfjs: [] as number[] };
   private reason = 'not yet';
   /** Points the replay handed back to tfjs because a validity guard changed. */
   guardMisses = 0;
@@ -97,12 +97,18 @@ export class CompiledDensity {
 
   /** `true` when evaluations replay the compiled graph, else why not. */
   get status(): CompileStatus {
-    return this.state === 'on' ? true : this.reason;
+    return this.state === 'on' ? true : this.state === 'trial' ? 'speed trial not finished' : this.reason;
   }
 
   /** Log densities and gradients at `q`. */
   async evaluate(q: Float64Array): Promise<Evaluation> {
     if (this.state === 'untried' && q.every(Number.isFinite)) await this.tryCompile(q);
+    if (this.state === 'trial') {
+      const r = await this.trial(q);
+      if (r) return r;
+      this.guardMisses++;
+      return this.viaTfjs(q);
+    }
     if (this.state === 'on') {
       const r = this.graph!.run(q, true);
       if (r) return { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
@@ -150,12 +156,32 @@ export class CompiledDensity {
         return this.turnOff(`self-check failed (relative disagreement with tfjs: log density ${dv.toExponential(1)}, gradient ${dg.toExponential(1)})`);
       }
     }
-    if (this.mode === 'auto') {
-      const replay = await medianMicros(() => compiled.run(q, true), 7);
-      const tfjs = await medianMicros(() => this.viaTfjs(q), 7);
-      if (replay >= tfjs) return this.turnOff(`compiled replay slower than tfjs here (${replay.toFixed(0)} vs ${tfjs.toFixed(0)} µs per evaluation)`);
-    }
     this.graph = compiled;
-    this.state = 'on';
+    this.state = this.mode === 'auto' ? 'trial' : 'on';
+  }
+
+  /**
+   * One evaluation of the speed trial (`'auto'`): the first calls alternate
+   * between the replay and tfjs, timing each (both answer correctly; these
+   * calls fall in the sampler's warmup), and the faster one is kept. Timing
+   * real calls mid-run avoids judging tfjs by its slow first calls.
+   */
+  private async trial(q: Float64Array): Promise<Evaluation | undefined> {
+    const useReplay = this.timings.replay.length <= this.timings.tfjs.length;
+    const t0 = performance.now();
+    let out: Evaluation | undefined;
+    if (useReplay) {
+      const r = this.graph!.run(q, true);
+      if (!r) return undefined;
+      out = { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
+    } else out = await this.viaTfjs(q);
+    (useReplay ? this.timings.replay : this.timings.tfjs).push((performance.now() - t0) * 1000);
+    if (this.timings.tfjs.length >= TRIAL_CALLS) {
+      const replay = median(this.timings.replay.slice(TRIAL_WARMUP));
+      const tfjs = median(this.timings.tfjs.slice(TRIAL_WARMUP));
+      if (replay < tfjs) this.state = 'on';
+      else this.turnOff(`compiled replay slower than tfjs here (median ${replay.toFixed(0)} vs ${tfjs.toFixed(0)} µs per evaluation)`);
+    }
+    return out;
   }
 }
