@@ -35,13 +35,22 @@ export interface CompiledResult {
 
 /** A compiled graph; see {@link compileGraph}. */
 export class CompiledGraph {
+  /** Element operations per forward pass: output elements of every kernel plus matrix-product multiply-adds. */
+  readonly work: number;
+  /** Kernels in the graph. */
+  readonly kernelCount: number;
+
   private constructor(
+    work: number,
     private readonly input: Slot & { value: Float64Array; grad: Float64Array },
     private readonly slots: Slot[],
     private readonly kernels: CompiledKernel[],
     private readonly output: Slot,
     private readonly guards: { slot: Slot; values: Uint8Array }[],
-  ) {}
+  ) {
+    this.work = work;
+    this.kernelCount = kernels.length;
+  }
 
   /** Compile `graph`, or say which kernel has no rule. */
   static compile(graph: Graph): CompiledGraph | { reason: string } {
@@ -66,7 +75,15 @@ export class CompiledGraph {
       }
     }
     const guards = graph.guards.map((g) => ({ slot: slots[g.node]!, values: g.values }));
-    return new CompiledGraph(input, slots, kernels, slotOf(graph.output), guards);
+    let work = 0;
+    for (const node of graph.nodes) {
+      work += sizeOfShape(node.shape);
+      if (node.kernel === 'BatchMatMul') {
+        const a = node.inputShapes[0]!;
+        work += sizeOfShape(node.shape) * (node.attrs.transposeA ? a[a.length - 2]! : a[a.length - 1]!);
+      }
+    }
+    return new CompiledGraph(work, input, slots, kernels, slotOf(graph.output), guards);
   }
 
   /**

@@ -17,10 +17,10 @@
  *    density whose closure changes between calls (e.g. conditioned on
  *    discrete values updated by Gibbs) must not, and does not by default.
  *
- * With `'auto'` the replay is kept only if it is also faster than tfjs, as
- * timed on the first evaluations of the run (data-heavy models with big
- * matrix products can be faster on tfjs's wasm kernels). The reason for not
- * compiling is reported.
+ * With `'auto'` the replay is kept only where it is expected to be faster
+ * than tfjs (see {@link WORK_PER_KERNEL}: data-heavy models with big arrays
+ * run faster on tfjs's wasm kernels). The reason for not compiling is
+ * reported.
  *
  * @module
  */
@@ -60,14 +60,18 @@ function disagreement(a: Float64Array, b: Float64Array): number {
   return worst;
 }
 
-/** Calls of each evaluator in the `'auto'` speed trial, and how many of them are warm-up (not timed). */
-const TRIAL_CALLS = 15;
-const TRIAL_WARMUP = 5;
-
-function median(xs: number[]): number {
-  const t = [...xs].sort((x, y) => x - y);
-  return t[Math.floor(t.length / 2)]!;
-}
+/**
+ * The `'auto'` rule: replay when the graph does at most this many element
+ * operations (output elements, plus multiply-adds of matrix products) per
+ * kernel. A replayed element costs a few ns; a tfjs kernel costs a fixed
+ * ~15-45 µs of dispatch plus ~1 ns per element on wasm, so the replay wins
+ * below roughly 8000 elements per kernel. Measured with
+ * `bench/mcmc-models.ts --compile true|false`: the logistic regression
+ * (N = 1000) is faster replayed with 4 chains (~92k element operations over
+ * 26 kernels) and faster on tfjs with 16 (~370k). A fixed rule, not a timing
+ * race, so that a seeded run gives the same draws every time.
+ */
+const WORK_PER_KERNEL = 8000;
 
 /**
  * A batched evaluator (`q` holds `rows` rows of `dim`; `rows` is 1 for a
@@ -77,8 +81,7 @@ function median(xs: number[]): number {
  */
 export class CompiledDensity {
   private graph: CompiledGraph | undefined;
-  private state: 'untried' | 'trial' | 'on' | 'off' = 'untried';
-  private readonly timings = { replay: [] as number[], tfjs: [] as number[] };
+  private state: 'untried' | 'on' | 'off' = 'untried';
   private reason = 'not yet';
   /** Points the replay handed back to tfjs because a validity guard changed. */
   guardMisses = 0;
@@ -97,18 +100,12 @@ export class CompiledDensity {
 
   /** `true` when evaluations replay the compiled graph, else why not. */
   get status(): CompileStatus {
-    return this.state === 'on' ? true : this.state === 'trial' ? 'speed trial not finished' : this.reason;
+    return this.state === 'on' ? true : this.reason;
   }
 
   /** Log densities and gradients at `q`. */
   async evaluate(q: Float64Array): Promise<Evaluation> {
     if (this.state === 'untried' && q.every(Number.isFinite)) await this.tryCompile(q);
-    if (this.state === 'trial') {
-      const r = await this.trial(q);
-      if (r) return r;
-      this.guardMisses++;
-      return this.viaTfjs(q);
-    }
     if (this.state === 'on') {
       const r = this.graph!.run(q, true);
       if (r) return { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
@@ -156,32 +153,12 @@ export class CompiledDensity {
         return this.turnOff(`self-check failed (relative disagreement with tfjs: log density ${dv.toExponential(1)}, gradient ${dg.toExponential(1)})`);
       }
     }
-    this.graph = compiled;
-    this.state = this.mode === 'auto' ? 'trial' : 'on';
-  }
-
-  /**
-   * One evaluation of the speed trial (`'auto'`): the first calls alternate
-   * between the replay and tfjs, timing each (both answer correctly; these
-   * calls fall in the sampler's warmup), and the faster one is kept. Timing
-   * real calls mid-run avoids judging tfjs by its slow first calls.
-   */
-  private async trial(q: Float64Array): Promise<Evaluation | undefined> {
-    const useReplay = this.timings.replay.length <= this.timings.tfjs.length;
-    const t0 = performance.now();
-    let out: Evaluation | undefined;
-    if (useReplay) {
-      const r = this.graph!.run(q, true);
-      if (!r) return undefined;
-      out = { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
-    } else out = await this.viaTfjs(q);
-    (useReplay ? this.timings.replay : this.timings.tfjs).push((performance.now() - t0) * 1000);
-    if (this.timings.tfjs.length >= TRIAL_CALLS) {
-      const replay = median(this.timings.replay.slice(TRIAL_WARMUP));
-      const tfjs = median(this.timings.tfjs.slice(TRIAL_WARMUP));
-      if (replay < tfjs) this.state = 'on';
-      else this.turnOff(`compiled replay slower than tfjs here (median ${replay.toFixed(0)} vs ${tfjs.toFixed(0)} µs per evaluation)`);
+    if (this.mode === 'auto' && compiled.work > WORK_PER_KERNEL * compiled.kernelCount) {
+      return this.turnOff(
+        `tfjs is expected to be faster on this much data (${compiled.work} element operations over ${compiled.kernelCount} kernels; the replay is used up to ${WORK_PER_KERNEL} per kernel)`,
+      );
     }
-    return out;
+    this.graph = compiled;
+    this.state = 'on';
   }
 }
