@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   console.log(`backend: ${backendInfo()?.name}\n`);
   console.log('Eight schools (non-centred), NUTS, 4 chains x (500 warmup + 500 draws)');
   console.log(schools.summary().toString());
-  console.log(`  vectorised chains: ${schools.diagnostics.vectorized === true ? 'yes' : schools.diagnostics.vectorized}\n`);
+  console.log(`  vectorised chains: ${schools.diagnostics.vectorized === true ? 'yes' : schools.diagnostics.vectorized}`);
+  console.log(`  compiled log density: ${schools.diagnostics.compiled === true ? 'yes' : schools.diagnostics.compiled}\n`);
 
   const exact = await infer(burglary, { method: 'enumerate' });
   console.log('Burglary network, exact enumeration');
