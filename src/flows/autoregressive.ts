@@ -29,6 +29,17 @@ export function madeMasks(dim: number, hidden: number): { m1: Float32Array; m2: 
   return { m1, m2 };
 }
 
+/**
+ * Solve an autoregressive system by fixed-point passes: starting from zeros
+ * like `shape`, `z = step(z)` D times. After pass i the first i coordinates
+ * are exact (output i depends only on conditioning values before i).
+ */
+export function autoregressiveSolve(dim: number, shape: tf.Tensor, step: (z: tf.Tensor) => tf.Tensor): tf.Tensor {
+  let z = tf.zerosLike(shape);
+  for (let i = 0; i < dim; i++) z = step(z);
+  return z;
+}
+
 /** Which way the autoregressive map conditions (see the module documentation). */
 export type AutoregressiveDirection = 'iaf' | 'maf';
 
@@ -69,12 +80,10 @@ export class MaskedAutoregressiveBijector extends FlowBijector {
 
   /** `x = (y - m(x)) exp(-s(x))` solved coordinate by coordinate: D passes. */
   private sequentialInverse(y: tf.Tensor): tf.Tensor {
-    let x = tf.zerosLike(y);
-    for (let i = 0; i < this.dim; i++) {
+    return autoregressiveSolve(this.dim, y, (x) => {
       const { m, s } = this.net(x);
-      x = tf.mul(tf.sub(y, m), tf.exp(tf.neg(s)));
-    }
-    return x;
+      return tf.mul(tf.sub(y, m), tf.exp(tf.neg(s)));
+    });
   }
 
   /** `u = (y - m(y)) exp(-s(y))`: one pass. */
@@ -85,12 +94,10 @@ export class MaskedAutoregressiveBijector extends FlowBijector {
 
   /** `y_i = u_i exp(s_i(y_<i)) + m_i(y_<i)`: D passes. */
   private sequentialForward(u: tf.Tensor): tf.Tensor {
-    let y = tf.zerosLike(u);
-    for (let i = 0; i < this.dim; i++) {
+    return autoregressiveSolve(this.dim, u, (y) => {
       const { m, s } = this.net(y);
-      y = tf.add(tf.mul(u, tf.exp(s)), m);
-    }
-    return y;
+      return tf.add(tf.mul(u, tf.exp(s)), m);
+    });
   }
 
   forward(x: Value): Value {

@@ -62,10 +62,15 @@ export interface CouplingOptions {
   readonly flip?: boolean;
 }
 
+/** The coupling mask `[D]`: 1 on the first half (the second half when `flip`), the conditioning coordinates. */
+export function couplingMask(dim: number, flip: boolean): tf.Tensor {
+  return tf.tensor1d(Array.from({ length: dim }, (_, i) => ((i < Math.floor(dim / 2)) !== flip ? 1 : 0)));
+}
+
 /** The affine coupling layer (conditioning half chosen by `flip`). */
 export function affineCoupling(options: CouplingOptions = {}): FlowLayer {
   const hidden = options.hidden ?? 16;
-  const maskFor = (dim: number) => tf.tensor1d(Array.from({ length: dim }, (_, i) => ((i < Math.floor(dim / 2)) !== (options.flip ?? false) ? 1 : 0)));
+  const maskFor = (dim: number) => couplingMask(dim, options.flip ?? false);
   return {
     name: 'affineCoupling',
     init: (dim: number, rng: Rng) => ({

@@ -12,6 +12,7 @@ import { real } from '../distributions/constraints.js';
 import { ParamStore } from '../infer/vi/param-store.js';
 import { type OptimizerSpec, sviOptimizer } from '../infer/vi/optim.js';
 import type { FlowBijector, FlowLayer } from './flow-bijector.js';
+import { FlowDistribution } from './flow-distribution.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -91,6 +92,8 @@ export interface FittedFlow {
   logProb(x: tf.Tensor): tf.Tensor;
   /** `n` draws, `[n, D]`. */
   sample(n: number, rng: Rng): tf.Tensor;
+  /** The fitted flow as a distribution over `[D]` vectors, for `sample` / `observe` sites (valid until {@link FittedFlow.dispose}). */
+  distribution(): FlowDistribution;
   /** Dispose the parameters. */
   dispose(): void;
 }
@@ -131,16 +134,14 @@ export function fitFlow(samples: tf.Tensor, layers: readonly FlowLayer[], option
   } finally {
     opt.dispose();
   }
+  const dist = new FlowDistribution(dim, () => buildFlow(store, 'flow', layers, dim));
   return {
     dim,
     lossHistory: losses,
     store,
-    logProb: (x) => tf.tidy(() => flowLogProb(buildFlow(store, 'flow', layers, dim), x)),
-    sample: (m, r) =>
-      tf.tidy(() => {
-        const u = tf.tensor2d(Float32Array.from(r.normals(m * dim)), [m, dim]);
-        return pushForward(buildFlow(store, 'flow', layers, dim), u).y;
-      }),
+    logProb: (x) => dist.logProb(x) as tf.Tensor,
+    sample: (m, r) => dist.sample(r, [m]) as tf.Tensor,
+    distribution: () => dist,
     dispose: () => store.dispose(),
   };
 }

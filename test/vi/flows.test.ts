@@ -12,7 +12,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { model, Rng } from '../../src/core/index.js';
 import { Normal } from '../../src/distributions/normal.js';
 import {
-  type FlowBijector, type FlowLayer, affine, affineCoupling, fitFlow, iaf, maf, planar, radial, reverse, smallNormal,
+  type FlowBijector, type FlowLayer, affine, affineCoupling, fitFlow, iaf, maf, planar, radial, reverse, smallNormal, splineCoupling, splineIaf, splineMaf,
 } from '../../src/flows/index.js';
 import { positive } from '../../src/distributions/constraints.js';
 import { Independent } from '../../src/distributions/independent.js';
@@ -53,6 +53,10 @@ const LAYERS: [string, FlowLayer][] = [
   ['maf', maf({ hidden: 7 })],
   ['reverse', reverse()],
   ['affine', affine()],
+  ['splineCoupling', splineCoupling({ bins: 5, bound: 1.5, hidden: 5 })],
+  ['splineCoupling(flip)', splineCoupling({ bins: 5, bound: 1.5, hidden: 5, flip: true })],
+  ['splineMaf', splineMaf({ bins: 5, bound: 1.5, hidden: 7 })],
+  ['splineIaf', splineIaf({ bins: 5, bound: 1.5, hidden: 7 })],
 ];
 function randomBijector(layer: FlowLayer, seed: number): FlowBijector {
   const rng = new Rng(seed);

@@ -85,6 +85,9 @@ const INPUT_ORDER: Record<string, string[]> = {
   GatherV2: ['x', 'indices'],
 };
 
+/** Kernels that draw random numbers: their outputs are never constants. */
+const RANDOM_KERNELS = /^(Random|Multinomial)/;
+
 const READ_METHODS = ['dataSync', 'data', 'array', 'arraySync', 'buffer', 'bufferSync'] as const;
 
 class Recorder {
@@ -124,6 +127,10 @@ class Recorder {
   }
 
   record(params: KernelParams, out: tf.Tensor | tf.Tensor[]): void {
+    if (params.kernelName !== undefined && RANDOM_KERNELS.test(params.kernelName)) {
+      this.refuse(`a random op (${params.kernelName}) runs in the traced code, so a replay would freeze its draws`);
+      return;
+    }
     const named = Object.entries(params.inputs).filter((e): e is [string, tf.Tensor] => e[1] instanceof tf.Tensor);
     const anyDependent = named.some(([, t]) => this.dependent.has(t.id));
     if (!anyDependent) return; // a constant computation: its outputs are captured by value where used

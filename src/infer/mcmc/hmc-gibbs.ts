@@ -17,33 +17,54 @@
  * NumPyro). Chains run one after another, each with its own discrete state;
  * the discrete draws are recorded alongside the continuous ones.
  *
+ * The potential given the discrete values runs the model on tfjs. A
+ * configuration of discrete values seen a second time gets its own compiled
+ * potential (a float64 replay of the model conditioned on those values,
+ * see `compiled-density.ts`), kept in a small per-chain cache: recurring
+ * configurations, as in small mixtures, then cost far less per gradient.
+ *
  * Discrete sites must be scalar with a finite support (Bernoulli,
  * Categorical, Binomial, ...); others are an error naming the site.
  *
  * @module
  */
+import type * as tf from '@tensorflow/tfjs-core';
+import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
 import { ModelError } from '../../core/model.js';
 import { condition, substitute } from '../../core/handlers.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import type { Trace } from '../../core/trace.js';
-import { type Value, type ValueLike, isTensor } from '../../core/value.js';
+import { type Value, type ValueLike, isTensor, toNumber } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import { Posterior } from '../posterior.js';
 import { registerEngine } from '../registry.js';
 import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics } from './hmc-engine.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { initialTrace } from './mh-engine.js';
-import { type Layout, constrain, layoutOf, logDensityFn, unconstrain } from './potential.js';
+import { type Compiled, type Layout, constrain, layoutOf, logDensityFn, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
+
+/** A log density and gradient on the unconstrained continuous coordinates. */
+type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
+
+/** Compiled potentials kept per chain (least recently used dropped first). */
+const CACHE_SIZE = 64;
 import { type TraceState, gibbsStep, runWithValues } from './trace-mh.js';
 
-/** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize`, plus the kernel. */
-export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize'> {
+/** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
+export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize' | 'compile' | 'workers'> {
   readonly method: 'hmc-gibbs';
   /** The kernel for the continuous sites: `'nuts'` (default) or static `'hmc'`. */
   readonly kernel?: 'nuts' | 'hmc';
+  /**
+   * Compile the potential of each discrete configuration visited more than
+   * once (a float64 replay of the model's kernels, self-checked against
+   * tfjs; see `compiled-density.ts`); default true. Off at the first
+   * configuration that cannot be compiled.
+   */
+  readonly compile?: boolean;
 }
 
 /** Diagnostics of an `hmc-gibbs` run: those of `nuts`, plus the Gibbs part. */
@@ -54,6 +75,10 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
   readonly gibbsModelRuns: number;
   /** Wall time of the Gibbs sweeps (ms), all chains; part of the warmup and sampling times. */
   readonly gibbsMs: number;
+  /** Discrete configurations whose potential was compiled, all chains. */
+  readonly compiledConfigurations: number;
+  /** Why compilation was off (per chain), or `true` where it stayed on. */
+  readonly compiledPerChain: (true | string)[];
 }
 
 /** The finite discrete latent sites of a trace, in order; an error names any discrete site Gibbs cannot enumerate. */
@@ -81,8 +106,15 @@ function valuesAt(trace: Trace, addresses: readonly string[]): Record<string, Va
   for (const a of addresses) {
     const site = trace.get(a);
     if (site === undefined) throw new ModelError(a, "hmc-gibbs: this discrete site is missing from a run; the set of sites must not depend on random choices (use method 'mh')");
-    out[a] = site.value;
+    out[a] = isTensor(site.value) && site.value.size === 1 ? toNumber(site.value) : site.value;
   }
+  return out;
+}
+
+/** The tensor values of a trace's latent sites. */
+function latentTensors(trace: Trace): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  for (const s of trace) if (s.type === 'sample' && !s.observed && isTensor(s.value)) out.push(s.value);
   return out;
 }
 
@@ -101,8 +133,17 @@ class GibbsChain<A extends unknown[], R> {
   modelRuns = 0;
   /** Wall time of this chain's sweeps (ms). */
   sweepMs = 0;
+  /** Discrete configurations whose potential was compiled. */
+  compiledConfigurations = 0;
+  /** Why compilation was turned off for this chain, if it was. */
+  compileOff: string | undefined;
   private pending = false;
-  private readonly density: (q: Float64Array) => Promise<LogDensityAndGradient>;
+  /** The potential given whatever `discrete` holds now (tfjs, never compiled). */
+  private readonly live: Potential;
+  /** The potential used now: `live`, or the compiled one of the current configuration. */
+  private density: Potential;
+  /** Per discrete configuration (most recently used last): visits and, from the second, a compiled potential. */
+  private readonly cache = new Map<string, { visits: number; density?: Compiled<Potential> }>();
 
   constructor(
     private readonly m: Model<A, R>,
@@ -112,9 +153,42 @@ class GibbsChain<A extends unknown[], R> {
     start: Record<string, Value>,
     private readonly rng: Rng,
     private readonly warmup: number,
+    compile: boolean,
   ) {
     this.discrete = { ...start };
-    this.density = logDensityFn(condition(m, this.discrete as Record<string, ValueLike>), args, layout);
+    this.live = logDensityFn(condition(m, this.discrete as Record<string, ValueLike>), args, layout);
+    this.density = this.live;
+    if (!compile) this.compileOff = 'compile: false';
+  }
+
+  /**
+   * Picks the potential for the current discrete values. A configuration
+   * seen again gets its own compiled potential (the model conditioned on a
+   * frozen copy of the values, see `compiled-density.ts`); the first failure
+   * to compile turns compilation off for the chain.
+   */
+  private choose(): void {
+    if (this.compileOff !== undefined) return;
+    if (this.density !== this.live) {
+      const status = (this.density as Compiled<Potential>).compileStatus();
+      if (status !== true && status !== 'not yet') {
+        this.compileOff = status;
+        this.density = this.live;
+        this.cache.clear();
+        return;
+      }
+    }
+    const key = this.sites.map((a) => String(this.discrete[a])).join('|');
+    const entry = this.cache.get(key) ?? { visits: 0 };
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    entry.visits += 1;
+    if (entry.visits >= 2 && entry.density === undefined) {
+      entry.density = logDensityFn(condition(this.m, { ...this.discrete } as Record<string, ValueLike>), this.args, this.layout, { compile: true });
+      this.compiledConfigurations += 1;
+    }
+    this.density = entry.density ?? this.live;
   }
 
   /** The sampler's view of this chain. */
@@ -126,6 +200,7 @@ class GibbsChain<A extends unknown[], R> {
           const t0 = performance.now();
           await this.sweep(q);
           this.sweepMs += performance.now() - t0;
+          this.choose();
         }
         return this.density(q);
       },
@@ -146,8 +221,15 @@ class GibbsChain<A extends unknown[], R> {
     return at;
   }
 
-  /** One systematic-scan Gibbs sweep over the discrete sites at the continuous point q. */
-  private async sweep(q: Float64Array): Promise<void> {
+  /**
+   * One systematic-scan Gibbs sweep over the discrete sites at the continuous
+   * point q, in its own tensor scope (the model runs' tensors are disposed).
+   */
+  private sweep(q: Float64Array): Promise<void> {
+    return tidyAsync(() => this.sweepIn(q), () => []);
+  }
+
+  private async sweepIn(q: Float64Array): Promise<void> {
     const continuous = constrain(this.layout, q);
     try {
       let state: TraceState<R> = await runWithValues(this.m, this.args, (a) => continuous[a] ?? this.discrete[a], this.rng);
@@ -177,19 +259,35 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   const init = options.init;
   const startModel = init !== undefined && typeof init === 'object' ? substitute(m, init as Record<string, ValueLike>) : m;
   const initRng = rngFrom(`${seed}/init`);
-  const starts: TraceState<R>[] = [];
-  for (let c = 0; c < chains; c++) starts.push(await initialTrace(startModel, args, initRng.split()));
-  const sites = gibbsSitesOf(starts[0]!.trace);
-  const { layout } = await layoutOf(condition(m, valuesAt(starts[0]!.trace, sites) as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`));
-  if (layout.dim === 0) throw new Error("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
-  const continuousInit: 'uniform' | Float64Array[] = init === undefined || init === 'uniform' ? 'uniform' : starts.map((s) => unconstrain(layout, s.trace));
+  // in a tensor scope that keeps only the latent values, disposed below once read (but for the user's own init tensors)
+  const starts = await tidyAsync(
+    async () => {
+      const out: Trace[] = [];
+      for (let c = 0; c < chains; c++) {
+        const s = await initialTrace(startModel, args, initRng.split());
+        s.trace.disposeLogProbs();
+        out.push(s.trace);
+      }
+      return out;
+    },
+    (traces) => traces.flatMap(latentTensors),
+  );
+  const sites = gibbsSitesOf(starts[0]!);
+  const order = [...starts[0]!].filter((s) => s.type === 'sample' && !s.observed).map((s) => s.address);
+  const discreteStarts = starts.map((t) => valuesAt(t, sites));
+  let continuousInit: 'uniform' | Float64Array[] = 'uniform';
+  let layout: Layout;
+  try {
+    ({ layout } = await layoutOf(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`)));
+    if (layout.dim === 0) throw new Error("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
+    if (init !== undefined && init !== 'uniform') continuousInit = starts.map((t) => unconstrain(layout, t));
+  } finally {
+    const given = new Set(init !== undefined && typeof init === 'object' ? Object.values(init).filter(isTensor) : []);
+    for (const t of starts) for (const v of latentTensors(t)) if (!given.has(v)) v.dispose();
+  }
 
   const gibbsRngs = rngFrom(`${seed}/gibbs`).splitN(chains);
-  const states = starts.map((s, c) => {
-    const chain = new GibbsChain(m, args, layout, sites, valuesAt(s.trace, sites), gibbsRngs[c]!, warmup);
-    s.trace.disposeLogProbs();
-    return chain;
-  });
+  const states = discreteStarts.map((start, c) => new GibbsChain(m, args, layout, sites, start, gibbsRngs[c]!, warmup, options.compile ?? true));
   const common = {
     dim: layout.dim,
     chains,
@@ -213,7 +311,6 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
         });
 
   // continuous and discrete values of each draw, in the trace's order of sites
-  const order = [...starts[0]!.trace].filter((s) => s.type === 'sample' && !s.observed).map((s) => s.address);
   const draws = drawsFromSamples<R>(layout, result).map((d, i) => {
     const kept = states[d.chain!]!.kept[i % result.draws] ?? {};
     const values: Record<string, Value> = {};
@@ -225,13 +322,15 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     discreteSites: sites,
     gibbsModelRuns: states.reduce((a, s) => a + s.modelRuns, 0),
     gibbsMs: states.reduce((a, s) => a + s.sweepMs, 0),
+    compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
+    compiledPerChain: states.map((s) => s.compileOff ?? true),
   };
   return new Posterior({ method: 'hmc-gibbs', draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
 }
 
 registerEngine<HMCGibbsOptions>({
   name: 'hmc-gibbs',
-  options: ['kernel', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'onProgress', 'signal'],
+  options: ['kernel', 'compile', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'onProgress', 'signal'],
   description: 'NUTS (or HMC) on the continuous sites within Gibbs sweeps over finite discrete sites, many chains',
   run: (m, options, args) => hmcGibbs(m, options, args),
 });
