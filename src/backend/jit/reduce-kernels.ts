@@ -189,15 +189,27 @@ const batchMatMul: KernelRule = ([a, b], out, node) => {
         const oa = (ma ? ma[t]! : t) * M * K;
         const ob = (mb ? mb[t]! : t) * K * N;
         const oy = t * M * N;
-        // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j)
-        for (let i = 0; i < M; i++) {
-          for (let j = 0; j < N; j++) {
-            const g = gy[oy + i * N + j]!;
-            if (g === 0) continue;
-            const pa0 = oa + i * aRow;
-            const pb0 = ob + j * bCol;
-            if (ga) for (let q = 0; q < K; q++) ga[pa0 + q * aCol]! += g * bv[pb0 + q * bRow]!;
-            if (gb) for (let q = 0; q < K; q++) gb[pb0 + q * bRow]! += g * av[pa0 + q * aCol]!;
+        // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j) — each sum in a register
+        if (ga) {
+          for (let i = 0; i < M; i++) {
+            for (let q = 0; q < K; q++) {
+              let s = 0;
+              let pb = ob + q * bRow;
+              let py = oy + i * N;
+              for (let j = 0; j < N; j++, pb += bCol, py++) s += gy[py]! * bv[pb]!;
+              ga[oa + i * aRow + q * aCol]! += s;
+            }
+          }
+        }
+        if (gb) {
+          for (let q = 0; q < K; q++) {
+            for (let j = 0; j < N; j++) {
+              let s = 0;
+              let pa = oa + q * aCol;
+              let py = oy + j;
+              for (let i = 0; i < M; i++, pa += aRow, py += N) s += av[pa]! * gy[py]!;
+              gb[ob + q * bRow + j * bCol]! += s;
+            }
           }
         }
       }
