@@ -6,6 +6,7 @@
  * @module
  */
 import type { CompiledKernel, KernelRule } from './kernel.js';
+import { erfNumber } from '../../core/special.js';
 import { broadcastMap } from './ndarray.js';
 
 /**
@@ -29,40 +30,8 @@ const H = {
   sigmoid(x: number): number {
     return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
   },
-  /** erf in double precision: the Maclaurin series below 2.5, erfc's continued fraction above. */
-  erf(x: number): number {
-    const ax = Math.abs(x);
-    if (ax < 2.5) {
-      let term = ax;
-      let sum = ax;
-      const x2 = ax * ax;
-      for (let n = 1; n < 80; n++) {
-        term *= -x2 / n;
-        const add = term / (2 * n + 1);
-        sum += add;
-        if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-      }
-      const r = (2 / Math.sqrt(Math.PI)) * sum;
-      return x < 0 ? -r : r;
-    }
-    const tiny = 1e-300;
-    let f = ax;
-    let c = ax;
-    let d = 0;
-    for (let n = 1; n < 200; n++) {
-      const an = n / 2;
-      d = ax + an * d;
-      d = d === 0 ? tiny : d;
-      c = ax + an / c;
-      c = c === 0 ? tiny : c;
-      d = 1 / d;
-      const delta = c * d;
-      f *= delta;
-      if (Math.abs(delta - 1) < 1e-16) break;
-    }
-    const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-    return x < 0 ? erfc - 1 : 1 - erfc;
-  },
+  /** erf in double precision. */
+  erf: erfNumber,
   /** Round half to even, as tfjs does. */
   round(x: number): number {
     const r = Math.round(x);

@@ -23,6 +23,29 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
+/**
+ * Flat offsets met while walking an array of shape `shape` in row-major
+ * order when each axis k advances the offset by `steps[k]` (from `base`):
+ * the one loop behind every index map below.
+ */
+function walk(shape: readonly number[], steps: readonly number[], base = 0): Int32Array {
+  const n = sizeOfShape(shape);
+  const map = new Int32Array(n);
+  const idx = new Array<number>(shape.length).fill(0);
+  let off = base;
+  for (let i = 0; i < n; i++) {
+    map[i] = off;
+    for (let k = shape.length - 1; k >= 0; k--) {
+      idx[k]!++;
+      off += steps[k]!;
+      if (idx[k]! < shape[k]!) break;
+      off -= steps[k]! * shape[k]!;
+      idx[k] = 0;
+    }
+  }
+  return map;
+}
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -34,8 +57,6 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  */
 export function broadcastMap(input: readonly number[], out: readonly number[]): Int32Array | null {
   if (sameShape(input, out)) return null;
-  const n = sizeOfShape(out);
-  const map = new Int32Array(n);
   const lead = out.length - input.length;
   if (lead < 0) throw new Error(`broadcastMap: [${input.join(', ')}] has more axes than [${out.join(', ')}]`);
   const inStrides = stridesOf(input);
@@ -47,19 +68,7 @@ export function broadcastMap(input: readonly number[], out: readonly number[]): 
     if (di !== d && di !== 1) throw new Error(`broadcastMap: [${input.join(', ')}] does not broadcast to [${out.join(', ')}]`);
     return di === 1 ? 0 : inStrides[j]!;
   });
-  const idx = new Array<number>(out.length).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    map[i] = off;
-    for (let k = out.length - 1; k >= 0; k--) {
-      idx[k]!++;
-      off += st[k]!;
-      if (idx[k]! < out[k]!) break;
-      off -= st[k]! * out[k]!;
-      idx[k] = 0;
-    }
-  }
-  return map;
+  return walk(out, st);
 }
 
 /**
@@ -75,71 +84,29 @@ export function reductionMap(input: readonly number[], axes: readonly number[]):
   input.forEach((_, k) => {
     st.push(keep[k] ? outStrides[j++]! : 0);
   });
-  const n = sizeOfShape(input);
-  const map = new Int32Array(n);
-  const idx = new Array<number>(input.length).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    map[i] = off;
-    for (let k = input.length - 1; k >= 0; k--) {
-      idx[k]!++;
-      off += st[k]!;
-      if (idx[k]! < input[k]!) break;
-      off -= st[k]! * input[k]!;
-      idx[k] = 0;
-    }
-  }
-  return map;
+  return walk(input, st);
 }
 
 /**
  * For each element of the output of a strided window over an array of shape
  * `input` (start `begin`, `size` elements per axis, step `step`), the flat
- * index it reads. Covers slices, transposes (with a permuted stride list),
- * and gathers along one axis.
+ * index it reads: slices, strided slices and reversals.
  */
 export function windowMap(input: readonly number[], begin: readonly number[], size: readonly number[], step?: readonly number[]): Int32Array {
   const strides = stridesOf(input);
-  const n = sizeOfShape(size);
-  const map = new Int32Array(n);
   const st = size.map((_, k) => strides[k]! * (step?.[k] ?? 1));
   let base = 0;
   for (let k = 0; k < input.length; k++) base += begin[k]! * strides[k]!;
-  const idx = new Array<number>(size.length).fill(0);
-  let off = base;
-  for (let i = 0; i < n; i++) {
-    map[i] = off;
-    for (let k = size.length - 1; k >= 0; k--) {
-      idx[k]!++;
-      off += st[k]!;
-      if (idx[k]! < size[k]!) break;
-      off -= st[k]! * size[k]!;
-      idx[k] = 0;
-    }
-  }
-  return map;
+  return walk(size, st, base);
 }
 
 /** For each output element of a transpose by `perm`, the input flat index. */
 export function transposeMap(input: readonly number[], perm: readonly number[]): Int32Array {
   const strides = stridesOf(input);
-  const outShape = perm.map((p) => input[p]!);
-  const st = perm.map((p) => strides[p]!);
-  const n = sizeOfShape(outShape);
-  const map = new Int32Array(n);
-  const idx = new Array<number>(outShape.length).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    map[i] = off;
-    for (let k = outShape.length - 1; k >= 0; k--) {
-      idx[k]!++;
-      off += st[k]!;
-      if (idx[k]! < outShape[k]!) break;
-      off -= st[k]! * outShape[k]!;
-      idx[k] = 0;
-    }
-  }
-  return map;
+  return walk(
+    perm.map((p) => input[p]!),
+    perm.map((p) => strides[p]!),
+  );
 }
 
 /** Normalise an axis attribute (number, list, or undefined = all axes; negatives count from the end). */
