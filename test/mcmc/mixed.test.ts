@@ -142,18 +142,15 @@ describe('hmc-gibbs on a Bernoulli switch (exact posterior)', () => {
     const seen: number[] = [];
     await infer(switched, { method: 'hmc-gibbs', chains: 2, warmup: 20, samples: 20, seed: 1, onProgress: (p: { completed: number; total: number }) => seen.push(p.completed / p.total) });
     expect(seen.at(-1)).toBe(1);
+    // abort from inside the run after a fixed number of model executions (progress is reported at most
+    // every 200 ms, and a compiled run can finish sooner than that)
     const controller = new AbortController();
-    const run = infer(switched, {
-      method: 'hmc-gibbs',
-      chains: 2,
-      warmup: 1000,
-      samples: 1000,
-      seed: 1,
-      onProgress: (p: { completed: number }) => {
-        if (p.completed > 10) controller.abort(new Error('stop here'));
-      },
-      signal: controller.signal,
+    let runs = 0;
+    const aborting = model(async (ctx) => {
+      if (++runs === 200) controller.abort(new Error('stop here'));
+      await switched.fn(ctx);
     });
+    const run = infer(aborting, { method: 'hmc-gibbs', chains: 2, warmup: 1000, samples: 1000, seed: 1, signal: controller.signal });
     await expect(run).rejects.toThrow('stop here');
   });
 
