@@ -45,7 +45,7 @@ export interface ParallelEnumerateOptions {
 }
 
 /** The values of a finite discrete support, the same for every batch member, or undefined. */
-function supportValues(dist: Distribution): number[] | undefined {
+export function supportValues(dist: Distribution): number[] | undefined {
   const listed = dist.enumerateSupport();
   if (listed) return listed.map((v) => (typeof v === 'number' ? v : NaN)).filter((v) => !Number.isNaN(v));
   const c = dist.support as Partial<IntervalConstraint>;

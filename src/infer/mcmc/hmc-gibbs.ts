@@ -23,12 +23,16 @@
  * see `compiled-density.ts`), kept in a small per-chain cache: recurring
  * configurations, as in small mixtures, then cost far less per gradient.
  *
- * Discrete sites must be scalar with a finite support (Bernoulli,
- * Categorical, Binomial, ...); others are an error naming the site.
+ * Discrete sites must have a finite support (Bernoulli, Categorical,
+ * Binomial, ...) and be scalar, or batched by one plate (per-datum
+ * assignments): a plated site is updated all elements at once, each from its
+ * own conditional, when they are conditionally independent given the rest
+ * (`plated-gibbs.ts`, which checks it where cheap). Others are an error
+ * naming the site.
  *
  * @module
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
 import { ModelError } from '../../core/model.js';
@@ -52,6 +56,7 @@ type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 /** Compiled potentials kept per chain (least recently used dropped first). */
 const CACHE_SIZE = 64;
 import { type TraceState, gibbsStep, runWithValues } from './trace-mh.js';
+import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 
 /** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
 export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize' | 'compile' | 'workers'> {
@@ -83,19 +88,19 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
 
 /** The finite discrete latent sites of a trace, in order; an error names any discrete site Gibbs cannot enumerate. */
 export function gibbsSitesOf(trace: Trace): string[] {
-  const out: string[] = [];
+  return [...discreteSitesOf(trace).keys()];
+}
+
+/** The finite discrete latent sites of a trace, in order, with the plate of each batched one (`undefined` for scalar sites). */
+function discreteSitesOf(trace: Trace): Map<string, PlatedSite | undefined> {
+  const out = new Map<string, PlatedSite | undefined>();
   for (const s of trace) {
     if (s.type !== 'sample' || s.observed) continue;
     const dist = s.dist as Distribution;
     if (!dist.isDiscrete) continue;
-    if (dist.enumerateSupport() === undefined) {
-      const why =
-        dist.batchShape.length > 0
-          ? `${dist.name} has batch shape [${dist.batchShape.join(', ')}]; Gibbs updates scalar discrete sites only (write one site per element, or marginalise)`
-          : `${dist.name} does not have a finite support to enumerate; Gibbs needs one (marginalise or truncate the site, or use method 'mh')`;
-      throw new ModelError(s.address, `hmc-gibbs: ${why}`);
-    }
-    out.push(s.address);
+    if (dist.enumerateSupport() !== undefined) out.set(s.address, undefined);
+    else if (dist.batchShape.length > 0) out.set(s.address, platedSiteOf(s));
+    else throw new ModelError(s.address, `hmc-gibbs: ${dist.name} does not have a finite support to enumerate; Gibbs needs one (marginalise or truncate the site, or use method 'mh')`);
   }
   return out;
 }
@@ -109,6 +114,16 @@ function valuesAt(trace: Trace, addresses: readonly string[]): Record<string, Va
     out[a] = isTensor(site.value) && site.value.size === 1 ? toNumber(site.value) : site.value;
   }
   return out;
+}
+
+/** The value of a plated site as a tensor the caller owns (kept out of every tfjs scope). */
+function ownedTensor(ps: PlatedSite, values: ArrayLike<number>): tf.Tensor {
+  return tf.keep(tf.tensor(Array.from(values), [ps.size], ps.dtype));
+}
+
+/** A discrete configuration as a cache key. */
+function keyOf(v: Value): string {
+  return isTensor(v) ? Array.from(v.dataSync()).join(',') : String(v);
 }
 
 /** The tensor values of a trace's latent sites. */
@@ -127,8 +142,8 @@ function latentTensors(trace: Trace): tf.Tensor[] {
 class GibbsChain<A extends unknown[], R> {
   /** Discrete values now; mutated in place by the sweeps. */
   readonly discrete: Record<string, Value>;
-  /** Discrete values of each kept draw. */
-  readonly kept: Record<string, Value>[] = [];
+  /** Discrete values of each kept draw (plated sites as plain arrays). */
+  readonly kept: Record<string, Value | Float64Array>[] = [];
   /** Model runs of this chain's sweeps. */
   modelRuns = 0;
   /** Wall time of this chain's sweeps (ms). */
@@ -142,20 +157,28 @@ class GibbsChain<A extends unknown[], R> {
   private readonly live: Potential;
   /** The potential used now: `live`, or the compiled one of the current configuration. */
   private density: Potential;
-  /** Per discrete configuration (most recently used last): visits and, from the second, a compiled potential. */
-  private readonly cache = new Map<string, { visits: number; density?: Compiled<Potential> }>();
+  /** Per discrete configuration (most recently used last): visits and, from the second, a compiled potential and the tensors it owns. */
+  private readonly cache = new Map<string, { visits: number; density?: Compiled<Potential>; owned?: tf.Tensor[] }>();
+  /** Scalar discrete sites. */
+  private readonly scalarSites: readonly string[];
+  /** Whether the next sweep checks conditional independence of the plated sites' elements (the chain's first). */
+  private checkPlated = true;
 
   constructor(
     private readonly m: Model<A, R>,
     private readonly args: A,
     private readonly layout: Layout,
     private readonly sites: readonly string[],
-    start: Record<string, Value>,
+    private readonly plated: ReadonlyMap<string, PlatedSite>,
+    start: Record<string, Value | Float64Array>,
     private readonly rng: Rng,
     private readonly warmup: number,
     compile: boolean,
   ) {
-    this.discrete = { ...start };
+    this.discrete = { ...start } as Record<string, Value>;
+    // the chain owns its plated values (the start's tensors belong to a trace that is disposed)
+    for (const [a, ps] of plated) this.discrete[a] = ownedTensor(ps, start[a] as Float64Array);
+    this.scalarSites = sites.filter((a) => !plated.has(a));
     this.live = logDensityFn(condition(m, this.discrete as Record<string, ValueLike>), args, layout);
     this.density = this.live;
     if (!compile) this.compileOff = 'compile: false';
@@ -174,18 +197,27 @@ class GibbsChain<A extends unknown[], R> {
       if (status !== true && status !== 'not yet') {
         this.compileOff = status;
         this.density = this.live;
-        this.cache.clear();
+        this.clearCache();
         return;
       }
     }
-    const key = this.sites.map((a) => String(this.discrete[a])).join('|');
+    const key = this.sites.map((a) => keyOf(this.discrete[a]!)).join('|');
     const entry = this.cache.get(key) ?? { visits: 0 };
     this.cache.delete(key);
     this.cache.set(key, entry);
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > CACHE_SIZE) {
+      const oldest = this.cache.keys().next().value!;
+      for (const t of this.cache.get(oldest)!.owned ?? []) t.dispose();
+      this.cache.delete(oldest);
+    }
     entry.visits += 1;
     if (entry.visits >= 2 && entry.density === undefined) {
-      entry.density = logDensityFn(condition(this.m, { ...this.discrete } as Record<string, ValueLike>), this.args, this.layout, { compile: true });
+      // a frozen copy of the values (plated ones as the entry's own tensors, since the chain's are replaced)
+      const frozen: Record<string, Value> = { ...this.discrete };
+      const owned: tf.Tensor[] = [];
+      for (const a of this.plated.keys()) owned.push((frozen[a] = tf.keep((this.discrete[a] as tf.Tensor).clone())));
+      entry.owned = owned;
+      entry.density = logDensityFn(condition(this.m, frozen as Record<string, ValueLike>), this.args, this.layout, { compile: true });
       this.compiledConfigurations += 1;
     }
     this.density = entry.density ?? this.live;
@@ -217,8 +249,24 @@ class GibbsChain<A extends unknown[], R> {
   private *refresh(position: Position, iteration: number): GradientCoroutine<Position> {
     this.pending = true;
     const at = yield* evaluate(position.q);
-    if (iteration >= this.warmup) this.kept.push({ ...this.discrete });
+    if (iteration >= this.warmup) {
+      const draw: Record<string, Value | Float64Array> = { ...this.discrete };
+      for (const a of this.plated.keys()) draw[a] = Float64Array.from((this.discrete[a] as tf.Tensor).dataSync());
+      this.kept.push(draw);
+    }
     return at;
+  }
+
+  /** Disposes the compiled potentials' frozen tensors. */
+  private clearCache(): void {
+    for (const entry of this.cache.values()) for (const t of entry.owned ?? []) t.dispose();
+    this.cache.clear();
+  }
+
+  /** Disposes the tensors the chain owns (its plated values and the cache's); call once sampling is over. */
+  dispose(): void {
+    this.clearCache();
+    for (const a of this.plated.keys()) (this.discrete[a] as tf.Tensor).dispose();
   }
 
   /**
@@ -231,15 +279,37 @@ class GibbsChain<A extends unknown[], R> {
 
   private async sweepIn(q: Float64Array): Promise<void> {
     const continuous = constrain(this.layout, q);
+    const values = (a: string): Value | undefined => continuous[a] ?? this.discrete[a];
     try {
-      let state: TraceState<R> = await runWithValues(this.m, this.args, (a) => continuous[a] ?? this.discrete[a], this.rng);
-      this.modelRuns += 1;
+      // scalar sites thread a trace through their steps; a plated step reads the values and leaves none
+      let state: TraceState<R> | undefined;
       for (const address of this.sites) {
-        state = await gibbsStep(this.m, this.args, state, address, this.rng);
-        this.modelRuns += (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
+        const ps = this.plated.get(address);
+        if (ps === undefined) {
+          if (state === undefined) {
+            state = await runWithValues(this.m, this.args, values, this.rng);
+            this.modelRuns += 1;
+          }
+          state = await gibbsStep(this.m, this.args, state, address, this.rng);
+          this.modelRuns += (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
+          continue;
+        }
+        if (state !== undefined) {
+          Object.assign(this.discrete, valuesAt(state.trace, this.scalarSites));
+          state.trace.disposeLogProbs();
+          state = undefined;
+        }
+        const step = await platedGibbsStep(this.m, this.args, values, ps, this.rng, this.checkPlated);
+        this.modelRuns += step.runs;
+        const old = this.discrete[address] as tf.Tensor;
+        this.discrete[address] = ownedTensor(ps, step.values);
+        old.dispose();
       }
-      Object.assign(this.discrete, valuesAt(state.trace, this.sites));
-      state.trace.disposeLogProbs();
+      this.checkPlated = false;
+      if (state !== undefined) {
+        Object.assign(this.discrete, valuesAt(state.trace, this.scalarSites));
+        state.trace.disposeLogProbs();
+      }
     } finally {
       for (const v of Object.values(continuous)) if (isTensor(v)) v.dispose();
     }
@@ -272,9 +342,14 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     },
     (traces) => traces.flatMap(latentTensors),
   );
-  const sites = gibbsSitesOf(starts[0]!);
+  const discreteSites = discreteSitesOf(starts[0]!);
+  const sites = [...discreteSites.keys()];
+  const plated = new Map<string, PlatedSite>();
+  for (const [a, ps] of discreteSites) if (ps !== undefined) plated.set(a, ps);
   const order = [...starts[0]!].filter((s) => s.type === 'sample' && !s.observed).map((s) => s.address);
-  const discreteStarts = starts.map((t) => valuesAt(t, sites));
+  // plated values stay tensors, even of size 1 (for the probe run), and are copied for the chains before the starts are disposed
+  const discreteStarts = starts.map((t) => ({ ...valuesAt(t, sites), ...Object.fromEntries([...plated.keys()].map((a) => [a, t.get(a)!.value])) }));
+  const chainStarts = discreteStarts.map((d) => ({ ...d, ...Object.fromEntries([...plated.keys()].map((a) => [a, Float64Array.from((d[a] as tf.Tensor).dataSync())])) }));
   let continuousInit: 'uniform' | Float64Array[] = 'uniform';
   let layout: Layout;
   try {
@@ -287,7 +362,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   }
 
   const gibbsRngs = rngFrom(`${seed}/gibbs`).splitN(chains);
-  const states = discreteStarts.map((start, c) => new GibbsChain(m, args, layout, sites, start, gibbsRngs[c]!, warmup, options.compile ?? true));
+  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true));
   const common = {
     dim: layout.dim,
     chains,
@@ -301,20 +376,29 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const setup = (c: number): ChainTarget => states[c]!.target();
-  const result: McmcSamples =
-    kernel === 'nuts'
-      ? await sampleNutsPerChain(setup, { ...common, ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) })
-      : await sampleHmcPerChain(setup, {
-          ...common,
-          ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}),
-          ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}),
-        });
+  let result: McmcSamples;
+  try {
+    result =
+      kernel === 'nuts'
+        ? await sampleNutsPerChain(setup, { ...common, ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) })
+        : await sampleHmcPerChain(setup, {
+            ...common,
+            ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}),
+            ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}),
+          });
+  } finally {
+    for (const s of states) s.dispose();
+  }
 
   // continuous and discrete values of each draw, in the trace's order of sites
   const draws = drawsFromSamples<R>(layout, result).map((d, i) => {
     const kept = states[d.chain!]!.kept[i % result.draws] ?? {};
     const values: Record<string, Value> = {};
-    for (const a of order) values[a] = d.values[a] ?? kept[a]!;
+    for (const a of order) {
+      const v = (d.values[a] as Value | undefined) ?? kept[a]!;
+      const ps = plated.get(a);
+      values[a] = ps !== undefined ? tf.tensor(Array.from(v as Float64Array), [ps.size], ps.dtype) : (v as Value);
+    }
     return { ...d, values };
   });
   const diagnostics: HMCGibbsDiagnostics = {

@@ -54,7 +54,8 @@ export interface MHStepOptions {
 export function siteLogDensityNumber(site: Site): number {
   const v = tf.tidy(() => siteLogDensity(site) as Value);
   const n = typeof v === 'number' ? v : toNumber(v);
-  if (isTensor(v)) v.dispose();
+  // (a scalar log density is its own sum: not ours to dispose)
+  if (isTensor(v) && v !== site.logProb) v.dispose();
   return n;
 }
 
