@@ -39,6 +39,12 @@ const CASES: Record<string, (x: tf.Tensor) => tf.Tensor> = {
     tf.addN([tf.sum(tf.max(x, 1)), tf.sum(tf.min(x, 0)), tf.mean(tf.square(x)), tf.sum(tf.prod(pos(x), 1)), tf.sum(tf.sum(x, -1, true)), tf.mul(tf.cast(tf.all(tf.greater(pos(x), 0)), 'float32'), tf.sum(x)), tf.mul(tf.cast(tf.any(tf.greater(x, 10)), 'float32'), tf.sum(x))]),
   'cumsum softmax': (x) => tf.addN([tf.sum(tf.mul(tf.cumsum(x, 1), c23())), tf.sum(tf.mul(tf.cumsum(x, 0, true, true), c23())), tf.sum(tf.mul(tf.softmax(x), c23()))]),
   matmul: (x) => tf.addN([tf.sum(tf.matMul(x, tf.tensor2d([[1, 2], [0.5, -1], [3, 1]]))), tf.sum(tf.matMul(x, x, false, true)), tf.sum(tf.matMul(x, x, true, false)), tf.sum(tf.square(tf.matMul(tf.reshape(x, [1, 2, 3]), tf.ones([4, 3, 2]))))]),
+  // arrays past OWN_FUNCTION_WORK elements take the other code path of compileLoop
+  'large arrays': (x) => {
+    const big = tf.tile(x, [150, 1]); // [300, 3]
+    const w = tf.linspace(-1, 1, 900).reshape([300, 3]);
+    return tf.addN([tf.sum(tf.mul(tf.softplus(big), w)), tf.sum(tf.square(tf.matMul(x, tf.linspace(0, 1, 900).reshape([3, 300]))))]);
+  },
   layout: (x) => {
     const [a, b] = tf.split(x, [1, 2], 1);
     const [r0, r1] = tf.unstack(x);

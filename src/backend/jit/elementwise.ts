@@ -6,38 +6,21 @@
  * @module
  */
 import type { CompiledKernel, KernelRule } from './kernel.js';
-import { erfNumber } from '../../core/special.js';
+import { compileLoop } from './codegen.js';
 import { broadcastMap } from './ndarray.js';
 
 /**
  * A unary map as JavaScript expressions in `x` (input) and `y` (output):
- * value and derivative. Each kernel's loops are generated from these once
- * (`new Function` over the fixed strings below, never user input), so every
- * loop is monomorphic and V8 inlines the arithmetic: one shared loop calling
- * a different function per op runs several times slower.
+ * value and derivative. Each kernel's loops are generated from these (see
+ * `codegen.ts`), so every loop is monomorphic and V8 inlines the arithmetic:
+ * one shared loop calling a different function per op runs several times
+ * slower.
  */
 interface Unary {
   readonly f: string;
   /** d y / d x; absent for piecewise-constant or boolean maps. */
   readonly df?: string;
 }
-
-/** Numeric helpers the generated loops may call (as `H.name`). */
-const H = {
-  softplus(x: number): number {
-    return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-  },
-  sigmoid(x: number): number {
-    return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-  },
-  /** erf in double precision. */
-  erf: erfNumber,
-  /** Round half to even, as tfjs does. */
-  round(x: number): number {
-    const r = Math.round(x);
-    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-  },
-};
 
 /** Unary kernels by tfjs kernel name. */
 export const UNARY: Record<string, Unary> = {
@@ -103,32 +86,16 @@ export const BINARY: Record<string, Binary> = {
   LogicalOr: { f: '(a !== 0 || b !== 0 ? 1 : 0)' },
 };
 
-type Loop = (...args: unknown[]) => void;
-const loops = new Map<string, Loop>();
-
-/** A generated loop, made once per distinct source. */
-function loop(params: string[], body: string): Loop {
-  const key = `${params.join(',')}|${body}`;
-  let fn = loops.get(key);
-  if (!fn) {
-    fn = (new Function('H', ...params, body) as (...a: unknown[]) => void).bind(null, H);
-    loops.set(key, fn);
-  }
-  return fn;
-}
-
 function unaryRule(op: Unary): KernelRule {
   return ([x], out) => {
     const xv = x!.value;
     const y = out.value;
     const n = y.length;
-    const fwd = loop(['xv', 'yv', 'n'], `for (let i = 0; i < n; i++) { const x = xv[i]; yv[i] = ${op.f}; }`);
-    const k: CompiledKernel = { forward: () => fwd(xv, y, n) };
+    const k: CompiledKernel = { forward: compileLoop(['xv', 'yv'], `for (let i = 0; i < ${n}; i++) { const x = xv[i]; yv[i] = ${op.f}; }`, [xv, y], n) };
     const gx = x!.grad;
     const gy = out.grad;
     if (op.df && gx && gy) {
-      const bwd = loop(['xv', 'yv', 'gx', 'gy', 'n'], `for (let i = 0; i < n; i++) { const x = xv[i], y = yv[i]; gx[i] += gy[i] * (${op.df}); }`);
-      k.backward = () => bwd(xv, y, gx, gy, n);
+      k.backward = compileLoop(['xv', 'yv', 'gx', 'gy'], `for (let i = 0; i < ${n}; i++) { const x = xv[i], y = yv[i]; gx[i] += gy[i] * (${op.df}); }`, [xv, y, gx, gy], n);
     }
     return k;
   };
@@ -144,20 +111,20 @@ function binaryRule(op: Binary): KernelRule {
     const mb = broadcastMap(b!.shape, out.shape);
     const ia = ma ? 'ma[i]' : 'i';
     const ib = mb ? 'mb[i]' : 'i';
-    const fwd = loop(['av', 'bv', 'yv', 'ma', 'mb', 'n'], `for (let i = 0; i < n; i++) { const a = av[${ia}], b = bv[${ib}]; yv[i] = ${op.f}; }`);
-    const k: CompiledKernel = { forward: () => fwd(av, bv, y, ma, mb, n) };
+    const k: CompiledKernel = {
+      forward: compileLoop(['av', 'bv', 'yv', 'ma', 'mb'], `for (let i = 0; i < ${n}; i++) { const a = av[${ia}], b = bv[${ib}]; yv[i] = ${op.f}; }`, [av, bv, y, ma, mb], n),
+    };
     const gy = out.grad;
     const ga = op.da ? a!.grad : undefined;
     const gb = op.db ? b!.grad : undefined;
     if (gy && (ga || gb)) {
       const body = [
-        `for (let i = 0; i < n; i++) { const g = gy[i]; if (g === 0) continue; const ja = ${ia}, jb = ${ib}; const a = av[ja], b = bv[jb], y = yv[i];`,
+        `for (let i = 0; i < ${n}; i++) { const g = gy[i]; if (g === 0) continue; const ja = ${ia}, jb = ${ib}; const a = av[ja], b = bv[jb], y = yv[i];`,
         ga ? ` ga[ja] += g * (${op.da});` : '',
         gb ? ` gb[jb] += g * (${op.db});` : '',
         ' }',
       ].join('');
-      const bwd = loop(['av', 'bv', 'yv', 'ma', 'mb', 'ga', 'gb', 'gy', 'n'], body);
-      k.backward = () => bwd(av, bv, y, ma, mb, ga, gb, gy, n);
+      k.backward = compileLoop(['av', 'bv', 'yv', 'ma', 'mb', 'ga', 'gb', 'gy'], body, [av, bv, y, ma, mb, ga, gb, gy], n);
     }
     return k;
   };

@@ -6,6 +6,7 @@
  * @module
  */
 import type { CompiledKernel, KernelRule } from './kernel.js';
+import { compileLoop } from './codegen.js';
 import { axesOf, broadcastMap, reductionMap, sizeOfShape, stridesOf } from './ndarray.js';
 
 type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
@@ -141,7 +142,7 @@ const softmax: KernelRule = ([x], out) => {
   return k;
 };
 
-/** Batched matrix product with broadcast batch axes and optional transposes. */
+/** Batched matrix product with broadcast batch axes and optional transposes (loops generated with the sizes inlined). */
 const batchMatMul: KernelRule = ([a, b], out, node) => {
   const tA = Boolean(node.attrs.transposeA);
   const tB = Boolean(node.attrs.transposeB);
@@ -154,66 +155,50 @@ const batchMatMul: KernelRule = ([a, b], out, node) => {
   const nb = sizeOfShape(batchOut);
   const ma = broadcastMap(as.slice(0, -2), batchOut);
   const mb = broadcastMap(bs.slice(0, -2), batchOut);
-  // A(i, k) = a[offA + i * aRow + k * aCol], B(k, j) = b[offB + k * bRow + j * bCol]
+  // A(i, q) = a[oa + i * aRow + q * aCol], B(q, j) = b[ob + q * bRow + j * bCol]
   const aRow = tA ? 1 : K;
   const aCol = tA ? M : 1;
   const bRow = tB ? 1 : N;
   const bCol = tB ? K : 1;
+  const batch = `for (let t = 0; t < ${nb}; t++) { const oa = ${ma ? 'ma[t]' : 't'} * ${M * K}, ob = ${mb ? 'mb[t]' : 't'} * ${K * N}, oy = t * ${M * N};`;
   const av = a!.value;
   const bv = b!.value;
   const y = out.value;
-  const k: CompiledKernel = {
-    forward() {
-      for (let t = 0; t < nb; t++) {
-        const oa = (ma ? ma[t]! : t) * M * K;
-        const ob = (mb ? mb[t]! : t) * K * N;
-        const oy = t * M * N;
-        for (let i = 0; i < M; i++) {
-          for (let j = 0; j < N; j++) {
-            let s = 0;
-            let pa = oa + i * aRow;
-            let pb = ob + j * bCol;
-            for (let q = 0; q < K; q++, pa += aCol, pb += bRow) s += av[pa]! * bv[pb]!;
-            y[oy + i * N + j] = s;
-          }
-        }
+  const forward = compileLoop(
+    ['av', 'bv', 'y', 'ma', 'mb'],
+    `${batch}
+      for (let i = 0; i < ${M}; i++) for (let j = 0; j < ${N}; j++) {
+        let s = 0, pa = oa + i * ${aRow}, pb = ob + j * ${bCol};
+        for (let q = 0; q < ${K}; q++, pa += ${aCol}, pb += ${bRow}) s += av[pa] * bv[pb];
+        y[oy + i * ${N} + j] = s;
       }
-    },
-  };
+    }`,
+    [av, bv, y, ma, mb],
+    nb * M * N * K,
+  );
+  const k: CompiledKernel = { forward };
   const ga = a!.grad;
   const gb = b!.grad;
   const gy = out.grad;
   if (gy && (ga || gb)) {
-    k.backward = () => {
-      for (let t = 0; t < nb; t++) {
-        const oa = (ma ? ma[t]! : t) * M * K;
-        const ob = (mb ? mb[t]! : t) * K * N;
-        const oy = t * M * N;
-        // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j) — each sum in a register
-        if (ga) {
-          for (let i = 0; i < M; i++) {
-            for (let q = 0; q < K; q++) {
-              let s = 0;
-              let pb = ob + q * bRow;
-              let py = oy + i * N;
-              for (let j = 0; j < N; j++, pb += bCol, py++) s += gy[py]! * bv[pb]!;
-              ga[oa + i * aRow + q * aCol]! += s;
-            }
-          }
-        }
-        if (gb) {
-          for (let q = 0; q < K; q++) {
-            for (let j = 0; j < N; j++) {
-              let s = 0;
-              let pa = oa + q * aCol;
-              let py = oy + j;
-              for (let i = 0; i < M; i++, pa += aRow, py += N) s += av[pa]! * gy[py]!;
-              gb[ob + q * bRow + j * bCol]! += s;
-            }
-          }
-        }
-      }
-    };
+    // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j) — each sum in a register
+    k.backward = compileLoop(
+      ['av', 'bv', 'ga', 'gb', 'gy', 'ma', 'mb'],
+      `${batch}
+        ${ga ? `for (let i = 0; i < ${M}; i++) for (let q = 0; q < ${K}; q++) {
+          let s = 0, pb = ob + q * ${bRow}, py = oy + i * ${N};
+          for (let j = 0; j < ${N}; j++, pb += ${bCol}, py++) s += gy[py] * bv[pb];
+          ga[oa + i * ${aRow} + q * ${aCol}] += s;
+        }` : ''}
+        ${gb ? `for (let q = 0; q < ${K}; q++) for (let j = 0; j < ${N}; j++) {
+          let s = 0, pa = oa + q * ${aCol}, py = oy + j;
+          for (let i = 0; i < ${M}; i++, pa += ${aRow}, py += ${N}) s += av[pa] * gy[py];
+          gb[ob + q * ${bRow} + j * ${bCol}] += s;
+        }` : ''}
+      }`,
+      [av, bv, ga, gb, gy, ma, mb],
+      nb * M * N * K,
+    );
   }
   return k;
 };
