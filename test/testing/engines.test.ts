@@ -4,8 +4,8 @@
  * gradient-engines.test.ts. Heavier runs: engines.slow.test.ts.
  *
  * Design error rate: each SBC run at family-wise alpha 0.001 (Bonferroni
- * over its quantities and tests), so the 11 runs together falsely fail a
- * correct engine with probability at most about 1.1%; oracle tolerances
+ * over its quantities and tests), so the 12 runs together falsely fail a
+ * correct engine with probability at most about 1.2%; oracle tolerances
  * are 4 sigma per probability.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,13 @@ const regression = model(async ({ sample, observe }, xs: number[], ys: number[])
   for (let i = 0; i < xs.length; i++) await observe(`y${i}`, Normal(ops.add(a, ops.mul(b, xs[i])), 0.5), ys[i]);
 });
 
+/** A mixed discrete/continuous model for hmc-gibbs: a switch picks the mean of x. */
+const switched = model(async ({ sample, observe }, ys: number[]) => {
+  const b = await sample('b', Bernoulli(0.3));
+  const x = await sample('x', Normal(b === 1 ? 1.5 : -1, 1));
+  for (let i = 0; i < ys.length; i++) await observe(`y${i}`, Normal(x, 0.7), ys[i]);
+});
+
 interface Case {
   readonly engine: string;
   readonly model: string;
@@ -50,6 +57,7 @@ const models = {
   'beta-bernoulli': beta.simulator(5) as unknown as Simulator<never[], unknown>,
   regimes: priorPredictive(regimes, [[0, 0, 0, 0]]) as unknown as Simulator<never[], unknown>,
   regression: priorPredictive(regression, [[-1, 0, 1, 2], [0, 0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+  switched: priorPredictive(switched, [[0, 0, 0]]) as unknown as Simulator<never[], unknown>,
 };
 
 const nuts = { method: 'nuts', chains: 1, warmup: 60, samples: 60, vectorize: false };
@@ -66,6 +74,7 @@ const cases: Case[] = [
   // NUTS is the costly one: a smoke-level SBC here, 100+ simulations in the slow tier
   { engine: 'nuts', model: 'normal-normal', spec: nuts, simulations: 30, draws: 19 },
   { engine: 'nuts', model: 'regression', spec: nuts, simulations: 25, draws: 19 },
+  { engine: 'hmc-gibbs', model: 'switched', spec: { method: 'hmc-gibbs', chains: 1, warmup: 60, samples: 60 }, simulations: 30, draws: 19 },
 ].map((c) => ({ ...c, simulator: models[c.model as keyof typeof models] }));
 
 describe('SBC: every engine on two small models', () => {
