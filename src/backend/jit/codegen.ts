@@ -63,6 +63,8 @@ function bindArgs(f: (...a: unknown[]) => void, args: readonly unknown[]): () =>
   switch (args.length) {
     case 2:
       return () => f(a, b);
+    case 3:
+      return () => f(a, b, c);
     case 4:
       return () => f(a, b, c, d);
     case 5:

@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { compileLoop } from './codegen.js';
 import type { CompiledKernel, KernelRule, Slot } from './kernel.js';
 import { axesOf, broadcastMap, sizeOfShape, stridesOf, transposeMap, windowMap } from './ndarray.js';
 
@@ -22,21 +23,15 @@ function gather(x: Slot, out: Slot, map: Int32Array | null): CompiledKernel {
         ? () => {
             y.set(xv.subarray(0, n));
           }
-        : () => {
-            for (let i = 0; i < n; i++) y[i] = xv[map[i]!]!;
-          },
+        : compileLoop(['xv', 'y', 'map'], `for (let i = 0; i < ${n}; i++) y[i] = xv[map[i]];`, [xv, y, map], n),
   };
   const gx = x.grad;
   const gy = out.grad;
   if (gx && gy) {
     k.backward =
       map === null
-        ? () => {
-            for (let i = 0; i < n; i++) gx[i]! += gy[i]!;
-          }
-        : () => {
-            for (let i = 0; i < n; i++) gx[map[i]!]! += gy[i]!;
-          };
+        ? compileLoop(['gx', 'gy'], `for (let i = 0; i < ${n}; i++) gx[i] += gy[i];`, [gx, gy], n)
+        : compileLoop(['gx', 'gy', 'map'], `for (let i = 0; i < ${n}; i++) gx[map[i]] += gy[i];`, [gx, gy, map], n);
   }
   return k;
 }

@@ -11,6 +11,26 @@ import { axesOf, broadcastMap, reductionMap, sizeOfShape, stridesOf } from './nd
 
 type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
 
+/** Forward loop bodies of each fold: `y` (length m) from `xv` through `map`. */
+const FOLD_FORWARD: Record<Fold, (n: number, m: number, count: number) => string> = {
+  sum: (n) => `y.fill(0); for (let i = 0; i < ${n}; i++) y[map[i]] += xv[i];`,
+  mean: (n, m, count) => `y.fill(0); for (let i = 0; i < ${n}; i++) y[map[i]] += xv[i]; for (let j = 0; j < ${m}; j++) y[j] /= ${count};`,
+  max: (n) => `y.fill(-Infinity); for (let i = 0; i < ${n}; i++) { const v = xv[i], j = map[i]; if (v > y[j] || v !== v) y[j] = v; }`,
+  min: (n) => `y.fill(Infinity); for (let i = 0; i < ${n}; i++) { const v = xv[i], j = map[i]; if (v < y[j] || v !== v) y[j] = v; }`,
+  prod: (n) => `y.fill(1); for (let i = 0; i < ${n}; i++) y[map[i]] *= xv[i];`,
+  all: (n) => `y.fill(1); for (let i = 0; i < ${n}; i++) if (xv[i] === 0) y[map[i]] = 0;`,
+  any: (n) => `y.fill(0); for (let i = 0; i < ${n}; i++) if (xv[i] !== 0) y[map[i]] = 1;`,
+};
+
+/** Backward loop bodies (none for the boolean folds); max / min give every tie the gradient, as tfjs does. */
+const FOLD_BACKWARD: Partial<Record<Fold, (n: number, count: number) => string>> = {
+  sum: (n) => `for (let i = 0; i < ${n}; i++) gx[i] += gy[map[i]];`,
+  mean: (n, count) => `for (let i = 0; i < ${n}; i++) gx[i] += gy[map[i]] / ${count};`,
+  max: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] === y[map[i]]) gx[i] += gy[map[i]];`,
+  min: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] === y[map[i]]) gx[i] += gy[map[i]];`,
+  prod: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] !== 0) gx[i] += (gy[map[i]] * y[map[i]]) / xv[i];`,
+};
+
 function reduction(fold: Fold): KernelRule {
   return ([x], out, node) => {
     const shape = x!.shape;
@@ -20,52 +40,11 @@ function reduction(fold: Fold): KernelRule {
     const y = out.value;
     const n = xv.length;
     const count = n / Math.max(1, y.length);
-    const init = fold === 'max' ? -Infinity : fold === 'min' ? Infinity : fold === 'prod' || fold === 'all' ? 1 : 0;
-    const k: CompiledKernel = {
-      forward() {
-        y.fill(init);
-        switch (fold) {
-          case 'sum':
-          case 'mean':
-            for (let i = 0; i < n; i++) y[map[i]!]! += xv[i]!;
-            if (fold === 'mean') for (let j = 0; j < y.length; j++) y[j]! /= count;
-            break;
-          case 'max':
-            for (let i = 0; i < n; i++) if (xv[i]! > y[map[i]!]! || Number.isNaN(xv[i]!)) y[map[i]!] = xv[i]!;
-            break;
-          case 'min':
-            for (let i = 0; i < n; i++) if (xv[i]! < y[map[i]!]! || Number.isNaN(xv[i]!)) y[map[i]!] = xv[i]!;
-            break;
-          case 'prod':
-            for (let i = 0; i < n; i++) y[map[i]!]! *= xv[i]!;
-            break;
-          case 'all':
-            for (let i = 0; i < n; i++) if (xv[i] === 0) y[map[i]!] = 0;
-            break;
-          case 'any':
-            for (let i = 0; i < n; i++) if (xv[i] !== 0) y[map[i]!] = 1;
-            break;
-        }
-      },
-    };
+    const k: CompiledKernel = { forward: compileLoop(['xv', 'y', 'map'], FOLD_FORWARD[fold](n, y.length, count), [xv, y, map], n) };
     const gx = x!.grad;
     const gy = out.grad;
-    if (gx && gy && fold !== 'all' && fold !== 'any') {
-      k.backward =
-        fold === 'sum' || fold === 'mean'
-          ? () => {
-              const scale = fold === 'mean' ? 1 / count : 1;
-              for (let i = 0; i < n; i++) gx[i]! += gy[map[i]!]! * scale;
-            }
-          : fold === 'prod'
-            ? () => {
-                for (let i = 0; i < n; i++) if (xv[i] !== 0) gx[i]! += (gy[map[i]!]! * y[map[i]!]!) / xv[i]!;
-              }
-            : () => {
-                // max / min: ties all receive the gradient, as in tfjs
-                for (let i = 0; i < n; i++) if (xv[i] === y[map[i]!]) gx[i]! += gy[map[i]!]!;
-              };
-    }
+    const backward = FOLD_BACKWARD[fold];
+    if (gx && gy && backward) k.backward = compileLoop(['xv', 'y', 'gx', 'gy', 'map'], backward(n, count), [xv, y, gx, gy, map], n);
     return k;
   };
 }
