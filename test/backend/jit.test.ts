@@ -10,6 +10,8 @@ import { initBackend } from '../../src/backend/select.js';
 import { CompiledGraph, compilableKernels } from '../../src/backend/jit/program.js';
 import { traceTensorFunction } from '../../src/backend/jit/trace.js';
 import { CompiledDensity } from '../../src/infer/mcmc/compiled-density.js';
+import { batchedLogDensityFn, layoutOf } from '../../src/infer/mcmc/potential.js';
+import { rngFrom } from '../../src/core/rng.js';
 import { HalfCauchy, Normal, infer, model, ops } from '../../src/index.js';
 import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 
@@ -218,6 +220,20 @@ describe('compiled log densities', () => {
       const se = Math.hypot(Number(ra.mcse_mean), Number(rb.mcse_mean));
       expect(Math.abs(ra.mean - rb.mean), name).toBeLessThan(4 * se);
     }
+  });
+
+  it('create no tensors per evaluation once compiled (and the trace leaves none behind)', async () => {
+    const { layout } = await layoutOf(eightSchoolsNoncentered, [eightSchoolsData], rngFrom(1));
+    const before = tf.memory().numTensors;
+    const f = batchedLogDensityFn(eightSchoolsNoncentered, [eightSchoolsData], layout, 4, { compile: true });
+    const q = new Float64Array(4 * layout.dim).map((_, i) => 0.1 * Math.sin(i));
+    await f(q);
+    expect(f.compileStatus()).toBe(true);
+    const afterFirst = tf.memory().numTensors;
+    for (let i = 0; i < 200; i++) await f(q.map((v) => v + 0.01 * i));
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    // the data arrays' cached tensors are all the first call may keep
+    expect(afterFirst - before).toBeLessThanOrEqual(4);
   });
 
   it('a model that branches on a parameter value is not compiled and says why', async () => {
