@@ -31,6 +31,7 @@ import { AutoFlow, AutoNormal, SVI, cosineDecay } from '../src/infer/vi/index.js
 import type { ParamStore } from '../src/infer/vi/param-store.js';
 import { type Target2D, banana, gaussianMle, ringMixture, targetDistribution, twoMoons } from '../src/testing/targets-2d.js';
 import { table } from './util.js';
+import { meanAndSe } from '../src/diagnostics/empirical.js';
 
 const quick = process.argv.includes('--quick');
 await initBackend('cpu');
@@ -42,15 +43,6 @@ const splineSteps = quick ? 0 : 250;
 const viSteps = quick ? 200 : 800;
 const hidden = quick ? 16 : 32;
 
-/** Mean and standard error (sd / sqrt(n)). */
-function meanSe(x: ArrayLike<number>): { mean: number; se: number } {
-  const n = x.length;
-  let m = 0;
-  for (let i = 0; i < n; i++) m += x[i]! / n;
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (x[i]! - m) ** 2 / (n - 1);
-  return { mean: m, se: Math.sqrt(v / n) };
-}
 const fmt = ({ mean, se }: { mean: number; se: number }): string => `${mean.toFixed(3)} ± ${se.toFixed(3)}`;
 const diff = (a: Float64Array, b: Float64Array): Float64Array => Float64Array.from(a, (v, i) => v - b[i]!);
 const values = (t: tf.Tensor): Float64Array => {
@@ -90,7 +82,7 @@ for (const target of [banana(), twoMoons(), ringMixture()] as Target2D[]) {
   const train = tf.tensor2d(Float32Array.from(target.sample(nTrain, rng)), [nTrain, 2]);
   const test = tf.tensor2d(Float32Array.from(target.sample(nTest, rng)), [nTest, 2]);
   const truth = values(tf.tidy(() => tf.sub(target.logDensity(test), target.logZ)));
-  densityRows.push([target.name, 'exact density', fmt(meanSe(truth)), '', '0']);
+  densityRows.push([target.name, 'exact density', fmt(meanAndSe(truth)), '', '0']);
 
   // 1. density estimation
   const scores: [string, Float64Array][] = [];
@@ -114,9 +106,9 @@ for (const target of [banana(), twoMoons(), ringMixture()] as Target2D[]) {
   }
   const gauss = scores[0]![1];
   for (const [name, ll] of scores) {
-    const d = meanSe(diff(ll, gauss));
-    const kl = meanSe(diff(truth, ll));
-    densityRows.push([target.name, name, fmt(meanSe(ll)), name === 'Gaussian, full' ? '' : `${d.mean >= 0 ? '+' : ''}${fmt(d)}`, fmt(kl)]);
+    const d = meanAndSe(diff(ll, gauss));
+    const kl = meanAndSe(diff(truth, ll));
+    densityRows.push([target.name, name, fmt(meanAndSe(ll)), name === 'Gaussian, full' ? '' : `${d.mean >= 0 ? '+' : ''}${fmt(d)}`, fmt(kl)]);
   }
   densityRows.push(...skipped);
 
@@ -139,7 +131,7 @@ for (const target of [banana(), twoMoons(), ringMixture()] as Target2D[]) {
     const logQ = values(guideLogQ(svi.store, layers, test));
     svi.dispose();
     const rev = { mean: -e.bound + target.logZ, se: e.stderr };
-    viRows.push([target.name, name, fmt(rev), fmt(meanSe(diff(truth, logQ))), fmt(meanSe(logQ)), ((performance.now() - s) / 1000).toFixed(1)]);
+    viRows.push([target.name, name, fmt(rev), fmt(meanAndSe(diff(truth, logQ))), fmt(meanAndSe(logQ)), ((performance.now() - s) / 1000).toFixed(1)]);
   }
   train.dispose();
   test.dispose();

@@ -23,6 +23,11 @@ export function variance(x: ArrayLike<number>, ddof = 1): number {
   return s / (x.length - ddof);
 }
 
+/** The mean of independent estimates and its standard error, sd / sqrt(n). */
+export function meanAndSe(x: ArrayLike<number>): { mean: number; se: number } {
+  return { mean: mean(x), se: Math.sqrt(variance(x) / x.length) };
+}
+
 /** A sorted (ascending) Float64Array copy of the values. */
 export function sortedCopy(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x).sort();

@@ -22,6 +22,6 @@ export { essBasic, essBulk, essTail, essQuantile, MIN_DRAWS_FOR_ESS, type EssOpt
 export { mcseMean, mcseSd, mcseQuantile } from './mcse.js';
 export { autocovariance, autocorrelation } from './autocorrelation.js';
 export { ebfmi, EBFMI_WARNING_THRESHOLD } from './energy.js';
-export { quantile, quantiles, quantileSorted, ecdf, type Ecdf, averageRanks } from './empirical.js';
+export { quantile, quantiles, quantileSorted, ecdf, type Ecdf, averageRanks, meanAndSe } from './empirical.js';
 export { normalQuantile, betaQuantile, regularizedIncompleteBeta } from './inverse-cdf.js';
 export { summarize, summarizeOne, type DiagnosticsRow } from './summary.js';

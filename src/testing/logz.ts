@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { meanAndSe } from '../diagnostics/empirical.js';
 import type { Model } from '../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
@@ -45,15 +46,8 @@ export interface MeanSe {
 function meanSe(x: ArrayLike<number>, what: string): MeanSe {
   const n = x.length;
   if (n < 2) throw new RangeError(`${what}: need at least 2 estimates, got ${n}`);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(x[i])) throw new RangeError(`${what}: estimate ${i} is ${x[i]}`);
-    m += x[i];
-  }
-  m /= n;
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (x[i] - m) ** 2;
-  return { mean: m, se: Math.sqrt(v / (n - 1) / n) };
+  for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new RangeError(`${what}: estimate ${i} is ${x[i]}`);
+  return meanAndSe(x);
 }
 
 function zFor(alpha: number): number {

@@ -2,16 +2,10 @@
  * Models with known answers and a Monte Carlo helper shared by the engine tests.
  */
 import { model } from '../../src/core/index.js';
+
+export { meanAndSe } from '../../src/diagnostics/empirical.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Normal } from '../../src/distributions/normal.js';
-
-/** Mean of independent estimates and its standard error (sd / sqrt(n)). */
-export function meanAndSe(xs: readonly number[]): { mean: number; se: number } {
-  const n = xs.length;
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  return { mean, se: sd / Math.sqrt(n) };
-}
 
 /** A geometric number of flips, truncated at depth 6 (recursion, stochastic control flow, varying addresses). */
 export const geometric = model(async ({ sample, observe, scope }) => {

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { Rng } from '../../src/core/rng.js';
 import { type LinearGaussian1D, hmmForward, hmmStateSpace, kalmanFilter, linearGaussian1D, linearGaussianStateSpace, particleFilter, rtsSmoother } from '../../src/infer/smc/index.js';
+import { meanAndSe } from '../../src/diagnostics/empirical.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -20,11 +21,6 @@ const lse = (xs: number[]): number => {
 };
 const normalLp = (y: number, mu: number, sd: number): number => -0.5 * ((y - mu) / sd) ** 2 - Math.log(sd) - 0.5 * Math.log(2 * Math.PI);
 
-function meanSe(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, se: Math.sqrt(v / xs.length) };
-}
 
 describe('hmmForward', () => {
   it('matches brute-force enumeration of every state path', () => {
@@ -110,13 +106,13 @@ describe('discrete-state particle filter vs the forward algorithm (posteriordb h
         // with states {0, 1} the filtering mean is P(z_t = 1 | y_0..y_t)
         res.filteringMeans.forEach((m, t) => marg[t].push(m[0]));
       }
-      const z = meanSe(ratios);
-      const lz = meanSe(logZs);
+      const z = meanAndSe(ratios);
+      const lz = meanAndSe(logZs);
       console.log(`hmm_example: exact log Z ${exact.logZ.toFixed(4)}; PF (N=1000, ${S} seeds) mean log Z ${lz.mean.toFixed(4)} ± ${lz.se.toFixed(4)}, E[Z-hat/Z] ${z.mean.toFixed(4)} ± ${z.se.toFixed(4)}`);
       expect(Math.abs(z.mean - 1)).toBeLessThan(4.5 * z.se);
       let worst = 0;
       for (let t = 0; t < data.N; t++) {
-        const m = meanSe(marg[t]);
+        const m = meanAndSe(marg[t]);
         const p = exact.filtering[t][1];
         // a marginal of exactly 0 or 1 gives identical estimates: compare directly
         const tol = Math.max(4.5 * m.se, 1e-5);
@@ -177,8 +173,8 @@ describe('fixed-lag smoothing', () => {
     }
     let worst = 0;
     for (let s = 0; s < T; s++) {
-      const m = meanSe(means[s]);
-      const v = meanSe(vars[s]);
+      const m = meanAndSe(means[s]);
+      const v = meanAndSe(vars[s]);
       worst = Math.max(worst, Math.abs(m.mean - exactMean[s]) / m.se, Math.abs(v.mean - exactVar[s]) / v.se);
       expect(Math.abs(m.mean - exactMean[s])).toBeLessThan(4.5 * m.se);
       expect(Math.abs(v.mean - exactVar[s])).toBeLessThan(4.5 * v.se);

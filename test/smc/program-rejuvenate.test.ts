@@ -13,6 +13,7 @@ import { infer } from '../../src/infer/index.js';
 import { mhStepWith } from '../../src/infer/mcmc/trace-mh.js';
 import { checkpointExecutor } from '../../src/infer/smc/checkpoint.js';
 import '../../src/infer/smc/program.js';
+import { meanAndSe } from '../../src/diagnostics/empirical.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -31,11 +32,6 @@ const YS = Array.from({ length: 20 }, () => 1.3 + dataRng.normal());
 const POST_MEAN = YS.reduce((a, b) => a + b, 0) / (1 + YS.length);
 const POST_SD = 1 / Math.sqrt(1 + YS.length);
 
-function meanSe(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, se: Math.sqrt(v / xs.length) };
-}
 
 describe('checkpoint executor', () => {
   it('stops right after the k-th observation and keeps it in the partial trace', async () => {
@@ -66,7 +62,7 @@ describe('checkpoint executor', () => {
     const B = 30;
     const size = xs.length / B;
     const bm = Array.from({ length: B }, (_, b) => xs.slice(b * size, (b + 1) * size).reduce((a, c) => a + c, 0) / size);
-    const { mean, se } = meanSe(bm);
+    const { mean, se } = meanAndSe(bm);
     const want = YS.slice(0, k).reduce((a, b) => a + b, 0) / (k + 1);
     expect(Math.abs(mean - want)).toBeLessThan(4.5 * se);
   });
@@ -95,8 +91,8 @@ describe('SMC over programs with rejuvenation', () => {
       `normal mean, 20 sequential observations, ${particles} particles, ${seeds} seeds: distinct mu without rejuvenation ${avg(distinct.plain).toFixed(1)} (min ${Math.min(...distinct.plain)}, max ${Math.max(...distinct.plain)}), with 2 MH steps ${avg(distinct.moved).toFixed(1)} (min ${Math.min(...distinct.moved)}); acceptance ${avg(acceptance).toFixed(2)}`,
     );
     for (let s = 0; s < seeds; s++) expect(distinct.moved[s]).toBeGreaterThan(2 * distinct.plain[s]);
-    const m = meanSe(means);
-    const sd = meanSe(sds);
+    const m = meanAndSe(means);
+    const sd = meanAndSe(sds);
     console.log(`posterior mean ${m.mean.toFixed(4)} ± ${m.se.toFixed(4)} (exact ${POST_MEAN.toFixed(4)}), sd ${sd.mean.toFixed(4)} ± ${sd.se.toFixed(4)} (exact ${POST_SD.toFixed(4)})`);
     expect(Math.abs(m.mean - POST_MEAN)).toBeLessThan(4.5 * m.se);
     expect(Math.abs(sd.mean - POST_SD)).toBeLessThan(4.5 * sd.se);
@@ -122,7 +118,7 @@ describe('SMC over programs with rejuvenation', () => {
       const post = await infer(branchy, { method: 'smc', particles: 200, seed: s, essThreshold: 1, rejuvenate: { steps: 2 } });
       ps.push(post.marginal((d) => d.returnValue).prob(1));
     }
-    const { mean, se } = meanSe(ps);
+    const { mean, se } = meanAndSe(ps);
     expect(Math.abs(mean - exact)).toBeLessThan(4.5 * se);
   });
 

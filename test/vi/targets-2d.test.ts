@@ -28,20 +28,12 @@ import {
   targetDistribution,
   twoMoons,
 } from '../../src/testing/targets-2d.js';
+import { meanAndSe } from '../../src/diagnostics/empirical.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-/** Mean and standard error (sd / sqrt(n)). */
-function meanSe(x: ArrayLike<number>): { mean: number; se: number } {
-  const n = x.length;
-  let m = 0;
-  for (let i = 0; i < n; i++) m += x[i]! / n;
-  let v = 0;
-  for (let i = 0; i < n; i++) v += (x[i]! - m) ** 2 / (n - 1);
-  return { mean: m, se: Math.sqrt(v / n) };
-}
 
 const TARGETS: [Target2D, Target2D][] = [
   // [the target, the same family with a slightly wrong parameter (a planted sampler bug)]
@@ -126,8 +118,8 @@ describe('2-D targets', () => {
     const gaussLL = values(gauss.logProb(test) as tf.Tensor);
     tf.dispose([gauss.loc, gauss.scaleTril]);
     // paired differences of held-out log-likelihoods, one per test point
-    const d = meanSe(Float64Array.from(flowLL, (v, i) => v - gaussLL[i]!));
-    console.log(`two moons, held-out log-likelihood per point: MAF ${meanSe(flowLL).mean.toFixed(3)}, Gaussian ${meanSe(gaussLL).mean.toFixed(3)}, difference ${d.mean.toFixed(3)} ± ${d.se.toFixed(3)}`);
+    const d = meanAndSe(Float64Array.from(flowLL, (v, i) => v - gaussLL[i]!));
+    console.log(`two moons, held-out log-likelihood per point: MAF ${meanAndSe(flowLL).mean.toFixed(3)}, Gaussian ${meanAndSe(gaussLL).mean.toFixed(3)}, difference ${d.mean.toFixed(3)} ± ${d.se.toFixed(3)}`);
     expect(d.mean).toBeGreaterThan(4 * d.se);
     // the fitted flow's sampler follows its own density
     const s = fitted.sample(5000, new Rng(2));
