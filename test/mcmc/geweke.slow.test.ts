@@ -10,36 +10,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { model } from '../../src/core/index.js';
 import { Rng } from '../../src/core/rng.js';
-import { Gamma, logStandardGamma } from '../../src/distributions/gamma.js';
-import { Normal } from '../../src/distributions/normal.js';
 import { sampleHmc, sampleNuts } from '../../src/infer/mcmc/index.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { type TestFunctions, formatGeweke, gewekeCompare } from './geweke-harness.js';
+import { type Joint, drawSigma, drawY, marginalDraws, normalModel } from './geweke-normal-model.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-const A = 4;
-const B = 4;
-const N_Y = 2;
-
-interface Joint {
-  readonly theta: number;
-  readonly sigma: number;
-  readonly y: readonly number[];
-}
-
-const normalModel = model(async ({ sample, observe }, y: readonly number[]) => {
-  const theta = await sample('theta', Normal(0, 1));
-  const sigma = await sample('sigma', Gamma(A, B));
-  for (let i = 0; i < y.length; i++) await observe(`y${i}`, Normal(theta, sigma), y[i]!);
-});
-
-const drawSigma = (rng: Rng): number => Math.exp(logStandardGamma(rng, A)) / B;
-const drawY = (theta: number, sigma: number, rng: Rng): number[] => Array.from({ length: N_Y }, () => theta + sigma * rng.normal());
 
 const FNS: TestFunctions<Joint> = {
   theta: (s) => s.theta,
@@ -50,14 +29,6 @@ const FNS: TestFunctions<Joint> = {
   'theta*y0': (s) => s.theta * s.y[0]!,
   'y0*y1': (s) => s.y[0]! * s.y[1]!,
 };
-
-function marginalDraws(n: number, rng: Rng): Joint[] {
-  return Array.from({ length: n }, () => {
-    const theta = rng.normal();
-    const sigma = drawSigma(rng);
-    return { theta, sigma, y: drawY(theta, sigma, rng) };
-  });
-}
 
 describe('Geweke tests through the model layer and the sampler driver', () => {
   const iterations = 4000;

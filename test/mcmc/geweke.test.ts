@@ -16,42 +16,18 @@ import { model } from '../../src/core/index.js';
 import { Rng } from '../../src/core/rng.js';
 import type { Trace } from '../../src/core/trace.js';
 import { Categorical } from '../../src/distributions/categorical.js';
-import { Gamma, logStandardGamma } from '../../src/distributions/gamma.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { EuclideanMetric, type HamiltonianKernel, HmcKernel, NutsKernel, type Position } from '../../src/infer/mcmc/index.js';
 import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from '../../src/infer/mcmc/trace-mh.js';
 import { type SyncTarget, type TestFunctions, drive, formatGeweke, gewekeCompare, positionAt } from './geweke-harness.js';
+import { A, B, type Joint, drawSigma, drawY, marginalDraws, normalModel } from './geweke-normal-model.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
 // ---------------------------------------------------------------------------
-// Continuous model: theta ~ N(0, 1), sigma ~ Gamma(A, B), y_i ~ N(theta, sigma), i < N_Y
-const A = 4;
-const B = 4;
-const N_Y = 2;
-
-/** A joint state: latents and data. */
-interface Joint {
-  readonly theta: number;
-  readonly sigma: number;
-  readonly y: readonly number[];
-}
-
-const drawSigma = (rng: Rng): number => Math.exp(logStandardGamma(rng, A)) / B;
-const drawY = (theta: number, sigma: number, rng: Rng): number[] => Array.from({ length: N_Y }, () => theta + sigma * rng.normal());
-
-function marginalDraws(n: number, rng: Rng): Joint[] {
-  const out: Joint[] = [];
-  for (let i = 0; i < n; i++) {
-    const theta = rng.normal();
-    const sigma = drawSigma(rng);
-    out.push({ theta, sigma, y: drawY(theta, sigma, rng) });
-  }
-  return out;
-}
-
+// Continuous model: theta ~ N(0, 1), sigma ~ Gamma(A, B), y_i ~ N(theta, sigma) (geweke-normal-model.ts)
 const CONTINUOUS_FNS: TestFunctions<Joint> = {
   theta: (s) => s.theta,
   sigma: (s) => s.sigma,
@@ -138,13 +114,7 @@ describe('Geweke tests of the Hamiltonian kernels (fixed step size, identity met
 });
 
 // ---------------------------------------------------------------------------
-// Trace MH on the same model, written as a tyche model with observed data.
-const normalModel = model(async ({ sample, observe }, y: readonly number[]) => {
-  const theta = await sample('theta', Normal(0, 1));
-  const sigma = await sample('sigma', Gamma(A, B));
-  for (let i = 0; i < y.length; i++) await observe(`y${i}`, Normal(theta, sigma), y[i]!);
-});
-
+// Trace MH on the same model, as the tyche model with observed data.
 const num = (t: Trace, a: string): number => t.get(a)!.value as number;
 
 /** log N(x; m, s). */

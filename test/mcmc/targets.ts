@@ -137,6 +137,23 @@ const SCHOOLS_Y = [28, 8, -3, 7, -1, 1, 18, 12];
 const SCHOOLS_SIGMA = [15, 10, 16, 11, 9, 11, 10, 18];
 
 /**
+ * log p(mu) + log p(tau) + log |d tau / d eta| at tau = exp(eta), with mu ~ N(0, 5) and
+ * tau ~ HalfCauchy(5), and its gradient: the part both eight-schools targets share.
+ */
+function hyperprior(mu: number, eta: number): { logp: number; gMu: number; gEta: number; tau: number; tau2: number; eta: number } {
+  const tau = Math.exp(eta);
+  const tau2 = tau * tau;
+  return {
+    logp: -(mu * mu) / 50 - Math.log1p(tau2 / 25) + eta,
+    gMu: -mu / 25,
+    gEta: 1 - (2 * tau2) / 25 / (1 + tau2 / 25),
+    tau,
+    tau2,
+    eta,
+  };
+}
+
+/**
  * The centered eight-schools model on the unconstrained space
  * q = (mu, log tau, theta_1..theta_8): mu ~ N(0, 5), tau ~ HalfCauchy(5),
  * theta_j ~ N(mu, tau), y_j ~ N(theta_j, sigma_j), with the log-Jacobian of
@@ -146,12 +163,7 @@ export function eightSchoolsCentered(): LogDensityTarget {
   const grad = new Float64Array(10);
   return (q) => {
     const mu = q[0]!;
-    const eta = q[1]!;
-    const tau = Math.exp(eta);
-    const tau2 = tau * tau;
-    let logp = -(mu * mu) / 50 - Math.log1p(tau2 / 25) + eta;
-    let gMu = -mu / 25;
-    let gEta = 1 - (2 * tau2) / 25 / (1 + tau2 / 25);
+    let { logp, gMu, gEta, tau, tau2, eta } = hyperprior(mu, q[1]!);
     for (let j = 0; j < 8; j++) {
       const th = q[2 + j]!;
       const dev = th - mu;
@@ -176,12 +188,7 @@ export function eightSchoolsNonCentered(): LogDensityTarget {
   const grad = new Float64Array(10);
   return (q) => {
     const mu = q[0]!;
-    const eta = q[1]!;
-    const tau = Math.exp(eta);
-    const tau2 = tau * tau;
-    let logp = -(mu * mu) / 50 - Math.log1p(tau2 / 25) + eta;
-    let gMu = -mu / 25;
-    let gEta = 1 - (2 * tau2) / 25 / (1 + tau2 / 25);
+    let { logp, gMu, gEta, tau, tau2, eta } = hyperprior(mu, q[1]!);
     for (let j = 0; j < 8; j++) {
       const z = q[2 + j]!;
       const r = (SCHOOLS_Y[j]! - mu - tau * z) / SCHOOLS_SIGMA[j]! ** 2;
