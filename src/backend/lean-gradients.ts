@@ -45,6 +45,11 @@ function reduceTo(g: tf.Tensor, shape: number[]): tf.Tensor {
   return sameShape(s.shape, shape) ? s : tf.reshape(s, shape);
 }
 
+/** The gradient `d` passed to an input of shape `shape` unchanged (a new handle) or summed down to it. */
+function passTo(d: tf.Tensor, shape: number[]): tf.Tensor {
+  return sameShape(shape, d.shape) ? alias(d) : reduceTo(d, shape);
+}
+
 function float(x: tf.Tensor): tf.Tensor {
   return x.dtype === 'float32' ? x : tf.cast(x, 'float32');
 }
@@ -55,7 +60,7 @@ tf.registerGradient({
   gradFunc: (dy, saved) => {
     const [a, b] = saved as tf.Tensor[];
     const d = dy as tf.Tensor;
-    return { a: () => (sameShape(a!.shape, d.shape) ? alias(d) : reduceTo(d, a!.shape)), b: () => (sameShape(b!.shape, d.shape) ? alias(d) : reduceTo(d, b!.shape)) };
+    return { a: () => passTo(d, a!.shape), b: () => passTo(d, b!.shape) };
   },
 });
 
@@ -65,7 +70,7 @@ tf.registerGradient({
   gradFunc: (dy, saved) => {
     const [a, b] = saved as tf.Tensor[];
     const d = dy as tf.Tensor;
-    return { a: () => (sameShape(a!.shape, d.shape) ? alias(d) : reduceTo(d, a!.shape)), b: () => tf.neg(reduceTo(d, b!.shape)) };
+    return { a: () => passTo(d, a!.shape), b: () => tf.neg(reduceTo(d, b!.shape)) };
   },
 });
 
