@@ -23,8 +23,15 @@ export function reachableTensors(root: unknown, into: Set<tf.Tensor> = new Set()
     if (seen.has(x) || ArrayBuffer.isView(x)) continue;
     seen.add(x);
     if (x instanceof Map) for (const [k, v] of x) stack.push(k, v);
-    else if (x instanceof Set || Array.isArray(x)) for (const v of x) stack.push(v);
-    else for (const k of Object.keys(x)) stack.push((x as Record<string, unknown>)[k]);
+    // only objects can lead to tensors: arrays of numbers (data) are not walked element by element
+    else if (x instanceof Set || Array.isArray(x)) {
+      for (const v of x) if (v !== null && typeof v === 'object') stack.push(v);
+    } else {
+      for (const k of Object.keys(x)) {
+        const v = (x as Record<string, unknown>)[k];
+        if (v !== null && typeof v === 'object') stack.push(v);
+      }
+    }
   }
   return into;
 }
