@@ -72,17 +72,30 @@ export function envBackend(): BackendName | undefined {
  * `preferred` (else `TYCHE_BACKEND`) forces one; otherwise the first of
  * {@link BACKENDS} that loads is used and the reasons the others were skipped
  * are recorded in {@link BackendInfo.skipped}. Later calls return the same
- * result; a later call that names a *different* backend is an error (tfjs
- * cannot switch backends under live tensors).
+ * result; a later call that names a *different* backend switches only while
+ * no tensor is alive, and is otherwise an error.
+ *
+ * Tensors made before the backend is chosen stay right: tfjs moves a tensor
+ * between backends through the dtype its buffer was first made with, and the
+ * pure-JS backend shares an int32 buffer with the float32 result of an
+ * int→float `cast` (`tf.oneHot(g, J).toFloat()`), which then reads back as
+ * garbage on wasm. So when tensors already live on a backend, an automatic
+ * choice keeps that backend (with a warning and the reason in
+ * {@link BackendInfo.skipped}), and a forced one that differs is an error.
+ * Importing `tyche` as an ES module chooses the backend at import, before
+ * the importing module can make any tensor.
  */
 export async function initBackend(preferred?: BackendName): Promise<BackendInfo> {
   const explicit = preferred === undefined ? undefined : parseBackendName(preferred, 'initBackend(backend)');
   if (active) {
     const info = await active;
-    if (explicit !== undefined && explicit !== info.name) {
-      throw new Error(`tyche backend is already initialised as "${info.name}"; cannot switch to "${explicit}" in the same process`);
+    if (explicit === undefined || explicit === info.name) return info;
+    const live = liveTensors();
+    if (live.count > 0) {
+      throw new Error(`tyche backend is already initialised as "${info.name}"; cannot switch to "${explicit}" in the same process while ${live.count} tensor(s) are alive (tfjs corrupts some tensors when it moves them between backends); dispose them first, or set ${BACKEND_ENV}=${explicit} before starting`);
     }
-    return info;
+    active = undefined;
+    activeInfo = undefined;
   }
   const attempt = choose(explicit ?? envBackend());
   active = attempt;
@@ -93,6 +106,45 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
     throw err;
   }
 }
+
+/** tfjs backend names and the tyche backend each one is. */
+const TYCHE_NAME: Record<string, BackendName> = { tensorflow: 'node', wasm: 'wasm', cpu: 'cpu' };
+
+/**
+ * How many tensors tfjs holds, and on which backend, read without making tfjs
+ * pick a backend (which `tf.memory()` and `tf.getBackend()` would do).
+ */
+export function liveTensors(): { count: number; tfName: string | undefined } {
+  const engine = tf.engine() as unknown as { state: { numTensors: number }; backendInstance?: unknown; backendName?: string };
+  const count = engine.state.numTensors;
+  return { count, tfName: engine.backendInstance != null ? engine.backendName : undefined };
+}
+
+/**
+ * Refuse (`forced`) or avoid a backend switch under live tensors.
+ *
+ * tfjs moves a tensor to a new backend lazily, through the dtype of the first
+ * tensor that shared its buffer: the pure-JS backend implements an int→float
+ * `cast` by sharing the int32 buffer, so after a switch to wasm such a tensor
+ * reads back int bits as floats (`tf.cast(tf.tensor1d([1,1,1,1], 'int32'),
+ * 'float32')` sums to 5.6e-45). Returns the tyche name of the backend that
+ * must stay, or `undefined` when switching is safe.
+ */
+function backendToKeep(forced: BackendName | undefined): BackendName | undefined {
+  const live = liveTensors();
+  if (live.count === 0 || live.tfName === undefined) return undefined;
+  const current = TYCHE_NAME[live.tfName];
+  if (forced !== undefined) {
+    if (current === forced || (forced === 'node-gpu' && current === 'node')) return undefined;
+    throw new Error(`tyche backend "${forced}" cannot be selected: ${live.count} tensor(s) already live on the tfjs "${live.tfName}" backend, and tfjs corrupts some tensors when it moves them between backends. Select the backend before making tensors: \`await initBackend('${forced}')\` first, or import tyche before creating tensors, or set ${BACKEND_ENV}=${forced}`);
+  }
+  if (current === undefined) {
+    throw new Error(`tyche cannot choose a backend: ${live.count} tensor(s) already live on the tfjs "${live.tfName}" backend, which tyche does not know, and switching would corrupt them; call \`await initBackend()\` before making tensors`);
+  }
+  return current;
+}
+
+let warnedKeep = false;
 
 /** The active backend's name, or `undefined` before {@link initBackend} has finished. */
 export function backendName(): BackendName | undefined {
@@ -219,7 +271,18 @@ function firstLine(err: unknown): string {
 
 async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
   const skipped: Partial<Record<BackendName, string>> = {};
-  const candidates: readonly BackendName[] = forced ? [forced] : BACKENDS;
+  const keep = backendToKeep(forced);
+  let candidates: readonly BackendName[] = forced ? [forced] : BACKENDS;
+  if (keep !== undefined) {
+    const { count, tfName } = liveTensors();
+    const why = `${count} tensor(s) were made on the "${tfName}" backend before tyche chose one; tyche keeps it, because tfjs corrupts some tensors when it moves them between backends`;
+    for (const name of BACKENDS.slice(0, BACKENDS.indexOf(keep))) skipped[name] = why;
+    candidates = [keep];
+    if (!warnedKeep) {
+      warnedKeep = true;
+      console.warn(`tyche: ${why}. For the faster backend, call \`await initBackend()\` (or import tyche) before making tensors.`);
+    }
+  }
   for (const name of candidates) {
     let tfName: string;
     try {

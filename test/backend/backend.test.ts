@@ -6,6 +6,7 @@
  * status and the error text.
  */
 import { execFile } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { BACKENDS, backendInfo, backendName, initBackend, isBackendName, parseBackendName } from '../../src/backend/index.js';
@@ -22,11 +23,16 @@ interface ChildResult {
 
 /** Run the fixture in a new Node process with `TYCHE_BACKEND` set to `backend` (or unset). */
 function runChild(backend: string | undefined, ...flags: string[]): Promise<ChildResult> {
+  return runScript(fixture, backend, ...flags);
+}
+
+/** Run a fixture script in a new Node process with `TYCHE_BACKEND` set to `backend` (or unset). */
+function runScript(script: string, backend: string | undefined, ...flags: string[]): Promise<ChildResult> {
   const env = { ...process.env };
   delete env.TYCHE_BACKEND;
   if (backend !== undefined) env.TYCHE_BACKEND = backend;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', fixture, ...flags], { cwd: root, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', script, ...flags], { cwd: root, env, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -66,8 +72,10 @@ describe('backend selection in this process', () => {
     expect(await initBackend('cpu')).toBe(info);
   });
 
-  test('switching backends in one process is a clear error', async () => {
-    await expect(initBackend('wasm')).rejects.toThrow(/already initialised as "cpu"; cannot switch to "wasm"/);
+  test('switching backends under live tensors is a clear error', async () => {
+    const t = tf.scalar(1);
+    await expect(initBackend('wasm')).rejects.toThrow(/already initialised as "cpu"; cannot switch to "wasm" in the same process while 1 tensor\(s\) are alive/);
+    t.dispose();
   });
 
   test('backend names are validated with the valid ones listed', async () => {
@@ -133,6 +141,24 @@ describe('backend selection in a fresh process', () => {
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('TYCHE_BACKEND="bogus" is not a tyche backend; valid names are node-gpu, node, wasm, cpu');
+  });
+
+  // issue 11, item 1: an int→float cast made on the pure-JS backend before the
+  // switch to wasm read back int bits (sum 5.6e-45, and NUTS returned the prior)
+  test.concurrent.each([
+    ['lazy', 'cpu', /tensor\(s\) were made on the "cpu" backend before tyche chose one; tyche keeps it/],
+    ['eager', 'wasm', /^$/],
+  ])('tensors made at the top level before inference read back right (%s entry)', async (entry, backend, warning) => {
+    const r = await runScript(`test/fixtures/backend-order-${entry}.ts`, undefined);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { backend: string; sum: number; beta: number[]; oneHotRowSum: number };
+    expect(rep.backend).toBe(backend);
+    expect(r.stderr.trim()).toMatch(warning);
+    expect(rep.sum).toBe(4);
+    expect(rep.oneHotRowSum).toBe(120);
+    // the data's group log-odds are -2.2, 0, 2.2; the prior's mean is 0 (posterior sd about 0.4)
+    expect(rep.beta[0]).toBeLessThan(-1);
+    expect(rep.beta[2]).toBeGreaterThan(1);
   });
 
   test.concurrent('an uncaught error after wasm is loaded exits normally (code 1, plain stack)', async () => {
