@@ -17,7 +17,9 @@ import { type Rng, rngFrom } from '../core/rng.js';
 import { tidyAsync } from '../backend/autodiff.js';
 import { type Trace, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
-import { type Draw, Posterior } from './posterior.js';
+import { nextTensorId } from './mcmc/state-tensors.js';
+import { Pacer } from './pace.js';
+import { type Draw, Posterior, disposeDraws } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
 /** Options of `infer(model, { method: 'importance', ... })`. */
@@ -92,16 +94,23 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   const guide = options.guide === undefined ? undefined : options.guide instanceof Model ? (options.guide as unknown as Model<A, unknown>) : new Model(options.guide as unknown as (...a: unknown[]) => unknown);
   const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
-  for (let i = 0; i < n; i++) {
-    options.signal?.throwIfAborted();
-    const r = rng.split();
-    // one engine scope per sample: tensors the model makes are freed, the draw's values kept
-    const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]);
-    draws.push(draw);
-    options.onProgress?.(i + 1, n);
+  const pace = new Pacer(options.signal);
+  const tensorsSince = nextTensorId();
+  try {
+    for (let i = 0; i < n; i++) {
+      if (pace.due()) await pace.pause();
+      const r = rng.split();
+      // one engine scope per sample: tensors the model makes are freed, the draw's values kept
+      const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]);
+      draws.push(draw);
+      options.onProgress?.(i + 1, n);
+    }
+  } catch (err) {
+    disposeDraws(draws, args, tensorsSince);
+    throw err;
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
-  return new Posterior({ method: 'importance', draws, logZ, model: m, args });
+  return new Posterior({ method: 'importance', draws, logZ, model: m, args, tensorsSince });
 }
 
 registerEngine<ImportanceOptions>({

@@ -14,6 +14,14 @@ import { substituteHandler, unconditionHandler } from '../core/handlers.js';
 import { Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/value.js';
 import { summarizeOne } from '../diagnostics/summary.js';
+import { reachableTensors } from './mcmc/state-tensors.js';
+
+/**
+ * `Symbol.dispose` where the runtime has it (Node 20+, modern browsers),
+ * else the registered symbol that polyfills use; `using post = await
+ * infer(...)` then frees a posterior at the end of the block.
+ */
+export const disposeSymbol: unique symbol = ((Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose')) as never;
 
 /** One draw: latent values by address, the model's return value and a log-weight. */
 export interface Draw<R = unknown> {
@@ -36,6 +44,25 @@ export interface PosteriorInit<A extends unknown[], R> {
   readonly diagnostics?: Record<string, unknown>;
   readonly model: Model<A, R>;
   readonly args: A;
+  /**
+   * Tensors with ids below this were made before the run (the user's own):
+   * {@link Posterior.dispose} never frees them. Tensors reachable from
+   * `args` are never freed either.
+   */
+  readonly tensorsSince?: number;
+}
+
+/**
+ * Free the tensors that `draws` reach (values, return values), except those
+ * reachable from `args` and those with ids below `since` (made before the
+ * run). What {@link Posterior.dispose} does, and what an engine does with the
+ * draws it has made when a run fails or is aborted.
+ */
+export function disposeDraws(draws: readonly Draw<unknown>[], args: unknown, since = 0): void {
+  const keep = reachableTensors(args);
+  for (const t of reachableTensors(draws)) {
+    if (t.id >= since && !keep.has(t)) t.dispose();
+  }
 }
 
 /** A probability table over distinct values (the marginal of one quantity). */
@@ -154,8 +181,11 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   readonly weights: Float64Array;
   private readonly model: Model<A, R>;
   private readonly args: A;
+  private readonly tensorsSince: number;
+  private disposed = false;
 
   constructor(init: PosteriorInit<A, R>) {
+    this.tensorsSince = init.tensorsSince ?? 0;
     this.method = init.method;
     this.draws = init.draws;
     this.logZ = init.logZ ?? NaN;
@@ -166,6 +196,39 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     const lw = init.draws.map((d) => d.logWeight);
     const lse = logSumExp(lw);
     this.weights = Float64Array.from(lw, (w) => (lse === -Infinity ? 1 / lw.length : Math.exp(w - lse)));
+  }
+
+  /**
+   * Free the tensors this posterior holds (tensor-valued draws and return
+   * values), so that repeated runs keep `tf.memory().numTensors` flat. The
+   * model's arguments and tensors made before the run are left alone.
+   * Afterwards the draws are gone: queries throw. Calling it twice is harmless.
+   *
+   * ```ts
+   * const post = await infer(m, { method: 'smc', particles: 500 }, data);
+   * console.log(post.summary().toString());
+   * post.dispose();
+   * ```
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    disposeDraws(this.draws, this.args, this.tensorsSince);
+    this.draws.length = 0;
+  }
+
+  /** Same as {@link Posterior.dispose}, for `using` declarations. */
+  [disposeSymbol](): void {
+    this.dispose();
+  }
+
+  /** True once {@link Posterior.dispose} has been called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private live(what: string): void {
+    if (this.disposed) throw new Error(`${what}: this ${this.method} posterior has been disposed (its draws were freed by dispose())`);
   }
 
   /** Number of draws. */
@@ -182,6 +245,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
 
   /** Addresses of latent sites seen in any draw, in first-seen order. */
   addresses(): string[] {
+    this.live('addresses');
     const seen = new Set<string>();
     for (const d of this.draws) for (const k of Object.keys(d.values)) seen.add(k);
     return [...seen];
@@ -193,6 +257,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * and the rest renormalised.
    */
   marginal<V = Value>(query: string | ((d: Draw<R>) => V)): Marginal<V> {
+    this.live('marginal');
     const f = typeof query === 'string' ? (d: Draw<R>) => d.values[query] as unknown as V : query;
     const index = new Map<string, number>();
     const support: V[] = [];
@@ -218,6 +283,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
 
   /** Posterior expectation of a function of a draw. */
   expectation(f: (d: Draw<R>) => number): number {
+    this.live('expectation');
     let s = 0;
     this.draws.forEach((d, i) => {
       s += this.weights[i] * f(d);
@@ -227,6 +293,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
 
   /** Flattened scalar columns: `theta[0]`, `theta[1]`, ... with the draw index of each value. */
   scalarColumns(): Map<string, { draw: Int32Array; values: Float64Array }> {
+    this.live('scalarColumns');
     const cols = new Map<string, { draw: number[]; values: number[] }>();
     this.draws.forEach((d, i) => {
       for (const [addr, v] of Object.entries(d.values)) {
@@ -355,6 +422,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * and the return value.
    */
   async predictive(n: number, options: { seed?: Seed; args?: A } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
+    this.live('predictive');
     const rng = rngFrom(options.seed);
     const out: { values: Record<string, Value>; returnValue: R }[] = [];
     for (const i of this.resampleIndices(n, rng)) {

@@ -1,0 +1,118 @@
+/**
+ * One mechanism for every long-running loop: yield to the event loop every
+ * few milliseconds of wall time (so timers, abort signals and progress
+ * output get through), and stop with the signal's reason once aborted.
+ *
+ * ```ts
+ * const pace = new Pacer(options.signal);
+ * for (let i = 0; i < n; i++) {
+ *   if (pace.due()) await pace.pause();
+ *   ...one unit of work...
+ * }
+ * ```
+ *
+ * `due()` costs one clock read and one flag read, so it can be called on
+ * every iteration of a hot loop; `pause()` yields with `setImmediate` (a
+ * macrotask, so pending timers and I/O run) at most once per
+ * {@link PACE_INTERVAL_MS}.
+ *
+ * @module
+ */
+import type { Handler, Message } from '../core/message.js';
+import { ModelError } from '../core/model.js';
+
+/** Wall-clock milliseconds between yields to the event loop. */
+export const PACE_INTERVAL_MS = 10;
+
+const now: () => number = typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
+
+/** The error an aborted run rejects with: the signal's reason, else an `AbortError`. */
+export function abortReason(signal: AbortSignal, what = 'run'): unknown {
+  return signal.reason ?? new DOMException(`The ${what} was aborted.`, 'AbortError');
+}
+
+/** Throws the signal's reason (see {@link abortReason}) when it has been aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw abortReason(signal, what);
+}
+
+/** Resolves on the next macrotask (`setImmediate` in Node, else `setTimeout(0)`). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+/** Paces a long loop: yields to the event loop when due and honours an abort signal. */
+export class Pacer {
+  private next: number;
+
+  /**
+   * @param signal - aborting it makes {@link Pacer.pause} throw its reason
+   * @param intervalMs - wall time between yields (default {@link PACE_INTERVAL_MS})
+   */
+  constructor(
+    readonly signal?: AbortSignal,
+    readonly intervalMs: number = PACE_INTERVAL_MS,
+  ) {
+    throwIfAborted(signal);
+    this.next = now() + intervalMs;
+  }
+
+  /** True when the loop should call {@link Pacer.pause}: time to yield, or aborted. */
+  due(): boolean {
+    return this.signal?.aborted === true || now() >= this.next;
+  }
+
+  /** Yields to the event loop if the interval has passed, then throws if aborted. */
+  async pause(): Promise<void> {
+    throwIfAborted(this.signal);
+    if (now() >= this.next) {
+      await yieldToEventLoop();
+      this.next = now() + this.intervalMs;
+    }
+    throwIfAborted(this.signal);
+  }
+
+  /** `if (due()) await pause()` in one call (costs a microtask when not due). */
+  async tick(): Promise<void> {
+    if (this.due()) await this.pause();
+  }
+}
+
+/**
+ * A handler that paces one model execution from inside: at `sample` and
+ * `factor` sites it yields to the event loop when the {@link Pacer} is due
+ * (so a single long or runaway execution can still be aborted), and it
+ * stops an execution that visits more than `maxSites` sites with an error
+ * naming the site where the limit was passed.
+ */
+export class PacingHandler implements Handler {
+  private sites = 0;
+
+  /**
+   * @param pacer - the run's pacer
+   * @param maxSites - most `sample`/`factor` sites one execution may visit
+   * @param what - the engine and option named in the error, e.g. `enumerate: maxSites`
+   */
+  constructor(
+    readonly pacer: Pacer,
+    readonly maxSites = Infinity,
+    readonly what = 'maxSites',
+  ) {}
+
+  /** Start counting a new execution. */
+  reset(): this {
+    this.sites = 0;
+    return this;
+  }
+
+  process(msg: Message): void | Promise<void> {
+    if (msg.type !== 'sample' && msg.type !== 'factor') return;
+    if (++this.sites > this.maxSites) {
+      throw new ModelError(msg.address, `one execution passed ${this.maxSites} sample/factor sites here (${this.what} = ${this.maxSites}); a path that never ends (unbounded recursion or loop)? Bound it, or raise the limit`);
+    }
+    if (this.pacer.due()) return this.pacer.pause();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The reliability tier's abort and memory checks, shared by
+ * `test/reliability/abort-memory.test.ts` (which asserts them) and
+ * `scripts/reliability/abort-memory.ts` (which prints the table).
+ *
+ * For every long-running engine: how long after `abort()` the run's promise
+ * rejects (a run sized to last far longer, aborted mid-way), the live tensor
+ * count and RSS over repeated small runs whose posteriors are disposed, and
+ * whether two runs with the same seed agree.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Ctx, type Posterior, Bernoulli, Normal, infer, model } from '../../src/index.js';
+
+/** Observations of the continuous model. */
+const YS = [0.3, -0.5, 1.2, 0.8, 0.1];
+
+/** A continuous model with tensor-valued work (a vector observation, a deterministic). */
+export const gaussModel = model(async ({ sample, observe, deterministic }: Ctx) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await observe('y', Normal(mu, 1).expand([YS.length]), YS);
+  deterministic('mu2', tf.mul(mu, 2));
+  return mu;
+}, { name: 'gauss' });
+
+/** A mixed model for hmc-gibbs: a coin and a continuous site. */
+export const mixedModel = model(async ({ sample, observe }: Ctx) => {
+  const z = await sample('z', Bernoulli(0.5));
+  const mu = await sample('mu', Normal(z, 1));
+  await observe('y', Normal(mu, 1).expand([YS.length]), YS);
+  return mu;
+}, { name: 'mixed' });
+
+/** `flips` coins with a soft observation on their count: 2^flips paths to enumerate. */
+export function coinsModel(flips: number) {
+  return model(async ({ sample, factor }: Ctx) => {
+    let heads = 0;
+    for (let i = 0; i < flips; i++) heads += (await sample(`c${i}`, Bernoulli(0.5))) as number;
+    await factor('near', -((heads - flips / 3) ** 2) / 4);
+    return heads;
+  }, { name: 'coins' });
+}
+
+/** One engine's checks: the model, small options for repeated runs and large ones for an abort. */
+export interface EngineCase {
+  readonly engine: string;
+  readonly model: ReturnType<typeof model>;
+  /** Options of a quick run (memory and seed checks). */
+  readonly small: Record<string, unknown>;
+  /** Options of a run that lasts far longer than the abort delay. */
+  readonly large: Record<string, unknown>;
+  /** The scalar the seed check compares. */
+  readonly quantity: string;
+}
+
+export const CASES: readonly EngineCase[] = [
+  { engine: 'importance', model: gaussModel, small: { particles: 200 }, large: { particles: 10_000_000 }, quantity: 'mu' },
+  { engine: 'smc', model: gaussModel, small: { particles: 200 }, large: { particles: 2_000_000 }, quantity: 'mu' },
+  { engine: 'tempered', model: gaussModel, small: { particles: 50, moves: 2 }, large: { particles: 1_000_000, moves: 2 }, quantity: 'mu' },
+  { engine: 'mh', model: gaussModel, small: { samples: 200, warmup: 50 }, large: { samples: 10_000_000 }, quantity: 'mu' },
+  { engine: 'nuts', model: gaussModel, small: { chains: 2, warmup: 30, samples: 30 }, large: { chains: 2, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
+  { engine: 'hmc', model: gaussModel, small: { chains: 2, warmup: 30, samples: 30 }, large: { chains: 2, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
+  { engine: 'hmc-gibbs', model: mixedModel, small: { chains: 1, warmup: 30, samples: 30 }, large: { chains: 1, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
+  { engine: 'vi', model: gaussModel, small: { steps: 50, samples: 50 }, large: { steps: 10_000_000 }, quantity: 'mu' },
+  { engine: 'svgd', model: gaussModel, small: { particles: 8, steps: 20 }, large: { particles: 8, steps: 10_000_000 }, quantity: 'mu' },
+  { engine: 'neutra', model: gaussModel, small: { viSteps: 30, chains: 1, warmup: 30, samples: 30 }, large: { viSteps: 10_000_000 }, quantity: 'mu' },
+  { engine: 'enumerate', model: coinsModel(8), small: {}, large: {}, quantity: 'c0' },
+];
+
+/** The large run of `enumerate`: 2^40 paths. */
+const ENUMERATE_LARGE = coinsModel(40);
+
+/** Runs one engine on its case. */
+export function run(c: EngineCase, size: 'small' | 'large', seed = 1, signal?: AbortSignal): Promise<Posterior> {
+  const m = size === 'large' && c.engine === 'enumerate' ? ENUMERATE_LARGE : c.model;
+  return infer(m, { method: c.engine, seed, ...c[size], ...(signal ? { signal } : {}) }) as Promise<Posterior>;
+}
+
+/** What an abort did: latency from `abort()` to the rejection, and what the run rejected with. */
+export interface AbortResult {
+  /** Milliseconds from `abort()` to the promise settling. */
+  readonly latencyMs: number;
+  /** True when the run settled by rejecting with the abort reason. */
+  readonly aborted: boolean;
+  /** What the run settled with, for messages. */
+  readonly outcome: string;
+}
+
+/** Start a large run, abort it after `delayMs`, and time how long the rejection takes. */
+export async function measureAbort(c: EngineCase, delayMs = 300): Promise<AbortResult> {
+  const ac = new AbortController();
+  const before = tf.memory().numTensors;
+  let abortedAt = NaN;
+  const timer = setTimeout(() => {
+    abortedAt = performance.now();
+    ac.abort();
+  }, delayMs);
+  let outcome: string;
+  let aborted = false;
+  try {
+    const post = await run(c, 'large', 1, ac.signal);
+    outcome = `finished (${post.size} draws) before the abort`;
+    post.dispose();
+  } catch (err) {
+    aborted = err === ac.signal.reason;
+    outcome = aborted ? 'AbortError' : `${(err as Error)?.name}: ${(err as Error)?.message}`;
+  }
+  const settled = performance.now();
+  clearTimeout(timer);
+  const leaked = tf.memory().numTensors - before;
+  if (leaked !== 0) outcome += `, ${leaked} tensor(s) left behind`;
+  return { latencyMs: Number.isNaN(abortedAt) ? NaN : settled - abortedAt, aborted: aborted && leaked === 0, outcome };
+}
+
+/** Live tensors and RSS after the first and the last of `runs` small runs, each posterior disposed. */
+export interface MemoryResult {
+  readonly tensorsAfter1: number;
+  readonly tensorsAfterN: number;
+  readonly rssMbAfter1: number;
+  readonly rssMbAfterN: number;
+  readonly runs: number;
+}
+
+export async function measureMemory(c: EngineCase, runs = 10): Promise<MemoryResult> {
+  let tensorsAfter1 = 0;
+  let rssMbAfter1 = 0;
+  for (let i = 1; i <= runs; i++) {
+    const post = await run(c, 'small', i);
+    post.dispose();
+    if (i === 1) {
+      tensorsAfter1 = tf.memory().numTensors;
+      rssMbAfter1 = process.memoryUsage().rss / 2 ** 20;
+    }
+  }
+  return { tensorsAfter1, tensorsAfterN: tf.memory().numTensors, rssMbAfter1, rssMbAfterN: process.memoryUsage().rss / 2 ** 20, runs };
+}
+
+/** Mean of the case's quantity in two runs with the same seed (they must agree exactly). */
+export async function measureSeed(c: EngineCase, seed = 7): Promise<[number, number]> {
+  const out: number[] = [];
+  for (let k = 0; k < 2; k++) {
+    const post = await run(c, 'small', seed);
+    out.push(post.moments(c.quantity).mean);
+    post.dispose();
+  }
+  return [out[0], out[1]];
+}
