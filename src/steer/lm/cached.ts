@@ -1,0 +1,268 @@
+/**
+ * The wrapper every language model gets: auto-batching of concurrent
+ * requests, a prefix trie of next-token rows, KV caches on trie nodes for
+ * incremental models, and counters.
+ *
+ * ```ts
+ * const lm = wrapLanguageModel(myModel, { maxBatchSize: 64 });
+ * // particles ask one prefix at a time; requests made in the same tick become one forward pass
+ * const rows = await Promise.all(particles.map((p) => lm.logprobs(p.tokens)));
+ * lm.stats(); // { requests, hits, merged, misses, forwardPasses, tokensEvaluated, ... }
+ * ```
+ *
+ * @module
+ */
+import { TickBatcher, type FlushMode } from './batcher.js';
+import { validatePrefix } from './errors.js';
+import { PrefixTrie, type TrieBudget, type TrieNode } from './trie.js';
+import { type ExtendRequest, type IncrementalLanguageModel, type LanguageModel, isIncremental } from './types.js';
+
+/** Options of {@link CachedLanguageModel}. */
+export interface CachedLanguageModelOptions extends TrieBudget {
+  /** Most prefixes in one forward pass (default 64). */
+  readonly maxBatchSize?: number;
+  /** Collect a batch until the next macrotask (default) or microtask. */
+  readonly flush?: FlushMode;
+  /**
+   * Keep rows in the prefix trie and merge identical prefixes (default true).
+   * With false every request is evaluated, batched but not deduplicated: the
+   * baseline the counters compare against.
+   */
+  readonly cache?: boolean;
+  /** Keep KV caches on trie nodes for incremental models (default true when the model is incremental and `cache` is on). */
+  readonly kvCache?: boolean;
+}
+
+/** Counters of a {@link CachedLanguageModel} (a snapshot). */
+export interface LanguageModelStats {
+  /** Prefixes asked for. */
+  readonly requests: number;
+  /** Answered from a cached row, no model call. */
+  readonly hits: number;
+  /** Joined an identical prefix already queued or being evaluated. */
+  readonly merged: number;
+  /** Prefixes the model evaluated (rows computed). */
+  readonly misses: number;
+  /** Calls into the model (`nextTokenLogprobs` or `extend`), one per batch. */
+  readonly forwardPasses: number;
+  /** Tokens the model ran (BOS counted where the model adds it); with KV caches only the new tokens count. */
+  readonly tokensEvaluated: number;
+  /** Evaluations that continued from a cached ancestor's KV cache. */
+  readonly kvReuses: number;
+  /** Number of forward passes of each batch size. */
+  readonly batchSizes: Readonly<Record<number, number>>;
+  /** Mean prefixes per forward pass. */
+  readonly meanBatchSize: number;
+  /** Trie contents now, and evictions so far. */
+  readonly nodes: number;
+  readonly cachedRows: number;
+  readonly cachedRowBytes: number;
+  readonly cachedKvCaches: number;
+  readonly evictedRows: number;
+  readonly evictedKvCaches: number;
+}
+
+interface Job {
+  readonly prefix: readonly number[];
+  readonly node: TrieNode | null;
+  resolve(row: Float32Array): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * A {@link LanguageModel} wrapped with auto-batching, a prefix trie cache,
+ * KV caches (for incremental models) and counters. It is itself a
+ * LanguageModel, so anything that takes a model takes it.
+ *
+ * Rows returned are copies: callers may change them.
+ */
+export class CachedLanguageModel implements LanguageModel {
+  readonly name: string;
+  readonly vocab: LanguageModel['vocab'];
+  readonly contextLength: number;
+  private readonly trie: PrefixTrie;
+  private readonly batcher: TickBatcher<Job>;
+  private readonly useCache: boolean;
+  private readonly useKv: boolean;
+  private c = { requests: 0, hits: 0, merged: 0, misses: 0, forwardPasses: 0, tokensEvaluated: 0, kvReuses: 0 };
+  private sizes: Record<number, number> = {};
+  private disposed = false;
+
+  constructor(
+    readonly inner: LanguageModel,
+    options: CachedLanguageModelOptions = {},
+  ) {
+    this.name = inner.name;
+    this.vocab = inner.vocab;
+    this.contextLength = inner.contextLength;
+    this.useCache = options.cache ?? true;
+    this.useKv = this.useCache && (options.kvCache ?? true) && isIncremental(inner);
+    if (options.kvCache && !isIncremental(inner)) throw new Error(`CachedLanguageModel: kvCache asked for, but model "${inner.name}" has no extend()`);
+    this.trie = new PrefixTrie(options);
+    this.batcher = new TickBatcher((batch) => this.run(batch), options.maxBatchSize ?? 64, options.flush ?? 'macrotask');
+  }
+
+  /** Next-token log-probabilities after one prefix; concurrent calls are batched. */
+  async logprobs(prefix: readonly number[]): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`language model "${this.name}": used after dispose()`);
+    validatePrefix(this, prefix);
+    this.c.requests++;
+    if (!this.useCache) return (await this.enqueue(prefix.slice(), null)).slice();
+    const node = this.trie.node(prefix);
+    if (node.row) {
+      this.c.hits++;
+      this.trie.touchRow(node);
+      return node.row.slice();
+    }
+    if (node.pending) {
+      this.c.merged++;
+      return (await node.pending).slice();
+    }
+    this.c.misses++;
+    const p = this.enqueue(prefix.slice(), node);
+    node.pending = p;
+    try {
+      return (await p).slice();
+    } finally {
+      node.pending = null;
+      this.trie.prune(node);
+    }
+  }
+
+  /** The batched form: one row per prefix, all requests joining the current batch. */
+  nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    return Promise.all(prefixes.map((p) => this.logprobs(p)));
+  }
+
+  /** Log-probability of `token` after `prefix`. */
+  async tokenLogprob(prefix: readonly number[], token: number): Promise<number> {
+    validatePrefix(this, [token]);
+    return (await this.logprobs(prefix))[token];
+  }
+
+  /** True when the row of `prefix` is cached (no counters change). */
+  has(prefix: readonly number[]): boolean {
+    return !!this.trie.find(prefix)?.row;
+  }
+
+  /** A snapshot of the counters and the trie's contents. */
+  stats(): LanguageModelStats {
+    const t = this.trie.counts();
+    const passes = this.c.forwardPasses;
+    let rows = 0;
+    for (const [size, count] of Object.entries(this.sizes)) rows += Number(size) * count;
+    return {
+      ...this.c,
+      batchSizes: { ...this.sizes },
+      meanBatchSize: passes ? rows / passes : 0,
+      nodes: t.nodes,
+      cachedRows: t.rows,
+      cachedRowBytes: t.rowBytes,
+      cachedKvCaches: t.kvCaches,
+      evictedRows: t.evictedRows,
+      evictedKvCaches: t.evictedKvCaches,
+    };
+  }
+
+  /** Zero the counters (the cache is kept). */
+  resetStats(): void {
+    this.c = { requests: 0, hits: 0, merged: 0, misses: 0, forwardPasses: 0, tokensEvaluated: 0, kvReuses: 0 };
+    this.sizes = {};
+  }
+
+  /** Drop every cached row and dispose every KV cache (the model is kept). */
+  clearCache(): void {
+    this.trie.clear();
+  }
+
+  /** Dispose the caches and the wrapped model. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.trie.clear();
+    this.inner.dispose?.();
+  }
+
+  private enqueue(prefix: readonly number[], node: TrieNode | null): Promise<Float32Array> {
+    return new Promise<Float32Array>((resolve, reject) => this.batcher.push({ prefix, node, resolve, reject }));
+  }
+
+  private bosCost(): number {
+    return this.vocab.bos === null ? 0 : 1;
+  }
+
+  private record(size: number): void {
+    this.c.forwardPasses++;
+    this.sizes[size] = (this.sizes[size] ?? 0) + 1;
+  }
+
+  private async run(batch: Job[]): Promise<void> {
+    try {
+      const rows = this.useKv ? await this.runIncremental(batch) : await this.runPlain(batch);
+      batch.forEach((job, i) => {
+        if (job.node && !this.disposed) this.trie.setRow(job.node, rows[i]);
+        job.resolve(rows[i]);
+      });
+    } catch (e) {
+      for (const job of batch) job.reject(e);
+    }
+  }
+
+  private async runPlain(batch: Job[]): Promise<Float32Array[]> {
+    this.record(batch.length);
+    for (const job of batch) this.c.tokensEvaluated += job.prefix.length + this.bosCost();
+    const rows = await this.inner.nextTokenLogprobs(batch.map((j) => j.prefix));
+    this.checkRows(rows, batch.length);
+    return rows;
+  }
+
+  private async runIncremental(batch: Job[]): Promise<Float32Array[]> {
+    const lm = this.inner as IncrementalLanguageModel;
+    const bases: (TrieNode | null)[] = [];
+    const requests: ExtendRequest[] = batch.map((job) => {
+      const node = job.node!;
+      const base = this.trie.deepestKv(node.parent);
+      bases.push(base);
+      if (base) {
+        base.pins++;
+        this.trie.touchKv(base);
+        this.c.kvReuses++;
+        this.c.tokensEvaluated += node.depth - base.depth;
+        return { cache: base.kv, tokens: job.prefix.slice(base.depth) };
+      }
+      this.c.tokensEvaluated += job.prefix.length + this.bosCost();
+      return { cache: null, tokens: job.prefix };
+    });
+    this.record(batch.length);
+    let results;
+    try {
+      results = await lm.extend(requests);
+    } finally {
+      for (const b of bases) if (b) b.pins--;
+    }
+    if (!Array.isArray(results) || results.length !== batch.length) {
+      throw new Error(`language model "${this.name}": extend() returned ${Array.isArray(results) ? results.length : typeof results} results for ${batch.length} requests`);
+    }
+    this.checkRows(results.map((r) => r.logprobs), batch.length);
+    results.forEach((r, i) => {
+      if (this.disposed) r.cache.dispose();
+      else this.trie.setKv(batch[i].node!, r.cache);
+    });
+    this.trie.evictRows();
+    return results.map((r) => r.logprobs);
+  }
+
+  private checkRows(rows: Float32Array[], n: number): void {
+    if (!Array.isArray(rows) || rows.length !== n) throw new Error(`language model "${this.name}": returned ${Array.isArray(rows) ? rows.length : typeof rows} rows for ${n} prefixes`);
+    for (const r of rows) {
+      if (!(r instanceof Float32Array) || r.length !== this.vocab.size) {
+        throw new Error(`language model "${this.name}": a row has length ${r?.length}, expected the vocabulary size ${this.vocab.size}`);
+      }
+    }
+  }
+}
+
+/** Wrap a model with batching, the prefix trie and KV caches (see {@link CachedLanguageModel}). */
+export function wrapLanguageModel(lm: LanguageModel, options: CachedLanguageModelOptions = {}): CachedLanguageModel {
+  return new CachedLanguageModel(lm, options);
+}

@@ -1,0 +1,128 @@
+/**
+ * Plain batched generation from any {@link LanguageModel}: all sequences
+ * advance one token per step in one call to the model, through KV caches
+ * when the model is incremental. Used by the evaluation scripts, the
+ * benchmarks and `tyche serve`; steering algorithms build their own loops on
+ * the SMC core.
+ *
+ * @module
+ */
+import { type Rng, rngFrom } from '../../core/rng.js';
+import { argmaxRow, sampleToken } from './sampling.js';
+import { type KVCache, type LanguageModel, isIncremental } from './types.js';
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  /** Most new tokens per sequence. */
+  readonly maxTokens: number;
+  /** 0 = greedy; otherwise the sampling temperature (default 1). */
+  readonly temperature?: number;
+  /** Keep only the k most probable tokens when sampling. */
+  readonly topK?: number;
+  /** Seed or stream for sampling. */
+  readonly rng?: Rng | number | string;
+  /** Stop a sequence when its decoded continuation contains one of these (the stop text is cut off). */
+  readonly stop?: readonly string[];
+  /** Use KV caches where the model has them (default true). */
+  readonly useCache?: boolean;
+  /** Checked before each step. */
+  readonly signal?: AbortSignal;
+}
+
+/** One generated continuation. */
+export interface Generation {
+  /** New tokens (EOS excluded; cut before a stop string). */
+  readonly tokens: number[];
+  /** Log-probability of each new token under the model (unshaped by temperature). */
+  readonly logprobs: number[];
+  /** The decoded continuation. */
+  readonly text: string;
+  /** Why it ended. */
+  readonly finish: 'eos' | 'stop' | 'length';
+}
+
+/**
+ * Continue each prompt (token ids, no BOS) by up to `maxTokens` tokens, all
+ * prompts batched in each model call.
+ */
+export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
+  const rng = rngFrom(options.rng ?? 0);
+  const temp = options.temperature ?? 1;
+  const n = prompts.length;
+  const toks: number[][] = prompts.map(() => []);
+  const lps: number[][] = prompts.map(() => []);
+  const finish: (Generation['finish'] | null)[] = prompts.map(() => null);
+  const cut: (number | null)[] = prompts.map(() => null);
+  const maxTokens = Math.max(0, Math.min(options.maxTokens, ...prompts.map((p) => lm.contextLength - (lm.vocab.bos !== null ? 1 : 0) - p.length)));
+  const incremental = isIncremental(lm) && options.useCache !== false ? lm : null;
+  let caches: (KVCache | null)[] = prompts.map(() => null);
+  let rows: Float32Array[];
+  if (incremental) {
+    const res = await incremental.extend(prompts.map((p) => ({ cache: null, tokens: p })));
+    caches = res.map((r) => r.cache);
+    rows = res.map((r) => r.logprobs);
+  } else rows = await lm.nextTokenLogprobs(prompts);
+  let active = Array.from({ length: n }, (_, i) => i);
+  try {
+    for (let step = 0; step < maxTokens && active.length > 0; step++) {
+      if (options.signal?.aborted) throw new Error(`generate (${lm.name}): aborted`);
+      const next: number[] = [];
+      for (const [j, i] of active.entries()) {
+        const row = rows[j]!;
+        const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, rng, { temperature: temp, topK: options.topK }).token;
+        if (tok === lm.vocab.eos) {
+          finish[i] = 'eos';
+          continue;
+        }
+        toks[i]!.push(tok);
+        lps[i]!.push(row[tok]!);
+        if (options.stop?.length) {
+          const text = lm.vocab.decode(toks[i]!);
+          const hit = options.stop.map((s) => text.indexOf(s)).filter((k) => k >= 0);
+          if (hit.length) {
+            finish[i] = 'stop';
+            cut[i] = Math.min(...hit);
+            continue;
+          }
+        }
+        next.push(i);
+      }
+      if (incremental) {
+        const keep = new Set(next);
+        const pos = new Map(active.map((i, j) => [i, j]));
+        for (const i of active) if (!keep.has(i)) caches[i]?.dispose();
+        if (next.length === 0 || step + 1 >= maxTokens) {
+          active = next;
+          break;
+        }
+        const res = await incremental.extend(next.map((i) => ({ cache: caches[i]!, tokens: [toks[i]!.at(-1)!] })));
+        next.forEach((i, j) => {
+          caches[i]!.dispose();
+          caches[i] = res[j]!.cache;
+        });
+        rows = res.map((r) => r.logprobs);
+        void pos;
+      } else if (next.length > 0 && step + 1 < maxTokens) {
+        rows = await lm.nextTokenLogprobs(next.map((i) => [...prompts[i]!, ...toks[i]!]));
+      }
+      active = next;
+    }
+  } finally {
+    for (const c of caches) c?.dispose();
+  }
+  return toks.map((t, i) => {
+    let text = lm.vocab.decode(t);
+    let tokens = t;
+    let logprobs = lps[i]!;
+    if (cut[i] !== null) {
+      text = text.slice(0, cut[i]!);
+      // keep the tokens whose text lies before the stop string
+      let len = 0;
+      let k = 0;
+      while (k < t.length && len + lm.vocab.tokenText(t[k]!).length <= text.length) len += lm.vocab.tokenText(t[k++]!).length;
+      tokens = t.slice(0, k);
+      logprobs = logprobs.slice(0, k);
+    }
+    return { tokens, logprobs, text, finish: finish[i] ?? 'length' };
+  });
+}

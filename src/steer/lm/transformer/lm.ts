@@ -1,0 +1,195 @@
+/**
+ * {@link TransformerLM}: the tfjs transformer of `model.ts` as an
+ * {@link IncrementalLanguageModel}. Many prefixes run in one padded forward
+ * pass; KV caches hold each prefix's rotated keys and values per layer, and
+ * {@link TransformerLM.extend} runs only the new tokens of many caches at once
+ * (caches of different lengths are padded and masked).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache } from '../types.js';
+import { type LayerKV, type Rope, type TransformerConfig, type TransformerWeights, attentionMask, checkConfig, forward, head, makeRope } from './model.js';
+import { CharVocabulary } from './tokenizer.js';
+
+/** Options of {@link TransformerLM}. */
+export interface TransformerLMOptions {
+  /** Name used in errors and reports. */
+  readonly name?: string;
+  /** Largest number of sequences in one forward pass (bigger requests are split). Default 128. */
+  readonly maxBatch?: number;
+}
+
+/** A KV cache of a {@link TransformerLM}: per layer keys and values `[H, length, hd]`. */
+export class TransformerKVCache implements KVCache {
+  private disposed = false;
+  /** @internal */
+  constructor(
+    readonly owner: TransformerLM,
+    readonly layers: { k: tf.Tensor3D; v: tf.Tensor3D }[],
+    readonly length: number,
+  ) {}
+  /** True once {@link dispose} has run. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.layers) tf.dispose([l.k, l.v]);
+  }
+}
+
+/** A llama-style transformer with a character vocabulary, as a language model. */
+export class TransformerLM implements IncrementalLanguageModel {
+  readonly name: string;
+  readonly contextLength: number;
+  private readonly rope: Rope;
+  private readonly maxBatch: number;
+  private disposed = false;
+
+  /**
+   * @param config - the shape (its head must be `lm`)
+   * @param weights - tensors named as in `weightShapes(config)`; the model takes ownership
+   * @param vocab - the tokenizer (its size must equal `config.vocabSize`)
+   */
+  constructor(
+    readonly config: TransformerConfig,
+    readonly weights: TransformerWeights,
+    readonly vocab: CharVocabulary,
+    options: TransformerLMOptions = {},
+  ) {
+    this.name = options.name ?? 'transformer';
+    checkConfig(config, `${this.name} config`);
+    if (config.head !== 'lm') throw new Error(`${this.name}: a TransformerLM needs an "lm" head, the config has "${config.head}"`);
+    if (vocab.size !== config.vocabSize) throw new Error(`${this.name}: vocabulary has ${vocab.size} tokens, config says ${config.vocabSize}`);
+    this.contextLength = config.contextLength;
+    this.maxBatch = options.maxBatch ?? 128;
+    this.rope = makeRope(config);
+  }
+
+  private checkTokens(tokens: readonly number[], offset: number, what: string): void {
+    if (this.disposed) throw new Error(`${this.name}: the model has been disposed`);
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocab.size) throw new Error(`${this.name}: unknown token id ${t} in ${what} (vocabulary size ${this.vocab.size})`);
+    }
+    if (offset + tokens.length > this.contextLength) {
+      throw new Error(`${this.name}: ${what} needs ${offset + tokens.length} positions (BOS included), more than the context length ${this.contextLength}`);
+    }
+  }
+
+  async nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    prefixes.forEach((p, i) => this.checkTokens(p, 1, `prefix ${i}`));
+    const out: Float32Array[] = [];
+    for (let s = 0; s < prefixes.length; s += this.maxBatch) {
+      const chunk = prefixes.slice(s, s + this.maxBatch).map((p) => [this.vocab.bos, ...p]);
+      const { logp } = this.run(chunk, null, false);
+      out.push(...(await this.rows(logp)));
+    }
+    return out;
+  }
+
+  async extend(requests: readonly ExtendRequest[]): Promise<ExtendResult[]> {
+    const seqs: number[][] = [];
+    const caches: (TransformerKVCache | null)[] = [];
+    requests.forEach((r, i) => {
+      let cache: TransformerKVCache | null = null;
+      if (r.cache !== null) {
+        if (!(r.cache instanceof TransformerKVCache) || r.cache.owner !== this) throw new Error(`${this.name}: extend request ${i} carries a cache from another model`);
+        if (r.cache.isDisposed) throw new Error(`${this.name}: extend request ${i} carries a disposed cache`);
+        cache = r.cache;
+      }
+      if (cache !== null && r.tokens.length === 0) throw new Error(`${this.name}: extend request ${i} has no tokens to run on its cache`);
+      this.checkTokens(r.tokens, cache ? cache.length : 1, `extend request ${i}`);
+      seqs.push(cache ? [...r.tokens] : [this.vocab.bos, ...r.tokens]);
+      caches.push(cache);
+    });
+    const results: ExtendResult[] = [];
+    for (let s = 0; s < seqs.length; s += this.maxBatch) {
+      const { logp, newCaches } = this.run(seqs.slice(s, s + this.maxBatch), caches.slice(s, s + this.maxBatch), true);
+      const rows = await this.rows(logp);
+      rows.forEach((row, i) => results.push({ logprobs: row, cache: newCaches![i]! }));
+    }
+    return results;
+  }
+
+  /** One padded forward pass; returns log-probabilities `[B, V]` at each row's last token and, if asked, new caches. */
+  private run(seqs: number[][], caches: (TransformerKVCache | null)[] | null, wantCaches: boolean): { logp: tf.Tensor2D; newCaches?: TransformerKVCache[] } {
+    const c = this.config;
+    const B = seqs.length;
+    const T = Math.max(...seqs.map((q) => q.length));
+    const pastLens = seqs.map((_, b) => caches?.[b]?.length ?? 0);
+    const P = Math.max(0, ...pastLens);
+    const tok = new Int32Array(B * T);
+    const pos = new Int32Array(B * T);
+    seqs.forEach((q, b) => {
+      for (let t = 0; t < T; t++) {
+        tok[b * T + t] = t < q.length ? q[t]! : 0;
+        pos[b * T + t] = Math.min(pastLens[b]! + t, c.contextLength - 1);
+      }
+    });
+    const hd = c.dModel / c.nHeads;
+    const kept: { logp: tf.Tensor2D; kv: tf.Tensor3D[][] } = tf.tidy(() => {
+      let past: LayerKV[] | null = null;
+      if (P > 0) {
+        past = [];
+        for (let l = 0; l < c.nLayers; l++) {
+          const pad = (x: tf.Tensor3D | undefined, L: number): tf.Tensor3D =>
+            x === undefined ? tf.zeros([c.nHeads, P, hd]) : L === P ? x : tf.pad(x, [[0, 0], [0, P - L], [0, 0]]);
+          past.push({
+            k: tf.stack(seqs.map((_, b) => pad(caches![b]?.layers[l]!.k, pastLens[b]!))) as tf.Tensor4D,
+            v: tf.stack(seqs.map((_, b) => pad(caches![b]?.layers[l]!.v, pastLens[b]!))) as tf.Tensor4D,
+          });
+        }
+      }
+      const { hidden, kv } = forward(c, this.weights, this.rope, {
+        tokens: tf.tensor2d(tok, [B, T], 'int32'),
+        positions: tf.tensor2d(pos, [B, T], 'int32'),
+        mask: attentionMask(pastLens, P, seqs.map((q) => q.length), T),
+        past,
+      });
+      const last = tf.tensor1d(seqs.map((q, b) => b * T + q.length - 1), 'int32');
+      const h = tf.gather(tf.reshape(hidden, [B * T, c.dModel]), last) as tf.Tensor2D;
+      const logp = tf.logSoftmax(head(c, this.weights, h)) as tf.Tensor2D;
+      const kvs: tf.Tensor3D[][] = [];
+      if (wantCaches) {
+        for (let b = 0; b < B; b++) {
+          const n = seqs[b]!.length;
+          const per: tf.Tensor3D[] = [];
+          for (let l = 0; l < c.nLayers; l++) {
+            for (const part of [kv[l]!.k, kv[l]!.v]) {
+              const fresh = tf.reshape(tf.slice(part, [b, 0, 0, 0], [1, c.nHeads, n, hd]), [c.nHeads, n, hd]) as tf.Tensor3D;
+              const old = caches?.[b]?.layers[l]![part === kv[l]!.k ? 'k' : 'v'];
+              per.push(old ? (tf.concat([old, fresh], 1) as tf.Tensor3D) : fresh);
+            }
+          }
+          kvs.push(per);
+        }
+      }
+      return { logp, kv: kvs };
+    });
+    if (!wantCaches) return { logp: kept.logp };
+    const newCaches = kept.kv.map((per, b) => {
+      const layers = [];
+      for (let l = 0; l < c.nLayers; l++) layers.push({ k: per[2 * l]!, v: per[2 * l + 1]! });
+      return new TransformerKVCache(this, layers, pastLens[b]! + seqs[b]!.length);
+    });
+    return { logp: kept.logp, newCaches };
+  }
+
+  private async rows(logp: tf.Tensor2D): Promise<Float32Array[]> {
+    const [B, V] = logp.shape;
+    const data = (await logp.data()) as Float32Array;
+    logp.dispose();
+    const out: Float32Array[] = [];
+    for (let b = 0; b < B; b++) out.push(data.slice(b * V, (b + 1) * V));
+    return out;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rope.dispose();
+    tf.dispose(Object.values(this.weights));
+  }
+}
