@@ -116,3 +116,18 @@ export class PacingHandler implements Handler {
     if (this.pacer.due()) return this.pacer.pause();
   }
 }
+
+/**
+ * `Promise.all(items.map(fn))`, a chunk of `chunk` items at a time (the
+ * items of a chunk run concurrently), yielding to the event loop between
+ * chunks when the pacer is due: a population step that can be aborted.
+ */
+export async function mapPaced<T, U>(items: readonly T[], fn: (item: T, index: number) => Promise<U>, pace: Pacer, chunk = 16): Promise<U[]> {
+  const out: U[] = [];
+  for (let i = 0; i < items.length; i += chunk) {
+    if (pace.due()) await pace.pause();
+    const part = await Promise.all(items.slice(i, i + chunk).map((x, j) => fn(x, i + j)));
+    for (const u of part) out.push(u);
+  }
+  return out;
+}

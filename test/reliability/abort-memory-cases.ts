@@ -22,6 +22,21 @@ export const gaussModel = model(async ({ sample, observe, deterministic }: Ctx) 
   return mu;
 }, { name: 'gauss' });
 
+/** A model of the particle engines: a tensor-valued latent and tensors made in the model body. */
+export const vectorModel = model(async ({ sample, observe, deterministic }: Ctx) => {
+  const v = (await sample('v', Normal(0, 1).expand([4]))) as tf.Tensor;
+  const shifted = tf.add(v, 0.5); // an intermediate the engine must free
+  await observe('y', Normal(shifted, 1), YS.slice(0, 4));
+  const mu = deterministic('mu', tf.mean(v));
+  return mu;
+}, { name: 'vector' });
+
+/** A long stream of observations: SMC runs one step per observation. */
+export const streamModel = model(async ({ sample, observe }: Ctx) => {
+  const v = (await sample('v', Normal(0, 1).expand([4]))) as tf.Tensor;
+  for (let i = 0; i < 1e9; i++) await observe(`y${i}`, Normal(tf.add(v, 0.5), 1), YS.slice(0, 4));
+}, { name: 'stream' });
+
 /** A mixed model for hmc-gibbs: a coin and a continuous site. */
 export const mixedModel = model(async ({ sample, observe }: Ctx) => {
   const z = await sample('z', Bernoulli(0.5));
@@ -48,30 +63,29 @@ export interface EngineCase {
   readonly small: Record<string, unknown>;
   /** Options of a run that lasts far longer than the abort delay. */
   readonly large: Record<string, unknown>;
+  /** The model of the long run, when not `model`. */
+  readonly largeModel?: ReturnType<typeof model>;
   /** The scalar the seed check compares. */
   readonly quantity: string;
 }
 
 export const CASES: readonly EngineCase[] = [
-  { engine: 'importance', model: gaussModel, small: { particles: 200 }, large: { particles: 10_000_000 }, quantity: 'mu' },
-  { engine: 'smc', model: gaussModel, small: { particles: 200 }, large: { particles: 2_000_000 }, quantity: 'mu' },
-  { engine: 'tempered', model: gaussModel, small: { particles: 50, moves: 2 }, large: { particles: 1_000_000, moves: 2 }, quantity: 'mu' },
-  { engine: 'mh', model: gaussModel, small: { samples: 200, warmup: 50 }, large: { samples: 10_000_000 }, quantity: 'mu' },
+  { engine: 'importance', model: vectorModel, small: { particles: 200 }, large: { particles: 10_000_000 }, quantity: 'mu' },
+  { engine: 'smc', model: vectorModel, small: { particles: 200 }, large: { particles: 1000 }, largeModel: streamModel, quantity: 'mu' },
+  { engine: 'tempered', model: vectorModel, small: { particles: 50, moves: 2 }, large: { particles: 100_000, moves: 2 }, quantity: 'mu' },
+  { engine: 'mh', model: vectorModel, small: { samples: 200, warmup: 50 }, large: { samples: 10_000_000 }, quantity: 'mu' },
   { engine: 'nuts', model: gaussModel, small: { chains: 2, warmup: 30, samples: 30 }, large: { chains: 2, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
   { engine: 'hmc', model: gaussModel, small: { chains: 2, warmup: 30, samples: 30 }, large: { chains: 2, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
   { engine: 'hmc-gibbs', model: mixedModel, small: { chains: 1, warmup: 30, samples: 30 }, large: { chains: 1, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
   { engine: 'vi', model: gaussModel, small: { steps: 50, samples: 50 }, large: { steps: 10_000_000 }, quantity: 'mu' },
   { engine: 'svgd', model: gaussModel, small: { particles: 8, steps: 20 }, large: { particles: 8, steps: 10_000_000 }, quantity: 'mu' },
   { engine: 'neutra', model: gaussModel, small: { viSteps: 30, chains: 1, warmup: 30, samples: 30 }, large: { viSteps: 10_000_000 }, quantity: 'mu' },
-  { engine: 'enumerate', model: coinsModel(8), small: {}, large: {}, quantity: 'c0' },
+  { engine: 'enumerate', model: coinsModel(8), small: {}, large: {}, largeModel: coinsModel(40), quantity: 'c0' },
 ];
-
-/** The large run of `enumerate`: 2^40 paths. */
-const ENUMERATE_LARGE = coinsModel(40);
 
 /** Runs one engine on its case. */
 export function run(c: EngineCase, size: 'small' | 'large', seed = 1, signal?: AbortSignal): Promise<Posterior> {
-  const m = size === 'large' && c.engine === 'enumerate' ? ENUMERATE_LARGE : c.model;
+  const m = size === 'large' ? (c.largeModel ?? c.model) : c.model;
   return infer(m, { method: c.engine, seed, ...c[size], ...(signal ? { signal } : {}) }) as Promise<Posterior>;
 }
 

@@ -33,6 +33,7 @@ import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
 import { type ParticleStore, inferStore } from './store.js';
 
+import { Pacer } from '../pace.js';
 /** What a step returns: the moved population and each particle's log potential. */
 export interface StepResult<S> {
   /** The new state (the core owns it from now on). */
@@ -133,7 +134,10 @@ export interface SMCOptions<S, H = never> {
   readonly rng?: Rng;
   /** Called after each step (awaited); for progress, logging or early inspection. */
   readonly onStep?: (info: StepInfo<S>) => void | Promise<void>;
-  /** Abort the run: checked before every step; the state is freed and the reason thrown. */
+  /**
+   * Abort the run: checked before every step (which yields to the event loop
+   * every few ms, see {@link Pacer}); the state is freed and the reason thrown.
+   */
   readonly signal?: AbortSignal;
   /** Record the ancestors of every step (default true). */
   readonly genealogy?: boolean;
@@ -231,8 +235,7 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
   const rng = options.rng ?? rngFrom(options.seed);
   const resampleRng = rng.split();
   const genealogy = options.genealogy ?? true;
-  const signal = options.signal;
-  signal?.throwIfAborted();
+  const pace = new Pacer(options.signal);
 
   const lw = new Float64Array(N).fill(-Math.log(N));
   const W = new Float64Array(N).fill(1 / N);
@@ -250,7 +253,7 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
   let t = 0;
   try {
     while (!fk.done(t, state)) {
-      signal?.throwIfAborted();
+      if (pace.due()) await pace.pause();
       if (options.maxSteps !== undefined && t >= options.maxSteps) throw new Error(`SMC: reached maxSteps = ${options.maxSteps} before done()`);
 
       let ancestors: Int32Array = identity;

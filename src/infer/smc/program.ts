@@ -42,6 +42,9 @@ import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
+import { Pacer, mapPaced } from '../pace.js';
+import { tidyAsync } from '../../backend/autodiff.js';
+import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type StepInfo, runSMC } from './core.js';
 import type { ResamplingScheme } from './resampling.js';
@@ -266,11 +269,13 @@ async function rejuvenateParticles<R>(
   rng: Rng,
   options: NonNullable<SMCProgramOptions['rejuvenate']>,
   stats: MoveStats,
+  pace: Pacer,
 ): Promise<ProgramParticle<R>[]> {
   const run = checkpointExecutor(model, args, t);
   const before = { accepted: stats.accepted, proposed: stats.proposed };
   const out: ProgramParticle<R>[] = [];
   for (const p of state) {
+    if (pace.due()) await pace.pause();
     const choices = p.currentChoices();
     let s = await run((a) => choices.get(a), rng.split());
     for (let j = 0; j < options.steps; j++) {
@@ -289,6 +294,13 @@ async function rejuvenateParticles<R>(
 
 /** SMC over the checkpoints (observations) of an async model. */
 export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const tensorsSince = nextTensorId();
+  // the run in its own tensor scope: values of dropped particles and the model's intermediates are
+  // freed when it ends (also when it fails or is aborted); the final draws' tensors are kept
+  return tidyAsync(() => smcProgramRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+}
+
+async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`smc: particles must be a positive integer, got ${n}`);
   const rng = rngFrom(options.seed ?? 0);
@@ -299,6 +311,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
     throw new RangeError(`smc: rejuvenate.steps must be a non-negative integer, got ${moves.steps}`);
   }
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
+  const pace = new Pacer(options.signal);
   let replays = 0;
   const fk: FeynmanKac<ProgramParticle<R>[]> = {
     init: (count, r) => Array.from({ length: count }, () => new ProgramParticle<R>(r.split())),
@@ -306,10 +319,10 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
       const pending = state.filter((p) => p.replayOf !== undefined);
       replays += pending.length;
       // copies first catch up with their parents, then everyone moves on
-      await Promise.all(pending.map((p) => p.advance(model, args)));
+      await mapPaced(pending, (p) => p.advance(model, args), pace);
       const before = state.map((p) => p.checkpoint);
       for (const p of state) p.increment = 0;
-      await Promise.all(state.map((p) => p.advance(model, args)));
+      await mapPaced(state, (p) => p.advance(model, args), pace);
       const logPotential = new Float64Array(state.length);
       state.forEach((p, i) => {
         logPotential[i] = p.checkpoint > before[i] || p.status === 'done' ? p.increment : 0;
@@ -318,7 +331,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
       return { state, logPotential };
     },
     done: (_t, state) => state.every((p) => p.status === 'done'),
-    rejuvenate: moves && moves.steps > 0 ? (state, t, r) => rejuvenateParticles(model, args, state, t, r, moves, stats) : undefined,
+    rejuvenate: moves && moves.steps > 0 ? (state, t, r) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined,
     store,
   };
   const result = await runSMC(fk, {
@@ -352,6 +365,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
     },
     model: m,
     args,
+    tensorsSince,
   });
 }
 

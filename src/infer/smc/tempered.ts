@@ -23,6 +23,9 @@ import { logSumExp } from '../../core/value.js';
 import { initialTrace } from '../mcmc/mh-engine.js';
 import { type SiteProposal, type TraceState, mhStep, runWithValues, siteLogDensityNumber } from '../mcmc/trace-mh.js';
 import { type Draw, Posterior } from '../posterior.js';
+import { Pacer, mapPaced } from '../pace.js';
+import { tidyAsync } from '../../backend/autodiff.js';
+import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, runSMC } from './core.js';
 import type { ResamplingScheme } from './resampling.js';
@@ -92,6 +95,12 @@ export function nextTemperature(beta: number, logLik: ArrayLike<number>, targetF
 
 /** Likelihood-tempered SMC with MH moves over traces. */
 export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  const tensorsSince = nextTensorId();
+  // the run in its own tensor scope: what the final draws reach is kept, every other tensor it made is freed
+  return tidyAsync(() => temperedRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+}
+
+async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`tempered: particles must be a positive integer, got ${n}`);
   const target = options.targetEss ?? 0.5;
@@ -101,20 +110,24 @@ export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: 
   let beta = 0;
   const betas: number[] = [0];
   let acceptRate: number[] = [];
+  const pace = new Pacer(options.signal);
 
   const fk: FeynmanKac<Particle<R>[]> = {
     async init(count, r) {
       const out: Particle<R>[] = [];
       for (let i = 0; i < count; i++) {
+        if (pace.due()) await pace.pause();
         const state = await initialTrace(m.withHandler(scaleHandler(0, observedOnly)), args, r);
         out.push({ state, logLik: 0 });
       }
       // score the observations at temperature 1 to get each particle's log-likelihood
-      return Promise.all(
-        out.map(async (p) => {
+      return mapPaced(
+        out,
+        async (p) => {
           const s = await runWithValues(m, args, (a) => p.state.trace.get(a)?.value, r.split());
           return { state: s, logLik: logLikelihood(s, 1) };
-        }),
+        },
+        pace,
       );
     },
     step(state) {
@@ -132,6 +145,7 @@ export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: 
       let tries = 0;
       const out: Particle<R>[] = [];
       for (const p of state) {
+        if (pace.due()) await pace.pause();
         let s = await runWithValues(tempered, args, (a) => p.state.trace.get(a)?.value, r.split());
         const k = moves ?? 10 * s.trace.latentSites().length;
         for (let j = 0; j < k; j++) {
@@ -158,7 +172,7 @@ export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: 
   });
   const draws: Draw<R>[] = result.state.map((p, i) => ({ values: p.state.trace.values(), returnValue: p.state.returnValue, logWeight: result.logWeights[i] }));
   acceptRate = acceptRate.filter((x) => !Number.isNaN(x));
-  return new Posterior({ method: 'tempered', draws, logZ: result.logZ, diagnostics: { betas, acceptance: acceptRate, essHistory: result.essHistory }, model: m, args });
+  return new Posterior({ method: 'tempered', draws, logZ: result.logZ, diagnostics: { betas, acceptance: acceptRate, essHistory: result.essHistory }, model: m, args, tensorsSince });
 }
 
 registerEngine<TemperedOptions>({
