@@ -69,17 +69,17 @@ function problemFrom(expression: string): ArithProblem {
 }
 
 /**
- * A random problem: 2 to 4 operations on numbers 1..99 (`*` takes a one-digit
- * right operand), redrawn until no intermediate value is negative.
+ * A random problem: 2 to 3 operations on numbers 1..50 (`*` takes a right
+ * operand 2..6), redrawn until no intermediate value is negative.
  */
-export function randomProblem(rng: Rng, minOps = 2, maxOps = 4): ArithProblem {
+export function randomProblem(rng: Rng, minOps = 2, maxOps = 3, maxOperand = 50): ArithProblem {
   for (;;) {
     const nOps = minOps + rng.int(maxOps - minOps + 1);
-    let e = String(1 + rng.int(99));
+    let e = String(1 + rng.int(maxOperand));
     for (let k = 0; k < nOps; k++) {
       const u = rng.uniform();
-      if (u < 0.3) e += `*${2 + rng.int(8)}`;
-      else e += `${u < 0.65 ? '+' : '-'}${1 + rng.int(99)}`;
+      if (u < 0.3) e += `*${2 + rng.int(5)}`;
+      else e += `${u < 0.65 ? '+' : '-'}${1 + rng.int(maxOperand)}`;
     }
     const p = problemFrom(e);
     if (p.steps.every((s) => !s.includes('=-'))) return p;
