@@ -10,7 +10,8 @@ import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import type { Draw } from '../posterior.js';
-import { Posterior } from '../posterior.js';
+import { Posterior, disposeDraws } from '../posterior.js';
+import { Pacer } from '../pace.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from './trace-mh.js';
 import type { Distribution } from '../../distributions/distribution.js';
@@ -67,48 +68,61 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   // tensors created from here on belong to the run; the user's own (data in args) are never disposed
   const sinceId = nextTensorId();
   const pinned = new Set<tf.Tensor>(); // reached by kept draws
-  for (let c = 0; c < chains; c++) {
-    const r = rng.split();
-    let state = await tidyAsync(() => initialTrace(m, args, r), (s) => [...reachableTensors(s)]);
-    let reached = reachableTensors(state);
-    let accepted = 0;
-    let proposals = 0;
-    for (let it = 0; it < warmup + samples * thin; it++) {
-      options.signal?.throwIfAborted();
-      // each step in its own tensor scope: what the new state reaches is kept, the rest of the step's tensors go
-      const { next, wasProposal, wasAccepted } = await tidyAsync(
-        async () => {
-          const latents = [...state.trace].filter((s) => s.type === 'sample' && !s.observed);
-          const pick = options.gibbs && latents.length > 0 ? latents[r.int(latents.length)] : undefined;
-          if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
-            return { next: await gibbsStep(m, args, state, pick.address, r), wasProposal: false, wasAccepted: false };
-          }
-          const step = await mhStep(m, args, state, r, { proposals: options.proposals });
-          return { next: step.state, wasProposal: true, wasAccepted: step.accepted };
-        },
-        (o) => [...reachableTensors(o.next)],
-      );
-      if (wasProposal) proposals++;
-      if (wasAccepted) accepted++;
-      if (next !== state) {
-        const now = reachableTensors(next);
-        disposeDropped(reached, now, pinned, sinceId);
-        reached = now;
-        state = next;
-      }
-      if (it >= warmup && (it - warmup + 1) % thin === 0) {
-        const draw = { values: state.trace.values(), returnValue: state.returnValue, logWeight: 0, chain: c };
-        reachableTensors(draw, pinned);
-        draws.push(draw);
-      }
-      done++;
-      if (options.onProgress && done % 100 === 0) options.onProgress(done, total);
-    }
-    // the chain's last state: keep what its draws use
+  const pace = new Pacer(options.signal);
+  let reached = new Set<tf.Tensor>(); // reached by the current state
+  try {
+    await mhChains();
+  } catch (err) {
+    // a failed or aborted run frees what it made
     disposeDropped(reached, new Set(), pinned, sinceId);
-    acceptance.push(proposals === 0 ? NaN : accepted / proposals);
+    disposeDraws(draws, args, sinceId);
+    throw err;
   }
-  return new Posterior({ method: 'mh', draws, diagnostics: { acceptance, chains }, model: m, args });
+  return new Posterior({ method: 'mh', draws, diagnostics: { acceptance, chains }, model: m, args, tensorsSince: sinceId });
+
+  async function mhChains(): Promise<void> {
+    for (let c = 0; c < chains; c++) {
+      const r = rng.split();
+      let state = await tidyAsync(() => initialTrace(m, args, r), (s) => [...reachableTensors(s)]);
+      reached = reachableTensors(state);
+      let accepted = 0;
+      let proposals = 0;
+      for (let it = 0; it < warmup + samples * thin; it++) {
+        if (pace.due()) await pace.pause();
+        // each step in its own tensor scope: what the new state reaches is kept, the rest of the step's tensors go
+        const { next, wasProposal, wasAccepted } = await tidyAsync(
+          async () => {
+            const latents = [...state.trace].filter((s) => s.type === 'sample' && !s.observed);
+            const pick = options.gibbs && latents.length > 0 ? latents[r.int(latents.length)] : undefined;
+            if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
+              return { next: await gibbsStep(m, args, state, pick.address, r), wasProposal: false, wasAccepted: false };
+            }
+            const step = await mhStep(m, args, state, r, { proposals: options.proposals });
+            return { next: step.state, wasProposal: true, wasAccepted: step.accepted };
+          },
+          (o) => [...reachableTensors(o.next)],
+        );
+        if (wasProposal) proposals++;
+        if (wasAccepted) accepted++;
+        if (next !== state) {
+          const now = reachableTensors(next);
+          disposeDropped(reached, now, pinned, sinceId);
+          reached = now;
+          state = next;
+        }
+        if (it >= warmup && (it - warmup + 1) % thin === 0) {
+          const draw = { values: state.trace.values(), returnValue: state.returnValue, logWeight: 0, chain: c };
+          reachableTensors(draw, pinned);
+          draws.push(draw);
+        }
+        done++;
+        if (options.onProgress && done % 100 === 0) options.onProgress(done, total);
+      }
+      // the chain's last state: keep what its draws use
+      disposeDropped(reached, new Set(), pinned, sinceId);
+      acceptance.push(proposals === 0 ? NaN : accepted / proposals);
+    }
+  }
 }
 
 registerEngine<MHOptions>({
