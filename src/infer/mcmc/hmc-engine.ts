@@ -21,7 +21,8 @@ import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
 import type { CompileMode } from './compiled-density.js';
-import { type Layout, batchedLogDensityFn, layoutOf, logDensityFn, unconstrain } from './potential.js';
+import { replayDraws } from '../replay-draws.js';
+import { type Layout, type SiteLayout, batchedLogDensityFn, layoutOf, logDensityFn, unconstrain } from './potential.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
@@ -114,13 +115,18 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
   return out;
 }
 
-/** Constrained values of every draw, by site, made with one batched bijector call per site. */
+/**
+ * Constrained values of every draw, by site, made with one batched bijector
+ * call per site. Sites whose support depends on other values are left out:
+ * {@link completeDraws} fills them in by running the model.
+ */
 export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
   const draws: Draw<R>[] = [];
+  const fixed = layout.sites.filter((s) => !s.dependentSupport);
   for (let c = 0; c < result.chains; c++) {
     const n = result.draws;
     const flat = result.samples[c];
-    const perSite = layout.sites.map((s) =>
+    const perSite = fixed.map((s) =>
       tf.tidy(() => {
         const rows = new Float32Array(n * s.size);
         for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), i * s.size);
@@ -130,13 +136,43 @@ export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R
     );
     for (let i = 0; i < n; i++) {
       const values: Record<string, Value> = {};
-      layout.sites.forEach((s, k) => {
+      fixed.forEach((s, k) => {
         values[s.address] = (perSite[k] as (number | tf.Tensor)[])[i];
       });
       draws.push({ values, returnValue: undefined as R, logWeight: 0, chain: c });
     }
   }
   return draws;
+}
+
+/**
+ * The draws of an MCMC run with what only a model run gives (see
+ * `replayDraws`): the `deterministic` sites, the return value, and the
+ * values of sites whose support depends on other values. `draws` are those
+ * of {@link drawsFromSamples} (plus any discrete values), in chain-major
+ * order. `batched`: the model ran batched during sampling, so try it here.
+ */
+export async function completeDraws<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, result: McmcSamples, draws: Draw<R>[], options: { batched: boolean; signal?: AbortSignal }): Promise<Draw<R>[]> {
+  const dependent = layout.sites.filter((s) => s.dependentSupport);
+  const rowOf = (s: SiteLayout) => (i: number): Float64Array => {
+    const c = Math.floor(i / result.draws);
+    const at = (i % result.draws) * layout.dim + s.offset;
+    return result.samples[c]!.subarray(at, at + s.size);
+  };
+  const batchRank = new Map(layout.sites.map((s) => [s.address, s.batchRank]));
+  const replayed = await replayDraws(m, args, {
+    size: draws.length,
+    values: (i) => draws[i]!.values,
+    unconstrained: new Map(dependent.map((s) => [s.address, { shape: s.unconstrainedShape, row: rowOf(s) }])),
+    // discrete sites (hmc-gibbs) are outside the layout: scalars or plated, as the layout's plate nesting allows
+    batching: { plateNesting: layout.plateNesting, batchRank: (a) => batchRank.get(a) ?? shapeRank(draws[0]!.values[a]) },
+  }, { latent: new Set(dependent.map((s) => s.address)), batched: options.batched, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!replayed) return draws;
+  return draws.map((d, i) => ({ ...d, values: { ...d.values, ...replayed.values[i] }, returnValue: replayed.returnValues[i]! }));
+}
+
+function shapeRank(v: Value | undefined): number {
+  return v === undefined || typeof v === 'number' ? 0 : v.rank;
 }
 
 /** The posterior's diagnostics from a run's statistics (`maxTreeDepth` for NUTS, undefined for static HMC). */
@@ -222,7 +258,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     compileStatus = single.compileStatus;
     result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
   }
-  const draws = drawsFromSamples<R>(layout, result);
+  const draws = await completeDraws(m, args, layout, result, drawsFromSamples<R>(layout, result), { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus() };
   return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
 }

@@ -23,8 +23,9 @@ import { valueAndGradsAsync } from '../../backend/autodiff.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, ModelError, execute } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
-import { type Trace, plateNestingOf } from '../../core/trace.js';
-import { type Value, sizeOf, toTensor } from '../../core/value.js';
+import { type Site, type Trace, plateNestingOf } from '../../core/trace.js';
+import { type Value, sizeOf, toArray, toTensor } from '../../core/value.js';
+import type { Constraint } from '../../distributions/constraints.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
@@ -60,6 +61,13 @@ export interface SiteLayout {
   readonly bijector: Bijector;
   /** Number of leading batch axes of the value (before the bijector's event axes). */
   readonly batchRank: number;
+  /**
+   * True when the site's support depends on other values of the model (e.g.
+   * `Uniform(0, 1 - a)`): its bijector is then built from the distribution
+   * of each evaluation, as Stan's constrain transforms are, and `bijector`
+   * is only the probe run's.
+   */
+  readonly dependentSupport: boolean;
 }
 
 /** The unconstrained parameterisation of a model's latent sites. */
@@ -72,9 +80,50 @@ export interface Layout {
   readonly names: string[];
 }
 
-/** Probe the model once (prior draw) and lay out its continuous latent sites. */
+/** Bounds of interval-like constraints (`interval`, `greaterThan`, `lessThan`, also inside `independent`), or undefined. */
+function boundsOf(c: Constraint): Value[] | undefined {
+  const base = (c as { base?: Constraint }).base;
+  if (base !== undefined && c.name.startsWith('independent(')) return boundsOf(base);
+  if (!/^(interval|greaterThan|lessThan)\(/.test(c.name)) return undefined;
+  const b = c as { lower?: Value; upper?: Value };
+  return [b.lower, b.upper].filter((v): v is Value => v !== undefined);
+}
+
+function sameValues(a: readonly Value[], b: readonly Value[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = toArray(a[i]!);
+    const y = toArray(b[i]!);
+    if (x.length !== y.length || x.some((v, j) => v !== y[j])) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a site's support bounds depend on other values: they differ
+ * between two prior runs, or the model has discrete latent sites (whose
+ * values may repeat between the runs).
+ */
+function dependsOnValues(site: Site, other: Trace, discrete: boolean): boolean {
+  const mine = boundsOf((site.dist as Distribution).support);
+  if (mine === undefined) return false;
+  if (discrete) return true;
+  const theirs = other.get(site.address);
+  const bounds = theirs?.dist ? boundsOf((theirs.dist as Distribution).support) : undefined;
+  return bounds === undefined || !sameValues(mine, bounds);
+}
+
+/**
+ * Probe the model (a prior draw) and lay out its continuous latent sites. A
+ * second prior run finds supports whose bounds depend on other values (see
+ * {@link SiteLayout.dependentSupport}).
+ */
 export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<{ layout: Layout; trace: Trace }> {
   const { trace } = await execute(m, { rng }, ...args);
+  const latent = [...trace].filter((s) => s.type === 'sample' && !s.observed);
+  const discrete = latent.some((s) => (s.dist as Distribution).isDiscrete);
+  const bounded = latent.some((s) => boundsOf((s.dist as Distribution).support) !== undefined);
+  const second = bounded && !discrete ? (await execute(m, { rng: rng.split() }, ...args)).trace : trace;
   const sites: SiteLayout[] = [];
   const names: string[] = [];
   let offset = 0;
@@ -89,7 +138,8 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
     const unconstrainedShape = bijector.inverseShape(shape);
     const size = sizeOf(unconstrainedShape);
     const batchRank = unconstrainedShape.length - bijector.eventDimIn;
-    sites.push({ address: s.address, shape, unconstrainedShape, offset, size, bijector, batchRank });
+    const dependentSupport = dependsOnValues(s, second, discrete);
+    sites.push({ address: s.address, shape, unconstrainedShape, offset, size, bijector, batchRank, dependentSupport });
     for (let i = 0; i < size; i++) names.push(size === 1 && unconstrainedShape.length === 0 ? s.address : `${s.address}[${i}]`);
     offset += size;
   }
@@ -100,18 +150,25 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
 export function unconstrain(layout: Layout, trace: Trace): Float64Array {
   const q = new Float64Array(layout.dim);
   for (const s of layout.sites) {
-    const v = trace.get(s.address)?.value;
+    const site = trace.get(s.address);
+    const v = site?.value;
     if (v === undefined) throw new ModelError(s.address, 'missing from the trace');
-    const u = tf.tidy(() => toTensor(s.bijector.inverse(v)).dataSync());
+    const bijector = s.dependentSupport && site?.dist ? bijectTo((site.dist as Distribution).support) : s.bijector;
+    const u = tf.tidy(() => toTensor(bijector.inverse(v)).dataSync());
     q.set(Array.from(u, Number), s.offset);
   }
   return q;
 }
 
-/** Constrained values from an unconstrained vector (no gradient), by address. */
+/**
+ * Constrained values from an unconstrained vector (no gradient), by address.
+ * Sites whose support depends on other values need a model run: see
+ * `replayDraws` (`infer/replay-draws.ts`); asking for them here is an error.
+ */
 export function constrain(layout: Layout, q: Float64Array): Record<string, Value> {
   const out: Record<string, Value> = {};
   for (const s of layout.sites) {
+    if (s.dependentSupport) throw new ModelError(s.address, 'its support depends on other values, so its constrained value needs a model run (replayDraws)');
     const slice = q.subarray(s.offset, s.offset + s.size);
     if (s.unconstrainedShape.length === 0 && s.bijector.eventDimIn === 0) {
       const v = s.bijector.forward(slice[0]);
@@ -123,19 +180,43 @@ export function constrain(layout: Layout, q: Float64Array): Record<string, Value
   return out;
 }
 
-/** A handler that substitutes latent values (set before each run) and rejects sites outside the layout. */
-function substituteLayout(layout: Layout): Handler & { values: Record<string, Value> } {
-  const known = new Set(layout.sites.map((s) => s.address));
+/**
+ * A handler that substitutes latent values (set before each run) and rejects
+ * sites outside the layout. A site with a dependent support gets its
+ * unconstrained value (in `unconstrained`), mapped by the bijector of the
+ * distribution at hand, whose log-Jacobian is added to `logDet`.
+ */
+function substituteLayout(layout: Layout, chains: number | undefined): Handler & { values: Record<string, Value>; unconstrained: Record<string, tf.Tensor>; logDet: tf.Tensor | undefined } {
+  const known = new Map(layout.sites.map((s) => [s.address, s]));
   return {
     values: {},
+    unconstrained: {},
+    logDet: undefined,
     process(msg: Message) {
       if (msg.type !== 'sample' || msg.observed) return;
-      if (!known.has(msg.address)) {
+      const site = known.get(msg.address);
+      if (site === undefined) {
         throw new ModelError(msg.address, 'this latent site was not present in the probe run; gradient-based samplers need a fixed set of continuous latent sites');
       }
-      msg.value = this.values[msg.address];
+      if (!site.dependentSupport) {
+        msg.value = this.values[msg.address];
+        return;
+      }
+      const u = this.unconstrained[msg.address]!;
+      const bijector = bijectTo((msg.dist as Distribution).support);
+      const v = bijector.forward(u);
+      msg.value = v;
+      const term = logDetTerm(bijector, u, v, chains);
+      if (term) this.logDet = this.logDet ? tf.add(this.logDet, term) : term;
     },
   };
+}
+
+/** A site's summed log-Jacobian (per chain when batched), or undefined for identity bijectors. */
+function logDetTerm(bijector: Bijector, u: tf.Tensor, v: Value, chains: number | undefined): tf.Tensor | undefined {
+  if (bijector instanceof IdentityBijector) return undefined;
+  const ld = bijector.logDetJacobian(u, v);
+  return typeof ld === 'number' ? (ld === 0 ? undefined : tf.scalar(ld)) : sumTrailing(ld, chains === undefined ? 0 : 1);
 }
 
 /** Sum of all but the leading `keep` axes (nothing to do for rank <= keep). */
@@ -150,8 +231,9 @@ function sumTrailing(x: tf.Tensor, keep: number): tf.Tensor {
  * One split op unpacks all sites (its gradient is one concat); identity
  * bijectors add no log-Jacobian terms.
  */
-function unpackSites(layout: Layout, qT: tf.Tensor, chains: number | undefined): { values: Record<string, Value>; logDet: tf.Tensor | undefined } {
+function unpackSites(layout: Layout, qT: tf.Tensor, chains: number | undefined): { values: Record<string, Value>; unconstrained: Record<string, tf.Tensor>; logDet: tf.Tensor | undefined } {
   const values: Record<string, Value> = {};
+  const unconstrained: Record<string, tf.Tensor> = {};
   const axis = chains === undefined ? 0 : 1;
   const parts = layout.sites.length === 1 ? [qT] : tf.split(qT, layout.sites.map((s) => s.size), axis);
   let logDet: tf.Tensor | undefined;
@@ -160,14 +242,16 @@ function unpackSites(layout: Layout, qT: tf.Tensor, chains: number | undefined):
     const shape = chains === undefined ? s.unconstrainedShape : [chains, ...new Array<number>(Math.max(0, layout.plateNesting - s.batchRank)).fill(1), ...s.unconstrainedShape];
     const part = parts[k]!;
     const u = sameShape(part.shape, shape) ? part : tf.reshape(part, shape);
+    if (s.dependentSupport) {
+      unconstrained[s.address] = u; // mapped when the model reaches the site (substituteLayout)
+      return;
+    }
     const v = s.bijector.forward(u);
     values[s.address] = v;
-    if (s.bijector instanceof IdentityBijector) return;
-    const ld = s.bijector.logDetJacobian(u, v);
-    const term = typeof ld === 'number' ? (ld === 0 ? undefined : tf.scalar(ld)) : sumTrailing(ld, chains === undefined ? 0 : 1);
+    const term = logDetTerm(s.bijector, u, v, chains);
     if (term) logDet = logDet ? tf.add(logDet, term) : term;
   });
-  return { values, logDet };
+  return { values, unconstrained, logDet };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -192,13 +276,15 @@ function rejectsPoint(err: unknown): boolean {
 export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined): (qT: tf.Tensor) => Promise<tf.Tensor> {
   const rng = rngFrom(0);
   const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
-  const handler = substituteLayout(layout);
+  const handler = substituteLayout(layout, chains);
   return async (qT) => {
-    const { values, logDet } = unpackSites(layout, qT, chains);
+    const { values, unconstrained, logDet } = unpackSites(layout, qT, chains);
     handler.values = values;
+    handler.unconstrained = unconstrained;
+    handler.logDet = logDet;
     const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN: false }, ...args);
     const lj = toTensor(trace.logJoint());
-    return logDet ? tf.add(lj, logDet) : lj;
+    return handler.logDet ? tf.add(lj, handler.logDet) : lj;
   };
 }
 
