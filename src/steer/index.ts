@@ -1,0 +1,7 @@
+/**
+ * `tyche/steer`: language models and diffusion models steered as particle
+ * inference. See docs/steer/.
+ *
+ * @module
+ */
+export * from './lm/index.js';

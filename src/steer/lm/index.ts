@@ -1,0 +1,31 @@
+/**
+ * The language-model layer: the {@link LanguageModel} interface, the wrapper
+ * every model gets ({@link CachedLanguageModel}: auto-batching, prefix trie,
+ * KV caches, counters), vocabularies, sampling helpers, exact LMs (n-gram,
+ * weighted set, PCFG) and exact conditioning on a regular expression by
+ * dynamic programming. See docs/steer/lm.md.
+ *
+ * @module
+ */
+export { type Vocabulary, type KVCache, type ExtendRequest, type ExtendResult, type LanguageModel, type IncrementalLanguageModel, isIncremental } from './types.js';
+export {
+  LanguageModelError,
+  UnknownTokenError,
+  ContextLengthError,
+  VocabularyMismatchError,
+  ZeroProbabilityPrefixError,
+  validatePrefix,
+  vocabularyDifference,
+  assertSameVocabulary,
+} from './errors.js';
+export { TokenVocabulary, ByteVocabulary, type VocabularyOptions } from './vocab.js';
+export { type SampleOptions, sampleToken, shapeRow, sampleFromLogprobs, logSumExpRow, argmaxRow } from './sampling.js';
+export { TickBatcher, type FlushMode } from './batcher.js';
+export { PrefixTrie, TrieNode, type TrieBudget, type TrieCounts } from './trie.js';
+export { CachedLanguageModel, wrapLanguageModel, type CachedLanguageModelOptions, type LanguageModelStats } from './cached.js';
+export { FiniteStateLanguageModel, StateCache, type FiniteStateLM, isFiniteStateLM } from './finite-state.js';
+export { NGramLM, type NGramOptions, type Smoothing } from './ngram.js';
+export { WeightedSetLM, type WeightedString } from './weighted-set.js';
+export { PcfgLM, type Pcfg, type PcfgRule } from './pcfg.js';
+export { CharRegex, compileRegex, RegexSyntaxError } from './regex.js';
+export { RegexConditionedLM, conditionOnRegex, type ConditionOptions, type PositionMarginals, type ExactString } from './dp.js';
