@@ -21,6 +21,9 @@
  *   exact densities and samplers for flows and guides, with
  *   {@link quadratureLogZ}, {@link histogramChiSquare} (draws against a
  *   density), {@link targetDistribution} and the {@link gaussianMle} baseline.
+ * - {@link checkLanguageModel}: conformance checks for any language model
+ *   (normalised rows, batched = unbatched, cached = uncached, KV-cached =
+ *   recomputed, errors, flat tensor count).
  *
  * Needs `fast-check` installed (it is a peer of this entry point only).
  *
@@ -111,3 +114,12 @@ export {
   targetDistribution,
   gaussianMle,
 } from './targets-2d.js';
+export {
+  checkLanguageModel,
+  rowDistance,
+  LM_CHECKS,
+  type LmCheckName,
+  type LmCheck,
+  type LmConformanceOptions,
+  type LmConformanceReport,
+} from './lm-conformance.js';
