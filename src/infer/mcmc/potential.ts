@@ -33,6 +33,8 @@ import { IdentityBijector } from '../../transforms/elementwise.js';
 import { type CompileMode, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
 
+import { tidyAsync } from '../../backend/autodiff.js';
+import { reachableTensors } from './state-tensors.js';
 /** Options of the log-density evaluators. */
 export interface PotentialOptions {
   /**
@@ -147,6 +149,16 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
 }
 
 /** The unconstrained coordinates of a trace's latent values (e.g. for initialisation from the prior). */
+/**
+ * {@link layoutOf} for callers that need only the layout: the probe runs'
+ * tensors (log densities, values, the model's intermediates) are freed, the
+ * layout's own (e.g. bounds held by bijectors) kept.
+ */
+export async function layoutOnly<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<Layout> {
+  const { layout } = await tidyAsync(() => layoutOf(m, args, rng), (r) => [...reachableTensors(r.layout)]);
+  return layout;
+}
+
 export function unconstrain(layout: Layout, trace: Trace): Float64Array {
   const q = new Float64Array(layout.dim);
   for (const s of layout.sites) {
