@@ -21,6 +21,7 @@ import { Independent } from '../../distributions/independent.js';
 import { Normal } from '../../distributions/normal.js';
 import { type HMCDiagnostics, type HMCEngineOptions, hmcEngine } from '../mcmc/hmc-engine.js';
 import { type Draw, Posterior } from '../posterior.js';
+import { Pacer } from '../pace.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { AutoGuide } from './autoguide.js';
 import { constrainDraws } from './autoguide.js';
@@ -81,8 +82,9 @@ export async function neutra<A extends unknown[], R>(m: Model<A, R>, options: Om
     const guide = svi.guide;
     await svi.init(args);
     const viSteps = options.viSteps ?? 1000;
+    const pace = new Pacer(options.signal);
     for (let k = 0; k < viSteps; k++) {
-      options.signal?.throwIfAborted();
+      if (pace.due()) await pace.pause();
       await svi.step(args);
     }
     const { guide: _g, viSteps: _v, vi: _o, ...nutsOptions } = options;
