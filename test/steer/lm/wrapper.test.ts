@@ -5,13 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/select.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../../../src/steer/lm/cached.js';
 import { ContextLengthError, UnknownTokenError } from '../../../src/steer/lm/errors.js';
 import { NGramLM } from '../../../src/steer/lm/ngram.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
-import { checkLanguageModel } from '../../../src/testing/lm-conformance.js';
+import { checkLanguageModel, rowDistance } from '../../../src/testing/lm-conformance.js';
 import { lmConformance } from '../../helpers/lm-conformance.js';
 import { ToyRecurrentLM, brokenIncremental, brokenModel } from '../../helpers/toy-lms.js';
 
@@ -182,6 +183,32 @@ describe('KV caches on trie nodes', () => {
     expect(new Set(counts.slice(2)).size).toBe(1);
     lm.clearCache();
     expect(rnn.liveCaches.size).toBe(0);
+  });
+});
+
+describe('the wrapper under random traffic (fast-check)', () => {
+  it('rows always equal the model\'s, counters add up, budgets hold, no cache leaks', async () => {
+    const rnn = new ToyRecurrentLM('toy-rnn-prop', 'abc', 16, 4, 9);
+    const prefix = fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 6 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(prefix, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.boolean(), async (ticks, maxRows, maxKv, kv) => {
+        const lm = new CachedLanguageModel(rnn, { maxRows, maxKvCaches: maxKv, kvCache: kv, maxBatchSize: 4 });
+        for (const tick of ticks) {
+          const rows = await Promise.all(tick.map((p) => lm.logprobs(p)));
+          const ref = await rnn.nextTokenLogprobs(tick);
+          rows.forEach((r, i) => expect(rowDistance(r, ref[i])).toBeLessThan(1e-5));
+          const s = lm.stats();
+          expect(s.hits + s.merged + s.misses).toBe(s.requests);
+          expect(s.cachedRows).toBeLessThanOrEqual(maxRows);
+          expect(s.cachedKvCaches).toBeLessThanOrEqual(kv ? maxKv : 0);
+          expect(rnn.liveCaches.size).toBe(s.cachedKvCaches);
+        }
+        lm.clearCache();
+        expect(rnn.liveCaches.size).toBe(0);
+      }),
+      { numRuns: 60, seed: 3 },
+    );
+    rnn.dispose();
   });
 });
 
