@@ -20,6 +20,7 @@ import { logSumExp } from '../core/value.js';
 import { PathRecorder, runPath } from './enumerate-path.js';
 import { enumerateParallel } from './enumerate-parallel.js';
 import { Posterior, type Draw } from './posterior.js';
+import { PacingHandler, Pacer, throwIfAborted } from './pace.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
 /** Options of `infer(model, { method: 'enumerate', ... })`. */
@@ -35,8 +36,20 @@ export interface EnumerateOptions extends CommonOptions {
    */
   readonly strategy?: 'sequential' | 'parallel';
 }
+  /**
+   * Stop with an error naming the site when one execution visits more than
+   * this many `sample`/`factor` sites (default 100,000): a path that never
+   * ends (e.g. a geometric draw by recursion on coin flips, whose first path
+   * recurses forever) becomes an error instead of a hang.
+   */
+  readonly maxSites?: number;
+  /** Stops the run (the promise rejects with the signal's reason), also inside one long execution. */
+  readonly signal?: AbortSignal;
 
 /** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
+/** Default {@link EnumerateOptions.maxSites}. */
+export const ENUMERATE_MAX_SITES = 100_000;
+
 export class ChoiceWalker implements Handler {
   readonly path: number[] = [];
   readonly sizes: number[] = [];
@@ -84,17 +97,25 @@ export class ChoiceWalker implements Handler {
 export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const max = options.maxExecutions ?? 10_000_000;
   const walker = new ChoiceWalker();
+  const maxSites = options.maxSites ?? ENUMERATE_MAX_SITES;
+  for (const [k, v] of Object.entries({ maxExecutions: max, maxSites })) {
+    if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`enumerate: ${k} must be a positive integer, got ${v}`);
+  }
   const recorder = new PathRecorder();
   const rng = rngFrom(options.seed ?? 0);
+  const pace = new Pacer(options.signal);
+  const guard = new PacingHandler(pace, maxSites, 'enumerate maxSites');
   const draws: Draw<R>[] = [];
   let executions = 0;
   let pruned = 0;
-  const handlers = [walker, recorder];
+  // the guard sees each site first: it counts sites and yields to the event loop inside long executions
+  const handlers = [guard, walker, recorder];
   do {
     if (++executions > max) throw new Error(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
     walker.reset();
     const draw = await runPath(m, args, rng, handlers, recorder);
     if (draw) draws.push(draw);
+    guard.reset();
     else pruned++;
   } while (walker.advance());
   if (draws.length === 0) throw new Error('enumerate: every execution has probability zero (the conditions cannot all hold)');
@@ -104,10 +125,14 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
 
 registerEngine<EnumerateOptions>({
   name: 'enumerate',
-  options: ['maxExecutions', 'strategy'],
+  options: ['maxExecutions', 'strategy', 'maxSites', 'signal'],
   description: 'exact enumeration of every execution of a discrete model (depth-first, by re-execution)',
   run: (m, options, args) => {
-    if (options.strategy === 'parallel') return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions }, args);
+    if (options.strategy === 'parallel') {
+      if (options.maxSites !== undefined) throw new Error("enumerate: maxSites applies to strategy 'sequential' only");
+      throwIfAborted(options.signal);
+      return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions }, args);
+    }
     if (options.strategy !== undefined && options.strategy !== 'sequential') throw new Error(`enumerate: strategy must be 'sequential' or 'parallel', got "${String(options.strategy)}"`);
     return enumerate(m, options, args);
   },
