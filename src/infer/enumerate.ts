@@ -19,8 +19,8 @@ import { rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
 import { PathRecorder, runPath } from './enumerate-path.js';
 import { enumerateParallel } from './enumerate-parallel.js';
-import { Posterior, type Draw } from './posterior.js';
 import { PacingHandler, Pacer, throwIfAborted } from './pace.js';
+import { Posterior, type Draw } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
 /** Options of `infer(model, { method: 'enumerate', ... })`. */
@@ -35,7 +35,6 @@ export interface EnumerateOptions extends CommonOptions {
    * (see `enumerate-parallel.ts`).
    */
   readonly strategy?: 'sequential' | 'parallel';
-}
   /**
    * Stop with an error naming the site when one execution visits more than
    * this many `sample`/`factor` sites (default 100,000): a path that never
@@ -45,11 +44,12 @@ export interface EnumerateOptions extends CommonOptions {
   readonly maxSites?: number;
   /** Stops the run (the promise rejects with the signal's reason), also inside one long execution. */
   readonly signal?: AbortSignal;
+}
 
-/** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
 /** Default {@link EnumerateOptions.maxSites}. */
 export const ENUMERATE_MAX_SITES = 100_000;
 
+/** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
 export class ChoiceWalker implements Handler {
   readonly path: number[] = [];
   readonly sizes: number[] = [];
@@ -96,15 +96,15 @@ export class ChoiceWalker implements Handler {
 /** Enumerate every execution of a discrete model: exact posterior and log Z. */
 export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const max = options.maxExecutions ?? 10_000_000;
-  const walker = new ChoiceWalker();
   const maxSites = options.maxSites ?? ENUMERATE_MAX_SITES;
   for (const [k, v] of Object.entries({ maxExecutions: max, maxSites })) {
     if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`enumerate: ${k} must be a positive integer, got ${v}`);
   }
+  const walker = new ChoiceWalker();
   const recorder = new PathRecorder();
-  const rng = rngFrom(options.seed ?? 0);
   const pace = new Pacer(options.signal);
   const guard = new PacingHandler(pace, maxSites, 'enumerate maxSites');
+  const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   let executions = 0;
   let pruned = 0;
@@ -112,10 +112,11 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
   const handlers = [guard, walker, recorder];
   do {
     if (++executions > max) throw new Error(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
+    if (pace.due()) await pace.pause();
     walker.reset();
+    guard.reset();
     const draw = await runPath(m, args, rng, handlers, recorder);
     if (draw) draws.push(draw);
-    guard.reset();
     else pruned++;
   } while (walker.advance());
   if (draws.length === 0) throw new Error('enumerate: every execution has probability zero (the conditions cannot all hold)');
