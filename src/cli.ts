@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HELP, UsageError, parseCommand } from './cli/args.js';
+import { isTycheError } from './core/errors.js';
 import { type CliIO, runCommand } from './cli/run.js';
 
 export { HELP, UsageError, parseCommand, type Command, type RunCommand } from './cli/args.js';
@@ -35,7 +36,8 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
       io.stderr.write(`tyche: error: ${err.message}\nRun \`tyche --help\` for usage.\n`);
       return 2;
     }
-    io.stderr.write(`tyche: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // tyche's own errors (a bad model, data or option) are one clear line; anything else keeps its stack for a bug report
+    io.stderr.write(`tyche: error: ${isTycheError(err) ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   }
 }

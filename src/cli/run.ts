@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { access, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Posterior } from '../infer/posterior.js';
 import { UsageError, type RunCommand, ENGINE_INT_OPTIONS } from './args.js';
@@ -48,8 +48,24 @@ async function loadData(file: string): Promise<unknown> {
   }
 }
 
+/** Check before sampling that `--out` names a file that can be written (not a directory). */
+async function checkOut(out: string): Promise<void> {
+  const path = resolve(out);
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) throw new UsageError(`--out ${out} is a directory; give a file path, e.g. --out ${join(out, 'posterior.json')}`);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await access(dirname(path), constants.W_OK);
+    if (st) await access(path, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--out ${out}: cannot write there (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
 /** Run the command; resolves when the summary (and the --out file) is written. */
 export async function runCommand(cmd: RunCommand, io: CliIO): Promise<void> {
+  // a bad --out fails now, not after sampling
+  if (cmd.out !== undefined) await checkOut(cmd.out);
   const mod = await loadModule(cmd.modelFile);
   if (!looksLikeModel(mod.default)) throw notAModel(cmd.modelFile, mod.default);
   // the library is loaded only now, so that argument errors never wait for TensorFlow.js

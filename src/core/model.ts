@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
 import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
+import { InvalidParameterError, ModelCodeError, ModelError, TycheError } from './errors.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
@@ -158,13 +159,7 @@ export async function execute<A extends unknown[], R>(m: Model<A, R>, options: E
   return { returnValue, trace };
 }
 
-/** An error raised inside a model, naming the site. */
-export class ModelError extends Error {
-  constructor(readonly address: string, message: string) {
-    super(`site "${address}": ${message}`);
-    this.name = 'ModelError';
-  }
-}
+export { ModelError } from './errors.js';
 
 function isPromise(x: unknown): x is Promise<unknown> {
   return x !== undefined && x !== null && typeof (x as Promise<unknown>).then === 'function';
@@ -180,6 +175,10 @@ class Execution<A extends unknown[], R> {
   private readonly ctx: Ctx;
   private readonly batch: BatchOptions | undefined;
   private readonly checkNaN: boolean;
+  /** The last site claimed (for errors raised between sites). */
+  private lastSite: string | undefined;
+  /** What tyche's effects threw (passed through unchanged by {@link run}). */
+  private effectErrors: Set<unknown> | undefined;
 
   constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
     this.stack = m.handlers.length === 0 ? ((options.handlers ?? []) as Handler[]) : [...m.handlers, ...(options.handlers ?? [])];
@@ -207,22 +206,56 @@ class Execution<A extends unknown[], R> {
   }
 
   private observeEffect(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value> {
-    if (value === undefined || value === null) return Promise.reject(new ModelError(this.fullAddress(address), 'observe needs a value'));
+    const full = this.fullAddress(address);
+    if (value === undefined || value === null) return Promise.reject(this.effectError(new ModelError(full, 'observe needs a value')));
+    if (isPromise(value)) return Promise.reject(this.effectError(new ModelError(full, 'the observed value is a Promise — did you forget `await` (e.g. on a `sample` call)?')));
     let v: Value;
     try {
-      v = toValue(value, `site "${this.fullAddress(address)}"`);
+      v = toValue(value, `site "${full}"`);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(this.effectError(err));
     }
     return this.sampleSite(address, dist, v, options);
   }
 
   private async factorEffect(address: string, logWeight: ValueLike): Promise<void> {
-    await this.factorSite(address, toValue(logWeight, `factor "${this.fullAddress(address)}"`));
+    try {
+      const full = this.fullAddress(address);
+      if (isPromise(logWeight)) throw new ModelError(full, 'the log-weight is a Promise — did you forget `await`?');
+      await this.factorSite(address, toValue(logWeight, `factor "${full}"`));
+    } catch (err) {
+      throw this.effectError(err);
+    }
   }
 
-  async run(args: A): Promise<R> {
-    return this.m.fn(this.ctx, ...args);
+  /**
+   * Run the model. Errors from tyche's effects pass through unchanged; an
+   * invalid distribution parameter says where it was raised; anything else
+   * the model's code throws becomes a {@link ModelCodeError} naming the model
+   * and the last site reached (the original is its `cause`).
+   */
+  run(args: A): Promise<R> {
+    let out: Promise<R> | R;
+    try {
+      out = this.m.fn(this.ctx, ...args);
+    } catch (err) {
+      return Promise.reject(this.userError(err));
+    }
+    return isPromise(out) ? (out as Promise<R>).then(undefined, (err: unknown) => Promise.reject(this.userError(err))) : Promise.resolve(out);
+  }
+
+  /** Remember an error raised by one of tyche's effects (it passes through {@link run} unchanged); returns it. */
+  private effectError(err: unknown): unknown {
+    (this.effectErrors ??= new Set()).add(err);
+    if (err instanceof InvalidParameterError && this.lastSite !== undefined) err.locate(this.m.name, undefined, this.lastSite);
+    return err;
+  }
+
+  /** An error that reached the top of the model, with the model and position named. */
+  private userError(err: unknown): unknown {
+    if (this.effectErrors?.has(err) || err instanceof ModelError || err instanceof ModelCodeError) return err;
+    if (err instanceof InvalidParameterError) return err.locate(this.m.name, this.lastSite);
+    return new ModelCodeError(this.m.name, this.lastSite, err);
   }
 
   private fullAddress(address: string): string {
@@ -236,6 +269,7 @@ class Execution<A extends unknown[], R> {
       throw new ModelError(full, 'duplicate address in one execution (make addresses unique inside loops, e.g. `x${i}`, or use scope/plate)');
     }
     this.seen.add(full);
+    this.lastSite = full;
     return full;
   }
 
@@ -326,9 +360,9 @@ class Execution<A extends unknown[], R> {
       const msg = this.newMessage('sample', full, observedValue, observed, options);
       msg.dist = d;
       const pending = this.apply(msg, (m) => this.fillSample(m));
-      return pending ? pending.then(() => msg.value as Value) : Promise.resolve(msg.value as Value);
+      return pending ? pending.then(() => guardArithmetic(msg.value as Value, full), (err: unknown) => Promise.reject(this.effectError(err))) : Promise.resolve(guardArithmetic(msg.value as Value, full));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(this.effectError(err));
     }
   }
 
@@ -382,6 +416,14 @@ class Execution<A extends unknown[], R> {
   }
 
   private deterministicSite<V extends Value>(address: string, value: V): V {
+    try {
+      return this.recordDeterministic(address, value);
+    } catch (err) {
+      throw this.effectError(err);
+    }
+  }
+
+  private recordDeterministic<V extends Value>(address: string, value: V): V {
     const full = this.claim(address);
     const msg = this.newMessage('deterministic', full, value, false);
     msg.logProb = 0;
@@ -398,24 +440,28 @@ class Execution<A extends unknown[], R> {
   }
 
   private async paramSite(address: string, init: ValueLike | ((rng: Rng) => Value), constraint?: Constraint): Promise<Value> {
-    const full = this.claim(address);
-    const msg = this.newMessage('param', full, undefined, false);
-    msg.constraint = constraint;
-    msg.logProb = 0;
-    await this.apply(msg, (m) => {
-      if (m.value === undefined) m.value = typeof init === 'function' ? init(m.rng ?? this.rng) : toValue(init, `param "${full}"`);
-    });
-    return msg.value as Value;
+    try {
+      const full = this.claim(address);
+      const msg = this.newMessage('param', full, undefined, false);
+      msg.constraint = constraint;
+      msg.logProb = 0;
+      await this.apply(msg, (m) => {
+        if (m.value === undefined) m.value = typeof init === 'function' ? init(m.rng ?? this.rng) : toValue(init, `param "${full}"`);
+      });
+      return msg.value as Value;
+    } catch (err) {
+      throw this.effectError(err);
+    }
   }
 
   private async plate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options: PlateOptions = {}): Promise<T> {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`plate "${name}": size must be a positive integer, got ${size}`);
-    if (this.plates.some((p) => p.name === name)) throw new Error(`plate "${name}" is already open`);
+    if (this.plates.some((p) => p.name === name)) throw new TycheError(`plate "${name}" is already open`);
     const indices = subsampleIndices(name, size, options.subsample, this.rng);
     const used = new Set(this.plates.map((p) => p.dim));
     let dim = options.dim ?? -1;
     if (options.dim === undefined) while (used.has(dim)) dim -= 1;
-    else if (used.has(dim)) throw new Error(`plate "${name}": dim ${dim} is already used by another plate`);
+    else if (used.has(dim)) throw new TycheError(`plate "${name}": dim ${dim} is already used by another plate`);
     const frame: PlateFrame = { name, size, subsampleSize: indices.length, dim, indices };
     const saved = this.plates;
     this.plates = [...saved, frame];
@@ -532,4 +578,28 @@ function fmtValue(v: Value | undefined): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number') return String(v);
   return isTensor(v) && v.size <= 8 ? `[${Array.from(v.dataSync()).join(', ')}]` : describe(v);
+}
+
+/**
+ * Make JavaScript arithmetic on a tensor draw fail loudly at its site.
+ * Under gradient engines (nuts, hmc, hmc-gibbs, vi, svgd, neutra) and in
+ * batched runs a draw whose static type is `number` is a tfjs tensor, and
+ * `1 - p` or `mu + 1` would silently give NaN or a string. Converting the
+ * tensor to a string (templates, `String(t)`) still works.
+ */
+function guardArithmetic(v: Value, address: string): Value {
+  if (typeof v === 'number' || Object.prototype.hasOwnProperty.call(v, Symbol.toPrimitive)) return v;
+  Object.defineProperty(v, Symbol.toPrimitive, {
+    configurable: true,
+    value(this: tf.Tensor, hint: string): string {
+      if (hint === 'string') return this.toString();
+      throw new ModelError(
+        address,
+        `this draw is a tensor of shape [${this.shape.join(', ')}] here (gradient-based and batched engines run the model on tensors), ` +
+          'so JavaScript arithmetic or comparison on it (`1 - x`, `x + 1`, `Math.exp(x)`, `x > 0`) would silently give NaN or a string; ' +
+          "use tyche's ops, which take numbers and tensors alike: ops.sub(1, x), ops.add(x, 1), ops.exp(x), ops.gt(x, 0)",
+      );
+    },
+  });
+  return v;
 }

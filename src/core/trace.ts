@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { TycheError } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Distribution } from '../distributions/distribution.js';
 import type { Message, PlateFrame, SiteType } from './message.js';
@@ -86,7 +87,7 @@ export class Trace {
 
   /** Add a site; the address must be new. */
   add(site: Site): void {
-    if (this.sites.has(site.address)) throw new Error(`duplicate address "${site.address}" in one execution`);
+    if (this.sites.has(site.address)) throw new TycheError(`duplicate address "${site.address}" in one execution`);
     this.sites.set(site.address, site);
   }
 

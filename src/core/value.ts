@@ -14,11 +14,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 // gradients of every op, so tensor paths are differentiable wherever tyche is used
 import '../backend/gradients.js';
+import { TycheError } from './errors.js';
 
 /** A number or a tensor. */
 export type Value = number | tf.Tensor;
+/** An array of numbers and tensors (and nested arrays of them), stacked along a new last axis by {@link toValue}. */
+export type ValueArray = readonly (number | tf.Tensor | ValueArray)[];
 /** What users may pass as a parameter or observed value. */
-export type ValueLike = Value | number[] | number[][] | Float32Array | Float64Array | Int32Array | boolean;
+export type ValueLike = Value | number[] | number[][] | Float32Array | Float64Array | Int32Array | boolean | ValueArray;
 
 /** True when `x` is a tfjs tensor. */
 export function isTensor(x: unknown): x is tf.Tensor {
@@ -59,14 +62,47 @@ export function sizeOf(shape: readonly number[]): number {
 
 /**
  * Normalises user input to a {@link Value}: numbers and tensors pass through,
- * booleans become 0/1, arrays become float32 tensors.
+ * booleans become 0/1, arrays of numbers become float32 tensors, and arrays
+ * that hold tensors (numbers and tensors mixed, or nested arrays of them)
+ * are stacked along a new last axis after broadcasting their elements to one
+ * shape, so `Categorical([ops.sub(1, w), w])` is differentiable in `w`.
+ * Errors start with `what` (e.g. `Normal: parameter loc`).
  */
 export function toValue(x: ValueLike, what = 'value'): Value {
   if (typeof x === 'number') return x;
   if (typeof x === 'boolean') return x ? 1 : 0;
   if (isTensor(x)) return x;
+  if (Array.isArray(x) && holdsTensor(x)) return stackValues(x, what);
   if (Array.isArray(x) || ArrayBuffer.isView(x)) return arrayTensor(x as number[] | Float32Array);
+  if (x !== null && typeof (x as { then?: unknown }).then === 'function') throw new TycheError(`${what} is a Promise — did you forget \`await\` (e.g. on a \`sample\` call)?`);
   throw new TypeError(`${what}: expected a number, boolean, array or tensor, got ${describe(x)}`);
+}
+
+/** True when a (nested) array holds at least one tensor. */
+function holdsTensor(x: readonly unknown[]): boolean {
+  for (const e of x) if (e instanceof tf.Tensor || (Array.isArray(e) && holdsTensor(e))) return true;
+  return false;
+}
+
+/** Stack an array of numbers, tensors and (nested) arrays of them along a new last axis. */
+function stackValues(x: readonly unknown[], what: string): tf.Tensor {
+  if (x.length === 0) throw new TycheError(`${what}: an empty array inside an array of tensors`);
+  const parts: Value[] = x.map((e, i) => {
+    if (typeof e === 'number' || isTensor(e)) return e;
+    if (typeof e === 'boolean') return e ? 1 : 0;
+    if (Array.isArray(e)) return holdsTensor(e) ? stackValues(e, what) : arrayTensor(e as number[]);
+    if (e !== null && typeof (e as { then?: unknown }).then === 'function') throw new TycheError(`${what}[${i}] is a Promise — did you forget \`await\` (e.g. on a \`sample\` call)?`);
+    throw new TycheError(`${what}[${i}]: expected a number, tensor or array, got ${describe(e)}`);
+  });
+  let shape: number[] = [];
+  parts.forEach((p, i) => {
+    try {
+      shape = broadcastShapes(shape, shapeOf(p));
+    } catch {
+      throw new TycheError(`${what}: element ${i} has shape [${shapeOf(p).join(', ')}], which does not broadcast with the elements before it ([${shape.join(', ')}]); the elements are stacked along a new last axis`);
+    }
+  });
+  return tf.tidy(() => tf.stack(parts.map((p) => tf.broadcastTo(typeof p === 'number' ? tf.scalar(p) : p.dtype === 'float32' ? p : tf.cast(p, 'float32'), shape)), -1));
 }
 
 /** A tensor from any value (numbers become scalars). */
@@ -85,7 +121,7 @@ export function describe(x: unknown): string {
 /** A value as a number; tensors must hold exactly one element. */
 export function toNumber(x: Value): number {
   if (typeof x === 'number') return x;
-  if (x.size !== 1) throw new Error(`expected a single number, got a tensor of shape [${x.shape.join(', ')}]`);
+  if (x.size !== 1) throw new TycheError(`expected a single number, got a tensor of shape [${x.shape.join(', ')}]`);
   return x.dataSync()[0];
 }
 
@@ -112,7 +148,7 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], wher
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`${where}: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
+      throw new TycheError(`${where}: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
     }
     out[i] = da === 1 ? db : da;
   }

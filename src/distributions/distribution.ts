@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { InvalidParameterError, TycheError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, all, allTrueIfCheap, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
 import type { Constraint } from './constraints.js';
@@ -145,24 +146,27 @@ export function batchShapeOf(name: string, params: Record<string, Value>, eventD
   return shape;
 }
 
-/** Normalise a user parameter (number, array, tensor) to a value, naming it in errors. */
+/**
+ * Normalise a user parameter to a value with {@link toValue} (arrays holding
+ * tensors are stacked along a new last axis), naming the distribution and
+ * parameter in errors. A NaN number is an {@link InvalidParameterError}.
+ */
 export function param(dist: string, name: string, x: ValueLike): Value {
-  if (x === undefined || x === null) throw new TypeError(`${dist}: parameter ${name} is missing`);
+  if (x === undefined || x === null) throw new TycheError(`${dist}: parameter ${name} is missing`);
   const v = toValue(x, `${dist}: parameter ${name}`);
-  if (typeof v === 'number' && !Number.isFinite(v) && !Number.isNaN(v)) return v;
-  if (typeof v === 'number' && Number.isNaN(v)) throw new RangeError(`${dist}: parameter ${name} is NaN`);
+  if (typeof v === 'number' && Number.isNaN(v)) throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} is NaN`);
   return v;
 }
 
 /**
- * Throw a RangeError naming the distribution and parameter when `x` violates
- * `c` (skipped when validation is off).
+ * Throw an {@link InvalidParameterError} naming the distribution and
+ * parameter when `x` violates `c` (skipped when validation is off).
  */
 export function checkParam(dist: string, name: string, x: Value, c: Constraint): void {
   if (!validateArgs) return;
   const ok = c.check(x);
   if (!all(ok)) {
-    throw new RangeError(`${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : describe(x)}`);
+    throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : describe(x)}`);
   }
 }
 

@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { InvalidParameterError } from '../core/errors.js';
 import { type Value, type ValueLike, describe, isTensor, log, log1p, logSigmoid, logSumExp, neg, sigmoid, softplus, sub } from '../core/value.js';
 import { unitInterval } from './constraints.js';
 import { checkParam, param, validationEnabled } from './distribution.js';
@@ -75,7 +76,7 @@ export class BinaryProbs {
   constructor(dist: string, arg: ProbsArg) {
     if (typeof arg === 'number') {
       // fast path: the scalar constructor runs once per execution in enumeration
-      if (validationEnabled() && !(arg >= 0 && arg <= 1)) throw new RangeError(`${dist}: parameter probs must be in [0, 1], got ${arg}`);
+      if (validationEnabled() && !(arg >= 0 && arg <= 1)) throw new InvalidParameterError(dist, 'probs', `${dist}: parameter probs must be in [0, 1], got ${arg}`);
       this.value = arg;
       this.isLogits = false;
     } else {
@@ -248,22 +249,22 @@ function checkVector(dist: string, name: string, x: ArrayLike<number>, isLogits:
   let anyFinite = false;
   for (let i = off; i < off + k; i++) {
     const e = x[i];
-    if (Number.isNaN(e)) throw new RangeError(`${dist}: parameter ${name} contains NaN`);
+    if (Number.isNaN(e)) throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} contains NaN`);
     if (isLogits) {
-      if (e === Infinity) throw new RangeError(`${dist}: parameter logits contains +Infinity`);
+      if (e === Infinity) throw new InvalidParameterError(dist, name, `${dist}: parameter logits contains +Infinity`);
       if (e > -Infinity) anyFinite = true;
     } else if (!(e >= 0 && e <= 1)) {
-      throw new RangeError(`${dist}: parameter probs must lie in [0, 1], got ${e}`);
+      throw new InvalidParameterError(dist, name, `${dist}: parameter probs must lie in [0, 1], got ${e}`);
     }
     sum += e;
   }
   if (isLogits) {
-    if (!anyFinite) throw new RangeError(`${dist}: parameter logits are all -Infinity (no category has positive probability)`);
+    if (!anyFinite) throw new InvalidParameterError(dist, name, `${dist}: parameter logits are all -Infinity (no category has positive probability)`);
     return;
   }
   const tol = sumTolerance(k, float32);
   if (!(Math.abs(sum - 1) <= tol)) {
-    throw new RangeError(`${dist}: parameter probs must sum to 1 over the last axis (within ${tol.toPrecision(2)}), got a sum of ${sum}`);
+    throw new InvalidParameterError(dist, name, `${dist}: parameter probs must sum to 1 over the last axis (within ${tol.toPrecision(2)}), got a sum of ${sum}`);
   }
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { InvalidParameterError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import {
@@ -103,7 +104,7 @@ export class TruncatedDistribution extends Distribution {
     this.low = this.hasLow ? param(this.name, 'low', b.low as ValueLike) : -Infinity;
     this.high = this.hasHigh ? param(this.name, 'high', b.high as ValueLike) : Infinity;
     if (validationEnabled() && !all(lt(this.low, this.high))) {
-      throw new RangeError(`${this.name}: parameter low must be below high, got low = ${fmt(this.low)} and high = ${fmt(this.high)}`);
+      throw new InvalidParameterError(this.name, 'low', `${this.name}: parameter low must be below high, got low = ${fmt(this.low)} and high = ${fmt(this.high)}`);
     }
     const maxTries = options.maxTries ?? 1000;
     if (!(Number.isInteger(maxTries) && maxTries >= 1)) throw new RangeError(`${this.name}: option maxTries must be a positive integer, got ${maxTries}`);

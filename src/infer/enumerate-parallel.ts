@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { TycheError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../backend/autodiff.js';
 import type { Handler, Message } from '../core/message.js';
@@ -136,7 +137,7 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
         const { trace } = await execute(m, { rng: rng.split(), handlers: [choices], checkNaN: false }, ...args);
         dims = choices.sites.map((s) => s.values.length).reverse();
         const count = dims.reduce((a, b) => a * b, 1);
-        if (count > maxPaths) throw new Error(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
+        if (count > maxPaths) throw new TycheError(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
         let joint: Value = 0;
         for (const s of trace) {
           if (s.type !== 'sample' && s.type !== 'factor') continue;
@@ -168,7 +169,7 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
     }
   } while (walker.advance());
   if (draws.length === 0) {
-    throw new Error(
+    throw new TycheError(
       "enumerate (parallel): every path has probability zero. With strategy 'parallel' the model must use tensor-aware arithmetic on sampled values (ops.add, ops.eq, ops.where); JS operators and `if` on draws do not work on tensors",
     );
   }

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { ZeroDensityError, TycheError } from '../core/errors.js';
 import type { Handler, Message } from '../core/message.js';
 import { Model, ModelError } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
@@ -111,7 +112,7 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
   // the guard sees each site first: it counts sites and yields to the event loop inside long executions
   const handlers = [guard, walker, recorder];
   do {
-    if (++executions > max) throw new Error(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
+    if (++executions > max) throw new TycheError(`enumerate: more than ${max} executions; raise maxExecutions or use an approximate engine`);
     if (pace.due()) await pace.pause();
     walker.reset();
     guard.reset();
@@ -119,7 +120,7 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
     if (draw) draws.push(draw);
     else pruned++;
   } while (walker.advance());
-  if (draws.length === 0) throw new Error('enumerate: every execution has probability zero (the conditions cannot all hold)');
+  if (draws.length === 0) throw new ZeroDensityError('enumerate: every execution has probability zero (the conditions cannot all hold)');
   const logZ = logSumExp(draws.map((d) => d.logWeight));
   return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { executions, pruned }, model: m, args });
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ZeroDensityError, TycheError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { replayHandler } from '../core/handlers.js';
 import { Model, ModelError, execute } from '../core/model.js';
@@ -83,7 +84,7 @@ async function weightedSample<A extends unknown[], R>(m: Model<A, R>, guide: Mod
     result = await execute(m, { rng: r }, ...args);
     logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
   }
-  if (Number.isNaN(logW)) throw new Error(`importance: the log-weight of sample ${i} is NaN`);
+  if (Number.isNaN(logW)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
 }
 
@@ -110,6 +111,10 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
     throw err;
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
+  if (logZ === -Infinity) {
+    disposeDraws(draws, args, tensorsSince);
+    throw new ZeroDensityError(`importance: all ${n} particles have weight zero, so there is no posterior to return (more particles or a guide may find the region of positive probability)`);
+  }
   return new Posterior({ method: 'importance', draws, logZ, model: m, args, tensorsSince });
 }
 

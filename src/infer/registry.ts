@@ -6,7 +6,10 @@
  *
  * @module
  */
+import { TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
+import { describe } from '../core/value.js';
+import { explainZeroDensity } from './diagnose.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 
@@ -55,20 +58,29 @@ export function listEngines(): { name: string; description: string; options: rea
  * @param args - the model's arguments
  */
 export async function infer<A extends unknown[], R, O extends CommonOptions>(m: Model<A, R> | ModelFn<A, R>, options: O, ...args: A): Promise<Posterior<A, R>> {
+  if (!(m instanceof Model) && typeof m !== 'function') {
+    throw new TycheError(`infer: the first argument must be a model (made with model(async (ctx, ...) => ...)) or an async model function, got ${describe(m)}`);
+  }
   const modelObj = m instanceof Model ? m : new Model(m);
-  if (options === null || typeof options !== 'object') throw new TypeError('infer: options must be an object with a `method`');
+  if (options === null || typeof options !== 'object') throw new TycheError('infer: options must be an object with a `method`');
   const engine = engines.get(options.method);
   if (!engine) {
-    throw new Error(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
+    throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
   }
   const allowed = new Set(['method', 'seed', ...engine.options]);
   for (const k of Object.keys(options)) {
-    if (!allowed.has(k)) throw new Error(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
+    if (!allowed.has(k)) throw new TycheError(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
   }
   if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
-    throw new TypeError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
+    throw new TycheError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
   }
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
-  return (engine as unknown as Engine<O>).run(modelObj, options, args);
+  try {
+    return await (engine as unknown as Engine<O>).run(modelObj, options, args);
+  } catch (err) {
+    // every engine's "nothing has positive density" is explained the same way: by the site to blame
+    if (err instanceof ZeroDensityError) throw await explainZeroDensity(err, modelObj, args, options.seed);
+    throw err;
+  }
 }

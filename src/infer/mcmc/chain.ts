@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ZeroDensityError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import {
   DualAveraging,
@@ -136,7 +137,7 @@ function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
     const at = yield* evaluate(q);
     if (Number.isFinite(at.logp)) return at;
   }
-  throw new RangeError(
+  throw new ZeroDensityError(
     `mcmc: chain ${cfg.chain}: no point with finite log density and gradient in ${cfg.maxInitAttempts} ` +
       `uniform draws on [-${cfg.initRadius}, ${cfg.initRadius}]^${cfg.dim}; give init values`,
   );

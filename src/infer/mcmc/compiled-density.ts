@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { rejectsPoint } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
@@ -134,8 +135,8 @@ export class CompiledDensity {
         }
       });
     } catch (err) {
-      // a point the model rejects (RangeError): try again at the next one; anything else is tfjs's to report
-      if (!(err instanceof RangeError)) this.turnOff(`tracing failed: ${(err as Error).message}`);
+      // a point the model rejects (an invalid distribution parameter): try again at the next one; anything else is tfjs's to report
+      if (!rejectsPoint(err)) this.turnOff(`tracing failed: ${(err as Error).message}`);
       return;
     }
     if (!traced.graph) return this.turnOff(`not traceable: ${traced.reason}`);

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import { execute } from '../../core/model.js';
@@ -208,7 +209,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const chains = options.chains ?? 4;
   const seed = options.seed ?? 0;
   const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
-  if (layout.dim === 0) throw new Error(`${options.method}: the model has no latent sites to sample`);
+  if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   const init = await initialPoints(m, args, layout, options.init, chains, seed);
   const common = {
     dim: layout.dim,

@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
@@ -354,7 +355,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   let layout: Layout;
   try {
     ({ layout } = await layoutOf(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`)));
-    if (layout.dim === 0) throw new Error("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
+    if (layout.dim === 0) throw new TycheError("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
     if (init !== undefined && init !== 'uniform') continuousInit = starts.map((t) => unconstrain(layout, t));
   } finally {
     const given = new Set(init !== undefined && typeof init === 'object' ? Object.values(init).filter(isTensor) : []);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ZeroDensityError } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
@@ -47,7 +48,7 @@ export async function initialTrace<A extends unknown[], R>(m: Model<A, R>, args:
     if (s.logJoint > -Infinity) return s;
     s.trace.disposeLogProbs();
   }
-  throw new Error(`mh: no initial trace with positive probability in ${INIT_TRIES} draws from the prior (are the observations possible under the model?)`);
+  throw new ZeroDensityError(`mh: no initial trace with positive probability in ${INIT_TRIES} draws from the prior (are the observations possible under the model?)`);
 }
 
 /** Single-site MH (with optional Gibbs for discrete sites), several chains. */

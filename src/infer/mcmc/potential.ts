@@ -21,7 +21,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGradsAsync } from '../../backend/autodiff.js';
 import type { Handler, Message } from '../../core/message.js';
-import { type Model, ModelError, execute } from '../../core/model.js';
+import { ModelError, TycheError, rejectsPoint } from '../../core/errors.js';
+import { type Model, execute } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Site, type Trace, plateNestingOf } from '../../core/trace.js';
 import { type Value, sizeOf, toArray, toTensor } from '../../core/value.js';
@@ -271,21 +272,11 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * Whether an error thrown while evaluating the model at a point rejects that
- * point (log density -Infinity) rather than the run: a distribution's
- * parameter check (a RangeError, e.g. a scale that underflowed to 0 far out
- * in the tails), as Stan rejects such proposals.
- */
-function rejectsPoint(err: unknown): boolean {
-  return err instanceof RangeError;
-}
-
-/**
  * The log density as a tensor function of the unconstrained tensor `qT`
  * (`[dim]`, or `[chains, dim]` giving `[chains]` log densities): unpack the
  * sites, run the model with them substituted, add the log-Jacobian.
  */
-export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined): (qT: tf.Tensor) => Promise<tf.Tensor> {
+export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined, checkNaN = false): (qT: tf.Tensor) => Promise<tf.Tensor> {
   const rng = rngFrom(0);
   const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
   const handler = substituteLayout(layout, chains);
@@ -294,16 +285,39 @@ export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args:
     handler.values = values;
     handler.unconstrained = unconstrained;
     handler.logDet = logDet;
-    const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN: false }, ...args);
+    const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN }, ...args);
     const lj = toTensor(trace.logJoint());
     return handler.logDet ? tf.add(lj, handler.logDet) : lj;
   };
 }
 
 /**
+ * The error for a NaN log density at `q`: the model is run again there with
+ * every site checked, so the error names the site whose log density is NaN
+ * (a {@link ModelError}); a NaN from the transforms' log-Jacobian alone gets
+ * a {@link TycheError} saying so. The same rule as every engine: NaN is an
+ * error, never a rejection.
+ */
+export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, q: Float64Array): Promise<Error> {
+  const density = logDensityTensorFn(m, args, layout, undefined, true);
+  const engine = tf.engine();
+  engine.startScope('tyche-nan-check');
+  try {
+    await density(tf.tensor1d(Float32Array.from(q)));
+  } catch (err) {
+    return err instanceof Error ? err : new TycheError(String(err));
+  } finally {
+    engine.endScope();
+  }
+  const at = layout.names.map((n, i) => `${n} = ${q[i]}`).join(', ');
+  return new TycheError(`the log density is NaN at ${at}, though no site's log density is: the NaN comes from the log-Jacobian of a site's transform to unconstrained space`);
+}
+
+/**
  * log density and gradient at one point q (a tfjs computation; the model runs
  * once per call). Points where a distribution rejects its parameters get log
- * density -Infinity (see {@link rejectsPoint}).
+ * density -Infinity (see {@link rejectsPoint}); a NaN log density is an
+ * error naming the site (see {@link nanDensityError}).
  */
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
   const density = logDensityTensorFn(m, args, layout, undefined);
@@ -329,6 +343,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
   }, options.compile ?? false);
   const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
+    if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
     return { logp: r.logp[0]!, grad: r.grad };
   };
   return Object.assign(f, { compileStatus: () => compiled.status });
@@ -372,5 +387,11 @@ export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args
     }
   };
   const compiled = new CompiledDensity(density, [chains, layout.dim], viaTfjs, options.compile ?? false);
-  return Object.assign((q: Float64Array) => compiled.evaluate(q), { compileStatus: () => compiled.status });
+  const f = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
+    const r = await compiled.evaluate(q);
+    const bad = r.logp.findIndex(Number.isNaN);
+    if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
+    return r;
+  };
+  return Object.assign(f, { compileStatus: () => compiled.status });
 }

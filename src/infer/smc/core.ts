@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
@@ -292,7 +293,7 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
       } catch (err) {
         throw new Error(`SMC step ${t}: ${(err as Error).message}`);
       }
-      if (norm.logTotal === -Infinity) throw new Error(`SMC step ${t}: every particle has zero weight (all log potentials are -Infinity)`);
+      if (norm.logTotal === -Infinity) throw new ZeroDensityError(`SMC step ${t}: every particle has zero weight (all log potentials are -Infinity)`);
       logZ += norm.logTotal;
       ess = norm.ess;
       essHistory.push(ess);

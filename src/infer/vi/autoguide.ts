@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { substitute } from '../../core/handlers.js';
 import type { Model } from '../../core/model.js';
@@ -94,7 +95,7 @@ export abstract class AutoGuide implements Guide {
     const init = this.options.init ?? 'uniform';
     const probeModel = typeof init === 'object' ? substitute(model, init as Record<string, ValueLike>) : model;
     const { layout, trace } = await layoutOf(probeModel, args, rng);
-    if (layout.dim === 0) throw new Error(`${this.name}: the model has no latent sites`);
+    if (layout.dim === 0) throw new TycheError(`${this.name}: the model has no latent sites`);
     this.layoutValue = layout;
     let loc: Float64Array;
     if (init === 'uniform') loc = Float64Array.from({ length: layout.dim }, () => 4 * rng.uniform() - 2);

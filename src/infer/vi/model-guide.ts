@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
@@ -69,7 +70,7 @@ export class ModelGuide<A extends unknown[]> implements Guide {
   async setup<B extends unknown[], R>(_model: Model<B, R>, args: B, store: ParamStore, rng: Rng): Promise<void> {
     // one run creates the parameters from their initial values
     const { trace } = await execute(this.guide, { rng, handlers: [store.handler(), scoreSiteHandler(rng)] }, ...(args as unknown as A));
-    if (trace.latentSites().length === 0) throw new Error(`vi: the ${this.name} has no latent sample sites`);
+    if (trace.latentSites().length === 0) throw new TycheError(`vi: the ${this.name} has no latent sample sites`);
   }
 
   async draw<B extends unknown[]>(size: number, rng: Rng, store: ParamStore, args: B, _options: DrawOptions = {}): Promise<GuideDraws> {

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
@@ -176,7 +177,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   if (bw !== 'median' && !(bw > 0)) throw new RangeError(`svgd: bandwidth must be a positive number or 'median', got ${bw}`);
   const seed = options.seed ?? 0;
   const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
-  if (layout.dim === 0) throw new Error('svgd: the model has no latent sites');
+  if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
   const d = layout.dim;
   const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed);
   const { target, vectorized } = await particleTarget(m, args, layout, n, x, options.vectorize ?? 'auto');
@@ -189,7 +190,10 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logp[i]! / n;
     history[t] = mean;
-    if (!Number.isFinite(mean)) throw new Error(`svgd: a particle's log density is ${mean} at step ${t}; try a smaller lr or another init`);
+    if (!Number.isFinite(mean)) {
+      const message = `svgd: a particle's log density is ${mean} at step ${t}; try a smaller lr or another init`;
+      throw t === 0 && mean === -Infinity ? new ZeroDensityError(message) : new TycheError(message);
+    }
     const h = bw === 'median' ? medianBandwidth(x, n, d) : bw;
     stepper.step(x, steinDirection(x, grad, n, d, h));
     options.onStep?.({ step: t + 1, steps, meanLogDensity: mean });

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync, valueAndGradsAsync } from '../../backend/autodiff.js';
 import { Model } from '../../core/model.js';
@@ -29,7 +30,7 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { type Value, isTensor, logSumExp } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { AutoGuide, type UnconstrainedMoments } from './autoguide.js';
+import { type AutoInit, AutoGuide, type UnconstrainedMoments } from './autoguide.js';
 import { type AutoGuideName, autoGuide } from './autoguides.js';
 import { type Guide, type GuideDraws, modelLogJoint, unstackDraws } from './guide.js';
 import { ModelGuide } from './model-guide.js';
@@ -172,7 +173,8 @@ export class SVI<A extends unknown[], R> {
     const k = this.lossHistory.length;
     try {
       if (!Number.isFinite(loss)) {
-        throw new Error(`vi: the loss is ${loss} at step ${k} (${this.objective.name} with the ${this.guide.name}); try a smaller learning rate, clipNorm, or another init`);
+        const message = `vi: the loss is ${loss} at step ${k} (${this.objective.name} with the ${this.guide.name}); try a smaller learning rate, clipNorm, or another init`;
+        throw k === 0 && loss === Infinity ? new ZeroDensityError(message) : new TycheError(message);
       }
       this.optimizer.apply(k, grads);
     } finally {
@@ -258,6 +260,12 @@ export interface VIOptions<A extends unknown[] = unknown[]> extends CommonOption
   readonly method: 'vi';
   /** The guide: `'normal'` (default), `'mvn'`, `'lowrank'`, `'delta'`, `'flow'`, a Guide, or a guide model. */
   readonly guide?: GuideSpec<A>;
+  /**
+   * Where an autoguide named by `guide` starts, as for nuts: `'uniform'`
+   * (default), `'prior'`, `'zero'` or constrained values by address (the
+   * autoguide's `init` option; give a Guide object its own `init` instead).
+   */
+  readonly init?: AutoInit;
   /** Optimisation steps (default 1000). */
   readonly steps?: number;
   /** Posterior draws from the fitted guide (default 1000). */
@@ -292,12 +300,19 @@ export interface VIDiagnostics {
   readonly stepsPerSecond: number;
 }
 
+/** An autoguide name with the `init` option applied (an error for guides that bring their own). */
+function guideWithInit<A extends unknown[]>(guide: GuideSpec<A>, init: AutoInit | undefined): GuideSpec<A> {
+  if (init === undefined) return guide;
+  if (typeof guide !== 'string') throw new TycheError("vi: the init option applies to autoguides named by `guide` ('normal', 'mvn', ...); pass init to your guide object instead, e.g. new AutoNormal({ init })");
+  return autoGuide(guide, { init });
+}
+
 /** Run SVI for `steps` steps and return draws from the fitted guide. */
 export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<VIOptions<A>, 'method'>, args: A): Promise<Posterior<A, R>> {
   const steps = options.steps ?? 1000;
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`vi: steps must be a nonnegative integer, got ${steps}`);
   const every = options.progressEvery ?? 1;
-  const svi = new SVI(m, options.guide ?? 'normal', { ...options, seed: options.seed ?? 0 });
+  const svi = new SVI(m, guideWithInit(options.guide ?? 'normal', options.init), { ...options, seed: options.seed ?? 0 });
   try {
     options.signal?.throwIfAborted();
     await svi.init(args);
@@ -330,7 +345,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
 
 registerEngine<VIOptions & { method: 'vi' }>({
   name: 'vi',
-  options: ['guide', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
+  options: ['guide', 'init', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
   description: 'stochastic variational inference: autoguides (delta, normal, mvn, lowrank) or guide models, ELBO / IWAE / Rényi objectives, tfjs optimisers',
   run: (m, options, args) => vi(m, options, args),
 });

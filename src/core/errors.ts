@@ -1,0 +1,121 @@
+/**
+ * tyche's error classes.
+ *
+ * - {@link TycheError}: the base of the errors tyche raises for a problem in
+ *   the user's model, data or options.
+ * - {@link ModelError}: a problem at a named site of a model.
+ * - {@link ModelCodeError}: an error thrown by the model's own code (or by
+ *   tfjs on its behalf), wrapped with the model's name and the last site
+ *   reached; the original is its `cause`.
+ * - {@link InvalidParameterError}: a distribution's parameter is outside its
+ *   domain (a scale of 0, probabilities that do not sum to 1). This is the
+ *   one signal that may mean "this point has density zero, reject it"
+ *   ({@link rejectsPoint}) in samplers that move through parameter space, as
+ *   Stan rejects such proposals; every other error propagates.
+ *
+ * {@link isTycheError} tells these apart from raw JavaScript or tfjs errors.
+ *
+ * @module
+ */
+
+/** The base class of the errors tyche raises about a model, its data or the options. */
+export class TycheError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TycheError';
+  }
+}
+
+/** An error at a named site of a model. */
+export class ModelError extends TycheError {
+  /**
+   * @param address - the full address of the site
+   * @param message - what is wrong there (the address is prefixed)
+   */
+  constructor(readonly address: string, message: string, options?: { cause?: unknown }) {
+    super(`site "${address}": ${message}`, options);
+    this.name = 'ModelError';
+  }
+}
+
+/**
+ * An error thrown by the model's own code, not by one of tyche's effects:
+ * names the model and the last site it reached, and keeps the original
+ * error as `cause`.
+ */
+export class ModelCodeError extends TycheError {
+  /**
+   * @param modelName - the model's name
+   * @param afterSite - the last site the execution reached, if any
+   * @param cause - what the model's code threw
+   */
+  constructor(readonly modelName: string, readonly afterSite: string | undefined, cause: unknown) {
+    super(`model "${modelName}" threw ${whereIn(afterSite)}: ${describeError(cause)}`, { cause });
+    this.name = 'ModelCodeError';
+  }
+}
+
+/**
+ * A distribution parameter outside its domain. Extends `RangeError` (what
+ * these checks always threw). Samplers that move through parameter space
+ * treat it, and only it, as "log density zero here" (see {@link rejectsPoint}).
+ */
+export class InvalidParameterError extends RangeError {
+  /** The site where it surfaced, once known (the execution fills it in). */
+  site: string | undefined;
+
+  /**
+   * @param distribution - the distribution's name, e.g. `Normal`
+   * @param parameter - the parameter's name, e.g. `scale`
+   * @param message - the full message
+   */
+  constructor(readonly distribution: string, readonly parameter: string, message: string) {
+    super(message);
+    this.name = 'InvalidParameterError';
+  }
+
+  /** Record the position in the model (once) and say it in the message. */
+  locate(modelName: string, afterSite: string | undefined, atSite?: string): this {
+    if (this.site !== undefined) return this;
+    this.site = atSite ?? `after:${afterSite ?? ''}`;
+    this.message += atSite !== undefined ? ` (at site "${atSite}" of model "${modelName}")` : ` (in model "${modelName}", ${whereIn(afterSite)})`;
+    return this;
+  }
+}
+
+/**
+ * An engine found no point (execution, particle, initial state) with
+ * positive density. `infer` replaces it by an error naming the site that
+ * makes the density zero, found by running the model from its prior
+ * (see `infer/diagnose.ts`), and keeps this one as `cause`.
+ */
+export class ZeroDensityError extends TycheError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ZeroDensityError';
+  }
+}
+
+/** True for errors raised by tyche about the user's model, data or options (not raw JS or tfjs errors). */
+export function isTycheError(err: unknown): err is TycheError | InvalidParameterError {
+  return err instanceof TycheError || err instanceof InvalidParameterError;
+}
+
+/**
+ * Whether an error thrown while evaluating a model at a point means "this
+ * point has density zero" (reject it) rather than "the run failed": only a
+ * distribution's parameter check, {@link InvalidParameterError}.
+ */
+export function rejectsPoint(err: unknown): boolean {
+  return err instanceof InvalidParameterError;
+}
+
+function whereIn(afterSite: string | undefined): string {
+  return afterSite === undefined ? 'before its first site' : `after site "${afterSite}"`;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof TycheError) return err.message;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
