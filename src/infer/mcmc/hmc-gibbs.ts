@@ -44,10 +44,11 @@ import { type Value, type ValueLike, isTensor, toNumber } from '../../core/value
 import type { Distribution } from '../../distributions/distribution.js';
 import { Posterior } from '../posterior.js';
 import { registerEngine } from '../registry.js';
-import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics } from './hmc-engine.js';
+import { completeDraws } from './complete-draws.js';
+import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics, pointOf } from './hmc-engine.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { initialTrace } from './mh-engine.js';
-import { type Compiled, type Layout, constrain, layoutOf, logDensityFn, unconstrain } from './potential.js';
+import { type Compiled, type Layout, constrain, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
 
@@ -354,7 +355,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   let continuousInit: 'uniform' | Float64Array[] = 'uniform';
   let layout: Layout;
   try {
-    ({ layout } = await layoutOf(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`)));
+    layout = await layoutOnly(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`));
     if (layout.dim === 0) throw new TycheError("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
     if (init !== undefined && init !== 'uniform') continuousInit = starts.map((t) => unconstrain(layout, t));
   } finally {
@@ -392,7 +393,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   }
 
   // continuous and discrete values of each draw, in the trace's order of sites
-  const draws = drawsFromSamples<R>(layout, result).map((d, i) => {
+  const gibbsDraws = drawsFromSamples<R>(layout, result).map((d, i) => {
     const kept = states[d.chain!]!.kept[i % result.draws] ?? {};
     const values: Record<string, Value> = {};
     for (const a of order) {
@@ -402,6 +403,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     }
     return { ...d, values };
   });
+  const draws = await completeDraws(m, args, layout, pointOf(result), gibbsDraws, { batched: true, ...(options.signal ? { signal: options.signal } : {}) });
   const diagnostics: HMCGibbsDiagnostics = {
     ...hmcDiagnostics(result, layout, kernel === 'nuts' ? (options.maxTreeDepth ?? 10) : undefined, 'no: the discrete sites are updated by Gibbs, chain by chain'),
     discreteSites: sites,

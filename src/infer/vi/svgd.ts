@@ -22,7 +22,7 @@ import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
-import { batchedLogDensityFn, layoutOf, logDensityFn, unconstrain, type Layout } from '../mcmc/potential.js';
+import { batchedLogDensityFn, layoutOnly, logDensityFn, unconstrain, type Layout } from '../mcmc/potential.js';
 import { batchTarget, type BatchedLogDensityTarget } from '../mcmc/target.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
@@ -176,7 +176,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const bw = options.bandwidth ?? 'median';
   if (bw !== 'median' && !(bw > 0)) throw new RangeError(`svgd: bandwidth must be a positive number or 'median', got ${bw}`);
   const seed = options.seed ?? 0;
-  const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
+  const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
   const d = layout.dim;
   const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed);
@@ -200,8 +200,11 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     if (t % 16 === 15) await new Promise<void>((r) => setImmediate(r));
   }
   const stacked = tf.tidy(() => ({ ...constrainDraws(layout, tf.tensor2d(Float32Array.from(x), [n, d]), tf.zeros([n]), false).stacked })) as Record<string, tf.Tensor>;
-  const draws: Draw<R>[] = unstackDraws(stacked, n).map((values) => ({ values, returnValue: undefined as R, logWeight: 0 }));
+  // sites whose support depends on other values are constrained by running the model (completeDraws)
+  const fixed = new Set(layout.sites.filter((s) => !s.dependentSupport).map((s) => s.address));
+  const particles: Draw<R>[] = unstackDraws(Object.fromEntries(Object.entries(stacked).filter(([a]) => fixed.has(a))), n).map((values) => ({ values, returnValue: undefined as R, logWeight: 0 }));
   tf.dispose(Object.values(stacked));
+  const draws = await completeDraws(m, args, layout, (i) => x.subarray(i * d, (i + 1) * d), particles, { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
   return new Posterior({ method: 'svgd', draws, model: m, args, diagnostics: { meanLogDensity: history, vectorized, names: layout.names } });
 }
 
