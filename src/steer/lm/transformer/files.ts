@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { type TransformerConfig, type TransformerWeights, weightShapes } from './model.js';
 import { TransformerLM, type TransformerLMOptions } from './lm.js';
+import { ProcessRewardModel } from './prm.js';
 import { CharVocabulary } from './tokenizer.js';
 import { type ModelHeader, decodeWeights, encodeWeights, parseHeader } from './weights.js';
 
@@ -107,4 +108,10 @@ export function loadCheckpoint(dir: string, config: TransformerConfig): Checkpoi
     }
   }
   return { step: meta.step, weights: groups[0]!, m: groups[1]!, v: groups[2]!, state: meta.state };
+}
+
+/** Load the shipped process reward model (`arith-prm`) or a saved one by path. */
+export function loadProcessRewardModel(nameOrPath = 'arith-prm'): ProcessRewardModel {
+  const { header, weights, vocab } = readModelFiles(nameOrPath);
+  return new ProcessRewardModel(header.config, weights, vocab, nameOrPath.split('/').pop()!.replace(/\.(json|bin)$/, ''));
 }

@@ -1,0 +1,157 @@
+/**
+ * The shipped transformers: tokenizer, weight format, offline loading,
+ * conformance (rows normalised, batched = unbatched, KV-cached = recomputed,
+ * errors, flat tensor count), batched generation with and without caches,
+ * the process reward model, and the arithmetic task's checker.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/select.js';
+import { Rng } from '../../../src/core/rng.js';
+import { ARITH_ALPHABET, arithmeticProblems, checkSolution, corruptedSolution, extractAnswer, solve } from '../../../src/steer/lm/arithmetic.js';
+import { generate } from '../../../src/steer/lm/generate.js';
+import { SHIPPED_LM_DIR, loadProcessRewardModel, loadTransformerLM, readModelFiles } from '../../../src/steer/lm/transformer/files.js';
+import { TransformerLM } from '../../../src/steer/lm/transformer/lm.js';
+import { type TransformerConfig, initWeights } from '../../../src/steer/lm/transformer/model.js';
+import { CharVocabulary } from '../../../src/steer/lm/transformer/tokenizer.js';
+import { decodeWeights, encodeWeights } from '../../../src/steer/lm/transformer/weights.js';
+import { lmConformance } from '../../helpers/lm-conformance.js';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+const tinyConfig: TransformerConfig = { vocabSize: 7, dModel: 16, nLayers: 2, nHeads: 2, dFF: 24, contextLength: 24, ropeTheta: 10000, normEps: 1e-5, head: 'lm' };
+
+/** A random-weight tiny transformer (weights scaled up so its rows are far from uniform). */
+function tinyLM(seed = 3): TransformerLM {
+  const w = initWeights(tinyConfig, seed);
+  for (const [k, t] of Object.entries(w)) {
+    if (t.rank > 1) {
+      w[k] = tf.mul(t, 25);
+      t.dispose();
+    }
+  }
+  return new TransformerLM(tinyConfig, w, new CharVocabulary('abcde', 'tiny'), { name: 'tiny-transformer' });
+}
+
+describe('CharVocabulary', () => {
+  it('encodes and decodes, with BOS 0 and EOS 1', () => {
+    const v = new CharVocabulary('ab c', 'v');
+    expect(v.size).toBe(6);
+    expect(v.encode('ca b')).toEqual([5, 2, 4, 3]);
+    expect(v.decode([5, 2, 1, 4, 3])).toBe('ca b');
+    expect(v.tokenText(0)).toBe('');
+  });
+  it('names the character and position it cannot encode, and unknown ids', () => {
+    const v = new CharVocabulary('ab', 'v');
+    expect(() => v.encode('abz')).toThrow(/v: character "z" at index 2/);
+    expect(() => v.tokenText(9)).toThrow(/unknown token id 9/);
+    expect(() => new CharVocabulary('aba')).toThrow(/repeats/);
+  });
+});
+
+lmConformance('tiny random transformer (tfjs, KV caches)', () => tinyLM(), { maxPrefixLength: 20 });
+lmConformance('shipped kjv-char transformer', () => loadTransformerLM('kjv-char'), { prefixes: 12, maxPrefixLength: 40 });
+
+describe('TransformerLM', () => {
+  it('extends caches of different lengths in one batch, equal to recomputing', async () => {
+    const lm = tinyLM(5);
+    const a = [2, 3, 4, 5, 6, 2, 3];
+    const b = [4, 4];
+    const [ra, rb] = await lm.extend([{ cache: null, tokens: a }, { cache: null, tokens: b }]);
+    const [ea, eb, ec] = await lm.extend([
+      { cache: ra!.cache, tokens: [5] },
+      { cache: rb!.cache, tokens: [2, 3, 6] },
+      { cache: null, tokens: [3] },
+    ]);
+    const direct = await lm.nextTokenLogprobs([[...a, 5], [...b, 2, 3, 6], [3]]);
+    for (const [x, y] of [[ea!.logprobs, direct[0]!], [eb!.logprobs, direct[1]!], [ec!.logprobs, direct[2]!]] as const) {
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4);
+    }
+    expect(ea!.cache.length).toBe(a.length + 2);
+    for (const r of [ra, rb, ea, eb, ec]) r!.cache.dispose();
+    lm.dispose();
+  });
+
+  it('rejects a prefix longer than the context, a foreign cache and a bad id, naming the model', async () => {
+    const lm = tinyLM();
+    const other = tinyLM();
+    await expect(lm.nextTokenLogprobs([new Array(24).fill(2)])).rejects.toThrow(/tiny-transformer/);
+    await expect(lm.nextTokenLogprobs([[2, 99]])).rejects.toThrow(/tiny-transformer.*unknown token id 99/);
+    const [r] = await other.extend([{ cache: null, tokens: [2] }]);
+    await expect(lm.extend([{ cache: r!.cache, tokens: [3] }])).rejects.toThrow(/tiny-transformer: extend request 0 carries a cache from another model/);
+    r!.cache.dispose();
+    await expect(lm.extend([{ cache: r!.cache, tokens: [3] }])).rejects.toThrow(/another model|disposed/);
+    lm.dispose();
+    other.dispose();
+  });
+
+  it('generates the same greedy text with and without KV caches, and keeps the tensor count flat', async () => {
+    const lm = loadTransformerLM('kjv-char');
+    const prompts = ['And God said', 'In the beginning', 'The LORD'].map((s) => lm.vocab.encode(s));
+    const before = tf.memory().numTensors;
+    const a = await generate(lm, prompts, { maxTokens: 24, temperature: 0 });
+    const b = await generate(lm, prompts, { maxTokens: 24, temperature: 0, useCache: false });
+    expect(a.map((g) => g.text)).toEqual(b.map((g) => g.text));
+    expect(tf.memory().numTensors).toBe(before);
+    const s = await generate(lm, prompts, { maxTokens: 40, temperature: 1, rng: 4, stop: [','] });
+    for (const g of s) expect(g.text.includes(',')).toBe(false);
+    lm.dispose();
+  });
+});
+
+describe('weights format', () => {
+  it('round-trips and names what is wrong in a damaged file', () => {
+    const w = initWeights(tinyConfig, 1);
+    const { header, data } = encodeWeights(tinyConfig, 'abcde', w);
+    const back = decodeWeights(header, data, 'mem');
+    expect(Array.from(back['blk.1.ffn_up.weight']!.dataSync())).toEqual(Array.from(w['blk.1.ffn_up.weight']!.dataSync()));
+    expect(() => decodeWeights(header, data.subarray(0, 100), 'short.bin')).toThrow(/short.bin: binary too short/);
+    tf.dispose([...Object.values(w), ...Object.values(back)]);
+  });
+  it('loads the shipped models from models/lm with no network, and reports a missing one', () => {
+    for (const name of ['kjv-char', 'arith-char', 'arith-prm']) {
+      const { header, weights } = readModelFiles(name);
+      expect(header.metadata.licence).toBeTruthy();
+      tf.dispose(Object.values(weights));
+    }
+    expect(() => loadTransformerLM(`${SHIPPED_LM_DIR}/nope`)).toThrow(/nope.json does not exist/);
+  });
+});
+
+describe('arithmetic task and process reward model', () => {
+  it('solves, checks and corrupts solutions exactly', () => {
+    expect(solve('42+18*4-34')).toEqual({ steps: ['18*4=72', '42+72=114', '114-34=80'], answer: 80 });
+    expect(checkSolution('42+18*4-34', ' 18*4=72; 42+72=114; 114-34=80; #80')).toMatchObject({ correct: [true, true, true], answerCorrect: true });
+    expect(checkSolution('42+18*4-34', ' 18*4=72; 42+72=115; 115-34=81; #81').correct).toEqual([true, false, false]);
+    expect(checkSolution('42+18*4-34', ' 42+18=60;').correct).toEqual([false]); // wrong order
+    expect(extractAnswer(' 1+2=3; #3')).toBe(3);
+    const rng = new Rng(2);
+    for (const p of arithmeticProblems(50, 9)) {
+      const { solution, firstWrong } = corruptedSolution(p, rng);
+      const c = checkSolution(p.expression, solution);
+      expect(c.correct.indexOf(false) === -1 ? c.steps.length : c.correct.indexOf(false)).toBe(firstWrong);
+      expect(c.answerCorrect).toBe(false);
+    }
+    expect([...ARITH_ALPHABET].every((ch) => new CharVocabulary(ARITH_ALPHABET).covers(ch))).toBe(true);
+  });
+
+  it('the shipped PRM scores a batch of partial solutions in (0, 1), higher for right steps than wrong on average', async () => {
+    const prm = loadProcessRewardModel('arith-prm');
+    const rng = new Rng(11);
+    const right: string[] = [];
+    const wrong: string[] = [];
+    for (const p of arithmeticProblems(60, 'prm-test')) {
+      right.push(p.prompt + ` ${p.steps[0]};`);
+      const bad = corruptedSolution(p, rng);
+      if (bad.firstWrong === 0) wrong.push(p.prompt + bad.solution.slice(0, bad.solution.indexOf(';') + 1));
+    }
+    const [sr, sw] = [await prm.score(right), await prm.score(wrong)];
+    for (const s of [...sr, ...sw]) expect(s > 0 && s < 1).toBe(true);
+    const mean = (a: Float64Array): number => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(mean(sr)).toBeGreaterThan(mean(sw));
+    await expect(prm.score(['Q: x'])).rejects.toThrow(/arith-prm: text 0 cannot be scored/);
+    prm.dispose();
+  });
+});
