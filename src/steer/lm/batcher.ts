@@ -7,10 +7,14 @@
  * @module
  */
 
-/** When a batch is collected. */
-export type FlushMode = 'macrotask' | 'microtask';
+/** When a batch is collected: at the next macrotask or microtask, or after a delay in milliseconds. */
+export type FlushMode = 'macrotask' | 'microtask' | { readonly delayMs: number };
 
 function scheduler(mode: FlushMode): (fn: () => void) => void {
+  if (typeof mode === 'object') {
+    if (!(mode.delayMs >= 0)) throw new Error(`TickBatcher: delayMs must be >= 0, got ${mode.delayMs}`);
+    return (fn) => void setTimeout(fn, mode.delayMs);
+  }
   if (mode === 'microtask') return (fn) => queueMicrotask(fn);
   const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
   if (typeof g.setImmediate === 'function') return (fn) => void g.setImmediate!(fn);
@@ -20,8 +24,10 @@ function scheduler(mode: FlushMode): (fn: () => void) => void {
 /**
  * A tick batcher. `push` queues an item; the queue is drained on the next
  * tick (a macrotask by default, so that every particle whose continuation is
- * already queued as a microtask gets its request in), at most `maxBatch`
- * items per run, runs never overlapping. The runner must settle every item
+ * already queued as a microtask gets its request in; or after `delayMs`, a
+ * timeout trigger for requests that arrive from independent sources), at
+ * most `maxBatch` items per run, runs never overlapping. A full batch is run
+ * without waiting for the delay. The runner must settle every item
  * itself (it should not throw; if it does, the error is rethrown
  * asynchronously by the host).
  */
@@ -29,6 +35,8 @@ export class TickBatcher<T> {
   private queue: T[] = [];
   private scheduled = false;
   private running = false;
+  private fullArmed = false;
+  private readonly delayed: boolean;
   private readonly schedule: (fn: () => void) => void;
 
   constructor(
@@ -38,6 +46,7 @@ export class TickBatcher<T> {
   ) {
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new Error(`TickBatcher: maxBatch must be a positive integer, got ${maxBatch}`);
     this.schedule = scheduler(mode);
+    this.delayed = typeof mode === 'object';
   }
 
   /** Number of items waiting. */
@@ -48,6 +57,14 @@ export class TickBatcher<T> {
   /** Queue an item for the next batch. */
   push(item: T): void {
     this.queue.push(item);
+    if (this.queue.length >= this.maxBatch && this.delayed && !this.running && !this.fullArmed) {
+      // size trigger: a full batch does not wait for the delay
+      this.fullArmed = true;
+      queueMicrotask(() => {
+        this.fullArmed = false;
+        void this.drainOne();
+      });
+    }
     this.arm();
   }
 
@@ -56,12 +73,13 @@ export class TickBatcher<T> {
     this.scheduled = true;
     this.schedule(() => {
       this.scheduled = false;
+      if (this.running) return; // a size-triggered run took the queue; it re-arms when done
       void this.drainOne();
     });
   }
 
   private async drainOne(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.queue.length === 0) return;
     this.running = true;
     const batch = this.queue.splice(0, this.maxBatch);
     try {

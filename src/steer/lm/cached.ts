@@ -21,7 +21,7 @@ import { type ExtendRequest, type IncrementalLanguageModel, type LanguageModel, 
 export interface CachedLanguageModelOptions extends TrieBudget {
   /** Most prefixes in one forward pass (default 64). */
   readonly maxBatchSize?: number;
-  /** Collect a batch until the next macrotask (default) or microtask. */
+  /** Collect a batch until the next macrotask (default), the next microtask, or for `{ delayMs }` (a full batch goes at once). */
   readonly flush?: FlushMode;
   /**
    * Keep rows in the prefix trie and merge identical prefixes (default true).
@@ -212,7 +212,7 @@ export class CachedLanguageModel implements LanguageModel {
     this.record(batch.length);
     for (const job of batch) this.c.tokensEvaluated += job.prefix.length + this.bosCost();
     const rows = await this.inner.nextTokenLogprobs(batch.map((j) => j.prefix));
-    this.checkRows(rows, batch.length);
+    this.checkRows(rows, batch);
     return rows;
   }
 
@@ -243,7 +243,7 @@ export class CachedLanguageModel implements LanguageModel {
     if (!Array.isArray(results) || results.length !== batch.length) {
       throw new Error(`language model "${this.name}": extend() returned ${Array.isArray(results) ? results.length : typeof results} results for ${batch.length} requests`);
     }
-    this.checkRows(results.map((r) => r.logprobs), batch.length);
+    this.checkRows(results.map((r) => r.logprobs), batch);
     results.forEach((r, i) => {
       if (this.disposed) r.cache.dispose();
       else this.trie.setKv(batch[i].node!, r.cache);
@@ -252,13 +252,18 @@ export class CachedLanguageModel implements LanguageModel {
     return results.map((r) => r.logprobs);
   }
 
-  private checkRows(rows: Float32Array[], n: number): void {
+  private checkRows(rows: Float32Array[], batch: Job[]): void {
+    const n = batch.length;
     if (!Array.isArray(rows) || rows.length !== n) throw new Error(`language model "${this.name}": returned ${Array.isArray(rows) ? rows.length : typeof rows} rows for ${n} prefixes`);
-    for (const r of rows) {
+    const show = (i: number) => `[${batch[i].prefix.slice(0, 12).join(', ')}${batch[i].prefix.length > 12 ? ', ...' : ''}]`;
+    rows.forEach((r, i) => {
       if (!(r instanceof Float32Array) || r.length !== this.vocab.size) {
-        throw new Error(`language model "${this.name}": a row has length ${r?.length}, expected the vocabulary size ${this.vocab.size}`);
+        throw new Error(`language model "${this.name}": the row for prefix ${show(i)} is ${r?.constructor?.name ?? typeof r} of length ${r?.length}, expected a Float32Array of the vocabulary size ${this.vocab.size}`);
       }
-    }
+      for (let j = 0; j < r.length; j++) {
+        if (Number.isNaN(r[j])) throw new Error(`language model "${this.name}": the row for prefix ${show(i)} holds NaN (token ${j})`);
+      }
+    });
   }
 }
 

@@ -20,7 +20,7 @@
  */
 import { ZeroProbabilityPrefixError } from './errors.js';
 import { FiniteStateLanguageModel, type FiniteStateLM } from './finite-state.js';
-import { CharRegex } from './regex.js';
+import { type CharAutomaton, CharRegex } from './regex.js';
 
 /** Options of {@link conditionOnRegex}. */
 export interface ConditionOptions {
@@ -57,7 +57,7 @@ interface Product {
   readonly end: Float64Array;
 }
 
-function explore(lm: FiniteStateLM, dfa: CharRegex, maxStates: number): Product {
+function explore(lm: FiniteStateLM, dfa: CharAutomaton, maxStates: number): Product {
   const { vocab } = lm;
   const texts = Array.from({ length: vocab.size }, (_, t) => (t === vocab.eos || t === vocab.bos ? null : vocab.tokenText(t)));
   const s: number[] = [];
@@ -164,14 +164,14 @@ export class RegexConditionedLM extends FiniteStateLanguageModel {
   /** The normaliser: probability under the model that a string matches (within maxLength). */
   readonly Z: number;
   readonly logZ: number;
-  readonly dfa: CharRegex;
+  readonly dfa: CharAutomaton;
   private readonly n: number;
   /** values[r][i]: match probability from product state i with r tokens left (one array when unbounded). */
   private readonly values: Float64Array[];
 
   constructor(
     readonly prior: FiniteStateLM,
-    pattern: string | CharRegex,
+    pattern: string | CharAutomaton,
     readonly options: ConditionOptions = {},
   ) {
     super();
@@ -296,9 +296,11 @@ export class RegexConditionedLM extends FiniteStateLanguageModel {
 }
 
 /**
- * Condition a finite-state LM on a character-level regular expression
- * (whole-string match of the decoded text), exactly. See {@link RegexConditionedLM}.
+ * Condition a finite-state LM on a character-level regular expression (a
+ * pattern, compiled with {@link CharRegex}) or any deterministic
+ * {@link CharAutomaton} (whole-string acceptance of the decoded text),
+ * exactly. See {@link RegexConditionedLM}.
  */
-export function conditionOnRegex(lm: FiniteStateLM, pattern: string | CharRegex, options: ConditionOptions = {}): RegexConditionedLM {
+export function conditionOnRegex(lm: FiniteStateLM, pattern: string | CharAutomaton, options: ConditionOptions = {}): RegexConditionedLM {
   return new RegexConditionedLM(lm, pattern, options);
 }

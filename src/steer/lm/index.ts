@@ -27,5 +27,5 @@ export { FiniteStateLanguageModel, StateCache, type FiniteStateLM, isFiniteState
 export { NGramLM, type NGramOptions, type Smoothing } from './ngram.js';
 export { WeightedSetLM, type WeightedString } from './weighted-set.js';
 export { PcfgLM, type Pcfg, type PcfgRule } from './pcfg.js';
-export { CharRegex, compileRegex, RegexSyntaxError } from './regex.js';
+export { CharRegex, compileRegex, RegexSyntaxError, type CharAutomaton } from './regex.js';
 export { RegexConditionedLM, conditionOnRegex, type ConditionOptions, type PositionMarginals, type ExactString } from './dp.js';

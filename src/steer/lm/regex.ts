@@ -253,10 +253,28 @@ function buildNfa(ast: Ast): { states: NfaState[]; start: number; accept: number
 }
 
 /**
+ * A deterministic automaton over characters: what the dynamic programs and
+ * token-level constraints need. States are integers; -1 is dead.
+ */
+export interface CharAutomaton {
+  /** A short description used in names and errors (for a regex, its pattern). */
+  readonly pattern: string;
+  readonly start: number;
+  /** The state after one character (a single code point); -1 when no match is possible any more. */
+  step(q: number, ch: string): number;
+  /** The state after reading `text` from `q`. */
+  run(text: string, q?: number): number;
+  /** True when the string read so far is accepted. */
+  accepting(q: number): boolean;
+  /** True when some continuation can still be accepted. */
+  live(q: number): boolean;
+}
+
+/**
  * A compiled regular expression: a DFA over characters, built lazily.
  * States are small integers; -1 is the dead state (no match possible).
  */
-export class CharRegex {
+export class CharRegex implements CharAutomaton {
   /** The DFA's start state. */
   readonly start: number;
   private readonly nfa: NfaState[];

@@ -281,6 +281,25 @@ describe('exact conditioning on a regex by dynamic programming', () => {
     }
   });
 
+  it('takes any character automaton: a hand-written parity automaton equals its regex', () => {
+    // states 0/1: even/odd number of 'a' read; ' ' is not allowed
+    const parity = {
+      pattern: 'even number of a (hand-written)',
+      start: 0,
+      step: (q: number, ch: string) => (q < 0 || ch === ' ' ? -1 : ch === 'a' ? 1 - q : q),
+      run(text: string, q = 0) {
+        for (const ch of text) q = this.step(q, ch);
+        return q;
+      },
+      accepting: (q: number) => q === 0,
+      live: (q: number) => q >= 0,
+    };
+    const a = conditionOnRegex(lm, parity);
+    const b = conditionOnRegex(lm, '(b*ab*a)*b*');
+    expect(Math.abs(a.Z - b.Z) / b.Z).toBeLessThan(1e-12);
+    expect(a.name).toBe('bigram | /even number of a (hand-written)/');
+  });
+
   it('says so when nothing can match', () => {
     expect(() => conditionOnRegex(lm, 'c+')).toThrow(/no string matches \/c\+\/ with positive probability under "bigram" \(Z = 0\)/);
     expect(() => conditionOnRegex(lm, 'a{5}', { maxLength: 3 })).toThrow(/no string of at most 3 tokens matches/);

@@ -77,6 +77,31 @@ describe('auto-batching and the prefix trie', () => {
     expect((await lm.logprobs([0, 1]))[0]).not.toBe(123);
   });
 
+  it('a delay trigger collects requests from separate macrotasks; a full batch goes without waiting', async () => {
+    const raw = counting(ngram());
+    const lm = wrapLanguageModel(raw, { flush: { delayMs: 30 }, maxBatchSize: 4, kvCache: false });
+    const later = (p: number[], ms: number) => new Promise<Float32Array>((res) => setTimeout(() => res(lm.logprobs(p)), ms));
+    await Promise.all([lm.logprobs([0]), later([1], 1), later([2], 5)]);
+    expect(raw.passes).toBe(1);
+    const slow = wrapLanguageModel(raw, { flush: { delayMs: 10_000 }, maxBatchSize: 4, kvCache: false });
+    const t0 = performance.now();
+    await Promise.all([[0, 0], [0, 1], [0, 2], [0, 3]].map((p) => slow.logprobs(p)));
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(raw.passes).toBe(2);
+  });
+
+  it('a row holding NaN, or of the wrong length, is an error naming the model and the prefix', async () => {
+    const base = ngram();
+    const bad = (mutate: (r: Float32Array) => Float32Array) => ({
+      name: 'nan-model',
+      vocab: base.vocab,
+      contextLength: Infinity,
+      nextTokenLogprobs: async (p: readonly (readonly number[])[]) => (await base.nextTokenLogprobs(p)).map(mutate),
+    });
+    await expect(wrapLanguageModel(bad((r) => ((r[2] = NaN), r))).logprobs([0, 1])).rejects.toThrow(/"nan-model": the row for prefix \[0, 1\] holds NaN \(token 2\)/);
+    await expect(wrapLanguageModel(bad((r) => r.slice(1))).logprobs([1])).rejects.toThrow(/the row for prefix \[1\] is Float32Array of length 4, expected a Float32Array of the vocabulary size 5/);
+  });
+
   it('respects the maximum batch size', async () => {
     const raw = counting(ngram());
     const lm = wrapLanguageModel(raw, { maxBatchSize: 3, kvCache: false });
