@@ -42,6 +42,10 @@ export interface PosteriorInit<A extends unknown[], R> {
   readonly exact?: boolean;
   /** Engine-specific diagnostics (acceptance rates, ESS history, ...). */
   readonly diagnostics?: Record<string, unknown>;
+  /** Facts about the run worth a line under the summary's header. */
+  readonly notes?: readonly string[];
+  /** Reasons not to trust the answer (the engine has already printed them with `console.warn`). */
+  readonly warnings?: readonly string[];
   readonly model: Model<A, R>;
   readonly args: A;
   /**
@@ -177,6 +181,10 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   readonly exact: boolean;
   /** Engine-specific diagnostics. */
   readonly diagnostics: Record<string, unknown>;
+  /** Facts about the run, printed under the summary's header (e.g. how often a compiled density fell back to tfjs). */
+  readonly notes: readonly string[];
+  /** Reasons not to trust the answer (e.g. VI's Pareto k-hat above 0.7), printed in the summary. */
+  readonly warnings: readonly string[];
   /** Normalised weights (sum to 1). */
   readonly weights: Float64Array;
   private readonly model: Model<A, R>;
@@ -191,6 +199,8 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     this.logZ = init.logZ ?? NaN;
     this.exact = init.exact ?? false;
     this.diagnostics = init.diagnostics ?? {};
+    this.notes = init.notes ?? [];
+    this.warnings = init.warnings ?? [];
     this.model = init.model;
     this.args = init.args;
     const lw = init.draws.map((d) => d.logWeight);
@@ -371,7 +381,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
       const divergences = this.diagnostics.divergences;
       const extra = typeof divergences === 'number' ? `, ${divergences} divergent transitions` : '';
       const nChains = byChain.values().next().value?.length ?? 0;
-      return new Summary(rows, `${this.method}: ${nChains} chains x ${Math.round(this.size / Math.max(1, nChains))} draws${extra}`);
+      return new Summary(rows, this.withNotes(`${this.method}: ${nChains} chains x ${Math.round(this.size / Math.max(1, nChains))} draws${extra}`));
     }
     const rows: SummaryRow[] = [];
     for (const [name, c] of this.scalarColumns()) {
@@ -388,7 +398,12 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     }
     const z = Number.isNaN(this.logZ) ? '' : `, log Z ${this.exact ? '=' : '≈'} ${this.logZ.toFixed(4)}`;
     const header = `${this.method}: ${this.size} draws, ESS ${this.ess.toFixed(1)}${z}`;
-    return new Summary(rows, header);
+    return new Summary(rows, this.withNotes(header));
+  }
+
+  /** The header followed by a line per note and per warning. */
+  private withNotes(header: string): string {
+    return [header, ...this.notes, ...this.warnings.map((w) => `warning: ${w}`)].join('\n');
   }
 
   /** Indices of `n` draws resampled in proportion to their weights (multinomial). */

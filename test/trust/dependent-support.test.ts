@@ -12,6 +12,8 @@
 import { describe, expect, it } from 'vitest';
 import { Normal, Uniform, infer, model, ops } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
+import type { CompileStats } from '../../src/infer/mcmc/compiled-density.js';
+import { compileNote } from '../../src/infer/mcmc/hmc-engine.js';
 
 const ys = [0.6, 0.7, 0.65, 0.8];
 
@@ -69,6 +71,11 @@ describe('supports that depend on other parameters', () => {
     const z = zScores(post, exact);
     expect(within(z), JSON.stringify(z)).toBe(true);
     expect(post.diagnostics.divergences).toBeLessThan(20);
+    // the compiled density stays on its path (before the fix most evaluations fell back to tfjs), and says how often it missed
+    const stats = post.diagnostics.compileStats as CompileStats;
+    expect(post.diagnostics.compiled).toBe(true);
+    expect(stats.viaTfjs / stats.evaluations).toBeLessThan(0.01);
+    if (stats.viaTfjs > 0) expect(post.summary().toString()).toContain(`${stats.viaTfjs} of ${stats.evaluations} evaluations`);
     // every draw respects its own bound
     for (const d of post.draws) expect((d.values.b as number) < 1 - (d.values.a as number)).toBe(true);
   });
@@ -76,5 +83,13 @@ describe('supports that depend on other parameters', () => {
   it('planted bug: the check fails when the dependence is ignored', async () => {
     const post = await infer(ignoresDependence, options);
     expect(within(zScores(post, exact))).toBe(false);
+  });
+
+  it('reports how often a compiled density ran on tfjs, and why', () => {
+    expect(compileNote(true, { evaluations: 1000, viaTfjs: 0, reasons: {} })).toBeUndefined();
+    expect(compileNote('compile: false', { evaluations: 1000, viaTfjs: 1000, reasons: { 'not compiled: compile: false': 1000 } })).toBeUndefined();
+    expect(compileNote(true, { evaluations: 1000, viaTfjs: 250, reasons: { 'validity guard changed': 250 } })).toBe(
+      'compiled log density: 250 of 1000 evaluations (25%) ran on tfjs (validity guard changed: 250)',
+    );
   });
 });

@@ -36,6 +36,16 @@ export type CompileMode = boolean | 'auto';
 /** What happened to compilation: `true` when the replay is in use, else why not (or `'not yet'`). */
 export type CompileStatus = true | string;
 
+/** How a {@link CompiledDensity}'s evaluations were served. */
+export interface CompileStats {
+  /** Evaluations asked for. */
+  readonly evaluations: number;
+  /** Of those, evaluations that ran the model on tfjs instead of the compiled replay. */
+  readonly viaTfjs: number;
+  /** Why they ran on tfjs, with counts: `'validity guard changed'`, `'non-finite point'`, `'not compiled: <why>'`. */
+  readonly reasons: Readonly<Record<string, number>>;
+}
+
 /** A batched evaluation: `logp` per row, gradients row-major. */
 export interface Evaluation {
   readonly logp: Float64Array;
@@ -86,6 +96,8 @@ export class CompiledDensity {
   private reason = 'not yet';
   /** Points the replay handed back to tfjs because a validity guard changed. */
   guardMisses = 0;
+  private evaluations = 0;
+  private readonly tfjsReasons = new Map<string, number>();
 
   constructor(
     private readonly density: (qT: tf.Tensor) => Promise<tf.Tensor>,
@@ -104,15 +116,29 @@ export class CompiledDensity {
     return this.state === 'on' ? true : this.reason;
   }
 
+  /** How evaluations were served so far: how many went to tfjs, and why. */
+  get stats(): CompileStats {
+    let viaTfjs = 0;
+    for (const n of this.tfjsReasons.values()) viaTfjs += n;
+    return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons) };
+  }
+
   /** Log densities and gradients at `q`. */
   async evaluate(q: Float64Array): Promise<Evaluation> {
-    if (this.state === 'untried' && q.every(Number.isFinite)) await this.tryCompile(q);
+    this.evaluations++;
+    const finite = q.every(Number.isFinite);
+    if (this.state === 'untried' && finite) await this.tryCompile(q);
     if (this.state === 'on') {
       const r = this.graph!.run(q, true);
       if (r) return { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
       this.guardMisses++;
-    }
+      this.countTfjs('validity guard changed');
+    } else this.countTfjs(!finite && this.state === 'untried' ? 'non-finite point' : `not compiled: ${this.reason}`);
     return this.viaTfjs(q);
+  }
+
+  private countTfjs(reason: string): void {
+    this.tfjsReasons.set(reason, (this.tfjsReasons.get(reason) ?? 0) + 1);
   }
 
   private turnOff(reason: string): void {

@@ -21,9 +21,9 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
-import type { CompileMode } from './compiled-density.js';
-import { replayDraws } from '../replay-draws.js';
-import { type Layout, type SiteLayout, batchedLogDensityFn, layoutOf, logDensityFn, unconstrain } from './potential.js';
+import type { CompileMode, CompileStats } from './compiled-density.js';
+import { completeDraws } from './complete-draws.js';
+import { type Layout, batchedLogDensityFn, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
@@ -96,6 +96,8 @@ export interface HMCDiagnostics {
   readonly warmupMs: number;
   /** `true` when the log density ran as a compiled trace, else why not (see the `compile` option). */
   readonly compiled?: true | string;
+  /** How the log-density evaluations were served: how many ran on tfjs instead of the compiled replay, and why. */
+  readonly compileStats?: CompileStats;
   /** `true` when the chains ran as one batched computation, else why not. */
   readonly vectorized: true | string;
   /** Per-draw sampler statistics of each chain. */
@@ -119,7 +121,7 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
 /**
  * Constrained values of every draw, by site, made with one batched bijector
  * call per site. Sites whose support depends on other values are left out:
- * {@link completeDraws} fills them in by running the model.
+ * `completeDraws` fills them in by running the model.
  */
 export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
   const draws: Draw<R>[] = [];
@@ -146,34 +148,12 @@ export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R
   return draws;
 }
 
-/**
- * The draws of an MCMC run with what only a model run gives (see
- * `replayDraws`): the `deterministic` sites, the return value, and the
- * values of sites whose support depends on other values. `draws` are those
- * of {@link drawsFromSamples} (plus any discrete values), in chain-major
- * order. `batched`: the model ran batched during sampling, so try it here.
- */
-export async function completeDraws<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, result: McmcSamples, draws: Draw<R>[], options: { batched: boolean; signal?: AbortSignal }): Promise<Draw<R>[]> {
-  const dependent = layout.sites.filter((s) => s.dependentSupport);
-  const rowOf = (s: SiteLayout) => (i: number): Float64Array => {
-    const c = Math.floor(i / result.draws);
-    const at = (i % result.draws) * layout.dim + s.offset;
-    return result.samples[c]!.subarray(at, at + s.size);
+/** Draw i (chain-major) of a run: its unconstrained vector. */
+export function pointOf(result: McmcSamples): (i: number) => Float64Array {
+  return (i) => {
+    const at = (i % result.draws) * result.dim;
+    return result.samples[Math.floor(i / result.draws)]!.subarray(at, at + result.dim);
   };
-  const batchRank = new Map(layout.sites.map((s) => [s.address, s.batchRank]));
-  const replayed = await replayDraws(m, args, {
-    size: draws.length,
-    values: (i) => draws[i]!.values,
-    unconstrained: new Map(dependent.map((s) => [s.address, { shape: s.unconstrainedShape, row: rowOf(s) }])),
-    // discrete sites (hmc-gibbs) are outside the layout: scalars or plated, as the layout's plate nesting allows
-    batching: { plateNesting: layout.plateNesting, batchRank: (a) => batchRank.get(a) ?? shapeRank(draws[0]!.values[a]) },
-  }, { latent: new Set(dependent.map((s) => s.address)), batched: options.batched, ...(options.signal ? { signal: options.signal } : {}) });
-  if (!replayed) return draws;
-  return draws.map((d, i) => ({ ...d, values: { ...d.values, ...replayed.values[i] }, returnValue: replayed.returnValues[i]! }));
-}
-
-function shapeRank(v: Value | undefined): number {
-  return v === undefined || typeof v === 'number' ? 0 : v.rank;
 }
 
 /** The posterior's diagnostics from a run's statistics (`maxTreeDepth` for NUTS, undefined for static HMC). */
@@ -208,7 +188,7 @@ export function hmcDiagnostics(result: McmcSamples, layout: Layout, maxTreeDepth
 export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {
   const chains = options.chains ?? 4;
   const seed = options.seed ?? 0;
-  const { layout } = await layoutOf(m, args, rngFrom(`${seed}/probe`));
+  const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   const init = await initialPoints(m, args, layout, options.init, chains, seed);
   const common = {
@@ -232,6 +212,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   let result: McmcSamples | undefined;
   const compile = options.compile ?? 'auto';
   let compileStatus = (): true | string => 'not used';
+  let compileStats = (): CompileStats | undefined => undefined;
   if (options.workers !== undefined) {
     if (options.vectorize === true) throw new Error(`${options.method}: workers run chains one after another in each thread; drop vectorize: true`);
     const { warmup, draws } = common;
@@ -244,6 +225,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (!result && options.vectorize !== false) {
     const batched = batchedLogDensityFn(m, args, layout, chains, { compile });
     compileStatus = batched.compileStatus;
+    compileStats = batched.compileStats;
     try {
       // one batched evaluation at the starting points decides whether the model runs batched
       await batched(new Float64Array(chains * layout.dim));
@@ -257,11 +239,26 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (!result) {
     const single = logDensityFn(m, args, layout, { compile });
     compileStatus = single.compileStatus;
+    compileStats = single.compileStats;
     result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
   }
-  const draws = await completeDraws(m, args, layout, result, drawsFromSamples<R>(layout, result), { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
-  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus() };
-  return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
+  const draws = await completeDraws(m, args, layout, pointOf(result), drawsFromSamples<R>(layout, result), { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
+  const stats = compileStats();
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}) };
+  const note = compileNote(compileStatus(), stats);
+  return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
+}
+
+/**
+ * A summary line when a compiled log density missed: the share of
+ * evaluations that ran on tfjs (slower, and a sign that validity guards
+ * flip, e.g. at support boundaries), and why.
+ */
+export function compileNote(status: true | string, stats: CompileStats | undefined): string | undefined {
+  if (status !== true || stats === undefined || stats.viaTfjs === 0) return undefined;
+  const why = Object.entries(stats.reasons).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r}: ${n}`).join(', ');
+  const pct = ((100 * stats.viaTfjs) / stats.evaluations).toPrecision(2);
+  return `compiled log density: ${stats.viaTfjs} of ${stats.evaluations} evaluations (${pct}%) ran on tfjs (${why})`;
 }
 
 const OPTIONS = ['chains', 'warmup', 'samples', 'vectorize', 'compile', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'onProgress', 'signal', 'workers'];

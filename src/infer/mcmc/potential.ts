@@ -31,11 +31,11 @@ import type { Distribution } from '../../distributions/distribution.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
-import { type CompileMode, type CompileStatus, CompiledDensity } from './compiled-density.js';
+import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
-
 import { tidyAsync } from '../../backend/autodiff.js';
 import { reachableTensors } from './state-tensors.js';
+
 /** Options of the log-density evaluators. */
 export interface PotentialOptions {
   /**
@@ -46,8 +46,8 @@ export interface PotentialOptions {
   readonly compile?: CompileMode;
 }
 
-/** An evaluator that reports whether it runs compiled (`true`) or why not. */
-export type Compiled<F> = F & { readonly compileStatus: () => CompileStatus };
+/** An evaluator that reports whether it runs compiled (`true`) or why not, and how often it ran on tfjs. */
+export type Compiled<F> = F & { readonly compileStatus: () => CompileStatus; readonly compileStats: () => CompileStats };
 
 /** Where one latent site lives in the unconstrained vector. */
 export interface SiteLayout {
@@ -149,7 +149,6 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
   return { layout: { sites, dim: offset, plateNesting: plateNestingOf(trace), names }, trace };
 }
 
-/** The unconstrained coordinates of a trace's latent values (e.g. for initialisation from the prior). */
 /**
  * {@link layoutOf} for callers that need only the layout: the probe runs'
  * tensors (log densities, values, the model's intermediates) are freed, the
@@ -160,6 +159,7 @@ export async function layoutOnly<A extends unknown[], R>(m: Model<A, R>, args: A
   return layout;
 }
 
+/** The unconstrained coordinates of a trace's latent values (e.g. for initialisation from the prior). */
 export function unconstrain(layout: Layout, trace: Trace): Float64Array {
   const q = new Float64Array(layout.dim);
   for (const s of layout.sites) {
@@ -346,7 +346,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
     if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
     return { logp: r.logp[0]!, grad: r.grad };
   };
-  return Object.assign(f, { compileStatus: () => compiled.status });
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats });
 }
 
 /**
@@ -393,5 +393,5 @@ export function batchedLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args
     if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
     return r;
   };
-  return Object.assign(f, { compileStatus: () => compiled.status });
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats });
 }

@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
 import { batchedLogDensityFn, layoutOnly, logDensityFn, unconstrain, type Layout } from '../mcmc/potential.js';
+import { completeDraws } from '../mcmc/complete-draws.js';
 import { batchTarget, type BatchedLogDensityTarget } from '../mcmc/target.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
