@@ -25,6 +25,7 @@ export { PrefixTrie, TrieNode, type TrieBudget, type TrieCounts } from './trie.j
 export { CachedLanguageModel, wrapLanguageModel, type CachedLanguageModelOptions, type LanguageModelStats } from './cached.js';
 export { FiniteStateLanguageModel, StateCache, type FiniteStateLM, isFiniteStateLM } from './finite-state.js';
 export { NGramLM, type NGramOptions, type Smoothing } from './ngram.js';
+export { MarkovLM } from './markov.js';
 export { WeightedSetLM, type WeightedString } from './weighted-set.js';
 export { PcfgLM, type Pcfg, type PcfgRule } from './pcfg.js';
 export { CharRegex, compileRegex, RegexSyntaxError, type CharAutomaton } from './regex.js';

@@ -9,6 +9,7 @@ import { Rng } from '../../../src/core/rng.js';
 import { conditionOnRegex } from '../../../src/steer/lm/dp.js';
 import { VocabularyMismatchError, ZeroProbabilityPrefixError, assertSameVocabulary } from '../../../src/steer/lm/errors.js';
 import type { FiniteStateLanguageModel } from '../../../src/steer/lm/finite-state.js';
+import { MarkovLM } from '../../../src/steer/lm/markov.js';
 import { NGramLM } from '../../../src/steer/lm/ngram.js';
 import { type Pcfg, PcfgLM } from '../../../src/steer/lm/pcfg.js';
 import { RegexSyntaxError, compileRegex } from '../../../src/steer/lm/regex.js';
@@ -77,6 +78,7 @@ lmConformance('n-gram, Kneser–Ney, order 3', kn3);
 lmConformance('n-gram, add-k, order 2', () => NGramLM.fit(abc, corpus, { order: 2, smoothing: { kind: 'add-k', k: 0.5 }, name: 'addk-bigram' }));
 lmConformance('weighted set of strings', () => new WeightedSetLM(abc, [{ value: 'ab', weight: 2 }, { value: 'abc', weight: 1 }, { value: 'b', weight: 0.5 }, { value: 'ca b', weight: 3 }], 'wset'));
 lmConformance('PCFG with left recursion', () => new PcfgLM(words, recursiveGrammar, 'np-pcfg'), { prefixes: 8, maxPrefixLength: 7 });
+lmConformance('random sparse Markov LM', () => MarkovLM.random(TokenVocabulary.characters('abcde'), new Rng(2), { sparsity: 0.4 }));
 lmConformance('n-gram conditioned on a regex (exact DP)', () => conditionOnRegex(kn3(), 'a[bc ]*b'));
 lmConformance('n-gram conditioned on a regex, at most 6 tokens', () => conditionOnRegex(kn3(), '(ab|c)+ ?', { maxLength: 6 }));
 
@@ -298,6 +300,25 @@ describe('exact conditioning on a regex by dynamic programming', () => {
     const b = conditionOnRegex(lm, '(b*ab*a)*b*');
     expect(Math.abs(a.Z - b.Z) / b.Z).toBeLessThan(1e-12);
     expect(a.name).toBe('bigram | /even number of a (hand-written)/');
+  });
+
+  it('random sparse Markov LMs and random patterns: DP equals brute force (fast-check)', () => {
+    const atoms = ['a', 'b', ' ', '.', '[ab]', '(a|b b)', '[^a]'];
+    const arbPattern = fc
+      .array(fc.tuple(fc.constantFrom(...atoms), fc.constantFrom('', '*', '+', '?', '{1,2}')), { minLength: 1, maxLength: 4 })
+      .map((parts) => parts.map(([a, q]) => a + q).join(''));
+    fc.assert(
+      fc.property(arbPattern, fc.integer({ min: 1, max: 1000 }), (pattern, seed) => {
+        const m = MarkovLM.random(ab, new Rng(seed), { sparsity: 0.3, eos: 0.3 });
+        const bf = bruteForce(m, pattern);
+        fc.pre(bf.Z > 0);
+        const dp = conditionOnRegex(m, pattern, { maxLength: L });
+        expect(Math.abs(dp.Z - bf.Z) / bf.Z).toBeLessThan(1e-10);
+        const marg = dp.marginals(3);
+        for (let pos = 0; pos < 3; pos++) for (let a = 0; a < ab.size; a++) expect(Math.abs(marg.tokens[pos][a] - bf.marg[pos][a])).toBeLessThan(1e-10);
+      }),
+      { numRuns: 40, seed: 12 },
+    );
   });
 
   it('says so when nothing can match', () => {
