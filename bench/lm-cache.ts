@@ -22,7 +22,7 @@
  * `models/lm/kjv-char` when it exists (or `--model PATH` for another saved
  * transformer).
  *
- * Run: `npx tsx bench/lm-cache.ts [--particles 64] [--steps 32] [--sweeps 4] [--prompts 4] [--beta 1] [--model kjv-char|PATH|ngram]`
+ * Run: `npx tsx bench/lm-cache.ts [--quick] [--particles 64] [--steps 32] [--sweeps 4] [--prompts 4] [--beta 1] [--model kjv-char|PATH|ngram]`
  *
  * @module
  */
@@ -181,10 +181,11 @@ async function transformer(nameOrPath: string): Promise<LanguageModel | null> {
 }
 
 async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
   const w: CacheWorkload = {
     particles: Number(arg('particles', '64')),
-    steps: Number(arg('steps', '32')),
-    sweeps: Number(arg('sweeps', '4')),
+    steps: Number(arg('steps', quick ? '16' : '32')),
+    sweeps: Number(arg('sweeps', quick ? '1' : '4')),
     prompts: Number(arg('prompts', '4')),
     beta: Number(arg('beta', '1')),
     seed: Number(arg('seed', '1')),
