@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ZeroDensityError, TycheError } from '../core/errors.js';
+import { TycheError, ZeroDensityError, rejectsPoint } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { replayHandler } from '../core/handlers.js';
 import { Model, ModelError, execute } from '../core/model.js';
@@ -102,8 +102,12 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
       if (pace.due()) await pace.pause();
       const r = rng.split();
       // one engine scope per sample: tensors the model makes are freed, the draw's values kept
-      const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]);
-      draws.push(draw);
+      const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]).catch((err: unknown) => {
+        // an invalid distribution parameter means weight zero for this particle, as in every engine (rejectsPoint)
+        if (rejectsPoint(err)) return undefined;
+        throw err;
+      });
+      if (draw) draws.push(draw);
       options.onProgress?.(i + 1, n);
     }
   } catch (err) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ZeroDensityError } from '../../core/errors.js';
+import { ZeroDensityError, rejectsPoint } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
 import type { Model } from '../../core/model.js';
@@ -44,7 +44,12 @@ const INIT_TRIES = 1000;
 /** Draw traces from the prior until one has positive probability. */
 export async function initialTrace<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<TraceState<R>> {
   for (let i = 0; i < INIT_TRIES; i++) {
-    const s = await runWithValues(m, args, () => undefined, rng.split());
+    // an invalid distribution parameter means density zero here, as in every engine (rejectsPoint)
+    const s = await runWithValues(m, args, () => undefined, rng.split()).catch((err: unknown) => {
+      if (rejectsPoint(err)) return undefined;
+      throw err;
+    });
+    if (s === undefined) continue;
     if (s.logJoint > -Infinity) return s;
     s.trace.disposeLogProbs();
   }

@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
+import { rejectsPoint } from '../../core/errors.js';
 import { type Model, ModelError, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
@@ -120,7 +121,14 @@ export async function mhStepWith<S extends TraceState<unknown>>(run: TraceExecut
   const dist = old.dist as Distribution;
   const proposal = options.proposals?.[address];
   const proposed = proposal ? proposal.sample(old.value, rng) : tf.tidy(() => dist.sample(rng));
-  const next = await run((a) => (a === address ? proposed : current.trace.get(a)?.value), rng.split());
+  let next: S;
+  try {
+    next = await run((a) => (a === address ? proposed : current.trace.get(a)?.value), rng.split());
+  } catch (err) {
+    // a proposal where a distribution's parameter is invalid has density zero: reject it (the one rule of every engine)
+    if (rejectsPoint(err)) return { state: current, accepted: false };
+    throw err;
+  }
   const newSite = next.trace.get(address);
   if (!newSite || newSite.type !== 'sample' || newSite.observed) {
     throw new ModelError(address, 'changing the value of this site removed the site itself; addresses must not depend on their own value');
