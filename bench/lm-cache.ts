@@ -17,8 +17,8 @@
  * is proportional to this), and wall time; then ratios against `batched` and
  * `direct`.
  *
- * The model: a Kneser–Ney character 5-gram fitted on this repository's
- * README (exact, always present), and the shipped text transformer
+ * The models: a Kneser–Ney character 5-gram fitted on 300 sentences sampled
+ * from a small seeded word grammar (exact, always the same), and the shipped text transformer
  * `models/lm/kjv-char` when it exists (or `--model PATH` for another saved
  * transformer).
  *
@@ -26,12 +26,13 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/select.js';
 import { Rng } from '../src/core/rng.js';
 import { CachedLanguageModel, type CachedLanguageModelOptions } from '../src/steer/lm/cached.js';
 import { NGramLM } from '../src/steer/lm/ngram.js';
+import { PcfgLM } from '../src/steer/lm/pcfg.js';
 import { sampleToken } from '../src/steer/lm/sampling.js';
 import { type LanguageModel, isIncremental } from '../src/steer/lm/types.js';
 import { TokenVocabulary } from '../src/steer/lm/vocab.js';
@@ -163,11 +164,40 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
-/** The exact LM used when no transformer is present: a character 5-gram on the README. */
-export function readmeNGram(): NGramLM {
-  const text = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8').toLowerCase().replace(/[^a-z .,\n]/g, ' ').replace(/ +/g, ' ');
-  const lines = text.split(/\n+/).map((l) => l.trim()).filter((l) => l.length > 10);
-  return NGramLM.fit(TokenVocabulary.characters('abcdefghijklmnopqrstuvwxyz .,'), lines, { order: 5, name: 'readme-5gram' });
+/** Sentences of a small seeded word grammar: a corpus that never changes. */
+async function grammarCorpus(sentences: number, seed: number): Promise<string[]> {
+  const words = ['the ', 'a ', 'shepherd ', 'king ', 'city ', 'river ', 'saw ', 'built ', 'crossed ', 'with ', 'near ', 'old ', 'great ', 'and '];
+  const vocab = new TokenVocabulary(words);
+  const r = (lhs: string, rhs: string[], prob: number) => ({ lhs, rhs, prob });
+  const grammar = new PcfgLM(vocab, {
+    start: 'S',
+    rules: [
+      r('S', ['NP', 'VP'], 0.8), r('S', ['S', 'CS'], 0.2), r('CS', ['And', 'S'], 1), r('And', ['and '], 1),
+      r('NP', ['Det', 'N'], 0.5), r('NP', ['Det', 'AN'], 0.3), r('NP', ['NP', 'PP'], 0.2), r('AN', ['Adj', 'N'], 1),
+      r('PP', ['P', 'NP'], 1), r('VP', ['V', 'NP'], 0.8), r('VP', ['VP', 'PP'], 0.2),
+      r('Det', ['the '], 0.7), r('Det', ['a '], 0.3), r('Adj', ['old '], 0.5), r('Adj', ['great '], 0.5),
+      r('N', ['shepherd '], 0.25), r('N', ['king '], 0.25), r('N', ['city '], 0.25), r('N', ['river '], 0.25),
+      r('V', ['saw '], 0.4), r('V', ['built '], 0.3), r('V', ['crossed '], 0.3), r('P', ['with '], 0.5), r('P', ['near '], 0.5),
+    ],
+  }, 'bench-grammar');
+  const rng = new Rng(seed);
+  const out: string[] = [];
+  for (let k = 0; k < sentences; k++) {
+    const toks: number[] = [];
+    for (;;) {
+      const [row] = await grammar.nextTokenLogprobs([toks]);
+      const { token } = sampleToken(row, rng);
+      if (token === vocab.eos || toks.length > 24) break;
+      toks.push(token);
+    }
+    out.push(vocab.decode(toks).trim() + '.');
+  }
+  return out;
+}
+
+/** The exact LM: a Kneser–Ney character 5-gram fitted on 300 sentences of a seeded grammar. */
+export async function grammarNGram(): Promise<NGramLM> {
+  return NGramLM.fit(TokenVocabulary.characters('abcdefghijklmnopqrstuvwxyz .'), await grammarCorpus(300, 1), { order: 5, name: 'grammar-5gram' });
 }
 
 /** The shipped transformer (or a saved one by path), if its files exist. */
@@ -193,7 +223,7 @@ async function main(): Promise<void> {
   const which = arg('model', 'all');
   console.log(`workload: ${w.particles} particles, ${w.steps} steps, ${w.sweeps} sweeps (each its own seed), ${w.prompts} prompts, tilt beta = ${w.beta}, multinomial resampling every step`);
   if (which === 'all' || which === 'ngram') {
-    const lm = readmeNGram();
+    const lm = await grammarNGram();
     console.log(`\nmodel: ${lm.name} (exact, ${lm.vocab.size} tokens, incremental: the state is the cache)`);
     await benchCache(lm, w);
   }
