@@ -17,7 +17,7 @@ const YS = [0.3, -0.5, 1.2, 0.8, 0.1];
 /** A continuous model with tensor-valued work (a vector observation, a deterministic). */
 export const gaussModel = model(async ({ sample, observe, deterministic }: Ctx) => {
   const mu = await sample('mu', Normal(0, 1));
-  await observe('y', Normal(mu, 1).expand([YS.length]), YS);
+  for (let i = 0; i < YS.length; i++) await observe(`y${i}`, Normal(mu, 1), YS[i]);
   deterministic('mu2', tf.mul(mu, 2));
   return mu;
 }, { name: 'gauss' });
@@ -41,7 +41,7 @@ export const streamModel = model(async ({ sample, observe }: Ctx) => {
 export const mixedModel = model(async ({ sample, observe }: Ctx) => {
   const z = await sample('z', Bernoulli(0.5));
   const mu = await sample('mu', Normal(z, 1));
-  await observe('y', Normal(mu, 1).expand([YS.length]), YS);
+  for (let i = 0; i < YS.length; i++) await observe(`y${i}`, Normal(mu, 1), YS[i]);
   return mu;
 }, { name: 'mixed' });
 
@@ -99,8 +99,16 @@ export interface AbortResult {
   readonly outcome: string;
 }
 
+/** Something that runs until done or aborted and returns a disposable result (an engine run). */
+export type Runner = (signal: AbortSignal) => Promise<{ dispose(): void; readonly size?: number }>;
+
 /** Start a large run, abort it after `delayMs`, and time how long the rejection takes. */
-export async function measureAbort(c: EngineCase, delayMs = 300): Promise<AbortResult> {
+export function measureAbort(c: EngineCase, delayMs = 300): Promise<AbortResult> {
+  return measureAbortOf((signal) => run(c, 'large', 1, signal), delayMs);
+}
+
+/** {@link measureAbort} for any runner (the test also gives it deliberately broken ones). */
+export async function measureAbortOf(runner: Runner, delayMs = 300): Promise<AbortResult> {
   const ac = new AbortController();
   const before = tf.memory().numTensors;
   let abortedAt = NaN;
@@ -111,7 +119,7 @@ export async function measureAbort(c: EngineCase, delayMs = 300): Promise<AbortR
   let outcome: string;
   let aborted = false;
   try {
-    const post = await run(c, 'large', 1, ac.signal);
+    const post = await runner(ac.signal);
     outcome = `finished (${post.size} draws) before the abort`;
     post.dispose();
   } catch (err) {
@@ -134,11 +142,16 @@ export interface MemoryResult {
   readonly runs: number;
 }
 
-export async function measureMemory(c: EngineCase, runs = 10): Promise<MemoryResult> {
+export function measureMemory(c: EngineCase, runs = 10): Promise<MemoryResult> {
+  return measureMemoryOf((seed) => run(c, 'small', seed), runs);
+}
+
+/** {@link measureMemory} for any run (given its seed). */
+export async function measureMemoryOf(runOnce: (seed: number) => Promise<{ dispose(): void }>, runs = 10): Promise<MemoryResult> {
   let tensorsAfter1 = 0;
   let rssMbAfter1 = 0;
   for (let i = 1; i <= runs; i++) {
-    const post = await run(c, 'small', i);
+    const post = await runOnce(i);
     post.dispose();
     if (i === 1) {
       tensorsAfter1 = tf.memory().numTensors;

@@ -42,7 +42,7 @@ import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
-import { Pacer, mapPaced } from '../pace.js';
+import { PacingHandler, Pacer, mapPaced } from '../pace.js';
 import { tidyAsync } from '../../backend/autodiff.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
@@ -304,14 +304,15 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`smc: particles must be a positive integer, got ${n}`);
   const rng = rngFrom(options.seed ?? 0);
-  const model = m as unknown as Model<unknown[], R>;
+  const pace = new Pacer(options.signal);
+  // paced inside each execution too: a particle replaying a long prefix can be aborted mid-way
+  const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   const store = programStore<R>(rng.split());
   const moves = options.rejuvenate;
   if (moves !== undefined && !(Number.isInteger(moves.steps) && moves.steps >= 0)) {
     throw new RangeError(`smc: rejuvenate.steps must be a non-negative integer, got ${moves.steps}`);
   }
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
-  const pace = new Pacer(options.signal);
   let replays = 0;
   const fk: FeynmanKac<ProgramParticle<R>[]> = {
     init: (count, r) => Array.from({ length: count }, () => new ProgramParticle<R>(r.split())),
