@@ -55,7 +55,7 @@ function kjvTask(): TrainTask {
     config,
     alphabet,
     seed,
-    steps: Number(process.env.KJV_STEPS ?? 1000),
+    steps: Number(process.env.KJV_STEPS ?? 800),
     lr: 5e-3,
     warmup: 30,
     batch(step) {
@@ -98,7 +98,7 @@ function arithTask(): TrainTask {
     config: ARITH_CONFIG,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.ARITH_STEPS ?? 1000),
+    steps: Number(process.env.ARITH_STEPS ?? 800),
     lr: 5e-3,
     warmup: 30,
     batch(step) {
@@ -151,7 +151,7 @@ function prmTask(): TrainTask {
     config: PRM_CONFIG,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.PRM_STEPS ?? 500),
+    steps: Number(process.env.PRM_STEPS ?? 400),
     lr: 3e-3,
     warmup: 40,
     batch(step) {

@@ -5,6 +5,7 @@
  * wall-clock limit, and the finished model written to models/lm/NAME.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../src/backend/select.js';
@@ -37,6 +38,14 @@ export async function train(task: TrainTask, opts: { minutes: number; fresh?: bo
   const c = task.config;
   const dir = join(CKPT_ROOT, task.name);
   const ck = opts.fresh ? null : loadCheckpoint(dir, c);
+  const outJson = join(SHIPPED_LM_DIR, `${task.name}.json`);
+  if (ck && ck.step >= task.steps && !opts.exportNow && existsSync(outJson)) {
+    const meta = (JSON.parse(readFileSync(outJson, 'utf8')) as { metadata?: { steps?: number } }).metadata;
+    if (meta?.steps === ck.step) {
+      console.log(`[${task.name}] already finished (${ck.step} steps) and exported to ${outJson}`);
+      return;
+    }
+  }
   const init: TransformerWeights = ck ? ck.weights : initWeights(c, task.seed);
   const vars: Record<string, tf.Variable> = {};
   for (const [k, t] of Object.entries(init)) {

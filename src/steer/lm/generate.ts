@@ -27,6 +27,8 @@ export interface GenerateOptions {
   readonly useCache?: boolean;
   /** Checked before each step. */
   readonly signal?: AbortSignal;
+  /** Also report the `topLogprobs` most probable tokens at each step (default 0). */
+  readonly topLogprobs?: number;
 }
 
 /** One generated continuation. */
@@ -39,6 +41,24 @@ export interface Generation {
   readonly text: string;
   /** Why it ended. */
   readonly finish: 'eos' | 'stop' | 'length';
+  /** Per new token, the most probable tokens and their log-probabilities (when `topLogprobs` > 0). */
+  readonly top: [number, number][][];
+}
+
+/** The k largest entries of a row as [index, value], largest first. */
+export function topK(row: ArrayLike<number>, k: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i]!;
+    if (out.length < k) {
+      out.push([i, v]);
+      out.sort((a, b) => b[1] - a[1]);
+    } else if (v > out[k - 1]![1]) {
+      out[k - 1] = [i, v];
+      out.sort((a, b) => b[1] - a[1]);
+    }
+  }
+  return out;
 }
 
 /**
@@ -51,6 +71,8 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
   const n = prompts.length;
   const toks: number[][] = prompts.map(() => []);
   const lps: number[][] = prompts.map(() => []);
+  const tops: [number, number][][][] = prompts.map(() => []);
+  const k = options.topLogprobs ?? 0;
   const finish: (Generation['finish'] | null)[] = prompts.map(() => null);
   const cut: (number | null)[] = prompts.map(() => null);
   const maxTokens = Math.max(0, Math.min(options.maxTokens, ...prompts.map((p) => lm.contextLength - (lm.vocab.bos !== null ? 1 : 0) - p.length)));
@@ -76,6 +98,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
         }
         toks[i]!.push(tok);
         lps[i]!.push(row[tok]!);
+        if (k > 0) tops[i]!.push(topK(row, k));
         if (options.stop?.length) {
           const text = lm.vocab.decode(toks[i]!);
           const hit = options.stop.map((s) => text.indexOf(s)).filter((k) => k >= 0);
@@ -89,8 +112,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
       }
       if (incremental) {
         const keep = new Set(next);
-        const pos = new Map(active.map((i, j) => [i, j]));
-        for (const i of active) if (!keep.has(i)) caches[i]?.dispose();
+          for (const i of active) if (!keep.has(i)) caches[i]?.dispose();
         if (next.length === 0 || step + 1 >= maxTokens) {
           active = next;
           break;
@@ -101,7 +123,6 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
           caches[i] = res[j]!.cache;
         });
         rows = res.map((r) => r.logprobs);
-        void pos;
       } else if (next.length > 0 && step + 1 < maxTokens) {
         rows = await lm.nextTokenLogprobs(next.map((i) => [...prompts[i]!, ...toks[i]!]));
       }
@@ -114,15 +135,17 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
     let text = lm.vocab.decode(t);
     let tokens = t;
     let logprobs = lps[i]!;
+    let top = tops[i]!;
     if (cut[i] !== null) {
       text = text.slice(0, cut[i]!);
       // keep the tokens whose text lies before the stop string
       let len = 0;
-      let k = 0;
-      while (k < t.length && len + lm.vocab.tokenText(t[k]!).length <= text.length) len += lm.vocab.tokenText(t[k++]!).length;
-      tokens = t.slice(0, k);
-      logprobs = logprobs.slice(0, k);
+      let n = 0;
+      while (n < t.length && len + lm.vocab.tokenText(t[n]!).length <= text.length) len += lm.vocab.tokenText(t[n++]!).length;
+      tokens = t.slice(0, n);
+      logprobs = logprobs.slice(0, n);
+      top = top.slice(0, n);
     }
-    return { tokens, logprobs, text, finish: finish[i] ?? 'length' };
+    return { tokens, logprobs, text, finish: finish[i] ?? 'length', top };
   });
 }

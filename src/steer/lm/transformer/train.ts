@@ -113,7 +113,12 @@ export class Adam {
     }
   }
 
-  /** Apply one update with learning rate `lr`, clipping the global gradient norm to `clip`; returns that norm. */
+  /**
+   * Apply one update with learning rate `lr`, clipping the global gradient
+   * norm to `clip`; returns that norm. `grads` is keyed like `vars` or by the
+   * variables' names (as `tf.variableGrads` returns them); a variable with no
+   * gradient is an error, so a mismatch cannot silently freeze training.
+   */
   apply(grads: Record<string, tf.Tensor>, lr: number, clip = 1): number {
     this.step += 1;
     const t = this.step;
@@ -122,8 +127,8 @@ export class Adam {
     const bc1 = 1 - Math.pow(this.beta1, t);
     const bc2 = 1 - Math.pow(this.beta2, t);
     for (const [k, x] of Object.entries(this.vars)) {
-      const g0 = grads[k];
-      if (!g0) continue;
+      const g0 = grads[k] ?? grads[x.name];
+      if (!g0) throw new Error(`Adam: no gradient for variable ${k} (name ${x.name})`);
       const [m, v] = tf.tidy(() => {
         const g = tf.mul(g0, scale);
         return [tf.add(tf.mul(this.m[k]!, this.beta1), tf.mul(g, 1 - this.beta1)), tf.add(tf.mul(this.v[k]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2))];

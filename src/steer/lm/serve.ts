@@ -1,0 +1,182 @@
+/**
+ * `tyche serve`: expose any tyche {@link LanguageModel} over HTTP with the
+ * OpenAI-compatible completions protocol, in the request and response shapes
+ * vLLM documents (Node only):
+ *
+ * - `GET /v1/models` → `{ object: 'list', data: [{ id, object: 'model', created, owned_by, max_model_len }] }`
+ * - `POST /v1/completions` with `model`, `prompt` (string or array of
+ *   strings), `max_tokens` (default 16), `temperature` (default 1; 0 =
+ *   greedy), `top_k`, `stop` (string or array), `logprobs` (top-k per token,
+ *   at most 20), `seed`, `n` (1) → `{ id, object: 'text_completion', created,
+ *   model, choices: [{ index, text, logprobs: { tokens, token_logprobs,
+ *   top_logprobs, text_offset } | null, finish_reason }], usage }`.
+ *
+ * Several prompts in one request are generated in one batch. Errors answer
+ * `{ error: { message, type, param, code } }` with status 400 or 404.
+ *
+ * @module
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generate } from './generate.js';
+import type { LanguageModel } from './types.js';
+
+/** Options of {@link serveLanguageModel}. */
+export interface ServeOptions {
+  /** Port (0 = any free port; default 8000). */
+  readonly port?: number;
+  /** Interface (default 127.0.0.1). */
+  readonly host?: string;
+  /** The model id clients name (default: the model's name). */
+  readonly modelId?: string;
+  /** Largest `max_tokens` accepted (default: the model's context length). */
+  readonly maxTokens?: number;
+}
+
+class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 1 << 22) reject(new BadRequest('request body larger than 4 MiB', null, 413));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+let counter = 0;
+
+/** Answer one `/v1/completions` body (exported for the server and its tests). */
+export async function completions(lm: LanguageModel, modelId: string, body: Record<string, unknown>, maxTokensCap: number): Promise<unknown> {
+  if (body.model !== undefined && body.model !== modelId) throw new BadRequest(`The model \`${String(body.model)}\` does not exist. This server serves "${modelId}".`, 'model', 404);
+  const prompts = typeof body.prompt === 'string' ? [body.prompt] : Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string') ? (body.prompt as string[]) : null;
+  if (!prompts || prompts.length === 0) throw new BadRequest('prompt must be a string or a non-empty array of strings', 'prompt');
+  const num = (k: string, dflt: number | null, ok: (x: number) => boolean, what: string): number | null => {
+    const v = body[k];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number' || !ok(v)) throw new BadRequest(`${k} must be ${what}, got ${JSON.stringify(v)}`, k);
+    return v;
+  };
+  const maxTokens = num('max_tokens', 16, (x) => Number.isInteger(x) && x >= 0 && x <= maxTokensCap, `an integer in 0..${maxTokensCap}`)!;
+  const temperature = num('temperature', 1, (x) => x >= 0 && Number.isFinite(x), 'a number >= 0')!;
+  const topK = num('top_k', null, (x) => Number.isInteger(x) && (x === -1 || x >= 1), 'a positive integer or -1');
+  const logprobs = num('logprobs', null, (x) => Number.isInteger(x) && x >= 0 && x <= 20, 'an integer in 0..20');
+  const seed = num('seed', null, Number.isInteger, 'an integer');
+  const n = num('n', 1, (x) => x === 1, '1 (this server returns one choice per prompt)');
+  void n;
+  if (body.echo) throw new BadRequest('echo is not supported', 'echo');
+  if (body.stream) throw new BadRequest('stream is not supported', 'stream');
+  const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) && body.stop.every((s) => typeof s === 'string') ? (body.stop as string[]) : null;
+  if (stop === null) throw new BadRequest('stop must be a string or an array of strings', 'stop');
+  if (!lm.vocab.encode) throw new BadRequest(`model "${modelId}" has no tokenizer, so it cannot take text prompts`, 'prompt');
+  const ids = prompts.map((p, i) => {
+    try {
+      return lm.vocab.encode!(p);
+    } catch (err) {
+      throw new BadRequest(`prompt ${i}: ${(err as Error).message}`, 'prompt');
+    }
+  });
+  const bos = lm.vocab.bos !== null ? 1 : 0;
+  ids.forEach((p, i) => {
+    if (p.length + bos > lm.contextLength) throw new BadRequest(`prompt ${i} has ${p.length} tokens, more than the model's context of ${lm.contextLength}`, 'prompt');
+  });
+  const gens = await generate(lm, ids, {
+    maxTokens,
+    temperature,
+    topK: topK === null || topK === -1 ? undefined : topK,
+    rng: seed ?? `${Date.now()}-${counter}`,
+    stop,
+    topLogprobs: logprobs ?? 0,
+  });
+  const created = Math.floor(Date.now() / 1000);
+  const text = (id: number): string => lm.vocab.tokenText(id);
+  const choices = gens.map((g, index) => {
+    let lp: unknown = null;
+    if (logprobs !== null) {
+      const offsets: number[] = [];
+      let o = prompts[index]!.length;
+      for (const t of g.tokens) {
+        offsets.push(o);
+        o += text(t).length;
+      }
+      lp = {
+        tokens: g.tokens.map(text),
+        token_logprobs: g.logprobs,
+        top_logprobs: g.top.map((row) => Object.fromEntries(row.map(([t, v]) => [text(t), v]))),
+        text_offset: offsets,
+      };
+    }
+    return { index, text: g.text, logprobs: lp, finish_reason: g.finish === 'length' ? 'length' : 'stop', stop_reason: null };
+  });
+  const promptTokens = ids.reduce((a, p) => a + p.length, 0);
+  const completionTokens = gens.reduce((a, g) => a + g.tokens.length, 0);
+  return {
+    id: `cmpl-tyche-${++counter}`,
+    object: 'text_completion',
+    created,
+    model: modelId,
+    choices,
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
+/** Start serving `lm`; resolves to the listening server and its base URL (`http://host:port/v1`). */
+export async function serveLanguageModel(lm: LanguageModel, options: ServeOptions = {}): Promise<{ server: Server; url: string }> {
+  const modelId = options.modelId ?? lm.name;
+  const cap = options.maxTokens ?? (Number.isFinite(lm.contextLength) ? lm.contextLength : 4096);
+  const created = Math.floor(Date.now() / 1000);
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const path = (req.url ?? '/').split('?')[0];
+        if (req.method === 'GET' && path === '/v1/models') {
+          send(res, 200, { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'tyche', root: modelId, max_model_len: lm.contextLength }] });
+        } else if (req.method === 'GET' && path === '/health') {
+          res.writeHead(200).end();
+        } else if (req.method === 'POST' && path === '/v1/completions') {
+          const raw = await readBody(req);
+          let body: unknown;
+          try {
+            body = JSON.parse(raw);
+          } catch {
+            throw new BadRequest('the request body is not valid JSON', null);
+          }
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the request body must be a JSON object', null);
+          send(res, 200, await completions(lm, modelId, body as Record<string, unknown>, cap));
+        } else {
+          throw new BadRequest(`no route ${req.method} ${path} (this server has GET /v1/models and POST /v1/completions)`, null, 404);
+        }
+      } catch (err) {
+        const status = err instanceof BadRequest ? err.status : 500;
+        send(res, status, {
+          error: { message: (err as Error).message, type: status === 404 ? 'NotFoundError' : status === 500 ? 'InternalServerError' : 'BadRequestError', param: err instanceof BadRequest ? err.param : null, code: status },
+        });
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8000, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return { server, url: `http://${addr.address}:${addr.port}/v1` };
+}
