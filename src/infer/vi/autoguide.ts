@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { TycheError } from '../../core/errors.js';
+import { ModelError, TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { substitute } from '../../core/handlers.js';
 import type { Model } from '../../core/model.js';
@@ -96,6 +96,14 @@ export abstract class AutoGuide implements Guide {
     const probeModel = typeof init === 'object' ? substitute(model, init as Record<string, ValueLike>) : model;
     const { layout, trace } = await layoutOf(probeModel, args, rng);
     if (layout.dim === 0) throw new TycheError(`${this.name}: the model has no latent sites`);
+    const dependent = layout.sites.find((s) => s.dependentSupport);
+    if (dependent) {
+      throw new ModelError(
+        dependent.address,
+        `its support depends on other values of the model, and the ${this.name} maps each site to real space with one fixed transform; ` +
+          `use method 'nuts' or 'hmc' (which transform with the current support), or reparameterise (e.g. b = lower + (upper - lower) * u with u ~ Uniform(0, 1))`,
+      );
+    }
     this.layoutValue = layout;
     let loc: Float64Array;
     if (init === 'uniform') loc = Float64Array.from({ length: layout.dim }, () => 4 * rng.uniform() - 2);

@@ -27,7 +27,7 @@ import { AutoGuide } from './autoguide.js';
 import { constrainDraws } from './autoguide.js';
 import { guideValuesHandler, unstackDraws } from './guide.js';
 import type { ParamStore } from './param-store.js';
-import { SVI, type SVIOptions } from './svi.js';
+import { SVI, type SVIOptions, withModelValues } from './svi.js';
 
 /** The address of the standard normal latent of a NeuTra model. */
 export const NEUTRA_SITE = 'neutra.eps';
@@ -97,7 +97,8 @@ export async function neutra<A extends unknown[], R>(m: Model<A, R>, options: Om
     }) as Record<string, tf.Tensor>;
     const values = unstackDraws(stacked, eps.length);
     tf.dispose([...Object.values(stacked), ...eps.filter(isTensor)]);
-    const draws: Draw<R>[] = inner.draws.map((dr, i) => ({ values: values[i] as Record<string, Value>, returnValue: undefined as R, logWeight: 0, ...(dr.chain !== undefined ? { chain: dr.chain } : {}) }));
+    const mapped: Draw<R>[] = inner.draws.map((dr, i) => ({ values: values[i] as Record<string, Value>, returnValue: undefined as R, logWeight: 0, ...(dr.chain !== undefined ? { chain: dr.chain } : {}) }));
+    const draws = await withModelValues(m, args, svi, mapped, options.signal);
     const nuts = inner.diagnostics as unknown as HMCDiagnostics;
     return new Posterior({ method: 'neutra', draws, model: m, args, diagnostics: { ...nuts, names: guide.layout.names, guide: guide.name, lossHistory: Float64Array.from(svi.lossHistory) } });
   } finally {

@@ -28,7 +28,9 @@ import { tidyAsync, valueAndGradsAsync } from '../../backend/autodiff.js';
 import { Model } from '../../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { type Value, isTensor, logSumExp } from '../../core/value.js';
+import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { type Draw, Posterior } from '../posterior.js';
+import { replayDraws } from '../replay-draws.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments } from './autoguide.js';
 import { type AutoGuideName, autoGuide } from './autoguides.js';
@@ -204,21 +206,24 @@ export class SVI<A extends unknown[], R> {
   }
 
   /**
-   * `n` draws from the fitted guide as posterior draws; with
-   * `importanceWeights`, each is weighted by p(x, z) / q(z) and `logZ` is the
-   * importance-sampling estimate of the log evidence.
+   * `n` draws from the fitted guide as posterior draws, with the log ratios
+   * log p(x, z) - log q(z) and their Pareto k-hat (see `diagnostics/psis.ts`;
+   * NaN for point-mass guides, whose ratios mean nothing). With
+   * `importanceWeights`, each draw is weighted by p / q (`'psis'`: by the
+   * Pareto-smoothed ratios) and `logZ` is the importance-sampling estimate of
+   * the log evidence.
    */
-  async sample(args: A, n: number, options: { importanceWeights?: boolean } = {}): Promise<{ draws: Draw<R>[]; logZ: number; elbo: number }> {
+  async sample(args: A, n: number, options: { importanceWeights?: boolean | 'psis' } = {}): Promise<SviSample<R>> {
     await this.init(args);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`vi: samples must be a positive integer, got ${n}`);
     return tidyAsync(async () => {
-      let logW: Float64Array | undefined;
-      let draws: GuideDraws;
-      if (options.importanceWeights) {
-        const d = await this.densities(args, n, false);
-        draws = d.draws;
-        logW = Float64Array.from(logWeights({ logP: d.logP, logQ: draws.logQ }).dataSync());
-      } else draws = await this.guide.draw(n, this.rng.split(), this.store, args);
+      const d = await this.densities(args, n, false);
+      const draws = d.draws;
+      const logRatios = Float64Array.from(logWeights({ logP: d.logP, logQ: draws.logQ }).dataSync());
+      const pointMass = this.guide.name === 'AutoDelta';
+      const smoothed = pointMass || n < 2 ? undefined : psis(logRatios);
+      const weighting = options.importanceWeights ?? false;
+      const logW = weighting === 'psis' ? (smoothed?.logWeights ?? logRatios) : weighting ? logRatios : undefined;
       const perDraw = draws.stacked ? unstackDraws(draws.stacked, n) : Array.from({ length: n }, (_, i) => draws.particle(i));
       const out: Draw<R>[] = perDraw.map((v, i) => {
         const values: Record<string, Value> = {};
@@ -226,8 +231,8 @@ export class SVI<A extends unknown[], R> {
         return { values, returnValue: undefined as R, logWeight: logW ? logW[i]! : 0 };
       });
       const logZ = logW ? logSumExp(logW) - Math.log(n) : NaN;
-      const elbo = logW ? logW.reduce((a, b) => a + b, 0) / n : NaN;
-      return { draws: out, logZ, elbo };
+      const elbo = logRatios.reduce((a, b) => a + b, 0) / n;
+      return { draws: out, logZ, elbo, logRatios, khat: smoothed?.khat ?? NaN };
     }, (r) => r.draws.flatMap((d) => Object.values(d.values).filter(isTensor)));
   }
 
@@ -241,6 +246,20 @@ export class SVI<A extends unknown[], R> {
     this.store.dispose();
     this.optimizer.dispose();
   }
+}
+
+/** What {@link SVI.sample} returns. */
+export interface SviSample<R> {
+  /** The draws (weighted when importance weights were asked for). */
+  readonly draws: Draw<R>[];
+  /** The importance-sampling estimate of log Z (NaN without importance weights). */
+  readonly logZ: number;
+  /** Mean of log p - log q over the draws. */
+  readonly elbo: number;
+  /** log p(x, z) - log q(z) of each draw. */
+  readonly logRatios: Float64Array;
+  /** Pareto k-hat of the ratios (NaN for point-mass guides). */
+  readonly khat: number;
 }
 
 /** Progress of a `vi` run, reported to `onStep`. */
@@ -270,8 +289,12 @@ export interface VIOptions<A extends unknown[] = unknown[]> extends CommonOption
   readonly steps?: number;
   /** Posterior draws from the fitted guide (default 1000). */
   readonly samples?: number;
-  /** Weight the draws by p/q (self-normalised importance sampling) and estimate log Z (default false). */
-  readonly importanceWeights?: boolean;
+  /**
+   * Weight the draws by p/q (self-normalised importance sampling) and estimate
+   * log Z: `true`, `'psis'` (Pareto-smoothed ratios, which tame the largest
+   * weights; see `diagnostics/psis.ts`) or `false` (default).
+   */
+  readonly importanceWeights?: boolean | 'psis';
   /** Called after each step (or every `progressEvery` steps). */
   readonly onStep?: (p: VIProgress) => void;
   /** Report progress every this many steps (default 1). */
@@ -292,8 +315,15 @@ export interface VIDiagnostics {
   readonly objective: string;
   /** The guide's name. */
   readonly guide: string;
-  /** Mean of log p - log q over the posterior draws (with importanceWeights). */
+  /** Mean of log p - log q over the posterior draws. */
   readonly elbo: number;
+  /**
+   * Pareto k-hat of p/q over the posterior draws ("Yes, but did it work?",
+   * Yao et al. 2018): below 0.5 the guide is close to the posterior, up to 0.7
+   * usable with PSIS weights, above 0.7 its answers are not to be trusted
+   * (a warning is printed). NaN for point-mass guides.
+   */
+  readonly khat: number;
   /** `true`, or why the model ran once per draw. */
   readonly vectorized: true | string;
   /** Optimisation steps per second. */
@@ -305,6 +335,42 @@ function guideWithInit<A extends unknown[]>(guide: GuideSpec<A>, init: AutoInit 
   if (init === undefined) return guide;
   if (typeof guide !== 'string') throw new TycheError("vi: the init option applies to autoguides named by `guide` ('normal', 'mvn', ...); pass init to your guide object instead, e.g. new AutoNormal({ init })");
   return autoGuide(guide, { init });
+}
+
+/**
+ * The summary note and warnings for a fitted guide's Pareto k-hat; a
+ * warning is also printed with `console.warn`.
+ */
+export function khatReport(khat: number, guide: string, weighted: boolean | 'psis'): { notes: string[]; warnings: string[] } {
+  if (Number.isNaN(khat)) return { notes: [], warnings: [] };
+  const notes = [`Pareto k-hat of the guide: ${khat.toFixed(2)} (reliable below 0.5, usable with importanceWeights: 'psis' up to ${PSIS_KHAT_THRESHOLD})`];
+  if (!(khat > PSIS_KHAT_THRESHOLD)) return { notes, warnings: [] };
+  const warning =
+    `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD}: the ${guide} does not fit the posterior (Yao et al. 2018, "Yes, but did it work?"), ` +
+    `so its means, sds${weighted ? ', importance weights' : ''} and ELBO can be far off; try a richer guide ('mvn', 'flow'), more steps, or method 'nuts'`;
+  console.warn(warning);
+  return { notes, warnings: [warning] };
+}
+
+/**
+ * VI draws with what a model run adds (see `replayDraws`): deterministic
+ * sites and the return value, batched where the steps ran batched.
+ */
+export async function withModelValues<A extends unknown[], R>(m: Model<A, R>, args: A, svi: SVI<A, R>, draws: Draw<R>[], signal: AbortSignal | undefined): Promise<Draw<R>[]> {
+  const layout = svi.guide instanceof AutoGuide ? svi.guide.layout : undefined;
+  const batchRank = new Map(layout?.sites.map((s) => [s.address, s.batchRank]) ?? []);
+  const replayed = await replayDraws(
+    m,
+    args,
+    {
+      size: draws.length,
+      values: (i) => draws[i]!.values,
+      ...(layout ? { batching: { plateNesting: layout.plateNesting, batchRank: (a: string) => batchRank.get(a) ?? 0 } } : {}),
+    },
+    { batched: svi.vectorized === true, handlers: [svi.store.handler()], ...(signal ? { signal } : {}) },
+  );
+  if (!replayed) return draws;
+  return draws.map((d, i) => ({ ...d, values: { ...d.values, ...replayed.values[i] }, returnValue: replayed.returnValues[i]! }));
 }
 
 /** Run SVI for `steps` steps and return draws from the fitted guide. */
@@ -325,7 +391,9 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       if (k % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }
     const elapsed = performance.now() - t0;
-    const { draws, logZ, elbo } = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false });
+    const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false });
+    const { logZ, elbo, khat } = sampled;
+    const draws = await withModelValues(m, args, svi, sampled.draws, options.signal);
     const moments = svi.moments();
     const diagnostics: VIDiagnostics = {
       lossHistory: Float64Array.from(svi.lossHistory),
@@ -334,10 +402,12 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       objective: svi.objective.name,
       guide: svi.guide.name,
       elbo,
+      khat,
       vectorized: svi.vectorized,
       stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
     };
-    return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
+    const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
+    return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
   } finally {
     svi.dispose();
   }

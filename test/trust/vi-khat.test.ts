@@ -1,0 +1,72 @@
+/**
+ * Issue 11 item 12: VI must say when its answer cannot be trusted. After fitting, the posterior's
+ * draws from the guide give log p - log q, whose Pareto k-hat (diagnostics/psis.ts; Yao et al. 2018,
+ * "Yes, but did it work?") is reported in `diagnostics.khat` and `summary()`, with a warning above 0.7.
+ * - a guide that matches the posterior (mean-field normal on a conjugate normal model, exact
+ *   posterior in the family): k-hat < 0.5, no warning;
+ * - a mean-field normal on a strongly correlated Gaussian (rho = 0.99: the guide's variance along the
+ *   ridge is ~1/100 of the posterior's, so p/q has a tail with k near 1): k-hat > 0.7 and a warning;
+ * - the planted bug (log ratios "normalised" to unit sd before PSIS, which scales the tail index by
+ *   1/sd) passes the bad fit as good.
+ */
+import { afterEach, describe, expect, it, vi as vitest } from 'vitest';
+import { Normal, infer, model, ops } from '../../src/index.js';
+import { psis } from '../../src/diagnostics/psis.js';
+import { SVI } from '../../src/infer/vi/svi.js';
+
+// five observations y_i ~ Normal(mu, 1), through their sufficient statistic (mean 0.38)
+const conjugate = model(async ({ sample, observe }) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await observe('ybar', Normal(mu, 1 / Math.sqrt(5)), 0.38);
+});
+
+const RHO = 0.99;
+const correlated = model(async ({ sample, factor }) => {
+  const x = await sample('x', Normal(0, 10));
+  const y = await sample('y', Normal(0, 10));
+  // a bivariate normal with unit variances and correlation RHO (the wide priors barely matter)
+  const q = ops.add(ops.sub(ops.mul(x, x), ops.mul(2 * RHO, ops.mul(x, y))), ops.mul(y, y));
+  factor('ridge', ops.mul(-0.5 / (1 - RHO * RHO), q));
+});
+
+const fit = { method: 'vi' as const, guide: 'normal' as const, steps: 400, samples: 1000, seed: 1, optimizer: { name: 'adam' as const, lr: 0.05 } };
+
+describe('VI reports the Pareto k-hat of its guide', () => {
+  afterEach(() => vitest.restoreAllMocks());
+
+  it("a guide that fits: k-hat < 0.5, a note in the summary, no warning; importanceWeights: 'psis' weights by the smoothed ratios", async () => {
+    const warn = vitest.spyOn(console, 'warn').mockImplementation(() => {});
+    const post = await infer(conjugate, { ...fit, importanceWeights: 'psis' });
+    const khat = post.diagnostics.khat as number;
+    expect(khat).toBeLessThan(0.5);
+    expect(post.warnings).toEqual([]);
+    expect(warn).not.toHaveBeenCalled();
+    expect(post.summary().toString()).toContain(`Pareto k-hat of the guide: ${khat.toFixed(2)}`);
+    expect(Number.isFinite(post.logZ)).toBe(true);
+    expect(post.ess).toBeGreaterThan(fit.samples / 2); // a good guide's weights are nearly even
+  });
+
+  it('a mean-field guide on a correlated posterior: k-hat > 0.7, a warning printed and kept on the posterior', async () => {
+    const warn = vitest.spyOn(console, 'warn').mockImplementation(() => {});
+    const post = await infer(correlated, fit);
+    expect(post.diagnostics.khat as number).toBeGreaterThan(0.7);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(post.warnings).toHaveLength(1);
+    expect(post.warnings[0]).toMatch(/Pareto k-hat .* > 0\.7: the AutoNormal does not fit the posterior/);
+    expect(post.summary().toString()).toContain(`warning: ${post.warnings[0]}`);
+  });
+
+  it('planted bug: k-hat of log ratios normalised to unit sd would pass the bad fit', async () => {
+    const svi = new SVI(correlated, 'normal', { seed: 1, optimizer: { name: 'adam', lr: 0.05 } });
+    try {
+      for (let k = 0; k < fit.steps; k++) await svi.step([]);
+      const { logRatios, khat } = await svi.sample([], fit.samples);
+      expect(khat).toBeGreaterThan(0.7);
+      const mean = logRatios.reduce((a, b) => a + b, 0) / logRatios.length;
+      const sd = Math.sqrt(logRatios.reduce((a, b) => a + (b - mean) ** 2, 0) / logRatios.length);
+      expect(psis(logRatios.map((v) => (v - mean) / sd)).khat).toBeLessThan(0.7);
+    } finally {
+      svi.dispose();
+    }
+  });
+});
