@@ -16,3 +16,4 @@ export { diagnosticsPlot, type DiagnosticsPlotOptions } from './diagnostics.js';
 export { smcPlot, particlePlot, type SMCHistory, type SMCPlotOptions, type ParticlePlotOptions } from './smc.js';
 export { drawRows, selectColumns, type DrawRow } from './data.js';
 export type { PanelSize } from './layout.js';
+export { particleScatterPlot, imageGridPlot, type ParticleFrame, type ParticleScatterOptions, type ImageGridPlotOptions } from './diffusion.js';

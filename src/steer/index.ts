@@ -5,3 +5,4 @@
  * @module
  */
 export * from './lm/index.js';
+export * from './diffusion/index.js';

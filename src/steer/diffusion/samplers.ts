@@ -329,8 +329,8 @@ export async function samplerStep(sampler: Sampler, input: StepInput, rng: Rng, 
   return { x, x0: k.x0, mean: k.mean, std: k.std, logProb: transitionLogDensity(x, k.mean, k.std), evaluations: k.evaluations };
 }
 
-/** What {@link sample}'s `onStep` sees (tensors are freed after the callback returns). */
-export interface SampleStepInfo {
+/** What {@link sampleDiffusion}'s `onStep` sees (tensors are freed after the callback returns). */
+export interface DiffusionStepInfo {
   readonly step: number;
   readonly t: number;
   readonly s: number;
@@ -339,8 +339,8 @@ export interface SampleStepInfo {
   readonly logProb: tf.Tensor | null;
 }
 
-/** Options of {@link sample}. */
-export interface SampleOptions {
+/** Options of {@link sampleDiffusion}. */
+export interface DiffusionSampleOptions {
   /** The sampler (default DDPM). */
   readonly sampler?: Sampler;
   /** Number of steps on an even grid from tMax to tMin (default 100). */
@@ -359,15 +359,15 @@ export interface SampleOptions {
   /** Stops sampling before the next step; the reason is thrown. */
   readonly signal?: AbortSignal;
   /** Called after each step. */
-  readonly onStep?: (info: SampleStepInfo) => void | Promise<void>;
+  readonly onStep?: (info: DiffusionStepInfo) => void | Promise<void>;
   /** Keep a copy of the particles (as numbers) at these step indices (0 = initial, steps = final). */
   readonly keep?: readonly number[];
   /** Check network outputs are finite (default true). */
   readonly checkFinite?: boolean;
 }
 
-/** The result of {@link sample}. */
-export interface SampleResult {
+/** The result of {@link sampleDiffusion}. */
+export interface DiffusionSampleResult {
   /** Final particles (the caller owns them). */
   readonly x: tf.Tensor;
   /** The times visited. */
@@ -381,7 +381,7 @@ export interface SampleResult {
 }
 
 /** Run a sampler from noise to data. */
-export async function sample(model: DiffusionModel, options: SampleOptions = {}): Promise<SampleResult> {
+export async function sampleDiffusion(model: DiffusionModel, options: DiffusionSampleOptions = {}): Promise<DiffusionSampleResult> {
   const sampler = options.sampler ?? ddpm();
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
@@ -399,7 +399,7 @@ export async function sample(model: DiffusionModel, options: SampleOptions = {})
     x = tf.tidy(() => tf.mul(gaussianNoise([n, ...model.eventShape], rng), scale));
   }
   const keep = new Set(options.keep ?? []);
-  const trajectory: SampleResult['trajectory'] = [];
+  const trajectory: DiffusionSampleResult['trajectory'] = [];
   const snap = async (step: number) => {
     if (keep.has(step)) trajectory.push({ step, t: times[step]!, x: Float32Array.from(await x.data()), shape: x.shape });
   };

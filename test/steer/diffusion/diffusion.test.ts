@@ -14,6 +14,7 @@ import '../../../src/backend/gradients.js';
 import { initBackend } from '../../../src/backend/select.js';
 import { Rng } from '../../../src/core/rng.js';
 import { encodePng, imageGrid, scatterImage, crc32 } from '../../../src/io/png.js';
+import { imageGridPlot, particleScatterPlot, toSvg } from '../../../src/plots/index.js';
 import * as D from '../../../src/steer/diffusion/index.js';
 import { checkMixtureSamples } from '../../../src/testing/diffusion.js';
 import { MIX, SCHEDULES, ddpmWrongPosterior, maxAbsDiff } from './fixtures.js';
@@ -159,7 +160,7 @@ describe('samplers', () => {
     ] as const) {
       const rng = new Rng(`ddpm-${ok}`);
       const x = MIX.sampleAt(2000, sch, sch.tMax, rng);
-      const r = await D.sample(model, { sampler, steps: 100, x, rng });
+      const r = await D.sampleDiffusion(model, { sampler, steps: 100, x, rng });
       const c = checkMixtureSamples(r.x, target);
       expect(c.pass, c.summary).toBe(ok);
       tf.dispose([x, r.x]);
@@ -171,7 +172,7 @@ describe('samplers', () => {
     const model = MIX.model(sch, 'velocity');
     const rng = new Rng('heun');
     const x = MIX.sampleAt(2000, sch, sch.tMax, rng);
-    const r = await D.sample(model, { sampler: D.flowOde('heun'), steps: 40, x, rng });
+    const r = await D.sampleDiffusion(model, { sampler: D.flowOde('heun'), steps: 40, x, rng });
     const c = checkMixtureSamples(r.x, MIX.marginal(sch, sch.tMin));
     expect(c.pass, c.summary).toBe(true);
     expect(r.evaluations).toBe(80);
@@ -188,7 +189,7 @@ describe('samplers', () => {
       [D.flowSde({ diffusion: 1 }), true],
       [noScoreSde(), false],
     ] as const) {
-      const r = await D.sample(model, { sampler, times, x, rng: rng.split() });
+      const r = await D.sampleDiffusion(model, { sampler, times, x, rng: rng.split() });
       const c = checkMixtureSamples(r.x, MIX.marginal(sch, 0.4));
       expect(c.pass, `${sampler.name}: ${c.summary}`).toBe(ok);
       r.x.dispose();
@@ -243,21 +244,21 @@ describe('errors, memory and abort', () => {
     expect(() => MIX.model(SCHEDULES.interpolant, 'v')).toThrow(/"v".*variance-preserving.*linear-interpolant/);
     await expect(D.denoise(base, xs, 1.5, undefined, undefined, { caller: 'test', step: 3 })).rejects.toThrow(/model "mix", test, step 3: time t = 1.5 is outside the domain \[0.001, 1\] of schedule vp-linear/);
     const wrongShape: D.DiffusionModel = { ...base, name: 'net', predict: (y) => tf.zeros([y.shape[0]!, 3]) };
-    await expect(D.sample(wrongShape, { particles: 4, steps: 5 })).rejects.toThrow(/model "net", sampler ddpm, step 0: the network returned shape \[4, 3\] for a state of shape \[4, 2\]/);
+    await expect(D.sampleDiffusion(wrongShape, { particles: 4, steps: 5 })).rejects.toThrow(/model "net", sampler ddpm, step 0: the network returned shape \[4, 3\] for a state of shape \[4, 2\]/);
     const nan: D.DiffusionModel = { ...base, name: 'nan-net', predict: (y, t) => (t < 0.55 ? tf.fill(y.shape, NaN) : tf.zerosLike(y)) };
-    await expect(D.sample(nan, { particles: 4, steps: 10 })).rejects.toThrow(/model "nan-net", sampler ddpm, step 5: the network returned non-finite values.*\[4, 2\]/);
-    await expect(D.sample(base, { x: tf.zeros([4, 3]), steps: 3 })).rejects.toThrow(/state has shape \[4, 3\] but the model expects \[N, 2\]/);
+    await expect(D.sampleDiffusion(nan, { particles: 4, steps: 10 })).rejects.toThrow(/model "nan-net", sampler ddpm, step 5: the network returned non-finite values.*\[4, 2\]/);
+    await expect(D.sampleDiffusion(base, { x: tf.zeros([4, 3]), steps: 3 })).rejects.toThrow(/state has shape \[4, 3\] but the model expects \[N, 2\]/);
     await expect(D.denoise(base, xs, 0.5, tf.zeros([4, 2]))).rejects.toThrow(/class labels must be an int32 tensor of shape \[4\]/);
     const eps = tf.zeros([4, 2]);
     expect(() => D.convertPrediction(eps, xs, 'epsilon', 'x0', SCHEDULES.interpolant, 1)).toThrow(/cannot recover x0 from a epsilon prediction where alpha_t = 0/);
-    await expect(D.sample(MIX.model(SCHEDULES.interpolant, 'velocity'), { particles: 4, steps: 4, sampler: D.eulerMaruyama() })).rejects.toThrow(/euler-maruyama.*step 0: the reverse SDE drift is not finite/);
+    await expect(D.sampleDiffusion(MIX.model(SCHEDULES.interpolant, 'velocity'), { particles: 4, steps: 4, sampler: D.eulerMaruyama() })).rejects.toThrow(/euler-maruyama.*step 0: the reverse SDE drift is not finite/);
     tf.dispose([xs, eps]);
   });
 
   it('a 1000-step sampling run keeps tf.memory().numTensors flat; an AbortSignal stops it and frees the state', async () => {
     const before = tf.memory().numTensors;
     const counts: number[] = [];
-    const r = await D.sample(base, { particles: 8, steps: 1000, sampler: D.ddim({ eta: 0.5 }), onStep: () => void counts.push(tf.memory().numTensors) });
+    const r = await D.sampleDiffusion(base, { particles: 8, steps: 1000, sampler: D.ddim({ eta: 0.5 }), onStep: () => void counts.push(tf.memory().numTensors) });
     expect(counts.length).toBe(1000);
     expect(Math.max(...counts)).toBe(Math.min(...counts));
     r.x.dispose();
@@ -265,7 +266,7 @@ describe('errors, memory and abort', () => {
     const ctl = new AbortController();
     let seen = 0;
     await expect(
-      D.sample(base, {
+      D.sampleDiffusion(base, {
         particles: 8,
         steps: 100,
         signal: ctl.signal,
@@ -292,7 +293,7 @@ describe('networks and pictures', () => {
     expect(maxAbsDiff(a, b)).toBe(0);
     const model = D.mlpDenoiser(back, { name: 'tiny', schedule: SCHEDULES.interpolant, prediction: 'velocity', eventShape: [2] });
     expect(model.classes).toBe(3);
-    const r = await D.sample(model, { particles: 5, steps: 3, sampler: D.flowOde(), cond: lab });
+    const r = await D.sampleDiffusion(model, { particles: 5, steps: 3, sampler: D.flowOde(), cond: lab });
     expect(r.x.shape).toEqual([5, 2]);
     tf.dispose([xs, lab, a, b, r.x]);
     mlp.dispose();
@@ -321,6 +322,22 @@ describe('networks and pictures', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     const sc = scatterImage([0, 0, 1, 1], { size: 32, groups: [0, 1] });
     expect(sc.data.length).toBe(32 * 32 * 3);
+  });
+});
+
+describe('plots', () => {
+  it('particle scatter over time and image grids render to SVG', async () => {
+    const model = MIX.model(SCHEDULES.vp, 'epsilon');
+    const r = await D.sampleDiffusion(model, { particles: 50, steps: 10, keep: [0, 5, 10], seed: 1 });
+    const scatter = particleScatterPlot(r.trajectory, { columns: 3 });
+    const svg = await toSvg(scatter);
+    expect(svg).toContain('<svg');
+    expect(svg).toContain('t = 1.000');
+    const grid = imageGridPlot(Float32Array.from({ length: 4 * 64 }, (_, i) => Math.sin(i)), 4, 8, 8, { captions: ['a', 'b', 'c', 'd'] });
+    const svg2 = await toSvg(grid);
+    expect(svg2).toContain('<svg');
+    expect(() => imageGridPlot([1, 2, 3], 1, 8, 8)).toThrow(/expected 1x8x8 = 64 values, got 3/);
+    r.x.dispose();
   });
 });
 
