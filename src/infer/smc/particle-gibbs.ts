@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { Pacer } from '../pace.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { sizeOf } from '../../core/value.js';
@@ -129,10 +130,12 @@ export async function particleGibbs<P>(model: (params: P) => StateSpaceModel, op
   const out: ParticleGibbsResult<P> = { params: [], trajectories: [], logZ: [], acceptance: NaN };
   let accepted = 0;
   let proposed = 0;
+  const pace = new Pacer(options.signal);
   for (let it = 0; it < iterations; it++) {
-    options.signal?.throwIfAborted();
+    if (pace.due()) await pace.pause();
     const sweep = await conditionalSMC(m, {
       particles,
+      ...(options.signal ? { signal: options.signal } : {}),
       reference: trajectory,
       ancestorSampling: options.ancestorSampling ?? true,
       proposal: options.proposal?.(params),
