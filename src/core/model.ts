@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
 import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
-import { InvalidParameterError, ModelCodeError, ModelError, TycheError } from './errors.js';
+import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
@@ -366,7 +366,17 @@ class Execution<A extends unknown[], R> {
     }
   }
 
+  /** Draw (if no handler gave a value) and score a sample site; a raw error from the distribution's code is named by site and distribution. */
   private fillSample(msg: Message): void {
+    try {
+      this.drawAndScore(msg);
+    } catch (err) {
+      if (isTycheError(err) || !(err instanceof Error)) throw err;
+      throw new ModelError(msg.address, `${(msg.dist as Distribution).name} failed to ${msg.value === undefined ? 'draw a value' : 'score the value'}: ${err.name}: ${err.message}`, { cause: err });
+    }
+  }
+
+  private drawAndScore(msg: Message): void {
     const dist = msg.dist as Distribution;
     const numeric = this.m.numericSites;
     const wasNumeric = numeric.get(msg.address) === true;

@@ -17,7 +17,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { main } from '../../src/cli.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from '../../src/core/errors.js';
 import { type Ctx, type Model, model, ops } from '../../src/core/index.js';
-import { Bernoulli, Beta, Categorical, Normal, Uniform } from '../../src/distributions/index.js';
+import { Bernoulli, Beta, Categorical, Distribution, Normal, Uniform, constraints } from '../../src/distributions/index.js';
 import { infer, registerEngine } from '../../src/infer/index.js';
 import { arbDistribution, arbProgram } from '../../src/testing/index.js';
 import { BAD_INPUTS, ENGINES, runCase } from './bad-input-cases.js';
@@ -105,7 +105,6 @@ function exactScaleMean(): number {
   return num / den;
 }
 
-// (program smc is the exception still: a particle whose parameters are invalid fails the run)
 describe('item 2: an invalid parameter means density zero in every engine (the same rule everywhere)', () => {
   const exact = exactScaleMean();
   /** |mean - target| < 4 MCSE (MCMC: the summary's mcse_mean; weighted draws: sd / sqrt(ESS)). */
@@ -117,6 +116,7 @@ describe('item 2: an invalid parameter means density zero in every engine (the s
   it.each([
     ['importance', { particles: 4000 }],
     ['tempered', { particles: 2000 }],
+    ['smc', { particles: 2000 }],
     ['mh', { chains: 2, samples: 2000, warmup: 500 }],
     ['nuts', { chains: 2, warmup: 200, samples: 300 }],
   ])('%s matches the exact truncated posterior mean within 4 MCSE; the HalfNormal prior mean (planted bug) does not', async (method, opts) => {
@@ -223,6 +223,34 @@ describe('item 10: arrays of tensors (and numbers) as parameters are stacked alo
     const rows = Categorical([tf.tensor1d([0.5, 0.1]), tf.tensor1d([0.5, 0.9])]);
     expect(rows.batchShape).toEqual([2]);
     expect(() => Categorical([tf.ones([2]), tf.ones([3])])).toThrow(/Categorical: parameter probs: element 1 has shape \[3\], which does not broadcast/);
+  });
+});
+
+// ---- a raw error inside a distribution's code is named by site and distribution ----
+
+class Broken extends Distribution {
+  readonly name = 'Broken';
+  readonly batchShape = [];
+  readonly support = constraints.real;
+  sample(): number {
+    return 0;
+  }
+  logProb(): number {
+    return (undefined as unknown as { x: number }).x;
+  }
+}
+
+describe('a raw JS/tfjs error from inside a distribution names the site and the distribution', () => {
+  it('importance and nuts', async () => {
+    const m = model(async ({ sample, observe }: Ctx) => {
+      const z = await sample('z', Normal(0, 1));
+      await observe('y', new Broken(), z);
+    });
+    for (const method of ['importance', 'nuts']) {
+      const err = await infer(m, { method, seed: 1 }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelError);
+      expect((err as Error).message).toMatch(/^site "y": Broken failed to score the value: TypeError: Cannot read properties of undefined/);
+    }
   });
 });
 

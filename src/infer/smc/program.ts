@@ -36,10 +36,11 @@
  *
  * @module
  */
+import { rejectsPoint } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
-import { type Trace, siteLogDensity } from '../../core/trace.js';
+import { Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { PacingHandler, Pacer, mapPaced } from '../pace.js';
@@ -155,7 +156,13 @@ class ProgramParticle<R> {
           this.arrived?.();
         },
         (err) => {
-          if (err !== KILLED) this.failed?.(err);
+          if (err === KILLED) return;
+          if (!rejectsPoint(err)) return this.failed?.(err);
+          // an invalid distribution parameter: this particle has weight zero (the one rule of every engine)
+          this.status = 'done';
+          this.trace = new Trace();
+          this.increment = -Infinity;
+          this.arrived?.();
         },
       );
     } else if (this.status === 'suspended') {
@@ -347,11 +354,12 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
       : undefined,
   });
   for (const p of result.state) p.freeLogProbs();
-  const draws: Draw<R>[] = result.state.map((p, i) => ({
+  // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
+  const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
     values: (p.trace as Trace).values(),
     returnValue: p.returnValue as R,
-    logWeight: result.logWeights[i],
-  }));
+    logWeight: result.logWeights[i]!,
+  }] : []));
   return new Posterior({
     method: 'smc',
     draws,
