@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { PACE_INTERVAL_MS, abortReason, yieldToEventLoop } from '../pace.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
 import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerStats, runChain } from './chain.js';
@@ -305,7 +306,7 @@ const now = (): number => performance.now();
 class RunMonitor {
   private readonly start = now();
   private last = this.start;
-  private nextYield = this.start + 10;
+  private nextYield = this.start + PACE_INTERVAL_MS;
   private nextProgress: number;
   private warmupMs = 0;
   private samplingMs = 0;
@@ -320,7 +321,7 @@ class RunMonitor {
 
   throwIfAborted(): void {
     const signal = this.options.signal;
-    if (signal?.aborted) throw signal.reason ?? new DOMException('The MCMC run was aborted.', 'AbortError');
+    if (signal?.aborted) throw abortReason(signal, 'MCMC run');
   }
 
   /** Charges the time since the last call to the phases of the chains in `active`. */
@@ -349,7 +350,7 @@ class RunMonitor {
     if (this.last >= this.nextYield) {
       await yieldToEventLoop();
       this.last = now(); // time spent away is nobody's
-      this.nextYield = this.last + 10;
+      this.nextYield = this.last + PACE_INTERVAL_MS;
     }
     this.throwIfAborted();
   }
@@ -369,13 +370,6 @@ class RunMonitor {
   timing(): McmcTiming {
     return { warmupMs: this.warmupMs, samplingMs: this.samplingMs, totalMs: now() - this.start };
   }
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
 }
 
 function isPromise<T>(x: T | Promise<T>): x is Promise<T> {

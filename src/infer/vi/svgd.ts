@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { Pacer } from '../pace.js';
 import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
@@ -185,8 +186,9 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const stepper = options.optimizer === 'coin' ? coinStepper() : adagradStepper(options.lr ?? 0.05);
   if (options.optimizer !== undefined && options.optimizer !== 'coin' && options.optimizer !== 'adagrad') throw new Error(`svgd: unknown optimizer "${String(options.optimizer)}"; use 'adagrad' or 'coin'`);
   const history = new Float64Array(steps);
+  const pace = new Pacer(options.signal);
   for (let t = 0; t < steps; t++) {
-    options.signal?.throwIfAborted();
+    if (pace.due()) await pace.pause();
     const { logp, grad } = await target(x);
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logp[i]! / n;
@@ -198,7 +200,6 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     const h = bw === 'median' ? medianBandwidth(x, n, d) : bw;
     stepper.step(x, steinDirection(x, grad, n, d, h));
     options.onStep?.({ step: t + 1, steps, meanLogDensity: mean });
-    if (t % 16 === 15) await new Promise<void>((r) => setImmediate(r));
   }
   const stacked = tf.tidy(() => ({ ...constrainDraws(layout, tf.tensor2d(Float32Array.from(x), [n, d]), tf.zeros([n]), false).stacked })) as Record<string, tf.Tensor>;
   // sites whose support depends on other values are constrained by running the model (completeDraws)

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { Pacer } from '../pace.js';
 import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync, valueAndGradsAsync } from '../../backend/autodiff.js';
@@ -383,12 +384,12 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     options.signal?.throwIfAborted();
     await svi.init(args);
     const t0 = performance.now();
+    const pace = new Pacer(options.signal);
     for (let k = 0; k < steps; k++) {
-      options.signal?.throwIfAborted();
+      // let timers and abort signals through every ~10 ms
+      if (pace.due()) await pace.pause();
       const loss = await svi.step(args);
       if (options.onStep && ((k + 1) % every === 0 || k + 1 === steps)) options.onStep({ step: k + 1, steps, loss, elapsedMs: performance.now() - t0 });
-      // let timers and abort signals through between steps
-      if (k % 16 === 15) await new Promise<void>((r) => setImmediate(r));
     }
     const elapsed = performance.now() - t0;
     const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false });
