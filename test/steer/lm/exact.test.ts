@@ -321,6 +321,16 @@ describe('exact conditioning on a regex by dynamic programming', () => {
     );
   });
 
+  it('a weighted set conditioned on a regex is the set filtered and renormalised', () => {
+    const set = new WeightedSetLM(ab, [{ value: 'ab', weight: 2 }, { value: 'aab', weight: 1 }, { value: 'ba', weight: 3 }, { value: 'a b', weight: 0.5 }, { value: 'abab', weight: 1.5 }], 'wset');
+    const cond = conditionOnRegex(set, 'a[ab]*b');
+    const kept = [['ab', 2], ['aab', 1], ['abab', 1.5]] as const;
+    expect(cond.Z).toBeCloseTo(4.5 / 8, 14);
+    const strings = cond.strings(10);
+    expect(strings.map((x) => x.text).sort()).toEqual(kept.map(([t]) => t).sort());
+    for (const [t, w] of kept) expect(Math.exp(strings.find((x) => x.text === t)!.logprob)).toBeCloseTo(w / 4.5, 14);
+  });
+
   it('says so when nothing can match', () => {
     expect(() => conditionOnRegex(lm, 'c+')).toThrow(/no string matches \/c\+\/ with positive probability under "bigram" \(Z = 0\)/);
     expect(() => conditionOnRegex(lm, 'a{5}', { maxLength: 3 })).toThrow(/no string of at most 3 tokens matches/);
