@@ -18,6 +18,7 @@
  * manifest's meta block.
  *
  * Usage: tsx scripts/train-diffusion.ts [--only toy2d,digits,...] [--steps N] [--seed S] [--fresh]
+ *        [--out DIR] [--checkpoints DIR] [--stop-at STEP]
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +57,10 @@ const JOBS: Record<Job, JobSpec> = {
 const LABEL_DROP = 0.15;
 const EMA = 0.999;
 const CKPT_EVERY = 500;
-const CKPT_DIR = '.checkpoints/diffusion';
+const CKPT_DIR = arg('checkpoints') ?? '.checkpoints/diffusion';
+const OUT_DIR = arg('out') ?? SHIPPED_DIFFUSION_DIR;
+/** Stop (as if interrupted) after this many steps, leaving only the checkpoint: for testing resumption. */
+const STOP_AT = arg('stop-at') !== undefined ? Number(arg('stop-at')) : Infinity;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -213,6 +217,10 @@ async function train(job: Job, seed: number, stepsOverride: number | undefined, 
   const t0 = Date.now();
   console.log(`[${job}] ${mlp.size} parameters, steps ${start}..${spec.steps}, batch ${spec.batch}`);
   for (let step = start; step < spec.steps; step++) {
+    if (step >= STOP_AT) {
+      console.log(`[${job}] stopping at step ${step} (--stop-at)`);
+      return;
+    }
     const rng = new Rng(`${seed}/${job}/step${step}`);
     const batch = makeBatch(job, spec, trainSet, rng, spec.batch);
     // learning rate: constant, then linear decay over the last 30%
@@ -256,9 +264,9 @@ async function train(job: Job, seed: number, stepsOverride: number | undefined, 
   };
   console.log(`[${job}] done`, JSON.stringify({ ...report, lossCurveEvery50Steps: undefined }));
   const { manifest, data } = await mlp.serialise({ role: spec.role, eventShape: spec.eventShape, schedule: spec.schedule, prediction: spec.prediction, report });
-  mkdirSync(SHIPPED_DIFFUSION_DIR, { recursive: true });
-  writeFileSync(join(SHIPPED_DIFFUSION_DIR, `${job}.json`), JSON.stringify(manifest, null, 1));
-  writeFileSync(join(SHIPPED_DIFFUSION_DIR, `${job}.bin`), data);
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, `${job}.json`), JSON.stringify(manifest, null, 1));
+  writeFileSync(join(OUT_DIR, `${job}.bin`), data);
   mlp.dispose();
   for (const v of ema.values()) v.dispose();
   opt.dispose();

@@ -17,6 +17,7 @@ import { encodePng, imageGrid, scatterImage, crc32 } from '../../../src/io/png.j
 import { imageGridPlot, particleScatterPlot, toSvg } from '../../../src/plots/index.js';
 import * as D from '../../../src/steer/diffusion/index.js';
 import { checkMixtureSamples } from '../../../src/testing/diffusion.js';
+import { runSMC, type FeynmanKac } from '../../../src/infer/smc/index.js';
 import { MIX, SCHEDULES, ddpmWrongPosterior, maxAbsDiff } from './fixtures.js';
 
 beforeAll(async () => {
@@ -277,6 +278,33 @@ describe('errors, memory and abort', () => {
       }),
     ).rejects.toThrow('stop here');
     expect(seen).toBe(4);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('the particle core', () => {
+  it('runSMC moves a diffusion state { x: [N, d] } with a sampler and resamples it by gather, memory flat', async () => {
+    const model = MIX.model(SCHEDULES.vp, 'epsilon');
+    const times = D.timeGrid(model.schedule, 30);
+    const sampler = D.ddpm();
+    const fk: FeynmanKac<{ x: tf.Tensor }> = {
+      init: (n, rng) => ({ x: D.gaussianNoise([n, 2], rng) }),
+      done: (t) => t >= times.length - 1,
+      async step(state, t, rng) {
+        const out = await D.samplerStep(sampler, { model, x: state.x, t: times[t]!, s: times[t + 1]!, step: t }, rng);
+        // a potential on the x0-prediction (favour x0[0] > 0), enough to force resampling
+        const lp = tf.tidy(() => tf.mul(tf.squeeze(tf.slice(out.x0, [0, 0], [-1, 1]), [1]), 0.3));
+        tf.dispose([out.x0, out.mean, out.logProb!]);
+        return { state: { x: out.x }, logPotential: lp };
+      },
+    };
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    const res = await runSMC(fk, { particles: 64, seed: 3, onStep: () => void counts.push(tf.memory().numTensors) });
+    expect(res.state.x.shape).toEqual([64, 2]);
+    expect(res.resampledAt.length).toBeGreaterThan(0);
+    expect(Math.max(...counts.slice(1)) - Math.min(...counts.slice(1))).toBe(0);
+    res.state.x.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
