@@ -27,14 +27,19 @@ export interface EightSchoolsData {
 /** The eight schools data (posteriordb `eight_schools`). */
 export const eightSchoolsData: EightSchoolsData = loadData<EightSchoolsData>('eight_schools');
 
-/** Non-centered eight schools; latent sites `mu`, `tau`, `theta_trans` (length J). */
+/**
+ * Non-centered eight schools; latent sites `mu`, `tau`, `theta_trans` (length J), and the
+ * school effects `theta = mu + tau * theta_trans` as a deterministic site (Stan's transformed
+ * parameter), so posteriors report them.
+ */
 export const eightSchoolsNoncentered = model(
-  async ({ sample, plate }, d: EightSchoolsData) => {
+  async ({ sample, plate, deterministic }, d: EightSchoolsData) => {
     const mu = await sample('mu', Normal(0, 5));
     const tau = await sample('tau', HalfCauchy(5));
     await plate('schools', d.J, async (_i, p) => {
       const thetaTrans = await p.sample('theta_trans', Normal(0, 1));
-      await p.observe('y', Normal(ops.add(mu, ops.mul(tau, thetaTrans)), d.sigma), d.y);
+      const theta = deterministic('theta', ops.add(mu, ops.mul(tau, thetaTrans)));
+      await p.observe('y', Normal(theta, d.sigma), d.y);
     });
   },
   { name: 'eight_schools_noncentered' },

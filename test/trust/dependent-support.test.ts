@@ -10,7 +10,7 @@
  * same check on a model that ignores the dependence, b ~ Uniform(0, 1)) must fail.
  */
 import { describe, expect, it } from 'vitest';
-import { Normal, Uniform, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Normal, Uniform, infer, model, ops } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 import type { CompileStats } from '../../src/infer/mcmc/compiled-density.js';
 import { compileNote } from '../../src/infer/mcmc/hmc-engine.js';
@@ -91,5 +91,17 @@ describe('supports that depend on other parameters', () => {
     expect(compileNote(true, { evaluations: 1000, viaTfjs: 250, reasons: { 'validity guard changed': 250 } })).toBe(
       'compiled log density: 250 of 1000 evaluations (25%) ran on tfjs (validity guard changed: 250)',
     );
+  });
+
+  it('engines with fixed transforms refuse such a support, naming the site; svgd follows it', async () => {
+    await expect(infer(dependent, { method: 'vi', steps: 10, samples: 10, seed: 1 })).rejects.toThrow(/site "b": its support depends on other values/);
+    const onDiscrete = model(async ({ sample, observe }) => {
+      const k = await sample('k', Bernoulli(0.5));
+      const x = await sample('x', Uniform(0, k + 1));
+      await observe('y', Normal(x, 0.5), 0.7);
+    });
+    await expect(infer(onDiscrete, { method: 'hmc-gibbs', chains: 4, warmup: 10, samples: 10, seed: 1 })).rejects.toThrow(/site "x": its support depends on other values/);
+    const post = await infer(dependent, { method: 'svgd', particles: 20, steps: 20, seed: 1 });
+    for (const d of post.draws) expect((d.values.b as number) < 1 - (d.values.a as number)).toBe(true);
   });
 });

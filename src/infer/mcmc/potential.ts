@@ -108,12 +108,18 @@ function sameValues(a: readonly Value[], b: readonly Value[]): boolean {
  * values may repeat between the runs).
  */
 function dependsOnValues(site: Site, other: Trace, discrete: boolean): boolean {
-  const mine = boundsOf((site.dist as Distribution).support);
-  if (mine === undefined) return false;
-  if (discrete) return true;
-  const theirs = other.get(site.address);
-  const bounds = theirs?.dist ? boundsOf((theirs.dist as Distribution).support) : undefined;
-  return bounds === undefined || !sameValues(mine, bounds);
+  if (boundsOf((site.dist as Distribution).support) === undefined) return false;
+  return discrete || boundsDiffer([site, other.get(site.address)]);
+}
+
+/**
+ * Whether the support bounds of a site differ between runs (sites of one
+ * address from several traces; a missing site counts as different).
+ */
+export function boundsDiffer(sites: readonly (Site | undefined)[]): boolean {
+  const bounds = sites.map((s) => (s?.dist ? boundsOf((s.dist as Distribution).support) : undefined));
+  const first = bounds[0];
+  return bounds.some((b) => (b === undefined) !== (first === undefined) || (b !== undefined && !sameValues(first!, b)));
 }
 
 /**
