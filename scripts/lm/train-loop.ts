@@ -80,6 +80,9 @@ export async function train(task: TrainTask, opts: { minutes: number; fresh?: bo
   const ckptEvery = opts.ckptEvery ?? 50;
   while (adam.step < task.steps && !stop && !opts.exportNow) {
     if (Date.now() - t0 > opts.minutes * 60_000) break;
+    // Let the event loop run so SIGINT/SIGTERM handlers can fire between steps.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stop) break;
     const batch = task.batch(adam.step);
     const lr = cosineLR(adam.step, task.steps, task.lr, task.warmup);
     const { value, grads } = tf.variableGrads(() => lossFn(c, vars, rope, batch));

@@ -24,7 +24,7 @@ beforeAll(async () => {
 const tinyConfig: TransformerConfig = { vocabSize: 7, dModel: 16, nLayers: 2, nHeads: 2, dFF: 24, contextLength: 24, ropeTheta: 10000, normEps: 1e-5, head: 'lm' };
 
 /** A random-weight tiny transformer (weights scaled up so its rows are far from uniform). */
-function tinyLM(seed = 3): TransformerLM {
+function tinyLM(seed = 3, typedStepMaxBatch?: number): TransformerLM {
   const w = initWeights(tinyConfig, seed);
   for (const [k, t] of Object.entries(w)) {
     if (t.rank > 1) {
@@ -32,7 +32,7 @@ function tinyLM(seed = 3): TransformerLM {
       t.dispose();
     }
   }
-  return new TransformerLM(tinyConfig, w, new CharVocabulary('abcde', 'tiny'), { name: 'tiny-transformer' });
+  return new TransformerLM(tinyConfig, w, new CharVocabulary('abcde', 'tiny'), { name: 'tiny-transformer', typedStepMaxBatch });
 }
 
 describe('CharVocabulary', () => {
@@ -51,7 +51,8 @@ describe('CharVocabulary', () => {
   });
 });
 
-lmConformance('tiny random transformer (tfjs, KV caches)', () => tinyLM(), { maxPrefixLength: 20 });
+lmConformance('tiny random transformer (one-token steps in typed arrays)', () => tinyLM(3, 1000), { maxPrefixLength: 20 });
+lmConformance('tiny random transformer (every step in tfjs)', () => tinyLM(3, 0), { maxPrefixLength: 20 });
 lmConformance('shipped kjv-char transformer', () => loadTransformerLM('kjv-char'), { prefixes: 12, maxPrefixLength: 40 });
 
 describe('TransformerLM', () => {

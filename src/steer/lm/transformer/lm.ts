@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache } from '../types.js';
 import { type LayerKV, type Rope, type TransformerConfig, type TransformerWeights, attentionMask, checkConfig, forward, head, makeRope } from './model.js';
+import { type TypedKV, TypedTransformer } from './step.js';
 import { CharVocabulary } from './tokenizer.js';
 
 /** Options of {@link TransformerLM}. */
@@ -18,25 +19,36 @@ export interface TransformerLMOptions {
   readonly name?: string;
   /** Largest number of sequences in one forward pass (bigger requests are split). Default 128. */
   readonly maxBatch?: number;
+  /**
+   * One-token extensions of at most this many caches run in plain typed
+   * arrays (`step.ts`) instead of a tfjs forward pass (default 4; 0 = always
+   * tfjs). On a model this small a tfjs pass costs mostly op dispatch, so a
+   * few sequences are cheaper in typed arrays, and many are cheaper batched
+   * in tfjs (bench/lm.ts measures both).
+   */
+  readonly typedStepMaxBatch?: number;
 }
 
-/** A KV cache of a {@link TransformerLM}: per layer keys and values `[H, length, hd]`. */
+/** A KV cache of a {@link TransformerLM}: per layer rotated keys and values `[length, dModel]` in typed arrays. */
 export class TransformerKVCache implements KVCache {
   private disposed = false;
   /** @internal */
   constructor(
     readonly owner: TransformerLM,
-    readonly layers: { k: tf.Tensor3D; v: tf.Tensor3D }[],
+    private layersData: TypedKV[],
     readonly length: number,
   ) {}
+  /** The per-layer keys and values. */
+  get layers(): readonly TypedKV[] {
+    return this.layersData;
+  }
   /** True once {@link dispose} has run. */
   get isDisposed(): boolean {
     return this.disposed;
   }
   dispose(): void {
-    if (this.disposed) return;
     this.disposed = true;
-    for (const l of this.layers) tf.dispose([l.k, l.v]);
+    this.layersData = [];
   }
 }
 
@@ -46,6 +58,8 @@ export class TransformerLM implements IncrementalLanguageModel {
   readonly contextLength: number;
   private readonly rope: Rope;
   private readonly maxBatch: number;
+  private readonly typedMax: number;
+  private typed: TypedTransformer | null = null;
   private disposed = false;
 
   /**
@@ -65,6 +79,7 @@ export class TransformerLM implements IncrementalLanguageModel {
     if (vocab.size !== config.vocabSize) throw new Error(`${this.name}: vocabulary has ${vocab.size} tokens, config says ${config.vocabSize}`);
     this.contextLength = config.contextLength;
     this.maxBatch = options.maxBatch ?? 128;
+    this.typedMax = options.typedStepMaxBatch ?? 4;
     this.rope = makeRope(config);
   }
 
@@ -105,6 +120,15 @@ export class TransformerLM implements IncrementalLanguageModel {
       caches.push(cache);
     });
     const results: ExtendResult[] = [];
+    if (seqs.length <= this.typedMax && caches.every((c, i) => c !== null && seqs[i]!.length === 1)) {
+      this.typed ??= new TypedTransformer(this.config, this.weights);
+      for (let i = 0; i < seqs.length; i++) {
+        const c = caches[i]!;
+        const { logprobs, kv } = this.typed.step(c.layers, seqs[i]![0]!);
+        results.push({ logprobs, cache: new TransformerKVCache(this, kv, c.length + 1) });
+      }
+      return results;
+    }
     for (let s = 0; s < seqs.length; s += this.maxBatch) {
       const { logp, newCaches } = this.run(seqs.slice(s, s + this.maxBatch), caches.slice(s, s + this.maxBatch), true);
       const rows = await this.rows(logp);
@@ -128,20 +152,27 @@ export class TransformerLM implements IncrementalLanguageModel {
         pos[b * T + t] = Math.min(pastLens[b]! + t, c.contextLength - 1);
       }
     });
-    const hd = c.dModel / c.nHeads;
-    const kept: { logp: tf.Tensor2D; kv: tf.Tensor3D[][] } = tf.tidy(() => {
-      let past: LayerKV[] | null = null;
-      if (P > 0) {
-        past = [];
-        for (let l = 0; l < c.nLayers; l++) {
-          const pad = (x: tf.Tensor3D | undefined, L: number): tf.Tensor3D =>
-            x === undefined ? tf.zeros([c.nHeads, P, hd]) : L === P ? x : tf.pad(x, [[0, 0], [0, P - L], [0, 0]]);
-          past.push({
-            k: tf.stack(seqs.map((_, b) => pad(caches![b]?.layers[l]!.k, pastLens[b]!))) as tf.Tensor4D,
-            v: tf.stack(seqs.map((_, b) => pad(caches![b]?.layers[l]!.v, pastLens[b]!))) as tf.Tensor4D,
-          });
+    const d = c.dModel;
+    const hd = d / c.nHeads;
+    // Past keys/values, right-padded to P, uploaded as one [B, P, d] array per layer and part.
+    const pastArrays: Float32Array[][] = [];
+    if (P > 0) {
+      for (let l = 0; l < c.nLayers; l++) {
+        const k = new Float32Array(B * P * d);
+        const v = new Float32Array(B * P * d);
+        for (let b = 0; b < B; b++) {
+          const kv = caches?.[b]?.layers[l];
+          if (kv) {
+            k.set(kv.k, b * P * d);
+            v.set(kv.v, b * P * d);
+          }
         }
+        pastArrays.push([k, v]);
       }
+    }
+    const kept: { logp: tf.Tensor2D; kv: tf.Tensor[] } = tf.tidy(() => {
+      const toHeads = (a: Float32Array): tf.Tensor4D => tf.transpose(tf.tensor4d(a, [B, P, c.nHeads, hd]), [0, 2, 1, 3]);
+      const past: LayerKV[] | null = P > 0 ? pastArrays.map(([k, v]) => ({ k: toHeads(k!), v: toHeads(v!) })) : null;
       const { hidden, kv } = forward(c, this.weights, this.rope, {
         tokens: tf.tensor2d(tok, [B, T], 'int32'),
         positions: tf.tensor2d(pos, [B, T], 'int32'),
@@ -149,30 +180,30 @@ export class TransformerLM implements IncrementalLanguageModel {
         past,
       });
       const last = tf.tensor1d(seqs.map((q, b) => b * T + q.length - 1), 'int32');
-      const h = tf.gather(tf.reshape(hidden, [B * T, c.dModel]), last) as tf.Tensor2D;
+      const h = tf.gather(tf.reshape(hidden, [B * T, d]), last) as tf.Tensor2D;
       const logp = tf.logSoftmax(head(c, this.weights, h)) as tf.Tensor2D;
-      const kvs: tf.Tensor3D[][] = [];
-      if (wantCaches) {
-        for (let b = 0; b < B; b++) {
-          const n = seqs[b]!.length;
-          const per: tf.Tensor3D[] = [];
-          for (let l = 0; l < c.nLayers; l++) {
-            for (const part of [kv[l]!.k, kv[l]!.v]) {
-              const fresh = tf.reshape(tf.slice(part, [b, 0, 0, 0], [1, c.nHeads, n, hd]), [c.nHeads, n, hd]) as tf.Tensor3D;
-              const old = caches?.[b]?.layers[l]![part === kv[l]!.k ? 'k' : 'v'];
-              per.push(old ? (tf.concat([old, fresh], 1) as tf.Tensor3D) : fresh);
-            }
-          }
-          kvs.push(per);
-        }
-      }
-      return { logp, kv: kvs };
+      // this call's keys/values back to [B, T, d]
+      const fresh = wantCaches ? kv.flatMap((x) => [tf.transpose(x.k, [0, 2, 1, 3]), tf.transpose(x.v, [0, 2, 1, 3])]) : [];
+      return { logp, kv: fresh };
     });
     if (!wantCaches) return { logp: kept.logp };
-    const newCaches = kept.kv.map((per, b) => {
-      const layers = [];
-      for (let l = 0; l < c.nLayers; l++) layers.push({ k: per[2 * l]!, v: per[2 * l + 1]! });
-      return new TransformerKVCache(this, layers, pastLens[b]! + seqs[b]!.length);
+    const freshData = kept.kv.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(kept.kv);
+    const newCaches = seqs.map((q, b) => {
+      const n = q.length;
+      const L = pastLens[b]!;
+      const layers: TypedKV[] = [];
+      for (let l = 0; l < c.nLayers; l++) {
+        const parts = [0, 1].map((j) => {
+          const out = new Float32Array((L + n) * d);
+          const old = caches?.[b]?.layers[l];
+          if (old) out.set(j === 0 ? old.k : old.v);
+          out.set(freshData[2 * l + j]!.subarray(b * T * d, (b * T + n) * d), L * d);
+          return out;
+        });
+        layers.push({ k: parts[0]!, v: parts[1]! });
+      }
+      return new TransformerKVCache(this, layers, L + n);
     });
     return { logp: kept.logp, newCaches };
   }
