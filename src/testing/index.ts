@@ -123,3 +123,4 @@ export {
   type LmConformanceOptions,
   type LmConformanceReport,
 } from './lm-conformance.js';
+export { checkMixtureSamples, bonferroniZ, type MixtureCheck, type MomentZ } from './diffusion.js';
