@@ -106,4 +106,17 @@ describe('deterministic sites and return values in every engine', () => {
     expect(r.vectorized).toMatch(/batched run failed: .*needs a number/);
     r.values.forEach((v, i) => expect(v.twice).toBeCloseTo((2 * i) / 100, 12));
   });
+
+  it('keeps tf.memory().numTensors flat over repeated runs with posteriors disposed', async () => {
+    const counts: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      for (const options of [
+        { method: 'nuts', chains: 2, warmup: 20, samples: 20, seed: r },
+        { method: 'nuts', chains: 2, warmup: 20, samples: 20, seed: r, vectorize: false },
+        { method: 'vi', steps: 5, samples: 20, seed: r },
+      ] as const) (await infer(schools, options)).dispose();
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts[2]).toBe(counts[1]);
+  });
 });
