@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { rejectsPoint } from '../core/errors.js';
 import type { Handler, Message } from '../core/message.js';
 import type { Model } from '../core/model.js';
 import type { Rng } from '../core/rng.js';
@@ -53,7 +54,8 @@ export async function runPath<A extends unknown[], R>(m: Model<A, R>, args: A, r
     const returnValue = await m.run({ rng, handlers }, ...args);
     return recorder.logWeight > -Infinity ? { values: recorder.values, returnValue, logWeight: recorder.logWeight } : undefined;
   } catch (err) {
-    if (err !== PRUNED) throw err;
+    // a pruned path, or one where a distribution's parameter is invalid, has probability zero (the one rule of every engine)
+    if (err !== PRUNED && !rejectsPoint(err)) throw err;
     return undefined;
   }
 }

@@ -127,6 +127,32 @@ describe('item 2: an invalid parameter means density zero in every engine (the s
   });
 });
 
+/** k ~ Bernoulli(0.5); x ~ Normal(0, 1); y ~ Normal(x, k): k = 0 makes the scale invalid, so P(k = 1 | y) = 1. */
+const coinScale = model(async ({ sample, observe }: Ctx) => {
+  const k = await sample('k', Bernoulli(0.5));
+  const x = await sample('x', Normal(0, 1));
+  await observe('y', Normal(x, k), 0.3);
+});
+
+describe('item 2: the same rule for discrete sites (enumerate, Gibbs in mh and hmc-gibbs)', () => {
+  it.each([
+    ['mh', { gibbs: true, samples: 200, warmup: 50 }],
+    ['hmc-gibbs', { chains: 1, warmup: 30, samples: 30 }],
+  ])('%s: P(k = 1) = 1 exactly', async (method, opts) => {
+    const post = await infer(coinScale, { method, seed: 2, ...opts });
+    expect(post.marginal('k').prob(1)).toBe(1);
+  });
+
+  it('enumerate: the invalid path has probability zero', async () => {
+    const m = model(async ({ sample, observe }: Ctx) => {
+      const k = await sample('k', Bernoulli(0.5));
+      await observe('y', Normal(0, k), 0.3);
+    });
+    const post = await infer(m, { method: 'enumerate' });
+    expect(post.marginal('k').prob(1)).toBe(1);
+  });
+});
+
 // ---- item 3: a NaN log density is an error naming the site in every engine ----
 
 const nanInTail = model(async ({ sample, factor }: Ctx) => {

@@ -171,7 +171,16 @@ export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A,
   const r = rng.split();
   for (let k = 0; k < support.length; k++) {
     const v = support[k];
-    const c = await runWithValues(m, args, (a) => (a === address ? v : current.trace.get(a)?.value), r);
+    let c: TraceState<R>;
+    try {
+      c = await runWithValues(m, args, (a) => (a === address ? v : current.trace.get(a)?.value), r);
+    } catch (err) {
+      // a value that makes a distribution's parameter invalid has density zero (the one rule of every engine)
+      if (!rejectsPoint(err)) throw err;
+      candidates.push(current);
+      logW[k] = -Infinity;
+      continue;
+    }
     for (const s of c.trace) {
       if (s.type === 'sample' && !s.observed && !current.trace.has(s.address)) {
         throw new ModelError(address, `Gibbs: setting this site to ${String(v)} creates the new site "${s.address}"; use MH for sites that change the model's structure`);
