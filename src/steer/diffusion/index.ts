@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { type DiffusionModel, type EvalContext, denoise, checkState, checkCondition, classifierFreeGuidance, labels } from './model.js';
+export { type DiffusionModel, type EvalContext, denoise, predictSync, checkState, checkCondition, classifierFreeGuidance, labels } from './model.js';
 export { type Prediction, PREDICTIONS, checkPrediction, conversionCoefficients, convertPrediction } from './parametrisation.js';
 export {
   type Schedule,

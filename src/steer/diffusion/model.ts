@@ -164,3 +164,27 @@ export function classifierFreeGuidance(model: DiffusionModel, scale: number): Di
 export function labels(n: number, label: number): tf.Tensor {
   return tf.fill([n], label, 'int32');
 }
+
+/**
+ * The model's prediction at (x, t) converted to `want`, computed
+ * synchronously so that `tf.grad` can differentiate it with respect to x
+ * (twisted proposals need ∇_x of a function of the x0-prediction). Works for
+ * models whose `predict` returns a tensor (the Gaussian mixture and the
+ * shipped MLPs); throws for an async network. No shape or finiteness checks:
+ * use {@link denoise} outside gradients.
+ */
+export function predictSync(model: DiffusionModel, x: tf.Tensor, t: number, cond: tf.Tensor | undefined, want: Prediction): tf.Tensor {
+  const who = `predictSync(model "${model.name}")`;
+  checkTime(model.schedule, t, who);
+  const out = model.predict(x, t, cond);
+  if (!(out instanceof tf.Tensor)) {
+    void Promise.resolve(out).then((v) => v.dispose(), () => undefined);
+    throw new TypeError(`${who}: predict returned a promise; differentiate only models whose network is synchronous`);
+  }
+  if (want === model.prediction) return out;
+  try {
+    return convertPrediction(out, x, model.prediction, want, model.schedule, t, who);
+  } finally {
+    out.dispose();
+  }
+}

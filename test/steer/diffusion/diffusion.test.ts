@@ -103,6 +103,28 @@ describe('the analytic Gaussian mixture', () => {
     expect(c.pass, c.summary).toBe(false);
   });
 
+  it('predictSync differentiates the x0-prediction (against central finite differences; the shipped-style MLP too)', () => {
+    const sch = SCHEDULES.vp;
+    const model = MIX.model(sch, 'epsilon');
+    const x = points(4, 'grad', 1);
+    const f = (y: tf.Tensor) => tf.sum(tf.mul(D.predictSync(model, y, 0.3, undefined, 'x0'), tf.tensor1d([1, -2])));
+    const g = tf.grad(f)(x);
+    const gv = g.dataSync();
+    const xv = x.dataSync();
+    const h = 1e-2;
+    for (let i = 0; i < 8; i++) {
+      const up = Float32Array.from(xv);
+      const dn = Float32Array.from(xv);
+      up[i]! += h;
+      dn[i]! -= h;
+      const fd = tf.tidy(() => (f(tf.tensor2d(up, [4, 2])).dataSync()[0]! - f(tf.tensor2d(dn, [4, 2])).dataSync()[0]!) / (2 * h));
+      expect(Math.abs(gv[i]! - fd), `coordinate ${i}`).toBeLessThan(2e-2 * (1 + Math.abs(fd)));
+    }
+    const asyncModel: D.DiffusionModel = { ...model, predict: async (y, t) => model.predict(y, t) };
+    expect(() => D.predictSync(asyncModel, x, 0.3, undefined, 'x0')).toThrow(/predict returned a promise/);
+    tf.dispose([x, g]);
+  });
+
   it('class-conditional predictions equal the conditional mixture; guidance scale 1 is conditional and 0 unconditional', async () => {
     const sch = SCHEDULES.vp;
     const model = MIX.model(sch, 'epsilon');
