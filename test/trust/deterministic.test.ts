@@ -52,10 +52,10 @@ describe('deterministic sites and return values in every engine', () => {
     ['nuts, vectorised', { method: 'nuts', chains: 2, warmup: 100, samples: 50, seed: 1, vectorize: true }],
     ['nuts, chain by chain', { method: 'nuts', chains: 2, warmup: 100, samples: 50, seed: 1, vectorize: false }],
     ['hmc', { method: 'hmc', chains: 2, warmup: 100, samples: 50, seed: 1, numSteps: 8 }],
-    ['vi (batched steps)', { method: 'vi', steps: 200, samples: 100, seed: 1 }],
+    ['vi (batched steps)', { method: 'vi', steps: 30, samples: 100, seed: 1 }],
     ['vi (per-draw steps)', { method: 'vi', steps: 50, samples: 30, seed: 1, vectorize: false }],
     ['svgd', { method: 'svgd', particles: 20, steps: 50, seed: 1 }],
-    ['neutra', { method: 'neutra', guide: 'normal', viSteps: 100, chains: 2, warmup: 50, samples: 30, seed: 1 }],
+    ['neutra', { method: 'neutra', guide: 'normal', viSteps: 30, chains: 2, warmup: 50, samples: 30, seed: 1 }],
   ] as const)('%s', async (_name, options) => {
     const post = await infer(schools, options as never);
     checkDraws(post);
