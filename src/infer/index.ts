@@ -14,7 +14,8 @@ export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hm
 export { type WorkersOption } from './mcmc/worker-pool.js';
 export { hmcGibbs, gibbsSitesOf, type HMCGibbsOptions, type HMCGibbsDiagnostics } from './mcmc/hmc-gibbs.js';
 export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout, type PotentialOptions, type Compiled } from './mcmc/potential.js';
-export { CompiledDensity, type CompileMode, type CompileStatus, type Evaluation } from './mcmc/compiled-density.js';
+export { CompiledDensity, type CompileMode, type CompileStatus, type CompileStats, type Evaluation } from './mcmc/compiled-density.js';
+export { replayDraws, type DrawSource, type ReplayOptions, type Replayed, type UnconstrainedSite } from './replay-draws.js';
 /** Variational inference (SVI, autoguides, objectives, amortised guides), SVGD and NeuTra; registers the `vi`, `svgd` and `neutra` engines. The full API: `./vi/index.js`. */
 export {
   SVI, vi, svgd, neutra, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,

@@ -14,7 +14,7 @@ export { AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateN
 export { ModelGuide } from './model-guide.js';
 export { type SiteTerm, type ParticleSites, type SiteBaselines, siteTermsOf, raoBlackwellScore } from './rao-blackwell.js';
 export { type Schedule, type OptimizerSpec, type SviOptimizer, exponentialDecay, cosineDecay, piecewiseConstant, clipByGlobalNorm, sviOptimizer } from './optim.js';
-export { SVI, type SVIOptions, type GuideSpec, type VIOptions, type VIProgress, type VIDiagnostics, guideFrom, vi } from './svi.js';
+export { SVI, type SVIOptions, type SviSample, type GuideSpec, type VIOptions, type VIProgress, type VIDiagnostics, guideFrom, khatReport, vi } from './svi.js';
 export { AutoFlow, type AutoFlowOptions } from './auto-flow.js';
 export { svgd, steinDirection, medianBandwidth, adagradStepper, coinStepper, type ParticleStepper, type SVGDOptions } from './svgd.js';
 export { paramNetwork, column, type Activation } from './amortized.js';
