@@ -31,6 +31,9 @@ async function loadModule(file: string): Promise<ModelModule> {
   } catch {
     throw new UsageError(`model file not found: ${file}`);
   }
+  // choose the backend before the model file can make tensors at its top level (tfjs corrupts
+  // some tensors when it moves them between backends; see initBackend)
+  await (await import('../backend/select.js')).initBackend();
   return (await import(pathToFileURL(path).href)) as ModelModule;
 }
 
