@@ -164,8 +164,13 @@ describe('item 3: a NaN log density met during sampling is an error naming the s
   it.each([
     ['nuts', { chains: 2, warmup: 50, samples: 50 }],
     ['hmc', { chains: 2, warmup: 50, samples: 50, vectorize: false }],
+    ['hmc-gibbs', { chains: 1, warmup: 30, samples: 30 }],
+    ['svgd', { particles: 8, steps: 20 }],
+    ['vi', { steps: 20, samples: 20, init: { z: 1.5 } }],
     ['mh', { samples: 300 }],
     ['importance', { particles: 200 }],
+    ['smc', { particles: 200 }],
+    ['tempered', { particles: 200 }],
   ])('%s', async (method, opts) => {
     await expect(infer(nanInTail, { method, seed: 1, ...opts })).rejects.toThrow(/site "tail": factor log-weight is NaN/);
   });
