@@ -19,7 +19,7 @@ import { type TrainTask, train } from './lm/train-loop.js';
 const LN2 = Math.log(2);
 
 /** Held-out bits per token of an LM head over token sequences (each with BOS and EOS). */
-async function bitsPerToken(c: TransformerConfig, w: TransformerWeights, seqs: number[][], batch = 32): Promise<number> {
+export async function bitsPerToken(c: TransformerConfig, w: TransformerWeights, seqs: number[][], batch = 32): Promise<number> {
   const rope = makeRope(c);
   const sorted = [...seqs].sort((a, b) => a.length - b.length);
   let nats = 0;
@@ -39,7 +39,7 @@ function viewLM(c: TransformerConfig, w: TransformerWeights, alphabet: string, n
   return new TransformerLM(c, w, new CharVocabulary(alphabet, name), { name });
 }
 
-function kjvTask(): TrainTask {
+export function kjvTask(): TrainTask {
   const { train: trainV, heldOut } = kjvSplit();
   const alphabet = [...new Set(trainV.join('') + heldOut.join(''))].sort().join('');
   const vocab = new CharVocabulary(alphabet, 'kjv-char');
@@ -55,7 +55,7 @@ function kjvTask(): TrainTask {
     config,
     alphabet,
     seed,
-    steps: Number(process.env.KJV_STEPS ?? 800),
+    steps: Number(process.env.KJV_STEPS ?? 450),
     lr: 5e-3,
     warmup: 30,
     batch(step) {
@@ -98,7 +98,7 @@ function arithTask(): TrainTask {
     config: ARITH_CONFIG,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.ARITH_STEPS ?? 800),
+    steps: Number(process.env.ARITH_STEPS ?? 450),
     lr: 5e-3,
     warmup: 30,
     batch(step) {
@@ -139,7 +139,7 @@ export function prmItem(vocab: CharVocabulary, rng: Rng): { tokens: number[]; la
   return { tokens, labels };
 }
 
-const PRM_CONFIG: TransformerConfig = { vocabSize: ARITH_ALPHABET.length + 2, dModel: 48, nLayers: 2, nHeads: 2, dFF: 128, contextLength: 96, ropeTheta: 10000, normEps: 1e-5, head: 'scalar' };
+export const PRM_CONFIG: TransformerConfig = { vocabSize: ARITH_ALPHABET.length + 2, dModel: 48, nLayers: 2, nHeads: 2, dFF: 128, contextLength: 96, ropeTheta: 10000, normEps: 1e-5, head: 'scalar' };
 
 function prmTask(): TrainTask {
   const vocab = new CharVocabulary(ARITH_ALPHABET, 'arith-prm');
@@ -151,7 +151,7 @@ function prmTask(): TrainTask {
     config: PRM_CONFIG,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.PRM_STEPS ?? 400),
+    steps: Number(process.env.PRM_STEPS ?? 300),
     lr: 3e-3,
     warmup: 40,
     batch(step) {
