@@ -161,6 +161,12 @@ describe('backend selection in a fresh process', () => {
     expect(rep.beta[2]).toBeGreaterThan(1);
   });
 
+  test.concurrent('a forced backend that differs from the one live tensors are on is a clear error', async () => {
+    const r = await runScript('test/fixtures/backend-order-lazy.ts', 'wasm');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/tyche backend "wasm" cannot be selected: \d+ tensor\(s\) already live on the tfjs "cpu" backend/);
+  });
+
   test.concurrent('an uncaught error after wasm is loaded exits normally (code 1, plain stack)', async () => {
     const r = await runChild(undefined, '--throw');
     expect(r.code).toBe(1);
