@@ -79,7 +79,7 @@ export const CASES: readonly EngineCase[] = [
   { engine: 'hmc-gibbs', model: mixedModel, small: { chains: 1, warmup: 30, samples: 30 }, large: { chains: 1, warmup: 1000, samples: 10_000_000 }, quantity: 'mu' },
   { engine: 'vi', model: gaussModel, small: { steps: 50, samples: 50 }, large: { steps: 10_000_000 }, quantity: 'mu' },
   { engine: 'svgd', model: gaussModel, small: { particles: 8, steps: 20 }, large: { particles: 8, steps: 10_000_000 }, quantity: 'mu' },
-  { engine: 'neutra', model: gaussModel, small: { viSteps: 30, chains: 1, warmup: 30, samples: 30 }, large: { viSteps: 10_000_000 }, quantity: 'mu' },
+  { engine: 'neutra', model: gaussModel, small: { guide: 'normal', viSteps: 30, chains: 1, warmup: 30, samples: 30 }, large: { viSteps: 10_000_000 }, quantity: 'mu' },
   { engine: 'enumerate', model: coinsModel(8), small: {}, large: {}, largeModel: coinsModel(40), quantity: 'c0' },
 ];
 
