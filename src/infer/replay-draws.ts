@@ -178,8 +178,14 @@ async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, sourc
     return why;
   };
   for (let start = 0; start < source.size; start += chunk) {
-    options.signal?.throwIfAborted();
-    const rows = await runChunk(m, args, source, first, latent, options, rng, start, Math.min(source.size, start + chunk));
+    let rows: Record1[] | string;
+    try {
+      options.signal?.throwIfAborted();
+      rows = await runChunk(m, args, source, first, latent, options, rng, start, Math.min(source.size, start + chunk));
+    } catch (err) {
+      fail('');
+      throw err;
+    }
     if (typeof rows === 'string') return fail(rows);
     if (start === 0) {
       // the first draw, batched, must agree with its per-draw run; the per-draw record is kept
