@@ -33,8 +33,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
 import { type ParticleStore, inferStore } from './store.js';
-
 import { Pacer } from '../pace.js';
+
 /** What a step returns: the moved population and each particle's log potential. */
 export interface StepResult<S> {
   /** The new state (the core owns it from now on). */
@@ -112,6 +112,21 @@ export interface AncestorContext<S> {
  */
 export type AncestorSampler<S> = (ctx: AncestorContext<S>) => Int32Array;
 
+/** What a {@link TemperSchedule} sees before the resampling of step `t`. */
+export interface TemperContext {
+  /** The step about to be taken. */
+  readonly t: number;
+  /** Effective sample size of the current weights. */
+  readonly ess: number;
+  /** Number of particles. */
+  readonly particles: number;
+  /** Normalised weights (read-only). */
+  readonly weights: Float64Array;
+}
+
+/** Chooses the tempered-resampling exponent alpha in [0, 1] at each resampling. */
+export type TemperSchedule = (ctx: TemperContext) => number;
+
 /** Options of {@link runSMC}. */
 export interface SMCOptions<S, H = never> {
   /** Number of particles. */
@@ -126,9 +141,11 @@ export interface SMCOptions<S, H = never> {
   /**
    * Tempered resampling exponent alpha in [0, 1] (default 1, ordinary
    * resampling): ancestors are drawn from `w^alpha` and keep weight
-   * `w^(1 - alpha)` (see {@link temperedResample}).
+   * `w^(1 - alpha)` (see {@link temperedResample}). A function chooses alpha
+   * at each resampling from the current weights (e.g. entropic particle
+   * filtering's temperature schedules, alpha = 1 / T).
    */
-  readonly temper?: number;
+  readonly temper?: number | TemperSchedule;
   /** Seed of the random stream (ignored when `rng` is given). */
   readonly seed?: Seed;
   /** The random stream to use. */
@@ -203,6 +220,10 @@ function checkOptions<S, H>(o: SMCOptions<S, H>): void {
   const th = o.essThreshold;
   if (th !== undefined && !(th >= 0 && th <= 1)) throw new Error(`SMC: essThreshold must lie in [0, 1], got ${th}`);
   const a = o.temper;
+  if (typeof a === 'function') {
+    if (o.ancestorSampler) throw new Error('SMC: ancestorSampler cannot be combined with a temper schedule');
+    return;
+  }
   if (a !== undefined && !(a >= 0 && a <= 1)) throw new Error(`SMC: temper must lie in [0, 1], got ${a}`);
   if (o.ancestorSampler && a !== undefined && a !== 1) throw new Error('SMC: ancestorSampler cannot be combined with tempered resampling (temper < 1)');
 }
@@ -231,7 +252,7 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
   checkOptions(options);
   const N = options.particles;
   const threshold = (options.essThreshold ?? 0.5) * N;
-  const alpha = options.temper ?? 1;
+  const temper = options.temper ?? 1;
   const resampler = resolveResampler(options.resampling);
   const rng = options.rng ?? rngFrom(options.seed);
   const resampleRng = rng.split();
@@ -260,6 +281,8 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
       let ancestors: Int32Array = identity;
       let resampled = false;
       if (t > 0 && ess < threshold) {
+        const alpha = typeof temper === 'function' ? temper({ t, ess, particles: N, weights: W }) : temper;
+        if (!(alpha >= 0 && alpha <= 1)) throw new Error(`SMC step ${t}: the temper schedule returned ${alpha}; alpha must lie in [0, 1]`);
         if (alpha === 1) {
           ancestors = options.ancestorSampler
             ? customAncestors(options.ancestorSampler, { t, state, weights: W, logWeights: lw, particles: N, rng: resampleRng, resampler })

@@ -1,0 +1,121 @@
+/**
+ * Particle filtering for inference-time scaling (Puri et al. 2025) and
+ * entropic particle filtering (ePF), on the particle core: {@link stepModel}
+ * run by `runSMC`, then the final answer by weighted majority vote or best
+ * weight.
+ *
+ * ```ts
+ * const res = await particleFilterSteps(lm, prm, 'Q: 2+3*4 A:', { particles: 16, answerOf: extractAnswer, seed: 1 });
+ * res.answer; res.logZ; res.cost; // answer, log E_LM[r(x)] estimate, tokens and PRM calls
+ * ```
+ *
+ * @module
+ */
+import { rngFrom } from '../../../core/rng.js';
+import { type AncestorSampler, type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import { type Resampler, type ResamplingScheme, resolveResampler } from '../../../infer/smc/resampling.js';
+import type { LanguageModel } from '../types.js';
+import { type AnswerSelection, normalise, selectCandidate } from './aggregate.js';
+import { type EntropicAnnealing, annealingSchedule, annealingTemperature } from './epf.js';
+import { type ReferencePath, type WeightMode, stepModel } from './fk.js';
+import { type PartialSolution, StepSampler, solutionText } from './steps.js';
+import type { Candidate, RewardLink, ScalingResult, StepRewardModel, StepSearchOptions } from './types.js';
+
+/** Options of {@link particleFilterSteps}. */
+export interface StepPFOptions extends StepSearchOptions {
+  /** Number of particles (the budget). */
+  readonly particles: number;
+  /** The link of the PRM twist (default `'log'` in ratio mode, `'logit'` in replace mode, as its_hub). */
+  readonly link?: RewardLink;
+  /** Clip of reward probabilities before the link (default 1e-7 for logit, 0 for log). */
+  readonly eps?: number;
+  /** `'ratio'` (proper Feynman–Kac, default) or its_hub's `'replace'`. */
+  readonly weights?: WeightMode;
+  /** Resample when ESS < essThreshold · N (default 1: every step, as Puri et al.; forced to 1 in replace mode). */
+  readonly essThreshold?: number;
+  /** Resampling scheme (default `'multinomial'`, as its_hub). */
+  readonly resampling?: ResamplingScheme | Resampler;
+  /** Entropic annealing (ePF); absent: plain PF. */
+  readonly annealing?: EntropicAnnealing;
+  /** Final answer by weighted majority vote (default) or best weight. */
+  readonly select?: AnswerSelection;
+  /** Called with (t, T) each time ePF picks a resampling temperature. */
+  readonly onTemperature?: (t: number, temperature: number) => void;
+}
+
+/** A step-level PF result: the common result plus the run's diagnostics. */
+export interface StepPFResult extends ScalingResult {
+  /** ESS after each step. */
+  readonly essHistory: readonly number[];
+  /** The final particles (partial solutions) and their normalised weights. */
+  readonly particles: readonly PartialSolution[];
+  readonly weights: Float64Array;
+}
+
+/** Build candidates from final particles and log-weights. */
+export function candidatesOf(sampler: StepSampler, sols: readonly PartialSolution[], weights: ArrayLike<number>): Candidate[] {
+  return sols.map((s, i) => ({ text: solutionText(s), answer: sampler.answerOf(s), weight: weights[i]!, reward: s.reward, finished: s.ended === 'eos' }));
+}
+
+/** The ScalingResult of final candidates. */
+export function resultOf(sampler: StepSampler, candidates: Candidate[], select: AnswerSelection, logZ: number | null): ScalingResult {
+  const k = selectCandidate(candidates, select);
+  const c = k >= 0 ? candidates[k]! : null;
+  return { answer: c?.answer ?? null, text: c?.text ?? '', candidates, cost: sampler.cost(), logZ };
+}
+
+/** its_hub's resampling for replace mode: ancestors from softmax(lw / T), weights reset. */
+function replaceAncestors(resampler: Resampler, annealing: EntropicAnnealing | undefined, maxSteps: number, onT?: (t: number, T: number) => void): AncestorSampler<PartialSolution[]> {
+  return (ctx) => {
+    if (!annealing) return resampler(ctx.weights, ctx.particles, ctx.rng);
+    const T = annealingTemperature(annealing, ctx.weights, ctx.t, maxSteps);
+    onT?.(ctx.t, T);
+    const w = normalise(Float64Array.from(ctx.logWeights, (x) => x / T));
+    return resampler(w, ctx.particles, ctx.rng);
+  };
+}
+
+/** Shared runner of PF / ePF / one conditional sweep (particle Gibbs). */
+export async function runStepSMC(
+  sampler: StepSampler,
+  options: StepPFOptions,
+  extra: {
+    reference?: ReferencePath;
+    ancestorSampler?: AncestorSampler<PartialSolution[]>;
+    wrap?: (fk: FeynmanKac<PartialSolution[]>) => FeynmanKac<PartialSolution[]>;
+  } = {},
+): Promise<StepPFResult> {
+  const N = options.particles;
+  if (!Number.isInteger(N) || N < 1) throw new Error(`step particle filter: particles must be a positive integer, got ${N}`);
+  const mode = options.weights ?? 'ratio';
+  if (mode !== 'ratio' && mode !== 'replace') throw new Error(`step particle filter: weights must be 'ratio' or 'replace', got ${String(mode)}`);
+  const link = options.link ?? (mode === 'ratio' ? 'log' : 'logit');
+  const resampler = resolveResampler(options.resampling ?? 'multinomial');
+  const inner = stepModel(sampler, { link, eps: options.eps, mode, reference: extra.reference });
+  const fk = extra.wrap ? extra.wrap(inner) : inner;
+  const rng = rngFrom(options.seed);
+  const res = await runSMC(fk, {
+    particles: N,
+    rng,
+    resampling: resampler,
+    essThreshold: mode === 'replace' ? 1 : (options.essThreshold ?? 1),
+    temper: mode === 'ratio' && options.annealing && !extra.ancestorSampler ? annealingSchedule(options.annealing, sampler.maxSteps, options.onTemperature) : undefined,
+    ancestorSampler: extra.ancestorSampler ?? (mode === 'replace' ? replaceAncestors(resampler, options.annealing, sampler.maxSteps, options.onTemperature) : undefined),
+    signal: options.signal,
+    genealogy: false,
+  });
+  const sols = res.state;
+  const candidates = candidatesOf(sampler, sols, res.weights);
+  const base = resultOf(sampler, candidates, options.select ?? 'vote', mode === 'ratio' ? res.logZ : null);
+  return { ...base, essHistory: res.essHistory, particles: sols, weights: res.weights };
+}
+
+/**
+ * Particle filtering over reasoning steps guided by a process reward model;
+ * with `annealing`, entropic particle filtering (tempered resampling in the
+ * early phase, untempered final selection).
+ */
+export async function particleFilterSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPFOptions): Promise<StepPFResult> {
+  const sampler = new StepSampler(lm, prompt, prm, options);
+  return runStepSMC(sampler, options);
+}

@@ -1,0 +1,194 @@
+/**
+ * Sampling one reasoning step (tokens up to and including the delimiter, or
+ * up to EOS) for many partial solutions at once, and scoring partial
+ * solutions with a step reward model. Every step-level method (particle
+ * filtering, ePF, particle Gibbs, beam search, best-of-N, self-consistency)
+ * moves its candidates with these two functions, so they spend compute the
+ * same way and their counters compare.
+ *
+ * Candidates ask the wrapped LM concurrently, so one forward pass serves all
+ * of them per token (the wrapper's auto-batching), and clones after
+ * resampling are answered from its prefix trie.
+ *
+ * @module
+ */
+import { Rng } from '../../../core/rng.js';
+import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
+import { sampleToken } from '../sampling.js';
+import type { LanguageModel } from '../types.js';
+import { type StepRewardModel, type StepSearchOptions, applyLink, type RewardLink } from './types.js';
+
+/** A partial solution: its tokens after the prompt, its steps, and whether it ended. */
+export interface PartialSolution {
+  /** Generated tokens after the prompt (EOS not included). */
+  readonly tokens: number[];
+  /** The text of each step (the last one ends with the delimiter unless the solution ended). */
+  readonly steps: string[];
+  /** How it ended: EOS, cut by maxTokens/maxSteps, or still open (null). */
+  ended: 'eos' | 'length' | null;
+  /** The last reward probability (NaN before the first score). */
+  reward: number;
+  /** link(reward) of the last score (0 before the first: the initial twist). */
+  twist: number;
+}
+
+/** A new, empty partial solution. */
+export function emptySolution(): PartialSolution {
+  return { tokens: [], steps: [], ended: null, reward: Number.NaN, twist: 0 };
+}
+
+/** Copy of a partial solution (arrays copied). */
+export function cloneSolution(s: PartialSolution): PartialSolution {
+  return { tokens: s.tokens.slice(), steps: s.steps.slice(), ended: s.ended, reward: s.reward, twist: s.twist };
+}
+
+/** The generated text of a partial solution. */
+export function solutionText(s: PartialSolution): string {
+  return s.steps.join('');
+}
+
+/** The set-up every method shares: the wrapped LM, the encoded prompt, limits, counters. */
+export class StepSampler {
+  readonly lm: CachedLanguageModel;
+  readonly promptTokens: readonly number[];
+  readonly delimiter: string;
+  readonly maxSteps: number;
+  readonly maxTokens: number;
+  tokens = 0;
+  rewardCalls = 0;
+
+  constructor(
+    lm: LanguageModel,
+    readonly prompt: string,
+    readonly reward: StepRewardModel | null,
+    readonly options: StepSearchOptions,
+  ) {
+    this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
+    const encode = lm.vocab.encode;
+    if (!encode) throw new Error(`step search: the vocabulary of language model "${lm.name}" has no encode(), so the prompt cannot be tokenized`);
+    try {
+      this.promptTokens = encode.call(lm.vocab, prompt);
+    } catch (err) {
+      throw new Error(`step search: the prompt cannot be tokenized by language model "${lm.name}": ${(err as Error).message}`);
+    }
+    this.delimiter = options.delimiter ?? ';';
+    if (typeof this.delimiter !== 'string' || this.delimiter.length === 0) throw new Error('step search: delimiter must be a non-empty string');
+    this.maxSteps = options.maxSteps ?? 8;
+    if (!Number.isInteger(this.maxSteps) || this.maxSteps < 1) throw new Error(`step search: maxSteps must be a positive integer, got ${options.maxSteps}`);
+    const room = (Number.isFinite(lm.contextLength) ? lm.contextLength : Infinity) - this.promptTokens.length - (lm.vocab.bos === null ? 0 : 1);
+    this.maxTokens = Math.min(options.maxTokens ?? room, room);
+    if (!(this.maxTokens >= 1)) throw new Error(`step search: the prompt (${this.promptTokens.length} tokens) leaves no room in the context of "${lm.name}" (${lm.contextLength})`);
+  }
+
+  /** Append one sampled step to `s` in place (no-op when it has ended). */
+  async extend(s: PartialSolution, rng: Rng): Promise<void> {
+    if (s.ended) return;
+    const vocab = this.lm.vocab;
+    let step = '';
+    for (;;) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason ?? new DOMException('The step search was aborted.', 'AbortError');
+      if (s.tokens.length >= this.maxTokens) {
+        s.ended = 'length';
+        break;
+      }
+      const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens]);
+      const { token } = sampleToken(row, rng, this.options.sampling);
+      this.tokens++;
+      if (token === vocab.eos) {
+        s.ended = 'eos';
+        break;
+      }
+      s.tokens.push(token);
+      const piece = vocab.tokenText(token);
+      step += piece;
+      if (piece.includes(this.delimiter)) break;
+    }
+    s.steps.push(step);
+    if (!s.ended && s.steps.length >= this.maxSteps) s.ended = 'length';
+  }
+
+  /** Append a given step (its tokens) to `s` in place: the forced move of a reference path. */
+  force(s: PartialSolution, stepTokens: readonly number[], ends: 'eos' | 'length' | null): void {
+    const vocab = this.lm.vocab;
+    s.tokens.push(...stepTokens);
+    s.steps.push(stepTokens.map((t) => vocab.tokenText(t)).join(''));
+    s.ended = ends;
+  }
+
+  /** The text the reward model reads for a solution. */
+  rewardText(s: PartialSolution): string {
+    const text = solutionText(s);
+    return this.options.rewardText ? this.options.rewardText(this.prompt, text) : this.prompt + text;
+  }
+
+  /**
+   * Score solutions with the reward model (finished ones as complete
+   * solutions), one batched call per kind. Returns probabilities; checks
+   * them and names the model in errors.
+   */
+  async score(sols: readonly PartialSolution[]): Promise<Float64Array> {
+    const rm = this.reward;
+    if (!rm) throw new Error('step search: this method needs a reward model');
+    const out = new Float64Array(sols.length);
+    for (const complete of [false, true]) {
+      const idx: number[] = [];
+      sols.forEach((s, i) => {
+        if ((s.ended === 'eos') === complete) idx.push(i);
+      });
+      if (idx.length === 0) continue;
+      const texts = idx.map((i) => this.rewardText(sols[i]!));
+      let r: ArrayLike<number>;
+      try {
+        r = await rm.score(texts, { complete });
+      } catch (err) {
+        throw new Error(`step search: reward model "${rm.name ?? 'reward'}" failed: ${(err as Error).message}`);
+      }
+      if (!r || r.length !== idx.length) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${r?.length} scores for ${idx.length} texts`);
+      this.rewardCalls += idx.length;
+      idx.forEach((i, k) => {
+        const v = r[k]!;
+        if (!(v >= 0 && v <= 1)) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${v} for ${JSON.stringify(texts[k])}; scores must be probabilities in [0, 1]`);
+        out[i] = v;
+      });
+    }
+    return out;
+  }
+
+  /** Score and set `reward`/`twist`; returns the old twists (for ratio potentials). */
+  async scoreAndTwist(sols: readonly PartialSolution[], link: RewardLink, eps: number): Promise<Float64Array> {
+    const r = await this.score(sols);
+    const old = new Float64Array(sols.length);
+    sols.forEach((s, i) => {
+      old[i] = s.twist;
+      s.reward = r[i]!;
+      s.twist = applyLink(link, r[i]!, eps);
+      if (Number.isNaN(s.twist)) throw new Error(`step search: the reward link gave NaN for the score ${r[i]}`);
+    });
+    return old;
+  }
+
+  /** The answer of a solution (null without `answerOf`). */
+  answerOf(s: PartialSolution): string | number | null {
+    return this.options.answerOf ? this.options.answerOf(solutionText(s)) : null;
+  }
+
+  /** Counters so far. */
+  cost(): { tokens: number; rewardCalls: number } {
+    return { tokens: this.tokens, rewardCalls: this.rewardCalls };
+  }
+}
+
+/** Extend many solutions by one step concurrently (one forward pass per token for all of them). */
+export async function extendAll(sampler: StepSampler, sols: readonly PartialSolution[], rngs: readonly Rng[]): Promise<void> {
+  await Promise.all(sols.map((s, i) => sampler.extend(s, rngs[i]!)));
+}
+
+/** Run solutions to the end (EOS or a limit), all concurrently. */
+export async function completeAll(sampler: StepSampler, sols: readonly PartialSolution[], rng: Rng): Promise<void> {
+  const rngs = rng.splitN(sols.length);
+  await Promise.all(
+    sols.map(async (s, i) => {
+      while (!s.ended) await sampler.extend(s, rngs[i]!);
+    }),
+  );
+}
