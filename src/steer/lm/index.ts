@@ -38,3 +38,6 @@ export { ProcessRewardModel } from './transformer/prm.js';
 export { ARITH_ALPHABET, type ArithProblem, type StepCheck, arithmeticProblems, randomProblem, solve, checkSolution, corruptedSolution, extractAnswer } from './arithmetic.js';
 export { generate, topK, type GenerateOptions, type Generation } from './generate.js';
 export { OpenAICompletionsClient, OpenAIClientError, type OpenAIClientOptions, type CompletionOptions, type Completion } from './openai.js';
+export * from './potentials/index.js';
+export * from './samplers/index.js';
+export * from './smc/index.js';

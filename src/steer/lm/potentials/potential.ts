@@ -1,0 +1,138 @@
+/**
+ * The potential contract (genlm-control's): a potential scores token
+ * sequences with log-weights on prefixes (`prefix`) and on complete strings
+ * (`complete`, the string followed by EOS). Next-token log-weights follow
+ * from them:
+ *
+ *     logwNext(x)[y]   = prefix(x·y) − prefix(x)      for a text token y
+ *     logwNext(x)[EOS] = complete(x) − prefix(x)
+ *
+ * so the autoregressive factorisation holds by construction:
+ * `complete(x) − prefix(ε) = Σ_t logwNext(x_<t)[x_t] + logwNext(x)[EOS]`.
+ * A potential overrides `logwNext` where a faster form exists (an automaton
+ * coerced to tokens walks a character trie of the vocabulary instead of
+ * calling `prefix` once per token). `-Infinity` means "impossible"; NaN is an
+ * error that names the potential ({@link PotentialError}).
+ *
+ * @module
+ */
+import { assertSameVocabulary } from '../errors.js';
+import type { Vocabulary } from '../types.js';
+
+/** A potential returned NaN, threw, or was asked about a bad sequence. The message names it. */
+export class PotentialError extends Error {
+  constructor(
+    readonly potential: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`potential "${potential}": ${message}`, options);
+    this.name = 'PotentialError';
+  }
+}
+
+/** A log-weight on token sequences: genlm's prefix / complete / logwNext contract. */
+export interface Potential {
+  /** Used in errors and reports. */
+  readonly name: string;
+  /** The vocabulary the potential reads tokens in (checked against the LM's before generation). */
+  readonly vocab: Vocabulary;
+  /** log-weight of every string that starts with `x` (an upper bound of `complete` on its extensions for a constraint). */
+  prefix(x: readonly number[]): number | Promise<number>;
+  /** log-weight of the complete string `x` (EOS not included in `x`). */
+  complete(x: readonly number[]): number | Promise<number>;
+  /**
+   * Optional fast form of the next-token log-weights after `x`: a row of
+   * `vocab.size` entries, EOS scored by `complete`. The default (see
+   * {@link logwNext}) calls `prefix` once per text token.
+   */
+  logwNext?(x: readonly number[]): Float64Array | Promise<Float64Array>;
+  /** Optional batched form of `prefix` (default: one call each). */
+  batchPrefix?(xs: readonly (readonly number[])[]): Promise<number[]>;
+}
+
+/** Check a log-weight a potential returned; NaN or a non-number is an error naming the potential. */
+export function checkLogWeight(p: Potential, value: unknown, what: string, x: readonly number[]): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value === Infinity) {
+    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) returned ${String(value)} (expected a finite number or -Infinity)`);
+  }
+  return value;
+}
+
+/** A short description of a token sequence for error messages. */
+export function describe(vocab: Vocabulary, x: readonly number[]): string {
+  let text: string;
+  try {
+    text = vocab.decode(x);
+  } catch {
+    text = `[${x.join(',')}]`;
+  }
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 37)}...` : text);
+}
+
+async function guard<T>(p: Potential, what: string, x: readonly number[], f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof PotentialError) throw err;
+    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** `p.prefix(x)`, checked (NaN and throws become a {@link PotentialError} naming `p`). */
+export async function prefixOf(p: Potential, x: readonly number[]): Promise<number> {
+  return checkLogWeight(p, await guard(p, 'prefix', x, () => p.prefix(x)), 'prefix', x);
+}
+
+/** `p.complete(x)`, checked. */
+export async function completeOf(p: Potential, x: readonly number[]): Promise<number> {
+  return checkLogWeight(p, await guard(p, 'complete', x, () => p.complete(x)), 'complete', x);
+}
+
+/**
+ * The log-weight of one next token: `prefix(x·y) − prefix(x)`, or
+ * `complete(x) − prefix(x)` for EOS. `prefixX` may be passed when known.
+ * Returns -Infinity when the prefix itself is impossible.
+ */
+export async function logwNextToken(p: Potential, x: readonly number[], y: number, prefixX?: number): Promise<number> {
+  const px = prefixX ?? (await prefixOf(p, x));
+  if (px === -Infinity) return -Infinity;
+  const num = y === p.vocab.eos ? await completeOf(p, x) : await prefixOf(p, [...x, y]);
+  return num === -Infinity ? -Infinity : num - px;
+}
+
+/**
+ * The next-token log-weights after `x` (length `vocab.size`; EOS by
+ * `complete`; BOS -Infinity): the potential's own `logwNext` when it has one,
+ * else `prefix` once per text token. All -Infinity when `x` is impossible.
+ */
+export async function logwNext(p: Potential, x: readonly number[]): Promise<Float64Array> {
+  const { vocab } = p;
+  if (p.logwNext) {
+    const row = await guard(p, 'logwNext', x, () => p.logwNext!(x));
+    if (!(row instanceof Float64Array) || row.length !== vocab.size) {
+      throw new PotentialError(p.name, `logwNext(${describe(vocab, x)}) must return a Float64Array of ${vocab.size} entries (the vocabulary size)`);
+    }
+    for (let i = 0; i < row.length; i++) if (Number.isNaN(row[i]) || row[i] === Infinity) throw new PotentialError(p.name, `logwNext(${describe(vocab, x)})[${i}] is ${row[i]}`);
+    return row;
+  }
+  const out = new Float64Array(vocab.size).fill(-Infinity);
+  const px = await prefixOf(p, x);
+  if (px === -Infinity) return out;
+  const ids: number[] = [];
+  for (let y = 0; y < vocab.size; y++) if (y !== vocab.eos && y !== vocab.bos) ids.push(y);
+  const xs = ids.map((y) => [...x, y]);
+  const vals = p.batchPrefix ? await guard(p, 'batchPrefix', x, () => p.batchPrefix!(xs)) : await Promise.all(xs.map((xy) => prefixOf(p, xy)));
+  ids.forEach((y, k) => {
+    const v = checkLogWeight(p, vals[k], 'prefix', xs[k]);
+    out[y] = v === -Infinity ? -Infinity : v - px;
+  });
+  const c = await completeOf(p, x);
+  out[vocab.eos] = c === -Infinity ? -Infinity : c - px;
+  return out;
+}
+
+/** Throw a `VocabularyMismatchError` naming both when a potential reads tokens in a different vocabulary than the LM generates. */
+export function assertPotentialVocabulary(lm: { readonly name: string; readonly vocab: Vocabulary }, p: Potential): void {
+  assertSameVocabulary(lm, { name: `potential ${p.name}`, vocab: p.vocab });
+}

@@ -1,0 +1,52 @@
+/**
+ * Products of potentials: log-weights add. The next-token row is the sum of
+ * the factors' rows (each by its own fast form where it has one).
+ *
+ * @module
+ */
+import { assertSameVocabulary } from '../errors.js';
+import type { Vocabulary } from '../types.js';
+import { type Potential, completeOf, logwNext, prefixOf } from './potential.js';
+
+/** The product of potentials over one vocabulary. */
+export class ProductPotential implements Potential {
+  readonly vocab: Vocabulary;
+  readonly name: string;
+
+  constructor(readonly factors: readonly Potential[]) {
+    if (factors.length === 0) throw new Error('ProductPotential: give at least one factor');
+    this.vocab = factors[0].vocab;
+    for (const f of factors.slice(1)) assertSameVocabulary({ name: `potential ${factors[0].name}`, vocab: this.vocab }, { name: `potential ${f.name}`, vocab: f.vocab });
+    this.name = factors.map((f) => f.name).join(' * ');
+  }
+
+  async prefix(x: readonly number[]): Promise<number> {
+    let s = 0;
+    for (const f of this.factors) {
+      s += await prefixOf(f, x);
+      if (s === -Infinity) return s;
+    }
+    return s;
+  }
+
+  async complete(x: readonly number[]): Promise<number> {
+    let s = 0;
+    for (const f of this.factors) {
+      s += await completeOf(f, x);
+      if (s === -Infinity) return s;
+    }
+    return s;
+  }
+
+  async logwNext(x: readonly number[]): Promise<Float64Array> {
+    const rows = await Promise.all(this.factors.map((f) => logwNext(f, x)));
+    const out = rows[0].slice();
+    for (const r of rows.slice(1)) for (let i = 0; i < out.length; i++) out[i] += r[i];
+    return out;
+  }
+}
+
+/** `a * b * ...` as one potential. */
+export function product(...factors: Potential[]): ProductPotential {
+  return new ProductPotential(factors);
+}

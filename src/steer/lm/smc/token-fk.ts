@@ -1,0 +1,238 @@
+/**
+ * The token-level Feynman–Kac model of LM steering, on the particle core
+ * ({@link runSMC}).
+ *
+ * Target: complete strings x (at most `maxTokens` tokens, then EOS) with
+ * unnormalised probability `p_LM(x · EOS) · exp(φ.complete(x))`. Particle
+ * state: the generated tokens. Step t moves every unfinished particle by one
+ * token drawn by the sampler and weights it by the sampler's weight for the
+ * local target `p_LM(y | x) · exp(φ.logwNext(x)[y])`; step 0 also carries
+ * `φ.prefix(ε)`. So the log-weights telescope to
+ * `log p_LM(x) + φ.complete(x) − log q(x)` and `exp(logZ)` is unbiased for
+ * `Z = Σ_x p_LM(x) exp(φ.complete(x))`.
+ *
+ * A critic ψ (a potential used as a twist, e.g. a learned or exact value
+ * function) adds `ψ.prefix(x·y) − ψ.prefix(x)` each step (and `ψ.prefix(ε)`
+ * at step 0) and is removed when the particle finishes (`− ψ.prefix(x)` at
+ * EOS), so it steers resampling without changing the target. Finished
+ * particles are absorbed (potential 0). At `maxTokens` EOS is forced with its
+ * weight `p_LM(EOS | x) · exp(φ_next[EOS])`.
+ *
+ * Conditional SMC: with a `reference` string, slot 0 is held to it (its
+ * tokens are forced, weighted by the sampler's `logWeightOf`), which is what
+ * particle Gibbs and the upper bound of the bidirectional bounds need.
+ *
+ * @module
+ */
+import type { Rng } from '../../../core/rng.js';
+import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
+import { perParticleStore } from '../../../infer/smc/store.js';
+import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
+import type { LanguageModel } from '../types.js';
+import { type Potential, assertPotentialVocabulary, logwNext, logwNextToken, prefixOf } from '../potentials/potential.js';
+import type { LocalWeights, TokenContext, TokenSampler } from '../samplers/types.js';
+
+/** One particle: the tokens generated so far. */
+export interface TokenParticle {
+  /** Generated tokens (EOS not included). */
+  tokens: number[];
+  /** True once EOS was drawn (or forced). */
+  done: boolean;
+  /** The critic's current twist value ψ(x) included in the weight (0 without a critic). */
+  twist: number;
+}
+
+/** Options of {@link TokenFeynmanKac}. */
+export interface TokenModelOptions {
+  /** The language model (wrapped with the batching/caching wrapper if it is not already). */
+  readonly lm: LanguageModel;
+  /** The potential φ the target multiplies in (default: none, the LM itself). */
+  readonly potential?: Potential;
+  /** A critic ψ: a twist added each step, removed at EOS (steers resampling, leaves the target alone). */
+  readonly critic?: Potential;
+  /** The token proposal. */
+  readonly sampler: TokenSampler;
+  /** Most generated tokens before EOS is forced (default 32). */
+  readonly maxTokens?: number;
+  /** Tokens the LM conditions on before the generated ones (not seen by potentials). */
+  readonly prompt?: readonly number[];
+  /** Conditional SMC: hold slot 0 to this complete string (tokens, EOS excluded). */
+  readonly reference?: readonly number[];
+}
+
+/** Counters of a token model run. */
+export interface TokenModelStats {
+  /** Tokens generated (EOS included). */
+  tokens: number;
+  /** Particle-steps taken. */
+  particleSteps: number;
+}
+
+/**
+ * The local target of one step as {@link LocalWeights}: the potential's
+ * next-token row plus the critic's twist difference (EOS: the critic removed).
+ */
+class StepLocal implements LocalWeights {
+  private rowP: Promise<Float64Array> | null = null;
+  private criticX: number | null = null;
+  readonly vocab;
+  readonly name: string;
+
+  constructor(
+    private readonly potential: Potential | undefined,
+    private readonly critic: Potential | undefined,
+    private readonly x: readonly number[],
+    private readonly potPrefix: number | undefined,
+    private readonly twistX: number,
+    vocab: LocalWeights['vocab'],
+  ) {
+    this.vocab = vocab;
+    this.name = [potential?.name, critic ? `critic ${critic.name}` : undefined].filter(Boolean).join(' + ') || 'none';
+  }
+
+  row(): Promise<Float64Array> {
+    this.rowP ??= this.computeRow();
+    return this.rowP;
+  }
+
+  private async computeRow(): Promise<Float64Array> {
+    const out = this.potential ? await logwNext(this.potential, this.x) : new Float64Array(this.vocab.size);
+    if (this.vocab.bos !== null) out[this.vocab.bos] = -Infinity;
+    if (this.critic) {
+      const vals = await Promise.all(Array.from({ length: this.vocab.size }, (_, y) => (out[y] === -Infinity || y === this.vocab.bos ? -Infinity : this.criticTerm(y))));
+      for (let y = 0; y < out.length; y++) out[y] = out[y] === -Infinity ? -Infinity : out[y] + vals[y];
+    }
+    return out;
+  }
+
+  /** ψ(x·y) − ψ(x) for a text token; −ψ(x) for EOS. */
+  private async criticTerm(y: number): Promise<number> {
+    const c = this.critic!;
+    if (y === this.vocab.eos) return -this.twistX;
+    const v = await prefixOf(c, [...this.x, y]);
+    return v === -Infinity ? -Infinity : v - this.twistX;
+  }
+
+  async token(y: number): Promise<number> {
+    if (this.rowP) return (await this.rowP)[y];
+    if (y === this.vocab.bos) return -Infinity;
+    let v = this.potential ? await logwNextToken(this.potential, this.x, y, this.potPrefix) : 0;
+    if (v !== -Infinity && this.critic) v += await this.criticTerm(y);
+    return v;
+  }
+
+  /** ψ(x·y) for the twist kept after the step (0 at EOS). */
+  async twistAfter(y: number): Promise<number> {
+    if (!this.critic || y === this.vocab.eos) return 0;
+    this.criticX = await prefixOf(this.critic, [...this.x, y]);
+    return this.criticX;
+  }
+}
+
+/** The token-level Feynman–Kac model (see the module note). */
+export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
+  readonly lm: CachedLanguageModel;
+  readonly maxTokens: number;
+  readonly prompt: readonly number[];
+  readonly stats: TokenModelStats = { tokens: 0, particleSteps: 0 };
+  readonly store = perParticleStore<TokenParticle>((p) => ({ tokens: p.tokens.slice(), done: p.done, twist: p.twist }));
+  private initialWeight: number | null = null;
+
+  constructor(readonly options: TokenModelOptions) {
+    const { lm, potential, critic, sampler } = options;
+    this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
+    if (potential) assertPotentialVocabulary(this.lm, potential);
+    if (critic) assertPotentialVocabulary(this.lm, critic);
+    if (sampler && typeof (sampler as { checkVocabulary?: unknown }).checkVocabulary === 'function') {
+      (sampler as unknown as { checkVocabulary(t: CachedLanguageModel): void }).checkVocabulary(this.lm);
+    }
+    this.maxTokens = options.maxTokens ?? 32;
+    if (!(Number.isInteger(this.maxTokens) && this.maxTokens >= 0)) throw new Error(`steering: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
+    this.prompt = options.prompt ?? [];
+    const v = this.lm.vocab;
+    for (const t of this.prompt) if (!(Number.isInteger(t) && t >= 0 && t < v.size && t !== v.eos)) throw new Error(`steering: prompt token ${t} is not a text token of "${this.lm.name}"`);
+    if (options.reference) {
+      const r = options.reference;
+      if (r.length > this.maxTokens) throw new Error(`steering: the reference has ${r.length} tokens, more than maxTokens = ${this.maxTokens}`);
+      for (const t of r) if (!(Number.isInteger(t) && t >= 0 && t < v.size && t !== v.eos && t !== v.bos)) throw new Error(`steering: reference token ${t} is not a text token of "${this.lm.name}"`);
+      if (!sampler.logWeightOf) throw new Error(`steering: conditional SMC (a reference string) needs a sampler with logWeightOf; "${sampler.name}" has none`);
+    }
+  }
+
+  /** log φ.prefix(ε) + log ψ.prefix(ε): the weight every particle starts with (computed once). */
+  async startWeight(): Promise<number> {
+    if (this.initialWeight === null) {
+      const { potential, critic } = this.options;
+      const a = potential ? await prefixOf(potential, []) : 0;
+      const b = critic ? await prefixOf(critic, []) : 0;
+      this.initialWeight = a + b;
+    }
+    return this.initialWeight;
+  }
+
+  init(n: number): TokenParticle[] {
+    return Array.from({ length: n }, () => ({ tokens: [], done: false, twist: 0 }));
+  }
+
+  done(t: number, state: TokenParticle[]): boolean {
+    return t > 0 && state.every((p) => p.done);
+  }
+
+  async step(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
+    const start = t === 0 ? await this.startWeight() : 0;
+    const n = state.length;
+    const rngs = rng.splitN(n);
+    const lp = new Float64Array(n);
+    await Promise.all(
+      state.map(async (p, i) => {
+        if (p.done) return;
+        if (start === -Infinity) {
+          p.done = true;
+          lp[i] = -Infinity;
+          return;
+        }
+        lp[i] = start + (await this.advance(p, i, rngs[i]));
+        if (lp[i] === -Infinity) p.done = true; // dead: absorbed, never moved again
+      }),
+    );
+    return { state, logPotential: lp };
+  }
+
+  /** Move one particle by one token; returns the log-weight increment. */
+  private async advance(p: TokenParticle, slot: number, rng: Rng): Promise<number> {
+    const { potential, critic, sampler, reference } = this.options;
+    const vocab = this.lm.vocab;
+    const context = this.prompt.length ? [...this.prompt, ...p.tokens] : p.tokens;
+    const lmRow = await this.lm.logprobs(context);
+    const potPrefix = potential ? await prefixOf(potential, p.tokens) : undefined;
+    const local = new StepLocal(potential, critic, p.tokens, potPrefix, p.twist, vocab);
+    const ctx: TokenContext = { context, generated: p.tokens, lmRow, local, rng };
+    this.stats.particleSteps++;
+    let token: number;
+    let w: number;
+    const forced = reference && slot === 0 ? (p.tokens.length < reference.length ? reference[p.tokens.length] : vocab.eos) : p.tokens.length >= this.maxTokens ? vocab.eos : -1;
+    if (forced >= 0 && forced === vocab.eos && !(reference && slot === 0)) {
+      // maxTokens reached: EOS forced, weighted by what the target gives it
+      token = vocab.eos;
+      const l = await local.token(token);
+      w = lmRow[token] === -Infinity || l === -Infinity ? -Infinity : lmRow[token] + l;
+    } else if (forced >= 0) {
+      token = forced;
+      w = p.tokens.length >= this.maxTokens ? (lmRow[token] === -Infinity ? -Infinity : lmRow[token] + (await local.token(token))) : await sampler.logWeightOf!(ctx, token);
+    } else {
+      const d = await sampler.sample(ctx);
+      token = d.token;
+      w = d.logWeight;
+    }
+    if (Number.isNaN(w)) throw new Error(`steering: sampler "${sampler.name}" returned a NaN weight for token ${token} after ${JSON.stringify(vocab.decode(p.tokens))}`);
+    this.stats.tokens++;
+    if (token === vocab.eos) {
+      p.done = true;
+      p.twist = 0;
+    } else {
+      p.tokens.push(token);
+      p.twist = await local.twistAfter(token);
+    }
+    return w;
+  }
+}
