@@ -44,6 +44,7 @@ describe('NUTS chains on worker threads', () => {
     expect(parallel.draws.map((d) => d.chain)).toEqual(sequential.draws.map((d) => d.chain));
     // the workers evaluate the log density the way the main thread does (the `compile` option)
     expect((dp as { compiled?: unknown }).compiled).toEqual((ds as { compiled?: unknown }).compiled);
+    expect(dp.compileStats?.evaluations).toBe(ds.compileStats?.evaluations); // counted per chain in the threads, added up
     expect(dp.stepSize).toEqual(ds.stepSize);
     expect(dp.gradientEvaluationsPerChain).toEqual(ds.gradientEvaluationsPerChain);
     dp.stats.forEach((s, c) => {

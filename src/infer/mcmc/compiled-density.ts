@@ -46,6 +46,29 @@ export interface CompileStats {
   readonly reasons: Readonly<Record<string, number>>;
 }
 
+/** Counts of several densities (or of one over several periods) added up. */
+export function addStats(list: readonly CompileStats[]): CompileStats {
+  const reasons: Record<string, number> = {};
+  let evaluations = 0;
+  let viaTfjs = 0;
+  for (const s of list) {
+    evaluations += s.evaluations;
+    viaTfjs += s.viaTfjs;
+    for (const [r, n] of Object.entries(s.reasons)) reasons[r] = (reasons[r] ?? 0) + n;
+  }
+  return { evaluations, viaTfjs, reasons };
+}
+
+/** The evaluations a density counted between two snapshots of its stats. */
+export function statsSince(before: CompileStats, after: CompileStats): CompileStats {
+  const reasons: Record<string, number> = {};
+  for (const [r, n] of Object.entries(after.reasons)) {
+    const d = n - (before.reasons[r] ?? 0);
+    if (d > 0) reasons[r] = d;
+  }
+  return { evaluations: after.evaluations - before.evaluations, viaTfjs: after.viaTfjs - before.viaTfjs, reasons };
+}
+
 /** A batched evaluation: `logp` per row, gradients row-major. */
 export interface Evaluation {
   readonly logp: Float64Array;

@@ -220,6 +220,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     result = run;
     compileStatus = () => run.compiled;
+    compileStats = () => run.compileStats;
     vectorized = 'not vectorized: chains ran on worker threads';
   }
   if (!result && options.vectorize !== false) {

@@ -12,6 +12,7 @@ import { type BackendName, initBackend, isBackendName } from '../../backend/sele
 import { Model } from '../../core/model.js';
 import { type McmcProgress, sampleHmc, sampleNuts } from './sampler.js';
 import { layoutOf, logDensityFn } from './potential.js';
+import { statsSince } from './compiled-density.js';
 import { rngFrom } from '../../core/rng.js';
 import { type WorkerJob, type WorkerMessage, chainStream, serializeError } from './worker-protocol.js';
 
@@ -52,6 +53,7 @@ async function run(job: WorkerJob): Promise<void> {
       init: job.init === 'uniform' ? ('uniform' as const) : [job.init[chain]!],
       onProgress: (p: McmcProgress) => post({ type: 'progress', chain, completed: p.completed }),
     };
+    const before = target.compileStats();
     const r = job.method === 'nuts' ? await sampleNuts(target, options) : await sampleHmc(target, options);
     post({
       type: 'chain',
@@ -65,6 +67,7 @@ async function run(job: WorkerJob): Promise<void> {
         warmupMs: r.timing.warmupMs,
         samplingMs: r.timing.samplingMs,
         compiled: target.compileStatus(),
+        compileStats: statsSince(before, target.compileStats()),
       },
     });
   }

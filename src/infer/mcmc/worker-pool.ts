@@ -24,7 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { backendName } from '../../backend/select.js';
 import type { Seed } from '../../core/rng.js';
-import type { CompileMode, CompileStatus } from './compiled-density.js';
+import { type CompileMode, type CompileStats, type CompileStatus, addStats } from './compiled-density.js';
 import type { McmcSamples } from './sampler.js';
 import {
   type WorkerChainResult,
@@ -121,7 +121,7 @@ function checkCloneable(args: readonly unknown[]): void {
  * Runs the chains of an HMC or NUTS run on worker threads and merges them;
  * `compiled` is the first chain's compile status (see the `compile` option).
  */
-export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus }> {
+export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus; readonly compileStats: CompileStats }> {
   if (option === null || typeof option !== 'object') throw new TypeError('workers: expected { module, exportName?, threads? }');
   const module = moduleUrl(option.module);
   const exportName = option.exportName ?? 'default';
@@ -232,5 +232,6 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
       totalMs: performance.now() - start,
     },
     compiled: chains[0]!.compiled,
+    compileStats: addStats(chains.map((r) => r.compileStats)),
   };
 }

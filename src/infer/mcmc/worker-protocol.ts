@@ -12,7 +12,7 @@
 import { ModelError } from '../../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { SamplerStats } from './chain.js';
-import type { CompileMode, CompileStatus } from './compiled-density.js';
+import type { CompileMode, CompileStats, CompileStatus } from './compiled-density.js';
 import type { MetricKind } from './metric.js';
 
 /** Sampler settings shared by every chain of a run (plain data). */
@@ -65,6 +65,8 @@ export interface WorkerChainResult {
   readonly samplingMs: number;
   /** Whether the worker's log density ran as a compiled trace, else why not. */
   readonly compiled: CompileStatus;
+  /** This chain's log-density evaluations, and those that ran on tfjs (see `CompileStats`). */
+  readonly compileStats: CompileStats;
 }
 
 /** An error, flattened for the trip between threads. */
