@@ -5,7 +5,10 @@
  * disposed), RSS after each, and whether two runs with one seed agree.
  * The cases are test/reliability/abort-memory-cases.ts.
  *
- *   npx tsx scripts/reliability/abort-memory.ts [engine ...]
+ *   node --expose-gc --import tsx scripts/reliability/abort-memory.ts [engine ...]
+ *
+ * (`--expose-gc` lets it collect garbage before reading RSS; `npx tsx` works too, with RSS
+ * figures that include garbage not yet collected.)
  */
 import { initBackend } from '../../src/index.js';
 import { CASES, measureAbort, measureMemory, measureSeed } from '../../test/reliability/abort-memory-cases.js';

@@ -155,10 +155,16 @@ export async function measureMemoryOf(runOnce: (seed: number) => Promise<{ dispo
     post.dispose();
     if (i === 1) {
       tensorsAfter1 = tf.memory().numTensors;
-      rssMbAfter1 = process.memoryUsage().rss / 2 ** 20;
+      rssMbAfter1 = rssMb();
     }
   }
-  return { tensorsAfter1, tensorsAfterN: tf.memory().numTensors, rssMbAfter1, rssMbAfterN: process.memoryUsage().rss / 2 ** 20, runs };
+  return { tensorsAfter1, tensorsAfterN: tf.memory().numTensors, rssMbAfter1, rssMbAfterN: rssMb(), runs };
+}
+
+/** RSS in MB, after a full garbage collection where `--expose-gc` allows one (else RSS is only loosely flat). */
+function rssMb(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss / 2 ** 20;
 }
 
 /** Mean of the case's quantity in two runs with the same seed (they must agree exactly). */
