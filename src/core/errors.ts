@@ -61,8 +61,11 @@ export class ModelCodeError extends TycheError {
  * treat it, and only it, as "log density zero here" (see {@link rejectsPoint}).
  */
 export class InvalidParameterError extends RangeError {
-  /** The site where it surfaced, once known (the execution fills it in). */
+  /** The site whose distribution raised it, when known (a check inside `sample`/`observe`). */
   site: string | undefined;
+  /** The last site reached before it was raised (a distribution built in model code, before its `sample`). */
+  afterSite: string | undefined;
+  private located = false;
 
   /**
    * @param distribution - the distribution's name, e.g. `Normal`
@@ -76,8 +79,10 @@ export class InvalidParameterError extends RangeError {
 
   /** Record the position in the model (once) and say it in the message. */
   locate(modelName: string, afterSite: string | undefined, atSite?: string): this {
-    if (this.site !== undefined) return this;
-    this.site = atSite ?? `after:${afterSite ?? ''}`;
+    if (this.located) return this;
+    this.located = true;
+    this.site = atSite;
+    this.afterSite = afterSite;
     this.message += atSite !== undefined ? ` (at site "${atSite}" of model "${modelName}")` : ` (in model "${modelName}", ${whereIn(afterSite)})`;
     return this;
   }
