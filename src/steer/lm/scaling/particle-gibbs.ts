@@ -43,12 +43,16 @@ export interface StepPGResult extends StepPFResult {
   readonly references: readonly ReferencePath[];
 }
 
-/** log p_LM(suffix tokens [+ EOS] | prompt + prefix). */
+/** log p_LM(suffix tokens [+ EOS] | prompt + prefix); stops at the first impossible token (-Infinity). */
 async function suffixLogprob(sampler: StepSampler, prefix: readonly number[], suffix: readonly number[], eos: boolean): Promise<number> {
-  const base = [...sampler.promptTokens, ...prefix];
-  const rows = await Promise.all(Array.from({ length: suffix.length + (eos ? 1 : 0) }, (_, k) => sampler.lm.logprobs([...base, ...suffix.slice(0, k)])));
+  const ctx = [...sampler.promptTokens, ...prefix];
   let lp = 0;
-  rows.forEach((row, k) => (lp += row[k < suffix.length ? suffix[k]! : sampler.lm.vocab.eos]!));
+  for (let k = 0; k < suffix.length + (eos ? 1 : 0); k++) {
+    const tok = k < suffix.length ? suffix[k]! : sampler.lm.vocab.eos;
+    lp += (await sampler.lm.logprobs(ctx))[tok]!;
+    if (lp === -Infinity) return lp;
+    ctx.push(tok);
+  }
   return lp;
 }
 
@@ -66,6 +70,7 @@ async function ancestorTerms(sampler: StepSampler, state: readonly PartialSoluti
     state.map(async (s, i) => {
       if (s.ended || s.tokens.length + suffix.length > sampler.maxTokens || s.steps.length !== t) return;
       out[i] = await suffixLogprob(sampler, s.tokens, suffix, eos);
+      if (out[i] === -Infinity) return;
       const j = emptySolution();
       j.tokens.push(...s.tokens);
       j.steps.push(...s.steps);

@@ -1,0 +1,252 @@
+/**
+ * Step-level inference-time scaling (src/steer/lm/scaling): the ePF
+ * temperature fixtures; particle filtering with a PRM twist is unbiased for
+ * Z = E_LM[exp(link(r(x)))] on an exact weighted-set LM with an exact reward
+ * (also under ePF's tempered resampling); one particle Gibbs sweep (with and
+ * without ancestor sampling) leaves the exact target invariant; each
+ * statistical check fails on a planted wrong twist. Baselines, its_hub's
+ * replacement variant, bad input, abort, and tensors on the shipped models.
+ */
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/core/rng.js';
+import { arithmeticProblems, extractAnswer } from '../../../src/steer/lm/arithmetic.js';
+import {
+  type ReferencePath,
+  type StepRewardModel,
+  annealingTemperature,
+  applyLink,
+  baseTemperature,
+  beamSearch,
+  bestOfN,
+  entropyTemperature,
+  essTemperature,
+  normalisedEntropy,
+  particleFilterSteps,
+  particleGibbsSteps,
+  selectCandidate,
+  selfConsistency,
+} from '../../../src/steer/lm/scaling/index.js';
+import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
+
+const vocab = TokenVocabulary.characters('ab;#12');
+const members = [
+  { value: 'a;#1', weight: 3 },
+  { value: 'a;#2', weight: 1 },
+  { value: 'b;#1', weight: 2 },
+  { value: 'b;#2', weight: 2 },
+  { value: 'a;a;#1', weight: 1 },
+  { value: 'a;b;#2', weight: 2 },
+  { value: 'b;a;#1', weight: 1 },
+];
+const lm = new WeightedSetLM(vocab, members);
+const total = members.reduce((s, m) => s + m.weight, 0);
+
+/**
+ * Exact "PRM": partial scores favour 'a' steps; the complete score judges the
+ * answer. Scores stay inside (0, 1): with the logit link a score clipped at
+ * 1 - 1e-7 makes potentials of ±16, and log Z-hat so heavy-tailed that a
+ * mean over a few hundred runs misses the rare huge values.
+ */
+const completeScore = (t: string): number => (t.endsWith('#1') ? 0.9 : 0.2) * (t.includes('b') ? 0.5 : 1);
+const partialScore = (t: string): number => 0.9 / (1 + (t.match(/b/g)?.length ?? 0));
+const prm: StepRewardModel = { name: 'exact', score: async (texts, o = {}) => texts.map((t) => (o.complete ? completeScore(t) : partialScore(t))) };
+/** Planted bug: a PRM whose final twist ignores the complete judgement. */
+const wrongPrm: StepRewardModel = { name: 'wrong', score: async (texts) => texts.map(partialScore) };
+const answerOf = (s: string): string | null => /#(\d)/.exec(s)?.[1] ?? null;
+
+/** Exact target pi(x) ∝ p(x) exp(link(r(x))) and Z over the support. */
+function exact(link: 'log' | 'logit', eps: number): { Z: number; pi: Map<string, number> } {
+  const g = members.map((m) => (m.weight / total) * Math.exp(applyLink(link, completeScore(m.value), eps)));
+  const Z = g.reduce((a, b) => a + b, 0);
+  return { Z, pi: new Map(members.map((m, i) => [m.value, g[i]! / Z])) };
+}
+
+/** z-score of a sample mean against a target (standard error from the sample). */
+function zScore(xs: number[], target: number): number {
+  const n = xs.length;
+  const m = xs.reduce((a, b) => a + b, 0) / n;
+  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1);
+  return (m - target) / Math.sqrt(v / n);
+}
+
+/** Pearson chi-square of counts against probabilities. */
+function chiSquare(counts: Map<string, number>, pi: Map<string, number>, n: number): number {
+  let x2 = 0;
+  for (const [k, p] of pi) x2 += ((counts.get(k) ?? 0) - n * p) ** 2 / (n * p);
+  return x2;
+}
+/** The 0.999 quantile of chi-square with 6 degrees of freedom (7 support points). */
+const CHI2_6_999 = 22.458;
+
+async function meanZ(reward: StepRewardModel, link: 'log' | 'logit', annealing: boolean, runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const res = await particleFilterSteps(lm, reward, '', {
+      particles: 3,
+      seed: `z/${r}`,
+      link,
+      answerOf,
+      annealing: annealing ? { schedule: 'ess', essThreshold: 1, earlyPhase: 1 } : undefined,
+      maxSteps: 4,
+    });
+    out.push(Math.exp(res.logZ!));
+  }
+  return out;
+}
+
+describe('ePF temperature schedules', () => {
+  it('match the issue fixtures', () => {
+    expect(essTemperature(0.2, 0.2)).toBeCloseTo(4.0, 12);
+    expect(essTemperature(0.5, 0.8)).toBe(1);
+    expect(entropyTemperature(0.5, 0.3)).toBeCloseTo(1 / 0.65, 12);
+    expect(baseTemperature(2, 0.5)).toBeCloseTo(1.5, 12);
+  });
+  it('anneal only in the early phase and below the ESS threshold', () => {
+    const collapsed = [0.97, 0.01, 0.01, 0.01];
+    expect(annealingTemperature({ schedule: 'ess' }, collapsed, 1, 10)).toBeGreaterThan(1);
+    expect(annealingTemperature({ schedule: 'ess' }, collapsed, 6, 10)).toBe(1); // progress 0.6 >= earlyPhase 0.5
+    expect(annealingTemperature({ schedule: 'ess' }, [0.25, 0.25, 0.25, 0.25], 1, 10)).toBe(1);
+    expect(normalisedEntropy([0.25, 0.25, 0.25, 0.25])).toBeCloseTo(1, 12);
+    expect(() => annealingTemperature({ schedule: 'hot' as never }, collapsed, 1, 10)).toThrow(/schedule/);
+  });
+});
+
+describe('particle filtering with a PRM twist (exact weighted set)', () => {
+  it('E[Z-hat] = Z within MCSE for log and logit links and under ePF tempering; a wrong final twist fails', async () => {
+    const R = 400;
+    const log = exact('log', 0);
+    const logit = exact('logit', 1e-7);
+    const zLog = zScore(await meanZ(prm, 'log', false, R), log.Z);
+    const zLogit = zScore(await meanZ(prm, 'logit', false, R), logit.Z);
+    const zEpf = zScore(await meanZ(prm, 'log', true, R), log.Z);
+    const zWrong = zScore(await meanZ(wrongPrm, 'log', false, R), log.Z);
+    console.log(`PF E[Z-hat] z-scores (${R} runs, N=3): log ${zLog.toFixed(2)}, logit ${zLogit.toFixed(2)}, ePF ${zEpf.toFixed(2)}, planted wrong twist ${zWrong.toFixed(2)}`);
+    expect(Math.abs(zLog)).toBeLessThan(4);
+    expect(Math.abs(zLogit)).toBeLessThan(4);
+    expect(Math.abs(zEpf)).toBeLessThan(4);
+    expect(Math.abs(zWrong)).toBeGreaterThan(4);
+  });
+
+  it('ePF tempers early resamplings (T > 1) and its_hub replacement has no log Z', async () => {
+    const temps: number[] = [];
+    const e = await particleFilterSteps(lm, prm, '', { particles: 8, seed: 3, answerOf, annealing: { schedule: 'base', essThreshold: 1, earlyPhase: 1, maxTemperature: 3 }, onTemperature: (_, T) => temps.push(T) });
+    expect(temps.length).toBeGreaterThan(0);
+    expect(temps[0]).toBeGreaterThan(1);
+    expect(Number.isFinite(e.logZ)).toBe(true);
+    const r = await particleFilterSteps(lm, prm, '', { particles: 8, seed: 3, answerOf, weights: 'replace' });
+    expect(r.logZ).toBeNull();
+    expect(r.candidates.reduce((s, c) => s + c.weight, 0)).toBeCloseTo(1, 9);
+    expect(['1', '2']).toContain(r.answer);
+  });
+});
+
+describe('particle Gibbs over steps', () => {
+  /** One CSMC sweep from exact draws of pi; returns the chi-square of the output references. */
+  async function sweepChi2(link: 'log' | 'logit', ancestorSampling: boolean, R: number): Promise<number> {
+    const { pi } = exact('log', 0);
+    const keys = [...pi.keys()];
+    const cum: number[] = [];
+    keys.reduce((s, k) => (cum.push(s + pi.get(k)!), s + pi.get(k)!), 0);
+    const rng = new Rng('pg-invariance');
+    const counts = new Map<string, number>();
+    for (let r = 0; r < R; r++) {
+      const u = rng.uniform();
+      const x0 = keys[cum.findIndex((c) => u < c)] ?? keys[keys.length - 1]!;
+      const steps = x0.split(/(?<=;)/).map((s) => vocab.encode(s));
+      const reference: ReferencePath = { steps, ended: 'eos' };
+      const res = await particleGibbsSteps(lm, prm, '', { particles: 3, iterations: 1, reference, seed: `pg/${r}`, link, ancestorSampling, answerOf, maxSteps: 4 });
+      const ref = res.references[0]!;
+      const text = vocab.decode(ref.steps.flat());
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+    }
+    return chiSquare(counts, pi, R);
+  }
+
+  it('one conditional SMC sweep leaves the exact target invariant (with and without ancestor sampling); a wrong twist fails', async () => {
+    const R = 1200;
+    const [plain, as, planted] = [await sweepChi2('log', false, R), await sweepChi2('log', true, R), await sweepChi2('logit', false, R)];
+    console.log(`PG invariance chi-square (df 6, ${R} sweeps, 0.999 quantile ${CHI2_6_999}): CSMC ${plain.toFixed(2)}, with ancestor sampling ${as.toFixed(2)}, planted wrong twist ${planted.toFixed(2)}`);
+    expect(plain).toBeLessThan(CHI2_6_999);
+    expect(as).toBeLessThan(CHI2_6_999);
+    expect(planted).toBeGreaterThan(CHI2_6_999); // planted: kernel for another target
+  });
+
+  it('runs several sweeps and refuses ancestor sampling with replacement weights', async () => {
+    const res = await particleGibbsSteps(lm, prm, '', { particles: 4, iterations: 3, seed: 1, answerOf, ancestorSampling: true });
+    expect(res.references).toHaveLength(3);
+    expect(res.cost.tokens).toBeGreaterThan(0);
+    await expect(particleGibbsSteps(lm, prm, '', { particles: 4, weights: 'replace', ancestorSampling: true })).rejects.toThrow(/ratio/);
+  });
+});
+
+describe('baselines and answer selection', () => {
+  it('best-of-N, beam search and self-consistency return answers from the support', async () => {
+    const support = new Set(members.map((m) => m.value));
+    const b = await bestOfN(lm, prm, '', { budget: 8, seed: 1, answerOf });
+    expect(support.has(b.text)).toBe(true);
+    expect(b.candidates.every((c) => c.reward <= completeScore(b.text) + 1e-12)).toBe(true);
+    const beam = await beamSearch(lm, prm, '', { budget: 8, seed: 1, answerOf });
+    expect(support.has(beam.text)).toBe(true);
+    const sc = await selfConsistency(lm, '', { budget: 16, seed: 1, answerOf });
+    const votes = sc.candidates.filter((c) => c.answer === sc.answer).length;
+    expect(votes).toBeGreaterThanOrEqual(8);
+    await expect(beamSearch(lm, prm, '', { budget: 6, beamWidth: 4 })).rejects.toThrow(/beamWidth/);
+  });
+
+  it('vote sums weight per answer; best takes the heaviest', () => {
+    const c = [
+      { text: 'x', answer: 1, weight: 0.4, reward: 0, finished: true },
+      { text: 'y', answer: 2, weight: 0.35, reward: 0, finished: true },
+      { text: 'z', answer: 2, weight: 0.25, reward: 0, finished: true },
+    ];
+    expect(selectCandidate(c, 'best')).toBe(0);
+    expect(selectCandidate(c, 'vote')).toBe(1);
+  });
+});
+
+describe('bad input and abort', () => {
+  it('names a reward model that returns NaN or throws, and an unencodable prompt', async () => {
+    const nan: StepRewardModel = { name: 'nan-prm', score: async (t) => t.map(() => Number.NaN) };
+    await expect(particleFilterSteps(lm, nan, '', { particles: 2, seed: 1 })).rejects.toThrow(/nan-prm.*NaN/);
+    const boom: StepRewardModel = { name: 'boom-prm', score: async () => { throw new Error('down'); } };
+    await expect(particleFilterSteps(lm, boom, '', { particles: 2, seed: 1 })).rejects.toThrow(/boom-prm.*down/);
+    await expect(particleFilterSteps(lm, prm, 'zzz', { particles: 2 })).rejects.toThrow(/prompt/);
+    await expect(particleFilterSteps(lm, prm, '', { particles: 0 })).rejects.toThrow(/particles/);
+  });
+
+  it('a reward of 0 everywhere kills every particle with a clear error', async () => {
+    const zero: StepRewardModel = { name: 'zero', score: async (t) => t.map(() => 0) };
+    await expect(particleFilterSteps(lm, zero, '', { particles: 4, seed: 1 })).rejects.toThrow(/every particle has zero weight/);
+  });
+
+  it('an AbortSignal stops the run', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('stop now'));
+    await expect(particleFilterSteps(lm, prm, '', { particles: 4, seed: 1, signal: ac.signal })).rejects.toThrow(/stop now/);
+  });
+});
+
+describe('shipped arithmetic model', () => {
+  it('PF, ePF and beam search run on arith-char with arith-prm and keep numTensors flat', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { loadTransformerLM, loadProcessRewardModel } = await import('../../../src/steer/lm/transformer/files.js');
+    const { wrapLanguageModel } = await import('../../../src/steer/lm/cached.js');
+    const arith = wrapLanguageModel(loadTransformerLM('arith-char'));
+    const arithPrm = loadProcessRewardModel('arith-prm');
+    const p = arithmeticProblems(1, 'scaling-test')[0]!;
+    const opts = { seed: 1, answerOf: (s: string) => extractAnswer(s), maxSteps: 6 };
+    await particleFilterSteps(arith, arithPrm, p.prompt, { particles: 2, ...opts }); // warm-up (kernels, caches)
+    arith.clearCache();
+    const before = tf.memory().numTensors;
+    const pf = await particleFilterSteps(arith, arithPrm, p.prompt, { particles: 4, ...opts });
+    await particleFilterSteps(arith, arithPrm, p.prompt, { particles: 4, ...opts, annealing: {} });
+    await beamSearch(arith, arithPrm, p.prompt, { budget: 4, ...opts });
+    arith.clearCache();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(pf.cost.tokens).toBeGreaterThan(0);
+    expect(pf.candidates).toHaveLength(4);
+    arith.dispose();
+    arithPrm.dispose();
+  });
+});
