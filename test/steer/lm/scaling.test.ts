@@ -87,7 +87,9 @@ async function meanZ(reward: StepRewardModel, link: 'log' | 'logit', annealing: 
       seed: `z/${r}`,
       link,
       answerOf,
-      annealing: annealing ? { schedule: 'ess', essThreshold: 1, earlyPhase: 1 } : undefined,
+      // base schedule with T = 3 - progress > 1 at every resampling, so every resampling is tempered
+      annealing: annealing ? { schedule: 'base', maxTemperature: 3, essThreshold: 1, earlyPhase: 1 } : undefined,
+      onTemperature: (_, T) => expect(T).toBeGreaterThan(1),
       maxSteps: 4,
     });
     out.push(Math.exp(res.logZ!));
