@@ -13,6 +13,9 @@ import { type TransformerConfig, type TransformerWeights, makeRope } from '../sr
 import { TransformerLM } from '../src/steer/lm/transformer/lm.js';
 import { CharVocabulary } from '../src/steer/lm/transformer/tokenizer.js';
 import { labelBatch, lmBatch, lmLoss, scalarProbs } from '../src/steer/lm/transformer/train.js';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint, readModelFiles } from '../src/steer/lm/transformer/files.js';
 import { kjvSplit } from './lm/kjv-corpus.js';
 import { type TrainTask, train } from './lm/train-loop.js';
 
@@ -141,17 +144,17 @@ export function prmItem(vocab: CharVocabulary, rng: Rng): { tokens: number[]; la
 
 export const PRM_CONFIG: TransformerConfig = { vocabSize: ARITH_ALPHABET.length + 2, dModel: 48, nLayers: 2, nHeads: 2, dFF: 128, contextLength: 96, ropeTheta: 10000, normEps: 1e-5, head: 'scalar' };
 
-function prmTask(): TrainTask {
+function prmTask(config: TransformerConfig = PRM_CONFIG): TrainTask {
   const vocab = new CharVocabulary(ARITH_ALPHABET, 'arith-prm');
   const seed = 5;
   const heldRng = new Rng('prm-heldout');
   const held = Array.from({ length: 400 }, () => prmItem(vocab, heldRng));
   return {
     name: 'arith-prm',
-    config: PRM_CONFIG,
+    config: config,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.PRM_STEPS ?? 300),
+    steps: Number(process.env.PRM_STEPS ?? 400),
     lr: 3e-3,
     warmup: 40,
     batch(step) {
@@ -159,12 +162,12 @@ function prmTask(): TrainTask {
       return labelBatch(Array.from({ length: 24 }, () => prmItem(vocab, rng)));
     },
     async evaluate(w) {
-      const rope = makeRope(PRM_CONFIG);
+      const rope = makeRope(config);
       let right = 0;
       let n = 0;
       for (let i = 0; i < held.length; i += 50) {
         const b = labelBatch(held.slice(i, i + 50));
-        const p = tf.tidy(() => scalarProbs(PRM_CONFIG, w, rope, b).dataSync());
+        const p = tf.tidy(() => scalarProbs(config, w, rope, b).dataSync());
         for (let j = 0; j < b.weights.length; j++) {
           if (b.weights[j] === 0) continue;
           n += 1;
@@ -182,7 +185,36 @@ function prmTask(): TrainTask {
   };
 }
 
-const TASKS: Record<string, () => TrainTask> = { 'kjv-char': kjvTask, 'arith-char': arithTask, 'arith-prm': prmTask };
+/**
+ * The PRM fine-tuned from the arithmetic LM: the LM's blocks (from its checkpoint, else the shipped
+ * model) with a fresh scalar head, trained on the same labelled steps as `arith-prm`.
+ */
+function prmFromLMTask(): TrainTask {
+  const config: TransformerConfig = { ...ARITH_CONFIG, head: 'scalar' };
+  const base = prmTask(config);
+  return {
+    ...base,
+    name: 'arith-prm-lm',
+    config,
+    steps: Number(process.env.PRM_STEPS ?? 300),
+    lr: 2e-3,
+    init() {
+      const ck = loadCheckpoint(join(fileURLToPath(new URL('../.checkpoints/', import.meta.url)), 'arith-char'), ARITH_CONFIG);
+      const w = ck ? ck.weights : readModelFiles('arith-char').weights;
+      if (ck) tf.dispose([...Object.values(ck.m), ...Object.values(ck.v)]);
+      w['output.weight']!.dispose();
+      w['output.weight'] = tf.randomNormal([config.dModel, 1], 0, 0.02, 'float32', 99);
+      console.log(`[arith-prm-lm] blocks from the arith-char ${ck ? `checkpoint at step ${ck.step}` : 'shipped model'}`);
+      return w;
+    },
+    async evaluate(w) {
+      return { ...(await base.evaluate(w)), initialisedFrom: 'arith-char blocks' };
+    },
+    metadata: { ...base.metadata, note: 'blocks initialised from the arith-char language model, fresh scalar head; score = P(all steps so far correct), read at each ";" and at EOS' },
+  };
+}
+
+const TASKS: Record<string, () => TrainTask> = { 'kjv-char': kjvTask, 'arith-char': arithTask, 'arith-prm': prmTask, 'arith-prm-lm': prmFromLMTask };
 
 const isMain = process.argv[1]?.endsWith('train-lm.ts');
 if (isMain) {

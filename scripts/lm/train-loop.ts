@@ -28,6 +28,8 @@ export interface TrainTask {
   evaluate(weights: TransformerWeights): Promise<Record<string, unknown>>;
   /** Extra metadata (corpus, licence...). */
   readonly metadata: Record<string, unknown>;
+  /** Starting weights for a fresh run (default: random, seeded). */
+  readonly init?: () => TransformerWeights;
 }
 
 const CKPT_ROOT = fileURLToPath(new URL('../../.checkpoints/', import.meta.url));
@@ -46,7 +48,7 @@ export async function train(task: TrainTask, opts: { minutes: number; fresh?: bo
       return;
     }
   }
-  const init: TransformerWeights = ck ? ck.weights : initWeights(c, task.seed);
+  const init: TransformerWeights = ck ? ck.weights : task.init ? task.init() : initWeights(c, task.seed);
   const vars: Record<string, tf.Variable> = {};
   for (const [k, t] of Object.entries(init)) {
     vars[k] = tf.variable(t, true, `${task.name}/${k}`);
