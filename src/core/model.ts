@@ -161,6 +161,24 @@ export async function execute<A extends unknown[], R>(m: Model<A, R>, options: E
 
 export { ModelError } from './errors.js';
 
+/** While positive, every execution checks its sites for NaN, whatever its options. */
+let forcedNaNChecks = 0;
+
+/**
+ * Run `f` with every execution (nested ones too, e.g. a model run inside
+ * another model's function) checking each site's log density for NaN,
+ * whatever its `checkNaN` option: for re-running a computation whose log
+ * density came out NaN to find the site to name.
+ */
+export async function withNaNChecks<T>(f: () => Promise<T>): Promise<T> {
+  forcedNaNChecks++;
+  try {
+    return await f();
+  } finally {
+    forcedNaNChecks--;
+  }
+}
+
 function isPromise(x: unknown): x is Promise<unknown> {
   return x !== undefined && x !== null && typeof (x as Promise<unknown>).then === 'function';
 }
@@ -183,7 +201,7 @@ class Execution<A extends unknown[], R> {
   constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
     this.stack = m.handlers.length === 0 ? ((options.handlers ?? []) as Handler[]) : [...m.handlers, ...(options.handlers ?? [])];
     this.batch = options.batch;
-    this.checkNaN = options.checkNaN ?? true;
+    this.checkNaN = forcedNaNChecks > 0 || (options.checkNaN ?? true);
     if (this.batch && (!Number.isInteger(this.batch.size) || this.batch.size <= 0)) {
       throw new RangeError(`batch size must be a positive integer, got ${this.batch.size}`);
     }

@@ -167,6 +167,7 @@ describe('item 3: a NaN log density met during sampling is an error naming the s
     ['hmc-gibbs', { chains: 1, warmup: 30, samples: 30 }],
     ['svgd', { particles: 8, steps: 20 }],
     ['vi', { steps: 20, samples: 20, init: { z: 1.5 } }],
+    ['neutra', { viSteps: 20, chains: 1, warmup: 20, samples: 20 }],
     ['mh', { samples: 300 }],
     ['importance', { particles: 200 }],
     ['smc', { particles: 200 }],

@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { valueAndGradsAsync } from '../../backend/autodiff.js';
 import type { Handler, Message } from '../../core/message.js';
 import { ModelError, TycheError, rejectsPoint } from '../../core/errors.js';
-import { type Model, execute } from '../../core/model.js';
+import { type Model, execute, withNaNChecks } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Site, type Trace, plateNestingOf } from '../../core/trace.js';
 import { type Value, sizeOf, toArray, toTensor } from '../../core/value.js';
@@ -309,7 +309,7 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
   const engine = tf.engine();
   engine.startScope('tyche-nan-check');
   try {
-    await density(tf.tensor1d(Float32Array.from(q)));
+    await withNaNChecks(() => density(tf.tensor1d(Float32Array.from(q))));
   } catch (err) {
     return err instanceof Error ? err : new TycheError(String(err));
   } finally {
