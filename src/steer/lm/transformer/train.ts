@@ -120,6 +120,9 @@ export class Adam {
    * gradient is an error, so a mismatch cannot silently freeze training.
    */
   apply(grads: Record<string, tf.Tensor>, lr: number, clip = 1): number {
+    for (const [k, x] of Object.entries(this.vars)) {
+      if (!grads[k] && !grads[x.name]) throw new Error(`Adam: no gradient for variable ${k} (name ${x.name})`);
+    }
     this.step += 1;
     const t = this.step;
     const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]!);
@@ -127,8 +130,7 @@ export class Adam {
     const bc1 = 1 - Math.pow(this.beta1, t);
     const bc2 = 1 - Math.pow(this.beta2, t);
     for (const [k, x] of Object.entries(this.vars)) {
-      const g0 = grads[k] ?? grads[x.name];
-      if (!g0) throw new Error(`Adam: no gradient for variable ${k} (name ${x.name})`);
+      const g0 = (grads[k] ?? grads[x.name])!;
       const [m, v] = tf.tidy(() => {
         const g = tf.mul(g0, scale);
         return [tf.add(tf.mul(this.m[k]!, this.beta1), tf.mul(g, 1 - this.beta1)), tf.add(tf.mul(this.v[k]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2))];
