@@ -55,6 +55,7 @@ describe('CharVocabulary', () => {
 lmConformance('tiny random transformer (one-token steps in typed arrays)', () => tinyLM(3, 1000), { maxPrefixLength: 20 });
 lmConformance('tiny random transformer (every step in tfjs)', () => tinyLM(3, 0), { maxPrefixLength: 20 });
 lmConformance('shipped kjv-char transformer', () => loadTransformerLM('kjv-char'), { prefixes: 12, maxPrefixLength: 40 });
+lmConformance('shipped arith-char transformer', () => loadTransformerLM('arith-char'), { prefixes: 8, maxPrefixLength: 30 });
 
 describe('TransformerLM', () => {
   it('extends caches of different lengths in one batch, equal to recomputing', async () => {
