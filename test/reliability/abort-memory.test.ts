@@ -74,6 +74,39 @@ describe('the checks can fail', () => {
   });
 });
 
+describe('run ledgers (smc, tempered free what a run made without holding a lock)', () => {
+  const inner = model(async ({ sample, observe }) => {
+    const p = await sample('p', Normal(0, 1));
+    await observe('y', Normal(p, 1), 0.5);
+  });
+  const outer = model(async ({ sample, factor }) => {
+    const z = (await sample('z', Normal(0, 1))) as number;
+    const post = await infer(inner, { method: 'importance', particles: 5, seed: 1 });
+    const m = post.moments('p').mean;
+    post.dispose();
+    await factor('f', -Math.abs(m - z));
+  });
+
+  test.each(['smc', 'tempered'])('%s: a model may run inference itself (no deadlock, no leak)', async (method) => {
+    const before = tf.memory().numTensors;
+    const post = await infer(outer, { method, particles: 8, seed: 1 });
+    expect(post.size).toBe(8);
+    post.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('tensors made concurrently outside the run are left alone', async () => {
+    const outside: tf.Tensor[] = [];
+    const timer = setInterval(() => outside.push(tf.scalar(1)), 1);
+    const post = await infer(CASES[1]!.model, { method: 'smc', particles: 300, seed: 1 });
+    clearInterval(timer);
+    expect(outside.length).toBeGreaterThan(0);
+    expect(outside.filter((t) => t.isDisposed)).toHaveLength(0);
+    post.dispose();
+    tf.dispose(outside);
+  });
+});
+
 describe('Posterior.dispose', () => {
   test('frees the draws\' tensors but not the model\'s arguments; queries afterwards are a clear error', async () => {
     const data = tf.tensor1d([0.5, 1.5]);

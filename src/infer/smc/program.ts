@@ -44,7 +44,7 @@ import { Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { PacingHandler, Pacer, mapPaced } from '../pace.js';
-import { tidyAsync } from '../../backend/autodiff.js';
+import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type StepInfo, runSMC } from './core.js';
@@ -302,9 +302,10 @@ async function rejuvenateParticles<R>(
 /** SMC over the checkpoints (observations) of an async model. */
 export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const tensorsSince = nextTensorId();
-  // the run in its own tensor scope: values of dropped particles and the model's intermediates are
-  // freed when it ends (also when it fails or is aborted); the final draws' tensors are kept
-  return tidyAsync(() => smcProgramRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+  // the run's tensors are freed when it ends (also when it fails or is aborted): values of dropped
+  // particles and the model's intermediates; the final draws' tensors are kept (a ledger, not an
+  // engine scope, so that models may run inference themselves)
+  return withLedger(() => smcProgramRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
 }
 
 async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {

@@ -24,7 +24,7 @@ import { initialTrace } from '../mcmc/mh-engine.js';
 import { type SiteProposal, type TraceState, mhStep, runWithValues, siteLogDensityNumber } from '../mcmc/trace-mh.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { Pacer, mapPaced } from '../pace.js';
-import { tidyAsync } from '../../backend/autodiff.js';
+import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, runSMC } from './core.js';
@@ -96,8 +96,8 @@ export function nextTemperature(beta: number, logLik: ArrayLike<number>, targetF
 /** Likelihood-tempered SMC with MH moves over traces. */
 export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const tensorsSince = nextTensorId();
-  // the run in its own tensor scope: what the final draws reach is kept, every other tensor it made is freed
-  return tidyAsync(() => temperedRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+  // the run's ledger: what the final draws reach is kept, every other tensor it made is freed (see withLedger)
+  return withLedger(() => temperedRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
 }
 
 async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {

@@ -1,0 +1,112 @@
+/**
+ * Tensor ledgers: free what an async run made, without a global lock.
+ *
+ * `tf.tidy` cannot wrap async code, and an engine scope held open across
+ * awaits (`tidyAsync`) must hold the gradient lock for as long as it is open,
+ * so a run that holds one cannot contain another (nested inference would wait
+ * for itself). A ledger instead records every tensor made in the run's
+ * *async context* (Node's `AsyncLocalStorage`, which follows promises,
+ * timers and `setImmediate`), including inside nested runs, and when the run
+ * settles frees those still alive that are neither kept (`tf.keep`) nor
+ * returned by `keep`. Tensors made concurrently by other async work are in
+ * other contexts and are left alone.
+ *
+ * Where `AsyncLocalStorage` is missing (browsers), {@link withLedger} runs
+ * `fn` without recording: nothing is freed early, and intermediates made by
+ * model code may stay alive (as `tf.memory()` will show).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface Ledger {
+  tensors: tf.Tensor[];
+  /** Prune disposed entries when the list grows past this. */
+  limit: number;
+  closed: boolean;
+  readonly parent: Ledger | undefined;
+}
+
+interface LocalStorage<T> {
+  run<R>(store: T, fn: () => R): R;
+  getStore(): T | undefined;
+}
+
+/** undefined: not looked up yet; null: not available in this runtime. */
+let storage: LocalStorage<Ledger> | null | undefined;
+/** Held in a variable so that bundlers for the browser do not try to resolve it. */
+const ASYNC_HOOKS = 'node:async_hooks';
+
+async function localStorage(): Promise<LocalStorage<Ledger> | null> {
+  if (storage !== undefined) return storage;
+  try {
+    const mod = (await import(ASYNC_HOOKS)) as { AsyncLocalStorage: new () => LocalStorage<Ledger> };
+    storage = new mod.AsyncLocalStorage();
+  } catch {
+    storage = null;
+  }
+  return storage;
+}
+
+interface TrackingEngine {
+  trackTensor(a: tf.Tensor, backend: unknown): void;
+}
+
+let active = 0;
+let restore: (() => void) | undefined;
+
+/** Wrap the engine's `trackTensor` (every new tensor passes through it) while any ledger is open. */
+function install(s: LocalStorage<Ledger>): void {
+  if (active++ > 0) return;
+  const engine = tf.engine() as unknown as TrackingEngine;
+  const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');
+  const original = engine.trackTensor;
+  engine.trackTensor = function (this: TrackingEngine, a: tf.Tensor, backend: unknown): void {
+    original.call(this, a, backend);
+    for (let l = s.getStore(); l !== undefined; l = l.parent) if (!l.closed) record(l, a);
+  };
+  restore = () => {
+    if (own) engine.trackTensor = original;
+    else delete (engine as Partial<TrackingEngine>).trackTensor;
+  };
+}
+
+function uninstall(): void {
+  if (--active > 0) return;
+  restore?.();
+  restore = undefined;
+}
+
+function record(l: Ledger, t: tf.Tensor): void {
+  if (t instanceof tf.Variable) return;
+  l.tensors.push(t);
+  if (l.tensors.length > l.limit) {
+    l.tensors = l.tensors.filter((x) => !x.isDisposed);
+    l.limit = Math.max(4096, 2 * l.tensors.length);
+  }
+}
+
+/**
+ * Run `fn`, then free every tensor made in its async context that is still
+ * alive, not `tf.keep`-ed, and not among `keep(result)` (also when `fn`
+ * fails, keeping nothing). Nested ledgers record into their parents too.
+ */
+export async function withLedger<T>(fn: () => Promise<T>, keep: (result: T) => Iterable<tf.Tensor>): Promise<T> {
+  const s = await localStorage();
+  if (s === null) return fn();
+  const ledger: Ledger = { tensors: [], limit: 4096, closed: false, parent: s.getStore() };
+  install(s);
+  let kept = new Set<tf.Tensor>();
+  try {
+    const result = await s.run(ledger, fn);
+    kept = new Set(keep(result));
+    return result;
+  } finally {
+    ledger.closed = true;
+    uninstall();
+    for (const t of ledger.tensors) {
+      if (!t.isDisposed && !(t as unknown as { kept?: boolean }).kept && !kept.has(t)) t.dispose();
+    }
+    ledger.tensors = [];
+  }
+}
