@@ -5,3 +5,6 @@
  */
 export { TokenFeynmanKac, type TokenParticle, type TokenModelOptions, type TokenModelStats } from './token-fk.js';
 export { smcSteer, conditionalSteer, runTokenModel, readParticles, SteeringResult, NoSatisfyingStringError, type SteerOptions, type SteeredString } from './steer.js';
+export { locallyConstrainedDecode, bestOfN, UnweightedSampler } from './baselines.js';
+export { steeringBounds, type BoundsOptions, type SteeringBounds } from './bounds.js';
+export { ExactTwist } from './twist.js';

@@ -164,11 +164,12 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     if (this.initialWeight === null) {
       const { potential, critic } = this.options;
       const a = potential ? await prefixOf(potential, []) : 0;
-      const b = critic ? await prefixOf(critic, []) : 0;
-      this.initialWeight = a + b;
+      this.initialTwist = critic ? await prefixOf(critic, []) : 0;
+      this.initialWeight = a + this.initialTwist;
     }
     return this.initialWeight;
   }
+  private initialTwist = 0;
 
   init(n: number): TokenParticle[] {
     return Array.from({ length: n }, () => ({ tokens: [], done: false, twist: 0 }));
@@ -191,6 +192,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
           lp[i] = -Infinity;
           return;
         }
+        if (t === 0) p.twist = this.initialTwist;
         lp[i] = start + (await this.advance(p, i, rngs[i]));
         if (lp[i] === -Infinity) p.done = true; // dead: absorbed, never moved again
       }),
@@ -230,8 +232,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
       p.done = true;
       p.twist = 0;
     } else {
+      p.twist = await local.twistAfter(token); // before the push: `local` reads p.tokens as x
       p.tokens.push(token);
-      p.twist = await local.twistAfter(token);
     }
     return w;
   }
