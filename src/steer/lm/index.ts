@@ -41,3 +41,4 @@ export { OpenAICompletionsClient, OpenAIClientError, type OpenAIClientOptions, t
 export * from './potentials/index.js';
 export * from './samplers/index.js';
 export * from './smc/index.js';
+export * from './scaling/index.js';

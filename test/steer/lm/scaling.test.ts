@@ -14,17 +14,17 @@ import {
   type ReferencePath,
   type StepRewardModel,
   annealingTemperature,
-  applyLink,
+  linkReward,
   baseTemperature,
-  beamSearch,
-  bestOfN,
+  beamSearchSteps,
+  bestOfNSteps,
   entropyTemperature,
   essTemperature,
   normalisedEntropy,
   particleFilterSteps,
   particleGibbsSteps,
   selectCandidate,
-  selfConsistency,
+  selfConsistencySteps,
 } from '../../../src/steer/lm/scaling/index.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
 import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
@@ -57,7 +57,7 @@ const answerOf = (s: string): string | null => /#(\d)/.exec(s)?.[1] ?? null;
 
 /** Exact target pi(x) ∝ p(x) exp(link(r(x))) and Z over the support. */
 function exact(link: 'log' | 'logit', eps: number): { Z: number; pi: Map<string, number> } {
-  const g = members.map((m) => (m.weight / total) * Math.exp(applyLink(link, completeScore(m.value), eps)));
+  const g = members.map((m) => (m.weight / total) * Math.exp(linkReward(link, completeScore(m.value), eps)));
   const Z = g.reduce((a, b) => a + b, 0);
   return { Z, pi: new Map(members.map((m, i) => [m.value, g[i]! / Z])) };
 }
@@ -185,15 +185,15 @@ describe('particle Gibbs over steps', () => {
 describe('baselines and answer selection', () => {
   it('best-of-N, beam search and self-consistency return answers from the support', async () => {
     const support = new Set(members.map((m) => m.value));
-    const b = await bestOfN(lm, prm, '', { budget: 8, seed: 1, answerOf });
+    const b = await bestOfNSteps(lm, prm, '', { budget: 8, seed: 1, answerOf });
     expect(support.has(b.text)).toBe(true);
     expect(b.candidates.every((c) => c.reward <= completeScore(b.text) + 1e-12)).toBe(true);
-    const beam = await beamSearch(lm, prm, '', { budget: 8, seed: 1, answerOf });
+    const beam = await beamSearchSteps(lm, prm, '', { budget: 8, seed: 1, answerOf });
     expect(support.has(beam.text)).toBe(true);
-    const sc = await selfConsistency(lm, '', { budget: 16, seed: 1, answerOf });
+    const sc = await selfConsistencySteps(lm, '', { budget: 16, seed: 1, answerOf });
     const votes = sc.candidates.filter((c) => c.answer === sc.answer).length;
     expect(votes).toBeGreaterThanOrEqual(8);
-    await expect(beamSearch(lm, prm, '', { budget: 6, beamWidth: 4 })).rejects.toThrow(/beamWidth/);
+    await expect(beamSearchSteps(lm, prm, '', { budget: 6, beamWidth: 4 })).rejects.toThrow(/beamWidth/);
   });
 
   it('vote sums weight per answer; best takes the heaviest', () => {
@@ -243,7 +243,7 @@ describe('shipped arithmetic model', () => {
     const before = tf.memory().numTensors;
     const pf = await particleFilterSteps(arith, arithPrm, p.prompt, { particles: 4, ...opts });
     await particleFilterSteps(arith, arithPrm, p.prompt, { particles: 4, ...opts, annealing: {} });
-    await beamSearch(arith, arithPrm, p.prompt, { budget: 4, ...opts });
+    await beamSearchSteps(arith, arithPrm, p.prompt, { budget: 4, ...opts });
     arith.clearCache();
     expect(tf.memory().numTensors).toBe(before);
     expect(pf.cost.tokens).toBeGreaterThan(0);

@@ -29,7 +29,7 @@ async function independent(sampler: StepSampler, n: number, seed: StepSearchOpti
 }
 
 /** Best-of-N with an outcome reward: the complete solution the reward model scores highest. */
-export async function bestOfN(lm: LanguageModel, orm: StepRewardModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
+export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
   checkBudget('best-of-N', options.budget);
   const sampler = new StepSampler(lm, prompt, orm, options);
   const sols = await independent(sampler, options.budget, options.seed);
@@ -41,7 +41,7 @@ export async function bestOfN(lm: LanguageModel, orm: StepRewardModel, prompt: s
 }
 
 /** Self-consistency: N independent solutions, majority vote of their answers (needs `answerOf`). */
-export async function selfConsistency(lm: LanguageModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
+export async function selfConsistencySteps(lm: LanguageModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
   checkBudget('self-consistency', options.budget);
   if (!options.answerOf) throw new Error('self-consistency: answerOf is needed to read the answers to vote on');
   const sampler = new StepSampler(lm, prompt, null, options);
@@ -50,8 +50,8 @@ export async function selfConsistency(lm: LanguageModel, prompt: string, options
   return resultOf(sampler, candidatesOf(sampler, sols, w), 'vote', null);
 }
 
-/** Options of {@link beamSearch}. */
-export interface BeamSearchOptions extends StepSearchOptions {
+/** Options of {@link beamSearchSteps}. */
+export interface BeamSearchStepsOptions extends StepSearchOptions {
   /** Total candidates per step (the budget N). */
   readonly budget: number;
   /** Beams kept (default: the largest of 4, 2, 1 that divides the budget and is at most it). */
@@ -61,7 +61,7 @@ export interface BeamSearchOptions extends StepSearchOptions {
 }
 
 /** Beam search over steps guided by the process reward model. */
-export async function beamSearch(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: BeamSearchOptions): Promise<ScalingResult> {
+export async function beamSearchSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: BeamSearchStepsOptions): Promise<ScalingResult> {
   const N = options.budget;
   checkBudget('beam search', N);
   const width = options.beamWidth ?? ([4, 2, 1].find((k) => k <= N && N % k === 0) ?? 1);

@@ -13,4 +13,4 @@ export { StepSampler, type PartialSolution, emptySolution, cloneSolution, soluti
 export { stepModel, referenceOf, type ReferencePath, type WeightMode, type StepModelOptions } from './fk.js';
 export { particleFilterSteps, runStepSMC, type StepPFOptions, type StepPFResult } from './pf.js';
 export { particleGibbsSteps, type StepPGOptions, type StepPGResult } from './particle-gibbs.js';
-export { bestOfN, selfConsistency, beamSearch, type BeamSearchOptions } from './baselines.js';
+export { bestOfNSteps, selfConsistencySteps, beamSearchSteps, type BeamSearchStepsOptions } from './baselines.js';

@@ -25,7 +25,7 @@ import type { LanguageModel } from '../types.js';
 import { type ReferencePath, referenceOf } from './fk.js';
 import { type StepPFOptions, type StepPFResult, runStepSMC } from './pf.js';
 import { type PartialSolution, StepSampler, emptySolution } from './steps.js';
-import { type StepRewardModel, applyLink } from './types.js';
+import { type StepRewardModel, linkReward } from './types.js';
 
 /** Options of {@link particleGibbsSteps}. */
 export interface StepPGOptions extends Omit<StepPFOptions, 'annealing' | 'essThreshold' | 'resampling'> {
@@ -81,7 +81,7 @@ async function ancestorTerms(sampler: StepSampler, state: readonly PartialSoluti
   );
   if (joined.length === 0) return out;
   const r = await sampler.score(joined);
-  idx.forEach((i, k) => (out[i] += applyLink(link, r[k]!, eps) - state[i]!.twist));
+  idx.forEach((i, k) => (out[i] += linkReward(link, r[k]!, eps) - state[i]!.twist));
   return out;
 }
 

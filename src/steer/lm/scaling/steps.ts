@@ -16,7 +16,7 @@ import { Rng } from '../../../core/rng.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
 import { sampleToken } from '../sampling.js';
 import type { LanguageModel } from '../types.js';
-import { type StepRewardModel, type StepSearchOptions, applyLink, type RewardLink } from './types.js';
+import { type StepRewardModel, type StepSearchOptions, linkReward, type RewardLink } from './types.js';
 
 /** A partial solution: its tokens after the prompt, its steps, and whether it ended. */
 export interface PartialSolution {
@@ -161,7 +161,7 @@ export class StepSampler {
     sols.forEach((s, i) => {
       old[i] = s.twist;
       s.reward = r[i]!;
-      s.twist = applyLink(link, r[i]!, eps);
+      s.twist = linkReward(link, r[i]!, eps);
       if (Number.isNaN(s.twist)) throw new Error(`step search: the reward link gave NaN for the score ${r[i]}`);
     });
     return old;

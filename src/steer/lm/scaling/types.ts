@@ -28,7 +28,7 @@ export interface StepRewardModel {
 export type RewardLink = 'log' | 'logit' | ((r: number) => number);
 
 /** The link applied to one probability; r is clipped to [eps, 1 - eps] first (eps = 0 keeps log 0 = -Infinity). */
-export function applyLink(link: RewardLink, r: number, eps: number): number {
+export function linkReward(link: RewardLink, r: number, eps: number): number {
   const c = Math.min(1 - eps, Math.max(eps, r));
   if (typeof link === 'function') return link(c);
   return link === 'log' ? Math.log(c) : Math.log(c) - Math.log1p(-c);
