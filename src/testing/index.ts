@@ -124,3 +124,5 @@ export {
   type LmConformanceReport,
 } from './lm-conformance.js';
 export { checkMixtureSamples, bonferroniZ, type MixtureCheck, type MomentZ } from './diffusion.js';
+export { checkPotential, POTENTIAL_CHECKS, type PotentialCheck, type PotentialConformanceOptions } from './potential-conformance.js';
+export { steeringBounds, type BoundsOptions, type SteeringBounds } from '../steer/lm/smc/bounds.js';
