@@ -32,6 +32,7 @@ import { type Value, isTensor, logSumExp } from '../../core/value.js';
 import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { replayDraws } from '../replay-draws.js';
+import { type LossTrend, lossTrend } from './convergence.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments } from './autoguide.js';
 import { type AutoGuideName, autoGuide } from './autoguides.js';
@@ -325,6 +326,8 @@ export interface VIDiagnostics {
    * (a warning is printed). NaN for point-mass guides.
    */
   readonly khat: number;
+  /** The loss over the last two windows of steps: was the fit still improving when it stopped? (`convergence.ts`) */
+  readonly lossTrend?: LossTrend;
   /** `true`, or why the model ran once per draw. */
   readonly vectorized: true | string;
   /** Optimisation steps per second. */
@@ -351,6 +354,15 @@ export function khatReport(khat: number, guide: string, weighted: boolean | 'psi
     `so its means, sds${weighted ? ', importance weights' : ''} and ELBO can be far off; try a richer guide ('mvn', 'flow'), more steps, or method 'nuts'`;
   console.warn(warning);
   return { notes, warnings: [warning] };
+}
+
+/** The warning for a fit still improving when it stopped (also printed with `console.warn`). */
+function trendWarning(trend: LossTrend, steps: number): string {
+  const warning =
+    `vi: the loss was still falling when the ${steps} steps ended (by ${trend.decrease.toPrecision(3)} ± ${trend.stderr.toPrecision(2)} nats between the last two windows of ${trend.window} steps): ` +
+    'the fit has not converged, whatever k-hat says; run more steps or raise the learning rate';
+  console.warn(warning);
+  return warning;
 }
 
 /**
@@ -396,6 +408,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     const { logZ, elbo, khat } = sampled;
     const draws = await withModelValues(m, args, svi, sampled.draws, options.signal);
     const moments = svi.moments();
+    const trend = lossTrend(svi.lossHistory);
     const diagnostics: VIDiagnostics = {
       lossHistory: Float64Array.from(svi.lossHistory),
       params: svi.store.values(),
@@ -404,10 +417,13 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       guide: svi.guide.name,
       elbo,
       khat,
+      ...(trend ? { lossTrend: trend } : {}),
       vectorized: svi.vectorized,
       stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
     };
     const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
+    const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
+    if (stalled) warnings.push(stalled);
     return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
   } finally {
     svi.dispose();
