@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { asyncContext } from './async-context.js';
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 
@@ -77,14 +78,25 @@ function installCheapSaves(engine: EngineInternals): () => void {
 
 let lock: Promise<void> = Promise.resolve();
 
-/** Run `fn` when no other gradient computation is in flight (FIFO). */
+/** Marks the async context that holds the lock (where the runtime can tell contexts apart). */
+const holder = asyncContext<true>();
+
+/**
+ * Run `fn` when no other gradient computation is in flight (FIFO). A call
+ * made inside `fn`'s own async context (e.g. a model that runs inference
+ * itself, under an engine that holds the lock per execution) enters at once
+ * instead of waiting for itself; where the runtime has no
+ * `AsyncLocalStorage`, such a call would wait forever.
+ */
 export async function withGradientLock<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = await holder();
+  if (ctx?.getStore() === true) return fn();
   const prev = lock;
   let release!: () => void;
   lock = new Promise<void>((r) => (release = r));
   await prev;
   try {
-    return await fn();
+    return await (ctx ? ctx.run(true, fn) : fn());
   } finally {
     release();
   }

@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type AsyncContext, asyncContext } from './async-context.js';
 
 interface Ledger {
   tensors: tf.Tensor[];
@@ -27,26 +28,8 @@ interface Ledger {
   readonly parent: Ledger | undefined;
 }
 
-interface LocalStorage<T> {
-  run<R>(store: T, fn: () => R): R;
-  getStore(): T | undefined;
-}
-
-/** undefined: not looked up yet; null: not available in this runtime. */
-let storage: LocalStorage<Ledger> | null | undefined;
-/** Held in a variable so that bundlers for the browser do not try to resolve it. */
-const ASYNC_HOOKS = 'node:async_hooks';
-
-async function localStorage(): Promise<LocalStorage<Ledger> | null> {
-  if (storage !== undefined) return storage;
-  try {
-    const mod = (await import(ASYNC_HOOKS)) as { AsyncLocalStorage: new () => LocalStorage<Ledger> };
-    storage = new mod.AsyncLocalStorage();
-  } catch {
-    storage = null;
-  }
-  return storage;
-}
+/** The ledger of the current async context (innermost run). */
+const localStorage = asyncContext<Ledger>();
 
 interface TrackingEngine {
   trackTensor(a: tf.Tensor, backend: unknown): void;
@@ -56,7 +39,7 @@ let active = 0;
 let restore: (() => void) | undefined;
 
 /** Wrap the engine's `trackTensor` (every new tensor passes through it) while any ledger is open. */
-function install(s: LocalStorage<Ledger>): void {
+function install(s: AsyncContext<Ledger>): void {
   if (active++ > 0) return;
   const engine = tf.engine() as unknown as TrackingEngine;
   const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');

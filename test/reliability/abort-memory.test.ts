@@ -74,7 +74,7 @@ describe('the checks can fail', () => {
   });
 });
 
-describe('run ledgers (smc, tempered free what a run made without holding a lock)', () => {
+describe('nested inference and run ledgers', () => {
   const inner = model(async ({ sample, observe }) => {
     const p = await sample('p', Normal(0, 1));
     await observe('y', Normal(p, 1), 0.5);
@@ -87,9 +87,15 @@ describe('run ledgers (smc, tempered free what a run made without holding a lock
     await factor('f', -Math.abs(m - z));
   });
 
-  test.each(['smc', 'tempered'])('%s: a model may run inference itself (no deadlock, no leak)', async (method) => {
+  // importance and mh hold the gradient lock per execution: the inner run re-enters it (same async context)
+  test.each([
+    ['smc', { particles: 8 }],
+    ['tempered', { particles: 8 }],
+    ['importance', { particles: 8 }],
+    ['mh', { samples: 8, warmup: 0 }],
+  ] as const)('%s: a model may run inference itself (no deadlock, no leak)', async (method, opts) => {
     const before = tf.memory().numTensors;
-    const post = await infer(outer, { method, particles: 8, seed: 1 });
+    const post = await infer(outer, { method, seed: 1, ...opts });
     expect(post.size).toBe(8);
     post.dispose();
     expect(tf.memory().numTensors).toBe(before);
