@@ -24,6 +24,7 @@ import { UnweightedSampler, locallyConstrainedDecode } from '../../../src/steer/
 import { steeringBounds } from '../../../src/steer/lm/smc/bounds.js';
 import { NoSatisfyingStringError, smcSteer, type SteeringResult } from '../../../src/steer/lm/smc/steer.js';
 import { ExactTwist } from '../../../src/steer/lm/smc/twist.js';
+import { fearnheadClifford, smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
 import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
 import { VocabularyMismatchError } from '../../../src/steer/lm/errors.js';
@@ -171,6 +172,29 @@ describe('steering on exact targets', () => {
     }
     const planted = meanSE(await zHats(new UnweightedSampler(new LocallyOptimalSampler()), 40, 8));
     expect(Math.abs(planted.mean - exact.Z)).toBeGreaterThan(4 * planted.se + 1e-12);
+  });
+
+  it('SMC-steer (K-way extension, Fearnhead–Clifford down to N): E[Ẑ] = Z within MCSE, and FC keeps each child at most once with the total weight unbiased', async () => {
+    const zs: number[] = [];
+    for (let r = 0; r < 100; r++) {
+      const res = await smcSteerK({ lm: markov, potential: regexPot(), sampler: new DirectSampler(), particles: 4, k: 3, maxTokens: MAX, seed: `fc-${r}`, onEmpty: 'empty' });
+      zs.push(Math.exp(res.logZ));
+    }
+    const { mean, se } = meanSE(zs);
+    expect(Math.abs(mean - exact.Z), `mean ${mean} ± ${se}, Z ${exact.Z}`).toBeLessThan(4 * se);
+    // FC on fixed weights: each index at most once, E[Σ new] = Σ old, E[count of j] = min(1, c w_j)
+    const lw = [0, -0.1, -2, -3, -3.5, -1, -4, -0.5].map((x) => x);
+    const total = lw.reduce((a, b) => a + Math.exp(b), 0);
+    const sums: number[] = [];
+    const rng = new Rng('fc');
+    for (let r = 0; r < 4000; r++) {
+      const { index, logWeight } = fearnheadClifford(lw, 4, rng);
+      expect(new Set(index).size).toBe(index.length);
+      expect(index.length).toBe(4);
+      sums.push(logWeight.reduce((a, b) => a + Math.exp(b), 0));
+    }
+    const fc = meanSE(sums);
+    expect(Math.abs(fc.mean - total)).toBeLessThan(4 * fc.se + 1e-12);
   });
 
   it('total variation to the exact posterior falls as particles grow', async () => {

@@ -8,3 +8,4 @@ export { smcSteer, conditionalSteer, runTokenModel, readParticles, SteeringResul
 export { locallyConstrainedDecode, bestOfN, UnweightedSampler } from './baselines.js';
 export { steeringBounds, type BoundsOptions, type SteeringBounds } from './bounds.js';
 export { ExactTwist } from './twist.js';
+export { smcSteerK, fearnheadClifford, type SmcSteerKOptions } from './smc-steer.js';

@@ -13,7 +13,7 @@
  * @module
  */
 import { ZeroDensityError } from '../../../core/errors.js';
-import { type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
 import type { LanguageModelStats } from '../cached.js';
 import type { Vocabulary } from '../types.js';
@@ -107,11 +107,17 @@ export function readParticles(state: readonly TokenParticle[], logWeights: Float
 }
 
 /** Run a token Feynman–Kac model on the core, turning "every particle dead" into a {@link NoSatisfyingStringError}. */
-export async function runTokenModel(fk: TokenFeynmanKac, options: Omit<SMCOptions<TokenParticle[]>, 'store'>, onEmpty: 'throw' | 'empty' = 'throw'): Promise<SteeringResult> {
+export async function runTokenModel(
+  fk: TokenFeynmanKac,
+  options: Omit<SMCOptions<TokenParticle[]>, 'store'>,
+  onEmpty: 'throw' | 'empty' = 'throw',
+  /** A Feynman–Kac model over the same particles to run instead of `fk` (e.g. SMC-steer's), `fk` still giving the LM and counters. */
+  runner: FeynmanKac<TokenParticle[]> = fk,
+): Promise<SteeringResult> {
   const before = fk.lm.stats();
   let res: SMCResult<TokenParticle[]>;
   try {
-    res = await runSMC(fk, { ...options, maxSteps: fk.maxTokens + 2 });
+    res = await runSMC(runner, { ...options, maxSteps: fk.maxTokens + 2 });
   } catch (err) {
     if (err instanceof ZeroDensityError) {
       const step = Number(/step (\d+)/.exec(err.message)?.[1] ?? NaN);

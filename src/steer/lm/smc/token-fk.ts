@@ -171,6 +171,11 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
   }
   private initialTwist = 0;
 
+  /** The critic's value at the empty string, ψ(ε) (after {@link TokenFeynmanKac.startWeight}). */
+  get startTwist(): number {
+    return this.initialTwist;
+  }
+
   init(n: number): TokenParticle[] {
     return Array.from({ length: n }, () => ({ tokens: [], done: false, twist: 0 }));
   }
@@ -200,8 +205,12 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     return { state, logPotential: lp };
   }
 
-  /** Move one particle by one token; returns the log-weight increment. */
-  private async advance(p: TokenParticle, slot: number, rng: Rng): Promise<number> {
+  /**
+   * Move one particle (in place) by one token; returns its log-weight
+   * increment. `slot` 0 follows the reference in conditional SMC. Step 0's
+   * start weight is not included (see {@link TokenFeynmanKac.startWeight}).
+   */
+  async advance(p: TokenParticle, slot: number, rng: Rng): Promise<number> {
     const { potential, critic, sampler, reference } = this.options;
     const vocab = this.lm.vocab;
     const context = this.prompt.length ? [...this.prompt, ...p.tokens] : p.tokens;
