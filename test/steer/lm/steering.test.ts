@@ -29,6 +29,7 @@ import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
 import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
 import { VocabularyMismatchError } from '../../../src/steer/lm/errors.js';
 import { checkPotential } from '../../../src/testing/potential-conformance.js';
+import { steerCompare, steerMain } from '../../../src/cli/steer.js';
 
 const abc = TokenVocabulary.characters('abc');
 const markov = MarkovLM.random(abc, new Rng('steer-markov'), { eos: 0.25 });
@@ -339,5 +340,27 @@ describe('bad input and control', () => {
     });
     await expect(run).rejects.toThrow('stop now');
     expect(steps).toBe(4);
+  });
+});
+
+describe('tyche steer', () => {
+  const io = () => {
+    const out: string[] = [];
+    return { out, io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) } } };
+  };
+  it('refuses bad arguments with a usage error naming the option', async () => {
+    await expect(steerMain(['--no-letter', 'e', '--pattern', 'a*'], io().io)).rejects.toThrow(/exactly one of/);
+    await expect(steerMain(['--no-letter', 'ee'], io().io)).rejects.toThrow(/--no-letter takes one character/);
+    await expect(steerMain(['--no-letter', 'e', '--particles', '0'], io().io)).rejects.toThrow(/--particles must be an integer >= 1/);
+    const h = io();
+    await steerMain(['--help'], h.io);
+    expect(h.out.join('')).toMatch(/--ends-with WORD/);
+  });
+  it('compares SMC, best-of-N and masking at equal N: SMC satisfies the constraint, best-of-N often does not', async () => {
+    const rows = await steerCompare(markov, { pattern: PATTERN, particles: 16, maxTokens: MAX, seed: 1 });
+    expect(rows.map((r) => r.method)).toEqual(['SMC (locally-optimal)', 'best-of-N', 'locally constrained']);
+    expect(rows[0].satisfied).toBeCloseTo(1, 9);
+    expect(rows[1].satisfied).toBeLessThan(1);
+    for (const r of rows) expect(r.forwardPasses).toBeGreaterThan(0);
   });
 });
