@@ -24,6 +24,7 @@ import type { Handler, Message } from '../core/message.js';
 import { type Model, ModelError, execute } from '../core/model.js';
 import { type Rng, rngFrom } from '../core/rng.js';
 import { type Value, isTensor } from '../core/value.js';
+import { nextTensorId } from './mcmc/state-tensors.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { bijectTo } from '../transforms/biject-to.js';
 
@@ -158,9 +159,11 @@ async function runOne<A extends unknown[], R>(m: Model<A, R>, args: A, source: D
   const rec = recorder(latent);
   return tidyAsync(
     async () => {
+      const since = nextTensorId();
       const { returnValue } = await execute(m, { rng: rng.split(), checkNaN: false, handlers: [...(options.handlers ?? []), sub, rec] }, ...args);
-      // a record owns its tensors: the draws' own values (returned or recorded as they are) are cloned
-      const own = (x: unknown): unknown => mapTensors(x, (t) => (sub.given.has(t) ? tf.clone(t) : t));
+      // a record owns its tensors: any made before this run (the draws' own values, the user's
+      // constants) is cloned, so that disposing the posterior frees only what the run made
+      const own = (x: unknown): unknown => mapTensors(x, (t) => (t.id < since || sub.given.has(t) ? tf.clone(t) : t));
       const values: Record<string, Value> = {};
       for (const [k, v] of Object.entries(rec.values)) values[k] = isTensor(v) && v.rank === 0 ? v.dataSync()[0]! : (own(v) as Value);
       return { values, returnValue: own(returnValue) };

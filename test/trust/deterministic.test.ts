@@ -119,4 +119,18 @@ describe('deterministic sites and return values in every engine', () => {
     }
     expect(counts[2]).toBe(counts[1]);
   });
+
+  it("disposing a posterior leaves the user's tensors alone (returned or recorded as they are)", async () => {
+    const constant = tf.tensor1d([1, 2, 3]);
+    const m = model(async ({ sample, deterministic }) => {
+      await sample('a', Normal(0, 1));
+      deterministic('c', constant);
+      return constant;
+    });
+    for (const vectorize of [true, false]) (await infer(m, { method: 'nuts', chains: 2, warmup: 10, samples: 10, seed: 1, vectorize })).dispose();
+    (await infer(m, { method: 'vi', steps: 5, samples: 10, seed: 1 })).dispose();
+    expect(constant.isDisposed).toBe(false);
+    expect(Array.from(constant.dataSync())).toEqual([1, 2, 3]);
+    constant.dispose();
+  });
 });
