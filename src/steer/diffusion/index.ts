@@ -55,3 +55,4 @@ export { GaussianMixture, type MixtureComponent, symmetricEigen } from './gaussi
 export { Mlp, type MlpConfig, type MlpManifest } from './mlp.js';
 export { type Classifier, type ScheduleSpec, type ShippedMeta, mlpDenoiser, mlpClassifier, scheduleFromSpec } from './networks.js';
 export { TOY2D_CLASSES, type Toy2DName, toy2dPoint, toy2dSample } from './toy-data.js';
+export * from './steering/index.js';

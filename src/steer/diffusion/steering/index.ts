@@ -1,0 +1,17 @@
+/**
+ * Steering diffusion and flow models as particle inference on the particle
+ * core: rewards, FK steering, Feynman–Kac correctors.
+ *
+ * @module
+ */
+export { type Reward, type RewardContext, evaluateReward, tensorReward, linearReward, linearTilt } from './rewards.js';
+export {
+  type FkPotential,
+  type FkSteeringOptions,
+  type FkState,
+  type FkCounters,
+  type FkRunOptions,
+  type FkSteeringResult,
+  fkSteeringModel,
+  fkSteering,
+} from './fk-steering.js';
