@@ -30,6 +30,12 @@ import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
 import { VocabularyMismatchError } from '../../../src/steer/lm/errors.js';
 import { checkPotential } from '../../../src/testing/potential-conformance.js';
 import { steerCompare, steerMain } from '../../../src/cli/steer.js';
+import { StepProgram, runStepPrograms } from '../../../src/steer/lm/smc/program.js';
+import { nextToken } from '../../../src/steer/lm/smc/next-token.js';
+import { wrapLanguageModel } from '../../../src/steer/lm/cached.js';
+import { logwNextToken } from '../../../src/steer/lm/potentials/potential.js';
+import { model } from '../../../src/core/model.js';
+import { infer } from '../../../src/infer/index.js';
 
 const abc = TokenVocabulary.characters('abc');
 const markov = MarkovLM.random(abc, new Rng('steer-markov'), { eos: 0.25 });
@@ -362,5 +368,64 @@ describe('tyche steer', () => {
     expect(rows[0].satisfied).toBeCloseTo(1, 9);
     expect(rows[1].satisfied).toBeLessThan(1);
     for (const r of rows) expect(r.forwardPasses).toBeGreaterThan(0);
+  });
+});
+
+describe('steering programs', () => {
+  const lm = wrapLanguageModel(markov);
+  class RegexProgram extends StepProgram {
+    tokens: number[] = [];
+    constructor(readonly pot: AutomatonPotential) {
+      super();
+    }
+    async step(): Promise<void> {
+      const forceEos = this.tokens.length >= MAX;
+      const dist = await nextToken(lm, this.tokens);
+      const y = forceEos ? abc.eos : (this.sample(dist) as number);
+      if (forceEos) this.observe(dist, y);
+      const w = await logwNextToken(this.pot, this.tokens, y);
+      this.condition(w > -Infinity);
+      if (y === abc.eos) return this.finish();
+      this.tokens.push(y);
+    }
+  }
+
+  it('LLaMPPL-style step programs (sample / observe / condition / finish) give E[Ẑ] = Z within MCSE', async () => {
+    const zs: number[] = [];
+    for (let r = 0; r < 100; r++) {
+      const res = await runStepPrograms(() => new RegexProgram(regexPot()), { particles: 8, seed: `prog-${r}` }).catch((e: Error) => {
+        if (/zero weight/.test(e.message)) return { logZ: -Infinity };
+        throw e;
+      });
+      zs.push(Math.exp(res.logZ));
+    }
+    const { mean, se } = meanSE(zs);
+    expect(Math.abs(mean - exact.Z), `mean ${mean} ± ${se}, Z ${exact.Z}`).toBeLessThan(4 * se);
+  });
+
+  it('a plain tyche model whose sites are tokens (nextToken) steers the LM with infer(model, { method: "smc" })', async () => {
+    const steered = model(async ({ sample, observe, factor }) => {
+      const pot = regexPot();
+      const x: number[] = [];
+      for (let t = 0; ; t++) {
+        const dist = await nextToken(lm, x);
+        const y = t >= MAX ? abc.eos : ((await sample(`tok${t}`, dist)) as number);
+        if (t >= MAX) await observe(`tok${t}`, dist, y);
+        await factor(`c${t}`, await logwNextToken(pot, x, y));
+        if (y === abc.eos) break;
+        x.push(y);
+      }
+      return abc.decode(x);
+    });
+    const zs: number[] = [];
+    for (let r = 0; r < 60; r++) {
+      const post = await infer(steered, { method: 'smc', particles: 8, seed: r }).catch((e: Error) => {
+        if (/zero|weight/i.test(e.message)) return { logZ: -Infinity };
+        throw e;
+      });
+      zs.push(Math.exp(post.logZ));
+    }
+    const { mean, se } = meanSE(zs);
+    expect(Math.abs(mean - exact.Z), `mean ${mean} ± ${se}, Z ${exact.Z}`).toBeLessThan(4 * se);
   });
 });

@@ -9,3 +9,5 @@ export { locallyConstrainedDecode, bestOfN, UnweightedSampler } from './baseline
 export { steeringBounds, type BoundsOptions, type SteeringBounds } from './bounds.js';
 export { ExactTwist } from './twist.js';
 export { smcSteerK, fearnheadClifford, type SmcSteerKOptions } from './smc-steer.js';
+export { nextToken, NextTokenDistribution } from './next-token.js';
+export { StepProgram, runStepPrograms, type StepProgramOptions, type StepProgramResult } from './program.js';

@@ -1,0 +1,143 @@
+/**
+ * LLaMPPL-style steering programs: a class with state, an async `step()`
+ * that advances one particle (typically by one token), and `clone()`. Inside
+ * a step, `sample(dist, proposal?)` draws (with the importance weight
+ * `p/q` when a proposal is given), `observe(dist, value)` and
+ * `score(logw)` reweight, `condition(ok)` kills the particle when false,
+ * `twist(amount)` adds a temporary weight removed at the start of the next
+ * step (so it guides resampling only), and `finish()` ends the particle
+ * (absorbed: no further steps, weight kept).
+ *
+ * {@link runStepPrograms} runs N programs on the particle core: every step
+ * awaits all unfinished particles' `step()` concurrently (their LM calls
+ * join one batch through the wrapper), weights by what each step scored,
+ * and resamples by ESS.
+ *
+ * ```ts
+ * class NoE extends StepProgram {
+ *   tokens: number[] = [];
+ *   constructor(readonly lm: CachedLanguageModel) { super(); }
+ *   async step() {
+ *     const y = await this.sample(await nextToken(this.lm, this.tokens)) as number;
+ *     if (y === this.lm.vocab.eos) return this.finish();
+ *     this.condition(!/e/i.test(this.lm.vocab.tokenText(y)));
+ *     this.tokens.push(y);
+ *   }
+ * }
+ * const res = await runStepPrograms(() => new NoE(lm), { particles: 32, seed: 1 });
+ * ```
+ *
+ * @module
+ */
+import type { Rng } from '../../../core/rng.js';
+import { type Value, toNumber } from '../../../core/value.js';
+import type { Distribution } from '../../../distributions/distribution.js';
+import { type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
+import { perParticleStore } from '../../../infer/smc/store.js';
+
+/** The base class of a steering program (one particle). */
+export abstract class StepProgram {
+  /** Log-weight scored during the current step. */
+  private pending = 0;
+  /** Twist currently included in the weight. */
+  private twisted = 0;
+  /** True once `finish()` was called (or the weight became zero). */
+  finished = false;
+  /** The particle's random stream for the current step (set by the runner). */
+  rng!: Rng;
+
+  /** Advance the particle (one token, one step of text, ...). */
+  abstract step(): Promise<void> | void;
+
+  /** A copy for resampling. The default copies own fields one level deep (arrays and plain objects sliced/spread); override for deeper state. */
+  clone(): this {
+    const c = Object.create(Object.getPrototypeOf(this)) as this;
+    for (const [k, v] of Object.entries(this)) {
+      (c as Record<string, unknown>)[k] = Array.isArray(v) ? v.slice() : v;
+    }
+    return c;
+  }
+
+  /** Draw from `dist`, or from `proposal` with weight `p(x) / q(x)`. */
+  sample(dist: Distribution, proposal?: Distribution): Value {
+    if (!proposal) return dist.sample(this.rng);
+    const x = proposal.sample(this.rng);
+    this.score(toNumber(dist.logProb(x)) - toNumber(proposal.logProb(x)));
+    return x;
+  }
+
+  /** Weight by the density of an observed value. */
+  observe(dist: Distribution, value: Value): void {
+    this.score(toNumber(dist.logProb(value)));
+  }
+
+  /** Multiply the weight by `exp(logWeight)`. */
+  score(logWeight: number): void {
+    if (Number.isNaN(logWeight)) throw new Error(`${this.constructor.name}: score(NaN)`);
+    this.pending += logWeight;
+  }
+
+  /** Kill the particle unless `ok`. */
+  condition(ok: boolean): void {
+    if (!ok) this.pending = -Infinity;
+  }
+
+  /** Add a temporary log-weight, removed at the start of the next step. */
+  twist(amount: number): void {
+    this.twisted += amount;
+    this.score(amount);
+  }
+
+  /** End this particle; it keeps its weight and takes no more steps. */
+  finish(): void {
+    this.finished = true;
+  }
+
+  /** @internal Run one step and return what it scored (twist of the previous step removed). */
+  async runStep(rng: Rng): Promise<number> {
+    this.rng = rng;
+    this.pending = -this.twisted;
+    this.twisted = 0;
+    await this.step();
+    const w = this.pending;
+    this.pending = 0;
+    if (w === -Infinity) this.finished = true;
+    return w;
+  }
+}
+
+/** Options of {@link runStepPrograms}. */
+export interface StepProgramOptions extends Pick<SMCOptions<StepProgram[]>, 'resampling' | 'essThreshold' | 'seed' | 'rng' | 'signal' | 'onStep'> {
+  readonly particles: number;
+  /** Stop with an error after this many steps (default 1000). */
+  readonly maxSteps?: number;
+}
+
+/** The final programs with their normalised weights, and the core's result. */
+export interface StepProgramResult<P extends StepProgram> {
+  readonly programs: P[];
+  readonly logWeights: Float64Array;
+  readonly weights: Float64Array;
+  readonly logZ: number;
+  readonly smc: Omit<SMCResult<P[]>, 'state'>;
+}
+
+/** Run N steering programs as SMC on the particle core (see the module note). */
+export async function runStepPrograms<P extends StepProgram>(make: (i: number) => P, options: StepProgramOptions): Promise<StepProgramResult<P>> {
+  const { particles, maxSteps = 1000, ...smc } = options;
+  const res = await runSMC<P[]>(
+    {
+      init: (n) => Array.from({ length: n }, (_, i) => make(i)),
+      done: (t, state) => t > 0 && state.every((p) => p.finished),
+      step: async (state, _t, rng) => {
+        const rngs = rng.splitN(state.length);
+        const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i]))));
+        return { state, logPotential: lp };
+      },
+      store: perParticleStore<P>((p) => p.clone()),
+    },
+    { ...smc, particles, maxSteps } as SMCOptions<P[]>,
+  );
+  const { state, ...rest } = res;
+  return { programs: state, logWeights: res.logWeights, weights: res.weights, logZ: res.logZ, smc: rest };
+}
