@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { ModelError, TycheError } from '../../core/errors.js';
+import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { substitute } from '../../core/handlers.js';
 import type { Model } from '../../core/model.js';
@@ -22,7 +22,7 @@ import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { toTensor } from '../../core/value.js';
 import { type Layout, layoutOf, unconstrain } from '../mcmc/potential.js';
-import type { DrawOptions, Guide, GuideDraws } from './guide.js';
+import { type DrawOptions, type Guide, type GuideDraws, type GuideValue, Unconstrained } from './guide.js';
 import { stopGradient } from './objectives.js';
 import type { ParamStore } from './param-store.js';
 
@@ -96,14 +96,6 @@ export abstract class AutoGuide implements Guide {
     const probeModel = typeof init === 'object' ? substitute(model, init as Record<string, ValueLike>) : model;
     const { layout, trace } = await layoutOf(probeModel, args, rng);
     if (layout.dim === 0) throw new TycheError(`${this.name}: the model has no latent sites`);
-    const dependent = layout.sites.find((s) => s.dependentSupport);
-    if (dependent) {
-      throw new ModelError(
-        dependent.address,
-        `its support depends on other values of the model, and the ${this.name} maps each site to real space with one fixed transform; ` +
-          `use method 'nuts' or 'hmc' (which transform with the current support), or reparameterise (e.g. b = lower + (upper - lower) * u with u ~ Uniform(0, 1))`,
-      );
-    }
     this.layoutValue = layout;
     let loc: Float64Array;
     if (init === 'uniform') loc = Float64Array.from({ length: layout.dim }, () => 4 * rng.uniform() - 2);
@@ -161,25 +153,33 @@ export abstract class AutoGuide implements Guide {
 export function constrainDraws(layout: Layout, z: tf.Tensor, logQ: tf.Tensor, jacobian: boolean): GuideDraws {
   const size = z.shape[0];
   const values: Record<string, tf.Tensor> = {};
-  const batched: Record<string, tf.Tensor> = {};
+  const batched: Record<string, tf.Tensor | Unconstrained> = {};
+  const unconstrained: Record<string, tf.Tensor> = {};
   let logDet: tf.Tensor = tf.zeros([size]);
   for (const s of layout.sites) {
     const u = tf.reshape(tf.slice(z, [0, s.offset], [size, s.size]), [size, ...s.unconstrainedShape]);
+    const pad = Math.max(0, layout.plateNesting - s.batchRank);
+    if (s.dependentSupport) {
+      // mapped when the model reaches the site, with the support it has then (guideValuesHandler)
+      unconstrained[s.address] = u;
+      batched[s.address] = new Unconstrained(pad === 0 ? u : tf.reshape(u, [size, ...new Array<number>(pad).fill(1), ...s.unconstrainedShape]));
+      continue;
+    }
     const v = toTensor(s.bijector.forward(u));
     values[s.address] = v;
-    const pad = Math.max(0, layout.plateNesting - s.batchRank);
     batched[s.address] = pad === 0 ? v : tf.reshape(v, [size, ...new Array<number>(pad).fill(1), ...s.shape]);
     if (jacobian) {
       const ld = toTensor(s.bijector.logDetJacobian(u, v));
       logDet = tf.add(logDet, ld.rank <= 1 ? ld : tf.sum(ld, Array.from({ length: ld.rank - 1 }, (_, i) => i + 1)));
     }
   }
-  const cache = new Map<number, Record<string, Value>>();
+  const cache = new Map<number, Record<string, GuideValue>>();
   return {
     size,
     logQ: jacobian ? tf.sub(logQ, logDet) : logQ,
     batched,
     stacked: values,
+    ...(Object.keys(unconstrained).length > 0 ? { unconstrained } : {}),
     plateNesting: layout.plateNesting,
     particle(i: number) {
       if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`guide draws: index ${i} is outside 0..${size - 1}`);
@@ -187,8 +187,9 @@ export function constrainDraws(layout: Layout, z: tf.Tensor, logQ: tf.Tensor, ja
       if (!out) {
         out = {};
         for (const s of layout.sites) {
-          const v = values[s.address];
-          out[s.address] = tf.reshape(tf.slice(v, [i, ...s.shape.map(() => 0)], [1, ...s.shape]), s.shape);
+          const u = unconstrained[s.address];
+          if (u !== undefined) out[s.address] = new Unconstrained(tf.reshape(tf.slice(u, [i, ...s.unconstrainedShape.map(() => 0)], [1, ...s.unconstrainedShape]), s.unconstrainedShape));
+          else out[s.address] = tf.reshape(tf.slice(values[s.address]!, [i, ...s.shape.map(() => 0)], [1, ...s.shape]), s.shape);
         }
         cache.set(i, out);
       }

@@ -13,9 +13,26 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, ModelError, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
-import { type Value, toTensor } from '../../core/value.js';
+import { type Value, add, toTensor } from '../../core/value.js';
+import type { Distribution } from '../../distributions/distribution.js';
+import { bijectTo } from '../../transforms/biject-to.js';
 import type { ParamStore } from './param-store.js';
 import { type SiteTerm, siteTermsOf } from './rao-blackwell.js';
+
+/**
+ * A guide's value for a site whose support depends on other values of the
+ * model (`Uniform(0, 1 - a)`): unconstrained coordinates, mapped by the
+ * bijector of the distribution the model builds at the site, whose
+ * log-Jacobian is added to the site's log density (so log p - log q stays
+ * right with log q taken in unconstrained space), as NUTS does.
+ */
+export class Unconstrained {
+  /** @param u - the unconstrained value (with the draw axis and reserved plate axes when batched) */
+  constructor(readonly u: tf.Tensor) {}
+}
+
+/** A latent value a guide hands to the model: constrained, or {@link Unconstrained}. */
+export type GuideValue = Value | Unconstrained;
 
 /** S draws from a guide, with their log densities on the gradient tape. */
 export interface GuideDraws {
@@ -30,15 +47,21 @@ export interface GuideDraws {
    * axes (see `BatchOptions`), for one batched run of the model; absent when
    * the guide cannot provide them.
    */
-  readonly batched?: Readonly<Record<string, tf.Tensor>>;
+  readonly batched?: Readonly<Record<string, tf.Tensor | Unconstrained>>;
   /** Latent values with a leading draw axis and no reserved plate axes (`[S, ...site shape]`), when available. */
   readonly stacked?: Readonly<Record<string, tf.Tensor>>;
   /** The plate nesting the batched values are laid out for. */
   readonly plateNesting?: number;
   /** Per draw, the guide's latent site terms in execution order (for per-site score functions), when the guide records them. */
   readonly siteTerms?: readonly (readonly SiteTerm[])[];
+  /**
+   * Unconstrained values `[S, ...]` of the sites whose support depends on
+   * other values (absent from `stacked`: their constrained values need a
+   * model run, see `replayDraws`).
+   */
+  readonly unconstrained?: Readonly<Record<string, tf.Tensor>>;
   /** The latent values of draw `i`. */
-  particle(i: number): Readonly<Record<string, Value>>;
+  particle(i: number): Readonly<Record<string, GuideValue>>;
 }
 
 /** Options of {@link Guide.draw}. */
@@ -61,7 +84,7 @@ export interface Guide {
  * A handler giving each latent sample site the guide's value; a latent site
  * the guide has no value for is an error naming it.
  */
-export function guideValuesHandler(values: Readonly<Record<string, Value>>, guideName: string): Handler {
+export function guideValuesHandler(values: Readonly<Record<string, GuideValue>>, guideName: string): Handler {
   return {
     process(msg: Message) {
       if (msg.type !== 'sample' || msg.observed) return;
@@ -69,7 +92,15 @@ export function guideValuesHandler(values: Readonly<Record<string, Value>>, guid
       if (v === undefined) {
         throw new ModelError(msg.address, `latent site has no value in the guide ${guideName} (give the guide a site with the same address)`);
       }
-      msg.value = v;
+      if (!(v instanceof Unconstrained)) {
+        msg.value = v;
+        return;
+      }
+      const dist = msg.dist as Distribution;
+      const bijector = bijectTo(dist.support);
+      const value = bijector.forward(v.u);
+      msg.value = value;
+      msg.logProb = add(dist.logProb(value), bijector.logDetJacobian(v.u, value));
     },
   };
 }

@@ -27,7 +27,7 @@ import { AutoGuide } from './autoguide.js';
 import { constrainDraws } from './autoguide.js';
 import { guideValuesHandler, unstackDraws } from './guide.js';
 import type { ParamStore } from './param-store.js';
-import { SVI, type SVIOptions, withModelValues } from './svi.js';
+import { SVI, type SVIOptions, unconstrainedRows, withModelValues } from './svi.js';
 
 /** The address of the standard normal latent of a NeuTra model. */
 export const NEUTRA_SITE = 'neutra.eps';
@@ -91,14 +91,16 @@ export async function neutra<A extends unknown[], R>(m: Model<A, R>, options: Om
     const warped = neutraModel(m, guide, svi.store);
     const inner = await hmcEngine(warped, { ...nutsOptions, method: 'nuts', massMatrix: 'identity', seed }, args);
     const eps = inner.draws.map((dr) => dr.values[NEUTRA_SITE] as tf.Tensor);
-    const stacked = tf.tidy(() => {
+    const { stacked, unconstrained } = tf.tidy(() => {
       const { z } = guide.reparameterize(tf.stack(eps), svi.store);
-      return { ...constrainDraws(guide.layout, z, tf.zeros([eps.length]), true).stacked };
-    }) as Record<string, tf.Tensor>;
+      const c = constrainDraws(guide.layout, z, tf.zeros([eps.length]), true);
+      return { stacked: { ...c.stacked }, unconstrained: { ...c.unconstrained } };
+    }) as { stacked: Record<string, tf.Tensor>; unconstrained: Record<string, tf.Tensor> };
     const values = unstackDraws(stacked, eps.length);
-    tf.dispose([...Object.values(stacked), ...eps.filter(isTensor)]);
+    const dependent = Object.keys(unconstrained).length > 0 ? unconstrainedRows(unconstrained) : undefined;
+    tf.dispose([...Object.values(stacked), ...Object.values(unconstrained), ...eps.filter(isTensor)]);
     const mapped: Draw<R>[] = inner.draws.map((dr, i) => ({ values: values[i] as Record<string, Value>, returnValue: undefined as R, logWeight: 0, ...(dr.chain !== undefined ? { chain: dr.chain } : {}) }));
-    const draws = await withModelValues(m, args, svi, mapped, options.signal);
+    const draws = await withModelValues(m, args, svi, mapped, options.signal, dependent);
     const nuts = inner.diagnostics as unknown as HMCDiagnostics;
     return new Posterior({ method: 'neutra', draws, model: m, args, diagnostics: { ...nuts, names: guide.layout.names, guide: guide.name, lossHistory: Float64Array.from(svi.lossHistory) } });
   } finally {

@@ -31,12 +31,12 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { type Value, isTensor, logSumExp } from '../../core/value.js';
 import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { type Draw, Posterior } from '../posterior.js';
-import { replayDraws } from '../replay-draws.js';
+import { type UnconstrainedSite, replayDraws } from '../replay-draws.js';
 import { type LossTrend, lossTrend } from './convergence.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments } from './autoguide.js';
 import { type AutoGuideName, autoGuide } from './autoguides.js';
-import { type Guide, type GuideDraws, modelLogJoint, unstackDraws } from './guide.js';
+import { type Guide, type GuideDraws, Unconstrained, modelLogJoint, unstackDraws } from './guide.js';
 import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
 import { type OptimizerSpec, type SviOptimizer, sviOptimizer } from './optim.js';
@@ -229,12 +229,16 @@ export class SVI<A extends unknown[], R> {
       const perDraw = draws.stacked ? unstackDraws(draws.stacked, n) : Array.from({ length: n }, (_, i) => draws.particle(i));
       const out: Draw<R>[] = perDraw.map((v, i) => {
         const values: Record<string, Value> = {};
-        for (const [k, x] of Object.entries(v)) values[k] = isTensor(x) && x.rank === 0 ? x.dataSync()[0]! : x;
+        for (const [k, x] of Object.entries(v)) {
+          if (x instanceof Unconstrained) continue; // its constrained value comes from the model run (withModelValues)
+          values[k] = isTensor(x) && x.rank === 0 ? x.dataSync()[0]! : x;
+        }
         return { values, returnValue: undefined as R, logWeight: logW ? logW[i]! : 0 };
       });
       const logZ = logW ? logSumExp(logW) - Math.log(n) : NaN;
       const elbo = logRatios.reduce((a, b) => a + b, 0) / n;
-      return { draws: out, logZ, elbo, logRatios, khat: smoothed?.khat ?? NaN };
+      const unconstrained = draws.unconstrained ? unconstrainedRows(draws.unconstrained) : undefined;
+      return { draws: out, logZ, elbo, logRatios, khat: smoothed?.khat ?? NaN, ...(unconstrained ? { unconstrained } : {}) };
     }, (r) => r.draws.flatMap((d) => Object.values(d.values).filter(isTensor)));
   }
 
@@ -262,6 +266,20 @@ export interface SviSample<R> {
   readonly logRatios: Float64Array;
   /** Pareto k-hat of the ratios (NaN for point-mass guides). */
   readonly khat: number;
+  /** Unconstrained rows of sites whose support depends on other values (their values come from a model run). */
+  readonly unconstrained?: ReadonlyMap<string, UnconstrainedSite>;
+}
+
+/** Per-draw rows of unconstrained values `[S, ...]`, read once. */
+export function unconstrainedRows(stacked: Readonly<Record<string, tf.Tensor>>): Map<string, UnconstrainedSite> {
+  return new Map(
+    Object.entries(stacked).map(([address, u]) => {
+      const shape = u.shape.slice(1);
+      const width = shape.reduce((a, b) => a * b, 1);
+      const data = Float64Array.from(u.dataSync());
+      return [address, { shape, row: (i: number) => data.subarray(i * width, (i + 1) * width) }];
+    }),
+  );
 }
 
 /** Progress of a `vi` run, reported to `onStep`. */
@@ -369,7 +387,7 @@ function trendWarning(trend: LossTrend, steps: number): string {
  * VI draws with what a model run adds (see `replayDraws`): deterministic
  * sites and the return value, batched where the steps ran batched.
  */
-export async function withModelValues<A extends unknown[], R>(m: Model<A, R>, args: A, svi: SVI<A, R>, draws: Draw<R>[], signal: AbortSignal | undefined): Promise<Draw<R>[]> {
+export async function withModelValues<A extends unknown[], R>(m: Model<A, R>, args: A, svi: SVI<A, R>, draws: Draw<R>[], signal: AbortSignal | undefined, unconstrained?: ReadonlyMap<string, UnconstrainedSite>): Promise<Draw<R>[]> {
   const layout = svi.guide instanceof AutoGuide ? svi.guide.layout : undefined;
   const batchRank = new Map(layout?.sites.map((s) => [s.address, s.batchRank]) ?? []);
   const replayed = await replayDraws(
@@ -378,9 +396,10 @@ export async function withModelValues<A extends unknown[], R>(m: Model<A, R>, ar
     {
       size: draws.length,
       values: (i) => draws[i]!.values,
+      ...(unconstrained ? { unconstrained } : {}),
       ...(layout ? { batching: { plateNesting: layout.plateNesting, batchRank: (a: string) => batchRank.get(a) ?? 0 } } : {}),
     },
-    { batched: svi.vectorized === true, handlers: [svi.store.handler()], ...(signal ? { signal } : {}) },
+    { batched: svi.vectorized === true, handlers: [svi.store.handler()], latent: new Set(unconstrained?.keys() ?? []), ...(signal ? { signal } : {}) },
   );
   if (!replayed) return draws;
   return draws.map((d, i) => ({ ...d, values: { ...d.values, ...replayed.values[i] }, returnValue: replayed.returnValues[i]! }));
@@ -406,7 +425,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     const elapsed = performance.now() - t0;
     const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false });
     const { logZ, elbo, khat } = sampled;
-    const draws = await withModelValues(m, args, svi, sampled.draws, options.signal);
+    const draws = await withModelValues(m, args, svi, sampled.draws, options.signal, sampled.unconstrained);
     const moments = svi.moments();
     const trend = lossTrend(svi.lossHistory);
     const diagnostics: VIDiagnostics = {
