@@ -8,7 +8,7 @@ export {
   type Particles, type ObjectiveValue, type ObjectiveState, type Objective, type ElboOptions, type ObjectiveName,
   logWeights, grouped, logMeanExp, stopGradient, scoreFunctionSurrogate, groupObjective, elbo, iwae, renyi, objectiveFrom, BASELINE_DECAY,
 } from './objectives.js';
-export { type Guide, type GuideDraws, type DrawOptions, type ModelRunOptions, guideValuesHandler, modelLogJoint } from './guide.js';
+export { type Guide, type GuideDraws, type GuideValue, type DrawOptions, type ModelRunOptions, Unconstrained, guideValuesHandler, modelLogJoint } from './guide.js';
 export { AutoGuide, type AutoGuideOptions, type AutoInit, type UnconstrainedMoments, type LatentDraws, constrainDraws } from './autoguide.js';
 export { AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, type AutoLowRankOptions, type AutoGuideName, autoGuide, lowRankLogDensity } from './autoguides.js';
 export { ModelGuide } from './model-guide.js';
