@@ -101,13 +101,15 @@ function arithTask(): TrainTask {
     config: ARITH_CONFIG,
     alphabet: ARITH_ALPHABET,
     seed,
-    steps: Number(process.env.ARITH_STEPS ?? 450),
+    steps: Number(process.env.ARITH_STEPS ?? 900),
     lr: 5e-3,
     warmup: 30,
     batch(step) {
       const rng = new Rng(`arith/${seed}/${step}`);
+      // Curriculum: operands up to 50 for the first 450 steps, then up to 9 (the shipped task).
+      const maxOperand = step < 450 ? 50 : 9;
       const items = Array.from({ length: 24 }, () => {
-        const p = randomProblem(rng);
+        const p = randomProblem(rng, 2, 3, maxOperand);
         const promptIds = [vocab.bos, ...vocab.encode(p.prompt)];
         return { seq: [...promptIds, ...vocab.encode(p.solution), vocab.eos], from: promptIds.length - 1 };
       });

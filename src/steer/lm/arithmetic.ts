@@ -69,10 +69,10 @@ function problemFrom(expression: string): ArithProblem {
 }
 
 /**
- * A random problem: 2 to 3 operations on numbers 1..50 (`*` takes a right
- * operand 2..6), redrawn until no intermediate value is negative.
+ * A random problem: 2 to 3 operations on numbers 1..`maxOperand` (default 9;
+ * `*` takes a right operand 2..6), redrawn until no intermediate value is negative.
  */
-export function randomProblem(rng: Rng, minOps = 2, maxOps = 3, maxOperand = 50): ArithProblem {
+export function randomProblem(rng: Rng, minOps = 2, maxOps = 3, maxOperand = 9): ArithProblem {
   for (;;) {
     const nOps = minOps + rng.int(maxOps - minOps + 1);
     let e = String(1 + rng.int(maxOperand));
