@@ -344,6 +344,8 @@ export interface VIDiagnostics {
    * (a warning is printed). NaN for point-mass guides.
    */
   readonly khat: number;
+  /** log p(x, z) - log q(z) of each posterior draw (for PSIS and other checks of your own). */
+  readonly logRatios: Float64Array;
   /** The loss over the last two windows of steps: was the fit still improving when it stopped? (`convergence.ts`) */
   readonly lossTrend?: LossTrend;
   /** `true`, or why the model ran once per draw. */
@@ -436,6 +438,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       guide: svi.guide.name,
       elbo,
       khat,
+      logRatios: sampled.logRatios,
       ...(trend ? { lossTrend: trend } : {}),
       vectorized: svi.vectorized,
       stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
