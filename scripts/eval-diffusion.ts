@@ -175,6 +175,16 @@ async function main(): Promise<void> {
     const data = D.toy2dSample(m, new Rng(`eval/toy-data/${k}`), D.TOY2D_CLASSES[k]).points;
     const data2 = D.toy2dSample(m, new Rng(`eval/toy-data2/${k}`), D.TOY2D_CLASSES[k]).points;
     line.push(`${D.TOY2D_CLASSES[k]} ${slicedW1(pts, data, m).toFixed(3)} (data vs data ${slicedW1(data2, data, m).toFixed(3)})`);
+    if (D.TOY2D_CLASSES[k] === 'checkerboard') {
+      // the data lie only on the squares (i, j) of the 4x4 board on [-2, 2]^2 with i + j even
+      let on = 0;
+      for (let i = 0; i < m; i++) {
+        const ci = Math.floor(pts[2 * i]! + 2);
+        const cj = Math.floor(pts[2 * i + 1]! + 2);
+        if (ci >= 0 && ci < 4 && cj >= 0 && cj < 4 && (ci + cj) % 2 === 0) on++;
+      }
+      line.push(`checkerboard samples on the data squares ${((100 * on) / m).toFixed(1)}% (data 100%)`);
+    }
     all.push(...pts);
     for (let i = 0; i < m; i++) groups.push(k);
     tf.dispose([c, rt.x]);
