@@ -139,7 +139,7 @@ export async function steerCompare(
   ];
   for (const [name, run, weighted] of methods) {
     const lm = wrapLanguageModel(base);
-    const pot = new AutomatonPotential(base.vocab, options.pattern);
+    const pot = new AutomatonPotential(base.vocab, options.pattern, undefined, { maxTokens: options.maxTokens });
     const t0 = performance.now();
     const res = await run(lm, pot);
     const ms = performance.now() - t0;

@@ -96,6 +96,7 @@ describe('potentials', () => {
     const fakePrm = async (texts: readonly string[]) => texts.map((t) => 1 / (2 + (t.match(/c/g)?.length ?? 0)));
     const pots: Potential[] = [
       regexPot(),
+      new AutomatonPotential(abc, '.*cab', 'ends-cab-budget', { maxTokens: 5 }),
       new BooleanPotential(abc, { prefix: (s) => !s.includes('cc') }, 'no-cc'),
       new BooleanPotential(abc, { complete: (s) => s.length % 2 === 0 }, 'even'),
       new RewardPotential(abc, (s) => -s.length, 'short'),
@@ -202,6 +203,23 @@ describe('steering on exact targets', () => {
     }
     const fc = meanSE(sums);
     expect(Math.abs(fc.mean - total)).toBeLessThan(4 * fc.se + 1e-12);
+  });
+
+  it('a token budget on the automaton (maxTokens) keeps the target and Z, and prunes dead ends early', async () => {
+    const ends = conditionOnRegex(markov, '.*cab', { maxLength: MAX });
+    const zs: number[] = [];
+    let died = 0;
+    for (let r = 0; r < 100; r++) {
+      const res = await smcSteer({ lm: markov, potential: new AutomatonPotential(abc, '.*cab', undefined, { maxTokens: MAX }), sampler: new LocallyOptimalSampler(), particles: 4, maxTokens: MAX, seed: `budget-${r}`, onEmpty: 'empty' });
+      zs.push(Math.exp(res.logZ));
+      died += res.particles.filter((p) => !p.alive).length;
+    }
+    const { mean, se } = meanSE(zs);
+    expect(Math.abs(mean - ends.Z), `mean ${mean} ± ${se}, Z ${ends.Z}`).toBeLessThan(4 * se + 1e-9);
+    // with the budget the locally optimal proposal never walks into a dead end
+    expect(died).toBe(0);
+    const unaware = await smcSteer({ lm: markov, potential: new AutomatonPotential(abc, '.*cab'), sampler: new LocallyOptimalSampler(), particles: 64, maxTokens: MAX, seed: 'budget', essThreshold: 0, onEmpty: 'empty' });
+    expect(unaware.particles.filter((p) => !p.alive).length).toBeGreaterThan(0);
   });
 
   it('total variation to the exact posterior falls as particles grow', async () => {

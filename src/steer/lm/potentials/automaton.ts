@@ -93,15 +93,69 @@ export class AutomatonPotential implements Potential {
   /** Automaton transitions taken by trie walks (the work `logwNext` did). */
   transitions = 0;
 
+  /**
+   * @param options.maxTokens - a token budget: a prefix also gets -Infinity
+   *   when no accepted string is reachable within the tokens left (the
+   *   fewest tokens to acceptance, by breadth-first search over automaton
+   *   states, exceeds `maxTokens − |x|`). The set of accepted strings of at
+   *   most `maxTokens` tokens is unchanged; dead ends are seen earlier, which
+   *   is what lets the locally optimal proposal finish "ends with a word"
+   *   constraints on time. Use the steering run's `maxTokens`.
+   */
   constructor(
     readonly vocab: Vocabulary,
     pattern: string | CharAutomaton,
     name?: string,
+    readonly options: { readonly maxTokens?: number } = {},
   ) {
     this.dfa = typeof pattern === 'string' ? new CharRegex(pattern) : pattern;
     this.name = name ?? `/${this.dfa.pattern}/`;
     this.trie = new VocabularyTrie(vocab);
     this.states = new StateMemo(this.dfa, vocab);
+    const m = options.maxTokens;
+    if (m !== undefined && !(Number.isInteger(m) && m >= 0)) throw new Error(`AutomatonPotential ${this.name}: maxTokens must be a non-negative integer, got ${m}`);
+  }
+
+  private readonly distances = new Map<number, number>();
+  private readonly successors = new Map<number, Map<number, number>>();
+
+  /** Automaton state after each allowed text token from live state `q` (token → state), memoised. */
+  private next(q: number): Map<number, number> {
+    let m = this.successors.get(q);
+    if (!m) {
+      m = new Map();
+      const row = this.rowFor(q);
+      for (let y = 0; y < row.length; y++) if (row[y] === 0 && y !== this.vocab.eos) m.set(y, this.dfa.run(this.vocab.tokenText(y), q));
+      this.successors.set(q, m);
+    }
+    return m;
+  }
+
+  /** Fewest tokens from live state `q` to an accepting state (Infinity if none), memoised. */
+  tokensToAccept(q: number): number {
+    const hit = this.distances.get(q);
+    if (hit !== undefined) return hit;
+    const seen = new Set([q]);
+    let frontier = [q];
+    let d = 0;
+    let found = Infinity;
+    while (frontier.length) {
+      if (frontier.some((s) => this.dfa.accepting(s))) {
+        found = d;
+        break;
+      }
+      const nextFrontier: number[] = [];
+      for (const s of frontier) for (const s2 of this.next(s).values()) if (!seen.has(s2)) (seen.add(s2), nextFrontier.push(s2));
+      frontier = nextFrontier;
+      d++;
+    }
+    this.distances.set(q, found);
+    return found;
+  }
+
+  private inBudget(q: number, used: number): boolean {
+    const m = this.options.maxTokens;
+    return m === undefined || this.tokensToAccept(q) <= m - used;
   }
 
   /** The automaton state after the text of `x` (-1 when dead). */
@@ -111,17 +165,20 @@ export class AutomatonPotential implements Potential {
 
   prefix(x: readonly number[]): number {
     const q = this.stateOf(x);
-    return q >= 0 && this.dfa.live(q) ? 0 : -Infinity;
+    return q >= 0 && this.dfa.live(q) && this.inBudget(q, x.length) ? 0 : -Infinity;
   }
 
   complete(x: readonly number[]): number {
-    return this.dfa.accepting(this.stateOf(x)) ? 0 : -Infinity;
+    const m = this.options.maxTokens;
+    return this.dfa.accepting(this.stateOf(x)) && (m === undefined || x.length <= m) ? 0 : -Infinity;
   }
 
   logwNext(x: readonly number[]): Float64Array {
     const q = this.stateOf(x);
-    if (!(q >= 0 && this.dfa.live(q))) return new Float64Array(this.vocab.size).fill(-Infinity);
-    return this.rowFor(q).slice();
+    if (!(q >= 0 && this.dfa.live(q) && this.inBudget(q, x.length))) return new Float64Array(this.vocab.size).fill(-Infinity);
+    const row = this.rowFor(q).slice();
+    if (this.options.maxTokens !== undefined) for (const [y, q2] of this.next(q)) if (!this.inBudget(q2, x.length + 1)) row[y] = -Infinity;
+    return row;
   }
 
   /** The next-token row in automaton state `q` (memoised; do not modify). */
