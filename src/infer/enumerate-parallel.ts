@@ -32,8 +32,7 @@ import { type Value, logSumExp, toTensor, unravelIndex } from '../core/value.js'
 import type { Distribution } from '../distributions/distribution.js';
 import type { IntervalConstraint } from '../distributions/constraints.js';
 import { type Draw, Posterior } from './posterior.js';
-import { PathRecorder, runPath } from './enumerate-path.js';
-import { ChoiceWalker } from './enumerate.js';
+import { ChoiceWalker, PathRecorder, runPath } from './enumerate-path.js';
 
 /** The most dimensions a vectorised run may use (tfjs-wasm's XNNPACK limit). */
 const MAX_RANK = 6;

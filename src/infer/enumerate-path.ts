@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { rejectsPoint } from '../core/errors.js';
+import { ModelError, rejectsPoint } from '../core/errors.js';
 import type { Handler, Message } from '../core/message.js';
 import type { Model } from '../core/model.js';
 import type { Rng } from '../core/rng.js';
@@ -57,5 +57,49 @@ export async function runPath<A extends unknown[], R>(m: Model<A, R>, args: A, r
     // a pruned path, or one where a distribution's parameter is invalid, has probability zero (the one rule of every engine)
     if (err !== PRUNED && !rejectsPoint(err)) throw err;
     return undefined;
+  }
+}
+
+/** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
+export class ChoiceWalker implements Handler {
+  readonly path: number[] = [];
+  readonly sizes: number[] = [];
+  depth = 0;
+
+  reset(): void {
+    this.depth = 0;
+  }
+
+  process(msg: Message): void {
+    if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+    const dist = msg.dist!;
+    const support = dist.enumerateSupport();
+    if (support === undefined) {
+      const why = dist.isDiscrete
+        ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
+        : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
+      throw new ModelError(msg.address, why);
+    }
+    if (support.length === 0) throw new ModelError(msg.address, `${dist.name} has an empty support`);
+    const k = this.depth++;
+    if (k === this.path.length) {
+      this.path.push(0);
+      this.sizes.push(support.length);
+    }
+    msg.value = support[this.path[k]];
+  }
+
+  /** Move to the next path; false when the walk is complete. */
+  advance(): boolean {
+    // a pruned run may have stopped before the end of the stored path
+    this.path.length = this.depth;
+    this.sizes.length = this.depth;
+    while (this.path.length > 0 && this.path[this.path.length - 1] + 1 >= this.sizes[this.sizes.length - 1]) {
+      this.path.pop();
+      this.sizes.pop();
+    }
+    if (this.path.length === 0) return false;
+    this.path[this.path.length - 1] += 1;
+    return true;
   }
 }

@@ -14,11 +14,10 @@
  * @module
  */
 import { ZeroDensityError, TycheError } from '../core/errors.js';
-import type { Handler, Message } from '../core/message.js';
-import { Model, ModelError } from '../core/model.js';
+import type { Model } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
-import { PathRecorder, runPath } from './enumerate-path.js';
+import { ChoiceWalker, PathRecorder, runPath } from './enumerate-path.js';
 import { enumerateParallel } from './enumerate-parallel.js';
 import { PacingHandler, Pacer, throwIfAborted } from './pace.js';
 import { Posterior, type Draw } from './posterior.js';
@@ -50,49 +49,7 @@ export interface EnumerateOptions extends CommonOptions {
 /** Default {@link EnumerateOptions.maxSites}. */
 export const ENUMERATE_MAX_SITES = 100_000;
 
-/** Replays a prefix of choice indices and extends it with first choices (depth-first over paths). */
-export class ChoiceWalker implements Handler {
-  readonly path: number[] = [];
-  readonly sizes: number[] = [];
-  depth = 0;
-
-  reset(): void {
-    this.depth = 0;
-  }
-
-  process(msg: Message): void {
-    if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
-    const dist = msg.dist!;
-    const support = dist.enumerateSupport();
-    if (support === undefined) {
-      const why = dist.isDiscrete
-        ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
-        : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
-      throw new ModelError(msg.address, why);
-    }
-    if (support.length === 0) throw new ModelError(msg.address, `${dist.name} has an empty support`);
-    const k = this.depth++;
-    if (k === this.path.length) {
-      this.path.push(0);
-      this.sizes.push(support.length);
-    }
-    msg.value = support[this.path[k]];
-  }
-
-  /** Move to the next path; false when the walk is complete. */
-  advance(): boolean {
-    // a pruned run may have stopped before the end of the stored path
-    this.path.length = this.depth;
-    this.sizes.length = this.depth;
-    while (this.path.length > 0 && this.path[this.path.length - 1] + 1 >= this.sizes[this.sizes.length - 1]) {
-      this.path.pop();
-      this.sizes.pop();
-    }
-    if (this.path.length === 0) return false;
-    this.path[this.path.length - 1] += 1;
-    return true;
-  }
-}
+export { ChoiceWalker };
 
 /** Enumerate every execution of a discrete model: exact posterior and log Z. */
 export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
