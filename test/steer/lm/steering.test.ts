@@ -203,6 +203,9 @@ describe('steering on exact targets', () => {
     }
     const fc = meanSE(sums);
     expect(Math.abs(fc.mean - total)).toBeLessThan(4 * fc.se + 1e-12);
+    // planted: keeping the n largest children with their weights (no thinning) loses mass and fails the same check
+    const top = [...lw].sort((a, b) => b - a).slice(0, 4).reduce((a, b) => a + Math.exp(b), 0);
+    expect(Math.abs(top - total)).toBeGreaterThan(4 * fc.se + 1e-12);
   });
 
   it('a token budget on the automaton (maxTokens) keeps the target and Z, and prunes dead ends early', async () => {
@@ -386,6 +389,9 @@ describe('tyche steer', () => {
     expect(rows[0].satisfied).toBeCloseTo(1, 9);
     expect(rows[1].satisfied).toBeLessThan(1);
     for (const r of rows) expect(r.forwardPasses).toBeGreaterThan(0);
+    const k = await steerCompare(markov, { pattern: PATTERN, particles: 8, maxTokens: MAX, seed: 2, k: 3 });
+    expect(k[0].method).toBe('SMC-steer (K=3)');
+    expect(k[0].satisfied).toBeCloseTo(1, 9);
   });
 });
 
