@@ -35,7 +35,7 @@
 import { TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
-import type { Model } from '../../core/model.js';
+import { type Model, execute } from '../../core/model.js';
 import { ModelError } from '../../core/model.js';
 import { condition, substitute } from '../../core/handlers.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
@@ -48,7 +48,7 @@ import { completeDraws } from './complete-draws.js';
 import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics, pointOf } from './hmc-engine.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { initialTrace } from './mh-engine.js';
-import { type Compiled, type Layout, boundsDiffer, constrain, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { type Compiled, type Layout, boundsDiffer, constrain, hasBoundedSupport, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
 
@@ -318,6 +318,31 @@ class GibbsChain<A extends unknown[], R> {
   }
 }
 
+/**
+ * The first bounded continuous site whose support moves with the discrete
+ * values (undefined if none): the model is run at the first start with each
+ * discrete site set in turn to every value of its support (every element at
+ * once for a plated site), the other values held, and the bounds compared.
+ */
+async function supportMovingWithDiscrete<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, start: Trace, discrete: Record<string, Value>, sites: Map<string, PlatedSite | undefined>): Promise<string | undefined> {
+  const bounded = layout.sites.filter((s) => hasBoundedSupport(start.get(s.address))).map((s) => s.address);
+  if (bounded.length === 0) return undefined;
+  const held: Record<string, Value> = { ...discrete };
+  for (const s of layout.sites) held[s.address] = start.get(s.address)!.value;
+  for (const [address, ps] of sites) {
+    const values = ps ? ps.support : ((start.get(address)!.dist as Distribution).enumerateSupport() ?? []);
+    for (const v of values) {
+      const moved = await tidyAsync(async () => {
+        const value = ps ? tf.fill([ps.size], toNumber(v), ps.dtype) : v;
+        const { trace } = await execute(substitute(m, { ...held, [address]: value } as Record<string, ValueLike>), { rng: rngFrom(0) }, ...args);
+        return bounded.find((a) => boundsDiffer([start.get(a), trace.get(a)]));
+      }, () => []);
+      if (moved !== undefined) return moved;
+    }
+  }
+  return undefined;
+}
+
 /** HMC/NUTS on the continuous sites within Gibbs over the finite discrete ones. */
 export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCGibbsOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const kernel = options.kernel ?? 'nuts';
@@ -358,10 +383,12 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     layout = await layoutOnly(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`));
     if (layout.dim === 0) throw new TycheError("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
     // the Gibbs sweeps constrain continuous sites with the layout's transforms: supports must not move
-    const moving = layout.sites.find((s) => s.dependentSupport || boundsDiffer(starts.map((t) => t.get(s.address))));
+    const moving =
+      layout.sites.find((s) => s.dependentSupport || boundsDiffer(starts.map((t) => t.get(s.address))))?.address ??
+      (await supportMovingWithDiscrete(m, args, layout, starts[0]!, discreteStarts[0]!, discreteSites));
     if (moving) {
       throw new ModelError(
-        moving.address,
+        moving,
         "its support depends on other values of the model, and hmc-gibbs maps continuous sites with one fixed transform; use method 'nuts' or 'hmc' (marginalising the discrete sites), or reparameterise (e.g. b = lower + (upper - lower) * u with u ~ Uniform(0, 1))",
       );
     }

@@ -112,6 +112,11 @@ function dependsOnValues(site: Site, other: Trace, discrete: boolean): boolean {
   return discrete || boundsDiffer([site, other.get(site.address)]);
 }
 
+/** Whether a site's support has bounds (`interval`, `greaterThan`, `lessThan`) that could depend on other values. */
+export function hasBoundedSupport(site: Site | undefined): boolean {
+  return site?.dist !== undefined && boundsOf((site.dist as Distribution).support) !== undefined;
+}
+
 /**
  * Whether the support bounds of a site differ between runs (sites of one
  * address from several traces; a missing site counts as different).
