@@ -84,8 +84,13 @@ export function checkWeightedRuns(runs: readonly WeightedRun[], d: number, stati
   };
 }
 
-/** Mean, covariance (about the exact mean) and component-mass statistics of a Gaussian mixture. */
-export function mixtureStatistics(mixture: GaussianMixture): Statistic[] {
+/**
+ * Mean, covariance (about the exact mean) and component-mass statistics of a
+ * Gaussian mixture. Components lighter than `minMass` (default 0.01) get no
+ * mass statistic: a rare event seen in no run has no usable run-to-run error.
+ */
+export function mixtureStatistics(mixture: GaussianMixture, options: { minMass?: number } = {}): Statistic[] {
+  const minMass = options.minMass ?? 0.01;
   const d = mixture.dim;
   const mu = mixture.mean();
   const cov = mixture.covariance();
@@ -98,6 +103,7 @@ export function mixtureStatistics(mixture: GaussianMixture): Statistic[] {
   }
   if (mixture.size > 1) {
     mixture.weights.forEach((w, k) => {
+      if (w < minMass) return;
       out.push({
         name: `mass[${k}]`,
         exact: w,

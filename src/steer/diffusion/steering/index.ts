@@ -15,3 +15,17 @@ export {
   fkSteeringModel,
   fkSteering,
 } from './fk-steering.js';
+export { gaussianPowerProduct, mixtureProduct, quadratureMoments1d } from './closed-form.js';
+export {
+  type CorrectorTerm,
+  type CorrectorTilt,
+  type CorrectorOptions,
+  type CorrectorState,
+  type CorrectorRunOptions,
+  type CorrectorResult,
+  annealedTerms,
+  productTerms,
+  guidanceTerms,
+  correctorModel,
+  fkCorrector,
+} from './correctors.js';
