@@ -19,6 +19,7 @@ import * as D from '../../../src/steer/diffusion/index.js';
 import { checkMixtureSamples } from '../../../src/testing/diffusion.js';
 import { runSMC, type FeynmanKac } from '../../../src/infer/smc/index.js';
 import { MIX, SCHEDULES, ddpmWrongPosterior, maxAbsDiff } from './fixtures.js';
+import { loadClassifier, loadDenoiser, loadDigits, splitDigits } from '../../../src/steer/diffusion/files.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -348,6 +349,33 @@ describe('networks and pictures', () => {
     tf.dispose([xs, lab, a, b, r.x]);
     mlp.dispose();
     back.dispose();
+  });
+
+  it('the shipped networks load offline and keep their held-out figures (classifier accuracy, denoising loss)', async () => {
+    const { test } = splitDigits(loadDigits(), 0);
+    expect(test.n).toBe(359);
+    const x = tf.tensor2d(test.images, [test.n, 64]);
+    const clean = loadClassifier('digits-classifier');
+    const pred = tf.tidy(() => tf.argMax(clean.logProbs(x), 1)).dataSync();
+    let hits = 0;
+    for (let i = 0; i < test.n; i++) hits += pred[i] === test.labels[i] ? 1 : 0;
+    const acc = hits / test.n;
+    expect(acc).toBeGreaterThan(0.95); // 0.975 when trained (models/diffusion/README.md)
+    const noisy = loadClassifier('digits-noisy-classifier');
+    expect(() => noisy.logProbs(x)).toThrow(/needs the time t/);
+    const digits = loadDenoiser('digits');
+    expect([digits.prediction, digits.schedule.name, digits.classes]).toEqual(['epsilon', 'vp-linear', 10]);
+    // held-out epsilon MSE at t = 0.3 with seeded noise: a regression guard (the training report's 0.117 averages over t)
+    const eps = tf.tensor2d(Float32Array.from(new Rng('shipped').normals(test.n * 64)), [test.n, 64]);
+    const sch = digits.schedule;
+    const xt = tf.tidy(() => tf.add(tf.mul(x, sch.alpha(0.3)), tf.mul(eps, sch.sigma(0.3))));
+    const lab = tf.tensor1d(test.labels, 'int32');
+    const out = await D.denoise(digits, xt, 0.3, lab);
+    const mse = tf.tidy(() => tf.mean(tf.square(tf.sub(out, eps)))).dataSync()[0]!;
+    expect(mse).toBeLessThan(0.3);
+    const toy = loadDenoiser('toy2d');
+    expect([toy.prediction, toy.schedule.name, toy.classes]).toEqual(['velocity', 'linear-interpolant', 3]);
+    tf.dispose([x, eps, xt, lab, out]);
   });
 
   it('PNG: valid signature, chunk CRCs and pixels that inflate back', () => {
