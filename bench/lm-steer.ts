@@ -28,9 +28,26 @@ const quick = process.argv.includes('--quick');
 const LEN = quick ? 16 : 32;
 const REPEATS = quick ? 1 : 3;
 
+/** Wall time spent inside the model's `extend` (the forward passes), accumulated by {@link timeExtend}. */
+let modelMs = 0;
+
+/** Count the time `lm.extend` takes, so the table can split model cost from the steering layer's own. */
+function timeExtend(lm: TransformerLM): void {
+  const inner = lm.extend.bind(lm);
+  lm.extend = async (requests) => {
+    const t0 = performance.now();
+    try {
+      return await inner(requests);
+    } finally {
+      modelMs += performance.now() - t0;
+    }
+  };
+}
+
 /** Plain batched sampling: n sequences, one batched extend per step; returns { secs, tokens, passes }. */
-async function plain(lm: TransformerLM, n: number, rng: Rng): Promise<{ secs: number; tokens: number; passes: number }> {
+async function plain(lm: TransformerLM, n: number, rng: Rng): Promise<{ secs: number; tokens: number; passes: number; model: number }> {
   const t0 = performance.now();
+  modelMs = 0;
   let passes = 1;
   let res = await lm.extend(Array.from({ length: n }, () => ({ cache: null, tokens: [] })));
   let tokens = 0;
@@ -47,22 +64,24 @@ async function plain(lm: TransformerLM, n: number, rng: Rng): Promise<{ secs: nu
     passes++;
     for (const r of prev) r.cache.dispose();
   }
-  return { secs: (performance.now() - t0) / 1000, tokens, passes };
+  return { secs: (performance.now() - t0) / 1000, tokens, passes, model: modelMs / (performance.now() - t0) };
 }
 
 /** SMC steering with n particles; returns { secs, tokens, passes }. */
-async function steered(lm: TransformerLM, n: number, seed: number): Promise<{ secs: number; tokens: number; passes: number }> {
+async function steered(lm: TransformerLM, n: number, seed: number): Promise<{ secs: number; tokens: number; passes: number; model: number }> {
   const wrapped = wrapLanguageModel(lm, { maxBatchSize: Math.max(64, n) });
   const t0 = performance.now();
+  modelMs = 0;
   const res = await smcSteer({ lm: wrapped, potential: new AutomatonPotential(lm.vocab, '[^eE]*'), sampler: new LocallyOptimalSampler(), particles: n, maxTokens: LEN - 1, seed });
   const secs = (performance.now() - t0) / 1000;
   wrapped.clearCache();
-  return { secs, tokens: res.tokens, passes: res.lmStats.forwardPasses };
+  return { secs, tokens: res.tokens, passes: res.lmStats.forwardPasses, model: modelMs / (secs * 1000) };
 }
 
 async function main(): Promise<void> {
   await initBackend();
   const lm = loadTransformerLM('kjv-char');
+  timeExtend(lm);
   const rng = new Rng('bench-lm-steer');
   await plain(lm, 4, rng); // warm up kernels
   await steered(lm, 4, 0);
@@ -79,10 +98,11 @@ async function main(): Promise<void> {
     const pp = (xs: { tokens: number; passes: number }[]) => median(xs.map((x) => x.passes / x.tokens));
     const pr = rate(p);
     const sr = rate(s);
-    rows.push([String(n), pr.toFixed(0), sr.toFixed(0), (pr / sr).toFixed(2), pp(p).toFixed(3), pp(s).toFixed(3)]);
+    const share = (xs: { model: number }[]) => `${(100 * median(xs.map((x) => x.model))).toFixed(0)}%`;
+    rows.push([String(n), pr.toFixed(0), sr.toFixed(0), (pr / sr).toFixed(2), pp(p).toFixed(3), pp(s).toFixed(3), share(p), share(s)]);
   }
   console.log(`kjv-char on ${tf.getBackend()}, at most ${LEN} tokens per sequence, median of ${REPEATS}`);
-  console.log(table(['N', 'plain batched tok/s', 'SMC steering tok/s', 'cost ratio (goal <= 1.5)', 'plain fwd/token', 'SMC fwd/token'], rows));
+  console.log(table(['N', 'plain batched tok/s', 'SMC steering tok/s', 'cost ratio (goal <= 1.5)', 'plain fwd/token', 'SMC fwd/token', 'plain in model', 'SMC in model'], rows));
   console.log(`tensors before ${before}, after ${tf.memory().numTensors}`);
   lm.dispose();
 }
