@@ -8,7 +8,7 @@
  * diffusion.test.ts (same check, same mixture).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../../src/backend/select.js';
 import { Rng } from '../../../src/core/rng.js';
 import * as D from '../../../src/steer/diffusion/index.js';
@@ -18,6 +18,9 @@ import { MIX, SCHEDULES } from './fixtures.js';
 beforeAll(async () => {
   await initBackend('cpu');
 });
+
+// each case is a few seconds alone but minutes on a loaded 2-core machine
+vi.setConfig({ testTimeout: 1_200_000 });
 
 const N = 3000;
 
