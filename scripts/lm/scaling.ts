@@ -8,7 +8,7 @@
  * Carlo error bars (binomial standard error over problems x repeats) and
  * writes the data the notebook plots.
  *
- * npx tsx scripts/lm/scaling.ts [--problems 24] [--budgets 1,2,4,8,16,32,64] [--methods pf,pf-best,epf,pg,bon,beam,sc,pf-its]
+ * npx tsx scripts/lm/scaling.ts [--problems 24] [--budgets 1,2,4,8,16,32,64] [--methods pf,pf-best,pf-reward,epf,pg,bon,beam,sc,pf-its]
  *                               [--reps 1] [--out notebooks/data/inference-scaling.json] [--quick]
  *                               [--lm arith-char] [--prm arith-prm] (shipped names or paths of saved models)
  *
@@ -42,7 +42,7 @@ const arg = (name: string, dflt: string): string => {
 const quick = argv.includes('--quick');
 const P = Number(arg('problems', quick ? '4' : '24'));
 const budgets = arg('budgets', quick ? '1,4' : '1,2,4,8,16,32,64').split(',').map(Number);
-const methods = arg('methods', 'pf,pf-best,epf,pg,bon,beam,sc,pf-its').split(',');
+const methods = arg('methods', 'pf,pf-best,pf-reward,epf,pg,bon,beam,sc,pf-its').split(',');
 const reps = Number(arg('reps', '1'));
 const out = arg('out', quick ? '/tmp/inference-scaling-quick.json' : 'notebooks/data/inference-scaling.json');
 const heldOutSeed = arg('problem-seed', 'scaling-heldout');
@@ -55,6 +55,7 @@ const prmName = arg('prm', 'arith-prm');
 const METHOD_NAMES: Record<string, string> = {
   pf: 'particle filtering (PRM ratio, log link, vote)',
   'pf-best': 'particle filtering (PRM ratio, log link, best weight)',
+  'pf-reward': 'particle filtering (PRM ratio, log link, best final PRM score)',
   'pf-its': "particle filtering (its_hub: logit, weights replaced)",
   epf: 'entropic PF (ESS schedule)',
   pg: 'particle Gibbs (2 sweeps, ancestor sampling off)',
@@ -117,6 +118,8 @@ async function runWith(
       return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget });
     case 'pf-best':
       return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget, select: 'best' });
+    case 'pf-reward':
+      return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget, select: 'reward' });
     case 'pf-its':
       return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget, weights: 'replace', select: 'best' });
     case 'epf':

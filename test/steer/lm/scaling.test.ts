@@ -196,7 +196,7 @@ describe('baselines and answer selection', () => {
     await expect(beamSearchSteps(lm, prm, '', { budget: 6, beamWidth: 4 })).rejects.toThrow(/beamWidth/);
   });
 
-  it('vote sums weight per answer; best takes the heaviest', () => {
+  it('vote sums weight per answer; best takes the heaviest; reward the highest score', () => {
     const c = [
       { text: 'x', answer: 1, weight: 0.4, reward: 0, finished: true },
       { text: 'y', answer: 2, weight: 0.35, reward: 0, finished: true },
@@ -204,6 +204,7 @@ describe('baselines and answer selection', () => {
     ];
     expect(selectCandidate(c, 'best')).toBe(0);
     expect(selectCandidate(c, 'vote')).toBe(1);
+    expect(selectCandidate(c.map((x, i) => ({ ...x, reward: [0.2, 0.1, 0.9][i]! })), 'reward')).toBe(2);
   });
 });
 

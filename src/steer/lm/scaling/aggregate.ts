@@ -8,8 +8,14 @@
  */
 import type { Candidate } from './types.js';
 
-/** How the final answer is chosen. */
-export type AnswerSelection = 'vote' | 'best';
+/**
+ * How the final answer is chosen: `'vote'` (weighted majority), `'best'`
+ * (the heaviest candidate) or `'reward'` (the highest last reward-model
+ * score). With proper ratio weights a weight is an importance weight, not a
+ * score: after a resampling it holds only the last reward ratios, so `'best'`
+ * favours the biggest last jump in reward; `'reward'` is its_hub's argmax.
+ */
+export type AnswerSelection = 'vote' | 'best' | 'reward';
 
 /** Total weight behind each answer (candidates without an answer left out), largest first. */
 export function answerWeights(candidates: readonly Candidate[]): { answer: string | number; weight: number }[] {
@@ -24,7 +30,8 @@ export function answerWeights(candidates: readonly Candidate[]): { answer: strin
 /**
  * The chosen candidate index: `'best'` takes the largest weight; `'vote'`
  * takes the answer with the most weight and, among its candidates, the
- * heaviest. Ties go to the earlier candidate. -1 when there are none.
+ * heaviest; `'reward'` the highest last reward. Ties go to the earlier
+ * candidate. -1 when there are none.
  */
 export function selectCandidate(candidates: readonly Candidate[], how: AnswerSelection): number {
   if (candidates.length === 0) return -1;
@@ -33,7 +40,11 @@ export function selectCandidate(candidates: readonly Candidate[], how: AnswerSel
     for (let i = 1; i < candidates.length; i++) if (candidates[i]!.weight > candidates[best]!.weight) best = i;
     return best;
   }
-  if (how !== 'vote') throw new Error(`answer selection must be 'vote' or 'best', got ${String(how)}`);
+  if (how === 'reward') {
+    for (let i = 1; i < candidates.length; i++) if (candidates[i]!.reward > candidates[best]!.reward || !(candidates[best]!.reward >= 0)) best = i;
+    return best;
+  }
+  if (how !== 'vote') throw new Error(`answer selection must be 'vote', 'best' or 'reward', got ${String(how)}`);
   const top = answerWeights(candidates)[0];
   if (!top) return selectCandidate(candidates, 'best');
   best = -1;
