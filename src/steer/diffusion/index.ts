@@ -8,7 +8,7 @@
  * @module
  */
 export { type DiffusionModel, type EvalContext, denoise, predictSync, checkState, checkCondition, classifierFreeGuidance, labels } from './model.js';
-export { type Prediction, PREDICTIONS, checkPrediction, conversionCoefficients, convertPrediction } from './parametrisation.js';
+export { type Prediction, type Affine, PREDICTIONS, checkPrediction, conversionCoefficients, convertPrediction } from './parametrisation.js';
 export {
   type Schedule,
   type ScheduleKind,
@@ -53,6 +53,6 @@ export {
 export { type TimeMap, snrTimeMap, reparametrise, interpolantToVp } from './conversions.js';
 export { GaussianMixture, type MixtureComponent, symmetricEigen } from './gaussian-mixture.js';
 export { Mlp, type MlpConfig, type MlpManifest } from './mlp.js';
-export { type Classifier, type ScheduleSpec, type ShippedMeta, mlpDenoiser, mlpClassifier, scheduleFromSpec } from './networks.js';
+export { type Classifier, type ScheduleSpec, type ShippedMeta, type MlpDenoiserOptions, mlpDenoiser, mlpClassifier, scheduleFromSpec } from './networks.js';
 export { TOY2D_CLASSES, type Toy2DName, toy2dPoint, toy2dSample } from './toy-data.js';
 export * from './steering/index.js';

@@ -38,9 +38,13 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
 
 /** How an Mlp becomes a denoiser. */
 export interface MlpDenoiserOptions {
+  /** Name used in error messages. */
   readonly name: string;
+  /** The schedule it was trained under. */
   readonly schedule: Schedule;
+  /** What it outputs. */
   readonly prediction: Prediction;
+  /** Shape of one particle (its size must match the network's input and output). */
   readonly eventShape: readonly number[];
 }
 

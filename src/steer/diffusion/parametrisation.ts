@@ -45,8 +45,8 @@ export function axpby(a: number, x: tf.Tensor, b: number, y: tf.Tensor): tf.Tens
   return tf.tidy(() => tf.add(tf.mul(x, a), tf.mul(y, b)));
 }
 
-/** Coefficients (cx, cp) such that target = cx x + cp p, for one of the two canonical quantities. */
-type Affine = readonly [number, number];
+/** Coefficients (cx, cp) of a conversion: target = cx x_t + cp prediction. */
+export type Affine = readonly [number, number];
 
 function x0Of(from: Prediction, a: number, s: number, da: number, ds: number, who: string): Affine {
   switch (from) {
