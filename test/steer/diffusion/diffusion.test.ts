@@ -167,6 +167,12 @@ describe('samplers', () => {
       // standardised noise: mean 0 (se 1/sqrt(6000)), variance 1 (se sqrt(2/6000))
       expect(Math.abs(zsum / 6000) / Math.sqrt(1 / 6000)).toBeLessThan(4);
       expect(Math.abs(z2 / 6000 - 1) / Math.sqrt(2 / 6000)).toBeLessThan(4);
+      // a given noise (noise search) is used exactly: x = mean + std z
+      const z = D.gaussianNoise([3000, 2], new Rng('z'));
+      const again = await D.samplerStep(sampler, { model, x, t: 0.5, s: 0.45 }, new Rng('unused'), z);
+      const want = tf.tidy(() => tf.add(again.mean, tf.mul(z, again.std)));
+      expect(maxAbsDiff(again.x, want)).toBeLessThan(1e-6);
+      tf.dispose([z, again.x, again.x0, again.mean, again.logProb!, want]);
       const wrong = D.transitionLogDensity(out.x, out.mean, sd * sd);
       expect(maxAbsDiff(wrong, out.logProb!)).toBeGreaterThan(0.1);
       tf.dispose([out.x, out.x0, out.mean, out.logProb!, wrong]);
@@ -280,6 +286,9 @@ describe('errors, memory and abort', () => {
     await expect(D.sampleDiffusion(nan, { particles: 4, steps: 10 })).rejects.toThrow(/model "nan-net", sampler ddpm, step 5: the network returned non-finite values.*\[4, 2\]/);
     await expect(D.sampleDiffusion(base, { x: tf.zeros([4, 3]), steps: 3 })).rejects.toThrow(/state has shape \[4, 3\] but the model expects \[N, 2\]/);
     await expect(D.denoise(base, xs, 0.5, tf.zeros([4, 2]))).rejects.toThrow(/class labels must be an int32 tensor of shape \[4\]/);
+    const vec: D.DiffusionModel = { ...base, name: 'vec', classes: undefined, conditionDim: 3, predict: (y) => tf.zerosLike(y) };
+    await expect(D.denoise(vec, xs, 0.5, tf.zeros([4, 2]))).rejects.toThrow(/model "vec": the condition must have shape \[4, 3\], got \[4, 2\]/);
+    await expect(D.denoise({ ...base, classes: undefined }, xs, 0.5, tf.zeros([4, 3]))).rejects.toThrow(/a condition was given but the model is unconditional/);
     const eps = tf.zeros([4, 2]);
     expect(() => D.convertPrediction(eps, xs, 'epsilon', 'x0', SCHEDULES.interpolant, 1)).toThrow(/cannot recover x0 from a epsilon prediction where alpha_t = 0/);
     await expect(D.sampleDiffusion(MIX.model(SCHEDULES.interpolant, 'velocity'), { particles: 4, steps: 4, sampler: D.eulerMaruyama() })).rejects.toThrow(/euler-maruyama.*step 0: the reverse SDE drift is not finite/);
