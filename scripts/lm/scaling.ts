@@ -20,7 +20,8 @@
  * corrupted ones (`corruptedSolution`: right steps up to a first planted
  * mistake), and a noisy oracle PRM from the exact step checker (a prefix whose
  * steps are all right scores U(0.45, 0.95), else U(0.05, 0.55), the noise a
- * fixed function of the text).
+ * fixed function of the text). `--sharpness k` raises the partial scores to
+ * the power k (an overconfident PRM on early steps; complete scores unchanged).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,6 +50,7 @@ const heldOutSeed = arg('problem-seed', 'scaling-heldout');
 const lmName = arg('lm', 'arith-char');
 const testbed = arg('testbed', 'shipped');
 const pCorrect = Number(arg('correct', '0.15'));
+const sharpness = Number(arg('sharpness', '1'));
 if (testbed !== 'shipped' && testbed !== 'noisy-set') throw new Error(`scaling: --testbed must be shipped or noisy-set, got ${testbed}`);
 const prmName = arg('prm', 'arith-prm');
 
@@ -89,7 +91,8 @@ function noisyTestbed(p: ArithProblem): { lm: LanguageModel; prm: StepRewardMode
         const c = checkSolution(p.expression, t.slice(p.prompt.length));
         const right = o.complete ? c.answerCorrect : c.correct.every(Boolean);
         const u = new Rng(`oracle/${t}/${o.complete ? 1 : 0}`).uniform();
-        return right ? 0.45 + 0.5 * u : 0.05 + 0.5 * u;
+        const r = right ? 0.45 + 0.5 * u : 0.05 + 0.5 * u;
+        return o.complete ? r : r ** sharpness; // sharpness > 1: overconfident partial scores
       }),
   };
   return { lm: wrapLanguageModel(new WeightedSetLM(setVocab, members, 'noisy-set')), prm: oracle };
@@ -160,7 +163,7 @@ const save = (): void => {
     reps,
     budgets,
     lm: testbed === 'noisy-set' ? { name: 'weighted set per problem', correctProbability: pCorrect, corrupted: 40 } : { name: lmName, steps: lmMeta.steps, greedyAccuracy: lmMeta.greedyAccuracy, sampledAccuracy: lmMeta.sampledAccuracy },
-    prm: testbed === 'noisy-set' ? { name: 'noisy oracle', right: 'U(0.45, 0.95)', wrong: 'U(0.05, 0.55)' } : { name: prmName, steps: prmMeta.steps, stepAccuracy: prmMeta.stepAccuracy },
+    prm: testbed === 'noisy-set' ? { name: 'noisy oracle', right: 'U(0.45, 0.95)', wrong: 'U(0.05, 0.55)', partialScoresToThePower: sharpness } : { name: prmName, steps: prmMeta.steps, stepAccuracy: prmMeta.stepAccuracy },
     backend: backend.name,
     errorBars: 'binomial standard error sqrt(acc (1 - acc) / n), n = problems x reps; the same seeds for every method',
   };
