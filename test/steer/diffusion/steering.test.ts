@@ -171,3 +171,25 @@ describe('FK steering: bad input and long runs', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('twisted diffusion sampler (fast checks; the class-conditional check is in steering.slow.test.ts)', () => {
+  it('counts evaluations, names a bad likelihood, frees its tensors; inpainting likelihood shapes', async () => {
+    const before = tf.memory().numTensors;
+    const res = await St.twistedDiffusion(MODEL, { likelihood: St.mixtureClassLikelihood(MIX, 1, SCH), particles: 32, steps: 20, seed: 4 });
+    expect(res.evaluations).toBe(2 + 20 + 2 * 19); // twist at the start, one kernel per step, twist after every move but the last
+    expect(res.essHistory.every((e) => e > 0 && e <= 32)).toBe(true);
+    res.x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const bad: St.LogLikelihood = { name: 'broken', logProb: (x) => tf.mul(tf.sum(x, 1), NaN) };
+    await expect(St.twistedDiffusion(MODEL, { likelihood: bad, particles: 4, steps: 5 })).rejects.toThrow(/likelihood "broken" gave NaN for particle 0 \(the twist on the x0-prediction\) at step 0/);
+    await expect(St.twistedDiffusion(MODEL, { likelihood: bad, particles: 4, steps: 5, sampler: D.flowOde() })).rejects.toThrow(/deterministic; the twisted proposal needs a stochastic/);
+    const inpaint = St.maskedGaussianLikelihood([1, 0], [1, 0], 0.1);
+    const x = tf.tensor2d([[1, 5], [0, 5]]);
+    const lpT = inpaint.logProb(x);
+    const lp = lpT.arraySync() as number[];
+    lpT.dispose();
+    expect(lp[0]! - lp[1]!).toBeCloseTo(50, 3); // only the observed coordinate counts: (0 - 1)^2 / (2 * 0.01)
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -29,3 +29,4 @@ export {
   correctorModel,
   fkCorrector,
 } from './correctors.js';
+export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';

@@ -1,0 +1,241 @@
+/**
+ * The twisted diffusion sampler (Wu et al., "Practical and Asymptotically
+ * Exact Conditional Sampling in Diffusion Models") on the particle core.
+ *
+ * Target: p(x_0) p(y | x_0), i.e. p(x_0 | y), for a differentiable
+ * log-likelihood log p(y | x) (a classifier's log-probability of a class, or
+ * a Gaussian observation model such as inpainting a masked region). The twist
+ * at time t is ψ_t(x_t) = p(y | x̂0(x_t)); the proposal shifts the base
+ * sampler's Gaussian transition N(m, s² I) to N(m + s² ∇ log ψ_t(x_t), s² I);
+ * the weight of a step is p(x_s | x_t) ψ_s(x_s) / (q(x_s | x_t) ψ_t(x_t)) and
+ * the final step's p(y | x_0) / ψ.
+ *
+ * ψ_s and its gradient are computed at the new point right after the move
+ * (and carried to the next step's proposal), so resampling sees the twisted
+ * target p(x_s) ψ_s(x_s). (A version that deferred ψ_s to the next step, the
+ * twist lagging one step behind the move, was measurably biased after
+ * resampling on this test bed.) Each step costs three network evaluations
+ * (the base kernel, and the x0-prediction for the twist and its gradient).
+ *
+ * @module
+ */
+import '../../../backend/gradients.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import type { ResamplingScheme, Resampler } from '../../../infer/smc/resampling.js';
+import type { GaussianMixture } from '../gaussian-mixture.js';
+import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
+import { type Sampler, ddpm, gaussianNoise, transitionLogDensity } from '../samplers.js';
+import { type Schedule, checkTime, timeGrid } from '../schedules.js';
+
+/** A differentiable log-likelihood log p(y | x) `[N]` of clean samples `[N, ...eventShape]`. */
+export interface LogLikelihood {
+  readonly name: string;
+  readonly logProb: (x: tf.Tensor) => tf.Tensor;
+  /**
+   * Optional noise-aware version log p(y | x_t) at time t (a noisy
+   * classifier), differentiable in x_t. When present it is the twist (TDS with
+   * a noise-conditional classifier); otherwise the twist is log p(y | x̂0(x_t)).
+   */
+  readonly noisy?: (x: tf.Tensor, t: number) => tf.Tensor;
+}
+
+/** Options of {@link tdsModel} and {@link twistedDiffusion}. */
+export interface TdsOptions {
+  readonly likelihood: LogLikelihood;
+  /** A stochastic Gaussian sampler (default DDPM). */
+  readonly sampler?: Sampler;
+  readonly steps?: number;
+  readonly times?: readonly number[];
+  readonly cond?: tf.Tensor;
+  /** The twist: `noisy` (the likelihood's noise-aware version, when it has one; default) or `x0` (the likelihood on x̂0(x_t)). */
+  readonly twist?: 'noisy' | 'x0';
+  /** Planted-bug switch for tests: drop log p - log q (default true keeps it). */
+  readonly proposalCorrection?: boolean;
+}
+
+/** TDS particles: x, log ψ_t(x) and ∇ log ψ_t(x) at the current time. */
+export interface TdsState {
+  readonly x: tf.Tensor;
+  readonly logPsi: Float64Array;
+  readonly grad: tf.Tensor;
+}
+
+function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, step: number): void {
+  for (let i = 0; i < v.length; i++) {
+    if (Number.isNaN(v[i]!) || v[i] === Infinity) throw new Error(`likelihood "${name}" gave ${v[i]} for particle ${i} (${what}) at step ${step}`);
+  }
+}
+
+/** The twisted diffusion sampler as a {@link FeynmanKac} model (`counters.evaluations` per particle). */
+export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: { evaluations: number } = { evaluations: 0 }): FeynmanKac<TdsState> {
+  const who = `twistedDiffusion(model "${model.name}")`;
+  const lik = options.likelihood;
+  if (!lik || typeof lik.logProb !== 'function') throw new TypeError(`${who}: options.likelihood must be { name, logProb(x) }`);
+  const sampler = options.sampler ?? ddpm();
+  if (!sampler.stochastic) throw new Error(`${who}: the sampler ${sampler.name} is deterministic; the twisted proposal needs a stochastic Gaussian transition`);
+  const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
+  times.forEach((t, i) => checkTime(model.schedule, t, `${who}, times[${i}]`));
+  const S = times.length - 1;
+  const correct = options.proposalCorrection ?? true;
+  const sch = model.schedule;
+
+  /** log ψ_t(x) `[N]` and its gradient, through the x0-prediction (two evaluations). */
+  async function twist(x: tf.Tensor, t: number, step: number): Promise<{ logPsi: Float64Array; grad: tf.Tensor }> {
+    let values: tf.Tensor;
+    let grad: tf.Tensor;
+    try {
+      const psi = lik.noisy && options.twist !== 'x0' ? (y: tf.Tensor) => lik.noisy!(y, t) : (y: tf.Tensor) => lik.logProb(predictSync(model, y, t, options.cond, 'x0'));
+      values = tf.tidy(() => psi(x));
+      grad = tf.grad((y: tf.Tensor) => tf.sum(psi(y)))(x);
+    } catch (err) {
+      throw new Error(`${who}: likelihood "${lik.name}" could not be evaluated and differentiated at step ${step} (t = ${t}): ${(err as Error).message}`, { cause: err });
+    }
+    counters.evaluations += 2;
+    const logPsi = Float64Array.from(await values.data());
+    values.dispose();
+    try {
+      checkFiniteValues(lik.name, logPsi, 'the twist on the x0-prediction', step);
+    } catch (err) {
+      grad.dispose();
+      throw err;
+    }
+    return { logPsi, grad };
+  }
+
+  return {
+    async init(n, rng) {
+      checkCondition(model, options.cond, n, who);
+      const t0 = times[0]!;
+      const scale = Math.sqrt(sch.alpha(t0) ** 2 + sch.sigma(t0) ** 2);
+      const x = tf.tidy(() => tf.mul(gaussianNoise([n, ...model.eventShape], rng), scale));
+      try {
+        const { logPsi, grad } = await twist(x, t0, 0);
+        return { x, logPsi, grad };
+      } catch (err) {
+        x.dispose();
+        throw err;
+      }
+    },
+    done: (i) => i >= S,
+    async step(state, i, rng) {
+      const { x } = state;
+      const n = x.shape[0]!;
+      const t = times[i]!;
+      const s = times[i + 1]!;
+      const k = await sampler.kernel({ model, x, t, s, cond: options.cond, step: i });
+      counters.evaluations += k.evaluations;
+      const std = k.std;
+      const twisted = tf.tidy(() => tf.add(k.mean, tf.mul(state.grad, std * std)));
+      const z = gaussianNoise(k.mean.shape, rng);
+      const xs = tf.tidy(() => tf.add(twisted, tf.mul(z, std)));
+      const lpT = transitionLogDensity(xs, k.mean, std);
+      const lqT = transitionLogDensity(xs, twisted, std);
+      const lp = await lpT.data();
+      const lq = await lqT.data();
+      tf.dispose([twisted, z, lpT, lqT, k.mean, k.x0]);
+      let next: { logPsi: Float64Array; grad: tf.Tensor };
+      try {
+        if (i === S - 1) {
+          // the last twist is the likelihood itself, on the final sample
+          const fin = tf.tidy(() => lik.logProb(xs));
+          const lf = Float64Array.from(await fin.data());
+          fin.dispose();
+          checkFiniteValues(lik.name, lf, 'the final sample', i);
+          next = { logPsi: lf, grad: tf.zerosLike(xs) };
+        } else {
+          next = await twist(xs, s, i + 1);
+        }
+      } catch (err) {
+        xs.dispose();
+        throw err;
+      }
+      const inc = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
+        // the initial particles carry no twist weight (they are drawn from p(x_T), not p ψ_T): step 0 adds log ψ_s only
+        inc[j] = next.logPsi[j]! - (i === 0 ? 0 : state.logPsi[j]!) + (correct ? lp[j]! - lq[j]! : 0);
+        if (Number.isNaN(inc[j]!)) inc[j] = -Infinity;
+      }
+      return { state: { x: xs, logPsi: next.logPsi, grad: next.grad }, logPotential: inc };
+    },
+  };
+}
+
+/** Options of {@link twistedDiffusion}. */
+export interface TdsRunOptions extends TdsOptions {
+  readonly particles: number;
+  readonly essThreshold?: number;
+  readonly resampling?: ResamplingScheme | Resampler;
+  readonly seed?: Seed;
+  readonly rng?: Rng;
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of {@link twistedDiffusion}. */
+export interface TdsResult {
+  /** Final particles (caller owns). */
+  readonly x: tf.Tensor;
+  readonly logWeights: Float64Array;
+  readonly weights: Float64Array;
+  readonly essHistory: number[];
+  /** Estimate of log p(y) under the base sampler. */
+  readonly logZ: number;
+  readonly resampledAt: number[];
+  /** Network evaluations per particle. */
+  readonly evaluations: number;
+}
+
+/** Run the twisted diffusion sampler. */
+export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
+  const counters = { evaluations: 0 };
+  const res = await runSMC(tdsModel(model, options, counters), {
+    particles: options.particles,
+    essThreshold: options.essThreshold,
+    resampling: options.resampling,
+    rng: options.rng ?? rngFrom(options.seed ?? 0),
+    signal: options.signal,
+    genealogy: false,
+  });
+  res.state.grad.dispose();
+  return { x: res.state.x, logWeights: res.logWeights, weights: res.weights, essHistory: res.essHistory, logZ: res.logZ, resampledAt: res.resampledAt, evaluations: counters.evaluations };
+}
+
+/**
+ * The exact class log-likelihood log p(label | x) of a labelled Gaussian
+ * mixture at the data end (tMin) of `schedule` (the sum of the
+ * responsibilities of the components with that label), differentiable, with
+ * its exact noisy version log p(label | x_t) under the marginal at t.
+ */
+export function mixtureClassLikelihood(mixture: GaussianMixture, label: number, schedule: Schedule): LogLikelihood {
+  const keep = mixture.labels.map((l) => (l === label ? 1 : 0));
+  if (!keep.some((v) => v === 1)) throw new RangeError(`mixtureClassLikelihood: no component has label ${label}`);
+  const classLog = (m: GaussianMixture, x: tf.Tensor) =>
+    tf.tidy(() => {
+      const r = m.responsibilities(x);
+      return tf.log(tf.sum(tf.mul(r, tf.tensor1d(keep)), 1));
+    });
+  const end = mixture.marginal(schedule, schedule.tMin);
+  return { name: `class ${label}`, logProb: (x) => classLog(end, x), noisy: (x, t) => classLog(mixture.marginal(schedule, t), x) };
+}
+
+/**
+ * A Gaussian observation of the entries where `mask` is 1: log N(y; x, σ² I)
+ * over the observed entries (inpainting). `y` and `mask` are flat, of the
+ * event size.
+ */
+export function maskedGaussianLikelihood(y: readonly number[], mask: readonly number[], sigma: number, name = 'inpainting'): LogLikelihood {
+  if (y.length !== mask.length) throw new Error(`maskedGaussianLikelihood: y has ${y.length} entries but mask has ${mask.length}`);
+  if (!(sigma > 0)) throw new RangeError(`maskedGaussianLikelihood: sigma must be positive, got ${sigma}`);
+  const m = mask.reduce((s, v) => s + v, 0);
+  return {
+    name,
+    logProb: (x) =>
+      tf.tidy(() => {
+        const n = x.shape[0]!;
+        if (x.size !== n * y.length) throw new Error(`likelihood "${name}": samples [${x.shape.join(', ')}] do not have ${y.length} entries each`);
+        const d = tf.mul(tf.sub(tf.reshape(x, [n, y.length]), tf.tensor2d([...y], [1, y.length])), tf.tensor2d([...mask], [1, y.length]));
+        return tf.sub(tf.mul(tf.sum(tf.square(d), 1), -0.5 / (sigma * sigma)), m * (Math.log(sigma) + 0.5 * Math.log(2 * Math.PI)));
+      }),
+  };
+}

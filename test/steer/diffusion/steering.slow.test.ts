@@ -1,0 +1,88 @@
+/**
+ * Diffusion steering, slow tier (TYCHE_SLOW=1): FK steering with every
+ * potential type against the closed-form tilted mixture, its error shrinking
+ * with particles and steps; the twisted diffusion sampler on the
+ * class-conditional target p(x0 | y) of the analytic mixture (class fractions
+ * via the component masses, within-class moments), with planted bugs.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import '../../../src/backend/gradients.js';
+import { initBackend } from '../../../src/backend/select.js';
+import * as D from '../../../src/steer/diffusion/index.js';
+import * as St from '../../../src/steer/diffusion/steering/index.js';
+import { checkWeightedRuns, mixtureStatistics, type WeightedRun } from '../../../src/testing/weighted-runs.js';
+import { MIX } from './fixtures.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+const SCH = D.vpLinear();
+const A = [0.6, -0.4];
+const TARGET = St.linearTilt(MIX.marginal(SCH, SCH.tMin), A, 1);
+const RUNS = 10;
+
+async function fk(potential: St.FkPotential, particles: number, steps: number, runs = RUNS): Promise<WeightedRun[]> {
+  const out: WeightedRun[] = [];
+  for (let r = 0; r < runs; r++) {
+    const res = await St.fkSteering(MIX.model(SCH), { reward: St.linearReward(A), lambda: 1, potential, particles, steps, checkFinite: false, seed: `fks-${potential}-${particles}-${steps}-${r}` });
+    out.push({ x: await res.x.data(), weights: Float64Array.from(res.weights) });
+    res.x.dispose();
+  }
+  return out;
+}
+
+/** Root-mean-square error of the pooled weighted mean against the tilted mean. */
+function meanError(runs: WeightedRun[]): number {
+  const mu = TARGET.mean();
+  let e = 0;
+  for (const run of runs) {
+    const n = run.weights.length;
+    let w = 0;
+    const m = [0, 0];
+    for (let i = 0; i < n; i++) {
+      w += run.weights[i]!;
+      m[0]! += run.weights[i]! * run.x[2 * i]!;
+      m[1]! += run.weights[i]! * run.x[2 * i + 1]!;
+    }
+    e += ((m[0]! / w - mu[0]!) ** 2 + (m[1]! / w - mu[1]!) ** 2) / runs.length;
+  }
+  return Math.sqrt(e);
+}
+
+describe('FK steering (slow tier)', () => {
+  for (const potential of ['diff', 'max', 'add', 'rt'] as const) {
+    it(`potential ${potential} recovers the tilted mixture`, async () => {
+      const c = checkWeightedRuns(await fk(potential, 128, 150), 2, mixtureStatistics(TARGET));
+      expect(c.pass, c.summary).toBe(true);
+    }, 300_000);
+  }
+
+  it('the error shrinks as particles and steps grow', async () => {
+    const small = meanError(await fk('diff', 16, 20, 20));
+    const large = meanError(await fk('diff', 256, 160, 20));
+    expect(large, `rms error of the weighted mean: ${small.toFixed(4)} (16 particles, 20 steps) -> ${large.toFixed(4)} (256, 160)`).toBeLessThan(small / 2);
+  }, 300_000);
+});
+
+describe('twisted diffusion sampler (slow tier)', () => {
+  async function tds(label: number, opts: Partial<St.TdsRunOptions>): Promise<WeightedRun[]> {
+    const out: WeightedRun[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const res = await St.twistedDiffusion(MIX.model(SCH), { likelihood: St.mixtureClassLikelihood(MIX, label, SCH), particles: 128, steps: 100, seed: `tds-${label}-${r}`, ...opts });
+      out.push({ x: await res.x.data(), weights: Float64Array.from(res.weights) });
+      res.x.dispose();
+    }
+    return out;
+  }
+
+  for (const label of [0, 1]) {
+    it(`class ${label}: class fractions and within-class moments match p(x0 | y); guidance on x̂0 without weights is biased`, async () => {
+      const target = MIX.marginal(SCH, SCH.tMin).conditional(label);
+      const ok = checkWeightedRuns(await tds(label, {}), 2, mixtureStatistics(target));
+      expect(ok.pass, ok.summary).toBe(true);
+      const bad = checkWeightedRuns(await tds(label, { twist: 'x0', proposalCorrection: false, essThreshold: 0 }), 2, mixtureStatistics(target));
+      expect(bad.pass, bad.summary).toBe(false);
+    }, 300_000);
+  }
+});
