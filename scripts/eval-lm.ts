@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 const args = process.argv.slice(2);
 const nProblems = args.includes('--problems') ? Number(args[args.indexOf('--problems') + 1]) : 300;
+const prmName = args.includes('--prm') ? args[args.indexOf('--prm') + 1]! : 'arith-prm';
 const info = await initBackend();
 console.log(`backend ${info.name}`);
 
@@ -72,7 +73,7 @@ for (let i = 0; i < 3; i++) console.log(`  ${problems[i]!.prompt}${greedy[i]!.te
 arith.dispose();
 
 // ---- arith-prm
-const prm = loadProcessRewardModel('arith-prm');
+const prm = loadProcessRewardModel(prmName);
 const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
 {
   const rng = new Rng('prm-heldout');
@@ -95,13 +96,14 @@ const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
       if ((s > 0.5 ? 1 : 0) === labels[j]) right += 1;
     });
   }
-  console.log(`arith-prm: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} held-out labelled steps of corrupted/correct solutions (35% correct)`);
+  console.log(`${prmName}: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} held-out labelled steps of corrupted/correct solutions (35% correct)`);
 }
 {
   // On the arithmetic model's own samples: each `;`-terminated step prefix labelled by the checker.
   let right = 0;
   let n = 0;
   let pos = 0;
+  const scored: [number, number][] = [];
   for (let i = 0; i < Math.min(100, problems.length); i++) {
     const p = problems[i]!;
     const text = sampledTexts[i]![0]!;
@@ -115,9 +117,16 @@ const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
       n += 1;
       const y = check.correct[j] ? 1 : 0;
       pos += y;
+      scored.push([s, y]);
       if ((s > 0.5 ? 1 : 0) === y) right += 1;
     });
   }
-  console.log(`arith-prm: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} steps of arith-char's own samples (${((pos / n) * 100).toFixed(1)}% of them correct)`);
+  // AUC: probability that a right step outscores a wrong one (ties count half).
+  const ones = scored.filter(([, y]) => y === 1).map(([s]) => s);
+  const zeros = scored.filter(([, y]) => y === 0).map(([s]) => s);
+  let wins = 0;
+  for (const a of ones) for (const b of zeros) wins += a > b ? 1 : a === b ? 0.5 : 0;
+  const auc = wins / Math.max(1, ones.length * zeros.length);
+  console.log(`${prmName}: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} steps of arith-char's own samples (${((pos / n) * 100).toFixed(1)}% of them correct); AUC ${auc.toFixed(3)}`);
 }
 prm.dispose();

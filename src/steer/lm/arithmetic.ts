@@ -70,7 +70,7 @@ function problemFrom(expression: string): ArithProblem {
 
 /**
  * A random problem: 2 to 3 operations on numbers 1..`maxOperand` (default 9;
- * `*` takes a right operand 2..6), redrawn until no intermediate value is negative.
+ * `*` takes a right operand 2..6; the shipped model was trained on 1..50 first, then 1..9), redrawn until no intermediate value is negative.
  */
 export function randomProblem(rng: Rng, minOps = 2, maxOps = 3, maxOperand = 9): ArithProblem {
   for (;;) {
