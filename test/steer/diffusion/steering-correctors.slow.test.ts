@@ -19,7 +19,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-describe('Feynman–Kac correctors against closed forms (slow tier)', () => {
+describe('Feynman–Kac correctors against closed forms (slow tier)', { timeout: 300_000 }, () => {
   it('an annealed 1-D mixture q^2 matches quadrature (mean, variance, P(x > 0))', async () => {
     const m = M1.marginal(SCH, T0);
     const q = St.quadratureMoments1d(
