@@ -16,6 +16,7 @@ import { type TransformerConfig, initWeights, makeRope } from '../../../src/stee
 import { Adam, lmBatch, lmLoss } from '../../../src/steer/lm/transformer/train.js';
 import { CharVocabulary } from '../../../src/steer/lm/transformer/tokenizer.js';
 import { decodeWeights, encodeWeights } from '../../../src/steer/lm/transformer/weights.js';
+import { assertSameVocabulary } from '../../../src/steer/lm/errors.js';
 import { lmConformance } from '../../helpers/lm-conformance.js';
 
 beforeAll(async () => {
@@ -75,6 +76,14 @@ describe('TransformerLM', () => {
     expect(ea!.cache.length).toBe(a.length + 2);
     for (const r of [ra, rb, ea, eb, ec]) r!.cache.dispose();
     lm.dispose();
+  });
+
+  it('a vocabulary mismatch between two shipped models is caught, naming both', () => {
+    const kjv = loadTransformerLM('kjv-char');
+    const arith = loadTransformerLM('arith-char');
+    expect(() => assertSameVocabulary(kjv, arith)).toThrow(/kjv-char.*arith-char|arith-char.*kjv-char/);
+    kjv.dispose();
+    arith.dispose();
   });
 
   it('rejects a prefix longer than the context, a foreign cache and a bad id, naming the model', async () => {
