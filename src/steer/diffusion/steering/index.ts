@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { type Reward, type RewardContext, evaluateReward, tensorReward, linearReward, linearTilt } from './rewards.js';
+export { type Reward, type RewardContext, evaluateReward, tensorReward, classifierReward, linearReward, linearTilt } from './rewards.js';
 export {
   type FkPotential,
   type FkSteeringOptions,

@@ -85,6 +85,13 @@ export function tensorReward(name: string, fn: (x: tf.Tensor) => tf.Tensor, lapl
   return { name, evaluate: (x) => tf.tidy(() => fn(x)), differentiable: fn, laplacian };
 }
 
+/** The log-probability of class `label` under a classifier (`logProbs(x)` → `[N, classes]`), e.g. a shipped digit classifier. */
+export function classifierReward(classifier: { readonly name: string; readonly classes: number; logProbs(x: tf.Tensor): tf.Tensor }, label: number): Reward {
+  if (!(Number.isInteger(label) && label >= 0 && label < classifier.classes)) throw new RangeError(`classifierReward(${classifier.name}): label must be an integer in [0, ${classifier.classes - 1}], got ${label}`);
+  const fn = (x: tf.Tensor) => tf.tidy(() => tf.reshape(tf.slice(classifier.logProbs(x), [0, label], [-1, 1]), [-1]));
+  return tensorReward(`${classifier.name} class ${label}`, fn);
+}
+
 /** The linear reward r(x) = a·x on flat samples `[N, d]` (its Laplacian is 0). */
 export function linearReward(a: readonly number[], name = 'linear'): Reward {
   if (a.length === 0 || !a.every(Number.isFinite)) throw new RangeError(`linearReward: the direction a must be a non-empty list of finite numbers, got [${a.join(', ')}]`);

@@ -1,0 +1,77 @@
+/**
+ * Cost of FK steering against plain sampling (issue 15; goal: FK steering
+ * with k particles at most 1.2x the time of k independent samples), and the
+ * reward it buys: on the analytic 2-D mixture (linear reward) and the shipped
+ * class-conditional digit denoiser (reward: the clean digit classifier's
+ * log-probability of a target class), DDPM, the same steps. Rewards are the
+ * weighted mean final reward of FK steering against the mean reward of the k
+ * independent samples, at equal network evaluations.
+ *
+ * Run: `npx tsx bench/diffusion-steer.ts [--quick] [--runs 3] [--steps 50]`
+ *
+ * @module
+ */
+import { initBackend } from '../src/backend/select.js';
+import { Rng } from '../src/core/rng.js';
+import * as D from '../src/steer/diffusion/index.js';
+import * as St from '../src/steer/diffusion/steering/index.js';
+import { loadClassifier, loadDenoiser } from '../src/steer/diffusion/files.js';
+import { median, table, timed } from './util.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const quick = process.argv.includes('--quick');
+const runs = arg('runs', quick ? 1 : 3);
+const steps = arg('steps', quick ? 10 : 50);
+const info = await initBackend();
+console.log(`backend ${info.name}; ${steps} DDPM steps, median of ${runs} runs\n`);
+
+const mixture = new D.GaussianMixture([
+  { weight: 0.5, mean: [-2, 0], covariance: [[0.5, 0.2], [0.2, 0.3]] },
+  { weight: 0.3, mean: [2, 1], covariance: [0.2, 0.6] },
+  { weight: 0.2, mean: [0, -2.5], covariance: 0.25 },
+]);
+const cases: { name: string; model: D.DiffusionModel; reward: St.Reward; lambda: number; label?: number }[] = [
+  { name: 'mixture 2-D', model: mixture.model(D.vpLinear(), 'epsilon'), reward: St.linearReward([1, 0]), lambda: 1 },
+];
+try {
+  cases.push({ name: 'digits 8x8', model: loadDenoiser('digits'), reward: St.classifierReward(loadClassifier('digits-classifier'), 3), lambda: 1, label: 10 });
+} catch (err) {
+  console.log(`(digits models not found: ${(err as Error).message})`);
+}
+
+const rows: string[][] = [];
+for (const c of cases) {
+  for (const k of quick ? [16] : [4, 16, 64]) {
+    const cond = c.label !== undefined ? D.labels(k, c.label) : undefined; // the null class: unconditional
+    let plainReward = 0;
+    let fkReward = 0;
+    const plain = async () => {
+      const r = await D.sampleDiffusion(c.model, { steps, particles: k, cond, rng: new Rng(k), checkFinite: false });
+      const rw = await St.evaluateReward(c.reward, r.x, { step: -1, t: 0 });
+      plainReward = rw.reduce((a, b) => a + b, 0) / k;
+      r.x.dispose();
+    };
+    const fk = async () => {
+      const r = await St.fkSteering(c.model, { reward: c.reward, lambda: c.lambda, steps, particles: k, cond, seed: k, checkFinite: false });
+      let m = 0;
+      r.rewards.forEach((v, i) => (m += r.weights[i]! * v));
+      fkReward = m;
+      r.x.dispose();
+    };
+    await plain();
+    await fk();
+    const tp: number[] = [];
+    const tf_: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      tp.push((await timed(plain)).ms);
+      tf_.push((await timed(fk)).ms);
+    }
+    cond?.dispose();
+    rows.push([c.name, String(k), median(tp).toFixed(1), median(tf_).toFixed(1), `${(median(tf_) / median(tp)).toFixed(2)}x`, plainReward.toFixed(3), fkReward.toFixed(3), String(k * steps)]);
+  }
+}
+console.log(table(['model', 'k', 'plain ms', 'FK ms', 'FK / plain', 'plain reward', 'FK reward', 'evaluations'], rows));
