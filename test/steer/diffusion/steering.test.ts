@@ -193,3 +193,25 @@ describe('twisted diffusion sampler (fast checks; the class-conditional check is
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('search baselines', () => {
+  it('best-of-N and zero-order noise search count evaluations, keep the best, never lose reward', async () => {
+    const before = tf.memory().numTensors;
+    const reward = St.linearReward(A);
+    const bon = await St.bestOfN(MODEL, { reward, n: 24, batch: 8, steps: 10, sampler: D.ddim(), seed: 5 });
+    expect(bon.evaluations).toBe(240);
+    expect(bon.trace).toHaveLength(3);
+    for (let i = 1; i < bon.trace.length; i++) expect(bon.trace[i]!).toBeGreaterThanOrEqual(bon.trace[i - 1]!);
+    const r = await St.evaluateReward(reward, bon.x, { step: -1, t: 0 });
+    expect(r[0]).toBeCloseTo(bon.reward, 4);
+    bon.x.dispose();
+    const zo = await St.zeroOrderSearch(MODEL, { reward, rounds: 4, neighbours: 5, steps: 10, sampler: D.ddim(), seed: 6 });
+    expect(zo.evaluations).toBe((1 + 4 * 5) * 10);
+    for (let i = 1; i < zo.trace.length; i++) expect(zo.trace[i]!).toBeGreaterThanOrEqual(zo.trace[i - 1]!);
+    const rz = await St.evaluateReward(reward, zo.x, { step: -1, t: 0 });
+    expect(rz[0]).toBeCloseTo(zo.reward, 4);
+    zo.x.dispose();
+    await expect(St.bestOfN(MODEL, { reward, n: 0 })).rejects.toThrow(/n must be a positive integer, got 0/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

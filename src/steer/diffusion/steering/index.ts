@@ -30,3 +30,4 @@ export {
   fkCorrector,
 } from './correctors.js';
 export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
+export { type SearchOptions, type SearchResult, bestOfN, zeroOrderSearch } from './search.js';
