@@ -32,6 +32,7 @@ export async function correctedAndBiased(name: string, opts: Omit<St.CorrectorRu
   const good = checkWeightedRuns(await runs(name, opts), d, stats);
   expect(good.pass, `${name}: ${good.summary}`).toBe(true);
   const bad = checkWeightedRuns(await runs(name, { ...opts, correct: false }), d, stats);
+  if (process.env.TYCHE_REPORT) console.log(`${name}: ${good.summary}; without weights: ${bad.summary}`);
   expect(bad.pass, `${name} without weights: ${bad.summary}`).toBe(false);
 }
 

@@ -95,6 +95,7 @@ describe('FK steering', () => {
       res.store.dispose(res.state);
     }
     const bug = checkWeightedRuns(bugRuns, 2, mixtureStatistics(TARGET));
+    if (process.env.TYCHE_REPORT) console.log(`tilted mixture: ${ok.summary}; planted non-accumulating weights: ${bug.summary}`);
     expect(bug.pass, bug.summary).toBe(false);
   });
 
