@@ -216,3 +216,30 @@ describe('search baselines', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('rollover budget forcing', () => {
+  it('spends at most its budget, rolls unused allowance over, keeps the reward of its sample; also on a flow through flowSde', async () => {
+    const before = tf.memory().numTensors;
+    const reward = St.linearReward(A);
+    const none = await St.rolloverBudgetForcing(MODEL, { reward, budget: 0, steps: 10, seed: 7 });
+    expect(none.children).toEqual(new Array(10).fill(1));
+    expect(none.evaluations).toBe(10 + 9); // a kernel a step, an x0-prediction per child but the last
+    none.x.dispose();
+    const rbf = await St.rolloverBudgetForcing(MODEL, { reward, budget: 40, steps: 10, seed: 7 });
+    expect(rbf.children.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40);
+    // a constant reward: the first child of step 0 beats -Infinity (3 of its 4 roll over), then no child ever improves
+    const flat: St.Reward = { name: 'flat', evaluate: (x) => new Float64Array(x.shape[0]!) };
+    const rolled = await St.rolloverBudgetForcing(MODEL, { reward: flat, budget: 40, steps: 10, seed: 7 });
+    expect(rolled.children).toEqual([1, 7, 4, 4, 4, 4, 4, 4, 4, 4]);
+    rolled.x.dispose();
+    const r = await St.evaluateReward(reward, rbf.x, { step: -1, t: 0 });
+    expect(r[0]).toBeCloseTo(rbf.reward, 4);
+    rbf.x.dispose();
+    const flow = MIX.model(D.linearInterpolant(), 'velocity');
+    const f = await St.rolloverBudgetForcing(flow, { reward, budget: 20, steps: 10, sampler: D.flowSde(), seed: 8 });
+    expect(f.trace).toHaveLength(10);
+    f.x.dispose();
+    await expect(St.rolloverBudgetForcing(flow, { reward, budget: 5, sampler: D.flowOde() })).rejects.toThrow(/deterministic; children need a stochastic step/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

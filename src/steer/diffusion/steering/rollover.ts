@@ -1,0 +1,127 @@
+/**
+ * Rollover budget forcing (Kim et al., "Inference-Time Scaling for Flow
+ * Models via Stochastic Generation and Rollover Budget Forcing"): one
+ * trajectory of a stochastic sampler (for a flow, `flowSde()`), a fixed
+ * budget of network evaluations spread evenly over the steps. At each step
+ * the kernel is evaluated once; children x_s = mean + std z are drawn one at
+ * a time and scored by the reward of their x0-prediction (one evaluation
+ * each) until one beats the current reward — then the step is done and the
+ * unused allowance rolls over to the next step — or the allowance runs out
+ * and the best child is kept.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { Pacer } from '../../../infer/pace.js';
+import { type DiffusionModel, denoise } from '../model.js';
+import { type Sampler, ddpm, gaussianNoise } from '../samplers.js';
+import { timeGrid } from '../schedules.js';
+import { type Reward, evaluateReward } from './rewards.js';
+
+/** Options of {@link rolloverBudgetForcing}. */
+export interface RolloverOptions {
+  readonly reward: Reward;
+  /** A stochastic sampler (default DDPM; for flows `flowSde()`). */
+  readonly sampler?: Sampler;
+  readonly steps?: number;
+  /** Evaluations for the children over the whole run (on top of one kernel evaluation a step). */
+  readonly budget: number;
+  readonly cond?: tf.Tensor;
+  readonly seed?: Seed;
+  readonly rng?: Rng;
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of {@link rolloverBudgetForcing}. */
+export interface RolloverResult {
+  /** The sample `[1, ...eventShape]` (the caller owns it). */
+  readonly x: tf.Tensor;
+  /** Reward of the final sample. */
+  readonly reward: number;
+  /** Reward of the x0-prediction after each step. */
+  readonly trace: number[];
+  /** Children drawn at each step. */
+  readonly children: number[];
+  /** Network evaluations used in total. */
+  readonly evaluations: number;
+}
+
+/** Run rollover budget forcing on one trajectory. */
+export async function rolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
+  const who = `rolloverBudgetForcing(model "${model.name}")`;
+  const sampler = options.sampler ?? ddpm();
+  if (!sampler.stochastic) throw new Error(`${who}: the sampler ${sampler.name} is deterministic; children need a stochastic step (use flowSde() for a flow)`);
+  if (!Number.isInteger(options.budget) || options.budget < 0) throw new RangeError(`${who}: budget must be a nonnegative integer, got ${options.budget}`);
+  const times = timeGrid(model.schedule, options.steps ?? 50);
+  const S = times.length - 1;
+  const rng = options.rng ?? rngFrom(options.seed ?? 0);
+  const pace = new Pacer(options.signal);
+  const quota = Math.floor(options.budget / S);
+  let extra = options.budget - quota * S;
+  const sch = model.schedule;
+  let x = tf.tidy(() => tf.mul(gaussianNoise([1, ...model.eventShape], rng), Math.sqrt(sch.alpha(times[0]!) ** 2 + sch.sigma(times[0]!) ** 2)));
+  let current = -Infinity;
+  let evaluations = 0;
+  let carry = 0;
+  const trace: number[] = [];
+  const children: number[] = [];
+  try {
+    for (let i = 0; i < S; i++) {
+      if (pace.due()) await pace.pause();
+      const t = times[i]!;
+      const s = times[i + 1]!;
+      const k = await sampler.kernel({ model, x, t, s, cond: options.cond, step: i });
+      evaluations += k.evaluations;
+      k.x0.dispose();
+      let allowance = quota + carry + (extra > 0 ? 1 : 0);
+      if (extra > 0) extra--;
+      allowance = Math.max(1, allowance); // at least one child: the step itself
+      let best: tf.Tensor | null = null;
+      let bestReward = -Infinity;
+      let used = 0;
+      try {
+        while (used < allowance) {
+          const z = gaussianNoise(k.mean.shape, rng);
+          const child = tf.tidy(() => tf.add(k.mean, tf.mul(z, k.std)));
+          z.dispose();
+          used++;
+          let r: number;
+          try {
+            if (i === S - 1) {
+              r = (await evaluateReward(options.reward, child, { step: -1, t: s }))[0]!;
+            } else {
+              const x0 = await denoise(model, child, s, options.cond, 'x0', { caller: who, step: i });
+              evaluations += 1;
+              r = (await evaluateReward(options.reward, x0, { step: i, t: s }).finally(() => x0.dispose()))[0]!;
+            }
+          } catch (err) {
+            child.dispose();
+            throw err;
+          }
+          if (r > bestReward) {
+            best?.dispose();
+            best = child;
+            bestReward = r;
+          } else child.dispose();
+          if (bestReward > current) break;
+        }
+      } catch (err) {
+        best?.dispose();
+        throw err;
+      } finally {
+        k.mean.dispose();
+      }
+      carry = bestReward > current ? allowance - used : 0;
+      children.push(used);
+      x.dispose();
+      x = best!;
+      current = bestReward;
+      trace.push(bestReward);
+    }
+  } catch (err) {
+    x.dispose();
+    throw err;
+  }
+  return { x, reward: current, trace, children, evaluations };
+}
