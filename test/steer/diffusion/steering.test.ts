@@ -199,7 +199,7 @@ describe('search baselines', () => {
   it('best-of-N and zero-order noise search count evaluations, keep the best, never lose reward', async () => {
     const before = tf.memory().numTensors;
     const reward = St.linearReward(A);
-    const bon = await St.bestOfN(MODEL, { reward, n: 24, batch: 8, steps: 10, sampler: D.ddim(), seed: 5 });
+    const bon = await St.diffusionBestOfN(MODEL, { reward, n: 24, batch: 8, steps: 10, sampler: D.ddim(), seed: 5 });
     expect(bon.evaluations).toBe(240);
     expect(bon.trace).toHaveLength(3);
     for (let i = 1; i < bon.trace.length; i++) expect(bon.trace[i]!).toBeGreaterThanOrEqual(bon.trace[i - 1]!);
@@ -212,7 +212,7 @@ describe('search baselines', () => {
     const rz = await St.evaluateReward(reward, zo.x, { step: -1, t: 0 });
     expect(rz[0]).toBeCloseTo(zo.reward, 4);
     zo.x.dispose();
-    await expect(St.bestOfN(MODEL, { reward, n: 0 })).rejects.toThrow(/n must be a positive integer, got 0/);
+    await expect(St.diffusionBestOfN(MODEL, { reward, n: 0 })).rejects.toThrow(/n must be a positive integer, got 0/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -30,5 +30,5 @@ export {
   fkCorrector,
 } from './correctors.js';
 export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
-export { type SearchOptions, type SearchResult, bestOfN, zeroOrderSearch } from './search.js';
+export { type SearchOptions, type SearchResult, diffusionBestOfN, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';

@@ -67,8 +67,8 @@ function initialScale(model: DiffusionModel): number {
 }
 
 /** Best-of-N: `n` independent samples in batches of `batch`, keep the one with the highest reward. */
-export async function bestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
-  const who = `bestOfN(model "${model.name}")`;
+export async function diffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
+  const who = `diffusionBestOfN(model "${model.name}")`;
   if (!Number.isInteger(options.n) || options.n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${options.n}`);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
   const batch = Math.min(options.n, options.batch ?? options.n);
