@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, HalfNormal, Independent, Normal, type Value, model, ops } from '../../src/index.js';
+import { Beta, HalfNormal, Independent, Normal, model, ops } from '../../src/index.js';
 import { loadData } from '../data.js';
 import { components } from '../linear.js';
 import { OrderedNormal } from '../unnormalized.js';
@@ -23,11 +23,6 @@ export interface GaussMixData {
 /** The mixture data (posteriordb `low_dim_gauss_mix`). */
 export const gaussMixData: GaussMixData = loadData<GaussMixData>('low_dim_gauss_mix');
 
-/** log(exp(a) + exp(b)), stable. */
-function logAddExp(a: Value, b: Value): Value {
-  return ops.add(ops.maximum(a, b), ops.log1p(ops.exp(ops.neg(ops.abs(ops.sub(a, b))))));
-}
-
 /** Latent sites `mu` (ordered, length 2), `sigma` (length 2) and `theta`. */
 export const lowDimGaussMix = model(
   async ({ sample, plate, factor }, d: GaussMixData) => {
@@ -39,7 +34,7 @@ export const lowDimGaussMix = model(
     await plate('obs', d.N, async () => {
       const lp1 = ops.add(ops.log(theta), Normal(mu1, s1).logProb(ops.toValue(d.y)));
       const lp2 = ops.add(ops.log1p(ops.neg(theta)), Normal(mu2, s2).logProb(ops.toValue(d.y)));
-      await factor('y', logAddExp(lp1, lp2));
+      await factor('y', ops.logAddExp(lp1, lp2));
     });
   },
   { name: 'low_dim_gauss_mix' },

@@ -190,6 +190,24 @@ export const softplus = un((a) => (a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.l
 // (tf.logSigmoid's gradient fails on intermediate tensors in tfjs 4.22, so use -softplus(-x))
 export const logSigmoid = un((a) => -(a > 0 ? Math.log1p(Math.exp(-a)) : -a + Math.log1p(Math.exp(a))), (a) => tf.neg(tf.softplus(tf.neg(a))));
 
+/**
+ * log(exp(a) + exp(b)), stable, and -Infinity (not NaN) when both are -Infinity,
+ * as Stan's `log_sum_exp`: a mixture whose components all have density zero
+ * at a point has density zero there, which every engine treats as a rejected
+ * point, while NaN is an error.
+ */
+export const logAddExp: Bin = bin(
+  (a, b) => {
+    const m = Math.max(a, b);
+    return m === -Infinity ? -Infinity : m + Math.log1p(Math.exp(-Math.abs(a - b)));
+  },
+  (a, b) => {
+    // the shift is clamped to the lowest finite float32, so -inf - shift stays -inf (never -inf + inf)
+    const shift = tf.maximum(tf.maximum(a, b), -3.4e38);
+    return tf.add(shift, tf.log(tf.add(tf.exp(tf.sub(a, shift)), tf.exp(tf.sub(b, shift)))));
+  },
+);
+
 /** Sum of all elements (a number for numbers, a scalar tensor otherwise). */
 export function sumAll(x: Value): Value {
   return typeof x === 'number' ? x : x.rank === 0 ? x : tf.sum(x);

@@ -33,6 +33,10 @@ const notNaN = (x: Value): boolean | tf.Tensor => (typeof x === 'number' ? !Numb
 export const real: Constraint = make('real', notNaN);
 /** x > 0. */
 export const positive: Constraint = make('positive', (x) => gt(x, 0));
+/** Finite real numbers (not NaN, not ±Infinity): Stan's rule for location parameters. */
+export const finite: Constraint = make('finite', (x) => and(gt(x, -Infinity), lt(x, Infinity)));
+/** 0 < x < Infinity: Stan's rule for scale parameters. */
+export const positiveFinite: Constraint = make('positive and finite', (x) => and(gt(x, 0), lt(x, Infinity)));
 /** x >= 0. */
 export const nonnegative: Constraint = make('nonnegative', (x) => ge(x, 0));
 /** 0 <= x <= 1. */

@@ -6,7 +6,7 @@
  */
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, mul } from '../core/value.js';
-import { positive, real } from './constraints.js';
+import { finite, positiveFinite, real } from './constraints.js';
 import { Distribution, batchShapeOf, checkParam, param } from './distribution.js';
 
 /**
@@ -32,7 +32,8 @@ export abstract class LocationScaleDistribution extends Distribution {
     super();
     this.loc = param(name, 'loc', loc);
     this.scale = param(name, 'scale', scale);
-    checkParam(name, 'scale', this.scale, positive);
+    checkParam(name, 'loc', this.loc, finite);
+    checkParam(name, 'scale', this.scale, positiveFinite);
     this.batchShape = batchShapeOf(name, { loc: this.loc, scale: this.scale });
   }
 
