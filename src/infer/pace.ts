@@ -83,7 +83,7 @@ export class Pacer {
 
 /**
  * A handler that paces one model execution from inside: at `sample` and
- * `factor` sites it yields to the event loop when the {@link Pacer} is due
+ * `factor` sites it yields to the event loop when the `Pacer` is due
  * (so a single long or runaway execution can still be aborted), and it
  * stops an execution that visits more than `maxSites` sites with an error
  * naming the site where the limit was passed.

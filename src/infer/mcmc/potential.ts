@@ -328,7 +328,7 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
  * log density and gradient at one point q (a tfjs computation; the model runs
  * once per call). Points where a distribution rejects its parameters get log
  * density -Infinity (see {@link rejectsPoint}); a NaN log density is an
- * error naming the site (see {@link nanDensityError}).
+ * error naming the site (see `nanDensityError`).
  */
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
   const density = logDensityTensorFn(m, args, layout, undefined);

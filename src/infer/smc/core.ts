@@ -154,7 +154,7 @@ export interface SMCOptions<S, H = never> {
   readonly onStep?: (info: StepInfo<S>) => void | Promise<void>;
   /**
    * Abort the run: checked before every step (which yields to the event loop
-   * every few ms, see {@link Pacer}); the state is freed and the reason thrown.
+   * every few ms, see `Pacer`); the state is freed and the reason thrown.
    */
   readonly signal?: AbortSignal;
   /** Record the ancestors of every step (default true). */

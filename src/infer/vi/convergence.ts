@@ -2,7 +2,7 @@
  * Has the optimisation stopped improving? The loss (minus the ELBO) of the
  * last two windows of steps, each a tenth of the run (at least 10 steps):
  * if the later window's mean is lower by more than 3 standard errors of the
- * difference and by more than {@link STILL_IMPROVING_NATS}, the fit was still
+ * difference and by more than `STILL_IMPROVING_NATS`, the fit was still
  * moving when it stopped.
  *
  * This complements the Pareto k-hat: k-hat judges the guide against the
@@ -29,7 +29,7 @@ export interface LossTrend {
   readonly stderr: number;
   /** Steps in each window. */
   readonly window: number;
-  /** True when the decrease exceeds both 3 standard errors and {@link STILL_IMPROVING_NATS}. */
+  /** True when the decrease exceeds both 3 standard errors and `STILL_IMPROVING_NATS`. */
   readonly stillImproving: boolean;
 }
 

@@ -19,3 +19,4 @@ export { AutoFlow, type AutoFlowOptions } from './auto-flow.js';
 export { svgd, steinDirection, medianBandwidth, adagradStepper, coinStepper, type ParticleStepper, type SVGDOptions } from './svgd.js';
 export { paramNetwork, column, type Activation } from './amortized.js';
 export { neutra, neutraModel, NEUTRA_SITE, type NeuTraOptions } from './neutra.js';
+export { type LossTrend } from './convergence.js';

@@ -21,14 +21,15 @@ import { CharRegex } from '../regex.js';
 import type { Vocabulary } from '../types.js';
 import type { Potential } from './potential.js';
 
-interface TrieNode {
-  readonly children: Map<string, TrieNode>;
+/** A node of {@link VocabularyTrie}: the tokens whose text ends here and the children by next character. */
+export interface VocabularyTrieNode {
+  readonly children: Map<string, VocabularyTrieNode>;
   readonly tokens: number[];
 }
 
 /** A character trie of a vocabulary's text tokens. */
 export class VocabularyTrie {
-  readonly root: TrieNode = { children: new Map(), tokens: [] };
+  readonly root: VocabularyTrieNode = { children: new Map(), tokens: [] };
   /** Number of nodes (root included). */
   readonly nodes: number;
 
@@ -187,7 +188,7 @@ export class AutomatonPotential implements Potential {
     if (row) return row;
     row = new Float64Array(this.vocab.size).fill(-Infinity);
     const r = row;
-    const walk = (node: TrieNode, state: number): void => {
+    const walk = (node: VocabularyTrieNode, state: number): void => {
       for (const [ch, child] of node.children) {
         this.transitions++;
         const next = this.dfa.step(state, ch);

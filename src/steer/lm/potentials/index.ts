@@ -7,6 +7,6 @@
  */
 export { type Potential, PotentialError, prefixOf, completeOf, logwNext, logwNextToken, checkLogWeight, assertPotentialVocabulary } from './potential.js';
 export { BooleanPotential, type BooleanPotentialOptions, type TextPredicate } from './boolean.js';
-export { AutomatonPotential, VocabularyTrie } from './automaton.js';
+export { AutomatonPotential, VocabularyTrie, type VocabularyTrieNode } from './automaton.js';
 export { RewardPotential, ProcessRewardPotential, applyLink, type RewardFunction, type PrmLink, type StepScorer, type ProcessRewardOptions } from './reward.js';
 export { ProductPotential, product } from './product.js';

@@ -27,7 +27,8 @@ export class UnweightedSampler implements TokenSampler {
   }
 }
 
-type BaselineOptions = Omit<SteerOptions, 'sampler' | 'essThreshold' | 'resampling' | 'temper' | 'ancestorSampler'>;
+/** Options of the baselines: those of steering without the sampler and resampling choices. */
+export type BaselineOptions = Omit<SteerOptions, 'sampler' | 'essThreshold' | 'resampling' | 'temper' | 'ancestorSampler'>;
 
 /**
  * Locally constrained decoding: N independent strings, each token drawn from

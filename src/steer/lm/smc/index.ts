@@ -5,7 +5,7 @@
  */
 export { TokenFeynmanKac, type TokenParticle, type TokenModelOptions, type TokenModelStats } from './token-fk.js';
 export { smcSteer, conditionalSteer, runTokenModel, readParticles, SteeringResult, NoSatisfyingStringError, type SteerOptions, type SteeredString } from './steer.js';
-export { locallyConstrainedDecode, bestOfN, UnweightedSampler } from './baselines.js';
+export { locallyConstrainedDecode, bestOfN, UnweightedSampler, type BaselineOptions } from './baselines.js';
 export { steeringBounds, type BoundsOptions, type SteeringBounds } from './bounds.js';
 export { ExactTwist, TabularTwist, learnTwistCTL, type CTLOptions } from './twist.js';
 export { smcSteerK, fearnheadClifford, type SmcSteerKOptions } from './smc-steer.js';
