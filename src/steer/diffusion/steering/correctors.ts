@@ -34,9 +34,9 @@
  */
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { rngFrom } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ResamplingScheme, Resampler } from '../../../infer/smc/resampling.js';
+import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
 import { type DiffusionModel, checkCondition, denoise, labels } from '../model.js';
 import { gaussianNoise } from '../samplers.js';
 import { checkTime, diffusionSquared, driftCoefficient, timeGrid } from '../schedules.js';
@@ -265,31 +265,12 @@ export function correctorModel(options: CorrectorOptions, counters: { evaluation
 }
 
 /** Options of {@link fkCorrector}. */
-export interface CorrectorRunOptions extends CorrectorOptions {
-  readonly particles: number;
-  /** Resample when ESS < essThreshold · N (default 0.5; 0 = importance sampling). */
-  readonly essThreshold?: number;
-  readonly resampling?: ResamplingScheme | Resampler;
-  readonly seed?: Seed;
-  readonly rng?: Rng;
-  /** Stops the run before the next step; the reason is thrown. */
-  readonly signal?: AbortSignal;
+export interface CorrectorRunOptions extends CorrectorOptions, ParticleRunOptions {
   readonly onStep?: (info: { step: number; ess: number; logZ: number; x: tf.Tensor }) => void | Promise<void>;
 }
 
 /** The outcome of {@link fkCorrector}. */
-export interface CorrectorResult {
-  /** Final particles (the caller owns them). */
-  readonly x: tf.Tensor;
-  readonly logWeights: Float64Array;
-  readonly weights: Float64Array;
-  readonly essHistory: number[];
-  /** log of the estimated ratio of the target's normaliser to the start's. */
-  readonly logZ: number;
-  readonly resampledAt: number[];
-  /** Network evaluations per particle. */
-  readonly evaluations: number;
-}
+export type CorrectorResult = ParticleRunResult;
 
 /**
  * Sample Π q_i^{λ_i} (· exp(β r)) with a Feynman–Kac corrector.

@@ -33,9 +33,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { type Rng, rngFrom } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ResamplingScheme, Resampler } from '../../../infer/smc/resampling.js';
+import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
 import { type DiffusionModel, checkCondition, checkState } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, samplerStep } from '../samplers.js';
 import { checkTime, timeGrid } from '../schedules.js';
@@ -253,39 +253,15 @@ export function fkSteeringModel(model: DiffusionModel, options: FkSteeringOption
 }
 
 /** Options of {@link fkSteering}: the steering settings and the particle settings. */
-export interface FkRunOptions extends FkSteeringOptions {
-  /** Number of particles k. */
-  readonly particles: number;
-  /** Resample when ESS < essThreshold · k (default 0.5; 1 = every potential step, 0 = never: importance sampling). */
-  readonly essThreshold?: number;
-  /** Resampling scheme (default systematic). */
-  readonly resampling?: ResamplingScheme | Resampler;
-  readonly seed?: Seed;
-  readonly rng?: Rng;
-  /** Stops the run before the next step (within one step); the reason is thrown. */
-  readonly signal?: AbortSignal;
+export interface FkRunOptions extends FkSteeringOptions, ParticleRunOptions {
   /** Called after each step with the step, ESS and log Z. */
   readonly onStep?: (info: { step: number; t: number; ess: number; logZ: number; resampled: boolean; x: tf.Tensor }) => void | Promise<void>;
 }
 
 /** The outcome of {@link fkSteering}. */
-export interface FkSteeringResult {
-  /** Final particles `[k, ...eventShape]` (the caller owns them). */
-  readonly x: tf.Tensor;
-  /** Final normalised log-weights (log space; never NaN). */
-  readonly logWeights: Float64Array;
-  /** Final normalised weights. */
-  readonly weights: Float64Array;
+export interface FkSteeringResult extends ParticleRunResult {
   /** Final reward of each particle. */
   readonly rewards: Float64Array;
-  /** ESS after each step (the last is the final weights' ESS). */
-  readonly essHistory: number[];
-  /** Estimate of log E_p[exp(λ r(x0))] (exp of it is unbiased). */
-  readonly logZ: number;
-  /** Steps before which the population was resampled. */
-  readonly resampledAt: number[];
-  /** Network evaluations per particle, and in total (× k). */
-  readonly evaluations: number;
   readonly totalEvaluations: number;
   /** Reward evaluations per particle. */
   readonly rewardCalls: number;

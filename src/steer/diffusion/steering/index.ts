@@ -32,3 +32,4 @@ export {
 export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
 export { type SearchOptions, type SearchResult, diffusionBestOfN, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
+export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';

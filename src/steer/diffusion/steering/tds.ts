@@ -21,9 +21,9 @@
  */
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { rngFrom } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ResamplingScheme, Resampler } from '../../../infer/smc/resampling.js';
+import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
 import type { GaussianMixture } from '../gaussian-mixture.js';
 import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, transitionLogDensity } from '../samplers.js';
@@ -163,28 +163,10 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
 }
 
 /** Options of {@link twistedDiffusion}. */
-export interface TdsRunOptions extends TdsOptions {
-  readonly particles: number;
-  readonly essThreshold?: number;
-  readonly resampling?: ResamplingScheme | Resampler;
-  readonly seed?: Seed;
-  readonly rng?: Rng;
-  readonly signal?: AbortSignal;
-}
+export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {}
 
 /** The outcome of {@link twistedDiffusion}. */
-export interface TdsResult {
-  /** Final particles (caller owns). */
-  readonly x: tf.Tensor;
-  readonly logWeights: Float64Array;
-  readonly weights: Float64Array;
-  readonly essHistory: number[];
-  /** Estimate of log p(y) under the base sampler. */
-  readonly logZ: number;
-  readonly resampledAt: number[];
-  /** Network evaluations per particle. */
-  readonly evaluations: number;
-}
+export type TdsResult = ParticleRunResult;
 
 /** Run the twisted diffusion sampler. */
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
