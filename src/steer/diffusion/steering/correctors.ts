@@ -34,9 +34,8 @@
  */
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { rngFrom } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
+import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import { type DiffusionModel, checkCondition, denoise, labels } from '../model.js';
 import { gaussianNoise } from '../samplers.js';
 import { checkTime, diffusionSquared, driftCoefficient, timeGrid } from '../schedules.js';
@@ -284,13 +283,8 @@ export async function fkCorrector(options: CorrectorRunOptions): Promise<Correct
   const counters = { evaluations: 0 };
   const fk = correctorModel(options, counters);
   const res = await runSMC(fk, {
-    particles: options.particles,
-    essThreshold: options.essThreshold,
-    resampling: options.resampling,
-    rng: options.rng ?? rngFrom(options.seed ?? 0),
-    signal: options.signal,
-    genealogy: false,
+    ...smcSettings(options),
     onStep: options.onStep ? (info) => options.onStep!({ step: info.t, ess: info.ess, logZ: info.logZ, x: info.state.x }) : undefined,
   });
-  return { x: res.state.x, logWeights: res.logWeights, weights: res.weights, essHistory: res.essHistory, logZ: res.logZ, resampledAt: res.resampledAt, evaluations: counters.evaluations };
+  return particleRunResult(res, counters.evaluations);
 }

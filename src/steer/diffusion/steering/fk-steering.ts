@@ -33,9 +33,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, rngFrom } from '../../../core/rng.js';
+import type { Rng } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
+import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import { type DiffusionModel, checkCondition, checkState } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, samplerStep } from '../samplers.js';
 import { checkTime, timeGrid } from '../schedules.js';
@@ -283,25 +283,14 @@ export async function fkSteering(model: DiffusionModel, options: FkRunOptions): 
   const fk = fkSteeringModel(model, options, counters);
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(fk, {
-    particles: options.particles,
-    essThreshold: options.essThreshold,
-    resampling: options.resampling,
-    rng: options.rng ?? rngFrom(options.seed ?? 0),
-    signal: options.signal,
-    genealogy: false,
+    ...smcSettings(options),
     onStep: options.onStep
       ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, ess: info.ess, logZ: info.logZ, resampled: info.resampled, x: info.state.x })
       : undefined,
   });
   return {
-    x: res.state.x,
-    logWeights: res.logWeights,
-    weights: res.weights,
+    ...particleRunResult(res, counters.evaluations),
     rewards: res.state.last,
-    essHistory: res.essHistory,
-    logZ: res.logZ,
-    resampledAt: res.resampledAt,
-    evaluations: counters.evaluations,
     totalEvaluations: counters.evaluations * options.particles,
     rewardCalls: counters.rewardCalls,
     times,

@@ -7,7 +7,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Rng, Seed } from '../../../core/rng.js';
+import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import type { ResamplingScheme, Resampler } from '../../../infer/smc/resampling.js';
 
 /** Particle settings of a steered sampling run. */
@@ -40,4 +40,24 @@ export interface ParticleRunResult {
   readonly resampledAt: number[];
   /** Network evaluations per particle. */
   readonly evaluations: number;
+}
+
+/** The `runSMC` settings a {@link ParticleRunOptions} gives (the random stream from `rng`, else `seed`, else 0; no genealogy). */
+export function smcSettings(options: ParticleRunOptions) {
+  return {
+    particles: options.particles,
+    essThreshold: options.essThreshold,
+    resampling: options.resampling,
+    rng: options.rng ?? rngFrom(options.seed ?? 0),
+    signal: options.signal,
+    genealogy: false,
+  } as const;
+}
+
+/** The {@link ParticleRunResult} of a finished run whose state holds the particles as `x`. */
+export function particleRunResult(
+  res: { readonly state: { readonly x: tf.Tensor }; readonly logWeights: Float64Array; readonly weights: Float64Array; readonly essHistory: number[]; readonly logZ: number; readonly resampledAt: number[] },
+  evaluations: number,
+): ParticleRunResult {
+  return { x: res.state.x, logWeights: res.logWeights, weights: res.weights, essHistory: res.essHistory, logZ: res.logZ, resampledAt: res.resampledAt, evaluations };
 }

@@ -21,9 +21,8 @@
  */
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { rngFrom } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
+import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import type { GaussianMixture } from '../gaussian-mixture.js';
 import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, transitionLogDensity } from '../samplers.js';
@@ -172,15 +171,10 @@ export type TdsResult = ParticleRunResult;
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
   const counters = { evaluations: 0 };
   const res = await runSMC(tdsModel(model, options, counters), {
-    particles: options.particles,
-    essThreshold: options.essThreshold,
-    resampling: options.resampling,
-    rng: options.rng ?? rngFrom(options.seed ?? 0),
-    signal: options.signal,
-    genealogy: false,
+    ...smcSettings(options),
   });
   res.state.grad.dispose();
-  return { x: res.state.x, logWeights: res.logWeights, weights: res.weights, essHistory: res.essHistory, logZ: res.logZ, resampledAt: res.resampledAt, evaluations: counters.evaluations };
+  return particleRunResult(res, counters.evaluations);
 }
 
 /**
