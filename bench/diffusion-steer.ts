@@ -16,16 +16,11 @@ import { Rng } from '../src/core/rng.js';
 import * as D from '../src/steer/diffusion/index.js';
 import * as St from '../src/steer/diffusion/steering/index.js';
 import { loadClassifier, loadDenoiser } from '../src/steer/diffusion/files.js';
-import { median, table, timed } from './util.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { median, numberArg, table, timed } from './util.js';
 
 const quick = process.argv.includes('--quick');
-const runs = arg('runs', quick ? 1 : 3);
-const steps = arg('steps', quick ? 10 : 50);
+const runs = numberArg('runs', quick ? 1 : 3);
+const steps = numberArg('steps', quick ? 10 : 50);
 const info = await initBackend();
 console.log(`backend ${info.name}; ${steps} DDPM steps, median of ${runs} runs\n`);
 

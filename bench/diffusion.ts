@@ -19,16 +19,11 @@ import { initBackend } from '../src/backend/select.js';
 import { Rng } from '../src/core/rng.js';
 import * as D from '../src/steer/diffusion/index.js';
 import { loadDenoiser } from '../src/steer/diffusion/files.js';
-import { median, table, timed } from './util.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { median, numberArg, table, timed } from './util.js';
 
 const quick = process.argv.includes('--quick');
-const runs = arg('runs', quick ? 1 : 3);
-const steps = arg('steps', quick ? 10 : 50);
+const runs = numberArg('runs', quick ? 1 : 3);
+const steps = numberArg('steps', quick ? 10 : 50);
 
 const info = await initBackend();
 console.log(`backend ${info.name}; ${steps} steps per run, median of ${runs} runs\n`);

@@ -34,3 +34,9 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
 export function nodeArgsFor(file: string): string[] {
   return file.endsWith('.ts') ? ['--import', 'tsx', file] : [file];
 }
+
+/** The number after `--name` on the command line, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
