@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import { toTensor } from '../core/value.js';
 import { real } from '../distributions/constraints.js';
-import { ParamStore } from '../infer/vi/param-store.js';
-import { type OptimizerSpec, sviOptimizer } from '../infer/vi/optim.js';
+import { ParamStore } from '../optim/param-store.js';
+import { type OptimizerSpec, sviOptimizer } from '../optim/optim.js';
 import type { FlowBijector, FlowLayer } from './flow-bijector.js';
 import { FlowDistribution } from './flow-distribution.js';
 

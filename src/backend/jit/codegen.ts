@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { erfNumber } from '../../core/special.js';
+import { erfNumber } from '../../math/special.js';
 
 /** Numeric helpers generated loops may call as `H.name`. */
 export const H = {
