@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidParameterError } from '../core/errors.js';
-import { type Value, type ValueLike, describe, isTensor, log, log1p, logSigmoid, logSumExp, neg, sigmoid, softplus, sub } from '../core/value.js';
+import { type Value, type ValueLike, all, describe, isTensor, log, log1p, logSigmoid, logSumExp, neg, sigmoid, softplus, sub } from '../core/value.js';
 import { unitInterval } from './constraints.js';
 import { checkParam, param, validationEnabled } from './distribution.js';
 import { cumulativeRows } from './samplers.js';
@@ -199,7 +199,9 @@ export class SimplexProbs {
     this.batchShape = v.shape.slice(0, -1);
     this.tensor = v;
     this.logP64 = undefined;
-    if (validationEnabled()) {
+    if (validationEnabled() && !all(validVectorsMask(v, isLogits, sumTolerance(this.k, v.dtype === 'float32')))) {
+      // only an invalid parameter is read value by value (for the message): a valid one is checked by tensor ops
+      // alone, so a traced model records the check as a guard instead of refusing to compile (backend/jit)
       const d = v.dataSync();
       for (let off = 0; off < d.length; off += this.k) checkVector(dist, name, d, isLogits, v.dtype === 'float32', off, this.k);
     }
@@ -241,6 +243,20 @@ export class SimplexProbs {
     p.dispose();
     return out;
   }
+}
+
+/**
+ * Whether every vector along the last axis of `v` is a valid parameter, as a
+ * boolean tensor (the same rules as `checkVector`): probabilities in [0, 1]
+ * summing to 1 within `tol`; logits with no NaN or +Infinity and at least one
+ * finite entry.
+ */
+function validVectorsMask(v: tf.Tensor, isLogits: boolean, tol: number): tf.Tensor {
+  return tf.tidy(() => {
+    if (isLogits) return tf.logicalAnd(tf.all(tf.less(v, Infinity)), tf.all(tf.any(tf.greater(v, -Infinity), -1)));
+    const inUnit = tf.all(tf.logicalAnd(tf.greaterEqual(v, 0), tf.lessEqual(v, 1)));
+    return tf.logicalAnd(inUnit, tf.all(tf.lessEqual(tf.abs(tf.sub(tf.sum(v, -1), 1)), tol)));
+  });
 }
 
 /** Validate one probability (or logit) vector of length `k` at `off` in `x`. */
