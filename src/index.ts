@@ -23,3 +23,5 @@ export * as diagnostics from './diagnostics/index.js';
 export * as transforms from './transforms/index.js';
 export { bijectTo, Bijector } from './transforms/index.js';
 export * as flows from './flows/index.js';
+export * as linalg from './linalg/index.js';
+export { cholesky, solveTriangular, logDet, gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov } from './linalg/index.js';

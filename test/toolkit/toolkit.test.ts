@@ -1,0 +1,188 @@
+/**
+ * The Stan user's toolkit (issue 17): public linear algebra and GP
+ * covariances, improper priors, link-scale likelihoods, CDFs for truncation,
+ * and the ODE solver. Each numerical check compares against an independent
+ * float64 reference written here, and a planted mistake shows the check can
+ * fail. One file: tfjs is imported once.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { InvalidParameterError } from '../../src/core/errors.js';
+import { cholesky, gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov, logDet, matMul, matVec, solveTriangular } from '../../src/linalg/index.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+const arr = (t: tf.Tensor): number[] => Array.from(t.dataSync());
+const maxAbs = (a: number[], b: number[]): number => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+
+// ---- float64 references -------------------------------------------------------------------
+
+function chol64(a: number[][]): number[][] {
+  const n = a.length;
+  const l = a.map(() => new Array<number>(n).fill(0));
+  for (let j = 0; j < n; j++) {
+    let d = a[j][j];
+    for (let k = 0; k < j; k++) d -= l[j][k] ** 2;
+    l[j][j] = Math.sqrt(d);
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i][j];
+      for (let k = 0; k < j; k++) s -= l[i][k] * l[j][k];
+      l[i][j] = s / l[j][j];
+    }
+  }
+  return l;
+}
+
+function solveLower64(l: number[][], b: number[]): number[] {
+  const z: number[] = [];
+  for (let i = 0; i < b.length; i++) {
+    let r = b[i];
+    for (let k = 0; k < i; k++) r -= l[i][k] * z[k];
+    z.push(r / l[i][i]);
+  }
+  return z;
+}
+
+type Kernel = (d: number, rho: number) => number;
+const KERNELS: Record<string, Kernel> = {
+  expQuad: (d, r) => Math.exp(-(d * d) / (2 * r * r)),
+  matern12: (d, r) => Math.exp(-d / r),
+  matern32: (d, r) => (1 + (Math.sqrt(3) * d) / r) * Math.exp((-Math.sqrt(3) * d) / r),
+  matern52: (d, r) => (1 + (Math.sqrt(5) * d) / r + (5 * d * d) / (3 * r * r)) * Math.exp((-Math.sqrt(5) * d) / r),
+  periodic: (d, r) => Math.exp((-2 * Math.sin((Math.PI * d) / 5) ** 2) / (r * r)),
+};
+
+function cov64(k: Kernel, x: number[], alpha: number, rho: number, jitter: number): number[][] {
+  return x.map((xi, i) => x.map((xj, j) => alpha * alpha * k(Math.abs(xi - xj), rho) + (i === j ? jitter : 0)));
+}
+
+/** GP marginal log density (up to a constant) of y under K: -log det(K)/2 - y^T K^-1 y / 2. */
+function gpLogLik64(k: Kernel, x: number[], y: number[], alpha: number, rho: number, jitter: number): number {
+  const l = chol64(cov64(k, x, alpha, rho, jitter));
+  const z = solveLower64(l, y);
+  return -l.reduce((s, r, i) => s + Math.log(r[i]), 0) - 0.5 * z.reduce((s, v) => s + v * v, 0);
+}
+
+const X = [0.1, 0.7, 1.3, 2.2, 2.9, 4.0];
+const Y = [0.3, -0.2, 0.8, 1.1, 0.1, -0.6];
+
+describe('linear algebra', () => {
+  const A = [
+    [4, 2, 0.6],
+    [2, 3, 0.4],
+    [0.6, 0.4, 2],
+  ];
+
+  it('cholesky matches a float64 factorisation, and solves/products invert it', () => {
+    const before = tf.memory().numTensors;
+    tf.engine().startScope();
+    const l = cholesky(A);
+    expect(maxAbs(arr(l), chol64(A).flat())).toBeLessThan(1e-5);
+    const b = [1, -2, 0.5];
+    const z = solveTriangular(l, b);
+    expect(maxAbs(arr(z), solveLower64(chol64(A), b))).toBeLessThan(1e-5);
+    // L^T x = z, so A x = b
+    const x = solveTriangular(l, z, { transpose: true });
+    expect(maxAbs(arr(matVec(A, x)), b)).toBeLessThan(1e-4);
+    // upper-triangular solve with U = L^T, and a matrix right-hand side
+    const u = tf.transpose(l);
+    const xu = solveTriangular(u, z, { lower: false });
+    expect(maxAbs(arr(xu), arr(x))).toBeLessThan(1e-5);
+    const bm = tf.tensor2d([
+      [1, 0],
+      [-2, 1],
+      [0.5, 3],
+    ]);
+    const zm = solveTriangular(l, bm, { matrix: true });
+    expect(maxAbs(arr(matMul(l, zm)), arr(bm))).toBeLessThan(1e-5);
+    // log det A = 2 sum log diag L
+    const ld = Math.log(4 * (3 * 2 - 0.4 * 0.4) - 2 * (2 * 2 - 0.4 * 0.6) + 0.6 * (2 * 0.4 - 3 * 0.6));
+    expect(logDet(A).dataSync()[0]).toBeCloseTo(ld, 5);
+    tf.engine().endScope();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a matrix that is not positive definite is refused naming its shape; jitter mends a singular one', () => {
+    const singular = [
+      [1, 1],
+      [1, 1],
+    ];
+    expect(() => cholesky(singular)).toThrow(InvalidParameterError);
+    expect(() => cholesky(singular)).toThrow(/matrix of shape \[2, 2\] is not positive definite/);
+    const l = cholesky(singular, { jitter: 1e-3 });
+    expect(arr(l).every(Number.isFinite)).toBe(true);
+    expect(() => cholesky([1, 2, 3])).toThrow(/shape \[\.\.\., n, n\], got shape \[3\]/);
+    expect(() => solveTriangular(l, [1, 2, 3])).toThrow(/right-hand side of shape \[3\]/);
+    expect(() => matVec(l, [1, 2, 3])).toThrow(/\[2, 2\] cannot multiply a vector of shape \[3\]/);
+    l.dispose();
+  });
+
+  it('batched matrices factorise one by one', () => {
+    const batch = tf.stack([tf.tensor2d(A), tf.mul(2, tf.tensor2d(A))]);
+    const l = cholesky(batch);
+    expect(l.shape).toEqual([2, 3, 3]);
+    const l2 = chol64(A.map((r) => r.map((v) => 2 * v))).flat();
+    expect(maxAbs(arr(l).slice(9), l2)).toBeLessThan(1e-5);
+    tf.dispose([batch, l]);
+  });
+});
+
+describe('GP covariance functions', () => {
+  const cases: [string, (x: number[], a: number | tf.Tensor, r: number | tf.Tensor, o?: { jitter?: number }) => tf.Tensor][] = [
+    ['expQuad', gpExpQuadCov],
+    ['matern12', gpMatern12Cov],
+    ['matern32', gpMatern32Cov],
+    ['matern52', gpMatern52Cov],
+    ['periodic', (x, a, r, o) => gpPeriodicCov(x, a, r, 5, o)],
+  ];
+
+  it.each(cases)('%s matches its formula, with jitter on the diagonal', (name, fn) => {
+    const k = fn(X, 1.3, 0.9, { jitter: 1e-6 });
+    expect(maxAbs(arr(k), cov64(KERNELS[name], X, 1.3, 0.9, 1e-6).flat())).toBeLessThan(1e-5);
+    k.dispose();
+  });
+
+  it.each(cases)('%s: gradient of the GP log likelihood in (alpha, rho) matches float64 finite differences', (name, fn) => {
+    const alpha = tf.scalar(1.3);
+    const rho = tf.scalar(0.9);
+    const y = tf.tensor1d(Y);
+    const f = (a: tf.Tensor, r: tf.Tensor): tf.Scalar => {
+      const l = cholesky(fn(X, a, r, { jitter: 1e-4 }));
+      const z = solveTriangular(l, y);
+      return tf.sub(tf.neg(tf.sum(tf.log(tf.sum(tf.mul(l, tf.eye(X.length)), -1)))), tf.mul(0.5, tf.sum(tf.square(z)))) as tf.Scalar;
+    };
+    const [ga, gr] = tf.grads(f)([alpha, rho]);
+    const h = 1e-6;
+    const ll = (a: number, r: number) => gpLogLik64(KERNELS[name], X, Y, a, r, 1e-4);
+    const fdA = (ll(1.3 + h, 0.9) - ll(1.3 - h, 0.9)) / (2 * h);
+    const fdR = (ll(1.3, 0.9 + h) - ll(1.3, 0.9 - h)) / (2 * h);
+    // float32 gradients: relative error a few 1e-4 on this well-conditioned matrix
+    expect(Math.abs(ga.dataSync()[0] - fdA)).toBeLessThan(2e-3 * (1 + Math.abs(fdA)));
+    expect(Math.abs(gr.dataSync()[0] - fdR)).toBeLessThan(2e-3 * (1 + Math.abs(fdR)));
+    // and the value agrees
+    expect(f(alpha, rho).dataSync()[0]).toBeCloseTo(ll(1.3, 0.9), 3);
+    tf.dispose([alpha, rho, y, ga, gr]);
+  });
+
+  it('planted: a kernel missing the factor 2 of exp(-d^2 / (2 rho^2)) fails the formula check', () => {
+    const wrong = (x: number[], a: number, r: number) => tf.mul(a * a, tf.exp(tf.neg(tf.div(tf.square(tf.sub(tf.expandDims(tf.tensor1d(x), 1), tf.expandDims(tf.tensor1d(x), 0))), r * r))));
+    const k = wrong(X, 1.3, 0.9);
+    expect(maxAbs(arr(k), cov64(KERNELS.expQuad, X, 1.3, 0.9, 0).flat())).toBeGreaterThan(1e-2);
+    k.dispose();
+  });
+
+  it('batched hyperparameters give a batch of matrices; cross-covariances have shape [N, M]; bad input is named', () => {
+    const k = gpExpQuadCov(X, tf.tensor1d([1, 2]), tf.tensor1d([0.5, 0.5]));
+    expect(k.shape).toEqual([2, 6, 6]);
+    expect(arr(k)[36]).toBeCloseTo(4, 5);
+    const c = gpMatern32Cov([[0], [1]], 1, 1, { x2: [[0], [1], [2]] });
+    expect(c.shape).toEqual([2, 3]);
+    expect(() => gpExpQuadCov(X, 1, -1)).toThrow(/gpExpQuadCov: rho must be positive/);
+    expect(() => gpExpQuadCov(X, 1, 1, { jitter: -1 })).toThrow(/jitter/);
+    expect(() => gpExpQuadCov([[[1]]] as unknown as number[], 1, 1)).toThrow(/points of shape \[N\] or \[N, D\], got shape \[1, 1, 1\]/);
+    tf.dispose([k, c]);
+  });
+});
