@@ -6,6 +6,10 @@
 export {
   BACKENDS,
   BACKEND_ENV,
+  BROWSER_BACKENDS,
+  NODE_BACKENDS,
+  backendOrder,
+  setWasmPath,
   type BackendInfo,
   type BackendName,
   backendInfo,
@@ -15,3 +19,4 @@ export {
   isBackendName,
   parseBackendName,
 } from './select.js';
+export { isBrowser, isNode, importNodeOnly } from './runtime.js';

@@ -14,12 +14,26 @@
  * folder (no `setWasmPaths`, no network); it runs with SIMD and without
  * threads.
  *
+ * In a browser the order is `webgl` (`@tensorflow/tfjs-backend-webgl`, the
+ * GPU through WebGL 2), `webgpu` (`@tensorflow/tfjs-backend-webgpu`, where
+ * the browser has `navigator.gpu` and an adapter), `wasm`, `cpu`. WebGL is
+ * the default because it is the GPU path every browser has and the one
+ * tyche's engine tests run on (headless Chromium); WebGPU is taken when
+ * WebGL is missing, or when asked for. WebGL is skipped when it can only
+ * render float16 textures (tyche's tolerances assume float32). A page
+ * forces a backend with `initBackend(name)`, or by setting
+ * `globalThis.TYCHE_BACKEND` before importing tyche. The WASM backend
+ * fetches its `.wasm` files from {@link setWasmPath}'s folder, by default
+ * the folder of the module holding this code (the browser bundle ships them
+ * there); see docs/browser.md.
+ *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { isNode } from './runtime.js';
 
-/** The backends tyche knows, in order of preference. */
-export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+/** The backends tyche knows: Node's in order of preference, then the browser's GPU backends. */
+export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu', 'webgl', 'webgpu'] as const;
 /** A backend name, as accepted by {@link initBackend} and `TYCHE_BACKEND`. */
 export type BackendName = (typeof BACKENDS)[number];
 
@@ -40,6 +54,32 @@ export interface BackendInfo {
 /** The environment variable that forces a backend. */
 export const BACKEND_ENV = 'TYCHE_BACKEND';
 
+/** The order {@link initBackend} tries backends in under Node. */
+export const NODE_BACKENDS: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+/** The order {@link initBackend} tries backends in a browser (or a web worker). */
+export const BROWSER_BACKENDS: readonly BackendName[] = ['webgl', 'webgpu', 'wasm', 'cpu'];
+
+/** The order {@link initBackend} tries backends in, in this runtime. */
+export function backendOrder(): readonly BackendName[] {
+  return isNode() ? NODE_BACKENDS : BROWSER_BACKENDS;
+}
+
+let wasmPath: string | undefined;
+
+/**
+ * Where the WASM backend fetches its `.wasm` files in a browser: a URL
+ * prefix ending in `/` (the files `tfjs-backend-wasm.wasm`,
+ * `tfjs-backend-wasm-simd.wasm` and `tfjs-backend-wasm-threaded-simd.wasm`
+ * must be served there). Call before the WASM backend is first chosen.
+ * Default: `globalThis.TYCHE_WASM_PATH`, else the folder of the module
+ * holding tyche's backend code (where tyche's browser bundle puts them).
+ * Ignored under Node, which reads them from the package.
+ */
+export function setWasmPath(prefix: string): void {
+  if (typeof prefix !== 'string' || prefix === '') throw new Error(`setWasmPath(prefix): expected a URL prefix such as '/wasm/', got ${JSON.stringify(prefix)}`);
+  wasmPath = prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
 let active: Promise<BackendInfo> | undefined;
 let activeInfo: BackendInfo | undefined;
 
@@ -59,9 +99,9 @@ export function parseBackendName(name: unknown, source = 'backend'): BackendName
   throw new Error(`${source}=${JSON.stringify(name)} is not a tyche backend; valid names are ${BACKENDS.join(', ')}`);
 }
 
-/** The backend forced by `TYCHE_BACKEND`, if any. */
+/** The backend forced by `TYCHE_BACKEND` (an environment variable in Node, a global in a page), if any. */
 export function envBackend(): BackendName | undefined {
-  const v = typeof process !== 'undefined' ? process.env?.[BACKEND_ENV] : undefined;
+  const v = isNode() ? process.env?.[BACKEND_ENV] : (globalThis as Record<string, unknown>)[BACKEND_ENV];
   if (v === undefined || v === '') return undefined;
   return parseBackendName(v, BACKEND_ENV);
 }
@@ -70,7 +110,8 @@ export function envBackend(): BackendName | undefined {
  * Pick and initialise the backend, once per process.
  *
  * `preferred` (else `TYCHE_BACKEND`) forces one; otherwise the first of
- * {@link BACKENDS} that loads is used and the reasons the others were skipped
+ * {@link backendOrder} (Node: {@link NODE_BACKENDS}, browser:
+ * {@link BROWSER_BACKENDS}) that loads is used and the reasons the others were skipped
  * are recorded in {@link BackendInfo.skipped}. Later calls return the same
  * result; a later call that names a *different* backend switches only while
  * no tensor is alive, and is otherwise an error.
@@ -108,7 +149,7 @@ export async function initBackend(preferred?: BackendName): Promise<BackendInfo>
 }
 
 /** tfjs backend names and the tyche backend each one is. */
-const TYCHE_NAME: Record<string, BackendName> = { tensorflow: 'node', wasm: 'wasm', cpu: 'cpu' };
+const TYCHE_NAME: Record<string, BackendName> = { tensorflow: 'node', wasm: 'wasm', cpu: 'cpu', webgl: 'webgl', webgpu: 'webgpu' };
 
 /**
  * How many tensors tfjs holds, and on which backend, read without making tfjs
@@ -167,6 +208,8 @@ const PACKAGE: Record<BackendName, string> = {
   node: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
+  webgl: '@tensorflow/tfjs-backend-webgl',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
 };
 
 /** Import the package of a backend (which registers it with tfjs-core); returns the tfjs backend name. */
@@ -181,10 +224,25 @@ async function loadPackage(name: BackendName): Promise<string> {
         throw err;
       }
       return 'tensorflow';
-    case 'wasm':
+    case 'wasm': {
       if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== 'object') throw new Error('this JavaScript runtime has no WebAssembly');
-      await import('@tensorflow/tfjs-backend-wasm');
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      if (!isNode()) wasm.setWasmPaths(wasmPath ?? globalWasmPath() ?? new URL('./', import.meta.url).href);
       return 'wasm';
+    }
+    case 'webgl': {
+      if (isNode()) throw new Error('WebGL needs a browser; under Node use node, wasm or cpu');
+      await import('@tensorflow/tfjs-backend-webgl');
+      return 'webgl';
+    }
+    case 'webgpu': {
+      if (isNode()) throw new Error('WebGPU needs a browser; under Node use node, wasm or cpu');
+      const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+      if (gpu === undefined) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
+      if ((await gpu.requestAdapter()) == null) throw new Error('WebGPU gave no adapter (navigator.gpu.requestAdapter() returned null)');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return 'webgpu';
+    }
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu');
       return 'cpu';
@@ -237,7 +295,24 @@ function quietFirstWrite(): void {
   }
 }
 
+/** `globalThis.TYCHE_WASM_PATH`, when a page set it. */
+function globalWasmPath(): string | undefined {
+  const v = (globalThis as { TYCHE_WASM_PATH?: unknown }).TYCHE_WASM_PATH;
+  return typeof v === 'string' && v !== '' ? (v.endsWith('/') ? v : `${v}/`) : undefined;
+}
+
+/** WebGL's capabilities, as tfjs found them. */
+function webglFeatures(): Record<string, boolean> {
+  const env = tf.env();
+  return {
+    webgl2: env.getNumber('WEBGL_VERSION') === 2,
+    float32: env.getBool('WEBGL_RENDER_FLOAT32_ENABLED'),
+    float32Capable: env.getBool('WEBGL_RENDER_FLOAT32_CAPABLE'),
+  };
+}
+
 async function featuresOf(name: BackendName): Promise<Record<string, boolean>> {
+  if (name === 'webgl') return webglFeatures();
   if (name !== 'wasm') return {};
   const env = tf.env();
   return {
@@ -247,7 +322,7 @@ async function featuresOf(name: BackendName): Promise<Record<string, boolean>> {
 }
 
 /** Load one backend and make it active; throws with the reason when it cannot. */
-async function activate(name: BackendName): Promise<string> {
+async function activate(name: BackendName, forcedNow = false): Promise<string> {
   return keepProcessListeners(async () => {
     const tfName = await loadPackage(name);
     if (tf.findBackendFactory(tfName) == null) {
@@ -256,6 +331,9 @@ async function activate(name: BackendName): Promise<string> {
     const ok = await tf.setBackend(tfName);
     if (!ok) throw new Error(`tf.setBackend('${tfName}') failed (tfjs printed the reason above)`);
     await tf.ready();
+    if (name === 'webgl' && !forcedNow && !webglFeatures().float32) {
+      throw new Error('WebGL here renders only float16 textures (WEBGL_RENDER_FLOAT32_ENABLED is false); tyche\'s tolerances assume float32, force it with initBackend(\'webgl\') to use it anyway');
+    }
     return tfName;
   });
 }
@@ -272,11 +350,12 @@ function firstLine(err: unknown): string {
 async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
   const skipped: Partial<Record<BackendName, string>> = {};
   const keep = backendToKeep(forced);
-  let candidates: readonly BackendName[] = forced ? [forced] : BACKENDS;
+  const order = backendOrder();
+  let candidates: readonly BackendName[] = forced ? [forced] : order;
   if (keep !== undefined) {
     const { count, tfName } = liveTensors();
     const why = `${count} tensor(s) were made on the "${tfName}" backend before tyche chose one; tyche keeps it, because tfjs corrupts some tensors when it moves them between backends`;
-    for (const name of BACKENDS.slice(0, BACKENDS.indexOf(keep))) skipped[name] = why;
+    for (const name of order.slice(0, Math.max(0, order.indexOf(keep)))) skipped[name] = why;
     candidates = [keep];
     if (!warnedKeep) {
       warnedKeep = true;
@@ -286,7 +365,7 @@ async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
   for (const name of candidates) {
     let tfName: string;
     try {
-      tfName = await activate(name);
+      tfName = await activate(name, forced !== undefined);
     } catch (err) {
       const why = firstLine(err);
       if (forced) {

@@ -11,7 +11,7 @@ export { mh, type MHOptions } from './mcmc/mh-engine.js';
 export { mhStep, gibbsStep, type TraceState, type SiteProposal } from './mcmc/trace-mh.js';
 export { tempered, nextTemperature, type TemperedOptions } from './smc/tempered.js';
 export { hmcEngine, type HMCEngineOptions, type HMCDiagnostics } from './mcmc/hmc-engine.js';
-export { type WorkersOption } from './mcmc/worker-pool.js';
+export type { WorkersOption } from './mcmc/worker-pool.js';
 export { hmcGibbs, gibbsSitesOf, type HMCGibbsOptions, type HMCGibbsDiagnostics } from './mcmc/hmc-gibbs.js';
 export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout, type PotentialOptions, type Compiled } from './mcmc/potential.js';
 export { CompiledDensity, type CompileMode, type CompileStatus, type CompileStats, type Evaluation } from './mcmc/compiled-density.js';

@@ -9,9 +9,8 @@
  *
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import { importNodeOnly } from '../backend/runtime.js';
 
 /** A Vega-Lite specification, as every plot function in this module returns. */
 export type PlotSpec = TopLevelSpec;
@@ -48,6 +47,9 @@ export async function toSvg(spec: PlotSpec, options: RenderOptions = {}): Promis
  */
 export async function saveSvg(path: string, spec: PlotSpec, options: RenderOptions = {}): Promise<string> {
   const svg = await toSvg(spec, options);
+  // Node-only: held by name so browser bundles leave node:fs out (saveSvg in a browser is an error naming it)
+  const { mkdir, writeFile } = await importNodeOnly<typeof import('node:fs/promises')>('node:fs/promises', 'saveSvg');
+  const { dirname } = await importNodeOnly<typeof import('node:path')>('node:path', 'saveSvg');
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, svg, 'utf8');
   return svg;

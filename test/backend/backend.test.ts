@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { BACKENDS, backendInfo, backendName, initBackend, isBackendName, parseBackendName } from '../../src/backend/index.js';
+import { BACKENDS, BROWSER_BACKENDS, backendInfo, backendOrder, setWasmPath, backendName, initBackend, isBackendName, parseBackendName } from '../../src/backend/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = 'test/fixtures/backend-child.ts';
@@ -79,12 +79,15 @@ describe('backend selection in this process', () => {
   });
 
   test('backend names are validated with the valid ones listed', async () => {
-    expect(BACKENDS).toEqual(['node-gpu', 'node', 'wasm', 'cpu']);
+    expect(BACKENDS).toEqual(['node-gpu', 'node', 'wasm', 'cpu', 'webgl', 'webgpu']);
+    expect(backendOrder()).toEqual(['node-gpu', 'node', 'wasm', 'cpu']);
+    expect(BROWSER_BACKENDS).toEqual(['webgl', 'webgpu', 'wasm', 'cpu']);
     expect(isBackendName('wasm')).toBe(true);
     expect(isBackendName('gpu')).toBe(false);
     expect(parseBackendName('node')).toBe('node');
-    expect(() => parseBackendName('webgl', 'TYCHE_BACKEND')).toThrow('TYCHE_BACKEND="webgl" is not a tyche backend; valid names are node-gpu, node, wasm, cpu');
-    await expect(initBackend('webgl' as never)).rejects.toThrow(/valid names are node-gpu, node, wasm, cpu/);
+    expect(() => parseBackendName('gpu', 'TYCHE_BACKEND')).toThrow('TYCHE_BACKEND="gpu" is not a tyche backend; valid names are node-gpu, node, wasm, cpu, webgl, webgpu');
+    await expect(initBackend('gpu' as never)).rejects.toThrow(/valid names are node-gpu, node, wasm, cpu, webgl, webgpu/);
+    expect(() => setWasmPath('')).toThrow(/setWasmPath\(prefix\): expected a URL prefix/);
   });
 });
 
@@ -134,6 +137,12 @@ describe('backend selection in a fresh process', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`tyche backend "${name}" was forced but cannot be loaded: @tensorflow/tfjs-${name} is not installed`);
     expect(r.stderr).toContain(`npm install @tensorflow/tfjs-${name}@4.22.0`);
+  });
+
+  test.concurrent('TYCHE_BACKEND=webgl under Node: a clear error saying it needs a browser', async () => {
+    const r = await runChild('webgl');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('tyche backend "webgl" was forced but cannot be loaded: WebGL needs a browser; under Node use node, wasm or cpu');
   });
 
   test.concurrent('TYCHE_BACKEND=bogus: a clear error listing the valid names', async () => {

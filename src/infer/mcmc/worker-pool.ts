@@ -17,11 +17,8 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { importNodeOnly } from '../../backend/runtime.js';
 import { backendName } from '../../backend/select.js';
 import type { Seed } from '../../core/rng.js';
 import { type CompileMode, type CompileStats, type CompileStatus, addStats } from './compiled-density.js';
@@ -69,6 +66,42 @@ export interface WorkerRun {
 
 const TS_EXTENSION = /\.(ts|mts|cts|tsx)$/;
 
+/** The Node built-ins the pool uses. */
+interface NodeBuiltins {
+  readonly createRequire: typeof import('node:module').createRequire;
+  readonly availableParallelism: typeof import('node:os').availableParallelism;
+  readonly isAbsolute: typeof import('node:path').isAbsolute;
+  readonly resolve: typeof import('node:path').resolve;
+  readonly pathToFileURL: typeof import('node:url').pathToFileURL;
+  readonly Worker: typeof import('node:worker_threads').Worker;
+}
+let builtins: NodeBuiltins | undefined;
+
+/**
+ * Load the Node built-ins on first use, by names held in strings, so that
+ * browser bundles of tyche leave them out; in a browser, `workers` is an
+ * error that names it.
+ */
+async function loadBuiltins(): Promise<NodeBuiltins> {
+  if (builtins) return builtins;
+  const feature = 'MCMC workers (worker threads)';
+  const [mod, os, path, url, wt] = await Promise.all([
+    importNodeOnly<typeof import('node:module')>('node:module', feature),
+    importNodeOnly<typeof import('node:os')>('node:os', feature),
+    importNodeOnly<typeof import('node:path')>('node:path', feature),
+    importNodeOnly<typeof import('node:url')>('node:url', feature),
+    importNodeOnly<typeof import('node:worker_threads')>('node:worker_threads', feature),
+  ]);
+  builtins = { createRequire: mod.createRequire, availableParallelism: os.availableParallelism, isAbsolute: path.isAbsolute, resolve: path.resolve, pathToFileURL: url.pathToFileURL, Worker: wt.Worker };
+  return builtins;
+}
+
+/** The built-ins, once {@link sampleInWorkers} has loaded them. */
+function node(): NodeBuiltins {
+  if (!builtins) throw new Error('worker-pool: Node built-ins not loaded (call sampleInWorkers)');
+  return builtins;
+}
+
 /** The worker's bootstrap: register tsx when asked, then load the entry (CommonJS, run with `eval`). */
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -85,11 +118,13 @@ export function moduleUrl(module: URL | string): string {
     throw new TypeError(`workers: module must be a URL or a path, got ${module === '' ? 'an empty string' : typeof module}`);
   }
   if (/^(file|data):/.test(module)) return module;
+  const { pathToFileURL, isAbsolute, resolve } = node();
   return pathToFileURL(isAbsolute(module) ? module : resolve(process.cwd(), module)).href;
 }
 
 /** tsx's ESM registration API, for workers that must load TypeScript. */
 function tsLoaderUrl(moduleHref: string): string {
+  const { pathToFileURL, createRequire } = node();
   for (const base of [import.meta.url, pathToFileURL(`${process.cwd()}/`).href]) {
     try {
       // the package's `require` entry is a CommonJS shim; the `import` one sits beside it
@@ -102,7 +137,7 @@ function tsLoaderUrl(moduleHref: string): string {
 }
 
 function checkThreads(threads: number | undefined, chains: number): number {
-  if (threads === undefined) return Math.max(1, Math.min(chains, availableParallelism()));
+  if (threads === undefined) return Math.max(1, Math.min(chains, node().availableParallelism()));
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`workers: threads must be a positive integer, got ${threads}`);
   return Math.min(threads, chains);
 }
@@ -123,6 +158,7 @@ function checkCloneable(args: readonly unknown[]): void {
  */
 export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus; readonly compileStats: CompileStats }> {
   if (option === null || typeof option !== 'object') throw new TypeError('workers: expected { module, exportName?, threads? }');
+  const { Worker } = await loadBuiltins();
   const module = moduleUrl(option.module);
   const exportName = option.exportName ?? 'default';
   if (typeof exportName !== 'string') throw new TypeError(`workers: exportName must be a string, got ${typeof exportName}`);
