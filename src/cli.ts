@@ -28,6 +28,7 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
   try {
     // `tyche serve` lives in its own module (it loads language models): import it only when asked.
     if (argv[0] === 'serve') return await (await import('./cli/serve.js')).serveMain(argv.slice(1), io).then(() => 0);
+    if (argv[0] === 'diffuse') return await (await import('./cli/diffuse.js')).diffuseMain(argv.slice(1), io).then(() => 0);
     if (argv[0] === 'steer') return await (await import('./cli/steer.js')).steerMain(argv.slice(1), io).then(() => 0);
     const cmd = parseCommand(argv);
     if (cmd.command === 'help') io.stdout.write(HELP);

@@ -52,6 +52,7 @@ export const HELP = `tyche: probabilistic programming in TypeScript
 Usage:
   tyche run <model file> [options]    run inference and print a summary table
   tyche steer --help                  steer a language model to a constraint (SMC vs best-of-N vs masking)
+  tyche diffuse --help                sample / steer a shipped diffusion model toward a reward (PNG + JSON)
   tyche serve --help                  serve a language model over the OpenAI-compatible completions API
   tyche --help                        show this help
   tyche --version                     print the version

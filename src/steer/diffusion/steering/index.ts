@@ -33,3 +33,6 @@ export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions,
 export { type SearchOptions, type SearchResult, diffusionBestOfN, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
 export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
+export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, treeLeaves, softMean } from './dts.js';
+export { type PathSearchOptions, pathSearch } from './path-search.js';
+export { STEER_METHODS, type SteerMethod, type SteerAtBudgetOptions, type SteerRun, steerAtBudget } from './methods.js';

@@ -1,0 +1,410 @@
+/**
+ * Diffusion Tree Sampling and Diffusion Tree Search (Jain et al., "Diffusion
+ * Tree Sampling: Scalable inference-time alignment of diffusion models",
+ * 2025): the reverse chain of a stochastic sampler as a tree whose nodes are
+ * noisy states x_t, each with a soft-value estimate and a visit count, grown
+ * by selection → expansion → rollout → backup.
+ *
+ * - **Selection** from a dummy root (whose children are initial noises): at a
+ *   node that may take another child (progressive widening: at most
+ *   `maxChildren(visits)` children) stop and expand it; otherwise go to a
+ *   child drawn with probability ∝ exp(λ v̂(child)) (DTS) or to the child
+ *   with the highest v̂ (DTS*, the greedy variant).
+ * - **Expansion and rollout**: draw a new child from the sampler's kernel
+ *   p(x_s | x_t), then continue to the final time; every intermediate state
+ *   joins the tree, so later rollouts reuse it. A node's kernel (its Gaussian
+ *   mean and std) is computed once and cached: a second child of the same
+ *   node costs no network evaluation.
+ * - **Backup**: the leaf's value is its reward r(x_0); each ancestor's value
+ *   is the soft Bellman backup v̂(x_t) = (1/λ) log mean_children exp(λ v̂(c)),
+ *   the Monte Carlo estimate of the soft value
+ *   V_t(x_t) = (1/λ) log E[exp(λ r(x_0)) | x_t].
+ *
+ * Why DTS samples the tilted law p(x_0) exp(λ r(x_0)) / Z: drawing a leaf by
+ * Boltzmann descent picks child c of node a with probability
+ * exp(λ v̂(c)) / Σ_c' exp(λ v̂(c')) = exp(λ (v̂(c) − v̂(a))) / |C(a)|, and the
+ * product along a path telescopes to exp(λ r(leaf)) Π_a (1/|C(a)|) /
+ * exp(λ v̂(root)): self-normalised importance sampling over the tree's paths,
+ * whose children are draws from the base kernel. As rollouts grow, every
+ * node with mass gets more children (widening), so the tree's law converges
+ * to the tilted target. {@link DtsResult.leaves} returns those exact leaf
+ * probabilities, so one tree gives a weighted population with no extra
+ * sampling noise.
+ *
+ * Rollouts run in batches: `batch` selections on the same tree (visits are
+ * counted as they are made, so widening spreads them), then one sweep over
+ * the levels that evaluates the network once per level for all rollouts
+ * there. Cost is counted in network evaluations (one per row per kernel).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
+import { Pacer } from '../../../infer/pace.js';
+import { type DiffusionModel } from '../model.js';
+import { type Sampler, ddpm } from '../samplers.js';
+import { checkTime, timeGrid } from '../schedules.js';
+import { type Reward, evaluateReward } from './rewards.js';
+
+/** DTS (sample the tilted law) or DTS* (search for the highest reward). */
+export type DtsMode = 'sample' | 'search';
+
+/** Options of {@link diffusionTreeSampling}. */
+export interface DtsOptions {
+  /** The reward r on final samples. */
+  readonly reward: Reward;
+  /** Tilt λ > 0: DTS targets p(x_0) exp(λ r(x_0)) (default 1). */
+  readonly lambda?: number;
+  /** `sample` (DTS, Boltzmann selection; default) or `search` (DTS*, greedy selection, returns the best leaf). */
+  readonly mode?: DtsMode;
+  /** A stochastic sampler whose kernel gives the children (default DDPM). */
+  readonly sampler?: Sampler;
+  /** Number of steps on an even grid (default 50). */
+  readonly steps?: number;
+  /** Explicit decreasing times (overrides `steps`). */
+  readonly times?: readonly number[];
+  /** Network evaluations to spend (the run stops before a batch would exceed it). */
+  readonly budget: number;
+  /** Rollouts per sweep (default 16). */
+  readonly batch?: number;
+  /**
+   * Children a node may have after `visits` visits: a number (the paper's
+   * fixed maximum) or a function (default ⌈√visits⌉, progressive widening,
+   * which keeps every node widening as the budget grows).
+   */
+  readonly maxChildren?: number | ((visits: number, level: number) => number);
+  /** DTS: how many samples to draw from the final tree by Boltzmann descent (default 1). */
+  readonly samples?: number;
+  /** Conditioning for a batch of n rows (e.g. `n => labels(n, 3)`). */
+  readonly cond?: (n: number) => tf.Tensor;
+  /** Check network outputs are finite (default true). */
+  readonly checkFinite?: boolean;
+  readonly seed?: Seed;
+  readonly rng?: Rng;
+  /** Stops the run within one level of a sweep; the reason is thrown. */
+  readonly signal?: AbortSignal;
+}
+
+/** One node of the tree (level −1 is the dummy root, 0 the initial noise, S the final samples). */
+export interface DtsNode {
+  readonly level: number;
+  /** The state (empty at the root). */
+  readonly x: Float32Array;
+  readonly parent: DtsNode | null;
+  readonly children: DtsNode[];
+  /** Rollouts that passed through this node. */
+  visits: number;
+  /** Soft-value estimate v̂ (the reward at a leaf). */
+  value: number;
+  /** Cached kernel mean of p(· | x) (set once the node has been evaluated). */
+  mean: Float32Array | null;
+  /** Cached kernel standard deviation. */
+  std: number;
+  /** Children requested in the current batch but not yet drawn. */
+  pending: number;
+}
+
+/** The final samples of a tree with their exact tree probabilities. */
+export interface DtsLeaves {
+  /** Leaf states, row-major `[L * dim]`. */
+  readonly x: Float32Array;
+  readonly rewards: Float64Array;
+  /** Probability of each leaf under Boltzmann descent (sums to 1; the DTS law). */
+  readonly weights: Float64Array;
+}
+
+/** One point of the reward-vs-compute trace, after a batch. */
+export interface DtsTracePoint {
+  readonly evaluations: number;
+  /** Highest reward among the leaves so far. */
+  readonly best: number;
+  /** Expected reward under the tree's current law (Σ weight · reward). */
+  readonly expected: number;
+}
+
+/** The outcome of {@link diffusionTreeSampling}. */
+export interface DtsResult {
+  /** DTS: `samples` draws from the tree; DTS*: the best leaf `[1, ...eventShape]` (the caller owns it). */
+  readonly x: tf.Tensor;
+  /** Rewards of the rows of `x`. */
+  readonly rewards: Float64Array;
+  /** Every leaf with its tree probability. */
+  readonly leaves: DtsLeaves;
+  /** The highest-reward leaf. */
+  readonly best: { readonly x: Float32Array; readonly reward: number };
+  /** Network evaluations spent. */
+  readonly evaluations: number;
+  readonly rollouts: number;
+  /** Nodes in the tree (root excluded). */
+  readonly nodes: number;
+  readonly trace: DtsTracePoint[];
+  /** Soft value of the root, an estimate of (1/λ) log E_p[exp(λ r(x_0))]. */
+  readonly rootValue: number;
+  /** The tree itself, for inspection and plots. */
+  readonly root: DtsNode;
+  readonly times: readonly number[];
+}
+
+function newNode(level: number, x: Float32Array, parent: DtsNode | null): DtsNode {
+  return { level, x, parent, children: [], visits: 0, value: NaN, mean: null, std: 0, pending: 0 };
+}
+
+/** (1/λ) log mean_i exp(λ v_i), stable; -Infinity when every value is -Infinity. */
+export function softMean(values: ArrayLike<number>, lambda: number): number {
+  let top = -Infinity;
+  for (let i = 0; i < values.length; i++) top = Math.max(top, lambda * values[i]!);
+  if (top === -Infinity) return -Infinity;
+  let acc = 0;
+  for (let i = 0; i < values.length; i++) acc += Math.exp(lambda * values[i]! - top);
+  return (top + Math.log(acc / values.length)) / lambda;
+}
+
+/** Draw an index with probability ∝ exp(λ v_i). */
+function boltzmann(children: readonly DtsNode[], lambda: number, rng: Rng): number {
+  let top = -Infinity;
+  for (const c of children) top = Math.max(top, lambda * c.value);
+  if (top === -Infinity) return rng.int(children.length);
+  let total = 0;
+  const w = children.map((c) => {
+    const v = Math.exp(lambda * c.value - top);
+    total += v;
+    return v;
+  });
+  let u = rng.uniform() * total;
+  for (let i = 0; i < w.length; i++) {
+    u -= w[i]!;
+    if (u <= 0) return i;
+  }
+  return w.length - 1;
+}
+
+function greedy(children: readonly DtsNode[]): number {
+  let b = 0;
+  for (let i = 1; i < children.length; i++) if (children[i]!.value > children[b]!.value) b = i;
+  return b;
+}
+
+/** The leaves of the tree with their Boltzmann-descent probabilities (depth-first). */
+export function treeLeaves(root: DtsNode, lambda: number, finalLevel: number): DtsLeaves {
+  const xs: Float32Array[] = [];
+  const rewards: number[] = [];
+  const weights: number[] = [];
+  const stack: [DtsNode, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, p] = stack.pop()!;
+    if (node.level === finalLevel) {
+      xs.push(node.x);
+      rewards.push(node.value);
+      weights.push(p);
+      continue;
+    }
+    const k = node.children.length;
+    for (const c of node.children) {
+      // exp(λ(v_c − v_a)) / |C|: the children's shares sum to 1 because v_a is their soft mean
+      const share = node.value === -Infinity ? 1 / k : Math.exp(lambda * (c.value - node.value)) / k;
+      stack.push([c, p * share]);
+    }
+  }
+  const dim = xs[0]?.length ?? 0;
+  const x = new Float32Array(xs.length * dim);
+  xs.forEach((v, i) => x.set(v, i * dim));
+  let total = 0;
+  for (const w of weights) total += w;
+  return { x, rewards: Float64Array.from(rewards), weights: Float64Array.from(weights, (w) => w / total) };
+}
+
+/** Checked settings. */
+function resolve(model: DiffusionModel, o: DtsOptions) {
+  const who = `diffusionTreeSampling(model "${model.name}")`;
+  if (!o || typeof o.reward?.evaluate !== 'function') throw new TypeError(`${who}: options.reward must be a Reward ({ name, evaluate })`);
+  const lambda = o.lambda ?? 1;
+  if (!(lambda > 0) || !Number.isFinite(lambda)) throw new RangeError(`${who}: lambda must be a positive finite number (the soft value is (1/λ) log E exp(λ r)), got ${lambda}`);
+  const mode = o.mode ?? 'sample';
+  if (mode !== 'sample' && mode !== 'search') throw new RangeError(`${who}: mode must be 'sample' (DTS) or 'search' (DTS*), got "${String(mode)}"`);
+  const sampler = o.sampler ?? ddpm();
+  if (!sampler.stochastic) throw new Error(`${who}: the sampler ${sampler.name} is deterministic; a tree needs a stochastic kernel (use ddpm(), ddim({eta > 0}) or flowSde())`);
+  if (!(Number.isFinite(o.budget) && o.budget >= 1)) throw new RangeError(`${who}: budget must be a positive number of network evaluations, got ${o.budget}`);
+  const batch = o.batch ?? 16;
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${who}: batch must be a positive integer, got ${batch}`);
+  const samples = o.samples ?? 1;
+  if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`${who}: samples must be a positive integer, got ${samples}`);
+  const mc = o.maxChildren ?? ((v: number) => Math.ceil(Math.sqrt(v)));
+  if (typeof mc === 'number' && !(Number.isInteger(mc) && mc >= 1)) throw new RangeError(`${who}: maxChildren must be a positive integer or a function of the visits, got ${mc}`);
+  const maxChildren = typeof mc === 'number' ? () => mc : mc;
+  const times = o.times ? [...o.times] : timeGrid(model.schedule, o.steps ?? 50);
+  if (times.length < 2) throw new RangeError(`${who}: need at least two times (one step), got ${times.length}`);
+  for (let i = 0; i < times.length; i++) {
+    checkTime(model.schedule, times[i]!, `${who}, times[${i}]`);
+    if (i > 0 && !(times[i]! < times[i - 1]!)) throw new RangeError(`${who}: times must decrease (noise to data); times[${i}] = ${times[i]} follows ${times[i - 1]}`);
+  }
+  return { who, lambda, mode, sampler, batch, samples, maxChildren, times };
+}
+
+/**
+ * Run Diffusion Tree Sampling (`mode: 'sample'`) or Diffusion Tree Search
+ * (`mode: 'search'`) within a budget of network evaluations.
+ *
+ * @example
+ * ```ts
+ * const res = await diffusionTreeSampling(model, { reward: linearReward([1, 0]), lambda: 2, budget: 20_000, samples: 64, seed: 1 });
+ * res.x;              // 64 draws from the tree (≈ p(x0) exp(2 x0[0]) as the budget grows)
+ * res.leaves.weights; // every leaf's exact probability under the tree
+ * ```
+ */
+export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
+  const { who, lambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
+  const S = times.length - 1;
+  const dim = model.eventShape.reduce((a, b) => a * b, 1);
+  const rng = options.rng ?? rngFrom(options.seed ?? 0);
+  const pace = new Pacer(options.signal);
+  const sch = model.schedule;
+  const scale0 = Math.sqrt(sch.alpha(times[0]!) ** 2 + sch.sigma(times[0]!) ** 2);
+  const root = newNode(-1, new Float32Array(0), null);
+  let evaluations = 0;
+  let rollouts = 0;
+  let nodes = 0;
+  let best: { x: Float32Array; reward: number } = { x: new Float32Array(dim), reward: -Infinity };
+  const trace: DtsTracePoint[] = [];
+
+  /** Pick the node to expand (or null at a full leaf), counting visits on the way. */
+  const select = (): DtsNode | null => {
+    let node = root;
+    for (;;) {
+      node.visits++;
+      if (node.level === S) return null;
+      const have = node.children.length + node.pending;
+      if (node.children.length === 0 || have < maxChildren(node.visits, node.level)) {
+        node.pending++;
+        return node;
+      }
+      const i = mode === 'sample' ? boltzmann(node.children, (options as any).selectLambda ?? lambda, rng) : greedy(node.children);
+      node = node.children[i]!;
+    }
+  };
+  /** Network evaluations a rollout from `node` will need. */
+  const cost = (node: DtsNode) => S - Math.max(node.level, 0) - (node.level >= 0 && node.mean !== null ? 1 : 0);
+
+  while (evaluations < options.budget) {
+    await pace.tick();
+    // selection: up to `batch` rollouts whose cost fits the remaining budget
+    const starts: DtsNode[] = [];
+    let planned = 0;
+    for (let b = 0; b < batch; b++) {
+      const node = select();
+      if (node === null) continue;
+      const c = cost(node);
+      if (evaluations + planned + c > options.budget) {
+        node.pending--;
+        break;
+      }
+      planned += c;
+      starts.push(node);
+    }
+    if (starts.length === 0) break;
+    // expansion and rollout: one sweep over the levels
+    const atLevel: DtsNode[][] = Array.from({ length: S + 1 }, () => []);
+    const fromRoot: DtsNode[] = [];
+    for (const node of starts) (node.level < 0 ? fromRoot : atLevel[node.level]!).push(node);
+    const newLeaves: DtsNode[] = [];
+    const grow = (parent: DtsNode, x: Float32Array) => {
+      const child = newNode(parent.level + 1, x, parent);
+      child.visits = 1;
+      parent.children.push(child);
+      nodes++;
+      (child.level === S ? newLeaves : atLevel[child.level]!).push(child);
+    };
+    for (const parent of fromRoot) {
+      const z = rng.normals(dim);
+      grow(parent, Float32Array.from(z, (v) => v * scale0));
+      parent.pending--;
+    }
+    for (let l = 0; l < S; l++) {
+      const list = atLevel[l]!;
+      if (list.length === 0) continue;
+      if (options.signal?.aborted) throw options.signal.reason ?? new Error(`${who}: aborted`);
+      await pace.tick();
+      const todo = [...new Set(list.filter((n) => n.mean === null))];
+      if (todo.length > 0) {
+        const xs = new Float32Array(todo.length * dim);
+        todo.forEach((n, i) => xs.set(n.x, i * dim));
+        const x = tf.tensor(xs, [todo.length, ...model.eventShape]);
+        const cond = options.cond?.(todo.length);
+        try {
+          const k = await sampler.kernel({ model, x, t: times[l]!, s: times[l + 1]!, cond, step: l, checkFinite: options.checkFinite });
+          evaluations += k.evaluations * todo.length;
+          const means = await k.mean.data();
+          tf.dispose([k.mean, k.x0]);
+          if (!(k.std > 0)) throw new Error(`${who}: the sampler ${sampler.name} gave a deterministic step at level ${l} (t = ${times[l]}); a tree needs noise`);
+          todo.forEach((n, i) => {
+            n.mean = Float32Array.from(means.subarray(i * dim, (i + 1) * dim));
+            n.std = k.std;
+          });
+        } finally {
+          x.dispose();
+          cond?.dispose();
+        }
+      }
+      for (const parent of list) {
+        const z = rng.normals(dim);
+        const m = parent.mean!;
+        grow(parent, Float32Array.from(m, (v, j) => v + parent.std * z[j]!));
+        if (parent.pending > 0) parent.pending--;
+      }
+    }
+    // rewards of the new leaves, then the soft Bellman backup, deepest level first
+    const xs = new Float32Array(newLeaves.length * dim);
+    newLeaves.forEach((n, i) => xs.set(n.x, i * dim));
+    const xt = tf.tensor(xs, [newLeaves.length, ...model.eventShape]);
+    let r: Float64Array;
+    try {
+      r = await evaluateReward(options.reward, xt, { step: -1, t: times[S]! });
+    } finally {
+      xt.dispose();
+    }
+    const dirty: Set<DtsNode>[] = Array.from({ length: S + 1 }, () => new Set());
+    newLeaves.forEach((leaf, i) => {
+      leaf.value = r[i]!;
+      if (r[i]! > best.reward) best = { x: leaf.x, reward: r[i]! };
+      for (let a = leaf.parent; a !== null; a = a.parent) dirty[a.level + 1]!.add(a);
+    });
+    for (let l = S; l >= 0; l--) for (const a of dirty[l]!) a.value = softMean(a.children.map((c) => c.value), lambda);
+    rollouts += newLeaves.length;
+    trace.push({ evaluations, best: best.reward, expected: expectedReward(root, lambda, S) });
+  }
+  if (rollouts === 0) throw new RangeError(`${who}: a budget of ${options.budget} evaluations does not cover one rollout of ${S} steps`);
+
+  const leaves = treeLeaves(root, lambda, S);
+  let x: tf.Tensor;
+  let rewards: Float64Array;
+  if (mode === 'search') {
+    x = tf.tensor(best.x, [1, ...model.eventShape]);
+    rewards = Float64Array.of(best.reward);
+  } else {
+    const out = new Float32Array(samples * dim);
+    rewards = new Float64Array(samples);
+    for (let i = 0; i < samples; i++) {
+      let node = root;
+      while (node.level < S) node = node.children[boltzmann(node.children, lambda, rng)]!;
+      out.set(node.x, i * dim);
+      rewards[i] = node.value;
+    }
+    x = tf.tensor(out, [samples, ...model.eventShape]);
+  }
+  return { x, rewards, leaves, best, evaluations, rollouts, nodes, trace, rootValue: root.value, root, times };
+}
+
+/** Σ over leaves of (tree probability × reward), without materialising the leaves. */
+function expectedReward(root: DtsNode, lambda: number, S: number): number {
+  let acc = 0;
+  const stack: [DtsNode, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, p] = stack.pop()!;
+    if (node.level === S) {
+      if (p > 0) acc += p * node.value;
+      continue;
+    }
+    const k = node.children.length;
+    for (const c of node.children) stack.push([c, node.value === -Infinity ? p / k : (p * Math.exp(lambda * (c.value - node.value))) / k]);
+  }
+  return acc;
+}

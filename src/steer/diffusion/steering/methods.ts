@@ -1,0 +1,151 @@
+/**
+ * Every steering method behind one call at a given compute budget (network
+ * evaluations), for comparisons at equal compute: the `tyche diffuse`
+ * command, the reward-vs-compute script and the notebook use it.
+ *
+ * | method | what it returns | budget B (network evaluations) |
+ * | --- | --- | --- |
+ * | `plain` | B/steps independent samples, equal weights | B/steps samples |
+ * | `fk` | FK steering's weighted population | k = B/steps particles |
+ * | `best-of-n` | the best of B/steps samples | n = B/steps |
+ * | `zero-order` | the best sample of a zero-order search over initial noises | rounds of 4 neighbours |
+ * | `path` | the best sample of the search over paths | beam width = branches, sized to B |
+ * | `rollover` | rollover budget forcing's one trajectory | B − steps for children |
+ * | `dts` | draws from the Diffusion Tree Sampling tree | B |
+ * | `dts-star` | the best leaf of Diffusion Tree Search | B |
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Seed } from '../../../core/rng.js';
+import type { DiffusionModel } from '../model.js';
+import { type Sampler, ddpm, sampleDiffusion } from '../samplers.js';
+import { diffusionTreeSampling } from './dts.js';
+import { type FkPotential, fkSteering } from './fk-steering.js';
+import { pathSearch } from './path-search.js';
+import { type Reward, evaluateReward } from './rewards.js';
+import { rolloverBudgetForcing } from './rollover.js';
+import { diffusionBestOfN, zeroOrderSearch } from './search.js';
+
+/** The methods {@link steerAtBudget} runs. */
+export const STEER_METHODS = ['plain', 'fk', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star'] as const;
+/** One of {@link STEER_METHODS}. */
+export type SteerMethod = (typeof STEER_METHODS)[number];
+
+/** Options of {@link steerAtBudget}. */
+export interface SteerAtBudgetOptions {
+  readonly reward: Reward;
+  /** Network evaluations to spend (each method is sized to it; see the module table). */
+  readonly budget: number;
+  /** Sampler steps (default 50). */
+  readonly steps?: number;
+  /** Tilt λ for FK steering and DTS (default 1). */
+  readonly lambda?: number;
+  /** FK potential (default `diff`). */
+  readonly potential?: FkPotential;
+  /** The base sampler (default DDPM; must be stochastic for fk, rollover and the trees). */
+  readonly sampler?: Sampler;
+  /** Draws DTS returns (default: as many as `plain` would). */
+  readonly samples?: number;
+  /** Conditioning for a batch of n rows. */
+  readonly cond?: (n: number) => tf.Tensor;
+  readonly seed?: Seed;
+  readonly signal?: AbortSignal;
+  /** Keep `plain` particles at these step indices (0 = noise; `steps` = final), `fk` particles after these steps (1 .. steps). */
+  readonly keep?: readonly number[];
+}
+
+/** What {@link steerAtBudget} returns. */
+export interface SteerRun {
+  readonly method: SteerMethod;
+  /** Returned samples `[n, ...eventShape]` (the caller owns them). */
+  readonly x: tf.Tensor;
+  /** Normalised weights of the rows (equal for unweighted outputs). */
+  readonly weights: Float64Array;
+  /** Reward of each row. */
+  readonly rewards: Float64Array;
+  /** Network evaluations actually spent. */
+  readonly evaluations: number;
+  /** Kept particle snapshots (plain and fk). */
+  readonly frames: { step: number; t: number; x: Float32Array }[];
+}
+
+const equal = (n: number) => new Float64Array(n).fill(1 / n);
+
+/** Run `method` at the given budget of network evaluations. */
+export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, o: SteerAtBudgetOptions): Promise<SteerRun> {
+  const who = `steerAtBudget(${method}, model "${model.name}")`;
+  if (!STEER_METHODS.includes(method)) throw new RangeError(`${who}: method must be one of ${STEER_METHODS.join(', ')}`);
+  const steps = o.steps ?? 50;
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${who}: steps must be a positive integer, got ${steps}`);
+  if (!(o.budget >= steps)) throw new RangeError(`${who}: a budget of ${o.budget} evaluations does not cover one sample of ${steps} steps`);
+  const k = Math.floor(o.budget / steps);
+  const sampler = o.sampler ?? ddpm();
+  const common = { reward: o.reward, sampler, steps, seed: o.seed, signal: o.signal };
+  const final = (x: tf.Tensor) => evaluateReward(o.reward, x, { step: -1, t: model.schedule.tMin });
+  const keep = new Set(o.keep ?? []);
+  const frames: SteerRun['frames'] = [];
+  switch (method) {
+    case 'plain': {
+      const cond = o.cond?.(k);
+      try {
+        const r = await sampleDiffusion(model, { sampler, steps, particles: k, cond, seed: o.seed, signal: o.signal, keep: o.keep, checkFinite: false });
+        for (const f of r.trajectory) frames.push({ step: f.step, t: f.t, x: f.x });
+        return { method, x: r.x, weights: equal(k), rewards: await final(r.x), evaluations: r.evaluations * k, frames };
+      } finally {
+        cond?.dispose();
+      }
+    }
+    case 'fk': {
+      const cond = o.cond?.(k);
+      try {
+        const r = await fkSteering(model, {
+          ...common,
+          lambda: o.lambda,
+          potential: o.potential,
+          particles: k,
+          cond,
+          checkFinite: false,
+          onStep: async (info) => {
+            if (keep.has(info.step + 1)) frames.push({ step: info.step + 1, t: info.t, x: Float32Array.from(await info.x.data()) });
+          },
+        });
+        return { method, x: r.x, weights: Float64Array.from(r.weights), rewards: Float64Array.from(r.rewards), evaluations: r.totalEvaluations, frames };
+      } finally {
+        cond?.dispose();
+      }
+    }
+    case 'best-of-n': {
+      const r = await diffusionBestOfN(model, { ...common, cond: o.cond, n: k });
+      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+    }
+    case 'zero-order': {
+      const neighbours = 4;
+      const rounds = Math.max(1, Math.floor((k - 1) / neighbours));
+      const r = await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours });
+      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+    }
+    case 'path': {
+      const forward = 2;
+      const backward = 6;
+      const rounds = 1 + Math.ceil(Math.max(0, steps - backward) / (backward - forward));
+      const w = Math.max(1, Math.floor(Math.sqrt(o.budget / ((backward + 1) * rounds))));
+      const r = await pathSearch(model, { ...common, cond: o.cond, width: w, branches: w, forward, backward });
+      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+    }
+    case 'rollover': {
+      const cond = o.cond?.(1);
+      try {
+        const r = await rolloverBudgetForcing(model, { ...common, budget: Math.max(0, Math.floor(o.budget) - steps), cond });
+        return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+      } finally {
+        cond?.dispose();
+      }
+    }
+    case 'dts':
+    case 'dts-star': {
+      const r = await diffusionTreeSampling(model, { ...common, lambda: o.lambda, budget: o.budget, mode: method === 'dts' ? 'sample' : 'search', samples: o.samples ?? k, cond: o.cond, checkFinite: false });
+      return { method, x: r.x, weights: equal(r.x.shape[0]!), rewards: r.rewards, evaluations: r.evaluations, frames };
+    }
+  }
+}
