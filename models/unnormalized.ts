@@ -1,7 +1,6 @@
 /**
  * An unnormalised density on a constrained space: what a Stan parameter with
  * a declared constraint and a prior statement (or none) amounts to, e.g.
- * `vector[2] beta;` with no prior (a flat density on R^2) or
  * `ordered[2] mu; mu ~ normal(0, 2);` (normal densities restricted to
  * increasing vectors). Gradient-based samplers only need the log density up
  * to a constant and the support (which picks the bijector).
@@ -11,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../src/core/rng.js';
 import type { Value } from '../src/core/value.js';
-import { type Constraint, ordered, realVector } from '../src/distributions/constraints.js';
+import { type Constraint, ordered } from '../src/distributions/constraints.js';
 import { Distribution, maskSupport } from '../src/distributions/distribution.js';
 import { NormalDistribution } from '../src/distributions/normal.js';
 
@@ -47,16 +46,6 @@ export class UnnormalizedVectorDistribution extends Distribution {
     if (typeof x === 'number') throw new TypeError(`${this.name}: expected a vector of length ${this.eventShape[0]}, got a number`);
     return tf.tidy(() => maskSupport(this.support, x, this.logDensity(x)) as tf.Tensor);
   }
-}
-
-function uniformDraws(rng: Rng, shape: number[], lo: number, hi: number): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from(rng.uniforms(n), (u) => lo + (hi - lo) * u), shape);
-}
-
-/** A flat (improper) density on R^size, like a Stan vector with no prior; draws for initialisation are uniform in [-2, 2]. */
-export function FlatVector(size: number): UnnormalizedVectorDistribution {
-  return new UnnormalizedVectorDistribution('FlatVector', realVector, size, (x) => tf.zeros(x.shape.slice(0, -1)), (rng, shape) => uniformDraws(rng, shape, -2, 2));
 }
 
 /**

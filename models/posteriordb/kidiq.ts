@@ -8,10 +8,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { HalfCauchy, Normal, model, ops } from '../../src/index.js';
+import { Flat, HalfCauchy, Normal, model, ops } from '../../src/index.js';
 import { loadData } from '../data.js';
 import { components } from '../linear.js';
-import { FlatVector } from '../unnormalized.js';
 
 /** The kidiq data. */
 export interface KidiqData {
@@ -26,7 +25,7 @@ export const kidiqData: KidiqData = loadData<KidiqData>('kidiq');
 /** Latent sites `beta` (length 2) and `sigma`. */
 export const kidscoreMomiq = model(
   async ({ sample, plate }, d: KidiqData) => {
-    const beta = (await sample('beta', FlatVector(2))) as tf.Tensor;
+    const beta = (await sample('beta', Flat({ shape: [2] }))) as tf.Tensor;
     const sigma = await sample('sigma', HalfCauchy(2.5));
     const [b1, b2] = components(beta);
     await plate('kids', d.N, async (_i, p) => {

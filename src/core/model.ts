@@ -21,6 +21,7 @@ import type { Constraint } from '../distributions/constraints.js';
 import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
+import { improperDrawsAllowed } from './improper.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
@@ -399,6 +400,9 @@ class Execution<A extends unknown[], R> {
     const numeric = this.m.numericSites;
     const wasNumeric = numeric.get(msg.address) === true;
     if (msg.value === undefined) {
+      if ((dist as { improper?: boolean }).improper === true && !improperDrawsAllowed()) {
+        throw new ModelError(msg.address, `improper prior at site "${msg.address}" cannot be sampled (${dist.name} has no normalised density): use an engine that needs only the log density (nuts, hmc, vi), condition the site, or give it a proper prior`);
+      }
       const rng = msg.rng ?? this.rng;
       msg.value = this.batch ? this.drawBatched(msg.address, dist, rng) : wasNumeric ? untidied(msg.address, numeric, () => dist.sample(rng)) : tidyValue(() => dist.sample(rng));
     }

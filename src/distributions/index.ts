@@ -32,3 +32,4 @@ export { Cauchy, CauchyDistribution, HalfCauchy, HalfCauchyDistribution } from '
 export { StudentT, StudentTDistribution } from './student-t.js';
 export { Laplace, LaplaceDistribution } from './laplace.js';
 export { Uniform, UniformDistribution } from './uniform.js';
+export { Flat, FlatDistribution, type FlatOptions } from './improper.js';

@@ -23,6 +23,7 @@ import { valueAndGradsAsync } from '../../backend/autodiff.js';
 import type { Handler, Message } from '../../core/message.js';
 import { ModelError, TycheError, rejectsPoint } from '../../core/errors.js';
 import { type Model, execute, withNaNChecks } from '../../core/model.js';
+import { withImproperDraws } from '../../core/improper.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Site, type Trace, plateNestingOf } from '../../core/trace.js';
 import { type Value, sizeOf, toArray, toTensor } from '../../core/value.js';
@@ -133,11 +134,12 @@ export function boundsDiffer(sites: readonly (Site | undefined)[]): boolean {
  * {@link SiteLayout.dependentSupport}).
  */
 export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<{ layout: Layout; trace: Trace }> {
-  const { trace } = await execute(m, { rng }, ...args);
+  // improper priors (Flat) give initial points here, as Stan's uniform(-2, 2) initialisation
+  const { trace } = await withImproperDraws(() => execute(m, { rng }, ...args));
   const latent = [...trace].filter((s) => s.type === 'sample' && !s.observed);
   const discrete = latent.some((s) => (s.dist as Distribution).isDiscrete);
   const bounded = latent.some((s) => boundsOf((s.dist as Distribution).support) !== undefined);
-  const second = bounded && !discrete ? (await execute(m, { rng: rng.split() }, ...args)).trace : trace;
+  const second = bounded && !discrete ? (await withImproperDraws(() => execute(m, { rng: rng.split() }, ...args))).trace : trace;
   const sites: SiteLayout[] = [];
   const names: string[] = [];
   let offset = 0;
