@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isNode } from './runtime.js';
+
 /** The part of `AsyncLocalStorage` tyche uses. */
 export interface AsyncContext<T> {
   run<R>(store: T, fn: () => R): R;
@@ -23,6 +25,8 @@ let ctor: Ctor | null | undefined;
 /** The `AsyncLocalStorage` class, loaded once (top-level await keeps the module requirable, so it is looked up lazily). */
 async function load(): Promise<Ctor | null> {
   if (ctor !== undefined) return ctor;
+  // outside Node (a browser) there is none; do not even ask, or the page logs a failed fetch of node:async_hooks
+  if (!isNode()) return (ctor = null);
   try {
     ctor = ((await import(ASYNC_HOOKS)) as { AsyncLocalStorage: Ctor }).AsyncLocalStorage;
   } catch {
