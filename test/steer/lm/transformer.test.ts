@@ -26,7 +26,7 @@ beforeAll(async () => {
 const tinyConfig: TransformerConfig = { vocabSize: 7, dModel: 16, nLayers: 2, nHeads: 2, dFF: 24, contextLength: 24, ropeTheta: 10000, normEps: 1e-5, head: 'lm' };
 
 /** A random-weight tiny transformer (weights scaled up so its rows are far from uniform). */
-function tinyLM(seed = 3, typedStepMaxBatch?: number): TransformerLM {
+function tinyLM(seed = 3, fusedStep?: boolean): TransformerLM {
   const w = initWeights(tinyConfig, seed);
   for (const [k, t] of Object.entries(w)) {
     if (t.rank > 1) {
@@ -34,7 +34,7 @@ function tinyLM(seed = 3, typedStepMaxBatch?: number): TransformerLM {
       t.dispose();
     }
   }
-  return new TransformerLM(tinyConfig, w, new CharVocabulary('abcde', 'tiny'), { name: 'tiny-transformer', typedStepMaxBatch });
+  return new TransformerLM(tinyConfig, w, new CharVocabulary('abcde', 'tiny'), { name: 'tiny-transformer', fusedStep });
 }
 
 describe('CharVocabulary', () => {
@@ -53,8 +53,8 @@ describe('CharVocabulary', () => {
   });
 });
 
-lmConformance('tiny random transformer (one-token steps in typed arrays)', () => tinyLM(3, 1000), { maxPrefixLength: 20 });
-lmConformance('tiny random transformer (every step in tfjs)', () => tinyLM(3, 0), { maxPrefixLength: 20 });
+lmConformance('tiny random transformer (fused one-token steps)', () => tinyLM(3, true), { maxPrefixLength: 20 });
+lmConformance('tiny random transformer (every step in tfjs)', () => tinyLM(3, false), { maxPrefixLength: 20 });
 lmConformance('shipped kjv-char transformer', () => loadTransformerLM('kjv-char'), { prefixes: 12, maxPrefixLength: 40 });
 lmConformance('shipped arith-char transformer', () => loadTransformerLM('arith-char'), { prefixes: 8, maxPrefixLength: 30 });
 
@@ -75,6 +75,25 @@ describe('TransformerLM', () => {
     }
     expect(ea!.cache.length).toBe(a.length + 2);
     for (const r of [ra, rb, ea, eb, ec]) r!.cache.dispose();
+    lm.dispose();
+  });
+
+  it('fused steps share KV buffers: siblings of one cache (same batch and later) equal recomputing, and old caches stay valid', async () => {
+    const lm = tinyLM(6, true);
+    const base = [2, 3, 4];
+    const [r0] = await lm.extend([{ cache: null, tokens: base }]);
+    // two children of the same cache in one batch: the first extends the buffer in place, the second copies
+    const [a, b] = await lm.extend([{ cache: r0!.cache, tokens: [5] }, { cache: r0!.cache, tokens: [6] }]);
+    const [a2] = await lm.extend([{ cache: a!.cache, tokens: [2] }]); // in place again
+    const [c] = await lm.extend([{ cache: r0!.cache, tokens: [4] }]); // a third child, later
+    const [b2] = await lm.extend([{ cache: b!.cache, tokens: [3] }]);
+    const [again] = await lm.extend([{ cache: a!.cache, tokens: [3] }]); // a's buffer has moved on: copy
+    const want = await lm.nextTokenLogprobs([[...base, 5], [...base, 6], [...base, 5, 2], [...base, 4], [...base, 6, 3], [...base, 5, 3]]);
+    [a, b, a2, c, b2, again].forEach((r, i) => {
+      for (let j = 0; j < r!.logprobs.length; j++) expect(Math.abs(r!.logprobs[j]! - want[i]![j]!)).toBeLessThan(1e-4);
+    });
+    expect(a2!.cache.length).toBe(base.length + 3);
+    for (const r of [r0, a, b, a2, c, b2, again]) r!.cache.dispose();
     lm.dispose();
   });
 

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache } from '../types.js';
 import { type LayerKV, type Rope, type TransformerConfig, type TransformerWeights, attentionMask, checkConfig, forward, head, makeRope } from './model.js';
-import { type TypedKV, TypedTransformer } from './step.js';
+import { FusedStep, KVBuffer, type TypedKV } from './step.js';
 import { CharVocabulary } from './tokenizer.js';
 
 /** Options of {@link TransformerLM}. */
@@ -20,27 +20,39 @@ export interface TransformerLMOptions {
   /** Largest number of sequences in one forward pass (bigger requests are split). Default 128. */
   readonly maxBatch?: number;
   /**
-   * One-token extensions of at most this many caches run in plain typed
-   * arrays (`step.ts`) instead of a tfjs forward pass (default 4; 0 = always
-   * tfjs). On a model this small a tfjs pass costs mostly op dispatch, so a
-   * few sequences are cheaper in typed arrays, and many are cheaper batched
-   * in tfjs (bench/lm.ts measures both).
+   * One-token extensions of caches (any number at once) run in the fused
+   * step of `step.ts` (one matmul dispatch per projection for all rows,
+   * attention in typed arrays on the shared KV buffers) instead of a padded
+   * tfjs forward pass (default true; false = always the tfjs pass, the
+   * baseline bench/lm.ts compares against).
    */
-  readonly typedStepMaxBatch?: number;
+  readonly fusedStep?: boolean;
 }
 
-/** A KV cache of a {@link TransformerLM}: per layer rotated keys and values `[length, dModel]` in typed arrays. */
+/**
+ * A KV cache of a {@link TransformerLM}: per layer rotated keys and values
+ * `[length, dModel]`, the first `length` positions of a buffer that a chain of
+ * caches shares (extending the newest cache of a chain writes in place).
+ */
 export class TransformerKVCache implements KVCache {
   private disposed = false;
+  private buf: KVBuffer | null;
   /** @internal */
   constructor(
     readonly owner: TransformerLM,
-    private layersData: TypedKV[],
+    buffer: KVBuffer,
     readonly length: number,
-  ) {}
-  /** The per-layer keys and values. */
+  ) {
+    this.buf = buffer;
+  }
+  /** The per-layer keys and values (views, valid until dispose). */
   get layers(): readonly TypedKV[] {
-    return this.layersData;
+    return this.buf ? this.buf.views(this.length) : [];
+  }
+  /** @internal the shared buffer */
+  get buffer(): KVBuffer {
+    if (!this.buf) throw new Error(`${this.owner.name}: the KV cache has been disposed`);
+    return this.buf;
   }
   /** True once {@link dispose} has run. */
   get isDisposed(): boolean {
@@ -48,7 +60,7 @@ export class TransformerKVCache implements KVCache {
   }
   dispose(): void {
     this.disposed = true;
-    this.layersData = [];
+    this.buf = null;
   }
 }
 
@@ -58,8 +70,8 @@ export class TransformerLM implements IncrementalLanguageModel {
   readonly contextLength: number;
   private readonly rope: Rope;
   private readonly maxBatch: number;
-  private readonly typedMax: number;
-  private typed: TypedTransformer | null = null;
+  private readonly useFused: boolean;
+  private fused: FusedStep | null = null;
   private disposed = false;
 
   /**
@@ -79,8 +91,10 @@ export class TransformerLM implements IncrementalLanguageModel {
     if (vocab.size !== config.vocabSize) throw new Error(`${this.name}: vocabulary has ${vocab.size} tokens, config says ${config.vocabSize}`);
     this.contextLength = config.contextLength;
     this.maxBatch = options.maxBatch ?? 128;
-    this.typedMax = options.typedStepMaxBatch ?? 4;
+    this.useFused = options.fusedStep ?? true;
     this.rope = makeRope(config);
+    // built now, so the model's tensor count is fixed from construction on
+    if (this.useFused) this.fused = new FusedStep(config, weights, this.capacity);
   }
 
   private checkTokens(tokens: readonly number[], offset: number, what: string): void {
@@ -120,12 +134,12 @@ export class TransformerLM implements IncrementalLanguageModel {
       caches.push(cache);
     });
     const results: ExtendResult[] = [];
-    if (seqs.length <= this.typedMax && caches.every((c, i) => c !== null && seqs[i]!.length === 1)) {
-      this.typed ??= new TypedTransformer(this.config, this.weights);
-      for (let i = 0; i < seqs.length; i++) {
-        const c = caches[i]!;
-        const { logprobs, kv } = this.typed.step(c.layers, seqs[i]![0]!);
-        results.push({ logprobs, cache: new TransformerKVCache(this, kv, c.length + 1) });
+    if (this.fused && seqs.length > 0 && caches.every((c, i) => c !== null && seqs[i]!.length === 1)) {
+      const V = this.vocab.size;
+      for (let s = 0; s < seqs.length; s += this.maxBatch) {
+        const rows = caches.slice(s, s + this.maxBatch).map((c, j) => ({ buffer: c!.buffer, length: c!.length, token: seqs[s + j]![0]! }));
+        const { logprobs, buffers } = this.fused.step(rows);
+        rows.forEach((r, j) => results.push({ logprobs: logprobs.slice(j * V, (j + 1) * V), cache: new TransformerKVCache(this, buffers[j]!, r.length + 1) }));
       }
       return results;
     }
@@ -192,18 +206,14 @@ export class TransformerLM implements IncrementalLanguageModel {
     const newCaches = seqs.map((q, b) => {
       const n = q.length;
       const L = pastLens[b]!;
-      const layers: TypedKV[] = [];
+      const old = caches?.[b];
+      const buf = old ? old.buffer.claim(L, this.capacity, n) : new KVBuffer(c.nLayers, this.capacity(n), d);
+      if (!old) buf.used = n;
       for (let l = 0; l < c.nLayers; l++) {
-        const parts = [0, 1].map((j) => {
-          const out = new Float32Array((L + n) * d);
-          const old = caches?.[b]?.layers[l];
-          if (old) out.set(j === 0 ? old.k : old.v);
-          out.set(freshData[2 * l + j]!.subarray(b * T * d, (b * T + n) * d), L * d);
-          return out;
-        });
-        layers.push({ k: parts[0]!, v: parts[1]! });
+        buf.k[l]!.set(freshData[2 * l]!.subarray(b * T * d, (b * T + n) * d), L * d);
+        buf.v[l]!.set(freshData[2 * l + 1]!.subarray(b * T * d, (b * T + n) * d), L * d);
       }
-      return new TransformerKVCache(this, layers, L + n);
+      return new TransformerKVCache(this, buf, L + n);
     });
     return { logp: kept.logp, newCaches };
   }
@@ -217,9 +227,13 @@ export class TransformerLM implements IncrementalLanguageModel {
     return out;
   }
 
+  /** Buffer capacity for a cache that needs `needed` positions: room to grow, within the context. */
+  private readonly capacity = (needed: number): number => Math.min(this.contextLength, Math.max(needed + 32, 2 * needed));
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.fused?.dispose();
     this.rope.dispose();
     tf.dispose(Object.values(this.weights));
   }
