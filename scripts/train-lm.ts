@@ -1,13 +1,14 @@
 /**
  * Train (or resume training) a shipped transformer:
- *   npx tsx scripts/train-lm.ts kjv-char|arith-char|arith-prm [--minutes 20] [--fresh] [--export-now]
+ *   npx tsx scripts/train-lm.ts kjv-char|arith-char|arith-prm|arith-prm-synthetic [--minutes 20] [--fresh] [--export-now]
  * Checkpoints go to .checkpoints/NAME (resumed automatically); the finished
  * model is written to models/lm/NAME.json + .bin. Seeded: a rerun reproduces
  * the shipped weights on the same backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../src/core/rng.js';
-import { ARITH_ALPHABET, arithmeticProblems, checkSolution, corruptedSolution, randomProblem } from '../src/steer/lm/arithmetic.js';
+import { ARITH_ALPHABET, type ArithProblem, arithmeticProblems, checkSolution, corruptedSolution, randomProblem } from '../src/steer/lm/arithmetic.js';
+import { initBackend } from '../src/backend/select.js';
 import { generate } from '../src/steer/lm/generate.js';
 import { type TransformerConfig, type TransformerWeights, makeRope } from '../src/steer/lm/transformer/model.js';
 import { TransformerLM } from '../src/steer/lm/transformer/lm.js';
@@ -15,7 +16,8 @@ import { CharVocabulary } from '../src/steer/lm/transformer/tokenizer.js';
 import { labelBatch, lmBatch, lmLoss, scalarProbs } from '../src/steer/lm/transformer/train.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint, readModelFiles } from '../src/steer/lm/transformer/files.js';
+import { loadTransformerLM, readModelFiles } from '../src/steer/lm/transformer/files.js';
+import { type LabelledItem, auc, loadItems, ownSamples, saveItems } from './lm/prm-data.js';
 import { kjvSplit } from './lm/kjv-corpus.js';
 import { type TrainTask, train } from './lm/train-loop.js';
 
@@ -187,36 +189,88 @@ function prmTask(config: TransformerConfig = PRM_CONFIG): TrainTask {
   };
 }
 
+/** Expressions of the held-out problem sets (eval-lm and the scaling experiment): PRM training problems avoid them. */
+function heldOutExpressions(): Set<string> {
+  return new Set([...arithmeticProblems(1000, 'arith-heldout'), ...arithmeticProblems(200, 'scaling-heldout')].map((p) => p.expression));
+}
+
+const PRM_OWN_DIR = fileURLToPath(new URL('../.checkpoints/arith-prm/', import.meta.url));
+
+/** Own samples of the shipped arith-char model, labelled by the checker; cached in .checkpoints/arith-prm (seeded, so a rebuild gives the same pool). */
+async function ownPool(file: string, problems: ArithProblem[], samples: number, seed: number, stepsOnly: boolean): Promise<LabelledItem[]> {
+  const lmMeta = readModelFiles('arith-char').header.metadata ?? {};
+  const meta = { lm: 'arith-char', lmSteps: (lmMeta as { steps?: number }).steps, problems: problems.length, first: problems[0]?.expression, samples, seed, stepsOnly };
+  const cached = loadItems(join(PRM_OWN_DIR, file), meta);
+  if (cached) return cached;
+  const t0 = Date.now();
+  const lm = loadTransformerLM('arith-char');
+  const vocab = new CharVocabulary(ARITH_ALPHABET, 'arith-prm');
+  const items = await ownSamples(lm, vocab, problems, samples, seed, { stepsOnly });
+  lm.dispose();
+  saveItems(join(PRM_OWN_DIR, file), items, meta);
+  console.log(`[arith-prm] sampled ${items.length} solutions of arith-char for ${file} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return items;
+}
+
 /**
- * The PRM fine-tuned from the arithmetic LM: the LM's blocks (from its checkpoint, else the shipped
- * model) with a fresh scalar head, trained on the same labelled steps as `arith-prm`.
+ * The shipped PRM: the arith-char language model's blocks with a fresh
+ * scalar head, trained on the arithmetic model's own sampled solutions
+ * (75% of each batch) labelled by the exact checker, plus planted
+ * corruptions (25%). Reported: AUC on held-out own samples.
  */
-function prmFromLMTask(): TrainTask {
+async function prmOwnTask(): Promise<TrainTask> {
   const config: TransformerConfig = { ...ARITH_CONFIG, head: 'scalar' };
   const base = prmTask(config);
+  const vocab = new CharVocabulary(ARITH_ALPHABET, 'arith-prm');
+  const exclude = heldOutExpressions();
+  const nProblems = Number(process.env.PRM_OWN_PROBLEMS ?? 4000);
+  const trainRng = new Rng('prm-own/train-problems');
+  const trainProblems: ArithProblem[] = [];
+  while (trainProblems.length < nProblems) {
+    const p = randomProblem(trainRng);
+    if (!exclude.has(p.expression)) trainProblems.push(p);
+  }
+  const pool = await ownPool('own-train.json', trainProblems, 2, 31, false);
+  const heldOwn = await ownPool('own-heldout.json', arithmeticProblems(300, 'arith-heldout'), 1, 32, true);
+  const ownFraction = 0.75;
   return {
     ...base,
-    name: 'arith-prm-lm',
+    name: 'arith-prm',
     config,
     steps: Number(process.env.PRM_STEPS ?? 300),
     lr: 2e-3,
+    warmup: 40,
+    batch(step) {
+      const rng = new Rng(`prm-own/${base.seed}/${step}`);
+      return labelBatch(Array.from({ length: 24 }, () => (rng.uniform() < ownFraction ? pool[rng.int(pool.length)]! : prmItem(vocab, rng))));
+    },
     init() {
-      const ck = loadCheckpoint(join(fileURLToPath(new URL('../.checkpoints/', import.meta.url)), 'arith-char'), ARITH_CONFIG);
-      const w = ck ? ck.weights : readModelFiles('arith-char').weights;
-      if (ck) tf.dispose([...Object.values(ck.m), ...Object.values(ck.v)]);
+      const w = readModelFiles('arith-char').weights;
       w['output.weight']!.dispose();
       w['output.weight'] = tf.randomNormal([config.dModel, 1], 0, 0.02, 'float32', 99);
-      console.log(`[arith-prm-lm] blocks from the arith-char ${ck ? `checkpoint at step ${ck.step}` : 'shipped model'}`);
       return w;
     },
     async evaluate(w) {
-      return { ...(await base.evaluate(w)), initialisedFrom: 'arith-char blocks' };
+      const rope = makeRope(config);
+      const pairs: [number, number][] = [];
+      for (let i = 0; i < heldOwn.length; i += 50) {
+        const b = labelBatch(heldOwn.slice(i, i + 50));
+        const p = tf.tidy(() => scalarProbs(config, w, rope, b).dataSync());
+        for (let j = 0; j < b.weights.length; j++) if (b.weights[j] !== 0) pairs.push([p[j]!, b.targets[j]!]);
+      }
+      rope.dispose();
+      const a = auc(pairs);
+      return { ...(await base.evaluate(w)), ownSampleSteps: pairs.length, ownSampleAUC: Number(a.auc.toFixed(4)), ownSampleAUCse: Number(a.se.toFixed(4)) };
     },
-    metadata: { ...base.metadata, note: 'blocks initialised from the arith-char language model, fresh scalar head; score = P(all steps so far correct), read at each ";" and at EOS' },
+    metadata: {
+      corpus: `arith-char's own temperature-1 solutions of ${nProblems} generated problems (2 each; held-out problem expressions excluded), every ";" and EOS labelled by the exact checker (75% of each batch), and generated solutions with one planted mistake (25%)`,
+      licence: 'generated',
+      note: 'score = P(all steps so far correct), read at each ";" and at EOS; blocks initialised from arith-char',
+    },
   };
 }
 
-const TASKS: Record<string, () => TrainTask> = { 'kjv-char': kjvTask, 'arith-char': arithTask, 'arith-prm': prmTask, 'arith-prm-lm': prmFromLMTask };
+const TASKS: Record<string, () => TrainTask | Promise<TrainTask>> = { 'kjv-char': kjvTask, 'arith-char': arithTask, 'arith-prm': prmOwnTask, 'arith-prm-synthetic': prmTask };
 
 const isMain = process.argv[1]?.endsWith('train-lm.ts');
 if (isMain) {
@@ -227,5 +281,6 @@ if (isMain) {
     process.exit(2);
   }
   const mi = args.indexOf('--minutes');
-  await train(TASKS[name]!(), { minutes: mi >= 0 ? Number(args[mi + 1]) : 20, fresh: args.includes('--fresh'), exportNow: args.includes('--export-now') });
+  await initBackend();
+  await train(await TASKS[name]!(), { minutes: mi >= 0 ? Number(args[mi + 1]) : 20, fresh: args.includes('--fresh'), exportNow: args.includes('--export-now') });
 }
