@@ -100,13 +100,42 @@ class Recorder {
   readonly constIndex = new Map<number, number>();
   reason: string | undefined;
   reading = false;
+  /** The site being scored now (see {@link markTraceSite}), and the last one finished. */
+  site: string | undefined;
+  lastSite: string | undefined;
+  /** Where the refusal happened: a site, or between sites until the next one starts. */
+  where: string | undefined;
+  whereOpen = false;
 
   constructor(readonly input: tf.Tensor) {
     this.dependent.set(input.id, { kind: 'input' });
   }
 
   refuse(reason: string): void {
-    this.reason ??= reason;
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    if (this.site !== undefined) this.where = `at site "${this.site}"`;
+    else this.whereOpen = true; // between sites: most likely building the next site's distribution (named when it starts)
+  }
+
+  mark(address: string, phase: 'enter' | 'leave'): void {
+    if (phase === 'leave') {
+      this.site = undefined;
+      this.lastSite = address;
+      return;
+    }
+    if (this.whereOpen) {
+      this.where = `before site "${address}" (building its distribution${this.lastSite !== undefined ? `, after site "${this.lastSite}"` : ''})`;
+      this.whereOpen = false;
+    }
+    this.site = address;
+  }
+
+  /** The refusal with where it happened. */
+  fullReason(): string | undefined {
+    if (this.reason === undefined) return undefined;
+    const where = this.where ?? (this.whereOpen ? (this.lastSite !== undefined ? `after the last site ("${this.lastSite}")` : undefined) : undefined);
+    return where ? `${this.reason}, ${where}` : this.reason;
   }
 
   refOf(t: tf.Tensor): Ref {
@@ -157,7 +186,10 @@ class Recorder {
     const ref = this.dependent.get(t.id);
     if (!ref) return;
     if (ref.kind !== 'node' || t.dtype !== 'bool') {
-      this.refuse(`the code reads a ${t.dtype} value that depends on the parameters (shape [${t.shape.join(', ')}]), so its control flow may change with them`);
+      this.refuse(
+        `the code reads a ${t.dtype} value that depends on the parameters (shape [${t.shape.join(', ')}]), so its control flow may change with them` +
+          ' (a parameter check that reads values? checks written as boolean tensor ops become guards)',
+      );
       return;
     }
     this.reading = true;
@@ -170,6 +202,16 @@ class Recorder {
 }
 
 let active: Recorder | undefined;
+
+/**
+ * Tell a running trace (if any) that the traced code starts (`'enter'`) or
+ * has finished (`'leave'`) the site `address`, so that a refusal names the
+ * site where it happened. Model runners call this from an effect handler;
+ * it does nothing when no trace is running.
+ */
+export function markTraceSite(address: string, phase: 'enter' | 'leave'): void {
+  active?.mark(address, phase);
+}
 
 /**
  * Run `fn(input)` once and record it as a graph (see the module notes).
@@ -205,7 +247,7 @@ export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Prom
     rec.reading = true;
     const value = Float64Array.from(out.dataSync() as ArrayLike<number>, Number);
     rec.reading = false;
-    if (rec.reason) return { reason: rec.reason };
+    if (rec.reason) return { reason: rec.fullReason()! };
     if (!outRef || outRef.kind !== 'node') return { reason: 'the output does not depend on the input' };
     return {
       graph: { inputShape: [...input.shape], nodes: rec.nodes, constants: rec.constants, guards: rec.guards, output: outRef, outputShape: [...out.shape] },

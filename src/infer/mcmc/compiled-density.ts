@@ -107,6 +107,9 @@ function disagreement(a: Float64Array, b: Float64Array): number {
  */
 const WORK_PER_KERNEL = 8000;
 
+/** The start of the reason given when `'auto'` declines a replay that would work (see {@link WORK_PER_KERNEL}). */
+export const TFJS_FASTER = 'tfjs is expected to be faster on this much data ';
+
 /**
  * A batched evaluator (`q` holds `rows` rows of `dim`; `rows` is 1 for a
  * single chain) that uses the compiled replay where it can and `viaTfjs`
@@ -122,16 +125,32 @@ export class CompiledDensity {
   private evaluations = 0;
   private readonly tfjsReasons = new Map<string, number>();
 
+  /**
+   * @param density - the tensor function recorded (from `inputShape`)
+   * @param inputShape - the shape of one evaluation's input
+   * @param viaTfjs - evaluation on tfjs of one input (where the replay cannot serve it)
+   * @param mode - whether to compile (see {@link CompileMode})
+   * @param rows - the number of inputs of `inputShape` laid end to end in each
+   *   call of {@link evaluate}: the record of one input is replayed once per
+   *   row (a vectorised replay, e.g. of a model written for one chain run for
+   *   many chains), and only rows the replay cannot serve go to `viaTfjs`
+   */
   constructor(
     private readonly density: (qT: tf.Tensor) => Promise<tf.Tensor>,
     private readonly inputShape: number[],
     private readonly viaTfjs: (q: Float64Array) => Promise<Evaluation>,
     private readonly mode: CompileMode,
+    private readonly rows = 1,
   ) {
     if (mode === false) {
       this.state = 'off';
       this.reason = 'compile: false';
     }
+  }
+
+  /** The compiled graph's element operations per evaluation (all rows), or undefined before it is compiled. */
+  get work(): { readonly elements: number; readonly kernels: number } | undefined {
+    return this.graph ? { elements: this.graph.work * this.rows, kernels: this.graph.kernelCount } : undefined;
   }
 
   /** `true` when evaluations replay the compiled graph, else why not. */
@@ -146,8 +165,22 @@ export class CompiledDensity {
     return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons) };
   }
 
-  /** Log densities and gradients at `q`. */
+  /** Log densities and gradients at `q` (`rows` inputs end to end). */
   async evaluate(q: Float64Array): Promise<Evaluation> {
+    if (this.rows === 1) return this.evaluateOne(q);
+    const size = q.length / this.rows;
+    if (!Number.isInteger(size)) throw new Error(`compiled density: ${q.length} values do not split into ${this.rows} rows`);
+    const logp = new Float64Array(this.rows);
+    const grad = new Float64Array(q.length);
+    for (let r = 0; r < this.rows; r++) {
+      const one = await this.evaluateOne(q.subarray(r * size, (r + 1) * size));
+      logp.set(one.logp, r);
+      grad.set(one.grad, r * size);
+    }
+    return { logp, grad };
+  }
+
+  private async evaluateOne(q: Float64Array): Promise<Evaluation> {
     this.evaluations++;
     const finite = q.every(Number.isFinite);
     if (this.state === 'untried' && finite) await this.tryCompile(q);
@@ -203,9 +236,9 @@ export class CompiledDensity {
         return this.turnOff(`self-check failed (relative disagreement with tfjs: log density ${dv.toExponential(1)}, gradient ${dg.toExponential(1)})`);
       }
     }
-    if (this.mode === 'auto' && compiled.work > WORK_PER_KERNEL * compiled.kernelCount) {
+    if (this.mode === 'auto' && compiled.work * this.rows > WORK_PER_KERNEL * compiled.kernelCount) {
       return this.turnOff(
-        `tfjs is expected to be faster on this much data (${compiled.work} element operations over ${compiled.kernelCount} kernels; the replay is used up to ${WORK_PER_KERNEL} per kernel)`,
+        `${TFJS_FASTER}(${compiled.work * this.rows} element operations over ${compiled.kernelCount} kernels; the replay is used up to ${WORK_PER_KERNEL} per kernel)`,
       );
     }
     this.graph = compiled;

@@ -23,7 +23,8 @@ import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeDraws } from './complete-draws.js';
-import { type Layout, batchedLogDensityFn, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
@@ -223,18 +224,21 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     compileStats = () => run.compileStats;
     vectorized = 'not vectorized: chains ran on worker threads';
   }
+  let chainsPath: string | undefined;
   if (!result && options.vectorize !== false) {
-    const batched = batchedLogDensityFn(m, args, layout, chains, { compile });
-    compileStatus = batched.compileStatus;
-    compileStats = batched.compileStats;
+    // one batched evaluation decides how the chains run together (vectorised-chains.ts)
+    const chosen = await vectorisedChains(m, args, layout, chains, compile, init === 'uniform' ? new Float64Array(chains * layout.dim) : Float64Array.from(init.flatMap((q) => [...q])));
+    compileStatus = chosen.compileStatus;
+    compileStats = chosen.compileStats;
     try {
-      // one batched evaluation at the starting points decides whether the model runs batched
-      await batched(new Float64Array(chains * layout.dim));
+      if (!chosen.target) throw new TycheError(chosen.vectorized as string);
+      const batched = chosen.target;
       result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
       vectorized = true;
+      chainsPath = CHAINS_PATH_NOTE[chosen.path!];
     } catch (err) {
       if (options.vectorize === true || options.signal?.aborted) throw err;
-      vectorized = `fell back to sequential chains: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      vectorized = chosen.target ? `fell back to sequential chains: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` : chosen.vectorized;
     }
   }
   if (!result) {
@@ -245,7 +249,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   }
   const draws = await completeDraws(m, args, layout, pointOf(result), drawsFromSamples<R>(layout, result), { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
-  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}) };
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
   return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
 }

@@ -31,6 +31,7 @@ import type { Constraint } from '../../distributions/constraints.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
+import { markTraceSite } from '../../backend/jit/trace.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
@@ -219,7 +220,9 @@ function substituteLayout(layout: Layout, chains: number | undefined): Handler &
     unconstrained: {},
     logDet: undefined,
     process(msg: Message) {
-      if (msg.type !== 'sample' || msg.observed) return;
+      if (msg.type !== 'sample') return;
+      markTraceSite(msg.address, 'enter');
+      if (msg.observed) return;
       const site = known.get(msg.address);
       if (site === undefined) {
         throw new ModelError(msg.address, 'this latent site was not present in the probe run; gradient-based samplers need a fixed set of continuous latent sites');
@@ -234,6 +237,9 @@ function substituteLayout(layout: Layout, chains: number | undefined): Handler &
       msg.value = v;
       const term = logDetTerm(bijector, u, v, chains);
       if (term) this.logDet = this.logDet ? tf.add(this.logDet, term) : term;
+    },
+    postprocess(msg: Message) {
+      if (msg.type === 'sample') markTraceSite(msg.address, 'leave');
     },
   };
 }
@@ -334,7 +340,49 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
  */
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
   const density = logDensityTensorFn(m, args, layout, undefined);
-  const viaTfjs = async (q: Float64Array): Promise<LogDensityAndGradient> => {
+  const viaTfjs = singlePointOnTfjs(density, layout);
+  const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
+    const r = await viaTfjs(q);
+    return { logp: Float64Array.of(r.logp), grad: r.grad };
+  }, options.compile ?? false);
+  const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
+    const r = await compiled.evaluate(q);
+    if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
+    return { logp: r.logp[0]!, grad: r.grad };
+  };
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats });
+}
+
+/**
+ * log density and gradient for K chains at once from a model written for ONE
+ * chain: the model is recorded once at a single point (`backend/jit`) and the
+ * record is replayed in float64 for each row of q (K rows of `dim`), so the
+ * model never sees a chain axis (a `vmap` of the single-chain density). Rows
+ * the replay cannot serve (a validity guard changed) run the model on tfjs
+ * for that row alone; where the model cannot be compiled at all
+ * (`compileStatus()` says why), every row runs on tfjs, one after the other.
+ * `compile` defaults to `true` here; `'auto'` declines the replay when tfjs
+ * is expected to be faster on the data (then a batched model run may be).
+ */
+export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<BatchedLogDensityAndGradient>> & { readonly work: () => { elements: number; kernels: number } | undefined } {
+  const density = logDensityTensorFn(m, args, layout, undefined);
+  const viaTfjs = singlePointOnTfjs(density, layout);
+  const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
+    const r = await viaTfjs(q);
+    return { logp: Float64Array.of(r.logp), grad: r.grad };
+  }, options.compile ?? true, chains);
+  const f = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
+    const r = await compiled.evaluate(q);
+    const bad = r.logp.findIndex(Number.isNaN);
+    if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
+    return r;
+  };
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work });
+}
+
+/** One point's log density and gradient by running `density` on tfjs (float32); a rejected point gets -Infinity. */
+function singlePointOnTfjs(density: (qT: tf.Tensor) => Promise<tf.Tensor>, layout: Layout): (q: Float64Array) => Promise<LogDensityAndGradient> {
+  return async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const qT = tf.tensor1d(Float32Array.from(q));
     try {
       const { value, grads } = await valueAndGradsAsync(() => density(qT), [qT]);
@@ -350,16 +398,6 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
       qT.dispose();
     }
   };
-  const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
-    const r = await viaTfjs(q);
-    return { logp: Float64Array.of(r.logp), grad: r.grad };
-  }, options.compile ?? false);
-  const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
-    const r = await compiled.evaluate(q);
-    if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
-    return { logp: r.logp[0]!, grad: r.grad };
-  };
-  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats });
 }
 
 /**
