@@ -1,69 +1,171 @@
 /**
- * Cost of SMC over async programs as the number of observations grows.
+ * SMC over an async program, tyche against WebPPL in the same process.
  *
- * Particles are live executions; a particle resampled k > 1 times is copied
- * by replaying its recorded choices up to the current observation. This
- * bench runs the 1-D random walk (x_t ~ N(x_{t-1}, 1), y_t ~ N(x_t, 1))
- * written as an ordinary async model with T observe sites, and prints the
- * time per particle-step, the number of replayed copies and the replayed
- * site visits per particle-step, for T = 25 .. 200. If replay made the cost
- * quadratic in T, time per particle-step would grow linearly with T.
+ * The model is the 1-D random walk of ../shared/peers/hmm.json (x_1 ~ N(m0, s0),
+ * x_t ~ N(x_{t-1}, q), y_t ~ N(x_t, r), T = 100) written as an ordinary
+ * program with T observations, run by `infer(walk, { method: 'smc' })` and by
+ * WebPPL's `Infer({ method: 'SMC' })` on the same program, at 1000 and
+ * 10000 particles. Rows:
  *
- * Run: npx tsx bench/smc-program.ts
+ * - tyche batched: the default (`batched: 'auto'`): this program runs as
+ *   one batched execution with a particle axis (the run's
+ *   `diagnostics.execution` is checked);
+ * - tyche per-particle (`batched: false`): each particle its own execution,
+ *   copies by replay from a shared record (no density recomputed at
+ *   replayed sites);
+ * - WebPPL 0.9.15 SMC, timed inside the WebPPL program (compilation
+ *   excluded), in this process.
+ *
+ * Every row prints median wall and CPU seconds per `infer` call (the machine
+ * is shared, so CPU time is the steadier figure) and the log Z error
+ * against the Kalman filter's exact value. tyche rows are timed after one
+ * untimed warm-up call, as is WebPPL at 1000 particles.
+ *
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 1] [--peers DIR]`
+ *
+ * @module
  */
-import { Normal, infer, initBackend, model } from '../src/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { initBackend } from '../src/backend/select.js';
+import { model } from '../src/core/model.js';
+import { Normal } from '../src/distributions/normal.js';
+import '../src/infer/smc/program.js';
+import { infer } from '../src/infer/registry.js';
+import { kalmanFilter, linearGaussian1D } from '../src/infer/smc/index.js';
+import { median, numberArg, table } from './util.js';
+import { loadWebppl, runWebppl } from './webppl.js';
 
-function simulate(T: number, seed: number): number[] {
-  // a fixed pseudo-random series (LCG + Box-Muller), independent of tyche's streams
-  let s = seed;
+const RUNS = numberArg('runs', 5);
+const WEBPPL_RUNS = numberArg('webppl-runs', 3);
+const WEBPPL_RUNS_10K = numberArg('webppl-runs-10k', 1);
+const PER_PARTICLE_RUNS = numberArg('per-particle-runs', 1);
+const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
+
+interface Walk {
+  m0: number;
+  s0: number;
+  q: number;
+  r: number;
+  ys: number[];
+}
+
+function loadData(): Walk & { source: string } {
+  const file = `${PEERS}/hmm.json`;
+  if (existsSync(file)) {
+    const d = JSON.parse(readFileSync(file, 'utf8')) as { m0: number; s0: number; q: number; r: number; y: number[] };
+    return { m0: d.m0, s0: d.s0, q: d.q, r: d.r, ys: d.y, source: file };
+  }
+  // the same model, a fixed pseudo-random series (LCG + Box-Muller)
+  let s = 7;
   const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) + 1) / 2147483649;
   const n = () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   const ys: number[] = [];
   let x = n();
-  for (let t = 0; t < T; t++) {
+  for (let t = 0; t < 100; t++) {
     if (t > 0) x += n();
     ys.push(x + n());
   }
-  return ys;
+  return { m0: 0, s0: 1, q: 1, r: 1, ys, source: 'simulated (hmm.json not found)' };
 }
 
-const walk = model(async ({ sample, observe }, ys: number[]) => {
-  let x = await sample('x0', Normal(0, 1));
-  for (let t = 0; t < ys.length; t++) {
-    if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
-    await observe(`y${t}`, Normal(x, 1), ys[t]);
+const walk = model(async ({ sample, observe }, w: Walk) => {
+  let x = await sample('x0', Normal(w.m0, w.s0));
+  for (let t = 0; t < w.ys.length; t++) {
+    if (t > 0) x = await sample(`x${t}`, Normal(x, w.q));
+    await observe(`y${t}`, Normal(x, w.r), w.ys[t]);
   }
   return x;
 });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+interface Run {
+  wall: number;
+  cpu: number;
+  logZ: number;
+}
+
+interface Row {
+  impl: string;
+  n: number;
+  runs: Run[];
+  note: string;
+}
+
+async function timeTyche(w: Walk, n: number, batched: boolean, runs: number): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, batched };
+  await infer(walk, { ...options, seed: 'warm-up' }, w);
+  const out: Run[] = [];
+  let note = '';
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const post = await infer(walk, { ...options, seed: r }, w);
+    const wall = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
+    const d = post.diagnostics;
+    if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
+    note = batched ? `resampled ${(d.resampledAt as number[]).length}x, ${String(d.regathered)} lazy gathers` : `${String(d.replays)} replayed copies`;
+    post.dispose();
+  }
+  return { impl: batched ? 'tyche batched' : 'tyche per-particle', n, runs: out, note };
+}
+
+function webpplProgram(w: Walk, n: number, runs: number): string {
+  return `
+var ys = ${JSON.stringify(w.ys)};
+var T = ys.length;
+var model = function() {
+  var loop = function(t, xPrev) {
+    if (t === T) { return xPrev; }
+    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}}));
+    observe(Gaussian({mu: x, sigma: ${w.r}}), ys[t]);
+    return loop(t + 1, x);
+  };
+  return loop(0, 0);
+};
+${n < 10000 ? `Infer({method: 'SMC', particles: ${n}}, model); // warm-up, untimed` : '// no warm-up at 10000 particles (one run takes tens of seconds)'}
+repeat(${runs}, function() {
+  var c0 = process.cpuUsage();
+  var t0 = performance.now();
+  var d = Infer({method: 'SMC', particles: ${n}}, model);
+  var c1 = process.cpuUsage();
+  return {wall: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e6, logZ: d.normalizationConstant};
+});
+`;
+}
+
+function meanSd(xs: number[]): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : NaN;
+  return `${m.toFixed(3)} ± ${Number.isNaN(sd) ? '-' : sd.toFixed(3)}`;
 }
 
 async function main(): Promise<void> {
-  await initBackend();
-  const particles = 1000;
-  console.log(`SMC over an async program, ${particles} particles, systematic resampling at ESS < N/2`);
-  console.log('T     median s   us/particle-step   replayed copies/step   replayed copies per particle');
-  for (const T of [25, 50, 100, 200]) {
-    const ys = simulate(T, 7);
-    const times: number[] = [];
-    let replays = 0;
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      const post = await infer(walk, { method: 'smc', particles, seed: r }, ys);
-      times.push((performance.now() - t0) / 1000);
-      replays = post.diagnostics.replays as number;
+  const info = await initBackend();
+  const w = loadData();
+  const exact = kalmanFilter(linearGaussian1D({ m0: w.m0, s0: w.s0, q: w.q, r: w.r }), w.ys).logLikelihood;
+  const webppl = loadWebppl();
+  console.log(`SMC over an async program: the random walk, T = ${w.ys.length} observations; data ${w.source}; exact log Z (Kalman) = ${exact.toFixed(4)}`);
+  console.log(`tyche backend ${info.name}; Node ${process.version}; WebPPL ${webppl ? webppl.version : 'not installed'}; the machine is shared (load average ${(await import('node:os')).loadavg()[0].toFixed(1)}), so compare CPU seconds too`);
+  const rows: Row[] = [];
+  for (const n of [1000, 10000]) {
+    rows.push(await timeTyche(w, n, true, RUNS));
+    if (n === 1000 && PER_PARTICLE_RUNS > 0) rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS));
+    const wr = n < 10000 ? WEBPPL_RUNS : WEBPPL_RUNS_10K;
+    if (webppl && wr > 0) {
+      const out = await runWebppl<Run[]>(webppl.wp, webpplProgram(w, n, wr));
+      rows.push({ impl: `WebPPL ${webppl.version} SMC`, n, runs: out, note: '' });
     }
-    const med = median(times);
-    // a copy made at checkpoint t replays about 2t sites (t samples and t observes), so the
-    // time per particle-step grows with T when copies are frequent
-    const perStep = (med * 1e6) / (particles * T);
-    console.log(
-      `${String(T).padEnd(5)} ${med.toFixed(3).padStart(8)}   ${perStep.toFixed(2).padStart(16)}   ${(replays / T).toFixed(1).padStart(20)}   ${(replays / particles).toFixed(2).padStart(28)}`,
-    );
   }
+  const cells = rows.map((r) => {
+    const wall = median(r.runs.map((x) => x.wall));
+    const cpu = median(r.runs.map((x) => x.cpu));
+    const wp = rows.find((o) => o.impl.startsWith('WebPPL') && o.n === r.n);
+    const vs = wp && wp !== r ? `${(median(wp.runs.map((x) => x.wall)) / wall).toFixed(1)}x / ${(median(wp.runs.map((x) => x.cpu)) / cpu).toFixed(1)}x` : '-';
+    return [r.impl, String(r.n), String(r.runs.length), wall.toFixed(3), cpu.toFixed(3), meanSd(r.runs.map((x) => x.logZ - exact)), vs, r.note];
+  });
+  console.log(table(['implementation', 'particles', 'runs', 'median wall s', 'median CPU s', 'log Z err (mean ± sd)', 'speed vs WebPPL (wall / CPU)', 'notes'], cells));
+  console.log('Goal (issue 16): at least 2x WebPPL at 1000 and at 10000 particles.');
 }
 
 main().catch((e) => {

@@ -47,11 +47,14 @@ import { PacingHandler, Pacer, mapPaced } from '../pace.js';
 import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { type FeynmanKac, type StepInfo, runSMC } from './core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
+import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, checkAgainstPerParticle } from './program-batched.js';
+import { openParticleAxis } from './reindex.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
 import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
-import { type PartialTraceState, checkpointExecutor, isCheckpoint } from './checkpoint.js';
+import { type PartialTraceState, checkpointExecutor } from './checkpoint.js';
+import { KILLED, SuspendableRun } from './suspendable.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -74,48 +77,96 @@ export interface SMCProgramOptions extends CommonOptions {
    * `steps + 1` executions up to the checkpoint per particle and resampling.
    */
   readonly rejuvenate?: { readonly steps: number; readonly proposals?: Readonly<Record<string, SiteProposal>> };
+  /**
+   * Run all particles as one batched execution (a leading particle axis,
+   * resampling by a gather; see `program-batched.ts`): `'auto'` (default)
+   * tries it and falls back to per-particle execution when the program
+   * cannot run batched (control flow on random values, plates, ...), `true`
+   * requires it (the reason is thrown), `false` runs per particle.
+   * `diagnostics.execution` says which ran and `diagnostics.notBatched` why
+   * not batched.
+   */
+  readonly batched?: boolean | 'auto';
 }
 
-const KILLED = Symbol('particle killed');
+/**
+ * One recorded site of a particle, in a persistent list (newest first):
+ * copies made by resampling share their parent's list, so a copy costs
+ * nothing until it replays, and a replay takes both the value and the log
+ * density from the record (no fresh density computation at replayed sites).
+ */
+interface Recorded {
+  readonly address: string;
+  /** The value of a latent site (undefined at observations and factors). */
+  readonly value: Value | undefined;
+  /** The site's log density when it is a number (tensor densities are recomputed: they are freed with their execution). */
+  readonly logProb: number | undefined;
+  readonly prev: Recorded | undefined;
+}
+
+/** The records of a list, oldest first. */
+function recordsOf(head: Recorded | undefined): Recorded[] {
+  const out: Recorded[] = [];
+  for (let r = head; r !== undefined; r = r.prev) out.push(r);
+  return out.reverse();
+}
+
+/** A replay target: the records to replay, up to the parent's checkpoint. */
+interface ReplayTarget {
+  readonly head: Recorded | undefined;
+  readonly checkpoint: number;
+}
 
 /** One particle: a (possibly suspended) execution of the model, or a pending copy of one. */
-class ProgramParticle<R> {
-  /** Latent values chosen so far, in order (what a replay needs). */
-  choices = new Map<string, Value>();
+class ProgramParticle<R> extends SuspendableRun {
+  /** Sites recorded so far (what a replay needs). */
+  head: Recorded | undefined = undefined;
   /** Observations passed so far. */
   checkpoint = 0;
   /** Log weight gathered since the last read. */
   increment = 0;
-  status: 'new' | 'suspended' | 'done' = 'new';
   trace?: Trace;
   returnValue?: R;
-  /** Replay target: copy the choices of another particle up to its checkpoint. */
-  replayOf?: { choices: Map<string, Value>; checkpoint: number };
+  /** Replay target: copy the records of another particle up to its checkpoint. */
+  replayOf?: ReplayTarget;
+  /** The replay target's records in order, and the next one expected (set when the replay starts). */
+  private replaying?: { records: Recorded[]; next: number; byAddress?: Map<string, Recorded> };
   /** Log-density tensors this particle's execution made (freed when it is dropped or read out). */
   owned: import('@tensorflow/tfjs-core').Tensor[] = [];
-  private wake?: (kill: boolean) => void;
-  private arrived?: () => void;
-  private failed?: (err: unknown) => void;
 
-  constructor(readonly rng: Rng) {}
+  constructor(readonly rng: Rng) {
+    super();
+  }
 
-  /** The handler that records choices, replays a prefix and suspends at checkpoints. */
+  /** The record of `address` in the replay target (in order, else by address). */
+  private replayed(address: string): Recorded | undefined {
+    const r = this.replaying;
+    if (r === undefined) return undefined;
+    const rec = r.records[r.next];
+    if (rec !== undefined && rec.address === address) {
+      r.next++;
+      return rec;
+    }
+    r.byAddress ??= new Map(r.records.map((x) => [x.address, x]));
+    return r.byAddress.get(address);
+  }
+
+  /** The handler that records sites, replays a prefix and suspends at checkpoints. */
   handler(): Handler {
     return {
       process: (msg: Message) => {
-        const replay = this.replayOf;
-        if (replay && msg.type === 'sample' && !msg.observed && msg.value === undefined) {
-          const v = replay.choices.get(msg.address);
-          if (v !== undefined) msg.value = v;
-        }
+        if (this.replaying === undefined || (msg.type !== 'sample' && msg.type !== 'factor')) return;
+        const rec = this.replayed(msg.address);
+        if (rec === undefined) return;
+        if (msg.type === 'sample' && !msg.observed && msg.value === undefined) msg.value = rec.value;
+        if (msg.logProb === undefined && rec.logProb !== undefined) msg.logProb = rec.logProb;
       },
-      postprocess: async (msg: Message) => {
+      postprocess: (msg: Message) => {
         if (isTensor(msg.logProb)) this.owned.push(msg.logProb);
-        if (msg.type === 'sample' && !msg.observed) {
-          this.choices.set(msg.address, msg.value as Value);
-          return;
-        }
-        if (!isCheckpoint(msg)) return;
+        if (msg.type !== 'sample' && msg.type !== 'factor') return;
+        const latent = msg.type === 'sample' && !msg.observed;
+        this.head = { address: msg.address, value: latent ? (msg.value as Value) : undefined, logProb: typeof msg.logProb === 'number' ? msg.logProb : undefined, prev: this.head };
+        if (latent) return;
         const lp = siteLogDensity(msg as Required<Message>);
         this.increment += typeof lp === 'number' ? lp : toNumber(lp);
         if (isTensor(lp)) lp.dispose();
@@ -124,60 +175,36 @@ class ProgramParticle<R> {
         if (this.replayOf) {
           // caught up with the parent: from here on this copy draws its own values
           this.replayOf = undefined;
+          this.replaying = undefined;
           this.increment = 0;
         }
-        await this.suspend();
+        return this.suspend();
       },
     };
   }
 
-  private suspend(): Promise<void> {
-    this.status = 'suspended';
-    const arrived = this.arrived;
-    const p = new Promise<void>((resolve, reject) => {
-      this.wake = (kill) => (kill ? reject(KILLED) : resolve());
-    });
-    arrived?.();
-    return p;
-  }
-
   /** Run (or resume) until the next checkpoint or the end. */
   advance(model: Model<unknown[], R>, args: unknown[]): Promise<void> {
-    const arrival = new Promise<void>((resolve, reject) => {
-      this.arrived = resolve;
-      this.failed = reject;
-    });
-    if (this.status === 'new') {
-      execute(model, { rng: this.rng, handlers: [this.handler()] }, ...args).then(
+    return this.resume(() => {
+      if (this.replayOf) this.replaying = { records: recordsOf(this.replayOf.head), next: 0 };
+      return execute(model, { rng: this.rng, handlers: [this.handler()] }, ...args).then(
         ({ trace, returnValue }) => {
-          this.status = 'done';
           this.trace = trace;
           this.returnValue = returnValue;
-          this.arrived?.();
         },
         (err) => {
-          if (err === KILLED) return;
-          if (!rejectsPoint(err)) return this.failed?.(err);
+          if (err === KILLED || !rejectsPoint(err)) throw err;
           // an invalid distribution parameter: this particle has weight zero (the one rule of every engine)
-          this.status = 'done';
           this.trace = new Trace();
           this.increment = -Infinity;
-          this.arrived?.();
         },
       );
-    } else if (this.status === 'suspended') {
-      const wake = this.wake;
-      this.wake = undefined;
-      wake?.(false);
-    } else this.arrived?.();
-    return arrival;
+    });
   }
 
   /** Unwind a suspended execution that resampling dropped. */
-  kill(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.(true);
+  override kill(): void {
+    super.kill();
     this.freeLogProbs();
   }
 
@@ -189,7 +216,9 @@ class ProgramParticle<R> {
 
   /** The latent values that define this particle's state (its own, or those it will replay). */
   currentChoices(): Map<string, Value> {
-    return this.replayOf?.choices ?? this.choices;
+    const out = new Map<string, Value>();
+    for (const r of recordsOf(this.replayOf?.head ?? this.head)) if (r.value !== undefined) out.set(r.address, r.value);
+    return out;
   }
 
   /**
@@ -199,32 +228,36 @@ class ProgramParticle<R> {
    */
   static fromExecution<R>(s: PartialTraceState<R>, checkpoint: number, rng: Rng): ProgramParticle<R> {
     const p = new ProgramParticle<R>(rng);
-    const choices = new Map<string, Value>();
-    for (const site of s.trace.latentSites()) choices.set(site.address, site.value);
+    let head: Recorded | undefined;
+    for (const site of s.trace) {
+      if (site.type !== 'sample' && site.type !== 'factor') continue;
+      const latent = site.type === 'sample' && !site.observed;
+      head = { address: site.address, value: latent ? site.value : undefined, logProb: typeof site.logProb === 'number' ? site.logProb : undefined, prev: head };
+    }
     s.trace.disposeLogProbs();
     if (s.complete) {
       p.status = 'done';
       p.trace = s.trace;
       p.returnValue = s.returnValue as R;
-      p.choices = choices;
+      p.head = head;
       p.checkpoint = s.checkpoints;
     } else {
-      p.replayOf = { choices, checkpoint };
+      p.replayOf = { head, checkpoint };
     }
     return p;
   }
 
-  /** A copy at the same point: finished particles are copied, live ones replayed. */
+  /** A copy at the same point: finished particles are copied, live ones replayed (sharing the recorded list). */
   copy(rng: Rng): ProgramParticle<R> {
     const c = new ProgramParticle<R>(rng);
     if (this.status === 'done') {
       c.status = 'done';
       c.trace = this.trace;
       c.returnValue = this.returnValue;
-      c.choices = this.choices;
+      c.head = this.head;
       c.checkpoint = this.checkpoint;
     } else {
-      c.replayOf = { choices: new Map(this.choices), checkpoint: this.checkpoint };
+      c.replayOf = this.replayOf ?? { head: this.head, checkpoint: this.checkpoint };
     }
     return c;
   }
@@ -308,18 +341,109 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   return withLedger(() => smcProgramRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
 }
 
+/** How a run went: batched, or per particle and why not batched. */
+type Execution = { readonly kind: 'batched' } | { readonly kind: 'per-particle'; readonly notBatched: string };
+
 async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`smc: particles must be a positive integer, got ${n}`);
+  const moves = options.rejuvenate;
+  if (moves !== undefined && !(Number.isInteger(moves.steps) && moves.steps >= 0)) {
+    throw new RangeError(`smc: rejuvenate.steps must be a non-negative integer, got ${moves.steps}`);
+  }
+  const mode = options.batched ?? 'auto';
+  if (mode !== 'auto' && typeof mode !== 'boolean') throw new RangeError(`smc: batched must be true, false or 'auto', got ${String(mode)}`);
+  let notBatched: string;
+  if (mode === false) notBatched = 'batched: false';
+  else if (moves && moves.steps > 0) notBatched = 'rejuvenation moves run per particle';
+  else {
+    const tried = await smcBatchedRun(m, options, args, n, tensorsSince);
+    if (tried instanceof Posterior) return tried;
+    if (mode === true || options.signal?.aborted) throw tried.error;
+    notBatched = tried.reason;
+  }
+  return smcPerParticleRun(m, options, args, n, tensorsSince, { kind: 'per-particle', notBatched });
+}
+
+/** The batched attempt: a posterior, or why the program cannot run batched (with the error to throw when batching was required). */
+async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number): Promise<Posterior<A, R> | { reason: string; error: unknown }> {
+  const open = await openParticleAxis(n);
+  if (open === undefined) {
+    const reason = 'no AsyncLocalStorage in this runtime (needed to follow the particle axis)';
+    return { reason, error: new NotBatchableError(`smc: cannot run batched: ${reason}`) };
+  }
+  // a stream of its own: a fallback to per-particle execution runs exactly as it would have alone
+  const rng = rngFrom(options.seed ?? 0).split();
+  const pace = new Pacer(options.signal);
+  const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
+  try {
+    const fk: FeynmanKac<BatchedProgram<R>> = {
+      init: (_count, r) => new BatchedProgram<R>(open, r.split()),
+      async step(state) {
+        await state.advance(model, args);
+        return { state, logPotential: state.increment ?? new Float64Array(n) };
+      },
+      done: (_t, state) => state.status === 'done',
+      store: batchedProgramStore<R>(),
+    };
+    const result = await runSMC(fk, smcSettings(options, n, rng.split()));
+    const { draws, rows } = batchedDraws(result.state, result.logWeights);
+    const checkRng = rng.split();
+    const which = Array.from({ length: Math.min(BATCH_CHECKS, rows.length) }, () => checkRng.int(rows.length)).map((k) => ({ row: rows[k], draw: draws[k] }));
+    await checkAgainstPerParticle(model, args, result.state, which, checkRng);
+    return programPosterior(m, args, result, draws, tensorsSince, { execution: 'batched', replays: 0, regathered: open.axis.regathered });
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    return { reason: msg.split('\n')[0], error: err };
+  } finally {
+    open.close();
+  }
+}
+
+/** Particles checked one by one against a batched run (see `checkAgainstPerParticle`). */
+const BATCH_CHECKS = 3;
+
+/** The particle core's settings of a program-SMC run. */
+function smcSettings<S>(options: Omit<SMCProgramOptions, 'method'>, n: number, rng: Rng): SMCOptions<S> {
+  return {
+    particles: n,
+    resampling: options.resampling,
+    essThreshold: options.essThreshold,
+    rng,
+    signal: options.signal,
+    genealogy: false,
+    onStep: options.onStep ? (info: StepInfo<S>) => options.onStep?.({ step: info.t, ess: info.ess, logZ: info.logZ, resampled: info.resampled }) : undefined,
+  };
+}
+
+/** The posterior of a program-SMC run. */
+function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, result: SMCResult<S>, draws: Draw<R>[], tensorsSince: number, extra: Record<string, unknown>): Posterior<A, R> {
+  return new Posterior({
+    method: 'smc',
+    draws,
+    logZ: result.logZ,
+    diagnostics: {
+      essHistory: result.essHistory,
+      logZHistory: result.logZHistory,
+      resampledAt: result.resampledAt,
+      steps: result.steps,
+      ...extra,
+    },
+    model: m,
+    args,
+    tensorsSince,
+  });
+}
+
+/** Per-particle execution: each particle a live execution, copies by replay. */
+async function smcPerParticleRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number, how: Execution & { kind: 'per-particle' }): Promise<Posterior<A, R>> {
   const rng = rngFrom(options.seed ?? 0);
   const pace = new Pacer(options.signal);
   // paced inside each execution too: a particle replaying a long prefix can be aborted mid-way
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   const store = programStore<R>(rng.split());
   const moves = options.rejuvenate;
-  if (moves !== undefined && !(Number.isInteger(moves.steps) && moves.steps >= 0)) {
-    throw new RangeError(`smc: rejuvenate.steps must be a non-negative integer, got ${moves.steps}`);
-  }
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
   let replays = 0;
   const fk: FeynmanKac<ProgramParticle<R>[]> = {
@@ -343,17 +467,7 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     rejuvenate: moves && moves.steps > 0 ? (state, t, r) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined,
     store,
   };
-  const result = await runSMC(fk, {
-    particles: n,
-    resampling: options.resampling,
-    essThreshold: options.essThreshold,
-    rng: rng.split(),
-    signal: options.signal,
-    genealogy: false,
-    onStep: options.onStep
-      ? (info: StepInfo<ProgramParticle<R>[]>) => options.onStep?.({ step: info.t, ess: info.ess, logZ: info.logZ, resampled: info.resampled })
-      : undefined,
-  });
+  const result = await runSMC(fk, smcSettings(options, n, rng.split()));
   for (const p of result.state) p.freeLogProbs();
   // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
   const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
@@ -361,27 +475,17 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     returnValue: p.returnValue as R,
     logWeight: result.logWeights[i]!,
   }] : []));
-  return new Posterior({
-    method: 'smc',
-    draws,
-    logZ: result.logZ,
-    diagnostics: {
-      essHistory: result.essHistory,
-      logZHistory: result.logZHistory,
-      resampledAt: result.resampledAt,
-      replays,
-      steps: result.steps,
-      ...(moves ? { rejuvenation: { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates } } : {}),
-    },
-    model: m,
-    args,
-    tensorsSince,
+  return programPosterior(m, args, result, draws, tensorsSince, {
+    execution: how.kind,
+    notBatched: how.notBatched,
+    replays,
+    ...(moves ? { rejuvenation: { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates } } : {}),
   });
 }
 
 registerEngine<SMCProgramOptions>({
   name: 'smc',
-  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate'],
-  description: 'sequential Monte Carlo over the observations of an async program (forking by replay)',
+  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate', 'batched'],
+  description: 'sequential Monte Carlo over the observations of an async program (one batched execution where the program allows, else per particle with forking by replay)',
   run: (m, options, args) => smcProgram(m, options, args),
 });

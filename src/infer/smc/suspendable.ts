@@ -1,0 +1,70 @@
+/**
+ * An execution of a model that suspends at its checkpoints: the live part
+ * of a program-SMC particle (per-particle mode) or of the whole population
+ * (batched mode).
+ *
+ * The execution's handler calls {@link SuspendableRun.suspend} at each
+ * checkpoint and awaits it; {@link SuspendableRun.advance} starts the
+ * execution or wakes it, and resolves when it reaches its next checkpoint or
+ * its end; {@link SuspendableRun.kill} unwinds a suspended execution (its
+ * pending checkpoint rejects with {@link KILLED}).
+ *
+ * @module
+ */
+
+/** The rejection that unwinds a killed execution (swallowed by {@link SuspendableRun}). */
+export const KILLED = Symbol('particle killed');
+
+/** A suspendable execution; subclasses supply the handler that calls `suspend`. */
+export class SuspendableRun {
+  status: 'new' | 'suspended' | 'done' = 'new';
+  private wake?: (kill: boolean) => void;
+  private arrived?: () => void;
+  private failed?: (err: unknown) => void;
+
+  /** Called by the execution's handler at a checkpoint; the execution awaits the result. */
+  protected suspend(): Promise<void> {
+    this.status = 'suspended';
+    const arrived = this.arrived;
+    const p = new Promise<void>((resolve, reject) => {
+      this.wake = (kill) => (kill ? reject(KILLED) : resolve());
+    });
+    arrived?.();
+    return p;
+  }
+
+  /**
+   * Run until the next checkpoint or the end: `start` begins a new execution
+   * (it resolves when the execution has finished and its results are stored);
+   * a suspended one is woken; a finished one resolves at once.
+   */
+  protected resume(start: () => Promise<void>): Promise<void> {
+    const arrival = new Promise<void>((resolve, reject) => {
+      this.arrived = resolve;
+      this.failed = reject;
+    });
+    if (this.status === 'new') {
+      start().then(
+        () => {
+          this.status = 'done';
+          this.arrived?.();
+        },
+        (err) => {
+          if (err !== KILLED) this.failed?.(err);
+        },
+      );
+    } else if (this.status === 'suspended') {
+      const wake = this.wake;
+      this.wake = undefined;
+      wake?.(false);
+    } else this.arrived?.();
+    return arrival;
+  }
+
+  /** Unwind a suspended execution. */
+  kill(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.(true);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Batched program SMC (one execution for all particles, resampling by lazy
+ * in-place gathers) against per-particle program SMC and the Kalman filter;
+ * the fallback to per-particle execution and its reasons; the per-particle
+ * path's replay without density recomputation; memory and abort.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { model } from '../../src/core/model.js';
+import { rngFrom } from '../../src/core/rng.js';
+import * as ops from '../../src/core/value.js';
+import { Normal, NormalDistribution } from '../../src/distributions/normal.js';
+import { Uniform } from '../../src/distributions/uniform.js';
+import { infer } from '../../src/infer/registry.js';
+import { runSMC } from '../../src/infer/smc/core.js';
+import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
+import '../../src/infer/smc/program.js';
+import { openParticleAxis } from '../../src/infer/smc/reindex.js';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+const YS = [0.3, -0.5, 1.2, 2.0, 1.1, 0.4, -0.3, 0.8, 1.5, 0.9];
+
+const walk = model(async ({ sample, observe }, ys: number[]) => {
+  let x = await sample('x0', Normal(0, 1));
+  for (let t = 0; t < ys.length; t++) {
+    if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
+    await observe(`y${t}`, Normal(x, 1), ys[t]);
+  }
+  return x;
+});
+
+/** Exact log Z and E[x_T | y] of the random walk (Kalman filter). */
+function kalman(ys: number[]): { logZ: number; mean: number } {
+  let m = 0;
+  let P = 1;
+  let logZ = 0;
+  for (let t = 0; t < ys.length; t++) {
+    if (t > 0) P += 1;
+    const S = P + 1;
+    const r = ys[t] - m;
+    logZ += -0.5 * (Math.log(2 * Math.PI * S) + (r * r) / S);
+    const K = P / S;
+    m += K * r;
+    P *= 1 - K;
+  }
+  return { logZ, mean: m };
+}
+
+function meanSE(xs: number[]): { mean: number; se: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, se: Math.sqrt(v / xs.length) };
+}
+
+interface RunOut {
+  logZ: number;
+  meanX: number;
+}
+
+const SEEDS = 24;
+const N = 200;
+
+/**
+ * The check each engine must pass over SEEDS seeds: exp(log Z) unbiased for
+ * Z (ratio to the exact Z within 4 standard errors of 1) and the posterior
+ * mean of x_T within 4 standard errors of the Kalman mean.
+ */
+async function checkAgainstKalman(run: (seed: number) => Promise<RunOut>): Promise<{ ok: boolean; detail: string; logZs: number[] }> {
+  const exact = kalman(YS);
+  const outs: RunOut[] = [];
+  for (let s = 0; s < SEEDS; s++) outs.push(await run(s));
+  const z = meanSE(outs.map((o) => Math.exp(o.logZ - exact.logZ)));
+  const x = meanSE(outs.map((o) => o.meanX));
+  const ok = Math.abs(z.mean - 1) < 4 * z.se && Math.abs(x.mean - exact.mean) < 4 * x.se;
+  return { ok, detail: `Z/Z* = ${z.mean.toFixed(3)} ± ${z.se.toFixed(3)}; E[x_T] = ${x.mean.toFixed(4)} ± ${x.se.toFixed(4)} (exact ${exact.mean.toFixed(4)})`, logZs: outs.map((o) => o.logZ) };
+}
+
+async function engineRun(seed: number, batched: boolean): Promise<RunOut> {
+  const post = await infer(walk, { method: 'smc', particles: N, seed, batched }, YS);
+  expect(post.diagnostics.execution).toBe(batched ? 'batched' : 'per-particle');
+  const out = { logZ: post.logZ, meanX: post.expectation((d) => d.returnValue as number) };
+  post.dispose();
+  return out;
+}
+
+/**
+ * A planted bug: batched program SMC whose resampling forgets to gather the
+ * values the suspended program holds (the weights are reset, the particles
+ * are not moved), built from the engine's own pieces.
+ */
+async function forgetfulBatched(seed: number): Promise<RunOut> {
+  const open = await openParticleAxis(N);
+  if (!open) throw new Error('no AsyncLocalStorage');
+  try {
+    const m = walk as unknown as typeof walk & { fn: unknown };
+    const res = await runSMC<BatchedProgram<tf.Tensor>>(
+      {
+        init: (_n, r) => new BatchedProgram<tf.Tensor>(open, r.split()),
+        async step(state) {
+          await state.advance(m as never, [YS]);
+          return { state, logPotential: state.increment ?? new Float64Array(N) };
+        },
+        done: (_t, state) => state.status === 'done',
+        store: { ...batchedProgramStore<tf.Tensor>(), select: (state) => state },
+      },
+      { particles: N, rng: rngFrom(seed), genealogy: false },
+    );
+    const x = (res.state.returnValue as tf.Tensor).dataSync();
+    let meanX = 0;
+    res.weights.forEach((w, i) => (meanX += w * x[i]));
+    return { logZ: res.logZ, meanX };
+  } finally {
+    open.close();
+  }
+}
+
+describe('batched program SMC', () => {
+  it('matches the Kalman filter and per-particle program SMC within MCSE; a resampling that forgets the live values fails the same check', async () => {
+    const batched = await checkAgainstKalman((s) => engineRun(s, true));
+    expect(batched.ok, `batched: ${batched.detail}`).toBe(true);
+    const perParticle = await checkAgainstKalman((s) => engineRun(s, false));
+    expect(perParticle.ok, `per-particle: ${perParticle.detail}`).toBe(true);
+    // the two engines' log Z distributions: equal means within MCSE
+    const a = meanSE(batched.logZs);
+    const b = meanSE(perParticle.logZs);
+    expect(Math.abs(a.mean - b.mean), `mean log Z batched ${a.mean} ± ${a.se}, per-particle ${b.mean} ± ${b.se}`).toBeLessThan(4 * Math.hypot(a.se, b.se));
+    const planted = await checkAgainstKalman(forgetfulBatched);
+    expect(planted.ok, `planted bug passed: ${planted.detail}`).toBe(false);
+    if (process.env.TYCHE_REPORT) console.log(`batched ${batched.detail}\nper-particle ${perParticle.detail}\nplanted ${planted.detail}`);
+  }, 120_000);
+
+  it('carries values computed from draws across resamplings (derived tensors are gathered too)', async () => {
+    // the state is held as a derived tensor (2x - x = x), and a second derived value spans several observations
+    const derived = model(async ({ sample, observe }, ys: number[]) => {
+      let twice = ops.mul(2, await sample('x0', Normal(0, 1)));
+      for (let t = 0; t < ys.length; t++) {
+        const x = ops.div(twice, 2);
+        const next = t > 0 ? await sample(`x${t}`, Normal(x, 1)) : x;
+        await observe(`y${t}`, Normal(next, 1), ys[t]);
+        twice = ops.mul(next, 2);
+      }
+      return ops.div(twice, 2);
+    });
+    const a = await infer(derived, { method: 'smc', particles: 300, seed: 3, essThreshold: 1 }, YS);
+    expect(a.diagnostics.execution).toBe('batched');
+    // each particle's return value is its own last draw: rows stayed aligned through every resampling
+    for (const d of a.draws) expect(d.returnValue as number).toBeCloseTo(d.values[`x${YS.length - 1}`] as number, 5);
+    a.dispose();
+  });
+
+  it('falls back to per-particle execution when control flow depends on a draw, and says why', async () => {
+    const branchy = model(async ({ sample, observe }) => {
+      const u = await sample('u', Uniform(0, 1));
+      const x = u > 0.5 ? await sample('a', Normal(1, 1)) : await sample('b', Normal(-1, 1));
+      await observe('y', Normal(x, 1), 0.5);
+      return x;
+    });
+    const post = await infer(branchy, { method: 'smc', particles: 50, seed: 1 });
+    expect(post.diagnostics.execution).toBe('per-particle');
+    expect(String(post.diagnostics.notBatched)).toMatch(/"u"/);
+    await expect(infer(branchy, { method: 'smc', particles: 50, seed: 1, batched: true })).rejects.toThrow(/"u"/);
+    // a branch on a tensor's truthiness does not throw: the per-particle check catches it
+    const truthy = model(async ({ sample, observe }) => {
+      const u = await sample('u', Normal(0, 1));
+      const x = ops.gt(u, 0) ? await sample('a', Normal(1, 1)) : await sample('b', Normal(-1, 1));
+      await observe('y', Normal(x, 1), 0.5);
+      return x;
+    });
+    const t = await infer(truthy, { method: 'smc', particles: 50, seed: 2 });
+    expect(t.diagnostics.execution).toBe('per-particle');
+    expect(String(t.diagnostics.notBatched)).toMatch(/control flow depends on a random value/);
+    expect(t.draws.some((d) => 'b' in d.values)).toBe(true);
+    const off = await infer(walk, { method: 'smc', particles: 20, seed: 1, batched: false }, YS);
+    expect(off.diagnostics.notBatched).toBe('batched: false');
+    await expect(infer(walk, { method: 'smc', particles: 20, batched: 'yes' as never }, YS)).rejects.toThrow(/batched must be/);
+  });
+
+  it('keeps tf.memory flat over long runs and honours an AbortSignal', async () => {
+    const long = Array.from({ length: 60 }, (_, t) => Math.sin(t / 5));
+    const first = await infer(walk, { method: 'smc', particles: 500, seed: 1 }, long);
+    first.dispose();
+    const before = tf.memory().numTensors;
+    for (let s = 0; s < 2; s++) (await infer(walk, { method: 'smc', particles: 500, seed: s }, long)).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const ac = new AbortController();
+    const run = infer(walk, { method: 'smc', particles: 500, seed: 1, signal: ac.signal, onStep: ({ step }: { step: number }) => (step === 20 ? ac.abort(new Error('stop here')) : undefined) }, long);
+    await expect(run).rejects.toThrow(/stop here/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('per-particle program SMC', () => {
+  it('replays copies without recomputing densities: about one density per site and particle', async () => {
+    let calls = 0;
+    class Counted extends NormalDistribution {
+      override logProb(x: ops.Value): ops.Value {
+        calls++;
+        return super.logProb(x);
+      }
+    }
+    const counted = model(async ({ sample, observe }, ys: number[]) => {
+      let x = await sample('x0', new Counted(0, 1));
+      for (let t = 0; t < ys.length; t++) {
+        if (t > 0) x = await sample(`x${t}`, new Counted(x, 1));
+        await observe(`y${t}`, new Counted(x, 1), ys[t]);
+      }
+      return x;
+    });
+    const n = 40;
+    const post = await infer(counted, { method: 'smc', particles: n, seed: 1, batched: false, essThreshold: 1 }, YS);
+    const sites = 2 * YS.length;
+    // replayed copies (diagnostics.replays) re-run their prefix; with recomputation each would cost up to `sites` densities
+    expect(post.diagnostics.replays as number).toBeGreaterThan(n);
+    expect(calls).toBeLessThanOrEqual(n * sites + 2 * (post.diagnostics.replays as number));
+  });
+});
