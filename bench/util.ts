@@ -19,6 +19,16 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; resu
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result };
 }
 
+/**
+ * Seconds of this process's CPU time (user + system) since `c0`
+ * (`process.cpuUsage()`): on a shared, loaded machine the wall clock mostly
+ * measures the other jobs, while a single-threaded run's CPU time is its cost.
+ */
+export function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
 /** Format rows as a right-aligned text table (first column left-aligned). */
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -124,6 +124,31 @@ describe('potentials', () => {
     expect((await checkPotential(badBatch, seqs)).find((c) => c.name === 'batched-equals-unbatched')!.passed).toBe(false);
   });
 
+  it('a PRM potential scores what many particles ask for in one tick in one scorer call, and steering with batched prefixes equals unbatched', async () => {
+    let calls = 0;
+    let texts = 0;
+    const score = async (t: readonly string[]) => {
+      calls++;
+      texts += t.length;
+      return t.map((s) => 1 / (2 + (s.match(/a/g)?.length ?? 0)));
+    };
+    const prm = new ProcessRewardPotential(abc, { score, delimiter: 'c', link: 'log' }, 'prm');
+    const xs = ['abc', 'bc', 'aac', 'ab', 'abca'].map((s) => abc.encode(s));
+    const alone = await Promise.all(xs.map((x) => prm.prefix(x)));
+    expect(calls).toBe(1); // 'abc' and 'abca' share their completed steps; 'ab' has none
+    expect(texts).toBe(3);
+    expect(await prm.batchPrefix([...xs, abc.encode('cc')])).toEqual([...alone, Math.log(1 / 2)]);
+    expect(calls).toBe(2);
+    // the token model asks the potential once per step for every live particle; the same run without batchPrefix gives the same answer
+    const fresh = () => new ProcessRewardPotential(abc, { score, delimiter: 'c' }, 'prm');
+    const plainOf = (p: ProcessRewardPotential): Potential => ({ name: p.name, vocab: abc, prefix: (x) => p.prefix(x), complete: (x) => p.complete(x) });
+    const run = (potential: Potential) => smcSteer({ lm: markov, potential, sampler: new LocallyOptimalSampler(), particles: 16, maxTokens: MAX, seed: 'prm-batch' });
+    const batched = await run(fresh());
+    const unbatched = await run(plainOf(fresh()));
+    expect(batched.logZ).toBe(unbatched.logZ);
+    expect(batched.particles.map((p) => p.text)).toEqual(unbatched.particles.map((p) => p.text));
+  });
+
   it('the automaton is coerced through the vocabulary trie without a pass over every token per step', () => {
     const words = new TokenVocabulary(['the', 'then', 'there', 'cat', 'cats', 'a', ' ', 'e', 'x']);
     const p = new AutomatonPotential(words, '[^e]*');

@@ -169,6 +169,11 @@ export class AutomatonPotential implements Potential {
     return q >= 0 && this.dfa.live(q) && this.inBudget(q, x.length) ? 0 : -Infinity;
   }
 
+  /** `prefix` of each sequence (automaton states come from the per-prefix memo, so a particle's next prefix costs one token's transitions). */
+  async batchPrefix(xs: readonly (readonly number[])[]): Promise<number[]> {
+    return xs.map((x) => this.prefix(x));
+  }
+
   complete(x: readonly number[]): number {
     const m = this.options.maxTokens;
     return this.dfa.accepting(this.stateOf(x)) && (m === undefined || x.length <= m) ? 0 : -Infinity;

@@ -47,7 +47,12 @@ export interface Potential {
    * {@link logwNext}) calls `prefix` once per text token.
    */
   logwNext?(x: readonly number[]): Float64Array | Promise<Float64Array>;
-  /** Optional batched form of `prefix` (default: one call each). */
+  /**
+   * Optional batched form of `prefix` (default: one call each): one value per
+   * sequence, equal to `prefix` of each (the conformance check
+   * `batched-equals-unbatched` holds it). Steering calls it once per step
+   * with every live particle's prefix.
+   */
   batchPrefix?(xs: readonly (readonly number[])[]): Promise<number[]>;
 }
 
@@ -90,6 +95,21 @@ export async function completeOf(p: Potential, x: readonly number[]): Promise<nu
 }
 
 /**
+ * `prefix` of many sequences at once: one `batchPrefix` call when the
+ * potential has one (a PRM scores every text in one forward pass), else one
+ * `prefix` call each. Every value is checked as {@link prefixOf} checks it.
+ */
+export async function batchPrefixOf(p: Potential, xs: readonly (readonly number[])[]): Promise<number[]> {
+  if (xs.length === 0) return [];
+  if (!p.batchPrefix) return Promise.all(xs.map((x) => prefixOf(p, x)));
+  const vals = await guard(p, 'batchPrefix', xs[0]!, () => p.batchPrefix!(xs));
+  if (!Array.isArray(vals) || vals.length !== xs.length) {
+    throw new PotentialError(p.name, `batchPrefix returned ${Array.isArray(vals) ? vals.length : typeof vals} values for ${xs.length} sequences`);
+  }
+  return vals.map((v, i) => checkLogWeight(p, v, 'prefix', xs[i]!));
+}
+
+/**
  * The log-weight of one next token: `prefix(x·y) − prefix(x)`, or
  * `complete(x) − prefix(x)` for EOS. `prefixX` may be passed when known.
  * Returns -Infinity when the prefix itself is impossible.
@@ -121,10 +141,12 @@ export async function logwNext(p: Potential, x: readonly number[]): Promise<Floa
   if (px === -Infinity) return out;
   const ids: number[] = [];
   for (let y = 0; y < vocab.size; y++) if (y !== vocab.eos && y !== vocab.bos) ids.push(y);
-  const xs = ids.map((y) => [...x, y]);
-  const vals = p.batchPrefix ? await guard(p, 'batchPrefix', x, () => p.batchPrefix!(xs)) : await Promise.all(xs.map((xy) => prefixOf(p, xy)));
+  const vals = await batchPrefixOf(
+    p,
+    ids.map((y) => [...x, y]),
+  );
   ids.forEach((y, k) => {
-    const v = checkLogWeight(p, vals[k], 'prefix', xs[k]);
+    const v = vals[k]!;
     out[y] = v === -Infinity ? -Infinity : v - px;
   });
   const c = await completeOf(p, x);

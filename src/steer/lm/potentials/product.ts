@@ -6,7 +6,7 @@
  */
 import { assertSameVocabulary } from '../errors.js';
 import type { Vocabulary } from '../types.js';
-import { type Potential, completeOf, logwNext, prefixOf } from './potential.js';
+import { type Potential, batchPrefixOf, completeOf, logwNext, prefixOf } from './potential.js';
 
 /** The product of potentials over one vocabulary. */
 export class ProductPotential implements Potential {
@@ -27,6 +27,21 @@ export class ProductPotential implements Potential {
       if (s === -Infinity) return s;
     }
     return s;
+  }
+
+  /** Each factor's batched prefixes (one call per factor), summed. */
+  async batchPrefix(xs: readonly (readonly number[])[]): Promise<number[]> {
+    const out = new Array<number>(xs.length).fill(0);
+    for (const f of this.factors) {
+      const live = xs.flatMap((_, i) => (out[i] === -Infinity ? [] : [i]));
+      if (live.length === 0) break;
+      const vals = await batchPrefixOf(
+        f,
+        live.map((i) => xs[i]!),
+      );
+      live.forEach((i, k) => (out[i] += vals[k]!));
+    }
+    return out;
   }
 
   async complete(x: readonly number[]): Promise<number> {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TickBatcher } from '../batcher.js';
 import type { Vocabulary } from '../types.js';
 import type { Potential } from './potential.js';
 
@@ -24,6 +25,11 @@ export class RewardPotential implements Potential {
 
   prefix(): number {
     return 0;
+  }
+
+  /** Zeros (an outcome reward has no prefix weight). */
+  async batchPrefix(xs: readonly (readonly number[])[]): Promise<number[]> {
+    return xs.map(() => 0);
   }
 
   complete(x: readonly number[]): number | Promise<number> {
@@ -53,6 +59,8 @@ export interface ProcessRewardOptions {
   readonly link?: PrmLink;
   /** Text the generation continues (the prompt), prepended before scoring. */
   readonly context?: string;
+  /** Most texts in one scorer call (default 256). */
+  readonly maxBatch?: number;
 }
 
 /**
@@ -62,15 +70,19 @@ export interface ProcessRewardOptions {
  * `complete(x)` the link of the score of the whole text judged complete. So
  * `logwNext` is 0 inside a step and the twist ratio `link(r_t) − link(r_{t−1})`
  * when a step ends: proper Feynman–Kac form, telescoping to `link(r_final)`.
- * Scores are memoised by text.
+ * Scores are memoised by text, and texts asked for in the same tick (by many
+ * particles, or one `batchPrefix`) go to the scorer in one call.
  */
 export class ProcessRewardPotential implements Potential {
   private readonly delimiter: string;
   private readonly link: PrmLink;
   private readonly context: string;
   private readonly memo = new Map<string, Promise<number>>();
+  private readonly batcher: TickBatcher<ScoreJob>;
   /** PRM texts scored (memo misses). */
   scored = 0;
+  /** Calls into the scorer (each scores a batch of texts). */
+  scorerCalls = 0;
 
   constructor(
     readonly vocab: Vocabulary,
@@ -81,6 +93,7 @@ export class ProcessRewardPotential implements Potential {
     if (this.delimiter.length === 0) throw new Error(`ProcessRewardPotential "${name}": the delimiter must be a non-empty string`);
     this.link = options.link ?? 'log';
     this.context = options.context ?? '';
+    this.batcher = new TickBatcher((jobs) => this.run(jobs), options.maxBatch ?? 256, 'macrotask');
   }
 
   /** The text of the complete steps of `x` (up to and including the last delimiter), or null before the first ends. */
@@ -95,19 +108,54 @@ export class ProcessRewardPotential implements Potential {
     return steps === null ? 0 : this.scoreText(steps, false);
   }
 
+  /** Every prefix's weight, the texts not yet scored going to the scorer in one call. */
+  async batchPrefix(xs: readonly (readonly number[])[]): Promise<number[]> {
+    return Promise.all(xs.map((x) => this.prefix(x)));
+  }
+
   complete(x: readonly number[]): Promise<number> {
     return this.scoreText(this.vocab.decode(x), true);
   }
 
+  /**
+   * The link of one text's score, memoised. Misses are queued: texts asked
+   * for in the same tick (many particles, or one `batchPrefix`) are scored in
+   * one scorer call per kind (prefix / complete).
+   */
   private scoreText(text: string, complete: boolean): Promise<number> {
     const key = `${complete ? 1 : 0}${text}`;
     let hit = this.memo.get(key);
     if (!hit) {
       this.scored++;
-      hit = this.options.score([this.context + text], { complete }).then((r) => applyLink(r[0], this.link));
+      hit = new Promise<number>((resolve, reject) => this.batcher.push({ text: this.context + text, complete, resolve, reject }));
       this.memo.set(key, hit);
       if (this.memo.size > 100_000) this.memo.delete(this.memo.keys().next().value!);
     }
     return hit;
   }
+
+  private async run(jobs: ScoreJob[]): Promise<void> {
+    for (const complete of [false, true]) {
+      const group = jobs.filter((j) => j.complete === complete);
+      if (group.length === 0) continue;
+      try {
+        this.scorerCalls++;
+        const r = await this.options.score(
+          group.map((j) => j.text),
+          { complete },
+        );
+        if (!r || r.length !== group.length) throw new Error(`the scorer returned ${r?.length} scores for ${group.length} texts`);
+        group.forEach((j, i) => j.resolve(applyLink(r[i]!, this.link)));
+      } catch (err) {
+        for (const j of group) j.reject(err);
+      }
+    }
+  }
+}
+
+interface ScoreJob {
+  readonly text: string;
+  readonly complete: boolean;
+  resolve(v: number): void;
+  reject(e: unknown): void;
 }

@@ -29,7 +29,7 @@ import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
 import type { LanguageModel } from '../types.js';
-import { type Potential, assertPotentialVocabulary, logwNext, logwNextToken, prefixOf } from '../potentials/potential.js';
+import { type Potential, assertPotentialVocabulary, batchPrefixOf, logwNext, logwNextToken, prefixOf } from '../potentials/potential.js';
 import type { LocalWeights, TokenContext, TokenSampler } from '../samplers/types.js';
 
 /** One particle: the tokens generated so far. */
@@ -189,6 +189,17 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     const n = state.length;
     const rngs = rng.splitN(n);
     const lp = new Float64Array(n);
+    // the potential's prefix weight of every live particle in one batched call
+    const pot = this.options.potential;
+    const live = start === -Infinity ? [] : state.flatMap((p, i) => (p.done ? [] : [i]));
+    const pre = new Map<number, number>();
+    if (pot && live.length > 0) {
+      const vals = await batchPrefixOf(
+        pot,
+        live.map((i) => state[i]!.tokens),
+      );
+      live.forEach((i, k) => pre.set(i, vals[k]!));
+    }
     await Promise.all(
       state.map(async (p, i) => {
         if (p.done) return;
@@ -198,7 +209,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
           return;
         }
         if (t === 0) p.twist = this.initialTwist;
-        lp[i] = start + (await this.advance(p, i, rngs[i]));
+        lp[i] = start + (await this.advance(p, i, rngs[i], pre.get(i)));
         if (lp[i] === -Infinity) p.done = true; // dead: absorbed, never moved again
       }),
     );
@@ -209,13 +220,15 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
    * Move one particle (in place) by one token; returns its log-weight
    * increment. `slot` 0 follows the reference in conditional SMC. Step 0's
    * start weight is not included (see {@link TokenFeynmanKac.startWeight}).
+   * `prefixWeight` is the potential's `prefix(p.tokens)` when already known
+   * (the step computes every particle's in one batched call).
    */
-  async advance(p: TokenParticle, slot: number, rng: Rng): Promise<number> {
+  async advance(p: TokenParticle, slot: number, rng: Rng, prefixWeight?: number): Promise<number> {
     const { potential, critic, sampler, reference } = this.options;
     const vocab = this.lm.vocab;
     const context = this.prompt.length ? [...this.prompt, ...p.tokens] : p.tokens;
     const lmRow = await this.lm.logprobs(context);
-    const potPrefix = potential ? await prefixOf(potential, p.tokens) : undefined;
+    const potPrefix = potential ? (prefixWeight ?? (await prefixOf(potential, p.tokens))) : undefined;
     const local = new StepLocal(potential, critic, p.tokens, potPrefix, p.twist, vocab);
     const ctx: TokenContext = { context, generated: p.tokens, lmRow, local, rng };
     this.stats.particleSteps++;
