@@ -125,26 +125,31 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * `completeDraws` fills them in by running the model.
  */
 export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
-  const draws: Draw<R>[] = [];
   const fixed = layout.sites.filter((s) => !s.dependentSupport);
-  for (let c = 0; c < result.chains; c++) {
-    const n = result.draws;
-    const flat = result.samples[c];
-    const perSite = fixed.map((s) =>
-      tf.tidy(() => {
-        const rows = new Float32Array(n * s.size);
-        for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), i * s.size);
-        const v = s.bijector.forward(tf.tensor(rows, [n, ...s.unconstrainedShape])) as tf.Tensor;
-        return s.shape.length === 0 ? Array.from(v.dataSync(), Number) : tf.unstack(v).map((t) => tf.keep(t));
-      }),
-    );
-    for (let i = 0; i < n; i++) {
-      const values: Record<string, Value> = {};
-      fixed.forEach((s, k) => {
-        values[s.address] = (perSite[k] as (number | tf.Tensor)[])[i];
-      });
-      draws.push({ values, returnValue: undefined as R, logWeight: 0, chain: c });
+  const n = result.draws;
+  const total = result.chains * n;
+  // one bijector call per site over every draw of every chain, read back once;
+  // a non-scalar site's draws become tensors made from that buffer (cheaper than unstacking a tensor)
+  const perSite = fixed.map((s) => {
+    const rows = new Float32Array(total * s.size);
+    for (let c = 0; c < result.chains; c++) {
+      const flat = result.samples[c]!;
+      for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), (c * n + i) * s.size);
     }
+    const values = tf.tidy(() => (s.bijector.forward(tf.tensor(rows, [total, ...s.unconstrainedShape])) as tf.Tensor).dataSync());
+    if (s.shape.length === 0) return Array.from(values, Number);
+    const size = values.length / total;
+    const out: tf.Tensor[] = [];
+    for (let i = 0; i < total; i++) out.push(tf.tensor(values.subarray(i * size, (i + 1) * size), s.shape, 'float32'));
+    return out;
+  });
+  const draws: Draw<R>[] = [];
+  for (let i = 0; i < total; i++) {
+    const values: Record<string, Value> = {};
+    fixed.forEach((s, k) => {
+      values[s.address] = perSite[k]![i]!;
+    });
+    draws.push({ values, returnValue: undefined as R, logWeight: 0, chain: Math.floor(i / n) });
   }
   return draws;
 }

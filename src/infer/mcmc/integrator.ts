@@ -16,7 +16,8 @@ import type { EuclideanMetric } from './metric.js';
 /**
  * A coroutine that yields positions `q` at which it needs the log density
  * and gradient, is resumed with them, and finally returns a `T`. A yielded
- * `q` is never mutated afterwards, so a driver may keep it.
+ * `q` stays unchanged until the coroutine is resumed (kernels may integrate
+ * in place afterwards), so a driver copies it before resuming.
  */
 export type GradientCoroutine<T> = Generator<readonly number[], T, GradientAnswer>;
 

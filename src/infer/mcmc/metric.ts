@@ -150,6 +150,27 @@ export class EuclideanMetric {
     }
   }
 
+  /**
+   * In place: `q += eps M^{-1} p` (the drift of a leapfrog step without a new
+   * array; the same arithmetic, in the same order, as {@link drift}).
+   */
+  driftInPlace(q: number[], p: ArrayLike<number>, eps: number): void {
+    const d = this.dim;
+    switch (this.kind) {
+      case 'identity':
+        for (let i = 0; i < d; i++) q[i] = q[i]! + eps * p[i]!;
+        return;
+      case 'diag':
+        for (let i = 0; i < d; i++) q[i] = q[i]! + eps * this.inv[i]! * p[i]!;
+        return;
+      case 'dense': {
+        const v = matVecInto(this.inv, p, this.scratch);
+        for (let i = 0; i < d; i++) q[i] = q[i]! + eps * v[i]!;
+        return;
+      }
+    }
+  }
+
   /** A momentum drawn from N(0, M). */
   sampleMomentum(rng: Rng): number[] {
     const d = this.dim;

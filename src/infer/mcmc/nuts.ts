@@ -16,11 +16,18 @@
  * neighbouring state of the other, which catches U-turns that fall between
  * the two halves.
  *
+ * The trajectory allocates nothing per leapfrog step: the two edges of the
+ * trajectory are integrated in place, and each tree depth owns the buffers of
+ * the two subtrees it merges (a {@link NutsWorkspace} per chain, made once).
+ * This is where NUTS spends its time outside the gradient, so it is written
+ * like Stan's C++ (outputs into caller-owned slots), not with fresh vectors
+ * per state.
+ *
  * @module
  */
 import type { Rng } from '../../core/rng.js';
-import { addInto, addVec, copyVec, zeros } from './linalg.js';
-import { type GradientCoroutine, type PhasePoint, type Position, hamiltonian, leapfrog } from './integrator.js';
+import { zeros } from './linalg.js';
+import type { GradientCoroutine, Position } from './integrator.js';
 import { DEFAULT_MAX_ENERGY_ERROR, type HamiltonianKernel, type Transition } from './kernel.js';
 import type { EuclideanMetric } from './metric.js';
 
@@ -32,42 +39,91 @@ export interface NutsKernelOptions {
   readonly maxEnergyError?: number;
 }
 
-/** A finished subtree: its edges, summed momentum, weight and proposal. */
-interface Subtree {
-  /** The last state integrated (the subtree's far edge). */
-  readonly edge: PhasePoint;
-  /** Momentum at the state nearest the trajectory it extends. */
-  readonly pBeg: readonly number[];
-  /** Momentum at the far edge. */
-  readonly pEnd: readonly number[];
-  /**
-   * Summed momentum over the subtree's states. For a single state this is
-   * its momentum itself (shared, read-only); merged subtrees own theirs.
-   */
-  readonly rho: number[];
-  /** log of the summed weights exp(H0 - H) of the subtree's states. */
-  readonly logWeight: number;
-  /** The state selected from the subtree. */
-  readonly proposal: PhasePoint;
-  /** H of the proposal. */
-  readonly proposalEnergy: number;
+/** A phase point held in place: position, momentum, gradient and log density. */
+interface Edge {
+  readonly q: number[];
+  readonly p: number[];
+  readonly grad: number[];
+  logp: number;
 }
 
-/** Mutable state of one transition, shared by the tree-building recursion. */
-interface TreeContext {
-  readonly metric: EuclideanMetric;
-  readonly rng: Rng;
-  readonly h0: number;
-  readonly maxEnergyError: number;
-  /** Scratch vector for the extended-subtree momentum sums. */
+/** A finished subtree, written into a caller-owned slot. */
+interface Slot {
+  /** Momentum at the state nearest the trajectory it extends. */
+  readonly pBeg: number[];
+  /** Momentum at the far edge. */
+  readonly pEnd: number[];
+  /** Summed momentum over the subtree's states. */
+  readonly rho: number[];
+  /** log of the summed weights exp(H0 - H) of the subtree's states. */
+  logWeight: number;
+  /** The state selected from the subtree: position, gradient, log density, energy. */
+  readonly q: number[];
+  readonly grad: number[];
+  logp: number;
+  energy: number;
+}
+
+/**
+ * One chain's buffers for NUTS trajectories of dimension `dim`: the two
+ * edges, the selected state, a leaf, and one pending left half per tree
+ * level (grown on demand). Reused by every transition of the chain.
+ */
+class NutsWorkspace {
+  readonly fwd: Edge;
+  readonly bck: Edge;
+  readonly sample: Slot;
+  readonly leaf: Slot;
+  readonly rho: number[];
+  readonly nearP: number[];
   readonly scratch: number[];
-  /** Signed step size for the subtree being built. */
-  eps: number;
-  /** The state the next leapfrog starts from. */
-  z: PhasePoint;
-  nLeapfrog: number;
-  sumAcceptProb: number;
-  divergent: boolean;
+  /** `pending[k]`: a finished left half of 2^k states waiting for its right half. */
+  readonly pending: Slot[] = [];
+  /** Whether `pending[k]` holds a left half. */
+  readonly waiting: boolean[] = [];
+
+  constructor(readonly dim: number) {
+    this.fwd = edge(dim);
+    this.bck = edge(dim);
+    this.sample = slot(dim);
+    this.leaf = slot(dim);
+    this.rho = zeros(dim);
+    this.nearP = zeros(dim);
+    this.scratch = zeros(dim);
+  }
+
+  /** Makes room for subtrees of depth `depth` and clears the pending halves. */
+  reset(depth: number): void {
+    while (this.pending.length < depth) this.pending.push(slot(this.dim));
+    this.waiting.length = 0;
+    for (let k = 0; k < depth; k++) this.waiting.push(false);
+  }
+}
+
+function edge(d: number): Edge {
+  return { q: zeros(d), p: zeros(d), grad: zeros(d), logp: 0 };
+}
+
+function slot(d: number): Slot {
+  return { pBeg: zeros(d), pEnd: zeros(d), rho: zeros(d), logWeight: 0, q: zeros(d), grad: zeros(d), logp: 0, energy: 0 };
+}
+
+function copyInto(src: ArrayLike<number>, dst: number[]): void {
+  for (let i = 0; i < dst.length; i++) dst[i] = src[i]!;
+}
+
+/** `out = a + b` over `out.length` entries; returns `out`. */
+function sumInto(a: readonly number[], b: readonly number[], out: number[]): number[] {
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+/** Copies a selected state (and its energy) from one slot to another. */
+function takeProposal(from: Slot, to: Slot): void {
+  copyInto(from.q, to.q);
+  copyInto(from.grad, to.grad);
+  to.logp = from.logp;
+  to.energy = from.energy;
 }
 
 /**
@@ -87,51 +143,42 @@ function logAddExp(a: number, b: number): number {
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
-/**
- * Builds a subtree of 2^depth states from `ctx.z` in the direction of
- * `ctx.eps`; returns null when it diverges or makes a U-turn inside (the
- * caller then stops the trajectory without using it).
- */
-function* buildTree(ctx: TreeContext, depth: number): GradientCoroutine<Subtree | null> {
-  if (depth === 0) {
-    const z = yield* leapfrog(ctx.z, ctx.eps, ctx.metric);
-    ctx.z = z;
-    ctx.nLeapfrog += 1;
-    const h = hamiltonian(z, ctx.metric);
-    const logW = ctx.h0 - h;
-    ctx.sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
-    if (-logW > ctx.maxEnergyError) {
-      ctx.divergent = true;
-      return null;
-    }
-    return { edge: z, pBeg: z.p, pEnd: z.p, rho: z.p as number[], logWeight: logW, proposal: z, proposalEnergy: h };
-  }
-  const first = yield* buildTree(ctx, depth - 1);
-  if (first === null) return null;
-  const second = yield* buildTree(ctx, depth - 1);
-  if (second === null) return null;
+/** H = -log p + K(p), or `Infinity` where not finite. */
+function energyOf(z: Edge, metric: EuclideanMetric): number {
+  const h = -z.logp + metric.kinetic(z.p);
+  return Number.isFinite(h) ? h : Infinity;
+}
 
-  const logWeight = logAddExp(first.logWeight, second.logWeight);
+/**
+ * Merges the subtree `right` (integrated after `left`) into `left`, in place:
+ * the multinomial choice between their proposals, the summed momentum, and
+ * the no-U-turn checks across the merge (each half extended by the
+ * neighbouring state of the other) and over the whole. Returns false on a
+ * U-turn (the caller then abandons the subtree).
+ */
+function mergeInto(left: Slot, right: Slot, metric: EuclideanMetric, rng: Rng, scratch: number[]): boolean {
+  const logWeight = logAddExp(left.logWeight, right.logWeight);
   // Uniform progressive sampling: the second half wins with its share of the weight.
-  const takeSecond = second.logWeight >= logWeight || ctx.rng.uniform() < Math.exp(second.logWeight - logWeight);
-  const m = ctx.metric;
-  // Across the merge: each half extended by the neighbouring state of the other.
+  const takeSecond = right.logWeight >= logWeight || rng.uniform() < Math.exp(right.logWeight - logWeight);
   let ok =
-    noUTurn(m, first.pBeg, second.pBeg, addInto(first.rho, second.pBeg, ctx.scratch)) &&
-    noUTurn(m, first.pEnd, second.pEnd, addInto(second.rho, first.pEnd, ctx.scratch));
-  // A single state's rho is its momentum: copy before summing in place.
-  const rho = depth === 1 ? addVec(first.rho, second.rho) : addInto(first.rho, second.rho, first.rho);
-  ok = ok && noUTurn(m, first.pBeg, second.pEnd, rho);
-  if (!ok) return null;
-  return {
-    edge: second.edge,
-    pBeg: first.pBeg,
-    pEnd: second.pEnd,
-    rho,
-    logWeight,
-    proposal: takeSecond ? second.proposal : first.proposal,
-    proposalEnergy: takeSecond ? second.proposalEnergy : first.proposalEnergy,
-  };
+    noUTurn(metric, left.pBeg, right.pBeg, sumInto(left.rho, right.pBeg, scratch)) &&
+    noUTurn(metric, left.pEnd, right.pEnd, sumInto(right.rho, left.pEnd, scratch));
+  sumInto(left.rho, right.rho, left.rho);
+  ok = ok && noUTurn(metric, left.pBeg, right.pEnd, left.rho);
+  if (!ok) return false;
+  copyInto(right.pEnd, left.pEnd);
+  left.logWeight = logWeight;
+  if (takeSecond) takeProposal(right, left);
+  return true;
+}
+
+/** Copies a whole subtree summary (edges, sum, weight, proposal). */
+function copySlot(from: Slot, to: Slot): void {
+  copyInto(from.pBeg, to.pBeg);
+  copyInto(from.pEnd, to.pEnd);
+  copyInto(from.rho, to.rho);
+  to.logWeight = from.logWeight;
+  takeProposal(from, to);
 }
 
 /** Multinomial NUTS with the generalised no-U-turn criterion. */
@@ -141,6 +188,8 @@ export class NutsKernel implements HamiltonianKernel {
   readonly maxTreeDepth: number;
   /** Energy error counted as a divergence. */
   readonly maxEnergyError: number;
+  /** Each chain's buffers, by the chain's metric (one metric per chain). */
+  private readonly workspaces = new WeakMap<EuclideanMetric, NutsWorkspace>();
 
   /** @param options - see {@link NutsKernelOptions}. */
   constructor(options: NutsKernelOptions = {}) {
@@ -153,67 +202,125 @@ export class NutsKernel implements HamiltonianKernel {
     this.maxEnergyError = maxEnergyError;
   }
 
+  private workspace(metric: EuclideanMetric): NutsWorkspace {
+    let ws = this.workspaces.get(metric);
+    if (ws === undefined || ws.dim !== metric.dim) this.workspaces.set(metric, (ws = new NutsWorkspace(metric.dim)));
+    return ws;
+  }
+
   /** {@inheritDoc HamiltonianKernel.transition} */
   *transition(from: Position, stepSize: number, metric: EuclideanMetric, rng: Rng): GradientCoroutine<Transition> {
-    const z0: PhasePoint = { q: from.q, logp: from.logp, grad: from.grad, p: metric.sampleMomentum(rng) };
-    const h0 = hamiltonian(z0, metric);
-    const ctx: TreeContext = {
-      metric,
-      rng,
-      h0,
-      maxEnergyError: this.maxEnergyError,
-      scratch: zeros(metric.dim),
-      eps: stepSize,
-      z: z0,
-      nLeapfrog: 0,
-      sumAcceptProb: 0,
-      divergent: false,
-    };
-    let fwd = z0; // forward-most state of the trajectory
-    let bck = z0; // backward-most state
-    const rho = copyVec(z0.p);
+    const ws = this.workspace(metric);
+    const { fwd, bck, sample, leaf, rho, nearP, scratch, pending, waiting } = ws;
+    const d = metric.dim;
+    const p0 = metric.sampleMomentum(rng);
+    for (const e of [fwd, bck]) {
+      copyInto(from.q, e.q);
+      copyInto(p0, e.p);
+      copyInto(from.grad, e.grad);
+      e.logp = from.logp;
+    }
+    const h0 = energyOf(fwd, metric);
+    copyInto(p0, rho);
+    copyInto(from.q, sample.q);
+    copyInto(from.grad, sample.grad);
+    sample.logp = from.logp;
+    sample.energy = h0;
     let logWeight = 0; // the initial state has weight exp(H0 - H0) = 1
-    let sample: PhasePoint = z0;
-    let sampleEnergy = h0;
     let depth = 0;
+    let nLeapfrog = 0;
+    let sumAcceptProb = 0;
+    let divergent = false;
 
     while (depth < this.maxTreeDepth) {
       const forward = rng.uniform() > 0.5;
-      const near = forward ? fwd : bck;
+      const z = forward ? fwd : bck; // the edge that moves, integrated in place
       const far = forward ? bck : fwd;
-      ctx.eps = forward ? stepSize : -stepSize;
-      ctx.z = near;
-      const sub = yield* buildTree(ctx, depth);
-      if (sub === null) break;
+      copyInto(z.p, nearP);
+      const eps = forward ? stepSize : -stepSize;
+      const half = 0.5 * eps;
+
+      // The new subtree: 2^depth leapfrog steps from z. Subtrees are merged as
+      // a binary counter runs (the order of the textbook recursion, without
+      // its nested coroutines): after each leaf, every level whose left half
+      // is waiting takes the new right half.
+      ws.reset(depth);
+      let sub: Slot | null = null;
+      let failed = false;
+      for (let n = 1 << depth; n > 0 && !failed; n--) {
+        for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
+        metric.driftInPlace(z.q, z.p, eps);
+        const a = yield z.q;
+        let finite = Number.isFinite(a.logp);
+        for (let i = 0; i < d; i++) {
+          const g = a.grad[a.offset + i]!;
+          if (!Number.isFinite(g)) finite = false;
+          z.grad[i] = g;
+        }
+        // a non-finite log density or gradient leaves the support: a divergence, never NaN arithmetic
+        z.logp = finite ? a.logp : -Infinity;
+        for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
+        nLeapfrog += 1;
+        const h = energyOf(z, metric);
+        const logW = h0 - h;
+        sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
+        if (-logW > this.maxEnergyError) {
+          divergent = true;
+          failed = true;
+          break;
+        }
+        // the leaf goes straight into the first free level
+        let level = 0;
+        let cur = waiting[0] === false && depth > 0 ? pending[0]! : leaf;
+        copyInto(z.p, cur.pBeg);
+        copyInto(z.p, cur.pEnd);
+        copyInto(z.p, cur.rho);
+        copyInto(z.q, cur.q);
+        copyInto(z.grad, cur.grad);
+        cur.logWeight = logW;
+        cur.logp = z.logp;
+        cur.energy = h;
+        while (level < depth) {
+          if (!waiting[level]) {
+            if (cur !== pending[level]) copySlot(cur, pending[level]!);
+            waiting[level] = true;
+            break;
+          }
+          waiting[level] = false;
+          if (!mergeInto(pending[level]!, cur, metric, rng, scratch)) {
+            failed = true;
+            break;
+          }
+          cur = pending[level]!;
+          level += 1;
+        }
+        if (level === depth && !failed) sub = cur;
+      }
+      if (failed || sub === null) break;
       depth += 1;
 
       // Biased progressive sampling: move to the new subtree with probability
       // min(1, w_new / w_old), favouring states far from the start.
-      if (sub.logWeight > logWeight || rng.uniform() < Math.exp(sub.logWeight - logWeight)) {
-        sample = sub.proposal;
-        sampleEnergy = sub.proposalEnergy;
-      }
+      if (sub.logWeight > logWeight || rng.uniform() < Math.exp(sub.logWeight - logWeight)) takeProposal(sub, sample);
       logWeight = logAddExp(logWeight, sub.logWeight);
 
       // The old trajectory extended by the new subtree's first state, the new
       // subtree extended by the old trajectory's adjacent state, and the whole.
       let ok =
-        noUTurn(metric, far.p, sub.pBeg, addInto(rho, sub.pBeg, ctx.scratch)) &&
-        noUTurn(metric, near.p, sub.pEnd, addInto(sub.rho, near.p, ctx.scratch));
-      addInto(rho, sub.rho, rho);
+        noUTurn(metric, far.p, sub.pBeg, sumInto(rho, sub.pBeg, scratch)) &&
+        noUTurn(metric, nearP, sub.pEnd, sumInto(sub.rho, nearP, scratch));
+      sumInto(rho, sub.rho, rho);
       ok = ok && noUTurn(metric, far.p, sub.pEnd, rho);
-      if (forward) fwd = sub.edge;
-      else bck = sub.edge;
       if (!ok) break;
     }
 
     return {
-      position: { q: sample.q, logp: sample.logp, grad: sample.grad },
-      acceptStat: ctx.nLeapfrog > 0 ? ctx.sumAcceptProb / ctx.nLeapfrog : 0,
+      position: { q: sample.q.slice(), logp: sample.logp, grad: sample.grad.slice() },
+      acceptStat: nLeapfrog > 0 ? sumAcceptProb / nLeapfrog : 0,
       treeDepth: depth,
-      nLeapfrog: ctx.nLeapfrog,
-      divergent: ctx.divergent,
-      energy: sampleEnergy,
+      nLeapfrog,
+      divergent,
+      energy: sample.energy,
     };
   }
 }
