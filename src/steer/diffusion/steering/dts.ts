@@ -6,10 +6,11 @@
  * by selection → expansion → rollout → backup.
  *
  * - **Selection** from a dummy root (whose children are initial noises): at a
- *   node that may take another child (progressive widening: at most
- *   `maxChildren(visits)` children) stop and expand it; otherwise go to a
+ *   node that may take another child (at most `maxChildren`, a fixed number
+ *   or a function of the visits for progressive widening) stop and expand it; otherwise go to a
  *   child drawn with probability ∝ exp(λ v̂(child)) (DTS) or to the child
- *   with the highest v̂ (DTS*, the greedy variant).
+ *   with the highest v̂ (DTS*, the greedy variant; where the greedy path ends
+ *   at a finished sample, that rollout is selected by Boltzmann instead).
  * - **Expansion and rollout**: draw a new child from the sampler's kernel
  *   p(x_s | x_t), then continue to the final time; every intermediate state
  *   joins the tree, so later rollouts reuse it. A node's kernel (its Gaussian
@@ -25,9 +26,13 @@
  * exp(λ v̂(c)) / Σ_c' exp(λ v̂(c')) = exp(λ (v̂(c) − v̂(a))) / |C(a)|, and the
  * product along a path telescopes to exp(λ r(leaf)) Π_a (1/|C(a)|) /
  * exp(λ v̂(root)): self-normalised importance sampling over the tree's paths,
- * whose children are draws from the base kernel. As rollouts grow, every
- * node with mass gets more children (widening), so the tree's law converges
- * to the tilted target. {@link DtsResult.leaves} returns those exact leaf
+ * whose children are draws from the base kernel. When the number of children
+ * of each node does not depend on the rewards (`selectionLambda: 0`, uniform
+ * growth) this is consistent at every budget; growing by the values (the
+ * paper's rule) makes the counts depend on the rewards seen, and the tree's
+ * law is exact only as every node's children fill up (measured on the
+ * analytic mixture: it under-tilts at 25,000–160,000 evaluations; see
+ * docs/steer/diffusion-steering.md). {@link DtsResult.leaves} returns those exact leaf
  * probabilities, so one tree gives a weighted population with no extra
  * sampling noise.
  *
@@ -69,10 +74,21 @@ export interface DtsOptions {
   readonly batch?: number;
   /**
    * Children a node may have after `visits` visits: a number (the paper's
-   * fixed maximum) or a function (default ⌈√visits⌉, progressive widening,
-   * which keeps every node widening as the budget grows).
+   * fixed maximum; default 4) or a function, e.g. `v => Math.ceil(Math.sqrt(v))`
+   * (progressive widening: every node keeps widening as the budget grows).
    */
   readonly maxChildren?: number | ((visits: number, level: number) => number);
+  /**
+   * DTS: the tilt of the Boltzmann selection while the tree grows (default λ,
+   * the paper's rule). The returned law always uses λ. Growing by the values
+   * makes where children are added depend on the rewards seen, which biases the
+   * tree's law at a finite budget (the bias vanishes only as rollouts grow; see
+   * docs/steer/diffusion-steering.md); 0 grows the tree uniformly, and then the
+   * tree's law is self-normalised importance sampling with the base process as
+   * proposal, consistent at every budget but spending rollouts where the target
+   * has little mass.
+   */
+  readonly selectionLambda?: number;
   /** DTS: how many samples to draw from the final tree by Boltzmann descent (default 1). */
   readonly samples?: number;
   /** Conditioning for a batch of n rows (e.g. `n => labels(n, 3)`). */
@@ -184,7 +200,7 @@ function greedy(children: readonly DtsNode[]): number {
   return b;
 }
 
-/** The leaves of the tree with their Boltzmann-descent probabilities (depth-first). */
+/** The leaves of the tree with their Boltzmann-descent probabilities (depth-first, children in the order drawn). */
 export function treeLeaves(root: DtsNode, lambda: number, finalLevel: number): DtsLeaves {
   const xs: Float32Array[] = [];
   const rewards: number[] = [];
@@ -199,8 +215,9 @@ export function treeLeaves(root: DtsNode, lambda: number, finalLevel: number): D
       continue;
     }
     const k = node.children.length;
-    for (const c of node.children) {
+    for (let i = k - 1; i >= 0; i--) {
       // exp(λ(v_c − v_a)) / |C|: the children's shares sum to 1 because v_a is their soft mean
+      const c = node.children[i]!;
       const share = node.value === -Infinity ? 1 / k : Math.exp(lambda * (c.value - node.value)) / k;
       stack.push([c, p * share]);
     }
@@ -228,8 +245,10 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${who}: batch must be a positive integer, got ${batch}`);
   const samples = o.samples ?? 1;
   if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`${who}: samples must be a positive integer, got ${samples}`);
-  const mc = o.maxChildren ?? ((v: number) => Math.ceil(Math.sqrt(v)));
+  const mc = o.maxChildren ?? 4;
   if (typeof mc === 'number' && !(Number.isInteger(mc) && mc >= 1)) throw new RangeError(`${who}: maxChildren must be a positive integer or a function of the visits, got ${mc}`);
+  const selectionLambda = o.selectionLambda ?? lambda;
+  if (!(selectionLambda >= 0) || !Number.isFinite(selectionLambda)) throw new RangeError(`${who}: selectionLambda must be a nonnegative finite number, got ${selectionLambda}`);
   const maxChildren = typeof mc === 'number' ? () => mc : mc;
   const times = o.times ? [...o.times] : timeGrid(model.schedule, o.steps ?? 50);
   if (times.length < 2) throw new RangeError(`${who}: need at least two times (one step), got ${times.length}`);
@@ -237,7 +256,7 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
     checkTime(model.schedule, times[i]!, `${who}, times[${i}]`);
     if (i > 0 && !(times[i]! < times[i - 1]!)) throw new RangeError(`${who}: times must decrease (noise to data); times[${i}] = ${times[i]} follows ${times[i - 1]}`);
   }
-  return { who, lambda, mode, sampler, batch, samples, maxChildren, times };
+  return { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times };
 }
 
 /**
@@ -252,7 +271,7 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
  * ```
  */
 export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
-  const { who, lambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
+  const { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
   const S = times.length - 1;
   const dim = model.eventShape.reduce((a, b) => a * b, 1);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
@@ -266,18 +285,23 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
   let best: { x: Float32Array; reward: number } = { x: new Float32Array(dim), reward: -Infinity };
   const trace: DtsTracePoint[] = [];
 
-  /** Pick the node to expand (or null at a full leaf), counting visits on the way. */
-  const select = (): DtsNode | null => {
+  /**
+   * Pick the node to expand, counting visits on the way; null at a final
+   * leaf, 'wait' at a node whose every child is still being drawn in this
+   * batch (the batch ends there).
+   */
+  const select = (greedily: boolean): DtsNode | null | 'wait' => {
     let node = root;
     for (;;) {
       node.visits++;
       if (node.level === S) return null;
       const have = node.children.length + node.pending;
-      if (node.children.length === 0 || have < maxChildren(node.visits, node.level)) {
+      if (have < maxChildren(node.visits, node.level) || have === 0) {
         node.pending++;
         return node;
       }
-      const i = mode === 'sample' ? boltzmann(node.children, (options as any).selectLambda ?? lambda, rng) : greedy(node.children);
+      if (node.children.length === 0) return 'wait';
+      const i = greedily ? greedy(node.children) : boltzmann(node.children, selectionLambda, rng);
       node = node.children[i]!;
     }
   };
@@ -290,7 +314,10 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
     const starts: DtsNode[] = [];
     let planned = 0;
     for (let b = 0; b < batch; b++) {
-      const node = select();
+      // DTS*: greedy descent; where it ends at a finished leaf (its path is full), explore by Boltzmann selection instead
+      let node = select(mode === 'search');
+      if (node === null && mode === 'search') node = select(false);
+      if (node === 'wait') break;
       if (node === null) continue;
       const c = cost(node);
       if (evaluations + planned + c > options.budget) {
