@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
-import { digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
+import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
 import { type Value, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
 
 /** log Gamma(x), for numbers or tensors. */
@@ -119,4 +119,71 @@ export function normalCdf(z: Value): Value {
 /** Standard normal quantile Phi^{-1}(p), for numbers or tensors. */
 export function normalIcdf(p: Value): Value {
   return typeof p === 'number' ? normalIcdfNumber(p) : normalIcdfTensor(p);
+}
+
+/**
+ * A scalar float64 function applied elementwise to broadcast tensors (or a
+ * mix of numbers and tensors), returned as float32 and differentiable through
+ * the given partial derivatives (also float64 functions). Like every
+ * `tf.customGrad` op, the compiled (JIT) path does not record it: models using
+ * it run on tfjs.
+ */
+function elementwise64(name: string, args: readonly Value[], f: (...x: number[]) => number, partials: readonly ((...x: number[]) => number)[]): tf.Tensor {
+  let shape: number[] = [];
+  for (const v of args) shape = broadcastShapes(shape, typeof v === 'number' ? [] : v.shape, name);
+  const ts = args.map((v) => tf.broadcastTo(toFloatTensor(v), shape));
+  const vals = ts.map((t) => t.dataSync());
+  const n = vals[0]!.length;
+  const at = (i: number): number[] => vals.map((v) => v[i]!);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = f(...at(i));
+  const op = tf.customGrad((() => ({
+    value: tf.tensor(out, shape),
+    gradFunc: (dy: tf.Tensor) =>
+      partials.map((g) => {
+        const d = new Float32Array(n);
+        for (let i = 0; i < n; i++) d[i] = g(...at(i));
+        return tf.mul(dy, tf.tensor(d, shape));
+      }),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(...ts);
+}
+
+/** Central difference of f in its argument k, in float64 (for shape-parameter derivatives). */
+function centralDiff(f: (...x: number[]) => number, k: number): (...x: number[]) => number {
+  return (...x) => {
+    const h = 1e-6 * Math.max(1, Math.abs(x[k]!));
+    const up = x.slice();
+    const down = x.slice();
+    up[k] = x[k]! + h;
+    down[k] = Math.max(x[k]! - h, x[k]! / 2);
+    return (f(...up) - f(...down)) / (up[k]! - down[k]!);
+  };
+}
+
+/**
+ * The regularised incomplete beta I_x(a, b) (the Beta(a, b) cdf): float64
+ * for numbers ({@link betaincNumber}); for tensors computed elementwise in
+ * float64 and returned as float32, differentiable in x exactly (the Beta
+ * density) and in a, b by float64 central differences (relative error ~1e-6).
+ */
+export function betainc(a: Value, b: Value, x: Value): Value {
+  if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return betaincNumber(a, b, x);
+  return elementwise64('betainc', [a, b, x], betaincNumber, [centralDiff(betaincNumber, 0), centralDiff(betaincNumber, 1), betaDensityNumber]);
+}
+
+/** The standard Student-t density with `df` degrees of freedom at t (float64). */
+function studentTDensityNumber(df: number, t: number): number {
+  return Math.exp(lgammaNumber((df + 1) / 2) - lgammaNumber(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * Math.log1p((t * t) / df));
+}
+
+/**
+ * The standard Student-t cdf with `df` degrees of freedom at t: float64 for
+ * numbers ({@link studentTCdfNumber}); for tensors elementwise in float64,
+ * returned as float32, differentiable in t exactly and in df by central
+ * differences.
+ */
+export function studentTCdf(df: Value, t: Value): Value {
+  if (typeof df === 'number' && typeof t === 'number') return studentTCdfNumber(df, t);
+  return elementwise64('studentTCdf', [df, t], studentTCdfNumber, [centralDiff(studentTCdfNumber, 0), studentTDensityNumber]);
 }

@@ -4,12 +4,13 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { lgamma } from '../core/special.js';
-import { type Value, type ValueLike, add, all, div, gt, log, log1p, mul, neg, sqrt, square, sub, where } from '../core/value.js';
+import { lgamma, studentTCdf } from '../core/special.js';
+import { type Value, type ValueLike, add, all, div, exp, gt, log, log1p, maximum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
 import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
 import { toBatchShape, logDensity } from './draws.js';
 import { sampleGamma } from './gamma.js';
+import { HalfDistribution } from './half.js';
 
 const HALF_LOG_PI = 0.5 * Math.log(Math.PI);
 
@@ -74,6 +75,15 @@ export class StudentTDistribution extends Distribution {
     return where(gt(df, 2), div(mul(square(this.scale), df), sub(df, 2)), Infinity);
   }
 
+  /**
+   * P(X <= x) through the regularised incomplete beta (float64; for tensors
+   * differentiable in x, loc and scale exactly and in df by central
+   * differences). No `icdf`: `Truncated` draws by rejection.
+   */
+  override cdf(x: Value): Value {
+    return studentTCdf(this.df, div(sub(x, this.loc), this.scale));
+  }
+
   private requireDf(min: number, moment: string): void {
     if (!all(gt(this.df, min))) throw new Error(`StudentT: the ${moment} is undefined unless df > ${min}`);
   }
@@ -82,4 +92,43 @@ export class StudentTDistribution extends Distribution {
 /** StudentT(df, loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
 export function StudentT<D extends ValueLike, L extends ValueLike = number, S extends ValueLike = number>(df: D, loc: L = 0 as L, scale: S = 1 as S): StudentTDistribution & Typed<DrawType<[D, L, S]>> {
   return new StudentTDistribution(df, loc, scale);
+}
+
+/**
+ * HalfStudentT(df, scale): |X| for X ~ StudentT(df, 0, scale), density
+ * 2 t(x) on x >= 0 (what Stan's `real<lower=0> sigma; sigma ~ student_t(df, 0, s);`
+ * means). Reparameterised.
+ */
+export class HalfStudentTDistribution extends HalfDistribution<StudentTDistribution> {
+  readonly name = 'HalfStudentT';
+  /** Degrees of freedom > 0. */
+  readonly df: Value;
+
+  constructor(df: ValueLike, scale: ValueLike = 1) {
+    super('HalfStudentT', scale, (s) => new StudentTDistribution(df, 0, s));
+    this.df = this.base.df;
+  }
+
+  /** The mean (df > 1): 2 scale sqrt(df / pi) Gamma((df+1)/2) / (Gamma(df/2) (df - 1)). */
+  override get mean(): Value {
+    if (!all(gt(this.df, 1))) throw new Error('HalfStudentT: the mean is undefined unless df > 1');
+    const df = this.df;
+    const logRatio = sub(lgamma(mul(0.5, add(df, 1))), lgamma(mul(0.5, df)));
+    return mul(mul(2, this.scale), div(mul(sqrt(div(df, Math.PI)), exp(logRatio)), sub(df, 1)));
+  }
+  /** E[X^2] - mean^2, with E[X^2] the StudentT variance (df > 2; infinite for 1 < df <= 2). */
+  override get variance(): Value {
+    if (!all(gt(this.df, 1))) throw new Error('HalfStudentT: the variance is undefined unless df > 1');
+    return where(gt(this.df, 2), sub(this.base.variance, square(this.mean)), Infinity);
+  }
+
+  /** 2 F(x) - 1 for x >= 0 (F the StudentT(df, 0, scale) cdf), else 0. */
+  override cdf(x: Value): Value {
+    return sub(mul(2, this.base.cdf(maximum(x, 0))), 1);
+  }
+}
+
+/** HalfStudentT(df, scale = 1). Parameters may be numbers, arrays or tensors. */
+export function HalfStudentT<D extends ValueLike, S extends ValueLike = number>(df: D, scale: S = 1 as S): HalfStudentTDistribution & Typed<DrawType<[D, S]>> {
+  return new HalfStudentTDistribution(df, scale);
 }

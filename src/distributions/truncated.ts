@@ -60,7 +60,7 @@ const hasOwnMethod = (d: Distribution, m: 'cdf' | 'icdf'): boolean => d[m] !== D
  * Draws are made by inverse cdf, F^-1(F(low) + u (F(high) - F(low))), when
  * the base provides `cdf` and `icdf` (then they are reparameterised if the
  * base is); otherwise by rejection from the base, at most `maxTries` rounds,
- * then an error. `logProb` needs the base `cdf`.
+ * then an error. The base must have a `cdf` (checked when built, naming the family).
  *
  * Precision: the mass F(high) - F(low) is a difference of cdf values, so a
  * bound deep in the upper tail (F(low) near 1) loses relative precision,
@@ -96,6 +96,9 @@ export class TruncatedDistribution extends Distribution {
     this.name = `Truncated(${base.name})`;
     if (base.eventShape.length !== 0 || base.isDiscrete) {
       throw new TypeError(`${this.name}: base must be univariate and continuous, got event shape [${base.eventShape.join(', ')}]${base.isDiscrete ? ' (discrete)' : ''}`);
+    }
+    if (!hasOwnMethod(base, 'cdf')) {
+      throw new TypeError(`${this.name}: ${base.name} has no cdf, so the truncated density cannot be normalised; truncate a family with a cdf (Normal, StudentT, Cauchy, Gamma, Beta, LogNormal, Exponential, ...)`);
     }
     const b = bounds ?? {};
     this.hasLow = b.low !== undefined;

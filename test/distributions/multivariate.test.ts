@@ -588,10 +588,10 @@ describe('Truncated', () => {
     expectMean(g, exact);
   });
 
-  it('falls back to rejection for bases without a cdf, with a clear error when it fails', () => {
-    /** A normal without cdf/icdf, to exercise the rejection path. */
+  it('falls back to rejection for bases without an icdf, with a clear error when it fails; a base without a cdf is refused when built', () => {
+    /** A normal with a cdf but no icdf, to exercise the rejection path. */
     class PlainNormal extends Distribution {
-      readonly name = 'PlainNormal';
+      readonly name: string = 'PlainNormal';
       readonly support = real;
       readonly batchShape: readonly number[] = [];
       private readonly n = new NormalDistribution(1, 2);
@@ -601,14 +601,22 @@ describe('Truncated', () => {
       logProb(x: Value): Value {
         return this.n.logProb(x);
       }
+      override cdf(x: Value): Value {
+        return this.n.cdf(x);
+      }
     }
+    class NoCdfNormal extends PlainNormal {
+      override readonly name: string = 'NoCdfNormal';
+      override cdf = Distribution.prototype.cdf;
+    }
+    expect(() => Truncated(new NoCdfNormal(), { low: 0 })).toThrow(/Truncated\(NoCdfNormal\): NoCdfNormal has no cdf/);
     const d = Truncated(new PlainNormal(), { low: 0, high: 3 });
     expect(d.usesInverseCdf).toBe(false);
     const [mean, variance] = truncatedMoments(1, 2, 0, 3);
     const xt = (d.sample(new Rng(6), [20000]) as tf.Tensor).dataSync();
     expectMean(xt, mean);
     expectVariance(xt, variance);
-    expect(() => d.logProb(1)).toThrow(/cdf is not implemented for PlainNormal/);
+    expect(d.logProb(1)).toBeCloseTo(new NormalDistribution(1, 2).logProb(1) as number - Math.log(normalCdfNumber(1) - normalCdfNumber(-0.5)), 6);
     const far = Truncated(new PlainNormal(), { low: 40, high: 41 }, { maxTries: 5 });
     expect(() => far.sample(new Rng(1))).toThrow(/Truncated\(PlainNormal\): rejection sampling found no draw inside \[low, high\] after 5 tries/);
   });
