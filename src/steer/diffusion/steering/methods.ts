@@ -8,7 +8,7 @@
  * | `plain` | B/steps independent samples, equal weights | B/steps samples |
  * | `fk` | FK steering's weighted population | k = B/steps particles |
  * | `best-of-n` | the best of B/steps samples | n = B/steps |
- * | `zero-order` | the best sample of a zero-order search over initial noises | rounds of 4 neighbours |
+ * | `zero-order` | the best sample of a zero-order search over initial noises | a pivot and rounds of 4 neighbours within B/steps samples |
  * | `path` | the best sample of the search over paths | beam width = branches, sized to B |
  * | `rollover` | rollover budget forcing's one trajectory | B − steps for children |
  * | `dts` | draws from the Diffusion Tree Sampling tree | B |
@@ -120,9 +120,10 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
       return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
     }
     case 'zero-order': {
-      const neighbours = 4;
-      const rounds = Math.max(1, Math.floor((k - 1) / neighbours));
-      const r = await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours });
+      // the pivot, then rounds of up to 4 neighbours, all within k samples (k = 1: the pivot alone)
+      const neighbours = Math.min(4, k - 1);
+      const rounds = Math.floor((k - 1) / Math.max(1, neighbours));
+      const r = neighbours < 1 ? await diffusionBestOfN(model, { ...common, cond: o.cond, n: 1 }) : await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours });
       return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
     }
     case 'path': {

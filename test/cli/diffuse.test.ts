@@ -1,0 +1,83 @@
+/**
+ * `tyche diffuse` end to end (spawned processes through bin/tyche.js): a short
+ * FK-steering run on the shipped digit model toward a class writes a PNG grid
+ * and a JSON of rewards and evaluations; a short comparison on the 2-D flow;
+ * help text; bad input gives one clear line and exit status 2.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDiffuse } from '../../src/cli/diffuse.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function tyche(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/tyche.js', ...args], { timeout: 120_000, env: { ...process.env, TYCHE_BACKEND: 'cpu' } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let digits: Run;
+let toy: Run;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tyche-diffuse-'));
+  [digits, toy] = await Promise.all([
+    tyche('diffuse', '--model', 'digits', '--class', '3', '--method', 'fk', '--particles', '6', '--steps', '12', '--frames', '3', '--seed', '1', '--out', join(dir, 'digits')),
+    tyche('diffuse', '--model', 'toy2d', '--region', '1,2,-1,1', '--compare', '--particles', '4', '--steps', '8', '--seed', '2', '--out', join(dir, 'toy')),
+  ]);
+}, 150_000);
+
+describe('tyche diffuse', () => {
+  it('steers the digit model toward a class: table, PNG grids and a JSON of rewards and evaluations', async () => {
+    expect(digits.code, digits.stderr).toBe(0);
+    expect(digits.stdout).toMatch(/method\s+samples\s+mean reward\s+best reward\s+diversity\s+evaluations\s+ms/);
+    expect(digits.stdout).toMatch(/^fk\s+6\s/m);
+    const json = JSON.parse(await readFile(join(dir, 'digits', 'diffuse.json'), 'utf8'));
+    expect(json.reward).toBe('digits-classifier class 3');
+    expect(json.runs).toHaveLength(1);
+    const run = json.runs[0];
+    expect(run.evaluations).toBe(72);
+    expect(run.rewards).toHaveLength(6);
+    expect(run.rewards.every((r: number) => r <= 0)).toBe(true); // log-probabilities
+    expect(run.weights.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 6);
+    const png = await readFile(join(dir, 'digits', 'samples.png'));
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    expect((await stat(join(dir, 'digits', 'frames.png'))).size).toBeGreaterThan(100);
+  });
+
+  it('compares every method at one budget on the 2-D flow', async () => {
+    expect(toy.code, toy.stderr).toBe(0);
+    for (const m of ['plain', 'fk', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star']) expect(toy.stdout).toMatch(new RegExp(`^${m}\\s`, 'm'));
+    const json = JSON.parse(await readFile(join(dir, 'toy', 'diffuse.json'), 'utf8'));
+    expect(json.runs).toHaveLength(8);
+    for (const r of json.runs) expect(r.evaluations, r.method).toBeLessThanOrEqual(32);
+  });
+
+  it('prints help and names bad input in one line (exit 2)', async () => {
+    const [help, bad] = await Promise.all([tyche('diffuse', '--help'), tyche('diffuse', '--model', 'toy2d', '--class', '3')]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: tyche diffuse/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/tyche: error: diffuse: --class needs --model digits/);
+    // the parser alone (no TensorFlow.js)
+    expect(() => parseDiffuse(['--method', 'beam'])).toThrow(/--method must be one of plain, fk, best-of-n, zero-order, path, rollover, dts, dts-star, got "beam"/);
+    expect(() => parseDiffuse(['--class', '12'])).toThrow(/--class must be a digit class 0-9, got "12"/);
+    expect(() => parseDiffuse(['--particles', '0'])).toThrow(/--particles must be an integer >= 1, got "0"/);
+    expect(() => parseDiffuse(['--model', 'toy2d', '--region', '2,1,0,1'])).toThrow(/--region must be X0,X1,Y0,Y1 with X0 <= X1/);
+    expect(() => parseDiffuse(['--class', '1', '--symmetry'])).toThrow(/at most one reward/);
+    expect(() => parseDiffuse(['--compare', '--method', 'fk'])).toThrow(/--method or --compare, not both/);
+    expect(() => parseDiffuse(['--budget', '10', '--steps', '50'])).toThrow(/--budget must be an integer >= 50/);
+    expect(() => parseDiffuse(['--frobnicate'])).toThrow(/diffuse: Unknown option '--frobnicate'/);
+    expect(parseDiffuse(['--help'])).toBe('help');
+  });
+});
