@@ -11,6 +11,7 @@ export * from './epf.js';
 export * from './aggregate.js';
 export { StepSampler, type PartialSolution, emptySolution, cloneSolution, solutionText, extendAll, completeAll } from './steps.js';
 export { stepModel, referenceOf, type ReferencePath, type WeightMode, type StepModelOptions } from './fk.js';
+export { withLookahead, type LookaheadModulation } from './lookahead.js';
 export { particleFilterSteps, runStepSMC, type StepPFOptions, type StepPFResult } from './pf.js';
 export { particleGibbsSteps, type StepPGOptions, type StepPGResult } from './particle-gibbs.js';
 export { bestOfNSteps, selfConsistencySteps, beamSearchSteps, type BeamSearchStepsOptions } from './baselines.js';

@@ -18,6 +18,7 @@ import type { LanguageModel } from '../types.js';
 import { type AnswerSelection, normalise, selectCandidate } from './aggregate.js';
 import { type EntropicAnnealing, annealingSchedule, annealingTemperature } from './epf.js';
 import { type ReferencePath, type WeightMode, stepModel } from './fk.js';
+import { type LookaheadModulation, withLookahead } from './lookahead.js';
 import { type PartialSolution, StepSampler, solutionText } from './steps.js';
 import type { Candidate, RewardLink, ScalingResult, StepRewardModel, StepSearchOptions } from './types.js';
 
@@ -41,6 +42,8 @@ export interface StepPFOptions extends StepSearchOptions {
   readonly select?: AnswerSelection;
   /** Called with (t, T) each time ePF picks a resampling temperature. */
   readonly onTemperature?: (t: number, temperature: number) => void;
+  /** Look-ahead modulation (ratio weights only; `lookahead.ts`): tilt resampling by a sampled successor step's score. */
+  readonly lookahead?: LookaheadModulation;
 }
 
 /** A step-level PF result: the common result plus the run's diagnostics. */
@@ -91,7 +94,10 @@ export async function runStepSMC(
   if (mode !== 'ratio' && mode !== 'replace') throw new Error(`step particle filter: weights must be 'ratio' or 'replace', got ${String(mode)}`);
   const link = options.link ?? (mode === 'ratio' ? 'log' : 'logit');
   const resampler = resolveResampler(options.resampling ?? 'multinomial');
-  const inner = stepModel(sampler, { link, eps: options.eps, mode, reference: extra.reference });
+  const eps = options.eps ?? (link === 'logit' ? 1e-7 : 0);
+  const plain = stepModel(sampler, { link, eps, mode, reference: extra.reference });
+  if (options.lookahead && mode !== 'ratio') throw new Error(`step particle filter: look-ahead modulation needs ratio weights, not '${mode}'`);
+  const inner = options.lookahead ? withLookahead(sampler, plain, link, eps, options.lookahead) : plain;
   const fk = extra.wrap ? extra.wrap(inner) : inner;
   const rng = rngFrom(options.seed);
   const res = await runSMC(fk, {

@@ -30,6 +30,8 @@ export interface PartialSolution {
   reward: number;
   /** link(reward) of the last score (0 before the first: the initial twist). */
   twist: number;
+  /** The look-ahead twist held in the weight (look-ahead modulation; 0 or absent otherwise). */
+  lookahead?: number;
 }
 
 /** A new, empty partial solution. */
@@ -39,7 +41,7 @@ export function emptySolution(): PartialSolution {
 
 /** Copy of a partial solution (arrays copied). */
 export function cloneSolution(s: PartialSolution): PartialSolution {
-  return { tokens: s.tokens.slice(), steps: s.steps.slice(), ended: s.ended, reward: s.reward, twist: s.twist };
+  return { tokens: s.tokens.slice(), steps: s.steps.slice(), ended: s.ended, reward: s.reward, twist: s.twist, lookahead: s.lookahead };
 }
 
 /** The generated text of a partial solution. */
