@@ -24,4 +24,5 @@ export * as transforms from './transforms/index.js';
 export { bijectTo, Bijector } from './transforms/index.js';
 export * as flows from './flows/index.js';
 export * as linalg from './linalg/index.js';
+export { odeSolve, type OdeRhs, type OdeJacobian, type OdeOptions, type OdeVector } from './ode/index.js';
 export { cholesky, solveTriangular, logDet, gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov } from './linalg/index.js';

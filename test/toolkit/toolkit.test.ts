@@ -23,6 +23,7 @@ import { LogNormal } from '../../src/distributions/lognormal.js';
 import { Poisson } from '../../src/distributions/poisson.js';
 import { HalfStudentT, StudentT } from '../../src/distributions/student-t.js';
 import { Truncated } from '../../src/distributions/truncated.js';
+import { odeSolve } from '../../src/ode/index.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Flat } from '../../src/distributions/improper.js';
 import { Normal } from '../../src/distributions/normal.js';
@@ -414,5 +415,69 @@ describe('link-scale likelihoods', () => {
     expect(() => NormalIdGlm(X, 0, [1, 2, 3], 1)).toThrow(/beta must have shape \[\.\.\., 2\] to fit x of shape \[3, 2\], got shape \[3\]/);
     expect(() => NormalIdGlm(X, 0, [1, 2], 1).logProb(tf.tensor1d([1, 2]))).toThrow(/y must have shape \[\.\.\., 3\]/);
     tf.dispose([one, lp]);
+  });
+});
+
+describe('odeSolve', () => {
+  const ts = [0.5, 1, 2, 3.5, 5];
+  const decay = (_t: number, y: Float64Array, p: Float64Array) => [-p[0]! * y[0]!];
+  const oscillator = (_t: number, y: Float64Array, p: Float64Array) => [y[1]!, -p[0]! * p[0]! * y[0]!];
+
+  it.each(['rk45', 'rosenbrock'] as const)('%s: exponential decay and its gradients in y0 and k match the closed form', (method) => {
+    const before = tf.memory().numTensors;
+    const y0 = tf.tensor1d([2]);
+    const k = tf.tensor1d([0.7]);
+    const rtol = method === 'rk45' ? 1e-8 : 1e-7;
+    const y = odeSolve(decay, y0, 0, ts, k, { method, rtol, atol: 1e-10 });
+    expect(y.shape).toEqual([5, 1]);
+    // order 5 (rk45) and order 2 (rosenbrock) at these tolerances: global errors below 2e-6 and 2e-5
+    expect(maxAbs(arr(y), ts.map((t) => 2 * Math.exp(-0.7 * t)))).toBeLessThan(method === 'rk45' ? 2e-6 : 2e-5);
+    // gradient of sum_t w_t y(t)
+    const w = ts.map((_, i) => 1 + i);
+    const [g0, gk] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.reshape(odeSolve(decay, a, 0, ts, b, { method, rtol, atol: 1e-10 }), [-1]), tf.tensor1d(w))))([y0, k]);
+    const e0 = ts.reduce((s, t, i) => s + w[i]! * Math.exp(-0.7 * t), 0);
+    const ek = ts.reduce((s, t, i) => s + w[i]! * -t * 2 * Math.exp(-0.7 * t), 0);
+    expect(Math.abs(g0!.dataSync()[0]! - e0)).toBeLessThan(1e-4 * Math.abs(e0));
+    expect(Math.abs(gk!.dataSync()[0]! - ek)).toBeLessThan(1e-4 * Math.abs(ek));
+    tf.dispose([y0, k, y, g0!, gk!]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rk45: harmonic oscillator and d x(t) / d omega match the closed form', () => {
+    const x = (t: number, om: number) => 1 * Math.cos(om * t) + (0.5 / om) * Math.sin(om * t);
+    const dxdom = (t: number, om: number) => -t * Math.sin(om * t) - (0.5 / (om * om)) * Math.sin(om * t) + (0.5 / om) * t * Math.cos(om * t);
+    const y = odeSolve(oscillator, [1, 0.5], 0, ts, [1.3], { rtol: 1e-9, atol: 1e-9 });
+    expect(maxAbs(arr(y).filter((_, i) => i % 2 === 0), ts.map((t) => x(t, 1.3)))).toBeLessThan(1e-6);
+    const g = tf.grad((om: tf.Tensor) => tf.sum(tf.slice(odeSolve(oscillator, [1, 0.5], 0, ts, om, { rtol: 1e-9, atol: 1e-9 }), [0, 0], [5, 1])))(tf.tensor1d([1.3]));
+    const exact = ts.reduce((s, t) => s + dxdom(t, 1.3), 0);
+    expect(Math.abs(g.dataSync()[0]! - exact)).toBeLessThan(1e-5 * (1 + Math.abs(exact)));
+    // planted: the gradient of a solve with omega 1% off misses the exact derivative by more than the tolerance
+    const off = tf.grad((om: tf.Tensor) => tf.sum(tf.slice(odeSolve(oscillator, [1, 0.5], 0, ts, tf.mul(om, 1.01), { rtol: 1e-9, atol: 1e-9 }), [0, 0], [5, 1])))(tf.tensor1d([1.3]));
+    expect(Math.abs(off.dataSync()[0]! - exact)).toBeGreaterThan(1e-5 * (1 + Math.abs(exact)));
+    tf.dispose([y, g, off]);
+  });
+
+  it('a stiff problem: rk45 runs out of steps (rejecting the point), rosenbrock solves it', () => {
+    // y1' = -y1, y2' = -lambda y2 + (lambda - 1) y1: eigenvalues -1 and -lambda; y1 = e^-t, y2 = e^-t + (y2(0) - y1(0)) e^(-lambda t)
+    const lambda = 1e4;
+    const stiff = (_t: number, y: Float64Array) => [-y[0]!, -lambda * y[1]! + (lambda - 1) * y[0]!];
+    const exact = (t: number) => [Math.exp(-t), Math.exp(-t) + Math.exp(-lambda * t)];
+    expect(() => odeSolve(stiff, [1, 2], 0, [1, 2], [], { maxSteps: 2000 })).toThrow(InvalidParameterError);
+    expect(() => odeSolve(stiff, [1, 2], 0, [1, 2], [], { maxSteps: 2000 })).toThrow(/more than maxSteps = 2000 steps .* try method 'rosenbrock'/);
+    const y = odeSolve(stiff, [1, 2], 0, [1, 2], [], { method: 'rosenbrock', maxSteps: 2000, rtol: 1e-8, atol: 1e-10 });
+    expect(maxAbs(arr(y), [...exact(1), ...exact(2)])).toBeLessThan(1e-5);
+    y.dispose();
+  });
+
+  it('batches broadcast (one solve per member), and bad input and abort are named', () => {
+    const y = odeSolve(decay, [1], 0, [1, 2], tf.tensor2d([[0.1], [0.5], [1]]));
+    expect(y.shape).toEqual([3, 2, 1]);
+    expect(maxAbs(arr(y), [0.1, 0.5, 1].flatMap((k) => [Math.exp(-k), Math.exp(-2 * k)]))).toBeLessThan(1e-5);
+    expect(() => odeSolve(decay, [1], 0, [1, 1], [0.1])).toThrow(/ts must be finite, strictly increasing and after t0 = 0/);
+    expect(() => odeSolve(decay, [1], 0, [1], [0.1], { method: 'euler' as never })).toThrow(/unknown method 'euler'/);
+    const ac = new AbortController();
+    ac.abort();
+    expect(() => odeSolve(decay, [1], 0, [1], [0.1], { signal: ac.signal })).toThrow(/aborted/);
+    y.dispose();
   });
 });
