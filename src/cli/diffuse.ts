@@ -17,6 +17,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs-core';
+import { STEER_METHODS } from '../steer/diffusion/steering/method-names.js';
 import { UsageError } from './args.js';
 import type { CliIO } from './run.js';
 
@@ -32,8 +33,8 @@ Reward (at most one; none = plain sampling, reward reported as 0):
   --region X0,X1,Y0,Y1  toy2d: minus the squared distance to the box [X0,X1] x [Y0,Y1]
 Options:
   --model NAME        digits (default; 8x8, DDPM) or toy2d (2-D flow, sampled through its SDE)
-  --method M          plain, fk (default), best-of-n, zero-order, path, rollover, dts, dts-star
-  --compare           run every method at the same budget and print a table
+  --method M          plain, fk (default), tds (needs --class), best-of-n, zero-order, path, rollover, dts, dts-star
+  --compare           run every method at the same budget and print a table (tds only with --class)
   --particles N       samples / particles (default 16); the budget is N x steps unless --budget
   --steps N           sampler steps (default 50)
   --budget E          network evaluations for the search methods (default particles x steps)
@@ -46,7 +47,7 @@ Options:
   --out DIR           where to write samples.png, frames.png and diffuse.json (default diffuse-out)
 `;
 
-const METHODS = ['plain', 'fk', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star'] as const;
+const METHODS = STEER_METHODS;
 
 function num(name: string, s: string | undefined, dflt: number, check: (n: number) => boolean, want: string): number {
   if (s === undefined) return dflt;
@@ -133,6 +134,7 @@ export function parseDiffuse(argv: readonly string[]): DiffuseCommand | 'help' {
   const method = values.method ?? 'fk';
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`diffuse: --method must be one of ${METHODS.join(', ')}, got ${JSON.stringify(method)}`);
   if (values.compare && values.method !== undefined) throw new UsageError('diffuse: give --method or --compare, not both');
+  if (method === 'tds' && reward.kind !== 'class') throw new UsageError('diffuse: --method tds needs --class K (it conditions on the classifier: noisy twist, clean final weight)');
   const particles = int('particles', values.particles, 16, 1);
   const steps = int('steps', values.steps, 50, 1);
   const budget = int('budget', values.budget, particles * steps, steps);
@@ -153,7 +155,7 @@ export function parseDiffuse(argv: readonly string[]): DiffuseCommand | 'help' {
   return {
     model,
     reward,
-    methods: values.compare ? [...METHODS] : [method as (typeof METHODS)[number]],
+    methods: values.compare ? METHODS.filter((m) => m !== 'tds' || reward.kind === 'class') : [method as (typeof METHODS)[number]],
     particles,
     steps,
     budget,
@@ -182,6 +184,7 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
   const { imageGrid, savePng, scatterImage } = await import('../io/png.js');
   const model = files.loadDenoiser(cmd.model);
   const reward = await makeReward(cmd, tf, D, files);
+  const likelihood = cmd.reward.kind === 'class' ? classLikelihood(tf, files, cmd.reward.label) : undefined;
   const sampler = cmd.model === 'toy2d' ? D.flowSde() : D.ddpm();
   const cond = cmd.cond === undefined ? undefined : (n: number) => D.labels(n, cmd.cond!);
   mkdirSync(resolve(cmd.out), { recursive: true });
@@ -192,7 +195,7 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
   const dim = model.eventShape.reduce((a, b) => a * b, 1);
   for (const method of cmd.methods) {
     const t0 = performance.now();
-    const run = await D.steerAtBudget(model, method, { reward, budget: cmd.budget, steps: cmd.steps, lambda: cmd.lambda, potential: cmd.potential, sampler, samples: cmd.particles, cond, seed: cmd.seed, keep: method === 'plain' ? [0, ...keep] : keep });
+    const run = await D.steerAtBudget(model, method, { reward, likelihood, budget: cmd.budget, steps: cmd.steps, lambda: cmd.lambda, potential: cmd.potential, sampler, samples: cmd.particles, cond, seed: cmd.seed, keep: method === 'plain' ? [0, ...keep] : keep });
     const ms = performance.now() - t0;
     const x = Float32Array.from(await run.x.data());
     run.x.dispose();
@@ -251,6 +254,14 @@ function meanPairwiseDistance(x: Float32Array, n: number, d: number): number {
 type Tf = typeof tfTypes;
 type Diff = typeof import('../steer/diffusion/index.js');
 type Files = typeof import('../steer/diffusion/files.js');
+
+/** log p(label | x) from the shipped clean classifier, with the noisy classifier as its noise-aware twist (for TDS). */
+function classLikelihood(tf: Tf, files: Files, label: number): import('../steer/diffusion/index.js').LogLikelihood {
+  const clean = files.loadClassifier('digits-classifier');
+  const noisy = files.loadClassifier('digits-noisy-classifier');
+  const pick = (lp: tfTypes.Tensor) => tf.reshape(tf.slice(lp, [0, label], [-1, 1]), [-1]);
+  return { name: `digit class ${label}`, logProb: (x) => pick(clean.logProbs(x)), noisy: (x, t) => pick(noisy.logProbs(x, t)) };
+}
 
 /** The reward the command asks for. */
 async function makeReward(cmd: DiffuseCommand, tf: Tf, D: Diff, files: Files): Promise<import('../steer/diffusion/index.js').Reward> {

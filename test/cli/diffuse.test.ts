@@ -70,7 +70,8 @@ describe('tyche diffuse', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/tyche: error: diffuse: --class needs --model digits/);
     // the parser alone (no TensorFlow.js)
-    expect(() => parseDiffuse(['--method', 'beam'])).toThrow(/--method must be one of plain, fk, best-of-n, zero-order, path, rollover, dts, dts-star, got "beam"/);
+    expect(() => parseDiffuse(['--method', 'beam'])).toThrow(/--method must be one of plain, fk, tds, best-of-n, zero-order, path, rollover, dts, dts-star, got "beam"/);
+    expect(() => parseDiffuse(['--method', 'tds', '--symmetry'])).toThrow(/--method tds needs --class K/);
     expect(() => parseDiffuse(['--class', '12'])).toThrow(/--class must be a digit class 0-9, got "12"/);
     expect(() => parseDiffuse(['--particles', '0'])).toThrow(/--particles must be an integer >= 1, got "0"/);
     expect(() => parseDiffuse(['--model', 'toy2d', '--region', '2,1,0,1'])).toThrow(/--region must be X0,X1,Y0,Y1 with X0 <= X1/);

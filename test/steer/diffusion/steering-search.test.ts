@@ -187,7 +187,7 @@ describe('search over paths and steerAtBudget', () => {
     const before = tf.memory().numTensors;
     const reward = St.linearReward(A);
     for (const method of St.STEER_METHODS) {
-      const run = await St.steerAtBudget(MODEL, method, { reward, budget: 400, steps: 20, seed: 1, keep: method === 'plain' ? [0, 10, 20] : [10, 20] });
+      const run = await St.steerAtBudget(MODEL, method, { reward, likelihood: St.mixtureClassLikelihood(MIX, 1, SCH), budget: 400, steps: 20, seed: 1, keep: method === 'plain' ? [0, 10, 20] : [10, 20] });
       expect(run.evaluations, method).toBeLessThanOrEqual(400);
       expect(run.evaluations, method).toBeGreaterThanOrEqual(method === 'rollover' ? 20 : 200); // rollover stops drawing children once one improves
       const r = await St.evaluateReward(reward, run.x, { step: -1, t: 0 });

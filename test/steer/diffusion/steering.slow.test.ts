@@ -1,10 +1,12 @@
 /**
  * Diffusion steering, slow tier (TYCHE_SLOW=1): FK steering with every
  * potential type against the closed-form tilted mixture, its error shrinking
- * with particles and steps; the twisted diffusion sampler on the
+ * with particles and steps; FK steering of a flow model through `flowSde()`
+ * (planted: a flow SDE with the wrong score term); the twisted diffusion sampler on the
  * class-conditional target p(x0 | y) of the analytic mixture (class fractions
  * via the component masses, within-class moments), with planted bugs.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import '../../../src/backend/gradients.js';
 import { initBackend } from '../../../src/backend/select.js';
@@ -63,6 +65,45 @@ describe('FK steering (slow tier)', () => {
     const large = meanError(await fk('diff', 256, 160, 20));
     expect(large, `rms error of the weighted mean: ${small.toFixed(4)} (16 particles, 20 steps) -> ${large.toFixed(4)} (256, 160)`).toBeLessThan(small / 2);
   }, 300_000);
+});
+
+describe('FK steering of a flow through its SDE (slow tier)', () => {
+  const INTERP = D.linearInterpolant();
+  const FLOW = MIX.model(INTERP, 'velocity');
+  const FLOW_TARGET = St.linearTilt(MIX.marginal(INTERP, INTERP.tMin), A, 1);
+  /** Planted bug: the flow SDE with the score term g² s instead of ½ g² s (its marginals are not the flow's). */
+  function flowSdeDoubleScore(): D.Sampler {
+    const good = D.flowSde();
+    return {
+      name: 'flow-sde-double-score',
+      stochastic: true,
+      async kernel(input) {
+        const k = await good.kernel(input);
+        const score = await D.denoise(input.model, input.x, input.t, input.cond, 'score', { checkFinite: false });
+        const h = input.t - input.s;
+        const mean = tf.tidy(() => tf.add(k.mean, tf.mul(score, 0.5 * input.t * input.t * h)));
+        tf.dispose([k.mean, score]);
+        return { ...k, mean };
+      },
+    };
+  }
+  async function flowRuns(sampler: D.Sampler, tag: string): Promise<WeightedRun[]> {
+    const out: WeightedRun[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const res = await St.fkSteering(FLOW, { reward: St.linearReward(A), lambda: 1, particles: 256, steps: 100, sampler, checkFinite: false, seed: `fk-flow-${tag}-${r}` });
+      out.push({ x: await res.x.data(), weights: Float64Array.from(res.weights) });
+      res.x.dispose();
+    }
+    return out;
+  }
+
+  it('FK steering through flowSde() recovers the tilted mixture (256 particles); a flow SDE with the wrong score term does not', async () => {
+    const ok = checkWeightedRuns(await flowRuns(D.flowSde(), 'good'), 2, mixtureStatistics(FLOW_TARGET));
+    const bad = checkWeightedRuns(await flowRuns(flowSdeDoubleScore(), 'bad'), 2, mixtureStatistics(FLOW_TARGET));
+    if (process.env.TYCHE_REPORT) console.log(`FK through flowSde: ${ok.summary}; planted double score: ${bad.summary}`);
+    expect(ok.pass, ok.summary).toBe(true);
+    expect(bad.pass, bad.summary).toBe(false);
+  }, 600_000);
 });
 
 describe('twisted diffusion sampler (slow tier)', () => {

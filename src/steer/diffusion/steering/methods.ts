@@ -7,6 +7,7 @@
  * | --- | --- | --- |
  * | `plain` | B/steps independent samples, equal weights | B/steps samples |
  * | `fk` | FK steering's weighted population | k = B/steps particles |
+| `tds` | the twisted diffusion sampler's weighted population (needs `likelihood`; λ = 1) | k = B/(3 steps) particles |
  * | `best-of-n` | the best of B/steps samples | n = B/steps |
  * | `zero-order` | the best sample of a zero-order search over initial noises | a pivot and rounds of 4 neighbours within B/steps samples |
  * | `path` | the best sample of the search over paths | beam width = branches, sized to B |
@@ -22,15 +23,14 @@ import type { DiffusionModel } from '../model.js';
 import { type Sampler, ddpm, sampleDiffusion } from '../samplers.js';
 import { diffusionTreeSampling } from './dts.js';
 import { type FkPotential, fkSteering } from './fk-steering.js';
+import { STEER_METHODS, type SteerMethod } from './method-names.js';
 import { pathSearch } from './path-search.js';
 import { type Reward, evaluateReward } from './rewards.js';
 import { rolloverBudgetForcing } from './rollover.js';
+import { type LogLikelihood, twistedDiffusion } from './tds.js';
 import { diffusionBestOfN, zeroOrderSearch } from './search.js';
 
-/** The methods {@link steerAtBudget} runs. */
-export const STEER_METHODS = ['plain', 'fk', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star'] as const;
-/** One of {@link STEER_METHODS}. */
-export type SteerMethod = (typeof STEER_METHODS)[number];
+export { STEER_METHODS, type SteerMethod } from './method-names.js';
 
 /** Options of {@link steerAtBudget}. */
 export interface SteerAtBudgetOptions {
@@ -41,6 +41,8 @@ export interface SteerAtBudgetOptions {
   readonly steps?: number;
   /** Tilt λ for FK steering and DTS (default 1). */
   readonly lambda?: number;
+  /** The log-likelihood log p(y | x) TDS conditions on (its target p(x) p(y | x) is the tilt with λ = 1 and r = log p(y | x)). */
+  readonly likelihood?: LogLikelihood;
   /** FK potential (default `diff`). */
   readonly potential?: FkPotential;
   /** The base sampler (default DDPM; must be stochastic for fk, rollover and the trees). */
@@ -111,6 +113,18 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
           },
         });
         return { method, x: r.x, weights: Float64Array.from(r.weights), rewards: Float64Array.from(r.rewards), evaluations: r.totalEvaluations, frames };
+      } finally {
+        cond?.dispose();
+      }
+    }
+    case 'tds': {
+      if (!o.likelihood) throw new Error(`${who}: tds needs options.likelihood (a differentiable log p(y | x))`);
+      const n = Math.floor(o.budget / (3 * steps));
+      if (n < 1) throw new RangeError(`${who}: a budget of ${o.budget} evaluations does not cover one TDS particle (3 x ${steps} steps)`);
+      const cond = o.cond?.(n);
+      try {
+        const r = await twistedDiffusion(model, { likelihood: o.likelihood, sampler, steps, particles: n, cond, seed: o.seed, signal: o.signal });
+        return { method, x: r.x, weights: Float64Array.from(r.weights), rewards: await final(r.x), evaluations: r.evaluations * n, frames };
       } finally {
         cond?.dispose();
       }
