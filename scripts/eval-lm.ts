@@ -7,7 +7,8 @@
  * - arith-char: accuracy on held-out problems, greedy and sampled (T = 1),
  *   and majority vote over 8 samples;
  * - arith-prm: step accuracy (threshold 0.5) on held-out procedurally
- *   corrupted solutions and on the arithmetic model's own sampled solutions,
+ *   corrupted solutions, and AUC (with its standard error) and step accuracy
+ *   on the arithmetic model's own sampled solutions of the held-out problems,
  *   labelled by the exact checker.
  */
 import { initBackend } from '../src/backend/select.js';
@@ -18,6 +19,7 @@ import { loadProcessRewardModel, loadTransformerLM, readModelFiles } from '../sr
 import { CharVocabulary } from '../src/steer/lm/transformer/tokenizer.js';
 import { bitsPerToken, prmItem } from './train-lm.js';
 import { kjvSplit } from './lm/kjv-corpus.js';
+import { auc } from './lm/prm-data.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 const args = process.argv.slice(2);
@@ -99,12 +101,10 @@ const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
   console.log(`${prmName}: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} held-out labelled steps of corrupted/correct solutions (35% correct)`);
 }
 {
-  // On the arithmetic model's own samples: each `;`-terminated step prefix labelled by the checker.
+  // On the arithmetic model's own samples (held-out problems, the first T=1 sample of each): each `;`-terminated step prefix labelled by the checker.
   let right = 0;
-  let n = 0;
-  let pos = 0;
   const scored: [number, number][] = [];
-  for (let i = 0; i < Math.min(100, problems.length); i++) {
+  for (let i = 0; i < problems.length; i++) {
     const p = problems[i]!;
     const text = sampledTexts[i]![0]!;
     const check = checkSolution(p.expression, text);
@@ -114,19 +114,13 @@ const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
     if (cut.length === 0) continue;
     const scores = await prm.score(cut);
     scores.forEach((s, j) => {
-      n += 1;
       const y = check.correct[j] ? 1 : 0;
-      pos += y;
       scored.push([s, y]);
       if ((s > 0.5 ? 1 : 0) === y) right += 1;
     });
   }
-  // AUC: probability that a right step outscores a wrong one (ties count half).
-  const ones = scored.filter(([, y]) => y === 1).map(([s]) => s);
-  const zeros = scored.filter(([, y]) => y === 0).map(([s]) => s);
-  let wins = 0;
-  for (const a of ones) for (const b of zeros) wins += a > b ? 1 : a === b ? 0.5 : 0;
-  const auc = wins / Math.max(1, ones.length * zeros.length);
-  console.log(`${prmName}: step accuracy ${((right / n) * 100).toFixed(1)}% on ${n} steps of arith-char's own samples (${((pos / n) * 100).toFixed(1)}% of them correct); AUC ${auc.toFixed(3)}`);
+  const n = scored.length;
+  const a = auc(scored);
+  console.log(`${prmName}: on ${n} steps of arith-char's own samples of ${problems.length} held-out problems (${((a.positives / n) * 100).toFixed(1)}% of them correct): AUC ${a.auc.toFixed(3)} ± ${a.se.toFixed(3)} (Hanley-McNeil se; chance 0.5), step accuracy ${((right / n) * 100).toFixed(1)}% at threshold 0.5`);
 }
 prm.dispose();

@@ -60,6 +60,7 @@ const METHOD_NAMES: Record<string, string> = {
   'pf-reward': 'particle filtering (PRM ratio, log link, best final PRM score)',
   'pf-its': "particle filtering (its_hub: logit, weights replaced)",
   epf: 'entropic PF (ESS schedule)',
+  'pf-lam': 'PF with look-ahead modulation (N/2 particles: the look-ahead doubles generation)',
   pg: 'particle Gibbs (2 sweeps, ancestor sampling off)',
   bon: 'best-of-N (outcome reward)',
   beam: 'beam search (PRM)',
@@ -127,6 +128,8 @@ async function runWith(
       return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget, weights: 'replace', select: 'best' });
     case 'epf':
       return particleFilterSteps(lm, prm, prompt, { ...common, particles: budget, annealing: { schedule: 'ess' } });
+    case 'pf-lam':
+      return particleFilterSteps(lm, prm, prompt, { ...common, particles: Math.max(1, Math.floor(budget / 2)), lookahead: { strength: 1 } });
     case 'pg': {
       const K = budget >= 2 ? 2 : 1;
       return particleGibbsSteps(lm, prm, prompt, { ...common, particles: budget / K, iterations: K });
