@@ -12,6 +12,7 @@ import { rngFrom } from '../../src/core/rng.js';
 import * as ops from '../../src/core/value.js';
 import { Normal, NormalDistribution } from '../../src/distributions/normal.js';
 import { Uniform } from '../../src/distributions/uniform.js';
+import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { infer } from '../../src/infer/registry.js';
 import { runSMC } from '../../src/infer/smc/core.js';
 import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
@@ -174,6 +175,15 @@ describe('batched program SMC', () => {
     expect(t.diagnostics.execution).toBe('per-particle');
     expect(String(t.diagnostics.notBatched)).toMatch(/control flow depends on a random value/);
     expect(t.draws.some((d) => 'b' in d.values)).toBe(true);
+    // the same sites on both sides, but a density chosen by truthiness: caught by the densities
+    const regimes = model(async ({ sample, observe }) => {
+      const biased = await sample('biased', Bernoulli(0.3));
+      const p = biased ? 0.8 : 0.3;
+      for (let i = 0; i < 4; i++) await observe(`f${i}`, Bernoulli(p), i === 2 ? 0 : 1);
+    });
+    const r = await infer(regimes, { method: 'smc', particles: 50, seed: 3 });
+    expect(r.diagnostics.execution).toBe('per-particle');
+    expect(String(r.diagnostics.notBatched)).toMatch(/has log density/);
     const off = await infer(walk, { method: 'smc', particles: 20, seed: 1, batched: false }, YS);
     expect(off.diagnostics.notBatched).toBe('batched: false');
     await expect(infer(walk, { method: 'smc', particles: 20, batched: 'yes' as never }, YS)).rejects.toThrow(/batched must be/);

@@ -5,9 +5,9 @@
  * latent draw is a tensor with a leading particle axis of N rows, and so is
  * every observation's log density. At each checkpoint (an observed `sample`
  * or a `factor`) the execution suspends inside the effect, hands the N log
- * potentials to the particle core ({@link runSMC}) and waits. Resampling
+ * potentials to the particle core (`runSMC`) and waits. Resampling
  * does not copy executions: it starts a new epoch of the execution's
- * {@link ParticleAxis}, and every tensor the suspended program holds is
+ * `ParticleAxis`, and every tensor the suspended program holds is
  * gathered by the ancestors, lazily and in place, the next time it is used
  * (see `reindex.ts`). The cost of a step is then a few tensor operations on
  * N rows, whatever t is: no replay.
@@ -111,15 +111,36 @@ export function batchedProgramStore<R>(): ParticleStore<BatchedProgram<R>> {
   };
 }
 
+/** How to read one particle's rows out of a batched run's tensors. */
+interface RowView {
+  /** Number of particles. */
+  readonly size: number;
+  /** True when `t` has the particle axis. */
+  has(t: tf.Tensor): boolean;
+  /** Row i now is row `map[i]` of the stored data (undefined: the identity). */
+  rowMap(t: tf.Tensor): Int32Array | undefined;
+}
+
+/** The view of a run followed by a particle axis (rows gathered since by resampling). */
+function axisView(open: OpenAxis): RowView {
+  const axis = open.axis;
+  return { size: axis.size, has: (t) => axis.has(t), rowMap: (t) => axis.rowMap(t) };
+}
+
+/** The view of a batched run of `size` particles that was never resampled. */
+function plainView(size: number): RowView {
+  return { size, has: (t) => t.rank > 0 && t.shape[0] === size, rowMap: () => undefined };
+}
+
 /** One particle's rows of the particle-axis tensors in a value (numbers where a row is a scalar). */
 class Unbatcher {
   private readonly rows = new Map<tf.Tensor, Value[]>();
 
-  constructor(private readonly open: OpenAxis) {}
+  constructor(private readonly view: RowView) {}
 
   /** Row `i` of `v` (recursively through arrays and plain records); values without the particle axis are shared. */
   row(v: unknown, i: number): unknown {
-    if (isTensor(v)) return this.open.axis.has(v) ? this.rowsOf(v)[i] : v;
+    if (isTensor(v)) return this.view.has(v) ? this.rowsOf(v)[i] : v;
     if (Array.isArray(v)) return v.map((x) => this.row(x, i));
     if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
       const out: Record<string, unknown> = {};
@@ -129,11 +150,16 @@ class Unbatcher {
     return v;
   }
 
-  /** Every row of a particle-axis tensor, as of now (read on the host through the axis's row map, without a gather). */
+  /** The columns of a trace's values: each address with its rows (or its shared value). */
+  columns(trace: Trace): (readonly [string, Value[] | undefined, Value])[] {
+    return Object.entries(trace.values()).map(([address, v]) => [address, isTensor(v) && this.view.has(v) ? this.rowsOf(v) : undefined, v] as const);
+  }
+
+  /** Every row of a particle-axis tensor, as of now (read on the host through the row map, without a gather). */
   rowsOf(t: tf.Tensor): Value[] {
     let out = this.rows.get(t);
     if (out) return out;
-    const map = this.open.axis.rowMap(t);
+    const map = this.view.rowMap(t);
     // read outside the execution's async context: the stored rows, not refreshed
     const data = t.dataSync();
     const n = t.shape[0];
@@ -152,53 +178,56 @@ class Unbatcher {
   }
 }
 
+function recordOf(columns: (readonly [string, Value[] | undefined, Value])[], i: number): Record<string, Value> {
+  const rec: Record<string, Value> = {};
+  for (const [address, rows, shared] of columns) rec[address] = rows ? rows[i] : shared;
+  return rec;
+}
+
 /** Per-particle draws of a finished batched run (particles of weight zero left out), and the row each came from. */
 export function batchedDraws<R>(state: BatchedProgram<R>, logWeights: Float64Array): { draws: Draw<R>[]; rows: number[] } {
-  const trace = state.trace as Trace;
-  const un = new Unbatcher(state.open);
-  const values = trace.values();
-  const columns = Object.entries(values).map(([address, v]) => [address, isTensor(v) && state.open.axis.has(v) ? un.rowsOf(v) : undefined, v] as const);
+  const un = new Unbatcher(axisView(state.open));
+  const columns = un.columns(state.trace as Trace);
   const draws: Draw<R>[] = [];
   const rows: number[] = [];
   for (let i = 0; i < logWeights.length; i++) {
     if (!(logWeights[i] > -Infinity)) continue;
     rows.push(i);
-    const rec: Record<string, Value> = {};
-    for (const [address, rows, shared] of columns) rec[address] = rows ? rows[i] : shared;
-    draws.push({ values: rec, returnValue: un.row(state.returnValue, i) as R, logWeight: logWeights[i] });
+    draws.push({ values: recordOf(columns, i), returnValue: un.row(state.returnValue, i) as R, logWeight: logWeights[i] });
   }
   return { draws, rows };
 }
 
-/** Each site's log density per particle (as of now), for the check: summed per stored row, then mapped to the current rows. */
-function siteDensities(state: BatchedProgram<unknown>, site: Site): Float64Array {
-  const map = isTensor(site.logProb) ? state.open.axis.rowMap(site.logProb) : undefined;
-  const lp = siteLogDensity(site, state.size) as tf.Tensor;
+/** Each site's log density per particle (as of now): summed per stored row, then mapped to the current rows. */
+function siteDensities(view: RowView, site: Site): Float64Array {
+  const map = isTensor(site.logProb) ? view.rowMap(site.logProb) : undefined;
+  const lp = siteLogDensity(site, view.size) as tf.Tensor;
   const stored = lp.dataSync();
   if (lp !== site.logProb) lp.dispose();
-  const out = new Float64Array(state.size);
+  const out = new Float64Array(view.size);
   for (let i = 0; i < out.length; i++) out[i] = stored[map ? map[i] : i];
   return out;
 }
 
 /**
- * Check a finished batched run against per-particle execution: the particles
- * in rows `which` (with their draws) are re-run one at a time with their batched values substituted;
+ * Check a batched run against per-particle execution: the particles in
+ * `rows` are re-run one at a time with their batched values substituted;
  * each must visit the same sites, in the same order, with the same log
- * densities (to float32 precision). Throws {@link NotBatchableError} naming
- * the first difference.
+ * densities (to float32 precision). Throws `NotBatchableError` naming the
+ * first difference.
  */
-export async function checkAgainstPerParticle<R>(m: Model<unknown[], R>, args: unknown[], state: BatchedProgram<R>, which: readonly { row: number; draw: Draw<R> }[], rng: Rng): Promise<void> {
-  const batched = [...(state.trace as Trace)].filter((s) => s.type === 'sample' || s.type === 'factor');
+async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: Trace, view: RowView, rows: readonly number[], values: (i: number) => Record<string, Value>, rng: Rng): Promise<void> {
+  const batched = [...trace].filter((s) => s.type === 'sample' || s.type === 'factor');
   const dens = new Map<string, Float64Array>();
   const densityOf = (s: Site): Float64Array => {
     let d = dens.get(s.address);
-    if (!d) dens.set(s.address, (d = siteDensities(state as BatchedProgram<unknown>, s)));
+    if (!d) dens.set(s.address, (d = siteDensities(view, s)));
     return d;
   };
-  for (const { row: i, draw } of which) {
-    const { trace } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? draw.values[msg.address] : undefined))] }, ...args);
-    const sites = [...trace].filter((s) => s.type === 'sample' || s.type === 'factor');
+  for (const i of rows) {
+    const v = values(i);
+    const { trace: own } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined))] }, ...args);
+    const sites = [...own].filter((s) => s.type === 'sample' || s.type === 'factor');
     try {
       for (let k = 0; k < Math.max(sites.length, batched.length); k++) {
         const a = batched[k];
@@ -210,11 +239,35 @@ export async function checkAgainstPerParticle<R>(m: Model<unknown[], R>, args: u
         const lpB = siteLogDensity(b) as Value;
         const nb = typeof lpB === 'number' ? lpB : (lpB as tf.Tensor).dataSync()[0];
         if (!(lpA === nb || Math.abs(lpA - nb) <= 1e-4 * (1 + Math.abs(nb)))) {
-          throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (the program mixes particles or branches on a tensor)`);
+          throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
         }
       }
     } finally {
-      trace.disposeLogProbs();
+      own.disposeLogProbs();
     }
   }
+}
+
+/**
+ * Check a finished batched run on some of its final particles (rows `which`
+ * with their draws): see `checkRows`.
+ */
+export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], state: BatchedProgram<R>, which: readonly { row: number; draw: Draw<R> }[], rng: Rng): Promise<void> {
+  const byRow = new Map(which.map((w) => [w.row, w.draw.values as Record<string, Value>]));
+  return checkRows(m as Model<unknown[], unknown>, args, state.trace as Trace, axisView(state.open), [...byRow.keys()], (i) => byRow.get(i)!, rng);
+}
+
+/**
+ * A probe before the batched run: `size` particles drawn from the prior in
+ * one batched execution (no resampling) and every one of them re-run on its
+ * own (see `checkRows`). Prior draws are diverse, so a branch on a tensor's
+ * truthiness is caught unless every probe particle takes the same side
+ * (for a side of prior probability p, with chance p^size).
+ */
+export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng): Promise<void> {
+  const { trace, returnValue } = await execute(m, { rng: rng.split(), batch: { size, plateNesting: 0 } }, ...args);
+  void returnValue;
+  const view = plainView(size);
+  const columns = new Unbatcher(view).columns(trace);
+  await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng);
 }

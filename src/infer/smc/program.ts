@@ -1,7 +1,15 @@
 /**
  * SMC over async programs: `infer(model, { method: 'smc', particles })`.
  *
- * Each particle is a live execution of the model. It runs until its next
+ * Batched first. Unless `batched: false` (or rejuvenation) is asked for, the
+ * run is first tried as one batched execution for all particles
+ * (`program-batched.ts`: a leading particle axis, resampling by lazy in-place
+ * gathers, no replay). A program whose control flow depends on random values
+ * fails that attempt (or its per-particle check) and runs per particle as
+ * below; `diagnostics.execution` and `diagnostics.notBatched` say which ran
+ * and why.
+ *
+ * Per particle, each particle is a live execution of the model. It runs until its next
  * observation (an observed `sample` or a `factor`: a checkpoint), adds that
  * site's log density to its incremental weight and suspends. When every
  * particle has reached its next checkpoint (or finished), the particle core
@@ -10,8 +18,10 @@
  * Forking. An async function cannot be copied, so a particle chosen k > 1
  * times by resampling keeps its live execution for the first copy and the
  * other k - 1 copies are made by replay: a new execution of the model that
- * takes the parent's recorded choices at every latent site and runs without
- * suspending until it reaches the parent's checkpoint; from there the copy
+ * takes the parent's recorded values and log densities at every site (a
+ * persistent list shared by the copies, so no density is recomputed) and
+ * runs without suspending until it reaches the parent's checkpoint; from
+ * there the copy
  * continues with its own random stream. A particle chosen 0 times is
  * unwound (its pending checkpoint throws an internal signal). Replaying costs
  * O(t) site visits for a copy made at checkpoint t, so the total cost is
@@ -48,7 +58,7 @@ import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
-import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, checkAgainstPerParticle } from './program-batched.js';
+import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
 import { openParticleAxis } from './reindex.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
@@ -377,6 +387,7 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   const pace = new Pacer(options.signal);
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   try {
+    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split());
     const fk: FeynmanKac<BatchedProgram<R>> = {
       init: (_count, r) => new BatchedProgram<R>(open, r.split()),
       async step(state) {
@@ -390,7 +401,7 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     const { draws, rows } = batchedDraws(result.state, result.logWeights);
     const checkRng = rng.split();
     const which = Array.from({ length: Math.min(BATCH_CHECKS, rows.length) }, () => checkRng.int(rows.length)).map((k) => ({ row: rows[k], draw: draws[k] }));
-    await checkAgainstPerParticle(model, args, result.state, which, checkRng);
+    await checkFinalParticles(model, args, result.state, which, checkRng);
     return programPosterior(m, args, result, draws, tensorsSince, { execution: 'batched', replays: 0, regathered: open.axis.regathered });
   } catch (err) {
     if (options.signal?.aborted) throw err;
@@ -401,8 +412,10 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   }
 }
 
-/** Particles checked one by one against a batched run (see `checkAgainstPerParticle`). */
+/** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
 const BATCH_CHECKS = 3;
+/** Prior particles of the probe run before a batched run, each checked one by one (see `probeBatched`). */
+const PROBE_PARTICLES = 16;
 
 /** The particle core's settings of a program-SMC run. */
 function smcSettings<S>(options: Omit<SMCProgramOptions, 'method'>, n: number, rng: Rng): SMCOptions<S> {

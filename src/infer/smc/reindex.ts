@@ -7,7 +7,7 @@
  * at an observation, the execution is suspended inside that `observe`, and
  * the values its variables hold (the draws and anything computed from them)
  * must have their rows gathered by the ancestor indices before it goes on.
- * The handler cannot see the program's variables, so a {@link ParticleAxis}
+ * The handler cannot see the program's variables, so a `ParticleAxis`
  * follows the tensors instead:
  *
  * - lineage: while the execution runs (in its async context), every tfjs
@@ -30,7 +30,7 @@
  * mixes particles is not a per-particle program, which the engine checks by
  * replaying a few particles one by one (see `program-batched.ts`).
  *
- * Where `AsyncLocalStorage` is missing (browsers), {@link openParticleAxis}
+ * Where `AsyncLocalStorage` is missing (browsers), `openParticleAxis`
  * returns undefined and program SMC runs per particle.
  *
  * @module
@@ -40,7 +40,7 @@ import { type AsyncContext, asyncContext } from '../../backend/async-context.js'
 
 type DataId = object;
 
-/** The engine methods a {@link ParticleAxis} watches (tfjs-core internals, pinned version). */
+/** The engine methods a `ParticleAxis` watches (tfjs-core internals, pinned version). */
 interface WatchedEngine {
   runKernelFunc(params: { inputs?: Record<string, unknown> }): tf.Tensor | tf.Tensor[];
   readSync(dataId: DataId): unknown;
@@ -141,7 +141,11 @@ export class ParticleAxis {
     // rows at the current epoch -> rows at epoch e: compose the parents from e + 1 up
     const next = e + 1 === this.epoch ? undefined : this.rowsFrom(e + 1).rows;
     const p = this.parents[e];
-    const rows = next ? Int32Array.from(next, (r) => p[r]) : p;
+    let rows = p;
+    if (next) {
+      rows = new Int32Array(next.length);
+      for (let i = 0; i < rows.length; i++) rows[i] = p[next[i]];
+    }
     const m = { rows };
     this.maps.set(e, m);
     return m;
@@ -230,7 +234,7 @@ export interface OpenAxis {
   close(): void;
 }
 
-/** Open a {@link ParticleAxis} of `size` particles, watching the tfjs engine until `close()`. */
+/** Open a `ParticleAxis` of `size` particles, watching the tfjs engine until `close()`. */
 export async function openParticleAxis(size: number): Promise<OpenAxis | undefined> {
   const s = await storage();
   if (s === null) return undefined;

@@ -3,16 +3,16 @@
  * of a program-SMC particle (per-particle mode) or of the whole population
  * (batched mode).
  *
- * The execution's handler calls {@link SuspendableRun.suspend} at each
- * checkpoint and awaits it; {@link SuspendableRun.advance} starts the
+ * The execution's handler calls `suspend` at each
+ * checkpoint and awaits it; `resume` starts the
  * execution or wakes it, and resolves when it reaches its next checkpoint or
- * its end; {@link SuspendableRun.kill} unwinds a suspended execution (its
- * pending checkpoint rejects with {@link KILLED}).
+ * its end; `kill` unwinds a suspended execution (its
+ * pending checkpoint rejects with `KILLED`).
  *
  * @module
  */
 
-/** The rejection that unwinds a killed execution (swallowed by {@link SuspendableRun}). */
+/** The rejection that unwinds a killed execution (swallowed by `SuspendableRun`). */
 export const KILLED = Symbol('particle killed');
 
 /** A suspendable execution; subclasses supply the handler that calls `suspend`. */
