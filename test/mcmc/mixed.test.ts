@@ -102,7 +102,9 @@ describe('hmc-gibbs on a Bernoulli switch (exact posterior)', () => {
     const b = await infer(threeWay, { ...opts, seed: 5 });
     const long = await infer(threeWay, { ...opts, seed: 5, samples: 300 });
     expect(tf.memory().numTensors).toBe(before);
-    expect((long.diagnostics as unknown as HMCGibbsDiagnostics).gibbsModelRuns).toBe(2 * 330 * 4); // a run for the state, one per value of k
+    // a run for the state, one vectorised run over the 3 values of k and one at the value drawn; once, the check (one run per value)
+    expect((long.diagnostics as unknown as HMCGibbsDiagnostics).gibbsModelRuns).toBe(2 * 330 * 3 + 2);
+    expect((long.diagnostics as unknown as HMCGibbsDiagnostics).gibbsVectorized).toEqual({ k: true });
     const c = await infer(threeWay, { ...opts, seed: 6 });
     const values = (p: { readonly draws: readonly Draw[] }) => p.draws.map((d) => [d.chain, d.values.k, d.values.x]);
     expect(values(b)).toEqual(values(a));

@@ -59,6 +59,7 @@ type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 const CACHE_SIZE = 64;
 import { type TraceState, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
+import { VectorizedGibbs } from './vector-gibbs.js';
 
 /** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
 export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize' | 'compile' | 'workers'> {
@@ -72,6 +73,13 @@ export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vect
    * configuration that cannot be compiled.
    */
   readonly compile?: boolean;
+  /**
+   * Weigh all values of a scalar discrete site in one vectorised model run
+   * instead of one run per value, where the model's code broadcasts over the
+   * site's values (checked at each site's first update; a site that fails the
+   * check falls back, and `diagnostics.gibbsVectorized` says why). Default true.
+   */
+  readonly vectorizeGibbs?: boolean;
 }
 
 /** Diagnostics of an `hmc-gibbs` run: those of `nuts`, plus the Gibbs part. */
@@ -86,6 +94,8 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
   readonly compiledConfigurations: number;
   /** Why compilation was off (per chain), or `true` where it stayed on. */
   readonly compiledPerChain: (true | string)[];
+  /** Per scalar discrete site: `true` where its Gibbs updates ran vectorised, else why not (absent with `vectorizeGibbs: false`). */
+  readonly gibbsVectorized?: Record<string, true | string>;
 }
 
 /** The finite discrete latent sites of a trace, in order; an error names any discrete site Gibbs cannot enumerate. */
@@ -176,6 +186,7 @@ class GibbsChain<A extends unknown[], R> {
     private readonly rng: Rng,
     private readonly warmup: number,
     compile: boolean,
+    private readonly vectorized: VectorizedGibbs | undefined,
   ) {
     this.discrete = { ...start } as Record<string, Value>;
     // the chain owns its plated values (the start's tensors belong to a trace that is disposed)
@@ -292,8 +303,9 @@ class GibbsChain<A extends unknown[], R> {
             state = await runWithValues(this.m, this.args, values, this.rng);
             this.modelRuns += 1;
           }
-          state = await gibbsStep(this.m, this.args, state, address, this.rng);
-          this.modelRuns += (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
+          const runs = this.vectorized?.runs ?? 0;
+          state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
           continue;
         }
         if (state !== undefined) {
@@ -399,7 +411,8 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   }
 
   const gibbsRngs = rngFrom(`${seed}/gibbs`).splitN(chains);
-  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true));
+  const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
+  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true, vectorized));
   const common = {
     dim: layout.dim,
     chains,
@@ -446,13 +459,14 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     gibbsMs: states.reduce((a, s) => a + s.sweepMs, 0),
     compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
     compiledPerChain: states.map((s) => s.compileOff ?? true),
+    ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}),
   };
   return new Posterior({ method: 'hmc-gibbs', draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
 }
 
 registerEngine<HMCGibbsOptions>({
   name: 'hmc-gibbs',
-  options: ['kernel', 'compile', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'onProgress', 'signal'],
+  options: ['kernel', 'compile', 'vectorizeGibbs', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'onProgress', 'signal'],
   description: 'NUTS (or HMC) on the continuous sites within Gibbs sweeps over finite discrete sites, many chains',
   run: (m, options, args) => hmcGibbs(m, options, args),
 });

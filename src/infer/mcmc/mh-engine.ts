@@ -16,7 +16,10 @@ import { Pacer } from '../pace.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from './trace-mh.js';
 import type { Distribution } from '../../distributions/distribution.js';
+import type { Value } from '../../core/value.js';
 import { disposeDropped, nextTensorId, reachableTensors } from './state-tensors.js';
+import { VectorizedGibbs } from './vector-gibbs.js';
+import { CompiledMH } from './compiled-mh.js';
 
 /** Options of `infer(model, { method: 'mh', ... })`. */
 export interface MHOptions extends CommonOptions {
@@ -33,6 +36,21 @@ export interface MHOptions extends CommonOptions {
   readonly proposals?: Readonly<Record<string, SiteProposal>>;
   /** Update finite discrete sites by Gibbs (enumerating their values) instead of MH (default false). */
   readonly gibbs?: boolean;
+  /**
+   * With `gibbs`: weigh all values of a discrete site in one vectorised model
+   * run instead of one run per value, where the model's code broadcasts over
+   * the site's values (checked at each site's first update; a site that fails
+   * the check falls back, and `diagnostics.gibbsVectorized` says why).
+   * Default true.
+   */
+  readonly vectorizeGibbs?: boolean;
+  /**
+   * Score proposals with the compiled float64 log density (no model run for
+   * a rejected proposal; see `compiled-mh.ts`) where every latent site is
+   * continuous and always present and the density compiles. Default true;
+   * `diagnostics.compiled` says whether it was used, or why not.
+   */
+  readonly compile?: boolean;
   /** Called every `progressEvery` steps (default 100) with the steps done and the total. */
   readonly onProgress?: (done: number, total: number) => void;
   /** Stops the run (the promise rejects with the signal's reason). */
@@ -69,6 +87,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   const acceptance: number[] = [];
+  const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
   const total = chains * (warmup + samples * thin);
   let done = 0;
   // tensors created from here on belong to the run; the user's own (data in args) are never disposed
@@ -76,6 +95,10 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   const pinned = new Set<tf.Tensor>(); // reached by kept draws
   const pace = new Pacer(options.signal);
   let reached = new Set<tf.Tensor>(); // reached by the current state
+  let gibbsRuns = 0;
+  let fast: CompiledMH<A, R> | undefined;
+  let compiled: true | string = options.compile === false ? 'compile: false' : options.gibbs ? 'gibbs: true' : 'not tried';
+  let gibbsMs = 0;
   try {
     await mhChains();
   } catch (err) {
@@ -84,29 +107,47 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
     disposeDraws(draws, args, sinceId);
     throw err;
   }
-  return new Posterior({ method: 'mh', draws, diagnostics: { acceptance, chains }, model: m, args, tensorsSince: sinceId });
+  if (fast && !fast.compiled) compiled = `stopped: ${String(fast.compiledStatus())}`;
+  const diagnostics = { acceptance, chains, compiled, ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
+  return new Posterior({ method: 'mh', draws, diagnostics, model: m, args, tensorsSince: sinceId });
 
   async function mhChains(): Promise<void> {
     for (let c = 0; c < chains; c++) {
       const r = rng.split();
       let state = await tidyAsync(() => initialTrace(m, args, r), (s) => [...reachableTensors(s)]);
       reached = reachableTensors(state);
+      if (compiled === 'not tried') {
+        const k = await tidyAsync(() => CompiledMH.build(m, args, state, options.seed ?? 0), () => []);
+        if (typeof k === 'string') compiled = k;
+        else {
+          fast = k;
+          compiled = true;
+        }
+      }
       let accepted = 0;
       let proposals = 0;
+      let drawnState: TraceState<R> | undefined;
+      let drawnValues: Record<string, Value> = {};
       for (let it = 0; it < warmup + samples * thin; it++) {
         if (pace.due()) await pace.pause();
         // each step in its own tensor scope: what the new state reaches is kept, the rest of the step's tensors go
         const { next, wasProposal, wasAccepted } = await tidyAsync(
           async () => {
-            const latents = [...state.trace].filter((s) => s.type === 'sample' && !s.observed);
-            const pick = options.gibbs && latents.length > 0 ? latents[r.int(latents.length)] : undefined;
+            const latents = options.gibbs ? [...state.trace].filter((s) => s.type === 'sample' && !s.observed) : [];
+            const pick = latents.length > 0 ? latents[r.int(latents.length)] : undefined;
             if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
-              return { next: await gibbsStep(m, args, state, pick.address, r), wasProposal: false, wasAccepted: false };
+              const t0 = performance.now();
+              const runs = vectorized?.runs ?? 0;
+              const next = await gibbsStep(m, args, state, pick.address, r, { vectorized });
+              gibbsRuns += vectorized ? vectorized.runs - runs : (pick.dist as Distribution).enumerateSupport()!.length;
+              gibbsMs += performance.now() - t0;
+              return { next, wasProposal: false, wasAccepted: false };
             }
-            const step = await mhStep(m, args, state, r, { proposals: options.proposals });
+            const step = fast?.compiled ? await fast.step(state, r, { proposals: options.proposals }) : await mhStep(m, args, state, r, { proposals: options.proposals });
             return { next: step.state, wasProposal: true, wasAccepted: step.accepted };
           },
-          (o) => [...reachableTensors(o.next)],
+          // a rejected move keeps the state: what it reaches is known
+          (o) => [...(o.next === state ? reached : reachableTensors(o.next))],
         );
         if (wasProposal) proposals++;
         if (wasAccepted) accepted++;
@@ -117,8 +158,14 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
           state = next;
         }
         if (it >= warmup && (it - warmup + 1) % thin === 0) {
-          const draw = { values: state.trace.values(), returnValue: state.returnValue, logWeight: 0, chain: c };
-          reachableTensors(draw, pinned);
+          // consecutive draws of an unchanged state share one values record (its tensors are pinned already)
+          if (drawnState !== state) {
+            drawnValues = state.trace.values();
+            reachableTensors(drawnValues, pinned);
+            reachableTensors(state.returnValue, pinned);
+            drawnState = state;
+          }
+          const draw = { values: drawnValues, returnValue: state.returnValue, logWeight: 0, chain: c };
           draws.push(draw);
         }
         done++;
@@ -133,7 +180,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
 
 registerEngine<MHOptions>({
   name: 'mh',
-  options: ['samples', 'warmup', 'thin', 'chains', 'proposals', 'gibbs', 'onProgress', 'signal'],
+  options: ['samples', 'warmup', 'thin', 'chains', 'proposals', 'gibbs', 'vectorizeGibbs', 'compile', 'onProgress', 'signal'],
   description: 'single-site Metropolis–Hastings over traces (any model), optionally Gibbs on discrete sites',
   run: (m, options, args) => mh(m, options, args),
 });

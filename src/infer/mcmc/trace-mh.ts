@@ -26,6 +26,7 @@ import type { Rng } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
+import { type VectorizedGibbs, reservedRank, sameLogWeights, vectorizedLogWeights } from './vector-gibbs.js';
 
 /** A state of the chain: a trace, its return value and its log joint. */
 export interface TraceState<R> {
@@ -157,18 +158,60 @@ export async function mhStepWith<S extends TraceState<unknown>>(run: TraceExecut
   return { state: current, accepted: false };
 }
 
+/** Options of {@link gibbsStep}. */
+export interface GibbsStepOptions {
+  /**
+   * Weigh all values of the site in one vectorised run where the model
+   * allows (checked once per site against one run per value; see
+   * `vector-gibbs.ts`). Without it, the model runs once per value.
+   */
+  readonly vectorized?: VectorizedGibbs;
+}
+
 /**
  * One Gibbs update of a finite discrete site: enumerate its support, weigh
- * each value by the joint density, and draw one.
+ * each value by the joint density, and draw one. With
+ * `options.vectorized`, the weights come from one vectorised run (then one
+ * more run at the chosen value gives the new trace).
  */
-export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng): Promise<TraceState<R>> {
+export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng, options: GibbsStepOptions = {}): Promise<TraceState<R>> {
   const site = current.trace.get(address);
   if (!site || site.type !== 'sample' || site.observed) throw new ModelError(address, 'Gibbs: not a latent sample site of the current trace');
   const support = (site.dist as Distribution).enumerateSupport();
   if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
+  const r = rng.split();
+  const vec = options.vectorized;
+  // (two values cost two runs either way: one run per value is then as cheap, and exact in float64 where the model is)
+  if (vec && vec.enabled(address) && support.length > 2) {
+    const numeric = support.every((v) => typeof v === 'number');
+    const values = (a: string) => current.trace.get(a)?.value;
+    const w = numeric ? await vectorizedLogWeights(m, args, values, address, support as number[], latentAddresses(current.trace), reservedRank(current.trace), r) : 'the support is not a list of numbers';
+    vec.runs += 1;
+    if (typeof w === 'string') vec.disable(address, w);
+    else if (!vec.checked.has(address)) {
+      // the first update of this site: check against one run per value (and use those)
+      const { candidates, logW } = await weighEach(m, args, current, address, support, r);
+      vec.runs += support.length;
+      if (sameLogWeights(w, logW)) vec.checked.add(address);
+      else vec.disable(address, 'its vectorised weights differ from one run per value (the model does not broadcast over its values, e.g. a JavaScript `if` on the draw)');
+      return pickCandidate(candidates, logW, current, rng);
+    } else {
+      const k = drawIndex(w, rng);
+      const next = await runWithValues(m, args, (a) => (a === address ? support[k] : current.trace.get(a)?.value), r);
+      vec.runs += 1;
+      current.trace.disposeLogProbs();
+      return next;
+    }
+  }
+  const { candidates, logW } = await weighEach(m, args, current, address, support, r);
+  if (vec) vec.runs += support.length;
+  return pickCandidate(candidates, logW, current, rng);
+}
+
+/** The model run once per value of the site: each candidate state and its log joint. */
+async function weighEach<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, support: readonly Value[], r: Rng): Promise<{ candidates: TraceState<R>[]; logW: Float64Array }> {
   const candidates: TraceState<R>[] = [];
   const logW = new Float64Array(support.length);
-  const r = rng.split();
   for (let k = 0; k < support.length; k++) {
     const v = support[k];
     let c: TraceState<R>;
@@ -189,22 +232,29 @@ export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A,
     candidates.push(c);
     logW[k] = c.logJoint;
   }
+  return { candidates, logW };
+}
+
+/** An index drawn in proportion to exp(logW). */
+function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
   let max = -Infinity;
-  for (const w of logW) max = Math.max(max, w);
+  for (let k = 0; k < logW.length; k++) max = Math.max(max, logW[k]);
   let total = 0;
   for (let k = 0; k < logW.length; k++) total += Math.exp(logW[k] - max);
   let u = rng.uniform() * total;
-  let pick = logW.length - 1;
   for (let k = 0; k < logW.length; k++) {
     u -= Math.exp(logW[k] - max);
-    if (u <= 0) {
-      pick = k;
-      break;
-    }
+    if (u <= 0) return k;
   }
+  return logW.length - 1;
+}
+
+/** Draw one candidate in proportion to its weight; dispose the others' (and the current trace's) log densities. */
+function pickCandidate<R>(candidates: TraceState<R>[], logW: Float64Array, current: TraceState<R>, rng: Rng): TraceState<R> {
+  const pick = drawIndex(logW, rng);
   candidates.forEach((c, k) => {
-    if (k !== pick) c.trace.disposeLogProbs();
+    if (k !== pick && c !== current) c.trace.disposeLogProbs();
   });
-  current.trace.disposeLogProbs();
+  if (candidates[pick] !== current) current.trace.disposeLogProbs();
   return candidates[pick];
 }

@@ -1,0 +1,176 @@
+/**
+ * Single-site MH that scores a proposal without running the model: for a
+ * model whose latent sites are continuous and always present (a fixed
+ * structure), the log joint is a function of the latent values alone, so a
+ * proposal can be scored by the compiled float64 replay of the model's log
+ * density (`compiled-density.ts`, the one NUTS uses) instead of a full
+ * re-execution through the effect runtime and tfjs. The model runs only when
+ * a proposal is accepted (to record the new trace: the distributions the
+ * next prior proposals draw from, the return value and deterministic sites).
+ * Prior proposals on a posterior much narrower than the prior are mostly
+ * rejected, so most steps cost one compiled evaluation (microseconds).
+ *
+ * The kernel is the one of `mhStep` (trace-mh.ts): the same site choice,
+ * proposal, acceptance ratio and random stream, so a seeded run makes the
+ * same moves wherever the float64 and float32 log densities lead to the same
+ * decision (they differ by float32 rounding).
+ *
+ * The log density U(q) = log p(x) + Σ log|det J(q_j)| lives on unconstrained
+ * coordinates, so the change of log p(x) is U(q') − U(q) minus the change of
+ * the proposed site's log-Jacobian.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../../core/model.js';
+import { type Rng, rngFrom } from '../../core/rng.js';
+import type { Site } from '../../core/trace.js';
+import { type Value, isTensor, sumAll, toNumber, toTensor } from '../../core/value.js';
+import type { Distribution } from '../../distributions/distribution.js';
+import { type Layout, type SiteLayout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { type MHStepOptions, type TraceState, runWithValues } from './trace-mh.js';
+
+/** The unconstrained coordinates of one site's value, as numbers. */
+function unconstrainSite(s: SiteLayout, v: Value): Float64Array {
+  if (typeof v === 'number' && s.bijector.eventDimIn === 0) {
+    const u = s.bijector.inverse(v);
+    if (typeof u === 'number') return Float64Array.of(u);
+  }
+  let out = new Float64Array(0);
+  tf.tidy(() => {
+    out = Float64Array.from(toTensor(s.bijector.inverse(v)).dataSync());
+  });
+  return out;
+}
+
+/** A site's log density at `v`, summed, as a number. */
+function logProbNumber(dist: Distribution, v: Value): number {
+  const lp = dist.logProb(v);
+  return typeof lp === 'number' ? lp : toNumber(sumAll(lp));
+}
+
+/** The forward log-Jacobian of one site at its unconstrained coordinates, summed. */
+function siteLogDet(s: SiteLayout, u: Float64Array): number {
+  if (s.unconstrainedShape.length === 0 && s.bijector.eventDimIn === 0) {
+    const l = s.bijector.logDetJacobian(u[0]!);
+    if (typeof l === 'number') return l;
+  }
+  let out = 0;
+  tf.tidy(() => {
+    out = toNumber(sumAll(s.bijector.logDetJacobian(tf.tensor(Float32Array.from(u), s.unconstrainedShape))));
+  });
+  return out;
+}
+
+/**
+ * MH steps scored by a compiled log density, for one model and its data.
+ * Build it with {@link compiledMH}, which says why not where it cannot
+ * serve the model.
+ */
+export class CompiledMH<A extends unknown[], R> {
+  /** The state whose coordinates and log density are cached below. */
+  private of: TraceState<R> | undefined;
+  private q = new Float64Array(0);
+  private u = 0;
+  /** Model runs (one per accepted proposal). */
+  runs = 0;
+  /** Compiled evaluations (one per proposal). */
+  evaluations = 0;
+
+  protected constructor(
+    private readonly m: Model<A, R>,
+    private readonly args: A,
+    private readonly layout: Layout,
+    private readonly density: (q: Float64Array) => Promise<{ logp: number }>,
+    private readonly status: () => true | string,
+  ) {}
+
+  /** Build the kernel for `m` (layout probe runs use their own stream); a string says why it cannot serve the model. */
+  static async build<A extends unknown[], R>(m: Model<A, R>, args: A, start: TraceState<R>, seed: number | string): Promise<CompiledMH<A, R> | string> {
+    for (const s of start.trace) {
+      if (s.type === 'sample' && !s.observed && (s.dist as Distribution).isDiscrete) return `"${s.address}" is discrete`;
+    }
+    let layout: Layout;
+    try {
+      layout = await layoutOnly(m, args, rngFrom(`${seed}/mh-layout`));
+    } catch (err) {
+      return `no fixed layout of the latent sites: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    const moving = layout.sites.find((s) => s.dependentSupport);
+    if (moving) return `the support of "${moving.address}" depends on other values`;
+    const f = logDensityFn(m, args, layout, { compile: true });
+    const kernel = new this(m, args, layout, f, f.compileStatus);
+    // compile at the start (the first evaluation records the model), and keep the kernel only if that worked
+    await kernel.sync(start);
+    const status = f.compileStatus();
+    return status === true ? kernel : `the log density did not compile: ${status}`;
+  }
+
+  /** Whether the density still replays compiled (a later failure hands the run back to the model-running kernel). */
+  get compiled(): boolean {
+    return this.status() === true;
+  }
+
+  /** `true`, or why the density stopped replaying compiled. */
+  compiledStatus(): true | string {
+    return this.status();
+  }
+
+  /** Cache the coordinates and log density of `state`. */
+  private async sync(state: TraceState<R>): Promise<void> {
+    if (this.of === state) return;
+    this.q = unconstrain(this.layout, state.trace);
+    this.u = (await this.density(this.q)).logp;
+    this.evaluations++;
+    this.of = state;
+  }
+
+  /** One single-site MH step (as `mhStep`, prior or user proposals). */
+  async step(current: TraceState<R>, rng: Rng, options: MHStepOptions = {}): Promise<{ state: TraceState<R>; accepted: boolean }> {
+    await this.sync(current);
+    const sites = this.layout.sites;
+    const block = sites[rng.int(sites.length)]!;
+    const old = current.trace.get(block.address) as Site;
+    const dist = old.dist as Distribution;
+    const proposal = options.proposals?.[block.address];
+    // (each step runs in the engine's tensor scope: no tidy needed here, and none paid on the number path)
+    const proposed = proposal ? proposal.sample(old.value, rng) : dist.sample(rng);
+    // the model-running kernel hands a split stream to the model here: keep the streams in step
+    rng.split();
+    const uNew = unconstrainSite(block, proposed);
+    if (!uNew.every(Number.isFinite)) {
+      // outside the site's support: density zero
+      rng.uniform();
+      return this.reject(proposed);
+    }
+    const q = Float64Array.from(this.q);
+    const uOld = q.slice(block.offset, block.offset + block.size);
+    q.set(uNew, block.offset);
+    const next = (await this.density(q)).logp;
+    this.evaluations++;
+    const dLogJoint = next - this.u - this.logDetChange(block, uNew, uOld);
+    let logQRatio: number;
+    if (proposal) logQRatio = proposal.logProb(old.value, proposed) - proposal.logProb(proposed, old.value);
+    else logQRatio = logProbNumber(dist, old.value) - logProbNumber(dist, proposed);
+    const logAlpha = dLogJoint + logQRatio;
+    if (!(Math.log(rng.uniform()) < logAlpha) || Number.isNaN(logAlpha)) return this.reject(proposed);
+    // accepted: record the new trace (every value given, so the stream is not used)
+    const state = await runWithValues(this.m, this.args, (a) => (a === block.address ? proposed : current.trace.get(a)?.value), rngFrom(0));
+    this.runs++;
+    current.trace.disposeLogProbs();
+    this.q = q;
+    this.u = next;
+    this.of = state;
+    return { state, accepted: true };
+  }
+
+  /** The change of the proposed site's log-Jacobian (U carries it, log p does not). Overridden by tests to plant a bug. */
+  protected logDetChange(block: SiteLayout, uNew: Float64Array, uOld: Float64Array): number {
+    return siteLogDet(block, uNew) - siteLogDet(block, uOld);
+  }
+
+  private reject(proposed: Value): { state: TraceState<R>; accepted: boolean } {
+    if (isTensor(proposed)) proposed.dispose();
+    return { state: this.of!, accepted: false };
+  }
+}
