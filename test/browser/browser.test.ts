@@ -6,26 +6,40 @@
  * one browser per run; see test/browser/harness.ts. Skips without Chromium,
  * except under CI.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLES } from '../../playground/examples.js';
+import { describeError, runProgram } from '../../playground/run-model.js';
 import { type BrowserSession, browserAvailable, startSession } from './harness.js';
 import { formatSizes } from '../../scripts/build-browser.js';
 import type { CheckResult } from './in-page/checks.js';
 
 const available = browserAvailable();
 
+/** One build, server and browser for the whole file. */
+let shared: Promise<BrowserSession> | undefined;
+function session(): Promise<BrowserSession> {
+  shared ??= startSession();
+  return shared;
+}
+afterAll(async () => {
+  if (shared) await (await shared).close();
+});
+
 describe.skipIf(!available)('tyche in headless Chromium', () => {
-  let session: BrowserSession;
-  let checks: { page: import('playwright-core').Page; errors: string[] };
+  let checks: { page: Page; errors: string[] };
 
   beforeAll(async () => {
-    session = await startSession();
-    console.log(formatSizes(session.build));
-    checks = await session.open('tests.html');
+    const s = await session();
+    console.log(formatSizes(s.build));
+    checks = await s.open('tests.html');
     await checks.page.waitForFunction(() => (globalThis as { tycheChecks?: unknown }).tycheChecks !== undefined, null, { timeout: 60_000 });
   }, 120_000);
 
   afterAll(async () => {
-    await session?.close();
+    await checks?.page.close();
   });
 
   it('the bundle loads, chooses WebGL 2 with float32 textures, and logs no error', async () => {
@@ -45,5 +59,94 @@ describe.skipIf(!available)('tyche in headless Chromium', () => {
     expect(r!.pass, r!.detail).toBe(true);
     expect(r!.plantedPass, `planted: ${r!.detail}`).toBe(false);
     expect(r!.numTensorsDelta, 'tensors left alive').toBe(0);
+  });
+});
+
+/** Models with mistakes, typed into the playground: the page must show the error Node gives for the same source, and keep working. */
+const BAD_PROGRAMS: Record<string, { source: string; method: string; options: Record<string, unknown> }> = {
+  'a syntax error': {
+    method: 'importance',
+    options: { particles: 100, seed: 1 },
+    source: `const m = model(async ({ sample }) => {\n  const p = await sample('p', Beta(2, 2);\n});\nreturn { model: m, args: [] };\n`,
+  },
+  'a model that throws': {
+    method: 'importance',
+    options: { particles: 100, seed: 1 },
+    source: `const m = model(async ({ sample }) => {\n  const p = await sample('p', Beta(2, 2));\n  if (p >= 0) throw new Error('the data must be sorted');\n});\nreturn { model: m, args: [] };\n`,
+  },
+  'a NaN log density': {
+    method: 'nuts',
+    options: { chains: 2, warmup: 20, samples: 20, seed: 1 },
+    source: `const m = model(async ({ sample, factor }) => {\n  const x = await sample('x', Normal(0, 1));\n  await factor('bad', ops.mul(x, NaN));\n});\nreturn { model: m, args: [] };\n`,
+  },
+};
+
+describe.skipIf(!available)('the playground in headless Chromium', () => {
+  const shots = 'build/browser-screenshots';
+
+  beforeAll(async () => {
+    await mkdir(shots, { recursive: true });
+  });
+
+  async function runIn(page: Page, runs: number): Promise<{ error: string | null; summary: string; status: string }> {
+    await page.click('#run');
+    await page.waitForSelector(`body[data-runs="${runs}"]`, { timeout: 120_000 });
+    const hidden = await page.locator('#error').isHidden();
+    return { error: hidden ? null : await page.textContent('#error'), summary: (await page.textContent('#summary')) ?? '', status: (await page.textContent('#status')) ?? '' };
+  }
+
+  it.each(Object.keys(EXAMPLES))('runs the %s example end to end and draws its posterior plot', async (key) => {
+    const { page, errors } = await (await session()).open(`index.html?example=${key}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.textContent('#backend')).toBe('backend: webgl');
+    const r = await runIn(page, 1);
+    expect(r.error).toBeNull();
+    expect(r.summary).toContain(`${EXAMPLES[key]!.method}:`);
+    const figure = page.locator('#plots figure[data-plot="posterior"] svg');
+    expect(await figure.count()).toBe(1);
+    await page.locator('#plots').screenshot({ path: join(shots, `${key}.png`) });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows the error Node gives for a syntax error, a model that throws and a NaN log density, and keeps working', async () => {
+    const { page, errors } = await (await session()).open('index.html?example=coin');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    let runs = 0;
+    for (const [what, bad] of Object.entries(BAD_PROGRAMS)) {
+      const inNode = await runProgram(bad.source, bad.method, bad.options).then(
+        () => 'no error',
+        (e: unknown) => describeError(e),
+      );
+      await page.fill('#editor', bad.source);
+      await page.selectOption('#method', bad.method);
+      await page.fill('#options', JSON.stringify(bad.options));
+      const r = await runIn(page, ++runs);
+      expect(r.error, what).toBe(inNode);
+      expect(r.status).toBe('failed');
+    }
+    // the page still works: load the coin example again and run it
+    await page.selectOption('#example', 'coin');
+    const ok = await runIn(page, ++runs);
+    expect(ok.error).toBeNull();
+    expect(ok.summary).toContain('importance:');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the abort button stops a run with an AbortError, and the next run works', async () => {
+    const { page } = await (await session()).open('index.html?example=eightSchools');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.fill('#options', JSON.stringify({ chains: 4, warmup: 5000, samples: 5000, seed: 1, compile: false }));
+    await page.click('#run');
+    await page.waitForFunction("/iterations/.test(document.getElementById('status')?.textContent ?? '')", null, { timeout: 60_000 });
+    await page.click('#abort');
+    await page.waitForSelector('body[data-runs="1"]', { timeout: 60_000 });
+    expect(await page.textContent('#status')).toBe('aborted');
+    expect(await page.textContent('#error')).toMatch(/AbortError/);
+    await page.fill('#options', JSON.stringify({ chains: 2, warmup: 50, samples: 50, seed: 1 }));
+    const again = await runIn(page, 2);
+    expect(again.error).toBeNull();
+    await page.close();
   });
 });
