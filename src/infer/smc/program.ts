@@ -141,6 +141,8 @@ class ProgramParticle<R> extends SuspendableRun {
   replayOf?: ReplayTarget;
   /** The replay target's records in order, and the next one expected (set when the replay starts). */
   private replaying?: { records: Recorded[]; next: number; byAddress?: Map<string, Recorded> };
+  /** The replayed record that this site may share instead of recording a new one. */
+  private shared?: Recorded;
   /** Log-density tensors this particle's execution made (freed when it is dropped or read out). */
   owned: import('@tensorflow/tfjs-core').Tensor[] = [];
 
@@ -168,6 +170,8 @@ class ProgramParticle<R> extends SuspendableRun {
         if (this.replaying === undefined || (msg.type !== 'sample' && msg.type !== 'factor')) return;
         const rec = this.replayed(msg.address);
         if (rec === undefined) return;
+        // replayed in order on top of the same prefix: the record can be shared as it is
+        if (rec.prev === this.head) this.shared = rec;
         if (msg.type === 'sample' && !msg.observed && msg.value === undefined) msg.value = rec.value;
         if (msg.logProb === undefined && rec.logProb !== undefined) msg.logProb = rec.logProb;
       },
@@ -175,7 +179,10 @@ class ProgramParticle<R> extends SuspendableRun {
         if (isTensor(msg.logProb)) this.owned.push(msg.logProb);
         if (msg.type !== 'sample' && msg.type !== 'factor') return;
         const latent = msg.type === 'sample' && !msg.observed;
-        this.head = { address: msg.address, value: latent ? (msg.value as Value) : undefined, logProb: typeof msg.logProb === 'number' ? msg.logProb : undefined, prev: this.head };
+        const shared = this.shared;
+        this.shared = undefined;
+        if (shared !== undefined && shared.address === msg.address && shared.value === (latent ? msg.value : undefined) && shared.logProb === msg.logProb) this.head = shared;
+        else this.head = { address: msg.address, value: latent ? (msg.value as Value) : undefined, logProb: typeof msg.logProb === 'number' ? msg.logProb : undefined, prev: this.head };
         if (latent) return;
         const lp = siteLogDensity(msg as Required<Message>);
         this.increment += typeof lp === 'number' ? lp : toNumber(lp);
