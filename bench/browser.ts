@@ -15,13 +15,13 @@ import type { BenchSettings, BenchTiming } from './browser-page.js';
 import { median, numberArg, table } from './util.js';
 
 if (!browserAvailable()) process.exit(0);
-const reps = numberArg('--reps', 3);
+const reps = numberArg('reps', 3);
 const settings: BenchSettings = {
-  chains: numberArg('--chains', 64),
-  warmup: numberArg('--warmup', 50),
-  samples: numberArg('--samples', 50),
-  particles: numberArg('--particles', 10_000),
-  steps: numberArg('--steps', 50),
+  chains: numberArg('chains', 64),
+  warmup: numberArg('warmup', 50),
+  samples: numberArg('samples', 50),
+  particles: numberArg('particles', 10_000),
+  steps: numberArg('steps', 50),
 };
 
 const build = await buildBrowser({ outdir: 'build/browser-bench', playground: false, entries: { 'bench-page': 'bench/browser-page.ts' } });

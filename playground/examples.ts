@@ -61,20 +61,24 @@ return { model: schools, args: [], sites: ['mu', 'logTau'] };
     method: 'smc',
     options: { particles: 2000, seed: 1 },
     source: `// A two-state hidden Markov model: the state is sticky (stays with
-// probability 0.8) and emits Normal(0 or 2, 0.5). SMC resamples after
-// each observation; which state produced y3?
-const ys = [0.1, 0.3, 2.1, 1.9, 2.2, 0.2, -0.1, 2.4, 2.0, 0.1];
+// probability 0.8) and emits Normal(0 or 1, 0.6). SMC resamples after each
+// observation. How long was the chain in state 1, and was it there at t = 4?
+const ys = [0.1, 0.4, 0.9, 1.2, 0.6, 0.2, -0.3, 1.1, 0.8, 0.3];
 
-const hmm = model(async ({ sample, observe }, data: number[]) => {
+const hmm = model(async ({ sample, observe, deterministic }, data: number[]) => {
   let z = await sample('z0', Bernoulli(0.5));
+  let ones = z;
   for (let t = 0; t < data.length; t++) {
-    if (t > 0) z = await sample(\`z\${t}\`, Bernoulli(z ? 0.8 : 0.2));
-    await observe(\`y\${t}\`, Normal(z ? 2 : 0, 0.5), data[t]);
+    if (t > 0) {
+      z = await sample(\`z\${t}\`, Bernoulli(z ? 0.8 : 0.2));
+      ones += z;
+    }
+    await observe(\`y\${t}\`, Normal(z ? 1 : 0, 0.6), data[t]);
   }
-  return z;
+  deterministic('timeInState1', ones);
 });
 
-return { model: hmm, args: [ys], sites: ['z2', 'z3', 'z5'] };
+return { model: hmm, args: [ys], sites: ['timeInState1', 'z3', 'z4'] };
 `,
   },
   mixture: {

@@ -68,10 +68,9 @@ export async function display(spec: PlotSpec, options: RenderOptions = {}): Prom
   const svg = await toSvg(spec, options);
   let show: TslabDisplay | undefined;
   try {
-    // tslab is a CommonJS module that exists only where the kernel runs; the
-    // specifier is a variable so that tsc does not require its types.
-    const name = 'tslab';
-    const mod = (await import(name)) as { display?: TslabDisplay; default?: { display?: TslabDisplay } };
+    // tslab is a CommonJS module that exists only where the kernel runs (Node); imported by a
+    // name held in a string, so tsc does not need its types and no bundler (vite folds constants) follows it
+    const mod = await importNodeOnly<{ display?: TslabDisplay; default?: { display?: TslabDisplay } }>('tslab', 'display');
     show = mod.display ?? mod.default?.display;
   } catch (err) {
     throw new Error(`display: tslab is not available (${err instanceof Error ? err.message : String(err)}); display works inside a tslab Jupyter kernel, use toSvg or saveSvg elsewhere`);

@@ -2,9 +2,11 @@
  * tyche in headless Chromium (Debian's, driven by playwright-core): the
  * browser bundle loads with no Node built-in, the backend chosen is WebGL
  * (SwiftShader), and the engines' checks pass in the page with their Node
- * tolerances (each also fails against a planted wrong answer). One build and
- * one browser per run; see test/browser/harness.ts. Skips without Chromium,
- * except under CI.
+ * tolerances (each also fails against a planted wrong answer), at the
+ * `quick` scale (the slow tier, browser.slow.test.ts, runs them longer and
+ * builds with vite); the playground runs its examples, shows Node's errors
+ * for bad programs, and aborts. One build and one browser per run; see
+ * test/browser/harness.ts. Skips without Chromium, except under CI.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -54,7 +56,7 @@ describe.skipIf(!available)('tyche in headless Chromium', () => {
   });
 
   it.each(names)('on WebGL: %s (and it fails against a planted wrong answer)', async (name) => {
-    const [r] = await checks.page.evaluate(([n, scale]) => (globalThis as unknown as { tycheChecks: { runChecks(names: string[], scale: string): Promise<CheckResult[]> } }).tycheChecks.runChecks([n!], scale!), [name, process.env.TYCHE_SLOW ? 'full' : 'quick']);
+    const [r] = await checks.page.evaluate(([n, scale]) => (globalThis as unknown as { tycheChecks: { runChecks(names: string[], scale: string): Promise<CheckResult[]> } }).tycheChecks.runChecks([n!], scale!), [name, 'quick']);
     if (process.env.TYCHE_REPORT) console.log(`${name}: ${r!.detail} (${(r!.ms / 1000).toFixed(1)} s)`);
     expect(r!.pass, r!.detail).toBe(true);
     expect(r!.plantedPass, `planted: ${r!.detail}`).toBe(false);
