@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../backend/autodiff.js';
 import type { Handler, Message } from '../core/message.js';
 import { type Model, ModelError, execute } from '../core/model.js';
+import { rejectsPoint } from '../core/errors.js';
 import { type Rng, rngFrom } from '../core/rng.js';
 import { type Value, isTensor } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
@@ -160,7 +161,15 @@ async function runOne<A extends unknown[], R>(m: Model<A, R>, args: A, source: D
   return tidyAsync(
     async () => {
       const since = nextTensorId();
-      const { returnValue } = await execute(m, { rng: rng.split(), checkNaN: false, handlers: [...(options.handlers ?? []), sub, rec] }, ...args);
+      let returnValue: unknown;
+      try {
+        ({ returnValue } = await execute(m, { rng: rng.split(), checkNaN: false, handlers: [...(options.handlers ?? []), sub, rec] }, ...args));
+      } catch (err) {
+        // a draw the float64 compiled density accepted may be rejected by this float32 run (e.g. a Cholesky with
+        // tiny jitter): it keeps its sampled values and gets no return value, instead of failing the whole run
+        if (!rejectsPoint(err)) throw err;
+        return { values: {}, returnValue: undefined };
+      }
       // a record owns its tensors: any made before this run (the draws' own values, the user's
       // constants) is cloned, so that disposing the posterior frees only what the run made
       const own = (x: unknown): unknown => mapTensors(x, (t) => (t.id < since || sub.given.has(t) ? tf.clone(t) : t));

@@ -2,12 +2,14 @@
  * Models written for ONE chain run with vectorised chains (`vectorised-chains.ts`):
  * the single-chain record is replayed in float64 per chain, with the same
  * draws as sequential chains; validation checks become guards instead of
- * blocking compilation; a refusal names the site; mixtures compile.
+ * blocking compilation; a refusal names the site; mixtures compile; the
+ * float64 path (NUTS and VI) on a GP with Stan's 1e-10 jitter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Categorical, Dirichlet, HalfNormal, Mixture, MultivariateNormal, Normal, Uniform, infer, model } from '../../src/index.js';
+import { Categorical, Dirichlet, HalfNormal, Mixture, MultivariateNormal, Normal, Poisson, Uniform, infer, model } from '../../src/index.js';
+import { gpPoisRegr, gpPoisRegrData } from '../../models/posteriordb/gp-pois-regr.js';
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { vectorisedChains } from '../../src/infer/mcmc/vectorised-chains.js';
@@ -127,5 +129,81 @@ describe('mixtures on the compiled path', () => {
     expect(replay.compileStatus()).toBe(true);
     const p = await infer(mix, { method: 'nuts', chains: 2, warmup: 60, samples: 30, seed: 5 });
     expect(p.diagnostics.compiled).toBe(true);
+  }, 60_000);
+});
+
+/** log U(q) of gp_pois_regr in plain float64 JavaScript: the reference the replay must match. */
+function gpPoisRegrReference(q: Float64Array): number {
+  const { x, k, N } = gpPoisRegrData;
+  const rho = Math.exp(q[0]!);
+  const alpha = Math.exp(q[1]!);
+  const ft = q.subarray(2);
+  const lfact = (n: number): number => {
+    let s = 0;
+    for (let i = 2; i <= n; i++) s += Math.log(i);
+    return s;
+  };
+  let lp = 25 * Math.log(4) - lfact(24) + 24 * Math.log(rho) - 4 * rho + q[0]!; // Gamma(25, 4) + log-Jacobian
+  lp += 0.5 * Math.log(2 / Math.PI) - Math.log(2) - (alpha * alpha) / 8 + q[1]!; // HalfNormal(2) + log-Jacobian
+  for (const v of ft) lp += -0.5 * Math.log(2 * Math.PI) - (v * v) / 2;
+  const K = Array.from({ length: N }, (_, i) => Array.from({ length: N }, (_, j) => alpha * alpha * Math.exp(-((x[i]! - x[j]!) ** 2) / (2 * rho * rho)) + (i === j ? 1e-10 : 0)));
+  const L = K.map(() => new Array<number>(N).fill(0));
+  for (let j = 0; j < N; j++) {
+    for (let i = j; i < N; i++) {
+      let s = K[i]![j]!;
+      for (let m = 0; m < j; m++) s -= L[i]![m]! * L[j]![m]!;
+      L[i]![j] = i === j ? Math.sqrt(s) : s / L[j]![j]!;
+    }
+  }
+  for (let i = 0; i < N; i++) {
+    let f = 0;
+    for (let j = 0; j <= i; j++) f += L[i]![j]! * ft[j]!;
+    lp += k[i]! * f - Math.exp(f) - lfact(k[i]!);
+  }
+  return lp;
+}
+
+describe('float64 where float32 breaks (gp_pois_regr, jitter 1e-10)', () => {
+  it('the replay matches a float64 reference where the float32 model run is off by nats', async () => {
+    const { layout } = await layoutOf(gpPoisRegr, [gpPoisRegrData], rngFrom(1));
+    const f32 = logDensityFn(gpPoisRegr, [gpPoisRegrData], layout, { compile: false });
+    const f64 = replayedChainsLogDensityFn(gpPoisRegr, [gpPoisRegrData], layout, 1);
+    await f64(new Float64Array(layout.dim));
+    expect(f64.compileStatus()).toBe(true);
+    // constants the record captures from tfjs (lgamma of the data, normalising terms) carry float32 rounding: a
+    // constant offset (1e-7 relative), which cancels in differences between points, as in every use of a log density
+    let worst32 = 0;
+    let first: { ref: number; mine: number } | undefined;
+    for (const [rho, alpha] of [[5.67, 2.92], [6.8, 4.2], [4.6, 1.9]]) {
+      const q = new Float64Array(layout.dim).map((_, i) => (i === 0 ? Math.log(rho!) : i === 1 ? Math.log(alpha!) : 0.5 * Math.cos(i)));
+      const ref = gpPoisRegrReference(q);
+      const mine = f64.replayOnly(q)!.logp[0]!;
+      expect(Math.abs(mine - ref)).toBeLessThan(1e-6 * Math.abs(ref));
+      first ??= { ref, mine };
+      expect(Math.abs(mine - first.mine - (ref - first.ref))).toBeLessThan(1e-9 * Math.abs(ref));
+      const theirs = (await f32(q)).logp;
+      worst32 = Math.max(worst32, Math.abs(theirs - first.mine - (ref - first.ref)));
+    }
+    // the reference is sensitive enough to tell: float32 (tfjs) is more than a nat off at plausible points
+    expect(worst32).toBeGreaterThan(1);
+  }, 60_000);
+
+  it('VI with an autoguide runs on the compiled float64 log density, no compile options', async () => {
+    const p = await infer(gpPoisRegr, { method: 'vi', guide: 'normal', steps: 150, particles: 4, samples: 50, optimizer: { name: 'adam', lr: 0.02 }, seed: 2 }, gpPoisRegrData);
+    expect(p.diagnostics.compiled).toBe(true);
+    expect(Number.isFinite(p.diagnostics.elbo as number)).toBe(true);
+  }, 60_000);
+
+  it('VI drops draws at points the model rejects (as NUTS rejects them) instead of stopping; float32 stops', async () => {
+    const counts = [3, 1, 0, 2, 4];
+    const bad = model(async ({ sample, observe }) => {
+      const rate = await sample('rate', Normal(0.5, 1)); // no positivity constraint: the guide proposes negative rates
+      await observe('k', Poisson(rate), tf.tensor1d(counts));
+    });
+    const opts = { method: 'vi' as const, guide: 'normal' as const, steps: 60, particles: 8, samples: 20, init: 'zero' as const, optimizer: { name: 'adam' as const, lr: 0.05 }, seed: 3 };
+    const p = await infer(bad, opts);
+    expect(p.diagnostics.compiled).toBe(true);
+    expect(p.diagnostics.droppedDraws as number).toBeGreaterThan(0);
+    await expect(infer(bad, { ...opts, compile: false })).rejects.toThrow(/Poisson: parameter rate must be nonnegative/);
   }, 60_000);
 });

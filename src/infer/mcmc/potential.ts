@@ -364,7 +364,11 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * `compile` defaults to `true` here; `'auto'` declines the replay when tfjs
  * is expected to be faster on the data (then a batched model run may be).
  */
-export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<BatchedLogDensityAndGradient>> & { readonly work: () => { elements: number; kernels: number } | undefined } {
+export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<BatchedLogDensityAndGradient>> & {
+  readonly work: () => { elements: number; kernels: number } | undefined;
+  /** The replay alone for any number of rows, synchronously (see `CompiledDensity.replayOnly`). */
+  readonly replayOnly: (q: Float64Array) => BatchedLogDensityAndGradient | undefined;
+} {
   const density = logDensityTensorFn(m, args, layout, undefined);
   const viaTfjs = singlePointOnTfjs(density, layout);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
@@ -377,7 +381,7 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
     if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
     return r;
   };
-  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work });
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q) });
 }
 
 /** One point's log density and gradient by running `density` on tfjs (float32); a rejected point gets -Infinity. */

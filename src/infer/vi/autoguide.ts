@@ -108,6 +108,16 @@ export abstract class AutoGuide implements Guide {
   /** Create the family's parameters, starting at location `loc`. */
   protected abstract createParams(store: ParamStore, loc: Float64Array, rng: Rng): void;
 
+  /** Whether the guide's density includes the log-Jacobian of the map to constrained values (false for point masses). */
+  get jacobianInDensity(): boolean {
+    return this.jacobian;
+  }
+
+  /** Draws z `[S, D]` in unconstrained space with their log q(z) (see {@link sampleLatent}). */
+  latent(size: number, rng: Rng, store: ParamStore, detach = false): LatentDraws {
+    return this.sampleLatent(size, rng, store, detach);
+  }
+
   /** Draw z `[S, D]` with log q(z); with `detach`, log q is computed with the parameters held fixed. */
   protected abstract sampleLatent(size: number, rng: Rng, store: ParamStore, detach: boolean): LatentDraws;
 

@@ -34,7 +34,8 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type UnconstrainedSite, replayDraws } from '../replay-draws.js';
 import { type LossTrend, lossTrend } from './convergence.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { type AutoInit, AutoGuide, type UnconstrainedMoments } from './autoguide.js';
+import { type AutoInit, AutoGuide, type UnconstrainedMoments, constrainDraws } from './autoguide.js';
+import { CompiledPotential } from './compiled-potential.js';
 import { type AutoGuideName, autoGuide } from './autoguides.js';
 import { type Guide, type GuideDraws, Unconstrained, modelLogJoint, unstackDraws } from './guide.js';
 import { ModelGuide } from './model-guide.js';
@@ -60,6 +61,13 @@ export interface SVIOptions {
   readonly vectorize?: boolean | 'auto';
   /** Seed of the random stream. */
   readonly seed?: Seed;
+  /**
+   * Evaluate the model's log density and its gradient in float64 by a
+   * compiled replay of its trace (autoguides other than `'delta'`, models
+   * without `param` sites): `true` (default, where the model compiles; see
+   * `diagnostics.compiled`) or `false` (float32 tfjs runs of the model).
+   */
+  readonly compile?: boolean;
 }
 
 /** The guide for a spec. */
@@ -89,6 +97,9 @@ export class SVI<A extends unknown[], R> {
   readonly lossHistory: number[] = [];
   /** `true` when steps run the model batched, else the reason they do not. */
   vectorized: true | string = 'not set up';
+  /** `true` when steps use the compiled float64 log density (`compiled-potential.ts`), else why not. */
+  compiled: true | string = 'not set up';
+  private potential: CompiledPotential | undefined;
   private readonly state: ObjectiveState = {};
   private readonly rng: Rng;
   private readonly optimizer: SviOptimizer;
@@ -115,8 +126,10 @@ export class SVI<A extends unknown[], R> {
   async init(args: A): Promise<void> {
     if (this.initialised) return;
     await tidyAsync(() => this.guide.setup(this.model, args, this.store, this.rng.split()), () => []);
+    await this.initCompiled(args);
     const want = this.options.vectorize ?? 'auto';
     if (want === false) this.vectorized = 'not requested';
+    else if (this.potential) this.vectorized = true; // the compiled replay evaluates every draw of a step
     else if (!(this.guide instanceof AutoGuide)) {
       if (want === true) throw new Error(`vi: vectorize: true needs an autoguide; the ${this.guide.name} runs once per draw`);
       this.vectorized = `the ${this.guide.name} runs once per draw`;
@@ -135,12 +148,39 @@ export class SVI<A extends unknown[], R> {
     this.initialised = true;
   }
 
+  /** Set up the compiled float64 log density where the guide and model allow it. */
+  private async initCompiled(args: A): Promise<void> {
+    const guide = this.guide;
+    if (this.options.compile === false) this.compiled = 'compile: false';
+    else if (!(guide instanceof AutoGuide)) this.compiled = `the ${guide.name} is not an autoguide`;
+    else if (!guide.jacobianInDensity) this.compiled = `the ${guide.name} is a point mass (its fit is in constrained space)`;
+    else {
+      const made = await CompiledPotential.create(this.model, args, guide.layout, guide.moments(this.store).loc);
+      if (made instanceof CompiledPotential) {
+        this.potential = made;
+        this.compiled = true;
+      } else this.compiled = made.reason;
+    }
+  }
+
+  /** Draws the compiled float64 log density dropped so far because the model rejected their point (see `compiled-potential.ts`). */
+  get droppedDraws(): number {
+    return this.potential?.dropped ?? 0;
+  }
+
   /**
    * log p and log q of `size` draws (on the current tape, if any); with
    * `siteTerms`, also each draw's guide and model site terms where the guide
    * records them and the model runs per draw.
    */
-  private async densities(args: A, size: number, detach: boolean, siteTerms = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[] }> {
+  private async densities(args: A, size: number, detach: boolean, siteTerms = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
+    if (this.potential) {
+      // unconstrained draws and log q_u; the compiled U(z) in place of log p + log|det J| (compiled-potential.ts)
+      const guide = this.guide as AutoGuide;
+      const { z, logQ } = guide.latent(size, this.rng.split(), this.store, detach);
+      const { logP, valid } = this.potential.evaluate(z);
+      return { draws: constrainDraws(guide.layout, z, logQ, false), logP, valid };
+    }
     const draws = await this.guide.draw(size, this.rng.split(), this.store, args, { detachParams: detach });
     const batched = this.vectorized === true;
     const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
@@ -160,8 +200,12 @@ export class SVI<A extends unknown[], R> {
     const vars = this.store.variables();
     let bound = NaN;
     const { value, grads } = await valueAndGradsAsync(async () => {
-      const { draws, logP, sites } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false, this.objective.siteTerms ?? false);
-      const r = this.objective.evaluate({ logP, logQ: draws.logQ, ...(draws.scoreLogQ ? { scoreLogQ: draws.scoreLogQ } : {}), ...(sites ? { sites } : {}) }, this.state);
+      const { draws, logP, sites, valid } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false, this.objective.siteTerms ?? false);
+      // draws at points the model rejects are left out of an ELBO-type step (compiled-potential.ts)
+      const drop = valid !== undefined && valid.length > 0 && valid.length < this.particles && this.objective.groupSize === 1;
+      const keep = drop ? tf.tensor1d(valid, 'int32') : undefined;
+      const pick = (t: tf.Tensor): tf.Tensor => (keep ? tf.gather(t, keep) : t);
+      const r = this.objective.evaluate({ logP: pick(logP), logQ: pick(draws.logQ), ...(draws.scoreLogQ ? { scoreLogQ: pick(draws.scoreLogQ) } : {}), ...(sites && !drop ? { sites } : {}) }, this.state);
       bound = r.bound.dataSync()[0];
       return tf.neg(r.surrogate);
     }, vars, { allowNoGradients: true });
@@ -350,6 +394,10 @@ export interface VIDiagnostics {
   readonly lossTrend?: LossTrend;
   /** `true`, or why the model ran once per draw. */
   readonly vectorized: true | string;
+  /** `true` when the log density and its gradient came from the compiled float64 replay, else why not (option `compile`). */
+  readonly compiled: true | string;
+  /** Draws left out of their step because the model rejected their point (as Stan's ADVI drops them), over the whole run. */
+  readonly droppedDraws: number;
   /** Optimisation steps per second. */
   readonly stepsPerSecond: number;
 }
@@ -441,6 +489,8 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       logRatios: sampled.logRatios,
       ...(trend ? { lossTrend: trend } : {}),
       vectorized: svi.vectorized,
+      compiled: svi.compiled,
+      droppedDraws: svi.droppedDraws,
       stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
     };
     const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
@@ -454,7 +504,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
 
 registerEngine<VIOptions & { method: 'vi' }>({
   name: 'vi',
-  options: ['guide', 'init', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
+  options: ['guide', 'init', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'compile', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
   description: 'stochastic variational inference: autoguides (delta, normal, mvn, lowrank) or guide models, ELBO / IWAE / Rényi objectives, tfjs optimisers',
   run: (m, options, args) => vi(m, options, args),
 });
