@@ -232,24 +232,45 @@ export function where(cond: boolean | tf.Tensor, a: Value, b: Value): Value {
     return tf.broadcastTo(toTensor(cond ? a : b), shape);
   }
   const shape = broadcastShapes(broadcastShapes(cond.shape, shapeOf(a)), shapeOf(b));
-  return tf.where(tf.broadcastTo(cond, shape), tf.broadcastTo(toTensor(a), shape), tf.broadcastTo(toTensor(b), shape));
+  return tf.where(expandTo(cond, shape), expandTo(toTensor(a), shape), expandTo(toTensor(b), shape));
+}
+
+/**
+ * `x` broadcast to `shape`. tfjs-wasm's `Tile` (what `tf.broadcastTo` runs)
+ * and its broadcasting comparisons are slow — about 1 ms for 12k elements,
+ * against 0.1 ms for a broadcasting `add` (measured, bench/coal-switchpoint.ts)
+ * — so numeric tensors are broadcast by adding zeros (gradients flow as
+ * through `broadcastTo`).
+ */
+function expandTo(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  return x.dtype === 'bool' ? tf.broadcastTo(x, shape as number[]) : tf.add(x, tf.zeros(shape as number[], x.dtype));
+}
+
+/** A comparison of two tensors; where both have several elements and their shapes differ, both are expanded first (see `expandTo`). */
+function compare(a: Value, b: Value, f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const x = toTensor(a);
+  const y = toTensor(b);
+  if (x.size === 1 || y.size === 1 || (x.rank === y.rank && x.shape.every((d, i) => d === y.shape[i]))) return f(x, y);
+  const shape = broadcastShapes(x.shape, y.shape);
+  return f(expandTo(x, shape), expandTo(y, shape));
 }
 
 /** Elementwise comparisons returning booleans (numbers) or boolean tensors. */
 export function lt(a: Value, b: Value): boolean | tf.Tensor {
-  return typeof a === 'number' && typeof b === 'number' ? a < b : tf.less(toTensor(a), toTensor(b));
+  return typeof a === 'number' && typeof b === 'number' ? a < b : compare(a, b, tf.less);
 }
 export function le(a: Value, b: Value): boolean | tf.Tensor {
-  return typeof a === 'number' && typeof b === 'number' ? a <= b : tf.lessEqual(toTensor(a), toTensor(b));
+  return typeof a === 'number' && typeof b === 'number' ? a <= b : compare(a, b, tf.lessEqual);
 }
 export function gt(a: Value, b: Value): boolean | tf.Tensor {
-  return typeof a === 'number' && typeof b === 'number' ? a > b : tf.greater(toTensor(a), toTensor(b));
+  return typeof a === 'number' && typeof b === 'number' ? a > b : compare(a, b, tf.greater);
 }
 export function ge(a: Value, b: Value): boolean | tf.Tensor {
-  return typeof a === 'number' && typeof b === 'number' ? a >= b : tf.greaterEqual(toTensor(a), toTensor(b));
+  return typeof a === 'number' && typeof b === 'number' ? a >= b : compare(a, b, tf.greaterEqual);
 }
 export function eq(a: Value, b: Value): boolean | tf.Tensor {
-  return typeof a === 'number' && typeof b === 'number' ? a === b : tf.equal(toTensor(a), toTensor(b));
+  return typeof a === 'number' && typeof b === 'number' ? a === b : compare(a, b, tf.equal);
 }
 export function and(a: boolean | tf.Tensor, b: boolean | tf.Tensor): boolean | tf.Tensor {
   if (typeof a === 'boolean' && typeof b === 'boolean') return a && b;

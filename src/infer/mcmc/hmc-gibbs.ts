@@ -57,7 +57,7 @@ type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 
 /** Compiled potentials kept per chain (least recently used dropped first). */
 const CACHE_SIZE = 64;
-import { type TraceState, gibbsStep, runWithValues } from './trace-mh.js';
+import { type TraceState, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
 
@@ -296,7 +296,8 @@ class GibbsChain<A extends unknown[], R> {
     try {
       // scalar sites thread a trace through their steps; a plated step reads the values and leaves none
       let state: TraceState<R> | undefined;
-      for (const address of this.sites) {
+      for (let i = 0; i < this.sites.length; i++) {
+        const address = this.sites[i]!;
         const ps = this.plated.get(address);
         if (ps === undefined) {
           if (state === undefined) {
@@ -304,8 +305,18 @@ class GibbsChain<A extends unknown[], R> {
             this.modelRuns += 1;
           }
           const runs = this.vectorized?.runs ?? 0;
-          state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
-          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
+          const support = (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
+          const next = this.sites[i + 1];
+          if (next === undefined || this.plated.has(next)) {
+            // the last scalar site before a plated one or the end: only the values are needed, not the trace at them
+            const drawn = await gibbsDraw(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+            Object.assign(this.discrete, valuesAt((drawn.state ?? state).trace, this.scalarSites));
+            this.discrete[address] = isTensor(drawn.value) && drawn.value.size === 1 ? toNumber(drawn.value) : drawn.value;
+            if (drawn.state && drawn.state !== state) drawn.state.trace.disposeLogProbs();
+            state.trace.disposeLogProbs();
+            state = undefined;
+          } else state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : support;
           continue;
         }
         if (state !== undefined) {

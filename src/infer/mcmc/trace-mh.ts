@@ -175,12 +175,36 @@ export interface GibbsStepOptions {
  * more run at the chosen value gives the new trace).
  */
 export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng, options: GibbsStepOptions = {}): Promise<TraceState<R>> {
+  const drawn = await gibbsDraw(m, args, current, address, rng, options);
+  if (drawn.state) return drawn.state;
+  const next = await runWithValues(m, args, (a) => (a === address ? drawn.value : current.trace.get(a)?.value), drawn.rng);
+  if (options.vectorized) options.vectorized.runs += 1;
+  current.trace.disposeLogProbs();
+  return next;
+}
+
+/**
+ * The value a Gibbs update of `address` draws, and the new state where the
+ * update computed it (one run per value); a vectorised update gives only
+ * the value (the caller runs the model at it if it needs the trace, with
+ * `rng`; the current trace is left as it is). A caller that needs only the
+ * values (hmc-gibbs at the end of a sweep) saves that run.
+ */
+export async function gibbsDraw<A extends unknown[], R>(
+  m: Model<A, R>,
+  args: A,
+  current: TraceState<R>,
+  address: string,
+  rng: Rng,
+  options: GibbsStepOptions = {},
+): Promise<{ value: Value; state?: TraceState<R>; rng: Rng }> {
   const site = current.trace.get(address);
   if (!site || site.type !== 'sample' || site.observed) throw new ModelError(address, 'Gibbs: not a latent sample site of the current trace');
   const support = (site.dist as Distribution).enumerateSupport();
   if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
   const r = rng.split();
   const vec = options.vectorized;
+  const picked = (state: TraceState<R>) => ({ value: state.trace.get(address)!.value, state, rng: r });
   // (two values cost two runs either way: one run per value is then as cheap, and exact in float64 where the model is)
   if (vec && vec.enabled(address) && support.length > 2) {
     const numeric = support.every((v) => typeof v === 'number');
@@ -194,18 +218,12 @@ export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A,
       vec.runs += support.length;
       if (sameLogWeights(w, logW)) vec.checked.add(address);
       else vec.disable(address, 'its vectorised weights differ from one run per value (the model does not broadcast over its values, e.g. a JavaScript `if` on the draw)');
-      return pickCandidate(candidates, logW, current, rng);
-    } else {
-      const k = drawIndex(w, rng);
-      const next = await runWithValues(m, args, (a) => (a === address ? support[k] : current.trace.get(a)?.value), r);
-      vec.runs += 1;
-      current.trace.disposeLogProbs();
-      return next;
-    }
+      return picked(pickCandidate(candidates, logW, current, rng));
+    } else return { value: support[drawIndex(w, rng)] as Value, rng: r };
   }
   const { candidates, logW } = await weighEach(m, args, current, address, support, r);
   if (vec) vec.runs += support.length;
-  return pickCandidate(candidates, logW, current, rng);
+  return picked(pickCandidate(candidates, logW, current, rng));
 }
 
 /** The model run once per value of the site: each candidate state and its log joint. */
