@@ -15,7 +15,8 @@
  */
 import type { Rng } from '../../core/rng.js';
 import { type GradientCoroutine, type PhasePoint, type Position, hamiltonian, leapfrog } from './integrator.js';
-import type { EuclideanMetric, MetricKind } from './metric.js';
+import type { EuclideanMetric } from './metric.js';
+import { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, chooseMetric } from './metric-choice.js';
 import { WelfordCovariance, WelfordVariance } from './welford.js';
 
 /** Dual-averaging settings (Hoffman & Gelman 2014, Stan's defaults). */
@@ -148,27 +149,48 @@ export function windowSchedule(warmup: number, options: WindowOptions = {}): Win
  * window's draws and, at its end, returns the regularised estimate
  * (n / (n + 5)) * S + 1e-3 * (5 / (n + 5)) * I, shrinking the sample
  * (co)variance S towards a small multiple of the identity as in Stan.
+ *
+ * With `'auto'`, the full covariance is accumulated and each window's end
+ * also chooses the metric's shape ({@link chooseMetric}): {@link kind} and
+ * {@link decision} then say which shape the returned inverse metric has.
  */
 export class MetricAdapter {
   private readonly acc: WelfordVariance | WelfordCovariance;
   private endIndex = 0;
+  private current: 'diag' | 'dense';
+  private lastDecision: MetricDecision | undefined;
 
   /**
-   * @param kind - `diag` or `dense` (an identity metric is not adapted).
+   * @param mode - `diag`, `dense` or `auto` (an identity metric is not adapted).
    * @param dim - the dimension D.
    * @param schedule - from {@link windowSchedule}.
+   * @param choice - settings of the automatic choice (for `auto`).
    */
   constructor(
-    readonly kind: Exclude<MetricKind, 'identity'>,
+    readonly mode: Exclude<MassMatrixOption, 'identity'>,
     readonly dim: number,
     readonly schedule: WindowSchedule,
+    private readonly choice: MetricChoiceOptions = {},
   ) {
-    this.acc = kind === 'dense' ? new WelfordCovariance(dim) : new WelfordVariance(dim);
+    const full = mode === 'dense' || (mode === 'auto' && dim >= 2 && dim <= (choice.maxDenseDim ?? 100));
+    this.acc = full ? new WelfordCovariance(dim) : new WelfordVariance(dim);
+    this.current = mode === 'dense' ? 'dense' : 'diag';
+  }
+
+  /** The shape of the latest inverse metric (for `auto`, the latest choice; `diag` before the first window ends). */
+  get kind(): 'diag' | 'dense' {
+    return this.current;
+  }
+
+  /** The latest automatic choice and its evidence (`auto` only; undefined before the first window ends). */
+  get decision(): MetricDecision | undefined {
+    return this.lastDecision;
   }
 
   /**
    * Feeds the draw of warmup iteration `iteration` (0-based); returns the
-   * new inverse metric when that iteration ends a window, else null.
+   * new inverse metric when that iteration ends a window, else null (length
+   * D for a diagonal metric, D*D row-major for a dense one: see {@link kind}).
    */
   observe(iteration: number, q: ArrayLike<number>): Float64Array | null {
     const { firstSample, lastSample, ends } = this.schedule;
@@ -182,9 +204,19 @@ export class MetricAdapter {
     const d = this.dim;
     let out: Float64Array;
     if (this.acc instanceof WelfordCovariance) {
-      out = this.acc.sampleCovariance();
-      for (let i = 0; i < d * d; i++) out[i] = shrink * out[i]!;
-      for (let i = 0; i < d; i++) out[i * d + i] = out[i * d + i]! + ridge;
+      const cov = this.acc.sampleCovariance();
+      if (this.mode === 'auto') {
+        this.lastDecision = chooseMetric(cov, d, n, this.choice);
+        this.current = this.lastDecision.kind;
+      }
+      if (this.current === 'dense') {
+        out = cov;
+        for (let i = 0; i < d * d; i++) out[i] = shrink * out[i]!;
+        for (let i = 0; i < d; i++) out[i * d + i] = out[i * d + i]! + ridge;
+      } else {
+        out = new Float64Array(d);
+        for (let i = 0; i < d; i++) out[i] = shrink * cov[i * d + i]! + ridge;
+      }
     } else {
       out = this.acc.sampleVariance();
       for (let i = 0; i < d; i++) out[i] = shrink * out[i]! + ridge;

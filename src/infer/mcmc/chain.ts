@@ -23,6 +23,7 @@ import { type GradientCoroutine, type Position, evaluate } from './integrator.js
 import type { HamiltonianKernel } from './kernel.js';
 import { copyVec } from './linalg.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
+import type { MassMatrixOption, MetricChoiceOptions, MetricDecision } from './metric-choice.js';
 
 /** Per-draw sampler statistics of one chain, one entry per iteration. */
 export interface SamplerStats {
@@ -64,9 +65,11 @@ export interface ChainConfig extends DualAveragingOptions, WindowOptions {
   readonly draws: number;
   /** The transition kernel (NUTS or static HMC). */
   readonly kernel: HamiltonianKernel;
-  /** The shape of the mass matrix. */
-  readonly metric: MetricKind;
-  /** Initial inverse metric (length D for diag/identity, D*D for dense). */
+  /** The shape of the mass matrix, or `'auto'` (diagonal until a warmup window shows strong correlations; see `metric-choice.ts`). */
+  readonly metric: MassMatrixOption;
+  /** Settings of the automatic metric choice. */
+  readonly metricChoice?: MetricChoiceOptions;
+  /** Initial inverse metric (length D for diag/identity/auto, D*D for dense). */
   readonly initialInverseMetric?: Float64Array;
   /** Initial step size (the start of the heuristic when adapting). */
   readonly stepSize: number;
@@ -106,6 +109,10 @@ export interface ChainOutput {
   readonly stepSize: number;
   /** Inverse metric after warmup (length D, or D*D row-major for dense). */
   readonly inverseMetric: Float64Array;
+  /** The metric's shape after warmup (with `'auto'`, the one chosen). */
+  readonly metricKind: MetricKind;
+  /** With `'auto'`: the last choice and its evidence (undefined when no window ended). */
+  readonly metricDecision?: MetricDecision;
 }
 
 function allocStats(n: number): SamplerStats {
@@ -149,12 +156,12 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   progress.phase = 'init';
   let position = yield* initialPosition(cfg);
 
-  const metric = new EuclideanMetric(cfg.metric, dim, cfg.initialInverseMetric);
+  let metric = new EuclideanMetric(cfg.metric === 'auto' ? 'diag' : cfg.metric, dim, cfg.initialInverseMetric);
   const adaptStep = warmup > 0 && cfg.adaptStepSize;
   const dual = new DualAveraging(cfg);
   const metricAdapter =
     warmup > 0 && cfg.adaptMetric && cfg.metric !== 'identity'
-      ? new MetricAdapter(cfg.metric, dim, windowSchedule(warmup, cfg))
+      ? new MetricAdapter(cfg.metric, dim, windowSchedule(warmup, cfg), cfg.metricChoice)
       : null;
 
   let stepSize = cfg.stepSize;
@@ -193,7 +200,8 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
       if (adaptStep) stepSize = dual.update(t.acceptStat);
       const inverse = metricAdapter?.observe(it, position.q) ?? null;
       if (inverse !== null) {
-        metric.setInverse(inverse);
+        if (metricAdapter!.kind !== metric.kind) metric = new EuclideanMetric(metricAdapter!.kind, dim, inverse);
+        else metric.setInverse(inverse);
         if (adaptStep) {
           stepSize = yield* initialStepSize(position, stepSize, metric, rng);
           dual.restart(stepSize);
@@ -210,5 +218,7 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
     ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
     stepSize,
     inverseMetric: metric.inverse,
+    metricKind: metric.kind,
+    ...(metricAdapter?.decision !== undefined ? { metricDecision: metricAdapter.decision } : {}),
   };
 }

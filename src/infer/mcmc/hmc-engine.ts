@@ -21,6 +21,7 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
+import type { MassMatrixOption, MetricDecision } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeDraws } from './complete-draws.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
@@ -52,8 +53,13 @@ export interface HMCEngineOptions extends CommonOptions {
   readonly targetAccept?: number;
   /** NUTS maximum tree depth (default 10). */
   readonly maxTreeDepth?: number;
-  /** Mass matrix: `'diag'` (default), `'dense'` or `'identity'`. */
-  readonly massMatrix?: MetricKind;
+  /**
+   * Mass matrix: `'auto'` (default: diagonal, made dense at the end of a
+   * warmup window whose draws show correlations well beyond sampling noise,
+   * for dimensions up to 100; `diagnostics.metric` says which ran), or force
+   * `'diag'`, `'dense'` or `'identity'`.
+   */
+  readonly massMatrix?: MassMatrixOption;
   /** Static HMC: leapfrog steps per iteration. */
   readonly numSteps?: number;
   /** Static HMC: integration time (steps = time / step size). */
@@ -105,6 +111,10 @@ export interface HMCDiagnostics {
   readonly stats: SamplerStats[];
   /** Names of the unconstrained coordinates. */
   readonly names: string[];
+  /** The mass matrix's shape after warmup, per chain (with `massMatrix: 'auto'`, the one chosen). */
+  readonly metric: MetricKind[];
+  /** Which metric ran and why, in words (e.g. `dense (auto: ...)`). */
+  readonly metricChoice: string;
 }
 
 async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<'uniform' | Float64Array[]> {
@@ -187,7 +197,25 @@ export function hmcDiagnostics(result: McmcSamples, layout: Layout, maxTreeDepth
     vectorized,
     stats: result.stats,
     names: layout.names,
+    metric: [...result.metricKind],
+    metricChoice: describeMetricChoice(result.metricKind, result.metricDecision),
   };
+}
+
+/**
+ * The metric of a run in words: the shape each chain ended warmup with and,
+ * for an automatic choice, the evidence (condition number of the warmup
+ * draws' correlation matrix against the threshold).
+ */
+export function describeMetricChoice(kinds: readonly MetricKind[], decisions: readonly (MetricDecision | undefined)[] | undefined): string {
+  const shapes = [...new Set(kinds)];
+  const head = shapes.length === 1 ? shapes[0]! : `per chain ${kinds.join(', ')}`;
+  const made = decisions?.filter((x): x is MetricDecision => x !== undefined) ?? [];
+  if (made.length === 0) return decisions === undefined ? `${head} (as asked)` : `${head} (auto: no warmup window to choose from)`;
+  const conds = made.map((x) => x.conditionNumber).filter((c) => !Number.isNaN(c));
+  if (conds.length === 0) return `${head} (auto: dimension above the dense cap)`;
+  const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(3) : 'Infinity');
+  return `${head} (auto: condition number of the warmup correlation ${fmt(Math.min(...conds))}-${fmt(Math.max(...conds))} against threshold ${fmt(made[0]!.threshold)} from ${made[0]!.draws} draws)`;
 }
 
 /** NUTS or static HMC on a model. */
@@ -205,7 +233,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     seed, // the raw seed: each sampler call starts the chain streams afresh (a failed batched attempt must not shift them)
     init,
     ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}),
-    ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}),
+    massMatrix: options.massMatrix ?? 'auto',
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
@@ -222,7 +250,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (options.workers !== undefined) {
     if (options.vectorize === true) throw new Error(`${options.method}: workers run chains one after another in each thread; drop vectorize: true`);
     const { warmup, draws } = common;
-    const sampler = { warmup, draws, ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}), ...(options.massMatrix !== undefined ? { massMatrix: options.massMatrix } : {}), ...kernelOpts };
+    const sampler = { warmup, draws, ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}), massMatrix: options.massMatrix ?? 'auto', ...kernelOpts };
     const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     result = run;
     compileStatus = () => run.compiled;

@@ -23,6 +23,7 @@ export {
   checkBatchedLogDensityAndGradient,
 } from './target.js';
 export { EuclideanMetric, type MetricKind, METRIC_KINDS } from './metric.js';
+export { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, MASS_MATRIX_OPTIONS, chooseMetric } from './metric-choice.js';
 export { type GradientCoroutine, type Position, type PhasePoint, evaluate, hamiltonian, leapfrog } from './integrator.js';
 export { type Transition, type HamiltonianKernel, DEFAULT_MAX_ENERGY_ERROR } from './kernel.js';
 export { HmcKernel, type HmcKernelOptions } from './hmc.js';

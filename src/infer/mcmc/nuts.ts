@@ -227,6 +227,7 @@ export class NutsKernel implements HamiltonianKernel {
     sample.logp = from.logp;
     sample.energy = h0;
     let logWeight = 0; // the initial state has weight exp(H0 - H0) = 1
+    let moved = false;
     let depth = 0;
     let nLeapfrog = 0;
     let sumAcceptProb = 0;
@@ -301,7 +302,10 @@ export class NutsKernel implements HamiltonianKernel {
 
       // Biased progressive sampling: move to the new subtree with probability
       // min(1, w_new / w_old), favouring states far from the start.
-      if (sub.logWeight > logWeight || rng.uniform() < Math.exp(sub.logWeight - logWeight)) takeProposal(sub, sample);
+      if (sub.logWeight > logWeight || rng.uniform() < Math.exp(sub.logWeight - logWeight)) {
+        takeProposal(sub, sample);
+        moved = true;
+      }
       logWeight = logAddExp(logWeight, sub.logWeight);
 
       // The old trajectory extended by the new subtree's first state, the new
@@ -315,7 +319,8 @@ export class NutsKernel implements HamiltonianKernel {
     }
 
     return {
-      position: { q: sample.q.slice(), logp: sample.logp, grad: sample.grad.slice() },
+      // a draw that stays at the start is the start itself (as before the workspace)
+      position: moved ? { q: sample.q.slice(), logp: sample.logp, grad: sample.grad.slice() } : from,
       acceptStat: nLeapfrog > 0 ? sumAcceptProb / nLeapfrog : 0,
       treeDepth: depth,
       nLeapfrog,

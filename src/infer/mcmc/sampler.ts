@@ -28,7 +28,8 @@ import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerSta
 import type { GradientCoroutine } from './integrator.js';
 import { HmcKernel, type HmcKernelOptions } from './hmc.js';
 import type { HamiltonianKernel } from './kernel.js';
-import { EuclideanMetric, METRIC_KINDS, type MetricKind } from './metric.js';
+import { EuclideanMetric, type MetricKind } from './metric.js';
+import { MASS_MATRIX_OPTIONS, type MassMatrixOption, type MetricChoiceOptions, type MetricDecision } from './metric-choice.js';
 import { NutsKernel, type NutsKernelOptions } from './nuts.js';
 import {
   type BatchedLogDensityTarget,
@@ -69,8 +70,14 @@ export interface SamplerOptions extends DualAveragingOptions, WindowOptions {
   readonly init?: readonly Float64Array[] | 'uniform';
   /** Half-width of the uniform initialisation box; default 2. */
   readonly initRadius?: number;
-  /** Mass matrix: `'diag'` (default), `'dense'` or `'identity'`. */
-  readonly massMatrix?: MetricKind;
+  /**
+   * Mass matrix: `'diag'` (default), `'dense'`, `'identity'`, or `'auto'`
+   * (diagonal, turned dense at the end of a warmup window whose draws show
+   * correlations well beyond sampling noise; see `metric-choice.ts`).
+   */
+  readonly massMatrix?: MassMatrixOption;
+  /** Settings of the `'auto'` choice. */
+  readonly metricChoice?: MetricChoiceOptions;
   /** Initial inverse mass matrix (length D for diag, D*D row-major for dense); default identity. */
   readonly initialInverseMetric?: Float64Array;
   /** Initial step size (where the heuristic starts when adapting); default 1. */
@@ -144,6 +151,10 @@ export interface McmcSamples {
   readonly stepSize: number[];
   /** Per chain: the adapted inverse mass matrix (length D, or D*D for dense). */
   readonly inverseMetric: Float64Array[];
+  /** Per chain: the metric's shape after warmup (with `'auto'`, the one chosen). */
+  readonly metricKind: MetricKind[];
+  /** Per chain, with `'auto'`: the last choice and its evidence. */
+  readonly metricDecision?: (MetricDecision | undefined)[];
   /** Per chain: log-density-and-gradient evaluations, warmup included. */
   readonly gradientEvaluations: number[];
   readonly timing: McmcTiming;
@@ -241,8 +252,8 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
   const warmup = checkCount('warmup', options.warmup ?? 1000, 0);
   const draws = checkCount('draws', options.draws ?? 1000, 1);
   const metric = options.massMatrix ?? 'diag';
-  if (!METRIC_KINDS.includes(metric)) {
-    throw new RangeError(`mcmc: massMatrix must be one of ${METRIC_KINDS.join(', ')}, got ${String(metric)}`);
+  if (!MASS_MATRIX_OPTIONS.includes(metric)) {
+    throw new RangeError(`mcmc: massMatrix must be one of ${MASS_MATRIX_OPTIONS.join(', ')}, got ${String(metric)}`);
   }
   const stepSize = options.stepSize ?? 1;
   if (!(stepSize > 0) || !Number.isFinite(stepSize)) {
@@ -264,7 +275,7 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
     });
   }
   if (options.initialInverseMetric !== undefined) {
-    new EuclideanMetric(metric, dim, options.initialInverseMetric); // throws a clear error on a bad shape or value
+    new EuclideanMetric(metric === 'auto' ? 'diag' : metric, dim, options.initialInverseMetric); // throws a clear error on a bad shape or value
   }
   const rngs = rngFrom(options.seed).splitN(chains);
   const configs: ChainConfig[] = [];
@@ -277,6 +288,7 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
       draws,
       kernel,
       metric,
+      ...(options.metricChoice !== undefined ? { metricChoice: options.metricChoice } : {}),
       ...(options.initialInverseMetric !== undefined ? { initialInverseMetric: options.initialInverseMetric } : {}),
       stepSize,
       adaptStepSize: options.adaptStepSize ?? true,
@@ -483,6 +495,8 @@ function collect(
       : {}),
     stepSize: outputs.map((o) => o.stepSize),
     inverseMetric: outputs.map((o) => o.inverseMetric),
+    metricKind: outputs.map((o) => o.metricKind),
+    ...(outputs.some((o) => o.metricDecision !== undefined) ? { metricDecision: outputs.map((o) => o.metricDecision) } : {}),
     gradientEvaluations,
     timing,
   };

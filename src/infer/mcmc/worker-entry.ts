@@ -63,6 +63,7 @@ async function run(job: WorkerJob): Promise<void> {
         stats: r.stats[0]!,
         stepSize: r.stepSize[0]!,
         inverseMetric: r.inverseMetric[0]!,
+        metricKind: r.metricKind[0]!,
         gradientEvaluations: r.gradientEvaluations[0]!,
         warmupMs: r.timing.warmupMs,
         samplingMs: r.timing.samplingMs,

@@ -260,6 +260,7 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
     stats: chains.map((r) => r.stats),
     stepSize: chains.map((r) => r.stepSize),
     inverseMetric: chains.map((r) => r.inverseMetric),
+    metricKind: chains.map((r) => r.metricKind),
     gradientEvaluations: chains.map((r) => r.gradientEvaluations),
     timing: {
       // the threads ran side by side: the busiest one's time is the wall time of each phase

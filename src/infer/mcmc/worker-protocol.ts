@@ -14,13 +14,14 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { SamplerStats } from './chain.js';
 import type { CompileMode, CompileStats, CompileStatus } from './compiled-density.js';
 import type { MetricKind } from './metric.js';
+import type { MassMatrixOption } from './metric-choice.js';
 
 /** Sampler settings shared by every chain of a run (plain data). */
 export interface WorkerSamplerSettings {
   readonly warmup: number;
   readonly draws: number;
   readonly targetAccept?: number;
-  readonly massMatrix?: MetricKind;
+  readonly massMatrix?: MassMatrixOption;
   readonly maxTreeDepth?: number;
   readonly numSteps?: number;
   readonly integrationTime?: number;
@@ -60,6 +61,8 @@ export interface WorkerChainResult {
   readonly stats: SamplerStats;
   readonly stepSize: number;
   readonly inverseMetric: Float64Array;
+  /** The metric's shape after warmup. */
+  readonly metricKind: MetricKind;
   readonly gradientEvaluations: number;
   readonly warmupMs: number;
   readonly samplingMs: number;
