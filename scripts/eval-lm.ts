@@ -123,4 +123,35 @@ const vocab = new CharVocabulary(prm.vocab.chars.join(''), 'arith-prm');
   const a = auc(scored);
   console.log(`${prmName}: on ${n} steps of arith-char's own samples of ${problems.length} held-out problems (${((a.positives / n) * 100).toFixed(1)}% of them correct): AUC ${a.auc.toFixed(3)} ± ${a.se.toFixed(3)} (Hanley-McNeil se; chance 0.5), step accuracy ${((right / n) * 100).toFixed(1)}% at threshold 0.5`);
 }
+{
+  // Complete solutions (all 8 samples that state an answer), judged as complete: pooled AUC, and the
+  // within-problem AUC (a right and a wrong solution of the same problem), which is what best-of-N needs:
+  // a pooled AUC also rewards knowing which problems are hard.
+  const items: { i: number; text: string; ok: boolean }[] = [];
+  problems.forEach((p, i) => {
+    for (const text of sampledTexts[i]!) {
+      const c = checkSolution(p.expression, text);
+      if (c.answer !== null) items.push({ i, text, ok: c.answerCorrect });
+    }
+  });
+  const s = await prm.score(
+    items.map((x) => problems[x.i]!.prompt + x.text),
+    { complete: true },
+  );
+  const pooled = auc(items.map((x, k) => [s[k]!, x.ok ? 1 : 0]));
+  let wins = 0;
+  let pairs = 0;
+  const byProblem = new Map<number, number[]>();
+  items.forEach((x, k) => byProblem.set(x.i, [...(byProblem.get(x.i) ?? []), k]));
+  for (const ks of byProblem.values()) {
+    for (const a of ks) {
+      for (const b of ks) {
+        if (!items[a]!.ok || items[b]!.ok) continue;
+        pairs++;
+        wins += s[a]! > s[b]! ? 1 : s[a]! === s[b]! ? 0.5 : 0;
+      }
+    }
+  }
+  console.log(`${prmName}: on ${items.length} complete own samples (${pooled.positives} right): pooled AUC ${pooled.auc.toFixed(3)} ± ${pooled.se.toFixed(3)}; within-problem AUC ${(wins / Math.max(1, pairs)).toFixed(3)} over ${pairs} (right, wrong) pairs of the same problem`);
+}
 prm.dispose();
