@@ -8,16 +8,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { model } from '../../src/core/model.js';
-import { rngFrom } from '../../src/core/rng.js';
 import * as ops from '../../src/core/value.js';
 import { Normal, NormalDistribution } from '../../src/distributions/normal.js';
 import { Uniform } from '../../src/distributions/uniform.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { infer } from '../../src/infer/registry.js';
-import { runSMC } from '../../src/infer/smc/core.js';
-import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
 import '../../src/infer/smc/program.js';
-import { openParticleAxis } from '../../src/infer/smc/reindex.js';
+import { type RunOut, checkAgainstKalman, forgetfulBatched, meanSE, walk } from './program-helpers.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -25,60 +22,8 @@ beforeAll(async () => {
 
 const YS = [0.3, -0.5, 1.2, 2.0, 1.1, 0.4, -0.3, 0.8, 1.5, 0.9];
 
-const walk = model(async ({ sample, observe }, ys: number[]) => {
-  let x = await sample('x0', Normal(0, 1));
-  for (let t = 0; t < ys.length; t++) {
-    if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
-    await observe(`y${t}`, Normal(x, 1), ys[t]);
-  }
-  return x;
-});
-
-/** Exact log Z and E[x_T | y] of the random walk (Kalman filter). */
-function kalman(ys: number[]): { logZ: number; mean: number } {
-  let m = 0;
-  let P = 1;
-  let logZ = 0;
-  for (let t = 0; t < ys.length; t++) {
-    if (t > 0) P += 1;
-    const S = P + 1;
-    const r = ys[t] - m;
-    logZ += -0.5 * (Math.log(2 * Math.PI * S) + (r * r) / S);
-    const K = P / S;
-    m += K * r;
-    P *= 1 - K;
-  }
-  return { logZ, mean: m };
-}
-
-function meanSE(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, se: Math.sqrt(v / xs.length) };
-}
-
-interface RunOut {
-  logZ: number;
-  meanX: number;
-}
-
 const SEEDS = 24;
 const N = 200;
-
-/**
- * The check each engine must pass over SEEDS seeds: exp(log Z) unbiased for
- * Z (ratio to the exact Z within 4 standard errors of 1) and the posterior
- * mean of x_T within 4 standard errors of the Kalman mean.
- */
-async function checkAgainstKalman(run: (seed: number) => Promise<RunOut>): Promise<{ ok: boolean; detail: string; logZs: number[] }> {
-  const exact = kalman(YS);
-  const outs: RunOut[] = [];
-  for (let s = 0; s < SEEDS; s++) outs.push(await run(s));
-  const z = meanSE(outs.map((o) => Math.exp(o.logZ - exact.logZ)));
-  const x = meanSE(outs.map((o) => o.meanX));
-  const ok = Math.abs(z.mean - 1) < 4 * z.se && Math.abs(x.mean - exact.mean) < 4 * x.se;
-  return { ok, detail: `Z/Z* = ${z.mean.toFixed(3)} ± ${z.se.toFixed(3)}; E[x_T] = ${x.mean.toFixed(4)} ± ${x.se.toFixed(4)} (exact ${exact.mean.toFixed(4)})`, logZs: outs.map((o) => o.logZ) };
-}
 
 async function engineRun(seed: number, batched: boolean): Promise<RunOut> {
   const post = await infer(walk, { method: 'smc', particles: N, seed, batched }, YS);
@@ -88,48 +33,17 @@ async function engineRun(seed: number, batched: boolean): Promise<RunOut> {
   return out;
 }
 
-/**
- * A planted bug: batched program SMC whose resampling forgets to gather the
- * values the suspended program holds (the weights are reset, the particles
- * are not moved), built from the engine's own pieces.
- */
-async function forgetfulBatched(seed: number): Promise<RunOut> {
-  const open = await openParticleAxis(N);
-  if (!open) throw new Error('no AsyncLocalStorage');
-  try {
-    const m = walk as unknown as typeof walk & { fn: unknown };
-    const res = await runSMC<BatchedProgram<tf.Tensor>>(
-      {
-        init: (_n, r) => new BatchedProgram<tf.Tensor>(open, r.split()),
-        async step(state) {
-          await state.advance(m as never, [YS]);
-          return { state, logPotential: state.increment ?? new Float64Array(N) };
-        },
-        done: (_t, state) => state.status === 'done',
-        store: { ...batchedProgramStore<tf.Tensor>(), select: (state) => state },
-      },
-      { particles: N, rng: rngFrom(seed), genealogy: false },
-    );
-    const x = (res.state.returnValue as tf.Tensor).dataSync();
-    let meanX = 0;
-    res.weights.forEach((w, i) => (meanX += w * x[i]));
-    return { logZ: res.logZ, meanX };
-  } finally {
-    open.close();
-  }
-}
-
 describe('batched program SMC', () => {
   it('matches the Kalman filter and per-particle program SMC within MCSE; a resampling that forgets the live values fails the same check', async () => {
-    const batched = await checkAgainstKalman((s) => engineRun(s, true));
+    const batched = await checkAgainstKalman(YS, SEEDS, (s) => engineRun(s, true));
     expect(batched.ok, `batched: ${batched.detail}`).toBe(true);
-    const perParticle = await checkAgainstKalman((s) => engineRun(s, false));
+    const perParticle = await checkAgainstKalman(YS, SEEDS, (s) => engineRun(s, false));
     expect(perParticle.ok, `per-particle: ${perParticle.detail}`).toBe(true);
     // the two engines' log Z distributions: equal means within MCSE
     const a = meanSE(batched.logZs);
     const b = meanSE(perParticle.logZs);
     expect(Math.abs(a.mean - b.mean), `mean log Z batched ${a.mean} ± ${a.se}, per-particle ${b.mean} ± ${b.se}`).toBeLessThan(4 * Math.hypot(a.se, b.se));
-    const planted = await checkAgainstKalman(forgetfulBatched);
+    const planted = await checkAgainstKalman(YS, SEEDS, (s) => forgetfulBatched(YS, N, s));
     expect(planted.ok, `planted bug passed: ${planted.detail}`).toBe(false);
     if (process.env.TYCHE_REPORT) console.log(`batched ${batched.detail}\nper-particle ${perParticle.detail}\nplanted ${planted.detail}`);
   }, 120_000);

@@ -1,0 +1,95 @@
+/**
+ * Shared by the program-SMC tests: the random walk as a program, its exact
+ * answers (Kalman filter), the check against them, and a planted bug.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { model } from '../../src/core/model.js';
+import { rngFrom } from '../../src/core/rng.js';
+import { Normal } from '../../src/distributions/normal.js';
+import { runSMC } from '../../src/infer/smc/core.js';
+import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
+import { openParticleAxis } from '../../src/infer/smc/reindex.js';
+
+/** x_0 ~ N(0, 1), x_t ~ N(x_{t-1}, 1), y_t ~ N(x_t, 1); returns x_T. */
+export const walk = model(async ({ sample, observe }, ys: number[]) => {
+  let x = await sample('x0', Normal(0, 1));
+  for (let t = 0; t < ys.length; t++) {
+    if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
+    await observe(`y${t}`, Normal(x, 1), ys[t]);
+  }
+  return x;
+});
+
+/** Exact log Z and E[x_T | y] of the random walk (Kalman filter). */
+export function kalman(ys: number[]): { logZ: number; mean: number } {
+  let m = 0;
+  let P = 1;
+  let logZ = 0;
+  for (let t = 0; t < ys.length; t++) {
+    if (t > 0) P += 1;
+    const S = P + 1;
+    const r = ys[t] - m;
+    logZ += -0.5 * (Math.log(2 * Math.PI * S) + (r * r) / S);
+    const K = P / S;
+    m += K * r;
+    P *= 1 - K;
+  }
+  return { logZ, mean: m };
+}
+
+export function meanSE(xs: number[]): { mean: number; se: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, se: Math.sqrt(v / xs.length) };
+}
+
+/** One run's estimates. */
+export interface RunOut {
+  logZ: number;
+  meanX: number;
+}
+
+/**
+ * The check an engine must pass over `seeds` seeds: exp(log Z) unbiased for
+ * Z (its ratio to the exact Z within 4 standard errors of 1) and the
+ * posterior mean of x_T within 4 standard errors of the Kalman mean.
+ */
+export async function checkAgainstKalman(ys: number[], seeds: number, run: (seed: number) => Promise<RunOut>): Promise<{ ok: boolean; detail: string; logZs: number[] }> {
+  const exact = kalman(ys);
+  const outs: RunOut[] = [];
+  for (let s = 0; s < seeds; s++) outs.push(await run(s));
+  const z = meanSE(outs.map((o) => Math.exp(o.logZ - exact.logZ)));
+  const x = meanSE(outs.map((o) => o.meanX));
+  const ok = Math.abs(z.mean - 1) < 4 * z.se && Math.abs(x.mean - exact.mean) < 4 * x.se;
+  return { ok, detail: `Z/Z* = ${z.mean.toFixed(3)} ± ${z.se.toFixed(3)}; E[x_T] = ${x.mean.toFixed(4)} ± ${x.se.toFixed(4)} (exact ${exact.mean.toFixed(4)})`, logZs: outs.map((o) => o.logZ) };
+}
+
+/**
+ * A planted bug: batched program SMC whose resampling forgets to gather the
+ * values the suspended program holds (the weights are reset, the particles
+ * are not moved), built from the engine's own pieces.
+ */
+export async function forgetfulBatched(ys: number[], n: number, seed: number): Promise<RunOut> {
+  const open = await openParticleAxis(n);
+  if (!open) throw new Error('no AsyncLocalStorage');
+  try {
+    const res = await runSMC<BatchedProgram<tf.Tensor>>(
+      {
+        init: (_n, r) => new BatchedProgram<tf.Tensor>(open, r.split()),
+        async step(state) {
+          await state.advance(walk as never, [ys]);
+          return { state, logPotential: state.increment ?? new Float64Array(n) };
+        },
+        done: (_t, state) => state.status === 'done',
+        store: { ...batchedProgramStore<tf.Tensor>(), select: (state) => state },
+      },
+      { particles: n, rng: rngFrom(seed), genealogy: false },
+    );
+    const x = (res.state.returnValue as tf.Tensor).dataSync();
+    let meanX = 0;
+    res.weights.forEach((w, i) => (meanX += w * x[i]));
+    return { logZ: res.logZ, meanX };
+  } finally {
+    open.close();
+  }
+}
