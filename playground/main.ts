@@ -9,6 +9,7 @@ import '../src/main.js';
 import { backendInfo } from '../src/backend/select.js';
 import { ENGINE_DEFAULTS, EXAMPLES } from './examples.js';
 import { type RunResult, describeError, parseOptions, runProgram } from './run-model.js';
+import { setupSteeringTab } from './steer-tab.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -106,5 +107,7 @@ const info = backendInfo();
 $('backend').textContent = info ? `backend: ${info.name}${Object.keys(info.skipped).length ? ` (skipped: ${Object.entries(info.skipped).map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}` : 'backend: not chosen';
 loadExample(new URLSearchParams(location.search).get('example') ?? 'coin');
 exampleSel.value = new URLSearchParams(location.search).get('example') ?? 'coin';
+setupSteeringTab();
+if (new URLSearchParams(location.search).get('tab') === 'steering') $('tab-steer').click();
 runBtn.disabled = false;
 document.body.dataset.ready = 'true';

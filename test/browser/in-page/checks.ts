@@ -119,7 +119,7 @@ export type CheckScale = 'quick' | 'full';
 
 /** Iterations per scale (software WebGL in headless Chromium costs ~1 ms per op). */
 const SIZES = {
-  quick: { nutsWarmup: 100, nutsDraws: 100, viSteps: 150, viLr: 0.1 },
+  quick: { nutsWarmup: 60, nutsDraws: 60, viSteps: 150, viLr: 0.1 },
   full: { nutsWarmup: 300, nutsDraws: 500, viSteps: 300, viLr: 0.05 },
 } as const;
 
