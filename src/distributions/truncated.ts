@@ -25,7 +25,7 @@ import {
   sub,
   toTensor,
 } from '../core/value.js';
-import { type IntervalConstraint, interval } from './constraints.js';
+import { type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, interval, lessThan } from './constraints.js';
 import { Distribution, type Typed, type ValueOf, param, sameShape, standardUniform, validationEnabled } from './distribution.js';
 import { logDensity } from './draws.js';
 import { FLOAT32_TINY as FLOAT32_MIN_NORMAL, broadcastValues } from './gamma.js';
@@ -69,7 +69,8 @@ const hasOwnMethod = (d: Distribution, m: 'cdf' | 'icdf'): boolean => d[m] !== D
 export class TruncatedDistribution extends Distribution {
   readonly name: string;
   readonly batchShape: readonly number[];
-  readonly support: IntervalConstraint;
+  /** [low, high]; one-sided (x > low or x < high) when a bound is missing, so gradient-based samplers map it with exp, not a sigmoid onto an infinite interval. */
+  readonly support: IntervalConstraint | GreaterThanConstraint | LessThanConstraint;
   override readonly hasRsample: boolean;
   /** Lower bound (-Infinity when not given). */
   readonly low: Value;
@@ -117,7 +118,7 @@ export class TruncatedDistribution extends Distribution {
       shapeOf(this.high),
       `${this.name}: batch shapes of base and high`,
     );
-    this.support = interval(this.low, this.high);
+    this.support = !this.hasHigh ? greaterThan(this.low) : !this.hasLow ? lessThan(this.high) : interval(this.low, this.high);
     this.usesInverseCdf = hasOwnMethod(base, 'cdf') && hasOwnMethod(base, 'icdf');
     this.hasRsample = this.usesInverseCdf && base.hasRsample;
   }

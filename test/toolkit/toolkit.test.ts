@@ -24,6 +24,7 @@ import { Poisson } from '../../src/distributions/poisson.js';
 import { HalfStudentT, StudentT } from '../../src/distributions/student-t.js';
 import { Truncated } from '../../src/distributions/truncated.js';
 import { odeSolve } from '../../src/ode/index.js';
+import { bijectTo } from '../../src/transforms/biject-to.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Flat } from '../../src/distributions/improper.js';
 import { Normal } from '../../src/distributions/normal.js';
@@ -340,6 +341,10 @@ describe('CDFs for truncation', () => {
     const half = HalfStudentT(3, 10);
     for (const x of [0.5, 4, 30]) expect(tr.logProb(x) as number).toBeCloseTo(half.logProb(x) as number, 9);
     expect(tr.logProb(-1)).toBe(-Infinity);
+    // a one-sided truncation maps to unconstrained space by exp (regression: an interval [0, Infinity] mapped everything to Infinity)
+    const onto = bijectTo(tr.support).forward(tf.tensor1d([-1, 0.1, 2])) as tf.Tensor;
+    expect(maxAbs(arr(onto), [Math.exp(-1), Math.exp(0.1), Math.exp(2)])).toBeLessThan(1e-5);
+    onto.dispose();
     const xs = tr.sample(new Rng(5), [4000]) as tf.Tensor;
     expect(arr(xs).every((v) => v >= 0)).toBe(true);
     xs.dispose();

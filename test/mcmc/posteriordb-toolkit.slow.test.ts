@@ -1,0 +1,36 @@
+/**
+ * Slow tier (TYCHE_SLOW=1): NUTS on the posteriordb posteriors translated
+ * with the Stan user's toolkit (flat priors, NormalIdGlm, a GP with a
+ * Cholesky factor, ODEs with sensitivities), each model written for one
+ * chain: every parameter's mean and sd within 4 combined MCSE of the
+ * reference draws, R-hat < 1.01. Reference draws are read from
+ * ../shared/posteriordb when present.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { infer } from '../../src/index.js';
+import { type Comparison, columnsOf, compareWithReference, referenceDraws } from './posteriordb-cases.js';
+import { TOOLKIT_CASES } from './posteriordb-toolkit-cases.js';
+
+const SLOW = process.env.TYCHE_SLOW === '1';
+const Z = 4;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+function failures(rows: readonly Comparison[]): string[] {
+  return rows
+    .filter((r) => !(r.zMean < Z && r.zSd < Z && r.rhat < 1.01))
+    .map((r) => `${r.name}: mean ${r.mean.toFixed(4)} vs ${r.refMean.toFixed(4)} (z ${r.zMean.toFixed(2)}), sd ${r.sd.toFixed(4)} vs ${r.refSd.toFixed(4)} (z ${r.zSd.toFixed(2)}), R-hat ${r.rhat.toFixed(4)}`);
+}
+
+describe.skipIf(!SLOW)('posteriordb toolkit translations (slow tier)', () => {
+  TOOLKIT_CASES.forEach((c, i) => {
+    const ref = referenceDraws(c.folder);
+    it.skipIf(!ref)(`${c.name}: 4 chains x (1000 + 1000), means and sds within 4 MCSE of the reference, R-hat < 1.01`, async () => {
+      const post = await infer(c.model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 200 + i, ...(c.options ?? {}) }, ...(c.args() as never[]));
+      expect(failures(compareWithReference(columnsOf(c, post), ref!))).toEqual([]);
+    }, 3_600_000);
+  });
+});
