@@ -96,6 +96,12 @@ class ParallelChoices implements Handler {
     const k = this.sites.length;
     const shape = [values.length, ...new Array<number>(this.plateNesting + k).fill(1)];
     msg.value = tf.tensor(values, shape);
+    // one scalar distribution (parameters that do not depend on earlier enumerated values): its log
+    // density per value on the number path, in place of a tensor logProb (a dozen kernels per site)
+    if (dist.batchShape.length === 0 && dist.eventShape.length === 0) {
+      const lps = values.map((v) => dist.logProb(v));
+      if (lps.every((l) => typeof l === 'number')) msg.logProb = tf.tensor(lps as number[], shape);
+    }
     this.sites.push({ address: msg.address, values });
   }
 }
