@@ -29,11 +29,13 @@ function tyche(...args: string[]): Promise<Run> {
 let dir: string;
 let digits: Run;
 let toy: Run;
+let inpaint: Run;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tyche-diffuse-'));
-  [digits, toy] = await Promise.all([
+  [digits, toy, inpaint] = await Promise.all([
     tyche('diffuse', '--model', 'digits', '--class', '3', '--method', 'fk', '--particles', '6', '--steps', '12', '--frames', '3', '--seed', '1', '--out', join(dir, 'digits')),
     tyche('diffuse', '--model', 'toy2d', '--region', '1,2,-1,1', '--compare', '--particles', '4', '--steps', '8', '--seed', '2', '--out', join(dir, 'toy')),
+    tyche('diffuse', '--inpaint', 'top', '--digit', '5', '--method', 'dts-star', '--budget', '120', '--steps', '10', '--frames', '0', '--out', join(dir, 'inpaint')),
   ]);
 }, 150_000);
 
@@ -61,6 +63,14 @@ describe('tyche diffuse', () => {
     const json = JSON.parse(await readFile(join(dir, 'toy', 'diffuse.json'), 'utf8'));
     expect(json.runs).toHaveLength(8);
     for (const r of json.runs) expect(r.evaluations, r.method).toBeLessThanOrEqual(32);
+  });
+
+  it('inpaints half of a held-out digit with DTS*', async () => {
+    expect(inpaint.code, inpaint.stderr).toBe(0);
+    const json = JSON.parse(await readFile(join(dir, 'inpaint', 'diffuse.json'), 'utf8'));
+    expect(json.reward).toMatch(/^inpaint top half of held-out digit 5 \(label \d\)$/);
+    expect(json.runs[0].samples).toBe(1);
+    expect(json.runs[0].evaluations).toBeLessThanOrEqual(120);
   });
 
   it('prints help and names bad input in one line (exit 2)', async () => {
