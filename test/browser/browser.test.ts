@@ -97,18 +97,27 @@ describe.skipIf(!available)('the playground in headless Chromium', () => {
     return { error: hidden ? null : await page.textContent('#error'), summary: (await page.textContent('#summary')) ?? '', status: (await page.textContent('#status')) ?? '' };
   }
 
+  let examplesPage: { page: Page; errors: string[] } | undefined;
+  let exampleRuns = 0;
+  afterAll(async () => {
+    await examplesPage?.page.close();
+  });
+
   it.each(Object.keys(EXAMPLES))('runs the %s example end to end and draws its posterior plot', async (key) => {
-    const { page, errors } = await (await session()).open(`index.html?example=${key}`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
-    expect(await page.textContent('#backend')).toBe('backend: webgl');
-    const r = await runIn(page, 1);
+    if (!examplesPage) {
+      examplesPage = await (await session()).open('index.html');
+      await examplesPage.page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await examplesPage.page.textContent('#backend')).toBe('backend: webgl');
+    }
+    const { page, errors } = examplesPage;
+    await page.selectOption('#example', key);
+    const r = await runIn(page, ++exampleRuns);
     expect(r.error).toBeNull();
     expect(r.summary).toContain(`${EXAMPLES[key]!.method}:`);
     const figure = page.locator('#plots figure[data-plot="posterior"] svg');
     expect(await figure.count()).toBe(1);
     await page.locator('#plots').screenshot({ path: join(shots, `${key}.png`) });
     expect(errors).toEqual([]);
-    await page.close();
   });
 
   it('shows the error Node gives for a syntax error, a model that throws and a NaN log density, and keeps working', async () => {
@@ -132,6 +141,29 @@ describe.skipIf(!available)('the playground in headless Chromium', () => {
     const ok = await runIn(page, ++runs);
     expect(ok.error).toBeNull();
     expect(ok.summary).toContain('importance:');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the steering tab steers the shipped digit model toward a class and the KJV model under a constraint (end to end)', async () => {
+    const { page, errors } = await (await session()).open('index.html?tab=steering');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.fill('#digit-particles', '8');
+    await page.fill('#digit-steps', '20');
+    await page.click('#digit-run');
+    await page.waitForSelector('body[data-digit-runs="1"]', { timeout: 120_000 });
+    expect(await page.textContent('#digit-status')).toMatch(/^done in .* the classifier reads \d+ of 8 particles as 3/);
+    expect(await page.locator('#digit-plot svg').count()).toBe(1);
+    await page.locator('#digit-plot').screenshot({ path: join(shots, 'steer-digits.png') });
+    await page.fill('#text-particles', '8');
+    await page.fill('#text-tokens', '30');
+    await page.click('#text-run');
+    await page.waitForSelector('body[data-text-runs="1"]', { timeout: 120_000 });
+    expect(await page.textContent('#text-status')).toMatch(/^done in .* log Z/);
+    const lines = ((await page.textContent('#text-out')) ?? '').split('\n');
+    expect(lines).toHaveLength(8);
+    // the constraint holds on every particle: no e or E in any text
+    for (const line of lines) expect(JSON.parse(line.slice(line.indexOf('"')))).not.toMatch(/[eE]/);
     expect(errors).toEqual([]);
     await page.close();
   });
