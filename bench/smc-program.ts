@@ -9,7 +9,8 @@
  *
  * - tyche batched: the default (`batched: 'auto'`): this program runs as
  *   one batched execution with a particle axis (the run's
- *   `diagnostics.execution` is checked);
+ *   `diagnostics.execution` is checked); resampling when ESS < N/2 (the
+ *   default) and at every observation (`essThreshold: 1`, as WebPPL does);
  * - tyche per-particle (`batched: false`): each particle its own execution,
  *   copies by replay from a shared record (no density recomputed at
  *   replayed sites);
@@ -90,8 +91,8 @@ interface Row {
   note: string;
 }
 
-async function timeTyche(w: Walk, n: number, batched: boolean, runs: number): Promise<Row> {
-  const options = { method: 'smc' as const, particles: n, batched };
+async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, batched, ...(essThreshold === undefined ? {} : { essThreshold }) };
   await infer(walk, { ...options, seed: 'warm-up' }, w);
   const out: Run[] = [];
   let note = '';
@@ -107,7 +108,7 @@ async function timeTyche(w: Walk, n: number, batched: boolean, runs: number): Pr
     note = batched ? `resampled ${(d.resampledAt as number[]).length}x, ${String(d.regathered)} lazy gathers` : `${String(d.replays)} replayed copies`;
     post.dispose();
   }
-  return { impl: batched ? 'tyche batched' : 'tyche per-particle', n, runs: out, note };
+  return { impl: `${batched ? 'tyche batched' : 'tyche per-particle'}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
 function webpplProgram(w: Walk, n: number, runs: number): string {
@@ -150,6 +151,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const n of [1000, 10000]) {
     rows.push(await timeTyche(w, n, true, RUNS));
+    // WebPPL's SMC resamples at every observation; tyche's default only when ESS < N/2
+    rows.push(await timeTyche(w, n, true, RUNS, 1));
     if (n === 1000 && PER_PARTICLE_RUNS > 0) rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS));
     const wr = n < 10000 ? WEBPPL_RUNS : WEBPPL_RUNS_10K;
     if (webppl && wr > 0) {
