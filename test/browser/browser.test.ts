@@ -16,9 +16,20 @@ import { EXAMPLES } from '../../playground/examples.js';
 import { describeError, runProgram } from '../../playground/run-model.js';
 import { type BrowserSession, browserAvailable, startSession } from './harness.js';
 import { formatSizes } from '../../scripts/build-browser.js';
+import { rewriteLink } from '../../scripts/build-site.js';
 import type { CheckResult } from './in-page/checks.js';
 
 const available = browserAvailable();
+
+describe('the static site', () => {
+  it('rewrites links between guides to the rendered pages, and leaves anchors and URLs alone', () => {
+    expect(rewriteLink('engines/README.md')).toBe('engines/index.html');
+    expect(rewriteLink('../docs/browser.md#backends')).toBe('../docs/browser.html#backends');
+    expect(rewriteLink('README.md')).toBe('index.html');
+    expect(rewriteLink('#numerics-on-webgl')).toBe('#numerics-on-webgl');
+    expect(rewriteLink('https://example.org/a.md')).toBe('https://example.org/a.md');
+  });
+});
 
 /** One build, server and browser for the whole file. */
 let shared: Promise<BrowserSession> | undefined;
