@@ -22,21 +22,11 @@ import { loadTransformerLM } from '../src/steer/lm/transformer/files.js';
 import type { TransformerLM } from '../src/steer/lm/transformer/lm.js';
 import type { KVCache } from '../src/steer/lm/types.js';
 import { loadavg } from 'node:os';
-import { median, table } from './util.js';
+import { cpuSince, median, table } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const wall = process.argv.includes('--wall');
 const LEN = 64;
-
-/**
- * Seconds of process CPU time (user + system) since `c0`: on this shared,
- * loaded machine the wall clock mostly measures the other jobs; the model
- * runs on one thread (wasm without threads), so CPU time is its cost.
- */
-function cpuSince(c0: NodeJS.CpuUsage): number {
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1e6;
-}
 
 /** Generate `n` sequences of LEN tokens in one batch; returns CPU seconds (`--wall`: wall-clock seconds). */
 async function batched(lm: TransformerLM, n: number, rng: Rng): Promise<number> {
