@@ -101,6 +101,7 @@ describe('batched program SMC', () => {
     const off = await infer(walk, { method: 'smc', particles: 20, seed: 1, batched: false }, YS);
     expect(off.diagnostics.notBatched).toBe('batched: false');
     await expect(infer(walk, { method: 'smc', particles: 20, batched: 'yes' as never }, YS)).rejects.toThrow(/batched must be/);
+    await expect(infer(walk, { method: 'smc', particles: 20, batched: true, rejuvenate: { steps: 1 } }, YS)).rejects.toThrow(/rejuvenate runs per particle/);
   });
 
   it('keeps tf.memory flat over long runs and honours an AbortSignal', async () => {

@@ -372,7 +372,10 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   if (mode !== 'auto' && typeof mode !== 'boolean') throw new RangeError(`smc: batched must be true, false or 'auto', got ${String(mode)}`);
   let notBatched: string;
   if (mode === false) notBatched = 'batched: false';
-  else if (moves && moves.steps > 0) notBatched = 'rejuvenation moves run per particle';
+  else if (moves && moves.steps > 0) {
+    if (mode === true) throw new RangeError('smc: rejuvenate runs per particle; it cannot be combined with batched: true');
+    notBatched = 'rejuvenation moves run per particle';
+  }
   else {
     const tried = await smcBatchedRun(m, options, args, n, tensorsSince);
     if (tried instanceof Posterior) return tried;
