@@ -189,11 +189,14 @@ function solveDense(w: Float64Array, b: Float64Array, d: number): void {
 }
 
 /**
- * Shampine's Rosenbrock 2(3) (MATLAB's ode23s) on the augmented system; its
- * Jacobian (and time derivative) by central differences of the augmented
- * right-hand side.
+ * Shampine's Rosenbrock 2(3) (MATLAB's ode23s, Wolfbrandt's modified
+ * Rosenbrock formula: second order for any approximation W of the Jacobian)
+ * on the augmented system. W uses the block-diagonal Jacobian `I (x) J_y` of
+ * the augmented system (the sensitivities' dependence on y through J_y is left
+ * out), with `J_y` from `stateJacobian`; the time derivative comes from
+ * central differences of the augmented right-hand side.
  */
-function rosenbrock(rhs: (t: number, z: Float64Array, out: Float64Array) => void, dim: number): Stepper {
+function rosenbrock(rhs: (t: number, z: Float64Array, out: Float64Array) => void, dim: number, n: number, stateJacobian: (t: number, y: Float64Array) => Float64Array): Stepper {
   const d = 1 / (2 + Math.SQRT2);
   const e32 = 6 + Math.SQRT2;
   const f0 = new Float64Array(dim);
@@ -216,17 +219,12 @@ function rosenbrock(rhs: (t: number, z: Float64Array, out: Float64Array) => void
   const k3 = new Float64Array(dim);
   return (t, z, h, znew, err) => {
     rhs(t, z, f0);
-    const zz = Float64Array.from(z);
-    for (let j = 0; j < dim; j++) {
-      const x = zz[j]!;
-      const hj = 1e-6 * Math.max(1, Math.abs(x));
-      zz[j] = x + hj;
-      rhs(t, zz, up);
-      zz[j] = x - hj;
-      rhs(t, zz, dn);
-      zz[j] = x;
-      for (let i = 0; i < dim; i++) jac[i * dim + j] = (up[i]! - dn[i]!) / (2 * hj);
-    }
+    const jy = stateJacobian(t, Float64Array.from(z.subarray(0, n)));
+    jac.fill(0);
+    // the state block, then one block per sensitivity column c (entries n + i m + c, stride m)
+    const m = (dim - n) / n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) jac[i * dim + j] = jy[i * n + j]!;
+    for (let c = 0; c < m; c++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) jac[(n + i * m + c) * dim + n + j * m + c] = jy[i * n + j]!;
     const ht = 1e-6 * Math.max(1, Math.abs(t));
     rhs(t + ht, z, up);
     rhs(t - ht, z, dn);
@@ -260,7 +258,12 @@ function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[]
   const m = n + p.length;
   const dim = n + n * m;
   const rhs = augmented(f, o.jacobian, n, p);
-  const step = o.method === 'rosenbrock' ? rosenbrock(rhs, dim) : dormandPrince(rhs, dim);
+  const stateJacobian = (t: number, y: Float64Array): Float64Array => {
+    if (!o.jacobian) return fdJacobian(f, t, y, p, n).dy;
+    const j = o.jacobian(t, y, p);
+    return Float64Array.from({ length: n * n }, (_, k) => j.dy[Math.floor(k / n)]![k % n]!);
+  };
+  const step = o.method === 'rosenbrock' ? rosenbrock(rhs, dim, n, stateJacobian) : dormandPrince(rhs, dim);
   const order = o.method === 'rosenbrock' ? 2 : 4;
   let z = new Float64Array(dim);
   z.set(y0);

@@ -44,7 +44,7 @@ export const TOOLKIT_CASES: readonly PosteriordbCase[] = [
     toReference: stanNames,
   },
   {
-    name: 'one_comp_mm_elim_abs (ODE, Rosenbrock)',
+    name: 'one_comp_mm_elim_abs (ODE rk45)',
     folder: 'one_comp_mm_elim_abs-one_comp_mm_elim_abs',
     model: asCase(oneCompMmElimAbs),
     args: () => [oneCompData],
