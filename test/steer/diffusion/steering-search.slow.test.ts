@@ -52,7 +52,7 @@ function meanError(runs: WeightedRun[]): number {
 }
 
 describe('Diffusion Tree Sampling (slow tier)', () => {
-  it('grown uniformly: the tree law passes at 40,000 evaluations and its error shrinks from 5,000', async () => {
+  it('grown uniformly (the default for DTS): the tree law passes at 40,000 evaluations and its error shrinks from 5,000', async () => {
     const small = await trees(5_000, 0, 'u5k');
     const large = await trees(40_000, 0, 'u40k');
     const c = checkWeightedRuns(large, 2, mixtureStatistics(TARGET));
@@ -64,7 +64,7 @@ describe('Diffusion Tree Sampling (slow tier)', () => {
   }, 600_000);
 
   it("grown by the paper's Boltzmann selection: tilted away from the base law but short of the target at 25,000 evaluations", async () => {
-    const runs = await trees(25_000, undefined, 'b25k');
+    const runs = await trees(25_000, 1, 'b25k');
     const c = checkWeightedRuns(runs, 2, mixtureStatistics(TARGET));
     const mass0 = c.stats.find((s) => s.name === 'mass[0]')!;
     if (process.env.TYCHE_REPORT) console.log(`DTS Boltzmann growth: mass[0] ${mass0.estimate.toFixed(3)} ± ${mass0.mcse.toFixed(3)} (target ${mass0.exact.toFixed(3)}, base 0.5); ${c.summary}`);

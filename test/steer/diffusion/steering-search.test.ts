@@ -107,13 +107,13 @@ describe('Diffusion Tree Sampling', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('grown uniformly, the tree law recovers the tilted mixture; the soft backup without its 1/λ does not', async () => {
+  it('grown uniformly (the default), the tree law recovers the tilted mixture; the soft backup without its 1/λ does not', async () => {
     const lambda = 0.5;
     const target = St.linearTilt(MIX.marginal(SCH, SCH.tMin), A, lambda);
     const good: WeightedRun[] = [];
     const bad: WeightedRun[] = [];
     for (let r = 0; r < 10; r++) {
-      const res = await St.diffusionTreeSampling(MODEL, { reward: St.linearReward(A), lambda, selectionLambda: 0, budget: 15_000, steps: 100, batch: 64, checkFinite: false, seed: `dts-u-${r}` });
+      const res = await St.diffusionTreeSampling(MODEL, { reward: St.linearReward(A), lambda, budget: 15_000, steps: 100, batch: 64, checkFinite: false, seed: `dts-u-${r}` });
       good.push({ x: res.leaves.x, weights: res.leaves.weights });
       bad.push(missingInverseLambda(res.root, lambda, 100));
       res.x.dispose();

@@ -8,7 +8,8 @@
  * - **Selection** from a dummy root (whose children are initial noises): at a
  *   node that may take another child (at most `maxChildren`, a fixed number
  *   or a function of the visits for progressive widening) stop and expand it; otherwise go to a
- *   child drawn with probability ∝ exp(λ v̂(child)) (DTS) or to the child
+ *   child drawn with probability ∝ exp(λ_sel v̂(child)) (DTS; λ_sel is
+ *   `selectionLambda`, 0 by default: see below) or to the child
  *   with the highest v̂ (DTS*, the greedy variant; where the greedy path ends
  *   at a finished sample, that rollout is selected by Boltzmann instead).
  * - **Expansion and rollout**: draw a new child from the sampler's kernel
@@ -28,11 +29,11 @@
  * exp(λ v̂(root)): self-normalised importance sampling over the tree's paths,
  * whose children are draws from the base kernel. When the number of children
  * of each node does not depend on the rewards (`selectionLambda: 0`, uniform
- * growth) this is consistent at every budget; growing by the values (the
- * paper's rule) makes the counts depend on the rewards seen, and the tree's
- * law is exact only as every node's children fill up (measured on the
- * analytic mixture: it under-tilts at 25,000–160,000 evaluations; see
- * docs/steer/diffusion-steering.md). {@link DtsResult.leaves} returns those exact leaf
+ * growth, the default for DTS) this is consistent at every budget; growing by
+ * the values (the paper's rule, `selectionLambda: λ`) makes the counts depend
+ * on the rewards seen, and the tree's law is exact only as every node's
+ * children fill up (measured on the analytic mixture: it under-tilts at
+ * 25,000–160,000 evaluations; see docs/steer/diffusion-steering.md). {@link DtsResult.leaves} returns those exact leaf
  * probabilities, so one tree gives a weighted population with no extra
  * sampling noise.
  *
@@ -60,7 +61,7 @@ export interface DtsOptions {
   readonly reward: Reward;
   /** Tilt λ > 0: DTS targets p(x_0) exp(λ r(x_0)) (default 1). */
   readonly lambda?: number;
-  /** `sample` (DTS, Boltzmann selection; default) or `search` (DTS*, greedy selection, returns the best leaf). */
+  /** `sample` (DTS, Boltzmann descent for the returned draws, uniform growth by default; default) or `search` (DTS*, greedy selection, returns the best leaf). */
   readonly mode?: DtsMode;
   /** A stochastic sampler whose kernel gives the children (default DDPM). */
   readonly sampler?: Sampler;
@@ -79,14 +80,20 @@ export interface DtsOptions {
    */
   readonly maxChildren?: number | ((visits: number, level: number) => number);
   /**
-   * DTS: the tilt of the Boltzmann selection while the tree grows (default λ,
-   * the paper's rule). The returned law always uses λ. Growing by the values
-   * makes where children are added depend on the rewards seen, which biases the
-   * tree's law at a finite budget (the bias vanishes only as rollouts grow; see
-   * docs/steer/diffusion-steering.md); 0 grows the tree uniformly, and then the
-   * tree's law is self-normalised importance sampling with the base process as
-   * proposal, consistent at every budget but spending rollouts where the target
-   * has little mass.
+   * The tilt of the Boltzmann selection while the tree grows. The returned law
+   * always uses λ. Default: 0 for DTS (`mode: 'sample'`), λ for DTS* (its
+   * fallback where the greedy path ends at a finished leaf).
+   *
+   * 0 grows the tree uniformly: the tree's law is then self-normalised
+   * importance sampling with the base process as proposal, consistent at every
+   * budget. λ is the paper's rule (grow where v̂ is high): each node's number of
+   * children becomes a stopping time driven by its own estimates, and the
+   * tree's law is exact only in the paper's limit where every node has
+   * infinitely many children; at the budgets one can run it under-tilts
+   * (measured on the analytic mixture: mass 0.221 ± 0.012 against 0.110 at
+   * 25,000 evaluations, no better at 160,000; see
+   * docs/steer/diffusion-steering.md). Use λ here for search-like use where
+   * the reward matters more than the law.
    */
   readonly selectionLambda?: number;
   /** DTS: how many samples to draw from the final tree by Boltzmann descent (default 1). */
@@ -175,8 +182,9 @@ export function softMean(values: ArrayLike<number>, lambda: number): number {
   return (top + Math.log(acc / values.length)) / lambda;
 }
 
-/** Draw an index with probability ∝ exp(λ v_i). */
+/** Draw an index with probability ∝ exp(λ v_i) (uniformly when λ = 0). */
 function boltzmann(children: readonly DtsNode[], lambda: number, rng: Rng): number {
+  if (lambda === 0) return rng.int(children.length);
   let top = -Infinity;
   for (const c of children) top = Math.max(top, lambda * c.value);
   if (top === -Infinity) return rng.int(children.length);
@@ -247,7 +255,7 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
   if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`${who}: samples must be a positive integer, got ${samples}`);
   const mc = o.maxChildren ?? 4;
   if (typeof mc === 'number' && !(Number.isInteger(mc) && mc >= 1)) throw new RangeError(`${who}: maxChildren must be a positive integer or a function of the visits, got ${mc}`);
-  const selectionLambda = o.selectionLambda ?? lambda;
+  const selectionLambda = o.selectionLambda ?? (mode === 'sample' ? 0 : lambda);
   if (!(selectionLambda >= 0) || !Number.isFinite(selectionLambda)) throw new RangeError(`${who}: selectionLambda must be a nonnegative finite number, got ${selectionLambda}`);
   const maxChildren = typeof mc === 'number' ? () => mc : mc;
   const times = o.times ? [...o.times] : timeGrid(model.schedule, o.steps ?? 50);
