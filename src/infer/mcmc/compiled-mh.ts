@@ -139,8 +139,8 @@ export class CompiledMH<A extends unknown[], R> {
     rng.split();
     const uNew = unconstrainSite(block, proposed);
     if (!uNew.every(Number.isFinite)) {
-      // outside the site's support: density zero
-      rng.uniform();
+      // outside the site's support: density zero, rejected without a uniform draw (as the model-running
+      // kernel does where the value makes a distribution's parameter invalid)
       return this.reject(proposed);
     }
     const q = Float64Array.from(this.q);
