@@ -33,7 +33,7 @@ Reward (at most one; none = plain sampling, reward reported as 0):
   --region X0,X1,Y0,Y1  toy2d: minus the squared distance to the box [X0,X1] x [Y0,Y1]
 Options:
   --model NAME        digits (default; 8x8, DDPM) or toy2d (2-D flow, sampled through its SDE)
-  --method M          plain, fk (default), tds (needs --class), best-of-n, zero-order, path, rollover, dts, dts-star
+  --method M          plain, fk (default), tds (needs --class), best-of-n, zero-order, zero-order-path, path, rollover, dts, dts-star
   --compare           run every method at the same budget and print a table (tds only with --class)
   --particles N       samples / particles (default 16); the budget is N x steps unless --budget
   --steps N           sampler steps (default 50)

@@ -59,9 +59,9 @@ describe('tyche diffuse', () => {
 
   it('compares every method at one budget on the 2-D flow', async () => {
     expect(toy.code, toy.stderr).toBe(0);
-    for (const m of ['plain', 'fk', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star']) expect(toy.stdout).toMatch(new RegExp(`^${m}\\s`, 'm'));
+    for (const m of ['plain', 'fk', 'best-of-n', 'zero-order', 'zero-order-path', 'path', 'rollover', 'dts', 'dts-star']) expect(toy.stdout).toMatch(new RegExp(`^${m}\\s`, 'm'));
     const json = JSON.parse(await readFile(join(dir, 'toy', 'diffuse.json'), 'utf8'));
-    expect(json.runs).toHaveLength(8);
+    expect(json.runs).toHaveLength(9);
     for (const r of json.runs) expect(r.evaluations, r.method).toBeLessThanOrEqual(32);
   });
 
@@ -80,7 +80,7 @@ describe('tyche diffuse', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/tyche: error: diffuse: --class needs --model digits/);
     // the parser alone (no TensorFlow.js)
-    expect(() => parseDiffuse(['--method', 'beam'])).toThrow(/--method must be one of plain, fk, tds, best-of-n, zero-order, path, rollover, dts, dts-star, got "beam"/);
+    expect(() => parseDiffuse(['--method', 'beam'])).toThrow(/--method must be one of plain, fk, tds, best-of-n, zero-order, zero-order-path, path, rollover, dts, dts-star, got "beam"/);
     expect(() => parseDiffuse(['--method', 'tds', '--symmetry'])).toThrow(/--method tds needs --class K/);
     expect(() => parseDiffuse(['--class', '12'])).toThrow(/--class must be a digit class 0-9, got "12"/);
     expect(() => parseDiffuse(['--particles', '0'])).toThrow(/--particles must be an integer >= 1, got "0"/);

@@ -167,6 +167,45 @@ describe('Diffusion Tree Sampling', () => {
   });
 });
 
+describe('zero-order search over the whole path', () => {
+  it('the path noise determines the sample; the search spends what it reports, keeps its reward, and beats searching the initial noise alone under DDPM', async () => {
+    const before = tf.memory().numTensors;
+    const times = D.timeGrid(SCH, 10);
+    const noise = tf.tidy(() => tf.randomNormal([3, 11, 2], 0, 1, 'float32', 5));
+    const a = await St.sampleAlongNoise(MODEL, { sampler: D.ddpm(), times, noise });
+    const b = await St.sampleAlongNoise(MODEL, { sampler: D.ddpm(), times, noise });
+    expect(Array.from(await a.x.data())).toEqual(Array.from(await b.x.data()));
+    expect(a.evaluations).toBe(10);
+    // the same initial noise with other step noises: another sample (the step noise matters under DDPM)
+    const other = tf.tidy(() => tf.concat([tf.slice(noise, [0, 0], [3, 1]), tf.randomNormal([3, 10, 2], 0, 1, 'float32', 6)], 1));
+    const c = await St.sampleAlongNoise(MODEL, { sampler: D.ddpm(), times, noise: other });
+    expect(maxAbs(await a.x.data(), await c.x.data())).toBeGreaterThan(0.05);
+    tf.dispose([a.x, b.x, c.x, noise, other]);
+    const reward = St.tensorReward('needle', (x) => tf.mul(tf.sum(tf.square(tf.sub(x, tf.tensor2d([[0, 1.5]]))), 1), -20));
+    // 8 seeds, 60 samples each: the search over every noise against the search over the initial noise (DDPM redraws the rest)
+    const diffs: number[] = [];
+    for (let r = 0; r < 8; r++) {
+      const opts = { reward, rounds: 12, neighbours: 5, steps: 20, seed: `zo-path-${r}` };
+      const path = await St.zeroOrderSearch(MODEL, { ...opts, over: 'path' });
+      const init = await St.zeroOrderSearch(MODEL, opts);
+      expect(path.evaluations).toBe((1 + 12 * 5) * 20);
+      for (let i = 1; i < path.trace.length; i++) expect(path.trace[i]!).toBeGreaterThanOrEqual(path.trace[i - 1]!);
+      expect((await St.evaluateReward(reward, path.x, { step: -1, t: 0 }))[0]).toBeCloseTo(path.reward, 4);
+      diffs.push(path.reward - init.reward);
+      tf.dispose([path.x, init.x]);
+    }
+    const mean = diffs.reduce((x, y) => x + y, 0) / diffs.length;
+    const se = Math.sqrt(diffs.reduce((x, y) => x + (y - mean) ** 2, 0) / (diffs.length - 1) / diffs.length);
+    if (process.env.TYCHE_REPORT) console.log(`zero-order over the path - over the initial noise: ${mean.toFixed(3)} ± ${se.toFixed(3)} (8 seeds)`);
+    expect(mean).toBeGreaterThan(2 * se);
+    await expect(St.zeroOrderSearch(MODEL, { reward, rounds: 1, neighbours: 1, over: 'path', sampler: D.ddim() })).rejects.toThrow(/over: 'path' searches the noise a stochastic sampler injects at each step; ddim/);
+    const short = tf.zeros([1, 4, 2]);
+    await expect(St.sampleAlongNoise(MODEL, { sampler: D.ddpm(), times, noise: short })).rejects.toThrow(/noise has 4 blocks for 10 steps/);
+    short.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('search over paths and steerAtBudget', () => {
   it('path search spends what its rounds cost, returns the reward of its sample, never worse than its own first round', async () => {
     const before = tf.memory().numTensors;
@@ -200,3 +239,9 @@ describe('search over paths and steerAtBudget', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

@@ -30,7 +30,7 @@ export {
   fkCorrector,
 } from './correctors.js';
 export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
-export { type SearchOptions, type SearchResult, diffusionBestOfN, zeroOrderSearch } from './search.js';
+export { type NoiseSearchSpace, type SearchOptions, type SearchResult, type ZeroOrderSearchOptions, diffusionBestOfN, sampleAlongNoise, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
 export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
 export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, treeLeaves, softMean } from './dts.js';

@@ -7,6 +7,6 @@
  */
 
 /** The methods `steerAtBudget` runs. */
-export const STEER_METHODS = ['plain', 'fk', 'tds', 'best-of-n', 'zero-order', 'path', 'rollover', 'dts', 'dts-star'] as const;
+export const STEER_METHODS = ['plain', 'fk', 'tds', 'best-of-n', 'zero-order', 'zero-order-path', 'path', 'rollover', 'dts', 'dts-star'] as const;
 /** One of {@link STEER_METHODS}. */
 export type SteerMethod = (typeof STEER_METHODS)[number];

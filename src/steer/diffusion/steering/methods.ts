@@ -10,6 +10,7 @@
 | `tds` | the twisted diffusion sampler's weighted population (needs `likelihood`; λ = 1) | k = B/(3 steps) particles |
  * | `best-of-n` | the best of B/steps samples | n = B/steps |
  * | `zero-order` | the best sample of a zero-order search over initial noises | a pivot and rounds of 4 neighbours within B/steps samples |
+ * | `zero-order-path` | the same search over every noise of the path (initial and per step) | as `zero-order` |
  * | `path` | the best sample of the search over paths | beam width = branches, sized to B |
  * | `rollover` | rollover budget forcing's one trajectory | B − steps for children |
  * | `dts` | draws from the Diffusion Tree Sampling tree | B |
@@ -133,11 +134,13 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
       const r = await diffusionBestOfN(model, { ...common, cond: o.cond, n: k });
       return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
     }
-    case 'zero-order': {
+    case 'zero-order':
+    case 'zero-order-path': {
       // the pivot, then rounds of up to 4 neighbours, all within k samples (k = 1: the pivot alone)
       const neighbours = Math.min(4, k - 1);
       const rounds = Math.floor((k - 1) / Math.max(1, neighbours));
-      const r = neighbours < 1 ? await diffusionBestOfN(model, { ...common, cond: o.cond, n: 1 }) : await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours });
+      const over = method === 'zero-order' ? 'initial' : 'path';
+      const r = neighbours < 1 ? await diffusionBestOfN(model, { ...common, cond: o.cond, n: 1 }) : await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours, over });
       return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
     }
     case 'path': {

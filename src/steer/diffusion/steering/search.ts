@@ -1,10 +1,13 @@
 /**
  * Search baselines for steering, counted in network evaluations (Ma et al.,
  * "Inference-Time Scaling for Diffusion Models beyond Scaling Denoising
- * Steps"): best-of-N over independent samples, and zero-order search over
- * the initial noise of a sampler around a pivot (with a deterministic
+ * Steps"): best-of-N over independent samples, and zero-order search around
+ * a pivot noise — over the initial noise of a sampler (with a deterministic
  * sampler the initial noise determines the sample, so this is a search over
- * noises; random search over noises is best-of-N with that sampler).
+ * noises; random search over noises is best-of-N with that sampler), or, with
+ * `over: 'path'`, over every Gaussian draw of a stochastic sampler's path
+ * (the initial noise and the noise injected at each step), which then
+ * determine the sample just as the initial noise does for an ODE sampler.
  *
  * @module
  */
@@ -12,7 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
 import type { DiffusionModel } from '../model.js';
-import { type Sampler, ddpm, gaussianNoise, sampleDiffusion } from '../samplers.js';
+import { type Sampler, ddpm, gaussianNoise, sampleDiffusion, samplerStep } from '../samplers.js';
+import { timeGrid } from '../schedules.js';
 import { type Reward, evaluateReward } from './rewards.js';
 
 /** Options shared by the search baselines. */
@@ -52,6 +56,46 @@ async function candidates(model: DiffusionModel, o: SearchOptions, noise: tf.Ten
   } finally {
     cond?.dispose();
   }
+}
+
+/** What a zero-order search perturbs: the initial noise, or every Gaussian draw of the path. */
+export type NoiseSearchSpace = 'initial' | 'path';
+
+/**
+ * Run a stochastic sampler with every Gaussian draw given: `noise` is
+ * `[n, steps + 1, ...eventShape]` of standard normals, slice 0 the initial
+ * noise (scaled as `sampleDiffusion` scales it), slice l + 1 the noise of
+ * step l. The same noise gives the same sample. The caller owns `x`.
+ */
+export async function sampleAlongNoise(model: DiffusionModel, o: { sampler: Sampler; times: readonly number[]; noise: tf.Tensor; cond?: tf.Tensor; signal?: AbortSignal }): Promise<{ x: tf.Tensor; evaluations: number }> {
+  const S = o.times.length - 1;
+  const [n, blocks] = o.noise.shape;
+  if (blocks !== S + 1) throw new Error(`sampleAlongNoise(model "${model.name}"): noise has ${blocks} blocks for ${S} steps (need steps + 1: the initial noise and one per step)`);
+  const sch = model.schedule;
+  const scale = Math.sqrt(sch.alpha(o.times[0]!) ** 2 + sch.sigma(o.times[0]!) ** 2);
+  const block = (l: number) => tf.tidy(() => tf.squeeze(tf.slice(o.noise, [0, l], [n!, 1]), [1]));
+  let x = tf.tidy(() => tf.mul(block(0), scale));
+  let evaluations = 0;
+  const unused = rngFrom(0); // every draw is given; samplerStep never consumes this stream
+  try {
+    for (let l = 0; l < S; l++) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error(`sampleAlongNoise(model "${model.name}"): aborted`);
+      const z = block(l + 1);
+      try {
+        const out = await samplerStep(o.sampler, { model, x, t: o.times[l]!, s: o.times[l + 1]!, cond: o.cond, step: l, checkFinite: false }, unused, z);
+        tf.dispose([out.x0, out.mean, ...(out.logProb ? [out.logProb] : [])]);
+        x.dispose();
+        x = out.x;
+        evaluations += out.evaluations;
+      } finally {
+        z.dispose();
+      }
+    }
+  } catch (err) {
+    x.dispose();
+    throw err;
+  }
+  return { x, evaluations };
 }
 
 function argmax(v: Float64Array): number {
@@ -101,28 +145,77 @@ export async function diffusionBestOfN(model: DiffusionModel, options: SearchOpt
   return { x: best!, reward: bestReward, trace, evaluations };
 }
 
+/** Options of {@link zeroOrderSearch}. */
+export interface ZeroOrderSearchOptions extends SearchOptions {
+  /** Rounds of neighbours after the pivot. */
+  readonly rounds: number;
+  /** Neighbours drawn around the pivot each round. */
+  readonly neighbours: number;
+  /** Step size of a neighbour relative to a standard normal (default 0.3). */
+  readonly radius?: number;
+  /**
+   * `initial` (default): perturb the initial noise (with a stochastic sampler
+   * the later steps draw fresh noise, so a candidate is a random function of
+   * it); `path`: perturb every Gaussian draw of the path — the initial noise
+   * and each step's noise — so a candidate is a deterministic function of the
+   * searched noise (needs a stochastic sampler).
+   */
+  readonly over?: NoiseSearchSpace;
+}
+
 /**
- * Zero-order search over initial noises: start from a random pivot; each
- * round draws `neighbours` noises pivot + radius·z (renormalised to the
- * pivot's norm), and moves the pivot to the best of them if it beats the
- * pivot's reward. `rounds` rounds; the first round also scores the pivot.
+ * Zero-order search around a pivot noise: start from a random pivot; each
+ * round draws `neighbours` noises pivot + radius·z (each block — the initial
+ * noise, and with `over: 'path'` each step's noise — rescaled to the norm of
+ * the pivot's block, keeping it on the typical set of a standard normal), and
+ * moves the pivot to the best of them if it beats the pivot's reward.
+ * `rounds` rounds; the first round also scores the pivot.
  */
-export async function zeroOrderSearch(model: DiffusionModel, options: SearchOptions & { rounds: number; neighbours: number; radius?: number }): Promise<SearchResult> {
+export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   const who = `zeroOrderSearch(model "${model.name}")`;
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError(`${who}: rounds must be a positive integer, got ${options.rounds}`);
   if (!Number.isInteger(options.neighbours) || options.neighbours < 1) throw new RangeError(`${who}: neighbours must be a positive integer, got ${options.neighbours}`);
   const radius = options.radius ?? 0.3;
   if (!(radius > 0)) throw new RangeError(`${who}: radius must be positive, got ${radius}`);
+  const over = options.over ?? 'initial';
+  if (over !== 'initial' && over !== 'path') throw new RangeError(`${who}: over must be 'initial' or 'path', got "${String(over)}"`);
+  const sampler = options.sampler ?? ddpm();
+  if (over === 'path' && !sampler.stochastic) throw new Error(`${who}: over: 'path' searches the noise a stochastic sampler injects at each step; ${sampler.name} is deterministic (use over: 'initial')`);
+  const times = timeGrid(model.schedule, options.steps ?? 100);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
-  const scale = initialScale(model);
   const pace = new Pacer(options.signal);
-  let pivot = tf.tidy(() => tf.mul(gaussianNoise([1, ...model.eventShape], rng), scale));
+  const dim = model.eventShape.reduce((a, b) => a * b, 1);
+  const blocks = over === 'path' ? times.length : 1;
+  const scale = initialScale(model);
+  /** Samples and rewards of candidate noises `[n, blocks, dim]` (standard normals). */
+  const score = async (noise: tf.Tensor) => {
+    if (over === 'initial') {
+      const x0 = tf.tidy(() => tf.mul(tf.reshape(noise, [noise.shape[0]!, ...model.eventShape]), scale));
+      return candidates(model, options, x0, rng).finally(() => x0.dispose());
+    }
+    const n = noise.shape[0]!;
+    const cond = options.cond?.(n);
+    const shaped = tf.reshape(noise, [n, blocks, ...model.eventShape]);
+    try {
+      const r = await sampleAlongNoise(model, { sampler, times, noise: shaped, cond, signal: options.signal });
+      try {
+        return { x: r.x, rewards: await evaluateReward(options.reward, r.x, { step: -1, t: times[times.length - 1]! }), evaluations: r.evaluations * n };
+      } catch (err) {
+        r.x.dispose();
+        throw err;
+      }
+    } finally {
+      shaped.dispose();
+      cond?.dispose();
+    }
+  };
+  let pivot = gaussianNoise([1, blocks, dim], rng);
   let best: tf.Tensor | null = null;
   let bestReward = -Infinity;
   let evaluations = 0;
   const trace: number[] = [];
   try {
-    const first = await candidates(model, options, pivot, rng);
+    const first = await score(pivot);
     evaluations += first.evaluations;
     best = first.x;
     bestReward = first.rewards[0]!;
@@ -130,14 +223,12 @@ export async function zeroOrderSearch(model: DiffusionModel, options: SearchOpti
       if (pace.due()) await pace.pause();
       const k = options.neighbours;
       const noise = tf.tidy(() => {
-        const z = gaussianNoise([k, ...model.eventShape], rng);
-        const cand = tf.add(tf.tile(pivot, [k, ...model.eventShape.map(() => 1)]), tf.mul(z, radius * scale));
-        // keep the candidates on the typical set of the noise: rescale to the pivot's norm
-        const axes = model.eventShape.map((_, i) => i + 1);
-        const norm = tf.sqrt(tf.sum(tf.square(cand), axes, true));
-        return tf.mul(tf.div(cand, norm), tf.sqrt(tf.sum(tf.square(pivot))));
+        const cand = tf.add(tf.tile(pivot, [k, 1, 1]), tf.mul(gaussianNoise([k, blocks, dim], rng), radius));
+        // keep every block on the typical set of the noise: rescale it to the norm of the pivot's block
+        const norm = tf.sqrt(tf.sum(tf.square(cand), 2, true));
+        return tf.mul(tf.div(cand, norm), tf.sqrt(tf.sum(tf.square(pivot), 2, true)));
       });
-      const c = await candidates(model, options, noise, rng).catch((err) => {
+      const c = await score(noise).catch((err) => {
         noise.dispose();
         throw err;
       });
