@@ -15,7 +15,7 @@ import { type Value, describe } from '../core/value.js';
 import { type Constraint, realVector } from '../distributions/constraints.js';
 import { Distribution, type Typed } from '../distributions/distribution.js';
 import type { FlowBijector } from './flow-bijector.js';
-import { flowLogProb, pushForward } from './flow.js';
+import { flowLogProb, pushForward } from './flow-density.js';
 
 /** The bijectors of a flow, base side first, or a function building them (called inside each `sample` / `logProb`). */
 export type FlowSource = readonly FlowBijector[] | (() => readonly FlowBijector[]);
