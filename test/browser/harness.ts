@@ -41,9 +41,12 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Launch headless Debian Chromium with the SwiftShader WebGL flags. */
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+/** Flags that give headless Chromium a WebGPU adapter on SwiftShader's Vulkan (software). */
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
+
+/** Launch headless Debian Chromium with the SwiftShader WebGL flags (and `extraArgs`). */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** Build into `outdir` with the in-page test entry and a page that loads it, serve it, launch Chromium. */
