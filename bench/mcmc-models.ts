@@ -24,10 +24,26 @@
  * the reason is printed otherwise). "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS + 1/ESS_ref))
  * against the long Stan runs in reference_stan.json (a sanity check).
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg|linreg] [--no-sequential] [--compile auto|true|false]`
+ * The correlated regressions of posteriordb (earnings ~ height, kidiq, nes2000;
+ * data in models/data, reference means and sds in
+ * models/data/reference_summaries.json) run with the metric chosen
+ * automatically (`massMatrix: 'auto'`, the default; `--metric diag|dense`
+ * forces one); the "metric" column says which ran.
+ *
+ * Stan's own sampler: `--stan run` runs rstan now, in the same sitting
+ * (bench/stan/run-stan.R: 4 chains one after another, 1000 + 1000, seeds 1-3),
+ * `--stan FILE` reads the lines that script printed. The "vs Stan sampler"
+ * column divides tyche's ESS per CPU second of the whole `infer` call by
+ * Stan's median ESS per second of its own sampler time (the sum of rstan's
+ * get_elapsed_time over the chains, warmup included, what CmdStan reports;
+ * rstan 2.21 measures it with the process clock). Without `--stan`, the
+ * figures of ../shared/peers/README.md are used where it has them.
+ *
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
  *
  * @module
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/select.js';
@@ -38,6 +54,10 @@ import type { HMCDiagnostics } from '../src/infer/mcmc/hmc-engine.js';
 import { linearRegression } from '../models/linreg.js';
 import { logisticRegression } from '../models/logreg.js';
 import { eightSchoolsNoncentered } from '../models/posteriordb/eight-schools.js';
+import { earningsData, earningsDesign } from '../models/posteriordb/earnings.js';
+import { kidiqData, kidscoreMomiq } from '../models/posteriordb/kidiq.js';
+import { flatGaussianGlm, nesData, nesDesign } from '../models/posteriordb/glm-regressions.js';
+import { loadData } from '../models/data.js';
 import { table } from './util.js';
 
 const PEERS = new URL('../../shared/peers/', import.meta.url);
@@ -53,12 +73,54 @@ const sequential = !args.includes('--no-sequential');
 const iterations = quick ? 300 : 1000;
 const compileOpt = opt('--compile');
 const compile = compileOpt === undefined ? 'auto' : compileOpt === 'true' ? true : compileOpt === 'false' ? false : 'auto';
+const metricOpt = opt('--metric') as 'auto' | 'diag' | 'dense' | undefined;
+const stanOpt = opt('--stan');
+
+/** One line of bench/stan/run-stan.R. */
+interface StanRun {
+  readonly model: string;
+  readonly seed: number;
+  readonly sampler_s: number;
+  readonly wall_s: number;
+  readonly ess: number;
+  readonly leapfrog: number;
+  readonly divergences: number;
+}
+
+/** Stan's runs by workload key: run rstan now (`--stan run`) or read its printed lines (`--stan FILE`). */
+function stanRuns(keys: readonly string[]): Map<string, StanRun[]> {
+  const out = new Map<string, StanRun[]>();
+  if (stanOpt === undefined) return out;
+  let text: string;
+  if (stanOpt === 'run') {
+    const script = new URL('./stan/run-stan.R', import.meta.url).pathname;
+    console.log(`running rstan (${script}) on ${keys.join(', ')} ...`);
+    text = execFileSync('Rscript', [script, PEERS.pathname, new URL('../models/data/', import.meta.url).pathname, ...keys, '--seeds', quick ? '1' : '3'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  } else text = readFileSync(stanOpt, 'utf8');
+  for (const line of text.split('\n')) {
+    if (!line.trim().startsWith('{')) continue;
+    const r = JSON.parse(line) as StanRun;
+    out.set(r.model, [...(out.get(r.model) ?? []), r]);
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Stan's ESS per second of its own sampler time in ../shared/peers/README.md (2026-12-06), where no run is given. */
+const STAN_OWN: Record<string, number> = { eight: 13072, linreg: 17077, logreg: 1011 };
 
 /** The peers' figures (../shared/peers/README.md): ESS/s on the same data and settings, one core. */
 const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplWhat?: string; webpplNote?: string }> = {
   eight: { stan: 3602, webppl: 140, webpplWhat: 'HMC' },
   logreg: { stan: 819, webpplNote: 'no WebPPL figure (its HMC did not converge on linreg)' },
   linreg: { stan: 5883, webppl: 11, webpplWhat: 'MH 4 x 10000', webpplNote: 'WebPPL HMC did not converge (R-hat 1.55-3.43)' },
+  earnings: { stan: NaN },
+  kidiq: { stan: NaN },
+  nes: { stan: NaN },
 };
 
 interface Workload {
@@ -72,6 +134,8 @@ interface Workload {
   readonly mhDraws?: number;
   /** Our column name to the reference's. */
   readonly rename: (name: string) => string;
+  /** Vectorised runs only (the correlated regressions: the metric is the point, not sequential chains). */
+  readonly vectorisedOnly?: boolean;
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -127,6 +191,12 @@ function workloads(): Workload[] {
       rename: (n) => n,
     });
   }
+  // the correlated regressions (posteriordb), data shipped in models/data
+  const summaries = loadData<Record<string, { mean: Record<string, number>; sd: Record<string, number>; draws: number }>>('reference_summaries');
+  const asRef = (k: string) => ({ mean: summaries[k]!.mean, sd: summaries[k]!.sd, ess: summaries[k]!.draws });
+  out.push({ key: 'earnings', title: `earnings ~ height (posteriordb earnings-earn_height), N=${earningsData.N}`, model: flatGaussianGlm as unknown as Model<never[], unknown>, args: [earningsDesign(earningsData)], reference: asRef('earnings-earn_height'), rename: stanNames, vectorisedOnly: true });
+  out.push({ key: 'kidiq', title: `kid_score ~ mom_iq (posteriordb kidiq-kidscore_momiq), N=${kidiqData.N}`, model: kidscoreMomiq as unknown as Model<never[], unknown>, args: [kidiqData], reference: asRef('kidiq-kidscore_momiq'), rename: stanNames, vectorisedOnly: true });
+  out.push({ key: 'nes', title: `partyid7 ~ 8 predictors (posteriordb nes2000-nes), N=${nesData.N}`, model: flatGaussianGlm as unknown as Model<never[], unknown>, args: [nesDesign(nesData)], reference: asRef('nes2000-nes'), rename: stanNames, vectorisedOnly: true });
   return out;
 }
 
@@ -142,6 +212,7 @@ interface Result {
   readonly maxZ: number;
   readonly compiled: string;
   readonly compiledWhy?: string;
+  readonly metric: string;
 }
 
 async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Promise<Result> {
@@ -150,7 +221,7 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
   const post =
     vectorize === 'mh'
       ? await infer(w.model, { method: 'mh', chains, warmup: iterations, samples: w.mhDraws ?? iterations, seed: 1 }, ...(w.args as never[]))
-      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize, compile }, ...(w.args as never[]));
+      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize, compile, ...(metricOpt ? { massMatrix: metricOpt } : {}) }, ...(w.args as never[]));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const d = post.diagnostics as unknown as Partial<HMCDiagnostics>;
@@ -186,12 +257,14 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
     maxZ,
     compiled: d.compiled === undefined ? '-' : d.compiled === true ? 'yes' : 'no',
     ...(typeof d.compiled === 'string' ? { compiledWhy: d.compiled } : {}),
+    metric: d.metricChoice ?? '-',
   };
 }
 
 async function main(): Promise<void> {
   await initBackend();
   const ws = workloads().filter((w) => !only || w.key === only);
+  const stan = stanRuns(ws.map((w) => w.key));
   if (ws.length === 0) {
     console.log(`no workloads: the peers' data (${PEERS.pathname}) is not present`);
     return;
@@ -199,14 +272,16 @@ async function main(): Promise<void> {
   console.log(`NUTS via the model layer, each chain ${iterations} warmup + ${iterations} draws${quick ? ' (--quick)' : ''}; backend ${tf.getBackend()}\n`);
   for (const w of ws) {
     const results: Result[] = [];
-    if (sequential) results.push(await run(w, 4, false));
-    for (const k of chainCounts) results.push(await run(w, k, true));
+    if (sequential && !w.vectorisedOnly) results.push(await run(w, 4, false));
+    for (const k of w.vectorisedOnly ? [4] : chainCounts) results.push(await run(w, k, true));
+    const own = stan.get(w.key);
+    const stanOwn = own ? median(own.map((r) => r.ess / r.sampler_s)) : STAN_OWN[w.key];
     if (w.mhDraws) results.push(await run(w, 4, 'mh'));
     const peers = PEER_FIGURES[w.key]!;
     console.log(`${w.title}`);
     console.log(
       table(
-        ['run', 'wall s', 'cpu s', 'min ESS', 'ESS/s', 'ESS/cpu-s', 'ESS/grad', 'µs/call (cpu)', 'div', 'R-hat<1.01', 'max |z|', 'compiled', 'vs Stan', peers.webppl ? 'vs WebPPL' : ''],
+        ['run', 'wall s', 'cpu s', 'min ESS', 'ESS/s', 'ESS/cpu-s', 'ESS/grad', 'µs/call (cpu)', 'div', 'R-hat<1.01', 'max |z|', 'compiled', 'metric', 'vs Stan sampler', 'vs Stan', peers.webppl ? 'vs WebPPL' : ''],
         results.map((r) => {
           const essPerS = r.ess / r.seconds;
           return [
@@ -222,14 +297,21 @@ async function main(): Promise<void> {
             r.rhatOk ? 'yes' : 'NO',
             w.reference ? r.maxZ.toFixed(1) : '-',
             r.compiled,
-            `${(essPerS / peers.stan).toFixed(2)}x`,
+            r.metric.split(' ')[0]!,
+            stanOwn === undefined ? '-' : `${(r.ess / r.cpuSeconds / stanOwn).toFixed(2)}x`,
+            Number.isNaN(peers.stan) ? '-' : `${(essPerS / peers.stan).toFixed(2)}x`,
             peers.webppl ? `${(essPerS / peers.webppl).toFixed(2)}x` : '',
           ];
         }),
       ),
     );
     for (const r of results) if (r.compiledWhy) console.log(`${r.label}: not compiled: ${r.compiledWhy}`);
-    console.log(`peers: Stan NUTS ${peers.stan} ESS/s${peers.webppl ? `, WebPPL ${peers.webpplWhat} ${peers.webppl} ESS/s` : ''}${peers.webpplNote ? `; ${peers.webpplNote}` : ''}\n`);
+    for (const r of results) console.log(`${r.label}: metric ${r.metric}`);
+    if (own) {
+      const f = (xs: number[], digits: number): string => xs.map((x) => x.toFixed(digits)).join(' / ');
+      console.log(`Stan's own sampler (rstan, seeds ${own.map((r) => r.seed).join(', ')}): sampler s ${f(own.map((r) => r.sampler_s), 3)}, min ESS ${f(own.map((r) => r.ess), 0)}, ESS per sampler s ${f(own.map((r) => r.ess / r.sampler_s), 0)} (median ${stanOwn!.toFixed(0)}), leapfrog steps ${own.map((r) => r.leapfrog).join(' / ')}`);
+    } else if (stanOwn !== undefined) console.log(`Stan's own sampler: ${stanOwn} ESS per sampler second (../shared/peers/README.md)`);
+    if (!Number.isNaN(peers.stan)) console.log(`peers: Stan NUTS ${peers.stan} ESS/s${peers.webppl ? `, WebPPL ${peers.webpplWhat} ${peers.webppl} ESS/s` : ''}${peers.webpplNote ? `; ${peers.webpplNote}` : ''}\n`);
   }
 }
 
