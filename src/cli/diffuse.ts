@@ -42,7 +42,9 @@ Options:
   --potential P       fk potential: diff (default), max, add, rt
   --cond K            condition the model on class K (digits 0-9, toy2d 0-2; default unconditional)
   --digit I           held-out digit used by --inpaint (default 0)
-  --frames K          plain/fk: also draw the particles at K times (default 6; 0 = none)
+  --frames K          also draw the particles at K times (frames.png; default 6; 0 = none): the population
+                      (plain, fk, tds), the kept sample's trajectory (searches, rollover), the draws' paths
+                      in the tree (dts, dts-star); path search has none (it goes back in time)
   --seed S            random seed (default 0)
   --out DIR           where to write samples.png, frames.png and diffuse.json (default diffuse-out)
 `;
@@ -195,7 +197,7 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
   const dim = model.eventShape.reduce((a, b) => a * b, 1);
   for (const method of cmd.methods) {
     const t0 = performance.now();
-    const run = await D.steerAtBudget(model, method, { reward, likelihood, budget: cmd.budget, steps: cmd.steps, lambda: cmd.lambda, potential: cmd.potential, sampler, samples: cmd.particles, cond, seed: cmd.seed, keep: method === 'plain' ? [0, ...keep] : keep });
+    const run = await D.steerAtBudget(model, method, { reward, likelihood, budget: cmd.budget, steps: cmd.steps, lambda: cmd.lambda, potential: cmd.potential, sampler, samples: cmd.particles, cond, seed: cmd.seed, keep: [0, ...keep] });
     const ms = performance.now() - t0;
     const x = Float32Array.from(await run.x.data());
     run.x.dispose();
@@ -211,11 +213,11 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
     savePng(join(cmd.out, `samples${tag}.png`), picture);
     if (run.frames.length > 0) {
       if (cmd.model === 'digits') {
-        // one row per kept time, up to 8 particles each
-        const per = Math.min(8, n);
+        // one row per kept time, up to 8 particles each; one sample's trajectory as one row
+        const per = Math.min(8, run.frames[0]!.x.length / dim);
         const pick = new Float32Array(run.frames.length * per * dim);
         run.frames.forEach((f, r) => pick.set(f.x.subarray(0, per * dim), r * per * dim));
-        savePng(join(cmd.out, `frames${tag}.png`), imageGrid(pick, run.frames.length * per, 8, 8, { columns: per, scale: 4 }));
+        savePng(join(cmd.out, `frames${tag}.png`), imageGrid(pick, run.frames.length * per, 8, 8, { columns: per === 1 ? run.frames.length : per, scale: 4 }));
       } else {
         const all = new Float32Array(run.frames.reduce((a, f) => a + f.x.length, 0));
         const groups: number[] = [];

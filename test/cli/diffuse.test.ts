@@ -5,6 +5,7 @@
  * help text; bad input gives one clear line and exit status 2.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,8 @@ describe('tyche diffuse', () => {
     const json = JSON.parse(await readFile(join(dir, 'toy', 'diffuse.json'), 'utf8'));
     expect(json.runs).toHaveLength(9);
     for (const r of json.runs) expect(r.evaluations, r.method).toBeLessThanOrEqual(32);
+    // particles over time for every method that has time (the search over paths re-noises, going back in time)
+    for (const r of json.runs) expect(existsSync(join(dir, 'toy', `frames-${r.method}.png`)), r.method).toBe(r.method !== 'path');
   });
 
   it('inpaints half of a held-out digit with DTS*', async () => {

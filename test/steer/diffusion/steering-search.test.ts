@@ -226,13 +226,17 @@ describe('search over paths and steerAtBudget', () => {
     const before = tf.memory().numTensors;
     const reward = St.linearReward(A);
     for (const method of St.STEER_METHODS) {
-      const run = await St.steerAtBudget(MODEL, method, { reward, likelihood: St.mixtureClassLikelihood(MIX, 1, SCH), budget: 400, steps: 20, seed: 1, keep: method === 'plain' ? [0, 10, 20] : [10, 20] });
+      const run = await St.steerAtBudget(MODEL, method, { reward, likelihood: St.mixtureClassLikelihood(MIX, 1, SCH), budget: 400, steps: 20, seed: 1, keep: [0, 10, 20] });
       expect(run.evaluations, method).toBeLessThanOrEqual(400);
       expect(run.evaluations, method).toBeGreaterThanOrEqual(method === 'rollover' ? 20 : 200); // rollover stops drawing children once one improves
       const r = await St.evaluateReward(reward, run.x, { step: -1, t: 0 });
       for (let i = 0; i < r.length; i++) expect(r[i], `${method} row ${i}`).toBeCloseTo(run.rewards[i]!, 4);
       expect(run.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
-      if (method === 'plain' || method === 'fk') expect(run.frames.map((f) => f.step), method).toEqual(method === 'plain' ? [0, 10, 20] : [10, 20]);
+      // frames over time for every method with one (FK and TDS from step 1; the search over paths goes back in time)
+      expect(run.frames.map((f) => f.step), method).toEqual(method === 'path' ? [] : method === 'fk' || method === 'tds' ? [10, 20] : [0, 10, 20]);
+      const x = await run.x.data();
+      const last = run.frames[run.frames.length - 1];
+      if (last && method !== 'fk' && method !== 'tds') expect(Array.from(last.x), `${method}: the last frame is the returned sample`).toEqual(Array.from(x));
       run.x.dispose();
     }
     await expect(St.steerAtBudget(MODEL, 'fk', { reward, budget: 10, steps: 20 })).rejects.toThrow(/budget of 10 evaluations does not cover one sample of 20 steps/);

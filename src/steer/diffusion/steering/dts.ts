@@ -50,6 +50,7 @@ import { Pacer } from '../../../infer/pace.js';
 import { type DiffusionModel } from '../model.js';
 import { type Sampler, ddpm } from '../samplers.js';
 import { checkTime, timeGrid } from '../schedules.js';
+import type { Frame } from './frames.js';
 import { type Reward, evaluateReward } from './rewards.js';
 
 /** DTS (sample the tilted law) or DTS* (search for the highest reward). */
@@ -151,6 +152,8 @@ export interface DtsResult {
   readonly x: tf.Tensor;
   /** Rewards of the rows of `x`. */
   readonly rewards: Float64Array;
+  /** The tree's leaf node of each row of `x` (its ancestors are the row's trajectory; see {@link dtsFrames}). */
+  readonly drawn: readonly DtsNode[];
   /** Every leaf with its tree probability. */
   readonly leaves: DtsLeaves;
   /** The highest-reward leaf. */
@@ -291,6 +294,7 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
   let rollouts = 0;
   let nodes = 0;
   let best: { x: Float32Array; reward: number } = { x: new Float32Array(dim), reward: -Infinity };
+  let bestLeaf: DtsNode | null = null;
   const trace: DtsTracePoint[] = [];
 
   /**
@@ -399,7 +403,10 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
     const dirty: Set<DtsNode>[] = Array.from({ length: S + 1 }, () => new Set());
     newLeaves.forEach((leaf, i) => {
       leaf.value = r[i]!;
-      if (r[i]! > best.reward) best = { x: leaf.x, reward: r[i]! };
+      if (r[i]! > best.reward) {
+        best = { x: leaf.x, reward: r[i]! };
+        bestLeaf = leaf;
+      }
       for (let a = leaf.parent; a !== null; a = a.parent) dirty[a.level + 1]!.add(a);
     });
     for (let l = S; l >= 0; l--) for (const a of dirty[l]!) a.value = softMean(a.children.map((c) => c.value), lambda);
@@ -411,9 +418,11 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
   const leaves = treeLeaves(root, lambda, S);
   let x: tf.Tensor;
   let rewards: Float64Array;
+  const drawn: DtsNode[] = [];
   if (mode === 'search') {
     x = tf.tensor(best.x, [1, ...model.eventShape]);
     rewards = Float64Array.of(best.reward);
+    if (bestLeaf) drawn.push(bestLeaf);
   } else {
     const out = new Float32Array(samples * dim);
     rewards = new Float64Array(samples);
@@ -422,10 +431,30 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
       while (node.level < S) node = node.children[boltzmann(node.children, lambda, rng)]!;
       out.set(node.x, i * dim);
       rewards[i] = node.value;
+      drawn.push(node);
     }
     x = tf.tensor(out, [samples, ...model.eventShape]);
   }
-  return { x, rewards, leaves, best, evaluations, rollouts, nodes, trace, rootValue: root.value, root, times };
+  return { x, rewards, drawn, leaves, best, evaluations, rollouts, nodes, trace, rootValue: root.value, root, times };
+}
+
+/**
+ * The trajectories of the drawn rows at the grid steps in `keep` (0 = the
+ * initial noise, S = the final sample): the ancestors of each drawn leaf, one
+ * frame per step with a row per draw.
+ */
+export function dtsFrames(res: Pick<DtsResult, 'drawn' | 'times'>, keep: readonly number[]): Frame[] {
+  const S = res.times.length - 1;
+  const steps = [...new Set(keep)].filter((s) => s >= 0 && s <= S).sort((a, b) => a - b);
+  const dim = res.drawn[0]?.x.length ?? 0;
+  const frames = steps.map((step) => ({ step, t: res.times[step]!, x: new Float32Array(res.drawn.length * dim) }));
+  res.drawn.forEach((leaf, row) => {
+    for (let node: DtsNode | null = leaf; node !== null && node.level >= 0; node = node.parent) {
+      const k = steps.indexOf(node.level);
+      if (k >= 0) frames[k]!.x.set(node.x, row * dim);
+    }
+  });
+  return frames;
 }
 
 /** Σ over leaves of (tree probability × reward), without materialising the leaves. */

@@ -33,6 +33,7 @@ export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions,
 export { type NoiseSearchSpace, type SearchOptions, type SearchResult, type ZeroOrderSearchOptions, diffusionBestOfN, sampleAlongNoise, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
 export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
-export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, treeLeaves, softMean } from './dts.js';
+export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, dtsFrames, treeLeaves, softMean } from './dts.js';
+export { type Frame, frameRow } from './frames.js';
 export { type PathSearchOptions, pathSearch } from './path-search.js';
 export { STEER_METHODS, type SteerMethod, type SteerAtBudgetOptions, type SteerRun, steerAtBudget } from './methods.js';

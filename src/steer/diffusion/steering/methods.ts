@@ -22,8 +22,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Seed } from '../../../core/rng.js';
 import type { DiffusionModel } from '../model.js';
 import { type Sampler, ddpm, sampleDiffusion } from '../samplers.js';
-import { diffusionTreeSampling } from './dts.js';
+import { diffusionTreeSampling, dtsFrames } from './dts.js';
 import { type FkPotential, fkSteering } from './fk-steering.js';
+import type { Frame } from './frames.js';
 import { STEER_METHODS, type SteerMethod } from './method-names.js';
 import { pathSearch } from './path-search.js';
 import { type Reward, evaluateReward } from './rewards.js';
@@ -54,7 +55,13 @@ export interface SteerAtBudgetOptions {
   readonly cond?: (n: number) => tf.Tensor;
   readonly seed?: Seed;
   readonly signal?: AbortSignal;
-  /** Keep `plain` particles at these step indices (0 = noise; `steps` = final), `fk` particles after these steps (1 .. steps). */
+  /**
+   * Frames to keep, as grid step indices (0 = the initial noise, `steps` = the
+   * final samples): the population for plain, FK and TDS (FK and TDS from step
+   * 1, before resampling), the returned sample's trajectory for the searches and
+   * rollover, the draws' (or DTS*'s best leaf's) ancestors in the tree for DTS.
+   * The search over paths has none (its path re-noises, going back in time).
+   */
   readonly keep?: readonly number[];
 }
 
@@ -69,8 +76,8 @@ export interface SteerRun {
   readonly rewards: Float64Array;
   /** Network evaluations actually spent. */
   readonly evaluations: number;
-  /** Kept particle snapshots (plain and fk). */
-  readonly frames: { step: number; t: number; x: Float32Array }[];
+  /** Kept snapshots of the particles over time (see `keep`; none for `path`). */
+  readonly frames: Frame[];
 }
 
 const equal = (n: number) => new Float64Array(n).fill(1 / n);
@@ -124,15 +131,26 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
       if (n < 1) throw new RangeError(`${who}: a budget of ${o.budget} evaluations does not cover one TDS particle (3 x ${steps} steps)`);
       const cond = o.cond?.(n);
       try {
-        const r = await twistedDiffusion(model, { likelihood: o.likelihood, sampler, steps, particles: n, cond, seed: o.seed, signal: o.signal });
+        const r = await twistedDiffusion(model, {
+          likelihood: o.likelihood,
+          sampler,
+          steps,
+          particles: n,
+          cond,
+          seed: o.seed,
+          signal: o.signal,
+          onStep: async (info) => {
+            if (keep.has(info.step + 1)) frames.push({ step: info.step + 1, t: info.t, x: Float32Array.from(await info.x.data()) });
+          },
+        });
         return { method, x: r.x, weights: Float64Array.from(r.weights), rewards: await final(r.x), evaluations: r.evaluations * n, frames };
       } finally {
         cond?.dispose();
       }
     }
     case 'best-of-n': {
-      const r = await diffusionBestOfN(model, { ...common, cond: o.cond, n: k });
-      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+      const r = await diffusionBestOfN(model, { ...common, cond: o.cond, n: k, keep: o.keep });
+      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames: r.frames };
     }
     case 'zero-order':
     case 'zero-order-path': {
@@ -140,8 +158,8 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
       const neighbours = Math.min(4, k - 1);
       const rounds = Math.floor((k - 1) / Math.max(1, neighbours));
       const over = method === 'zero-order' ? 'initial' : 'path';
-      const r = neighbours < 1 ? await diffusionBestOfN(model, { ...common, cond: o.cond, n: 1 }) : await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours, over });
-      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+      const r = neighbours < 1 ? await diffusionBestOfN(model, { ...common, cond: o.cond, n: 1, keep: o.keep }) : await zeroOrderSearch(model, { ...common, cond: o.cond, rounds, neighbours, over, keep: o.keep });
+      return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames: r.frames };
     }
     case 'path': {
       const forward = 2;
@@ -154,8 +172,8 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
     case 'rollover': {
       const cond = o.cond?.(1);
       try {
-        const r = await rolloverBudgetForcing(model, { ...common, budget: Math.max(0, Math.floor(o.budget) - steps), cond });
-        return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames };
+        const r = await rolloverBudgetForcing(model, { ...common, budget: Math.max(0, Math.floor(o.budget) - steps), cond, keep: o.keep });
+        return { method, x: r.x, weights: equal(1), rewards: Float64Array.of(r.reward), evaluations: r.evaluations, frames: r.frames };
       } finally {
         cond?.dispose();
       }
@@ -163,7 +181,7 @@ export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, 
     case 'dts':
     case 'dts-star': {
       const r = await diffusionTreeSampling(model, { ...common, lambda: o.lambda, budget: o.budget, mode: method === 'dts' ? 'sample' : 'search', samples: o.samples ?? k, cond: o.cond, checkFinite: false });
-      return { method, x: r.x, weights: equal(r.x.shape[0]!), rewards: r.rewards, evaluations: r.evaluations, frames };
+      return { method, x: r.x, weights: equal(r.x.shape[0]!), rewards: r.rewards, evaluations: r.evaluations, frames: dtsFrames(r, o.keep ?? []) };
     }
   }
 }

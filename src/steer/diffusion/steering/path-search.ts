@@ -150,5 +150,5 @@ export async function pathSearch(model: DiffusionModel, options: PathSearchOptio
     x.dispose();
     throw err;
   }
-  return { x, reward: rewards![0]!, trace, evaluations };
+  return { x, reward: rewards![0]!, trace, evaluations, frames: [] }; // no frames: the path re-noises, going back in time
 }

@@ -17,6 +17,7 @@ import { Pacer } from '../../../infer/pace.js';
 import { type DiffusionModel, denoise } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
+import type { Frame } from './frames.js';
 import { type Reward, evaluateReward } from './rewards.js';
 
 /** Options of {@link rolloverBudgetForcing}. */
@@ -31,6 +32,8 @@ export interface RolloverOptions {
   readonly seed?: Seed;
   readonly rng?: Rng;
   readonly signal?: AbortSignal;
+  /** Keep the trajectory after these steps (0 = the initial noise) in `frames`. */
+  readonly keep?: readonly number[];
 }
 
 /** The outcome of {@link rolloverBudgetForcing}. */
@@ -45,6 +48,8 @@ export interface RolloverResult {
   readonly children: number[];
   /** Network evaluations used in total. */
   readonly evaluations: number;
+  /** The trajectory at the steps asked for in `keep` (0 = the initial noise). */
+  readonly frames: Frame[];
 }
 
 /** Run rollover budget forcing on one trajectory. */
@@ -66,7 +71,13 @@ export async function rolloverBudgetForcing(model: DiffusionModel, options: Roll
   let carry = 0;
   const trace: number[] = [];
   const children: number[] = [];
+  const keep = new Set(options.keep ?? []);
+  const frames: RolloverResult['frames'] = [];
+  const snap = async (step: number) => {
+    if (keep.has(step)) frames.push({ step, t: times[step]!, x: Float32Array.from(await x.data()) });
+  };
   try {
+    await snap(0);
     for (let i = 0; i < S; i++) {
       if (pace.due()) await pace.pause();
       const t = times[i]!;
@@ -118,10 +129,11 @@ export async function rolloverBudgetForcing(model: DiffusionModel, options: Roll
       x = best!;
       current = bestReward;
       trace.push(bestReward);
+      await snap(i + 1);
     }
   } catch (err) {
     x.dispose();
     throw err;
   }
-  return { x, reward: current, trace, children, evaluations };
+  return { x, reward: current, trace, children, evaluations, frames };
 }

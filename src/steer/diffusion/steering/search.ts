@@ -17,6 +17,7 @@ import { Pacer } from '../../../infer/pace.js';
 import type { DiffusionModel } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, sampleDiffusion, samplerStep } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
+import { type Frame, frameRow } from './frames.js';
 import { type Reward, evaluateReward } from './rewards.js';
 
 /** Options shared by the search baselines. */
@@ -29,6 +30,8 @@ export interface SearchOptions {
   readonly seed?: Seed;
   readonly rng?: Rng;
   readonly signal?: AbortSignal;
+  /** Keep the returned sample's trajectory after these steps (0 = the initial noise) in `frames`. */
+  readonly keep?: readonly number[];
 }
 
 /** The outcome of a search: the best sample, its reward, the reward trace and the cost. */
@@ -40,15 +43,26 @@ export interface SearchResult {
   readonly trace: number[];
   /** Network evaluations used in total. */
   readonly evaluations: number;
+  /** The returned sample's trajectory at the steps asked for in `keep`. */
+  readonly frames: Frame[];
 }
 
-async function candidates(model: DiffusionModel, o: SearchOptions, noise: tf.Tensor, rng: Rng): Promise<{ x: tf.Tensor; rewards: Float64Array; evaluations: number }> {
+/** Candidate samples with their rewards, cost and kept frames (all rows). */
+interface Candidates {
+  readonly x: tf.Tensor;
+  readonly rewards: Float64Array;
+  readonly evaluations: number;
+  readonly frames: Frame[];
+}
+
+async function candidates(model: DiffusionModel, o: SearchOptions, noise: tf.Tensor, rng: Rng): Promise<Candidates> {
   const n = noise.shape[0]!;
   const cond = o.cond?.(n);
   try {
-    const r = await sampleDiffusion(model, { sampler: o.sampler ?? ddpm(), steps: o.steps ?? 100, x: noise, cond, rng, signal: o.signal, checkFinite: false });
+    const r = await sampleDiffusion(model, { sampler: o.sampler ?? ddpm(), steps: o.steps ?? 100, x: noise, cond, rng, signal: o.signal, checkFinite: false, keep: o.keep });
     try {
-      return { x: r.x, rewards: await evaluateReward(o.reward, r.x, { step: -1, t: r.times[r.times.length - 1]! }), evaluations: r.evaluations * n };
+      const frames = r.trajectory.map((f) => ({ step: f.step, t: f.t, x: f.x }));
+      return { x: r.x, rewards: await evaluateReward(o.reward, r.x, { step: -1, t: r.times[r.times.length - 1]! }), evaluations: r.evaluations * n, frames };
     } catch (err) {
       r.x.dispose();
       throw err;
@@ -67,7 +81,10 @@ export type NoiseSearchSpace = 'initial' | 'path';
  * noise (scaled as `sampleDiffusion` scales it), slice l + 1 the noise of
  * step l. The same noise gives the same sample. The caller owns `x`.
  */
-export async function sampleAlongNoise(model: DiffusionModel, o: { sampler: Sampler; times: readonly number[]; noise: tf.Tensor; cond?: tf.Tensor; signal?: AbortSignal }): Promise<{ x: tf.Tensor; evaluations: number }> {
+export async function sampleAlongNoise(
+  model: DiffusionModel,
+  o: { sampler: Sampler; times: readonly number[]; noise: tf.Tensor; cond?: tf.Tensor; signal?: AbortSignal; keep?: readonly number[] },
+): Promise<{ x: tf.Tensor; evaluations: number; frames: Frame[] }> {
   const S = o.times.length - 1;
   const [n, blocks] = o.noise.shape;
   if (blocks !== S + 1) throw new Error(`sampleAlongNoise(model "${model.name}"): noise has ${blocks} blocks for ${S} steps (need steps + 1: the initial noise and one per step)`);
@@ -77,7 +94,13 @@ export async function sampleAlongNoise(model: DiffusionModel, o: { sampler: Samp
   let x = tf.tidy(() => tf.mul(block(0), scale));
   let evaluations = 0;
   const unused = rngFrom(0); // every draw is given; samplerStep never consumes this stream
+  const keep = new Set(o.keep ?? []);
+  const frames: Frame[] = [];
+  const snap = async (step: number) => {
+    if (keep.has(step)) frames.push({ step, t: o.times[step]!, x: Float32Array.from(await x.data()) });
+  };
   try {
+    await snap(0);
     for (let l = 0; l < S; l++) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error(`sampleAlongNoise(model "${model.name}"): aborted`);
       const z = block(l + 1);
@@ -90,12 +113,13 @@ export async function sampleAlongNoise(model: DiffusionModel, o: { sampler: Samp
       } finally {
         z.dispose();
       }
+      await snap(l + 1);
     }
   } catch (err) {
     x.dispose();
     throw err;
   }
-  return { x, evaluations };
+  return { x, evaluations, frames };
 }
 
 function argmax(v: Float64Array): number {
@@ -118,8 +142,10 @@ export async function diffusionBestOfN(model: DiffusionModel, options: SearchOpt
   const batch = Math.min(options.n, options.batch ?? options.n);
   const scale = initialScale(model);
   const pace = new Pacer(options.signal);
+  const dim = model.eventShape.reduce((a, b) => a * b, 1);
   let best: tf.Tensor | null = null;
   let bestReward = -Infinity;
+  let bestFrames: Frame[] = [];
   let evaluations = 0;
   const trace: number[] = [];
   try {
@@ -134,6 +160,7 @@ export async function diffusionBestOfN(model: DiffusionModel, options: SearchOpt
         best?.dispose();
         best = tf.tidy(() => tf.slice(c.x, [i], [1]));
         bestReward = c.rewards[i]!;
+        bestFrames = frameRow(c.frames, i, dim);
       }
       c.x.dispose();
       trace.push(bestReward);
@@ -142,7 +169,7 @@ export async function diffusionBestOfN(model: DiffusionModel, options: SearchOpt
     best?.dispose();
     throw err;
   }
-  return { x: best!, reward: bestReward, trace, evaluations };
+  return { x: best!, reward: bestReward, trace, evaluations, frames: bestFrames };
 }
 
 /** Options of {@link zeroOrderSearch}. */
@@ -188,7 +215,7 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
   const blocks = over === 'path' ? times.length : 1;
   const scale = initialScale(model);
   /** Samples and rewards of candidate noises `[n, blocks, dim]` (standard normals). */
-  const score = async (noise: tf.Tensor) => {
+  const score = async (noise: tf.Tensor): Promise<Candidates> => {
     if (over === 'initial') {
       const x0 = tf.tidy(() => tf.mul(tf.reshape(noise, [noise.shape[0]!, ...model.eventShape]), scale));
       return candidates(model, options, x0, rng).finally(() => x0.dispose());
@@ -197,9 +224,9 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
     const cond = options.cond?.(n);
     const shaped = tf.reshape(noise, [n, blocks, ...model.eventShape]);
     try {
-      const r = await sampleAlongNoise(model, { sampler, times, noise: shaped, cond, signal: options.signal });
+      const r = await sampleAlongNoise(model, { sampler, times, noise: shaped, cond, signal: options.signal, keep: options.keep });
       try {
-        return { x: r.x, rewards: await evaluateReward(options.reward, r.x, { step: -1, t: times[times.length - 1]! }), evaluations: r.evaluations * n };
+        return { x: r.x, rewards: await evaluateReward(options.reward, r.x, { step: -1, t: times[times.length - 1]! }), evaluations: r.evaluations * n, frames: r.frames };
       } catch (err) {
         r.x.dispose();
         throw err;
@@ -212,6 +239,7 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
   let pivot = gaussianNoise([1, blocks, dim], rng);
   let best: tf.Tensor | null = null;
   let bestReward = -Infinity;
+  let bestFrames: Frame[] = [];
   let evaluations = 0;
   const trace: number[] = [];
   try {
@@ -219,6 +247,7 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
     evaluations += first.evaluations;
     best = first.x;
     bestReward = first.rewards[0]!;
+    bestFrames = first.frames;
     for (let r = 0; r < options.rounds; r++) {
       if (pace.due()) await pace.pause();
       const k = options.neighbours;
@@ -238,6 +267,7 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
         best.dispose();
         best = tf.tidy(() => tf.slice(c.x, [i], [1]));
         bestReward = c.rewards[i]!;
+        bestFrames = frameRow(c.frames, i, dim);
         pivot.dispose();
         pivot = tf.tidy(() => tf.slice(noise, [i], [1]));
       }
@@ -251,5 +281,5 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
   } finally {
     pivot.dispose();
   }
-  return { x: best!, reward: bestReward, trace, evaluations };
+  return { x: best!, reward: bestReward, trace, evaluations, frames: bestFrames };
 }

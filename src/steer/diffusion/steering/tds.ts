@@ -162,7 +162,10 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
 }
 
 /** Options of {@link twistedDiffusion}. */
-export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {}
+export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {
+  /** Called after each step with the particles at the new time (before any resampling; freed after the call). */
+  readonly onStep?: (info: { step: number; t: number; x: tf.Tensor }) => void | Promise<void>;
+}
 
 /** The outcome of {@link twistedDiffusion}. */
 export type TdsResult = ParticleRunResult;
@@ -170,8 +173,10 @@ export type TdsResult = ParticleRunResult;
 /** Run the twisted diffusion sampler. */
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
   const counters = { evaluations: 0 };
+  const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(tdsModel(model, options, counters), {
     ...smcSettings(options),
+    onStep: options.onStep ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, x: info.state.x }) : undefined,
   });
   res.state.grad.dispose();
   return particleRunResult(res, counters.evaluations);
