@@ -15,15 +15,17 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Options of the GP covariance functions. */
 export interface GpCovOptions {
   /** A second set of points: the cross-covariance `[N, M]` (no jitter is added then). */
-  readonly x2?: tf.Tensor | number[] | number[][];
+  readonly x2?: GpPoints;
   /** Added to the diagonal (Stan models' `add_diag(K, delta)`), default 0. */
   readonly jitter?: number;
 }
 
-type Points = tf.Tensor | number[] | number[][];
-type Hyper = number | tf.Tensor;
+/** GP input points: `[N]` (reals) or `[N, D]` (vectors), as a tensor or arrays. */
+export type GpPoints = tf.Tensor | number[] | number[][];
+/** A GP hyperparameter: a positive number or a tensor (with an optional batch shape). */
+export type GpHyper = number | tf.Tensor;
 
-function points(fn: string, x: Points, what: string): tf.Tensor {
+function points(fn: string, x: GpPoints, what: string): tf.Tensor {
   const t = x instanceof tf.Tensor ? x : tf.tensor(x as number[]);
   if (t.rank !== 1 && t.rank !== 2) throw new TypeError(`${fn}: ${what} must be points of shape [N] or [N, D], got shape [${t.shape.join(', ')}]`);
   return t.rank === 1 ? tf.expandDims(t, 1) : t;
@@ -35,7 +37,7 @@ function squaredDistances(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 }
 
 /** A hyperparameter broadcast against `[..., N, M]`, after a positivity check on numbers. */
-function hyper(fn: string, name: string, v: Hyper): tf.Tensor {
+function hyper(fn: string, name: string, v: GpHyper): tf.Tensor {
   if (typeof v === 'number') {
     if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`${fn}: ${name} must be positive and finite, got ${v}`);
     return tf.scalar(v);
@@ -44,7 +46,7 @@ function hyper(fn: string, name: string, v: Hyper): tf.Tensor {
 }
 
 /** Shared frame: points, distances, kernel of (squared distance, rho), scaled by alpha^2, plus jitter. */
-function covariance(fn: string, x: Points, alpha: Hyper, rho: Hyper, options: GpCovOptions, kernel: (sq: tf.Tensor, rho: tf.Tensor) => tf.Tensor): tf.Tensor {
+function covariance(fn: string, x: GpPoints, alpha: GpHyper, rho: GpHyper, options: GpCovOptions, kernel: (sq: tf.Tensor, rho: tf.Tensor) => tf.Tensor): tf.Tensor {
   const jitter = options.jitter ?? 0;
   if (!(Number.isFinite(jitter) && jitter >= 0)) throw new RangeError(`${fn}: option jitter must be a finite number >= 0, got ${jitter}`);
   return tf.tidy(() => {
@@ -63,17 +65,17 @@ function distance(sq: tf.Tensor): tf.Tensor {
 }
 
 /** Exponentiated quadratic: `alpha^2 exp(-|x - x'|^2 / (2 rho^2))` (Stan's `gp_exp_quad_cov`). */
-export function gpExpQuadCov(x: Points, alpha: Hyper, rho: Hyper, options: GpCovOptions = {}): tf.Tensor {
+export function gpExpQuadCov(x: GpPoints, alpha: GpHyper, rho: GpHyper, options: GpCovOptions = {}): tf.Tensor {
   return covariance('gpExpQuadCov', x, alpha, rho, options, (sq, r) => tf.exp(tf.div(sq, tf.mul(-2, tf.square(r)))));
 }
 
 /** Matérn 1/2 (exponential): `alpha^2 exp(-d / rho)` (Stan's `gp_exponential_cov`). */
-export function gpMatern12Cov(x: Points, alpha: Hyper, rho: Hyper, options: GpCovOptions = {}): tf.Tensor {
+export function gpMatern12Cov(x: GpPoints, alpha: GpHyper, rho: GpHyper, options: GpCovOptions = {}): tf.Tensor {
   return covariance('gpMatern12Cov', x, alpha, rho, options, (sq, r) => tf.exp(tf.neg(tf.div(distance(sq), r))));
 }
 
 /** Matérn 3/2: `alpha^2 (1 + sqrt(3) d / rho) exp(-sqrt(3) d / rho)` (Stan's `gp_matern32_cov`). */
-export function gpMatern32Cov(x: Points, alpha: Hyper, rho: Hyper, options: GpCovOptions = {}): tf.Tensor {
+export function gpMatern32Cov(x: GpPoints, alpha: GpHyper, rho: GpHyper, options: GpCovOptions = {}): tf.Tensor {
   return covariance('gpMatern32Cov', x, alpha, rho, options, (sq, r) => {
     const s = tf.div(tf.mul(Math.sqrt(3), distance(sq)), r);
     return tf.mul(tf.add(1, s), tf.exp(tf.neg(s)));
@@ -81,7 +83,7 @@ export function gpMatern32Cov(x: Points, alpha: Hyper, rho: Hyper, options: GpCo
 }
 
 /** Matérn 5/2: `alpha^2 (1 + sqrt(5) d / rho + 5 d^2 / (3 rho^2)) exp(-sqrt(5) d / rho)` (Stan's `gp_matern52_cov`). */
-export function gpMatern52Cov(x: Points, alpha: Hyper, rho: Hyper, options: GpCovOptions = {}): tf.Tensor {
+export function gpMatern52Cov(x: GpPoints, alpha: GpHyper, rho: GpHyper, options: GpCovOptions = {}): tf.Tensor {
   return covariance('gpMatern52Cov', x, alpha, rho, options, (sq, r) => {
     const s = tf.div(tf.mul(Math.sqrt(5), distance(sq)), r);
     return tf.mul(tf.add(tf.add(1, s), tf.div(tf.mul(5 / 3, sq), tf.square(r))), tf.exp(tf.neg(s)));
@@ -92,7 +94,7 @@ export function gpMatern52Cov(x: Points, alpha: Hyper, rho: Hyper, options: GpCo
  * Periodic: `alpha^2 exp(-2 sin^2(pi d / period) / rho^2)` (Stan's
  * `gp_periodic_cov(x, alpha, rho, period)`).
  */
-export function gpPeriodicCov(x: Points, alpha: Hyper, rho: Hyper, period: number, options: GpCovOptions = {}): tf.Tensor {
+export function gpPeriodicCov(x: GpPoints, alpha: GpHyper, rho: GpHyper, period: number, options: GpCovOptions = {}): tf.Tensor {
   if (!(period > 0 && Number.isFinite(period))) throw new RangeError(`gpPeriodicCov: period must be positive and finite, got ${period}`);
   return covariance('gpPeriodicCov', x, alpha, rho, options, (sq, r) =>
     tf.exp(tf.div(tf.mul(-2, tf.square(tf.sin(tf.mul(Math.PI / period, distance(sq))))), tf.square(r))),

@@ -19,7 +19,7 @@ import '../backend/gradients.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { cholesky as choleskyKernel, diagPart, matVec as matVecKernel, solveLower, transposeLast } from './dense.js';
 
-export { gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov, type GpCovOptions } from './gp.js';
+export { gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov, type GpCovOptions, type GpPoints, type GpHyper } from './gp.js';
 
 /** Options of {@link cholesky}. */
 export interface CholeskyOptions {
