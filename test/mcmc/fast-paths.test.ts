@@ -257,6 +257,14 @@ describe('compiled MH', () => {
     });
     const d = await infer(discrete, { method: 'mh', samples: 50, seed: 1 });
     expect(d.diagnostics.compiled).toMatch(/"z" is discrete/);
+    // JavaScript arithmetic on a draw cannot run on tensors: the model-running kernel serves it
+    const jsArithmetic = model(async ({ sample, observe }) => {
+      const mu = (await sample('mu', Normal(0, 1))) as number;
+      await observe('y', Normal(mu + 1, 1), 0.3);
+    });
+    const j = await infer(jsArithmetic, { method: 'mh', samples: 50, seed: 1 });
+    expect(j.diagnostics.compiled).toMatch(/could not be evaluated at the start/);
+    j.dispose?.();
     post.dispose?.();
     off.dispose?.();
     d.dispose?.();

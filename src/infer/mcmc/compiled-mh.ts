@@ -28,7 +28,8 @@ import type { Site } from '../../core/trace.js';
 import { type Value, isTensor, sumAll, toNumber, toTensor } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import { type Layout, type SiteLayout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
-import { type MHStepOptions, type TraceState, runWithValues } from './trace-mh.js';
+import { type MHStepOptions, type TraceState, mhStep, runWithValues } from './trace-mh.js';
+import { rejectsPoint } from '../../core/errors.js';
 
 /** The unconstrained coordinates of one site's value, as numbers. */
 function unconstrainSite(s: SiteLayout, v: Value): Float64Array {
@@ -101,19 +102,27 @@ export class CompiledMH<A extends unknown[], R> {
     const f = logDensityFn(m, args, layout, { compile: true });
     const kernel = new this(m, args, layout, f, f.compileStatus);
     // compile at the start (the first evaluation records the model), and keep the kernel only if that worked
-    await kernel.sync(start);
+    try {
+      await kernel.sync(start);
+    } catch (err) {
+      // e.g. model code that cannot run on tensors (JavaScript arithmetic on a draw): the model-running kernel serves it
+      return `the log density could not be evaluated at the start (it runs the model on tensors with a fixed set of sites): ${err instanceof Error ? err.message : String(err)}`;
+    }
     const status = f.compileStatus();
     return status === true ? kernel : `the log density did not compile: ${status}`;
   }
 
+  /** Why this kernel handed the run back to the model-running kernel, if it did. */
+  private stopped: string | undefined;
+
   /** Whether the density still replays compiled (a later failure hands the run back to the model-running kernel). */
   get compiled(): boolean {
-    return this.status() === true;
+    return this.stopped === undefined && this.status() === true;
   }
 
-  /** `true`, or why the density stopped replaying compiled. */
+  /** `true`, or why the kernel stopped scoring proposals with the compiled density. */
   compiledStatus(): true | string {
-    return this.status();
+    return this.stopped ?? this.status();
   }
 
   /** Cache the coordinates and log density of `state`. */
@@ -146,7 +155,16 @@ export class CompiledMH<A extends unknown[], R> {
     const q = Float64Array.from(this.q);
     const uOld = q.slice(block.offset, block.offset + block.size);
     q.set(uNew, block.offset);
-    const next = (await this.density(q)).logp;
+    let next: number;
+    try {
+      next = (await this.density(q)).logp;
+    } catch (err) {
+      if (rejectsPoint(err)) return this.reject(proposed);
+      // e.g. a site outside the layout (the structure changed): the model-running kernel from here on
+      this.stopped = `the compiled density failed at a proposal: ${err instanceof Error ? err.message : String(err)}`;
+      if (isTensor(proposed)) proposed.dispose();
+      return mhStep(this.m, this.args, current, rng, options);
+    }
     this.evaluations++;
     const dLogJoint = next - this.u - this.logDetChange(block, uNew, uOld);
     let logQRatio: number;
@@ -157,6 +175,11 @@ export class CompiledMH<A extends unknown[], R> {
     // accepted: record the new trace (every value given, so the stream is not used)
     const state = await runWithValues(this.m, this.args, (a) => (a === block.address ? proposed : current.trace.get(a)?.value), rngFrom(0));
     this.runs++;
+    const latent = state.trace.latentSites();
+    if (latent.length !== this.layout.sites.length || latent.some((site, i) => site.address !== this.layout.sites[i]!.address)) {
+      // the set of latent sites changed: the compiled density does not describe it; the model-running kernel from here on
+      this.stopped = 'the set of latent sites changed between runs';
+    }
     current.trace.disposeLogProbs();
     this.q = q;
     this.u = next;
