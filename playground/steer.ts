@@ -9,9 +9,20 @@
  *   steering with the shipped classifier's log-probability as the reward.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Mlp, type MlpManifest, classifierReward, fkSteering, mlpClassifier, mlpDenoiser, scheduleFromSpec, type Classifier, type DiffusionModel } from '../src/steer/diffusion/index.js';
-import { shippedMeta } from '../src/steer/diffusion/networks.js';
-import { AutomatonPotential, CharVocabulary, LocallyOptimalSampler, TransformerLM, decodeWeights, parseHeader, readParticles, smcSteer, wrapLanguageModel } from '../src/steer/lm/index.js';
+// the modules themselves, not tyche/steer's index: the index also holds the OpenAI client, whose
+// AbortSignal.any is missing from TypeScript 5.9's DOM types (this folder is type-checked with them)
+import type { DiffusionModel } from '../src/steer/diffusion/model.js';
+import { Mlp, type MlpManifest } from '../src/steer/diffusion/mlp.js';
+import { type Classifier, mlpClassifier, mlpDenoiser, scheduleFromSpec, shippedMeta } from '../src/steer/diffusion/networks.js';
+import { fkSteering } from '../src/steer/diffusion/steering/fk-steering.js';
+import { classifierReward } from '../src/steer/diffusion/steering/rewards.js';
+import { wrapLanguageModel } from '../src/steer/lm/cached.js';
+import { AutomatonPotential } from '../src/steer/lm/potentials/automaton.js';
+import { LocallyOptimalSampler } from '../src/steer/lm/samplers/locally-optimal.js';
+import { readParticles, smcSteer } from '../src/steer/lm/smc/steer.js';
+import { TransformerLM } from '../src/steer/lm/transformer/lm.js';
+import { CharVocabulary } from '../src/steer/lm/transformer/tokenizer.js';
+import { decodeWeights, parseHeader } from '../src/steer/lm/transformer/weights.js';
 
 async function fetchOk(url: string): Promise<Response> {
   const res = await fetch(url);
