@@ -30,6 +30,9 @@ import { Flat } from '../../src/distributions/improper.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/infer/registry.js';
 import { priorPredictive } from '../../src/testing/simulate.js';
+import { rngFrom } from '../../src/core/rng.js';
+import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
+import { TOOLKIT_CASES } from '../mcmc/posteriordb-toolkit-cases.js';
 import { momentFailures } from '../helpers/mcse-check.js';
 import { cholesky, gpExpQuadCov, gpMatern12Cov, gpMatern32Cov, gpMatern52Cov, gpPeriodicCov, logDet, matMul, matVec, solveTriangular } from '../../src/linalg/index.js';
 
@@ -484,5 +487,27 @@ describe('odeSolve', () => {
     ac.abort();
     expect(() => odeSolve(decay, [1], 0, [1], [0.1], { signal: ac.signal })).toThrow(/aborted/);
     y.dispose();
+  });
+});
+
+describe('posteriordb translations (one chain, default tier)', () => {
+  it.each(TOOLKIT_CASES.map((c) => [c.name, c] as const))('%s: finite log density, gradient matching central differences', async (_name, c) => {
+    const args = c.args() as never[];
+    const { layout } = await layoutOf(c.model, args, rngFrom(3));
+    const f = logDensityFn(c.model, args, layout);
+    // a point near the prior's centre on the unconstrained scale
+    const q = Float64Array.from({ length: layout.dim }, (_, i) => 0.1 * ((i % 3) - 1));
+    const r = await f(q);
+    expect(Number.isFinite(r.logp)).toBe(true);
+    for (let i = 0; i < layout.dim; i++) {
+      const h = 1e-2;
+      const up = q.slice();
+      const dn = q.slice();
+      up[i] += h;
+      dn[i] -= h;
+      const fd = ((await f(up)).logp - (await f(dn)).logp) / (2 * h);
+      // float32 log densities and an O(h^2) difference: 2% of the scale of the gradient
+      expect(Math.abs(r.grad[i]! - fd), `${layout.names[i]}: ${r.grad[i]} vs ${fd}`).toBeLessThan(0.02 * (1 + Math.abs(fd)));
+    }
   });
 });
