@@ -11,12 +11,14 @@
  * potential step (`interval` 1: every step; 5: every fifth); on the digits the
  * reward is a classifier network, about a quarter of a denoising step at
  * k = 64, and that is most of FK's extra cost (with a free reward FK costs no
- * more CPU than plain sampling).
+ * more CPU than plain sampling). A last table times one denoiser call
+ * against one reward call at k = 64, to show where that cost comes from.
  *
  * Run: `npx tsx bench/diffusion-steer.ts [--quick] [--runs 3] [--steps 50]`
  *
  * @module
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/select.js';
 import { Rng } from '../src/core/rng.js';
 import * as D from '../src/steer/diffusion/index.js';
@@ -92,5 +94,33 @@ for (const c of cases) {
     rows.push([c.name, String(k), String(interval), median(tp).toFixed(1), median(tf_).toFixed(1), `${(median(tf_) / median(tp)).toFixed(2)}x`, `${(median(cf) / median(cp)).toFixed(2)}x`, `${(median(cz) / median(cp)).toFixed(2)}x`, plainReward.toFixed(3), fkReward.toFixed(3), String(k * steps)]);
   }
 }
+// where the reward's cost comes from: one denoiser call against one reward call on the same k = 64 rows
+const split: string[][] = [];
+for (const c of cases) {
+  const k = 64;
+  const x = tf.randomNormal([k, ...c.model.eventShape], 0, 1, 'float32', 1);
+  const cond = c.label !== undefined ? D.labels(k, c.label) : undefined;
+  const den = async () => {
+    const y = await D.denoise(c.model, x, 0.5, cond, 'x0', { checkFinite: false });
+    await y.data();
+    y.dispose();
+  };
+  const rew = async () => {
+    await St.evaluateReward(c.reward, x, { step: 0, t: 0.5 });
+  };
+  await den();
+  await rew();
+  const td: number[] = [];
+  const tr: number[] = [];
+  for (let i = 0; i < 15 * runs; i++) {
+    td.push((await timed(den)).ms);
+    tr.push((await timed(rew)).ms);
+  }
+  tf.dispose([x, ...(cond ? [cond] : [])]);
+  split.push([c.name, median(td).toFixed(3), median(tr).toFixed(3), `${(median(tr) / median(td)).toFixed(2)}x`]);
+}
+
 console.log(table(['model', 'k', 'interval', 'plain ms', 'FK ms', 'FK / plain', 'CPU FK / plain', 'CPU FK free reward / plain', 'plain reward', 'FK reward', 'evaluations'], rows));
+console.log(`\none call at k = 64 (median of ${15 * runs}; a denoising step is one denoiser call plus a few ops):`);
+console.log(table(['model', 'denoiser call ms', 'reward call ms', 'reward / denoiser'], split));
 console.log('\n(wall times are medians on a machine shared with other engineers; the CPU-time ratio is the median CPU time of this process, less sensitive to the load)');
