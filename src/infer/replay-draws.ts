@@ -278,7 +278,10 @@ function unbatch(v: unknown, template: unknown, n: number): unknown[] | undefine
   }
   if (isTensor(template)) {
     if (!isTensor(v) || v.size !== n * template.size) return undefined;
-    return tf.unstack(tf.reshape(v, [n, ...template.shape]));
+    // one read-back and a tensor per draw made from it: cheaper than a slice kernel per draw (unstack)
+    const data = v.dataSync();
+    const size = template.size;
+    return Array.from({ length: n }, (_, i) => tf.tensor(data.subarray(i * size, (i + 1) * size), template.shape, v.dtype));
   }
   if (Array.isArray(template)) {
     if (!Array.isArray(v) || v.length !== template.length) return undefined;
