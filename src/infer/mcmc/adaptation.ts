@@ -151,8 +151,8 @@ export function windowSchedule(warmup: number, options: WindowOptions = {}): Win
  * (co)variance S towards a small multiple of the identity as in Stan.
  *
  * With `'auto'`, the full covariance is accumulated and each window's end
- * also chooses the metric's shape ({@link chooseMetric}): {@link kind} and
- * {@link decision} then say which shape the returned inverse metric has.
+ * also chooses the metric's shape ({@link chooseMetric}): `kind` and
+ * `decision` then say which shape the returned inverse metric has.
  */
 export class MetricAdapter {
   private readonly acc: WelfordVariance | WelfordCovariance;
@@ -190,7 +190,7 @@ export class MetricAdapter {
   /**
    * Feeds the draw of warmup iteration `iteration` (0-based); returns the
    * new inverse metric when that iteration ends a window, else null (length
-   * D for a diagonal metric, D*D row-major for a dense one: see {@link kind}).
+   * D for a diagonal metric, D*D row-major for a dense one: see `kind`).
    */
   observe(iteration: number, q: ArrayLike<number>): Float64Array | null {
     const { firstSample, lastSample, ends } = this.schedule;

@@ -152,7 +152,7 @@ export class EuclideanMetric {
 
   /**
    * In place: `q += eps M^{-1} p` (the drift of a leapfrog step without a new
-   * array; the same arithmetic, in the same order, as {@link drift}).
+   * array; the same arithmetic, in the same order, as `drift`).
    */
   driftInPlace(q: number[], p: ArrayLike<number>, eps: number): void {
     const d = this.dim;

@@ -18,7 +18,7 @@
  *
  * The trajectory allocates nothing per leapfrog step: the two edges of the
  * trajectory are integrated in place, and each tree depth owns the buffers of
- * the two subtrees it merges (a {@link NutsWorkspace} per chain, made once).
+ * the two subtrees it merges (a `NutsWorkspace` per chain, made once).
  * This is where NUTS spends its time outside the gradient, so it is written
  * like Stan's C++ (outputs into caller-owned slots), not with fresh vectors
  * per state.
