@@ -13,6 +13,7 @@ import { gpPoisRegr, gpPoisRegrData } from '../../models/posteriordb/gp-pois-reg
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { vectorisedChains } from '../../src/infer/mcmc/vectorised-chains.js';
+import { SVI } from '../../src/infer/vi/svi.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -192,6 +193,29 @@ describe('float64 where float32 breaks (gp_pois_regr, jitter 1e-10)', () => {
     const p = await infer(gpPoisRegr, { method: 'vi', guide: 'normal', steps: 150, particles: 4, samples: 50, optimizer: { name: 'adam', lr: 0.02 }, seed: 2 }, gpPoisRegrData);
     expect(p.diagnostics.compiled).toBe(true);
     expect(Number.isFinite(p.diagnostics.elbo as number)).toBe(true);
+  }, 60_000);
+
+  it('a VI step on the compiled path has the gradient of the tfjs path (same draws, float32 rounding)', async () => {
+    const xs = [1, 2, 3, 4];
+    const reg = model(async ({ sample, observe }) => {
+      const a = await sample('a', Normal(0, 5));
+      const b = await sample('b', Normal(0, 5));
+      const s = await sample('s', HalfNormal(1));
+      await observe('y', Normal(tf.add(a, tf.mul(b, tf.tensor1d(xs))), s), tf.tensor1d([2.1, 3.9, 6.2, 7.8]));
+    });
+    for (const guide of ['normal', 'mvn'] as const) {
+      const grads: Float32Array[][] = [];
+      for (const compile of [true, false]) {
+        const svi = new SVI(reg, guide, { seed: 3, particles: 8, compile });
+        await svi.init([]);
+        expect(svi.compiled === true).toBe(compile);
+        const { grads: g } = await svi.gradients([]);
+        grads.push([...g.values()].map((t) => Float32Array.from(t.dataSync())));
+        g.forEach((t) => t.dispose());
+        svi.dispose();
+      }
+      grads[0]!.forEach((a, i) => a.forEach((v, j) => expect(Math.abs(v - grads[1]![i]![j]!)).toBeLessThan(1e-5 * (1 + Math.abs(grads[1]![i]![j]!)))));
+    }
   }, 60_000);
 
   it('VI drops draws at points the model rejects (as NUTS rejects them) instead of stopping; float32 stops', async () => {

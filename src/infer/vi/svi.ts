@@ -129,7 +129,13 @@ export class SVI<A extends unknown[], R> {
     await this.initCompiled(args);
     const want = this.options.vectorize ?? 'auto';
     if (want === false) this.vectorized = 'not requested';
-    else if (this.potential) this.vectorized = true; // the compiled replay evaluates every draw of a step
+    else if (this.potential) {
+      // the compiled replay evaluates every draw of a step; the two splits keep the random stream where the
+      // batched probe below leaves it, so a seed gives the same draws on the float64 and float32 paths
+      this.rng.split();
+      this.rng.split();
+      this.vectorized = true;
+    }
     else if (!(this.guide instanceof AutoGuide)) {
       if (want === true) throw new Error(`vi: vectorize: true needs an autoguide; the ${this.guide.name} runs once per draw`);
       this.vectorized = `the ${this.guide.name} runs once per draw`;
@@ -178,6 +184,7 @@ export class SVI<A extends unknown[], R> {
       // unconstrained draws and log q_u; the compiled U(z) in place of log p + log|det J| (compiled-potential.ts)
       const guide = this.guide as AutoGuide;
       const { z, logQ } = guide.latent(size, this.rng.split(), this.store, detach);
+      this.rng.split(); // the model run's stream on the tfjs path: the same draws on either path
       const { logP, valid } = this.potential.evaluate(z);
       return { draws: constrainDraws(guide.layout, z, logQ, false), logP, valid };
     }
