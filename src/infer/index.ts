@@ -21,7 +21,7 @@ export { replayDraws, type DrawSource, type ReplayOptions, type Replayed, type U
 export {
   SVI, vi, svgd, neutra, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,
   elbo, iwae, renyi, groupObjective, exponentialDecay, cosineDecay, piecewiseConstant,
-  Unconstrained, type GuideValue, type AutoInit, type SviSample, type LossTrend,
+  Unconstrained, type GuideValue, type AutoInit, type SviSample, type LossTrend, type LatentDraws,
   type VIOptions, type SVGDOptions, type NeuTraOptions, type VIDiagnostics, type SVIOptions, type Guide, type GuideDraws, type Objective, type Particles, type ParticleSites, type SiteTerm, type OptimizerSpec, type Schedule,
 } from './vi/index.js';
 /** The particle engine: Feynman–Kac core, resampling, state-space filters and smoothers, CSMC, particle Gibbs, Kalman and HMM references. */
