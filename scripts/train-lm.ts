@@ -237,7 +237,7 @@ async function prmOwnTask(): Promise<TrainTask> {
     ...base,
     name: 'arith-prm',
     config,
-    steps: Number(process.env.PRM_STEPS ?? 300),
+    steps: Number(process.env.PRM_STEPS ?? 600),
     lr: 2e-3,
     warmup: 40,
     batch(step) {
