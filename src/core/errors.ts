@@ -101,6 +101,20 @@ export class ZeroDensityError extends TycheError {
   }
 }
 
+/**
+ * What every engine says when a model branches on a tensor comparison (a
+ * boolean tensor made during a model run that nothing consumed or read: in a
+ * JS condition a tensor is always true). Prefixed by `site "<site>": ` in
+ * {@link branchOnTensorError}.
+ */
+export const BRANCH_ON_TENSOR_MESSAGE =
+  'the model branches on a tensor comparison (e.g. `if (ops.gt(x, 0))`): a tensor is always true in a JS condition. Use ops.where(cond, a, b) to choose a value, or toNumber(...) to branch on a number';
+
+/** The error for a model that branches on a tensor comparison made at (or just before) `site`. */
+export function branchOnTensorError(site: string): ModelError {
+  return new ModelError(site, BRANCH_ON_TENSOR_MESSAGE);
+}
+
 /** True for errors raised by tyche about the user's model, data or options (not raw JS or tfjs errors). */
 export function isTycheError(err: unknown): err is TycheError | InvalidParameterError {
   return err instanceof TycheError || err instanceof InvalidParameterError;
