@@ -210,8 +210,7 @@ export class SVI<A extends unknown[], R> {
       const { draws, logP, sites, valid } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false, this.objective.siteTerms ?? false);
       // draws at points the model rejects are left out of an ELBO-type step (compiled-potential.ts)
       const drop = valid !== undefined && valid.length > 0 && valid.length < this.particles && this.objective.groupSize === 1;
-      const keep = drop ? tf.tensor1d(valid, 'int32') : undefined;
-      const pick = (t: tf.Tensor): tf.Tensor => (keep ? tf.gather(t, keep) : t);
+      const pick = (t: tf.Tensor): tf.Tensor => (drop ? selectRows(t, valid) : t);
       const r = this.objective.evaluate({ logP: pick(logP), logQ: pick(draws.logQ), ...(draws.scoreLogQ ? { scoreLogQ: pick(draws.scoreLogQ) } : {}), ...(sites && !drop ? { sites } : {}) }, this.state);
       bound = r.bound.dataSync()[0];
       return tf.neg(r.surrogate);
@@ -515,3 +514,26 @@ registerEngine<VIOptions & { method: 'vi' }>({
   description: 'stochastic variational inference: autoguides (delta, normal, mvn, lowrank) or guide models, ELBO / IWAE / Rényi objectives, tfjs optimisers',
   run: (m, options, args) => vi(m, options, args),
 });
+
+/**
+ * Rows `keep` of `t` (along its first axis) by a 0/1 selection matrix, with
+ * the other rows (which may hold -Infinity) zeroed first. Unlike `tf.gather`,
+ * whose gradient needs the UnsortedSegmentSum kernel that the WASM backend
+ * lacks, this differentiates on every backend, and a left-out row gets a zero
+ * gradient.
+ */
+function selectRows(t: tf.Tensor, keep: number[]): tf.Tensor {
+  const n = t.shape[0]!;
+  const k = keep.length;
+  const rest = t.shape.slice(1);
+  const kept = new Uint8Array(n);
+  const select = new Float32Array(k * n);
+  keep.forEach((row, j) => {
+    kept[row] = 1;
+    select[j * n + row] = 1;
+  });
+  const mask = tf.reshape(tf.tensor1d(kept, 'bool'), [n, ...rest.map(() => 1)]);
+  const safe = tf.where(tf.broadcastTo(mask, t.shape), t, tf.zerosLike(t));
+  const rows = tf.matMul(tf.tensor2d(select, [k, n]), tf.reshape(safe, [n, -1]));
+  return tf.reshape(rows, [k, ...rest]);
+}
