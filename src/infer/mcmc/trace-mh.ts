@@ -26,7 +26,7 @@ import type { Rng } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
-import { type VectorizedGibbs, reservedRank, sameLogWeights, vectorizedLogWeights } from './vector-gibbs.js';
+import { BranchesOnTensor, type VectorizedGibbs, reservedRank, sameLogWeights, vectorizedLogWeights } from './vector-gibbs.js';
 
 /** A state of the chain: a trace, its return value and its log joint. */
 export interface TraceState<R> {
@@ -212,6 +212,9 @@ export async function gibbsDraw<A extends unknown[], R>(
     const w = numeric ? await vectorizedLogWeights(m, args, values, address, support as number[], latentAddresses(current.trace), reservedRank(current.trace), r) : 'the support is not a list of numbers';
     vec.runs += 1;
     if (typeof w === 'string') vec.disable(address, w);
+    // the run branched on a tensor comparison: its weights are discarded (one run per value below),
+    // and no site is vectorised from now on
+    else if (w instanceof BranchesOnTensor) vec.disableAll(address, w.reason);
     else if (!vec.checked.has(address)) {
       // the first update of this site: check against one run per value (and use those)
       const { candidates, logW } = await weighEach(m, args, current, address, support, r);

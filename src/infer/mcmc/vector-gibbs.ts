@@ -14,12 +14,18 @@
  * checks each site once, at its first update, against the one-run-per-value
  * weights, and falls back to those for good (saying why) where they differ,
  * where the run fails, or where the set of sites or a density's shape shows
- * the model did not broadcast.
+ * the model did not broadcast. A check once per site cannot see a JS branch
+ * on a tensor comparison that runs only for some values of other sites, so
+ * EVERY vectorised run is also watched (`backend/condition-watch.ts`): a
+ * boolean tensor the run made and never consumed means the model branched
+ * on it, and vectorised updates stop for every site.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../../backend/autodiff.js';
+import { openConditionWatch } from '../../backend/condition-watch.js';
+import { branchOnTensorError } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
@@ -49,9 +55,20 @@ function perValue(lp: Value, scale: number, k: number, rank: number, address: st
 }
 
 /**
+ * A vectorised run in which the model branched on a tensor comparison (a
+ * boolean tensor made and never consumed): no site's vectorised weights can
+ * be trusted, whatever their first check said.
+ */
+export class BranchesOnTensor {
+  /** @param reason - the shared message, naming the site */
+  constructor(readonly reason: string) {}
+}
+
+/**
  * log p(x, y) of the current point with `address` set to each of `support`
  * in turn (the other latent values from `values`), by one vectorised run;
- * or a string saying why the run could not give them.
+ * or a string saying why the run could not give them; or
+ * {@link BranchesOnTensor} when the run branched on a tensor comparison.
  *
  * @param latent - the latent addresses of the current trace: the run must have exactly these
  * @param rank - dimensions to the right of the values' dimension ({@link reservedRank})
@@ -65,10 +82,12 @@ export async function vectorizedLogWeights<A extends unknown[], R>(
   latent: readonly string[],
   rank: number,
   rng: Rng,
-): Promise<Float64Array | string> {
+): Promise<Float64Array | string | BranchesOnTensor> {
   const k = support.length;
+  const { watch, close } = await openConditionWatch();
   const fill: Handler = {
     process(msg: Message) {
+      watch.mark(msg.address, 'enter');
       if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
       if (msg.address === address) msg.value = tf.tensor(support as number[], [k, ...new Array<number>(rank).fill(1)]);
       else {
@@ -76,11 +95,14 @@ export async function vectorizedLogWeights<A extends unknown[], R>(
         if (v !== undefined) msg.value = v;
       }
     },
+    postprocess(msg: Message) {
+      watch.mark(msg.address, 'leave');
+    },
   };
   try {
     return await tidyAsync(
       async () => {
-        const { trace } = await execute(m, { rng, handlers: [fill], checkNaN: false }, ...args);
+        const { trace } = await watch.run(() => execute(m, { rng, handlers: [fill], checkNaN: false }, ...args));
         const seen: string[] = [];
         for (const s of trace) if (s.type === 'sample' && !s.observed) seen.push(s.address);
         if (seen.length !== latent.length || seen.some((a, i) => a !== latent[i])) return `the vectorised run has the latent sites [${seen.join(', ')}], the trace [${latent.join(', ')}]`;
@@ -92,6 +114,8 @@ export async function vectorizedLogWeights<A extends unknown[], R>(
           if (typeof w === 'string') return w;
           total = tf.add(total, w);
         }
+        const branched = watch.unconsumed(tensorsOf(trace));
+        if (branched !== undefined) return new BranchesOnTensor(branchOnTensorError(branched).message);
         const out = Float64Array.from(total.dataSync());
         // NaN: a candidate whose parameters are invalid; the per-value runs say -Infinity (rejected point)
         for (let i = 0; i < k; i++) if (Number.isNaN(out[i])) out[i] = -Infinity;
@@ -101,7 +125,14 @@ export async function vectorizedLogWeights<A extends unknown[], R>(
     );
   } catch (err) {
     return `the vectorised run failed: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    close();
   }
+}
+
+/** The tensors a trace holds as values (a boolean value is handed back, not a branch). */
+function* tensorsOf(trace: Trace): Iterable<tf.Tensor> {
+  for (const s of trace) if (s.value instanceof tf.Tensor) yield s.value;
 }
 
 /** Whether two vectors of log weights agree, as normalised probabilities (float32 tolerance). */
@@ -137,9 +168,22 @@ export class VectorizedGibbs {
   /** Model runs spent by Gibbs updates through this object (batched and scalar alike). */
   runs = 0;
 
+  /** Why no site is vectorised any more (the model branched on a tensor comparison), if so. */
+  allOff: string | undefined;
+
   /** Whether `address` is still a candidate for a vectorised update. */
   enabled(address: string): boolean {
-    return !this.off.has(address);
+    return this.allOff === undefined && !this.off.has(address);
+  }
+
+  /**
+   * Stop vectorised updates of every site for good (`address`: the site
+   * whose run found `why`). Draws made before were made by runs in which no
+   * comparison went unconsumed (each run is watched), so they stay valid.
+   */
+  disableAll(address: string, why: string): void {
+    this.allOff ??= why;
+    this.disable(address, why);
   }
 
   /** Record that `address` falls back to one run per value. */
@@ -150,7 +194,7 @@ export class VectorizedGibbs {
   /** The reasons per site, for diagnostics (`true`: vectorised). */
   report(): Record<string, true | string> {
     const out: Record<string, true | string> = {};
-    for (const a of this.checked) out[a] = true;
+    for (const a of this.checked) out[a] = this.allOff ?? true;
     for (const [a, why] of this.off) out[a] = why;
     return out;
   }

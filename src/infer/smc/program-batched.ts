@@ -19,11 +19,17 @@
  * falls back to per-particle execution. Because a branch on a tensor's
  * truthiness would not throw, a batched run is also checked: a few final
  * particles are re-run one by one (per-particle, from their batched values)
- * and must visit the same sites with the same log densities.
+ * and must visit the same sites with the same log densities. Those checks
+ * see only a few particles, so the whole batched run (and the probe) is also
+ * watched for boolean tensors made and never consumed (a JS condition on a
+ * tensor comparison, see `backend/condition-watch.ts`); the engine then
+ * runs per particle.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { ConditionWatch } from '../../backend/condition-watch.js';
+import { branchOnTensorError } from '../../core/errors.js';
 import { substituteHandler } from '../../core/handlers.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
@@ -31,6 +37,7 @@ import type { Rng } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor } from '../../core/value.js';
 import type { Draw } from '../posterior.js';
+import { reachableTensors } from '../mcmc/state-tensors.js';
 import { isCheckpoint } from './checkpoint.js';
 import type { OpenAxis } from './reindex.js';
 import type { ParticleStore } from './store.js';
@@ -50,9 +57,14 @@ export class BatchedProgram<R> extends SuspendableRun {
   /** Checkpoints passed so far. */
   checkpoint = 0;
 
+  /**
+   * @param watch - watches the run for a branch on a tensor comparison (the
+   * caller asks it once the run is over: `ConditionWatch.unconsumed`)
+   */
   constructor(
     readonly open: OpenAxis,
     readonly rng: Rng,
+    readonly watch?: ConditionWatch,
   ) {
     super();
   }
@@ -64,8 +76,11 @@ export class BatchedProgram<R> extends SuspendableRun {
   /** Stamps draws with the particle axis and suspends at checkpoints. */
   private handler(): Handler {
     const axis = this.open.axis;
+    const watch = this.watch;
     return {
+      process: (msg: Message) => watch?.mark(msg.address, 'enter'),
       postprocess: (msg: Message) => {
+        watch?.mark(msg.address, 'leave');
         if (msg.type === 'sample' && !msg.observed) {
           // the draw (and its density, computed before the draw was stamped) start the lineage
           if (isTensor(msg.value)) axis.track(msg.value);
@@ -85,14 +100,14 @@ export class BatchedProgram<R> extends SuspendableRun {
   /** Run (or resume) the population until its next checkpoint or the end. */
   advance(model: Model<unknown[], R>, args: unknown[]): Promise<void> {
     this.increment = undefined;
-    return this.resume(() =>
+    const run = () =>
       this.open.enter(() =>
         execute(model, { rng: this.rng, handlers: [this.handler()], batch: { size: this.size, plateNesting: 0 } }, ...args).then(({ trace, returnValue }) => {
           this.trace = trace;
           this.returnValue = returnValue;
         }),
-      ),
-    );
+      );
+    return this.resume(() => (this.watch ? this.watch.run(run) : run()));
   }
 }
 
@@ -262,11 +277,17 @@ export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], 
  * one batched execution (no resampling) and every one of them re-run on its
  * own (see `checkRows`). Prior draws are diverse, so a branch on a tensor's
  * truthiness is caught unless every probe particle takes the same side
- * (for a side of prior probability p, with chance p^size).
+ * (for a side of prior probability p, with chance p^size). With `watch`,
+ * the probe's batched run is watched too (see `BatchedProgram`): a boolean
+ * tensor it made and never consumed throws `NotBatchableError` with the
+ * shared message.
  */
-export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng): Promise<void> {
-  const { trace, returnValue } = await execute(m, { rng: rng.split(), batch: { size, plateNesting: 0 } }, ...args);
-  void returnValue;
+export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch): Promise<void> {
+  const handlers: Handler[] = watch ? [{ process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') }] : [];
+  const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: 0 } }, ...args);
+  const { trace, returnValue } = await (watch ? watch.run(go) : go());
+  const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));
+  if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
   const view = plainView(size);
   const columns = new Unbatcher(view).columns(trace);
   await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng);

@@ -46,7 +46,7 @@
  *
  * @module
  */
-import { rejectsPoint } from '../../core/errors.js';
+import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
@@ -60,6 +60,7 @@ import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
 import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
 import { openParticleAxis } from './reindex.js';
+import { openConditionWatch } from '../../backend/condition-watch.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
 import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
@@ -392,14 +393,17 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     const reason = 'no AsyncLocalStorage in this runtime (needed to follow the particle axis)';
     return { reason, error: new NotBatchableError(`smc: cannot run batched: ${reason}`) };
   }
+  // the whole run is watched for a JS branch on a tensor comparison (a rare branch escapes the probe)
+  const watching = await openConditionWatch();
+  const watch = watching.watch;
   // a stream of its own: a fallback to per-particle execution runs exactly as it would have alone
   const rng = rngFrom(options.seed ?? 0).split();
   const pace = new Pacer(options.signal);
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   try {
-    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split());
+    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch);
     const fk: FeynmanKac<BatchedProgram<R>> = {
-      init: (_count, r) => new BatchedProgram<R>(open, r.split()),
+      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch),
       async step(state) {
         await state.advance(model, args);
         return { state, logPotential: state.increment ?? new Float64Array(n) };
@@ -408,6 +412,8 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
       store: batchedProgramStore<R>(),
     };
     const result = await runSMC(fk, smcSettings(options, n, rng.split()));
+    const branched = watch.unconsumed(reachableTensors([result.state.trace?.values(), result.state.returnValue]));
+    if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
     const { draws, rows } = batchedDraws(result.state, result.logWeights);
     const checkRng = rng.split();
     const which = Array.from({ length: Math.min(BATCH_CHECKS, rows.length) }, () => checkRng.int(rows.length)).map((k) => ({ row: rows[k], draw: draws[k] }));
@@ -418,6 +424,7 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     const msg = err instanceof Error ? err.message : String(err);
     return { reason: msg.split('\n')[0], error: err };
   } finally {
+    watching.close();
     open.close();
   }
 }
