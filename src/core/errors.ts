@@ -50,7 +50,7 @@ export class ModelCodeError extends TycheError {
    * @param cause - what the model's code threw
    */
   constructor(readonly modelName: string, readonly afterSite: string | undefined, cause: unknown) {
-    super(`model "${modelName}" threw ${whereIn(afterSite)}: ${describeError(cause)}`, { cause });
+    super(`model "${modelName}" threw ${whereIn(afterSite)}: ${describeError(cause)}${numberDrawHint(cause)}`, { cause });
     this.name = 'ModelCodeError';
   }
 }
@@ -131,6 +131,20 @@ export function rejectsPoint(err: unknown): boolean {
 
 function whereIn(afterSite: string | undefined): string {
   return afterSite === undefined ? 'before its first site' : `after site "${afterSite}"`;
+}
+
+/** A tensor method called on something that is not a tensor (`mu.dataSync is not a function`). */
+const TENSOR_METHOD_ON_NUMBER = /\.(dataSync|data|arraySync|array|bufferSync|buffer|print|dispose|clone|reshape|squeeze|expandDims|cast|add|sub|mul|div|neg|exp|log|sum|mean) is not a function$/;
+
+/**
+ * The way out when the model called a tensor method on a draw: a draw is a
+ * plain number in some runs of every engine (the gradient engines' first,
+ * layout-finding run and the runs that complete the draws) and a tensor in
+ * others.
+ */
+function numberDrawHint(err: unknown): string {
+  if (!(err instanceof TypeError) || !TENSOR_METHOD_ON_NUMBER.test(err.message)) return '';
+  return ' (a draw is a plain number in some runs, such as the first, layout-finding run of nuts or hmc, and a tensor in others: read it with toNumber(x) or toArray(x) and compute with ops, which take both)';
 }
 
 function describeError(err: unknown): string {

@@ -118,9 +118,14 @@ export function describe(x: unknown): string {
   return typeof x === 'number' ? String(x) : typeof x;
 }
 
-/** A value as a number; tensors must hold exactly one element. */
-export function toNumber(x: Value): number {
+/**
+ * A value as a number; tensors must hold exactly one element. A boolean (what
+ * a comparison such as `gt` gives on numbers) becomes 1 or 0.
+ */
+export function toNumber(x: Value | boolean): number {
   if (typeof x === 'number') return x;
+  if (typeof x === 'boolean') return x ? 1 : 0;
+  if (!isTensor(x)) throw new TycheError(`toNumber: expected a number, a boolean or a one-element tensor, got ${describe(x)}`);
   if (x.size !== 1) throw new TycheError(`expected a single number, got a tensor of shape [${x.shape.join(', ')}]`);
   return x.dataSync()[0];
 }

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { TycheError } from '../core/errors.js';
+import { ModelCodeError, TycheError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../backend/autodiff.js';
 import type { Handler, Message } from '../core/message.js';
@@ -139,7 +139,9 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
     let dims: number[] = [];
     const possible = await tidyAsync(
       async () => {
-        const { trace } = await execute(m, { rng: rng.split(), handlers: [choices], checkNaN: false }, ...args);
+        const { trace } = await execute(m, { rng: rng.split(), handlers: [choices], checkNaN: false }, ...args).catch((e: unknown) => {
+          throw withSequentialHint(e);
+        });
         dims = choices.sites.map((s) => s.values.length).reverse();
         const count = dims.reduce((a, b) => a * b, 1);
         if (count > maxPaths) throw new TycheError(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
@@ -180,4 +182,16 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight));
   return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { strategy: 'parallel', paths, rescored: draws.length }, model: m, args });
+}
+
+/**
+ * The error of a model that reads an enumerated value as a number (`toNumber`)
+ * in a vectorised run, where the value is a tensor of every choice: the same
+ * error, with the way out added to its message.
+ */
+function withSequentialHint(e: unknown): unknown {
+  if (e instanceof ModelCodeError && e.cause instanceof Error && /expected a single number, got a tensor/.test(e.cause.message)) {
+    e.message += "; with strategy 'parallel' an enumerated site's value is a tensor of all its values, so toNumber(...) on it cannot work: use strategy: 'sequential' for a model that reads draws as numbers";
+  }
+  return e;
 }

@@ -358,15 +358,20 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     const out = new Map<string, Float64Array[]>();
     for (const [name, c] of this.scalarColumns()) {
       if (c.values.length !== this.draws.length) return undefined;
-      const chains = counts.map((n) => new Float64Array(n));
-      const fill = new Array<number>(nChains).fill(0);
-      for (let i = 0; i < c.values.length; i++) {
-        const k = this.draws[c.draw[i]].chain as number;
-        chains[k][fill[k]++] = c.values[i];
-      }
-      out.set(name, chains);
+      out.set(name, this.splitByChain(c.values, counts));
     }
     return out;
+  }
+
+  /** A quantity present in every draw, split by chain (`counts[k]` draws in chain k). */
+  private splitByChain(values: ArrayLike<number>, counts: number[]): Float64Array[] {
+    const chains = counts.map((n) => new Float64Array(n));
+    const fill = new Array<number>(counts.length).fill(0);
+    for (let i = 0; i < values.length; i++) {
+      const k = this.draws[i].chain as number;
+      chains[k][fill[k]++] = values[i];
+    }
+    return chains;
   }
 
   /**
@@ -376,6 +381,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    */
   summary(): Summary {
     const byChain = this.chainColumns();
+    if (!byChain && this.draws.length > 0 && this.draws.every((d) => d.chain !== undefined)) return this.partialChainSummary();
     if (byChain) {
       const rows = [...byChain].map(([name, chains]) => summarizeOne(name, chains) as unknown as SummaryRow);
       const divergences = this.diagnostics.divergences;
@@ -399,6 +405,34 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     const z = Number.isNaN(this.logZ) ? '' : `, log Z ${this.exact ? '=' : '≈'} ${this.logZ.toFixed(4)}`;
     const header = `${this.method}: ${this.size} draws, ESS ${this.ess.toFixed(1)}${z}`;
     return new Summary(rows, this.withNotes(header));
+  }
+
+  /**
+   * The summary of MCMC output where some quantity is missing from some draws
+   * (a site that exists only on some branches): full diagnostics for the
+   * quantities in every draw; for the others mean, sd and quantiles over the
+   * draws where present, and MCSE, ESS and R-hat NaN with a note (they need an
+   * unbroken sequence of draws per chain), never the draw count as an ESS.
+   */
+  private partialChainSummary(): Summary {
+    const nChains = this.draws.reduce((m, d) => Math.max(m, d.chain as number), 0) + 1;
+    const counts = new Array<number>(nChains).fill(0);
+    for (const d of this.draws) counts[d.chain as number]++;
+    const rows: SummaryRow[] = [];
+    const notes: string[] = [];
+    for (const [name, c] of this.scalarColumns()) {
+      if (c.values.length === this.draws.length) {
+        rows.push(summarizeOne(name, this.splitByChain(c.values, counts)) as unknown as SummaryRow);
+        continue;
+      }
+      const { mean, sd } = this.columnMoments(c);
+      const w = Float64Array.from(c.draw, (i) => this.weights[i]);
+      const q = (p: number): number => weightedQuantile(c.values, w, p);
+      rows.push({ name, mean, sd, q5: q(0.05), q50: q(0.5), q95: q(0.95), mcse_mean: NaN, mcse_sd: NaN, ess_bulk: NaN, ess_tail: NaN, r_hat: NaN });
+      notes.push(`${name} is present in ${c.values.length} of ${this.draws.length} draws: its mean, sd and quantiles are over those draws; MCSE, ESS and R-hat are NaN (they need the quantity in every draw)`);
+    }
+    const header = `${this.method}: ${nChains} chains x ${Math.round(this.size / nChains)} draws`;
+    return new Summary(rows, this.withNotes([header, ...notes].join('\n')));
   }
 
   /** The header followed by a line per note and per warning. */

@@ -17,6 +17,7 @@ import { Exponential, HalfCauchy, Normal, infer, model, ops } from '../../src/in
 import type { HMCDiagnostics } from '../../src/infer/mcmc/hmc-engine.js';
 import { batchedLogDensityFn, layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { Posterior } from '../../src/infer/posterior.js';
+import { summarizeOne } from '../../src/diagnostics/summary.js';
 import { eightSchoolsCentered, eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 import { kidiqData, kidscoreMomiq } from '../../models/posteriordb/kidiq.js';
 
@@ -188,6 +189,35 @@ describe('expanding size-1 batch axes', () => {
     const draws = Array.from({ length: 300_000 }, (_, i) => ({ values: { a: i }, returnValue: 0, logWeight: 0, chain: i % 3 }));
     const cols = new Posterior({ method: 'nuts', draws, model: m, args: [] }).chainColumns()!;
     expect(cols.get('a')!.map((c) => c.length)).toEqual([100_000, 100_000, 100_000]);
+  });
+
+  it('summary of MCMC draws where a site is present only sometimes: full diagnostics for the others, NaN (with a note) for it, never the draw count as ESS', () => {
+    const m = model(async () => 0);
+    // an AR(1) chain (strongly autocorrelated: ESS far below the draw count); "e" exists when x > 0
+    const rng = new Rng(3);
+    const draws: { values: Record<string, number>; returnValue: number; logWeight: number; chain: number }[] = [];
+    for (let c = 0; c < 4; c++) {
+      let x = 0;
+      for (let i = 0; i < 500; i++) {
+        x = 0.95 * x + Math.sqrt(1 - 0.95 ** 2) * rng.normal();
+        draws.push({ values: x > 0 ? { x, e: 2 * x } : { x }, returnValue: 0, logWeight: 0, chain: c });
+      }
+    }
+    const post = new Posterior({ method: 'mh', draws, model: m, args: [] });
+    expect(post.chainColumns()).toBeUndefined();
+    const s = post.summary();
+    const [x, e] = s.rows;
+    const xs = draws.map((d) => d.values.x!);
+    const full = summarizeOne('x', [0, 1, 2, 3].map((c) => xs.slice(500 * c, 500 * (c + 1))));
+    expect(x!.ess_bulk).toBe(full.ess_bulk);
+    expect(x!.r_hat).toBe(full.r_hat);
+    expect(x!.ess_bulk as number).toBeLessThan(500); // autocorrelated: the planted bug (ESS = draw count) would give 2000
+    const present = draws.filter((d) => d.values.e !== undefined).map((d) => d.values.e!);
+    expect(e!.mean).toBeCloseTo(present.reduce((a, b) => a + b, 0) / present.length, 12);
+    expect(Number.isNaN(e!.ess_bulk as number) && Number.isNaN(e!.mcse_mean as number) && Number.isNaN(e!.r_hat as number)).toBe(true);
+    expect(s.header).toContain('mh: 4 chains x 500 draws');
+    expect(s.header).toContain(`e is present in ${present.length} of 2000 draws`);
+    expect(s.toString()).not.toMatch(/ESS 2000/);
   });
 
   it('lets a plate broadcast batched latents (the centered eight schools runs vectorised)', async () => {

@@ -414,3 +414,29 @@ describe('property: every engine returns a finite posterior or throws a tyche er
     );
   }, 300_000);
 });
+
+describe('clear errors for draws read the wrong way (fast-paths review, item 6)', () => {
+  it('toNumber takes the boolean a comparison of numbers gives, and names what else it got', () => {
+    expect(ops.toNumber(ops.gt(0.5, 0.3))).toBe(1);
+    expect(ops.toNumber(ops.gt(0.3, 0.5))).toBe(0);
+    expect(() => ops.toNumber('0.5' as never)).toThrow('toNumber: expected a number, a boolean or a one-element tensor, got string');
+  });
+
+  it('a tensor method on a draw that is a number (nuts\' layout run) says to use toNumber', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Normal((mu as unknown as tf.Tensor).dataSync()[0]! > 0 ? 1 : 2, 1), 0.5);
+    });
+    await expect(infer(m, { method: 'nuts', chains: 1, warmup: 5, samples: 5, seed: 1 })).rejects.toThrow(/mu\.dataSync is not a function \(a draw is a plain number in some runs.*toNumber\(x\) or toArray\(x\)/);
+  });
+
+  it("toNumber under parallel enumeration suggests strategy: 'sequential'", async () => {
+    const extraSite = model(async ({ sample, observe }) => {
+      const a = await sample('a', Categorical([0.2, 0.5, 0.3]));
+      let m: number = a;
+      if (ops.toNumber(a) === 2) m = ops.add(a, await sample('e', Bernoulli(0.4))) as number;
+      await observe('y', Normal(m, 1), 2.5);
+    });
+    await expect(infer(extraSite, { method: 'enumerate', strategy: 'parallel' })).rejects.toThrow(/got a tensor of shape \[3\]; with strategy 'parallel'.*use strategy: 'sequential'/);
+  });
+});
