@@ -16,6 +16,11 @@
  *   tensor makes the function untraceable (reason given);
  * - custom-gradient ops (`tf.customGrad`) and kernels with no replay rule on
  *   input-dependent values make it untraceable.
+ * - a boolean tensor made from the input that no later kernel takes and
+ *   nothing reads was almost surely used as a JS condition (`if (ops.gt(x,
+ *   0))`, always true): the code follows one branch whatever the values, in
+ *   the record and in any tensor run alike. The result says so
+ *   (`branchesOnTensor`, with the site) for the caller to stop with an error.
  *
  * Multi-output kernels are recorded as one node per output (`SplitV` and
  * `Unpack` become slices), so every node has exactly one output.
@@ -66,7 +71,21 @@ export interface Graph {
 }
 
 /** The result of a trace: a graph, or why there is none. */
-export type TraceResult = { readonly graph: Graph; readonly value: Float64Array } | { readonly graph?: undefined; readonly reason: string };
+export type TraceResult =
+  | { readonly graph: Graph; readonly value: Float64Array; readonly branchesOnTensor?: undefined }
+  | {
+      readonly graph?: undefined;
+      readonly reason: string;
+      /**
+       * Set when the traced code made a boolean tensor from the input that no
+       * later kernel consumed and nothing read: almost surely a tensor used as
+       * a JS condition (`if (ops.gt(x, 0))`, always true), so the record (and
+       * any tensor run) follows one branch whatever the values. `site` is the
+       * site where it was made (the next site entered after it, else the last
+       * one left).
+       */
+      readonly branchesOnTensor?: { readonly site: string };
+    };
 
 interface KernelParams {
   kernelName?: string;
@@ -100,6 +119,10 @@ class Recorder {
   readonly constIndex = new Map<number, number>();
   reason: string | undefined;
   reading = false;
+  /** Ids of tensors a top-level kernel took as input or the traced code read. */
+  readonly consumed = new Set<number>();
+  /** Input-dependent boolean outputs: tensor id -> the site they were made at (undefined until the next site starts). */
+  readonly bools = new Map<number, { site: string | undefined }>();
   /** The site being scored now (see {@link markTraceSite}), and the last one finished. */
   site: string | undefined;
   lastSite: string | undefined;
@@ -124,6 +147,7 @@ class Recorder {
       this.lastSite = address;
       return;
     }
+    for (const b of this.bools.values()) b.site ??= address;
     if (this.whereOpen) {
       this.where = `before site "${address}" (building its distribution${this.lastSite !== undefined ? `, after site "${this.lastSite}"` : ''})`;
       this.whereOpen = false;
@@ -136,6 +160,14 @@ class Recorder {
     if (this.reason === undefined) return undefined;
     const where = this.where ?? (this.whereOpen ? (this.lastSite !== undefined ? `after the last site ("${this.lastSite}")` : undefined) : undefined);
     return where ? `${this.reason}, ${where}` : this.reason;
+  }
+
+  /** The site of the first input-dependent boolean tensor that was neither consumed nor read (see {@link TraceResult}). */
+  unusedBool(outId: number): string | undefined {
+    for (const [id, b] of this.bools) {
+      if (!this.consumed.has(id) && id !== outId) return b.site ?? this.lastSite ?? '(before the first site)';
+    }
+    return undefined;
   }
 
   refOf(t: tf.Tensor): Ref {
@@ -161,6 +193,7 @@ class Recorder {
       return;
     }
     const named = Object.entries(params.inputs).filter((e): e is [string, tf.Tensor] => e[1] instanceof tf.Tensor);
+    for (const [, t] of named) this.consumed.add(t.id);
     const anyDependent = named.some(([, t]) => this.dependent.has(t.id));
     if (!anyDependent) return; // a constant computation: its outputs are captured by value where used
     const kernel = params.kernelName;
@@ -177,12 +210,14 @@ class Recorder {
       const index = this.nodes.length;
       this.nodes.push({ kernel, inputs: refs, inputShapes: shapes, attrs: { ...(params.attrs ?? {}) }, shape: [...o.shape], dtype: o.dtype, outputIndex: i });
       this.dependent.set(o.id, { kind: 'node', index });
+      if (o.dtype === 'bool') this.bools.set(o.id, { site: this.site });
     });
   }
 
   /** A read of `t` by the traced code. */
   read(t: tf.Tensor): void {
     if (this.reading) return;
+    this.consumed.add(t.id);
     const ref = this.dependent.get(t.id);
     if (!ref) return;
     if (ref.kind !== 'node' || t.dtype !== 'bool') {
@@ -247,6 +282,8 @@ export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Prom
     rec.reading = true;
     const value = Float64Array.from(out.dataSync() as ArrayLike<number>, Number);
     rec.reading = false;
+    const branchSite = rec.unusedBool(out.id);
+    if (branchSite !== undefined) return { reason: `the code branches on a boolean tensor made at site "${branchSite}" (a tensor is always true in a JS condition)`, branchesOnTensor: { site: branchSite } };
     if (rec.reason) return { reason: rec.fullReason()! };
     if (!outRef || outRef.kind !== 'node') return { reason: 'the output does not depend on the input' };
     return {

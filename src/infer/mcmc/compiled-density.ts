@@ -24,11 +24,11 @@
  *
  * @module
  */
-import { rejectsPoint } from '../../core/errors.js';
+import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
-import { traceTensorFunction } from '../../backend/jit/trace.js';
+import { type TraceResult, traceTensorFunction } from '../../backend/jit/trace.js';
 
 function sizeOfInput(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -158,6 +158,8 @@ export class CompiledDensity {
   private graph: CompiledGraph | undefined;
   private state: 'untried' | 'on' | 'off' = 'untried';
   private reason = 'not yet';
+  /** With `compile: false`: whether the one recording that looks for branches on tensors is still to run. */
+  private branchCheckPending = false;
   /** Points the replay handed back to tfjs because a validity guard changed. */
   guardMisses = 0;
   private evaluations = 0;
@@ -183,6 +185,7 @@ export class CompiledDensity {
     if (mode === false) {
       this.state = 'off';
       this.reason = 'compile: false';
+      this.branchCheckPending = true;
     }
   }
 
@@ -252,6 +255,7 @@ export class CompiledDensity {
     this.evaluations++;
     const finite = q.every(Number.isFinite);
     if (this.state === 'untried' && finite) await this.tryCompile(q);
+    else if (this.branchCheckPending && finite) await this.checkBranches(q);
     if (this.state === 'on') {
       const r = this.graph!.run(q, true);
       if (r) return { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
@@ -271,24 +275,48 @@ export class CompiledDensity {
     this.graph = undefined;
   }
 
-  private async tryCompile(q: Float64Array): Promise<void> {
-    let traced: Awaited<ReturnType<typeof traceTensorFunction>>;
+  /** Record the density at `q` (one model run on tfjs). */
+  private trace(q: Float64Array): Promise<TraceResult> {
+    return withGradientLock(async () => {
+      const engine = tf.engine();
+      engine.startScope('tyche-trace');
+      try {
+        const qT = tf.tensor(Float32Array.from(q), this.inputShape);
+        return await traceTensorFunction(this.density, qT);
+      } finally {
+        engine.endScope();
+      }
+    });
+  }
+
+  /**
+   * With `compile: false`, record the model once anyway, only to find a
+   * model that branches on a tensor comparison (a tfjs run follows one
+   * branch whatever the values, as a replay would): then throw.
+   */
+  private async checkBranches(q: Float64Array): Promise<void> {
+    let traced: TraceResult;
     try {
-      traced = await withGradientLock(async () => {
-        const engine = tf.engine();
-        engine.startScope('tyche-trace');
-        try {
-          const qT = tf.tensor(Float32Array.from(q), this.inputShape);
-          return await traceTensorFunction(this.density, qT);
-        } finally {
-          engine.endScope();
-        }
-      });
+      traced = await this.trace(q);
+    } catch (err) {
+      if (!rejectsPoint(err)) this.branchCheckPending = false; // tfjs reports anything else on the run itself
+      return;
+    }
+    this.branchCheckPending = false;
+    if (traced.branchesOnTensor) throw branchOnTensorError(traced.branchesOnTensor.site);
+  }
+
+  private async tryCompile(q: Float64Array): Promise<void> {
+    let traced: TraceResult;
+    try {
+      traced = await this.trace(q);
     } catch (err) {
       // a point the model rejects (an invalid distribution parameter): try again at the next one; anything else is tfjs's to report
       if (!rejectsPoint(err)) this.turnOff(`tracing failed: ${(err as Error).message}`);
       return;
     }
+    // a tfjs run of this model is as wrong as its replay: no fallback, an error naming the site
+    if (traced.branchesOnTensor) throw branchOnTensorError(traced.branchesOnTensor.site);
     if (!traced.graph) return this.turnOff(`not traceable: ${traced.reason}`);
     const compiled = CompiledGraph.compile(traced.graph);
     if (!(compiled instanceof CompiledGraph)) return this.turnOff(`not compiled: ${compiled.reason}`);

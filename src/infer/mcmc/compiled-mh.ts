@@ -175,6 +175,7 @@ export class CompiledMH<A extends unknown[], R> {
     // accepted: record the new trace (every value given, so the stream is not used)
     const state = await runWithValues(this.m, this.args, (a) => (a === block.address ? proposed : current.trace.get(a)?.value), rngFrom(0));
     this.runs++;
+    this.crossCheck(current, state, next, siteLogDet(block, uNew) - siteLogDet(block, uOld));
     const latent = state.trace.latentSites();
     if (latent.length !== this.layout.sites.length || latent.some((site, i) => site.address !== this.layout.sites[i]!.address)) {
       // the set of latent sites changed: the compiled density does not describe it; the model-running kernel from here on
@@ -185,6 +186,31 @@ export class CompiledMH<A extends unknown[], R> {
     this.u = next;
     this.of = state;
     return { state, accepted: true };
+  }
+
+  /**
+   * Why the compiled density was found wrong (set by the check at each
+   * accepted state): every move made with it is suspect, so the caller
+   * starts the run again on the model-running kernel.
+   */
+  abandoned: string | undefined;
+
+  /**
+   * The safety net: at an accepted state the model ran anyway, so the change
+   * of its log joint must match the compiled density's change (less the
+   * proposed site's log-Jacobian change `dLogDet`) up to float32 rounding of
+   * the model run. A compiled record that follows the wrong branch of the
+   * model's control flow fails this at the first accepted move across it.
+   */
+  private crossCheck(from: TraceState<R>, to: TraceState<R>, uTo: number, dLogDet: number): void {
+    const dModel = to.logJoint - from.logJoint;
+    const dCompiled = uTo - this.u - dLogDet;
+    const tol = 1e-3 + 1e-4 * (Math.abs(to.logJoint) + Math.abs(from.logJoint));
+    if (Math.abs(dModel - dCompiled) <= tol || !Number.isFinite(dModel)) return;
+    this.abandoned =
+      `the compiled density disagreed with a model run at an accepted state (change of the log joint ${dCompiled.toPrecision(6)} compiled, ${dModel.toPrecision(6)} by the model;` +
+      ' does the model branch on a tensor it also uses?)';
+    this.stopped = this.abandoned;
   }
 
   /** The change of the proposed site's log-Jacobian (U carries it, log p does not). Overridden by tests to plant a bug. */

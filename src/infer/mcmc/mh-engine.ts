@@ -84,7 +84,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`mh: ${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(warmup) || warmup < 0) throw new RangeError(`mh: warmup must be a nonnegative integer, got ${warmup}`);
-  const rng = rngFrom(options.seed ?? 0);
+  let rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   const acceptance: number[] = [];
   const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
@@ -101,6 +101,21 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   let gibbsMs = 0;
   try {
     await mhChains();
+    if (fast?.abandoned !== undefined) {
+      // the compiled density disagreed with a model run: every move made with it is suspect, so the
+      // run starts again (same seed) on the model-running kernel
+      disposeDropped(reached, new Set(), pinned, sinceId);
+      disposeDraws(draws, args, sinceId);
+      draws.length = 0;
+      acceptance.length = 0;
+      pinned.clear();
+      reached = new Set();
+      rng = rngFrom(options.seed ?? 0);
+      done = gibbsRuns = gibbsMs = 0;
+      compiled = `abandoned, the run restarted on model runs: ${fast.abandoned}`;
+      fast = undefined;
+      await mhChains();
+    }
   } catch (err) {
     // a failed or aborted run frees what it made
     disposeDropped(reached, new Set(), pinned, sinceId);
@@ -129,6 +144,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
       let drawnState: TraceState<R> | undefined;
       let drawnValues: Record<string, Value> = {};
       for (let it = 0; it < warmup + samples * thin; it++) {
+        if (fast?.abandoned !== undefined) return; // the caller starts again without it
         if (pace.due()) await pace.pause();
         // each step in its own tensor scope: what the new state reaches is kept, the rest of the step's tensors go
         const { next, wasProposal, wasAccepted } = await tidyAsync(
