@@ -430,7 +430,7 @@ describe('clear errors for draws read the wrong way (fast-paths review, item 6)'
     await expect(infer(m, { method: 'nuts', chains: 1, warmup: 5, samples: 5, seed: 1 })).rejects.toThrow(/mu\.dataSync is not a function \(a draw is a plain number in some runs.*toNumber\(x\) or toArray\(x\)/);
   });
 
-  it("toNumber under parallel enumeration suggests strategy: 'sequential'", async () => {
+  it("toNumber under parallel enumeration suggests strategy: 'sequential'; a Gibbs site that adds a site suggests gibbs: false", async () => {
     const extraSite = model(async ({ sample, observe }) => {
       const a = await sample('a', Categorical([0.2, 0.5, 0.3]));
       let m: number = a;
@@ -438,5 +438,6 @@ describe('clear errors for draws read the wrong way (fast-paths review, item 6)'
       await observe('y', Normal(m, 1), 2.5);
     });
     await expect(infer(extraSite, { method: 'enumerate', strategy: 'parallel' })).rejects.toThrow(/got a tensor of shape \[3\]; with strategy 'parallel'.*use strategy: 'sequential'/);
+    await expect(infer(extraSite, { method: 'mh', gibbs: true, vectorizeGibbs: false, samples: 50, seed: 1 })).rejects.toThrow(/creates the new site "e"; set gibbs: false/);
   });
 });

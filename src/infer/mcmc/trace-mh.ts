@@ -247,7 +247,7 @@ async function weighEach<A extends unknown[], R>(m: Model<A, R>, args: A, curren
     }
     for (const s of c.trace) {
       if (s.type === 'sample' && !s.observed && !current.trace.has(s.address)) {
-        throw new ModelError(address, `Gibbs: setting this site to ${String(v)} creates the new site "${s.address}"; use MH for sites that change the model's structure`);
+        throw new ModelError(address, `Gibbs: setting this site to ${String(v)} creates the new site "${s.address}"; set gibbs: false (plain MH proposals) for a model whose sites change its structure`);
       }
     }
     candidates.push(c);
