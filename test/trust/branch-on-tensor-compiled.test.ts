@@ -74,6 +74,7 @@ describe('a model that branches on a tensor comparison', () => {
       await expect(infer(truthy, { ...short, ...o } as never), JSON.stringify(o)).rejects.toThrow(MESSAGE);
     }
     await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20 })).rejects.toThrow(MESSAGE);
+    await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20, compile: false })).rejects.toThrow(MESSAGE);
   });
 
   it('mh (compile by default) falls back to model runs and is right within 4 MCSE (the first-branch answer is not)', async () => {

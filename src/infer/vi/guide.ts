@@ -115,6 +115,8 @@ export interface ModelRunOptions {
   readonly checkNaN?: boolean;
   /** When given (and not batched), receives each draw's model site terms, in order (for per-site score functions). */
   readonly siteTerms?: SiteTerm[][];
+  /** Extra effect handlers for the model runs (after the parameter and guide-value handlers). */
+  readonly handlers?: readonly Handler[];
 }
 
 /**
@@ -125,7 +127,7 @@ export async function modelLogJoint<A extends unknown[], R>(model: Model<A, R>, 
   if (options.batched) {
     if (!draws.batched) throw new Error(`vi: the guide ${guideName} gives no batched draws; run the model per draw (vectorize: false)`);
     const batch = { size: draws.size, plateNesting: draws.plateNesting ?? 0 };
-    const { trace } = await execute(model, { rng: options.rng, batch, checkNaN: options.checkNaN ?? false, handlers: [store.handler(), guideValuesHandler(draws.batched, guideName)] }, ...args);
+    const { trace } = await execute(model, { rng: options.rng, batch, checkNaN: options.checkNaN ?? false, handlers: [store.handler(), guideValuesHandler(draws.batched, guideName), ...(options.handlers ?? [])] }, ...args);
     const lp = toTensor(trace.logJoint());
     if (lp.rank !== 1 || lp.shape[0] !== draws.size) {
       throw new Error(`vi: the batched model's log joint has shape [${lp.shape.join(', ')}], expected [${draws.size}]`);
@@ -134,7 +136,7 @@ export async function modelLogJoint<A extends unknown[], R>(model: Model<A, R>, 
   }
   const out: tf.Tensor[] = [];
   for (let i = 0; i < draws.size; i++) {
-    const { trace } = await execute(model, { rng: options.rng.split(), checkNaN: options.checkNaN ?? true, handlers: [store.handler(), guideValuesHandler(draws.particle(i), guideName)] }, ...args);
+    const { trace } = await execute(model, { rng: options.rng.split(), checkNaN: options.checkNaN ?? true, handlers: [store.handler(), guideValuesHandler(draws.particle(i), guideName), ...(options.handlers ?? [])] }, ...args);
     out.push(tf.reshape(toTensor(trace.logJoint()), []));
     options.siteTerms?.push(siteTermsOf(trace));
   }

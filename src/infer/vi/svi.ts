@@ -23,7 +23,9 @@
  * @module
  */
 import { Pacer } from '../pace.js';
-import { TycheError, ZeroDensityError } from '../../core/errors.js';
+import { TycheError, ZeroDensityError, branchOnTensorError } from '../../core/errors.js';
+import { openConditionWatch } from '../../backend/condition-watch.js';
+import type { Handler } from '../../core/message.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync, valueAndGradsAsync } from '../../backend/autodiff.js';
 import { Model } from '../../core/model.js';
@@ -169,6 +171,31 @@ export class SVI<A extends unknown[], R> {
     }
   }
 
+  /**
+   * The model's first run on the tfjs path is watched for a boolean tensor
+   * that nothing consumes: a tensor comparison used as a JS condition, which
+   * is always true (the compiled path makes the same check when it records).
+   */
+  private async runWatched(runModel: (handlers: Handler[]) => Promise<tf.Tensor>): Promise<tf.Tensor> {
+    this.branchChecked = true;
+    const opened = await openConditionWatch();
+    const { watch } = opened;
+    const marks: Handler = { process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') };
+    try {
+      const logP = await watch.run(() => runModel([marks]));
+      const branched = watch.unconsumed([logP]);
+      if (branched !== undefined) {
+        logP.dispose();
+        throw branchOnTensorError(branched);
+      }
+      return logP;
+    } finally {
+      opened.close();
+    }
+  }
+
+  private branchChecked = false;
+
   /** Draws the compiled float64 log density dropped so far because the model rejected their point (see `compiled-potential.ts`). */
   get droppedDraws(): number {
     return this.potential?.dropped ?? 0;
@@ -191,7 +218,9 @@ export class SVI<A extends unknown[], R> {
     const draws = await this.guide.draw(size, this.rng.split(), this.store, args, { detachParams: detach });
     const batched = this.vectorized === true;
     const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
-    const logP = await modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+    const runModel = (handlers: Handler[] = []): Promise<tf.Tensor> =>
+      modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+    const logP = this.branchChecked ? await runModel() : await this.runWatched(runModel);
     if (!modelTerms || !draws.siteTerms) return { draws, logP };
     const guideTerms = draws.siteTerms;
     return { draws, logP, sites: modelTerms.map((model, i) => ({ guide: guideTerms[i]!, model })) };
