@@ -45,7 +45,7 @@ describe.skipIf(!run)('tyche in headless Chromium (slow tier)', () => {
    * mappedAtCreation == true"), a limit of the software adapter, and why
    * WebGL stays the default (docs/browser.md).
    */
-  it('on WebGPU (SwiftShader): enumeration, importance, SMC and the particle filter pass their checks', async () => {
+  it('on WebGPU (SwiftShader): enumeration, importance, SMC, the particle filter and LM steering pass their checks', async () => {
     const gpu = await launchChromium(WEBGPU_ARGS);
     try {
       const p = await gpu.newPage();
@@ -54,7 +54,7 @@ describe.skipIf(!run)('tyche in headless Chromium (slow tier)', () => {
       await p.waitForFunction('globalThis.tycheChecks !== undefined', null, { timeout: 60_000 });
       expect(await p.evaluate('globalThis.tycheChecks.pageBackend().name')).toBe('webgpu');
       const results = await p.evaluate((n) => (globalThis as unknown as { tycheChecks: { runChecks(names: string[], scale: string): Promise<CheckResult[]> } }).tycheChecks.runChecks(n, 'quick'), names.filter((n) => !/^(nuts|vi) /.test(n)));
-      expect(results).toHaveLength(5);
+      expect(results).toHaveLength(6);
       for (const r of results) {
         console.log(`webgpu: ${r.name}: ${r.detail}`);
         expect(r.pass, `${r.name}: ${r.detail}`).toBe(true);

@@ -61,7 +61,7 @@ describe.skipIf(!available)('tyche in headless Chromium', () => {
     expect(checks.errors).toEqual([]);
   });
 
-  const names = ['enumerate (sequential, exact)', 'enumerate (parallel, on the backend)', 'importance (posterior mean within 4 MCSE)', 'smc over the program (Z unbiased over 20 runs)', 'particle filter on batched tensors (Z unbiased against Kalman over 12 runs)', 'nuts (vectorised chains on tensors, mean within 4 MCSE)', 'vi (AutoNormal fits the exact posterior)'];
+  const names = ['enumerate (sequential, exact)', 'enumerate (parallel, on the backend)', 'importance (posterior mean within 4 MCSE)', 'smc over the program (Z unbiased over 20 runs)', 'particle filter on batched tensors (Z unbiased against Kalman over 12 runs)', 'nuts (vectorised chains on tensors, mean within 4 MCSE)', 'vi (AutoNormal fits the exact posterior)', 'lm steering (smcSteer on a Markov LM under a regex: Z unbiased and posterior within MCSE over 80 runs)'];
   it('the in-page suite lists exactly these checks', async () => {
     // the last runs only in the slow tier (browser.slow.test.ts)
     expect(await checks.page.evaluate(() => (globalThis as unknown as { tycheChecks: { CHECK_NAMES: string[] } }).tycheChecks.CHECK_NAMES)).toEqual([...names, 'diffusion FK steering (tilted Gaussian mixture within MC error)']);
