@@ -10,40 +10,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { mcseMean } from '../../src/diagnostics/mcse.js';
 import { Beta, Binomial, Independent, Normal, infer, model } from '../../src/index.js';
 import { matVec } from '../../models/linear.js';
+import { type Moments as Exact, momentFailures as failures } from '../helpers/mcse-check.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-interface Exact {
-  readonly mean: number;
-  readonly sd: number;
-}
-
-/** Failures of the mean and variance z-tests for every named column. */
-function failures(post: { chainColumns(): Map<string, Float64Array[]> | undefined }, exact: Record<string, Exact>, k = 4): string[] {
-  const cols = post.chainColumns();
-  if (!cols) throw new Error('posterior has no chain columns');
-  const out: string[] = [];
-  for (const [name, e] of Object.entries(exact)) {
-    const chains = cols.get(name);
-    if (!chains) throw new Error(`no column ${name}; have ${[...cols.keys()].join(', ')}`);
-    const test = (what: string, draws: Float64Array[], truth: number): void => {
-      let s = 0;
-      let n = 0;
-      for (const c of draws) for (const x of c) (s += x), (n += 1);
-      const est = s / n;
-      const mcse = mcseMean(draws);
-      if (!(Math.abs(est - truth) < k * mcse)) out.push(`${name} ${what}: ${est.toPrecision(5)} vs exact ${truth.toPrecision(5)} (mcse ${mcse.toPrecision(3)})`);
-    };
-    test('mean', chains, e.mean);
-    test('variance', chains.map((c) => c.map((x) => (x - e.mean) ** 2)), e.sd ** 2);
-  }
-  return out;
-}
 
 // Normal–Normal: mu ~ N(1, 2), y_i ~ N(mu, 0.8)
 const nnData = [0.3, 1.9, 2.4, 1.1, 0.7];
