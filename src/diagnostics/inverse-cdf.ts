@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { lgammaNumber } from '../core/special.js';
+import { betaincNumber, lgammaNumber } from '../core/special.js';
 
 // Wichura (1988), Algorithm AS 241 (PPND16): rational approximations with
 // relative accuracy about 1e-16. Coefficients in ascending powers.
@@ -70,41 +70,6 @@ function logBetaFn(a: number, b: number): number {
   return lgammaNumber(a) + lgammaNumber(b) - lgammaNumber(a + b);
 }
 
-/**
- * Continued fraction for I_x(a, b), evaluated by the modified Lentz method;
- * converges quickly for x < (a + 1) / (a + b + 2).
- */
-function betaContinuedFraction(x: number, a: number, b: number): number {
-  const tiny = 1e-300;
-  const eps = 1e-16;
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  if (Math.abs(d) < tiny) d = tiny;
-  d = 1 / d;
-  let f = d;
-  for (let m = 1; m <= 10000; m++) {
-    // even step: d_{2m} = m (b - m) x / ((a + 2m - 1)(a + 2m))
-    let num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
-    d = 1 + num * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + num / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    f *= d * c;
-    // odd step: d_{2m+1} = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1))
-    num = (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
-    d = 1 + num * d;
-    if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + num / c;
-    if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d;
-    const delta = d * c;
-    f *= delta;
-    if (Math.abs(delta - 1) < eps) break;
-  }
-  return f;
-}
-
 function checkShape(a: number, b: number, what: string): void {
   if (!(a > 0 && Number.isFinite(a))) throw new RangeError(`${what}: shape a must be positive and finite, got ${a}`);
   if (!(b > 0 && Number.isFinite(b))) throw new RangeError(`${what}: shape b must be positive and finite, got ${b}`);
@@ -119,10 +84,7 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number): numb
   if (Number.isNaN(x)) return NaN;
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  const logFront = a * Math.log(x) + b * Math.log1p(-x) - logBetaFn(a, b);
-  if (x < (a + 1) / (a + b + 2)) return (Math.exp(logFront) * betaContinuedFraction(x, a, b)) / a;
-  // symmetry I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges
-  return 1 - (Math.exp(logFront) * betaContinuedFraction(1 - x, b, a)) / b;
+  return betaincNumber(a, b, x);
 }
 
 /**
