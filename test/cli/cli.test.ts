@@ -2,7 +2,6 @@
  * The `tyche` command end to end (spawned as a process through bin/tyche.js),
  * and the progress bar it draws.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,21 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { HELP, parseCommand } from '../../src/cli/args.js';
 import { ProgressBar, formatDuration, formatRate, progressBar, renderBar } from '../../src/progress/index.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tyche(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/tyche.js', ...args], { timeout: 120_000, env: { ...process.env, TYCHE_BACKEND: 'cpu' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { type Run, tyche } from '../helpers/cli-run.js';
 
 let dir: string;
 let nuts: Run;

@@ -4,28 +4,13 @@
  * and a JSON of rewards and evaluations; a short comparison on the 2-D flow;
  * help text; bad input gives one clear line and exit status 2.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDiffuse } from '../../src/cli/diffuse.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tyche(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/tyche.js', ...args], { timeout: 120_000, env: { ...process.env, TYCHE_BACKEND: 'cpu' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { type Run, tyche } from '../helpers/cli-run.js';
 
 let dir: string;
 let digits: Run;
