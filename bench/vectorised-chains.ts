@@ -17,33 +17,20 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/select.js';
 import { rngFrom } from '../src/core/rng.js';
 import type { Model } from '../src/core/model.js';
-import { HalfNormal, Normal, Uniform, infer, model } from '../src/index.js';
+import { infer } from '../src/index.js';
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../src/infer/mcmc/potential.js';
 import { gpPoisRegr, gpPoisRegrData } from '../models/posteriordb/gp-pois-regr.js';
 import { diamonds, diamondsData, diamondsInputs } from '../models/posteriordb/diamonds.js';
 import { cpuSince, median, numberArg, table } from './util.js';
+import { garch } from '../models/garch.js';
 
 await initBackend((process.env.TYCHE_BACKEND ?? 'cpu') as 'cpu' | 'wasm');
 const CALLS = numberArg('calls', 200);
 
 const garchY = Array.from({ length: 100 }, (_, t) => Math.sin(0.7 * t) * (1 + 0.5 * Math.cos(0.13 * t)));
-const garch = model(async ({ sample, observe }, y: number[]) => {
-  const mu = await sample('mu', Normal(0, 1));
-  const a0 = await sample('a0', HalfNormal(1));
-  const a1 = await sample('a1', Uniform(0, 1));
-  const b1 = await sample('b1', Uniform(0, 1));
-  let s2: tf.Tensor = tf.scalar(1);
-  const sigma: tf.Tensor[] = [];
-  for (const yt of y) {
-    sigma.push(tf.sqrt(s2));
-    s2 = tf.add(a0, tf.add(tf.mul(a1, tf.square(tf.sub(yt, mu))), tf.mul(b1, s2)));
-  }
-  await observe('y', Normal(mu, tf.stack(sigma)), tf.tensor1d(y));
-});
 
 async function perCall(f: () => unknown, calls: number): Promise<number> {
   const times: number[] = [];

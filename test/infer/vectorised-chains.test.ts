@@ -8,32 +8,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Categorical, Dirichlet, HalfNormal, Mixture, MultivariateNormal, Normal, Poisson, Uniform, infer, model } from '../../src/index.js';
+import { Categorical, Dirichlet, HalfNormal, Mixture, MultivariateNormal, Normal, Poisson, infer, model } from '../../src/index.js';
 import { gpPoisRegr, gpPoisRegrData } from '../../models/posteriordb/gp-pois-regr.js';
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { vectorisedChains } from '../../src/infer/mcmc/vectorised-chains.js';
 import { SVI } from '../../src/infer/vi/svi.js';
+import { garch } from '../../models/garch.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-/** GARCH(1,1) volatilities written the plain way: one chain's scalars, a loop and a stack (no batch helpers). */
+/** A short series for the GARCH(1,1) model of models/garch.ts (written for one chain). */
 const garchY = [0.3, -1.2, 0.8, 2.1, -0.4, 0.1, -1.7, 0.9, 0.2, -0.6, 1.4, -0.3];
-const garch = model(async ({ sample, observe }, y: number[]) => {
-  const mu = await sample('mu', Normal(0, 1));
-  const a0 = await sample('a0', HalfNormal(1));
-  const a1 = await sample('a1', Uniform(0, 1));
-  const b1 = await sample('b1', Uniform(0, 1));
-  let s2: tf.Tensor = tf.scalar(1);
-  const sigma: tf.Tensor[] = [];
-  for (const yt of y) {
-    sigma.push(tf.sqrt(s2));
-    s2 = tf.add(a0, tf.add(tf.mul(a1, tf.square(tf.sub(yt, mu))), tf.mul(b1, s2)));
-  }
-  await observe('y', Normal(mu, tf.stack(sigma)), tf.tensor1d(y));
-});
 
 function column(p: { draws: { values: Record<string, unknown> }[] }, name: string): number[] {
   return p.draws.map((d) => {
