@@ -1,6 +1,7 @@
 /** Shared set-up of the diffusion tests: the mixture, the schedules and planted bugs. */
 import * as tf from '@tensorflow/tfjs-core';
 import * as D from '../../../src/steer/diffusion/index.js';
+import type { WeightedRun } from '../../../src/testing/weighted-runs.js';
 
 /** A labelled 2-D mixture with unequal weights and full covariances. */
 export const MIX = new D.GaussianMixture([
@@ -38,4 +39,20 @@ export function ddpmWrongPosterior(): D.Sampler {
       return { ...k, mean };
     },
   };
+}
+
+/** Root-mean-square error over runs of each run's weighted mean of 2-D points against `mu`. */
+export function weightedMeanRmse(runs: readonly WeightedRun[], mu: readonly number[]): number {
+  let e = 0;
+  for (const run of runs) {
+    let w = 0;
+    const m = [0, 0];
+    for (let i = 0; i < run.weights.length; i++) {
+      w += run.weights[i]!;
+      m[0]! += run.weights[i]! * run.x[2 * i]!;
+      m[1]! += run.weights[i]! * run.x[2 * i + 1]!;
+    }
+    e += ((m[0]! / w - mu[0]!) ** 2 + (m[1]! / w - mu[1]!) ** 2) / runs.length;
+  }
+  return Math.sqrt(e);
 }

@@ -12,7 +12,7 @@ import { initBackend } from '../../../src/backend/select.js';
 import * as D from '../../../src/steer/diffusion/index.js';
 import * as St from '../../../src/steer/diffusion/steering/index.js';
 import { checkWeightedRuns, mixtureStatistics, type WeightedRun } from '../../../src/testing/weighted-runs.js';
-import { MIX } from './fixtures.js';
+import { MIX, weightedMeanRmse } from './fixtures.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -34,30 +34,14 @@ async function trees(budget: number, selectionLambda: number | undefined, tag: s
   return out;
 }
 
-/** Root-mean-square error over runs of the weighted mean against the tilted mean. */
-function meanError(runs: WeightedRun[]): number {
-  const mu = TARGET.mean();
-  let e = 0;
-  for (const run of runs) {
-    let w = 0;
-    const m = [0, 0];
-    for (let i = 0; i < run.weights.length; i++) {
-      w += run.weights[i]!;
-      m[0]! += run.weights[i]! * run.x[2 * i]!;
-      m[1]! += run.weights[i]! * run.x[2 * i + 1]!;
-    }
-    e += ((m[0]! / w - mu[0]!) ** 2 + (m[1]! / w - mu[1]!) ** 2) / runs.length;
-  }
-  return Math.sqrt(e);
-}
 
 describe('Diffusion Tree Sampling (slow tier)', () => {
   it('grown uniformly (the default for DTS): the tree law passes at 40,000 evaluations and its error shrinks from 5,000', async () => {
     const small = await trees(5_000, 0, 'u5k');
     const large = await trees(40_000, 0, 'u40k');
     const c = checkWeightedRuns(large, 2, mixtureStatistics(TARGET));
-    const e5 = meanError(small);
-    const e40 = meanError(large);
+    const e5 = weightedMeanRmse(small, TARGET.mean());
+    const e40 = weightedMeanRmse(large, TARGET.mean());
     if (process.env.TYCHE_REPORT) console.log(`DTS uniform growth: rms error of the mean ${e5.toFixed(4)} (5k) -> ${e40.toFixed(4)} (40k); ${c.summary}`);
     expect(c.pass, c.summary).toBe(true);
     expect(e40).toBeLessThan(e5 / 2);

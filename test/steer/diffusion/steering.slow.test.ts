@@ -14,7 +14,7 @@ import { initBackend } from '../../../src/backend/select.js';
 import * as D from '../../../src/steer/diffusion/index.js';
 import * as St from '../../../src/steer/diffusion/steering/index.js';
 import { checkWeightedRuns, mixtureStatistics, type WeightedRun } from '../../../src/testing/weighted-runs.js';
-import { MIX } from './fixtures.js';
+import { MIX, weightedMeanRmse } from './fixtures.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -35,23 +35,6 @@ async function fk(potential: St.FkPotential, particles: number, steps: number, r
   return out;
 }
 
-/** Root-mean-square error of the pooled weighted mean against the tilted mean. */
-function meanError(runs: WeightedRun[]): number {
-  const mu = TARGET.mean();
-  let e = 0;
-  for (const run of runs) {
-    const n = run.weights.length;
-    let w = 0;
-    const m = [0, 0];
-    for (let i = 0; i < n; i++) {
-      w += run.weights[i]!;
-      m[0]! += run.weights[i]! * run.x[2 * i]!;
-      m[1]! += run.weights[i]! * run.x[2 * i + 1]!;
-    }
-    e += ((m[0]! / w - mu[0]!) ** 2 + (m[1]! / w - mu[1]!) ** 2) / runs.length;
-  }
-  return Math.sqrt(e);
-}
 
 describe('FK steering (slow tier)', () => {
   for (const potential of ['diff', 'max', 'add', 'rt'] as const) {
@@ -62,8 +45,8 @@ describe('FK steering (slow tier)', () => {
   }
 
   it('the error shrinks as particles and steps grow', async () => {
-    const small = meanError(await fk('diff', 16, 20, 20));
-    const large = meanError(await fk('diff', 256, 160, 20));
+    const small = weightedMeanRmse(await fk('diff', 16, 20, 20), TARGET.mean());
+    const large = weightedMeanRmse(await fk('diff', 256, 160, 20), TARGET.mean());
     expect(large, `rms error of the weighted mean: ${small.toFixed(4)} (16 particles, 20 steps) -> ${large.toFixed(4)} (256, 160)`).toBeLessThan(small / 2);
   }, 300_000);
 });
