@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
 import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
 import { type Value, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
+import { elementwiseCustomOp } from '../backend/jit/custom-kernels.js';
+import { customOp } from '../backend/jit/trace.js';
 
 /** log Gamma(x), for numbers or tensors. */
 export function lgamma(x: Value): Value {
@@ -124,29 +126,12 @@ export function normalIcdf(p: Value): Value {
 /**
  * A scalar float64 function applied elementwise to broadcast tensors (or a
  * mix of numbers and tensors), returned as float32 and differentiable through
- * the given partial derivatives (also float64 functions). Like every
- * `tf.customGrad` op, the compiled (JIT) path does not record it: models using
- * it run on tfjs.
+ * the given partial derivatives (also float64 functions). It is a custom op
+ * (`backend/jit/custom-kernels.ts`): a compiled (JIT) replay records it as one
+ * node and runs the same float64 functions, so models using it compile.
  */
 function elementwise64(name: string, args: readonly Value[], f: (...x: number[]) => number, partials: readonly ((...x: number[]) => number)[]): tf.Tensor {
-  let shape: number[] = [];
-  for (const v of args) shape = broadcastShapes(shape, typeof v === 'number' ? [] : v.shape, name);
-  const ts = args.map((v) => tf.broadcastTo(toFloatTensor(v), shape));
-  const vals = ts.map((t) => t.dataSync());
-  const n = vals[0]!.length;
-  const at = (i: number): number[] => vals.map((v) => v[i]!);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = f(...at(i));
-  const op = tf.customGrad((() => ({
-    value: tf.tensor(out, shape),
-    gradFunc: (dy: tf.Tensor) =>
-      partials.map((g) => {
-        const d = new Float32Array(n);
-        for (let i = 0; i < n; i++) d[i] = g(...at(i));
-        return tf.mul(dy, tf.tensor(d, shape));
-      }),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(...ts);
+  return tf.tidy(() => customOp(elementwiseCustomOp(name, { f, partials }), args.map(toFloatTensor)));
 }
 
 /** Central difference of f in its argument k, in float64 (for shape-parameter derivatives). */

@@ -28,14 +28,20 @@
  * and `'rosenbrock'` (Shampine's L-stable Rosenbrock 2(3) of MATLAB's ode23s, for
  * stiff problems; the stand-in for Stan's `ode_bdf`).
  *
- * Like any `tf.customGrad` op, the JIT (compiled) path does not record it,
- * so models using it run on tfjs.
+ * The solve is one custom op (`backend/jit/custom-kernels.ts`): on tfjs a
+ * `tf.customGrad` op; in a compiled replay (NUTS/HMC, vectorised chains) one
+ * node that solves in float64 and contracts the sensitivities with the
+ * upstream gradient, so models using it compile and run their chains
+ * vectorised, in float64.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
 import { InvalidParameterError } from '../core/errors.js';
+import type { CustomOp } from '../backend/jit/custom-kernels.js';
+import { customOp } from '../backend/jit/trace.js';
+import { broadcastMap } from '../backend/jit/ndarray.js';
 
 /** The right-hand side `dy/dt = f(t, y, params)`, plain float64 code. */
 export type OdeRhs = (t: number, y: Float64Array, params: Float64Array) => ArrayLike<number>;
@@ -253,7 +259,10 @@ class AbortedError extends Error {
   }
 }
 
-function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[], p: Float64Array, o: Required<Omit<OdeOptions, 'jacobian' | 'signal'>> & OdeOptions): Solved {
+/** The options a solve runs with (defaults filled in). */
+type SolveOptions = Required<Omit<OdeOptions, 'jacobian' | 'signal'>> & OdeOptions;
+
+function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[], p: Float64Array, o: SolveOptions): Solved {
   const n = y0.length;
   const m = n + p.length;
   const dim = n + n * m;
@@ -352,49 +361,67 @@ export function odeSolve(f: OdeRhs, y0: OdeVector, t0: number, ts: readonly numb
     const yT = tf.cast(asTensor(y0), 'float32');
     const pT = params instanceof tf.Tensor || params.length > 0 ? tf.cast(asTensor(params), 'float32') : tf.zeros([0]);
     if (yT.rank < 1) throw new TypeError(`odeSolve: y0 must be a vector [..., n], got shape [${yT.shape.join(', ')}]`);
-    const n = yT.shape[yT.rank - 1]!;
-    const np = pT.shape[pT.rank - 1] ?? 0;
-    const yb = yT.shape.slice(0, -1);
-    const pb = pT.rank > 0 ? pT.shape.slice(0, -1) : [];
-    const bshape = broadcastBatch(yb, pb);
-    const B = bshape.reduce((a, b) => a * b, 1);
-    const yFlat = tf.broadcastTo(yT, [...bshape, n]).reshape([B, n]);
-    const pFlat = np === 0 ? tf.zeros([B, 0]) : tf.broadcastTo(pT, [...bshape, np]).reshape([B, np]);
-    const yv = Float64Array.from(yFlat.dataSync());
-    const pv = Float64Array.from(pFlat.dataSync());
-    const T = ts.length;
-    const m = n + np;
-    const out = new Float32Array(B * T * n);
-    const sens: Float64Array[] = [];
-    for (let b = 0; b < B; b++) {
-      const r = solveOne(f, yv.slice(b * n, (b + 1) * n), t0, ts, pv.slice(b * np, (b + 1) * np), o);
-      out.set(r.y, b * T * n);
-      sens.push(r.s);
-    }
-    const op = tf.customGrad(((yIn: tf.Tensor, pIn: tf.Tensor) => ({
-      value: tf.tensor(out, [...bshape, T, n]),
-      gradFunc: (dy: tf.Tensor) => {
-        const g = dy.reshape([B * T * n]).dataSync();
-        const gy = new Float32Array(B * n);
-        const gp = new Float32Array(B * np);
-        for (let b = 0; b < B; b++) {
-          const s = sens[b]!;
-          for (let k = 0; k < T; k++) {
-            for (let i = 0; i < n; i++) {
-              const w = g[(b * T + k) * n + i]!;
-              if (w === 0) continue;
-              const row = (k * n + i) * m;
-              for (let j = 0; j < n; j++) gy[b * n + j]! += w * s[row + j]!;
-              for (let j = 0; j < np; j++) gp[b * np + j]! += w * s[row + n + j]!;
+    return customOp(odeOp(f, t0, ts, o), [yT, pT]);
+  });
+}
+
+/**
+ * The solve as a custom op (see `backend/jit/custom-kernels.ts`): one float64
+ * implementation, run on tfjs as a `tf.customGrad` op and, in a compiled
+ * replay, as one node. Forward solves each batch member with its
+ * sensitivities; backward contracts them with the upstream gradient, summing
+ * over broadcast batch axes. A solve that fails (`InvalidParameterError`)
+ * rejects the point.
+ */
+function odeOp(f: OdeRhs, t0: number, ts: readonly number[], o: SolveOptions): CustomOp {
+  const T = ts.length;
+  return {
+    name: 'odeSolve',
+    outputShape([yShape, pShape]) {
+      const n = yShape![yShape!.length - 1]!;
+      const yb = yShape!.slice(0, -1);
+      const pb = pShape!.length > 0 ? pShape!.slice(0, -1) : [];
+      return [...broadcastBatch(yb, pb), T, n];
+    },
+    declines: (err) => err instanceof InvalidParameterError,
+    instantiate([yShape, pShape], outShape) {
+      const n = yShape![yShape!.length - 1]!;
+      const np = pShape![pShape!.length - 1] ?? 0;
+      const m = n + np;
+      const bshape = outShape.slice(0, -2);
+      const B = bshape.reduce((a, b) => a * b, 1);
+      const ymap = broadcastMap(yShape!.slice(0, -1), bshape);
+      const pmap = np === 0 ? null : broadcastMap(pShape!.slice(0, -1), bshape);
+      const sens: Float64Array[] = [];
+      return {
+        forward([yv, pv], out) {
+          for (let b = 0; b < B; b++) {
+            const yi = ymap ? ymap[b]! : b;
+            const pi = pmap ? pmap[b]! : b;
+            const r = solveOne(f, yv!.slice(yi * n, (yi + 1) * n), t0, ts, np === 0 ? new Float64Array(0) : pv!.slice(pi * np, (pi + 1) * np), o);
+            out.set(r.y, b * T * n);
+            sens[b] = r.s;
+          }
+        },
+        backward(_inputs, _out, g, [gy, gp]) {
+          for (let b = 0; b < B; b++) {
+            const s = sens[b]!;
+            const yo = (ymap ? ymap[b]! : b) * n;
+            const po = (pmap ? pmap[b]! : b) * np;
+            for (let k = 0; k < T; k++) {
+              for (let i = 0; i < n; i++) {
+                const w = g[(b * T + k) * n + i]!;
+                if (w === 0) continue;
+                const row = (k * n + i) * m;
+                if (gy) for (let j = 0; j < n; j++) gy[yo + j]! += w * s[row + j]!;
+                if (gp) for (let j = 0; j < np; j++) gp[po + j]! += w * s[row + n + j]!;
+              }
             }
           }
-        }
-        // sum over broadcast batch dimensions back to the inputs' shapes
-        return [reduceTo(tf.tensor(gy, [...bshape, n]), yIn.shape), reduceTo(tf.tensor(gp, [...bshape, np]), pIn.shape)];
-      },
-    })) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return op(yT, pT);
-  });
+        },
+      };
+    },
+  };
 }
 
 function broadcastBatch(a: readonly number[], b: readonly number[]): number[] {
@@ -407,14 +434,4 @@ function broadcastBatch(a: readonly number[], b: readonly number[]): number[] {
     out.push(Math.max(x, y));
   }
   return out;
-}
-
-/** Sum a gradient over the dimensions broadcasting added or expanded, back to `shape`. */
-function reduceTo(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
-  let out = g;
-  const extra = out.rank - shape.length;
-  if (extra > 0) out = tf.sum(out, Array.from({ length: extra }, (_, i) => i));
-  const axes = shape.map((d, i) => (d === 1 && out.shape[i] !== 1 ? i : -1)).filter((i) => i >= 0);
-  if (axes.length > 0) out = tf.sum(out, axes, true);
-  return out.reshape(shape as number[]);
 }

@@ -24,5 +24,18 @@ export interface CompiledKernel {
   backward?(): void;
 }
 
+/**
+ * Thrown by a kernel's `forward` when it cannot compute this point (an ODE
+ * solve that fails, see `custom-kernels.ts`): the compiled graph hands the
+ * point back to its caller, as when a validity guard changes, and the
+ * caller evaluates it some other way (tfjs, which rejects it or not).
+ */
+export class ReplayDeclined extends Error {
+  constructor(kernel: string, why: string) {
+    super(`${kernel}: ${why}`);
+    this.name = 'ReplayDeclined';
+  }
+}
+
 /** Builds a kernel from its input and output slots and the recorded attributes. */
 export type KernelRule = (inputs: readonly Slot[], out: Slot, node: GraphNode) => CompiledKernel;

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import type { CompiledKernel, KernelRule, Slot } from './kernel.js';
+import { type CompiledKernel, type KernelRule, ReplayDeclined, type Slot } from './kernel.js';
+import { customRule, isCustomKernel } from './custom-kernels.js';
 import { elementwiseRules } from './elementwise.js';
 import { layoutRules } from './layout-kernels.js';
 import { sizeOfShape } from './ndarray.js';
@@ -20,7 +21,17 @@ import type { Graph, Ref } from './trace.js';
 
 const RULES: Record<string, KernelRule> = { ...elementwiseRules(), ...layoutRules(), ...reductionRules() };
 
-/** Kernel names the compiler can replay. */
+/**
+ * The replay rule of a recorded kernel: a built-in rule, or {@link customRule}
+ * for a library op recorded as one node (`Custom:<name>`, see
+ * custom-kernels.ts); undefined when there is none.
+ */
+export function ruleFor(kernel: string): KernelRule | undefined {
+  if (Object.prototype.hasOwnProperty.call(RULES, kernel)) return RULES[kernel];
+  return isCustomKernel(kernel) ? customRule : undefined;
+}
+
+/** Kernel names the compiler can replay (besides custom ops, `Custom:<name>`). */
 export function compilableKernels(): string[] {
   return Object.keys(RULES).sort();
 }
@@ -54,7 +65,7 @@ export class CompiledGraph {
 
   /** Compile `graph`, or say which kernel has no rule. */
   static compile(graph: Graph): CompiledGraph | { reason: string } {
-    const missing = [...new Set(graph.nodes.map((n) => n.kernel).filter((k) => !(k in RULES)))];
+    const missing = [...new Set(graph.nodes.map((n) => n.kernel).filter((k) => ruleFor(k) === undefined))];
     if (missing.length > 0) return { reason: `no compiled rule for kernel${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` };
     const n = sizeOfShape(graph.inputShape);
     const input = { value: new Float64Array(n), grad: new Float64Array(n), shape: graph.inputShape };
@@ -69,7 +80,7 @@ export class CompiledGraph {
     for (let i = 0; i < graph.nodes.length; i++) {
       const node = graph.nodes[i]!;
       try {
-        kernels.push(RULES[node.kernel]!(node.inputs.map(slotOf), slots[i]!, node));
+        kernels.push(ruleFor(node.kernel)!(node.inputs.map(slotOf), slots[i]!, node));
       } catch (err) {
         return { reason: `kernel ${node.kernel}: ${(err as Error).message}` };
       }
@@ -88,15 +99,21 @@ export class CompiledGraph {
 
   /**
    * Evaluate at `x` (the input's values, row-major). Returns `undefined` when
-   * a guard fails: the traced code would have taken another branch here, so
-   * the caller must evaluate this point some other way.
+   * a guard fails (the traced code would have taken another branch here) or a
+   * kernel declines the point ({@link ReplayDeclined}, e.g. a failed ODE
+   * solve): the caller must evaluate this point some other way.
    */
   run(x: ArrayLike<number>, withGrad: boolean): CompiledResult | undefined {
     const input = this.input;
     if (x.length !== input.value.length) throw new Error(`compiled graph: expected ${input.value.length} input values, got ${x.length}`);
     input.value.set(x);
     const kernels = this.kernels;
-    for (let i = 0; i < kernels.length; i++) kernels[i]!.forward();
+    try {
+      for (let i = 0; i < kernels.length; i++) kernels[i]!.forward();
+    } catch (err) {
+      if (err instanceof ReplayDeclined) return undefined;
+      throw err;
+    }
     for (const g of this.guards) {
       const v = g.slot.value;
       for (let i = 0; i < v.length; i++) if ((v[i] !== 0 ? 1 : 0) !== g.values[i]) return undefined;

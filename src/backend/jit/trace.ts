@@ -15,7 +15,9 @@
  *   falls back to tfjs for that point. A read of any other input-dependent
  *   tensor makes the function untraceable (reason given);
  * - custom-gradient ops (`tf.customGrad`) and kernels with no replay rule on
- *   input-dependent values make it untraceable.
+ *   input-dependent values make it untraceable, except library ops that run
+ *   through {@link customOp}: each is recorded as one node (`Custom:<name>`)
+ *   that the replay runs with the op's own float64 code (custom-kernels.ts).
  * - a boolean tensor made from the input that no later kernel takes and
  *   nothing reads was almost surely used as a JS condition (`if (ops.gt(x,
  *   0))`, always true): the code follows one branch whatever the values, in
@@ -31,6 +33,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { CUSTOM_PREFIX, type CustomOp, runCustomOp } from './custom-kernels.js';
 
 /** A reference to a value in a recorded graph. */
 export type Ref = { readonly kind: 'input' } | { readonly kind: 'node'; readonly index: number } | { readonly kind: 'const'; readonly index: number };
@@ -119,6 +122,8 @@ class Recorder {
   readonly constIndex = new Map<number, number>();
   reason: string | undefined;
   reading = false;
+  /** Above 0 while a custom op ({@link customOp}) computes: its internal kernels and reads are not recorded. */
+  paused = 0;
   /** Ids of tensors a top-level kernel took as input or the traced code read. */
   readonly consumed = new Set<number>();
   /** Input-dependent boolean outputs: tensor id -> the site they were made at (undefined until the next site starts). */
@@ -188,6 +193,7 @@ class Recorder {
   }
 
   record(params: KernelParams, out: tf.Tensor | tf.Tensor[]): void {
+    if (this.paused > 0) return;
     if (params.kernelName !== undefined && RANDOM_KERNELS.test(params.kernelName)) {
       this.refuse(`a random op (${params.kernelName}) runs in the traced code, so a replay would freeze its draws`);
       return;
@@ -216,7 +222,7 @@ class Recorder {
 
   /** A read of `t` by the traced code. */
   read(t: tf.Tensor): void {
-    if (this.reading) return;
+    if (this.reading || this.paused > 0) return;
     this.consumed.add(t.id);
     const ref = this.dependent.get(t.id);
     if (!ref) return;
@@ -234,9 +240,49 @@ class Recorder {
       this.reading = false;
     }
   }
+
+  /** A custom op's launch: one node taking `inputs` (see {@link customOp}). */
+  recordCustom(op: CustomOp, inputs: readonly tf.Tensor[], out: tf.Tensor): void {
+    for (const t of inputs) this.consumed.add(t.id);
+    if (!inputs.some((t) => this.dependent.has(t.id))) return; // constant: captured by value where used
+    const index = this.nodes.length;
+    this.nodes.push({
+      kernel: CUSTOM_PREFIX + op.name,
+      inputs: inputs.map((t) => this.refOf(t)),
+      inputShapes: inputs.map((t) => [...t.shape]),
+      attrs: { op },
+      shape: [...out.shape],
+      dtype: out.dtype,
+      outputIndex: 0,
+    });
+    this.dependent.set(out.id, { kind: 'node', index });
+  }
 }
 
 let active: Recorder | undefined;
+
+/**
+ * Apply a library op that computes in float64 JavaScript and has its own
+ * gradient (see custom-kernels.ts) to `inputs`. On tfjs it runs as a
+ * `tf.customGrad` op (float32 tensors in and out; `runCustomOp`). While a
+ * trace runs, it is recorded as ONE node taking `inputs` (kernel
+ * `Custom:<op.name>`) instead of its internal kernels and reads, and the
+ * replay runs the same float64 forward and vector–Jacobian product on the
+ * node's buffers.
+ */
+export function customOp(op: CustomOp, inputs: readonly tf.Tensor[]): tf.Tensor {
+  const rec = active;
+  if (!rec || rec.paused > 0) return runCustomOp(op, inputs);
+  rec.paused++;
+  let out: tf.Tensor;
+  try {
+    out = runCustomOp(op, inputs);
+  } finally {
+    rec.paused--;
+  }
+  rec.recordCustom(op, inputs, out);
+  return out;
+}
 
 /**
  * Tell a running trace (if any) that the traced code starts (`'enter'`) or
