@@ -134,7 +134,7 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * call per site. Sites whose support depends on other values are left out:
  * `completeDraws` fills them in by running the model.
  */
-export function drawsFromSamples<R>(layout: Layout, result: McmcSamples): Draw<R>[] {
+export function drawsFromSamples<R>(layout: Layout, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>): Draw<R>[] {
   const fixed = layout.sites.filter((s) => !s.dependentSupport);
   const n = result.draws;
   const total = result.chains * n;

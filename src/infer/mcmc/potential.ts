@@ -293,9 +293,18 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 /**
  * The log density as a tensor function of the unconstrained tensor `qT`
  * (`[dim]`, or `[chains, dim]` giving `[chains]` log densities): unpack the
- * sites, run the model with them substituted, add the log-Jacobian.
+ * sites, run the model with them substituted, add the log-Jacobian. `weigh`
+ * reads the run's trace (default: its log joint; tempered SMC weighs the
+ * likelihood part by a temperature).
  */
-export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined, checkNaN = false): (qT: tf.Tensor) => Promise<tf.Tensor> {
+export function logDensityTensorFn<A extends unknown[], R>(
+  m: Model<A, R>,
+  args: A,
+  layout: Layout,
+  chains: number | undefined,
+  checkNaN = false,
+  weigh: (trace: Trace) => Value = (trace) => trace.logJoint(),
+): (qT: tf.Tensor) => Promise<tf.Tensor> {
   const rng = rngFrom(0);
   const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
   const handler = substituteLayout(layout, chains);
@@ -305,7 +314,7 @@ export function logDensityTensorFn<A extends unknown[], R>(m: Model<A, R>, args:
     handler.unconstrained = unconstrained;
     handler.logDet = logDet;
     const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN }, ...args);
-    const lj = toTensor(trace.logJoint());
+    const lj = toTensor(weigh(trace));
     return handler.logDet ? tf.add(lj, handler.logDet) : lj;
   };
 }
@@ -340,7 +349,7 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
  */
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
   const density = logDensityTensorFn(m, args, layout, undefined);
-  const viaTfjs = singlePointOnTfjs(density, layout);
+  const viaTfjs = singlePointOnTfjs(density, layout.dim);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
@@ -370,7 +379,7 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   readonly replayOnly: (q: Float64Array) => BatchedLogDensityAndGradient | undefined;
 } {
   const density = logDensityTensorFn(m, args, layout, undefined);
-  const viaTfjs = singlePointOnTfjs(density, layout);
+  const viaTfjs = singlePointOnTfjs(density, layout.dim);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
@@ -384,8 +393,8 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q) });
 }
 
-/** One point's log density and gradient by running `density` on tfjs (float32); a rejected point gets -Infinity. */
-function singlePointOnTfjs(density: (qT: tf.Tensor) => Promise<tf.Tensor>, layout: Layout): (q: Float64Array) => Promise<LogDensityAndGradient> {
+/** One point's log density and gradient by running `density` (of `[dim]` inputs) on tfjs (float32); a rejected point gets -Infinity. */
+export function singlePointOnTfjs(density: (qT: tf.Tensor) => Promise<tf.Tensor>, dim: number): (q: Float64Array) => Promise<LogDensityAndGradient> {
   return async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const qT = tf.tensor1d(Float32Array.from(q));
     try {
@@ -396,7 +405,7 @@ function singlePointOnTfjs(density: (qT: tf.Tensor) => Promise<tf.Tensor>, layou
       grads.forEach((g) => g.dispose());
       return { logp, grad };
     } catch (err) {
-      if (rejectsPoint(err)) return { logp: -Infinity, grad: new Float64Array(layout.dim) };
+      if (rejectsPoint(err)) return { logp: -Infinity, grad: new Float64Array(dim) };
       throw err;
     } finally {
       qT.dispose();

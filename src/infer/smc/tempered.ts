@@ -11,15 +11,27 @@
  * traces on the model with its observations scaled by b'). The product of
  * the mean incremental weights estimates the marginal likelihood Z.
  *
- * Tempering is done with the `scale` handler on observed sites and factors,
- * so it works for any model, discrete or continuous.
+ * Two paths (`diagnostics.path`):
+ *
+ * - `'compiled'` (default where the model allows it): all particles are rows
+ *   of one float64 matrix; the model's log density is recorded once with its
+ *   likelihood scaled by an input β and replayed for every row and
+ *   temperature (`tempered-compiled.ts`); the moves are HMC steps of the
+ *   whole population with a metric from the particles' covariance and a step
+ *   size adapted from the acceptance rate (`population-hmc.ts`). Needs
+ *   continuous latent sites that are the same in every run and a record the
+ *   compiler accepts.
+ * - `'per-particle'` (any model, discrete or continuous; `compile: false`
+ *   forces it): each particle is a trace, tempering is done with the `scale`
+ *   handler on observed sites and factors, and the moves are single-site MH
+ *   steps that re-run the model (float32 on tfjs). `diagnostics.notCompiled`
+ *   says why the compiled path was not taken.
  *
  * @module
  */
 import { scaleHandler } from '../../core/handlers.js';
 import type { Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
-import { logSumExp } from '../../core/value.js';
 import { initialTrace } from '../mcmc/mh-engine.js';
 import { type SiteProposal, type TraceState, mhStep, runWithValues, siteLogDensityNumber } from '../mcmc/trace-mh.js';
 import { type Draw, Posterior } from '../posterior.js';
@@ -30,6 +42,11 @@ import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, runSMC } from './core.js';
 import type { ResamplingScheme } from './resampling.js';
 import { perParticleStore } from './store.js';
+import { nextTemperature } from './temperature.js';
+import { compiledTempered } from './tempered-compiled.js';
+import { TycheError } from '../../core/errors.js';
+
+export { nextTemperature };
 
 /** Options of `infer(model, { method: 'tempered', ... })`. */
 export interface TemperedOptions extends CommonOptions {
@@ -38,10 +55,22 @@ export interface TemperedOptions extends CommonOptions {
   readonly particles?: number;
   /** The ESS fraction each temperature step aims at (default 0.5). */
   readonly targetEss?: number;
-  /** MH steps per particle after each resampling (default 10 x the number of latent sites). */
+  /**
+   * Moves after each resampling. Compiled path: HMC transitions of the whole
+   * population (default: until every coordinate's correlation with the
+   * pre-move positions is below 0.1, 2 to 25 transitions). Per-particle path:
+   * MH steps per particle (default 10 x the number of latent sites).
+   */
   readonly moves?: number;
-  /** Per-address MH proposals (default: from the site's prior). */
+  /** Per-address MH proposals (default: from the site's prior); they imply the per-particle path. */
   readonly proposals?: Readonly<Record<string, SiteProposal>>;
+  /**
+   * The compiled float64 path (see the module notes): `'auto'` (default) takes
+   * it where the model allows and falls back to the per-particle path
+   * otherwise; `true` requires it (an error says why it cannot run); `false`
+   * forces the per-particle path.
+   */
+  readonly compile?: boolean | 'auto';
   /** Resampling scheme (default `'systematic'`). */
   readonly resampling?: ResamplingScheme;
   /** Called after each temperature step. */
@@ -68,31 +97,6 @@ function logLikelihood(state: TraceState<unknown>, beta: number): number {
   return total;
 }
 
-/**
- * The next temperature: the largest b' in (b, 1] whose incremental weights
- * have ESS >= target * n (bisection on b').
- */
-export function nextTemperature(beta: number, logLik: ArrayLike<number>, targetFraction: number): number {
-  const n = logLik.length;
-  const essAt = (b: number): number => {
-    const lw = Array.from(logLik, (l) => (b - beta) * l);
-    const lse = logSumExp(lw);
-    let s2 = 0;
-    for (const w of lw) s2 += Math.exp(2 * (w - lse));
-    return 1 / s2;
-  };
-  if (essAt(1) >= targetFraction * n) return 1;
-  let lo = beta;
-  let hi = 1;
-  for (let i = 0; i < 60 && hi - lo > 1e-12; i++) {
-    const mid = (lo + hi) / 2;
-    if (essAt(mid) >= targetFraction * n) lo = mid;
-    else hi = mid;
-  }
-  // never stall: move at least a little
-  return Math.max(lo, beta + 1e-9);
-}
-
 /** Likelihood-tempered SMC with MH moves over traces. */
 export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const tensorsSince = nextTensorId();
@@ -105,7 +109,45 @@ async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`tempered: particles must be a positive integer, got ${n}`);
   const target = options.targetEss ?? 0.5;
   if (!(target > 0 && target < 1)) throw new RangeError(`tempered: targetEss must lie in (0, 1), got ${target}`);
+  const compile = options.compile ?? 'auto';
+  if (compile !== true && compile !== false && compile !== 'auto') throw new RangeError(`tempered: compile must be true, false or 'auto', got ${String(compile)}`);
+  if (options.moves !== undefined && !(Number.isInteger(options.moves) && options.moves >= 0)) throw new RangeError(`tempered: moves must be a nonnegative integer, got ${options.moves}`);
   const rng = rngFrom(options.seed ?? 0);
+  let notCompiled = 'compile: false';
+  if (compile !== false) {
+    const run = options.proposals
+      ? { notCompiled: 'per-site MH proposals were given (they need the per-particle path)' }
+      : await compiledTempered(m, args, n, rng.split(), {
+          targetEss: target,
+          ...(options.moves !== undefined ? { moves: options.moves } : {}),
+          ...(options.resampling ? { resampling: options.resampling } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onStep ? { onStep: options.onStep } : {}),
+        });
+    if (!('notCompiled' in run)) {
+      const r = run.result;
+      return new Posterior({
+        method: 'tempered',
+        draws: run.draws,
+        logZ: r.logZ,
+        diagnostics: {
+          path: 'compiled',
+          betas: r.betas,
+          acceptance: r.acceptance,
+          transitions: r.transitions,
+          leapfrog: r.leapfrog,
+          stepSizes: r.stepSizes,
+          essHistory: r.essHistory,
+          compileStats: run.compileStats,
+        },
+        model: m,
+        args,
+        tensorsSince,
+      });
+    }
+    if (compile === true) throw new TycheError(`tempered: compile: true, but the model cannot take the compiled path: ${run.notCompiled}`);
+    notCompiled = run.notCompiled;
+  }
   const observedOnly = (msg: { type: string; observed: boolean }) => msg.type === 'factor' || (msg.type === 'sample' && msg.observed);
   let beta = 0;
   const betas: number[] = [0];
@@ -172,12 +214,12 @@ async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit
   });
   const draws: Draw<R>[] = result.state.map((p, i) => ({ values: p.state.trace.values(), returnValue: p.state.returnValue, logWeight: result.logWeights[i] }));
   acceptRate = acceptRate.filter((x) => !Number.isNaN(x));
-  return new Posterior({ method: 'tempered', draws, logZ: result.logZ, diagnostics: { betas, acceptance: acceptRate, essHistory: result.essHistory }, model: m, args, tensorsSince });
+  return new Posterior({ method: 'tempered', draws, logZ: result.logZ, diagnostics: { path: 'per-particle', notCompiled, betas, acceptance: acceptRate, essHistory: result.essHistory }, model: m, args, tensorsSince });
 }
 
 registerEngine<TemperedOptions>({
   name: 'tempered',
-  options: ['particles', 'targetEss', 'moves', 'proposals', 'resampling', 'onStep', 'signal'],
-  description: 'likelihood-tempered (annealed) SMC for static models with an adaptive temperature schedule and MH moves',
+  options: ['particles', 'targetEss', 'moves', 'proposals', 'resampling', 'onStep', 'signal', 'compile'],
+  description: 'likelihood-tempered (annealed) SMC for static models with an adaptive temperature schedule: compiled float64 rows with population HMC moves where the model allows, else per-particle MH over traces',
   run: (m, options, args) => tempered(m, options, args),
 });
