@@ -31,7 +31,7 @@ export { PcfgLM, type Pcfg, type PcfgRule } from './pcfg.js';
 export { CharRegex, compileRegex, RegexSyntaxError, type CharAutomaton } from './regex.js';
 export { RegexConditionedLM, conditionOnRegex, type ConditionOptions, type PositionMarginals, type ExactString } from './dp.js';
 export { TransformerLM, TransformerKVCache, type TransformerLMOptions } from './transformer/lm.js';
-export { type TypedKV } from './transformer/step.js';
+export { type FusedStepOptions, type TypedKV } from './transformer/step.js';
 export { type TransformerConfig, type TransformerWeights, initWeights, weightShapes, parameterCount } from './transformer/model.js';
 export { CharVocabulary, CHAR_BOS, CHAR_EOS } from './transformer/tokenizer.js';
 export { type ModelHeader, encodeWeights, decodeWeights, parseHeader } from './transformer/weights.js';

@@ -11,6 +11,7 @@ import { Rng } from '../../../src/core/rng.js';
 import { ARITH_ALPHABET, arithmeticProblems, checkSolution, corruptedSolution, extractAnswer, solve } from '../../../src/steer/lm/arithmetic.js';
 import { generate } from '../../../src/steer/lm/generate.js';
 import { SHIPPED_LM_DIR, loadProcessRewardModel, loadTransformerLM, readModelFiles } from '../../../src/steer/lm/transformer/files.js';
+import { attendRows } from '../../../src/steer/lm/transformer/kernels.js';
 import { TransformerLM } from '../../../src/steer/lm/transformer/lm.js';
 import { type TransformerConfig, initWeights, makeRope } from '../../../src/steer/lm/transformer/model.js';
 import { Adam, lmBatch, lmLoss } from '../../../src/steer/lm/transformer/train.js';
@@ -209,5 +210,82 @@ describe('arithmetic task and process reward model', () => {
     expect(mean(sr)).toBeGreaterThan(mean(sw));
     await expect(prm.score(['Q: x'])).rejects.toThrow(/arith-prm: text 0 cannot be scored/);
     prm.dispose();
+  });
+});
+
+describe('fused one-token step (step.ts, kernels.ts)', () => {
+  /** Per-row attention in float64, one row and head at a time: the reference the batched kernel is pinned to. */
+  function attendOne(q: Float32Array, K: Float32Array, V: Float32Array, n: number, H: number, d: number): Float64Array {
+    const hd = d / H;
+    const out = new Float64Array(d);
+    for (let h = 0; h < H; h++) {
+      const s = Array.from({ length: n }, (_, t) => {
+        let a = 0;
+        for (let i = 0; i < hd; i++) a += q[h * hd + i]! * K[t * d + h * hd + i]!;
+        return a / Math.sqrt(hd);
+      });
+      const m = Math.max(...s);
+      const w = s.map((x) => Math.exp(x - m));
+      const z = w.reduce((a, b) => a + b, 0);
+      for (let t = 0; t < n; t++) for (let i = 0; i < hd; i++) out[h * hd + i] += (w[t]! / z) * V[t * d + h * hd + i]!;
+    }
+    return out;
+  }
+
+  /** Rows of unequal lengths whose buffers hold large stale entries past each length (what a wrong mask would read). */
+  function attentionCase(B: number, H: number, d: number, cap: number, seed: number) {
+    const rng = new Rng(seed);
+    const lengths = Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + seed) % (cap - 1)));
+    const fill = (a: Float32Array, n: number) => a.forEach((_, i) => (a[i] = i < n * d ? rng.normal() : 5 + 5 * rng.uniform()));
+    const buffer = (n: number): Float32Array => {
+      const a = new Float32Array(cap * d);
+      fill(a, n);
+      return a;
+    };
+    const keys = Array.from(lengths, buffer);
+    const values = Array.from(lengths, buffer);
+    const q = Float32Array.from({ length: B * d }, () => rng.normal());
+    return { q, keys, values, lengths };
+  }
+
+  /** Largest |kernel - per-row reference| over all rows. */
+  function attentionError(kernel: typeof attendRows, B: number, H: number, d: number, wrongMask = false): number {
+    const cap = 40;
+    const { q, keys, values, lengths } = attentionCase(B, H, d, cap, 11);
+    const out = new Float32Array(B * d);
+    const used = wrongMask ? lengths.map((n) => n + 1) : lengths;
+    kernel(q, keys, values, used, B, H, d, 1 / Math.sqrt(d / H), new Float64Array(cap), out);
+    let err = 0;
+    for (let b = 0; b < B; b++) {
+      const want = attendOne(q.subarray(b * d, (b + 1) * d), keys[b]!, values[b]!, lengths[b]!, H, d);
+      for (let i = 0; i < d; i++) err = Math.max(err, Math.abs(out[b * d + i]! - want[i]!));
+    }
+    return err;
+  }
+
+  it('attention over all rows in one pass equals per-row attention to float32 rounding; a mask one position too long is caught', () => {
+    // |values| <= ~4 for the valid entries: float32 rounding of a convex combination stays below 1e-5
+    for (const [B, H, d] of [[64, 2, 64], [5, 4, 16], [1, 1, 2]] as const) {
+      expect(attentionError(attendRows, B, H, d)).toBeLessThan(1e-5);
+      expect(attentionError(attendRows, B, H, d, true)).toBeGreaterThan(1e-3); // planted bug: reads a stale position, fails the check above by 100x
+    }
+  });
+
+  it('the typed-array and the tfjs-chain paths of the step equal the tfjs forward pass for a batch of unequal lengths', async () => {
+    const prefixes = [[2, 3, 4, 5, 6, 2, 3], [4, 4], [], [3, 6, 6, 2, 5, 4, 3, 2, 2, 6, 5], [5]];
+    const next = [5, 2, 6, 3, 4];
+    for (const tfChainMinRows of [1, 1000]) {
+      const lm = tinyLM(8, true);
+      const fused = new TransformerLM(lm.config, Object.fromEntries(Object.entries(lm.weights).map(([k, t]) => [k, tf.clone(t)])), lm.vocab, { name: 'tiny', fusedStepOptions: { tfChainMinRows } });
+      const base = await fused.extend(prefixes.map((p) => ({ cache: null, tokens: p })));
+      const stepped = await fused.extend(base.map((r, i) => ({ cache: r.cache, tokens: [next[i]!] })));
+      const want = await lm.nextTokenLogprobs(prefixes.map((p, i) => [...p, next[i]!]));
+      stepped.forEach((r, i) => {
+        for (let j = 0; j < r.logprobs.length; j++) expect(Math.abs(r.logprobs[j]! - want[i]![j]!)).toBeLessThan(1e-4);
+      });
+      for (const r of [...base, ...stepped]) r.cache.dispose();
+      fused.dispose();
+      lm.dispose();
+    }
   });
 });

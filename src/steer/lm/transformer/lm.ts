@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache } from '../types.js';
 import { type LayerKV, type Rope, type TransformerConfig, type TransformerWeights, attentionMask, checkConfig, forward, head, makeRope } from './model.js';
-import { FusedStep, KVBuffer, type TypedKV } from './step.js';
+import { FusedStep, type FusedStepOptions, KVBuffer, type TypedKV } from './step.js';
 import { CharVocabulary } from './tokenizer.js';
 
 /** Options of {@link TransformerLM}. */
@@ -27,6 +27,8 @@ export interface TransformerLMOptions {
    * baseline bench/lm.ts compares against).
    */
   readonly fusedStep?: boolean;
+  /** Where the fused step switches between typed-array and tfjs code (the defaults suit the shipped models). */
+  readonly fusedStepOptions?: FusedStepOptions;
 }
 
 /**
@@ -94,7 +96,7 @@ export class TransformerLM implements IncrementalLanguageModel {
     this.useFused = options.fusedStep ?? true;
     this.rope = makeRope(config);
     // built now, so the model's tensor count is fixed from construction on
-    if (this.useFused) this.fused = new FusedStep(config, weights, this.capacity);
+    if (this.useFused) this.fused = new FusedStep(config, weights, this.capacity, options.fusedStepOptions);
   }
 
   private checkTokens(tokens: readonly number[], offset: number, what: string): void {

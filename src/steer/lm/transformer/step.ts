@@ -1,13 +1,19 @@
 /**
  * The transformer's one-token step for many sequences at once, outside the
- * tfjs graph: the dense projections of all rows go through one tfjs matmul
- * each (weights fused: q|k|v and gate|up), everything else (RMSNorm, rotary
- * positions, attention over each row's own cache, SwiGLU, log-softmax) runs in
- * plain typed arrays on the rows' KV buffers. A step costs 4 matmul
- * dispatches per layer plus one for the head, whatever the batch size,
- * instead of the ~100 ops and cache uploads of a padded tfjs forward pass
- * (bench/lm.ts measures both). It is an independent implementation of
- * `model.ts`'s forward pass; the tests hold the two equal.
+ * tfjs graph. Per layer: RMSNorm, rotary positions, the KV-cache write and
+ * attention of all rows over their own caches run as float32 typed-array
+ * kernels (`kernels.ts`, one pass over all rows); the dense projections run
+ * as one tfjs matmul for all rows each (weights fused: q|k|v and gate|up;
+ * typed-array dot products lose to one tfjs dispatch even for a single row
+ * of the shipped model: 258 vs 207 us a step, measured). From a batch of
+ * {@link FusedStepOptions.tfChainMinRows} rows on, the SwiGLU feed-forward
+ * (gate, up, sigmoid, products, down) and the output head with its
+ * vocabulary log-softmax each run as one chain of tfjs ops with a single
+ * upload and download, since the backend's vectorised sigmoid and exp beat
+ * `Math.exp` per element. Work arrays are kept between steps and grown with
+ * the batch: nothing is allocated per row except the row's output.
+ * It is an independent implementation of `model.ts`'s forward pass; the
+ * tests hold the two equal on every path.
  *
  * KV buffers: per layer, keys and values `[capacity, dModel]` (position-major,
  * heads side by side; keys rotated). A buffer is shared by a chain of caches:
@@ -19,6 +25,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { attendRows, logSoftmaxRows, ropeInto, rmsNormRows, siluMulRows } from './kernels.js';
 import type { TransformerConfig, TransformerWeights } from './model.js';
 
 /** Per-layer keys and values of a prefix, `[length, dModel]` each. */
@@ -80,35 +87,100 @@ export interface StepRow {
   readonly token: number;
 }
 
+/** Options of {@link FusedStep}: where the step switches between typed-array and tfjs code. */
+export interface FusedStepOptions {
+  /**
+   * Batches of at least this many rows run the feed-forward and the output
+   * head as tfjs chains (default 32; below it, typed arrays between the
+   * matmuls: the crossover on the shipped model lies between 16 and 32 rows).
+   */
+  readonly tfChainMinRows?: number;
+}
+
+interface LayerWeights {
+  readonly attnNorm: Float32Array;
+  readonly ffnNorm: Float32Array;
+  /** `[d, 3d]`: q | k | v. */
+  readonly qkv: tf.Tensor2D;
+  readonly o: tf.Tensor2D;
+  readonly gate: tf.Tensor2D;
+  readonly up: tf.Tensor2D;
+  /** `[d, 2F]`: gate | up. */
+  readonly gu: tf.Tensor2D;
+  readonly down: tf.Tensor2D;
+}
+
+/** Work arrays of a step, sized for `rows` rows (grown, never shrunk). */
+class Workspace {
+  readonly x: Float32Array;
+  readonly h: Float32Array;
+  readonly q: Float32Array;
+  readonly att: Float32Array;
+  readonly act: Float32Array;
+  readonly lengths: Int32Array;
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+  readonly scores: Float64Array;
+  constructor(
+    readonly rows: number,
+    c: TransformerConfig,
+  ) {
+    const d = c.dModel;
+    this.x = new Float32Array(rows * d);
+    this.h = new Float32Array(rows * d);
+    this.q = new Float32Array(rows * d);
+    this.att = new Float32Array(rows * d);
+    this.act = new Float32Array(rows * c.dFF);
+    this.lengths = new Int32Array(rows);
+    this.keys = new Array<Float32Array>(rows);
+    this.values = new Array<Float32Array>(rows);
+    this.scores = new Float64Array(c.contextLength);
+  }
+}
+
 /** The weights of a transformer prepared for {@link FusedStep.step}. */
 export class FusedStep {
   private readonly emb: Float32Array;
-  private readonly norms: Record<string, Float32Array> = {};
-  private readonly mats: Record<string, tf.Tensor2D> = {};
+  private readonly layers: LayerWeights[] = [];
+  private readonly outNorm: Float32Array;
+  private readonly out: tf.Tensor2D;
   private readonly cos: Float32Array;
   private readonly sin: Float32Array;
+  private readonly chainMinRows: number;
+  private ws: Workspace | null = null;
 
   /**
    * @param config - the shape (an `lm` head)
    * @param weights - the model's tensors (read, not owned)
    * @param capacity - buffer capacity for a cache that needs `needed` positions
+   * @param options - where the step switches code paths (the defaults suit the shipped models)
    */
   constructor(
     readonly config: TransformerConfig,
     weights: TransformerWeights,
     readonly capacity: (needed: number) => number,
+    options: FusedStepOptions = {},
   ) {
     const c = config;
-    this.emb = weights['token_embd.weight']!.dataSync() as Float32Array;
-    for (const [k, t] of Object.entries(weights)) if (t.rank === 1) this.norms[k] = t.dataSync() as Float32Array;
+    this.chainMinRows = options.tfChainMinRows ?? 32;
+    const read = (name: string): Float32Array => weights[name]!.dataSync() as Float32Array;
+    const mat = (name: string): tf.Tensor2D => tf.clone(weights[name]!) as tf.Tensor2D;
+    this.emb = read('token_embd.weight');
     for (let l = 0; l < c.nLayers; l++) {
       const p = `blk.${l}.`;
-      this.mats[`${p}qkv`] = tf.concat([weights[`${p}attn_q.weight`]!, weights[`${p}attn_k.weight`]!, weights[`${p}attn_v.weight`]!], 1) as tf.Tensor2D;
-      this.mats[`${p}gate_up`] = tf.concat([weights[`${p}ffn_gate.weight`]!, weights[`${p}ffn_up.weight`]!], 1) as tf.Tensor2D;
-      this.mats[`${p}attn_output`] = tf.clone(weights[`${p}attn_output.weight`]!) as tf.Tensor2D;
-      this.mats[`${p}ffn_down`] = tf.clone(weights[`${p}ffn_down.weight`]!) as tf.Tensor2D;
+      this.layers.push({
+        attnNorm: read(`${p}attn_norm.weight`),
+        ffnNorm: read(`${p}ffn_norm.weight`),
+        qkv: tf.concat([weights[`${p}attn_q.weight`]!, weights[`${p}attn_k.weight`]!, weights[`${p}attn_v.weight`]!], 1) as tf.Tensor2D,
+        o: mat(`${p}attn_output.weight`),
+        gate: mat(`${p}ffn_gate.weight`),
+        up: mat(`${p}ffn_up.weight`),
+        gu: tf.concat([weights[`${p}ffn_gate.weight`]!, weights[`${p}ffn_up.weight`]!], 1) as tf.Tensor2D,
+        down: mat(`${p}ffn_down.weight`),
+      });
     }
-    this.mats.output = tf.clone(weights['output.weight']!) as tf.Tensor2D;
+    this.outNorm = read('output_norm.weight');
+    this.out = mat('output.weight');
     const hd = c.dModel / c.nHeads;
     this.cos = new Float32Array(c.contextLength * hd);
     this.sin = new Float32Array(c.contextLength * hd);
@@ -121,138 +193,88 @@ export class FusedStep {
     }
   }
 
-  /** `x [B, in] @ W` through tfjs (one dispatch, whatever B). */
-  private mm(x: Float32Array, B: number, name: string): Float32Array {
-    const W = this.mats[name]!;
-    const xt = tf.tensor2d(x, [B, W.shape[0]]);
-    const y = tf.matMul(xt, W);
-    // read outside any tidy: a tidy would walk the returned array element by element
+  private workspace(B: number): Workspace {
+    if (!this.ws || this.ws.rows < B) this.ws = new Workspace(Math.max(B, 2 * (this.ws?.rows ?? 0)), this.config);
+    return this.ws;
+  }
+
+  /** `f(x [B, n])` through tfjs, read back: one upload, one download (a fresh array). */
+  private tfRows(x: Float32Array, B: number, n: number, f: (xt: tf.Tensor2D) => tf.Tensor): Float32Array {
+    const xt = tf.tensor2d(x.subarray(0, B * n), [B, n]);
+    const y = tf.tidy(() => f(xt));
+    // read outside the tidy: a tidy would walk a returned typed array element by element
     const out = y.dataSync() as Float32Array;
     tf.dispose([xt, y]);
     return out;
   }
 
-  /** RMSNorm of each of B rows of width d, into `out`. */
-  private rms(x: Float32Array, B: number, name: string, out: Float32Array): void {
-    const g = this.norms[name]!;
-    const d = g.length;
-    for (let b = 0; b < B; b++) {
-      const o = b * d;
-      let s = 0;
-      for (let i = 0; i < d; i++) s += x[o + i]! * x[o + i]!;
-      const r = 1 / Math.sqrt(s / d + this.config.normEps);
-      for (let i = 0; i < d; i++) out[o + i] = x[o + i]! * r * g[i]!;
-    }
-  }
-
-  /** Rotate the d values at `x[off..]` (all heads) for position `pos`, in place, into `out[outOff..]`. */
-  private rope(x: Float32Array, off: number, pos: number, out: Float32Array, outOff: number): void {
-    const c = this.config;
-    const hd = c.dModel / c.nHeads;
-    for (let h = 0; h < c.nHeads; h++) {
-      for (let i = 0; i < hd; i += 2) {
-        const o = h * hd + i;
-        const cs = this.cos[pos * hd + i]!;
-        const sn = this.sin[pos * hd + i]!;
-        const x0 = x[off + o]!;
-        const x1 = x[off + o + 1]!;
-        out[outOff + o] = x0 * cs - x1 * sn;
-        out[outOff + o + 1] = x1 * cs + x0 * sn;
-      }
-    }
+  /** `x [B, n] @ W [n, m]`: one tfjs matmul whatever B. */
+  private mm(x: Float32Array, B: number, W: tf.Tensor2D): Float32Array {
+    return this.tfRows(x, B, W.shape[0], (xt) => tf.matMul(xt, W));
   }
 
   /**
    * Run one token on top of each row's cache. Returns the next-token
-   * log-probabilities `[B, V]` (row-major) and, per row, the buffer now
-   * holding its `length + 1` positions (the row's own buffer when it could be
-   * extended in place).
+   * log-probabilities `[B, V]` (row-major, a fresh array) and, per row, the
+   * buffer now holding its `length + 1` positions (the row's own buffer when
+   * it could be extended in place).
    */
   step(rows: readonly StepRow[]): { logprobs: Float32Array; buffers: KVBuffer[] } {
     const c = this.config;
     const B = rows.length;
     const d = c.dModel;
-    const H = c.nHeads;
-    const hd = d / H;
+    const hd = d / c.nHeads;
     const scale = 1 / Math.sqrt(hd);
+    const ws = this.workspace(B);
     const buffers = rows.map((r) => r.buffer.claim(r.length, this.capacity));
-    const x = new Float32Array(B * d);
-    rows.forEach((r, b) => x.set(this.emb.subarray(r.token * d, (r.token + 1) * d), b * d));
-    const h = new Float32Array(B * d);
-    const q = new Float32Array(d);
-    const att = new Float32Array(B * d);
-    const maxLen = Math.max(...rows.map((r) => r.length)) + 1;
-    const scores = new Float32Array(maxLen);
+    const { x, h, q, att } = ws;
+    for (let b = 0; b < B; b++) {
+      const r = rows[b]!;
+      x.set(this.emb.subarray(r.token * d, (r.token + 1) * d), b * d);
+      ws.lengths[b] = r.length + 1;
+    }
+    const chained = B >= this.chainMinRows;
     for (let l = 0; l < c.nLayers; l++) {
-      const p = `blk.${l}.`;
-      this.rms(x, B, `${p}attn_norm.weight`, h);
-      const qkv = this.mm(h, B, `${p}qkv`);
-      att.fill(0);
+      const L = this.layers[l]!;
+      rmsNormRows(x, B, L.attnNorm, c.normEps, h);
+      const qkv = this.mm(h, B, L.qkv);
       for (let b = 0; b < B; b++) {
-        const L = rows[b]!.length;
+        const pos = rows[b]!.length;
         const K = buffers[b]!.k[l]!;
         const V = buffers[b]!.v[l]!;
         const row = b * 3 * d;
-        this.rope(qkv, row, L, q, 0);
-        this.rope(qkv, row + d, L, K, L * d);
-        V.set(qkv.subarray(row + 2 * d, row + 3 * d), L * d);
-        for (let hh = 0; hh < H; hh++) {
-          const off = hh * hd;
-          let m = -Infinity;
-          for (let t = 0; t <= L; t++) {
-            let s = 0;
-            const kr = t * d + off;
-            for (let i = 0; i < hd; i++) s += q[off + i]! * K[kr + i]!;
-            s *= scale;
-            scores[t] = s;
-            if (s > m) m = s;
-          }
-          let z = 0;
-          for (let t = 0; t <= L; t++) {
-            const e = Math.exp(scores[t]! - m);
-            scores[t] = e;
-            z += e;
-          }
-          const ao = b * d + off;
-          for (let t = 0; t <= L; t++) {
-            const wgt = scores[t]! / z;
-            const vr = t * d + off;
-            for (let i = 0; i < hd; i++) att[ao + i]! += wgt * V[vr + i]!;
-          }
-        }
+        ropeInto(qkv, row, d, hd, this.cos, this.sin, pos, q, b * d);
+        ropeInto(qkv, row + d, d, hd, this.cos, this.sin, pos, K, pos * d);
+        V.set(qkv.subarray(row + 2 * d, row + 3 * d), pos * d);
+        ws.keys[b] = K;
+        ws.values[b] = V;
       }
-      const o = this.mm(att, B, `${p}attn_output`);
+      attendRows(q, ws.keys, ws.values, ws.lengths, B, c.nHeads, d, scale, ws.scores, att);
+      const o = this.mm(att, B, L.o);
       for (let i = 0; i < B * d; i++) x[i]! += o[i]!;
-      this.rms(x, B, `${p}ffn_norm.weight`, h);
-      const gu = this.mm(h, B, `${p}gate_up`);
-      const F = c.dFF;
-      const act = new Float32Array(B * F);
-      for (let b = 0; b < B; b++) {
-        for (let j = 0; j < F; j++) {
-          const g = gu[b * 2 * F + j]!;
-          act[b * F + j] = (g / (1 + Math.exp(-g))) * gu[b * 2 * F + F + j]!;
-        }
+      rmsNormRows(x, B, L.ffnNorm, c.normEps, h);
+      let dn: Float32Array;
+      if (chained) {
+        dn = this.tfRows(h, B, d, (ht) => {
+          const g = tf.matMul(ht, L.gate);
+          return tf.matMul(tf.mul(tf.mul(g, tf.sigmoid(g)), tf.matMul(ht, L.up)) as tf.Tensor2D, L.down);
+        });
+      } else {
+        siluMulRows(this.mm(h, B, L.gu), B, c.dFF, ws.act);
+        dn = this.mm(ws.act, B, L.down);
       }
-      const dn = this.mm(act, B, `${p}ffn_down`);
       for (let i = 0; i < B * d; i++) x[i]! += dn[i]!;
     }
-    this.rms(x, B, 'output_norm.weight', h);
-    const logits = this.mm(h, B, 'output');
-    const Vn = c.vocabSize;
-    for (let b = 0; b < B; b++) {
-      const o = b * Vn;
-      let m = -Infinity;
-      for (let i = 0; i < Vn; i++) if (logits[o + i]! > m) m = logits[o + i]!;
-      let z = 0;
-      for (let i = 0; i < Vn; i++) z += Math.exp(logits[o + i]! - m);
-      const lz = m + Math.log(z);
-      for (let i = 0; i < Vn; i++) logits[o + i] = logits[o + i]! - lz;
-    }
+    rmsNormRows(x, B, this.outNorm, c.normEps, h);
+    if (chained) return { logprobs: this.tfRows(h, B, d, (ht) => tf.logSoftmax(tf.matMul(ht, this.out))), buffers };
+    const logits = this.mm(h, B, this.out);
+    logSoftmaxRows(logits, B, c.vocabSize);
     return { logprobs: logits, buffers };
   }
 
-  /** Free the fused weight tensors. */
+  /** Free the weight tensors. */
   dispose(): void {
-    tf.dispose(Object.values(this.mats));
+    tf.dispose(this.layers.flatMap((L) => [L.qkv, L.o, L.gate, L.up, L.gu, L.down]));
+    this.out.dispose();
   }
 }
