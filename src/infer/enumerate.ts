@@ -18,6 +18,7 @@ import type { Model } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
 import { ChoiceWalker, PathRecorder, runPath } from './enumerate-path.js';
+import { LEAN_FALLBACK, LeanEnumerator } from './enumerate-lean.js';
 import { enumerateParallel } from './enumerate-parallel.js';
 import { PacingHandler, Pacer, throwIfAborted } from './pace.js';
 import { Posterior, type Draw } from './posterior.js';
@@ -44,6 +45,14 @@ export interface EnumerateOptions extends CommonOptions {
   readonly maxSites?: number;
   /** Stops the run (the promise rejects with the signal's reason), also inside one long execution. */
   readonly signal?: AbortSignal;
+  /**
+   * Sequential strategy: run the model on the lean enumeration runtime
+   * (`enumerate-lean.ts`, default true), which replays the unchanged prefix of
+   * each path without scoring it; false uses the general effect runtime
+   * (handler stack) for every path. Both give the same draws and weights.
+   * `diagnostics.runtime` says which ran.
+   */
+  readonly lean?: boolean;
 }
 
 /** Default {@link EnumerateOptions.maxSites}. */
@@ -58,11 +67,15 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
   for (const [k, v] of Object.entries({ maxExecutions: max, maxSites })) {
     if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`enumerate: ${k} must be a positive integer, got ${v}`);
   }
+  const pace = new Pacer(options.signal);
+  const rng = rngFrom(options.seed ?? 0);
+  if (options.lean !== false && LeanEnumerator.handles(m)) {
+    const lean = await new LeanEnumerator(m, args, rng, pace, maxSites).walk({ maxExecutions: max, maxSites });
+    if (lean !== LEAN_FALLBACK) return finish(m, args, lean.draws, { executions: lean.executions, pruned: lean.pruned, runtime: 'lean' });
+  }
   const walker = new ChoiceWalker();
   const recorder = new PathRecorder();
-  const pace = new Pacer(options.signal);
   const guard = new PacingHandler(pace, maxSites, 'enumerate maxSites');
-  const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   let executions = 0;
   let pruned = 0;
@@ -77,14 +90,19 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
     if (draw) draws.push(draw);
     else pruned++;
   } while (walker.advance());
+  return finish(m, args, draws, { executions, pruned, runtime: 'general' });
+}
+
+/** The exact posterior of the enumerated draws. */
+function finish<A extends unknown[], R>(m: Model<A, R>, args: A, draws: Draw<R>[], diagnostics: Record<string, unknown>): Posterior<A, R> {
   if (draws.length === 0) throw new ZeroDensityError('enumerate: every execution has probability zero (the conditions cannot all hold)');
   const logZ = logSumExp(draws.map((d) => d.logWeight));
-  return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { executions, pruned }, model: m, args });
+  return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics, model: m, args });
 }
 
 registerEngine<EnumerateOptions>({
   name: 'enumerate',
-  options: ['maxExecutions', 'strategy', 'maxSites', 'signal'],
+  options: ['maxExecutions', 'strategy', 'maxSites', 'signal', 'lean'],
   description: 'exact enumeration of every execution of a discrete model (depth-first, by re-execution)',
   run: (m, options, args) => {
     if (options.strategy === 'parallel') {

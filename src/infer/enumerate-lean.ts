@@ -1,0 +1,500 @@
+/**
+ * The lean runtime of sequential enumeration: a model context made for the
+ * depth-first walk over execution paths, in place of the general effect
+ * runtime (handler stack, messages, traces).
+ *
+ * An async function cannot be forked, so every path re-runs the model from
+ * its start. The walk changes one choice per path (the last one that can
+ * advance); everything the model does before that choice is the same as on
+ * the previous path. So the sites before it are *replayed*: the context hands
+ * back the recorded value and does nothing else (no support, no log density,
+ * no bookkeeping); the log weight, the recorded values and the set of used
+ * addresses are restored from marks taken when that choice was first
+ * reached. New choice points compute their support and the log mass of every
+ * value once (a node of the choice tree), and their siblings reuse it. Log
+ * weights are float64 numbers; nothing is allocated per site on replay, and
+ * a path's draw is built only when it ends with positive probability.
+ *
+ * So the cost of a path is the model's own code and one `await` per site,
+ * plus the work of the sites after the choice that changed; the work of
+ * scoring follows the number of nodes in the choice tree, as in WebPPL.
+ *
+ * It assumes what enumeration always assumes: the model is a deterministic
+ * function of its choices. What it does not handle — a model with its own
+ * handlers, `plate`, `param`, tensor-valued draws or observations, a NaN log
+ * density, an error in the model's code — makes it give up
+ * ({@link LEAN_FALLBACK}) so that the caller re-runs the whole enumeration on
+ * the general runtime, which handles everything and names every error the
+ * same way as before.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ModelError, TycheError, rejectsPoint } from '../core/errors.js';
+import type { Ctx, Model } from '../core/model.js';
+import type { SampleOptions } from '../core/message.js';
+import type { Rng } from '../core/rng.js';
+import { type Value, type ValueLike, isTensor } from '../core/value.js';
+import { Distribution } from '../distributions/distribution.js';
+import type { Pacer } from './pace.js';
+import type { Draw } from './posterior.js';
+
+/** Returned when the lean runtime cannot run this model (the caller uses the general runtime). */
+export const LEAN_FALLBACK: unique symbol = Symbol('lean enumeration fallback');
+
+/** Thrown into the model to stop a path (zero probability, or giving up); never seen outside. */
+const STOP: unique symbol = Symbol('stop path');
+
+/** An already resolved promise of nothing (what every `factor` returns). */
+const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
+
+/** Resolved promises of each value of a support (supports are shared, frozen arrays: made once per support). */
+const resolvedCache = new WeakMap<readonly Value[], Promise<Value>[]>();
+
+function resolvedValues(support: readonly Value[]): Promise<Value>[] {
+  let out = resolvedCache.get(support);
+  if (out === undefined) {
+    out = support.map((v) => Promise.resolve(v));
+    resolvedCache.set(support, out);
+  }
+  return out;
+}
+
+/** The finite support of a latent site's distribution, or a `ModelError` naming the site. */
+export function enumerableSupport(address: string, dist: Distribution): Value[] {
+  const support = dist.enumerateSupport();
+  if (support === undefined) {
+    const why = dist.isDiscrete
+      ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
+      : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
+    throw new ModelError(address, why);
+  }
+  if (support.length === 0) throw new ModelError(address, `${dist.name} has an empty support`);
+  return support;
+}
+
+/** Result of a lean walk. */
+export interface LeanWalk<R> {
+  readonly draws: Draw<R>[];
+  readonly executions: number;
+  readonly pruned: number;
+}
+
+/** Limits of a walk. */
+export interface LeanLimits {
+  readonly maxExecutions: number;
+  readonly maxSites: number;
+}
+
+const engineState = (): { numTensors: number } => (tf.engine() as unknown as { state: { numTensors: number } }).state;
+
+/**
+ * Depth-first enumeration of a model's paths on the lean runtime
+ * (`walk`), or exact float64 scoring of given paths (`score`, used by the
+ * parallel strategy to rescore the paths its vectorised run found possible).
+ */
+export class LeanEnumerator<A extends unknown[], R> {
+  // the walk: choice indices and support sizes along the current path
+  private readonly path: number[] = [];
+  // per choice depth, valid for the current prefix: support, log mass of each value, and marks
+  private readonly supports: Value[][] = [];
+  private readonly lps: Float64Array[] = [];
+  private readonly weightBefore: number[] = [];
+  private readonly recordBefore: number[] = [];
+  private readonly sitesBefore: number[] = [];
+  // the recorded latent and deterministic values of the current path, in visit order
+  private readonly recAddress: string[] = [];
+  private readonly recValue: Value[] = [];
+  private recLength = 0;
+  // addresses by site ordinal: the current path's first `siteCount`, then the rest of the previous path's
+  private readonly siteAddress: string[] = [];
+  private siteCount = 0;
+  /** Sites of the previous path, each checked for duplicates. */
+  private previousCount = 0;
+  /**
+   * True while every site of this path has had the previous path's address
+   * at the same position: the addresses so far are then those of a prefix
+   * already checked, and a new site needs no duplicate check.
+   */
+  private matching = true;
+  /** The current path's addresses as a set, built when it first differs from the previous path. */
+  private seen: Set<string> | undefined;
+
+  /** Choice index changed by the last advance (sites before it replay); -1: nothing to replay. */
+  private replayUntil = -1;
+  private depth = 0;
+  private sites = 0;
+  private weight = 0;
+  private prefix = '';
+  private stopped: 'pruned' | 'fallback' | undefined;
+  /**
+   * The current path's weight reached zero: it runs on (cheaply, nothing is
+   * scored) until its next choice point or its end, where it is dropped. A
+   * condition at the end of a model so costs no exception.
+   */
+  private dead = false;
+  private aborted: { reason: unknown } | undefined;
+  /** In `score` mode: the value of each latent site by address. */
+  private fixed: ReadonlyMap<string, Value> | undefined;
+  private readonly ctx: Ctx;
+
+  /**
+   * @param m - the model (it must have no handlers of its own: see {@link LeanEnumerator.handles})
+   * @param args - its arguments
+   * @param rng - the random stream the model may read as `ctx.rng`
+   * @param pace - paces long walks and long executions, and carries the abort signal
+   * @param maxSites - most `sample`/`factor` sites one execution may visit
+   */
+  constructor(
+    private readonly m: Model<A, R>,
+    private readonly args: A,
+    rng: Rng,
+    private readonly pace: Pacer,
+    private readonly maxSites: number,
+  ) {
+    const self = this;
+    const numeric = m.numericSites;
+    this.ctx = {
+      sample(address: string, dist: Distribution, _options?: SampleOptions) {
+        return self.latent(address, dist, numeric) as never;
+      },
+      observe(address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) {
+        return self.observed(address, dist, value, numeric) as never;
+      },
+      factor(address: string, logWeight: ValueLike) {
+        return self.factorSite(address, logWeight);
+      },
+      deterministic<V extends Value>(address: string, value: V): V {
+        self.deterministicSite(address, value);
+        return value;
+      },
+      param() {
+        return self.giveUp();
+      },
+      plate() {
+        return self.giveUp();
+      },
+      scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
+        return self.scope(prefix, fn);
+      },
+      rng,
+    };
+  }
+
+  /** Whether the lean runtime can try this model at all (no handlers of its own). */
+  static handles(m: { readonly handlers: readonly unknown[] }): boolean {
+    return m.handlers.length === 0;
+  }
+
+  /** Enumerate every path depth-first; the draws with positive probability, or {@link LEAN_FALLBACK}. */
+  async walk(limits: LeanLimits): Promise<LeanWalk<R> | typeof LEAN_FALLBACK> {
+    const draws: Draw<R>[] = [];
+    let executions = 0;
+    let pruned = 0;
+    for (;;) {
+      if (++executions > limits.maxExecutions) throw new TycheError(`enumerate: more than ${limits.maxExecutions} executions; raise maxExecutions or use an approximate engine`);
+      if (this.pace.due()) await this.pace.pause();
+      const outcome = await this.runOnce();
+      if (outcome === LEAN_FALLBACK) return LEAN_FALLBACK;
+      if (outcome === undefined) pruned++;
+      else draws.push(outcome);
+      if (!this.advance()) break;
+    }
+    return { draws, executions, pruned };
+  }
+
+  /**
+   * Score one path exactly on the number path: each latent site takes its
+   * value from `values` (by address). The draw, undefined for a
+   * zero-probability path, or {@link LEAN_FALLBACK}. A latent site missing
+   * from `values` is an error naming it (`missing` says why).
+   */
+  async score(values: ReadonlyMap<string, Value>, missing: string): Promise<Draw<R> | undefined | typeof LEAN_FALLBACK> {
+    this.fixed = values;
+    this.missing = missing;
+    this.replayUntil = -1;
+    this.path.length = 0;
+    try {
+      return await this.runOnce();
+    } finally {
+      this.fixed = undefined;
+    }
+  }
+  private missing = '';
+
+  /** One execution of the model; its draw, undefined when pruned, or the fallback. */
+  private async runOnce(): Promise<Draw<R> | undefined | typeof LEAN_FALLBACK> {
+    this.depth = 0;
+    this.sites = 0;
+    this.prefix = '';
+    this.stopped = undefined;
+    this.dead = false;
+    if (this.replayUntil < 0) {
+      this.weight = 0;
+      this.recLength = 0;
+      this.siteCount = 0;
+      this.matching = true;
+      this.seen = undefined;
+    }
+    let returnValue: R;
+    try {
+      returnValue = await this.m.fn(this.ctx, ...this.args);
+    } catch (err) {
+      this.previousCount = this.siteCount;
+      if (this.aborted) throw this.aborted.reason;
+      if (this.stopped === 'fallback') return LEAN_FALLBACK;
+      // (an error after the path died is not seen by the general runtime, which stops there)
+      if (this.stopped === 'pruned' || this.dead || rejectsPoint(err)) return this.prune();
+      // an error of the model's own (or one of ours worth naming the general way): the general runtime reports it
+      return LEAN_FALLBACK;
+    }
+    this.previousCount = this.siteCount;
+    if (this.aborted) throw this.aborted.reason;
+    if (this.stopped === 'fallback') return LEAN_FALLBACK;
+    // a model that caught the stop and returned anyway: the path is still dead
+    if (this.stopped === 'pruned' || this.dead) return this.prune();
+    const values: Record<string, Value> = {};
+    for (let i = 0; i < this.recLength; i++) values[this.recAddress[i]] = this.recValue[i];
+    this.replayUntil = -1;
+    return { values, returnValue, logWeight: this.weight };
+  }
+
+  private prune(): undefined {
+    this.replayUntil = -1;
+    return undefined;
+  }
+
+  /** Move to the next path; false when the walk is complete. */
+  private advance(): boolean {
+    const path = this.path;
+    // a pruned run may have stopped before the end of the stored path
+    path.length = this.depth;
+    while (path.length > 0 && path[path.length - 1] + 1 >= this.supports[path.length - 1].length) path.pop();
+    if (path.length === 0) return false;
+    path[path.length - 1] += 1;
+    this.replayUntil = path.length - 1;
+    return true;
+  }
+
+  /** Stop the current path: it has probability zero. */
+  private pruneHere(): never {
+    this.stopped = 'pruned';
+    throw STOP;
+  }
+
+  /** Stop the walk: the general runtime must run this model. */
+  private giveUp(): never {
+    this.stopped ??= 'fallback';
+    throw STOP;
+  }
+
+  /** Claim a new site's address (duplicates are errors) and count it; returns the full address. */
+  private claim(address: string, counts: boolean): string {
+    if (this.stopped !== undefined) throw STOP;
+    if (typeof address !== 'string' || address.length === 0) this.giveUp();
+    const full = this.prefix === '' ? address : this.prefix + address;
+    const o = this.siteCount++;
+    if (!(this.matching && o < this.previousCount && this.siteAddress[o] === full)) {
+      this.matching = false;
+      if (this.seen === undefined) this.seen = new Set(this.siteAddress.slice(0, o));
+      if (this.seen.has(full)) this.giveUp();
+      this.seen.add(full);
+      this.siteAddress[o] = full;
+    }
+    if (counts) this.countSite();
+    return full;
+  }
+
+  private countSite(): void {
+    if (++this.sites > this.maxSites) this.giveUp();
+  }
+
+  /** After a site: yield to the event loop every 32 sites when due (a long execution stays abortable). */
+  private after<V>(value: V, resolved?: Promise<V>): Promise<V> {
+    if ((this.sites & 31) === 0 && this.pace.due()) {
+      return this.pace.pause().then(
+        () => value,
+        (reason: unknown) => {
+          this.aborted = { reason };
+          this.stopped = 'fallback';
+          throw STOP;
+        },
+      );
+    }
+    return resolved ?? Promise.resolve(value);
+  }
+
+  private latent(address: string, dist: Distribution, numeric: Map<string, boolean>): Promise<Value> {
+    try {
+      if (this.stopped !== undefined) throw STOP;
+      // a dead path stops at its next choice (its subtree is skipped)
+      if (this.dead) this.pruneHere();
+      const k = this.depth++;
+      if (this.fixed !== undefined) return this.fixedLatent(address, dist, numeric);
+      if (k < this.replayUntil) {
+        // replayed: the same site, with the same value, as on the previous path
+        this.countSite();
+        const j = this.path[k];
+        return this.after(this.supports[k][j], resolvedValues(this.supports[k])[j]);
+      }
+      if (k === this.replayUntil) {
+        // the choice that changed: restore the state before it, then take its next value
+        this.replayUntil = -1;
+        this.weight = this.weightBefore[k];
+        this.recLength = this.recordBefore[k];
+        this.siteCount = this.sitesBefore[k];
+        this.matching = true;
+        this.seen = undefined;
+        const full = this.claim(address, true);
+        const j = this.path[k];
+        return this.choose(full, this.supports[k][j], this.lps[k][j], resolvedValues(this.supports[k])[j]);
+      }
+      // a new node of the choice tree
+      const mark = this.siteCount;
+      const full = this.claim(address, true);
+      if (!(dist instanceof Distribution)) this.giveUp();
+      const support = enumerableSupport(full, dist);
+      const lps = new Float64Array(support.length);
+      for (let i = 0; i < support.length; i++) {
+        const v = support[i];
+        if (typeof v !== 'number') this.giveUp();
+        lps[i] = this.logMass(full, dist, v, numeric);
+      }
+      this.path[k] = 0;
+      this.supports[k] = support;
+      this.lps[k] = lps;
+      this.weightBefore[k] = this.weight;
+      this.recordBefore[k] = this.recLength;
+      this.sitesBefore[k] = mark;
+      return this.choose(full, support[0], lps[0], resolvedValues(support)[0]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Take value `v` (log mass `lp`) at a latent site. */
+  private choose(full: string, v: Value, lp: number, resolved?: Promise<Value>): Promise<Value> {
+    this.weight += lp;
+    this.record(full, v);
+    if (this.weight === -Infinity) this.dead = true;
+    return this.after(v, resolved);
+  }
+
+  private fixedLatent(address: string, dist: Distribution, numeric: Map<string, boolean>): Promise<Value> {
+    const full = this.claim(address, true);
+    if (!(dist instanceof Distribution)) this.giveUp();
+    const v = (this.fixed as ReadonlyMap<string, Value>).get(full);
+    if (v === undefined) throw new ModelError(full, this.missing);
+    if (typeof v !== 'number') this.giveUp();
+    return this.choose(full, v, this.logMass(full, dist, v, numeric));
+  }
+
+  private record(full: string, v: Value): void {
+    const i = this.recLength++;
+    this.recAddress[i] = full;
+    this.recValue[i] = v;
+  }
+
+  /**
+   * log p(v) as a float64 number. A site whose distribution computed with
+   * numbers before runs without a tfjs scope; otherwise the log density is
+   * computed in one and read back (parameters given as tensors). NaN gives up
+   * (the general runtime names the site).
+   */
+  private logMass(full: string, dist: Distribution, v: number, numeric: Map<string, boolean>): number {
+    let lp = NaN;
+    let known = false;
+    if (numeric.get(full) === true) {
+      const state = engineState();
+      const before = state.numTensors;
+      const r = dist.logProb(v);
+      if (typeof r === 'number' && state.numTensors === before) {
+        lp = r;
+        known = true;
+      } else {
+        // its parameters became tensors: use a tfjs scope from now on
+        numeric.set(full, false);
+        if (isTensor(r)) r.dispose();
+      }
+    }
+    if (!known) {
+      let plain = false;
+      const t = tf.tidy(() => {
+        const r = dist.logProb(v);
+        if (typeof r !== 'number') return r;
+        lp = r;
+        plain = true;
+        return undefined;
+      }) as tf.Tensor | undefined;
+      if (t !== undefined) {
+        const one = t.size === 1;
+        if (one) lp = t.dataSync()[0];
+        t.dispose();
+        if (!one) this.giveUp();
+      }
+      if (plain) numeric.set(full, true);
+    }
+    if (Number.isNaN(lp)) this.giveUp();
+    return lp;
+  }
+
+  private observed(address: string, dist: Distribution, value: ValueLike, numeric: Map<string, boolean>): Promise<Value> {
+    try {
+      if (this.stopped !== undefined) throw STOP;
+      const v = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+      if (typeof v !== 'number') this.giveUp();
+      if (this.replayUntil >= 0 && this.depth <= this.replayUntil) {
+        this.countSite();
+        return this.after(v);
+      }
+      const full = this.claim(address, true);
+      if (!(dist instanceof Distribution) || dist.batchShape.length !== 0 || dist.eventShape.length !== 0) this.giveUp();
+      if (!this.dead) {
+        this.weight += this.logMass(full, dist, v, numeric);
+        if (this.weight === -Infinity) this.dead = true;
+      }
+      return this.after(v);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private factorSite(address: string, logWeight: ValueLike): Promise<void> {
+    try {
+      if (this.stopped !== undefined) throw STOP;
+      let w: Value | ValueLike = typeof logWeight === 'boolean' ? (logWeight ? 1 : 0) : logWeight;
+      // a one-element tensor (made by the model's own code) is read as its number
+      if (isTensor(w) && w.size === 1) w = w.dataSync()[0];
+      if (typeof w !== 'number' || Number.isNaN(w)) this.giveUp();
+      if (this.replayUntil >= 0 && this.depth <= this.replayUntil) {
+        this.countSite();
+        return this.after(undefined, RESOLVED);
+      }
+      this.claim(address, true);
+      if (!this.dead) {
+        this.weight += w;
+        if (this.weight === -Infinity) this.dead = true;
+      }
+      return this.after(undefined, RESOLVED);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private deterministicSite(address: string, value: Value): void {
+    if (this.stopped !== undefined) throw STOP;
+    if (typeof value !== 'number') this.giveUp();
+    if (this.replayUntil >= 0 && this.depth <= this.replayUntil) return;
+    this.record(this.claim(address, false), value);
+  }
+
+  private async scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
+    const saved = this.prefix;
+    this.prefix = `${saved}${prefix}/`;
+    try {
+      return await fn();
+    } finally {
+      this.prefix = saved;
+    }
+  }
+}
