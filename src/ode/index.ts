@@ -73,29 +73,51 @@ interface Solved {
   readonly s: Float64Array;
 }
 
-function fdJacobian(f: OdeRhs, t: number, y: Float64Array, p: Float64Array, n: number): { dy: Float64Array; dp: Float64Array } {
-  const np = p.length;
+/**
+ * Central-difference Jacobians of `f` in y and in the parameters, into
+ * buffers reused across calls (`dy` `[n * n]`, `dp` `[n * np]`, row-major):
+ * the solver calls this at every stage, so it allocates nothing.
+ */
+function fdJacobian(f: OdeRhs, n: number, np: number): (t: number, y: Float64Array, p: Float64Array) => { dy: Float64Array; dp: Float64Array } {
   const dy = new Float64Array(n * n);
   const dp = new Float64Array(n * np);
-  const column = (v: Float64Array, j: number, out: Float64Array, cols: number, evalAt: (v: Float64Array) => ArrayLike<number>) => {
-    const x = v[j]!;
-    const h = 1e-6 * Math.max(1, Math.abs(x));
-    v[j] = x + h;
-    const up = Array.from(evalAt(v));
-    v[j] = x - h;
-    const dn = evalAt(v);
-    v[j] = x;
-    for (let i = 0; i < n; i++) out[i * cols + j] = (up[i]! - dn[i]!) / (2 * h);
+  const up = new Float64Array(n);
+  const yv = new Float64Array(n);
+  return (t, y, p) => {
+    yv.set(y);
+    // column j of `out` (`cols` columns) from the step in v[j], v being yv or p
+    const column = (v: Float64Array, j: number, out: Float64Array, cols: number): void => {
+      const x = v[j]!;
+      const h = 1e-6 * Math.max(1, Math.abs(x));
+      v[j] = x + h;
+      up.set(f(t, yv, p));
+      v[j] = x - h;
+      const dn = f(t, yv, p);
+      v[j] = x;
+      for (let i = 0; i < n; i++) out[i * cols + j] = (up[i]! - dn[i]!) / (2 * h);
+    };
+    for (let j = 0; j < n; j++) column(yv, j, dy, n);
+    for (let k = 0; k < np; k++) column(p, k, dp, np);
+    return { dy, dp };
   };
-  for (let j = 0; j < n; j++) column(y, j, dy, n, (v) => f(t, v, p));
-  for (let k = 0; k < np; k++) column(p, k, dp, np, (v) => f(t, y, v));
-  return { dy, dp };
+}
+
+/** Copy a Jacobian given as rows (`rows x cols`) into a row-major buffer. */
+function copyRows(rows: ArrayLike<ArrayLike<number>>, out: Float64Array, cols: number): Float64Array {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    for (let k = 0; k < cols; k++) out[i * cols + k] = r[k]!;
+  }
+  return out;
 }
 
 /** The augmented right-hand side of (y, S): y' = f, S' = J_y S + [0 | J_p]. */
 function augmented(f: OdeRhs, jac: OdeJacobian | undefined, n: number, p: Float64Array): (t: number, z: Float64Array, out: Float64Array) => void {
   const np = p.length;
   const m = n + np;
+  const fd = fdJacobian(f, n, np);
+  const dyBuf = new Float64Array(n * n);
+  const dpBuf = new Float64Array(n * np);
   return (t, z, out) => {
     const y = z.subarray(0, n);
     const fy = f(t, y, p);
@@ -104,9 +126,9 @@ function augmented(f: OdeRhs, jac: OdeJacobian | undefined, n: number, p: Float6
     let dp: Float64Array;
     if (jac) {
       const j = jac(t, y, p);
-      dy = Float64Array.from({ length: n * n }, (_, k) => j.dy[Math.floor(k / n)]![k % n]!);
-      dp = Float64Array.from({ length: n * np }, (_, k) => j.dparams[Math.floor(k / np)]![k % np]!);
-    } else ({ dy, dp } = fdJacobian(f, t, Float64Array.from(y), p, n));
+      dy = copyRows(j.dy, dyBuf, n);
+      dp = copyRows(j.dparams, dpBuf, np);
+    } else ({ dy, dp } = fd(t, y, p));
     const s = z.subarray(n);
     for (let i = 0; i < n; i++) {
       for (let c = 0; c < m; c++) {
@@ -267,11 +289,8 @@ function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[]
   const m = n + p.length;
   const dim = n + n * m;
   const rhs = augmented(f, o.jacobian, n, p);
-  const stateJacobian = (t: number, y: Float64Array): Float64Array => {
-    if (!o.jacobian) return fdJacobian(f, t, y, p, n).dy;
-    const j = o.jacobian(t, y, p);
-    return Float64Array.from({ length: n * n }, (_, k) => j.dy[Math.floor(k / n)]![k % n]!);
-  };
+  const fd = fdJacobian(f, n, p.length);
+  const stateJacobian = (t: number, y: Float64Array): Float64Array => (o.jacobian ? copyRows(o.jacobian(t, y, p).dy, new Float64Array(n * n), n) : fd(t, y, p).dy);
   const step = o.method === 'rosenbrock' ? rosenbrock(rhs, dim, n, stateJacobian) : dormandPrince(rhs, dim);
   const order = o.method === 'rosenbrock' ? 2 : 4;
   let z = new Float64Array(dim);
@@ -384,6 +403,7 @@ function odeOp(f: OdeRhs, t0: number, ts: readonly number[], o: SolveOptions): C
       return [...broadcastBatch(yb, pb), T, n];
     },
     declines: (err) => err instanceof InvalidParameterError,
+    precise: () => odeOp(f, t0, ts, { ...o, rtol: Math.min(o.rtol, 1e-10), atol: Math.min(o.atol, 1e-10), maxSteps: o.maxSteps * 100 }),
     instantiate([yShape, pShape], outShape) {
       const n = yShape![yShape!.length - 1]!;
       const np = pShape![pShape!.length - 1] ?? 0;

@@ -6,6 +6,7 @@
  * parameters such as eight schools' `theta`).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { mcseMean, mcseSd } from '../../src/diagnostics/mcse.js';
 import { rhatBulk, rhatTail } from '../../src/diagnostics/rhat.js';
@@ -16,8 +17,8 @@ import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posterio
 import { gaussMixData, lowDimGaussMix } from '../../models/posteriordb/gauss-mix.js';
 import { kidiqData, kidscoreMomiq } from '../../models/posteriordb/kidiq.js';
 
-/** Where the reference posteriors live (shared with the other engineers; may be absent). */
-export const POSTERIORDB = new URL('../../../shared/posteriordb/', import.meta.url);
+/** Where the reference posteriors live (shared with the other engineers; may be absent): `TYCHE_POSTERIORDB` (a folder) overrides. */
+export const POSTERIORDB = process.env.TYCHE_POSTERIORDB ? pathToFileURL(`${process.env.TYCHE_POSTERIORDB.replace(/\/$/, '')}/`) : new URL('../../../shared/posteriordb/', import.meta.url);
 
 /** Draws by parameter name, split by chain. */
 export type Columns = Map<string, Float64Array[]>;

@@ -61,6 +61,13 @@ export interface CustomOp {
    * in a replay the point is declined and handed back). Other errors propagate.
    */
   declines?(err: unknown): boolean;
+  /**
+   * The same op computed more accurately (an ODE solve at tight tolerances),
+   * for the gradient self-check (`gradient-check.ts`): central differences
+   * of an adaptive solver's output differ from its sensitivities by about its
+   * error tolerance, which would blur a check of the gradient code.
+   */
+  precise?(): CustomOp;
 }
 
 /**

@@ -12,7 +12,9 @@
  *    changes is evaluated by tfjs instead) and custom-gradient ops;
  * 2. a self-check at two points (the first one asked for and a perturbed
  *    one) compares the replay's log density and gradient with tfjs's; any
- *    disagreement beyond float32 rounding turns compilation off;
+ *    disagreement beyond float32 rounding turns compilation off (a graph
+ *    with custom ops, whose gradient code tfjs shares, also has its gradient
+ *    checked against central differences of its own values);
  * 3. only whole-model potentials use it (the caller passes `compile`): a
  *    density whose closure changes between calls (e.g. conditioned on
  *    discrete values updated by Gibbs) must not, and does not by default.
@@ -29,6 +31,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
 import { type TraceResult, traceTensorFunction } from '../../backend/jit/trace.js';
+import { customGradientCheck, hasCustomOps } from '../../backend/jit/gradient-check.js';
 
 function sizeOfInput(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -336,6 +339,12 @@ export class CompiledDensity {
       if (!(dv <= REL_TOL && dg <= REL_TOL)) {
         return this.turnOff(`self-check failed (relative disagreement with tfjs: log density ${dv.toExponential(1)}, gradient ${dg.toExponential(1)})`);
       }
+    }
+    // custom ops (odeSolve, incomplete-beta cdfs) give tfjs the same gradient code the replay runs, so the
+    // comparison above cannot catch a wrong one: central differences of the replay's float64 values can
+    if (hasCustomOps(traced.graph)) {
+      const worst = customGradientCheck(traced.graph, q, REL_TOL);
+      if (worst !== undefined && !(worst <= REL_TOL)) return this.turnOff(`self-check failed (a custom op's gradient disagrees with central differences of the log density: relative ${worst.toExponential(1)})`);
     }
     if (this.mode === 'auto' && compiled.work * this.rows > WORK_PER_KERNEL * compiled.kernelCount) {
       return this.turnOff(
