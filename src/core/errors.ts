@@ -115,6 +115,25 @@ export function branchOnTensorError(site: string): ModelError {
   return new ModelError(site, BRANCH_ON_TENSOR_MESSAGE);
 }
 
+/**
+ * The error for a tensor comparison used as a JS condition, found in the
+ * model's source before it runs (`core/condition-lint.ts`): names the model,
+ * the line of its source (line 1 is the line where the function starts) and
+ * that line's code, then says what {@link branchOnTensorError} says.
+ *
+ * @param modelName - the model's name
+ * @param line - 1-based line within the function's source
+ * @param code - the code on that line
+ * @param more - how many further places were found
+ */
+export function branchOnTensorSourceError(modelName: string, line: number, code: string, more = 0): TycheError {
+  const others = more > 0 ? ` (and ${more} more place${more === 1 ? '' : 's'})` : '';
+  return new TycheError(
+    `model "${modelName}", line ${line} of its source \`${code}\`${others}: ${BRANCH_ON_TENSOR_MESSAGE}. ` +
+      '(If that value can never be a tensor, pass checkConditions: false to infer to skip this check of the source.)',
+  );
+}
+
 /** True for errors raised by tyche about the user's model, data or options (not raw JS or tfjs errors). */
 export function isTycheError(err: unknown): err is TycheError | InvalidParameterError {
   return err instanceof TycheError || err instanceof InvalidParameterError;

@@ -9,5 +9,6 @@ export { Trace, type Site, siteLogDensity, plateNestingOf } from './trace.js';
 export * from './handlers.js';
 export { Rng, rngFrom, type Seed } from './rng.js';
 export { type Value, type ValueLike, isTensor, toNumber, toArray, toValue, logSumExp } from './value.js';
+export { lintConditions, type ConditionFinding } from './condition-lint.js';
 /** Polymorphic arithmetic (numbers in, numbers out; tensors otherwise) for models that run both per particle and batched. */
 export * as ops from './value.js';

@@ -9,6 +9,7 @@
 import { TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
+import { assertNoTensorConditions } from '../core/condition-lint.js';
 import { explainZeroDensity } from './diagnose.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
@@ -19,6 +20,13 @@ export interface CommonOptions {
   readonly method: string;
   /** Seed of the random stream; the same seed gives the same result on the same backend. */
   readonly seed?: number | string;
+  /**
+   * Read the model's source (and a guide's) before running it and refuse a
+   * tensor comparison used as a JS condition, e.g. `if (ops.gt(x, 0))`
+   * (default true; see docs/getting-started.md, "Branching on a draw").
+   * `false` skips only this check of the source: the run-time checks stay.
+   */
+  readonly checkConditions?: boolean;
 }
 
 /** An inference engine as registered with {@link registerEngine}. */
@@ -67,13 +75,17 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   if (!engine) {
     throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
   }
-  const allowed = new Set(['method', 'seed', ...engine.options]);
+  const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
   for (const k of Object.keys(options)) {
     if (!allowed.has(k)) throw new TycheError(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
   }
   if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
     throw new TycheError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
   }
+  if (options.checkConditions !== undefined && typeof options.checkConditions !== 'boolean') {
+    throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
+  }
+  if (options.checkConditions !== false) checkSources(modelObj, options);
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
   try {
@@ -82,5 +94,18 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     // every engine's "nothing has positive density" is explained the same way: by the site to blame
     if (err instanceof ZeroDensityError) throw await explainZeroDensity(err, modelObj, args, options.seed);
     throw err;
+  }
+}
+
+/**
+ * The static line of defence against `if (ops.gt(x, 0))` (a tensor is always
+ * true): lint the model's source, and a guide's where one is given, once per
+ * function (`core/condition-lint.ts`).
+ */
+function checkSources<A extends unknown[], R>(m: Model<A, R>, options: CommonOptions): void {
+  assertNoTensorConditions(m.fn as (...args: never[]) => unknown, m.name);
+  for (const [key, value] of Object.entries(options)) {
+    if (value instanceof Model) assertNoTensorConditions(value.fn as (...args: never[]) => unknown, `${value.name} (option ${key})`);
+    else if (key === 'guide' && typeof value === 'function') assertNoTensorConditions(value as (...args: never[]) => unknown, `${value.name || 'guide'} (option guide)`);
   }
 }

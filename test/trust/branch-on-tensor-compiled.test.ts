@@ -9,6 +9,10 @@
  *
  * Exact answers by quadrature; statistical checks within 4 MCSE, each shown failing on the
  * wrong answer the bug gave (the first branch always taken).
+ *
+ * `infer` now refuses these models before they run (the static check of the source,
+ * test/trust/condition-lint.test.ts); `checkConditions: false` turns that off here so that the
+ * run-time line of defence is what is tested.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
@@ -71,14 +75,14 @@ describe('a model that branches on a tensor comparison', () => {
   it('nuts (vectorised, sequential, compile: false), hmc and vi stop with the shared error naming the site', async () => {
     const short = { seed: 1, chains: 2, warmup: 10, samples: 10 };
     for (const o of [{ method: 'nuts' }, { method: 'nuts', vectorize: false }, { method: 'nuts', compile: false }, { method: 'nuts', vectorize: false, compile: false }, { method: 'hmc' }]) {
-      await expect(infer(truthy, { ...short, ...o } as never), JSON.stringify(o)).rejects.toThrow(MESSAGE);
+      await expect(infer(truthy, { ...short, ...o, checkConditions: false } as never), JSON.stringify(o)).rejects.toThrow(MESSAGE);
     }
-    await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20 })).rejects.toThrow(MESSAGE);
-    await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20, compile: false })).rejects.toThrow(MESSAGE);
+    await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20, checkConditions: false })).rejects.toThrow(MESSAGE);
+    await expect(infer(truthy, { method: 'vi', seed: 1, steps: 20, compile: false, checkConditions: false })).rejects.toThrow(MESSAGE);
   });
 
   it('mh (compile by default) falls back to model runs and is right within 4 MCSE (the first-branch answer is not)', async () => {
-    const post = await infer(truthy, { method: 'mh', seed: 1, chains: 4, warmup: 300, samples: 3000 });
+    const post = await infer(truthy, { method: 'mh', seed: 1, chains: 4, warmup: 300, samples: 3000, checkConditions: false });
     expect(String(post.diagnostics.compiled)).toMatch(/site "y": the model branches on a tensor comparison/);
     expect(within4(zOf(post, EXACT))).toBe(true);
     expect(within4(zOf(post, FIRST_BRANCH_ALWAYS))).toBe(false); // planted: the bug's answer fails the check
@@ -115,7 +119,7 @@ describe('a model that branches on a tensor comparison', () => {
     });
     const exact = exactMean((x) => (x > 0 ? 0.5 : 1));
     const recorded = exactMean((x) => (x > 0 ? 0.5 : 3)); // what the compiled record scores
-    const post = await infer(sneaky, { method: 'mh', seed: 1, chains: 4, warmup: 300, samples: 3000 });
+    const post = await infer(sneaky, { method: 'mh', seed: 1, chains: 4, warmup: 300, samples: 3000, checkConditions: false });
     expect(String(post.diagnostics.compiled)).toMatch(/^abandoned, the run restarted on model runs: the compiled density disagreed with a model run/);
     expect(within4(zOf(post, exact))).toBe(true);
     expect(within4(zOf(post, recorded))).toBe(false); // planted: the record's answer fails the check

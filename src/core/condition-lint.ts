@@ -1,0 +1,450 @@
+/**
+ * A static check of a model's source for a tensor comparison used as a
+ * JavaScript condition: `if (ops.gt(mu, 0))`, `ops.lt(a, b) ? p : q`,
+ * `while (x.greater(y))`, `!ops.eq(z, 1)`, `ops.gt(a, 0) && ...`. A tensor
+ * object is always true in JS, so such a model silently takes one branch.
+ *
+ * The run-time check (a boolean tensor that nothing consumes, in the JIT
+ * recorder and `backend/condition-watch.ts`) misses a comparison that is
+ * both used by a tensor op and steers a JS condition; this check reads the
+ * source instead (`fn.toString()`, after whatever transpiler or bundler
+ * produced it), so it sees both.
+ *
+ * What is reported: a call to a comparison or logical op (`gt`, `lt`, `ge`,
+ * `le`, `eq`, `ne`, `and`, `isInteger`, `greater`, `greaterEqual`, `less`,
+ * `lessEqual`, `equal`, `notEqual`, `logicalAnd`, `logicalOr`, `logicalNot`,
+ * `logicalXor`, `isNaN`, `isInf`, `isFinite`) as a method of anything but a
+ * JS built-in (`ops.gt(...)`, `tf.greater(...)`, `x.greater(...)`, the
+ * `(0, ns.gt)(...)` form transpilers write for named imports), a bare call
+ * of such a name bound in the source to one of those ops
+ * (`const { gt } = ops`), or a `const`/`let` that only ever holds such a
+ * call, where it is a condition: the test of `if`, `while`, `do ... while`,
+ * `for` or `?:`, the operand of `!`, an operand of `&&`/`||` other than the
+ * last, or the last one where the whole `&&`/`||` chain is a condition.
+ * Wrapped in anything that yields a number or a JS boolean (`toNumber(...)`,
+ * `.dataSync()[0]`, `Number(...)`, a comparison with `===`), it is not
+ * reported. Code in strings, template text, comments and regular expressions
+ * is skipped. Functions the model calls are checked only where their source
+ * is inside the model's.
+ *
+ * @module
+ */
+import { branchOnTensorSourceError } from './errors.js';
+import { tokenize, type Token, type Tokens } from './js-tokens.js';
+
+/** A tensor comparison used as a JS condition, found in source text. */
+export interface ConditionFinding {
+  /** 1-based line in the source that was checked. */
+  readonly line: number;
+  /** The source line, trimmed (at most 160 characters). */
+  readonly code: string;
+  /** The comparison as written, e.g. `ops.gt(mu, 0)` or the variable holding one. */
+  readonly expression: string;
+  /** Where it is used: `if`, `while`, `for`, `?:` (test of a conditional), `!`, `&&`/`||` (an operand tested for truth). */
+  readonly use: 'if' | 'while' | 'for' | '?:' | '!' | '&&/||';
+}
+
+/** Names of comparison and logical ops whose result is a boolean tensor when an argument is a tensor. */
+const COMPARISONS = new Set([
+  'gt', 'lt', 'ge', 'le', 'eq', 'ne', 'and', 'isInteger',
+  'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual',
+  'logicalAnd', 'logicalOr', 'logicalNot', 'logicalXor', 'isNaN', 'isInf', 'isFinite',
+]);
+
+/** Of those, the ones called bare (without a receiver) only as tfjs's (imported by name). */
+const BARE_COMPARISONS = new Set(['greaterEqual', 'lessEqual', 'notEqual', 'logicalAnd', 'logicalOr', 'logicalNot', 'logicalXor']);
+
+/** Receivers whose methods of those names return JS booleans (`Number.isInteger`, `Number.isNaN`). */
+const BUILTINS = new Set(['Number', 'Math', 'Object', 'Array', 'Reflect', 'JSON', 'String', 'Atomics', 'Promise', 'BigInt', 'globalThis', 'window', 'self', 'global', 'console']);
+
+/** Tokens after which an expression starts (nothing on its left binds to it). */
+const LEFT_BOUNDARIES = new Set([
+  '(', '[', '{', ',', ';', '?', ':', '=>', '...', '}',
+  '=', '+=', '-=', '*=', '/=', '%=', '**=', '<<=', '>>=', '>>>=', '&=', '|=', '^=', '&&=', '||=', '??=',
+]);
+const LEFT_KEYWORDS = new Set(['return', 'throw', 'case', 'yield', 'else', 'do']);
+const ASSIGNMENTS = new Set(['=', '+=', '-=', '*=', '/=', '%=', '**=', '<<=', '>>=', '>>>=', '&=', '|=', '^=', '&&=', '||=', '??=']);
+const DECLARATIONS = new Set(['const', 'let', 'var']);
+/** Keywords that may precede `(` without making it a call. */
+const NOT_CALLEES = new Set(['return', 'typeof', 'void', 'delete', 'await', 'yield', 'throw', 'case', 'in', 'of', 'instanceof', 'new', 'else', 'do']);
+const STATEMENT_HEADS = new Set(['if', 'while', 'for', 'switch', 'catch', 'with']);
+
+const isPunct = (t: Token | undefined, text: string): boolean => t !== undefined && t.kind === 'punct' && t.text === text;
+const isName = (t: Token | undefined, text?: string): boolean => t !== undefined && t.kind === 'name' && (text === undefined || t.text === text);
+const isLogical = (t: Token | undefined): boolean => isPunct(t, '&&') || isPunct(t, '||');
+
+/** Lint state over one source text. */
+class Lint {
+  private readonly t: readonly Token[];
+  private readonly match: readonly number[];
+  private readonly parent: readonly number[];
+  /** The test of each `for (init; test; update)` header, as [first `;`, second `;`]. */
+  private readonly forTests = new Map<number, number>();
+  /** Names bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`). */
+  private readonly aliases = new Set<string>();
+
+  constructor(private readonly source: string, toks: Tokens) {
+    this.t = toks.tokens;
+    this.match = toks.match;
+    this.parent = toks.parent;
+    this.findForTests();
+    this.findAliases();
+  }
+
+  run(): ConditionFinding[] {
+    const found = new Map<number, ConditionFinding>();
+    const report = (s: number, e: number, use: ConditionFinding['use'] | undefined): void => {
+      if (use === undefined || found.has(s)) return;
+      found.set(s, this.finding(s, e, use));
+    };
+    const calls: [number, number][] = [];
+    for (let i = 0; i < this.t.length; i++) {
+      const call = this.comparisonCall(i);
+      if (call) {
+        calls.push(call);
+        report(call[0], call[1], this.tested(call[0], call[1]));
+      }
+    }
+    for (const [name, decls] of this.comparisonVariables(calls)) {
+      for (let i = 0; i < this.t.length; i++) {
+        if (!isName(this.t[i], name) || decls.has(i) || this.isMember(i)) continue;
+        report(i, i, this.tested(i, i));
+      }
+    }
+    return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+  }
+
+  /** `a.b` or `a?.b`: the token at i is a property name. */
+  private isMember(i: number): boolean {
+    return isPunct(this.t[i - 1], '.') || isPunct(this.t[i - 1], '?.');
+  }
+
+  /**
+   * If a comparison call has its op name at token i, the token range
+   * [start, end] of the whole call (receiver included).
+   */
+  private comparisonCall(i: number): [number, number] | undefined {
+    const t = this.t;
+    const name = t[i];
+    if (name.kind !== 'name' || !(COMPARISONS.has(name.text) || this.aliases.has(name.text))) return undefined;
+    let open = i + 1;
+    if (isPunct(t[open], '?.')) open++;
+    if (this.isMember(i)) {
+      const recv = this.chainStart(i - 1);
+      if (recv === i - 1) return undefined;
+      if (recv === i - 2 && isName(t[recv]) && BUILTINS.has(t[recv].text)) return undefined;
+      if (isPunct(t[open], '(') && this.match[open] > 0) return [recv, this.match[open]];
+      // `(0, ns.gt)(a, b)`: a transpiler's call of a named import
+      const paren = recv - 3;
+      if (isPunct(t[i + 1], ')') && this.match[i + 1] === paren && isPunct(t[recv - 1], ',') && t[recv - 2]?.kind === 'number' && isPunct(t[i + 2], '(') && this.match[i + 2] > 0) {
+        return [paren, this.match[i + 2]];
+      }
+      return undefined;
+    }
+    if (!(BARE_COMPARISONS.has(name.text) || this.aliases.has(name.text))) return undefined;
+    if (!isPunct(t[open], '(') || this.match[open] < 0) return undefined;
+    const prev = t[i - 1];
+    // a declaration or method definition of that name, not a call
+    if (isName(prev, 'function') || isName(prev, 'new') || isPunct(t[this.match[open] + 1], '{')) return undefined;
+    return [i, this.match[open]];
+  }
+
+  /**
+   * The first token of the member/call chain that ends with the `.` at
+   * index dot (`a.b(c)[d].` → `a`); dot itself if nothing precedes it.
+   */
+  private chainStart(dot: number): number {
+    const t = this.t;
+    let k = dot - 1;
+    for (;;) {
+      const tok = t[k];
+      if (tok === undefined) return dot;
+      if (tok.kind === 'punct' && (tok.text === ')' || tok.text === ']')) {
+        const o = this.match[k];
+        if (o < 0) return k + 1;
+        const before = t[o - 1];
+        // a call or index on something before it (not `if (...)`, `return (...)`)
+        if (before && ((before.kind === 'name' && !NOT_CALLEES.has(before.text) && !STATEMENT_HEADS.has(before.text)) || isPunct(before, ')') || isPunct(before, ']') || isPunct(before, '?.') || before.kind === 'template')) {
+          k = isPunct(before, '?.') ? o - 2 : o - 1;
+          continue;
+        }
+        return o;
+      }
+      if (tok.kind === 'template' && this.match[k] >= 0 && tok.text.startsWith('}')) return this.match[k];
+      if (tok.kind === 'name' || tok.kind === 'number' || tok.kind === 'string' || tok.kind === 'template' || tok.kind === 'regex') {
+        if (isPunct(t[k - 1], '.') || isPunct(t[k - 1], '?.')) {
+          k -= 2;
+          continue;
+        }
+        return k;
+      }
+      return dot;
+    }
+  }
+
+  /** Whether the token at k ends an expression on the left (the expression after it starts fresh). */
+  private leftBoundary(k: number): boolean {
+    const tok = this.t[k];
+    if (tok === undefined) return true;
+    if (tok.kind === 'punct') {
+      if (LEFT_BOUNDARIES.has(tok.text)) return true;
+      // the `)` that closes `if (...)`, `while (...)`, `for (...)`
+      return tok.text === ')' && this.match[k] >= 0 && isName(this.t[this.match[k] - 1]) && STATEMENT_HEADS.has(this.t[this.match[k] - 1].text);
+    }
+    if (tok.kind === 'template') return tok.text.endsWith('${');
+    return tok.kind === 'name' && LEFT_KEYWORDS.has(tok.text);
+  }
+
+  /**
+   * How the value of the expression at tokens [s, e] is tested for truth, if
+   * it is: the whole test of `if`/`while`/`for`/`?:`, the operand of `!`, or
+   * an operand of `&&`/`||` whose truth decides the result.
+   */
+  private tested(s: number, e: number): ConditionFinding['use'] | undefined {
+    const t = this.t;
+    const p = t[s - 1];
+    const n = t[e + 1];
+    // `G.dataSync()`, `G[0]`, `G(...)`: G is only part of the expression
+    if (isPunct(n, '.') || isPunct(n, '?.') || isPunct(n, '[') || isPunct(n, '(') || (n?.kind === 'template' && !n.text.startsWith('}'))) return undefined;
+    if (isPunct(p, '!')) return '!';
+    if (isName(p, 'await')) return this.tested(s - 1, e);
+    if (isPunct(p, '(') && isPunct(n, ')') && this.match[s - 1] === e + 1) {
+      const head = t[s - 2];
+      if (isName(head, 'if')) return 'if';
+      if (isName(head, 'while')) return 'while';
+      const call = head !== undefined && ((head.kind === 'name' && !NOT_CALLEES.has(head.text)) || isPunct(head, ')') || isPunct(head, ']') || isPunct(head, '?.') || head.kind === 'template');
+      return call ? undefined : this.tested(s - 1, e + 1);
+    }
+    if (isPunct(p, ';') && isPunct(n, ';') && this.forTests.get(s - 1) === e + 1) return 'for';
+    // `G + 1 && ...`, `a && G * 2`: G is only part of an operand
+    if (!this.rightBoundary(e + 1)) return undefined;
+    if (isLogical(n) && (this.leftBoundary(s - 1) || isLogical(p))) return '&&/||';
+    if (isPunct(n, '?') && this.leftBoundary(s - 1)) return '?:';
+    if (isLogical(p)) {
+      // the last operand of an `&&`/`||` chain: tested where the whole chain is
+      return this.tested(this.logicalChainStart(s - 1), e);
+    }
+    return undefined;
+  }
+
+  /** Whether the token at k ends the expression before it on the right (nothing after it binds to that expression). */
+  private rightBoundary(k: number): boolean {
+    const tok = this.t[k];
+    if (tok === undefined) return true;
+    if (tok.kind === 'punct') return [')', ']', '}', ',', ';', '?', ':', '&&', '||', '??'].includes(tok.text) || (tok.newlineBefore && this.operandStart(tok));
+    if (tok.kind === 'template') return tok.text.startsWith('}');
+    return tok.newlineBefore;
+  }
+
+  /** The first token of the `&&`/`||` chain whose operator is at index op. */
+  private logicalChainStart(op: number): number {
+    const t = this.t;
+    let k = op - 1;
+    for (;;) {
+      const tok = t[k];
+      if (tok === undefined) return k + 1;
+      if (isLogical(tok)) {
+        k--;
+        continue;
+      }
+      if (tok.kind === 'punct' && (tok.text === ')' || tok.text === ']' || tok.text === '}') && this.match[k] >= 0 && !this.leftBoundary(k)) {
+        k = this.match[k] - 1;
+        continue;
+      }
+      if (tok.kind === 'template' && tok.text.startsWith('}') && this.match[k] >= 0) {
+        k = this.match[k] - 1;
+        continue;
+      }
+      if (this.leftBoundary(k)) return k + 1;
+      // a line break between two operands: a new statement (automatic semicolon insertion)
+      if (tok.newlineBefore && this.operandStart(tok) && this.operandEnd(t[k - 1])) return k;
+      k--;
+    }
+  }
+
+  private operandStart(tok: Token): boolean {
+    return tok.kind !== 'punct' || tok.text === '(' || tok.text === '[' || tok.text === '!' || tok.text === '{';
+  }
+
+  private operandEnd(tok: Token | undefined): boolean {
+    return tok !== undefined && (tok.kind !== 'punct' ? !(tok.kind === 'name' && (LEFT_KEYWORDS.has(tok.text) || NOT_CALLEES.has(tok.text))) : tok.text === ')' || tok.text === ']' || tok.text === '}');
+  }
+
+  /** The `for (init; test; update)` headers' tests. */
+  private findForTests(): void {
+    const t = this.t;
+    for (let i = 0; i < t.length; i++) {
+      if (!isName(t[i], 'for')) continue;
+      const open = isName(t[i + 1], 'await') ? i + 2 : i + 1;
+      if (!isPunct(t[open], '(') || this.match[open] < 0) continue;
+      const semis: number[] = [];
+      for (let k = open + 1; k < this.match[open]; k++) if (this.parent[k] === open && isPunct(t[k], ';')) semis.push(k);
+      if (semis.length === 2) this.forTests.set(semis[0], semis[1]);
+    }
+  }
+
+  /** Names bound to a comparison op: `const { gt, lt: less } = ops`, `const greater = tf.greater`. */
+  private findAliases(): void {
+    const t = this.t;
+    for (let i = 0; i < t.length; i++) {
+      // a destructuring pattern `{ ... } = <name or member chain>`
+      if (isPunct(t[i], '{') && this.match[i] > i && isPunct(t[this.match[i] + 1], '=') && isName(t[this.match[i] + 2])) {
+        for (let k = i + 1; k < this.match[i]; k++) {
+          if (this.parent[k] !== i || !isName(t[k]) || !COMPARISONS.has(t[k].text) || this.isMember(k)) continue;
+          if (!(isPunct(t[k - 1], '{') || isPunct(t[k - 1], ','))) continue;
+          if (isPunct(t[k + 1], ':') && isName(t[k + 2])) this.aliases.add(t[k + 2].text);
+          else if (isPunct(t[k + 1], ',') || isPunct(t[k + 1], '}') || isPunct(t[k + 1], '=')) this.aliases.add(t[k].text);
+        }
+      }
+      // `const greater = tf.greater`
+      if (isName(t[i]) && DECLARATIONS.has(t[i].text) && isName(t[i + 1]) && isPunct(t[i + 2], '=')) {
+        let k = i + 3;
+        while (isName(t[k]) && isPunct(t[k + 1], '.')) k += 2;
+        if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) this.aliases.add(t[i + 1].text);
+      }
+    }
+  }
+
+  /** Whether the token at k ends the expression before it (`;`, `,`, `}` or a new line). */
+  private endsStatement(k: number): boolean {
+    const tok = this.t[k];
+    return tok === undefined || isPunct(tok, ';') || isPunct(tok, ',') || isPunct(tok, '}') || isPunct(tok, ')') || tok.newlineBefore;
+  }
+
+  /**
+   * Variables that only ever hold a comparison: declared or assigned as
+   * `x = <comparison call>` (or `= <another such variable>`), and bound in
+   * no other way anywhere in the source (no other assignment, no parameter
+   * or pattern of that name). Returns each name with the token indices of
+   * its bindings.
+   */
+  private comparisonVariables(calls: readonly [number, number][]): Map<string, Set<number>> {
+    const t = this.t;
+    const callAt = new Map(calls);
+    const result = new Map<string, Set<number>>();
+    const others = new Set<string>();
+    const bindings = new Map<string, number[]>();
+    for (let i = 0; i < t.length; i++) {
+      const tok = t[i];
+      if (tok.kind !== 'name' || this.isMember(i) || DECLARATIONS.has(tok.text)) continue;
+      if (this.isBinding(i)) bindings.set(tok.text, [...(bindings.get(tok.text) ?? []), i]);
+    }
+    // fixed point: `const d = c` where c is such a variable
+    for (let round = 0; round < 4; round++) {
+      let changed = false;
+      for (const [name, at] of bindings) {
+        if (result.has(name) || others.has(name)) continue;
+        const kinds = at.map((i) => {
+          if (!isPunct(t[i + 1], '=')) return 'other';
+          const s = i + 2;
+          const end = callAt.get(s);
+          if (end !== undefined && this.endsStatement(end + 1)) return 'comparison';
+          if (isName(t[s]) && result.has(t[s].text) && this.endsStatement(s + 1)) return 'comparison';
+          if (isName(t[s]) && !others.has(t[s].text) && bindings.has(t[s].text) && this.endsStatement(s + 1)) return 'pending';
+          return 'other';
+        });
+        if (kinds.includes('other')) {
+          others.add(name);
+          changed = true;
+        } else if (!kinds.includes('pending')) {
+          result.set(name, new Set(at));
+          changed = true;
+        }
+      }
+      if (!changed) break;
+    }
+    return result;
+  }
+
+  /** Whether the name at token i is bound there (declared, assigned, a parameter or part of a pattern). */
+  private isBinding(i: number): boolean {
+    const t = this.t;
+    const prev = t[i - 1];
+    const next = t[i + 1];
+    if (isName(prev) && (DECLARATIONS.has(prev.text) || prev.text === 'function' || prev.text === 'class')) return true;
+    if (next !== undefined && next.kind === 'punct' && ASSIGNMENTS.has(next.text) && !isPunct(prev, '.')) return true;
+    if (isPunct(next, '=>') || isPunct(prev, '++') || isPunct(prev, '--') || isPunct(next, '++') || isPunct(next, '--')) return true;
+    // inside a pattern or a parameter list
+    for (let o = this.parent[i]; o >= 0; o = this.parent[o]) {
+      const open = t[o];
+      const close = this.match[o];
+      if (close < 0) return false;
+      if (isPunct(open, '(')) {
+        const before = t[o - 1];
+        return isPunct(t[close + 1], '=>') || isName(t[o - 2], 'function') || isName(before, 'function') || isName(before, 'catch') ||
+          (isName(before) && !STATEMENT_HEADS.has(before.text) && !NOT_CALLEES.has(before.text) && isPunct(t[close + 1], '{'));
+      }
+      if (!(isPunct(open, '{') || isPunct(open, '['))) return false;
+      if (isPunct(t[close + 1], '=') || (isName(t[o - 1]) && DECLARATIONS.has(t[o - 1].text)) || isName(t[o - 1], 'of') || isName(t[o - 1], 'in')) return true;
+      const before = t[o - 1];
+      // a block, not a pattern: stop
+      if (isPunct(open, '{') && (before === undefined || isPunct(before, ')') || isPunct(before, '=>') || isPunct(before, ';') || isPunct(before, '{') || isPunct(before, '}') || (isName(before) && ['else', 'do', 'try', 'finally'].includes(before.text)))) return false;
+    }
+    return false;
+  }
+
+  private finding(s: number, e: number, use: ConditionFinding['use']): ConditionFinding {
+    const start = this.t[s].start;
+    const last = this.t[e];
+    const end = last.start + last.text.length;
+    const line = this.source.slice(0, start).split(/\r\n|\r|\n|\u2028|\u2029/).length;
+    const lineStart = Math.max(this.source.lastIndexOf('\n', start - 1), this.source.lastIndexOf('\r', start - 1)) + 1;
+    let lineEnd = this.source.slice(start).search(/[\r\n]/);
+    lineEnd = lineEnd < 0 ? this.source.length : start + lineEnd;
+    const code = this.source.slice(lineStart, lineEnd).trim();
+    return { line, code: code.length > 160 ? `${code.slice(0, 157)}...` : code, expression: this.source.slice(start, end).replace(/\s+/g, ' '), use };
+  }
+}
+
+/**
+ * Find tensor comparisons used as JS conditions in JavaScript source (see
+ * the module comment for exactly what is reported).
+ *
+ * ```ts
+ * lintConditions('async ({ sample }) => { const mu = await sample("mu", Normal(0, 1)); if (ops.gt(mu, 0)) {} }');
+ * // [{ line: 1, use: 'if', expression: 'ops.gt(mu, 0)', ... }]
+ * ```
+ *
+ * @param source - JavaScript source, e.g. a model function's `toString()`
+ */
+export function lintConditions(source: string): ConditionFinding[] {
+  return new Lint(source, tokenize(source)).run();
+}
+
+/** Findings per function: each model's source is read once. */
+const checked = new WeakMap<object, readonly ConditionFinding[]>();
+
+/**
+ * The tensor comparisons used as JS conditions in a function's own source
+ * (`Function.prototype.toString`), remembered per function.
+ *
+ * @param fn - a model (or guide) function
+ */
+export function conditionFindings(fn: (...args: never[]) => unknown): readonly ConditionFinding[] {
+  let found = checked.get(fn);
+  if (found === undefined) {
+    let source = '';
+    try {
+      source = Function.prototype.toString.call(fn);
+    } catch {
+      // a revoked proxy or a host object: nothing to read
+    }
+    found = lintConditions(source);
+    checked.set(fn, found);
+  }
+  return found;
+}
+
+/**
+ * Throw the shared "branches on a tensor comparison" error (naming the
+ * model, the line and its code) if the function's source uses a tensor
+ * comparison as a JS condition. `infer` calls it once per model before any
+ * engine runs.
+ *
+ * @param fn - a model (or guide) function
+ * @param name - the model's name, for the message
+ */
+export function assertNoTensorConditions(fn: (...args: never[]) => unknown, name: string): void {
+  const found = conditionFindings(fn);
+  if (found.length > 0) throw branchOnTensorSourceError(name, found[0].line, found[0].code, found.length - 1);
+}
