@@ -12,6 +12,7 @@ import { ARITH_ALPHABET, arithmeticProblems, checkSolution, corruptedSolution, e
 import { generate } from '../../../src/steer/lm/generate.js';
 import { SHIPPED_LM_DIR, loadProcessRewardModel, loadTransformerLM, readModelFiles } from '../../../src/steer/lm/transformer/files.js';
 import { attendRows } from '../../../src/steer/lm/transformer/kernels.js';
+import { WasmAttention } from '../../../src/steer/lm/transformer/wasm-attention.js';
 import { TransformerLM } from '../../../src/steer/lm/transformer/lm.js';
 import { type TransformerConfig, initWeights, makeRope } from '../../../src/steer/lm/transformer/model.js';
 import { Adam, lmBatch, lmLoss } from '../../../src/steer/lm/transformer/train.js';
@@ -248,13 +249,21 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
     return { q, keys, values, lengths };
   }
 
-  /** Largest |kernel - per-row reference| over all rows. */
-  function attentionError(kernel: typeof attendRows, B: number, H: number, d: number, wrongMask = false): number {
-    const cap = 40;
-    const { q, keys, values, lengths } = attentionCase(B, H, d, cap, 11);
+  /** Attention of `B` rows into `out`, by some kernel. */
+  type Attend = (q: Float32Array, keys: Float32Array[], values: Float32Array[], lengths: Int32Array, B: number, H: number, d: number, out: Float32Array) => void;
+  const CAP = 40;
+  const jsAttend: Attend = (q, keys, values, lengths, B, H, d, out) => attendRows(q, keys, values, lengths, B, H, d, 1 / Math.sqrt(d / H), new Float64Array(CAP), out);
+  /** The SIMD WebAssembly kernel, with one owner object per row (`owners` to reuse them across calls). */
+  const wasmAttend = (w: WasmAttention, owners?: object[]): Attend => (q, keys, values, lengths, B, H, d, out) => {
+    w.begin(owners ?? keys.map(() => ({})), lengths, B);
+    w.attend(0, q, keys, values, 1 / Math.sqrt(d / H), out);
+  };
+
+  /** Largest |kernel - per-row reference| over all rows, for the case of `seed`. */
+  function attentionError(kernel: Attend, B: number, H: number, d: number, seed = 11, wrongMask = false): number {
+    const { q, keys, values, lengths } = attentionCase(B, H, d, CAP, seed);
     const out = new Float32Array(B * d);
-    const used = wrongMask ? lengths.map((n) => n + 1) : lengths;
-    kernel(q, keys, values, used, B, H, d, 1 / Math.sqrt(d / H), new Float64Array(cap), out);
+    kernel(q, keys, values, wrongMask ? lengths.map((n) => n + 1) : lengths, B, H, d, out);
     let err = 0;
     for (let b = 0; b < B; b++) {
       const want = attendOne(q.subarray(b * d, (b + 1) * d), keys[b]!, values[b]!, lengths[b]!, H, d);
@@ -263,20 +272,51 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
     return err;
   }
 
-  it('attention over all rows in one pass equals per-row attention to float32 rounding; a mask one position too long is caught', () => {
-    // |values| <= ~4 for the valid entries: float32 rounding of a convex combination stays below 1e-5
+  // |values| <= ~4 for the valid entries and the weights sum to 1: float32 rounding of the
+  // scores and of the convex combination stays far below 1e-5 (observed <= 1e-6)
+  it('attention over all rows in one pass (typed arrays) equals per-row attention to float32 rounding; a mask one position too long is caught', () => {
     for (const [B, H, d] of [[64, 2, 64], [5, 4, 16], [1, 1, 2]] as const) {
-      expect(attentionError(attendRows, B, H, d)).toBeLessThan(1e-5);
-      expect(attentionError(attendRows, B, H, d, true)).toBeGreaterThan(1e-3); // planted bug: reads a stale position, fails the check above by 100x
+      expect(attentionError(jsAttend, B, H, d)).toBeLessThan(1e-5);
+      expect(attentionError(jsAttend, B, H, d, 11, true)).toBeGreaterThan(1e-3); // planted bug: reads a stale position, fails the check above by 100x
     }
   });
 
-  it('the typed-array and the tfjs-chain paths of the step equal the tfjs forward pass for a batch of unequal lengths', async () => {
+  it('the SIMD WebAssembly attention equals per-row attention, its KV mirror copies only new positions of the same storage; a wrong mask and a stale mirror are caught', () => {
+    const w = WasmAttention.create({ nHeads: 2, dModel: 64, contextLength: CAP, nLayers: 1 });
+    expect(w, 'WebAssembly SIMD is available in Node 20').not.toBeNull();
+    expect(WasmAttention.create({ nHeads: 1, dModel: 2, contextLength: CAP, nLayers: 1 })).toBeNull(); // head size 2: the typed-array path
+    for (const B of [64, 5, 1]) {
+      expect(attentionError(wasmAttend(w!), B, 2, 64)).toBeLessThan(1e-5);
+      expect(attentionError(wasmAttend(w!), B, 2, 64, 11, true)).toBeGreaterThan(1e-3);
+    }
+    // a second step on the same storage, one position longer: the mirror adds that position only
+    const B = 8;
+    const { q, keys, values, lengths } = attentionCase(B, 2, 64, CAP, 12);
+    const owners = keys.map(() => ({}));
+    const first = lengths.map((n) => Math.max(1, n - 1));
+    const out = new Float32Array(B * 64);
+    wasmAttend(w!, owners)(q, keys, values, first, B, 2, 64, out);
+    const err = (): number => {
+      wasmAttend(w!, owners)(q, keys, values, lengths, B, 2, 64, out);
+      let e = 0;
+      for (let b = 0; b < B; b++) {
+        const want = attendOne(q.subarray(b * 64, (b + 1) * 64), keys[b]!, values[b]!, lengths[b]!, 2, 64);
+        for (let i = 0; i < 64; i++) e = Math.max(e, Math.abs(out[b * 64 + i]! - want[i]!));
+      }
+      return e;
+    };
+    expect(err()).toBeLessThan(1e-5);
+    // planted bug: storage rewritten under the same owner (what a KV buffer never does) is not seen by the mirror
+    for (const k of keys) k.fill(0.5, 0, 64);
+    expect(err()).toBeGreaterThan(1e-3);
+  });
+
+  it('the typed-array and tfjs-chain paths of the step, with either attention kernel, equal the tfjs forward pass for a batch of unequal lengths', async () => {
     const prefixes = [[2, 3, 4, 5, 6, 2, 3], [4, 4], [], [3, 6, 6, 2, 5, 4, 3, 2, 2, 6, 5], [5]];
     const next = [5, 2, 6, 3, 4];
-    for (const tfChainMinRows of [1, 1000]) {
+    for (const fusedStepOptions of [{ tfChainMinRows: 1 }, { tfChainMinRows: 1000 }, { attention: 'js' as const }]) {
       const lm = tinyLM(8, true);
-      const fused = new TransformerLM(lm.config, Object.fromEntries(Object.entries(lm.weights).map(([k, t]) => [k, tf.clone(t)])), lm.vocab, { name: 'tiny', fusedStepOptions: { tfChainMinRows } });
+      const fused = new TransformerLM(lm.config, Object.fromEntries(Object.entries(lm.weights).map(([k, t]) => [k, tf.clone(t)])), lm.vocab, { name: 'tiny', fusedStepOptions });
       const base = await fused.extend(prefixes.map((p) => ({ cache: null, tokens: p })));
       const stepped = await fused.extend(base.map((r, i) => ({ cache: r.cache, tokens: [next[i]!] })));
       const want = await lm.nextTokenLogprobs(prefixes.map((p, i) => [...p, next[i]!]));

@@ -1,8 +1,10 @@
 /**
  * The transformer's one-token step for many sequences at once, outside the
- * tfjs graph. Per layer: RMSNorm, rotary positions, the KV-cache write and
- * attention of all rows over their own caches run as float32 typed-array
- * kernels (`kernels.ts`, one pass over all rows); the dense projections run
+ * tfjs graph. Per layer: RMSNorm, rotary positions and the KV-cache write
+ * run as float32 typed-array kernels (`kernels.ts`), the attention of all
+ * rows over their own caches as one SIMD WebAssembly pass
+ * (`wasm-attention.ts`; `kernels.ts`'s typed-array pass where WebAssembly
+ * SIMD is missing); the dense projections run
  * as one tfjs matmul for all rows each (weights fused: q|k|v and gate|up;
  * typed-array dot products lose to one tfjs dispatch even for a single row
  * of the shipped model: 258 vs 207 us a step, measured). From a batch of
@@ -27,6 +29,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attendRows, logSoftmaxRows, ropeInto, rmsNormRows, siluMulRows } from './kernels.js';
 import type { TransformerConfig, TransformerWeights } from './model.js';
+import { WasmAttention } from './wasm-attention.js';
 
 /** Per-layer keys and values of a prefix, `[length, dModel]` each. */
 export interface TypedKV {
@@ -95,6 +98,12 @@ export interface FusedStepOptions {
    * matmuls: the crossover on the shipped model lies between 16 and 32 rows).
    */
   readonly tfChainMinRows?: number;
+  /**
+   * Attention kernel: `wasm` (default where WebAssembly SIMD is present and
+   * the head size is a multiple of 4: `wasm-attention.ts`) or `js`
+   * (`kernels.ts`'s `attendRows`, the fallback).
+   */
+  readonly attention?: 'wasm' | 'js';
 }
 
 interface LayerWeights {
@@ -147,6 +156,7 @@ export class FusedStep {
   private readonly cos: Float32Array;
   private readonly sin: Float32Array;
   private readonly chainMinRows: number;
+  private readonly wasm: WasmAttention | null;
   private ws: Workspace | null = null;
 
   /**
@@ -163,6 +173,7 @@ export class FusedStep {
   ) {
     const c = config;
     this.chainMinRows = options.tfChainMinRows ?? 32;
+    this.wasm = options.attention === 'js' ? null : WasmAttention.create(c);
     const read = (name: string): Float32Array => weights[name]!.dataSync() as Float32Array;
     const mat = (name: string): tf.Tensor2D => tf.clone(weights[name]!) as tf.Tensor2D;
     this.emb = read('token_embd.weight');
@@ -234,6 +245,7 @@ export class FusedStep {
       ws.lengths[b] = r.length + 1;
     }
     const chained = B >= this.chainMinRows;
+    this.wasm?.begin(buffers, ws.lengths, B);
     for (let l = 0; l < c.nLayers; l++) {
       const L = this.layers[l]!;
       rmsNormRows(x, B, L.attnNorm, c.normEps, h);
@@ -249,7 +261,8 @@ export class FusedStep {
         ws.keys[b] = K;
         ws.values[b] = V;
       }
-      attendRows(q, ws.keys, ws.values, ws.lengths, B, c.nHeads, d, scale, ws.scores, att);
+      if (this.wasm) this.wasm.attend(l, q, ws.keys, ws.values, scale, att);
+      else attendRows(q, ws.keys, ws.values, ws.lengths, B, c.nHeads, d, scale, ws.scores, att);
       const o = this.mm(att, B, L.o);
       for (let i = 0; i < B * d; i++) x[i]! += o[i]!;
       rmsNormRows(x, B, L.ffnNorm, c.normEps, h);

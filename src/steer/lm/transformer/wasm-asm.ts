@@ -1,0 +1,162 @@
+/**
+ * A minimal WebAssembly assembler: enough to write small numeric kernels
+ * (i32 address arithmetic, counted loops, f32 and 128-bit SIMD `f32x4`
+ * loads, stores and arithmetic) as a module that imports its memory. Used by
+ * `wasm-attention.ts`; no toolchain is needed at build or run time, and the
+ * engine validates the bytes when it compiles them.
+ *
+ * @module
+ */
+
+/** Value types. */
+export const I32 = 0x7f;
+/** 128-bit vector type. */
+export const V128 = 0x7b;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function name(s: string): number[] {
+  const b = [...new TextEncoder().encode(s)];
+  return [...uleb(b.length), ...b];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A function body under construction: each method appends one instruction (stack machine order). */
+export class FnBuilder {
+  readonly code: number[] = [];
+  /**
+   * @param nParams - number of i32 parameters
+   * @param locals - extra locals as `[count, type]` groups, numbered after the parameters
+   */
+  constructor(
+    readonly nParams: number,
+    readonly locals: readonly (readonly [number, number])[],
+  ) {}
+  private op(...b: number[]): this {
+    this.code.push(...b);
+    return this;
+  }
+  private simd(opcode: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(opcode), ...imm);
+  }
+  get(i: number): this {
+    return this.op(0x20, ...uleb(i));
+  }
+  set(i: number): this {
+    return this.op(0x21, ...uleb(i));
+  }
+  i32(n: number): this {
+    return this.op(0x41, ...sleb(n));
+  }
+  add(): this {
+    return this.op(0x6a);
+  }
+  mul(): this {
+    return this.op(0x6c);
+  }
+  /** `i32.load` at the address on the stack. */
+  loadI32(): this {
+    return this.op(0x28, 2, 0);
+  }
+  loadF32(): this {
+    return this.op(0x2a, 2, 0);
+  }
+  storeF32(): this {
+    return this.op(0x38, 2, 0);
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
+  loadV(): this {
+    return this.simd(0x00, 0, 0);
+  }
+  storeV(): this {
+    return this.simd(0x0b, 0, 0);
+  }
+  zeroV(): this {
+    return this.simd(0x0c, ...new Array<number>(16).fill(0));
+  }
+  splatF32x4(): this {
+    return this.simd(0x13);
+  }
+  laneF32x4(lane: number): this {
+    return this.simd(0x1f, lane);
+  }
+  addF32x4(): this {
+    return this.simd(0xe4);
+  }
+  mulF32x4(): this {
+    return this.simd(0xe6);
+  }
+  /** `local[i] += step` (i32). */
+  inc(i: number, step: number | { local: number }): this {
+    this.get(i);
+    if (typeof step === 'number') this.i32(step);
+    else this.get(step.local);
+    return this.add().set(i);
+  }
+  /**
+   * `for (local[i] = 0; local[i] < local[end]; local[i] += step) body()`
+   * (signed compare; `step` a constant or another local).
+   */
+  loop(i: number, end: number, step: number | { local: number }, body: () => void): this {
+    this.i32(0).set(i);
+    this.op(0x02, 0x40, 0x03, 0x40); // block, loop
+    this.get(i).get(end).op(0x4e).op(0x0d, 1); // i >= end: br_if out of the block
+    body();
+    this.inc(i, step);
+    return this.op(0x0c, 0, 0x0b, 0x0b); // br to the loop head; end loop; end block
+  }
+  /** The encoded body (locals, code, `end`). */
+  encode(): number[] {
+    const body = [...vec(this.locals.map(([n, t]) => [...uleb(n), t])), ...this.code, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+/**
+ * A module that imports its memory as `env.mem` (at least `minPages` pages
+ * of 64 KiB) and exports each function under its name; every function takes
+ * `nParams` i32 parameters and returns nothing.
+ */
+export function assemble(minPages: number, fns: readonly { name: string; fn: FnBuilder }[]): Uint8Array {
+  const types = fns.map(({ fn }) => [0x60, ...uleb(fn.nParams), ...new Array<number>(fn.nParams).fill(I32), 0]);
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, ...uleb(minPages)]])),
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(7, vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(i)]))),
+    ...section(10, vec(fns.map(({ fn }) => fn.encode()))),
+  ];
+  return Uint8Array.from(bytes);
+}
