@@ -30,6 +30,7 @@
  * @module
  */
 import { branchOnTensorSourceError } from './errors.js';
+import { nameOccurrences } from './js-scopes.js';
 import { tokenize, type Token, type Tokens } from './js-tokens.js';
 
 /** A tensor comparison used as a JS condition, found in source text. */
@@ -83,7 +84,7 @@ class Lint {
   /** Names bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`). */
   private readonly aliases = new Set<string>();
 
-  constructor(private readonly source: string, toks: Tokens) {
+  constructor(private readonly source: string, private readonly toks: Tokens) {
     this.t = toks.tokens;
     this.match = toks.match;
     this.parent = toks.parent;
@@ -105,12 +106,7 @@ class Lint {
         report(call[0], call[1], this.tested(call[0], call[1]));
       }
     }
-    for (const [name, decls] of this.comparisonVariables(calls)) {
-      for (let i = 0; i < this.t.length; i++) {
-        if (!isName(this.t[i], name) || decls.has(i) || this.isMember(i)) continue;
-        report(i, i, this.tested(i, i));
-      }
-    }
+    for (const i of this.comparisonVariableReads(calls)) report(i, i, this.tested(i, i));
     return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, f]) => f);
   }
 
@@ -312,75 +308,49 @@ class Lint {
   }
 
   /**
-   * Variables that only ever hold a comparison: declared or assigned as
-   * `x = <comparison call>` (or `= <another such variable>`), and bound in
-   * no other way anywhere in the source (no other assignment, no parameter
-   * or pattern of that name). Returns each name with the token indices of
-   * its bindings.
+   * The reads of variables that only ever hold a comparison: every
+   * declaration and assignment of the variable (resolved per function,
+   * `js-scopes.ts`) is `x = <comparison call>` or `x = <another such
+   * variable>`; a parameter, a pattern, a declaration without a value or any
+   * other assignment rules the variable out.
    */
-  private comparisonVariables(calls: readonly [number, number][]): Map<string, Set<number>> {
+  private comparisonVariableReads(calls: readonly [number, number][]): number[] {
     const t = this.t;
     const callAt = new Map(calls);
-    const result = new Map<string, Set<number>>();
-    const others = new Set<string>();
-    const bindings = new Map<string, number[]>();
-    for (let i = 0; i < t.length; i++) {
-      const tok = t[i];
-      if (tok.kind !== 'name' || this.isMember(i) || DECLARATIONS.has(tok.text)) continue;
-      if (this.isBinding(i)) bindings.set(tok.text, [...(bindings.get(tok.text) ?? []), i]);
+    const occurrences = nameOccurrences(this.toks);
+    const variableAt = new Map(occurrences.map((o) => [o.index, o.variable]));
+    const writes = new Map<string, number[]>();
+    for (const o of occurrences) {
+      if (o.role === 'use') continue;
+      const at = writes.get(o.variable);
+      if (at) at.push(o.index);
+      else writes.set(o.variable, [o.index]);
     }
+    const holds = new Set<string>();
+    const others = new Set<string>();
     // fixed point: `const d = c` where c is such a variable
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 8; round++) {
       let changed = false;
-      for (const [name, at] of bindings) {
-        if (result.has(name) || others.has(name)) continue;
+      for (const [variable, at] of writes) {
+        if (holds.has(variable) || others.has(variable)) continue;
         const kinds = at.map((i) => {
           if (!isPunct(t[i + 1], '=')) return 'other';
           const s = i + 2;
           const end = callAt.get(s);
           if (end !== undefined && this.endsStatement(end + 1)) return 'comparison';
-          if (isName(t[s]) && result.has(t[s].text) && this.endsStatement(s + 1)) return 'comparison';
-          if (isName(t[s]) && !others.has(t[s].text) && bindings.has(t[s].text) && this.endsStatement(s + 1)) return 'pending';
-          return 'other';
+          const source = variableAt.get(s);
+          if (source === undefined || !this.endsStatement(s + 1)) return 'other';
+          if (holds.has(source)) return 'comparison';
+          return writes.has(source) && !others.has(source) ? 'pending' : 'other';
         });
-        if (kinds.includes('other')) {
-          others.add(name);
-          changed = true;
-        } else if (!kinds.includes('pending')) {
-          result.set(name, new Set(at));
-          changed = true;
-        }
+        if (kinds.includes('other')) others.add(variable);
+        else if (!kinds.includes('pending')) holds.add(variable);
+        else continue;
+        changed = true;
       }
       if (!changed) break;
     }
-    return result;
-  }
-
-  /** Whether the name at token i is bound there (declared, assigned, a parameter or part of a pattern). */
-  private isBinding(i: number): boolean {
-    const t = this.t;
-    const prev = t[i - 1];
-    const next = t[i + 1];
-    if (isName(prev) && (DECLARATIONS.has(prev.text) || prev.text === 'function' || prev.text === 'class')) return true;
-    if (next !== undefined && next.kind === 'punct' && ASSIGNMENTS.has(next.text) && !isPunct(prev, '.')) return true;
-    if (isPunct(next, '=>') || isPunct(prev, '++') || isPunct(prev, '--') || isPunct(next, '++') || isPunct(next, '--')) return true;
-    // inside a pattern or a parameter list
-    for (let o = this.parent[i]; o >= 0; o = this.parent[o]) {
-      const open = t[o];
-      const close = this.match[o];
-      if (close < 0) return false;
-      if (isPunct(open, '(')) {
-        const before = t[o - 1];
-        return isPunct(t[close + 1], '=>') || isName(t[o - 2], 'function') || isName(before, 'function') || isName(before, 'catch') ||
-          (isName(before) && !STATEMENT_HEADS.has(before.text) && !NOT_CALLEES.has(before.text) && isPunct(t[close + 1], '{'));
-      }
-      if (!(isPunct(open, '{') || isPunct(open, '['))) return false;
-      if (isPunct(t[close + 1], '=') || (isName(t[o - 1]) && DECLARATIONS.has(t[o - 1].text)) || isName(t[o - 1], 'of') || isName(t[o - 1], 'in')) return true;
-      const before = t[o - 1];
-      // a block, not a pattern: stop
-      if (isPunct(open, '{') && (before === undefined || isPunct(before, ')') || isPunct(before, '=>') || isPunct(before, ';') || isPunct(before, '{') || isPunct(before, '}') || (isName(before) && ['else', 'do', 'try', 'finally'].includes(before.text)))) return false;
-    }
-    return false;
+    return occurrences.filter((o) => o.role === 'use' && holds.has(o.variable)).map((o) => o.index);
   }
 
   private finding(s: number, e: number, use: ConditionFinding['use']): ConditionFinding {

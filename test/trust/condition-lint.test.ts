@@ -85,6 +85,15 @@ const positives: Record<string, Fn> = {
     const d = c;
     return d ? 1 : 0;
   },
+  'one of several declarators, the name reused in a helper': (mu: Value) => {
+    const isPos = (v: number): number => {
+      const c = v > 0;
+      return c ? 1 : 0;
+    };
+    const k = isPos(1),
+      c = ops.gt(mu, 0);
+    return c ? k : 0;
+  },
   'destructured op': (mu: Value) => {
     const { gt, le: atMost } = ops;
     if (atMost(mu, 2) as unknown as boolean) return gt(mu, 0) ? 1 : 2;
@@ -141,6 +150,11 @@ const negatives: Record<string, Fn> = {
     return c ? 1 : 0;
   },
   'a comparison as a value (not tested)': (a: Value, b: Value) => [ops.gt(a, 0), a === b ? ops.lt(a, b) : 0],
+  'the name of a comparison variable reused as a parameter elsewhere': (mu: Value) => {
+    const c = ops.gt(mu, 0);
+    const pick = (c: boolean): number => (c ? 1 : 2);
+    return [ops.where(c, 1, 2), pick(toNumber(mu) > 0)];
+  },
   'division, not a regex': (a: number, b: number) => a / b / (toNumber(ops.gt(a, b)) + 1),
 };
 
