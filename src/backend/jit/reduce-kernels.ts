@@ -121,7 +121,135 @@ const softmax: KernelRule = ([x], out) => {
   return k;
 };
 
-/** Batched matrix product with broadcast batch axes and optional transposes (loops generated with the sizes inlined). */
+/**
+ * One operand of a generated matrix product: element (r, c) is
+ * `buf[base + r * s0 + c * s1]` (`base` a JavaScript expression, the strides
+ * literals).
+ */
+export interface ProductOperand {
+  readonly buf: string;
+  readonly base: string;
+  readonly s0: number;
+  readonly s1: number;
+}
+
+/** Sums written out in full (registers, no loop) up to this many terms. */
+const UNROLL_TERMS = 32;
+/** Accumulators kept in registers at once by the outer-product loops (more spill to the stack). */
+const REGISTER_BLOCK = 8;
+
+/** The transpose of an operand (rows and columns swapped). */
+const transposed = (o: ProductOperand): ProductOperand => ({ buf: o.buf, base: o.base, s0: o.s1, s1: o.s0 });
+
+/** `buf[ptr + off]` with a zero offset left out. */
+const at = (o: ProductOperand, ptr: string, off: number): string => `${o.buf}[${ptr}${off === 0 ? '' : ` + ${off}`}]`;
+
+/**
+ * The sum over k < K of `x(k) * y(k)` as one expression of four interleaved
+ * partial sums (independent add chains, which the CPU overlaps).
+ */
+function unrolledDot(K: number, x: (k: number) => string, y: (k: number) => string): string {
+  const chains = Array.from({ length: Math.min(4, K) }, (_, c) => {
+    const terms: string[] = [];
+    for (let k = c; k < K; k += 4) terms.push(`${x(k)} * ${y(k)}`);
+    return `(${terms.join(' + ')})`;
+  });
+  return chains.length === 4 ? `(${chains[0]} + ${chains[1]}) + (${chains[2]} + ${chains[3]})` : chains.join(' + ');
+}
+
+/**
+ * Source of a loop computing C(m, n) (`=`, or `+=` with `accumulate`) the sum
+ * over k of X(m, k) Y(k, n), for m < M, n < N, k < K, in the loop order that
+ * walks memory contiguously:
+ *
+ * - **dot form** (k contiguous in X and Y, e.g. a matrix–vector product):
+ *   each C(m, n) is one sum, written out in full with four partial sums
+ *   when K <= 32 (with Y's column hoisted into locals when Y has at most 4
+ *   columns, or X's row when X has at most 4 rows), else a loop over k with
+ *   four accumulators;
+ * - **outer-product form** (n contiguous in Y and C): for each m, rows of Y
+ *   scaled by X(m, k) are added up over k in register accumulators, 8
+ *   columns at a time (no load or store of C inside). Through the transposed
+ *   product C^T = Y^T X^T this also serves m contiguous in X and C: the
+ *   backward pass of a matrix–vector product, which then reads the matrix
+ *   row by row instead of column by column.
+ *
+ * The form is chosen by how many operands its inner loop walks with stride
+ * 1; the order of the sums differs between forms (float64 rounding only).
+ */
+export function productSource(M: number, N: number, K: number, X: ProductOperand, Y: ProductOperand, C: ProductOperand, accumulate: boolean): string {
+  const score = (len: number, a: number, b: number): number => (len > 1 ? (a === 1 ? 1 : 0) + (b === 1 ? 1 : 0) : -1);
+  const dot = K > 1 ? score(K, X.s1, Y.s0) : 0;
+  const nInner = score(N, Y.s1, C.s1);
+  const mInner = score(M, X.s0, C.s0);
+  if (dot >= nInner && dot >= mInner) {
+    // hoisting needs few columns of Y; with few rows of X instead, hoist X's row in the transposed product
+    if (K <= UNROLL_TERMS && N > 4 && M <= 4) return dotForm(N, M, K, transposed(Y), transposed(X), transposed(C), accumulate ? '+=' : '=');
+    return dotForm(M, N, K, X, Y, C, accumulate ? '+=' : '=');
+  }
+  if (nInner >= mInner) return outerForm(M, N, K, X, Y, C, accumulate);
+  return outerForm(N, M, K, transposed(Y), transposed(X), transposed(C), accumulate);
+}
+
+function dotForm(M: number, N: number, K: number, X: ProductOperand, Y: ProductOperand, C: ProductOperand, op: string): string {
+  if (K <= UNROLL_TERMS && N <= 4) {
+    // n outer: Y's column in locals, then one full sum per row of X
+    const hoist = Array.from({ length: K }, (_, k) => `y${k} = ${at(Y, 'py', k * Y.s0)}`).join(', ');
+    return `for (let n = 0; n < ${N}; n++) {
+      const py = ${Y.base} + n * ${Y.s1};
+      const ${hoist};
+      for (let m = 0, px = ${X.base}, pc = ${C.base} + n * ${C.s1}; m < ${M}; m++, px += ${X.s0}, pc += ${C.s0}) ${C.buf}[pc] ${op} ${unrolledDot(K, (k) => at(X, 'px', k * X.s1), (k) => `y${k}`)};
+    }`;
+  }
+  const sum =
+    K <= UNROLL_TERMS
+      ? `const s = ${unrolledDot(K, (k) => at(X, 'px', k * X.s1), (k) => at(Y, 'py', k * Y.s0))};`
+      : `let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0, a = px, b = py;
+        for (; k < ${K - 3}; k += 4, a += ${4 * X.s1}, b += ${4 * Y.s0}) {
+          s0 += ${X.buf}[a] * ${Y.buf}[b]; s1 += ${X.buf}[a + ${X.s1}] * ${Y.buf}[b + ${Y.s0}];
+          s2 += ${X.buf}[a + ${2 * X.s1}] * ${Y.buf}[b + ${2 * Y.s0}]; s3 += ${X.buf}[a + ${3 * X.s1}] * ${Y.buf}[b + ${3 * Y.s0}];
+        }
+        for (; k < ${K}; k++, a += ${X.s1}, b += ${Y.s0}) s0 += ${X.buf}[a] * ${Y.buf}[b];
+        const s = (s0 + s1) + (s2 + s3);`;
+  return `for (let m = 0; m < ${M}; m++) {
+    const px = ${X.base} + m * ${X.s0};
+    for (let n = 0; n < ${N}; n++) {
+      const py = ${Y.base} + n * ${Y.s1};
+      ${sum}
+      ${C.buf}[${C.base} + m * ${C.s0} + n * ${C.s1}] ${op} s;
+    }
+  }`;
+}
+
+function outerForm(M: number, N: number, K: number, X: ProductOperand, Y: ProductOperand, C: ProductOperand, accumulate: boolean): string {
+  // register accumulators c<j> for a block of n0 .. n0 + w - 1, one pass over k per block
+  const block = (w: number, n0: string): string => {
+    const js = Array.from({ length: w }, (_, j) => j);
+    return `{
+        let ${js.map((j) => `c${j} = 0`).join(', ')};
+        for (let k = 0, px = ${X.base} + m * ${X.s0}, py = ${Y.base} + (${n0}) * ${Y.s1}; k < ${K}; k++, px += ${X.s1}, py += ${Y.s0}) {
+          const xv = ${X.buf}[px];
+          ${js.map((j) => `c${j} += xv * ${at(Y, 'py', j * Y.s1)};`).join(' ')}
+        }
+        const pn = pc + (${n0}) * ${C.s1};
+        ${js.map((j) => `${at(C, 'pn', j * C.s1)} ${accumulate ? '+=' : '='} c${j};`).join(' ')}
+      }`;
+  };
+  const full = Math.floor(N / REGISTER_BLOCK);
+  const rest = N - full * REGISTER_BLOCK;
+  return `for (let m = 0; m < ${M}; m++) {
+    const pc = ${C.base} + m * ${C.s0};
+    ${full > 0 ? `for (let nb = 0; nb < ${full * REGISTER_BLOCK}; nb += ${REGISTER_BLOCK}) ${block(REGISTER_BLOCK, 'nb')}` : ''}
+    ${rest > 0 ? block(rest, String(full * REGISTER_BLOCK)) : ''}
+  }`;
+}
+
+/**
+ * Batched matrix product with broadcast batch axes and optional transposes:
+ * the forward product and the two backward ones (dA = dY B^T,
+ * dB = A^T dY) are each generated by {@link productSource}, sizes inlined,
+ * in their own cache-friendly loop order.
+ */
 const batchMatMul: KernelRule = ([a, b], out, node) => {
   const tA = Boolean(node.attrs.transposeA);
   const tB = Boolean(node.attrs.transposeB);
@@ -135,49 +263,27 @@ const batchMatMul: KernelRule = ([a, b], out, node) => {
   const ma = broadcastMap(as.slice(0, -2), batchOut);
   const mb = broadcastMap(bs.slice(0, -2), batchOut);
   // A(i, q) = a[oa + i * aRow + q * aCol], B(q, j) = b[ob + q * bRow + j * bCol]
-  const aRow = tA ? 1 : K;
-  const aCol = tA ? M : 1;
-  const bRow = tB ? 1 : N;
-  const bCol = tB ? K : 1;
-  const batch = `for (let t = 0; t < ${nb}; t++) { const oa = ${ma ? 'ma[t]' : 't'} * ${M * K}, ob = ${mb ? 'mb[t]' : 't'} * ${K * N}, oy = t * ${M * N};`;
+  const A: ProductOperand = { buf: 'av', base: 'oa', s0: tA ? 1 : K, s1: tA ? M : 1 };
+  const B: ProductOperand = { buf: 'bv', base: 'ob', s0: tB ? 1 : N, s1: tB ? K : 1 };
+  const batch = (body: string): string =>
+    nb === 1 && !ma && !mb
+      ? `{ const oa = 0, ob = 0, oy = 0;\n${body}\n}`
+      : `for (let t = 0; t < ${nb}; t++) { const oa = ${ma ? 'ma[t]' : 't'} * ${M * K}, ob = ${mb ? 'mb[t]' : 't'} * ${K * N}, oy = t * ${M * N};\n${body}\n}`;
   const av = a!.value;
   const bv = b!.value;
   const y = out.value;
-  const forward = compileLoop(
-    ['av', 'bv', 'y', 'ma', 'mb'],
-    `${batch}
-      for (let i = 0; i < ${M}; i++) for (let j = 0; j < ${N}; j++) {
-        let s = 0, pa = oa + i * ${aRow}, pb = ob + j * ${bCol};
-        for (let q = 0; q < ${K}; q++, pa += ${aCol}, pb += ${bRow}) s += av[pa] * bv[pb];
-        y[oy + i * ${N} + j] = s;
-      }
-    }`,
-    [av, bv, y, ma, mb],
-    nb * M * N * K,
-  );
+  const work = nb * M * N * K;
+  const forward = compileLoop(['av', 'bv', 'y', 'ma', 'mb'], batch(productSource(M, N, K, A, B, { buf: 'y', base: 'oy', s0: N, s1: 1 }, false)), [av, bv, y, ma, mb], work);
   const k: CompiledKernel = { forward };
   const ga = a!.grad;
   const gb = b!.grad;
   const gy = out.grad;
   if (gy && (ga || gb)) {
-    // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j) — each sum in a register
-    k.backward = compileLoop(
-      ['av', 'bv', 'ga', 'gb', 'gy', 'ma', 'mb'],
-      `${batch}
-        ${ga ? `for (let i = 0; i < ${M}; i++) for (let q = 0; q < ${K}; q++) {
-          let s = 0, pb = ob + q * ${bRow}, py = oy + i * ${N};
-          for (let j = 0; j < ${N}; j++, pb += ${bCol}, py++) s += gy[py] * bv[pb];
-          ga[oa + i * ${aRow} + q * ${aCol}] += s;
-        }` : ''}
-        ${gb ? `for (let q = 0; q < ${K}; q++) for (let j = 0; j < ${N}; j++) {
-          let s = 0, pa = oa + q * ${aCol}, py = oy + j;
-          for (let i = 0; i < ${M}; i++, pa += ${aRow}, py += ${N}) s += av[pa] * gy[py];
-          gb[ob + q * ${bRow} + j * ${bCol}] += s;
-        }` : ''}
-      }`,
-      [av, bv, ga, gb, gy, ma, mb],
-      nb * M * N * K,
-    );
+    const dY: ProductOperand = { buf: 'gy', base: 'oy', s0: N, s1: 1 };
+    // dA(i, q) = sum_j dY(i, j) B(q, j); dB(q, j) = sum_i A(i, q) dY(i, j)
+    const dA = ga ? productSource(M, K, N, dY, transposed(B), { buf: 'ga', base: 'oa', s0: A.s0, s1: A.s1 }, true) : '';
+    const dB = gb ? productSource(K, N, M, transposed(A), dY, { buf: 'gb', base: 'ob', s0: B.s0, s1: B.s1 }, true) : '';
+    k.backward = compileLoop(['av', 'bv', 'ga', 'gb', 'gy', 'ma', 'mb'], batch(`${dA}\n${dB}`), [av, bv, ga, gb, gy, ma, mb], work);
   }
   return k;
 };
