@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
 import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
-import { type Value, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
+import { type Value, and, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
 import { elementwiseCustomOp } from '../backend/jit/custom-kernels.js';
 import { customOp } from '../backend/jit/trace.js';
 
@@ -45,32 +45,13 @@ export function digamma(x: Value): Value {
  * P(a, x) or Q(a, x) for tensors (or a mix of numbers and tensors): computed
  * elementwise in float64 and returned as float32, differentiable in both
  * arguments, with dP/dx = x^(a-1) e^-x / Gamma(a) and dP/da from
- * {@link gammaincDerivShape} (Q's derivatives are their negatives).
+ * {@link gammaincDerivShape} (Q's derivatives are their negatives). A custom
+ * op like {@link betainc}: models using it compile.
  */
 function gammaincTensor(a: Value, x: Value, upper: boolean): tf.Tensor {
-  const shape = broadcastShapes(typeof a === 'number' ? [] : a.shape, typeof x === 'number' ? [] : x.shape, upper ? 'gammaincc' : 'gammainc');
-  const ta = tf.broadcastTo(toFloatTensor(a), shape);
-  const tx = tf.broadcastTo(toFloatTensor(x), shape);
-  const av = ta.dataSync();
-  const xv = tx.dataSync();
-  const out = new Float32Array(av.length);
-  for (let i = 0; i < out.length; i++) out[i] = upper ? gammainccNumber(av[i], xv[i]) : gammaincNumber(av[i], xv[i]);
   const sign = upper ? -1 : 1;
-  const op = tf.customGrad(() => ({
-    value: tf.tensor(out, shape),
-    gradFunc: (dy: tf.Tensor) => {
-      const da = new Float32Array(av.length);
-      const dx = new Float32Array(av.length);
-      for (let i = 0; i < av.length; i++) {
-        const ai = av[i];
-        const xi = xv[i];
-        da[i] = sign * gammaincDerivShape(ai, xi);
-        dx[i] = xi > 0 && xi < Infinity ? sign * Math.exp((ai === 1 ? 0 : (ai - 1) * Math.log(xi)) - xi - lgammaNumber(ai)) : 0;
-      }
-      return [tf.mul(dy, tf.tensor(da, shape)), tf.mul(dy, tf.tensor(dx, shape))];
-    },
-  }));
-  return op(ta, tx);
+  const dx = (ai: number, xi: number): number => (xi > 0 && xi < Infinity ? sign * Math.exp((ai === 1 ? 0 : (ai - 1) * Math.log(xi)) - xi - lgammaNumber(ai)) : 0);
+  return elementwise64(upper ? 'gammaincc' : 'gammainc', [a, x], upper ? gammainccNumber : gammaincNumber, [(ai, xi) => sign * gammaincDerivShape(ai, xi), dx]);
 }
 
 function toFloatTensor(v: Value): tf.Tensor {
@@ -97,16 +78,19 @@ export function erf(x: Value): Value {
   return typeof x === 'number' ? erfNumber(x) : tf.erf(x);
 }
 
-/** x * log(y), defined as 0 where x = 0 (also for y = 0); safe to differentiate there. */
+/**
+ * x * log(y), defined as 0 where x = 0 (also for y = 0); safe to differentiate there
+ * (d/dx is log(y) at x = 0 where y > 0, and 0 where y = 0).
+ */
 export function xlogy(x: Value, y: Value): Value {
   if (typeof x === 'number' && typeof y === 'number') return x === 0 ? 0 : x * Math.log(y);
-  return tf.tidy(() => toTensorValue(mul(x, log(where(eq(x, 0), 1, y)))));
+  return tf.tidy(() => toTensorValue(mul(x, log(where(and(eq(x, 0), eq(y, 0)), 1, y)))));
 }
 
-/** x * log1p(y), defined as 0 where x = 0 (also for y = -1); safe to differentiate there. */
+/** x * log1p(y), defined as 0 where x = 0 (also for y = -1); safe to differentiate there (as {@link xlogy}). */
 export function xlog1py(x: Value, y: Value): Value {
   if (typeof x === 'number' && typeof y === 'number') return x === 0 ? 0 : x * Math.log1p(y);
-  return tf.tidy(() => toTensorValue(mul(x, log1p(where(eq(x, 0), 0, y)))));
+  return tf.tidy(() => toTensorValue(mul(x, log1p(where(and(eq(x, 0), eq(y, -1)), 0, y)))));
 }
 
 function toTensorValue(v: Value): tf.Tensor {

@@ -13,8 +13,9 @@ import { initBackend } from '../../src/backend/select.js';
 import { elementwiseCustomOp } from '../../src/backend/jit/custom-kernels.js';
 import { customOp } from '../../src/backend/jit/trace.js';
 import { rngFrom } from '../../src/core/rng.js';
+import { xlog1py, xlogy } from '../../src/core/special.js';
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../../src/infer/mcmc/potential.js';
-import { Gamma, LogNormal, Normal, StudentT, Truncated, infer, model, odeSolve } from '../../src/index.js';
+import { Beta, Gamma, LogNormal, Normal, StudentT, Truncated, infer, model, odeSolve } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -39,6 +40,14 @@ const truncatedT = model(async ({ sample, observe }) => {
   await observe('y', Truncated(StudentT(nu, mu, s), { low: -1 }), [0.5, 1.2, -0.3, 2.2, 0.1]);
 });
 
+/** Truncated Gamma and Beta likelihoods with latent shape parameters (the incomplete gamma and beta functions' derivatives in them). */
+const truncatedGammaBeta = model(async ({ sample, observe }) => {
+  const a = await sample('a', LogNormal(0.5, 0.5));
+  const b = await sample('b', LogNormal(0.5, 0.5));
+  await observe('g', Truncated(Gamma(a, 1), { high: 5 }), [0.8, 2.1, 1.3, 3.9]);
+  await observe('x', Truncated(Beta(a, b), { high: 0.9 }), [0.2, 0.55, 0.71, 0.34]);
+});
+
 /** Central differences of the replay's float64 log density, coordinate by coordinate (step h). */
 function centralDifferences(f: (q: Float64Array) => number, q: Float64Array, h: number): Float64Array {
   return q.map((x, i) => {
@@ -51,8 +60,8 @@ function centralDifferences(f: (q: Float64Array) => number, q: Float64Array, h: 
 }
 
 describe('custom ops on the compiled path', () => {
-  it('an ODE model and a Truncated(StudentT) model compile and run NUTS with vectorised chains (replay)', async () => {
-    for (const m of [decayModel, truncatedT]) {
+  it('an ODE model and Truncated(StudentT), Truncated(Gamma) and Truncated(Beta) models compile and run NUTS with vectorised chains (replay)', async () => {
+    for (const m of [decayModel, truncatedT, truncatedGammaBeta]) {
       const p = await infer(m, { method: 'nuts', chains: 2, warmup: 40, samples: 20, seed: 5 });
       expect(p.diagnostics.compiled).toBe(true);
       expect(p.diagnostics.vectorized).toBe(true);
@@ -64,6 +73,7 @@ describe('custom ops on the compiled path', () => {
     for (const [m, points] of [
       [decayModel, [[-1.2, 0.4], [-0.8, 0.7], [-1.6, 0.2]]],
       [truncatedT, [[0.3, 1.1, 1.5], [-0.4, 0.6, 2.2], [1.0, 1.8, 0.9]]],
+      [truncatedGammaBeta, [[0.3, 0.6], [1.1, -0.2]]],
     ] as const) {
       const { layout } = await layoutOf(m, [], rngFrom(1));
       const replay = replayedChainsLogDensityFn(m, [], layout, 1);
@@ -117,6 +127,17 @@ describe('custom ops on the compiled path', () => {
       else expect(String(replay.compileStatus())).toMatch(/self-check failed \(a custom op's gradient disagrees with central differences/);
     }
   }, 30_000);
+
+  it('xlogy and xlog1py differentiate in x at x = 0 (log y, log1p y; the check above found them 0 at a Beta shape of exactly 1)', () => {
+    const [gx] = tf.grads((x: tf.Tensor, y: tf.Tensor) => xlogy(x, y) as tf.Tensor)([tf.scalar(0), tf.scalar(2)]);
+    expect(gx!.dataSync()[0]).toBeCloseTo(Math.log(2), 6);
+    const [g1] = tf.grads((x: tf.Tensor, y: tf.Tensor) => xlog1py(x, y) as tf.Tensor)([tf.scalar(0), tf.scalar(-0.5)]);
+    expect(g1!.dataSync()[0]).toBeCloseTo(Math.log1p(-0.5), 6);
+    // where y is at the edge the value and derivative stay 0, not NaN
+    const [g0] = tf.grads((x: tf.Tensor, y: tf.Tensor) => xlogy(x, y) as tf.Tensor)([tf.scalar(0), tf.scalar(0)]);
+    expect(g0!.dataSync()[0]).toBe(0);
+    expect((xlogy(tf.scalar(0), tf.scalar(0)) as tf.Tensor).dataSync()[0]).toBe(0);
+  });
 
   it('a solve that fails rejects the point on the replay path as on tfjs (handed back, log density -Infinity)', async () => {
     const stiff = model(async ({ sample, observe }) => {
