@@ -219,9 +219,13 @@ export class FusedStep {
     return out;
   }
 
-  /** `x [B, n] @ W [n, m]`: one tfjs matmul whatever B. */
+  /** `x [B, n] @ W [n, m]`: one tfjs matmul whatever B (no tidy: its scope bookkeeping costs more than the op for one row). */
   private mm(x: Float32Array, B: number, W: tf.Tensor2D): Float32Array {
-    return this.tfRows(x, B, W.shape[0], (xt) => tf.matMul(xt, W));
+    const xt = tf.tensor2d(x.subarray(0, B * W.shape[0]), [B, W.shape[0]]);
+    const y = tf.matMul(xt, W);
+    const out = y.dataSync() as Float32Array;
+    tf.dispose([xt, y]);
+    return out;
   }
 
   /**
