@@ -5,8 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { logChoose } from '../core/special.js';
-import { type Value, type ValueLike, add, maximum, minimum, mul, sub, toNumber } from '../core/value.js';
+import { betainc, betaincNumber, logChoose } from '../core/special.js';
+import { logBetaincNumber } from '../math/log-cdf.js';
+import { countTail } from './tails.js';
+import { type Value, type ValueLike, add, exp, ge, log, maximum, minimum, mul, sub, toNumber, toTensor, where } from '../core/value.js';
 import { type IntervalConstraint, nonnegativeInteger } from './constraints.js';
 import { countSupport, integerRange, logFactorial, xLogY, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
@@ -86,6 +88,33 @@ export class BinomialDistribution extends Distribution {
       const p = this.p.probs;
       return mul(mul(this.totalCount, p), sub(1, p));
     });
+  }
+
+  /** P(X <= k) = I_{1-p}(n - j, j + 1), j = floor(k) (0 below 0, 1 from n on). */
+  override cdf(k: Value): Value {
+    return this.tail(k, (n, q, j) => (j >= n ? 1 : betaincNumber(n - j, j + 1, q)), (n, q, j) => betainc(sub(n, j), add(j, 1), q), 0, 1);
+  }
+  /** log I_{1-p}(n - j, j + 1) (Stan's `binomial_lcdf`), float64 in log space for numbers. */
+  override logCdf(k: Value): Value {
+    return this.tail(k, (n, q, j) => (j >= n ? 0 : logBetaincNumber(n - j, j + 1, q)), (n, q, j) => log(betainc(sub(n, j), add(j, 1), q)), -Infinity, 0);
+  }
+  /** log P(X > k) = log I_p(j + 1, n - j) (Stan's `binomial_lccdf`; -Infinity from n on). */
+  override logSurvival(k: Value): Value {
+    return this.tail(k, (n, q, j) => (j >= n ? -Infinity : logBetaincNumber(j + 1, n - j, 1 - q)), (n, q, j) => log(betainc(add(j, 1), sub(n, j), sub(1, q))), 0, -Infinity);
+  }
+
+  /**
+   * A cdf-like function of k through the incomplete beta at q = 1 - p:
+   * `below` for k < 0, `atN` for k >= n, else `num`/`ten` of (n, q, floor(k)).
+   */
+  private tail(k: Value, num: (n: number, q: number, j: number) => number, ten: (n: tf.Tensor, q: tf.Tensor, j: tf.Tensor) => Value, below: number, atN: number): Value {
+    const q = this.p.isNumber ? Math.exp(this.p.log1mP) : exp(this.p.log1mProbs());
+    return countTail([this.totalCount, q], k, num, (n, qt, j) => {
+      const top = ge(j, n);
+      // keep the incomplete beta's arguments valid where j >= n (the value there is atN)
+      const inside = ten(n, qt, toTensor(minimum(j, maximum(sub(n, 1), 0))));
+      return where(top, atN, inside);
+    }, below);
   }
 
   /** `0..n` as numbers when the batch shape is `[]`, else `undefined`. */

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, add, atan, div, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
+import { type Value, type ValueLike, add, atan, div, exp, expm1, log, log1p, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
+import { LN2 } from './tails.js';
 import type { DrawType, Typed } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
 import { HalfDistribution } from './half.js';
@@ -61,6 +62,36 @@ export class CauchyDistribution extends LocationScaleDistribution {
   override icdf(u: Value): Value {
     return add(this.loc, mul(this.scale, tan(mul(Math.PI, sub(u, 0.5)))));
   }
+  /** log(atan(-1/z) / pi) below the location, log(1 - atan(1/z) / pi) above, z = (x - loc) / scale (no cancellation in either tail). */
+  override logCdf(x: Value): Value {
+    return cauchyLogCdf(div(sub(x, this.loc), this.scale));
+  }
+  /** The log-cdf at the reflected point. */
+  override logSurvival(x: Value): Value {
+    return cauchyLogCdf(div(sub(this.loc, x), this.scale));
+  }
+  /** loc - scale / tan(pi p) in the lower half (p = exp(logP)). */
+  override icdfLog(logP: Value): Value {
+    return add(this.loc, mul(this.scale, cauchyQuantileLog(logP)));
+  }
+  /** loc + scale / tan(pi q) in the upper tail (q = exp(logQ)). */
+  override isfLog(logQ: Value): Value {
+    return sub(this.loc, mul(this.scale, cauchyQuantileLog(logQ)));
+  }
+}
+
+/** log F(z) of the standard Cauchy, each branch evaluated on its own half. */
+function cauchyLogCdf(z: Value): Value {
+  const lower = sub(log(atan(div(-1, minimum(z, -1e-30)))), LOG_PI);
+  const upper = log1p(div(neg(atan(div(1, maximum(z, 1e-30)))), Math.PI));
+  return where(lt(z, 0), lower, upper);
+}
+
+/** The standard Cauchy quantile at a log-probability: -1 / tan(pi p) in the lower half, 1 / tan(pi (1 - p)) above. */
+function cauchyQuantileLog(lp: Value): Value {
+  const lower = div(-1, tan(mul(Math.PI, exp(minimum(lp, -LN2)))));
+  const upper = div(1, tan(mul(-Math.PI, expm1(maximum(lp, -LN2)))));
+  return where(lt(lp, -LN2), lower, upper);
 }
 
 /** Cauchy(loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
@@ -94,6 +125,20 @@ export class HalfCauchyDistribution extends HalfDistribution<CauchyDistribution>
   /** scale tan(pi u / 2). */
   override icdf(u: Value): Value {
     return mul(this.scale, tan(mul(Math.PI / 2, u)));
+  }
+  /** log(2 atan(z) / pi) below z = x / scale = 1, log(1 - 2 atan(1/z) / pi) above. */
+  override logCdf(x: Value): Value {
+    const z = div(maximum(x, 0), this.scale);
+    return where(lt(z, 1), log(mul(2 / Math.PI, atan(minimum(z, 1)))), log1p(mul(-2 / Math.PI, atan(div(1, maximum(z, 1))))));
+  }
+  /** log(1 - 2 atan(z) / pi) below z = 1, log(2 atan(1/z) / pi) above (no cancellation far in the tail). */
+  override logSurvival(x: Value): Value {
+    const z = div(maximum(x, 0), this.scale);
+    return where(lt(z, 1), log1p(mul(-2 / Math.PI, atan(minimum(z, 1)))), log(mul(2 / Math.PI, atan(div(1, maximum(z, 1))))));
+  }
+  /** scale / tan(pi q / 2), q = exp(logQ). */
+  override isfLog(logQ: Value): Value {
+    return div(this.scale, tan(mul(Math.PI / 2, exp(logQ))));
   }
 }
 

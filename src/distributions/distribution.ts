@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidParameterError, TycheError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, all, allTrueIfCheap, broadcastShapes, describe, shapeOf, sizeOf, toValue, where } from '../core/value.js';
+import { type Value, type ValueLike, all, allTrueIfCheap, broadcastShapes, describe, exp, expm1, log, log1p, neg, shapeOf, sizeOf, toValue, where } from '../core/value.js';
 import type { Constraint } from './constraints.js';
 
 /**
@@ -103,6 +103,42 @@ export abstract class Distribution {
   icdf(u: Value): Value {
     void u;
     throw new Error(`icdf is not implemented for ${this.name}`);
+  }
+
+  /**
+   * log P(X <= x), elementwise (Stan's `*_lcdf`). Families override it with
+   * forms that stay accurate far in the lower tail, where `cdf` underflows
+   * (e.g. `Normal(0, 1).logCdf(-40)` = -804.608...); the default is
+   * `log(cdf(x))`.
+   */
+  logCdf(x: Value): Value {
+    return log(this.cdf(x));
+  }
+  /**
+   * log P(X > x), the log survival function, elementwise (Stan's `*_lccdf`),
+   * accurate far in the upper tail where families override it; the default
+   * is `log(1 - cdf(x))`.
+   */
+  logSurvival(x: Value): Value {
+    return log1p(neg(this.cdf(x)));
+  }
+  /**
+   * The quantile at a log-probability: {@link icdf} of `exp(logP)`, computed
+   * so that it stays finite where `exp(logP)` underflows for families that
+   * override it (used by `Truncated` to draw far in a lower tail). The
+   * default is `icdf(exp(logP))`.
+   */
+  icdfLog(logP: Value): Value {
+    return this.icdf(exp(logP));
+  }
+  /**
+   * The inverse survival function at a log survival probability: the x with
+   * `logSurvival(x) = logQ` (used by `Truncated` to draw far in an upper
+   * tail). The default is `icdf(1 - exp(logQ))`, which loses the tail where
+   * `exp(logQ)` is below float64's epsilon; families override it.
+   */
+  isfLog(logQ: Value): Value {
+    return this.icdf(neg(expm1(logQ)));
   }
 
   /**

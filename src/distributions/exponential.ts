@@ -8,6 +8,7 @@ import { type Value, type ValueLike, div, expm1, log, log1p, maximum, mul, neg, 
 import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
 import { logDensity, standardDraws, standardExponential } from './draws.js';
+import { log1mexp } from './tails.js';
 
 /** Exponential(rate): density rate e^(-rate x) on x >= 0, mean 1 / rate. */
 export class ExponentialDistribution extends Distribution {
@@ -47,6 +48,22 @@ export class ExponentialDistribution extends Distribution {
   /** -log(1 - u) / rate. */
   override icdf(u: Value): Value {
     return div(neg(log1p(neg(u))), this.rate);
+  }
+  /** log(1 - exp(-rate x)) for x >= 0, else -Infinity. */
+  override logCdf(x: Value): Value {
+    return log1mexp(neg(mul(this.rate, maximum(x, 0))));
+  }
+  /** -rate x for x >= 0, else 0 (exact in any tail). */
+  override logSurvival(x: Value): Value {
+    return neg(mul(this.rate, maximum(x, 0)));
+  }
+  /** -log(1 - exp(logP)) / rate. */
+  override icdfLog(logP: Value): Value {
+    return div(neg(log1mexp(logP)), this.rate);
+  }
+  /** -logQ / rate (exact in any tail). */
+  override isfLog(logQ: Value): Value {
+    return div(neg(logQ), this.rate);
   }
 }
 

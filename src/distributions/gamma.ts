@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincDerivShapeRatio, lgamma } from '../core/special.js';
+import { gammainc, gammaincDerivShapeRatio, gammaincc, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { valueOp } from './tails.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
@@ -164,6 +165,14 @@ export class GammaDistribution extends Distribution {
   /** P(a, rate x) for x >= 0 (0 below), differentiable in all arguments for tensors; no `icdf`. */
   override cdf(x: Value): Value {
     return gammainc(this.concentration, mul(this.rate, maximum(x, 0)));
+  }
+  /** log P(a, rate x) (Stan's `gamma_lcdf`): float64 in log space for numbers (finite where P underflows); the log of the float64 P for tensors. */
+  override logCdf(x: Value): Value {
+    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammaincNumber(a, b * Math.max(v, 0)), (a, b, v) => log(gammainc(a, mul(b, maximum(v, 0)))));
+  }
+  /** log Q(a, rate x) (Stan's `gamma_lccdf`), as {@link logCdf} for the upper tail. */
+  override logSurvival(x: Value): Value {
+    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammainccNumber(a, b * Math.max(v, 0)), (a, b, v) => log(gammaincc(a, mul(b, maximum(v, 0)))));
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, add, div, maximum, square, sub } from '../core/value.js';
+import { type Value, add, div, expm1, maximum, mul, neg, square, sub } from '../core/value.js';
+import { countTail, log1mexp } from './tails.js';
 import { nonnegativeInteger, positive } from './constraints.js';
 import { isCount, xLogY, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport } from './distribution.js';
@@ -67,6 +68,20 @@ export class GeometricDistribution extends Distribution {
       const p = this.p.probs;
       return div(sub(1, p), square(p));
     });
+  }
+
+  /** P(X <= k) = 1 - (1 - p)^(floor(k) + 1) (0 below 0). */
+  override cdf(k: Value): Value {
+    return neg(expm1(this.logSurvival(k)));
+  }
+  /** log(1 - (1 - p)^(floor(k) + 1)), accurate in both tails. */
+  override logCdf(k: Value): Value {
+    return log1mexp(this.logSurvival(k));
+  }
+  /** log P(X > k) = (floor(k) + 1) log(1 - p) (0 below 0), exact in any tail. */
+  override logSurvival(k: Value): Value {
+    const log1mP = this.p.isNumber ? this.p.log1mP : this.p.log1mProbs();
+    return countTail([log1mP], k, (l, j) => (j + 1) * l, (l, j) => mul(add(j, 1), l), 0);
   }
 }
 

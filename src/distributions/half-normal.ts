@@ -4,7 +4,8 @@
  * @module
  */
 import { erf, normalIcdf } from '../core/special.js';
-import { type Value, type ValueLike, add, div, maximum, mul, square } from '../core/value.js';
+import { type Value, type ValueLike, add, div, log, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
+import { LN2, log1mexp, logErfc, normalIcdfLog } from './tails.js';
 import type { DrawType, Typed } from './distribution.js';
 import { HalfDistribution } from './half.js';
 import { NormalDistribution } from './normal.js';
@@ -34,6 +35,19 @@ export class HalfNormalDistribution extends HalfDistribution<NormalDistribution>
   /** scale Phi^-1((1 + u) / 2). */
   override icdf(u: Value): Value {
     return mul(this.scale, normalIcdf(mul(0.5, add(1, u))));
+  }
+  /** log erf(y) below y = x / (scale sqrt 2) = 1, log(1 - erfc(y)) above. */
+  override logCdf(x: Value): Value {
+    const y = div(maximum(x, 0), mul(Math.SQRT2, this.scale));
+    return where(lt(y, 1), log(erf(minimum(y, 1))), log1mexp(logErfc(maximum(y, 1))));
+  }
+  /** log erfc(x / (scale sqrt 2)), finite far in the tail (Stan's `normal_lccdf` doubled). */
+  override logSurvival(x: Value): Value {
+    return logErfc(div(maximum(x, 0), mul(Math.SQRT2, this.scale)));
+  }
+  /** -scale Phi^-1(q / 2), q = exp(logQ), finite far in the tail. */
+  override isfLog(logQ: Value): Value {
+    return neg(mul(this.scale, normalIcdfLog(sub(logQ, LN2))));
   }
 }
 

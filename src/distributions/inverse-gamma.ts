@@ -4,7 +4,8 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { gammaincc, lgamma } from '../core/special.js';
+import { gammainc, gammaincc, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
@@ -62,6 +63,28 @@ export class InverseGammaDistribution extends Distribution {
   override cdf(x: Value): Value {
     const positive = gt(x, 0);
     return where(positive, gammaincc(this.concentration, div(this.rate, where(positive, x, 1))), 0);
+  }
+  /** log Q(a, rate / x) for x > 0 (float64 in log space for numbers), else -Infinity. */
+  override logCdf(x: Value): Value {
+    return valueOp(
+      [this.concentration, this.rate, x],
+      (a, b, v) => (v > 0 ? logGammainccNumber(a, b / v) : -Infinity),
+      (a, b, v) => {
+        const positive = gt(v, 0);
+        return where(positive, log(gammaincc(a, div(b, where(positive, v, 1)))), -Infinity);
+      },
+    );
+  }
+  /** log P(a, rate / x) for x > 0, else 0. */
+  override logSurvival(x: Value): Value {
+    return valueOp(
+      [this.concentration, this.rate, x],
+      (a, b, v) => (v > 0 ? logGammaincNumber(a, b / v) : 0),
+      (a, b, v) => {
+        const positive = gt(v, 0);
+        return where(positive, log(gammainc(a, div(b, where(positive, v, 1)))), 0);
+      },
+    );
   }
 }
 

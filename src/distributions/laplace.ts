@@ -4,7 +4,8 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, abs, add, div, exp, log, lt, mul, neg, square, sub, where } from '../core/value.js';
+import { type Value, type ValueLike, abs, add, div, exp, log, log1p, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
+import { log1mexp } from './tails.js';
 import type { DrawType, Typed } from './distribution.js';
 import { LocationScaleDistribution } from './location-scale.js';
 import { toBatchShape, logDensity, standardDraws, standardLaplace } from './draws.js';
@@ -46,6 +47,33 @@ export class LaplaceDistribution extends LocationScaleDistribution {
     const upper = sub(this.loc, mul(this.scale, log(mul(2, sub(1, where(below, 0.75, u))))));
     return where(below, lower, upper);
   }
+  /** z - log 2 below the location, log(1 - exp(-z) / 2) above (exact in the tails), z = (x - loc) / scale. */
+  override logCdf(x: Value): Value {
+    return laplaceLogCdf(div(sub(x, this.loc), this.scale));
+  }
+  /** The log-cdf at the reflected point: -z - log 2 above the location. */
+  override logSurvival(x: Value): Value {
+    return laplaceLogCdf(div(sub(this.loc, x), this.scale));
+  }
+  /** loc + scale (logP + log 2) in the lower half, finite in any tail. */
+  override icdfLog(logP: Value): Value {
+    return add(this.loc, mul(this.scale, laplaceQuantileLog(logP)));
+  }
+  /** loc - scale (logQ + log 2) in the upper half, finite in any tail. */
+  override isfLog(logQ: Value): Value {
+    return sub(this.loc, mul(this.scale, laplaceQuantileLog(logQ)));
+  }
+}
+
+/** log F(z) of the standard Laplace: z - log 2 for z < 0, log(1 - exp(-z) / 2) above (each branch on its own half). */
+function laplaceLogCdf(z: Value): Value {
+  return where(lt(z, 0), sub(minimum(z, 0), LOG2), log1p(mul(-0.5, exp(neg(maximum(z, 0))))));
+}
+
+/** The standard Laplace quantile at a log-probability: lp + log 2 in the lower half, -log(2 (1 - p)) above. */
+function laplaceQuantileLog(lp: Value): Value {
+  const lower = lt(lp, -LOG2);
+  return where(lower, add(minimum(lp, -LOG2), LOG2), neg(add(LOG2, log1mexp(maximum(lp, -LOG2)))));
 }
 
 /** Laplace(loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */

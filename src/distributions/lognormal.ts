@@ -62,6 +62,22 @@ export class LogNormalDistribution extends Distribution {
   override icdf(u: Value): Value {
     return exp(this.base.icdf(u));
   }
+  /** log Phi((log x - loc) / scale) for x > 0, else -Infinity (tail-accurate, as Normal's). */
+  override logCdf(x: Value): Value {
+    const positive = gt(x, 0);
+    return where(positive, this.base.logCdf(log(where(positive, x, 1))), -Infinity);
+  }
+  /** log Phi((loc - log x) / scale) for x > 0, else 0. */
+  override logSurvival(x: Value): Value {
+    const positive = gt(x, 0);
+    return where(positive, this.base.logSurvival(log(where(positive, x, 1))), 0);
+  }
+  override icdfLog(logP: Value): Value {
+    return exp(this.base.icdfLog(logP));
+  }
+  override isfLog(logQ: Value): Value {
+    return exp(this.base.isfLog(logQ));
+  }
 }
 
 /** LogNormal(loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */

@@ -5,8 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { lgamma, lgammaNumber } from '../core/special.js';
-import { type Value, type ValueLike, add, exp, maximum, mul, sub } from '../core/value.js';
+import { betainc, betaincNumber, lgamma, lgammaNumber } from '../core/special.js';
+import { logBetaincNumber } from '../math/log-cdf.js';
+import { countTail } from './tails.js';
+import { type Value, type ValueLike, add, exp, log, maximum, mul, sub } from '../core/value.js';
 import { lessThan, nonnegativeInteger, positive } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
@@ -104,6 +106,25 @@ export class NegativeBinomialDistribution extends Distribution {
   }
   override get variance(): Value {
     return tf.tidy(() => mul(this.totalCount, exp(sub(this.logOdds(), this.p.log1mProbs()))));
+  }
+
+  /** P(X <= k) = I_{1-p}(r, floor(k) + 1) (0 below 0). */
+  override cdf(k: Value): Value {
+    return this.tail(k, (r, q, j) => betaincNumber(r, j + 1, q), (r, q, j) => betainc(r, add(j, 1), q), 0);
+  }
+  /** log I_{1-p}(r, floor(k) + 1) (Stan's `neg_binomial_lcdf` in this parameterisation), float64 in log space for numbers. */
+  override logCdf(k: Value): Value {
+    return this.tail(k, (r, q, j) => logBetaincNumber(r, j + 1, q), (r, q, j) => log(betainc(r, add(j, 1), q)), -Infinity);
+  }
+  /** log P(X > k) = log I_p(floor(k) + 1, r), finite far in the upper tail for numbers. */
+  override logSurvival(k: Value): Value {
+    return this.tail(k, (r, q, j) => logBetaincNumber(j + 1, r, 1 - q), (r, q, j) => log(betainc(add(j, 1), r, sub(1, q))), 0);
+  }
+
+  /** A cdf-like function of k through the incomplete beta at q = 1 - p (`below` for k < 0). */
+  private tail(k: Value, num: (r: number, q: number, j: number) => number, ten: (r: tf.Tensor, q: tf.Tensor, j: tf.Tensor) => Value, below: number): Value {
+    const q = this.p.isNumber ? Math.exp(this.p.log1mP) : exp(this.p.log1mProbs());
+    return countTail([this.totalCount, q], k, num, ten, below);
   }
 }
 

@@ -7,6 +7,7 @@ import type { Rng } from '../core/rng.js';
 import { normalCdf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
 import { type DrawType, type Typed, standardNormal } from './distribution.js';
+import { logNormalCdf, normalIcdfLog } from './tails.js';
 import { LocationScaleDistribution } from './location-scale.js';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -44,6 +45,22 @@ export class NormalDistribution extends LocationScaleDistribution {
   /** loc + scale * Phi^-1(u). */
   override icdf(u: Value): Value {
     return add(this.loc, mul(this.scale, normalIcdf(u)));
+  }
+  /** log Phi((x - loc) / scale) (Stan's `normal_lcdf`), finite far in the lower tail: logCdf(-40) of Normal(0, 1) is -804.608... */
+  override logCdf(x: Value): Value {
+    return logNormalCdf(div(sub(x, this.loc), this.scale));
+  }
+  /** log Phi((loc - x) / scale) (Stan's `normal_lccdf`), finite far in the upper tail. */
+  override logSurvival(x: Value): Value {
+    return logNormalCdf(div(sub(this.loc, x), this.scale));
+  }
+  /** loc + scale Phi^-1(exp(logP)), finite where exp(logP) underflows. */
+  override icdfLog(logP: Value): Value {
+    return add(this.loc, mul(this.scale, normalIcdfLog(logP)));
+  }
+  /** loc - scale Phi^-1(exp(logQ)), the inverse survival function, finite far in the upper tail. */
+  override isfLog(logQ: Value): Value {
+    return sub(this.loc, mul(this.scale, normalIcdfLog(logQ)));
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { lgamma } from '../core/special.js';
+import { gammainc, gammaincc, gammainccNumber, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
@@ -60,6 +61,19 @@ export class PoissonDistribution extends Distribution {
   }
   override get variance(): Value {
     return this.rate;
+  }
+
+  /** P(X <= k) = Q(floor(k) + 1, rate), the regularised upper incomplete gamma (0 below 0). */
+  override cdf(k: Value): Value {
+    return countTail([this.rate], k, (r, j) => gammainccNumber(j + 1, r), (r, j) => gammaincc(add(j, 1), r), 0);
+  }
+  /** log Q(floor(k) + 1, rate) (Stan's `poisson_lcdf`), float64 in log space for numbers. */
+  override logCdf(k: Value): Value {
+    return countTail([this.rate], k, (r, j) => logGammainccNumber(j + 1, r), (r, j) => log(gammaincc(add(j, 1), r)), -Infinity);
+  }
+  /** log P(X > k) = log P(floor(k) + 1, rate) (Stan's `poisson_lccdf`), finite far in the upper tail for numbers. */
+  override logSurvival(k: Value): Value {
+    return countTail([this.rate], k, (r, j) => logGammaincNumber(j + 1, r), (r, j) => log(gammainc(add(j, 1), r)), 0);
   }
 }
 

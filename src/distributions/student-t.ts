@@ -5,7 +5,9 @@
  */
 import type { Rng } from '../core/rng.js';
 import { lgamma, studentTCdf } from '../core/special.js';
-import { type Value, type ValueLike, add, all, div, exp, gt, log, log1p, maximum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
+import { type Value, type ValueLike, add, all, div, exp, gt, le, log, log1p, maximum, minimum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
+import { log1mexpNumber, logBetaincNumber, studentTLogCdfNumber } from '../math/log-cdf.js';
+import { LN2, valueOp } from './tails.js';
 import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
 import { toBatchShape, logDensity } from './draws.js';
@@ -83,10 +85,32 @@ export class StudentTDistribution extends Distribution {
   override cdf(x: Value): Value {
     return studentTCdf(this.df, div(sub(x, this.loc), this.scale));
   }
+  /**
+   * log P(X <= x) (Stan's `student_t_lcdf`): float64 for numbers, accurate in
+   * both tails (finite for |x| up to the largest double); for tensors the log
+   * of the float64 cdf, each tail from its own side (finite while the tail
+   * probability is a normal float32, above about 1e-38).
+   */
+  override logCdf(x: Value): Value {
+    return studentTLogCdf(this.df, div(sub(x, this.loc), this.scale));
+  }
+  /** log P(X > x) (Stan's `student_t_lccdf`), the log-cdf at the reflected point. */
+  override logSurvival(x: Value): Value {
+    return studentTLogCdf(this.df, div(sub(this.loc, x), this.scale));
+  }
 
   private requireDf(min: number, moment: string): void {
     if (!all(gt(this.df, min))) throw new Error(`StudentT: the ${moment} is undefined unless df > ${min}`);
   }
+}
+
+/** log F(z) of the standard Student-t: float64 for numbers; for tensors the log of the float64 cdf, each tail from its own side. */
+function studentTLogCdf(df: Value, z: Value): Value {
+  return valueOp([df, z], studentTLogCdfNumber, (d, t) => {
+    const lower = log(studentTCdf(d, minimum(t, 0)));
+    const upper = log1p(neg(studentTCdf(d, neg(maximum(t, 0)))));
+    return where(le(t, 0), lower, upper);
+  });
 }
 
 /** StudentT(df, loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
@@ -125,6 +149,18 @@ export class HalfStudentTDistribution extends HalfDistribution<StudentTDistribut
   /** 2 F(x) - 1 for x >= 0 (F the StudentT(df, 0, scale) cdf), else 0. */
   override cdf(x: Value): Value {
     return sub(mul(2, this.base.cdf(maximum(x, 0))), 1);
+  }
+  /** log P(|T| <= z) = log I_{z^2/(df+z^2)}(1/2, df/2), z = x / scale (float64 for numbers). */
+  override logCdf(x: Value): Value {
+    return valueOp(
+      [this.df, div(maximum(x, 0), this.scale)],
+      (df, z) => (z * z < df ? logBetaincNumber(0.5, df / 2, (z * z) / (df + z * z)) : log1mexpNumber(LN2 + studentTLogCdfNumber(df, -z))),
+      (df, z) => log(this.cdf(mul(z, this.scale))),
+    );
+  }
+  /** log(2 F(-z)), z = x / scale: finite far in the tail. */
+  override logSurvival(x: Value): Value {
+    return add(LN2, studentTLogCdf(this.df, neg(div(maximum(x, 0), this.scale))));
   }
 }
 

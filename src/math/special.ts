@@ -192,6 +192,31 @@ export function gammainccNumber(a: number, x: number): number {
 }
 
 /**
+ * log P(a, x), the log of the regularised lower incomplete gamma (float64),
+ * accurate where P underflows (x far below a): the series' log prefactor is
+ * added in log space instead of exponentiated. Invalid arguments give NaN.
+ */
+export function logGammaincNumber(a: number, x: number): number {
+  if (!gammaincArgsOk(a, x)) return NaN;
+  if (x === 0) return -Infinity;
+  if (x === Infinity) return 0;
+  if (x < a + 1) return gammaincLogPrefactor(a, x) + Math.log(gammaincSeries(a, x));
+  return Math.log1p(-Math.exp(gammaincLogPrefactor(a, x)) * gammaincFraction(a, x));
+}
+
+/**
+ * log Q(a, x), the log of the regularised upper incomplete gamma (float64),
+ * accurate where Q underflows (x far above a). Invalid arguments give NaN.
+ */
+export function logGammainccNumber(a: number, x: number): number {
+  if (!gammaincArgsOk(a, x)) return NaN;
+  if (x === 0) return 0;
+  if (x === Infinity) return -Infinity;
+  if (x < a + 1) return Math.log1p(-Math.exp(gammaincLogPrefactor(a, x)) * gammaincSeries(a, x));
+  return gammaincLogPrefactor(a, x) + Math.log(gammaincFraction(a, x));
+}
+
+/**
  * The derivative of P(a, x) with respect to the shape `a`, divided by
  * x f(x; a), where f(x; a) = x^(a-1) e^-x / Gamma(a) is the Gamma(a, 1)
  * density; takes log x so that it stays accurate where x underflows.
@@ -271,6 +296,11 @@ function erfSeries(x: number): number {
 
 /** erfc(x) for x >= 2 by its continued fraction (modified Lentz), accurate in relative terms. */
 function erfcContinuedFraction(x: number): number {
+  return Math.exp(-x * x) * erfcxFraction(x);
+}
+
+/** The scaled erfcx(x) = e^{x^2} erfc(x) for x >= 2, by the continued fraction (modified Lentz). */
+function erfcxFraction(x: number): number {
   const tiny = 1e-300;
   let f = x;
   let c = x;
@@ -286,7 +316,7 @@ function erfcContinuedFraction(x: number): number {
     f *= delta;
     if (Math.abs(delta - 1) < 1e-16) break;
   }
-  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * f);
+  return 1 / (Math.sqrt(Math.PI) * f);
 }
 
 /** The complementary error function erfc(x) = 1 - erf(x) for a number (float64, relative error ~1e-15). */
@@ -298,16 +328,46 @@ export function erfcNumber(x: number): number {
 }
 
 /**
+ * log erfc(x) for a number (float64, relative error of erfc ~1e-15): finite
+ * where erfc underflows (x above about 27), by -x^2 + log erfcx(x).
+ */
+export function logErfcNumber(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x === Infinity) return -Infinity;
+  // near 0, erfc = 1 - erf with erf accurate in relative terms: log1p keeps the small log
+  if (Math.abs(x) < 0.5) return Math.log1p(-erfNumber(x));
+  return x < 2 ? Math.log(erfcNumber(x)) : -x * x + Math.log(erfcxFraction(x));
+}
+
+/**
  * erfc(x) for x >= 0 as a tensor: t e^{-x^2 + P(t)}, t = 1 / (1 + x/2), with the
  * Chebyshev-fitted polynomial P of Numerical Recipes' `erfcc` (relative error
  * below 1.2e-7 everywhere, so float32-accurate in the far tail too).
  */
 function erfcPositiveTensor(x: tf.Tensor): tf.Tensor {
+  const [t, p] = erfccTerms(x);
+  return tf.mul(t, tf.exp(tf.sub(p, tf.square(x))));
+}
+
+/** t = 1 / (1 + x/2) and the polynomial P(t) of Numerical Recipes' `erfcc`. */
+function erfccTerms(x: tf.Tensor): [tf.Tensor, tf.Tensor] {
   const coef = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
   const t = tf.div(1, tf.add(1, tf.mul(0.5, x)));
   let p: tf.Tensor = tf.scalar(coef[coef.length - 1]);
   for (let i = coef.length - 2; i >= 0; i--) p = tf.add(coef[i], tf.mul(t, p));
-  return tf.mul(t, tf.exp(tf.sub(p, tf.square(x))));
+  return [t, p];
+}
+
+/**
+ * log erfc(x) for x >= 0 as a tensor: log t + P(t) - x^2 with the terms of
+ * `erfcPositiveTensor`, so it stays finite (and float32-accurate, relative
+ * error of erfc below 1.2e-7) where erfc itself underflows, e.g. x = 30.
+ */
+export function logErfcPositiveTensor(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [t, p] = erfccTerms(x);
+    return tf.sub(tf.add(tf.log(t), p), tf.square(x));
+  });
 }
 
 /** Standard normal CDF Phi(z) for a number (float64). */
