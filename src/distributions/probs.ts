@@ -150,6 +150,7 @@ function isNumberVector(x: unknown): x is number[] | Float64Array | Float32Array
  * (JS parameter vectors are treated as immutable, like data arrays).
  */
 const probsTables = new WeakMap<object, Float64Array>();
+const NO_BATCH: readonly number[] = Object.freeze([]);
 const logitsTables = new WeakMap<object, Float64Array>();
 
 export class SimplexProbs {
@@ -171,13 +172,23 @@ export class SimplexProbs {
    * @param arg - probabilities or `{ probs }` / `{ logits }` over the last axis
    */
   constructor(readonly dist: string, arg: ProbsArg) {
+    // fast path: a plain probability vector seen before (checked and normalised then), as in a model's constant
+    const seen = Array.isArray(arg) ? probsTables.get(arg) : undefined;
+    if (seen !== undefined) {
+      this.isLogits = false;
+      this.k = seen.length;
+      this.batchShape = NO_BATCH;
+      this.tensor = undefined;
+      this.logP64 = seen;
+      return;
+    }
     const { raw, isLogits } = unpack(dist, arg);
     this.isLogits = isLogits;
     const name = isLogits ? 'logits' : 'probs';
     if (isNumberVector(raw)) {
       if (raw.length === 0) throw new RangeError(`${dist}: parameter ${name} is empty; it needs at least one category`);
       this.k = raw.length;
-      this.batchShape = [];
+      this.batchShape = NO_BATCH;
       this.tensor = undefined;
       // a probability vector passed again (e.g. a constant in a model) is checked and normalised once
       const cache = isLogits ? logitsTables : probsTables;

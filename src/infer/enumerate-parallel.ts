@@ -33,6 +33,11 @@ import type { Distribution } from '../distributions/distribution.js';
 import type { IntervalConstraint } from '../distributions/constraints.js';
 import { type Draw, Posterior } from './posterior.js';
 import { ChoiceWalker, PathRecorder, runPath } from './enumerate-path.js';
+import { LEAN_FALLBACK, LeanEnumerator } from './enumerate-lean.js';
+import { Pacer } from './pace.js';
+
+/** The error at a site that a rescored path visits and the vectorised run did not. */
+const NOT_IN_VECTORISED_RUN = 'this site did not exist in the vectorised run: the model branches on enumerated values; use strategy sequential';
 
 /** The most dimensions a vectorised run may use (tfjs-wasm's XNNPACK limit). */
 const MAX_RANK = 6;
@@ -42,6 +47,8 @@ export interface ParallelEnumerateOptions {
   readonly seed?: number | string;
   /** Largest number of paths held in one tensor (default 2^25). */
   readonly maxPaths?: number;
+  /** Stops the run (the promise rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
 }
 
 /** The values of a finite discrete support, the same for every batch member, or undefined. */
@@ -57,6 +64,8 @@ export function supportValues(dist: Distribution): number[] | undefined {
 interface EnumSite {
   readonly address: string;
   readonly values: number[];
+  /** The log mass of each value, when the site's distribution does not depend on earlier enumerated values. */
+  readonly lps?: Float64Array;
 }
 
 /**
@@ -97,13 +106,39 @@ class ParallelChoices implements Handler {
     const shape = [values.length, ...new Array<number>(this.plateNesting + k).fill(1)];
     msg.value = tf.tensor(values, shape);
     // one scalar distribution (parameters that do not depend on earlier enumerated values): its log
-    // density per value on the number path, in place of a tensor logProb (a dozen kernels per site)
+    // density per value on the number path, added to the joint in JS, in place of a tensor logProb
+    // (a dozen kernels per site) and a broadcast add over every path
+    let lps: Float64Array | undefined;
     if (dist.batchShape.length === 0 && dist.eventShape.length === 0) {
-      const lps = values.map((v) => dist.logProb(v));
-      if (lps.every((l) => typeof l === 'number')) msg.logProb = tf.tensor(lps as number[], shape);
+      const ls = values.map((v) => dist.logProb(v));
+      if (ls.every((l) => typeof l === 'number')) {
+        lps = Float64Array.from(ls as number[]);
+        msg.logProb = 0;
+      }
     }
-    this.sites.push({ address: msg.address, values });
+    this.sites.push({ address: msg.address, values, lps });
   }
+}
+
+/**
+ * The sum of the sites' number log masses over every combination of values,
+ * laid out as the vectorised run's joint (the first site on the last axis);
+ * sites without them add 0 here (their log density is a tensor in the joint).
+ */
+function outerSum(sites: readonly EnumSite[]): Float64Array {
+  let acc = new Float64Array(1);
+  for (let k = sites.length - 1; k >= 0; k--) {
+    const s = sites[k];
+    const n = s.values.length;
+    const next = new Float64Array(acc.length * n);
+    const lps = s.lps;
+    for (let a = 0; a < acc.length; a++) {
+      const base = acc[a];
+      for (let j = 0; j < n; j++) next[a * n + j] = lps ? base + lps[j] : base;
+    }
+    acc = next;
+  }
+  return acc;
 }
 
 /** A site's log density with its plate dimensions summed out, keeping the enumeration dimensions. */
@@ -131,6 +166,9 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
   const walker = new ChoiceWalker();
   const choices = new ParallelChoices(plateNesting, sequential, walker);
   const recorder = new PathRecorder();
+  // rescoring on the lean runtime (no handler stack); a model it cannot run is rescored on the general one
+  const pace = new Pacer(options.signal);
+  let lean = LeanEnumerator.handles(m) ? new LeanEnumerator(m, args, rng, pace, Infinity) : undefined;
   const draws: Draw<R>[] = [];
   let paths = 0;
   do {
@@ -145,12 +183,20 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
         dims = choices.sites.map((s) => s.values.length).reverse();
         const count = dims.reduce((a, b) => a * b, 1);
         if (count > maxPaths) throw new TycheError(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
-        let joint: Value = 0;
+        let joint: tf.Tensor | undefined;
+        const inJs = new Set(choices.sites.filter((c) => c.lps !== undefined).map((c) => c.address));
         for (const s of trace) {
-          if (s.type !== 'sample' && s.type !== 'factor') continue;
-          joint = tf.add(toTensor(joint), toTensor(enumLogDensity(s.logProb, s.scale, s.mask, plateNesting)));
+          if ((s.type !== 'sample' && s.type !== 'factor') || inJs.has(s.address)) continue;
+          const lp = enumLogDensity(s.logProb, s.scale, s.mask, plateNesting);
+          joint = joint === undefined ? toTensor(lp) : tf.add(joint, toTensor(lp));
         }
-        return Float32Array.from(tf.broadcastTo(toTensor(joint), dims).dataSync());
+        const out = outerSum(choices.sites);
+        if (joint !== undefined) {
+          const t = joint.shape.length === dims.length && joint.shape.every((d, i) => d === dims[i]) ? joint : tf.broadcastTo(joint, dims);
+          const d = t.dataSync();
+          for (let i = 0; i < out.length; i++) out[i] += d[i];
+        }
+        return out;
       },
       () => [],
     );
@@ -160,14 +206,23 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
     // exact rescoring of the possible paths on the number path (float64)
     for (let i = 0; i < possible.length; i++) {
       if (possible[i] === -Infinity || Number.isNaN(possible[i])) continue;
+      if (pace.due()) await pace.pause();
       const coords = unravelIndex(i, dims);
       const byAddress = new Map<string, Value>(prefix);
       sites.forEach((s, k) => byAddress.set(s.address, s.values[coords[dims.length - 1 - k]]));
+      if (lean) {
+        const draw = await lean.score(byAddress, NOT_IN_VECTORISED_RUN);
+        if (draw !== LEAN_FALLBACK) {
+          if (draw) draws.push(draw);
+          continue;
+        }
+        lean = undefined;
+      }
       const fix: Handler = {
         process(msg) {
           if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
           const v = byAddress.get(msg.address);
-          if (v === undefined) throw new ModelError(msg.address, 'this site did not exist in the vectorised run: the model branches on enumerated values; use strategy sequential');
+          if (v === undefined) throw new ModelError(msg.address, NOT_IN_VECTORISED_RUN);
           msg.value = v;
         },
       };

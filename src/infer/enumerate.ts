@@ -107,8 +107,7 @@ registerEngine<EnumerateOptions>({
   run: (m, options, args) => {
     if (options.strategy === 'parallel') {
       if (options.maxSites !== undefined) throw new Error("enumerate: maxSites applies to strategy 'sequential' only");
-      throwIfAborted(options.signal);
-      return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions }, args);
+      return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions, signal: options.signal }, args);
     }
     if (options.strategy !== undefined && options.strategy !== 'sequential') throw new Error(`enumerate: strategy must be 'sequential' or 'parallel', got "${String(options.strategy)}"`);
     return enumerate(m, options, args);
