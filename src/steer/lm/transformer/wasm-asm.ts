@@ -10,6 +10,8 @@
 
 /** Value types. */
 export const I32 = 0x7f;
+/** 32-bit float type. */
+export const F32 = 0x7d;
 /** 128-bit vector type. */
 export const V128 = 0x7b;
 
@@ -54,11 +56,11 @@ function vec(items: number[][]): number[] {
 export class FnBuilder {
   readonly code: number[] = [];
   /**
-   * @param nParams - number of i32 parameters
+   * @param params - parameter types (`I32`, `F32`)
    * @param locals - extra locals as `[count, type]` groups, numbered after the parameters
    */
   constructor(
-    readonly nParams: number,
+    readonly params: readonly number[],
     readonly locals: readonly (readonly [number, number])[],
   ) {}
   private op(...b: number[]): this {
@@ -74,6 +76,13 @@ export class FnBuilder {
   set(i: number): this {
     return this.op(0x21, ...uleb(i));
   }
+  tee(i: number): this {
+    return this.op(0x22, ...uleb(i));
+  }
+  f32(x: number): this {
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    return this.op(0x43, ...b);
+  }
   i32(n: number): this {
     return this.op(0x41, ...sleb(n));
   }
@@ -82,6 +91,13 @@ export class FnBuilder {
   }
   mul(): this {
     return this.op(0x6c);
+  }
+  and(): this {
+    return this.op(0x71);
+  }
+  /** `f32.convert_i32_s`. */
+  i32ToF32(): this {
+    return this.op(0xb2);
   }
   /** `i32.load` at the address on the stack. */
   loadI32(): this {
@@ -96,6 +112,15 @@ export class FnBuilder {
   f32Add(): this {
     return this.op(0x92);
   }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Max(): this {
+    return this.op(0x97);
+  }
   loadV(): this {
     return this.simd(0x00, 0, 0);
   }
@@ -104,6 +129,11 @@ export class FnBuilder {
   }
   zeroV(): this {
     return this.simd(0x0c, ...new Array<number>(16).fill(0));
+  }
+  /** `v128.const` with four equal f32 lanes. */
+  constF32x4(x: number): this {
+    const b = [...new Uint8Array(new Float32Array([x, x, x, x]).buffer)];
+    return this.simd(0x0c, ...b);
   }
   splatF32x4(): this {
     return this.simd(0x13);
@@ -114,8 +144,56 @@ export class FnBuilder {
   addF32x4(): this {
     return this.simd(0xe4);
   }
+  subF32x4(): this {
+    return this.simd(0xe5);
+  }
   mulF32x4(): this {
     return this.simd(0xe6);
+  }
+  divF32x4(): this {
+    return this.simd(0xe7);
+  }
+  minF32x4(): this {
+    return this.simd(0xe8);
+  }
+  maxF32x4(): this {
+    return this.simd(0xe9);
+  }
+  nearestF32x4(): this {
+    return this.simd(0x6a);
+  }
+  /** `i32x4.trunc_sat_f32x4_s`. */
+  truncF32x4(): this {
+    return this.simd(0xf8);
+  }
+  addI32x4(): this {
+    return this.simd(0xae);
+  }
+  /** `i32x4.shl` by the i32 on the stack. */
+  shlI32x4(): this {
+    return this.simd(0xab);
+  }
+  /**
+   * `exp` of the four lanes of local `x` (a v128), left on the stack; clobbers
+   * the v128 locals `n` and `r`. Cephes' `expf`: x = n ln 2 + r with n an
+   * integer and |r| <= ln 2 / 2, a degree-7 polynomial for e^r, 2^n from the
+   * exponent bits; relative error about 1e-7 over [-87, 88] (clamped there).
+   */
+  expF32x4(x: number, n: number, r: number): this {
+    this.get(x).constF32x4(88.3762626647949).minF32x4().constF32x4(-87.3365447504019).maxF32x4().set(x);
+    this.get(x).constF32x4(1.44269504088896341).mulF32x4().nearestF32x4().set(n);
+    this.get(x).get(n).constF32x4(0.693359375).mulF32x4().subF32x4().get(n).constF32x4(-2.12194440e-4).mulF32x4().subF32x4().set(r);
+    this.constF32x4(1.9875691500e-4);
+    for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) this.get(r).mulF32x4().constF32x4(c).addF32x4();
+    this.get(r).mulF32x4().get(r).mulF32x4().get(r).addF32x4().constF32x4(1).addF32x4();
+    // 2^n: (n + 127) << 23 as float bits
+    this.get(n).truncF32x4().constI32x4(127).addI32x4().i32(23).shlI32x4();
+    return this.mulF32x4();
+  }
+  /** `v128.const` with four equal i32 lanes. */
+  constI32x4(k: number): this {
+    const b = [...new Uint8Array(new Int32Array([k, k, k, k]).buffer)];
+    return this.simd(0x0c, ...b);
   }
   /** `local[i] += step` (i32). */
   inc(i: number, step: number | { local: number }): this {
@@ -145,11 +223,10 @@ export class FnBuilder {
 
 /**
  * A module that imports its memory as `env.mem` (at least `minPages` pages
- * of 64 KiB) and exports each function under its name; every function takes
- * `nParams` i32 parameters and returns nothing.
+ * of 64 KiB) and exports each function under its name; functions return nothing.
  */
 export function assemble(minPages: number, fns: readonly { name: string; fn: FnBuilder }[]): Uint8Array {
-  const types = fns.map(({ fn }) => [0x60, ...uleb(fn.nParams), ...new Array<number>(fn.nParams).fill(I32), 0]);
+  const types = fns.map(({ fn }) => [0x60, ...uleb(fn.params.length), ...fn.params, 0]);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),

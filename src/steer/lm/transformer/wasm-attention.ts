@@ -1,9 +1,9 @@
 /**
- * Attention of many rows over their own KV caches as two 128-bit SIMD
- * WebAssembly kernels (scores `q . k` and the weighted sum of values), with
- * the softmax between them in JS (WebAssembly has no `exp`). It computes what
- * `kernels.ts`'s `attendRows` computes, about 3x faster on this machine's
- * wasm engine; the tests hold the two equal.
+ * Attention of many rows over their own KV caches as one 128-bit SIMD
+ * WebAssembly kernel (scores `q . k`, softmax with a vectorised `exp`, the
+ * weighted sum of values). It computes what `kernels.ts`'s `attendRows`
+ * computes, several times faster on this machine's wasm engine; the tests
+ * hold the two equal.
  *
  * The kernels read keys and values from a mirror in their own memory: per
  * layer and row slot, `[contextLength, dModel]` floats. A slot remembers which
@@ -15,63 +15,68 @@
  *
  * @module
  */
-import { FnBuilder, I32, V128, assemble } from './wasm-asm.js';
+import { F32, FnBuilder, I32, V128, assemble } from './wasm-asm.js';
 
-// Both kernels take the same parameters (byte addresses and byte strides):
-const P = { base: 0, s: 1, out: 2, lens: 3, B: 4, H: 5, hdB: 6, dB: 7, rowB: 8, sRowB: 9, q: 10 } as const;
-// locals after the 11 parameters
-const b = 11;
-const h = 12;
-const t = 13;
-const i = 14;
-const n = 15;
-const p1 = 16;
-const p2 = 17;
-const acc = 18;
-const LOCALS = [[7, I32], [1, V128]] as const;
+// Parameters (byte addresses and byte strides; `scale` a float)
+const P = { keys: 0, values: 1, s: 2, out: 3, lens: 4, B: 5, H: 6, hdB: 7, dB: 8, rowB: 9, sRowB: 10, q: 11, scale: 12 } as const;
+const PARAMS = [...new Array<number>(12).fill(I32), F32];
+// locals after the parameters: 9 i32, 3 f32, 4 v128
+const [b, h, t, i, n, p1, p2, qp, n4] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
+const [m, z, sc] = [22, 23, 24];
+const [acc, x, e1, e2] = [25, 26, 27, 28];
+const LOCALS = [[9, I32], [3, F32], [4, V128]] as const;
 
-/** `scores[b, h, t] = q[b, h, :] . K[b, t, h, :]` for `t < lens[b]` (`base` = the layer's keys). */
-function scoresKernel(): FnBuilder {
-  const f = new FnBuilder(11, LOCALS);
+/**
+ * For every row `b` and head `h`: scores `q[b, h, :] . K[b, t, h, :] * scale`
+ * for `t < lens[b]` into the pair's score slots, their softmax (a vectorised
+ * `exp`), and `out[b, h, :] = sum_t w_t V[b, t, h, :]`.
+ */
+function attendKernel(): FnBuilder {
+  const f = new FnBuilder(PARAMS, LOCALS);
+  const scoreRow = (): FnBuilder => f.get(P.s).get(b).get(P.H).mul().get(h).add().get(P.sRowB).mul().add();
   f.loop(b, P.B, 1, () => {
     f.get(P.lens).get(b).i32(4).mul().add().loadI32().set(n);
+    f.get(n).i32(3).add().i32(-4).and().i32(4).mul().set(n4); // n rounded up to whole vectors, in bytes
     f.loop(h, P.H, 1, () => {
-      // p1 = keys of (b, h) at t = 0; p2 = score slot of (b, h)
-      f.get(P.base).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().set(p1);
-      f.get(P.s).get(b).get(P.H).mul().get(h).add().get(P.sRowB).mul().add().set(p2);
+      // scores and their maximum
+      f.get(P.q).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().set(qp);
+      f.get(P.keys).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().set(p1);
+      scoreRow().set(p2);
+      f.f32(-Infinity).set(m);
       f.loop(t, n, 1, () => {
         f.zeroV().set(acc);
         f.loop(i, P.hdB, 16, () => {
-          f.get(acc);
-          f.get(P.q).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().get(i).add().loadV();
-          f.get(p1).get(i).add().loadV();
-          f.mulF32x4().addF32x4().set(acc);
+          f.get(acc).get(qp).get(i).add().loadV().get(p1).get(i).add().loadV().mulF32x4().addF32x4().set(acc);
         });
-        f.get(p2);
         f.get(acc).laneF32x4(0).get(acc).laneF32x4(1).f32Add().get(acc).laneF32x4(2).get(acc).laneF32x4(3).f32Add().f32Add();
-        f.storeF32();
+        f.get(P.scale).f32Mul().set(sc);
+        f.get(p2).get(sc).storeF32();
+        f.get(m).get(sc).f32Max().set(m);
         f.inc(p1, { local: P.dB }).inc(p2, 4);
       });
-    });
-  });
-  return f;
-}
-
-/** `out[b, h, :] = sum_t w[b, h, t] V[b, t, h, :]` for `t < lens[b]` (`base` = the layer's values, `s` = the weights). */
-function mixKernel(): FnBuilder {
-  const f = new FnBuilder(11, LOCALS);
-  f.loop(b, P.B, 1, () => {
-    f.get(P.lens).get(b).i32(4).mul().add().loadI32().set(n);
-    f.loop(h, P.H, 1, () => {
+      // w_t = exp(s_t - m), four at a time (lanes past n are computed and never read), and their sum
+      scoreRow().set(p2);
+      f.loop(i, n4, 16, () => {
+        f.get(p2).get(i).add().loadV().get(m).splatF32x4().subF32x4().set(x);
+        f.get(p2).get(i).add();
+        f.expF32x4(x, e1, e2).storeV();
+      });
+      f.f32(0).set(z);
+      f.loop(t, n, 1, () => {
+        f.get(z).get(p2).loadF32().f32Add().set(z);
+        f.inc(p2, 4);
+      });
+      // weighted values, over the sum
       f.loop(i, P.hdB, 16, () => {
         f.zeroV().set(acc);
-        f.get(P.base).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().get(i).add().set(p1);
-        f.get(P.s).get(b).get(P.H).mul().get(h).add().get(P.sRowB).mul().add().set(p2);
+        f.get(P.values).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().get(i).add().set(p1);
+        scoreRow().set(p2);
         f.loop(t, n, 1, () => {
           f.get(acc).get(p2).loadF32().splatF32x4().get(p1).loadV().mulF32x4().addF32x4().set(acc);
           f.inc(p1, { local: P.dB }).inc(p2, 4);
         });
-        f.get(P.out).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().get(i).add().get(acc).storeV();
+        f.get(P.out).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().get(i).add();
+        f.get(acc).f32(1).get(z).f32Div().splatF32x4().mulF32x4().storeV();
       });
     });
   });
@@ -97,7 +102,7 @@ let compiled: object | null | undefined;
 function kernels(): object | null {
   if (compiled === undefined) {
     compiled = null;
-    const bytes = assemble(1, [{ name: 'scores', fn: scoresKernel() }, { name: 'mix', fn: mixKernel() }]);
+    const bytes = assemble(1, [{ name: 'attend', fn: attendKernel() }]);
     try {
       if (wasmApi?.validate(bytes)) compiled = new wasmApi.Module(bytes);
     } catch {
@@ -120,8 +125,7 @@ export interface AttentionShape {
 /** SIMD WebAssembly attention of many rows over mirrored KV caches (see the module notes). */
 export class WasmAttention {
   private readonly memory: WasmMemory;
-  private readonly scores: Kernel;
-  private readonly mix: Kernel;
+  private readonly kernel: Kernel;
   private f32!: Float32Array;
   private i32!: Int32Array;
   private slots = 0;
@@ -135,6 +139,8 @@ export class WasmAttention {
   private sAt = 0;
   private kvAt = 0;
   private B = 0;
+  /** Score slots per (row, head): the context rounded up to whole vectors. */
+  private readonly sRow: number;
 
   /** The kernels for a shape, or null where SIMD WebAssembly is missing or the head size is not a multiple of 4. */
   static create(shape: AttentionShape): WasmAttention | null {
@@ -147,10 +153,10 @@ export class WasmAttention {
     readonly shape: AttentionShape,
     module: object,
   ) {
+    this.sRow = Math.ceil(shape.contextLength / 4) * 4;
     this.memory = new wasmApi!.Memory({ initial: 1 });
     const exports = new wasmApi!.Instance(module, { env: { mem: this.memory } }).exports;
-    this.scores = exports.scores as Kernel;
-    this.mix = exports.mix as Kernel;
+    this.kernel = exports.attend as Kernel;
   }
 
   /** Lay the memory out for `slots` rows (grown; every slot forgets what it mirrored). */
@@ -161,7 +167,7 @@ export class WasmAttention {
     this.qAt = round(slots * 4);
     this.outAt = this.qAt + slots * d * 4;
     this.sAt = this.outAt + slots * d * 4;
-    this.kvAt = this.sAt + slots * H * ctx * 4;
+    this.kvAt = this.sAt + slots * H * this.sRow * 4;
     const bytes = this.kvAt + 2 * nLayers * slots * ctx * d * 4;
     const need = Math.ceil(bytes / 65536) - this.memory.buffer.byteLength / 65536;
     if (need > 0) this.memory.grow(need);
@@ -219,28 +225,7 @@ export class WasmAttention {
       this.slotLen[j] = n;
     }
     f32.set(q.subarray(0, B * d), this.qAt >> 2);
-    const hdB = (d / H) * 4;
-    const rowB = ctx * d * 4;
-    const sRowB = ctx * 4;
-    this.scores(kAt, this.sAt, this.outAt, this.lensAt, B, H, hdB, d * 4, rowB, sRowB, this.qAt);
-    // softmax of each (row, head)'s scores, in place
-    for (let r = 0; r < B; r++) {
-      const n = this.i32[(this.lensAt >> 2) + r]!;
-      for (let hh = 0; hh < H; hh++) {
-        const o = (this.sAt >> 2) + (r * H + hh) * ctx;
-        let m = -Infinity;
-        for (let k = 0; k < n; k++) if (f32[o + k]! > m) m = f32[o + k]!;
-        let z = 0;
-        for (let k = 0; k < n; k++) {
-          const e = Math.exp((f32[o + k]! - m) * scale);
-          f32[o + k] = e;
-          z += e;
-        }
-        const iz = 1 / z;
-        for (let k = 0; k < n; k++) f32[o + k]! *= iz;
-      }
-    }
-    this.mix(vAt, this.sAt, this.outAt, this.lensAt, B, H, hdB, d * 4, rowB, sRowB, this.qAt);
+    this.kernel(kAt, vAt, this.sAt, this.outAt, this.lensAt, B, H, (d / H) * 4, d * 4, ctx * d * 4, this.sRow * 4, this.qAt, scale);
     out.set(f32.subarray(this.outAt >> 2, (this.outAt >> 2) + B * d));
   }
 }
