@@ -16,7 +16,7 @@ import { broadcastMap } from './ndarray.js';
  * one shared loop calling a different function per op runs several times
  * slower.
  */
-interface Unary {
+export interface Unary {
   readonly f: string;
   /** d y / d x; absent for piecewise-constant or boolean maps. */
   readonly df?: string;
@@ -57,7 +57,7 @@ export const UNARY: Record<string, Unary> = {
 };
 
 /** A binary map as expressions in `a`, `b` (inputs) and `y` (output), with partial derivatives. */
-interface Binary {
+export interface Binary {
   readonly f: string;
   readonly da?: string;
   readonly db?: string;
@@ -160,12 +160,13 @@ const select: KernelRule = ([c, t, e], out) => {
   return k;
 };
 
-/** `Cast`: to bool (nonzero), int32 (truncation) or float (identity); gradient passes through float casts. */
-const cast: KernelRule = ([x], out, node) => {
-  const to = node.attrs.dtype as string;
-  const f = to === 'bool' ? '(x !== 0 ? 1 : 0)' : to === 'int32' ? 'Math.trunc(x)' : 'x';
-  return unaryRule(to === 'float32' ? { f, df: '1' } : { f })([x!], out, node);
-};
+/** `Cast` to `dtype` as a unary map: to bool (nonzero), int32 (truncation) or float (identity); gradient passes through float casts. */
+export function castUnary(dtype: string): Unary {
+  const f = dtype === 'bool' ? '(x !== 0 ? 1 : 0)' : dtype === 'int32' ? 'Math.trunc(x)' : 'x';
+  return dtype === 'float32' ? { f, df: '1' } : { f };
+}
+
+const cast: KernelRule = ([x], out, node) => unaryRule(castUnary(node.attrs.dtype as string))([x!], out, node);
 
 /** `AddN`: sum of equally shaped inputs. */
 const addN: KernelRule = (inputs, out) => {

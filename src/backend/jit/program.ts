@@ -14,6 +14,7 @@
 import { type CompiledKernel, type KernelRule, ReplayDeclined, type Slot } from './kernel.js';
 import { customRule, isCustomKernel } from './custom-kernels.js';
 import { elementwiseRules } from './elementwise.js';
+import { type FusedProgram, compileFused } from './fused.js';
 import { layoutRules } from './layout-kernels.js';
 import { sizeOfShape } from './ndarray.js';
 import { reductionRules } from './reduce-kernels.js';
@@ -44,12 +45,29 @@ export interface CompiledResult {
   readonly grad?: Float64Array;
 }
 
-/** A compiled graph; see {@link compileGraph}. */
+/** Options of {@link CompiledGraph.compile}. */
+export interface CompileGraphOptions {
+  /**
+   * Generate one fused function for the whole graph (`fused.ts`; default
+   * true), falling back to the per-kernel program where it cannot; `false`
+   * keeps the per-kernel program (one generated loop per kernel).
+   */
+  readonly fuse?: boolean;
+}
+
+/** A compiled graph; see {@link CompiledGraph.compile}. */
 export class CompiledGraph {
   /** Element operations per forward pass: output elements of every kernel plus matrix-product multiply-adds. */
   readonly work: number;
   /** Kernels in the graph. */
   readonly kernelCount: number;
+  /** `true` when the fused whole-graph function runs, else why the per-kernel program does. */
+  readonly fused: true | string;
+  /** Values per input row. */
+  readonly inputSize: number;
+  /** Values per output. */
+  readonly outputSize: number;
+  private readonly fusedOut: Float64Array;
 
   private constructor(
     work: number,
@@ -58,17 +76,37 @@ export class CompiledGraph {
     private readonly kernels: CompiledKernel[],
     private readonly output: Slot,
     private readonly guards: { slot: Slot; values: Uint8Array }[],
+    kernelCount: number,
+    private readonly program: FusedProgram | string,
   ) {
     this.work = work;
-    this.kernelCount = kernels.length;
+    this.kernelCount = kernelCount;
+    this.fused = typeof program === 'string' ? program : true;
+    this.inputSize = input.value.length;
+    this.outputSize = output.value.length;
+    this.fusedOut = new Float64Array(output.value.length);
   }
 
-  /** Compile `graph`, or say which kernel has no rule. */
-  static compile(graph: Graph): CompiledGraph | { reason: string } {
+  /** Compile `graph` (fused where it can, see {@link CompileGraphOptions}), or say which kernel has no rule. */
+  static compile(graph: Graph, options: CompileGraphOptions = {}): CompiledGraph | { reason: string } {
     const missing = [...new Set(graph.nodes.map((n) => n.kernel).filter((k) => ruleFor(k) === undefined))];
     if (missing.length > 0) return { reason: `no compiled rule for kernel${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` };
     const n = sizeOfShape(graph.inputShape);
     const input = { value: new Float64Array(n), grad: new Float64Array(n), shape: graph.inputShape };
+    let work = 0;
+    for (const node of graph.nodes) {
+      work += sizeOfShape(node.shape);
+      if (node.kernel === 'BatchMatMul') {
+        const a = node.inputShapes[0]!;
+        work += sizeOfShape(node.shape) * (node.attrs.transposeA ? a[a.length - 2]! : a[a.length - 1]!);
+      }
+    }
+    const fused = options.fuse === false ? { reason: 'fuse: false' } : compileFused(graph, ruleFor);
+    if (!('reason' in fused)) {
+      // the fused function serves every call: no per-kernel program to build
+      const out = { value: new Float64Array(sizeOfShape(graph.outputShape)), grad: undefined, shape: graph.outputShape };
+      return new CompiledGraph(work, input, [], [], out, [], graph.nodes.length, fused);
+    }
     const constants: Slot[] = graph.constants.map((c) => ({ value: c.values, grad: undefined, shape: c.shape }));
     const slots: Slot[] = graph.nodes.map((node) => {
       const size = sizeOfShape(node.shape);
@@ -86,15 +124,34 @@ export class CompiledGraph {
       }
     }
     const guards = graph.guards.map((g) => ({ slot: slots[g.node]!, values: g.values }));
-    let work = 0;
-    for (const node of graph.nodes) {
-      work += sizeOfShape(node.shape);
-      if (node.kernel === 'BatchMatMul') {
-        const a = node.inputShapes[0]!;
-        work += sizeOfShape(node.shape) * (node.attrs.transposeA ? a[a.length - 2]! : a[a.length - 1]!);
+    return new CompiledGraph(work, input, slots, kernels, slotOf(graph.output), guards, kernels.length, fused.reason);
+  }
+
+  /**
+   * Evaluate one input row `x[xo .. xo + inputSize)`, writing the output at
+   * `out[oo ..]` and, when `grad` is given, d sum(output) / d input at
+   * `grad[go ..]`; no allocation on the fused path. Returns false where
+   * {@link CompiledGraph.run} returns undefined (a guard changed, a kernel
+   * declined the point).
+   */
+  runRow(x: ArrayLike<number>, xo: number, out: Float64Array, oo: number, grad?: Float64Array, go = 0): boolean {
+    const p = this.program;
+    if (typeof p !== 'string') {
+      try {
+        return grad ? p.valueAndGrad(x, xo, out, oo, grad, go) : p.value(x, xo, out, oo);
+      } catch (err) {
+        if (err instanceof ReplayDeclined) return false;
+        throw err;
       }
     }
-    return new CompiledGraph(work, input, slots, kernels, slotOf(graph.output), guards);
+    const n = this.input.value.length;
+    const v = this.input.value;
+    for (let i = 0; i < n; i++) v[i] = x[xo + i]!;
+    const r = this.run(v, grad !== undefined);
+    if (!r) return false;
+    out.set(r.value, oo);
+    if (grad) grad.set(r.grad!, go);
+    return true;
   }
 
   /**
@@ -106,7 +163,12 @@ export class CompiledGraph {
   run(x: ArrayLike<number>, withGrad: boolean): CompiledResult | undefined {
     const input = this.input;
     if (x.length !== input.value.length) throw new Error(`compiled graph: expected ${input.value.length} input values, got ${x.length}`);
-    input.value.set(x);
+    if (typeof this.program !== 'string') {
+      const out = this.fusedOut;
+      if (!this.runRow(x, 0, out, 0, withGrad ? input.grad : undefined)) return undefined;
+      return withGrad ? { value: out, grad: input.grad } : { value: out };
+    }
+    if (x !== input.value) input.value.set(x);
     const kernels = this.kernels;
     try {
       for (let i = 0; i < kernels.length; i++) kernels[i]!.forward();

@@ -209,8 +209,31 @@ export class CompiledDensity {
     return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons) };
   }
 
+  /**
+   * Log densities and gradients at `q` (`rows` inputs end to end),
+   * synchronously, when the compiled replay serves every row: no awaits and
+   * no copies (each row is replayed straight from `q` into the result).
+   * Undefined when it cannot (not compiled yet or at all, a guard changed in
+   * some row): then call {@link CompiledDensity.evaluate}.
+   */
+  evaluateSync(q: Float64Array): Evaluation | undefined {
+    if (this.state !== 'on') return undefined;
+    const graph = this.graph!;
+    const size = graph.inputSize;
+    const rows = this.rows;
+    if (q.length !== size * rows) return undefined; // evaluate reports the shape error
+    const outs = graph.outputSize;
+    const logp = new Float64Array(rows * outs);
+    const grad = new Float64Array(q.length);
+    for (let r = 0; r < rows; r++) if (!graph.runRow(q, r * size, logp, r * outs, grad, r * size)) return undefined;
+    this.evaluations += rows;
+    return { logp, grad };
+  }
+
   /** Log densities and gradients at `q` (`rows` inputs end to end). */
   async evaluate(q: Float64Array): Promise<Evaluation> {
+    const sync = this.evaluateSync(q);
+    if (sync) return sync;
     if (this.rows === 1) return this.evaluateOne(q);
     const size = q.length / this.rows;
     if (!Number.isInteger(size)) throw new Error(`compiled density: ${q.length} values do not split into ${this.rows} rows`);
@@ -239,13 +262,12 @@ export class CompiledDensity {
     if (!Number.isInteger(rows)) throw new Error(`compiled density: ${q.length} values do not split into inputs of ${size}`);
     const logp = new Float64Array(rows);
     const grad = new Float64Array(q.length);
+    const one = new Float64Array(graph.outputSize);
     for (let r = 0; r < rows; r++) {
       this.evaluations++;
-      const out = graph.run(q.subarray(r * size, (r + 1) * size), true);
-      if (out) {
-        logp[r] = out.value[0]!;
-        grad.set(out.grad!, r * size);
-      } else {
+      if (graph.runRow(q, r * size, one, 0, grad, r * size)) logp[r] = one[0]!;
+      else {
+        grad.fill(0, r * size, (r + 1) * size);
         logp[r] = -Infinity;
         this.guardMisses++;
         this.countTfjs('validity guard changed');
@@ -260,8 +282,10 @@ export class CompiledDensity {
     if (this.state === 'untried' && finite) await this.tryCompile(q);
     else if (this.branchCheckPending && finite) await this.checkBranches(q);
     if (this.state === 'on') {
-      const r = this.graph!.run(q, true);
-      if (r) return { logp: Float64Array.from(r.value), grad: Float64Array.from(r.grad!) };
+      const graph = this.graph!;
+      const logp = new Float64Array(graph.outputSize);
+      const grad = new Float64Array(q.length);
+      if (graph.runRow(q, 0, logp, 0, grad, 0)) return { logp, grad };
       this.guardMisses++;
       this.countTfjs('validity guard changed');
     } else this.countTfjs(!finite && this.state === 'untried' ? 'non-finite point' : `not compiled: ${this.reason}`);

@@ -34,7 +34,7 @@ import { bijectTo } from '../../transforms/biject-to.js';
 import { markTraceSite } from '../../backend/jit/trace.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensity } from './compiled-density.js';
-import type { BatchedLogDensityAndGradient, LogDensityAndGradient } from './target.js';
+import type { BatchedLogDensityAndGradient, LogDensityAndGradient, MaybePromise } from './target.js';
 import { tidyAsync } from '../../backend/autodiff.js';
 import { reachableTensors } from './state-tensors.js';
 
@@ -373,7 +373,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * `compile` defaults to `true` here; `'auto'` declines the replay when tfjs
  * is expected to be faster on the data (then a batched model run may be).
  */
-export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<BatchedLogDensityAndGradient>> & {
+export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => MaybePromise<BatchedLogDensityAndGradient>> & {
   readonly work: () => { elements: number; kernels: number } | undefined;
   /** The replay alone for any number of rows, synchronously (see `CompiledDensity.replayOnly`). */
   readonly replayOnly: (q: Float64Array) => BatchedLogDensityAndGradient | undefined;
@@ -384,11 +384,16 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
   }, options.compile ?? true, chains);
-  const f = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
+  const slow = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
     const bad = r.logp.findIndex(Number.isNaN);
     if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
     return r;
+  };
+  // the compiled replay answers synchronously (no await per gradient) where it serves every row
+  const f = (q: Float64Array): MaybePromise<BatchedLogDensityAndGradient> => {
+    const r = compiled.evaluateSync(q);
+    return r && !r.logp.some(Number.isNaN) ? r : slow(q);
   };
   return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q) });
 }

@@ -22,7 +22,7 @@
 import type { Model } from '../../core/model.js';
 import { type CompileMode, type CompileStats, TFJS_FASTER } from './compiled-density.js';
 import { type Layout, batchedLogDensityFn, replayedChainsLogDensityFn } from './potential.js';
-import type { BatchedLogDensityAndGradient } from './target.js';
+import type { BatchedLogDensityAndGradient, MaybePromise } from './target.js';
 
 /** How vectorised chains evaluate their log densities (reported as `diagnostics.chainsPath`). */
 export type ChainsPath = 'replay' | 'batched model run';
@@ -36,7 +36,7 @@ export const CHAINS_PATH_NOTE: Record<ChainsPath, string> = {
 /** A batched target for K chains, with how it was built. */
 export interface VectorisedChains {
   /** The batched log density and gradient, or undefined when the chains must run one after the other. */
-  readonly target?: (q: Float64Array) => Promise<BatchedLogDensityAndGradient>;
+  readonly target?: (q: Float64Array) => MaybePromise<BatchedLogDensityAndGradient>;
   /** `true` when `target` is set, else why the chains cannot be vectorised. */
   readonly vectorized: true | string;
   readonly path?: ChainsPath;

@@ -1,0 +1,201 @@
+/**
+ * The fused whole-graph compiler (src/backend/jit/fused.ts) against the
+ * per-kernel program it replaces: the same values and gradients to 1e-12
+ * (both are float64 replays of the same record, from the same expression
+ * tables) on every kernel case of jit.test.ts and on whole models (eight
+ * schools with its validity guards, a linear and a logistic regression,
+ * broadcasting, reductions, matrix products, big inputs), with a planted
+ * wrong derivative that the comparison catches; and the fallbacks (kernels
+ * it does not know run through their rules; too-large graphs and guards).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { CompiledGraph, ruleFor } from '../../src/backend/jit/program.js';
+import { UNARY } from '../../src/backend/jit/elementwise.js';
+import { compileFused } from '../../src/backend/jit/fused.js';
+import { type Graph, traceTensorFunction } from '../../src/backend/jit/trace.js';
+import { layoutOf, logDensityTensorFn } from '../../src/infer/mcmc/potential.js';
+import { rngFrom } from '../../src/core/rng.js';
+import type { Model } from '../../src/core/model.js';
+import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
+import { linearRegression } from '../../models/linreg.js';
+import { logisticRegression } from '../../models/logreg.js';
+import { CASES } from '../helpers/jit-cases.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+async function graphOf(fn: (x: tf.Tensor) => tf.Tensor | Promise<tf.Tensor>, x: tf.Tensor): Promise<Graph> {
+  const r = await traceTensorFunction(fn, x);
+  if (!r.graph) throw new Error(`not traced: ${r.reason}`);
+  return r.graph;
+}
+
+function compile(graph: Graph, fuse: boolean): CompiledGraph {
+  const c = CompiledGraph.compile(graph, { fuse });
+  if (!(c instanceof CompiledGraph)) throw new Error(c.reason);
+  return c;
+}
+
+/**
+ * The worst disagreement between two compiled graphs over `points`: |a - b|
+ * / (1 + |b|) over values and gradients (a guard that fails in one must
+ * fail in the other); and how many points both served.
+ */
+function worstDisagreement(a: CompiledGraph, b: CompiledGraph, points: Float64Array[]): { worst: number; served: number } {
+  let worst = 0;
+  let served = 0;
+  for (const q of points) {
+    const ra = a.run(q, true);
+    const va = ra && Float64Array.from(ra.value);
+    const ga = ra && Float64Array.from(ra.grad!);
+    const rb = b.run(q, true);
+    if (!ra || !rb) {
+      if (ra !== rb && !(ra === undefined && rb === undefined)) return { worst: Infinity, served };
+      continue;
+    }
+    served++;
+    const d = (x: number, y: number): number => (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)) ? 0 : Math.abs(x - y) / (1 + Math.abs(y)));
+    rb.value.forEach((y, i) => (worst = Math.max(worst, d(va![i]!, y))));
+    rb.grad!.forEach((y, i) => (worst = Math.max(worst, d(ga![i]!, y))));
+  }
+  return { worst, served };
+}
+
+function pointsFor(dim: number, count: number, scale: number): Float64Array[] {
+  return Array.from({ length: count }, (_, t) => Float64Array.from({ length: dim }, (_, i) => scale * Math.sin(1.7 * i + 2.3 * t + 0.4)));
+}
+
+const x0 = (): tf.Tensor => tf.tensor2d([[0.3, -0.8, 1.1], [-1.4, 0.6, 0.2]]);
+
+async function modelGraph(m: Model<never[], unknown>, args: unknown[]): Promise<{ graph: Graph; dim: number }> {
+  const { layout } = await layoutOf(m, args as never[], rngFrom(1));
+  const density = logDensityTensorFn(m, args as never[], layout, undefined);
+  return { graph: await graphOf(density, tf.tensor1d(new Float32Array(layout.dim).fill(0.1))), dim: layout.dim };
+}
+
+function linregData(n: number): { x: number[]; y: number[] } {
+  const x = Array.from({ length: n }, (_, i) => Math.sin(i) * 2);
+  return { x, y: x.map((v, i) => 1 + 0.5 * v + 0.3 * Math.cos(3 * i)) };
+}
+
+describe('fused and per-kernel replays agree', () => {
+  for (const [name, fn] of Object.entries(CASES)) {
+    it(`${name}: values and gradients to 1e-12`, async () => {
+      const g = await graphOf(fn, x0());
+      const fused = compile(g, true);
+      expect(fused.fused).toBe(true);
+      const { worst, served } = worstDisagreement(fused, compile(g, false), pointsFor(6, 8, 1.8));
+      expect(served).toBeGreaterThan(0);
+      expect(worst).toBeLessThan(1e-12);
+    });
+  }
+
+  const models: Record<string, () => Promise<{ graph: Graph; dim: number }>> = {
+    'eight schools (validity guards)': () => modelGraph(eightSchoolsNoncentered as unknown as Model<never[], unknown>, [eightSchoolsData]),
+    'linear regression, N = 100 (one fused loop)': () => modelGraph(linearRegression as unknown as Model<never[], unknown>, [{ ...linregData(100), priorSd: 10 }]),
+    'logistic regression, N = 300 (a matrix product by its rule)': () => {
+      const X = tf.tensor2d(Array.from({ length: 300 * 4 }, (_, i) => Math.sin(0.37 * i)), [300, 4]);
+      const y = Array.from({ length: 300 }, (_, i) => (Math.sin(1.3 * i) > 0 ? 1 : 0));
+      return modelGraph(logisticRegression as unknown as Model<never[], unknown>, [{ X, y, priorSd: 5 }]);
+    },
+  };
+  for (const [name, make] of Object.entries(models)) {
+    it(`${name}: values and gradients to 1e-12`, async () => {
+      const { graph, dim } = await make();
+      const fused = compile(graph, true);
+      expect(fused.fused).toBe(true);
+      const { worst, served } = worstDisagreement(fused, compile(graph, false), pointsFor(dim, 10, 1.2));
+      expect(served).toBe(10);
+      expect(worst).toBeLessThan(1e-12);
+    });
+  }
+
+  it('big inputs, big reshapes, broadcasts of small values into loops, reductions along axes of big arrays', async () => {
+    const w = tf.linspace(-1, 1, 300).reshape([100, 3]);
+    const fn = (x: tf.Tensor): tf.Tensor => {
+      const m = tf.reshape(x, [100, 3]); // an alias of the input's buffer
+      const head = tf.slice(x, [0], [3]); // small, broadcast into a loop
+      const rows = tf.sum(tf.mul(tf.exp(tf.mul(m, 0.1)), head), 1); // along one axis: the rule
+      return tf.addN([tf.sum(tf.square(rows)), tf.sum(tf.mul(tf.tanh(m), w)), tf.max(tf.sin(x)), tf.mean(tf.softplus(m))]);
+    };
+    const g = await graphOf(fn, tf.linspace(-1, 1, 300));
+    const fused = compile(g, true);
+    expect(fused.fused).toBe(true);
+    const { worst, served } = worstDisagreement(fused, compile(g, false), pointsFor(300, 4, 1.5));
+    expect(served).toBe(4);
+    expect(worst).toBeLessThan(1e-12);
+  });
+
+  it('a planted wrong derivative in the fused code is caught by the comparison', async () => {
+    const { graph, dim } = await models['linear regression, N = 100 (one fused loop)']!();
+    const right = compile(graph, false);
+    const square = UNARY.Square!;
+    const saved = square.df;
+    let wrong: CompiledGraph;
+    try {
+      (square as { df?: string }).df = '3 * x'; // d(x^2)/dx is 2x
+      wrong = compile(graph, true);
+    } finally {
+      (square as { df?: string }).df = saved;
+    }
+    expect(wrong.fused).toBe(true);
+    expect(worstDisagreement(wrong, right, pointsFor(dim, 3, 1.2)).worst).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('fused compiler fallbacks', () => {
+  it('runs kernels it has no fused form for through their rules (softmax, cumulative sums, kernels named only by a rule)', async () => {
+    const g = await graphOf(CASES['cumsum softmax']!, x0());
+    const fused = compileFused(g, ruleFor);
+    expect('reason' in fused).toBe(false);
+    expect((fused as { ruleCalls: readonly string[] }).ruleCalls).toEqual(expect.arrayContaining(['Softmax', 'Cumsum']));
+    // a kernel known only through the rule lookup (as custom ops are): renamed Exp
+    const plain = await graphOf((x) => tf.sum(tf.mul(tf.exp(x), tf.log1p(tf.square(x)))), x0());
+    const renamed: Graph = { ...plain, nodes: plain.nodes.map((n) => (n.kernel === 'Exp' ? { ...n, kernel: 'MyExp' } : n)) };
+    const custom = compileFused(renamed, (k) => ruleFor(k === 'MyExp' ? 'Exp' : k));
+    expect((custom as { ruleCalls: readonly string[] }).ruleCalls).toEqual(['MyExp']);
+    const per = compile(plain, false);
+    for (const q of pointsFor(6, 3, 1)) {
+      const out = new Float64Array(1);
+      const grad = new Float64Array(6);
+      expect((custom as { valueAndGrad: (...a: unknown[]) => boolean }).valueAndGrad(q, 0, out, 0, grad, 0)).toBe(true);
+      const want = per.run(q, true)!;
+      expect(Math.abs(out[0]! - want.value[0]!)).toBeLessThan(1e-12 * (1 + Math.abs(want.value[0]!)));
+      grad.forEach((v, i) => expect(Math.abs(v - want.grad![i]!)).toBeLessThan(1e-12 * (1 + Math.abs(want.grad![i]!))));
+    }
+  });
+
+  it('leaves a graph whose source would be too large to the per-kernel program, which still runs', async () => {
+    const fn = (x: tf.Tensor): tf.Tensor => {
+      let t = tf.tile(x, [4, 4]); // [8, 12]: 96 elements, past the unrolled size, so loops
+      let s = tf.reshape(tf.slice(x, [0, 0], [2, 3]), [6]); // 6 elements, unrolled
+      for (let i = 0; i < 400; i++) s = tf.sin(tf.add(s, 0.01 * i));
+      t = tf.mul(t, 2);
+      return tf.add(tf.sum(s), tf.sum(t));
+    };
+    const g = await graphOf(fn, x0());
+    const c = compile(g, true);
+    expect(c.fused).toMatch(/over \d+/);
+    expect(Number.isFinite(c.run(Float64Array.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6), true)!.value[0])).toBe(true);
+  });
+
+  it('a changed guard sends the point back (false from runRow, as run gives undefined)', async () => {
+    const fn = (x: tf.Tensor): tf.Tensor => {
+      const allPositive = tf.all(tf.greater(x, 0)).dataSync()[0] === 1;
+      return allPositive ? tf.sum(tf.log(x)) : tf.sum(x);
+    };
+    const c = compile(await graphOf(fn, tf.tensor1d([1, 2, 3])), true);
+    expect(c.fused).toBe(true);
+    const out = new Float64Array(2);
+    const grad = new Float64Array(6);
+    const q = Float64Array.of(9, 9, 2, 3, 4, 9);
+    expect(c.runRow(q, 2, out, 1, grad, 3)).toBe(true);
+    expect(out[1]).toBeCloseTo(Math.log(24), 12);
+    expect(Array.from(grad.subarray(3))).toEqual([1 / 2, 1 / 3, 1 / 4].map((v) => expect.closeTo(v, 14)));
+    expect(c.runRow(Float64Array.of(2, -3, 4), 0, out, 0, grad, 0)).toBe(false);
+    expect(c.run(Float64Array.of(2, -3, 4), false)).toBeUndefined();
+  });
+});
