@@ -8,6 +8,12 @@
  * cancel). Without a guide, log w = log p(y | x). The estimate of log Z is
  * logsumexp(log w) - log N, unbiased for Z.
  *
+ * The draws come from float32 tfjs runs; their log weights are computed in
+ * float64 from a compiled record of the model (and guide) where it compiles
+ * (`importance-weights.ts`; `diagnostics.weights` says `'float64'` or
+ * `'float32'`, and `diagnostics.notCompiled` why not). `compile: false`
+ * keeps the float32 weights of the runs themselves.
+ *
  * @module
  */
 import { TycheError, ZeroDensityError, rejectsPoint } from '../core/errors.js';
@@ -20,6 +26,7 @@ import { type Trace, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
+import { Float64Weights } from './importance-weights.js';
 import { type Draw, Posterior, disposeDraws } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
@@ -37,6 +44,12 @@ export interface ImportanceOptions extends CommonOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Stops the run (the promise rejects with the signal's reason). */
   readonly signal?: AbortSignal;
+  /**
+   * Log weights in float64 from a compiled record of the model: `'auto'`
+   * (default) where it compiles, else float32; `true` requires it (an error
+   * says why it cannot); `false` keeps the float32 weights of the tfjs runs.
+   */
+  readonly compile?: boolean | 'auto';
 }
 
 function numberOf(v: Value): number {
@@ -61,8 +74,20 @@ function tensorsIn(values: Readonly<Record<string, Value>>): tf.Tensor[] {
   return Object.values(values).filter(isTensor);
 }
 
-/** One weighted sample: run the guide (if any), replay the model on it, and weigh. */
-async function weightedSample<A extends unknown[], R>(m: Model<A, R>, guide: Model<A, unknown> | undefined, r: Rng, args: A, i: number): Promise<Draw<R>> {
+/**
+ * One weighted sample: run the guide (if any), replay the model on it, and
+ * weigh. With `float64`, a draw whose latent sites fit its record is weighed
+ * by it instead (after the tfjs scope closes: `pending` holds its rows).
+ */
+async function weightedSample<A extends unknown[], R>(
+  m: Model<A, R>,
+  guide: Model<A, unknown> | undefined,
+  r: Rng,
+  args: A,
+  i: number,
+  float64: Float64Weights | undefined,
+  pending: { rows?: { model: Float64Array; guide?: Float64Array } },
+): Promise<Draw<R>> {
   let logW: number;
   let result: { trace: Trace; returnValue: R };
   if (guide) {
@@ -76,12 +101,16 @@ async function weightedSample<A extends unknown[], R>(m: Model<A, R>, guide: Mod
         throw new ModelError(s.address, 'the guide samples this address but the model has no such site');
       }
     }
+    pending.rows = float64?.rows(result.trace, g.trace);
+    if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
     const proposed = new Set(g.trace.latentSites().map((s) => s.address));
     const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
     const logQ = sumSites(g.trace, () => true);
     logW = logP - logQ;
   } else {
     result = await execute(m, { rng: r }, ...args);
+    pending.rows = float64?.rows(result.trace, undefined);
+    if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
     logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
   }
   if (Number.isNaN(logW)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
@@ -93,20 +122,37 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`importance: particles must be a positive integer, got ${n}`);
   const guide = options.guide === undefined ? undefined : options.guide instanceof Model ? (options.guide as unknown as Model<A, unknown>) : new Model(options.guide as unknown as (...a: unknown[]) => unknown);
+  const compile = options.compile ?? 'auto';
+  if (compile !== true && compile !== false && compile !== 'auto') throw new RangeError(`importance: compile must be true, false or 'auto', got ${String(compile)}`);
   const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
   const pace = new Pacer(options.signal);
   const tensorsSince = nextTensorId();
+  let float64: Float64Weights | undefined;
+  let notCompiled = 'compile: false';
+  let float32Draws = 0;
   try {
+    if (compile !== false) {
+      const w = await Float64Weights.create(m as Model<A, unknown>, guide, args);
+      if (w instanceof Float64Weights) float64 = w;
+      else if (compile === true) throw new TycheError(`importance: compile: true, but the model's weights cannot be compiled: ${w.reason}`);
+      else notCompiled = w.reason;
+    }
     for (let i = 0; i < n; i++) {
       if (pace.due()) await pace.pause();
       const r = rng.split();
+      const pending: { rows?: { model: Float64Array; guide?: Float64Array } } = {};
       // one engine scope per sample: tensors the model makes are freed, the draw's values kept
-      const draw = await tidyAsync(() => weightedSample(m, guide, r, args, i), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]).catch((err: unknown) => {
+      let draw = await tidyAsync(() => weightedSample(m, guide, r, args, i, float64, pending), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]).catch((err: unknown) => {
         // an invalid distribution parameter means weight zero for this particle, as in every engine (rejectsPoint)
         if (rejectsPoint(err)) return undefined;
         throw err;
       });
+      if (draw && pending.rows) {
+        const logWeight = await float64!.weigh(pending.rows);
+        if (Number.isNaN(logWeight)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
+        draw = { ...draw, logWeight };
+      } else if (draw) float32Draws++;
       if (draw) draws.push(draw);
       options.onProgress?.(i + 1, n);
     }
@@ -119,12 +165,15 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
     disposeDraws(draws, args, tensorsSince);
     throw new ZeroDensityError(`importance: all ${n} particles have weight zero, so there is no posterior to return (more particles or a guide may find the region of positive probability)`);
   }
-  return new Posterior({ method: 'importance', draws, logZ, model: m, args, tensorsSince });
+  const diagnostics = float64
+    ? { weights: float32Draws === 0 ? 'float64' : 'mixed', float32Draws, viaTfjs: float64.viaTfjs }
+    : { weights: 'float32', notCompiled };
+  return new Posterior({ method: 'importance', draws, logZ, diagnostics, model: m, args, tensorsSince });
 }
 
 registerEngine<ImportanceOptions>({
   name: 'importance',
-  options: ['particles', 'guide', 'onProgress', 'signal'],
+  options: ['particles', 'guide', 'onProgress', 'signal', 'compile'],
   description: 'importance sampling from the prior (likelihood weighting) or a guide',
   run: (m, options, args) => importance(m, options, args),
 });

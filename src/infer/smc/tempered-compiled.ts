@@ -4,7 +4,9 @@
  * (its log density recorded once with the likelihood scaled by an input β,
  * see `scaled-density.ts`), and tempered SMC runs on the rows
  * (`tempered-rows.ts`). Particles start as prior draws (model runs, as on
- * the per-particle path) mapped to unconstrained space.
+ * the per-particle path) mapped to unconstrained space; a run that fails in
+ * float32 after drawing every latent site still gives its draw, which the
+ * float64 record then weighs.
  *
  * {@link compiledTempered} returns why not (`{ notCompiled }`) for a model
  * that cannot take this path: a discrete latent site, latent sites that
@@ -17,7 +19,8 @@ import { tidyAsync } from '../../backend/autodiff.js';
 import { rejectsPoint, ZeroDensityError } from '../../core/errors.js';
 import { type Model, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
-import type { Trace } from '../../core/trace.js';
+import { Trace, siteOf } from '../../core/trace.js';
+import type { Handler, Message } from '../../core/message.js';
 import { completeDraws } from '../mcmc/complete-draws.js';
 import { drawsFromSamples } from '../mcmc/hmc-engine.js';
 import { type Layout, layoutOnly, unconstrain } from '../mcmc/potential.js';
@@ -58,8 +61,24 @@ function layoutMismatch(layout: Layout, trace: Trace): string | undefined {
 }
 
 /**
+ * A handler that keeps the latent sites of a run as they are drawn, so that a
+ * run the model rejects after its last latent site (a float32 failure in the
+ * likelihood, e.g. a Cholesky with tiny jitter) still gives its prior draw.
+ */
+function latentSpy(): Handler & { trace: Trace } {
+  return {
+    trace: new Trace(),
+    postprocess(msg: Message) {
+      if (msg.type === 'sample' && !msg.observed && !this.trace.has(msg.address)) this.trace.add(siteOf(msg));
+    },
+  };
+}
+
+/**
  * `n` prior draws in unconstrained space (rows), or why they do not fit one
- * layout. Draws the model rejects are drawn again.
+ * layout. A draw is the latent values of a model run; a run the model
+ * rejects before it has drawn every latent site is drawn again. (The
+ * likelihood is not needed here: the float64 record weighs it.)
  */
 async function priorRows<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, rng: Rng, pace: Pacer): Promise<Float64Array | { notCompiled: string }> {
   const rows = new Float64Array(n * layout.dim);
@@ -70,7 +89,14 @@ async function priorRows<A extends unknown[], R>(m: Model<A, R>, args: A, layout
       const r = rng.split();
       row = await tidyAsync(
         async () => {
-          const { trace } = await execute(m, { rng: r }, ...args);
+          const spy = latentSpy();
+          let trace: Trace;
+          try {
+            trace = (await execute(m, { rng: r, handlers: [spy] }, ...args)).trace;
+          } catch (err) {
+            if (!rejectsPoint(err) || layoutMismatch(layout, spy.trace) !== undefined) throw err;
+            trace = spy.trace;
+          }
           return layoutMismatch(layout, trace) ?? unconstrain(layout, trace);
         },
         () => [],
@@ -86,6 +112,20 @@ async function priorRows<A extends unknown[], R>(m: Model<A, R>, args: A, layout
   return rows;
 }
 
+/** The layout of `m`'s latent sites, from the first of a few prior runs the model does not reject. */
+async function layoutOfModel<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<Layout | { notCompiled: string }> {
+  let last: unknown;
+  for (let k = 0; k < 10; k++) {
+    try {
+      return await layoutOnly(m, args, rng.split());
+    } catch (err) {
+      if (!rejectsPoint(err)) return { notCompiled: firstLine(err) };
+      last = err;
+    }
+  }
+  return { notCompiled: `every prior run tried was rejected (${firstLine(last)})` };
+}
+
 /**
  * Tempered SMC on the compiled float64 record of `m`, or why it cannot run
  * so (`notCompiled`).
@@ -97,17 +137,14 @@ export async function compiledTempered<A extends unknown[], R>(
   rng: Rng,
   options: Omit<TemperedRowsOptions, 'rng'>,
 ): Promise<CompiledTemperedRun<R> | { notCompiled: string }> {
-  let layout: Layout;
-  try {
-    layout = await layoutOnly(m, args, rng.split());
-  } catch (err) {
-    return { notCompiled: firstLine(err) };
-  }
+  const layout = await layoutOfModel(m, args, rng.split());
+  if ('notCompiled' in layout) return layout;
   if (layout.dim === 0) return { notCompiled: 'the model has no continuous latent sites' };
   const pace = new Pacer(options.signal);
   const init = await priorRows(m, args, layout, n, rng.split(), pace);
   if (!(init instanceof Float64Array)) return init;
-  const probes = Array.from({ length: Math.min(n, 5) }, (_, i) => init.slice(i * layout.dim, (i + 1) * layout.dim));
+  // the origin of unconstrained space first (moderate values, where a float32 run is accurate enough for the self-check), then prior draws
+  const probes = [new Float64Array(layout.dim), ...Array.from({ length: Math.min(n, 4) }, (_, i) => init.slice(i * layout.dim, (i + 1) * layout.dim))];
   const density = await ScaledDensity.create(m, args, layout, priorAndLikelihood, n, probes);
   if (!(density instanceof ScaledDensity)) return { notCompiled: density.reason };
   const result = await temperedRows({ dim: layout.dim, evaluate: (q, beta, p) => density.evaluate(q, beta, p) }, init, { ...options, rng: rng.split() });

@@ -1,0 +1,147 @@
+/**
+ * Importance weights in float64: the model's log density (and a guide's) at
+ * a draw's latent values, from a compiled record replayed in double
+ * precision (`scaled-density.ts`) instead of the float32 tfjs run that drew
+ * them.
+ *
+ * The record takes the latent values as they are (constrained, identity
+ * transforms), laid end to end in one vector. Without a guide the weight is
+ * the log-likelihood (observed sites and factors). With a guide it is
+ * log p(x_g, y) - log q(x_g) over the latent sites x_g the guide proposes
+ * (the model's other latent sites come from its prior and cancel), the
+ * guide's log density compiled the same way.
+ *
+ * Works for models whose latent sites are continuous and the same in every
+ * run; a draw whose sites differ (changing structure) is weighted by the
+ * float32 path, and {@link Float64Weights.create} says why a model cannot be
+ * compiled at all.
+ *
+ * @module
+ */
+import { tidyAsync } from '../backend/autodiff.js';
+import { type Model, execute } from '../core/model.js';
+import { rngFrom } from '../core/rng.js';
+import { type Trace, siteLogDensity } from '../core/trace.js';
+import { type Value, add } from '../core/value.js';
+import { IdentityBijector } from '../transforms/elementwise.js';
+import { type Layout, layoutOnly } from './mcmc/potential.js';
+import { ScaledDensity, type ScaledParts } from './scaled-density.js';
+
+function firstLine(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
+
+/** The layout of the same sites with identity transforms: the input is the latent values themselves. */
+function identityLayout(layout: Layout): Layout {
+  let offset = 0;
+  const names: string[] = [];
+  const sites = layout.sites.map((s) => {
+    const size = s.shape.reduce((a, b) => a * b, 1);
+    const site = { ...s, unconstrainedShape: s.shape, offset, size, bijector: new IdentityBijector(), batchRank: s.shape.length, dependentSupport: false };
+    for (let i = 0; i < size; i++) names.push(size === 1 && s.shape.length === 0 ? s.address : `${s.address}[${i}]`);
+    offset += size;
+    return site;
+  });
+  return { sites, dim: offset, plateNesting: layout.plateNesting, names };
+}
+
+/** The values of `layout`'s sites laid end to end, or undefined when the trace's latent sites are not exactly those. */
+export function rowOf(layout: Layout, trace: Trace): Float64Array | undefined {
+  const latent = trace.latentSites();
+  if (latent.length !== layout.sites.length) return undefined;
+  const row = new Float64Array(layout.dim);
+  for (let i = 0; i < latent.length; i++) {
+    const site = layout.sites[i]!;
+    const s = latent[i]!;
+    if (s.address !== site.address) return undefined;
+    const v = s.value;
+    if (typeof v === 'number') {
+      if (site.size !== 1 || site.shape.length !== 0) return undefined;
+      row[site.offset] = v;
+    } else {
+      if (v.size !== site.size || v.rank !== site.shape.length) return undefined;
+      row.set(v.dataSync(), site.offset);
+    }
+  }
+  return row;
+}
+
+/** One compiled density over a model's (or guide's) latent values. */
+interface Part {
+  readonly layout: Layout;
+  readonly density: ScaledDensity;
+}
+
+/** Record `m` over its latent values, with `parts(trace, latent addresses)`, or say why not. */
+async function compilePart<A extends unknown[]>(m: Model<A, unknown>, args: A, parts: (trace: Trace) => ScaledParts): Promise<Part | string> {
+  let layout: Layout;
+  try {
+    layout = identityLayout(await layoutOnly(m, args, rngFrom(0)));
+  } catch (err) {
+    return firstLine(err);
+  }
+  if (layout.dim === 0) return 'no continuous latent sites';
+  // a prior draw to record at (a few tries: the model may reject a draw)
+  const probes: Float64Array[] = [];
+  for (let k = 0; k < 5 && probes.length < 2; k++) {
+    const row = await tidyAsync(async () => rowOf(layout, (await execute(m, { rng: rngFrom(k + 1) }, ...args)).trace), () => []).catch(() => undefined);
+    if (row) probes.push(row);
+  }
+  if (probes.length === 0) return 'no prior draw to record the model at';
+  const density = await ScaledDensity.create(m, args, layout, parts, 1, probes);
+  return density instanceof ScaledDensity ? { layout, density } : density.reason;
+}
+
+/** Float64 importance weights for draws of one model (and guide). */
+export class Float64Weights {
+  private constructor(
+    private readonly model: Part,
+    private readonly guide: Part | undefined,
+  ) {}
+
+  /**
+   * The compiled weights of `m` (with `guide` as the proposal, if any), or
+   * why the model (or guide) does not compile.
+   */
+  static async create<A extends unknown[]>(m: Model<A, unknown>, guide: Model<A, unknown> | undefined, args: A): Promise<Float64Weights | { reason: string }> {
+    let g: Part | undefined;
+    let proposed: ReadonlySet<string> = new Set();
+    if (guide) {
+      const gp = await compilePart(guide, args, (trace) => ({ base: trace.logJoint(), scaled: 0 }));
+      if (typeof gp === 'string') return { reason: `the guide: ${gp}` };
+      g = gp;
+      proposed = new Set(gp.layout.sites.map((s) => s.address));
+    }
+    const parts = (trace: Trace): ScaledParts => {
+      let base: Value = 0;
+      for (const s of trace) if (s.type === 'sample' && !s.observed && proposed.has(s.address)) base = add(base, siteLogDensity(s));
+      return { base, scaled: trace.logLikelihood() };
+    };
+    const mp = await compilePart(m as Model<A, unknown>, args, parts);
+    if (typeof mp === 'string') return { reason: mp };
+    return new Float64Weights(mp, g);
+  }
+
+  /** The rows to weigh a draw by (model, guide), or undefined when its latent sites differ from the recorded ones. */
+  rows(modelTrace: Trace, guideTrace: Trace | undefined): { model: Float64Array; guide?: Float64Array } | undefined {
+    const model = rowOf(this.model.layout, modelTrace);
+    if (!model) return undefined;
+    if (!this.guide) return { model };
+    const guide = guideTrace ? rowOf(this.guide.layout, guideTrace) : undefined;
+    return guide ? { model, guide } : undefined;
+  }
+
+  /** log w of a draw from its {@link rows}. */
+  async weigh(rows: { model: Float64Array; guide?: Float64Array }): Promise<number> {
+    const p = await this.model.density.evaluate(rows.model, 1);
+    const logP = p.base[0]! + p.scaled[0]!;
+    if (!this.guide) return logP;
+    const q = await this.guide.density.evaluate(rows.guide!, 1);
+    return logP - q.base[0]!;
+  }
+
+  /** Evaluations served on tfjs instead of the replay (a validity guard changed), model and guide together. */
+  get viaTfjs(): number {
+    return this.model.density.stats.viaTfjs + (this.guide?.density.stats.viaTfjs ?? 0);
+  }
+}
