@@ -121,11 +121,13 @@ export class FnBuilder {
   f32Max(): this {
     return this.op(0x97);
   }
-  loadV(): this {
-    return this.simd(0x00, 0, 0);
+  /** `v128.load` at the address on the stack plus `offset` bytes. */
+  loadV(offset = 0): this {
+    return this.simd(0x00, 0, ...uleb(offset));
   }
-  storeV(): this {
-    return this.simd(0x0b, 0, 0);
+  /** `v128.store` at the address below the value plus `offset` bytes. */
+  storeV(offset = 0): this {
+    return this.simd(0x0b, 0, ...uleb(offset));
   }
   zeroV(): this {
     return this.simd(0x0c, ...new Array<number>(16).fill(0));

@@ -20,34 +20,39 @@ import { F32, FnBuilder, I32, V128, assemble } from './wasm-asm.js';
 // Parameters (byte addresses and byte strides; `scale` a float)
 const P = { keys: 0, values: 1, s: 2, out: 3, lens: 4, B: 5, H: 6, hdB: 7, dB: 8, rowB: 9, sRowB: 10, q: 11, scale: 12 } as const;
 const PARAMS = [...new Array<number>(12).fill(I32), F32];
-// locals after the parameters: 9 i32, 3 f32, 4 v128
+// locals after the parameters: 9 i32, 3 f32, then v128s
 const [b, h, t, i, n, p1, p2, qp, n4] = [13, 14, 15, 16, 17, 18, 19, 20, 21];
 const [m, z, sc] = [22, 23, 24];
 const [acc, x, e1, e2] = [25, 26, 27, 28];
-const LOCALS = [[9, I32], [3, F32], [4, V128]] as const;
 
 /**
  * For every row `b` and head `h`: scores `q[b, h, :] . K[b, t, h, :] * scale`
  * for `t < lens[b]` into the pair's score slots, their softmax (a vectorised
- * `exp`), and `out[b, h, :] = sum_t w_t V[b, t, h, :]`.
+ * `exp`), and `out[b, h, :] = sum_t w_t V[b, t, h, :]`. Specialised to the
+ * head size `hd` (a multiple of 4): the head's query and its output
+ * accumulators live in `hd / 4` vector locals each, so a position costs one
+ * pass over its `hd / 4` key (value) vectors.
  */
-function attendKernel(): FnBuilder {
-  const f = new FnBuilder(PARAMS, LOCALS);
+function attendKernel(hd: number): FnBuilder {
+  const k = hd / 4;
+  const qv = (j: number): number => 29 + j;
+  const av = (j: number): number => 29 + k + j;
+  const f = new FnBuilder(PARAMS, [[9, I32], [3, F32], [4 + 2 * k, V128]]);
   const scoreRow = (): FnBuilder => f.get(P.s).get(b).get(P.H).mul().get(h).add().get(P.sRowB).mul().add();
   f.loop(b, P.B, 1, () => {
     f.get(P.lens).get(b).i32(4).mul().add().loadI32().set(n);
     f.get(n).i32(3).add().i32(-4).and().i32(4).mul().set(n4); // n rounded up to whole vectors, in bytes
     f.loop(h, P.H, 1, () => {
-      // scores and their maximum
+      // the head's query in registers; scores and their maximum
       f.get(P.q).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().set(qp);
+      for (let j = 0; j < k; j++) f.get(qp).loadV(16 * j).set(qv(j));
       f.get(P.keys).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().set(p1);
       scoreRow().set(p2);
       f.f32(-Infinity).set(m);
       f.loop(t, n, 1, () => {
-        f.zeroV().set(acc);
-        f.loop(i, P.hdB, 16, () => {
-          f.get(acc).get(qp).get(i).add().loadV().get(p1).get(i).add().loadV().mulF32x4().addF32x4().set(acc);
-        });
+        f.get(p1).loadV(0).get(qv(0)).mulF32x4();
+        for (let j = 1; j < k; j++) f.get(p1).loadV(16 * j).get(qv(j)).mulF32x4().addF32x4();
+        f.set(acc);
         f.get(acc).laneF32x4(0).get(acc).laneF32x4(1).f32Add().get(acc).laneF32x4(2).get(acc).laneF32x4(3).f32Add().f32Add();
         f.get(P.scale).f32Mul().set(sc);
         f.get(p2).get(sc).storeF32();
@@ -67,17 +72,17 @@ function attendKernel(): FnBuilder {
         f.inc(p2, 4);
       });
       // weighted values, over the sum
-      f.loop(i, P.hdB, 16, () => {
-        f.zeroV().set(acc);
-        f.get(P.values).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().get(i).add().set(p1);
-        scoreRow().set(p2);
-        f.loop(t, n, 1, () => {
-          f.get(acc).get(p2).loadF32().splatF32x4().get(p1).loadV().mulF32x4().addF32x4().set(acc);
-          f.inc(p1, { local: P.dB }).inc(p2, 4);
-        });
-        f.get(P.out).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().get(i).add();
-        f.get(acc).f32(1).get(z).f32Div().splatF32x4().mulF32x4().storeV();
+      for (let j = 0; j < k; j++) f.zeroV().set(av(j));
+      f.get(P.values).get(b).get(P.rowB).mul().add().get(h).get(P.hdB).mul().add().set(p1);
+      scoreRow().set(p2);
+      f.loop(t, n, 1, () => {
+        f.get(p2).loadF32().splatF32x4().set(x);
+        for (let j = 0; j < k; j++) f.get(av(j)).get(p1).loadV(16 * j).get(x).mulF32x4().addF32x4().set(av(j));
+        f.inc(p1, { local: P.dB }).inc(p2, 4);
       });
+      f.f32(1).get(z).f32Div().splatF32x4().set(x);
+      f.get(P.out).get(b).get(P.dB).mul().add().get(h).get(P.hdB).mul().add().set(p1);
+      for (let j = 0; j < k; j++) f.get(p1).get(av(j)).get(x).mulF32x4().storeV(16 * j);
     });
   });
   return f;
@@ -96,20 +101,21 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
-let compiled: object | null | undefined;
+const compiled = new Map<number, object | null>();
 
-/** The compiled kernels, or null where WebAssembly or its SIMD is missing. */
-function kernels(): object | null {
-  if (compiled === undefined) {
-    compiled = null;
-    const bytes = assemble(1, [{ name: 'attend', fn: attendKernel() }]);
+/** The kernel compiled for head size `hd`, or null where WebAssembly or its SIMD is missing. */
+function kernel(hd: number): object | null {
+  if (!compiled.has(hd)) {
+    let module: object | null = null;
+    const bytes = assemble(1, [{ name: 'attend', fn: attendKernel(hd) }]);
     try {
-      if (wasmApi?.validate(bytes)) compiled = new wasmApi.Module(bytes);
+      if (wasmApi?.validate(bytes)) module = new wasmApi.Module(bytes);
     } catch {
-      compiled = null;
+      module = null;
     }
+    compiled.set(hd, module);
   }
-  return compiled;
+  return compiled.get(hd)!;
 }
 
 type Kernel = (...args: number[]) => void;
@@ -142,11 +148,12 @@ export class WasmAttention {
   /** Score slots per (row, head): the context rounded up to whole vectors. */
   private readonly sRow: number;
 
-  /** The kernels for a shape, or null where SIMD WebAssembly is missing or the head size is not a multiple of 4. */
+  /** The kernel for a shape, or null where SIMD WebAssembly is missing or the head size is not a multiple of 4 (or over 256). */
   static create(shape: AttentionShape): WasmAttention | null {
-    const m = kernels();
-    if (!m || (shape.dModel / shape.nHeads) % 4 !== 0) return null;
-    return new WasmAttention(shape, m);
+    const hd = shape.dModel / shape.nHeads;
+    if (!Number.isInteger(hd) || hd % 4 !== 0 || hd > 256) return null;
+    const module = kernel(hd);
+    return module ? new WasmAttention(shape, module) : null;
   }
 
   private constructor(
