@@ -232,6 +232,11 @@ export class LeanEnumerator<A extends unknown[], R> {
   }
   private missing = '';
 
+  /** The addresses the last execution visited, in order. */
+  addresses(): string[] {
+    return this.siteAddress.slice(0, this.siteCount);
+  }
+
   /** One execution of the model; its draw, undefined when pruned, or the fallback. */
   private async runOnce(): Promise<Draw<R> | undefined | typeof LEAN_FALLBACK> {
     this.begin();

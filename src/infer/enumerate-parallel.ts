@@ -49,6 +49,26 @@ export interface ParallelEnumerateOptions {
   readonly maxPaths?: number;
   /** Stops the run (the promise rejects with the signal's reason). */
   readonly signal?: AbortSignal;
+  /**
+   * Check the vectorised run against exact runs on numbers (what
+   * `strategy: 'auto'` does before trusting it): every rescored path must
+   * visit the vectorised run's sites in the same order with the same log
+   * weight (to float32 rounding), and {@link VERIFY_EXCLUDED} paths the
+   * vectorised run ruled out, drawn at random, must have probability zero.
+   * A failed check throws {@link ParallelUnverified}.
+   */
+  readonly verify?: boolean;
+}
+
+/** How many excluded paths a verified parallel run rescores to confirm they have probability zero. */
+export const VERIFY_EXCLUDED = 64;
+
+/** A vectorised run that disagrees with exact runs on numbers (the model is not tensor-aware). */
+export class ParallelUnverified extends TycheError {
+  constructor(message: string) {
+    super(`enumerate (parallel): ${message}`);
+    this.name = 'ParallelUnverified';
+  }
 }
 
 /** The values of a finite discrete support, the same for every batch member, or undefined. */
@@ -169,17 +189,21 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
   // rescoring on the lean runtime (no handler stack); a model it cannot run is rescored on the general one
   const pace = new Pacer(options.signal);
   let lean = LeanEnumerator.handles(m) ? new LeanEnumerator(m, args, rng, pace, Infinity) : undefined;
+  const verify = options.verify === true;
+  if (verify && !lean) throw new ParallelUnverified('a model with handlers of its own cannot be checked');
   const draws: Draw<R>[] = [];
   let paths = 0;
   do {
     // one vectorised run per prefix: the log joint of every completion, and which are possible
     choices.reset();
     let dims: number[] = [];
+    let order: string[] = [];
     const possible = await tidyAsync(
       async () => {
         const { trace } = await execute(m, { rng: rng.split(), handlers: [choices], checkNaN: false }, ...args).catch((e: unknown) => {
           throw withSequentialHint(e);
         });
+        if (verify) order = [...trace].map((s) => s.address);
         dims = choices.sites.map((s) => s.values.length).reverse();
         const count = dims.reduce((a, b) => a * b, 1);
         if (count > maxPaths) throw new TycheError(`enumerate (parallel): ${count} paths in one vectorised run exceed maxPaths = ${maxPaths}`);
@@ -203,15 +227,24 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
     paths += possible.length;
     const sites = choices.sites;
     const prefix = choices.prefix;
-    // exact rescoring of the possible paths on the number path (float64)
-    for (let i = 0; i < possible.length; i++) {
-      if (possible[i] === -Infinity || Number.isNaN(possible[i])) continue;
-      if (pace.due()) await pace.pause();
+    const valuesAt = (i: number): Map<string, Value> => {
       const coords = unravelIndex(i, dims);
       const byAddress = new Map<string, Value>(prefix);
       sites.forEach((s, k) => byAddress.set(s.address, s.values[coords[dims.length - 1 - k]]));
+      return byAddress;
+    };
+    // exact rescoring of the possible paths on the number path (float64)
+    const excluded: number[] = [];
+    for (let i = 0; i < possible.length; i++) {
+      if (possible[i] === -Infinity || Number.isNaN(possible[i])) {
+        if (verify) excluded.push(i);
+        continue;
+      }
+      if (pace.due()) await pace.pause();
+      const byAddress = valuesAt(i);
       if (lean) {
         const draw = await lean.score(byAddress, NOT_IN_VECTORISED_RUN);
+        if (verify) checkPath(draw, lean.addresses(), order, possible[i]);
         if (draw !== LEAN_FALLBACK) {
           if (draw) draws.push(draw);
           continue;
@@ -229,6 +262,13 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
       const draw = await runPath(m, args, rng, [fix], recorder);
       if (draw) draws.push(draw);
     }
+    // paths ruled out by the vectorised run, drawn at random, must have probability zero
+    for (let t = 0; t < Math.min(VERIFY_EXCLUDED, excluded.length); t++) {
+      const i = excluded.length <= VERIFY_EXCLUDED ? excluded[t] : excluded[rng.int(excluded.length)];
+      const draw = await (lean as LeanEnumerator<A, R>).score(valuesAt(i), NOT_IN_VECTORISED_RUN);
+      if (draw === LEAN_FALLBACK) throw new ParallelUnverified('a path the vectorised run ruled out could not be rescored');
+      if (draw !== undefined) throw new ParallelUnverified(`the vectorised run ruled out a path of log weight ${draw.logWeight} (${describePath(valuesAt(i))}): the model decides with JS operators on draws`);
+    }
   } while (walker.advance());
   if (draws.length === 0) {
     throw new TycheError(
@@ -237,6 +277,26 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight));
   return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { strategy: 'parallel', paths, rescored: draws.length }, model: m, args });
+}
+
+/** Values of a path, for messages. */
+function describePath(values: ReadonlyMap<string, Value>): string {
+  return [...values].map(([a, v]) => `${a} = ${String(v)}`).join(', ');
+}
+
+/**
+ * A rescored path must agree with the vectorised run: rescored at all, the
+ * same sites in the same order, and the same log weight up to float32
+ * rounding of the tensor parts.
+ */
+function checkPath(draw: Draw<unknown> | undefined | typeof LEAN_FALLBACK, visited: readonly string[], order: readonly string[], vectorised: number): void {
+  if (draw === LEAN_FALLBACK) throw new ParallelUnverified('a path could not be rescored on the lean runtime');
+  if (visited.length !== order.length || visited.some((a, i) => a !== order[i])) {
+    throw new ParallelUnverified(`a path visits sites [${visited.join(', ')}], the vectorised run [${order.join(', ')}]: the model branches on draws`);
+  }
+  const exact = draw === undefined ? -Infinity : draw.logWeight;
+  const ok = exact === -Infinity ? false : Math.abs(exact - vectorised) <= 1e-4 * Math.max(1, Math.abs(exact));
+  if (!ok) throw new ParallelUnverified(`a path has log weight ${exact} on numbers and ${vectorised} in the vectorised run: the model decides with JS operators on draws`);
 }
 
 /**

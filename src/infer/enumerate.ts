@@ -33,9 +33,16 @@ export interface EnumerateOptions extends CommonOptions {
    * `'sequential'` (default): depth-first over execution paths by
    * re-execution; any model. `'parallel'`: one vectorised run over all paths,
    * then exact rescoring of the possible ones; needs tensor-aware model code
-   * (see `enumerate-parallel.ts`).
+   * (see `enumerate-parallel.ts`). `'auto'`: parallel, checked against exact
+   * runs on numbers (every possible path rescored must visit the same sites
+   * with the same weight, and 64 ruled-out paths drawn at random must have
+   * probability zero), else sequential; `diagnostics.strategy` says which
+   * ran and `diagnostics.autoReason` why not parallel. The checks catch a
+   * model that decides with JS operators on draws (`if (x)`, `x === 1`),
+   * which a vectorised run cannot see, with high probability but not
+   * certainty: sequential stays the default.
    */
-  readonly strategy?: 'sequential' | 'parallel';
+  readonly strategy?: 'sequential' | 'parallel' | 'auto';
   /**
    * Stop with an error naming the site when one execution visits more than
    * this many `sample`/`factor` sites (default 100,000): a path that never
@@ -93,6 +100,29 @@ export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options:
   return finish(m, args, draws, { executions, pruned, runtime: 'general' });
 }
 
+/**
+ * `strategy: 'auto'`: the parallel strategy with its checks, else
+ * sequential. Any failure of the vectorised run (JS arithmetic on a draw, a
+ * latent site in a plate, too many paths, a failed check) falls back; an
+ * abort does not.
+ */
+async function enumerateAuto<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
+  let reason: string;
+  try {
+    const post = await enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions, signal: options.signal, verify: true }, args);
+    post.diagnostics.auto = true;
+    return post;
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  const post = await enumerate(m, options, args);
+  post.diagnostics.strategy = 'sequential';
+  post.diagnostics.auto = true;
+  post.diagnostics.autoReason = reason;
+  return post;
+}
+
 /** The exact posterior of the enumerated draws. */
 function finish<A extends unknown[], R>(m: Model<A, R>, args: A, draws: Draw<R>[], diagnostics: Record<string, unknown>): Posterior<A, R> {
   if (draws.length === 0) throw new ZeroDensityError('enumerate: every execution has probability zero (the conditions cannot all hold)');
@@ -106,10 +136,11 @@ registerEngine<EnumerateOptions>({
   description: 'exact enumeration of every execution of a discrete model (depth-first, by re-execution)',
   run: (m, options, args) => {
     if (options.strategy === 'parallel') {
-      if (options.maxSites !== undefined) throw new Error("enumerate: maxSites applies to strategy 'sequential' only");
+      if (options.maxSites !== undefined) throw new Error("enumerate: maxSites applies to strategy 'sequential' (or 'auto') only");
       return enumerateParallel(m, { seed: options.seed, maxPaths: options.maxExecutions, signal: options.signal }, args);
     }
-    if (options.strategy !== undefined && options.strategy !== 'sequential') throw new Error(`enumerate: strategy must be 'sequential' or 'parallel', got "${String(options.strategy)}"`);
+    if (options.strategy === 'auto') return enumerateAuto(m, options, args);
+    if (options.strategy !== undefined && options.strategy !== 'sequential') throw new Error(`enumerate: strategy must be 'sequential', 'parallel' or 'auto', got "${String(options.strategy)}"`);
     return enumerate(m, options, args);
   },
 });

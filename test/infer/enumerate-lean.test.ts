@@ -182,6 +182,53 @@ describe('lean sequential enumeration', () => {
     await expect(run).rejects.toThrow(/stop now/);
   });
 
+  it("strategy 'auto' picks parallel for a tensor-aware model and sequential otherwise, exact either way", async () => {
+    const diceOps = model(async ({ sample, factor }, n: number, total: number) => {
+      let sum: number = 0;
+      for (let i = 0; i < n; i++) sum = ops.add(sum, ops.add(await sample(`d${i}`, Categorical(DIE)), 1)) as number;
+      await factor('sum', ops.where(ops.eq(sum, total), 0, -Infinity));
+    });
+    const seq = await infer(dice, { method: 'enumerate' }, 4, 15);
+    const auto = await infer(diceOps, { method: 'enumerate', strategy: 'auto' }, 4, 15);
+    expect(auto.diagnostics.strategy).toBe('parallel');
+    expect(Math.abs(auto.logZ - seq.logZ)).toBeLessThan(1e-9);
+    // JS arithmetic on a draw: the vectorised run fails, sequential runs
+    const js = await infer(dice, { method: 'enumerate', strategy: 'auto' }, 4, 15);
+    expect(js.diagnostics.strategy).toBe('sequential');
+    expect(String(js.diagnostics.autoReason)).toMatch(/ops\.add/);
+    expectSame(js, await infer(dice, { method: 'enumerate', lean: false }, 4, 15));
+    // JS truthiness on draws (burglary): silently constant in a vectorised run; the weight check sends it to sequential
+    const b = await infer(burglary, { method: 'enumerate', strategy: 'auto' });
+    expect(b.diagnostics.strategy).toBe('sequential');
+    expect(String(b.diagnostics.autoReason)).toMatch(/log weight/);
+    // an `if` on a draw that skips a site on some paths: the site-order check
+    const skips = model(async ({ sample, observe }) => {
+      const c = await sample('c', Bernoulli(0.4));
+      if (c) await observe('o', Normal(0, 1), 0.3);
+      await observe('p', Normal(ops.mul(c, 2), 1), 1.1);
+    });
+    const sk = await infer(skips, { method: 'enumerate', strategy: 'auto' });
+    expect(sk.diagnostics.strategy).toBe('sequential');
+    expect(String(sk.diagnostics.autoReason)).toMatch(/visits sites/);
+  });
+
+  it("planted: a JS condition on a draw makes plain 'parallel' wrong; 'auto' catches it by rescoring ruled-out paths", async () => {
+    // `c ? ... : 0` is always the first branch when c is a tensor: the vectorised run rules out d != 0 for c = 0 too
+    const sneaky = model(async ({ sample, factor }) => {
+      const c = await sample('c', Bernoulli(0.5));
+      const d = await sample('d', Categorical([0.25, 0.25, 0.25, 0.25]));
+      await factor('f', c ? ops.where(ops.eq(d, 0), 0, -Infinity) : 0);
+      return c;
+    });
+    const truth = await infer(sneaky, { method: 'enumerate' });
+    const wrong = await infer(sneaky, { method: 'enumerate', strategy: 'parallel' });
+    expect(Math.abs(wrong.logZ - truth.logZ)).toBeGreaterThan(0.1);
+    const auto = await infer(sneaky, { method: 'enumerate', strategy: 'auto' });
+    expect(auto.diagnostics.strategy).toBe('sequential');
+    expect(String(auto.diagnostics.autoReason)).toMatch(/ruled out a path/);
+    expect(auto.logZ).toBe(truth.logZ);
+  });
+
   it('the parallel strategy rescored on the lean runtime matches sequential to 1e-9', async () => {
     const diceOps = model(async ({ sample, factor }, n: number, total: number) => {
       const first = ops.add(await sample('d0', Categorical(DIE)), 1);
