@@ -14,6 +14,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { CompiledGraph, ruleFor } from '../../src/backend/jit/program.js';
 import { UNARY } from '../../src/backend/jit/elementwise.js';
 import { compileFused } from '../../src/backend/jit/fused.js';
+import { CompiledDensity } from '../../src/infer/mcmc/compiled-density.js';
 import { type Graph, traceTensorFunction } from '../../src/backend/jit/trace.js';
 import { layoutOf, logDensityTensorFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
@@ -197,5 +198,38 @@ describe('fused compiler fallbacks', () => {
     expect(Array.from(grad.subarray(3))).toEqual([1 / 2, 1 / 3, 1 / 4].map((v) => expect.closeTo(v, 14)));
     expect(c.runRow(Float64Array.of(2, -3, 4), 0, out, 0, grad, 0)).toBe(false);
     expect(c.run(Float64Array.of(2, -3, 4), false)).toBeUndefined();
+  });
+});
+
+describe('compiled densities on the fused replay', () => {
+  const viaTfjs = (f: (q: tf.Tensor) => tf.Tensor) => async (q: Float64Array) => {
+    const qT = tf.tensor1d(Float32Array.from(q));
+    const g = tf.grad(f)(qT);
+    const v = f(qT);
+    const out = { logp: Float64Array.of(v.dataSync()[0]!), grad: Float64Array.from(g.dataSync()) };
+    tf.dispose([qT, g, v]);
+    return out;
+  };
+  const f = (q: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.log(q), -0.5));
+  const guarded = (q: tf.Tensor): Promise<tf.Tensor> => {
+    if (tf.all(tf.greater(q, 0)).dataSync()[0] !== 1) throw new Error('rejected');
+    return Promise.resolve(f(q));
+  };
+
+  it('answer all rows synchronously once compiled, and the value alone without a reverse pass', async () => {
+    const d = new CompiledDensity(guarded, [2], viaTfjs(f), true, 3);
+    const q = Float64Array.of(1, 2, 3, 4, 5, 6);
+    expect(d.evaluateSync(q)).toBeUndefined(); // not compiled yet
+    await d.evaluate(q);
+    const r = d.evaluateSync(q)!;
+    expect(Array.from(r.logp)).toEqual([0, 1, 2].map((row) => expect.closeTo(-0.5 * (Math.log(2 * row + 1) + Math.log(2 * row + 2)), 12)));
+    expect(Array.from(r.grad)).toEqual([1, 2, 3, 4, 5, 6].map((v) => expect.closeTo(-0.5 / v, 12)));
+    // a changed guard in one row: no synchronous answer (evaluate sends that row to tfjs)
+    expect(d.evaluateSync(Float64Array.of(1, 2, -3, 4, 5, 6))).toBeUndefined();
+    const one = new CompiledDensity(guarded, [2], viaTfjs(f), true);
+    expect(one.valueSync(Float64Array.of(1, 2))).toBeUndefined();
+    await one.evaluate(Float64Array.of(1, 2));
+    expect(one.valueSync(Float64Array.of(3, 4))).toBeCloseTo(-0.5 * Math.log(12), 12);
+    expect(one.valueSync(Float64Array.of(3, -4))).toBeUndefined();
   });
 });

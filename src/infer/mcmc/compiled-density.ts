@@ -230,6 +230,27 @@ export class CompiledDensity {
     return { logp, grad };
   }
 
+  /**
+   * The log density alone (no reverse pass) of one input `q` (with `rows`
+   * 1), synchronously, from the compiled replay; undefined where the replay
+   * does not serve it (not compiled, a guard changed, a NaN: call
+   * {@link CompiledDensity.evaluate} then). For samplers that need no
+   * gradient (compiled single-site MH).
+   */
+  valueSync(q: Float64Array): number | undefined {
+    if (this.state !== 'on' || this.rows !== 1) return undefined;
+    const graph = this.graph!;
+    if (q.length !== graph.inputSize || graph.outputSize !== 1) return undefined;
+    const out = this.valueOut;
+    if (!graph.runRow(q, 0, out, 0)) return undefined;
+    const v = out[0]!;
+    if (Number.isNaN(v)) return undefined;
+    this.evaluations++;
+    return v;
+  }
+
+  private readonly valueOut = new Float64Array(1);
+
   /** Log densities and gradients at `q` (`rows` inputs end to end). */
   async evaluate(q: Float64Array): Promise<Evaluation> {
     const sync = this.evaluateSync(q);

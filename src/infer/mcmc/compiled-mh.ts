@@ -84,6 +84,8 @@ export class CompiledMH<A extends unknown[], R> {
     private readonly layout: Layout,
     private readonly density: (q: Float64Array) => Promise<{ logp: number }>,
     private readonly status: () => true | string,
+    /** The compiled log density without its gradient (undefined where the replay does not serve the point: then `density`). */
+    private readonly valueOnly: (q: Float64Array) => number | undefined = () => undefined,
   ) {}
 
   /** Build the kernel for `m` (layout probe runs use their own stream); a string says why it cannot serve the model. */
@@ -100,7 +102,7 @@ export class CompiledMH<A extends unknown[], R> {
     const moving = layout.sites.find((s) => s.dependentSupport);
     if (moving) return `the support of "${moving.address}" depends on other values`;
     const f = logDensityFn(m, args, layout, { compile: true });
-    const kernel = new this(m, args, layout, f, f.compileStatus);
+    const kernel = new this(m, args, layout, f, f.compileStatus, f.valueOnly);
     // compile at the start (the first evaluation records the model), and keep the kernel only if that worked
     try {
       await kernel.sync(start);
@@ -155,9 +157,10 @@ export class CompiledMH<A extends unknown[], R> {
     const q = Float64Array.from(this.q);
     const uOld = q.slice(block.offset, block.offset + block.size);
     q.set(uNew, block.offset);
+    // a proposal needs the log density only: the compiled forward pass, no reverse pass
     let next: number;
     try {
-      next = (await this.density(q)).logp;
+      next = this.valueOnly(q) ?? (await this.density(q)).logp;
     } catch (err) {
       if (rejectsPoint(err)) return this.reject(proposed);
       // e.g. a site outside the layout (the structure changed): the model-running kernel from here on

@@ -347,7 +347,10 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
  * density -Infinity (see {@link rejectsPoint}); a NaN log density is an
  * error naming the site (see `nanDensityError`).
  */
-export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> {
+export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> & {
+  /** The log density alone from the compiled replay, synchronously, without the reverse pass; undefined where the replay does not serve `q` (then call the function). */
+  readonly valueOnly: (q: Float64Array) => number | undefined;
+} {
   const density = logDensityTensorFn(m, args, layout, undefined);
   const viaTfjs = singlePointOnTfjs(density, layout.dim);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
@@ -359,7 +362,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
     if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
     return { logp: r.logp[0]!, grad: r.grad };
   };
-  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats });
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, valueOnly: (q: Float64Array) => compiled.valueSync(q) });
 }
 
 /**
