@@ -32,6 +32,8 @@ export interface PosteriordbCase {
   readonly args: () => unknown[];
   /** Extra NUTS options (e.g. a dense metric). */
   readonly options?: Record<string, unknown>;
+  /** The chains must run vectorised by the float64 replay of the compiled record (`diagnostics.chainsPath`). */
+  readonly replay?: boolean;
   /** Our chain columns under the reference's names. */
   readonly toReference: (ours: Columns) => Columns;
 }

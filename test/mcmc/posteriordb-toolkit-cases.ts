@@ -39,6 +39,8 @@ export const TOOLKIT_CASES: readonly PosteriordbCase[] = [
   },
   {
     name: 'lotka_volterra (ODE rk45)',
+    // odeSolve is a custom op: the model compiles and its chains run vectorised in float64
+    replay: true,
     folder: 'hudson_lynx_hare-lotka_volterra',
     model: asCase(lotkaVolterra),
     args: () => [lynxHareData],
@@ -48,6 +50,8 @@ export const TOOLKIT_CASES: readonly PosteriordbCase[] = [
   },
   {
     name: 'one_comp_mm_elim_abs (ODE rk45)',
+    // odeSolve is a custom op: the model compiles and its chains run vectorised in float64
+    replay: true,
     folder: 'one_comp_mm_elim_abs-one_comp_mm_elim_abs',
     model: asCase(oneCompMmElimAbs),
     args: () => [oneCompData],

@@ -30,6 +30,7 @@ describe.skipIf(!SLOW)('posteriordb toolkit translations (slow tier)', () => {
     const ref = referenceDraws(c.folder);
     it.skipIf(!ref)(`${c.name}: 4 chains x (1000 + 1000), means and sds within 4 MCSE of the reference, R-hat < 1.01`, async () => {
       const post = await infer(c.model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 200 + i, ...(c.options ?? {}) }, ...(c.args() as never[]));
+      if (c.replay) expect(String(post.diagnostics.chainsPath)).toMatch(/^replay/);
       expect(failures(compareWithReference(columnsOf(c, post), ref!))).toEqual([]);
     }, 3_600_000);
   });
