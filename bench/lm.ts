@@ -3,8 +3,8 @@
  * - tokens/second generating N = 1, 8, 64 sequences of 64 tokens batched
  *   (one step for all N, through KV caches) against one sequence at a time
  *   (goal: batched N = 64 at least 20x), for the fused one-token step
- *   (`step.ts`, SIMD WebAssembly attention), the same step with the
- *   typed-array attention, and a padded tfjs forward pass per step;
+ *   (`step.ts`, SIMD WebAssembly kernels), the same step on typed-array
+ *   attention and tfjs matmuls, and a padded tfjs forward pass per step;
  * - the arithmetic those rates imply (GFLOP/s) and its bound: the tfjs-wasm
  *   matmul rate at the step's N = 64 shapes, measured in the same run, over
  *   the FLOPs of one token;
@@ -88,12 +88,12 @@ async function matmulRate(lm: TransformerLM): Promise<number> {
 
 async function main(): Promise<void> {
   const info = await initBackend();
-  const lm = loadTransformerLM('kjv-char'); // one-token steps fused (step.ts): a matmul per projection for all rows, SIMD wasm attention
-  const lmJs = loadTransformerLM('kjv-char', { fusedStepOptions: { attention: 'js' } }); // the same with the typed-array attention
+  const lm = loadTransformerLM('kjv-char'); // one-token steps fused (step.ts): SIMD wasm kernels for attention and the dense layers
+  const lmJs = loadTransformerLM('kjv-char', { fusedStepOptions: { wasm: false } }); // the same step on typed-array attention and tfjs matmuls
   const lmTf = loadTransformerLM('kjv-char', { fusedStep: false }); // every step a padded tfjs forward pass
   const rng = new Rng(1);
   const reps = quick ? 1 : 3;
-  const paths = [['fused', lm], ['fused, typed-array attention', lmJs], ['tfjs pass', lmTf]] as const;
+  const paths = [['fused', lm], ['fused, typed arrays + tfjs', lmJs], ['tfjs pass', lmTf]] as const;
   for (const [, m] of paths) {
     await batched(m, 2, rng); // warm-up
     await batched(m, 64, rng);
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   console.log(`one at a time: ${paths.map(([name]) => `${one[name]!.toFixed(0)} tok/s (${name})`).join(', ')}`);
   console.log(
     table(
-      ['N', 'fused tok/s', 'x one-at-a-time', 'GFLOP/s', 'typed-array attention tok/s', 'x one-at-a-time', 'tfjs-pass tok/s', 'x one-at-a-time'],
+      ['N', 'fused tok/s', 'x one-at-a-time', 'GFLOP/s', 'typed arrays + tfjs tok/s', 'x one-at-a-time', 'tfjs-pass tok/s', 'x one-at-a-time'],
       rows,
     ),
   );

@@ -311,10 +311,10 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
     expect(err()).toBeGreaterThan(1e-3);
   });
 
-  it('the typed-array and tfjs-chain paths of the step, with either attention kernel, equal the tfjs forward pass for a batch of unequal lengths', async () => {
+  it('the step on wasm kernels, and on typed arrays + tfjs (with and without tfjs chains), equals the tfjs forward pass for a batch of unequal lengths', async () => {
     const prefixes = [[2, 3, 4, 5, 6, 2, 3], [4, 4], [], [3, 6, 6, 2, 5, 4, 3, 2, 2, 6, 5], [5]];
     const next = [5, 2, 6, 3, 4];
-    for (const fusedStepOptions of [{ tfChainMinRows: 1 }, { tfChainMinRows: 1000 }, { attention: 'js' as const }]) {
+    for (const fusedStepOptions of [{}, { wasm: false, tfChainMinRows: 1 }, { wasm: false, tfChainMinRows: 1000 }]) {
       const lm = tinyLM(8, true);
       const fused = new TransformerLM(lm.config, Object.fromEntries(Object.entries(lm.weights).map(([k, t]) => [k, tf.clone(t)])), lm.vocab, { name: 'tiny', fusedStepOptions });
       const base = await fused.extend(prefixes.map((p) => ({ cache: null, tokens: p })));

@@ -1,21 +1,16 @@
 /**
  * The transformer's one-token step for many sequences at once, outside the
  * tfjs graph. Per layer: RMSNorm, rotary positions and the KV-cache write
- * run as float32 typed-array kernels (`kernels.ts`), the attention of all
- * rows over their own caches as one SIMD WebAssembly pass
- * (`wasm-attention.ts`; `kernels.ts`'s typed-array pass where WebAssembly
- * SIMD is missing); the dense projections run
- * as one tfjs matmul for all rows each (weights fused: q|k|v and gate|up;
- * typed-array dot products lose to one tfjs dispatch even for a single row
- * of the shipped model: 258 vs 207 us a step, measured). From a batch of
- * {@link FusedStepOptions.tfChainMinRows} rows on, the SwiGLU feed-forward
- * (gate, up, sigmoid, products, down) and the output head with its
- * vocabulary log-softmax each run as one chain of tfjs ops with a single
- * upload and download, since the backend's vectorised sigmoid and exp beat
- * `Math.exp` per element. Work arrays are kept between steps and grown with
- * the batch: nothing is allocated per row except the row's output.
- * It is an independent implementation of `model.ts`'s forward pass; the
- * tests hold the two equal on every path.
+ * run as float32 typed-array kernels (`kernels.ts`); attention of all rows
+ * over their own caches runs as one SIMD WebAssembly call
+ * (`wasm-attention.ts`), and the dense projections as SIMD WebAssembly
+ * matmuls over weights held in the module's memory, the SwiGLU feed-forward
+ * in one call (`wasm-dense.ts`; weights fused: q|k|v and gate|up). Where the
+ * runtime lacks SIMD WebAssembly (or `wasm: false`), attention runs in typed
+ * arrays and the dense layers through tfjs (`tf-dense.ts`). Work arrays are
+ * kept between steps and grown with the batch: nothing is allocated per row
+ * except the row's output. It is an independent implementation of
+ * `model.ts`'s forward pass; the tests hold the two equal on every path.
  *
  * KV buffers: per layer, keys and values `[capacity, dModel]` (position-major,
  * heads side by side; keys rotated). A buffer is shared by a chain of caches:
@@ -26,10 +21,11 @@
  *
  * @module
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { attendRows, logSoftmaxRows, ropeInto, rmsNormRows, siluMulRows } from './kernels.js';
+import { attendRows, ropeInto, rmsNormRows } from './kernels.js';
 import type { TransformerConfig, TransformerWeights } from './model.js';
+import { TfDense } from './tf-dense.js';
 import { WasmAttention } from './wasm-attention.js';
+import { type DenseMatrix, WasmDense } from './wasm-dense.js';
 
 /** Per-layer keys and values of a prefix, `[length, dModel]` each. */
 export interface TypedKV {
@@ -90,33 +86,21 @@ export interface StepRow {
   readonly token: number;
 }
 
-/** Options of {@link FusedStep}: where the step switches between typed-array and tfjs code. */
+/** Options of {@link FusedStep}: which kernels run it. */
 export interface FusedStepOptions {
   /**
-   * Batches of at least this many rows run the feed-forward and the output
-   * head as tfjs chains (default 32; below it, typed arrays between the
-   * matmuls: the crossover on the shipped model lies between 16 and 32 rows).
+   * SIMD WebAssembly kernels for attention (`wasm-attention.ts`) and the
+   * dense layers (`wasm-dense.ts`): default true where the runtime has
+   * them. False (or no SIMD WebAssembly): typed-array attention
+   * (`kernels.ts`) and tfjs matmuls (`tf-dense.ts`).
+   */
+  readonly wasm?: boolean;
+  /**
+   * Without the WebAssembly dense layers: batches of at least this many rows
+   * run the feed-forward and the head's log-softmax as tfjs chains (default
+   * 32; the crossover on the shipped model lies between 16 and 32 rows).
    */
   readonly tfChainMinRows?: number;
-  /**
-   * Attention kernel: `wasm` (default where WebAssembly SIMD is present and
-   * the head size is a multiple of 4: `wasm-attention.ts`) or `js`
-   * (`kernels.ts`'s `attendRows`, the fallback).
-   */
-  readonly attention?: 'wasm' | 'js';
-}
-
-interface LayerWeights {
-  readonly attnNorm: Float32Array;
-  readonly ffnNorm: Float32Array;
-  /** `[d, 3d]`: q | k | v. */
-  readonly qkv: tf.Tensor2D;
-  readonly o: tf.Tensor2D;
-  readonly gate: tf.Tensor2D;
-  readonly up: tf.Tensor2D;
-  /** `[d, 2F]`: gate | up. */
-  readonly gu: tf.Tensor2D;
-  readonly down: tf.Tensor2D;
 }
 
 /** Work arrays of a step, sized for `rows` rows (grown, never shrunk). */
@@ -125,7 +109,8 @@ class Workspace {
   readonly h: Float32Array;
   readonly q: Float32Array;
   readonly att: Float32Array;
-  readonly act: Float32Array;
+  readonly qkv: Float32Array;
+  readonly proj: Float32Array;
   readonly lengths: Int32Array;
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
@@ -139,7 +124,8 @@ class Workspace {
     this.h = new Float32Array(rows * d);
     this.q = new Float32Array(rows * d);
     this.att = new Float32Array(rows * d);
-    this.act = new Float32Array(rows * c.dFF);
+    this.qkv = new Float32Array(rows * 3 * d);
+    this.proj = new Float32Array(rows * d);
     this.lengths = new Int32Array(rows);
     this.keys = new Array<Float32Array>(rows);
     this.values = new Array<Float32Array>(rows);
@@ -147,23 +133,25 @@ class Workspace {
   }
 }
 
+/** Dense layers of the step: `wasm-dense.ts` or `tf-dense.ts`. */
+type Dense = Pick<WasmDense, 'matmul' | 'swiglu' | 'logprobs' | 'dispose'>;
+
 /** The weights of a transformer prepared for {@link FusedStep.step}. */
 export class FusedStep {
   private readonly emb: Float32Array;
-  private readonly layers: LayerWeights[] = [];
+  private readonly norms: { attn: Float32Array; ffn: Float32Array }[] = [];
   private readonly outNorm: Float32Array;
-  private readonly out: tf.Tensor2D;
   private readonly cos: Float32Array;
   private readonly sin: Float32Array;
-  private readonly chainMinRows: number;
   private readonly wasm: WasmAttention | null;
+  private readonly dense: Dense;
   private ws: Workspace | null = null;
 
   /**
    * @param config - the shape (an `lm` head)
    * @param weights - the model's tensors (read, not owned)
    * @param capacity - buffer capacity for a cache that needs `needed` positions
-   * @param options - where the step switches code paths (the defaults suit the shipped models)
+   * @param options - which kernels run the step (the defaults suit the shipped models)
    */
   constructor(
     readonly config: TransformerConfig,
@@ -172,27 +160,39 @@ export class FusedStep {
     options: FusedStepOptions = {},
   ) {
     const c = config;
-    this.chainMinRows = options.tfChainMinRows ?? 32;
-    this.wasm = options.attention === 'js' ? null : WasmAttention.create(c);
+    const d = c.dModel;
     const read = (name: string): Float32Array => weights[name]!.dataSync() as Float32Array;
-    const mat = (name: string): tf.Tensor2D => tf.clone(weights[name]!) as tf.Tensor2D;
+    /** `[n, m]` matrices side by side: `[n, sum m]`. */
+    const sideBySide = (names: string[]): DenseMatrix => {
+      const parts = names.map((nm) => ({ data: read(nm), m: weights[nm]!.shape[1]! }));
+      const n = weights[names[0]!]!.shape[0]!;
+      const m = parts.reduce((a, p) => a + p.m, 0);
+      const data = new Float32Array(n * m);
+      for (let i = 0; i < n; i++) {
+        let o = i * m;
+        for (const p of parts) {
+          data.set(p.data.subarray(i * p.m, (i + 1) * p.m), o);
+          o += p.m;
+        }
+      }
+      return { data, n, m };
+    };
     this.emb = read('token_embd.weight');
+    const mats: Record<string, DenseMatrix> = {};
     for (let l = 0; l < c.nLayers; l++) {
       const p = `blk.${l}.`;
-      this.layers.push({
-        attnNorm: read(`${p}attn_norm.weight`),
-        ffnNorm: read(`${p}ffn_norm.weight`),
-        qkv: tf.concat([weights[`${p}attn_q.weight`]!, weights[`${p}attn_k.weight`]!, weights[`${p}attn_v.weight`]!], 1) as tf.Tensor2D,
-        o: mat(`${p}attn_output.weight`),
-        gate: mat(`${p}ffn_gate.weight`),
-        up: mat(`${p}ffn_up.weight`),
-        gu: tf.concat([weights[`${p}ffn_gate.weight`]!, weights[`${p}ffn_up.weight`]!], 1) as tf.Tensor2D,
-        down: mat(`${p}ffn_down.weight`),
-      });
+      this.norms.push({ attn: read(`${p}attn_norm.weight`), ffn: read(`${p}ffn_norm.weight`) });
+      mats[`${p}qkv`] = sideBySide([`${p}attn_q.weight`, `${p}attn_k.weight`, `${p}attn_v.weight`]);
+      mats[`${p}o`] = sideBySide([`${p}attn_output.weight`]);
+      mats[`${p}gate_up`] = sideBySide([`${p}ffn_gate.weight`, `${p}ffn_up.weight`]);
+      mats[`${p}down`] = sideBySide([`${p}ffn_down.weight`]);
     }
+    mats.output = sideBySide(['output.weight']);
     this.outNorm = read('output_norm.weight');
-    this.out = mat('output.weight');
-    const hd = c.dModel / c.nHeads;
+    const useWasm = options.wasm ?? true;
+    this.wasm = useWasm ? WasmAttention.create(c) : null;
+    this.dense = (useWasm ? WasmDense.create(mats, c.dFF) : null) ?? new TfDense(mats, c.dFF, options.tfChainMinRows ?? 32);
+    const hd = d / c.nHeads;
     this.cos = new Float32Array(c.contextLength * hd);
     this.sin = new Float32Array(c.contextLength * hd);
     for (let p = 0; p < c.contextLength; p++) {
@@ -204,28 +204,14 @@ export class FusedStep {
     }
   }
 
+  /** Which kernels run the step: attention (`wasm` or `js`) and dense layers (`wasm` or `tfjs`). */
+  get kernels(): { attention: 'wasm' | 'js'; dense: 'wasm' | 'tfjs' } {
+    return { attention: this.wasm ? 'wasm' : 'js', dense: this.dense instanceof WasmDense ? 'wasm' : 'tfjs' };
+  }
+
   private workspace(B: number): Workspace {
     if (!this.ws || this.ws.rows < B) this.ws = new Workspace(Math.max(B, 2 * (this.ws?.rows ?? 0)), this.config);
     return this.ws;
-  }
-
-  /** `f(x [B, n])` through tfjs, read back: one upload, one download (a fresh array). */
-  private tfRows(x: Float32Array, B: number, n: number, f: (xt: tf.Tensor2D) => tf.Tensor): Float32Array {
-    const xt = tf.tensor2d(x.subarray(0, B * n), [B, n]);
-    const y = tf.tidy(() => f(xt));
-    // read outside the tidy: a tidy would walk a returned typed array element by element
-    const out = y.dataSync() as Float32Array;
-    tf.dispose([xt, y]);
-    return out;
-  }
-
-  /** `x [B, n] @ W [n, m]`: one tfjs matmul whatever B (no tidy: its scope bookkeeping costs more than the op for one row). */
-  private mm(x: Float32Array, B: number, W: tf.Tensor2D): Float32Array {
-    const xt = tf.tensor2d(x.subarray(0, B * W.shape[0]), [B, W.shape[0]]);
-    const y = tf.matMul(xt, W);
-    const out = y.dataSync() as Float32Array;
-    tf.dispose([xt, y]);
-    return out;
   }
 
   /**
@@ -248,12 +234,12 @@ export class FusedStep {
       x.set(this.emb.subarray(r.token * d, (r.token + 1) * d), b * d);
       ws.lengths[b] = r.length + 1;
     }
-    const chained = B >= this.chainMinRows;
     this.wasm?.begin(buffers, ws.lengths, B);
     for (let l = 0; l < c.nLayers; l++) {
-      const L = this.layers[l]!;
-      rmsNormRows(x, B, L.attnNorm, c.normEps, h);
-      const qkv = this.mm(h, B, L.qkv);
+      const p = `blk.${l}.`;
+      const norms = this.norms[l]!;
+      rmsNormRows(x, B, norms.attn, c.normEps, h);
+      const qkv = this.dense.matmul(`${p}qkv`, h, B, ws.qkv);
       for (let b = 0; b < B; b++) {
         const pos = rows[b]!.length;
         const K = buffers[b]!.k[l]!;
@@ -267,31 +253,18 @@ export class FusedStep {
       }
       if (this.wasm) this.wasm.attend(l, q, ws.keys, ws.values, scale, att);
       else attendRows(q, ws.keys, ws.values, ws.lengths, B, c.nHeads, d, scale, ws.scores, att);
-      const o = this.mm(att, B, L.o);
+      const o = this.dense.matmul(`${p}o`, att, B, ws.proj);
       for (let i = 0; i < B * d; i++) x[i]! += o[i]!;
-      rmsNormRows(x, B, L.ffnNorm, c.normEps, h);
-      let dn: Float32Array;
-      if (chained) {
-        dn = this.tfRows(h, B, d, (ht) => {
-          const g = tf.matMul(ht, L.gate);
-          return tf.matMul(tf.mul(tf.mul(g, tf.sigmoid(g)), tf.matMul(ht, L.up)) as tf.Tensor2D, L.down);
-        });
-      } else {
-        siluMulRows(this.mm(h, B, L.gu), B, c.dFF, ws.act);
-        dn = this.mm(ws.act, B, L.down);
-      }
+      rmsNormRows(x, B, norms.ffn, c.normEps, h);
+      const dn = this.dense.swiglu(`${p}gate_up`, `${p}down`, h, B, ws.proj);
       for (let i = 0; i < B * d; i++) x[i]! += dn[i]!;
     }
     rmsNormRows(x, B, this.outNorm, c.normEps, h);
-    if (chained) return { logprobs: this.tfRows(h, B, d, (ht) => tf.logSoftmax(tf.matMul(ht, this.out))), buffers };
-    const logits = this.mm(h, B, this.out);
-    logSoftmaxRows(logits, B, c.vocabSize);
-    return { logprobs: logits, buffers };
+    return { logprobs: this.dense.logprobs('output', h, B), buffers };
   }
 
-  /** Free the weight tensors. */
+  /** Free what the dense layers hold (tfjs weight tensors on the fallback path). */
   dispose(): void {
-    tf.dispose(this.layers.flatMap((L) => [L.qkv, L.o, L.gate, L.up, L.gu, L.down]));
-    this.out.dispose();
+    this.dense.dispose();
   }
 }

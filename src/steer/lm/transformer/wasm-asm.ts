@@ -205,11 +205,13 @@ export class FnBuilder {
     return this.add().set(i);
   }
   /**
-   * `for (local[i] = 0; local[i] < local[end]; local[i] += step) body()`
-   * (signed compare; `step` a constant or another local).
+   * `for (local[i] = from ?? 0; local[i] < local[end]; local[i] += step) body()`
+   * (signed compare; `step` a constant or another local; `from` a local).
    */
-  loop(i: number, end: number, step: number | { local: number }, body: () => void): this {
-    this.i32(0).set(i);
+  loop(i: number, end: number, step: number | { local: number }, body: () => void, from?: number): this {
+    if (from === undefined) this.i32(0);
+    else this.get(from);
+    this.set(i);
     this.op(0x02, 0x40, 0x03, 0x40); // block, loop
     this.get(i).get(end).op(0x4e).op(0x0d, 1); // i >= end: br_if out of the block
     body();
@@ -238,4 +240,35 @@ export function assemble(minPages: number, fns: readonly { name: string; fn: FnB
     ...section(10, vec(fns.map(({ fn }) => fn.encode()))),
   ];
   return Uint8Array.from(bytes);
+}
+
+/** The part of the WebAssembly API used here (the ES2022 library the project compiles against declares none of it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** An exported kernel: numbers in, nothing out. */
+export type Kernel = (...args: number[]) => void;
+
+/** Compile assembled bytes, or null where WebAssembly (or an instruction the module uses, such as SIMD) is missing. */
+export function compileModule(bytes: Uint8Array): object | null {
+  try {
+    return wasmApi?.validate(bytes) ? new wasmApi.Module(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An instance of a compiled module with a fresh memory of one page (grow it with `memory.grow`). */
+export function instantiate(module: object): { memory: WasmMemory; exports: Record<string, unknown> } {
+  const memory = new wasmApi!.Memory({ initial: 1 });
+  return { memory, exports: new wasmApi!.Instance(module, { env: { mem: memory } }).exports };
 }
