@@ -103,6 +103,16 @@ export async function withGradientLock<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Whether the caller runs inside {@link withGradientLock} (e.g. a model that
+ * runs inference itself, under an engine that holds the lock per execution).
+ * False where the runtime has no `AsyncLocalStorage`.
+ */
+export async function insideGradientLock(): Promise<boolean> {
+  const ctx = await holder();
+  return ctx?.getStore() === true;
+}
+
+/**
  * Value and gradients of an async scalar function with respect to `xs`.
  * Tensors created inside `f` are disposed, except the returned value and
  * gradients (which the caller owns). `allowNoGradients` returns zeros for an

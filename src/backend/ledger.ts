@@ -70,6 +70,16 @@ function record(l: Ledger, t: tf.Tensor): void {
 }
 
 /**
+ * Whether the caller runs inside a {@link withLedger} run (e.g. a model that
+ * runs inference itself, under an engine that keeps a ledger). False where
+ * the runtime has no `AsyncLocalStorage`.
+ */
+export async function insideLedger(): Promise<boolean> {
+  const s = await localStorage();
+  return s?.getStore() !== undefined;
+}
+
+/**
  * Run `fn`, then free every tensor made in its async context that is still
  * alive, not `tf.keep`-ed, and not among `keep(result)` (also when `fn`
  * fails, keeping nothing). Nested ledgers record into their parents too.

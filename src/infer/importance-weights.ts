@@ -66,13 +66,32 @@ export function rowOf(layout: Layout, trace: Trace): Float64Array | undefined {
   return row;
 }
 
+/**
+ * Why no record is made for a model whose log densities are all JS numbers
+ * in a prior run: the per-particle runtime computes those in double
+ * precision already (scalar parameters never become float32 tensors), and a
+ * record would round its constants to float32.
+ */
+export const NUMBERS_ALREADY = "the model's log densities are JS numbers, computed in double precision already";
+
+/** True when every sample and factor site of `trace` has a JS-number log density. */
+function numbersOnly(trace: Trace): boolean {
+  for (const s of trace) if ((s.type === 'sample' || s.type === 'factor') && typeof s.logProb !== 'number') return false;
+  return true;
+}
+
+/** Whether a prior run of `m` has only JS-number log densities (a run that fails counts as no). */
+async function inNumbers<A extends unknown[]>(m: Model<A, unknown>, args: A): Promise<boolean> {
+  return tidyAsync(async () => numbersOnly((await execute(m, { rng: rngFrom(0) }, ...args)).trace), () => []).catch(() => false);
+}
+
 /** One compiled density over a model's (or guide's) latent values. */
 interface Part {
   readonly layout: Layout;
   readonly density: ScaledDensity;
 }
 
-/** Record `m` over its latent values, with `parts(trace, latent addresses)`, or say why not. */
+/** Record `m` over its latent values, with `parts(trace)`, or say why not. */
 async function compilePart<A extends unknown[]>(m: Model<A, unknown>, args: A, parts: (trace: Trace) => ScaledParts): Promise<Part | string> {
   let layout: Layout;
   try {
@@ -106,6 +125,7 @@ export class Float64Weights {
   static async create<A extends unknown[]>(m: Model<A, unknown>, guide: Model<A, unknown> | undefined, args: A): Promise<Float64Weights | { reason: string }> {
     let g: Part | undefined;
     let proposed: ReadonlySet<string> = new Set();
+    if ((await inNumbers(m as Model<A, unknown>, args)) && (!guide || (await inNumbers(guide, args)))) return { reason: NUMBERS_ALREADY };
     if (guide) {
       const gp = await compilePart(guide, args, (trace) => ({ base: trace.logJoint(), scaled: 0 }));
       if (typeof gp === 'string') return { reason: `the guide: ${gp}` };

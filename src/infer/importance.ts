@@ -26,7 +26,8 @@ import { type Trace, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
-import { Float64Weights } from './importance-weights.js';
+import { Float64Weights, NUMBERS_ALREADY } from './importance-weights.js';
+import { NESTED_RUN, insideAnotherRun } from './scaled-density.js';
 import { type Draw, Posterior, disposeDraws } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
 
@@ -133,7 +134,7 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   let float32Draws = 0;
   try {
     if (compile !== false) {
-      const w = await Float64Weights.create(m as Model<A, unknown>, guide, args);
+      const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args);
       if (w instanceof Float64Weights) float64 = w;
       else if (compile === true) throw new TycheError(`importance: compile: true, but the model's weights cannot be compiled: ${w.reason}`);
       else notCompiled = w.reason;
@@ -167,7 +168,7 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   }
   const diagnostics = float64
     ? { weights: float32Draws === 0 ? 'float64' : 'mixed', float32Draws, viaTfjs: float64.viaTfjs }
-    : { weights: 'float32', notCompiled };
+    : { weights: notCompiled === NUMBERS_ALREADY ? 'float64' : 'float32', notCompiled };
   return new Posterior({ method: 'importance', draws, logZ, diagnostics, model: m, args, tensorsSince });
 }
 

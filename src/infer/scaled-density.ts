@@ -29,6 +29,8 @@ import { type Value, add, mul } from '../core/value.js';
 import { type CompileStats, CompiledDensity } from './mcmc/compiled-density.js';
 import { type Layout, logDensityTensorFn, nanDensityError, singlePointOnTfjs } from './mcmc/potential.js';
 import type { Pacer } from './pace.js';
+import { insideGradientLock } from '../backend/autodiff.js';
+import { insideLedger } from '../backend/ledger.js';
 
 /** The two parts of a model run's log density (see the module notes). */
 export interface ScaledParts {
@@ -51,6 +53,14 @@ export interface ScaledEvaluation {
   readonly grad: Float64Array;
 }
 
+/** Why a record cannot be made here: inside another engine's run (a model that runs inference itself). */
+export const NESTED_RUN = "inside another inference run (recording a model needs the tfjs engine's scopes and tape to itself)";
+
+/** Whether the caller runs inside another engine's run, where {@link ScaledDensity.create} must not record. */
+export async function insideAnotherRun(): Promise<boolean> {
+  return (await insideLedger()) || (await insideGradientLock());
+}
+
 /** The parts of tempered SMC: base = log prior of the latent sites, scaled = log-likelihood (observed sites and factors). */
 export function priorAndLikelihood(trace: Trace): ScaledParts {
   return { base: trace.logPrior(), scaled: trace.logLikelihood() };
@@ -71,8 +81,9 @@ export class ScaledDensity {
 
   /**
    * Record `m` (its latent sites laid out by `layout`) split into `parts`,
-   * trying each of `probes` (points of `layout.dim`) until one records: a
-   * float32 run may reject a point the float64 replay accepts. Returns the
+   * trying each of `probes` (points of `layout.dim`) until one records and
+   * passes the self-check against tfjs: a float32 run may reject a point
+   * the float64 replay accepts, or compute it inaccurately. Returns the
    * density, or why it does not compile (the caller runs the model instead).
    * `rows` is the number of points each {@link evaluate} takes.
    */
@@ -96,26 +107,42 @@ export class ScaledDensity {
       return inner(tf.slice(input, [0], [dim]));
     };
     const viaTfjs = singlePointOnTfjs(density, dim + 1);
-    const compiled = new CompiledDensity(
-      density,
-      [dim + 1],
-      async (q) => {
-        const r = await viaTfjs(q);
-        return { logp: Float64Array.of(r.logp), grad: r.grad };
-      },
-      true,
-      1,
-    );
-    const self = new ScaledDensity(compiled, dim, (q) => nanDensityError(m, args, layout, q), 1);
+    const fresh = (): CompiledDensity =>
+      new CompiledDensity(
+        density,
+        [dim + 1],
+        async (q) => {
+          const r = await viaTfjs(q);
+          return { logp: Float64Array.of(r.logp), grad: r.grad };
+        },
+        true,
+        1,
+      );
+    const onNaN = (q: Float64Array): Promise<Error> => nanDensityError(m, args, layout, q);
+    let self = new ScaledDensity(fresh(), dim, onNaN, 1);
+    let reason = 'the model rejected every point tried for its recording';
     for (const p of probes) {
       if (p.length !== dim) throw new Error(`scaled density: a probe has ${p.length} values, expected ${dim}`);
-      await self.evaluate(p, 1);
-      if (compiled.status !== 'not yet') break;
+      try {
+        await self.evaluate(p, 1);
+      } catch (err) {
+        // the record was refused and the tfjs run of the point failed too (e.g. JS arithmetic on a draw that is a tensor here)
+        const status = self.compiled.status;
+        return { reason: status !== true && status !== 'not yet' ? status : err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+      }
+      const status = self.compiled.status;
+      if (status === true) {
+        self.resize(rows);
+        return self;
+      }
+      if (status === 'not yet') continue; // the model rejected this point: record at the next
+      reason = status;
+      // the self-check compares with a float32 tfjs run, which can be the inaccurate one at an ill-conditioned
+      // point (a Cholesky with tiny jitter): record afresh at the next probe; any other refusal is final
+      if (!status.startsWith('self-check failed')) break;
+      self = new ScaledDensity(fresh(), dim, onNaN, 1);
     }
-    const status = compiled.status;
-    if (status !== true) return { reason: status === 'not yet' ? 'the model rejected every point tried for its recording' : status };
-    self.resize(rows);
-    return self;
+    return { reason };
   }
 
   /** Change the number of rows each {@link evaluate} takes. */

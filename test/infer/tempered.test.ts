@@ -292,10 +292,16 @@ describe('importance sampling weights in float64', () => {
     y.dispose();
   });
 
+  it('leaves a model in JS numbers alone (double precision already)', async () => {
+    const post = await infer(conjugate, { method: 'importance', particles: 20, seed: 1 });
+    expect(post.diagnostics).toMatchObject({ weights: 'float64', notCompiled: expect.stringMatching(/JS numbers/) });
+  });
+
   it('keeps float32 weights for a model that does not compile and says why', async () => {
+    // a tensor location: the log densities are float32 tensors, so float64 weights would matter
     const mixed = model(async ({ sample, observe }) => {
       const z = await sample('z', Bernoulli(0.3));
-      await observe('y', Normal(z ? 1 : -1, 1), 0.5);
+      await observe('y', Normal(tf.scalar(z ? 1 : -1), 1), 0.5);
     });
     const post = await infer(mixed, { method: 'importance', particles: 50, seed: 1 });
     expect(post.diagnostics.weights).toBe('float32');

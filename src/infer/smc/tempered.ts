@@ -45,6 +45,7 @@ import { perParticleStore } from './store.js';
 import { nextTemperature } from './temperature.js';
 import { compiledTempered } from './tempered-compiled.js';
 import { TycheError } from '../../core/errors.js';
+import { NESTED_RUN, insideAnotherRun } from '../scaled-density.js';
 
 export { nextTemperature };
 
@@ -100,11 +101,12 @@ function logLikelihood(state: TraceState<unknown>, beta: number): number {
 /** Likelihood-tempered SMC with MH moves over traces. */
 export async function tempered<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const tensorsSince = nextTensorId();
+  const nested = await insideAnotherRun();
   // the run's ledger: what the final draws reach is kept, every other tensor it made is freed (see withLedger)
-  return withLedger(() => temperedRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+  return withLedger(() => temperedRun(m, options, args, tensorsSince, nested), (post) => [...reachableTensors(post.draws)]);
 }
 
-async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {
+async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<TemperedOptions, 'method'>, args: A, tensorsSince: number, nested: boolean): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`tempered: particles must be a positive integer, got ${n}`);
   const target = options.targetEss ?? 0.5;
@@ -117,7 +119,9 @@ async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit
   if (compile !== false) {
     const run = options.proposals
       ? { notCompiled: 'per-site MH proposals were given (they need the per-particle path)' }
-      : await compiledTempered(m, args, n, rng.split(), {
+      : nested
+        ? { notCompiled: NESTED_RUN }
+        : await compiledTempered(m, args, n, rng.split(), {
           targetEss: target,
           ...(options.moves !== undefined ? { moves: options.moves } : {}),
           ...(options.resampling ? { resampling: options.resampling } : {}),
