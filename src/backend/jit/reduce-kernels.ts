@@ -1,5 +1,6 @@
 /**
- * Reductions (`Sum`, `Mean`, `Max`, `Min`, `Prod`, `All`, `Any`), running
+ * Reductions (`Sum`, `Mean`, `Max`, `Min`, `Prod`, `All`, `Any`; plain
+ * loops where the reduced axes are consecutive, an index map otherwise), running
  * sums (`Cumsum`), `Softmax`, and matrix products (`BatchMatMul` with
  * broadcast batch dimensions and either operand transposed).
  *
@@ -11,40 +12,119 @@ import { axesOf, broadcastMap, reductionMap, sizeOfShape, stridesOf } from './nd
 
 type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
 
-/** Forward loop bodies of each fold: `y` (length m) from `xv` through `map`. */
-const FOLD_FORWARD: Record<Fold, (n: number, m: number, count: number) => string> = {
-  sum: (n) => `y.fill(0); for (let i = 0; i < ${n}; i++) y[map[i]] += xv[i];`,
-  mean: (n, m, count) => `y.fill(0); for (let i = 0; i < ${n}; i++) y[map[i]] += xv[i]; for (let j = 0; j < ${m}; j++) y[j] /= ${count};`,
-  max: (n) => `y.fill(-Infinity); for (let i = 0; i < ${n}; i++) { const v = xv[i], j = map[i]; if (v > y[j] || v !== v) y[j] = v; }`,
-  min: (n) => `y.fill(Infinity); for (let i = 0; i < ${n}; i++) { const v = xv[i], j = map[i]; if (v < y[j] || v !== v) y[j] = v; }`,
-  prod: (n) => `y.fill(1); for (let i = 0; i < ${n}; i++) y[map[i]] *= xv[i];`,
-  all: (n) => `y.fill(1); for (let i = 0; i < ${n}; i++) if (xv[i] === 0) y[map[i]] = 0;`,
-  any: (n) => `y.fill(0); for (let i = 0; i < ${n}; i++) if (xv[i] !== 0) y[map[i]] = 1;`,
+/**
+ * Each fold as code: the initial value, the statement folding value `v` into
+ * the lvalue `acc`, the final map (the mean's division) and, where it has
+ * one, the gradient an input `x` gets from its output's value `y` and
+ * gradient `g`, added where `cond` holds (max / min give every tie the
+ * gradient, as tfjs does).
+ */
+interface FoldCode {
+  readonly init: string;
+  readonly update: (acc: string, v: string) => string;
+  readonly finish?: (acc: string, count: number) => string;
+  readonly grad?: { readonly value: (g: string, y: string, x: string, count: number) => string; readonly cond?: (y: string, x: string) => string };
+}
+
+const FOLDS: Record<Fold, FoldCode> = {
+  sum: { init: '0', update: (a, v) => `${a} += ${v};`, grad: { value: (g) => g } },
+  mean: { init: '0', update: (a, v) => `${a} += ${v};`, finish: (a, c) => `${a} / ${c}`, grad: { value: (g, _y, _x, c) => `${g} / ${c}` } },
+  max: { init: '-Infinity', update: (a, v) => `if (${v} > ${a} || ${v} !== ${v}) ${a} = ${v};`, grad: { value: (g) => g, cond: (y, x) => `${x} === ${y}` } },
+  min: { init: 'Infinity', update: (a, v) => `if (${v} < ${a} || ${v} !== ${v}) ${a} = ${v};`, grad: { value: (g) => g, cond: (y, x) => `${x} === ${y}` } },
+  prod: { init: '1', update: (a, v) => `${a} *= ${v};`, grad: { value: (g, y, x) => `(${g} * ${y}) / ${x}`, cond: (_y, x) => `${x} !== 0` } },
+  all: { init: '1', update: (a, v) => `if (${v} === 0) ${a} = 0;` },
+  any: { init: '0', update: (a, v) => `if (${v} !== 0) ${a} = 1;` },
 };
 
-/** Backward loop bodies (none for the boolean folds); max / min give every tie the gradient, as tfjs does. */
-const FOLD_BACKWARD: Partial<Record<Fold, (n: number, count: number) => string>> = {
-  sum: (n) => `for (let i = 0; i < ${n}; i++) gx[i] += gy[map[i]];`,
-  mean: (n, count) => `for (let i = 0; i < ${n}; i++) gx[i] += gy[map[i]] / ${count};`,
-  max: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] === y[map[i]]) gx[i] += gy[map[i]];`,
-  min: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] === y[map[i]]) gx[i] += gy[map[i]];`,
-  prod: (n) => `for (let i = 0; i < ${n}; i++) if (xv[i] !== 0) gx[i] += (gy[map[i]] * y[map[i]]) / xv[i];`,
-};
+/** `gx[p] += <gradient>` (under the fold's condition). */
+function gradStatement(f: FoldCode, gx: string, g: string, y: string, x: string, count: number): string {
+  const add = `${gx} += ${f.grad!.value(g, y, x, count)};`;
+  return f.grad!.cond ? `if (${f.grad!.cond(y, x)}) ${add}` : add;
+}
+
+/**
+ * The reduced axes as one block of consecutive axes: input element
+ * (o, r, i) (outer, reduced, inner, row-major) goes to output o * inner + i;
+ * undefined when the reduced axes are not consecutive.
+ */
+function reductionBlock(shape: readonly number[], axes: readonly number[]): { outer: number; len: number; inner: number } | undefined {
+  if (axes.length === 0) return { outer: sizeOfShape(shape), len: 1, inner: 1 };
+  const a0 = axes[0]!;
+  const a1 = axes[axes.length - 1]!;
+  if (a1 - a0 + 1 !== axes.length) return undefined;
+  return { outer: sizeOfShape(shape.slice(0, a0)), len: sizeOfShape(shape.slice(a0, a1 + 1)), inner: sizeOfShape(shape.slice(a1 + 1)) };
+}
+
+/** `body(w, i0)` for blocks of up to {@link REGISTER_BLOCK} of `inner` columns: a loop over the full blocks, then the rest. */
+function columnBlocks(inner: number, body: (w: number, i0: string) => string): string {
+  const full = Math.floor(inner / REGISTER_BLOCK);
+  const rest = inner - full * REGISTER_BLOCK;
+  return [
+    full > 0 ? `for (let i0 = 0; i0 < ${full * REGISTER_BLOCK}; i0 += ${REGISTER_BLOCK}) { ${body(REGISTER_BLOCK, 'i0')} }` : '',
+    rest > 0 ? `{ ${body(rest, String(full * REGISTER_BLOCK))} }` : '',
+  ].join('\n');
+}
+
+/**
+ * Forward and backward loop bodies over a block layout, with no index map:
+ * each output folds in a register; with inner axes, up to 8 outputs at a
+ * time, each a register, the inputs read row by row.
+ */
+function blockLoops(f: FoldCode, outer: number, len: number, inner: number): { forward: string; backward?: string } {
+  const count = len;
+  const fin = (a: string): string => (f.finish ? f.finish(a, count) : a);
+  if (inner === 1) {
+    return {
+      forward: `for (let o = 0, p = 0; o < ${outer}; o++) { let acc = ${f.init}; for (let r = 0; r < ${len}; r++, p++) { const v = xv[p]; ${f.update('acc', 'v')} } y[o] = ${fin('acc')}; }`,
+      ...(f.grad ? { backward: `for (let o = 0, p = 0; o < ${outer}; o++) { const g = gy[o], yo = y[o]; for (let r = 0; r < ${len}; r++, p++) ${gradStatement(f, 'gx[p]', 'g', 'yo', 'xv[p]', count)} }` } : {}),
+    };
+  }
+  const js = (w: number): number[] => Array.from({ length: w }, (_, j) => j);
+  const off = (j: number): string => (j === 0 ? '' : ` + ${j}`);
+  return {
+    forward: `for (let o = 0; o < ${outer}; o++) {
+      const q = o * ${inner}, b = o * ${len * inner};
+      ${columnBlocks(inner, (w, i0) => `
+        let ${js(w).map((j) => `a${j} = ${f.init}`).join(', ')};
+        for (let r = 0, p = b + ${i0}; r < ${len}; r++, p += ${inner}) { ${js(w).map((j) => `{ const v = xv[p${off(j)}]; ${f.update(`a${j}`, 'v')} }`).join(' ')} }
+        ${js(w).map((j) => `y[q + ${i0}${off(j)}] = ${fin(`a${j}`)};`).join(' ')}`)}
+    }`,
+    ...(f.grad
+      ? {
+          backward: `for (let o = 0; o < ${outer}; o++) {
+            const q = o * ${inner}, b = o * ${len * inner};
+            ${columnBlocks(inner, (w, i0) => `
+              const ${js(w).map((j) => `g${j} = gy[q + ${i0}${off(j)}], y${j} = y[q + ${i0}${off(j)}]`).join(', ')};
+              for (let r = 0, p = b + ${i0}; r < ${len}; r++, p += ${inner}) { ${js(w).map((j) => gradStatement(f, `gx[p${off(j)}]`, `g${j}`, `y${j}`, `xv[p${off(j)}]`, count)).join(' ')} }`)}
+          }`,
+        }
+      : {}),
+  };
+}
+
+/** The same through an index map (reduced axes not consecutive). */
+function mapLoops(f: FoldCode, n: number, m: number, count: number): { forward: string; backward?: string } {
+  return {
+    forward: `y.fill(${f.init}); for (let i = 0; i < ${n}; i++) { const v = xv[i], j = map[i]; ${f.update('y[j]', 'v')} }${f.finish ? ` for (let j = 0; j < ${m}; j++) y[j] = ${f.finish('y[j]', count)};` : ''}`,
+    ...(f.grad ? { backward: `for (let i = 0; i < ${n}; i++) { const j = map[i]; ${gradStatement(f, 'gx[i]', 'gy[j]', 'y[j]', 'xv[i]', count)} }` } : {}),
+  };
+}
 
 function reduction(fold: Fold): KernelRule {
   return ([x], out, node) => {
     const shape = x!.shape;
     const axes = axesOf(node.attrs.axis ?? node.attrs.reductionIndices, shape.length);
-    const map = reductionMap(shape, axes);
     const xv = x!.value;
     const y = out.value;
     const n = xv.length;
     const count = n / Math.max(1, y.length);
-    const k: CompiledKernel = { forward: compileLoop(['xv', 'y', 'map'], FOLD_FORWARD[fold](n, y.length, count), [xv, y, map], n) };
+    const block = reductionBlock(shape, axes);
+    const map = block ? null : reductionMap(shape, axes);
+    const loops = block ? blockLoops(FOLDS[fold], block.outer, block.len, block.inner) : mapLoops(FOLDS[fold], n, y.length, count);
+    const k: CompiledKernel = { forward: compileLoop(['xv', 'y', 'map'], loops.forward, [xv, y, map], n) };
     const gx = x!.grad;
     const gy = out.grad;
-    const backward = FOLD_BACKWARD[fold];
-    if (gx && gy && backward) k.backward = compileLoop(['xv', 'y', 'gx', 'gy', 'map'], backward(n, count), [xv, y, gx, gy, map], n);
+    if (gx && gy && loops.backward) k.backward = compileLoop(['xv', 'y', 'gx', 'gy', 'map'], loops.backward, [xv, y, gx, gy, map], n);
     return k;
   };
 }

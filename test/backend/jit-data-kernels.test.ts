@@ -1,6 +1,11 @@
 /**
- * The replay's matrix-product rule (`BatchMatMul` in
- * src/backend/jit/reduce-kernels.ts) on every loop form it generates
+ * The replay's kernels for big data (src/backend/jit/reduce-kernels.ts).
+ *
+ * Reductions: every fold over consecutive axes (trailing, leading, middle,
+ * all) and over non-consecutive ones (the index-map fallback), values and
+ * gradients against tfjs; a planted wrong axis caught.
+ *
+ * The matrix-product rule (`BatchMatMul`) on every loop form it generates
  * (matrix–vector with the vector hoisted, either side hoisted, unrolled and
  * looped dot products, register-blocked outer products with and without a
  * remainder block, transposes, broadcast batch axes): forward values and
@@ -169,5 +174,65 @@ describe('BatchMatMul replay rule', () => {
     };
     expect(disagreement(c, planted)).toBeGreaterThan(0.1);
     expect(disagreement(c, (ins, out) => rule(ins, out, node(c)))).toBeLessThan(1e-12);
+  });
+});
+
+const FOLD_OPS: Record<string, { tf: (x: tf.Tensor, axis: number[]) => tf.Tensor; grad: boolean; bool?: boolean }> = {
+  Sum: { tf: (x, a) => tf.sum(x, a), grad: true },
+  Mean: { tf: (x, a) => tf.mean(x, a), grad: true },
+  Max: { tf: (x, a) => tf.max(x, a), grad: true },
+  Min: { tf: (x, a) => tf.min(x, a), grad: true },
+  Prod: { tf: (x, a) => tf.prod(x, a), grad: true },
+  All: { tf: (x, a) => tf.all(tf.cast(x, 'bool'), a), grad: false, bool: true },
+  Any: { tf: (x, a) => tf.any(tf.cast(x, 'bool'), a), grad: false, bool: true },
+};
+
+/** [shape, axes]: trailing, leading, middle and all axes (plain loops; 19 inner columns: two blocks of 8 and a rest), and non-consecutive axes (the index map). */
+const LAYOUTS: [number[], number[]][] = [
+  [[6, 7], [1]],
+  [[6, 7], [0]],
+  [[2, 3, 19], [1]],
+  [[3, 4, 5], [1]],
+  [[3, 4, 5], [1, 2]],
+  [[3, 4, 5], [0, 1, 2]],
+  [[3, 4, 5], [0, 2]],
+];
+
+/** A reduction rule run forward and backward (upstream gradient dy) on values x, against tfjs; returns the worst disagreement. */
+function reductionDisagreement(kernel: string, shape: number[], axes: number[], ruleAxes: number[] = axes): number {
+  const op = FOLD_OPS[kernel]!;
+  const n = size(shape);
+  // booleans for All / Any: a mix of zeros and ones; positive values near 1 for Prod; no ties for Max / Min
+  const raw = rand(n, 7);
+  const x = op.bool ? raw.map((v) => (v > -0.3 ? 1 : 0)) : kernel === 'Prod' ? raw.map((v) => Math.fround(1 + v)) : raw;
+  const tx = tf.tensor(Float32Array.from(x), shape);
+  const want = op.tf(tx, axes);
+  const dy = rand(size(want.shape), 8);
+  const xs: Slot = { value: x, grad: op.grad ? new Float64Array(n) : undefined, shape };
+  const out: Slot = { value: new Float64Array(dy.length), grad: op.grad ? Float64Array.from(dy) : undefined, shape: want.shape };
+  const k = reductionRules()[kernel]!([xs], out, { kernel, inputs: [], inputShapes: [shape], attrs: { axis: ruleAxes, keepDims: false }, shape: want.shape, dtype: op.bool ? 'bool' : 'float32', outputIndex: 0 });
+  k.forward();
+  let w = worst(out.value, want.dataSync());
+  if (op.grad) {
+    k.backward!();
+    const tdy = tf.tensor(Float32Array.from(dy), want.shape);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(op.tf(t, axes), tdy)))(tx);
+    w = Math.max(w, worst(xs.grad!, g.dataSync()));
+    tf.dispose([tdy, g]);
+  }
+  tf.dispose([tx, want]);
+  return w;
+}
+
+describe('reduction replay rules', () => {
+  for (const kernel of Object.keys(FOLD_OPS)) {
+    it(`${kernel}: values and gradients match tfjs over every axis layout`, () => {
+      for (const [shape, axes] of LAYOUTS) expect(reductionDisagreement(kernel, shape, axes), `[${shape}] axes [${axes}]`).toBeLessThan(1e-5);
+    });
+  }
+
+  it('a planted wrong axis (the rule reducing rows where tfjs reduces columns) is caught', () => {
+    expect(reductionDisagreement('Sum', [6, 6], [1], [0])).toBeGreaterThan(0.01);
+    expect(reductionDisagreement('Max', [3, 4, 5], [1], [2])).toBeGreaterThan(0.01);
   });
 });
