@@ -12,6 +12,20 @@ import { Distribution, type Typed, maskSupport } from './distribution.js';
 import { type IndexDraw, type ProbsArg, SimplexProbs } from './probs.js';
 import { categoricalVariate, cumulativeRows, drawScalars } from './samplers.js';
 
+/** The parameter of each plain probability vector seen (immutable, like every JS parameter vector). */
+const shared = new WeakMap<object, SimplexProbs>();
+
+/** The parameter for `probs`, shared between distributions built from the same plain vector. */
+function simplexOf(probs: ProbsArg): SimplexProbs {
+  if (!Array.isArray(probs)) return new SimplexProbs('Categorical', probs);
+  let s = shared.get(probs);
+  if (s === undefined) {
+    s = new SimplexProbs('Categorical', probs);
+    shared.set(probs, s);
+  }
+  return s;
+}
+
 /**
  * Categorical(probs): a category index `0..K-1` drawn with probability
  * `probs[..., k]`, where the last axis of the parameter holds the K
@@ -31,7 +45,7 @@ export class CategoricalDistribution extends Distribution {
   /** @param probs - probabilities over the last axis, or `{ probs }` / `{ logits }`. */
   constructor(probs: ProbsArg) {
     super();
-    this.s = new SimplexProbs('Categorical', probs);
+    this.s = simplexOf(probs);
     this.batchShape = this.s.batchShape;
     this.support = countSupport(this.s.k - 1);
   }
