@@ -13,6 +13,7 @@ import { generate } from '../../../src/steer/lm/generate.js';
 import { SHIPPED_LM_DIR, loadProcessRewardModel, loadTransformerLM, readModelFiles } from '../../../src/steer/lm/transformer/files.js';
 import { attendRows } from '../../../src/steer/lm/transformer/kernels.js';
 import { WasmAttention } from '../../../src/steer/lm/transformer/wasm-attention.js';
+import { WasmDense } from '../../../src/steer/lm/transformer/wasm-dense.js';
 import { TransformerLM } from '../../../src/steer/lm/transformer/lm.js';
 import { type TransformerConfig, initWeights, makeRope } from '../../../src/steer/lm/transformer/model.js';
 import { Adam, lmBatch, lmLoss } from '../../../src/steer/lm/transformer/train.js';
@@ -309,6 +310,47 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
     // planted bug: storage rewritten under the same owner (what a KV buffer never does) is not seen by the mirror
     for (const k of keys) k.fill(0.5, 0, 64);
     expect(err()).toBeGreaterThan(1e-3);
+  });
+
+  it('the SIMD WebAssembly dense layers equal float64 products (tiles of 4 rows and the rows left over, padded columns) and SwiGLU; a wrong weight matrix is caught', () => {
+    const rng = new Rng(21);
+    const mat = (n: number, m: number) => ({ data: Float32Array.from({ length: n * m }, () => rng.normal()), n, m });
+    const mats = { a: mat(64, 192), b: mat(24, 7), b2: mat(24, 7), gu: mat(16, 48), down: mat(24, 16) };
+    const dense = WasmDense.create(mats, 24);
+    expect(dense, 'WebAssembly SIMD is available in Node 20').not.toBeNull();
+    expect(WasmDense.create(mats, 6)).toBeNull(); // feed-forward width not a multiple of 4: the tfjs layers
+    const product = (x: Float32Array, B: number, w: { data: Float32Array; n: number; m: number }) =>
+      Array.from({ length: B * w.m }, (_, k) => {
+        const [r, j] = [Math.floor(k / w.m), k % w.m];
+        let s = 0;
+        for (let i = 0; i < w.n; i++) s += x[r * w.n + i]! * w.data[i * w.m + j]!;
+        return s;
+      });
+    // relative to the sum of |terms|: float32 accumulation over n <= 64 terms stays below 64 * 6e-8
+    const relErr = (got: ArrayLike<number>, want: number[], x: Float32Array, B: number, w: { data: Float32Array; n: number; m: number }) => {
+      const absX = x.map(Math.abs);
+      const scale = product(absX, B, { ...w, data: w.data.map(Math.abs) });
+      return Math.max(...want.map((v, k) => Math.abs(got[k]! - v) / scale[k]!));
+    };
+    for (const B of [1, 4, 7, 64]) {
+      for (const name of ['a', 'b'] as const) {
+        const w = mats[name];
+        const x = Float32Array.from({ length: B * w.n }, () => rng.normal());
+        expect(relErr(dense!.matmul(name, x, B), product(x, B, w), x, B, w)).toBeLessThan(4e-6);
+        if (name === 'b') expect(relErr(dense!.matmul('b2', x, B), product(x, B, w), x, B, w)).toBeGreaterThan(1e-2); // planted: another matrix of the same shape
+      }
+    }
+    const B = 5;
+    const x = Float32Array.from({ length: B * 16 }, () => rng.normal());
+    const gu = product(x, B, mats.gu);
+    const act = new Float32Array(B * 24).map((_, k) => {
+      const [r, j] = [Math.floor(k / 24), k % 24];
+      const g = gu[r * 48 + j]!;
+      return (g / (1 + Math.exp(-g))) * gu[r * 48 + 24 + j]!;
+    });
+    const want = product(act, B, mats.down);
+    const got = dense!.swiglu('gu', 'down', x, B);
+    for (let k = 0; k < want.length; k++) expect(Math.abs(got[k]! - want[k]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[k]!)));
   });
 
   it('the step on wasm kernels, and on typed arrays + tfjs (with and without tfjs chains), equals the tfjs forward pass for a batch of unequal lengths', async () => {
