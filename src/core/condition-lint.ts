@@ -14,11 +14,13 @@
  * `le`, `eq`, `ne`, `and`, `isInteger`, `greater`, `greaterEqual`, `less`,
  * `lessEqual`, `equal`, `notEqual`, `logicalAnd`, `logicalOr`, `logicalNot`,
  * `logicalXor`, `isNaN`, `isInf`, `isFinite`) as a method of anything but a
- * JS built-in (`ops.gt(...)`, `tf.greater(...)`, `x.greater(...)`, the
- * `(0, ns.gt)(...)` form transpilers write for named imports), a bare call
- * of such a name bound in the source to one of those ops
- * (`const { gt } = ops`), or a `const`/`let` that only ever holds such a
- * call, where it is a condition: the test of `if`, `while`, `do ... while`,
+ * JS built-in or a library known to return JS booleans (`Number`, `Math`,
+ * `math`, `lodash`, `util`, `this`) (`ops.gt(...)`, `tf.greater(...)`,
+ * `x.greater(...)`, the `(0, ns.gt)(...)` form transpilers write for named
+ * imports); the short names only with the op's arity (`ops.gt(a, b)`, not a
+ * number class's `x.gt(y)` as in Decimal or Long); a bare call of a name
+ * bound in the source to one of those ops (`const { gt } = ops`); or a
+ * variable that only ever holds such a call, where it is a condition: the test of `if`, `while`, `do ... while`,
  * `for` or `?:`, the operand of `!`, an operand of `&&`/`||` other than the
  * last, or the last one where the whole `&&`/`||` chain is a condition.
  * Wrapped in anything that yields a number or a JS boolean (`toNumber(...)`,
@@ -30,7 +32,7 @@
  * @module
  */
 import { branchOnTensorSourceError } from './errors.js';
-import { nameOccurrences } from './js-scopes.js';
+import { nameOccurrences, type NameOccurrence } from './js-scopes.js';
 import { tokenize, type Token, type Tokens } from './js-tokens.js';
 
 /** A tensor comparison used as a JS condition, found in source text. */
@@ -52,11 +54,19 @@ const COMPARISONS = new Set([
   'logicalAnd', 'logicalOr', 'logicalNot', 'logicalXor', 'isNaN', 'isInf', 'isFinite',
 ]);
 
+/** Those whose short names other libraries use for methods of number classes (Decimal, Long): reported only with the op's arity. */
+const BINARY_OPS = new Set(['gt', 'lt', 'ge', 'le', 'eq', 'ne', 'and']);
+const UNARY_OPS = new Set(['isInteger', 'isNaN', 'isInf', 'isFinite']);
+
 /** Of those, the ones called bare (without a receiver) only as tfjs's (imported by name). */
 const BARE_COMPARISONS = new Set(['greaterEqual', 'lessEqual', 'notEqual', 'logicalAnd', 'logicalOr', 'logicalNot', 'logicalXor']);
 
-/** Receivers whose methods of those names return JS booleans (`Number.isInteger`, `Number.isNaN`). */
-const BUILTINS = new Set(['Number', 'Math', 'Object', 'Array', 'Reflect', 'JSON', 'String', 'Atomics', 'Promise', 'BigInt', 'globalThis', 'window', 'self', 'global', 'console']);
+/** Receivers whose methods of those names return JS booleans (`Number.isInteger`, `Number.isNaN`, mathjs's `math.equal`). */
+const BUILTINS = new Set([
+  'Number', 'Math', 'Object', 'Array', 'Reflect', 'JSON', 'String', 'Atomics', 'Promise', 'BigInt', 'globalThis', 'window', 'self', 'global', 'console',
+  // libraries whose functions of these names return JS booleans: mathjs, lodash, Node's util (not `_`: minifiers pick that name)
+  'lodash', 'math', 'mathjs', 'util',
+]);
 
 /** Tokens after which an expression starts (nothing on its left binds to it). */
 const LEFT_BOUNDARIES = new Set([
@@ -81,13 +91,18 @@ class Lint {
   private readonly parent: readonly number[];
   /** The test of each `for (init; test; update)` header, as [first `;`, second `;`]. */
   private readonly forTests = new Map<number, number>();
-  /** Names bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`). */
+  /** Variables bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`), by `js-scopes.ts` variable. */
   private readonly aliases = new Set<string>();
+  /** Every plain name's occurrence, and the variable at each token index. */
+  private readonly occurrences: readonly NameOccurrence[];
+  private readonly variableAt: ReadonlyMap<number, string>;
 
-  constructor(private readonly source: string, private readonly toks: Tokens) {
+  constructor(private readonly source: string, toks: Tokens) {
     this.t = toks.tokens;
     this.match = toks.match;
     this.parent = toks.parent;
+    this.occurrences = nameOccurrences(toks);
+    this.variableAt = new Map(this.occurrences.map((o) => [o.index, o.variable]));
     this.findForTests();
     this.findAliases();
   }
@@ -122,27 +137,49 @@ class Lint {
   private comparisonCall(i: number): [number, number] | undefined {
     const t = this.t;
     const name = t[i];
-    if (name.kind !== 'name' || !(COMPARISONS.has(name.text) || this.aliases.has(name.text))) return undefined;
+    if (name.kind !== 'name') return undefined;
+    const alias = this.isAlias(i);
+    if (!COMPARISONS.has(name.text) && !alias) return undefined;
     let open = i + 1;
     if (isPunct(t[open], '?.')) open++;
     if (this.isMember(i)) {
       const recv = this.chainStart(i - 1);
       if (recv === i - 1) return undefined;
-      if (recv === i - 2 && isName(t[recv]) && BUILTINS.has(t[recv].text)) return undefined;
-      if (isPunct(t[open], '(') && this.match[open] > 0) return [recv, this.match[open]];
+      // `Number.isInteger(x)`, and `this.eq(x)` (a number class's own method, e.g. Long's)
+      if (recv === i - 2 && isName(t[recv]) && (BUILTINS.has(t[recv].text) || t[recv].text === 'this')) return undefined;
+      if (isPunct(t[open], '(') && this.match[open] > 0) return alias || this.arityFits(name.text, open) ? [recv, this.match[open]] : undefined;
       // `(0, ns.gt)(a, b)`: a transpiler's call of a named import
       const paren = recv - 3;
-      if (isPunct(t[i + 1], ')') && this.match[i + 1] === paren && isPunct(t[recv - 1], ',') && t[recv - 2]?.kind === 'number' && isPunct(t[i + 2], '(') && this.match[i + 2] > 0) {
+      if (isPunct(t[i + 1], ')') && this.match[i + 1] === paren && isPunct(t[recv - 1], ',') && t[recv - 2]?.kind === 'number' && isPunct(t[i + 2], '(') && this.match[i + 2] > 0 && this.arityFits(name.text, i + 2)) {
         return [paren, this.match[i + 2]];
       }
       return undefined;
     }
-    if (!(BARE_COMPARISONS.has(name.text) || this.aliases.has(name.text))) return undefined;
+    if (!BARE_COMPARISONS.has(name.text) && !alias) return undefined;
     if (!isPunct(t[open], '(') || this.match[open] < 0) return undefined;
     const prev = t[i - 1];
     // a declaration or method definition of that name, not a call
     if (isName(prev, 'function') || isName(prev, 'new') || isPunct(t[this.match[open] + 1], '{')) return undefined;
     return [i, this.match[open]];
+  }
+
+  /**
+   * Whether a call of `name` with the arguments in the parentheses at index
+   * open has the op's arity: tyche's `ops.gt(a, b)` and tfjs's `tf.isNaN(x)`
+   * against a number class's own methods (Decimal's and Long's `x.gt(y)`,
+   * `x.isFinite()`, which return JS booleans).
+   */
+  private arityFits(name: string, open: number): boolean {
+    const want = BINARY_OPS.has(name) ? 2 : UNARY_OPS.has(name) ? 1 : undefined;
+    if (want === undefined) return true;
+    let args = 0;
+    let commas = 0;
+    for (let k = open + 1; k < this.match[open]; k++) {
+      if (this.parent[k] !== open) continue;
+      args = 1;
+      if (isPunct(this.t[k], ',') && k + 1 < this.match[open]) commas++;
+    }
+    return args + commas === want;
   }
 
   /**
@@ -280,32 +317,66 @@ class Lint {
     }
   }
 
-  /** Names bound to a comparison op: `const { gt, lt: less } = ops`, `const greater = tf.greater` (or `var a = 1, gt = ops.gt`, as transpilers write the pattern). */
+  /**
+   * Variables bound to a comparison op: `const { gt, lt: less } = ops`,
+   * `const greater = tf.greater` (or `var a = 1, gt = ops.gt`, as
+   * transpilers write the pattern), and assigned nothing else.
+   */
   private findAliases(): void {
     const t = this.t;
+    const bindings = new Set<number>();
     for (let i = 0; i < t.length; i++) {
-      // a destructuring pattern `{ ... } = <name or member chain>`
-      if (isPunct(t[i], '{') && this.match[i] > i && isPunct(t[this.match[i] + 1], '=') && isName(t[this.match[i] + 2])) {
+      // a destructuring pattern `{ ... } = ops` (or `tf`, or what vitest makes of an import: `__vite_ssr_import_0__.ops`)
+      if (isPunct(t[i], '{') && this.match[i] > i && isPunct(t[this.match[i] + 1], '=') && this.isOpsNamespace(this.match[i] + 2)) {
         for (let k = i + 1; k < this.match[i]; k++) {
           if (this.parent[k] !== i || !isName(t[k]) || !COMPARISONS.has(t[k].text) || this.isMember(k)) continue;
           if (!(isPunct(t[k - 1], '{') || isPunct(t[k - 1], ','))) continue;
-          if (isPunct(t[k + 1], ':') && isName(t[k + 2])) this.aliases.add(t[k + 2].text);
-          else if (isPunct(t[k + 1], ',') || isPunct(t[k + 1], '}') || isPunct(t[k + 1], '=')) this.aliases.add(t[k].text);
+          if (isPunct(t[k + 1], ':') && isName(t[k + 2])) bindings.add(k + 2);
+          else if (isPunct(t[k + 1], ',') || isPunct(t[k + 1], '}') || isPunct(t[k + 1], '=')) bindings.add(k);
         }
       }
       // `const greater = tf.greater`
       if (((isName(t[i]) && DECLARATIONS.has(t[i].text)) || isPunct(t[i], ',')) && isName(t[i + 1]) && isPunct(t[i + 2], '=')) {
         let k = i + 3;
         while (isName(t[k]) && isPunct(t[k + 1], '.')) k += 2;
-        if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) this.aliases.add(t[i + 1].text);
+        if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) bindings.add(i + 1);
       }
     }
+    const candidates = new Set<string>();
+    for (const k of bindings) {
+      const v = this.variableAt.get(k);
+      if (v !== undefined) candidates.add(v);
+    }
+    const others = new Set(this.occurrences.filter((o) => o.role !== 'use' && !o.bare && !bindings.has(o.index)).map((o) => o.variable));
+    for (const v of candidates) if (!others.has(v)) this.aliases.add(v);
+  }
+
+  /**
+   * Whether the name or member chain starting at token k names tyche's
+   * `ops` or tfjs (`ops`, `tf`, `x.ops`, or a namespace import as vitest
+   * writes it): the object a destructured comparison op comes from. A
+   * minifier renames these, so a minified destructuring is not followed.
+   */
+  private isOpsNamespace(k: number): boolean {
+    const t = this.t;
+    let last = k;
+    while (isName(t[last]) && isPunct(t[last + 1], '.') && isName(t[last + 2])) last += 2;
+    if (!isName(t[last]) || !this.endsStatement(last + 1)) return false;
+    return /^(ops|tf|tfc|tfjs)$|^__vite_ssr_import_\d+__$|^__vi_import_\d+__$/.test(t[last].text);
+  }
+
+  /** Whether the name at token i refers to a variable bound to a comparison op. */
+  private isAlias(i: number): boolean {
+    const v = this.variableAt.get(i);
+    return v !== undefined && this.aliases.has(v);
   }
 
   /** Whether the token at k ends the expression before it (`;`, `,`, `}` or a new line). */
   private endsStatement(k: number): boolean {
     const tok = this.t[k];
-    return tok === undefined || isPunct(tok, ';') || isPunct(tok, ',') || isPunct(tok, '}') || isPunct(tok, ')') || tok.newlineBefore;
+    if (tok === undefined || isPunct(tok, ';') || isPunct(tok, ',') || isPunct(tok, '}') || isPunct(tok, ')')) return true;
+    // a line break ends it unless the next line continues the expression (`\n  .dataSync()`, `\n  + 1`, `\n  (x)`)
+    return tok.newlineBefore && (tok.kind !== 'punct' || ['{', '!', '~', '++', '--'].includes(tok.text)) && !isName(tok, 'in') && !isName(tok, 'instanceof');
   }
 
   /**
@@ -318,8 +389,8 @@ class Lint {
   private comparisonVariableReads(calls: readonly [number, number][]): number[] {
     const t = this.t;
     const callAt = new Map(calls);
-    const occurrences = nameOccurrences(this.toks);
-    const variableAt = new Map(occurrences.map((o) => [o.index, o.variable]));
+    const occurrences = this.occurrences;
+    const variableAt = this.variableAt;
     const writes = new Map<string, number[]>();
     for (const o of occurrences) {
       // (a bare `var c;` holds nothing yet: only what is later assigned counts)
