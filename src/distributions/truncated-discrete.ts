@@ -7,13 +7,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, logSumExp, lt, sizeOf, where } from '../core/value.js';
+import { type Value, allTrueIfCheap, logSumExp, lt, sizeOf, where } from '../core/value.js';
 import type { Distribution } from './distribution.js';
 import { batchValues } from './samplers.js';
 import { LN2, log1mexp, logDiffExp } from './tails.js';
 
 /** Intervals of at most this many values are normalised by summing the mass function (exact; plain tensor ops for tensor parameters). */
 export const DISCRETE_SUM_LIMIT = 4096;
+
+/** Values of the upper-tail sum for tensor parameters with lo above the median (its terms fall off past the median). */
+const TAIL_WINDOW = 1024;
 
 /** True when the base's parameters are numbers (its log-mass of a number is a number). */
 function numberParams(base: Distribution, k: number): boolean {
@@ -38,7 +41,8 @@ export function logSumMass(base: Distribution, lo: number, hi: number): Value {
  * log P(lo <= X <= hi) for integer bounds already clipped to the base's
  * support (`supportLow` is its lowest value): a sum of the mass function
  * when the interval (or, for tensor parameters and an open top, its
- * complement below lo) holds at most {@link DISCRETE_SUM_LIMIT} values;
+ * complement below lo, or above the median a window of 1024 values from lo)
+ * holds at most {@link DISCRETE_SUM_LIMIT} values;
  * otherwise a log-difference of the base's `logCdf` / `logSurvival`, from
  * the side that keeps its precision.
  */
@@ -46,8 +50,14 @@ export function discreteLogMass(base: Distribution, lo: number, hi: number, supp
   if (Number.isFinite(hi) && hi - lo + 1 <= DISCRETE_SUM_LIMIT) return logSumMass(base, lo, hi);
   if (lo <= supportLow) return Number.isFinite(hi) ? base.logCdf(hi) : 0;
   if (!Number.isFinite(hi)) {
-    if (!numberParams(base, lo) && lo - supportLow <= DISCRETE_SUM_LIMIT) return log1mexp(logSumMass(base, supportLow, lo - 1));
-    return base.logSurvival(lo - 1);
+    if (numberParams(base, lo) || lo - supportLow > DISCRETE_SUM_LIMIT) return base.logSurvival(lo - 1);
+    // tensor parameters: 1 - P(X < lo) by plain tensor ops where P(X < lo) < 1/2 (exact, e.g. a zero-truncated Poisson);
+    // where lo is above the median that difference loses float32 precision: sum the mass function over
+    // lo .. lo + TAIL_WINDOW - 1 instead (past the median it falls off; finite where float32 cdfs underflow)
+    const below = logSumMass(base, supportLow, lo - 1);
+    const lowerHalf = lt(below, -LN2) as tf.Tensor;
+    if (allTrueIfCheap(lowerHalf)) return log1mexp(below);
+    return where(lowerHalf, log1mexp(below), logSumMass(base, lo, lo + TAIL_WINDOW - 1));
   }
   const sLow = base.logSurvival(lo - 1);
   return where(lt(sLow, -LN2), logDiffExp(sLow, base.logSurvival(hi)), logDiffExp(base.logCdf(hi), base.logCdf(lo - 1)));
@@ -59,7 +69,7 @@ const WALK_CHUNK = 64;
 /** log p(k) for one k per (step, batch member): `ks` is [steps, batch] flattened. */
 function logMassGrid(base: Distribution, ks: Float64Array, steps: number, batchShape: readonly number[]): Float64Array {
   if (batchShape.length === 0 && numberParams(base, ks[0]!)) return Float64Array.from(ks, (k) => base.logProb(k) as number);
-  return Float64Array.from(tf.tidy(() => (base.logProb(tf.tensor(ks, [steps, ...batchShape], 'float32')) as tf.Tensor).dataSync()));
+  return Float64Array.from(tf.tidy(() => (base.logProb(tf.tensor(Float32Array.from(ks), [steps, ...batchShape])) as tf.Tensor).dataSync()));
 }
 
 /**
@@ -103,7 +113,10 @@ export function sampleDiscreteByWalk(rng: Rng, base: Distribution, lo: number, h
         cum[i] += term;
         const last = down[b] ? k <= lo : k >= hi;
         const prev = j > 0 ? lp[(j - 1) * nb + b]! : Infinity;
-        const negligible = term < 1e-17 && cum[i] > 0.5 && lp[j * nb + b]! < prev;
+        const negligible = term < 1e-17 * cum[i] && lp[j * nb + b]! < prev;
+        if (negligible && cum[i] < 0.5) {
+          throw new Error(`Truncated(${base.name}): the mass function over the bounds sums to ${cum[i]} of the normaliser; the log-cdf of ${base.name} is not accurate enough here (give number parameters for float64)`);
+        }
         if (cum[i] >= u[i] || last || negligible) {
           out[i] = k;
           done[i] = 1;

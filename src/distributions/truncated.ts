@@ -32,7 +32,7 @@ import {
   toTensor,
   where,
 } from '../core/value.js';
-import { type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, integerInterval, interval, lessThan } from './constraints.js';
+import { type Constraint, type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, integerInterval, interval, lessThan } from './constraints.js';
 import { Distribution, type Typed, type ValueOf, param, sameShape, standardUniform, validationEnabled } from './distribution.js';
 import { logDensity } from './draws.js';
 import { broadcastValues } from './gamma.js';
@@ -114,6 +114,8 @@ export class TruncatedDistribution extends Distribution {
   private readonly range: { readonly low: number; readonly high: number; readonly supportLow: number } | undefined;
   private enumerated: Value[] | undefined;
   private massCache: number | undefined;
+  /** [low, high] with both ends included, where the density is evaluated (a draw clamped onto a bound has its density, as in Stan). */
+  private readonly closedSupport: Constraint;
 
   /**
    * @param base - a univariate distribution with a cdf
@@ -153,6 +155,7 @@ export class TruncatedDistribution extends Distribution {
     if (base.isDiscrete) {
       this.range = this.discreteRange();
       this.support = integerInterval(this.range.low, this.range.high);
+      this.closedSupport = this.support;
       this.usesInverseCdf = false;
       this.hasRsample = false;
       return;
@@ -160,6 +163,7 @@ export class TruncatedDistribution extends Distribution {
     this.range = undefined;
     if (validationEnabled()) this.checkContinuousBounds();
     this.support = !this.hasHigh ? greaterThan(this.low) : !this.hasLow ? lessThan(this.high) : interval(this.low, this.high);
+    this.closedSupport = this.hasLow && this.hasHigh ? this.support : interval(this.low, this.high);
     this.usesInverseCdf = hasOwnMethod(base, 'icdf');
     this.hasRsample = this.usesInverseCdf && base.hasRsample;
   }
@@ -256,7 +260,7 @@ export class TruncatedDistribution extends Distribution {
     // a point inside the bounds, to evaluate safely where x is outside
     const inside = this.range ? this.range.low : this.hasLow && this.hasHigh ? mul(0.5, add(lo, hi)) : this.hasLow ? lo : hi;
     const logMass = this.logMass();
-    return logDensity(this.support, x, inside, (v) => sub(this.base.logProb(v), logMass));
+    return logDensity(this.closedSupport, x, inside, (v) => sub(this.base.logProb(v), logMass));
   }
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {
@@ -369,8 +373,9 @@ export class TruncatedDistribution extends Distribution {
 
   /** A base function at points `xs` (one per element of `shape`), as float64 values. */
   private evalAt(f: (x: Value) => Value, xs: Float64Array, shape: readonly number[]): Float64Array {
-    if (shape.length === 0) return Float64Array.of(Number(f(xs[0])));
-    return batchValues(this.name, () => f(tf.tensor(xs, shape as number[], 'float32')), shape);
+    // number parameters: one float64 call per point
+    if (shape.length === 0 || (this.batchShape.length === 0 && typeof f(xs[0]!) === 'number')) return Float64Array.from(xs, (x) => f(x) as number);
+    return batchValues(this.name, () => f(tf.tensor(Float32Array.from(xs), shape as number[])), shape);
   }
 
   /** (F(x) - F(low)) / (F(high) - F(low)), clamped to [0, 1]. */

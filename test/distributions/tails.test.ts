@@ -26,7 +26,7 @@ import { Normal } from '../../src/distributions/normal.js';
 import { Poisson } from '../../src/distributions/poisson.js';
 import { HalfStudentT, StudentT } from '../../src/distributions/student-t.js';
 import { Truncated, TruncatedDistribution } from '../../src/distributions/truncated.js';
-import { infer } from '../../src/infer/registry.js';
+import { infer } from '../../src/infer/index.js';
 import { normalIcdfLogNumber } from '../../src/math/log-cdf.js';
 
 beforeAll(async () => {
@@ -230,5 +230,204 @@ describe('logCdf and logSurvival on tensors (float32)', () => {
     // d/dloc [log phi(x - loc) - log S(40 - loc)] = (x - loc) - hazard(40) at loc = 0;
     // exp(dnorm(40, log = TRUE) - pnorm(40, lower.tail = FALSE, log.p = TRUE)) = 40.024968847206338
     expect(Math.abs(v[0]! - (40.01 - 40.024968847206338))).toBeLessThan(2e-3);
+  });
+});
+
+/** |mean - m| and |variance - v| in Monte Carlo standard errors (the variance's from the sample's fourth moment). */
+function momentZ(xs: ArrayLike<number>, m: number, v: number): { mean: number; variance: number } {
+  const n = xs.length;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += xs[i]!;
+  const mean = s / n;
+  let s2 = 0;
+  let s4 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = xs[i]! - mean;
+    s2 += d * d;
+    s4 += d ** 4;
+  }
+  const variance = s2 / (n - 1);
+  return { mean: Math.abs(mean - m) / Math.sqrt(variance / n), variance: Math.abs(variance - v) / Math.sqrt((s4 / n - variance * variance) / n) };
+}
+
+/** A truncation whose normaliser is off by a factor (0.9 unless given; the planted bug). */
+class WrongMass extends TruncatedDistribution {
+  factor = 0.9;
+  override logMass(): Value {
+    return add(super.logMass(), Math.log(this.factor));
+  }
+}
+
+/** Simpson's rule for the integral of exp(logProb) over [a, b]. */
+function integral(d: Distribution, a: number, b: number, m = 2000): number {
+  const h = (b - a) / m;
+  let s = 0;
+  for (let i = 0; i <= m; i++) s += (i === 0 || i === m ? 1 : i % 2 ? 4 : 2) * Math.exp(num(d.logProb(a + i * h)));
+  return (s * h) / 3;
+}
+
+describe('Truncated, continuous, far in a tail', () => {
+  it('normalises in log space: densities and log masses against R', () => {
+    // dnorm(c(10, 10.5, 12), log = TRUE) - pnorm(10, lower.tail = FALSE, log.p = TRUE)
+    const up = Truncated(Normal(0, 1), { low: 10 });
+    expect(maxRelError([10, 10.5, 12].map((x) => num(up.logProb(x))), [2.3123466173077958, -2.8126533826922042, -19.6876533826921971])).toBeLessThan(1e-10);
+    // pnorm(-38, log.p = TRUE) + log1p(-exp(pnorm(-39, log.p = TRUE) - pnorm(-38, log.p = TRUE))); dnorm(c(38.2, 38.9), log = TRUE) minus it
+    const two = Truncated(Normal(0, 1), { low: 38, high: 39 });
+    expect(maxRelError([num(two.logMass()), num(two.logProb(38.2)), num(two.logProb(38.9))], [-726.5572160188201, -3.9817225143847281, -30.9667225143845144])).toBeLessThan(1e-10);
+    // pnorm(-40, log.p = TRUE); pt(1000, 3, lower.tail = FALSE, log.p = TRUE)
+    expect(maxRelError([num(Truncated(Normal(0, 1), { high: -40 }).logMass()), num(Truncated(StudentT(3), { low: 1000 }).logMass())], [-804.6084420137538, -20.625545997896715])).toBeLessThan(1e-10);
+    // the density integrates to 1; the planted normaliser does not
+    expect(Math.abs(integral(up, 10, 12) - 1)).toBeLessThan(1e-9);
+    expect(Math.abs(integral(new WrongMass(Normal(0, 1), { low: 10 }), 10, 12) - 1)).toBeGreaterThan(0.1);
+    // tensors (float32): finite and close where the float32 cdf would underflow
+    const t = Truncated(Normal(tf.tensor([0, 0]), 1), { low: tf.tensor([10, -39]), high: tf.tensor([11, -38]) });
+    const lm = Array.from((t.logMass() as tf.Tensor).dataSync());
+    // log(pnorm(11, lower.tail = FALSE) ... ): pnorm(10, lower.tail = FALSE, log.p = TRUE) + log1p(-exp(pnorm(11, lower.tail = FALSE, log.p = TRUE) - pnorm(10, lower.tail = FALSE, log.p = TRUE))) = -53.23128515051247 to 1e-23
+    expect(Math.abs(lm[0]! + 53.23128515051247) / 53.23).toBeLessThan(2e-6);
+    expect(Math.abs(lm[1]! + 726.5572160188201) / 726.56).toBeLessThan(2e-6);
+  });
+
+  it('draws far in a tail are finite, inside the bounds and match the exact moments within 4 MCSE; a planted wrong normaliser fails', () => {
+    // a = 10: lambda = exp(dnorm(a, log = TRUE) - pnorm(a, lower.tail = FALSE, log.p = TRUE)); mean lambda, variance 1 + a lambda - lambda^2
+    const [mean, variance] = [10.0980932339624907, 0.0094453778258696275];
+    const d = Truncated(Normal(0, 1), { low: 10 });
+    const rng = new Rng(7);
+    const xs = Float64Array.from({ length: 20000 }, () => d.sample(rng) as number);
+    expect(xs.every((x) => Number.isFinite(x) && x >= 10)).toBe(true);
+    const z = momentZ(xs, mean, variance);
+    expect(Math.max(z.mean, z.variance)).toBeLessThan(4);
+    const xt = Float64Array.from((d.sample(new Rng(8), [20000]) as tf.Tensor).dataSync());
+    expect(xt.every((x) => Number.isFinite(x) && x >= 10)).toBe(true);
+    expect(momentZ(xt, mean, variance).mean).toBeLessThan(4);
+    const wrong = new WrongMass(Normal(0, 1), { low: 10 });
+    const xw = Float64Array.from({ length: 20000 }, () => wrong.sample(rng) as number);
+    expect(momentZ(xw, mean, variance).mean).toBeGreaterThan(4);
+    // the lower tail, beyond float64's cdf: -lambda(40) and 1 + 40 lambda - lambda^2 = 6.226684156445117e-4
+    const low = Truncated(Normal(0, 1), { high: -40 });
+    const xl = Float64Array.from({ length: 20000 }, () => low.sample(rng) as number);
+    expect(xl.every((x) => Number.isFinite(x) && x <= -40)).toBe(true);
+    const zl = momentZ(xl, -40.024968847206338, 6.226684156445117e-4);
+    expect(Math.max(zl.mean, zl.variance)).toBeLessThan(4);
+    // a batch of tensor bounds in both tails
+    const tb = (Truncated(Normal(tf.tensor([0, 0]), 1), { low: tf.tensor([10, -41]), high: tf.tensor([11, -40]) }).sample(new Rng(3), [500]) as tf.Tensor).dataSync();
+    expect(Array.from(tb).every((x, i) => Number.isFinite(x) && (i % 2 === 0 ? x >= 10 && x <= 11 : x >= -41 && x <= -40))).toBe(true);
+  });
+
+  it('bases without icdf draw by bisection on the log-cdf when the mass is small (StudentT(3) above 1000)', () => {
+    const d = Truncated(StudentT(3), { low: 1000 });
+    // integrate(function(x) x * dt(x, 3), 1000, Inf)$value / pt(1000, 3, lower.tail = FALSE), and the variance likewise
+    const xs = Float64Array.from((d.sample(new Rng(11), [1000]) as tf.Tensor).dataSync());
+    expect(xs.every((x) => Number.isFinite(x) && x >= 1000)).toBe(true);
+    expect(momentZ(xs, 1500.0008999993784, 750002.099999811966).mean).toBeLessThan(4);
+    const wrong = new WrongMass(StudentT(3), { low: 1000 });
+    wrong.factor = 0.5;
+    const planted = Float64Array.from((wrong.sample(new Rng(11), [1000]) as tf.Tensor).dataSync());
+    expect(momentZ(planted, 1500.0008999993784, 750002.099999811966).mean).toBeGreaterThan(4);
+  });
+});
+
+describe('Truncated, discrete (bounds inclusive, as Stan)', () => {
+  const poissonPmf = (k: number, rate: number): number => {
+    let lf = 0;
+    for (let i = 2; i <= k; i++) lf += Math.log(i);
+    return Math.exp(k * Math.log(rate) - rate - lf);
+  };
+
+  it('Poisson truncated to [2, 6] is normalised exactly and enumerates exactly', async () => {
+    const d = Truncated(Poisson(3), { low: 2, high: 6 });
+    // ppois(6, 3) - ppois(1, 3) = 0.76734319121970296
+    expect(Math.abs(Math.exp(num(d.logMass())) - 0.76734319121970296)).toBeLessThan(1e-15);
+    expect(d.enumerateSupport()).toEqual([2, 3, 4, 5, 6]);
+    expect([1, 7, 2.5, -1].map((k) => d.logProb(k))).toEqual([-Infinity, -Infinity, -Infinity, -Infinity]);
+    // exact enumeration of a model with the truncated prior and a Gaussian observation, against Bayes' rule by hand
+    const m = model(async ({ sample, observe }) => {
+      const k = await sample('k', Truncated(Poisson(3), { low: 2, high: 6 }));
+      await observe('y', Normal(k, 1), 4.3);
+      return k;
+    });
+    const post = await infer(m, { method: 'enumerate' });
+    const w = [2, 3, 4, 5, 6].map((k) => poissonPmf(k, 3) * Math.exp(-0.5 * (4.3 - k) ** 2));
+    const z = w.reduce((a, b) => a + b, 0);
+    const marg = post.marginal((s) => s.returnValue as number);
+    for (let i = 0; i < 5; i++) expect(Math.abs(marg.prob(2 + i) - w[i]! / z)).toBeLessThan(1e-12);
+  });
+
+  it('far-tail and wide truncations use the log-CDFs: values against R, draws against the exact mass function', () => {
+    // ppois(39, 1, lower.tail = FALSE, log.p = TRUE); dpois(40:41, 1, log = TRUE) minus it
+    const tail = Truncated(Poisson(1), { low: 40 });
+    expect(maxRelError([num(tail.logMass()), num(tail.logProb(40)), num(tail.logProb(41))], [-111.29596194811081, -0.024677766646590271, -3.738249833350892004])).toBeLessThan(1e-10);
+    // log(ppois(19000, 1e4) - ppois(10099, 1e4)) (8901 values: a log-cdf difference); ppois(10199, 1e4, lower.tail = FALSE, log.p = TRUE)
+    expect(maxRelError([num(Truncated(Poisson(1e4), { low: 10100, high: 19000 }).logMass()), num(Truncated(Poisson(1e4), { low: 10200 }).logMass())], [-1.8334374589819629, -3.7596911771103674])).toBeLessThan(1e-10);
+    // draws: P(40) = dpois(40, 1) / ppois(39, 1, lower.tail = FALSE) = 0.975624240052674785, within 4 MCSE; the planted normaliser fails
+    const p40 = 0.975624240052674785;
+    const n = 4000;
+    const freq40 = (d: Distribution, seed: number): number => {
+      const rng = new Rng(seed);
+      let c = 0;
+      for (let i = 0; i < n; i++) {
+        const k = d.sample(rng) as number;
+        expect(Number.isInteger(k) && k >= 40).toBe(true);
+        if (k === 40) c++;
+      }
+      return c / n;
+    };
+    const mcse = Math.sqrt((p40 * (1 - p40)) / n);
+    expect(Math.abs(freq40(tail, 5) - p40)).toBeLessThan(4 * mcse);
+    expect(Math.abs(freq40(new WrongMass(Poisson(1), { low: 40 }), 5) - p40)).toBeGreaterThan(4 * mcse);
+    // a bulk truncation draws by rejection: frequencies of Poisson(3) on [2, 6] within 4 MCSE of the exact pmf
+    const bulk = Truncated(Poisson(3), { low: 2, high: 6 });
+    const counts = new Array<number>(7).fill(0);
+    const draws = (bulk.sample(new Rng(9), [n]) as tf.Tensor).dataSync();
+    for (const k of draws) counts[k]!++;
+    const mass = 0.76734319121970296;
+    for (let k = 2; k <= 6; k++) {
+      const p = poissonPmf(k, 3) / mass;
+      expect(Math.abs(counts[k]! / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    }
+  });
+
+  it('tensor parameters: exact, differentiable normalisers (zero-truncated Poisson) and batched draws', () => {
+    const rate = tf.tensor([0.5, 3]);
+    const zt = Truncated(Poisson(rate), { low: 1 });
+    const lm = Array.from((zt.logMass() as tf.Tensor).dataSync());
+    for (const [i, r] of [0.5, 3].entries()) expect(Math.abs(lm[i]! - Math.log(-Math.expm1(-r)))).toBeLessThan(1e-6);
+    // d/dr log(1 - e^-r) = e^-r / (1 - e^-r)
+    const g = tf.grad((r: tf.Tensor) => tf.sum(Truncated(Poisson(r), { low: 1 }).logMass() as tf.Tensor))(rate).dataSync();
+    for (const [i, r] of [0.5, 3].entries()) expect(Math.abs(g[i]! - Math.exp(-r) / -Math.expm1(-r))).toBeLessThan(1e-5);
+    const x = (Truncated(Poisson(tf.tensor([1, 1])), { low: 40 }).sample(new Rng(2), [50]) as tf.Tensor).dataSync();
+    expect(Array.from(x).every((k) => Number.isInteger(k) && k >= 40 && k < 60)).toBe(true);
+  });
+
+  it('Binomial, NegativeBinomial and Geometric truncations normalise; Geometric stays memoryless', () => {
+    const sumProb = (d: Distribution): number => (d.enumerateSupport() as number[]).reduce((s, k) => s + Math.exp(num(d.logProb(k))), 0);
+    expect(Math.abs(sumProb(Truncated(Binomial(10, 0.3), { low: 3 })) - 1)).toBeLessThan(1e-13);
+    expect(Math.abs(sumProb(Truncated(NegativeBinomial(3, 0.4), { high: 4 })) - 1)).toBeLessThan(1e-13);
+    const g = Truncated(Geometric(0.3), { low: 5 });
+    for (const k of [5, 6, 20]) expect(Math.abs(num(g.logProb(k)) - num(Geometric(0.3).logProb(k - 5)))).toBeLessThan(1e-13);
+  });
+
+  it('bad bounds are errors that name the argument', () => {
+    expect(() => Truncated(Poisson(3), { low: 5, high: 3 })).toThrow(/Truncated\(Poisson\): parameter low must be at most high \(both inclusive\), got low = 5 and high = 3/);
+    expect(() => Truncated(Poisson(3), { high: -1 })).toThrow(/parameter high = -1 is below the support of Poisson/);
+    expect(() => Truncated(Binomial(10, 0.3), { low: 11 })).toThrow(/parameter low = 11 is above the support of Binomial/);
+    expect(() => Truncated(Poisson(3), { low: 2.5 })).toThrow(/parameter low must be an integer/);
+    expect(() => Truncated(Poisson(3), { low: tf.scalar(2) })).toThrow(/parameter low of a discrete truncation must be a number/);
+    expect(() => Truncated(Exponential(1), { high: -1 })).toThrow(/Truncated\(Exponential\): parameter high = -1 is below the support of Exponential/);
+    expect(() => Truncated(Normal(0, 1), { low: 1, high: 1 })).toThrow(/parameter low must be below high/);
+  });
+
+  it('keeps tf.memory().numTensors flat over repeated tensor evaluations and draws', () => {
+    const cont = Truncated(Normal(tf.tensor([0, 1]), 1), { low: 10 });
+    const disc = Truncated(Poisson(tf.tensor([2, 3])), { low: 1, high: 6 });
+    const x = tf.tensor([10.5, 11]);
+    const k = tf.tensor([1, 4]);
+    const rng = new Rng(4);
+    const once = (): void => {
+      tf.dispose([cont.logProb(x), cont.logProb(10.5), cont.sample(rng, [3]), disc.logProb(k), disc.sample(rng, [3])] as tf.Tensor[]);
+    };
+    once();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) once();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
