@@ -51,6 +51,14 @@ export interface DrawSource {
    * `execute`'s batched mode). Without it, draws run one at a time.
    */
   readonly batching?: { readonly plateNesting: number; batchRank(address: string): number };
+  /**
+   * For batched runs, optionally: the values of a site (not one given
+   * unconstrained) for draws start..end-1 stacked on a leading axis, shape
+   * `[end - start, ...the value's shape]`, where the source holds them that
+   * way (e.g. a sampler's matrix of draws); undefined to stack the per-draw
+   * values instead.
+   */
+  stacked?(address: string, start: number, end: number): tf.Tensor | undefined;
 }
 
 /** Options of {@link replayDraws}. */
@@ -248,6 +256,8 @@ function stacked(source: DrawSource, batching: NonNullable<DrawSource['batching'
     for (let i = start; i < end; i++) flat.set(Array.from(site.row(i)), (i - start) * width);
     return bijectTo((msg.dist as Distribution).support).forward(tf.tensor(flat, [size, ...pad, ...site.shape]));
   }
+  const direct = source.stacked?.(msg.address, start, end);
+  if (direct !== undefined) return tf.reshape(direct, [size, ...pad, ...direct.shape.slice(1)]);
   const values: Value[] = [];
   for (let i = start; i < end; i++) {
     const v = source.values(i)[msg.address];
@@ -255,9 +265,17 @@ function stacked(source: DrawSource, batching: NonNullable<DrawSource['batching'
     values.push(v);
   }
   const v0 = values[0]!;
-  const shape = typeof v0 === 'number' ? [] : v0.shape;
-  const stack = typeof v0 === 'number' ? tf.tensor1d(values as number[]) : tf.stack(values as tf.Tensor[]);
-  return tf.reshape(stack, [size, ...pad, ...shape]);
+  if (typeof v0 === 'number') return tf.reshape(tf.tensor1d(values as number[]), [size, ...pad]);
+  // one buffer filled from each draw's values: much cheaper than tf.stack over thousands of small tensors
+  const first = v0.dataSync();
+  const width = first.length;
+  const flat = new (first.constructor as new (n: number) => typeof first)(size * width);
+  for (let i = 0; i < size; i++) {
+    const t = values[i] as tf.Tensor;
+    if (typeof (values[i] as unknown) === 'number' || t.size !== width || t.dtype !== v0.dtype) return tf.reshape(tf.stack(values.map((v) => tf.cast(v as tf.Tensor, v0.dtype))), [size, ...pad, ...v0.shape]);
+    flat.set(i === 0 ? first : t.dataSync(), i * width);
+  }
+  return tf.tensor(flat, [size, ...pad, ...v0.shape], v0.dtype);
 }
 
 /**
