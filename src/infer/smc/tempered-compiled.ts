@@ -61,13 +61,18 @@ function layoutMismatch(layout: Layout, trace: Trace): string | undefined {
 }
 
 /**
- * A handler that keeps the latent sites of a run as they are drawn, so that a
- * run the model rejects after its last latent site (a float32 failure in the
- * likelihood, e.g. a Cholesky with tiny jitter) still gives its prior draw.
+ * A handler for prior draws: it keeps the latent sites of a run as they are
+ * drawn, so that a run the model rejects after its last latent site (a
+ * float32 failure in the likelihood, e.g. a Cholesky with tiny jitter) still
+ * gives its draw, and it skips the observed sites' log densities (a prior
+ * draw does not need them; the float64 record computes them).
  */
 function latentSpy(): Handler & { trace: Trace } {
   return {
     trace: new Trace(),
+    process(msg: Message) {
+      if (msg.type === 'sample' && msg.observed) msg.logProb = 0;
+    },
     postprocess(msg: Message) {
       if (msg.type === 'sample' && !msg.observed && !this.trace.has(msg.address)) this.trace.add(siteOf(msg));
     },
