@@ -49,6 +49,10 @@ const PUNCTUATORS = [
   '{', '}', '(', ')', '[', ']', ';', ',', '<', '>', '+', '-', '*', '/', '%', '&', '|', '^', '!', '~', '?', ':', '=', '.', '@', '#',
 ];
 
+/** The punctuators by their first character, longest first. */
+const PUNCTUATORS_BY_FIRST = new Map<string, string[]>();
+for (const q of PUNCTUATORS) PUNCTUATORS_BY_FIRST.set(q[0], [...(PUNCTUATORS_BY_FIRST.get(q[0]) ?? []), q]);
+
 /** Keywords after which a `/` starts a regular expression (an operand follows them). */
 const OPERAND_KEYWORDS = new Set([
   'return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await',
@@ -56,6 +60,20 @@ const OPERAND_KEYWORDS = new Set([
 
 const ID_START = /[\p{ID_Start}$_\\]/u;
 const ID_PART = /[\p{ID_Continue}$\u200c\u200d\\]/u;
+
+/** A character that starts a name (ASCII answered without a regular expression). */
+function idStart(c: string): boolean {
+  const k = c.charCodeAt(0);
+  if (k < 128) return (k >= 97 && k <= 122) || (k >= 65 && k <= 90) || k === 36 || k === 95 || k === 92;
+  return ID_START.test(c);
+}
+
+/** A character that continues a name. */
+function idPart(c: string): boolean {
+  const k = c.charCodeAt(0);
+  if (k < 128) return (k >= 97 && k <= 122) || (k >= 65 && k <= 90) || (k >= 48 && k <= 57) || k === 36 || k === 95 || k === 92;
+  return ID_PART.test(c);
+}
 
 /** Whether a `/` after this token starts a regular expression. */
 function regexMayFollow(prev: Token | undefined): boolean {
@@ -101,7 +119,8 @@ export function tokenize(source: string): Tokens {
       i++;
       continue;
     }
-    if (c === ' ' || c === '\t' || c === '\v' || c === '\f' || c === '\u00a0' || c === '\ufeff' || /\s/.test(c)) {
+    const code = c.charCodeAt(0);
+    if (code === 32 || code === 9 || code === 11 || code === 12 || (code > 127 && /\s/.test(c))) {
       i++;
       continue;
     }
@@ -150,9 +169,9 @@ export function tokenize(source: string): Tokens {
       push('number', start, i);
       continue;
     }
-    if (ID_START.test(c) || (c === '#' && i + 1 < n && ID_START.test(source[i + 1]))) {
+    if (idStart(c) || (c === '#' && i + 1 < n && idStart(source[i + 1]))) {
       i++;
-      while (i < n && ID_PART.test(source[i])) i += source[i] === '\\' ? 2 : 1;
+      while (i < n && idPart(source[i])) i += source[i] === '\\' ? 2 : 1;
       push('name', start, i);
       continue;
     }
@@ -168,11 +187,11 @@ export function tokenize(source: string): Tokens {
         else if (d === '/' && !inClass) { i++; break; }
         else i++;
       }
-      while (i < n && ID_PART.test(source[i])) i++;
+      while (i < n && idPart(source[i])) i++;
       push('regex', start, i);
       continue;
     }
-    const p = PUNCTUATORS.find((q) => source.startsWith(q, i)) ?? c;
+    const p = PUNCTUATORS_BY_FIRST.get(c)?.find((q) => source.startsWith(q, i)) ?? c;
     // `a?.5:b` is a conditional, not optional chaining
     const punct = p === '?.' && source[i + 2] >= '0' && source[i + 2] <= '9' ? '?' : p;
     if (punct === '{') braces.push(false);
