@@ -114,6 +114,7 @@ export class TruncatedDistribution extends Distribution {
   private readonly range: { readonly low: number; readonly high: number; readonly supportLow: number } | undefined;
   private enumerated: Value[] | undefined;
   private massCache: number | undefined;
+  private boundCache: { sLow: Value; fLow: Value; fHigh: Value; sHigh: Value } | undefined;
   /** [low, high] with both ends included, where the density is evaluated (a draw clamped onto a bound has its density, as in Stan). */
   private readonly closedSupport: Constraint;
 
@@ -288,15 +289,26 @@ export class TruncatedDistribution extends Distribution {
   private quantile(u: Value): Value {
     const b = this.base;
     const logMass = this.logMass();
-    const sLow = this.hasLow ? b.logSurvival(this.low) : 0;
-    const fLow = this.hasLow ? b.logCdf(this.low) : -Infinity;
-    const fHigh = this.hasHigh ? b.logCdf(this.high) : 0;
-    const sHigh = this.hasHigh ? b.logSurvival(this.high) : -Infinity;
+    const { sLow, fLow, fHigh, sHigh } = this.boundLogs();
     const lowerHalf = lt(neg(LN2), sLow);
     const viaCdf = b.icdfLog(minimum(logAddExp(fLow, add(log(u), logMass)), fHigh));
     const viaSf = b.isfLog(minimum(logAddExp(sHigh, add(log1p(neg(u)), logMass)), sLow));
     // rounding may step just outside the bounds; clamp
     return minimum(maximum(where(lowerHalf, viaCdf, viaSf), this.low), this.high);
+  }
+
+  /** log F and log S at the bounds (cached for numbers: a distribution is immutable). */
+  private boundLogs(): { sLow: Value; fLow: Value; fHigh: Value; sHigh: Value } {
+    if (this.boundCache) return this.boundCache;
+    const b = this.base;
+    const out = {
+      sLow: this.hasLow ? b.logSurvival(this.low) : 0,
+      fLow: this.hasLow ? b.logCdf(this.low) : -Infinity,
+      fHigh: this.hasHigh ? b.logCdf(this.high) : 0,
+      sHigh: this.hasHigh ? b.logSurvival(this.high) : -Infinity,
+    };
+    if (Object.values(out).every((v) => typeof v === 'number')) this.boundCache = out;
+    return out;
   }
 
   private rejectionSample(rng: Rng, sampleShape: readonly number[], shape: readonly number[]): Value {

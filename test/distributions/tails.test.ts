@@ -326,6 +326,31 @@ describe('Truncated, continuous, far in a tail', () => {
   });
 });
 
+describe('Truncated under inference, far in a tail', () => {
+  it('NUTS (compiled, vectorised chains) on observations truncated about 23 sd out recovers the quadrature posterior mean within 4 MCSE; the naive normaliser is infinite there', async () => {
+    const ys = [30.05, 30.2, 30.01, 30.4, 30.12, 30.3];
+    const logJoint = (mu: number, trunc: (mu: number) => Distribution): number => ys.reduce((lp, y) => lp + num(trunc(mu).logProb(y)), num(Normal(0, 3).logProb(mu)));
+    const tail = (mu: number): Distribution => Truncated(Normal(mu, 1), { low: 30 });
+    // posterior mean of mu by quadrature on the float64 path
+    const grid = Array.from({ length: 6001 }, (_, i) => -20 + i / 100);
+    const lps = grid.map((mu) => logJoint(mu, tail));
+    const top = Math.max(...lps);
+    const w = lps.map((lp) => Math.exp(lp - top));
+    const exact = w.reduce((a, wi, i) => a + wi * grid[i]!, 0) / w.reduce((a, b) => a + b, 0);
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 3));
+      for (let i = 0; i < ys.length; i++) await observe(`y${i}`, Truncated(Normal(mu, 1), { low: 30 }), ys[i]!);
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, warmup: 300, samples: 400, seed: 2 });
+    const row = post.summary().rows.find((r) => r.name === 'mu')!;
+    expect(Math.abs(row.mean - exact) / Number(row.mcse_mean)).toBeLessThan(4);
+    post.dispose();
+    // planted: log(1 - cdf(30)) underflows at the posterior mean, so the naive truncated density is +Infinity
+    const naive = (mu: number): number => ys.reduce((lp, y) => lp + num(Normal(mu, 1).logProb(y)) - Math.log1p(-(Normal(mu, 1).cdf(30) as number)), 0);
+    expect(Number.isFinite(naive(exact))).toBe(false);
+  });
+});
+
 describe('Truncated, discrete (bounds inclusive, as Stan)', () => {
   const poissonPmf = (k: number, rate: number): number => {
     let lf = 0;
@@ -427,7 +452,7 @@ describe('Truncated, discrete (bounds inclusive, as Stan)', () => {
     };
     once();
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 10; i++) once();
+    for (let i = 0; i < 4; i++) once();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
