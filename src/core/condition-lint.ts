@@ -20,9 +20,11 @@
  * imports); the short names only with the op's arity (`ops.gt(a, b)`, not a
  * number class's `x.gt(y)` as in Decimal or Long); a bare call of a name
  * bound in the source to one of those ops (`const { gt } = ops`); or a
- * variable that only ever holds such a call, where it is a condition: the test of `if`, `while`, `do ... while`,
- * `for` or `?:`, the operand of `!`, an operand of `&&`/`||` other than the
- * last, or the last one where the whole `&&`/`||` chain is a condition.
+ * variable that only ever holds such a call, where it is a condition: the
+ * test of `if`, `while`, `do ... while`, `for` or `?:`, the operand of `!` or
+ * `Boolean(...)`, an operand of `&&`/`||` other than the last or the last
+ * one where the whole `&&`/`||` chain is a condition, or what the callback of
+ * `filter`/`some`/`every`/`find`... returns.
  * Wrapped in anything that yields a number or a JS boolean (`toNumber(...)`,
  * `.dataSync()[0]`, `Number(...)`, a comparison with `===`), it is not
  * reported. Code in strings, template text, comments and regular expressions
@@ -43,8 +45,13 @@ export interface ConditionFinding {
   readonly code: string;
   /** The comparison as written, e.g. `ops.gt(mu, 0)` or the variable holding one. */
   readonly expression: string;
-  /** Where it is used: `if`, `while`, `for`, `?:` (test of a conditional), `!`, `&&`/`||` (an operand tested for truth). */
-  readonly use: 'if' | 'while' | 'for' | '?:' | '!' | '&&/||';
+  /**
+   * Where it is used: `if`, `while`, `for`, `?:` (test of a conditional),
+   * `!`, `&&`/`||` (an operand tested for truth), `Boolean()`, or
+   * `predicate` (returned by the callback of `filter`, `some`, `every`,
+   * `find`, `findIndex`, `findLast`, `findLastIndex`).
+   */
+  readonly use: 'if' | 'while' | 'for' | '?:' | '!' | '&&/||' | 'Boolean()' | 'predicate';
 }
 
 /** Names of comparison and logical ops whose result is a boolean tensor when an argument is a tensor. */
@@ -67,6 +74,9 @@ const BUILTINS = new Set([
   // libraries whose functions of these names return JS booleans: mathjs, lodash, Node's util (not `_`: minifiers pick that name)
   'lodash', 'math', 'mathjs', 'util',
 ]);
+
+/** Array methods whose callback's result is tested for truth. */
+const PREDICATES = new Set(['filter', 'some', 'every', 'find', 'findIndex', 'findLast', 'findLastIndex']);
 
 /** Tokens after which an expression starts (nothing on its left binds to it). */
 const LEFT_BOUNDARIES = new Set([
@@ -246,6 +256,7 @@ class Lint {
       const head = t[s - 2];
       if (isName(head, 'if')) return 'if';
       if (isName(head, 'while')) return 'while';
+      if (isName(head, 'Boolean') && !this.isMember(s - 2)) return 'Boolean()';
       const call = head !== undefined && ((head.kind === 'name' && !NOT_CALLEES.has(head.text)) || isPunct(head, ')') || isPunct(head, ']') || isPunct(head, '?.') || head.kind === 'template');
       return call ? undefined : this.tested(s - 1, e + 1);
     }
@@ -258,7 +269,106 @@ class Lint {
       // the last operand of an `&&`/`||` chain: tested where the whole chain is
       return this.tested(this.logicalChainStart(s - 1), e);
     }
+    // a branch of `?:`: tested where the whole conditional is (`if (a ? G : b)`, `return a ? true : G` in a predicate)
+    if (isPunct(p, '?') && isPunct(n, ':')) {
+      const end = this.expressionEnd(e + 2);
+      return end === undefined ? undefined : this.tested(this.logicalChainStart(s - 1), end);
+    }
+    if (isPunct(p, ':')) {
+      const q = this.conditionalQuestion(s - 1);
+      return q === undefined ? undefined : this.tested(this.logicalChainStart(q), e);
+    }
+    // the result of a predicate: `xs.filter((x) => G)`, `xs.some(function (x) { return G; })`
+    if (isPunct(p, '=>')) return this.predicateCallback(this.arrowStart(s - 1)) ? 'predicate' : undefined;
+    if (isName(p, 'return')) {
+      const fn = this.enclosingFunctionStart(s - 1);
+      return fn !== undefined && this.predicateCallback(fn) ? 'predicate' : undefined;
+    }
     return undefined;
+  }
+
+  /** The `?` that the `:` at index colon belongs to, if it is a conditional's (not an object key's or a label's). */
+  private conditionalQuestion(colon: number): number | undefined {
+    const t = this.t;
+    let depth = 0;
+    for (let k = colon - 1; k >= 0; k--) {
+      const tok = t[k];
+      if (tok.kind === 'punct' && (tok.text === ')' || tok.text === ']' || tok.text === '}') && this.match[k] >= 0) {
+        k = this.match[k];
+        continue;
+      }
+      if (tok.kind === 'template' && tok.text.startsWith('}') && this.match[k] >= 0) {
+        k = this.match[k];
+        continue;
+      }
+      if (isPunct(tok, ':')) depth++;
+      else if (isPunct(tok, '?')) {
+        if (depth === 0) return k;
+        depth--;
+      } else if (tok.kind === 'punct' && ['(', '[', '{', ',', ';', '=>', '='].includes(tok.text)) return undefined;
+      else if (tok.kind === 'template' && tok.text.endsWith('${')) return undefined;
+    }
+    return undefined;
+  }
+
+  /** The last token of the expression that starts at token k (up to `,`, `;`, `:` or a closing bracket at its level). */
+  private expressionEnd(k: number): number | undefined {
+    const t = this.t;
+    let last: number | undefined;
+    let depth = 0;
+    for (let i = k; i < t.length; i++) {
+      const tok = t[i];
+      if (tok.kind === 'punct' && (tok.text === '(' || tok.text === '[' || tok.text === '{') && this.match[i] > i) {
+        last = i = this.match[i];
+        continue;
+      }
+      if (tok.kind === 'template' && tok.text.endsWith('${') && !tok.text.startsWith('}') && this.match[i] > i) {
+        last = i = this.match[i];
+        continue;
+      }
+      if (isPunct(tok, '?')) depth++;
+      else if (isPunct(tok, ':')) {
+        if (depth === 0) return last;
+        depth--;
+      } else if (tok.kind === 'punct' && [',', ';', ')', ']', '}'].includes(tok.text)) return last;
+      else if (tok.kind === 'template' && tok.text.startsWith('}')) return last;
+      else if (i > k && tok.newlineBefore && this.endsStatement(i) && !isPunct(tok, '{')) return last;
+      last = i;
+    }
+    return last;
+  }
+
+  /** The first token of the arrow function whose `=>` is at index arrow (its parameters, or `async`). */
+  private arrowStart(arrow: number): number {
+    const k = arrow - 1;
+    const start = isPunct(this.t[k], ')') && this.match[k] >= 0 ? this.match[k] : k;
+    return isName(this.t[start - 1], 'async') ? start - 1 : start;
+  }
+
+  /** The first token of the function whose body (at any block depth) holds the token at k; undefined outside one. */
+  private enclosingFunctionStart(k: number): number | undefined {
+    const t = this.t;
+    for (let o = this.parent[k]; o >= 0; o = this.parent[o]) {
+      if (!isPunct(t[o], '{')) return undefined;
+      const before = t[o - 1];
+      if (isPunct(before, '=>')) return this.arrowStart(o - 1);
+      if (isPunct(before, ')') && this.match[o - 1] >= 0) {
+        const open = this.match[o - 1];
+        let f = open - 1;
+        if (isName(t[f]) && isName(t[f - 1], 'function')) f--;
+        if (isName(t[f], 'function')) return isName(t[f - 1], 'async') ? f - 1 : f;
+        if (isName(t[f]) && STATEMENT_HEADS.has(t[f].text)) continue;
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the function starting at token a is the first argument of `.filter(`, `.some(`, `.every(`, `.find(`, ... */
+  private predicateCallback(a: number): boolean {
+    const t = this.t;
+    const open = a - 1;
+    return isPunct(t[open], '(') && isName(t[open - 1]) && PREDICATES.has(t[open - 1].text) && (isPunct(t[open - 2], '.') || isPunct(t[open - 2], '?.'));
   }
 
   /** Whether the token at k ends the expression before it on the right (nothing after it binds to that expression). */

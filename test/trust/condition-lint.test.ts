@@ -96,6 +96,17 @@ const positives: Record<string, Fn> = {
       c = ops.gt(mu, 0);
     return c ? k : 0;
   },
+  'Boolean(...)': (mu: Value) => Boolean(ops.gt(mu, 0)),
+  'a branch of ?: in a condition': (mu: Value, strict: boolean) => {
+    if (strict ? ops.gt(mu, 1) : ops.ge(mu, 0)) return 1;
+    return 0;
+  },
+  'a predicate callback (arrow)': (xs: Value[]) => xs.filter((x) => ops.gt(x, 0)).length,
+  'a predicate callback (returned in a block)': (xs: Value[]) =>
+    xs.some(function (x) {
+      if (toNumber(x) > 9) return true;
+      return ops.lt(x, -1);
+    }),
   'destructured op': (mu: Value) => {
     const { gt, le: atMost } = ops;
     if (atMost(mu, 2) as unknown as boolean) return gt(mu, 0) ? 1 : 2;
@@ -163,6 +174,8 @@ const negatives: Record<string, Fn> = {
       .dataSync()[0];
     return positive ? 1 : 0;
   },
+  'a comparison mapped, not tested': (xs: Value[]) => xs.map((x) => ops.gt(x, 0)),
+  'a predicate on numbers': (xs: Value[]) => xs.filter((x) => toNumber(ops.gt(x, 0)) === 1).find((x) => toNumber(x) > 2),
   'division, not a regex': (a: number, b: number) => a / b / (toNumber(ops.gt(a, b)) + 1),
 };
 
