@@ -39,6 +39,13 @@ function sleb(n: number): number[] {
   }
 }
 
+/** Little-endian bytes of 32-bit values (WebAssembly's byte order whatever the host's). */
+function le32(values: readonly number[], float: boolean): number[] {
+  const v = new DataView(new ArrayBuffer(4 * values.length));
+  values.forEach((x, k) => (float ? v.setFloat32(4 * k, x, true) : v.setInt32(4 * k, x, true)));
+  return [...new Uint8Array(v.buffer)];
+}
+
 function name(s: string): number[] {
   const b = [...new TextEncoder().encode(s)];
   return [...uleb(b.length), ...b];
@@ -76,12 +83,8 @@ export class FnBuilder {
   set(i: number): this {
     return this.op(0x21, ...uleb(i));
   }
-  tee(i: number): this {
-    return this.op(0x22, ...uleb(i));
-  }
   f32(x: number): this {
-    const b = new Uint8Array(new Float32Array([x]).buffer);
-    return this.op(0x43, ...b);
+    return this.op(0x43, ...le32([x], true));
   }
   i32(n: number): this {
     return this.op(0x41, ...sleb(n));
@@ -94,10 +97,6 @@ export class FnBuilder {
   }
   and(): this {
     return this.op(0x71);
-  }
-  /** `f32.convert_i32_s`. */
-  i32ToF32(): this {
-    return this.op(0xb2);
   }
   /** `i32.load` at the address on the stack. */
   loadI32(): this {
@@ -134,8 +133,7 @@ export class FnBuilder {
   }
   /** `v128.const` with four equal f32 lanes. */
   constF32x4(x: number): this {
-    const b = [...new Uint8Array(new Float32Array([x, x, x, x]).buffer)];
-    return this.simd(0x0c, ...b);
+    return this.simd(0x0c, ...le32([x, x, x, x], true));
   }
   splatF32x4(): this {
     return this.simd(0x13);
@@ -194,8 +192,7 @@ export class FnBuilder {
   }
   /** `v128.const` with four equal i32 lanes. */
   constI32x4(k: number): this {
-    const b = [...new Uint8Array(new Int32Array([k, k, k, k]).buffer)];
-    return this.simd(0x0c, ...b);
+    return this.simd(0x0c, ...le32([k, k, k, k], false));
   }
   /** `local[i] += step` (i32). */
   inc(i: number, step: number | { local: number }): this {
