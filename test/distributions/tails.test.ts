@@ -313,7 +313,13 @@ describe('Truncated, continuous, far in a tail', () => {
     expect(Array.from(tb).every((x, i) => Number.isFinite(x) && (i % 2 === 0 ? x >= 10 && x <= 11 : x >= -41 && x <= -40))).toBe(true);
   });
 
-  it('bases without icdf draw by bisection on the log-cdf when the mass is small (StudentT(3) above 1000)', () => {
+  it('bases without icdf draw by bisection on the log-cdf when the mass is small (StudentT(3) above 1000; Gamma with tensor shapes above 40)', () => {
+    // pgamma(40, c(2, 3), lower.tail = FALSE, log.p = TRUE)
+    const g = Truncated(Gamma(tf.tensor([2, 3]), 1), { low: 40 });
+    const glm = Array.from((g.logMass() as tf.Tensor).dataSync());
+    expect(Math.abs(glm[0]! + 36.286427933295691) / 36.29).toBeLessThan(2e-6);
+    expect(Math.abs(glm[1]! + 33.265408340027051) / 33.27).toBeLessThan(2e-6);
+    expect(Array.from((g.sample(new Rng(1), [20]) as tf.Tensor).dataSync()).every((x) => Number.isFinite(x) && x >= 40)).toBe(true);
     const d = Truncated(StudentT(3), { low: 1000 });
     // integrate(function(x) x * dt(x, 3), 1000, Inf)$value / pt(1000, 3, lower.tail = FALSE), and the variance likewise
     const xs = Float64Array.from((d.sample(new Rng(11), [1000]) as tf.Tensor).dataSync());
@@ -399,6 +405,13 @@ describe('Truncated, discrete (bounds inclusive, as Stan)', () => {
     const mcse = Math.sqrt((p40 * (1 - p40)) / n);
     expect(Math.abs(freq40(tail, 5) - p40)).toBeLessThan(4 * mcse);
     expect(Math.abs(freq40(new WrongMass(Poisson(1), { low: 40 }), 5) - p40)).toBeGreaterThan(4 * mcse);
+    // a lower-tail truncation walks down from high: P(70), P(69) = dpois(70:69, 100) / ppois(70, 100)
+    const below = Truncated(Poisson(100), { high: 70 });
+    const rng = new Rng(3);
+    const ks = Array.from({ length: n }, () => below.sample(rng) as number);
+    for (const [k, p] of [[70, 0.31968995544778661], [69, 0.22378296881345067]] as const) {
+      expect(Math.abs(ks.filter((v) => v === k).length / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+    }
     // a bulk truncation draws by rejection: frequencies of Poisson(3) on [2, 6] within 4 MCSE of the exact pmf
     const bulk = Truncated(Poisson(3), { low: 2, high: 6 });
     const counts = new Array<number>(7).fill(0);
