@@ -2,8 +2,8 @@
  * Library ops with their own gradient, replayed as ONE node each.
  *
  * Some library ops compute their values in float64 JavaScript and give tfjs
- * their gradient through `tf.customGrad` (`odeSolve`, the incomplete-beta
- * and Student-t CDFs): their internals read their inputs' values, so the
+ * their gradient through `tf.customGrad` (`odeSolve`, the incomplete gamma and beta
+ * functions and the Student-t cdf): their internals read their inputs' values, so the
  * recorder could not follow them kernel by kernel. Instead such an op calls
  * `customOp` (trace.ts) with a {@link CustomOp}: while a trace runs, the op
  * is recorded as one node (kernel `Custom:<name>`, the {@link CustomOp} in
