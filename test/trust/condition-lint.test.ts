@@ -17,6 +17,8 @@
  *   bit for bit) and fails a 4-MCSE check against the exact answer by quadrature that the same
  *   model written with `ops.where` passes; VI's fit is bit for bit the wrong model's.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { transformSync } from 'esbuild';
 import ts from 'typescript';
@@ -276,6 +278,16 @@ describe('the tokenizer', () => {
   });
   it('never throws on malformed text', () => {
     for (const s of ['if (ops.gt(a', '"unterminated', '`x${', '/* open', ')))]]}}}', 'a = /x']) expect(() => lintConditions(s)).not.toThrow();
+    // 150 random cuts of this file, half with characters dropped (fixed seed)
+    const own = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let r = 0; r < 150; r++) {
+      const a = Math.floor(rnd() * own.length);
+      let cut = own.slice(a, a + Math.floor(rnd() * 1500));
+      if (rnd() < 0.5) cut = [...cut].filter(() => rnd() > 0.02).join('');
+      expect(() => lintConditions(cut)).not.toThrow();
+    }
   });
 });
 
