@@ -25,6 +25,7 @@ import type { MassMatrixOption, MetricDecision } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeDraws } from './complete-draws.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
@@ -278,9 +279,14 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     const single = logDensityFn(m, args, layout, { compile });
     compileStatus = single.compileStatus;
     compileStats = single.compileStats;
-    result = nuts ? await sampleNuts(single, { ...common, ...kernelOpts }) : await sampleHmc(single, { ...common, ...kernelOpts });
+    // the compiled replay answers synchronously where it serves the point: no await per gradient
+    const target = (q: Float64Array): MaybePromise<LogDensityAndGradient> => single.sync(q) ?? single(q);
+    result = nuts ? await sampleNuts(target, { ...common, ...kernelOpts }) : await sampleHmc(target, { ...common, ...kernelOpts });
   }
-  const draws = await completeDraws(m, args, layout, pointOf(result), drawsFromSamples<R>(layout, result), { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
+  // batched completion (checked against a per-draw run, falling back to per-draw runs) where the chains ran
+  // vectorised or the model compiled (a fixed structure): per-draw runs cost a model run per draw
+  const batchedCompletion = vectorized === true || compileStatus() === true;
+  const draws = await completeDraws(m, args, layout, pointOf(result), drawsFromSamples<R>(layout, result), { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);

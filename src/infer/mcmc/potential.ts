@@ -350,6 +350,8 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
 export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, options: PotentialOptions = {}): Compiled<(q: Float64Array) => Promise<LogDensityAndGradient>> & {
   /** The log density alone from the compiled replay, synchronously, without the reverse pass; undefined where the replay does not serve `q` (then call the function). */
   readonly valueOnly: (q: Float64Array) => number | undefined;
+  /** Log density and gradient from the compiled replay, synchronously (no await per gradient); undefined where the replay does not serve `q` (then call the function). */
+  readonly sync: (q: Float64Array) => LogDensityAndGradient | undefined;
 } {
   const density = logDensityTensorFn(m, args, layout, undefined);
   const viaTfjs = singlePointOnTfjs(density, layout.dim);
@@ -362,7 +364,11 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
     if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
     return { logp: r.logp[0]!, grad: r.grad };
   };
-  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, valueOnly: (q: Float64Array) => compiled.valueSync(q) });
+  const sync = (q: Float64Array): LogDensityAndGradient | undefined => {
+    const r = compiled.evaluateSync(q);
+    return r && !Number.isNaN(r.logp[0]) ? { logp: r.logp[0]!, grad: r.grad } : undefined;
+  };
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, valueOnly: (q: Float64Array) => compiled.valueSync(q), sync });
 }
 
 /**
