@@ -286,6 +286,8 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
     const w = WasmAttention.create({ nHeads: 2, dModel: 64, contextLength: CAP, nLayers: 1 });
     expect(w, 'WebAssembly SIMD is available in Node 20').not.toBeNull();
     expect(WasmAttention.create({ nHeads: 1, dModel: 2, contextLength: CAP, nLayers: 1 })).toBeNull(); // head size 2: the typed-array path
+    const huge = WasmAttention.create({ nHeads: 32, dModel: 4096, contextLength: 4096, nLayers: 4 })!;
+    expect(huge.begin([{}], [1], 1)).toBe(false); // a 512 MiB mirror for one row: over budget, the step attends in typed arrays
     for (const B of [64, 5, 1]) {
       expect(attentionError(wasmAttend(w!), B, 2, 64)).toBeLessThan(1e-5);
       expect(attentionError(wasmAttend(w!), B, 2, 64, 11, true)).toBeGreaterThan(1e-3);

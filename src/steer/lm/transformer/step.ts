@@ -234,7 +234,7 @@ export class FusedStep {
       x.set(this.emb.subarray(r.token * d, (r.token + 1) * d), b * d);
       ws.lengths[b] = r.length + 1;
     }
-    this.wasm?.begin(buffers, ws.lengths, B);
+    const wasmAttention = this.wasm?.begin(buffers, ws.lengths, B) ?? false;
     for (let l = 0; l < c.nLayers; l++) {
       const p = `blk.${l}.`;
       const norms = this.norms[l]!;
@@ -251,7 +251,7 @@ export class FusedStep {
         ws.keys[b] = K;
         ws.values[b] = V;
       }
-      if (this.wasm) this.wasm.attend(l, q, ws.keys, ws.values, scale, att);
+      if (wasmAttention) this.wasm!.attend(l, q, ws.keys, ws.values, scale, att);
       else attendRows(q, ws.keys, ws.values, ws.lengths, B, c.nHeads, d, scale, ws.scores, att);
       const o = this.dense.matmul(`${p}o`, att, B, ws.proj);
       for (let i = 0; i < B * d; i++) x[i]! += o[i]!;

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { F32, FnBuilder, I32, V128, assemble } from './wasm-asm.js';
+import { F32, FnBuilder, I32, type Kernel, V128, type WasmMemory, assemble, compileModule, instantiate } from './wasm-asm.js';
 
 // Parameters (byte addresses and byte strides; `scale` a float)
 const P = { keys: 0, values: 1, s: 2, out: 3, lens: 4, B: 5, H: 6, hdB: 7, dB: 8, rowB: 9, sRowB: 10, q: 11, scale: 12 } as const;
@@ -88,37 +88,22 @@ function attendKernel(hd: number): FnBuilder {
   return f;
 }
 
-/** The part of the WebAssembly API used here (the ES2022 library the project compiles against declares none of it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
 const compiled = new Map<number, object | null>();
 
 /** The kernel compiled for head size `hd`, or null where WebAssembly or its SIMD is missing. */
 function kernel(hd: number): object | null {
   if (!compiled.has(hd)) {
-    let module: object | null = null;
-    const bytes = assemble(1, [{ name: 'attend', fn: attendKernel(hd) }]);
-    try {
-      if (wasmApi?.validate(bytes)) module = new wasmApi.Module(bytes);
-    } catch {
-      module = null;
-    }
-    compiled.set(hd, module);
+    compiled.set(hd, compileModule(assemble(1, [{ name: 'attend', fn: attendKernel(hd) }])));
   }
   return compiled.get(hd)!;
 }
 
-type Kernel = (...args: number[]) => void;
+/**
+ * Most memory a mirror may take (256 MiB): the mirror holds
+ * `2 nLayers contextLength dModel` floats a row, so a large model or batch
+ * attends in typed arrays instead of reserving gigabytes.
+ */
+export const MIRROR_BUDGET_BYTES = 256 * 2 ** 20;
 
 /** The shape the mirror needs. */
 export interface AttentionShape {
@@ -161,28 +146,32 @@ export class WasmAttention {
     module: object,
   ) {
     this.sRow = Math.ceil(shape.contextLength / 4) * 4;
-    this.memory = new wasmApi!.Memory({ initial: 1 });
-    const exports = new wasmApi!.Instance(module, { env: { mem: this.memory } }).exports;
+    const { memory, exports } = instantiate(module);
+    this.memory = memory;
     this.kernel = exports.attend as Kernel;
+  }
+
+  /** Bytes of memory `slots` rows need. */
+  private bytesFor(slots: number): number {
+    const { nHeads: H, dModel: d, contextLength: ctx, nLayers } = this.shape;
+    return Math.ceil((slots * 4) / 16) * 16 + slots * (2 * d + H * this.sRow + 2 * nLayers * ctx * d) * 4;
   }
 
   /** Lay the memory out for `slots` rows (grown; every slot forgets what it mirrored). */
   private layout(slots: number): void {
-    const { nHeads: H, dModel: d, contextLength: ctx, nLayers } = this.shape;
-    const round = (x: number): number => Math.ceil(x / 16) * 16;
+    const { nHeads: H, dModel: d } = this.shape;
     this.lensAt = 0;
-    this.qAt = round(slots * 4);
+    this.qAt = Math.ceil((slots * 4) / 16) * 16;
     this.outAt = this.qAt + slots * d * 4;
     this.sAt = this.outAt + slots * d * 4;
     this.kvAt = this.sAt + slots * H * this.sRow * 4;
-    const bytes = this.kvAt + 2 * nLayers * slots * ctx * d * 4;
-    const need = Math.ceil(bytes / 65536) - this.memory.buffer.byteLength / 65536;
+    const need = Math.ceil(this.bytesFor(slots) / 65536) - this.memory.buffer.byteLength / 65536;
     if (need > 0) this.memory.grow(need);
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.slots = slots;
     this.slotOwner = new Array<object | null>(slots).fill(null);
-    this.slotLen = new Int32Array(nLayers * slots);
+    this.slotLen = new Int32Array(this.shape.nLayers * slots);
   }
 
   /** Byte offset of layer `l`'s keys (`part` 0) or values (`part` 1). */
@@ -194,10 +183,14 @@ export class WasmAttention {
   /**
    * Start a step of `B` rows: row `b` attends to `lengths[b]` positions of the
    * KV storage `owners[b]` (an object whose positions below its frontier never
-   * change).
+   * change). Returns false, doing nothing, when the mirror for `B` rows would
+   * outgrow {@link MIRROR_BUDGET_BYTES} (the caller attends in typed arrays).
    */
-  begin(owners: readonly object[], lengths: ArrayLike<number>, B: number): void {
-    if (B > this.slots) this.layout(Math.max(B, 2 * this.slots));
+  begin(owners: readonly object[], lengths: ArrayLike<number>, B: number): boolean {
+    if (B > this.slots) {
+      if (this.bytesFor(B) > MIRROR_BUDGET_BYTES) return false;
+      this.layout(this.bytesFor(2 * this.slots) <= MIRROR_BUDGET_BYTES ? Math.max(B, 2 * this.slots) : B);
+    }
     const nL = this.shape.nLayers;
     for (let r = 0; r < B; r++) {
       if (this.slotOwner[r] !== owners[r]) {
@@ -207,6 +200,7 @@ export class WasmAttention {
       this.i32[(this.lensAt >> 2) + r] = lengths[r]!;
     }
     this.B = B;
+    return true;
   }
 
   /**

@@ -85,6 +85,9 @@ export interface DenseMatrix {
 
 const pad8 = (m: number): number => Math.ceil(m / 8) * 8;
 
+/** Most weight memory the kernels take (1 GiB, a quarter of 32-bit WebAssembly's reach); larger models use tfjs. */
+export const WEIGHT_BUDGET_BYTES = 2 ** 30;
+
 /** Dense layers in SIMD WebAssembly over weights copied into the module's memory (see the module notes). */
 export class WasmDense {
   private readonly memory: WasmMemory;
@@ -102,10 +105,13 @@ export class WasmDense {
 
   /**
    * The kernels over `mats` (copied), or null where SIMD WebAssembly is
-   * missing or the feed-forward width `dFF` is not a multiple of 4.
+   * missing, the feed-forward width `dFF` is not a multiple of 4 or the
+   * weights exceed {@link WEIGHT_BUDGET_BYTES}.
    */
   static create(mats: Record<string, DenseMatrix>, dFF: number): WasmDense | null {
     if (dFF % 4 !== 0) return null;
+    const bytes = Object.values(mats).reduce((a, { n, m }) => a + n * pad8(m) * 4, 0);
+    if (bytes > WEIGHT_BUDGET_BYTES) return null;
     if (compiled === undefined) {
       compiled = compileModule(assemble(1, [{ name: 'gemm', fn: gemmKernel() }, { name: 'silu', fn: siluKernel() }]));
     }
