@@ -31,6 +31,7 @@ export { HalfNormal, HalfNormalDistribution } from './half-normal.js';
 export { Cauchy, CauchyDistribution, HalfCauchy, HalfCauchyDistribution } from './cauchy.js';
 export { StudentT, StudentTDistribution, HalfStudentT, HalfStudentTDistribution } from './student-t.js';
 export { Laplace, LaplaceDistribution } from './laplace.js';
+export { Logistic, LogisticDistribution } from './logistic.js';
 export { Uniform, UniformDistribution } from './uniform.js';
 export { Flat, FlatDistribution, type FlatOptions } from './improper.js';
 export { PoissonLog, PoissonLogDistribution, BernoulliLogit, BinomialLogit, NormalIdGlm, NormalIdGlmDistribution } from './glm.js';

@@ -21,6 +21,7 @@ import { HalfNormal } from '../../src/distributions/half-normal.js';
 import { InverseGamma } from '../../src/distributions/inverse-gamma.js';
 import { Laplace } from '../../src/distributions/laplace.js';
 import { LogNormal } from '../../src/distributions/lognormal.js';
+import { Logistic } from '../../src/distributions/logistic.js';
 import { NegativeBinomial } from '../../src/distributions/negative-binomial.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { Poisson } from '../../src/distributions/poisson.js';
@@ -91,6 +92,14 @@ const cases: Case[] = [
   },
   // ifelse(l < 0, l - log(2), log1p(-0.5 * exp(-l))) for l = c(-800, -5, 0, 0.5, 5, 800) (R has no Laplace)
   { name: 'Laplace(0, 1)', d: Laplace(0, 1), at: [-800, -5, 0, 0.5, 5, 800], lcdf: [-8.0069314718055989e2, -5.6931471805599454, -6.9314718055994529e-1, -3.6135061480875907e-1, -3.3746612689856343e-3, 0] },
+  // plogis(c(-800, -30, -1, 0, 2, 40, 800), 0.5, 2, log.p = TRUE) and lower.tail = FALSE
+  {
+    name: 'Logistic(0.5, 2)',
+    d: Logistic(0.5, 2),
+    at: [-800, -30, -1, 0, 2, 40, 800],
+    lcdf: [-400.25, -1.5250000238236938e1, -1.1368710061148999, -8.2593941987884356e-1, -3.8687100611489994e-1, -2.6465736354069411e-9, -2.4591264394483951e-174],
+    lccdf: [-1.4915355816354144e-174, -2.3823693837176014e-7, -3.8687100611489994e-1, -5.7593941987884356e-1, -1.1368710061148999, -1.9750000002646573e1, -399.75],
+  },
   // pexp(c(1e-12, 0.1, 3, 400), 2, log.p = TRUE) and lower.tail = FALSE
   {
     name: 'Exponential(2)',
@@ -194,6 +203,17 @@ describe('logCdf and logSurvival (float64 paths) against R', () => {
     expect(maxRelError(naive, cases[0]!.lcdf!.slice(0, 3))).toBeGreaterThan(1e-10);
     const naiveSf = [5, 10, 20].map((z) => Math.log1p(-(Normal(0, 1).cdf(z) as number)));
     expect(maxRelError(naiveSf, [-1.5064998393988725e1, -5.323128515051247e1, -2.0391715537109727e2])).toBeGreaterThan(1e-10);
+  });
+
+  it('Logistic: density, quantile of a log-probability and draws against R / the exact moments (planted: a wrong scale fails)', () => {
+    // dlogis(c(-3, 0.5, 10), 0.5, 2, log = TRUE); qlogis(-500, 0.5, 2, log.p = TRUE)
+    const d = Logistic(0.5, 2);
+    expect(maxRelError([-3, 0.5, 10].map((x) => num(d.logProb(x))), [-2.7635954814361199, -2.0794415416798357, -5.4603761480842961])).toBeLessThan(1e-12);
+    expect(Math.abs(num(d.icdfLog(-500)) + 999.5)).toBeLessThan(1e-9);
+    const xs = (d.sample(new Rng(5), [20000]) as tf.Tensor).dataSync();
+    const z = momentZ(xs, 0.5, (4 * Math.PI ** 2) / 3);
+    expect(Math.max(z.mean, z.variance)).toBeLessThan(4);
+    expect(momentZ(xs, 0.5, (4.4 * Math.PI ** 2) / 3).variance).toBeGreaterThan(4);
   });
 
   it('the normal quantile of a log-probability inverts log Phi where Phi underflows', () => {
