@@ -138,15 +138,22 @@ function disagreement(a: Float64Array, b: Float64Array): number {
 /**
  * The `'auto'` rule: replay when the graph does at most this many element
  * operations (output elements, plus multiply-adds of matrix products) per
- * kernel. A replayed element costs a few ns; a tfjs kernel costs a fixed
- * ~15-45 µs of dispatch plus ~1 ns per element on wasm, so the replay wins
- * below roughly 8000 elements per kernel. Measured with
- * `bench/mcmc-models.ts --compile true|false`: the logistic regression
- * (N = 1000) is faster replayed with 4 chains (~92k element operations over
- * 26 kernels) and faster on tfjs with 16 (~370k). A fixed rule, not a timing
- * race, so that a seeded run gives the same draws every time.
+ * kernel, all rows together. A tfjs kernel costs a fixed dispatch plus ~1-2
+ * ns per element on wasm; the replay has no dispatch and, since the fused
+ * whole-graph compiler and the blocked matrix-product and reduction loops, a
+ * few ns per element. Measured per gradient of K chains
+ * (`bench/data-heavy.ts --only auto`: a batched model run on wasm against the
+ * replay; CPU time, loaded 2-core machine), the replay was faster up to
+ * ~180k per kernel:
+ * logistic regression N = 1000: 2.9x at K = 16 (11k per kernel), 1.5x at
+ * K = 64 (43k); N = 5000: 3.8x at K = 4 (13k), 1.4x at K = 16 (53k), 0.97x at
+ * K = 64 (214k); the diamonds regression (N = 5000, K = 24 predictors)
+ * written to run batched: 6.1x at K = 4 (11k), 2.3x at K = 16 (45k), 1.5x at
+ * K = 64 (181k). So the rule switches at 100k, short of the crossing. A
+ * fixed rule, not a timing race, so that a seeded run gives the same draws
+ * every time.
  */
-const WORK_PER_KERNEL = 8000;
+const WORK_PER_KERNEL = 100_000;
 
 /** The start of the reason given when `'auto'` declines a replay that would work (see {@link WORK_PER_KERNEL}). */
 export const TFJS_FASTER = 'tfjs is expected to be faster on this much data ';
