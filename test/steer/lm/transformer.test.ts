@@ -367,7 +367,14 @@ describe('fused one-token step (step.ts, kernels.ts)', () => {
       stepped.forEach((r, i) => {
         for (let j = 0; j < r.logprobs.length; j++) expect(Math.abs(r.logprobs[j]! - want[i]![j]!)).toBeLessThan(1e-4);
       });
-      for (const r of [...base, ...stepped]) r.cache.dispose();
+      // fresh sequences (BOS only) also run fused, and their caches extend like any other
+      const fresh = await fused.extend([{ cache: null, tokens: [] }, { cache: null, tokens: [] }]);
+      const then = await fused.extend([{ cache: fresh[0]!.cache, tokens: [4] }]);
+      const wantFresh = await lm.nextTokenLogprobs([[], [4]]);
+      for (const [r, w] of [[fresh[0]!, wantFresh[0]!], [fresh[1]!, wantFresh[0]!], [then[0]!, wantFresh[1]!]] as const) {
+        for (let j = 0; j < w.length; j++) expect(Math.abs(r.logprobs[j]! - w[j]!)).toBeLessThan(1e-4);
+      }
+      for (const r of [...base, ...stepped, ...fresh, ...then]) r.cache.dispose();
       fused.dispose();
       lm.dispose();
     }

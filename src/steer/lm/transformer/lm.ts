@@ -20,14 +20,14 @@ export interface TransformerLMOptions {
   /** Largest number of sequences in one forward pass (bigger requests are split). Default 128. */
   readonly maxBatch?: number;
   /**
-   * One-token extensions of caches (any number at once) run in the fused
-   * step of `step.ts` (one matmul dispatch per projection for all rows,
-   * attention in typed arrays on the shared KV buffers) instead of a padded
+   * One-token extensions (any number of caches at once, and fresh
+   * sequences whose only token is BOS) run in the fused step of `step.ts`
+   * (SIMD WebAssembly kernels on the shared KV buffers) instead of a padded
    * tfjs forward pass (default true; false = always the tfjs pass, the
    * baseline bench/lm.ts compares against).
    */
   readonly fusedStep?: boolean;
-  /** Where the fused step switches between typed-array and tfjs code (the defaults suit the shipped models). */
+  /** Which kernels run the fused step: SIMD WebAssembly (default) or typed arrays + tfjs. */
   readonly fusedStepOptions?: FusedStepOptions;
 }
 
@@ -136,10 +136,16 @@ export class TransformerLM implements IncrementalLanguageModel {
       caches.push(cache);
     });
     const results: ExtendResult[] = [];
-    if (this.fused && seqs.length > 0 && caches.every((c, i) => c !== null && seqs[i]!.length === 1)) {
+    // One token per request (a cache extended by one token, or a fresh sequence's BOS): the fused step.
+    if (this.fused && seqs.length > 0 && seqs.every((q) => q.length === 1)) {
       const V = this.vocab.size;
+      const c = this.config;
       for (let s = 0; s < seqs.length; s += this.maxBatch) {
-        const rows = caches.slice(s, s + this.maxBatch).map((c, j) => ({ buffer: c!.buffer, length: c!.length, token: seqs[s + j]![0]! }));
+        const rows = caches.slice(s, s + this.maxBatch).map((cache, j) => ({
+          buffer: cache ? cache.buffer : new KVBuffer(c.nLayers, this.capacity(1), c.dModel),
+          length: cache ? cache.length : 0,
+          token: seqs[s + j]![0]!,
+        }));
         const { logprobs, buffers } = this.fused.step(rows);
         rows.forEach((r, j) => results.push({ logprobs: logprobs.slice(j * V, (j + 1) * V), cache: new TransformerKVCache(this, buffers[j]!, r.length + 1) }));
       }
