@@ -130,6 +130,17 @@ describe('fused and per-kernel replays agree', () => {
     expect(worst).toBeLessThan(1e-12);
   });
 
+  it('outputs with many elements (a batched record: one log density per chain) computed in a loop', async () => {
+    const fn = (x: tf.Tensor): tf.Tensor => tf.sub(tf.mul(tf.square(x), -0.5), tf.log(tf.add(tf.square(x), 1)));
+    const g = await graphOf(fn, tf.linspace(-1, 1, 100));
+    const fused = compile(g, true);
+    expect(fused.fused).toBe(true);
+    expect(fused.outputSize).toBe(100);
+    const { worst, served } = worstDisagreement(fused, compile(g, false), pointsFor(100, 3, 1.5));
+    expect(served).toBe(3);
+    expect(worst).toBeLessThan(1e-12);
+  });
+
   it('a planted wrong derivative in the fused code is caught by the comparison', async () => {
     const { graph, dim } = await models['linear regression, N = 100 (one fused loop)']!();
     const right = compile(graph, false);

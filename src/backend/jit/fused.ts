@@ -487,9 +487,10 @@ class Fuser {
     } else bwd.push(`for (let j = 0; j < ${this.inputSize}; j++) g[go + j] = Gin[j];`);
     const fwdSrc = fwd.join('\n');
     const bwdSrc = bwd.join('\n');
+    const outSrc = writeOut.join('\n');
     const src =
-      `return [function fusedValue(x, xo, out, oo) {\n${this.dropUnusedStores(fwdSrc, '')}\n${writeOut.join('\n')}\nreturn true;\n},\n` +
-      `function fusedValueAndGrad(x, xo, out, oo, g, go) {\n${this.dropUnusedStores(fwdSrc, bwdSrc)}\n${writeOut.join('\n')}\n${bwdSrc}\nreturn true;\n}];`;
+      `return [function fusedValue(x, xo, out, oo) {\n${this.dropUnusedStores(fwdSrc, outSrc)}\n${outSrc}\nreturn true;\n},\n` +
+      `function fusedValueAndGrad(x, xo, out, oo, g, go) {\n${this.dropUnusedStores(fwdSrc, `${outSrc}\n${bwdSrc}`)}\n${outSrc}\n${bwdSrc}\nreturn true;\n}];`;
     if (src.length > MAX_SOURCE) throw new Error(`generated source of ${src.length} characters is over ${MAX_SOURCE}`);
     const make = new Function(...this.params, src) as (...a: unknown[]) => [FusedValue, FusedValueAndGrad];
     const [value, valueAndGrad] = make(...this.args);
