@@ -13,6 +13,8 @@ import { isNode } from './runtime.js';
 export interface AsyncContext<T> {
   run<R>(store: T, fn: () => R): R;
   getStore(): T | undefined;
+  /** Stop tracking until the next `run` (Node: no promise hooks while no context is enabled). */
+  disable?(): void;
 }
 
 /** Held in a variable so that bundlers for the browser do not try to resolve it. */

@@ -93,12 +93,17 @@ export async function withGradientLock<T>(fn: () => Promise<T>): Promise<T> {
   if (ctx?.getStore() === true) return fn();
   const prev = lock;
   let release!: () => void;
-  lock = new Promise<void>((r) => (release = r));
+  const mine = new Promise<void>((r) => (release = r));
+  lock = mine;
   await prev;
   try {
     return await (ctx ? ctx.run(true, fn) : fn());
   } finally {
     release();
+    // nobody queued behind: switch the context off until the next run. While any AsyncLocalStorage
+    // is enabled, Node (20) runs promise hooks on every promise of the process: ~1.5x the cost of
+    // every await afterwards (sequential enumeration after a parallel one: 2.4 -> 3.8 s)
+    if (ctx && lock === mine) ctx.disable?.();
   }
 }
 
