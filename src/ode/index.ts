@@ -169,8 +169,18 @@ type Stepper = (t: number, z: Float64Array, h: number, znew: Float64Array, err: 
 function dormandPrince(rhs: (t: number, z: Float64Array, out: Float64Array) => void, dim: number): Stepper {
   const k = Array.from({ length: 7 }, () => new Float64Array(dim));
   const tmp = new Float64Array(dim);
+  // first same as last: the seventh stage is f(t + h, znew), the next step's first stage when that step
+  // starts from this one's result (an accepted step); kept with the point it was evaluated at
+  const lastZ = new Float64Array(dim);
+  let lastT = NaN;
+  const sameAsLast = (t: number, z: Float64Array): boolean => {
+    if (t !== lastT) return false;
+    for (let i = 0; i < dim; i++) if (z[i] !== lastZ[i]) return false;
+    return true;
+  };
   return (t, z, h, znew, err) => {
-    rhs(t, z, k[0]!);
+    if (sameAsLast(t, z)) k[0]!.set(k[6]!);
+    else rhs(t, z, k[0]!);
     for (let s = 1; s < 7; s++) {
       for (let i = 0; i < dim; i++) {
         let v = z[i]!;
@@ -179,6 +189,8 @@ function dormandPrince(rhs: (t: number, z: Float64Array, out: Float64Array) => v
       }
       rhs(t + C[s]! * h, tmp, k[s]!);
     }
+    lastT = t + C[6]! * h;
+    lastZ.set(tmp);
     for (let i = 0; i < dim; i++) {
       let y5 = z[i]!;
       let e = 0;
