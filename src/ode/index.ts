@@ -293,6 +293,12 @@ class AbortedError extends Error {
   }
 }
 
+/**
+ * Tolerance of the solves the compiled path's gradient check runs (`CustomOp.precise`): tight enough
+ * that the solver's discretisation (about its tolerance, relative) is far below the check's 1e-3.
+ */
+const PRECISE_TOL = 1e-8;
+
 /** The options a solve runs with (defaults filled in). */
 type SolveOptions = Required<Omit<OdeOptions, 'jacobian' | 'signal'>> & OdeOptions;
 
@@ -415,7 +421,7 @@ function odeOp(f: OdeRhs, t0: number, ts: readonly number[], o: SolveOptions): C
       return [...broadcastBatch(yb, pb), T, n];
     },
     declines: (err) => err instanceof InvalidParameterError,
-    precise: () => odeOp(f, t0, ts, { ...o, rtol: Math.min(o.rtol, 1e-10), atol: Math.min(o.atol, 1e-10), maxSteps: o.maxSteps * 100 }),
+    precise: () => odeOp(f, t0, ts, { ...o, rtol: Math.min(o.rtol, PRECISE_TOL), atol: Math.min(o.atol, PRECISE_TOL), maxSteps: o.maxSteps * 100 }),
     instantiate([yShape, pShape], outShape) {
       const n = yShape![yShape!.length - 1]!;
       const np = pShape![pShape!.length - 1] ?? 0;

@@ -21,7 +21,7 @@ export function hasCustomOps(graph: Graph): boolean {
 /**
  * Check the gradient code of `graph`'s custom ops at `q`: the graph is
  * compiled with each op's precise version (`CustomOp.precise`, e.g. an ODE
- * solve at tolerance 1e-10, so that discretisation error neither hides nor
+ * solve at tolerance 1e-8, so that discretisation error neither hides nor
  * mimics a wrong gradient) and its gradient compared with central
  * differences of its values ({@link gradientByDifferences}). Returns the
  * worst relative disagreement, or undefined for no verdict.
