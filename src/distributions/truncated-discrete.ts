@@ -7,16 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, allTrueIfCheap, logSumExp, lt, sizeOf, where } from '../core/value.js';
+import { type Value, logSumExp, lt, sizeOf, where } from '../core/value.js';
 import type { Distribution } from './distribution.js';
 import { batchValues } from './samplers.js';
 import { LN2, log1mexp, logDiffExp } from './tails.js';
 
 /** Intervals of at most this many values are normalised by summing the mass function (exact; plain tensor ops for tensor parameters). */
 export const DISCRETE_SUM_LIMIT = 4096;
-
-/** Values of the upper-tail sum for tensor parameters with lo above the median (its terms fall off past the median). */
-const TAIL_WINDOW = 1024;
 
 /** True when the base's parameters are numbers (its log-mass of a number is a number). */
 function numberParams(base: Distribution, k: number): boolean {
@@ -41,8 +38,8 @@ export function logSumMass(base: Distribution, lo: number, hi: number): Value {
  * log P(lo <= X <= hi) for integer bounds already clipped to the base's
  * support (`supportLow` is its lowest value): a sum of the mass function
  * when the interval (or, for tensor parameters and an open top, its
- * complement below lo, or above the median a window of 1024 values from lo)
- * holds at most {@link DISCRETE_SUM_LIMIT} values;
+ * complement below lo, while that holds less than half the mass) holds at most
+ * {@link DISCRETE_SUM_LIMIT} values;
  * otherwise a log-difference of the base's `logCdf` / `logSurvival`, from
  * the side that keeps its precision.
  */
@@ -52,12 +49,11 @@ export function discreteLogMass(base: Distribution, lo: number, hi: number, supp
   if (!Number.isFinite(hi)) {
     if (numberParams(base, lo) || lo - supportLow > DISCRETE_SUM_LIMIT) return base.logSurvival(lo - 1);
     // tensor parameters: 1 - P(X < lo) by plain tensor ops where P(X < lo) < 1/2 (exact, e.g. a zero-truncated Poisson);
-    // where lo is above the median that difference loses float32 precision: sum the mass function over
-    // lo .. lo + TAIL_WINDOW - 1 instead (past the median it falls off; finite where float32 cdfs underflow)
+    // where lo is above the median that difference loses precision: the base's log-survival there (float64 in the
+    // compiled replay; on the float32 tfjs path finite while the mass is above about 1e-38). Chosen by `where`, with
+    // no read of the values, so the choice is recorded by the JIT.
     const below = logSumMass(base, supportLow, lo - 1);
-    const lowerHalf = lt(below, -LN2) as tf.Tensor;
-    if (allTrueIfCheap(lowerHalf)) return log1mexp(below);
-    return where(lowerHalf, log1mexp(below), logSumMass(base, lo, lo + TAIL_WINDOW - 1));
+    return where(lt(below, -LN2), log1mexp(below), base.logSurvival(lo - 1));
   }
   const sLow = base.logSurvival(lo - 1);
   return where(lt(sLow, -LN2), logDiffExp(sLow, base.logSurvival(hi)), logDiffExp(base.logCdf(hi), base.logCdf(lo - 1)));
@@ -72,59 +68,79 @@ function logMassGrid(base: Distribution, ks: Float64Array, steps: number, batchS
   return Float64Array.from(tf.tidy(() => (base.logProb(tf.tensor(Float32Array.from(ks), [steps, ...batchShape])) as tf.Tensor).dataSync()));
 }
 
+/** Walks longer than this many values stop with an error (a mass function that does not fall off). */
+const WALK_LIMIT = 10_000_000;
+
 /**
  * Exact draws from `base` restricted to the integers lo..hi: the inverse cdf,
  * found by walking the mass function from the bound in the tail (down from
- * hi when hi is below the median, else up from lo) in chunks, with
- * `logMass` giving the log normaliser (broadcast to `batchShape`). A walk stops at
- * the far bound, or where the remaining terms have fallen below float64
- * rounding of the cumulative sum.
+ * hi when hi is below the median, else up from lo), in chunks. A first pass
+ * sums the terms in log space until the far bound or until they fall below
+ * float64 rounding of the sum (past the mode they only fall), so the draws
+ * need no separately computed normaliser and stay exact where a float32
+ * log-cdf would underflow; a second pass inverts the cumulative sums.
  */
-export function sampleDiscreteByWalk(rng: Rng, base: Distribution, lo: number, hi: number, logMass: () => Value, shape: readonly number[], batchShape: readonly number[]): Value {
+export function sampleDiscreteByWalk(rng: Rng, base: Distribution, lo: number, hi: number, shape: readonly number[], batchShape: readonly number[]): Value {
   const nb = sizeOf(batchShape);
   const n = sizeOf(shape);
-  const lm = batchValues('Truncated: log mass', logMass, batchShape);
   const down = new Uint8Array(nb);
   if (Number.isFinite(hi)) {
     const lc = batchValues('Truncated: log cdf at high', () => base.logCdf(hi), batchShape);
     for (let b = 0; b < nb; b++) down[b] = lc[b]! < -LN2 ? 1 : 0;
   }
-  const u = rng.uniforms(n);
-  const cum = new Float64Array(n);
-  const out = new Float64Array(n);
-  const done = new Uint8Array(n);
-  let left = n;
+  const kAt = (b: number, step: number): number => (down[b] ? hi - step : lo + step);
+  // pass 1: the log mass function along each walk, until the far bound or a negligible, falling tail
+  const lps: number[][] = Array.from({ length: nb }, () => []);
+  const logTotal = new Float64Array(nb).fill(-Infinity);
+  const open = new Uint8Array(nb).fill(1);
+  let left = nb;
   const ks = new Float64Array(WALK_CHUNK * nb);
   for (let off = 0; left > 0; off += WALK_CHUNK) {
-    for (let j = 0; j < WALK_CHUNK; j++) {
-      for (let b = 0; b < nb; b++) {
-        const k = down[b] ? hi - off - j : lo + off + j;
-        // steps past the far bound are evaluated at the bound (never used)
-        ks[j * nb + b] = Math.min(Math.max(k, lo), hi);
-      }
-    }
+    if (off > WALK_LIMIT) throw new Error(`Truncated(${base.name}): the mass function did not fall off within ${WALK_LIMIT} values of the bound; narrow the bounds`);
+    for (let j = 0; j < WALK_CHUNK; j++) for (let b = 0; b < nb; b++) ks[j * nb + b] = Math.min(Math.max(kAt(b, off + j), lo), hi);
     const lp = logMassGrid(base, ks, WALK_CHUNK, batchShape);
-    for (let i = 0; i < n; i++) {
-      if (done[i]) continue;
-      const b = i % nb;
+    for (let b = 0; b < nb; b++) {
+      if (!open[b]) continue;
+      const row = lps[b]!;
       for (let j = 0; j < WALK_CHUNK; j++) {
-        const k = down[b] ? hi - off - j : lo + off + j;
-        const term = Math.exp(lp[j * nb + b]! - lm[b]!);
-        cum[i] += term;
+        const v = lp[j * nb + b]!;
+        const prev = row.length > 0 ? row[row.length - 1]! : Infinity;
+        row.push(v);
+        logTotal[b] = logAddExpNumber(logTotal[b]!, v);
+        const k = kAt(b, off + j);
         const last = down[b] ? k <= lo : k >= hi;
-        const prev = j > 0 ? lp[(j - 1) * nb + b]! : Infinity;
-        const negligible = term < 1e-17 * cum[i] && lp[j * nb + b]! < prev;
-        if (negligible && cum[i] < 0.5) {
-          throw new Error(`Truncated(${base.name}): the mass function over the bounds sums to ${cum[i]} of the normaliser; the log-cdf of ${base.name} is not accurate enough here (give number parameters for float64)`);
-        }
-        if (cum[i] >= u[i] || last || negligible) {
-          out[i] = k;
-          done[i] = 1;
+        if (last || (v < prev && v - logTotal[b]! < NEGLIGIBLE_LOG)) {
+          open[b] = 0;
           left--;
           break;
         }
       }
     }
   }
+  for (let b = 0; b < nb; b++) {
+    if (!(logTotal[b]! > -Infinity) || Number.isNaN(logTotal[b]!)) throw new Error(`Truncated(${base.name}): the mass function is zero (or not finite) over the bounds for batch member ${b}`);
+  }
+  // pass 2: invert the cumulative sums
+  const u = rng.uniforms(n);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = i % nb;
+    const row = lps[b]!;
+    let cum = 0;
+    let j = 0;
+    for (; j < row.length - 1; j++) {
+      cum += Math.exp(row[j]! - logTotal[b]!);
+      if (cum >= u[i]!) break;
+    }
+    out[i] = kAt(b, j);
+  }
   return shape.length === 0 ? out[0]! : tf.tensor(Float32Array.from(out), shape as number[]);
+}
+
+/** A term this far (in log) below the running sum is below float64 rounding of it. */
+const NEGLIGIBLE_LOG = Math.log(1e-17);
+
+function logAddExpNumber(a: number, b: number): number {
+  const m = Math.max(a, b);
+  return m === -Infinity ? -Infinity : m + Math.log1p(Math.exp(-Math.abs(a - b)));
 }

@@ -268,7 +268,7 @@ export class TruncatedDistribution extends Distribution {
     const shape = this.shape(sampleShape);
     if (this.range) {
       if (this.rejectionWillDo(0.25)) return this.rejectionSample(rng, sampleShape, shape);
-      return sampleDiscreteByWalk(rng, this.base, this.range.low, this.range.high, () => this.logMass(), shape, this.batchShape);
+      return sampleDiscreteByWalk(rng, this.base, this.range.low, this.range.high, shape, this.batchShape);
     }
     if (this.usesInverseCdf) return shape.length === 0 ? this.quantile(standardUniform(rng, shape)) : tf.tidy(() => toTensor(this.quantile(standardUniform(rng, shape))));
     if (this.rejectionWillDo(REJECTION_MIN_MASS)) return this.rejectionSample(rng, sampleShape, shape);
