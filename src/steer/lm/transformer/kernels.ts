@@ -1,7 +1,9 @@
 /**
  * Float32 typed-array kernels of the transformer's one-token step
- * (`step.ts`): row-wise RMSNorm, rotary positions, attention of many rows over
- * their own KV caches in one pass, SwiGLU and log-softmax. Every kernel works on `B` rows laid out row-major in one
+ * (`step.ts`): row-wise RMSNorm, rotary positions and log-softmax (always),
+ * attention of many rows over their own KV caches in one pass and SwiGLU
+ * (the fallback where SIMD WebAssembly is missing: `wasm-attention.ts`,
+ * `wasm-dense.ts`). Every kernel works on `B` rows laid out row-major in one
  * array and writes into caller-owned output arrays, so a step allocates
  * nothing per row. Sums accumulate in float64 (JS numbers) and are stored as
  * float32.
