@@ -114,6 +114,7 @@ export class TruncatedDistribution extends Distribution {
   private readonly range: { readonly low: number; readonly high: number; readonly supportLow: number } | undefined;
   private enumerated: Value[] | undefined;
   private massCache: number | undefined;
+  private massIsNumber: boolean | undefined;
   private boundCache: { sLow: Value; fLow: Value; fHigh: Value; sHigh: Value } | undefined;
   /** [low, high] with both ends included, where the density is evaluated (a draw clamped onto a bound has its density, as in Stan). */
   private readonly closedSupport: Constraint;
@@ -230,12 +231,14 @@ export class TruncatedDistribution extends Distribution {
 
   /** True when the log mass is a number (number parameters and bounds), checked once without leaking tensors. */
   private numberMass(): boolean {
-    if (this.massCache !== undefined) return true;
-    let isNumber = false;
-    tf.tidy(() => {
-      isNumber = typeof this.logMass() === 'number';
-    });
-    return isNumber;
+    if (this.massIsNumber === undefined) {
+      let isNumber = false;
+      tf.tidy(() => {
+        isNumber = typeof this.logMass() === 'number';
+      });
+      this.massIsNumber = isNumber;
+    }
+    return this.massIsNumber;
   }
 
   private computeLogMass(): Value {
