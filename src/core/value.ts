@@ -324,6 +324,8 @@ export function asFloat(x: Value): Value {
 
 /** log(sum(exp(xs))) over an array of numbers, stable. */
 export function logSumExp(xs: ArrayLike<number>): number {
+  // a tensor has no length: without this check it would silently give -Infinity
+  if (typeof (xs as { length?: unknown } | null)?.length !== 'number') throw new TypeError(`ops.logSumExp: expected an array of numbers, got ${describe(xs as unknown as Value)}; for a tensor use tf.logSumExp`);
   let m = -Infinity;
   for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
   if (m === -Infinity) return -Infinity;
