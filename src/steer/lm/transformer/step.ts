@@ -86,7 +86,7 @@ export interface StepRow {
   readonly token: number;
 }
 
-/** Options of {@link FusedStep}: which kernels run it. */
+/** Options of the fused one-token step (`FusedStep`): which kernels run it. */
 export interface FusedStepOptions {
   /**
    * SIMD WebAssembly kernels for attention (`wasm-attention.ts`) and the
