@@ -43,6 +43,7 @@ const CASES: Record<string, Case> = {
   'transposed A, long N (looped register blocks, remainder 2)': { a: [24, 50], b: [24, 1], tA: true },
   'both transposed': { a: [5, 4], b: [3, 5], tA: true, tB: true },
   'broadcast batch axes': { a: [3, 1, 4, 5], b: [2, 5, 6] },
+  'empty inner axis (K = 0: zeros)': { a: [3, 0], b: [0, 2] },
 };
 
 function rand(n: number, seed: number): Float64Array {

@@ -258,6 +258,7 @@ function unrolledDot(K: number, x: (k: number) => string, y: (k: number) => stri
  * 1; the order of the sums differs between forms (float64 rounding only).
  */
 export function productSource(M: number, N: number, K: number, X: ProductOperand, Y: ProductOperand, C: ProductOperand, accumulate: boolean): string {
+  if (K === 0) return accumulate ? '' : `for (let m = 0; m < ${M}; m++) for (let n = 0; n < ${N}; n++) ${C.buf}[${C.base} + m * ${C.s0} + n * ${C.s1}] = 0;`;
   const score = (len: number, a: number, b: number): number => (len > 1 ? (a === 1 ? 1 : 0) + (b === 1 ? 1 : 0) : -1);
   const dot = K > 1 ? score(K, X.s1, Y.s0) : 0;
   const nInner = score(N, Y.s1, C.s1);
