@@ -294,10 +294,10 @@ export class TruncatedDistribution extends Distribution {
     const logMass = this.logMass();
     const { sLow, fLow, fHigh, sHigh } = this.boundLogs();
     const lowerHalf = lt(neg(LN2), sLow);
-    const viaCdf = b.icdfLog(minimum(logAddExp(fLow, add(log(u), logMass)), fHigh));
-    const viaSf = b.isfLog(minimum(logAddExp(sHigh, add(log1p(neg(u)), logMass)), sLow));
+    const viaCdf = b.icdfLog(minB(logAddExpB(fLow, add(log(u), logMass)), fHigh));
+    const viaSf = b.isfLog(minB(logAddExpB(sHigh, add(log1p(neg(u)), logMass)), sLow));
     // rounding may step just outside the bounds; clamp
-    return minimum(maximum(where(lowerHalf, viaCdf, viaSf), this.low), this.high);
+    return minB(maxB(where(lowerHalf, viaCdf, viaSf), this.low), this.high);
   }
 
   /** log F and log S at the bounds (cached for numbers: a distribution is immutable). */
@@ -397,10 +397,10 @@ export class TruncatedDistribution extends Distribution {
   override cdf(x: Value): Value {
     const b = this.base;
     if (this.range) {
-      const k = minimum(maximum(x, this.range.low - 1), this.range.high);
+      const k = minB(maxB(x, this.range.low - 1), this.range.high);
       return exp(sub(logDiffExp(b.logCdf(k), b.logCdf(this.range.low - 1)), this.logMass()));
     }
-    const xc = minimum(maximum(x, this.low), this.high);
+    const xc = minB(maxB(x, this.low), this.high);
     const lower = this.hasLow ? logDiffExp(b.logCdf(xc), b.logCdf(this.low)) : b.logCdf(xc);
     return exp(sub(lower, this.logMass()));
   }
@@ -419,6 +419,24 @@ export class TruncatedDistribution extends Distribution {
     return this.enumerated;
   }
 }
+
+/**
+ * An elementwise binary op with tensors broadcast to a common shape first:
+ * the gradients of tfjs' Minimum and Maximum (also inside `logAddExp`) fail
+ * when their inputs broadcast (e.g.
+ * draws of shape [n, batch] against bounds of shape [batch]).
+ */
+function broadcastFirst(op: (a: Value, b: Value) => Value): (a: Value, b: Value) => Value {
+  return (a, b) => {
+    if (typeof a === 'number' && typeof b === 'number') return op(a, b);
+    const shape = broadcastShapes(shapeOf(a), shapeOf(b), 'Truncated');
+    const full = (v: Value): Value => (sameShape(shapeOf(v), shape) ? v : tf.broadcastTo(toTensor(v), shape));
+    return op(full(a), full(b));
+  };
+}
+const minB = broadcastFirst(minimum);
+const maxB = broadcastFirst(maximum);
+const logAddExpB = broadcastFirst(logAddExp);
 
 function logAddExpNumber(a: number, b: number): number {
   const m = Math.max(a, b);

@@ -112,7 +112,8 @@ export function normalIcdfLogNumber(lp: number): number {
  */
 export function normalIcdfLogTensor(lp: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const l = tf.minimum(lp, -LN2);
+    // clamped to a finite range, so that -Infinity (a branch not taken, e.g. log(1 - e^0)) has finite values and gradients
+    const l = tf.maximum(tf.minimum(lp, -LN2), -1e10);
     // deep tail: x^2 = -2 lp - 2 log(-x) - log(2 pi), iterated from x = -sqrt(-2 lp)
     let tail: tf.Tensor = tf.neg(tf.sqrt(tf.mul(-2, l)));
     for (let i = 0; i < 2; i++) {

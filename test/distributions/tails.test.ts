@@ -333,6 +333,21 @@ describe('Truncated, continuous, far in a tail', () => {
     expect(Array.from(tb).every((x, i) => Number.isFinite(x) && (i % 2 === 0 ? x >= 10 && x <= 11 : x >= -41 && x <= -40))).toBe(true);
   });
 
+  it('far-tail draws are reparameterised: d E[x] / d loc at low = 10 matches 1 - lambda (lambda - a) within 4 MCSE; gradients stay finite two-sided far out', () => {
+    // a = 10 - 0.5; lambda = exp(dnorm(a, log = TRUE) - pnorm(a, lower.tail = FALSE, log.p = TRUE)); 1 - lambda * (lambda - a)
+    const exact = 0.010404820221052713;
+    const n = 4000;
+    const g = Float64Array.from(tf.grad((loc: tf.Tensor) => tf.sum(Truncated(Normal(loc, 1), { low: 10 }).sample(new Rng(21)) as tf.Tensor))(tf.fill([n], 0.5)).dataSync());
+    const mean = g.reduce((a, b) => a + b, 0) / n;
+    const se = Math.sqrt(g.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) / n);
+    expect(Math.abs(mean - exact)).toBeLessThan(4 * se);
+    // planted: the untruncated reparameterisation (d x / d loc = 1) is far off
+    expect(Math.abs(1 - exact)).toBeGreaterThan(4 * se);
+    // sample shape [100] against a batch [1] (broadcast bounds), far out on both sides of [38, 39]
+    const g2 = tf.grad((loc: tf.Tensor) => tf.sum(Truncated(Normal(loc, 1), { low: 38, high: 39 }).sample(new Rng(1), [100]) as tf.Tensor))(tf.tensor([0.5])).dataSync();
+    expect(Number.isFinite(g2[0])).toBe(true);
+  });
+
   it('bases without icdf draw by bisection on the log-cdf when the mass is small (StudentT(3) above 1000; Gamma with tensor shapes above 40)', () => {
     // pgamma(40, c(2, 3), lower.tail = FALSE, log.p = TRUE)
     const g = Truncated(Gamma(tf.tensor([2, 3]), 1), { low: 40 });
