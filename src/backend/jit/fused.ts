@@ -30,7 +30,8 @@
  * (`elementwise.ts`'s `UNARY` / `BINARY`, the same fold conventions), so
  * both replays compute the same values. Source is generated from tyche's
  * own templates only (never from user input); a graph whose source would
- * exceed {@link MAX_SOURCE} characters is left to the per-kernel program.
+ * exceed {@link MAX_SOURCE} characters is compiled again with less unrolled,
+ * and left to the per-kernel program if even that is too large.
  *
  * @module
  */
@@ -120,14 +121,28 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 type Mode = 'unrolled' | 'loop' | 'fold' | 'alias' | 'rule';
 type Item = { readonly kind: 'node'; readonly k: number } | { kind: 'group'; readonly shape: number[]; readonly members: number[] };
 
+/**
+ * Unrolling limits tried in turn (elements per unrolled node): a graph whose
+ * unrolled source would pass {@link MAX_SOURCE} is compiled again with fewer
+ * nodes unrolled (more of them loops, whose source does not grow with their size).
+ */
+const UNROLL_LIMITS = [UNROLL, 8, 1];
+
 /** The reason a graph is not fused, or the program. */
 export function compileFused(graph: Graph, rules: (kernel: string) => KernelRule | undefined): FusedProgram | { reason: string } {
-  try {
-    return new Fuser(graph, rules).build();
-  } catch (err) {
-    return { reason: `fused compiler: ${(err as Error).message}` };
+  let reason = '';
+  for (const unroll of UNROLL_LIMITS) {
+    try {
+      return new Fuser(graph, rules, unroll).build();
+    } catch (err) {
+      reason = `fused compiler: ${(err as Error).message}`;
+      if (!(err instanceof SourceTooLarge)) break;
+    }
   }
+  return { reason };
 }
+
+class SourceTooLarge extends Error {}
 
 class Fuser {
   private readonly nodes: GraphNode[];
@@ -158,6 +173,8 @@ class Fuser {
   constructor(
     private readonly graph: Graph,
     private readonly rules: (kernel: string) => KernelRule | undefined,
+    /** Nodes with at most this many elements (and {@link UNROLL_WORK} operations, scaled alike) are unrolled. */
+    private readonly unroll: number = UNROLL,
   ) {
     this.nodes = graph.nodes;
     const n = this.nodes.length;
@@ -308,7 +325,8 @@ class Fuser {
     const node = this.nodes[k]!;
     const size = sizeOfShape(node.shape);
     const name = node.kernel;
-    const small = size <= UNROLL;
+    const small = size <= this.unroll;
+    const work = (UNROLL_WORK * this.unroll) / UNROLL;
     if (name in UNARY || name in BINARY || name === 'Cast' || name === 'Select') return small ? 'unrolled' : 'loop';
     if (name === 'AddN') return small ? 'unrolled' : 'rule';
     const fold = FOLDS[name];
@@ -317,10 +335,10 @@ class Fuser {
       const inSize = this.sizeOf(src);
       // a reduction of a fused loop's values folds into that loop
       if (size === 1 && src.kind === 'node' && this.mode[src.index] === 'loop') return 'fold';
-      if (inSize <= UNROLL_WORK && small) return 'unrolled';
+      if (inSize <= work && small) return 'unrolled';
       return size === 1 ? 'fold' : 'rule';
     }
-    if (name === 'BatchMatMul') return small && this.matmulWork(node) <= UNROLL_WORK ? 'unrolled' : 'rule';
+    if (name === 'BatchMatMul') return small && this.matmulWork(node) <= work ? 'unrolled' : 'rule';
     if (LAYOUT.has(name)) {
       const map = this.probe(k);
       if (!map) return 'rule';
@@ -488,27 +506,23 @@ class Fuser {
     const fwdSrc = fwd.join('\n');
     const bwdSrc = bwd.join('\n');
     const outSrc = writeOut.join('\n');
+    const size = 2 * fwdSrc.length + bwdSrc.length;
+    if (size > MAX_SOURCE) throw new SourceTooLarge(`generated source of ${size} characters is over ${MAX_SOURCE}`);
     const src =
       `return [function fusedValue(x, xo, out, oo) {\n${this.dropUnusedStores(fwdSrc, outSrc)}\n${outSrc}\nreturn true;\n},\n` +
       `function fusedValueAndGrad(x, xo, out, oo, g, go) {\n${this.dropUnusedStores(fwdSrc, `${outSrc}\n${bwdSrc}`)}\n${outSrc}\n${bwdSrc}\nreturn true;\n}];`;
-    if (src.length > MAX_SOURCE) throw new Error(`generated source of ${src.length} characters is over ${MAX_SOURCE}`);
+    if (src.length > MAX_SOURCE) throw new SourceTooLarge(`generated source of ${src.length} characters is over ${MAX_SOURCE}`);
     const make = new Function(...this.params, src) as (...a: unknown[]) => [FusedValue, FusedValueAndGrad];
     const [value, valueAndGrad] = make(...this.args);
     return { value, valueAndGrad, sourceLength: src.length, ruleCalls: this.ruleKernels };
   }
 
-  /** Forward code without the stores of loop values that nothing reads back (`later` is the code after it). */
+  /** Forward code without the stores of loop values that nothing reads back (`later` is the code after it); one pass each. */
   private dropUnusedStores(fwd: string, later: string): string {
-    let out = fwd;
-    for (const m of this.groupOf.keys()) {
-      const b = this.bufV[m]!;
-      if (this.pinned.has(b)) continue;
-      const store = ` ${b}[i] = u${m};`;
-      const use = new RegExp(`(?<![\\w$])${b}\\[`, 'g');
-      const uses = (out.match(use)?.length ?? 0) + (later.match(use)?.length ?? 0);
-      if (uses === 1 && out.includes(store)) out = out.replace(store, '');
-    }
-    return out;
+    const uses = new Map<string, number>();
+    for (const text of [fwd, later]) for (const m of text.matchAll(/(?<![\w$])(B\d+)\[/g)) uses.set(m[1]!, (uses.get(m[1]!) ?? 0) + 1);
+    // a store is the only use of its buffer: nothing reads the value back (rule kernels read pinned buffers by reference)
+    return fwd.replace(/ (B\d+)\[i\] = u\d+;/g, (store, b: string) => (uses.get(b) === 1 && !this.pinned.has(b) ? '' : store));
   }
 
   private guardCheck(k: number): string[] {
