@@ -6,6 +6,9 @@
  *     condition comes at the end, as in the peers' programs).
  *   - burglary.json: the burglary/earthquake/alarm network, conditioned on
  *     John and Mary calling; query P(burglary), P(earthquake).
+ * tyche runs the plain-JS dice model with the default sequential strategy
+ * (the lean runtime), and a tensor-aware (`ops`) copy with `strategy:
+ * 'parallel'` and with `strategy: 'auto'` (which must pick parallel).
  * Both systems run in this process. Each timing is the median over repeats
  * of one complete inference call (`infer(m, { method: 'enumerate' })` for
  * tyche, `Infer({ method: 'enumerate' }, model)` timed inside the WebPPL
@@ -255,6 +258,12 @@ async function main(): Promise<void> {
     for (let k = 1; k <= 6; k++) check(`tyche parallel dice n=${c.n} P(d1=${k})`, mp.prob(k), r.p_first_die[k - 1]);
     check(`tyche parallel dice n=${c.n} logZ`, tp.post.logZ, r.logZ);
     show(row(`  parallel (ops model)`, tp.post.diagnostics.paths as number, plan, tp.times, w.times));
+
+    // strategy 'auto' on the ops model: the parallel run plus its checks against exact runs on numbers
+    const ta = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'auto' }, c.n, c.total), plan);
+    if (ta.post.diagnostics.strategy !== 'parallel') throw new Error(`tyche auto dice n=${c.n}: chose ${String(ta.post.diagnostics.strategy)} (${String(ta.post.diagnostics.autoReason)})`);
+    check(`tyche auto dice n=${c.n} logZ`, ta.post.logZ, r.logZ);
+    show(row(`  auto -> parallel (ops model)`, ta.post.diagnostics.paths as number, plan, ta.times, w.times));
   }
 
   {
