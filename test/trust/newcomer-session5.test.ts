@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
+import { lintConditions } from '../../src/core/condition-lint.js';
 import { valueAndGradsAsync } from '../../src/backend/autodiff.js';
 import { CompiledGraph } from '../../src/backend/jit/program.js';
 import { traceTensorFunction } from '../../src/backend/jit/trace.js';
@@ -328,5 +329,49 @@ describe('impossible data: every engine says which site, none answers', () => {
     for (const o of [{ method: 'nuts', chains: 1, warmup: 20, samples: 20 }, { method: 'importance', particles: 50 }, { method: 'tempered', particles: 50 }, { method: 'mh', samples: 50 }]) {
       await expect(infer(m, { ...o, seed: 1 } as never)).rejects.toThrow(/site "x": the observed value \[0\.3\d*, 1\.5\] is outside the support of Beta/);
     }
+  });
+});
+
+describe('condition lint: legitimate newcomer code passes, tensor conditions are found', () => {
+  const lint = (body: string): string[] => lintConditions(`async ({ sample, observe }) => { ${body} }`).map((f) => f.use);
+  it('no false alarm on plain JS comparisons, local helpers named gt/lt, toNumber/all/dataSync reads, where, strings, arrays', () => {
+    const legit = [
+      "const mu = await sample('mu', N); if (toNumber(ops.gt(mu, 0)) === 1) return 1;",
+      "const mu = await sample('mu', N); if (toNumber(ops.gt(mu, 0))) return 1;",
+      'const gt = (a, b) => a > b; if (gt(data.n, 3)) return 1;',
+      'function lt(a, b) { return a < b; } if (lt(1, 2)) return 1;',
+      "const mu = await sample('mu', N); if (ops.all(ops.gt(mu, 0))) return 1;",
+      "const mu = await sample('mu', N); if (ops.gt(mu, 0).dataSync()[0]) return 1;",
+      "const mu = await sample('mu', N); if ((await ops.gt(mu, 0).data())[0]) return 1;",
+      "const mu = await sample('mu', N); const pos = ops.gt(mu, 0); await observe('y', Bernoulli(ops.where(pos, 0.9, 0.1)), 1); if (data.n > 0) return 1;",
+      'for (let i = 0; i < data.length; i++) { if (data[i] > 0 && data[i] < 5) continue; }',
+      'const f = async (gt) => { if (gt(1, 2)) return 1; };',
+      "const s = `if (ops.gt(mu, 0))`; return s;",
+      "const mu = await sample('mu', N); const flags = [ops.gt(mu, 0)]; return flags.length > 0 ? 1 : 0;",
+    ];
+    for (const body of legit) expect([body, lint(body)]).toEqual([body, []]);
+  });
+  it('finds comparisons held in variables, reassigned, negated, parenthesised, awaited, combined, nested ?:', () => {
+    const bad: [string, string][] = [
+      ["const mu = await sample('mu', N); const c = ops.gt(mu, 0); const d = c; if (d) return 1;", 'if'],
+      ["const mu = await sample('mu', N); if (tf.greater(mu, 0)) return 1;", 'if'],
+      ["let x = await sample('mu', N); while (!ops.lt(x, 1)) x = ops.sub(x, 1);", '!'],
+      ["const a = await sample('a', N); if (ops.and(ops.gt(a, 0), ops.lt(a, 1))) return 1;", 'if'],
+      ["const a = await sample('a', N); if (await ops.gt(a, 0)) return 1;", 'if'],
+      ["const a = await sample('a', N); let c; c = ops.gt(a, 0); if (c) return 1;", 'if'],
+      ["const a = await sample('a', N); if ((ops.gt(a, 0))) return 1;", 'if'],
+      ["const a = await sample('a', N); return (ops.gt(a, 0)) ? (ops.lt(a, 1) ? 1 : 2) : 3;", '?:'],
+    ];
+    for (const [body, use] of bad) expect([body, lint(body)[0]]).toEqual([body, use]);
+  });
+  // Found by this session (not fixed: the lint's owner decides; each is one line of a newcomer's model).
+  it.skip('FALSE ALARM: ops.lt on a value read by toNumber is a JS boolean, yet the model is refused under every engine', () => {
+    expect(lint("const k = toNumber(await sample('k', Poisson(3))); if (ops.lt(k, 2)) return 1;")).toEqual([]);
+    expect(lint('if (!ops.isInteger(data.k)) throw new Error(\'k must be an integer\');')).toEqual([]);
+  });
+  it.skip('MISSES: a comparison compared with true, returned by a local helper, or switched on', () => {
+    expect(lint("const a = await sample('a', N); if (ops.gt(a, 0) == true) return 1;")).toEqual(['if']);
+    expect(lint("const a = await sample('a', N); const pos = (v) => ops.gt(v, 0); if (pos(a)) return 1;")).toEqual(['if']);
+    expect(lint("const a = await sample('a', N); switch (ops.gt(a, 0)) { case true: return 1; }")).toHaveLength(1);
   });
 });
