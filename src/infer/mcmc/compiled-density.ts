@@ -144,11 +144,11 @@ function disagreement(a: Float64Array, b: Float64Array): number {
  * few ns per element. Measured per gradient of K chains
  * (`bench/data-heavy.ts --only auto`: a batched model run on wasm against the
  * replay; CPU time, loaded 2-core machine), the replay was faster up to
- * ~180k per kernel:
- * logistic regression N = 1000: 2.9x at K = 16 (11k per kernel), 1.5x at
- * K = 64 (43k); N = 5000: 3.8x at K = 4 (13k), 1.4x at K = 16 (53k), 0.97x at
+ * ~180k per kernel (tfjs / replay time):
+ * logistic regression N = 1000: 3.6x at K = 16 (11k per kernel), 1.3x at
+ * K = 64 (43k); N = 5000: 2.8x at K = 4 (13k), 1.2x at K = 16 (53k), 0.8x at
  * K = 64 (214k); the diamonds regression (N = 5000, K = 24 predictors)
- * written to run batched: 6.1x at K = 4 (11k), 2.3x at K = 16 (45k), 1.5x at
+ * written to run batched: 5.8x at K = 4 (11k), 2.0x at K = 16 (45k), 1.6x at
  * K = 64 (181k). So the rule switches at 100k, short of the crossing. A
  * fixed rule, not a timing race, so that a seeded run gives the same draws
  * every time.
