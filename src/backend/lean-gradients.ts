@@ -110,3 +110,28 @@ tf.registerGradient({
     return { x: () => tf.mul(dy as tf.Tensor, tf.add(x, x)) };
   },
 });
+
+/**
+ * Maximum and Minimum: tfjs's own gradients (4.22) do not sum the gradient
+ * down to an input that was broadcast, so `tf.maximum(x, scalar)` fails under
+ * `tf.grad` with "The gradient of input 'b' has shape ...". Same tie
+ * convention as tfjs's: on a tie Maximum's gradient goes to `a`, Minimum's
+ * to `a`.
+ */
+function extremumGradient(kernelName: 'Maximum' | 'Minimum'): void {
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved) => {
+      const [a, b] = saved as tf.Tensor[];
+      const d = dy as tf.Tensor;
+      const toA = () => (kernelName === 'Maximum' ? tf.greaterEqual(a!, b!) : tf.lessEqual(a!, b!));
+      return {
+        a: () => reduceTo(tf.mul(d, tf.cast(toA(), 'float32')), a!.shape),
+        b: () => reduceTo(tf.mul(d, tf.cast(tf.logicalNot(toA()), 'float32')), b!.shape),
+      };
+    },
+  });
+}
+extremumGradient('Maximum');
+extremumGradient('Minimum');

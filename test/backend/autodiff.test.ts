@@ -65,3 +65,18 @@ describe('gradients through async code', () => {
     expect(results.map((r) => r.grads[0].dataSync()[0])).toEqual([4, 8, 12]);
   });
 });
+
+describe('Maximum / Minimum gradients with broadcasting', () => {
+  it('sum the gradient down to a broadcast input (tfjs 4.22 does not) with tfjs tie rules', () => {
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.scalar(2);
+    const [gaMax, gbMax] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.maximum(x, y)))([a, b]);
+    expect(Array.from(gaMax!.dataSync())).toEqual([0, 1, 1]); // a tie goes to a
+    expect(gbMax!.shape).toEqual([]);
+    expect(gbMax!.dataSync()[0]).toBe(1);
+    const [gaMin, gbMin] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.minimum(x, y)))([a, b]);
+    expect(Array.from(gaMin!.dataSync())).toEqual([1, 1, 0]);
+    expect(gbMin!.dataSync()[0]).toBe(1);
+    tf.dispose([a, b, gaMax!, gbMax!, gaMin!, gbMin!]);
+  });
+});
