@@ -237,6 +237,28 @@ export class LeanEnumerator<A extends unknown[], R> {
     return this.siteAddress.slice(0, this.siteCount);
   }
 
+  /**
+   * Run the first path (every choice at its first value) to its end: the
+   * number of latent sites it visited, or undefined when it stopped early
+   * (zero probability before a later choice, an error) or the lean runtime
+   * cannot run the model. (A probe: a model that runs here has no plates.)
+   */
+  async firstPath(): Promise<number | undefined> {
+    this.replayUntil = -1;
+    this.path.length = 0;
+    this.begin();
+    let returned = false;
+    try {
+      await this.m.fn(this.ctx, ...this.args);
+      returned = true;
+    } catch {
+      // stopped early, or an error the general runtime will report
+    }
+    this.previousCount = this.siteCount;
+    if (this.aborted) throw this.aborted.reason;
+    return returned && this.stopped === undefined ? this.depth : undefined;
+  }
+
   /** One execution of the model; its draw, undefined when pruned, or the fallback. */
   private async runOnce(): Promise<Draw<R> | undefined | typeof LEAN_FALLBACK> {
     this.begin();

@@ -123,6 +123,10 @@ class ParallelChoices implements Handler {
     const values = supportValues(dist);
     if (!values) throw new ModelError(msg.address, `${dist.name} does not have a finite discrete support to enumerate`);
     const k = this.sites.length;
+    // more enumerated dimensions than the probe run had: tfjs-wasm would silently compute wrong values past six
+    if (this.plateNesting + k + 1 > MAX_RANK) {
+      throw new ModelError(msg.address, `more enumerated sites in one vectorised run than the first run had (at most ${MAX_RANK} dimensions with plates); the model's sites differ between paths: use strategy 'sequential'`);
+    }
     const shape = [values.length, ...new Array<number>(this.plateNesting + k).fill(1)];
     msg.value = tf.tensor(values, shape);
     // one scalar distribution (parameters that do not depend on earlier enumerated values): its log
@@ -175,20 +179,25 @@ function enumLogDensity(logProb: Value, scale: number, mask: boolean | tf.Tensor
 export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, options: ParallelEnumerateOptions, args: A): Promise<Posterior<A, R>> {
   const rng = rngFrom(options.seed ?? 0);
   const maxPaths = options.maxPaths ?? 2 ** 25;
-  const { trace: probe } = await execute(m, { rng: rng.split() }, ...args);
-  const plateNesting = plateNestingOf(probe);
-  probe.disposeLogProbs();
-
-  let latent = 0;
-  for (const site of probe) if (site.type === 'sample' && !site.observed) latent++;
+  // rescoring on the lean runtime (no handler stack); a model it cannot run is rescored on the general one
+  const pace = new Pacer(options.signal);
+  let lean = LeanEnumerator.handles(m) ? new LeanEnumerator(m, args, rng, pace, Infinity) : undefined;
+  // the probe: how many latent sites, inside how many plates (the lean runtime's first path when it
+  // completes: no plates there; else one run on the general runtime)
+  let latent = lean ? await lean.firstPath() : undefined;
+  let plateNesting = 0;
+  if (latent === undefined) {
+    const { trace: probe } = await execute(m, { rng: rng.split() }, ...args);
+    plateNesting = plateNestingOf(probe);
+    probe.disposeLogProbs();
+    latent = 0;
+    for (const site of probe) if (site.type === 'sample' && !site.observed) latent++;
+  }
   // tfjs-wasm (XNNPACK) broadcasts at most 6 dimensions: keep enumeration + plate dims within that
   const sequential = Math.max(0, latent - Math.max(1, MAX_RANK - plateNesting));
   const walker = new ChoiceWalker();
   const choices = new ParallelChoices(plateNesting, sequential, walker);
   const recorder = new PathRecorder();
-  // rescoring on the lean runtime (no handler stack); a model it cannot run is rescored on the general one
-  const pace = new Pacer(options.signal);
-  let lean = LeanEnumerator.handles(m) ? new LeanEnumerator(m, args, rng, pace, Infinity) : undefined;
   const verify = options.verify === true;
   if (verify && !lean) throw new ParallelUnverified('a model with handlers of its own cannot be checked');
   const draws: Draw<R>[] = [];

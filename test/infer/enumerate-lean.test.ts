@@ -210,6 +210,17 @@ describe('lean sequential enumeration', () => {
     const sk = await infer(skips, { method: 'enumerate', strategy: 'auto' });
     expect(sk.diagnostics.strategy).toBe('sequential');
     expect(String(sk.diagnostics.autoReason)).toMatch(/visits sites/);
+    // more enumerated sites in the vectorised run than on the probe's path: an error, not wrong values past six dimensions
+    const deeper = model(async ({ sample, factor }) => {
+      const a = await sample('a', Bernoulli(0.5));
+      let s: number = a;
+      if (a) for (let i = 0; i < 7; i++) s = ops.add(s, await sample(`x${i}`, Bernoulli(0.5))) as number;
+      await factor('f', ops.mul(s, 0.1));
+    });
+    await expect(infer(deeper, { method: 'enumerate', strategy: 'parallel' })).rejects.toThrow(/more enumerated sites in one vectorised run/);
+    const dp = await infer(deeper, { method: 'enumerate', strategy: 'auto' });
+    expect(dp.diagnostics.strategy).toBe('sequential');
+    expect(dp.logZ).toBe((await infer(deeper, { method: 'enumerate' })).logZ);
   });
 
   it("planted: a JS condition on a draw makes plain 'parallel' wrong; 'auto' catches it by rescoring ruled-out paths", async () => {
