@@ -8,12 +8,13 @@
  *   array) and of a normal-normal model with tensor data, over replicate seeds, within 4 standard
  *   errors of the closed forms; a model mixing a discrete and a continuous site falls back and stays
  *   right;
- * - NUTS on an `odeSolve` model (rhs closing over data) and on observations of Truncated(Normal)
- *   with a latent location: posterior means within 4 MCSE of quadrature on a grid.
+ * - NUTS on an `odeSolve` model (rhs closing over data), on Uniform(0, theta) data (a support that
+ *   depends on the parameter) and on observations of Truncated(Normal) with a latent location:
+ *   posterior means within 4 MCSE of quadrature on a grid.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { Bernoulli, Beta, Gamma, Normal, Truncated, infer, model, odeSolve, ops } from '../../src/index.js';
+import { Bernoulli, Beta, Gamma, Normal, Truncated, Uniform, infer, model, odeSolve, ops } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
@@ -137,6 +138,25 @@ slow('NUTS (compiled, vectorised) on custom-op models vs quadrature', () => {
     post.dispose();
   });
 
+  it('NUTS (compiled) on Uniform(0, theta) data: posterior mean within 4 MCSE of quadrature; planted: the quadrature bounded by the wrong datum (1.2) fails', { timeout: 180_000 }, async () => {
+    const xsU = [0.5, 1.2, 0.9, 1.6];
+    const m = model(async ({ sample, observe }) => {
+      const theta = await sample('theta', Gamma(2, 1));
+      await observe('x', Uniform(0, theta), tf.tensor1d(xsU));
+    });
+    // p(theta | x) proportional to theta e^-theta theta^-4 on theta > max x
+    const mean = (lo: number): number => {
+      let w = 0; let m1 = 0;
+      for (let i = 0; i < 200000; i++) { const t = lo + (i + 0.5) * 1e-4; const e = t ** -3 * Math.exp(-t); w += e; m1 += e * t; }
+      return m1 / w;
+    };
+    const post = await infer(m, { method: 'nuts', chains: 4, warmup: 300, samples: 500, seed: 8 });
+    expect(post.diagnostics.compiled).toBe(true);
+    console.log('uniform theta', post.moments('theta'), mean(1.6), zOf(post as never, 'theta', mean(1.6)), JSON.stringify(post.diagnostics.compileStats));
+    expect(Math.abs(zOf(post as never, 'theta', mean(1.6)))).toBeLessThan(4);
+    expect(Math.abs(zOf(post as never, 'theta', mean(1.2)))).toBeGreaterThan(4); // planted: a bound from the wrong datum
+    post.dispose();
+  });
   it('Truncated(Normal(mu, 1), low 0) observations: posterior mean of mu within 4 MCSE; planted: the untruncated likelihood fails', async () => {
     const data = [0.05, 0.3, 0.12, 0.8, 0.02, 0.4];
     const m = model(async ({ sample, observe }) => {

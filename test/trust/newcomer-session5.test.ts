@@ -16,7 +16,7 @@ import { rngFrom } from '../../src/core/rng.js';
 import type { Model } from '../../src/core/model.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 import {
-  Bernoulli, Beta, Categorical, Gamma, HalfNormal, Normal, Poisson, StudentT, Truncated,
+  Bernoulli, Beta, Categorical, Gamma, HalfNormal, Normal, Poisson, StudentT, Truncated, Uniform,
   infer, model, odeSolve, ops, toNumber,
 } from '../../src/index.js';
 
@@ -120,6 +120,36 @@ describe('fused whole-graph JIT: newcomer models equal per-kernel and tfjs', () 
         await observe('x', StudentT(nu, ops.mul(p, 3), 1), Y);
       }) as AnyModel, dim: 2,
     },
+    'hierarchical indexing: gather by a group array, concat/stack/slice/transpose/cumsum/reverse': {
+      m: model(async ({ sample, observe }) => {
+        const theta = await sample('theta', Normal(tf.zeros([4]), 1));
+        const group = tf.tensor1d(Array.from({ length: N }, (_, i) => i % 4), 'int32');
+        const t = theta as unknown as tf.Tensor;
+        await observe('y', Normal(tf.gather(t, group), 1), Y);
+        const both = tf.concat([t, tf.reverse(tf.cumsum(t))]);
+        const st = tf.transpose(tf.stack([tf.slice(both, [1], [3]), tf.slice(both, [4], [3])]));
+        await observe('z', Normal(tf.sum(st, 1), 2), tf.tensor1d([0.1, -0.2, 0.3]));
+      }) as AnyModel, dim: 4,
+    },
+    'broadcast [3,1] against [1,4] and [4]; keepDims, negative axes, max/min/prod over axes; squaredDifference, atan2, ops.logSigmoid (tf.logSigmoid is a customGrad: falls back), softplus of large values': {
+      m: model(async ({ sample, factor }) => {
+        const a = await sample('a', Normal(tf.zeros([3, 1]), 1));
+        const b = await sample('b', Normal(tf.zeros([1, 4]), 1));
+        const A = a as unknown as tf.Tensor; const B = b as unknown as tf.Tensor;
+        const grid = tf.add(tf.mul(A, B), tf.tensor1d([0.1, 0.2, 0.3, 0.4]));
+        const parts = [
+          tf.sum(tf.mean(grid, -1, true)), tf.sum(tf.max(grid, 0)), tf.sum(tf.min(grid, 1)), tf.prod(tf.add(tf.sum(grid, 0), 3)),
+          tf.sum(tf.squaredDifference(grid, 0.5)), tf.sum(tf.atan2(A, 2)), tf.sum(ops.logSigmoid(tf.mul(B, 40)) as tf.Tensor), tf.sum(tf.softplus(tf.mul(B, 60))),
+        ];
+        await factor('f', tf.mul(-0.01, tf.addN(parts)));
+      }) as AnyModel, dim: 7,
+    },
+    'parameter-dependent support: Uniform(0, theta) observations (the guard flips between points)': {
+      m: model(async ({ sample, observe }) => {
+        const theta = await sample('theta', Gamma(2, 1));
+        await observe('x', Uniform(0, theta), tf.tensor1d([0.5, 0.9])); // valid at the recording point theta = e^0.1
+      }) as AnyModel, dim: 1,
+    },
     'impossible observation (-Infinity log density) and NaN-free gradient elsewhere': {
       m: model(async ({ sample, observe }) => {
         const p = await sample('p', Beta(2, 2));
@@ -159,6 +189,19 @@ describe('fused whole-graph JIT: newcomer models equal per-kernel and tfjs', () 
       expect(r.fusedVsTf).toBeLessThan(1e-3);
     });
   }
+  // Found: on Uniform(0, theta) data NUTS reports compiled: true but sends 99.8% of evaluations to tfjs
+  // ('validity guard changed': 22249 of 22284, 4 chains x 800; 22 s instead of ~1 s). The record keeps
+  // the guard state of its recording point; nothing re-records when the chains live where the guard
+  // differs. The correctness check is in newcomer-session5.slow.test.ts.
+  it.skip('FOUND (FUSE): a parameter-dependent support guard keeps the compiled replay unused', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const theta = await sample('theta', Gamma(2, 1));
+      await observe('x', Uniform(0, theta), tf.tensor1d([0.5, 1.2, 0.9, 1.6]));
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, warmup: 300, samples: 500, seed: 8 });
+    const st = post.diagnostics.compileStats as { evaluations: number; viaTfjs: number };
+    expect(st.viaTfjs / st.evaluations).toBeLessThan(0.5);
+  });
   it('planted: a tfjs density off by 0.01 |x|^2 is caught by the same comparison', async () => {
     const c = cases['Truncated Normal/StudentT/Gamma/Beta observations with latent parameters (custom ops)']!;
     const r = await threeWays(c.m, [], pts(c.dim, 6), 0.01);
