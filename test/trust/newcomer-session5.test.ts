@@ -167,6 +167,15 @@ describe('fused whole-graph JIT: newcomer models equal per-kernel and tfjs', () 
         await observe('b', Truncated(Beta(a, 2), { low: 0.2, high: 0.9 }), 0.6);
       }) as AnyModel, dim: 2,
     },
+    'Truncated far in the tails: Normal above 30, StudentT above 1e3, Gamma below 1e-3 (log-space normalisers)': {
+      m: model(async ({ sample, observe }) => {
+        const mu = await sample('mu', Normal(0, 1));
+        const a = await sample('a', Gamma(3, 1));
+        await observe('n', Truncated(Normal(mu, 1), { low: 30 }), tf.tensor1d([30.1, 30.5]));
+        await observe('t', Truncated(StudentT(3, mu, 1), { low: 1000 }), 1000.5);
+        await observe('g', Truncated(Gamma(a, 1), { high: 1e-3 }), 5e-4);
+      }) as AnyModel, dim: 2,
+    },
     'odeSolve (exponential decay, rhs closes over a data array and uses Math.*)': {
       m: model(async ({ sample, observe }) => {
         const k = await sample('k', Gamma(2, 2));
