@@ -147,7 +147,7 @@ export function drawsFromSamples<R>(layout: Layout, result: Pick<McmcSamples, 'c
       const flat = result.samples[c]!;
       for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), (c * n + i) * s.size);
     }
-    // read outside tidy: a typed array returned from tf.tidy is walked element by element looking for tensors (~90 ms per 100k values)
+    // read outside tidy: a typed array returned from tf.tidy is walked element by element looking for tensors (~0.5 µs per value)
     const constrained = tf.tidy(() => s.bijector.forward(tf.tensor(rows, [total, ...s.unconstrainedShape])) as tf.Tensor);
     const values = constrained.dataSync();
     constrained.dispose();
