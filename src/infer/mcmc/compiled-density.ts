@@ -155,6 +155,9 @@ function disagreement(a: Float64Array, b: Float64Array): number {
  */
 const WORK_PER_KERNEL = 100_000;
 
+/** Records kept besides the first, one per guard pattern met (see `CompiledDensity`'s variants). */
+const MAX_VARIANTS = 8;
+
 /** The start of the reason given when `'auto'` declines a replay that would work (see {@link WORK_PER_KERNEL}). */
 export const TFJS_FASTER = 'tfjs is expected to be faster on this much data ';
 
@@ -166,6 +169,16 @@ export const TFJS_FASTER = 'tfjs is expected to be faster on this much data ';
  */
 export class CompiledDensity {
   private graph: CompiledGraph | undefined;
+  /**
+   * Further records of the same density, made at points where a validity
+   * guard of the first record changed (e.g. the first record was made
+   * outside a parameter-dependent support, or on its other side): a point is
+   * replayed by the first record whose guards it keeps, so each side of a
+   * guard is recorded once instead of sending every point on the other side
+   * to tfjs. At most {@link MAX_VARIANTS}, each self-checked like the first.
+   */
+  private variants: CompiledGraph[] = [];
+  private variantFailures = 0;
   private state: 'untried' | 'on' | 'off' = 'untried';
   private reason = 'not yet';
   /** With `compile: false`: whether the one recording that looks for branches on tensors is still to run. */
@@ -216,6 +229,13 @@ export class CompiledDensity {
     return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons) };
   }
 
+  /** One row replayed by the first record whose validity guards it keeps; false when none does. */
+  private runAny(x: ArrayLike<number>, xo: number, out: Float64Array, oo: number, grad?: Float64Array, go = 0): boolean {
+    if (this.graph!.runRow(x, xo, out, oo, grad, go)) return true;
+    for (const g of this.variants) if (g.runRow(x, xo, out, oo, grad, go)) return true;
+    return false;
+  }
+
   /**
    * Log densities and gradients at `q` (`rows` inputs end to end),
    * synchronously, when the compiled replay serves every row: no awaits and
@@ -232,7 +252,7 @@ export class CompiledDensity {
     const outs = graph.outputSize;
     const logp = new Float64Array(rows * outs);
     const grad = new Float64Array(q.length);
-    for (let r = 0; r < rows; r++) if (!graph.runRow(q, r * size, logp, r * outs, grad, r * size)) return undefined;
+    for (let r = 0; r < rows; r++) if (!this.runAny(q, r * size, logp, r * outs, grad, r * size)) return undefined;
     this.evaluations += rows;
     return { logp, grad };
   }
@@ -249,7 +269,7 @@ export class CompiledDensity {
     const graph = this.graph!;
     if (q.length !== graph.inputSize || graph.outputSize !== 1) return undefined;
     const out = this.valueOut;
-    if (!graph.runRow(q, 0, out, 0)) return undefined;
+    if (!this.runAny(q, 0, out, 0)) return undefined;
     const v = out[0]!;
     if (Number.isNaN(v)) return undefined;
     this.evaluations++;
@@ -293,7 +313,7 @@ export class CompiledDensity {
     const one = new Float64Array(graph.outputSize);
     for (let r = 0; r < rows; r++) {
       this.evaluations++;
-      if (graph.runRow(q, r * size, one, 0, grad, r * size)) logp[r] = one[0]!;
+      if (this.runAny(q, r * size, one, 0, grad, r * size)) logp[r] = one[0]!;
       else {
         grad.fill(0, r * size, (r + 1) * size);
         logp[r] = -Infinity;
@@ -313,7 +333,10 @@ export class CompiledDensity {
       const graph = this.graph!;
       const logp = new Float64Array(graph.outputSize);
       const grad = new Float64Array(q.length);
-      if (graph.runRow(q, 0, logp, 0, grad, 0)) return { logp, grad };
+      if (this.runAny(q, 0, logp, 0, grad, 0)) return { logp, grad };
+      if (finite && this.variants.length < MAX_VARIANTS && this.variantFailures < 2 && (await this.recordVariant(q))) {
+        if (this.runAny(q, 0, logp, 0, grad, 0)) return { logp, grad };
+      }
       this.guardMisses++;
       this.countTfjs('validity guard changed');
     } else this.countTfjs(!finite && this.state === 'untried' ? 'non-finite point' : `not compiled: ${this.reason}`);
@@ -328,6 +351,44 @@ export class CompiledDensity {
     this.state = 'off';
     this.reason = reason;
     this.graph = undefined;
+    this.variants = [];
+  }
+
+  /**
+   * Record the density again at `q`, where a guard of every record so far
+   * changed, and keep the record if it passes the same self-check at `q` as
+   * the first (at a point of density zero on both sides the gradient is not
+   * compared: samplers reject such a point whatever it is). A record that
+   * fails is dropped; the first stays in use.
+   */
+  private async recordVariant(q: Float64Array): Promise<boolean> {
+    let traced: TraceResult;
+    try {
+      traced = await this.trace(q);
+    } catch {
+      this.variantFailures++;
+      return false;
+    }
+    if (traced.branchesOnTensor) throw branchOnTensorError(traced.branchesOnTensor.site);
+    const compiled = traced.graph ? CompiledGraph.compile(traced.graph) : undefined;
+    const mine = compiled instanceof CompiledGraph ? compiled.run(q, true) : undefined;
+    if (!(compiled instanceof CompiledGraph) || !mine) {
+      this.variantFailures++;
+      return false;
+    }
+    const theirs = await this.viaTfjs(q);
+    const dv = disagreement(mine.value, theirs.logp);
+    const impossible = theirs.logp.every((v) => v === -Infinity) && mine.value.every((v) => v === -Infinity);
+    let dg = impossible ? 0 : disagreement(mine.grad!, theirs.grad);
+    if (dv <= REL_TOL && !(dg <= REL_TOL)) dg = Math.min(dg, selfConsistency(compiled, q));
+    const worst = !hasCustomOps(traced.graph!) || impossible ? undefined : customGradientCheck(traced.graph!, q, REL_TOL);
+    const customOk = worst === undefined || worst <= REL_TOL;
+    if (!(dv <= REL_TOL && dg <= REL_TOL) || !customOk) {
+      this.variantFailures++;
+      return false;
+    }
+    this.variants.push(compiled);
+    return true;
   }
 
   /** Record the density at `q` (one model run on tfjs). */
