@@ -234,7 +234,9 @@ export class SimplexProbs {
   logProbsTensor(): tf.Tensor {
     if (this.logP64) return tf.tensor1d(Float32Array.from(this.logP64));
     const t = this.tensor as tf.Tensor;
-    return tf.tidy(() => (this.isLogits ? tf.logSoftmax(t) : tf.sub(tf.log(t), tf.log(tf.sum(t, -1, true)))));
+    // logits minus their log-sum-exp rather than tf.logSoftmax: the same values, but tf.logSoftmax is a
+    // custom-gradient op, which keeps a model's log density off the compiled replay (softmax regressions)
+    return tf.tidy(() => (this.isLogits ? tf.sub(t, tf.logSumExp(t, -1, true)) : tf.sub(tf.log(t), tf.log(tf.sum(t, -1, true)))));
   }
 
   /** Normalised probabilities as a tensor of shape `batchShape ++ [K]`. */

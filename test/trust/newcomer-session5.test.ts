@@ -253,6 +253,28 @@ function zOf(post: Posterior, name: string, exact: number): number {
   return (row.mean - exact) / Number(row.mcse_mean);
 }
 
+describe('Categorical({ logits }) observations compile (found: tf.logSoftmax, a custom-gradient op, kept softmax regressions on tfjs)', () => {
+  it('a softmax regression compiles, and its log density equals the normalised-logits formula', async () => {
+    const X = tf.tensor2d([[1, 0.5], [0.2, -1], [-0.3, 0.8], [1.5, 1.1], [-1, -0.4], [0.4, 0.3]]);
+    const y = tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32');
+    const m = model(async ({ sample, observe }) => {
+      const W = await sample('W', Normal(tf.zeros([2, 3]), 1));
+      await observe('y', Categorical({ logits: tf.matMul(X, W as tf.Tensor) }), y);
+    });
+    const post = await infer(m, { method: 'nuts', chains: 2, warmup: 100, samples: 100, seed: 3 });
+    expect(post.diagnostics.compiled).toBe(true);
+    post.dispose();
+    // the log-probabilities themselves: logits - logSumExp(logits), checked against float64 by hand
+    const logits = [[2, -1, 0.5], [-30, 10, 9.5]];
+    const lp = Categorical({ logits: tf.tensor2d(logits) }).logProb(tf.tensor1d([2, 1], 'int32')) as tf.Tensor;
+    const got = Array.from(lp.dataSync());
+    const want = logits.map((row, i) => row[[2, 1][i]!]! - Math.log(row.reduce((a, v) => a + Math.exp(v), 0)));
+    for (let i = 0; i < 2; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);
+    expect(Math.abs(got[0]! - (want[0]! + 0.01))).toBeGreaterThan(1e-5); // planted: an offset of 0.01 is seen
+    tf.dispose([X, y, lp]);
+  });
+});
+
 describe('ops.logSumExp on a tensor (found: it returned -Infinity silently)', () => {
   it('throws naming ops.logSumExp and tf.logSumExp; number arrays unchanged', () => {
     expect(() => ops.logSumExp(tf.tensor1d([1, 2]) as unknown as number[])).toThrow(/ops\.logSumExp: expected an array of numbers, got tensor of shape \[2\].*tf\.logSumExp/);
