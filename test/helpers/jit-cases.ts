@@ -16,6 +16,7 @@ export const CASES: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   'exp log family': (x) => tf.sum(tf.addN([tf.exp(x), tf.log(pos(x)), tf.log1p(pos(x)), tf.expm1(x), tf.sqrt(pos(x)), tf.rsqrt(pos(x)), tf.reciprocal(pos(x))])),
   'smooth maps': (x) => tf.sum(tf.addN([tf.tanh(x), tf.sigmoid(x), tf.softplus(x), tf.sin(x), tf.cos(x), tf.atan(x), tf.asinh(x), tf.erf(x)])),
   kinks: (x) => tf.sum(tf.addN([tf.abs(x), tf.relu(x), tf.maximum(x, 0.2), tf.minimum(x, c23()), tf.mul(tf.floor(tf.mul(x, 3)), x), tf.mul(tf.sign(x), x), tf.mul(tf.round(x), x), tf.mul(tf.ceil(x), x)])),
+  clipByValue: (x) => tf.sum(tf.mul(tf.addN([tf.clipByValue(x, -1, 1.6), tf.clipByValue(tf.mul(x, 3), -Infinity, 0.5)]), c23())),
   'pow atan2 squared difference mod': (x) => tf.sum(tf.addN([tf.pow(pos(x), tf.add(x, 2)), tf.atan2(x, c23()), tf.squaredDifference(x, c23()), tf.mod(tf.add(x, 5), 1.5)])),
   floorDiv: (x) => tf.sum(tf.mul(tf.cast(tf.floorDiv(tf.add(x, 5), tf.scalar(0.7)), 'float32'), c23())),
   stridedSlice: (x) => tf.sum(tf.mul(tf.stridedSlice(x, [0, 2], [2, 0], [1, -1]), tf.tensor2d([[1, 2], [3, 4]]))),

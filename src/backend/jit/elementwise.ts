@@ -166,7 +166,23 @@ export function castUnary(dtype: string): Unary {
   return dtype === 'float32' ? { f, df: '1' } : { f };
 }
 
-const cast: KernelRule = ([x], out, node) => unaryRule(castUnary(node.attrs.dtype as string))([x!], out, node);
+/** `ClipByValue` to [lo, hi] as a unary map; gradient 1 inside the closed interval, as tfjs's. */
+function clipUnary(lo: number, hi: number): Unary {
+  const l = `(${String(lo)})`;
+  const h = `(${String(hi)})`;
+  return { f: `(x < ${l} ? ${l} : x > ${h} ? ${h} : x)`, df: `(x >= ${l} && x <= ${h} ? 1 : 0)` };
+}
+
+/** Unary kernels whose map depends on the node's attributes, by kernel name. */
+const ATTRIBUTED: Record<string, (attrs: Readonly<Record<string, unknown>>) => Unary> = {
+  Cast: (attrs) => castUnary(attrs.dtype as string),
+  ClipByValue: (attrs) => clipUnary(attrs.clipValueMin as number, attrs.clipValueMax as number),
+};
+
+/** The unary map of a node (from {@link UNARY}, or from its attributes for `Cast`/`ClipByValue`); undefined for other kernels. */
+export function unaryOf(node: { readonly kernel: string; readonly attrs: Readonly<Record<string, unknown>> }): Unary | undefined {
+  return UNARY[node.kernel] ?? ATTRIBUTED[node.kernel]?.(node.attrs);
+}
 
 /** `AddN`: sum of equally shaped inputs. */
 const addN: KernelRule = (inputs, out) => {
@@ -187,7 +203,8 @@ const addN: KernelRule = (inputs, out) => {
 
 /** Every elementwise rule by kernel name. */
 export function elementwiseRules(): Record<string, KernelRule> {
-  const rules: Record<string, KernelRule> = { Select: select, Cast: cast, AddN: addN };
+  const rules: Record<string, KernelRule> = { Select: select, AddN: addN };
+  for (const name of Object.keys(ATTRIBUTED)) rules[name] = ([x], out, node) => unaryRule(unaryOf(node)!)([x!], out, node);
   for (const [name, op] of Object.entries(UNARY)) rules[name] = unaryRule(op);
   for (const [name, op] of Object.entries(BINARY)) rules[name] = binaryRule(op);
   return rules;

@@ -36,7 +36,7 @@
  * @module
  */
 import { H } from './codegen.js';
-import { BINARY, type Binary, UNARY, type Unary, castUnary } from './elementwise.js';
+import { BINARY, type Binary, type Unary, unaryOf } from './elementwise.js';
 import type { KernelRule, Slot } from './kernel.js';
 import { layoutRules } from './layout-kernels.js';
 import { axesOf, broadcastMap, reductionMap, sizeOfShape } from './ndarray.js';
@@ -327,7 +327,7 @@ class Fuser {
     const name = node.kernel;
     const small = size <= this.unroll;
     const work = (UNROLL_WORK * this.unroll) / UNROLL;
-    if (name in UNARY || name in BINARY || name === 'Cast' || name === 'Select') return small ? 'unrolled' : 'loop';
+    if (unaryOf(node) || name in BINARY || name === 'Select') return small ? 'unrolled' : 'loop';
     if (name === 'AddN') return small ? 'unrolled' : 'rule';
     const fold = FOLDS[name];
     if (fold) {
@@ -608,8 +608,9 @@ class Fuser {
     const maps = ins.map((r) => (FOLDS[name] || name === 'BatchMatMul' ? null : broadcastMap(this.shapeOf(r), node.shape)));
     const at = (t: number, i: number): Elem => this.elemOf(ins[t]!, maps[t] ? maps[t]![i]! : i);
     const c = (e: Elem, expr: string): string[] => (e.adj ? this.contrib(e.adj, expr, undefined) : []);
-    if (name in UNARY || name === 'Cast') {
-      const op: Unary = name === 'Cast' ? castUnary(node.attrs.dtype as string) : UNARY[name]!;
+    const unary = unaryOf(node);
+    if (unary) {
+      const op: Unary = unary;
       for (let i = 0; i < n; i++) {
         const x = at(0, i);
         f.push(`const v${k}_${i} = ${subst(op.f, { x: x.v })};`);
@@ -714,7 +715,7 @@ class Fuser {
       let expr: string;
       if (node.kernel === 'Select') expr = `${reads[0]!.v} !== 0 ? ${reads[1]!.v} : ${reads[2]!.v}`;
       else if (node.kernel in BINARY) expr = subst(BINARY[node.kernel]!.f, { a: reads[0]!.v, b: reads[1]!.v });
-      else expr = subst((node.kernel === 'Cast' ? castUnary(node.attrs.dtype as string) : UNARY[node.kernel]!).f, { x: reads[0]!.v });
+      else expr = subst(unaryOf(node)!.f, { x: reads[0]!.v });
       body.push(`const u${m} = ${expr}; ${this.bufV[m]}[i] = u${m};`);
     }
     const f = [...pre, `for (let i = 0; i < ${n}; i++) {`, ...body, '}', ...post];
@@ -752,7 +753,7 @@ class Fuser {
             if (op.da) add(reads[0]!.adj, times(g, subst(op.da, v)));
             if (op.db) add(reads[1]!.adj, times(g, subst(op.db, v)));
           } else {
-            const op = node.kernel === 'Cast' ? castUnary(node.attrs.dtype as string) : UNARY[node.kernel]!;
+            const op = unaryOf(node)!;
             if (op.df) add(reads[0]!.adj, times(g, subst(op.df, { ...vars, x: reads[0]!.v })));
           }
         }
