@@ -53,7 +53,7 @@ import { HalfStudentT, Independent, Normal, StudentT, infer, model, ops } from '
 import { matVec } from '../models/linear.js';
 import { logisticRegression } from '../models/logreg.js';
 import { type DiamondsInputs, diamonds, diamondsData, diamondsInputs } from '../models/posteriordb/diamonds.js';
-import { cpuSince, median, numberArg, table } from './util.js';
+import { cpuMicrosPerCall, cpuSince, median, numberArg, table } from './util.js';
 
 const RUNS = numberArg('runs', 3);
 /** tyche's seeds (`--seeds 1,2,3`; default 1 .. --runs). */
@@ -204,17 +204,8 @@ function logregData(n: number, dim: number): { X: tf.Tensor2D; y: number[] } {
   return { X: tf.tensor2d(x, [n, dim]), y };
 }
 
-/** µs of CPU per call (median of 5 timings). */
-async function perCall(f: () => unknown, calls: number): Promise<number> {
-  for (let i = 0; i < 3; i++) await f();
-  const times: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < calls; i++) await f();
-    times.push((cpuSince(c0) / calls) * 1e6);
-  }
-  return median(times);
-}
+/** µs of CPU per call (median of 5 timings, after 3 warm-up calls). */
+const perCall = (f: () => unknown, calls: number): Promise<number> => cpuMicrosPerCall(f, calls, 3);
 
 /** The `'auto'` rule's measurements: batched tfjs model run against the replay, per gradient of K chains. */
 async function autoRule(): Promise<void> {

@@ -24,7 +24,7 @@ import { infer } from '../src/index.js';
 import { layoutOf, logDensityFn, replayedChainsLogDensityFn } from '../src/infer/mcmc/potential.js';
 import { gpPoisRegr, gpPoisRegrData } from '../models/posteriordb/gp-pois-regr.js';
 import { diamonds, diamondsData, diamondsInputs } from '../models/posteriordb/diamonds.js';
-import { cpuSince, median, numberArg, table } from './util.js';
+import { cpuMicrosPerCall, cpuSince, median, numberArg, table } from './util.js';
 import { garch } from '../models/garch.js';
 
 await initBackend((process.env.TYCHE_BACKEND ?? 'cpu') as 'cpu' | 'wasm');
@@ -32,15 +32,7 @@ const CALLS = numberArg('calls', 200);
 
 const garchY = Array.from({ length: 100 }, (_, t) => Math.sin(0.7 * t) * (1 + 0.5 * Math.cos(0.13 * t)));
 
-async function perCall(f: () => unknown, calls: number): Promise<number> {
-  const times: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < calls; i++) await f();
-    times.push((cpuSince(c0) / calls) * 1e6);
-  }
-  return median(times);
-}
+const perCall = (f: () => unknown, calls: number): Promise<number> => cpuMicrosPerCall(f, calls);
 
 async function gradientRow(name: string, m: Model<unknown[], unknown>, args: unknown[], calls: number): Promise<string[]> {
   const { layout } = await layoutOf(m, args, rngFrom(1));
