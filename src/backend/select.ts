@@ -30,6 +30,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { guardKernels } from './kernel-guards.js';
 import { isNode } from './runtime.js';
 
 /** The backends tyche knows: Node's in order of preference, then the browser's GPU backends. */
@@ -331,6 +332,7 @@ async function activate(name: BackendName, forcedNow = false): Promise<string> {
     const ok = await tf.setBackend(tfName);
     if (!ok) throw new Error(`tf.setBackend('${tfName}') failed (tfjs printed the reason above)`);
     await tf.ready();
+    guardKernels(tfName);
     if (name === 'webgl' && !forcedNow && !webglFeatures().float32) {
       throw new Error('WebGL here renders only float16 textures (WEBGL_RENDER_FLOAT32_ENABLED is false); tyche\'s tolerances assume float32, force it with initBackend(\'webgl\') to use it anyway');
     }

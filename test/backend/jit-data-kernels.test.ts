@@ -20,6 +20,7 @@ import type { CompiledKernel, Slot } from '../../src/backend/jit/kernel.js';
 import { compileLoop } from '../../src/backend/jit/codegen.js';
 import { productSource, reductionRules } from '../../src/backend/jit/reduce-kernels.js';
 import type { GraphNode } from '../../src/backend/jit/trace.js';
+import { broadcastsBothWays } from '../../src/backend/kernel-guards.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -235,5 +236,25 @@ describe('reduction replay rules', () => {
   it('a planted wrong axis (the rule reducing rows where tfjs reduces columns) is caught', () => {
     expect(reductionDisagreement('Sum', [6, 6], [1], [0])).toBeGreaterThan(0.01);
     expect(reductionDisagreement('Max', [3, 4, 5], [1], [2])).toBeGreaterThan(0.01);
+  });
+});
+
+describe("guard on tfjs's BatchMatMul (tfjs 4.22 writes half the result when both operands broadcast over batch axes)", () => {
+  // each case's verdict as measured on tfjs 4.22's cpu kernel (right or half-written), scratch script in the session-5 note
+  const measured: [number[], number[], boolean][] = [
+    [[3, 1], [2], true], [[3, 1], [1, 2], true], [[3, 2], [2], false], [[1, 2], [3, 1], true], [[3], [1], false],
+    [[1], [3], false], [[2, 1], [1, 3], true], [[3, 2], [], false], [[], [3], false], [[2, 3], [3], false], [[2, 1], [3], true],
+  ];
+  it('refuses exactly the both-ways cases, with an error naming the shapes; one-way broadcasts still multiply right', () => {
+    for (const [a, b, wrong] of measured) expect(broadcastsBothWays(a, b)).toBe(wrong);
+    const a = tf.randomNormal([3, 1, 4, 5], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([2, 5, 6], 0, 1, 'float32', 2);
+    expect(() => tf.matMul(a, b)).toThrow(/matMul of shapes \[3, 1, 4, 5\] and \[2, 5, 6\]: both operands broadcast.*broadcastTo/);
+    const full = tf.broadcastTo(a, [3, 2, 4, 5]);
+    const oneWay = tf.matMul(full, b); // only b broadcasts: right
+    const both = tf.matMul(full, tf.broadcastTo(b, [3, 2, 5, 6]));
+    expect(oneWay.dataSync().length).toBe(144);
+    expect(tf.max(tf.abs(tf.sub(oneWay, both))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([a, b, full, oneWay, both]);
   });
 });
