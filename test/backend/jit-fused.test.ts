@@ -22,7 +22,7 @@ import type { Model } from '../../src/core/model.js';
 import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 import { linearRegression } from '../../models/linreg.js';
 import { logisticRegression } from '../../models/logreg.js';
-import { CASES } from '../helpers/jit-cases.js';
+import { CASES, viaTfjs } from '../helpers/jit-cases.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -216,14 +216,6 @@ describe('fused compiler fallbacks', () => {
 });
 
 describe('compiled densities on the fused replay', () => {
-  const viaTfjs = (f: (q: tf.Tensor) => tf.Tensor) => async (q: Float64Array) => {
-    const qT = tf.tensor1d(Float32Array.from(q));
-    const g = tf.grad(f)(qT);
-    const v = f(qT);
-    const out = { logp: Float64Array.of(v.dataSync()[0]!), grad: Float64Array.from(g.dataSync()) };
-    tf.dispose([qT, g, v]);
-    return out;
-  };
   const f = (q: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.log(q), -0.5));
   const guarded = (q: tf.Tensor): Promise<tf.Tensor> => {
     if (tf.all(tf.greater(q, 0)).dataSync()[0] !== 1) throw new Error('rejected');

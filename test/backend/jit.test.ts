@@ -14,7 +14,7 @@ import { batchedLogDensityFn, layoutOf } from '../../src/infer/mcmc/potential.js
 import { rngFrom } from '../../src/core/rng.js';
 import { HalfCauchy, Normal, infer, model, ops } from '../../src/index.js';
 import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
-import { CASES } from '../helpers/jit-cases.js';
+import { CASES, viaTfjs } from '../helpers/jit-cases.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -134,14 +134,6 @@ describe('tracing', () => {
 });
 
 describe('compiled log densities', () => {
-  const viaTfjs = (f: (q: tf.Tensor) => tf.Tensor) => async (q: Float64Array) => {
-    const qT = tf.tensor1d(Float32Array.from(q));
-    const g = tf.grad(f)(qT);
-    const v = f(qT);
-    const out = { logp: Float64Array.of(v.dataSync()[0]!), grad: Float64Array.from(g.dataSync()) };
-    tf.dispose([qT, g, v]);
-    return out;
-  };
 
   it('are used when they agree with tfjs', async () => {
     const f = (q: tf.Tensor): tf.Tensor => tf.mul(tf.sum(tf.square(q)), -0.5);

@@ -52,3 +52,13 @@ export const CASES: Record<string, (x: tf.Tensor) => tf.Tensor> = {
     return tf.addN(parts);
   },
 };
+
+/** A `CompiledDensity`'s tfjs evaluator for a scalar function of a vector: log density and gradient at q. */
+export const viaTfjs = (f: (q: tf.Tensor) => tf.Tensor) => async (q: Float64Array): Promise<{ logp: Float64Array; grad: Float64Array }> => {
+  const qT = tf.tensor1d(Float32Array.from(q));
+  const g = tf.grad(f)(qT);
+  const v = f(qT);
+  const out = { logp: Float64Array.of(v.dataSync()[0]!), grad: Float64Array.from(g.dataSync()) };
+  tf.dispose([qT, g, v]);
+  return out;
+};
