@@ -20,21 +20,8 @@ import { HalfNormal, Normal, Uniform, type Value, infer, model, ops } from '../.
 import { traceTensorFunction } from '../../src/backend/jit/trace.js';
 import { initBackend } from '../../src/backend/select.js';
 import type { Posterior } from '../../src/infer/posterior.js';
+import { exactMean } from '../helpers/branch-quadrature.js';
 
-const ln = (y: number, m: number, s: number): number => -0.5 * ((y - m) / s) ** 2 - Math.log(s);
-
-/** E[mu] for mu ~ N(0, 1), y = -1 observed with scale `scale(mu)`, by a midpoint rule on [-10, 10]. */
-function exactMean(scale: (mu: number) => number): number {
-  let z = 0;
-  let s = 0;
-  for (let k = 0; k < 200000; k++) {
-    const x = -10 + (20 * (k + 0.5)) / 200000;
-    const w = Math.exp(ln(x, 0, 1) + ln(-1, x, scale(x)));
-    z += w;
-    s += w * x;
-  }
-  return s / z;
-}
 const EXACT = exactMean((x) => (x > 0 ? 0.5 : 3)); // -0.6784
 const FIRST_BRANCH_ALWAYS = exactMean(() => 0.5); // -0.8000: what the bug gave
 

@@ -24,6 +24,7 @@ import { transformSync } from 'esbuild';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { lintConditions } from '../../src/core/condition-lint.js';
+import { exactMean } from '../helpers/branch-quadrature.js';
 import { BRANCH_ON_TENSOR_MESSAGE, TycheError } from '../../src/core/errors.js';
 import { tokenize } from '../../src/core/js-tokens.js';
 import { gt as namedGt } from '../../src/core/value.js';
@@ -312,19 +313,6 @@ const meant = model(async ({ sample, observe }) => {
   await observe('y', Normal(mu, ops.where(ops.gt(mu, 0), 0.5, 0.25) as Value), -1.0);
 });
 
-/** E[mu] for mu ~ N(0, 1), y = -1 observed with scale `scale(mu)`, by a midpoint rule on [-10, 10]. */
-function exactMean(scale: (mu: number) => number): number {
-  const ln = (y: number, m: number, s: number): number => -0.5 * ((y - m) / s) ** 2 - Math.log(s);
-  let z = 0;
-  let s = 0;
-  for (let k = 0; k < 200000; k++) {
-    const x = -10 + (20 * (k + 0.5)) / 200000;
-    const w = Math.exp(ln(x, 0, 1) + ln(-1, x, scale(x)));
-    z += w;
-    s += w * x;
-  }
-  return s / z;
-}
 function zOf(post: Posterior, exact: number): number {
   const row = post.summary().rows.find((r) => r.name === 'mu')!;
   return (row.mean - exact) / Number(row.mcse_mean);
