@@ -136,6 +136,20 @@ function disagreement(a: Float64Array, b: Float64Array): number {
 }
 
 /**
+ * How far a replay's log density and gradient at `point` (`mine`) are from
+ * tfjs's (`theirs`), relative. tfjs's float32 gradient can be the inaccurate
+ * one (an ill-conditioned Cholesky): where the values agree and the gradients
+ * do not, the replay's gradient must instead agree with central differences
+ * of its own float64 values. With `skipGradient` the gradient is not compared.
+ */
+function replayVsTfjs(compiled: CompiledGraph, point: Float64Array, mine: { value: Float64Array; grad?: Float64Array }, theirs: Evaluation, skipGradient = false): { dv: number; dg: number } {
+  const dv = disagreement(mine.value, theirs.logp);
+  let dg = skipGradient ? 0 : disagreement(mine.grad!, theirs.grad);
+  if (dv <= REL_TOL && !(dg <= REL_TOL)) dg = Math.min(dg, selfConsistency(compiled, point));
+  return { dv, dg };
+}
+
+/**
  * The `'auto'` rule: replay when the graph does at most this many element
  * operations (output elements, plus multiply-adds of matrix products) per
  * kernel, all rows together. A tfjs kernel costs a fixed dispatch plus ~1-2
@@ -377,10 +391,8 @@ export class CompiledDensity {
       return false;
     }
     const theirs = await this.viaTfjs(q);
-    const dv = disagreement(mine.value, theirs.logp);
     const impossible = theirs.logp.every((v) => v === -Infinity) && mine.value.every((v) => v === -Infinity);
-    let dg = impossible ? 0 : disagreement(mine.grad!, theirs.grad);
-    if (dv <= REL_TOL && !(dg <= REL_TOL)) dg = Math.min(dg, selfConsistency(compiled, q));
+    const { dv, dg } = replayVsTfjs(compiled, q, mine, theirs, impossible);
     const worst = !hasCustomOps(traced.graph!) || impossible ? undefined : customGradientCheck(traced.graph!, q, REL_TOL);
     const customOk = worst === undefined || worst <= REL_TOL;
     if (!(dv <= REL_TOL && dg <= REL_TOL) || !customOk) {
@@ -444,11 +456,7 @@ export class CompiledDensity {
       const theirs = await this.viaTfjs(point);
       // tfjs rejected a point the replay finds valid (float32 failing where float64 does not): no verdict here
       if (point !== q && theirs.logp.every((v) => v === -Infinity) && mine.value.every(Number.isFinite)) continue;
-      const dv = disagreement(mine.value, theirs.logp);
-      let dg = disagreement(mine.grad!, theirs.grad);
-      // tfjs's float32 gradient can be the inaccurate one (an ill-conditioned Cholesky): then the replay's
-      // gradient must agree with its own float64 values by central differences along two directions
-      if (dv <= REL_TOL && !(dg <= REL_TOL)) dg = Math.min(dg, selfConsistency(compiled, point));
+      const { dv, dg } = replayVsTfjs(compiled, point, mine, theirs);
       if (!(dv <= REL_TOL && dg <= REL_TOL)) {
         return this.turnOff(`self-check failed (relative disagreement with tfjs: log density ${dv.toExponential(1)}, gradient ${dg.toExponential(1)})`);
       }
