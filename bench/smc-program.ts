@@ -11,9 +11,11 @@
  *   one batched execution with a particle axis (the run's
  *   `diagnostics.execution` is checked); resampling when ESS < N/2 (the
  *   default) and at every observation (`essThreshold: 1`, as WebPPL does);
- * - tyche per-particle (`batched: false`): each particle its own execution,
- *   copies by replay from a shared record (no density recomputed at
- *   replayed sites);
+ * - tyche per-particle (`batched: false`): each particle its own execution
+ *   on the lean runtime (`program-lean.ts`), copies by replay of a shared
+ *   record (replayed sites hand back recorded values: nothing scored or
+ *   allocated), resampling at ESS < N/2 and always; and the same on the
+ *   general effect runtime (`lean: false`, the path before the lean one);
  * - WebPPL 0.9.15 SMC, timed inside the WebPPL program (compilation
  *   excluded), in this process.
  *
@@ -22,7 +24,7 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 1] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--general-runs 1] [--peers DIR]`
  *
  * @module
  */
@@ -39,7 +41,8 @@ import { loadWebppl, runWebppl } from './webppl.js';
 const RUNS = numberArg('runs', 5);
 const WEBPPL_RUNS = numberArg('webppl-runs', 3);
 const WEBPPL_RUNS_10K = numberArg('webppl-runs-10k', 1);
-const PER_PARTICLE_RUNS = numberArg('per-particle-runs', 1);
+const PER_PARTICLE_RUNS = numberArg('per-particle-runs', 3);
+const GENERAL_RUNS = numberArg('general-runs', 1);
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
 interface Walk {
@@ -91,8 +94,8 @@ interface Row {
   note: string;
 }
 
-async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number): Promise<Row> {
-  const options = { method: 'smc' as const, particles: n, batched, ...(essThreshold === undefined ? {} : { essThreshold }) };
+async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number, lean?: boolean): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, batched, ...(essThreshold === undefined ? {} : { essThreshold }), ...(lean === undefined ? {} : { lean }) };
   await infer(walk, { ...options, seed: 'warm-up' }, w);
   const out: Run[] = [];
   let note = '';
@@ -105,10 +108,12 @@ async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, ess
     out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
     const d = post.diagnostics;
     if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
+    if (!batched && d.runtime !== (lean === false ? 'general' : 'lean')) throw new Error(`expected the ${lean === false ? 'general' : 'lean'} runtime, got ${String(d.runtime)} (${String(d.notLean)})`);
     note = batched ? `resampled ${(d.resampledAt as number[]).length}x, ${String(d.regathered)} lazy gathers` : `${String(d.replays)} replayed copies`;
     post.dispose();
   }
-  return { impl: `${batched ? 'tyche batched' : 'tyche per-particle'}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
+  const impl = batched ? 'tyche batched' : lean === false ? 'tyche per-particle, general runtime' : 'tyche per-particle (lean)';
+  return { impl: `${impl}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
 function webpplProgram(w: Walk, n: number, runs: number): string {
@@ -153,7 +158,11 @@ async function main(): Promise<void> {
     rows.push(await timeTyche(w, n, true, RUNS));
     // WebPPL's SMC resamples at every observation; tyche's default only when ESS < N/2
     rows.push(await timeTyche(w, n, true, RUNS, 1));
-    if (n === 1000 && PER_PARTICLE_RUNS > 0) rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS));
+    if (n === 1000 && PER_PARTICLE_RUNS > 0) {
+      rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS));
+      rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS, 1));
+      if (GENERAL_RUNS > 0) rows.push(await timeTyche(w, n, false, GENERAL_RUNS, undefined, false));
+    }
     const wr = n < 10000 ? WEBPPL_RUNS : WEBPPL_RUNS_10K;
     if (webppl && wr > 0) {
       const out = await runWebppl<Run[]>(webppl.wp, webpplProgram(w, n, wr));

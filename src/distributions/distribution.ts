@@ -45,6 +45,9 @@ export function validationEnabled(): boolean {
   return validateArgs;
 }
 
+/** The event shape of scalar distributions: one frozen array shared by all (not one per distribution made). */
+const SCALAR_EVENT: readonly number[] = Object.freeze([]);
+
 /** A probability distribution over values of a fixed shape. */
 export abstract class Distribution {
   /** Family name used in messages, e.g. `Normal`. */
@@ -52,7 +55,7 @@ export abstract class Distribution {
   /** Shape of independent, non-identical batch members. */
   abstract readonly batchShape: readonly number[];
   /** Shape of one event (a single draw of one batch member). */
-  readonly eventShape: readonly number[] = [];
+  readonly eventShape: readonly number[] = SCALAR_EVENT;
   /** The set of values with positive density. */
   abstract readonly support: Constraint;
   /** True when `sample` is differentiable with respect to tensor parameters. */
@@ -172,6 +175,15 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** The batch shape implied by broadcasting a set of parameters. */
 export function batchShapeOf(name: string, params: Record<string, Value>, eventDims: Record<string, number> = {}): number[] {
+  // plain-number parameters (every site of a per-particle program): nothing to broadcast
+  let numbers = true;
+  for (const k in params) {
+    if (typeof params[k] !== 'number') {
+      numbers = false;
+      break;
+    }
+  }
+  if (numbers) return [];
   let shape: number[] = [];
   for (const [k, v] of Object.entries(params)) {
     const s = shapeOf(v);

@@ -14,7 +14,7 @@ import { Uniform } from '../../src/distributions/uniform.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { infer } from '../../src/infer/registry.js';
 import '../../src/infer/smc/program.js';
-import { type RunOut, checkAgainstKalman, forgetfulBatched, meanSE, walk } from './program-helpers.js';
+import { type RunOut, checkAgainstKalman, forgetfulBatched, forgetfulLean, meanSE, walk } from './program-helpers.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -120,7 +120,67 @@ describe('batched program SMC', () => {
 });
 
 describe('per-particle program SMC', () => {
-  it('replays copies without recomputing densities: about one density per site and particle', async () => {
+  it('on the lean runtime matches the Kalman filter and the general runtime within MCSE; a resampling that forgets to copy fails the same check', async () => {
+    const run = (lean: boolean) => async (seed: number): Promise<RunOut> => {
+      const post = await infer(walk, { method: 'smc', particles: N, seed, batched: false, lean }, YS);
+      expect(post.diagnostics.runtime).toBe(lean ? 'lean' : 'general');
+      const out = { logZ: post.logZ, meanX: post.expectation((d) => d.returnValue as number) };
+      post.dispose();
+      return out;
+    };
+    const lean = await checkAgainstKalman(YS, SEEDS, run(true));
+    expect(lean.ok, `lean: ${lean.detail}`).toBe(true);
+    const general = await checkAgainstKalman(YS, SEEDS, run(false));
+    expect(general.ok, `general: ${general.detail}`).toBe(true);
+    const a = meanSE(lean.logZs);
+    const b = meanSE(general.logZs);
+    expect(Math.abs(a.mean - b.mean), `mean log Z lean ${a.mean} ± ${a.se}, general ${b.mean} ± ${b.se}`).toBeLessThan(4 * Math.hypot(a.se, b.se));
+    const planted = await checkAgainstKalman(YS, SEEDS, (s) => forgetfulLean(YS, N, s));
+    expect(planted.ok, `planted bug passed: ${planted.detail}`).toBe(false);
+    if (process.env.TYCHE_REPORT) console.log(`lean ${lean.detail}\ngeneral ${general.detail}\nplanted ${planted.detail}`);
+  }, 120_000);
+
+  it('on the lean runtime: scopes, deterministic sites and stochastic control flow; falls back to the general runtime, which names errors as before', async () => {
+    const branchy = model(async ({ sample, observe, scope, deterministic }) => {
+      const u = await sample('u', Uniform(0, 1));
+      const x = await scope('arm', () => (u > 0.5 ? sample('a', Normal(1, 1)) : sample('b', Normal(-1, 1))));
+      deterministic('twice', 2 * x);
+      await observe('y', Normal(x, 1), 0.5);
+      await observe('z', Normal(x, 1), 0.7);
+      return x;
+    });
+    const post = await infer(branchy, { method: 'smc', particles: 200, seed: 1, batched: false, essThreshold: 1 });
+    expect(post.diagnostics.runtime).toBe('lean');
+    expect(post.draws.some((d) => 'arm/a' in d.values) && post.draws.some((d) => 'arm/b' in d.values)).toBe(true);
+    for (const d of post.draws) expect(d.values.twice).toBe(2 * (d.returnValue as number));
+    // what the lean runtime does not run: the general runtime takes over and says why
+    const plated = model(async ({ sample, observe, plate }) => {
+      const m = await sample('m', Normal(0, 1));
+      await plate('data', 2, () => observe('y', Normal(m, 1), tf.tensor1d([0.1, 0.2])));
+    });
+    const p = await infer(plated, { method: 'smc', particles: 20, seed: 1, batched: false });
+    expect(p.diagnostics.runtime).toBe('general');
+    expect(String(p.diagnostics.notLean)).toMatch(/plate/);
+    p.dispose();
+    const off = await infer(walk, { method: 'smc', particles: 20, seed: 1, batched: false, lean: false }, YS);
+    expect(off.diagnostics.notLean).toBe('lean: false');
+    // errors: the same as on the general runtime (a duplicate address, the model's own error)
+    const twice = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(0, 1));
+      await observe('y', Normal(x, 1), 0.1);
+      await observe('y', Normal(x, 1), 0.2);
+    });
+    await expect(infer(twice, { method: 'smc', particles: 20, seed: 1, batched: false })).rejects.toThrow(/"y"/);
+    const boom = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(0, 1));
+      await observe('y', Normal(x, 1), 0.1);
+      if (x > 1) throw new Error('boom in the model');
+      await observe('z', Normal(x, 1), 0.2);
+    });
+    await expect(infer(boom, { method: 'smc', particles: 50, seed: 1, batched: false })).rejects.toThrow(/boom in the model/);
+  });
+
+  it('on the lean runtime computes one density per observation and particle (none at replayed or latent sites) and honours an AbortSignal', async () => {
     let calls = 0;
     class Counted extends NormalDistribution {
       override logProb(x: ops.Value): ops.Value {
@@ -138,6 +198,33 @@ describe('per-particle program SMC', () => {
     });
     const n = 40;
     const post = await infer(counted, { method: 'smc', particles: n, seed: 1, batched: false, essThreshold: 1 }, YS);
+    expect(post.diagnostics.runtime).toBe('lean');
+    expect(post.diagnostics.replays as number).toBeGreaterThan(n);
+    expect(calls).toBe(n * YS.length);
+    const long = Array.from({ length: 100 }, (_, t) => Math.sin(t / 5));
+    const ac = new AbortController();
+    const run = infer(walk, { method: 'smc', particles: 300, seed: 1, batched: false, signal: ac.signal, onStep: ({ step }: { step: number }) => (step === 30 ? ac.abort(new Error('stop the lean run')) : undefined) }, long);
+    await expect(run).rejects.toThrow(/stop the lean run/);
+  });
+
+  it('on the general runtime replays copies without recomputing densities: about one density per site and particle', async () => {
+    let calls = 0;
+    class Counted extends NormalDistribution {
+      override logProb(x: ops.Value): ops.Value {
+        calls++;
+        return super.logProb(x);
+      }
+    }
+    const counted = model(async ({ sample, observe }, ys: number[]) => {
+      let x = await sample('x0', new Counted(0, 1));
+      for (let t = 0; t < ys.length; t++) {
+        if (t > 0) x = await sample(`x${t}`, new Counted(x, 1));
+        await observe(`y${t}`, new Counted(x, 1), ys[t]);
+      }
+      return x;
+    });
+    const n = 40;
+    const post = await infer(counted, { method: 'smc', particles: n, seed: 1, batched: false, essThreshold: 1, lean: false }, YS);
     const sites = 2 * YS.length;
     // replayed copies (diagnostics.replays) re-run their prefix; with recomputation each would cost up to `sites` densities
     expect(post.diagnostics.replays as number).toBeGreaterThan(n);

@@ -9,6 +9,8 @@ import { Normal } from '../../src/distributions/normal.js';
 import { runSMC } from '../../src/infer/smc/core.js';
 import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
 import { openParticleAxis } from '../../src/infer/smc/reindex.js';
+import { LeanParticle } from '../../src/infer/smc/program-lean.js';
+import { Pacer } from '../../src/infer/pace.js';
 
 /** x_0 ~ N(0, 1), x_t ~ N(x_{t-1}, 1), y_t ~ N(x_t, 1); returns x_T. */
 export const walk = model(async ({ sample, observe }, ys: number[]) => {
@@ -92,4 +94,31 @@ export async function forgetfulBatched(ys: number[], n: number, seed: number): P
   } finally {
     open.close();
   }
+}
+
+/**
+ * A planted bug for the lean per-particle runtime: program SMC over
+ * {@link LeanParticle}s whose resampling forgets to copy the particles (the
+ * weights are reset, the executions stay where they were), built from the
+ * engine's own pieces.
+ */
+export async function forgetfulLean(ys: number[], n: number, seed: number): Promise<RunOut> {
+  const pace = new Pacer();
+  const res = await runSMC<LeanParticle<number>[]>(
+    {
+      init: (count, r) => Array.from({ length: count }, () => new LeanParticle<number>(r.split(), pace)),
+      async step(state) {
+        await Promise.all(state.map((p) => p.advance(walk as never, [ys])));
+        const logPotential = Float64Array.from(state, (p) => p.increment);
+        for (const p of state) p.increment = 0;
+        return { state, logPotential };
+      },
+      done: (_t, state) => state.every((p) => p.status === 'done'),
+      store: { kind: 'program', select: (state) => state, release() {}, dispose() {} },
+    },
+    { particles: n, rng: rngFrom(seed), genealogy: false },
+  );
+  let meanX = 0;
+  res.weights.forEach((w, i) => (meanX += w * (res.state[i].returnValue as number)));
+  return { logZ: res.logZ, meanX };
 }

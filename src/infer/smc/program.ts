@@ -66,6 +66,7 @@ import type { ParticleStore } from './store.js';
 import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
 import { type PartialTraceState, checkpointExecutor } from './checkpoint.js';
 import { KILLED, SuspendableRun } from './suspendable.js';
+import { LeanGiveUp, LeanParticle, leanHandles } from './program-lean.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -98,6 +99,16 @@ export interface SMCProgramOptions extends CommonOptions {
    * not batched.
    */
   readonly batched?: boolean | 'auto';
+  /**
+   * Per-particle execution: run the particles on the lean runtime
+   * (`program-lean.ts`: replayed sites hand back their parent's recorded
+   * values, nothing scored or allocated there; default true), falling back
+   * to the general effect runtime when the lean one cannot run the model;
+   * false uses the general runtime. Both are exact SMC over the same
+   * program. `diagnostics.runtime` says which ran and `diagnostics.notLean`
+   * why not lean.
+   */
+  readonly lean?: boolean;
 }
 
 /**
@@ -226,6 +237,11 @@ class ProgramParticle<R> extends SuspendableRun {
     this.freeLogProbs();
   }
 
+  /** The values of the latent and deterministic sites of a finished particle, by address. */
+  values(): Record<string, Value> {
+    return (this.trace as Trace).values();
+  }
+
   /** Free the log-density tensors (values stay). */
   freeLogProbs(): void {
     for (const t of this.owned) t.dispose();
@@ -281,14 +297,28 @@ class ProgramParticle<R> extends SuspendableRun {
   }
 }
 
+/** What the per-particle driver needs of a particle (general runtime: `ProgramParticle`; lean: {@link LeanParticle}). */
+interface PerParticle {
+  readonly replayOf?: unknown;
+  readonly status: 'new' | 'suspended' | 'done';
+  checkpoint: number;
+  increment: number;
+  readonly returnValue?: unknown;
+  advance(model: Model<unknown[], never>, args: unknown[]): Promise<void>;
+  copy(rng: Rng): PerParticle;
+  kill(): void;
+  freeLogProbs(): void;
+  values(): Record<string, Value>;
+}
+
 /** The particle store for program particles: extra offspring are replayed copies, dropped ones unwound. */
-function programStore<R>(rng: Rng): ParticleStore<ProgramParticle<R>[]> {
+function programStore<P extends PerParticle>(rng: Rng): ParticleStore<P[]> {
   return {
     kind: 'program',
     select(state, ancestors) {
       const used = new Uint8Array(state.length);
       const out = Array.from(ancestors, (a) => {
-        if (used[a]) return state[a].copy(rng.split());
+        if (used[a]) return state[a].copy(rng.split()) as P;
         used[a] = 1;
         return state[a];
       });
@@ -466,26 +496,64 @@ function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, re
   });
 }
 
-/** Per-particle execution: each particle a live execution, copies by replay. */
+/**
+ * Per-particle execution: each particle a live execution, copies by replay.
+ * On the lean runtime (`program-lean.ts`) unless the model has handlers of
+ * its own, rejuvenation is asked for or `lean: false`; when the lean runtime
+ * gives up, the run starts again on the general runtime
+ * (`diagnostics.runtime` and `diagnostics.notLean` say so).
+ */
 async function smcPerParticleRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number, how: Execution & { kind: 'per-particle' }): Promise<Posterior<A, R>> {
-  const rng = rngFrom(options.seed ?? 0);
+  const moves = options.rejuvenate;
+  let notLean: string;
+  if (moves && moves.steps > 0) notLean = 'rejuvenation moves run on the general runtime';
+  else if (options.lean === false) notLean = 'lean: false';
+  else if (!leanHandles(m)) notLean = 'the model has handlers of its own';
+  else {
+    const pace = new Pacer(options.signal);
+    try {
+      return await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, m as unknown as Model<unknown[], R>, pace, (r) => new LeanParticle<R>(r, pace));
+    } catch (err) {
+      if (!(err instanceof LeanGiveUp)) throw err;
+      notLean = err.why;
+    }
+  }
   const pace = new Pacer(options.signal);
   // paced inside each execution too: a particle replaying a long prefix can be aborted mid-way
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
-  const store = programStore<R>(rng.split());
-  const moves = options.rejuvenate;
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
+  const rejuvenate = moves && moves.steps > 0 ? (state: ProgramParticle<R>[], t: number, r: Rng) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined;
+  const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'general', notLean }, model, pace, (r) => new ProgramParticle<R>(r), rejuvenate);
+  if (moves) post.diagnostics.rejuvenation = { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates };
+  return post;
+}
+
+/** The per-particle SMC loop over particles made by `make` (either runtime). */
+async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
+  m: Model<A, R>,
+  options: Omit<SMCProgramOptions, 'method'>,
+  args: A,
+  n: number,
+  tensorsSince: number,
+  how: { readonly kind: 'per-particle'; readonly notBatched: string; readonly runtime: 'lean' | 'general'; readonly notLean?: string },
+  model: Model<unknown[], R>,
+  pace: Pacer,
+  make: (rng: Rng) => P,
+  rejuvenate?: FeynmanKac<P[]>['rejuvenate'],
+): Promise<Posterior<A, R>> {
+  const rng = rngFrom(options.seed ?? 0);
+  const store = programStore<P>(rng.split());
   let replays = 0;
-  const fk: FeynmanKac<ProgramParticle<R>[]> = {
-    init: (count, r) => Array.from({ length: count }, () => new ProgramParticle<R>(r.split())),
+  const fk: FeynmanKac<P[]> = {
+    init: (count, r) => Array.from({ length: count }, () => make(r.split())),
     async step(state) {
       const pending = state.filter((p) => p.replayOf !== undefined);
       replays += pending.length;
       // copies first catch up with their parents, then everyone moves on
-      await mapPaced(pending, (p) => p.advance(model, args), pace);
+      await mapPaced(pending, (p) => p.advance(model as Model<unknown[], never>, args), pace);
       const before = state.map((p) => p.checkpoint);
       for (const p of state) p.increment = 0;
-      await mapPaced(state, (p) => p.advance(model, args), pace);
+      await mapPaced(state, (p) => p.advance(model as Model<unknown[], never>, args), pace);
       const logPotential = new Float64Array(state.length);
       state.forEach((p, i) => {
         logPotential[i] = p.checkpoint > before[i] || p.status === 'done' ? p.increment : 0;
@@ -494,28 +562,29 @@ async function smcPerParticleRun<A extends unknown[], R>(m: Model<A, R>, options
       return { state, logPotential };
     },
     done: (_t, state) => state.every((p) => p.status === 'done'),
-    rejuvenate: moves && moves.steps > 0 ? (state, t, r) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined,
+    rejuvenate,
     store,
   };
   const result = await runSMC(fk, smcSettings(options, n, rng.split()));
   for (const p of result.state) p.freeLogProbs();
   // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
   const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
-    values: (p.trace as Trace).values(),
+    values: p.values(),
     returnValue: p.returnValue as R,
     logWeight: result.logWeights[i]!,
   }] : []));
   return programPosterior(m, args, result, draws, tensorsSince, {
     execution: how.kind,
     notBatched: how.notBatched,
+    runtime: how.runtime,
+    ...(how.notLean === undefined ? {} : { notLean: how.notLean }),
     replays,
-    ...(moves ? { rejuvenation: { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates } } : {}),
   });
 }
 
 registerEngine<SMCProgramOptions>({
   name: 'smc',
-  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate', 'batched'],
+  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate', 'batched', 'lean'],
   description: 'sequential Monte Carlo over the observations of an async program (one batched execution where the program allows, else per particle with forking by replay)',
   run: (m, options, args) => smcProgram(m, options, args),
 });
