@@ -16,7 +16,9 @@
 import type { Rng } from '../../core/rng.js';
 import { type GradientCoroutine, type PhasePoint, type Position, hamiltonian, leapfrog } from './integrator.js';
 import type { EuclideanMetric } from './metric.js';
-import { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, chooseMetric } from './metric-choice.js';
+import { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, chooseLowRank, chooseMetric } from './metric-choice.js';
+import { fitLowRank } from './metric-lowrank-fit.js';
+import { packLowRank } from './metric-lowrank.js';
 import { WelfordCovariance, WelfordVariance } from './welford.js';
 
 /** Dual-averaging settings (Hoffman & Gelman 2014, Stan's defaults). */
@@ -152,13 +154,19 @@ export function windowSchedule(warmup: number, options: WindowOptions = {}): Win
  *
  * With `'auto'`, the full covariance is accumulated and each window's end
  * also chooses the metric's shape ({@link chooseMetric}): `kind` and
- * `decision` then say which shape the returned inverse metric has.
+ * `decision` then say which shape the returned inverse metric has. Above
+ * the dense cap, `'auto'` (and `'lowrank'` always) keeps the window's draws
+ * and gradients and fits a low-rank-plus-diagonal metric to them
+ * (`metric-lowrank-fit.ts`), which `'auto'` keeps when
+ * `chooseLowRank` says it pays.
  */
 export class MetricAdapter {
   private readonly acc: WelfordVariance | WelfordCovariance;
   private endIndex = 0;
-  private current: 'diag' | 'dense';
+  private current: 'diag' | 'dense' | 'lowrank';
   private lastDecision: MetricDecision | undefined;
+  /** The window's draws and gradients (row-major), kept for a low-rank fit; null when none is made. */
+  private readonly window: { draws: number[]; grads: number[] } | null;
 
   /**
    * @param mode - `diag`, `dense` or `auto` (an identity metric is not adapted).
@@ -174,11 +182,13 @@ export class MetricAdapter {
   ) {
     const full = mode === 'dense' || (mode === 'auto' && dim >= 2 && dim <= (choice.maxDenseDim ?? 100));
     this.acc = full ? new WelfordCovariance(dim) : new WelfordVariance(dim);
-    this.current = mode === 'dense' ? 'dense' : 'diag';
+    this.current = mode === 'dense' ? 'dense' : mode === 'lowrank' ? 'lowrank' : 'diag';
+    const lowRank = mode === 'lowrank' || (mode === 'auto' && dim >= 2 && dim > (choice.maxDenseDim ?? 100));
+    this.window = lowRank ? { draws: [], grads: [] } : null;
   }
 
   /** The shape of the latest inverse metric (for `auto`, the latest choice; `diag` before the first window ends). */
-  get kind(): 'diag' | 'dense' {
+  get kind(): 'diag' | 'dense' | 'lowrank' {
     return this.current;
   }
 
@@ -188,14 +198,25 @@ export class MetricAdapter {
   }
 
   /**
-   * Feeds the draw of warmup iteration `iteration` (0-based); returns the
-   * new inverse metric when that iteration ends a window, else null (length
-   * D for a diagonal metric, D*D row-major for a dense one: see `kind`).
+   * Feeds the draw of warmup iteration `iteration` (0-based) and the log
+   * density's gradient there (needed by a low-rank fit); returns the new
+   * inverse metric when that iteration ends a window, else null (length D
+   * for a diagonal metric, D*D row-major for a dense one, packed for a
+   * low-rank one: see `kind`).
+   *
+   * @throws RangeError when a low-rank fit is made and `grad` is missing.
    */
-  observe(iteration: number, q: ArrayLike<number>): Float64Array | null {
+  observe(iteration: number, q: ArrayLike<number>, grad?: ArrayLike<number>): Float64Array | null {
     const { firstSample, lastSample, ends } = this.schedule;
     if (iteration < firstSample || iteration > lastSample) return null;
     this.acc.add(q);
+    if (this.window !== null) {
+      if (grad === undefined) throw new RangeError(`adaptation: the ${this.mode} metric fit needs the gradient of every warmup draw`);
+      for (let i = 0; i < this.dim; i++) {
+        this.window.draws.push(q[i]!);
+        this.window.grads.push(grad[i]!);
+      }
+    }
     if (iteration !== ends[this.endIndex]) return null;
     this.endIndex += 1;
     const n = this.acc.count;
@@ -203,7 +224,10 @@ export class MetricAdapter {
     const ridge = 1e-3 * (5 / (n + 5));
     const d = this.dim;
     let out: Float64Array;
-    if (this.acc instanceof WelfordCovariance) {
+    const lowRank = this.window !== null ? this.fitWindow(n) : null;
+    if (lowRank !== null) {
+      out = lowRank;
+    } else if (this.acc instanceof WelfordCovariance) {
       const cov = this.acc.sampleCovariance();
       if (this.mode === 'auto') {
         this.lastDecision = chooseMetric(cov, d, n, this.choice);
@@ -220,9 +244,31 @@ export class MetricAdapter {
     } else {
       out = this.acc.sampleVariance();
       for (let i = 0; i < d; i++) out[i] = shrink * out[i]! + ridge;
+      // a forced low-rank metric with too few draws to fit stays low-rank, of rank 0
+      if (this.mode === 'lowrank') out = packLowRank(out, [], []);
     }
     this.acc.restart();
     return out;
+  }
+
+  /** The low-rank fit of the window just ended when it is to be used (else null: diagonal), and clears the window. */
+  private fitWindow(n: number): Float64Array | null {
+    const w = this.window!;
+    const draws = Float64Array.from(w.draws);
+    const grads = Float64Array.from(w.grads);
+    w.draws.length = 0;
+    w.grads.length = 0;
+    if (n < 3) {
+      if (this.mode === 'auto') this.current = 'diag';
+      return null;
+    }
+    const fit = fitLowRank(draws, grads, n, this.dim, this.choice);
+    if (this.mode === 'auto') {
+      this.lastDecision = chooseLowRank(fit, n, this.choice);
+      this.current = this.lastDecision.kind;
+      if (this.current !== 'lowrank') return null;
+    }
+    return fit.inverse;
   }
 }
 

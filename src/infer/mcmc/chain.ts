@@ -198,7 +198,7 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
 
     if (inWarmup) {
       if (adaptStep) stepSize = dual.update(t.acceptStat);
-      const inverse = metricAdapter?.observe(it, position.q) ?? null;
+      const inverse = metricAdapter?.observe(it, position.q, position.grad) ?? null;
       if (inverse !== null) {
         if (metricAdapter!.kind !== metric.kind) metric = new EuclideanMetric(metricAdapter!.kind, dim, inverse);
         else metric.setInverse(inverse);

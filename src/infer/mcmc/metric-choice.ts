@@ -21,15 +21,32 @@
  * metric costs O(D^2) per leapfrog step instead of O(D), which the cap on D
  * keeps small next to a gradient.
  *
+ * Above the cap the choice is between diagonal and low-rank-plus-diagonal
+ * (`metric-lowrank.ts`): each window's draws and gradients are fitted
+ * (`metric-lowrank-fit.ts`), and the fit is kept when its strongest
+ * direction changes the variance by more than `lowRankFactor` (default 3,
+ * i.e. at least sqrt(3) = 1.7x fewer leapfrog steps along it):
+ *
+ *   lowrank  when  D > maxDenseDim  and  max_j max(lambda_j, 1/lambda_j) > lowRankFactor;
+ *   diag     otherwise (Stan's variance estimate, as with `'diag'`).
+ *
+ * The fit's noise does not follow Marchenko–Pastur: on a Gaussian the
+ * draws' and the gradients' noise cancel (see `metric-lowrank-fit.ts`), so a
+ * fixed factor serves.
+ *
  * @module
  */
+import { symmetricEigenvalues } from './eigen.js';
 import type { MetricKind } from './metric.js';
+import type { LowRankFit } from './metric-lowrank-fit.js';
+
+export { symmetricEigenvalues };
 
 /** The mass-matrix setting: a fixed shape, or `'auto'` (chosen from the warmup by {@link chooseMetric}). */
 export type MassMatrixOption = MetricKind | 'auto';
 
 /** The accepted values of {@link MassMatrixOption}, for validation. */
-export const MASS_MATRIX_OPTIONS: readonly MassMatrixOption[] = ['identity', 'diag', 'dense', 'auto'];
+export const MASS_MATRIX_OPTIONS: readonly MassMatrixOption[] = ['identity', 'diag', 'dense', 'auto', 'lowrank'];
 
 /** Settings of the automatic choice. */
 export interface MetricChoiceOptions {
@@ -37,14 +54,26 @@ export interface MetricChoiceOptions {
   readonly maxDenseDim?: number;
   /** How far beyond the noise level the correlation's condition number must be; default 2. */
   readonly factor?: number;
+  /** Above `maxDenseDim`: how far (as a variance ratio) the fitted low-rank correction's strongest direction must reach to be used; default 3. */
+  readonly lowRankFactor?: number;
+  /** Largest number of directions a low-rank metric corrects; default 10. */
+  readonly maxRank?: number;
+  /** Low-rank eigenvalues within [1 / cutoff, cutoff] are left to the diagonal; default 2. */
+  readonly cutoff?: number;
 }
 
 /** What the automatic choice decided, and on what evidence. */
 export interface MetricDecision {
   /** The chosen shape. */
-  readonly kind: 'diag' | 'dense';
-  /** Condition number of the warmup draws' correlation matrix (Infinity when singular; NaN when not computed). */
+  readonly kind: 'diag' | 'dense' | 'lowrank';
+  /**
+   * Condition number of the warmup draws' correlation matrix (Infinity when
+   * singular; NaN when not computed); for a low-rank decision, the strongest
+   * fitted direction's variance ratio max(lambda, 1 / lambda).
+   */
   readonly conditionNumber: number;
+  /** For a low-rank decision: the directions the fitted metric corrects. */
+  readonly rank?: number;
   /** The threshold it was compared with (factor times the noise level). */
   readonly threshold: number;
   /** Warmup draws the estimate was made from. */
@@ -60,50 +89,6 @@ export function noiseCondition(d: number, n: number): number {
   if (!(n > d)) return Infinity;
   const r = Math.sqrt(d / n);
   return ((1 + r) / (1 - r)) ** 2;
-}
-
-/**
- * Eigenvalues of a symmetric d x d matrix (row-major), by cyclic Jacobi
- * rotations; the input is not modified.
- */
-export function symmetricEigenvalues(a: Float64Array, d: number): Float64Array {
-  const m = a.slice();
-  for (let sweep = 0; sweep < 50; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let i = 0; i < d; i++) {
-      diag += m[i * d + i]! ** 2;
-      for (let j = i + 1; j < d; j++) off += m[i * d + j]! ** 2;
-    }
-    if (off <= 1e-24 * diag) break;
-    for (let p = 0; p < d; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = m[p * d + q]!;
-        if (apq === 0) continue;
-        const app = m[p * d + p]!;
-        const aqq = m[q * d + q]!;
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < d; k++) {
-          const akp = m[k * d + p]!;
-          const akq = m[k * d + q]!;
-          m[k * d + p] = c * akp - s * akq;
-          m[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = m[p * d + k]!;
-          const aqk = m[q * d + k]!;
-          m[p * d + k] = c * apk - s * aqk;
-          m[q * d + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  const out = new Float64Array(d);
-  for (let i = 0; i < d; i++) out[i] = m[i * d + i]!;
-  return out;
 }
 
 /** The condition number of the correlation matrix of a covariance (row-major d x d). */
@@ -135,4 +120,38 @@ export function chooseMetric(cov: Float64Array, d: number, n: number, options: M
   if (d < 2 || d > maxDenseDim || !Number.isFinite(threshold)) return { kind: 'diag', conditionNumber: NaN, threshold, draws: n };
   const conditionNumber = correlationCondition(cov, d);
   return { kind: conditionNumber > threshold ? 'dense' : 'diag', conditionNumber, threshold, draws: n };
+}
+
+/**
+ * Low-rank or diagonal, above the dense cap, from a low-rank fit to `n`
+ * warmup draws; see the module notes for the rule.
+ */
+export function chooseLowRank(fit: LowRankFit, n: number, options: MetricChoiceOptions = {}): MetricDecision {
+  const { lowRankFactor = 3 } = options;
+  let strongest = 1;
+  for (const l of fit.lambda) strongest = Math.max(strongest, l, 1 / l);
+  return { kind: strongest > lowRankFactor ? 'lowrank' : 'diag', conditionNumber: strongest, threshold: lowRankFactor, draws: n, rank: fit.rank };
+}
+
+/**
+ * The metric of a run in words: the shape each chain ended warmup with and,
+ * for an automatic choice, the evidence (condition number of the warmup
+ * draws' correlation matrix against the threshold; above the dense cap, the
+ * low-rank fit's rank and strongest variance ratio against `lowRankFactor`).
+ */
+export function describeMetricChoice(kinds: readonly MetricKind[], decisions: readonly (MetricDecision | undefined)[] | undefined): string {
+  const shapes = [...new Set(kinds)];
+  const head = shapes.length === 1 ? shapes[0]! : `per chain ${kinds.join(', ')}`;
+  const made = decisions?.filter((x): x is MetricDecision => x !== undefined) ?? [];
+  if (made.length === 0) return decisions === undefined ? `${head} (as asked)` : `${head} (auto: no warmup window to choose from)`;
+  const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(3) : 'Infinity');
+  const range = (xs: number[], f: (x: number) => string): string => `${f(Math.min(...xs))}-${f(Math.max(...xs))}`;
+  const evidence = `against threshold ${fmt(made[0]!.threshold)} from ${made[0]!.draws} draws`;
+  const lowRank = made.filter((x) => x.rank !== undefined);
+  if (lowRank.length > 0) {
+    return `${head} (auto: rank ${range(lowRank.map((x) => x.rank!), String)}, strongest direction's variance ratio ${range(lowRank.map((x) => x.conditionNumber), fmt)} ${evidence})`;
+  }
+  const conds = made.map((x) => x.conditionNumber).filter((c) => !Number.isNaN(c));
+  if (conds.length === 0) return `${head} (auto: dimension above the dense cap)`;
+  return `${head} (auto: condition number of the warmup correlation ${range(conds, fmt)} ${evidence})`;
 }

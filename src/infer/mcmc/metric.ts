@@ -10,12 +10,16 @@
  */
 import type { Rng } from '../../core/rng.js';
 import { cholesky, isSymmetric, matVecInto, solveLowerTranspose, zeros } from './linalg.js';
+import { LowRankInverse } from './metric-lowrank.js';
 
-/** The shape of the mass matrix: identity, diagonal, or dense. */
-export type MetricKind = 'identity' | 'diag' | 'dense';
+/**
+ * The shape of the mass matrix: identity, diagonal, dense, or `lowrank`
+ * (diagonal corrected along a few directions; see `metric-lowrank.ts`).
+ */
+export type MetricKind = 'identity' | 'diag' | 'dense' | 'lowrank';
 
 /** The metric kinds, for validation. */
-export const METRIC_KINDS: readonly MetricKind[] = ['identity', 'diag', 'dense'];
+export const METRIC_KINDS: readonly MetricKind[] = ['identity', 'diag', 'dense', 'lowrank'];
 
 /** A Euclidean metric given by its inverse mass matrix. */
 export class EuclideanMetric {
@@ -24,6 +28,8 @@ export class EuclideanMetric {
   private chol: Float64Array | null = null;
   /** 1 / sqrt(diagonal of the inverse metric) for diagonal metrics. */
   private invSqrt: Float64Array | null = null;
+  /** The low-rank-plus-diagonal algebra; unused otherwise. */
+  private low: LowRankInverse | null = null;
   /** Scratch vector for dense products (never escapes a method call). */
   private readonly scratch: number[];
 
@@ -31,7 +37,9 @@ export class EuclideanMetric {
    * @param kind - identity, diag or dense.
    * @param dim - the dimension D.
    * @param inverse - the inverse mass matrix: length D for `diag` (the
-   *   variances), D*D row-major for `dense`; default the identity.
+   *   variances), D*D row-major for `dense`, packed
+   *   `[sigma^2 (D) | lambda (k) | k directions of D]` for `lowrank`
+   *   (see `metric-lowrank.ts`); default the identity.
    */
   constructor(
     readonly kind: MetricKind,
@@ -55,7 +63,7 @@ export class EuclideanMetric {
     return m;
   }
 
-  /** A copy of the inverse mass matrix (length D, or D*D row-major for dense). */
+  /** A copy of the inverse mass matrix (length D, D*D row-major for dense, packed for lowrank). */
   get inverse(): Float64Array {
     return this.inv.slice();
   }
@@ -68,6 +76,12 @@ export class EuclideanMetric {
    */
   setInverse(inverse: Float64Array): void {
     const d = this.dim;
+    if (this.kind === 'lowrank') {
+      if (!(inverse instanceof Float64Array)) throw new RangeError(`metric: a lowrank inverse metric must be a Float64Array, got ${typeof inverse}`);
+      this.low = new LowRankInverse(d, inverse);
+      this.inv = inverse.slice();
+      return;
+    }
     const want = this.kind === 'dense' ? d * d : d;
     if (!(inverse instanceof Float64Array) || inverse.length !== want) {
       throw new RangeError(
@@ -104,6 +118,8 @@ export class EuclideanMetric {
         return out;
       case 'dense':
         return matVecInto(this.inv, x, out);
+      case 'lowrank':
+        return this.low!.velocityInto(x, out);
     }
   }
 
@@ -123,6 +139,8 @@ export class EuclideanMetric {
         for (let i = 0; i < d; i++) s += a[i]! * v[i]!;
         return s;
       }
+      case 'lowrank':
+        return this.low!.innerProduct(a, b);
     }
   }
 
@@ -142,8 +160,9 @@ export class EuclideanMetric {
       case 'diag':
         for (let i = 0; i < d; i++) out.push(q[i]! + eps * this.inv[i]! * p[i]!);
         return out;
-      case 'dense': {
-        const v = matVecInto(this.inv, p, this.scratch);
+      case 'dense':
+      case 'lowrank': {
+        const v = this.velocity(p, this.scratch);
         for (let i = 0; i < d; i++) out.push(q[i]! + eps * v[i]!);
         return out;
       }
@@ -163,8 +182,9 @@ export class EuclideanMetric {
       case 'diag':
         for (let i = 0; i < d; i++) q[i] = q[i]! + eps * this.inv[i]! * p[i]!;
         return;
-      case 'dense': {
-        const v = matVecInto(this.inv, p, this.scratch);
+      case 'dense':
+      case 'lowrank': {
+        const v = this.velocity(p, this.scratch);
         for (let i = 0; i < d; i++) q[i] = q[i]! + eps * v[i]!;
         return;
       }
@@ -182,6 +202,7 @@ export class EuclideanMetric {
       for (let i = 0; i < d; i++) z[i] = z[i]! * s[i]!;
       return z;
     }
+    if (this.kind === 'lowrank') return this.low!.sqrtMassInto(z, zeros(d));
     // M^{-1} = L L^T, so p = L^{-T} z has covariance (L L^T)^{-1} = M.
     return solveLowerTranspose(this.chol!, z);
   }
