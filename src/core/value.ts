@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // gradients of every op, so tensor paths are differentiable wherever tyche is used
 import '../backend/gradients.js';
+import { scalar64, tensor64 } from '../backend/float64-constants.js';
 import { TycheError } from './errors.js';
 
 /** A number or a tensor. */
@@ -42,7 +43,7 @@ const arrayTensors = new WeakMap<object, tf.Tensor>();
 function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array): tf.Tensor {
   let t = arrayTensors.get(x);
   if (t === undefined || t.isDisposed) {
-    t = tf.tensor(x as number[]);
+    t = tensor64(x); // remembers the doubles for float64 replays (backend/float64-constants.ts)
     arrayTensors.set(x, t);
   }
   return t;
@@ -102,12 +103,12 @@ function stackValues(x: readonly unknown[], what: string): tf.Tensor {
       throw new TycheError(`${what}: element ${i} has shape [${shapeOf(p).join(', ')}], which does not broadcast with the elements before it ([${shape.join(', ')}]); the elements are stacked along a new last axis`);
     }
   });
-  return tf.tidy(() => tf.stack(parts.map((p) => tf.broadcastTo(typeof p === 'number' ? tf.scalar(p) : p.dtype === 'float32' ? p : tf.cast(p, 'float32'), shape)), -1));
+  return tf.tidy(() => tf.stack(parts.map((p) => tf.broadcastTo(typeof p === 'number' ? scalar64(p) : p.dtype === 'float32' ? p : tf.cast(p, 'float32'), shape)), -1));
 }
 
-/** A tensor from any value (numbers become scalars). */
+/** A tensor from any value (numbers become scalars that remember their double, see backend/float64-constants.ts). */
 export function toTensor(x: Value): tf.Tensor {
-  return typeof x === 'number' ? tf.scalar(x) : x;
+  return typeof x === 'number' ? scalar64(x) : x;
 }
 
 /** Short description of a value for error messages. */

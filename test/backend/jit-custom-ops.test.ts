@@ -102,10 +102,10 @@ describe('custom ops on the compiled path', () => {
     const replay = replayedChainsLogDensityFn(decayModel, [], layout, 1);
     await replay(Float64Array.of(-1, 0.5));
     // the change of the log density between two rates, from the exact solution in float64 (the data and the
-    // noise scale as the float32 constants the model holds; additive constants cancel): the replay matches to 1e-9
+    // noise scale as the doubles the record holds, backend/float64-constants.ts; additive constants cancel): the replay matches to 1e-9
     const y0 = 1.7;
     const logp = (k: number) =>
-      ts.reduce((s, t, i) => s - 0.5 * ((Math.fround(yObs[i]!) - y0 * Math.exp(-k * t)) / Math.fround(0.1)) ** 2, 0) - 0.5 * ((Math.log(k) + 1) / 0.5) ** 2;
+      ts.reduce((s, t, i) => s - 0.5 * ((yObs[i]! - y0 * Math.exp(-k * t)) / 0.1) ** 2, 0) - 0.5 * ((Math.log(k) + 1) / 0.5) ** 2;
     const at = (k: number) => replay.replayOnly(Float64Array.of(Math.log(k), Math.log(y0)))!.logp[0]!;
     expect(Math.abs(at(0.35) - at(0.3) - (logp(0.35) - logp(0.3)))).toBeLessThan(1e-9);
   }, 60_000);

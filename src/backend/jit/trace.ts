@@ -27,6 +27,15 @@
  * Multi-output kernels are recorded as one node per output (`SplitV` and
  * `Unpack` become slices), so every node has exactly one output.
  *
+ * Constants are captured in float64 where the doubles are known: a tensor
+ * tyche made from JS numbers remembers them (`../float64-constants.ts`), and
+ * a kernel on constants only (the log of a data scale, a constant's reshape)
+ * is computed again in float64 by its replay rule as the code runs, from its
+ * inputs' doubles (or float32 values where no doubles are known). Only
+ * tensors made outside tyche (`tf.tensor` of user data, numbers tfjs ops
+ * convert themselves) and outputs of kernels without a rule keep their
+ * float32 values.
+ *
  * This relies on tfjs-core internals (`runKernelFunc`, `state.kernelDepth`),
  * like `autodiff.ts`; tfjs-core is pinned and tests guard it.
  *
@@ -34,6 +43,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CUSTOM_PREFIX, type CustomOp, runCustomOp } from './custom-kernels.js';
+import { float64Of } from '../float64-constants.js';
+import { ruleFor } from './program.js';
 
 /** A reference to a value in a recorded graph. */
 export type Ref = { readonly kind: 'input' } | { readonly kind: 'node'; readonly index: number } | { readonly kind: 'const'; readonly index: number };
@@ -120,6 +131,8 @@ class Recorder {
   readonly dependent = new Map<number, Ref>();
   /** tensor id -> constant index (captured once). */
   readonly constIndex = new Map<number, number>();
+  /** tensor id -> float64 values of a constant computed by the traced code, recomputed by its replay rule (see {@link Recorder.fold}). */
+  readonly folded = new Map<number, Float64Array>();
   reason: string | undefined;
   reading = false;
   /** Above 0 while a custom op ({@link customOp}) computes: its internal kernels and reads are not recorded. */
@@ -175,21 +188,53 @@ class Recorder {
     return undefined;
   }
 
+  /** The best-known values of a constant tensor: folded or remembered doubles, else its own (float32) values. */
+  values64(t: tf.Tensor): Float64Array {
+    const known = this.folded.get(t.id) ?? float64Of(t);
+    if (known) return known;
+    this.reading = true;
+    try {
+      return Float64Array.from(t.dataSync() as ArrayLike<number>, Number);
+    } finally {
+      this.reading = false;
+    }
+  }
+
   refOf(t: tf.Tensor): Ref {
     const d = this.dependent.get(t.id);
     if (d) return d;
     let k = this.constIndex.get(t.id);
     if (k === undefined) {
       k = this.constants.length;
-      this.reading = true;
-      try {
-        this.constants.push({ values: Float64Array.from(t.dataSync() as ArrayLike<number>, Number), shape: [...t.shape], dtype: t.dtype });
-      } finally {
-        this.reading = false;
-      }
+      this.constants.push({ values: this.values64(t), shape: [...t.shape], dtype: t.dtype });
       this.constIndex.set(t.id, k);
     }
     return { kind: 'const', index: k };
+  }
+
+  /**
+   * A kernel on constants only: compute its outputs again in float64 with
+   * the kernel's replay rule from its inputs' best-known values, so that a
+   * constant derived from data (`log(scale)`, `lgamma(k + 1)`) carries the
+   * doubles' precision into the record. Kernels without a rule, or whose
+   * rule fails here, keep tfjs's float32 outputs.
+   */
+  fold(kernel: string, inputs: readonly tf.Tensor[], attrs: Record<string, unknown>, outs: readonly tf.Tensor[]): void {
+    if (inputs.length === 0 || inputs.some((t) => t.dtype === 'string' || t.dtype === 'complex64')) return;
+    const rule = ruleFor(kernel);
+    if (!rule) return;
+    try {
+      const slots = inputs.map((t) => ({ value: this.values64(t), grad: undefined, shape: [...t.shape] }));
+      const inputShapes = inputs.map((t) => [...t.shape]);
+      outs.forEach((o, i) => {
+        const out = { value: new Float64Array(o.size), grad: undefined, shape: [...o.shape] };
+        const node: GraphNode = { kernel, inputs: [], inputShapes, attrs: { ...attrs }, shape: [...o.shape], dtype: o.dtype, outputIndex: i };
+        rule(slots, out, node).forward();
+        this.folded.set(o.id, out.value);
+      });
+    } catch {
+      // no float64 values for this constant: its float32 values are captured where used
+    }
   }
 
   record(params: KernelParams, out: tf.Tensor | tf.Tensor[]): void {
@@ -201,17 +246,21 @@ class Recorder {
     const named = Object.entries(params.inputs).filter((e): e is [string, tf.Tensor] => e[1] instanceof tf.Tensor);
     for (const [, t] of named) this.consumed.add(t.id);
     const anyDependent = named.some(([, t]) => this.dependent.has(t.id));
-    if (!anyDependent) return; // a constant computation: its outputs are captured by value where used
     const kernel = params.kernelName;
+    const order = kernel === undefined ? undefined : INPUT_ORDER[kernel];
+    const inputs = order ? order.map((n) => params.inputs[n]).filter((t): t is tf.Tensor => t instanceof tf.Tensor) : named.map(([, t]) => t);
+    const outs = Array.isArray(out) ? out : [out];
+    if (!anyDependent) {
+      // a constant computation: its outputs are captured by value where used, in float64 where it folds
+      if (kernel !== undefined) this.fold(kernel, inputs, params.attrs ?? {}, outs);
+      return;
+    }
     if (kernel === undefined) {
       this.refuse('a custom-gradient op (tf.customGrad) acts on the parameters');
       return;
     }
-    const order = INPUT_ORDER[kernel];
-    const inputs = order ? order.map((n) => params.inputs[n]).filter((t): t is tf.Tensor => t instanceof tf.Tensor) : named.map(([, t]) => t);
     const refs = inputs.map((t) => this.refOf(t));
     const shapes = inputs.map((t) => [...t.shape]);
-    const outs = Array.isArray(out) ? out : [out];
     outs.forEach((o, i) => {
       const index = this.nodes.length;
       this.nodes.push({ kernel, inputs: refs, inputShapes: shapes, attrs: { ...(params.attrs ?? {}) }, shape: [...o.shape], dtype: o.dtype, outputIndex: i });
@@ -244,7 +293,24 @@ class Recorder {
   /** A custom op's launch: one node taking `inputs` (see {@link customOp}). */
   recordCustom(op: CustomOp, inputs: readonly tf.Tensor[], out: tf.Tensor): void {
     for (const t of inputs) this.consumed.add(t.id);
-    if (!inputs.some((t) => this.dependent.has(t.id))) return; // constant: captured by value where used
+    if (!inputs.some((t) => this.dependent.has(t.id))) {
+      // constant: captured by value where used, in float64 from the op's own code
+      try {
+        const k = op.instantiate(
+          inputs.map((t) => [...t.shape]),
+          [...out.shape],
+        );
+        const values = new Float64Array(out.size);
+        k.forward(
+          inputs.map((t) => this.values64(t)),
+          values,
+        );
+        this.folded.set(out.id, values);
+      } catch {
+        // the op rejects these values in float64 too: tfjs's outcome stands
+      }
+      return;
+    }
     const index = this.nodes.length;
     this.nodes.push({
       kernel: CUSTOM_PREFIX + op.name,

@@ -1,0 +1,115 @@
+/**
+ * The JIT's record in float64: constants captured from data and parameters
+ * given as JS numbers carry their doubles (backend/float64-constants.ts,
+ * constant folding in jit/trace.ts), so a replayed log density equals a hand
+ * float64 computation to ~1e-12 on data float32 cannot hold.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { CompiledGraph } from '../../src/backend/jit/program.js';
+import { type Graph, traceTensorFunction } from '../../src/backend/jit/trace.js';
+import { float64Of, tensor64 } from '../../src/backend/float64-constants.js';
+import { layoutOf, logDensityTensorFn } from '../../src/infer/mcmc/potential.js';
+import { rngFrom } from '../../src/core/rng.js';
+import { lgammaNumber } from '../../src/math/special.js';
+import { Normal, Poisson, model, ops } from '../../src/index.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+// data float32 cannot hold: 0.1 steps with 1e-9 offsets, counts above 2^24, a data scale of 0.1 steps
+const ys = Array.from({ length: 12 }, (_, i) => 1 + 0.1 * i + (i + 1) * 1e-9);
+const sigmas = Float64Array.from({ length: 12 }, (_, i) => 0.3 + 0.1 * i);
+const counts = [16777217, 33554435, 20000001];
+
+const normal = (x: number, m: number, s: number): number => -0.5 * ((x - m) / s) ** 2 - Math.log(s) - 0.5 * Math.log(2 * Math.PI);
+
+/** A model over (mu, lr) and its log density by hand in float64 as a list of terms. */
+interface Case {
+  readonly m: ReturnType<typeof model<[], void>>;
+  readonly terms: (mu: number, lr: number) => number[];
+}
+
+const CASES: Record<string, Case> = {
+  // data with 0.1 steps and 1e-9 offsets; a data scale with 0.1 steps; parameters as JS numbers
+  'Normal data': {
+    m: model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0.1, 3.3));
+      const lr = await sample('lr', Normal(-0.7, 2.1));
+      await observe('y', Normal(mu, 0.3), ys);
+      await observe('z', Normal(ops.add(mu, 0.7), ops.exp(lr)), ys);
+      await observe('w', Normal(ops.mul(mu, 1.1), sigmas), ys);
+    }),
+    terms: (mu, lr) => {
+      const t = [normal(mu, 0.1, 3.3), normal(lr, -0.7, 2.1)];
+      ys.forEach((y, i) => t.push(normal(y, mu, 0.3), normal(y, mu + 0.7, Math.exp(lr)), normal(y, mu * 1.1, sigmas[i]!)));
+      return t;
+    },
+  },
+  // counts above 2^24
+  'Poisson counts': {
+    m: model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0.1, 3.3));
+      const lr = await sample('lr', Normal(16.7, 2.1));
+      await observe('k', Poisson(ops.exp(ops.add(lr, ops.mul(mu, 0.01)))), counts);
+    }),
+    terms: (mu, lr) => {
+      const t = [normal(mu, 0.1, 3.3), normal(lr, 16.7, 2.1)];
+      const r = lr + mu * 0.01;
+      for (const k of counts) t.push(k * r, -Math.exp(r), -lgammaNumber(k + 1));
+      return t;
+    },
+  },
+};
+
+const POINTS = [
+  [0.9, -0.5],
+  [1.37, 16.9],
+  [0.41, 17.2],
+] as const;
+
+async function recordOf(c: Case, at: readonly number[]): Promise<Graph> {
+  const { layout } = await layoutOf(c.m, [], rngFrom(1));
+  const density = logDensityTensorFn(c.m, [], layout, undefined);
+  const r = await traceTensorFunction(density, tf.tensor1d(at as number[]));
+  if (!r.graph) throw new Error(`not traced: ${r.reason}`);
+  return r.graph;
+}
+
+/** The worst error of the replayed log density against the hand computation, relative to the sum of its terms' magnitudes (the scale of float64 rounding). */
+function worstError(c: Case, graph: Graph): number {
+  const compiled = CompiledGraph.compile(graph);
+  if (!(compiled instanceof CompiledGraph)) throw new Error(compiled.reason);
+  let worst = 0;
+  for (const [mu, lr] of POINTS) {
+    const got = compiled.run(Float64Array.of(mu, lr), false)!.value[0]!;
+    const terms = c.terms(mu, lr);
+    const want = terms.reduce((a, b) => a + b, 0);
+    const scale = terms.reduce((a, b) => a + Math.abs(b), 0);
+    worst = Math.max(worst, Math.abs(got - want) / scale);
+  }
+  return worst;
+}
+
+describe('float64 constants in the record', () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    it(`${name}: the replayed log density equals a float64 hand computation to 1e-12 (planted: constants rounded to float32 fail)`, async () => {
+      const graph = await recordOf(c, [0.9, name === 'Normal data' ? -0.5 : 16.5]);
+      const err = worstError(c, graph);
+      const rounded = worstError(c, { ...graph, constants: graph.constants.map((k) => ({ ...k, values: k.values.map(Math.fround) })) });
+      console.log(`${name}: worst relative error ${err.toExponential(2)} (constants rounded to float32: ${rounded.toExponential(2)})`);
+      expect(err).toBeLessThan(1e-12);
+      expect(rounded).toBeGreaterThan(1e-12);
+    });
+  }
+
+  it('tensor64 remembers doubles only where float32 loses them; reshape keeps them, and a plain tf.tensor has none', () => {
+    const t = tensor64([[0.1, 0.5], [2, 3]]);
+    expect(Array.from(float64Of(t)!)).toEqual([0.1, 0.5, 2, 3]);
+    expect(Array.from(float64Of(tf.reshape(t, [4]))!)).toEqual([0.1, 0.5, 2, 3]);
+    expect(float64Of(tensor64([0.5, 2, 3]))).toBeUndefined();
+    expect(float64Of(tf.tensor([0.1]))).toBeUndefined();
+  });
+});
