@@ -34,7 +34,8 @@
  * @module
  */
 import { branchOnTensorSourceError } from './errors.js';
-import { nameOccurrences, type NameOccurrence } from './js-scopes.js';
+import { Kinds, type PartialKind } from './js-kinds.js';
+import { type FunctionInfo, functionsOf, innermostFunction, nameOccurrences, type NameOccurrence } from './js-scopes.js';
 import { tokenize, type Token, type Tokens } from './js-tokens.js';
 
 /** A tensor comparison used as a JS condition, found in source text. */
@@ -49,9 +50,19 @@ export interface ConditionFinding {
    * Where it is used: `if`, `while`, `for`, `?:` (test of a conditional),
    * `!`, `&&`/`||` (an operand tested for truth), `Boolean()`, or
    * `predicate` (returned by the callback of `filter`, `some`, `every`,
-   * `find`, `findIndex`, `findLast`, `findLastIndex`).
+   * `find`, `findIndex`, `findLast`, `findLastIndex`), `switch` (the value
+   * switched on) or `case` (a case's value: compared with `===`, which a
+   * tensor never equals).
    */
-  readonly use: 'if' | 'while' | 'for' | '?:' | '!' | '&&/||' | 'Boolean()' | 'predicate';
+  readonly use: 'if' | 'while' | 'for' | '?:' | '!' | '&&/||' | 'Boolean()' | 'predicate' | 'switch' | 'case';
+}
+
+/** A comparison call: its tokens [start, end] (receiver included), the op's name and the `(` of its arguments. */
+interface Call {
+  readonly start: number;
+  readonly end: number;
+  readonly op: string;
+  readonly open: number;
 }
 
 /** Names of comparison and logical ops whose result is a boolean tensor when an argument is a tensor. */
@@ -59,6 +70,17 @@ const COMPARISONS = new Set([
   'gt', 'lt', 'ge', 'le', 'eq', 'ne', 'and', 'isInteger',
   'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual',
   'logicalAnd', 'logicalOr', 'logicalNot', 'logicalXor', 'isNaN', 'isInf', 'isFinite',
+]);
+
+/**
+ * tyche's ops that return a JS boolean when every argument is a number
+ * (`and`: a JS boolean): `ops.lt(k, 2)` on a loop counter is right. tfjs's
+ * (`tf.greater(2, 1)`) return a tensor even then.
+ */
+const ON_NUMBERS = new Map<string, { arity: number; kind: 'number' | 'boolean' }>([
+  ['gt', { arity: 2, kind: 'number' }], ['lt', { arity: 2, kind: 'number' }], ['ge', { arity: 2, kind: 'number' }],
+  ['le', { arity: 2, kind: 'number' }], ['eq', { arity: 2, kind: 'number' }], ['isInteger', { arity: 1, kind: 'number' }],
+  ['and', { arity: 2, kind: 'boolean' }],
 ]);
 
 /** Those whose short names other libraries use for methods of number classes (Decimal, Long): reported only with the op's arity. */
@@ -101,8 +123,12 @@ class Lint {
   private readonly parent: readonly number[];
   /** The test of each `for (init; test; update)` header, as [first `;`, second `;`]. */
   private readonly forTests = new Map<number, number>();
-  /** Variables bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`), by `js-scopes.ts` variable. */
-  private readonly aliases = new Set<string>();
+  /** Variables bound to a comparison op (`const { gt } = ops`, `const greater = tf.greater`), by `js-scopes.ts` variable, with the op's name. */
+  private readonly aliases = new Map<string, string>();
+  /** Functions written in the source (`js-scopes.ts`). */
+  private readonly fns: readonly FunctionInfo[];
+  /** What expressions certainly yield (made when first needed). */
+  private kindsOf: Kinds | undefined;
   /** Every plain name's occurrence, and the variable at each token index. */
   private readonly occurrences: readonly NameOccurrence[];
   private readonly variableAt: ReadonlyMap<number, string>;
@@ -113,6 +139,7 @@ class Lint {
     this.parent = toks.parent;
     this.occurrences = nameOccurrences(toks);
     this.variableAt = new Map(this.occurrences.map((o) => [o.index, o.variable]));
+    this.fns = functionsOf(toks);
     this.findForTests();
     this.findAliases();
   }
@@ -126,12 +153,23 @@ class Lint {
     const calls: [number, number][] = [];
     for (let i = 0; i < this.t.length; i++) {
       const call = this.comparisonCall(i);
-      if (call) {
-        calls.push(call);
-        report(call[0], call[1], this.tested(call[0], call[1]));
+      // (tyche's `ops.lt(k, 2)` on numbers is a JS boolean)
+      if (call && this.onNumbers(call) !== 'boolean') {
+        calls.push([call.start, call.end]);
+        report(call.start, call.end, this.tested(call.start, call.end));
       }
     }
-    for (const i of this.comparisonVariableReads(calls)) report(i, i, this.tested(i, i));
+    let reads = this.comparisonVariableReads(calls);
+    // local functions that only ever return a comparison: their calls are comparisons too
+    for (let round = 0; round < 4; round++) {
+      const more = this.helperCalls(calls, reads);
+      if (more.calls.length === 0 && more.passed.length === 0) break;
+      for (const [start, end] of more.calls) report(start, end, this.tested(start, end));
+      for (const i of more.passed) report(i, i, 'predicate');
+      calls.push(...more.calls);
+      reads = this.comparisonVariableReads(calls);
+    }
+    for (const i of reads) report(i, i, this.tested(i, i));
     return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, f]) => f);
   }
 
@@ -140,16 +178,47 @@ class Lint {
     return isPunct(this.t[i - 1], '.') || isPunct(this.t[i - 1], '?.');
   }
 
+  /** What the expressions of this source certainly yield (`js-kinds.ts`). */
+  private get kinds(): Kinds {
+    this.kindsOf ??= new Kinds({ tokens: this.t, match: this.match, parent: this.parent }, this.occurrences, this.fns, {
+      call: (callee, open, kindOf) => {
+        const i = isPunct(this.t[callee], ')') ? callee - 1 : callee;
+        const call = this.comparisonCall(i);
+        return call !== undefined && call.open === open ? this.onNumbers(call, kindOf) : undefined;
+      },
+      expressionEnd: (k) => this.expressionEnd(k),
+    });
+    return this.kindsOf;
+  }
+
   /**
-   * If a comparison call has its op name at token i, the token range
-   * [start, end] of the whole call (receiver included).
+   * `'boolean'` where the call is one of tyche's ops that returns a JS
+   * boolean on numbers (`ops.lt(k, 2)`) and its arguments certainly are
+   * numbers (`and`: JS booleans); `'unknown'` where it may return a tensor;
+   * `'any'` while a variable in an argument is still being solved.
    */
-  private comparisonCall(i: number): [number, number] | undefined {
+  private onNumbers(call: Call, kindOf?: (s: number, e: number) => PartialKind): PartialKind {
+    const want = ON_NUMBERS.get(call.op);
+    if (want === undefined) return 'unknown';
+    const args = this.kinds.arguments(call.open);
+    if (args.length !== want.arity) return 'unknown';
+    let pending = false;
+    for (const [s, e] of args) {
+      const k = kindOf ? kindOf(s, e) : this.kinds.of(s, e);
+      if (k === 'any') pending = true;
+      else if (k !== want.kind) return 'unknown';
+    }
+    return pending ? 'any' : 'boolean';
+  }
+
+  /** If a comparison call has its op name at token i: its tokens, op and arguments. */
+  private comparisonCall(i: number): Call | undefined {
     const t = this.t;
     const name = t[i];
     if (name.kind !== 'name') return undefined;
-    const alias = this.isAlias(i);
-    if (!COMPARISONS.has(name.text) && !alias) return undefined;
+    const alias = this.aliasOp(i);
+    if (!COMPARISONS.has(name.text) && alias === undefined) return undefined;
+    const op = alias ?? name.text;
     let open = i + 1;
     if (isPunct(t[open], '?.')) open++;
     if (this.isMember(i)) {
@@ -157,20 +226,20 @@ class Lint {
       if (recv === i - 1) return undefined;
       // `Number.isInteger(x)`, and `this.eq(x)` (a number class's own method, e.g. Long's)
       if (recv === i - 2 && isName(t[recv]) && (BUILTINS.has(t[recv].text) || t[recv].text === 'this')) return undefined;
-      if (isPunct(t[open], '(') && this.match[open] > 0) return alias || this.arityFits(name.text, open) ? [recv, this.match[open]] : undefined;
+      if (isPunct(t[open], '(') && this.match[open] > 0) return alias !== undefined || this.arityFits(name.text, open) ? { start: recv, end: this.match[open], op, open } : undefined;
       // `(0, ns.gt)(a, b)`: a transpiler's call of a named import
       const paren = recv - 3;
       if (isPunct(t[i + 1], ')') && this.match[i + 1] === paren && isPunct(t[recv - 1], ',') && t[recv - 2]?.kind === 'number' && isPunct(t[i + 2], '(') && this.match[i + 2] > 0 && this.arityFits(name.text, i + 2)) {
-        return [paren, this.match[i + 2]];
+        return { start: paren, end: this.match[i + 2], op, open: i + 2 };
       }
       return undefined;
     }
-    if (!BARE_COMPARISONS.has(name.text) && !alias) return undefined;
+    if (!BARE_COMPARISONS.has(name.text) && alias === undefined) return undefined;
     if (!isPunct(t[open], '(') || this.match[open] < 0) return undefined;
     const prev = t[i - 1];
     // a declaration or method definition of that name, not a call
     if (isName(prev, 'function') || isName(prev, 'new') || isPunct(t[this.match[open] + 1], '{')) return undefined;
-    return [i, this.match[open]];
+    return { start: i, end: this.match[open], op, open };
   }
 
   /**
@@ -256,11 +325,13 @@ class Lint {
       const head = t[s - 2];
       if (isName(head, 'if')) return 'if';
       if (isName(head, 'while')) return 'while';
+      if (isName(head, 'switch')) return 'switch';
       if (isName(head, 'Boolean') && !this.isMember(s - 2)) return 'Boolean()';
       const call = head !== undefined && ((head.kind === 'name' && !NOT_CALLEES.has(head.text)) || isPunct(head, ')') || isPunct(head, ']') || isPunct(head, '?.') || head.kind === 'template');
       return call ? undefined : this.tested(s - 1, e + 1);
     }
     if (isPunct(p, ';') && isPunct(n, ';') && this.forTests.get(s - 1) === e + 1) return 'for';
+    if (isName(p, 'case') && isPunct(n, ':')) return 'case';
     // `G + 1 && ...`, `a && G * 2`: G is only part of an operand
     if (!this.rightBoundary(e + 1)) return undefined;
     if (isLogical(n) && (this.leftBoundary(s - 1) || isLogical(p))) return '&&/||';
@@ -434,31 +505,32 @@ class Lint {
    */
   private findAliases(): void {
     const t = this.t;
-    const bindings = new Set<number>();
+    const bindings = new Map<number, string>();
     for (let i = 0; i < t.length; i++) {
       // a destructuring pattern `{ ... } = ops` (or `tf`, or what vitest makes of an import: `__vite_ssr_import_0__.ops`)
       if (isPunct(t[i], '{') && this.match[i] > i && isPunct(t[this.match[i] + 1], '=') && this.isOpsNamespace(this.match[i] + 2)) {
         for (let k = i + 1; k < this.match[i]; k++) {
           if (this.parent[k] !== i || !isName(t[k]) || !COMPARISONS.has(t[k].text) || this.isMember(k)) continue;
           if (!(isPunct(t[k - 1], '{') || isPunct(t[k - 1], ','))) continue;
-          if (isPunct(t[k + 1], ':') && isName(t[k + 2])) bindings.add(k + 2);
-          else if (isPunct(t[k + 1], ',') || isPunct(t[k + 1], '}') || isPunct(t[k + 1], '=')) bindings.add(k);
+          if (isPunct(t[k + 1], ':') && isName(t[k + 2])) bindings.set(k + 2, t[k].text);
+          else if (isPunct(t[k + 1], ',') || isPunct(t[k + 1], '}') || isPunct(t[k + 1], '=')) bindings.set(k, t[k].text);
         }
       }
       // `const greater = tf.greater`
       if (((isName(t[i]) && DECLARATIONS.has(t[i].text)) || isPunct(t[i], ',')) && isName(t[i + 1]) && isPunct(t[i + 2], '=')) {
         let k = i + 3;
         while (isName(t[k]) && isPunct(t[k + 1], '.')) k += 2;
-        if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) bindings.add(i + 1);
+        if (k > i + 3 && isName(t[k]) && COMPARISONS.has(t[k].text) && this.endsStatement(k + 1)) bindings.set(i + 1, t[k].text);
       }
     }
-    const candidates = new Set<string>();
-    for (const k of bindings) {
+    const candidates = new Map<string, string>();
+    for (const [k, op] of bindings) {
       const v = this.variableAt.get(k);
-      if (v !== undefined) candidates.add(v);
+      // (one name bound to two different ops: known to be a comparison, not which)
+      if (v !== undefined) candidates.set(v, candidates.has(v) && candidates.get(v) !== op ? '' : op);
     }
     const others = new Set(this.occurrences.filter((o) => o.role !== 'use' && !o.bare && !bindings.has(o.index)).map((o) => o.variable));
-    for (const v of candidates) if (!others.has(v)) this.aliases.add(v);
+    for (const [v, op] of candidates) if (!others.has(v)) this.aliases.set(v, op);
   }
 
   /**
@@ -475,10 +547,89 @@ class Lint {
     return /^(ops|tf|tfc|tfjs)$|^__vite_ssr_import_\d+__$|^__vi_import_\d+__$/.test(t[last].text);
   }
 
-  /** Whether the name at token i refers to a variable bound to a comparison op. */
-  private isAlias(i: number): boolean {
+  /** The op a variable bound to a comparison op names, where the name at token i refers to one. */
+  private aliasOp(i: number): string | undefined {
     const v = this.variableAt.get(i);
-    return v !== undefined && this.aliases.has(v);
+    return v === undefined ? undefined : this.aliases.get(v);
+  }
+
+  /**
+   * Functions written in the source and bound to a name that holds nothing
+   * else (`const pos = (v) => ops.gt(v, 0)`, `function pos(v) { return
+   * ops.gt(v, 0); }`) whose every `return` gives a comparison (a call, a
+   * variable that only holds one, or a call of another such function):
+   * the calls of those not yet in `calls`, and the names of those passed
+   * as the callback of `filter`/`some`/`every`/`find`....
+   */
+  private helperCalls(calls: readonly [number, number][], reads: readonly number[]): { calls: [number, number][]; passed: number[] } {
+    const t = this.t;
+    const callAt = new Map(calls);
+    const readAt = new Set(reads);
+    const writes = new Map<string, number>();
+    for (const o of this.occurrences) if (o.role !== 'use' && !o.bare) writes.set(o.variable, (writes.get(o.variable) ?? 0) + 1);
+    const isComparison = (s: number, e: number | undefined): boolean => {
+      if (e === undefined) return false;
+      if (isName(t[s], 'await') && s < e) s++;
+      while (isPunct(t[s], '(') && this.match[s] === e) {
+        s++;
+        e--;
+      }
+      if (callAt.get(s) === e || (s === e && readAt.has(s))) return true;
+      // `c ? <comparison> : <comparison>` (how a minifier writes two returns)
+      const branches = this.conditionalBranches(s, e);
+      return branches !== undefined && isComparison(branches[0] + 1, branches[1] - 1) && isComparison(branches[1] + 1, e);
+    };
+    let inner: Int32Array | undefined;
+    const out = { calls: [] as [number, number][], passed: [] as number[] };
+    this.fns.forEach((f, index) => {
+      const v = f.binding === undefined ? undefined : this.variableAt.get(f.binding);
+      if (f.invoked === undefined && (v === undefined || writes.get(v) !== 1)) return;
+      let returns: [number, number | undefined][];
+      if (f.expressionBody) returns = [[f.body, f.end]];
+      else {
+        inner ??= innermostFunction(t.length, this.fns);
+        returns = [];
+        for (let k = f.body + 1; k < f.end; k++) if (isName(t[k], 'return') && inner[k] === index) returns.push([k + 1, this.endsStatement(k + 1) ? undefined : this.expressionEnd(k + 1)]);
+      }
+      if (returns.length === 0 || !returns.every(([s, e]) => isComparison(s, e))) return;
+      if (f.invoked !== undefined) {
+        // `((v) => ops.gt(v, 0))(a)`: how a minifier inlines a helper
+        const call: [number, number] = [this.match[f.invoked - 1], this.match[f.invoked]];
+        if (!callAt.has(call[0])) out.calls.push(call);
+        return;
+      }
+      for (const o of this.occurrences) {
+        if (o.variable !== v || o.role !== 'use') continue;
+        const u = o.index;
+        if (isPunct(t[u + 1], '(') && this.match[u + 1] > u && !callAt.has(u)) out.calls.push([u, this.match[u + 1]]);
+        else if (isPunct(t[u - 1], '(') && (isPunct(t[u + 1], ')') || isPunct(t[u + 1], ',')) && this.predicateCallback(u)) out.passed.push(u);
+      }
+    });
+    return out;
+  }
+
+  /** Where the tokens [s, e] are one conditional `a ? b : c`: its `?` and `:`. */
+  private conditionalBranches(s: number, e: number): [number, number] | undefined {
+    const t = this.t;
+    let question: number | undefined;
+    let depth = 0;
+    for (let k = s; k <= e; k++) {
+      const tok = t[k];
+      const opens = (tok.kind === 'punct' && (tok.text === '(' || tok.text === '[' || tok.text === '{')) || (tok.kind === 'template' && tok.text.startsWith('`'));
+      if (opens && this.match[k] > k) {
+        k = this.match[k];
+        continue;
+      }
+      if (tok.kind === 'punct' && [',', ';', '=', '=>'].includes(tok.text)) return undefined;
+      if (isPunct(tok, '?')) {
+        if (question === undefined) question = k;
+        else depth++;
+      } else if (isPunct(tok, ':') && question !== undefined) {
+        if (depth === 0) return [question, k];
+        depth--;
+      }
+    }
+    return undefined;
   }
 
   /** Whether the token at k ends the expression before it (`;`, `,`, `}` or a new line). */

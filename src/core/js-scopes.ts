@@ -23,6 +23,8 @@ export interface NameOccurrence {
   readonly variable: string;
   /** A `let`/`var` declaration without a value (`var a, b;`, as transpilers hoist them): it holds nothing yet. */
   readonly bare: boolean;
+  /** For a declaration: by `const`/`let`/`var` (`'variable'`), or as a parameter, in a pattern, a function or class name or a `catch` binding (`'other'`). */
+  readonly declaredBy?: 'variable' | 'other';
 }
 
 const DECLARATIONS = new Set(['const', 'let', 'var']);
@@ -45,18 +47,78 @@ interface Span {
   readonly end: number;
 }
 
-/** The functions in the token stream, as spans from their parameter list to the end of their body. */
-function functionSpans(toks: Tokens): Span[] {
+/** A function in the token stream. */
+export interface FunctionInfo extends Span {
+  /** The first token of its body: the `{` of a block body, or the first token of an arrow's expression body. */
+  readonly body: number;
+  /** An arrow function with an expression body (`(v) => v + 1`): the body is what it returns. */
+  readonly expressionBody: boolean;
+  /** Its parameters' name tokens in order; undefined for a pattern, a default value or a rest parameter. */
+  readonly params: readonly (number | undefined)[];
+  /**
+   * The name token the function is bound to where it is written as
+   * `function f(...) {...}` at the start of a statement, or as
+   * `f = [async] function ...` / `f = [async] (...) => ...` (after `const`,
+   * `let`, `var` or alone); undefined otherwise (a callback, a method).
+   */
+  readonly binding: number | undefined;
+  /** Where it is called as it is written (`((v) => ...)(a)`, `(function (v) {...})(a)`, as minifiers inline a helper): the `(` of the arguments. */
+  readonly invoked: number | undefined;
+}
+
+/** The token before which a function expression starting at k is assigned (`x = <function>`): the name x, if so. */
+function assignedName(t: readonly Token[], k: number): number | undefined {
+  if (isName(t[k - 1], 'async')) k--;
+  return isPunct(t[k - 1], '=') && isName(t[k - 2]) && !isPunct(t[k - 3], '.') && !isPunct(t[k - 3], '?.') ? k - 2 : undefined;
+}
+
+/** The `(` of the arguments where the function expression whose tokens are [first, last] is called as written: `(<function>)(...)`. */
+function invokedAt(toks: Tokens, first: number, last: number): number | undefined {
+  const t = toks.tokens;
+  if (isName(t[first - 1], 'async')) first--;
+  const open = first - 1;
+  if (!isPunct(t[open], '(') || toks.match[open] !== last + 1) return undefined;
+  return isPunct(t[last + 2], '(') && toks.match[last + 2] > last + 2 ? last + 2 : undefined;
+}
+
+/** The parameter names of the list in the parentheses at open. */
+function parameterNames(toks: Tokens, open: number): (number | undefined)[] {
+  const t = toks.tokens;
+  const close = toks.match[open];
+  const out: (number | undefined)[] = [];
+  let first = open + 1;
+  for (let k = open + 1; k <= close; k++) {
+    if (k < close && !(toks.parent[k] === open && isPunct(t[k], ','))) continue;
+    if (k > first) out.push(k === first + 1 && isName(t[first]) ? first : undefined);
+    first = k + 1;
+  }
+  return out;
+}
+
+/**
+ * The functions in the token stream (`function`, arrows, methods), with
+ * their parameters and the name each is bound to where that is plain.
+ *
+ * @param toks - the output of `tokenize`
+ */
+export function functionsOf(toks: Tokens): FunctionInfo[] {
   const t = toks.tokens;
   const m = toks.match;
-  const spans: Span[] = [];
+  const spans: FunctionInfo[] = [];
   for (let i = 0; i < t.length; i++) {
     const tok = t[i];
     if (isName(tok, 'function')) {
       let o = i + 1;
       if (isPunct(t[o], '*')) o++;
-      if (isName(t[o])) o++;
-      if (isPunct(t[o], '(') && m[o] > 0 && isPunct(t[m[o] + 1], '{') && m[m[o] + 1] > 0) spans.push({ start: o, end: m[m[o] + 1] });
+      const named = isName(t[o]) ? o : undefined;
+      if (named !== undefined) o++;
+      if (isPunct(t[o], '(') && m[o] > 0 && isPunct(t[m[o] + 1], '{') && m[m[o] + 1] > 0) {
+        const head = isName(t[i - 1], 'async') ? i - 1 : i;
+        const before = t[head - 1];
+        const statement = before === undefined || isPunct(before, ';') || isPunct(before, '{') || isPunct(before, '}') || isName(before, 'export');
+        const binding = assignedName(t, i) ?? (statement ? named : undefined);
+        spans.push({ start: o, end: m[m[o] + 1], body: m[o] + 1, expressionBody: false, params: parameterNames(toks, o), binding, invoked: invokedAt(toks, i, m[m[o] + 1]) });
+      }
     } else if (isPunct(tok, '=>')) {
       const start = isPunct(t[i - 1], ')') && m[i - 1] >= 0 ? m[i - 1] : i - 1;
       let end: number;
@@ -74,18 +136,21 @@ function functionSpans(toks: Tokens): Span[] {
         }
         end = k - 1;
       }
-      spans.push({ start, end });
+      const params = start === i - 1 ? [isName(t[start]) ? start : undefined] : parameterNames(toks, start);
+      spans.push({ start, end, body: i + 1, expressionBody: !isPunct(t[i + 1], '{'), params, binding: assignedName(t, start), invoked: invokedAt(toks, start, end) });
     } else if (isPunct(tok, '(') && m[i] > 0 && isPunct(t[m[i] + 1], '{') && m[m[i] + 1] > 0) {
       // a method: `name(params) { ... }` (also `get name()`, `async name()`, `*name()`)
       const head = t[i - 1];
-      if (isName(head) && !NOT_PARAMETER_HEADS.has(head.text) && !isName(t[i - 2], 'function')) spans.push({ start: i, end: m[m[i] + 1] });
+      if (isName(head) && head.text !== 'function' && !NOT_PARAMETER_HEADS.has(head.text) && !isName(t[i - 2], 'function')) {
+        spans.push({ start: i, end: m[m[i] + 1], body: m[i] + 1, expressionBody: false, params: parameterNames(toks, i), binding: undefined, invoked: undefined });
+      }
     }
   }
   return spans;
 }
 
 /** For each token, the innermost function span containing it (-1: none), and each span's enclosing span. */
-function scopesOf(n: number, spans: Span[]): { scope: Int32Array; parent: Int32Array } {
+function scopesOf(n: number, spans: readonly Span[]): { scope: Int32Array; parent: Int32Array } {
   const order = spans.map((_, k) => k).sort((a, b) => spans[a].start - spans[b].start || spans[b].end - spans[a].end);
   const scope = new Int32Array(n).fill(-1);
   const parent = new Int32Array(spans.length).fill(-1);
@@ -101,6 +166,17 @@ function scopesOf(n: number, spans: Span[]): { scope: Int32Array; parent: Int32A
     scope[i] = stack.length > 0 ? stack[stack.length - 1] : -1;
   }
   return { scope, parent };
+}
+
+/**
+ * For each token, the index in `fns` of the innermost function that holds
+ * it (its parameters or body); -1 outside every function.
+ *
+ * @param n - the number of tokens
+ * @param fns - the output of `functionsOf`
+ */
+export function innermostFunction(n: number, fns: readonly FunctionInfo[]): Int32Array {
+  return scopesOf(n, fns).scope;
 }
 
 /** Whether the name at token i is a property name (`a.b`) or an object literal's key (`{ b: 1 }`). */
@@ -172,10 +248,10 @@ function declarationListBefore(toks: Tokens, comma: number): boolean {
  */
 export function nameOccurrences(toks: Tokens): NameOccurrence[] {
   const t = toks.tokens;
-  const spans = functionSpans(toks);
+  const spans = functionsOf(toks);
   const spanStarts = new Set(spans.map((s) => s.start));
   const { scope, parent } = scopesOf(t.length, spans);
-  const raw: { index: number; role: NameOccurrence['role']; bare: boolean }[] = [];
+  const raw: { index: number; role: NameOccurrence['role']; bare: boolean; declaredBy?: 'variable' | 'other' }[] = [];
   const declared = new Set<string>();
   for (let i = 0; i < t.length; i++) {
     const tok = t[i];
@@ -191,11 +267,11 @@ export function nameOccurrences(toks: Tokens): NameOccurrence[] {
       const next = t[i + 1];
       if ((next?.kind === 'punct' && ASSIGNMENTS.has(next.text)) || isPunct(next, '++') || isPunct(next, '--') || isPunct(t[i - 1], '++') || isPunct(t[i - 1], '--')) role = 'assign';
     }
-    raw.push({ index: i, role, bare });
+    raw.push(declaredAs ? { index: i, role, bare, declaredBy: declaredAs } : { index: i, role, bare });
   }
-  return raw.map(({ index, role, bare }) => {
+  return raw.map(({ index, role, bare, declaredBy }) => {
     const name = t[index].text;
-    if (role === 'declare') return { index, role, bare, variable: `${scope[index]}:${name}` };
+    if (role === 'declare') return { index, role, bare, declaredBy, variable: `${scope[index]}:${name}` };
     for (let s = scope[index]; s >= 0; s = parent[s]) if (declared.has(`${s}:${name}`)) return { index, role, bare, variable: `${s}:${name}` };
     return { index, role, bare, variable: declared.has(`-1:${name}`) ? `-1:${name}` : `global:${name}` };
   });
