@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
-import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
+import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincDerivShapeRatio, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, logGammaincNumber, logGammainccNumber, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
+import { halfStudentTLogCdfNumber, logBetaDensityNumber, logBetaincNumber, logBetaincUpperNumber, logGammaDensityNumber, studentTLogCdfNumber, studentTLogDensityNumber } from '../math/log-cdf.js';
 import { type Value, and, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
 import { elementwiseCustomOp } from '../backend/jit/custom-kernels.js';
 import { customOp } from '../backend/jit/trace.js';
@@ -118,7 +119,7 @@ function elementwise64(name: string, args: readonly Value[], f: (...x: number[])
   return tf.tidy(() => customOp(elementwiseCustomOp(name, { f, partials }), args.map(toFloatTensor)));
 }
 
-/** Central difference of f in its argument k, in float64 (for shape-parameter derivatives). */
+/** Central difference of f in its argument k, in float64 (for shape-parameter derivatives); 0 where f does not change (also between equal infinities). */
 function centralDiff(f: (...x: number[]) => number, k: number): (...x: number[]) => number {
   return (...x) => {
     const h = 1e-6 * Math.max(1, Math.abs(x[k]!));
@@ -126,7 +127,10 @@ function centralDiff(f: (...x: number[]) => number, k: number): (...x: number[])
     const down = x.slice();
     up[k] = x[k]! + h;
     down[k] = Math.max(x[k]! - h, x[k]! / 2);
-    return (f(...up) - f(...down)) / (up[k]! - down[k]!);
+    const fu = f(...up);
+    const fd = f(...down);
+    // equal values (an infinite log at the edge of the support, -Infinity - -Infinity) have derivative 0, not NaN
+    return fu === fd ? 0 : (fu - fd) / (up[k]! - down[k]!);
   };
 }
 
@@ -155,4 +159,101 @@ function studentTDensityNumber(df: number, t: number): number {
 export function studentTCdf(df: Value, t: Value): Value {
   if (typeof df === 'number' && typeof t === 'number') return studentTCdfNumber(df, t);
   return elementwise64('studentTCdf', [df, t], studentTCdfNumber, [centralDiff(studentTCdfNumber, 0), studentTDensityNumber]);
+}
+
+// ---------------------------------------------------------------------------
+// Log-space tail functions for tensors: computed in float64 and returned as
+// float32 logs, so they stay finite where the function itself underflows
+// float32 (below about 1e-38), with gradients formed in log space too
+// (d log F / dx = exp(log f - log F), never f / F of two underflowed numbers).
+// ---------------------------------------------------------------------------
+
+/** exp(logNum - logDen) with sign `sign`, 0 where the numerator is -Infinity (a zero density outside the support). */
+function logRatio(sign: number, logNum: number, logDen: number): number {
+  return logNum === -Infinity ? 0 : sign * Math.exp(logNum - logDen);
+}
+
+/**
+ * log P(a, x) (`upper` false) or log Q(a, x) (true) for tensors, in float64:
+ * d/dx = ±exp(log f(x; a) - log P) and d/da = ±r exp(log(x f(x; a)) - log P)
+ * with r = {@link gammaincDerivShapeRatio}, both in log space.
+ */
+function logGammaincTensor(a: Value, x: Value, upper: boolean): tf.Tensor {
+  const sign = upper ? -1 : 1;
+  const f = upper ? logGammainccNumber : logGammaincNumber;
+  const da = (ai: number, xi: number): number => {
+    if (!(xi > 0 && xi < Infinity)) return 0;
+    const lx = Math.log(xi);
+    return sign * gammaincDerivShapeRatio(ai, lx) * Math.exp(lx + logGammaDensityNumber(ai, xi) - f(ai, xi));
+  };
+  const dx = (ai: number, xi: number): number => logRatio(sign, logGammaDensityNumber(ai, xi), f(ai, xi));
+  return elementwise64(upper ? 'logGammaincc' : 'logGammainc', [a, x], f, [da, dx]);
+}
+
+/**
+ * log P(a, x), the log of the regularised lower incomplete gamma (Stan's
+ * `gamma_lcdf` at rate 1): float64 for numbers ({@link logGammaincNumber});
+ * for tensors computed in float64 in log space and returned as float32, so it
+ * is finite where P underflows float32 (log P(200, 5) = -589.8...),
+ * differentiable in both arguments. A custom op: models using it compile.
+ */
+export function logGammainc(a: Value, x: Value): Value {
+  return typeof a === 'number' && typeof x === 'number' ? logGammaincNumber(a, x) : logGammaincTensor(a, x, false);
+}
+
+/** log Q(a, x) = log(1 - P(a, x)), as {@link logGammainc} (finite far in the upper tail: log Q(2, 200) = -194.7...). */
+export function logGammaincc(a: Value, x: Value): Value {
+  return typeof a === 'number' && typeof x === 'number' ? logGammainccNumber(a, x) : logGammaincTensor(a, x, true);
+}
+
+/**
+ * log I_x(a, b), the log of the regularised incomplete beta (Stan's
+ * `beta_lcdf`): float64 for numbers ({@link logBetaincNumber}); for tensors
+ * computed in float64 in log space and returned as float32 (finite where I
+ * underflows float32), differentiable in x exactly (in log space) and in a, b
+ * by float64 central differences of the log.
+ */
+export function logBetainc(a: Value, b: Value, x: Value): Value {
+  if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return logBetaincNumber(a, b, x);
+  const dx = (ai: number, bi: number, xi: number): number => logRatio(1, logBetaDensityNumber(ai, bi, xi), logBetaincNumber(ai, bi, xi));
+  return elementwise64('logBetainc', [a, b, x], logBetaincNumber, [centralDiff(logBetaincNumber, 0), centralDiff(logBetaincNumber, 1), dx]);
+}
+
+/**
+ * log(1 - I_x(a, b)) = log I_{1-x}(b, a) from x (Stan's `beta_lccdf`), as
+ * {@link logBetainc}: float64 ({@link logBetaincUpperNumber}) for numbers,
+ * log space for tensors, without forming 1 - x in float32.
+ */
+export function logBetaincc(a: Value, b: Value, x: Value): Value {
+  if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return logBetaincUpperNumber(a, b, x);
+  const dx = (ai: number, bi: number, xi: number): number => logRatio(-1, logBetaDensityNumber(ai, bi, xi), logBetaincUpperNumber(ai, bi, xi));
+  return elementwise64('logBetaincc', [a, b, x], logBetaincUpperNumber, [centralDiff(logBetaincUpperNumber, 0), centralDiff(logBetaincUpperNumber, 1), dx]);
+}
+
+/**
+ * log F(t), the standard Student-t log-cdf with `df` degrees of freedom
+ * (Stan's `student_t_lcdf` at location 0, scale 1): float64 for numbers
+ * ({@link studentTLogCdfNumber}); for tensors computed in float64 in log
+ * space and returned as float32 (finite in both tails), differentiable in t
+ * exactly and in df by float64 central differences.
+ */
+export function studentTLogCdf(df: Value, t: Value): Value {
+  if (typeof df === 'number' && typeof t === 'number') return studentTLogCdfNumber(df, t);
+  const dt = (d: number, ti: number): number => (Number.isFinite(ti) ? logRatio(1, studentTLogDensityNumber(d, ti), studentTLogCdfNumber(d, ti)) : 0);
+  return elementwise64('studentTLogCdf', [df, t], studentTLogCdfNumber, [centralDiff(studentTLogCdfNumber, 0), dt]);
+}
+
+/**
+ * log P(|T| <= z) (`upper` false) or log P(|T| > z) (true), T standard
+ * Student-t with `df` degrees of freedom, z >= 0 (the half-t's log-cdf and
+ * log-survival): float64 for numbers ({@link halfStudentTLogCdfNumber}); for
+ * tensors in float64 in log space, returned as float32, differentiable in z
+ * exactly (d/dz = ±2 t(z) / exp(log F)) and in df by central differences, so
+ * it stays finite and accurate at both ends (z = 1e-20 and z = 1e15).
+ */
+export function halfStudentTLogCdf(df: Value, z: Value, upper: boolean): Value {
+  const f = (d: number, zi: number): number => halfStudentTLogCdfNumber(d, zi, upper);
+  if (typeof df === 'number' && typeof z === 'number') return f(df, z);
+  const dz = (d: number, zi: number): number => (zi > 0 && zi < Infinity ? logRatio(upper ? -1 : 1, Math.LN2 + studentTLogDensityNumber(d, zi), f(d, zi)) : 0);
+  return elementwise64(upper ? 'halfStudentTLogSurvival' : 'halfStudentTLogCdf', [df, z], f, [centralDiff(f, 0), dz]);
 }

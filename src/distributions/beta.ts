@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { betainc, betaincNumber, logBeta, xlog1py, xlogy } from '../core/special.js';
-import { logBetaincNumber } from '../math/log-cdf.js';
+import { betainc, logBeta, logBetainc, logBetaincc, xlog1py, xlogy } from '../core/special.js';
+import { logBetaincNumber, logBetaincUpperNumber } from '../math/log-cdf.js';
 import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, asFloat, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { positive, unitInterval } from './constraints.js';
@@ -106,24 +106,20 @@ export class BetaDistribution extends Distribution {
   override cdf(x: Value): Value {
     return betainc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
-  /** log I_x(a, b) (Stan's `beta_lcdf`): float64 for numbers, finite where I underflows; the log of the float64 cdf for tensors. */
+  /** log I_x(a, b) (Stan's `beta_lcdf`), float64 in log space for numbers and tensors: finite where I underflows. */
   override logCdf(x: Value): Value {
     return valueOp(
       [this.concentration1, this.concentration0, x],
       (a, b, v) => logBetaincNumber(a, b, Math.min(1, Math.max(0, v))),
-      (a, b, v) => log(betainc(a, b, minimum(1, maximum(0, v)))),
+      (a, b, v) => logBetainc(a, b, minimum(1, maximum(0, v))),
     );
   }
-  /** log I_{1-x}(b, a) (Stan's `beta_lccdf`), as {@link logCdf} for the upper tail. */
+  /** log I_{1-x}(b, a) (Stan's `beta_lccdf`), as {@link logCdf} for the upper tail (1 - x is never formed in float32). */
   override logSurvival(x: Value): Value {
     return valueOp(
       [this.concentration1, this.concentration0, x],
-      (a, b, v) => {
-        const x = Math.min(1, Math.max(0, v));
-        // below the mean 1 - x would round (1 - 1e-150 is 1): take the complement of the lower tail there
-        return x < a / (a + b) ? Math.log1p(-betaincNumber(a, b, x)) : logBetaincNumber(b, a, 1 - x);
-      },
-      (a, b, v) => log(betainc(b, a, sub(1, minimum(1, maximum(0, v))))),
+      (a, b, v) => logBetaincUpperNumber(a, b, Math.min(1, Math.max(0, v))),
+      (a, b, v) => logBetaincc(a, b, minimum(1, maximum(0, v))),
     );
   }
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { betainc, betaincNumber, logChoose } from '../core/special.js';
+import { betainc, betaincNumber, logBetainc, logBetaincc, logChoose } from '../core/special.js';
 import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, ge, log, maximum, minimum, mul, sub, toNumber, toTensor, where } from '../core/value.js';
@@ -94,13 +94,13 @@ export class BinomialDistribution extends Distribution {
   override cdf(k: Value): Value {
     return this.tail(k, (n, q, j) => (j >= n ? 1 : betaincNumber(n - j, j + 1, q)), (n, q, j) => betainc(sub(n, j), add(j, 1), q), 0, 1);
   }
-  /** log I_{1-p}(n - j, j + 1) (Stan's `binomial_lcdf`), float64 in log space for numbers. */
+  /** log I_{1-p}(n - j, j + 1) (Stan's `binomial_lcdf`), float64 in log space for numbers and tensors. */
   override logCdf(k: Value): Value {
-    return this.tail(k, (n, q, j) => (j >= n ? 0 : logBetaincNumber(n - j, j + 1, q)), (n, q, j) => log(betainc(sub(n, j), add(j, 1), q)), -Infinity, 0);
+    return this.tail(k, (n, q, j) => (j >= n ? 0 : logBetaincNumber(n - j, j + 1, q)), (n, q, j) => logBetainc(sub(n, j), add(j, 1), q), -Infinity, 0);
   }
-  /** log P(X > k) = log I_p(j + 1, n - j) (Stan's `binomial_lccdf`; -Infinity from n on). */
+  /** log P(X > k) = log I_p(j + 1, n - j) = log(1 - I_{1-p}(n - j, j + 1)) (Stan's `binomial_lccdf`; -Infinity from n on), float64 in log space. */
   override logSurvival(k: Value): Value {
-    return this.tail(k, (n, q, j) => (j >= n ? -Infinity : logBetaincNumber(j + 1, n - j, 1 - q)), (n, q, j) => log(betainc(add(j, 1), sub(n, j), sub(1, q))), 0, -Infinity);
+    return this.tail(k, (n, q, j) => (j >= n ? -Infinity : logBetaincNumber(j + 1, n - j, 1 - q)), (n, q, j) => logBetaincc(sub(n, j), add(j, 1), q), 0, -Infinity);
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, type ValueLike, add, atan, div, exp, expm1, log, log1p, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
+import { type Value, type ValueLike, add, atan, div, exp, expm1, log, log1p, gt, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
 import { LN2 } from './tails.js';
 import type { DrawType, Typed } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
@@ -80,11 +80,17 @@ export class CauchyDistribution extends LocationScaleDistribution {
   }
 }
 
-/** log F(z) of the standard Cauchy, each branch evaluated on its own half. */
+/**
+ * log F(z) of the standard Cauchy: log(atan(-1/z) / pi) below -1, log(1/2 + atan(z) / pi) on [-1, 1],
+ * log1p(-atan(1/z) / pi) above 1 (no cancellation in either tail). Each branch sees an argument clamped to its own
+ * range, so the branches not taken have finite values and gradients (no 1/z at z near 0, whose gradient is NaN
+ * through `where`). Gradients in the lower tail read 0 beyond |z| of about 1e19, where z^2 overflows float32.
+ */
 function cauchyLogCdf(z: Value): Value {
-  const lower = sub(log(atan(div(-1, minimum(z, -1e-30)))), LOG_PI);
-  const upper = log1p(div(neg(atan(div(1, maximum(z, 1e-30)))), Math.PI));
-  return where(lt(z, 0), lower, upper);
+  const lower = sub(log(atan(div(-1, minimum(z, -1)))), LOG_PI);
+  const middle = log(add(0.5, div(atan(minimum(maximum(z, -1), 1)), Math.PI)));
+  const upper = log1p(div(neg(atan(div(1, maximum(z, 1)))), Math.PI));
+  return where(lt(z, -1), lower, where(gt(z, 1), upper, middle));
 }
 
 /** The standard Cauchy quantile at a log-probability: -1 / tan(pi p) in the lower half, 1 / tan(pi (1 - p)) above. */

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincDerivShapeRatio, gammaincc, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
 import { valueOp } from './tails.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { positive } from './constraints.js';
@@ -65,7 +65,11 @@ export function broadcastValues(what: string, x: Value, shape: readonly number[]
     throw new Error(`${what}: a parameter of shape [${s.join(', ')}] does not broadcast to the draw shape [${shape.join(', ')}]`);
   }
   if (typeof x === 'number') return new Float64Array(sizeOf(shape)).fill(x);
-  return Float64Array.from(tf.tidy(() => tf.broadcastTo(x, shape as number[]).dataSync()));
+  // read outside tf.tidy: a typed array returned from tidy is walked element by element
+  const t = tf.broadcastTo(x, shape as number[]);
+  const out = Float64Array.from(t.dataSync());
+  if (t !== x) t.dispose();
+  return out;
 }
 
 /** log of Gamma(a_i, 1) draws for each shape a_i, in float64. */
@@ -166,13 +170,13 @@ export class GammaDistribution extends Distribution {
   override cdf(x: Value): Value {
     return gammainc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
-  /** log P(a, rate x) (Stan's `gamma_lcdf`): float64 in log space for numbers (finite where P underflows); the log of the float64 P for tensors. */
+  /** log P(a, rate x) (Stan's `gamma_lcdf`), in float64 in log space for numbers and tensors alike (finite where P underflows; tensors differentiable, as `logGammainc`). */
   override logCdf(x: Value): Value {
-    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammaincNumber(a, b * Math.max(v, 0)), (a, b, v) => log(gammainc(a, mul(b, maximum(v, 0)))));
+    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammaincNumber(a, b * Math.max(v, 0)), (a, b, v) => logGammainc(a, mul(b, maximum(v, 0))));
   }
   /** log Q(a, rate x) (Stan's `gamma_lccdf`), as {@link logCdf} for the upper tail. */
   override logSurvival(x: Value): Value {
-    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammainccNumber(a, b * Math.max(v, 0)), (a, b, v) => log(gammaincc(a, mul(b, maximum(v, 0)))));
+    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammainccNumber(a, b * Math.max(v, 0)), (a, b, v) => logGammaincc(a, mul(b, maximum(v, 0))));
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { erf, normalIcdf } from '../core/special.js';
-import { type Value, type ValueLike, add, div, log, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
+import { type Value, type ValueLike, add, div, maximum, mul, neg, square, sub } from '../core/value.js';
 import { LN2, log1mexp, logErfc, normalIcdfLog } from './tails.js';
 import type { DrawType, Typed } from './distribution.js';
 import { HalfDistribution } from './half.js';
@@ -36,10 +36,9 @@ export class HalfNormalDistribution extends HalfDistribution<NormalDistribution>
   override icdf(u: Value): Value {
     return mul(this.scale, normalIcdf(mul(0.5, add(1, u))));
   }
-  /** log erf(y) below y = x / (scale sqrt 2) = 1, log(1 - erfc(y)) above. */
+  /** log(1 - erfc(y)), y = x / (scale sqrt 2), from log erfc (accurate near 0 and far out, for numbers and tensors). */
   override logCdf(x: Value): Value {
-    const y = div(maximum(x, 0), mul(Math.SQRT2, this.scale));
-    return where(lt(y, 1), log(erf(minimum(y, 1))), log1mexp(logErfc(maximum(y, 1))));
+    return log1mexp(logErfc(div(maximum(x, 0), mul(Math.SQRT2, this.scale))));
   }
   /** log erfc(x / (scale sqrt 2)), finite far in the tail (Stan's `normal_lccdf` doubled). */
   override logSurvival(x: Value): Value {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincc, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { gammaincc, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
 import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
@@ -71,7 +71,7 @@ export class InverseGammaDistribution extends Distribution {
       (a, b, v) => (v > 0 ? logGammainccNumber(a, b / v) : -Infinity),
       (a, b, v) => {
         const positive = gt(v, 0);
-        return where(positive, log(gammaincc(a, div(b, where(positive, v, 1)))), -Infinity);
+        return where(positive, logGammaincc(a, div(b, where(positive, v, 1))), -Infinity);
       },
     );
   }
@@ -82,7 +82,7 @@ export class InverseGammaDistribution extends Distribution {
       (a, b, v) => (v > 0 ? logGammaincNumber(a, b / v) : 0),
       (a, b, v) => {
         const positive = gt(v, 0);
-        return where(positive, log(gammainc(a, div(b, where(positive, v, 1)))), 0);
+        return where(positive, logGammainc(a, div(b, where(positive, v, 1))), 0);
       },
     );
   }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { betainc, betaincNumber, lgamma, lgammaNumber } from '../core/special.js';
+import { betainc, betaincNumber, lgamma, lgammaNumber, logBetainc, logBetaincc } from '../core/special.js';
 import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, log, maximum, mul, sub } from '../core/value.js';
@@ -112,13 +112,13 @@ export class NegativeBinomialDistribution extends Distribution {
   override cdf(k: Value): Value {
     return this.tail(k, (r, q, j) => betaincNumber(r, j + 1, q), (r, q, j) => betainc(r, add(j, 1), q), 0);
   }
-  /** log I_{1-p}(r, floor(k) + 1) (Stan's `neg_binomial_lcdf` in this parameterisation), float64 in log space for numbers. */
+  /** log I_{1-p}(r, floor(k) + 1) (Stan's `neg_binomial_lcdf` in this parameterisation), float64 in log space for numbers and tensors. */
   override logCdf(k: Value): Value {
-    return this.tail(k, (r, q, j) => logBetaincNumber(r, j + 1, q), (r, q, j) => log(betainc(r, add(j, 1), q)), -Infinity);
+    return this.tail(k, (r, q, j) => logBetaincNumber(r, j + 1, q), (r, q, j) => logBetainc(r, add(j, 1), q), -Infinity);
   }
-  /** log P(X > k) = log I_p(floor(k) + 1, r), finite far in the upper tail for numbers. */
+  /** log P(X > k) = log I_p(floor(k) + 1, r) = log(1 - I_{1-p}(r, floor(k) + 1)), float64 in log space, finite far in the upper tail. */
   override logSurvival(k: Value): Value {
-    return this.tail(k, (r, q, j) => logBetaincNumber(j + 1, r, 1 - q), (r, q, j) => log(betainc(add(j, 1), r, sub(1, q))), 0);
+    return this.tail(k, (r, q, j) => logBetaincNumber(j + 1, r, 1 - q), (r, q, j) => logBetaincc(r, add(j, 1), q), 0);
   }
 
   /** A cdf-like function of k through the incomplete beta at q = 1 - p (`below` for k < 0). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincc, gammainccNumber, lgamma, logGammaincNumber, logGammainccNumber } from '../core/special.js';
+import { gammaincc, gammainccNumber, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
@@ -67,13 +67,13 @@ export class PoissonDistribution extends Distribution {
   override cdf(k: Value): Value {
     return countTail([this.rate], k, (r, j) => gammainccNumber(j + 1, r), (r, j) => gammaincc(add(j, 1), r), 0);
   }
-  /** log Q(floor(k) + 1, rate) (Stan's `poisson_lcdf`), float64 in log space for numbers. */
+  /** log Q(floor(k) + 1, rate) (Stan's `poisson_lcdf`), float64 in log space for numbers and tensors. */
   override logCdf(k: Value): Value {
-    return countTail([this.rate], k, (r, j) => logGammainccNumber(j + 1, r), (r, j) => log(gammaincc(add(j, 1), r)), -Infinity);
+    return countTail([this.rate], k, (r, j) => logGammainccNumber(j + 1, r), (r, j) => logGammaincc(add(j, 1), r), -Infinity);
   }
-  /** log P(X > k) = log P(floor(k) + 1, rate) (Stan's `poisson_lccdf`), finite far in the upper tail for numbers. */
+  /** log P(X > k) = log P(floor(k) + 1, rate) (Stan's `poisson_lccdf`), float64 in log space, finite far in the upper tail. */
   override logSurvival(k: Value): Value {
-    return countTail([this.rate], k, (r, j) => logGammaincNumber(j + 1, r), (r, j) => log(gammainc(add(j, 1), r)), 0);
+    return countTail([this.rate], k, (r, j) => logGammaincNumber(j + 1, r), (r, j) => logGammainc(add(j, 1), r), 0);
   }
 }
 

@@ -4,10 +4,8 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { lgamma, studentTCdf } from '../core/special.js';
-import { type Value, type ValueLike, add, all, div, exp, gt, le, log, log1p, maximum, minimum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
-import { log1mexpNumber, logBetaincNumber, studentTLogCdfNumber } from '../math/log-cdf.js';
-import { LN2, valueOp } from './tails.js';
+import { halfStudentTLogCdf, lgamma, studentTCdf, studentTLogCdf } from '../core/special.js';
+import { type Value, type ValueLike, add, all, div, exp, gt, log, log1p, maximum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
 import { positive, real } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
 import { toBatchShape, logDensity } from './draws.js';
@@ -86,10 +84,9 @@ export class StudentTDistribution extends Distribution {
     return studentTCdf(this.df, div(sub(x, this.loc), this.scale));
   }
   /**
-   * log P(X <= x) (Stan's `student_t_lcdf`): float64 for numbers, accurate in
-   * both tails (finite for |x| up to the largest double); for tensors the log
-   * of the float64 cdf, each tail from its own side (finite while the tail
-   * probability is a normal float32, above about 1e-38).
+   * log P(X <= x) (Stan's `student_t_lcdf`): float64 in log space for numbers
+   * and tensors, accurate in both tails (finite for |x| up to the largest
+   * double; tensors differentiable in log space, as `studentTLogCdf`).
    */
   override logCdf(x: Value): Value {
     return studentTLogCdf(this.df, div(sub(x, this.loc), this.scale));
@@ -102,15 +99,6 @@ export class StudentTDistribution extends Distribution {
   private requireDf(min: number, moment: string): void {
     if (!all(gt(this.df, min))) throw new Error(`StudentT: the ${moment} is undefined unless df > ${min}`);
   }
-}
-
-/** log F(z) of the standard Student-t: float64 for numbers; for tensors the log of the float64 cdf, each tail from its own side. */
-function studentTLogCdf(df: Value, z: Value): Value {
-  return valueOp([df, z], studentTLogCdfNumber, (d, t) => {
-    const lower = log(studentTCdf(d, minimum(t, 0)));
-    const upper = log1p(neg(studentTCdf(d, neg(maximum(t, 0)))));
-    return where(le(t, 0), lower, upper);
-  });
 }
 
 /** StudentT(df, loc = 0, scale = 1). Parameters may be numbers, arrays or tensors. */
@@ -150,17 +138,16 @@ export class HalfStudentTDistribution extends HalfDistribution<StudentTDistribut
   override cdf(x: Value): Value {
     return sub(mul(2, this.base.cdf(maximum(x, 0))), 1);
   }
-  /** log P(|T| <= z) = log I_{z^2/(df+z^2)}(1/2, df/2), z = x / scale (float64 for numbers). */
+  /**
+   * log P(|T| <= z), z = x / scale: log I_{z^2/(df+z^2)}(1/2, df/2) while z^2 < df, log(1 - 2 F(-z)) beyond;
+   * float64 in log space for numbers and tensors (`halfStudentTLogCdf`), accurate near 0 and far out.
+   */
   override logCdf(x: Value): Value {
-    return valueOp(
-      [this.df, div(maximum(x, 0), this.scale)],
-      (df, z) => (z * z < df ? logBetaincNumber(0.5, df / 2, (z * z) / (df + z * z)) : log1mexpNumber(LN2 + studentTLogCdfNumber(df, -z))),
-      (df, z) => log(this.cdf(mul(z, this.scale))),
-    );
+    return halfStudentTLogCdf(this.df, div(maximum(x, 0), this.scale), false);
   }
-  /** log(2 F(-z)), z = x / scale: finite far in the tail. */
+  /** log P(|T| > z), z = x / scale: log(1 - I) near 0, log(2 F(-z)) beyond (finite far in the tail); as {@link logCdf}. */
   override logSurvival(x: Value): Value {
-    return add(LN2, studentTLogCdf(this.df, neg(div(maximum(x, 0), this.scale))));
+    return halfStudentTLogCdf(this.df, div(maximum(x, 0), this.scale), true);
   }
 }
 

@@ -65,7 +65,11 @@ const WALK_CHUNK = 64;
 /** log p(k) for one k per (step, batch member): `ks` is [steps, batch] flattened. */
 function logMassGrid(base: Distribution, ks: Float64Array, steps: number, batchShape: readonly number[]): Float64Array {
   if (batchShape.length === 0 && numberParams(base, ks[0]!)) return Float64Array.from(ks, (k) => base.logProb(k) as number);
-  return Float64Array.from(tf.tidy(() => (base.logProb(tf.tensor(Float32Array.from(ks), [steps, ...batchShape])) as tf.Tensor).dataSync()));
+  // the tensor leaves tidy and is read outside it: a typed array returned from tidy is walked element by element
+  const lp = tf.tidy(() => base.logProb(tf.tensor(Float32Array.from(ks), [steps, ...batchShape])) as tf.Tensor);
+  const out = Float64Array.from(lp.dataSync());
+  lp.dispose();
+  return out;
 }
 
 /** Walks longer than this many values stop with an error (a mass function that does not fall off). */

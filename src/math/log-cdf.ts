@@ -68,8 +68,9 @@ export function logNormalCdfNumber(z: number): number {
 export function logNormalCdfTensor(z: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const neg = tf.less(z, 0);
-    // each branch gets an argument in its own half, so the branch not taken stays finite
-    const a = tf.mul(tf.abs(z), SQRT1_2);
+    // each branch gets an argument in its own half, so the branch not taken stays finite; `where`, not abs, so
+    // that at z = 0 the gradient is the upper branch's (tfjs's abs has slope -1 at 0, which flipped its sign)
+    const a = tf.mul(tf.where(neg, tf.neg(z), z), SQRT1_2);
     const lower = tf.sub(logErfcPositiveTensor(a), LN2);
     const upper = tf.log1p(tf.neg(tf.exp(lower)));
     return tf.where(neg, lower, upper);
@@ -198,4 +199,54 @@ export function studentTLogCdfNumber(df: number, t: number): number {
   if (t === Infinity) return 0;
   if (t === -Infinity) return -Infinity;
   return t <= 0 ? studentTLowerTailLog(df, t) : Math.log1p(-Math.exp(studentTLowerTailLog(df, -t)));
+}
+
+/**
+ * log(1 - I_x(a, b)) = log I_{1-x}(b, a), the log of the regularised upper
+ * incomplete beta, from x itself (float64): below the mean a/(a+b) as
+ * log1p(-I_x(a, b)) (1 - x would round there: 1 - 1e-150 is 1), above it
+ * through {@link logBetaincNumber} at 1 - x, finite where the upper tail
+ * underflows. NaN outside the domain.
+ */
+export function logBetaincUpperNumber(a: number, b: number, x: number): number {
+  if (!(a > 0 && b > 0 && x >= 0 && x <= 1)) return NaN;
+  return x < a / (a + b) ? Math.log1p(-betaincNumber(a, b, x)) : logBetaincNumber(b, a, 1 - x);
+}
+
+/** log of the Beta(a, b) density at x (float64); -Infinity outside (0, 1). */
+export function logBetaDensityNumber(a: number, b: number, x: number): number {
+  if (!(x > 0 && x < 1)) return -Infinity;
+  return (a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - (lgammaNumber(a) + lgammaNumber(b) - lgammaNumber(a + b));
+}
+
+/** log of the Gamma(a, 1) density at x (float64); -Infinity outside (0, Infinity). */
+export function logGammaDensityNumber(a: number, x: number): number {
+  if (!(x > 0 && x < Infinity)) return -Infinity;
+  return (a - 1) * Math.log(x) - x - lgammaNumber(a);
+}
+
+/** log of the standard Student-t density with `df` degrees of freedom at t (float64). */
+export function studentTLogDensityNumber(df: number, t: number): number {
+  const s = Math.abs(t) / Math.sqrt(df);
+  // log1p(t^2 / df) as 2 log s + log1p(1 / s^2) for large |t|, so t^2 never overflows
+  const l = s < 1e100 ? Math.log1p(s * s) : 2 * Math.log(s) + Math.log1p(1 / (s * s));
+  return lgammaNumber((df + 1) / 2) - lgammaNumber(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * l;
+}
+
+/**
+ * log P(|T| <= z) (`upper` false) or log P(|T| > z) (true) for T standard
+ * Student-t with `df` degrees of freedom and z >= 0 (the half-t's log-cdf and
+ * log-survival), in float64: through the incomplete beta at z^2 / (df + z^2)
+ * while z^2 < df (log I and log(1 - I), so a survival near 1 keeps its small
+ * log), through the t tail log F(-z) beyond. NaN for df <= 0 or NaN z.
+ */
+export function halfStudentTLogCdfNumber(df: number, z: number, upper: boolean): number {
+  if (Number.isNaN(z) || !(df > 0)) return NaN;
+  const zc = Math.max(z, 0);
+  if (zc * zc < df) {
+    const x = (zc * zc) / (df + zc * zc);
+    return upper ? logBetaincUpperNumber(0.5, df / 2, x) : logBetaincNumber(0.5, df / 2, x);
+  }
+  const tail = LN2 + studentTLogCdfNumber(df, -zc);
+  return upper ? tail : log1mexpNumber(tail);
 }

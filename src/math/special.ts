@@ -358,15 +358,30 @@ function erfccTerms(x: tf.Tensor): [tf.Tensor, tf.Tensor] {
   return [t, p];
 }
 
+/** Taylor coefficients of erf(x) sqrt(pi) / (2 x) in x^2: (-1)^n / (n! (2n + 1)). */
+const ERF_SERIES = [1, -1 / 3, 1 / 10, -1 / 42, 1 / 216, -1 / 1320, 1 / 9360];
+/** Below this, log erfc is log1p(-erf) with erf from its series (7 terms: truncation below 3e-9 relative). */
+const ERF_SERIES_MAX = 0.5;
+
 /**
- * log erfc(x) for x >= 0 as a tensor: log t + P(t) - x^2 with the terms of
- * `erfcPositiveTensor`, so it stays finite (and float32-accurate, relative
- * error of erfc below 1.2e-7) where erfc itself underflows, e.g. x = 30.
+ * log erfc(x) for x >= 0 as a tensor: below 1/2 as log1p(-erf(x)) with erf
+ * from its Taylor series (float32-accurate in relative terms, so log erfc(1e-3)
+ * = -1.128e-3 keeps its digits and the gradient at 0 is the true -2/sqrt(pi)),
+ * above it log t + P(t) - x^2 with the terms of `erfcPositiveTensor`, so it
+ * stays finite (and float32-accurate, relative error of erfc below 1.2e-7)
+ * where erfc itself underflows, e.g. x = 30.
  */
 export function logErfcPositiveTensor(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [t, p] = erfccTerms(x);
-    return tf.sub(tf.add(tf.log(t), p), tf.square(x));
+    const fit = tf.sub(tf.add(tf.log(t), p), tf.square(x));
+    // the series sees an argument clamped to its range, so the branch not taken stays finite
+    const xs = tf.minimum(x, ERF_SERIES_MAX);
+    const x2 = tf.square(xs);
+    let s: tf.Tensor = tf.scalar(ERF_SERIES[ERF_SERIES.length - 1]!);
+    for (let i = ERF_SERIES.length - 2; i >= 0; i--) s = tf.add(tf.mul(s, x2), ERF_SERIES[i]!);
+    const near = tf.log1p(tf.neg(tf.mul(TWO_OVER_SQRT_PI, tf.mul(xs, s))));
+    return tf.where(tf.less(x, ERF_SERIES_MAX), near, fit);
   });
 }
 

@@ -20,7 +20,7 @@
  */
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Value } from '../core/value.js';
+import { type Value, toTensor } from '../core/value.js';
 import type { Bijector } from '../transforms/bijector.js';
 
 /** Options of {@link checkLogDetJacobian}. */
@@ -58,10 +58,11 @@ function readScalar(v: Value, who: string): number {
 /** y = forward(x) as numbers: the number path for elementwise bijectors, a float32 tensor otherwise. */
 function forwardValues(b: Bijector, x: readonly number[]): number[] {
   if (isScalarBijector(b)) return x.map((xi) => readScalar(b.forward(xi), `${b.name}.forward`));
-  return tf.tidy(() => {
-    const y = b.forward(tf.tensor1d(x as number[]));
-    return typeof y === 'number' ? [y] : Array.from(y.dataSync());
-  });
+  // the tensor leaves tf.tidy and is read outside it: an array returned from tidy is walked element by element
+  const y = tf.tidy(() => toTensor(b.forward(tf.tensor1d(x as number[]))));
+  const out = Array.from(y.dataSync());
+  y.dispose();
+  return out;
 }
 
 /** log|det A| of a square matrix by Gaussian elimination with partial pivoting (float64). */

@@ -181,8 +181,10 @@ export function unconstrain(layout: Layout, trace: Trace): Float64Array {
     const v = site?.value;
     if (v === undefined) throw new ModelError(s.address, 'missing from the trace');
     const bijector = s.dependentSupport && site?.dist ? bijectTo((site.dist as Distribution).support) : s.bijector;
-    const u = tf.tidy(() => toTensor(bijector.inverse(v)).dataSync());
-    q.set(Array.from(u, Number), s.offset);
+    // read outside tf.tidy: a typed array returned from tidy is walked element by element
+    const ut = tf.tidy(() => toTensor(bijector.inverse(v)));
+    q.set(ut.dataSync(), s.offset);
+    if (ut !== v) ut.dispose(); // an identity bijector hands back the site's own value
   }
   return q;
 }
