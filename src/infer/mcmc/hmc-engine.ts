@@ -21,7 +21,7 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
-import type { MassMatrixOption, MetricDecision } from './metric-choice.js';
+import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeDraws } from './complete-draws.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
@@ -57,8 +57,10 @@ export interface HMCEngineOptions extends CommonOptions {
   /**
    * Mass matrix: `'auto'` (default: diagonal, made dense at the end of a
    * warmup window whose draws show correlations well beyond sampling noise,
-   * for dimensions up to 100; `diagnostics.metric` says which ran), or force
-   * `'diag'`, `'dense'` or `'identity'`.
+   * for dimensions up to 100; above 100, low-rank-plus-diagonal where the
+   * window's draws and gradients show a few strong directions;
+   * `diagnostics.metricChoice` says which ran and why), or force `'diag'`,
+   * `'dense'`, `'lowrank'` or `'identity'`.
    */
   readonly massMatrix?: MassMatrixOption;
   /** Static HMC: leapfrog steps per iteration. */
@@ -206,21 +208,7 @@ export function hmcDiagnostics(result: McmcSamples, layout: Layout, maxTreeDepth
   };
 }
 
-/**
- * The metric of a run in words: the shape each chain ended warmup with and,
- * for an automatic choice, the evidence (condition number of the warmup
- * draws' correlation matrix against the threshold).
- */
-export function describeMetricChoice(kinds: readonly MetricKind[], decisions: readonly (MetricDecision | undefined)[] | undefined): string {
-  const shapes = [...new Set(kinds)];
-  const head = shapes.length === 1 ? shapes[0]! : `per chain ${kinds.join(', ')}`;
-  const made = decisions?.filter((x): x is MetricDecision => x !== undefined) ?? [];
-  if (made.length === 0) return decisions === undefined ? `${head} (as asked)` : `${head} (auto: no warmup window to choose from)`;
-  const conds = made.map((x) => x.conditionNumber).filter((c) => !Number.isNaN(c));
-  if (conds.length === 0) return `${head} (auto: dimension above the dense cap)`;
-  const fmt = (x: number): string => (Number.isFinite(x) ? x.toPrecision(3) : 'Infinity');
-  return `${head} (auto: condition number of the warmup correlation ${fmt(Math.min(...conds))}-${fmt(Math.max(...conds))} against threshold ${fmt(made[0]!.threshold)} from ${made[0]!.draws} draws)`;
-}
+export { describeMetricChoice };
 
 /** NUTS or static HMC on a model. */
 export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {

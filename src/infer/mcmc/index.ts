@@ -23,7 +23,10 @@ export {
   checkBatchedLogDensityAndGradient,
 } from './target.js';
 export { EuclideanMetric, type MetricKind, METRIC_KINDS } from './metric.js';
-export { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, MASS_MATRIX_OPTIONS, chooseMetric } from './metric-choice.js';
+export { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, MASS_MATRIX_OPTIONS, chooseMetric, chooseLowRank, describeMetricChoice } from './metric-choice.js';
+export { LowRankInverse, packLowRank, lowRankRankOf } from './metric-lowrank.js';
+export { type LowRankFit, type LowRankFitOptions, fitLowRank, spdMeanWithInverse } from './metric-lowrank-fit.js';
+export { type SymmetricEigen, symmetricEigen, symmetricEigenvalues, topEigen, orthonormalRows } from './eigen.js';
 export { type GradientCoroutine, type Position, type PhasePoint, evaluate, hamiltonian, leapfrog } from './integrator.js';
 export { type Transition, type HamiltonianKernel, DEFAULT_MAX_ENERGY_ERROR } from './kernel.js';
 export { HmcKernel, type HmcKernelOptions } from './hmc.js';
@@ -39,6 +42,7 @@ export {
   initialStepSize,
 } from './adaptation.js';
 export { type SamplerStats, type ChainProgress, type ChainConfig, type ChainOutput, runChain } from './chain.js';
+export { type InitStrategy, type InitSettings, INIT_STRATEGIES, DEFAULT_INIT, DEFAULT_INIT_SETTINGS, initialise, ascend, describeInit } from './initialise.js';
 export {
   type McmcProgress,
   type SamplerOptions,

@@ -71,14 +71,16 @@ export interface SamplerOptions extends DualAveragingOptions, WindowOptions {
   /** Half-width of the uniform initialisation box; default 2. */
   readonly initRadius?: number;
   /**
-   * Mass matrix: `'diag'` (default), `'dense'`, `'identity'`, or `'auto'`
-   * (diagonal, turned dense at the end of a warmup window whose draws show
-   * correlations well beyond sampling noise; see `metric-choice.ts`).
+   * Mass matrix: `'diag'` (default), `'dense'`, `'lowrank'` (diagonal plus
+   * a few fitted directions; see `metric-lowrank.ts`), `'identity'`, or
+   * `'auto'` (diagonal, turned dense at the end of a warmup window whose
+   * draws show correlations well beyond sampling noise, or low-rank above
+   * the dense cap; see `metric-choice.ts`).
    */
   readonly massMatrix?: MassMatrixOption;
   /** Settings of the `'auto'` choice. */
   readonly metricChoice?: MetricChoiceOptions;
-  /** Initial inverse mass matrix (length D for diag, D*D row-major for dense); default identity. */
+  /** Initial inverse mass matrix (length D for diag, D*D row-major for dense, packed for lowrank: see `metric-lowrank.ts`); default identity. */
   readonly initialInverseMetric?: Float64Array;
   /** Initial step size (where the heuristic starts when adapting); default 1. */
   readonly stepSize?: number;
