@@ -740,6 +740,36 @@ export function conditionFindings(fn: (...args: never[]) => unknown): readonly C
 }
 
 /**
+ * The functions a model is handed in its arguments, which its own source
+ * calls but does not contain: each argument that is a function, and each
+ * function-valued own property of an argument that is a plain object or a
+ * short array (one level: `infer(m, opts, { observeY, prior })`; a data
+ * array longer than 16 is not walked), with where it
+ * was found (`argument 0.observeY`). Class instances' methods live on their
+ * prototype and are not included.
+ *
+ * @param args - the model's arguments
+ */
+export function argumentFunctions(args: readonly unknown[]): [string, (...args: never[]) => unknown][] {
+  const out: [string, (...args: never[]) => unknown][] = [];
+  args.forEach((a, i) => {
+    if (typeof a === 'function') out.push([`argument ${i}`, a as (...args: never[]) => unknown]);
+    else if (a !== null && typeof a === 'object' && ((Array.isArray(a) && a.length <= 16) || Object.getPrototypeOf(a) === Object.prototype || Object.getPrototypeOf(a) === null)) {
+      for (const key of Object.keys(a)) {
+        let v: unknown;
+        try {
+          v = (a as Record<string, unknown>)[key];
+        } catch {
+          continue; // a getter that throws: not ours to read
+        }
+        if (typeof v === 'function') out.push([`argument ${i}.${key}`, v as (...args: never[]) => unknown]);
+      }
+    }
+  });
+  return out;
+}
+
+/**
  * Throw the shared "branches on a tensor comparison" error (naming the
  * model, the line and its code) if the function's source uses a tensor
  * comparison as a JS condition. `infer` calls it once per model before any

@@ -9,7 +9,7 @@
 import { TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
-import { assertNoTensorConditions } from '../core/condition-lint.js';
+import { argumentFunctions, assertNoTensorConditions } from '../core/condition-lint.js';
 import { explainZeroDensity } from './diagnose.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
@@ -85,7 +85,7 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   if (options.checkConditions !== undefined && typeof options.checkConditions !== 'boolean') {
     throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
   }
-  if (options.checkConditions !== false) checkSources(modelObj, options);
+  if (options.checkConditions !== false) checkSources(modelObj, options, args);
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
   try {
@@ -99,11 +99,13 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
 
 /**
  * The static line of defence against `if (ops.gt(x, 0))` (a tensor is always
- * true): lint the model's source, and a guide's where one is given, once per
- * function (`core/condition-lint.ts`).
+ * true): lint the model's source, a guide's where one is given, and the
+ * functions handed to the model in its arguments (helpers it calls but does
+ * not contain), once per function (`core/condition-lint.ts`).
  */
-function checkSources<A extends unknown[], R>(m: Model<A, R>, options: CommonOptions): void {
+function checkSources<A extends unknown[], R>(m: Model<A, R>, options: CommonOptions, args: A): void {
   assertNoTensorConditions(m.fn as (...args: never[]) => unknown, m.name);
+  for (const [where, fn] of argumentFunctions(args)) assertNoTensorConditions(fn, `${m.name}, ${where}${fn.name ? ` (${fn.name})` : ''}`);
   for (const [key, value] of Object.entries(options)) {
     if (value instanceof Model) assertNoTensorConditions(value.fn as (...args: never[]) => unknown, `${value.name} (option ${key})`);
     else if (key === 'guide' && typeof value === 'function') assertNoTensorConditions(value as (...args: never[]) => unknown, `${value.name || 'guide'} (option guide)`);

@@ -368,3 +368,71 @@ describe('infer refuses the model before any engine runs it', () => {
     for (const p of [unchecked, wrong, right]) p.dispose();
   }, 120_000);
 });
+
+// Helpers outside the model: `toString()` of the model does not contain them, so the source check cannot read them.
+/** A helper whose comparison only steers a JS condition (nothing consumes it). */
+function scaleOf(mu: Value): number {
+  if (ops.gt(mu, 0) as unknown as boolean) return 0.5;
+  return 3;
+}
+/** A helper whose comparison is consumed by an op and also steers a JS condition (the sneaky model's body). */
+async function observeSneakily(observe: Ctx['observe'], mu: Value): Promise<void> {
+  const c = ops.gt(mu, 0);
+  const s = ops.where(c, 0.5, 3) as Value;
+  if (c as unknown as boolean) await observe('y', Normal(mu, s), -1.0);
+  else await observe('y', Normal(mu, 0.25), -1.0);
+}
+const viaHelper = model(async ({ sample, observe }) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await observe('y', Normal(mu, scaleOf(mu)), -1.0);
+}, { name: 'viaHelper' });
+const viaSneakyHelper = model(async ({ sample, observe }) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await observeSneakily(observe, mu);
+}, { name: 'viaSneakyHelper' });
+const viaArgument = model(async ({ sample, observe }, h: { observe: typeof observeSneakily }) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await h.observe(observe, mu);
+}, { name: 'viaArgument' });
+
+describe('helpers defined outside the model: what the run-time checks catch and what they miss', () => {
+  const RUNTIME = /^site "y": the model branches on a tensor comparison/;
+  const short = { seed: 2, chains: 2, warmup: 30, samples: 30 } as const;
+
+  it('the source check cannot see them', () => {
+    expect(lintConditions(viaHelper.fn.toString())).toEqual([]);
+    expect(lintConditions(viaSneakyHelper.fn.toString())).toEqual([]);
+    expect(lintConditions(scaleOf.toString()).map((f) => f.use)).toEqual(['if']);
+  });
+
+  it('caught at run time: an unconsumed comparison in a helper, under NUTS compiled and on tfjs (vectorised or not), HMC and VI', async () => {
+    for (const o of [{ method: 'nuts' }, { method: 'nuts', compile: false }, { method: 'nuts', vectorize: false, compile: false }, { method: 'hmc' }]) {
+      await expect(infer(viaHelper, { ...short, ...o } as never), JSON.stringify(o)).rejects.toThrow(RUNTIME);
+    }
+    await expect(infer(viaHelper, { method: 'vi', seed: 1, steps: 20, compile: false })).rejects.toThrow(RUNTIME);
+  }, 120_000);
+
+  it('missed at run time: a helper whose comparison is also consumed by an op; NUTS (compiled and on tfjs) answers for the first branch, bit for bit', async () => {
+    for (const o of [{}, { compile: false }]) {
+      const opts = { method: 'nuts', ...short, ...o } as const;
+      const helped = await infer(viaSneakyHelper, opts);
+      const wrong = await infer(firstBranch, opts);
+      expect(helped.draws.map((d) => toNumber(d.values.mu as Value)), JSON.stringify(o)).toEqual(wrong.draws.map((d) => toNumber(d.values.mu as Value)));
+      helped.dispose();
+      wrong.dispose();
+    }
+  }, 120_000);
+
+  it('closed where the helper comes in through the arguments: infer reads the functions it is handed (and their object properties)', async () => {
+    const err = await infer(viaArgument, { method: 'nuts', ...short }, { observe: observeSneakily }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TycheError);
+    expect((err as Error).message).toMatch(/^model "viaArgument, argument 0\.observe \(observeSneakily\)", line 4 of its source `if \(c\) await observe\("y", /);
+    // the same model with a helper that is right is accepted
+    const fine = async (obs: Ctx['observe'], mu: Value): Promise<void> => {
+      await obs('y', Normal(mu, ops.where(ops.gt(mu, 0), 0.5, 0.25) as Value), -1.0);
+    };
+    const post = await infer(viaArgument, { method: 'nuts', ...short }, { observe: fine as typeof observeSneakily });
+    expect(post.draws.length).toBe(60);
+    post.dispose();
+  }, 120_000);
+});
