@@ -15,6 +15,9 @@ import { Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/value.js';
 import { summarizeOne } from '../diagnostics/summary.js';
 import { reachableTensors } from './mcmc/state-tensors.js';
+import { type Draw, type DrawColumns, checkColumns, materialiseDraws, scalarQuantities, splitChains } from './draw-columns.js';
+
+export type { Draw, DrawColumn, DrawColumns } from './draw-columns.js';
 
 /**
  * `Symbol.dispose` where the runtime has it (Node 20+, modern browsers),
@@ -23,19 +26,18 @@ import { reachableTensors } from './mcmc/state-tensors.js';
  */
 export const disposeSymbol: unique symbol = ((Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose')) as never;
 
-/** One draw: latent values by address, the model's return value and a log-weight. */
-export interface Draw<R = unknown> {
-  readonly values: Readonly<Record<string, Value>>;
-  readonly returnValue: R;
-  readonly logWeight: number;
-  /** The chain (MCMC) this draw belongs to. */
-  readonly chain?: number;
-}
-
 /** Everything an engine hands to the Posterior constructor. */
 export interface PosteriorInit<A extends unknown[], R> {
   readonly method: string;
-  readonly draws: Draw<R>[];
+  /** The draws; give either these or `columns`. */
+  readonly draws?: Draw<R>[];
+  /**
+   * Equally weighted MCMC draws held as one array per site (see
+   * `draw-columns.ts`): summaries, moments and chain columns read them
+   * directly, and the per-draw records of {@link Posterior.draws} are made
+   * only when first read.
+   */
+  readonly columns?: DrawColumns<R>;
   /** Estimate (or exact value) of the log marginal likelihood. */
   readonly logZ?: number;
   /** True when the weights are exact probabilities (enumeration). */
@@ -173,8 +175,10 @@ export function weightedQuantile(values: ArrayLike<number>, weights: ArrayLike<n
 export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   /** The engine that produced it. */
   readonly method: string;
-  /** The draws, each with its log-weight. */
-  readonly draws: Draw<R>[];
+  /** Per-draw records: given, or made from the columns on first read. */
+  private drawList: Draw<R>[] | undefined;
+  /** The draws as columns, until disposed (MCMC engines that hold them so). */
+  private columns: DrawColumns<R> | undefined;
   /** Log marginal likelihood: exact for enumeration, an estimate for IS/SMC, NaN where not estimated. */
   readonly logZ: number;
   /** True when the weights are exact probabilities. */
@@ -195,7 +199,10 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   constructor(init: PosteriorInit<A, R>) {
     this.tensorsSince = init.tensorsSince ?? 0;
     this.method = init.method;
-    this.draws = init.draws;
+    if ((init.draws === undefined) === (init.columns === undefined)) throw new TypeError(`Posterior (${init.method}): give either draws or columns`);
+    if (init.columns) checkColumns(init.columns);
+    this.drawList = init.draws;
+    this.columns = init.columns;
     this.logZ = init.logZ ?? NaN;
     this.exact = init.exact ?? false;
     this.diagnostics = init.diagnostics ?? {};
@@ -203,7 +210,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     this.warnings = init.warnings ?? [];
     this.model = init.model;
     this.args = init.args;
-    const lw = init.draws.map((d) => d.logWeight);
+    const lw = init.draws ? init.draws.map((d) => d.logWeight) : new Array<number>(init.columns!.size).fill(0);
     const lse = logSumExp(lw);
     this.weights = Float64Array.from(lw, (w) => (lse === -Infinity ? 1 / lw.length : Math.exp(w - lse)));
   }
@@ -223,8 +230,27 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    disposeDraws(this.draws, this.args, this.tensorsSince);
-    this.draws.length = 0;
+    if (this.drawList) {
+      disposeDraws(this.drawList, this.args, this.tensorsSince);
+      this.drawList.length = 0;
+    } else {
+      // never materialised: only the return values can hold tensors
+      const returns = this.columns?.returnValues;
+      if (returns) disposeDraws(returns.map((returnValue) => ({ values: {}, returnValue, logWeight: 0 })), this.args, this.tensorsSince);
+      this.drawList = [];
+    }
+    this.columns = undefined;
+  }
+
+  /**
+   * The draws, each with its values by address, return value, log-weight and
+   * chain. For MCMC posteriors held as columns the records (and a tensor per
+   * draw of each non-scalar site) are made on first read; summaries, moments
+   * and chain columns do not need them.
+   */
+  get draws(): Draw<R>[] {
+    if (this.drawList === undefined) this.drawList = materialiseDraws(this.columns!);
+    return this.drawList;
   }
 
   /** Same as {@link Posterior.dispose}, for `using` declarations. */
@@ -243,7 +269,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
 
   /** Number of draws. */
   get size(): number {
-    return this.draws.length;
+    return this.columns && this.drawList === undefined ? this.columns.size : this.draws.length;
   }
 
   /** Kish effective sample size of the weights, (sum w)^2 / sum w^2. */
@@ -256,6 +282,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   /** Addresses of latent sites seen in any draw, in first-seen order. */
   addresses(): string[] {
     this.live('addresses');
+    if (this.columns) return [...this.columns.columns.keys()];
     const seen = new Set<string>();
     for (const d of this.draws) for (const k of Object.keys(d.values)) seen.add(k);
     return [...seen];
@@ -304,6 +331,10 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   /** Flattened scalar columns: `theta[0]`, `theta[1]`, ... with the draw index of each value. */
   scalarColumns(): Map<string, { draw: Int32Array; values: Float64Array }> {
     this.live('scalarColumns');
+    if (this.columns) {
+      const all = Int32Array.from({ length: this.columns.size }, (_, i) => i);
+      return new Map([...scalarQuantities(this.columns)].map(([name, values]) => [name, { draw: all, values }]));
+    }
     const cols = new Map<string, { draw: number[]; values: number[] }>();
     this.draws.forEach((d, i) => {
       for (const [addr, v] of Object.entries(d.values)) {
@@ -350,6 +381,10 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * (MCMC output); otherwise undefined.
    */
   chainColumns(): Map<string, Float64Array[]> | undefined {
+    if (this.columns && !this.disposed) {
+      const chains = this.columns.chains;
+      return new Map([...scalarQuantities(this.columns)].map(([name, values]) => [name, splitChains(values, chains)]));
+    }
     if (this.draws.length === 0 || this.draws.some((d) => d.chain === undefined)) return undefined;
     // (a loop, not Math.max(...draws): spreading hundreds of thousands of draws overflows the stack)
     const nChains = this.draws.reduce((m, d) => Math.max(m, d.chain as number), 0) + 1;

@@ -28,6 +28,7 @@ import { type Value, isTensor } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { bijectTo } from '../transforms/biject-to.js';
+import { type DrawColumn, widthOf } from './draw-columns.js';
 
 /** A latent site whose value is given in unconstrained coordinates (its support depends on other values). */
 export interface UnconstrainedSite {
@@ -75,6 +76,12 @@ export interface ReplayOptions {
   readonly rng?: Rng;
   /** Stops the runs: the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * Where the draws run batched, return the recorded sites holding numbers
+   * or float32/int32 tensors as columns (`Replayed.columns`, one array over
+   * all draws) instead of a value per draw; default false.
+   */
+  readonly columns?: boolean;
 }
 
 /** What {@link replayDraws} recorded. */
@@ -85,6 +92,8 @@ export interface Replayed<R> {
   readonly returnValues: R[];
   /** `true` when the draws ran batched, else why not. */
   readonly vectorized: true | string;
+  /** With `columns` and a batched run: the sites recorded as columns (left out of `values`). */
+  readonly columns?: Map<string, DrawColumn>;
 }
 
 /** One run's record: the wanted sites and the return value. */
@@ -112,8 +121,18 @@ export async function replayDraws<A extends unknown[], R>(m: Model<A, R>, args: 
   }
   let vectorized: true | string = options.batched ? 'no batching information' : 'not requested';
   if (options.batched && source.batching) {
-    const rows = await runBatched(m, args, source, first, latent, options, rng).catch((err: unknown) => (err instanceof Error && err.name === 'AbortError' ? Promise.reject(err) : `batched run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`));
-    if (typeof rows !== 'string') return { values: rows.map((r) => r.values), returnValues: rows.map((r) => r.returnValue as R), vectorized: true };
+    const columns = options.columns ? columnsLike(first, n) : new Map<string, DrawColumn>();
+    const rows = await runBatched(m, args, source, first, latent, options, rng, columns).catch((err: unknown) => (err instanceof Error && err.name === 'AbortError' ? Promise.reject(err) : `batched run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`));
+    if (typeof rows !== 'string') {
+      // the first run's values of column sites are in their columns now (a tensor the return value also holds stays)
+      const returned = new Set(tensorsOf({ values: {}, returnValue: first.returnValue }));
+      for (const k of columns.keys()) {
+        const v = first.values[k];
+        if (isTensor(v) && !returned.has(v)) v.dispose();
+        delete first.values[k];
+      }
+      return { values: rows.map((r) => r.values), returnValues: rows.map((r) => r.returnValue as R), vectorized: true, ...(options.columns ? { columns } : {}) };
+    }
     vectorized = rows;
   }
   const rows: Record1[] = [first];
@@ -189,8 +208,22 @@ async function runOne<A extends unknown[], R>(m: Model<A, R>, args: A, source: D
   );
 }
 
-/** Batched runs over chunks of draws, unbatched into per-draw records shaped like `first`; a string says why not. */
-async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, source: DrawSource, first: Record1, latent: ReadonlySet<string>, options: ReplayOptions, rng: Rng): Promise<Record1[] | string> {
+/** Empty columns for the sites of `first` that hold numbers or float32/int32 tensors, `n` draws each. */
+function columnsLike(first: Record1, n: number): Map<string, DrawColumn> {
+  const out = new Map<string, DrawColumn>();
+  for (const [k, v] of Object.entries(first.values)) {
+    if (typeof v === 'number') out.set(k, { shape: [], data: new Float64Array(n) });
+    else if (isTensor(v) && (v.dtype === 'float32' || v.dtype === 'int32')) out.set(k, { shape: v.shape, data: new Float64Array(n * v.size), dtype: v.dtype });
+  }
+  return out;
+}
+
+/**
+ * Batched runs over chunks of draws, unbatched into per-draw records shaped
+ * like `first` except for the sites in `columns`, whose values are written
+ * there; a string says why not.
+ */
+async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, source: DrawSource, first: Record1, latent: ReadonlySet<string>, options: ReplayOptions, rng: Rng, columns: ReadonlyMap<string, DrawColumn>): Promise<Record1[] | string> {
   const chunk = options.chunk ?? 1024;
   const out: Record1[] = [];
   const fail = (why: string): string => {
@@ -201,7 +234,7 @@ async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, sourc
     let rows: Record1[] | string;
     try {
       options.signal?.throwIfAborted();
-      rows = await runChunk(m, args, source, first, latent, options, rng, start, Math.min(source.size, start + chunk));
+      rows = await runChunk(m, args, source, first, latent, options, rng, start, Math.min(source.size, start + chunk), columns);
     } catch (err) {
       fail('');
       throw err;
@@ -210,7 +243,9 @@ async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, sourc
     if (start === 0) {
       // the first draw, batched, must agree with its per-draw run; the per-draw record is kept
       const row0 = rows[0]!;
-      const agree = Object.keys(first.values).every((k) => close(row0.values[k], first.values[k])) && close(row0.returnValue, first.returnValue);
+      const agree =
+        Object.keys(first.values).every((k) => (columns.has(k) ? columnRowClose(columns.get(k)!, first.values[k]) : close(row0.values[k], first.values[k]))) &&
+        close(row0.returnValue, first.returnValue);
       disposeRecord(row0);
       rows[0] = first;
       out.push(...rows);
@@ -220,8 +255,20 @@ async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, sourc
   return out;
 }
 
-/** One batched run over draws start..end-1, split into per-draw records shaped like `first`; a string says why not. */
-async function runChunk<A extends unknown[], R>(m: Model<A, R>, args: A, source: DrawSource, first: Record1, latent: ReadonlySet<string>, options: ReplayOptions, rng: Rng, start: number, end: number): Promise<Record1[] | string> {
+/** Whether draw 0 of a column equals a per-draw value (float32 rounding allowed, as {@link close}). */
+function columnRowClose(col: DrawColumn, v: Value | undefined): boolean {
+  const w = widthOf(col);
+  const x = typeof v === 'number' ? [v] : isTensor(v) ? Array.from(v.dataSync(), Number) : undefined;
+  if (x === undefined || x.length !== w) return false;
+  return x.every((y, j) => col.data[j] === y || Math.abs(col.data[j]! - y) <= 1e-4 * (1 + Math.abs(y)));
+}
+
+/**
+ * One batched run over draws start..end-1, split into per-draw records
+ * shaped like `first`, the sites in `columns` written there instead; a
+ * string says why not.
+ */
+async function runChunk<A extends unknown[], R>(m: Model<A, R>, args: A, source: DrawSource, first: Record1, latent: ReadonlySet<string>, options: ReplayOptions, rng: Rng, start: number, end: number, columns: ReadonlyMap<string, DrawColumn>): Promise<Record1[] | string> {
   const batching = source.batching!;
   const size = end - start;
   const sub = substitution((msg) => stacked(source, batching, msg, start, end));
@@ -232,6 +279,15 @@ async function runChunk<A extends unknown[], R>(m: Model<A, R>, args: A, source:
       const { returnValue } = await execute(m, { rng: rng.split(), checkNaN: false, batch, handlers: [...(options.handlers ?? []), sub, rec] }, ...args);
       const perDraw: Record1[] = Array.from({ length: size }, () => ({ values: {}, returnValue: undefined }));
       for (const [k, template] of Object.entries(first.values)) {
+        const col = columns.get(k);
+        if (col) {
+          const v = rec.values[k];
+          const w = widthOf(col);
+          if (typeof v === 'number') col.data.fill(v, start * w, end * w);
+          else if (isTensor(v) && v.size === size * w) col.data.set(v.dataSync(), start * w);
+          else return `site "${k}" has no leading draw axis in the batched run`;
+          continue;
+        }
         const split = unbatch(rec.values[k], template, size);
         if (split === undefined) return `site "${k}" has no leading draw axis in the batched run`;
         split.forEach((v, j) => (perDraw[j]!.values[k] = v as Value));

@@ -8,8 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Value } from '../../core/value.js';
-import type { Draw } from '../posterior.js';
-import { replayDraws } from '../replay-draws.js';
+import { type Draw, type DrawColumns, materialiseDraws, typedRows, valueAt } from '../draw-columns.js';
+import { type Replayed, replayDraws } from '../replay-draws.js';
 import type { Layout } from './potential.js';
 import type { Model } from '../../core/model.js';
 
@@ -58,4 +58,60 @@ export async function completeDraws<A extends unknown[], R>(m: Model<A, R>, args
 
 function rankOf(v: Value | undefined): number {
   return v === undefined || typeof v === 'number' ? 0 : v.rank;
+}
+
+/**
+ * The layout's fixed-support sites as columns (`fixed`, e.g. from
+ * `columnsFromSamples`), completed with the deterministic sites and the
+ * return value. Where the model runs batched (`options.batched`) and every
+ * recorded site holds numbers or numeric tensors, the answer stays columnar:
+ * one batched model run per chunk of draws (checked against a per-draw run
+ * at the first draw) writes straight into the new columns, and no per-draw
+ * record or tensor is made. Otherwise (sites of dependent support, a batched
+ * run that fails or disagrees, other values) the per-draw records of
+ * {@link completeDraws}.
+ */
+export async function completeColumns<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, fixed: DrawColumns<R>, options: CompleteOptions): Promise<DrawColumns<R> | Draw<R>[]> {
+  if (!options.batched || layout.sites.some((s) => s.dependentSupport)) return completeDraws(m, args, layout, point, materialiseDraws(fixed), options);
+  const batchRank = new Map(layout.sites.map((s) => [s.address, s.batchRank]));
+  // per-draw values only for the first draw's check run (and a per-draw fallback): tensors made here are freed below
+  const made: tf.Tensor[] = [];
+  const values = (i: number): Record<string, Value> => {
+    const out: Record<string, Value> = {};
+    for (const [k, c] of fixed.columns) {
+      const v = valueAt(c, i);
+      if (typeof v !== 'number') made.push(v);
+      out[k] = v;
+    }
+    return out;
+  };
+  const stacked = (address: string, start: number, end: number): tf.Tensor | undefined => {
+    const c = fixed.columns.get(address);
+    if (!c) return undefined;
+    return tf.tensor(typedRows(c, start, end), [end - start, ...c.shape], c.dtype ?? 'float32');
+  };
+  let replayed: Replayed<R> | undefined;
+  try {
+    replayed = await replayDraws(
+      m,
+      args,
+      { size: fixed.size, values, batching: { plateNesting: layout.plateNesting, batchRank: (a) => batchRank.get(a) ?? 0 }, stacked },
+      { batched: true, columns: true, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+  } finally {
+    for (const t of made) if (!t.isDisposed) t.dispose();
+  }
+  if (!replayed) return fixed;
+  const done = replayed;
+  if (replayed.columns && replayed.values.every((v) => Object.keys(v).length === 0)) {
+    const returns = replayed.returnValues.some((r) => r !== undefined) ? { returnValues: replayed.returnValues } : {};
+    return { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...replayed.columns]), ...returns };
+  }
+  // values that are not columns (or a per-draw fallback): per-draw records
+  const cols = replayed.columns;
+  return materialiseDraws(fixed).map((d, i) => {
+    const extra: Record<string, Value> = { ...done.values[i] };
+    if (cols) for (const [k, c] of cols) extra[k] = valueAt(c, i);
+    return { ...d, values: { ...d.values, ...extra }, returnValue: done.returnValues[i]! };
+  });
 }

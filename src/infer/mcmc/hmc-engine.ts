@@ -18,12 +18,13 @@ import { rngFrom } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { substitute } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
+import { type DrawColumn, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
 import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
-import { completeDraws } from './complete-draws.js';
+import { completeColumns } from './complete-draws.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -133,41 +134,39 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
 }
 
 /**
- * Constrained values of every draw, by site, made with one batched bijector
- * call per site. Sites whose support depends on other values are left out:
- * `completeDraws` fills them in by running the model.
+ * Constrained values of every draw as one column per site (chains x draws x
+ * site size, chain-major), made with one batched bijector call per site.
+ * Sites whose support depends on other values are left out: the completion
+ * (`complete-draws.ts`) fills them in by running the model.
  */
-export function drawsFromSamples<R>(layout: Layout, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>): Draw<R>[] {
-  const fixed = layout.sites.filter((s) => !s.dependentSupport);
+export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>): Map<string, DrawColumn> {
   const n = result.draws;
   const total = result.chains * n;
-  // one bijector call per site over every draw of every chain, read back once;
-  // a non-scalar site's draws become tensors made from that buffer (cheaper than unstacking a tensor)
-  const perSite = fixed.map((s) => {
+  const out = new Map<string, DrawColumn>();
+  for (const s of layout.sites) {
+    if (s.dependentSupport) continue;
     const rows = new Float32Array(total * s.size);
     for (let c = 0; c < result.chains; c++) {
       const flat = result.samples[c]!;
       for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), (c * n + i) * s.size);
     }
-    // read outside tidy: a typed array returned from tf.tidy is walked element by element looking for tensors (~0.5 µs per value)
+    // float32 on tfjs, as every other tfjs-side value; read outside tidy (a typed array returned from tf.tidy is walked element by element)
     const constrained = tf.tidy(() => s.bijector.forward(tf.tensor(rows, [total, ...s.unconstrainedShape])) as tf.Tensor);
-    const values = constrained.dataSync();
+    const data = Float64Array.from(constrained.dataSync());
     constrained.dispose();
-    if (s.shape.length === 0) return Array.from(values, Number);
-    const size = values.length / total;
-    const out: tf.Tensor[] = [];
-    for (let i = 0; i < total; i++) out.push(tf.tensor(values.subarray(i * size, (i + 1) * size), s.shape, 'float32'));
-    return out;
-  });
-  const draws: Draw<R>[] = [];
-  for (let i = 0; i < total; i++) {
-    const values: Record<string, Value> = {};
-    fixed.forEach((s, k) => {
-      values[s.address] = perSite[k]![i]!;
-    });
-    draws.push({ values, returnValue: undefined as R, logWeight: 0, chain: Math.floor(i / n) });
+    out.set(s.address, { shape: [...s.shape], data });
   }
-  return draws;
+  return out;
+}
+
+/**
+ * Constrained values of every draw as per-draw records (a tensor per draw of
+ * each non-scalar site), for engines that add per-draw values (HMC within
+ * Gibbs, tempered SMC). Sites whose support depends on other values are left
+ * out, as in {@link columnsFromSamples}.
+ */
+export function drawsFromSamples<R>(layout: Layout, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>): Draw<R>[] {
+  return materialiseDraws<R>({ size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) });
 }
 
 /** Draw i (chain-major) of a run: its unconstrained vector. */
@@ -277,11 +276,13 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   // batched completion (checked against a per-draw run, falling back to per-draw runs) where the chains ran
   // vectorised or the model compiled (a fixed structure): per-draw runs cost a model run per draw
   const batchedCompletion = vectorized === true || compileStatus() === true;
-  const draws = await completeDraws(m, args, layout, pointOf(result), drawsFromSamples<R>(layout, result), { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
+  const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
+  const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
-  return new Posterior({ method: options.method, draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
+  const drawsOrColumns = Array.isArray(completed) ? { draws: completed } : { columns: completed };
+  return new Posterior({ method: options.method, ...drawsOrColumns, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
 }
 
 /**

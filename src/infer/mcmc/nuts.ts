@@ -181,6 +181,215 @@ function copySlot(from: Slot, to: Slot): void {
   takeProposal(from, to);
 }
 
+/** What a trajectory does next (see {@link NutsTrajectory.advance}). */
+const enum Phase {
+  /** Waiting for the gradient at the moving edge's new position. */
+  Leapfrog,
+  /** The transition is over: read {@link NutsTrajectory.result}. */
+  Done,
+}
+
+/**
+ * One chain's NUTS transition as a resumable state machine over
+ * preallocated buffers: {@link NutsTrajectory.begin} starts a transition and
+ * returns the first position whose log density and gradient it needs;
+ * {@link NutsTrajectory.advance} takes that answer and returns the next
+ * position, or null when the transition is over
+ * ({@link NutsTrajectory.result}). No generator, promise, closure or
+ * allocation per leapfrog step, so a driver advancing many chains calls it
+ * directly in its loop (the vectorised-chain driver in `sampler.ts`);
+ * {@link NutsKernel.transition} wraps the same machine as a coroutine, so
+ * both run the same algorithm with the same random numbers.
+ */
+export class NutsTrajectory {
+  private readonly ws: NutsWorkspace;
+  private phase = Phase.Done;
+  private from!: Position;
+  private metric!: EuclideanMetric;
+  private rng!: Rng;
+  private stepSize = 0;
+  private h0 = 0;
+  private logWeight = 0;
+  private moved = false;
+  private depth = 0;
+  private nLeapfrog = 0;
+  private sumAcceptProb = 0;
+  private divergent = false;
+  /** The edge that moves in the current subtree, and the other one. */
+  private z!: Edge;
+  private far!: Edge;
+  private eps = 0;
+  /** Leapfrog steps left in the current subtree. */
+  private left = 0;
+
+  /**
+   * @param dim - the dimension D.
+   * @param maxTreeDepth - at most 2^depth - 1 leapfrog steps per transition.
+   * @param maxEnergyError - energy error counted as a divergence.
+   */
+  constructor(
+    readonly dim: number,
+    private readonly maxTreeDepth: number,
+    private readonly maxEnergyError: number,
+  ) {
+    this.ws = new NutsWorkspace(dim);
+  }
+
+  /**
+   * Starts a transition from `from` (momentum drawn from `rng`); returns the
+   * first position to evaluate (a buffer of the trajectory: read it before
+   * calling {@link NutsTrajectory.advance}).
+   */
+  begin(from: Position, stepSize: number, metric: EuclideanMetric, rng: Rng): readonly number[] {
+    const { fwd, bck, sample, rho } = this.ws;
+    this.from = from;
+    this.metric = metric;
+    this.rng = rng;
+    this.stepSize = stepSize;
+    const p0 = metric.sampleMomentum(rng);
+    for (const e of [fwd, bck]) {
+      copyInto(from.q, e.q);
+      copyInto(p0, e.p);
+      copyInto(from.grad, e.grad);
+      e.logp = from.logp;
+    }
+    const h0 = energyOf(fwd, metric);
+    this.h0 = h0;
+    copyInto(p0, rho);
+    copyInto(from.q, sample.q);
+    copyInto(from.grad, sample.grad);
+    sample.logp = from.logp;
+    sample.energy = h0;
+    this.logWeight = 0; // the initial state has weight exp(H0 - H0) = 1
+    this.moved = false;
+    this.depth = 0;
+    this.nLeapfrog = 0;
+    this.sumAcceptProb = 0;
+    this.divergent = false;
+    this.startSubtree();
+    return this.stepPosition();
+  }
+
+  /** A new subtree of 2^depth leapfrog steps in a random direction. */
+  private startSubtree(): void {
+    const forward = this.rng.uniform() > 0.5;
+    this.z = forward ? this.ws.fwd : this.ws.bck; // the edge that moves, integrated in place
+    this.far = forward ? this.ws.bck : this.ws.fwd;
+    copyInto(this.z.p, this.ws.nearP);
+    this.eps = forward ? this.stepSize : -this.stepSize;
+    this.left = 1 << this.depth;
+    this.ws.reset(this.depth);
+    this.phase = Phase.Leapfrog;
+  }
+
+  /** Half a momentum step and a full position step of the moving edge; returns its position. */
+  private stepPosition(): readonly number[] {
+    const z = this.z;
+    const half = 0.5 * this.eps;
+    for (let i = 0; i < this.dim; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
+    this.metric.driftInPlace(z.q, z.p, this.eps);
+    return z.q;
+  }
+
+  /**
+   * Takes the log density and gradient (`grad[offset .. offset + D)`) at the
+   * position last returned; returns the next position to evaluate, or null
+   * when the transition is over.
+   */
+  advance(logp: number, grad: ArrayLike<number>, offset: number): readonly number[] | null {
+    if (this.phase !== Phase.Leapfrog) throw new Error('nuts: advance() called with no transition under way');
+    const { ws, z, metric, dim: d } = this;
+    const { sample, leaf, rho, nearP, scratch, pending, waiting } = ws;
+    const depth = this.depth;
+    let finite = Number.isFinite(logp);
+    for (let i = 0; i < d; i++) {
+      const g = grad[offset + i]!;
+      if (!Number.isFinite(g)) finite = false;
+      z.grad[i] = g;
+    }
+    // a non-finite log density or gradient leaves the support: a divergence, never NaN arithmetic
+    z.logp = finite ? logp : -Infinity;
+    const half = 0.5 * this.eps;
+    for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
+    this.nLeapfrog += 1;
+    const h = energyOf(z, metric);
+    const logW = this.h0 - h;
+    this.sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
+    if (-logW > this.maxEnergyError) {
+      this.divergent = true;
+      return this.finish();
+    }
+    // Subtrees are merged as a binary counter runs (the order of the textbook
+    // recursion, without its nested calls): the leaf goes straight into the
+    // first free level, and every level whose left half is waiting takes the
+    // new right half.
+    let level = 0;
+    let cur = waiting[0] === false && depth > 0 ? pending[0]! : leaf;
+    copyInto(z.p, cur.pBeg);
+    copyInto(z.p, cur.pEnd);
+    copyInto(z.p, cur.rho);
+    copyInto(z.q, cur.q);
+    copyInto(z.grad, cur.grad);
+    cur.logWeight = logW;
+    cur.logp = z.logp;
+    cur.energy = h;
+    while (level < depth) {
+      if (!waiting[level]) {
+        if (cur !== pending[level]) copySlot(cur, pending[level]!);
+        waiting[level] = true;
+        break;
+      }
+      waiting[level] = false;
+      if (!mergeInto(pending[level]!, cur, metric, this.rng, scratch)) return this.finish();
+      cur = pending[level]!;
+      level += 1;
+    }
+    this.left -= 1;
+    if (level < depth) return this.stepPosition(); // the subtree is not complete yet
+    if (this.left > 0) throw new Error('nuts: internal error: a subtree completed early');
+    const sub = cur;
+    this.depth = depth + 1;
+
+    // Biased progressive sampling: move to the new subtree with probability
+    // min(1, w_new / w_old), favouring states far from the start.
+    if (sub.logWeight > this.logWeight || this.rng.uniform() < Math.exp(sub.logWeight - this.logWeight)) {
+      takeProposal(sub, sample);
+      this.moved = true;
+    }
+    this.logWeight = logAddExp(this.logWeight, sub.logWeight);
+
+    // The old trajectory extended by the new subtree's first state, the new
+    // subtree extended by the old trajectory's adjacent state, and the whole.
+    const far = this.far;
+    let ok = noUTurn(metric, far.p, sub.pBeg, sumInto(rho, sub.pBeg, scratch)) && noUTurn(metric, nearP, sub.pEnd, sumInto(sub.rho, nearP, scratch));
+    sumInto(rho, sub.rho, rho);
+    ok = ok && noUTurn(metric, far.p, sub.pEnd, rho);
+    if (!ok || this.depth >= this.maxTreeDepth) return this.finish();
+    this.startSubtree();
+    return this.stepPosition();
+  }
+
+  private finish(): null {
+    this.phase = Phase.Done;
+    return null;
+  }
+
+  /** The finished transition (call once {@link NutsTrajectory.advance} has returned null). */
+  result(): Transition {
+    if (this.phase !== Phase.Done) throw new Error('nuts: result() called before the transition finished');
+    const sample = this.ws.sample;
+    return {
+      // a draw that stays at the start is the start itself
+      position: this.moved ? { q: sample.q.slice(), logp: sample.logp, grad: sample.grad.slice() } : this.from,
+      acceptStat: this.nLeapfrog > 0 ? this.sumAcceptProb / this.nLeapfrog : 0,
+      treeDepth: this.depth,
+      nLeapfrog: this.nLeapfrog,
+      divergent: this.divergent,
+      energy: sample.energy,
+    };
+  }
+}
+
 /** Multinomial NUTS with the generalised no-U-turn criterion. */
 export class NutsKernel implements HamiltonianKernel {
   readonly name = 'nuts';
@@ -188,8 +397,8 @@ export class NutsKernel implements HamiltonianKernel {
   readonly maxTreeDepth: number;
   /** Energy error counted as a divergence. */
   readonly maxEnergyError: number;
-  /** Each chain's buffers, by the chain's metric (one metric per chain). */
-  private readonly workspaces = new WeakMap<EuclideanMetric, NutsWorkspace>();
+  /** Each chain's trajectory, by the chain's metric (one metric per chain). */
+  private readonly trajectories = new WeakMap<EuclideanMetric, NutsTrajectory>();
 
   /** @param options - see {@link NutsKernelOptions}. */
   constructor(options: NutsKernelOptions = {}) {
@@ -202,130 +411,20 @@ export class NutsKernel implements HamiltonianKernel {
     this.maxEnergyError = maxEnergyError;
   }
 
-  private workspace(metric: EuclideanMetric): NutsWorkspace {
-    let ws = this.workspaces.get(metric);
-    if (ws === undefined || ws.dim !== metric.dim) this.workspaces.set(metric, (ws = new NutsWorkspace(metric.dim)));
-    return ws;
+  /** A fresh trajectory machine of dimension `dim` with this kernel's settings (one per chain). */
+  trajectory(dim: number): NutsTrajectory {
+    return new NutsTrajectory(dim, this.maxTreeDepth, this.maxEnergyError);
   }
 
   /** {@inheritDoc HamiltonianKernel.transition} */
   *transition(from: Position, stepSize: number, metric: EuclideanMetric, rng: Rng): GradientCoroutine<Transition> {
-    const ws = this.workspace(metric);
-    const { fwd, bck, sample, leaf, rho, nearP, scratch, pending, waiting } = ws;
-    const d = metric.dim;
-    const p0 = metric.sampleMomentum(rng);
-    for (const e of [fwd, bck]) {
-      copyInto(from.q, e.q);
-      copyInto(p0, e.p);
-      copyInto(from.grad, e.grad);
-      e.logp = from.logp;
+    let t = this.trajectories.get(metric);
+    if (t === undefined || t.dim !== metric.dim) this.trajectories.set(metric, (t = this.trajectory(metric.dim)));
+    let q: readonly number[] | null = t.begin(from, stepSize, metric, rng);
+    while (q !== null) {
+      const a = yield q;
+      q = t.advance(a.logp, a.grad, a.offset);
     }
-    const h0 = energyOf(fwd, metric);
-    copyInto(p0, rho);
-    copyInto(from.q, sample.q);
-    copyInto(from.grad, sample.grad);
-    sample.logp = from.logp;
-    sample.energy = h0;
-    let logWeight = 0; // the initial state has weight exp(H0 - H0) = 1
-    let moved = false;
-    let depth = 0;
-    let nLeapfrog = 0;
-    let sumAcceptProb = 0;
-    let divergent = false;
-
-    while (depth < this.maxTreeDepth) {
-      const forward = rng.uniform() > 0.5;
-      const z = forward ? fwd : bck; // the edge that moves, integrated in place
-      const far = forward ? bck : fwd;
-      copyInto(z.p, nearP);
-      const eps = forward ? stepSize : -stepSize;
-      const half = 0.5 * eps;
-
-      // The new subtree: 2^depth leapfrog steps from z. Subtrees are merged as
-      // a binary counter runs (the order of the textbook recursion, without
-      // its nested coroutines): after each leaf, every level whose left half
-      // is waiting takes the new right half.
-      ws.reset(depth);
-      let sub: Slot | null = null;
-      let failed = false;
-      for (let n = 1 << depth; n > 0 && !failed; n--) {
-        for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
-        metric.driftInPlace(z.q, z.p, eps);
-        const a = yield z.q;
-        let finite = Number.isFinite(a.logp);
-        for (let i = 0; i < d; i++) {
-          const g = a.grad[a.offset + i]!;
-          if (!Number.isFinite(g)) finite = false;
-          z.grad[i] = g;
-        }
-        // a non-finite log density or gradient leaves the support: a divergence, never NaN arithmetic
-        z.logp = finite ? a.logp : -Infinity;
-        for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
-        nLeapfrog += 1;
-        const h = energyOf(z, metric);
-        const logW = h0 - h;
-        sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
-        if (-logW > this.maxEnergyError) {
-          divergent = true;
-          failed = true;
-          break;
-        }
-        // the leaf goes straight into the first free level
-        let level = 0;
-        let cur = waiting[0] === false && depth > 0 ? pending[0]! : leaf;
-        copyInto(z.p, cur.pBeg);
-        copyInto(z.p, cur.pEnd);
-        copyInto(z.p, cur.rho);
-        copyInto(z.q, cur.q);
-        copyInto(z.grad, cur.grad);
-        cur.logWeight = logW;
-        cur.logp = z.logp;
-        cur.energy = h;
-        while (level < depth) {
-          if (!waiting[level]) {
-            if (cur !== pending[level]) copySlot(cur, pending[level]!);
-            waiting[level] = true;
-            break;
-          }
-          waiting[level] = false;
-          if (!mergeInto(pending[level]!, cur, metric, rng, scratch)) {
-            failed = true;
-            break;
-          }
-          cur = pending[level]!;
-          level += 1;
-        }
-        if (level === depth && !failed) sub = cur;
-      }
-      if (failed || sub === null) break;
-      depth += 1;
-
-      // Biased progressive sampling: move to the new subtree with probability
-      // min(1, w_new / w_old), favouring states far from the start.
-      if (sub.logWeight > logWeight || rng.uniform() < Math.exp(sub.logWeight - logWeight)) {
-        takeProposal(sub, sample);
-        moved = true;
-      }
-      logWeight = logAddExp(logWeight, sub.logWeight);
-
-      // The old trajectory extended by the new subtree's first state, the new
-      // subtree extended by the old trajectory's adjacent state, and the whole.
-      let ok =
-        noUTurn(metric, far.p, sub.pBeg, sumInto(rho, sub.pBeg, scratch)) &&
-        noUTurn(metric, nearP, sub.pEnd, sumInto(sub.rho, nearP, scratch));
-      sumInto(rho, sub.rho, rho);
-      ok = ok && noUTurn(metric, far.p, sub.pEnd, rho);
-      if (!ok) break;
-    }
-
-    return {
-      // a draw that stays at the start is the start itself (as before the workspace)
-      position: moved ? { q: sample.q.slice(), logp: sample.logp, grad: sample.grad.slice() } : from,
-      acceptStat: nLeapfrog > 0 ? sumAcceptProb / nLeapfrog : 0,
-      treeDepth: depth,
-      nLeapfrog,
-      divergent,
-      energy: sample.energy,
-    };
+    return t.result();
   }
 }

@@ -25,9 +25,9 @@ import { PACE_INTERVAL_MS, abortReason, yieldToEventLoop } from '../pace.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
 import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerStats, runChain } from './chain.js';
-import type { GradientCoroutine } from './integrator.js';
+import type { GradientCoroutine, Position } from './integrator.js';
 import { HmcKernel, type HmcKernelOptions } from './hmc.js';
-import type { HamiltonianKernel } from './kernel.js';
+import type { HamiltonianKernel, Transition } from './kernel.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
 import { MASS_MATRIX_OPTIONS, type MassMatrixOption, type MetricChoiceOptions, type MetricDecision } from './metric-choice.js';
 import { NutsKernel, type NutsKernelOptions } from './nuts.js';
@@ -35,6 +35,7 @@ import {
   type BatchedLogDensityTarget,
   type LogDensityTarget,
   checkBatchedLogDensityAndGradient,
+  type GradientAnswer,
   checkLogDensityAndGradient,
 } from './target.js';
 
@@ -432,20 +433,36 @@ async function runBatched(
   const p = plan(options, kernel);
   const { dim, chains } = p;
   const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
-  const coroutines: GradientCoroutine<ChainOutput>[] = p.configs.map((cfg) => runChain(cfg));
+  // NUTS transitions run here, each chain's on its own trajectory machine: the chain's coroutine is
+  // resumed once per transition, not once per leapfrog step (same algorithm, same random numbers)
+  const nuts = kernel instanceof NutsKernel ? kernel : undefined;
+  const trajectories = nuts ? p.configs.map(() => nuts.trajectory(dim)) : [];
+  const inTransition = new Uint8Array(chains);
+  const coroutines: GradientCoroutine<ChainOutput>[] = p.configs.map((cfg) => runChain(nuts ? { ...cfg, kernel: DELEGATED_NUTS } : cfg));
   const outputs: (ChainOutput | undefined)[] = new Array<ChainOutput | undefined>(chains);
   const pending: (readonly number[] | null)[] = new Array<readonly number[] | null>(chains).fill(null);
   const lastQ: (readonly number[])[] = new Array<readonly number[]>(chains);
   const buffers = new Map<number, Float64Array>();
   const evals: number[] = new Array<number>(chains).fill(0);
-  for (let c = 0; c < chains; c++) {
-    const step = coroutines[c]!.next();
-    if (step.done) outputs[c] = step.value;
-    else pending[c] = lastQ[c] = step.value;
-  }
+  /** Resumes chain c's coroutine (with an answer or a finished transition) up to its next request. */
+  const resume = (c: number, input?: GradientAnswer | Transition): void => {
+    const step = coroutines[c]!.next(input as GradientAnswer);
+    if (step.done) {
+      outputs[c] = step.value;
+      pending[c] = null;
+      return;
+    }
+    const request = step.value as unknown;
+    if (request instanceof TransitionRequest) {
+      pending[c] = lastQ[c] = trajectories[c]!.begin(request.from, request.stepSize, request.metric, request.rng);
+      inTransition[c] = 1;
+    } else pending[c] = lastQ[c] = step.value;
+  };
+  for (let c = 0; c < chains; c++) resume(c);
   const fixed = options.fixedBatch ?? true;
+  const active: number[] = [];
   for (;;) {
-    const active: number[] = [];
+    active.length = 0;
     for (let c = 0; c < chains; c++) if (pending[c] !== null) active.push(c);
     if (active.length === 0) break;
     const rows = fixed ? chains : active.length;
@@ -457,22 +474,49 @@ async function runBatched(
     const raw = target(q);
     const answer = checkBatchedLogDensityAndGradient(isPromise(raw) ? await raw : raw, rows, dim);
     monitor.account(active);
-    active.forEach((c, i) => {
+    for (let i = 0; i < active.length; i++) {
+      const c = active[i]!;
       evals[c] += 1;
       const row = fixed ? c : i;
-      const step = coroutines[c]!.next({ logp: answer.logp[row]!, grad: answer.grad, offset: row * dim });
-      if (step.done) {
-        outputs[c] = step.value;
-        pending[c] = null;
-      } else {
-        pending[c] = lastQ[c] = step.value;
-      }
-    });
+      if (inTransition[c] === 1) {
+        const next = trajectories[c]!.advance(answer.logp[row]!, answer.grad, row * dim);
+        if (next !== null) {
+          pending[c] = lastQ[c] = next;
+          continue;
+        }
+        inTransition[c] = 0;
+        resume(c, trajectories[c]!.result());
+      } else resume(c, { logp: answer.logp[row]!, grad: answer.grad, offset: row * dim });
+    }
     if (monitor.due()) await monitor.pause();
   }
   monitor.report();
   return collect(kernel.name, true, p, outputs as ChainOutput[], evals, monitor.timing());
 }
+
+/** A NUTS transition the vectorised driver runs itself (see {@link DELEGATED_NUTS}). */
+class TransitionRequest {
+  constructor(
+    readonly from: Position,
+    readonly stepSize: number,
+    readonly metric: EuclideanMetric,
+    readonly rng: Rng,
+  ) {}
+}
+
+/**
+ * The kernel the vectorised driver gives its NUTS chains: a transition
+ * yields one {@link TransitionRequest} instead of a position, and is resumed
+ * with the finished {@link Transition} the driver computed on the chain's
+ * `NutsTrajectory`.
+ */
+const DELEGATED_NUTS: HamiltonianKernel = {
+  name: 'nuts',
+  *transition(from, stepSize, metric, rng): GradientCoroutine<Transition> {
+    const done: unknown = yield new TransitionRequest(from, stepSize, metric, rng) as unknown as readonly number[];
+    return done as Transition;
+  },
+};
 
 function collect(
   method: string,
