@@ -15,8 +15,11 @@
  * program, so WebPPL's compile step is excluded). The answers of both are
  * checked against reference_exact.json to 1e-9; a wrong answer aborts.
  *
- * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--peers DIR] [--backend cpu|wasm]`
- * from the repository root (`--quick` skips dice n = 8). Reads the peer data
+ * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--rounds 5] [--peers DIR] [--backend cpu|wasm]`
+ * from the repository root (`--quick` skips dice n = 8). Every row is
+ * measured in `--rounds` rounds (3 at most for dice n = 8), tyche and WebPPL
+ * in each; the table gives the median over rounds of each round's median,
+ * and the median of the per-round ratios with their range. Reads the peer data
  * from ../shared/peers (or `--peers DIR`) and needs the `webppl` devDependency.
  *
  * @module
@@ -191,13 +194,29 @@ async function timeTyche<A extends unknown[], R>(run: () => Promise<Posterior<A,
   return { times, post: await run() };
 }
 
-/** Table row: medians of wall and CPU time per call on both sides, and their ratios. */
-function row(problem: string, executions: number, plan: Plan, t: Timing[], w: Timing[]): string[] {
-  const tw = median(t.map((x) => x.wall));
-  const ww = median(w.map((x) => x.wall));
-  const tc = median(t.map((x) => x.cpu));
-  const wc = median(w.map((x) => x.cpu));
-  return [problem, String(executions), `${plan.repeats}x${plan.inner}`, fmtMs(tw), fmtMs(ww), (tw / ww).toFixed(2), fmtMs(tc), fmtMs(wc), (tc / wc).toFixed(2)];
+/** One row's measurements over the rounds: per round, the median wall and CPU ms per call of each side. */
+interface RowRounds {
+  problem: string;
+  executions: number;
+  plan: Plan;
+  t: Timing[];
+  w: Timing[];
+}
+
+/** Median of the per-round medians on both sides, and the median of the per-round ratios with their range. */
+function row(r: RowRounds): string[] {
+  const med = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
+  const ratios = (k: keyof Timing) => r.t.map((x, i) => x[k] / r.w[i][k]);
+  const ratio = (k: keyof Timing) => {
+    const rs = ratios(k);
+    return rs.length > 1 ? `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : median(rs).toFixed(2);
+  };
+  return [r.problem, String(r.executions), `${r.t.length}x${r.plan.repeats}x${r.plan.inner}`, fmtMs(med(r.t, 'wall')), fmtMs(med(r.w, 'wall')), ratio('wall'), fmtMs(med(r.t, 'cpu')), fmtMs(med(r.w, 'cpu')), ratio('cpu')];
+}
+
+/** The median wall and CPU time of one round's timed blocks. */
+function roundMedian(times: Timing[]): Timing {
+  return { wall: median(times.map((x) => x.wall)), cpu: median(times.map((x) => x.cpu)) };
 }
 
 function fmtMs(ms: number): string {
@@ -229,57 +248,67 @@ async function main(): Promise<void> {
   console.log(`exact enumeration, tyche (backend ${info.name}) vs WebPPL ${webppl.version}, Node ${process.version}`);
   console.log('median wall and CPU time per inference call (timed: blocks x calls per block); ratio = tyche / WebPPL');
   console.log('answers of both checked against reference_exact.json to 1e-9\n');
-  const head = ['problem', 'executions', 'timed', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'ratio'];
-  const rows: string[][] = [];
-  const show = (r: string[]) => {
-    rows.push(r);
-    console.log(table(head, [r]).split('\n')[1]);
+  const rounds = Number(argValue('--rounds') ?? 5);
+  if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds must be a positive integer, got ${argValue('--rounds')}`);
+  console.log(`${rounds} rounds (dice n = 8: ${Math.min(rounds, 3)}), each timing both systems; the table gives the median over rounds of each round's median, and the median ratio (range over rounds)\n`);
+  const head = ['problem', 'executions', 'timed (rounds x blocks x calls)', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'ratio'];
+  const byProblem = new Map<string, RowRounds>();
+  /** Adds one round of a row (printed as it comes). */
+  const add = (problem: string, executions: number, plan: Plan, t: Timing[], w: Timing[]) => {
+    let r = byProblem.get(problem);
+    if (r === undefined) byProblem.set(problem, (r = { problem, executions, plan, t: [], w: [] }));
+    r.t.push(roundMedian(t));
+    r.w.push(roundMedian(w));
+    console.log(table(head, [row({ ...r, t: [r.t.at(-1)!], w: [r.w.at(-1)!] })]).split('\n')[1]);
   };
 
-  for (const c of diceCases) {
-    if (quick && c.n > 6) continue;
-    const r = ref.dice.find((d) => d.n === c.n && d.total === c.total);
-    if (!r) throw new Error(`reference_exact.json has no dice case n=${c.n}, total=${c.total}`);
-    const plan: Plan = c.n >= 8 ? { warmup: 0, repeats: 3, inner: 1 } : c.n >= 6 ? { warmup: 2, repeats: 7, inner: 1 } : { warmup: 20, repeats: 15, inner: 5 };
+  for (let round = 0; round < rounds; round++) {
+    for (const c of diceCases) {
+      if (quick && c.n > 6) continue;
+      if (c.n >= 8 && round >= 3) continue;
+      const r = ref.dice.find((d) => d.n === c.n && d.total === c.total);
+      if (!r) throw new Error(`reference_exact.json has no dice case n=${c.n}, total=${c.total}`);
+      const plan: Plan = c.n >= 8 ? { warmup: 0, repeats: 3, inner: 1 } : c.n >= 6 ? { warmup: 2, repeats: 7, inner: 1 } : { warmup: 20, repeats: 15, inner: 5 };
 
-    const t = await timeTyche(() => infer(dice, { method: 'enumerate' }, c.n, c.total), plan);
-    const m = t.post.marginal((d) => d.returnValue);
-    for (let k = 1; k <= 6; k++) check(`tyche dice n=${c.n} P(d1=${k})`, m.prob(k), r.p_first_die[k - 1]);
-    check(`tyche dice n=${c.n} logZ`, t.post.logZ, r.logZ);
-    const executions = t.post.diagnostics.executions as number;
-    if (executions !== r.paths) throw new Error(`tyche dice n=${c.n}: ${executions} executions, reference says ${r.paths} paths`);
+      const t = await timeTyche(() => infer(dice, { method: 'enumerate' }, c.n, c.total), plan);
+      const m = t.post.marginal((d) => d.returnValue);
+      for (let k = 1; k <= 6; k++) check(`tyche dice n=${c.n} P(d1=${k})`, m.prob(k), r.p_first_die[k - 1]);
+      check(`tyche dice n=${c.n} logZ`, t.post.logZ, r.logZ);
+      const executions = t.post.diagnostics.executions as number;
+      if (executions !== r.paths) throw new Error(`tyche dice n=${c.n}: ${executions} executions, reference says ${r.paths} paths`);
 
-    const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])'));
-    for (let k = 1; k <= 6; k++) check(`WebPPL dice n=${c.n} P(d1=${k})`, w.probs[k - 1], r.p_first_die[k - 1]);
-    show(row(`dice n=${c.n}, sum=${c.total}`, executions, plan, t.times, w.times));
+      const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])'));
+      for (let k = 1; k <= 6; k++) check(`WebPPL dice n=${c.n} P(d1=${k})`, w.probs[k - 1], r.p_first_die[k - 1]);
+      add(`dice n=${c.n}, sum=${c.total}`, executions, plan, t.times, w.times);
 
-    const tp = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'parallel' }, c.n, c.total), plan);
-    const mp = tp.post.marginal((d) => d.returnValue);
-    for (let k = 1; k <= 6; k++) check(`tyche parallel dice n=${c.n} P(d1=${k})`, mp.prob(k), r.p_first_die[k - 1]);
-    check(`tyche parallel dice n=${c.n} logZ`, tp.post.logZ, r.logZ);
-    show(row(`  parallel (ops model)`, tp.post.diagnostics.paths as number, plan, tp.times, w.times));
+      const tp = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'parallel' }, c.n, c.total), plan);
+      const mp = tp.post.marginal((d) => d.returnValue);
+      for (let k = 1; k <= 6; k++) check(`tyche parallel dice n=${c.n} P(d1=${k})`, mp.prob(k), r.p_first_die[k - 1]);
+      check(`tyche parallel dice n=${c.n} logZ`, tp.post.logZ, r.logZ);
+      add(`  n=${c.n} parallel (ops model)`, tp.post.diagnostics.paths as number, plan, tp.times, w.times);
 
-    // strategy 'auto' on the ops model: the parallel run plus its checks against exact runs on numbers
-    const ta = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'auto' }, c.n, c.total), plan);
-    if (ta.post.diagnostics.strategy !== 'parallel') throw new Error(`tyche auto dice n=${c.n}: chose ${String(ta.post.diagnostics.strategy)} (${String(ta.post.diagnostics.autoReason)})`);
-    check(`tyche auto dice n=${c.n} logZ`, ta.post.logZ, r.logZ);
-    show(row(`  auto -> parallel (ops model)`, ta.post.diagnostics.paths as number, plan, ta.times, w.times));
+      // strategy 'auto' on the ops model: the parallel run plus its checks against exact runs on numbers
+      const ta = await timeTyche(() => infer(diceOps, { method: 'enumerate', strategy: 'auto' }, c.n, c.total), plan);
+      if (ta.post.diagnostics.strategy !== 'parallel') throw new Error(`tyche auto dice n=${c.n}: chose ${String(ta.post.diagnostics.strategy)} (${String(ta.post.diagnostics.autoReason)})`);
+      check(`tyche auto dice n=${c.n} logZ`, ta.post.logZ, r.logZ);
+      add(`  n=${c.n} auto -> parallel (ops model)`, ta.post.diagnostics.paths as number, plan, ta.times, w.times);
+    }
+
+    {
+      const plan: Plan = { warmup: 2000, repeats: 15, inner: 200 };
+      const t = await timeTyche(() => infer(burglary, { method: 'enumerate' }, net), plan);
+      check('tyche burglary P(burglary)', t.post.marginal('burglary').prob(1), ref.burglary.p_burglary);
+      check('tyche burglary P(earthquake)', t.post.marginal('earthquake').prob(1), ref.burglary.p_earthquake);
+      check('tyche burglary logZ', t.post.logZ, ref.burglary.logZ);
+      const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
+      const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplBurglary(net), plan, query));
+      check('WebPPL burglary P(burglary)', w.probs[0], ref.burglary.p_burglary);
+      check('WebPPL burglary P(earthquake)', w.probs[1], ref.burglary.p_earthquake);
+      add('burglary', t.post.diagnostics.executions as number, plan, t.times, w.times);
+    }
   }
 
-  {
-    const plan: Plan = { warmup: 2000, repeats: 15, inner: 200 };
-    const t = await timeTyche(() => infer(burglary, { method: 'enumerate' }, net), plan);
-    check('tyche burglary P(burglary)', t.post.marginal('burglary').prob(1), ref.burglary.p_burglary);
-    check('tyche burglary P(earthquake)', t.post.marginal('earthquake').prob(1), ref.burglary.p_earthquake);
-    check('tyche burglary logZ', t.post.logZ, ref.burglary.logZ);
-    const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
-    const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplBurglary(net), plan, query));
-    check('WebPPL burglary P(burglary)', w.probs[0], ref.burglary.p_burglary);
-    check('WebPPL burglary P(earthquake)', w.probs[1], ref.burglary.p_earthquake);
-    show(row('burglary', t.post.diagnostics.executions as number, plan, t.times, w.times));
-  }
-
-  console.log(`\n${table(head, rows)}`);
+  console.log(`\n${table(head, [...byProblem.values()].map(row))}`);
   console.log('\nall answers match reference_exact.json to 1e-9 (tyche: marginals and logZ; WebPPL: marginals)');
 }
 

@@ -17,14 +17,20 @@ const shared = new WeakMap<object, SimplexProbs>();
 
 /** The parameter for `probs`, shared between distributions built from the same plain vector. */
 function simplexOf(probs: ProbsArg): SimplexProbs {
+  // the vector of the last call first (a model's one constant vector, site after site): no hashing
+  if (probs === lastProbs) return lastSimplex as SimplexProbs;
   if (!Array.isArray(probs)) return new SimplexProbs('Categorical', probs);
   let s = shared.get(probs);
   if (s === undefined) {
     s = new SimplexProbs('Categorical', probs);
     shared.set(probs, s);
   }
+  lastProbs = probs;
+  lastSimplex = s;
   return s;
 }
+let lastProbs: unknown;
+let lastSimplex: SimplexProbs | undefined;
 
 /**
  * Categorical(probs): a category index `0..K-1` drawn with probability

@@ -100,6 +100,8 @@ export class LeanEnumerator<A extends unknown[], R> {
   private readonly supports: Value[][] = [];
   private readonly lps: Float64Array[] = [];
   private readonly resolved: Promise<Value>[][] = [];
+  /** Per choice depth: the resolved promise of the current path's value there (what a replayed site returns). */
+  private readonly current: Promise<Value>[] = [];
   private readonly weightBefore: number[] = [];
   private readonly recordBefore: number[] = [];
   private readonly sitesBefore: number[] = [];
@@ -138,6 +140,8 @@ export class LeanEnumerator<A extends unknown[], R> {
   /** In `score` mode: the value of each latent site by address. */
   private fixed: ReadonlyMap<string, Value> | undefined;
   private readonly ctx: Ctx;
+  /** The model's call arguments: the context, then `args` (one array for every path). */
+  private readonly call: unknown[];
 
   /**
    * @param m - the model (it must have no handlers of its own: see {@link LeanEnumerator.handles})
@@ -155,8 +159,16 @@ export class LeanEnumerator<A extends unknown[], R> {
   ) {
     const self = this;
     const numeric = m.numericSites;
+    this.call = [undefined, ...args];
     this.ctx = {
       sample(address: string, dist: Distribution, _options?: SampleOptions) {
+        // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
+        // since a replayed prefix visits no more sites than the path that first reached it
+        const k = self.depth;
+        if (k < self.replayUntil && self.stopped === undefined && (++self.sites & 31) !== 0) {
+          self.depth = k + 1;
+          return self.current[k] as never;
+        }
         return self.latent(address, dist, numeric) as never;
       },
       observe(address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) {
@@ -180,6 +192,7 @@ export class LeanEnumerator<A extends unknown[], R> {
       },
       rng,
     };
+    this.call[0] = this.ctx;
   }
 
   /** Whether the lean runtime can try this model at all (no handlers of its own). */
@@ -200,7 +213,7 @@ export class LeanEnumerator<A extends unknown[], R> {
       this.begin();
       let outcome: Draw<R> | undefined | typeof LEAN_FALLBACK;
       try {
-        outcome = this.completed(await this.m.fn(this.ctx, ...this.args));
+        outcome = this.completed(await (this.m.fn as (...a: unknown[]) => Promise<R>).apply(undefined, this.call));
       } catch (err) {
         if (err === this.aborted?.reason) throw err;
         outcome = this.failed(err);
@@ -384,10 +397,10 @@ export class LeanEnumerator<A extends unknown[], R> {
       const k = this.depth++;
       if (this.fixed !== undefined) return this.fixedLatent(address, dist, numeric);
       if (k < this.replayUntil) {
-        // replayed: the same site, with the same value, as on the previous path
-        this.countSite();
+        // replayed: the same site, with the same value, as on the previous path (the context's
+        // `sample` returns here only every 32nd site, already counted, so that `after` may pause)
         const j = this.path[k];
-        return this.after(this.supports[k][j], this.resolved[k][j]);
+        return this.after(this.supports[k][j], this.current[k]);
       }
       if (k === this.replayUntil) {
         // the choice that changed: restore the state before it, then take its next value
@@ -399,7 +412,9 @@ export class LeanEnumerator<A extends unknown[], R> {
         this.seen = undefined;
         const full = this.claim(address, true);
         const j = this.path[k];
-        return this.choose(full, this.supports[k][j], this.lps[k][j], this.resolved[k][j]);
+        const resolved = this.resolved[k][j];
+        this.current[k] = resolved;
+        return this.choose(full, this.supports[k][j], this.lps[k][j], resolved);
       }
       // a new node of the choice tree
       const mark = this.siteCount;
@@ -420,6 +435,7 @@ export class LeanEnumerator<A extends unknown[], R> {
       this.sitesBefore[k] = mark;
       const resolved = resolvedValues(support);
       this.resolved[k] = resolved;
+      this.current[k] = resolved[0];
       return this.choose(full, support[0], lps[0], resolved[0]);
     } catch (err) {
       return Promise.reject(err);
