@@ -1,8 +1,10 @@
 /**
- * The JIT's record in float64: constants captured from data and parameters
+ * What the JIT's record holds: constants captured from data and parameters
  * given as JS numbers carry their doubles (backend/float64-constants.ts,
  * constant folding in jit/trace.ts), so a replayed log density equals a hand
- * float64 computation to ~1e-12 on data float32 cannot hold.
+ * float64 computation to ~1e-12 on data float32 cannot hold; a user's
+ * `tf.customGrad` op is one opaque node run on tfjs (jit/user-grad.ts), its
+ * gradient checked against central differences.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { CompiledGraph } from '../../src/backend/jit/program.js';
 import { type Graph, traceTensorFunction } from '../../src/backend/jit/trace.js';
 import { float64Of, tensor64 } from '../../src/backend/float64-constants.js';
-import { layoutOf, logDensityTensorFn } from '../../src/infer/mcmc/potential.js';
+import { layoutOf, logDensityFn, logDensityTensorFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { lgammaNumber } from '../../src/math/special.js';
 import { Normal, Poisson, model, ops } from '../../src/index.js';
@@ -111,5 +113,64 @@ describe('float64 constants in the record', () => {
     expect(Array.from(float64Of(tf.reshape(t, [4]))!)).toEqual([0.1, 0.5, 2, 3]);
     expect(float64Of(tensor64([0.5, 2, 3]))).toBeUndefined();
     expect(float64Of(tf.tensor([0.1]))).toBeUndefined();
+  });
+});
+
+/** softplus as a user custom-gradient op; `wrong` plants a gradient off by a factor 2. */
+function softplusOp(wrong: boolean): (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(((x: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    save([x]);
+    return { value: tf.softplus(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.mul(tf.sigmoid(saved[0]!), wrong ? 2 : 1)) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+}
+
+function userGradModel(wrong: boolean) {
+  const op = softplusOp(wrong);
+  return model(async ({ sample, observe }) => {
+    const a = await sample('a', Normal(0, 1));
+    const b = await sample('b', Normal(0, 1));
+    await observe('y', Normal(b, op(tf.add(tf.mul(a, 1.3), 0.2))), ys);
+  });
+}
+
+describe('a user tf.customGrad op in the record', () => {
+  it('is one opaque node run on tfjs (float32): the rest compiles, values and gradients match tfjs and central differences, and the stats say so', async () => {
+    const m = userGradModel(false);
+    const { layout } = await layoutOf(m, [], rngFrom(1));
+    const replay = logDensityFn(m, [], layout, { compile: true });
+    const tfjs = logDensityFn(m, [], layout, { compile: false });
+    const before = tf.memory().numTensors;
+    for (const pt of [
+      [0.3, 1.1],
+      [-0.8, 1.6],
+      [1.2, 0.9],
+    ]) {
+      const q = Float64Array.from(pt);
+      const r = await replay(q);
+      expect(replay.compileStatus()).toBe(true);
+      const t = await tfjs(q);
+      // float32 rounding in the tfjs run and in the op's node: 1e-5 relative is wide over ~1e-7 per operation
+      expect(Math.abs(r.logp - t.logp)).toBeLessThan(1e-5 * (1 + Math.abs(t.logp)));
+      for (let i = 0; i < 2; i++) expect(Math.abs(r.grad[i]! - t.grad[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(t.grad[i]!)));
+      // central differences of the replay (the node's float32 values: h = 1e-3 keeps rounding near 1e-4 of the log density's scale)
+      for (let i = 0; i < 2; i++) {
+        const up = Float64Array.from(q);
+        const down = Float64Array.from(q);
+        up[i]! += 1e-3;
+        down[i]! -= 1e-3;
+        const fd = ((await replay(up)).logp - (await replay(down)).logp) / 2e-3;
+        expect(Math.abs(fd - r.grad[i]!)).toBeLessThan(1e-3 * (1 + Math.abs(r.logp)));
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(replay.compileStats().viaTfjs).toBe(0);
+    expect(replay.compileStats().notes).toEqual(['tf.customGrad op before site "y" runs in float32 on tfjs inside the float64 replay, with its own gradient']);
+  });
+
+  it('planted: a wrong user gradient is an error naming the op (tfjs would use it as given)', async () => {
+    const m = userGradModel(true);
+    const { layout } = await layoutOf(m, [], rngFrom(1));
+    const replay = logDensityFn(m, [], layout, { compile: true });
+    await expect(replay(Float64Array.of(0.3, 1.1))).rejects.toThrow(/tf.customGrad op before site "y" \(run on tfjs in float32\): its gradFunc disagrees with central differences .*relative [3-9]\.\de-1/);
   });
 });

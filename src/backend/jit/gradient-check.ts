@@ -12,10 +12,39 @@
 import { type CustomOp, isCustomKernel } from './custom-kernels.js';
 import { CompiledGraph } from './program.js';
 import type { Graph } from './trace.js';
+import { isUserGradOp, userGradientDisagreement } from './user-grad.js';
 
-/** Whether a recorded graph has a custom op (whose gradient only {@link gradientByDifferences} can check). */
+/**
+ * Whether a recorded graph has a library custom op (whose gradient only
+ * {@link gradientByDifferences} can check). A user's `tf.customGrad` node
+ * computes in float32, too coarse for those float64 differences: see
+ * {@link userGradientFailures}.
+ */
 export function hasCustomOps(graph: Graph): boolean {
-  return graph.nodes.some((n) => isCustomKernel(n.kernel));
+  return graph.nodes.some((n) => isCustomKernel(n.kernel) && !isUserGradOp(n.attrs.op));
+}
+
+/** The labels of a graph's user `tf.customGrad` nodes (each runs in float32 on tfjs inside the replay). */
+export function userGradLabels(graph: Graph): string[] {
+  return graph.nodes.filter((n) => isUserGradOp(n.attrs.op)).map((n) => (n.attrs.op as { name: string }).name);
+}
+
+/**
+ * The user `tf.customGrad` nodes of `graph` whose gradient disagrees with
+ * central differences of their own float32 values (at the recorded point)
+ * by more than `agree`, relative: label and disagreement. tfjs uses a
+ * custom gradient as given, so such a gradient would be used silently on
+ * every path.
+ */
+export function userGradientFailures(graph: Graph, agree = 1e-2): { label: string; disagreement: number }[] {
+  const failures: { label: string; disagreement: number }[] = [];
+  for (const n of graph.nodes) {
+    const op = n.attrs.op;
+    if (!isUserGradOp(op)) continue;
+    const d = userGradientDisagreement(op, n.inputShapes, n.shape);
+    if (d !== undefined && d > agree) failures.push({ label: op.name, disagreement: d });
+  }
+  return failures;
 }
 
 /**

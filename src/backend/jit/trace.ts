@@ -14,10 +14,12 @@
  *   replay recomputes them and must find the same values, else the caller
  *   falls back to tfjs for that point. A read of any other input-dependent
  *   tensor makes the function untraceable (reason given);
- * - custom-gradient ops (`tf.customGrad`) and kernels with no replay rule on
- *   input-dependent values make it untraceable, except library ops that run
- *   through {@link customOp}: each is recorded as one node (`Custom:<name>`)
- *   that the replay runs with the op's own float64 code (custom-kernels.ts).
+ * - kernels with no replay rule on input-dependent values make it
+ *   untraceable. Library ops that run through {@link customOp} are each
+ *   recorded as one node (`Custom:<name>`) that the replay runs with the
+ *   op's own float64 code (custom-kernels.ts); a user's `tf.customGrad` op
+ *   is recorded as one opaque node that the replay runs on tfjs in float32,
+ *   with the user's gradient (user-grad.ts).
  * - a boolean tensor made from the input that no later kernel takes and
  *   nothing reads was almost surely used as a JS condition (`if (ops.gt(x,
  *   0))`, always true): the code follows one branch whatever the values, in
@@ -45,6 +47,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CUSTOM_PREFIX, type CustomOp, runCustomOp } from './custom-kernels.js';
 import { float64Of } from '../float64-constants.js';
 import { ruleFor } from './program.js';
+import { runningCustomGrad, userGradOp } from './user-grad.js';
 
 /** A reference to a value in a recorded graph. */
 export type Ref = { readonly kind: 'input' } | { readonly kind: 'node'; readonly index: number } | { readonly kind: 'const'; readonly index: number };
@@ -131,6 +134,8 @@ class Recorder {
   readonly dependent = new Map<number, Ref>();
   /** tensor id -> constant index (captured once). */
   readonly constIndex = new Map<number, number>();
+  /** Where user `tf.customGrad` ops made between sites are used: filled in when the next site starts. */
+  readonly pendingUserGrads: { site: string | undefined; before: boolean; after: string | undefined }[] = [];
   /** tensor id -> float64 values of a constant computed by the traced code, recomputed by its replay rule (see {@link Recorder.fold}). */
   readonly folded = new Map<number, Float64Array>();
   reason: string | undefined;
@@ -166,6 +171,8 @@ class Recorder {
       return;
     }
     for (const b of this.bools.values()) b.site ??= address;
+    for (const u of this.pendingUserGrads) u.site ??= address;
+    this.pendingUserGrads.length = 0;
     if (this.whereOpen) {
       this.where = `before site "${address}" (building its distribution${this.lastSite !== undefined ? `, after site "${this.lastSite}"` : ''})`;
       this.whereOpen = false;
@@ -256,7 +263,7 @@ class Recorder {
       return;
     }
     if (kernel === undefined) {
-      this.refuse('a custom-gradient op (tf.customGrad) acts on the parameters');
+      this.recordUserGrad(inputs, outs);
       return;
     }
     const refs = inputs.map((t) => this.refOf(t));
@@ -267,6 +274,31 @@ class Recorder {
       this.dependent.set(o.id, { kind: 'node', index });
       if (o.dtype === 'bool') this.bools.set(o.id, { site: this.site });
     });
+  }
+
+  /** A user's `tf.customGrad` launch on input-dependent tensors: one opaque node (user-grad.ts). */
+  recordUserGrad(inputs: readonly tf.Tensor[], outs: readonly tf.Tensor[]): void {
+    const f = runningCustomGrad();
+    if (!f || outs.length !== 1) {
+      this.refuse('a custom-gradient op (tf.customGrad) made before tyche was imported acts on the parameters (make it after importing tyche to have it recorded)');
+      return;
+    }
+    const out = outs[0]!;
+    // named by the site it is used at: the one running, else the next to start (its distribution is being built)
+    const at = { site: this.site, before: this.site === undefined, after: this.lastSite };
+    this.pendingUserGrads.push(at);
+    const label = (): string => {
+      const where = at.site === undefined ? (at.after !== undefined ? ` after site "${at.after}"` : '') : at.before ? ` before site "${at.site}"` : ` at site "${at.site}"`;
+      return `tf.customGrad op${f.name ? ` "${f.name}"` : ''}${where}`;
+    };
+    const op = userGradOp(
+      f,
+      label,
+      out.shape,
+      inputs.map((t) => t.dtype),
+      inputs.map((t) => this.values64(t)),
+    );
+    this.recordCustom(op, inputs, out);
   }
 
   /** A read of `t` by the traced code. */
@@ -374,7 +406,15 @@ export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Prom
   const run = engine.runKernelFunc;
   engine.runKernelFunc = function (this: EngineHooks, params: KernelParams) {
     const top = this.state.kernelDepth === 0;
-    const out = run.call(this, params);
+    // a tf.customGrad launch (no kernel name): its forward's reads and kernels are the op's own business
+    const opaque = top && active === rec && params.kernelName === undefined;
+    if (opaque) rec.paused++;
+    let out: tf.Tensor | tf.Tensor[];
+    try {
+      out = run.call(this, params);
+    } finally {
+      if (opaque) rec.paused--;
+    }
     if (top && active === rec) rec.record(params, out);
     return out;
   };

@@ -9,7 +9,10 @@
  *
  * 1. the recorder refuses models that read parameter-dependent values (other
  *    than boolean validity checks, which become guards: a point where one
- *    changes is evaluated by tfjs instead) and custom-gradient ops;
+ *    changes is evaluated by tfjs instead); a user's `tf.customGrad` op is
+ *    one opaque float32 node whose gradient is checked against central
+ *    differences once (a wrong one is an error naming it, see
+ *    `backend/jit/user-grad.ts`);
  * 2. a self-check at two points (the first one asked for and a perturbed
  *    one) compares the replay's log density and gradient with tfjs's; any
  *    disagreement beyond float32 rounding turns compilation off (a graph
@@ -26,12 +29,12 @@
  *
  * @module
  */
-import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
+import { TycheError, branchOnTensorError, rejectsPoint } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
 import { type TraceResult, traceTensorFunction } from '../../backend/jit/trace.js';
-import { customGradientCheck, hasCustomOps } from '../../backend/jit/gradient-check.js';
+import { customGradientCheck, hasCustomOps, userGradLabels, userGradientFailures } from '../../backend/jit/gradient-check.js';
 
 function sizeOfInput(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -51,6 +54,8 @@ export interface CompileStats {
   readonly viaTfjs: number;
   /** Why they ran on tfjs, with counts: `'validity guard changed'`, `'non-finite point'`, `'not compiled: <why>'`. */
   readonly reasons: Readonly<Record<string, number>>;
+  /** Parts of the compiled replay that do not run in float64: each user `tf.customGrad` op, which runs in float32 on tfjs inside it. */
+  readonly notes?: readonly string[];
 }
 
 /** Counts of several densities (or of one over several periods) added up. */
@@ -58,12 +63,14 @@ export function addStats(list: readonly CompileStats[]): CompileStats {
   const reasons: Record<string, number> = {};
   let evaluations = 0;
   let viaTfjs = 0;
+  const notes = new Set<string>();
   for (const s of list) {
     evaluations += s.evaluations;
     viaTfjs += s.viaTfjs;
     for (const [r, n] of Object.entries(s.reasons)) reasons[r] = (reasons[r] ?? 0) + n;
+    for (const note of s.notes ?? []) notes.add(note);
   }
-  return { evaluations, viaTfjs, reasons };
+  return { evaluations, viaTfjs, reasons, ...(notes.size > 0 ? { notes: [...notes] } : {}) };
 }
 
 /** The evaluations a density counted between two snapshots of its stats. */
@@ -73,7 +80,7 @@ export function statsSince(before: CompileStats, after: CompileStats): CompileSt
     const d = n - (before.reasons[r] ?? 0);
     if (d > 0) reasons[r] = d;
   }
-  return { evaluations: after.evaluations - before.evaluations, viaTfjs: after.viaTfjs - before.viaTfjs, reasons };
+  return { evaluations: after.evaluations - before.evaluations, viaTfjs: after.viaTfjs - before.viaTfjs, reasons, ...(after.notes ? { notes: after.notes } : {}) };
 }
 
 /** A batched evaluation: `logp` per row, gradients row-major. */
@@ -201,6 +208,7 @@ export class CompiledDensity {
   guardMisses = 0;
   private evaluations = 0;
   private readonly tfjsReasons = new Map<string, number>();
+  private notes: string[] = [];
 
   /**
    * @param density - the tensor function recorded (from `inputShape`)
@@ -240,7 +248,8 @@ export class CompiledDensity {
   get stats(): CompileStats {
     let viaTfjs = 0;
     for (const n of this.tfjsReasons.values()) viaTfjs += n;
-    return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons) };
+    const notes = this.state === 'on' ? this.notes.map((l) => `${l} runs in float32 on tfjs inside the float64 replay, with its own gradient`) : [];
+    return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons), ...(notes.length > 0 ? { notes } : {}) };
   }
 
   /** One row replayed by the first record whose validity guards it keeps; false when none does. */
@@ -467,6 +476,16 @@ export class CompiledDensity {
       const worst = customGradientCheck(traced.graph, q, REL_TOL);
       if (worst !== undefined && !(worst <= REL_TOL)) return this.turnOff(`self-check failed (a custom op's gradient disagrees with central differences of the log density: relative ${worst.toExponential(1)})`);
     }
+    // a user's tf.customGrad gradient is what tfjs uses too: a wrong one is an error on every path, not a reason to fall back
+    const wrong = userGradientFailures(traced.graph);
+    if (wrong.length > 0) {
+      const w = wrong[0]!;
+      throw new TycheError(
+        `${w.label} (run on tfjs in float32): its gradFunc disagrees with central differences of its value (relative ${w.disagreement.toExponential(1)} at the point recorded); ` +
+          'tfjs uses a custom gradient as given, so sampling or optimising with it would be silently wrong. Fix gradFunc (or pass compile: false to use it as it is)',
+      );
+    }
+    this.notes = userGradLabels(traced.graph);
     if (this.mode === 'auto' && compiled.work * this.rows > WORK_PER_KERNEL * compiled.kernelCount) {
       return this.turnOff(
         `${TFJS_FASTER}(${compiled.work * this.rows} element operations over ${compiled.kernelCount} kernels; the replay is used up to ${WORK_PER_KERNEL} per kernel)`,
