@@ -64,10 +64,25 @@ export class BinaryProbs {
   readonly isNumber: boolean;
   /** The success probability (number parameters only, else NaN). */
   readonly p: number = NaN;
+  /** log p and log(1 - p), computed on first use (a distribution rebuilt at a replayed site never needs them). */
+  private logPCache: number | undefined;
+  private log1mPCache: number | undefined;
   /** log p (number parameters only, else NaN). */
-  readonly logP: number = NaN;
+  get logP(): number {
+    if (this.logPCache === undefined) {
+      const v = this.value;
+      this.logPCache = typeof v !== 'number' ? NaN : this.isLogits ? (logSigmoid(v) as number) : Math.log(v);
+    }
+    return this.logPCache;
+  }
   /** log(1 - p) (number parameters only, else NaN). */
-  readonly log1mP: number = NaN;
+  get log1mP(): number {
+    if (this.log1mPCache === undefined) {
+      const v = this.value;
+      this.log1mPCache = typeof v !== 'number' ? NaN : this.isLogits ? (logSigmoid(-v) as number) : Math.log1p(-v);
+    }
+    return this.log1mPCache;
+  }
 
   /**
    * @param dist - distribution name for messages
@@ -87,17 +102,7 @@ export class BinaryProbs {
     }
     const v = this.value;
     this.isNumber = typeof v === 'number';
-    if (typeof v === 'number') {
-      if (this.isLogits) {
-        this.p = sigmoid(v) as number;
-        this.logP = logSigmoid(v) as number;
-        this.log1mP = logSigmoid(-v) as number;
-      } else {
-        this.p = v;
-        this.logP = Math.log(v);
-        this.log1mP = Math.log1p(-v);
-      }
-    }
+    if (typeof v === 'number') this.p = this.isLogits ? (sigmoid(v) as number) : v;
   }
 
   /** The success probability. */
