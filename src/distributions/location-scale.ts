@@ -34,7 +34,7 @@ export abstract class LocationScaleDistribution extends Distribution {
     this.scale = param(name, 'scale', scale);
     checkParam(name, 'loc', this.loc, finite);
     checkParam(name, 'scale', this.scale, positiveFinite);
-    this.batchShape = batchShapeOf(name, { loc: this.loc, scale: this.scale });
+    this.batchShape = typeof this.loc === 'number' && typeof this.scale === 'number' ? [] : batchShapeOf(name, { loc: this.loc, scale: this.scale });
   }
 
   /** Standard draws (loc 0, scale 1) of the given shape: a number for `[]`, else a tensor. */

@@ -58,11 +58,11 @@ export type LeanSiteKind = (typeof Kind)[keyof typeof Kind];
 export interface LeanRecord {
   readonly address: string;
   readonly kind: LeanSiteKind;
-  /** The value of a latent or deterministic site (undefined at checkpoints). */
+  /** The value of a latent or deterministic site; at a checkpoint, the observed value (a number) or undefined (a factor). */
   readonly value: Value | undefined;
   readonly prev: LeanRecord | undefined;
   /** The value as a resolved promise, made on the first replay (shared by every later one). */
-  resolved?: Promise<Value>;
+  resolved?: Promise<Value | undefined>;
 }
 
 /** What a copy replays: its parent's records up to the parent's checkpoint. */
@@ -216,7 +216,7 @@ export class LeanParticle<R> extends SuspendableRun {
       const full = this.fullAddress(address);
       if (this.replay !== undefined) {
         const rec = this.replayed(full, Kind.Latent);
-        return this.paced(rec.value as Value, (rec.resolved ??= Promise.resolve(rec.value as Value)));
+        return this.paced(rec.value as Value, (rec.resolved ??= Promise.resolve(rec.value)) as Promise<Value>);
       }
       if (!(dist instanceof Distribution)) this.giveUp(`"${full}" has no distribution`);
       if ((dist as { improper?: boolean }).improper === true) this.giveUp(`"${full}" has an improper prior`);
@@ -233,11 +233,11 @@ export class LeanParticle<R> extends SuspendableRun {
   }
 
   /** A replayed checkpoint: counted; the copy suspends there when it has caught up with its parent. */
-  private replayedCheckpoint<V>(full: string, value: V): Promise<V> {
-    this.replayed(full, Kind.Checkpoint);
+  private replayedCheckpoint<V extends Value | undefined>(full: string, value: V): Promise<V> {
+    const rec = this.replayed(full, Kind.Checkpoint);
     this.checkpoint += 1;
     const target = this.replayOf as LeanTarget;
-    if (this.checkpoint < target.checkpoint) return this.paced(value, undefined);
+    if (this.checkpoint < target.checkpoint) return this.paced(value, rec.value === value ? ((rec.resolved ??= Promise.resolve(value)) as Promise<V>) : undefined);
     // caught up with the parent: from here on this copy draws its own values
     this.replay = undefined;
     this.replayOf = undefined;
@@ -246,9 +246,9 @@ export class LeanParticle<R> extends SuspendableRun {
   }
 
   /** A fresh checkpoint of log density `lp`: recorded, added to the increment; the execution suspends. */
-  private freshCheckpoint<V>(full: string, value: V, lp: number): Promise<V> {
+  private freshCheckpoint<V extends Value | undefined>(full: string, value: V, lp: number): Promise<V> {
     if (Number.isNaN(lp)) this.giveUp(`the log density at "${full}" is NaN`);
-    this.head = { address: full, kind: Kind.Checkpoint, value: undefined, prev: this.head };
+    this.head = { address: full, kind: Kind.Checkpoint, value, prev: this.head };
     this.increment += lp;
     this.checkpoint += 1;
     return this.suspend().then(() => value);
