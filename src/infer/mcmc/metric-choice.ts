@@ -56,7 +56,7 @@ export interface MetricChoiceOptions {
   readonly factor?: number;
   /** Above `maxDenseDim`: how far (as a variance ratio) the fitted low-rank correction's strongest direction must reach to be used; default 3. */
   readonly lowRankFactor?: number;
-  /** Largest number of directions a low-rank metric corrects; default 10. */
+  /** Largest number of directions a low-rank metric corrects; default 6. */
   readonly maxRank?: number;
   /** Low-rank eigenvalues within [1 / cutoff, cutoff] are left to the diagonal; default 2. */
   readonly cutoff?: number;

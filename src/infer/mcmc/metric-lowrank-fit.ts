@@ -32,7 +32,7 @@ import { packLowRank } from './metric-lowrank.js';
 
 /** Settings of the low-rank fit. */
 export interface LowRankFitOptions {
-  /** Largest number of corrected directions; default 10. */
+  /** Largest number of corrected directions; default 6. */
   readonly maxRank?: number;
   /** Eigenvalues within [1 / cutoff, cutoff] are left to the diagonal; default 2 (nutpie's). */
   readonly cutoff?: number;
@@ -165,7 +165,7 @@ function projectedCovariance(q: Float64Array, m: number, y: Float64Array, n: num
  * @throws RangeError when the shapes are wrong or fewer than 3 draws are given.
  */
 export function fitLowRank(draws: Float64Array, grads: Float64Array, n: number, d: number, options: LowRankFitOptions = {}): LowRankFit {
-  const { maxRank = 10, cutoff = 2 } = options;
+  const { maxRank = 6, cutoff = 2 } = options;
   if (!(Number.isInteger(maxRank) && maxRank >= 0)) throw new RangeError(`lowrank: maxRank must be a non-negative integer, got ${maxRank}`);
   if (!(cutoff >= 1)) throw new RangeError(`lowrank: cutoff must be at least 1, got ${cutoff}`);
   if (draws.length !== n * d || grads.length !== n * d) {
@@ -201,7 +201,7 @@ export function fitLowRank(draws: Float64Array, grads: Float64Array, n: number, 
   const none = { inverse: packLowRank(sigma2, [], []), rank: 0, lambda: new Float64Array(0), eigenvalues: new Float64Array(0) };
   if (maxRank === 0) return none;
 
-  const search = Math.min(d, 2 * maxRank);
+  const search = Math.min(d, maxRank + 5);
   const block = Math.min(n, search + 5);
   const topX = topEigen(covarianceOperator(x, n, d), d, search, x.slice(0, block * d));
   const topG = topEigen(covarianceOperator(g, n, d), d, search, g.slice(0, block * d));

@@ -60,6 +60,12 @@ export class LowRankInverse {
   private readonly invSqrtLamM1: Float64Array;
   /** The directions u_j as rows (k x D). */
   private readonly u: Float64Array;
+  /** sigma^2. */
+  private readonly s2: Float64Array;
+  /** Rows u_j * sigma (the directions as M^{-1} sees them). */
+  private readonly us: Float64Array;
+  /** Rows u_j / sigma (as M sees them). */
+  private readonly ud: Float64Array;
   /** Scratch for the k projections (never escapes a method call). */
   private readonly coef: Float64Array;
 
@@ -106,71 +112,72 @@ export class LowRankInverse {
       }
     }
     this.coef = new Float64Array(k);
+    this.s2 = new Float64Array(d);
+    this.us = new Float64Array(k * d);
+    this.ud = new Float64Array(k * d);
+    for (let i = 0; i < d; i++) this.s2[i] = this.sigma[i]! * this.sigma[i]!;
+    for (let j = 0; j < k; j++) {
+      for (let i = 0; i < d; i++) {
+        this.us[j * d + i] = this.u[j * d + i]! * this.sigma[i]!;
+        this.ud[j * d + i] = this.u[j * d + i]! / this.sigma[i]!;
+      }
+    }
   }
 
-  /** coef_j = u_j . (scale ⊙ x) (scale = sigma when `mul`, else 1 / sigma). */
-  private project(x: ArrayLike<number>, mul: boolean): void {
+  /** coef_j = rows_j . x. */
+  private project(rows: Float64Array, x: ArrayLike<number>): void {
     const d = this.dim;
     for (let j = 0; j < this.rank; j++) {
       let s = 0;
       const row = j * d;
-      if (mul) for (let i = 0; i < d; i++) s += this.u[row + i]! * this.sigma[i]! * x[i]!;
-      else for (let i = 0; i < d; i++) s += (this.u[row + i]! * x[i]!) / this.sigma[i]!;
+      for (let i = 0; i < d; i++) s += rows[row + i]! * x[i]!;
       this.coef[j] = s;
     }
   }
 
-  /** out_i = outer_i (inner_i x_i + sum_j f_j coef_j u_ji), the shared shape of every product. */
-  private combine(x: ArrayLike<number>, f: Float64Array, mul: boolean, out: number[]): number[] {
-    const d = this.dim;
-    for (let i = 0; i < d; i++) {
-      const s = this.sigma[i]!;
-      let y = mul ? s * x[i]! : x[i]! / s;
-      for (let j = 0; j < this.rank; j++) y += f[j]! * this.coef[j]! * this.u[j * d + i]!;
-      out[i] = mul ? s * y : y / s;
-    }
-    return out;
-  }
-
-  /** out = M^{-1} x; returns `out` (which must not be `x`). */
-  velocityInto(x: ArrayLike<number>, out: number[]): number[] {
-    this.project(x, true);
-    return this.combine(x, this.lamM1, true, out);
-  }
-
-  /** out = M x; returns `out` (which must not be `x`). */
-  massInto(x: ArrayLike<number>, out: number[]): number[] {
-    this.project(x, false);
-    return this.combine(x, this.invLamM1, false, out);
-  }
-
-  /** A square root of M applied to z: R z with R R^T = M (so R z ~ N(0, M) for z ~ N(0, I)); returns `out`. */
-  sqrtMassInto(z: ArrayLike<number>, out: number[]): number[] {
+  /** out += sum_j f_j coef_j rows_j (rows contiguous, so the inner loop walks memory in order). */
+  private addDirections(rows: Float64Array, f: Float64Array, out: number[]): number[] {
     const d = this.dim;
     for (let j = 0; j < this.rank; j++) {
-      let s = 0;
-      for (let i = 0; i < d; i++) s += this.u[j * d + i]! * z[i]!;
-      this.coef[j] = s;
-    }
-    for (let i = 0; i < d; i++) {
-      let y = z[i]!;
-      for (let j = 0; j < this.rank; j++) y += this.invSqrtLamM1[j]! * this.coef[j]! * this.u[j * d + i]!;
-      out[i] = y / this.sigma[i]!;
+      const c = f[j]! * this.coef[j]!;
+      const row = j * d;
+      for (let i = 0; i < d; i++) out[i] = out[i]! + c * rows[row + i]!;
     }
     return out;
   }
 
-  /** The bilinear form a^T M^{-1} b, without allocating. */
+  /** out = M^{-1} x = sigma^2 x + sum_j (lambda_j - 1) (us_j . x) us_j; returns `out` (which must not be `x`). */
+  velocityInto(x: ArrayLike<number>, out: number[]): number[] {
+    this.project(this.us, x);
+    for (let i = 0; i < this.dim; i++) out[i] = this.s2[i]! * x[i]!;
+    return this.addDirections(this.us, this.lamM1, out);
+  }
+
+  /** out = M x = x / sigma^2 + sum_j (1 / lambda_j - 1) (ud_j . x) ud_j; returns `out` (which must not be `x`). */
+  massInto(x: ArrayLike<number>, out: number[]): number[] {
+    this.project(this.ud, x);
+    for (let i = 0; i < this.dim; i++) out[i] = x[i]! / this.s2[i]!;
+    return this.addDirections(this.ud, this.invLamM1, out);
+  }
+
+  /** A square root of M applied to z: R z = z / sigma + sum_j (lambda_j^{-1/2} - 1) (u_j . z) ud_j, with R R^T = M (so R z ~ N(0, M) for z ~ N(0, I)); returns `out`. */
+  sqrtMassInto(z: ArrayLike<number>, out: number[]): number[] {
+    this.project(this.u, z);
+    for (let i = 0; i < this.dim; i++) out[i] = z[i]! / this.sigma[i]!;
+    return this.addDirections(this.ud, this.invSqrtLamM1, out);
+  }
+
+  /** The bilinear form a^T M^{-1} b = sum sigma^2 a b + sum_j (lambda_j - 1) (us_j . a)(us_j . b), without allocating. */
   innerProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
     const d = this.dim;
     let s = 0;
-    for (let i = 0; i < d; i++) s += this.sigma[i]! * this.sigma[i]! * a[i]! * b[i]!;
+    for (let i = 0; i < d; i++) s += this.s2[i]! * a[i]! * b[i]!;
     for (let j = 0; j < this.rank; j++) {
       let ca = 0;
       let cb = 0;
       const row = j * d;
       for (let i = 0; i < d; i++) {
-        const w = this.u[row + i]! * this.sigma[i]!;
+        const w = this.us[row + i]!;
         ca += w * a[i]!;
         cb += w * b[i]!;
       }
