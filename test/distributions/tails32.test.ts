@@ -199,6 +199,30 @@ describe('log-CDFs on the float32 tensor path against float64, far in both tails
     expect(Math.abs(g - (dDensity - dMass))).toBeLessThan(SLACK * EPS32 * (Math.abs(dDensity) + Math.abs(dMass)) + 1e-9);
   });
 
+  it('broadcast tensor parameters: each element and the gradients summed over broadcast axes equal the scalar evaluations', () => {
+    const cases2: { make: (p: Value) => Distribution; p: number[]; x: number[]; which: Which }[] = [
+      { make: (a) => Gamma(a, 1), p: [2, 50], x: [1e-3, 200, 1000], which: 'lccdf' },
+      { make: (df) => StudentT(df, 0, 1), p: [3, 60], x: [-1e15, -40, 40], which: 'lcdf' },
+      { make: (a) => Beta(a, 3), p: [2, 50], x: [1e-30, 0.5], which: 'lcdf' },
+      { make: (r) => Poisson(r), p: [1, 5], x: [60, 199], which: 'lccdf' },
+    ];
+    for (const c of cases2) {
+      const pt = tf.tensor(c.p);
+      const xt = tf.tensor(c.x, [c.x.length, 1]);
+      const fn = (q: tf.Tensor): tf.Tensor => direct(c.make(q), xt, c.which) as tf.Tensor;
+      const vals = tf.tidy(() => Array.from(fn(pt).dataSync()));
+      const grads = tf.tidy(() => Array.from(tf.grad((q: tf.Tensor) => tf.sum(fn(q)))(pt).dataSync()));
+      const scalar = (pi: number, xi: number) => tensorPath({ name: '', make: c.make, params: [pi], at: [], which: [c.which], diff: [0] }, c.which, [pi, Math.fround(xi)], direct);
+      expect(vals.length).toBe(c.x.length * c.p.length);
+      c.x.forEach((xi, i) => c.p.forEach((pi, j) => expect(vals[i * c.p.length + j]).toBe(scalar(pi, xi).value)));
+      c.p.forEach((pi, j) => {
+        const sum = c.x.reduce((acc, xi) => acc + scalar(pi, xi).grads[0]!, 0);
+        expect(Math.abs(grads[j]! - sum)).toBeLessThanOrEqual(4 * EPS32 * c.x.reduce((acc, xi) => acc + Math.abs(scalar(pi, xi).grads[0]!), 0));
+      });
+      tf.dispose([pt, xt]);
+    }
+  });
+
   it('keeps tf.memory().numTensors flat', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
