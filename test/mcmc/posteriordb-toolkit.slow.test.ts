@@ -31,7 +31,10 @@ describe.skipIf(!SLOW)('posteriordb toolkit translations (slow tier)', () => {
     it.skipIf(!ref)(`${c.name}: 4 chains x (1000 + 1000), means and sds within 4 MCSE of the reference, R-hat < 1.01`, async () => {
       const post = await infer(c.model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 200 + i, ...(c.options ?? {}) }, ...(c.args() as never[]));
       if (c.replay) expect(String(post.diagnostics.chainsPath)).toMatch(/^replay/);
-      expect(failures(compareWithReference(columnsOf(c, post), ref!))).toEqual([]);
+      const rows = compareWithReference(columnsOf(c, post), ref!);
+      const d = post.diagnostics as { gradientEvaluations?: number; init?: string };
+      console.log(`${c.name}: max R-hat ${Math.max(...rows.map((r) => r.rhat)).toFixed(4)}, max z ${Math.max(...rows.map((r) => Math.max(r.zMean, r.zSd))).toFixed(2)}, ${d.gradientEvaluations} gradients, init ${d.init}`);
+      expect(failures(rows)).toEqual([]);
     }, 3_600_000);
   });
 });

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { ZeroDensityError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import {
   DualAveraging,
@@ -20,6 +19,7 @@ import {
   windowSchedule,
 } from './adaptation.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
+import { type InitSettings, type InitStrategy, initialise } from './initialise.js';
 import type { HamiltonianKernel } from './kernel.js';
 import { copyVec } from './linalg.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
@@ -77,12 +77,10 @@ export interface ChainConfig extends DualAveragingOptions, WindowOptions {
   readonly adaptStepSize: boolean;
   /** Adapt the inverse metric during warmup (windowed; never for identity). */
   readonly adaptMetric: boolean;
-  /** A starting point, or null to draw one uniformly in [-initRadius, initRadius]^D. */
-  readonly init: Float64Array | null;
-  /** Half-width of the uniform initialisation box. */
-  readonly initRadius: number;
-  /** Attempts at a uniform starting point with finite density and gradient. */
-  readonly maxInitAttempts: number;
+  /** A starting point, or the strategy that finds one (see `initialise.ts`). */
+  readonly init: Float64Array | InitStrategy;
+  /** Settings of the strategy: box half-width, attempts, candidates, ascent steps. */
+  readonly initSettings: InitSettings;
   /** Keep the warmup draws and statistics too. */
   readonly saveWarmup: boolean;
   /** The chain's own random stream. */
@@ -127,9 +125,9 @@ function allocStats(n: number): SamplerStats {
   };
 }
 
-/** Finds the chain's starting position (given, or uniform with retries). */
+/** Finds the chain's starting position (given, or by a strategy of `initialise.ts`). */
 function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
-  if (cfg.init !== null) {
+  if (typeof cfg.init !== 'string') {
     const at = yield* evaluate(copyVec(cfg.init));
     if (!Number.isFinite(at.logp)) {
       throw new RangeError(
@@ -138,16 +136,7 @@ function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
     }
     return at;
   }
-  for (let attempt = 0; attempt < cfg.maxInitAttempts; attempt++) {
-    const q: number[] = [];
-    for (let i = 0; i < cfg.dim; i++) q.push((2 * cfg.rng.uniform() - 1) * cfg.initRadius);
-    const at = yield* evaluate(q);
-    if (Number.isFinite(at.logp)) return at;
-  }
-  throw new ZeroDensityError(
-    `mcmc: chain ${cfg.chain}: no point with finite log density and gradient in ${cfg.maxInitAttempts} ` +
-      `uniform draws on [-${cfg.initRadius}, ${cfg.initRadius}]^${cfg.dim}; give init values`,
-  );
+  return yield* initialise(cfg.init, cfg.dim, cfg.rng, cfg.chain, cfg.initSettings);
 }
 
 /** Runs one chain: initialisation, warmup with adaptation, and sampling. */

@@ -25,6 +25,7 @@ import type { MetricKind } from './metric.js';
 import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
+import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -49,8 +50,16 @@ export interface HMCEngineOptions extends CommonOptions {
    * `true` (whenever it can be traced) or `false`.
    */
   readonly compile?: CompileMode;
-  /** `'uniform'` in [-2, 2] unconstrained (Stan's default), `'prior'` (a prior draw per chain), or values by address. */
-  readonly init?: 'uniform' | 'prior' | Readonly<Record<string, ValueLike>>;
+  /**
+   * Where each chain starts: `'ascent'` (default: per chain, 4 uniform draws
+   * in [-2, 2] unconstrained, each moved uphill by a few L-BFGS steps, the
+   * best kept; see `initialise.ts`), `'best-of-uniform'` (the best of 4 such
+   * draws by log density), `'uniform'` (the first finite draw: Stan's
+   * default), `'prior'` (a prior draw per chain), or values by address.
+   * Every chain uses its own stream only, so chains stay independent.
+   * `diagnostics.init` says which ran.
+   */
+  readonly init?: InitStrategy | 'prior' | Readonly<Record<string, ValueLike>>;
   /** Target acceptance statistic for step-size adaptation (default 0.8). */
   readonly targetAccept?: number;
   /** NUTS maximum tree depth (default 10). */
@@ -119,10 +128,15 @@ export interface HMCDiagnostics {
   readonly metric: MetricKind[];
   /** Which metric ran and why, in words (e.g. `dense (auto: ...)`). */
   readonly metricChoice: string;
+  /** How the chains were initialised, in words (e.g. `ascent (4 draws in [-2, 2] per chain, ...)`). */
+  readonly init?: string;
 }
 
-async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<'uniform' | Float64Array[]> {
-  if (init === undefined || init === 'uniform') return 'uniform';
+/** Each chain's starting point from the `init` option: a strategy each chain runs itself, or points made here. */
+async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<InitStrategy | Float64Array[]> {
+  if (init === undefined) return DEFAULT_INIT;
+  if (typeof init === 'string' && (INIT_STRATEGIES as readonly string[]).includes(init)) return init as InitStrategy;
+  if (typeof init === 'string' && init !== 'prior') throw new TycheError(`nuts/hmc: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got '${init}'`);
   const rng = rngFrom(`${seed}/init`);
   const out: Float64Array[] = [];
   for (let c = 0; c < chains; c++) {
@@ -251,7 +265,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   let chainsPath: string | undefined;
   if (!result && options.vectorize !== false) {
     // one batched evaluation decides how the chains run together (vectorised-chains.ts)
-    const chosen = await vectorisedChains(m, args, layout, chains, compile, init === 'uniform' ? new Float64Array(chains * layout.dim) : Float64Array.from(init.flatMap((q) => [...q])));
+    const chosen = await vectorisedChains(m, args, layout, chains, compile, typeof init === 'string' ? new Float64Array(chains * layout.dim) : Float64Array.from(init.flatMap((q) => [...q])));
     compileStatus = chosen.compileStatus;
     compileStats = chosen.compileStats;
     try {
@@ -279,7 +293,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
-  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
+  const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
   const drawsOrColumns = Array.isArray(completed) ? { draws: completed } : { columns: completed };
   return new Posterior({ method: options.method, ...drawsOrColumns, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });

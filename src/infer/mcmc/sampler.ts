@@ -26,6 +26,7 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
 import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerStats, runChain } from './chain.js';
 import type { GradientCoroutine, Position } from './integrator.js';
+import { DEFAULT_INIT_SETTINGS, INIT_STRATEGIES, type InitStrategy } from './initialise.js';
 import { HmcKernel, type HmcKernelOptions } from './hmc.js';
 import type { HamiltonianKernel, Transition } from './kernel.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
@@ -64,11 +65,14 @@ export interface SamplerOptions extends DualAveragingOptions, WindowOptions {
   /** Seed or stream; each chain gets its own split. Default: from the clock. */
   readonly seed?: Seed | Rng;
   /**
-   * Starting points: one Float64Array of length D per chain, or `'uniform'`
-   * (default): uniform in [-initRadius, initRadius]^D, retried until the log
-   * density and gradient are finite (Stan's default).
+   * Starting points: one Float64Array of length D per chain, or a strategy
+   * run by each chain on its own stream (see `initialise.ts`): `'uniform'`
+   * (default here, Stan's: uniform in [-initRadius, initRadius]^D, retried
+   * until the log density and gradient are finite), `'best-of-uniform'`, or
+   * `'ascent'` (uniform starts moved uphill by a few L-BFGS steps, the best
+   * kept; `infer`'s default).
    */
-  readonly init?: readonly Float64Array[] | 'uniform';
+  readonly init?: readonly Float64Array[] | InitStrategy;
   /** Half-width of the uniform initialisation box; default 2. */
   readonly initRadius?: number;
   /**
@@ -267,9 +271,11 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
     throw new RangeError(`mcmc: initRadius must be non-negative and finite, got ${initRadius}`);
   }
   const init = options.init ?? 'uniform';
-  if (init !== 'uniform') {
+  if (typeof init === 'string') {
+    if (!INIT_STRATEGIES.includes(init)) throw new RangeError(`mcmc: init must be one of ${INIT_STRATEGIES.map((x) => `'${x}'`).join(', ')} or an array of ${chains} Float64Array, got '${init}'`);
+  } else {
     if (!Array.isArray(init) || init.length !== chains) {
-      throw new RangeError(`mcmc: init must be 'uniform' or an array of ${chains} Float64Array (one per chain)`);
+      throw new RangeError(`mcmc: init must be one of ${INIT_STRATEGIES.map((x) => `'${x}'`).join(', ')} or an array of ${chains} Float64Array (one per chain)`);
     }
     init.forEach((x, c) => {
       if (!(x instanceof Float64Array) || x.length !== dim) {
@@ -296,9 +302,8 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
       stepSize,
       adaptStepSize: options.adaptStepSize ?? true,
       adaptMetric: options.adaptMassMatrix ?? true,
-      init: init === 'uniform' ? null : init[c]!,
-      initRadius,
-      maxInitAttempts: 100,
+      init: typeof init === 'string' ? init : init[c]!,
+      initSettings: { ...DEFAULT_INIT_SETTINGS, radius: initRadius },
       saveWarmup: options.saveWarmup ?? false,
       rng: rngs[c]!,
       progress: { completed: 0, total: warmup + draws, phase: 'init' },

@@ -50,7 +50,7 @@ async function run(job: WorkerJob): Promise<void> {
       dim: layout.dim,
       chains: 1,
       seed: chainStream(job.seed, chain),
-      init: job.init === 'uniform' ? ('uniform' as const) : [job.init[chain]!],
+      init: typeof job.init === 'string' ? job.init : [job.init[chain]!],
       onProgress: (p: McmcProgress) => post({ type: 'progress', chain, completed: p.completed }),
     };
     const before = target.compileStats();

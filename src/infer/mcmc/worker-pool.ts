@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { InitStrategy } from './initialise.js';
 import type { Worker } from 'node:worker_threads';
 import { importNodeOnly } from '../../backend/runtime.js';
 import { backendName } from '../../backend/select.js';
@@ -54,7 +55,7 @@ export interface WorkerRun {
   readonly chains: number;
   readonly dim: number;
   readonly names: readonly string[];
-  readonly init: 'uniform' | readonly Float64Array[];
+  readonly init: InitStrategy | readonly Float64Array[];
   readonly sampler: WorkerSamplerSettings;
   /** The engine's `compile` option. */
   readonly compile: CompileMode;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { InitStrategy } from './initialise.js';
 import { ModelError } from '../../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { SamplerStats } from './chain.js';
@@ -43,7 +44,7 @@ export interface WorkerJob {
   /** The chains this worker runs, in order. */
   readonly assigned: readonly number[];
   /** `'uniform'`, or the starting point of every chain of the run (indexed by chain). */
-  readonly init: 'uniform' | readonly Float64Array[];
+  readonly init: InitStrategy | readonly Float64Array[];
   readonly sampler: WorkerSamplerSettings;
   /** The main thread's tfjs backend, to initialise the same one. */
   readonly backend: string | undefined;

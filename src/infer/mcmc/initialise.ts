@@ -1,0 +1,184 @@
+/**
+ * Where a chain starts: initialisation strategies for HMC/NUTS, written as
+ * gradient coroutines (see `integrator.ts`) so that one implementation runs
+ * under the sequential driver and, in lockstep over chains, under the
+ * vectorised one, on whatever target the chain uses (the compiled float64
+ * replay where the model compiles).
+ *
+ * Every strategy draws only from the chain's own random stream and never
+ * looks at another chain, so chains stay independent and over-dispersed: a
+ * posterior with several modes of similar mass still shows them to R-hat.
+ *
+ * - `uniform` (Stan's default): the first draw in [-r, r]^D with a finite log
+ *   density and gradient.
+ * - `best-of-uniform`: `candidates` such draws; the one with the highest log
+ *   density.
+ * - `ascent` (the default of `infer`): `candidates` uniform draws, each
+ *   moved uphill by `ascentSteps` L-BFGS steps (as Pathfinder and nutpie
+ *   start from an optimisation path) and judged by the log density that
+ *   `lookahead` further steps reach; the chain starts at the best one's
+ *   `ascentSteps` point. The judging run tells which basin a start leads to
+ *   (a start far out in a poor basin is the usual reason for a chain that
+ *   stays apart, e.g. posteriordb's lotka_volterra); the kept point is short
+ *   of the mode on purpose, so chains stay over-dispersed and do not run
+ *   down the neck of a funnel whose density is unbounded. See
+ *   docs/engines/mcmc.md, "Where chains start".
+ *
+ * @module
+ */
+import { ZeroDensityError } from '../../core/errors.js';
+import type { Rng } from '../../core/rng.js';
+import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
+
+/** The initialisation strategies a chain can run (`init` values that name one). */
+export const INIT_STRATEGIES = ['uniform', 'best-of-uniform', 'ascent'] as const;
+
+/** A named initialisation strategy. */
+export type InitStrategy = (typeof INIT_STRATEGIES)[number];
+
+/** The strategy `infer` runs when `init` is not given. */
+export const DEFAULT_INIT: InitStrategy = 'ascent';
+
+/** Settings of an initialisation strategy. */
+export interface InitSettings {
+  /** Half-width of the uniform box, in unconstrained space (default 2, as Stan). */
+  readonly radius: number;
+  /** Uniform draws tried before giving up on a finite log density (default 100). */
+  readonly maxAttempts: number;
+  /** Starting points compared by `best-of-uniform` and `ascent` (default 4). */
+  readonly candidates: number;
+  /** L-BFGS iterations from each start for `ascent` (default 8): the chain starts where they end. */
+  readonly ascentSteps: number;
+  /** Further L-BFGS iterations that only judge a start: candidates are ranked by the log density they reach (default 40). */
+  readonly lookahead: number;
+}
+
+/** Default settings (see {@link InitSettings}). */
+export const DEFAULT_INIT_SETTINGS: InitSettings = { radius: 2, maxAttempts: 100, candidates: 4, ascentSteps: 8, lookahead: 40 };
+
+/** A strategy and its settings in words, for a posterior's diagnostics. */
+export function describeInit(strategy: InitStrategy, s: InitSettings = DEFAULT_INIT_SETTINGS): string {
+  const box = `[-${s.radius}, ${s.radius}]`;
+  if (strategy === 'uniform') return `uniform (the first finite draw in ${box} per chain)`;
+  if (strategy === 'best-of-uniform') return `best-of-uniform (the highest of ${s.candidates} draws in ${box} per chain)`;
+  const judged = s.lookahead > 0 ? `, ranked by the density reached after ${s.lookahead} more` : '';
+  return `ascent (${s.candidates} draws in ${box} per chain, each moved by ${s.ascentSteps} L-BFGS steps uphill${judged}; the best kept)`;
+}
+
+/** Where the chain named `chain` starts, by `strategy`, drawing from `rng` only. */
+export function* initialise(strategy: InitStrategy, dim: number, rng: Rng, chain: number, settings: InitSettings = DEFAULT_INIT_SETTINGS): GradientCoroutine<Position> {
+  if (strategy === 'uniform') return yield* finiteUniform(dim, rng, chain, settings);
+  let best: Position | undefined;
+  let bestScore = -Infinity;
+  for (let k = 0; k < settings.candidates; k++) {
+    const at = yield* finiteUniform(dim, rng, chain, settings);
+    const path = strategy === 'ascent' ? yield* ascend(at, settings.ascentSteps, settings.lookahead) : { kept: at, end: at };
+    if (best === undefined || path.end.logp > bestScore) (best = path.kept), (bestScore = path.end.logp);
+  }
+  return best!;
+}
+
+/** The first uniform draw in [-r, r]^D with a finite log density and gradient. */
+function* finiteUniform(dim: number, rng: Rng, chain: number, s: InitSettings): GradientCoroutine<Position> {
+  for (let attempt = 0; attempt < s.maxAttempts; attempt++) {
+    const q: number[] = [];
+    for (let i = 0; i < dim; i++) q.push((2 * rng.uniform() - 1) * s.radius);
+    const at = yield* evaluate(q);
+    if (Number.isFinite(at.logp)) return at;
+  }
+  throw new ZeroDensityError(
+    `mcmc: chain ${chain}: no point with finite log density and gradient in ${s.maxAttempts} ` +
+      `uniform draws on [-${s.radius}, ${s.radius}]^${dim}; give init values`,
+  );
+}
+
+/** History kept by L-BFGS (pairs of steps and gradient changes). */
+const MEMORY = 5;
+/** Longest step of one iteration, in unconstrained units (a start far out must not leap across the space). */
+const MAX_STEP = 2;
+/** Armijo sufficient-increase constant. */
+const ARMIJO = 1e-4;
+/** Halvings of a step before the line search gives up. */
+const MAX_HALVINGS = 12;
+/** The ascent has converged when a step gains less than this, relative to 1 + |log p|. */
+const GAIN_TOL = 1e-8;
+
+/**
+ * L-BFGS steps uphill from `start`, each with a backtracking (Armijo) line
+ * search that also backs off non-finite points; stops early where no step
+ * increases the log density or a step gains almost nothing (converged). Returns the point after `iterations` steps
+ * (`kept`) and after `lookahead` more (`end`; the same point when 0).
+ */
+export function* ascend(start: Position, iterations: number, lookahead = 0): GradientCoroutine<{ kept: Position; end: Position }> {
+  const dim = start.q.length;
+  const ss: number[][] = [];
+  const ys: number[][] = [];
+  let at = start;
+  let kept = start;
+  for (let it = 0; it < iterations + lookahead; it++) {
+    if (it === iterations) kept = at;
+    const dir = direction(at.grad, ss, ys);
+    const slope = dot(dir, at.grad);
+    if (!(slope > 0)) break; // at a stationary point (or a useless direction)
+    const len = Math.sqrt(dot(dir, dir));
+    let alpha = len > MAX_STEP ? MAX_STEP / len : 1;
+    let next: Position | undefined;
+    for (let h = 0; h < MAX_HALVINGS; h++, alpha /= 2) {
+      const q: number[] = [];
+      for (let i = 0; i < dim; i++) q.push(at.q[i]! + alpha * dir[i]!);
+      const cand = yield* evaluate(q);
+      if (Number.isFinite(cand.logp) && cand.logp >= at.logp + ARMIJO * alpha * slope) {
+        next = cand;
+        break;
+      }
+    }
+    if (next === undefined) break;
+    if (it < iterations) kept = next;
+    const converged = next.logp - at.logp <= GAIN_TOL * (1 + Math.abs(next.logp));
+    const s: number[] = [];
+    const y: number[] = [];
+    // in terms of minimising -logp: s = step, y = change of the gradient of -logp
+    for (let i = 0; i < dim; i++) (s.push(next.q[i]! - at.q[i]!), y.push(at.grad[i]! - next.grad[i]!));
+    if (dot(s, y) > 1e-12 * Math.sqrt(dot(s, s) * dot(y, y))) {
+      ss.push(s);
+      ys.push(y);
+      if (ss.length > MEMORY) (ss.shift(), ys.shift());
+    }
+    at = next;
+    if (converged) break;
+  }
+  return { kept, end: at };
+}
+
+/** The L-BFGS ascent direction: the two-loop recursion's inverse-Hessian estimate times the gradient of log p. */
+function direction(grad: readonly number[], ss: readonly number[][], ys: readonly number[][]): number[] {
+  const d = [...grad];
+  const m = ss.length;
+  if (m === 0) {
+    // no curvature yet: a unit-length step along the gradient
+    const g = Math.sqrt(dot(d, d));
+    return g > 0 ? d.map((x) => x / g) : d;
+  }
+  const alphas: number[] = new Array<number>(m);
+  for (let k = m - 1; k >= 0; k--) {
+    const rho = 1 / dot(ys[k]!, ss[k]!);
+    const a = rho * dot(ss[k]!, d);
+    alphas[k] = a;
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! - a * ys[k]![i]!;
+  }
+  const last = m - 1;
+  const gamma = dot(ss[last]!, ys[last]!) / dot(ys[last]!, ys[last]!);
+  for (let i = 0; i < d.length; i++) d[i] = d[i]! * gamma;
+  for (let k = 0; k < m; k++) {
+    const rho = 1 / dot(ys[k]!, ss[k]!);
+    const b = rho * dot(ys[k]!, d);
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! + (alphas[k]! - b) * ss[k]![i]!;
+  }
+  return d;
+}
+
+function dot(x: readonly number[], y: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
+  return s;
+}
