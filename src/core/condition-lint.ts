@@ -23,13 +23,21 @@
  * variable that only ever holds such a call, where it is a condition: the
  * test of `if`, `while`, `do ... while`, `for` or `?:`, the operand of `!` or
  * `Boolean(...)`, an operand of `&&`/`||` other than the last or the last
- * one where the whole `&&`/`||` chain is a condition, or what the callback of
- * `filter`/`some`/`every`/`find`... returns.
+ * one where the whole `&&`/`||` chain is a condition, what the callback of
+ * `filter`/`some`/`every`/`find`... returns, the value of a `switch` or a
+ * `case` (compared with `===`, which a tensor never satisfies). A call of a
+ * local function whose every `return` is such a comparison is one too
+ * (`const pos = (v) => ops.gt(v, 0); if (pos(mu))`, and a minifier's
+ * inlined `((v) => ops.gt(v, 0))(mu)`).
  * Wrapped in anything that yields a number or a JS boolean (`toNumber(...)`,
  * `.dataSync()[0]`, `Number(...)`, a comparison with `===`), it is not
- * reported. Code in strings, template text, comments and regular expressions
- * is skipped. Functions the model calls are checked only where their source
- * is inside the model's.
+ * reported. Nor is one of tyche's `gt`/`lt`/`ge`/`le`/`eq`/`isInteger`
+ * whose arguments are certainly numbers (`and`: JS booleans), as
+ * `js-kinds.ts` decides (a loop counter, a literal, `.length`, `Math.*`,
+ * `toNumber(...)`, ...): it returns a JS boolean. Code in strings, template
+ * text, comments and regular expressions is skipped. Functions the model
+ * calls are checked only where their source is inside the model's, or where
+ * `infer` is handed them in the model's arguments (`argumentFunctions`).
  *
  * @module
  */

@@ -11,6 +11,7 @@ import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
 import { argumentFunctions, assertNoTensorConditions } from '../core/condition-lint.js';
 import { explainZeroDensity } from './diagnose.js';
+import { assertSameOnNumbersAndTensors } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 
@@ -23,8 +24,11 @@ export interface CommonOptions {
   /**
    * Read the model's source (and a guide's) before running it and refuse a
    * tensor comparison used as a JS condition, e.g. `if (ops.gt(x, 0))`
-   * (default true; see docs/getting-started.md, "Branching on a draw").
-   * `false` skips only this check of the source: the run-time checks stay.
+   * (default true; see docs/getting-started.md, "Branching on a draw"), and
+   * before NUTS, HMC and VI, run the model at a few prior draws with its
+   * values as numbers and as tensors and refuse it where they disagree
+   * (`infer/branch-check.ts`). `false` skips both: the recorder's run-time
+   * checks stay.
    */
   readonly checkConditions?: boolean;
 }
@@ -42,6 +46,8 @@ export interface Engine<O extends CommonOptions = CommonOptions> {
 }
 
 const engines = new Map<string, Engine<never>>();
+/** Engines that run the model with tensor values (compiled or on tfjs), checked by `assertSameOnNumbersAndTensors` before they run. */
+const RUNS_ON_TENSORS = new Set(['nuts', 'hmc', 'vi']);
 
 /** Make an engine available to {@link infer}. */
 export function registerEngine<O extends CommonOptions>(engine: Engine<O>): void {
@@ -88,6 +94,8 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   if (options.checkConditions !== false) checkSources(modelObj, options, args);
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
+  // engines that run the model on tensors: its runs on numbers and on tensors must agree (a helper's `if (ops.gt(x, 0))`)
+  if (options.checkConditions !== false && RUNS_ON_TENSORS.has(engine.name)) await assertSameOnNumbersAndTensors(modelObj, args, engine.name, { seed: options.seed });
   try {
     return await (engine as unknown as Engine<O>).run(modelObj, options, args);
   } catch (err) {

@@ -31,6 +31,7 @@ import { gt as namedGt } from '../../src/core/value.js';
 import { type Ctx, Normal, type Value, infer, listEngines, model, ops, toNumber } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 import { collectCorpus, lintCorpus } from '../helpers/condition-corpus.js';
+import { numbersVersusTensors } from '../../src/infer/branch-check.js';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -396,7 +397,8 @@ const viaArgument = model(async ({ sample, observe }, h: { observe: typeof obser
 }, { name: 'viaArgument' });
 
 describe('helpers defined outside the model: what the run-time checks catch and what they miss', () => {
-  const RUNTIME = /^site "y": the model branches on a tensor comparison/;
+  const RECORDER = /^site "y": the model branches on a tensor comparison \(e\.g\. `if \(ops\.gt\(x, 0\)\)`\): a tensor is always true in a JS condition\. Use ops\.where\(cond, a, b\) to choose a value, or toNumber\(\.\.\.\) to branch on a number$/;
+  const COMPARED = /^site "y": the model branches on a tensor comparison .*Found by running model "viaSneakyHelper" at a draw from its prior \(mu = -?\d\.\d+\) with its values as numbers and as tensors \(as nuts runs it\): this site's log density is -?\d\.\d+ and -?\d\.\d+/;
   const short = { seed: 2, chains: 2, warmup: 30, samples: 30 } as const;
 
   it('the source check cannot see them', () => {
@@ -405,23 +407,41 @@ describe('helpers defined outside the model: what the run-time checks catch and 
     expect(lintConditions(scaleOf.toString()).map((f) => f.use)).toEqual(['if']);
   });
 
-  it('caught at run time: an unconsumed comparison in a helper, under NUTS compiled and on tfjs (vectorised or not), HMC and VI', async () => {
+  it("an unconsumed comparison in a helper: the recorder catches it (NUTS compiled and on tfjs, vectorised or not, HMC, VI), and so does infer's comparison of runs on numbers and on tensors, first", async () => {
     for (const o of [{ method: 'nuts' }, { method: 'nuts', compile: false }, { method: 'nuts', vectorize: false, compile: false }, { method: 'hmc' }]) {
-      await expect(infer(viaHelper, { ...short, ...o } as never), JSON.stringify(o)).rejects.toThrow(RUNTIME);
+      await expect(infer(viaHelper, { ...short, ...o, checkConditions: false } as never), JSON.stringify(o)).rejects.toThrow(RECORDER);
     }
-    await expect(infer(viaHelper, { method: 'vi', seed: 1, steps: 20, compile: false })).rejects.toThrow(RUNTIME);
+    await expect(infer(viaHelper, { method: 'vi', seed: 1, steps: 20, compile: false, checkConditions: false })).rejects.toThrow(RECORDER);
+    await expect(infer(viaHelper, { method: 'nuts', ...short })).rejects.toThrow(/^site "y": .*Found by running model "viaHelper" at a draw from its prior/);
   }, 120_000);
 
-  it('missed at run time: a helper whose comparison is also consumed by an op; NUTS (compiled and on tfjs) answers for the first branch, bit for bit', async () => {
+  it('a helper whose comparison is also consumed by an op: the recorder misses it (NUTS, compiled and on tfjs, answers for the first branch, bit for bit); comparing runs on numbers and on tensors refuses it, naming the site and the draw', async () => {
     for (const o of [{}, { compile: false }]) {
       const opts = { method: 'nuts', ...short, ...o } as const;
-      const helped = await infer(viaSneakyHelper, opts);
+      const helped = await infer(viaSneakyHelper, { ...opts, checkConditions: false });
       const wrong = await infer(firstBranch, opts);
       expect(helped.draws.map((d) => toNumber(d.values.mu as Value)), JSON.stringify(o)).toEqual(wrong.draws.map((d) => toNumber(d.values.mu as Value)));
       helped.dispose();
       wrong.dispose();
+      await expect(infer(viaSneakyHelper, opts)).rejects.toThrow(COMPARED);
     }
+    await expect(infer(viaSneakyHelper, { method: 'vi', seed: 1, steps: 20 })).rejects.toThrow(/as vi runs it/);
   }, 120_000);
+
+  it('the comparison of runs: the right model agrees at all 8 draws, tensors stay flat; the sneaky one disagrees at its first draw below 0', async () => {
+    const before = tf.memory().numTensors;
+    const right = await numbersVersusTensors(meant, [], { seed: 5 });
+    expect(right).toEqual({ compared: 8, disagreement: undefined });
+    const found = await numbersVersusTensors(viaSneakyHelper, [], { seed: 5 });
+    const d = found.disagreement!;
+    expect(d.site).toBe('y');
+    expect(d.point.mu).toBeLessThan(0); // the branch a tensor never takes
+    // on numbers: the branch taken for mu < 0 (sd 0.25); on tensors: the first branch always, with sd where(mu > 0, 0.5, 3) = 3
+    const normal = (x: number, sd: number): number => -0.5 * ((x + 1) / sd) ** 2 - Math.log(sd) - 0.5 * Math.log(2 * Math.PI);
+    expect(d.onNumbers).toBeCloseTo(normal(d.point.mu, 0.25), 4);
+    expect(d.onTensors).toBeCloseTo(normal(d.point.mu, 3), 4);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   it('closed where the helper comes in through the arguments: infer reads the functions it is handed (and their object properties)', async () => {
     const err = await infer(viaArgument, { method: 'nuts', ...short }, { observe: observeSneakily }).then(() => undefined, (e: unknown) => e);

@@ -1,0 +1,156 @@
+/**
+ * A run-time check for a model that follows a tensor's truthiness anywhere,
+ * including in a helper defined outside the model (which the source check,
+ * `core/condition-lint.ts`, cannot read) and where the comparison is also
+ * consumed by an op (which the recorder's unconsumed-boolean check,
+ * `backend/condition-watch.ts`, cannot see).
+ *
+ * JavaScript has no hook on an object's truthiness (`if (tensor)` calls no
+ * `valueOf`, `toString` or `Symbol.toPrimitive`; every object is true), so
+ * the check compares behaviour instead: the model runs at a few draws from
+ * its prior twice, once with its scalar latent values as numbers (where
+ * tyche's comparisons return JS booleans, so every `if` goes the right way)
+ * and once with the same values as scalar tensors (as NUTS, HMC and VI run
+ * it). A model whose site log densities differ between the two took a
+ * different branch: the error names the first site that differs.
+ *
+ * What it cannot see: a branch that no prior draw reaches (8 draws miss a
+ * branch of prior probability p with probability (1 - p)^8), a difference
+ * below the tolerance (float32 against float64: 1e-2 + 1e-3 |log density|
+ * per site), sites whose values are vectors (tensors in both runs), and
+ * points where either run fails or scores a site non-finite (skipped).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { withLedger } from '../backend/ledger.js';
+import { BRANCH_ON_TENSOR_MESSAGE, ModelError } from '../core/errors.js';
+import type { Model } from '../core/model.js';
+import { type Seed, rngFrom } from '../core/rng.js';
+import type { Trace } from '../core/trace.js';
+import type { Value } from '../core/value.js';
+import { runWithValues, siteLogDensityNumber } from './mcmc/trace-mh.js';
+
+/** Where a model scored differently with its values as numbers and as tensors. */
+export interface BranchDisagreement {
+  /** The first site (in the number run's order) whose log density differs, or that only one run has. */
+  readonly site: string;
+  /** The prior draw's scalar latent values (float32-rounded, as both runs used them). */
+  readonly point: Readonly<Record<string, number>>;
+  /** That site's log density with the values as numbers (undefined: the run had no such site). */
+  readonly onNumbers: number | undefined;
+  /** ... and as tensors. */
+  readonly onTensors: number | undefined;
+}
+
+/** What {@link numbersVersusTensors} found. */
+export interface NumbersVersusTensors {
+  /** At how many prior draws both runs went through and were compared. */
+  readonly compared: number;
+  /** The first disagreement (the check stops there), or undefined. */
+  readonly disagreement: BranchDisagreement | undefined;
+}
+
+/** Options of {@link numbersVersusTensors}. */
+export interface NumbersVersusTensorsOptions {
+  /** How many prior draws to compare at (default 8). */
+  readonly points?: number;
+  /** Seed of the check's own random stream (default 0); the engine's stream is not touched. */
+  readonly seed?: Seed;
+}
+
+/** Site log densities by address, as numbers (NaN where not finite). */
+function siteScores(trace: Trace): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of trace) if (s.type === 'sample' || s.type === 'factor') out.set(s.address, siteLogDensityNumber(s));
+  return out;
+}
+
+/** The first site whose scores differ beyond float32's reach, or that one run lacks; undefined where they agree. */
+function firstDifference(a: Map<string, number>, b: Map<string, number>): { site: string; onNumbers: number | undefined; onTensors: number | undefined } | 'not comparable' | undefined {
+  for (const v of [...a.values(), ...b.values()]) if (!Number.isFinite(v)) return 'not comparable';
+  for (const [site, x] of a) {
+    const y = b.get(site);
+    if (y === undefined || Math.abs(x - y) > 1e-2 + 1e-3 * Math.max(Math.abs(x), Math.abs(y))) return { site, onNumbers: x, onTensors: y };
+  }
+  for (const site of b.keys()) if (!a.has(site)) return { site, onNumbers: undefined, onTensors: b.get(site) };
+  return undefined;
+}
+
+/**
+ * Run the model at prior draws with its scalar latent values as numbers and
+ * as tensors, and say where the two disagree (see the module comment).
+ * Tensors the runs make are freed (`backend/ledger.ts`).
+ *
+ * @param m - the model
+ * @param args - its arguments
+ * @param options - how many draws, and the check's seed
+ * @returns how many draws were compared, and the first disagreement found
+ */
+export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R>, args: A, options: NumbersVersusTensorsOptions = {}): Promise<NumbersVersusTensors> {
+  const rng = rngFrom(`numbers-versus-tensors:${String(options.seed ?? 0)}`);
+  const points = options.points ?? 8;
+  let compared = 0;
+  for (let k = 0; k < points; k++) {
+    const found = await withLedger(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
+      let drawn: Trace;
+      try {
+        drawn = (await runWithValues(m, args, () => undefined, rng)).trace;
+      } catch {
+        return 'skipped'; // a prior draw the model refuses: try another
+      }
+      const point: Record<string, number> = {};
+      // (latent values that are tensors already, vectors, are given as they are to both runs)
+      const others = new Map<string, Value>();
+      for (const s of drawn) {
+        if (s.type !== 'sample' || s.observed) continue;
+        if (typeof s.value === 'number') point[s.address] = Math.fround(s.value);
+        else others.set(s.address, s.value as Value);
+      }
+      if (Object.keys(point).length === 0) return 'no scalars';
+      const given = (asTensors: boolean) => (address: string): Value | undefined => {
+        const v = point[address];
+        if (v === undefined) return others.get(address);
+        return asTensors ? tf.scalar(v) : v;
+      };
+      let onNumbers: Map<string, number>;
+      let onTensors: Map<string, number>;
+      try {
+        onNumbers = siteScores((await runWithValues(m, args, given(false), rng)).trace);
+        onTensors = siteScores((await runWithValues(m, args, given(true), rng)).trace);
+      } catch {
+        return 'skipped'; // one of the runs fails (e.g. the model needs numbers): nothing to compare here
+      }
+      const d = firstDifference(onNumbers, onTensors);
+      return d === 'not comparable' ? 'skipped' : d === undefined ? 'agree' : { ...d, point };
+    }, () => []);
+    if (found === 'no scalars') break;
+    if (found === 'skipped') continue;
+    compared++;
+    if (found !== 'agree') return { compared, disagreement: found };
+  }
+  return { compared, disagreement: undefined };
+}
+
+/**
+ * Throw the shared "branches on a tensor comparison" error, naming the site
+ * and the draw, where {@link numbersVersusTensors} finds a disagreement.
+ * `infer` runs it before NUTS, HMC and VI (`checkConditions: false` skips it).
+ *
+ * @param m - the model
+ * @param args - its arguments
+ * @param method - the engine about to run, for the message
+ * @param options - how many draws, and the check's seed
+ */
+export async function assertSameOnNumbersAndTensors<A extends unknown[], R>(m: Model<A, R>, args: A, method: string, options: NumbersVersusTensorsOptions = {}): Promise<void> {
+  const d = (await numbersVersusTensors(m, args, options)).disagreement;
+  if (d === undefined) return;
+  const fmt = (x: number | undefined): string => (x === undefined ? 'no such site' : x.toPrecision(6));
+  const at = Object.entries(d.point).slice(0, 4).map(([a, v]) => `${a} = ${v.toPrecision(4)}`).join(', ');
+  throw new ModelError(
+    d.site,
+    `${BRANCH_ON_TENSOR_MESSAGE}. Found by running model "${m.name}" at a draw from its prior (${at}${Object.keys(d.point).length > 4 ? ', ...' : ''}) ` +
+      `with its values as numbers and as tensors (as ${method} runs it): this site's log density is ${fmt(d.onNumbers)} and ${fmt(d.onTensors)}, so a JS condition took another branch on a tensor, ` +
+      'in the model or in a function it calls. (If the model is right on tensors, pass checkConditions: false to infer.)',
+  );
+}
