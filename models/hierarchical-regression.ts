@@ -25,8 +25,8 @@ export interface HierarchicalData {
   readonly K: number;
   /** Rows x K predictors. */
   readonly x: tf.Tensor2D;
-  /** Group of each row (int32, 0..J-1). */
-  readonly group: tf.Tensor1D;
+  /** Rows x J one-hot group membership (a product with it spreads the group effects over the rows; tfjs-wasm has no gradient for a gather). */
+  readonly groups: tf.Tensor2D;
   readonly y: tf.Tensor1D;
 }
 
@@ -40,7 +40,7 @@ export function hierarchicalData(J = 100, perGroup = 4, K = 4, seed = 17): Hiera
   const beta = Array.from({ length: K }, (_, k) => (k % 2 === 0 ? 0.5 : -0.3) / (1 + k));
   const alpha = Array.from({ length: J }, () => 0.7 * rng.normal());
   const x: number[] = [];
-  const group: number[] = [];
+  const groups = new Float32Array(n * J);
   const y: number[] = [];
   for (let i = 0; i < n; i++) {
     const j = Math.floor(i / perGroup);
@@ -50,10 +50,10 @@ export function hierarchicalData(J = 100, perGroup = 4, K = 4, seed = 17): Hiera
       x.push(v);
       m += v * beta[k]!;
     }
-    group.push(j);
+    groups[i * J + j] = 1;
     y.push(m + rng.normal());
   }
-  return { J, K, x: tf.tensor2d(x, [n, K]), group: tf.tensor1d(group, 'int32'), y: tf.tensor1d(y) };
+  return { J, K, x: tf.tensor2d(x, [n, K]), groups: tf.tensor2d(groups, [n, J]), y: tf.tensor1d(y) };
 }
 
 /** Latent sites `mu`, `beta` (K), `tau`, `sigma`, `z` (J): J + K + 3 unconstrained coordinates. */
@@ -64,7 +64,7 @@ export const hierarchicalRegression = model(
     const tau = await sample('tau', HalfNormal(2));
     const sigma = await sample('sigma', HalfNormal(2));
     const z = await sample('z', Normal(tf.zeros([d.J]), 1));
-    const effect = tf.gather(tf.mul(tau, z), d.group);
+    const effect = tf.squeeze(tf.matMul(d.groups, tf.reshape(tf.mul(tau, z), [d.J, 1])), [1]);
     const mean = tf.add(tf.add(mu, effect), tf.squeeze(tf.matMul(d.x, tf.reshape(beta, [d.K, 1])), [1]));
     await observe('y', Normal(mean, sigma), d.y);
   },
