@@ -111,17 +111,35 @@ export function normalIcdf(p: Value): Value {
 /**
  * A scalar float64 function applied elementwise to broadcast tensors (or a
  * mix of numbers and tensors), returned as float32 and differentiable through
- * the given partial derivatives (also float64 functions). It is a custom op
- * (`backend/jit/custom-kernels.ts`): a compiled (JIT) replay records it as one
- * node and runs the same float64 functions, so models using it compile.
+ * the given partial derivatives (also float64 functions, each called with the
+ * arguments and then f's value there, as `ScalarFunction64`'s). It is a
+ * custom op (`backend/jit/custom-kernels.ts`): a compiled (JIT) replay
+ * records it as one node and runs the same float64 functions, so models
+ * using it compile. Number arguments are held in the functions (exact in
+ * float64, and no derivative is computed for them); only tensors are inputs.
  */
 function elementwise64(name: string, args: readonly Value[], f: (...x: number[]) => number, partials: readonly ((...x: number[]) => number)[]): tf.Tensor {
-  return tf.tidy(() => customOp(elementwiseCustomOp(name, { f, partials }), args.map(toFloatTensor)));
+  const live = args.flatMap((a, i) => (typeof a === 'number' ? [] : [i]));
+  if (live.length === args.length) return tf.tidy(() => customOp(elementwiseCustomOp(name, { f, partials }), args.map(toFloatTensor)));
+  const held = args.map((a) => (typeof a === 'number' ? a : NaN));
+  const expand = (xs: readonly number[]): number[] => {
+    const v = held.slice();
+    for (let j = 0; j < live.length; j++) v[live[j]!] = xs[j]!;
+    return v;
+  };
+  const g = (...xs: number[]): number => f(...expand(xs));
+  const ps = live.map((k) => (...xs: number[]): number => partials[k]!(...expand(xs), xs[live.length]!));
+  return tf.tidy(() => customOp(elementwiseCustomOp(name, { f: g, partials: ps }), live.map((k) => toFloatTensor(args[k]!))));
 }
 
-/** Central difference of f in its argument k, in float64 (for shape-parameter derivatives); 0 where f does not change (also between equal infinities). */
-function centralDiff(f: (...x: number[]) => number, k: number): (...x: number[]) => number {
-  return (...x) => {
+/**
+ * Central difference of f in its argument k, in float64 (for shape-parameter derivatives); 0 where f does not
+ * change (also between equal infinities). `arity` is f's number of arguments: a partial is also handed f's value
+ * after them, which is not an argument of f.
+ */
+function centralDiff(f: (...x: number[]) => number, k: number, arity: number): (...x: number[]) => number {
+  return (...xa) => {
+    const x = xa.slice(0, arity);
     const h = 1e-6 * Math.max(1, Math.abs(x[k]!));
     const up = x.slice();
     const down = x.slice();
@@ -142,7 +160,7 @@ function centralDiff(f: (...x: number[]) => number, k: number): (...x: number[])
  */
 export function betainc(a: Value, b: Value, x: Value): Value {
   if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return betaincNumber(a, b, x);
-  return elementwise64('betainc', [a, b, x], betaincNumber, [centralDiff(betaincNumber, 0), centralDiff(betaincNumber, 1), betaDensityNumber]);
+  return elementwise64('betainc', [a, b, x], betaincNumber, [centralDiff(betaincNumber, 0, 3), centralDiff(betaincNumber, 1, 3), betaDensityNumber]);
 }
 
 /** The standard Student-t density with `df` degrees of freedom at t (float64). */
@@ -158,7 +176,7 @@ function studentTDensityNumber(df: number, t: number): number {
  */
 export function studentTCdf(df: Value, t: Value): Value {
   if (typeof df === 'number' && typeof t === 'number') return studentTCdfNumber(df, t);
-  return elementwise64('studentTCdf', [df, t], studentTCdfNumber, [centralDiff(studentTCdfNumber, 0), studentTDensityNumber]);
+  return elementwise64('studentTCdf', [df, t], studentTCdfNumber, [centralDiff(studentTCdfNumber, 0, 2), studentTDensityNumber]);
 }
 
 // ---------------------------------------------------------------------------
@@ -181,12 +199,12 @@ function logRatio(sign: number, logNum: number, logDen: number): number {
 function logGammaincTensor(a: Value, x: Value, upper: boolean): tf.Tensor {
   const sign = upper ? -1 : 1;
   const f = upper ? logGammainccNumber : logGammaincNumber;
-  const da = (ai: number, xi: number): number => {
+  const da = (ai: number, xi: number, value: number): number => {
     if (!(xi > 0 && xi < Infinity)) return 0;
     const lx = Math.log(xi);
-    return sign * gammaincDerivShapeRatio(ai, lx) * Math.exp(lx + logGammaDensityNumber(ai, xi) - f(ai, xi));
+    return sign * gammaincDerivShapeRatio(ai, lx) * Math.exp(lx + logGammaDensityNumber(ai, xi) - value);
   };
-  const dx = (ai: number, xi: number): number => logRatio(sign, logGammaDensityNumber(ai, xi), f(ai, xi));
+  const dx = (ai: number, xi: number, value: number): number => logRatio(sign, logGammaDensityNumber(ai, xi), value);
   return elementwise64(upper ? 'logGammaincc' : 'logGammainc', [a, x], f, [da, dx]);
 }
 
@@ -215,8 +233,8 @@ export function logGammaincc(a: Value, x: Value): Value {
  */
 export function logBetainc(a: Value, b: Value, x: Value): Value {
   if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return logBetaincNumber(a, b, x);
-  const dx = (ai: number, bi: number, xi: number): number => logRatio(1, logBetaDensityNumber(ai, bi, xi), logBetaincNumber(ai, bi, xi));
-  return elementwise64('logBetainc', [a, b, x], logBetaincNumber, [centralDiff(logBetaincNumber, 0), centralDiff(logBetaincNumber, 1), dx]);
+  const dx = (ai: number, bi: number, xi: number, value: number): number => logRatio(1, logBetaDensityNumber(ai, bi, xi), value);
+  return elementwise64('logBetainc', [a, b, x], logBetaincNumber, [centralDiff(logBetaincNumber, 0, 3), centralDiff(logBetaincNumber, 1, 3), dx]);
 }
 
 /**
@@ -226,8 +244,8 @@ export function logBetainc(a: Value, b: Value, x: Value): Value {
  */
 export function logBetaincc(a: Value, b: Value, x: Value): Value {
   if (typeof a === 'number' && typeof b === 'number' && typeof x === 'number') return logBetaincUpperNumber(a, b, x);
-  const dx = (ai: number, bi: number, xi: number): number => logRatio(-1, logBetaDensityNumber(ai, bi, xi), logBetaincUpperNumber(ai, bi, xi));
-  return elementwise64('logBetaincc', [a, b, x], logBetaincUpperNumber, [centralDiff(logBetaincUpperNumber, 0), centralDiff(logBetaincUpperNumber, 1), dx]);
+  const dx = (ai: number, bi: number, xi: number, value: number): number => logRatio(-1, logBetaDensityNumber(ai, bi, xi), value);
+  return elementwise64('logBetaincc', [a, b, x], logBetaincUpperNumber, [centralDiff(logBetaincUpperNumber, 0, 3), centralDiff(logBetaincUpperNumber, 1, 3), dx]);
 }
 
 /**
@@ -239,8 +257,8 @@ export function logBetaincc(a: Value, b: Value, x: Value): Value {
  */
 export function studentTLogCdf(df: Value, t: Value): Value {
   if (typeof df === 'number' && typeof t === 'number') return studentTLogCdfNumber(df, t);
-  const dt = (d: number, ti: number): number => (Number.isFinite(ti) ? logRatio(1, studentTLogDensityNumber(d, ti), studentTLogCdfNumber(d, ti)) : 0);
-  return elementwise64('studentTLogCdf', [df, t], studentTLogCdfNumber, [centralDiff(studentTLogCdfNumber, 0), dt]);
+  const dt = (d: number, ti: number, value: number): number => (Number.isFinite(ti) ? logRatio(1, studentTLogDensityNumber(d, ti), value) : 0);
+  return elementwise64('studentTLogCdf', [df, t], studentTLogCdfNumber, [centralDiff(studentTLogCdfNumber, 0, 2), dt]);
 }
 
 /**
@@ -254,6 +272,6 @@ export function studentTLogCdf(df: Value, t: Value): Value {
 export function halfStudentTLogCdf(df: Value, z: Value, upper: boolean): Value {
   const f = (d: number, zi: number): number => halfStudentTLogCdfNumber(d, zi, upper);
   if (typeof df === 'number' && typeof z === 'number') return f(df, z);
-  const dz = (d: number, zi: number): number => (zi > 0 && zi < Infinity ? logRatio(upper ? -1 : 1, Math.LN2 + studentTLogDensityNumber(d, zi), f(d, zi)) : 0);
-  return elementwise64(upper ? 'halfStudentTLogSurvival' : 'halfStudentTLogCdf', [df, z], f, [centralDiff(f, 0), dz]);
+  const dz = (d: number, zi: number, value: number): number => (zi > 0 && zi < Infinity ? logRatio(upper ? -1 : 1, Math.LN2 + studentTLogDensityNumber(d, zi), value) : 0);
+  return elementwise64(upper ? 'halfStudentTLogSurvival' : 'halfStudentTLogCdf', [df, z], f, [centralDiff(f, 0, 2), dz]);
 }

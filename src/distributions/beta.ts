@@ -6,8 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { betainc, logBeta, logBetainc, logBetaincc, xlog1py, xlogy } from '../core/special.js';
-import { logBetaincNumber, logBetaincUpperNumber } from '../math/log-cdf.js';
-import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, asFloat, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { positive, unitInterval } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
@@ -108,19 +106,12 @@ export class BetaDistribution extends Distribution {
   }
   /** log I_x(a, b) (Stan's `beta_lcdf`), float64 in log space for numbers and tensors: finite where I underflows. */
   override logCdf(x: Value): Value {
-    return valueOp(
-      [this.concentration1, this.concentration0, x],
-      (a, b, v) => logBetaincNumber(a, b, Math.min(1, Math.max(0, v))),
-      (a, b, v) => logBetainc(a, b, minimum(1, maximum(0, v))),
-    );
+    // number concentrations stay numbers: the op holds them and computes no derivative in them
+    return logBetainc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
   /** log I_{1-x}(b, a) (Stan's `beta_lccdf`), as {@link logCdf} for the upper tail (1 - x is never formed in float32). */
   override logSurvival(x: Value): Value {
-    return valueOp(
-      [this.concentration1, this.concentration0, x],
-      (a, b, v) => logBetaincUpperNumber(a, b, Math.min(1, Math.max(0, v))),
-      (a, b, v) => logBetaincc(a, b, minimum(1, maximum(0, v))),
-    );
+    return logBetaincc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
 }
 

@@ -14,8 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
-import { valueOp } from './tails.js';
+import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc } from '../core/special.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
@@ -172,11 +171,12 @@ export class GammaDistribution extends Distribution {
   }
   /** log P(a, rate x) (Stan's `gamma_lcdf`), in float64 in log space for numbers and tensors alike (finite where P underflows; tensors differentiable, as `logGammainc`). */
   override logCdf(x: Value): Value {
-    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammaincNumber(a, b * Math.max(v, 0)), (a, b, v) => logGammainc(a, mul(b, maximum(v, 0))));
+    // a number concentration stays a number: the op holds it and computes no derivative in it
+    return logGammainc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
   /** log Q(a, rate x) (Stan's `gamma_lccdf`), as {@link logCdf} for the upper tail. */
   override logSurvival(x: Value): Value {
-    return valueOp([this.concentration, this.rate, x], (a, b, v) => logGammainccNumber(a, b * Math.max(v, 0)), (a, b, v) => logGammaincc(a, mul(b, maximum(v, 0))));
+    return logGammaincc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
 }
 

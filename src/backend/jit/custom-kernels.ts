@@ -135,7 +135,12 @@ export const customRule: KernelRule = (inputs, out, node) => {
   return compiled;
 };
 
-/** A scalar float64 function and its partial derivatives, one per argument. */
+/**
+ * A scalar float64 function and its partial derivatives, one per argument.
+ * Each partial is called with the arguments followed by f's value there
+ * (`partial(...x, f(...x))`), so that a derivative in log space can reuse the
+ * value instead of recomputing it; a partial may ignore that last argument.
+ */
 export interface ScalarFunction64 {
   readonly f: (...x: number[]) => number;
   readonly partials: readonly ((...x: number[]) => number)[];
@@ -168,7 +173,7 @@ export function elementwiseCustomOp(name: string, fn: ScalarFunction64): CustomO
             out[i] = fn.f(...args);
           }
         },
-        backward(inputs, _out, gOut, grads) {
+        backward(inputs, out, gOut, grads) {
           for (let i = 0; i < gOut.length; i++) {
             const g = gOut[i]!;
             if (g === 0) continue;
@@ -177,7 +182,7 @@ export function elementwiseCustomOp(name: string, fn: ScalarFunction64): CustomO
               const gj = grads[j];
               if (!gj) continue;
               const m = maps[j];
-              gj[m ? m[i]! : i]! += g * fn.partials[j]!(...args);
+              gj[m ? m[i]! : i]! += g * fn.partials[j]!(...args, out[i]!);
             }
           }
         },
