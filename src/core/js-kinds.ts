@@ -172,7 +172,8 @@ export class Kinds {
     this.findParameterArguments();
     const writes = new Map<string, number[]>();
     for (const o of this.occurrences) {
-      if (o.role === 'use' || o.bare) continue;
+      // (`for (k of xs)`, `for (k in o)` assign k without a declaration: js-scopes calls that a use)
+      if ((o.role === 'use' && !this.forOfInTarget(o.index)) || o.bare) continue;
       const at = writes.get(o.variable);
       if (at) at.push(o.index);
       else writes.set(o.variable, [o.index]);
@@ -198,6 +199,13 @@ export class Kinds {
       if (!changed) break;
     }
     for (const [v, k] of table) if (k === 'any') table.set(v, 'unknown');
+  }
+
+  /** Whether the name at token i is what `for (i of ...)` / `for (i in ...)` assigns (without a declaration). */
+  private forOfInTarget(i: number): boolean {
+    const t = this.t;
+    const open = t[i - 1];
+    return (isName(t[i + 1], 'of') || isName(t[i + 1], 'in')) && isPunct(open, '(') && (isName(t[i - 2], 'for') || (isName(t[i - 2], 'await') && isName(t[i - 3], 'for')));
   }
 
   /** The kind a write at token i (a declaration, a parameter or an assignment of the name there) stores. */

@@ -142,6 +142,17 @@ const refused: Record<string, Case> = {
     const small = (j: Value) => (ops.lt(j, 2) ? 1 : 0);
     return [mu].map(small).length + small(1);
   },
+  'a counter reassigned by for ... of': (ops, mu) => {
+    let k: Value = 0;
+    let c = 0;
+    for (k of [mu, 1]) if (ops.lt(k, 2)) c++;
+    return c + (k as number);
+  },
+  'a counter reassigned by destructuring': (ops, mu) => {
+    let k: Value = 0;
+    [k] = [mu];
+    return ops.lt(k, 2) ? 1 : 0;
+  },
   'a property of the data': (ops, _mu, _flag, data) => {
     if (!ops.isInteger(data.k)) return 0;
     return 1;
