@@ -291,5 +291,6 @@ describe("massMatrix: 'auto' above the dense cap (short runs; the moments are ch
     const forced = await sampleNuts(g.target, { dim: 200, chains: 1, warmup: 200, draws: 20, seed: 15, massMatrix: 'lowrank' });
     expect(forced.metricKind).toEqual(['lowrank']);
     expect(describeMetricChoice(forced.metricKind, forced.metricDecision)).toBe('lowrank (as asked)');
+    await expect(sampleNuts(g.target, { dim: 200, chains: 1, warmup: 50, draws: 5, massMatrix: 'lowrank', metricChoice: { maxRank: 2.5 } })).rejects.toThrow(/metricChoice.maxRank must be a non-negative integer, got 2.5/);
   });
 });

@@ -180,6 +180,10 @@ export class MetricAdapter {
     readonly schedule: WindowSchedule,
     private readonly choice: MetricChoiceOptions = {},
   ) {
+    const { maxRank = 6, cutoff = 2, lowRankFactor = 3 } = choice;
+    if (!(Number.isInteger(maxRank) && maxRank >= 0)) throw new RangeError(`adaptation: metricChoice.maxRank must be a non-negative integer, got ${maxRank}`);
+    if (!(cutoff >= 1)) throw new RangeError(`adaptation: metricChoice.cutoff must be at least 1, got ${cutoff}`);
+    if (!(lowRankFactor >= 1)) throw new RangeError(`adaptation: metricChoice.lowRankFactor must be at least 1, got ${lowRankFactor}`);
     const full = mode === 'dense' || (mode === 'auto' && dim >= 2 && dim <= (choice.maxDenseDim ?? 100));
     this.acc = full ? new WelfordCovariance(dim) : new WelfordVariance(dim);
     this.current = mode === 'dense' ? 'dense' : mode === 'lowrank' ? 'lowrank' : 'diag';
