@@ -45,7 +45,9 @@
  * also pays V8's warm-up of the sampler, the compiler and the completion.
  * The model's own record, fused compile and set-up are paid either way.
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
+ * `--seed N` sets tyche's seed (default 1).
+ *
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--seed N] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
  *
  * @module
  */
@@ -82,6 +84,8 @@ const compile = compileOpt === undefined ? 'auto' : compileOpt === 'true' ? true
 const metricOpt = opt('--metric') as 'auto' | 'diag' | 'dense' | undefined;
 const stanOpt = opt('--stan');
 const warm = args.includes('--warm');
+/** tyche's seed (`--seed N`, default 1): Stan's figure is its median over seeds 1-3, so run 1, 2, 3 to compare like with like. */
+const tycheSeed = Number(opt('--seed') ?? 1);
 
 /** One untimed NUTS run on a two-site model unlike the workloads (see `--warm`). */
 async function warmUp(): Promise<void> {
@@ -237,8 +241,8 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
   const t0 = performance.now();
   const post =
     vectorize === 'mh'
-      ? await infer(w.model, { method: 'mh', chains, warmup: iterations, samples: w.mhDraws ?? iterations, seed: 1 }, ...(w.args as never[]))
-      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: 1, vectorize, compile, ...(metricOpt ? { massMatrix: metricOpt } : {}) }, ...(w.args as never[]));
+      ? await infer(w.model, { method: 'mh', chains, warmup: iterations, samples: w.mhDraws ?? iterations, seed: tycheSeed }, ...(w.args as never[]))
+      : await infer(w.model, { method: 'nuts', chains, warmup: iterations, samples: iterations, seed: tycheSeed, vectorize, compile, ...(metricOpt ? { massMatrix: metricOpt } : {}) }, ...(w.args as never[]));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const d = post.diagnostics as unknown as Partial<HMCDiagnostics>;
@@ -287,7 +291,7 @@ async function main(): Promise<void> {
     return;
   }
   if (warm) await warmUp();
-  console.log(`NUTS via the model layer, each chain ${iterations} warmup + ${iterations} draws${quick ? ' (--quick)' : ''}${warm ? ', library warmed up on another model (--warm)' : ', first call in the process'}; backend ${tf.getBackend()}\n`);
+  console.log(`NUTS via the model layer, each chain ${iterations} warmup + ${iterations} draws${quick ? ' (--quick)' : ''}${warm ? ', library warmed up on another model (--warm)' : ', first call in the process'}, seed ${tycheSeed}; backend ${tf.getBackend()}\n`);
   for (const w of ws) {
     const results: Result[] = [];
     if (sequential && !w.vectorisedOnly) results.push(await run(w, 4, false));

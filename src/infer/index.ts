@@ -4,7 +4,7 @@
  */
 export { infer, registerEngine, listEngines, type CommonOptions, type Engine } from './registry.js';
 export { numbersVersusTensors, type NumbersVersusTensors, type NumbersVersusTensorsOptions, type BranchDisagreement } from './branch-check.js';
-export { Posterior, Marginal, Summary, type Draw, type SummaryRow, weightedQuantile } from './posterior.js';
+export { Posterior, Marginal, Summary, type Draw, type DrawColumn, type DrawColumns, type SummaryRow, weightedQuantile } from './posterior.js';
 export { enumerate, type EnumerateOptions } from './enumerate.js';
 export { importance, type ImportanceOptions } from './importance.js';
 export { smcProgram, type SMCProgramOptions } from './smc/program.js';

@@ -30,7 +30,7 @@ export { type SymmetricEigen, symmetricEigen, symmetricEigenvalues, topEigen, or
 export { type GradientCoroutine, type Position, type PhasePoint, evaluate, hamiltonian, leapfrog } from './integrator.js';
 export { type Transition, type HamiltonianKernel, DEFAULT_MAX_ENERGY_ERROR } from './kernel.js';
 export { HmcKernel, type HmcKernelOptions } from './hmc.js';
-export { NutsKernel, type NutsKernelOptions } from './nuts.js';
+export { NutsKernel, NutsTrajectory, type NutsKernelOptions } from './nuts.js';
 export { WelfordVariance, WelfordCovariance } from './welford.js';
 export {
   DualAveraging,
