@@ -227,4 +227,13 @@ describe('expanding size-1 batch axes', () => {
     expect(d.gradientEvaluationsPerChain.reduce((a, b) => a + b, 0)).toBe(d.gradientEvaluations);
     expect(d.gradientCalls).toBe(Math.max(...d.gradientEvaluationsPerChain));
   });
+
+  it('reports the chain initialisation (default ascent, or the init asked for) and refuses an unknown one naming the choices', async () => {
+    const run = (init?: string): Promise<Posterior<[typeof eightSchoolsData], unknown>> =>
+      infer(eightSchoolsNoncentered, { method: 'nuts', chains: 2, warmup: 5, samples: 5, seed: 1, maxTreeDepth: 3, ...(init ? { init: init as never } : {}) }, eightSchoolsData) as never;
+    expect(String((await run()).diagnostics.init)).toMatch(/^ascent \(4 draws in \[-2, 2\] per chain/);
+    expect(String((await run('uniform')).diagnostics.init)).toMatch(/^uniform/);
+    expect(String((await run('best-of-uniform')).diagnostics.init)).toMatch(/^best-of-uniform/);
+    await expect(run('best')).rejects.toThrow(/init must be one of 'uniform', 'best-of-uniform', 'ascent', 'prior' or values by address, got 'best'/);
+  });
 });
