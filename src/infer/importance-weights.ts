@@ -19,6 +19,8 @@
  * @module
  */
 import { tidyAsync } from '../backend/autodiff.js';
+import { rememberFloat64 } from '../backend/float64-constants.js';
+import type { Float64Reader } from '../backend/jit/trace.js';
 import { type Model, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { type Trace, siteLogDensity } from '../core/trace.js';
@@ -45,8 +47,13 @@ function identityLayout(layout: Layout): Layout {
   return { sites, dim: offset, plateNesting: layout.plateNesting, names };
 }
 
-/** The values of `layout`'s sites laid end to end, or undefined when the trace's latent sites are not exactly those. */
-export function rowOf(layout: Layout, trace: Trace): Float64Array | undefined {
+/**
+ * The values of `layout`'s sites laid end to end, or undefined when the
+ * trace's latent sites are not exactly those. A tensor value is read in
+ * float64 where `float64` knows it (a draw from a float64 shadow run), and
+ * then remembers those doubles; else its float32 values are taken.
+ */
+export function rowOf(layout: Layout, trace: Trace, float64?: Float64Reader): Float64Array | undefined {
   const latent = trace.latentSites();
   if (latent.length !== layout.sites.length) return undefined;
   const row = new Float64Array(layout.dim);
@@ -60,7 +67,11 @@ export function rowOf(layout: Layout, trace: Trace): Float64Array | undefined {
       row[site.offset] = v;
     } else {
       if (v.size !== site.size || v.rank !== site.shape.length) return undefined;
-      row.set(v.dataSync(), site.offset);
+      const exact = float64?.(v);
+      if (exact && v.dtype === 'float32') {
+        row.set(exact, site.offset);
+        rememberFloat64(v, exact);
+      } else row.set(v.dataSync(), site.offset);
     }
   }
   return row;
@@ -142,12 +153,16 @@ export class Float64Weights {
     return new Float64Weights(mp, g);
   }
 
-  /** The rows to weigh a draw by (model, guide), or undefined when its latent sites differ from the recorded ones. */
-  rows(modelTrace: Trace, guideTrace: Trace | undefined): { model: Float64Array; guide?: Float64Array } | undefined {
-    const model = rowOf(this.model.layout, modelTrace);
+  /**
+   * The rows to weigh a draw by (model, guide), or undefined when its latent
+   * sites differ from the recorded ones; tensor values in float64 where
+   * `float64` knows them (see {@link rowOf}).
+   */
+  rows(modelTrace: Trace, guideTrace: Trace | undefined, float64?: Float64Reader): { model: Float64Array; guide?: Float64Array } | undefined {
+    const model = rowOf(this.model.layout, modelTrace, float64);
     if (!model) return undefined;
     if (!this.guide) return { model };
-    const guide = guideTrace ? rowOf(this.guide.layout, guideTrace) : undefined;
+    const guide = guideTrace ? rowOf(this.guide.layout, guideTrace, float64) : undefined;
     return guide ? { model, guide } : undefined;
   }
 

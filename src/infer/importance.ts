@@ -8,11 +8,16 @@
  * cancel). Without a guide, log w = log p(y | x). The estimate of log Z is
  * logsumexp(log w) - log N, unbiased for Z.
  *
- * The draws come from float32 tfjs runs; their log weights are computed in
- * float64 from a compiled record of the model (and guide) where it compiles
- * (`importance-weights.ts`; `diagnostics.weights` says `'float64'` or
- * `'float32'`, and `diagnostics.notCompiled` why not). `compile: false`
- * keeps the float32 weights of the runs themselves.
+ * Where the model (and guide) compiles, the draws and their weights are
+ * float64: each particle runs on tfjs inside a float64 shadow run
+ * (`withFloat64Shadow`: every kernel computed again in float64 from the
+ * JS-number noise and data), its latent values are read in float64 where
+ * every kernel behind them has a replay rule (the value tensors then
+ * remember those doubles, `float64Of`), and its log weight is the compiled
+ * record replayed in float64 at them (`importance-weights.ts`;
+ * `diagnostics.weights` says `'float64'` or `'float32'`, and
+ * `diagnostics.notCompiled` why not). `compile: false` keeps the float32
+ * draws and weights of the runs themselves.
  *
  * @module
  */
@@ -21,7 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { replayHandler } from '../core/handlers.js';
 import { Model, ModelError, execute } from '../core/model.js';
 import { type Rng, rngFrom } from '../core/rng.js';
-import { tidyAsync } from '../backend/autodiff.js';
+import { tidyAsync, withGradientLock } from '../backend/autodiff.js';
+import { type Float64Reader, type Float64Shadow, openFloat64Shadow } from '../backend/jit/trace.js';
 import { type Trace, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
@@ -78,7 +84,8 @@ function tensorsIn(values: Readonly<Record<string, Value>>): tf.Tensor[] {
 /**
  * One weighted sample: run the guide (if any), replay the model on it, and
  * weigh. With `float64`, a draw whose latent sites fit its record is weighed
- * by it instead (after the tfjs scope closes: `pending` holds its rows).
+ * by it instead (after the tfjs scope closes: `pending` holds its rows),
+ * its tensor values read in float64 by `read` (a shadow run's reader).
  */
 async function weightedSample<A extends unknown[], R>(
   m: Model<A, R>,
@@ -88,6 +95,7 @@ async function weightedSample<A extends unknown[], R>(
   i: number,
   float64: Float64Weights | undefined,
   pending: { rows?: { model: Float64Array; guide?: Float64Array } },
+  read?: Float64Reader,
 ): Promise<Draw<R>> {
   let logW: number;
   let result: { trace: Trace; returnValue: R };
@@ -102,7 +110,7 @@ async function weightedSample<A extends unknown[], R>(
         throw new ModelError(s.address, 'the guide samples this address but the model has no such site');
       }
     }
-    pending.rows = float64?.rows(result.trace, g.trace);
+    pending.rows = float64?.rows(result.trace, g.trace, read);
     if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
     const proposed = new Set(g.trace.latentSites().map((s) => s.address));
     const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
@@ -110,7 +118,7 @@ async function weightedSample<A extends unknown[], R>(
     logW = logP - logQ;
   } else {
     result = await execute(m, { rng: r }, ...args);
-    pending.rows = float64?.rows(result.trace, undefined);
+    pending.rows = float64?.rows(result.trace, undefined, read);
     if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
     logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
   }
@@ -132,6 +140,7 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   let float64: Float64Weights | undefined;
   let notCompiled = 'compile: false';
   let float32Draws = 0;
+  let shadow: Float64Shadow | undefined;
   try {
     if (compile !== false) {
       const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args);
@@ -144,7 +153,12 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
       const r = rng.split();
       const pending: { rows?: { model: Float64Array; guide?: Float64Array } } = {};
       // one engine scope per sample: tensors the model makes are freed, the draw's values kept
-      let draw = await tidyAsync(() => weightedSample(m, guide, r, args, i, float64, pending), (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]).catch((err: unknown) => {
+      // with float64 weights, the particle runs in a float64 shadow (under the gradient lock: the shadow hooks the engine)
+      if (float64 && !shadow) shadow = openFloat64Shadow();
+      const sh = shadow;
+      const run = (): Promise<Draw<R>> =>
+        sh ? withGradientLock(() => sh.run((read) => weightedSample(m, guide, r, args, i, float64, pending, read))) : weightedSample(m, guide, r, args, i, float64, pending);
+      let draw = await tidyAsync(run, (d) => [...tensorsIn(d.values), ...(isTensor(d.returnValue) ? [d.returnValue] : [])]).catch((err: unknown) => {
         // an invalid distribution parameter means weight zero for this particle, as in every engine (rejectsPoint)
         if (rejectsPoint(err)) return undefined;
         throw err;
@@ -160,6 +174,8 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   } catch (err) {
     disposeDraws(draws, args, tensorsSince);
     throw err;
+  } finally {
+    shadow?.close();
   }
   const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
   if (logZ === -Infinity) {

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
+import { float64Of } from '../../src/backend/float64-constants.js';
 import { model } from '../../src/core/index.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
@@ -308,5 +309,44 @@ describe('importance sampling weights in float64', () => {
     expect(post.diagnostics.weights).toBe('float32');
     expect(String(post.diagnostics.notCompiled)).toMatch(/"z".*discrete/);
     await expect(infer(mixed, { method: 'importance', particles: 5, seed: 1, compile: true })).rejects.toThrow(/compile: true.*"z"/);
+  });
+
+  it('draws tensor sites in float64 (a shadow run): the same draws and weights as the scalar path, where float32 rounds x near 1e4 by ~1e-3', async () => {
+    const loc = 1e4 + 0.1;
+    const obs = loc + 0.7;
+    // the same site as a number (JS doubles throughout) and as a [1] tensor (tfjs float32, noise from the same stream)
+    const scalar = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(loc, 1));
+      await observe('y', Normal(x, 1), obs);
+    });
+    const vector = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal([loc], [1]));
+      await observe('y', Normal(x, 1), [obs]);
+    });
+    const options = { method: 'importance' as const, particles: 50, seed: 3 };
+    const a = await infer(scalar, options);
+    const b = await infer(vector, options);
+    const c = await infer(vector, { ...options, compile: false });
+    expect(b.diagnostics).toMatchObject({ weights: 'float64', float32Draws: 0 });
+    let dx = 0;
+    let dw = 0;
+    let dx32 = 0;
+    let dw32 = 0;
+    a.draws.forEach((d, i) => {
+      const x = d.values.x as number;
+      const t = b.draws[i]!.values.x as tf.Tensor;
+      dx = Math.max(dx, Math.abs(float64Of(t)![0]! - x));
+      dw = Math.max(dw, Math.abs(b.draws[i]!.logWeight - d.logWeight));
+      dx32 = Math.max(dx32, Math.abs((c.draws[i]!.values.x as tf.Tensor).dataSync()[0]! - x));
+      dw32 = Math.max(dw32, Math.abs(c.draws[i]!.logWeight - d.logWeight));
+    });
+    console.log(`importance draws near 1e4: float64 shadow |dx| ${dx.toExponential(2)}, |d log w| ${dw.toExponential(2)}; float32 |dx| ${dx32.toExponential(2)}, |d log w| ${dw32.toExponential(2)}`);
+    // float64 rounding of x ~ 1e4 is ~2e-12, and log w = -(x - y)^2 / 2 + c moves by |x - y| times that
+    expect(dx).toBeLessThan(1e-9);
+    expect(dw).toBeLessThan(1e-9);
+    // planted contrast: the float32 draws (compile: false) miss by float32 spacing at 1e4 (~1e-3)
+    expect(dx32).toBeGreaterThan(1e-5);
+    expect(dw32).toBeGreaterThan(1e-5);
+    for (const p of [a, b, c]) p.dispose();
   });
 });

@@ -153,8 +153,10 @@ class Recorder {
   where: string | undefined;
   whereOpen = false;
 
-  constructor(readonly input: tf.Tensor) {
-    this.dependent.set(input.id, { kind: 'input' });
+  /** `input` is what the record is a function of; without one (a float64 shadow run) every kernel is constant and folds. */
+  constructor(input?: tf.Tensor) {
+    if (input) this.dependent.set(input.id, { kind: 'input' });
+    this.lazy = input ? undefined : new Map();
   }
 
   refuse(reason: string): void {
@@ -197,7 +199,7 @@ class Recorder {
 
   /** The best-known values of a constant tensor: folded or remembered doubles, else its own (float32) values. */
   values64(t: tf.Tensor): Float64Array {
-    const known = this.folded.get(t.id) ?? float64Of(t);
+    const known = this.exact(t);
     if (known) return known;
     this.reading = true;
     try {
@@ -220,6 +222,33 @@ class Recorder {
   }
 
   /**
+   * The doubles of `t` if known: folded, remembered, or (in a shadow run)
+   * folded now from the kernel that made it (see {@link Recorder.later}).
+   */
+  exact(t: tf.Tensor): Float64Array | undefined {
+    const known = this.folded.get(t.id) ?? float64Of(t);
+    if (known || !this.lazy) return known;
+    const fold = this.lazy.get(t.id);
+    if (!fold) return undefined;
+    this.lazy.delete(t.id);
+    fold();
+    return this.folded.get(t.id);
+  }
+
+  /**
+   * In a shadow run (no input), folds wait until a value is asked for
+   * (`exact`): only the kernels behind the values wanted are computed.
+   * Those must be asked for while the run's tensors are alive.
+   */
+  readonly lazy: Map<number, () => void> | undefined;
+
+  /** Fold now, or (in a shadow run) when one of `outs` is asked for. */
+  private later(outs: readonly tf.Tensor[], fold: () => void): void {
+    if (!this.lazy) return fold();
+    for (const o of outs) this.lazy.set(o.id, fold);
+  }
+
+  /**
    * A kernel on constants only: compute its outputs again in float64 with
    * the kernel's replay rule from its inputs' best-known values, so that a
    * constant derived from data (`log(scale)`, `lgamma(k + 1)`) carries the
@@ -230,18 +259,20 @@ class Recorder {
     if (inputs.length === 0 || inputs.some((t) => t.dtype === 'string' || t.dtype === 'complex64')) return;
     const rule = ruleFor(kernel);
     if (!rule) return;
-    try {
-      const slots = inputs.map((t) => ({ value: this.values64(t), grad: undefined, shape: [...t.shape] }));
-      const inputShapes = inputs.map((t) => [...t.shape]);
-      outs.forEach((o, i) => {
-        const out = { value: new Float64Array(o.size), grad: undefined, shape: [...o.shape] };
-        const node: GraphNode = { kernel, inputs: [], inputShapes, attrs: { ...attrs }, shape: [...o.shape], dtype: o.dtype, outputIndex: i };
-        rule(slots, out, node).forward();
-        this.folded.set(o.id, out.value);
-      });
-    } catch {
-      // no float64 values for this constant: its float32 values are captured where used
-    }
+    this.later(outs, () => {
+      try {
+        const slots = inputs.map((t) => ({ value: this.values64(t), grad: undefined, shape: [...t.shape] }));
+        const inputShapes = inputs.map((t) => [...t.shape]);
+        outs.forEach((o, i) => {
+          const out = { value: new Float64Array(o.size), grad: undefined, shape: [...o.shape] };
+          const node: GraphNode = { kernel, inputs: [], inputShapes, attrs: { ...attrs }, shape: [...o.shape], dtype: o.dtype, outputIndex: i };
+          rule(slots, out, node).forward();
+          this.folded.set(o.id, out.value);
+        });
+      } catch {
+        // no float64 values for this constant: its float32 values are captured where used
+      }
+    });
   }
 
   record(params: KernelParams, out: tf.Tensor | tf.Tensor[]): void {
@@ -327,20 +358,22 @@ class Recorder {
     for (const t of inputs) this.consumed.add(t.id);
     if (!inputs.some((t) => this.dependent.has(t.id))) {
       // constant: captured by value where used, in float64 from the op's own code
-      try {
-        const k = op.instantiate(
-          inputs.map((t) => [...t.shape]),
-          [...out.shape],
-        );
-        const values = new Float64Array(out.size);
-        k.forward(
-          inputs.map((t) => this.values64(t)),
-          values,
-        );
-        this.folded.set(out.id, values);
-      } catch {
-        // the op rejects these values in float64 too: tfjs's outcome stands
-      }
+      this.later([out], () => {
+        try {
+          const k = op.instantiate(
+            inputs.map((t) => [...t.shape]),
+            [...out.shape],
+          );
+          const values = new Float64Array(out.size);
+          k.forward(
+            inputs.map((t) => this.values64(t)),
+            values,
+          );
+          this.folded.set(out.id, values);
+        } catch {
+          // the op rejects these values in float64 too: tfjs's outcome stands
+        }
+      });
       return;
     }
     const index = this.nodes.length;
@@ -400,33 +433,8 @@ export function markTraceSite(address: string, phase: 'enter' | 'leave'): void {
  */
 export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Promise<tf.Tensor>, input: tf.Tensor): Promise<TraceResult> {
   if (active) throw new Error('traceTensorFunction: a trace is already running');
-  const engine = tf.engine() as unknown as EngineHooks;
   const rec = new Recorder(input);
-  const ownRun = Object.prototype.hasOwnProperty.call(engine, 'runKernelFunc');
-  const run = engine.runKernelFunc;
-  engine.runKernelFunc = function (this: EngineHooks, params: KernelParams) {
-    const top = this.state.kernelDepth === 0;
-    // a tf.customGrad launch (no kernel name): its forward's reads and kernels are the op's own business
-    const opaque = top && active === rec && params.kernelName === undefined;
-    if (opaque) rec.paused++;
-    let out: tf.Tensor | tf.Tensor[];
-    try {
-      out = run.call(this, params);
-    } finally {
-      if (opaque) rec.paused--;
-    }
-    if (top && active === rec) rec.record(params, out);
-    return out;
-  };
-  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const originals = READ_METHODS.map((m) => proto[m]!);
-  READ_METHODS.forEach((m, i) => {
-    const original = originals[i]!;
-    proto[m] = function (this: tf.Tensor, ...a: unknown[]) {
-      if (active === rec) rec.read(this);
-      return original.apply(this, a);
-    };
-  });
+  const uninstall = install(() => rec);
   active = rec;
   try {
     const out = await fn(input);
@@ -443,11 +451,121 @@ export async function traceTensorFunction(fn: (x: tf.Tensor) => tf.Tensor | Prom
       value,
     };
   } finally {
+    uninstall();
+  }
+}
+
+/** Hook the engine's kernel launches and tensor reads for the recorder `current()` while it is the active one; returns the undo. */
+function install(current: () => Recorder | undefined): () => void {
+  const engine = tf.engine() as unknown as EngineHooks;
+  const ownRun = Object.prototype.hasOwnProperty.call(engine, 'runKernelFunc');
+  const run = engine.runKernelFunc;
+  engine.runKernelFunc = function (this: EngineHooks, params: KernelParams) {
+    const rec = current();
+    const live = rec !== undefined && active === rec;
+    const top = this.state.kernelDepth === 0;
+    // a tf.customGrad launch (no kernel name): its forward's reads and kernels are the op's own business
+    const opaque = top && live && params.kernelName === undefined;
+    if (opaque) rec!.paused++;
+    let out: tf.Tensor | tf.Tensor[];
+    try {
+      out = run.call(this, params);
+    } finally {
+      if (opaque) rec!.paused--;
+    }
+    if (top && live) rec!.record(params, out);
+    return out;
+  };
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const originals = READ_METHODS.map((m) => proto[m]!);
+  READ_METHODS.forEach((m, i) => {
+    const original = originals[i]!;
+    proto[m] = function (this: tf.Tensor, ...a: unknown[]) {
+      const rec = current();
+      if (rec && active === rec) rec.read(this);
+      return original.apply(this, a);
+    };
+  });
+  return () => {
     active = undefined;
     if (ownRun) engine.runKernelFunc = run;
     else delete (engine as Partial<EngineHooks>).runKernelFunc;
     READ_METHODS.forEach((m, i) => {
       proto[m] = originals[i]!;
     });
+  };
+}
+
+/** A tensor's float64 values from a shadow run (see {@link withFloat64Shadow}), or undefined. */
+export type Float64Reader = (t: tf.Tensor) => Float64Array | undefined;
+
+/**
+ * Run `fn` (tfjs code: a model or guide drawing from JS-number noise) with
+ * every kernel computed a second time in float64 beside tfjs's float32, by
+ * its replay rule from its inputs' best-known values (the constant folding
+ * of a record, with nothing recorded). `fn` gets `float64(t)`: a tensor's
+ * doubles where every kernel that led to it has a rule and every source
+ * remembered its doubles (noise and data made by tyche's helpers,
+ * `../float64-constants.ts`), else undefined. The kernels behind `t` are
+ * computed in float64 only when `float64(t)` asks, so ask inside `fn`,
+ * before the tensors they read are disposed. Inside a trace (or another
+ * shadow run) `fn` runs plainly and `float64` gives only remembered doubles.
+ */
+export async function withFloat64Shadow<T>(fn: (float64: Float64Reader) => Promise<T>): Promise<T> {
+  const shadow = openFloat64Shadow();
+  if (!shadow) return fn(float64Of);
+  try {
+    return await shadow.run(fn);
+  } finally {
+    shadow.close();
   }
+}
+
+/** Shadow runs that share one set of engine hooks (see {@link openFloat64Shadow}). */
+export interface Float64Shadow {
+  /** {@link withFloat64Shadow} on these hooks (a fresh record of values per run). */
+  run<T>(fn: (float64: Float64Reader) => Promise<T>): Promise<T>;
+  /** Done with these runs. */
+  close(): void;
+}
+
+/** The recorder of the shadow run in progress, if any; the shadow's engine hooks, once installed, stay (see {@link openFloat64Shadow}). */
+let shadowRec: Recorder | undefined;
+let shadowHooked = false;
+
+/**
+ * Shadow runs for many particles. Installing and removing the engine hooks
+ * around every run costs more than the run (about 2 ms each: V8 drops its
+ * optimised tensor methods), and removing them while a trace has hooked on
+ * top would unhook the trace, so the shadow's hooks are installed once, at
+ * the first shadow run, and stay: idle, they cost one check per kernel.
+ * Undefined inside a trace or another shadow run.
+ */
+export function openFloat64Shadow(): Float64Shadow | undefined {
+  if (active) return undefined;
+  if (!shadowHooked) {
+    install(() => shadowRec);
+    shadowHooked = true;
+  }
+  return {
+    async run(fn) {
+      if (active) return fn(float64Of);
+      const mine = new Recorder();
+      shadowRec = mine;
+      active = mine;
+      try {
+        return await fn((t) => {
+          try {
+            return mine.exact(t);
+          } catch {
+            return undefined; // a tensor behind it was disposed already
+          }
+        });
+      } finally {
+        if (active === mine) active = undefined;
+        shadowRec = undefined;
+      }
+    },
+    close: () => {},
+  };
 }
