@@ -17,18 +17,22 @@
  * What it cannot see: a branch that no prior draw reaches (8 draws miss a
  * branch of prior probability p with probability (1 - p)^8), a difference
  * below the tolerance (float32 against float64: 1e-2 + 1e-3 |log density|
- * per site), sites whose values are vectors (tensors in both runs), and
- * points where either run fails or scores a site non-finite (skipped).
+ * per site), sites whose values are vectors (tensors in both runs), models
+ * with a discrete latent site (which these engines refuse with their own
+ * message), and points where either run fails or scores a site non-finite
+ * (skipped). Improper priors are drawn from as the engines' layout does.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withLedger } from '../backend/ledger.js';
 import { BRANCH_ON_TENSOR_MESSAGE, ModelError } from '../core/errors.js';
+import { withImproperDraws } from '../core/improper.js';
 import type { Model } from '../core/model.js';
 import { type Seed, rngFrom } from '../core/rng.js';
 import type { Trace } from '../core/trace.js';
 import type { Value } from '../core/value.js';
+import type { Distribution } from '../distributions/distribution.js';
 import { runWithValues, siteLogDensityNumber } from './mcmc/trace-mh.js';
 
 /** Where a model scored differently with its values as numbers and as tensors. */
@@ -95,10 +99,13 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
     const found = await withLedger(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
       let drawn: Trace;
       try {
-        drawn = (await runWithValues(m, args, () => undefined, rng)).trace;
+        // (a draw from an improper prior is an initial point, as the engines' layout probes draw)
+        drawn = (await withImproperDraws(() => runWithValues(m, args, () => undefined, rng))).trace;
       } catch {
         return 'skipped'; // a prior draw the model refuses: try another
       }
+      // a discrete latent site: these engines refuse the model themselves, naming the site and what to use instead
+      for (const s of drawn) if (s.type === 'sample' && !s.observed && (s.dist as Distribution).isDiscrete) return 'no scalars';
       const point: Record<string, number> = {};
       // (latent values that are tensors already, vectors, are given as they are to both runs)
       const others = new Map<string, Value>();
