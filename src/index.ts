@@ -19,7 +19,7 @@ export * from './distributions/index.js';
 export * from './infer/index.js';
 export * from './backend/select.js';
 export { valueAndGradsAsync, withGradientLock } from './backend/autodiff.js';
-export { tensor64 } from './backend/float64-constants.js';
+export { float64Of, tensor64 } from './backend/float64-constants.js';
 export * as diagnostics from './diagnostics/index.js';
 export * as transforms from './transforms/index.js';
 export { bijectTo, Bijector } from './transforms/index.js';

@@ -41,7 +41,11 @@ export function rememberFloat64(t: tf.Tensor, values: Float64Array): tf.Tensor {
   return t;
 }
 
-/** The float64 values remembered for `t`'s data (see {@link rememberFloat64}), or undefined (its float32 values are all that is known). */
+/**
+ * The float64 values remembered for `t`'s data (by `rememberFloat64`, or
+ * {@link tensor64}: data tyche converted, noise of tensor draws, importance
+ * draws), or undefined (its float32 values are all that is known).
+ */
 export function float64Of(t: tf.Tensor): Float64Array | undefined {
   const v = doubles.get(t.dataId);
   return v !== undefined && v.length === t.size ? v : undefined;
