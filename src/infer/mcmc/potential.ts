@@ -316,6 +316,9 @@ export function logDensityTensorFn<A extends unknown[], R>(
     handler.unconstrained = unconstrained;
     handler.logDet = logDet;
     const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN }, ...args);
+    // a site of the probe run that this run skipped (structure chosen by a value) would be a flat, unbounded direction
+    const skipped = layout.sites.find((s) => !trace.has(s.address));
+    if (skipped) throw new ModelError(skipped.address, 'this latent site was present in the probe run but not in this run: gradient-based samplers need a fixed set of continuous latent sites (the model chose its sites by a value)');
     const lj = toTensor(weigh(trace));
     return handler.logDet ? tf.add(lj, handler.logDet) : lj;
   };
