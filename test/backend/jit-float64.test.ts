@@ -133,6 +133,40 @@ function userGradModel(wrong: boolean) {
   });
 }
 
+describe('the self-check where float32 cannot resolve the density', () => {
+  // a site near 1e4 on a scale of 1e-3: float32 spacing there is ~1e-3, so tfjs's log density is off by O(1)
+  const loc = 1e4 + 0.1;
+  const tight = (shift: () => number) =>
+    model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(loc, 1));
+      await observe('y', Normal(ops.add(x, shift()), 1e-3), [loc + 2e-4, loc - 3e-4]);
+    });
+  const hand = (x: number): number => normal(x, loc, 1) + normal(loc + 2e-4, x, 1e-3) + normal(loc - 3e-4, x, 1e-3);
+
+  it('settles a disagreement with tfjs by a float64 run of the model: the replay stays on and equals the hand computation', async () => {
+    const m = tight(() => 0);
+    const { layout } = await layoutOf(m, [], rngFrom(1));
+    const replay = logDensityFn(m, [], layout, { compile: true });
+    const tfjs = logDensityFn(m, [], layout, { compile: false });
+    const q = Float64Array.of(loc + 1e-4);
+    const r = await replay(q);
+    expect(replay.compileStatus()).toBe(true);
+    const t = await tfjs(q);
+    console.log(`near 1e4 on a 1e-3 scale: replay - hand ${(r.logp - hand(q[0]!)).toExponential(2)}, tfjs - hand ${(t.logp - hand(q[0]!)).toExponential(2)}`);
+    expect(Math.abs(r.logp - hand(q[0]!))).toBeLessThan(1e-9 * (1 + Math.abs(hand(q[0]!))));
+    expect(Math.abs(t.logp - hand(q[0]!))).toBeGreaterThan(1e-3 * (1 + Math.abs(hand(q[0]!))));
+  });
+
+  it('planted: a model whose runs differ (a closure that moves) is still turned off, the float64 run is no rubber stamp', async () => {
+    let calls = 0;
+    const m = tight(() => 1e-3 * calls++);
+    const { layout } = await layoutOf(m, [], rngFrom(1));
+    const replay = logDensityFn(m, [], layout, { compile: true });
+    await replay(Float64Array.of(loc + 1e-4));
+    expect(String(replay.compileStatus())).toMatch(/self-check failed/);
+  });
+});
+
 describe('a user tf.customGrad op in the record', () => {
   it('is one opaque node run on tfjs (float32): the rest compiles, values and gradients match tfjs and central differences, and the stats say so', async () => {
     const m = userGradModel(false);

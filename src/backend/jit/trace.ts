@@ -242,6 +242,16 @@ class Recorder {
    */
   readonly lazy: Map<number, () => void> | undefined;
 
+  /**
+   * In a shadow run, the values of inputs nothing else can give later (no
+   * doubles remembered, not made by a kernel that folds): read now, while
+   * they are alive (a `tf.tidy` inside the run may dispose them).
+   */
+  private leafValues(inputs: readonly tf.Tensor[]): (Float64Array | undefined)[] {
+    if (!this.lazy) return [];
+    return inputs.map((t) => (this.lazy!.has(t.id) || this.folded.has(t.id) || float64Of(t) ? undefined : this.values64(t)));
+  }
+
   /** Fold now, or (in a shadow run) when one of `outs` is asked for. */
   private later(outs: readonly tf.Tensor[], fold: () => void): void {
     if (!this.lazy) return fold();
@@ -259,9 +269,10 @@ class Recorder {
     if (inputs.length === 0 || inputs.some((t) => t.dtype === 'string' || t.dtype === 'complex64')) return;
     const rule = ruleFor(kernel);
     if (!rule) return;
+    const leaves = this.leafValues(inputs);
     this.later(outs, () => {
       try {
-        const slots = inputs.map((t) => ({ value: this.values64(t), grad: undefined, shape: [...t.shape] }));
+        const slots = inputs.map((t, i) => ({ value: leaves[i] ?? this.values64(t), grad: undefined, shape: [...t.shape] }));
         const inputShapes = inputs.map((t) => [...t.shape]);
         outs.forEach((o, i) => {
           const out = { value: new Float64Array(o.size), grad: undefined, shape: [...o.shape] };
@@ -358,6 +369,7 @@ class Recorder {
     for (const t of inputs) this.consumed.add(t.id);
     if (!inputs.some((t) => this.dependent.has(t.id))) {
       // constant: captured by value where used, in float64 from the op's own code
+      const leaves = this.leafValues(inputs);
       this.later([out], () => {
         try {
           const k = op.instantiate(
@@ -366,7 +378,7 @@ class Recorder {
           );
           const values = new Float64Array(out.size);
           k.forward(
-            inputs.map((t) => this.values64(t)),
+            inputs.map((t, i) => leaves[i] ?? this.values64(t)),
             values,
           );
           this.folded.set(out.id, values);
