@@ -271,3 +271,23 @@ describe('discrete and continuous sites mixed', () => {
     expect(await errorOf(m, { method: 'nuts', chains: 1, warmup: 5, samples: 5 })).toMatch(/site "z": Bernoulli is discrete; gradient-based samplers need continuous latent sites \(use method 'hmc-gibbs'/);
   });
 });
+
+describe('VI stopped early on a conjugate normal (found: a silently wrong answer with clean diagnostics)', () => {
+  // FOUND, not fixed (VI's diagnostics, src/infer/vi/): mu ~ N(0, 1), y = [-4, -3, -5, -2] ~ N(mu, 1), exact
+  // posterior N(-2.8, 0.447^2). With steps: 500 (seed 1) the AutoNormal's mean is -2.479 (0.72 posterior sds off),
+  // yet k-hat is 0.01 (a shifted Gaussian guide gives light-tailed p/q: k-hat cannot see a location error) and the
+  // loss-trend check is quiet (last two windows of 50 steps differ by 0.047 +- 0.196 nats): no warning at all. At the
+  // default 1000 steps the mean is -2.806; with y = [-8, -9, -10, -7] the same early stop is caught by both checks.
+  // A check that would catch it: the PSIS-weighted mean of each scalar against the guide's mean, in MCSE units.
+  it.skip('the reported mean is within 4 MCSE of the exact one, or a warning says it may not be', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Normal(mu, 1), [-4, -3, -5, -2]);
+    }) as AnyModel;
+    const post = await infer(m, { method: 'vi', steps: 500, seed: 1 });
+    const exact = conjugateNormal([-4, -3, -5, -2]);
+    const { mean } = post.moments('mu');
+    const ok = Math.abs(mean - exact.mean) < Z * (exact.sd / Math.sqrt(post.size)) || post.warnings.length > 0;
+    expect(ok).toBe(true);
+  });
+});
