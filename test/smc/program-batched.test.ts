@@ -135,6 +135,8 @@ describe('per-particle program SMC', () => {
     const a = meanSE(lean.logZs);
     const b = meanSE(general.logZs);
     expect(Math.abs(a.mean - b.mean), `mean log Z lean ${a.mean} ± ${a.se}, general ${b.mean} ± ${b.se}`).toBeLessThan(4 * Math.hypot(a.se, b.se));
+    // stronger: both runtimes draw the same numbers from the same streams in the same order, so each seed's run is the same run
+    expect(lean.logZs).toEqual(general.logZs);
     const planted = await checkAgainstKalman(YS, SEEDS, (s) => forgetfulLean(YS, N, s));
     expect(planted.ok, `planted bug passed: ${planted.detail}`).toBe(false);
     if (process.env.TYCHE_REPORT) console.log(`lean ${lean.detail}\ngeneral ${general.detail}\nplanted ${planted.detail}`);
