@@ -1,0 +1,230 @@
+/**
+ * PROBE, session 6: the session's new paths driven adversarially, as a newcomer would write models
+ * (chain initialisation by ascent, lean program SMC and enumeration, the numbers-versus-tensors
+ * pre-inference check). Every statistical check is a fixed-seed comparison with an exact answer at a
+ * tolerance from the Monte Carlo standard error, and each runs once more on a planted wrong answer
+ * that it must reject.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { numbersVersusTensors } from '../../src/infer/branch-check.js';
+import type { Posterior } from '../../src/infer/posterior.js';
+import { Bernoulli, Beta, Dirichlet, HalfNormal, Normal, Poisson, infer, model, ops } from '../../src/index.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+/** A summary row of an MCMC posterior (mean, MCSE of the mean, R-hat). */
+function row(post: Posterior<never[], unknown>, name: string): { mean: number; mcse: number; rhat: number } {
+  const r = post.summary().rows.find((x) => x.name === name);
+  if (!r) throw new Error(`no summary row ${name}`);
+  return { mean: r.mean, mcse: r['mcse_mean'] as number, rhat: r['r_hat'] as number };
+}
+
+/** Distance of an estimate from an answer in MCSE units; the checks accept below 4. */
+const zScore = (est: number, mcse: number, exact: number): number => Math.abs(est - exact) / mcse;
+
+/** Posterior mean of a positive scale by quadrature of an unnormalised log density on (0, hi]. */
+function quadratureMean(logDensity: (s: number) => number, hi: number, n = 200_000): number {
+  let m = -Infinity;
+  const lp = new Float64Array(n);
+  for (let i = 0; i < n; i++) m = Math.max(m, (lp[i] = logDensity(((i + 0.5) / n) * hi)));
+  let z = 0;
+  let zs = 0;
+  for (let i = 0; i < n; i++) {
+    const w = Math.exp(lp[i]! - m);
+    z += w;
+    zs += w * ((i + 0.5) / n) * hi;
+  }
+  return zs / z;
+}
+
+describe("init: 'ascent' (the NUTS default) on constrained sites at their boundaries", () => {
+  it('HalfNormal scale with 20 data near 0: the posterior mean equals quadrature within 4 MCSE; a planted doubled Jacobian is rejected', async () => {
+    const ys = Array.from({ length: 20 }, (_, i) => 0.02 * Math.sin(1.3 * i + 0.4));
+    const m = model(async ({ sample, observe }) => {
+      const s = await sample('s', HalfNormal(1));
+      await observe('y', Normal(0, s), tf.tensor1d(ys));
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+    expect(String(post.diagnostics.init)).toMatch(/^ascent/);
+    const logp = (s: number): number => -0.5 * s * s + ys.reduce((a, y) => a - Math.log(s) - (0.5 * y * y) / (s * s), 0);
+    const exact = quadratureMean(logp, 0.5);
+    const r = row(post as never, 's');
+    expect(zScore(r.mean, r.mcse, exact)).toBeLessThan(4);
+    // planted: the log transform's Jacobian counted twice (density times s)
+    expect(zScore(r.mean, r.mcse, quadratureMean((s) => logp(s) + Math.log(s), 0.5))).toBeGreaterThan(4);
+  });
+
+  // FINDING (reported): with 5 data the posterior of s has a s^-5 tail; init 'ascent' seed 1 gives
+  // 0.01612 +- 0.00024 against 0.017158 (4.3 MCSE). Over seeds 1-6 ascent gives 0.01612 0.01785
+  // 0.01752 0.01686 0.01792 0.01774 (MCSE 0.0002-0.0006), init 'uniform' 0.01674 0.01670 0.01717
+  // 0.01685 0.01662 0.01713 (MCSE ~0.00034, all within 1.5): ascent's seed-to-seed spread is ~2x.
+  it.skip('HalfNormal scale with 5 data near 0 (heavy tail): the posterior mean equals quadrature within 4 MCSE; a planted doubled Jacobian is rejected', async () => {
+    const ys = [0.01, -0.02, 0.005, 0.0, 0.015];
+    const m = model(async ({ sample, observe }) => {
+      const s = await sample('s', HalfNormal(1));
+      await observe('y', Normal(0, s), tf.tensor1d(ys));
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+    expect(String(post.diagnostics.init)).toMatch(/^ascent/);
+    const logp = (s: number): number => -0.5 * s * s + ys.reduce((a, y) => a - Math.log(s) - (0.5 * y * y) / (s * s), 0);
+    const exact = quadratureMean(logp, 0.5);
+    const r = row(post as never, 's');
+    expect(zScore(r.mean, r.mcse, exact)).toBeLessThan(4);
+    // planted: the log transform's Jacobian counted twice (density times s)
+    expect(zScore(r.mean, r.mcse, quadratureMean((s) => logp(s) + Math.log(s), 0.5))).toBeGreaterThan(4);
+  });
+
+  it('Beta(0.5, 20) and Dirichlet([0.3, 0.3, 5]) with mass piled at 0: means within 4 MCSE of the exact ones; a planted Beta(0.5, 15) is rejected', async () => {
+    const m = model(async ({ sample }) => {
+      await sample('p', Beta(0.5, 20));
+      await sample('w', Dirichlet([0.3, 0.3, 5]));
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+    const p = row(post as never, 'p');
+    expect(zScore(p.mean, p.mcse, 0.5 / 20.5)).toBeLessThan(4);
+    expect(zScore(p.mean, p.mcse, 0.5 / 15.5)).toBeGreaterThan(4);
+    for (const [k, a] of [0.3, 0.3, 5].entries()) {
+      const w = row(post as never, `w[${k}]`);
+      expect(zScore(w.mean, w.mcse, a / 5.6)).toBeLessThan(4);
+    }
+  });
+
+  it('a symmetric bimodal posterior (y ~ N(theta^2, 0.5), y = 4) still shows in R-hat; the unimodal control does not (the check discriminates)', async () => {
+    const bimodal = model(async ({ sample, observe }) => {
+      const th = await sample('th', Normal(0, 3));
+      await observe('y', Normal(ops.mul(th, th), 0.5), 4);
+    });
+    const unimodal = model(async ({ sample, observe }) => {
+      const th = await sample('th', Normal(0, 3));
+      await observe('y', Normal(ops.mul(th, 2), 0.5), 4);
+    });
+    const b = await infer(bimodal, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+    const u = await infer(unimodal, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+    expect(row(b as never, 'th').rhat).toBeGreaterThan(1.01);
+    expect(row(u as never, 'th').rhat).toBeLessThan(1.01);
+  });
+
+  it('a density that is -Infinity on the whole init box fails with a message that says what to do', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(0, 1));
+      await observe('c', Normal(0, 1), 0); // keeps the model proper
+      await observe('u', HalfNormal(1), ops.sub(x, 3)); // only x >= 3 is possible: outside [-2, 2]
+    });
+    await expect(infer(m, { method: 'nuts', chains: 1, samples: 10, warmup: 10, seed: 1 })).rejects.toThrow(/no point with finite log density .* give init values/);
+  });
+});
+
+describe('lean program SMC and lean enumeration vs exact answers', () => {
+  const lnN = (x: number, m: number, v: number): number => -0.5 * Math.log(2 * Math.PI * v) - ((x - m) ** 2) / (2 * v);
+  /** c ~ Bernoulli(0.3); c = 1 observes one point, c = 0 draws z and observes two: structure follows the value. */
+  const branch = model(async ({ sample, observe }) => {
+    const c = await sample('c', Bernoulli(0.3));
+    if (c === 1) await observe('a', Normal(1, 1), 0.5);
+    else {
+      const z = await sample('z', Normal(0, 1));
+      await observe('b', Normal(z, 1), 0.5);
+      await observe('b2', Normal(z, 1), 0.7);
+    }
+    return c;
+  });
+  // [0.5, 0.7] ~ N(0, [[2, 1], [1, 2]]) on the c = 0 branch
+  const twoObs = -Math.log(2 * Math.PI) - 0.5 * Math.log(3) - 0.5 * ((2 * 0.25 - 2 * 0.35 + 2 * 0.49) / 3);
+  const exactZ = 0.3 * Math.exp(lnN(0.5, 1, 1)) + 0.7 * Math.exp(twoObs);
+
+  it('a value-dependent structure: the mean of Z over 10 seeds is within 4 standard errors of exact, lean = general; a planted missing second observation is rejected', async () => {
+    const zs: number[] = [];
+    for (let seed = 1; seed <= 10; seed++) {
+      const p = await infer(branch, { method: 'smc', particles: 1000, seed, batched: false });
+      expect(p.diagnostics.runtime).toBe('lean');
+      zs.push(Math.exp(p.logZ));
+      if (seed <= 2) expect((await infer(branch, { method: 'smc', particles: 1000, seed, batched: false, lean: false })).logZ).toBe(p.logZ);
+    }
+    const mean = zs.reduce((a, b) => a + b) / zs.length;
+    const se = Math.sqrt(zs.reduce((a, b) => a + (b - mean) ** 2, 0) / (zs.length - 1) / zs.length);
+    expect(Math.abs(mean - exactZ) / se).toBeLessThan(4);
+    const planted = 0.3 * Math.exp(lnN(0.5, 1, 1)) + 0.7 * Math.exp(lnN(0.5, 0, 2));
+    expect(Math.abs(mean - planted) / se).toBeGreaterThan(4);
+  });
+
+  it('recursion (a geometric depth capped at 6): enumeration equals the hand sum to 1e-12; factor statements are exact', async () => {
+    const geo = model(async ({ sample, observe }) => {
+      const rec = async (k: number): Promise<number> => (k >= 6 ? k : (await sample(`f${k}`, Bernoulli(0.5))) === 1 ? k : rec(k + 1));
+      const k = await rec(0);
+      await observe('y', Poisson(k + 1), 2);
+    });
+    let z = 0.5 ** 6 * Math.exp(-7) * 49 / 2;
+    for (let k = 0; k < 6; k++) z += 0.5 ** (k + 1) * Math.exp(-(k + 1)) * (k + 1) ** 2 / 2;
+    const e = await infer(geo, { method: 'enumerate' });
+    expect(Math.abs(e.logZ - Math.log(z))).toBeLessThan(1e-12);
+    const fac = model(async ({ sample, factor }) => {
+      const c = await sample('c', Bernoulli(0.5));
+      await factor('f', c === 1 ? Math.log(3) : 0);
+    });
+    expect(Math.abs((await infer(fac, { method: 'enumerate' })).logZ - Math.log(2))).toBeLessThan(1e-12);
+  });
+
+  it('an impossible observation is a clear error naming the site, under SMC and enumeration', async () => {
+    const m = model(async ({ sample, observe }) => {
+      await sample('c', Bernoulli(0.5));
+      await observe('y', Bernoulli(0), 1);
+    });
+    await expect(infer(m, { method: 'smc', particles: 50, seed: 1 })).rejects.toThrow(/site "y".*impossible.*every particle has zero weight/s);
+    await expect(infer(m, { method: 'enumerate' })).rejects.toThrow(/site "y".*impossible.*every execution has probability zero/s);
+  });
+
+  // BUG (reported): smc with batched: 'auto' (the default) probes the model batched first; a
+  // recursion that stops on `(await sample(...)) === 1` never stops there (a batched draw is a
+  // tensor, never === 1), so infer never returns and nothing says why (no site or depth cap, and
+  // the condition lint does not flag `===` on a draw). importance and batched: false answer at once.
+  it.skip('unbounded recursion on a draw compared with === answers under smc defaults (hangs today)', async () => {
+    const geo = model(async ({ sample, observe }) => {
+      const rec = async (k: number): Promise<number> => ((await sample(`f${k}`, Bernoulli(0.5))) === 1 ? k : rec(k + 1));
+      await observe('y', Poisson((await rec(0)) + 1), 2);
+    });
+    const p = await infer(geo, { method: 'smc', particles: 100, seed: 1, signal: AbortSignal.timeout(20_000) });
+    expect(Number.isFinite(p.logZ)).toBe(true);
+  });
+});
+
+describe('numbers-versus-tensors pre-inference check: no false alarms on legitimate models', () => {
+  it('tf.* on draws, x.mul, tf.where, pushes to an outer array, a console.log never reached, a data-dependent shape: all compared, none flagged, a few ms each', async () => {
+    const outer: number[] = [];
+    const models = [
+      model(async ({ sample, observe }) => {
+        const a = await sample('a', Normal(0, 1));
+        await observe('y', Normal(tf.mul(tf.add(a as unknown as tf.Tensor, 1), 2), 1), 0.3);
+      }),
+      model(async ({ sample, observe }) => {
+        const a = await sample('a', Normal(0, 1));
+        await observe('y', Normal(tf.scalar(2).mul(ops.toTensor(a)), 1), 0.3);
+      }),
+      model(async ({ sample, observe }) => {
+        const at = ops.toTensor(await sample('a', Normal(0, 1)));
+        await observe('y', Normal(tf.where(tf.greater(at, 0), at, tf.mul(at, 0.1)), 1), 0.3);
+      }),
+      model(async ({ sample, observe }) => {
+        const a = await sample('a', HalfNormal(1));
+        outer.push(1);
+        if (outer.length < 0) console.log(a);
+        await observe('y', Normal(0, a), 0.3);
+      }),
+      model(async ({ sample, observe }, ys: number[]) => {
+        const a = await sample('a', Normal(0, 1));
+        await observe('y', Normal(a, 1), tf.tensor1d(ys.filter((v) => v > 0)));
+      }),
+    ] as const;
+    for (const m of models) {
+      const t0 = performance.now();
+      const r = await numbersVersusTensors(m as never, [[1, -2, 3]] as never);
+      expect(r.compared).toBe(8);
+      expect(r.disagreement).toBeUndefined();
+      // a cost bound only against hangs: the machine is shared (measured 3-60 ms each here)
+      expect(performance.now() - t0).toBeLessThan(5000);
+    }
+    expect(outer.length).toBe(24); // three runs per point: the prior draw, then as numbers and as tensors
+  });
+});
