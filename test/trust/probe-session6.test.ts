@@ -118,6 +118,20 @@ describe("init: 'ascent' (the NUTS default) on constrained sites at their bounda
   });
 });
 
+describe("init under hmc-gibbs (discrete + continuous)", () => {
+  // BUG (reported): hmc-gibbs takes any string init without a word: 'ascent', 'prior' and 'bogus'
+  // give the same draws bit for bit (P(z = 1) 0.837 +- 0.012, exact 0.8176, 4 chains x 1000, seed 1),
+  // no init is run or reported (diagnostics.init undefined), and 'uniform' equals leaving it out.
+  it.skip('an unknown init strategy is an error naming the option', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const z = await sample('z', Bernoulli(0.5));
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Normal(ops.add(mu, z === 1 ? 3 : 0), 1), 2.5);
+    });
+    await expect(infer(m, { method: 'hmc-gibbs', chains: 1, samples: 10, warmup: 10, seed: 1, init: 'bogus' } as never)).rejects.toThrow(/init/);
+  });
+});
+
 describe('lean program SMC and lean enumeration vs exact answers', () => {
   const lnN = (x: number, m: number, v: number): number => -0.5 * Math.log(2 * Math.PI * v) - ((x - m) ** 2) / (2 * v);
   /** c ~ Bernoulli(0.3); c = 1 observes one point, c = 0 draws z and observes two: structure follows the value. */
