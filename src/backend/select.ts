@@ -31,6 +31,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { guardKernels } from './kernel-guards.js';
+import { fillMissingKernels } from './missing-kernels.js';
 import { isNode } from './runtime.js';
 
 /** The backends tyche knows: Node's in order of preference, then the browser's GPU backends. */
@@ -333,6 +334,7 @@ async function activate(name: BackendName, forcedNow = false): Promise<string> {
     if (!ok) throw new Error(`tf.setBackend('${tfName}') failed (tfjs printed the reason above)`);
     await tf.ready();
     guardKernels(tfName);
+    fillMissingKernels(tfName);
     if (name === 'webgl' && !forcedNow && !webglFeatures().float32) {
       throw new Error('WebGL here renders only float16 textures (WEBGL_RENDER_FLOAT32_ENABLED is false); tyche\'s tolerances assume float32, force it with initBackend(\'webgl\') to use it anyway');
     }
