@@ -63,6 +63,23 @@ describe('vectorised chains from a single-chain model', () => {
       const s = await single(q.slice(c * 4, c * 4 + 4));
       expect(Math.abs(r.logp[c]! - s.logp)).toBeLessThan(1e-3 * (1 + Math.abs(s.logp)));
     }
+    // the replay writes every answer into the same two arrays (no allocation per call): each call
+    // overwrites all of them, so a second point's answer is its own, whatever the first call left
+    // (the first call above recorded the model; from here on the replay answers)
+    const r1 = await replay(q);
+    const first = { logp: Float64Array.from(r1.logp), grad: Float64Array.from(r1.grad) };
+    const q2 = q.map((v, i) => v + 0.05 * ((i % 3) - 1));
+    const r2 = await replay(q2);
+    expect(r2.logp).toBe(r1.logp);
+    expect(r2.grad).toBe(r1.grad);
+    const fresh = replayedChainsLogDensityFn(garch, [garchY], layout, 2);
+    const f2 = await fresh(q2);
+    expect(Array.from(r2.logp)).toEqual(Array.from(f2.logp));
+    expect(Array.from(r2.grad)).toEqual(Array.from(f2.grad));
+    expect(Array.from(r2.logp)).not.toEqual(Array.from(first.logp));
+    const r3 = await replay(q);
+    expect(Array.from(r3.logp)).toEqual(Array.from(first.logp));
+    expect(Array.from(r3.grad)).toEqual(Array.from(first.grad));
   }, 60_000);
 });
 

@@ -220,6 +220,10 @@ export class CompiledDensity {
    *   call of {@link evaluate}: the record of one input is replayed once per
    *   row (a vectorised replay, e.g. of a model written for one chain run for
    *   many chains), and only rows the replay cannot serve go to `viaTfjs`
+   * @param reuse - whether {@link evaluateSync} (and {@link evaluate} where the
+   *   replay serves every row) may write into the same two result arrays on
+   *   every call: the answer is then valid only until the next call (for
+   *   samplers that read each answer at once; no allocation per call)
    */
   constructor(
     private readonly density: (qT: tf.Tensor) => Promise<tf.Tensor>,
@@ -227,6 +231,7 @@ export class CompiledDensity {
     private readonly viaTfjs: (q: Float64Array) => Promise<Evaluation>,
     private readonly mode: CompileMode,
     private readonly rows = 1,
+    private readonly reuse = false,
   ) {
     if (mode === false) {
       this.state = 'off';
@@ -274,12 +279,20 @@ export class CompiledDensity {
     const rows = this.rows;
     if (q.length !== size * rows) return undefined; // evaluate reports the shape error
     const outs = graph.outputSize;
-    const logp = new Float64Array(rows * outs);
-    const grad = new Float64Array(q.length);
+    let out = this.reuse ? this.reused : undefined;
+    if (out === undefined || out.logp.length !== rows * outs || out.grad.length !== q.length) {
+      out = { logp: new Float64Array(rows * outs), grad: new Float64Array(q.length) };
+      if (this.reuse) this.reused = out;
+    }
+    const { logp, grad } = out;
+    // every row overwrites its slice of both arrays (a reused answer keeps nothing of the last call)
     for (let r = 0; r < rows; r++) if (!this.runAny(q, r * size, logp, r * outs, grad, r * size)) return undefined;
     this.evaluations += rows;
-    return { logp, grad };
+    return out;
   }
+
+  /** The result arrays {@link evaluateSync} writes into when `reuse` is set. */
+  private reused: Evaluation | undefined;
 
   /**
    * The log density alone (no reverse pass) of one input `q` (with `rows`

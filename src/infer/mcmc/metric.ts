@@ -123,6 +123,16 @@ export class EuclideanMetric {
     }
   }
 
+  /**
+   * The diagonal of M^{-1} for `identity` and `diag` metrics, else null: the
+   * metric's own buffer (read it, never write it; valid until `setInverse`),
+   * for hot loops that form `a^T M^{-1} b` themselves as `sum a[i] inv[i] b[i]`
+   * (the same arithmetic as {@link EuclideanMetric.innerProduct}).
+   */
+  get diagonalInverse(): Float64Array | null {
+    return this.kind === 'identity' || this.kind === 'diag' ? this.inv : null;
+  }
+
   /** The bilinear form a^T M^{-1} b. */
   innerProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
     const d = this.dim;

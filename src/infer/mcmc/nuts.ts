@@ -79,8 +79,8 @@ class NutsWorkspace {
   readonly scratch: number[];
   /** `pending[k]`: a finished left half of 2^k states waiting for its right half. */
   readonly pending: Slot[] = [];
-  /** Whether `pending[k]` holds a left half. */
-  readonly waiting: boolean[] = [];
+  /** Whether `pending[k]` holds a left half (1) or not (0); depth is at most 30. */
+  readonly waiting = new Uint8Array(31);
 
   constructor(readonly dim: number) {
     this.fwd = edge(dim);
@@ -95,8 +95,7 @@ class NutsWorkspace {
   /** Makes room for subtrees of depth `depth` and clears the pending halves. */
   reset(depth: number): void {
     while (this.pending.length < depth) this.pending.push(slot(this.dim));
-    this.waiting.length = 0;
-    for (let k = 0; k < depth; k++) this.waiting.push(false);
+    this.waiting.fill(0); // in place: emptying a JS array and pushing again allocated a new one per subtree
   }
 }
 
@@ -132,7 +131,21 @@ function takeProposal(from: Slot, to: Slot): void {
  * positively on rho (computed as p^T M^{-1} rho, M^{-1} being symmetric).
  */
 function noUTurn(metric: EuclideanMetric, pA: readonly number[], pB: readonly number[], rho: readonly number[]): boolean {
+  const inv = metric.diagonalInverse;
+  if (inv !== null) return dotInv(pA, rho, inv) > 0 && dotInv(pB, rho, inv) > 0;
   return metric.innerProduct(pA, rho) > 0 && metric.innerProduct(pB, rho) > 0;
+}
+
+/**
+ * `a^T diag(inv) b`, summed in the order of `EuclideanMetric.innerProduct`
+ * (so bit for bit the same): small enough for V8 to inline into its callers,
+ * so the sum stays an unboxed double (the metric's general method, not
+ * inlined, returned a fresh heap number per call).
+ */
+function dotInv(a: readonly number[], b: readonly number[], inv: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < inv.length; i++) s += a[i]! * inv[i]! * b[i]!;
+  return s;
 }
 
 /** log(exp(a) + exp(b)) for weights that may be -Infinity. */
@@ -145,7 +158,8 @@ function logAddExp(a: number, b: number): number {
 
 /** H = -log p + K(p), or `Infinity` where not finite. */
 function energyOf(z: Edge, metric: EuclideanMetric): number {
-  const h = -z.logp + metric.kinetic(z.p);
+  const inv = metric.diagonalInverse;
+  const h = -z.logp + (inv !== null ? 0.5 * dotInv(z.p, z.p, inv) : metric.kinetic(z.p));
   return Number.isFinite(h) ? h : Infinity;
 }
 
@@ -324,7 +338,7 @@ export class NutsTrajectory {
     // first free level, and every level whose left half is waiting takes the
     // new right half.
     let level = 0;
-    let cur = waiting[0] === false && depth > 0 ? pending[0]! : leaf;
+    let cur = waiting[0] === 0 && depth > 0 ? pending[0]! : leaf;
     copyInto(z.p, cur.pBeg);
     copyInto(z.p, cur.pEnd);
     copyInto(z.p, cur.rho);
@@ -334,12 +348,12 @@ export class NutsTrajectory {
     cur.logp = z.logp;
     cur.energy = h;
     while (level < depth) {
-      if (!waiting[level]) {
+      if (waiting[level] === 0) {
         if (cur !== pending[level]) copySlot(cur, pending[level]!);
-        waiting[level] = true;
+        waiting[level] = 1;
         break;
       }
-      waiting[level] = false;
+      waiting[level] = 0;
       if (!mergeInto(pending[level]!, cur, metric, this.rng, scratch)) return this.finish();
       cur = pending[level]!;
       level += 1;

@@ -386,6 +386,8 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
  * (`compileStatus()` says why), every row runs on tfjs, one after the other.
  * `compile` defaults to `true` here; `'auto'` declines the replay when tfjs
  * is expected to be faster on the data (then a batched model run may be).
+ * An answer from the replay is written into the same two arrays on every
+ * call: read it before the next call (as the samplers do).
  */
 export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number, options: PotentialOptions = {}): Compiled<(q: Float64Array) => MaybePromise<BatchedLogDensityAndGradient>> & {
   readonly work: () => { elements: number; kernels: number } | undefined;
@@ -397,7 +399,7 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
-  }, options.compile ?? true, chains);
+  }, options.compile ?? true, chains, true);
   const slow = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
     const bad = r.logp.findIndex(Number.isNaN);
@@ -407,9 +409,15 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   // the compiled replay answers synchronously (no await per gradient) where it serves every row
   const f = (q: Float64Array): MaybePromise<BatchedLogDensityAndGradient> => {
     const r = compiled.evaluateSync(q);
-    return r && !r.logp.some(Number.isNaN) ? r : slow(q);
+    return r && !hasNaN(r.logp) ? r : slow(q);
   };
   return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q) });
+}
+
+/** Whether `xs` holds a NaN (a plain loop: `some(Number.isNaN)` boxed every element it passed). */
+function hasNaN(xs: Float64Array): boolean {
+  for (let i = 0; i < xs.length; i++) if (Number.isNaN(xs[i])) return true;
+  return false;
 }
 
 /** One point's log density and gradient by running `density` (of `[dim]` inputs) on tfjs (float32); a rejected point gets -Infinity. */
