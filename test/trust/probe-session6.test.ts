@@ -9,8 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { numbersVersusTensors } from '../../src/infer/branch-check.js';
+import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
+import { rngFrom } from '../../src/core/rng.js';
 import type { Posterior } from '../../src/infer/posterior.js';
-import { Bernoulli, Beta, Dirichlet, HalfNormal, Normal, Poisson, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Beta, Dirichlet, HalfNormal, Normal, Poisson, infer, model, ops, tensor64 } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -240,5 +242,27 @@ describe('numbers-versus-tensors pre-inference check: no false alarms on legitim
       expect(performance.now() - t0).toBeLessThan(5000);
     }
     expect(outer.length).toBe(24); // three runs per point: the prior draw, then as numbers and as tensors
+  });
+});
+
+describe('float64 constants in the record: data as a newcomer passes it', () => {
+  it('number[], ops.toValue and tensor64 data replay to ~1e-15 of a hand float64 sum; a plain tf.tensor1d keeps only float32 data (~5e-7, the planted case)', async () => {
+    const ys = Array.from({ length: 50 }, (_, i) => 1000 + 0.1 * i + 1e-7 * i);
+    const mu = 1002.4;
+    const hand = ys.reduce((a, y) => a - 0.5 * Math.log(2 * Math.PI) - 0.5 * (y - mu) ** 2, 0) - 0.5 * Math.log(2 * Math.PI * 1e6) - (0.5 * mu * mu) / 1e6;
+    const relErr = async (data: unknown): Promise<number> => {
+      const m = model(async ({ sample, observe }) => {
+        const x = await sample('mu', Normal(0, 1000));
+        await observe('y', Normal(x, 1), data as never);
+      });
+      const { layout } = await layoutOf(m, [], rngFrom(1));
+      const f = logDensityFn(m, [], layout, { compile: true });
+      const r = await f(Float64Array.of(mu));
+      expect(f.compileStatus()).toBe(true);
+      return Math.abs(r.logp - hand) / Math.abs(hand);
+    };
+    for (const data of [ys, ops.toValue(ys), tensor64(ys)]) expect(await relErr(data)).toBeLessThan(1e-13);
+    // a plain tf.tensor carries no doubles (by design, docs/modelling.md): float32 data, ~5e-7 relative here
+    expect(await relErr(tf.tensor1d(ys))).toBeGreaterThan(1e-8);
   });
 });
