@@ -121,16 +121,24 @@ describe("init: 'ascent' (the NUTS default) on constrained sites at their bounda
 });
 
 describe("init under hmc-gibbs (discrete + continuous)", () => {
-  // BUG (reported): hmc-gibbs takes any string init without a word: 'ascent', 'prior' and 'bogus'
-  // give the same draws bit for bit (P(z = 1) 0.837 +- 0.012, exact 0.8176, 4 chains x 1000, seed 1),
-  // no init is run or reported (diagnostics.init undefined), and 'uniform' equals leaving it out.
-  it.skip('an unknown init strategy is an error naming the option', async () => {
+  // Was a bug: hmc-gibbs took any string init without a word ('ascent', 'prior' and 'bogus' gave the
+  // same draws bit for bit) and reported none; now strategies run, 'prior' takes the prior draw, others are refused.
+  it('an unknown init strategy is an error naming the option; a known one runs and is reported', async () => {
     const m = model(async ({ sample, observe }) => {
       const z = await sample('z', Bernoulli(0.5));
       const mu = await sample('mu', Normal(0, 1));
       await observe('y', Normal(ops.add(mu, z === 1 ? 3 : 0), 1), 2.5);
     });
-    await expect(infer(m, { method: 'hmc-gibbs', chains: 1, samples: 10, warmup: 10, seed: 1, init: 'bogus' } as never)).rejects.toThrow(/init/);
+    await expect(infer(m, { method: 'hmc-gibbs', chains: 1, samples: 10, warmup: 10, seed: 1, init: 'bogus' } as never)).rejects.toThrow(/init must be one of 'uniform', 'best-of-uniform', 'ascent', 'prior'.*got 'bogus'/);
+    const inits: string[] = [];
+    for (const init of [undefined, 'ascent', 'prior'] as const) {
+      const post = await infer(m, { method: 'hmc-gibbs', chains: 1, samples: 10, warmup: 10, seed: 1, ...(init ? { init } : {}) });
+      inits.push(String(post.diagnostics.init));
+      post.dispose();
+    }
+    expect(inits[0]).toMatch(/^uniform/);
+    expect(inits[1]).toMatch(/^ascent/);
+    expect(inits[2]).toMatch(/^prior/);
   });
 });
 

@@ -60,12 +60,22 @@ const CACHE_SIZE = 64;
 import { type TraceState, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
+import { INIT_STRATEGIES, type InitStrategy, describeInit } from './initialise.js';
 
 /** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
 export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize' | 'compile' | 'workers'> {
   readonly method: 'hmc-gibbs';
   /** The kernel for the continuous sites: `'nuts'` (default) or static `'hmc'`. */
   readonly kernel?: 'nuts' | 'hmc';
+  /**
+   * Where chains start. Discrete sites start at a prior draw (or the values
+   * given by address). Continuous sites: a strategy as for `nuts`
+   * (`'ascent'`, `'best-of-uniform'`, `'uniform'`), run by each chain on the
+   * density at its starting discrete values; `'prior'` takes the prior
+   * draw's values. Default `'uniform'` (Stan's). `diagnostics.init` says
+   * which ran; anything else is an error naming the choices.
+   */
+  readonly init?: HMCEngineOptions['init'];
   /**
    * Compile the potential of each discrete configuration visited more than
    * once (a float64 replay of the model's kernels, self-checked against
@@ -377,6 +387,12 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
 
   // a starting trace per chain (a prior draw, or the given values): its discrete values start the chain
   const init = options.init;
+  if (typeof init === 'string' && init !== 'prior' && !(INIT_STRATEGIES as readonly string[]).includes(init)) {
+    throw new TycheError(`hmc-gibbs: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got '${init}'`);
+  }
+  if (init !== undefined && typeof init !== 'string' && (typeof init !== 'object' || init === null || Array.isArray(init))) {
+    throw new TycheError(`hmc-gibbs: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got ${typeof init}`);
+  }
   const startModel = init !== undefined && typeof init === 'object' ? substitute(m, init as Record<string, ValueLike>) : m;
   const initRng = rngFrom(`${seed}/init`);
   // in a tensor scope that keeps only the latent values, disposed below once read (but for the user's own init tensors)
@@ -400,7 +416,8 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   // plated values stay tensors, even of size 1 (for the probe run), and are copied for the chains before the starts are disposed
   const discreteStarts = starts.map((t) => ({ ...valuesAt(t, sites), ...Object.fromEntries([...plated.keys()].map((a) => [a, t.get(a)!.value])) }));
   const chainStarts = discreteStarts.map((d) => ({ ...d, ...Object.fromEntries([...plated.keys()].map((a) => [a, Float64Array.from((d[a] as tf.Tensor).dataSync())])) }));
-  let continuousInit: 'uniform' | Float64Array[] = 'uniform';
+  // continuous starts: a strategy each chain runs on its first configuration's density (default 'uniform', Stan's), or the starting traces' values ('prior', values by address)
+  let continuousInit: InitStrategy | Float64Array[] = typeof init === 'string' && init !== 'prior' ? (init as InitStrategy) : 'uniform';
   let layout: Layout;
   try {
     layout = await layoutOnly(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`));
@@ -415,7 +432,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
         "its support depends on other values of the model, and hmc-gibbs maps continuous sites with one fixed transform; use method 'nuts' or 'hmc' (marginalising the discrete sites), or reparameterise (e.g. b = lower + (upper - lower) * u with u ~ Uniform(0, 1))",
       );
     }
-    if (init !== undefined && init !== 'uniform') continuousInit = starts.map((t) => unconstrain(layout, t));
+    if (init === 'prior' || (init !== undefined && typeof init === 'object')) continuousInit = starts.map((t) => unconstrain(layout, t));
   } finally {
     const given = new Set(init !== undefined && typeof init === 'object' ? Object.values(init).filter(isTensor) : []);
     for (const t of starts) for (const v of latentTensors(t)) if (!given.has(v)) v.dispose();
@@ -471,6 +488,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
     compiledPerChain: states.map((s) => s.compileOff ?? true),
     ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}),
+    init: typeof continuousInit === 'string' ? describeInit(continuousInit) : init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address; the rest from the prior)',
   };
   return new Posterior({ method: 'hmc-gibbs', draws, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args });
 }
