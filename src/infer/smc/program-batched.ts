@@ -48,6 +48,35 @@ export class NotBatchableError extends Error {
   override readonly name = 'NotBatchableError';
 }
 
+/**
+ * The most `sample`/`factor` sites a batched execution may visit, from the
+ * number `reference` that one particle run on its own (with numbers) visited.
+ * A program that can run batched visits the same sites whatever its draws,
+ * so a batched run far past the reference has changed meaning: typically a
+ * recursion or loop that stops on `draw === 1`, never true of a tensor draw.
+ */
+export function batchedSiteCap(reference: number): number {
+  return 10 * reference + 1000;
+}
+
+/**
+ * A handler that counts one batched execution's `sample`/`factor` sites and
+ * throws `NotBatchableError` past `cap` (see `batchedSiteCap`).
+ */
+function siteCapHandler(cap: number, reference: number): Handler {
+  let sites = 0;
+  return {
+    process: (msg: Message) => {
+      if (msg.type !== 'sample' && msg.type !== 'factor') return;
+      if (++sites > cap) {
+        throw new NotBatchableError(
+          `site "${msg.address}": the batched run passed ${cap} sample/factor sites where one particle run on its own visited ${reference} (a recursion or loop that stops on a draw compared with === or !==, e.g. \`(await sample(...)) === 1\`, never stops when draws are tensors of all particles)`,
+        );
+      }
+    },
+  };
+}
+
 /** The one execution that holds every particle of a batched program-SMC run. */
 export class BatchedProgram<R> extends SuspendableRun {
   /** Log potentials of the last checkpoint, one per particle. */
@@ -61,10 +90,15 @@ export class BatchedProgram<R> extends SuspendableRun {
    * @param watch - watches the run for a branch on a tensor comparison (the
    * caller asks it once the run is over: `ConditionWatch.unconsumed`)
    */
+  /**
+   * @param maxSites - the most sample/factor sites the execution may visit,
+   * and the reference count it came from (see `batchedSiteCap`)
+   */
   constructor(
     readonly open: OpenAxis,
     readonly rng: Rng,
     readonly watch?: ConditionWatch,
+    readonly maxSites?: { readonly cap: number; readonly reference: number },
   ) {
     super();
   }
@@ -102,7 +136,7 @@ export class BatchedProgram<R> extends SuspendableRun {
     this.increment = undefined;
     const run = () =>
       this.open.enter(() =>
-        execute(model, { rng: this.rng, handlers: [this.handler()], batch: { size: this.size, plateNesting: 0 } }, ...args).then(({ trace, returnValue }) => {
+        execute(model, { rng: this.rng, handlers: this.maxSites ? [siteCapHandler(this.maxSites.cap, this.maxSites.reference), this.handler()] : [this.handler()], batch: { size: this.size, plateNesting: 0 } }, ...args).then(({ trace, returnValue }) => {
           this.trace = trace;
           this.returnValue = returnValue;
         }),
@@ -280,10 +314,12 @@ export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], 
  * (for a side of prior probability p, with chance p^size). With `watch`,
  * the probe's batched run is watched too (see `BatchedProgram`): a boolean
  * tensor it made and never consumed throws `NotBatchableError` with the
- * shared message.
+ * shared message. With `maxSites`, a probe that passes `cap` sites throws
+ * `NotBatchableError` (see `batchedSiteCap`).
  */
-export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch): Promise<void> {
+export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch, maxSites?: { readonly cap: number; readonly reference: number }): Promise<void> {
   const handlers: Handler[] = watch ? [{ process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') }] : [];
+  if (maxSites) handlers.unshift(siteCapHandler(maxSites.cap, maxSites.reference));
   const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: 0 } }, ...args);
   const { trace, returnValue } = await (watch ? watch.run(go) : go());
   const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));

@@ -58,7 +58,7 @@ import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
-import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
+import { BatchedProgram, NotBatchableError, batchedDraws, batchedSiteCap, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
 import { openParticleAxis } from './reindex.js';
 import { openConditionWatch } from '../../backend/condition-watch.js';
 import type { ResamplingScheme } from './resampling.js';
@@ -431,9 +431,12 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   const pace = new Pacer(options.signal);
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   try {
-    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch);
+    // one particle run on its own first (numbers): how many sites a run visits, which bounds the
+    // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end)
+    const maxSites = await referenceSites(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`));
+    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites);
     const fk: FeynmanKac<BatchedProgram<R>> = {
-      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch),
+      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites),
       async step(state) {
         await state.advance(model, args);
         return { state, logPotential: state.increment ?? new Float64Array(n) };
@@ -457,6 +460,15 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     watching.close();
     open.close();
   }
+}
+
+/** The site cap of a program's batched runs, from one prior particle run on its own (see `batchedSiteCap`). */
+async function referenceSites(model: Model<unknown[], unknown>, args: unknown[], rng: Rng): Promise<{ cap: number; reference: number }> {
+  const { trace } = await execute(model, { rng }, ...args);
+  let reference = 0;
+  for (const s of trace) if (s.type === 'sample' || s.type === 'factor') reference++;
+  trace.disposeLogProbs();
+  return { cap: batchedSiteCap(reference), reference };
 }
 
 /** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
