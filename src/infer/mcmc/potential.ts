@@ -347,6 +347,25 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
 }
 
 /**
+ * Whether some latent value at `q` is not finite once mapped to its support
+ * in float32, as the tfjs run maps it (`exp` of an unconstrained value above
+ * ~88.7 is Infinity): the log density there is NaN through the overflow, not
+ * through the model, so the samplers reject the point (a divergence, as
+ * Stan rejects a proposal whose parameters leave their domain) instead of
+ * stopping with an error. Sites whose support depends on other values are
+ * mapped inside the model run and not checked here.
+ */
+export function overflowsInFloat32(layout: Layout, q: Float64Array): boolean {
+  return layout.sites.some((s) => {
+    if (s.dependentSupport) return false;
+    const slice = q.subarray(s.offset, s.offset + s.size);
+    const values = tf.tidy(() => (s.bijector.forward(tf.tensor(Float32Array.from(slice), s.unconstrainedShape)) as tf.Tensor).dataSync().slice());
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return true;
+    return false;
+  });
+}
+
+/**
  * log density and gradient at one point q (a tfjs computation; the model runs
  * once per call). Points where a distribution rejects its parameters get log
  * density -Infinity (see {@link rejectsPoint}); a NaN log density is an
@@ -366,7 +385,10 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
   }, options.compile ?? false);
   const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
-    if (Number.isNaN(r.logp[0])) throw await nanDensityError(m, args, layout, q);
+    if (Number.isNaN(r.logp[0])) {
+      if (overflowsInFloat32(layout, q)) return { logp: -Infinity, grad: new Float64Array(layout.dim) };
+      throw await nanDensityError(m, args, layout, q);
+    }
     return { logp: r.logp[0]!, grad: r.grad };
   };
   const sync = (q: Float64Array): LogDensityAndGradient | undefined => {
@@ -402,8 +424,13 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   }, options.compile ?? true, chains, true);
   const slow = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
-    const bad = r.logp.findIndex(Number.isNaN);
-    if (bad >= 0) throw await nanDensityError(m, args, layout, q.slice(bad * layout.dim, (bad + 1) * layout.dim));
+    for (let row = 0; row < r.logp.length; row++) {
+      if (!Number.isNaN(r.logp[row])) continue;
+      const at = q.slice(row * layout.dim, (row + 1) * layout.dim);
+      if (!overflowsInFloat32(layout, at)) throw await nanDensityError(m, args, layout, at);
+      r.logp[row] = -Infinity;
+      r.grad.fill(0, row * layout.dim, (row + 1) * layout.dim);
+    }
     return r;
   };
   // the compiled replay answers synchronously (no await per gradient) where it serves every row
