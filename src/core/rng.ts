@@ -21,7 +21,9 @@ export type Seed = number | string;
 export class Rng {
   private readonly gen: seedrandom.PRNG;
   private splits = 0;
-  private spareNormal: number | null = null;
+  /** The second normal of the last polar pair, when `hasSpare` (a number field with a flag, not `number | null`, so V8 keeps it an unboxed double: no heap number per draw). */
+  private spareNormal = 0.5;
+  private hasSpare = false;
 
   /** @param seed - any number or string; the same seed gives the same stream. */
   constructor(readonly seed: Seed = 0) {
@@ -37,10 +39,9 @@ export class Rng {
 
   /** A standard normal draw (Marsaglia's polar method). */
   normal(): number {
-    if (this.spareNormal !== null) {
-      const z = this.spareNormal;
-      this.spareNormal = null;
-      return z;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spareNormal;
     }
     let u: number, v: number, s: number;
     do {
@@ -50,6 +51,7 @@ export class Rng {
     } while (s >= 1 || s === 0);
     const f = Math.sqrt((-2 * Math.log(s)) / s);
     this.spareNormal = v * f;
+    this.hasSpare = true;
     return u * f;
   }
 

@@ -201,11 +201,15 @@ export class EuclideanMetric {
     }
   }
 
-  /** A momentum drawn from N(0, M). */
-  sampleMomentum(rng: Rng): number[] {
+  /**
+   * A momentum drawn from N(0, M). With `out` (length D), identity and
+   * diagonal metrics write it there and return `out` (no allocation); the
+   * others use `out` as scratch and return a new array: use the return value.
+   */
+  sampleMomentum(rng: Rng, out?: number[]): number[] {
     const d = this.dim;
-    const z: number[] = [];
-    for (let i = 0; i < d; i++) z.push(rng.normal());
+    const z: number[] = out ?? [];
+    for (let i = 0; i < d; i++) z[i] = rng.normal();
     if (this.kind === 'identity') return z;
     if (this.kind === 'diag') {
       const s = this.invSqrt!;

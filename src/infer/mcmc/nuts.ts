@@ -77,6 +77,8 @@ class NutsWorkspace {
   readonly rho: number[];
   readonly nearP: number[];
   readonly scratch: number[];
+  /** The transition's initial momentum. */
+  readonly p0: number[];
   /** `pending[k]`: a finished left half of 2^k states waiting for its right half. */
   readonly pending: Slot[] = [];
   /** Whether `pending[k]` holds a left half (1) or not (0); depth is at most 30. */
@@ -90,6 +92,7 @@ class NutsWorkspace {
     this.rho = zeros(dim);
     this.nearP = zeros(dim);
     this.scratch = zeros(dim);
+    this.p0 = zeros(dim);
   }
 
   /** Makes room for subtrees of depth `depth` and clears the pending halves. */
@@ -117,6 +120,14 @@ function sumInto(a: readonly number[], b: readonly number[], out: number[]): num
   return out;
 }
 
+/** Sets an edge to the start of a transition: position `from`, momentum `p0`. */
+function startEdge(e: Edge, from: Position, p0: readonly number[]): void {
+  copyInto(from.q, e.q);
+  copyInto(p0, e.p);
+  copyInto(from.grad, e.grad);
+  e.logp = from.logp;
+}
+
 /** Copies a selected state (and its energy) from one slot to another. */
 function takeProposal(from: Slot, to: Slot): void {
   copyInto(from.q, to.q);
@@ -130,6 +141,24 @@ function takeProposal(from: Slot, to: Slot): void {
  * momentum rho and end momenta pA, pB: both end velocities M^{-1} p project
  * positively on rho (computed as p^T M^{-1} rho, M^{-1} being symmetric).
  */
+/**
+ * {@link noUTurn} on the summed momentum `x + y` (written to `scratch` where
+ * the metric is not diagonal): for a diagonal metric one loop forms the sum
+ * and both products, the same arithmetic as summing first.
+ */
+function noUTurnOnSum(metric: EuclideanMetric, pA: readonly number[], pB: readonly number[], x: readonly number[], y: readonly number[], scratch: number[]): boolean {
+  const inv = metric.diagonalInverse;
+  if (inv === null) return noUTurn(metric, pA, pB, sumInto(x, y, scratch));
+  let sA = 0;
+  let sB = 0;
+  for (let i = 0; i < inv.length; i++) {
+    const r = x[i]! + y[i]!;
+    sA += pA[i]! * inv[i]! * r;
+    sB += pB[i]! * inv[i]! * r;
+  }
+  return sA > 0 && sB > 0;
+}
+
 function noUTurn(metric: EuclideanMetric, pA: readonly number[], pB: readonly number[], rho: readonly number[]): boolean {
   const inv = metric.diagonalInverse;
   if (inv !== null) return dotInv(pA, rho, inv) > 0 && dotInv(pB, rho, inv) > 0;
@@ -175,8 +204,8 @@ function mergeInto(left: Slot, right: Slot, metric: EuclideanMetric, rng: Rng, s
   // Uniform progressive sampling: the second half wins with its share of the weight.
   const takeSecond = right.logWeight >= logWeight || rng.uniform() < Math.exp(right.logWeight - logWeight);
   let ok =
-    noUTurn(metric, left.pBeg, right.pBeg, sumInto(left.rho, right.pBeg, scratch)) &&
-    noUTurn(metric, left.pEnd, right.pEnd, sumInto(right.rho, left.pEnd, scratch));
+    noUTurnOnSum(metric, left.pBeg, right.pBeg, left.rho, right.pBeg, scratch) &&
+    noUTurnOnSum(metric, left.pEnd, right.pEnd, right.rho, left.pEnd, scratch);
   sumInto(left.rho, right.rho, left.rho);
   ok = ok && noUTurn(metric, left.pBeg, right.pEnd, left.rho);
   if (!ok) return false;
@@ -260,13 +289,9 @@ export class NutsTrajectory {
     this.metric = metric;
     this.rng = rng;
     this.stepSize = stepSize;
-    const p0 = metric.sampleMomentum(rng);
-    for (const e of [fwd, bck]) {
-      copyInto(from.q, e.q);
-      copyInto(p0, e.p);
-      copyInto(from.grad, e.grad);
-      e.logp = from.logp;
-    }
+    const p0 = metric.sampleMomentum(rng, this.ws.p0);
+    startEdge(fwd, from, p0);
+    startEdge(bck, from, p0);
     const h0 = energyOf(fwd, metric);
     this.h0 = h0;
     copyInto(p0, rho);
@@ -375,7 +400,7 @@ export class NutsTrajectory {
     // The old trajectory extended by the new subtree's first state, the new
     // subtree extended by the old trajectory's adjacent state, and the whole.
     const far = this.far;
-    let ok = noUTurn(metric, far.p, sub.pBeg, sumInto(rho, sub.pBeg, scratch)) && noUTurn(metric, nearP, sub.pEnd, sumInto(sub.rho, nearP, scratch));
+    let ok = noUTurnOnSum(metric, far.p, sub.pBeg, rho, sub.pBeg, scratch) && noUTurnOnSum(metric, nearP, sub.pEnd, sub.rho, nearP, scratch);
     sumInto(rho, sub.rho, rho);
     ok = ok && noUTurn(metric, far.p, sub.pEnd, rho);
     if (!ok || this.depth >= this.maxTreeDepth) return this.finish();
