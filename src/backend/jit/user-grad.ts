@@ -14,7 +14,8 @@
  * `tf.tidy`. So the rest of the model still replays in float64; this node
  * runs in float32 on tfjs (its label says so), and uses the user's gradient
  * as given, as tfjs does: {@link userGradientDisagreement} checks that
- * gradient against central differences of the node's own values.
+ * gradient against central differences of the node's own values, at the
+ * recorded point and at points around it.
  *
  * An op made with `tf.customGrad` before tyche was imported is not wrapped:
  * a model using it stays uncompiled (the refusal says so).
@@ -65,6 +66,8 @@ export interface UserGradOp extends CustomOp {
   readonly userGrad: true;
   /** The inputs' values where the op was recorded (for {@link userGradientDisagreement}). */
   readonly at: readonly Float64Array[];
+  /** The inputs' dtypes. */
+  readonly dtypes: readonly tf.DataType[];
 }
 
 /** Whether a custom op is a user's `tf.customGrad` op (see {@link userGradOp}). */
@@ -97,6 +100,7 @@ export function userGradOp(f: CustomGradFunction, label: () => string, outShape:
     },
     userGrad: true,
     at,
+    dtypes,
     outputShape: () => [...outShape],
     instantiate(inputShapes, shape): CustomKernel64 {
       const name = label();
@@ -133,16 +137,45 @@ export function userGradOp(f: CustomGradFunction, label: () => string, outShape:
 const EPS32 = 2 ** -24;
 
 /**
+ * Offsets of the points {@link userGradientDisagreement} checks besides the
+ * recorded one, in units of `1 + max |x|`: a surrogate gradient (e.g. the
+ * straight-through gradient of a clip) often agrees near where the model was
+ * recorded and only differs farther out.
+ */
+const CHECK_OFFSETS = [-3, -1, 1, 3];
+
+/**
  * How far a user op's gradient is from central differences of its own
- * (float32) values at the recorded point: the directional derivative of
+ * (float32) values at the recorded point and at points offset from it along
+ * a fixed direction (`CHECK_OFFSETS`), the worst of them: see
+ * `disagreementAt`. Returns the worst relative disagreement beyond float32
+ * rounding, or undefined for no verdict at any point.
+ */
+export function userGradientDisagreement(op: UserGradOp, inputShapes: readonly (readonly number[])[], outShape: readonly number[]): number | undefined {
+  const k = op.instantiate(inputShapes, outShape);
+  const at = op.at.map((v) => Float64Array.from(v));
+  const scale = 1 + Math.max(0, ...at.map((v) => Math.max(0, ...Array.from(v, Math.abs))));
+  let worst: number | undefined;
+  for (const c of [0, ...CHECK_OFFSETS]) {
+    // integer inputs (indices) stay where they were recorded
+    const x = at.map((v, j) => (op.dtypes[j] === 'float32' ? v.map((e, i) => e + c * scale * Math.sin(0.7 * i + 0.4 * j + 1)) : Float64Array.from(v)));
+    const d = disagreementAt(k, x, outShape);
+    if (d !== undefined) worst = Math.max(worst ?? 0, d);
+  }
+  const out = new Float64Array(sizeOfShape(outShape));
+  k.forward(at, out);
+  return worst;
+}
+
+/**
+ * How far a user op's gradient is from central differences of its own
+ * (float32) values at `x`: the directional derivative of
  * `w . value(x + t v)` against `v . gradFunc(w)` for fixed directions, with
  * steps sized for float32 (1e-2 and 5e-3 relative to the inputs' scale; the
  * two quotients must agree, else no verdict). Returns the worst relative
  * disagreement beyond float32 rounding, or undefined for no verdict.
  */
-export function userGradientDisagreement(op: UserGradOp, inputShapes: readonly (readonly number[])[], outShape: readonly number[]): number | undefined {
-  const k = op.instantiate(inputShapes, outShape);
-  const x = op.at.map((v) => Float64Array.from(v));
+function disagreementAt(k: CustomKernel64, x: readonly Float64Array[], outShape: readonly number[]): number | undefined {
   const n = sizeOfShape(outShape);
   const w = Float64Array.from({ length: n }, (_, i) => Math.cos(0.7 * i + 0.3));
   const out = new Float64Array(n);
@@ -184,6 +217,5 @@ export function userGradientDisagreement(op: UserGradOp, inputShapes: readonly (
     const d = Math.max(0, Math.abs(q2.q - an) - slack) / (Math.abs(q2.q) + Math.abs(an) + 1e-12);
     worst = Math.max(worst ?? 0, d);
   }
-  k.forward(x, out);
   return worst;
 }

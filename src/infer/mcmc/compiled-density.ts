@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { TycheError, branchOnTensorError, rejectsPoint } from '../../core/errors.js';
+import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
@@ -57,6 +57,15 @@ export interface CompileStats {
   readonly reasons: Readonly<Record<string, number>>;
   /** Parts of the compiled replay that do not run in float64: each user `tf.customGrad` op, which runs in float32 on tfjs inside it. */
   readonly notes?: readonly string[];
+  /**
+   * User `tf.customGrad` ops whose gradient disagrees with central
+   * differences of their own values (at the recorded point or around it),
+   * each named: a surrogate gradient. HMC and NUTS stay exact with it
+   * (leapfrog with any position-dependent force is reversible and
+   * volume-preserving, and the accept step uses the true density); VI
+   * refuses it unless asked (`surrogateGradients: true`).
+   */
+  readonly surrogateGradients?: readonly string[];
 }
 
 /** Counts of several densities (or of one over several periods) added up. */
@@ -65,13 +74,15 @@ export function addStats(list: readonly CompileStats[]): CompileStats {
   let evaluations = 0;
   let viaTfjs = 0;
   const notes = new Set<string>();
+  const surrogates = new Set<string>();
   for (const s of list) {
     evaluations += s.evaluations;
     viaTfjs += s.viaTfjs;
     for (const [r, n] of Object.entries(s.reasons)) reasons[r] = (reasons[r] ?? 0) + n;
     for (const note of s.notes ?? []) notes.add(note);
+    for (const w of s.surrogateGradients ?? []) surrogates.add(w);
   }
-  return { evaluations, viaTfjs, reasons, ...(notes.size > 0 ? { notes: [...notes] } : {}) };
+  return { evaluations, viaTfjs, reasons, ...(notes.size > 0 ? { notes: [...notes] } : {}), ...(surrogates.size > 0 ? { surrogateGradients: [...surrogates] } : {}) };
 }
 
 /** The evaluations a density counted between two snapshots of its stats. */
@@ -81,7 +92,7 @@ export function statsSince(before: CompileStats, after: CompileStats): CompileSt
     const d = n - (before.reasons[r] ?? 0);
     if (d > 0) reasons[r] = d;
   }
-  return { evaluations: after.evaluations - before.evaluations, viaTfjs: after.viaTfjs - before.viaTfjs, reasons, ...(after.notes ? { notes: after.notes } : {}) };
+  return { evaluations: after.evaluations - before.evaluations, viaTfjs: after.viaTfjs - before.viaTfjs, reasons, ...(after.notes ? { notes: after.notes } : {}), ...(after.surrogateGradients ? { surrogateGradients: after.surrogateGradients } : {}) };
 }
 
 /** A batched evaluation: `logp` per row, gradients row-major. */
@@ -210,6 +221,8 @@ export class CompiledDensity {
   private evaluations = 0;
   private readonly tfjsReasons = new Map<string, number>();
   private notes: string[] = [];
+  /** The user `tf.customGrad` ops whose gradient disagrees with their values (see `CompileStats.surrogateGradients`). */
+  private surrogates: string[] = [];
 
   /**
    * @param density - the tensor function recorded (from `inputShape`)
@@ -255,7 +268,9 @@ export class CompiledDensity {
     let viaTfjs = 0;
     for (const n of this.tfjsReasons.values()) viaTfjs += n;
     const notes = this.state === 'on' ? this.notes.map((l) => `${l} runs in float32 on tfjs inside the float64 replay, with its own gradient`) : [];
-    return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons), ...(notes.length > 0 ? { notes } : {}) };
+    for (const w of this.surrogates) notes.push(`${w}: HMC and NUTS stay exact with it (only slower), an optimiser (VI) follows it`);
+    const surrogateGradients = this.surrogates;
+    return { evaluations: this.evaluations, viaTfjs, reasons: Object.fromEntries(this.tfjsReasons), ...(notes.length > 0 ? { notes } : {}), ...(surrogateGradients.length > 0 ? { surrogateGradients } : {}) };
   }
 
   /** One row replayed by the first record whose validity guards it keeps; false when none does. */
@@ -522,15 +537,11 @@ export class CompiledDensity {
       const worst = customGradientCheck(traced.graph, q, REL_TOL);
       if (worst !== undefined && !(worst <= REL_TOL)) return this.turnOff(`self-check failed (a custom op's gradient disagrees with central differences of the log density: relative ${worst.toExponential(1)})`);
     }
-    // a user's tf.customGrad gradient is what tfjs uses too: a wrong one is an error on every path, not a reason to fall back
-    const wrong = userGradientFailures(traced.graph);
-    if (wrong.length > 0) {
-      const w = wrong[0]!;
-      throw new TycheError(
-        `${w.label} (run on tfjs in float32): its gradFunc disagrees with central differences of its value (relative ${w.disagreement.toExponential(1)} at the point recorded); ` +
-          'tfjs uses a custom gradient as given, so sampling or optimising with it would be silently wrong. Fix gradFunc (or pass compile: false to use it as it is)',
-      );
-    }
+    // a user's tf.customGrad gradient is what tfjs uses too, so it is no reason to fall back: the engine decides
+    // (HMC and NUTS stay exact with any position-dependent gradient; an optimiser follows it, see CompileStats.surrogateGradients)
+    this.surrogates = userGradientFailures(traced.graph).map(
+      (w) => `${w.label} (run on tfjs in float32): its gradFunc disagrees with central differences of its value (relative ${w.disagreement.toExponential(1)})`,
+    );
     this.notes = userGradLabels(traced.graph);
     if (this.mode === 'auto' && compiled.work * this.rows > WORK_PER_KERNEL * compiled.kernelCount) {
       return this.turnOff(

@@ -70,6 +70,14 @@ export interface SVIOptions {
    * `diagnostics.compiled`) or `false` (float32 tfjs runs of the model).
    */
   readonly compile?: boolean;
+  /**
+   * Allow a user `tf.customGrad` op whose gradient is not its value's
+   * derivative (an intentional surrogate, e.g. a straight-through clip). The
+   * optimiser follows the gradient it is given, so such a fit is biased:
+   * by default (`false`) a compiled model with one is an error naming the
+   * op; `true` fits anyway and the posterior warns.
+   */
+  readonly surrogateGradients?: boolean;
 }
 
 /** The guide for a spec. */
@@ -101,6 +109,8 @@ export class SVI<A extends unknown[], R> {
   vectorized: true | string = 'not set up';
   /** `true` when steps use the compiled float64 log density (`compiled-potential.ts`), else why not. */
   compiled: true | string = 'not set up';
+  /** User `tf.customGrad` ops whose gradient disagrees with their values, allowed by `surrogateGradients: true`. */
+  surrogates: readonly string[] = [];
   private potential: CompiledPotential | undefined;
   private readonly state: ObjectiveState = {};
   private readonly rng: Rng;
@@ -167,6 +177,13 @@ export class SVI<A extends unknown[], R> {
       if (made instanceof CompiledPotential) {
         this.potential = made;
         this.compiled = true;
+        const wrong = made.stats.surrogateGradients ?? [];
+        if (wrong.length > 0 && this.options.surrogateGradients !== true) {
+          throw new TycheError(
+            `vi: ${wrong[0]}; an optimiser follows the gradient it is given, so the fit would be silently biased. Fix gradFunc, or pass surrogateGradients: true to fit with it anyway (the posterior then warns)`,
+          );
+        }
+        this.surrogates = wrong;
       } else this.compiled = made.reason;
     }
   }
@@ -531,6 +548,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
     const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
     if (stalled) warnings.push(stalled);
+    for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
     return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
   } finally {
     svi.dispose();
@@ -539,7 +557,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
 
 registerEngine<VIOptions & { method: 'vi' }>({
   name: 'vi',
-  options: ['guide', 'init', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'compile', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
+  options: ['guide', 'init', 'objective', 'k', 'particles', 'optimizer', 'vectorize', 'compile', 'surrogateGradients', 'steps', 'samples', 'importanceWeights', 'onStep', 'progressEvery', 'signal'],
   description: 'stochastic variational inference: autoguides (delta, normal, mvn, lowrank) or guide models, ELBO / IWAE / Rényi objectives, tfjs optimisers',
   run: (m, options, args) => vi(m, options, args),
 });
