@@ -76,7 +76,7 @@ describe('NUTS on the tfjs path (compile: false) when a trajectory overflows a p
   // 'site "y": log density of Gamma is NaN at value [205, 210, 203] (check the parameters for NaN)'.
   // The chain's a ran to 1e-15 and then Infinity during warmup (logged by the model); a NaN at a
   // proposal should count as a divergence (as compile: true does, which answers a = 4.45 +- 0.14).
-  // Fixed: a point whose latent value overflows in float32 (potential.ts overflowsInFloat32) is rejected
+  // Fixed: a point whose latent value leaves its support in float32 (potential.ts leavesSupportInFloat32) is rejected
   // as a divergence; a NaN from the model itself is still an error naming the site.
   it('answers instead of throwing on a NaN proposal, and matches quadrature; a planted wrong rate is rejected', async () => {
     const ys = [205, 210, 203];

@@ -292,3 +292,32 @@ describe('float64 constants in the record: data as a newcomer passes it', () => 
     expect(await relErr(tf.tensor1d(ys))).toBeGreaterThan(1e-8);
   });
 });
+
+describe('a NaN log density where float32 puts a latent value on its support boundary (tfjs path)', () => {
+  // NEWCOMER's hmm_drive_0 run died after 72 min with 'site "forward": factor log-weight is NaN': far out, a
+  // stick-breaking simplex has an exact 0 component in float32, log(0) = -Infinity, and tf.logSumExp over
+  // -Infinity terms is NaN (Stan's log_sum_exp gives -Infinity and rejects). Such a point is now rejected
+  // (log density -Infinity); a NaN the model makes at an ordinary point is still an error naming the site.
+  const forward = model(async ({ sample, factor }) => {
+    const theta = (await sample('theta', Dirichlet([1, 1]))) as tf.Tensor;
+    const logTheta = tf.log(theta);
+    await factor('forward', tf.logSumExp(tf.stack([tf.gather(logTheta, 1), tf.gather(logTheta, 1)])));
+  });
+  it('far out the point is rejected, not an error; inside it is finite', async () => {
+    const { layout } = await layoutOf(forward, [], rngFrom(1));
+    const f = logDensityFn(forward, [], layout);
+    const values: number[] = [];
+    for (const q of [0.3, 120, -120]) values.push((await f(Float64Array.of(q))).logp);
+    expect(Number.isFinite(values[0])).toBe(true);
+    expect(values.slice(1).some((v) => v === -Infinity)).toBe(true);
+    expect(values.slice(1).every((v) => v === -Infinity || Number.isFinite(v))).toBe(true);
+  });
+  it('a NaN from the model at an ordinary point is still an error naming the site', async () => {
+    const broken = model(async ({ sample, factor }) => {
+      const x = await sample('x', Normal(0, 1));
+      await factor('bad', tf.sqrt(tf.sub(4, tf.square(x as tf.Tensor)))); // NaN where |x| > 2
+    });
+    const { layout } = await layoutOf(broken, [], rngFrom(1));
+    await expect(logDensityFn(broken, [], layout)(Float64Array.of(3))).rejects.toThrow(/site "bad"/);
+  });
+});

@@ -347,22 +347,34 @@ export async function nanDensityError<A extends unknown[], R>(m: Model<A, R>, ar
 }
 
 /**
- * Whether some latent value at `q` is not finite once mapped to its support
- * in float32, as the tfjs run maps it (`exp` of an unconstrained value above
- * ~88.7 is Infinity): the log density there is NaN through the overflow, not
- * through the model, so the samplers reject the point (a divergence, as
- * Stan rejects a proposal whose parameters leave their domain) instead of
- * stopping with an error. Sites whose support depends on other values are
- * mapped inside the model run and not checked here.
+ * Whether some latent value at `q` leaves its support once mapped there in
+ * float32, as the tfjs run maps it: the value is not finite (`exp` of an
+ * unconstrained value above ~88.7 is Infinity), or it lands on the support's
+ * boundary, where mapping it back is not finite (`exp` below ~-103 is 0; a
+ * stick-breaking simplex far out has an exact 0 component, and `log` of it
+ * is -Infinity, so a `tf.logSumExp` over such terms is NaN). The log density
+ * there is NaN through float32's range, not through the model, so the
+ * samplers reject the point (a divergence, as Stan rejects a proposal whose
+ * parameters leave their domain) instead of stopping with an error. Sites
+ * whose support depends on other values are mapped inside the model run and
+ * not checked here.
  */
-export function overflowsInFloat32(layout: Layout, q: Float64Array): boolean {
+export function leavesSupportInFloat32(layout: Layout, q: Float64Array): boolean {
   return layout.sites.some((s) => {
     if (s.dependentSupport) return false;
     const slice = q.subarray(s.offset, s.offset + s.size);
-    const values = tf.tidy(() => (s.bijector.forward(tf.tensor(Float32Array.from(slice), s.unconstrainedShape)) as tf.Tensor).dataSync().slice());
-    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return true;
-    return false;
+    return tf.tidy(() => {
+      const y = s.bijector.forward(tf.tensor(Float32Array.from(slice), s.unconstrainedShape)) as tf.Tensor;
+      const back = s.bijector.inverse(y) as tf.Tensor;
+      return !(allFinite(y.dataSync()) && allFinite(back.dataSync()));
+    });
   });
+}
+
+/** Whether every element of `xs` is finite (a plain loop). */
+function allFinite(xs: ArrayLike<number>): boolean {
+  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i])) return false;
+  return true;
 }
 
 /**
@@ -386,7 +398,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
   const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
     if (Number.isNaN(r.logp[0])) {
-      if (overflowsInFloat32(layout, q)) return { logp: -Infinity, grad: new Float64Array(layout.dim) };
+      if (leavesSupportInFloat32(layout, q)) return { logp: -Infinity, grad: new Float64Array(layout.dim) };
       throw await nanDensityError(m, args, layout, q);
     }
     return { logp: r.logp[0]!, grad: r.grad };
@@ -427,7 +439,7 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
     for (let row = 0; row < r.logp.length; row++) {
       if (!Number.isNaN(r.logp[row])) continue;
       const at = q.slice(row * layout.dim, (row + 1) * layout.dim);
-      if (!overflowsInFloat32(layout, at)) throw await nanDensityError(m, args, layout, at);
+      if (!leavesSupportInFloat32(layout, at)) throw await nanDensityError(m, args, layout, at);
       r.logp[row] = -Infinity;
       r.grad.fill(0, row * layout.dim, (row + 1) * layout.dim);
     }
