@@ -315,7 +315,7 @@ describe('a NaN log density where float32 puts a latent value on its support bou
   it('a NaN from the model at an ordinary point is still an error naming the site', async () => {
     const broken = model(async ({ sample, factor }) => {
       const x = await sample('x', Normal(0, 1));
-      await factor('bad', tf.sqrt(tf.sub(4, tf.square(x as tf.Tensor)))); // NaN where |x| > 2
+      await factor('bad', tf.sqrt(tf.sub(4, tf.square(x as unknown as tf.Tensor)))); // NaN where |x| > 2
     });
     const { layout } = await layoutOf(broken, [], rngFrom(1));
     await expect(logDensityFn(broken, [], layout)(Float64Array.of(3))).rejects.toThrow(/site "bad"/);
