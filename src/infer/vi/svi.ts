@@ -35,6 +35,7 @@ import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type UnconstrainedSite, replayDraws } from '../replay-draws.js';
 import { type LossTrend, lossTrend } from './convergence.js';
+import { guideLocationShift, locationWarning } from './location-check.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments, constrainDraws } from './autoguide.js';
 import { CompiledPotential } from './compiled-potential.js';
@@ -548,6 +549,9 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
     const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
     if (stalled) warnings.push(stalled);
+    // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
+    const shift = options.importanceWeights ? undefined : guideLocationShift(sampled.draws, sampled.logRatios);
+    if (shift) warnings.push(locationWarning(shift, svi.guide.name));
     for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
     return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
   } finally {
