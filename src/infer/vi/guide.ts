@@ -90,7 +90,8 @@ export function guideValuesHandler(values: Readonly<Record<string, GuideValue>>,
       if (msg.type !== 'sample' || msg.observed) return;
       const v = values[msg.address];
       if (v === undefined) {
-        throw new ModelError(msg.address, `latent site has no value in the guide ${guideName} (give the guide a site with the same address)`);
+        const which = /^guide\b/i.test(guideName) ? `the ${guideName}` : `the guide ${guideName}`; // not "the guide guide model"
+        throw new ModelError(msg.address, `latent site has no value in ${which} (give the guide a site with the same address)`);
       }
       if (!(v instanceof Unconstrained)) {
         msg.value = v;
