@@ -272,7 +272,12 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     return this.columns && this.drawList === undefined ? this.columns.size : this.draws.length;
   }
 
-  /** Kish effective sample size of the weights, (sum w)^2 / sum w^2. */
+  /**
+   * Kish effective sample size of the weights, (sum w)^2 / sum w^2: what
+   * importance weights cost. It knows nothing of autocorrelation, so for
+   * MCMC (equal weights) it is the number of draws; read the per-quantity
+   * `ess_bulk` / `ess_tail` of `summary()` there.
+   */
   get ess(): number {
     let s2 = 0;
     for (const w of this.weights) s2 += w * w;
