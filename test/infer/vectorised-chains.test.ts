@@ -15,6 +15,7 @@ import { rngFrom } from '../../src/core/rng.js';
 import { vectorisedChains } from '../../src/infer/mcmc/vectorised-chains.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 import { garch } from '../../models/garch.js';
+import { accelGp, mcycleGpData } from '../../models/posteriordb/mcycle-gp.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -51,6 +52,20 @@ describe('vectorised chains from a single-chain model', () => {
     expect(f32.target).toBeUndefined();
     expect(f32.vectorized).toMatch(/fell back to sequential chains: .*compile: false.*did not run batched/);
   }, 120_000);
+
+  it('a probe where the gradient is singular (accel_gp at the origin) does not keep the chains sequential', async () => {
+    // posteriordb's accel_gp takes the sqrt of a spectral density, exp(-l^2 lambda / 2), which float32 underflows
+    // at the origin of the unconstrained space (l = 1), where the record is first made: tfjs's gradient there is
+    // 0 * Infinity, the float64 replay's is finite, so the self-check failed for the point, not for the model,
+    // and the chains ran sequentially; other fixed probes are now tried
+    const { layout } = await layoutOf(accelGp, [mcycleGpData], rngFrom(3));
+    const atOrigin = replayedChainsLogDensityFn(accelGp, [mcycleGpData], layout, 2, { compile: true });
+    await atOrigin(new Float64Array(2 * layout.dim));
+    expect(String(atOrigin.compileStatus())).toMatch(/self-check failed/);
+    const chosen = await vectorisedChains(accelGp, [mcycleGpData], layout, 2, true, new Float64Array(2 * layout.dim));
+    expect(chosen.vectorized).toBe(true);
+    expect(chosen.path).toBe('replay');
+  }, 60_000);
 
   it('replays each row as the model run on tfjs computes it (to float32 rounding)', async () => {
     const { layout } = await layoutOf(garch, [garchY], rngFrom(1));

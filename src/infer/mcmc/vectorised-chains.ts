@@ -49,6 +49,15 @@ function firstLine(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 
+/** Fixed points in [-2, 2]^D (every row alike) to record at when the probe's self-check fails. */
+function otherProbes(probe: Float64Array, chains: number): Float64Array[] {
+  const dim = probe.length / chains;
+  return [0.7, 1.9, 3.1].map((phase) => {
+    const row = Array.from({ length: dim }, (_, i) => 2 * Math.sin(2.3 * i + phase));
+    return Float64Array.from({ length: probe.length }, (_, k) => row[k % dim]!);
+  });
+}
+
 /**
  * The best vectorised evaluator of `m`'s log density for `chains` chains
  * (see the module notes). `probe` (K rows of `layout.dim`) is evaluated once
@@ -59,15 +68,21 @@ export async function vectorisedChains<A extends unknown[], R>(m: Model<A, R>, a
   let declined: ReturnType<typeof replayedChainsLogDensityFn> | undefined;
   let replayWhyNot = 'compile: false';
   if (compile !== false) {
-    const replay = replayedChainsLogDensityFn(m, args, layout, chains, { compile });
-    try {
-      await replay(probe);
-      const status = replay.compileStatus();
-      if (status === true) return { target: replay, vectorized: true, path: 'replay', compileStatus: replay.compileStatus, compileStats: replay.compileStats };
-      replayWhyNot = status;
-      if (status.startsWith(TFJS_FASTER)) declined = replayedChainsLogDensityFn(m, args, layout, chains, { compile: true });
-    } catch (err) {
-      replayWhyNot = `replay failed: ${firstLine(err)}`;
+    // the record is self-checked at the probe; a probe where the log density's gradient is singular (a sqrt of an
+    // exp that underflows at the origin, say) fails that check for the point, not for the model, so a few other
+    // points are tried (fixed, so a seeded run is reproducible)
+    for (const at of [probe, ...otherProbes(probe, chains)]) {
+      const replay = replayedChainsLogDensityFn(m, args, layout, chains, { compile });
+      try {
+        await replay(at);
+        const status = replay.compileStatus();
+        if (status === true) return { target: replay, vectorized: true, path: 'replay', compileStatus: replay.compileStatus, compileStats: replay.compileStats };
+        replayWhyNot = status;
+        if (status.startsWith(TFJS_FASTER)) declined = replayedChainsLogDensityFn(m, args, layout, chains, { compile: true });
+      } catch (err) {
+        replayWhyNot = `replay failed: ${firstLine(err)}`;
+      }
+      if (!replayWhyNot.startsWith('self-check failed')) break;
     }
   }
   const batched = batchedLogDensityFn(m, args, layout, chains, { compile });
