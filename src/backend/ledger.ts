@@ -69,6 +69,11 @@ function record(l: Ledger, t: tf.Tensor): void {
   }
 }
 
+/** Whether ledgers record here (Node's `AsyncLocalStorage` exists); in browsers {@link withLedger} frees nothing. */
+export async function ledgersRecord(): Promise<boolean> {
+  return (await localStorage()) !== null;
+}
+
 /**
  * Whether the caller runs inside a {@link withLedger} run (e.g. a model that
  * runs inference itself, under an engine that keeps a ledger). False where

@@ -25,7 +25,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { withLedger } from '../backend/ledger.js';
+import { tidyAsync } from '../backend/autodiff.js';
+import { ledgersRecord, withLedger } from '../backend/ledger.js';
 import { BRANCH_ON_TENSOR_MESSAGE, ModelError } from '../core/errors.js';
 import { withImproperDraws } from '../core/improper.js';
 import type { Model } from '../core/model.js';
@@ -95,8 +96,10 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
   const rng = rngFrom(`numbers-versus-tensors:${String(options.seed ?? 0)}`);
   const points = options.points ?? 8;
   let compared = 0;
+  // a ledger frees what the runs make; where there is none (browsers) an engine scope held across the runs does
+  const freeing = (await ledgersRecord()) ? withLedger : tidyAsync;
   for (let k = 0; k < points; k++) {
-    const found = await withLedger(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
+    const found = await freeing(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
       let drawn: Trace;
       try {
         // (a draw from an improper prior is an initial point, as the engines' layout probes draw)
