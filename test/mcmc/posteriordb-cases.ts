@@ -105,7 +105,8 @@ export function referenceDraws(folder: string): Columns | undefined {
   return out;
 }
 
-function meanSd(chains: readonly Float64Array[]): { mean: number; sd: number } {
+/** Mean and sd over all chains' draws together. */
+export function meanSd(chains: readonly Float64Array[]): { mean: number; sd: number } {
   let n = 0;
   let s = 0;
   for (const c of chains) for (const x of c) (n++, (s += x));
@@ -156,4 +157,11 @@ export function columnsOf<A extends unknown[]>(c: PosteriordbCase, post: Posteri
   const cols = post.chainColumns();
   if (!cols) throw new Error('the posterior carries no chain indices');
   return c.toReference(cols);
+}
+
+/** The rows outside `z` MCSE (mean or sd) or with R-hat at 1.01 or above, each as a line naming the figures. */
+export function failures(rows: readonly Comparison[], z: number): string[] {
+  return rows
+    .filter((r) => !(r.zMean < z && r.zSd < z && r.rhat < 1.01))
+    .map((r) => `${r.name}: mean ${r.mean.toFixed(4)} vs ${r.refMean.toFixed(4)} (z ${r.zMean.toFixed(2)}), sd ${r.sd.toFixed(4)} vs ${r.refSd.toFixed(4)} (z ${r.zSd.toFixed(2)}), R-hat ${r.rhat.toFixed(4)}`);
 }

@@ -25,7 +25,7 @@ import type { Model } from '../../src/core/model.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 import { hmmDrive0, hmmDriveData } from '../../models/posteriordb/hmm-drive.js';
 import { accelGp, mcycleGpData } from '../../models/posteriordb/mcycle-gp.js';
-import { type Columns, type Comparison, POSTERIORDB, type PosteriordbCase, compareWithReference, referenceDraws, stanNames } from './posteriordb-cases.js';
+import { type Columns, type Comparison, POSTERIORDB, type PosteriordbCase, compareWithReference, meanSd, referenceDraws, stanNames } from './posteriordb-cases.js';
 
 const asCase = (m: unknown): Model<never[], unknown> => m as Model<never[], unknown>;
 
@@ -87,16 +87,6 @@ export interface ReferenceSummary {
 export function referenceSummary(folder: string): ReferenceSummary | undefined {
   const file = new URL(`${folder}/reference_summary.json`, POSTERIORDB);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ReferenceSummary) : undefined;
-}
-
-function meanSd(chains: readonly Float64Array[]): { mean: number; sd: number } {
-  let n = 0;
-  let s = 0;
-  for (const c of chains) for (const x of c) (n++, (s += x));
-  const mean = s / n;
-  let v = 0;
-  for (const c of chains) for (const x of c) v += (x - mean) ** 2;
-  return { mean, sd: Math.sqrt(v / (n - 1)) };
 }
 
 /**
