@@ -25,7 +25,7 @@ import type { MetricKind } from './metric.js';
 import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
-import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit } from './initialise.js';
+import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -136,7 +136,7 @@ export interface HMCDiagnostics {
 async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<InitStrategy | Float64Array[]> {
   if (init === undefined) return DEFAULT_INIT;
   if (typeof init === 'string' && (INIT_STRATEGIES as readonly string[]).includes(init)) return init as InitStrategy;
-  if (typeof init === 'string' && init !== 'prior') throw new TycheError(`nuts/hmc: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got '${init}'`);
+  if (typeof init === 'string' && init !== 'prior') throw unknownInitError('nuts/hmc', `'${init}'`);
   const rng = rngFrom(`${seed}/init`);
   const out: Float64Array[] = [];
   for (let c = 0; c < chains; c++) {

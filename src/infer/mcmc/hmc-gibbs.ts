@@ -60,7 +60,7 @@ const CACHE_SIZE = 64;
 import { type TraceState, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
-import { INIT_STRATEGIES, type InitStrategy, describeInit } from './initialise.js';
+import { INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 
 /** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
 export interface HMCGibbsOptions extends Omit<HMCEngineOptions, 'method' | 'vectorize' | 'compile' | 'workers'> {
@@ -388,10 +388,10 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   // a starting trace per chain (a prior draw, or the given values): its discrete values start the chain
   const init = options.init;
   if (typeof init === 'string' && init !== 'prior' && !(INIT_STRATEGIES as readonly string[]).includes(init)) {
-    throw new TycheError(`hmc-gibbs: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got '${init}'`);
+    throw unknownInitError('hmc-gibbs', `'${init}'`);
   }
   if (init !== undefined && typeof init !== 'string' && (typeof init !== 'object' || init === null || Array.isArray(init))) {
-    throw new TycheError(`hmc-gibbs: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got ${typeof init}`);
+    throw unknownInitError('hmc-gibbs', typeof init);
   }
   const startModel = init !== undefined && typeof init === 'object' ? substitute(m, init as Record<string, ValueLike>) : m;
   const initRng = rngFrom(`${seed}/init`);

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { ZeroDensityError } from '../../core/errors.js';
+import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 
@@ -38,6 +38,11 @@ export type InitStrategy = (typeof INIT_STRATEGIES)[number];
 
 /** The strategy `infer` runs when `init` is not given. */
 export const DEFAULT_INIT: InitStrategy = 'ascent';
+
+/** The error for an `init` option of `infer` that is neither a strategy, `'prior'`, nor values by address (`got`: the value or its kind, as shown). */
+export function unknownInitError(engine: string, got: string): TycheError {
+  return new TycheError(`${engine}: init must be one of ${[...INIT_STRATEGIES, 'prior'].map((x) => `'${x}'`).join(', ')} or values by address, got ${got}`);
+}
 
 /** Settings of an initialisation strategy. */
 export interface InitSettings {
