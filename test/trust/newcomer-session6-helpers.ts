@@ -4,6 +4,8 @@
  */
 import { mcseMean } from '../../src/diagnostics/mcse.js';
 import type { Posterior } from '../../src/infer/posterior.js';
+import type { Model } from '../../src/core/model.js';
+import { Normal, model, ops, toNumber } from '../../src/index.js';
 
 /** An exact posterior mean and sd (and, for the mixed model, P(z = 1)). */
 export interface Exact {
@@ -48,6 +50,19 @@ export function quadrature1d(ll: (mu: number) => number): Exact {
   }
   const mean = s / z;
   return { mean, sd: Math.sqrt(s2 / z - mean * mean) };
+}
+
+/** mu ~ N(0, 1); if mu > 0 (read as a number), a ~ N(0, 1) and y_i ~ N(mu + a, 1), else y_i ~ N(mu, 1): the model {@link quadratureStructure} sums. */
+export function structureModel(ys: readonly number[]): Model<never[], unknown> {
+  return model(async ({ sample, observe }) => {
+    const mu = await sample('mu', Normal(0, 1));
+    if (toNumber(mu) > 0) {
+      const a = await sample('a', Normal(0, 1));
+      await observe('y', Normal(ops.add(mu, a), 1), ys as number[]);
+    } else {
+      await observe('y', Normal(mu, 1), ys as number[]);
+    }
+  }) as Model<never[], unknown>;
 }
 
 /**

@@ -9,8 +9,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import type { Model } from '../../src/core/model.js';
-import { Bernoulli, Categorical, Normal, Poisson, infer, model, ops, toNumber } from '../../src/index.js';
-import { quadratureStructure, zScore } from './newcomer-session6-helpers.js';
+import { Bernoulli, Categorical, Poisson, infer, model, toNumber } from '../../src/index.js';
+import { quadratureStructure, structureModel, zScore } from './newcomer-session6-helpers.js';
 
 const SLOW = process.env.TYCHE_SLOW === '1';
 const Z = 4;
@@ -31,15 +31,7 @@ async function overRuns(runs: number, run: (seed: number) => Promise<number>): P
 
 describe.skipIf(!SLOW)('structure chosen by an earlier continuous value (slow tier)', () => {
   const ys = [0.8, -0.3, 1.9];
-  const m = model(async ({ sample, observe }) => {
-    const mu = await sample('mu', Normal(0, 1));
-    if (toNumber(mu) > 0) {
-      const a = await sample('a', Normal(0, 1));
-      await observe('y', Normal(ops.add(mu, a), 1), ys);
-    } else {
-      await observe('y', Normal(mu, 1), ys);
-    }
-  }) as AnyModel;
+  const m = structureModel(ys);
   const exact = quadratureStructure(ys, true);
   const planted = quadratureStructure(ys, false);
 

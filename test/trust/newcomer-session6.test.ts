@@ -16,7 +16,7 @@ import { initBackend } from '../../src/backend/select.js';
 import type { Model } from '../../src/core/model.js';
 import type { Posterior } from '../../src/infer/posterior.js';
 import { Bernoulli, Binomial, Categorical, Gamma, HalfNormal, Normal, Poisson, infer, model, ops, toNumber } from '../../src/index.js';
-import { type Exact, conjugateNormal, mixedExact, quadrature1d, quadratureStructure, zScore } from './newcomer-session6-helpers.js';
+import { type Exact, conjugateNormal, mixedExact, quadrature1d, quadratureStructure, structureModel, zScore } from './newcomer-session6-helpers.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -226,15 +226,7 @@ describe("JS Math.max on a value read with toNumber (the compiled record would f
 
 describe('structure that depends on an earlier continuous choice', () => {
   const ys = [0.8, -0.3, 1.9];
-  const m = model(async ({ sample, observe }) => {
-    const mu = await sample('mu', Normal(0, 1));
-    if (toNumber(mu) > 0) {
-      const a = await sample('a', Normal(0, 1));
-      await observe('y', Normal(ops.add(mu, a), 1), ys);
-    } else {
-      await observe('y', Normal(mu, 1), ys);
-    }
-  }) as AnyModel;
+  const m = structureModel(ys);
   it('importance matches 2-d quadrature within 4 MCSE (planted: the model with the branch always taken is rejected); NUTS and VI refuse, naming the site', async () => {
     const exact = quadratureStructure(ys, true);
     const planted = quadratureStructure(ys, false);
