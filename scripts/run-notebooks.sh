@@ -34,7 +34,7 @@ PY
 if [ "${TYCHE_SKIP_BUILD:-}" != 1 ]; then npm run build --silent; fi
 
 # register the tslab kernel inside the repo's build folder, not the user's Jupyter
-npx tslab install --python=/usr/bin/python3 --binary="$PWD/node_modules/.bin/tslab" --prefix=build/jupyter >/dev/null
+npx tslab install --python=/usr/bin/python3 --binary="$PWD/scripts/tslab-kernel.cjs" --prefix=build/jupyter >/dev/null
 export JUPYTER_PATH="$PWD/build/jupyter/share/jupyter"
 
 start=$(date +%s)
