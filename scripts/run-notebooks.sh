@@ -37,8 +37,24 @@ if [ "${TYCHE_SKIP_BUILD:-}" != 1 ]; then npm run build --silent; fi
 npx tslab install --python=/usr/bin/python3 --binary="$PWD/scripts/tslab-kernel.cjs" --prefix=build/jupyter >/dev/null
 export JUPYTER_PATH="$PWD/build/jupyter/share/jupyter"
 
+# one nbconvert per notebook; a kernel that never starts (an infrastructure failure, not a cell's)
+# gets one more try, a cell that throws fails at once
 start=$(date +%s)
-jupyter nbconvert --to notebook --execute \
-  --ExecutePreprocessor.kernel_name=tslab --ExecutePreprocessor.timeout=900 \
-  --output-dir build/notebooks "${notebooks[@]}"
+mkdir -p build/notebooks
+for nb in "${notebooks[@]}"; do
+  for attempt in 1 2; do
+    log="build/notebooks/$(basename "$nb" .ipynb).log"
+    if jupyter nbconvert --to notebook --execute \
+         --ExecutePreprocessor.kernel_name=tslab --ExecutePreprocessor.timeout=900 \
+         --output-dir build/notebooks "$nb" 2>&1 | tee "$log"; then
+      break
+    fi
+    if [ "$attempt" = 1 ] && grep -q "Kernel didn't respond" "$log"; then
+      echo "run-notebooks: the kernel for $nb did not start; trying once more" >&2
+      continue
+    fi
+    echo "run-notebooks: $nb failed (log: $log)" >&2
+    exit 1
+  done
+done
 echo "run-notebooks: ${#notebooks[@]} notebook(s) executed in $(( $(date +%s) - start )) s; outputs in build/notebooks/"
