@@ -8,7 +8,7 @@
  * JavaScript has no hook on an object's truthiness (`if (tensor)` calls no
  * `valueOf`, `toString` or `Symbol.toPrimitive`; every object is true), so
  * the check compares behaviour instead: the model runs at a few draws from
- * its prior twice, once with its scalar latent values as numbers (where
+ * its prior twice (the first run draws the point), once with its scalar latent values as numbers (where
  * tyche's comparisons return JS booleans, so every `if` goes the right way)
  * and once with the same values as scalar tensors (as NUTS, HMC and VI run
  * it). A model whose site log densities differ between the two took a
@@ -29,12 +29,14 @@ import { tidyAsync } from '../backend/autodiff.js';
 import { ledgersRecord, withLedger } from '../backend/ledger.js';
 import { BRANCH_ON_TENSOR_MESSAGE, ModelError } from '../core/errors.js';
 import { withImproperDraws } from '../core/improper.js';
-import type { Model } from '../core/model.js';
-import { type Seed, rngFrom } from '../core/rng.js';
+import type { Handler, Message } from '../core/message.js';
+import { type Model, execute } from '../core/model.js';
+import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import type { Trace } from '../core/trace.js';
 import type { Value } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
-import { runWithValues, siteLogDensityNumber } from './mcmc/trace-mh.js';
+import { argsFingerprint } from './args-fingerprint.js';
+import { siteLogDensityNumber } from './mcmc/trace-mh.js';
 
 /** Where a model scored differently with its values as numbers and as tensors. */
 export interface BranchDisagreement {
@@ -62,6 +64,29 @@ export interface NumbersVersusTensorsOptions {
   readonly points?: number;
   /** Seed of the check's own random stream (default 0); the engine's stream is not touched. */
   readonly seed?: Seed;
+}
+
+/** A handler that draws each unset latent value from its prior with `rng`, scalars rounded to float32. */
+function drawRounded(rng: Rng): Handler {
+  return {
+    process(msg: Message) {
+      if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+      const dist = msg.dist as Distribution;
+      const v = tf.tidy(() => dist.sample(msg.rng ?? rng));
+      msg.value = typeof v === 'number' ? Math.fround(v) : v;
+    },
+  };
+}
+
+/** A handler that sets each latent value `values` has. */
+function given(values: (address: string) => Value | undefined): Handler {
+  return {
+    process(msg: Message) {
+      if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
+      const v = values(msg.address);
+      if (v !== undefined) msg.value = v;
+    },
+  };
 }
 
 /** Site log densities by address, as numbers (NaN where not finite). */
@@ -100,36 +125,36 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
   const freeing = (await ledgersRecord()) ? withLedger : tidyAsync;
   for (let k = 0; k < points; k++) {
     const found = await freeing(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
+      // the run on numbers draws the point from the prior as it goes, its scalars rounded to float32 (as the
+      // tensor run will hold them); a draw from an improper prior is an initial point, as the engines' layout probes draw
+      let onNumbers: Map<string, number>;
       let drawn: Trace;
       try {
-        // (a draw from an improper prior is an initial point, as the engines' layout probes draw)
-        drawn = (await withImproperDraws(() => runWithValues(m, args, () => undefined, rng))).trace;
+        drawn = await withImproperDraws(async () => (await execute(m, { rng, handlers: [drawRounded(rng)] }, ...args)).trace);
+        onNumbers = siteScores(drawn);
       } catch {
         return 'skipped'; // a prior draw the model refuses: try another
       }
       // a discrete latent site: these engines refuse the model themselves, naming the site and what to use instead
       for (const s of drawn) if (s.type === 'sample' && !s.observed && (s.dist as Distribution).isDiscrete) return 'no scalars';
       const point: Record<string, number> = {};
-      // (latent values that are tensors already, vectors, are given as they are to both runs)
+      // (latent values that are tensors already, vectors, are given as they are to the tensor run)
       const others = new Map<string, Value>();
       for (const s of drawn) {
         if (s.type !== 'sample' || s.observed) continue;
-        if (typeof s.value === 'number') point[s.address] = Math.fround(s.value);
+        if (typeof s.value === 'number') point[s.address] = s.value;
         else others.set(s.address, s.value as Value);
       }
       if (Object.keys(point).length === 0) return 'no scalars';
-      const given = (asTensors: boolean) => (address: string): Value | undefined => {
+      const asTensors = (address: string): Value | undefined => {
         const v = point[address];
-        if (v === undefined) return others.get(address);
-        return asTensors ? tf.scalar(v) : v;
+        return v === undefined ? others.get(address) : tf.scalar(v);
       };
-      let onNumbers: Map<string, number>;
       let onTensors: Map<string, number>;
       try {
-        onNumbers = siteScores((await runWithValues(m, args, given(false), rng)).trace);
-        onTensors = siteScores((await runWithValues(m, args, given(true), rng)).trace);
+        onTensors = siteScores((await execute(m, { rng, handlers: [given(asTensors)] }, ...args)).trace);
       } catch {
-        return 'skipped'; // one of the runs fails (e.g. the model needs numbers): nothing to compare here
+        return 'skipped'; // the tensor run fails (e.g. the model needs numbers): nothing to compare here
       }
       const d = firstDifference(onNumbers, onTensors);
       return d === 'not comparable' ? 'skipped' : d === undefined ? 'agree' : { ...d, point };
@@ -142,10 +167,17 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
   return { compared, disagreement: undefined };
 }
 
+/** The checks each model has passed, by arguments fingerprint and settings. */
+const passes = new WeakMap<Model<never, unknown>, Set<string>>();
+
 /**
  * Throw the shared "branches on a tensor comparison" error, naming the site
  * and the draw, where {@link numbersVersusTensors} finds a disagreement.
- * `infer` runs it before NUTS, HMC and VI (`checkConditions: false` skips it).
+ * `infer` runs it before NUTS, HMC and VI (`checkConditions: false` skips it). A
+ * model that passed once with the same arguments (same values, `args-fingerprint.ts`)
+ * and settings passes again without running: the check reads only the model and
+ * its arguments (data a model reads from outside them, in a closure, is not
+ * watched).
  *
  * @param m - the model
  * @param args - its arguments
@@ -153,8 +185,19 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
  * @param options - how many draws, and the check's seed
  */
 export async function assertSameOnNumbersAndTensors<A extends unknown[], R>(m: Model<A, R>, args: A, method: string, options: NumbersVersusTensorsOptions = {}): Promise<void> {
+  // a pass is kept per model, arguments (by value) and check settings: calling infer again skips the runs
+  const fp = argsFingerprint(args);
+  const key = fp === undefined ? undefined : `${fp}/${String(options.seed ?? 0)}/${options.points ?? 8}`;
+  let passed = passes.get(m);
+  if (key !== undefined && passed?.has(key)) return;
   const d = (await numbersVersusTensors(m, args, options)).disagreement;
-  if (d === undefined) return;
+  if (d === undefined) {
+    if (key !== undefined) {
+      if (!passed) passes.set(m, (passed = new Set()));
+      passed.add(key);
+    }
+    return;
+  }
   const fmt = (x: number | undefined): string => (x === undefined ? 'no such site' : x.toPrecision(6));
   const at = Object.entries(d.point).slice(0, 4).map(([a, v]) => `${a} = ${v.toPrecision(4)}`).join(', ');
   throw new ModelError(

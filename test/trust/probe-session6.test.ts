@@ -267,7 +267,7 @@ describe('numbers-versus-tensors pre-inference check: no false alarms on legitim
       // a cost bound only against hangs: the machine is shared (measured 3-60 ms each here)
       expect(performance.now() - t0).toBeLessThan(5000);
     }
-    expect(outer.length).toBe(24); // three runs per point: the prior draw, then as numbers and as tensors
+    expect(outer.length).toBe(16); // two runs per point: the run on numbers (which draws the point), then on tensors
   });
 });
 
