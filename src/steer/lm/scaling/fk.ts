@@ -75,6 +75,8 @@ export function stepModel(sampler: StepSampler, options: StepModelOptions): Feyn
       const n = state.length;
       const rngs = rng.splitN(n);
       const moved: number[] = [];
+      // log p_LM − log q of each moved particle's step (0 unless `sampling` reshapes the proposal)
+      const correction = new Float64Array(n);
       await Promise.all(
         state.map(async (s, i) => {
           if (s.ended) return;
@@ -82,11 +84,13 @@ export function stepModel(sampler: StepSampler, options: StepModelOptions): Feyn
           if (i === 0 && ref) {
             const st = ref.steps[t];
             if (!st) throw new Error(`conditional SMC: the reference path has ${ref.steps.length} steps but slot 0 is still open at step ${t}`);
-            sampler.force(s, st, t === ref.steps.length - 1 ? ref.ended : null);
+            const ends = t === ref.steps.length - 1 ? ref.ended : null;
+            correction[i] = await sampler.correctionOf(s.tokens, st, ends === 'eos');
+            sampler.force(s, st, ends);
             if (!s.ended && s.steps.length >= sampler.maxSteps) s.ended = 'length';
             return;
           }
-          await sampler.extend(s, rngs[i]!);
+          correction[i] = await sampler.extend(s, rngs[i]!);
         }),
       );
       moved.sort((a, b) => a - b);
@@ -95,7 +99,7 @@ export function stepModel(sampler: StepSampler, options: StepModelOptions): Feyn
       const old = movedSols.length > 0 ? await sampler.scoreAndTwist(movedSols, options.link, eps) : new Float64Array(0);
       if (options.mode === 'ratio') {
         moved.forEach((i, k) => {
-          const d = state[i]!.twist - old[k]!;
+          const d = state[i]!.twist - old[k]! + correction[i]!;
           lp[i] = Number.isNaN(d) ? -Infinity : d; // -Inf - -Inf: a particle already dead stays dead
         });
       } else {

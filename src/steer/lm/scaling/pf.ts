@@ -92,6 +92,8 @@ export async function runStepSMC(
   if (!Number.isInteger(N) || N < 1) throw new Error(`step particle filter: particles must be a positive integer, got ${N}`);
   const mode = options.weights ?? 'ratio';
   if (mode !== 'ratio' && mode !== 'replace') throw new Error(`step particle filter: weights must be 'ratio' or 'replace', got ${String(mode)}`);
+  const cut = options.sampling && ((options.sampling.topK ?? Infinity) < sampler.lm.vocab.size || (options.sampling.topP ?? 1) < 1);
+  if (mode === 'ratio' && cut) throw new Error(`step particle filter: sampling.topK / topP cut tokens the LM can draw, and ratio weights cannot correct for a cut support (the target would silently change); use sampling.temperature alone (corrected by importance weights), or weights: 'replace'`);
   const link = options.link ?? (mode === 'ratio' ? 'log' : 'logit');
   const resampler = resolveResampler(options.resampling ?? 'multinomial');
   const eps = options.eps ?? (link === 'logit' ? 1e-7 : 0);

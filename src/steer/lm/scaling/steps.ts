@@ -14,7 +14,7 @@
  */
 import { Rng } from '../../../core/rng.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
-import { sampleToken } from '../sampling.js';
+import { sampleToken, shapeRow } from '../sampling.js';
 import type { LanguageModel } from '../types.js';
 import { type StepRewardModel, type StepSearchOptions, linkReward, type RewardLink } from './types.js';
 
@@ -82,9 +82,15 @@ export class StepSampler {
     if (!(this.maxTokens >= 1)) throw new Error(`step search: the prompt (${this.promptTokens.length} tokens) leaves no room in the context of "${lm.name}" (${lm.contextLength})`);
   }
 
-  /** Append one sampled step to `s` in place (no-op when it has ended). */
-  async extend(s: PartialSolution, rng: Rng): Promise<void> {
-    if (s.ended) return;
+  /**
+   * Append one sampled step to `s` in place (no-op when it has ended). Returns
+   * the step's importance correction Σ log p_LM(y) − log q(y) over the tokens
+   * drawn, q the row reshaped by `options.sampling` (0 without sampling
+   * options): what a weighted method adds so its target stays p_LM's.
+   */
+  async extend(s: PartialSolution, rng: Rng): Promise<number> {
+    if (s.ended) return 0;
+    let correction = 0;
     const vocab = this.lm.vocab;
     let step = '';
     for (;;) {
@@ -94,7 +100,8 @@ export class StepSampler {
         break;
       }
       const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens]);
-      const { token } = sampleToken(row, rng, this.options.sampling);
+      const { token, logprob } = sampleToken(row, rng, this.options.sampling);
+      if (this.options.sampling) correction += row[token]! - logprob;
       this.tokens++;
       if (token === vocab.eos) {
         s.ended = 'eos';
@@ -107,6 +114,24 @@ export class StepSampler {
     }
     s.steps.push(step);
     if (!s.ended && s.steps.length >= this.maxSteps) s.ended = 'length';
+    return correction;
+  }
+
+  /**
+   * The importance correction {@link StepSampler.extend} would have returned
+   * had it drawn `stepTokens` after `prefix` (then EOS when `eos`): the weight
+   * of a forced reference step in conditional SMC.
+   */
+  async correctionOf(prefix: readonly number[], stepTokens: readonly number[], eos: boolean): Promise<number> {
+    if (!this.options.sampling) return 0;
+    const ctx = [...this.promptTokens, ...prefix];
+    let correction = 0;
+    for (const y of eos ? [...stepTokens, this.lm.vocab.eos] : stepTokens) {
+      const row = await this.lm.logprobs(ctx);
+      correction += row[y]! - shapeRow(row, this.options.sampling)[y]!;
+      ctx.push(y);
+    }
+    return correction;
   }
 
   /** Append a given step (its tokens) to `s` in place: the forced move of a reference path. */
