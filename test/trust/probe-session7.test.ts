@@ -33,6 +33,10 @@ import { NoSatisfyingStringError, smcSteer, type SteerOptions } from '../../src/
 import { ExactTwist } from '../../src/steer/lm/smc/twist.js';
 import { particleFilterSteps } from '../../src/steer/lm/scaling/index.js';
 import type { StepRewardModel } from '../../src/steer/lm/scaling/types.js';
+import * as D from '../../src/steer/diffusion/index.js';
+import * as St from '../../src/steer/diffusion/steering/index.js';
+import { checkWeightedRuns, mixtureStatistics, type WeightedRun } from '../../src/testing/weighted-runs.js';
+import { MIX, ddpmWrongPosterior } from '../steer/diffusion/fixtures.js';
 import { type Enumerated, enumerateStrings, meanSE, zOf } from './probe-session7-helpers.js';
 
 beforeAll(async () => {
@@ -307,5 +311,73 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
     });
     await expect(run).rejects.toThrow(/user pressed stop/);
     expect(steps).toBeLessThanOrEqual(6);
+  });
+});
+
+describe('diffusion: FK steering against closed forms on the analytic mixture', () => {
+  const SCH = D.vpLinear();
+  const MODEL = MIX.model(SCH, 'epsilon');
+  const BASE = MIX.marginal(SCH, SCH.tMin);
+  const C = [1, -1];
+  /** r(x) = −|x − c|² / 2, so exp(λ r) ∝ N(x; c, I/λ) and the tilted law is the mixture product (closed form). */
+  const quadratic = St.tensorReward('quadratic', (x) => tf.tidy(() => tf.mul(-0.5, tf.sum(tf.square(tf.sub(x, tf.tensor1d(C))), 1))));
+  const tilted = (lambda: number) => St.mixtureProduct(BASE, new D.GaussianMixture([{ weight: 1, mean: C, covariance: 1 / lambda }]));
+  const zero = St.tensorReward('zero', (x) => tf.zeros([x.shape[0]!]));
+
+  async function fkRuns(tag: string, opts: Partial<St.FkRunOptions>, runs = 10): Promise<WeightedRun[]> {
+    const out: WeightedRun[] = [];
+    for (let r = 0; r < runs; r++) {
+      const res = await St.fkSteering(MODEL, { reward: quadratic, lambda: 0.5, particles: 128, steps: 100, checkFinite: false, seed: `p7-${tag}-${r}`, ...opts });
+      out.push({ x: await res.x.data(), weights: Float64Array.from(res.weights) });
+      res.x.dispose();
+    }
+    return out;
+  }
+
+  it('a quadratic reward (λ = 0.5): weighted moments and component masses match the closed-form product; planted: the answer for λ = 0.25', async () => {
+    const runs = await fkRuns('quad', {});
+    const good = checkWeightedRuns(runs, 2, mixtureStatistics(tilted(0.5)));
+    const bad = checkWeightedRuns(runs, 2, mixtureStatistics(tilted(0.25)));
+    if (process.env.TYCHE_REPORT) console.log(`fk quadratic: ${good.summary}; planted λ/2: ${bad.summary}`);
+    expect(good.pass, good.summary).toBe(true);
+    expect(bad.pass, bad.summary).toBe(false);
+  });
+
+  it('a zero reward reproduces the unsteered sampler: equal weights, no resampling, the base mixture; planted: the same check rejects a DDPM with a wrong posterior mean', async () => {
+    const runs: WeightedRun[] = [];
+    for (let r = 0; r < 10; r++) {
+      const res = await St.fkSteering(MODEL, { reward: zero, lambda: 3, particles: 128, steps: 100, checkFinite: false, seed: `p7-zero-${r}` });
+      expect(res.resampledAt).toEqual([]);
+      expect(Math.max(...res.weights) - Math.min(...res.weights)).toBeLessThan(1e-12);
+      runs.push({ x: await res.x.data(), weights: Float64Array.from(res.weights) });
+      res.x.dispose();
+    }
+    const good = checkWeightedRuns(runs, 2, mixtureStatistics(BASE));
+    const wrong = await fkRuns('zero-wrong', { reward: zero, sampler: ddpmWrongPosterior() });
+    const bad = checkWeightedRuns(wrong, 2, mixtureStatistics(BASE));
+    if (process.env.TYCHE_REPORT) console.log(`fk zero reward: ${good.summary}; planted wrong DDPM: ${bad.summary}`);
+    expect(good.pass, good.summary).toBe(true);
+    expect(bad.pass, bad.summary).toBe(false);
+  });
+
+  it('bad options, a throwing or NaN reward, abort and tensor counts', async () => {
+    const base = { reward: quadratic, particles: 8, steps: 10, seed: 1 } as const;
+    for (const particles of [-1, 0, 2.5]) await expect(St.fkSteering(MODEL, { ...base, particles })).rejects.toThrow(/particles must be a positive integer/);
+    await expect(St.fkSteering(MODEL, { ...base, potential: 'sum' as never })).rejects.toThrow(/potential.*sum/);
+    await expect(St.fkSteering(MODEL, { ...base, lambda: Number.NaN })).rejects.toThrow(/lambda/);
+    const throwing: St.Reward = { name: 'flaky', evaluate: () => { throw new Error('GPU fell off'); } };
+    await expect(St.fkSteering(MODEL, { ...base, reward: throwing })).rejects.toThrow(/reward "flaky" threw at step \d+.*GPU fell off/);
+    const nan: St.Reward = { name: 'nan-at-3', evaluate: (x) => Float64Array.from({ length: x.shape[0]! }, (_, i) => (i === 3 ? Number.NaN : 0)) };
+    await expect(St.fkSteering(MODEL, { ...base, reward: nan })).rejects.toThrow(/reward "nan-at-3" returned NaN for particle 3/);
+    const controller = new AbortController();
+    let steps = 0;
+    const before = tf.memory().numTensors;
+    await expect(
+      St.fkSteering(MODEL, { ...base, steps: 1000, signal: controller.signal, onStep: () => { if (++steps === 4) controller.abort(new Error('stop FK')); } }),
+    ).rejects.toThrow(/stop FK/);
+    expect(steps).toBeLessThanOrEqual(5);
+    expect(tf.memory().numTensors, 'an aborted run frees its tensors').toBe(before);
+    for (let r = 0; r < 3; r++) (await St.fkSteering(MODEL, { ...base, seed: r })).x.dispose();
+    expect(tf.memory().numTensors, 'finished runs free everything but the returned x').toBe(before);
   });
 });
