@@ -294,6 +294,14 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
     await expect(particleFilterSteps(markov, { name: 'nan-prm', score: async (t) => t.map(() => Number.NaN) }, '', { particles: 4, seed: 1, maxTokens: 3 })).rejects.toThrow(/nan-prm/);
   });
 
+  it('options from untyped callers: a potential given by name, a missing sampler and an unknown onEmpty are named (were: "Cannot read properties of undefined", and onEmpty "bogus" acted as "empty")', async () => {
+    await expect(smcSteer({ lm: markov, potential: 'no-e' as never, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/potential must be a Potential .* got "no-e"/);
+    await expect(smcSteer({ lm: markov, critic: {} as never, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/critic must be a Potential/);
+    await expect(smcSteer({ lm: markov, sampler: undefined as never, particles: 4, seed: 1 })).rejects.toThrow(/sampler must be a TokenSampler/);
+    const never = new BooleanPotential(abc, { complete: () => false }, 'never-true');
+    await expect(smcSteer({ lm: markov, potential: never, sampler: new DirectSampler(), particles: 4, seed: 1, onEmpty: 'bogus' as never })).rejects.toThrow(/onEmpty must be 'throw' or 'empty', got "bogus"/);
+  });
+
   it('an AbortSignal stops a long steering run within a token step, with the signal\'s reason', async () => {
     const controller = new AbortController();
     let steps = 0;

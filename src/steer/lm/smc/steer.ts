@@ -114,6 +114,7 @@ export async function runTokenModel(
   /** A Feynman–Kac model over the same particles to run instead of `fk` (e.g. SMC-steer's), `fk` still giving the LM and counters. */
   runner: FeynmanKac<TokenParticle[]> = fk,
 ): Promise<SteeringResult> {
+  if (onEmpty !== 'throw' && onEmpty !== 'empty') throw new Error(`steering: onEmpty must be 'throw' or 'empty', got ${JSON.stringify(onEmpty)}`);
   const before = fk.lm.stats();
   let res: SMCResult<TokenParticle[]>;
   try {

@@ -140,6 +140,11 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
 
   constructor(readonly options: TokenModelOptions) {
     const { lm, potential, critic, sampler } = options;
+    // options from untyped callers (notebooks, JS): name what is wrong instead of failing inside a step
+    const isPotential = (p: unknown): boolean => typeof p === 'object' && p !== null && typeof (p as Potential).prefix === 'function' && typeof (p as Potential).complete === 'function' && typeof (p as Potential).vocab === 'object';
+    if (potential !== undefined && !isPotential(potential)) throw new TypeError(`steering: potential must be a Potential (an object with vocab, prefix() and complete(), e.g. new AutomatonPotential(vocab, pattern)), got ${JSON.stringify(potential)}`);
+    if (critic !== undefined && !isPotential(critic)) throw new TypeError(`steering: critic must be a Potential (an object with vocab, prefix() and complete()), got ${JSON.stringify(critic)}`);
+    if (typeof sampler !== 'object' || sampler === null || typeof sampler.sample !== 'function') throw new TypeError(`steering: sampler must be a TokenSampler (e.g. new DirectSampler() or new LocallyOptimalSampler()), got ${JSON.stringify(sampler)}`);
     this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
     if (potential) assertPotentialVocabulary(this.lm, potential);
     if (critic) assertPotentialVocabulary(this.lm, critic);
