@@ -6,20 +6,27 @@
  * particle or sample), so the same seed always gives the same result on the
  * same backend, whatever the order in which concurrent executions run.
  *
- * The generator is seedrandom's Alea (fast, 2^116 period). Tensor-valued
- * draws are made here in JavaScript and uploaded, which keeps results
- * identical across tfjs backends.
+ * The generator is Johannes Baagøe's Alea (fast, 2^116 period), the stream
+ * of seedrandom's `alea` bit for bit, written here as methods of the class:
+ * seedrandom makes a new closure per generator, so every new stream gave the
+ * hot call sites of the samplers a new call target and V8 threw their
+ * optimised code away (`test/core/rng-alea.test.ts` pins the streams to
+ * seedrandom's). Tensor-valued draws are made here in JavaScript and
+ * uploaded, which keeps results identical across tfjs backends.
  *
  * @module
  */
-import seedrandom from 'seedrandom';
 
 /** A seed: a number or a string. */
 export type Seed = number | string;
 
 /** A seeded stream of uniform and normal variates that can be split. */
 export class Rng {
-  private readonly gen: seedrandom.PRNG;
+  // Alea's state: three fractions in [0, 1) and a carry
+  private s0 = 0.5;
+  private s1 = 0.5;
+  private s2 = 0.5;
+  private c = 1.5;
   private splits = 0;
   /** The second normal of the last polar pair, when `hasSpare` (a number field with a flag, not `number | null`, so V8 keeps it an unboxed double: no heap number per draw). */
   private spareNormal = 0.5;
@@ -27,7 +34,28 @@ export class Rng {
 
   /** @param seed - any number or string; the same seed gives the same stream. */
   constructor(readonly seed: Seed = 0) {
-    this.gen = seedrandom.alea(String(seed));
+    const mash = new Mash();
+    this.s0 = mash.hash(' ');
+    this.s1 = mash.hash(' ');
+    this.s2 = mash.hash(' ');
+    this.c = 1;
+    const text = String(seed);
+    this.s0 -= mash.hash(text);
+    if (this.s0 < 0) this.s0 += 1;
+    this.s1 -= mash.hash(text);
+    if (this.s1 < 0) this.s1 += 1;
+    this.s2 -= mash.hash(text);
+    if (this.s2 < 0) this.s2 += 1;
+  }
+
+  /** Alea's next fraction in [0, 1). */
+  private gen(): number {
+    const t = 2091639 * this.s0 + this.c * 2.3283064365386963e-10; // 2^-32
+    this.s0 = this.s1;
+    this.s1 = this.s2;
+    this.c = t | 0;
+    this.s2 = t - this.c;
+    return this.s2;
   }
 
   /** A uniform draw in the open interval (0, 1). */
@@ -62,7 +90,7 @@ export class Rng {
 
   /** A 32-bit unsigned integer, e.g. a seed for another generator. */
   uint32(): number {
-    return this.gen.int32() >>> 0;
+    return ((this.gen() * 0x100000000) | 0) >>> 0;
   }
 
   /** `n` uniform draws in (0, 1). */
@@ -94,6 +122,27 @@ export class Rng {
     const out: Rng[] = [];
     for (let i = 0; i < n; i++) out.push(this.split());
     return out;
+  }
+}
+
+/** Baagøe's Mash: the string hash that seeds Alea (its state carries over from one call to the next). */
+class Mash {
+  private n = 0xefc8249d;
+
+  hash(data: string): number {
+    let n = this.n;
+    for (let i = 0; i < data.length; i++) {
+      n += data.charCodeAt(i);
+      let h = 0.02519603282416938 * n;
+      n = h >>> 0;
+      h -= n;
+      h *= n;
+      n = h >>> 0;
+      h -= n;
+      n += h * 0x100000000; // 2^32
+    }
+    this.n = n;
+    return (n >>> 0) * 2.3283064365386963e-10; // 2^-32
   }
 }
 

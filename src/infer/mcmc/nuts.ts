@@ -72,8 +72,10 @@ interface Slot {
 class NutsWorkspace {
   readonly fwd: Edge;
   readonly bck: Edge;
+  /** Each edge's newest state seen as a one-state subtree, its arrays those of the edge (valid until the edge moves). */
+  readonly fwdLeaf: Slot;
+  readonly bckLeaf: Slot;
   readonly sample: Slot;
-  readonly leaf: Slot;
   readonly rho: number[];
   readonly nearP: number[];
   readonly scratch: number[];
@@ -87,8 +89,9 @@ class NutsWorkspace {
   constructor(readonly dim: number) {
     this.fwd = edge(dim);
     this.bck = edge(dim);
+    this.fwdLeaf = leafOf(this.fwd);
+    this.bckLeaf = leafOf(this.bck);
     this.sample = slot(dim);
-    this.leaf = slot(dim);
     this.rho = zeros(dim);
     this.nearP = zeros(dim);
     this.scratch = zeros(dim);
@@ -104,6 +107,11 @@ class NutsWorkspace {
 
 function edge(d: number): Edge {
   return { q: zeros(d), p: zeros(d), grad: zeros(d), logp: 0 };
+}
+
+/** A slot over an edge's own arrays: a one-state subtree at no copy (its momentum is its sum and both its ends). */
+function leafOf(e: Edge): Slot {
+  return { pBeg: e.p, pEnd: e.p, rho: e.p, logWeight: 0, q: e.q, grad: e.grad, logp: 0, energy: 0 };
 }
 
 function slot(d: number): Slot {
@@ -338,7 +346,7 @@ export class NutsTrajectory {
   advance(logp: number, grad: ArrayLike<number>, offset: number): readonly number[] | null {
     if (this.phase !== Phase.Leapfrog) throw new Error('nuts: advance() called with no transition under way');
     const { ws, z, metric, dim: d } = this;
-    const { sample, leaf, rho, nearP, scratch, pending, waiting } = ws;
+    const { sample, rho, nearP, scratch, pending, waiting } = ws;
     const depth = this.depth;
     let finite = Number.isFinite(logp);
     for (let i = 0; i < d; i++) {
@@ -362,13 +370,9 @@ export class NutsTrajectory {
     // recursion, without its nested calls): the leaf goes straight into the
     // first free level, and every level whose left half is waiting takes the
     // new right half.
+    // (the new state is read through the edge's own arrays, copied only where it has to wait for a right half)
     let level = 0;
-    let cur = waiting[0] === 0 && depth > 0 ? pending[0]! : leaf;
-    copyInto(z.p, cur.pBeg);
-    copyInto(z.p, cur.pEnd);
-    copyInto(z.p, cur.rho);
-    copyInto(z.q, cur.q);
-    copyInto(z.grad, cur.grad);
+    let cur = z === ws.fwd ? ws.fwdLeaf : ws.bckLeaf;
     cur.logWeight = logW;
     cur.logp = z.logp;
     cur.energy = h;
