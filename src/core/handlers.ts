@@ -8,6 +8,7 @@
  * @module
  */
 import type { Handler, Message } from './message.js';
+import { ModelError } from './errors.js';
 import { Model, execute } from './model.js';
 import type { Rng, Seed } from './rng.js';
 import { rngFrom } from './rng.js';
@@ -65,7 +66,12 @@ export function substituteHandler(values: Record<string, ValueLike> | ((msg: Mes
   };
 }
 
-/** Condition sample sites on data: each listed site becomes observed with the given value. */
+/**
+ * Condition sample sites on data: each listed site becomes observed with the
+ * given value. Every listed address must be a site of each run (a typo such
+ * as `{ yy: data }` for site `y` is an error naming it, not data silently
+ * left out).
+ */
 export function condition<A extends unknown[], R>(m: Model<A, R>, data: Record<string, ValueLike>): Model<A, R> {
   return m.withHandler(conditionHandler(data));
 }
@@ -78,6 +84,13 @@ export function conditionHandler(data: Record<string, ValueLike>): Handler {
       if (v === undefined) return;
       msg.value = toValue(v, `condition "${msg.address}"`);
       (msg as { observed: boolean }).observed = true;
+    },
+    finish(addresses) {
+      for (const address of Object.keys(data)) {
+        if (data[address] !== undefined && !addresses.has(address)) {
+          throw new ModelError(address, `condition was given data for this address, but the model has no site there (its sites: ${[...addresses].join(', ')}); a typo?`);
+        }
+      }
     },
   };
 }

@@ -77,4 +77,10 @@ export interface Handler {
   process?(msg: Message): void | Promise<void>;
   /** Called after the value and log density are known, innermost handler first. */
   postprocess?(msg: Message): void | Promise<void>;
+  /**
+   * Called once when a run of the model returns, with the full address of
+   * every site the run claimed; may throw to reject the run (e.g. `condition`
+   * naming an address the model has no site at).
+   */
+  finish?(addresses: ReadonlySet<string>): void;
 }

@@ -260,7 +260,16 @@ class Execution<A extends unknown[], R> {
     } catch (err) {
       return Promise.reject(this.userError(err));
     }
-    return isPromise(out) ? (out as Promise<R>).then(undefined, (err: unknown) => Promise.reject(this.userError(err))) : Promise.resolve(out);
+    const finish = (r: R): R => {
+      for (const h of this.stack) h.finish?.(this.seen);
+      return r;
+    };
+    if (isPromise(out)) return (out as Promise<R>).then(finish, (err: unknown) => Promise.reject(this.userError(err)));
+    try {
+      return Promise.resolve(finish(out as R));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Remember an error raised by one of tyche's effects (it passes through {@link run} unchanged); returns it. */

@@ -19,12 +19,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { InvalidParameterError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, sizeOf } from '../core/value.js';
 import { improperDrawsAllowed } from '../core/improper.js';
 import { bijectTo } from '../transforms/biject-to.js';
 import { type Constraint, greaterThan, independent, interval, lessThan, real } from './constraints.js';
-import { Distribution, maskSupport, param } from './distribution.js';
+import { Distribution, checkParam, maskSupport, param } from './distribution.js';
 
 /** Options of {@link Flat}. */
 export interface FlatOptions {
@@ -65,7 +66,13 @@ export class FlatDistribution extends Distribution {
     ] as const) {
       if (typeof v === 'number' && !Number.isFinite(v)) throw new RangeError(`Flat: ${name} must be finite (leave it out for no bound), got ${v}`);
     }
-    if (typeof low === 'number' && typeof high === 'number' && !(low < high)) throw new RangeError(`Flat: low must be below high, got low = ${low} and high = ${high}`);
+    if (typeof low === 'number' && typeof high === 'number') {
+      if (!(low < high)) throw new InvalidParameterError('Flat', 'high', `Flat: low must be below high, got low = ${low} and high = ${high}`);
+    } else if (low !== undefined && high !== undefined) {
+      // a bound that depends on other values (Stan's `upper = 1 - alpha1`) can meet the other one at a point (float32
+      // rounds alpha1 to 1): a distribution parameter error, so samplers reject the point, as Stan rejects it
+      checkParam('Flat', 'high', high, greaterThan(low));
+    }
     const base = low !== undefined && high !== undefined ? interval(low, high) : low !== undefined ? greaterThan(low) : high !== undefined ? lessThan(high) : real;
     this.support = independent(base, shape.length);
     this.name = low === undefined && high === undefined ? 'Flat' : `Flat(${low === undefined ? '' : `low=${describeBound(low)}`}${low !== undefined && high !== undefined ? ', ' : ''}${high === undefined ? '' : `high=${describeBound(high)}`})`;
