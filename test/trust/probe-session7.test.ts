@@ -31,7 +31,8 @@ import { ProposalLMSampler } from '../../src/steer/lm/samplers/proposal-lm.js';
 import type { TokenSampler } from '../../src/steer/lm/samplers/types.js';
 import { NoSatisfyingStringError, smcSteer, type SteerOptions } from '../../src/steer/lm/smc/steer.js';
 import { ExactTwist } from '../../src/steer/lm/smc/twist.js';
-import { particleFilterSteps } from '../../src/steer/lm/scaling/index.js';
+import { particleFilterSteps, particleGibbsSteps, type ReferencePath } from '../../src/steer/lm/scaling/index.js';
+import { smcSteerK } from '../../src/steer/lm/smc/smc-steer.js';
 import type { StepRewardModel } from '../../src/steer/lm/scaling/types.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
@@ -234,6 +235,20 @@ describe('LM steering edge cases', () => {
     expect(Math.abs(zOf(z, cutAtPrefix))).toBeGreaterThan(4);
   });
 
+  it('SMC-steer (K = 3 extensions, Fearnhead–Clifford back to N = 4): E[Ẑ] and E[Ẑ·P̂]; planted: Z of prefix probabilities', async () => {
+    const right = exactOf(strings, gate(twoA), startsB);
+    const noEos = exactOf(strings.map((s) => ({ ...s, logp: s.logPrefix })), gate(twoA), startsB);
+    const z: number[] = [];
+    const za: number[] = [];
+    for (let r = 0; r < 150; r++) {
+      const res = await smcSteerK({ lm: markov, potential: boolPot(twoA, 'two-a-no-cc'), sampler: new DirectSampler(), particles: 4, k: 3, maxTokens: MAX, seed: `k-${r}`, onEmpty: 'empty' });
+      const Zh = Math.exp(res.logZ);
+      z.push(Zh);
+      za.push(Zh * res.particles.reduce((a, p) => a + (startsB(p.text) ? p.weight : 0), 0));
+    }
+    expectExact({ z, za }, right, noEos, 'markov/smc-steer K=3');
+  });
+
   it('one particle is importance sampling: E[Ẑ] and E[Ẑ·P̂] still match (400 seeds)', async () => {
     const right = exactOf(strings, gate(twoA), startsB);
     const noEos = exactOf(strings.map((s) => ({ ...s, logp: s.logPrefix })), gate(twoA), startsB);
@@ -269,6 +284,66 @@ describe('step particle filter (scaling/) against enumeration', () => {
       expect(Math.abs(zOf(z, right)), `temperature ${temperature}`).toBeLessThan(4);
       expect(Math.abs(zOf(z, planted)), `temperature ${temperature}, planted`).toBeGreaterThan(4);
     }
+  });
+
+  it('ePF (tempered resampling, T up to 3) on top of a temperature-3 proposal keeps E[Ẑ] = E_LM[r]; planted: the tempered expectation', async () => {
+    const right = expectedReward(await enumerateStrings(lm, T));
+    const planted = expectedReward(await enumerateStrings(lm, T, { temperature: 3 }));
+    const temps: number[] = [];
+    const z: number[] = [];
+    for (let r = 0; r < 1200; r++) {
+      const res = await particleFilterSteps(lm, prm, '', {
+        particles: 6, seed: `epf-${r}`, maxTokens: T, maxSteps: T, sampling: { temperature: 3 },
+        annealing: { schedule: 'base', essThreshold: 1, earlyPhase: 1, maxTemperature: 3 }, onTemperature: (_, t) => temps.push(t),
+      });
+      z.push(Math.exp(res.logZ!));
+    }
+    expect(Math.max(...temps)).toBeGreaterThan(2);
+    if (process.env.TYCHE_REPORT) console.log(`ePF + temperature 3: z ${zOf(z, right).toFixed(2)}, planted z ${zOf(z, planted).toFixed(2)}`);
+    expect(Math.abs(zOf(z, right))).toBeLessThan(4);
+    expect(Math.abs(zOf(z, planted))).toBeGreaterThan(4);
+  });
+
+  it('particle Gibbs with a temperature-3 proposal: one conditional sweep from exact target draws returns the target (event frequencies within 4 s.e.; the uncorrected code gave z -4.39); planted: the tempered target', async () => {
+    // complete scores only: a 4-token (cut) prefix scores 0, so the target is p_LM(x·EOS)·r(x) over |x| < 4
+    const score = (t: string, complete: boolean): number => (complete ? reward(t) : t.length >= T ? 0 : 0.5);
+    const pg: StepRewardModel = { name: 'complete-only', score: async (texts, o = {}) => texts.map((t) => score(t, o.complete === true)) };
+    const targetOf = (all: readonly Enumerated[]) => {
+      const xs = all.filter((s) => s.tokens.length < T);
+      const w = xs.map((s) => Math.exp(s.logp) * reward(s.text));
+      const tot = w.reduce((a, b) => a + b, 0);
+      return { xs, p: w.map((v) => v / tot) };
+    };
+    const target = targetOf(await enumerateStrings(lm, T));
+    const tempered = targetOf(await enumerateStrings(lm, T, { temperature: 3 }));
+    const events: [string, (s: string) => boolean][] = [['has b', (s) => s.includes('b')], ['at most 1 token', (s) => s.length <= 1], ['ends ;', (s) => s.endsWith(';')]];
+    const prob = (t: typeof target, f: (s: string) => boolean) => t.xs.reduce((a, s, i) => a + (f(s.text) ? t.p[i]! : 0), 0);
+    const rng = new Rng('probe7-pg');
+    const R = 2000;
+    const hits = events.map(() => 0);
+    for (let r = 0; r < R; r++) {
+      let u = rng.uniform();
+      let k = 0;
+      while (k < target.p.length - 1 && (u -= target.p[k]!) > 0) k++;
+      const text = target.xs[k]!.text;
+      const parts = text === '' ? [''] : text.split(/(?<=;)/);
+      if (text.endsWith(';')) parts.push(''); // EOS after a delimiter is a step of its own
+      const reference: ReferencePath = { steps: parts.map((p) => semi.encode(p)), ended: 'eos' };
+      const res = await particleGibbsSteps(lm, pg, '', { particles: 8, iterations: 1, reference, seed: `pg-${r}`, maxTokens: T, maxSteps: T, sampling: { temperature: 3 } });
+      const out = semi.decode(res.references[0]!.steps.flat());
+      events.forEach(([, f], j) => (hits[j]! += f(out) ? 1 : 0));
+    }
+    const zs = events.map(([, f], j) => {
+      const p = prob(target, f);
+      return (hits[j]! / R - p) / Math.sqrt((p * (1 - p)) / R);
+    });
+    const zp = events.map(([, f], j) => {
+      const p = prob(tempered, f);
+      return (hits[j]! / R - p) / Math.sqrt((p * (1 - p)) / R);
+    });
+    if (process.env.TYCHE_REPORT) console.log(`PG temperature 3: z ${zs.map((z) => z.toFixed(2)).join(', ')}; planted tempered target ${zp.map((z) => z.toFixed(2)).join(', ')}`);
+    for (const z of zs) expect(Math.abs(z)).toBeLessThan(4);
+    expect(Math.max(...zp.map(Math.abs))).toBeGreaterThan(4);
   });
 
   it('top-k / top-p with ratio weights are refused (a cut support cannot be corrected); its_hub replace mode still takes them', async () => {
