@@ -45,9 +45,12 @@
  * also pays V8's warm-up of the sampler, the compiler and the completion.
  * The model's own record, fused compile and set-up are paid either way.
  *
- * `--seed N` sets tyche's seed (default 1).
+ * `--seed N` sets tyche's seed (default 1). `--repeat N` calls each vectorised
+ * row N times and adds a row with the median cost of calls 2..N (the same
+ * seed, so the same draws): what the model's later calls in a session cost,
+ * once V8 has optimised its generated code.
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--seed N] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--seed N] [--repeat N] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
  *
  * @module
  */
@@ -84,6 +87,8 @@ const compile = compileOpt === undefined ? 'auto' : compileOpt === 'true' ? true
 const metricOpt = opt('--metric') as 'auto' | 'diag' | 'dense' | undefined;
 const stanOpt = opt('--stan');
 const warm = args.includes('--warm');
+/** `--repeat N`: each vectorised row is called N times in all; a second row gives the median of calls 2..N. */
+const repeat = Number(opt('--repeat') ?? 1);
 /** tyche's seed (`--seed N`, default 1): Stan's figure is its median over seeds 1-3, so run 1, 2, 3 to compare like with like. */
 const tycheSeed = Number(opt('--seed') ?? 1);
 
@@ -295,7 +300,15 @@ async function main(): Promise<void> {
   for (const w of ws) {
     const results: Result[] = [];
     if (sequential && !w.vectorisedOnly) results.push(await run(w, 4, false));
-    for (const k of w.vectorisedOnly ? [4] : chainCounts) results.push(await run(w, k, true));
+    for (const k of w.vectorisedOnly ? [4] : chainCounts) {
+      results.push(await run(w, k, true));
+      if (repeat > 1) {
+        // the same call again (same seed, so the same draws): what a session's later calls of this model cost
+        const again: Result[] = [];
+        for (let r = 1; r < repeat; r++) again.push(await run(w, k, true));
+        results.push({ ...again[0]!, label: `${k} chains, vectorised, calls 2-${repeat} (median)`, seconds: median(again.map((r) => r.seconds)), cpuSeconds: median(again.map((r) => r.cpuSeconds)) });
+      }
+    }
     const own = stan.get(w.key);
     const stanOwn = own ? median(own.map((r) => r.ess / r.sampler_s)) : STAN_OWN[w.key];
     if (w.mhDraws) results.push(await run(w, 4, 'mh'));
