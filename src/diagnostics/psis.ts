@@ -102,7 +102,7 @@ export function gpdQuantile(p: number, k: number, sigma: number): number {
 
 /** The result of {@link psis}. */
 export interface PsisResult {
-  /** The Pareto shape estimate of the upper tail of the ratios (`Infinity` with too few tail draws, `NaN` when the tail is flat). */
+  /** The Pareto shape estimate of the upper tail of the ratios (`Infinity` with too few tail draws or a tail wider than float64's range, `NaN` when the tail is flat). */
   readonly khat: number;
   /** Smoothed log ratios, in the input's order and on its scale (not normalised). */
   readonly logWeights: Float64Array;
@@ -160,6 +160,11 @@ export function psis(logRatios: ArrayLike<number>, options: PsisOptions = {}): P
     const tailMin = lw[order[first]!]!;
     if (Math.abs(0 - tailMin) < Number.EPSILON / 100 || cutoff === -Infinity) {
       khat = cutoff === -Infinity ? Infinity : NaN; // a flat tail, or fewer than M + 1 finite ratios
+    } else if (Math.exp(tailMin) === 0) {
+      // the tail spans more than float64's range (a tail ratio over ~745 nats below the largest underflows to 0):
+      // the fit would see zeros and return a small k, yet such a tail is heavier than any k-hat can say (the largest
+      // of M draws e^745 times the smallest needs k above 745 / log M); as with too few tail draws, nothing is smoothed
+      khat = Infinity;
     } else {
       const expCutoff = Math.exp(cutoff);
       const exceed = new Float64Array(M);

@@ -18,6 +18,8 @@ import { Bernoulli, Flat, InvalidParameterError, Normal, condition, infer, model
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { garch11, garchData } from '../../models/posteriordb/garch11.js';
+import { kilpisjarvi, kilpisjarviData } from '../../models/posteriordb/kilpisjarvi.js';
+import { psis } from '../../src/diagnostics/psis.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -102,5 +104,27 @@ describe('a support bound that depends on another parameter meets the other boun
     const at = (alpha1: number): Float64Array => Float64Array.from(layout.names.map((n) => (n === 'alpha1' ? alpha1 : 0)));
     expect((await f(at(20))).logp).toBe(-Infinity);
     expect(Number.isFinite((await f(at(0.3))).logp)).toBe(true);
+  });
+});
+
+describe('VI on posteriordb kilpisjarvi (found: a wrong posterior with k-hat 0.06 and no warning)', () => {
+  // FOUND: VI at its defaults (AutoNormal, 1000 steps, seed 1) on kilpisjarvi (alpha and beta correlated at -0.99999)
+  // reported alpha 2.15 +- 0.10 against the reference -60.7 +- 30.0, beta's sd 8.4 times too wide, sigma 3.1 sds off,
+  // ELBO -938658, yet k-hat 0.057 and no warning. The log ratios p/q spanned ~1e5 nats: PSIS's tail exceedances
+  // exp(log w - max) underflowed to 0 but the largest, and the GPD fit of [0, ..., 0, 1], shrunk towards 0.5, gave
+  // 0.057. Fixed in diagnostics/psis.ts: a tail wider than float64's range has k-hat Infinity (nothing smoothed).
+  it('psis: log ratios spread by 1000 nats have k-hat Infinity, not a small number; a spread of 1 still gives an ordinary k-hat', () => {
+    const rng = rngFrom(1);
+    const spread = (s: number): Float64Array => Float64Array.from({ length: 1000 }, () => -938658 + s * rng.normal());
+    expect(psis(spread(1000)).khat).toBe(Infinity);
+    const ordinary = psis(spread(1)).khat;
+    expect(ordinary).toBeGreaterThan(0);
+    expect(ordinary).toBeLessThan(0.7);
+  });
+  it('VI at its defaults on kilpisjarvi warns by k-hat (its alpha is more than 2 reference sds off, so a warning is due)', async () => {
+    const post = await infer(kilpisjarvi as AnyModel, { method: 'vi', seed: 1 }, kilpisjarviData as never);
+    // the reference (posteriordb, 10 x 1000 Stan draws): alpha -60.71 +- 29.96; planted: VI's own answer is far off it
+    expect(Math.abs(post.moments('alpha').mean - -60.71) / 29.96).toBeGreaterThan(1);
+    expect(post.warnings.join('\n')).toMatch(/Pareto k-hat Infinity > 0\.7/);
   });
 });
