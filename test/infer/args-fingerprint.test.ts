@@ -92,9 +92,11 @@ describe("infer's numbers-versus-tensors check keeps its passes by model and arg
     // equal values in a new array: still a pass
     await assertSameOnNumbersAndTensors(threshold, [[0.5, -1, 2]], 'nuts');
     expect(runs).toBe(16);
-    // another seed of the check is another check
+    // another seed (infer's) is the same model and arguments: still a pass; more points is another check
     await assertSameOnNumbersAndTensors(threshold, [small], 'nuts', { seed: 3 });
-    expect(runs).toBe(32);
+    expect(runs).toBe(16);
+    await assertSameOnNumbersAndTensors(threshold, [small], 'nuts', { points: 9 });
+    expect(runs).toBe(34);
     // the data changed in place to reach the branch: the check runs and refuses, naming the site
     small[1] = 12;
     await expect(assertSameOnNumbersAndTensors(threshold, [small], 'nuts')).rejects.toThrow(/site "y1": the model branches on a tensor comparison/);
