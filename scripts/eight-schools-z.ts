@@ -138,6 +138,7 @@ function summarise(runs: readonly RunRow[]): void {
   const maxes = runs.map((r) => worst(r, 'zBulk')[0]).sort((a, b) => b - a);
   const maxesBasic = runs.map((r) => worst(r, 'zBasic')[0]).sort((a, b) => b - a);
   console.log(`max |z| per run, largest five: bulk ${maxes.slice(0, 5).map((x) => x.toFixed(2)).join(' ')}; basic ${maxesBasic.slice(0, 5).map((x) => x.toFixed(2)).join(' ')}`);
+  if (n < 30) return; // too few runs for their covariance
   const thresholds = [3, 3.5, 4, maxesBasic[0]!];
   const tail = maxTailUnderNull(runs, thresholds);
   console.log(`null model (basic-ESS z ~ N(mean z per parameter, their covariance over these runs), ${NULL_DRAWS} draws): P(max |z| >= ${thresholds.map((t) => t.toFixed(2)).join(', ')}) per run = ${tail.map((p) => p.toFixed(4)).join(', ')}`);

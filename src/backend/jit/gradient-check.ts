@@ -12,7 +12,7 @@
 import { type CustomOp, isCustomKernel } from './custom-kernels.js';
 import { CompiledGraph } from './program.js';
 import type { Graph } from './trace.js';
-import { isUserGradOp, userGradientDisagreement } from './user-grad.js';
+import { type UserGradOp, isUserGradOp, userGradientDisagreement } from './user-grad.js';
 
 /**
  * Whether a recorded graph has a library custom op (whose gradient only
@@ -36,15 +36,35 @@ export function userGradLabels(graph: Graph): string[] {
  * custom gradient as given, so such a gradient would be used silently on
  * every path.
  */
-export function userGradientFailures(graph: Graph, agree = 1e-2): { label: string; disagreement: number }[] {
-  const failures: { label: string; disagreement: number }[] = [];
+export function userGradientFailures(graph: Graph, agree = USER_GRAD_AGREE): UserGradFailure[] {
+  const failures: UserGradFailure[] = [];
   for (const n of graph.nodes) {
     const op = n.attrs.op;
     if (!isUserGradOp(op)) continue;
-    const d = userGradientDisagreement(op, n.inputShapes, n.shape);
-    if (d !== undefined && d > agree) failures.push({ label: op.name, disagreement: d });
+    const failure = userGradientFailure(op, n.inputShapes, n.shape, agree);
+    if (failure) failures.push(failure);
   }
   return failures;
+}
+
+/** The relative disagreement above which a user op's gradient is not its value's derivative. */
+export const USER_GRAD_AGREE = 1e-2;
+
+/** A user `tf.customGrad` op whose gradient disagrees with its values: its label and the relative disagreement. */
+export interface UserGradFailure {
+  readonly label: string;
+  readonly disagreement: number;
+}
+
+/** One user op's check (see {@link userGradientFailures}): the failure, or undefined when it agrees or gives no verdict. */
+export function userGradientFailure(op: UserGradOp, inputShapes: readonly (readonly number[])[], outShape: readonly number[], agree = USER_GRAD_AGREE): UserGradFailure | undefined {
+  const d = userGradientDisagreement(op, inputShapes, outShape);
+  return d !== undefined && d > agree ? { label: op.name, disagreement: d } : undefined;
+}
+
+/** The words every engine uses for a {@link UserGradFailure} (`CompileStats.surrogateGradients`, VI's error). */
+export function describeUserGradFailure(w: UserGradFailure): string {
+  return `${w.label} (run on tfjs in float32): its gradFunc disagrees with central differences of its value (relative ${w.disagreement.toExponential(1)})`;
 }
 
 /**

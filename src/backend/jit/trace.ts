@@ -47,7 +47,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CUSTOM_PREFIX, type CustomOp, runCustomOp } from './custom-kernels.js';
 import { float64Of } from '../float64-constants.js';
 import { ruleFor } from './program.js';
-import { runningCustomGrad, userGradOp } from './user-grad.js';
+import { runningCustomGrad, userGradLabel, userGradOp } from './user-grad.js';
 
 /** A reference to a value in a recorded graph. */
 export type Ref = { readonly kind: 'input' } | { readonly kind: 'node'; readonly index: number } | { readonly kind: 'const'; readonly index: number };
@@ -329,13 +329,9 @@ class Recorder {
     // named by the site it is used at: the one running, else the next to start (its distribution is being built)
     const at = { site: this.site, before: this.site === undefined, after: this.lastSite };
     this.pendingUserGrads.push(at);
-    const label = (): string => {
-      const where = at.site === undefined ? (at.after !== undefined ? ` after site "${at.after}"` : '') : at.before ? ` before site "${at.site}"` : ` at site "${at.site}"`;
-      return `tf.customGrad op${f.name ? ` "${f.name}"` : ''}${where}`;
-    };
     const op = userGradOp(
       f,
-      label,
+      () => userGradLabel(f, at),
       out.shape,
       inputs.map((t) => t.dtype),
       inputs.map((t) => this.values64(t)),

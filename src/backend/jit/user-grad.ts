@@ -36,6 +36,31 @@ interface GradEngine {
 const running: CustomGradFunction[] = [];
 const WRAPPED = Symbol.for('tyche.customGradWrapped');
 
+/** A top-level launch of a user's `tf.customGrad` op, as {@link observeUserGradLaunches} reports it. */
+export interface UserGradLaunch {
+  /** The `f` the op was made from. */
+  readonly f: CustomGradFunction;
+  /** The launch's input tensors. */
+  readonly inputs: readonly tf.Tensor[];
+  /** Its output. */
+  readonly output: tf.Tensor;
+}
+
+const observers = new Set<(launch: UserGradLaunch) => void>();
+
+/**
+ * Call `observer` on every top-level launch of a `tf.customGrad` op made
+ * after tyche was imported (not on ops launched inside another op's `f`),
+ * until the returned function is called. For checks of a model's tfjs runs,
+ * which the recorder does not see (e.g. VI with `compile: false`).
+ */
+export function observeUserGradLaunches(observer: (launch: UserGradLaunch) => void): () => void {
+  observers.add(observer);
+  return () => {
+    observers.delete(observer);
+  };
+}
+
 /** Wrap the engine's `customGrad` (once) so that {@link runningCustomGrad} knows which `f` a launch runs. */
 function wrapCustomGrad(): void {
   const engine = tf.engine() as unknown as GradEngine & { [WRAPPED]?: true };
@@ -46,7 +71,9 @@ function wrapCustomGrad(): void {
     return function (this: unknown, ...args: tf.Tensor[]) {
       running.push(f);
       try {
-        return op.apply(this, args);
+        const output = op.apply(this, args);
+        if (observers.size > 0 && running.length === 1) for (const o of observers) o({ f, inputs: args, output });
+        return output;
       } finally {
         running.pop();
       }
@@ -59,6 +86,19 @@ wrapCustomGrad();
 /** The `f` of the `tf.customGrad` launch now running (innermost), if the op was made after tyche loaded. */
 export function runningCustomGrad(): CustomGradFunction | undefined {
   return running[running.length - 1];
+}
+
+/** Where a user op ran: at a site, before the site that started next (`before`), or after the last one. */
+export interface UserGradPlace {
+  site: string | undefined;
+  readonly before: boolean;
+  readonly after: string | undefined;
+}
+
+/** The name of a user `tf.customGrad` op in diagnostics and errors: `f`'s name and the site it ran at. */
+export function userGradLabel(f: CustomGradFunction, at: UserGradPlace): string {
+  const where = at.site === undefined ? (at.after !== undefined ? ` after site "${at.after}"` : '') : at.before ? ` before site "${at.site}"` : ` at site "${at.site}"`;
+  return `tf.customGrad op${f.name ? ` "${f.name}"` : ''}${where}`;
 }
 
 /** A {@link CustomOp} built by {@link userGradOp}: it also keeps its inputs' values at the recorded point. */

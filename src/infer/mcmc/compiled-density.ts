@@ -35,7 +35,7 @@ import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
 import { type TraceResult, traceTensorFunction, withFloat64Shadow } from '../../backend/jit/trace.js';
 import { tensor64 } from '../../backend/float64-constants.js';
-import { customGradientCheck, hasCustomOps, userGradLabels, userGradientFailures } from '../../backend/jit/gradient-check.js';
+import { customGradientCheck, describeUserGradFailure, hasCustomOps, userGradLabels, userGradientFailures } from '../../backend/jit/gradient-check.js';
 
 function sizeOfInput(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -539,9 +539,7 @@ export class CompiledDensity {
     }
     // a user's tf.customGrad gradient is what tfjs uses too, so it is no reason to fall back: the engine decides
     // (HMC and NUTS stay exact with any position-dependent gradient; an optimiser follows it, see CompileStats.surrogateGradients)
-    this.surrogates = userGradientFailures(traced.graph).map(
-      (w) => `${w.label} (run on tfjs in float32): its gradFunc disagrees with central differences of its value (relative ${w.disagreement.toExponential(1)})`,
-    );
+    this.surrogates = userGradientFailures(traced.graph).map(describeUserGradFailure);
     this.notes = userGradLabels(traced.graph);
     if (this.mode === 'auto' && compiled.work * this.rows > WORK_PER_KERNEL * compiled.kernelCount) {
       return this.turnOff(

@@ -36,6 +36,8 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type UnconstrainedSite, replayDraws } from '../replay-draws.js';
 import { type LossTrend, lossTrend } from './convergence.js';
 import { guideLocationShift, locationWarning } from './location-check.js';
+import { UserGradWatch } from './user-grad-watch.js';
+import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments, constrainDraws } from './autoguide.js';
 import { CompiledPotential } from './compiled-potential.js';
@@ -75,8 +77,9 @@ export interface SVIOptions {
    * Allow a user `tf.customGrad` op whose gradient is not its value's
    * derivative (an intentional surrogate, e.g. a straight-through clip). The
    * optimiser follows the gradient it is given, so such a fit is biased:
-   * by default (`false`) a compiled model with one is an error naming the
-   * op; `true` fits anyway and the posterior warns.
+   * by default (`false`) it is an error naming the op (checked where the
+   * model compiles, else at its first tfjs run); `true` fits anyway and the
+   * posterior warns.
    */
   readonly surrogateGradients?: boolean;
 }
@@ -178,15 +181,30 @@ export class SVI<A extends unknown[], R> {
       if (made instanceof CompiledPotential) {
         this.potential = made;
         this.compiled = true;
-        const wrong = made.stats.surrogateGradients ?? [];
-        if (wrong.length > 0 && this.options.surrogateGradients !== true) {
-          throw new TycheError(
-            `vi: ${wrong[0]}; an optimiser follows the gradient it is given, so the fit would be silently biased. Fix gradFunc, or pass surrogateGradients: true to fit with it anyway (the posterior then warns)`,
-          );
-        }
-        this.surrogates = wrong;
+        this.acceptSurrogates(made.stats.surrogateGradients ?? []);
       } else this.compiled = made.reason;
     }
+  }
+
+  /** User `tf.customGrad` ops whose gradient disagrees with their values: an error unless `surrogateGradients: true`. */
+  private acceptSurrogates(wrong: readonly string[]): void {
+    if (wrong.length > 0 && this.options.surrogateGradients !== true) {
+      throw new TycheError(
+        `vi: ${wrong[0]}; an optimiser follows the gradient it is given, so the fit would be silently biased. Fix gradFunc, or pass surrogateGradients: true to fit with it anyway (the posterior then warns)`,
+      );
+    }
+    this.surrogates = [...new Set([...this.surrogates, ...wrong])];
+  }
+
+  /** The user ops of the first tfjs run, waiting for their check (`user-grad-watch.ts`), which runs outside the gradient tape. */
+  private userGrads: UserGradWatch | undefined;
+
+  /** Check the user `tf.customGrad` ops the first tfjs run launched, as the compiled path does (call outside any gradient tape). */
+  private settleUserGrads(): void {
+    const watch = this.userGrads;
+    if (!watch) return;
+    this.userGrads = undefined;
+    this.acceptSurrogates(watch.failures().map(describeUserGradFailure));
   }
 
   /**
@@ -198,7 +216,12 @@ export class SVI<A extends unknown[], R> {
     this.branchChecked = true;
     const opened = await openConditionWatch();
     const { watch } = opened;
-    const marks: Handler = { process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') };
+    // the user tf.customGrad ops it launches are checked after it, outside the tape (settleUserGrads)
+    const userGrads = new UserGradWatch();
+    const marks: Handler = {
+      process: (msg) => (watch.mark(msg.address, 'enter'), userGrads.mark(msg.address, 'enter')),
+      postprocess: (msg) => (watch.mark(msg.address, 'leave'), userGrads.mark(msg.address, 'leave')),
+    };
     try {
       const logP = await watch.run(() => runModel([marks]));
       const branched = watch.unconsumed([logP]);
@@ -206,8 +229,10 @@ export class SVI<A extends unknown[], R> {
         logP.dispose();
         throw branchOnTensorError(branched);
       }
+      this.userGrads = userGrads;
       return logP;
     } finally {
+      userGrads.close();
       opened.close();
     }
   }
@@ -263,6 +288,12 @@ export class SVI<A extends unknown[], R> {
       return tf.neg(r.surrogate);
     }, vars, { allowNoGradients: true });
     value.dispose();
+    try {
+      this.settleUserGrads();
+    } catch (err) {
+      for (const g of grads) g.dispose();
+      throw err;
+    }
     const out = new Map<tf.Variable, tf.Tensor>();
     vars.forEach((v, i) => out.set(v, grads[i]));
     return { loss: -bound, grads: out };
@@ -294,6 +325,7 @@ export class SVI<A extends unknown[], R> {
     await this.init(args);
     return tidyAsync(async () => {
       const { draws, logP } = await this.densities(args, particles, false);
+      this.settleUserGrads();
       const r = objective.evaluate({ logP, logQ: draws.logQ }, {});
       const bound = r.bound.dataSync()[0]!;
       const v = r.values ? Array.from(r.values.dataSync()) : [];
@@ -317,6 +349,7 @@ export class SVI<A extends unknown[], R> {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`vi: samples must be a positive integer, got ${n}`);
     return tidyAsync(async () => {
       const d = await this.densities(args, n, false);
+      this.settleUserGrads();
       const draws = d.draws;
       const logRatios = Float64Array.from(logWeights({ logP: d.logP, logQ: draws.logQ }).dataSync());
       const pointMass = this.guide.name === 'AutoDelta';
@@ -436,9 +469,12 @@ export interface VIDiagnostics {
   readonly elbo: number;
   /**
    * Pareto k-hat of p/q over the posterior draws ("Yes, but did it work?",
-   * Yao et al. 2018): below 0.5 the guide is close to the posterior, up to 0.7
-   * usable with PSIS weights, above 0.7 its answers are not to be trusted
-   * (a warning is printed). NaN for point-mass guides.
+   * Yao et al. 2018): the shape of the ratios' upper tail, i.e. whether the
+   * guide's tails cover the posterior's. Below 0.5 importance weighting by p/q
+   * is reliable, up to 0.7 usable with PSIS weights; above 0.7 the guide misses
+   * part of the posterior's tails (its sds and intervals can be too narrow) and
+   * p/q weights are unreliable (a warning is printed). It does not judge the
+   * means. NaN for point-mass guides.
    */
   readonly khat: number;
   /** log p(x, z) - log q(z) of each posterior draw (for PSIS and other checks of your own). */
@@ -471,8 +507,12 @@ export function khatReport(khat: number, guide: string, weighted: boolean | 'psi
   const notes = [`Pareto k-hat of the guide: ${khat.toFixed(2)} (reliable below 0.5, usable with importanceWeights: 'psis' up to ${PSIS_KHAT_THRESHOLD})`];
   if (!(khat > PSIS_KHAT_THRESHOLD)) return { notes, warnings: [] };
   const warning =
-    `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD}: the ${guide} does not fit the posterior (Yao et al. 2018, "Yes, but did it work?"), ` +
-    `so its means, sds${weighted ? ', importance weights' : ''} and ELBO can be far off; try a richer guide ('mvn', 'flow'), more steps, or method 'nuts'`;
+    `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD}: the importance ratios p/q of the ${guide}'s draws have a heavy upper tail, ` +
+    `so the posterior has mass where the guide's tails hardly reach (Yao et al. 2018, "Yes, but did it work?"): ` +
+    `the guide's sds, intervals and tail probabilities can be too narrow, and p/q ${weighted ? 'weights (the importanceWeights you asked for) and logZ' : 'weights and logZ'} are unreliable. ` +
+    'k-hat does not say whether the means are right, and a normal guide on a positive or bounded parameter can score above 0.7 with its means and sds right ' +
+    "(the posterior's tails on the log or logit scale are exponential, the guide's Gaussian); " +
+    "to check the tails, compare with method 'nuts' or a richer guide ('mvn', 'flow')";
   console.warn(warning);
   return { notes, warnings: [warning] };
 }

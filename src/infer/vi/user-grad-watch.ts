@@ -1,0 +1,92 @@
+/**
+ * The user `tf.customGrad` ops of a model run on the tfjs path, checked as
+ * the compiled path checks them.
+ *
+ * tfjs uses a custom gradient as given and an optimiser follows it, so VI
+ * refuses an op whose gradient is not its value's derivative (a
+ * straight-through clip, say) unless `surrogateGradients: true`. Where the
+ * model compiles, the recorder sees each op and `gradient-check.ts` checks
+ * it; on the tfjs path (`compile: false`, or a model that does not compile)
+ * nothing recorded the ops, so VI watches the model's first run: every
+ * top-level launch of an op made after tyche was imported is kept with its
+ * input values and the site it ran at, and after the run (outside any
+ * gradient tape) each is checked by the same central differences, at the
+ * same points, with the same words. Unlike the recorder, the watch cannot
+ * tell whether an op's inputs depend on the latent values, so an op on data
+ * alone is checked too.
+ *
+ * @module
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { type UserGradFailure, userGradientFailure } from '../../backend/jit/gradient-check.js';
+import { type CustomGradFunction, type UserGradPlace, observeUserGradLaunches, userGradLabel, userGradOp } from '../../backend/jit/user-grad.js';
+
+interface Launch {
+  readonly f: CustomGradFunction;
+  readonly at: UserGradPlace;
+  readonly inputs: readonly Float64Array[];
+  readonly shapes: readonly (readonly number[])[];
+  readonly dtypes: readonly tf.DataType[];
+  readonly outShape: readonly number[];
+}
+
+/** Launches of user `tf.customGrad` ops during one model run, with the sites they ran at (see the module notes). */
+export class UserGradWatch {
+  private readonly launches: Launch[] = [];
+  private site: string | undefined;
+  private lastSite: string | undefined;
+  /** Places of launches made between sites, waiting for the next site's name. */
+  private waiting: UserGradPlace[] = [];
+  private stop: (() => void) | undefined;
+
+  constructor() {
+    this.stop = observeUserGradLaunches(({ f, inputs, output }) => {
+      if (!inputs.some((t) => t.dtype === 'float32')) return; // indices alone: no gradient to follow
+      const at: UserGradPlace = { site: this.site, before: this.site === undefined, after: this.lastSite };
+      if (this.site === undefined) this.waiting.push(at);
+      this.launches.push({
+        f,
+        at,
+        inputs: inputs.map((t) => Float64Array.from(t.dataSync() as ArrayLike<number>)),
+        shapes: inputs.map((t) => [...t.shape]),
+        dtypes: inputs.map((t) => t.dtype),
+        outShape: [...output.shape],
+      });
+    });
+  }
+
+  /** The model runner starts (`'enter'`) or has finished (`'leave'`) the site `address`. */
+  mark(address: string, phase: 'enter' | 'leave'): void {
+    if (phase === 'leave') {
+      this.site = undefined;
+      this.lastSite = address;
+      return;
+    }
+    this.site = address;
+    for (const w of this.waiting) w.site = address;
+    this.waiting = [];
+  }
+
+  /** Stop watching (the launches seen so far are kept for {@link failures}). */
+  close(): void {
+    this.stop?.();
+    this.stop = undefined;
+  }
+
+  /**
+   * The ops seen whose gradient disagrees with central differences of their
+   * values, each op (by label) once. Runs the ops' `f` on tfjs: call it
+   * outside any gradient tape.
+   */
+  failures(): UserGradFailure[] {
+    this.close();
+    const found = new Map<string, UserGradFailure>();
+    for (const l of this.launches) {
+      const label = userGradLabel(l.f, l.at);
+      if (found.has(label)) continue;
+      const failure = userGradientFailure(userGradOp(l.f, () => label, l.outShape, l.dtypes, l.inputs), l.shapes, l.outShape);
+      if (failure) found.set(label, failure);
+    }
+    return [...found.values()];
+  }
+}
