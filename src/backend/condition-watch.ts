@@ -182,6 +182,8 @@ export async function openConditionWatch(): Promise<OpenConditionWatch> {
       if (open.size === 0) {
         unwatch?.();
         unwatch = undefined;
+        // no watch open: no promise hooks until the next one (see ledger.ts)
+        context?.disable?.();
       }
     },
   };

@@ -6,8 +6,11 @@
  */
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, mul } from '../core/value.js';
-import { finite, positiveFinite, real } from './constraints.js';
+import { type Constraint, finite, positiveFinite, real } from './constraints.js';
 import { Distribution, batchShapeOf, checkParam, param } from './distribution.js';
+
+/** The batch shape of number parameters, shared. */
+const SCALAR_BATCH: readonly number[] = Object.freeze([]);
 
 /**
  * A real-valued family with a location and a positive scale, sampled (and
@@ -15,13 +18,20 @@ import { Distribution, batchShapeOf, checkParam, param } from './distribution.js
  * Subclasses give the standard draw and the density.
  */
 export abstract class LocationScaleDistribution extends Distribution {
-  readonly support = real;
-  override readonly hasRsample = true;
-  readonly batchShape: readonly number[];
+  // Defaults on the prototype and `declare`d fields: a class field (even one without an initialiser)
+  // is defined on every instance, and models build a distribution at every site they visit, replays
+  // included (Normal(x, 1): ~140 -> ~25 ns with the number fast path below)
+  static {
+    Object.defineProperty(this.prototype, 'support', { value: real, writable: true, configurable: true });
+    Object.defineProperty(this.prototype, 'hasRsample', { value: true, writable: true, configurable: true });
+  }
+  declare readonly support: Constraint;
+  declare readonly hasRsample: boolean;
+  declare readonly batchShape: readonly number[];
   /** Location. */
-  readonly loc: Value;
+  declare readonly loc: Value;
   /** Scale > 0. */
-  readonly scale: Value;
+  declare readonly scale: Value;
 
   /**
    * @param name - the family name, for messages
@@ -30,6 +40,13 @@ export abstract class LocationScaleDistribution extends Distribution {
    */
   constructor(name: string, loc: ValueLike, scale: ValueLike) {
     super();
+    // numbers that pass the checks below: the same outcome without the general path
+    if (typeof loc === 'number' && typeof scale === 'number' && loc - loc === 0 && scale > 0 && scale < Infinity) {
+      this.loc = loc;
+      this.scale = scale;
+      this.batchShape = SCALAR_BATCH;
+      return;
+    }
     this.loc = param(name, 'loc', loc);
     this.scale = param(name, 'scale', scale);
     checkParam(name, 'loc', this.loc, finite);

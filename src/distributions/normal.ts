@@ -14,7 +14,11 @@ const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** Normal(loc, scale): density exp(-(x-loc)^2 / (2 scale^2)) / (scale sqrt(2 pi)). */
 export class NormalDistribution extends LocationScaleDistribution {
-  readonly name = 'Normal';
+  // on the prototype, not a field (see LocationScaleDistribution)
+  static {
+    Object.defineProperty(this.prototype, 'name', { value: 'Normal', writable: true, configurable: true });
+  }
+  declare readonly name: 'Normal';
 
   constructor(loc: ValueLike, scale: ValueLike) {
     super('Normal', loc, scale);

@@ -101,10 +101,12 @@ export class LeanParticle<R> extends SuspendableRun {
   /**
    * @param rng - this particle's random stream
    * @param pace - paces long executions (and carries the abort signal)
+   * @param wire - when set, a tensor made anywhere stops the execution at its next site
    */
   constructor(
     readonly rng: Rng,
     private readonly pace: Pacer,
+    private readonly wire?: { readonly tripped: boolean },
   ) {
     super();
   }
@@ -149,7 +151,7 @@ export class LeanParticle<R> extends SuspendableRun {
 
   /** A copy at the same point: finished particles are copied, live ones replayed (sharing the recorded list). */
   copy(rng: Rng): LeanParticle<R> {
-    const c = new LeanParticle<R>(rng, this.pace);
+    const c = new LeanParticle<R>(rng, this.pace, this.wire);
     if (this.status === 'done') {
       c.status = 'done';
       c.returnValue = this.returnValue;
@@ -207,6 +209,7 @@ export class LeanParticle<R> extends SuspendableRun {
 
   private fullAddress(address: string): string {
     if (this.gaveUp) throw STOP;
+    if (this.wire?.tripped) this.giveUp('the model makes tensors');
     if (typeof address !== 'string' || address.length === 0) this.giveUp('an address is not a non-empty string');
     return this.prefix === '' ? address : this.prefix + address;
   }

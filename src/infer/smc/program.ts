@@ -55,6 +55,8 @@ import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { PacingHandler, Pacer, mapPaced } from '../pace.js';
 import { withLedger } from '../../backend/ledger.js';
+import { type TensorTripwire, setTensorTripwire } from '../../backend/tensor-tripwire.js';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
@@ -386,13 +388,48 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   // the run's tensors are freed when it ends (also when it fails or is aborted): values of dropped
   // particles and the model's intermediates; the final draws' tensors are kept (a ledger, not an
   // engine scope, so that models may run inference themselves)
-  return withLedger(() => smcProgramRun(m, options, args, tensorsSince), (post) => [...reachableTensors(post.draws)]);
+  const keep = (r: Posterior<A, R> | string): Iterable<Tensor> => (r instanceof Posterior ? reachableTensors(r.draws) : []);
+  const first = await withLedger(() => smcProgramRun(m, options, args, tensorsSince), keep);
+  if (first instanceof Posterior) return first;
+  const how = { kind: 'per-particle', notBatched: first } as const;
+  let notLean = leanRefusal(m, options);
+  if (notLean === undefined) {
+    // the lean runtime makes no tensors: tried without a ledger first (a ledger's AsyncLocalStorage
+    // turns on Node's promise hooks, ~2x the cost of each of the model's awaits); a model that makes
+    // tensors trips the wire and runs again under a ledger
+    const wire = setTensorTripwire();
+    let tried: Posterior<A, R> | string;
+    try {
+      tried = await leanRun(m, options, args, tensorsSince, how, wire);
+    } finally {
+      wire.clear();
+      wire.freeMade();
+    }
+    if (tried instanceof Posterior) return tried;
+    if (tried === TRIPPED) tried = await withLedger(() => leanRun(m, options, args, tensorsSince, how), keep);
+    if (tried instanceof Posterior) return tried;
+    notLean = tried;
+  }
+  const why = notLean;
+  return withLedger(() => smcGeneralRun(m, options, args, tensorsSince, { ...how, notLean: why }), keep);
+}
+
+/** Why a lean attempt ended without a posterior when the tripwire caught a tensor. */
+const TRIPPED = 'the model makes tensors';
+
+/** Why the lean runtime is not even tried, or undefined. */
+function leanRefusal(m: { readonly handlers: readonly unknown[] }, options: Omit<SMCProgramOptions, 'method'>): string | undefined {
+  if (options.rejuvenate && options.rejuvenate.steps > 0) return 'rejuvenation moves run on the general runtime';
+  if (options.lean === false) return 'lean: false';
+  if (!leanHandles(m)) return 'the model has handlers of its own';
+  return undefined;
 }
 
 /** How a run went: batched, or per particle and why not batched. */
 type Execution = { readonly kind: 'batched' } | { readonly kind: 'per-particle'; readonly notBatched: string };
 
-async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R>> {
+/** Checks the options and tries the batched execution: its posterior, or why the program runs per particle. */
+async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number): Promise<Posterior<A, R> | string> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`smc: particles must be a positive integer, got ${n}`);
   const moves = options.rejuvenate;
@@ -413,7 +450,7 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     if (mode === true || options.signal?.aborted) throw tried.error;
     notBatched = tried.reason;
   }
-  return smcPerParticleRun(m, options, args, n, tensorsSince, { kind: 'per-particle', notBatched });
+  return notBatched;
 }
 
 /** The batched attempt: a posterior, or why the program cannot run batched (with the error to throw when batching was required). */
@@ -509,33 +546,38 @@ function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, re
 }
 
 /**
- * Per-particle execution: each particle a live execution, copies by replay.
- * On the lean runtime (`program-lean.ts`) unless the model has handlers of
- * its own, rejuvenation is asked for or `lean: false`; when the lean runtime
- * gives up, the run starts again on the general runtime
- * (`diagnostics.runtime` and `diagnostics.notLean` say so).
+ * Per-particle execution on the lean runtime (`program-lean.ts`): a
+ * posterior, or why not (a {@link LeanGiveUp}'s reason; {@link TRIPPED} when
+ * `wire` caught a tensor). Without a wire the caller holds a ledger.
  */
-async function smcPerParticleRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number, how: Execution & { kind: 'per-particle' }): Promise<Posterior<A, R>> {
-  const moves = options.rejuvenate;
-  let notLean: string;
-  if (moves && moves.steps > 0) notLean = 'rejuvenation moves run on the general runtime';
-  else if (options.lean === false) notLean = 'lean: false';
-  else if (!leanHandles(m)) notLean = 'the model has handlers of its own';
-  else {
-    const pace = new Pacer(options.signal);
-    try {
-      return await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, m as unknown as Model<unknown[], R>, pace, (r) => new LeanParticle<R>(r, pace));
-    } catch (err) {
-      if (!(err instanceof LeanGiveUp)) throw err;
-      notLean = err.why;
-    }
+async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle' }, wire?: TensorTripwire): Promise<Posterior<A, R> | string> {
+  const n = options.particles ?? 1000;
+  const pace = new Pacer(options.signal);
+  try {
+    const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, m as unknown as Model<unknown[], R>, pace, (r) => new LeanParticle<R>(r, pace, wire));
+    // (a tensor made after the last site, e.g. a returned one, is freed with the wire's: run again)
+    return wire?.tripped ? TRIPPED : post;
+  } catch (err) {
+    if (wire?.tripped) return TRIPPED;
+    if (!(err instanceof LeanGiveUp)) throw err;
+    return err.why;
   }
+}
+
+/**
+ * Per-particle execution on the general effect runtime (rejuvenation,
+ * handlers of the model's own, `lean: false`, or what the lean runtime gave
+ * up on: `diagnostics.notLean` says which).
+ */
+async function smcGeneralRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle'; notLean: string }): Promise<Posterior<A, R>> {
+  const n = options.particles ?? 1000;
+  const moves = options.rejuvenate;
   const pace = new Pacer(options.signal);
   // paced inside each execution too: a particle replaying a long prefix can be aborted mid-way
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
   const rejuvenate = moves && moves.steps > 0 ? (state: ProgramParticle<R>[], t: number, r: Rng) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined;
-  const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'general', notLean }, model, pace, (r) => new ProgramParticle<R>(r), rejuvenate);
+  const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'general' }, model, pace, (r) => new ProgramParticle<R>(r), rejuvenate);
   if (moves) post.diagnostics.rejuvenation = { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates };
   return post;
 }

@@ -251,6 +251,8 @@ export async function openParticleAxis(size: number): Promise<OpenAxis | undefin
       if (--watchers === 0) {
         unwatch?.();
         unwatch = undefined;
+        // no axis open: no promise hooks until the next one (see backend/ledger.ts)
+        s.disable?.();
       }
     },
   };
