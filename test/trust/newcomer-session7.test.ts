@@ -17,6 +17,7 @@ import type { Model } from '../../src/core/model.js';
 import { Bernoulli, Flat, InvalidParameterError, Normal, condition, infer, model, rejectsPoint, toNumber } from '../../src/index.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
+import { arma11, armaData } from '../../models/posteriordb/arma11.js';
 import { garch11, garchData } from '../../models/posteriordb/garch11.js';
 import { kilpisjarvi, kilpisjarviData } from '../../models/posteriordb/kilpisjarvi.js';
 import { psis } from '../../src/diagnostics/psis.js';
@@ -126,5 +127,21 @@ describe('VI on posteriordb kilpisjarvi (found: a wrong posterior with k-hat 0.0
     // the reference (posteriordb, 10 x 1000 Stan draws): alpha -60.71 +- 29.96; planted: VI's own answer is far off it
     expect(Math.abs(post.moments('alpha').mean - -60.71) / 29.96).toBeGreaterThan(1);
     expect(post.warnings.join('\n')).toMatch(/Pareto k-hat Infinity > 0\.7/);
+  });
+});
+
+describe('a prior draw the model rejects at the probe run (found: NUTS on posteriordb arma11 stopped for half the seeds)', () => {
+  // FOUND: NUTS on arma11 (models/posteriordb/arma11.ts, theta ~ N(0, 2) in an MA recursion over 200 steps) stopped at
+  // seeds 2, 5 and 6 (of 1-6) with 'Normal: parameter loc must be finite, got tensor of shape [200]': the layout's
+  // probe run draws from the prior, and |theta| > 1 makes the errors overflow float32. Stan retries a rejected initial
+  // point (100 times); the probe run now redraws a point the model rejects the same way (potential.ts, probeRun).
+  it('NUTS runs on arma11 at a seed whose first prior draw overflows; a model that rejects every draw still names its error', async () => {
+    const post = await infer(arma11 as AnyModel, { method: 'nuts', chains: 1, warmup: 30, samples: 30, seed: 2 }, armaData as never);
+    expect(post.size).toBe(30);
+    const always = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Normal(tf.mul(mu, Infinity), 1), [0.5]);
+    }) as AnyModel;
+    expect(await errorOf(always, { method: 'nuts', chains: 1, warmup: 5, samples: 5 })).toMatch(/^Normal: parameter loc must be finite/);
   });
 });

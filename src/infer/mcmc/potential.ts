@@ -129,18 +129,38 @@ export function boundsDiffer(sites: readonly (Site | undefined)[]): boolean {
   return bounds.some((b) => (b === undefined) !== (first === undefined) || (b !== undefined && !sameValues(first!, b)));
 }
 
+/** Prior draws a probe run may try before a rejected point stops it (Stan retries an initial point 100 times). */
+export const PROBE_ATTEMPTS = 100;
+
 /**
- * Probe the model (a prior draw) and lay out its continuous latent sites. A
- * second prior run finds supports whose bounds depend on other values (see
+ * One probe run of the model at a prior draw; a draw the model rejects (a
+ * distribution parameter out of its domain there, e.g. a moving-average
+ * recursion that overflows at a prior draw of its coefficient) is redrawn,
+ * up to {@link PROBE_ATTEMPTS} times. The first try uses `rng` itself.
+ */
+async function probeRun<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<Trace> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // improper priors (Flat) give initial points here, as Stan's uniform(-2, 2) initialisation
+      return (await withImproperDraws(() => execute(m, { rng: attempt === 1 ? rng : rng.split() }, ...args))).trace;
+    } catch (err) {
+      if (!rejectsPoint(err) || attempt >= PROBE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/**
+ * Probe the model (a prior draw; one the model rejects is redrawn, see
+ * `probeRun`) and lay out its continuous latent sites. A second prior run
+ * finds supports whose bounds depend on other values (see
  * {@link SiteLayout.dependentSupport}).
  */
 export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<{ layout: Layout; trace: Trace }> {
-  // improper priors (Flat) give initial points here, as Stan's uniform(-2, 2) initialisation
-  const { trace } = await withImproperDraws(() => execute(m, { rng }, ...args));
+  const trace = await probeRun(m, args, rng);
   const latent = [...trace].filter((s) => s.type === 'sample' && !s.observed);
   const discrete = latent.some((s) => (s.dist as Distribution).isDiscrete);
   const bounded = latent.some((s) => boundsOf((s.dist as Distribution).support) !== undefined);
-  const second = bounded && !discrete ? (await withImproperDraws(() => execute(m, { rng: rng.split() }, ...args))).trace : trace;
+  const second = bounded && !discrete ? await probeRun(m, args, rng.split()) : trace;
   const sites: SiteLayout[] = [];
   const names: string[] = [];
   let offset = 0;
