@@ -111,6 +111,10 @@ describe('VI Pareto k-hat: the estimator, the ratios it reads, and what the warn
     expect(post.diagnostics.khat as number).toBeGreaterThan(0.7);
     const warning = post.warnings.find((w) => /Pareto k-hat/.test(w))!;
     expect(describesTails(warning)).toBe(true);
+    // and how far the guide is in the bulk: the sd of log p/q over the draws (0.21 here; 2.4 for vi-khat.test.ts's mean-field guide on a correlated normal)
+    const sd = Number(/log p\/q has sd ([\d.]+) nats/.exec(warning)?.[1]);
+    expect(sd).toBeGreaterThan(0);
+    expect(sd).toBeLessThan(0.5);
     expect(describesTails(khatReport(0.9, 'AutoNormal', 'psis').warnings[0]!)).toBe(true);
     const old =
       'vi: Pareto k-hat 0.90 > 0.7: the AutoNormal does not fit the posterior (Yao et al. 2018, "Yes, but did it work?"), ' +

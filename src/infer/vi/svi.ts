@@ -500,21 +500,43 @@ function guideWithInit<A extends unknown[]>(guide: GuideSpec<A>, init: AutoInit 
 
 /**
  * The summary note and warnings for a fitted guide's Pareto k-hat; a
- * warning is also printed with `console.warn`.
+ * warning is also printed with `console.warn`. The warning says what k-hat
+ * measures (the tail of p/q: whether the guide's tails cover the
+ * posterior's) and, given the draws' `logRatios`, their sd, a rough measure
+ * of how far the guide is from the posterior in the bulk.
  */
-export function khatReport(khat: number, guide: string, weighted: boolean | 'psis'): { notes: string[]; warnings: string[] } {
+export function khatReport(khat: number, guide: string, weighted: boolean | 'psis', logRatios?: ArrayLike<number>): { notes: string[]; warnings: string[] } {
   if (Number.isNaN(khat)) return { notes: [], warnings: [] };
   const notes = [`Pareto k-hat of the guide: ${khat.toFixed(2)} (reliable below 0.5, usable with importanceWeights: 'psis' up to ${PSIS_KHAT_THRESHOLD})`];
   if (!(khat > PSIS_KHAT_THRESHOLD)) return { notes, warnings: [] };
+  const spread = logRatios ? finiteSd(logRatios) : NaN;
   const warning =
     `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD}: the importance ratios p/q of the ${guide}'s draws have a heavy upper tail, ` +
     `so the posterior has mass where the guide's tails hardly reach (Yao et al. 2018, "Yes, but did it work?"): ` +
     `the guide's sds, intervals and tail probabilities can be too narrow, and p/q ${weighted ? 'weights (the importanceWeights you asked for) and logZ' : 'weights and logZ'} are unreliable. ` +
-    'k-hat does not say whether the means are right, and a normal guide on a positive or bounded parameter can score above 0.7 with its means and sds right ' +
+    'k-hat does not say whether the means are right' +
+    (Number.isFinite(spread) ? ` (log p/q has sd ${spread.toPrecision(2)} nats over these draws: the larger, the farther the guide is from the posterior where it puts its mass; a normal guide 1 posterior sd from a normal posterior's mean gives 1)` : '') +
+    ', and a normal guide on a positive or bounded parameter can score above 0.7 with its means and sds right ' +
     "(the posterior's tails on the log or logit scale are exponential, the guide's Gaussian); " +
     "to check the tails, compare with method 'nuts' or a richer guide ('mvn', 'flow')";
   console.warn(warning);
   return { notes, warnings: [warning] };
+}
+
+/** The sd of the finite values of `x` (NaN with fewer than two). */
+function finiteSd(x: ArrayLike<number>): number {
+  let n = 0;
+  let mean = 0;
+  let m2 = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (!Number.isFinite(v)) continue;
+    n++;
+    const d = v - mean;
+    mean += d / n;
+    m2 += d * (v - mean);
+  }
+  return n < 2 ? NaN : Math.sqrt(m2 / (n - 1));
 }
 
 /** The warning for a fit still improving when it stopped (also printed with `console.warn`). */
@@ -586,7 +608,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       droppedDraws: svi.droppedDraws,
       stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
     };
-    const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false);
+    const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
     const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
     if (stalled) warnings.push(stalled);
     // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
