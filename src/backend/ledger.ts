@@ -69,11 +69,6 @@ function record(l: Ledger, t: tf.Tensor): void {
   }
 }
 
-/** Whether a ledger is open anywhere in the process (a tensor made now may be some run's to free). */
-export function ledgerOpen(): boolean {
-  return active > 0;
-}
-
 /** Whether ledgers record here (Node's `AsyncLocalStorage` exists); in browsers {@link withLedger} frees nothing. */
 export async function ledgersRecord(): Promise<boolean> {
   return (await localStorage()) !== null;

@@ -1,61 +1,44 @@
 /**
- * A tripwire on tensor creation: for a run that is meant to make no tensors
- * at all and so needs no ledger (`ledger.ts`), whose `AsyncLocalStorage`
- * turns on Node's promise hooks and roughly doubles the cost of every await
- * while it is enabled.
+ * A tripwire on tensor creation: for a run that expects to make no tensors
+ * at all and so goes without a ledger (`ledger.ts`), whose
+ * `AsyncLocalStorage` turns on Node's promise hooks and roughly doubles the
+ * cost of every await while it is enabled.
  *
- * While a tripwire is set, every tensor the engine tracks (whoever makes it)
- * trips it and is recorded. The run checks `tripped` and stops; its caller
- * frees the recorded tensors ({@link TensorTripwire.freeMade}) and runs again
- * under a ledger. (Tensors made by other tfjs work running concurrently
- * while no ledger is open would be freed too: the tripwire is for short
- * attempts that expect to make none.)
+ * While a tripwire is set, any tensor the engine tracks trips it, whoever
+ * makes it (a tensor cannot be told apart from one made by other tfjs work
+ * running concurrently without the async context a ledger follows). The run
+ * reads `tripped`, stops, and its caller runs it again under a ledger. The
+ * tripwire frees nothing: a run that may make tensors should find out first
+ * under a ledger (e.g. one short probe run).
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ledgerOpen } from './ledger.js';
 
 interface TrackingEngine {
   trackTensor(a: tf.Tensor, backend: unknown): void;
 }
 
-/** An armed tripwire (see the module note). */
+/** A set tripwire (see the module note). */
 export interface TensorTripwire {
-  /** Whether a tensor was made since the tripwire was set. */
+  /** Whether a tensor was made since the tripwire was set (a plain field: cheap to read at every site). */
   readonly tripped: boolean;
   /** Take the tripwire down (once). */
   clear(): void;
-  /**
-   * Free the tensors made while it was set that are still alive, not kept
-   * (`tf.keep`) and were made while no ledger was open anywhere (with one
-   * open, a tensor may be that run's: it is left to it, e.g. the enclosing
-   * run of a model that runs inference itself). Call after {@link clear}.
-   */
-  freeMade(): void;
 }
 
-interface Wire {
-  tripped: boolean;
-  made: { tensor: tf.Tensor; ledgered: boolean }[];
-}
-
-const wires = new Set<Wire>();
+const wires = new Set<{ tripped: boolean }>();
 let restore: (() => void) | undefined;
 
 /** Set a tripwire on tensor creation until `clear()`. */
 export function setTensorTripwire(): TensorTripwire {
-  const wire: Wire = { tripped: false, made: [] };
   if (wires.size === 0 && restore === undefined) {
     const engine = tf.engine() as unknown as TrackingEngine;
     const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');
     const original = engine.trackTensor;
     const mine = function (this: TrackingEngine, a: tf.Tensor, backend: unknown): void {
       original.call(this, a, backend);
-      if (wires.size > 0 && !(a instanceof tf.Variable)) for (const w of wires) {
-        w.tripped = true;
-        w.made.push({ tensor: a, ledgered: ledgerOpen() });
-      }
+      for (const w of wires) w.tripped = true;
     };
     engine.trackTensor = mine;
     restore = () => {
@@ -64,10 +47,9 @@ export function setTensorTripwire(): TensorTripwire {
       else delete (engine as Partial<TrackingEngine>).trackTensor;
     };
   }
-  wires.add(wire);
   let set = true;
-  // the wire itself is the object read at every site (a plain field, no getter)
-  return Object.assign(wire, {
+  const wire = {
+    tripped: false,
     clear() {
       if (!set) return;
       set = false;
@@ -77,12 +59,7 @@ export function setTensorTripwire(): TensorTripwire {
         restore = undefined;
       }
     },
-    freeMade() {
-      const made = wire.made;
-      wire.made = [];
-      for (const { tensor, ledgered } of made) {
-        if (!ledgered && !tensor.isDisposed && !(tensor as unknown as { kept?: boolean }).kept) tensor.dispose();
-      }
-    },
-  });
+  };
+  wires.add(wire);
+  return wire;
 }

@@ -394,21 +394,23 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   const how = { kind: 'per-particle', notBatched: first } as const;
   let notLean = leanRefusal(m, options);
   if (notLean === undefined) {
-    // the lean runtime makes no tensors: tried without a ledger first (a ledger's AsyncLocalStorage
-    // turns on Node's promise hooks, ~2x the cost of each of the model's awaits); a model that makes
-    // tensors trips the wire and runs again under a ledger
-    const wire = setTensorTripwire();
-    let tried: Posterior<A, R> | string;
-    try {
-      tried = await leanRun(m, options, args, tensorsSince, how, wire);
-    } finally {
-      wire.clear();
-      wire.freeMade();
+    // the lean runtime makes no tensors of its own: where one particle run (under a ledger) shows that
+    // the model makes none either, the run goes without a ledger (a ledger's AsyncLocalStorage turns
+    // on Node's promise hooks: ~2x the cost of each of the model's awaits), behind a tripwire; a
+    // tensor made anyway (a rare branch, or other tfjs work beside the run) trips it, and the run
+    // starts again under a ledger
+    let tried: Posterior<A, R> | string | undefined = await withLedger(() => leanProbe(m, options, args), () => []);
+    if (tried === undefined) {
+      const wire = setTensorTripwire();
+      try {
+        tried = await leanRun(m, options, args, tensorsSince, how, wire);
+      } finally {
+        wire.clear();
+      }
     }
-    if (tried instanceof Posterior) return tried;
     if (tried === TRIPPED) tried = await withLedger(() => leanRun(m, options, args, tensorsSince, how), keep);
     if (tried instanceof Posterior) return tried;
-    notLean = tried;
+    notLean = tried ?? TRIPPED;
   }
   const why = notLean;
   return withLedger(() => smcGeneralRun(m, options, args, tensorsSince, { ...how, notLean: why }), keep);
@@ -416,6 +418,27 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
 
 /** Why a lean attempt ended without a posterior when the tripwire caught a tensor. */
 const TRIPPED = 'the model makes tensors';
+
+/**
+ * One particle of the lean runtime run to its end on a stream of its own:
+ * undefined when it made no tensor, {@link TRIPPED} when it did, or why the
+ * lean runtime gave up (the caller holds a ledger).
+ */
+async function leanProbe<A extends unknown[]>(m: Model<A, unknown>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<string | undefined> {
+  const wire = setTensorTripwire();
+  const pace = new Pacer(options.signal);
+  try {
+    const p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), pace, wire);
+    while (p.status !== 'done' && !p.rejected) await p.advance(m as unknown as Model<unknown[], unknown>, args);
+    return wire.tripped ? TRIPPED : undefined;
+  } catch (err) {
+    if (wire.tripped) return TRIPPED;
+    if (err instanceof LeanGiveUp) return err.why;
+    throw err;
+  } finally {
+    wire.clear();
+  }
+}
 
 /** Why the lean runtime is not even tried, or undefined. */
 function leanRefusal(m: { readonly handlers: readonly unknown[] }, options: Omit<SMCProgramOptions, 'method'>): string | undefined {
