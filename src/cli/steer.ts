@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../backend/select.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../steer/lm/cached.js';
 import { AutomatonPotential } from '../steer/lm/potentials/automaton.js';
+import { CharRegex, RegexSyntaxError } from '../steer/lm/regex.js';
 import { AWRSSampler } from '../steer/lm/samplers/awrs.js';
 import { DirectSampler } from '../steer/lm/samplers/direct.js';
 import { LocallyOptimalSampler } from '../steer/lm/samplers/locally-optimal.js';
@@ -185,6 +186,12 @@ export async function steerMain(argv: readonly string[], io: CliIO): Promise<voi
   const samplers: Record<string, () => TokenSampler> = { optimal: () => new LocallyOptimalSampler(), direct: () => new DirectSampler(), awrs: () => new AWRSSampler() };
   const make = samplers[values.sampler ?? 'optimal'];
   if (!make) throw new UsageError(`steer: --sampler must be one of ${Object.keys(samplers).join(', ')}, got ${values.sampler}`);
+  try {
+    new CharRegex(pattern); // a usage error before any model is loaded (was: a RegexSyntaxError stack trace, exit 1)
+  } catch (err) {
+    if (err instanceof RegexSyntaxError) throw new UsageError(`steer: --pattern: ${err.message}`);
+    throw err;
+  }
   await initBackend();
   const base = loadTransformerLM(values.model ?? 'kjv-char');
   try {

@@ -33,6 +33,8 @@ import { NoSatisfyingStringError, smcSteer, type SteerOptions } from '../../src/
 import { ExactTwist } from '../../src/steer/lm/smc/twist.js';
 import { particleFilterSteps, particleGibbsSteps, type ReferencePath } from '../../src/steer/lm/scaling/index.js';
 import { smcSteerK } from '../../src/steer/lm/smc/smc-steer.js';
+import { steerMain } from '../../src/cli/steer.js';
+import { UsageError } from '../../src/cli/args.js';
 import type { StepRewardModel } from '../../src/steer/lm/scaling/types.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
@@ -375,6 +377,13 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
     await expect(smcSteer({ lm: markov, sampler: undefined as never, particles: 4, seed: 1 })).rejects.toThrow(/sampler must be a TokenSampler/);
     const never = new BooleanPotential(abc, { complete: () => false }, 'never-true');
     await expect(smcSteer({ lm: markov, potential: never, sampler: new DirectSampler(), particles: 4, seed: 1, onEmpty: 'bogus' as never })).rejects.toThrow(/onEmpty must be 'throw' or 'empty', got "bogus"/);
+  });
+
+  it('tyche steer: a malformed --pattern is a usage error naming the option (was: a RegexSyntaxError stack trace, exit 1)', async () => {
+    const sink = { write: () => true };
+    const run = steerMain(['--pattern', '(a', '--particles', '2', '--max-tokens', '2'], { stdout: sink, stderr: sink });
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(steerMain(['--pattern', '(a'], { stdout: sink, stderr: sink })).rejects.toThrow(/steer: --pattern: regex "\(a": missing "\)"/);
   });
 
   it('an AbortSignal stops a long steering run within a token step, with the signal\'s reason', async () => {
