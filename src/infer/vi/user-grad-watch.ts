@@ -67,7 +67,7 @@ export class UserGradWatch {
     this.waiting = [];
   }
 
-  /** Stop watching (the launches seen so far are kept for {@link failures}). */
+  /** Stop watching (the launches seen so far are kept for `failures`). */
   close(): void {
     this.stop?.();
     this.stop = undefined;
