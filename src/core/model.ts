@@ -387,7 +387,16 @@ class Execution<A extends unknown[], R> {
       if (observed) d = fitObserved(full, d, observedValue);
       const msg = this.newMessage('sample', full, observedValue, observed, options);
       msg.dist = d;
-      const pending = this.apply(msg, (m) => this.fillSample(m));
+      // a site a handler made observed (`condition`) is checked against its data's shape as `observe` checks it
+      const pending = this.apply(
+        msg,
+        observed
+          ? (m) => this.fillSample(m)
+          : (m) => {
+              if (m.observed && m.value !== undefined) fitObserved(full, m.dist as Distribution, m.value);
+              this.fillSample(m);
+            },
+      );
       return pending ? pending.then(() => guardArithmetic(msg.value as Value, full), (err: unknown) => Promise.reject(this.effectError(err))) : Promise.resolve(guardArithmetic(msg.value as Value, full));
     } catch (err) {
       return Promise.reject(this.effectError(err));
