@@ -459,6 +459,8 @@ describe('diffusion: FK steering against closed forms on the analytic mixture', 
     await expect(St.fkSteering(MODEL, { ...base, lambda: Number.NaN })).rejects.toThrow(/lambda/);
     const throwing: St.Reward = { name: 'flaky', evaluate: () => { throw new Error('GPU fell off'); } };
     await expect(St.fkSteering(MODEL, { ...base, reward: throwing })).rejects.toThrow(/reward "flaky" threw at step \d+.*GPU fell off/);
+    const impossible: St.Reward = { name: 'impossible', evaluate: (x) => new Float64Array(x.shape[0]!).fill(-Infinity) };
+    await expect(St.fkSteering(MODEL, { ...base, reward: impossible })).rejects.toThrow(/reward "impossible" gives every particle weight zero/);
     const nan: St.Reward = { name: 'nan-at-3', evaluate: (x) => Float64Array.from({ length: x.shape[0]! }, (_, i) => (i === 3 ? Number.NaN : 0)) };
     await expect(St.fkSteering(MODEL, { ...base, reward: nan })).rejects.toThrow(/reward "nan-at-3" returned NaN for particle 3/);
     const controller = new AbortController();

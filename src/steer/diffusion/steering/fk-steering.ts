@@ -33,6 +33,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ZeroDensityError } from '../../../core/errors.js';
 import type { Rng } from '../../../core/rng.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
@@ -287,6 +288,10 @@ export async function fkSteering(model: DiffusionModel, options: FkRunOptions): 
     onStep: options.onStep
       ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, ess: info.ess, logZ: info.logZ, resampled: info.resampled, x: info.state.x })
       : undefined,
+  }).catch((err: unknown) => {
+    // name the reward (was only "SMC step 0: every particle has zero weight")
+    if (err instanceof ZeroDensityError) throw new ZeroDensityError(`fkSteering(model "${model.name}"): reward "${options.reward.name}" gives every particle weight zero (${err.message}); no particle has positive density under p(x0)·exp(λ r(x0)) — is the reward -Infinity everywhere the model samples?`);
+    throw err;
   });
   return {
     ...particleRunResult(res, counters.evaluations),
