@@ -15,7 +15,8 @@
  * 2. VI with a user `tf.customGrad` surrogate gradient on the tfjs path (`compile: false`): refused
  *    with the compiled path's words (the first run's ops are checked by `infer/vi/user-grad-watch.ts`);
  *    `surrogateGradients: true` fits and warns; the true gradient passes. Control: the fit the check
- *    prevents (the straight-through clip's mean 1.95 against the true gradient's 1.07).
+ *    prevents (the straight-through clip's mean 1.95 against the true gradient's 1.07). SVGD, which
+ *    only runs on tfjs and follows gradients too, had no check at all (2.05 against 1.09): now the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi as vitest } from 'vitest';
@@ -159,5 +160,15 @@ describe('VI refuses a surrogate tf.customGrad gradient on the tfjs path too', (
     // the control: what the refused fit would have given (posterior sd ~0.6; the guide means are 0.9 apart)
     expect(allowed.moments('a').mean - honest.moments('a').mean).toBeGreaterThan(0.5);
     vitest.restoreAllMocks();
+  }, 30_000);
+
+  it('SVGD (always on the tfjs path) refuses it too, unless surrogateGradients: true; control: its particles at 2.05 against 1.09', async () => {
+    const svgdFit = { method: 'svgd' as const, particles: 50, steps: 300, seed: 1 };
+    await expect(infer(withOp(clipStraightThrough), svgdFit)).rejects.toThrow(/^svgd: tf.customGrad op \(run on tfjs in float32\): its gradFunc disagrees with central differences.*surrogateGradients: true/);
+    const allowed = await infer(withOp(clipStraightThrough), { ...svgdFit, surrogateGradients: true });
+    expect(allowed.warnings.some((w) => /tf.customGrad op .*surrogate gradient \(surrogateGradients: true\)/.test(w))).toBe(true);
+    const honest = await infer(withOp(clipTrue), svgdFit);
+    expect(honest.warnings).toEqual([]);
+    expect(allowed.moments('a').mean - honest.moments('a').mean).toBeGreaterThan(0.5);
   }, 30_000);
 });

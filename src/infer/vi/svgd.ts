@@ -30,6 +30,8 @@ import { type Draw, Posterior } from '../posterior.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { constrainDraws } from './autoguide.js';
 import { unstackDraws } from './guide.js';
+import { UserGradWatch } from './user-grad-watch.js';
+import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 
 /** The RBF bandwidth by the median heuristic for n points of dimension d (row-major), at least 1e-8. */
 export function medianBandwidth(x: Float64Array, n: number, d: number): number {
@@ -137,6 +139,13 @@ export interface SVGDOptions extends CommonOptions {
   readonly init?: 'uniform' | 'prior';
   /** Evaluate all particles with one batched model run: true, false, or `'auto'` (default). */
   readonly vectorize?: boolean | 'auto';
+  /**
+   * Allow a user `tf.customGrad` op whose gradient is not its value's
+   * derivative (checked at the first evaluation, as VI does): the particles
+   * move along the gradient they are given, so by default (`false`) such an
+   * op is an error naming it; `true` runs anyway and the posterior warns.
+   */
+  readonly surrogateGradients?: boolean;
   /** Called after each step. */
   readonly onStep?: (p: { step: number; steps: number; meanLogDensity: number }) => void;
   /** Stops the run: the promise rejects with the signal's reason. */
@@ -182,14 +191,39 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
   const d = layout.dim;
   const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed);
-  const { target, vectorized } = await particleTarget(m, args, layout, n, x, options.vectorize ?? 'auto');
+  // the user tf.customGrad ops of the first evaluation are checked after it (user-grad-watch.ts)
+  let userGrads: UserGradWatch | undefined = new UserGradWatch();
+  let surrogates: string[] = [];
+  const settle = (): void => {
+    if (!userGrads) return;
+    surrogates = userGrads.failures().map(describeUserGradFailure);
+    userGrads = undefined;
+    if (surrogates.length > 0 && options.surrogateGradients !== true) {
+      throw new TycheError(`svgd: ${surrogates[0]}; the particles move along the gradient they are given, so they would be silently biased. Fix gradFunc, or pass surrogateGradients: true to run with it anyway (the posterior then warns)`);
+    }
+  };
+  let probe: Awaited<ReturnType<typeof particleTarget>>;
+  try {
+    probe = await particleTarget(m, args, layout, n, x, options.vectorize ?? 'auto');
+  } catch (err) {
+    userGrads.close();
+    throw err;
+  }
+  const { target, vectorized } = probe;
   const stepper = options.optimizer === 'coin' ? coinStepper() : adagradStepper(options.lr ?? 0.05);
   if (options.optimizer !== undefined && options.optimizer !== 'coin' && options.optimizer !== 'adagrad') throw new Error(`svgd: unknown optimizer "${String(options.optimizer)}"; use 'adagrad' or 'coin'`);
   const history = new Float64Array(steps);
   const pace = new Pacer(options.signal);
   for (let t = 0; t < steps; t++) {
     if (pace.due()) await pace.pause();
-    const { logp, grad } = await target(x);
+    let answer: Awaited<ReturnType<typeof target>>;
+    try {
+      answer = await target(x);
+    } finally {
+      userGrads?.close();
+    }
+    settle();
+    const { logp, grad } = answer;
     let mean = 0;
     for (let i = 0; i < n; i++) mean += logp[i]! / n;
     history[t] = mean;
@@ -207,12 +241,14 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const particles: Draw<R>[] = unstackDraws(Object.fromEntries(Object.entries(stacked).filter(([a]) => fixed.has(a))), n).map((values) => ({ values, returnValue: undefined as R, logWeight: 0 }));
   tf.dispose(Object.values(stacked));
   const draws = await completeDraws(m, args, layout, (i) => x.subarray(i * d, (i + 1) * d), particles, { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
-  return new Posterior({ method: 'svgd', draws, model: m, args, diagnostics: { meanLogDensity: history, vectorized, names: layout.names } });
+  settle(); // steps: 0
+  const warnings = surrogates.map((w) => `${w}: the particles followed this surrogate gradient (surrogateGradients: true), so they are biased towards where that gradient leads`);
+  return new Posterior({ method: 'svgd', draws, model: m, args, diagnostics: { meanLogDensity: history, vectorized, names: layout.names }, ...(warnings.length > 0 ? { warnings } : {}) });
 }
 
 registerEngine<SVGDOptions>({
   name: 'svgd',
-  options: ['particles', 'steps', 'optimizer', 'lr', 'bandwidth', 'init', 'vectorize', 'onStep', 'signal'],
+  options: ['particles', 'steps', 'optimizer', 'lr', 'bandwidth', 'init', 'vectorize', 'surrogateGradients', 'onStep', 'signal'],
   description: 'Stein variational gradient descent (RBF kernel, median bandwidth), with AdaGrad or learning-rate-free coin betting',
   run: (m, options, args) => svgd(m, options, args),
 });
