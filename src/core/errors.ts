@@ -50,7 +50,7 @@ export class ModelCodeError extends TycheError {
    * @param cause - what the model's code threw
    */
   constructor(readonly modelName: string, readonly afterSite: string | undefined, cause: unknown) {
-    super(`model "${modelName}" threw ${whereIn(afterSite)}: ${describeError(cause)}${numberDrawHint(cause)}`, { cause });
+    super(`model "${modelName}" threw ${whereIn(afterSite)}: ${describeError(cause)}${numberDrawHint(cause)}${disposedTensorHint(cause)}`, { cause });
     this.name = 'ModelCodeError';
   }
 }
@@ -150,6 +150,19 @@ export function rejectsPoint(err: unknown): boolean {
 
 function whereIn(afterSite: string | undefined): string {
   return afterSite === undefined ? 'before its first site' : `after site "${afterSite}"`;
+}
+
+/** What tfjs throws on a freed tensor: an op reading its data (`...(reading 'backend')`), or a method of it. */
+const DISPOSED_TENSOR = /^Cannot read properties of undefined \(reading 'backend'\)$|^Tensor is disposed\.?$/;
+
+/**
+ * The way out when the model used a tensor that was freed: the tensors a
+ * model makes while it runs are freed when that run ends, so one kept for
+ * later runs (cached in an outer variable or object) is gone by the next run.
+ */
+function disposedTensorHint(err: unknown): string {
+  if (!(err instanceof Error) || !DISPOSED_TENSOR.test(err.message)) return '';
+  return ' (a tensor used here was freed: the tensors a model makes while it runs are freed when that run ends, so a tensor kept for later runs, e.g. cached in a variable or object outside the model, must be made outside the model, or wrapped in tf.keep)';
 }
 
 /** A tensor method called on something that is not a tensor (`mu.dataSync is not a function`). */
