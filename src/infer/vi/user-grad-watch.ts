@@ -7,7 +7,8 @@
  * straight-through clip, say) unless `surrogateGradients: true`. Where the
  * model compiles, the recorder sees each op and `gradient-check.ts` checks
  * it; on the tfjs path (`compile: false`, or a model that does not compile)
- * nothing recorded the ops, so VI watches the model's first run: every
+ * nothing recorded the ops (SVGD always runs there), so VI and SVGD watch
+ * the model's first run: every
  * top-level launch of an op made after tyche was imported is kept with its
  * input values and the site it ran at, and after the run (outside any
  * gradient tape) each is checked by the same central differences, at the
