@@ -153,8 +153,14 @@ describe('LM steering against enumeration (Markov LM, at most 5 tokens)', () => 
     const wrongCritic: Potential = { name: 'a-lover', vocab: abc, prefix: aScore, complete: aScore };
     const critPhi = (s: string): number => 1.5 * (s.match(/a/g)?.length ?? 0);
     const planted = exactOf(strings, (s) => gate(match)(s) + critPhi(s), startsB);
-    for (const [name, critic] of [['exact twist', exactTwist], ['a-loving critic', wrongCritic]] as const) {
-      const got = await steerRuns({ lm: markov, potential: new AutomatonPotential(abc, PATTERN), critic, sampler: new DirectSampler(), particles: 8, maxTokens: MAX }, 200, startsB, `twist-${name}`);
+    const configs = [
+      ['exact twist', exactTwist, new DirectSampler(), 0.5],
+      ['a-loving critic', wrongCritic, new DirectSampler(), 0.5],
+      // the critic removed at a forced EOS (maxTokens) under the locally optimal proposal, resampling every step
+      ['a-loving critic, locally optimal, ESS 1', wrongCritic, new LocallyOptimalSampler(), 1],
+    ] as const;
+    for (const [name, critic, sampler, essThreshold] of configs) {
+      const got = await steerRuns({ lm: markov, potential: new AutomatonPotential(abc, PATTERN), critic, sampler, essThreshold, particles: 8, maxTokens: MAX }, 200, startsB, `twist-${name}`);
       expectExact(got, right, planted, `markov/${name}`);
     }
   });
