@@ -441,6 +441,22 @@ describe('diffusion: FK steering against closed forms on the analytic mixture', 
     expect(bad.pass, bad.summary).toBe(false);
   });
 
+  it('other potentials, intervals, windows and soft rewards target the same tilt: max/interval 5, rt/window [0.2, 0.8], add/x0Samples 4', async () => {
+    const configs: Partial<St.FkRunOptions>[] = [
+      { potential: 'max', interval: 5 },
+      { potential: 'rt', window: [0.2, 0.8] },
+      { potential: 'add', x0Samples: 4 },
+    ];
+    for (const c of configs) {
+      const runs = await fkRuns(`quad-${c.potential}`, c);
+      const good = checkWeightedRuns(runs, 2, mixtureStatistics(tilted(0.5)));
+      const bad = checkWeightedRuns(runs, 2, mixtureStatistics(tilted(0.25)));
+      if (process.env.TYCHE_REPORT) console.log(`fk quadratic ${JSON.stringify(c)}: ${good.summary}; planted λ/2: ${bad.summary}`);
+      expect(good.pass, `${JSON.stringify(c)}: ${good.summary}`).toBe(true);
+      expect(bad.pass, `${JSON.stringify(c)} planted: ${bad.summary}`).toBe(false);
+    }
+  });
+
   it('a zero reward reproduces the unsteered sampler: equal weights, no resampling, the base mixture; planted: the same check rejects a DDPM with a wrong posterior mean', async () => {
     const runs: WeightedRun[] = [];
     for (let r = 0; r < 10; r++) {
