@@ -268,7 +268,7 @@ describe('deterministic sites and posterior predictive runs at new arguments', (
     }
     const post = await infer(reg, { method: 'importance', particles: 5000, seed: 5 }, x, y);
     const n = 1500;
-    const pred = await post.predictive(n, { seed: 6, args: [[10], undefined] });
+    const pred = await post.predictive(n, { seed: 6, args: [[10], undefined] as never });
     const ys = pred.map((p) => toNumber(p.values.y as never));
     expect(pred.every((p) => (p.values.yhat as tf.Tensor).shape[0] === 1)).toBe(true);
     const mean = ys.reduce((a, b) => a + b, 0) / n;
