@@ -381,6 +381,9 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
     await expect(smcSteer({ lm: markov, potential: 'no-e' as never, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/potential must be a Potential .* got "no-e"/);
     await expect(smcSteer({ lm: markov, critic: {} as never, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/critic must be a Potential/);
     await expect(smcSteer({ lm: markov, sampler: undefined as never, particles: 4, seed: 1 })).rejects.toThrow(/sampler must be a TokenSampler/);
+    // a JS potential returning the string '0' (was reported as "returned 0", which reads like a valid number)
+    const stringy: Potential = { name: 'stringy', vocab: abc, prefix: () => '0' as never, complete: () => 0 };
+    await expect(smcSteer({ lm: markov, potential: stringy, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/"stringy".*returned string "0"/);
     const never = new BooleanPotential(abc, { complete: () => false }, 'never-true');
     await expect(smcSteer({ lm: markov, potential: never, sampler: new DirectSampler(), particles: 4, seed: 1, onEmpty: 'bogus' as never })).rejects.toThrow(/onEmpty must be 'throw' or 'empty', got "bogus"/);
   });

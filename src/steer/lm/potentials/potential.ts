@@ -59,7 +59,7 @@ export interface Potential {
 /** Check a log-weight a potential returned; NaN or a non-number is an error naming the potential. */
 export function checkLogWeight(p: Potential, value: unknown, what: string, x: readonly number[]): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value === Infinity) {
-    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) returned ${String(value)} (expected a finite number or -Infinity)`);
+    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) returned ${typeof value === 'number' ? String(value) : `${typeof value} ${JSON.stringify(value)}`} (expected a finite number or -Infinity)`);
   }
   return value;
 }
