@@ -78,6 +78,10 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   const modelObj = m instanceof Model ? m : new Model(m);
   if (options === null || typeof options !== 'object') throw new TycheError('infer: options must be an object with a `method`');
   const engine = engines.get(options.method);
+  if (!engine && options.method === undefined) {
+    // tyche has no default engine: the right one depends on the model (discrete, continuous, both)
+    throw new TycheError(`infer: options need a method, e.g. { method: 'nuts' } (continuous latents), 'enumerate' (finite discrete), 'hmc-gibbs' (both); available: ${[...engines.keys()].join(', ')}`);
+  }
   if (!engine) {
     throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
   }

@@ -278,3 +278,12 @@ describe('deterministic sites and posterior predictive runs at new arguments', (
     expect(Math.abs(mean - 3 * bMean) / se).toBeGreaterThan(4);
   });
 });
+
+describe('infer without a method (a newcomer expecting a default)', () => {
+  it('says a method is needed and which fits which model, not \'unknown method "undefined"\'', async () => {
+    const m = model(async ({ sample }) => {
+      await sample('z', Bernoulli(0.5));
+    }) as AnyModel;
+    await expect(infer(m, {} as never)).rejects.toThrow(/^infer: options need a method, e\.g\. \{ method: 'nuts' \}.*'enumerate' \(finite discrete\), 'hmc-gibbs' \(both\); available: .*enumerate/);
+  });
+});
