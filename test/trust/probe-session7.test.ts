@@ -294,6 +294,20 @@ describe('step particle filter (scaling/) against enumeration', () => {
     }
   });
 
+  it('a reward tilt exp(r(x)/β) by a link function (β = 0.25): E[Ẑ] = E_LM[exp(r/β)]; planted: β = 1', async () => {
+    const beta = 0.25;
+    const all = await enumerateStrings(lm, T);
+    const tilt = (b: number) => all.reduce((a, s) => a + Math.exp(s.tokens.length < T ? s.logp : s.logPrefix) * Math.exp(reward(s.text) / b), 0);
+    const z: number[] = [];
+    for (let r = 0; r < 600; r++) {
+      const res = await particleFilterSteps(lm, prm, '', { particles: 6, seed: `link-${r}`, maxTokens: T, maxSteps: T, link: (p) => p / beta });
+      z.push(Math.exp(res.logZ!));
+    }
+    if (process.env.TYCHE_REPORT) console.log(`pf link r/β: z ${zOf(z, tilt(beta)).toFixed(2)}, planted β = 1 z ${zOf(z, tilt(1)).toFixed(2)}`);
+    expect(Math.abs(zOf(z, tilt(beta)))).toBeLessThan(4);
+    expect(Math.abs(zOf(z, tilt(1)))).toBeGreaterThan(4);
+  });
+
   it('ePF (tempered resampling, T up to 3) on top of a temperature-3 proposal keeps E[Ẑ] = E_LM[r]; planted: the tempered expectation', async () => {
     const right = expectedReward(await enumerateStrings(lm, T));
     const planted = expectedReward(await enumerateStrings(lm, T, { temperature: 3 }));
