@@ -21,7 +21,7 @@
  * machine it is the steadier figure (wall time then includes waiting).
  * "compiled" says whether the log density ran as a compiled float64 trace
  * (the `compile: 'auto'` default keeps it only where it is faster than tfjs;
- * the reason is printed otherwise). "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS + 1/ESS_ref))
+ * the reason is printed otherwise). "max |z|" is the largest |mean - reference| / (sd sqrt(1/ESS_basic + 1/ESS_ref))
  * against the long Stan runs in reference_stan.json (a sanity check).
  *
  * The correlated regressions of posteriordb (earnings ~ height, kidiq, nes2000;
@@ -58,7 +58,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/select.js';
-import { essBulk } from '../src/diagnostics/ess.js';
+import { essBasic, essBulk } from '../src/diagnostics/ess.js';
 import { Normal, infer, model } from '../src/index.js';
 import type { Model } from '../src/core/model.js';
 import type { HMCDiagnostics } from '../src/infer/mcmc/hmc-engine.js';
@@ -262,9 +262,10 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
     const key = w.rename(name);
     if (ref && ref.mean[key] !== undefined) {
       const m = post.moments(name).mean;
-      // the reference's own Monte Carlo error counts too (its note gives its minimum bulk ESS)
+      // the MCSE of a mean takes the basic ESS (the bulk ESS is of ranks); the reference's own Monte Carlo
+      // error counts too (its note gives its minimum bulk ESS)
       const refEss = ref.ess ?? Infinity;
-      maxZ = Math.max(maxZ, Math.abs(m - ref.mean[key]!) / (ref.sd[key]! * Math.sqrt(1 / e + 1 / refEss)));
+      maxZ = Math.max(maxZ, Math.abs(m - ref.mean[key]!) / (ref.sd[key]! * Math.sqrt(1 / essBasic(chainsOf) + 1 / refEss)));
     }
   }
   const rows = post.summary().rows;
