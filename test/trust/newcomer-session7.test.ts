@@ -287,3 +287,18 @@ describe('infer without a method (a newcomer expecting a default)', () => {
     await expect(infer(m, {} as never)).rejects.toThrow(/^infer: options need a method, e\.g\. \{ method: 'nuts' \}.*'enumerate' \(finite discrete\), 'hmc-gibbs' \(both\); available: .*enumerate/);
   });
 });
+
+describe('VI on posteriordb arma11 at its defaults', () => {
+  // KNOWN BUG (not fixed here, src/infer/vi/svi.ts): at seed 3 VI stops at step 0. Its one draw of the first step lands
+  // where the MA recursion overflows (the AutoNormal starts at the probe's prior draw), the loss is Infinity at step 0,
+  // svi.step throws a ZeroDensityError, and infer's explanation re-runs the model from the prior and reports that run's
+  // error instead: 'Normal: parameter loc must be finite, got tensor of shape [200] (in model "arma11", after site
+  // "sigma")', which does not say that VI's first draw was rejected. Stan's ADVI drops rejected draws (it stops only when
+  // all of its ELBO draws fail). Seeds 1, 2, 4, 5, 6 run, and their diagnostics tell the truth: 2 and 6 are far off
+  // (theta 6.1 and 14.5 reference sds) and warned by k-hat 2.18 and 20.6; 1, 4, 5 are within 0.6 sds, each with a
+  // location warning. Reproduce: `npx tsx` a script calling infer(arma11, { method: 'vi', seed: 3 }, armaData).
+  it.skip('VI (seed 3) runs, or stops with an error saying its first draws were rejected', async () => {
+    const post = await infer(arma11 as AnyModel, { method: 'vi', seed: 3 }, armaData as never);
+    expect(post.size).toBeGreaterThan(0);
+  });
+});
