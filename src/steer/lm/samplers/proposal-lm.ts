@@ -45,12 +45,15 @@ export class ProposalLMSampler implements TokenSampler {
    * top-p cut it, or the proposal LM gives it probability 0): no importance
    * weight can restore such a token, so the run would silently target a
    * different distribution (PROBE session 7: top-k 2 of 4 gave a mean Ẑ 244
-   * standard errors below Z). The potential is asked only about the cut tokens.
+   * standard errors below Z). The potential's row is asked for only when the
+   * proposal cuts a token the LM allows (one call for the whole row).
    */
   private async checkSupport(ctx: TokenContext, q: Float64Array): Promise<void> {
+    let local: Float64Array | null = null;
     for (let y = 0; y < q.length; y++) {
       if (q[y] !== -Infinity || ctx.lmRow[y] === -Infinity) continue;
-      if ((await ctx.local.token(y)) === -Infinity) continue;
+      local ??= await ctx.local.row();
+      if (local[y] === -Infinity) continue;
       throw new Error(
         `${this.name}: the proposal cannot draw token ${y} (${JSON.stringify(ctx.local.vocab.tokenText(y))}) after ${ctx.generated.length} generated tokens, but the target gives it probability > 0 — importance weights cannot correct for a cut support (top-k / top-p options cut tokens; use temperature, or a proposal that covers the target)`,
       );
