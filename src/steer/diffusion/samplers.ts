@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
+import { Pacer } from '../../infer/pace.js';
 import { type DiffusionModel, checkState, denoise } from './model.js';
 import { type Prediction, convertPrediction } from './parametrisation.js';
 import { checkTime, diffusionSquared, driftCoefficient, timeGrid } from './schedules.js';
@@ -383,6 +384,8 @@ export interface DiffusionSampleResult {
 /** Run a sampler from noise to data. */
 export async function sampleDiffusion(model: DiffusionModel, options: DiffusionSampleOptions = {}): Promise<DiffusionSampleResult> {
   const sampler = options.sampler ?? ddpm();
+  // yields to the event loop every few ms (a step on the cpu backend never does) and rejects with the signal's reason
+  const pace = new Pacer(options.signal);
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
   const sch = model.schedule;
@@ -408,7 +411,7 @@ export async function sampleDiffusion(model: DiffusionModel, options: DiffusionS
   try {
     await snap(0);
     for (let i = 0; i + 1 < times.length; i++) {
-      if (options.signal?.aborted) throw options.signal.reason ?? new Error(`${caller}: aborted`);
+      await pace.tick();
       const out = await samplerStep(sampler, { model, x, t: times[i]!, s: times[i + 1]!, cond: options.cond, step: i, checkFinite: options.checkFinite }, rng);
       evaluations += out.evaluations;
       try {

@@ -8,6 +8,7 @@
  * @module
  */
 import { type Rng, rngFrom } from '../../core/rng.js';
+import { Pacer } from '../../infer/pace.js';
 import { argmaxRow, sampleToken } from './sampling.js';
 import { type KVCache, type LanguageModel, isIncremental } from './types.js';
 
@@ -67,6 +68,8 @@ export function topK(row: ArrayLike<number>, k: number): [number, number][] {
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
   const rng = rngFrom(options.rng ?? 0);
+  // yields to the event loop every few ms (a fast LM never would) and rejects with the signal's reason, as every engine does
+  const pace = new Pacer(options.signal);
   const temp = options.temperature ?? 1;
   const n = prompts.length;
   const toks: number[][] = prompts.map(() => []);
@@ -87,7 +90,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
   let active = Array.from({ length: n }, (_, i) => i);
   try {
     for (let step = 0; step < maxTokens && active.length > 0; step++) {
-      if (options.signal?.aborted) throw new Error(`generate (${lm.name}): aborted`);
+      await pace.tick();
       const next: number[] = [];
       for (const [j, i] of active.entries()) {
         const row = rows[j]!;

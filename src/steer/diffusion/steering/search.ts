@@ -85,6 +85,8 @@ export async function sampleAlongNoise(
   model: DiffusionModel,
   o: { sampler: Sampler; times: readonly number[]; noise: tf.Tensor; cond?: tf.Tensor; signal?: AbortSignal; keep?: readonly number[] },
 ): Promise<{ x: tf.Tensor; evaluations: number; frames: Frame[] }> {
+  // yields to the event loop every few ms (a step on the cpu backend never does) and rejects with the signal's reason
+  const pace = new Pacer(o.signal);
   const S = o.times.length - 1;
   const [n, blocks] = o.noise.shape;
   if (blocks !== S + 1) throw new Error(`sampleAlongNoise(model "${model.name}"): noise has ${blocks} blocks for ${S} steps (need steps + 1: the initial noise and one per step)`);
@@ -102,7 +104,7 @@ export async function sampleAlongNoise(
   try {
     await snap(0);
     for (let l = 0; l < S; l++) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error(`sampleAlongNoise(model "${model.name}"): aborted`);
+      await pace.tick();
       const z = block(l + 1);
       try {
         const out = await samplerStep(o.sampler, { model, x, t: o.times[l]!, s: o.times[l + 1]!, cond: o.cond, step: l, checkFinite: false }, unused, z);

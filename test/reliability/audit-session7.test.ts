@@ -1,0 +1,337 @@
+/**
+ * Session-7 audit (default tier): the matrix of every public engine and
+ * steering entry point (audit-session7-cases.ts) against the house rules.
+ *
+ * 1. Abort: a run sized to last far longer is aborted 50 ms in from a timer
+ *    (not from its own callback: the loop must yield to the event loop); it
+ *    must reject with the signal's own reason within 1 s and leave no tensor
+ *    behind.
+ * 2. Leaks: two small runs, each result released as its TSDoc says, leave
+ *    `tf.memory().numTensors` where it was; long SMC and VI runs stay flat
+ *    while they run (sampled from their progress callbacks).
+ * 3. Bad input: the same bad input given to every entry point of a family
+ *    gives a message naming the argument or site (see the table at the end).
+ *
+ * Each check is shown failing once on a deliberately broken runner.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { ModelError } from '../../src/core/errors.js';
+import { type Ctx, Bernoulli, Normal, infer, model } from '../../src/index.js';
+import { Rng } from '../../src/core/rng.js';
+import * as Lm from '../../src/steer/lm/index.js';
+import * as D from '../../src/steer/diffusion/index.js';
+import { MIX } from '../steer/diffusion/fixtures.js';
+import { BAD_INPUTS, ENGINES, caseModel } from './bad-input-cases.js';
+import { vectorModel } from './abort-memory-cases.js';
+import { AUDIT_CASES, type AuditCase, prepareCases, release } from './audit-session7-cases.js';
+
+/** Delay before the abort, and the most the rejection may take after it. */
+const DELAY_MS = 50;
+const LATENCY_MS = 1000;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  prepareCases();
+});
+
+/** `class: message` of an error, for comparing across engines. */
+const describeErr = (err: unknown): string => (err === undefined ? 'no error' : `${(err as Error).constructor?.name}: ${(err as Error).message}`);
+
+/** What an abort did. */
+interface AbortOutcome {
+  /** `'AbortError'` when the run rejected with the signal's own reason, else what it did. */
+  readonly outcome: string;
+  /** Milliseconds from the moment the abort was due (start + delay) to the rejection: a loop that blocks the event loop delays the timer too, so this counts that. */
+  readonly lateMs: number;
+  /** Tensors alive after the rejection that were not before the run. */
+  readonly leaked: number;
+}
+
+/** Start a long run, abort it from a timer `DELAY_MS` in, and see how it ended. */
+async function abortRun(run: (signal: AbortSignal) => Promise<unknown>): Promise<AbortOutcome> {
+  const ac = new AbortController();
+  const before = tf.memory().numTensors;
+  const start = performance.now();
+  const timer = setTimeout(() => ac.abort(), DELAY_MS);
+  let outcome: string;
+  try {
+    release(await run(ac.signal));
+    outcome = 'finished before the abort';
+  } catch (err) {
+    outcome = err === ac.signal.reason ? 'AbortError' : describeErr(err);
+  }
+  const lateMs = performance.now() - start - DELAY_MS;
+  clearTimeout(timer);
+  return { outcome, lateMs, leaked: tf.memory().numTensors - before };
+}
+
+/** Live tensors before and after two small runs (results released). */
+async function leakCase(c: AuditCase): Promise<{ before: number; after: number }> {
+  const warm = await c.run(undefined, 'small'); // first run: one-off caches (compiled kernels, backends) may stay
+  release(warm);
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 2; k++) release(await c.run(undefined, 'small'));
+  return { before, after: tf.memory().numTensors };
+}
+
+/**
+ * Entry points whose abort is known to fail, with the bug (reported, not fixed here: the file belongs to another engineer).
+ */
+const KNOWN_ABORT_BUGS: Record<string, string> = {
+  // hmc-engine.ts initialPoints: the prior draw of each chain (`execute(model, ...)`) keeps its trace's tensors (one per chain here); in every run, not only on abort
+  'infer: nuts (init: prior, compile: false)': 'init: prior leaks the prior trace of each chain',
+  // program.ts leanProbe (2a9c1b6): one lean particle is first run to its end to see whether the model makes tensors; on a
+  // long program that run never yields to the event loop, so a timer's abort never lands (and a stream of 1e9 observations never ends)
+  'infer: smc (batched: false, lean runtime)': 'the lean probe run cannot be aborted',
+  'infer: smc (resample-move)': 'the lean probe run cannot be aborted',
+};
+
+describe('1. abort: every entry point rejects with the signal\'s reason within 1 s of an abort from a timer, leaving no tensor', () => {
+  it.each(AUDIT_CASES.map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    if (KNOWN_ABORT_BUGS[c.name]) return;
+    const r = await abortRun((signal) => c.run(signal, 'large'));
+    expect(r).toEqual({ outcome: 'AbortError', lateMs: r.lateMs, leaked: 0 });
+    expect(r.lateMs).toBeLessThanOrEqual(LATENCY_MS);
+  });
+
+  it.skip.each(Object.keys(KNOWN_ABORT_BUGS))('known bug, %s', async (name) => {
+    const r = await abortRun((signal) => AUDIT_CASES.find((c) => c.name === name)!.run(signal, 'large'));
+    expect(r.leaked).toBe(0);
+  });
+
+  it('the check fails on a loop that blocks the event loop, on a run that rejects with its own error, and on one that leaks on abort', async () => {
+    const blocking = await abortRun(async (signal) => {
+      const end = performance.now() + LATENCY_MS + 300;
+      while (performance.now() < end); // one long unit of work that does not yield
+      await new Promise((r) => setTimeout(r, 0));
+      signal.throwIfAborted();
+    });
+    expect(blocking.outcome).toBe('AbortError');
+    expect(blocking.lateMs).toBeGreaterThan(LATENCY_MS);
+    const ownError = await abortRun(async (signal) => {
+      await new Promise((r) => setTimeout(r, DELAY_MS * 2));
+      if (signal.aborted) throw new Error('run: aborted');
+    });
+    expect(ownError.outcome).toBe('Error: run: aborted');
+    const kept: tf.Tensor[] = [];
+    const leaky = await abortRun(async (signal) => {
+      kept.push(tf.scalar(1));
+      await new Promise((r) => setTimeout(r, DELAY_MS * 2));
+      signal.throwIfAborted();
+    });
+    expect(leaky).toMatchObject({ outcome: 'AbortError', leaked: 1 });
+    tf.dispose(kept);
+  });
+});
+
+describe('2. leaks: numTensors after two small runs (results released) equals numTensors before', () => {
+  it.each(AUDIT_CASES.map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    if (KNOWN_ABORT_BUGS[c.name]) return;
+    const { before, after } = await leakCase(c);
+    expect(after - before).toBe(0);
+  });
+
+  it('the check fails on a run that keeps a tensor', async () => {
+    const kept: tf.Tensor[] = [];
+    const { before, after } = await leakCase({ name: 'planted', run: async () => kept.push(tf.scalar(1)) });
+    expect(after - before).toBe(2);
+    tf.dispose(kept);
+  });
+});
+
+// ---- 3. bad input: the same message from every engine ----
+
+/** A model that needs its data argument (a vector observation). */
+function needsData(engine: string) {
+  return model(async ({ sample, observe }: Ctx, data: { y: number[] }) => {
+    const z = await sample('z', engine === 'enumerate' ? Bernoulli(0.5) : Normal(0, 1));
+    await observe('y', Normal(z, 1).expand([data.y.length]), data.y);
+    return z;
+  }, { name: 'needs_data' });
+}
+
+/** The engines of the bad-input table plus the paths that landed since (each with small options). */
+const PATHS: Record<string, Record<string, unknown>> = {
+  ...Object.fromEntries(Object.entries(ENGINES).map(([e, o]) => [e, { method: e, ...o }])),
+  'smc batched': { method: 'smc', particles: 40, batched: true },
+  'smc lean': { method: 'smc', particles: 40, batched: false, lean: true },
+  'smc general': { method: 'smc', particles: 40, batched: false, lean: false },
+  'importance float64': { method: 'importance', particles: 40, compile: true },
+  'tempered compiled': { method: 'tempered', particles: 40, compile: true },
+  'nuts lowrank': { method: 'nuts', chains: 2, warmup: 20, samples: 20, massMatrix: 'lowrank' },
+  'hmc-gibbs prior init': { method: 'hmc-gibbs', chains: 1, warmup: 20, samples: 20, init: 'prior' },
+};
+
+/** The error of one run (undefined when it returned), its posterior freed. */
+async function errorOf(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    release(await run());
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+
+describe('3. bad input gives one message, naming the site or argument, from every engine and path', () => {
+  it('NaN in observed data and a missing model argument: the same class and message from every engine and path', async () => {
+    const byPath: Record<string, { nan: string; missing: string }> = {};
+    for (const [path, o] of Object.entries(PATHS)) {
+      const m = needsData(o.method as string);
+      const nan = await errorOf(() => infer(m, { seed: 1, ...o } as never, { y: [0.1, NaN, 0.3] }));
+      const missing = await errorOf(() => (infer as (...a: unknown[]) => Promise<unknown>)(m, { seed: 1, ...o }));
+      byPath[path] = { nan: describeErr(nan), missing: describeErr(missing) };
+    }
+    // compile: true (importance, tempered) reports a model error met while compiling as a TycheError "compile: true,
+    // but ... cannot be compiled: <the model's message>": the text is the same, the class (ModelError / ModelCodeError,
+    // with its address) is not (the compiled layer keeps only the message; reported)
+    const NOT_SAME_CLASS = new Set(['importance float64', 'tempered compiled']);
+    const nan = 'site "y": log density of Normal is NaN at value [0.10000000149011612, NaN, 0.30000001192092896] (check the parameters for NaN)';
+    const missing = `model "needs_data" threw after site "z": TypeError: Cannot read properties of undefined (reading 'y')`;
+    const problems: string[] = [];
+    for (const [path, r] of Object.entries(byPath)) {
+      if (NOT_SAME_CLASS.has(path)) {
+        if (!r.nan.startsWith('TycheError: ') || !r.nan.endsWith(nan)) problems.push(`${path} NaN data: ${r.nan}`);
+        if (!r.missing.startsWith('TycheError: ') || !r.missing.endsWith(missing)) problems.push(`${path} missing argument: ${r.missing}`);
+      } else {
+        if (r.nan !== `ModelError: ${nan}`) problems.push(`${path} NaN data: ${r.nan}`);
+        if (r.missing !== `ModelCodeError: ${missing}`) problems.push(`${path} missing argument: ${r.missing}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  // (not importance float64: the table's models compute in JS numbers, which compile: true refuses before it runs them)
+  it.each(Object.keys(PATHS).filter((p) => !(p in ENGINES) && p !== 'importance float64'))('the bad-input table on the new path %s: the same error class naming the site as the engines', async (path) => {
+    const o = PATHS[path]!;
+    const problems: string[] = [];
+    for (const c of BAD_INPUTS) {
+      const err = await errorOf(() => infer(caseModel(c, o.method as string), { seed: 1, ...o, ...(c.extraOptions ?? {}) } as never));
+      const msg = err instanceof Error ? err.message : String(err);
+      if (err === undefined) problems.push(`${c.name}: no error`);
+      else if (!c.mentions.every((s) => msg.includes(s))) problems.push(`${c.name}: message does not mention ${JSON.stringify(c.mentions)}: ${describeErr(err)}`);
+      else if (err instanceof ModelError && c.mentions.some((s) => s.startsWith('site "')) && err.address !== 'bad') problems.push(`${c.name}: names site ${err.address}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+// ---- 2b. long runs: numTensors flat while they run ----
+
+/** numTensors at each progress callback from step `from` on: one value when the run holds the count flat. */
+async function countsDuring(run: (report: (step: number) => void) => Promise<unknown>, from = 10): Promise<number[]> {
+  const counts: number[] = [];
+  release(await run((step) => step >= from && counts.push(tf.memory().numTensors)));
+  return [...new Set(counts)];
+}
+
+/** A program of T observations of a scalar (no tensor made by the model). */
+const scalarObs = (T: number) =>
+  model(async ({ sample, observe }: Ctx) => {
+    const mu = await sample('mu', Normal(0, 1));
+    for (let i = 0; i < T; i++) await observe(`y${i}`, Normal(mu, 1), 0.3);
+  }, { name: 'scalar_obs' });
+
+/** A program of T vector observations of a tensor latent (the engine makes every tensor: none in the model body). */
+const vectorObs = (T: number) =>
+  model(async ({ sample, observe }: Ctx) => {
+    const v = await sample('v', Normal(0, 1).expand([4]));
+    for (let i = 0; i < T; i++) await observe(`y${i}`, Normal(v, 1), [0.3, 0.1, -0.2, 0.5]);
+  }, { name: 'vector_obs' });
+
+const DIFF_MODEL = MIX.model(D.vpLinear(), 'epsilon');
+
+/** A run that reports its steps to `cb`. */
+type Reporting = (cb: (step: number) => void) => Promise<unknown>;
+
+const FLAT_RUNS: [string, Reporting][] = [
+  ['vi, 600 steps', (cb: (s: number) => void) => infer(vectorModel, { method: 'vi', steps: 600, samples: 10, seed: 1, onStep: (p: { step: number }) => cb(p.step) })],
+  ['svgd, 300 steps', (cb: (s: number) => void) => infer(vectorModel, { method: 'svgd', particles: 8, steps: 300, seed: 1, onStep: (p: { step: number }) => cb(p.step) })],
+  ['smc lean runtime, 300 observations', (cb: (s: number) => void) => infer(scalarObs(300), { method: 'smc', particles: 100, batched: false, seed: 1, onStep: (p: { step: number }) => cb(p.step) })],
+  ['fkSteering, 200 steps', (cb: (s: number) => void) => D.fkSteering(DIFF_MODEL, { reward: D.linearReward([1, 0]), lambda: 1, particles: 32, steps: 200, seed: 1, onStep: (i: { step: number }) => cb(i.step) } as never)],
+  ['sampleDiffusion, 200 steps', (cb: (s: number) => void) => D.sampleDiffusion(DIFF_MODEL, { particles: 32, steps: 200, seed: 1, onStep: (i) => cb(i.step) })],
+];
+
+describe('2b. long runs hold numTensors flat while they run (sampled from their progress callbacks)', () => {
+  it.each(FLAT_RUNS)('%s', async (_n, run) => {
+    const counts = await countsDuring(run);
+    expect(counts).toHaveLength(1);
+  });
+
+  // program SMC, general runtime: about 7 engine-made tensors per particle per observation stay alive until the
+  // particle's execution ends (100 particles x 300 steps: 215,846 live tensors at the end; a scalar model: 0), so a long
+  // run's memory grows as particles x steps (SMCLEAN's src/infer/smc/program.ts; reported)
+  it.skip('smc general runtime with a tensor latent, 300 observations (known bug: ~7 tensors per particle per step held)', async () => {
+    const counts = await countsDuring((cb) => infer(vectorObs(300), { method: 'smc', particles: 100, batched: false, lean: false, seed: 1, onStep: (p: { step: number }) => cb(p.step) }));
+    expect(counts).toHaveLength(1);
+  });
+
+  // program SMC, batched: 12 tensors per step held until the run ends, whatever the particle count (300 steps: 3616 -> 7205)
+  it.skip('smc batched, 300 observations (known bug: 12 tensors per step held until the end)', async () => {
+    const counts = await countsDuring((cb) => infer(scalarObs(300), { method: 'smc', particles: 100, batched: true, seed: 1, onStep: (p: { step: number }) => cb(p.step) }));
+    expect(counts).toHaveLength(1);
+  });
+
+  it('the check fails on a run that keeps a tensor per step', async () => {
+    const kept: tf.Tensor[] = [];
+    const counts = await countsDuring(async (cb) => {
+      for (let s = 0; s < 20; s++) {
+        kept.push(tf.scalar(s));
+        cb(s);
+      }
+    });
+    expect(counts.length).toBe(10);
+    tf.dispose(kept);
+  });
+});
+
+// ---- 3b. steering entry points: bad arguments ----
+
+const abc3 = Lm.TokenVocabulary.characters('abc');
+const lm3 = Lm.MarkovLM.random(abc3, new Rng('audit-bad'), { eos: 0.2 });
+const stepLM3 = Lm.MarkovLM.random(Lm.TokenVocabulary.characters('ab;#12'), new Rng('audit-bad-steps'), { eos: 0.2 });
+const prm3: Lm.StepRewardModel = { name: 'constant', score: async (texts) => texts.map(() => 0.5) };
+const reward3 = D.linearReward([0.6, -0.4]);
+
+/** Each steering entry point with good options; `count` names its population-size option, `length` its run-length option. */
+const STEER_ENTRIES: readonly { name: string; run: (o: Record<string, unknown>) => Promise<unknown>; base: Record<string, unknown>; count: string; length: string }[] = [
+  { name: 'smcSteer', run: (o) => Lm.smcSteer(o as never), base: { lm: lm3, sampler: new Lm.DirectSampler(), particles: 4, maxTokens: 4, seed: 1 }, count: 'particles', length: 'maxTokens' },
+  { name: 'smcSteerK', run: (o) => Lm.smcSteerK(o as never), base: { lm: lm3, sampler: new Lm.DirectSampler(), particles: 4, maxTokens: 4, seed: 1 }, count: 'particles', length: 'maxTokens' },
+  { name: 'bestOfN', run: (o) => Lm.bestOfN(o as never), base: { lm: lm3, particles: 4, maxTokens: 4, seed: 1 }, count: 'particles', length: 'maxTokens' },
+  { name: 'particleFilterSteps', run: (o) => Lm.particleFilterSteps(stepLM3, prm3, '', o as never), base: { particles: 4, maxSteps: 2, seed: 1 }, count: 'particles', length: 'maxSteps' },
+  { name: 'beamSearchSteps', run: (o) => Lm.beamSearchSteps(stepLM3, prm3, '', o as never), base: { budget: 4, maxSteps: 2, seed: 1 }, count: 'budget', length: 'maxSteps' },
+  { name: 'sampleDiffusion', run: (o) => D.sampleDiffusion(DIFF_MODEL, o as never), base: { particles: 4, steps: 3, seed: 1 }, count: 'particles', length: 'steps' },
+  { name: 'fkSteering', run: (o) => D.fkSteering(DIFF_MODEL, o as never), base: { reward: reward3, lambda: 1, particles: 4, steps: 3, seed: 1 }, count: 'particles', length: 'steps' },
+  { name: 'fkCorrector', run: (o) => D.fkCorrector(o as never), base: { terms: [{ model: DIFF_MODEL, weight: 1 }], particles: 4, steps: 3, seed: 1 }, count: 'particles', length: 'steps' },
+  { name: 'twistedDiffusion', run: (o) => D.twistedDiffusion(DIFF_MODEL, o as never), base: { likelihood: D.mixtureClassLikelihood(MIX, 1, D.vpLinear()), particles: 4, steps: 3, seed: 1 }, count: 'particles', length: 'steps' },
+  { name: 'diffusionBestOfN', run: (o) => D.diffusionBestOfN(DIFF_MODEL, o as never), base: { reward: reward3, n: 4, steps: 3, seed: 1 }, count: 'n', length: 'steps' },
+  { name: 'diffusionTreeSampling', run: (o) => D.diffusionTreeSampling(DIFF_MODEL, o as never), base: { reward: reward3, budget: 20, steps: 3, batch: 2, seed: 1 }, count: 'budget', length: 'steps' },
+  { name: 'pathSearch', run: (o) => D.pathSearch(DIFF_MODEL, o as never), base: { reward: reward3, width: 2, branches: 2, forward: 1, backward: 2, steps: 4, seed: 1 }, count: 'width', length: 'steps' },
+  { name: 'zeroOrderSearch', run: (o) => D.zeroOrderSearch(DIFF_MODEL, o as never), base: { reward: reward3, rounds: 1, neighbours: 2, steps: 3, seed: 1 }, count: 'neighbours', length: 'steps' },
+];
+
+describe('3b. steering entry points name a bad argument and its value, and free what they made', () => {
+  it('a zero population size and a negative run length: every entry point names the option (or the grid\'s steps) and the value', async () => {
+    const problems: string[] = [];
+    for (const e of STEER_ENTRIES) {
+      const before = tf.memory().numTensors;
+      const ok = await errorOf(() => e.run(e.base));
+      if (ok !== undefined) problems.push(`${e.name}: good options fail: ${describeErr(ok)}`);
+      const zero = describeErr(await errorOf(() => e.run({ ...e.base, [e.count]: 0 })));
+      if (!(zero.includes(`${e.count} must be`) && zero.includes('got 0'))) problems.push(`${e.name} ${e.count}: 0 -> ${zero}`);
+      const negative = describeErr(await errorOf(() => e.run({ ...e.base, [e.length]: -1 })));
+      if (!(negative.includes('steps must be') || negative.includes(`${e.length} must be`)) || !negative.includes('got -1')) problems.push(`${e.name} ${e.length}: -1 -> ${negative}`);
+      if (tf.memory().numTensors !== before) problems.push(`${e.name}: ${tf.memory().numTensors - before} tensors left`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  // known gap: no steering entry point checks its option names (infer refuses an unknown one, naming it and listing the
+  // allowed ones); a misspelt `particels` or `maxToken` silently runs with the default
+  it.skip.each(STEER_ENTRIES.map((e) => [e.name, e] as const))('%s refuses an unknown option, naming it (known gap: ignored)', async (_n, e) => {
+    const err = await errorOf(() => e.run({ ...e.base, particels: 3 }));
+    expect(describeErr(err)).toMatch(/unknown option "particels"/);
+  });
+});
