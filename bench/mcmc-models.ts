@@ -239,6 +239,8 @@ interface Result {
   readonly compiled: string;
   readonly compiledWhy?: string;
   readonly metric: string;
+  /** Wall ms by phase of the call: infer's checks before the engine, set-up, warmup, sampling, completion. */
+  readonly phases?: string;
 }
 
 async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Promise<Result> {
@@ -285,7 +287,16 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
     compiled: d.compiled === undefined ? '-' : d.compiled === true ? 'yes' : 'no',
     ...(typeof d.compiled === 'string' ? { compiledWhy: d.compiled } : {}),
     metric: d.metricChoice ?? '-',
+    ...(d.setupMs !== undefined && d.completionMs !== undefined
+      ? { phases: phaseLine(seconds * 1000, [d.setupMs, d.warmupMs ?? 0, d.samplingMs ?? 0, d.completionMs]) }
+      : {}),
   };
+}
+
+/** `checks 12, set-up 20, warmup 80, sampling 70, completion 9` (wall ms; checks: the rest of the call, before the engine). */
+function phaseLine(totalMs: number, [setup, warmupMs, samplingMs, completion]: number[]): string {
+  const checks = totalMs - setup! - warmupMs! - samplingMs! - completion!;
+  return [['checks', checks], ['set-up', setup!], ['warmup', warmupMs!], ['sampling', samplingMs!], ['completion', completion!]].map(([k, v]) => `${k} ${(v as number).toFixed(0)}`).join(', ');
 }
 
 async function main(): Promise<void> {
@@ -342,7 +353,7 @@ async function main(): Promise<void> {
       ),
     );
     for (const r of results) if (r.compiledWhy) console.log(`${r.label}: not compiled: ${r.compiledWhy}`);
-    for (const r of results) console.log(`${r.label}: metric ${r.metric}`);
+    for (const r of results) console.log(`${r.label}: metric ${r.metric}${r.phases ? `; wall ms: ${r.phases}` : ''}`);
     if (own) {
       const f = (xs: number[], digits: number): string => xs.map((x) => x.toFixed(digits)).join(' / ');
       console.log(`Stan's own sampler (rstan, seeds ${own.map((r) => r.seed).join(', ')}): sampler s ${f(own.map((r) => r.sampler_s), 3)}, min ESS ${f(own.map((r) => r.ess), 0)}, ESS per sampler s ${f(own.map((r) => r.ess / r.sampler_s), 0)} (median ${stanOwn!.toFixed(0)}), leapfrog steps ${own.map((r) => r.leapfrog).join(' / ')}`);

@@ -114,6 +114,13 @@ export interface HMCDiagnostics {
   readonly samplingMs: number;
   /** Wall time of the warmup phase (ms). */
   readonly warmupMs: number;
+  /**
+   * Wall time before the chains started (ms): the layout probe, the initial points, and recording,
+   * compiling and self-checking the log density (infer's own checks before the engine are not counted).
+   */
+  readonly setupMs?: number;
+  /** Wall time after the chains finished (ms): the deterministic sites, the diagnostics and the posterior's columns. */
+  readonly completionMs?: number;
   /** `true` when the log density ran as a compiled trace, else why not (see the `compile` option). */
   readonly compiled?: true | string;
   /** How the log-density evaluations were served: how many ran on tfjs instead of the compiled replay, and why. */
@@ -225,6 +232,7 @@ export { describeMetricChoice };
 
 /** NUTS or static HMC on a model. */
 export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options: Omit<HMCEngineOptions, 'method'> & { method: 'nuts' | 'hmc' }, args: A): Promise<Posterior<A, R>> {
+  const started = performance.now();
   const chains = options.chains ?? 4;
   const seed = options.seed ?? 0;
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
@@ -289,6 +297,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   }
   // batched completion (checked against a per-draw run, falling back to per-draw runs) where the chains ran
   // vectorised or the model compiled (a fixed structure): per-draw runs cost a model run per draw
+  const sampled = performance.now();
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
@@ -296,8 +305,9 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
+  const phases = { setupMs: sampled - started - result.timing.totalMs, completionMs: performance.now() - sampled };
   const drawsOrColumns = Array.isArray(completed) ? { draws: completed } : { columns: completed };
-  return new Posterior({ method: options.method, ...drawsOrColumns, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
+  return new Posterior({ method: options.method, ...drawsOrColumns, diagnostics: { ...diagnostics, ...phases } as unknown as Record<string, unknown>, model: m, args, ...(note ? { notes: [note] } : {}) });
 }
 
 /**
