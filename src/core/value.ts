@@ -40,13 +40,43 @@ const arrayTensors = new WeakMap<object, tf.Tensor>();
  * next use); outside one it lives as long as the process (like any tensor
  * nobody disposes), so keep top-level data in tensors or reuse the array.
  */
-function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array): tf.Tensor {
+function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array, what: string): tf.Tensor {
   let t = arrayTensors.get(x);
   if (t === undefined || t.isDisposed) {
+    const problem = Array.isArray(x) ? arrayProblem(x) : undefined;
+    if (problem) throw new TycheError(`${what}: ${problem}`);
     t = tensor64(x); // remembers the doubles for float64 replays (backend/float64-constants.ts)
     arrayTensors.set(x, t);
   }
   return t;
+}
+
+/**
+ * Why a plain (nested) array is not a rectangular array of numbers, or
+ * undefined: a `null` (how JSON writes a missing value; tfjs would read it
+ * as 0), a hole or `undefined`, a string, or rows of different lengths
+ * (tfjs would flatten them).
+ */
+function arrayProblem(x: readonly unknown[], path = ''): string | undefined {
+  let rowLength: number | undefined; // the length of the nested arrays, or -1 for numbers
+  for (let i = 0; i < x.length; i++) {
+    const e = x[i];
+    const at = `${path}[${i}]`;
+    const length = Array.isArray(e) ? e.length : -1;
+    if (rowLength !== undefined && length !== rowLength) {
+      return `the array is ragged: element ${at} ${length < 0 ? 'is not an array' : `has length ${length}`}, element ${path}[0] ${rowLength < 0 ? 'is not an array' : `has length ${rowLength}`} (data must be a rectangular array of numbers)`;
+    }
+    rowLength = length;
+    if (Array.isArray(e)) {
+      const inner = arrayProblem(e, at);
+      if (inner) return inner;
+    } else if (typeof e !== 'number' && typeof e !== 'boolean') {
+      return e === null
+        ? `element ${at} is null (a missing value?): a null would be read as 0; drop the entry (with its covariates) or make it a latent site`
+        : `element ${at} is ${e === undefined ? 'undefined (a hole in the array?)' : typeof e === 'string' ? `the string ${JSON.stringify(e)} (parse the data with Number first)` : describe(e)}, not a number`;
+    }
+  }
+  return undefined;
 }
 
 /** The shape of a value: `[]` for numbers. */
@@ -74,7 +104,7 @@ export function toValue(x: ValueLike, what = 'value'): Value {
   if (typeof x === 'boolean') return x ? 1 : 0;
   if (isTensor(x)) return x;
   if (Array.isArray(x) && holdsTensor(x)) return stackValues(x, what);
-  if (Array.isArray(x) || ArrayBuffer.isView(x)) return arrayTensor(x as number[] | Float32Array);
+  if (Array.isArray(x) || ArrayBuffer.isView(x)) return arrayTensor(x as number[] | Float32Array, what);
   if (x !== null && typeof (x as { then?: unknown }).then === 'function') throw new TycheError(`${what} is a Promise — did you forget \`await\` (e.g. on a \`sample\` call)?`);
   throw new TypeError(`${what}: expected a number, boolean, array or tensor, got ${describe(x)}`);
 }
@@ -91,7 +121,7 @@ function stackValues(x: readonly unknown[], what: string): tf.Tensor {
   const parts: Value[] = x.map((e, i) => {
     if (typeof e === 'number' || isTensor(e)) return e;
     if (typeof e === 'boolean') return e ? 1 : 0;
-    if (Array.isArray(e)) return holdsTensor(e) ? stackValues(e, what) : arrayTensor(e as number[]);
+    if (Array.isArray(e)) return holdsTensor(e) ? stackValues(e, what) : arrayTensor(e as number[], `${what}[${i}]`);
     if (e !== null && typeof (e as { then?: unknown }).then === 'function') throw new TycheError(`${what}[${i}] is a Promise — did you forget \`await\` (e.g. on a \`sample\` call)?`);
     throw new TycheError(`${what}[${i}]: expected a number, tensor or array, got ${describe(e)}`);
   });
