@@ -29,7 +29,7 @@ import { LocallyOptimalSampler } from '../../src/steer/lm/samplers/locally-optim
 import { AWRSSampler } from '../../src/steer/lm/samplers/awrs.js';
 import { ProposalLMSampler } from '../../src/steer/lm/samplers/proposal-lm.js';
 import type { TokenSampler } from '../../src/steer/lm/samplers/types.js';
-import { NoSatisfyingStringError, smcSteer, type SteerOptions } from '../../src/steer/lm/smc/steer.js';
+import { NoSatisfyingStringError, conditionalSteer, smcSteer, type SteerOptions } from '../../src/steer/lm/smc/steer.js';
 import { ExactTwist } from '../../src/steer/lm/smc/twist.js';
 import { particleFilterSteps, particleGibbsSteps, type ReferencePath } from '../../src/steer/lm/scaling/index.js';
 import { smcSteerK } from '../../src/steer/lm/smc/smc-steer.js';
@@ -400,6 +400,17 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
     await expect(smcSteer({ lm: markov, potential: stringy, sampler: new DirectSampler(), particles: 4, seed: 1 })).rejects.toThrow(/"stringy".*returned string "0"/);
     const never = new BooleanPotential(abc, { complete: () => false }, 'never-true');
     await expect(smcSteer({ lm: markov, potential: never, sampler: new DirectSampler(), particles: 4, seed: 1, onEmpty: 'bogus' as never })).rejects.toThrow(/onEmpty must be 'throw' or 'empty', got "bogus"/);
+  });
+
+  it('conditional SMC with a reference the target forbids is refused (was: returned with weight 1/N); an allowed reference runs', async () => {
+    const opts = { lm: markov, potential: new AutomatonPotential(abc, '(a|b)*c(a|b)*', 'one-c'), particles: 4, maxTokens: MAX, seed: 1 };
+    for (const sampler of [new DirectSampler(), new LocallyOptimalSampler()]) {
+      await expect(conditionalSteer({ ...opts, sampler, reference: abc.encode!('ab') })).rejects.toThrow(/reference "ab" has zero target density: EOS after "ab" .*"one-c"/);
+      await expect(conditionalSteer({ ...opts, sampler, reference: abc.encode!('cc') })).rejects.toThrow(/reference "cc" has zero target density: "c" after "c"/);
+      const ok = await conditionalSteer({ ...opts, sampler, reference: abc.encode!('abc') });
+      expect(ok.particles[0]!.text).toBe('abc');
+      for (const p of ok.particles) if (p.weight > 0) expect(p.text).toMatch(/^(a|b)*c(a|b)*$/);
+    }
   });
 
   it('tyche steer: a malformed --pattern is a usage error naming the option (was: a RegexSyntaxError stack trace, exit 1)', async () => {

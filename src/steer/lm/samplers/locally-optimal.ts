@@ -29,7 +29,9 @@ export class LocallyOptimalSampler implements TokenSampler {
     return { token: sampleFromLogprobs(r, ctx.rng), logWeight: z };
   }
 
-  async logWeightOf(ctx: TokenContext): Promise<number> {
-    return logSumExpRow(await productRow(ctx));
+  /** log Σ π, the weight of any token the proposal can draw; -Infinity for a token with π(y) = 0 (q(y) = 0 too). */
+  async logWeightOf(ctx: TokenContext, token: number): Promise<number> {
+    const r = await productRow(ctx);
+    return r[token] === -Infinity ? -Infinity : logSumExpRow(r);
   }
 }

@@ -254,6 +254,12 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
       w = d.logWeight;
     }
     if (Number.isNaN(w)) throw new Error(`steering: sampler "${sampler.name}" returned a NaN weight for token ${token} after ${JSON.stringify(vocab.decode(p.tokens))}`);
+    if (w === -Infinity && reference && slot === 0) {
+      // conditional SMC keeps slot 0 through every resampling, so a reference of zero target density would come
+      // back as a weighted string the target forbids (PROBE session 7: "ab" against (a|b)*c(a|b)* got weight 1/N)
+      const what = token === vocab.eos ? 'EOS' : JSON.stringify(vocab.tokenText(token));
+      throw new Error(`steering: the reference ${JSON.stringify(vocab.decode(reference))} has zero target density: ${what} after ${JSON.stringify(vocab.decode(p.tokens))} gets weight 0 (the LM or potential "${potential?.name ?? 'none'}" rules it out); conditional SMC needs a reference the target allows`);
+    }
     this.stats.tokens++;
     if (token === vocab.eos) {
       p.done = true;
