@@ -7,8 +7,14 @@
  * it by hand, re-run this script.
  *
  *   npx tsx scripts/correctness-matrix.ts [--out docs/correctness-matrix.md]
+ *     [--engines nuts-default,nuts-lowrank] [--models normal-normal,regression]
+ *
+ * With `--engines` or `--models` only those cells run, and they are merged
+ * into the existing file (rows of other cells, the log Z bounds and the
+ * Jacobian sections are kept as they were); the `run` column says which run
+ * produced each row.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { initBackend } from '../src/backend/select.js';
 import { enumerate } from '../src/infer/enumerate.js';
@@ -41,6 +47,35 @@ interface Cell {
   readonly failed: boolean;
   /** A known, investigated issue of this engine on this model (from check-models.ts). */
   readonly note?: string;
+  /** Which execution path ran on the model's fixed data, in words. */
+  readonly path: string;
+  /** When the run that produced this row started (UTC, minutes). */
+  readonly run: string;
+}
+
+/** The execution path of a posterior, in words, from the diagnostics engines report. */
+function describePath(diagnostics: Readonly<Record<string, unknown>>): string {
+  const d = diagnostics;
+  const words: string[] = [];
+  if (d['vectorized'] !== undefined) words.push(d['vectorized'] === true ? 'vectorized' : 'not vectorized');
+  if (d['compiled'] !== undefined) words.push(d['compiled'] === true ? 'compiled' : 'not compiled');
+  if (Array.isArray(d['metric'])) words.push(`metric ${[...new Set(d['metric'] as string[])].join('/')}`);
+  if (typeof d['init'] === 'string') words.push(`init ${(d['init'] as string).split(/[ (]/)[0]}`);
+  if (typeof d['execution'] === 'string') words.push(`execution ${d['execution'] as string}`);
+  if (typeof d['runtime'] === 'string') words.push(`runtime ${d['runtime'] as string}`);
+  if (typeof d['weights'] === 'string') words.push(`weights ${d['weights'] as string}`);
+  return words.join(', ') || '—';
+}
+
+/** Run the engine once on the model's fixed data and say which path ran; fails when the row's declared path did not. */
+async function pathCheck(m: CheckModel, e: CheckEngine): Promise<{ text: string; failed: boolean }> {
+  if (typeof e.spec === 'function') return { text: '—', failed: false };
+  const post = await infer(m.fixed.model, { ...(e.spec as CommonOptions & Readonly<Record<string, unknown>>), seed: 1 }, ...(m.fixed.args as never[]));
+  const text = describePath(post.diagnostics as Readonly<Record<string, unknown>>);
+  post.dispose();
+  const expected = e.path && !e.pathExempt?.(m);
+  const ok = !expected || (e.path as RegExp).test(text);
+  return { text: ok ? text : `**FAIL** (${text}; expected ${String(e.path)})`, failed: !ok };
 }
 
 const verdict = (pass: boolean, detail: string) => `${pass ? 'pass' : '**FAIL**'} (${detail})`;
@@ -59,7 +94,7 @@ async function calibration(m: CheckModel, e: CheckEngine): Promise<{ sbc: string
     seed: 1,
     ...(m.params ? { params: m.params } : {}),
     onSimulation: (sim, _post, draws) => {
-      if (m.discrete) return;
+      if (m.discrete || m.mixed) return;
       const truth = flattenValues(sim.params);
       names ??= [...truth.keys()];
       const keys = names;
@@ -74,7 +109,7 @@ async function calibration(m: CheckModel, e: CheckEngine): Promise<{ sbc: string
   const sbcText = verdict(result.pass, `N=${result.simulations}, min chi² p=${minP.toExponential(1)}${result.pass ? '' : `; ${result.quantities.filter((q) => !q.pass).map((q) => `${q.name}: ${q.hint}`).join('; ')}`}`);
   let tarpText = '—';
   let tarpFailed = false;
-  if (!m.discrete) {
+  if (!m.discrete && !m.mixed) {
     const t = tarp(samples, truths, { alpha: ALPHA, seed: 1 });
     tarpText = verdict(t.pass, `max dev ${t.maxDeviation.toFixed(3)} vs ${t.critical.toFixed(3)}`);
     tarpFailed = !t.pass;
@@ -152,35 +187,97 @@ async function guarded<T>(run: () => Promise<T>, onError: (text: string) => T): 
   }
 }
 
+/** The value of a `--name a,b` option as a list, or undefined. */
+function listOption(name: string): string[] | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]!.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+}
+
+const TABLE_HEADER = '| model | engine | SBC | TARP | exact oracle | log Z | path | time | run |';
+
+/** Split a Markdown table row into its cells (a `\|` inside a cell is not a separator). */
+const splitRow = (line: string): string[] => line.trim().replace(/^\||\|$/g, '').split(/(?<!\\)\|/).map((c) => c.trim());
+
+/** The cells of an existing matrix file, by `model/engine`, and its extra sections (to keep on a partial run). */
+function readExisting(path: string): { rows: Map<string, Cell>; extras: string[] | undefined } {
+  const rows = new Map<string, Cell>();
+  if (!existsSync(path)) return { rows, extras: undefined };
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const stamp = /Generated by .*?\((\d{4}-\d\d-\d\dT\d\d:\d\d)/.exec(text)?.[1]?.replace('T', ' ') ?? 'earlier run';
+  const h = lines.findIndex((l) => l.startsWith('| model | engine |'));
+  if (h >= 0) {
+    const header = splitRow(lines[h]!);
+    for (let k = h + 2; k < lines.length && lines[k]!.startsWith('|'); k++) {
+      const c = splitRow(lines[k]!);
+      const get = (name: string) => c[header.indexOf(name)] ?? '—';
+      const cell = { model: get('model'), engine: get('engine'), sbc: get('SBC'), tarp: get('TARP'), oracle: get('exact oracle'), logZ: get('log Z'), path: header.includes('path') ? get('path') : '—', seconds: Number.parseFloat(get('time')), run: header.includes('run') ? get('run') : stamp };
+      rows.set(`${cell.model}/${cell.engine}`, { ...cell, failed: [cell.sbc, cell.tarp, cell.oracle, cell.logZ, cell.path].some((x) => /\*\*(FAIL|ERROR)\*\*/.test(x)) });
+    }
+  }
+  const b = lines.indexOf('## Bidirectional log Z bounds');
+  const k = lines.indexOf('## Known issues');
+  const extras = b >= 0 ? lines.slice(b, k >= 0 ? k - 1 : undefined) : undefined;
+  return { rows, extras };
+}
+
 async function main(): Promise<void> {
   const outIndex = process.argv.indexOf('--out');
-  const out = outIndex > 0 ? process.argv[outIndex + 1] : 'docs/correctness-matrix.md';
+  const out = outIndex > 0 ? process.argv[outIndex + 1]! : 'docs/correctness-matrix.md';
+  const onlyEngines = listOption('--engines');
+  const onlyModels = listOption('--models');
+  for (const [list, known, what] of [[onlyEngines, checkEngines.map((e) => e.name), 'engine'], [onlyModels, checkModels.map((m) => m.name), 'model']] as const) {
+    const unknown = list?.filter((x) => !known.includes(x)) ?? [];
+    if (unknown.length > 0) throw new Error(`correctness-matrix: unknown ${what} ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  }
+  const partial = onlyEngines !== undefined || onlyModels !== undefined;
+  const existing = partial ? readExisting(out) : { rows: new Map<string, Cell>(), extras: undefined };
   const backend = await initBackend('cpu');
-  const cells: Cell[] = [];
+  const runStamp = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const fresh = new Map<string, Cell>();
   const t0 = performance.now();
+  for (const m of checkModels) {
+    if (onlyModels && !onlyModels.includes(m.name)) continue;
+    for (const e of checkEngines) {
+      if (!e.applies(m) || (onlyEngines && !onlyEngines.includes(e.name))) continue;
+      const t = performance.now();
+      const cal = await guarded(() => calibration(m, e), (text) => ({ sbc: text, tarp: m.discrete || m.mixed ? '—' : text, failed: true }));
+      const orc = await guarded(() => oracle(m, e), (text) => ({ text, failed: true }));
+      const lz = await guarded(() => logZCheck(m, e), (text) => ({ text, failed: true }));
+      const pth = await guarded(() => pathCheck(m, e), (text) => ({ text, failed: true }));
+      const seconds = (performance.now() - t) / 1000;
+      const known = m.knownIssues?.[e.name];
+      const cell: Cell = { model: m.name, engine: e.name, sbc: cal.sbc, tarp: cal.tarp, oracle: orc.text, logZ: lz.text, path: pth.text, seconds, run: runStamp, failed: cal.failed || orc.failed || lz.failed || pth.failed, note: known?.note };
+      fresh.set(`${m.name}/${e.name}`, cell);
+      console.log(`${m.name} / ${e.name}: ${cell.failed ? 'FAIL' : 'pass'} (${seconds.toFixed(1)} s) ${cell.sbc} ${cell.tarp} ${cell.logZ} ${cell.path}`);
+    }
+  }
+  // every applicable cell, in matrix order: this run's, else the existing file's
+  const cells: Cell[] = [];
   for (const m of checkModels) {
     for (const e of checkEngines) {
       if (!e.applies(m)) continue;
-      const t = performance.now();
-      const cal = await guarded(() => calibration(m, e), (text) => ({ sbc: text, tarp: m.discrete ? '—' : text, failed: true }));
-      const orc = await guarded(() => oracle(m, e), (text) => ({ text, failed: true }));
-      const lz = await guarded(() => logZCheck(m, e), (text) => ({ text, failed: true }));
-      const seconds = (performance.now() - t) / 1000;
-      const known = m.knownIssues?.[e.name];
-      const cell: Cell = { model: m.name, engine: e.name, sbc: cal.sbc, tarp: cal.tarp, oracle: orc.text, logZ: lz.text, seconds, failed: cal.failed || orc.failed || lz.failed, note: known?.note };
-      cells.push(cell);
-      console.log(`${m.name} / ${e.name}: ${cell.failed ? 'FAIL' : 'pass'} (${seconds.toFixed(1)} s)`);
+      const key = `${m.name}/${e.name}`;
+      const c = fresh.get(key) ?? existing.rows.get(key);
+      if (c) cells.push({ ...c, note: m.knownIssues?.[e.name]?.note });
     }
   }
-  const bounds = await guarded(boundsSection, (text) => ({ lines: ['## Bidirectional log Z bounds', '', text, ''], failed: true }));
-  const jacobians = await guarded(async () => jacobianSection(), (text) => ({ lines: ['## Bijector log-Jacobians', '', text, ''], failed: true }));
-  console.log(`log Z bounds: ${bounds.failed ? 'FAIL' : 'pass'}; bijector log-Jacobians: ${jacobians.failed ? 'FAIL' : 'pass'}`);
+  let extraLines: string[];
+  if (partial && existing.extras) {
+    extraLines = existing.extras;
+  } else {
+    const bounds = await guarded(boundsSection, (text) => ({ lines: ['## Bidirectional log Z bounds', '', text, ''], failed: true }));
+    const jacobians = await guarded(async () => jacobianSection(), (text) => ({ lines: ['## Bijector log-Jacobians', '', text, ''], failed: true }));
+    console.log(`log Z bounds: ${bounds.failed ? 'FAIL' : 'pass'}; bijector log-Jacobians: ${jacobians.failed ? 'FAIL' : 'pass'}`);
+    extraLines = [...bounds.lines, ...jacobians.lines];
+  }
   const total = (performance.now() - t0) / 1000;
-  const engineLine = (e: CheckEngine) => `- **${e.name}**: \`${JSON.stringify(e.spec)}\`, ${e.simulations} SBC simulations`;
+  const runs = [...new Set(cells.map((c) => c.run))].sort();
+  const engineLine = (e: CheckEngine) => `- **${e.name}**: \`${JSON.stringify(e.spec)}\`, ${e.simulations} SBC simulations${e.path ? `; path must match \`${String(e.path)}\`` : ''}`;
   const lines = [
     '# Correctness matrix',
     '',
-    `Generated by \`${COMMAND}\` on ${new Date().toISOString().slice(0, 10)} (${new Date().toISOString()}), backend \`${backend.name}\`, Node ${process.version}, in ${total.toFixed(0)} s. Do not edit by hand: re-run the script.`,
+    `Generated by \`${COMMAND}\`${partial ? ` ${process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out').join(' ')}` : ''} on ${runStamp.slice(0, 10)} (${new Date().toISOString()}), backend \`${backend.name}\`, Node ${process.version}, in ${total.toFixed(0)} s${partial ? ', merged into the rows of earlier runs' : ''}. Do not edit by hand: re-run the script. Rows by run (the \`run\` column): ${runs.map((r) => `${r}: ${cells.filter((c) => c.run === r).length} rows`).join('; ')}.`,
     '',
     'Checks (all from `tyche/testing`, fixed seeds):',
     '',
@@ -188,12 +285,13 @@ async function main(): Promise<void> {
     `- **TARP**: expected coverage from the same draws (continuous models), max |ECP(α) − α| against its null distribution at level ${ALPHA}.`,
     '- **exact oracle**: total variation between the engine\'s marginals and exact enumeration, per site and for the return value, tolerance ½·4·Σ sqrt(p(1−p)/n_eff) (discrete models).',
     `- **log Z**: unbiasedness of Ẑ over ${LOGZ_RUNS} seeds, z-test at level ${ALPHA}, against the exact log Z (conjugate formulas or enumeration).`,
+    '- **path**: which execution path ran on the model\'s fixed data (from `diagnostics`: vectorised chains, compiled density, metric, init, batched or per-particle program SMC and its runtime, float64 weights); a row that declares the path it covers fails when another one ran.',
     '',
     'A correct engine fails a given check with probability about 1% by design; a FAIL is a lead to investigate, re-run with more simulations before concluding.',
     '',
-    '| model | engine | SBC | TARP | exact oracle | log Z | time |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...cells.map((c) => `| ${c.model} | ${c.engine} | ${c.sbc} | ${c.tarp} | ${c.oracle} | ${c.logZ} | ${c.seconds.toFixed(1)} s |`),
+    TABLE_HEADER,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...cells.map((c) => `| ${c.model} | ${c.engine} | ${c.sbc} | ${c.tarp} | ${c.oracle} | ${c.logZ} | ${c.path} | ${Number.isFinite(c.seconds) ? c.seconds.toFixed(1) : '?'} s | ${c.run} |`),
     '',
     '## Models',
     '',
@@ -207,8 +305,7 @@ async function main(): Promise<void> {
     `Summary: ${cells.filter((c) => !c.failed).length} of ${cells.length} engine/model cells pass every check.`,
     ...(cells.some((c) => c.failed) ? ['', 'Failing or erroring cells:', '', ...cells.filter((c) => c.failed).map((c) => `- ${c.model} / ${c.engine}${c.note ? ` (known issue)` : ''}`)] : []),
     '',
-    ...bounds.lines,
-    ...jacobians.lines,
+    ...extraLines,
     ...(cells.some((c) => c.note) ? ['', '## Known issues', '', 'Investigated separately and recorded in `test/testing/check-models.ts` (the slow tier runs these cells with the settings that pass, or skips them):', '', ...cells.filter((c) => c.note).map((c) => `- **${c.model} / ${c.engine}**: ${c.note}.`)] : []),
     '',
   ];

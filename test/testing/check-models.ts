@@ -4,10 +4,12 @@
  * (engines.slow.test.ts): small models with known answers, and each
  * engine's settings for them.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { type Model, model, ops } from '../../src/core/index.js';
 import { Rng } from '../../src/core/rng.js';
 import { Bernoulli, Categorical, Normal } from '../../src/distributions/index.js';
 import { type ConjugateFamily, type EngineSpec, type Simulator, betaBernoulli, gammaPoisson, normalNormal, priorPredictive } from '../../src/testing/index.js';
+import { logSumExp } from '../../src/core/value.js';
 
 /** A discrete model: a latent regime and a class drive coin flips. */
 export const regimes = model(async ({ sample, observe }, flips: number[]) => {
@@ -34,6 +36,25 @@ export const regression = model(async ({ sample, observe }, xs: number[], ys: nu
   for (let i = 0; i < xs.length; i++) await observe(`y${i}`, Normal(ops.add(a, ops.mul(b, xs[i])), 0.5), ys[i]);
 });
 
+/** A discrete and a continuous latent: z ~ Bernoulli(0.4) shifts the mean of y by 2 (hmc-gibbs's kind of model). */
+export const mixedShift = model(async ({ sample, observe }, ys: number[]) => {
+  const z = await sample('z', Bernoulli(0.4));
+  const mu = await sample('mu', Normal(0, 1));
+  for (let i = 0; i < ys.length; i++) await observe(`y${i}`, Normal(ops.add(mu, ops.mul(z, 2)), 1), ys[i]);
+});
+
+/** normal-normal with the data as one tensor observation (the shape the float64 compiled paths record). */
+export const normalTensor = model(async ({ sample, observe }, ys: number[]) => {
+  const mu = await sample('mu', Normal(0, 1));
+  await observe('y', Normal(mu, 1), tf.tensor1d(ys));
+});
+
+/** Exact log evidence of {@link mixedShift}: a two-term mixture of normal-normal evidences. */
+function mixedShiftLogZ(ys: readonly number[]): number {
+  const nn = normalNormal(0, 1, 1);
+  return logSumExp([Math.log(0.6) + nn.logZ(ys), Math.log(0.4) + nn.logZ(ys.map((y) => y - 2))]);
+}
+
 /** A check model: how to simulate from it, and what is known about it. */
 export interface CheckModel {
   readonly name: string;
@@ -41,6 +62,10 @@ export interface CheckModel {
   readonly simulator: Simulator<never[], unknown>;
   /** Continuous latents (gradient engines apply) or only discrete ones (enumeration applies). */
   readonly discrete: boolean;
+  /** Both discrete and continuous latents (hmc-gibbs and the generic engines apply; no TARP, no oracle). */
+  readonly mixed?: boolean;
+  /** Observations held as tensors: only the rows of paths that need them run here (float64 importance weights, ...). */
+  readonly tensorData?: boolean;
   /** The quantities SBC ranks (default: every latent scalar). */
   readonly params?: readonly string[];
   /**
@@ -104,6 +129,22 @@ export const checkModels: CheckModel[] = [
     },
     fixed: { model: branching as unknown as Model<never[], unknown>, args: [[1, 0, 1]] },
   },
+  {
+    name: 'normal-tensor',
+    description: 'mu ~ Normal(0, 1); y ~ Normal(mu, 1), 3 points observed as one tensor',
+    simulator: priorPredictive(normalTensor, [[0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+    discrete: false,
+    tensorData: true,
+    fixed: { model: normalTensor as unknown as Model<never[], unknown>, args: [[0.4, -0.3, 1.2]], logZ: normalNormal(0, 1, 1).logZ([0.4, -0.3, 1.2]) },
+  },
+  {
+    name: 'mixed-shift',
+    description: 'z ~ Bernoulli(0.4), mu ~ Normal(0, 1); y_i ~ Normal(mu + 2z, 1), 3 points (discrete and continuous)',
+    simulator: priorPredictive(mixedShift, [[0, 0, 0]]) as unknown as Simulator<never[], unknown>,
+    discrete: false,
+    mixed: true,
+    fixed: { model: mixedShift as unknown as Model<never[], unknown>, args: [[1.1, 2.3, 0.9]], logZ: mixedShiftLogZ([1.1, 2.3, 0.9]) },
+  },
 ];
 
 /** An engine of the matrix with its settings; `applies` says which models it can run. */
@@ -115,10 +156,19 @@ export interface CheckEngine {
   readonly simulations: number;
   /** Whether the engine estimates log Z. */
   readonly logZ: boolean;
+  /**
+   * The execution path this row exists to cover, as a pattern the run's
+   * diagnostics (in words, see the matrix's path column) must match on each
+   * model's fixed data; a mismatch fails the cell (the row did not test what it says).
+   */
+  readonly path?: RegExp;
+  /** Models on which `path` is not expected (e.g. the batched path on a model whose control flow forbids it). */
+  readonly pathExempt?: (m: CheckModel) => boolean;
 }
 
-const any = () => true;
-const continuousOnly = (m: CheckModel) => !m.discrete && m.name !== 'branching';
+const any = (m: CheckModel) => !m.tensorData;
+const continuousOnly = (m: CheckModel) => !m.discrete && !m.mixed && !m.tensorData && m.name !== 'branching';
+const orTensor = (applies: (m: CheckModel) => boolean) => (m: CheckModel) => applies(m) || m.tensorData === true;
 
 /** The engines of the matrix (HMC/NUTS, VI, SVGD and NeuTra need continuous latents; enumeration discrete ones). */
 export const checkEngines: CheckEngine[] = [
@@ -127,7 +177,7 @@ export const checkEngines: CheckEngine[] = [
   { name: 'smc', spec: { method: 'smc', particles: 500 }, applies: any, simulations: 100, logZ: true },
   { name: 'tempered', spec: { method: 'tempered', particles: 200 }, applies: any, simulations: 60, logZ: true },
   { name: 'mh', spec: { method: 'mh', samples: 1000, warmup: 300 }, applies: any, simulations: 60, logZ: false },
-  { name: 'mh+gibbs', spec: { method: 'mh', gibbs: true, samples: 1000, warmup: 300 }, applies: (m) => m.discrete, simulations: 60, logZ: false },
+  { name: 'mh+gibbs', spec: { method: 'mh', gibbs: true, samples: 1000, warmup: 300 }, applies: (m) => m.discrete || m.mixed === true, simulations: 60, logZ: false },
   { name: 'nuts', spec: { method: 'nuts', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 30, logZ: false },
   { name: 'hmc', spec: { method: 'hmc', chains: 1, warmup: 150, samples: 150, vectorize: false }, applies: continuousOnly, simulations: 15, logZ: false },
   // Approximate engines: VI is exact only where the guide family contains the posterior
@@ -138,6 +188,17 @@ export const checkEngines: CheckEngine[] = [
   { name: 'vi-mvn', spec: { method: 'vi', guide: 'mvn', steps: 500, particles: 16, samples: 200, optimizer: { name: 'adam', lr: 0.05 } }, applies: continuousOnly, simulations: 40, logZ: false },
   { name: 'svgd', spec: { method: 'svgd', particles: 60, steps: 300 }, applies: continuousOnly, simulations: 40, logZ: false },
   { name: 'neutra', spec: { method: 'neutra', guide: 'mvn', viSteps: 300, chains: 1, warmup: 100, samples: 100, vectorize: false }, applies: continuousOnly, simulations: 15, logZ: false },
+  // Paths users get by default or added recently (STATS2, session 7). Each names the path it covers;
+  // the matrix checks the run's diagnostics say that path ran (the path column).
+  { name: 'nuts-default', spec: { method: 'nuts' }, applies: orTensor(continuousOnly), simulations: 200, logZ: false, path: /vectorized.*compiled.*metric (diag|dense).*init ascent/ },
+  { name: 'nuts-uniform', spec: { method: 'nuts', init: 'uniform' }, applies: continuousOnly, simulations: 100, logZ: false, path: /vectorized.*init uniform/ },
+  { name: 'nuts-dense', spec: { method: 'nuts', massMatrix: 'dense' }, applies: continuousOnly, simulations: 100, logZ: false, path: /metric dense/ },
+  { name: 'nuts-lowrank', spec: { method: 'nuts', massMatrix: 'lowrank' }, applies: continuousOnly, simulations: 100, logZ: false, path: /metric lowrank/ },
+  { name: 'hmc-default', spec: { method: 'hmc' }, applies: continuousOnly, simulations: 100, logZ: false, path: /vectorized.*compiled/ },
+  { name: 'hmc-gibbs', spec: { method: 'hmc-gibbs', warmup: 500, samples: 500 }, applies: (m) => m.mixed === true, simulations: 100, logZ: false },
+  { name: 'smc-batched', spec: { method: 'smc', particles: 500, batched: true }, applies: (m) => any(m) && !m.discrete, simulations: 100, logZ: true, path: /execution batched/ },
+  { name: 'smc-lean', spec: { method: 'smc', particles: 500, batched: false }, applies: any, simulations: 100, logZ: true, path: /per-particle.*runtime lean/ },
+  { name: 'importance-f64', spec: { method: 'importance', particles: 1000, compile: true }, applies: (m) => m.tensorData === true, simulations: 200, logZ: true, path: /weights float64/ },
 ];
 
 /** The linear-Gaussian state-space model of the bidirectional log Z check: an AR(1) state seen through noise. */
