@@ -30,7 +30,7 @@ import { AWRSSampler } from '../../src/steer/lm/samplers/awrs.js';
 import { ProposalLMSampler } from '../../src/steer/lm/samplers/proposal-lm.js';
 import type { TokenSampler } from '../../src/steer/lm/samplers/types.js';
 import { NoSatisfyingStringError, conditionalSteer, smcSteer, type SteerOptions } from '../../src/steer/lm/smc/steer.js';
-import { ExactTwist } from '../../src/steer/lm/smc/twist.js';
+import { ExactTwist, TabularTwist, learnTwistCTL } from '../../src/steer/lm/smc/twist.js';
 import { particleFilterSteps, particleGibbsSteps, type ReferencePath } from '../../src/steer/lm/scaling/index.js';
 import { smcSteerK } from '../../src/steer/lm/smc/smc-steer.js';
 import { steerMain } from '../../src/cli/steer.js';
@@ -411,6 +411,12 @@ describe('LM steering: bad input, throwing rewards, abort, memory', () => {
       expect(ok.particles[0]!.text).toBe('abc');
       for (const p of ok.particles) if (p.weight > 0) expect(p.text).toMatch(/^(a|b)*c(a|b)*$/);
     }
+  });
+
+  it('learnTwistCTL: a bad iteration count or learning rate is named (was: no error for -1 iterations; NaN surfaced as the twist potential returning NaN)', async () => {
+    const base = { lm: markov, sampler: new DirectSampler(), particles: 4, maxTokens: 3, seed: 1 };
+    await expect(learnTwistCTL({ ...base, twist: new TabularTwist(abc, (x) => String(x.length)), iterations: -1 })).rejects.toThrow(/iterations must be a positive integer, got -1/);
+    await expect(learnTwistCTL({ ...base, twist: new TabularTwist(abc, (x) => String(x.length)), iterations: 2, learningRate: Number.NaN })).rejects.toThrow(/learning rate must be a finite number, got NaN at iteration 0/);
   });
 
   it('tyche steer: a malformed --pattern is a usage error naming the option (was: a RegexSyntaxError stack trace, exit 1)', async () => {

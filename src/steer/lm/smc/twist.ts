@@ -90,6 +90,7 @@ export interface CTLOptions extends Omit<SteerOptions, 'critic' | 'seed' | 'rng'
  */
 export async function learnTwistCTL(options: CTLOptions): Promise<{ logZ: number[] }> {
   const { twist, iterations = 50, learningRate = (it: number) => 1 / Math.sqrt(1 + it), positives, seed, ...steer } = options;
+  if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`learnTwistCTL: iterations must be a positive integer, got ${iterations}`);
   const rate = typeof learningRate === 'number' ? () => learningRate : learningRate;
   const rng = rngFrom(seed ?? 'ctl');
   const logZ: number[] = [];
@@ -136,6 +137,7 @@ export async function learnTwistCTL(options: CTLOptions): Promise<{ logZ: number
       for (const [k, w] of m) grad.set(k, (grad.get(k) ?? 0) - w);
     }
     const lr = rate(it);
+    if (!(typeof lr === 'number' && Number.isFinite(lr))) throw new Error(`learnTwistCTL: the learning rate must be a finite number, got ${lr} at iteration ${it}`);
     for (const [k, g] of grad) if (k !== END) twist.theta.set(k, (twist.theta.get(k) ?? 0) + lr * g);
   }
   return { logZ };
