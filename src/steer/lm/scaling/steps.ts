@@ -118,7 +118,7 @@ export class StepSampler {
   }
 
   /**
-   * The importance correction {@link StepSampler.extend} would have returned
+   * The importance correction `extend` would have returned
    * had it drawn `stepTokens` after `prefix` (then EOS when `eos`): the weight
    * of a forced reference step in conditional SMC.
    */
