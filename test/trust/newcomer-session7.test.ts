@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import type { Model } from '../../src/core/model.js';
-import { Bernoulli, Flat, InvalidParameterError, Normal, condition, infer, model, rejectsPoint, toNumber } from '../../src/index.js';
+import { Bernoulli, Flat, Independent, InvalidParameterError, Normal, condition, infer, model, rejectsPoint, toNumber } from '../../src/index.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { arma11, armaData } from '../../models/posteriordb/arma11.js';
@@ -336,5 +336,17 @@ describe('data read from JSON: null for a missing value, strings, holes, ragged 
     const se = Math.sqrt(1 / 3) / Math.sqrt(post.ess);
     expect(Math.abs(post.moments('mu').mean - 3.9 / 3) / se).toBeLessThan(4);
     expect(Math.abs(post.moments('mu').mean - 3.9 / 4) / se).toBeGreaterThan(4);
+  });
+});
+
+describe('hmc-gibbs on a vector of discrete labels written as one Independent site', () => {
+  it('says to declare the elements in a plate (which it runs) instead of "does not have a finite support"', async () => {
+    // was: 'Independent(Bernoulli) does not have a finite support to enumerate' (its support is finite: 2^5 values)
+    const vec = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 3));
+      const z = await sample('z', Independent(Bernoulli(0.4).expand([5]), 1));
+      await observe('y', Normal(tf.add(mu, tf.mul(z as tf.Tensor, 2)), 1), [0.3, 2.9, 2.2, -0.4, 3.1]);
+    }) as AnyModel;
+    expect(await errorOf(vec, { method: 'hmc-gibbs', chains: 1, warmup: 5, samples: 5 })).toMatch(/^site "z": hmc-gibbs: Independent\(Bernoulli\) is one event of shape \[5\], whose joint values Gibbs does not enumerate; declare its elements as independent in a plate/);
   });
 });

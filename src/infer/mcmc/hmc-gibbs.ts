@@ -122,7 +122,10 @@ function discreteSitesOf(trace: Trace): Map<string, PlatedSite | undefined> {
     if (!dist.isDiscrete) continue;
     if (dist.enumerateSupport() !== undefined) out.set(s.address, undefined);
     else if (dist.batchShape.length > 0) out.set(s.address, platedSiteOf(s));
-    else throw new ModelError(s.address, `hmc-gibbs: ${dist.name} does not have a finite support to enumerate; Gibbs needs one (marginalise or truncate the site, or use method 'mh')`);
+    else if (dist.eventShape.length > 0) {
+      // e.g. Independent(Bernoulli(p).expand([n]), 1): finite, but Gibbs updates one value at a time, not 2^n joint values
+      throw new ModelError(s.address, `hmc-gibbs: ${dist.name} is one event of shape [${dist.eventShape.join(', ')}], whose joint values Gibbs does not enumerate; declare its elements as independent in a plate (plate(name, n, ...) and sample inside it) or as one site each, or use method 'mh'`);
+    } else throw new ModelError(s.address, `hmc-gibbs: ${dist.name} does not have a finite support to enumerate; Gibbs needs one (marginalise or truncate the site, or use method 'mh')`);
   }
   return out;
 }
