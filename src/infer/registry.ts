@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { TycheError, ZeroDensityError } from '../core/errors.js';
+import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
 import { argumentFunctions, assertNoTensorConditions } from '../core/condition-lint.js';
@@ -99,14 +99,31 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
   // engines that run the model on tensors: its runs on numbers and on tensors must agree (a helper's `if (ops.gt(x, 0))`)
-  if (options.checkConditions !== false && RUNS_ON_TENSORS.has(engine.name)) await assertSameOnNumbersAndTensors(modelObj, args, engine.name, { seed: options.seed });
+  if (options.checkConditions !== false && RUNS_ON_TENSORS.has(engine.name)) {
+    await assertSameOnNumbersAndTensors(modelObj, args, engine.name, { seed: options.seed }).catch((err: unknown) => {
+      throw missingArgumentHint(err, modelObj, args);
+    });
+  }
   try {
     return await (engine as unknown as Engine<O>).run(modelObj, options, args);
   } catch (err) {
     // every engine's "nothing has positive density" is explained the same way: by the site to blame
     if (err instanceof ZeroDensityError) throw await explainZeroDensity(err, modelObj, args, options.seed);
-    throw err;
+    throw missingArgumentHint(err, modelObj, args);
   }
+}
+
+/**
+ * A model that threw while `infer` was given fewer arguments than the model
+ * function declares after its context: the usual cause (`data.y` of an
+ * undefined `data`), said the same way for every engine.
+ */
+function missingArgumentHint<A extends unknown[], R>(err: unknown, m: Model<A, R>, args: A): unknown {
+  const declared = m.fn.length - 1;
+  if (err instanceof ModelCodeError && args.length < declared) {
+    err.message += ` (model "${m.name}" declares ${declared} argument(s) after its context and infer was given ${args.length}: pass them after the options, infer(model, options, ...args))`;
+  }
+  return err;
 }
 
 /**

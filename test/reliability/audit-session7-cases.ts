@@ -9,6 +9,9 @@
  * sampler, twisted SMC, SMC-steer, step programs, step-level scaling, the
  * diffusion samplers, FK steering, correctors, TDS and the searches).
  *
+ * Also the checks themselves ({@link abortRun}, {@link countsDuring}), shared
+ * with the slow tier (audit-session7.slow.test.ts), and the known bugs.
+ *
  * Each case is one runner `(signal, size) => result`: `'large'` lasts far
  * longer than the abort delay, `'small'` finishes in well under a second
  * (the leak checks run it twice). {@link release} frees a result the way its
@@ -55,6 +58,49 @@ export function release(result: unknown, depth = 0): void {
   if (depth >= 2) return;
   const values = Array.isArray(result) ? result : Object.values(result);
   for (const v of values) release(v, depth + 1);
+}
+
+// ---- the checks ----
+
+/** Delay from the start of a long run to its abort. */
+export const DELAY_MS = 50;
+
+/** `class: message` of an error, for comparing across engines. */
+export const describeErr = (err: unknown): string => (err === undefined ? 'no error' : `${(err as Error).constructor?.name}: ${(err as Error).message}`);
+
+/** What an abort did. */
+export interface AbortOutcome {
+  /** `'AbortError'` when the run rejected with the signal's own reason, else what it did. */
+  readonly outcome: string;
+  /** Milliseconds from the moment the abort was due (start + delay) to the rejection: a loop that blocks the event loop delays the timer too, so this counts that. */
+  readonly lateMs: number;
+  /** Tensors alive after the rejection that were not before the run. */
+  readonly leaked: number;
+}
+
+/** Start a long run, abort it from a timer `delayMs` in, and see how it ended. */
+export async function abortRun(run: (signal: AbortSignal) => Promise<unknown>, delayMs = DELAY_MS): Promise<AbortOutcome> {
+  const ac = new AbortController();
+  const before = tf.memory().numTensors;
+  const start = performance.now();
+  const timer = setTimeout(() => ac.abort(), delayMs);
+  let outcome: string;
+  try {
+    release(await run(ac.signal));
+    outcome = 'finished before the abort';
+  } catch (err) {
+    outcome = err === ac.signal.reason ? 'AbortError' : describeErr(err);
+  }
+  const lateMs = performance.now() - start - delayMs;
+  clearTimeout(timer);
+  return { outcome, lateMs, leaked: tf.memory().numTensors - before };
+}
+
+/** numTensors at each progress callback from step `from` on: one value when the run holds the count flat. */
+export async function countsDuring(run: (report: (step: number) => void) => Promise<unknown>, from = 10): Promise<number[]> {
+  const counts: number[] = [];
+  release(await run((step) => step >= from && counts.push(tf.memory().numTensors)));
+  return [...new Set(counts)];
 }
 
 // ---- infer ----
@@ -131,11 +177,11 @@ const series = (n: number) => Array.from({ length: n }, (_, i) => Math.sin(i / 7
 
 export const CORE_CASES: readonly AuditCase[] = [
   { name: 'core: runSMC (a custom Feynman–Kac model)', run: (signal, size) => runSMC(walkFK(size === 'large' ? 1e9 : 20), { particles: size === 'large' ? 1000 : 50, seed: 1, signal }) },
-  { name: 'core: particleFilter (linear Gaussian)', run: (signal, size) => particleFilter(linearGaussianStateSpace(lgParams, series(size === 'large' ? 1_000_000 : 30)), { particles: size === 'large' ? 2000 : 50, seed: 1, signal }) },
+  { name: 'core: particleFilter (linear Gaussian)', run: (signal, size) => particleFilter(linearGaussianStateSpace(lgParams, series(size === 'large' ? 100_000 : 30)), { particles: size === 'large' ? 2000 : 50, seed: 1, signal }) },
   {
     name: 'core: conditionalSMC',
     run: (signal, size) => {
-      const T = size === 'large' ? 200_000 : 30;
+      const T = size === 'large' ? 20_000 : 30;
       return conditionalSMC(linearGaussianStateSpace(lgParams, series(T)), { particles: size === 'large' ? 2000 : 50, seed: 1, signal, reference: series(T).map((v) => [v]) } as never);
     },
   },
@@ -246,6 +292,18 @@ export const DIFFUSION_CASES: readonly AuditCase[] = [
     }),
   ),
 ];
+
+/**
+ * Entry points whose abort is known to fail, with the bug (reported, not fixed here: the file belongs to another engineer).
+ */
+export const KNOWN_ABORT_BUGS: Record<string, string> = {
+  // hmc-engine.ts initialPoints: the prior draw of each chain (`execute(model, ...)`) keeps its trace's tensors (one per chain here); in every run, not only on abort
+  'infer: nuts (init: prior, compile: false)': 'init: prior leaks the prior trace of each chain',
+  // program.ts leanProbe (2a9c1b6): one lean particle is first run to its end to see whether the model makes tensors; on a
+  // long program that run never yields to the event loop, so a timer's abort never lands (and a stream of 1e9 observations never ends)
+  'infer: smc (batched: false, lean runtime)': 'the lean probe run cannot be aborted',
+  'infer: smc (resample-move)': 'the lean probe run cannot be aborted',
+};
 
 /** The whole matrix. */
 export const AUDIT_CASES: readonly AuditCase[] = [...INFER_CASES, ...CORE_CASES, ...LM_CASES, ...DIFFUSION_CASES];
