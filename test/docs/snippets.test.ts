@@ -30,6 +30,9 @@ const EXPECTED: Record<string, (r: SnippetRun) => void> = {
     expect(p).toBeCloseTo(1 / 3, 12);
     expect(logZ).toBeCloseTo(Math.log(3 / 36), 12);
   },
+  // DDPM from the exact mixture score: moments within the Bonferroni bound (checkMixtureSamples'
+  // own planted failures are in test/steer/diffusion)
+  'diffusion-mixture': (r) => expect(r.logs[0]).toMatch(/^pass: /),
   // "pValue > 0.001 for a correct sampler"
   'testing-two-moons': (r) => expect(Number(r.logs[0])).toBeGreaterThan(0.001),
 };
