@@ -70,7 +70,9 @@ export function substituteHandler(values: Record<string, ValueLike> | ((msg: Mes
  * Condition sample sites on data: each listed site becomes observed with the
  * given value. Every listed address must be a site of each run (a typo such
  * as `{ yy: data }` for site `y` is an error naming it, not data silently
- * left out).
+ * left out; so is a run of a model whose observed sites vary with its
+ * choices and that did not reach a listed site: write such data with
+ * `observe` inside the model).
  */
 export function condition<A extends unknown[], R>(m: Model<A, R>, data: Record<string, ValueLike>): Model<A, R> {
   return m.withHandler(conditionHandler(data));
@@ -88,7 +90,7 @@ export function conditionHandler(data: Record<string, ValueLike>): Handler {
     finish(addresses) {
       for (const address of Object.keys(data)) {
         if (data[address] !== undefined && !addresses.has(address)) {
-          throw new ModelError(address, `condition was given data for this address, but the model has no site there (its sites: ${[...addresses].join(', ')}); a typo?`);
+          throw new ModelError(address, `condition was given data for this address, but this run of the model has no site there (its sites: ${[...addresses].join(', ')}); a typo, or a site on a branch this run did not take?`);
         }
       }
     },

@@ -65,7 +65,7 @@ describe('condition() with a misspelt site name (found: silently ignored, the po
     tempered: { method: 'tempered', particles: 50 },
     svgd: { method: 'svgd', particles: 5, steps: 5 },
   };
-  const expected = /^site "yy": condition was given data for this address, but the model has no site there \(its sites: [a-z]+, y\); a typo\?/;
+  const expected = /^site "yy": condition was given data for this address, but this run of the model has no site there \(its sites: [a-z]+, y\); a typo, or a site on a branch this run did not take\?/;
   it('every engine stops with the same error naming the address and the sites there are', async () => {
     for (const [name, o] of Object.entries(engines)) expect(`${name}: ${await errorOf(condition(continuous, { yy: 2 }), o)}`).toMatch(new RegExp(`^${name}: ${expected.source.slice(1)}`));
     expect(`enumerate: ${await errorOf(condition(discrete, { yy: 1 }), { method: 'enumerate' })}`).toMatch(new RegExp(`^enumerate: ${expected.source.slice(1)}`));
