@@ -94,12 +94,18 @@ export function fitFlow(samples: tf.Tensor, layers: readonly FlowLayer[], option
         idx.dispose();
         x.dispose();
       }
-      if (!Number.isFinite(losses[k])) throw new Error(`fitFlow: the loss is ${losses[k]} at step ${k}; try a smaller learning rate`);
+      if (!Number.isFinite(losses[k])) {
+        for (const g of Object.values(grads)) g.dispose();
+        throw new Error(`fitFlow: the loss is ${losses[k]} at step ${k}; try a smaller learning rate`);
+      }
       const map = new Map<tf.Variable, tf.Tensor>();
       for (const v of vars) map.set(v, grads[v.name]!);
       opt.apply(k, map);
       for (const g of Object.values(grads)) g.dispose();
     }
+  } catch (err) {
+    store.dispose(); // the caller never sees the parameters of a fit that failed
+    throw err;
   } finally {
     opt.dispose();
   }

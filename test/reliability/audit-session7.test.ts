@@ -22,6 +22,7 @@ import { type Ctx, Bernoulli, Normal, infer, model } from '../../src/index.js';
 import { Rng } from '../../src/core/rng.js';
 import * as Lm from '../../src/steer/lm/index.js';
 import * as D from '../../src/steer/diffusion/index.js';
+import * as Flows from '../../src/flows/index.js';
 import { MIX } from '../steer/diffusion/fixtures.js';
 import { BAD_INPUTS, ENGINES, caseModel } from './bad-input-cases.js';
 import { vectorModel } from './abort-memory-cases.js';
@@ -285,4 +286,25 @@ describe('3b. steering entry points name a bad argument and its value, and free 
     const err = await errorOf(() => e.run({ ...e.base, particels: 3 }));
     expect(describeErr(err)).toMatch(/unknown option "particels"/);
   });
+});
+
+// ---- the flow fitter ----
+
+describe('fitFlow (synchronous: it takes no signal)', () => {
+  const layers = () => [Flows.affineCoupling(), Flows.reverse(), Flows.affineCoupling()];
+
+  it('two fits, each disposed, leave numTensors where it was; a fit that diverges throws naming the step and leaves nothing behind', async () => {
+    const x = tf.randomNormal([64, 2], 0, 1, 'float32', 1);
+    const before = tf.memory().numTensors;
+    for (let k = 0; k < 2; k++) Flows.fitFlow(x, layers(), { steps: 5, seed: k }).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // regression: the parameters and the step's gradients were left alive (16 tensors) when the loss was not finite
+    expect(() => Flows.fitFlow(x, layers(), { steps: 50, optimizer: { name: 'adam', lr: 1e8 }, seed: 1 })).toThrow(/fitFlow: the loss is NaN at step \d+/);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+  });
+
+  // known gap: fitFlow is a synchronous loop (no signal, no yield), so a long fit cannot be aborted at all; the VI
+  // flow guides ('flow' autoguide) are the abortable way to fit a flow
+  it.skip('a long fit can be aborted (known gap: fitFlow is synchronous and takes no signal)', () => {});
 });
