@@ -293,6 +293,11 @@ class AbortedError extends Error {
   }
 }
 
+/** What an aborted solve throws: the signal's reason, as every engine does (else an `AbortError`). */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? new AbortedError();
+}
+
 /**
  * Tolerance of the solves the compiled path's gradient check runs (`CustomOp.precise`): tight enough
  * that the solver's discretisation (about its tolerance, relative) is far below the check's 1e-3.
@@ -339,7 +344,7 @@ function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[]
       if (++stepsHere > o.maxSteps) {
         throw new InvalidParameterError('odeSolve', 'maxSteps', `odeSolve: more than maxSteps = ${o.maxSteps} steps between t = ${t} and ${target} (a stiff system? try method 'rosenbrock'; or raise maxSteps)`);
       }
-      if (++steps % 100 === 0 && o.signal?.aborted) throw new AbortedError();
+      if (++steps % 100 === 0 && o.signal?.aborted) throw aborted(o.signal);
       const last = t + h >= target * (1 - 1e-15) - 1e-300;
       const hh = last ? target - t : h;
       step(t, z, hh, znew, err);
@@ -357,7 +362,7 @@ function solveOne(f: OdeRhs, y0: Float64Array, t0: number, ts: readonly number[]
       h = hh * factor;
       if (h < 1e-14 * Math.max(1, Math.abs(t))) throw new InvalidParameterError('odeSolve', 'params', `odeSolve: the step size underflowed near t = ${t}`);
     }
-    if (o.signal?.aborted) throw new AbortedError();
+    if (o.signal?.aborted) throw aborted(o.signal);
     yOut.set(z.subarray(0, n), k * n);
     sOut.set(z.subarray(n), k * n * m);
   }
@@ -393,7 +398,7 @@ export function odeSolve(f: OdeRhs, y0: OdeVector, t0: number, ts: readonly numb
   if (o.method !== 'rk45' && o.method !== 'rosenbrock') throw new RangeError(`odeSolve: unknown method '${String(o.method)}'; use 'rk45' or 'rosenbrock'`);
   for (const [k, v] of [['rtol', o.rtol], ['atol', o.atol]] as const) if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`odeSolve: ${k} must be positive, got ${v}`);
   if (!(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new RangeError(`odeSolve: maxSteps must be a positive integer, got ${o.maxSteps}`);
-  if (o.signal?.aborted) throw new AbortedError();
+  if (o.signal?.aborted) throw aborted(o.signal);
   return tf.tidy(() => {
     const yT = tf.cast(asTensor(y0), 'float32');
     const pT = params instanceof tf.Tensor || params.length > 0 ? tf.cast(asTensor(params), 'float32') : tf.zeros([0]);

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { ModelError } from '../../src/core/errors.js';
-import { type Ctx, Bernoulli, Normal, infer, model } from '../../src/index.js';
+import { type Ctx, Bernoulli, Normal, infer, model, odeSolve } from '../../src/index.js';
 import { Rng } from '../../src/core/rng.js';
 import * as Lm from '../../src/steer/lm/index.js';
 import * as D from '../../src/steer/diffusion/index.js';
@@ -285,6 +285,30 @@ describe('3b. steering entry points name a bad argument and its value, and free 
   it.skip.each(STEER_ENTRIES.map((e) => [e.name, e] as const))('%s refuses an unknown option, naming it (known gap: ignored)', async (_n, e) => {
     const err = await errorOf(() => e.run({ ...e.base, particels: 3 }));
     expect(describeErr(err)).toMatch(/unknown option "particels"/);
+  });
+});
+
+// ---- the ODE solver ----
+
+describe('odeSolve (synchronous: a signal aborted before or during the solve, e.g. from the right-hand side)', () => {
+  it('throws the signal\'s own reason, as the engines do (it threw its own "odeSolve: aborted"), and leaves no tensor', () => {
+    const ac = new AbortController();
+    const reason = new Error('stop the solve');
+    let calls = 0;
+    // the right-hand side aborts on its 50th call: the solver checks every 100 steps and between output times
+    const decay = (_t: number, y: Float64Array, p: Float64Array) => {
+      if (++calls === 50) ac.abort(reason);
+      return [-p[0]! * y[0]!];
+    };
+    const before = tf.memory().numTensors;
+    let thrown: unknown;
+    try {
+      odeSolve(decay, [1], 0, Array.from({ length: 2000 }, (_, i) => (i + 1) / 10), [0.1], { signal: ac.signal });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBe(reason);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
