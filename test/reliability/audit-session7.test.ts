@@ -7,12 +7,17 @@
  *    must reject with the signal's own reason within 1 s and leave no tensor
  *    behind.
  * 2. Leaks: two small runs, each result released as its TSDoc says, leave
- *    `tf.memory().numTensors` where it was; long SMC and VI runs stay flat
- *    while they run (sampled from their progress callbacks).
- * 3. Bad input: the same bad input given to every entry point of a family
- *    gives a message naming the argument or site (see the table at the end).
+ *    `tf.memory().numTensors` where it was; (2b) long SMC, VI, SVGD and
+ *    diffusion runs stay flat while they run (sampled from their progress
+ *    callbacks).
+ * 3. Bad input: NaN data and a missing model argument give one message from
+ *    every engine and path; the reliability tier's bad-input table on the new
+ *    paths; (3b) the steering entry points name a bad population size or run
+ *    length and its value.
+ * Then the synchronous loops: odeSolve's abort and fitFlow's leaks.
  *
- * Each check is shown failing once on a deliberately broken runner.
+ * Each check is shown failing once on a deliberately broken runner; known
+ * bugs (in other engineers' files) are `it.skip`ped with their cause.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
