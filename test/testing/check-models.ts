@@ -108,6 +108,10 @@ export const checkModels: CheckModel[] = [
         note: 'no rejuvenation: with 500 particles the population degenerates (U-shaped or shifted log-likelihood ranks on two seeds); passes with 3000 particles',
         passesWith: { particles: 3000 },
       },
+      'smc-batched': {
+        note: 'the same run as smc (smc runs batched here by default): same degeneracy with 500 particles and no rejuvenation',
+        passesWith: { particles: 3000 },
+      },
     },
     fixed: { model: regression as unknown as Model<never[], unknown>, args: [[-1, 0, 1, 2], [-0.8, 0.1, 1.1, 1.9]] },
   },

@@ -24,9 +24,19 @@
  * - the mean of z^2 is 1 within 4 of its standard errors (the MCSE is honest);
  * Planted: estimates shifted by half an MCSE (a small sampler bias) and the
  * MCSE halved (an over-confident MCSE) each fail.
+ *
+ * Also here: the power of the correctness matrix's new `nuts-default` row
+ * (N=200 SBC simulations): the same SBC at the matrix's settings on
+ * normal-normal passes for the default NUTS path and fails for a planted
+ * bug on that path, the likelihood tempered by 1/2 (as a misapplied `scale`
+ * would: posterior sd 0.63 instead of 0.5).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
+import { infer } from '../../src/index.js';
+import type { Posterior } from '../../src/infer/posterior.js';
+import { type EngineSpec, normalNormal, sbc } from '../../src/testing/index.js';
+import { checkEngines, checkModels } from '../testing/check-models.js';
 import { type ScaleRun, heavyScaleLogDensity, heavyScaleRuns, quadratureMeanLog, zStudy } from './stats2-session7-ascent.js';
 
 const slow = process.env.TYCHE_SLOW === '1';
@@ -73,5 +83,23 @@ describe.skipIf(!slow)("init: 'ascent' on a heavy-tailed scale posterior (s^-5 t
     const diff = (mean(ascent) - mean(uniform)) / Math.sqrt(varOfMean(ascent) + varOfMean(uniform));
     console.log(`ascent - uniform: ${diff.toFixed(2)} SE`);
     expect(Math.abs(diff)).toBeLessThan(4);
+  });
+});
+
+describe.skipIf(!slow)("the matrix's nuts-default row has power at N=200", () => {
+  it('SBC of default NUTS on normal-normal passes; with the likelihood tempered by 1/2 (planted) it fails', { timeout: 600_000 }, async () => {
+    const m = checkModels.find((x) => x.name === 'normal-normal')!;
+    const e = checkEngines.find((x) => x.name === 'nuts-default')!;
+    const run = (engine: EngineSpec<never[], unknown>) => sbc({ simulator: m.simulator, engine, simulations: e.simulations, draws: 39, alpha: 0.01, seed: 1 });
+    const ok = await run(e.spec);
+    console.log(`nuts-default: ${ok.toString()}`);
+    expect(ok.pass, ok.toString()).toBe(true);
+    // planted: NUTS on the same data with noise sd sqrt(2) (likelihood^(1/2)), defaults otherwise
+    const tempered = normalNormal(0, 1, Math.SQRT2).model;
+    const planted: EngineSpec<never[], unknown> = async (_model, args, seed) =>
+      (await infer(tempered, { method: 'nuts', seed }, ...(args as unknown as [number[]]))) as unknown as Posterior<never[], unknown>;
+    const bad = await run(planted);
+    console.log(`planted: ${bad.toString()}`);
+    expect(bad.pass).toBe(false);
   });
 });
