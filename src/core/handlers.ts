@@ -81,9 +81,9 @@ export function condition<A extends unknown[], R>(m: Model<A, R>, data: Record<s
 export function conditionHandler(data: Record<string, ValueLike>): Handler {
   return {
     process(msg) {
-      if (msg.type !== 'sample') return;
       const v = data[msg.address];
       if (v === undefined) return;
+      if (msg.type !== 'sample') throw new ModelError(msg.address, `condition was given data for this address, but it is a ${msg.type} site, not a sample site: its value is not drawn, so data cannot condition it (observe the sample sites it is computed from)`);
       msg.value = toValue(v, `condition "${msg.address}"`);
       (msg as { observed: boolean }).observed = true;
     },

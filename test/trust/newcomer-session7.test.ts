@@ -350,3 +350,19 @@ describe('hmc-gibbs on a vector of discrete labels written as one Independent si
     expect(await errorOf(vec, { method: 'hmc-gibbs', chains: 1, warmup: 5, samples: 5 })).toMatch(/^site "z": hmc-gibbs: Independent\(Bernoulli\) is one event of shape \[5\], whose joint values Gibbs does not enumerate; declare its elements as independent in a plate/);
   });
 });
+
+describe('condition() on a deterministic or factor site (found: the data was ignored silently)', () => {
+  // FOUND: condition(m, { yhat: [...] }) for yhat = deterministic('yhat', b x) passed the missing-site check (the address
+  // exists) and the data was dropped: the posterior was the prior. Now it is an error naming the site and its kind.
+  it('every engine names the site and says it is not a sample site', async () => {
+    const m = model(async ({ sample, deterministic, factor }) => {
+      const b = await sample('b', Normal(0, 1));
+      deterministic('yhat', tf.mul(b, tf.tensor1d([1, 2])));
+      await factor('penalty', tf.mul(-0.5, tf.square(b)));
+    }) as AnyModel;
+    for (const o of [{ method: 'nuts', chains: 1, warmup: 5, samples: 5 }, { method: 'vi', steps: 5 }, { method: 'importance', particles: 10 }, { method: 'smc', particles: 10 }, { method: 'mh', samples: 10 }]) {
+      expect(`${o.method}: ${await errorOf(condition(m, { yhat: [1, 2] }), o)}`).toMatch(new RegExp(`^${o.method}: site "yhat": condition was given data for this address, but it is a deterministic site, not a sample site`));
+    }
+    expect(await errorOf(condition(m, { penalty: 0 }), { method: 'importance', particles: 10 })).toMatch(/^site "penalty": condition was given data for this address, but it is a factor site/);
+  });
+});
