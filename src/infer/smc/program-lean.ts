@@ -25,7 +25,8 @@
  * deterministic function of its choices), an error of the model's own code,
  * a duplicate address — makes it give up ({@link LeanGiveUp}), and the caller
  * runs the whole SMC again on the general runtime, which handles all of
- * these and names every error as before.
+ * these and names every error as before. Observations awaited together
+ * (`Promise.all`) are an error on both (`ConcurrentCheckpointsError`).
  *
  * @module
  */
@@ -36,7 +37,7 @@ import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
-import { KILLED, SuspendableRun } from './suspendable.js';
+import { ConcurrentCheckpointsError, KILLED, SuspendableRun } from './suspendable.js';
 
 /** Thrown (rejected) when the lean runtime cannot run the model; the caller uses the general runtime. */
 export class LeanGiveUp extends Error {
@@ -142,7 +143,7 @@ export class LeanParticle<R> extends SuspendableRun {
             return;
           }
           // the model's own error (or an abort): the general runtime reports it as before
-          if (this.pace.signal?.aborted) throw err;
+          if (this.pace.signal?.aborted || err instanceof ConcurrentCheckpointsError) throw err;
           throw new LeanGiveUp(`the model threw (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
         },
       );
@@ -245,7 +246,7 @@ export class LeanParticle<R> extends SuspendableRun {
     this.replay = undefined;
     this.replayOf = undefined;
     this.increment = 0;
-    return this.suspend().then(() => value);
+    return this.suspend(full).then(() => value);
   }
 
   /** A fresh checkpoint of log density `lp`: recorded, added to the increment; the execution suspends. */
@@ -254,7 +255,7 @@ export class LeanParticle<R> extends SuspendableRun {
     this.head = { address: full, kind: Kind.Checkpoint, value, prev: this.head };
     this.increment += lp;
     this.checkpoint += 1;
-    return this.suspend().then(() => value);
+    return this.suspend(full).then(() => value);
   }
 
   private observed(address: string, dist: Distribution, value: ValueLike): Promise<Value> {

@@ -209,7 +209,7 @@ class ProgramParticle<R> extends SuspendableRun {
           this.replaying = undefined;
           this.increment = 0;
         }
-        return this.suspend();
+        return this.suspend(msg.address);
       },
     };
   }

@@ -11,6 +11,15 @@
  *
  * @module
  */
+import { TycheError } from '../../core/errors.js';
+
+/** A checkpoint reached while another of the same execution is pending (observations awaited together). */
+export class ConcurrentCheckpointsError extends TycheError {
+  constructor(site: string | undefined) {
+    super(`smc: ${site === undefined ? 'an observation' : `"${site}"`} was reached while another observation of the same execution waits: program SMC runs the observations and factors of one execution one after the other; await each in turn (not together, e.g. in Promise.all)`);
+    this.name = 'ConcurrentCheckpointsError';
+  }
+}
 
 /** The rejection that unwinds a killed execution (swallowed by `SuspendableRun`). */
 export const KILLED = Symbol('particle killed');
@@ -22,8 +31,14 @@ export class SuspendableRun {
   private arrived?: () => void;
   private failed?: (err: unknown) => void;
 
-  /** Called by the execution's handler at a checkpoint; the execution awaits the result. */
-  protected suspend(): Promise<void> {
+  /**
+   * Called by the execution's handler at a checkpoint (`site`, for
+   * messages); the execution awaits the result. A second checkpoint reached
+   * while one is pending (observations awaited together, e.g. in
+   * `Promise.all`) is an error: the first would never be woken.
+   */
+  protected suspend(site?: string): Promise<void> {
+    if (this.wake !== undefined) return Promise.reject(new ConcurrentCheckpointsError(site));
     this.status = 'suspended';
     const arrived = this.arrived;
     const p = new Promise<void>((resolve, reject) => {

@@ -1,0 +1,160 @@
+/**
+ * The lean per-particle runtime of program SMC against the general effect
+ * runtime: the same answers, bit for bit, on models whose structure depends
+ * on earlier choices, recursion and factors (a planted copy that forgets its
+ * parent's prefix breaks the equality); clear errors for an impossible
+ * observation and for observations awaited together; abort, a flat tensor
+ * count, and the run without a ledger (a model that makes tensors, tensors
+ * made beside the run).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { model } from '../../src/core/model.js';
+import type { Rng } from '../../src/core/rng.js';
+import { Bernoulli } from '../../src/distributions/bernoulli.js';
+import { Normal } from '../../src/distributions/normal.js';
+import { Uniform } from '../../src/distributions/uniform.js';
+import { infer } from '../../src/infer/registry.js';
+import { LeanParticle } from '../../src/infer/smc/program-lean.js';
+import '../../src/infer/smc/program.js';
+import { walk } from './program-helpers.js';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+const YS = [0.3, -0.5, 1.2, 2.0, 1.1, 0.4, -0.3, 0.8, 1.5, 0.9];
+
+/** A walk with occasional jumps and an observation only where the state is high: the sites depend on earlier values. */
+const branching = model(async ({ sample, observe }, ys: number[]) => {
+  let x = await sample('x0', Normal(0, 1));
+  for (let t = 0; t < ys.length; t++) {
+    const jump = await sample(`j${t}`, Bernoulli(0.2));
+    x = await sample(`x${t + 1}`, Normal(x, jump === 1 ? 3 : 0.5));
+    if (x > 1.5) await observe(`high${t}`, Normal(x, 1), 1.5);
+    await observe(`y${t}`, Normal(x, 1), ys[t]);
+  }
+  return x;
+});
+
+/** A geometric number of levels by recursion, a factor at each: particles finish after different numbers of checkpoints. */
+const recursive = model(async ({ sample, observe, factor }) => {
+  const go = async (k: number): Promise<number> => {
+    const stop = await sample(`stop${k}`, Bernoulli(0.4));
+    await factor(`f${k}`, -0.1 * k);
+    return stop === 1 ? k : go(k + 1);
+  };
+  const k = await go(0);
+  await observe('obs', Normal(k, 1), 3);
+  return k;
+});
+
+interface Answer {
+  logZ: number;
+  runtime: unknown;
+  draws: { values: Record<string, unknown>; logWeight: number; returnValue: unknown }[];
+}
+
+async function answer(m: typeof walk | typeof recursive, lean: boolean, seed: number, essThreshold?: number): Promise<Answer> {
+  const post = await (infer as (m: unknown, o: unknown, ...a: unknown[]) => Promise<{ logZ: number; diagnostics: Record<string, unknown>; draws: Answer['draws']; dispose(): void }>)(
+    m,
+    { method: 'smc', particles: 100, seed, batched: false, lean, ...(essThreshold === undefined ? {} : { essThreshold }) },
+    YS,
+  );
+  const out = { logZ: post.logZ, runtime: post.diagnostics.runtime, draws: post.draws.map((d) => ({ values: d.values, logWeight: d.logWeight, returnValue: d.returnValue })) };
+  post.dispose();
+  return out;
+}
+
+describe('lean per-particle program SMC', () => {
+  it('gives the general runtime\u2019s log Z and particles exactly, on stochastic structure, recursion and factors; a copy that forgets its parent\u2019s prefix does not', async () => {
+    const cases = [
+      ['walk', walk],
+      ['branching', branching],
+      ['recursive', recursive],
+    ] as const;
+    for (const [name, m] of cases) {
+      for (const [seed, ess] of [[1, undefined], [2, 1], [3, undefined]] as const) {
+        const lean = await answer(m, true, seed, ess);
+        const general = await answer(m, false, seed, ess);
+        expect(lean.runtime, name).toBe('lean');
+        expect(general.runtime, name).toBe('general');
+        expect(Number.isFinite(lean.logZ), name).toBe(true);
+        expect(lean.logZ, `${name} seed ${seed}`).toBe(general.logZ);
+        expect(lean.draws, `${name} seed ${seed}`).toEqual(general.draws);
+      }
+    }
+    // planted: copies start afresh instead of replaying their parent (the replay step skipped)
+    const copy = LeanParticle.prototype.copy;
+    LeanParticle.prototype.copy = function (this: LeanParticle<unknown>, rng: Rng) {
+      const c = copy.call(this, rng);
+      c.replayOf = undefined;
+      return c;
+    };
+    try {
+      const lean = await answer(walk, true, 1, 1);
+      const general = await answer(walk, false, 1, 1);
+      expect(lean.logZ).not.toBe(general.logZ);
+    } finally {
+      LeanParticle.prototype.copy = copy;
+    }
+  });
+
+  it('names the site of an impossible observation as the general runtime does, and refuses observations awaited together', async () => {
+    const impossible = model(async ({ sample, observe }) => {
+      const x = await sample('x', Uniform(0, 1));
+      await observe('y', Uniform(0, 1), 2);
+      return x;
+    });
+    const message = /site "y": the observed value 2 is outside the support of Uniform.*every particle has zero weight/;
+    await expect(infer(impossible, { method: 'smc', particles: 20, seed: 1, batched: false })).rejects.toThrow(message);
+    await expect(infer(impossible, { method: 'smc', particles: 20, seed: 1, batched: false, lean: false })).rejects.toThrow(message);
+    const together = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(0, 1));
+      await Promise.all([observe('a', Normal(x, 1), 0.5), observe('b', Normal(x, 1), 0.2)]);
+      return x;
+    });
+    await expect(infer(together, { method: 'smc', particles: 20, seed: 1, batched: false })).rejects.toThrow(/"b" was reached while another observation of the same execution waits.*Promise\.all/);
+  });
+
+  it('keeps tf.memory flat, honours an AbortSignal, and runs models that make tensors (under a ledger) without freeing tensors made beside the run', async () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) (await infer(walk, { method: 'smc', particles: 100, seed: i, batched: false }, YS)).dispose();
+    const ac = new AbortController();
+    const aborted = infer(walk, { method: 'smc', particles: 100, seed: 1, batched: false, signal: ac.signal, onStep: ({ step }: { step: number }) => (step === 4 ? ac.abort(new Error('stop the lean run')) : undefined) }, YS);
+    await expect(aborted).rejects.toThrow(/stop the lean run/);
+    expect(tf.memory().numTensors).toBe(before);
+
+    // a model that makes a tensor at every step: the probe sees it and the run keeps a ledger
+    const tensorMaking = model(async ({ sample, observe }, ys: number[]) => {
+      let x = await sample('x0', Normal(0, 1));
+      for (let t = 0; t < ys.length; t++) {
+        if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
+        const twice = tf.scalar(x).mul(2).dataSync()[0]!;
+        await observe(`y${t}`, Normal(twice / 2, 1), ys[t]);
+      }
+      return x;
+    });
+    const post = await infer(tensorMaking, { method: 'smc', particles: 50, seed: 1, batched: false }, YS);
+    expect(post.diagnostics.runtime).toBe('lean');
+    const plain = await infer(walk, { method: 'smc', particles: 50, seed: 1, batched: false }, YS);
+    // (the same draws; the observation's mean went through float32)
+    expect(Math.abs(post.logZ - plain.logZ)).toBeLessThan(1e-5);
+    post.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+
+    // tensors made beside an unledgered run trip its wire: it runs again under a ledger and leaves them alone
+    const outside: tf.Tensor[] = [];
+    const timer = setInterval(() => outside.push(tf.scalar(1)), 1);
+    const busy = await infer(walk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
+    clearInterval(timer);
+    expect(outside.length).toBeGreaterThan(0);
+    expect(outside.filter((t) => t.isDisposed)).toHaveLength(0);
+    const quiet = await infer(walk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
+    expect(busy.logZ).toBe(quiet.logZ);
+    tf.dispose(outside);
+    for (const p of [plain, busy, quiet]) p.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
