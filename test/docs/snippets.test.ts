@@ -2,12 +2,13 @@
  * Every ```ts example in README.md and docs/ runs as written (imports of 'tyche…' pointed at this
  * checkout's sources), prints no unexpected warning, and prints what its text says where the text
  * states a value. Blocks that cannot run alone are marked in the Markdown (see test/docs/snippets.ts);
- * `slow` blocks run in snippets.slow.test.ts.
+ * snippets.slow.test.ts type-checks every block (fragments with their imports added) and runs the
+ * `slow` ones.
  */
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { runSnippet, type SnippetRun } from './run-snippet.js';
-import { allSnippets, extractSnippets, rewriteImports, type Snippet } from './snippets.js';
+import { allSnippets, autoImports, extractSnippets, rewriteImports, type Snippet } from './snippets.js';
 
 const snippets = allSnippets();
 const runnable = snippets.filter((s) => !s.fragment && !s.slow && !s.external);
@@ -62,6 +63,14 @@ describe('doc snippets: markers and parsing', () => {
     expect(rewriteImports("import { a } from 'tyche/steer';", '/r')).toBe("import { a } from '/r/src/steer/index.ts';");
     expect(() => rewriteImports("import { a } from 'tyche/nope';")).toThrow(/tyche\/nope/);
     for (const id of Object.keys(EXPECTED)) expect(byId(id).fragment).toBe(false);
+  });
+
+  it('autoImports imports what a fragment calls, not its own or free variable names', () => {
+    const exp = { infer: 'tyche', model: 'tyche', ops: 'tyche', particles: 'tyche', sbc: 'tyche/testing', SVI: 'tyche' };
+    const code = "const m = model(async () => {});\nconst post = await infer(m, {}, ops.add(1, 2));\nparticles.map((p) => p);\nnew SVI(model);\nawait sbc({});";
+    expect(autoImports(code, exp, new Set(['ops']))).toEqual({ tyche: ['model', 'infer', 'ops', 'SVI'], 'tyche/testing': ['sbc'] });
+    expect(autoImports("import { infer } from 'tyche';\nconst sbc = 1;\ninfer(sbc);", exp, new Set())).toEqual({});
+    expect(autoImports('wrapLanguageModel(model, {});', exp, new Set())).toEqual({});
   });
 
   it('every block that is not a fragment is valid TypeScript syntax', () => {

@@ -120,3 +120,26 @@ export function rewriteImports(code: string, root = repoRoot): string {
     return `${pre}${q}${join(root, target)}${q}`;
   });
 }
+
+/**
+ * For a fragment: import lines for the package exports it uses without importing (`exports` maps
+ * each export name to its entry point, e.g. from {@link ENTRY_POINTS}' modules), so that it can be
+ * type-checked. A name counts as used when it is called or constructed (`infer(`, `new SVI(`), or,
+ * for a namespace export (`namespaces`), when a member is read (`ops.add`); names the fragment
+ * declares or imports itself are left alone.
+ */
+export function autoImports(code: string, exports: Record<string, string>, namespaces: ReadonlySet<string>): Record<string, string[]> {
+  const declared = new Set<string>();
+  for (const m of code.matchAll(/\b(?:const|let|var|function|class|interface|type)\s+(\w+)/g)) declared.add(m[1]);
+  for (const m of code.matchAll(/\bimport\s*(?:type\s*)?\{([^}]*)\}/g)) for (const n of m[1].split(',')) declared.add(n.trim().split(/\s+as\s+/).pop()!);
+  for (const m of code.matchAll(/\bimport\s+\*\s+as\s+(\w+)/g)) declared.add(m[1]);
+  const out: Record<string, string[]> = {};
+  for (const m of code.matchAll(/(?<![.\w])([A-Za-z_]\w*)\s*(\(|<|\.)/g)) {
+    const [, name, next] = m;
+    if (declared.has(name) || !(name in exports)) continue;
+    if (next === '.' && !namespaces.has(name)) continue;
+    const from = exports[name];
+    (out[from] ??= []).includes(name) || out[from].push(name);
+  }
+  return out;
+}
