@@ -297,8 +297,6 @@ export const DIFFUSION_CASES: readonly AuditCase[] = [
  * Entry points whose abort is known to fail, with the bug (reported, not fixed here: the file belongs to another engineer).
  */
 export const KNOWN_ABORT_BUGS: Record<string, string> = {
-  // hmc-engine.ts initialPoints: the prior draw of each chain (`execute(model, ...)`) keeps its trace's tensors (one per chain here); in every run, not only on abort
-  'infer: nuts (init: prior, compile: false)': 'init: prior leaks the prior trace of each chain',
   // program.ts leanProbe (2a9c1b6): one lean particle is first run to its end to see whether the model makes tensors; on a
   // long program that run never yields to the event loop, so a timer's abort never lands (and a stream of 1e9 observations never ends)
   'infer: smc (batched: false, lean runtime)': 'the lean probe run cannot be aborted',

@@ -11,6 +11,7 @@
  * @module
  */
 import { TycheError } from '../../core/errors.js';
+import { tidyAsync } from '../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import { execute } from '../../core/model.js';
@@ -148,8 +149,8 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
   const out: Float64Array[] = [];
   for (let c = 0; c < chains; c++) {
     const model = init === 'prior' ? m : substitute(m, init as Record<string, ValueLike>);
-    const { trace } = await execute(model, { rng: rng.split() }, ...args);
-    out.push(unconstrain(layout, trace));
+    // the run's tensors are freed with it: only the unconstrained numbers are kept
+    out.push(await tidyAsync(async () => unconstrain(layout, (await execute(model, { rng: rng.split() }, ...args)).trace), () => []));
   }
   return out;
 }
