@@ -115,7 +115,10 @@ describe('lean per-particle program SMC', () => {
       await Promise.all([observe('a', Normal(x, 1), 0.5), observe('b', Normal(x, 1), 0.2)]);
       return x;
     });
-    await expect(infer(together, { method: 'smc', particles: 20, seed: 1, batched: false })).rejects.toThrow(/"b" was reached while another observation of the same execution waits.*Promise\.all/);
+    // (every runtime: was a hang, the first observation's wake-up lost)
+    for (const options of [{ batched: false }, { batched: false, lean: false }, {}]) {
+      await expect(infer(together, { method: 'smc', particles: 20, seed: 1, ...options })).rejects.toThrow(/"b" was reached while another observation of the same execution waits.*Promise\.all/);
+    }
   });
 
   it('keeps tf.memory flat, honours an AbortSignal, and runs models that make tensors (under a ledger) without freeing tensors made beside the run', async () => {

@@ -30,6 +30,10 @@ export class SuspendableRun {
   private wake?: (kill: boolean) => void;
   private arrived?: () => void;
   private failed?: (err: unknown) => void;
+  /** Whether the current `resume` has not settled yet. */
+  private pending = false;
+  /** A failure of the execution after its `resume` had settled (thrown by the next one). */
+  private late: { err: unknown } | undefined;
 
   /**
    * Called by the execution's handler at a checkpoint (`site`, for
@@ -54,9 +58,17 @@ export class SuspendableRun {
    * a suspended one is woken; a finished one resolves at once.
    */
   protected resume(start: () => Promise<void>): Promise<void> {
+    if (this.late !== undefined) return Promise.reject(this.late.err);
+    this.pending = true;
     const arrival = new Promise<void>((resolve, reject) => {
-      this.arrived = resolve;
-      this.failed = reject;
+      this.arrived = () => {
+        this.pending = false;
+        resolve();
+      };
+      this.failed = (err) => {
+        this.pending = false;
+        reject(err);
+      };
     });
     if (this.status === 'new') {
       start().then(
@@ -65,7 +77,10 @@ export class SuspendableRun {
           this.arrived?.();
         },
         (err) => {
-          if (err !== KILLED) this.failed?.(err);
+          if (err === KILLED) return;
+          // (failing after it arrived, e.g. a second checkpoint awaited beside the first: the next resume throws)
+          if (this.pending) this.failed?.(err);
+          else this.late = { err };
         },
       );
     } else if (this.status === 'suspended') {
