@@ -25,6 +25,8 @@ const EXPECTED: Record<string, (r: SnippetRun) => void> = {
   // summary's rounding to 3 decimals.
   'readme-coin': (r) => checkCoin(r, true),
   'getting-started-coin': (r) => checkCoin(r, false),
+  // an MH run of 1e6 draws aborted after 0.5 s rejects with the signal's reason
+  'getting-started-abort': (r) => expect(r.logs).toEqual(['stopped: AbortError']),
   // two dice on 0..5 with sum 8: (3,5) (4,4) (5,3), so P(d1 = 5) = 1/3 and Z = 3/36, exactly
   'enumerate-dice': (r) => {
     const [p, logZ] = r.logs[0].split(' ').map(Number);
