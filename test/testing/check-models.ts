@@ -112,6 +112,10 @@ export const checkModels: CheckModel[] = [
         note: 'the same run as smc (smc runs batched here by default): same degeneracy with 500 particles and no rejuvenation',
         passesWith: { particles: 3000 },
       },
+      'smc-lean': {
+        note: 'per particle, the same degeneracy with 500 particles (the general runtime fails alike: band out, var ratio 1.15); the lean runtime passes with 3000 (N=100, min chi² p=0.10)',
+        passesWith: { particles: 3000 },
+      },
     },
     fixed: { model: regression as unknown as Model<never[], unknown>, args: [[-1, 0, 1, 2], [-0.8, 0.1, 1.1, 1.9]] },
   },
