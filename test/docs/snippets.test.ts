@@ -36,6 +36,17 @@ const EXPECTED: Record<string, (r: SnippetRun) => void> = {
   // DDPM from the exact mixture score: moments within the Bonferroni bound (checkMixtureSamples'
   // own planted failures are in test/steer/diffusion)
   'diffusion-mixture': (r) => expect(r.logs[0]).toMatch(/^pass: /),
+  // SVI fit of a conjugate normal (mu ~ N(0, 10), y_i ~ N(mu, 1), y = 0.3 1.2 0.8): exact
+  // log Z = log N(y; 0, I + 100 11'); the guide family holds the posterior, so IWAE(100) is
+  // within 4 of its own stderr
+  'vi-svi': (r) => {
+    const [bound, stderr] = r.logs[0].split(' ').map(Number);
+    const y = [0.3, 1.2, 0.8];
+    const s = y.reduce((a, b) => a + b, 0);
+    const q = y.reduce((a, b) => a + b * b, 0);
+    const exact = -0.5 * (q - (100 * s * s) / (1 + 300)) - 0.5 * Math.log(1 + 300) - 1.5 * Math.log(2 * Math.PI);
+    expect(Math.abs(bound - exact), `IWAE bound ${bound} vs exact log Z ${exact} (stderr ${stderr})`).toBeLessThan(4 * stderr);
+  },
   // "pValue > 0.001 for a correct sampler"
   'testing-two-moons': (r) => expect(Number(r.logs[0])).toBeGreaterThan(0.001),
 };
@@ -103,6 +114,15 @@ describe('the printed-value checks reject wrong answers (planted bugs)', () => {
     expect(r.error).toBeUndefined();
     expect(() => EXPECTED['readme-coin'](r)).toThrow(/p mean/);
     expect(() => checkCoin({ ...r, logs: [r.logs[0].replace(/^p\s+[\d.]+/m, 'p  0.625'), r.logs[1]] }, true)).toThrow(/log Z/);
+  });
+
+  it('an SVI fit stopped after 20 steps fails the log Z check', async () => {
+    const s = byId('vi-svi');
+    const wrong = { ...s, code: s.code.replace('k < 1000', 'k < 20') };
+    expect(wrong.code).not.toBe(s.code);
+    const r = await runSnippet(wrong);
+    expect(r.error).toBeUndefined();
+    expect(() => EXPECTED['vi-svi'](r)).toThrow(/IWAE bound/);
   });
 
   it('a sum of 7 in the dice example fails its check', async () => {
