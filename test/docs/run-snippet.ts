@@ -3,7 +3,7 @@
  * sources) under .tmp/snippets/, imports it, and returns what it printed. console.log/info/warn/error
  * are captured while it runs; a snippet that runs past `timeoutMs` is reported as timed out.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
@@ -50,5 +50,6 @@ export async function runSnippet(s: Snippet, timeoutMs = 30_000): Promise<Snippe
   } finally {
     clearTimeout(timer);
     Object.assign(console, saved);
+    rmSync(path, { force: true }); // already read and transformed by the import
   }
 }
