@@ -117,6 +117,17 @@ export class Rng {
     return new Rng(`${this.seed}/${this.splits}`);
   }
 
+  /**
+   * The stream that the k-th call of {@link Rng.split} gives (k = 1, 2, ...),
+   * made without making the ones before it and without advancing this
+   * stream's split count (so `splitAt(n + 1)` is the stream after `n` splits,
+   * at O(1) cost however large n is).
+   */
+  splitAt(k: number): Rng {
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`Rng.splitAt: k must be a positive integer, got ${k}`);
+    return new Rng(`${this.seed}/${k}`);
+  }
+
   /** `n` independent child streams (see {@link Rng.split}). */
   splitN(n: number): Rng[] {
     const out: Rng[] = [];

@@ -24,6 +24,7 @@ import type { Handler, Message } from '../core/message.js';
 import { type Model, ModelError, execute } from '../core/model.js';
 import { rejectsPoint } from '../core/errors.js';
 import { type Rng, rngFrom } from '../core/rng.js';
+import { Pacer } from './pace.js';
 import { type Value, isTensor } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import type { Distribution } from '../distributions/distribution.js';
@@ -230,10 +231,12 @@ async function runBatched<A extends unknown[], R>(m: Model<A, R>, args: A, sourc
     out.forEach((r) => r !== first && disposeRecord(r));
     return why;
   };
+  const pace = new Pacer(options.signal);
   for (let start = 0; start < source.size; start += chunk) {
     let rows: Record1[] | string;
     try {
-      options.signal?.throwIfAborted();
+      // yield between chunks (all of a chunk's awaits are microtasks, so a timer that aborts could not fire)
+      if (pace.due()) await pace.pause();
       rows = await runChunk(m, args, source, first, latent, options, rng, start, Math.min(source.size, start + chunk), columns);
     } catch (err) {
       fail('');

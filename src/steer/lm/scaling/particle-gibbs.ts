@@ -103,12 +103,14 @@ export async function particleGibbsSteps(lm: LanguageModel, prm: StepRewardModel
   if (options.ancestorSampling && options.weights === 'replace') throw new Error("particle Gibbs: ancestorSampling needs the proper 'ratio' weights, not 'replace'");
   const sampler = new StepSampler(lm, prompt, prm, options);
   const rng = rngFrom(options.seed);
-  const seeds = rng.splitN(K + 1);
+  // split lazily: one stream per sweep as it starts, and the reference draws' stream (split K + 1, as splitN(K + 1)
+  // gave) without making the K before it (iterations: 1e9 made 1e9 streams before the first sweep)
+  const refRng = rng.splitAt(K + 1);
   let ref = options.reference ?? null;
   const references: ReferencePath[] = [];
   let last: StepPFResult | null = null;
   for (let k = 0; k < K; k++) {
-    const sweepOptions: StepPFOptions = { ...options, seed: seeds[k]!.int(2 ** 31), essThreshold: 1, resampling: 'multinomial' };
+    const sweepOptions: StepPFOptions = { ...options, seed: rng.split().int(2 ** 31), essThreshold: 1, resampling: 'multinomial' };
     if (!ref) last = await runStepSMC(sampler, sweepOptions);
     else {
       const reference = ref;
@@ -138,7 +140,7 @@ export async function particleGibbsSteps(lm: LanguageModel, prm: StepRewardModel
       );
       last = await runStepSMC(sampler, sweepOptions, { reference, ancestorSampler, wrap });
     }
-    ref = drawReference(sampler, last, seeds[K]!);
+    ref = drawReference(sampler, last, refRng);
     references.push(ref);
   }
   return { ...last!, references };
