@@ -66,6 +66,8 @@ export async function buildSite(outdir = 'build/site'): Promise<{ outdir: string
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, page(title, md.render(text), rel.split('/').length - 1));
   }
+  // the images and other files the guides link (e.g. docs/steer/img/*.png) go beside the rendered pages
+  await cp(docsDir, join(out, 'docs'), { recursive: true, filter: (src) => !src.endsWith('.md') });
   const api = join(ROOT, 'build/api');
   const hasApi = await stat(join(api, 'index.html')).then(() => true, () => false);
   if (hasApi) await cp(api, join(out, 'api'), { recursive: true });
