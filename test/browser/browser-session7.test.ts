@@ -136,7 +136,7 @@ describe.skipIf(!available)('tyche in headless Chromium, as a user (session 7)',
       expect(again.tensorsAfter).toBe(r.tensorsAfter);
     }, 60_000);
 
-    it.each(['nuts', 'smc', 'vi', 'importance'])('aborting a long %s run lands within a second, with the signal\'s reason, and frees its tensors', async (m) => {
+    it.each(['nuts', 'nuts-tensors', 'smc', 'vi', 'importance'])('aborting a long %s run lands within a second, with the signal\'s reason, and frees its tensors', async (m) => {
       const a = await call<{ error: string; msToStop: number; tensorsDelta: number }>(b, 'abortRun', m, 300);
       if (process.env.TYCHE_REPORT) console.log(b, m, JSON.stringify(a));
       expect(a.error).toBe('AbortError: stopped by the test');

@@ -143,17 +143,19 @@ export async function runScenarios(names: readonly string[]): Promise<{ results:
 }
 
 /** Start a long run, abort it after `afterMs`, and report how long the abort took to land and what it threw. */
-export async function abortRun(method: 'nuts' | 'smc' | 'vi' | 'importance', afterMs: number): Promise<{ error: string; msToStop: number; tensorsDelta: number }> {
+export async function abortRun(method: 'nuts' | 'nuts-tensors' | 'smc' | 'vi' | 'importance', afterMs: number): Promise<{ error: string; msToStop: number; tensorsDelta: number }> {
   const before = tf.memory().numTensors;
   const ac = new AbortController();
   const long: Record<string, Record<string, unknown>> = {
     nuts: { method: 'nuts', chains: 4, warmup: 20000, samples: 20000, seed: 1 },
+    // the leapfrog on the page's backend (WebGL or wasm) instead of the compiled float64 replay
+    'nuts-tensors': { method: 'nuts', chains: 4, warmup: 20000, samples: 20000, seed: 1, compile: false },
     smc: { method: 'smc', particles: 200000, seed: 1 },
     vi: { method: 'vi', guide: 'normal', steps: 10_000_000, seed: 1 },
     importance: { method: 'importance', particles: 5_000_000, seed: 1 },
   };
-  const m = method === 'nuts' ? eightSchools : method === 'smc' ? walk : conjugate;
-  const args = method === 'nuts' ? [schools] : method === 'smc' ? [WALK] : [Y];
+  const m = method.startsWith('nuts') ? eightSchools : method === 'smc' ? walk : conjugate;
+  const args = method.startsWith('nuts') ? [schools] : method === 'smc' ? [WALK] : [Y];
   let abortedAt = 0;
   setTimeout(() => {
     abortedAt = performance.now();
