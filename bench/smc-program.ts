@@ -16,6 +16,7 @@
  *   record (replayed sites hand back recorded values: nothing scored or
  *   allocated), resampling at ESS < N/2 and always; and the same on the
  *   general effect runtime (`lean: false`, the path before the lean one);
+ *   the lean rows again at 10000 particles (`--per-particle-runs-10k`);
  * - WebPPL 0.9.15 SMC, timed inside the WebPPL program (compilation
  *   excluded), in this process.
  *
@@ -24,7 +25,7 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--general-runs 1] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--peers DIR]`
  *
  * @module
  */
@@ -42,6 +43,7 @@ const RUNS = numberArg('runs', 5);
 const WEBPPL_RUNS = numberArg('webppl-runs', 3);
 const WEBPPL_RUNS_10K = numberArg('webppl-runs-10k', 1);
 const PER_PARTICLE_RUNS = numberArg('per-particle-runs', 3);
+const PER_PARTICLE_RUNS_10K = numberArg('per-particle-runs-10k', 1);
 const GENERAL_RUNS = numberArg('general-runs', 1);
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
@@ -94,9 +96,9 @@ interface Row {
   note: string;
 }
 
-async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number, lean?: boolean): Promise<Row> {
+async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number, lean?: boolean, warmUp = true): Promise<Row> {
   const options = { method: 'smc' as const, particles: n, batched, ...(essThreshold === undefined ? {} : { essThreshold }), ...(lean === undefined ? {} : { lean }) };
-  await infer(walk, { ...options, seed: 'warm-up' }, w);
+  if (warmUp) (await infer(walk, { ...options, seed: 'warm-up' }, w)).dispose();
   const out: Run[] = [];
   let note = '';
   for (let r = 0; r < runs; r++) {
@@ -162,6 +164,11 @@ async function main(): Promise<void> {
       rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS));
       rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS, 1));
       if (GENERAL_RUNS > 0) rows.push(await timeTyche(w, n, false, GENERAL_RUNS, undefined, false));
+    }
+    if (n === 10000 && PER_PARTICLE_RUNS_10K > 0) {
+      // (no warm-up at 10000: the 1000-particle rows ran the same code)
+      rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS_10K, undefined, undefined, false));
+      rows.push(await timeTyche(w, n, false, PER_PARTICLE_RUNS_10K, 1, undefined, false));
     }
     const wr = n < 10000 ? WEBPPL_RUNS : WEBPPL_RUNS_10K;
     if (webppl && wr > 0) {
