@@ -4,6 +4,9 @@
  *
  * 1. vi's final draws (`svi.sample`) took no signal: an abort during them
  *    waited for all `samples` (and the model runs after them never yielded).
+ * 3. The steering entry points ran a misspelt option (`particels: 8`) or a
+ *    `seed: {}` silently with the defaults; infer refused both. One check
+ *    (src/core/options.ts) now serves infer and every steering entry point.
  * 4. particleGibbsSteps made `iterations + 1` random streams before its first
  *    sweep (iterations: 1e9 hung).
  */
@@ -12,7 +15,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { Rng } from '../../src/core/rng.js';
 import { infer } from '../../src/index.js';
+import { checkOptions, optionNames } from '../../src/core/options.js';
 import * as Lm from '../../src/steer/lm/index.js';
+import * as D from '../../src/steer/diffusion/index.js';
 import { gaussModel } from './abort-memory-cases.js';
 
 beforeAll(async () => {
@@ -46,6 +51,70 @@ describe('1. vi: an abort during the final draws', () => {
     expect(end - t0).toBeGreaterThan(100);
     expect(end - abortedAt).toBeLessThan(1000);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('3. one options check for infer and every steering entry point', () => {
+  // the check comes first in each, so no model or LM is needed to see it
+  const M = {} as never;
+  const ENTRIES: [string, (o: Record<string, unknown>) => Promise<unknown>][] = [
+    ['smcSteer', (o) => Lm.smcSteer(o as never)],
+    ['smcSteerK', (o) => Lm.smcSteerK(o as never)],
+    ['conditionalSteer', (o) => Lm.conditionalSteer(o as never)],
+    ['bestOfN', (o) => Lm.bestOfN(o as never)],
+    ['locallyConstrainedDecode', (o) => Lm.locallyConstrainedDecode(o as never)],
+    ['steeringBounds', (o) => Lm.steeringBounds(o as never)],
+    ['learnTwistCTL', (o) => Lm.learnTwistCTL(o as never)],
+    ['runStepPrograms', (o) => Lm.runStepPrograms(() => M, o as never)],
+    ['generate', (o) => Lm.generate(M, [], o as never)],
+    ['bestOfNSteps', (o) => Lm.bestOfNSteps(M, M, '', o as never)],
+    ['selfConsistencySteps', (o) => Lm.selfConsistencySteps(M, '', o as never)],
+    ['beamSearchSteps', (o) => Lm.beamSearchSteps(M, M, '', o as never)],
+    ['particleFilterSteps', (o) => Lm.particleFilterSteps(M, M, '', o as never)],
+    ['particleGibbsSteps', (o) => Lm.particleGibbsSteps(M, M, '', o as never)],
+    ['sampleDiffusion', (o) => D.sampleDiffusion(M, o as never)],
+    ['fkSteering', (o) => D.fkSteering(M, o as never)],
+    ['fkCorrector', (o) => D.fkCorrector(o as never)],
+    ['twistedDiffusion', (o) => D.twistedDiffusion(M, o as never)],
+    ['diffusionBestOfN', (o) => D.diffusionBestOfN(M, o as never)],
+    ['zeroOrderSearch', (o) => D.zeroOrderSearch(M, o as never)],
+    ['diffusionTreeSampling', (o) => D.diffusionTreeSampling(M, o as never)],
+    ['pathSearch', (o) => D.pathSearch(M, o as never)],
+    ['rolloverBudgetForcing', (o) => D.rolloverBudgetForcing(M, o as never)],
+    ['steerAtBudget', (o) => D.steerAtBudget(M, 'fk' as never, o as never)],
+  ];
+  const messageOf = async (f: () => Promise<unknown>): Promise<string> => {
+    try {
+      await f();
+      return 'no error';
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
+
+  it('a misspelt name is an error naming the entry point and the key and listing the allowed ones; seed: {} is refused', async () => {
+    const problems: string[] = [];
+    for (const [name, run] of ENTRIES) {
+      const typo = await messageOf(() => run({ particels: 8 }));
+      if (!new RegExp(`^${name}: unknown option "particels"; allowed: .*signal`).test(typo)) problems.push(`${name} particels: ${typo}`);
+      const seed = await messageOf(() => run({ seed: {} }));
+      // generate takes `rng`, not `seed`
+      const want = name === 'generate' ? `${name}: unknown option "seed"` : `${name}: seed must be a number or a string, got object`;
+      if (!seed.startsWith(want)) problems.push(`${name} seed {}: ${seed}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('infer keeps its messages (the same check)', async () => {
+    const m = Lm.MarkovLM as never;
+    expect(await messageOf(() => infer(m, { method: 'importance', particels: 3 } as never))).toMatch(/^infer: unknown option "particels" for method "importance"; allowed: method, seed, checkConditions, /);
+    expect(await messageOf(() => infer(m, { method: 'importance', seed: {} } as never))).toBe('infer: seed must be a number or a string, got object');
+  });
+
+  it('checkOptions refuses a non-object; optionNames lists the keys given', () => {
+    expect(() => checkOptions('f', null, [])).toThrow('f: options must be an object, got null');
+    expect(() => checkOptions('f', 3, [])).toThrow('f: options must be an object, got number');
+    expect(() => checkOptions('f', { a: 1, seed: 's' }, optionNames<{ a?: number; seed?: string }>({ a: true, seed: true }))).not.toThrow();
   });
 });
 

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { Pacer } from '../../infer/pace.js';
@@ -381,8 +382,12 @@ export interface DiffusionSampleResult {
   readonly trajectory: { step: number; t: number; x: Float32Array; shape: number[] }[];
 }
 
+/** The option names sampleDiffusion accepts (checked against its options type by the compiler). */
+const SAMPLE_DIFFUSION_OPTIONS = optionNames<DiffusionSampleOptions>({ sampler: true, steps: true, times: true, particles: true, x: true, cond: true, seed: true, rng: true, signal: true, onStep: true, keep: true, checkFinite: true });
+
 /** Run a sampler from noise to data. */
 export async function sampleDiffusion(model: DiffusionModel, options: DiffusionSampleOptions = {}): Promise<DiffusionSampleResult> {
+  checkOptions('sampleDiffusion', options, SAMPLE_DIFFUSION_OPTIONS);
   const sampler = options.sampler ?? ddpm();
   // yields to the event loop every few ms (a step on the cpu backend never does) and rejects with the signal's reason
   const pace = new Pacer(options.signal);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../core/options.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { Pacer } from '../../infer/pace.js';
 import { argmaxRow, sampleToken } from './sampling.js';
@@ -62,11 +63,15 @@ export function topK(row: ArrayLike<number>, k: number): [number, number][] {
   return out;
 }
 
+/** The option names generate accepts (checked against its options type by the compiler). */
+const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, temperature: true, topK: true, rng: true, stop: true, useCache: true, signal: true, topLogprobs: true });
+
 /**
  * Continue each prompt (token ids, no BOS) by up to `maxTokens` tokens, all
  * prompts batched in each model call.
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
+  checkOptions('generate', options, GENERATE_OPTIONS);
   const rng = rngFrom(options.rng ?? 0);
   // yields to the event loop every few ms (a fast LM never would) and rejects with the signal's reason, as every engine does
   const pace = new Pacer(options.signal);

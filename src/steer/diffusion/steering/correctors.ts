@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -271,6 +272,9 @@ export interface CorrectorRunOptions extends CorrectorOptions, ParticleRunOption
 /** The outcome of {@link fkCorrector}. */
 export type CorrectorResult = ParticleRunResult;
 
+/** The option names fkCorrector accepts (checked against its options type by the compiler). */
+const FK_CORRECTOR_OPTIONS = optionNames<CorrectorRunOptions>({ onStep: true, terms: true, tilt: true, steps: true, times: true, correct: true, checkFinite: true, particles: true, essThreshold: true, resampling: true, seed: true, rng: true, signal: true });
+
 /**
  * Sample Π q_i^{λ_i} (· exp(β r)) with a Feynman–Kac corrector.
  *
@@ -280,6 +284,7 @@ export type CorrectorResult = ParticleRunResult;
  * ```
  */
 export async function fkCorrector(options: CorrectorRunOptions): Promise<CorrectorResult> {
+  checkOptions('fkCorrector', options, FK_CORRECTOR_OPTIONS);
   const counters = { evaluations: 0 };
   const fk = correctorModel(options, counters);
   const res = await runSMC(fk, {

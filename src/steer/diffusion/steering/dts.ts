@@ -44,6 +44,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -270,6 +271,9 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
   return { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times };
 }
 
+/** The option names diffusionTreeSampling accepts (checked against its options type by the compiler). */
+const DIFFUSION_TREE_SAMPLING_OPTIONS = optionNames<DtsOptions>({ reward: true, lambda: true, mode: true, sampler: true, steps: true, times: true, budget: true, batch: true, maxChildren: true, selectionLambda: true, samples: true, cond: true, checkFinite: true, seed: true, rng: true, signal: true });
+
 /**
  * Run Diffusion Tree Sampling (`mode: 'sample'`) or Diffusion Tree Search
  * (`mode: 'search'`) within a budget of network evaluations.
@@ -282,6 +286,7 @@ function resolve(model: DiffusionModel, o: DtsOptions) {
  * ```
  */
 export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
+  checkOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS);
   const { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
   const S = times.length - 1;
   const dim = model.eventShape.reduce((a, b) => a * b, 1);

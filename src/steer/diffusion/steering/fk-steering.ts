@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import type { Rng } from '../../../core/rng.js';
@@ -270,6 +271,9 @@ export interface FkSteeringResult extends ParticleRunResult {
   readonly times: readonly number[];
 }
 
+/** The option names fkSteering accepts (checked against its options type by the compiler). */
+const FK_STEERING_OPTIONS = optionNames<FkRunOptions>({ onStep: true, reward: true, lambda: true, potential: true, sampler: true, steps: true, times: true, interval: true, window: true, x0Samples: true, cond: true, checkFinite: true, particles: true, essThreshold: true, resampling: true, seed: true, rng: true, signal: true });
+
 /**
  * Run FK steering with k particles and return the weighted population.
  *
@@ -280,6 +284,7 @@ export interface FkSteeringResult extends ParticleRunResult {
  * ```
  */
 export async function fkSteering(model: DiffusionModel, options: FkRunOptions): Promise<FkSteeringResult> {
+  checkOptions('fkSteering', options, FK_STEERING_OPTIONS);
   const counters: FkCounters = { evaluations: 0, rewardCalls: 0 };
   const fk = fkSteeringModel(model, options, counters);
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);

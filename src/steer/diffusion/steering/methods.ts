@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Seed } from '../../../core/rng.js';
 import type { DiffusionModel } from '../model.js';
@@ -82,8 +83,12 @@ export interface SteerRun {
 
 const equal = (n: number) => new Float64Array(n).fill(1 / n);
 
+/** The option names steerAtBudget accepts (checked against its options type by the compiler). */
+const STEER_AT_BUDGET_OPTIONS = optionNames<SteerAtBudgetOptions>({ reward: true, budget: true, steps: true, lambda: true, likelihood: true, potential: true, sampler: true, samples: true, cond: true, seed: true, signal: true, keep: true });
+
 /** Run `method` at the given budget of network evaluations. */
 export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, o: SteerAtBudgetOptions): Promise<SteerRun> {
+  checkOptions('steerAtBudget', o, STEER_AT_BUDGET_OPTIONS);
   const who = `steerAtBudget(${method}, model "${model.name}")`;
   if (!STEER_METHODS.includes(method)) throw new RangeError(`${who}: method must be one of ${STEER_METHODS.join(', ')}`);
   const steps = o.steps ?? 50;

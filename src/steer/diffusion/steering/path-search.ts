@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { rngFrom } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -58,8 +59,12 @@ function topK(v: Float64Array, k: number): number[] {
     .slice(0, k);
 }
 
+/** The option names pathSearch accepts (checked against its options type by the compiler). */
+const PATH_SEARCH_OPTIONS = optionNames<PathSearchOptions>({ width: true, branches: true, forward: true, backward: true, start: true, reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true });
+
 /** Run the search over paths and return the best final sample. */
 export async function pathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
+  checkOptions('pathSearch', options, PATH_SEARCH_OPTIONS);
   const who = `pathSearch(model "${model.name}")`;
   const width = options.width ?? 4;
   const branches = options.branches ?? 4;

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -52,8 +53,12 @@ export interface RolloverResult {
   readonly frames: Frame[];
 }
 
+/** The option names rolloverBudgetForcing accepts (checked against its options type by the compiler). */
+const ROLLOVER_BUDGET_FORCING_OPTIONS = optionNames<RolloverOptions>({ reward: true, sampler: true, steps: true, budget: true, cond: true, seed: true, rng: true, signal: true, keep: true });
+
 /** Run rollover budget forcing on one trajectory. */
 export async function rolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
+  checkOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS);
   const who = `rolloverBudgetForcing(model "${model.name}")`;
   const sampler = options.sampler ?? ddpm();
   if (!sampler.stochastic) throw new Error(`${who}: the sampler ${sampler.name} is deterministic; children need a stochastic step (use flowSde() for a flow)`);

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -136,8 +137,12 @@ function initialScale(model: DiffusionModel): number {
   return Math.sqrt(model.schedule.alpha(t0) ** 2 + model.schedule.sigma(t0) ** 2);
 }
 
+/** The option names diffusionBestOfN accepts (checked against its options type by the compiler). */
+const DIFFUSION_BEST_OF_N_OPTIONS = optionNames<SearchOptions & { n: number; batch?: number }>({ reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true, n: true, batch: true });
+
 /** Best-of-N: `n` independent samples in batches of `batch`, keep the one with the highest reward. */
 export async function diffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
+  checkOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS);
   const who = `diffusionBestOfN(model "${model.name}")`;
   if (!Number.isInteger(options.n) || options.n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${options.n}`);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
@@ -192,6 +197,9 @@ export interface ZeroOrderSearchOptions extends SearchOptions {
   readonly over?: NoiseSearchSpace;
 }
 
+/** The option names zeroOrderSearch accepts (checked against its options type by the compiler). */
+const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: true, neighbours: true, radius: true, over: true, reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true });
+
 /**
  * Zero-order search around a pivot noise: start from a random pivot; each
  * round draws `neighbours` noises pivot + radius·z (each block — the initial
@@ -201,6 +209,7 @@ export interface ZeroOrderSearchOptions extends SearchOptions {
  * `rounds` rounds; the first round also scores the pivot.
  */
 export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
+  checkOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS);
   const who = `zeroOrderSearch(model "${model.name}")`;
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError(`${who}: rounds must be a positive integer, got ${options.rounds}`);
   if (!Number.isInteger(options.neighbours) || options.neighbours < 1) throw new RangeError(`${who}: neighbours must be a positive integer, got ${options.neighbours}`);

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -170,8 +171,12 @@ export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {
 /** The outcome of {@link twistedDiffusion}. */
 export type TdsResult = ParticleRunResult;
 
+/** The option names twistedDiffusion accepts (checked against its options type by the compiler). */
+const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, likelihood: true, sampler: true, steps: true, times: true, cond: true, twist: true, proposalCorrection: true, particles: true, essThreshold: true, resampling: true, seed: true, rng: true, signal: true });
+
 /** Run the twisted diffusion sampler. */
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
+  checkOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS);
   const counters = { evaluations: 0 };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(tdsModel(model, options, counters), {

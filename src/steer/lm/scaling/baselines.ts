@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import type { LanguageModel } from '../types.js';
 import { type AnswerSelection, normalise } from './aggregate.js';
@@ -28,8 +29,12 @@ async function independent(sampler: StepSampler, n: number, seed: StepSearchOpti
   return sols;
 }
 
+/** The option names bestOfNSteps accepts (checked against its options type by the compiler). */
+const BEST_OF_N_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonly budget: number }>({ delimiter: true, maxSteps: true, maxTokens: true, sampling: true, answerOf: true, rewardText: true, seed: true, signal: true, budget: true });
+
 /** Best-of-N with an outcome reward: the complete solution the reward model scores highest. */
 export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
+  checkOptions('bestOfNSteps', options, BEST_OF_N_STEPS_OPTIONS);
   checkBudget('best-of-N', options.budget);
   const sampler = new StepSampler(lm, prompt, orm, options);
   const sols = await independent(sampler, options.budget, options.seed);
@@ -40,8 +45,12 @@ export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prom
   return resultOf(sampler, candidatesOf(sampler, sols, w), 'best', null);
 }
 
+/** The option names selfConsistencySteps accepts (checked against its options type by the compiler). */
+const SELF_CONSISTENCY_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonly budget: number }>({ delimiter: true, maxSteps: true, maxTokens: true, sampling: true, answerOf: true, rewardText: true, seed: true, signal: true, budget: true });
+
 /** Self-consistency: N independent solutions, majority vote of their answers (needs `answerOf`). */
 export async function selfConsistencySteps(lm: LanguageModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
+  checkOptions('selfConsistencySteps', options, SELF_CONSISTENCY_STEPS_OPTIONS);
   checkBudget('self-consistency', options.budget);
   if (!options.answerOf) throw new Error('self-consistency: answerOf is needed to read the answers to vote on');
   const sampler = new StepSampler(lm, prompt, null, options);
@@ -60,8 +69,12 @@ export interface BeamSearchStepsOptions extends StepSearchOptions {
   readonly select?: AnswerSelection;
 }
 
+/** The option names beamSearchSteps accepts (checked against its options type by the compiler). */
+const BEAM_SEARCH_STEPS_OPTIONS = optionNames<BeamSearchStepsOptions>({ budget: true, beamWidth: true, select: true, delimiter: true, maxSteps: true, maxTokens: true, sampling: true, answerOf: true, rewardText: true, seed: true, signal: true });
+
 /** Beam search over steps guided by the process reward model. */
 export async function beamSearchSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: BeamSearchStepsOptions): Promise<ScalingResult> {
+  checkOptions('beamSearchSteps', options, BEAM_SEARCH_STEPS_OPTIONS);
   const N = options.budget;
   checkBudget('beam search', N);
   const width = options.beamWidth ?? ([4, 2, 1].find((k) => k <= N && N % k === 0) ?? 1);

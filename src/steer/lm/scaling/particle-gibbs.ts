@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import type { FeynmanKac } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
@@ -92,12 +93,16 @@ function drawReference(sampler: StepSampler, res: StepPFResult, rng: ReturnType<
   return referenceOf(sampler, res.particles[k]!);
 }
 
+/** The option names particleGibbsSteps accepts (checked against its options type by the compiler). */
+const PARTICLE_GIBBS_STEPS_OPTIONS = optionNames<StepPGOptions>({ iterations: true, ancestorSampling: true, reference: true, seed: true, signal: true, particles: true, maxTokens: true, link: true, eps: true, weights: true, select: true, onTemperature: true, lookahead: true, delimiter: true, maxSteps: true, sampling: true, answerOf: true, rewardText: true });
+
 /**
  * Particle Gibbs over reasoning steps: `iterations` sweeps of `particles`
  * particles each (budget = particles · iterations); the answer is chosen from
  * the last sweep's weighted particles.
  */
 export async function particleGibbsSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPGOptions): Promise<StepPGResult> {
+  checkOptions('particleGibbsSteps', options, PARTICLE_GIBBS_STEPS_OPTIONS);
   const K = options.iterations ?? 2;
   if (!Number.isInteger(K) || K < 1) throw new Error(`particle Gibbs: iterations must be a positive integer, got ${options.iterations}`);
   if (options.ancestorSampling && options.weights === 'replace') throw new Error("particle Gibbs: ancestorSampling needs the proper 'ratio' weights, not 'replace'");

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import { type AncestorSampler, type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
 import { type Resampler, type ResamplingScheme, resolveResampler } from '../../../infer/smc/resampling.js';
@@ -118,12 +119,16 @@ export async function runStepSMC(
   return { ...base, essHistory: res.essHistory, particles: sols, weights: res.weights };
 }
 
+/** The option names particleFilterSteps accepts (checked against its options type by the compiler). */
+const PARTICLE_FILTER_STEPS_OPTIONS = optionNames<StepPFOptions>({ particles: true, link: true, eps: true, weights: true, essThreshold: true, resampling: true, annealing: true, select: true, onTemperature: true, lookahead: true, delimiter: true, maxSteps: true, maxTokens: true, sampling: true, answerOf: true, rewardText: true, seed: true, signal: true });
+
 /**
  * Particle filtering over reasoning steps guided by a process reward model;
  * with `annealing`, entropic particle filtering (tempered resampling in the
  * early phase, untempered final selection).
  */
 export async function particleFilterSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPFOptions): Promise<StepPFResult> {
+  checkOptions('particleFilterSteps', options, PARTICLE_FILTER_STEPS_OPTIONS);
   const sampler = new StepSampler(lm, prompt, prm, options);
   return runStepSMC(sampler, options);
 }

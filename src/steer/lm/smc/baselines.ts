@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { LocallyOptimalSampler } from '../samplers/locally-optimal.js';
 import { DirectSampler } from '../samplers/direct.js';
 import type { TokenContext, TokenSampler, WeightedToken } from '../samplers/types.js';
@@ -30,6 +31,9 @@ export class UnweightedSampler implements TokenSampler {
 /** Options of the baselines: those of steering without the sampler and resampling choices. */
 export type BaselineOptions = Omit<SteerOptions, 'sampler' | 'essThreshold' | 'resampling' | 'temper' | 'ancestorSampler'>;
 
+/** The option names locallyConstrainedDecode accepts (checked against its options type by the compiler). */
+const LOCALLY_CONSTRAINED_DECODE_OPTIONS = optionNames<BaselineOptions>({ seed: true, rng: true, signal: true, onStep: true, particles: true, onEmpty: true, lm: true, potential: true, critic: true, maxTokens: true, prompt: true, reference: true });
+
 /**
  * Locally constrained decoding: N independent strings, each token drawn from
  * the LM masked by the potential's next-token weights and renormalised, no
@@ -38,9 +42,13 @@ export type BaselineOptions = Omit<SteerOptions, 'sampler' | 'essThreshold' | 'r
  * anything and is left NaN.
  */
 export async function locallyConstrainedDecode(options: BaselineOptions): Promise<SteeringResult> {
+  checkOptions('locallyConstrainedDecode', options, LOCALLY_CONSTRAINED_DECODE_OPTIONS);
   const res = await smcSteer({ ...options, sampler: new UnweightedSampler(new LocallyOptimalSampler()), essThreshold: 0 });
   return new SteeringResult(res.particles, NaN, res.smc, res.lmStats, res.tokens, res.emptyReason);
 }
+
+/** The option names bestOfN accepts (checked against its options type by the compiler). */
+const BEST_OF_N_OPTIONS = optionNames<BaselineOptions>({ seed: true, rng: true, signal: true, onStep: true, particles: true, onEmpty: true, lm: true, potential: true, critic: true, maxTokens: true, prompt: true, reference: true });
 
 /**
  * Best-of-N: N independent samples from the LM, each weighted by the
@@ -48,5 +56,6 @@ export async function locallyConstrainedDecode(options: BaselineOptions): Promis
  * and `logZ` the importance-sampling estimate.
  */
 export function bestOfN(options: BaselineOptions): Promise<SteeringResult> {
+  checkOptions('bestOfN', options, BEST_OF_N_OPTIONS);
   return smcSteer({ ...options, sampler: new DirectSampler(), essThreshold: 0 });
 }

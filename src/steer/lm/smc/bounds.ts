@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { conditionalSteer, smcSteer, type SteerOptions } from './steer.js';
 
@@ -47,6 +48,9 @@ function meanSE(xs: number[]): { mean: number; se: number } {
   return { mean: m, se: Math.sqrt(v / xs.length) };
 }
 
+/** The option names steeringBounds accepts (checked against its options type by the compiler). */
+const STEERING_BOUNDS_OPTIONS = optionNames<BoundsOptions>({ runs: true, reference: true, seed: true, resampling: true, essThreshold: true, signal: true, onStep: true, temper: true, ancestorSampler: true, particles: true, lm: true, potential: true, critic: true, sampler: true, maxTokens: true, prompt: true });
+
 /**
  * Run `runs` forward SMC sweeps and `runs` conditional SMC sweeps (one fresh
  * reference each) and return the bidirectional bounds on log Z. Forward runs
@@ -54,6 +58,7 @@ function meanSE(xs: number[]): { mean: number; se: number } {
  * -Infinity (honestly: Ẑ = 0 happened).
  */
 export async function steeringBounds(options: BoundsOptions): Promise<SteeringBounds> {
+  checkOptions('steeringBounds', options, STEERING_BOUNDS_OPTIONS);
   const { runs = 32, reference, seed, ...steer } = options;
   if (!(Number.isInteger(runs) && runs >= 2)) throw new Error(`steeringBounds: runs must be an integer >= 2, got ${runs}`);
   const rng = rngFrom(seed ?? 'steering-bounds');

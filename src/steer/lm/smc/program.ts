@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import type { Rng } from '../../../core/rng.js';
 import { type Value, toNumber } from '../../../core/value.js';
 import type { Distribution } from '../../../distributions/distribution.js';
@@ -122,8 +123,12 @@ export interface StepProgramResult<P extends StepProgram> {
   readonly smc: Omit<SMCResult<P[]>, 'state'>;
 }
 
+/** The option names runStepPrograms accepts (checked against its options type by the compiler). */
+const RUN_STEP_PROGRAMS_OPTIONS = optionNames<StepProgramOptions>({ particles: true, maxSteps: true, resampling: true, essThreshold: true, seed: true, rng: true, signal: true, onStep: true });
+
 /** Run N steering programs as SMC on the particle core (see the module note). */
 export async function runStepPrograms<P extends StepProgram>(make: (i: number) => P, options: StepProgramOptions): Promise<StepProgramResult<P>> {
+  checkOptions('runStepPrograms', options, RUN_STEP_PROGRAMS_OPTIONS);
   const { particles, maxSteps = 1000, ...smc } = options;
   const res = await runSMC<P[]>(
     {

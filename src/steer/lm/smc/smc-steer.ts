@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { type Rng } from '../../../core/rng.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
@@ -138,11 +139,15 @@ export interface SmcSteerKOptions extends Omit<SteerOptions, 'essThreshold' | 'r
   readonly k?: number;
 }
 
+/** The option names smcSteerK accepts (checked against its options type by the compiler). */
+const SMC_STEER_K_OPTIONS = optionNames<SmcSteerKOptions>({ k: true, seed: true, rng: true, signal: true, onStep: true, particles: true, onEmpty: true, lm: true, potential: true, critic: true, sampler: true, maxTokens: true, prompt: true });
+
 /**
  * SMC-steer: extend each particle K ways, then Fearnhead–Clifford
  * resampling without replacement back to N (see the module note).
  */
 export async function smcSteerK(options: SmcSteerKOptions): Promise<SteeringResult> {
+  checkOptions('smcSteerK', options, SMC_STEER_K_OPTIONS);
   const { particles, seed, rng, signal, onStep, onEmpty, k = 3, ...model } = options;
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`smcSteerK: k must be a positive integer, got ${k}`);
   const inner = new TokenFeynmanKac(model);

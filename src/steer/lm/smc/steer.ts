@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
@@ -147,16 +148,23 @@ function statsSince(fk: TokenFeynmanKac, before: LanguageModelStats): LanguageMo
   };
 }
 
+/** The option names smcSteer accepts (checked against its options type by the compiler). */
+const SMC_STEER_OPTIONS = optionNames<SteerOptions>({ particles: true, onEmpty: true, lm: true, potential: true, critic: true, sampler: true, maxTokens: true, prompt: true, reference: true, resampling: true, essThreshold: true, seed: true, rng: true, signal: true, onStep: true, temper: true, ancestorSampler: true });
+
 /**
  * SMC steering (LLaMPPL / genlm-control): N particles, one token per step,
  * weighted by the sampler against `p_LM · exp(potential)`, resampled when the
  * ESS falls below `essThreshold · N`.
  */
 export async function smcSteer(options: SteerOptions): Promise<SteeringResult> {
+  checkOptions('smcSteer', options, SMC_STEER_OPTIONS);
   const { particles, resampling, essThreshold, seed, rng, signal, onStep, temper, ancestorSampler, onEmpty, ...model } = options;
   const fk = new TokenFeynmanKac(model);
   return runTokenModel(fk, { particles, resampling, essThreshold, seed, rng, signal, onStep, temper, ancestorSampler }, onEmpty);
 }
+
+/** The option names conditionalSteer accepts (checked against its options type by the compiler). */
+const CONDITIONAL_STEER_OPTIONS = optionNames<Omit<SteerOptions, 'ancestorSampler' | 'essThreshold' | 'temper'> & { readonly reference: readonly number[] }>({ resampling: true, seed: true, rng: true, signal: true, onStep: true, particles: true, onEmpty: true, lm: true, potential: true, critic: true, sampler: true, maxTokens: true, prompt: true, reference: true });
 
 /**
  * Conditional SMC with `reference` held in slot 0 (resampling every step,
@@ -165,5 +173,6 @@ export async function smcSteer(options: SteerOptions): Promise<SteeringResult> {
  * the target: the upper half of the bidirectional bounds.
  */
 export async function conditionalSteer(options: Omit<SteerOptions, 'ancestorSampler' | 'essThreshold' | 'temper'> & { readonly reference: readonly number[] }): Promise<SteeringResult> {
+  checkOptions('conditionalSteer', options, CONDITIONAL_STEER_OPTIONS);
   return smcSteer({ ...options, essThreshold: 1, ancestorSampler: conditionalAncestors<TokenParticle[]>() });
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import type { RegexConditionedLM } from '../dp.js';
 import { type SteerOptions, smcSteer } from './steer.js';
@@ -74,6 +75,9 @@ export interface CTLOptions extends Omit<SteerOptions, 'critic' | 'seed' | 'rng'
   readonly seed?: Seed;
 }
 
+/** The option names learnTwistCTL accepts (checked against its options type by the compiler). */
+const LEARN_TWIST_C_T_L_OPTIONS = optionNames<CTLOptions>({ twist: true, iterations: true, learningRate: true, positives: true, seed: true, resampling: true, essThreshold: true, signal: true, temper: true, ancestorSampler: true, particles: true, lm: true, potential: true, sampler: true, maxTokens: true, prompt: true, reference: true });
+
 /**
  * Contrastive twist learning (Zhao et al. 2024): for every prefix length ℓ,
  * the gradient of the CTL objective for a tabular twist is
@@ -89,6 +93,7 @@ export interface CTLOptions extends Omit<SteerOptions, 'critic' | 'seed' | 'rng'
  * by `learningRate` times the gradient. Returns each sweep's log Ẑ.
  */
 export async function learnTwistCTL(options: CTLOptions): Promise<{ logZ: number[] }> {
+  checkOptions('learnTwistCTL', options, LEARN_TWIST_C_T_L_OPTIONS);
   const { twist, iterations = 50, learningRate = (it: number) => 1 / Math.sqrt(1 + it), positives, seed, ...steer } = options;
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`learnTwistCTL: iterations must be a positive integer, got ${iterations}`);
   const rate = typeof learningRate === 'number' ? () => learningRate : learningRate;

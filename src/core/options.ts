@@ -1,0 +1,49 @@
+/**
+ * One check for the options object of every entry point (`infer`, the
+ * steering runs): an unknown key (a misspelt `particels`) is an error naming
+ * it and listing the allowed ones, and `seed` must be a number or a string,
+ * where a silent default would otherwise run.
+ *
+ * The allowed names come from {@link optionNames}, which the compiler holds to
+ * the options type: a key missing from the list, or one the type lacks, is a
+ * type error, so the list cannot drift from the interface.
+ *
+ * @module
+ */
+import { TycheError } from './errors.js';
+
+/**
+ * The option names of an options type `T`, every key listed once: pass an
+ * object with each key of `T` set to `true` (the compiler refuses a missing
+ * or extra key).
+ *
+ * ```ts
+ * const NAMES = optionNames<{ particles?: number; seed?: number }>({ particles: true, seed: true });
+ * ```
+ */
+export function optionNames<T>(keys: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * Throws a {@link TycheError} when `options` is not an object, has a key
+ * outside `allowed`, or has a `seed` that is not a number or a string.
+ *
+ * @param who - the entry point, first in the message (`smcSteer`, `infer`)
+ * @param options - the options object as the caller gave it
+ * @param allowed - the names it may hold (see {@link optionNames})
+ * @param context - words after the unknown key, e.g. ` for method "nuts"`
+ */
+export function checkOptions(who: string, options: unknown, allowed: Iterable<string>, context = ''): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TycheError(`${who}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  const names = allowed instanceof Set ? (allowed as Set<string>) : new Set(allowed);
+  for (const k of Object.keys(options)) {
+    if (!names.has(k)) throw new TycheError(`${who}: unknown option "${k}"${context}; allowed: ${[...names].join(', ')}`);
+  }
+  const seed = (options as { seed?: unknown }).seed;
+  if (seed !== undefined && typeof seed !== 'number' && typeof seed !== 'string') {
+    throw new TycheError(`${who}: seed must be a number or a string, got ${seed === null ? 'null' : typeof seed}`);
+  }
+}
