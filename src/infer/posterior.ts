@@ -195,6 +195,17 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   private readonly args: A;
   private readonly tensorsSince: number;
   private disposed = false;
+  private chainRows?: SummaryRow[];
+
+  /**
+   * Adds reasons not to trust the answer found after the engine returned
+   * (infer's MCMC diagnostics, `mcmc/warnings.ts`).
+   *
+   * @internal
+   */
+  addWarnings(extra: readonly string[]): void {
+    if (extra.length > 0) (this as { warnings: readonly string[] }).warnings = [...this.warnings, ...extra];
+  }
 
   constructor(init: PosteriorInit<A, R>) {
     this.tensorsSince = init.tensorsSince ?? 0;
@@ -423,7 +434,8 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     const byChain = this.chainColumns();
     if (!byChain && this.draws.length > 0 && this.draws.every((d) => d.chain !== undefined)) return this.partialChainSummary();
     if (byChain) {
-      const rows = [...byChain].map(([name, chains]) => summarizeOne(name, chains) as unknown as SummaryRow);
+      // (the rows of MCMC output are computed once: infer's diagnostics warnings read them too)
+      const rows = (this.chainRows ??= [...byChain].map(([name, chains]) => summarizeOne(name, chains) as unknown as SummaryRow));
       const divergences = this.diagnostics.divergences;
       const extra = typeof divergences === 'number' ? `, ${divergences} divergent transitions` : '';
       const nChains = byChain.values().next().value?.length ?? 0;

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { checkOptions } from '../core/options.js';
 import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
@@ -15,6 +14,7 @@ import { explainZeroDensity } from './diagnose.js';
 import { assertSameOnNumbersAndTensors } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
+import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
 
 /** Options every engine accepts. */
 export interface CommonOptions {
@@ -87,7 +87,12 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
   }
   const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
-  checkOptions('infer', options, allowed, ` for method "${engine.name}"`);
+  for (const k of Object.keys(options)) {
+    if (!allowed.has(k)) throw new TycheError(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
+  }
+  if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
+    throw new TycheError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
+  }
   if (options.checkConditions !== undefined && typeof options.checkConditions !== 'boolean') {
     throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
   }
@@ -101,7 +106,14 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     });
   }
   try {
-    return await (engine as unknown as Engine<O>).run(modelObj, options, args);
+    const post = await (engine as unknown as Engine<O>).run(modelObj, options, args);
+    // MCMC output that its own diagnostics disown says so, as Stan does (R-hat, ESS, divergences, tree depth)
+    if (MCMC_METHODS.has(engine.name)) {
+      const warnings = mcmcWarnings(post as unknown as Posterior<never, unknown>);
+      for (const w of warnings) console.warn(`${engine.name}: ${w}`);
+      post.addWarnings(warnings);
+    }
+    return post;
   } catch (err) {
     // every engine's "nothing has positive density" is explained the same way: by the site to blame
     if (err instanceof ZeroDensityError) throw await explainZeroDensity(err, modelObj, args, options.seed);

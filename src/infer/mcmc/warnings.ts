@@ -1,0 +1,73 @@
+/**
+ * The warnings every MCMC posterior carries when its own diagnostics say
+ * not to trust it, as Stan prints them: rank-normalised split R-hat above
+ * 1.01 (the chains disagree), bulk or tail ESS under 100 per chain (Monte
+ * Carlo error too large to read means or intervals; Vehtari et al. 2021),
+ * divergent transitions after warmup (HMC could not follow the geometry, so
+ * the draws may miss part of the posterior), and draws that hit the maximum
+ * tree depth (an efficiency warning). `infer` adds them to the posterior of
+ * `nuts`, `hmc`, `hmc-gibbs`, `mh` and `neutra` and prints them with
+ * `console.warn`, as VI prints its k-hat warning.
+ *
+ * @module
+ */
+import type { Posterior } from '../posterior.js';
+
+/** R-hat above this says the chains have not mixed (Vehtari et al. 2021). */
+export const RHAT_THRESHOLD = 1.01;
+/** Bulk or tail ESS under this many per chain is too few to read the summary. */
+export const ESS_PER_CHAIN = 100;
+
+/** The methods whose posteriors get these warnings. */
+export const MCMC_METHODS: ReadonlySet<string> = new Set(['nuts', 'hmc', 'hmc-gibbs', 'mh', 'neutra']);
+
+function worst(rows: { name: string; value: number }[], fmt: (v: number) => string, descending: boolean): string {
+  const sorted = [...rows].sort((a, b) => (descending ? b.value - a.value : a.value - b.value));
+  const shown = sorted.slice(0, 3).map((r) => `${r.name} ${fmt(r.value)}`);
+  return shown.join(', ') + (sorted.length > 3 ? `, ... (${sorted.length} in all)` : '');
+}
+
+/**
+ * The warnings of an MCMC posterior from its summary (R-hat, ESS) and its
+ * diagnostics (divergences, tree-depth hits); empty when all is well or the
+ * posterior has no per-chain draws.
+ *
+ * @param post - a posterior of an MCMC method
+ */
+export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
+  const byChain = post.chainColumns();
+  if (!byChain || byChain.size === 0) return [];
+  const chains = byChain.values().next().value?.length ?? 0;
+  const rows = post.summary().rows;
+  const out: string[] = [];
+  const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+  const highRhat = rows.filter((r) => num(r.r_hat) > RHAT_THRESHOLD).map((r) => ({ name: r.name, value: num(r.r_hat) }));
+  if (highRhat.length > 0) {
+    out.push(
+      `R-hat above ${RHAT_THRESHOLD} (${worst(highRhat, (v) => v.toFixed(3), true)}): the ${chains} chains disagree, so they have not mixed and the summary is not the posterior's; ` +
+        'run longer, look for several modes (different chains in different places), or reparameterise',
+    );
+  }
+  const minEss = ESS_PER_CHAIN * chains;
+  const lowEss = rows
+    .map((r) => ({ name: r.name, value: Math.min(num(r.ess_bulk), num(r.ess_tail)) }))
+    .filter((r) => r.value < minEss);
+  if (lowEss.length > 0) {
+    out.push(
+      `bulk or tail ESS below ${minEss} (${ESS_PER_CHAIN} per chain; ${worst(lowEss, (v) => v.toFixed(0), false)}): ` +
+        'too few effective draws to read means, sds or intervals (see mcse_mean); run more draws',
+    );
+  }
+  const divergences = num(post.diagnostics.divergences);
+  if (divergences > 0) {
+    out.push(
+      `${divergences} divergent transition${divergences === 1 ? '' : 's'} after warmup: the sampler could not follow the posterior's curvature there, so the draws may miss part of it; ` +
+        'raise targetAccept (e.g. 0.95) or reparameterise (a non-centred form for hierarchical scales)',
+    );
+  }
+  const depthHits = num(post.diagnostics.maxTreeDepthHits);
+  if (depthHits > 0) {
+    out.push(`${depthHits} draw${depthHits === 1 ? '' : 's'} hit the maximum tree depth: an efficiency warning (trajectories were cut short), not a sign of a wrong answer; raise maxTreeDepth or reparameterise`);
+  }
+  return out;
+}
