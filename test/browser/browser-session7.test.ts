@@ -150,6 +150,7 @@ describe.skipIf(!available)('tyche in headless Chromium, as a user (session 7)',
       const inPage = await call<Record<string, string>>(b, 'badInputErrors');
       expect(inPage).toEqual(inNode);
       for (const [k, v] of Object.entries(inNode)) expect(v, k).not.toBe('no error');
+      expect(inNode['wrong observed shape (7 effects for 8 schools, nuts)']).toBe('ModelError: site "y": observed value of shape [7] does not match Normal of shape [8] (batch [8], event [])');
     }, 60_000);
   });
 

@@ -6,7 +6,7 @@
  * after repeated runs, and the messages of bad input.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Normal, backendInfo, infer, model } from '../../../src/index.js';
+import { Normal, backendInfo, infer, model, ops } from '../../../src/index.js';
 import { mcseMean } from '../../../src/diagnostics/mcse.js';
 import { burglary } from '../../../models/burglary.js';
 import eightSchools, { data as schools } from '../../../models/eight-schools.js';
@@ -172,9 +172,23 @@ export async function abortRun(method: 'nuts' | 'nuts-tensors' | 'smc' | 'vi' | 
   return { error, msToStop, tensorsDelta: tf.memory().numTensors - before };
 }
 
+/** Eight schools with the number of schools fixed at 8, so data of another length is a wrongly shaped observation. */
+const fixedEight = model(
+  async ({ sample, observe, plate }, y: number[]) => {
+    const mu = await sample('mu', Normal(0, 5));
+    await plate('school', 8, async (_i, p) => {
+      const z = await p.sample('z', Normal(0, 1));
+      await p.observe('y', Normal(ops.add(mu, z), 10), tf.tensor1d(y));
+    });
+  },
+  { name: 'fixed-eight' },
+);
+
 /** Inputs that are wrong; each must throw the same message in the page as in Node. */
 export const BAD_INPUTS: Record<string, () => Promise<unknown>> = {
-  'wrong observed shape (eight schools, 7 standard errors for 8 effects)': () => infer(eightSchools, { method: 'nuts', chains: 2, warmup: 10, samples: 10, seed: 1 }, { y: schools.y, sigma: schools.sigma.slice(0, 7) }),
+  'wrong observed shape (7 effects for 8 schools, nuts)': () => infer(fixedEight, { method: 'nuts', chains: 2, warmup: 10, samples: 10, seed: 1 }, [1, 2, 3, 4, 5, 6, 7]),
+  'wrong observed shape (7 effects for 8 schools, smc)': () => infer(fixedEight, { method: 'smc', particles: 10, seed: 1 }, [1, 2, 3, 4, 5, 6, 7]),
+  'data arrays of different lengths (eight schools, 7 standard errors for 8 effects)': () => infer(eightSchools, { method: 'nuts', chains: 2, warmup: 10, samples: 10, seed: 1 }, { y: schools.y, sigma: schools.sigma.slice(0, 7) }),
   'NaN in the data (importance)': () => infer(conjugate, { method: 'importance', particles: 100, seed: 1 }, [1, Number.NaN, 2]),
   'NaN in the data (nuts)': () => infer(conjugate, { method: 'nuts', chains: 2, warmup: 10, samples: 10, seed: 1 }, [1, Number.NaN, 2]),
   'an unknown option': () => infer(conjugate, { method: 'smc', particles: 100, seed: 1, particels: 10 } as never, Y),
