@@ -84,7 +84,11 @@ export async function explainZeroDensity<A extends unknown[], R>(err: ZeroDensit
     try {
       zero = await firstZeroSite(m, args, rng.split());
     } catch (runErr) {
-      if (runErr instanceof InvalidParameterError || isTycheError(runErr)) return runErr as Error;
+      if (runErr instanceof InvalidParameterError || isTycheError(runErr)) {
+        // the engine's own account follows (the prior run is not the engine's point: e.g. VI's rejected guide draw)
+        (runErr as Error).message += ` (from a prior run, made to explain: ${err.message})`;
+        return runErr as Error;
+      }
       return err;
     }
     if (zero) return new ModelError(zero.msg.address, `${explainSite(zero.msg)}; ${err.message}`, { cause: err });

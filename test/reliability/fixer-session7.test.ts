@@ -4,6 +4,7 @@
  *
  * 1. vi's final draws (`svi.sample`) took no signal: an abort during them
  *    waited for all `samples` (and the model runs after them never yielded).
+ * 2. (VI's rejected step-0 draw: regression in test/trust/newcomer-session7.test.ts, arma11 seed 3.)
  * 3. The steering entry points ran a misspelt option (`particels: 8`) or a
  *    `seed: {}` silently with the defaults; infer refused both. One check
  *    (src/core/options.ts) now serves infer and every steering entry point.
