@@ -297,10 +297,6 @@ export const DIFFUSION_CASES: readonly AuditCase[] = [
  * Entry points whose abort is known to fail, with the bug (reported, not fixed here: the file belongs to another engineer).
  */
 export const KNOWN_ABORT_BUGS: Record<string, string> = {
-  // program.ts leanProbe (2a9c1b6): one lean particle is first run to its end to see whether the model makes tensors; on a
-  // long program that run never yields to the event loop, so a timer's abort never lands (and a stream of 1e9 observations never ends)
-  'infer: smc (batched: false, lean runtime)': 'the lean probe run cannot be aborted',
-  'infer: smc (resample-move)': 'the lean probe run cannot be aborted',
 };
 
 /** The whole matrix. */

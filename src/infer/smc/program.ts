@@ -429,7 +429,11 @@ async function leanProbe<A extends unknown[]>(m: Model<A, unknown>, options: Omi
   const pace = new Pacer(options.signal);
   try {
     const p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), pace, wire);
-    while (p.status !== 'done' && !p.rejected) await p.advance(m as unknown as Model<unknown[], unknown>, args);
+    // (paced between checkpoints too: a long program's probe must yield for a timer's abort to land)
+    while (p.status !== 'done' && !p.rejected) {
+      await p.advance(m as unknown as Model<unknown[], unknown>, args);
+      await pace.tick();
+    }
     return wire.tripped ? TRIPPED : undefined;
   } catch (err) {
     if (wire.tripped) return TRIPPED;
