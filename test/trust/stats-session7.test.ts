@@ -25,6 +25,7 @@ import { Rng } from '../../src/core/rng.js';
 import { psis } from '../../src/diagnostics/psis.js';
 import { Gamma, HalfNormal, Normal, Poisson, infer, model, ops } from '../../src/index.js';
 import { khatReport } from '../../src/infer/vi/svi.js';
+import { clipStraightThrough, clipTrue, withOp } from '../helpers/clip-ops.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -126,17 +127,6 @@ describe('VI Pareto k-hat: the estimator, the ratios it reads, and what the warn
 });
 
 describe('VI refuses a surrogate tf.customGrad gradient on the tfjs path too', () => {
-  /** clip(x, -1, 1) with the straight-through gradient (wrong outside [-1, 1]). */
-  const clipStraightThrough = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clipByValue(x, -1, 1), gradFunc: (dy: tf.Tensor) => dy })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
-  /** clip(x, -1, 1) with its true gradient. */
-  const clipTrue = tf.customGrad(
-    ((x: tf.Tensor) => ({ value: tf.clipByValue(x, -1, 1), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(x, -1), tf.less(x, 1)), 'float32')) })) as never,
-  ) as unknown as (x: tf.Tensor) => tf.Tensor;
-  const withOp = (op: (x: tf.Tensor) => tf.Tensor) =>
-    model(async ({ sample, observe }) => {
-      const a = await sample('a', Normal(0, 1));
-      await observe('y', Normal(op(ops.toTensor(a)), 1), 3);
-    });
   const fit = { method: 'vi' as const, guide: 'normal' as const, steps: 300, samples: 1000, seed: 1 };
 
   it.each([true, false])('compile: false, vectorize: %s: the same error as the compiled path; opted in it warns; the true gradient is silent; control: the biased fit it prevents', async (vectorize) => {

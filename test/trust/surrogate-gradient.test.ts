@@ -11,23 +11,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { Normal, infer, model, ops } from '../../src/index.js';
+import { clipStraightThrough, clipTrue, withOp } from '../helpers/clip-ops.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
-/** clip(x, -1, 1) with the straight-through gradient (wrong outside [-1, 1]). */
-const clipStraightThrough = tf.customGrad(((x: tf.Tensor) => ({ value: tf.clipByValue(x, -1, 1), gradFunc: (dy: tf.Tensor) => dy })) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
-/** clip(x, -1, 1) with its true gradient. */
-const clipTrue = tf.customGrad(
-  ((x: tf.Tensor) => ({ value: tf.clipByValue(x, -1, 1), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(x, -1), tf.less(x, 1)), 'float32')) })) as never,
-) as unknown as (x: tf.Tensor) => tf.Tensor;
-
-const withOp = (op: (x: tf.Tensor) => tf.Tensor) =>
-  model(async ({ sample, observe }) => {
-    const a = await sample('a', Normal(0, 1));
-    await observe('y', Normal(op(ops.toTensor(a)), 1), 3);
-  });
 
 describe('a surrogate gradient in a user tf.customGrad op', () => {
   it('VI refuses it by name and says how to opt out; with surrogateGradients: true it fits and warns; the true gradient passes silently', async () => {
