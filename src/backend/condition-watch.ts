@@ -32,6 +32,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type AsyncContext, asyncContext } from './async-context.js';
+import { SiteCursor } from './site-cursor.js';
 
 type DataId = object;
 
@@ -47,10 +48,10 @@ interface WatchedEngine {
 export class ConditionWatch {
   /** Pending tensors and where each was made (`at` filled in when the next site is entered). */
   private readonly pending = new Map<tf.Tensor, { at: string | undefined; after: string | undefined }>();
-  /** Places of pending tensors made between sites, waiting for the next site's name. */
-  private waiting: { at: string | undefined }[] = [];
-  private site: string | undefined;
-  private lastSite: string | undefined;
+  /** The run's sites (a tensor made between sites is named after the next one). */
+  private readonly cursor = new SiteCursor<{ at: string | undefined; after: string | undefined }>((place, site) => {
+    place.at = site;
+  });
 
   /** @param context - the async context that tells the run's kernels from others (null: every kernel counts) */
   constructor(private readonly context: AsyncContext<ConditionWatch> | null) {}
@@ -62,14 +63,7 @@ export class ConditionWatch {
 
   /** The model runner starts (`'enter'`) or has finished (`'leave'`) the site `address`. */
   mark(address: string, phase: 'enter' | 'leave'): void {
-    if (phase === 'leave') {
-      this.site = undefined;
-      this.lastSite = address;
-      return;
-    }
-    this.site = address;
-    for (const w of this.waiting) w.at = address;
-    this.waiting = [];
+    this.cursor.mark(address, phase);
   }
 
   /**
@@ -87,16 +81,14 @@ export class ConditionWatch {
       if (found === undefined && !t.isDisposed && !kept.has(t)) found = where.at ?? where.after ?? '(before the first site)';
     }
     this.pending.clear();
-    this.waiting = [];
+    this.cursor.clear();
     return found;
   }
 
   /** A top-level kernel of the run made `t`. */
   made(t: tf.Tensor): void {
     if (t.dtype !== 'bool') return;
-    const where = { at: this.site, after: this.lastSite };
-    if (this.site === undefined) this.waiting.push(where);
-    this.pending.set(t, where);
+    this.pending.set(t, this.cursor.track({ at: this.cursor.site, after: this.cursor.lastSite }));
   }
 
   /** `t` was taken as input by a kernel. */

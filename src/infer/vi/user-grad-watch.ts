@@ -21,6 +21,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type UserGradFailure, userGradientFailure } from '../../backend/jit/gradient-check.js';
 import { type CustomGradFunction, type UserGradPlace, observeUserGradLaunches, userGradLabel, userGradOp } from '../../backend/jit/user-grad.js';
+import { SiteCursor } from '../../backend/site-cursor.js';
 
 /** Launches of one op (by label) checked at most: a run per particle launches it once per particle. */
 const CHECKS_PER_OP = 4;
@@ -37,17 +38,17 @@ interface Launch {
 /** Launches of user `tf.customGrad` ops during one model run, with the sites they ran at (see the module notes). */
 export class UserGradWatch {
   private readonly launches: Launch[] = [];
-  private site: string | undefined;
-  private lastSite: string | undefined;
-  /** Places of launches made between sites, waiting for the next site's name. */
-  private waiting: UserGradPlace[] = [];
+  /** The run's sites (a launch made between sites is named after the next one). */
+  private readonly cursor = new SiteCursor<UserGradPlace>((place, site) => {
+    place.site = site;
+  });
   private stop: (() => void) | undefined;
 
   constructor() {
     this.stop = observeUserGradLaunches(({ f, inputs, output }) => {
       if (!inputs.some((t) => t.dtype === 'float32')) return; // indices alone: no gradient to follow
-      const at: UserGradPlace = { site: this.site, before: this.site === undefined, after: this.lastSite };
-      if (this.site === undefined) this.waiting.push(at);
+      const site = this.cursor.site;
+      const at = this.cursor.track({ site, before: site === undefined, after: this.cursor.lastSite });
       this.launches.push({
         f,
         at,
@@ -61,14 +62,7 @@ export class UserGradWatch {
 
   /** The model runner starts (`'enter'`) or has finished (`'leave'`) the site `address`. */
   mark(address: string, phase: 'enter' | 'leave'): void {
-    if (phase === 'leave') {
-      this.site = undefined;
-      this.lastSite = address;
-      return;
-    }
-    this.site = address;
-    for (const w of this.waiting) w.site = address;
-    this.waiting = [];
+    this.cursor.mark(address, phase);
   }
 
   /** Stop watching (the launches seen so far are kept for `failures`). */
