@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkOptions } from '../core/options.js';
 import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
@@ -87,12 +88,7 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
   }
   const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
-  for (const k of Object.keys(options)) {
-    if (!allowed.has(k)) throw new TycheError(`infer: unknown option "${k}" for method "${engine.name}"; allowed: ${[...allowed].join(', ')}`);
-  }
-  if (options.seed !== undefined && typeof options.seed !== 'number' && typeof options.seed !== 'string') {
-    throw new TycheError(`infer: seed must be a number or a string, got ${typeof options.seed}`);
-  }
+  checkOptions('infer', options, allowed, ` for method "${engine.name}"`);
   if (options.checkConditions !== undefined && typeof options.checkConditions !== 'boolean') {
     throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
   }
