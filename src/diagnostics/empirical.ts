@@ -98,15 +98,27 @@ export function ecdf(x: ArrayLike<number>): Ecdf {
  */
 export function averageRanks(x: ArrayLike<number>): Float64Array {
   const n = x.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
+  // a numeric sort of the values (no comparator call per pair), then each value's run of equal
+  // values found by binary search: its rank is the average of the ranks lo + 1 .. hi
+  const sorted = Float64Array.from(x).sort();
   const ranks = new Float64Array(n);
-  let i = 0;
-  while (i < n) {
-    let j = i + 1;
-    while (j < n && x[order[j]] === x[order[i]]) j++;
-    const r = (i + 1 + j) / 2; // average of ranks i+1 .. j
-    for (let k = i; k < j; k++) ranks[order[k]] = r;
-    i = j;
+  for (let k = 0; k < n; k++) {
+    const v = x[k];
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    hi = n;
+    while (end < hi) {
+      const mid = (end + hi) >>> 1;
+      if (sorted[mid] <= v) end = mid + 1;
+      else hi = mid;
+    }
+    ranks[k] = (lo + 1 + end) / 2;
   }
   return ranks;
 }

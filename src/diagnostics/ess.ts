@@ -40,12 +40,7 @@ export function essOfPreparedChains(chains: readonly Float64Array[]): number {
   const nChains = chains.length;
   const n = chains[0].length;
   if (n < MIN_DRAWS_FOR_ESS || !allFinite(chains)) return NaN;
-  const acovs = chains.map((c) => autocovariance(c));
-  const meanAcov = (t: number): number => {
-    let s = 0;
-    for (const a of acovs) s += a[t];
-    return s / nChains;
-  };
+  const meanAcov = meanAutocovariance(chains);
   const within = (meanAcov(0) * n) / (n - 1); // W: mean of the within-chain variances
   let varPlus = (within * (n - 1)) / n;
   if (nChains > 1) varPlus += variance(chains.map((c) => mean(c)));
@@ -83,6 +78,40 @@ export function essOfPreparedChains(chains: readonly Float64Array[]): number {
   const total = nChains * n;
   const tau = Math.max(-1 + 2 * sum + rho[maxT], 1 / Math.log10(total));
   return total / tau;
+}
+
+/** Lags summed directly before the FFT is used (Geyer's truncation usually stops well before this). */
+const DIRECT_LAGS = 32;
+
+/**
+ * The mean over chains of each chain's autocovariance at lag t (as
+ * `autocovariance` computes it: sums over n, centred on the chain's mean),
+ * as a function of t: the first {@link DIRECT_LAGS} lags by direct sums,
+ * O(n) each, and all lags by FFT once a later one is asked for. The ESS
+ * reads lags only until Geyer's truncation, a few for a well-mixed chain,
+ * where one FFT per chain cost more than the rest of the diagnostics.
+ */
+function meanAutocovariance(chains: readonly Float64Array[]): (t: number) => number {
+  const n = chains[0].length;
+  const centred = chains.map((c) => {
+    const mu = mean(c);
+    return Float64Array.from(c, (v) => v - mu);
+  });
+  let acovs: Float64Array[] | undefined;
+  return (t: number): number => {
+    let s = 0;
+    if (t < DIRECT_LAGS && acovs === undefined) {
+      for (const c of centred) {
+        let d = 0;
+        for (let i = 0; i + t < n; i++) d += c[i] * c[i + t];
+        s += d / n;
+      }
+    } else {
+      acovs ??= chains.map((c) => autocovariance(c));
+      for (const a of acovs) s += a[t];
+    }
+    return s / chains.length;
+  };
 }
 
 /**

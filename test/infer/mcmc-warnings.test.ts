@@ -1,22 +1,23 @@
 /**
  * MCMC posteriors carry Stan's warnings when their own diagnostics disown them (`infer/mcmc/warnings.ts`):
- * R-hat above 1.01, bulk or tail ESS under 100 per chain, divergences, tree-depth hits. Before, only VI
+ * split R-hat above 1.01, ESS under 100 per chain, divergences, tree-depth hits. Before, only VI
  * warned: a hmc-gibbs run with R-hat 1.6 (a chain stuck in the label-switched mode) had no warning at all.
  */
 import { describe, expect, it } from 'vitest';
 import { Normal, infer, model } from '../../src/index.js';
 import { mcmcWarnings } from '../../src/infer/mcmc/warnings.js';
+import { splitRhat } from '../../src/diagnostics/rhat.js';
 import { eightSchoolsCentered, eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 
 describe('MCMC warnings', () => {
   it('the centred eight schools, short: R-hat, ESS and divergences are named; the non-centred one at 1000 + 1000 has none', async () => {
     const bad = await infer(eightSchoolsCentered as never, { method: 'nuts', chains: 4, warmup: 300, samples: 300, seed: 1 }, eightSchoolsData as never);
     const text = bad.warnings.join('\n');
-    expect(text).toMatch(/R-hat above 1\.01 \(tau \d\.\d{3}/);
-    expect(text).toMatch(/bulk or tail ESS below 400 \(100 per chain; /);
+    expect(text).toMatch(/split R-hat above 1\.01 \(tau \d\.\d{3}/);
+    expect(text).toMatch(/ESS below 400 \(100 per chain; /);
     expect(text).toMatch(/divergent transitions? after warmup/);
     // the summary prints them under its header, and the rows are computed once
-    expect(bad.summary().toString()).toMatch(/warning: R-hat above 1\.01/);
+    expect(bad.summary().toString()).toMatch(/warning: split R-hat above 1\.01/);
     expect(bad.summary().rows).toBe(bad.summary().rows);
     bad.dispose();
     const good = await infer(eightSchoolsNoncentered as never, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 1 }, eightSchoolsData as never);
@@ -31,12 +32,14 @@ describe('MCMC warnings', () => {
       await factor('modes', Math.log(Math.exp(-0.5 * ((x - 8) / 0.5) ** 2) + Math.exp(-0.5 * ((x + 8) / 0.5) ** 2)));
     });
     const post = await infer(twoModes, { method: 'mh', chains: 4, warmup: 300, samples: 300, seed: 3 });
-    const rows = post.summary().rows;
-    const rhat = rows.find((r) => r.name === 'x')!.r_hat as number;
-    if (rhat > 1.01) expect(post.warnings.join('\n')).toMatch(/R-hat above 1\.01 \(x /);
+    const c = post.chainColumns()!.get('x')!;
+    const rhat = splitRhat(c);
+    if (rhat > 1.01) expect(post.warnings.join('\n')).toMatch(/split R-hat above 1\.01 \(x /);
     else expect(post.warnings.join('\n')).not.toMatch(/R-hat/);
-    // and mcmcWarnings reads whatever the summary says: a posterior whose rows disagree is flagged
-    expect(mcmcWarnings({ chainColumns: () => new Map([['x', [new Float64Array(50).fill(1).map((v, i) => v + i * 1e-3), new Float64Array(50).fill(5).map((v, i) => v + i * 1e-3)]]]), summary: () => ({ rows: [{ name: 'x', r_hat: 3, ess_bulk: 4, ess_tail: 4 }] }), diagnostics: {} } as never)).toHaveLength(2);
+    // and a planted disagreement (two chains 4 apart) is flagged, with the low ESS it implies
+    const apart = [Float64Array.from({ length: 200 }, (_, i) => Math.sin(i)), Float64Array.from({ length: 200 }, (_, i) => 4 + Math.sin(i))];
+    const flagged = mcmcWarnings({ chainColumns: () => new Map([['x', apart]]), diagnostics: {} } as never);
+    expect(flagged.join('\n')).toMatch(/split R-hat above 1\.01 \(x /);
     post.dispose();
   }, 120_000);
 });
