@@ -178,7 +178,7 @@ export function exactConjugateEngine(family: ConjugateFamily, samples = 1000, tr
   return async function exactConjugate(m: Model<[number[]], number>, args: [number[]], seed: number): Promise<Posterior<[number[]], number>> {
     const rng = new Rng(seed);
     const post = family.posterior(args[0]);
-    let draws = Float64Array.from({ length: samples }, () => post.sample(rng) as number);
+    let draws: Float64Array = Float64Array.from({ length: samples }, () => post.sample(rng) as number);
     if (transform) draws = transform(draws, args[0], rng);
     return posteriorFromSamples(m, args, { [family.param]: draws }, 'exact-conjugate');
   };

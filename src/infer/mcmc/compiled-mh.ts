@@ -71,7 +71,7 @@ function siteLogDet(s: SiteLayout, u: Float64Array): number {
 export class CompiledMH<A extends unknown[], R> {
   /** The state whose coordinates and log density are cached below. */
   private of: TraceState<R> | undefined;
-  private q = new Float64Array(0);
+  private q: Float64Array = new Float64Array(0);
   private u = 0;
   /** Model runs (one per accepted proposal). */
   runs = 0;

@@ -400,7 +400,7 @@ describe('networks and pictures', () => {
     expect([...png.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
     let off = 8;
     const types: string[] = [];
-    let idat = Buffer.alloc(0);
+    let idat: Buffer = Buffer.alloc(0);
     while (off < png.length) {
       const len = png.readUInt32BE(off);
       const type = png.toString('ascii', off + 4, off + 8);
