@@ -70,7 +70,7 @@ export const NEW_CASE_BUGS: Readonly<Record<string, string>> = {
   // (empty) hmm_drive_0 was here: its NUTS run died after 72 min with 'site "forward": factor log-weight is NaN'
   // (tf.logSumExp over a row of -Infinity where float32 put a simplex component at exactly 0). Since 757b755 such a
   // point is a rejected proposal; the same run (seed 300, 4 x (1000 + 1000)) now passes in 354 s wall, replayed
-  // for every chain: max z 1.76 (means) / 1.51 (sds), R-hat <= 1.0018 (scripts/posteriordb-new-case.ts).
+  // for every chain: max z 1.76 (means) / 1.51 (sds), R-hat <= 1.0018 (scripts/posteriordb-case.ts).
 };
 
 /** posteriordb's published summary of a reference posterior. */
