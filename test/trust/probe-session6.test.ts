@@ -43,41 +43,34 @@ function quadratureMean(logDensity: (s: number) => number, hi: number, n = 200_0
   return zs / z;
 }
 
+/** NUTS (defaults, ascent init) on s ~ HalfNormal(1), y ~ N(0, s) for data `ys` near 0: the posterior mean of s equals quadrature within 4 MCSE; a planted doubled Jacobian is rejected. */
+async function checkHalfNormalScale(ys: number[]): Promise<void> {
+  const m = model(async ({ sample, observe }) => {
+    const s = await sample('s', HalfNormal(1));
+    await observe('y', Normal(0, s), tf.tensor1d(ys));
+  });
+  const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
+  expect(String(post.diagnostics.init)).toMatch(/^ascent/);
+  const logp = (s: number): number => -0.5 * s * s + ys.reduce((a, y) => a - Math.log(s) - (0.5 * y * y) / (s * s), 0);
+  const exact = quadratureMean(logp, 0.5);
+  const r = row(post as never, 's');
+  expect(zScore(r.mean, r.mcse, exact)).toBeLessThan(4);
+  // planted: the log transform's Jacobian counted twice (density times s)
+  expect(zScore(r.mean, r.mcse, quadratureMean((s) => logp(s) + Math.log(s), 0.5))).toBeGreaterThan(4);
+}
+
 describe("init: 'ascent' (the NUTS default) on constrained sites at their boundaries", () => {
   it('HalfNormal scale with 20 data near 0: the posterior mean equals quadrature within 4 MCSE; a planted doubled Jacobian is rejected', async () => {
-    const ys = Array.from({ length: 20 }, (_, i) => 0.02 * Math.sin(1.3 * i + 0.4));
-    const m = model(async ({ sample, observe }) => {
-      const s = await sample('s', HalfNormal(1));
-      await observe('y', Normal(0, s), tf.tensor1d(ys));
-    });
-    const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
-    expect(String(post.diagnostics.init)).toMatch(/^ascent/);
-    const logp = (s: number): number => -0.5 * s * s + ys.reduce((a, y) => a - Math.log(s) - (0.5 * y * y) / (s * s), 0);
-    const exact = quadratureMean(logp, 0.5);
-    const r = row(post as never, 's');
-    expect(zScore(r.mean, r.mcse, exact)).toBeLessThan(4);
-    // planted: the log transform's Jacobian counted twice (density times s)
-    expect(zScore(r.mean, r.mcse, quadratureMean((s) => logp(s) + Math.log(s), 0.5))).toBeGreaterThan(4);
+    await checkHalfNormalScale(Array.from({ length: 20 }, (_, i) => 0.02 * Math.sin(1.3 * i + 0.4)));
   });
 
   // FINDING (reported): with 5 data the posterior of s has a s^-5 tail; init 'ascent' seed 1 gives
-  // 0.01612 +- 0.00024 against 0.017158 (4.3 MCSE). Over seeds 1-6 ascent gives 0.01612 0.01785
-  // 0.01752 0.01686 0.01792 0.01774 (MCSE 0.0002-0.0006), init 'uniform' 0.01674 0.01670 0.01717
-  // 0.01685 0.01662 0.01713 (MCSE ~0.00034, all within 1.5): ascent's seed-to-seed spread is ~2x.
+  // 0.01612 +- 0.00024 against 0.017158 (4.3 MCSE). Session 7 settled it over 1300 seeds per init
+  // (test/trust/stats2-session7.slow.test.ts): no init bias (ascent - uniform +0.52 SE), honest MCSE on
+  // average; z is skewed left for both inits, so a 4-MCSE check on this posterior fails ~0.15% of seeds,
+  // and seed 1 is one of them. Kept skipped: the check needs more draws or a skew-aware tolerance.
   it.skip('HalfNormal scale with 5 data near 0 (heavy tail): the posterior mean equals quadrature within 4 MCSE; a planted doubled Jacobian is rejected', async () => {
-    const ys = [0.01, -0.02, 0.005, 0.0, 0.015];
-    const m = model(async ({ sample, observe }) => {
-      const s = await sample('s', HalfNormal(1));
-      await observe('y', Normal(0, s), tf.tensor1d(ys));
-    });
-    const post = await infer(m, { method: 'nuts', chains: 4, samples: 500, warmup: 500, seed: 1 });
-    expect(String(post.diagnostics.init)).toMatch(/^ascent/);
-    const logp = (s: number): number => -0.5 * s * s + ys.reduce((a, y) => a - Math.log(s) - (0.5 * y * y) / (s * s), 0);
-    const exact = quadratureMean(logp, 0.5);
-    const r = row(post as never, 's');
-    expect(zScore(r.mean, r.mcse, exact)).toBeLessThan(4);
-    // planted: the log transform's Jacobian counted twice (density times s)
-    expect(zScore(r.mean, r.mcse, quadratureMean((s) => logp(s) + Math.log(s), 0.5))).toBeGreaterThan(4);
+    await checkHalfNormalScale([0.01, -0.02, 0.005, 0.0, 0.015]);
   });
 
   it('Beta(0.5, 20) and Dirichlet([0.3, 0.3, 5]) with mass piled at 0: means within 4 MCSE of the exact ones; a planted Beta(0.5, 15) is rejected', async () => {
