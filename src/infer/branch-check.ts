@@ -36,7 +36,7 @@ import type { Trace } from '../core/trace.js';
 import type { Value } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { argsFingerprint } from './args-fingerprint.js';
-import { siteLogDensityNumber } from './mcmc/trace-mh.js';
+import { givenValues, siteLogDensityNumber } from './mcmc/trace-mh.js';
 
 /** Where a model scored differently with its values as numbers and as tensors. */
 export interface BranchDisagreement {
@@ -74,17 +74,6 @@ function drawRounded(rng: Rng): Handler {
       const dist = msg.dist as Distribution;
       const v = tf.tidy(() => dist.sample(msg.rng ?? rng));
       msg.value = typeof v === 'number' ? Math.fround(v) : v;
-    },
-  };
-}
-
-/** A handler that sets each latent value `values` has. */
-function given(values: (address: string) => Value | undefined): Handler {
-  return {
-    process(msg: Message) {
-      if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
-      const v = values(msg.address);
-      if (v !== undefined) msg.value = v;
     },
   };
 }
@@ -152,7 +141,7 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
       };
       let onTensors: Map<string, number>;
       try {
-        onTensors = siteScores((await execute(m, { rng, handlers: [given(asTensors)] }, ...args)).trace);
+        onTensors = siteScores((await execute(m, { rng, handlers: [givenValues(asTensors)] }, ...args)).trace);
       } catch {
         return 'skipped'; // the tensor run fails (e.g. the model needs numbers): nothing to compare here
       }

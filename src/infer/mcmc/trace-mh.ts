@@ -82,16 +82,20 @@ export function modelExecutor<A extends unknown[], R>(m: Model<A, R>, args: A): 
   return (values, rng) => runWithValues(m, args, values, rng);
 }
 
-/** Run the model with latent values taken from `values` where present (others drawn fresh). */
-export async function runWithValues<A extends unknown[], R>(m: Model<A, R>, args: A, values: (address: string) => Value | undefined, rng: Rng): Promise<TraceState<R>> {
-  const fill: Handler = {
+/** A handler that sets each unset latent value that `values` gives (the others are drawn as usual). */
+export function givenValues(values: (address: string) => Value | undefined): Handler {
+  return {
     process(msg: Message) {
       if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
       const v = values(msg.address);
       if (v !== undefined) msg.value = v;
     },
   };
-  const { trace, returnValue } = await execute(m, { rng, handlers: [fill] }, ...args);
+}
+
+/** Run the model with latent values taken from `values` where present (others drawn fresh). */
+export async function runWithValues<A extends unknown[], R>(m: Model<A, R>, args: A, values: (address: string) => Value | undefined, rng: Rng): Promise<TraceState<R>> {
+  const { trace, returnValue } = await execute(m, { rng, handlers: [givenValues(values)] }, ...args);
   return { trace, returnValue, logJoint: traceLogJoint(trace) };
 }
 
