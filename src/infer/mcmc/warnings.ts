@@ -59,7 +59,7 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
   const out: string[] = [];
   if (highRhat.length > 0) {
     out.push(
-      `split R-hat above ${RHAT_THRESHOLD} (${worst(highRhat, (v) => v.toFixed(3), true)}): the ${chains} chains disagree, so they have not mixed and the summary is not the posterior's; ` +
+      `split R-hat above ${RHAT_THRESHOLD} (${worst(highRhat, (v) => v.toFixed(3), true)}): ${chains === 1 ? "the chain's two halves disagree, so it has" : `the ${chains} chains disagree, so they have`} not mixed and the summary is not the posterior's; ` +
         'run longer, look for several modes (different chains in different places), or reparameterise',
     );
   }
