@@ -1,8 +1,8 @@
 /**
  * One check for the options object of every entry point (`infer`, the
  * steering runs): an unknown key (a misspelt `particels`) is an error naming
- * it and listing the allowed ones, and `seed` must be a number or a string,
- * where a silent default would otherwise run.
+ * it and listing the allowed ones, and `seed` must be a finite number or a
+ * string, where a silent default (or a NaN seed) would otherwise run.
  *
  * The allowed names come from {@link optionNames}, which the compiler holds to
  * the options type: a key missing from the list, or one the type lacks, is a
@@ -27,7 +27,7 @@ export function optionNames<T>(keys: { readonly [K in keyof Required<T>]: true }
 
 /**
  * Throws a {@link TycheError} when `options` is not an object, has a key
- * outside `allowed`, or has a `seed` that is not a number or a string.
+ * outside `allowed`, or has a `seed` that is not a finite number or a string.
  *
  * @param who - the entry point, first in the message (`smcSteer`, `infer`)
  * @param options - the options object as the caller gave it
@@ -46,4 +46,7 @@ export function checkOptions(who: string, options: unknown, allowed: Iterable<st
   if (seed !== undefined && typeof seed !== 'number' && typeof seed !== 'string') {
     throw new TycheError(`${who}: seed must be a number or a string, got ${seed === null ? 'null' : typeof seed}`);
   }
+  // NaN and Infinity would seed a stream silently (String(NaN) is a fine hash key), so every NaN a computed seed
+  // carried would give the same run
+  if (typeof seed === 'number' && !Number.isFinite(seed)) throw new TycheError(`${who}: seed must be a finite number or a string, got ${seed}`);
 }

@@ -18,8 +18,8 @@ import { Rng } from '../../src/core/rng.js';
 import { infer } from '../../src/index.js';
 import { checkOptions, optionNames } from '../../src/core/options.js';
 import * as Lm from '../../src/steer/lm/index.js';
-import * as D from '../../src/steer/diffusion/index.js';
 import { gaussModel } from './abort-memory-cases.js';
+import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -56,42 +56,7 @@ describe('1. vi: an abort during the final draws', () => {
 });
 
 describe('3. one options check for infer and every steering entry point', () => {
-  // the check comes first in each, so no model or LM is needed to see it
-  const M = {} as never;
-  const ENTRIES: [string, (o: Record<string, unknown>) => Promise<unknown>][] = [
-    ['smcSteer', (o) => Lm.smcSteer(o as never)],
-    ['smcSteerK', (o) => Lm.smcSteerK(o as never)],
-    ['conditionalSteer', (o) => Lm.conditionalSteer(o as never)],
-    ['bestOfN', (o) => Lm.bestOfN(o as never)],
-    ['locallyConstrainedDecode', (o) => Lm.locallyConstrainedDecode(o as never)],
-    ['steeringBounds', (o) => Lm.steeringBounds(o as never)],
-    ['learnTwistCTL', (o) => Lm.learnTwistCTL(o as never)],
-    ['runStepPrograms', (o) => Lm.runStepPrograms(() => M, o as never)],
-    ['generate', (o) => Lm.generate(M, [], o as never)],
-    ['bestOfNSteps', (o) => Lm.bestOfNSteps(M, M, '', o as never)],
-    ['selfConsistencySteps', (o) => Lm.selfConsistencySteps(M, '', o as never)],
-    ['beamSearchSteps', (o) => Lm.beamSearchSteps(M, M, '', o as never)],
-    ['particleFilterSteps', (o) => Lm.particleFilterSteps(M, M, '', o as never)],
-    ['particleGibbsSteps', (o) => Lm.particleGibbsSteps(M, M, '', o as never)],
-    ['sampleDiffusion', (o) => D.sampleDiffusion(M, o as never)],
-    ['fkSteering', (o) => D.fkSteering(M, o as never)],
-    ['fkCorrector', (o) => D.fkCorrector(o as never)],
-    ['twistedDiffusion', (o) => D.twistedDiffusion(M, o as never)],
-    ['diffusionBestOfN', (o) => D.diffusionBestOfN(M, o as never)],
-    ['zeroOrderSearch', (o) => D.zeroOrderSearch(M, o as never)],
-    ['diffusionTreeSampling', (o) => D.diffusionTreeSampling(M, o as never)],
-    ['pathSearch', (o) => D.pathSearch(M, o as never)],
-    ['rolloverBudgetForcing', (o) => D.rolloverBudgetForcing(M, o as never)],
-    ['steerAtBudget', (o) => D.steerAtBudget(M, 'fk' as never, o as never)],
-  ];
-  const messageOf = async (f: () => Promise<unknown>): Promise<string> => {
-    try {
-      await f();
-      return 'no error';
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
-  };
+  const ENTRIES = STEER_OPTION_ENTRIES;
 
   it('a misspelt name is an error naming the entry point and the key and listing the allowed ones; seed: {} is refused', async () => {
     const problems: string[] = [];
