@@ -16,6 +16,7 @@ import { assertSameOnNumbersAndTensors } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
+import { PARTICLE_METHODS, particleWarnings } from './particle-warnings.js';
 
 /** Options every engine accepts. */
 export interface CommonOptions {
@@ -106,6 +107,11 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     // MCMC output that its own diagnostics disown says so, as Stan does (R-hat, ESS, divergences, tree depth)
     if (MCMC_METHODS.has(engine.name)) {
       const warnings = mcmcWarnings(post as unknown as Posterior<never, unknown>);
+      for (const w of warnings) console.warn(`${engine.name}: ${w}`);
+      post.addWarnings(warnings);
+    } else if (PARTICLE_METHODS.has(engine.name)) {
+      // importance and SMC weights that rest on a few particles say so (`particle-warnings.ts`)
+      const warnings = particleWarnings(post as unknown as Posterior<never, unknown>);
       for (const w of warnings) console.warn(`${engine.name}: ${w}`);
       post.addWarnings(warnings);
     }

@@ -1,0 +1,61 @@
+/**
+ * NEWCOMER, session 8: models written as a newcomer would, checked against
+ * exact answers (conjugacy, quadrature, sums by hand) with MCSE tolerances.
+ * Each statistical check has a planted wrong answer that the same check
+ * rejects.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { Gamma, Poisson, infer, model } from '../../src/index.js';
+import { PARTICLE_ESS_THRESHOLD, particleWarnings } from '../../src/infer/particle-warnings.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+/** |estimate - exact| within 4 standard errors. */
+const within = (estimate: number, exact: number, se: number) => Math.abs(estimate - exact) <= 4 * se;
+
+describe('importance and SMC whose weights collapse onto a few particles (found: a wrong posterior, sd 0, no warning)', () => {
+  // FOUND: Poisson counts near 10^4 under a Gamma(2, 0.01) prior (prior mean 200). Importance (20000 particles, seed 1)
+  // put all weight on one draw: lam 1214.55, sd 0, ess 1; SMC (4000 particles) resampled it into 4000 copies: lam 921.03,
+  // sd 0, ess 4000. Exact: Gamma(40274, 4.01), mean 10043.39, sd 50.05. Neither engine warned (MH and VI did).
+  const ys = [10234, 9876, 10112, 10050];
+  const counts = model(async ({ sample, observe }, y: number[], rate: number = 0.01) => {
+    const lam = await sample('lam', Gamma(2, rate));
+    for (let i = 0; i < y.length; i++) await observe(`y${i}`, Poisson(lam), y[i]);
+  });
+  it('both engines warn, naming the ESS and where it fell', async () => {
+    const imp = await infer(counts, { method: 'importance', particles: 2000, seed: 1 }, ys);
+    expect(imp.ess).toBeLessThan(2);
+    expect(imp.warnings.join('\n')).toMatch(/^ESS 1\.\d of 2000 draws is below 100: the weights rest on a few draws/);
+    const smc = await infer(counts, { method: 'smc', particles: 1000, seed: 1 }, ys);
+    expect(smc.ess).toBeGreaterThan(900); // (the final weights are equal: the copies look like draws)
+    expect(smc.warnings.join('\n')).toMatch(/^the ESS fell to \d\.\d of 1000 particles at step 0 \(below 100; see diagnostics\.essHistory\)/);
+    imp.dispose();
+    smc.dispose();
+  });
+  it('small counts under a Gamma(2, 1) prior (weights that do not collapse): no warning, and importance is within 4 MCSE of the exact mean; planted: the prior mean is rejected', async () => {
+    const small = [3, 1, 4];
+    const a = 2 + 8, b = 1 + 3; // Gamma(2, 1) x Poisson: exact posterior Gamma(10, 4)
+    const exact = a / b;
+    const imp = await infer(counts, { method: 'importance', particles: 4000, seed: 2 }, small, 1);
+    const smc = await infer(counts, { method: 'smc', particles: 2000, seed: 2 }, small, 1);
+    expect(imp.warnings).toEqual([]);
+    expect(smc.warnings).toEqual([]);
+    const { mean, sd } = imp.moments('lam');
+    const se = sd / Math.sqrt(imp.ess);
+    expect(within(mean, exact, se)).toBe(true);
+    expect(within(mean, 2 / 1, se)).toBe(false);
+    imp.dispose();
+    smc.dispose();
+  });
+  it('the rule: importance by its Kish ESS, SMC by the least ESS of its history (resampling hides it in the final weights)', () => {
+    const at = (method: string, ess: number, essHistory?: number[]) => particleWarnings({ method, ess, size: 1000, diagnostics: essHistory ? { essHistory } : {} });
+    expect(at('importance', PARTICLE_ESS_THRESHOLD)).toEqual([]);
+    expect(at('importance', 42.4)[0]).toMatch(/^ESS 42 of 1000 draws is below 100/);
+    expect(at('smc', 1000, [800, 500, 900])).toEqual([]);
+    expect(at('smc', 1000, [800, 37, 900, 60])[0]).toMatch(/^the ESS fell to 37 of 1000 particles at step 1 /);
+    expect(at('nuts', 3)).toEqual([]);
+  });
+});
