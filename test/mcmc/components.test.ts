@@ -10,6 +10,7 @@ import {
   EuclideanMetric,
   HmcKernel,
   type GradientCoroutine,
+  type HamiltonianKernel,
   type LogDensityAndGradient,
   type LogDensityTarget,
   MetricAdapter,
@@ -327,35 +328,51 @@ describe('kernel invariance (exact draws in, one transition, the same law out)',
   const kernels = [
     ['NUTS', new NutsKernel()],
     ['static HMC', new HmcKernel({ numSteps: 3 })],
+    ['static HMC, 1 to 5 steps (jitter 1)', new HmcKernel({ numSteps: 3, jitter: 1 })],
   ] as const;
+  /** One transition from each of n exact draws: the moments that leave 4.5 sd of the target's, and how many draws moved. */
+  const oneStep = (kernel: HamiltonianKernel): { failures: string[]; moved: number; n: number } => {
+    const t = logGamma(shapes);
+    const metric = new EuclideanMetric('dense', 2, Float64Array.of(4, 0.5, 0.5, 1));
+    const rng = new Rng(31);
+    const n = 4000;
+    const sum = [0, 0];
+    const sumSq = [0, 0];
+    const fourth = [0, 0];
+    let moved = 0;
+    for (let k = 0; k < n; k++) {
+      const start = at(t, exact(rng));
+      const end = drive(kernel.transition(start, 0.8, metric, rng), t).position.q;
+      if (end !== start.q) moved += 1;
+      for (let i = 0; i < 2; i++) {
+        const dev = end[i]! - mean[i]!;
+        sum[i] += dev;
+        sumSq[i] += dev * dev;
+        fourth[i] += dev ** 4;
+      }
+    }
+    const failures: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const zMean = Math.abs(sum[i]! / n) / Math.sqrt(variance[i]! / n);
+      // sd of the mean of squared deviations from the (empirical) fourth moment
+      const zVar = Math.abs(sumSq[i]! / n - variance[i]!) / Math.sqrt((fourth[i]! / n - variance[i]! ** 2) / n);
+      if (!(zMean < 4.5)) failures.push(`mean ${i}: z ${zMean.toFixed(2)}`);
+      if (!(zVar < 4.5)) failures.push(`variance ${i}: z ${zVar.toFixed(2)}`);
+    }
+    return { failures, moved, n };
+  };
   for (const [name, kernel] of kernels) {
     it(`${name}: means and variances of one step from exact draws match within 4.5 sd`, () => {
-      const t = logGamma(shapes);
-      const metric = new EuclideanMetric('dense', 2, Float64Array.of(4, 0.5, 0.5, 1));
-      const rng = new Rng(31);
-      const n = 4000;
-      const sum = [0, 0];
-      const sumSq = [0, 0];
-      const fourth = [0, 0];
-      let moved = 0;
-      for (let k = 0; k < n; k++) {
-        const start = at(t, exact(rng));
-        const end = drive(kernel.transition(start, 0.8, metric, rng), t).position.q;
-        if (end !== start.q) moved += 1;
-        for (let i = 0; i < 2; i++) {
-          const dev = end[i]! - mean[i]!;
-          sum[i] += dev;
-          sumSq[i] += dev * dev;
-          fourth[i] += dev ** 4;
-        }
-      }
-      expect(moved).toBeGreaterThan(n / 2);
-      for (let i = 0; i < 2; i++) {
-        expect(Math.abs(sum[i]! / n)).toBeLessThan(4.5 * Math.sqrt(variance[i]! / n));
-        // sd of the mean of squared deviations from the (empirical) fourth moment
-        const sdSq = Math.sqrt((fourth[i]! / n - variance[i]! ** 2) / n);
-        expect(Math.abs(sumSq[i]! / n - variance[i]!)).toBeLessThan(4.5 * sdSq);
-      }
+      const r = oneStep(kernel);
+      expect(r.moved).toBeGreaterThan(r.n / 2);
+      expect(r.failures).toEqual([]);
     });
   }
+
+  it('static HMC whose step count is chosen from the state (a planted bug) fails', () => {
+    const short = new HmcKernel({ numSteps: 1 });
+    const long = new HmcKernel({ numSteps: 5 });
+    const fromState: HamiltonianKernel = { name: 'hmc', transition: (from, eps, metric, rng) => (from.q[0]! > mean[0]! ? short : long).transition(from, eps, metric, rng) };
+    expect(oneStep(fromState).failures.length).toBeGreaterThan(0);
+  });
 });

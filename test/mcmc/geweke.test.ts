@@ -3,11 +3,12 @@
  * MCMC kernel must leave its target invariant, so a chain that alternates
  * kernel moves on the latents given the data with fresh data given the
  * latents must reproduce the moments of independent joint draws. Covers the
- * static HMC and NUTS kernels (fixed step size, identity metric: adaptation
- * would break invariance), trace MH with prior and user proposals, and Gibbs
+ * static HMC (fixed and jittered step counts) and NUTS kernels (fixed step
+ * size, identity metric: adaptation would break invariance), trace MH with prior and user proposals, and Gibbs
  * on a discrete site (one run per value, and vectorised: one run over all
  * values); planted bugs (an MH proposal whose correction is
- * missing, a momentum refresh that does not match the kinetic energy, Gibbs
+ * missing, a momentum refresh that does not match the kinetic energy, a
+ * static HMC step count chosen from the state instead of the stream, Gibbs
  * that forgets the prior of the discrete site) must fail. The harness and
  * its thresholds are described in `geweke-harness.ts`.
  */
@@ -95,6 +96,7 @@ describe('Geweke tests of the Hamiltonian kernels (fixed step size, identity met
   const marginal = marginalDraws(N, new Rng(101));
   const cases: [string, HamiltonianKernel, number][] = [
     ['static HMC, 4 steps of 0.3', new HmcKernel({ numSteps: 4 }), 0.3],
+    ['static HMC, 1 to 7 steps of 0.3 (jitter 1)', new HmcKernel({ numSteps: 4, jitter: 1 }), 0.3],
     ['NUTS, step 0.4', new NutsKernel(), 0.4],
   ];
   for (const [label, kernel, eps] of cases) {
@@ -113,6 +115,16 @@ describe('Geweke tests of the Hamiltonian kernels (fixed step size, identity met
       expect(r.failures.length).toBeGreaterThan(0);
     });
   }
+
+  it('static HMC whose step count is chosen from the state (not from the stream) fails', () => {
+    // the planted bug of the jittered kernel: 1 step where theta > 0, 7 where theta <= 0 (a move and its reverse differ in length)
+    const short = new HmcKernel({ numSteps: 1 });
+    const long = new HmcKernel({ numSteps: 7 });
+    const fromState: HamiltonianKernel = { name: 'hmc', transition: (from, eps, metric, rng) => (from.q[0]! > 0 ? short : long).transition(from, eps, metric, rng) };
+    const r = gewekeCompare(marginal, successiveHamiltonian(fromState, identity, 0.3, N, 1, new Rng(202)), CONTINUOUS_FNS);
+    console.log(formatGeweke('static HMC, steps from the state [planted bug]', r));
+    expect(r.failures.length).toBeGreaterThan(0);
+  });
 });
 
 // ---------------------------------------------------------------------------

@@ -76,8 +76,22 @@ export interface HMCEngineOptions extends CommonOptions {
   readonly massMatrix?: MassMatrixOption;
   /** Static HMC: leapfrog steps per iteration. */
   readonly numSteps?: number;
-  /** Static HMC: integration time (steps = time / step size). */
+  /**
+   * Static HMC: mean integration time (mean steps = time / step size; default
+   * 2 pi, as Stan and NumPyro).
+   */
   readonly integrationTime?: number;
+  /**
+   * Static HMC: spread of each transition's step count around its mean, a
+   * fraction in [0, 1]: the count is uniform on `L - m ... L + m`, `m =
+   * floor(jitter (L - 1))`, drawn per transition from the chain's stream.
+   * Default 1 when the steps come from `integrationTime`, 0 (exactly
+   * `numSteps`) when `numSteps` is given; `jitter: 0` is the fixed-length
+   * kernel of earlier versions, draw for draw. A fixed length of 2 pi returns
+   * near its start on a posterior the adapted metric makes close to a
+   * standard normal (see docs/engines/mcmc.md).
+   */
+  readonly jitter?: number;
   /** Progress callback. */
   readonly onProgress?: (p: { completed: number; total: number; elapsedMs: number }) => void;
   /** Stops the run. */
@@ -254,7 +268,11 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const nuts = options.method === 'nuts';
   const kernelOpts = nuts
     ? { ...(options.maxTreeDepth !== undefined ? { maxTreeDepth: options.maxTreeDepth } : {}) }
-    : { ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}), ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}) };
+    : {
+        ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}),
+        ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}),
+        ...(options.jitter !== undefined ? { jitter: options.jitter } : {}),
+      };
 
   let vectorized: true | string = 'not requested';
   let result: McmcSamples | undefined;
@@ -334,7 +352,7 @@ registerEngine<HMCEngineOptions & { method: 'nuts' }>({
 
 registerEngine<HMCEngineOptions & { method: 'hmc' }>({
   name: 'hmc',
-  options: [...OPTIONS.filter((o) => o !== 'maxTreeDepth'), 'numSteps', 'integrationTime'],
+  options: [...OPTIONS.filter((o) => o !== 'maxTreeDepth'), 'numSteps', 'integrationTime', 'jitter'],
   description: 'static Hamiltonian Monte Carlo with Stan-style warmup',
   run: (m, options, args) => hmcEngine(m, options, args),
 });

@@ -466,6 +466,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
             ...common,
             ...(options.numSteps !== undefined ? { numSteps: options.numSteps } : {}),
             ...(options.integrationTime !== undefined ? { integrationTime: options.integrationTime } : {}),
+            ...(options.jitter !== undefined ? { jitter: options.jitter } : {}),
           });
   } finally {
     for (const s of states) s.dispose();
@@ -498,7 +499,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
 
 registerEngine<HMCGibbsOptions>({
   name: 'hmc-gibbs',
-  options: ['kernel', 'compile', 'vectorizeGibbs', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'onProgress', 'signal'],
+  options: ['kernel', 'compile', 'vectorizeGibbs', 'chains', 'warmup', 'samples', 'init', 'targetAccept', 'maxTreeDepth', 'massMatrix', 'numSteps', 'integrationTime', 'jitter', 'onProgress', 'signal'],
   description: 'NUTS (or HMC) on the continuous sites within Gibbs sweeps over finite discrete sites, many chains',
   run: (m, options, args) => hmcGibbs(m, options, args),
 });

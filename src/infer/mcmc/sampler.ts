@@ -229,10 +229,11 @@ function nutsKernel(options: NutsOptions): NutsKernel {
 }
 
 function hmcKernel(options: HmcOptions): HmcKernel {
-  const { numSteps, integrationTime, maxSteps, maxEnergyError } = options;
+  const { numSteps, integrationTime, jitter, maxSteps, maxEnergyError } = options;
   return new HmcKernel({
     ...(numSteps !== undefined ? { numSteps } : {}),
     ...(integrationTime !== undefined ? { integrationTime } : {}),
+    ...(jitter !== undefined ? { jitter } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(maxEnergyError !== undefined ? { maxEnergyError } : {}),
   });

@@ -26,6 +26,7 @@ export interface WorkerSamplerSettings {
   readonly maxTreeDepth?: number;
   readonly numSteps?: number;
   readonly integrationTime?: number;
+  readonly jitter?: number;
 }
 
 /** The job of one worker: which model to import and which chains to run. */
