@@ -18,6 +18,9 @@ import {
   samplerDigest,
 } from '../../src/infer/mcmc/index.js';
 import { cholesky } from '../../src/infer/mcmc/linalg.js';
+import { EuclideanMetric } from '../../src/infer/mcmc/metric.js';
+import { NutsTrajectory } from '../../src/infer/mcmc/nuts.js';
+import { Rng } from '../../src/core/rng.js';
 import { eightSchoolsCentered, gaussian, logGamma, momentFailures, randomCovariance } from './targets.js';
 
 const cov2 = Float64Array.from([1, 1.8, 1.8, 4]); // sd 1 and 2, correlation 0.9
@@ -116,6 +119,26 @@ describe('divergences', () => {
     const r = await sampleNuts(g.target, { dim: 2, chains: 1, warmup: 0, draws: 50, seed: 6, stepSize: 0.5, maxEnergyError: 1e-12 });
     // a leapfrog step conserves energy only approximately, so the first step already exceeds 1e-12
     expect(samplerDigest(r).totalDivergences).toBeGreaterThan(45);
+  });
+
+  it('a gradient entry that is not finite diverges; finite entries whose sum overflows do not (diag and dense metrics)', () => {
+    // one leapfrog step (maxTreeDepth 1) with a step of 1e-308, so a gradient of 1.5e308 moves the momentum by 0.75:
+    // the trajectory checks finiteness on the gradient's sum, falling back to each entry when the sum is not finite
+    const oneStep = (kind: 'diag' | 'dense', grad: number[]): boolean => {
+      const metric = new EuclideanMetric(kind, 2);
+      const t = new NutsTrajectory(2, 1, 1000);
+      const from = { q: [0.1, 0.2], logp: -1, grad: [0.3, -0.4] };
+      expect(t.begin(from, 1e-308, metric, new Rng(3))).not.toBeNull();
+      expect(t.advance(-1, Float64Array.from(grad), 0)).toBeNull();
+      return t.result().divergent;
+    };
+    for (const kind of ['diag', 'dense'] as const) {
+      expect(oneStep(kind, [1.5e308, 1.5e308]), kind).toBe(false);
+      expect(oneStep(kind, [1.5e308, -1.5e308]), kind).toBe(false);
+      expect(oneStep(kind, [0.5, Number.NaN]), kind).toBe(true);
+      expect(oneStep(kind, [Infinity, -Infinity]), kind).toBe(true);
+      expect(oneStep(kind, [Infinity, 1]), kind).toBe(true);
+    }
   });
 });
 

@@ -21,12 +21,17 @@
  * the two subtrees it merges (a `NutsWorkspace` per chain, made once).
  * This is where NUTS spends its time outside the gradient, so it is written
  * like Stan's C++ (outputs into caller-owned slots), not with fresh vectors
- * per state.
+ * per state, and for identity and diagonal metrics (the default) each
+ * per-dimension pass is one loop: the momentum kick, gradient copy, finite
+ * check and kinetic energy of a step; the sum and all six products of the
+ * three U-turn checks across a merge. A merge of two one-state subtrees (half
+ * of all merges) needs one check, its three being the same arithmetic; a
+ * finished subtree moves up a level, and a chosen proposal into the merged
+ * slot, by swapping buffers instead of copying them.
  *
  * @module
  */
 import type { Rng } from '../../core/rng.js';
-import { zeros } from './linalg.js';
 import type { GradientCoroutine, Position } from './integrator.js';
 import { DEFAULT_MAX_ENERGY_ERROR, type HamiltonianKernel, type Transition } from './kernel.js';
 import type { EuclideanMetric } from './metric.js';
@@ -47,7 +52,10 @@ interface Edge {
   logp: number;
 }
 
-/** A finished subtree, written into a caller-owned slot. */
+/**
+ * A finished subtree, written into a caller-owned slot. Its proposal arrays
+ * `q` and `grad` move between slots by swapping (see `swapProposal`).
+ */
 interface Slot {
   /** Momentum at the state nearest the trajectory it extends. */
   readonly pBeg: number[];
@@ -58,16 +66,29 @@ interface Slot {
   /** log of the summed weights exp(H0 - H) of the subtree's states. */
   logWeight: number;
   /** The state selected from the subtree: position, gradient, log density, energy. */
-  readonly q: number[];
-  readonly grad: number[];
+  q: number[];
+  grad: number[];
   logp: number;
   energy: number;
 }
 
 /**
+ * A plain array of `n` zeros held as doubles from the start (V8 never moves
+ * an array back from double to small-integer elements, so every buffer the
+ * hot loops read has the same elements kind, and their property accesses
+ * stay monomorphic).
+ */
+function doubles(n: number): number[] {
+  const out = [0.5];
+  for (let i = 1; i < n; i++) out.push(0.5);
+  out.fill(0);
+  return out;
+}
+
+/**
  * One chain's buffers for NUTS trajectories of dimension `dim`: the two
- * edges, the selected state, a leaf, and one pending left half per tree
- * level (grown on demand). Reused by every transition of the chain.
+ * edges, the selected state, and one pending left half per tree level
+ * (grown on demand). Reused by every transition of the chain.
  */
 class NutsWorkspace {
   readonly fwd: Edge;
@@ -75,13 +96,18 @@ class NutsWorkspace {
   /** Each edge's newest state seen as a one-state subtree, its arrays those of the edge (valid until the edge moves). */
   readonly fwdLeaf: Slot;
   readonly bckLeaf: Slot;
-  readonly sample: Slot;
+  /** The transition's proposal (only `q`, `grad`, `logp` and `energy` are used). */
+  sample: Slot;
   readonly rho: number[];
   readonly nearP: number[];
   readonly scratch: number[];
   /** The transition's initial momentum. */
   readonly p0: number[];
-  /** `pending[k]`: a finished left half of 2^k states waiting for its right half. */
+  /**
+   * `pending[k]`: a finished left half of 2^k states waiting for its right
+   * half. A waiting one-state half (`pending[0]`) holds its momentum in
+   * `pBeg` only (its `pEnd` and `rho` are the same vector).
+   */
   readonly pending: Slot[] = [];
   /** Whether `pending[k]` holds a left half (1) or not (0); depth is at most 30. */
   readonly waiting = new Uint8Array(31);
@@ -92,10 +118,10 @@ class NutsWorkspace {
     this.fwdLeaf = leafOf(this.fwd);
     this.bckLeaf = leafOf(this.bck);
     this.sample = slot(dim);
-    this.rho = zeros(dim);
-    this.nearP = zeros(dim);
-    this.scratch = zeros(dim);
-    this.p0 = zeros(dim);
+    this.rho = doubles(dim);
+    this.nearP = doubles(dim);
+    this.scratch = doubles(dim);
+    this.p0 = doubles(dim);
   }
 
   /** Makes room for subtrees of depth `depth` and clears the pending halves. */
@@ -106,7 +132,7 @@ class NutsWorkspace {
 }
 
 function edge(d: number): Edge {
-  return { q: zeros(d), p: zeros(d), grad: zeros(d), logp: 0 };
+  return { q: doubles(d), p: doubles(d), grad: doubles(d), logp: 0 };
 }
 
 /** A slot over an edge's own arrays: a one-state subtree at no copy (its momentum is its sum and both its ends). */
@@ -115,7 +141,7 @@ function leafOf(e: Edge): Slot {
 }
 
 function slot(d: number): Slot {
-  return { pBeg: zeros(d), pEnd: zeros(d), rho: zeros(d), logWeight: 0, q: zeros(d), grad: zeros(d), logp: 0, energy: 0 };
+  return { pBeg: doubles(d), pEnd: doubles(d), rho: doubles(d), logWeight: 0, q: doubles(d), grad: doubles(d), logp: 0, energy: 0 };
 }
 
 function copyInto(src: ArrayLike<number>, dst: number[]): void {
@@ -145,44 +171,82 @@ function takeProposal(from: Slot, to: Slot): void {
 }
 
 /**
+ * Moves the selected state of `from` into `to` by swapping their proposal
+ * arrays: `from`'s proposal is left meaningless, so only for a slot that is
+ * read no more (never an edge's leaf, whose arrays are the edge's).
+ */
+function swapProposal(from: Slot, to: Slot): void {
+  const q = to.q;
+  const grad = to.grad;
+  to.q = from.q;
+  to.grad = from.grad;
+  from.q = q;
+  from.grad = grad;
+  to.logp = from.logp;
+  to.energy = from.energy;
+}
+
+/**
  * The generalised no-U-turn criterion on a stretch of trajectory with summed
  * momentum rho and end momenta pA, pB: both end velocities M^{-1} p project
  * positively on rho (computed as p^T M^{-1} rho, M^{-1} being symmetric).
  */
-/**
- * {@link noUTurn} on the summed momentum `x + y` (written to `scratch` where
- * the metric is not diagonal): for a diagonal metric one loop forms the sum
- * and both products, the same arithmetic as summing first.
- */
-function noUTurnOnSum(metric: EuclideanMetric, pA: readonly number[], pB: readonly number[], x: readonly number[], y: readonly number[], scratch: number[]): boolean {
-  const inv = metric.diagonalInverse;
-  if (inv === null) return noUTurn(metric, pA, pB, sumInto(x, y, scratch));
-  let sA = 0;
-  let sB = 0;
-  for (let i = 0; i < inv.length; i++) {
-    const r = x[i]! + y[i]!;
-    sA += pA[i]! * inv[i]! * r;
-    sB += pB[i]! * inv[i]! * r;
-  }
-  return sA > 0 && sB > 0;
-}
-
 function noUTurn(metric: EuclideanMetric, pA: readonly number[], pB: readonly number[], rho: readonly number[]): boolean {
-  const inv = metric.diagonalInverse;
-  if (inv !== null) return dotInv(pA, rho, inv) > 0 && dotInv(pB, rho, inv) > 0;
   return metric.innerProduct(pA, rho) > 0 && metric.innerProduct(pB, rho) > 0;
 }
 
 /**
- * `a^T diag(inv) b`, summed in the order of `EuclideanMetric.innerProduct`
- * (so bit for bit the same): small enough for V8 to inline into its callers,
- * so the sum stays an unboxed double (the metric's general method, not
- * inlined, returned a fresh heap number per call).
+ * The three U-turn checks of a merge of a left stretch (momenta `lBeg` at its
+ * start, `lEnd` at its end, summed `lRho`) with the right stretch that follows
+ * it (`rBeg`, `rEnd`, `rRho`): the left extended by the right's first state,
+ * the right extended by the left's last state, and the whole, whose summed
+ * momentum it writes to `lRho`. True when none U-turns. Products are
+ * `a^T M^{-1} b` summed in the order of `EuclideanMetric.innerProduct`, so
+ * bit for bit the general path's; `inv` is the diagonal of M^{-1} or null for
+ * other metrics (then `scratch` holds the partial sums).
  */
-function dotInv(a: readonly number[], b: readonly number[], inv: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < inv.length; i++) s += a[i]! * inv[i]! * b[i]!;
-  return s;
+function mergeChecks(
+  metric: EuclideanMetric,
+  inv: Float64Array | null,
+  lBeg: readonly number[],
+  lEnd: readonly number[],
+  lRho: number[],
+  rBeg: readonly number[],
+  rEnd: readonly number[],
+  rRho: readonly number[],
+  scratch: number[],
+): boolean {
+  if (inv === null) {
+    let ok = noUTurn(metric, lBeg, rBeg, sumInto(lRho, rBeg, scratch)) && noUTurn(metric, lEnd, rEnd, sumInto(rRho, lEnd, scratch));
+    sumInto(lRho, rRho, lRho);
+    ok = ok && noUTurn(metric, lBeg, rEnd, lRho);
+    return ok;
+  }
+  let a1 = 0;
+  let b1 = 0;
+  let a2 = 0;
+  let b2 = 0;
+  let a3 = 0;
+  let b3 = 0;
+  for (let i = 0; i < inv.length; i++) {
+    const w = inv[i]!;
+    const lb = lBeg[i]!;
+    const re = rEnd[i]!;
+    const lr = lRho[i]!;
+    const rr = rRho[i]!;
+    const r1 = lr + rBeg[i]!;
+    a1 += lb * w * r1;
+    b1 += rBeg[i]! * w * r1;
+    const le = lEnd[i]!;
+    const r2 = rr + le;
+    a2 += le * w * r2;
+    b2 += re * w * r2;
+    const r3 = lr + rr;
+    a3 += lb * w * r3;
+    b3 += re * w * r3;
+    lRho[i] = r3;
+  }
+  return a1 > 0 && b1 > 0 && a2 > 0 && b2 > 0 && a3 > 0 && b3 > 0;
 }
 
 /** log(exp(a) + exp(b)) for weights that may be -Infinity. */
@@ -193,43 +257,70 @@ function logAddExp(a: number, b: number): number {
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
-/** H = -log p + K(p), or `Infinity` where not finite. */
-function energyOf(z: Edge, metric: EuclideanMetric): number {
-  const inv = metric.diagonalInverse;
-  const h = -z.logp + (inv !== null ? 0.5 * dotInv(z.p, z.p, inv) : metric.kinetic(z.p));
-  return Number.isFinite(h) ? h : Infinity;
-}
-
 /**
- * Merges the subtree `right` (integrated after `left`) into `left`, in place:
- * the multinomial choice between their proposals, the summed momentum, and
- * the no-U-turn checks across the merge (each half extended by the
- * neighbouring state of the other) and over the whole. Returns false on a
- * U-turn (the caller then abandons the subtree).
+ * Merges the subtree `right` (integrated after `left`, both of at least two
+ * states; `right` read no more afterwards) into `left`, in place: the
+ * multinomial choice between their proposals, the summed momentum, and the
+ * no-U-turn checks across the merge (each half extended by the neighbouring
+ * state of the other) and over the whole. Returns false on a U-turn (the
+ * caller then abandons the subtree).
  */
-function mergeInto(left: Slot, right: Slot, metric: EuclideanMetric, rng: Rng, scratch: number[]): boolean {
+function mergeInto(left: Slot, right: Slot, metric: EuclideanMetric, inv: Float64Array | null, rng: Rng, scratch: number[]): boolean {
   const logWeight = logAddExp(left.logWeight, right.logWeight);
   // Uniform progressive sampling: the second half wins with its share of the weight.
   const takeSecond = right.logWeight >= logWeight || rng.uniform() < Math.exp(right.logWeight - logWeight);
-  let ok =
-    noUTurnOnSum(metric, left.pBeg, right.pBeg, left.rho, right.pBeg, scratch) &&
-    noUTurnOnSum(metric, left.pEnd, right.pEnd, right.rho, left.pEnd, scratch);
-  sumInto(left.rho, right.rho, left.rho);
-  ok = ok && noUTurn(metric, left.pBeg, right.pEnd, left.rho);
-  if (!ok) return false;
+  if (!mergeChecks(metric, inv, left.pBeg, left.pEnd, left.rho, right.pBeg, right.pEnd, right.rho, scratch)) return false;
   copyInto(right.pEnd, left.pEnd);
   left.logWeight = logWeight;
-  if (takeSecond) takeProposal(right, left);
+  if (takeSecond) swapProposal(right, left);
   return true;
 }
 
-/** Copies a whole subtree summary (edges, sum, weight, proposal). */
-function copySlot(from: Slot, to: Slot): void {
-  copyInto(from.pBeg, to.pBeg);
-  copyInto(from.pEnd, to.pEnd);
-  copyInto(from.rho, to.rho);
-  to.logWeight = from.logWeight;
-  takeProposal(from, to);
+/**
+ * Merges the edge's newest state (`leaf`) into the one-state subtree waiting
+ * before it (`left`, its momentum in `pBeg`), in place: `left` becomes the
+ * two-state subtree. Its three U-turn checks are one (both ends and the sum
+ * of the two states are the same vectors in each), computed as
+ * {@link mergeChecks} computes its first. Returns false on a U-turn.
+ */
+function mergeLeaf(left: Slot, leaf: Slot, metric: EuclideanMetric, inv: Float64Array | null, rng: Rng): boolean {
+  const logWeight = logAddExp(left.logWeight, leaf.logWeight);
+  const takeSecond = leaf.logWeight >= logWeight || rng.uniform() < Math.exp(leaf.logWeight - logWeight);
+  const pL = left.pBeg;
+  const pR = leaf.pBeg;
+  const rho = left.rho;
+  const pEnd = left.pEnd;
+  let ok: boolean;
+  if (inv === null) {
+    sumInto(pL, pR, rho);
+    copyInto(pR, pEnd);
+    ok = noUTurn(metric, pL, pR, rho);
+  } else {
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < inv.length; i++) {
+      const w = inv[i]!;
+      const l = pL[i]!;
+      const r = pR[i]!;
+      const s = l + r;
+      a += l * w * s;
+      b += r * w * s;
+      rho[i] = s;
+      pEnd[i] = r;
+    }
+    ok = a > 0 && b > 0;
+  }
+  if (!ok) return false;
+  left.logWeight = logWeight;
+  if (takeSecond) takeProposal(leaf, left);
+  return true;
+}
+
+/** Stores the edge's newest state (`leaf`) as the one-state subtree `to` waiting for its right half. */
+function holdLeaf(leaf: Slot, to: Slot): void {
+  copyInto(leaf.pBeg, to.pBeg);
+  to.logWeight = leaf.logWeight;
+  takeProposal(leaf, to);
 }
 
 /** What a trajectory does next (see {@link NutsTrajectory.advance}). */
@@ -257,6 +348,8 @@ export class NutsTrajectory {
   private phase = Phase.Done;
   private from!: Position;
   private metric!: EuclideanMetric;
+  /** The diagonal of M^{-1} for identity and diagonal metrics (this transition's), else null. */
+  private inv: Float64Array | null = null;
   private rng!: Rng;
   private stepSize = 0;
   private h0 = 0;
@@ -269,6 +362,8 @@ export class NutsTrajectory {
   /** The edge that moves in the current subtree, and the other one. */
   private z!: Edge;
   private far!: Edge;
+  /** The moving edge's newest state as a one-state subtree. */
+  private leaf!: Slot;
   private eps = 0;
   /** Leapfrog steps left in the current subtree. */
   private left = 0;
@@ -295,12 +390,13 @@ export class NutsTrajectory {
     const { fwd, bck, sample, rho } = this.ws;
     this.from = from;
     this.metric = metric;
+    this.inv = metric.diagonalInverse; // fixed during a transition (adaptation changes the metric between transitions)
     this.rng = rng;
     this.stepSize = stepSize;
     const p0 = metric.sampleMomentum(rng, this.ws.p0);
     startEdge(fwd, from, p0);
     startEdge(bck, from, p0);
-    const h0 = energyOf(fwd, metric);
+    const h0 = this.energy(fwd);
     this.h0 = h0;
     copyInto(p0, rho);
     copyInto(from.q, sample.q);
@@ -317,25 +413,50 @@ export class NutsTrajectory {
     return this.stepPosition();
   }
 
+  /** H = -log p + K(p) at an edge, or `Infinity` where not finite. */
+  private energy(z: Edge): number {
+    const inv = this.inv;
+    let k: number;
+    if (inv !== null) {
+      k = 0;
+      for (let i = 0; i < inv.length; i++) k += z.p[i]! * inv[i]! * z.p[i]!;
+      k *= 0.5;
+    } else k = this.metric.kinetic(z.p);
+    const h = -z.logp + k;
+    return Number.isFinite(h) ? h : Infinity;
+  }
+
   /** A new subtree of 2^depth leapfrog steps in a random direction. */
   private startSubtree(): void {
     const forward = this.rng.uniform() > 0.5;
-    this.z = forward ? this.ws.fwd : this.ws.bck; // the edge that moves, integrated in place
-    this.far = forward ? this.ws.bck : this.ws.fwd;
-    copyInto(this.z.p, this.ws.nearP);
+    const ws = this.ws;
+    this.z = forward ? ws.fwd : ws.bck; // the edge that moves, integrated in place
+    this.far = forward ? ws.bck : ws.fwd;
+    this.leaf = forward ? ws.fwdLeaf : ws.bckLeaf;
+    copyInto(this.z.p, ws.nearP);
     this.eps = forward ? this.stepSize : -this.stepSize;
     this.left = 1 << this.depth;
-    this.ws.reset(this.depth);
+    ws.reset(this.depth);
     this.phase = Phase.Leapfrog;
   }
 
   /** Half a momentum step and a full position step of the moving edge; returns its position. */
   private stepPosition(): readonly number[] {
-    const z = this.z;
-    const half = 0.5 * this.eps;
-    for (let i = 0; i < this.dim; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
-    this.metric.driftInPlace(z.q, z.p, this.eps);
-    return z.q;
+    const { z, inv, eps } = this;
+    const { p, q, grad } = z;
+    const half = 0.5 * eps;
+    if (inv !== null) {
+      // the kick and the drift q += eps M^{-1} p in one pass (the metric's driftInPlace arithmetic)
+      for (let i = 0; i < inv.length; i++) {
+        const pi = p[i]! + half * grad[i]!;
+        p[i] = pi;
+        q[i] = q[i]! + eps * inv[i]! * pi;
+      }
+    } else {
+      for (let i = 0; i < this.dim; i++) p[i] = p[i]! + half * grad[i]!;
+      this.metric.driftInPlace(q, p, eps);
+    }
+    return q;
   }
 
   /**
@@ -345,71 +466,121 @@ export class NutsTrajectory {
    */
   advance(logp: number, grad: ArrayLike<number>, offset: number): readonly number[] | null {
     if (this.phase !== Phase.Leapfrog) throw new Error('nuts: advance() called with no transition under way');
-    const { ws, z, metric, dim: d } = this;
-    const { sample, rho, nearP, scratch, pending, waiting } = ws;
-    const depth = this.depth;
-    let finite = Number.isFinite(logp);
-    for (let i = 0; i < d; i++) {
-      const g = grad[offset + i]!;
-      if (!Number.isFinite(g)) finite = false;
-      z.grad[i] = g;
-    }
-    // a non-finite log density or gradient leaves the support: a divergence, never NaN arithmetic
-    z.logp = finite ? logp : -Infinity;
-    const half = 0.5 * this.eps;
-    for (let i = 0; i < d; i++) z.p[i] = z.p[i]! + half * z.grad[i]!;
+    const h = this.closeStep(logp, grad, offset);
     this.nLeapfrog += 1;
-    const h = energyOf(z, metric);
     const logW = this.h0 - h;
     this.sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
     if (-logW > this.maxEnergyError) {
       this.divergent = true;
       return this.finish();
     }
-    // Subtrees are merged as a binary counter runs (the order of the textbook
-    // recursion, without its nested calls): the leaf goes straight into the
-    // first free level, and every level whose left half is waiting takes the
-    // new right half.
-    // (the new state is read through the edge's own arrays, copied only where it has to wait for a right half)
-    let level = 0;
-    let cur = z === ws.fwd ? ws.fwdLeaf : ws.bckLeaf;
-    cur.logWeight = logW;
-    cur.logp = z.logp;
-    cur.energy = h;
-    while (level < depth) {
+    const leaf = this.leaf;
+    leaf.logWeight = logW;
+    leaf.logp = this.z.logp;
+    leaf.energy = h;
+    const sub = this.climb(leaf);
+    if (sub === null) return this.finish(); // a U-turn inside the subtree
+    this.left -= 1;
+    if (sub === undefined) return this.stepPosition(); // the subtree is not complete yet
+    if (this.left > 0) throw new Error('nuts: internal error: a subtree completed early');
+    return this.extend(sub) ? this.stepPosition() : this.finish();
+  }
+
+  /**
+   * Stores the log density and gradient at the moving edge and kicks its
+   * momentum by the second half step; returns the edge's energy. A
+   * non-finite log density or gradient leaves the support (log density
+   * -Infinity): a divergence, never NaN arithmetic.
+   */
+  private closeStep(logp: number, grad: ArrayLike<number>, offset: number): number {
+    const { z, inv } = this;
+    const zg = z.grad;
+    const zp = z.p;
+    const half = 0.5 * this.eps;
+    // one finite check on the sum (finite unless some entry is not, or it overflows: then entry by entry)
+    let sum = 0;
+    if (inv !== null) {
+      let k = 0;
+      for (let i = 0; i < inv.length; i++) {
+        const g = grad[offset + i]!;
+        zg[i] = g;
+        sum += g;
+        const pi = zp[i]! + half * g;
+        zp[i] = pi;
+        k += pi * inv[i]! * pi;
+      }
+      z.logp = Number.isFinite(logp) && (Number.isFinite(sum) || allFinite(zg)) ? logp : -Infinity;
+      const h = -z.logp + 0.5 * k;
+      return Number.isFinite(h) ? h : Infinity;
+    }
+    for (let i = 0; i < this.dim; i++) {
+      const g = grad[offset + i]!;
+      zg[i] = g;
+      sum += g;
+      zp[i] = zp[i]! + half * g;
+    }
+    z.logp = Number.isFinite(logp) && (Number.isFinite(sum) || allFinite(zg)) ? logp : -Infinity;
+    return this.energy(z);
+  }
+
+  /**
+   * Puts the new one-state subtree `leaf` into the current subtree: merged
+   * level by level as a binary counter runs (the order of the textbook
+   * recursion, without its nested calls). Returns the completed subtree,
+   * undefined while it is not complete, or null on a U-turn inside it.
+   */
+  private climb(leaf: Slot): Slot | null | undefined {
+    const depth = this.depth;
+    if (depth === 0) return leaf;
+    const { pending, waiting } = this.ws;
+    // level 0: the leaf is read through the edge's arrays, copied only where it waits for a right half
+    if (waiting[0] === 0) {
+      holdLeaf(leaf, pending[0]!);
+      waiting[0] = 1;
+      return undefined;
+    }
+    waiting[0] = 0;
+    let cur = pending[0]!;
+    if (!mergeLeaf(cur, leaf, this.metric, this.inv, this.rng)) return null;
+    for (let level = 1; level < depth; level++) {
+      const held = pending[level]!;
       if (waiting[level] === 0) {
-        if (cur !== pending[level]) copySlot(cur, pending[level]!);
+        // the finished half moves up by a swap of slots (the level below is free)
+        pending[level] = cur;
+        pending[level - 1] = held;
         waiting[level] = 1;
-        break;
+        return undefined;
       }
       waiting[level] = 0;
-      if (!mergeInto(pending[level]!, cur, metric, this.rng, scratch)) return this.finish();
-      cur = pending[level]!;
-      level += 1;
+      if (!mergeInto(held, cur, this.metric, this.inv, this.rng, this.ws.scratch)) return null;
+      cur = held;
     }
-    this.left -= 1;
-    if (level < depth) return this.stepPosition(); // the subtree is not complete yet
-    if (this.left > 0) throw new Error('nuts: internal error: a subtree completed early');
-    const sub = cur;
-    this.depth = depth + 1;
+    return cur;
+  }
 
+  /**
+   * Extends the trajectory by its completed new subtree `sub`; returns false
+   * when the transition ends (a U-turn across the extension, or the maximum
+   * depth reached).
+   */
+  private extend(sub: Slot): boolean {
+    const ws = this.ws;
+    this.depth += 1;
     // Biased progressive sampling: move to the new subtree with probability
     // min(1, w_new / w_old), favouring states far from the start.
     if (sub.logWeight > this.logWeight || this.rng.uniform() < Math.exp(sub.logWeight - this.logWeight)) {
-      takeProposal(sub, sample);
+      if (sub === this.leaf) takeProposal(sub, ws.sample);
+      else swapProposal(sub, ws.sample); // sub's proposal is read no more
       this.moved = true;
     }
     this.logWeight = logAddExp(this.logWeight, sub.logWeight);
 
     // The old trajectory extended by the new subtree's first state, the new
     // subtree extended by the old trajectory's adjacent state, and the whole.
-    const far = this.far;
-    let ok = noUTurnOnSum(metric, far.p, sub.pBeg, rho, sub.pBeg, scratch) && noUTurnOnSum(metric, nearP, sub.pEnd, sub.rho, nearP, scratch);
-    sumInto(rho, sub.rho, rho);
-    ok = ok && noUTurn(metric, far.p, sub.pEnd, rho);
-    if (!ok || this.depth >= this.maxTreeDepth) return this.finish();
+    const ok = mergeChecks(this.metric, this.inv, this.far.p, ws.nearP, ws.rho, sub.pBeg, sub.pEnd, sub.rho, ws.scratch);
+    if (!ok || this.depth >= this.maxTreeDepth) return false;
     this.startSubtree();
-    return this.stepPosition();
+    return true;
   }
 
   private finish(): null {
@@ -431,6 +602,12 @@ export class NutsTrajectory {
       energy: sample.energy,
     };
   }
+}
+
+/** Whether every entry is finite. */
+function allFinite(x: readonly number[]): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
 }
 
 /** Multinomial NUTS with the generalised no-U-turn criterion. */
