@@ -14,6 +14,7 @@
  */
 import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { isTensor, type Value } from '../../core/value.js';
+import { Pacer } from '../pace.js';
 
 /** The largest shift found between the guide's mean and the reweighted mean. */
 export interface LocationShift {
@@ -33,13 +34,24 @@ export interface LocationShift {
 const Z = 4;
 const MIN_SDS = 0.25;
 
+/** Options of {@link guideLocationShift}. */
+export interface LocationCheckOptions {
+  /** Sites of more elements are skipped (default 64). */
+  readonly maxElements?: number;
+  /** Stops the check (it reads every draw: millions for a large `samples`): the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * The worst location shift of the guide over the sites' elements (sites of
  * at most `maxElements` elements), or undefined where none exceeds both
  * `Z` MCSE and `MIN_SDS` posterior sds, where k-hat is above 0.7 or NaN, or
- * where there are fewer than 100 draws.
+ * where there are fewer than 100 draws. Yields to the event loop every few
+ * milliseconds, so a timer's abort lands during it.
  */
-export function guideLocationShift(draws: readonly { readonly values: Readonly<Record<string, Value>> }[], logRatios: ArrayLike<number>, maxElements = 64): LocationShift | undefined {
+export async function guideLocationShift(draws: readonly { readonly values: Readonly<Record<string, Value>> }[], logRatios: ArrayLike<number>, options: LocationCheckOptions = {}): Promise<LocationShift | undefined> {
+  const maxElements = options.maxElements ?? 64;
+  const pace = new Pacer(options.signal);
   const n = draws.length;
   if (n < 100 || logRatios.length !== n) return undefined;
   const smoothed = psis(logRatios);
@@ -59,6 +71,7 @@ export function guideLocationShift(draws: readonly { readonly values: Readonly<R
     const cols = Array.from({ length: size }, () => new Float64Array(n));
     let ok = true;
     for (let i = 0; i < n && ok; i++) {
+      if (pace.due()) await pace.pause();
       const v = draws[i]!.values[site];
       if (typeof v === 'number') cols[0]![i] = v;
       else if (isTensor(v) && v.size === size) {
@@ -67,6 +80,7 @@ export function guideLocationShift(draws: readonly { readonly values: Readonly<R
       } else ok = false;
     }
     if (!ok) continue;
+    if (pace.due()) await pace.pause();
     cols.forEach((x, j) => {
       let mq = 0;
       let mp = 0;

@@ -379,6 +379,8 @@ export class SVI<A extends unknown[], R> {
         if (chunk.unconstrained) rowsOf.push(chunk.unconstrained);
         for (const d of chunk.records) out.push(d);
       }
+      // (an abort during the last chunk lands here, before k-hat's pass over every ratio)
+      if (pace.due()) await pace.pause();
     } catch (err) {
       for (const d of out) disposeValues(d.values);
       throw err;
@@ -624,39 +626,50 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     }
     const elapsed = performance.now() - t0;
     const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false, ...(options.signal ? { signal: options.signal } : {}) });
-    const { logZ, elbo, khat } = sampled;
     const draws = await withModelValues(m, args, svi, sampled.draws, options.signal, sampled.unconstrained).catch((err: unknown) => {
       for (const d of sampled.draws) disposeValues(d.values);
       throw err;
     });
-    const moments = svi.moments();
-    const trend = lossTrend(svi.lossHistory);
-    const diagnostics: VIDiagnostics = {
-      lossHistory: Float64Array.from(svi.lossHistory),
-      params: svi.store.values(),
-      ...(moments ? { moments } : {}),
-      objective: svi.objective.name,
-      guide: svi.guide.name,
-      elbo,
-      khat,
-      logRatios: sampled.logRatios,
-      ...(trend ? { lossTrend: trend } : {}),
-      vectorized: svi.vectorized,
-      compiled: svi.compiled,
-      droppedDraws: svi.droppedDraws,
-      stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
-    };
-    const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
-    const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
-    if (stalled) warnings.push(stalled);
-    // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
-    const shift = options.importanceWeights ? undefined : guideLocationShift(sampled.draws, sampled.logRatios);
-    if (shift) warnings.push(locationWarning(shift, svi.guide.name));
-    for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
-    return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
+    try {
+      return await describeFit(m, args, options, svi, sampled, draws, steps, elapsed);
+    } catch (err) {
+      for (const d of draws) disposeValues(d.values);
+      throw err;
+    }
   } finally {
     svi.dispose();
   }
+}
+
+/** The posterior of a finished fit: its diagnostics and the checks on the final draws (k-hat, the guide's location). */
+async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, options: Omit<VIOptions<A>, 'method'>, svi: SVI<A, R>, sampled: SviSample<R>, draws: Draw<R>[], steps: number, elapsed: number): Promise<Posterior<A, R>> {
+  const { logZ, elbo, khat } = sampled;
+  const moments = svi.moments();
+  const trend = lossTrend(svi.lossHistory);
+  const diagnostics: VIDiagnostics = {
+    lossHistory: Float64Array.from(svi.lossHistory),
+    params: svi.store.values(),
+    ...(moments ? { moments } : {}),
+    objective: svi.objective.name,
+    guide: svi.guide.name,
+    elbo,
+    khat,
+    logRatios: sampled.logRatios,
+    ...(trend ? { lossTrend: trend } : {}),
+    vectorized: svi.vectorized,
+    compiled: svi.compiled,
+    droppedDraws: svi.droppedDraws,
+    stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
+  };
+  const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
+  const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
+  if (stalled) warnings.push(stalled);
+  // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
+  const shift = options.importanceWeights ? undefined : await guideLocationShift(sampled.draws, sampled.logRatios, options.signal ? { signal: options.signal } : {});
+  if (shift) warnings.push(locationWarning(shift, svi.guide.name));
+  for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
+  options.signal?.throwIfAborted();
+  return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
 }
 
 registerEngine<VIOptions & { method: 'vi' }>({
