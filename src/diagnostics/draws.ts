@@ -19,16 +19,30 @@ export type ChainDraws = ReadonlyArray<ArrayLike<number>>;
  * array-like, chains differ in length or they hold no draws.
  */
 export function toChains(draws: ChainDraws, fn: string): Float64Array[] {
+  return toChainsChecked(draws, fn).map((c) => Float64Array.from(c));
+}
+
+/** The chains of `draws` after {@link toChains}' checks, as given. */
+function toChainsChecked(draws: ChainDraws, fn: string): readonly ArrayLike<number>[] {
   if (!Array.isArray(draws) || draws.length === 0) {
     throw new RangeError(`${fn}: draws must be a non-empty array of chains (chains x draws), got ${describe(draws)}`);
   }
   const n = lengthOf(draws[0], fn, 0);
   if (n === 0) throw new RangeError(`${fn}: chains must hold at least one draw, chain 0 is empty`);
-  return draws.map((c, i) => {
+  draws.forEach((c, i) => {
     const len = lengthOf(c, fn, i);
     if (len !== n) throw new RangeError(`${fn}: all chains must have the same number of draws; chain 0 has ${n}, chain ${i} has ${len}`);
-    return Float64Array.from(c);
   });
+  return draws;
+}
+
+/**
+ * {@link toChains} without the copy where a chain is a Float64Array already
+ * (read-only callers): the same checks and errors.
+ */
+export function readChains(draws: ChainDraws, fn: string): Float64Array[] {
+  const chains = toChainsChecked(draws, fn);
+  return chains.map((c) => (c instanceof Float64Array ? c : Float64Array.from(c)));
 }
 
 function lengthOf(c: unknown, fn: string, i: number): number {

@@ -8,8 +8,9 @@
  * @module
  */
 import { autocovariance } from './autocorrelation.js';
-import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, splitChains, toChains } from './draws.js';
-import { mean, quantile, variance } from './empirical.js';
+import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, readChains, splitChains, toChains } from './draws.js';
+import { quantile, variance } from './empirical.js';
+import { rhatOfVariances } from './rhat.js';
 
 /** Fewest draws per (split) chain for which an ESS is estimated; fewer give NaN. */
 export const MIN_DRAWS_FOR_ESS = 4;
@@ -21,30 +22,63 @@ export interface EssOptions {
 }
 
 /**
- * The ESS estimator on chains already prepared (split, rank-normalized or
- * transformed as the caller wants).
- *
- * Autocovariances gamma_{t,j} of each chain j come from an FFT; with W the mean
- * within-chain variance and var+ = (n-1)/n W + var(chain means), the combined
- * autocorrelation is rho_t = 1 - (W - mean_j gamma_{t,j}) / var+ (so
- * between-chain disagreement lowers the ESS). The sum of rho_t is truncated by
- * Geyer's initial positive sequence (pairs rho_{2k} + rho_{2k+1} kept while
- * positive), made monotone by Geyer's initial monotone sequence, and the
- * last even lag is kept as in Stan's improved (antithetic-friendly) estimate:
- * tau = -1 + 2 sum_{t < T} rho_t + rho_T, ESS = M n / max(tau, 1 / log10(M n)).
- *
- * Returns NaN when a draw is not finite, when there are fewer than
- * {@link MIN_DRAWS_FOR_ESS} draws per chain, or when every draw is the same.
+ * Chains centred on their own means, end to end in one buffer, with the
+ * variances R-hat and the ESS share: made in two plain passes per chain (the
+ * first checks every draw is finite), with no copy per chain and no callback
+ * per draw, since on a process's first MCMC call this code runs interpreted.
  */
-export function essOfPreparedChains(chains: readonly Float64Array[]): number {
-  const nChains = chains.length;
+interface Centred {
+  /** Number of chains. */
+  readonly m: number;
+  /** Draws per chain. */
+  readonly n: number;
+  /** Chain j's centred draws at `j * n .. (j + 1) * n`. */
+  readonly data: Float64Array;
+  /** W: the mean within-chain variance (n - 1 denominator). */
+  readonly within: number;
+  /** B / n: the variance of the chain means (0 for one chain). */
+  readonly betweenOverN: number;
+}
+
+/** The chains centred (see {@link Centred}); undefined when a draw is not finite. */
+function centre(chains: readonly Float64Array[]): Centred | undefined {
+  const m = chains.length;
   const n = chains[0].length;
-  if (n < MIN_DRAWS_FOR_ESS || !allFinite(chains)) return NaN;
-  const meanAcov = meanAutocovariance(chains);
-  const within = (meanAcov(0) * n) / (n - 1); // W: mean of the within-chain variances
-  let varPlus = (within * (n - 1)) / n;
-  if (nChains > 1) varPlus += variance(chains.map((c) => mean(c)));
+  const data = new Float64Array(m * n);
+  const means = new Float64Array(m);
+  let within = 0;
+  for (let j = 0; j < m; j++) {
+    const c = chains[j];
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const v = c[i];
+      if (v - v !== 0) return undefined; // NaN or an infinity
+      s += v;
+    }
+    const mu = s / n;
+    let ss = 0;
+    const o = j * n;
+    for (let i = 0; i < n; i++) {
+      const d = c[i] - mu;
+      data[o + i] = d;
+      ss += d * d;
+    }
+    means[j] = mu;
+    within += ss / (n - 1);
+  }
+  return { m, n, data, within: within / m, betweenOverN: m > 1 ? variance(means) : 0 };
+}
+
+/**
+ * The ESS estimator on chains already centred: see
+ * {@link essOfPreparedChains}. With W the mean within-chain variance and
+ * var+ = (n-1)/n W + var(chain means), rho_t = 1 - (W - mean_j gamma_{t,j}) / var+.
+ */
+function essOfCentred(c: Centred, chains: readonly Float64Array[]): number {
+  const { m: nChains, n, within } = c;
+  const varPlus = (within * (n - 1)) / n + c.betweenOverN;
   if (!(varPlus > 0)) return NaN; // all draws identical
+  const meanAcov = meanAutocovariance(c, chains);
   const rhoAt = (t: number): number => 1 - (within - meanAcov(t)) / varPlus;
 
   const rho = new Float64Array(n);
@@ -80,38 +114,99 @@ export function essOfPreparedChains(chains: readonly Float64Array[]): number {
   return total / tau;
 }
 
+/**
+ * The ESS estimator on chains already prepared (split, rank-normalized or
+ * transformed as the caller wants).
+ *
+ * Autocovariances gamma_{t,j} of each chain j are summed directly for the
+ * first lags and come from an FFT beyond; with W the mean within-chain
+ * variance and var+ = (n-1)/n W + var(chain means), the combined
+ * autocorrelation is rho_t = 1 - (W - mean_j gamma_{t,j}) / var+ (so
+ * between-chain disagreement lowers the ESS). The sum of rho_t is truncated by
+ * Geyer's initial positive sequence (pairs rho_{2k} + rho_{2k+1} kept while
+ * positive), made monotone by Geyer's initial monotone sequence, and the
+ * last even lag is kept as in Stan's improved (antithetic-friendly) estimate:
+ * tau = -1 + 2 sum_{t < T} rho_t + rho_T, ESS = M n / max(tau, 1 / log10(M n)).
+ *
+ * Returns NaN when a draw is not finite, when there are fewer than
+ * {@link MIN_DRAWS_FOR_ESS} draws per chain, or when every draw is the same.
+ */
+export function essOfPreparedChains(chains: readonly Float64Array[]): number {
+  if (chains[0].length < MIN_DRAWS_FOR_ESS) return NaN;
+  const c = centre(chains);
+  return c === undefined ? NaN : essOfCentred(c, chains);
+}
+
 /** Lags summed directly before the FFT is used (Geyer's truncation usually stops well before this). */
 const DIRECT_LAGS = 32;
 
 /**
  * The mean over chains of each chain's autocovariance at lag t (as
  * `autocovariance` computes it: sums over n, centred on the chain's mean),
- * as a function of t: the first {@link DIRECT_LAGS} lags by direct sums,
- * O(n) each, and all lags by FFT once a later one is asked for. The ESS
- * reads lags only until Geyer's truncation, a few for a well-mixed chain,
- * where one FFT per chain cost more than the rest of the diagnostics.
+ * as a function of t: the first {@link DIRECT_LAGS} lags by direct sums, two
+ * lags (t and t + 1, which the ESS asks for in turn) per pass over the
+ * draws, and all lags by FFT once a later one is asked for. The ESS reads
+ * lags only until Geyer's truncation, a few for a well-mixed chain, where
+ * one FFT per chain cost more than the rest of the diagnostics.
  */
-function meanAutocovariance(chains: readonly Float64Array[]): (t: number) => number {
-  const n = chains[0].length;
-  const centred = chains.map((c) => {
-    const mu = mean(c);
-    return Float64Array.from(c, (v) => v - mu);
-  });
+function meanAutocovariance(c: Centred, chains: readonly Float64Array[]): (t: number) => number {
+  const { m, n, data } = c;
   let acovs: Float64Array[] | undefined;
+  let pairAt = -1;
+  let pairEven = 0;
+  let pairOdd = 0;
   return (t: number): number => {
-    let s = 0;
     if (t < DIRECT_LAGS && acovs === undefined) {
-      for (const c of centred) {
-        let d = 0;
-        for (let i = 0; i + t < n; i++) d += c[i] * c[i + t];
-        s += d / n;
+      const base = t - (t & 1);
+      if (base !== pairAt) {
+        let even = 0;
+        let odd = 0;
+        for (let j = 0; j < m; j++) {
+          const o = j * n;
+          let se = 0;
+          let so = 0;
+          // lag base for i < n - base, lag base + 1 for i < n - base - 1
+          const last = o + n - base - 1;
+          for (let i = o; i < last; i++) {
+            const x = data[i];
+            se += x * data[i + base];
+            so += x * data[i + base + 1];
+          }
+          if (last >= o) se += data[last] * data[last + base];
+          even += se / n;
+          odd += so / n;
+        }
+        pairAt = base;
+        pairEven = even / m;
+        pairOdd = odd / m;
       }
-    } else {
-      acovs ??= chains.map((c) => autocovariance(c));
-      for (const a of acovs) s += a[t];
+      return t === base ? pairEven : pairOdd;
     }
-    return s / chains.length;
+    acovs ??= chains.map((ch) => autocovariance(ch));
+    let s = 0;
+    for (const a of acovs) s += a[t];
+    return s / m;
   };
+}
+
+/**
+ * Classic split R-hat and the basic (split) ESS of one quantity together,
+ * the values {@link splitRhat} and {@link essBasic} give, from one centring
+ * of the split chains shared by both (they read the same chain means and
+ * within-chain variances): what `infer` reads for its MCMC warnings, where
+ * computing them apart cost twice the passes and copies over every
+ * quantity's draws.
+ *
+ * @param draws - chains x draws of one scalar quantity.
+ * @throws RangeError when draws are not a non-empty, rectangular chains x draws array.
+ */
+export function splitRhatAndEss(draws: ChainDraws): { rhat: number; ess: number } {
+  const chains = splitChains(readChains(draws, 'splitRhatAndEss'));
+  const n = chains[0].length;
+  if (n < 2) return { rhat: NaN, ess: NaN };
+  const c = centre(chains);
+  if (c === undefined) return { rhat: NaN, ess: NaN };
+  return { rhat: rhatOfVariances(n, c.within, c.betweenOverN), ess: n < MIN_DRAWS_FOR_ESS ? NaN : essOfCentred(c, chains) };
 }
 
 /**
@@ -124,7 +219,7 @@ function meanAutocovariance(chains: readonly Float64Array[]): (t: number) => num
  * @throws RangeError when draws are not a non-empty, rectangular chains x draws array.
  */
 export function essBasic(draws: ChainDraws, options: EssOptions = {}): number {
-  const chains = toChains(draws, 'essBasic');
+  const chains = readChains(draws, 'essBasic');
   return essOfPreparedChains(options.split === false ? chains : splitChains(chains));
 }
 

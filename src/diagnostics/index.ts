@@ -18,7 +18,7 @@
  */
 export { type ChainDraws, splitChains, rankNormalize } from './draws.js';
 export { splitRhat, rhatBulk, rhatTail, rankNormalizedSplitRhat } from './rhat.js';
-export { essBasic, essBulk, essTail, essQuantile, MIN_DRAWS_FOR_ESS, type EssOptions } from './ess.js';
+export { essBasic, essBulk, essTail, essQuantile, splitRhatAndEss, MIN_DRAWS_FOR_ESS, type EssOptions } from './ess.js';
 export { mcseMean, mcseSd, mcseQuantile } from './mcse.js';
 export { autocovariance, autocorrelation } from './autocorrelation.js';
 export { ebfmi, EBFMI_WARNING_THRESHOLD } from './energy.js';

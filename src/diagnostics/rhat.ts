@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, splitChains, toChains } from './draws.js';
+import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, readChains, splitChains, toChains } from './draws.js';
 import { mean, quantile, variance } from './empirical.js';
 
 /**
@@ -20,8 +20,16 @@ import { mean, quantile, variance } from './empirical.js';
 export function rhatOfPreparedChains(chains: readonly Float64Array[]): number {
   const n = chains[0].length;
   if (n < 2 || !allFinite(chains)) return NaN;
-  const within = mean(chains.map((c) => variance(c)));
-  const betweenOverN = chains.length > 1 ? variance(chains.map((c) => mean(c))) : 0;
+  return rhatOfVariances(n, mean(chains.map((c) => variance(c))), chains.length > 1 ? variance(chains.map((c) => mean(c))) : 0);
+}
+
+/**
+ * R-hat from n draws per chain, W the mean within-chain variance and B/n
+ * the variance of the chain means: sqrt(((n - 1)/n W + B/n) / W); NaN where
+ * every draw is the same, Infinity where each chain is constant but they
+ * disagree.
+ */
+export function rhatOfVariances(n: number, within: number, betweenOverN: number): number {
   const varPlus = ((n - 1) / n) * within + betweenOverN;
   if (within === 0) return betweenOverN > 0 ? Infinity : NaN;
   return Math.sqrt(varPlus / within);
@@ -37,7 +45,7 @@ export function rhatOfPreparedChains(chains: readonly Float64Array[]): number {
  * @throws RangeError when draws are not a non-empty, rectangular chains x draws array.
  */
 export function splitRhat(draws: ChainDraws): number {
-  return rhatOfPreparedChains(splitChains(toChains(draws, 'splitRhat')));
+  return rhatOfPreparedChains(splitChains(readChains(draws, 'splitRhat')));
 }
 
 function bulk(chains: Float64Array[]): number {

@@ -38,6 +38,7 @@ import {
   rhatTail,
   splitChains,
   splitRhat,
+  splitRhatAndEss,
   summarize,
 } from '../../src/diagnostics/index.js';
 
@@ -305,6 +306,10 @@ function checkGolden(name: string, draws: number[][], g: Golden): void {
   expectClose(rhatBulk(draws), g.rhatBulk, tol, `${name} rhatBulk`);
   expectClose(rhatTail(draws), g.rhatTail, tol, `${name} rhatTail`);
   expectClose(splitRhat(draws), g.splitRhat, tol, `${name} splitRhat`);
+  // the one-pass pair infer's MCMC warnings read
+  const both = splitRhatAndEss(draws);
+  expectClose(both.rhat, g.splitRhat, tol, `${name} splitRhatAndEss rhat`);
+  expectClose(both.ess, g.essBasic, tol, `${name} splitRhatAndEss ess`);
   expectClose(rankNormalizedSplitRhat(draws), g.rhat, tol, `${name} rhat`);
   expectClose(mcseMean(draws), g.mcseMean, tol, `${name} mcseMean`);
   expectClose(mcseSd(draws), g.mcseSd, tol, `${name} mcseSd`);
@@ -329,6 +334,34 @@ describe('agreement with an independent numpy/scipy implementation', () => {
 // Replicates for the statistical checks: each check compares the mean over K fixed seeds with its
 // target, allowing 4.5 standard errors of that mean (the replicates' sd / sqrt(K)).
 const K = 20;
+
+describe('splitRhatAndEss: split R-hat and basic ESS from one centring', () => {
+  it('gives what splitRhat and essBasic give, on chains the ESS truncates early and late (lags summed directly, then by FFT), antithetic, stuck, short and non-finite', () => {
+    const cases: [string, number[][] | Float64Array[]][] = [
+      ['white', ar1Chains('srae-white', 4, 1000, 0)],
+      ['antithetic', ar1Chains('srae-anti', 4, 1000, -0.6)],
+      ['rho 0.5, odd length', ar1Chains('srae-half', 3, 501, 0.5)],
+      ['rho 0.97 (truncation beyond the direct lags)', ar1Chains('srae-slow', 4, 1000, 0.97)],
+      ['one chain', ar1Chains('srae-one', 1, 400, 0.3)],
+      ['scales differ', ar1Chains('srae-scales', 4, 300, 0.2, [1, 1, 1, 3])],
+      ['stuck at two constants', [[1, 1, 1, 1], [2, 2, 2, 2]]],
+      ['all equal', [[3, 3, 3, 3, 3, 3], [3, 3, 3, 3, 3, 3]]],
+      ['too short for an ESS', [[1, 2, 3, 4, 5], [2, 3, 1, 5, 4]]],
+      ['a NaN', [[1, 2, NaN, 4, 5, 6, 7, 8], [2, 3, 1, 5, 4, 6, 8, 7]]],
+    ];
+    for (const [name, draws] of cases) {
+      const { rhat, ess } = splitRhatAndEss(draws);
+      const [r, e] = [splitRhat(draws), essBasic(draws)];
+      for (const [got, want, what] of [[rhat, r, 'rhat'], [ess, e, 'ess']] as const) {
+        if (Number.isFinite(want)) expectClose(got, want, 1e-12, `${name} ${what}`);
+        else expect(got, `${name} ${what}`).toBe(want);
+      }
+    }
+    // the slow chains really do need lags past the direct sums (ESS ~ n (1 - rho) / (1 + rho) ~ 60 of 4000)
+    expect(essBasic(ar1Chains('srae-slow', 4, 1000, 0.97))).toBeLessThan(200);
+    expect(() => splitRhatAndEss([[1, 2, 3], [1, 2]])).toThrow(/splitRhatAndEss: all chains must have the same number of draws/);
+  });
+});
 
 describe('(a) independent normal draws', () => {
   const S = 4000;

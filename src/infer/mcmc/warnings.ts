@@ -18,8 +18,7 @@
  *
  * @module
  */
-import { essBasic } from '../../diagnostics/ess.js';
-import { splitRhat } from '../../diagnostics/rhat.js';
+import { splitRhatAndEss } from '../../diagnostics/ess.js';
 import type { Posterior } from '../posterior.js';
 
 /** R-hat above this says the chains have not mixed (Vehtari et al. 2021). */
@@ -51,10 +50,10 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
   const lowEss: { name: string; value: number }[] = [];
   const minEss = ESS_PER_CHAIN * chains;
   for (const [name, draws] of byChain) {
-    const r = splitRhat(draws);
-    if (r > RHAT_THRESHOLD) highRhat.push({ name, value: r });
-    const e = essBasic(draws);
-    if (e < minEss) lowEss.push({ name, value: e });
+    // one centring of the split chains serves both (the same means and variances)
+    const { rhat, ess } = splitRhatAndEss(draws);
+    if (rhat > RHAT_THRESHOLD) highRhat.push({ name, value: rhat });
+    if (ess < minEss) lowEss.push({ name, value: ess });
   }
   const out: string[] = [];
   if (highRhat.length > 0) {
