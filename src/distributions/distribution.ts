@@ -181,7 +181,61 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** The batch shape implied by broadcasting a set of parameters. */
+/**
+ * Parameters whose batch shapes do not broadcast, e.g. `Normal(theta, sigma)`
+ * with 8 thetas and 7 sigmas. The distribution is built before the model
+ * reaches the site it is for, so the error is deferred to that site: the
+ * distribution's batch shape is a placeholder that throws this error when
+ * read, and the site (`sample`, `observe`) reports it as a `ModelError`
+ * naming itself (see {@link parameterShapeError}).
+ */
+export class ParameterShapeError extends TycheError {
+  /**
+   * @param distribution - the family, e.g. `Normal`
+   * @param message - the full message, naming each parameter and its shape
+   */
+  constructor(
+    readonly distribution: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ParameterShapeError';
+  }
+}
+
+/** Placeholder batch shapes of distributions whose parameters do not broadcast, with their error. */
+const deferredShapeErrors = new WeakMap<object, ParameterShapeError>();
+
+/**
+ * A placeholder batch shape that throws `err` when read. Its `length` is 1
+ * (not 0), so a runtime that takes only scalar distributions passes it to the
+ * general one, whose site reports the error.
+ */
+function deferredShape(err: ParameterShapeError): number[] {
+  const shape = new Proxy([] as number[], {
+    get(_target, prop) {
+      if (prop === 'length') return 1;
+      throw err;
+    },
+  });
+  deferredShapeErrors.set(shape, err);
+  return shape;
+}
+
+/**
+ * The error of a distribution whose parameters' batch shapes do not
+ * broadcast (undefined for a good one): a site checks it first, so the
+ * message names the site.
+ */
+export function parameterShapeError(dist: Distribution): ParameterShapeError | undefined {
+  return deferredShapeErrors.get(dist.batchShape);
+}
+
+/**
+ * The batch shape implied by broadcasting a set of parameters. Where they do
+ * not broadcast, a placeholder that defers a {@link ParameterShapeError} to
+ * the distribution's site.
+ */
 export function batchShapeOf(name: string, params: Record<string, Value>, eventDims: Record<string, number> = {}): number[] {
   // plain-number parameters (every site of a per-particle program): nothing to broadcast
   let numbers = true;
@@ -197,9 +251,27 @@ export function batchShapeOf(name: string, params: Record<string, Value>, eventD
     const s = shapeOf(v);
     const e = eventDims[k] ?? 0;
     const b = s.slice(0, s.length - e);
+    if (!broadcasts(shape, b)) {
+      const named = Object.entries(params).map(([k2, v2]) => {
+        const s2 = shapeOf(v2);
+        const e2 = eventDims[k2] ?? 0;
+        return `${k2} of ${e2 > 0 ? 'batch ' : ''}shape [${s2.slice(0, s2.length - e2).join(', ')}]`;
+      });
+      return deferredShape(new ParameterShapeError(name, `${name}: parameters ${named.slice(0, -1).join(', ')} and ${named[named.length - 1]} do not broadcast`));
+    }
     shape = broadcastShapes(shape, b, `${name}: parameter ${k}`);
   }
   return shape;
+}
+
+/** Two shapes broadcast (numpy rules). */
+function broadcasts(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 1; i <= Math.min(a.length, b.length); i++) {
+    const da = a[a.length - i]!;
+    const db = b[b.length - i]!;
+    if (da !== db && da !== 1 && db !== 1) return false;
+  }
+  return true;
 }
 
 /**
@@ -220,8 +292,8 @@ export function param(dist: string, name: string, x: ValueLike): Value {
  */
 export function checkParam(dist: string, name: string, x: Value, c: Constraint): void {
   if (!validateArgs) return;
-  const ok = c.check(x);
-  if (!all(ok)) {
+  // (tidied: the comparison tensors of a tensor parameter were left alive, a few per distribution made)
+  if (!(typeof x === 'number' ? all(c.check(x)) : tf.tidy(() => all(c.check(x))))) {
     throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : describe(x)}`);
   }
 }

@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { type IntervalConstraint, greaterThan, interval } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardUniform } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, parameterShapeError, standardUniform } from './distribution.js';
 import { logDensity } from './draws.js';
 
 /** Uniform(low, high): density 1 / (high - low) on [low, high]. Reparameterised. */
@@ -24,8 +24,9 @@ export class UniformDistribution extends Distribution {
     super();
     this.low = param('Uniform', 'low', low);
     this.high = param('Uniform', 'high', high);
-    checkParam('Uniform', 'high', this.high, greaterThan(this.low));
     this.batchShape = batchShapeOf('Uniform', { low: this.low, high: this.high });
+    // (bounds that do not broadcast cannot be compared: their site reports the shapes)
+    if (parameterShapeError(this) === undefined) checkParam('Uniform', 'high', this.high, greaterThan(this.low));
     this.support = interval(this.low, this.high);
   }
 

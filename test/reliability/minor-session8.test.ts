@@ -5,6 +5,13 @@
  * 1. `seed: NaN` and `seed: Infinity` were accepted by infer and every
  *    steering entry point (String(NaN) seeded a stream): the shared options
  *    check (src/core/options.ts) refuses them, naming `seed`.
+ * 2. Eight schools with 7 sigmas (or J = 7) against 8 thetas threw from
+ *    `Normal(theta, sigma)`, before its site: 'model "schools" threw after
+ *    site "theta": Normal: parameter scale: shapes [8] and [7] do not
+ *    broadcast', naming neither the site y nor which parameter had which
+ *    shape. The distribution now defers the error to its site
+ *    (distributions/distribution.ts `ParameterShapeError`), whose ModelError
+ *    names the site and each parameter's shape, the same from every engine.
  * 4. VI's checks on its final draws (k-hat's PSIS, the guide-location check)
  *    ran without yielding: PSIS sorted all S ratios with a comparator (4.9 s
  *    CPU at 5e6 draws; now a linear selection of the tail, 0.19 s) and the
@@ -18,7 +25,9 @@ import { checkOptions } from '../../src/core/options.js';
 import { largestAscending } from '../../src/diagnostics/psis.js';
 import { guideLocationShift } from '../../src/infer/vi/location-check.js';
 import { gaussModel } from './abort-memory-cases.js';
-import { type Ctx, Normal, infer, model } from '../../src/index.js';
+import { type Ctx, Gamma, HalfCauchy, Normal, infer, model } from '../../src/index.js';
+import { ModelError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
 
 beforeAll(async () => {
@@ -51,6 +60,55 @@ describe('1. a seed that is NaN or infinite is refused, naming seed, by every en
     expect(() => checkOptions('f', { seed: 0 }, ['seed'])).not.toThrow();
     expect(() => checkOptions('f', { seed: 'NaN' }, ['seed'])).not.toThrow();
     expect(() => checkOptions('f', { seed: NaN }, ['seed'])).toThrow('f: seed must be a finite number or a string, got NaN');
+  });
+});
+
+describe('2. parameters whose shapes do not broadcast: the site names itself and each shape, the same from every engine', () => {
+  const schools = model(async ({ sample, observe, plate }: Ctx, d: { J: number; y: number[]; sigma: number[] }) => {
+    const mu = await sample('mu', Normal(0, 5));
+    const tau = await sample('tau', HalfCauchy(5));
+    const theta = await plate('school', d.J, () => sample('theta', Normal(mu, tau)));
+    await observe('y', Normal(theta, d.sigma), d.y);
+    return theta;
+  }, { name: 'schools' });
+  const y = [28, 8, -3, 7, -1, 1, 18, 12];
+  const sigma = [15, 10, 16, 11, 9, 11, 10, 18];
+  const ENGINES: Record<string, Record<string, unknown>> = {
+    nuts: { method: 'nuts', chains: 1, warmup: 20, samples: 20 },
+    'nuts, 4 vectorised chains': { method: 'nuts', chains: 4, warmup: 20, samples: 20 },
+    hmc: { method: 'hmc', chains: 1, warmup: 20, samples: 20 },
+    importance: { method: 'importance', particles: 50 },
+    smc: { method: 'smc', particles: 50 },
+    'smc batched': { method: 'smc', particles: 50, batched: true },
+    vi: { method: 'vi', steps: 5, samples: 20 },
+    mh: { method: 'mh', chains: 1, warmup: 20, samples: 20 },
+  };
+  const CASES: [string, { J: number; y: number[]; sigma: number[] }, string][] = [
+    ['7 sigmas, 8 schools', { J: 8, y, sigma: sigma.slice(0, 7) }, 'site "y": Normal: parameters loc of shape [8] and scale of shape [7] do not broadcast'],
+    ['J = 7, 8 sigmas', { J: 7, y, sigma }, 'site "y": Normal: parameters loc of shape [7] and scale of shape [8] do not broadcast'],
+    ['7 effects, 8 schools', { J: 8, y: y.slice(0, 7), sigma }, 'site "y": observed value of shape [7] does not match Normal of shape [8] (batch [8], event [])'],
+  ];
+
+  it.each(CASES)('%s', async (_n, data, want) => {
+    const problems: string[] = [];
+    for (const [name, o] of Object.entries(ENGINES)) {
+      let err: unknown;
+      try {
+        await infer(schools, { seed: 1, ...o } as never, data);
+      } catch (e) {
+        err = e;
+      }
+      if (!(err instanceof ModelError) || err.address !== 'y' || err.message !== want) problems.push(`${name}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('outside a model the error comes at the distribution\'s first use (sample, batch shape), naming each parameter', () => {
+    const g = Gamma(tf.tensor1d([1, 2]), tf.tensor1d([1, 2, 3]));
+    expect(() => g.sample(new Rng(1))).toThrow('Gamma: parameters concentration of shape [2] and rate of shape [3] do not broadcast');
+    expect(() => [...g.batchShape]).toThrow(/do not broadcast/);
+    // shapes that broadcast are untouched
+    expect(Normal(tf.zeros([3, 1]), tf.ones([4])).batchShape).toEqual([3, 4]);
   });
 });
 
