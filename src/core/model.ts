@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
-import { Distribution, type ValueOf, parameterShapeError } from '../distributions/distribution.js';
+import { Distribution, type ValueOf } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
 import { improperDrawsAllowed } from './improper.js';
@@ -382,9 +382,6 @@ class Execution<A extends unknown[], R> {
     try {
       const full = this.claim(address);
       if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
-      // parameters that do not broadcast (8 thetas, 7 sigmas): the distribution deferred its error to its site
-      const shapeError = parameterShapeError(dist);
-      if (shapeError) throw new ModelError(full, shapeError.message, { cause: shapeError });
       let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
       const observed = observedValue !== undefined;
       if (observed) d = fitObserved(full, d, observedValue);
@@ -429,7 +426,8 @@ class Execution<A extends unknown[], R> {
     }
     if (msg.logProb === undefined) {
       const value = msg.value;
-      const lp = wasNumeric && typeof value === 'number' ? untidied(msg.address, numeric, () => dist.logProb(value)) : tidyValue(() => dist.logProb(value));
+      // (never untidied in a batched run: its parameters are particle-axis tensors, whatever a run with numbers saw)
+      const lp = wasNumeric && typeof value === 'number' && !this.batch ? untidied(msg.address, numeric, () => dist.logProb(value)) : tidyValue(() => dist.logProb(value));
       if (!wasNumeric && typeof value === 'number' && typeof lp === 'number') numeric.set(msg.address, true);
       msg.logProb = lp;
       if (this.checkNaN && hasNaN(lp)) {
@@ -447,7 +445,7 @@ class Execution<A extends unknown[], R> {
   private drawBatched(address: string, dist: Distribution, rng: Rng): Value {
     const { size, plateNesting } = this.batch as BatchOptions;
     const b = dist.batchShape;
-    if (b.length === plateNesting + 1 && b[0] === size) return dist.sample(rng);
+    if (b.length === plateNesting + 1 && b[0] === size) return tf.tidy(() => dist.sample(rng) as tf.Tensor);
     if (b.length > plateNesting) {
       throw new ModelError(address, `batch shape [${b.join(', ')}] of ${dist.name} has more dimensions than the ${plateNesting} reserved for plates; raise plateNesting`);
     }

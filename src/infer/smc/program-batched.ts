@@ -41,6 +41,7 @@ import { reachableTensors } from '../mcmc/state-tensors.js';
 import { isCheckpoint } from './checkpoint.js';
 import type { OpenAxis } from './reindex.js';
 import type { ParticleStore } from './store.js';
+import { retention } from './retention.js';
 import { SuspendableRun } from './suspendable.js';
 
 /** Why a program cannot run batched (the engine then runs it per particle). */
@@ -85,6 +86,14 @@ export class BatchedProgram<R> extends SuspendableRun {
   returnValue?: R;
   /** Checkpoints passed so far. */
   checkpoint = 0;
+  /**
+   * Each particle's log density summed over the sample and factor sites
+   * passed so far (float64; its rows follow resampling): what the final
+   * check compares, so that no site's density tensor is held for it.
+   */
+  readonly densityTotals: Float64Array;
+  /** Sample sites scored by the runtime in this execution (their density tensors are freed once read; a handler's own stay). */
+  private readonly scored = new WeakSet<Message>();
 
   /**
    * @param watch - watches the run for a branch on a tensor comparison (the
@@ -101,6 +110,32 @@ export class BatchedProgram<R> extends SuspendableRun {
     readonly maxSites?: { readonly cap: number; readonly reference: number },
   ) {
     super();
+    this.densityTotals = new Float64Array(open.axis.size);
+  }
+
+  /** Resampling: a new epoch of the particle axis (see `reindex.ts`), and the density totals gathered by `ancestors`. */
+  resample(ancestors: Int32Array): void {
+    this.open.axis.resample(ancestors);
+    const before = this.densityTotals.slice();
+    for (let i = 0; i < ancestors.length; i++) this.densityTotals[i] = before[ancestors[i]];
+  }
+
+  /**
+   * A site's per-particle log density, added to the totals; the site's
+   * density tensor is then freed where the runtime made it (a run holds no
+   * tensor per site beyond the draws), unless the test-only
+   * `retention.keepSiteDensities` holds it as before.
+   */
+  private readDensity(msg: Message): Float64Array {
+    const lp = siteLogDensity(msg as Required<Message>, this.size) as tf.Tensor;
+    const d = Float64Array.from(lp.dataSync());
+    if (lp !== msg.logProb) lp.dispose();
+    const totals = this.densityTotals;
+    for (let i = 0; i < totals.length; i++) totals[i] += d[i];
+    if (!isTensor(msg.logProb)) return d;
+    if (retention.keepSiteDensities) this.open.axis.track(msg.logProb);
+    else if (this.scored.has(msg) && msg.logProb !== msg.value) msg.logProb.dispose();
+    return d;
   }
 
   get size(): number {
@@ -112,19 +147,21 @@ export class BatchedProgram<R> extends SuspendableRun {
     const axis = this.open.axis;
     const watch = this.watch;
     return {
-      process: (msg: Message) => watch?.mark(msg.address, 'enter'),
+      process: (msg: Message) => {
+        watch?.mark(msg.address, 'enter');
+        // (this handler is the last before the runtime scores the site: a density set by now is a handler's own)
+        if (msg.type === 'sample' && msg.logProb === undefined) this.scored.add(msg);
+      },
       postprocess: (msg: Message) => {
         watch?.mark(msg.address, 'leave');
         if (msg.type === 'sample' && !msg.observed) {
-          // the draw (and its density, computed before the draw was stamped) start the lineage
+          // the draw starts the lineage
           if (isTensor(msg.value)) axis.track(msg.value);
-          if (isTensor(msg.logProb)) axis.track(msg.logProb);
+          this.readDensity(msg);
           return;
         }
         if (!isCheckpoint(msg)) return;
-        const lp = siteLogDensity(msg as Required<Message>, this.size) as tf.Tensor;
-        this.increment = Float64Array.from(lp.dataSync());
-        if (lp !== msg.logProb) lp.dispose();
+        this.increment = this.readDensity(msg);
         this.checkpoint++;
         return this.suspend();
       },
@@ -150,7 +187,7 @@ export function batchedProgramStore<R>(): ParticleStore<BatchedProgram<R>> {
   return {
     kind: 'batched-program',
     select(state, ancestors) {
-      state.open.axis.resample(ancestors);
+      state.resample(ancestors);
       return state;
     },
     release() {},
@@ -263,9 +300,11 @@ function siteDensities(view: RowView, site: Site): Float64Array {
  * `rows` are re-run one at a time with their batched values substituted;
  * each must visit the same sites, in the same order, with the same log
  * densities (to float32 precision). Throws `NotBatchableError` naming the
- * first difference.
+ * first difference. With `totals` (a run that freed its sites' densities as
+ * it went: `BatchedProgram.densityTotals`), each particle's densities are
+ * compared summed over its sites.
  */
-async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: Trace, view: RowView, rows: readonly number[], values: (i: number) => Record<string, Value>, rng: Rng): Promise<void> {
+async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: Trace, view: RowView, rows: readonly number[], values: (i: number) => Record<string, Value>, rng: Rng, totals?: Float64Array): Promise<void> {
   const batched = [...trace].filter((s) => s.type === 'sample' || s.type === 'factor');
   const dens = new Map<string, Float64Array>();
   const densityOf = (s: Site): Float64Array => {
@@ -277,6 +316,9 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
     const v = values(i);
     const { trace: own } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined))] }, ...args);
     const sites = [...own].filter((s) => s.type === 'sample' || s.type === 'factor');
+    // against `totals`: the densities summed over the sites, within the sum of the per-site tolerances
+    let sum = 0;
+    let tolerance = 0;
     try {
       for (let k = 0; k < Math.max(sites.length, batched.length); k++) {
         const a = batched[k];
@@ -284,12 +326,21 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
         if (a?.address !== b?.address) {
           throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (control flow depends on a random value)`);
         }
-        const lpA = densityOf(a)[i];
         const lpB = siteLogDensity(b) as Value;
         const nb = typeof lpB === 'number' ? lpB : (lpB as tf.Tensor).dataSync()[0];
+        if (totals) {
+          sum += nb;
+          if (Number.isFinite(nb)) tolerance += 1e-4 * (1 + Math.abs(nb));
+          continue;
+        }
+        const lpA = densityOf(a)[i];
         if (!(lpA === nb || Math.abs(lpA - nb) <= 1e-4 * (1 + Math.abs(nb)))) {
           throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
         }
+      }
+      const total = totals?.[i];
+      if (total !== undefined && !(total === sum || (Number.isFinite(sum) && Math.abs(total - sum) <= tolerance))) {
+        throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
       }
     } finally {
       own.disposeLogProbs();
@@ -303,7 +354,7 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
  */
 export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], state: BatchedProgram<R>, which: readonly { row: number; draw: Draw<R> }[], rng: Rng): Promise<void> {
   const byRow = new Map(which.map((w) => [w.row, w.draw.values as Record<string, Value>]));
-  return checkRows(m as Model<unknown[], unknown>, args, state.trace as Trace, axisView(state.open), [...byRow.keys()], (i) => byRow.get(i)!, rng);
+  return checkRows(m as Model<unknown[], unknown>, args, state.trace as Trace, axisView(state.open), [...byRow.keys()], (i) => byRow.get(i)!, rng, state.densityTotals);
 }
 
 /**

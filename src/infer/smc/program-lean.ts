@@ -165,9 +165,6 @@ export class LeanParticle<R> extends SuspendableRun {
     return c;
   }
 
-  /** Nothing to free: the lean runtime holds numbers only. */
-  freeLogProbs(): void {}
-
   /**
    * The values of the latent and deterministic sites of a finished
    * particle, by address; a duplicate address gives up (the general runtime

@@ -69,6 +69,7 @@ import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
 import { type PartialTraceState, checkpointExecutor } from './checkpoint.js';
 import { KILLED, SuspendableRun } from './suspendable.js';
 import { LeanGiveUp, LeanParticle, leanHandles } from './program-lean.js';
+import { retention } from './retention.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -157,8 +158,6 @@ class ProgramParticle<R> extends SuspendableRun {
   private replaying?: { records: Recorded[]; next: number; byAddress?: Map<string, Recorded> };
   /** The replayed record that this site may share instead of recording a new one. */
   private shared?: Recorded;
-  /** Log-density tensors this particle's execution made (freed when it is dropped or read out). */
-  owned: import('@tensorflow/tfjs-core').Tensor[] = [];
 
   constructor(readonly rng: Rng) {
     super();
@@ -190,17 +189,17 @@ class ProgramParticle<R> extends SuspendableRun {
         if (msg.logProb === undefined && rec.logProb !== undefined) msg.logProb = rec.logProb;
       },
       postprocess: (msg: Message) => {
-        if (isTensor(msg.logProb)) this.owned.push(msg.logProb);
         if (msg.type !== 'sample' && msg.type !== 'factor') return;
         const latent = msg.type === 'sample' && !msg.observed;
         const shared = this.shared;
         this.shared = undefined;
         if (shared !== undefined && shared.address === msg.address && shared.value === (latent ? msg.value : undefined) && shared.logProb === msg.logProb) this.head = shared;
         else this.head = { address: msg.address, value: latent ? (msg.value as Value) : undefined, logProb: typeof msg.logProb === 'number' ? msg.logProb : undefined, prev: this.head };
-        if (latent) return;
+        if (latent) return this.freeLogProb(msg);
         const lp = siteLogDensity(msg as Required<Message>);
         this.increment += typeof lp === 'number' ? lp : toNumber(lp);
-        if (isTensor(lp)) lp.dispose();
+        if (isTensor(lp) && lp !== msg.logProb) lp.dispose();
+        this.freeLogProb(msg);
         this.checkpoint += 1;
         if (this.replayOf && this.checkpoint < this.replayOf.checkpoint) return;
         if (this.replayOf) {
@@ -233,21 +232,19 @@ class ProgramParticle<R> extends SuspendableRun {
     });
   }
 
-  /** Unwind a suspended execution that resampling dropped. */
-  override kill(): void {
-    super.kill();
-    this.freeLogProbs();
+  /**
+   * Free a sample site's log-density tensor once it is read (recorded, or
+   * added to the weight): a particle holds no tensor per observation. A
+   * factor's is the model's own value, and a density that is the value
+   * itself stays with the value.
+   */
+  private freeLogProb(msg: Message): void {
+    if (msg.type === 'sample' && isTensor(msg.logProb) && msg.logProb !== msg.value && !retention.keepSiteDensities) msg.logProb.dispose();
   }
 
   /** The values of the latent and deterministic sites of a finished particle, by address. */
   values(): Record<string, Value> {
     return (this.trace as Trace).values();
-  }
-
-  /** Free the log-density tensors (values stay). */
-  freeLogProbs(): void {
-    for (const t of this.owned) t.dispose();
-    this.owned = [];
   }
 
   /** The latent values that define this particle's state (its own, or those it will replay). */
@@ -309,7 +306,6 @@ interface PerParticle {
   advance(model: Model<unknown[], never>, args: unknown[]): Promise<void>;
   copy(rng: Rng): PerParticle;
   kill(): void;
-  freeLogProbs(): void;
   values(): Record<string, Value>;
 }
 
@@ -498,7 +494,8 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     // one particle run on its own first (numbers): how many sites a run visits, which bounds the
     // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end)
     const maxSites = await referenceSites(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`));
-    await probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites);
+    // (under a ledger of its own: the probe's draws, densities and re-runs are freed before the run, not held through it)
+    await withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites), () => []);
     const fk: FeynmanKac<BatchedProgram<R>> = {
       init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites),
       async step(state) {
@@ -647,7 +644,6 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
     store,
   };
   const result = await runSMC(fk, smcSettings(options, n, rng.split()));
-  for (const p of result.state) p.freeLogProbs();
   // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
   const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
     values: p.values(),
