@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Constraint } from '../distributions/constraints.js';
-import { Distribution, type ValueOf } from '../distributions/distribution.js';
+import { Distribution, type ValueOf, parameterShapeError } from '../distributions/distribution.js';
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
 import { improperDrawsAllowed } from './improper.js';
@@ -382,6 +382,9 @@ class Execution<A extends unknown[], R> {
     try {
       const full = this.claim(address);
       if (!(dist instanceof Distribution)) throw new ModelError(full, `expected a distribution, got ${describe(dist)}`);
+      // parameters that do not broadcast (8 thetas, 7 sigmas): the distribution deferred its error to its site
+      const shapeError = parameterShapeError(dist);
+      if (shapeError) throw new ModelError(full, shapeError.message, { cause: shapeError });
       let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
       const observed = observedValue !== undefined;
       if (observed) d = fitObserved(full, d, observedValue);
