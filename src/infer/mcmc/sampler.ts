@@ -24,11 +24,11 @@
 import { PACE_INTERVAL_MS, abortReason, yieldToEventLoop } from '../pace.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
-import { type ChainConfig, type ChainOutput, type ChainProgress, type SamplerStats, runChain } from './chain.js';
-import type { GradientCoroutine, Position } from './integrator.js';
+import type { ChainConfig, ChainOutput, ChainProgress, SamplerStats } from './chain.js';
+import { ChainDriver } from './chain-driver.js';
 import { DEFAULT_INIT_SETTINGS, INIT_STRATEGIES, type InitStrategy } from './initialise.js';
 import { HmcKernel, type HmcKernelOptions } from './hmc.js';
-import type { HamiltonianKernel, Transition } from './kernel.js';
+import type { HamiltonianKernel } from './kernel.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
 import { MASS_MATRIX_OPTIONS, type MassMatrixOption, type MetricChoiceOptions, type MetricDecision } from './metric-choice.js';
 import { NutsKernel, type NutsKernelOptions } from './nuts.js';
@@ -36,7 +36,6 @@ import {
   type BatchedLogDensityTarget,
   type LogDensityTarget,
   checkBatchedLogDensityAndGradient,
-  type GradientAnswer,
   checkLogDensityAndGradient,
 } from './target.js';
 
@@ -410,19 +409,18 @@ async function runSequential(
   for (let c = 0; c < p.chains; c++) {
     const raw = setup(c);
     const { target, beforeTransition } = isPromise(raw) ? await raw : raw;
-    const chain = runChain(beforeTransition === undefined ? p.configs[c]! : { ...p.configs[c]!, beforeTransition });
+    const chain = new ChainDriver(beforeTransition === undefined ? p.configs[c]! : { ...p.configs[c]!, beforeTransition });
     const active = [c];
-    let step = chain.next();
-    while (!step.done) {
-      q.set(step.value);
+    for (let at = chain.pending; at !== null; at = chain.pending) {
+      q.set(at);
       const raw = target(q);
       const answer = checkLogDensityAndGradient(isPromise(raw) ? await raw : raw, p.dim);
       evals[c] += 1;
       monitor.account(active);
-      step = chain.next({ logp: answer.logp, grad: answer.grad, offset: 0 });
+      chain.answer(answer.logp, answer.grad, 0);
       if (monitor.due()) await monitor.pause();
     }
-    outputs.push(step.value);
+    outputs.push(chain.output!);
   }
   monitor.report();
   return collect(kernel.name, false, p, outputs, evals, monitor.timing());
@@ -439,90 +437,45 @@ async function runBatched(
   const p = plan(options, kernel);
   const { dim, chains } = p;
   const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
-  // NUTS transitions run here, each chain's on its own trajectory machine: the chain's coroutine is
-  // resumed once per transition, not once per leapfrog step (same algorithm, same random numbers)
-  const nuts = kernel instanceof NutsKernel ? kernel : undefined;
-  const trajectories = nuts ? p.configs.map(() => nuts.trajectory(dim)) : [];
-  const inTransition = new Uint8Array(chains);
-  const coroutines: GradientCoroutine<ChainOutput>[] = p.configs.map((cfg) => runChain(nuts ? { ...cfg, kernel: DELEGATED_NUTS } : cfg));
-  const outputs: (ChainOutput | undefined)[] = new Array<ChainOutput | undefined>(chains);
-  const pending: (readonly number[] | null)[] = new Array<readonly number[] | null>(chains).fill(null);
-  const lastQ: (readonly number[])[] = new Array<readonly number[]>(chains);
-  const buffers = new Map<number, Float64Array>();
+  // NUTS transitions run on each chain's own trajectory machine, advanced here once per leapfrog step
+  const drivers = p.configs.map((cfg) => new ChainDriver(cfg));
   const evals: number[] = new Array<number>(chains).fill(0);
-  /** Resumes chain c's coroutine (with an answer or a finished transition) up to its next request. */
-  const resume = (c: number, input?: GradientAnswer | Transition): void => {
-    const step = coroutines[c]!.next(input as GradientAnswer);
-    if (step.done) {
-      outputs[c] = step.value;
-      pending[c] = null;
-      return;
-    }
-    const request = step.value as unknown;
-    if (request instanceof TransitionRequest) {
-      pending[c] = lastQ[c] = trajectories[c]!.begin(request.from, request.stepSize, request.metric, request.rng);
-      inTransition[c] = 1;
-    } else pending[c] = lastQ[c] = step.value;
-  };
-  for (let c = 0; c < chains; c++) resume(c);
   const fixed = options.fixedBatch ?? true;
+  /** The chains still running, listed again only when one finishes. */
   const active: number[] = [];
-  for (;;) {
+  const listActive = (): void => {
     active.length = 0;
-    for (let c = 0; c < chains; c++) if (pending[c] !== null) active.push(c);
-    if (active.length === 0) break;
+    for (let c = 0; c < chains; c++) if (drivers[c]!.pending !== null) active.push(c);
+  };
+  listActive();
+  let q = new Float64Array(chains * dim);
+  while (active.length > 0) {
     const rows = fixed ? chains : active.length;
-    let buffer = buffers.get(rows);
-    if (buffer === undefined) buffers.set(rows, (buffer = new Float64Array(rows * dim)));
-    const q = buffer;
-    if (fixed) for (let c = 0; c < chains; c++) q.set(pending[c] ?? lastQ[c]!, c * dim);
-    else active.forEach((c, i) => q.set(pending[c]!, i * dim));
+    if (q.length !== rows * dim) q = new Float64Array(rows * dim); // the batch shrinks as chains finish (fixedBatch false)
+    if (fixed) {
+      for (let c = 0; c < chains; c++) {
+        const d = drivers[c]!;
+        q.set(d.pending ?? d.last, c * dim);
+      }
+    } else for (let i = 0; i < active.length; i++) q.set(drivers[active[i]!]!.pending!, i * dim);
     const raw = target(q);
     const answer = checkBatchedLogDensityAndGradient(isPromise(raw) ? await raw : raw, rows, dim);
     monitor.account(active);
+    let finished = false;
     for (let i = 0; i < active.length; i++) {
       const c = active[i]!;
       evals[c] += 1;
       const row = fixed ? c : i;
-      if (inTransition[c] === 1) {
-        const next = trajectories[c]!.advance(answer.logp[row]!, answer.grad, row * dim);
-        if (next !== null) {
-          pending[c] = lastQ[c] = next;
-          continue;
-        }
-        inTransition[c] = 0;
-        resume(c, trajectories[c]!.result());
-      } else resume(c, { logp: answer.logp[row]!, grad: answer.grad, offset: row * dim });
+      const d = drivers[c]!;
+      d.answer(answer.logp[row]!, answer.grad, row * dim);
+      if (d.pending === null) finished = true;
     }
+    if (finished) listActive();
     if (monitor.due()) await monitor.pause();
   }
   monitor.report();
-  return collect(kernel.name, true, p, outputs as ChainOutput[], evals, monitor.timing());
+  return collect(kernel.name, true, p, drivers.map((d) => d.output!), evals, monitor.timing());
 }
-
-/** A NUTS transition the vectorised driver runs itself (see {@link DELEGATED_NUTS}). */
-class TransitionRequest {
-  constructor(
-    readonly from: Position,
-    readonly stepSize: number,
-    readonly metric: EuclideanMetric,
-    readonly rng: Rng,
-  ) {}
-}
-
-/**
- * The kernel the vectorised driver gives its NUTS chains: a transition
- * yields one {@link TransitionRequest} instead of a position, and is resumed
- * with the finished {@link Transition} the driver computed on the chain's
- * `NutsTrajectory`.
- */
-const DELEGATED_NUTS: HamiltonianKernel = {
-  name: 'nuts',
-  *transition(from, stepSize, metric, rng): GradientCoroutine<Transition> {
-    const done: unknown = yield new TransitionRequest(from, stepSize, metric, rng) as unknown as readonly number[];
-    return done as Transition;
-  },
-};
 
 function collect(
   method: string,
