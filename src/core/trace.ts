@@ -11,7 +11,7 @@ import { TycheError } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Distribution } from '../distributions/distribution.js';
 import type { Message, PlateFrame, SiteType } from './message.js';
-import { type Value, add, isTensor, mul, sumAll, toTensor } from './value.js';
+import { type Value, add, isTensor, mul, sub, sumAll, toTensor } from './value.js';
 
 /** One recorded site. */
 export interface Site {
@@ -56,6 +56,18 @@ export function siteLogDensity(site: Pick<Site, 'logProb' | 'scale' | 'mask'>, b
   else s = perParticleSum(lp, batchSize);
   if (site.scale !== 1) s = mul(s, site.scale);
   return s;
+}
+
+/**
+ * What a latent site drawn from its own distribution adds to an importance
+ * weight: its scaled and masked log density minus the log density it was
+ * drawn from (0 unless a `scale` or `mask` handler reached it). Engines that
+ * draw latent values from the prior (importance, SMC) add it, so that they
+ * target the same scaled density as MCMC and VI.
+ */
+export function priorDrawCorrection(site: Pick<Site, 'logProb' | 'scale' | 'mask'>): Value {
+  if (site.scale === 1 && site.mask === true) return 0;
+  return sub(siteLogDensity(site), sumAll(site.logProb));
 }
 
 /**

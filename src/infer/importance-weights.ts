@@ -6,7 +6,8 @@
  *
  * The record takes the latent values as they are (constrained, identity
  * transforms), laid end to end in one vector. Without a guide the weight is
- * the log-likelihood (observed sites and factors). With a guide it is
+ * the log-likelihood (observed sites and factors), plus what a `scale` or
+ * `mask` handler changes on a latent site drawn from its prior. With a guide it is
  * log p(x_g, y) - log q(x_g) over the latent sites x_g the guide proposes
  * (the model's other latent sites come from its prior and cancel), the
  * guide's log density compiled the same way.
@@ -23,7 +24,7 @@ import { rememberFloat64 } from '../backend/float64-constants.js';
 import type { Float64Reader } from '../backend/jit/trace.js';
 import { type Model, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
-import { type Trace, siteLogDensity } from '../core/trace.js';
+import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
 import { type Value, add } from '../core/value.js';
 import { IdentityBijector } from '../transforms/elementwise.js';
 import { type Layout, layoutOnly } from './mcmc/potential.js';
@@ -145,7 +146,12 @@ export class Float64Weights {
     }
     const parts = (trace: Trace): ScaledParts => {
       let base: Value = 0;
-      for (const s of trace) if (s.type === 'sample' && !s.observed && proposed.has(s.address)) base = add(base, siteLogDensity(s));
+      for (const s of trace) {
+        if (s.type !== 'sample' || s.observed) continue;
+        // a proposed site weighs by its density; one drawn from its prior by what a scale or mask changed
+        if (proposed.has(s.address)) base = add(base, siteLogDensity(s));
+        else if (s.scale !== 1 || s.mask !== true) base = add(base, priorDrawCorrection(s));
+      }
       return { base, scaled: trace.logLikelihood() };
     };
     const mp = await compilePart(m as Model<A, unknown>, args, parts);

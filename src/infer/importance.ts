@@ -28,7 +28,7 @@ import { Model, ModelError, execute } from '../core/model.js';
 import { type Rng, rngFrom } from '../core/rng.js';
 import { tidyAsync, withGradientLock } from '../backend/autodiff.js';
 import { type Float64Reader, type Float64Shadow, openFloat64Shadow } from '../backend/jit/trace.js';
-import { type Trace, siteLogDensity } from '../core/trace.js';
+import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
@@ -76,6 +76,19 @@ function sumSites(trace: Trace, keep: (address: string, observed: boolean, type:
   return total;
 }
 
+/**
+ * The corrections of the latent sites drawn from their priors (not in
+ * `proposed`) for a `scale` or `mask` handler on them (`priorDrawCorrection`).
+ */
+function priorCorrections(trace: Trace, proposed?: ReadonlySet<string>): number {
+  let total = 0;
+  for (const s of trace) {
+    if (s.type !== 'sample' || s.observed || proposed?.has(s.address)) continue;
+    if (s.scale !== 1 || s.mask !== true) total += numberOf(tf.tidy(() => priorDrawCorrection(s)) as Value);
+  }
+  return total;
+}
+
 /** Every tensor among a draw's values. */
 function tensorsIn(values: Readonly<Record<string, Value>>): tf.Tensor[] {
   return Object.values(values).filter(isTensor);
@@ -115,12 +128,12 @@ async function weightedSample<A extends unknown[], R>(
     const proposed = new Set(g.trace.latentSites().map((s) => s.address));
     const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
     const logQ = sumSites(g.trace, () => true);
-    logW = logP - logQ;
+    logW = logP - logQ + priorCorrections(result.trace, proposed);
   } else {
     result = await execute(m, { rng: r }, ...args);
     pending.rows = float64?.rows(result.trace, undefined, read);
     if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
-    logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed);
+    logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed) + priorCorrections(result.trace);
   }
   if (Number.isNaN(logW)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
