@@ -128,6 +128,13 @@ export interface BatchOptions {
   readonly size: number;
   /** The maximum number of nested plates in the model (find it with a probe run). */
   readonly plateNesting: number;
+  /**
+   * Called with a site's address when its draw is converted to a string: an
+   * object key or array index (`table[x]`) or a template. Batched, a draw
+   * holds every particle, so such a lookup finds nothing; engines use this
+   * to say so when the run then fails.
+   */
+  readonly onDrawString?: (address: string) => void;
 }
 
 /** Options for one execution. */
@@ -387,7 +394,7 @@ class Execution<A extends unknown[], R> {
       if (shapeError) throw new ModelError(full, shapeError.message, { cause: shapeError });
       let d = this.plates.length ? expandToPlates(full, dist, this.plates) : dist;
       const observed = observedValue !== undefined;
-      if (observed) d = fitObserved(full, d, observedValue);
+      if (observed) d = fitObserved(full, d, observedValue, this.batch !== undefined);
       const msg = this.newMessage('sample', full, observedValue, observed, options);
       msg.dist = d;
       // a site a handler made observed (`condition`) is checked against its data's shape as `observe` checks it
@@ -400,7 +407,8 @@ class Execution<A extends unknown[], R> {
               this.fillSample(m);
             },
       );
-      return pending ? pending.then(() => guardArithmetic(msg.value as Value, full), (err: unknown) => Promise.reject(this.effectError(err))) : Promise.resolve(guardArithmetic(msg.value as Value, full));
+      const onString = this.batch?.onDrawString;
+      return pending ? pending.then(() => guardArithmetic(msg.value as Value, full, onString), (err: unknown) => Promise.reject(this.effectError(err))) : Promise.resolve(guardArithmetic(msg.value as Value, full, onString));
     } catch (err) {
       return Promise.reject(this.effectError(err));
     }
@@ -604,9 +612,11 @@ function expandToPlates(address: string, dist: Distribution, plates: readonly Pl
  * Check an observed value against a distribution's shape. A value with extra
  * leading dimensions (a vector of i.i.d. observations of a scalar
  * distribution) expands the distribution's batch; any other mismatch is an
- * error naming the site and both shapes.
+ * error naming the site and both shapes. In a batched run (`batched`), the
+ * batch's size-1 dimensions (the reserved plate dimensions of a draw
+ * `[N, 1]`) also expand to the value's, as they would broadcast.
  */
-function fitObserved(address: string, dist: Distribution, value: Value): Distribution {
+function fitObserved(address: string, dist: Distribution, value: Value, batched = false): Distribution {
   // the common scalar case, without allocating shapes
   if (typeof value === 'number' && dist.batchShape.length === 0 && dist.eventShape.length === 0) return dist;
   const want = dist.shape();
@@ -619,6 +629,10 @@ function fitObserved(address: string, dist: Distribution, value: Value): Distrib
   try {
     const b = broadcastShapes(have, want);
     ok = b.length === want.length && b.every((d, i) => d === want[i]);
+    const event = dist.eventShape.length;
+    if (!ok && batched && b.length === want.length && b.slice(b.length - event).every((d, i) => d === want[want.length - event + i])) {
+      return dist.expand(b.slice(0, b.length - event));
+    }
   } catch {
     ok = false;
   }
@@ -639,14 +653,18 @@ function fmtValue(v: Value | undefined): string {
  * Under gradient engines (nuts, hmc, hmc-gibbs, vi, svgd, neutra) and in
  * batched runs a draw whose static type is `number` is a tfjs tensor, and
  * `1 - p` or `mu + 1` would silently give NaN or a string. Converting the
- * tensor to a string (templates, `String(t)`) still works.
+ * tensor to a string (templates, `String(t)`) still works, and is reported
+ * to `onString` (see `BatchOptions.onDrawString`).
  */
-function guardArithmetic(v: Value, address: string): Value {
+function guardArithmetic(v: Value, address: string, onString?: (address: string) => void): Value {
   if (typeof v === 'number' || Object.prototype.hasOwnProperty.call(v, Symbol.toPrimitive)) return v;
   Object.defineProperty(v, Symbol.toPrimitive, {
     configurable: true,
     value(this: tf.Tensor, hint: string): string {
-      if (hint === 'string') return this.toString();
+      if (hint === 'string') {
+        onString?.(address);
+        return this.toString();
+      }
       throw new ModelError(
         address,
         `this draw is a tensor of shape [${this.shape.join(', ')}] here (gradient-based and batched engines run the model on tensors), ` +
