@@ -9,6 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { HalfNormal, Normal, infer, model, ops } from '../../src/index.js';
 import { type DrawColumns, Posterior } from '../../src/infer/posterior.js';
 import { materialiseDraws } from '../../src/infer/draw-columns.js';
+import { compiledDeterministics } from '../../src/infer/mcmc/compiled-completion.js';
+import { layoutOnly } from '../../src/infer/mcmc/potential.js';
+import { rngFrom } from '../../src/core/rng.js';
+import { toNumber } from '../../src/core/value.js';
 
 const noModel = model(async () => undefined);
 
@@ -56,7 +60,7 @@ describe('a posterior held as columns', () => {
     expect(() => new Posterior({ method: 'nuts', draws: [], columns: columns(), model: noModel, args: [] })).toThrow(/either draws or columns/);
   });
 
-  it('NUTS: deterministic sites are completed into columns by one batched run, and tensors appear only when draws are read', async () => {
+  it('NUTS: deterministic sites are completed into columns (by the compiled record), and tensors appear only when draws are read', async () => {
     const m = model(async ({ sample, plate, deterministic }) => {
       const mu = await sample('mu', Normal(0, 1));
       const tau = await sample('tau', HalfNormal(1));
@@ -78,5 +82,47 @@ describe('a posterior held as columns', () => {
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     post.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the compiled completion replays one record of the model in float64 at every draw, and says why not where it cannot', async () => {
+    const theta = (extra: (ctx: { deterministic: (a: string, v: never) => unknown }, mu: unknown) => unknown) =>
+      model(async (ctx) => {
+        const mu = await ctx.sample('mu', Normal(0, 1));
+        const tau = await ctx.sample('tau', HalfNormal(1));
+        await ctx.plate('j', 3, async (_i, p) => {
+          const z = await p.sample('z', Normal(0, 1));
+          ctx.deterministic('theta', ops.add(mu, ops.mul(tau, z)));
+        });
+        ctx.deterministic('k', 2);
+        return extra(ctx as never, mu);
+      });
+    const plain = theta(() => undefined);
+    const layout = await layoutOnly(plain, [], rngFrom(1));
+    // unconstrained rows (mu, log tau, z[0..2]) at 7 draws
+    const rows = Array.from({ length: 7 }, (_, i) => Float64Array.from({ length: layout.dim }, (_, k) => Math.sin(1.3 * i + 2.1 * k)));
+    const before = tf.memory().numTensors;
+    const cols = await compiledDeterministics(plain, [], layout, (i) => rows[i]!, rows.length);
+    expect(tf.memory().numTensors).toBe(before);
+    if (typeof cols === 'string') throw new Error(cols);
+    expect([...cols.keys()]).toEqual(['theta', 'k']);
+    expect(cols.get('theta')!.shape).toEqual([3]);
+    rows.forEach((q, i) => {
+      // float64 throughout: mu + exp(log tau) z to rounding, not float32's 1e-7
+      for (let j = 0; j < 3; j++) expect(cols.get('theta')!.data[i * 3 + j]).toBeCloseTo(q[0]! + Math.exp(q[1]!) * q[2 + j]!, 12);
+      expect(cols.get('k')!.data[i]).toBe(2);
+    });
+    // where it cannot, a reason (and infer completes by model runs, as before)
+    const returns = theta(() => 1);
+    expect(await compiledDeterministics(returns, [], layout, (i) => rows[i]!, rows.length)).toBe('the model returns a value');
+    const reads = theta((ctx, mu) => void ctx.deterministic('muNumber', toNumber(mu as never) as never));
+    expect(await compiledDeterministics(reads, [], layout, (i) => rows[i]!, rows.length)).toMatch(/^not recorded: /);
+    expect(tf.memory().numTensors).toBe(before);
+    // and through infer: the same columns as the model gives, in float64 (the tfjs completion was float32)
+    const post = await infer(plain, { method: 'nuts', chains: 2, warmup: 30, samples: 20, seed: 2 });
+    const c = post.chainColumns()!;
+    const [mu, tau, z0, t0] = ['mu', 'tau', 'z[0]', 'theta[0]'].map((k) => c.get(k)!.flatMap((x) => [...x]));
+    t0!.forEach((t, i) => expect(t).toBeCloseTo(mu![i]! + tau![i]! * z0![i]!, 5));
+    expect(t0!.some((t) => t !== Math.fround(t))).toBe(true);
+    post.dispose();
   });
 });

@@ -12,11 +12,18 @@ import { type Draw, type DrawColumns, materialiseDraws, typedRows, valueAt, widt
 import { type Replayed, replayDraws } from '../replay-draws.js';
 import type { Layout } from './potential.js';
 import type { Model } from '../../core/model.js';
+import { compiledDeterministics } from './compiled-completion.js';
 
 /** Options of {@link completeDraws}. */
 export interface CompleteOptions {
   /** The model ran batched during sampling, so try batched runs here (checked against a per-draw run). */
   readonly batched: boolean;
+  /**
+   * The log density ran as a compiled replay (a fixed structure), so try the
+   * deterministic sites from a compiled record of the model first
+   * (`compiled-completion.ts`), before model runs.
+   */
+  readonly compiled?: boolean;
   /** Stops the runs. */
   readonly signal?: AbortSignal;
 }
@@ -81,6 +88,11 @@ function valuesPerDraw(c: DrawColumns<unknown>): number {
  * {@link completeDraws}.
  */
 export async function completeColumns<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, fixed: DrawColumns<R>, options: CompleteOptions): Promise<DrawColumns<R> | Draw<R>[]> {
+  if (options.compiled && !layout.sites.some((s) => s.dependentSupport)) {
+    // one recording replayed at every draw, where model runs cost a per-draw run and a batched one (else: why not, and model runs)
+    const det = await compiledDeterministics(m, args, layout, point, fixed.size, options.signal);
+    if (typeof det !== 'string') return det.size === 0 ? fixed : { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...det]) };
+  }
   if (!options.batched || layout.sites.some((s) => s.dependentSupport)) return completeDraws(m, args, layout, point, materialiseDraws(fixed), options);
   const batchRank = new Map(layout.sites.map((s) => [s.address, s.batchRank]));
   // per-draw values only for the first draw's check run (and a per-draw fallback): tensors made here are freed below

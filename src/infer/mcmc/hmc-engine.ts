@@ -319,7 +319,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const sampled = performance.now();
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
-  const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, ...(options.signal ? { signal: options.signal } : {}) });
+  const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };

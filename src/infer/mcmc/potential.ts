@@ -312,6 +312,40 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** One model run at an unconstrained point (see {@link modelRunFn}). */
+export interface ModelRunAt<R> {
+  /** The run's trace. */
+  readonly trace: Trace;
+  /** The model's return value. */
+  readonly returnValue: R;
+  /** The summed log-Jacobian of the sites' transforms (per chain when batched); undefined where all are identities. */
+  readonly logDet: tf.Tensor | undefined;
+}
+
+/**
+ * The model run at the unconstrained tensor `qT` (`[dim]`, or `[chains,
+ * dim]` batched) with its latent sites substituted: unpack the sites, run
+ * the model, check it reached every site of the layout. What
+ * {@link logDensityTensorFn} weighs, and what the compiled completion of
+ * MCMC draws records (`complete-draws.ts`).
+ */
+export function modelRunFn<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, chains: number | undefined, checkNaN = false): (qT: tf.Tensor) => Promise<ModelRunAt<R>> {
+  const rng = rngFrom(0);
+  const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
+  const handler = substituteLayout(layout, chains);
+  return async (qT) => {
+    const { values, unconstrained, logDet } = unpackSites(layout, qT, chains);
+    handler.values = values;
+    handler.unconstrained = unconstrained;
+    handler.logDet = logDet;
+    const { trace, returnValue } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN }, ...args);
+    // a site of the probe run that this run skipped (structure chosen by a value) would be a flat, unbounded direction
+    const skipped = layout.sites.find((s) => !trace.has(s.address));
+    if (skipped) throw new ModelError(skipped.address, 'this latent site was present in the probe run but not in this run: gradient-based samplers need a fixed set of continuous latent sites (the model chose its sites by a value)');
+    return { trace, returnValue, logDet: handler.logDet };
+  };
+}
+
 /**
  * The log density as a tensor function of the unconstrained tensor `qT`
  * (`[dim]`, or `[chains, dim]` giving `[chains]` log densities): unpack the
@@ -327,20 +361,11 @@ export function logDensityTensorFn<A extends unknown[], R>(
   checkNaN = false,
   weigh: (trace: Trace) => Value = (trace) => trace.logJoint(),
 ): (qT: tf.Tensor) => Promise<tf.Tensor> {
-  const rng = rngFrom(0);
-  const batch = chains === undefined ? undefined : { size: chains, plateNesting: layout.plateNesting };
-  const handler = substituteLayout(layout, chains);
+  const run = modelRunFn(m, args, layout, chains, checkNaN);
   return async (qT) => {
-    const { values, unconstrained, logDet } = unpackSites(layout, qT, chains);
-    handler.values = values;
-    handler.unconstrained = unconstrained;
-    handler.logDet = logDet;
-    const { trace } = await execute(m, { rng, ...(batch ? { batch } : {}), handlers: [handler], checkNaN }, ...args);
-    // a site of the probe run that this run skipped (structure chosen by a value) would be a flat, unbounded direction
-    const skipped = layout.sites.find((s) => !trace.has(s.address));
-    if (skipped) throw new ModelError(skipped.address, 'this latent site was present in the probe run but not in this run: gradient-based samplers need a fixed set of continuous latent sites (the model chose its sites by a value)');
+    const { trace, logDet } = await run(qT);
     const lj = toTensor(weigh(trace));
-    return handler.logDet ? tf.add(lj, handler.logDet) : lj;
+    return logDet ? tf.add(lj, logDet) : lj;
   };
 }
 

@@ -1,0 +1,125 @@
+/**
+ * The deterministic sites of MCMC draws from a compiled record of the model
+ * (`backend/jit`) instead of tfjs model runs.
+ *
+ * Where the log density compiled, the model has a fixed structure: it was
+ * recorded once and the record replayed at every point the sampler visited.
+ * The same holds for what it computes from the latent values, so the
+ * completion records the model once more, at the first draw, as a function
+ * from the unconstrained point to its deterministic sites' values (flattened
+ * end to end), compiles that record to plain float64 JavaScript, and replays
+ * it at every draw straight from the sampler's rows into the draw columns.
+ * That is one model run on tfjs in all, where the tfjs completion costs a
+ * per-draw run and a batched run over every draw (about half of a small
+ * model's completion on a process's first call, all tfjs code running for
+ * the first time).
+ *
+ * Checked as the tfjs completion is: the replay at the first draw must agree
+ * with the recording's own tfjs run there (float32 rounding allowed); a
+ * record that cannot be made (a value read, a kernel without a replay rule),
+ * a guard that changes at some draw, a return value, or a site that is not
+ * numeric gives a reason instead, and the caller completes by model runs.
+ * The values are float64 (the tfjs completion's are float32).
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { withGradientLock } from '../../backend/autodiff.js';
+import { CompiledGraph } from '../../backend/jit/program.js';
+import { traceTensorFunction } from '../../backend/jit/trace.js';
+import type { Model } from '../../core/model.js';
+import { isTensor } from '../../core/value.js';
+import type { DrawColumn } from '../draw-columns.js';
+import { Pacer } from '../pace.js';
+import { type Layout, modelRunFn } from './potential.js';
+
+/** A deterministic site's place in the record's output. */
+interface Slot {
+  readonly address: string;
+  readonly shape: number[];
+  readonly dtype: 'float32' | 'int32';
+  readonly offset: number;
+  readonly width: number;
+}
+
+/** Whether a replayed value agrees with tfjs's float32 one (as the tfjs completion's own check). */
+function close(x: number, y: number): boolean {
+  return x === y || Math.abs(x - y) <= 1e-4 * (1 + Math.abs(y));
+}
+
+/**
+ * Columns of the deterministic sites at draws 0..size-1 (`point(i)`: draw
+ * i's unconstrained vector), by a compiled record of the model (see the
+ * module notes); a string says why not (then complete by model runs). An
+ * empty map: the model has no deterministic site and returns nothing.
+ *
+ * @param m - the model (its log density compiled: a fixed structure)
+ * @param args - its arguments
+ * @param layout - the sampler's layout (no site of dependent support)
+ * @param point - draw i's unconstrained vector
+ * @param size - the number of draws
+ * @param signal - stops the replay
+ */
+export async function compiledDeterministics<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<Map<string, DrawColumn> | string> {
+  if (layout.sites.some((s) => s.dependentSupport)) return 'a site of dependent support';
+  const run = modelRunFn(m, args, layout, undefined);
+  const slots: Slot[] = [];
+  let returned: unknown;
+  let refused: string | undefined;
+  const deterministics = async (qT: tf.Tensor): Promise<tf.Tensor> => {
+    const { trace, returnValue } = await run(qT);
+    returned = returnValue;
+    const parts: tf.Tensor[] = [];
+    let offset = 0;
+    for (const s of trace) {
+      if (s.type !== 'deterministic') continue;
+      const v = s.value;
+      const t = typeof v === 'number' ? tf.scalar(v) : isTensor(v) && (v.dtype === 'float32' || v.dtype === 'int32') ? v : undefined;
+      if (t === undefined) {
+        refused = `deterministic site "${s.address}" is not a number or a numeric tensor`;
+        continue;
+      }
+      slots.push({ address: s.address, shape: [...t.shape], dtype: t.dtype as 'float32' | 'int32', offset, width: t.size });
+      offset += t.size;
+      parts.push(tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), [-1]));
+    }
+    return parts.length === 0 ? tf.zeros([1]) : parts.length === 1 ? parts[0]! : tf.concat(parts);
+  };
+  let traced: Awaited<ReturnType<typeof traceTensorFunction>>;
+  try {
+    traced = await withGradientLock(async () => {
+      const engine = tf.engine();
+      engine.startScope('tyche-completion-trace');
+      try {
+        return await traceTensorFunction(deterministics, tf.tensor(Float32Array.from(point(0)), [layout.dim]));
+      } finally {
+        engine.endScope();
+      }
+    });
+  } catch (err) {
+    return `the recording run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  }
+  if (returned !== undefined) return 'the model returns a value';
+  if (refused !== undefined) return refused;
+  if (slots.length === 0) return new Map();
+  if (!traced.graph) return `not recorded: ${traced.reason}`;
+  const compiled = CompiledGraph.compile(traced.graph);
+  if (!(compiled instanceof CompiledGraph)) return `not compiled: ${compiled.reason}`;
+  const width = compiled.outputSize;
+  const out = new Float64Array(width);
+  const columns = slots.map((s) => new Float64Array(size * s.width));
+  const pace = new Pacer(signal);
+  for (let i = 0; i < size; i++) {
+    if ((i & 255) === 0 && pace.due()) await pace.pause();
+    if (!compiled.runRow(point(i), 0, out, 0)) return `a validity guard of the record changed at draw ${i}`;
+    if (i === 0) {
+      // the replay against the recording's own tfjs run at the first draw
+      for (let k = 0; k < width; k++) if (!close(out[k]!, traced.value[k]!)) return 'the replay disagrees with a model run at the first draw';
+    }
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j]!;
+      columns[j]!.set(out.subarray(s.offset, s.offset + s.width), i * s.width);
+    }
+  }
+  return new Map(slots.map((s, j) => [s.address, { shape: s.shape, data: columns[j]!, ...(s.dtype === 'int32' ? { dtype: 'int32' as const } : {}) }]));
+}
