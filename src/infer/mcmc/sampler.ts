@@ -344,8 +344,22 @@ class RunMonitor {
     if (signal?.aborted) throw abortReason(signal, 'MCMC run');
   }
 
-  /** Charges the time since the last call to the phases of the chains in `active`. */
+  /** Gradient evaluations since the clock was last read. */
+  private ticks = 0;
+
+  /**
+   * Called once per gradient evaluation (one batched call or one chain's):
+   * every 8th call charges the time since the clock was last read (see
+   * {@link RunMonitor.settle}), as a clock read costs about as much as a
+   * leapfrog step's bookkeeping.
+   */
   account(active: readonly number[]): void {
+    if ((++this.ticks & 7) === 0) this.settle(active);
+  }
+
+  /** Charges the time since the clock was last read to the phases of the chains in `active`. */
+  settle(active: readonly number[]): void {
+    this.ticks = 0;
     const t = now();
     const dt = t - this.last;
     this.last = t;
@@ -420,6 +434,7 @@ async function runSequential(
       chain.answer(answer.logp, answer.grad, 0);
       if (monitor.due()) await monitor.pause();
     }
+    monitor.settle(active);
     outputs.push(chain.output!);
   }
   monitor.report();
@@ -470,7 +485,10 @@ async function runBatched(
       d.answer(answer.logp[row]!, answer.grad, row * dim);
       if (d.pending === null) finished = true;
     }
-    if (finished) listActive();
+    if (finished) {
+      monitor.settle(active); // the time so far is charged with the chains that ran it
+      listActive();
+    }
     if (monitor.due()) await monitor.pause();
   }
   monitor.report();
