@@ -38,16 +38,15 @@ import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor } from '../../core/value.js';
 import type { Draw } from '../posterior.js';
 import { reachableTensors } from '../mcmc/state-tensors.js';
+import { NotBatchableError } from './batch-refusal.js';
 import { isCheckpoint } from './checkpoint.js';
+import { type BatchLayout, type ShapeSkeleton, PLAIN_LAYOUT, childSkeleton, leafShape, rowValue } from './program-layout.js';
 import type { OpenAxis } from './reindex.js';
 import type { ParticleStore } from './store.js';
 import { retention } from './retention.js';
 import { SuspendableRun } from './suspendable.js';
 
-/** Why a program cannot run batched (the engine then runs it per particle). */
-export class NotBatchableError extends Error {
-  override readonly name = 'NotBatchableError';
-}
+export { NotBatchableError };
 
 /**
  * The most `sample`/`factor` sites a batched execution may visit, from the
@@ -78,6 +77,20 @@ function siteCapHandler(cap: number, reference: number): Handler {
   };
 }
 
+/**
+ * The error to throw for a batched run that failed with `err` after the draw
+ * of site `address` was turned into a string (`table[x]`: see
+ * `BatchOptions.onDrawString`): a `NotBatchableError` that says so; else `err`.
+ */
+export function drawStringError(err: unknown, address: string | undefined): unknown {
+  if (address === undefined || err instanceof NotBatchableError) return err;
+  const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new NotBatchableError(
+    `site "${address}": its draw was used as an object key or array index (\`table[x]\`) or turned into a string, and the batched run then failed (${why}); batched, a draw is one tensor of every particle's value, so \`table[x]\` finds nothing: look values up with tf.gather(tf.tensor(table), tf.cast(x, 'int32')) to run batched`,
+    { cause: err },
+  );
+}
+
 /** The one execution that holds every particle of a batched program-SMC run. */
 export class BatchedProgram<R> extends SuspendableRun {
   /** Log potentials of the last checkpoint, one per particle. */
@@ -94,6 +107,8 @@ export class BatchedProgram<R> extends SuspendableRun {
   readonly densityTotals: Float64Array;
   /** Sample sites scored by the runtime in this execution (their density tensors are freed once read; a handler's own stay). */
   private readonly scored = new WeakSet<Message>();
+  /** The first site whose draw was turned into a string (see `drawStringError`). */
+  private stringified?: string;
 
   /**
    * @param watch - watches the run for a branch on a tensor comparison (the
@@ -102,12 +117,14 @@ export class BatchedProgram<R> extends SuspendableRun {
   /**
    * @param maxSites - the most sample/factor sites the execution may visit,
    * and the reference count it came from (see `batchedSiteCap`)
+   * @param layout - the batch dimensions to reserve and each value's own shape (`program-layout.ts`)
    */
   constructor(
     readonly open: OpenAxis,
     readonly rng: Rng,
     readonly watch?: ConditionWatch,
     readonly maxSites?: { readonly cap: number; readonly reference: number },
+    readonly layout: BatchLayout = PLAIN_LAYOUT,
   ) {
     super();
     this.densityTotals = new Float64Array(open.axis.size);
@@ -175,10 +192,15 @@ export class BatchedProgram<R> extends SuspendableRun {
     this.increment = undefined;
     const run = () =>
       this.open.enter(() =>
-        execute(model, { rng: this.rng, handlers: this.maxSites ? [siteCapHandler(this.maxSites.cap, this.maxSites.reference), this.handler()] : [this.handler()], batch: { size: this.size, plateNesting: 0 } }, ...args).then(({ trace, returnValue }) => {
-          this.trace = trace;
-          this.returnValue = returnValue;
-        }),
+        execute(model, { rng: this.rng, handlers: this.maxSites ? [siteCapHandler(this.maxSites.cap, this.maxSites.reference), this.handler()] : [this.handler()], batch: { size: this.size, plateNesting: this.layout.nesting, onDrawString: (a) => (this.stringified ??= a) } }, ...args).then(
+          ({ trace, returnValue }) => {
+            this.trace = trace;
+            this.returnValue = returnValue;
+          },
+          (err: unknown) => {
+            throw drawStringError(err, this.stringified);
+          },
+        ),
       );
     return this.resume(() => (this.watch ? this.watch.run(run) : run()));
   }
@@ -224,27 +246,40 @@ function plainView(size: number): RowView {
 class Unbatcher {
   private readonly rows = new Map<tf.Tensor, Value[]>();
 
-  constructor(private readonly view: RowView) {}
+  /** @param layout - each value's shape in a run on its own: rows are handed back in that shape (reserved dimensions dropped) */
+  constructor(
+    private readonly view: RowView,
+    private readonly layout: BatchLayout = PLAIN_LAYOUT,
+  ) {}
 
-  /** Row `i` of `v` (recursively through arrays and plain records); values without the particle axis are shared. */
-  row(v: unknown, i: number): unknown {
-    if (isTensor(v)) return this.view.has(v) ? this.rowsOf(v)[i] : v;
-    if (Array.isArray(v)) return v.map((x) => this.row(x, i));
+  /** Row `i` of `v` (recursively through arrays and plain records, whose own shapes `own` gives); values without the particle axis are shared. */
+  row(v: unknown, i: number, own: ShapeSkeleton = undefined): unknown {
+    if (isTensor(v)) return this.view.has(v) ? this.rowsOf(v, leafShape(own))[i] : v;
+    if (Array.isArray(v)) return v.map((x, k) => this.row(x, i, childSkeleton(own, k)));
     if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = this.row(x, i);
+      for (const [k, x] of Object.entries(v)) out[k] = this.row(x, i, childSkeleton(own, k));
       return out;
     }
     return v;
   }
 
-  /** The columns of a trace's values: each address with its rows (or its shared value). */
-  columns(trace: Trace): (readonly [string, Value[] | undefined, Value])[] {
-    return Object.entries(trace.values()).map(([address, v]) => [address, isTensor(v) && this.view.has(v) ? this.rowsOf(v) : undefined, v] as const);
+  /** Row `i` of the return value. */
+  returned(v: unknown, i: number): unknown {
+    return this.row(v, i, this.layout.returned);
   }
 
-  /** Every row of a particle-axis tensor, as of now (read on the host through the row map, without a gather). */
-  rowsOf(t: tf.Tensor): Value[] {
+  /** The columns of a trace's values: each address with its rows (or its shared value). */
+  columns(trace: Trace): (readonly [string, Value[] | undefined, Value])[] {
+    return Object.entries(trace.values()).map(([address, v]) => [address, isTensor(v) && this.view.has(v) ? this.rowsOf(v, this.layout.shapes.get(address)) : undefined, v] as const);
+  }
+
+  /**
+   * Every row of a particle-axis tensor, as of now (read on the host through
+   * the row map, without a gather), in the shape `own` a run on its own gives
+   * (see `rowValue`).
+   */
+  rowsOf(t: tf.Tensor, own?: readonly number[]): Value[] {
     let out = this.rows.get(t);
     if (out) return out;
     const map = this.view.rowMap(t);
@@ -255,12 +290,7 @@ class Unbatcher {
     const k = data.length / n;
     out = new Array<Value>(n);
     if (rest.length === 0) for (let i = 0; i < n; i++) out[i] = data[map ? map[i] : i];
-    else {
-      for (let i = 0; i < n; i++) {
-        const r = map ? map[i] : i;
-        out[i] = tf.tensor(data.subarray(r * k, (r + 1) * k), rest, t.dtype);
-      }
-    }
+    else for (let i = 0; i < n; i++) out[i] = rowValue(data, (map ? map[i] : i) * k, k, rest, t.dtype, own);
     this.rows.set(t, out);
     return out;
   }
@@ -274,14 +304,14 @@ function recordOf(columns: (readonly [string, Value[] | undefined, Value])[], i:
 
 /** Per-particle draws of a finished batched run (particles of weight zero left out), and the row each came from. */
 export function batchedDraws<R>(state: BatchedProgram<R>, logWeights: Float64Array): { draws: Draw<R>[]; rows: number[] } {
-  const un = new Unbatcher(axisView(state.open));
+  const un = new Unbatcher(axisView(state.open), state.layout);
   const columns = un.columns(state.trace as Trace);
   const draws: Draw<R>[] = [];
   const rows: number[] = [];
   for (let i = 0; i < logWeights.length; i++) {
     if (!(logWeights[i] > -Infinity)) continue;
     rows.push(i);
-    draws.push({ values: recordOf(columns, i), returnValue: un.row(state.returnValue, i) as R, logWeight: logWeights[i] });
+    draws.push({ values: recordOf(columns, i), returnValue: un.returned(state.returnValue, i) as R, logWeight: logWeights[i] });
   }
   return { draws, rows };
 }
@@ -328,6 +358,7 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
         if (a?.address !== b?.address) {
           throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (control flow depends on a random value)`);
         }
+        if (a.type === 'sample' && !a.observed) checkRowSize(view, a, b);
         const lpB = siteLogDensity(b) as Value;
         const nb = typeof lpB === 'number' ? lpB : (lpB as tf.Tensor).dataSync()[0];
         if (totals) {
@@ -350,6 +381,30 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
   }
 }
 
+/** The elements of one particle's value of a site in a batched run (a value without the particle axis is shared). */
+function rowSize(view: RowView, v: Value): number {
+  if (!isTensor(v)) return 1;
+  return view.has(v) ? v.size / view.size : v.size;
+}
+
+/**
+ * A latent site must hold as many elements per particle batched as run on
+ * its own; else the batched run drew for a shape it misread (e.g. a value
+ * reduced to `[N]` where a dimension was reserved, read as a plate of size
+ * N): throws `NotBatchableError` naming the site and both shapes.
+ */
+function checkRowSize(view: RowView, batched: Site, own: Site): void {
+  const k = rowSize(view, batched.value);
+  // (the shape of a draw of the distribution the run on its own built: its value is the substituted row)
+  const ownShape = own.dist ? own.dist.shape() : isTensor(own.value) ? own.value.shape : [];
+  const want = ownShape.reduce((a, b) => a * b, 1);
+  if (k === want) return;
+  const shape = isTensor(batched.value) ? batched.value.shape : [];
+  throw new NotBatchableError(
+    `site "${batched.address}": its batched value has shape [${shape.join(', ')}] (${k} elements per particle) where one particle run on its own has shape [${ownShape.join(', ')}]; its parameters lost or gained a dimension in the batched run, where the particle axis leads (a reduction such as ops.sumLast, or a reshape, of a value that holds all particles)`,
+  );
+}
+
 /**
  * Check a finished batched run on some of its final particles (rows `which`
  * with their draws): see `checkRows`.
@@ -368,16 +423,20 @@ export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], 
  * the probe's batched run is watched too (see `BatchedProgram`): a boolean
  * tensor it made and never consumed throws `NotBatchableError` with the
  * shared message. With `maxSites`, a probe that passes `cap` sites throws
- * `NotBatchableError` (see `batchedSiteCap`).
+ * `NotBatchableError` (see `batchedSiteCap`). `layout` gives the batch
+ * dimensions to reserve and each value's own shape (see `program-layout.ts`).
  */
-export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch, maxSites?: { readonly cap: number; readonly reference: number }): Promise<void> {
+export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch, maxSites?: { readonly cap: number; readonly reference: number }, layout: BatchLayout = PLAIN_LAYOUT): Promise<void> {
   const handlers: Handler[] = watch ? [{ process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') }] : [];
   if (maxSites) handlers.unshift(siteCapHandler(maxSites.cap, maxSites.reference));
-  const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: 0 } }, ...args);
-  const { trace, returnValue } = await (watch ? watch.run(go) : go());
+  let stringified: string | undefined;
+  const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: layout.nesting, onDrawString: (a) => (stringified ??= a) } }, ...args);
+  const { trace, returnValue } = await (watch ? watch.run(go) : go()).catch((err: unknown) => {
+    throw drawStringError(err, stringified);
+  });
   const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));
   if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
   const view = plainView(size);
-  const columns = new Unbatcher(view).columns(trace);
+  const columns = new Unbatcher(view, layout).columns(trace);
   await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng);
 }

@@ -60,6 +60,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
+import { type BatchLayout, layoutOf } from './program-layout.js';
 import { BatchedProgram, NotBatchableError, batchedDraws, batchedSiteCap, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
 import { openParticleAxis } from './reindex.js';
 import { openConditionWatch } from '../../backend/condition-watch.js';
@@ -500,12 +501,14 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   try {
     // one particle run on its own first (numbers): how many sites a run visits, which bounds the
-    // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end)
-    const maxSites = await referenceSites(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`));
+    // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end),
+    // and the batch dimensions to reserve for its plates and vector observations (program-layout.ts)
+    const ref = await referenceRun(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`));
+    const maxSites = ref.maxSites;
     // (under a ledger of its own: the probe's draws, densities and re-runs are freed before the run, not held through it)
-    await withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites), () => []);
+    const layout = await probeLayout(ref.layout, (l) => withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites, l), () => []));
     const fk: FeynmanKac<BatchedProgram<R>> = {
-      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites),
+      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites, layout),
       async step(state) {
         await state.advance(model, args);
         return { state, logPotential: state.increment ?? new Float64Array(n) };
@@ -531,13 +534,41 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   }
 }
 
-/** The site cap of a program's batched runs, from one prior particle run on its own (see `batchedSiteCap`). */
-async function referenceSites(model: Model<unknown[], unknown>, args: unknown[], rng: Rng): Promise<{ cap: number; reference: number }> {
-  const { trace } = await execute(model, { rng }, ...args);
+/**
+ * The site cap of a program's batched runs (see `batchedSiteCap`) and their
+ * layout (see `layoutOf`), from one prior particle run on its own.
+ */
+async function referenceRun(model: Model<unknown[], unknown>, args: unknown[], rng: Rng): Promise<{ maxSites: { cap: number; reference: number }; layout: BatchLayout }> {
+  const { trace, returnValue } = await execute(model, { rng }, ...args);
   let reference = 0;
   for (const s of trace) if (s.type === 'sample' || s.type === 'factor') reference++;
+  const layout = layoutOf(trace, returnValue);
   trace.disposeLogProbs();
-  return { cap: batchedSiteCap(reference), reference };
+  return { maxSites: { cap: batchedSiteCap(reference), reference }, layout };
+}
+
+/**
+ * The layout whose probe passes: `layout`, or, where its probe fails on
+ * shapes that do not broadcast, one more reserved dimension (a latent with a
+ * batch shape used as an event, e.g. `w ~ Normal(zeros([3]), 1)` times data
+ * `[10, 3]`: `[N, 3]` does not broadcast against `[10, 3]`, `[N, 1, 3]`
+ * does). The checks of the probe stand behind either; where both fail, the
+ * first failure is thrown.
+ */
+async function probeLayout(layout: BatchLayout, probe: (layout: BatchLayout) => Promise<void>): Promise<BatchLayout> {
+  try {
+    await probe(layout);
+    return layout;
+  } catch (err) {
+    if (err instanceof NotBatchableError || !/could not be broadcast/.test(String((err as Error)?.message))) throw err;
+    const wider = { ...layout, nesting: layout.nesting + 1 };
+    try {
+      await probe(wider);
+    } catch {
+      throw err;
+    }
+    return wider;
+  }
 }
 
 /** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
