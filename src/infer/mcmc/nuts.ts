@@ -250,11 +250,18 @@ function mergeChecks(
   return a1 > 0 && b1 > 0 && a2 > 0 && b2 > 0 && a3 > 0 && b3 > 0;
 }
 
-/** log(exp(a) + exp(b)) for weights that may be -Infinity. */
+/**
+ * log(exp(a) + exp(b)) for weights that may be -Infinity, as
+ * `m + log(exp(a - m) + exp(b - m))` with `m = max(a, b)`: the larger
+ * argument's term is exp(0) = 1 exactly, so it is not computed (the same
+ * number, one exp fewer), except where the maximum is not finite.
+ */
 function logAddExp(a: number, b: number): number {
   if (a === -Infinity) return b;
   if (b === -Infinity) return a;
-  const m = Math.max(a, b);
+  if (a >= b && a !== Infinity) return a + Math.log(1 + Math.exp(b - a));
+  if (b > a && b !== Infinity) return b + Math.log(Math.exp(a - b) + 1);
+  const m = Math.max(a, b); // an infinite maximum, or NaN
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 

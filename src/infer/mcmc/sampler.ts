@@ -406,6 +406,11 @@ class RunMonitor {
   }
 }
 
+/** `q[offset .. offset + x.length) = x` (a loop: `set` from a plain array cost more for rows of a few numbers). */
+function writeRow(q: Float64Array, offset: number, x: readonly number[]): void {
+  for (let i = 0; i < x.length; i++) q[offset + i] = x[i]!;
+}
+
 function isPromise<T>(x: T | Promise<T>): x is Promise<T> {
   return typeof (x as { then?: unknown } | null)?.then === 'function';
 }
@@ -426,7 +431,7 @@ async function runSequential(
     const chain = new ChainDriver(beforeTransition === undefined ? p.configs[c]! : { ...p.configs[c]!, beforeTransition });
     const active = [c];
     for (let at = chain.pending; at !== null; at = chain.pending) {
-      q.set(at);
+      writeRow(q, 0, at);
       const raw = target(q);
       const answer = checkLogDensityAndGradient(isPromise(raw) ? await raw : raw, p.dim);
       evals[c] += 1;
@@ -470,9 +475,9 @@ async function runBatched(
     if (fixed) {
       for (let c = 0; c < chains; c++) {
         const d = drivers[c]!;
-        q.set(d.pending ?? d.last, c * dim);
+        writeRow(q, c * dim, d.pending ?? d.last);
       }
-    } else for (let i = 0; i < active.length; i++) q.set(drivers[active[i]!]!.pending!, i * dim);
+    } else for (let i = 0; i < active.length; i++) writeRow(q, i * dim, drivers[active[i]!]!.pending!);
     const raw = target(q);
     const answer = checkBatchedLogDensityAndGradient(isPromise(raw) ? await raw : raw, rows, dim);
     monitor.account(active);
