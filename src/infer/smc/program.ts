@@ -503,7 +503,8 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     // one particle run on its own first (numbers): how many sites a run visits, which bounds the
     // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end),
     // and the batch dimensions to reserve for its plates and vector observations (program-layout.ts)
-    const ref = await referenceRun(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`));
+    // (its tensors, e.g. data converted for it, are freed before the run: a ledger of its own)
+    const ref = await withLedger(() => referenceRun(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`)), () => []);
     const maxSites = ref.maxSites;
     // (under a ledger of its own: the probe's draws, densities and re-runs are freed before the run, not held through it)
     const layout = await probeLayout(ref.layout, (l) => withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites, l), () => []));
