@@ -56,7 +56,7 @@ describe('Geweke tests through the model layer and the sampler driver', () => {
           massMatrix: 'identity' as const,
           seed: rng.split(),
         };
-        const r = method === 'nuts' ? await sampleNuts(target, { ...common, stepSize: 0.4 }) : await sampleHmc(target, { ...common, stepSize: 0.3, numSteps: 4 });
+        const r = method === 'nuts' ? await sampleNuts(target, { ...common, stepSize: 0.4 }) : await sampleHmc(target, { ...common, stepSize: 0.3, integrationTime: 1.25 }); // mean 4 steps, jittered over 1 .. 7 (the default)
         theta = r.samples[0]![0]!;
         sigma = Math.exp(r.samples[0]![1]!);
         y = drawY(theta, sigma, rng);
