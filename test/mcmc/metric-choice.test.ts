@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import { EuclideanMetric, type GradientCoroutine, type LogDensityAndGradient, type LogDensityTarget, NutsKernel, sampleNuts } from '../../src/infer/mcmc/index.js';
-import { chooseMetric, correlationCondition, noiseCondition, symmetricEigenvalues } from '../../src/infer/mcmc/metric-choice.js';
+import { chooseMetric, correlationCondition, correlationConditionBounds, noiseCondition, symmetricEigenvalues } from '../../src/infer/mcmc/metric-choice.js';
 import { describeMetricChoice } from '../../src/infer/mcmc/hmc-engine.js';
 import { gaussian, momentFailures } from './targets.js';
 
@@ -36,6 +36,46 @@ describe('metric choice: the rule', () => {
     expect(chooseMetric(equicorrelated(5, 0.95, [1, 1, 1, 1, 1]), 5, 200, { maxDenseDim: 4 }).kind).toBe('diag');
     // too few draws to tell correlation from noise
     expect(chooseMetric(equicorrelated(5, 0.95, [1, 1, 1, 1, 1]), 5, 8).kind).toBe('diag');
+  });
+});
+
+describe('metric choice: bounds that decide without eigenvalues', () => {
+  it('bracket the condition number, and the decision is the eigenvalue rule\'s on random covariances of every strength', () => {
+    const rng = new Rng('metric-bounds');
+    let byBound = 0;
+    let byEigen = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const d = 2 + Math.floor(rng.uniform() * 9);
+      const n = 4 * d + Math.floor(rng.uniform() * 400);
+      // covariance of n draws of x = A z: A near the identity plus a random part of random strength
+      const strength = rng.uniform() ** 2 * 1.5;
+      const a = Float64Array.from({ length: d * d }, (_, k) => (k % (d + 1) === 0 ? 1 : 0) + strength * (rng.uniform() - 0.5));
+      const cov = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) cov[i * d + j] += a[i * d + k]! * a[j * d + k]! * (1 + (i === j ? rng.uniform() : 0));
+      const exact = correlationCondition(cov, d);
+      const corr = Float64Array.from(cov, (c, k) => c / Math.sqrt(cov[Math.floor(k / d) * (d + 1)]! * cov[(k % d) * (d + 1)]!));
+      const { lower, upper } = correlationConditionBounds(corr, d);
+      expect(lower).toBeLessThanOrEqual(exact * (1 + 1e-9));
+      expect(upper).toBeGreaterThanOrEqual(exact * (1 - 1e-9));
+      const threshold = 2 * noiseCondition(d, n / 2);
+      const decision = chooseMetric(cov, d, n);
+      expect(decision.kind, `d ${d} n ${n} cond ${exact} threshold ${threshold}`).toBe(exact > threshold ? 'dense' : 'diag');
+      if (decision.bound === 'upper') expect(decision.conditionNumber).toBeGreaterThanOrEqual(exact * (1 - 1e-9));
+      if (decision.bound === 'lower') expect(decision.conditionNumber).toBeLessThanOrEqual(exact * (1 + 1e-9));
+      if (decision.bound) byBound++;
+      else {
+        byEigen++;
+        expect(decision.conditionNumber).toBeCloseTo(exact, 9);
+      }
+    }
+    // both paths are exercised
+    expect(byBound).toBeGreaterThan(30);
+    expect(byEigen).toBeGreaterThan(30);
+    // the reported bound says so
+    const r = chooseMetric(equicorrelated(5, 0.01, [1, 2, 3, 4, 5]), 5, 400);
+    expect(r).toMatchObject({ kind: 'diag', bound: 'upper' });
+    expect(describeMetricChoice(['diag'], [r])).toMatch(/^diag \(auto: condition number of the warmup correlation or a bound on it that decided 1\.08-1\.08 against threshold/);
+    expect(chooseMetric(equicorrelated(5, 0.99, [1, 2, 3, 4, 5]), 5, 400)).toMatchObject({ kind: 'dense', bound: 'lower' });
   });
 });
 

@@ -28,6 +28,7 @@ import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { IdentityBijector } from '../../transforms/elementwise.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
@@ -178,15 +179,26 @@ async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, la
 export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>): Map<string, DrawColumn> {
   const n = result.draws;
   const total = result.chains * n;
+  const dim = layout.dim;
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
+    // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one plain copy loop
     const rows = new Float32Array(total * s.size);
     for (let c = 0; c < result.chains; c++) {
       const flat = result.samples[c]!;
-      for (let i = 0; i < n; i++) rows.set(flat.subarray(i * layout.dim + s.offset, i * layout.dim + s.offset + s.size), (c * n + i) * s.size);
+      for (let i = 0; i < n; i++) {
+        const from = i * dim + s.offset;
+        const to = (c * n + i) * s.size;
+        for (let k = 0; k < s.size; k++) rows[to + k] = flat[from + k]!;
+      }
     }
-    // float32 on tfjs, as every other tfjs-side value; read outside tidy (a typed array returned from tf.tidy is walked element by element)
+    if (s.bijector instanceof IdentityBijector) {
+      // the identity needs no tfjs run: the same float32 values
+      out.set(s.address, { shape: [...s.shape], data: Float64Array.from(rows) });
+      continue;
+    }
+    // read outside tidy (a typed array returned from tf.tidy is walked element by element)
     const constrained = tf.tidy(() => s.bijector.forward(tf.tensor(rows, [total, ...s.unconstrainedShape])) as tf.Tensor);
     const data = Float64Array.from(constrained.dataSync());
     constrained.dispose();

@@ -74,6 +74,13 @@ export interface MetricDecision {
   readonly conditionNumber: number;
   /** For a low-rank decision: the directions the fitted metric corrects. */
   readonly rank?: number;
+  /**
+   * Set where `conditionNumber` is a bound that already decided, so no
+   * eigenvalues were computed: `'upper'` (from the entries' spread, below
+   * the threshold: diag) or `'lower'` (a 2 x 2 principal submatrix's, above
+   * it: dense); see `correlationConditionBounds`.
+   */
+  readonly bound?: 'upper' | 'lower';
   /** The threshold it was compared with (factor times the noise level). */
   readonly threshold: number;
   /** Warmup draws the estimate was made from. */
@@ -91,8 +98,8 @@ export function noiseCondition(d: number, n: number): number {
   return ((1 + r) / (1 - r)) ** 2;
 }
 
-/** The condition number of the correlation matrix of a covariance (row-major d x d). */
-export function correlationCondition(cov: Float64Array, d: number): number {
+/** The correlation matrix of a covariance (row-major d x d); a zero variance gives a unit row and column. */
+function correlationOf(cov: Float64Array, d: number): Float64Array {
   const corr = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < d; j++) {
@@ -100,6 +107,11 @@ export function correlationCondition(cov: Float64Array, d: number): number {
       corr[i * d + j] = s > 0 ? cov[i * d + j]! / s : i === j ? 1 : 0;
     }
   }
+  return corr;
+}
+
+/** The condition number of a correlation matrix (row-major d x d) from its eigenvalues; Infinity when singular. */
+function conditionOfCorrelation(corr: Float64Array, d: number): number {
   const ev = symmetricEigenvalues(corr, d);
   let lo = Infinity;
   let hi = -Infinity;
@@ -110,15 +122,83 @@ export function correlationCondition(cov: Float64Array, d: number): number {
   return lo > 0 ? hi / lo : Infinity;
 }
 
+/** The condition number of the correlation matrix of a covariance (row-major d x d). */
+export function correlationCondition(cov: Float64Array, d: number): number {
+  return conditionOfCorrelation(correlationOf(cov, d), d);
+}
+
+/**
+ * Bounds on a correlation matrix's condition number from its entries alone,
+ * O(d^2). Upper: every eigenvalue lies within r of 1 (the mean eigenvalue,
+ * as the diagonal is 1), with r the smaller of Gershgorin's radius
+ * max_i sum_{j != i} |c_ij| and Wolkowicz and Styan's s sqrt(d - 1),
+ * s^2 = sum_{i != j} c_ij^2 / d (the eigenvalues' variance), so
+ * cond <= (1 + r) / (1 - r) where r < 1. Lower: the eigenvalues of any
+ * 2 x 2 principal submatrix, 1 +- |c_ij|, lie between the extreme ones
+ * (Cauchy interlacing), so cond >= (1 + rho) / (1 - rho), rho = max |c_ij|.
+ */
+export function correlationConditionBounds(corr: Float64Array, d: number): { lower: number; upper: number; largest: number } {
+  let radius = 0;
+  let rho = 0;
+  let squares = 0;
+  for (let i = 0; i < d; i++) {
+    let r = 0;
+    for (let j = 0; j < d; j++) {
+      if (j === i) continue;
+      const a = Math.abs(corr[i * d + j]!);
+      r += a;
+      squares += a * a;
+      if (a > rho) rho = a;
+    }
+    if (r > radius) radius = r;
+  }
+  const spread = Math.min(radius, Math.sqrt(((d - 1) * squares) / d));
+  return { lower: rho < 1 ? (1 + rho) / (1 - rho) : Infinity, upper: spread < 1 ? (1 + spread) / (1 - spread) : Infinity, largest: Math.min(d, 1 + spread) };
+}
+
+/** Whether `corr - mu I` (row-major d x d) is positive definite: its Cholesky factorisation (into `work`) goes through. */
+function definiteAbove(corr: Float64Array, d: number, mu: number, work: Float64Array): boolean {
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = corr[i * d + j]! - (i === j ? mu : 0);
+      for (let k = 0; k < j; k++) sum -= work[i * d + k]! * work[j * d + k]!;
+      if (i === j) {
+        if (!(sum > 0)) return false;
+        work[i * d + i] = Math.sqrt(sum);
+      } else work[i * d + j] = sum / work[j * d + j]!;
+    }
+  }
+  return true;
+}
+
 /**
  * Dense or diagonal, from the sample covariance `cov` (row-major d x d) of
- * `n` warmup draws; see the module notes for the rule.
+ * `n` warmup draws; see the module notes for the rule. Where the
+ * correlation's bounds ({@link correlationConditionBounds}) already fall on
+ * one side of the threshold, or a Cholesky factorisation certifies that the
+ * smallest eigenvalue is above the largest one's bound over the threshold,
+ * the decision is the same without the Jacobi eigenvalues (the early
+ * windows' thresholds are large), and `bound` says the number reported is a
+ * bound.
  */
 export function chooseMetric(cov: Float64Array, d: number, n: number, options: MetricChoiceOptions = {}): MetricDecision {
   const { maxDenseDim = 100, factor = 2 } = options;
   const threshold = factor * noiseCondition(d, n / 2);
   if (d < 2 || d > maxDenseDim || !Number.isFinite(threshold)) return { kind: 'diag', conditionNumber: NaN, threshold, draws: n };
-  const conditionNumber = correlationCondition(cov, d);
+  const corr = correlationOf(cov, d);
+  const { lower, upper, largest } = correlationConditionBounds(corr, d);
+  if (upper <= threshold) return { kind: 'diag', conditionNumber: upper, threshold, draws: n, bound: 'upper' };
+  if (lower > threshold) return { kind: 'dense', conditionNumber: lower, threshold, draws: n, bound: 'lower' };
+  // a certificate: the smallest eigenvalue above mu = largest / threshold (corr - mu I positive definite) puts the
+  // condition number below the threshold; raising mu while it holds tightens the bound reported (to 25%, as far as
+  // the bound on the largest eigenvalue allows)
+  const work = new Float64Array(d * d);
+  let mu = largest / threshold;
+  if (definiteAbove(corr, d, mu, work)) {
+    for (let k = 0; k < 12 && definiteAbove(corr, d, 1.25 * mu, work); k++) mu *= 1.25;
+    return { kind: 'diag', conditionNumber: largest / mu, threshold, draws: n, bound: 'upper' };
+  }
+  const conditionNumber = conditionOfCorrelation(corr, d);
   return { kind: conditionNumber > threshold ? 'dense' : 'diag', conditionNumber, threshold, draws: n };
 }
 
@@ -153,5 +233,7 @@ export function describeMetricChoice(kinds: readonly MetricKind[], decisions: re
   }
   const conds = made.map((x) => x.conditionNumber).filter((c) => !Number.isNaN(c));
   if (conds.length === 0) return `${head} (auto: dimension above the dense cap)`;
-  return `${head} (auto: condition number of the warmup correlation ${range(conds, fmt)} ${evidence})`;
+  // (a bound where it already decided: one from the entries' spread above a diag decision, a 2 x 2 submatrix's below a dense one)
+  const bounded = made.some((x) => x.bound !== undefined) ? ' or a bound on it that decided' : '';
+  return `${head} (auto: condition number of the warmup correlation${bounded} ${range(conds, fmt)} ${evidence})`;
 }
