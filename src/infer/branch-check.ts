@@ -113,13 +113,15 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
   // a ledger frees what the runs make; where there is none (browsers) an engine scope held across the runs does
   const freeing = (await ledgersRecord()) ? withLedger : tidyAsync;
   for (let k = 0; k < points; k++) {
+    // the model's own stream (a plate's random subsample, `ctx.rng`) starts alike in both runs; the prior draws come from `rng`
+    const own = `numbers-versus-tensors:${String(options.seed ?? 0)}:${k}`;
     const found = await freeing(async (): Promise<BranchDisagreement | 'agree' | 'skipped' | 'no scalars'> => {
       // the run on numbers draws the point from the prior as it goes, its scalars rounded to float32 (as the
       // tensor run will hold them); a draw from an improper prior is an initial point, as the engines' layout probes draw
       let onNumbers: Map<string, number>;
       let drawn: Trace;
       try {
-        drawn = await withImproperDraws(async () => (await execute(m, { rng, handlers: [drawRounded(rng)] }, ...args)).trace);
+        drawn = await withImproperDraws(async () => (await execute(m, { rng: rngFrom(own), handlers: [drawRounded(rng)] }, ...args)).trace);
         onNumbers = siteScores(drawn);
       } catch {
         return 'skipped'; // a prior draw the model refuses: try another
@@ -141,7 +143,7 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
       };
       let onTensors: Map<string, number>;
       try {
-        onTensors = siteScores((await execute(m, { rng, handlers: [givenValues(asTensors)] }, ...args)).trace);
+        onTensors = siteScores((await execute(m, { rng: rngFrom(own), handlers: [givenValues(asTensors)] }, ...args)).trace);
       } catch {
         return 'skipped'; // the tensor run fails (e.g. the model needs numbers): nothing to compare here
       }
