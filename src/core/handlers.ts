@@ -68,33 +68,78 @@ export function substituteHandler(values: Record<string, ValueLike> | ((msg: Mes
 
 /**
  * Condition sample sites on data: each listed site becomes observed with the
- * given value. Every listed address must be a site of each run (a typo such
- * as `{ yy: data }` for site `y` is an error naming it, not data silently
- * left out; so is a run of a model whose observed sites vary with its
- * choices and that did not reach a listed site: write such data with
- * `observe` inside the model).
+ * given value. A run that does not reach a listed site (a site on a branch
+ * this run did not take) is simply not conditioned there, as in Pyro. But
+ * an address that no run of an `infer` call reached is an error naming it
+ * (a typo such as `{ yy: data }` for site `y`, or a dead site), not data
+ * silently left out: see {@link assertConditionsVisited}.
  */
 export function condition<A extends unknown[], R>(m: Model<A, R>, data: Record<string, ValueLike>): Model<A, R> {
   return m.withHandler(conditionHandler(data));
 }
+/** What a condition handler saw of the runs of its model (see {@link assertConditionsVisited}). */
+interface ConditionVisits {
+  /** The data given, by address. */
+  readonly data: Record<string, ValueLike>;
+  /** Bumped by each {@link conditionCheckpoint}: a visit is stamped with the epoch it happened in. */
+  epoch: number;
+  /** Per conditioned address, the epoch of the last run that reached a site there. */
+  readonly lastVisit: Map<string, number>;
+  /** The sites of the last run that returned, for the message. */
+  lastSites: ReadonlySet<string> | undefined;
+}
+
+const conditionVisits = new WeakMap<Handler, ConditionVisits>();
+
 /** The handler behind {@link condition}. */
 export function conditionHandler(data: Record<string, ValueLike>): Handler {
-  return {
+  const visits: ConditionVisits = { data, epoch: 0, lastVisit: new Map(), lastSites: undefined };
+  const handler: Handler = {
     process(msg) {
       const v = data[msg.address];
       if (v === undefined) return;
       if (msg.type !== 'sample') throw new ModelError(msg.address, `condition was given data for this address, but it is a ${msg.type} site, not a sample site: its value is not drawn, so data cannot condition it (observe the sample sites it is computed from)`);
+      visits.lastVisit.set(msg.address, visits.epoch);
       msg.value = toValue(v, `condition "${msg.address}"`);
       (msg as { observed: boolean }).observed = true;
     },
     finish(addresses) {
-      for (const address of Object.keys(data)) {
-        if (data[address] !== undefined && !addresses.has(address)) {
-          throw new ModelError(address, `condition was given data for this address, but this run of the model has no site there (its sites: ${[...addresses].join(', ')}); a typo, or a site on a branch this run did not take?`);
-        }
-      }
+      visits.lastSites = addresses;
     },
   };
+  conditionVisits.set(handler, visits);
+  return handler;
+}
+
+/** A point in the runs of a model, taken before an inference (see {@link assertConditionsVisited}). */
+export type ConditionCheckpoint = ReadonlyMap<Handler, number>;
+
+/** Mark the runs of `m` from now on: its condition handlers start a new epoch of visits. */
+export function conditionCheckpoint(m: { readonly handlers: readonly Handler[] }): ConditionCheckpoint {
+  const out = new Map<Handler, number>();
+  for (const h of m.handlers) {
+    const v = conditionVisits.get(h);
+    if (v) out.set(h, ++v.epoch);
+  }
+  return out;
+}
+
+/**
+ * Throws a `ModelError` naming a conditioned address that no run of the model
+ * since `checkpoint` (see {@link conditionCheckpoint}) reached (a typo, or a site on a branch no run took): its data
+ * conditioned nothing. Addresses that some runs reached and others skipped
+ * are fine. `infer` calls it when an engine returns.
+ */
+export function assertConditionsVisited(checkpoint: ConditionCheckpoint): void {
+  for (const [h, epoch] of checkpoint) {
+    const v = conditionVisits.get(h)!;
+    for (const address of Object.keys(v.data)) {
+      if (v.data[address] === undefined || (v.lastVisit.get(address) ?? -1) >= epoch) continue;
+      const sites = v.lastSites ? [...v.lastSites] : [];
+      const listed = sites.length > 20 ? `${sites.slice(0, 20).join(', ')}, ... (${sites.length} in all)` : sites.join(', ');
+      throw new ModelError(address, `condition was given data for this address, but no run of the model reached a site there (the sites of its last run: ${listed}); a typo, or a site on a branch no run took?`);
+    }
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
  * @module
  */
 import { checkOptions } from '../core/options.js';
+import { assertConditionsVisited, conditionCheckpoint } from '../core/handlers.js';
 import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
@@ -103,7 +104,15 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     });
   }
   try {
+    const visits = conditionCheckpoint(modelObj);
     const post = await (engine as unknown as Engine<O>).run(modelObj, options, args);
+    // data given by condition() that no run reached conditioned nothing: a typo, or a dead site
+    try {
+      assertConditionsVisited(visits);
+    } catch (err) {
+      post.dispose();
+      throw err;
+    }
     // MCMC output that its own diagnostics disown says so, as Stan does (R-hat, ESS, divergences, tree depth)
     if (MCMC_METHODS.has(engine.name)) {
       const warnings = mcmcWarnings(post as unknown as Posterior<never, unknown>);
