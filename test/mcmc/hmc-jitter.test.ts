@@ -11,8 +11,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { Rng } from '../../src/core/rng.js';
-import { infer } from '../../src/index.js';
+import { Bernoulli, Normal, infer, model } from '../../src/index.js';
+import type { HMCDiagnostics } from '../../src/infer/mcmc/hmc-engine.js';
 import { HmcKernel } from '../../src/infer/mcmc/index.js';
+import { BRANCHING_DATA, branching } from '../fixtures/worker-model.js';
 import { JITTER_CASES, mixingOf } from './hmc-jitter-cases.js';
 
 beforeAll(async () => {
@@ -76,6 +78,39 @@ describe('the step count of a jittered transition', () => {
     }
     const c = JITTER_CASES[0]!;
     await expect(infer(c.model, { method: 'hmc', jitter: 2, chains: 1, warmup: 10, samples: 10 }, ...(c.args() as never[]))).rejects.toThrow(/jitter must be a number in \[0, 1\].*got 2/);
+  });
+});
+
+/** z ~ Bernoulli(0.3), x ~ N(2z, 1), y ~ N(x, 1): a discrete and a continuous site, for hmc-gibbs. */
+const mixed = model(async ({ sample, observe }) => {
+  const z = (await sample('z', Bernoulli(0.3))) as number;
+  const x = await sample('x', Normal(2 * z, 1));
+  await observe('y', Normal(x, 1), 1.5);
+});
+
+describe('the jitter option reaches the kernel on every path', () => {
+  const run = { method: 'hmc', chains: 2, warmup: 5, samples: 20, seed: 3, numSteps: 4 } as const;
+  /** The leapfrog counts of the kept draws, chain after chain. */
+  const steps = (p: { diagnostics: unknown }): number[] => (p.diagnostics as HMCDiagnostics).stats.flatMap((s) => [...s.nLeapfrog]);
+  /** Whether counts spread over 1 .. 7 (at least 3 distinct values, none outside). */
+  const spread = (n: number[]): boolean => new Set(n).size > 2 && Math.min(...n) >= 1 && Math.max(...n) <= 7;
+  const kidiq = JITTER_CASES[0]!;
+  const paths: [string, (extra: { jitter?: number }) => Promise<{ diagnostics: unknown }>][] = [
+    ['vectorised chains', (extra) => infer(kidiq.model, { ...run, ...extra }, ...(kidiq.args() as never[]))],
+    ['hmc-gibbs', (extra) => infer(mixed, { ...run, ...extra, method: 'hmc-gibbs', kernel: 'hmc' })],
+  ];
+  for (const [name, infer1] of paths) {
+    it(`${name}: numSteps 4 with jitter 1 takes 1 to 7 steps; numSteps 4 alone takes 4`, async () => {
+      expect(spread(steps(await infer1({ jitter: 1 })))).toBe(true);
+      expect(new Set(steps(await infer1({})))).toEqual(new Set([4]));
+    });
+  }
+
+  it('sequential chains and worker threads: the same spread counts, draw for draw', async () => {
+    const sequential = await infer(branching, { ...run, jitter: 1, vectorize: false }, BRANCHING_DATA);
+    const workers = await infer(branching, { ...run, jitter: 1, workers: { module: new URL('../fixtures/worker-model.ts', import.meta.url), exportName: 'branching', threads: 1 } }, BRANCHING_DATA);
+    expect(spread(steps(sequential))).toBe(true);
+    expect(steps(workers)).toEqual(steps(sequential));
   });
 });
 
