@@ -50,3 +50,24 @@ export function checkOptions(who: string, options: unknown, allowed: Iterable<st
   // carried would give the same run
   if (typeof seed === 'number' && !Number.isFinite(seed)) throw new TycheError(`${who}: seed must be a finite number or a string, got ${seed}`);
 }
+
+/**
+ * Checks the count and length options of an entry point that are set
+ * (`particles`, `steps`, `maxTokens`, ...), so that every entry point words
+ * the same mistake the same way: a value that is not a number is a
+ * `TypeError` (`smcSteer: particles must be a number, got string "4"`), a
+ * number that is not an integer at least its minimum a `RangeError`
+ * (`fkSteering: steps must be a positive integer, got -1`).
+ *
+ * @param who - the entry point, first in the message
+ * @param options - the options object as the caller gave it
+ * @param mins - each option to check and its least allowed value
+ */
+export function checkIntegerOptions(who: string, options: object, mins: Readonly<Record<string, number>>): void {
+  for (const [name, min] of Object.entries(mins)) {
+    const v = (options as Record<string, unknown>)[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'number') throw new TypeError(`${who}: ${name} must be a number, got ${typeof v === 'string' ? `string ${JSON.stringify(v)}` : v === null ? 'null' : typeof v}`);
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${who}: ${name} must be ${min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`}, got ${v}`);
+  }
+}

@@ -24,6 +24,15 @@
  *    CPU at 5e6 draws; now a linear selection of the tail, 0.19 s) and the
  *    location check read every draw in one synchronous pass; it now yields
  *    and stops with the signal's reason, and the draws are freed.
+ * 5. The steering entry points worded a bad count or length in six ways and
+ *    two classes for the same mistake: 'Error: SMC: particles ...' (the
+ *    particle core's, not the entry point's name), 'Error: steering:
+ *    maxTokens ...', 'Error: step search: maxSteps ...', 'RangeError:
+ *    timeGrid: steps ...', 'RangeError: sample(ddpm): particles ...', and a
+ *    string '4' read "got 4". Each entry point now checks its counts first
+ *    (core/options.ts `checkIntegerOptions`): RangeError
+ *    '<entry>: <option> must be a positive integer, got <value>', TypeError
+ *    '<entry>: <option> must be a number, got string "4"'.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +205,65 @@ describe('3. condition() on a site some branches skip: those runs are simply not
       }, { name: 'dead' });
       const deadErr = await errOf(condition(dead, { a: 0 }), o);
       if (!want('a').test(deadErr)) problems.push(`${name} dead site: ${deadErr}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('5. steering entry points: the same mistake in a count or length gives the same class and wording', () => {
+  /** Each entry point's integer options and their least values (those the entry point checks itself). */
+  const COUNTS: Record<string, Record<string, number>> = {
+    smcSteer: { particles: 1, maxTokens: 0 },
+    smcSteerK: { k: 1, particles: 1, maxTokens: 0 },
+    conditionalSteer: { particles: 1, maxTokens: 0 },
+    bestOfN: { particles: 1, maxTokens: 0 },
+    locallyConstrainedDecode: { particles: 1, maxTokens: 0 },
+    steeringBounds: { particles: 1, maxTokens: 0 },
+    learnTwistCTL: { iterations: 1, particles: 1, maxTokens: 0 },
+    runStepPrograms: { particles: 1, maxSteps: 1 },
+    generate: { maxTokens: 0 },
+    bestOfNSteps: { budget: 1, maxSteps: 1, maxTokens: 0 },
+    selfConsistencySteps: { budget: 1, maxSteps: 1, maxTokens: 0 },
+    beamSearchSteps: { budget: 1, beamWidth: 1, maxSteps: 1, maxTokens: 0 },
+    particleFilterSteps: { particles: 1, maxSteps: 1, maxTokens: 0 },
+    particleGibbsSteps: { iterations: 1, particles: 1, maxSteps: 1, maxTokens: 0 },
+    sampleDiffusion: { particles: 1, steps: 1 },
+    fkSteering: { particles: 1, steps: 1, interval: 1, x0Samples: 1 },
+    fkCorrector: { particles: 1, steps: 1 },
+    twistedDiffusion: { particles: 1, steps: 1 },
+    diffusionBestOfN: { n: 1, batch: 1, steps: 1 },
+    zeroOrderSearch: { rounds: 1, neighbours: 1, steps: 1 },
+    diffusionTreeSampling: { batch: 1, samples: 1, steps: 1 },
+    pathSearch: { width: 1, branches: 1, forward: 0, backward: 1, start: 0, steps: 1 },
+    rolloverBudgetForcing: { steps: 1 },
+    steerAtBudget: { steps: 1, samples: 1 },
+  };
+  const errOf = async (f: () => Promise<unknown>): Promise<string> => {
+    try {
+      await f();
+      return 'no error';
+    } catch (err) {
+      return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+    }
+  };
+
+  it('below its minimum, not an integer, or not a number: one class and one wording per mistake, naming the entry point and option', async () => {
+    const problems: string[] = [];
+    expect(STEER_OPTION_ENTRIES.map(([n]) => n).sort()).toEqual(Object.keys(COUNTS).sort());
+    for (const [name, run] of STEER_OPTION_ENTRIES) {
+      for (const [opt, min] of Object.entries(COUNTS[name]!)) {
+        const words = min === 1 ? 'a positive integer' : 'a non-negative integer';
+        const want: [unknown, string][] = [
+          [min - 1, `RangeError: ${name}: ${opt} must be ${words}, got ${min - 1}`],
+          [2.5, `RangeError: ${name}: ${opt} must be ${words}, got 2.5`],
+          [NaN, `RangeError: ${name}: ${opt} must be ${words}, got NaN`],
+          ['4', `TypeError: ${name}: ${opt} must be a number, got string "4"`],
+        ];
+        for (const [v, msg] of want) {
+          const got = await errOf(() => run({ [opt]: v }));
+          if (got !== msg) problems.push(`${name} ${opt}=${String(v)}: ${got}`);
+        }
+      }
     }
     expect(problems).toEqual([]);
   });

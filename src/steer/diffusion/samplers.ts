@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { Pacer } from '../../infer/pace.js';
@@ -388,6 +388,7 @@ const SAMPLE_DIFFUSION_OPTIONS = optionNames<DiffusionSampleOptions>({ sampler: 
 /** Run a sampler from noise to data. */
 export async function sampleDiffusion(model: DiffusionModel, options: DiffusionSampleOptions = {}): Promise<DiffusionSampleResult> {
   checkOptions('sampleDiffusion', options, SAMPLE_DIFFUSION_OPTIONS);
+  checkIntegerOptions('sampleDiffusion', options, { particles: 1, steps: 1 });
   const sampler = options.sampler ?? ddpm();
   // yields to the event loop every few ms (a step on the cpu backend never does) and rejects with the signal's reason
   const pace = new Pacer(options.signal);

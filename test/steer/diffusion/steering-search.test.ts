@@ -218,7 +218,7 @@ describe('search over paths and steerAtBudget', () => {
     expect(r[0]).toBeCloseTo(res.reward, 4);
     res.x.dispose();
     await expect(St.pathSearch(MODEL, { reward, forward: 3, backward: 3 })).rejects.toThrow(/backward \(3\) must exceed forward \(3\)/);
-    await expect(St.pathSearch(MODEL, { reward, width: 0 })).rejects.toThrow(/width must be an integer >= 1, got 0/);
+    await expect(St.pathSearch(MODEL, { reward, width: 0 })).rejects.toThrow(/pathSearch: width must be a positive integer, got 0/);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -285,6 +285,7 @@ const FK_CORRECTOR_OPTIONS = optionNames<CorrectorRunOptions>({ onStep: true, te
  */
 export async function fkCorrector(options: CorrectorRunOptions): Promise<CorrectorResult> {
   checkOptions('fkCorrector', options, FK_CORRECTOR_OPTIONS);
+  checkIntegerOptions('fkCorrector', options, { particles: 1, steps: 1 });
   const counters = { evaluations: 0 };
   const fk = correctorModel(options, counters);
   const res = await runSMC(fk, {

@@ -44,7 +44,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -287,6 +287,7 @@ const DIFFUSION_TREE_SAMPLING_OPTIONS = optionNames<DtsOptions>({ reward: true, 
  */
 export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
   checkOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS);
+  checkIntegerOptions('diffusionTreeSampling', options, { batch: 1, samples: 1, steps: 1 });
   const { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
   const S = times.length - 1;
   const dim = model.eventShape.reduce((a, b) => a * b, 1);

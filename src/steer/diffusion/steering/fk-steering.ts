@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import type { Rng } from '../../../core/rng.js';
@@ -285,6 +285,7 @@ const FK_STEERING_OPTIONS = optionNames<FkRunOptions>({ onStep: true, reward: tr
  */
 export async function fkSteering(model: DiffusionModel, options: FkRunOptions): Promise<FkSteeringResult> {
   checkOptions('fkSteering', options, FK_STEERING_OPTIONS);
+  checkIntegerOptions('fkSteering', options, { particles: 1, steps: 1, interval: 1, x0Samples: 1 });
   const counters: FkCounters = { evaluations: 0, rewardCalls: 0 };
   const fk = fkSteeringModel(model, options, counters);
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);

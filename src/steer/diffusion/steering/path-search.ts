@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { rngFrom } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -65,6 +65,7 @@ const PATH_SEARCH_OPTIONS = optionNames<PathSearchOptions>({ width: true, branch
 /** Run the search over paths and return the best final sample. */
 export async function pathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
   checkOptions('pathSearch', options, PATH_SEARCH_OPTIONS);
+  checkIntegerOptions('pathSearch', options, { width: 1, branches: 1, forward: 0, backward: 1, start: 0, steps: 1 });
   const who = `pathSearch(model "${model.name}")`;
   const width = options.width ?? 4;
   const branches = options.branches ?? 4;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -59,6 +59,7 @@ const ROLLOVER_BUDGET_FORCING_OPTIONS = optionNames<RolloverOptions>({ reward: t
 /** Run rollover budget forcing on one trajectory. */
 export async function rolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
   checkOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS);
+  checkIntegerOptions('rolloverBudgetForcing', options, { steps: 1 });
   const who = `rolloverBudgetForcing(model "${model.name}")`;
   const sampler = options.sampler ?? ddpm();
   if (!sampler.stochastic) throw new Error(`${who}: the sampler ${sampler.name} is deterministic; children need a stochastic step (use flowSde() for a flow)`);

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -143,6 +143,7 @@ const DIFFUSION_BEST_OF_N_OPTIONS = optionNames<SearchOptions & { n: number; bat
 /** Best-of-N: `n` independent samples in batches of `batch`, keep the one with the highest reward. */
 export async function diffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
   checkOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS);
+  checkIntegerOptions('diffusionBestOfN', options, { n: 1, batch: 1, steps: 1 });
   const who = `diffusionBestOfN(model "${model.name}")`;
   if (!Number.isInteger(options.n) || options.n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${options.n}`);
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
@@ -210,6 +211,7 @@ const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: 
  */
 export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   checkOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS);
+  checkIntegerOptions('zeroOrderSearch', options, { rounds: 1, neighbours: 1, steps: 1 });
   const who = `zeroOrderSearch(model "${model.name}")`;
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError(`${who}: rounds must be a positive integer, got ${options.rounds}`);
   if (!Number.isInteger(options.neighbours) || options.neighbours < 1) throw new RangeError(`${who}: neighbours must be a positive integer, got ${options.neighbours}`);

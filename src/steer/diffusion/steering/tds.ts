@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -177,6 +177,7 @@ const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, lik
 /** Run the twisted diffusion sampler. */
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
   checkOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS);
+  checkIntegerOptions('twistedDiffusion', options, { particles: 1, steps: 1 });
   const counters = { evaluations: 0 };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(tdsModel(model, options, counters), {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import { LocallyOptimalSampler } from '../samplers/locally-optimal.js';
 import { DirectSampler } from '../samplers/direct.js';
 import type { TokenContext, TokenSampler, WeightedToken } from '../samplers/types.js';
@@ -43,6 +43,7 @@ const LOCALLY_CONSTRAINED_DECODE_OPTIONS = optionNames<BaselineOptions>({ seed: 
  */
 export async function locallyConstrainedDecode(options: BaselineOptions): Promise<SteeringResult> {
   checkOptions('locallyConstrainedDecode', options, LOCALLY_CONSTRAINED_DECODE_OPTIONS);
+  checkIntegerOptions('locallyConstrainedDecode', options, { particles: 1, maxTokens: 0 });
   const res = await smcSteer({ ...options, sampler: new UnweightedSampler(new LocallyOptimalSampler()), essThreshold: 0 });
   return new SteeringResult(res.particles, NaN, res.smc, res.lmStats, res.tokens, res.emptyReason);
 }
@@ -57,5 +58,6 @@ const BEST_OF_N_OPTIONS = optionNames<BaselineOptions>({ seed: true, rng: true, 
  */
 export function bestOfN(options: BaselineOptions): Promise<SteeringResult> {
   checkOptions('bestOfN', options, BEST_OF_N_OPTIONS);
+  checkIntegerOptions('bestOfN', options, { particles: 1, maxTokens: 0 });
   return smcSteer({ ...options, sampler: new DirectSampler(), essThreshold: 0 });
 }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { conditionalSteer, smcSteer, type SteerOptions } from './steer.js';
 
@@ -59,6 +59,7 @@ const STEERING_BOUNDS_OPTIONS = optionNames<BoundsOptions>({ runs: true, referen
  */
 export async function steeringBounds(options: BoundsOptions): Promise<SteeringBounds> {
   checkOptions('steeringBounds', options, STEERING_BOUNDS_OPTIONS);
+  checkIntegerOptions('steeringBounds', options, { particles: 1, maxTokens: 0 });
   const { runs = 32, reference, seed, ...steer } = options;
   if (!(Number.isInteger(runs) && runs >= 2)) throw new Error(`steeringBounds: runs must be an integer >= 2, got ${runs}`);
   const rng = rngFrom(seed ?? 'steering-bounds');

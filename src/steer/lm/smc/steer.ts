@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
@@ -158,6 +158,7 @@ const SMC_STEER_OPTIONS = optionNames<SteerOptions>({ particles: true, onEmpty: 
  */
 export async function smcSteer(options: SteerOptions): Promise<SteeringResult> {
   checkOptions('smcSteer', options, SMC_STEER_OPTIONS);
+  checkIntegerOptions('smcSteer', options, { particles: 1, maxTokens: 0 });
   const { particles, resampling, essThreshold, seed, rng, signal, onStep, temper, ancestorSampler, onEmpty, ...model } = options;
   const fk = new TokenFeynmanKac(model);
   return runTokenModel(fk, { particles, resampling, essThreshold, seed, rng, signal, onStep, temper, ancestorSampler }, onEmpty);
@@ -174,5 +175,6 @@ const CONDITIONAL_STEER_OPTIONS = optionNames<Omit<SteerOptions, 'ancestorSample
  */
 export async function conditionalSteer(options: Omit<SteerOptions, 'ancestorSampler' | 'essThreshold' | 'temper'> & { readonly reference: readonly number[] }): Promise<SteeringResult> {
   checkOptions('conditionalSteer', options, CONDITIONAL_STEER_OPTIONS);
+  checkIntegerOptions('conditionalSteer', options, { particles: 1, maxTokens: 0 });
   return smcSteer({ ...options, essThreshold: 1, ancestorSampler: conditionalAncestors<TokenParticle[]>() });
 }
