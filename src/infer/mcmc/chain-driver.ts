@@ -60,25 +60,34 @@ export class ChainDriver {
   /** Whether a NUTS transition is under way on {@link ChainDriver.trajectory}. */
   private inTransition = false;
 
+  /** The chain's dimension D. */
+  private readonly dim: number;
+
   /** Starts the chain up to its first request. */
   constructor(cfg: ChainConfig) {
+    this.dim = cfg.dim;
     const nuts = cfg.kernel instanceof NutsKernel ? cfg.kernel : null;
     this.trajectory = nuts === null ? null : nuts.trajectory(cfg.dim);
     this.coroutine = runChain(nuts === null ? cfg : { ...cfg, kernel: DELEGATED_NUTS });
     this.resume(undefined);
   }
 
-  /** Takes the log density and gradient (`grad[offset .. offset + D)`) at {@link ChainDriver.pending}; moves `pending` on. */
-  answer(logp: number, grad: ArrayLike<number>, offset: number): void {
+  /**
+   * Takes the log density `logps[row]` and gradient `grad[row * D .. (row + 1) * D)`
+   * at {@link ChainDriver.pending}; moves `pending` on. (The row, not the
+   * number: a double passed to a call V8 does not inline is boxed.)
+   */
+  answer(logps: ArrayLike<number>, grad: ArrayLike<number>, row: number): void {
+    const offset = row * this.dim;
     if (this.inTransition) {
-      const next = this.trajectory!.advance(logp, grad, offset);
+      const next = this.trajectory!.advanceRow(logps, row, grad, offset);
       if (next !== null) {
         this.pending = this.last = next;
         return;
       }
       this.inTransition = false;
       this.resume(this.trajectory!.result());
-    } else this.resume({ logp, grad, offset });
+    } else this.resume({ logp: logps[row]!, grad, offset });
   }
 
   /** Resumes the coroutine (with an answer or a finished transition) up to its next request. */

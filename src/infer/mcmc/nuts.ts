@@ -375,6 +375,8 @@ export class NutsTrajectory {
   private eps = 0;
   /** Leapfrog steps left in the current subtree. */
   private left = 0;
+  /** Holds the log density given to {@link NutsTrajectory.advance}. */
+  private readonly one = new Float64Array(1);
 
   /**
    * @param dim - the dimension D.
@@ -473,8 +475,20 @@ export class NutsTrajectory {
    * when the transition is over.
    */
   advance(logp: number, grad: ArrayLike<number>, offset: number): readonly number[] | null {
+    this.one[0] = logp;
+    return this.advanceRow(this.one, 0, grad, offset);
+  }
+
+  /**
+   * {@link NutsTrajectory.advance} with the log density read from
+   * `logps[row]` (for drivers holding a batch of them: a double passed to a
+   * call V8 does not inline is boxed, one heap number per step).
+   */
+  advanceRow(logps: ArrayLike<number>, row: number, grad: ArrayLike<number>, offset: number): readonly number[] | null {
     if (this.phase !== Phase.Leapfrog) throw new Error('nuts: advance() called with no transition under way');
-    const h = this.closeStep(logp, grad, offset);
+    this.closeStep(logps, row, grad, offset);
+    const leaf = this.leaf;
+    const h = leaf.energy;
     this.nLeapfrog += 1;
     const logW = this.h0 - h;
     this.sumAcceptProb += logW > 0 ? 1 : Math.exp(logW);
@@ -482,10 +496,8 @@ export class NutsTrajectory {
       this.divergent = true;
       return this.finish();
     }
-    const leaf = this.leaf;
     leaf.logWeight = logW;
     leaf.logp = this.z.logp;
-    leaf.energy = h;
     const sub = this.climb(leaf);
     if (sub === null) return this.finish(); // a U-turn inside the subtree
     this.left -= 1;
@@ -495,13 +507,16 @@ export class NutsTrajectory {
   }
 
   /**
-   * Stores the log density and gradient at the moving edge and kicks its
-   * momentum by the second half step; returns the edge's energy. A
-   * non-finite log density or gradient leaves the support (log density
-   * -Infinity): a divergence, never NaN arithmetic.
+   * Stores the log density (`logps[row]`) and gradient at the moving edge and kicks its
+   * momentum by the second half step; writes the edge's energy to its
+   * leaf's `energy` (not returned: a double returned by a call V8 does not
+   * inline is boxed, one heap number per step). A non-finite log density or
+   * gradient leaves the support (log density -Infinity): a divergence,
+   * never NaN arithmetic.
    */
-  private closeStep(logp: number, grad: ArrayLike<number>, offset: number): number {
+  private closeStep(logps: ArrayLike<number>, row: number, grad: ArrayLike<number>, offset: number): void {
     const { z, inv } = this;
+    const logp = logps[row]!;
     const zg = z.grad;
     const zp = z.p;
     const half = 0.5 * this.eps;
@@ -519,7 +534,8 @@ export class NutsTrajectory {
       }
       z.logp = Number.isFinite(logp) && (Number.isFinite(sum) || allFinite(zg)) ? logp : -Infinity;
       const h = -z.logp + 0.5 * k;
-      return Number.isFinite(h) ? h : Infinity;
+      this.leaf.energy = Number.isFinite(h) ? h : Infinity;
+      return;
     }
     for (let i = 0; i < this.dim; i++) {
       const g = grad[offset + i]!;
@@ -528,7 +544,7 @@ export class NutsTrajectory {
       zp[i] = zp[i]! + half * g;
     }
     z.logp = Number.isFinite(logp) && (Number.isFinite(sum) || allFinite(zg)) ? logp : -Infinity;
-    return this.energy(z);
+    this.leaf.energy = this.energy(z);
   }
 
   /**

@@ -425,6 +425,7 @@ async function runSequential(
   const outputs: ChainOutput[] = [];
   const evals: number[] = new Array<number>(p.chains).fill(0);
   const q = new Float64Array(p.dim);
+  const logp = new Float64Array(1);
   for (let c = 0; c < p.chains; c++) {
     const raw = setup(c);
     const { target, beforeTransition } = isPromise(raw) ? await raw : raw;
@@ -436,7 +437,8 @@ async function runSequential(
       const answer = checkLogDensityAndGradient(isPromise(raw) ? await raw : raw, p.dim);
       evals[c] += 1;
       monitor.account(active);
-      chain.answer(answer.logp, answer.grad, 0);
+      logp[0] = answer.logp;
+      chain.answer(logp, answer.grad, 0);
       if (monitor.due()) await monitor.pause();
     }
     monitor.settle(active);
@@ -487,7 +489,7 @@ async function runBatched(
       evals[c] += 1;
       const row = fixed ? c : i;
       const d = drivers[c]!;
-      d.answer(answer.logp[row]!, answer.grad, row * dim);
+      d.answer(answer.logp, answer.grad, row);
       if (d.pending === null) finished = true;
     }
     if (finished) {
