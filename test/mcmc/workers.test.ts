@@ -70,6 +70,10 @@ describe('NUTS chains on worker threads', () => {
     await expect(infer(branching, { ...RUN, workers: { module: MODULE, exportName: 'branching', threads: 0 } }, BRANCHING_DATA)).rejects.toThrow(/threads must be a positive integer/);
   });
 
+  it('a module that starts a run with workers at import, naming itself as the module, is an error (not workers starting workers without end)', async () => {
+    await expect(import('../fixtures/worker-self-start.js')).rejects.toThrow(/called inside a chain worker thread, while it imported .*worker-self-start\.ts: that module starts a run with workers when it is imported/);
+  });
+
   it('an AbortSignal terminates the workers and rejects with its reason', async () => {
     const controller = new AbortController();
     const t0 = performance.now();

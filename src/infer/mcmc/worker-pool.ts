@@ -75,6 +75,8 @@ interface NodeBuiltins {
   readonly resolve: typeof import('node:path').resolve;
   readonly pathToFileURL: typeof import('node:url').pathToFileURL;
   readonly Worker: typeof import('node:worker_threads').Worker;
+  /** Whether this thread is one of the pool's chain workers (its `workerData` carries a job). */
+  readonly insideChainWorker: boolean;
 }
 let builtins: NodeBuiltins | undefined;
 
@@ -93,8 +95,13 @@ async function loadBuiltins(): Promise<NodeBuiltins> {
     importNodeOnly<typeof import('node:url')>('node:url', feature),
     importNodeOnly<typeof import('node:worker_threads')>('node:worker_threads', feature),
   ]);
-  builtins = { createRequire: mod.createRequire, availableParallelism: os.availableParallelism, isAbsolute: path.isAbsolute, resolve: path.resolve, pathToFileURL: url.pathToFileURL, Worker: wt.Worker };
+  builtins = { createRequire: mod.createRequire, availableParallelism: os.availableParallelism, isAbsolute: path.isAbsolute, resolve: path.resolve, pathToFileURL: url.pathToFileURL, Worker: wt.Worker, insideChainWorker: !wt.isMainThread && isChainWorkerData(wt.workerData) };
   return builtins;
+}
+
+/** Whether a thread's `workerData` is the one the pool gives its chain workers. */
+function isChainWorkerData(data: unknown): boolean {
+  return data !== null && typeof data === 'object' && 'job' in data && 'entry' in data;
 }
 
 /** The built-ins, once {@link sampleInWorkers} has loaded them. */
@@ -159,8 +166,16 @@ function checkCloneable(args: readonly unknown[]): void {
  */
 export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus; readonly compileStats: CompileStats }> {
   if (option === null || typeof option !== 'object') throw new TypeError('workers: expected { module, exportName?, threads? }');
-  const { Worker } = await loadBuiltins();
+  const { Worker, insideChainWorker } = await loadBuiltins();
   const module = moduleUrl(option.module);
+  if (insideChainWorker) {
+    // the worker imported a module that itself starts workers at import: without this, each worker would
+    // start more workers, without end (a user's script naming itself as workers.module did, to 6.9 GB)
+    throw new Error(
+      `workers: infer(..., { workers }) was called inside a chain worker thread, while it imported ${module}: that module starts a run with workers when it is imported (top-level code). ` +
+        'Put the model in a module of its own and point workers.module at it, or run the top-level code only on the main thread (if (isMainThread) from node:worker_threads)',
+    );
+  }
   const exportName = option.exportName ?? 'default';
   if (typeof exportName !== 'string') throw new TypeError(`workers: exportName must be a string, got ${typeof exportName}`);
   const threads = checkThreads(option.threads, run.chains);
