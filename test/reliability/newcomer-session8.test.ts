@@ -149,6 +149,16 @@ describe('a plate with a random subsample under VI (found: "the model branches o
     const mu = await sample('mu', Normal(0, 10));
     await observe('y', Normal(ops.gt(mu, 0) ? 1 : 0, 1), 0.3);
   });
+  it('NUTS and HMC refuse a subsampled plate, naming it and pointing to VI (found: "the step size fell to 0 while searching for a start; is the gradient correct?")', async () => {
+    for (const method of ['nuts', 'hmc'] as const) {
+      await expect(infer(sub, { method, chains: 1, warmup: 10, samples: 10, seed: 1 }, 20)).rejects.toThrow(
+        new RegExp(`^${method}: plate "data" takes a subsample \\(20 of 200\\), so the log density is a subsample's .* or use method 'vi'`),
+      );
+    }
+    const full = await infer(sub, { method: 'nuts', chains: 1, warmup: 10, samples: 10, seed: 1 }, undefined);
+    expect(full.size).toBe(10);
+    full.dispose();
+  });
   it('the numbers-versus-tensors check finds no disagreement with a subsample; a real branch is still found', async () => {
     expect((await numbersVersusTensors(sub, [20], { seed: 1 })).disagreement).toBeUndefined();
     expect((await numbersVersusTensors(sub, [undefined], { seed: 1 })).disagreement).toBeUndefined();

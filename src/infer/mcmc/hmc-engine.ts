@@ -27,7 +27,7 @@ import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js'
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
-import { type Layout, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -264,6 +264,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const seed = options.seed ?? 0;
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
+  refuseSubsample(layout, options.method);
   const init = await initialPoints(m, args, layout, options.init, chains, seed);
   const common = {
     dim: layout.dim,

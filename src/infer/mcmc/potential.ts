@@ -83,6 +83,25 @@ export interface Layout {
   readonly plateNesting: number;
   /** Coordinate names, e.g. `theta[3]` (unconstrained coordinates of each site). */
   readonly names: string[];
+  /** A plate of the probe run that took a subsample (its name and sizes): the log density is then that of a subsample. */
+  readonly subsampled?: { readonly plate: string; readonly size: number; readonly subsample: number };
+}
+
+/** The first plate of a trace that took a subsample, if any (see {@link Layout.subsampled}). */
+function subsampledPlate(trace: Trace): Layout['subsampled'] {
+  for (const s of trace) for (const p of s.plates) if (p.subsampleSize !== p.size) return { plate: p.name, size: p.size, subsample: p.subsampleSize };
+  return undefined;
+}
+
+/**
+ * Throws where the probe run subsampled a plate: NUTS and HMC need the same
+ * log density at every evaluation (a random subsample changes it; a fixed one
+ * targets the scaled subsample, not the posterior). Subsampling is for VI.
+ */
+export function refuseSubsample(layout: Layout, method: string): void {
+  const s = layout.subsampled;
+  if (s === undefined) return;
+  throw new TycheError(`${method}: plate "${s.plate}" takes a subsample (${s.subsample} of ${s.size}), so the log density is a subsample's (a random one changes at every evaluation) and ${method} cannot target the posterior; run ${method} on the full plate (no subsample option), or use method 'vi', which is made for subsampling`);
 }
 
 /** Bounds of interval-like constraints (`interval`, `greaterThan`, `lessThan`, also inside `independent`), or undefined. */
@@ -180,7 +199,8 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
     for (let i = 0; i < size; i++) names.push(size === 1 && unconstrainedShape.length === 0 ? s.address : `${s.address}[${i}]`);
     offset += size;
   }
-  return { layout: { sites, dim: offset, plateNesting: plateNestingOf(trace), names }, trace };
+  const subsampled = subsampledPlate(trace);
+  return { layout: { sites, dim: offset, plateNesting: plateNestingOf(trace), names, ...(subsampled ? { subsampled } : {}) }, trace };
 }
 
 /**
