@@ -561,7 +561,7 @@ async function probeLayout(layout: BatchLayout, probe: (layout: BatchLayout) => 
     await probe(layout);
     return layout;
   } catch (err) {
-    if (err instanceof NotBatchableError || !/could not be broadcast/.test(String((err as Error)?.message))) throw err;
+    if (err instanceof NotBatchableError || !/could not be broadcast|do not broadcast/.test(String((err as Error)?.message))) throw err;
     const wider = { ...layout, nesting: layout.nesting + 1 };
     try {
       await probe(wider);
