@@ -162,7 +162,8 @@ export abstract class Distribution {
 
   /** The same distribution with its batch broadcast to `batchShape`. */
   expand(batchShape: readonly number[]): Distribution {
-    if (sameShape(batchShape, this.batchShape)) return this;
+    // (parameters that do not broadcast: their site reports it)
+    if (parameterShapeError(this) || sameShape(batchShape, this.batchShape)) return this;
     return new ExpandedDistribution(this, batchShape);
   }
 
@@ -381,6 +382,17 @@ export class ExpandedDistribution extends Distribution {
 
   constructor(readonly base: Distribution, batchShape: readonly number[]) {
     super();
+    if (parameterShapeError(base)) {
+      // parameters that do not broadcast: keep the placeholder, so the site still names itself
+      this.name = base.name;
+      this.batchShape = base.batchShape;
+      this.eventShape = base.eventShape;
+      this.support = base.support;
+      this.hasRsample = base.hasRsample;
+      this.extra = [];
+      this.broadcastAxes = [];
+      return;
+    }
     const b = base.batchShape;
     const n = batchShape.length - b.length;
     const ok = n >= 0 && b.every((d, i) => d === batchShape[n + i] || d === 1);

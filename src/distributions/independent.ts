@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, sumLast } from '../core/value.js';
 import { type Constraint, independent } from './constraints.js';
-import { Distribution, type Typed, type ValueOf } from './distribution.js';
+import { Distribution, type Typed, type ValueOf, parameterShapeError } from './distribution.js';
 
 /**
  * Independent(base, n): the same draws as `base`, with its last `n` batch
@@ -34,16 +34,22 @@ export class IndependentDistribution extends Distribution {
   ) {
     super();
     if (!(base instanceof Distribution)) throw new TypeError(`Independent: base must be a distribution, got ${typeof base}`);
+    this.name = `Independent(${base.name})`;
+    this.support = independent(base.support, reinterpretedBatchNdims);
+    this.hasRsample = base.hasRsample;
+    if (parameterShapeError(base)) {
+      // parameters that do not broadcast: keep the placeholder, so the site still names itself
+      this.batchShape = base.batchShape;
+      this.eventShape = base.eventShape;
+      return;
+    }
     const n = reinterpretedBatchNdims;
     const b = base.batchShape;
     if (!(Number.isInteger(n) && n >= 0 && n <= b.length)) {
       throw new RangeError(`Independent: reinterpretedBatchNdims must be an integer in [0, ${b.length}] for ${base.name} with batch shape [${b.join(', ')}], got ${n}`);
     }
-    this.name = `Independent(${base.name})`;
     this.batchShape = b.slice(0, b.length - n);
     this.eventShape = [...b.slice(b.length - n), ...base.eventShape];
-    this.support = independent(base.support, n);
-    this.hasRsample = base.hasRsample;
   }
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {

@@ -41,7 +41,7 @@ import { checkOptions } from '../../src/core/options.js';
 import { largestAscending } from '../../src/diagnostics/psis.js';
 import { guideLocationShift } from '../../src/infer/vi/location-check.js';
 import { gaussModel } from './abort-memory-cases.js';
-import { type Ctx, Bernoulli, Gamma, HalfCauchy, Normal, condition, infer, model, toNumber } from '../../src/index.js';
+import { type Ctx, Bernoulli, type Distribution, Gamma, HalfCauchy, Independent, Normal, condition, infer, model, toNumber } from '../../src/index.js';
 import { ModelError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
@@ -117,6 +117,18 @@ describe('2. parameters whose shapes do not broadcast: the site names itself and
       if (!(err instanceof ModelError) || err.address !== 'y' || err.message !== want) problems.push(`${name}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
     }
     expect(problems).toEqual([]);
+  });
+
+  it('wrapped in Independent or expanded, the site still names itself', async () => {
+    const wrapped = (wrap: (d: ReturnType<typeof Normal>) => Distribution) =>
+      model(async ({ sample, observe }: Ctx, d: { y: number[]; sigma: number[] }) => {
+        const theta = await sample('theta', Independent(Normal(0, 5).expand([8]), 1));
+        await observe('y', wrap(Normal(theta, d.sigma)), d.y);
+      }, { name: 'wrapped' });
+    const want = 'site "y": Normal: parameters loc of shape [8] and scale of shape [7] do not broadcast';
+    for (const wrap of [(d: Distribution) => Independent(d, 1), (d: Distribution) => d.expand([8]), (d: Distribution) => Independent(d.expand([8]), 1)]) {
+      await expect(infer(wrapped(wrap), { method: 'importance', particles: 10, seed: 1 }, { y, sigma: sigma.slice(0, 7) })).rejects.toThrow(want);
+    }
   });
 
   it('outside a model the error comes at the distribution\'s first use (sample, batch shape), naming each parameter', () => {
