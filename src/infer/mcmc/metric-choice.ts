@@ -174,7 +174,7 @@ function definiteAbove(corr: Float64Array, d: number, mu: number, work: Float64A
 /**
  * Dense or diagonal, from the sample covariance `cov` (row-major d x d) of
  * `n` warmup draws; see the module notes for the rule. Where the
- * correlation's bounds ({@link correlationConditionBounds}) already fall on
+ * correlation's bounds (`correlationConditionBounds`) already fall on
  * one side of the threshold, or a Cholesky factorisation certifies that the
  * smallest eigenvalue is above the largest one's bound over the threshold,
  * the decision is the same without the Jacobi eigenvalues (the early
