@@ -42,12 +42,21 @@ export function checkOptions(who: string, options: unknown, allowed: Iterable<st
   for (const k of Object.keys(options)) {
     if (!names.has(k)) throw new TycheError(`${who}: unknown option "${k}"${context}; allowed: ${[...names].join(', ')}`);
   }
-  const seed = (options as { seed?: unknown }).seed;
+  checkSeed(who, (options as { seed?: unknown }).seed);
+}
+
+/**
+ * Throws a {@link TycheError} when `seed` is given and is not a finite
+ * number or a string (NaN and Infinity would seed a stream silently:
+ * `String(NaN)` is a fine hash key, so every NaN a computed seed carried would
+ * give the same run).
+ *
+ * @param who - the entry point, first in the message
+ */
+export function checkSeed(who: string, seed: unknown): void {
   if (seed !== undefined && typeof seed !== 'number' && typeof seed !== 'string') {
     throw new TycheError(`${who}: seed must be a number or a string, got ${seed === null ? 'null' : typeof seed}`);
   }
-  // NaN and Infinity would seed a stream silently (String(NaN) is a fine hash key), so every NaN a computed seed
-  // carried would give the same run
   if (typeof seed === 'number' && !Number.isFinite(seed)) throw new TycheError(`${who}: seed must be a finite number or a string, got ${seed}`);
 }
 

@@ -27,6 +27,7 @@
  */
 import { meanAndSe } from '../diagnostics/empirical.js';
 import type { Model } from '../core/model.js';
+import { checkSeed } from '../core/options.js';
 import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
 import { normalQuantile } from '../diagnostics/inverse-cdf.js';
@@ -98,6 +99,7 @@ export function logZUnbiasedness(estimates: ArrayLike<number>, logZ: number, alp
  * log Z estimates with {@link logZUnbiasedness}.
  */
 export async function checkLogZUnbiased<A extends unknown[], R>(m: Model<A, R>, args: A, engine: CommonOptions & Readonly<Record<string, unknown>>, options: { runs: number; logZ: number; seed?: number; alpha?: number }): Promise<UnbiasednessResult & { estimates: Float64Array }> {
+  checkSeed('checkLogZUnbiased', options.seed);
   const seed0 = options.seed ?? 0;
   const estimates = new Float64Array(options.runs);
   for (let i = 0; i < options.runs; i++) {
@@ -236,6 +238,7 @@ export async function stateSpaceLogZBounds(model: StateSpaceModel, options: LogZ
     if (!Number.isInteger(counts[i]) || counts[i] < 2) throw new RangeError(`stateSpaceLogZBounds: particles[${i}] must be an integer >= 2, got ${counts[i]}`);
     if (i > 0 && counts[i] <= counts[i - 1]) throw new RangeError(`stateSpaceLogZBounds: particle counts must increase, got ${counts.join(', ')}`);
   }
+  checkSeed('stateSpaceLogZBounds', options.seed);
   const rng = rngFrom(options.seed ?? 0);
   const levels: LogZBoundsLevel[] = [];
   for (const particles of counts) {

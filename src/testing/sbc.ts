@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { checkSeed } from '../core/options.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, toValue } from '../core/value.js';
 import { independentDraws } from './draws.js';
@@ -222,6 +223,7 @@ export async function sbc<A extends unknown[], R>(options: SbcOptions<A, R>): Pr
     if (!list) ranks.set(name, (list = []));
     list.push(r);
   };
+  checkSeed('sbc', options.seed);
   await forEachSimulation(options, async (sim, post, rng, index) => {
     const truth = flattenValues(sim.params);
     if (names === undefined) names = [...truth.keys()];

@@ -15,6 +15,7 @@
  */
 import { conditionHandler, substituteHandler, unconditionHandler } from '../core/handlers.js';
 import type { Handler } from '../core/message.js';
+import { checkSeed } from '../core/options.js';
 import { type Model, execute } from '../core/model.js';
 import { type Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, type ValueLike, isTensor, toArray, toNumber, unravelIndex } from '../core/value.js';
@@ -185,6 +186,7 @@ export interface SimulationLoopOptions<A extends unknown[], R> {
 
 /** Simulate, run the engine, and hand each (simulation, posterior, rng) to `visit`. */
 export async function forEachSimulation<A extends unknown[], R>(options: SimulationLoopOptions<A, R>, visit: (sim: Simulation<A, R>, post: Posterior<A, R>, rng: Rng, index: number) => Promise<void> | void): Promise<void> {
+  checkSeed('forEachSimulation', options.seed);
   const n = options.simulations;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`simulations must be a positive integer, got ${n}`);
   const rng = rngFrom(options.seed ?? 0);

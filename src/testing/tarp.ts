@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { checkSeed } from '../core/options.js';
 import { Rng, rngFrom, type Seed } from '../core/rng.js';
 import { independentDraws } from './draws.js';
 import { type Simulation, type SimulationLoopOptions, flattenValues, forEachSimulation } from './simulate.js';
@@ -132,6 +133,7 @@ export function tarp(samples: ReadonlyArray<ReadonlyArray<ArrayLike<number>>>, t
   const n = samples.length;
   const alpha = options.alpha ?? 0.01;
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`tarp: alpha must lie in (0, 1), got ${alpha}`);
+  checkSeed('tarp', options.seed);
   const rng = rngFrom(options.seed ?? 0);
   // per-coordinate standardisation by the spread of the true values
   const loc = new Float64Array(dim);
@@ -230,6 +232,7 @@ export async function tarpCheck<A extends unknown[], R>(options: TarpCheckOption
   const truths: number[][] = [];
   const refs: ArrayLike<number>[] = [];
   const reference = options.reference ?? 'box';
+  checkSeed('tarpCheck', options.seed);
   await forEachSimulation(options, (sim, post, rng, index) => {
     const truth = flattenValues(sim.params);
     if (names === undefined) names = [...truth.keys()];

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkSeed } from '../core/options.js';
 import { Rng } from '../core/rng.js';
 import { gammainccNumber, lgammaNumber } from '../core/special.js';
 
@@ -140,6 +141,7 @@ export function uniformEcdfBand(n: number, maxRank: number, alpha: number, optio
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`uniformEcdfBand: alpha must lie in (0, 1), got ${alpha}`);
   const replicates = options.replicates ?? Math.min(200_000, Math.max(5000, Math.ceil(100 / alpha)));
   const maxPoints = options.maxPoints ?? 100;
+  checkSeed('uniformEcdfBand', options.seed);
   const seed = options.seed ?? 1;
   const key = `${n}|${maxRank}|${alpha}|${replicates}|${maxPoints}|${seed}`;
   const cached = bandCache.get(key);

@@ -45,6 +45,7 @@ import { type Ctx, Bernoulli, type Distribution, Gamma, HalfCauchy, Independent,
 import { ModelError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
+import * as T from '../../src/testing/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -70,6 +71,17 @@ describe('1. a seed that is NaN or infinite is refused, naming seed, by every en
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  it('the testing entry points that take a seed (sbc, tarpCheck, tarp, checkLogZUnbiased, stateSpaceLogZBounds, uniformEcdfBand)', async () => {
+    const loop = { simulator: {} as never, engine: { method: 'importance' }, simulations: 2, seed: NaN } as never;
+    const want = (who: string) => `${who}: seed must be a finite number or a string, got NaN`;
+    expect(await messageOf(() => T.sbc(loop))).toBe(want('sbc'));
+    expect(await messageOf(() => T.tarpCheck(loop))).toBe(want('tarpCheck'));
+    expect(await messageOf(async () => T.tarp([[[0]], [[1]]], [[0], [1]], { seed: NaN }))).toBe(want('tarp'));
+    expect(await messageOf(() => T.checkLogZUnbiased(tiny as never, [] as never, { method: 'importance' }, { runs: 2, logZ: 0, seed: NaN }))).toBe(want('checkLogZUnbiased'));
+    expect(await messageOf(() => T.stateSpaceLogZBounds({} as never, { particles: [2, 4], seed: Infinity } as never))).toBe('stateSpaceLogZBounds: seed must be a finite number or a string, got Infinity');
+    expect(await messageOf(async () => T.uniformEcdfBand(10, 10, 0.05, { seed: NaN }))).toBe(want('uniformEcdfBand'));
   });
 
   it('the check itself: finite numbers and strings pass', () => {
