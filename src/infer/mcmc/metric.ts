@@ -133,6 +133,17 @@ export class EuclideanMetric {
     return this.kind === 'identity' || this.kind === 'diag' ? this.inv : null;
   }
 
+  /**
+   * 1 / sqrt of the diagonal of M^{-1} for `identity` and `diag` metrics,
+   * else null: a momentum draw is `p[i] = z[i] * scale[i]` with `z[i]`
+   * standard normal, drawn in index order (what
+   * {@link EuclideanMetric.sampleMomentum} computes). The metric's own buffer
+   * (read it, never write it; valid until `setInverse`).
+   */
+  get diagonalMomentumScale(): Float64Array | null {
+    return this.kind === 'identity' || this.kind === 'diag' ? this.invSqrt : null;
+  }
+
   /** The bilinear form a^T M^{-1} b. */
   innerProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
     const d = this.dim;

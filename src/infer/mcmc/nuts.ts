@@ -403,14 +403,36 @@ export class NutsTrajectory {
     this.inv = metric.diagonalInverse; // fixed during a transition (adaptation changes the metric between transitions)
     this.rng = rng;
     this.stepSize = stepSize;
-    const p0 = metric.sampleMomentum(rng, this.ws.p0);
-    startEdge(fwd, from, p0);
-    startEdge(bck, from, p0);
+    const scale = metric.diagonalMomentumScale;
+    if (scale !== null) {
+      // the momentum drawn and the trajectory's start written in one pass (sampleMomentum's arithmetic and draw order)
+      const { q, grad } = from;
+      for (let i = 0; i < scale.length; i++) {
+        const p = rng.normal() * scale[i]!;
+        const qi = q[i]!;
+        const gi = grad[i]!;
+        fwd.q[i] = qi;
+        fwd.p[i] = p;
+        fwd.grad[i] = gi;
+        bck.q[i] = qi;
+        bck.p[i] = p;
+        bck.grad[i] = gi;
+        rho[i] = p;
+        sample.q[i] = qi;
+        sample.grad[i] = gi;
+      }
+      fwd.logp = from.logp;
+      bck.logp = from.logp;
+    } else {
+      const p0 = metric.sampleMomentum(rng, this.ws.p0);
+      startEdge(fwd, from, p0);
+      startEdge(bck, from, p0);
+      copyInto(p0, rho);
+      copyInto(from.q, sample.q);
+      copyInto(from.grad, sample.grad);
+    }
     const h0 = this.energy(fwd);
     this.h0 = h0;
-    copyInto(p0, rho);
-    copyInto(from.q, sample.q);
-    copyInto(from.grad, sample.grad);
     sample.logp = from.logp;
     sample.energy = h0;
     this.logWeight = 0; // the initial state has weight exp(H0 - H0) = 1
