@@ -128,6 +128,18 @@ const COVERAGE: Record<string, [Model<never[], unknown>, unknown[], 'batched' | 
     }
     return rho;
   }) as never, [series(1000)], 'batched'],
+  'a vector of draws stacked on the last axis (tf.stack([a, b], -1))': [model(async ({ sample, observe }, ys: number[]) => {
+    const a = await sample('a', Normal(0, 1));
+    const b = await sample('b', Normal(0, 1));
+    for (let t = 0; t < 4; t++) await observe(`y${t}`, Independent(Normal(tf.stack([a, b] as never[], -1), 1), 1), [ys[t], -ys[t]]);
+    return a;
+  }) as never, [YS], 'batched'],
+  'a vector of draws stacked on the first axis (tf.stack([a, b]))': [model(async ({ sample, observe }, ys: number[]) => {
+    const a = await sample('a', Normal(0, 1));
+    const b = await sample('b', Normal(0, 1));
+    for (let t = 0; t < 4; t++) await observe(`y${t}`, Independent(Normal(tf.stack([a, b] as never[]), 1), 1), [ys[t], -ys[t]]);
+    return a;
+  }) as never, [YS], /^site "y0": observed value of shape \[2\] does not match .*every draw has a leading axis of its 16 particles.*tf\.stack\(\[a, b\], -1\)/],
   'JavaScript arithmetic on a draw': [model(async ({ sample, observe }, ys: number[]) => {
     let x: ops.Value = await sample('x0', Normal(0, 1));
     for (let t = 0; t < ys.length; t++) {

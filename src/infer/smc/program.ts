@@ -507,7 +507,7 @@ async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Om
     const ref = await withLedger(() => referenceRun(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`)), () => []);
     const maxSites = ref.maxSites;
     // (under a ledger of its own: the probe's draws, densities and re-runs are freed before the run, not held through it)
-    const layout = await probeLayout(ref.layout, (l) => withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites, l), () => []));
+    const layout = await probeLayout(ref.layout, Math.min(n, PROBE_PARTICLES), (l) => withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites, l), () => []));
     const fk: FeynmanKac<BatchedProgram<R>> = {
       init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites, layout),
       async step(state) {
@@ -554,23 +554,31 @@ async function referenceRun(model: Model<unknown[], unknown>, args: unknown[], r
  * batch shape used as an event, e.g. `w ~ Normal(zeros([3]), 1)` times data
  * `[10, 3]`: `[N, 3]` does not broadcast against `[10, 3]`, `[N, 1, 3]`
  * does). The checks of the probe stand behind either; where both fail, the
- * first failure is thrown.
+ * first failure is thrown, saying where the particle axis must stay (`size`
+ * particles in the probe).
  */
-async function probeLayout(layout: BatchLayout, probe: (layout: BatchLayout) => Promise<void>): Promise<BatchLayout> {
+async function probeLayout(layout: BatchLayout, size: number, probe: (layout: BatchLayout) => Promise<void>): Promise<BatchLayout> {
   try {
     await probe(layout);
     return layout;
   } catch (err) {
-    if (err instanceof NotBatchableError || !/could not be broadcast|do not broadcast/.test(String((err as Error)?.message))) throw err;
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    if (err instanceof NotBatchableError || !SHAPE_ERROR.test(msg)) throw err;
     const wider = { ...layout, nesting: layout.nesting + 1 };
     try {
       await probe(wider);
     } catch {
-      throw err;
+      throw new NotBatchableError(
+        `${msg} (batched, every draw has a leading axis of its ${size} particles, and values made from draws must keep it first: e.g. tf.stack([a, b], -1), not tf.stack([a, b]))`,
+        { cause: err },
+      );
     }
     return wider;
   }
 }
+
+/** The errors of shapes that do not fit (tfjs's broadcast, a distribution's parameters, an observation against its distribution). */
+const SHAPE_ERROR = /could not be broadcast|do not broadcast|does not match .* of shape/;
 
 /** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
 const BATCH_CHECKS = 3;
