@@ -165,3 +165,23 @@ describe('a plate with a random subsample under VI (found: "the model branches o
     expect((await numbersVersusTensors(branches, [], { seed: 1 })).disagreement?.site).toBe('y');
   });
 });
+
+describe('SVGD stopped far from the posterior (found: lam 311 against the exact 10043, no warning)', () => {
+  // FOUND: Poisson counts near 1e4, lam ~ Gamma(2, 0.01): SVGD at lr 0.01 and its default 500 steps ended with lam
+  // 311 +- 301 (exact 10043.39 +- 50.05) and no warning; its mean log density was still rising by ~1e5 nats. SVGD now
+  // warns, as VI does, when the last window of steps still improved on the one before (vi/convergence.ts lossTrend).
+  const ys = [10234, 9876, 10112, 10050];
+  const counts = model(async ({ sample, observe }, y: number[]) => {
+    const lam = await sample('lam', Gamma(2, 0.01));
+    for (let i = 0; i < y.length; i++) await observe(`y${i}`, Poisson(lam), y[i]);
+  });
+  it('a run still climbing warns; planted: a run that has settled (lr 0.01, 2000 steps: lam 10046) does not', async () => {
+    const short = await infer(counts, { method: 'svgd', particles: 50, steps: 300, lr: 0.01, seed: 1 }, ys);
+    expect(short.warnings.join('\n')).toMatch(/^svgd: the particles' mean log density was still rising when the 300 steps ended \(by [0-9.e+]+ ± [0-9.e+]+ nats between the last two windows of 30 steps\)/);
+    expect(Math.abs(short.moments('lam').mean - 10043.39)).toBeGreaterThan(1000);
+    const long = await infer(counts, { method: 'svgd', particles: 50, steps: 2000, lr: 0.01, seed: 1 }, ys);
+    expect(long.warnings).toEqual([]);
+    short.dispose();
+    long.dispose();
+  });
+});

@@ -31,6 +31,7 @@ import { type CommonOptions, registerEngine } from '../registry.js';
 import { constrainDraws } from './autoguide.js';
 import { unstackDraws } from './guide.js';
 import { UserGradWatch } from './user-grad-watch.js';
+import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 
 /** The RBF bandwidth by the median heuristic for n points of dimension d (row-major), at least 1e-8. */
@@ -243,6 +244,13 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const draws = await completeDraws(m, args, layout, (i) => x.subarray(i * d, (i + 1) * d), particles, { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
   settle(); // steps: 0
   const warnings = surrogates.map((w) => `${w}: the particles followed this surrogate gradient (surrogateGradients: true), so they are biased towards where that gradient leads`);
+  // particles still climbing when the steps ended have not converged (VI's loss trend, on minus the mean log density)
+  const trend = lossTrend(Float64Array.from(history, (v) => -v));
+  if (trend?.stillImproving) {
+    const w = `svgd: the particles' mean log density was still rising when the ${steps} steps ended (by ${trend.decrease.toPrecision(3)} ± ${trend.stderr.toPrecision(2)} nats between the last two windows of ${trend.window} steps): they have not converged, so their mean and spread are not the posterior's; run more steps or raise lr`;
+    console.warn(w);
+    warnings.push(w);
+  }
   return new Posterior({ method: 'svgd', draws, model: m, args, diagnostics: { meanLogDensity: history, vectorized, names: layout.names }, ...(warnings.length > 0 ? { warnings } : {}) });
 }
 
