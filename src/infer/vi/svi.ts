@@ -158,7 +158,9 @@ export class SVI<A extends unknown[], R> {
     } else {
       try {
         await tidyAsync(async () => {
-          const draws = await this.guide.draw(this.particles, this.rng.split(), this.store, args);
+          // (at least two draws: a model that reads a draw as one number passes a batch of one, then failed on the
+          // final draws, batched by thousands)
+          const draws = await this.guide.draw(Math.max(2, this.particles), this.rng.split(), this.store, args);
           await modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched: true, rng: this.rng.split() });
         }, () => []);
         this.vectorized = true;
