@@ -33,6 +33,7 @@ import { EuclideanMetric, type MetricKind } from './metric.js';
 import { MASS_MATRIX_OPTIONS, type MassMatrixOption, type MetricChoiceOptions, type MetricDecision } from './metric-choice.js';
 import { NutsKernel, type NutsKernelOptions } from './nuts.js';
 import {
+  type BatchedLogDensityAndGradient,
   type BatchedLogDensityTarget,
   type LogDensityTarget,
   checkBatchedLogDensityAndGradient,
@@ -457,49 +458,108 @@ async function runBatched(
     throw new TypeError('mcmc: the batched target must be a function q => { logp, grad }');
   }
   const p = plan(options, kernel);
-  const { dim, chains } = p;
   const monitor = new RunMonitor(options, p.configs.map((c) => c.progress));
-  // NUTS transitions run on each chain's own trajectory machine, advanced here once per leapfrog step
-  const drivers = p.configs.map((cfg) => new ChainDriver(cfg));
-  const evals: number[] = new Array<number>(chains).fill(0);
-  const fixed = options.fixedBatch ?? true;
+  const run = new BatchedChains(p, options.fixedBatch ?? true, target, monitor);
+  while (!run.finished) {
+    const waiting = run.rounds();
+    if (waiting !== null) run.take(await waiting);
+    if (monitor.due()) await monitor.pause();
+  }
+  monitor.report();
+  return collect(kernel.name, true, p, run.drivers.map((d) => d.output!), run.evals, monitor.timing());
+}
+
+/**
+ * The chains of a vectorised run and their rounds: each round asks the
+ * batched target once for the rows of the chains (all of them with
+ * `fixedBatch`, else those still running) and hands each chain its answer.
+ * The rounds run in one synchronous loop ({@link BatchedChains.rounds}) while
+ * the target answers at once, so V8 optimises a small plain function early
+ * rather than the async driver around it.
+ */
+class BatchedChains {
+  /** One driver per chain (NUTS transitions run on each chain's own trajectory machine, advanced here once per leapfrog step). */
+  readonly drivers: ChainDriver[];
+  /** Gradient evaluations per chain. */
+  readonly evals: number[];
   /** The chains still running, listed again only when one finishes. */
-  const active: number[] = [];
-  const listActive = (): void => {
-    active.length = 0;
-    for (let c = 0; c < chains; c++) if (drivers[c]!.pending !== null) active.push(c);
-  };
-  listActive();
-  let q = new Float64Array(chains * dim);
-  while (active.length > 0) {
-    const rows = fixed ? chains : active.length;
-    if (q.length !== rows * dim) q = new Float64Array(rows * dim); // the batch shrinks as chains finish (fixedBatch false)
-    if (fixed) {
-      for (let c = 0; c < chains; c++) {
+  private readonly active: number[] = [];
+  private q: Float64Array;
+  private readonly dim: number;
+  private readonly chains: number;
+
+  constructor(
+    p: RunPlan,
+    private readonly fixed: boolean,
+    private readonly target: BatchedLogDensityTarget,
+    private readonly monitor: RunMonitor,
+  ) {
+    this.dim = p.dim;
+    this.chains = p.chains;
+    this.drivers = p.configs.map((cfg) => new ChainDriver(cfg));
+    this.evals = new Array<number>(p.chains).fill(0);
+    this.q = new Float64Array(p.chains * p.dim);
+    this.listActive();
+  }
+
+  /** Whether every chain has finished. */
+  get finished(): boolean {
+    return this.active.length === 0;
+  }
+
+  /**
+   * Runs rounds until every chain has finished, a pause is due, or the
+   * target answers with a promise (returned: hand its answer to
+   * {@link BatchedChains.take}); null otherwise.
+   */
+  rounds(): Promise<BatchedLogDensityAndGradient> | null {
+    while (this.active.length > 0) {
+      const raw = this.target(this.ask());
+      if (isPromise(raw)) return raw;
+      this.take(raw);
+      if (this.monitor.due()) return null;
+    }
+    return null;
+  }
+
+  /** Writes the rows of this round into the batch; returns it. */
+  private ask(): Float64Array {
+    const { dim, active, drivers } = this;
+    const rows = this.fixed ? this.chains : active.length;
+    if (this.q.length !== rows * dim) this.q = new Float64Array(rows * dim); // the batch shrinks as chains finish (fixedBatch false)
+    const q = this.q;
+    if (this.fixed) {
+      for (let c = 0; c < this.chains; c++) {
         const d = drivers[c]!;
         writeRow(q, c * dim, d.pending ?? d.last);
       }
     } else for (let i = 0; i < active.length; i++) writeRow(q, i * dim, drivers[active[i]!]!.pending!);
-    const raw = target(q);
-    const answer = checkBatchedLogDensityAndGradient(isPromise(raw) ? await raw : raw, rows, dim);
-    monitor.account(active);
+    return q;
+  }
+
+  /** Hands each running chain its answer from the target's answer to the last {@link BatchedChains.ask}. */
+  take(raw: BatchedLogDensityAndGradient): void {
+    const { active, drivers } = this;
+    const answer = checkBatchedLogDensityAndGradient(raw, this.fixed ? this.chains : active.length, this.dim);
+    this.monitor.account(active);
     let finished = false;
     for (let i = 0; i < active.length; i++) {
       const c = active[i]!;
-      evals[c] += 1;
-      const row = fixed ? c : i;
+      this.evals[c] += 1;
       const d = drivers[c]!;
-      d.answer(answer.logp, answer.grad, row);
+      d.answer(answer.logp, answer.grad, this.fixed ? c : i);
       if (d.pending === null) finished = true;
     }
     if (finished) {
-      monitor.settle(active); // the time so far is charged with the chains that ran it
-      listActive();
+      this.monitor.settle(active); // the time so far is charged with the chains that ran it
+      this.listActive();
     }
-    if (monitor.due()) await monitor.pause();
   }
-  monitor.report();
-  return collect(kernel.name, true, p, drivers.map((d) => d.output!), evals, monitor.timing());
+
+  private listActive(): void {
+    this.active.length = 0;
+    for (let c = 0; c < this.chains; c++) if (this.drivers[c]!.pending !== null) this.active.push(c);
+  }
 }
 
 function collect(
