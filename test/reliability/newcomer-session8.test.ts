@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Categorical, Gamma, Normal, Poisson, infer, model, ops, scale, toNumber } from '../../src/index.js';
+import { Bernoulli, Categorical, Gamma, Normal, Poisson, infer, model, ops, scale, toNumber } from '../../src/index.js';
 import { maskHandler, scaleHandler } from '../../src/core/handlers.js';
 import { numbersVersusTensors } from '../../src/infer/branch-check.js';
 import { PARTICLE_ESS_THRESHOLD, distinctValueEss, particleWarnings } from '../../src/infer/particle-warnings.js';
@@ -149,12 +149,20 @@ describe('a plate with a random subsample under VI (found: "the model branches o
     const mu = await sample('mu', Normal(0, 10));
     await observe('y', Normal(ops.gt(mu, 0) ? 1 : 0, 1), 0.3);
   });
-  it('NUTS and HMC refuse a subsampled plate, naming it and pointing to VI (found: "the step size fell to 0 while searching for a start; is the gradient correct?")', async () => {
+  it('NUTS, HMC and hmc-gibbs refuse a subsampled plate, naming it and pointing to VI (found: "the step size fell to 0 while searching for a start; is the gradient correct?")', async () => {
     for (const method of ['nuts', 'hmc'] as const) {
       await expect(infer(sub, { method, chains: 1, warmup: 10, samples: 10, seed: 1 }, 20)).rejects.toThrow(
         new RegExp(`^${method}: plate "data" takes a subsample \\(20 of 200\\), so the log density is a subsample's .* or use method 'vi'`),
       );
     }
+    const withLabel = model(async ({ sample, plate }) => {
+      const z = toNumber(await sample('z', Bernoulli(0.5)));
+      const mu = await sample('mu', Normal(z, 10));
+      await plate('data', ys.length, async (idx, p) => {
+        await p.observe('y', Normal(mu, 1), tf.gather(yT, tf.tensor1d(idx, 'int32')));
+      }, { subsample: 20 });
+    });
+    await expect(infer(withLabel, { method: 'hmc-gibbs', chains: 1, warmup: 10, samples: 10, seed: 1 })).rejects.toThrow(/^hmc-gibbs: plate "data" takes a subsample \(20 of 200\)/);
     const full = await infer(sub, { method: 'nuts', chains: 1, warmup: 10, samples: 10, seed: 1 }, undefined);
     expect(full.size).toBe(10);
     full.dispose();

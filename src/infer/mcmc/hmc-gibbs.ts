@@ -48,7 +48,7 @@ import { completeDraws } from './complete-draws.js';
 import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics, pointOf } from './hmc-engine.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { initialTrace } from './mh-engine.js';
-import { type Compiled, type Layout, boundsDiffer, constrain, hasBoundedSupport, layoutOnly, logDensityFn, unconstrain } from './potential.js';
+import { type Compiled, type Layout, boundsDiffer, constrain, hasBoundedSupport, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
 
@@ -425,6 +425,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   try {
     layout = await layoutOnly(condition(m, discreteStarts[0]! as Record<string, ValueLike>), args, rngFrom(`${seed}/probe`));
     if (layout.dim === 0) throw new TycheError("hmc-gibbs: the model has no continuous latent sites (use method 'enumerate', or 'mh' with gibbs)");
+    refuseSubsample(layout, 'hmc-gibbs');
     // the Gibbs sweeps constrain continuous sites with the layout's transforms: supports must not move
     const moving =
       layout.sites.find((s) => s.dependentSupport || boundsDiffer(starts.map((t) => t.get(s.address))))?.address ??
