@@ -20,12 +20,23 @@
  * - WebPPL 0.9.15 SMC, timed inside the WebPPL program (compilation
  *   excluded), in this process.
  *
+ * A second table runs a program that batched program SMC took per particle
+ * before it reserved batch dimensions (`smc/program-layout.ts`): the same
+ * walk with K = 10 readings per step, observed as one vector against the
+ * scalar state (`observe(`y${t}`, Normal(x, r), ys[t])`, ys[t] of length
+ * 10; each reading has sd r * sqrt(10), so the ten carry what the walk's one
+ * observation carries and the filter is as well conditioned), at 1000 particles: tyche batched, tyche per particle (`batched:
+ * false`, the path this program took before) and WebPPL (one `factor` of
+ * the ten readings' scores per step, so that both resample at the same
+ * points), with log Z error against the exact value (a Kalman filter on the
+ * step means plus each step's constant).
+ *
  * Every row prints median wall and CPU seconds per `infer` call (the machine
  * is shared, so CPU time is the steadier figure) and the log Z error
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--only-readings] [--peers DIR]`
  *
  * @module
  */
@@ -45,6 +56,9 @@ const WEBPPL_RUNS_10K = numberArg('webppl-runs-10k', 1);
 const PER_PARTICLE_RUNS = numberArg('per-particle-runs', 3);
 const PER_PARTICLE_RUNS_10K = numberArg('per-particle-runs-10k', 1);
 const GENERAL_RUNS = numberArg('general-runs', 1);
+const READINGS_RUNS = numberArg('readings-runs', 3);
+const READINGS_PER_PARTICLE_RUNS = numberArg('readings-per-particle-runs', 1);
+const ONLY_READINGS = process.argv.includes('--only-readings');
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
 interface Walk {
@@ -82,6 +96,92 @@ const walk = model(async ({ sample, observe }, w: Walk) => {
   }
   return x;
 });
+
+/** The walk with K readings of sd `w.r` per step, each step's readings observed as one vector against the scalar state. */
+const readings = model(async ({ sample, observe }, w: Walk & { readings: number[][] }) => {
+  let x = await sample('x0', Normal(w.m0, w.s0));
+  for (let t = 0; t < w.readings.length; t++) {
+    if (t > 0) x = await sample(`x${t}`, Normal(x, w.q));
+    await observe(`y${t}`, Normal(x, w.r), w.readings[t]);
+  }
+  return x;
+});
+
+/** The walk with K readings of sd r sqrt(K) per step around its observations (a fixed LCG + Box-Muller stream). */
+function readingsWalk(w: Walk, k: number): Walk & { readings: number[][] } {
+  let s = 13;
+  const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) + 1) / 2147483649;
+  const n = () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  const r = w.r * Math.sqrt(k);
+  return { ...w, r, readings: w.ys.map((y) => Array.from({ length: k }, () => y + r * n())) };
+}
+
+/** Exact log Z of the readings walk (reading sd `w.r`): a Kalman filter on the step means (variance r^2 / K) plus each step's constant. */
+function readingsLogZ(w: Walk, rs: number[][]): number {
+  let m = w.m0;
+  let P = w.s0 * w.s0;
+  let logZ = 0;
+  for (let t = 0; t < rs.length; t++) {
+    const k = rs[t].length;
+    const mean = rs[t].reduce((a, b) => a + b, 0) / k;
+    const within = rs[t].reduce((a, b) => a + (b - mean) ** 2, 0);
+    const r2 = w.r * w.r;
+    logZ += -0.5 * k * Math.log(2 * Math.PI * r2) + 0.5 * Math.log((2 * Math.PI * r2) / k) - within / (2 * r2);
+    if (t > 0) P += w.q * w.q;
+    const S = P + r2 / k;
+    logZ += -0.5 * (Math.log(2 * Math.PI * S) + (mean - m) ** 2 / S);
+    const K = P / S;
+    m += K * (mean - m);
+    P *= 1 - K;
+  }
+  return logZ;
+}
+
+async function timeReadings(w: Walk & { readings: number[][] }, n: number, batched: boolean, runs: number): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, batched };
+  // (no warm-up per particle: one run takes minutes, and the batched rows ran the same model first)
+  if (batched) (await infer(readings, { ...options, seed: 'warm-up' }, w)).dispose();
+  const out: Run[] = [];
+  let note = '';
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const post = await infer(readings, { ...options, seed: r }, w);
+    const wall = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
+    const d = post.diagnostics;
+    if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
+    note = batched ? `resampled ${(d.resampledAt as number[]).length}x` : `${String(d.runtime)} runtime${d.notLean ? ` (${String(d.notLean)})` : ''}`;
+    post.dispose();
+  }
+  return { impl: batched ? 'tyche batched' : 'tyche per-particle (batched: false; the path before)', n, runs: out, note };
+}
+
+function webpplReadings(w: Walk, rs: number[][], n: number, runs: number): string {
+  return `
+var rs = ${JSON.stringify(rs)};
+var T = rs.length;
+var model = function() {
+  var loop = function(t, xPrev) {
+    if (t === T) { return xPrev; }
+    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}}));
+    var g = Gaussian({mu: x, sigma: ${w.r}});
+    factor(sum(map(function(y) { return g.score(y); }, rs[t])));
+    return loop(t + 1, x);
+  };
+  return loop(0, 0);
+};
+Infer({method: 'SMC', particles: ${n}}, model); // warm-up, untimed
+repeat(${runs}, function() {
+  var c0 = process.cpuUsage();
+  var t0 = performance.now();
+  var d = Infer({method: 'SMC', particles: ${n}}, model);
+  var c1 = process.cpuUsage();
+  return {wall: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e6, logZ: d.normalizationConstant};
+});
+`;
+}
 
 interface Run {
   wall: number;
@@ -156,7 +256,7 @@ async function main(): Promise<void> {
   console.log(`SMC over an async program: the random walk, T = ${w.ys.length} observations; data ${w.source}; exact log Z (Kalman) = ${exact.toFixed(4)}`);
   console.log(`tyche backend ${info.name}; Node ${process.version}; WebPPL ${webppl ? webppl.version : 'not installed'}; the machine is shared (load average ${(await import('node:os')).loadavg()[0].toFixed(1)}), so compare CPU seconds too`);
   const rows: Row[] = [];
-  for (const n of [1000, 10000]) {
+  for (const n of ONLY_READINGS ? [] : [1000, 10000]) {
     rows.push(await timeTyche(w, n, true, RUNS));
     // WebPPL's SMC resamples at every observation; tyche's default only when ESS < N/2
     rows.push(await timeTyche(w, n, true, RUNS, 1));
@@ -176,6 +276,23 @@ async function main(): Promise<void> {
       rows.push({ impl: `WebPPL ${webppl.version} SMC`, n, runs: out, note: '' });
     }
   }
+  if (rows.length) {
+    console.log(rowsTable(rows, exact));
+    console.log('Goal (issue 16): at least 2x WebPPL at 1000 and at 10000 particles.');
+  }
+  // the walk with 10 readings per step: per particle before batched runs reserved batch dimensions
+  const rw = readingsWalk(w, 10);
+  const exactR = readingsLogZ(rw, rw.readings);
+  console.log(`\nThe walk with 10 readings per step, observed as one vector per step (T = ${w.ys.length}); exact log Z = ${exactR.toFixed(4)}`);
+  const rrows: Row[] = [];
+  if (READINGS_RUNS > 0) rrows.push(await timeReadings(rw, 1000, true, READINGS_RUNS));
+  if (READINGS_PER_PARTICLE_RUNS > 0) rrows.push(await timeReadings(rw, 1000, false, READINGS_PER_PARTICLE_RUNS));
+  if (webppl && WEBPPL_RUNS > 0) rrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplReadings(rw, rw.readings, 1000, WEBPPL_RUNS)), note: 'one factor per step' });
+  console.log(rowsTable(rrows, exactR));
+}
+
+/** The table of a set of rows: medians, log Z error against `exact`, speed against the WebPPL row of the same size. */
+function rowsTable(rows: Row[], exact: number): string {
   const cells = rows.map((r) => {
     const wall = median(r.runs.map((x) => x.wall));
     const cpu = median(r.runs.map((x) => x.cpu));
@@ -183,8 +300,7 @@ async function main(): Promise<void> {
     const vs = wp && wp !== r ? `${(median(wp.runs.map((x) => x.wall)) / wall).toFixed(1)}x / ${(median(wp.runs.map((x) => x.cpu)) / cpu).toFixed(1)}x` : '-';
     return [r.impl, String(r.n), String(r.runs.length), wall.toFixed(3), cpu.toFixed(3), meanSd(r.runs.map((x) => x.logZ - exact)), vs, r.note];
   });
-  console.log(table(['implementation', 'particles', 'runs', 'median wall s', 'median CPU s', 'log Z err (mean ± sd)', 'speed vs WebPPL (wall / CPU)', 'notes'], cells));
-  console.log('Goal (issue 16): at least 2x WebPPL at 1000 and at 10000 particles.');
+  return table(['implementation', 'particles', 'runs', 'median wall s', 'median CPU s', 'log Z err (mean ± sd)', 'speed vs WebPPL (wall / CPU)', 'notes'], cells);
 }
 
 main().catch((e) => {
