@@ -34,7 +34,7 @@
 import type { Rng } from '../../core/rng.js';
 import type { GradientCoroutine, Position } from './integrator.js';
 import { DEFAULT_MAX_ENERGY_ERROR, type HamiltonianKernel, type Transition } from './kernel.js';
-import type { EuclideanMetric } from './metric.js';
+import { EuclideanMetric } from './metric.js';
 
 /** Settings of the NUTS kernel. */
 export interface NutsKernelOptions {
@@ -400,10 +400,14 @@ export class NutsTrajectory {
     const { fwd, bck, sample, rho } = this.ws;
     this.from = from;
     this.metric = metric;
-    this.inv = metric.diagonalInverse; // fixed during a transition (adaptation changes the metric between transitions)
+    // The products, drift and momentum draw of identity and diagonal metrics are computed here (the metric's own
+    // arithmetic, in one pass per loop), fixed during a transition (adaptation changes the metric between
+    // transitions); a subclass may override those methods (a test plants a wrong momentum draw so), so its run.
+    const own = Object.getPrototypeOf(metric) === EuclideanMetric.prototype;
+    this.inv = own ? metric.diagonalInverse : null;
     this.rng = rng;
     this.stepSize = stepSize;
-    const scale = metric.diagonalMomentumScale;
+    const scale = own ? metric.diagonalMomentumScale : null;
     if (scale !== null) {
       // the momentum drawn and the trajectory's start written in one pass (sampleMomentum's arithmetic and draw order)
       const { q, grad } = from;
