@@ -169,6 +169,11 @@ const COVERAGE: Record<string, [Model<never[], unknown>, unknown[], 'batched' | 
     await observe('y', Normal(n, 1), ys[0]);
     return n;
   }) as never, [YS], /control flow depends on a random value|sample\/factor sites/],
+  'a draw read as one number (ops.toNumber)': [model(async ({ sample, observe }, ys: number[]) => {
+    const mu = await sample('mu', Normal(0, 1));
+    await observe('y', Normal(ops.toNumber(mu), 1), ys[0]);
+    return mu;
+  }) as never, [YS], /expected a single number, got a tensor of shape \[16\] \(batched, a draw holds all 16 particles' values, so it cannot be read as one number/],
   'a latent drawn from a reduced value (ops.sumLast of a batch-shaped draw)': [model(async ({ sample, observe }, ys: number[]) => {
     const w = await sample('w', Normal(tf.zeros([2]), 1));
     const x = await sample('x', Normal(ops.sumLast(w, 1), 1));

@@ -91,6 +91,19 @@ export function drawStringError(err: unknown, address: string | undefined): unkn
   );
 }
 
+/**
+ * `err` as a `NotBatchableError` that says why, where a batched run of
+ * `size` particles failed reading a value of all particles as one number
+ * (`ops.toNumber(x)` on a draw); else `err`.
+ */
+function numberReadError(err: unknown, size: number): unknown {
+  if (err instanceof NotBatchableError || !(err instanceof Error) || !/expected a single number, got a tensor/.test(err.message)) return err;
+  return new NotBatchableError(
+    `${err.message.split('\n')[0]} (batched, a draw holds all ${size} particles' values, so it cannot be read as one number, e.g. by ops.toNumber or dataSync()[0]: keep it a value and use tyche's ops, or run per particle)`,
+    { cause: err },
+  );
+}
+
 /** The one execution that holds every particle of a batched program-SMC run. */
 export class BatchedProgram<R> extends SuspendableRun {
   /** Log potentials of the last checkpoint, one per particle. */
@@ -432,7 +445,7 @@ export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[]
   let stringified: string | undefined;
   const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: layout.nesting, onDrawString: (a) => (stringified ??= a) } }, ...args);
   const { trace, returnValue } = await (watch ? watch.run(go) : go()).catch((err: unknown) => {
-    throw drawStringError(err, stringified);
+    throw numberReadError(drawStringError(err, stringified), size);
   });
   const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));
   if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
