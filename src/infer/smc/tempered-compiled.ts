@@ -85,6 +85,18 @@ function latentSpy(): Handler & { trace: Trace } {
  * rejects before it has drawn every latent site is drawn again. (The
  * likelihood is not needed here: the float64 record weighs it.)
  */
+/**
+ * Why rows drawn from the prior cannot start the path: a `scale` or `mask`
+ * handler on a latent site (the record's prior is the scaled one; the
+ * per-particle path weighs the difference), or undefined.
+ */
+function scaledLatent(trace: Trace): string | undefined {
+  for (const s of trace) {
+    if (s.type === 'sample' && !s.observed && (s.scale !== 1 || s.mask !== true)) return `a scale or mask handler on latent site "${s.address}" (the per-particle path weighs it)`;
+  }
+  return undefined;
+}
+
 async function priorRows<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, rng: Rng, pace: Pacer): Promise<Float64Array | { notCompiled: string }> {
   const rows = new Float64Array(n * layout.dim);
   for (let i = 0; i < n; i++) {
@@ -102,7 +114,7 @@ async function priorRows<A extends unknown[], R>(m: Model<A, R>, args: A, layout
             if (!rejectsPoint(err) || layoutMismatch(layout, spy.trace) !== undefined) throw err;
             trace = spy.trace;
           }
-          return layoutMismatch(layout, trace) ?? unconstrain(layout, trace);
+          return layoutMismatch(layout, trace) ?? scaledLatent(trace) ?? unconstrain(layout, trace);
         },
         () => [],
       ).catch((err: unknown) => {

@@ -84,6 +84,21 @@ export interface TemperedOptions extends CommonOptions {
 interface Particle<R> {
   readonly state: TraceState<R>;
   readonly logLik: number;
+  /** At the start: what `scale` or `mask` handlers on latent sites change of the prior the particle was drawn from. */
+  readonly initial?: number;
+}
+
+/**
+ * log p_scaled - log p over the latent sites of a trace drawn from the prior
+ * (`priorDrawCorrection`): the particles start from the model's unscaled
+ * prior, the path from the scaled one.
+ */
+function priorCorrection(state: TraceState<unknown>): number {
+  let total = 0;
+  for (const s of state.trace) {
+    if (s.type === 'sample' && !s.observed && (s.scale !== 1 || s.mask !== true)) total += siteLogDensityNumber(s) - siteLogDensityNumber({ ...s, scale: 1, mask: true });
+  }
+  return total;
 }
 
 /**
@@ -171,14 +186,14 @@ async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit
         out,
         async (p) => {
           const s = await runWithValues(m, args, (a) => p.state.trace.get(a)?.value, r.split());
-          return { state: s, logLik: logLikelihood(s, 1) };
+          return { state: s, logLik: logLikelihood(s, 1), initial: priorCorrection(s) };
         },
         pace,
       );
     },
     step(state) {
       const next = nextTemperature(beta, state.map((p) => p.logLik), target);
-      const logPotential = Float64Array.from(state, (p) => (p.logLik === -Infinity ? -Infinity : (next - beta) * p.logLik));
+      const logPotential = Float64Array.from(state, (p) => (p.logLik === -Infinity ? -Infinity : (next - beta) * p.logLik + (beta === 0 ? (p.initial ?? 0) : 0)));
       beta = next;
       betas.push(beta);
       return { state, logPotential };
