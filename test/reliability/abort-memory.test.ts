@@ -104,7 +104,8 @@ describe('nested inference and run ledgers', () => {
   test('tensors made concurrently outside the run are left alone', async () => {
     const outside: tf.Tensor[] = [];
     const timer = setInterval(() => outside.push(tf.scalar(1)), 1);
-    const post = await infer(CASES[1]!.model, { method: 'smc', particles: 300, seed: 1 });
+    // the general per-particle runtime, whose particles interleave with the timer (the vector model now runs batched, in one go)
+    const post = await infer(CASES[1]!.model, { method: 'smc', particles: 300, seed: 1, batched: false, lean: false });
     clearInterval(timer);
     expect(outside.length).toBeGreaterThan(0);
     expect(outside.filter((t) => t.isDisposed)).toHaveLength(0);
