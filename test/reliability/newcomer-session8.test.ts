@@ -91,6 +91,19 @@ describe('SMC on a static parameter: copies of a few early draws (found: ess 200
     expect(e.has('k')).toBe(false);
     expect(e.has('c')).toBe(false);
   });
+  it('distinctValueEss with a threshold: exactly the sites under it, with their exact values, also with unequal weights (the bound only rules sites out)', () => {
+    const n = 2000;
+    const w = Float64Array.from({ length: n }, (_, i) => 1 + ((i * 7919) % 13)); // unequal, unnormalised
+    // site sK: n / K distinct values (K copies each); ESS about n / K, so those with K >= 20 fall under 100
+    const ks = [1, 5, 10, 19, 20, 40, 400];
+    const draws = Array.from({ length: n }, (_, i) => ({ values: Object.fromEntries(ks.map((k) => [`s${k}`, Math.floor(i / k) + 0.5])), returnValue: undefined, logWeight: 0 }));
+    const all = distinctValueEss(draws, w);
+    const under = distinctValueEss(draws, w, 100);
+    const expected = [...all].filter(([, e]) => e < 100);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(expected.length).toBeLessThan(ks.length);
+    expect([...under].sort()).toEqual(expected.sort());
+  });
 });
 
 describe('scale and mask handlers on latent sites under importance and SMC (found: both ignored them, MCMC and VI did not)', () => {
