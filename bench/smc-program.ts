@@ -42,7 +42,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { initBackend } from '../src/backend/select.js';
-import { model } from '../src/core/model.js';
+import { type Model, model } from '../src/core/model.js';
 import { Normal } from '../src/distributions/normal.js';
 import '../src/infer/smc/program.js';
 import { infer } from '../src/infer/registry.js';
@@ -141,21 +141,43 @@ async function timeReadings(w: Walk & { readings: number[][] }, n: number, batch
   const options = { method: 'smc' as const, particles: n, batched };
   // (no warm-up per particle: one run takes minutes, and the batched rows ran the same model first)
   if (batched) (await infer(readings, { ...options, seed: 'warm-up' }, w)).dispose();
+  const { out, note } = await timeRuns(readings, w, options, runs, (d) =>
+    batched ? `resampled ${(d.resampledAt as number[]).length}x` : `${String(d.runtime)} runtime${d.notLean ? ` (${String(d.notLean)})` : ''}`,
+  );
+  return { impl: batched ? 'tyche batched' : 'tyche per-particle (batched: false; the path before)', n, runs: out, note };
+}
+
+/**
+ * Times `runs` seeded SMC runs of `m` (seeds 0, 1, ...): wall and process CPU
+ * seconds and log Z of each; checks each ran the execution `options.batched`
+ * asks for and, where given, the per-particle `runtime`; `noteOf`
+ * describes the last run from its diagnostics.
+ */
+async function timeRuns<W>(
+  m: Model<[W], unknown>,
+  w: W,
+  options: { method: 'smc'; particles: number; batched: boolean },
+  runs: number,
+  noteOf: (d: Record<string, unknown>) => string,
+  runtime?: 'lean' | 'general',
+): Promise<{ out: Run[]; note: string }> {
   const out: Run[] = [];
   let note = '';
   for (let r = 0; r < runs; r++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const post = await infer(readings, { ...options, seed: r }, w);
+    const post = await infer(m, { ...options, seed: r }, w);
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
-    const d = post.diagnostics;
+    const d = post.diagnostics as Record<string, unknown>;
+    const { batched } = options;
     if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
-    note = batched ? `resampled ${(d.resampledAt as number[]).length}x` : `${String(d.runtime)} runtime${d.notLean ? ` (${String(d.notLean)})` : ''}`;
+    if (runtime !== undefined && d.runtime !== runtime) throw new Error(`expected the ${runtime} runtime, got ${String(d.runtime)} (${String(d.notLean)})`);
+    note = noteOf(d);
     post.dispose();
   }
-  return { impl: batched ? 'tyche batched' : 'tyche per-particle (batched: false; the path before)', n, runs: out, note };
+  return { out, note };
 }
 
 function webpplReadings(w: Walk, rs: number[][], n: number, runs: number): string {
@@ -199,21 +221,15 @@ interface Row {
 async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, essThreshold?: number, lean?: boolean, warmUp = true): Promise<Row> {
   const options = { method: 'smc' as const, particles: n, batched, ...(essThreshold === undefined ? {} : { essThreshold }), ...(lean === undefined ? {} : { lean }) };
   if (warmUp) (await infer(walk, { ...options, seed: 'warm-up' }, w)).dispose();
-  const out: Run[] = [];
-  let note = '';
-  for (let r = 0; r < runs; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const post = await infer(walk, { ...options, seed: r }, w);
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
-    const d = post.diagnostics;
-    if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
-    if (!batched && d.runtime !== (lean === false ? 'general' : 'lean')) throw new Error(`expected the ${lean === false ? 'general' : 'lean'} runtime, got ${String(d.runtime)} (${String(d.notLean)})`);
-    note = batched ? `resampled ${(d.resampledAt as number[]).length}x, ${String(d.regathered)} lazy gathers` : `${String(d.replays)} replayed copies`;
-    post.dispose();
-  }
+  // per particle, the lean runtime unless `lean: false` asks for the general one
+  const { out, note } = await timeRuns(
+    walk,
+    w,
+    options,
+    runs,
+    (d) => (batched ? `resampled ${(d.resampledAt as number[]).length}x, ${String(d.regathered)} lazy gathers` : `${String(d.replays)} replayed copies`),
+    batched ? undefined : lean === false ? 'general' : 'lean',
+  );
   const impl = batched ? 'tyche batched' : lean === false ? 'tyche per-particle, general runtime' : 'tyche per-particle (lean)';
   return { impl: `${impl}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
