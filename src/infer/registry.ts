@@ -38,6 +38,14 @@ export interface CommonOptions {
 }
 
 /** An inference engine as registered with {@link registerEngine}. */
+/**
+ * An option key, set by the library's own loops that run `infer` many times
+ * (SBC, TARP): the run's warnings go on `post.warnings` without being printed
+ * one run at a time; the loop reports them once. A symbol, so no user option
+ * can collide with it and the option checks (which read string keys) pass it.
+ */
+export const QUIET_WARNINGS: unique symbol = Symbol('tyche.quietWarnings');
+
 export interface Engine<O extends CommonOptions = CommonOptions> {
   /** The `method` name. */
   readonly name: string;
@@ -104,6 +112,7 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     });
   }
   try {
+    const quiet = (options as { [QUIET_WARNINGS]?: boolean })[QUIET_WARNINGS] === true;
     const visits = conditionCheckpoint(modelObj);
     const post = await (engine as unknown as Engine<O>).run(modelObj, options, args);
     // data given by condition() that no run reached conditioned nothing: a typo, or a dead site
@@ -116,12 +125,12 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     // MCMC output that its own diagnostics disown says so, as Stan does (R-hat, ESS, divergences, tree depth)
     if (MCMC_METHODS.has(engine.name)) {
       const warnings = mcmcWarnings(post as unknown as Posterior<never, unknown>);
-      for (const w of warnings) console.warn(`${engine.name}: ${w}`);
+      if (!quiet) for (const w of warnings) console.warn(`${engine.name}: ${w}`);
       post.addWarnings(warnings);
     } else if (PARTICLE_METHODS.has(engine.name)) {
       // importance and SMC weights that rest on a few particles say so (`particle-warnings.ts`)
       const warnings = particleWarnings(post as unknown as Posterior<never, unknown>);
-      for (const w of warnings) console.warn(`${engine.name}: ${w}`);
+      if (!quiet) for (const w of warnings) console.warn(`${engine.name}: ${w}`);
       post.addWarnings(warnings);
     }
     return post;

@@ -20,7 +20,7 @@ import { type Model, execute } from '../core/model.js';
 import { type Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, type ValueLike, isTensor, toArray, toNumber, unravelIndex } from '../core/value.js';
 import { Posterior, type Draw } from '../infer/posterior.js';
-import { type CommonOptions, infer } from '../infer/registry.js';
+import { type CommonOptions, QUIET_WARNINGS, infer } from '../infer/registry.js';
 // register every built-in engine, so that `{ method }` options work from this entry point alone
 import '../infer/index.js';
 
@@ -61,7 +61,8 @@ export async function runEngine<A extends unknown[], R>(spec: EngineSpec<A, R>, 
   if (spec === null || typeof spec !== 'object' || typeof spec.method !== 'string') {
     throw new TypeError('engine: expected infer options with a `method` (e.g. { method: "importance", particles: 1000 }) or a function returning a Posterior');
   }
-  return infer(sim.model, { ...spec, seed }, ...sim.args);
+  // the loops print a run's warnings once for all runs (see forEachSimulation), not once per run
+  return infer(sim.model, { ...spec, seed, [QUIET_WARNINGS]: true }, ...sim.args);
 }
 
 /**
@@ -190,11 +191,21 @@ export async function forEachSimulation<A extends unknown[], R>(options: Simulat
   const n = options.simulations;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`simulations must be a positive integer, got ${n}`);
   const rng = rngFrom(options.seed ?? 0);
+  // the engine's warnings (MCMC diagnostics, particle ESS), counted over the runs and printed once
+  let warned = 0;
+  let first: string | undefined;
   for (let i = 0; i < n; i++) {
     const simRng = rng.split();
     const sim = await options.simulator(simRng.split(), i);
     const post = await runEngine(options.engine, sim, simRng.uint32());
+    if (post.warnings.length > 0) {
+      warned += 1;
+      first ??= post.warnings[0];
+    }
     await visit(sim, post, simRng.split(), i);
     options.onProgress?.(i + 1, n);
+  }
+  if (warned > 0 && typeof options.engine !== 'function') {
+    console.warn(`${engineName(options.engine)}: ${warned} of ${n} runs warned (each run's warnings are on its post.warnings); the first: ${first}`);
   }
 }

@@ -122,6 +122,21 @@ describe('simulation-based calibration', () => {
     expect(en.quantities.map((q) => q.name)).toEqual(['biased', 'k', 'logLik']);
   });
 
+  it('an engine that warns on every run prints one line for the loop, not one per run', async () => {
+    const printed: string[] = [];
+    const original = console.warn;
+    console.warn = (...xs: unknown[]) => void printed.push(xs.map(String).join(' '));
+    try {
+      // 20 particles: importance's ESS is under 100 on every run
+      const r = await tarpCheck({ simulator, engine: { method: 'importance', particles: 20 }, simulations: 6, draws: 10, seed: 1 });
+      expect(r.params).toEqual(['mu']);
+    } finally {
+      console.warn = original;
+    }
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatch(/^importance: 6 of 6 runs warned \(each run's warnings are on its post\.warnings\); the first: ESS [\d.]+ of 20 draws is below 100/);
+  });
+
   it('ranks are uniform under the null: chi-square and ECDF band keep their level', () => {
     const rng = new Rng(11);
     let chi = 0;
