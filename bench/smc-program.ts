@@ -194,15 +194,24 @@ var model = function() {
   };
   return loop(0, 0);
 };
-Infer({method: 'SMC', particles: ${n}}, model); // warm-up, untimed
+${webpplTimedSmc(n, runs, true)}
+`;
+}
+
+/**
+ * The WebPPL lines that time `runs` SMC runs of the program's `model` with
+ * `n` particles (after one untimed run when `warmUp`), returning each run's
+ * wall and CPU seconds and log Z.
+ */
+function webpplTimedSmc(n: number, runs: number, warmUp: boolean): string {
+  return `${warmUp ? `Infer({method: 'SMC', particles: ${n}}, model); // warm-up, untimed` : `// no warm-up at ${n} particles (one run takes tens of seconds)`}
 repeat(${runs}, function() {
   var c0 = process.cpuUsage();
   var t0 = performance.now();
   var d = Infer({method: 'SMC', particles: ${n}}, model);
   var c1 = process.cpuUsage();
   return {wall: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e6, logZ: d.normalizationConstant};
-});
-`;
+});`;
 }
 
 interface Run {
@@ -247,14 +256,7 @@ var model = function() {
   };
   return loop(0, 0);
 };
-${n < 10000 ? `Infer({method: 'SMC', particles: ${n}}, model); // warm-up, untimed` : '// no warm-up at 10000 particles (one run takes tens of seconds)'}
-repeat(${runs}, function() {
-  var c0 = process.cpuUsage();
-  var t0 = performance.now();
-  var d = Infer({method: 'SMC', particles: ${n}}, model);
-  var c1 = process.cpuUsage();
-  return {wall: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e6, logZ: d.normalizationConstant};
-});
+${webpplTimedSmc(n, runs, n < 10000)}
 `;
 }
 

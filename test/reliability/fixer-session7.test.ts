@@ -20,6 +20,7 @@ import { checkOptions, optionNames } from '../../src/core/options.js';
 import * as Lm from '../../src/steer/lm/index.js';
 import { gaussModel } from './abort-memory-cases.js';
 import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
+import { abortAfterLastStep } from '../helpers/abort-after-steps.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -30,15 +31,8 @@ describe('1. vi: an abort during the final draws', () => {
     const before = tf.memory().numTensors;
     const ac = new AbortController();
     const reason = new Error('stop the draws');
-    let abortedAt = NaN;
     // 100 ms after the last step: the final draws (or the model runs after them) are under way
-    const onStep = (p: { step: number; steps: number }) => {
-      if (p.step === p.steps)
-        setTimeout(() => {
-          abortedAt = performance.now();
-          ac.abort(reason);
-        }, 100);
-    };
+    const { onStep, abortedAt } = abortAfterLastStep(ac, reason, 100);
     const t0 = performance.now();
     const run = infer(gaussModel, { method: 'vi', steps: 5, samples: 300_000, seed: 1, signal: ac.signal, onStep });
     let thrown: unknown;
@@ -50,7 +44,7 @@ describe('1. vi: an abort during the final draws', () => {
     const end = performance.now();
     expect(thrown).toBe(reason);
     expect(end - t0).toBeGreaterThan(100);
-    expect(end - abortedAt).toBeLessThan(1000);
+    expect(end - abortedAt()).toBeLessThan(1000);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -46,6 +46,7 @@ import { ModelError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
 import * as T from '../../src/testing/index.js';
+import { abortAfterLastStep } from '../helpers/abort-after-steps.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -360,16 +361,9 @@ describe('4. VI\'s checks on the final draws honour the signal', () => {
     const before = tf.memory().numTensors;
     const ac = new AbortController();
     const reason = new Error('stop the draws');
-    let abortedAt = NaN;
-    const onStep = (p: { step: number; steps: number }) => {
-      if (p.step === p.steps)
-        setTimeout(() => {
-          abortedAt = performance.now();
-          ac.abort(reason);
-        }, 300);
-    };
+    const { onStep, abortedAt } = abortAfterLastStep(ac, reason, 300);
     await expect(infer(gaussModel, { method: 'vi', steps: 5, samples: 2_000_000, seed: 1, signal: ac.signal, onStep })).rejects.toBe(reason);
-    expect(performance.now() - abortedAt).toBeLessThan(1000);
+    expect(performance.now() - abortedAt()).toBeLessThan(1000);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -19,12 +19,10 @@ import { rngFrom } from '../../src/core/rng.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/infer/registry.js';
 import '../../src/infer/smc/program.js';
-import { runSMC } from '../../src/infer/smc/core.js';
 import { BatchedProgram, batchedDraws, batchedProgramStore, checkFinalParticles } from '../../src/infer/smc/program-batched.js';
-import { openParticleAxis } from '../../src/infer/smc/reindex.js';
 import { retention } from '../../src/infer/smc/retention.js';
 import type { ParticleStore } from '../../src/infer/smc/store.js';
-import { walk } from './program-helpers.js';
+import { batchedWalkRun, walk } from './program-helpers.js';
 
 /** Observations of a vector latent, data held as tensors made before the run (the model makes no tensor of its own). */
 let DATA: tf.Tensor[] = [];
@@ -112,31 +110,14 @@ describe('the final check of a batched run compares each particle\'s densities s
 
   /** A batched run of the walk, resampled at every step with `store`; whether checking every final particle passes. */
   async function checkedRun(store: ParticleStore<BatchedProgram<tf.Tensor>>): Promise<string> {
-    const n = 12;
-    const open = await openParticleAxis(n);
-    if (!open) throw new Error('no AsyncLocalStorage');
-    try {
-      const res = await runSMC<BatchedProgram<tf.Tensor>>(
-        {
-          init: (_n, r) => new BatchedProgram<tf.Tensor>(open, r.split()),
-          async step(state) {
-            await state.advance(walk as never, [YS]);
-            return { state, logPotential: state.increment ?? new Float64Array(n) };
-          },
-          done: (_t, state) => state.status === 'done',
-          store,
-        },
-        { particles: n, rng: rngFrom(5), essThreshold: 1, genealogy: false },
-      );
+    return batchedWalkRun(YS, 12, store, { seed: 5, essThreshold: 1 }, (res) => {
       const { draws, rows } = batchedDraws(res.state, res.logWeights);
       const which = rows.map((row, k) => ({ row, draw: draws[k] }));
-      return await checkFinalParticles(walk as never, [YS], res.state, which, rngFrom(6)).then(
+      return checkFinalParticles(walk as never, [YS], res.state, which, rngFrom(6)).then(
         () => 'passed',
         (err: Error) => err.message,
       );
-    } finally {
-      open.close();
-    }
+    });
   }
 
   it('passes on the engine\'s run; fails where resampling forgets to carry the totals with the particles (planted)', async () => {

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { model } from '../../src/core/model.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { Normal } from '../../src/distributions/normal.js';
-import { runSMC } from '../../src/infer/smc/core.js';
+import { type SMCResult, runSMC } from '../../src/infer/smc/core.js';
+import type { ParticleStore } from '../../src/infer/smc/store.js';
 import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
 import { openParticleAxis } from '../../src/infer/smc/reindex.js';
 import { LeanParticle } from '../../src/infer/smc/program-lean.js';
@@ -72,6 +73,27 @@ export async function checkAgainstKalman(ys: number[], seeds: number, run: (seed
  * are not moved), built from the engine's own pieces.
  */
 export async function forgetfulBatched(ys: number[], n: number, seed: number): Promise<RunOut> {
+  return batchedWalkRun(ys, n, { ...batchedProgramStore<tf.Tensor>(), select: (state) => state }, { seed }, (res) => {
+    const x = (res.state.returnValue as tf.Tensor).dataSync();
+    let meanX = 0;
+    res.weights.forEach((w, i) => (meanX += w * x[i]));
+    return { logZ: res.logZ, meanX };
+  });
+}
+
+/**
+ * One batched program SMC run of {@link walk} on `ys` with `n` particles,
+ * built from the engine's own pieces with the given particle store (the
+ * engine's, or a planted one), read by `read` while the particle axis is
+ * still open.
+ */
+export async function batchedWalkRun<T>(
+  ys: number[],
+  n: number,
+  store: ParticleStore<BatchedProgram<tf.Tensor>>,
+  options: { readonly seed: number; readonly essThreshold?: number },
+  read: (res: SMCResult<BatchedProgram<tf.Tensor>>) => T | Promise<T>,
+): Promise<T> {
   const open = await openParticleAxis(n);
   if (!open) throw new Error('no AsyncLocalStorage');
   try {
@@ -83,14 +105,11 @@ export async function forgetfulBatched(ys: number[], n: number, seed: number): P
           return { state, logPotential: state.increment ?? new Float64Array(n) };
         },
         done: (_t, state) => state.status === 'done',
-        store: { ...batchedProgramStore<tf.Tensor>(), select: (state) => state },
+        store,
       },
-      { particles: n, rng: rngFrom(seed), genealogy: false },
+      { particles: n, rng: rngFrom(options.seed), genealogy: false, ...(options.essThreshold === undefined ? {} : { essThreshold: options.essThreshold }) },
     );
-    const x = (res.state.returnValue as tf.Tensor).dataSync();
-    let meanX = 0;
-    res.weights.forEach((w, i) => (meanX += w * x[i]));
-    return { logZ: res.logZ, meanX };
+    return await read(res);
   } finally {
     open.close();
   }
