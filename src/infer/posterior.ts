@@ -199,7 +199,8 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
 
   /**
    * Adds reasons not to trust the answer found after the engine returned
-   * (infer's MCMC diagnostics, `mcmc/warnings.ts`).
+   * (infer's MCMC diagnostics, `mcmc/warnings.ts`, and particle ESS,
+   * `particle-warnings.ts`).
    *
    * @internal
    */

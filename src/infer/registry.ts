@@ -37,7 +37,6 @@ export interface CommonOptions {
   readonly checkConditions?: boolean;
 }
 
-/** An inference engine as registered with {@link registerEngine}. */
 /**
  * An option key, set by the library's own loops that run `infer` many times
  * (SBC, TARP): the run's warnings go on `post.warnings` without being printed
@@ -46,6 +45,7 @@ export interface CommonOptions {
  */
 export const QUIET_WARNINGS: unique symbol = Symbol('tyche.quietWarnings');
 
+/** An inference engine as registered with {@link registerEngine}. */
 export interface Engine<O extends CommonOptions = CommonOptions> {
   /** The `method` name. */
   readonly name: string;
@@ -122,17 +122,12 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
       post.dispose();
       throw err;
     }
-    // MCMC output that its own diagnostics disown says so, as Stan does (R-hat, ESS, divergences, tree depth)
-    if (MCMC_METHODS.has(engine.name)) {
-      const warnings = mcmcWarnings(post as unknown as Posterior<never, unknown>);
-      if (!quiet) for (const w of warnings) console.warn(`${engine.name}: ${w}`);
-      post.addWarnings(warnings);
-    } else if (PARTICLE_METHODS.has(engine.name)) {
-      // importance and SMC weights that rest on a few particles say so (`particle-warnings.ts`)
-      const warnings = particleWarnings(post as unknown as Posterior<never, unknown>);
-      if (!quiet) for (const w of warnings) console.warn(`${engine.name}: ${w}`);
-      post.addWarnings(warnings);
-    }
+    // output that its own diagnostics disown says so: MCMC as Stan does (R-hat, ESS, divergences, tree depth),
+    // importance and SMC where their weights rest on a few particles (`particle-warnings.ts`)
+    const own = post as unknown as Posterior<never, unknown>;
+    const warnings = MCMC_METHODS.has(engine.name) ? mcmcWarnings(own) : PARTICLE_METHODS.has(engine.name) ? particleWarnings(own) : [];
+    if (!quiet) for (const w of warnings) console.warn(`${engine.name}: ${w}`);
+    post.addWarnings(warnings);
     return post;
   } catch (err) {
     // every engine's "nothing has positive density" is explained the same way: by the site to blame
