@@ -93,15 +93,19 @@ export class ChainDriver {
   /** Resumes the coroutine (with an answer or a finished transition) up to its next request. */
   private resume(input: GradientAnswer | Transition | undefined): void {
     const step = this.coroutine.next(input as GradientAnswer);
-    if (step.done) {
-      this.output = step.value;
-      this.pending = null;
-      return;
-    }
+    // the chain's end goes through the same stores as every other resume (V8 recompiles a hot function, and the
+    // drivers it is inlined in, at the first run of code it had not reached)
+    const done = step.done === true;
     const request = step.value as unknown;
-    if (request instanceof TransitionRequest) {
-      this.pending = this.last = this.trajectory!.begin(request.from, request.stepSize, request.metric, request.rng);
-      this.inTransition = true;
-    } else this.pending = this.last = step.value;
+    let next: readonly number[] | null = null;
+    if (!done) {
+      if (request instanceof TransitionRequest) {
+        next = this.trajectory!.begin(request.from, request.stepSize, request.metric, request.rng);
+        this.inTransition = true;
+      } else next = request as readonly number[];
+    }
+    this.output = done ? (request as ChainOutput) : undefined;
+    this.pending = next;
+    if (next !== null) this.last = next;
   }
 }

@@ -110,7 +110,7 @@ export interface ChainOutput {
   /** The metric's shape after warmup (with `'auto'`, the one chosen). */
   readonly metricKind: MetricKind;
   /** With `'auto'`: the last choice and its evidence (undefined when no window ended). */
-  readonly metricDecision?: MetricDecision;
+  readonly metricDecision: MetricDecision | undefined;
 }
 
 function allocStats(n: number): SamplerStats {
@@ -163,27 +163,45 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   const stats = allocStats(draws);
   const warmupSamples = cfg.saveWarmup ? new Float64Array(warmup * dim) : undefined;
   const warmupStats = cfg.saveWarmup ? allocStats(warmup) : undefined;
+  // Unsaved warmup rows go to a one-row scratch, so that the same code records every iteration: V8 optimises this
+  // loop during warmup, and code first reached afterwards (a record, a call) would throw that code away at the
+  // switch to sampling and compile the loop again (tens of ms of compiler time on a process's first run).
+  const warmupRows = warmupSamples ?? new Float64Array(dim);
+  const warmupRowStats = warmupStats ?? allocStats(1);
 
-  for (let it = 0; it < warmup + draws; it++) {
+  // The output is kept current every iteration rather than built after the loop, and the last phase is set by the
+  // loop's own store, for the same reason: code first reached at a chain's end would make V8 recompile this loop
+  // while the other chains still run it.
+  const out: { -readonly [K in keyof ChainOutput]: ChainOutput[K] } = {
+    samples,
+    stats,
+    ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
+    stepSize,
+    inverseMetric: metric.inverse,
+    metricKind: metric.kind,
+    metricDecision: undefined,
+  };
+  const total = warmup + draws;
+  for (let it = 0; ; it++) {
     const inWarmup = it < warmup;
-    progress.phase = inWarmup ? 'warmup' : 'sampling';
+    const running = it < total;
+    progress.phase = inWarmup ? 'warmup' : running ? 'sampling' : 'done';
+    if (!running) break;
     if (cfg.beforeTransition !== undefined) position = yield* cfg.beforeTransition(position, it);
     const t = yield* kernel.transition(position, stepSize, metric, rng);
     position = t.position;
 
-    const row = inWarmup ? it : it - warmup;
-    const outSamples = inWarmup ? warmupSamples : samples;
-    const outStats = inWarmup ? warmupStats : stats;
-    if (outSamples !== undefined && outStats !== undefined) {
-      outSamples.set(position.q, row * dim);
-      outStats.acceptStat[row] = t.acceptStat;
-      outStats.stepSize[row] = stepSize;
-      outStats.treeDepth[row] = t.treeDepth;
-      outStats.nLeapfrog[row] = t.nLeapfrog;
-      outStats.divergent[row] = t.divergent ? 1 : 0;
-      outStats.energy[row] = t.energy;
-      outStats.logDensity[row] = position.logp;
-    }
+    const row = it - (inWarmup ? (warmupSamples === undefined ? it : 0) : warmup);
+    const outSamples = inWarmup ? warmupRows : samples;
+    const outStats = inWarmup ? warmupRowStats : stats;
+    outSamples.set(position.q, row * dim);
+    outStats.acceptStat[row] = t.acceptStat;
+    outStats.stepSize[row] = stepSize;
+    outStats.treeDepth[row] = t.treeDepth;
+    outStats.nLeapfrog[row] = t.nLeapfrog;
+    outStats.divergent[row] = t.divergent ? 1 : 0;
+    outStats.energy[row] = t.energy;
+    outStats.logDensity[row] = position.logp;
 
     if (inWarmup) {
       if (adaptStep) stepSize = dual.update(t.acceptStat);
@@ -196,18 +214,15 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
           dual.restart(stepSize);
         }
       }
-      if (it === warmup - 1 && adaptStep) stepSize = dual.finalStepSize();
+      // (read every warmup iteration, kept at the last: see the scratch rows above)
+      const adapted = dual.finalStepSize();
+      if (it === warmup - 1 && adaptStep) stepSize = adapted;
     }
+    out.stepSize = stepSize;
+    out.inverseMetric = metric.inverse;
+    out.metricKind = metric.kind;
+    out.metricDecision = metricAdapter?.decision;
     progress.completed = it + 1;
   }
-  progress.phase = 'done';
-  return {
-    samples,
-    stats,
-    ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
-    stepSize,
-    inverseMetric: metric.inverse,
-    metricKind: metric.kind,
-    ...(metricAdapter?.decision !== undefined ? { metricDecision: metricAdapter.decision } : {}),
-  };
+  return out;
 }

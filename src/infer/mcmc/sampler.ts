@@ -365,10 +365,12 @@ class RunMonitor {
     const dt = t - this.last;
     this.last = t;
     let sampling = 0;
-    for (const c of active) if (this.progress[c]!.phase === 'sampling') sampling += 1;
-    const share = active.length === 0 ? 0 : sampling / active.length;
-    this.samplingMs += dt * share;
-    this.warmupMs += dt * (1 - share);
+    // (an addition made every time: code first reached mid-run would make V8 recompile the caller)
+    for (const c of active) sampling += this.progress[c]!.phase === 'sampling' ? 1 : 0;
+    // (a double division from the start: a share that is 0 through warmup would be compiled as an integer one)
+    const toSampling = active.length === 0 ? 0 : (dt * sampling) / active.length;
+    this.samplingMs += toSampling;
+    this.warmupMs += dt - toSampling;
   }
 
   /** True when it is time to yield to the event loop or report progress. */
@@ -463,6 +465,7 @@ async function runBatched(
   while (!run.finished) {
     const waiting = run.rounds();
     if (waiting !== null) run.take(await waiting);
+    if (run.chainFinished) run.listFinished();
     if (monitor.due()) await monitor.pause();
   }
   monitor.report();
@@ -517,9 +520,23 @@ class BatchedChains {
       const raw = this.target(this.ask());
       if (isPromise(raw)) return raw;
       this.take(raw);
-      if (this.monitor.due()) return null;
+      if (this.chainFinished || this.monitor.due()) return null;
     }
     return null;
+  }
+
+  /**
+   * Whether a chain finished in the last {@link BatchedChains.take}: the
+   * driver then calls {@link BatchedChains.listFinished} (outside the hot
+   * loop, where a first-reached call would make V8 recompile it).
+   */
+  chainFinished = false;
+
+  /** Charges the time so far to the chains that ran it and lists the chains still running. */
+  listFinished(): void {
+    this.chainFinished = false;
+    this.monitor.settle(this.active);
+    this.listActive();
   }
 
   /** Writes the rows of this round into the batch; returns it. */
@@ -529,11 +546,9 @@ class BatchedChains {
     if (this.q.length !== rows * dim) this.q = new Float64Array(rows * dim); // the batch shrinks as chains finish (fixedBatch false)
     const q = this.q;
     if (this.fixed) {
-      for (let c = 0; c < this.chains; c++) {
-        const d = drivers[c]!;
-        writeRow(q, c * dim, d.pending ?? d.last);
-      }
-    } else for (let i = 0; i < active.length; i++) writeRow(q, i * dim, drivers[active[i]!]!.pending!);
+      // a finished chain repeats its last row; a running chain's last row is the one pending
+      for (let c = 0; c < this.chains; c++) writeRow(q, c * dim, drivers[c]!.last);
+    } else for (let i = 0; i < active.length; i++) writeRow(q, i * dim, drivers[active[i]!]!.last);
     return q;
   }
 
@@ -548,12 +563,9 @@ class BatchedChains {
       this.evals[c] += 1;
       const d = drivers[c]!;
       d.answer(answer.logp, answer.grad, this.fixed ? c : i);
-      if (d.pending === null) finished = true;
+      finished ||= d.pending === null;
     }
-    if (finished) {
-      this.monitor.settle(active); // the time so far is charged with the chains that ran it
-      this.listActive();
-    }
+    this.chainFinished = finished;
   }
 
   private listActive(): void {
