@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../backend/gradients.js';
 import { scalar64, tensor64 } from '../backend/float64-constants.js';
 import { TycheError } from './errors.js';
+import { ContentCache } from './content-cache.js';
 
 /** A number or a tensor. */
 export type Value = number | tf.Tensor;
@@ -29,26 +30,27 @@ export function isTensor(x: unknown): x is tf.Tensor {
   return x instanceof tf.Tensor;
 }
 
-const arrayTensors = new WeakMap<object, tf.Tensor>();
+const arrayTensors = new ContentCache<tf.Tensor>();
 
 /**
  * The tensor for a data array. Conversions are cached per array object, so a
  * model that passes the same data array on every execution does not allocate
- * a tensor each time; data arrays are therefore treated as immutable (make a
- * new array, or pass a tensor, when the numbers change). Inside an engine's
+ * a tensor each time; a hit checks the array's contents, so an array filled
+ * again in place (a reused buffer) gets a new tensor. Inside an engine's
  * per-execution scope the tensor is freed with the scope (and remade on the
  * next use); outside one it lives as long as the process (like any tensor
  * nobody disposes), so keep top-level data in tensors or reuse the array.
  */
 function arrayTensor(x: number[] | number[][] | Float32Array | Float64Array | Int32Array, what: string): tf.Tensor {
-  let t = arrayTensors.get(x);
-  if (t === undefined || t.isDisposed) {
-    const problem = Array.isArray(x) ? arrayProblem(x) : undefined;
-    if (problem) throw new TycheError(`${what}: ${problem}`);
-    t = tensor64(x); // remembers the doubles for float64 replays (backend/float64-constants.ts)
-    arrayTensors.set(x, t);
-  }
-  return t;
+  return arrayTensors.get(
+    x,
+    () => {
+      const problem = Array.isArray(x) ? arrayProblem(x) : undefined;
+      if (problem) throw new TycheError(`${what}: ${problem}`);
+      return tensor64(x); // remembers the doubles for float64 replays (backend/float64-constants.ts)
+    },
+    (t) => !t.isDisposed,
+  );
 }
 
 /**

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ContentCache } from '../core/content-cache.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, broadcastShapes, shapeOf, toTensor } from '../core/value.js';
 import type { IntervalConstraint } from './constraints.js';
@@ -12,25 +13,14 @@ import { Distribution, type Typed, maskSupport } from './distribution.js';
 import { type IndexDraw, type ProbsArg, SimplexProbs } from './probs.js';
 import { categoricalVariate, cumulativeRows, drawScalars } from './samplers.js';
 
-/** The parameter of each plain probability vector seen (immutable, like every JS parameter vector). */
-const shared = new WeakMap<object, SimplexProbs>();
+/** The parameter of each plain probability vector seen, while the vector holds the same numbers (a buffer filled again gets a new one). */
+const shared = new ContentCache<SimplexProbs>();
 
-/** The parameter for `probs`, shared between distributions built from the same plain vector. */
+/** The parameter for `probs`, shared between distributions built from the same plain vector with the same contents. */
 function simplexOf(probs: ProbsArg): SimplexProbs {
-  // the vector of the last call first (a model's one constant vector, site after site): no hashing
-  if (probs === lastProbs) return lastSimplex as SimplexProbs;
   if (!Array.isArray(probs)) return new SimplexProbs('Categorical', probs);
-  let s = shared.get(probs);
-  if (s === undefined) {
-    s = new SimplexProbs('Categorical', probs);
-    shared.set(probs, s);
-  }
-  lastProbs = probs;
-  lastSimplex = s;
-  return s;
+  return shared.get(probs, () => new SimplexProbs('Categorical', probs));
 }
-let lastProbs: unknown;
-let lastSimplex: SimplexProbs | undefined;
 
 /**
  * Categorical(probs): a category index `0..K-1` drawn with probability

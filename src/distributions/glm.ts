@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ContentCache } from '../core/content-cache.js';
 import type { Rng } from '../core/rng.js';
 import { lgamma } from '../core/special.js';
 import { type Value, type ValueLike, add, exp, maximum, mul, sub, toTensor } from '../core/value.js';
@@ -78,15 +79,10 @@ export function BinomialLogit<N extends ValueLike, A extends ValueLike>(totalCou
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
-/** Design matrices given as arrays, converted once (a model builds its distributions on every evaluation). */
-const matrices = new WeakMap<number[][], tf.Tensor2D>();
+/** Design matrices given as arrays, converted once per array and contents (a model builds its distributions on every evaluation). */
+const matrices = new ContentCache<tf.Tensor2D>();
 function matrixOf(x: number[][]): tf.Tensor2D {
-  let t = matrices.get(x);
-  if (!t) {
-    t = tf.keep(tf.tensor2d(x));
-    matrices.set(x, t);
-  }
-  return t;
+  return matrices.get(x, () => tf.keep(tf.tensor2d(x)), (t) => !t.isDisposed);
 }
 
 /**

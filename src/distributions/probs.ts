@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ContentCache } from '../core/content-cache.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { type Value, type ValueLike, all, describe, isTensor, log, log1p, logSigmoid, logSumExp, neg, sigmoid, softplus, sub } from '../core/value.js';
 import { unitInterval } from './constraints.js';
@@ -152,11 +153,11 @@ function isNumberVector(x: unknown): x is number[] | Float64Array | Float32Array
  */
 /**
  * Normalised log-probability tables of plain JS vectors, per vector object
- * (JS parameter vectors are treated as immutable, like data arrays).
+ * and its contents (a vector filled again in place gets a new table).
  */
-const probsTables = new WeakMap<object, Float64Array>();
+const probsTables = new ContentCache<Float64Array>();
 const NO_BATCH: readonly number[] = Object.freeze([]);
-const logitsTables = new WeakMap<object, Float64Array>();
+const logitsTables = new ContentCache<Float64Array>();
 
 export class SimplexProbs {
   /** Number of categories K (the size of the last axis). */
@@ -177,16 +178,6 @@ export class SimplexProbs {
    * @param arg - probabilities or `{ probs }` / `{ logits }` over the last axis
    */
   constructor(readonly dist: string, arg: ProbsArg) {
-    // fast path: a plain probability vector seen before (checked and normalised then), as in a model's constant
-    const seen = Array.isArray(arg) ? probsTables.get(arg) : undefined;
-    if (seen !== undefined) {
-      this.isLogits = false;
-      this.k = seen.length;
-      this.batchShape = NO_BATCH;
-      this.tensor = undefined;
-      this.logP64 = seen;
-      return;
-    }
     const { raw, isLogits } = unpack(dist, arg);
     this.isLogits = isLogits;
     const name = isLogits ? 'logits' : 'probs';
@@ -195,15 +186,11 @@ export class SimplexProbs {
       this.k = raw.length;
       this.batchShape = NO_BATCH;
       this.tensor = undefined;
-      // a probability vector passed again (e.g. a constant in a model) is checked and normalised once
-      const cache = isLogits ? logitsTables : probsTables;
-      let logP = cache.get(raw);
-      if (logP === undefined) {
+      // a probability vector passed again with the same contents (e.g. a constant in a model) is checked and normalised once
+      this.logP64 = (isLogits ? logitsTables : probsTables).get(raw, () => {
         if (validationEnabled()) checkVector(dist, name, raw, isLogits, false, 0, raw.length);
-        logP = isLogits ? logPFromLogits(raw) : logPFromProbs(raw);
-        cache.set(raw, logP);
-      }
-      this.logP64 = logP;
+        return isLogits ? logPFromLogits(raw) : logPFromProbs(raw);
+      });
       return;
     }
     const v = param(dist, name, raw);
