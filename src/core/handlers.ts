@@ -8,7 +8,7 @@
  * @module
  */
 import type { Handler, Message } from './message.js';
-import { ModelError } from './errors.js';
+import { ModelError, TycheError } from './errors.js';
 import { Model, execute } from './model.js';
 import type { Rng, Seed } from './rng.js';
 import { rngFrom } from './rng.js';
@@ -122,6 +122,41 @@ export function conditionCheckpoint(m: { readonly handlers: readonly Handler[] }
     if (v) out.set(h, ++v.epoch);
   }
   return out;
+}
+
+/**
+ * The conditioned addresses that runs of `m` reached since `checkpoint`, one
+ * list per condition handler of `m` (in the order of `m.handlers`): what a
+ * copy of the model that ran elsewhere (a chain worker thread) hands back to
+ * {@link recordConditionVisits}, so that a site its runs reached counts as
+ * reached.
+ */
+export function conditionVisitsSince(m: { readonly handlers: readonly Handler[] }, checkpoint: ConditionCheckpoint): string[][] {
+  const out: string[][] = [];
+  for (const h of m.handlers) {
+    const v = conditionVisits.get(h);
+    if (!v) continue;
+    const epoch = checkpoint.get(h) ?? 0;
+    out.push([...v.lastVisit].filter(([, e]) => e >= epoch).map(([address]) => address));
+  }
+  return out;
+}
+
+/**
+ * Counts the visits of runs made elsewhere (see {@link conditionVisitsSince})
+ * as visits of `m`'s own condition handlers in the current epoch: list i
+ * belongs to `m`'s i-th condition handler. A model whose condition handlers
+ * do not line up with the lists (not the same model) is a `TycheError`, not a
+ * visit given to the wrong handler.
+ */
+export function recordConditionVisits(m: { readonly handlers: readonly Handler[] }, visited: readonly (readonly string[])[]): void {
+  const own = m.handlers.map((h) => conditionVisits.get(h)).filter((v): v is ConditionVisits => v !== undefined);
+  if (own.length !== visited.length) {
+    throw new TycheError(`condition: the model that ran elsewhere has ${visited.length} condition handler(s), this one ${own.length}: not the same model`);
+  }
+  own.forEach((v, i) => {
+    for (const address of visited[i]!) if (v.data[address] !== undefined) v.lastVisit.set(address, v.epoch);
+  });
 }
 
 /**

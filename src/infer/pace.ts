@@ -82,6 +82,26 @@ export class Pacer {
 }
 
 /**
+ * `fn` with its promised answers paced: after each answer that comes as a
+ * promise (a model run on tfjs, milliseconds each, and far more under load),
+ * yield to the event loop when the pacer is due and throw the signal's reason
+ * once aborted; a synchronous answer (a compiled replay, microseconds) passes
+ * through untouched. For a caller whose own loop reads the clock only every
+ * few calls (the MCMC samplers read it every 8th evaluation): with slow
+ * answers, 8 evaluations were seconds without a look at the signal.
+ */
+export function pacedAnswers<T>(fn: (q: Float64Array) => T | Promise<T>, pacer: Pacer): (q: Float64Array) => T | Promise<T> {
+  return (q) => {
+    const answer = fn(q);
+    if (!(answer instanceof Promise)) return answer;
+    return answer.then(async (value) => {
+      if (pacer.due()) await pacer.pause();
+      return value;
+    });
+  };
+}
+
+/**
  * A handler that paces one model execution from inside: at `sample` and
  * `factor` sites it yields to the event loop when the `Pacer` is due
  * (so a single long or runaway execution can still be aborted), and it

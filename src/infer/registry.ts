@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { checkOptions } from '../core/options.js';
+import { type OptionRules, checkOptionValues, checkOptions } from '../core/options.js';
 import { assertConditionsVisited, conditionCheckpoint } from '../core/handlers.js';
 import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
@@ -18,6 +18,7 @@ import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
 import { PARTICLE_METHODS, particleWarnings } from './particle-warnings.js';
+import { ENGINE_OPTION_RULES } from './option-rules.js';
 
 /** Options every engine accepts. */
 export interface CommonOptions {
@@ -53,6 +54,12 @@ export interface Engine<O extends CommonOptions = CommonOptions> {
   readonly options: readonly string[];
   /** One line describing the engine, for messages and docs. */
   readonly description: string;
+  /**
+   * What each option may hold, checked by {@link infer} before anything runs
+   * (see `checkOptionValues` in core/options.ts); the built-in engines' rules
+   * are in `option-rules.ts`.
+   */
+  readonly rules?: OptionRules;
   /** Run inference. */
   run<A extends unknown[], R>(model: Model<A, R>, options: O, args: A): Promise<Posterior<A, R>>;
 }
@@ -99,6 +106,8 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   }
   const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
   checkOptions('infer', options, allowed, ` for method "${engine.name}"`);
+  // every option's value, before the source lint, the backend and any model run (option-rules.ts)
+  checkOptionValues(engine.name, options, engine.rules ?? ENGINE_OPTION_RULES[engine.name] ?? {});
   if (options.checkConditions !== undefined && typeof options.checkConditions !== 'boolean') {
     throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
   }

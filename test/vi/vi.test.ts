@@ -313,7 +313,7 @@ describe('the vi engine', () => {
   });
 
   it('rejects bad options clearly and stops on abort', async () => {
-    await expect(infer(normalNormal, { method: 'vi', guide: 'nope' as never }, ys)).rejects.toThrow(/unknown guide "nope"/);
+    await expect(infer(normalNormal, { method: 'vi', guide: 'nope' as never }, ys)).rejects.toThrow(/vi: guide must be one of 'normal', .*got 'nope'/);
     await expect(infer(normalNormal, { method: 'vi', objective: 'iwae', k: 4, particles: 6 }, ys)).rejects.toThrow(/multiple of the objective's K = 4/);
     await expect(infer(normalNormal, { method: 'vi', optimizer: { lr: -1 } }, ys)).rejects.toThrow(/learning rate/);
     const discreteModel = model(async ({ sample }) => sample('k', Bernoulli(0.5)));

@@ -17,9 +17,9 @@ import type { Model } from '../../core/model.js';
 import { execute } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
-import { substitute } from '../../core/handlers.js';
+import { recordConditionVisits, substitute } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
-import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
+import { type DrawColumn, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
@@ -31,6 +31,7 @@ import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } f
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
+import { Pacer, pacedAnswers, throwIfAborted } from '../pace.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
@@ -156,13 +157,14 @@ export interface HMCDiagnostics {
 }
 
 /** Each chain's starting point from the `init` option: a strategy each chain runs itself, or points made here. */
-async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number): Promise<InitStrategy | Float64Array[]> {
+async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number, signal?: AbortSignal): Promise<InitStrategy | Float64Array[]> {
   if (init === undefined) return DEFAULT_INIT;
   if (typeof init === 'string' && (INIT_STRATEGIES as readonly string[]).includes(init)) return init as InitStrategy;
   if (typeof init === 'string' && init !== 'prior') throw unknownInitError('nuts/hmc', `'${init}'`);
   const rng = rngFrom(`${seed}/init`);
   const out: Float64Array[] = [];
   for (let c = 0; c < chains; c++) {
+    throwIfAborted(signal, 'MCMC run');
     const model = init === 'prior' ? m : substitute(m, init as Record<string, ValueLike>);
     // the run's tensors are freed with it: only the unconstrained numbers are kept
     out.push(await tidyAsync(async () => unconstrain(layout, (await execute(model, { rng: rng.split() }, ...args)).trace), () => []));
@@ -183,9 +185,16 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
-    // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one strided gather per chain
+    // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one plain copy loop
     const rows = new Float32Array(total * s.size);
-    for (let c = 0; c < result.chains; c++) gatherRows(result.samples[c]!, s.offset, dim, n, s.size, rows, c * n * s.size);
+    for (let c = 0; c < result.chains; c++) {
+      const flat = result.samples[c]!;
+      for (let i = 0; i < n; i++) {
+        const from = i * dim + s.offset;
+        const to = (c * n + i) * s.size;
+        for (let k = 0; k < s.size; k++) rows[to + k] = flat[from + k]!;
+      }
+    }
     if (s.bijector instanceof IdentityBijector) {
       // the identity needs no tfjs run: the same float32 values
       out.set(s.address, { shape: [...s.shape], data: Float64Array.from(rows) });
@@ -258,7 +267,10 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   refuseSubsample(layout, options.method);
-  const init = await initialPoints(m, args, layout, options.init, chains, seed);
+  const init = await initialPoints(m, args, layout, options.init, chains, seed, options.signal);
+  // evaluations that answer with a promise (the model on tfjs: ms each, far more under load) check the signal
+  // each, where the sampler reads the clock every 8th (a compiled replay answers at once and is not touched)
+  const pacer = options.signal ? new Pacer(options.signal) : undefined;
   const common = {
     dim: layout.dim,
     chains,
@@ -291,6 +303,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     const sampler = { warmup, draws, ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}), massMatrix: options.massMatrix ?? 'auto', ...kernelOpts };
     const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     result = run;
+    // the workers' runs count for infer's check that each condition() address was reached (some only run there)
+    recordConditionVisits(m, run.conditionVisits);
     compileStatus = () => run.compiled;
     compileStats = () => run.compileStats;
     vectorized = 'not vectorized: chains ran on worker threads';
@@ -303,7 +317,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     compileStats = chosen.compileStats;
     try {
       if (!chosen.target) throw new TycheError(chosen.vectorized as string);
-      const batched = chosen.target;
+      const batched = pacer ? pacedAnswers(chosen.target, pacer) : chosen.target;
       result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
       vectorized = true;
       chainsPath = CHAINS_PATH_NOTE[chosen.path!];
@@ -317,7 +331,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     compileStatus = single.compileStatus;
     compileStats = single.compileStats;
     // the compiled replay answers synchronously where it serves the point: no await per gradient
-    const target = (q: Float64Array): MaybePromise<LogDensityAndGradient> => single.sync(q) ?? single(q);
+    const answer = (q: Float64Array): MaybePromise<LogDensityAndGradient> => single.sync(q) ?? single(q);
+    const target = pacer ? pacedAnswers(answer, pacer) : answer;
     result = nuts ? await sampleNuts(target, { ...common, ...kernelOpts }) : await sampleHmc(target, { ...common, ...kernelOpts });
   }
   // batched completion (checked against a per-draw run, falling back to per-draw runs) where the chains ran

@@ -14,6 +14,7 @@ import { type McmcProgress, sampleHmc, sampleNuts } from './sampler.js';
 import { layoutOf, logDensityFn } from './potential.js';
 import { statsSince } from './compiled-density.js';
 import { rngFrom } from '../../core/rng.js';
+import { conditionCheckpoint, conditionVisitsSince } from '../../core/handlers.js';
 import { type WorkerJob, type WorkerMessage, chainStream, serializeError } from './worker-protocol.js';
 
 function post(message: WorkerMessage): void {
@@ -31,10 +32,15 @@ async function importModel(job: WorkerJob): Promise<Model<unknown[], unknown>> {
   return m;
 }
 
-/** Runs the job's chains and posts their results. */
-async function run(job: WorkerJob): Promise<void> {
+/**
+ * Runs the job's chains and posts their results; returns the conditioned
+ * addresses its runs reached (a site reached only here must count for the
+ * main thread's check that each `condition()` address was reached).
+ */
+async function run(job: WorkerJob): Promise<string[][]> {
   await initBackend(job.backend !== undefined && isBackendName(job.backend) ? (job.backend as BackendName) : undefined);
   const m = await importModel(job);
+  const visits = conditionCheckpoint(m);
   const args = [...job.args];
   const { layout } = await layoutOf(m, args, rngFrom(`${job.seed}/probe`));
   if (layout.names.join(',') !== job.names.join(',')) {
@@ -72,12 +78,13 @@ async function run(job: WorkerJob): Promise<void> {
       },
     });
   }
+  return conditionVisitsSince(m, visits);
 }
 
 if (parentPort !== null) {
   try {
-    await run((workerData as { job: WorkerJob }).job);
-    post({ type: 'done' });
+    const conditionVisits = await run((workerData as { job: WorkerJob }).job);
+    post({ type: 'done', conditionVisits });
   } catch (err) {
     post({ type: 'error', error: serializeError(err) });
   }

@@ -164,7 +164,7 @@ function checkCloneable(args: readonly unknown[]): void {
  * Runs the chains of an HMC or NUTS run on worker threads and merges them;
  * `compiled` is the first chain's compile status (see the `compile` option).
  */
-export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus; readonly compileStats: CompileStats }> {
+export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Promise<McmcSamples & { readonly compiled: CompileStatus; readonly compileStats: CompileStats; readonly conditionVisits: readonly (readonly string[])[] }> {
   if (option === null || typeof option !== 'object') throw new TypeError('workers: expected { module, exportName?, threads? }');
   const { Worker, insideChainWorker } = await loadBuiltins();
   const module = moduleUrl(option.module);
@@ -193,6 +193,8 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
   const results = new Array<WorkerChainResult | undefined>(run.chains);
   const busy = new Array<{ warmupMs: number; samplingMs: number }>(threads);
   const workers: Worker[] = [];
+  // per condition handler of the model, the addresses some worker's runs reached (merged over the workers)
+  const conditionVisits: Set<string>[] = [];
 
   try {
     await new Promise<void>((resolveAll, rejectAll) => {
@@ -245,6 +247,10 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
               fail(reviveError(msg.error, where));
               return;
             case 'done':
+              msg.conditionVisits.forEach((addresses, i) => {
+                const merged = (conditionVisits[i] ??= new Set());
+                for (const a of addresses) merged.add(a);
+              });
               done = true;
               finished += 1;
               if (finished === threads) {
@@ -286,5 +292,6 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
     },
     compiled: chains[0]!.compiled,
     compileStats: addStats(chains.map((r) => r.compileStats)),
+    conditionVisits: conditionVisits.map((s) => [...s]),
   };
 }

@@ -88,7 +88,11 @@ export type WorkerMessage =
   | { readonly type: 'progress'; readonly chain: number; readonly completed: number }
   | { readonly type: 'chain'; readonly result: WorkerChainResult }
   | { readonly type: 'error'; readonly error: SerializedError }
-  | { readonly type: 'done' };
+  | {
+      readonly type: 'done';
+      /** The conditioned addresses this worker's runs reached, per condition handler of its model (see `conditionVisitsSince`). */
+      readonly conditionVisits: readonly (readonly string[])[];
+    };
 
 /**
  * The random stream of chain `chain` of a run seeded with `seed`, in the form
