@@ -19,7 +19,7 @@ import { rngFrom } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { recordConditionVisits, substitute } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
-import { type DrawColumn, materialiseDraws } from '../draw-columns.js';
+import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
@@ -185,16 +185,9 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
-    // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one plain copy loop
+    // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one strided gather per chain
     const rows = new Float32Array(total * s.size);
-    for (let c = 0; c < result.chains; c++) {
-      const flat = result.samples[c]!;
-      for (let i = 0; i < n; i++) {
-        const from = i * dim + s.offset;
-        const to = (c * n + i) * s.size;
-        for (let k = 0; k < s.size; k++) rows[to + k] = flat[from + k]!;
-      }
-    }
+    for (let c = 0; c < result.chains; c++) gatherRows(result.samples[c]!, s.offset, dim, n, s.size, rows, c * n * s.size);
     if (s.bijector instanceof IdentityBijector) {
       // the identity needs no tfjs run: the same float32 values
       out.set(s.address, { shape: [...s.shape], data: Float64Array.from(rows) });
