@@ -12,6 +12,10 @@ import { initBackend } from '../../src/backend/select.js';
 import { type FeynmanKac, runSMC } from '../../src/infer/smc/core.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
+import { ZeroDensityError } from '../../src/core/errors.js';
+import { type PartialSolution, type StepPFOptions, type StepRewardModel, StepSampler, particleFilterSteps, runStepSMC } from '../../src/steer/lm/scaling/index.js';
+import { TokenVocabulary } from '../../src/steer/lm/vocab.js';
+import { WeightedSetLM } from '../../src/steer/lm/weighted-set.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -108,5 +112,81 @@ describe('FK steering: a reward of -Infinity on an x0-prediction does not kill t
   it('a reward of -Infinity with lambda < 0 (weight +Infinity) is an error naming the reward', async () => {
     await expect(St.fkSteering(MODEL, { reward, lambda: -1, particles: 8, steps: 5, seed: 1 })).rejects.toThrow(/reward "x on x > 0" is -Infinity .*lambda = -1 < 0/);
     await expect(St.fkSteering(MODEL, { reward, lambda: -1, particles: 8, steps: 5, seed: 1, x0Samples: 2 })).rejects.toThrow(/reward "x on x > 0" is -Infinity .*lambda = -1 < 0/);
+  });
+});
+
+describe('diffusion tree sampling: a reward of -Infinity on every leaf', () => {
+  it('is an error naming the reward in sample mode (was: uniform draws from the tree, returned as samples of the tilted law)', async () => {
+    const model = new D.GaussianMixture([{ weight: 1, mean: [0, 0], covariance: 1 }]).model(D.vpLinear(), 'epsilon');
+    const never: St.Reward = { name: 'never', evaluate: (x) => new Array(x.shape[0]!).fill(-Infinity) };
+    const before = tf.memory().numTensors;
+    await expect(St.diffusionTreeSampling(model, { reward: never, lambda: 1, budget: 100, steps: 10, seed: 1 })).rejects.toThrow(/reward "never" is -Infinity on all \d+ rollouts/);
+    await expect(St.diffusionTreeSampling(model, { reward: never, lambda: 1, budget: 100, steps: 10, seed: 1 })).rejects.toBeInstanceOf(ZeroDensityError);
+    expect(tf.memory().numTensors).toBe(before);
+    // search mode still returns its best leaf (a search reports what it found)
+    const s = await St.diffusionTreeSampling(model, { reward: never, lambda: 1, budget: 100, steps: 10, seed: 1, mode: 'search' });
+    expect(s.best.reward).toBe(-Infinity);
+    s.x.dispose();
+  });
+});
+
+describe('step particle filter: a zero partial PRM score does not kill the solution', () => {
+  // the scaling tests' weighted set of solutions; the PRM gives the first step "b;" a partial score of exactly 0
+  // (log link: twist -Infinity), while the complete scores of the strings that start with it are positive
+  const vocab = TokenVocabulary.characters('ab;#12');
+  const members = [
+    { value: 'a;#1', weight: 3 },
+    { value: 'a;#2', weight: 1 },
+    { value: 'b;#1', weight: 2 },
+    { value: 'b;#2', weight: 2 },
+    { value: 'a;a;#1', weight: 1 },
+    { value: 'a;b;#2', weight: 2 },
+    { value: 'b;a;#1', weight: 1 },
+  ];
+  const lm = new WeightedSetLM(vocab, members);
+  const completeScore = (t: string): number => (t.endsWith('#1') ? 0.9 : 0.2) * (t.includes('b') ? 0.5 : 1);
+  const prm: StepRewardModel = { name: 'zero-then-positive', score: async (texts, o = {}) => texts.map((t) => (o.complete ? completeScore(t) : t === 'b;' ? 0 : 0.5)) };
+  const total = members.reduce((a, m) => a + m.weight, 0);
+  /** Z = E_LM[complete score] (link 'log'). */
+  const Z = members.reduce((a, m) => a + (m.weight / total) * completeScore(m.value), 0);
+  const RUNS = 300;
+
+  /** Planted bug (the code before the fix): a zero partial score gives the solution weight zero. */
+  const killing = (fk: FeynmanKac<PartialSolution[]>): FeynmanKac<PartialSolution[]> => ({
+    ...fk,
+    async step(state, t, rng) {
+      const out = await fk.step(state, t, rng);
+      const lp = Float64Array.from(out.logPotential as ArrayLike<number>);
+      out.state.forEach((s, i) => {
+        if (!s.ended && s.reward === 0) lp[i] = -Infinity;
+      });
+      return { state: out.state, logPotential: lp };
+    },
+  });
+
+  async function zHats(essThreshold: number, planted: boolean): Promise<number[]> {
+    const out: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const options: StepPFOptions = { particles: 3, seed: `s9-pf-${r}`, essThreshold, maxSteps: 4 };
+      try {
+        const res = planted ? await runStepSMC(new StepSampler(lm, '', prm, options), options, { wrap: killing }) : await particleFilterSteps(lm, prm, '', options);
+        out.push(Math.exp(res.logZ!));
+      } catch (err) {
+        if (!(planted && err instanceof ZeroDensityError)) throw err;
+        out.push(0); // every particle dead: Ẑ = 0
+      }
+    }
+    return out;
+  }
+
+  it('E[Ẑ] = Z within 4 MCSE at essThreshold 1 and 0.5 (was: ZeroDensityError / "log potential ... is Infinity"); the killing planted bug fails', async () => {
+    for (const ess of [1, 0.5]) {
+      const { mean, se } = meanSE(await zHats(ess, false));
+      if (process.env.TYCHE_REPORT) console.log(`ess ${ess}: mean Ẑ ${mean.toFixed(4)} ± ${se.toFixed(4)} (Z ${Z.toFixed(4)})`);
+      expect(Math.abs(mean - Z) / se).toBeLessThan(4);
+    }
+    const bad = meanSE(await zHats(1, true));
+    if (process.env.TYCHE_REPORT) console.log(`planted: mean Ẑ ${bad.mean.toFixed(4)} ± ${bad.se.toFixed(4)}`);
+    expect(Math.abs(bad.mean - Z) / bad.se).toBeGreaterThan(4);
   });
 });

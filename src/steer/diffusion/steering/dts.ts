@@ -45,6 +45,7 @@
  * @module
  */
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { ZeroDensityError } from '../../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -420,6 +421,8 @@ export async function diffusionTreeSampling(model: DiffusionModel, options: DtsO
     trace.push({ evaluations, best: best.reward, expected: expectedReward(root, lambda, S) });
   }
   if (rollouts === 0) throw new RangeError(`${who}: a budget of ${options.budget} evaluations does not cover one rollout of ${S} steps`);
+  // every leaf -Infinity: the tilted law has no mass on the tree (Boltzmann descent would fall back to uniform draws)
+  if (mode === 'sample' && root.value === -Infinity) throw new ZeroDensityError(`${who}: reward "${options.reward.name}" is -Infinity on all ${rollouts} rollouts; no sample has positive density under p(x0)·exp(λ r(x0)) — is the reward -Infinity everywhere the model samples?`);
 
   const leaves = treeLeaves(root, lambda, S);
   let x: tf.Tensor;

@@ -99,6 +99,9 @@ export function stepModel(sampler: StepSampler, options: StepModelOptions): Feyn
       const old = movedSols.length > 0 ? await sampler.scoreAndTwist(movedSols, options.link, eps) : new Float64Array(0);
       if (options.mode === 'ratio') {
         moved.forEach((i, k) => {
+          // a zero partial score (twist -Infinity) on an unfinished solution keeps the previous twist: killing it here
+          // would drop solutions the target p_LM · link(complete score) allows (and a later positive score gave +Infinity)
+          if (state[i]!.twist === -Infinity && !state[i]!.ended) state[i]!.twist = old[k]!;
           const d = state[i]!.twist - old[k]! + correction[i]!;
           lp[i] = Number.isNaN(d) ? -Infinity : d; // -Inf - -Inf: a particle already dead stays dead
         });
