@@ -32,7 +32,7 @@ import {
   toTensor,
   where,
 } from '../core/value.js';
-import { type Constraint, type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, integerInterval, interval, lessThan } from './constraints.js';
+import { type Constraint, type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, integerInterval, interval, lessThan, nonnegative, positive, positiveFinite } from './constraints.js';
 import { Distribution, type Typed, type ValueOf, param, sameShape, standardUniform, validationEnabled } from './distribution.js';
 import { logDensity } from './draws.js';
 import { broadcastValues } from './gamma.js';
@@ -164,8 +164,15 @@ export class TruncatedDistribution extends Distribution {
     }
     this.range = undefined;
     if (validationEnabled()) this.checkContinuousBounds();
-    this.support = !this.hasHigh ? greaterThan(this.low) : !this.hasLow ? lessThan(this.high) : interval(this.low, this.high);
-    this.closedSupport = this.hasLow && this.hasHigh ? this.support : interval(this.low, this.high);
+    // the support is the bounds within the base's own support (Truncated(Gamma, { high: 1 }) lives on (0, 1), not
+    // below 1): the unconstraining map of MCMC and VI then reaches only points of positive density
+    const own = supportBounds(base.support);
+    const low = own.lower !== undefined && typeof this.low === 'number' ? Math.max(this.low, own.lower) : this.low;
+    const high = own.upper !== undefined && typeof this.high === 'number' ? Math.min(this.high, own.upper) : this.high;
+    const hasLow = low !== -Infinity;
+    const hasHigh = high !== Infinity;
+    this.support = !hasHigh ? greaterThan(low) : !hasLow ? lessThan(high) : interval(low, high);
+    this.closedSupport = hasLow && hasHigh ? this.support : interval(low, high);
     this.usesInverseCdf = hasOwnMethod(base, 'icdf');
     this.hasRsample = this.usesInverseCdf && base.hasRsample;
   }
@@ -474,6 +481,16 @@ function bracket(lo: Float64Array, hi: Float64Array, g: (xs: Float64Array) => Fl
       if (!open) break;
     }
   }
+}
+
+/** The finite number bounds of a continuous support (positive and nonnegative: lower 0), where it has them. */
+function supportBounds(support: Constraint): { lower?: number; upper?: number } {
+  if (support === positive || support === nonnegative || support === positiveFinite) return { lower: 0 };
+  const { lower, upper } = support as Partial<{ lower: Value; upper: Value }>;
+  return {
+    lower: typeof lower === 'number' && Number.isFinite(lower) ? lower : undefined,
+    upper: typeof upper === 'number' && Number.isFinite(upper) ? upper : undefined,
+  };
 }
 
 function fmt(v: Value): string {
