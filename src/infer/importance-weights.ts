@@ -25,7 +25,7 @@ import type { Float64Reader } from '../backend/jit/trace.js';
 import { type Model, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
-import { type Value, add } from '../core/value.js';
+import { type Value, add, isTensor } from '../core/value.js';
 import { IdentityBijector } from '../transforms/elementwise.js';
 import { type Layout, layoutOnly } from './mcmc/potential.js';
 import { ScaledDensity, type ScaledParts } from './scaled-density.js';
@@ -170,6 +170,34 @@ export class Float64Weights {
     if (!this.guide) return { model };
     const guide = guideTrace ? rowOf(this.guide.layout, guideTrace, float64) : undefined;
     return guide ? { model, guide } : undefined;
+  }
+
+  /** Whether `trace`'s latent sites are the recorded ones, in order (e.g. a batched run's trace). */
+  recordsSitesOf(trace: Trace): boolean {
+    const latent = trace.latentSites();
+    const sites = this.model.layout.sites;
+    return latent.length === sites.length && latent.every((s, i) => s.address === sites[i]!.address);
+  }
+
+  /**
+   * The model's row of a draw given by its latent values by address (a
+   * batched run's draw, one particle's rows: numbers and float32 tensors),
+   * or undefined when they are not exactly the recorded sites with their
+   * shapes. Weighs without a guide only.
+   */
+  rowOfValues(values: Readonly<Record<string, Value>>): { model: Float64Array } | undefined {
+    if (this.guide) return undefined;
+    const layout = this.model.layout;
+    const row = new Float64Array(layout.dim);
+    for (const site of layout.sites) {
+      const v = values[site.address];
+      if (typeof v === 'number') {
+        if (site.size !== 1 || site.shape.length !== 0) return undefined;
+        row[site.offset] = v;
+      } else if (v !== undefined && isTensor(v) && v.size === site.size && v.rank === site.shape.length) row.set(v.dataSync(), site.offset);
+      else return undefined;
+    }
+    return { model: row };
   }
 
   /** log w of a draw from its {@link rows}. */

@@ -30,12 +30,14 @@ import { tidyAsync, withGradientLock } from '../backend/autodiff.js';
 import { type Float64Reader, type Float64Shadow, openFloat64Shadow } from '../backend/jit/trace.js';
 import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, logSumExp, toNumber } from '../core/value.js';
-import { nextTensorId } from './mcmc/state-tensors.js';
+import { nextTensorId, reachableTensors } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
 import { Float64Weights, NUMBERS_ALREADY } from './importance-weights.js';
 import { NESTED_RUN, insideAnotherRun } from './scaled-density.js';
 import { type Draw, Posterior, disposeDraws } from './posterior.js';
 import { type CommonOptions, registerEngine } from './registry.js';
+import { withLedger } from '../backend/ledger.js';
+import { type NotBatched, runBatchedProgram } from './smc/program-batched-run.js';
 
 /** Options of `infer(model, { method: 'importance', ... })`. */
 export interface ImportanceOptions extends CommonOptions {
@@ -57,6 +59,18 @@ export interface ImportanceOptions extends CommonOptions {
    * says why it cannot); `false` keeps the float32 weights of the tfjs runs.
    */
   readonly compile?: boolean | 'auto';
+  /**
+   * Run all particles as one batched execution (a leading particle axis:
+   * program SMC's batched runtime, never resampling; see
+   * `smc/program-batched-run.ts`): `'auto'` (default) tries it and falls
+   * back to running each particle on its own where the program cannot run
+   * batched (control flow on random values, a guide, a `scale` or `mask` on
+   * a latent site, ...), `true` requires it (the reason is thrown), `false`
+   * runs per particle. `diagnostics.execution` says which ran and
+   * `diagnostics.notBatched` why not batched. Batched, `onProgress` is
+   * called once, at the end.
+   */
+  readonly batched?: boolean | 'auto';
 }
 
 function numberOf(v: Value): number {
@@ -139,28 +153,116 @@ async function weightedSample<A extends unknown[], R>(
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
 }
 
-/** Importance sampling with the prior or a guide as proposal. */
+/** Importance sampling with the prior or a guide as proposal: batched where the program allows, else per particle. */
 export async function importance<A extends unknown[], R>(m: Model<A, R>, options: Omit<ImportanceOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   if (!Number.isInteger(n) || n <= 0) throw new RangeError(`importance: particles must be a positive integer, got ${n}`);
   const guide = options.guide === undefined ? undefined : options.guide instanceof Model ? (options.guide as unknown as Model<A, unknown>) : new Model(options.guide as unknown as (...a: unknown[]) => unknown);
   const compile = options.compile ?? 'auto';
   if (compile !== true && compile !== false && compile !== 'auto') throw new RangeError(`importance: compile must be true, false or 'auto', got ${String(compile)}`);
-  const rng = rngFrom(options.seed ?? 0);
-  const draws: Draw<R>[] = [];
-  const pace = new Pacer(options.signal);
+  const mode = options.batched ?? 'auto';
+  if (mode !== true && mode !== false && mode !== 'auto') throw new RangeError(`importance: batched must be true, false or 'auto', got ${String(mode)}`);
+  if (mode === true && guide) throw new RangeError('importance: a guide runs per particle; it cannot be combined with batched: true');
   const tensorsSince = nextTensorId();
   let float64: Float64Weights | undefined;
   let notCompiled = 'compile: false';
+  if (compile !== false) {
+    const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args);
+    if (w instanceof Float64Weights) float64 = w;
+    else if (compile === true) throw new TycheError(`importance: compile: true, but the model's weights cannot be compiled: ${w.reason}`);
+    else notCompiled = w.reason;
+  }
+  let notBatched: string;
+  if (mode === false) notBatched = 'batched: false';
+  else if (guide) notBatched = 'a guide runs per particle';
+  else {
+    // the run's tensors are freed when it ends (the model's intermediates, the probe's); the draws' are kept
+    const keep = (r: Posterior<A, R> | NotBatched): Iterable<tf.Tensor> => (r instanceof Posterior ? reachableTensors(r.draws) : []);
+    const tried = await withLedger(() => importanceBatched(m, options, args, n, tensorsSince, float64, notCompiled), keep);
+    if (tried instanceof Posterior) return tried;
+    if (mode === true || options.signal?.aborted) throw tried.error;
+    notBatched = tried.reason;
+  }
+  return importancePerParticle(m, guide, options, args, n, tensorsSince, float64, notCompiled, notBatched);
+}
+
+/**
+ * Every particle in one batched execution that never resamples
+ * (`runBatchedProgram`): each draw's weight is its observations' log
+ * densities summed, or, where the model's record compiles
+ * (`Float64Weights`), the record replayed in float64 at its latent values.
+ * The posterior, or why the program does not run batched.
+ */
+async function importanceBatched<A extends unknown[], R>(
+  m: Model<A, R>,
+  options: Omit<ImportanceOptions, 'method'>,
+  args: A,
+  n: number,
+  tensorsSince: number,
+  float64: Float64Weights | undefined,
+  notCompiled: string,
+): Promise<Posterior<A, R> | NotBatched> {
+  const run = await runBatchedProgram(m, args, {
+    engine: 'importance',
+    particles: n,
+    seed: options.seed,
+    signal: options.signal,
+    // never resampled: SMC's weights are then the importance weights, its log Z the importance estimate
+    smc: (rng) => ({ particles: n, rng, signal: options.signal, essThreshold: 0, genealogy: false }),
+    weights: 'summed',
+  });
+  if (!('result' in run)) return run;
+  let draws = run.draws;
+  let weights = 'float32';
+  const trace = run.result.state.trace;
+  if (float64 && trace && float64.recordsSitesOf(trace)) {
+    const rows = draws.map((d) => float64.rowOfValues(d.values));
+    if (rows.every((r) => r !== undefined)) {
+      const pace = new Pacer(options.signal);
+      const weighed: Draw<R>[] = [];
+      for (let i = 0; i < draws.length; i++) {
+        if (pace.due()) await pace.pause();
+        const logWeight = await float64.weigh(rows[i]!);
+        if (Number.isNaN(logWeight)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
+        weighed.push({ ...draws[i]!, logWeight });
+      }
+      draws = weighed;
+      weights = 'float64';
+    }
+  }
+  options.onProgress?.(n, n);
+  const diagnostics = { execution: 'batched', weights, ...(weights === 'float64' ? { viaTfjs: float64!.viaTfjs } : { notCompiled: float64 ? 'the batched draws do not fit the record' : notCompiled }) };
+  return importancePosterior(m, args, n, draws, diagnostics, tensorsSince);
+}
+
+/** The posterior of weighted draws out of `n` particles: log Z = logsumexp(log w) - log n; no positive weight is an error. */
+function importancePosterior<A extends unknown[], R>(m: Model<A, R>, args: A, n: number, draws: Draw<R>[], diagnostics: Record<string, unknown>, tensorsSince: number): Posterior<A, R> {
+  const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
+  if (logZ === -Infinity) {
+    disposeDraws(draws, args, tensorsSince);
+    throw new ZeroDensityError(`importance: all ${n} particles have weight zero, so there is no posterior to return (more particles or a guide may find the region of positive probability)`);
+  }
+  return new Posterior({ method: 'importance', draws, logZ, diagnostics, model: m, args, tensorsSince });
+}
+
+/** Each particle run on its own (a guide, control flow on random values, `batched: false`; `notBatched` says which). */
+async function importancePerParticle<A extends unknown[], R>(
+  m: Model<A, R>,
+  guide: Model<A, unknown> | undefined,
+  options: Omit<ImportanceOptions, 'method'>,
+  args: A,
+  n: number,
+  tensorsSince: number,
+  float64: Float64Weights | undefined,
+  notCompiled: string,
+  notBatched: string,
+): Promise<Posterior<A, R>> {
+  const rng = rngFrom(options.seed ?? 0);
+  const draws: Draw<R>[] = [];
+  const pace = new Pacer(options.signal);
   let float32Draws = 0;
   let shadow: Float64Shadow | undefined;
   try {
-    if (compile !== false) {
-      const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args);
-      if (w instanceof Float64Weights) float64 = w;
-      else if (compile === true) throw new TycheError(`importance: compile: true, but the model's weights cannot be compiled: ${w.reason}`);
-      else notCompiled = w.reason;
-    }
     for (let i = 0; i < n; i++) {
       if (pace.due()) await pace.pause();
       const r = rng.split();
@@ -190,20 +292,15 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   } finally {
     shadow?.close();
   }
-  const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
-  if (logZ === -Infinity) {
-    disposeDraws(draws, args, tensorsSince);
-    throw new ZeroDensityError(`importance: all ${n} particles have weight zero, so there is no posterior to return (more particles or a guide may find the region of positive probability)`);
-  }
-  const diagnostics = float64
+  const weights = float64
     ? { weights: float32Draws === 0 ? 'float64' : 'mixed', float32Draws, viaTfjs: float64.viaTfjs }
     : { weights: notCompiled === NUMBERS_ALREADY ? 'float64' : 'float32', notCompiled };
-  return new Posterior({ method: 'importance', draws, logZ, diagnostics, model: m, args, tensorsSince });
+  return importancePosterior(m, args, n, draws, { execution: 'per-particle', notBatched, ...weights }, tensorsSince);
 }
 
 registerEngine<ImportanceOptions>({
   name: 'importance',
-  options: ['particles', 'guide', 'onProgress', 'signal', 'compile'],
-  description: 'importance sampling from the prior (likelihood weighting) or a guide',
+  options: ['particles', 'guide', 'onProgress', 'signal', 'compile', 'batched'],
+  description: 'importance sampling from the prior (likelihood weighting) or a guide (one batched execution of all particles where the program allows, else per particle)',
   run: (m, options, args) => importance(m, options, args),
 });

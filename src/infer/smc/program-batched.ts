@@ -349,7 +349,17 @@ function siteDensities(view: RowView, site: Site): Float64Array {
  * it went: `BatchedProgram.densityTotals`), each particle's densities are
  * compared summed over its sites.
  */
-async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: Trace, view: RowView, rows: readonly number[], values: (i: number) => Record<string, Value>, rng: Rng, totals?: Float64Array): Promise<void> {
+async function checkRows(
+  m: Model<unknown[], unknown>,
+  args: unknown[],
+  trace: Trace,
+  view: RowView,
+  rows: readonly number[],
+  values: (i: number) => Record<string, Value>,
+  rng: Rng,
+  totals?: Float64Array,
+  returned?: (i: number) => unknown,
+): Promise<void> {
   const batched = [...trace].filter((s) => s.type === 'sample' || s.type === 'factor');
   const dens = new Map<string, Float64Array>();
   const densityOf = (s: Site): Float64Array => {
@@ -359,7 +369,7 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
   };
   for (const i of rows) {
     const v = values(i);
-    const { trace: own } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined))] }, ...args);
+    const { trace: own, returnValue } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined))] }, ...args);
     const sites = [...own].filter((s) => s.type === 'sample' || s.type === 'factor');
     // against `totals`: the densities summed over the sites, within the sum of the per-site tolerances
     let sum = 0;
@@ -384,6 +394,14 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
           throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
         }
       }
+      // values made from draws (deterministic sites, the return value) must be each particle's own
+      for (const s of own) {
+        if (s.type !== 'deterministic') continue;
+        const differs = differingLeaf(s.value, v[s.address]);
+        if (differs !== undefined) throw new NotBatchableError(`deterministic site "${s.address}": particle ${i} run on its own has ${differs.own}${differs.path} where its row of the batched run holds ${differs.batched} (${MIXED})`);
+      }
+      const differs = returned ? differingLeaf(returnValue, returned(i)) : undefined;
+      if (differs !== undefined) throw new NotBatchableError(`particle ${i} run on its own returns ${differs.own}${differs.path} where its row of the batched run holds ${differs.batched} (${MIXED})`);
       const total = totals?.[i];
       if (total !== undefined && !(total === sum || (Number.isFinite(sum) && Math.abs(total - sum) <= tolerance))) {
         throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
@@ -392,6 +410,49 @@ async function checkRows(m: Model<unknown[], unknown>, args: unknown[], trace: T
       own.disposeLogProbs();
     }
   }
+}
+
+/** Why a value made from draws differs between a batched run and a run on its own. */
+const MIXED =
+  "the value mixes particles: batched, a value made from draws holds every particle's row, and a reduction over all of it, e.g. tf.sum(x) or tf.mean(x) without an axis, sums the particles too; reduce over the last axes, e.g. tf.sum(x, -1), to run batched";
+
+/**
+ * The first leaf (number or tensor, following arrays and plain records) where
+ * `own` (a run on its own) and `batched` (the same particle's row of a
+ * batched run) differ beyond float32 rounding, with its path; undefined
+ * where they agree. Leaves of other kinds are not compared.
+ */
+export function differingLeaf(own: unknown, batched: unknown, path = ''): { path: string; own: string; batched: string } | undefined {
+  const leaf = (v: unknown): Float64Array | undefined => (typeof v === 'number' ? Float64Array.of(v) : isTensor(v) ? Float64Array.from(v.dataSync() as ArrayLike<number>) : undefined);
+  const a = leaf(own);
+  if (a) {
+    const b = leaf(batched);
+    const show = (x: Float64Array | undefined) => (x === undefined ? String(batched) : x.length === 1 ? String(x[0]) : `${x.length} values`);
+    if (!b || b.length !== a.length) return { path, own: show(a), batched: show(b) };
+    for (let k = 0; k < a.length; k++) {
+      const x = a[k];
+      const y = b[k];
+      if (!(x === y || Math.abs(x - y) <= 1e-4 * (1 + Math.abs(x)) || (Number.isNaN(x) && Number.isNaN(y)))) {
+        return { path: a.length === 1 ? path : `${path}[${k}]`, own: String(x), batched: String(y) };
+      }
+    }
+    return undefined;
+  }
+  if (Array.isArray(own)) {
+    if (!Array.isArray(batched) || batched.length !== own.length) return { path, own: `an array of ${own.length}`, batched: Array.isArray(batched) ? `an array of ${batched.length}` : typeof batched };
+    for (let k = 0; k < own.length; k++) {
+      const d = differingLeaf(own[k], batched[k], `${path}[${k}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (own !== null && typeof own === 'object' && Object.getPrototypeOf(own) === Object.prototype && batched !== null && typeof batched === 'object') {
+    for (const [k, x] of Object.entries(own)) {
+      const d = differingLeaf(x, (batched as Record<string, unknown>)[k], `${path}.${k}`);
+      if (d) return d;
+    }
+  }
+  return undefined;
 }
 
 /** The elements of one particle's value of a site in a batched run (a value without the particle axis is shared). */
@@ -423,8 +484,8 @@ function checkRowSize(view: RowView, batched: Site, own: Site): void {
  * with their draws): see `checkRows`.
  */
 export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], state: BatchedProgram<R>, which: readonly { row: number; draw: Draw<R> }[], rng: Rng): Promise<void> {
-  const byRow = new Map(which.map((w) => [w.row, w.draw.values as Record<string, Value>]));
-  return checkRows(m as Model<unknown[], unknown>, args, state.trace as Trace, axisView(state.open), [...byRow.keys()], (i) => byRow.get(i)!, rng, state.densityTotals);
+  const byRow = new Map(which.map((w) => [w.row, w.draw]));
+  return checkRows(m as Model<unknown[], unknown>, args, state.trace as Trace, axisView(state.open), [...byRow.keys()], (i) => byRow.get(i)!.values as Record<string, Value>, rng, state.densityTotals, (i) => byRow.get(i)!.returnValue);
 }
 
 /**
@@ -450,6 +511,7 @@ export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[]
   const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));
   if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
   const view = plainView(size);
-  const columns = new Unbatcher(view, layout).columns(trace);
-  await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng);
+  const un = new Unbatcher(view, layout);
+  const columns = un.columns(trace);
+  await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng, undefined, (i) => un.returned(returnValue, i));
 }

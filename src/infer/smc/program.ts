@@ -46,7 +46,7 @@
  *
  * @module
  */
-import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
+import { rejectsPoint } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
@@ -60,10 +60,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
-import { type BatchLayout, layoutOf } from './program-layout.js';
-import { BatchedProgram, NotBatchableError, batchedDraws, batchedSiteCap, batchedProgramStore, checkFinalParticles, probeBatched } from './program-batched.js';
-import { openParticleAxis } from './reindex.js';
-import { openConditionWatch } from '../../backend/condition-watch.js';
+import { type NotBatched, runBatchedProgram } from './program-batched-run.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
 import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
@@ -485,105 +482,12 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   return notBatched;
 }
 
-/** The batched attempt: a posterior, or why the program cannot run batched (with the error to throw when batching was required). */
-async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number): Promise<Posterior<A, R> | { reason: string; error: unknown }> {
-  const open = await openParticleAxis(n);
-  if (open === undefined) {
-    const reason = 'no AsyncLocalStorage in this runtime (needed to follow the particle axis)';
-    return { reason, error: new NotBatchableError(`smc: cannot run batched: ${reason}`) };
-  }
-  // the whole run is watched for a JS branch on a tensor comparison (a rare branch escapes the probe)
-  const watching = await openConditionWatch();
-  const watch = watching.watch;
-  // a stream of its own: a fallback to per-particle execution runs exactly as it would have alone
-  const rng = rngFrom(options.seed ?? 0).split();
-  const pace = new Pacer(options.signal);
-  const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
-  try {
-    // one particle run on its own first (numbers): how many sites a run visits, which bounds the
-    // batched runs (a stop on `draw === 1` is never taken by a tensor draw: the run would not end),
-    // and the batch dimensions to reserve for its plates and vector observations (program-layout.ts)
-    // (its tensors, e.g. data converted for it, are freed before the run: a ledger of its own)
-    const ref = await withLedger(() => referenceRun(model, args, rngFrom(`${options.seed ?? 0}/batched-reference`)), () => []);
-    const maxSites = ref.maxSites;
-    // (under a ledger of its own: the probe's draws, densities and re-runs are freed before the run, not held through it)
-    const layout = await probeLayout(ref.layout, Math.min(n, PROBE_PARTICLES), (l) => withLedger(() => probeBatched(model, args, Math.min(n, PROBE_PARTICLES), rng.split(), watch, maxSites, l), () => []));
-    const fk: FeynmanKac<BatchedProgram<R>> = {
-      init: (_count, r) => new BatchedProgram<R>(open, r.split(), watch, maxSites, layout),
-      async step(state) {
-        await state.advance(model, args);
-        return { state, logPotential: state.increment ?? new Float64Array(n) };
-      },
-      done: (_t, state) => state.status === 'done',
-      store: batchedProgramStore<R>(),
-    };
-    const result = await runSMC(fk, smcSettings(options, n, rng.split()));
-    const branched = watch.unconsumed(reachableTensors([result.state.trace?.values(), result.state.returnValue]));
-    if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
-    const { draws, rows } = batchedDraws(result.state, result.logWeights);
-    const checkRng = rng.split();
-    const which = Array.from({ length: Math.min(BATCH_CHECKS, rows.length) }, () => checkRng.int(rows.length)).map((k) => ({ row: rows[k], draw: draws[k] }));
-    await checkFinalParticles(model, args, result.state, which, checkRng);
-    return programPosterior(m, args, result, draws, tensorsSince, { execution: 'batched', replays: 0, regathered: open.axis.regathered });
-  } catch (err) {
-    if (options.signal?.aborted) throw err;
-    const msg = err instanceof Error ? err.message : String(err);
-    return { reason: msg.split('\n')[0], error: err };
-  } finally {
-    watching.close();
-    open.close();
-  }
+/** The batched attempt (`program-batched-run.ts`): a posterior, or why the program cannot run batched (with the error to throw when batching was required). */
+async function smcBatchedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, n: number, tensorsSince: number): Promise<Posterior<A, R> | NotBatched> {
+  const run = await runBatchedProgram(m, args, { engine: 'smc', particles: n, seed: options.seed, signal: options.signal, smc: (rng) => smcSettings(options, n, rng), weights: 'final' });
+  if (!('result' in run)) return run;
+  return programPosterior(m, args, run.result, run.draws, tensorsSince, { execution: 'batched', replays: 0, regathered: run.regathered });
 }
-
-/**
- * The site cap of a program's batched runs (see `batchedSiteCap`) and their
- * layout (see `layoutOf`), from one prior particle run on its own.
- */
-async function referenceRun(model: Model<unknown[], unknown>, args: unknown[], rng: Rng): Promise<{ maxSites: { cap: number; reference: number }; layout: BatchLayout }> {
-  const { trace, returnValue } = await execute(model, { rng }, ...args);
-  let reference = 0;
-  for (const s of trace) if (s.type === 'sample' || s.type === 'factor') reference++;
-  const layout = layoutOf(trace, returnValue);
-  trace.disposeLogProbs();
-  return { maxSites: { cap: batchedSiteCap(reference), reference }, layout };
-}
-
-/**
- * The layout whose probe passes: `layout`, or, where its probe fails on
- * shapes that do not broadcast, one more reserved dimension (a latent with a
- * batch shape used as an event, e.g. `w ~ Normal(zeros([3]), 1)` times data
- * `[10, 3]`: `[N, 3]` does not broadcast against `[10, 3]`, `[N, 1, 3]`
- * does). The checks of the probe stand behind either; where both fail, the
- * first failure is thrown, saying where the particle axis must stay (`size`
- * particles in the probe).
- */
-async function probeLayout(layout: BatchLayout, size: number, probe: (layout: BatchLayout) => Promise<void>): Promise<BatchLayout> {
-  try {
-    await probe(layout);
-    return layout;
-  } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    if (err instanceof NotBatchableError || !SHAPE_ERROR.test(msg)) throw err;
-    const wider = { ...layout, nesting: layout.nesting + 1 };
-    try {
-      await probe(wider);
-    } catch {
-      throw new NotBatchableError(
-        `${msg} (batched, every draw has a leading axis of its ${size} particles, and values made from draws must keep it first: e.g. tf.stack([a, b], -1), not tf.stack([a, b]))`,
-        { cause: err },
-      );
-    }
-    return wider;
-  }
-}
-
-/** The errors of shapes that do not fit (tfjs's broadcast, a distribution's parameters, an observation against its distribution). */
-const SHAPE_ERROR = /could not be broadcast|do not broadcast|does not match .* of shape/;
-
-/** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
-const BATCH_CHECKS = 3;
-/** Prior particles of the probe run before a batched run, each checked one by one (see `probeBatched`). */
-const PROBE_PARTICLES = 16;
 
 /** The particle core's settings of a program-SMC run. */
 function smcSettings<S>(options: Omit<SMCProgramOptions, 'method'>, n: number, rng: Rng): SMCOptions<S> {
