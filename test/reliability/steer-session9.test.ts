@@ -49,7 +49,7 @@ describe('FK steering: a reward of -Infinity on an x0-prediction does not kill t
   };
 
   /** Planted bug (the code before the fix): an intermediate -Infinity prediction gives the path weight zero. */
-  function killing(base: FeynmanKac<St.FkState>): FeynmanKac<St.FkState> {
+  function killing<S>(base: FeynmanKac<S>): FeynmanKac<S> {
     return {
       ...base,
       async step(state, t, rng) {
@@ -63,16 +63,30 @@ describe('FK steering: a reward of -Infinity on an x0-prediction does not kill t
     };
   }
 
-  type Mode = 'steered' | 'importance' | 'planted';
-  async function runs(mode: Mode): Promise<{ mean: ReturnType<typeof meanSE>; Z: ReturnType<typeof meanSE> }> {
+  /** The same target for TDS: the likelihood λ x on x > 0, -Infinity elsewhere, twisted through x̂0. */
+  const likelihood: St.LogLikelihood = {
+    name: 'x on x > 0',
+    logProb: (x) => {
+      const v = tf.reshape(x, [-1]);
+      ruledOut = Array.from(v.dataSync(), (u) => !(u > 0));
+      return tf.where(tf.greater(v, 0), tf.mul(v, LAMBDA), tf.fill(v.shape, -Infinity));
+    },
+  };
+  type Mode = 'steered' | 'importance' | 'planted' | 'tds' | 'tds-planted';
+  async function runs(mode: Mode, count = RUNS): Promise<{ mean: ReturnType<typeof meanSE>; Z: ReturnType<typeof meanSE> }> {
     const means: number[] = [];
     const zs: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
+    for (let r = 0; r < count; r++) {
       const opts = { reward, lambda: LAMBDA, particles: PARTICLES, steps: STEPS, checkFinite: false, essThreshold: mode === 'importance' ? 0 : 1, seed: `s9-fk-${mode}-${r}` };
       let x: tf.Tensor;
       let weights: Float64Array;
       let logZ: number;
-      if (mode === 'planted') {
+      if (mode === 'tds' || mode === 'tds-planted') {
+        const tds = { likelihood, twist: 'x0' as const, steps: STEPS };
+        const res = mode === 'tds' ? await St.twistedDiffusion(MODEL, { ...tds, particles: PARTICLES, essThreshold: 1, seed: opts.seed }) : await runSMC(killing(St.tdsModel(MODEL, tds)), { particles: PARTICLES, essThreshold: 1, seed: opts.seed, genealogy: false });
+        ({ weights, logZ } = res);
+        x = 'x' in res ? res.x : (res.state as { x: tf.Tensor }).x;
+      } else if (mode === 'planted') {
         const res = await runSMC(killing(St.fkSteeringModel(MODEL, opts)), { particles: PARTICLES, essThreshold: 1, seed: opts.seed, genealogy: false });
         ({ weights, logZ } = res);
         x = res.state.x;
@@ -90,13 +104,17 @@ describe('FK steering: a reward of -Infinity on an x0-prediction does not kill t
     return { mean: meanSE(means), Z: meanSE(zs) };
   }
 
+  let reference: Promise<Awaited<ReturnType<typeof runs>>> | null = null;
+  /** Importance sampling with the same DDPM grid (computed once for both tests; cheap, so more runs). */
+  const importance = () => (reference ??= runs('importance', 2 * RUNS));
+
   /** z of the difference of two independent means. */
   const zDiff = (a: { mean: number; se: number }, b: { mean: number; se: number }): number => (a.mean - b.mean) / Math.hypot(a.se, b.se);
 
   it('resampling every step targets what importance sampling of the same sampler does (mean and Z within 4 MCSE); the killing planted bug fails', async () => {
     // the reference is the same DDPM discretisation run without resampling (essThreshold 0): weights exp(λ r(x0)),
     // so only the final reward counts; DDPM's own discretisation error (about 0.05 in the mean at 100 steps) cancels
-    const ref = await runs('importance');
+    const ref = await importance();
     const good = await runs('steered');
     const bad = await runs('planted');
     const z = { mean: zDiff(good.mean, ref.mean), Z: zDiff(good.Z, ref.Z), badMean: zDiff(bad.mean, ref.mean), badZ: zDiff(bad.Z, ref.Z) };
@@ -104,6 +122,17 @@ describe('FK steering: a reward of -Infinity on an x0-prediction does not kill t
       const f = (r: typeof good) => `mean ${r.mean.mean.toFixed(4)} ± ${r.mean.se.toFixed(4)}, Z ${r.Z.mean.toFixed(4)} ± ${r.Z.se.toFixed(4)}`;
       console.log(`importance: ${f(ref)}; steered: ${f(good)}; planted: ${f(bad)}; z ${JSON.stringify(z)}`);
     }
+    expect(Math.abs(z.mean)).toBeLessThan(4);
+    expect(Math.abs(z.Z)).toBeLessThan(4);
+    expect(Math.max(Math.abs(z.badMean), Math.abs(z.badZ))).toBeGreaterThan(4);
+  });
+
+  it('twisted diffusion: an intermediate twist of -Infinity keeps the previous twist (mean and Z within 4 MCSE of importance sampling); the killing planted bug fails', async () => {
+    const ref = await importance();
+    const good = await runs('tds');
+    const bad = await runs('tds-planted');
+    const z = { mean: zDiff(good.mean, ref.mean), Z: zDiff(good.Z, ref.Z), badMean: zDiff(bad.mean, ref.mean), badZ: zDiff(bad.Z, ref.Z) };
+    if (process.env.TYCHE_REPORT) console.log(`tds: mean ${good.mean.mean.toFixed(4)} ± ${good.mean.se.toFixed(4)}, Z ${good.Z.mean.toFixed(4)}; planted: mean ${bad.mean.mean.toFixed(4)}, Z ${bad.Z.mean.toFixed(4)}; z ${JSON.stringify(z)}`);
     expect(Math.abs(z.mean)).toBeLessThan(4);
     expect(Math.abs(z.Z)).toBeLessThan(4);
     expect(Math.max(Math.abs(z.badMean), Math.abs(z.badZ))).toBeGreaterThan(4);
