@@ -83,6 +83,8 @@ export class Model<A extends unknown[] = unknown[], R = unknown> {
     readonly handlers: readonly Handler[] = [],
     readonly name: string = fn.name || 'model',
     numericSites?: Map<string, boolean>,
+    /** What a run does with a plate's `subsample` option (see {@link Model.withSubsampling}); undefined: takes the subsample. */
+    readonly subsampling?: SubsamplingHook,
   ) {
     this.numericSites = numericSites ?? new Map();
     if (typeof fn !== 'function') throw new TypeError(`model: expected an async function, got ${describe(fn)}`);
@@ -97,7 +99,18 @@ export class Model<A extends unknown[] = unknown[], R = unknown> {
 
   /** The same model with one more handler, outside the existing ones. */
   withHandler(handler: Handler): Model<A, R> {
-    return new Model(this.fn, [...this.handlers, handler], this.name, this.numericSites);
+    return new Model(this.fn, [...this.handlers, handler], this.name, this.numericSites, this.subsampling);
+  }
+
+  /**
+   * The same model with its plates' subsamples decided by `hook`: called when
+   * a plate that asks for a subsample (fewer indices than its size) opens, it
+   * returns the subsample to take (`undefined`: the whole plate) or throws
+   * (an engine that cannot use a subsample refuses it). Unlike a handler, it
+   * leaves the model's lean runtimes available.
+   */
+  withSubsampling(hook: SubsamplingHook | undefined): Model<A, R> {
+    return new Model(this.fn, this.handlers, this.name, this.numericSites, hook);
   }
 
   /** Run once with extra (outer) handlers; returns the return value. */
@@ -105,6 +118,13 @@ export class Model<A extends unknown[] = unknown[], R = unknown> {
     return new Execution(this, options).run(args);
   }
 }
+
+/**
+ * Decides a plate's subsample for {@link Model.withSubsampling}: given the
+ * plate's name, size and the `subsample` option the model passed, returns the
+ * subsample to take (`undefined`: all indices) or throws.
+ */
+export type SubsamplingHook = (plate: string, size: number, subsample: number | number[]) => number | number[] | undefined;
 
 /** Wrap an async function as a {@link Model}. */
 export function model<A extends unknown[], R>(fn: ModelFn<A, R>, options: { name?: string } = {}): Model<A, R> {
@@ -519,7 +539,16 @@ class Execution<A extends unknown[], R> {
   private async plate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options: PlateOptions = {}): Promise<T> {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`plate "${name}": size must be a positive integer, got ${size}`);
     if (this.plates.some((p) => p.name === name)) throw new TycheError(`plate "${name}" is already open`);
-    const indices = subsampleIndices(name, size, options.subsample, this.rng);
+    let requested = options.subsample;
+    const hook = this.m.subsampling;
+    if (hook && requested !== undefined && (Array.isArray(requested) ? requested.length : requested) !== size) {
+      try {
+        requested = hook(name, size, requested);
+      } catch (err) {
+        throw this.effectError(err);
+      }
+    }
+    const indices = subsampleIndices(name, size, requested, this.rng);
     const used = new Set(this.plates.map((p) => p.dim));
     let dim = options.dim ?? -1;
     if (options.dim === undefined) while (used.has(dim)) dim -= 1;
@@ -573,7 +602,11 @@ function tfReshape(x: tf.Tensor, shape: number[]): tf.Tensor {
   return tf.reshape(x, shape);
 }
 
-function subsampleIndices(name: string, size: number, subsample: number | number[] | undefined, rng: Rng): number[] {
+/**
+ * The indices a plate takes: all of them, the explicit ones given (checked),
+ * or a uniformly random subset of `subsample` of them drawn from `rng`.
+ */
+export function subsampleIndices(name: string, size: number, subsample: number | number[] | undefined, rng: Rng): number[] {
   if (subsample === undefined) return Array.from({ length: size }, (_, i) => i);
   if (Array.isArray(subsample)) {
     for (const i of subsample) if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`plate "${name}": subsample index ${i} is outside 0..${size - 1}`);

@@ -17,6 +17,7 @@ import { assertSameOnNumbersAndTensors } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
+import { modelForEngine } from './subsample.js';
 import { PARTICLE_METHODS, particleWarnings } from './particle-warnings.js';
 import { ENGINE_OPTION_RULES } from './option-rules.js';
 
@@ -123,7 +124,8 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
   try {
     const quiet = (options as { [QUIET_WARNINGS]?: boolean })[QUIET_WARNINGS] === true;
     const visits = conditionCheckpoint(modelObj);
-    const post = await (engine as unknown as Engine<O>).run(modelObj, options, args);
+    // engines that need the log density itself refuse a subsampled plate, naming it (subsample.ts)
+    const post = await (engine as unknown as Engine<O>).run(modelForEngine(modelObj, engine.name), options, args);
     // data given by condition() that no run reached conditioned nothing: a typo, or a dead site
     try {
       assertConditionsVisited(visits);

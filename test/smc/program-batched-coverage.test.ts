@@ -158,11 +158,7 @@ const COVERAGE: Record<string, [Model<never[], unknown>, unknown[], 'batched' | 
     }
     return z;
   }) as never, [YS], /^site "z0": its draw was used as an object key or array index .*tf\.gather/],
-  'a subsampled plate': [model(async ({ sample, observe, plate }, ys: number[]) => {
-    const mu = await sample('mu', Normal(0, 5));
-    await plate('data', ys.length, (idx) => observe('y', Normal(mu, 1), idx.map((i) => ys[i])), { subsample: 5 });
-    return mu;
-  }) as never, [YS], /^site "y": plate "data" subsamples 5 of 12; each particle draws its own subsample/],
+  // (a subsampled plate: smc refuses it, naming the plate; test/reliability/subsample-session9.test.ts)
   'a loop that stops on a draw': [model(async ({ sample, observe }, ys: number[]) => {
     let n = 0;
     while ((await sample(`c${n}`, Bernoulli(0.5))) === 1) n++;

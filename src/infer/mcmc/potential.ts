@@ -37,6 +37,7 @@ import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensit
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient, MaybePromise } from './target.js';
 import { tidyAsync } from '../../backend/autodiff.js';
 import { reachableTensors } from './state-tensors.js';
+import { subsampleRefusal } from '../subsample.js';
 
 /** Options of the log-density evaluators. */
 export interface PotentialOptions {
@@ -101,7 +102,7 @@ function subsampledPlate(trace: Trace): Layout['subsampled'] {
 export function refuseSubsample(layout: Layout, method: string): void {
   const s = layout.subsampled;
   if (s === undefined) return;
-  throw new TycheError(`${method}: plate "${s.plate}" takes a subsample (${s.subsample} of ${s.size}), so the log density is a subsample's (a random one changes at every evaluation) and ${method} cannot target the posterior; run ${method} on the full plate (no subsample option), or use method 'vi', which is made for subsampling`);
+  throw subsampleRefusal(method, s.plate, s.size, s.subsample);
 }
 
 /** Bounds of interval-like constraints (`interval`, `greaterThan`, `lessThan`, also inside `independent`), or undefined. */

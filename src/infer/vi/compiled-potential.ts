@@ -47,13 +47,17 @@ export class CompiledPotential {
   static async create<A extends unknown[], R>(model: Model<A, R>, args: A, layout: Layout, probe: Float64Array): Promise<CompiledPotential | { reason: string }> {
     // a prior run that notes param sites (a float32 run may fail part way, e.g. at a Cholesky: the sites seen so far count)
     let hasParams = false;
+    let subsampled: string | undefined;
     const spy: Handler = {
       process(msg) {
         if (msg.type === 'param') hasParams = true;
+        const p = msg.plates.find((f) => f.subsampleSize !== f.size);
+        if (p) subsampled ??= p.name;
       },
     };
     await tidyAsync(() => execute(model, { rng: rngFrom(0), handlers: [spy] }, ...args).catch(() => undefined), () => []);
     if (hasParams) return { reason: 'the model has param sites (learned with the guide), which a compiled record would freeze' };
+    if (subsampled !== undefined) return { reason: `plate "${subsampled}" takes a subsample, which a compiled record would freeze` };
     const fn = replayedChainsLogDensityFn(model, args, layout, 1, { compile: true });
     // the record is made by a float32 run of the model, which may reject a point the float64 replay accepts
     // (a Cholesky with tiny jitter): try the guide's location, then the origin, then points between them

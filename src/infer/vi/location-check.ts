@@ -15,6 +15,7 @@
 import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { isTensor, type Value } from '../../core/value.js';
 import { Pacer } from '../pace.js';
+import type { SubsampledPlate } from '../subsample.js';
 
 /** The largest shift found between the guide's mean and the reweighted mean. */
 export interface LocationShift {
@@ -109,10 +110,13 @@ export async function guideLocationShift(draws: readonly { readonly values: Read
 }
 
 /** The warning for a shifted guide (also printed with `console.warn`). */
-export function locationWarning(s: LocationShift, guide: string): string {
+export function locationWarning(s: LocationShift, guide: string, subsampled?: SubsampledPlate): string {
+  const noisy = subsampled
+    ? `; the fit followed the noisy gradients of plate "${subsampled.plate}"'s subsample (${subsampled.subsample} of ${subsampled.size}), which need more steps, a larger subsample or a decaying learning rate to settle, while this check scores the draws on the full data`
+    : '';
   const warning =
     `vi: the ${guide}'s mean of "${s.site}" is ${s.guideMean.toPrecision(4)}, but its draws reweighted by p/q (PSIS) put it at ${s.weightedMean.toPrecision(4)} ` +
-    `(${(Math.abs(s.weightedMean - s.guideMean) / s.sd).toFixed(2)} posterior sds, ${(Math.abs(s.weightedMean - s.guideMean) / s.mcse).toFixed(1)} MCSE): the guide is not centred on the posterior, whatever k-hat says (a fit stopped early, or a guide family that cannot take the posterior's shape); ` +
+    `(${(Math.abs(s.weightedMean - s.guideMean) / s.sd).toFixed(2)} posterior sds, ${(Math.abs(s.weightedMean - s.guideMean) / s.mcse).toFixed(1)} MCSE): the guide is not centred on the posterior, whatever k-hat says (a fit stopped early, or a guide family that cannot take the posterior's shape${noisy}); ` +
     "run more steps, try a richer guide ('mvn', 'flow'), or use importanceWeights: 'psis' to report the reweighted draws";
   console.warn(warning);
   return warning;

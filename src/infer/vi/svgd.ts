@@ -33,6 +33,7 @@ import { unstackDraws } from './guide.js';
 import { UserGradWatch } from './user-grad-watch.js';
 import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
+import { fullData, seededSubsampling } from '../subsample.js';
 
 /** The RBF bandwidth by the median heuristic for n points of dimension d (row-major), at least 1e-8. */
 export function medianBandwidth(x: Float64Array, n: number, d: number): number {
@@ -71,17 +72,19 @@ export function steinDirection(x: Float64Array, grad: Float64Array, n: number, d
 
 /** A particle update rule: moves `x` in place along `phi`. */
 export interface ParticleStepper {
-  step(x: Float64Array, phi: Float64Array): void;
+  /** One step; `decay` (default 1) multiplies the learning rate where the stepper has one. */
+  step(x: Float64Array, phi: Float64Array, decay?: number): void;
 }
 
 /** AdaGrad with momentum on the squared direction (the original SVGD code's optimiser). */
 export function adagradStepper(lr: number, alpha = 0.9, fudge = 1e-6): ParticleStepper {
   let hist: Float64Array | undefined;
   return {
-    step(x, phi) {
+    step(x, phi, decay = 1) {
       if (!hist) hist = Float64Array.from(phi, (p) => p * p);
       else for (let i = 0; i < phi.length; i++) hist[i] = alpha * hist[i]! + (1 - alpha) * phi[i]! ** 2;
-      for (let i = 0; i < x.length; i++) x[i]! += (lr * phi[i]!) / (fudge + Math.sqrt(hist[i]!));
+      const rate = lr * decay;
+      for (let i = 0; i < x.length; i++) x[i]! += (rate * phi[i]!) / (fudge + Math.sqrt(hist[i]!));
     },
   };
 }
@@ -131,7 +134,9 @@ export interface SVGDOptions extends CommonOptions {
   /**
    * AdaGrad step size (default 0.05). The normalised step does not shrink as
    * the particles settle, so it also sets their final jitter: lower it for
-   * precise moments, or use `'coin'`.
+   * precise moments, or use `'coin'`. On a subsampled plate it decays over the
+   * second half of the steps (`robbinsMonro`), so the subsample's gradient
+   * noise averages out.
    */
   readonly lr?: number;
   /** Kernel bandwidth h, or `'median'` (default: the median heuristic, recomputed each step). */
@@ -188,7 +193,11 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const bw = options.bandwidth ?? 'median';
   if (bw !== 'median' && !(bw > 0)) throw new RangeError(`svgd: bandwidth must be a positive number or 'median', got ${bw}`);
   const seed = options.seed ?? 0;
+  // a subsampled plate takes a fresh subsample, drawn from the seed's stream, at every evaluation (subsample.ts)
+  const given = m;
+  m = seededSubsampling(given, rngFrom(`${seed}/subsample`));
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
+  const subsampled = layout.subsampled;
   if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
   const d = layout.dim;
   const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed);
@@ -233,7 +242,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
       throw t === 0 && mean === -Infinity ? new ZeroDensityError(message) : new TycheError(message);
     }
     const h = bw === 'median' ? medianBandwidth(x, n, d) : bw;
-    stepper.step(x, steinDirection(x, grad, n, d, h));
+    stepper.step(x, steinDirection(x, grad, n, d, h), subsampled ? robbinsMonro(t, steps) : 1);
     options.onStep?.({ step: t + 1, steps, meanLogDensity: mean });
   }
   const stacked = tf.tidy(() => ({ ...constrainDraws(layout, tf.tensor2d(Float32Array.from(x), [n, d]), tf.zeros([n]), false).stacked })) as Record<string, tf.Tensor>;
@@ -241,7 +250,9 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const fixed = new Set(layout.sites.filter((s) => !s.dependentSupport).map((s) => s.address));
   const particles: Draw<R>[] = unstackDraws(Object.fromEntries(Object.entries(stacked).filter(([a]) => fixed.has(a))), n).map((values) => ({ values, returnValue: undefined as R, logWeight: 0 }));
   tf.dispose(Object.values(stacked));
-  const draws = await completeDraws(m, args, layout, (i) => x.subarray(i * d, (i + 1) * d), particles, { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
+  // the draws' deterministic sites and return values, and the posterior's predictive runs, on the full data
+  const full = subsampled ? fullData(given) : given;
+  const draws = await completeDraws(full, args, layout, (i) => x.subarray(i * d, (i + 1) * d), particles, { batched: vectorized === true, ...(options.signal ? { signal: options.signal } : {}) });
   settle(); // steps: 0
   const warnings = surrogates.map((w) => `${w}: the particles followed this surrogate gradient (surrogateGradients: true), so they are biased towards where that gradient leads`);
   // particles still climbing when the steps ended have not converged (VI's loss trend, on minus the mean log density)
@@ -251,7 +262,13 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     console.warn(w);
     warnings.push(w);
   }
-  return new Posterior({ method: 'svgd', draws, model: m, args, diagnostics: { meanLogDensity: history, vectorized, names: layout.names }, ...(warnings.length > 0 ? { warnings } : {}) });
+  if (subsampled && options.optimizer === 'coin') {
+    const w = `svgd: plate "${subsampled.plate}" takes a subsample (${subsampled.subsample} of ${subsampled.size}) and optimizer 'coin' has no step size to decay, so the particles end where the last subsamples' noisy gradients pushed them (off by up to about a posterior sd); use optimizer 'adagrad' (the default), whose step size decays on subsampled plates, or the full plate`;
+    console.warn(w);
+    warnings.push(w);
+  }
+  const diagnostics = { meanLogDensity: history, vectorized, names: layout.names, ...(subsampled ? { subsampled } : {}) };
+  return new Posterior({ method: 'svgd', draws, model: full, args, diagnostics, ...(warnings.length > 0 ? { warnings } : {}) });
 }
 
 registerEngine<SVGDOptions>({
@@ -260,3 +277,15 @@ registerEngine<SVGDOptions>({
   description: 'Stein variational gradient descent (RBF kernel, median bandwidth), with AdaGrad or learning-rate-free coin betting',
   run: (m, options, args) => svgd(m, options, args),
 });
+
+/**
+ * The learning-rate factor at step `t` of `steps` on subsampled plates: 1 for
+ * the first half (the particles travel), then (1 + k)^-0.6 for the k-th step
+ * of the second half, a Robbins–Monro schedule (the factors sum to infinity,
+ * their squares do not), so the subsample's gradient noise averages out
+ * instead of leaving the particles where the last few subsamples pushed them.
+ */
+export function robbinsMonro(t: number, steps: number): number {
+  const k = t - Math.floor(steps / 2);
+  return k < 0 ? 1 : (1 + k) ** -0.6;
+}

@@ -47,6 +47,7 @@ import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
 import { type OptimizerSpec, type SviOptimizer, sviOptimizer } from './optim.js';
 import { ParamStore } from './param-store.js';
+import { type SubsampledPlate, fullData, watchSubsampling } from '../subsample.js';
 import type { ParticleSites, SiteTerm } from './rao-blackwell.js';
 
 /** A guide: an autoguide name, a {@link Guide}, or a guide model (with `param` sites). */
@@ -251,8 +252,8 @@ export class SVI<A extends unknown[], R> {
    * `siteTerms`, also each draw's guide and model site terms where the guide
    * records them and the model runs per draw.
    */
-  private async densities(args: A, size: number, detach: boolean, siteTerms = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
-    if (this.potential) {
+  private async densities(args: A, size: number, detach: boolean, siteTerms = false, scoreOn?: Model<A, R>): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
+    if (this.potential && scoreOn === undefined) {
       // unconstrained draws and log q_u; the compiled U(z) in place of log p + log|det J| (compiled-potential.ts)
       const guide = this.guide as AutoGuide;
       const { z, logQ } = guide.latent(size, this.rng.split(), this.store, detach);
@@ -264,7 +265,7 @@ export class SVI<A extends unknown[], R> {
     const batched = this.vectorized === true;
     const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
     const runModel = (handlers: Handler[] = []): Promise<tf.Tensor> =>
-      modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+      modelLogJoint(scoreOn ?? this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
     const logP = this.branchChecked ? await runModel() : await this.runWatched(runModel);
     if (!modelTerms || !draws.siteTerms) return { draws, logP };
     const guideTerms = draws.siteTerms;
@@ -346,9 +347,10 @@ export class SVI<A extends unknown[], R> {
    * NaN for point-mass guides, whose ratios mean nothing). With
    * `importanceWeights`, each draw is weighted by p / q (`'psis'`: by the
    * Pareto-smoothed ratios) and `logZ` is the importance-sampling estimate of
-   * the log evidence.
+   * the log evidence. `scoreOn` scores the draws on another model in place of
+   * the fitted one: the full-data model after a fit on subsampled plates.
    */
-  async sample(args: A, n: number, options: { importanceWeights?: boolean | 'psis'; signal?: AbortSignal } = {}): Promise<SviSample<R>> {
+  async sample(args: A, n: number, options: { importanceWeights?: boolean | 'psis'; signal?: AbortSignal; scoreOn?: Model<A, R> } = {}): Promise<SviSample<R>> {
     await this.init(args);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`vi: samples must be a positive integer, got ${n}`);
     // draws in chunks of SAMPLE_CHUNK (up to that size one chunk: the same draws as one batch), paced between chunks,
@@ -362,7 +364,7 @@ export class SVI<A extends unknown[], R> {
         if (pace.due()) await pace.pause();
         const size = Math.min(SAMPLE_CHUNK, n - start);
         const chunk = await tidyAsync(async () => {
-          const d = await this.densities(args, size, false);
+          const d = await this.densities(args, size, false, false, options.scoreOn);
           this.settleUserGrads();
           const draws = d.draws;
           const ratios = logWeights({ logP: d.logP, logQ: draws.logQ }).dataSync();
@@ -528,6 +530,13 @@ export interface VIDiagnostics {
   readonly droppedDraws: number;
   /** Optimisation steps per second. */
   readonly stepsPerSecond: number;
+  /**
+   * A plate that took a subsample during the fit (its name and sizes): the
+   * steps followed stochastic gradients of the subsampled model, while the
+   * draws, `elbo`, `khat`, `logRatios` and the location check are scored on
+   * the full data (every plate at its full size).
+   */
+  readonly subsampled?: SubsampledPlate;
 }
 
 /** An autoguide name with the `init` option applied (an error for guides that bring their own). */
@@ -614,7 +623,9 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
   const steps = options.steps ?? 1000;
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`vi: steps must be a nonnegative integer, got ${steps}`);
   const every = options.progressEvery ?? 1;
-  const svi = new SVI(m, guideWithInit(options.guide ?? 'normal', options.init), { ...options, seed: options.seed ?? 0 });
+  // a fit on subsampled plates follows stochastic gradients; its draws are scored and completed on the full data (subsample.ts)
+  const watched = watchSubsampling(m);
+  const svi = new SVI(watched.model, guideWithInit(options.guide ?? 'normal', options.init), { ...options, seed: options.seed ?? 0 });
   try {
     options.signal?.throwIfAborted();
     await svi.init(args);
@@ -627,13 +638,15 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       if (options.onStep && ((k + 1) % every === 0 || k + 1 === steps)) options.onStep({ step: k + 1, steps, loss, elapsedMs: performance.now() - t0 });
     }
     const elapsed = performance.now() - t0;
-    const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false, ...(options.signal ? { signal: options.signal } : {}) });
-    const draws = await withModelValues(m, args, svi, sampled.draws, options.signal, sampled.unconstrained).catch((err: unknown) => {
+    const subsampled = watched.seen();
+    const full = subsampled ? fullData(m) : m;
+    const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false, ...(options.signal ? { signal: options.signal } : {}), ...(subsampled ? { scoreOn: full } : {}) });
+    const draws = await withModelValues(full, args, svi, sampled.draws, options.signal, sampled.unconstrained).catch((err: unknown) => {
       for (const d of sampled.draws) disposeValues(d.values);
       throw err;
     });
     try {
-      return await describeFit(m, args, options, svi, sampled, draws, steps, elapsed);
+      return await describeFit(full, args, options, svi, sampled, draws, steps, elapsed, subsampled);
     } catch (err) {
       for (const d of draws) disposeValues(d.values);
       throw err;
@@ -644,7 +657,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
 }
 
 /** The posterior of a finished fit: its diagnostics and the checks on the final draws (k-hat, the guide's location). */
-async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, options: Omit<VIOptions<A>, 'method'>, svi: SVI<A, R>, sampled: SviSample<R>, draws: Draw<R>[], steps: number, elapsed: number): Promise<Posterior<A, R>> {
+async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, options: Omit<VIOptions<A>, 'method'>, svi: SVI<A, R>, sampled: SviSample<R>, draws: Draw<R>[], steps: number, elapsed: number, subsampled: SubsampledPlate | undefined): Promise<Posterior<A, R>> {
   const { logZ, elbo, khat } = sampled;
   const moments = svi.moments();
   const trend = lossTrend(svi.lossHistory);
@@ -662,13 +675,14 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
     compiled: svi.compiled,
     droppedDraws: svi.droppedDraws,
     stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
+    ...(subsampled ? { subsampled } : {}),
   };
   const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
   const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
   if (stalled) warnings.push(stalled);
   // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
   const shift = options.importanceWeights ? undefined : await guideLocationShift(sampled.draws, sampled.logRatios, options.signal ? { signal: options.signal } : {});
-  if (shift) warnings.push(locationWarning(shift, svi.guide.name));
+  if (shift) warnings.push(locationWarning(shift, svi.guide.name, subsampled));
   for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
   options.signal?.throwIfAborted();
   return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
