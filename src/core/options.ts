@@ -33,8 +33,9 @@ export function optionNames<T>(keys: { readonly [K in keyof Required<T>]: true }
  * @param options - the options object as the caller gave it
  * @param allowed - the names it may hold (see {@link optionNames})
  * @param context - words after the unknown key, e.g. ` for method "nuts"`
+ * @param prefix - put before each key in the message (`'rejuvenate.'` for a nested object's keys)
  */
-export function checkOptions(who: string, options: unknown, allowed: Iterable<string>, context = ''): void {
+export function checkOptions(who: string, options: unknown, allowed: Iterable<string>, context = '', prefix = ''): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TycheError(`${who}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
   }
@@ -42,7 +43,7 @@ export function checkOptions(who: string, options: unknown, allowed: Iterable<st
   for (const k of Object.keys(options)) {
     if (names.has(k)) continue;
     const near = nearMiss(k, names);
-    throw new TycheError(`${who}: unknown option "${k}"${context}${near === undefined ? '' : ` (did you mean "${near}"?)`}; allowed: ${[...names].join(', ')}`);
+    throw new TycheError(`${who}: unknown option "${prefix}${k}"${context}${near === undefined ? '' : ` (did you mean "${prefix}${near}"?)`}; allowed: ${[...names].map((n) => prefix + n).join(', ')}`);
   }
   checkSeed(who, (options as { seed?: unknown }).seed);
 }
@@ -131,21 +132,34 @@ function editDistance(a: string, b: string): number {
  * - `integer`: an integer in [`min`, `max`] (`max` default unbounded);
  * - `number`: a finite number in the interval, each end closed unless
  *   `openMin`/`openMax`; `alsoChoices` lists strings it may be instead
- *   (`bandwidth: 'median'`);
+ *   (`bandwidth: 'median'`), `orType` the `typeof` of other forms it may
+ *   take, worded by `orElse` (`lr`: a schedule, `'function'`);
  * - `choice`: one of `values` (strings or booleans); `orElse` words the other
  *   forms it may take, which are not checked here (`'values by address'`), and
  *   `orType` the `typeof` of those forms (`'object'`, `'function'`);
  * - `boolean`, `function`, `signal` (an AbortSignal), `object` (a plain object or
- *   an instance; `what` words it).
+ *   an instance; `what` words it), whose own keys may be limited to `keys`
+ *   (an unknown key is named with its near miss, as `rejuvenate.step`) and
+ *   checked by `rules` in turn, unless `opaque` says the value is another
+ *   accepted kind (a tfjs optimiser where a spec may stand).
  */
 export type OptionRule =
   | { readonly type: 'integer'; readonly min: number; readonly max?: number }
-  | { readonly type: 'number'; readonly min?: number; readonly max?: number; readonly openMin?: boolean; readonly openMax?: boolean; readonly alsoChoices?: readonly string[] }
+  | {
+      readonly type: 'number';
+      readonly min?: number;
+      readonly max?: number;
+      readonly openMin?: boolean;
+      readonly openMax?: boolean;
+      readonly alsoChoices?: readonly string[];
+      readonly orType?: readonly ('object' | 'function')[];
+      readonly orElse?: string;
+    }
   | { readonly type: 'choice'; readonly values: readonly (string | boolean)[]; readonly orElse?: string; readonly orType?: readonly ('object' | 'function')[] }
   | { readonly type: 'boolean' }
   | { readonly type: 'function' }
   | { readonly type: 'signal' }
-  | { readonly type: 'object'; readonly what: string };
+  | { readonly type: 'object'; readonly what: string; readonly keys?: readonly string[]; readonly rules?: OptionRules; readonly opaque?: (value: object) => boolean };
 
 /** Rules by option name (see {@link checkOptionValues}). */
 export type OptionRules = Readonly<Record<string, OptionRule>>;
@@ -194,10 +208,12 @@ function interval(r: { min?: number; max?: number; openMin?: boolean; openMax?: 
  * @param who - the entry point, first in the message
  * @param options - the options object as the caller gave it
  * @param rules - the rule of each option to check
+ * @param prefix - put before each name in messages (`'rejuvenate.'` for the keys of a nested object)
  */
-export function checkOptionValues(who: string, options: object, rules: OptionRules): void {
-  for (const [name, rule] of Object.entries(rules)) {
-    const v = (options as Record<string, unknown>)[name];
+export function checkOptionValues(who: string, options: object, rules: OptionRules, prefix = ''): void {
+  for (const [key, rule] of Object.entries(rules)) {
+    const name = prefix + key;
+    const v = (options as Record<string, unknown>)[key];
     if (v === undefined) continue;
     const fail = (Err: typeof TypeError, must: string, hint = '', gotText = got(v)): never => {
       throw new Err(`${who}: ${name} must be ${must}, got ${gotText}${hint}`);
@@ -210,8 +226,9 @@ export function checkOptionValues(who: string, options: object, rules: OptionRul
         break;
       }
       case 'number': {
-        const must = `a number ${interval(rule)}${rule.alsoChoices ? ` or ${rule.alsoChoices.map((c) => literal(c)).join(' or ')}` : ''}`;
+        const must = `a number ${interval(rule)}${rule.alsoChoices ? ` or ${rule.alsoChoices.map((c) => literal(c)).join(' or ')}` : ''}${rule.orElse ? ` or ${rule.orElse}` : ''}`;
         if (typeof v === 'string' && rule.alsoChoices?.includes(v)) break;
+        if (rule.orType?.includes(typeof v as 'object' | 'function') && v !== null && !Array.isArray(v)) break;
         if (typeof v !== 'number') {
           const near = typeof v === 'string' && rule.alsoChoices ? nearMiss(v, rule.alsoChoices) : undefined;
           fail(TypeError, must, near !== undefined ? ` (did you mean '${near}'?)` : '');
@@ -242,6 +259,9 @@ export function checkOptionValues(who: string, options: object, rules: OptionRul
         break;
       case 'object':
         if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(TypeError, rule.what);
+        if (rule.opaque?.(v as object)) break;
+        if (rule.keys) checkOptions(who, v, rule.keys, '', `${name}.`);
+        if (rule.rules) checkOptionValues(who, v as object, rule.rules, `${name}.`);
         break;
     }
   }

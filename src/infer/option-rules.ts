@@ -17,13 +17,14 @@ import type { OptionRule, OptionRules } from '../core/options.js';
 import { INIT_STRATEGIES } from './mcmc/initialise.js';
 import { MASS_MATRIX_OPTIONS } from './mcmc/metric-choice.js';
 import { RESAMPLERS } from './smc/resampling.js';
+import { OPTIMIZER_RULE } from '../optim/optim.js';
 import type { HMCEngineOptions } from './mcmc/hmc-engine.js';
 import type { HMCGibbsOptions } from './mcmc/hmc-gibbs.js';
 import type { MHOptions } from './mcmc/mh-engine.js';
 import type { ImportanceOptions } from './importance.js';
 import type { SMCProgramOptions } from './smc/program.js';
 import type { TemperedOptions } from './smc/tempered.js';
-import type { VIOptions } from './vi/svi.js';
+import type { SVIOptions, VIOptions } from './vi/svi.js';
 import type { SVGDOptions } from './vi/svgd.js';
 import type { NeuTraOptions } from './vi/neutra.js';
 import type { EnumerateOptions } from './enumerate.js';
@@ -91,7 +92,7 @@ const SMC: RulesOf<SMCProgramOptions> = {
   essThreshold: { type: 'number', min: 0, max: 1 },
   onStep: fn,
   signal,
-  rejuvenate: { type: 'object', what: 'an object { steps, proposals? }' },
+  rejuvenate: { type: 'object', what: 'an object { steps, proposals? }', keys: ['steps', 'proposals'], rules: { steps: nonNegative, proposals } },
   batched: autoFlag,
   lean: flag,
 };
@@ -107,16 +108,21 @@ const TEMPERED: RulesOf<TemperedOptions> = {
   signal,
 };
 
-const VI: RulesOf<VIOptions> = {
-  guide: { type: 'choice', values: ['normal', 'mvn', 'lowrank', 'delta', 'flow'], orElse: 'a Guide or a guide model', orType: ['object'] },
-  init: { type: 'choice', values: ['uniform', 'prior', 'zero'], orElse: 'values by address', orType: ['object'] },
+/** The options of the SVI fit itself (`vi`'s, and NeuTra's `vi` option). */
+const SVI = {
   objective: { type: 'choice', values: ['elbo', 'elbo-stl', 'iwae', 'renyi'], orElse: 'an Objective', orType: ['object'] },
   k: positive,
   particles: positive,
-  optimizer: { type: 'object', what: "a tfjs optimiser or a spec { name: 'adam' | 'sgd' | 'momentum' | 'rmsprop' | 'adagrad' | 'adamax', lr, ... }" },
+  optimizer: OPTIMIZER_RULE,
   vectorize: autoFlag,
   compile: flag,
   surrogateGradients: flag,
+} as const satisfies RulesOf<Omit<SVIOptions, 'seed'>>;
+
+const VI: RulesOf<VIOptions> = {
+  ...SVI,
+  guide: { type: 'choice', values: ['normal', 'mvn', 'lowrank', 'delta', 'flow'], orElse: 'a Guide or a guide model', orType: ['object'] },
+  init: { type: 'choice', values: ['uniform', 'prior', 'zero'], orElse: 'values by address', orType: ['object'] },
   steps: nonNegative,
   samples: positive,
   importanceWeights: { type: 'choice', values: [true, false, 'psis'] },
@@ -149,7 +155,7 @@ const NEUTRA: RulesOf<NeuTraOptions> = {
   vectorize: autoFlag,
   guide: { type: 'choice', values: ['flow', 'mvn', 'normal'], orElse: 'an autoguide', orType: ['object'] },
   viSteps: nonNegative,
-  vi: { type: 'object', what: "an object of vi options (objective, optimizer, ...; see method 'vi')" },
+  vi: { type: 'object', what: "an object of vi options (objective, optimizer, ...; see method 'vi')", keys: Object.keys(SVI), rules: SVI },
 };
 
 const ENUMERATE: RulesOf<EnumerateOptions> = {

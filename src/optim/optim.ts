@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type OptionRule, checkOptionValues } from '../core/options.js';
 
 /** A learning rate as a function of the step (0-based). */
 export type Schedule = (step: number) => number;
@@ -42,6 +43,25 @@ export function piecewiseConstant(boundaries: readonly number[], values: readonl
     return values[i];
   };
 }
+
+/**
+ * The `optimizer` option's rule (see `checkOptionValues`): a tfjs optimiser,
+ * or an {@link OptimizerSpec} with known keys and values, checked before a
+ * fit starts.
+ */
+export const OPTIMIZER_RULE: OptionRule = {
+  type: 'object',
+  opaque: (v) => isOptimizer(v),
+  what: "a tfjs optimiser or a spec { name: 'adam' | 'sgd' | 'momentum' | 'rmsprop' | 'adagrad' | 'adamax', lr, ... }",
+  keys: ['name', 'lr', 'clipNorm', 'beta1', 'beta2'],
+  rules: {
+    name: { type: 'choice', values: ['adam', 'sgd', 'momentum', 'rmsprop', 'adagrad', 'adamax'] },
+    lr: { type: 'number', min: 0, openMin: true, orType: ['function'], orElse: 'a schedule (step => learning rate)' },
+    clipNorm: { type: 'number', min: 0, openMin: true },
+    beta1: { type: 'number', min: 0, max: 1, openMax: true },
+    beta2: { type: 'number', min: 0, max: 1, openMax: true },
+  },
+};
 
 /** True for a tfjs optimiser (checked by shape: `instanceof` across tfjs copies is unreliable). */
 function isOptimizer(x: unknown): x is tf.Optimizer {
@@ -98,6 +118,8 @@ export function clipByGlobalNorm(grads: Map<tf.Variable, tf.Tensor>, maxNorm: nu
  */
 export function sviOptimizer(spec: tf.Optimizer | OptimizerSpec | undefined): SviOptimizer {
   const given = isOptimizer(spec) ? spec : undefined;
+  // a misspelt name or key, or a string lr, would otherwise fit silently with the defaults (adam, 0.01)
+  if (!given) checkOptionValues('vi', { optimizer: spec }, { optimizer: OPTIMIZER_RULE });
   const s: OptimizerSpec = given || spec === undefined ? {} : (spec as OptimizerSpec);
   if (s.clipNorm !== undefined && !(s.clipNorm > 0)) throw new RangeError(`vi: clipNorm must be a positive number, got ${s.clipNorm}`);
   const schedule: Schedule | undefined = typeof s.lr === 'function' ? s.lr : undefined;

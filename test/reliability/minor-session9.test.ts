@@ -13,7 +13,9 @@
  *    every value against the engine's rules (infer/option-rules.ts, with the
  *    one checker core/options.ts `checkOptionValues`) before anything runs,
  *    naming the engine, the option and the near miss; an unknown key names
- *    its near miss too (`sample` -> "did you mean "samples"?").
+ *    its near miss too (`sample` -> "did you mean "samples"?"). Nested
+ *    options too: vi `optimizer: { lr: 'x' }` fitted silently at 0.01, and
+ *    `{ name: 'adm' }` or `rejuvenate: { step: 2 }` were worded apart.
  * 2. `condition()` with MCMC `workers`: infer checks, when the run ends, that
  *    each conditioned address was reached by some run, but runs in worker
  *    threads were not counted, so an address reached only there was called a
@@ -33,7 +35,7 @@
  *    `init: 'prior'` checks the signal before each chain's prior run.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ModelError } from '../../src/core/errors.js';
+import { ModelError, TycheError } from '../../src/core/errors.js';
 import { initBackend } from '../../src/backend/select.js';
 import { checkOptionValues, nearMiss } from '../../src/core/options.js';
 import { type Ctx, Bernoulli, Normal, infer, listEngines, model } from '../../src/index.js';
@@ -92,6 +94,12 @@ const BAD: readonly [string, Record<string, unknown>, typeof TypeError, RegExp][
   ['svgd', { bandwidth: 'medain' }, TypeError, /^svgd: bandwidth must be a number > 0 or 'median', got string "medain" \(did you mean 'median'\?\)$/],
   ['neutra', { viSteps: -1 }, RangeError, /^neutra: viSteps must be a non-negative integer, got -1$/],
   ['neutra', { chains: 0 }, RangeError, /^neutra: chains must be a positive integer, got 0$/],
+  // nested options: an optimiser spec, resample-move's settings, NeuTra's VI settings
+  ['vi', { optimizer: { name: 'adm' } }, RangeError, /^vi: optimizer\.name must be one of 'adam', .*got 'adm' \(did you mean 'adam'\?\)$/],
+  ['vi', { optimizer: { name: 'adam', lr: 'x' } }, TypeError, /^vi: optimizer\.lr must be a number > 0 or a schedule \(step => learning rate\), got string "x"$/],
+  ['vi', { optimizer: { learningRate: 0.1 } }, TycheError, /^vi: unknown option "optimizer\.learningRate"; allowed: optimizer\.name, optimizer\.lr, /],
+  ['smc', { rejuvenate: { step: 2 } }, TycheError, /^smc: unknown option "rejuvenate\.step" \(did you mean "rejuvenate\.steps"\?\)/],
+  ['neutra', { vi: { objective: 'elboo' } }, RangeError, /^neutra: vi\.objective must be one of 'elbo', .*got 'elboo' \(did you mean 'elbo'\?\)$/],
   ['enumerate', { strategy: 'paralel' }, RangeError, /^enumerate: strategy must be one of 'sequential', 'parallel' or 'auto', got 'paralel' \(did you mean 'parallel'\?\)$/],
 ];
 
@@ -116,6 +124,11 @@ describe('1. a bad option value is refused before any model run, naming the engi
     post.dispose();
     const sv = await infer(m, { method: 'svgd', seed: 1, particles: 4, steps: 2, bandwidth: 'median', lr: 0.1 });
     sv.dispose();
+    // a tfjs optimiser is taken as given (its fields are not a spec's); a schedule is a learning rate
+    for (const optimizer of [tf.train.sgd(0.01), { name: 'adam', lr: (step: number) => 0.01 / (1 + step) }]) {
+      const fit = await infer(m, { method: 'vi', seed: 1, steps: 3, samples: 5, optimizer } as never);
+      fit.dispose();
+    }
   });
 
   it('every option of every built-in engine has a rule (a new option without one fails here)', () => {
