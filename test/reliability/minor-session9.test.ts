@@ -59,7 +59,7 @@ function counted() {
 }
 
 /** [method, bad options, error class, message] */
-const BAD: readonly [string, Record<string, unknown>, typeof TypeError, RegExp][] = [
+const BAD: readonly [string, Record<string, unknown>, abstract new (...args: never[]) => Error, RegExp][] = [
   ['nuts', { targetAccept: 1.5 }, RangeError, /^nuts: targetAccept must be a number in \(0, 1\), got 1\.5$/],
   ['nuts', { targetAccept: NaN }, RangeError, /^nuts: targetAccept must be a number in \(0, 1\), got NaN$/],
   ['nuts', { maxTreeDepth: 0 }, RangeError, /^nuts: maxTreeDepth must be an integer in \[1, 30\], got 0$/],
