@@ -60,13 +60,14 @@ const STEERING_BOUNDS_OPTIONS = optionNames<BoundsOptions>({ runs: true, referen
 export async function steeringBounds(options: BoundsOptions): Promise<SteeringBounds> {
   checkOptions('steeringBounds', options, STEERING_BOUNDS_OPTIONS);
   checkIntegerOptions('steeringBounds', options, { particles: 1, maxTokens: 0 });
-  const { runs = 32, reference, seed, ...steer } = options;
+  // essThreshold, temper and ancestorSampler shape the forward runs only: conditional SMC resamples every step with its own ancestors
+  const { runs = 32, reference, seed, essThreshold, temper, ancestorSampler, ...steer } = options;
   if (!(Number.isInteger(runs) && runs >= 2)) throw new Error(`steeringBounds: runs must be an integer >= 2, got ${runs}`);
   const rng = rngFrom(seed ?? 'steering-bounds');
   const lowerRuns: number[] = [];
   const upperRuns: number[] = [];
   for (let r = 0; r < runs; r++) {
-    lowerRuns.push((await smcSteer({ ...steer, rng: rng.split(), onEmpty: 'empty' })).logZ);
+    lowerRuns.push((await smcSteer({ ...steer, essThreshold, temper, ancestorSampler, rng: rng.split(), onEmpty: 'empty' })).logZ);
     const ref = await reference(rng.split());
     upperRuns.push((await conditionalSteer({ ...steer, rng: rng.split(), reference: ref })).logZ);
   }
