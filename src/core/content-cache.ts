@@ -15,11 +15,12 @@ export type NumericArray = readonly unknown[] | Float32Array | Float64Array | In
 /**
  * The contents of a (nested) array as one float64 sequence in which each
  * array contributes its length and then its elements, so that two arrays of
- * different shapes never give the same sequence. Elements that are not
- * numbers or arrays (booleans, and anything a caller will refuse anyway)
- * are written as `Number(e)`.
+ * different shapes never give the same sequence (booleans as 0 and 1), or
+ * undefined where an element is anything else (a tensor, a string, null):
+ * such an array is never remembered, and nothing is read from its elements
+ * (reading a tensor draw as a number is an error under the gradient engines).
  */
-function contentsOf(x: NumericArray): Float64Array {
+function contentsOf(x: NumericArray): Float64Array | undefined {
   if (!Array.isArray(x)) {
     // typed arrays: flat
     const flat = new Float64Array(x.length + 1);
@@ -28,17 +29,21 @@ function contentsOf(x: NumericArray): Float64Array {
     return flat;
   }
   const out: number[] = [];
-  writeContents(x, out);
-  return Float64Array.from(out);
+  return writeContents(x, out) ? Float64Array.from(out) : undefined;
 }
 
-function writeContents(a: readonly unknown[], out: number[]): void {
+/** Append the contents of `a` to `out`; false at an element that is not a number, boolean or array. */
+function writeContents(a: readonly unknown[], out: number[]): boolean {
   out.push(a.length);
   for (let i = 0; i < a.length; i++) {
     const e = a[i];
-    if (Array.isArray(e)) writeContents(e, out);
-    else out.push(typeof e === 'number' ? e : Number(e));
+    if (Array.isArray(e)) {
+      if (!writeContents(e, out)) return false;
+    } else if (typeof e === 'number') out.push(e);
+    else if (typeof e === 'boolean') out.push(e ? 1 : 0);
+    else return false;
   }
+  return true;
 }
 
 /** a === b, with NaN equal to NaN. */
@@ -58,7 +63,11 @@ function compareFrom(a: readonly unknown[], seen: Float64Array, k: number): numb
     if (Array.isArray(e)) {
       k = compareFrom(e, seen, k);
       if (k < 0) return -1;
-    } else if (k >= seen.length || !same(seen[k++], typeof e === 'number' ? e : Number(e))) return -1;
+    } else {
+      if (k >= seen.length) return -1;
+      const v = typeof e === 'number' ? e : typeof e === 'boolean' ? (e ? 1 : 0) : undefined;
+      if (v === undefined || !same(seen[k++], v)) return -1;
+    }
   }
   return k;
 }
@@ -78,7 +87,8 @@ function sameContents(x: NumericArray, seen: Float64Array): boolean {
  * remembered value only when the array still holds those contents (and
  * `valid` accepts it); otherwise it makes, remembers and returns a new one.
  * A hit costs one pass over the array; the last array asked for is checked
- * before the map.
+ * before the map. An array that holds anything but numbers, booleans and
+ * arrays of them (a tensor, say) is never remembered: `make` runs each time.
  */
 export class ContentCache<T> {
   private readonly map = new WeakMap<object, { contents: Float64Array; value: T }>();
@@ -99,7 +109,9 @@ export class ContentCache<T> {
       return entry.value;
     }
     const value = make();
-    const fresh = { contents: contentsOf(x), value };
+    const contents = contentsOf(x);
+    if (contents === undefined) return value;
+    const fresh = { contents, value };
     this.map.set(x, fresh);
     this.lastKey = x;
     this.lastEntry = fresh;
