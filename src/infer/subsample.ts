@@ -55,20 +55,7 @@ export function fullData<A extends unknown[], R>(m: Model<A, R>): Model<A, R> {
   return m.withSubsampling(() => undefined);
 }
 
-/**
- * The model with its random subsamples drawn from `rng` (one stream across
- * all its runs) instead of each run's own stream: an engine whose runs all
- * start the model's stream alike (the potential of `mcmc/potential.ts`) gets
- * a fresh subsample at every evaluation, and a different sequence per seed.
- */
-export function seededSubsampling<A extends unknown[], R>(m: Model<A, R>, rng: Rng): Model<A, R> {
-  return m.withSubsampling((plate, size, subsample) => (typeof subsample === 'number' ? subsampleIndices(plate, size, subsample, rng) : subsample));
-}
-
-/**
- * A plate that took a subsample in a run of the model returned by
- * {@link watchSubsampling}: its name and sizes (the first one seen).
- */
+/** A plate that took a subsample (the first one seen): its name and sizes. */
 export interface SubsampledPlate {
   readonly plate: string;
   readonly size: number;
@@ -76,16 +63,39 @@ export interface SubsampledPlate {
 }
 
 /**
- * The model, unchanged in what it does, with a record of the first plate
- * that took a subsample in any of its runs (`seen()`).
+ * One subsample per plate per step, shared by every run of the step (a guide
+ * model's and the model's, every draw or particle), as Pyro's `plate` shares
+ * its subsample between guide and model: each step's subsample is drawn from
+ * the engine's seeded stream when a run first opens the plate in that step.
+ * Use {@link SharedSubsamples.hook} with `Model.withSubsampling` on both.
  */
-export function watchSubsampling<A extends unknown[], R>(m: Model<A, R>): { model: Model<A, R>; seen: () => SubsampledPlate | undefined } {
-  let seen: SubsampledPlate | undefined;
-  const outer = m.subsampling;
-  const hook: SubsamplingHook = (plate, size, subsample) => {
-    const taken = outer ? outer(plate, size, subsample) : subsample;
-    if (seen === undefined && taken !== undefined) seen = { plate, size, subsample: Array.isArray(taken) ? taken.length : taken };
+export class SharedSubsamples {
+  private readonly current = new Map<string, number[]>();
+  private first: SubsampledPlate | undefined;
+
+  /** @param rng - the stream the subsamples are drawn from */
+  constructor(private readonly rng: Rng) {}
+
+  /** The first plate that took a subsample, if any. */
+  get seen(): SubsampledPlate | undefined {
+    return this.first;
+  }
+
+  /** A new step: the next runs draw new subsamples. */
+  next(): void {
+    this.current.clear();
+  }
+
+  /** The hook for `Model.withSubsampling`. */
+  readonly hook: SubsamplingHook = (plate, size, subsample) => {
+    let taken: number[];
+    if (Array.isArray(subsample)) taken = subsample;
+    else {
+      const key = `${plate}/${size}/${subsample}`;
+      taken = this.current.get(key) ?? subsampleIndices(plate, size, subsample, this.rng);
+      this.current.set(key, taken);
+    }
+    this.first ??= { plate, size, subsample: taken.length };
     return taken;
   };
-  return { model: m.withSubsampling(hook), seen: () => seen };
 }

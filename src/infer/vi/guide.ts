@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
-import { type Model, ModelError, execute } from '../../core/model.js';
+import { type Model, ModelError, type SubsamplingHook, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
 import { type Value, add, toTensor } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
@@ -68,6 +68,8 @@ export interface GuideDraws {
 export interface DrawOptions {
   /** Compute `logQ` with the variational parameters held fixed (sticking the landing). */
   readonly detachParams?: boolean;
+  /** For guides that run a model: what its subsampled plates take (the model's subsample, shared; see `subsample.ts`). */
+  readonly subsampling?: SubsamplingHook;
 }
 
 /** A variational family. */

@@ -73,7 +73,8 @@ export class ModelGuide<A extends unknown[]> implements Guide {
     if (trace.latentSites().length === 0) throw new TycheError(`vi: the ${this.name} has no latent sample sites`);
   }
 
-  async draw<B extends unknown[]>(size: number, rng: Rng, store: ParamStore, args: B, _options: DrawOptions = {}): Promise<GuideDraws> {
+  async draw<B extends unknown[]>(size: number, rng: Rng, store: ParamStore, args: B, options: DrawOptions = {}): Promise<GuideDraws> {
+    const guide = options.subsampling ? this.guide.withSubsampling(options.subsampling) : this.guide;
     const values: Record<string, Value>[] = [];
     const logQ: tf.Tensor[] = [];
     const score: tf.Tensor[] = [];
@@ -81,7 +82,7 @@ export class ModelGuide<A extends unknown[]> implements Guide {
     let anyScore = false;
     for (let i = 0; i < size; i++) {
       const r = rng.split();
-      const { trace } = await execute(this.guide, { rng: r, handlers: [store.handler(), scoreSiteHandler(r)] }, ...(args as unknown as A));
+      const { trace } = await execute(guide, { rng: r, handlers: [store.handler(), scoreSiteHandler(r)] }, ...(args as unknown as A));
       values.push(trace.values());
       let lq: Value = 0;
       let sc: Value = 0;

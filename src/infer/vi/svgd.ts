@@ -33,7 +33,7 @@ import { unstackDraws } from './guide.js';
 import { UserGradWatch } from './user-grad-watch.js';
 import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
-import { fullData, seededSubsampling } from '../subsample.js';
+import { SharedSubsamples, fullData } from '../subsample.js';
 
 /** The RBF bandwidth by the median heuristic for n points of dimension d (row-major), at least 1e-8. */
 export function medianBandwidth(x: Float64Array, n: number, d: number): number {
@@ -193,9 +193,10 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const bw = options.bandwidth ?? 'median';
   if (bw !== 'median' && !(bw > 0)) throw new RangeError(`svgd: bandwidth must be a positive number or 'median', got ${bw}`);
   const seed = options.seed ?? 0;
-  // a subsampled plate takes a fresh subsample, drawn from the seed's stream, at every evaluation (subsample.ts)
+  // a subsampled plate takes a fresh subsample at every step, drawn from the seed's stream, the same for every particle (subsample.ts)
   const given = m;
-  m = seededSubsampling(given, rngFrom(`${seed}/subsample`));
+  const subsamples = new SharedSubsamples(rngFrom(`${seed}/subsample`));
+  m = given.withSubsampling(subsamples.hook);
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   const subsampled = layout.subsampled;
   if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
@@ -227,6 +228,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   for (let t = 0; t < steps; t++) {
     if (pace.due()) await pace.pause();
     let answer: Awaited<ReturnType<typeof target>>;
+    subsamples.next();
     try {
       answer = await target(x);
     } finally {

@@ -28,7 +28,7 @@ import { openConditionWatch } from '../../backend/condition-watch.js';
 import type { Handler } from '../../core/message.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync, valueAndGradsAsync } from '../../backend/autodiff.js';
-import { Model } from '../../core/model.js';
+import { Model, execute } from '../../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { type Value, isTensor, logSumExp } from '../../core/value.js';
 import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
@@ -47,7 +47,7 @@ import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
 import { type OptimizerSpec, type SviOptimizer, sviOptimizer } from './optim.js';
 import { ParamStore } from './param-store.js';
-import { type SubsampledPlate, fullData, watchSubsampling } from '../subsample.js';
+import { SharedSubsamples, type SubsampledPlate, fullData } from '../subsample.js';
 import type { ParticleSites, SiteTerm } from './rao-blackwell.js';
 
 /** A guide: an autoguide name, a {@link Guide}, or a guide model (with `param` sites). */
@@ -117,6 +117,10 @@ export class SVI<A extends unknown[], R> {
   /** User `tf.customGrad` ops whose gradient disagrees with their values, allowed by `surrogateGradients: true`. */
   surrogates: readonly string[] = [];
   private potential: CompiledPotential | undefined;
+  /** Each step's subsample of every subsampled plate, shared by the guide's and the model's runs (`subsample.ts`). */
+  private readonly subsamples: SharedSubsamples;
+  /** The model as the steps run it: its subsampled plates take the step's shared subsample. */
+  private readonly fitModel: Model<A, R>;
   private readonly state: ObjectiveState = {};
   private readonly rng: Rng;
   private readonly optimizer: SviOptimizer;
@@ -137,12 +141,24 @@ export class SVI<A extends unknown[], R> {
     }
     this.rng = rngFrom(options.seed ?? 0);
     this.optimizer = sviOptimizer(options.optimizer);
+    this.subsamples = new SharedSubsamples(rngFrom(`${options.seed ?? 0}/subsample`));
+    this.fitModel = model.withSubsampling(this.subsamples.hook);
+  }
+
+  /**
+   * A plate that took a subsample in the fit, if any: the steps then follow
+   * stochastic gradients, each step on one subsample shared by the guide and
+   * the model, and {@link SVI.sample} with `fullData` scores on all the data.
+   */
+  get subsampled(): SubsampledPlate | undefined {
+    return this.subsamples.seen;
   }
 
   /** Set up the guide on the model (creating its parameters) and decide whether steps run batched. */
   async init(args: A): Promise<void> {
     if (this.initialised) return;
-    await tidyAsync(() => this.guide.setup(this.model, args, this.store, this.rng.split()), () => []);
+    await tidyAsync(() => this.guide.setup(this.fitModel, args, this.store, this.rng.split()), () => []);
+    await this.refuseSubsampledLocals(args);
     await this.initCompiled(args);
     const want = this.options.vectorize ?? 'auto';
     if (want === false) this.vectorized = 'not requested';
@@ -162,7 +178,7 @@ export class SVI<A extends unknown[], R> {
           // (at least two draws: a model that reads a draw as one number passes a batch of one, then failed on the
           // final draws, batched by thousands)
           const draws = await this.guide.draw(Math.max(2, this.particles), this.rng.split(), this.store, args);
-          await modelLogJoint(this.model, args, draws, this.store, this.guide.name, { batched: true, rng: this.rng.split() });
+          await modelLogJoint(this.fitModel, args, draws, this.store, this.guide.name, { batched: true, rng: this.rng.split() });
         }, () => []);
         this.vectorized = true;
       } catch (err) {
@@ -173,6 +189,28 @@ export class SVI<A extends unknown[], R> {
     this.initialised = true;
   }
 
+  /**
+   * An autoguide cannot fit a latent site inside a subsampled plate: its
+   * parameters take the site's shape, the subsample's, so they would meet
+   * other data points at every step. Throws naming the site and the plate.
+   */
+  private async refuseSubsampledLocals(args: A): Promise<void> {
+    const plate = this.subsampled;
+    if (plate === undefined || !(this.guide instanceof AutoGuide)) return;
+    let local: string | undefined;
+    const spy: Handler = {
+      process(msg) {
+        if (local === undefined && msg.type === 'sample' && !msg.observed && msg.plates.some((f) => f.subsampleSize !== f.size)) local = msg.address;
+      },
+    };
+    await tidyAsync(() => execute(this.fitModel, { rng: rngFrom(0), handlers: [spy] }, ...args).catch(() => undefined), () => []);
+    if (local === undefined) return;
+    throw new TycheError(
+      `vi: latent site "${local}" is inside plate "${plate.plate}", which takes a subsample (${plate.subsample} of ${plate.size}): the ${this.guide.name}'s parameters for it would take the subsample's shape and meet other data points at every step; ` +
+        "give a guide model whose parameters for it have the plate's full size, indexed by the plate's indices (tf.gather(loc, indices)), or run on the full plate",
+    );
+  }
+
   /** Set up the compiled float64 log density where the guide and model allow it. */
   private async initCompiled(args: A): Promise<void> {
     const guide = this.guide;
@@ -180,7 +218,7 @@ export class SVI<A extends unknown[], R> {
     else if (!(guide instanceof AutoGuide)) this.compiled = `the ${guide.name} is not an autoguide`;
     else if (!guide.jacobianInDensity) this.compiled = `the ${guide.name} is a point mass (its fit is in constrained space)`;
     else {
-      const made = await CompiledPotential.create(this.model, args, guide.layout, guide.moments(this.store).loc);
+      const made = await CompiledPotential.create(this.fitModel, args, guide.layout, guide.moments(this.store).loc);
       if (made instanceof CompiledPotential) {
         this.potential = made;
         this.compiled = true;
@@ -252,8 +290,11 @@ export class SVI<A extends unknown[], R> {
    * `siteTerms`, also each draw's guide and model site terms where the guide
    * records them and the model runs per draw.
    */
-  private async densities(args: A, size: number, detach: boolean, siteTerms = false, scoreOn?: Model<A, R>): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
-    if (this.potential && scoreOn === undefined) {
+  private async densities(args: A, size: number, detach: boolean, siteTerms = false, full = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
+    // a new subsample for this step's draws, the same for the guide and the model; or every plate whole
+    this.subsamples.next();
+    const subsampling = full ? fullPlates : this.subsamples.hook;
+    if (this.potential && !full) {
       // unconstrained draws and log q_u; the compiled U(z) in place of log p + log|det J| (compiled-potential.ts)
       const guide = this.guide as AutoGuide;
       const { z, logQ } = guide.latent(size, this.rng.split(), this.store, detach);
@@ -261,11 +302,11 @@ export class SVI<A extends unknown[], R> {
       const { logP, valid } = this.potential.evaluate(z);
       return { draws: constrainDraws(guide.layout, z, logQ, false), logP, valid };
     }
-    const draws = await this.guide.draw(size, this.rng.split(), this.store, args, { detachParams: detach });
+    const draws = await this.guide.draw(size, this.rng.split(), this.store, args, { detachParams: detach, subsampling });
     const batched = this.vectorized === true;
     const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
     const runModel = (handlers: Handler[] = []): Promise<tf.Tensor> =>
-      modelLogJoint(scoreOn ?? this.model, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+      modelLogJoint(full ? this.model.withSubsampling(fullPlates) : this.fitModel, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
     const logP = this.branchChecked ? await runModel() : await this.runWatched(runModel);
     if (!modelTerms || !draws.siteTerms) return { draws, logP };
     const guideTerms = draws.siteTerms;
@@ -347,10 +388,11 @@ export class SVI<A extends unknown[], R> {
    * NaN for point-mass guides, whose ratios mean nothing). With
    * `importanceWeights`, each draw is weighted by p / q (`'psis'`: by the
    * Pareto-smoothed ratios) and `logZ` is the importance-sampling estimate of
-   * the log evidence. `scoreOn` scores the draws on another model in place of
-   * the fitted one: the full-data model after a fit on subsampled plates.
+   * the log evidence. With `fullData`, the guide and the model run every plate
+   * at its full size (after a fit on subsampled plates: the draws are then
+   * the full data's, and so are their ratios).
    */
-  async sample(args: A, n: number, options: { importanceWeights?: boolean | 'psis'; signal?: AbortSignal; scoreOn?: Model<A, R> } = {}): Promise<SviSample<R>> {
+  async sample(args: A, n: number, options: { importanceWeights?: boolean | 'psis'; signal?: AbortSignal; fullData?: boolean } = {}): Promise<SviSample<R>> {
     await this.init(args);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`vi: samples must be a positive integer, got ${n}`);
     // draws in chunks of SAMPLE_CHUNK (up to that size one chunk: the same draws as one batch), paced between chunks,
@@ -364,7 +406,7 @@ export class SVI<A extends unknown[], R> {
         if (pace.due()) await pace.pause();
         const size = Math.min(SAMPLE_CHUNK, n - start);
         const chunk = await tidyAsync(async () => {
-          const d = await this.densities(args, size, false, false, options.scoreOn);
+          const d = await this.densities(args, size, false, false, options.fullData ?? false);
           this.settleUserGrads();
           const draws = d.draws;
           const ratios = logWeights({ logP: d.logP, logQ: draws.logQ }).dataSync();
@@ -427,6 +469,9 @@ export interface SviSample<R> {
   /** Unconstrained rows of sites whose support depends on other values (their values come from a model run). */
   readonly unconstrained?: ReadonlyMap<string, UnconstrainedSite>;
 }
+
+/** Every plate whole (`Model.withSubsampling`). */
+const fullPlates = (): undefined => undefined;
 
 /** Draws made per batch by {@link SVI.sample} (a larger `samples` is drawn in chunks of this size). */
 const SAMPLE_CHUNK = 65536;
@@ -623,9 +668,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
   const steps = options.steps ?? 1000;
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`vi: steps must be a nonnegative integer, got ${steps}`);
   const every = options.progressEvery ?? 1;
-  // a fit on subsampled plates follows stochastic gradients; its draws are scored and completed on the full data (subsample.ts)
-  const watched = watchSubsampling(m);
-  const svi = new SVI(watched.model, guideWithInit(options.guide ?? 'normal', options.init), { ...options, seed: options.seed ?? 0 });
+  const svi = new SVI(m, guideWithInit(options.guide ?? 'normal', options.init), { ...options, seed: options.seed ?? 0 });
   try {
     options.signal?.throwIfAborted();
     await svi.init(args);
@@ -638,9 +681,10 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       if (options.onStep && ((k + 1) % every === 0 || k + 1 === steps)) options.onStep({ step: k + 1, steps, loss, elapsedMs: performance.now() - t0 });
     }
     const elapsed = performance.now() - t0;
-    const subsampled = watched.seen();
+    // a fit on subsampled plates followed stochastic gradients; its draws are scored and completed on the full data (subsample.ts)
+    const subsampled = svi.subsampled;
     const full = subsampled ? fullData(m) : m;
-    const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false, ...(options.signal ? { signal: options.signal } : {}), ...(subsampled ? { scoreOn: full } : {}) });
+    const sampled = await svi.sample(args, options.samples ?? 1000, { importanceWeights: options.importanceWeights ?? false, ...(options.signal ? { signal: options.signal } : {}), ...(subsampled ? { fullData: true } : {}) });
     const draws = await withModelValues(full, args, svi, sampled.draws, options.signal, sampled.unconstrained).catch((err: unknown) => {
       for (const d of sampled.draws) disposeValues(d.values);
       throw err;
