@@ -54,8 +54,8 @@ function sharedSupport(where: string, supports: Constraint[]): Constraint {
 /**
  * Mixture(mixing, components): draw an index k from `mixing` (a Categorical,
  * or any distribution over 0..K-1), then a value from `components[k]`.
- * All K components must have the same batch and event shapes; the mixing
- * batch shape must broadcast with theirs. Density
+ * All K components must have the same event shape; their batch shapes and
+ * the mixing batch shape broadcast together. Density
  * p(x) = sum_k w_k p_k(x), computed as a log-sum-exp.
  *
  * With a Categorical given as a plain vector and number-parameter scalar
@@ -86,15 +86,18 @@ export class MixtureDistribution extends Distribution {
     const k = mixingCategories(where, mixing);
     if (k !== components.length) throw new RangeError(`${where}: mixing has ${k} categories but ${components.length} components were given`);
     const first = components[0];
+    // event shapes must be equal; batch shapes broadcast (Normal(mu, 1) with a vector mu beside Normal(0, 1), or
+    // a batch of particles beside a constant component)
+    let batch = first.batchShape as number[];
     components.forEach((c, i) => {
-      if (!sameShape(c.batchShape, first.batchShape) || !sameShape(c.eventShape, first.eventShape)) {
+      if (!sameShape(c.eventShape, first.eventShape)) {
         throw new RangeError(
-          `${where}: components[${i}] (${c.toString()}) has batch/event shape [${c.batchShape.join(', ')}]/[${c.eventShape.join(', ')}], ` +
-            `but components[0] has [${first.batchShape.join(', ')}]/[${first.eventShape.join(', ')}]`,
+          `${where}: components[${i}] (${c.toString()}) has event shape [${c.eventShape.join(', ')}], but components[0] has [${first.eventShape.join(', ')}]`,
         );
       }
+      batch = broadcastShapes(batch, c.batchShape, `${where}: batch shapes of components[0..${i - 1}] and components[${i}]`);
     });
-    this.batchShape = broadcastShapes(mixing.batchShape, first.batchShape, `${where}: batch shapes of mixing and components`);
+    this.batchShape = broadcastShapes(mixing.batchShape, batch, `${where}: batch shapes of mixing and components`);
     this.eventShape = first.eventShape;
     this.support = sharedSupport(where, components.map((c) => c.support));
     this.components = components.map((c) => c.expand(this.batchShape));
