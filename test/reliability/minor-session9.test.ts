@@ -33,6 +33,8 @@
  *    (infer/pace.ts `pacedAnswers`): no model run starts after the abort,
  *    so the latency is at most the one evaluation in flight plus a yield.
  *    `init: 'prior'` checks the signal before each chain's prior run.
+ *    hmc-gibbs had the same gap (13 more runs): its chains' targets are
+ *    paced the same way.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelError, TycheError } from '../../src/core/errors.js';
@@ -236,6 +238,22 @@ describe('3. nuts/hmc on the model on tfjs: no model run starts after an abort',
     // the old sampler loop ran up to 23 more (it read the clock, and so the signal, every 8th evaluation)
     expect(runs.n - n).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([41, 80])('hmc-gibbs (compile: false), aborted in model run %i: only the evaluation in flight finishes', async (n) => {
+    const ac = new AbortController();
+    const runs = { n: 0 };
+    const m = model(async ({ sample, observe }: Ctx) => {
+      if (++runs.n === n) ac.abort(new Error('stop'));
+      const z = await sample('z', Bernoulli(0.5));
+      const mu = await sample('mu', Normal(z, 1));
+      await observe('y', Normal(mu, 1), [0.3, -0.5, 1.2]);
+    }, { name: 'aborting_gibbs' });
+    const err = await infer(m, { method: 'hmc-gibbs', seed: 1, chains: 2, warmup: 1000, samples: 1e5, compile: false, checkConditions: false, signal: ac.signal }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBe(ac.signal.reason);
+    // one evaluation is at most 3 model runs here (the sweep scores z = 0 and z = 1, then the density at the new z);
+    // the old loop ran 13 more at n = 41 (it read the clock, and so the signal, every 8th evaluation)
+    expect(runs.n - n).toBeLessThanOrEqual(3);
   });
 
   it('an abort before the prior draws of init: \'prior\' stops before them', async () => {

@@ -51,6 +51,7 @@ import { initialTrace } from './mh-engine.js';
 import { type Compiled, type Layout, boundsDiffer, constrain, hasBoundedSupport, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
+import { Pacer, pacedAnswers } from '../pace.js';
 
 /** A log density and gradient on the unconstrained continuous coordinates. */
 type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
@@ -457,7 +458,13 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const setup = (c: number): ChainTarget => states[c]!.target();
+  // each evaluation runs the model (a Gibbs sweep, or the density on tfjs): check the signal after each, where
+  // the sampler reads the clock every 8th (pace.ts pacedAnswers)
+  const pacer = options.signal ? new Pacer(options.signal) : undefined;
+  const setup = (c: number): ChainTarget => {
+    const chain = states[c]!.target();
+    return pacer ? { ...chain, target: pacedAnswers(chain.target, pacer) } : chain;
+  };
   let result: McmcSamples;
   try {
     result =
