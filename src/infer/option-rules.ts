@@ -66,7 +66,7 @@ const HMC = {
   ...STATIC,
   vectorize: autoFlag,
   compile: autoFlag,
-  workers: { type: 'object', what: 'an object { module, exportName?, threads? }' },
+  workers: { type: 'object', what: 'an object { module, exportName?, threads? }', keys: ['module', 'exportName', 'threads'], rules: { threads: positive } },
 } as const satisfies RulesOf<HMCEngineOptions>;
 
 const NUTS: RulesOf<HMCEngineOptions> = (({ numSteps: _n, integrationTime: _t, jitter: _j, ...rest }) => rest)(HMC);

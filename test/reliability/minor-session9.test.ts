@@ -100,6 +100,8 @@ const BAD: readonly [string, Record<string, unknown>, abstract new (...args: nev
   ['vi', { optimizer: { name: 'adm' } }, RangeError, /^vi: optimizer\.name must be one of 'adam', .*got 'adm' \(did you mean 'adam'\?\)$/],
   ['vi', { optimizer: { name: 'adam', lr: 'x' } }, TypeError, /^vi: optimizer\.lr must be a number > 0 or a schedule \(step => learning rate\), got string "x"$/],
   ['vi', { optimizer: { learningRate: 0.1 } }, TycheError, /^vi: unknown option "optimizer\.learningRate"; allowed: optimizer\.name, optimizer\.lr, /],
+  ['nuts', { workers: { module: 'm.js', thread: 2 } }, TycheError, /^nuts: unknown option "workers\.thread" \(did you mean "workers\.threads"\?\)/],
+  ['nuts', { workers: { module: 'm.js', threads: 0 } }, RangeError, /^nuts: workers\.threads must be a positive integer, got 0$/],
   ['smc', { rejuvenate: { step: 2 } }, TycheError, /^smc: unknown option "rejuvenate\.step" \(did you mean "rejuvenate\.steps"\?\)/],
   ['neutra', { vi: { objective: 'elboo' } }, RangeError, /^neutra: vi\.objective must be one of 'elbo', .*got 'elboo' \(did you mean 'elbo'\?\)$/],
   ['enumerate', { strategy: 'paralel' }, RangeError, /^enumerate: strategy must be one of 'sequential', 'parallel' or 'auto', got 'paralel' \(did you mean 'parallel'\?\)$/],
