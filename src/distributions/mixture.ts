@@ -103,6 +103,17 @@ export class MixtureDistribution extends Distribution {
     this.components = components.map((c) => c.expand(this.batchShape));
   }
 
+  /** The components' common finite support, for enumeration (undefined unless every component enumerates the same values). */
+  override enumerateSupport(): Value[] | undefined {
+    const first = this.components[0].enumerateSupport();
+    if (first === undefined || first.some((v) => typeof v !== 'number')) return undefined;
+    for (const c of this.components.slice(1)) {
+      const other = c.enumerateSupport();
+      if (other === undefined || other.length !== first.length || other.some((v, i) => v !== first[i])) return undefined;
+    }
+    return first;
+  }
+
   /** log w_k = mixing.logProb(k) for each component (numbers on the float64 Categorical path). */
   private logWeights(): Value[] {
     return this.components.map((_, k) => this.mixing.logProb(k));

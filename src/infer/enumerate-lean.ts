@@ -64,9 +64,13 @@ function resolvedValues(support: readonly Value[]): Promise<Value>[] {
 export function enumerableSupport(address: string, dist: Distribution): Value[] {
   const support = dist.enumerateSupport();
   if (support === undefined) {
-    const why = dist.isDiscrete
-      ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
-      : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
+    const why = !dist.isDiscrete
+      ? `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`
+      : dist.eventShape.length > 0
+        ? `${dist.name} has vector values (event shape [${dist.eventShape.join(', ')}]), which enumeration does not list; use importance, smc or mcmc`
+        : dist.batchShape.length > 0
+          ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated as one site (only scalar sites can); give each element a site of its own (\`x\${i}\` in a loop)`
+          : `${dist.name} has no finite support to enumerate (its support is ${dist.support.name}); truncate it (Truncated(d, { high })) or use importance, smc or mcmc`;
     throw new ModelError(address, why);
   }
   if (support.length === 0) throw new ModelError(address, `${dist.name} has an empty support`);

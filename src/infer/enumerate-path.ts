@@ -10,6 +10,7 @@ import type { Model } from '../core/model.js';
 import type { Rng } from '../core/rng.js';
 import { siteLogDensity } from '../core/trace.js';
 import { type Value, isTensor, toNumber } from '../core/value.js';
+import { enumerableSupport } from './enumerate-lean.js';
 import type { Draw } from './posterior.js';
 
 const PRUNED = Symbol('pruned');
@@ -73,14 +74,7 @@ export class ChoiceWalker implements Handler {
   process(msg: Message): void {
     if (msg.type !== 'sample' || msg.observed || msg.value !== undefined) return;
     const dist = msg.dist!;
-    const support = dist.enumerateSupport();
-    if (support === undefined) {
-      const why = dist.isDiscrete
-        ? `${dist.name} with batch shape [${dist.batchShape.join(', ')}] cannot be enumerated (only finite, scalar-batch discrete sites can)`
-        : `${dist.name} is continuous; exact enumeration needs every latent site to be finite and discrete (use importance, smc or mcmc)`;
-      throw new ModelError(msg.address, why);
-    }
-    if (support.length === 0) throw new ModelError(msg.address, `${dist.name} has an empty support`);
+    const support = enumerableSupport(msg.address, dist);
     const k = this.depth++;
     if (k === this.path.length) {
       this.path.push(0);

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { ContentCache } from '../../src/core/content-cache.js';
-import { Beta, Categorical, Gamma, Mixture, Normal, NormalIdGlm, Truncated, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Beta, Binomial, Categorical, Gamma, Geometric, Mixture, Multinomial, Normal, NormalIdGlm, Truncated, infer, model, ops } from '../../src/index.js';
 
 /** log k! for a small integer k. */
 const logFactorial = (k: number): number => (k <= 1 ? 0 : Math.log(k) + logFactorial(k - 1));
@@ -212,5 +212,41 @@ describe('Mixture of components with different batch shapes (found: refused, so 
     expect(within(post.moments('mu').mean, exact.mean, se)).toBe(true);
     expect(within(post.moments('mu').mean, noNoise.mean, se)).toBe(false);
     post.dispose();
+  });
+});
+
+describe('enumeration of a Mixture latent and of sites it cannot list (found: "Mixture with batch shape [] cannot be enumerated (only finite, scalar-batch discrete sites can)")', () => {
+  it('a mixture of two Binomial(3, p): every strategy equals the hand sum; components that list different values are not enumerated', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const x = await sample('x', Mixture(Categorical([0.4, 0.6]), [Binomial(3, 0.2), Binomial(3, 0.7)]));
+      await observe('y', Bernoulli(ops.div(x, 3)), 1);
+    });
+    const choose = [1, 3, 3, 1];
+    const pmf = (k: number, p: number) => choose[k] * p ** k * (1 - p) ** (3 - k);
+    let z = 0;
+    let mean = 0;
+    for (let k = 0; k <= 3; k++) {
+      const w = (0.4 * pmf(k, 0.2) + 0.6 * pmf(k, 0.7)) * (k / 3);
+      z += w;
+      mean += w * k;
+    }
+    for (const strategy of ['sequential', 'parallel', 'auto'] as const) {
+      const post = await infer(m, { method: 'enumerate', strategy });
+      expect(post.expectation((d) => d.values.x as number)).toBeCloseTo(mean / z, 9);
+      expect(post.logZ).toBeCloseTo(Math.log(z), 9);
+    }
+    // tensor counts give both supports the name integerInterval(0, tensor[]): the values listed decide
+    const [n3, n5] = [tf.scalar(3), tf.scalar(5)];
+    expect(Mixture(Categorical([0.5, 0.5]), [Binomial(n3, 0.2), Binomial(n3, 0.7)]).enumerateSupport()).toEqual([0, 1, 2, 3]);
+    expect(Mixture(Categorical([0.5, 0.5]), [Binomial(n3, 0.2), Binomial(n5, 0.7)]).enumerateSupport()).toBeUndefined();
+    tf.dispose([n3, n5]);
+  });
+  it('an infinite support, a vector-valued site and a batch each get their own reason', async () => {
+    const one = (d: () => unknown) => model(async ({ sample }) => {
+      await sample('x', d() as never);
+    });
+    await expect(infer(one(() => Geometric(0.5)), { method: 'enumerate' })).rejects.toThrow(/site "x": Geometric has no finite support to enumerate \(its support is nonnegativeInteger\); truncate it/);
+    await expect(infer(one(() => Multinomial(2, [0.2, 0.8])), { method: 'enumerate' })).rejects.toThrow(/site "x": Multinomial has vector values \(event shape \[2\]\)/);
+    await expect(infer(one(() => Bernoulli([0.2, 0.7])), { method: 'enumerate' })).rejects.toThrow(/site "x": Bernoulli with batch shape \[2\] cannot be enumerated as one site/);
   });
 });
