@@ -255,9 +255,9 @@ export class GaussianMixture {
     const who = 'GaussianMixture';
     if (this.classes === undefined) throw new Error(`${who}: labels given but the components are unlabelled`);
     if (labels.rank !== 1 || labels.shape[0] !== n) throw new Error(`${who}: labels must have shape [${n}], got [${labels.shape.join(', ')}]`);
-    const compLabels = tf.tensor1d(this.comps.map((c) => c.label!), 'int32');
     const nullClass = this.classes;
     return tf.tidy(() => {
+      const compLabels = tf.tensor1d(this.comps.map((c) => c.label!), 'int32'); // inside the tidy (was one leaked tensor per call)
       const l = tf.reshape(labels, [n, 1]);
       const keep = tf.logicalOr(tf.equal(l, tf.reshape(compLabels, [1, this.size])), tf.equal(l, nullClass));
       return tf.where(keep, tf.fill(keep.shape, 0), tf.fill(keep.shape, -Infinity));

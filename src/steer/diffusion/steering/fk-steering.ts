@@ -87,6 +87,8 @@ export interface FkState {
   readonly sum: Float64Array;
   /** The last soft reward of each path (for `diff`; NaN before the first). */
   readonly last: Float64Array;
+  /** Each particle's condition (a copy of `cond`, owned by the state), resampled with the particles; absent without `cond`. */
+  readonly cond?: tf.Tensor;
 }
 
 /** Counters a run of FK steering keeps. */
@@ -207,14 +209,17 @@ export function fkSteeringModel(model: DiffusionModel, options: FkSteeringOption
       const t0 = r.times[0]!;
       const scale = Math.sqrt(sch.alpha(t0) ** 2 + sch.sigma(t0) ** 2);
       const x = tf.tidy(() => tf.mul(gaussianNoise([n, ...model.eventShape], rng), scale));
-      return { x, h: new Float64Array(n), best: new Float64Array(n).fill(-Infinity), sum: new Float64Array(n), last: new Float64Array(n).fill(NaN) };
+      // the state holds its own copy of the condition so that resampling moves each particle's condition with it
+      // (per-particle labels stayed in their slots while the states moved: mean 1.106 unresampled, -0.040 resampled)
+      const cond = r.cond ? tf.clone(r.cond) : undefined;
+      return { x, h: new Float64Array(n), best: new Float64Array(n).fill(-Infinity), sum: new Float64Array(n), last: new Float64Array(n).fill(NaN), ...(cond ? { cond } : {}) };
     },
     done: (t) => t >= S,
     async step(state, i, rng) {
       checkState(model, state.x, who);
       const n = state.x.shape[0]!;
       const t = r.times[i]!;
-      const out = await samplerStep(r.sampler, { model, x: state.x, t, s: r.times[i + 1]!, cond: r.cond, step: i, checkFinite: r.checkFinite }, rng);
+      const out = await samplerStep(r.sampler, { model, x: state.x, t, s: r.times[i + 1]!, cond: state.cond, step: i, checkFinite: r.checkFinite }, rng);
       counters.evaluations += out.evaluations;
       const h = Float64Array.from(state.h);
       const best = Float64Array.from(state.best);
@@ -257,7 +262,7 @@ export function fkSteeringModel(model: DiffusionModel, options: FkSteeringOption
         tf.dispose([out.x0, out.mean, ...(out.logProb ? [out.logProb] : [])]);
       }
       for (let j = 0; j < n; j++) if (Number.isNaN(lp[j]!)) lp[j] = -Infinity; // -Inf - (-Inf) on an already impossible path
-      return { state: { x: out.x, h, best, sum, last }, logPotential: lp };
+      return { state: { x: out.x, h, best, sum, last, ...(state.cond ? { cond: state.cond } : {}) }, logPotential: lp };
     },
   };
 }
@@ -277,6 +282,8 @@ export interface FkSteeringResult extends ParticleRunResult {
   readonly rewardCalls: number;
   /** The times visited. */
   readonly times: readonly number[];
+  /** With `cond`: the final particles' conditions, row i that of `x` row i (resampling moves them; the caller owns it). */
+  readonly cond?: tf.Tensor;
 }
 
 /** The option names fkSteering accepts (checked against its options type by the compiler). */
@@ -313,5 +320,6 @@ export async function fkSteering(model: DiffusionModel, options: FkRunOptions): 
     totalEvaluations: counters.evaluations * options.particles,
     rewardCalls: counters.rewardCalls,
     times,
+    ...(res.state.cond ? { cond: res.state.cond } : {}),
   };
 }

@@ -60,6 +60,8 @@ export interface TdsState {
   readonly x: tf.Tensor;
   readonly logPsi: Float64Array;
   readonly grad: tf.Tensor;
+  /** Each particle's condition (a copy of `cond`, owned by the state), resampled with the particles; absent without `cond`. */
+  readonly cond?: tf.Tensor;
 }
 
 function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, step: number): void {
@@ -82,11 +84,11 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
   const sch = model.schedule;
 
   /** log ψ_t(x) `[N]` and its gradient, through the x0-prediction (two evaluations). */
-  async function twist(x: tf.Tensor, t: number, step: number): Promise<{ logPsi: Float64Array; grad: tf.Tensor }> {
+  async function twist(x: tf.Tensor, t: number, step: number, cond: tf.Tensor | undefined): Promise<{ logPsi: Float64Array; grad: tf.Tensor }> {
     let values: tf.Tensor;
     let grad: tf.Tensor;
     try {
-      const psi = lik.noisy && options.twist !== 'x0' ? (y: tf.Tensor) => lik.noisy!(y, t) : (y: tf.Tensor) => lik.logProb(predictSync(model, y, t, options.cond, 'x0'));
+      const psi = lik.noisy && options.twist !== 'x0' ? (y: tf.Tensor) => lik.noisy!(y, t) : (y: tf.Tensor) => lik.logProb(predictSync(model, y, t, cond, 'x0'));
       values = tf.tidy(() => psi(x));
       grad = tf.grad((y: tf.Tensor) => tf.sum(psi(y)))(x);
     } catch (err) {
@@ -110,11 +112,14 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
       const t0 = times[0]!;
       const scale = Math.sqrt(sch.alpha(t0) ** 2 + sch.sigma(t0) ** 2);
       const x = tf.tidy(() => tf.mul(gaussianNoise([n, ...model.eventShape], rng), scale));
+      // the state's own copy of the condition, so that resampling moves each particle's condition with it
+      const cond = options.cond ? tf.clone(options.cond) : undefined;
       try {
-        const { logPsi, grad } = await twist(x, t0, 0);
-        return { x, logPsi, grad };
+        const { logPsi, grad } = await twist(x, t0, 0, cond);
+        return { x, logPsi, grad, ...(cond ? { cond } : {}) };
       } catch (err) {
         x.dispose();
+        cond?.dispose();
         throw err;
       }
     },
@@ -124,7 +129,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
       const n = x.shape[0]!;
       const t = times[i]!;
       const s = times[i + 1]!;
-      const k = await sampler.kernel({ model, x, t, s, cond: options.cond, step: i });
+      const k = await sampler.kernel({ model, x, t, s, cond: state.cond, step: i });
       counters.evaluations += k.evaluations;
       const std = k.std;
       const twisted = tf.tidy(() => tf.add(k.mean, tf.mul(state.grad, std * std)));
@@ -145,7 +150,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
           checkFiniteValues(lik.name, lf, 'the final sample', i);
           next = { logPsi: lf, grad: tf.zerosLike(xs) };
         } else {
-          next = await twist(xs, s, i + 1);
+          next = await twist(xs, s, i + 1, state.cond);
         }
       } catch (err) {
         xs.dispose();
@@ -165,7 +170,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
           throw new Error(`${who}: the weight of particle ${j} is NaN at step ${i} (t = ${t}): the twisted proposal left the particle not finite; is the gradient of likelihood "${lik.name}" finite?`);
         }
       }
-      return { state: { x: xs, logPsi: next.logPsi, grad: next.grad }, logPotential: inc };
+      return { state: { x: xs, logPsi: next.logPsi, grad: next.grad, ...(state.cond ? { cond: state.cond } : {}) }, logPotential: inc };
     },
   };
 }
@@ -177,7 +182,10 @@ export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {
 }
 
 /** The outcome of {@link twistedDiffusion}. */
-export type TdsResult = ParticleRunResult;
+export interface TdsResult extends ParticleRunResult {
+  /** With `cond`: the final particles' conditions, row i that of `x` row i (resampling moves them; the caller owns it). */
+  readonly cond?: tf.Tensor;
+}
 
 /** The option names twistedDiffusion accepts (checked against its options type by the compiler). */
 const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, likelihood: true, sampler: true, steps: true, times: true, cond: true, twist: true, proposalCorrection: true, particles: true, essThreshold: true, resampling: true, seed: true, rng: true, signal: true });
@@ -193,7 +201,7 @@ export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOpt
     onStep: options.onStep ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, x: info.state.x }) : undefined,
   });
   res.state.grad.dispose();
-  return particleRunResult(res, counters.evaluations);
+  return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}) };
 }
 
 /**
