@@ -13,8 +13,8 @@ import { Model, execute } from './model.js';
 import type { Rng, Seed } from './rng.js';
 import { rngFrom } from './rng.js';
 import type { Trace } from './trace.js';
-import { type Value, type ValueLike, toValue } from './value.js';
-import type * as tf from '@tensorflow/tfjs-core';
+import { type Value, type ValueLike, isTensor, toValue } from './value.js';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Which sites a handler applies to: a list of addresses or a predicate on the message. */
 export type SiteFilter = readonly string[] | ((msg: Message) => boolean);
@@ -100,7 +100,7 @@ export function conditionHandler(data: Record<string, ValueLike>): Handler {
       if (v === undefined) return;
       if (msg.type !== 'sample') throw new ModelError(msg.address, `condition was given data for this address, but it is a ${msg.type} site, not a sample site: its value is not drawn, so data cannot condition it (observe the sample sites it is computed from)`);
       visits.lastVisit.set(msg.address, visits.epoch);
-      msg.value = toValue(v, `condition "${msg.address}"`);
+      msg.value = subsampleOf(toValue(v, `condition "${msg.address}"`), msg);
       (msg as { observed: boolean }).observed = true;
     },
     finish(addresses) {
@@ -109,6 +109,24 @@ export function conditionHandler(data: Record<string, ValueLike>): Handler {
   };
   conditionVisits.set(handler, visits);
   return handler;
+}
+
+/**
+ * Data given at a subsampled plate's full size, cut to the plate's subsample
+ * (its indices along its dimension), as Pyro's plate cuts its data; data
+ * already of the subsample's size passes unchanged.
+ */
+function subsampleOf(v: Value, msg: Message): Value {
+  if (!isTensor(v)) return v;
+  const eventRank = (msg.dist as { eventShape?: readonly number[] } | undefined)?.eventShape?.length ?? 0;
+  let out = v;
+  for (const p of msg.plates) {
+    const axis = out.rank - eventRank + p.dim;
+    if (p.subsampleSize === p.size || axis < 0 || out.shape[axis] !== p.size) continue;
+    const from = out;
+    out = tf.tidy(() => tf.gather(from, tf.tensor1d(p.indices, 'int32'), axis));
+  }
+  return out;
 }
 
 /** A point in the runs of a model, taken before an inference (see {@link assertConditionsVisited}). */

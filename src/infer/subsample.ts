@@ -50,9 +50,12 @@ export function modelForEngine<A extends unknown[], R>(m: Model<A, R>, method: s
   return (SUBSAMPLING_METHODS as readonly string[]).includes(method) ? m : refuseSubsampling(m, method);
 }
 
+/** The {@link SubsamplingHook} that runs every plate at its full size. */
+export const FULL_PLATES: SubsamplingHook = () => undefined;
+
 /** The model with every plate at its full size (no subsample, scale 1): the full-data log density. */
 export function fullData<A extends unknown[], R>(m: Model<A, R>): Model<A, R> {
-  return m.withSubsampling(() => undefined);
+  return m.withSubsampling(FULL_PLATES);
 }
 
 /** A plate that took a subsample (the first one seen): its name and sizes. */

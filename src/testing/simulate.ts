@@ -23,6 +23,7 @@ import { Posterior, type Draw } from '../infer/posterior.js';
 import { type CommonOptions, QUIET_WARNINGS, infer } from '../infer/registry.js';
 // register every built-in engine, so that `{ method }` options work from this entry point alone
 import '../infer/index.js';
+import { fullData } from '../infer/subsample.js';
 
 /** One simulated data set with the parameter values that generated it. */
 export interface Simulation<A extends unknown[] = unknown[], R = unknown> {
@@ -85,7 +86,8 @@ export function priorPredictive<A extends unknown[], R>(m: Model<A, R>, args: A)
         if (msg.type === 'sample' && msg.observed) observed.add(msg.address);
       },
     };
-    const { trace } = await execute(m, { rng, handlers: [spy, unconditionHandler()] }, ...args);
+    // simulated on the full data: a subsampled plate's data at its full size, which `condition` cuts to each run's subsample
+    const { trace } = await execute(fullData(m), { rng, handlers: [spy, unconditionHandler()] }, ...args);
     if (observed.size === 0) throw new Error(`priorPredictive: model "${m.name}" has no observed sites to simulate`);
     const params: Record<string, Value> = {};
     const data: Record<string, Value> = {};
@@ -163,7 +165,8 @@ function flatNested(v: unknown): number[] {
  * SBC ranks catch an engine that ignores the data.
  */
 export async function logLikelihoodAt<A extends unknown[], R>(m: Model<A, R>, args: A, values: Readonly<Record<string, Value>>, rng: Rng): Promise<number> {
-  const { trace } = await execute(m, { rng, handlers: [substituteHandler((msg) => values[msg.address])] }, ...args);
+  // on the full data: a subsample's (scaled, random) log likelihood would rank the truth and the draws on different data
+  const { trace } = await execute(fullData(m), { rng, handlers: [substituteHandler((msg) => values[msg.address])] }, ...args);
   const ll = trace.logLikelihood();
   const n = typeof ll === 'number' ? ll : toNumber(ll);
   if (isTensor(ll)) ll.dispose();

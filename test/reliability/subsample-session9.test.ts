@@ -13,6 +13,9 @@ import { SVI } from '../../src/infer/vi/svi.js';
 import { adagradStepper, robbinsMonro, steinDirection } from '../../src/infer/vi/svgd.js';
 import { subsampleRefusal } from '../../src/infer/subsample.js';
 import { rngFrom } from '../../src/core/rng.js';
+import { execute } from '../../src/core/model.js';
+import { conditionHandler } from '../../src/core/handlers.js';
+import { priorPredictive, sbc } from '../../src/testing/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -212,5 +215,32 @@ describe('SVGD on a subsampled plate: a Robbins–Monro step size, a fresh seede
     const rms = (decay: boolean) => Math.sqrt([1, 2, 3, 4, 5, 6, 7, 8].reduce((a, s) => a + run(decay, s) ** 2, 0) / 8);
     expect(rms(true)).toBeLessThan(0.25);
     expect(rms(false)).toBeGreaterThan(0.25);
+  });
+});
+
+describe('SBC and condition() with a subsampled plate', () => {
+  // FOUND: priorPredictive simulated y only at one run's 100 random indices; `condition` then handed those 100 values
+  // to every run, whatever its subsample (so they met other points' covariates), and VI's full-data checks failed on
+  // their shape; SBC's logLik rank compared the truth and the draws on different random subsamples.
+  it('condition() given the full data cuts it to each run\'s subsample (planted: the same values uncut do not fit the plate)', async () => {
+    const conditioned = regression.withHandler(conditionHandler({ y: yT }));
+    const { trace } = await execute(conditioned, { rng: rngFrom(3) }, 10);
+    const site = trace.get('y')!;
+    const idx = site.plates[0]!.indices;
+    expect(idx.length).toBe(10);
+    expect(Array.from((site.value as tf.Tensor).dataSync())).toEqual(idx.map((i) => Math.fround(ys[i]!)));
+    const uncut = model(async ({ sample, plate }, size: number) => {
+      const mu = await sample('mu', Normal(0, 10));
+      await plate('data', N, async (_idx, p) => p.observe('y', Normal(mu, 1), yT), { subsample: size });
+    });
+    await expect(execute(uncut, { rng: rngFrom(3) }, 10)).rejects.toThrow(/does not fit plate "data" of size 10|do not broadcast|shape/);
+  });
+  it('an SBC loop runs VI on the subsampled model (data simulated at full size), and an engine that cannot subsample refuses', async () => {
+    const simulator = priorPredictive(regression, [20] as [number | undefined]);
+    const sim = await simulator(rngFrom(1), 0);
+    expect((sim.data!.y as tf.Tensor).shape).toEqual([N]);
+    const r = await sbc({ simulator, engine: { method: 'vi', steps: 50, samples: 20 }, simulations: 2, draws: 9, seed: 1 });
+    expect(r.quantities.map((q) => q.name)).toEqual(['mu', 'logLik']);
+    await expect(sbc({ simulator, engine: { method: 'importance', particles: 20 }, simulations: 1, draws: 9, seed: 1 })).rejects.toThrow(subsampleRefusal('importance', 'data', N, 20).message);
   });
 });

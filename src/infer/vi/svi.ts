@@ -47,7 +47,7 @@ import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
 import { type OptimizerSpec, type SviOptimizer, sviOptimizer } from './optim.js';
 import { ParamStore } from './param-store.js';
-import { SharedSubsamples, type SubsampledPlate, fullData } from '../subsample.js';
+import { FULL_PLATES, SharedSubsamples, type SubsampledPlate, fullData } from '../subsample.js';
 import type { ParticleSites, SiteTerm } from './rao-blackwell.js';
 
 /** A guide: an autoguide name, a {@link Guide}, or a guide model (with `param` sites). */
@@ -293,7 +293,7 @@ export class SVI<A extends unknown[], R> {
   private async densities(args: A, size: number, detach: boolean, siteTerms = false, full = false): Promise<{ draws: GuideDraws; logP: tf.Tensor; sites?: ParticleSites[]; valid?: number[] }> {
     // a new subsample for this step's draws, the same for the guide and the model; or every plate whole
     this.subsamples.next();
-    const subsampling = full ? fullPlates : this.subsamples.hook;
+    const subsampling = full ? FULL_PLATES : this.subsamples.hook;
     if (this.potential && !full) {
       // unconstrained draws and log q_u; the compiled U(z) in place of log p + log|det J| (compiled-potential.ts)
       const guide = this.guide as AutoGuide;
@@ -306,7 +306,7 @@ export class SVI<A extends unknown[], R> {
     const batched = this.vectorized === true;
     const modelTerms: SiteTerm[][] | undefined = siteTerms && draws.siteTerms && !batched ? [] : undefined;
     const runModel = (handlers: Handler[] = []): Promise<tf.Tensor> =>
-      modelLogJoint(full ? this.model.withSubsampling(fullPlates) : this.fitModel, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
+      modelLogJoint(full ? fullData(this.model) : this.fitModel, args, draws, this.store, this.guide.name, { batched, rng: this.rng.split(), handlers, ...(modelTerms ? { siteTerms: modelTerms } : {}) });
     const logP = this.branchChecked ? await runModel() : await this.runWatched(runModel);
     if (!modelTerms || !draws.siteTerms) return { draws, logP };
     const guideTerms = draws.siteTerms;
@@ -469,9 +469,6 @@ export interface SviSample<R> {
   /** Unconstrained rows of sites whose support depends on other values (their values come from a model run). */
   readonly unconstrained?: ReadonlyMap<string, UnconstrainedSite>;
 }
-
-/** Every plate whole (`Model.withSubsampling`). */
-const fullPlates = (): undefined => undefined;
 
 /** Draws made per batch by {@link SVI.sample} (a larger `samples` is drawn in chunks of this size). */
 const SAMPLE_CHUNK = 65536;
