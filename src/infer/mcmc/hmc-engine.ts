@@ -257,13 +257,17 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const started = performance.now();
   const chains = options.chains ?? 4;
   const seed = options.seed ?? 0;
+  // the set-up's phases (probe, initial points, recording and compiling the density) await only microtasks:
+  // between them, yield to the event loop when due and honour the signal; evaluations that answer with a
+  // promise (the model on tfjs: ms each, far more under load) check it each, where the sampler reads the
+  // clock every 8th (a compiled replay answers at once and is not touched)
+  const pacer = options.signal ? new Pacer(options.signal) : undefined;
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   refuseSubsample(layout, options.method);
+  await pacer?.pause();
   const init = await initialPoints(m, args, layout, options.init, chains, seed, options.signal);
-  // evaluations that answer with a promise (the model on tfjs: ms each, far more under load) check the signal
-  // each, where the sampler reads the clock every 8th (a compiled replay answers at once and is not touched)
-  const pacer = options.signal ? new Pacer(options.signal) : undefined;
+  await pacer?.pause();
   const common = {
     dim: layout.dim,
     chains,
@@ -306,6 +310,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (!result && options.vectorize !== false) {
     // one batched evaluation decides how the chains run together (vectorised-chains.ts)
     const chosen = await vectorisedChains(m, args, layout, chains, compile, typeof init === 'string' ? new Float64Array(chains * layout.dim) : Float64Array.from(init.flatMap((q) => [...q])));
+    await pacer?.pause();
     compileStatus = chosen.compileStatus;
     compileStats = chosen.compileStats;
     try {
