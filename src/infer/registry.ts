@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type OptionRules, checkOptionValues, checkOptions } from '../core/options.js';
+import { type OptionRules, checkOptionValues, checkOptions, nearMiss } from '../core/options.js';
 import { assertConditionsVisited, conditionCheckpoint } from '../core/handlers.js';
 import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
@@ -103,7 +103,8 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     throw new TycheError(`infer: options need a method, e.g. { method: 'nuts' } (continuous latents), 'enumerate' (finite discrete), 'hmc-gibbs' (both); available: ${[...engines.keys()].join(', ')}`);
   }
   if (!engine) {
-    throw new TycheError(`infer: unknown method "${String(options.method)}"; available: ${[...engines.keys()].join(', ')}`);
+    const near = typeof options.method === 'string' ? nearMiss(options.method, engines.keys()) : undefined;
+    throw new TycheError(`infer: unknown method "${String(options.method)}"${near === undefined ? '' : ` (did you mean "${near}"?)`}; available: ${[...engines.keys()].join(', ')}`);
   }
   const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
   checkOptions('infer', options, allowed, ` for method "${engine.name}"`);

@@ -56,7 +56,8 @@ describe('3. one options check for infer and every steering entry point', () => 
     const problems: string[] = [];
     for (const [name, run] of ENTRIES) {
       const typo = await messageOf(() => run({ particels: 8 }));
-      if (!new RegExp(`^${name}: unknown option "particels"; allowed: .*signal`).test(typo)) problems.push(`${name} particels: ${typo}`);
+      // (with the near miss where the entry point has one, session 9)
+      if (!new RegExp(`^${name}: unknown option "particels"( \\(did you mean "[A-Za-z]+"\\?\\))?; allowed: .*signal`).test(typo)) problems.push(`${name} particels: ${typo}`);
       const seed = await messageOf(() => run({ seed: {} }));
       // generate takes `rng`, not `seed`
       const want = name === 'generate' ? `${name}: unknown option "seed"` : `${name}: seed must be a number or a string, got object`;
@@ -67,7 +68,7 @@ describe('3. one options check for infer and every steering entry point', () => 
 
   it('infer keeps its messages (the same check)', async () => {
     const m = Lm.MarkovLM as never;
-    expect(await messageOf(() => infer(m, { method: 'importance', particels: 3 } as never))).toMatch(/^infer: unknown option "particels" for method "importance"; allowed: method, seed, checkConditions, /);
+    expect(await messageOf(() => infer(m, { method: 'importance', particels: 3 } as never))).toMatch(/^infer: unknown option "particels" for method "importance" \(did you mean "particles"\?\); allowed: method, seed, checkConditions, /);
     expect(await messageOf(() => infer(m, { method: 'importance', seed: {} } as never))).toBe('infer: seed must be a number or a string, got object');
   });
 

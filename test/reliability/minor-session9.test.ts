@@ -156,6 +156,13 @@ describe('1. a bad option value is refused before any model run, naming the engi
     }
   });
 
+  it('a misspelt method names its near miss; a far one does not', async () => {
+    const coin = model(async ({ sample }: Ctx) => sample('c', Bernoulli(0.5)), { name: 'coin' });
+    await expect(infer(coin, { method: 'nutz' })).rejects.toThrow(/^infer: unknown method "nutz" \(did you mean "nuts"\?\); available: /);
+    await expect(infer(coin, { method: 'hmcgibbs' })).rejects.toThrow(/^infer: unknown method "hmcgibbs" \(did you mean "hmc-gibbs"\?\); available: /);
+    await expect(infer(coin, { method: 'magic' })).rejects.toThrow(/^infer: unknown method "magic"; available: /);
+  });
+
   it('nearMiss: case, prefix, one edit or swap; nothing for a far name', () => {
     const names = ['samples', 'warmup', 'massMatrix', 'systematic', 'targetAccept'];
     expect(nearMiss('sample', names)).toBe('samples');
