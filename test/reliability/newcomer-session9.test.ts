@@ -250,3 +250,32 @@ describe('enumeration of a Mixture latent and of sites it cannot list (found: "M
     await expect(infer(one(() => Bernoulli([0.2, 0.7])), { method: 'enumerate' })).rejects.toThrow(/site "x": Bernoulli with batch shape \[2\] cannot be enumerated as one site/);
   });
 });
+
+describe('a rare branch on a discrete draw compared with === (found: batched importance and SMC never took it, silently)', () => {
+  // FOUND: z ~ Bernoulli(0.05); if (z === 1) y ~ N(5, 1) else y ~ N(0, 1); y = 4.5. Exact P(z = 1 | y) = 0.99914.
+  // Batched runs hold z as a tensor of all particles, so z === 1 is never true there; the probe's 16 prior particles
+  // and the 3 random final ones held no z = 1 at seed 3 (2000 particles): importance and SMC ran batched and
+  // returned P(z = 1) = 0.0475 (the prior) with no warning. The final check now also re-runs one particle for each
+  // value of each discrete latent site.
+  const rare = model(async ({ sample, observe }) => {
+    const z = await sample('z', Bernoulli(0.05));
+    if (z === 1) await observe('y', Normal(5, 1), 4.5);
+    else await observe('y', Normal(0, 1), 4.5);
+  });
+  const a = 0.05 * Math.exp(-0.5 * 0.5 ** 2);
+  const b = 0.95 * Math.exp(-0.5 * 4.5 ** 2);
+  const exact = a / (a + b);
+  it('importance and SMC (seed 3, where the probe saw no z = 1) fall back to per-particle runs, naming the difference, and are within 4 MCSE of the exact P(z = 1); planted: the prior 0.05 is rejected', async () => {
+    for (const method of ['importance', 'smc'] as const) {
+      const post = await infer(rare, { method, particles: 2000, seed: 3 });
+      expect(post.diagnostics.execution).toBe('per-particle');
+      expect(String(post.diagnostics.notBatched)).toMatch(/run on its own has log density/);
+      const p = post.moments('z').mean;
+      if (method === 'importance') expect(post.ess).toBeGreaterThan(50);
+      const se = Math.sqrt((exact * (1 - exact)) / 50); // (as for an ESS of 50; importance holds more, SMC resampled from as many)
+      expect(within(p, exact, se)).toBe(true);
+      expect(within(0.05, exact, se)).toBe(false);
+      post.dispose();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import { openConditionWatch } from '../../backend/condition-watch.js';
 import { withLedger } from '../../backend/ledger.js';
 import { branchOnTensorError } from '../../core/errors.js';
 import { type Model, execute } from '../../core/model.js';
+import type { Site } from '../../core/trace.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { reachableTensors } from '../mcmc/state-tensors.js';
 import { PacingHandler, Pacer } from '../pace.js';
@@ -119,7 +120,7 @@ export async function runBatchedProgram<A extends unknown[], R>(m: Model<A, R>, 
     if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
     const { draws, rows } = batchedDraws(result.state, settings.weights === 'summed' ? summed : result.logWeights);
     const checkRng = rng.split();
-    const which = Array.from({ length: Math.min(BATCH_CHECKS, rows.length) }, () => checkRng.int(rows.length)).map((k) => ({ row: rows[k], draw: draws[k] }));
+    const which = finalCheckIndices(draws, result.state.trace, checkRng).map((k) => ({ row: rows[k], draw: draws[k] }));
     await checkFinalParticles(model, args, result.state, which, checkRng);
     return { result, draws, regathered: open.axis.regathered };
   } catch (err) {
@@ -179,5 +180,35 @@ const SHAPE_ERROR = /could not be broadcast|do not broadcast|does not match .* o
 
 /** Final particles checked one by one against a batched run (see `checkFinalParticles`). */
 const BATCH_CHECKS = 3;
+/** At most this many more final particles, one for each value of each discrete latent site (see `finalCheckIndices`). */
+const VALUE_CHECKS = 16;
+
+/**
+ * The draws whose particles the final check re-runs on their own:
+ * `BATCH_CHECKS` at random, and the first draw holding each value of each
+ * scalar discrete latent site (at most `VALUE_CHECKS` more). A branch such as
+ * `if (z === 1)` is never taken in a batched run (a tensor is not 1), and
+ * where z = 1 is rare neither the probe's prior particles nor a few random
+ * final ones may hold it: a particle with z = 1 run on its own shows it.
+ */
+function finalCheckIndices<R>(draws: readonly Draw<R>[], trace: Iterable<Site> | undefined, rng: Rng): number[] {
+  const picked = Array.from({ length: Math.min(BATCH_CHECKS, draws.length) }, () => rng.int(draws.length));
+  const limit = picked.length + VALUE_CHECKS;
+  for (const site of trace ?? []) {
+    if (site.type !== 'sample' || site.observed || !site.dist?.isDiscrete) continue;
+    const seen = new Set<number>();
+    for (const k of picked) {
+      const v = draws[k].values[site.address];
+      if (typeof v === 'number') seen.add(v);
+    }
+    for (let k = 0; k < draws.length && picked.length < limit; k++) {
+      const v = draws[k].values[site.address];
+      if (typeof v !== 'number' || seen.has(v)) continue;
+      seen.add(v);
+      picked.push(k);
+    }
+  }
+  return picked;
+}
 /** Prior particles of the probe run before a batched run, each checked one by one (see `probeBatched`). */
 const PROBE_PARTICLES = 16;
