@@ -19,6 +19,8 @@ export { hmcGibbs, gibbsSitesOf, type HMCGibbsOptions, type HMCGibbsDiagnostics 
 export { layoutOf, logDensityFn, batchedLogDensityFn, constrain, unconstrain, type Layout, type SiteLayout, type PotentialOptions, type Compiled } from './mcmc/potential.js';
 export { CompiledDensity, type CompileMode, type CompileStatus, type CompileStats, type Evaluation } from './mcmc/compiled-density.js';
 export { replayDraws, type DrawSource, type ReplayOptions, type Replayed, type UnconstrainedSite } from './replay-draws.js';
+/** Subsampled plates: which engines fit with them, the one refusal of the others, the full-data model. */
+export { fullData, subsampleRefusal, SUBSAMPLING_METHODS, type SubsampledPlate } from './subsample.js';
 /** Variational inference (SVI, autoguides, objectives, amortised guides), SVGD and NeuTra; registers the `vi`, `svgd` and `neutra` engines. The full API: `./vi/index.js`. */
 export {
   SVI, vi, svgd, neutra, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,

@@ -235,6 +235,19 @@ describe('SBC and condition() with a subsampled plate', () => {
     });
     await expect(execute(uncut, { rng: rngFrom(3) }, 10)).rejects.toThrow(/does not fit plate "data" of size 10|do not broadcast|shape/);
   });
+  it('VI steps on a conditioned subsampled model (full-size data cut per run) hold tf.memory().numTensors flat', async () => {
+    const conditioned = regression.withHandler(conditionHandler({ y: yT }));
+    const svi = new SVI(conditioned, 'normal', { seed: 1, vectorize: false });
+    try {
+      await svi.init([50]);
+      await svi.step([50]);
+      const before = tf.memory().numTensors;
+      for (let k = 0; k < 10; k++) await svi.step([50]);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      svi.dispose();
+    }
+  });
   it('an SBC loop runs VI on the subsampled model (data simulated at full size), and an engine that cannot subsample refuses', async () => {
     const simulator = priorPredictive(regression, [20] as [number | undefined]);
     const sim = await simulator(rngFrom(1), 0);

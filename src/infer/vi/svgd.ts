@@ -12,6 +12,11 @@
  * learning rate. Gradients come from the same batched log density as NUTS
  * (one model run for all particles where the model allows).
  *
+ * On a subsampled plate every step takes one fresh subsample from the seed's
+ * stream, shared by all particles, and AdaGrad's step decays over the second
+ * half of the steps ({@link robbinsMonro}); the draws are completed, and the
+ * posterior predicts, on the full data (`infer/subsample.ts`).
+ *
  * ```ts
  * const post = await infer(m, { method: 'svgd', particles: 100, steps: 500, seed: 1 }, data);
  * ```
