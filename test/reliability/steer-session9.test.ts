@@ -285,3 +285,26 @@ describe('per-particle conditions travel with their particles when FK steering r
     }
   });
 });
+
+describe('fkCorrector: conditions', () => {
+  const MIX = new D.GaussianMixture([
+    { weight: 0.5, mean: [-2, 0], covariance: 0.5, label: 0 },
+    { weight: 0.5, mean: [2, 1], covariance: 0.3, label: 1 },
+  ]);
+  const MODEL = MIX.model(D.vpLinear(), 'epsilon');
+
+  it('guidance terms leave numTensors flat (was: two tensors left per run by the cond functions)', async () => {
+    const before = tf.memory().numTensors;
+    for (let r = 0; r < 3; r++) (await St.fkCorrector({ terms: St.guidanceTerms(MODEL, 1, 2), particles: 8, steps: 5, seed: r, checkFinite: false })).x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a condition that differs between particles is refused when the run may resample (it would stay in its slot)', async () => {
+    const mixed = tf.tensor1d([0, 1, 0, 1], 'int32');
+    const same = tf.tensor1d([1, 1, 1, 1], 'int32');
+    await expect(St.fkCorrector({ terms: [{ model: MODEL, weight: 2, cond: mixed }], particles: 4, steps: 5, seed: 1 })).rejects.toThrow(/terms\[0\]\.cond differs between particles \(row 1 against row 0\).*essThreshold: 0/);
+    (await St.fkCorrector({ terms: [{ model: MODEL, weight: 2, cond: mixed }], particles: 4, steps: 5, seed: 1, essThreshold: 0 })).x.dispose();
+    (await St.fkCorrector({ terms: [{ model: MODEL, weight: 2, cond: same }], particles: 4, steps: 5, seed: 1 })).x.dispose();
+    tf.dispose([mixed, same]);
+  });
+});

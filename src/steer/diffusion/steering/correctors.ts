@@ -175,7 +175,7 @@ function rewardDerivatives(reward: Reward, x: tf.Tensor, needLaplacian: boolean)
  * `counters.evaluations` accumulates network evaluations per particle (one per
  * factor per step).
  */
-export function correctorModel(options: CorrectorOptions, counters: { evaluations: number } = { evaluations: 0 }): FeynmanKac<CorrectorState> {
+export function correctorModel(options: CorrectorOptions, counters: { evaluations: number } = { evaluations: 0 }): FeynmanKac<CorrectorState> & { release(): void } {
   const r = resolve(options);
   const model0 = r.terms[0]!.model;
   const sch = model0.schedule;
@@ -191,6 +191,11 @@ export function correctorModel(options: CorrectorOptions, counters: { evaluation
     return c;
   };
   return {
+    /** Dispose the conditions made by `cond` functions (e.g. {@link guidanceTerms}'; two tensors a run were left). */
+    release() {
+      for (const c of conds.values()) c.forEach((v, i) => typeof r.terms[i]!.cond === 'function' && v?.dispose());
+      conds.clear();
+    },
     init(n, rng) {
       condFor(n);
       const t0 = r.times[0]!;
@@ -287,10 +292,27 @@ export async function fkCorrector(options: CorrectorRunOptions): Promise<Correct
   checkOptions('fkCorrector', options, FK_CORRECTOR_OPTIONS);
   checkIntegerOptions('fkCorrector', options, { particles: 1, steps: 1 });
   const counters = { evaluations: 0 };
+  // a condition that differs between particles would stay in its slot while resampling moves the states (as it did in
+  // fkSteering before session 9): refused unless the run never resamples
+  if ((options.essThreshold ?? 0.5) > 0) {
+    options.terms?.forEach((term, k) => {
+      const c = term.cond;
+      if (!(c instanceof tf.Tensor) || c.shape[0] === undefined || c.shape[0] < 2) return;
+      const v = c.dataSync();
+      const w = v.length / c.shape[0];
+      for (let i = w; i < v.length; i++) {
+        if (v[i] !== v[i % w]) throw new RangeError(`fkCorrector: terms[${k}].cond differs between particles (row ${Math.floor(i / w)} against row 0); resampling would move particles between conditions — give every particle the same condition, or essThreshold: 0`);
+      }
+    });
+  }
   const fk = correctorModel(options, counters);
-  const res = await runSMC(fk, {
-    ...smcSettings(options),
-    onStep: options.onStep ? (info) => options.onStep!({ step: info.t, ess: info.ess, logZ: info.logZ, x: info.state.x }) : undefined,
-  });
-  return particleRunResult(res, counters.evaluations);
+  try {
+    const res = await runSMC(fk, {
+      ...smcSettings(options),
+      onStep: options.onStep ? (info) => options.onStep!({ step: info.t, ess: info.ess, logZ: info.logZ, x: info.state.x }) : undefined,
+    });
+    return particleRunResult(res, counters.evaluations);
+  } finally {
+    fk.release();
+  }
 }
