@@ -143,6 +143,21 @@ export function conditionCheckpoint(m: { readonly handlers: readonly Handler[] }
 }
 
 /**
+ * The addresses each condition handler of `m` was given data for (in the
+ * order of `m.handlers`, each list sorted): what a copy of the model that
+ * runs elsewhere (a chain worker thread) must match, or it conditions on
+ * other data than the model passed to `infer`.
+ */
+export function conditionedAddresses(m: { readonly handlers: readonly Handler[] }): string[][] {
+  const out: string[][] = [];
+  for (const h of m.handlers) {
+    const v = conditionVisits.get(h);
+    if (v) out.push(Object.keys(v.data).filter((a) => v.data[a] !== undefined).sort());
+  }
+  return out;
+}
+
+/**
  * The conditioned addresses that runs of `m` reached since `checkpoint`, one
  * list per condition handler of `m` (in the order of `m.handlers`): what a
  * copy of the model that ran elsewhere (a chain worker thread) hands back to

@@ -23,7 +23,10 @@
  *    address, but no run of the model reached a site there'). Each worker now
  *    hands back the conditioned addresses its runs reached
  *    (core/handlers.ts `conditionVisitsSince`), and the engine counts them
- *    (`recordConditionVisits`); a real typo is still an error.
+ *    (`recordConditionVisits`); a real typo is still an error. Also, a worker
+ *    checked only that its export had the same latents: an export conditioned
+ *    on other data (`condition(m, { obs: 3 })` for `m`) sampled another
+ *    posterior without a word; the conditioned addresses must now match.
  * 3. Abort latency of nuts/hmc on a log density that runs the model on tfjs
  *    (`compile: false`, or a model that does not compile): the sampler reads
  *    the clock every 8th evaluation, so an abort waited for up to 23 more
@@ -43,7 +46,7 @@ import { checkOptionValues, nearMiss } from '../../src/core/options.js';
 import { type Ctx, Bernoulli, Normal, infer, listEngines, model } from '../../src/index.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ENGINE_OPTION_RULES } from '../../src/infer/option-rules.js';
-import { conditionedInWorkers, misspeltInWorkers } from '../fixtures/worker-condition-model.js';
+import { conditionedInWorkers, misspeltInWorkers, observed } from '../fixtures/worker-condition-model.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -210,6 +213,11 @@ describe('2. condition() with MCMC workers: a site reached only in the workers c
     // the workers' runs observed y = 0.5: mu's posterior is N(0.25, 0.5), not the prior
     expect(post.draws.every((d) => Number.isFinite(d.values.mu as number))).toBe(true);
     post.dispose();
+  });
+
+  it('an export conditioned on other data than the model passed to infer (same latents) is an error, not another posterior', async () => {
+    const run = infer(observed, { ...RUN, workers: { module: MODULE, exportName: 'observedOtherwise', threads: 1 } });
+    await expect(run).rejects.toThrow(/workers: export "observedOtherwise" of .* is not the model passed to infer: it conditions \[obs\] \(condition\(\)\), the model passed to infer nothing/);
   });
 
   it('a misspelt address is still an error naming it', async () => {

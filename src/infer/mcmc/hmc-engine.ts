@@ -17,7 +17,7 @@ import type { Model } from '../../core/model.js';
 import { execute } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
-import { recordConditionVisits, substitute } from '../../core/handlers.js';
+import { conditionedAddresses, recordConditionVisits, substitute } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
@@ -298,7 +298,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     if (options.vectorize === true) throw new Error(`${options.method}: workers run chains one after another in each thread; drop vectorize: true`);
     const { warmup, draws } = common;
     const sampler = { warmup, draws, ...(options.targetAccept !== undefined ? { targetAccept: options.targetAccept } : {}), massMatrix: options.massMatrix ?? 'auto', ...kernelOpts };
-    const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const run = await sampleInWorkers(options.workers, { method: options.method, args, seed, chains, dim: layout.dim, names: layout.names, conditioned: conditionedAddresses(m), init, sampler, compile, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     result = run;
     // the workers' runs count for infer's check that each condition() address was reached (some only run there)
     recordConditionVisits(m, run.conditionVisits);

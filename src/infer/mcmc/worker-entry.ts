@@ -14,7 +14,7 @@ import { type McmcProgress, sampleHmc, sampleNuts } from './sampler.js';
 import { layoutOf, logDensityFn } from './potential.js';
 import { statsSince } from './compiled-density.js';
 import { rngFrom } from '../../core/rng.js';
-import { conditionCheckpoint, conditionVisitsSince } from '../../core/handlers.js';
+import { conditionCheckpoint, conditionVisitsSince, conditionedAddresses } from '../../core/handlers.js';
 import { type WorkerJob, type WorkerMessage, chainStream, serializeError } from './worker-protocol.js';
 
 function post(message: WorkerMessage): void {
@@ -47,6 +47,15 @@ async function run(job: WorkerJob): Promise<string[][]> {
     throw new Error(
       `workers: export "${job.exportName}" of ${job.module} is not the model passed to infer: its coordinates are ` +
         `[${layout.names.join(', ')}], expected [${job.names.join(', ')}]`,
+    );
+  }
+  // the same latents do not make the same model: a copy conditioned on other data would sample another posterior
+  const conditioned = conditionedAddresses(m);
+  if (JSON.stringify(conditioned) !== JSON.stringify(job.conditioned)) {
+    const show = (c: readonly (readonly string[])[]): string => (c.length === 0 ? 'nothing' : c.map((a) => `[${a.join(', ')}]`).join(' then '));
+    throw new Error(
+      `workers: export "${job.exportName}" of ${job.module} is not the model passed to infer: it conditions ${show(conditioned)} (condition()), ` +
+        `the model passed to infer ${show(job.conditioned)}; export the conditioned model itself`,
     );
   }
   const target = logDensityFn(m, args, layout, { compile: job.compile });

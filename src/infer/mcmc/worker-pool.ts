@@ -55,6 +55,8 @@ export interface WorkerRun {
   readonly chains: number;
   readonly dim: number;
   readonly names: readonly string[];
+  /** The addresses each condition handler of the model conditions (`conditionedAddresses`). */
+  readonly conditioned: readonly (readonly string[])[];
   readonly init: InitStrategy | readonly Float64Array[];
   readonly sampler: WorkerSamplerSettings;
   /** The engine's `compile` option. */
@@ -227,6 +229,7 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
           sampler: run.sampler,
           backend: backendName(),
           names: run.names,
+          conditioned: run.conditioned,
           compile: run.compile,
         };
         const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry, tsLoader, job } });

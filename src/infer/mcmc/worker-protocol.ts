@@ -51,6 +51,8 @@ export interface WorkerJob {
   readonly backend: string | undefined;
   /** Coordinate names of the main thread's layout (the worker checks its model has the same). */
   readonly names: readonly string[];
+  /** The addresses each condition handler of the main thread's model conditions (the worker checks its model's are the same; see `conditionedAddresses`). */
+  readonly conditioned: readonly (readonly string[])[];
   /** How the worker evaluates the log density (the engine's `compile` option). */
   readonly compile: CompileMode;
 }
