@@ -195,8 +195,31 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], wher
 
 type Bin = (a: Value, b: Value) => Value;
 
+/**
+ * A binary op on numbers and tensors. A number beside a tensor becomes a
+ * scalar tensor for this op only and is freed at once, so `ops.mul(x, 0.9)`
+ * leaves one tensor, not two (a batched program run held both until it
+ * ended). Where a gradient is taped, tfjs keeps its own copy of what the
+ * backward pass needs; a float64 shadow or record reads the scalar's double
+ * when the kernel runs (`scalar64` remembers it).
+ */
 function bin(num: (a: number, b: number) => number, ten: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): Bin {
-  return (a, b) => (typeof a === 'number' && typeof b === 'number' ? num(a, b) : ten(toTensor(a), toTensor(b)));
+  return (a, b) => {
+    if (typeof a !== 'number' && typeof b !== 'number') return ten(a, b);
+    if (typeof b !== 'number') return ownScalar(a as number, (s) => ten(s, b));
+    if (typeof a !== 'number') return ownScalar(b, (s) => ten(a, s));
+    return num(a, b);
+  };
+}
+
+/** `f` of a scalar tensor of `x` made for it alone, freed when `f` returns (or throws). */
+function ownScalar(x: number, f: (s: tf.Tensor) => tf.Tensor): tf.Tensor {
+  const s = scalar64(x);
+  try {
+    return f(s);
+  } finally {
+    s.dispose();
+  }
 }
 function un(num: (a: number) => number, ten: (a: tf.Tensor) => tf.Tensor): (a: Value) => Value {
   return (a) => (typeof a === 'number' ? num(a) : ten(a));

@@ -19,6 +19,19 @@
  * `diagnostics.notCompiled` why not). `compile: false` keeps the float32
  * draws and weights of the runs themselves.
  *
+ * Batched first. Without a guide, the particles are first run as one
+ * batched execution (program SMC's batched runtime with a leading particle
+ * axis, never resampling: `smc/program-batched-run.ts`), checked against
+ * particles run on their own; each draw is then weighed by the compiled
+ * record in float64 where the model has one, else by its observations' log
+ * densities summed (float32 tensors, summed in float64). The batched draws
+ * are float32 (no shadow run: near 1e4 they round by ~1e-3), weighed at
+ * those very values. A model whose log densities are JS numbers (double
+ * precision already) runs per particle, as does a program that cannot run
+ * batched (control flow on random values, a `scale` or `mask` on a latent
+ * site, ...); `diagnostics.execution` and `diagnostics.notBatched` say
+ * which and why.
+ *
  * @module
  */
 import { TycheError, ZeroDensityError, rejectsPoint } from '../core/errors.js';
@@ -175,6 +188,8 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   let notBatched: string;
   if (mode === false) notBatched = 'batched: false';
   else if (guide) notBatched = 'a guide runs per particle';
+  // (batched, every log density would be a float32 tensor)
+  else if (mode === 'auto' && notCompiled === NUMBERS_ALREADY) notBatched = `${NUMBERS_ALREADY} per particle (batched they would be float32 tensors)`;
   else {
     // the run's tensors are freed when it ends (the model's intermediates, the probe's); the draws' are kept
     const keep = (r: Posterior<A, R> | NotBatched): Iterable<tf.Tensor> => (r instanceof Posterior ? reachableTensors(r.draws) : []);
@@ -231,7 +246,7 @@ async function importanceBatched<A extends unknown[], R>(
     }
   }
   options.onProgress?.(n, n);
-  const diagnostics = { execution: 'batched', weights, ...(weights === 'float64' ? { viaTfjs: float64!.viaTfjs } : { notCompiled: float64 ? 'the batched draws do not fit the record' : notCompiled }) };
+  const diagnostics = { execution: 'batched', weights, ...(weights === 'float64' ? { float32Draws: 0, viaTfjs: float64!.viaTfjs } : { notCompiled: float64 ? 'the batched draws do not fit the record' : notCompiled }) };
   return importancePosterior(m, args, n, draws, diagnostics, tensorsSince);
 }
 

@@ -121,8 +121,8 @@ describe('importance batched over particles: the same answers as per particle', 
   ] as const)('%s: log Z unbiased and posterior means within Monte Carlo error, batched and per particle; planted: weights shuffled against their draws, and the likelihood counted 1.5 times', async (_name, m, exact, site) => {
     const batched = await runs(m, true, 8, 2000);
     const single = await runs(m, false, 4, 300);
-    for (const posts of [batched, single]) {
-      const { zZ, zMean } = check(posts, exact, site);
+    const z = [batched, single].map((posts) => check(posts, exact, site));
+    for (const { zZ, zMean } of z) {
       expect(Math.abs(zZ)).toBeLessThan(4);
       expect(Math.abs(zMean)).toBeLessThan(4);
     }
@@ -138,6 +138,8 @@ describe('importance batched over particles: the same answers as per particle', 
     expect(Math.abs(shuffled.zMean)).toBeGreaterThan(4);
     const tempered = check(batched, exact, site, (lw) => lw.map((l) => 1.5 * l));
     expect(Math.abs(tempered.zZ)).toBeGreaterThan(4);
+    const f = (x: number) => x.toFixed(2);
+    console.log(`${_name}: z of mean Z/Z* and of the ${site} means, batched ${f(z[0].zZ)}, ${f(z[0].zMean)}; per particle ${f(z[1].zZ)}, ${f(z[1].zMean)}; planted: shuffled weights z ${f(shuffled.zMean)}, likelihood x1.5 z ${f(tempered.zZ)}`);
     for (const p of [...batched, ...single]) p.dispose();
   }, 120_000);
 
@@ -159,10 +161,23 @@ describe('importance batched over particles: the same answers as per particle', 
 });
 
 describe('importance: what runs per particle, and why', () => {
+  // (the observation a tensor: a model whose log densities are all JS numbers runs per particle anyway)
   const normal = model(async ({ sample, observe }) => {
     const mu = await sample('mu', Normal(0, 1));
-    await observe('y', Normal(mu, 1), 1);
+    await observe('y', Normal(mu, 1), tf.tensor1d([1]));
     return mu;
+  });
+
+  it('a model whose log densities are JS numbers runs per particle (float64 there, float32 tensors batched); batched: true runs it batched', async () => {
+    const numbers = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Normal(mu, 1), 1);
+      return mu;
+    });
+    const post = await infer(numbers, { method: 'importance', particles: 50, seed: 1 });
+    expect(post.diagnostics).toMatchObject({ execution: 'per-particle', weights: 'float64', notBatched: expect.stringMatching(/JS numbers.*per particle/) });
+    const forced = await infer(numbers, { method: 'importance', particles: 50, seed: 1, batched: true });
+    expect(forced.diagnostics).toMatchObject({ execution: 'batched', weights: 'float32' });
   });
 
   it('scale on a latent site runs per particle and stays right (E[mu] = 0.5 under scale(m, 2))', async () => {

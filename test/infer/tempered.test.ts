@@ -323,7 +323,8 @@ describe('importance sampling weights in float64', () => {
       const x = await sample('x', Normal([loc], [1]));
       await observe('y', Normal(x, 1), [obs]);
     });
-    const options = { method: 'importance' as const, particles: 50, seed: 3 };
+    // (per particle: a batched run's draws are float32, weighed at those values; see the batched check below)
+    const options = { method: 'importance' as const, particles: 50, seed: 3, batched: false };
     const a = await infer(scalar, options);
     const b = await infer(vector, options);
     const c = await infer(vector, { ...options, compile: false });
@@ -347,6 +348,12 @@ describe('importance sampling weights in float64', () => {
     // planted contrast: the float32 draws (compile: false) miss by float32 spacing at 1e4 (~1e-3)
     expect(dx32).toBeGreaterThan(1e-5);
     expect(dw32).toBeGreaterThan(1e-5);
-    for (const p of [a, b, c]) p.dispose();
+    // batched: float32 draws, each weighed in float64 at its own value (log w = log N(obs; x, 1) by hand)
+    const d = await infer(vector, { method: 'importance', particles: 50, seed: 3 });
+    expect(d.diagnostics).toMatchObject({ execution: 'batched', weights: 'float64' });
+    let dwb = 0;
+    for (const draw of d.draws) dwb = Math.max(dwb, Math.abs(draw.logWeight - logNormal(obs, (draw.values.x as tf.Tensor).dataSync()[0]!, 1)));
+    expect(dwb).toBeLessThan(1e-9);
+    for (const p of [a, b, c, d]) p.dispose();
   });
 });

@@ -17,6 +17,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { type Ctx, execute, model } from '../../src/core/model.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { Normal } from '../../src/distributions/normal.js';
+import { type Value, ops } from '../../src/index.js';
 import { infer } from '../../src/infer/registry.js';
 import '../../src/infer/smc/program.js';
 import { BatchedProgram, batchedDraws, batchedProgramStore, checkFinalParticles } from '../../src/infer/smc/program-batched.js';
@@ -102,6 +103,33 @@ describe('program SMC holds no tensor per observation during a run', () => {
     console.log(`batched runtime, ${N} particles, T = ${TS.join(', ')}: peak tensors ${now.peaks.join(', ')}; old retention ${old.peaks.join(', ')}`);
     expect(old.peaks[2] - old.peaks[0]).toBeGreaterThanOrEqual((TS[2] - TS[0]) / 2);
     expect(old.logZ).toEqual(now.logZ);
+  });
+});
+
+describe('batched program SMC frees what `ops` made for a number operand (found: 2 tensors held per step for `ops.mul(x, 0.9)`)', () => {
+  /** x_t ~ N(0.9 x_{t-1}, 1), y_t ~ N(x_t, 1): `scaled` makes the drift's tensor; `ops` or raw tfjs with a scalar of its own (planted). */
+  const ar1 = (scaled: (x: Value) => Value) =>
+    model(async ({ sample, observe }: Ctx, T: number) => {
+      let x: Value = await sample('x0', Normal(0, 1));
+      for (let t = 0; t < T; t++) {
+        if (t > 0) x = await sample(`x${t}`, Normal(scaled(x), 1));
+        await observe(`y${t}`, Normal(x, 1), Math.sin(t));
+      }
+      return x;
+    });
+  const viaOps = ar1((x) => ops.mul(x, 0.9));
+  const ownScalar = ar1((x) => tf.mul(x as tf.Tensor, tf.scalar(0.9)));
+  const run = (m: typeof viaOps) => (T: number, onStep: () => void) => infer(m, { method: 'smc', particles: N, batched: true, seed: 3, onStep }, T);
+
+  it('the peak grows by 2 tensors a step (the draw the trace keeps, and the drift the program made), not 3; planted: a scalar of the model\'s own is 3', async () => {
+    const now = await peaks(run(viaOps));
+    const planted = await peaks(run(ownScalar));
+    const perStep = (p: number[]) => [(p[1] - p[0]) / (TS[1] - TS[0]), (p[2] - p[1]) / (TS[2] - TS[1])];
+    console.log(`ops.mul(x, 0.9), batched, ${N} particles, T = ${TS.join(', ')}: peak tensors ${now.peaks.join(', ')}; tf.mul(x, tf.scalar(0.9)) ${planted.peaks.join(', ')}`);
+    expect(perStep(now.peaks)).toEqual([2, 2]);
+    expect(perStep(planted.peaks)).toEqual([3, 3]);
+    // the same particles and weights, bit for bit
+    expect(planted.logZ).toEqual(now.logZ);
   });
 });
 
