@@ -60,14 +60,15 @@ function compareFrom(a: readonly unknown[], seen: Float64Array, k: number): numb
   if (k >= seen.length || seen[k++] !== a.length) return -1;
   for (let i = 0; i < a.length; i++) {
     const e = a[i];
-    if (Array.isArray(e)) {
+    const s = seen[k]; // undefined past the end, which no element equals
+    if (e === s) {
+      k++; // the common case: the same number
+    } else if (Array.isArray(e)) {
       k = compareFrom(e, seen, k);
       if (k < 0) return -1;
-    } else {
-      if (k >= seen.length) return -1;
-      const v = typeof e === 'number' ? e : typeof e === 'boolean' ? (e ? 1 : 0) : undefined;
-      if (v === undefined || !same(seen[k++], v)) return -1;
-    }
+    } else if (typeof e === 'number' ? e === e || s === s : typeof e !== 'boolean' || (e ? 1 : 0) !== s) {
+      return -1; // a different number (NaN equals NaN here), a different boolean, or not a number at all
+    } else k++;
   }
   return k;
 }
