@@ -543,6 +543,8 @@ class Execution<A extends unknown[], R> {
     const hook = this.m.subsampling;
     if (hook && requested !== undefined && (Array.isArray(requested) ? requested.length : requested) !== size) {
       try {
+        // a bad option is its own error, before an engine's hook decides (a refusal would quote it as a subsample)
+        checkSubsample(name, size, requested);
         requested = hook(name, size, requested);
       } catch (err) {
         throw this.effectError(err);
@@ -608,13 +610,8 @@ function tfReshape(x: tf.Tensor, shape: number[]): tf.Tensor {
  */
 export function subsampleIndices(name: string, size: number, subsample: number | number[] | undefined, rng: Rng): number[] {
   if (subsample === undefined) return Array.from({ length: size }, (_, i) => i);
-  if (Array.isArray(subsample)) {
-    for (const i of subsample) if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`plate "${name}": subsample index ${i} is outside 0..${size - 1}`);
-    return subsample;
-  }
-  if (!Number.isInteger(subsample) || subsample <= 0 || subsample > size) {
-    throw new RangeError(`plate "${name}": subsample size must be an integer in 1..${size}, got ${subsample}`);
-  }
+  checkSubsample(name, size, subsample);
+  if (Array.isArray(subsample)) return subsample;
   // partial Fisher-Yates: a uniformly random subset, in random order
   const idx = Array.from({ length: size }, (_, i) => i);
   for (let i = 0; i < subsample; i++) {
@@ -622,6 +619,15 @@ export function subsampleIndices(name: string, size: number, subsample: number |
     [idx[i], idx[j]] = [idx[j], idx[i]];
   }
   return idx.slice(0, subsample);
+}
+
+/** Throws a RangeError naming the plate where a `subsample` option is not a size in 1..size or indices in 0..size-1. */
+function checkSubsample(name: string, size: number, subsample: number | number[]): void {
+  if (Array.isArray(subsample)) {
+    for (const i of subsample) if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`plate "${name}": subsample index ${i} is outside 0..${size - 1}`);
+  } else if (!Number.isInteger(subsample) || subsample <= 0 || subsample > size) {
+    throw new RangeError(`plate "${name}": subsample size must be an integer in 1..${size}, got ${subsample}`);
+  }
 }
 
 /** Expand a distribution's batch so that each enclosing plate's dimension has the plate's size. */

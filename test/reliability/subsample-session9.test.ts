@@ -70,6 +70,12 @@ describe('engines that need the log density refuse a subsampled plate, all in on
     expect(expected).toMatch(new RegExp(`^${method}: plate "data" takes a subsample \\(100 of 1000\\), .* or use method 'vi' or 'svgd', which are made for subsampling$`));
     await expect(infer(m as typeof regression, { method, seed: 1, ...options } as never, 100)).rejects.toThrow(expected);
   });
+  it('a bad subsample option is its own error on every engine, not quoted in a refusal', async () => {
+    for (const method of ['mh', 'vi'] as const) {
+      await expect(infer(regression, { method, seed: 1 } as never, 0)).rejects.toThrow('plate "data": subsample size must be an integer in 1..1000, got 0');
+      await expect(infer(regression, { method, seed: 1 } as never, 2.5)).rejects.toThrow('plate "data": subsample size must be an integer in 1..1000, got 2.5');
+    }
+  });
   it('explicit subsample indices are refused too; a subsample of the whole plate is no subsample', async () => {
     const explicit = model(async ({ sample, plate }, idx: number[]) => {
       const mu = await sample('mu', Normal(0, 10));
