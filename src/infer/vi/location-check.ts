@@ -31,9 +31,21 @@ export interface LocationShift {
   readonly mcse: number;
 }
 
+/** A guide wider than the posterior: the largest ratio of the guide's sd to the reweighted sd. */
+export interface ScaleExcess {
+  /** Site, with `[i]` for an element of a vector site. */
+  readonly site: string;
+  /** Sd of the guide's draws. */
+  readonly guideSd: number;
+  /** Sd of the same draws weighted by their smoothed p/q. */
+  readonly weightedSd: number;
+}
+
 /** Shifts below both bounds are not reported: MCSE units and posterior sds. */
 const Z = 4;
 const MIN_SDS = 0.25;
+/** A guide sd above this many reweighted sds is reported by the scale check. */
+const WIDE = 1.5;
 
 /** Options of {@link guideLocationShift}. */
 export interface LocationCheckOptions {
@@ -41,6 +53,27 @@ export interface LocationCheckOptions {
   readonly maxElements?: number;
   /** Stops the check (it reads every draw: millions for a large `samples`): the promise rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Also compare each element's guide sd with its reweighted sd ({@link guideChecks}' `wide`). */
+  readonly scale?: boolean;
+}
+
+/**
+ * The worst location shift of the guide (see {@link guideLocationShift}) and,
+ * with `scale`, the element whose guide sd exceeds its reweighted sd by the
+ * largest factor above 1.5 (a guide too wide: a fit stopped before its scale
+ * settled, which k-hat cannot see, since a wide guide's ratios have light
+ * tails).
+ */
+export async function guideChecks(draws: readonly { readonly values: Readonly<Record<string, Value>> }[], logRatios: ArrayLike<number>, options: LocationCheckOptions = {}): Promise<{ shift?: LocationShift; wide?: ScaleExcess }> {
+  let worstWide = WIDE;
+  let wide: ScaleExcess | undefined;
+  const shift = await locationPass(draws, logRatios, options, (site, guideSd, weightedSd) => {
+    if (options.scale && weightedSd > 0 && guideSd / weightedSd > worstWide) {
+      worstWide = guideSd / weightedSd;
+      wide = { site, guideSd, weightedSd };
+    }
+  });
+  return { ...(shift ? { shift } : {}), ...(wide ? { wide } : {}) };
 }
 
 /**
@@ -51,6 +84,16 @@ export interface LocationCheckOptions {
  * milliseconds, so a timer's abort lands during it.
  */
 export async function guideLocationShift(draws: readonly { readonly values: Readonly<Record<string, Value>> }[], logRatios: ArrayLike<number>, options: LocationCheckOptions = {}): Promise<LocationShift | undefined> {
+  return locationPass(draws, logRatios, options, () => undefined);
+}
+
+/** The pass over the draws behind both checks: returns the worst shift and shows `spread` each element's guide and reweighted sds. */
+async function locationPass(
+  draws: readonly { readonly values: Readonly<Record<string, Value>> }[],
+  logRatios: ArrayLike<number>,
+  options: LocationCheckOptions,
+  spread: (site: string, guideSd: number, weightedSd: number) => void,
+): Promise<LocationShift | undefined> {
   const maxElements = options.maxElements ?? 64;
   const pace = new Pacer(options.signal);
   const n = draws.length;
@@ -98,11 +141,15 @@ export async function guideLocationShift(draws: readonly { readonly values: Read
       }
       const sd = Math.sqrt(varP);
       const mcse = Math.sqrt(se2);
+      const name = size === 1 && typeof first === 'number' ? site : `${site}[${j}]`;
+      let varQ = 0;
+      for (let i = 0; i < n; i++) varQ += (x[i]! - mq) ** 2 / n;
+      spread(name, Math.sqrt(varQ), sd);
       const shift = Math.abs(mp - mq);
       if (!(sd > 0) || shift <= Z * mcse || shift <= MIN_SDS * sd) return;
       if (shift / sd > worstSds) {
         worstSds = shift / sd;
-        worst = { site: size === 1 && typeof first === 'number' ? site : `${site}[${j}]`, guideMean: mq, weightedMean: mp, sd, mcse };
+        worst = { site: name, guideMean: mq, weightedMean: mp, sd, mcse };
       }
     });
   }
@@ -118,6 +165,16 @@ export function locationWarning(s: LocationShift, guide: string, subsampled?: Su
     `vi: the ${guide}'s mean of "${s.site}" is ${s.guideMean.toPrecision(4)}, but its draws reweighted by p/q (PSIS) put it at ${s.weightedMean.toPrecision(4)} ` +
     `(${(Math.abs(s.weightedMean - s.guideMean) / s.sd).toFixed(2)} posterior sds, ${(Math.abs(s.weightedMean - s.guideMean) / s.mcse).toFixed(1)} MCSE): the guide is not centred on the posterior, whatever k-hat says (a fit stopped early, or a guide family that cannot take the posterior's shape${noisy}); ` +
     "run more steps, try a richer guide ('mvn', 'flow'), or use importanceWeights: 'psis' to report the reweighted draws";
+  console.warn(warning);
+  return warning;
+}
+
+/** The warning for a guide wider than the posterior after a subsampled fit (also printed with `console.warn`). */
+export function wideWarning(w: ScaleExcess, guide: string, subsampled: SubsampledPlate): string {
+  const warning =
+    `vi: the ${guide}'s sd of "${w.site}" is ${w.guideSd.toPrecision(3)}, but its draws reweighted by p/q (PSIS) put it at ${w.weightedSd.toPrecision(3)} (${(w.guideSd / w.weightedSd).toFixed(2)}x): ` +
+    `the guide is wider than the posterior, so its sds and intervals are too wide; the fit followed the noisy gradients of plate "${subsampled.plate}"'s subsample (${subsampled.subsample} of ${subsampled.size}), whose noise slows the scale's descent and which the loss trend cannot see through; ` +
+    "run more steps, use a larger subsample or a decaying learning rate, or importanceWeights: 'psis' to report the reweighted draws";
   console.warn(warning);
   return warning;
 }

@@ -35,7 +35,7 @@ import { PSIS_KHAT_THRESHOLD, psis } from '../../diagnostics/psis.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type UnconstrainedSite, replayDraws } from '../replay-draws.js';
 import { type LossTrend, lossTrend } from './convergence.js';
-import { guideLocationShift, locationWarning } from './location-check.js';
+import { guideChecks, locationWarning, wideWarning } from './location-check.js';
 import { UserGradWatch } from './user-grad-watch.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
@@ -722,8 +722,10 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
   const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
   if (stalled) warnings.push(stalled);
   // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
-  const shift = options.importanceWeights ? undefined : await guideLocationShift(sampled.draws, sampled.logRatios, options.signal ? { signal: options.signal } : {});
-  if (shift) warnings.push(locationWarning(shift, svi.guide.name, subsampled));
+  // after a subsampled fit, also: is the guide wider than the reweighted draws (a scale still settling, which the noisy loss hides)?
+  const checked = options.importanceWeights ? {} : await guideChecks(sampled.draws, sampled.logRatios, { ...(options.signal ? { signal: options.signal } : {}), scale: subsampled !== undefined });
+  if (checked.shift) warnings.push(locationWarning(checked.shift, svi.guide.name, subsampled));
+  if (checked.wide && subsampled) warnings.push(wideWarning(checked.wide, svi.guide.name, subsampled));
   for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
   options.signal?.throwIfAborted();
   return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
