@@ -185,8 +185,9 @@ const VALUE_CHECKS = 16;
 
 /**
  * The draws whose particles the final check re-runs on their own:
- * `BATCH_CHECKS` at random, and the first draw holding each value of each
- * scalar discrete latent site (at most `VALUE_CHECKS` more). A branch such as
+ * `BATCH_CHECKS` at random, then the first draw holding each value of each
+ * discrete latent site, then the first holding each combination of their
+ * values (at most `VALUE_CHECKS` more in all). A branch such as
  * `if (z === 1)` is never taken in a batched run (a tensor is not 1), and
  * where z = 1 is rare neither the probe's prior particles nor a few random
  * final ones may hold it: a particle with z = 1 run on its own shows it.
@@ -194,21 +195,26 @@ const VALUE_CHECKS = 16;
 function finalCheckIndices<R>(draws: readonly Draw<R>[], trace: Iterable<Site> | undefined, rng: Rng): number[] {
   const picked = Array.from({ length: Math.min(BATCH_CHECKS, draws.length) }, () => rng.int(draws.length));
   const limit = picked.length + VALUE_CHECKS;
-  for (const site of trace ?? []) {
-    if (site.type !== 'sample' || site.observed || !site.dist?.isDiscrete) continue;
-    const seen = new Set<number>();
-    for (const k of picked) {
-      const v = draws[k].values[site.address];
-      if (typeof v === 'number') seen.add(v);
-    }
+  const discrete: string[] = [];
+  for (const site of trace ?? []) if (site.type === 'sample' && !site.observed && site.dist?.isDiscrete) discrete.push(site.address);
+  const valueOf = (k: number, address: string): number => {
+    const v = draws[k].values[address];
+    return typeof v === 'number' ? v : NaN; // (a site with vector values counts as one value)
+  };
+  const add = (key: (k: number) => number | string): void => {
+    const seen = new Set(picked.map(key));
     for (let k = 0; k < draws.length && picked.length < limit; k++) {
-      const v = draws[k].values[site.address];
-      if (typeof v !== 'number' || seen.has(v)) continue;
+      const v = key(k);
+      if (seen.has(v)) continue;
       seen.add(v);
       picked.push(k);
     }
-  }
+  };
+  // the values of each site first, then combinations of them (`a === 1 && b === 1` with each common, both rare)
+  for (const address of discrete) add((k) => valueOf(k, address));
+  if (discrete.length > 1) add((k) => discrete.map((a) => valueOf(k, a)).join(','));
   return picked;
 }
+
 /** Prior particles of the probe run before a batched run, each checked one by one (see `probeBatched`). */
 const PROBE_PARTICLES = 16;
