@@ -474,7 +474,10 @@ describe('Mixture', () => {
 
   it('rejects mismatched components', () => {
     expect(() => Mixture(Categorical([0.5, 0.5]), [Normal(0, 1)])).toThrow(/Mixture: mixing has 2 categories but 1 components were given/);
-    expect(() => Mixture(Categorical([0.5, 0.5]), [Normal(0, 1), Normal([0, 1], 1)])).toThrow(/Mixture: components\[1\].*batch\/event shape \[2\]\/\[\]/);
+    // batch shapes broadcast (session 9): [] with [2] is a batch of 2; [3] with [2] is refused
+    expect(Mixture(Categorical([0.5, 0.5]), [Normal(0, 1), Normal([0, 1], 1)]).batchShape).toEqual([2]);
+    expect(() => Mixture(Categorical([0.5, 0.5]), [Normal([0, 1, 2], 1), Normal([0, 1], 1)])).toThrow(/Mixture: batch shapes of .*components\[1\].*do not broadcast/);
+    expect(() => Mixture(Categorical([0.5, 0.5]), [Normal(0, 1), Dirichlet([1, 1])])).toThrow(/Mixture: components\[1\] .*has event shape \[2\], but components\[0\] has \[\]/);
     expect(() => Mixture(Normal(0, 1), [Normal(0, 1)])).toThrow(/Mixture: mixing must be a discrete distribution/);
   });
 });
