@@ -77,7 +77,8 @@ export class CategoricalDistribution extends Distribution {
       const shape = [...broadcastShapes(shapeOf(x), this.batchShape, 'Categorical.logProb'), k];
       // clamp so that out-of-support values index safely; they are masked below
       const idx = tf.cast(tf.clipByValue(xt, 0, k - 1), 'int32');
-      const hit = tf.cast(tf.broadcastTo(tf.oneHot(idx, k), shape), 'bool');
+      // (tf.oneHot refuses a depth of 1: a single category is always hit)
+      const hit = k === 1 ? tf.ones(shape, 'bool') : tf.cast(tf.broadcastTo(tf.oneHot(idx, k), shape), 'bool');
       const picked = tf.sum(tf.where(hit, tf.broadcastTo(lp, shape), tf.zeros(shape)), -1);
       return maskSupport(this.support, xt, picked) as tf.Tensor;
     });

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { ContentCache } from '../../src/core/content-cache.js';
-import { Bernoulli, Beta, Binomial, Categorical, Gamma, Geometric, Mixture, Multinomial, Normal, NormalIdGlm, Truncated, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Beta, Binomial, Categorical, Dirichlet, Gamma, Geometric, Mixture, Multinomial, Normal, NormalIdGlm, Truncated, infer, model, ops } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -275,5 +275,28 @@ describe('a rare branch on a discrete draw compared with === (found: batched imp
     expect(within(post.moments('a').mean, exactA, se)).toBe(true);
     expect(within(0.2, exactA, se)).toBe(false);
     post.dispose();
+  });
+});
+
+describe('a simplex of dimension 1 (found: "Categorical failed to score the value: Error in oneHot: depth must be >=2, but it is 1" from every engine)', () => {
+  it('Categorical over one category scores 0 at 0 and -Infinity elsewhere; Dirichlet([5]) with Categorical observations runs under importance and NUTS (p = [1]; mu within 4 MCSE of the exact 0.5)', async () => {
+    const one = tf.tensor1d([1]);
+    const lp = Categorical(one).logProb(tf.tensor1d([0, 1, 0])) as tf.Tensor;
+    expect(Array.from(lp.dataSync())).toEqual([0, -Infinity, 0]);
+    tf.dispose([one, lp]);
+    const m = model(async ({ sample, observe }) => {
+      const p = await sample('p', Dirichlet([5]));
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y', Categorical(p), [0, 0]);
+      await observe('x', Normal(mu, 1), 1);
+    });
+    for (const opts of [{ method: 'importance', particles: 1000, seed: 1 }, { method: 'nuts', chains: 2, warmup: 200, samples: 300, seed: 1 }] as const) {
+      const post = await infer(m, opts);
+      expect(post.moments('p[0]')).toEqual({ mean: 1, sd: 0 });
+      const ess = opts.method === 'importance' ? post.ess : (post.summary().rows.find((r) => r.name === 'mu')!.ess_bulk as number);
+      expect(within(post.moments('mu').mean, 0.5, Math.SQRT1_2 / Math.sqrt(ess))).toBe(true);
+      expect(within(0, 0.5, Math.SQRT1_2 / Math.sqrt(ess))).toBe(false); // planted: the prior mean
+      post.dispose();
+    }
   });
 });
