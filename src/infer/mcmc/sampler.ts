@@ -472,6 +472,9 @@ async function runBatched(
   return collect(kernel.name, true, p, run.drivers.map((d) => d.output!), run.evals, monitor.timing());
 }
 
+/** Rounds per {@link BatchedChains.rounds} call. */
+const ROUNDS_PER_CALL = 16;
+
 /**
  * The chains of a vectorised run and their rounds: each round asks the
  * batched target once for the rows of the chains (all of them with
@@ -511,12 +514,15 @@ class BatchedChains {
   }
 
   /**
-   * Runs rounds until every chain has finished, a pause is due, or the
-   * target answers with a promise (returned: hand its answer to
-   * {@link BatchedChains.take}); null otherwise.
+   * Runs up to {@link ROUNDS_PER_CALL} rounds, fewer when every chain has
+   * finished, a chain finishes, a pause is due, or the target answers with
+   * a promise (returned: hand its answer to {@link BatchedChains.take});
+   * null otherwise. (Short calls: V8 then optimises this function once,
+   * for calls, instead of first on the stack inside one long loop and again
+   * for the next call, ~50 ms of compiler time on a first run.)
    */
   rounds(): Promise<BatchedLogDensityAndGradient> | null {
-    while (this.active.length > 0) {
+    for (let k = 0; k < ROUNDS_PER_CALL && this.active.length > 0; k++) {
       const raw = this.target(this.ask());
       if (isPromise(raw)) return raw;
       this.take(raw);
