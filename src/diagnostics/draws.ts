@@ -75,11 +75,10 @@ export function pool(chains: readonly Float64Array[]): Float64Array {
   return out;
 }
 
-/** Cuts pooled draws back into chains of length n. */
-export function unpool(flat: Float64Array, n: number): Float64Array[] {
-  const out: Float64Array[] = [];
-  for (let o = 0; o < flat.length; o += n) out.push(flat.subarray(o, o + n));
-  return out;
+/** Cuts pooled draws back into `chains` chains of equal length (chains of no draws stay chains). */
+export function unpool(flat: Float64Array, chains: number): Float64Array[] {
+  const n = chains === 0 ? 0 : flat.length / chains;
+  return Array.from({ length: chains }, (_, j) => flat.subarray(j * n, (j + 1) * n));
 }
 
 /**
@@ -111,5 +110,5 @@ export function rankNormalize(chains: readonly Float64Array[]): Float64Array[] {
   const ranks = averageRanks(flat);
   const s = flat.length;
   const z = ranks.map((r) => normalQuantile((r - 0.375) / (s + 0.25)));
-  return unpool(z, chains[0].length);
+  return unpool(z, chains.length);
 }

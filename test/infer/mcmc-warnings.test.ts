@@ -42,4 +42,23 @@ describe('MCMC warnings', () => {
     expect(flagged.join('\n')).toMatch(/split R-hat above 1\.01 \(x /);
     post.dispose();
   }, 120_000);
+
+  it('a run of a few draws per chain says that R-hat and ESS cannot be computed, and its summary prints (was: no warning, and summary() threw at one draw)', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const x = await sample('x', Normal(0, 1));
+      await observe('y', Normal(x, 1), 0.5);
+    });
+    for (const [method, chains, samples] of [['nuts', 1, 1], ['mh', 1, 1], ['nuts', 2, 1], ['nuts', 1, 7]] as const) {
+      const post = await infer(m, { method, chains, samples, warmup: 20, seed: 1 });
+      expect(post.warnings.join('\n'), `${method} ${chains} x ${samples}`).toMatch(new RegExp(`^only ${samples} draws? per chain: split R-hat and ESS need at least 8`));
+      const row = post.summary().rows[0]!;
+      expect(row.ess_bulk).toBeNaN();
+      expect(post.summary().toString()).toMatch(/only \d+ draws? per chain/);
+      post.dispose();
+    }
+    // eight draws per chain are enough to compute them: no such warning
+    const enough = await infer(m, { method: 'nuts', chains: 2, samples: 8, warmup: 20, seed: 1 });
+    expect(enough.warnings.join('\n')).not.toMatch(/per chain: split R-hat and ESS need/);
+    enough.dispose();
+  }, 60_000);
 });

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { splitRhatAndEss } from '../../diagnostics/ess.js';
+import { MIN_DRAWS_FOR_ESS, splitRhatAndEss } from '../../diagnostics/ess.js';
 import type { Posterior } from '../posterior.js';
 
 /** R-hat above this says the chains have not mixed (Vehtari et al. 2021). */
@@ -56,6 +56,15 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
     if (ess < minEss) lowEss.push({ name, value: ess });
   }
   const out: string[] = [];
+  // split R-hat and ESS need MIN_DRAWS_FOR_ESS draws in each half of each chain; fewer give NaN, which no threshold
+  // above catches, so a run of a few draws would carry no warning at all
+  const perChain = byChain.values().next().value?.[0]?.length ?? 0;
+  if (perChain < 2 * MIN_DRAWS_FOR_ESS) {
+    out.push(
+      `only ${perChain} draw${perChain === 1 ? '' : 's'} per chain: split R-hat and ESS need at least ${2 * MIN_DRAWS_FOR_ESS} (${MIN_DRAWS_FOR_ESS} in each half of each chain), ` +
+        'so nothing here says whether the draws represent the posterior; run more draws',
+    );
+  }
   if (highRhat.length > 0) {
     out.push(
       `split R-hat above ${RHAT_THRESHOLD} (${worst(highRhat, (v) => v.toFixed(3), true)}): ${chains === 1 ? "the chain's two halves disagree, so it has" : `the ${chains} chains disagree, so they have`} not mixed and the summary is not the posterior's; ` +
