@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { Pacer } from '../pace.js';
+import { Pacer, pacedAnswers } from '../pace.js';
 import { TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
@@ -163,11 +163,12 @@ export interface SVGDOptions extends CommonOptions {
   readonly signal?: AbortSignal;
 }
 
-async function initialParticles<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, init: 'uniform' | 'prior', seed: string | number): Promise<Float64Array> {
+async function initialParticles<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, init: 'uniform' | 'prior', seed: string | number, pace: Pacer): Promise<Float64Array> {
   const rng = rngFrom(`${seed}/init`);
   const x = new Float64Array(n * layout.dim);
   for (let i = 0; i < n; i++) {
     if (init === 'prior') {
+      if (pace.due()) await pace.pause(); // one model run per particle: no run starts after an abort
       const { trace } = await execute(m, { rng: rng.split() }, ...args);
       x.set(unconstrain(layout, trace), i * layout.dim);
     } else for (let k = 0; k < layout.dim; k++) x[i * layout.dim + k] = 4 * rng.uniform() - 2;
@@ -175,7 +176,13 @@ async function initialParticles<A extends unknown[], R>(m: Model<A, R>, args: A,
   return x;
 }
 
-async function particleTarget<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, x: Float64Array, vectorize: boolean | 'auto'): Promise<{ target: BatchedLogDensityTarget; vectorized: true | string }> {
+/**
+ * The particles' log densities and gradients: one batched model run, else
+ * one run per particle, paced (`pacedAnswers`), so a step of n runs yields to
+ * the event loop between them and no run starts after an abort.
+ */
+async function particleTarget<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, n: number, x: Float64Array, vectorize: boolean | 'auto', pace: Pacer): Promise<{ target: BatchedLogDensityTarget; vectorized: true | string }> {
+  const perParticle = (): BatchedLogDensityTarget => batchTarget(pacedAnswers(logDensityFn(m, args, layout), pace), layout.dim);
   if (vectorize !== false) {
     const batched = batchedLogDensityFn(m, args, layout, n);
     try {
@@ -183,10 +190,10 @@ async function particleTarget<A extends unknown[], R>(m: Model<A, R>, args: A, l
       return { target: batched, vectorized: true };
     } catch (err) {
       if (vectorize === true) throw err;
-      return { target: batchTarget(logDensityFn(m, args, layout), layout.dim), vectorized: `runs the model once per particle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+      return { target: perParticle(), vectorized: `runs the model once per particle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
     }
   }
-  return { target: batchTarget(logDensityFn(m, args, layout), layout.dim), vectorized: 'not requested' };
+  return { target: perParticle(), vectorized: 'not requested' };
 }
 
 /** Run SVGD and return the particles as equally weighted draws. */
@@ -206,7 +213,8 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const subsampled = layout.subsampled;
   if (layout.dim === 0) throw new TycheError('svgd: the model has no latent sites');
   const d = layout.dim;
-  const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed);
+  const pace = new Pacer(options.signal);
+  const x = await initialParticles(m, args, layout, n, options.init ?? 'uniform', seed, pace);
   // the user tf.customGrad ops of the first evaluation are checked after it (user-grad-watch.ts)
   let userGrads: UserGradWatch | undefined = new UserGradWatch();
   let surrogates: string[] = [];
@@ -220,7 +228,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   };
   let probe: Awaited<ReturnType<typeof particleTarget>>;
   try {
-    probe = await particleTarget(m, args, layout, n, x, options.vectorize ?? 'auto');
+    probe = await particleTarget(m, args, layout, n, x, options.vectorize ?? 'auto', pace);
   } catch (err) {
     userGrads.close();
     throw err;
@@ -229,7 +237,6 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
   const stepper = options.optimizer === 'coin' ? coinStepper() : adagradStepper(options.lr ?? 0.05);
   if (options.optimizer !== undefined && options.optimizer !== 'coin' && options.optimizer !== 'adagrad') throw new Error(`svgd: unknown optimizer "${String(options.optimizer)}"; use 'adagrad' or 'coin'`);
   const history = new Float64Array(steps);
-  const pace = new Pacer(options.signal);
   for (let t = 0; t < steps; t++) {
     if (pace.due()) await pace.pause();
     let answer: Awaited<ReturnType<typeof target>>;
