@@ -14,6 +14,10 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Normal, infer, initBackend, model } from '../../src/index.js';
+import { Rng } from '../../src/core/rng.js';
+import * as Lm from '../../src/steer/lm/index.js';
+import { UnweightedSampler } from '../../src/steer/lm/smc/baselines.js';
+import { STEP_CHUNK } from '../../src/steer/lm/smc/token-fk.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -37,6 +41,56 @@ describe('svgd: one model run per particle', () => {
       await expect(run).rejects.toThrow('stop');
       expect(ac.signal.aborted).toBe(true);
       expect(runsAfterAbort).toBe(0);
+    }
+  });
+});
+
+describe('token steering: the work of a step at many particles', () => {
+  const abc = Lm.TokenVocabulary.characters('abc');
+  const markov = Lm.MarkovLM.random(abc, new Rng('abort2'), { eos: 1e-6 });
+  /** `inner` counting the `sample` calls that start after `signal` is aborted. */
+  const counting = (inner: Lm.TokenSampler, signal: AbortSignal) => {
+    const c = {
+      name: inner.name,
+      after: 0,
+      sample(ctx: Parameters<Lm.TokenSampler['sample']>[0]) {
+        if (signal.aborted) c.after++;
+        return inner.sample(ctx);
+      },
+    };
+    return c;
+  };
+  // bestOfN and locallyConstrainedDecode are smcSteer with these samplers and essThreshold 0 (baselines.ts)
+  test.each([
+    ['bestOfN (DirectSampler)', () => new Lm.DirectSampler()],
+    ['locallyConstrainedDecode (unweighted LocallyOptimalSampler)', () => new UnweightedSampler(new Lm.LocallyOptimalSampler())],
+  ])('%s: after an abort, at most the chunk in flight draws its token', async (_name, make) => {
+    const ac = new AbortController();
+    // the LM aborts on its first forward pass: the first chunk's particles are waiting for their rows
+    const lm: Lm.LanguageModel = {
+      name: 'aborting-markov',
+      vocab: markov.vocab,
+      contextLength: markov.contextLength,
+      nextTokenLogprobs: (prefixes) => {
+        ac.abort(new Error('stop'));
+        return markov.nextTokenLogprobs(prefixes);
+      },
+    };
+    const sampler = counting(make(), ac.signal);
+    const particles = 4 * STEP_CHUNK;
+    const run = Lm.smcSteer({ lm, potential: new Lm.AutomatonPotential(abc, '(a|b)*c(a|b|c)*'), sampler, essThreshold: 0, particles, maxTokens: 50, seed: 1, signal: ac.signal });
+    await expect(run).rejects.toThrow('stop');
+    expect(sampler.after).toBeGreaterThan(0); // the chunk in flight finishes its tokens
+    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before: every particle of the step, 4 * STEP_CHUNK
+  });
+
+  test('bestOfN and locallyConstrainedDecode pass their signal on (50,000 particles, aborted before the first step ends)', async () => {
+    for (const f of [Lm.bestOfN, Lm.locallyConstrainedDecode]) {
+      const ac = new AbortController();
+      let steps = 0;
+      const lm: Lm.LanguageModel = { name: 'aborting-markov', vocab: markov.vocab, contextLength: markov.contextLength, nextTokenLogprobs: (p) => (ac.abort(new Error('stop')), markov.nextTokenLogprobs(p)) };
+      await expect(f({ lm, potential: new Lm.AutomatonPotential(abc, '(a|b)*c(a|b|c)*'), particles: 50_000, maxTokens: 50, seed: 1, signal: ac.signal, onStep: () => void steps++ })).rejects.toThrow('stop');
+      expect(steps).toBe(0); // before: the first step's 50,000 particles all finished
     }
   });
 });

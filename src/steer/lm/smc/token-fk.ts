@@ -25,6 +25,7 @@
  * @module
  */
 import type { Rng } from '../../../core/rng.js';
+import type { Pacer } from '../../../infer/pace.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
@@ -129,6 +130,13 @@ class StepLocal implements LocalWeights {
   }
 }
 
+/**
+ * Particles advanced together in one step's chunk: the step yields and
+ * checks the abort signal between chunks (a step of 50,000 particles took
+ * about a second), and a chunk is still one large merged LM call.
+ */
+export const STEP_CHUNK = 4096;
+
 /** The token-level Feynman–Kac model (see the module note). */
 export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
   readonly lm: CachedLanguageModel;
@@ -189,36 +197,46 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     return t > 0 && state.every((p) => p.done);
   }
 
+  /**
+   * Paces {@link TokenFeynmanKac.step} (set by the run that owns the signal):
+   * between chunks of {@link STEP_CHUNK} particles the step yields to the
+   * event loop when due and throws the signal's reason once aborted.
+   */
+  pacer?: Pacer;
+
   async step(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
     const start = t === 0 ? await this.startWeight() : 0;
     const n = state.length;
     const rngs = rng.splitN(n);
     const lp = new Float64Array(n);
-    // the potential's prefix weight of every live particle in one batched call
-    const pot = this.options.potential;
-    const live = start === -Infinity ? [] : state.flatMap((p, i) => (p.done ? [] : [i]));
-    const pre = new Map<number, number>();
-    if (pot && live.length > 0) {
-      const vals = await batchPrefixOf(
-        pot,
-        live.map((i) => state[i]!.tokens),
-      );
-      live.forEach((i, k) => pre.set(i, vals[k]!));
+    if (start === -Infinity) {
+      for (let i = 0; i < n; i++) if (!state[i]!.done) [state[i]!.done, lp[i]] = [true, -Infinity];
+      return { state, logPotential: lp };
     }
+    const live = state.flatMap((p, i) => (p.done ? [] : [i]));
+    // a chunk's particles ask the LM together (one merged forward pass); draws depend only on each particle's own stream
+    for (let c = 0; c < live.length; c += STEP_CHUNK) {
+      if (this.pacer?.due()) await this.pacer.pause();
+      await this.advanceAll(state, live.slice(c, c + STEP_CHUNK), t, start, rngs, lp);
+    }
+    return { state, logPotential: lp };
+  }
+
+  /** Advance the live particles `idx` by one token, their prefix weights from one batched potential call. */
+  private async advanceAll(state: TokenParticle[], idx: readonly number[], t: number, start: number, rngs: readonly Rng[], lp: Float64Array): Promise<void> {
+    const pot = this.options.potential;
+    const pre = pot ? await batchPrefixOf(
+      pot,
+      idx.map((i) => state[i]!.tokens),
+    ) : undefined;
     await Promise.all(
-      state.map(async (p, i) => {
-        if (p.done) return;
-        if (start === -Infinity) {
-          p.done = true;
-          lp[i] = -Infinity;
-          return;
-        }
+      idx.map(async (i, k) => {
+        const p = state[i]!;
         if (t === 0) p.twist = this.initialTwist;
-        lp[i] = start + (await this.advance(p, i, rngs[i], pre.get(i)));
+        lp[i] = start + (await this.advance(p, i, rngs[i]!, pre?.[k]));
         if (lp[i] === -Infinity) p.done = true; // dead: absorbed, never moved again
       }),
     );
-    return { state, logPotential: lp };
   }
 
   /**
