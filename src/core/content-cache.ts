@@ -92,30 +92,50 @@ function sameContents(x: NumericArray, seen: Float64Array): boolean {
  * arrays of them (a tensor, say) is never remembered: `make` runs each time.
  */
 export class ContentCache<T> {
-  private readonly map = new WeakMap<object, { contents: Float64Array; value: T }>();
+  private readonly map = new WeakMap<object, CacheEntry<T>>();
   private lastKey: object | undefined;
-  private lastEntry: { contents: Float64Array; value: T } | undefined;
+  private lastEntry: CacheEntry<T> | undefined;
 
   /**
    * The value made from `x`'s current contents.
    * @param x - the array (its identity is the key; its contents are checked on every hit)
-   * @param make - makes the value from `x` on a miss (it may throw; nothing is remembered then)
+   * @param make - makes the value from `x` on a miss (it may throw; nothing is remembered then); pass a function
+   *   made once, not a closure per call, where the call is hot (a hit then allocates nothing)
    * @param valid - optional check of a remembered value (e.g. a tensor not yet disposed)
    */
-  get(x: NumericArray, make: () => T, valid?: (value: T) => boolean): T {
+  get<X extends NumericArray>(x: X, make: (x: X) => T, valid?: (value: T) => boolean): T {
     const entry = x === this.lastKey ? this.lastEntry : this.map.get(x);
-    if (entry !== undefined && sameContents(x, entry.contents) && (valid === undefined || valid(entry.value))) {
+    if (entry !== undefined && (entry.flat ? sameFlat(x as readonly unknown[], entry.contents) : sameContents(x, entry.contents)) && (valid === undefined || valid(entry.value))) {
       this.lastKey = x;
       this.lastEntry = entry;
       return entry.value;
     }
-    const value = make();
+    const value = make(x);
     const contents = contentsOf(x);
     if (contents === undefined) return value;
-    const fresh = { contents, value };
+    // a plain array of numbers (its contents: its length, then its elements) is compared by one tight loop
+    const fresh: CacheEntry<T> = { contents, value, flat: Array.isArray(x) && contents.length === x.length + 1 && x.every((e) => typeof e === 'number') };
     this.map.set(x, fresh);
     this.lastKey = x;
     this.lastEntry = fresh;
     return value;
   }
+}
+
+/** A remembered value, the contents it was made from, and whether they are a plain array of numbers. */
+interface CacheEntry<T> {
+  readonly contents: Float64Array;
+  readonly value: T;
+  readonly flat: boolean;
+}
+
+/** True when the plain array `a` (of numbers when remembered) still holds `seen` (its length, then its elements; NaN equal to NaN). */
+function sameFlat(a: readonly unknown[], seen: Float64Array): boolean {
+  if (seen[0] !== a.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const e = a[i];
+    const s = seen[i + 1];
+    if (e !== s && !(e !== e && s !== s)) return false; // (anything not a number is never equal to s)
+  }
+  return true;
 }

@@ -19,7 +19,12 @@ const shared = new ContentCache<SimplexProbs>();
 /** The parameter for `probs`, shared between distributions built from the same plain vector with the same contents. */
 function simplexOf(probs: ProbsArg): SimplexProbs {
   if (!Array.isArray(probs)) return new SimplexProbs('Categorical', probs);
-  return shared.get(probs, () => new SimplexProbs('Categorical', probs));
+  return shared.get(probs, makeSimplex);
+}
+
+/** (One function for every miss: a closure per call would be allocated on every hit.) */
+function makeSimplex(probs: readonly unknown[]): SimplexProbs {
+  return new SimplexProbs('Categorical', probs as ProbsArg);
 }
 
 /**
