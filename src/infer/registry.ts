@@ -8,11 +8,11 @@
  */
 import { type OptionRules, checkOptionValues, checkOptions, nearMiss } from '../core/options.js';
 import { assertConditionsVisited, conditionCheckpoint } from '../core/handlers.js';
-import { ModelCodeError, TycheError, ZeroDensityError } from '../core/errors.js';
+import { ModelCodeError, NonFiniteDensityError, TycheError, ZeroDensityError } from '../core/errors.js';
 import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
 import { argumentFunctions, assertNoTensorConditions } from '../core/condition-lint.js';
-import { explainZeroDensity } from './diagnose.js';
+import { explainDensity } from './diagnose.js';
 import { assertSameOnNumbersAndTensors } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
@@ -20,6 +20,7 @@ import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
 import { modelForEngine } from './subsample.js';
 import { PARTICLE_METHODS, particleWarnings } from './particle-warnings.js';
 import { ENGINE_OPTION_RULES } from './option-rules.js';
+import { oneAtATime } from './one-at-a-time.js';
 
 /** Options every engine accepts. */
 export interface CommonOptions {
@@ -114,6 +115,12 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     throw new TycheError(`infer: checkConditions must be true or false, got ${describe(options.checkConditions)}`);
   }
   if (options.checkConditions !== false) checkSources(modelObj, options, args);
+  // one inference at a time: tfjs's scopes and tape are global, so interleaved calls broke each other (one-at-a-time.ts)
+  return oneAtATime((options as { signal?: AbortSignal }).signal, () => runChecked(engine as unknown as Engine<O>, modelObj, options, args));
+}
+
+/** The part of {@link infer} that runs tfjs work: the backend, the model checks, the engine and its warnings. */
+async function runChecked<A extends unknown[], R, O extends CommonOptions>(engine: Engine<O>, modelObj: Model<A, R>, options: O, args: A): Promise<Posterior<A, R>> {
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
   // engines that run the model on tensors: its runs on numbers and on tensors must agree (a helper's `if (ops.gt(x, 0))`)
@@ -126,7 +133,7 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     const quiet = (options as { [QUIET_WARNINGS]?: boolean })[QUIET_WARNINGS] === true;
     const visits = conditionCheckpoint(modelObj);
     // engines that need the log density itself refuse a subsampled plate, naming it (subsample.ts)
-    const post = await (engine as unknown as Engine<O>).run(modelForEngine(modelObj, engine.name), options, args);
+    const post = await engine.run(modelForEngine(modelObj, engine.name), options, args);
     // data given by condition() that no run reached conditioned nothing: a typo, or a dead site
     try {
       assertConditionsVisited(visits);
@@ -142,8 +149,8 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     post.addWarnings(warnings);
     return post;
   } catch (err) {
-    // every engine's "nothing has positive density" is explained the same way: by the site to blame
-    if (err instanceof ZeroDensityError) throw await explainZeroDensity(err, modelObj, args, options.seed);
+    // every engine's "nothing has positive density" and "a density is +Infinity or NaN" is explained the same way: by the site to blame
+    if (err instanceof ZeroDensityError || err instanceof NonFiniteDensityError) throw await explainDensity(err, modelObj, args, options.seed);
     throw missingArgumentHint(err, modelObj, args);
   }
 }

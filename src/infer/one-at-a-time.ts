@@ -1,0 +1,91 @@
+/**
+ * Inference calls run one at a time: `infer` queues a call made while
+ * another is running and starts it when that one settles (first come, first
+ * served).
+ *
+ * Why: tfjs keeps one engine with one stack of scopes and one gradient tape
+ * for the whole process. An engine that holds a scope open across an await
+ * (a gradient through an async model, `tidyAsync` around a model run) owns
+ * every tensor made meanwhile, so a second inference interleaved with it had
+ * its tensors disposed under it ("Cannot read properties of undefined
+ * (reading 'backend')", "Tensor is disposed") or, worse, was recorded on the
+ * first one's tape and returned a different answer without an error. Queued,
+ * each call's answer is the one it gives alone with the same seed.
+ *
+ * A call made from inside a running inference (a model that runs `infer`
+ * itself, as in WebPPL's nested queries) runs at once, as part of the call
+ * that contains it: queued, it would wait for itself forever. It is told
+ * apart by an `AsyncLocalStorage` around each call (Node). Its cost: while
+ * one is enabled, Node 20 runs promise hooks on every promise, so a run that
+ * awaits a lot and keeps no context of its own pays for them (sequential
+ * enumeration of 32768 executions: ~1.35x CPU); it is switched off whenever
+ * no call is pending. V8's async stack trace cannot replace it: engines do
+ * not await the model's promise directly, so the trace ends at the model.
+ * Where the runtime has no `AsyncLocalStorage` (browsers), only the
+ * engines' own contexts (the gradient lock, run ledgers) are there to tell a
+ * nested call apart, and a nested call they do not cover would wait forever.
+ *
+ * An aborted signal takes a queued call out of the queue at once, rejecting
+ * with the signal's reason; a call that throws frees the queue for the next.
+ *
+ * @module
+ */
+import { asyncContext } from '../backend/async-context.js';
+import { insideGradientLock } from '../backend/autodiff.js';
+import { insideLedger } from '../backend/ledger.js';
+import { abortReason } from './pace.js';
+
+/** The tail of the queue: settles when the last call queued so far has finished. */
+let tail: Promise<void> = Promise.resolve();
+/** Calls queued or running (not counting calls nested inside them). */
+let pending = 0;
+
+/** Marks the async context of a running inference, so that an `infer` inside it is not queued behind itself. */
+const running = asyncContext<true>();
+
+/** How many inference calls are queued or running (0 when idle). */
+export function inferenceCallsPending(): number {
+  return pending;
+}
+
+/**
+ * Run `fn` once every inference call queued before it has settled (FIFO), or
+ * at once when called from inside a running inference. An abort of `signal`
+ * while the call waits rejects with the signal's reason and never runs `fn`.
+ */
+export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const ctx = await running();
+  if (pending > 0 && (ctx?.getStore() === true || (await insideGradientLock()) || (await insideLedger()))) return fn();
+  if (signal?.aborted) throw abortReason(signal, 'inference');
+  const prev = tail;
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  tail = mine;
+  const queued = pending++ > 0;
+  let started = false;
+  try {
+    if (queued) await waitOrAbort(prev, signal);
+    started = true;
+    return await (ctx ? ctx.run(true, fn) : fn());
+  } finally {
+    pending--;
+    // a call that never started keeps its place until the calls before it are done, so the order holds
+    if (started) release();
+    else void prev.then(release);
+    // none pending: switch the context off until the next call (no promise hooks meanwhile)
+    if (ctx && pending === 0) ctx.disable?.();
+  }
+}
+
+/** Resolves when `prev` settles; rejects with the signal's reason if it is aborted first. */
+function waitOrAbort(prev: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return prev;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal, 'inference'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void prev.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
