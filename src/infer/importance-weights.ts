@@ -17,11 +17,20 @@
  * float32 path, and {@link Float64Weights.create} says why a model cannot be
  * compiled at all.
  *
+ * Making the record runs the model a few times on tfjs (a prior run, the
+ * layout, a probe draw, the recording and its self-check): with many sites
+ * that takes seconds (about 4 ms of CPU per site here). The prior runs are
+ * paced from inside (they yield to the event loop every few ms and stop at
+ * an abort), and so are the recording's self-check runs; the traced run is
+ * not (its trace would take in any other tfjs work run while it yields), nor
+ * is the compiler, so those two still block (about 40% of the time).
+ *
  * @module
  */
 import { tidyAsync } from '../backend/autodiff.js';
 import { rememberFloat64 } from '../backend/float64-constants.js';
-import type { Float64Reader } from '../backend/jit/trace.js';
+import { type Float64Reader, traceActive } from '../backend/jit/trace.js';
+import type { Message } from '../core/message.js';
 import { type Model, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
@@ -29,6 +38,7 @@ import { type Value, add, isTensor } from '../core/value.js';
 import { IdentityBijector } from '../transforms/elementwise.js';
 import { type Layout, layoutOnly } from './mcmc/potential.js';
 import { ScaledDensity, type ScaledParts } from './scaled-density.js';
+import { Pacer, PacingHandler } from './pace.js';
 
 function firstLine(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
@@ -92,9 +102,24 @@ function numbersOnly(trace: Trace): boolean {
   return true;
 }
 
+/** Pacing from inside a model run, except while a trace records it (the trace would take in tfjs work run while it yields). */
+class UntracedPacing extends PacingHandler {
+  override process(msg: Message): void | Promise<void> {
+    return traceActive() ? undefined : super.process(msg);
+  }
+}
+
+/** `m` paced from inside by `pace` (a run of many sites yields to the event loop and stops at an abort), except while traced. */
+function paced<A extends unknown[]>(m: Model<A, unknown>, pace: Pacer): Model<A, unknown> {
+  return m.withHandler(new UntracedPacing(pace));
+}
+
 /** Whether a prior run of `m` has only JS-number log densities (a run that fails counts as no). */
-async function inNumbers<A extends unknown[]>(m: Model<A, unknown>, args: A): Promise<boolean> {
-  return tidyAsync(async () => numbersOnly((await execute(m, { rng: rngFrom(0) }, ...args)).trace), () => []).catch(() => false);
+async function inNumbers<A extends unknown[]>(m: Model<A, unknown>, args: A, pace: Pacer): Promise<boolean> {
+  return tidyAsync(async () => numbersOnly((await execute(paced(m, pace), { rng: rngFrom(0) }, ...args)).trace), () => []).catch((err: unknown) => {
+    if (pace.signal?.aborted) throw err;
+    return false;
+  });
 }
 
 /** One compiled density over a model's (or guide's) latent values. */
@@ -104,22 +129,28 @@ interface Part {
 }
 
 /** Record `m` over its latent values, with `parts(trace)`, or say why not. */
-async function compilePart<A extends unknown[]>(m: Model<A, unknown>, args: A, parts: (trace: Trace) => ScaledParts): Promise<Part | string> {
+async function compilePart<A extends unknown[]>(m: Model<A, unknown>, args: A, parts: (trace: Trace) => ScaledParts, pace: Pacer): Promise<Part | string> {
   let layout: Layout;
   try {
-    layout = identityLayout(await layoutOnly(m, args, rngFrom(0)));
+    layout = identityLayout(await layoutOnly(paced(m, pace), args, rngFrom(0)));
   } catch (err) {
+    if (pace.signal?.aborted) throw err;
     return firstLine(err);
   }
   if (layout.dim === 0) return 'no continuous latent sites';
   // a prior draw to record at (a few tries: the model may reject a draw)
   const probes: Float64Array[] = [];
   for (let k = 0; k < 5 && probes.length < 2; k++) {
-    const row = await tidyAsync(async () => rowOf(layout, (await execute(m, { rng: rngFrom(k + 1) }, ...args)).trace), () => []).catch(() => undefined);
+    const row = await tidyAsync(async () => rowOf(layout, (await execute(paced(m, pace), { rng: rngFrom(k + 1) }, ...args)).trace), () => []).catch((err: unknown) => {
+      if (pace.signal?.aborted) throw err;
+      return undefined;
+    });
     if (row) probes.push(row);
   }
   if (probes.length === 0) return 'no prior draw to record the model at';
-  const density = await ScaledDensity.create(m, args, layout, parts, 1, probes);
+  // its tfjs runs (the self-check's) are paced, the traced run and the compiler are not
+  const density = await ScaledDensity.create(paced(m, pace), args, layout, parts, 1, probes);
+  await pace.pause();
   return density instanceof ScaledDensity ? { layout, density } : density.reason;
 }
 
@@ -132,14 +163,17 @@ export class Float64Weights {
 
   /**
    * The compiled weights of `m` (with `guide` as the proposal, if any), or
-   * why the model (or guide) does not compile.
+   * why the model (or guide) does not compile. Aborting `signal` stops the
+   * prior runs inside and the recording before it starts (the promise
+   * rejects with the signal's reason).
    */
-  static async create<A extends unknown[]>(m: Model<A, unknown>, guide: Model<A, unknown> | undefined, args: A): Promise<Float64Weights | { reason: string }> {
+  static async create<A extends unknown[]>(m: Model<A, unknown>, guide: Model<A, unknown> | undefined, args: A, signal?: AbortSignal): Promise<Float64Weights | { reason: string }> {
+    const pace = new Pacer(signal);
     let g: Part | undefined;
     let proposed: ReadonlySet<string> = new Set();
-    if ((await inNumbers(m as Model<A, unknown>, args)) && (!guide || (await inNumbers(guide, args)))) return { reason: NUMBERS_ALREADY };
+    if ((await inNumbers(m as Model<A, unknown>, args, pace)) && (!guide || (await inNumbers(guide, args, pace)))) return { reason: NUMBERS_ALREADY };
     if (guide) {
-      const gp = await compilePart(guide, args, (trace) => ({ base: trace.logJoint(), scaled: 0 }));
+      const gp = await compilePart(guide, args, (trace) => ({ base: trace.logJoint(), scaled: 0 }), pace);
       if (typeof gp === 'string') return { reason: `the guide: ${gp}` };
       g = gp;
       proposed = new Set(gp.layout.sites.map((s) => s.address));
@@ -154,7 +188,7 @@ export class Float64Weights {
       }
       return { base, scaled: trace.logLikelihood() };
     };
-    const mp = await compilePart(m as Model<A, unknown>, args, parts);
+    const mp = await compilePart(m as Model<A, unknown>, args, parts, pace);
     if (typeof mp === 'string') return { reason: mp };
     return new Float64Weights(mp, g);
   }

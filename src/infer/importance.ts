@@ -180,7 +180,7 @@ export async function importance<A extends unknown[], R>(m: Model<A, R>, options
   let float64: Float64Weights | undefined;
   let notCompiled = 'compile: false';
   if (compile !== false) {
-    const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args);
+    const w = (await insideAnotherRun()) ? { reason: NESTED_RUN } : await Float64Weights.create(m as Model<A, unknown>, guide, args, options.signal);
     if (w instanceof Float64Weights) float64 = w;
     else if (compile === true) throw new TycheError(`importance: compile: true, but the model's weights cannot be compiled: ${w.reason}`);
     else notCompiled = w.reason;

@@ -9,15 +9,23 @@
  *   particles: no particle advances after the abort beyond the chunk in
  *   flight (before: the whole step's particles, 50,000 of them, advanced).
  *
+ * - importance's float64 weights (`Float64Weights.create`, recording the
+ *   model: several model runs on tfjs before any particle): an abort inside
+ *   any of those runs stops that run at the next site (the traced run
+ *   finishes, and the run after it stops at its first site); before: every
+ *   run of the recording went on, 100 sites each.
+ *
  * Each bound fails on the code before this session (checked by running the
  * file against the old files; the figures are in the commit messages).
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Normal, infer, initBackend, model } from '../../src/index.js';
 import { Rng } from '../../src/core/rng.js';
 import * as Lm from '../../src/steer/lm/index.js';
 import { UnweightedSampler } from '../../src/steer/lm/smc/baselines.js';
 import { STEP_CHUNK } from '../../src/steer/lm/smc/token-fk.js';
+import { Float64Weights } from '../../src/infer/importance-weights.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -92,5 +100,47 @@ describe('token steering: the work of a step at many particles', () => {
       await expect(f({ lm, potential: new Lm.AutomatonPotential(abc, '(a|b)*c(a|b|c)*'), particles: 50_000, maxTokens: 50, seed: 1, signal: ac.signal, onStep: () => void steps++ })).rejects.toThrow('stop');
       expect(steps).toBe(0); // before: the first step's 50,000 particles all finished
     }
+  });
+});
+
+describe('importance: the float64 weights record of a many-site model', () => {
+  const K = 100;
+  /** A model of K tensor-valued sites counting its runs and the sites it visits after `signal` aborts. */
+  const counted = (abortAtRun: number) => {
+    const ac = new AbortController();
+    const c = { ac, runs: 0, runsAfter: 0, sitesAfter: 0 };
+    const m = model(async ({ sample, observe }) => {
+      const run = ++c.runs;
+      if (ac.signal.aborted) c.runsAfter++;
+      for (let i = 0; i < K; i++) {
+        if (ac.signal.aborted) c.sitesAfter++;
+        else if (run === abortAtRun && i === 10) ac.abort(new Error('stop'));
+        const x = await sample(`x${i}`, Normal(tf.scalar(0), 1));
+        await observe(`y${i}`, Normal(x, 1), 0.5);
+      }
+    });
+    return { c, m };
+  };
+
+  test('an abort inside any run of the recording: that run stops at the next site (the traced run finishes), and so does any run after it', async () => {
+    const whole = counted(-1);
+    expect(await Float64Weights.create(whole.m, undefined, [])).toBeInstanceOf(Float64Weights);
+    const runs = whole.c.runs; // the prior run, the layout, two probes, the traced run, the self-check's runs
+    expect(runs).toBeGreaterThanOrEqual(5);
+    const traced: number[] = [];
+    for (let k = 1; k <= runs; k++) {
+      const { c, m } = counted(k);
+      await expect(infer(m, { method: 'importance', particles: 4, seed: 1, signal: c.ac.signal })).rejects.toThrow('stop');
+      if (c.sitesAfter <= 1) {
+        // stopped at its next site; no run after it
+        expect(c.runsAfter).toBe(0);
+      } else {
+        // the traced run goes on to its end (K - 11 more sites), then the next run (the self-check's) stops at its first site
+        traced.push(k);
+        expect(c.sitesAfter).toBeLessThanOrEqual(K - 11 + 1);
+        expect(c.runsAfter).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(traced.length).toBe(1); // only the traced run goes on to its end
   });
 });

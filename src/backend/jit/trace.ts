@@ -400,6 +400,11 @@ class Recorder {
 
 let active: Recorder | undefined;
 
+/** Whether a trace is recording now (its hooks take every tfjs launch, so code that yields to the event loop should not yield then). */
+export function traceActive(): boolean {
+  return active !== undefined;
+}
+
 /**
  * Apply a library op that computes in float64 JavaScript and has its own
  * gradient (see custom-kernels.ts) to `inputs`. On tfjs it runs as a
