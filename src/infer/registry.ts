@@ -88,6 +88,11 @@ export function listEngines(): { name: string; description: string; options: rea
  * console.log(post.summary().toString());
  * ```
  *
+ * Calls made while another is running wait and run one after another, first
+ * come first served, each giving its answer alone with the same seed (tfjs's
+ * scopes and tape are global); an abort of a waiting call's `signal` rejects
+ * it at once. A model that runs `infer` itself runs the inner call at once.
+ *
  * @param m - a {@link Model} (or a bare async model function)
  * @param options - `method` plus that engine's options
  * @param args - the model's arguments
