@@ -7,7 +7,8 @@
  *   (before: the rest of the step's particles ran, up to n - 1 runs).
  * - token steering (`bestOfN`, `locallyConstrainedDecode`) at many
  *   particles: no particle advances after the abort beyond the chunk in
- *   flight (before: the whole step's particles, 50,000 of them, advanced).
+ *   flight (before: the whole step's particles, 50,000 of them, advanced);
+ *   the same for SMC-steer's N * k children (`smcSteerK`).
  *
  * - importance's float64 weights (`Float64Weights.create`, recording the
  *   model: several model runs on tfjs before any particle): an abort inside
@@ -90,6 +91,15 @@ describe('token steering: the work of a step at many particles', () => {
     await expect(run).rejects.toThrow('stop');
     expect(sampler.after).toBeGreaterThan(0); // the chunk in flight finishes its tokens
     expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before: every particle of the step, 4 * STEP_CHUNK
+  });
+
+  test('smcSteerK: after an abort, at most the chunk in flight of the N * k children draws its token', async () => {
+    const ac = new AbortController();
+    const lm: Lm.LanguageModel = { name: 'aborting-markov', vocab: markov.vocab, contextLength: markov.contextLength, nextTokenLogprobs: (p) => (ac.abort(new Error('stop')), markov.nextTokenLogprobs(p)) };
+    const sampler = counting(new Lm.DirectSampler(), ac.signal);
+    await expect(Lm.smcSteerK({ lm, sampler, k: 4, particles: STEP_CHUNK, maxTokens: 50, seed: 1, signal: ac.signal })).rejects.toThrow('stop');
+    expect(sampler.after).toBeGreaterThan(0);
+    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before: all 4 * STEP_CHUNK children
   });
 
   test('bestOfN and locallyConstrainedDecode pass their signal on (50,000 particles, aborted before the first step ends)', async () => {

@@ -93,7 +93,7 @@ class SmcSteerFK implements FeynmanKac<WeightedParticle[]> {
     const start = t === 0 ? await this.inner.startWeight() : 0;
     const logK = Math.log(this.k);
     const children: WeightedParticle[] = [];
-    const jobs: Promise<void>[] = [];
+    const jobs: (() => Promise<void>)[] = [];
     const rngs = rng.splitN(n * this.k + 1);
     state.forEach((p, i) => {
       for (let j = 0; j < this.k; j++) {
@@ -105,15 +105,17 @@ class SmcSteerFK implements FeynmanKac<WeightedParticle[]> {
           c.done = true;
           continue;
         }
-        jobs.push(
-          this.inner.advance(c, 1 + i, rngs[i * this.k + j]).then((g) => {
+        const r = rngs[i * this.k + j];
+        jobs.push(() =>
+          this.inner.advance(c, 1 + i, r).then((g) => {
             c.logW += start + g;
             if (c.logW === -Infinity) c.done = true;
           }),
         );
       }
     });
-    await Promise.all(jobs);
+    // the children advance a chunk at a time, pacing (and stopping at an abort) between chunks
+    await this.inner.inChunks(jobs.length, async (from, to) => void (await Promise.all(jobs.slice(from, to).map((job) => job()))));
     const { index, logWeight } = fearnheadClifford(
       children.map((c) => c.logW),
       n,

@@ -214,12 +214,22 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
       return { state, logPotential: lp };
     }
     const live = state.flatMap((p, i) => (p.done ? [] : [i]));
-    // a chunk's particles ask the LM together (one merged forward pass); draws depend only on each particle's own stream
-    for (let c = 0; c < live.length; c += STEP_CHUNK) {
-      if (this.pacer?.due()) await this.pacer.pause();
-      await this.advanceAll(state, live.slice(c, c + STEP_CHUNK), t, start, rngs, lp);
-    }
+    await this.inChunks(live.length, (from, to) => this.advanceAll(state, live.slice(from, to), t, start, rngs, lp));
     return { state, logPotential: lp };
+  }
+
+  /**
+   * `work(from, to)` over `[0, count)` a chunk of {@link STEP_CHUNK} at a
+   * time, pacing between chunks (see {@link TokenFeynmanKac.pacer}). A
+   * chunk's particles ask the LM together (one merged forward pass); their
+   * draws depend only on each particle's own stream, so chunking changes no
+   * result.
+   */
+  async inChunks(count: number, work: (from: number, to: number) => Promise<void>): Promise<void> {
+    for (let c = 0; c < count; c += STEP_CHUNK) {
+      if (this.pacer?.due()) await this.pacer.pause();
+      await work(c, Math.min(count, c + STEP_CHUNK));
+    }
   }
 
   /** Advance the live particles `idx` by one token, their prefix weights from one batched potential call. */
