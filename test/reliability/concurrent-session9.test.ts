@@ -47,6 +47,13 @@ const twoBits = model(async ({ sample, observe }) => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyPosterior = Posterior<any, any>;
 
+const mixed = model(async ({ sample, observe }) => {
+  const z = await sample('z', Bernoulli(0.5));
+  const mu = await sample('mu', Normal(ops.mul(z, 2), 1));
+  await observe('y', Normal(mu, 1), 1.5);
+  return mu;
+}, { name: 'mixed' });
+
 const flips = [1, 0, 1, 1, 1];
 const quiet = { warn: console.warn };
 
@@ -59,6 +66,7 @@ const RUNS = {
   vi: () => infer(gauss, { method: 'vi', steps: 60, seed: 5 }),
   enumerate: () => infer(twoBits, { method: 'enumerate' }),
   mh: () => infer(coin, { method: 'mh', samples: 100, seed: 6 }, flips),
+  hmcGibbs: () => infer(mixed, { method: 'hmc-gibbs', samples: 30, warmup: 30, chains: 1, seed: 7 }),
 } satisfies Record<string, () => Promise<AnyPosterior>>;
 type RunName = keyof typeof RUNS;
 
@@ -89,6 +97,7 @@ describe('concurrent infer calls give the answers they give alone', () => {
     ['smc', 'vi'],
     ['enumerate', 'mh'],
     ['nutsCoin', 'smc'],
+    ['hmcGibbs', 'importance'],
   ];
   test.each(PAIRS)('%s beside %s: bit for bit the sequential answers, tensors back to the start', async (a, b) => {
     const restore = silenceWarnings();
