@@ -15,6 +15,7 @@ import { Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/value.js';
 import { summarizeOne } from '../diagnostics/summary.js';
 import { reachableTensors } from './mcmc/state-tensors.js';
+import { Pacer } from './pace.js';
 import { type Draw, type DrawColumns, checkColumns, materialiseDraws, scalarQuantities, splitChains } from './draw-columns.js';
 
 export type { Draw, DrawColumn, DrawColumns } from './draw-columns.js';
@@ -521,13 +522,17 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * Posterior predictive simulation: for `n` draws resampled by weight, run
    * the model with the latent values fixed and the observed sites redrawn.
    * Returns, per draw, the values of every sample site (latent and observed)
-   * and the return value.
+   * and the return value. The n model runs yield to the event loop every few
+   * ms; aborting `signal` stops them (no run starts after it) and rejects
+   * with its reason.
    */
-  async predictive(n: number, options: { seed?: Seed; args?: A } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
+  async predictive(n: number, options: { seed?: Seed; args?: A; signal?: AbortSignal } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
     this.live('predictive');
     const rng = rngFrom(options.seed);
+    const pace = new Pacer(options.signal);
     const out: { values: Record<string, Value>; returnValue: R }[] = [];
     for (const i of this.resampleIndices(n, rng)) {
+      if (pace.due()) await pace.pause();
       const d = this.draws[i];
       const { trace, returnValue } = await execute(this.model, {
         rng: rng.split(),

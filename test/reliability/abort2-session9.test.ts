@@ -16,6 +16,9 @@
  *   finishes, and the run after it stops at its first site); before: every
  *   run of the recording went on, 100 sites each.
  *
+ * - `Posterior.predictive(n)`: n model runs took no signal and never
+ *   yielded; now no run starts after an abort, and a timer gets through.
+ *
  * Each bound fails on the code before this session (checked by running the
  * file against the old files; the figures are in the commit messages).
  */
@@ -152,5 +155,42 @@ describe('importance: the float64 weights record of a many-site model', () => {
       }
     }
     expect(traced.length).toBe(1); // only the traced run goes on to its end
+  });
+});
+
+describe('Posterior.predictive: n model runs', () => {
+  test('no run starts after an abort raised inside a run, and the runs yield to the event loop', async () => {
+    const ac = new AbortController();
+    let runs = 0;
+    let runsAfter = 0;
+    const m = model(async ({ sample, observe }) => {
+      if (ac.signal.aborted) runsAfter++;
+      const x = await sample('x', Normal(0, 1));
+      await observe('y', Normal(x, 1), 0.5);
+      // the predictive's 5th run aborts (the inference's own runs come first)
+      if (predicting && ++runs === 5) ac.abort(new Error('stop'));
+    });
+    let predicting = false;
+    const post = await infer(m, { method: 'importance', particles: 50, seed: 1 });
+    predicting = true;
+    await expect(post.predictive(2000, { seed: 1, signal: ac.signal })).rejects.toThrow('stop');
+    expect(runsAfter).toBe(0);
+    // a timer set before 200 runs of a 400-site model fires during them
+    const big = model(async ({ sample }) => {
+      for (let i = 0; i < 400; i++) await sample(`z${i}`, Normal(0, 1));
+    });
+    const prior = await infer(big, { method: 'importance', particles: 2, seed: 1 });
+    let fired = 0;
+    let done = false;
+    const timer = setInterval(() => void (done || fired++), 1);
+    const c0 = performance.now();
+    await prior.predictive(200, { seed: 1 });
+    done = true;
+    clearInterval(timer);
+    // the runs take well over PACE_INTERVAL_MS (10 ms), so a paced loop lets the timer through at least once
+    expect(performance.now() - c0).toBeGreaterThan(20);
+    expect(fired).toBeGreaterThan(0);
+    prior.dispose?.();
+    post.dispose?.();
   });
 });
