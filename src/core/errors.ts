@@ -102,6 +102,26 @@ export class ZeroDensityError extends TycheError {
 }
 
 /**
+ * An engine met a log density of +Infinity or NaN (a weight, potential,
+ * log joint or loss that is not a number it can use): the model puts
+ * infinite density somewhere, e.g. an observation on a boundary where
+ * the density diverges (`Beta(1, 0.5)` at 1). `infer` replaces it by an
+ * error naming the site (see `infer/diagnose.ts`): the one in `blame` when
+ * the engine held the execution and found it there, else one found by
+ * running the model from its prior.
+ */
+export class NonFiniteDensityError extends TycheError {
+  /**
+   * @param message - what the engine saw, e.g. `importance: the log-weight of sample 3 is Infinity`
+   * @param blame - the site to blame and what is wrong there, in words, when the engine found it
+   */
+  constructor(message: string, readonly blame?: { readonly address: string; readonly problem: string }) {
+    super(message);
+    this.name = 'NonFiniteDensityError';
+  }
+}
+
+/**
  * What every engine says when a model branches on a tensor comparison (a
  * boolean tensor made during a model run that nothing consumed or read: in a
  * JS condition a tensor is always true). Prefixed by `site "<site>": ` in

@@ -1,17 +1,21 @@
 /**
- * Why a model has density zero: the shared explanation behind every engine's
- * "no point with positive probability" error.
+ * Why a model's density is zero, infinite or NaN: the shared explanation
+ * behind every engine's "no point with positive probability" and "a weight
+ * is Infinity / NaN" errors.
  *
  * An engine that finds nothing with positive density throws a
- * {@link ZeroDensityError}; `infer` hands it to {@link explainZeroDensity},
- * which runs the model from its prior a few times, recording each site's log
- * density, and names the first site that makes the density zero: an observed
- * value outside its distribution's support, an observation with probability
- * zero, a factor of -Infinity, or the invalid parameter the model raised.
+ * {@link ZeroDensityError}; one that meets a log density of +Infinity or NaN
+ * (a log-weight, a log potential, a log joint, a loss) throws a
+ * {@link NonFiniteDensityError} (made by {@link nonFiniteDensityError}). `infer`
+ * hands either to {@link explainDensity}, which names the site to blame: for a
+ * non-finite density, first in the execution the engine held (the error's `blame`),
+ * then, as for a zero density, by running the model from its prior a few
+ * times, recording each site's log density. The words for one site come
+ * from `siteDensityProblem`, so every engine says the same thing.
  *
  * @module
  */
-import { InvalidParameterError, ModelError, ZeroDensityError, isTycheError } from '../core/errors.js';
+import { InvalidParameterError, ModelError, NonFiniteDensityError, ZeroDensityError, isTycheError } from '../core/errors.js';
 import type { Handler, Message } from '../core/message.js';
 import type { Model } from '../core/model.js';
 import { type Rng, rngFrom, type Seed } from '../core/rng.js';
@@ -21,68 +25,145 @@ import type { Distribution } from '../distributions/distribution.js';
 /** Prior runs tried before giving up on naming a site. */
 const TRIES = 20;
 
-/** The first site of one execution whose log density is -Infinity (somewhere in its elements). */
-interface ZeroSite {
-  readonly msg: Message;
+/** What a site's log density holds that no engine can use. */
+type Bad = '-Infinity' | '+Infinity' | 'NaN';
+
+/** The fields of a site (or a finished message) that the explanation reads. */
+interface DensitySite {
+  readonly type: string;
+  readonly address: string;
+  readonly dist?: Distribution;
+  readonly value?: unknown;
+  readonly observed: boolean;
+  readonly logProb?: unknown;
 }
 
-function isMinusInfinity(lp: Value): boolean {
-  if (typeof lp === 'number') return lp === -Infinity;
-  const d = lp.dataSync();
-  for (let i = 0; i < d.length; i++) if (d[i] === -Infinity) return true;
-  return false;
+/** The worst element of a log density: NaN, then +Infinity, then -Infinity; undefined when all are finite. */
+function badOf(lp: unknown): Bad | undefined {
+  const classify = (x: number): Bad | undefined => (x !== x ? 'NaN' : x === Infinity ? '+Infinity' : x === -Infinity ? '-Infinity' : undefined);
+  if (typeof lp === 'number') return classify(lp);
+  if (!isTensor(lp as Value)) return undefined;
+  let worst: Bad | undefined;
+  const d = (lp as { dataSync(): ArrayLike<number> }).dataSync();
+  for (let i = 0; i < d.length; i++) {
+    const b = classify(d[i]);
+    if (b === 'NaN') return b;
+    if (b === '+Infinity' || (b && !worst)) worst = b;
+  }
+  return worst;
 }
 
-function fmt(v: Value | undefined): string {
+/** A site whose density is +Infinity or NaN, with what is wrong. */
+interface Found {
+  readonly site: DensitySite;
+  readonly bad: Bad;
+}
+
+/** The first site whose log density is +Infinity or NaN (somewhere in its elements), or undefined. */
+function firstNonFinite(sites: Iterable<DensitySite>): Found | undefined {
+  for (const s of sites) {
+    if (s.type === 'deterministic' || s.type === 'param') continue;
+    const bad = badOf(s.logProb);
+    if (bad === '+Infinity' || bad === 'NaN') return { site: s, bad };
+  }
+  return undefined;
+}
+
+function fmt(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number') return String(v);
-  return isTensor(v) && v.size <= 6 ? `[${Array.from(v.dataSync()).join(', ')}]` : describe(v);
+  return isTensor(v as Value) && (v as { size: number }).size <= 6 ? `[${Array.from((v as { dataSync(): ArrayLike<number> }).dataSync()).join(', ')}]` : describe(v as Value);
 }
 
-/** Run the model once from the prior; the first zero-density site, or undefined. */
-async function firstZeroSite<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<ZeroSite | undefined> {
-  let found: ZeroSite | undefined;
-  const recorder: Handler = {
-    postprocess(msg) {
-      if (found || msg.logProb === undefined || msg.type === 'deterministic' || msg.type === 'param') return;
-      if (isMinusInfinity(msg.logProb)) found = { msg };
-    },
-  };
-  await m.run({ rng, handlers: [recorder] }, ...args);
-  return found;
+/** A distribution with its scalar (or small) parameters, e.g. `Beta(concentration1=1, concentration0=0.5)`. */
+function distWithParams(dist: Distribution): string {
+  const params: string[] = [];
+  for (const [key, v] of Object.entries(dist)) {
+    if (key === 'name' || key === 'batchShape' || key === 'eventShape') continue;
+    if (typeof v === 'number') params.push(`${key}=${Number(v.toPrecision(4))}`);
+    else if (isTensor(v as Value) && (v as { size: number }).size <= 4) params.push(`${key}=${fmt(v)}`);
+  }
+  return `${dist.name}(${params.join(', ')})`;
 }
 
-/** What makes the density zero at a site, in words. */
-function explainSite(msg: Message): string {
-  if (msg.type === 'factor') return 'the factor is -Infinity';
-  const dist = msg.dist as Distribution;
-  if (msg.observed) {
+/**
+ * What is wrong with one site's log density, in words, for any engine: the
+ * distribution, the value and why. `-Infinity` means the value has density
+ * zero; `+Infinity` that the density diverges there (a value on a boundary
+ * where, e.g., `Beta(a, b)` with a < 1 or b < 1 or `Gamma(shape < 1)` is
+ * unbounded), so the posterior is improper or puts all its weight on that
+ * point; `NaN` that the density is undefined there.
+ */
+function siteDensityProblem(site: DensitySite, bad: Bad): string {
+  if (site.type === 'factor') {
+    return bad === '-Infinity'
+      ? 'the factor is -Infinity'
+      : `the factor is ${bad}: no engine can weigh a point of ${bad === 'NaN' ? 'undefined' : 'infinite'} density (keep the factor's log weight finite)`;
+  }
+  const dist = site.dist as Distribution;
+  const what = site.observed ? `the observed value ${fmt(site.value)}` : `the value ${fmt(site.value)} of this latent site`;
+  if (bad === '-Infinity') {
+    if (!site.observed) return `the value ${fmt(site.value)} has zero probability under ${dist.name}`;
     let inside = true;
     try {
-      inside = all(dist.support.check(msg.value as Value));
+      inside = all(dist.support.check(site.value as Value));
     } catch {
       // a support that cannot check this value: say the probability is zero
     }
     return inside
-      ? `the observed value ${fmt(msg.value)} has zero probability under ${dist.name} (the observation is impossible)`
-      : `the observed value ${fmt(msg.value)} is outside the support of ${dist.name} (${dist.support.name})`;
+      ? `the observed value ${fmt(site.value)} has zero probability under ${dist.name} (the observation is impossible)`
+      : `the observed value ${fmt(site.value)} is outside the support of ${dist.name} (${dist.support.name})`;
   }
-  return `the value ${fmt(msg.value)} has zero probability under ${dist.name}`;
+  const named = distWithParams(dist);
+  if (bad === 'NaN') {
+    return `the log density of ${named} at ${what} is NaN (a parameter or the value is NaN, or the density is undefined there); no engine can weigh it`;
+  }
+  const remedy = site.observed
+    ? 'move the data off the boundary of the support (e.g. clamp it into [eps, 1 - eps]) or give the shape parameters a prior that keeps them >= 1'
+    : 'a draw landed exactly on the boundary where the density diverges (float rounding); give the shape parameters a prior that keeps them >= 1 or reparameterise the site';
+  return `the density of ${named} at ${what} is infinite (log density +Infinity): the density diverges at this boundary point, so the posterior is improper or puts all its weight there, and no engine can weigh it; ${remedy}`;
+}
+
+/** The error naming the site, with the engine's error as its cause and its words at the end. */
+function siteError(found: { site: DensitySite; bad: Bad }, err: Error): ModelError {
+  return new ModelError(found.site.address, `${siteDensityProblem(found.site, found.bad)}; ${err.message}`, { cause: err });
+}
+
+/** Run the model once from the prior; its first zero-density site and its first infinite- or NaN-density site. */
+async function badSites<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<{ zero?: Message; nonFinite?: Found }> {
+  const out: { zero?: Message; nonFinite?: Found } = {};
+  const recorder: Handler = {
+    postprocess(msg) {
+      if (msg.logProb === undefined || msg.type === 'deterministic' || msg.type === 'param') return;
+      if (out.zero && out.nonFinite) return;
+      const bad = badOf(msg.logProb);
+      if (bad === '-Infinity' && !out.zero) out.zero = msg;
+      else if ((bad === '+Infinity' || bad === 'NaN') && !out.nonFinite) out.nonFinite = { site: msg as unknown as DensitySite, bad };
+    },
+  };
+  await m.run({ rng, handlers: [recorder] }, ...args);
+  return out;
 }
 
 /**
- * The error to show for an engine's {@link ZeroDensityError}: a
- * {@link ModelError} naming the site that makes the density zero (the
- * engine's error is its `cause`), the model's own error when running it from
- * the prior fails, or the engine's error when every prior run tried has
- * positive density.
+ * The error to show for an engine's {@link ZeroDensityError} or
+ * {@link NonFiniteDensityError}: a {@link ModelError} naming the site to
+ * blame (the engine's error is its `cause`), the model's own error when
+ * running it from the prior fails, or the engine's error when no site is
+ * found. A zero density blames a site of density zero first, then one of
+ * infinite or NaN density (a sum of +Infinity and -Infinity is NaN, and an
+ * engine may see neither apart); a non-finite one the other way round, and
+ * looks first in the execution the engine held.
  */
-export async function explainZeroDensity<A extends unknown[], R>(err: ZeroDensityError, m: Model<A, R>, args: A, seed: Seed = 0): Promise<Error> {
+export async function explainDensity<A extends unknown[], R>(err: ZeroDensityError | NonFiniteDensityError, m: Model<A, R>, args: A, seed: Seed = 0): Promise<Error> {
+  const wantZero = err instanceof ZeroDensityError;
+  if (!wantZero && err.blame) return new ModelError(err.blame.address, `${err.blame.problem}; ${err.message}`, { cause: err });
   const rng = rngFrom(seed);
+  let other: { site: DensitySite; bad: Bad } | undefined;
   for (let i = 0; i < TRIES; i++) {
-    let zero: ZeroSite | undefined;
+    let got: { zero?: Message; nonFinite?: Found };
     try {
-      zero = await firstZeroSite(m, args, rng.split());
+      got = await badSites(m, args, rng.split());
     } catch (runErr) {
       if (runErr instanceof InvalidParameterError || isTycheError(runErr)) {
         // the engine's own account follows (the prior run is not the engine's point: e.g. VI's rejected guide draw)
@@ -91,8 +172,58 @@ export async function explainZeroDensity<A extends unknown[], R>(err: ZeroDensit
       }
       return err;
     }
-    if (zero) return new ModelError(zero.msg.address, `${explainSite(zero.msg)}; ${err.message}`, { cause: err });
+    const zero = got.zero ? { site: got.zero as unknown as DensitySite, bad: '-Infinity' as Bad } : undefined;
+    const first = wantZero ? zero : got.nonFinite;
+    if (first) return siteError(first, err);
+    other ??= wantZero ? got.nonFinite : zero;
   }
-  err.message += ` (the model's prior draws tried here all have positive probability, so no single site is to blame)`;
+  if (other) return siteError(other, err);
+  err.message += wantZero
+    ? ` (the model's prior draws tried here all have positive probability, so no single site is to blame)`
+    : ` (the model's prior draws tried here all have finite densities, so no single site is to blame)`;
   return err;
+}
+
+/** {@link explainDensity} for a {@link ZeroDensityError} (the name engines and older callers use). */
+export function explainZeroDensity<A extends unknown[], R>(err: ZeroDensityError, m: Model<A, R>, args: A, seed: Seed = 0): Promise<Error> {
+  return explainDensity(err, m, args, seed);
+}
+
+/**
+ * The error an engine throws when it meets a log density of +Infinity or
+ * NaN: a {@link NonFiniteDensityError} with `message`, blaming the first site
+ * of `sites` (the execution where the engine met it, when it holds one)
+ * whose log density is +Infinity or NaN. The site is described now, while
+ * its tensors are alive; `infer` then names it (see {@link explainDensity}).
+ */
+export function nonFiniteDensityError(message: string, sites?: Iterable<DensitySite>): NonFiniteDensityError {
+  let found: Found | undefined;
+  try {
+    found = sites ? firstNonFinite(sites) : undefined;
+  } catch {
+    // a log density that cannot be read (a freed tensor): leave the blame to the prior runs
+  }
+  return new NonFiniteDensityError(message, found ? { address: found.site.address, problem: siteDensityProblem(found.site, found.bad) } : undefined);
+}
+
+/**
+ * Whether a log density (a log-weight, a log joint, a potential) is one an
+ * engine cannot use: +Infinity or NaN. (-Infinity is density zero: a
+ * rejected point, a dead particle.)
+ */
+export function isNonFiniteDensity(lp: number): boolean {
+  return lp !== lp || lp === Infinity;
+}
+
+/**
+ * Throw {@link nonFiniteDensityError} when a draw's log weight is +Infinity
+ * or NaN (`who` says whose: e.g. `enumerate`); such a weight makes log Z
+ * Infinity or NaN and every mean NaN, so it must never reach a posterior.
+ * The site is found by `infer` (running the model).
+ */
+export function assertFiniteLogWeights(who: string, draws: readonly { readonly logWeight: number }[]): void {
+  for (let i = 0; i < draws.length; i++) {
+    const w = draws[i]!.logWeight;
+    if (isNonFiniteDensity(w)) throw nonFiniteDensityError(`${who}: the log-weight of ${who === 'importance' ? 'sample' : 'execution'} ${i} is ${w}`);
+  }
 }

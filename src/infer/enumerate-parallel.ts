@@ -35,6 +35,7 @@ import { type Draw, Posterior } from './posterior.js';
 import { ChoiceWalker, PathRecorder, runPath } from './enumerate-path.js';
 import { LEAN_FALLBACK, LeanEnumerator } from './enumerate-lean.js';
 import { Pacer } from './pace.js';
+import { assertFiniteLogWeights } from './diagnose.js';
 
 /** The error at a site that a rescored path visits and the vectorised run did not. */
 const NOT_IN_VECTORISED_RUN = 'this site did not exist in the vectorised run: the model branches on enumerated values; use strategy sequential';
@@ -284,6 +285,7 @@ export async function enumerateParallel<A extends unknown[], R>(m: Model<A, R>, 
       "enumerate (parallel): every path has probability zero. With strategy 'parallel' the model must use tensor-aware arithmetic on sampled values (ops.add, ops.eq, ops.where); JS operators and `if` on draws do not work on tensors",
     );
   }
+  assertFiniteLogWeights('enumerate', draws);
   const logZ = logSumExp(draws.map((d) => d.logWeight));
   return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics: { strategy: 'parallel', paths, rescored: draws.length }, model: m, args });
 }

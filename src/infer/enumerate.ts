@@ -14,6 +14,7 @@
  * @module
  */
 import { ZeroDensityError, TycheError } from '../core/errors.js';
+import { assertFiniteLogWeights } from './diagnose.js';
 import type { Model } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { logSumExp } from '../core/value.js';
@@ -126,6 +127,7 @@ async function enumerateAuto<A extends unknown[], R>(m: Model<A, R>, options: Om
 /** The exact posterior of the enumerated draws. */
 function finish<A extends unknown[], R>(m: Model<A, R>, args: A, draws: Draw<R>[], diagnostics: Record<string, unknown>): Posterior<A, R> {
   if (draws.length === 0) throw new ZeroDensityError('enumerate: every execution has probability zero (the conditions cannot all hold)');
+  assertFiniteLogWeights('enumerate', draws);
   const logZ = logSumExp(draws.map((d) => d.logWeight));
   return new Posterior({ method: 'enumerate', draws, logZ, exact: true, diagnostics, model: m, args });
 }

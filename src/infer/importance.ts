@@ -35,6 +35,7 @@
  * @module
  */
 import { TycheError, ZeroDensityError, rejectsPoint } from '../core/errors.js';
+import { assertFiniteLogWeights, isNonFiniteDensity, nonFiniteDensityError } from './diagnose.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { replayHandler } from '../core/handlers.js';
 import { Model, ModelError, execute } from '../core/model.js';
@@ -162,7 +163,7 @@ async function weightedSample<A extends unknown[], R>(
     if (pending.rows) return { values: result.trace.values(), returnValue: result.returnValue, logWeight: NaN };
     logW = sumSites(result.trace, (_a, observed, type) => type === 'factor' || observed) + priorCorrections(result.trace);
   }
-  if (Number.isNaN(logW)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
+  if (isNonFiniteDensity(logW)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logW}`, result.trace);
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
 }
 
@@ -238,7 +239,7 @@ async function importanceBatched<A extends unknown[], R>(
       for (let i = 0; i < draws.length; i++) {
         if (pace.due()) await pace.pause();
         const logWeight = await float64.weigh(rows[i]!);
-        if (Number.isNaN(logWeight)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
+        if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
         weighed.push({ ...draws[i]!, logWeight });
       }
       draws = weighed;
@@ -253,6 +254,13 @@ async function importanceBatched<A extends unknown[], R>(
 /** The posterior of weighted draws out of `n` particles: log Z = logsumexp(log w) - log n; no positive weight is an error. */
 function importancePosterior<A extends unknown[], R>(m: Model<A, R>, args: A, n: number, draws: Draw<R>[], diagnostics: Record<string, unknown>, tensorsSince: number): Posterior<A, R> {
   const logZ = logSumExp(draws.map((d) => d.logWeight)) - Math.log(n);
+  try {
+    // (the batched paths' weights: the site is found by running the model, in infer)
+    assertFiniteLogWeights('importance', draws);
+  } catch (err) {
+    disposeDraws(draws, args, tensorsSince);
+    throw err;
+  }
   if (logZ === -Infinity) {
     disposeDraws(draws, args, tensorsSince);
     throw new ZeroDensityError(`importance: all ${n} particles have weight zero, so there is no posterior to return (more particles or a guide may find the region of positive probability)`);
@@ -295,7 +303,7 @@ async function importancePerParticle<A extends unknown[], R>(
       });
       if (draw && pending.rows) {
         const logWeight = await float64!.weigh(pending.rows);
-        if (Number.isNaN(logWeight)) throw new TycheError(`importance: the log-weight of sample ${i} is NaN`);
+        if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
         draw = { ...draw, logWeight };
       } else if (draw) float32Draws++;
       if (draw) draws.push(draw);

@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Handler, Message } from '../../core/message.js';
 import { rejectsPoint } from '../../core/errors.js';
+import { isNonFiniteDensity, nonFiniteDensityError } from '../diagnose.js';
 import { type Model, ModelError, execute } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
@@ -96,7 +97,10 @@ export function givenValues(values: (address: string) => Value | undefined): Han
 /** Run the model with latent values taken from `values` where present (others drawn fresh). */
 export async function runWithValues<A extends unknown[], R>(m: Model<A, R>, args: A, values: (address: string) => Value | undefined, rng: Rng): Promise<TraceState<R>> {
   const { trace, returnValue } = await execute(m, { rng, handlers: [givenValues(values)] }, ...args);
-  return { trace, returnValue, logJoint: traceLogJoint(trace) };
+  const logJoint = traceLogJoint(trace);
+  // +Infinity or NaN: a chain would stick there for ever (every proposal away is rejected); name the site instead
+  if (isNonFiniteDensity(logJoint)) throw nonFiniteDensityError(`the log joint density of a trace is ${logJoint}`, trace);
+  return { trace, returnValue, logJoint };
 }
 
 function latentAddresses(trace: Trace, keep?: (a: string) => boolean): string[] {

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { ZeroDensityError } from '../../core/errors.js';
+import { NonFiniteDensityError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
@@ -314,7 +314,8 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
       try {
         norm = normaliseLogWeights(lw, W, lp);
       } catch (err) {
-        throw new Error(`SMC step ${t}: ${(err as Error).message}`);
+        // a log potential or weight of +Infinity or NaN: infer names the site to blame (diagnose.ts)
+        throw new NonFiniteDensityError(`SMC step ${t}: ${(err as Error).message}`);
       }
       if (norm.logTotal === -Infinity) throw new ZeroDensityError(`SMC step ${t}: every particle has zero weight (all log potentials are -Infinity)`);
       logZ += norm.logTotal;

@@ -44,6 +44,12 @@ export interface ScaleExcess {
 /** Shifts below both bounds are not reported: MCSE units and posterior sds. */
 const Z = 4;
 const MIN_SDS = 0.25;
+/**
+ * Draws of an element that span no more than this fraction of its size
+ * (four float32 roundings) are constant: such an element is skipped by both
+ * checks.
+ */
+const SPREAD_RTOL = 4 * 2 ** -23;
 /** A guide sd above this many reweighted sds is reported by the scale check. */
 const WIDE = 1.5;
 
@@ -80,7 +86,9 @@ export async function guideChecks(draws: readonly { readonly values: Readonly<Re
  * The worst location shift of the guide over the sites' elements (sites of
  * at most `maxElements` elements), or undefined where none exceeds both
  * `Z` MCSE and `MIN_SDS` posterior sds, where k-hat is above 0.7 or NaN, or
- * where there are fewer than 100 draws. Yields to the event loop every few
+ * where there are fewer than 100 draws. Elements whose draws are constant
+ * (up to float32 rounding) are skipped: a quantity with no spread cannot be
+ * off by any number of posterior sds. Yields to the event loop every few
  * milliseconds, so a timer's abort lands during it.
  */
 export async function guideLocationShift(draws: readonly { readonly values: Readonly<Record<string, Value>> }[], logRatios: ArrayLike<number>, options: LocationCheckOptions = {}): Promise<LocationShift | undefined> {
@@ -128,10 +136,17 @@ async function locationPass(
     cols.forEach((x, j) => {
       let mq = 0;
       let mp = 0;
+      let lo = Infinity;
+      let hi = -Infinity;
       for (let i = 0; i < n; i++) {
         mq += x[i]! / n;
         mp += w[i]! * x[i]!;
+        if (x[i]! < lo) lo = x[i]!;
+        if (x[i]! > hi) hi = x[i]!;
       }
+      // a quantity with no spread (p[0] = 1 of a one-category Dirichlet, a constant derived value) has no
+      // location to be off: its means differ only by float rounding, which is many of its zero sds
+      if (!(hi - lo > SPREAD_RTOL * Math.max(Math.abs(lo), Math.abs(hi)))) return;
       let varP = 0;
       let se2 = 0;
       for (let i = 0; i < n; i++) {

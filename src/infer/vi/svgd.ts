@@ -24,7 +24,7 @@
  * @module
  */
 import { Pacer, pacedAnswers } from '../pace.js';
-import { TycheError, ZeroDensityError } from '../../core/errors.js';
+import { NonFiniteDensityError, TycheError, ZeroDensityError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { execute, type Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
@@ -253,7 +253,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     history[t] = mean;
     if (!Number.isFinite(mean)) {
       const message = `svgd: a particle's log density is ${mean} at step ${t}; try a smaller lr or another init`;
-      throw t === 0 && mean === -Infinity ? new ZeroDensityError(message) : new TycheError(message);
+      throw t === 0 && mean === -Infinity ? new ZeroDensityError(message) : t === 0 ? new NonFiniteDensityError(message) : new TycheError(message);
     }
     const h = bw === 'median' ? medianBandwidth(x, n, d) : bw;
     stepper.step(x, steinDirection(x, grad, n, d, h), subsampled ? robbinsMonro(t, steps) : 1);

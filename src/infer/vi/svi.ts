@@ -23,7 +23,7 @@
  * @module
  */
 import { Pacer } from '../pace.js';
-import { TycheError, ZeroDensityError, branchOnTensorError } from '../../core/errors.js';
+import { NonFiniteDensityError, TycheError, ZeroDensityError, branchOnTensorError } from '../../core/errors.js';
 import { openConditionWatch } from '../../backend/condition-watch.js';
 import type { Handler } from '../../core/message.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -352,7 +352,8 @@ export class SVI<A extends unknown[], R> {
         const message = `vi: the loss is ${loss} at step ${k} (${this.objective.name} with the ${this.guide.name}); try a smaller learning rate, clipNorm, or another init`;
         // step 0: the model rejected (zero density or an invalid parameter) the guide's first draws, before any update
         const first = `vi: the model rejected the ${this.guide.name}'s draw at step 0 (log p = -Infinity there, before any update, ${this.objective.name}): a draw from the guide's initial spread around its init can leave the model's support or overflow it (e.g. an unstable recursion); try init: 'zero' or values by address (init: { site: value } at a point the model accepts), or an autoguide with a smaller initScale (default 0.1)`;
-        throw k === 0 && loss === Infinity ? new ZeroDensityError(first) : new TycheError(message);
+        // step 0, loss -Infinity or NaN: a density of +Infinity (or NaN) before any update (infer names the site)
+        throw k === 0 && loss === Infinity ? new ZeroDensityError(first) : k === 0 ? new NonFiniteDensityError(message) : new TycheError(message);
       }
       this.optimizer.apply(k, grads);
     } finally {
