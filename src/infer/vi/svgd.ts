@@ -40,20 +40,60 @@ import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { SharedSubsamples, fullData } from '../subsample.js';
 
-/** The RBF bandwidth by the median heuristic for n points of dimension d (row-major), at least 1e-8. */
+/**
+ * The k-th smallest (0-based) of `a`, by Hoare's selection in expected
+ * linear time; reorders `a` so that every element after index k is at least
+ * the answer.
+ */
+export function selectKth(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+/**
+ * The RBF bandwidth by the median heuristic for n points of dimension d
+ * (row-major), at least 1e-8. The median of the n(n-1)/2 squared distances
+ * is selected, not sorted for (2000 particles: 2 s a step with a sort).
+ */
 export function medianBandwidth(x: Float64Array, n: number, d: number): number {
-  const dists: number[] = [];
+  const count = (n * (n - 1)) / 2;
+  if (count === 0) return 1;
+  const dists = new Float64Array(count);
+  let p = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) s += (x[i * d + k]! - x[j * d + k]!) ** 2;
-      dists.push(s);
+      dists[p++] = s;
     }
   }
-  if (dists.length === 0) return 1;
-  dists.sort((a, b) => a - b);
-  const m = dists.length >> 1;
-  const med2 = dists.length % 2 ? dists[m]! : (dists[m - 1]! + dists[m]!) / 2;
+  const m = count >> 1;
+  let med2: number;
+  if (count % 2) med2 = selectKth(dists, m);
+  else {
+    const below = selectKth(dists, m - 1);
+    let next = Infinity; // the m-th smallest: the least of what lies above index m - 1
+    for (let i = m; i < count; i++) if (dists[i]! < next) next = dists[i]!;
+    med2 = (below + next) / 2;
+  }
   return Math.max(med2 / Math.log(n + 1), 1e-8);
 }
 
@@ -63,15 +103,31 @@ export function medianBandwidth(x: Float64Array, n: number, d: number): number {
  */
 export function steinDirection(x: Float64Array, grad: Float64Array, n: number, d: number, h: number): Float64Array {
   const phi = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
+  steinRows(x, grad, n, d, h, phi, 0, n);
+  return phi;
+}
+
+/** Rows `from` to `to` of {@link steinDirection}, written into `phi` (each row needs all n particles: O(n d) a row). */
+function steinRows(x: Float64Array, grad: Float64Array, n: number, d: number, h: number, phi: Float64Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
       for (let k = 0; k < d; k++) s += (x[j * d + k]! - x[i * d + k]!) ** 2;
       const kij = Math.exp(-s / h);
       for (let k = 0; k < d; k++) phi[i * d + k]! += kij * (grad[j * d + k]! + (2 / h) * (x[i * d + k]! - x[j * d + k]!));
     }
+    for (let k = 0; k < d; k++) phi[i * d + k]! /= n;
   }
-  for (let i = 0; i < phi.length; i++) phi[i]! /= n;
+}
+
+/** {@link steinDirection} a block of rows at a time (about 2^18 pair terms), pacing between blocks: O(n^2 d) a step is seconds at thousands of particles. */
+async function steinDirectionPaced(x: Float64Array, grad: Float64Array, n: number, d: number, h: number, pace: Pacer): Promise<Float64Array> {
+  const phi = new Float64Array(n * d);
+  const block = Math.max(1, Math.floor(2 ** 18 / (n * d)));
+  for (let i = 0; i < n; i += block) {
+    if (pace.due()) await pace.pause();
+    steinRows(x, grad, n, d, h, phi, i, Math.min(n, i + block));
+  }
   return phi;
 }
 
@@ -256,7 +312,7 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
       throw t === 0 && mean === -Infinity ? new ZeroDensityError(message) : t === 0 ? new NonFiniteDensityError(message) : new TycheError(message);
     }
     const h = bw === 'median' ? medianBandwidth(x, n, d) : bw;
-    stepper.step(x, steinDirection(x, grad, n, d, h), subsampled ? robbinsMonro(t, steps) : 1);
+    stepper.step(x, await steinDirectionPaced(x, grad, n, d, h, pace), subsampled ? robbinsMonro(t, steps) : 1);
     options.onStep?.({ step: t + 1, steps, meanLogDensity: mean });
   }
   const stacked = tf.tidy(() => ({ ...constrainDraws(layout, tf.tensor2d(Float32Array.from(x), [n, d]), tf.zeros([n]), false).stacked })) as Record<string, tf.Tensor>;
