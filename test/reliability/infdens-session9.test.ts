@@ -155,3 +155,13 @@ describe('VI location check on a constant site', () => {
     expect(found?.site).toBe('mu');
   });
 });
+
+describe('VI and a discrete latent site', () => {
+  it('an autoguide refuses it in VI words: a guide model (score-function terms) or an engine for discrete sites', async () => {
+    const m = model(async ({ sample, observe }: Ctx) => {
+      const z = await sample('z', Bernoulli(0.3));
+      await observe('y', Gamma(2, 1 + Number(z)), 1.2);
+    });
+    await expect(infer(m, { method: 'vi', seed: 1, steps: 5 })).rejects.toThrow(/^site "z": Bernoulli is discrete, and the AutoNormal .*covers continuous latent sites only.*guide model.*score-function.*'enumerate'.*'hmc-gibbs'/);
+  });
+});

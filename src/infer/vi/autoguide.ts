@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { TycheError } from '../../core/errors.js';
+import { ModelError, TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { substitute } from '../../core/handlers.js';
 import type { Model } from '../../core/model.js';
@@ -94,7 +94,9 @@ export abstract class AutoGuide implements Guide {
   async setup<A extends unknown[], R>(model: Model<A, R>, args: A, store: ParamStore, rng: Rng): Promise<void> {
     const init = this.options.init ?? 'uniform';
     const probeModel = typeof init === 'object' ? substitute(model, init as Record<string, ValueLike>) : model;
-    const { layout, trace } = await layoutOf(probeModel, args, rng);
+    const { layout, trace } = await layoutOf(probeModel, args, rng).catch((err: unknown) => {
+      throw discreteSiteError(err, this.name);
+    });
     if (layout.dim === 0) throw new TycheError(`${this.name}: the model has no latent sites`);
     this.layoutValue = layout;
     let loc: Float64Array;
@@ -206,4 +208,22 @@ export function constrainDraws(layout: Layout, z: tf.Tensor, logQ: tf.Tensor, ja
       return out;
     },
   };
+}
+
+/**
+ * An autoguide lays out continuous latent sites only: the layout's refusal of
+ * a discrete site, said for VI, pointing to what does handle it (a guide
+ * model, whose discrete sites get score-function terms, or another engine).
+ * Any other error is returned as it is.
+ */
+function discreteSiteError(err: unknown, guide: string): unknown {
+  const m = err instanceof ModelError ? /^site "[^"]*": (\S+) is discrete;/.exec(err.message) : null;
+  if (!m || !(err instanceof ModelError)) return err;
+  return new ModelError(
+    err.address,
+    `${m[1]} is discrete, and the ${guide} (an autoguide: 'normal', 'mvn', 'lowrank', 'delta', 'flow') covers continuous latent sites only. ` +
+      "For VI, pass a guide model (guide: model(...)) that samples this site from a param-ized discrete distribution (its draws get score-function terms; docs/vi.md), " +
+      "or marginalise the site; or use an engine for discrete sites: 'enumerate' (finite, exact), 'hmc-gibbs' (discrete and continuous), 'mh' with gibbs: true, 'importance' or 'smc'",
+    { cause: err },
+  );
 }
