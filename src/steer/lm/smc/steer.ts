@@ -16,7 +16,6 @@ import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/op
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
-import { Pacer } from '../../../infer/pace.js';
 import type { LanguageModelStats } from '../cached.js';
 import type { Vocabulary } from '../types.js';
 import { type TokenModelOptions, type TokenParticle, TokenFeynmanKac } from './token-fk.js';
@@ -118,7 +117,7 @@ export async function runTokenModel(
 ): Promise<SteeringResult> {
   if (onEmpty !== 'throw' && onEmpty !== 'empty') throw new Error(`steering: onEmpty must be 'throw' or 'empty', got ${JSON.stringify(onEmpty)}`);
   const before = fk.lm.stats();
-  if (options.signal) fk.pacer = new Pacer(options.signal);
+  fk.paceWith(options.signal);
   let res: SMCResult<TokenParticle[]>;
   try {
     res = await runSMC(runner, { ...options, maxSteps: fk.maxTokens + 2 });

@@ -25,7 +25,7 @@
  * @module
  */
 import type { Rng } from '../../../core/rng.js';
-import type { Pacer } from '../../../infer/pace.js';
+import { Pacer } from '../../../infer/pace.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
@@ -197,12 +197,16 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     return t > 0 && state.every((p) => p.done);
   }
 
+  private pacer?: Pacer;
+
   /**
-   * Paces {@link TokenFeynmanKac.step} (set by the run that owns the signal):
-   * between chunks of {@link STEP_CHUNK} particles the step yields to the
-   * event loop when due and throws the signal's reason once aborted.
+   * Pace the steps (the run calls this): between chunks of `STEP_CHUNK`
+   * (4096) particles a step yields to the event loop when due and throws
+   * the signal's reason once `signal` is aborted.
    */
-  pacer?: Pacer;
+  paceWith(signal: AbortSignal | undefined): void {
+    this.pacer = new Pacer(signal);
+  }
 
   async step(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
     const start = t === 0 ? await this.startWeight() : 0;
@@ -219,8 +223,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
   }
 
   /**
-   * `work(from, to)` over `[0, count)` a chunk of {@link STEP_CHUNK} at a
-   * time, pacing between chunks (see {@link TokenFeynmanKac.pacer}). A
+   * `work(from, to)` over `[0, count)` a chunk of `STEP_CHUNK` at a
+   * time, pacing between chunks (see {@link TokenFeynmanKac.paceWith}). A
    * chunk's particles ask the LM together (one merged forward pass); their
    * draws depend only on each particle's own stream, so chunking changes no
    * result.
