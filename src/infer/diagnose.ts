@@ -151,9 +151,10 @@ async function badSites<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rn
  * blame (the engine's error is its `cause`), the model's own error when
  * running it from the prior fails, or the engine's error when no site is
  * found. A zero density blames a site of density zero first, then one of
- * infinite or NaN density (a sum of +Infinity and -Infinity is NaN, and an
- * engine may see neither apart); a non-finite one the other way round, and
- * looks first in the execution the engine held.
+ * infinite or NaN density (an engine that wants a finite point, as NUTS's
+ * initialisation does, sees neither apart); a non-finite one blames only a
+ * site of infinite or NaN density, first the one the engine found in the
+ * execution it held.
  */
 export async function explainDensity<A extends unknown[], R>(err: ZeroDensityError | NonFiniteDensityError, m: Model<A, R>, args: A, seed: Seed = 0): Promise<Error> {
   const wantZero = err instanceof ZeroDensityError;
@@ -175,7 +176,8 @@ export async function explainDensity<A extends unknown[], R>(err: ZeroDensityErr
     const zero = got.zero ? { site: got.zero as unknown as DensitySite, bad: '-Infinity' as Bad } : undefined;
     const first = wantZero ? zero : got.nonFinite;
     if (first) return siteError(first, err);
-    other ??= wantZero ? got.nonFinite : zero;
+    // (not the other way: a NaN loss or weight is not explained by a site of density zero)
+    if (wantZero) other ??= got.nonFinite;
   }
   if (other) return siteError(other, err);
   err.message += wantZero

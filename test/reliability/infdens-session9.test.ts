@@ -35,6 +35,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { type Ctx, Bernoulli, Beta, Exponential, Gamma, infer, model } from '../../src/index.js';
 import { runWithValues } from '../../src/infer/mcmc/trace-mh.js';
+import { explainDensity } from '../../src/infer/diagnose.js';
 import { guideLocationShift } from '../../src/infer/vi/location-check.js';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -106,6 +107,16 @@ describe('factors, zero densities and latent boundary values', () => {
       await observe('y', Exponential(r), -1);
     });
     await expect(infer(m, { method: 'importance', seed: 1, particles: 20 })).rejects.toThrow(/^site "y": the observed value -1 is outside the support of Exponential/);
+  });
+
+  it('a NaN or infinite weight is not blamed on a site of density zero (a NaN loss is not an impossible observation)', async () => {
+    const m = model(async ({ sample, observe }: Ctx) => {
+      const r = await sample('r', Gamma(2, 2));
+      await observe('y', Exponential(r), -1);
+    });
+    const out = await explainDensity(new NonFiniteDensityError('vi: the loss is NaN at step 0'), m, [], 1);
+    expect(out).toBeInstanceOf(NonFiniteDensityError);
+    expect(out.message).toMatch(/all have finite densities, so no single site is to blame/);
   });
 
   it('a latent value where the density is +Infinity is named as a latent site (trace MH kernel)', async () => {
