@@ -22,6 +22,7 @@ import { Distribution, type ValueOf, parameterShapeError } from '../distribution
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
 import { improperDrawsAllowed } from './improper.js';
+import { tycheModelBody } from './model-body.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
@@ -281,22 +282,13 @@ class Execution<A extends unknown[], R> {
    * and the last site reached (the original is its `cause`).
    */
   run(args: A): Promise<R> {
-    let out: Promise<R> | R;
-    try {
-      out = this.m.fn(this.ctx, ...args);
-    } catch (err) {
-      return Promise.reject(this.userError(err));
-    }
+    // (through tycheModelBody: a model that starts an inference is seen to, `model-body.ts`)
+    const out = tycheModelBody(this.m.fn, this.ctx, args);
     const finish = (r: R): R => {
       for (const h of this.stack) h.finish?.(this.seen);
       return r;
     };
-    if (isPromise(out)) return (out as Promise<R>).then(finish, (err: unknown) => Promise.reject(this.userError(err)));
-    try {
-      return Promise.resolve(finish(out as R));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return out.then(finish, (err: unknown) => Promise.reject(this.userError(err)));
   }
 
   /** Remember an error raised by one of tyche's effects (it passes through {@link run} unchanged); returns it. */

@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { callbackRunEnded, callbackRunStarted, tycheModelBody } from '../core/model-body.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelError, TycheError, rejectsPoint } from '../core/errors.js';
 import type { Ctx, Model } from '../core/model.js';
@@ -223,6 +224,7 @@ export class LeanEnumerator<A extends unknown[], R> {
         next();
       };
       const onDone = (value: R) => {
+        callbackRunEnded();
         try {
           handle(this.completed(value));
         } catch (err) {
@@ -230,6 +232,7 @@ export class LeanEnumerator<A extends unknown[], R> {
         }
       };
       const onFail = (err: unknown) => {
+        callbackRunEnded();
         try {
           if (err === this.aborted?.reason) throw err;
           handle(this.failed(err));
@@ -240,6 +243,8 @@ export class LeanEnumerator<A extends unknown[], R> {
       const run = () => {
         this.begin();
         let p: Promise<R> | R;
+        // (an inference the model starts runs at once, not queued behind this one: core/model-body.ts)
+        callbackRunStarted();
         try {
           p = fn.apply(undefined, this.call);
         } catch (err) {
@@ -293,7 +298,7 @@ export class LeanEnumerator<A extends unknown[], R> {
     this.begin();
     let returned = false;
     try {
-      await this.m.fn(this.ctx, ...this.args);
+      await tycheModelBody(this.m.fn, this.ctx, this.args);
       returned = true;
     } catch {
       // stopped early, or an error the general runtime will report
@@ -308,7 +313,7 @@ export class LeanEnumerator<A extends unknown[], R> {
     this.begin();
     let returnValue: R;
     try {
-      returnValue = await this.m.fn(this.ctx, ...this.args);
+      returnValue = await tycheModelBody(this.m.fn, this.ctx, this.args);
     } catch (err) {
       return this.failed(err);
     }

@@ -15,23 +15,24 @@
  * A call made from inside a running inference (a model that runs `infer`
  * itself, as in WebPPL's nested queries) runs at once, as part of the call
  * that contains it: queued, it would wait for itself forever. It is told
- * apart by an `AsyncLocalStorage` around each call (Node). Its cost: while
- * one is enabled, Node 20 runs promise hooks on every promise, so a run that
- * awaits a lot and keeps no context of its own pays for them (sequential
- * enumeration of 32768 executions: ~1.35x CPU); it is switched off whenever
- * no call is pending. V8's async stack trace cannot replace it: engines do
- * not await the model's promise directly, so the trace ends at the model.
- * Where the runtime has no `AsyncLocalStorage` (browsers), only the
- * engines' own contexts (the gradient lock, run ledgers) are there to tell a
- * nested call apart, and a nested call they do not cover would wait forever.
+ * apart, only when a call arrives while another runs, by its stack: tyche's
+ * runtimes call every model through `core/model-body.ts`'s
+ * `tycheModelBody`, whose frame V8's async stack traces keep through the
+ * model's awaits and the helpers it awaits; the gradient lock's and run
+ * ledgers' contexts also mark calls made inside their engines. (An
+ * `AsyncLocalStorage` around each call did this too, but while one is
+ * enabled Node 20 runs hooks on every promise: sequential enumeration ran
+ * at half speed.) Not seen: an `infer` in a callback the model hands to
+ * `.then()` (V8's trace does not follow it), which would wait forever;
+ * await it instead.
  *
  * An aborted signal takes a queued call out of the queue at once, rejecting
  * with the signal's reason; a call that throws frees the queue for the next.
  *
  * @module
  */
-import { asyncContext } from '../backend/async-context.js';
 import { insideGradientLock } from '../backend/autodiff.js';
+import { insideModelCode } from '../core/model-body.js';
 import { insideLedger } from '../backend/ledger.js';
 import { abortReason } from './pace.js';
 
@@ -39,9 +40,6 @@ import { abortReason } from './pace.js';
 let tail: Promise<void> = Promise.resolve();
 /** Calls queued or running (not counting calls nested inside them). */
 let pending = 0;
-
-/** Marks the async context of a running inference, so that an `infer` inside it is not queued behind itself. */
-const running = asyncContext<true>();
 
 /** How many inference calls are queued or running (0 when idle). */
 export function inferenceCallsPending(): number {
@@ -54,8 +52,7 @@ export function inferenceCallsPending(): number {
  * while the call waits rejects with the signal's reason and never runs `fn`.
  */
 export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-  const ctx = await running();
-  if (pending > 0 && (ctx?.getStore() === true || (await insideGradientLock()) || (await insideLedger()))) return fn();
+  if (pending > 0 && (insideModelCode() || (await insideGradientLock()) || (await insideLedger()))) return fn();
   if (signal?.aborted) throw abortReason(signal, 'inference');
   const prev = tail;
   let release!: () => void;
@@ -66,14 +63,12 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
   try {
     if (queued) await waitOrAbort(prev, signal);
     started = true;
-    return await (ctx ? ctx.run(true, fn) : fn());
+    return await fn();
   } finally {
     pending--;
     // a call that never started keeps its place until the calls before it are done, so the order holds
     if (started) release();
     else void prev.then(release);
-    // none pending: switch the context off until the next call (no promise hooks meanwhile)
-    if (ctx && pending === 0) ctx.disable?.();
   }
 }
 

@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { tycheModelBody } from '../../core/model-body.js';
 import type { Ctx, Model } from '../../core/model.js';
 import type { SampleOptions } from '../../core/message.js';
 import { rejectsPoint } from '../../core/errors.js';
@@ -121,12 +122,8 @@ export class LeanParticle<R> extends SuspendableRun {
         this.replay = target.records;
         this.next = 0;
       }
-      let run: Promise<R>;
-      try {
-        run = Promise.resolve(model.fn(this.context(), ...args));
-      } catch (err) {
-        run = Promise.reject(err);
-      }
+      // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
+      const run = tycheModelBody(model.fn, this.context(), args);
       return run.then(
         (value) => {
           if (this.gaveUp) throw this.gaveUp;

@@ -1,0 +1,61 @@
+/**
+ * The one place tyche's runtimes call a model's function: `tycheModelBody`
+ * awaits it, so that V8's async stack trace of anything the model's code
+ * calls (after any number of awaits, through helpers it awaits) passes
+ * through this frame. `infer` reads that ({@link insideModelCode}) to tell an
+ * inference started by a running model (a nested query: it runs at once)
+ * from one started beside the running one (it waits its turn; see
+ * `infer/one-at-a-time.ts`). A stack is captured only when a call arrives
+ * while another runs, so the common case costs one async frame per model run
+ * and nothing else (an `AsyncLocalStorage` around each call made Node run
+ * hooks on every promise: sequential enumeration ran at half speed).
+ *
+ * @module
+ */
+
+/** Runs a model's function on its context and arguments; see the module notes. */
+export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...args: A) => Promise<R> | R, ctx: C, args: A): Promise<R> {
+  return await fn(ctx, ...args);
+}
+
+/**
+ * Model runs started by a runtime that drives them by callbacks, with no
+ * frame awaiting the model (sequential enumeration's walk, one path at a
+ * time: an awaiting frame per path cost 5-8% there), and not yet finished.
+ * Such a runtime yields to the event loop only between runs, so while one is
+ * in flight the code that runs is the model's own.
+ */
+let callbackRunsInFlight = 0;
+
+/** A callback-driven run of a model starts (see `callbackRunsInFlight`); pair with {@link callbackRunEnded}. */
+export function callbackRunStarted(): void {
+  callbackRunsInFlight++;
+}
+
+/** The run {@link callbackRunStarted} marked has settled. */
+export function callbackRunEnded(): void {
+  callbackRunsInFlight--;
+}
+
+/** The frame {@link tycheModelBody} leaves in a stack trace, synchronous or async. */
+const MODEL_FRAME = /\bat (?:async )?tycheModelBody\b/;
+
+/**
+ * Whether the caller runs inside a model's code: a callback-driven run is
+ * in flight, or its synchronous or async stack passes through
+ * {@link tycheModelBody}. It sees calls made after
+ * `await`s, in helpers the model calls or awaits and in `Promise.all`; not
+ * in a callback the model hands to `.then()` (V8 does not follow those), nor
+ * where the runtime's stack traces name functions otherwise (a minified
+ * browser build).
+ */
+export function insideModelCode(): boolean {
+  if (callbackRunsInFlight > 0) return true;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Infinity;
+  try {
+    return MODEL_FRAME.test(new Error().stack ?? '');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
