@@ -49,7 +49,12 @@ export function inferenceCallsPending(): number {
 /**
  * Run `fn` once every inference call queued before it has settled (FIFO), or
  * at once when called from inside a running inference. An abort of `signal`
- * while the call waits rejects with the signal's reason and never runs `fn`.
+ * while the call waits rejects with the signal's reason and never runs `fn`;
+ * an abort while it runs lets the next call start (a call stuck where no
+ * abort reaches it, such as a model awaiting a promise that never settles,
+ * would otherwise hold every later call for good; engines stop promptly on
+ * an abort, so the next call overlaps at most the few ms the running one
+ * takes to notice).
  */
 export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   if (pending > 0 && (insideModelCode() || (await insideGradientLock()) || (await insideLedger()))) return fn();
@@ -60,11 +65,14 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
   tail = mine;
   const queued = pending++ > 0;
   let started = false;
+  const onAbort = (): void => release();
   try {
     if (queued) await waitOrAbort(prev, signal);
     started = true;
+    signal?.addEventListener('abort', onAbort, { once: true });
     return await fn();
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     pending--;
     // a call that never started keeps its place until the calls before it are done, so the order holds
     if (started) release();

@@ -341,10 +341,15 @@ const PROPERTY_OPTIONS: Record<string, Record<string, unknown>> = {
 /** Run with a time limit; the outcome as 'finite', 'tyche error' or a description of what went wrong. */
 async function outcome(m: Model<[], number[]>, method: string, limitMs = 20_000): Promise<string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // a hung call is aborted: infer runs calls one at a time, and a call that never settles would hold the next ones
+  const abort = new AbortController();
   const limit = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`hang (over ${limitMs} ms)`), limitMs);
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve(`hang (over ${limitMs} ms)`);
+    }, limitMs);
   });
-  const run = infer(m, { method, seed: 1, ...PROPERTY_OPTIONS[method] }).then(
+  const run = infer(m, { method, seed: 1, ...PROPERTY_OPTIONS[method], signal: abort.signal }).then(
     (post) => {
       const ok = post.size > 0 && post.addresses().every((a) => {
         try {
@@ -367,8 +372,8 @@ async function outcome(m: Model<[], number[]>, method: string, limitMs = 20_000)
 
 describe('property: every engine returns a finite posterior or throws a tyche error', () => {
   it('the check itself flags a raw error and a hang (planted bugs: engines that fail that way)', async () => {
-    registerEngine({ name: 'planted-raw-error', options: [], description: 'test only', run: async () => (undefined as unknown as { x: number }).x as never });
-    registerEngine({ name: 'planted-hang', options: [], description: 'test only', run: () => new Promise<never>(() => {}) });
+    registerEngine({ name: 'planted-raw-error', options: ['signal'], description: 'test only', run: async () => (undefined as unknown as { x: number }).x as never });
+    registerEngine({ name: 'planted-hang', options: ['signal'], description: 'test only', run: () => new Promise<never>(() => {}) });
     const m = model(async ({ sample }: Ctx) => [await sample('x', Bernoulli(0.5))]);
     expect(await outcome(m, 'planted-raw-error')).toMatch(/^raw TypeError: Cannot read properties of undefined/);
     expect(await outcome(m, 'planted-hang', 200)).toBe('hang (over 200 ms)');

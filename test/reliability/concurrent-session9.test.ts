@@ -24,6 +24,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
 import { Bernoulli, Beta, Normal, type Posterior, infer, model, ops } from '../../src/index.js';
 import { inferenceCallsPending } from '../../src/infer/one-at-a-time.js';
+import { registerEngine } from '../../src/infer/registry.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -250,5 +251,23 @@ describe('a model may run inference itself while another call waits', () => {
     } finally {
       restore();
     }
+  });
+});
+
+describe('a call stuck where no abort reaches it does not hold the queue once aborted', () => {
+  test('an engine that never settles, aborted, lets the next call run (was: every later call waited for ever)', async () => {
+    registerEngine({ name: 'never-settles', options: ['signal'], description: 'test only', run: () => new Promise<never>(() => {}) });
+    const coin = model(async ({ sample }) => sample('x', Bernoulli(0.3)));
+    const abort = new AbortController();
+    const stuck = infer(coin, { method: 'never-settles', signal: abort.signal } as never);
+    void stuck.catch(() => undefined);
+    const next = infer(coin, { method: 'enumerate' });
+    const timeout = (ms: number) => new Promise<string>((r) => setTimeout(() => r('still waiting'), ms));
+    // queued behind the stuck call until it is aborted
+    expect(await Promise.race([next.then(() => 'ran'), timeout(300)])).toBe('still waiting');
+    abort.abort();
+    const post = await Promise.race([next, timeout(5000)]);
+    expect(post).not.toBe('still waiting');
+    expect((post as Posterior<never, unknown>).marginal('x').prob(1)).toBeCloseTo(0.3, 12);
   });
 });
