@@ -26,6 +26,8 @@
  * @module
  */
 
+import { kthSmallest } from '../math/select.js';
+
 /** The k-hat above which importance ratios (and a variational fit) are unreliable (Vehtari et al. 2024). */
 export const PSIS_KHAT_THRESHOLD = 0.7;
 
@@ -204,34 +206,3 @@ export function largestAscending(x: Float64Array, count: number): number[] {
   return at.slice(at.length - count);
 }
 
-/** The k-th smallest (0-based) entry of `a`, which it reorders (Hoare's selection, median-of-three pivots). */
-function kthSmallest(a: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    const mid = (lo + hi) >>> 1;
-    // median of three as pivot: sorted data (ratios are often nearly sorted) stays linear
-    const p = median3(a[lo]!, a[mid]!, a[hi]!);
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < p) i++;
-      while (a[j]! > p) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k]!;
-  }
-  return a[k]!;
-}
-
-function median3(a: number, b: number, c: number): number {
-  return a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-}

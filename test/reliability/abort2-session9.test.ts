@@ -33,7 +33,8 @@ import * as Lm from '../../src/steer/lm/index.js';
 import { UnweightedSampler } from '../../src/steer/lm/smc/baselines.js';
 import { STEP_CHUNK } from '../../src/steer/lm/smc/token-fk.js';
 import { Float64Weights } from '../../src/infer/importance-weights.js';
-import { medianBandwidth, selectKth } from '../../src/infer/vi/svgd.js';
+import { medianBandwidth } from '../../src/infer/vi/svgd.js';
+import { kthSmallest } from '../../src/math/select.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -214,7 +215,7 @@ describe('svgd: the O(n^2) work of a step at many particles', () => {
     }
     const a = Float64Array.from([5, 1, 4, 1, 5, 9, 2, 6, 5, 3]);
     const sorted = Array.from(a).sort((p, q) => p - q);
-    for (let k = 0; k < a.length; k++) expect(selectKth(Float64Array.from(a), k)).toBe(sorted[k]);
+    for (let k = 0; k < a.length; k++) expect(kthSmallest(Float64Array.from(a), k)).toBe(sorted[k]);
   });
 
   test('a step at 1500 particles yields to the event loop inside its Stein direction (longest gap under half a step)', async () => {

@@ -39,34 +39,8 @@ import { UserGradWatch } from './user-grad-watch.js';
 import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { SharedSubsamples, fullData } from '../subsample.js';
+import { kthSmallest } from '../../math/select.js';
 
-/**
- * The k-th smallest (0-based) of `a`, by Hoare's selection in expected
- * linear time; reorders `a` so that every element after index k is at least
- * the answer.
- */
-export function selectKth(a: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    const pivot = a[(lo + hi) >> 1]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i++] = a[j]!;
-        a[j--] = t;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k]!;
-  }
-  return a[k]!;
-}
 
 /**
  * The RBF bandwidth by the median heuristic for n points of dimension d
@@ -87,9 +61,9 @@ export function medianBandwidth(x: Float64Array, n: number, d: number): number {
   }
   const m = count >> 1;
   let med2: number;
-  if (count % 2) med2 = selectKth(dists, m);
+  if (count % 2) med2 = kthSmallest(dists, m);
   else {
-    const below = selectKth(dists, m - 1);
+    const below = kthSmallest(dists, m - 1);
     let next = Infinity; // the m-th smallest: the least of what lies above index m - 1
     for (let i = m; i < count; i++) if (dists[i]! < next) next = dists[i]!;
     med2 = (below + next) / 2;
