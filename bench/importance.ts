@@ -41,7 +41,7 @@ import { Dirichlet } from '../src/distributions/dirichlet.js';
 import { Normal } from '../src/distributions/normal.js';
 import '../src/infer/importance.js';
 import { infer } from '../src/infer/registry.js';
-import { cpuSince, median, numberArg, table } from './util.js';
+import { cpuSince, meanSd, median, numberArg, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
 
 const RUNS = numberArg('runs', 3);
@@ -156,12 +156,6 @@ repeat(${runs}, function() {
   var c1 = process.cpuUsage();
   return {wall: (performance.now() - t0) / 1000, cpu: (c1.user + c1.system - c0.user - c0.system) / 1e6, logZ: d.normalizationConstant};
 });`;
-}
-
-function meanSd(xs: number[]): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : NaN;
-  return `${m.toFixed(3)} ± ${Number.isNaN(sd) ? '-' : sd.toFixed(3)}`;
 }
 
 async function main(): Promise<void> {

@@ -47,7 +47,7 @@ import { Normal } from '../src/distributions/normal.js';
 import '../src/infer/smc/program.js';
 import { infer } from '../src/infer/registry.js';
 import { kalmanFilter, linearGaussian1D } from '../src/infer/smc/index.js';
-import { median, numberArg, table } from './util.js';
+import { meanSd, median, numberArg, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
 
 const RUNS = numberArg('runs', 5);
@@ -258,12 +258,6 @@ var model = function() {
 };
 ${webpplTimedSmc(n, runs, n < 10000)}
 `;
-}
-
-function meanSd(xs: number[]): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : NaN;
-  return `${m.toFixed(3)} ± ${Number.isNaN(sd) ? '-' : sd.toFixed(3)}`;
 }
 
 async function main(): Promise<void> {

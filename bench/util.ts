@@ -62,3 +62,10 @@ export async function cpuMicrosPerCall(f: () => unknown, calls: number, warm = 0
   }
   return median(times);
 }
+
+/** Mean ± sample sd of `xs` to 3 decimals ('-' for the sd of one value). */
+export function meanSd(xs: readonly number[]): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : NaN;
+  return `${m.toFixed(3)} ± ${Number.isNaN(sd) ? '-' : sd.toFixed(3)}`;
+}
