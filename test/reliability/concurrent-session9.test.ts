@@ -268,6 +268,6 @@ describe('a call stuck where no abort reaches it does not hold the queue once ab
     abort.abort();
     const post = await Promise.race([next, timeout(5000)]);
     expect(post).not.toBe('still waiting');
-    expect((post as Posterior<never, unknown>).marginal('x').prob(1)).toBeCloseTo(0.3, 12);
+    expect((post as Posterior<[], number>).marginal('x').prob(1)).toBeCloseTo(0.3, 12);
   });
 });
