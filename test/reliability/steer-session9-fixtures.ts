@@ -6,6 +6,8 @@
  * "killing" twist of the code before session 9.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
+import { type ParticleStore, batchedStore } from '../../src/infer/smc/store.js';
 import { type FeynmanKac, runSMC } from '../../src/infer/smc/core.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
@@ -101,4 +103,70 @@ export function hardConstraint() {
   /** z of the difference of two independent means. */
   const zDiff = (a: { mean: number; se: number }, b: { mean: number; se: number }): number => (a.mean - b.mean) / Math.hypot(a.se, b.se);
   return { MODEL, STEPS, reward, likelihood, runs, importance, zDiff };
+}
+
+/**
+ * The labelled-mixture test bed of steer-session9 (fast: FK steering; slow:
+ * TDS): label 0 is component 0, label 1 components 1 and 2; half the
+ * particles carry each label, so the population targets the tilted
+ * unconditional mixture Σ_c ½ p(x|c) exp(½ x[0]). `means(method, planted)`
+ * runs FK steering or TDS (or, planted, the code before session 9, whose
+ * resampling left each slot's condition where it was) and returns the
+ * population's E[x0] with its standard error, checking that numTensors stays
+ * flat.
+ */
+export function labelledConditions() {
+  const MIX = new D.GaussianMixture([
+    { weight: 0.5, mean: [-2, 0], covariance: [[0.5, 0.2], [0.2, 0.3]], label: 0 },
+    { weight: 0.3, mean: [2, 1], covariance: [0.2, 0.6], label: 1 },
+    { weight: 0.2, mean: [0, -2.5], covariance: 0.25, label: 1 },
+  ]);
+  const SCH = D.vpLinear();
+  const MODEL = MIX.model(SCH, 'epsilon');
+  const N = 256;
+  const RUNS = 10;
+  const target = St.linearTilt(MIX.marginal(SCH, SCH.tMin), [1, 0], 0.5).mean()[0]!;
+  const tilt: St.LogLikelihood = { name: 'x/2', logProb: (x) => tf.tidy(() => tf.mul(tf.reshape(tf.slice(x, [0, 0], [-1, 1]), [-1]), 0.5)) };
+
+  /** Planted bug (the code before the fix): resampling moves the states but leaves each slot's condition where it was. */
+  function slotConditions<S extends { cond?: tf.Tensor }>(): ParticleStore<S> {
+    const base = batchedStore<S>();
+    return { ...base, select: (s, a, n) => ({ ...base.select({ ...s, cond: undefined }, a, n), cond: s.cond }) };
+  }
+
+  async function means(method: 'fk' | 'tds', planted: boolean): Promise<{ mean: number; se: number }> {
+    const cond = tf.tensor1d(Array.from({ length: N }, (_, i) => (i < N / 2 ? 0 : 1)), 'int32');
+    const before = tf.memory().numTensors;
+    const out: number[] = [];
+    // the planted bug moves the mean by about 30 of its standard errors: a few runs show it
+    for (let r = 0; r < (planted ? 4 : RUNS); r++) {
+      const seed = `s9-cond-${method}-${r}`;
+      let x: tf.Tensor;
+      let weights: Float64Array;
+      let finalCond: tf.Tensor | undefined;
+      if (planted) {
+        const fk = method === 'fk' ? St.fkSteeringModel(MODEL, { reward: St.linearReward([1, 0]), lambda: 0.5, steps: 100, cond, checkFinite: false }) : St.tdsModel(MODEL, { likelihood: tilt, steps: 100, cond });
+        const res = await runSMC(fk as FeynmanKac<{ x: tf.Tensor; cond?: tf.Tensor }>, { particles: N, essThreshold: 1, seed, genealogy: false, store: slotConditions() });
+        ({ weights } = res);
+        x = res.state.x;
+        finalCond = res.state.cond;
+        if ('grad' in res.state) (res.state.grad as tf.Tensor).dispose();
+      } else {
+        const res = method === 'fk' ? await St.fkSteering(MODEL, { reward: St.linearReward([1, 0]), lambda: 0.5, particles: N, steps: 100, cond, checkFinite: false, essThreshold: 1, seed }) : await St.twistedDiffusion(MODEL, { likelihood: tilt, particles: N, steps: 100, cond, essThreshold: 1, seed });
+        ({ x, weights } = res);
+        finalCond = res.cond;
+        expect(finalCond?.shape).toEqual([N]);
+      }
+      const v = await x.data();
+      tf.dispose([x, ...(finalCond ? [finalCond] : [])]);
+      let m = 0;
+      for (let i = 0; i < N; i++) m += weights[i]! * v[2 * i]!;
+      out.push(m);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    cond.dispose();
+    return meanSE(out);
+  }
+
+  return { target, means };
 }
