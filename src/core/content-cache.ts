@@ -46,11 +46,6 @@ function writeContents(a: readonly unknown[], out: number[]): boolean {
   return true;
 }
 
-/** a === b, with NaN equal to NaN. */
-function same(a: number, b: number): boolean {
-  return a === b || (a !== a && b !== b);
-}
-
 /**
  * Compare the (nested) array `a` with `seen` from position `k`; the position
  * after it, or -1 on a difference. (Plain functions, no closures: this runs
@@ -73,13 +68,9 @@ function compareFrom(a: readonly unknown[], seen: Float64Array, k: number): numb
   return k;
 }
 
-/** True when `x` still holds the sequence `seen`. */
-function sameContents(x: NumericArray, seen: Float64Array): boolean {
-  if (Array.isArray(x)) return compareFrom(x, seen, 0) === seen.length;
-  const t = x as ArrayLike<number>;
-  if (seen.length !== t.length + 1 || seen[0] !== t.length) return false;
-  for (let i = 0; i < t.length; i++) if (!same(seen[i + 1], t[i])) return false;
-  return true;
+/** True when the nested array `x` still holds the sequence `seen`. */
+function sameNested(x: readonly unknown[], seen: Float64Array): boolean {
+  return compareFrom(x, seen, 0) === seen.length;
 }
 
 /**
@@ -105,7 +96,7 @@ export class ContentCache<T> {
    */
   get<X extends NumericArray>(x: X, make: (x: X) => T, valid?: (value: T) => boolean): T {
     const entry = x === this.lastKey ? this.lastEntry : this.map.get(x);
-    if (entry !== undefined && (entry.flat ? sameFlat(x as readonly unknown[], entry.contents) : sameContents(x, entry.contents)) && (valid === undefined || valid(entry.value))) {
+    if (entry !== undefined && (entry.flat ? sameFlat(x, entry.contents) : sameNested(x as readonly unknown[], entry.contents)) && (valid === undefined || valid(entry.value))) {
       this.lastKey = x;
       this.lastEntry = entry;
       return entry.value;
@@ -113,8 +104,9 @@ export class ContentCache<T> {
     const value = make(x);
     const contents = contentsOf(x);
     if (contents === undefined) return value;
-    // a plain array of numbers (its contents: its length, then its elements) is compared by one tight loop
-    const fresh: CacheEntry<T> = { contents, value, flat: Array.isArray(x) && contents.length === x.length + 1 && x.every((e) => typeof e === 'number') };
+    // a typed array or a plain array of numbers (its contents: its length, then its elements) is compared by one tight loop
+    const flat = !Array.isArray(x) || (contents.length === x.length + 1 && x.every((e) => typeof e === 'number'));
+    const fresh: CacheEntry<T> = { contents, value, flat };
     this.map.set(x, fresh);
     this.lastKey = x;
     this.lastEntry = fresh;
@@ -122,15 +114,15 @@ export class ContentCache<T> {
   }
 }
 
-/** A remembered value, the contents it was made from, and whether they are a plain array of numbers. */
+/** A remembered value, the contents it was made from, and whether they are flat (a typed array, or a plain array of numbers). */
 interface CacheEntry<T> {
   readonly contents: Float64Array;
   readonly value: T;
   readonly flat: boolean;
 }
 
-/** True when the plain array `a` (of numbers when remembered) still holds `seen` (its length, then its elements; NaN equal to NaN). */
-function sameFlat(a: readonly unknown[], seen: Float64Array): boolean {
+/** True when the flat array `a` (numbers when remembered) still holds `seen` (its length, then its elements; NaN equal to NaN). */
+function sameFlat(a: ArrayLike<unknown>, seen: Float64Array): boolean {
   if (seen[0] !== a.length) return false;
   for (let i = 0; i < a.length; i++) {
     const e = a[i];
