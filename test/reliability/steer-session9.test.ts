@@ -25,8 +25,8 @@ import { StepProgram, runStepPrograms } from '../../src/steer/lm/smc/program.js'
 import { nextToken } from '../../src/steer/lm/smc/next-token.js';
 import { steeringBounds } from '../../src/steer/lm/smc/bounds.js';
 import { LocallyOptimalSampler } from '../../src/steer/lm/samplers/locally-optimal.js';
-import { WeightedSetLM } from '../../src/steer/lm/weighted-set.js';
 import { hardConstraint, labelledConditions, meanSE } from './steer-session9-fixtures.js';
+import { completeScore, lm, members, total } from '../steer/lm/step-solutions.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -86,20 +86,7 @@ describe('diffusion tree sampling: a reward of -Infinity on every leaf', () => {
 describe('step particle filter: a zero partial PRM score does not kill the solution', () => {
   // the scaling tests' weighted set of solutions; the PRM gives the first step "b;" a partial score of exactly 0
   // (log link: twist -Infinity), while the complete scores of the strings that start with it are positive
-  const vocab = TokenVocabulary.characters('ab;#12');
-  const members = [
-    { value: 'a;#1', weight: 3 },
-    { value: 'a;#2', weight: 1 },
-    { value: 'b;#1', weight: 2 },
-    { value: 'b;#2', weight: 2 },
-    { value: 'a;a;#1', weight: 1 },
-    { value: 'a;b;#2', weight: 2 },
-    { value: 'b;a;#1', weight: 1 },
-  ];
-  const lm = new WeightedSetLM(vocab, members);
-  const completeScore = (t: string): number => (t.endsWith('#1') ? 0.9 : 0.2) * (t.includes('b') ? 0.5 : 1);
   const prm: StepRewardModel = { name: 'zero-then-positive', score: async (texts, o = {}) => texts.map((t) => (o.complete ? completeScore(t) : t === 'b;' ? 0 : 0.5)) };
-  const total = members.reduce((a, m) => a + m.weight, 0);
   /** Z = E_LM[complete score] (link 'log'). */
   const Z = members.reduce((a, m) => a + (m.weight / total) * completeScore(m.value), 0);
   const RUNS = 300;

@@ -33,21 +33,7 @@ import {
   selectCandidate,
   selfConsistencySteps,
 } from '../../../src/steer/lm/scaling/index.js';
-import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
-import { WeightedSetLM } from '../../../src/steer/lm/weighted-set.js';
-
-const vocab = TokenVocabulary.characters('ab;#12');
-const members = [
-  { value: 'a;#1', weight: 3 },
-  { value: 'a;#2', weight: 1 },
-  { value: 'b;#1', weight: 2 },
-  { value: 'b;#2', weight: 2 },
-  { value: 'a;a;#1', weight: 1 },
-  { value: 'a;b;#2', weight: 2 },
-  { value: 'b;a;#1', weight: 1 },
-];
-const lm = new WeightedSetLM(vocab, members);
-const total = members.reduce((s, m) => s + m.weight, 0);
+import { completeScore, lm, members, total, vocab } from './step-solutions.js';
 
 /**
  * Exact "PRM": partial scores favour 'a' steps; the complete score judges the
@@ -55,7 +41,6 @@ const total = members.reduce((s, m) => s + m.weight, 0);
  * 1 - 1e-7 makes potentials of ±16, and log Z-hat so heavy-tailed that a
  * mean over a few hundred runs misses the rare huge values.
  */
-const completeScore = (t: string): number => (t.endsWith('#1') ? 0.9 : 0.2) * (t.includes('b') ? 0.5 : 1);
 const partialScore = (t: string): number => 0.9 / (1 + (t.match(/b/g)?.length ?? 0));
 const prm: StepRewardModel = { name: 'exact', score: async (texts, o = {}) => texts.map((t) => (o.complete ? completeScore(t) : partialScore(t))) };
 /** Planted bug: a PRM whose final twist ignores the complete judgement. */
