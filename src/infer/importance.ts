@@ -167,6 +167,13 @@ async function weightedSample<A extends unknown[], R>(
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
 }
 
+/** Sample i's log-weight from its float64 record (both paths); a non-finite one is an error, which infer explains by site. */
+async function float64LogWeight(float64: Float64Weights, rows: Parameters<Float64Weights['weigh']>[0], i: number): Promise<number> {
+  const logWeight = await float64.weigh(rows);
+  if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
+  return logWeight;
+}
+
 /** Importance sampling with the prior or a guide as proposal: batched where the program allows, else per particle. */
 export async function importance<A extends unknown[], R>(m: Model<A, R>, options: Omit<ImportanceOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
@@ -238,8 +245,7 @@ async function importanceBatched<A extends unknown[], R>(
       const weighed: Draw<R>[] = [];
       for (let i = 0; i < draws.length; i++) {
         if (pace.due()) await pace.pause();
-        const logWeight = await float64.weigh(rows[i]!);
-        if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
+        const logWeight = await float64LogWeight(float64, rows[i]!, i);
         weighed.push({ ...draws[i]!, logWeight });
       }
       draws = weighed;
@@ -302,8 +308,7 @@ async function importancePerParticle<A extends unknown[], R>(
         throw err;
       });
       if (draw && pending.rows) {
-        const logWeight = await float64!.weigh(pending.rows);
-        if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
+        const logWeight = await float64LogWeight(float64!, pending.rows, i);
         draw = { ...draw, logWeight };
       } else if (draw) float32Draws++;
       if (draw) draws.push(draw);
