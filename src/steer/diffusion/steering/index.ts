@@ -26,9 +26,12 @@ export {
   annealedTerms,
   productTerms,
   guidanceTerms,
+  type CorrectorCounters,
+  CORRECTOR_STIFFNESS_LIMIT,
   correctorModel,
   fkCorrector,
 } from './correctors.js';
+export { type CorrectorGridCheckOptions, type CorrectorGridRuns, type CorrectorGridCheck, correctorGridCheck } from './corrector-grid.js';
 export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
 export { type NoiseSearchSpace, type SearchOptions, type SearchResult, type ZeroOrderSearchOptions, diffusionBestOfN, sampleAlongNoise, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
