@@ -46,8 +46,14 @@ export interface BranchDisagreement {
   readonly point: Readonly<Record<string, number>>;
   /** That site's log density with the values as numbers (undefined: the run had no such site). */
   readonly onNumbers: number | undefined;
-  /** ... and as tensors. */
+  /** ... and as tensors (where `unstable`: as numbers again, in a second run at the same values). */
   readonly onTensors: number | undefined;
+  /**
+   * True where two runs at the same values, both on numbers, scored the site
+   * differently: the model draws randomness outside `sample` (`Math.random`)
+   * or reads state that changes between runs, rather than branching on a tensor.
+   */
+  readonly unstable?: boolean;
 }
 
 /** What {@link numbersVersusTensors} found. */
@@ -148,7 +154,19 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
         return 'skipped'; // the tensor run fails (e.g. the model needs numbers): nothing to compare here
       }
       const d = firstDifference(onNumbers, onTensors);
-      return d === 'not comparable' ? 'skipped' : d === undefined ? 'agree' : { ...d, point };
+      if (d === 'not comparable') return 'skipped';
+      if (d === undefined) return 'agree';
+      // the same values as numbers once more: a model that scores them differently again is not a function of its
+      // random choices (Math.random, state that changes between runs), which no branch explains
+      let again: Map<string, number> | undefined;
+      try {
+        again = siteScores((await execute(m, { rng: rngFrom(own), handlers: [givenValues((address) => point[address] ?? others.get(address))] }, ...args)).trace);
+      } catch {
+        again = undefined;
+      }
+      const unstable = again === undefined ? undefined : firstDifference(onNumbers, again);
+      if (unstable !== undefined && unstable !== 'not comparable') return { site: unstable.site, onNumbers: unstable.onNumbers, onTensors: unstable.onTensors, point, unstable: true };
+      return { ...d, point };
     }, () => []);
     if (found === 'no scalars') break;
     if (found === 'skipped') continue;
@@ -191,6 +209,14 @@ export async function assertSameOnNumbersAndTensors<A extends unknown[], R>(m: M
   }
   const fmt = (x: number | undefined): string => (x === undefined ? 'no such site' : x.toPrecision(6));
   const at = Object.entries(d.point).slice(0, 4).map(([a, v]) => `${a} = ${v.toPrecision(4)}`).join(', ');
+  if (d.unstable === true) {
+    throw new ModelError(
+      d.site,
+      `model "${m.name}" is not a function of its random choices: two runs at the same values (${at}${Object.keys(d.point).length > 4 ? ', ...' : ''}) scored this site ${fmt(d.onNumbers)} and ${fmt(d.onTensors)}. ` +
+        `It draws randomness outside sample() (Math.random, a random helper) or reads state that changes between runs; ${method} needs the same log density at the same values. ` +
+        'Make every random choice a sample site (or use the context\'s rng), and keep data fixed during a run. (checkConditions: false skips this check, not the problem.)',
+    );
+  }
   throw new ModelError(
     d.site,
     `${BRANCH_ON_TENSOR_MESSAGE}. Found by running model "${m.name}" at a draw from its prior (${at}${Object.keys(d.point).length > 4 ? ', ...' : ''}) ` +

@@ -17,7 +17,7 @@ import type { Model } from '../../core/model.js';
 import { execute } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
-import { conditionedAddresses, recordConditionVisits, substitute } from '../../core/handlers.js';
+import { conditionedAddresses, recordConditionVisits } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
@@ -32,6 +32,7 @@ import { IdentityBijector } from '../../transforms/elementwise.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
 import { Pacer, pacedAnswers, throwIfAborted } from '../pace.js';
+import { withInitValues } from '../init-values.js';
 import { type McmcSamples, sampleHmc, sampleHmcBatched, sampleNuts, sampleNutsBatched } from './sampler.js';
 import { type WorkersOption, sampleInWorkers } from './worker-pool.js';
 
@@ -157,17 +158,20 @@ export interface HMCDiagnostics {
 }
 
 /** Each chain's starting point from the `init` option: a strategy each chain runs itself, or points made here. */
-async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number, signal?: AbortSignal): Promise<InitStrategy | Float64Array[]> {
+async function initialPoints<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, init: HMCEngineOptions['init'], chains: number, seed: string | number, method: string, signal?: AbortSignal): Promise<InitStrategy | Float64Array[]> {
   if (init === undefined) return DEFAULT_INIT;
   if (typeof init === 'string' && (INIT_STRATEGIES as readonly string[]).includes(init)) return init as InitStrategy;
   if (typeof init === 'string' && init !== 'prior') throw unknownInitError('nuts/hmc', `'${init}'`);
   const rng = rngFrom(`${seed}/init`);
   const out: Float64Array[] = [];
+  // values by address are checked against their sites' supports as they go in, and each must name a latent site
+  const given = init === 'prior' ? undefined : withInitValues(m, init as Record<string, ValueLike>, method);
+  const model = given?.model ?? m;
   for (let c = 0; c < chains; c++) {
     throwIfAborted(signal, 'MCMC run');
-    const model = init === 'prior' ? m : substitute(m, init as Record<string, ValueLike>);
     // the run's tensors are freed with it: only the unconstrained numbers are kept
     out.push(await tidyAsync(async () => unconstrain(layout, (await execute(model, { rng: rng.split() }, ...args)).trace), () => []));
+    given?.assertAllUsed();
   }
   return out;
 }
@@ -266,7 +270,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   refuseSubsample(layout, options.method);
   await pacer?.pause();
-  const init = await initialPoints(m, args, layout, options.init, chains, seed, options.signal);
+  const init = await initialPoints(m, args, layout, options.init, chains, seed, options.method, options.signal);
   await pacer?.pause();
   const common = {
     dim: layout.dim,

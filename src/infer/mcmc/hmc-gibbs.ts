@@ -48,6 +48,7 @@ import { completeDraws } from './complete-draws.js';
 import { type HMCDiagnostics, type HMCEngineOptions, drawsFromSamples, hmcDiagnostics, pointOf } from './hmc-engine.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { initialTrace } from './mh-engine.js';
+import { withInitValues } from '../init-values.js';
 import { type Compiled, type Layout, boundsDiffer, constrain, hasBoundedSupport, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { type ChainTarget, type McmcSamples, sampleHmcPerChain, sampleNutsPerChain } from './sampler.js';
 import type { LogDensityAndGradient } from './target.js';
@@ -397,7 +398,9 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
   if (init !== undefined && typeof init !== 'string' && (typeof init !== 'object' || init === null || Array.isArray(init))) {
     throw unknownInitError('hmc-gibbs', typeof init);
   }
-  const startModel = init !== undefined && typeof init === 'object' ? substitute(m, init as Record<string, ValueLike>) : m;
+  // values by address are checked against their sites' supports as they go in, and each must name a latent site
+  const given = init !== undefined && typeof init === 'object' ? withInitValues(m, init as Record<string, ValueLike>, 'hmc-gibbs') : undefined;
+  const startModel = given?.model ?? m;
   const initRng = rngFrom(`${seed}/init`);
   // in a tensor scope that keeps only the latent values, disposed below once read (but for the user's own init tensors)
   const starts = await tidyAsync(
@@ -408,6 +411,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
         s.trace.disposeLogProbs();
         out.push(s.trace);
       }
+      given?.assertAllUsed();
       return out;
     },
     (traces) => traces.flatMap(latentTensors),

@@ -16,7 +16,7 @@
  */
 import { ModelError, TycheError } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { substitute } from '../../core/handlers.js';
+import { withInitValues } from '../init-values.js';
 import type { Model } from '../../core/model.js';
 import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
@@ -93,10 +93,12 @@ export abstract class AutoGuide implements Guide {
 
   async setup<A extends unknown[], R>(model: Model<A, R>, args: A, store: ParamStore, rng: Rng): Promise<void> {
     const init = this.options.init ?? 'uniform';
-    const probeModel = typeof init === 'object' ? substitute(model, init as Record<string, ValueLike>) : model;
-    const { layout, trace } = await layoutOf(probeModel, args, rng).catch((err: unknown) => {
+    // values by address are checked against their sites' supports as they go in, and each must name a latent site
+    const given = typeof init === 'object' ? withInitValues(model, init as Record<string, ValueLike>, this.name) : undefined;
+    const { layout, trace } = await layoutOf(given?.model ?? model, args, rng).catch((err: unknown) => {
       throw discreteSiteError(err, this.name);
     });
+    given?.assertAllUsed();
     if (layout.dim === 0) throw new TycheError(`${this.name}: the model has no latent sites`);
     this.layoutValue = layout;
     let loc: Float64Array;
