@@ -13,9 +13,38 @@
  * @module
  */
 
+/** Model runs started through {@link tycheModelBody} and not yet settled. */
+let awaitedRunsInFlight = 0;
+
+/**
+ * A count that moves whenever tyche's runtimes start or finish a model run
+ * or a paced loop yields ({@link noteProgress}): while it stands still and
+ * model runs are in flight, every running model is suspended on something
+ * outside tyche. Read by the `infer` queue to tell a call that waits on
+ * itself (`infer/one-at-a-time.ts`).
+ */
+let progress = 0;
+
 /** Runs a model's function on its context and arguments; see the module notes. */
 export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...args: A) => Promise<R> | R, ctx: C, args: A): Promise<R> {
-  return await fn(ctx, ...args);
+  awaitedRunsInFlight++;
+  progress++;
+  try {
+    return await fn(ctx, ...args);
+  } finally {
+    awaitedRunsInFlight--;
+    progress++;
+  }
+}
+
+/** A long loop yielded to the event loop: it is making progress (see `progress`). */
+export function noteProgress(): void {
+  progress++;
+}
+
+/** Model runs in flight (awaited and callback-driven) and the progress count; see `progress`. */
+export function modelRunState(): { readonly inFlight: number; readonly progress: number } {
+  return { inFlight: awaitedRunsInFlight + callbackRunsInFlight, progress };
 }
 
 /**
@@ -30,6 +59,7 @@ let callbackRunsInFlight = 0;
 /** A callback-driven run of a model starts (see `callbackRunsInFlight`); pair with {@link callbackRunEnded}. */
 export function callbackRunStarted(): void {
   callbackRunsInFlight++;
+  progress++;
 }
 
 /** The run {@link callbackRunStarted} marked has settled. */
@@ -45,9 +75,12 @@ const MODEL_FRAME = /\bat (?:async )?tycheModelBody\b/;
  * in flight, or its synchronous or async stack passes through
  * {@link tycheModelBody}. It sees calls made after
  * `await`s, in helpers the model calls or awaits and in `Promise.all`; not
- * in a callback the model hands to `.then()` (V8 does not follow those), nor
- * where the runtime's stack traces name functions otherwise (a minified
- * browser build).
+ * in a callback the model hands to a timer or to a `.then()` inside a
+ * `.then()` callback, nor in a helper that settles the model's promise from
+ * an async function it does not await (V8 does not follow those; the
+ * queue's self-wait watch answers them, `infer/one-at-a-time.ts`), nor where
+ * the runtime's stack traces name functions otherwise (a minified browser
+ * build).
  */
 export function insideModelCode(): boolean {
   if (callbackRunsInFlight > 0) return true;

@@ -22,9 +22,23 @@
  * ledgers' contexts also mark calls made inside their engines. (An
  * `AsyncLocalStorage` around each call did this too, but while one is
  * enabled Node 20 runs hooks on every promise: sequential enumeration ran
- * at half speed.) Not seen: an `infer` in a callback the model hands to
- * `.then()` (V8's trace does not follow it), which would wait forever;
- * await it instead.
+ * at half speed.)
+ *
+ * Not seen by the stack: an `infer` in a callback the model hands to
+ * `.then()` (V8's trace does not follow it), or in a helper whose promise
+ * the model awaits by a `.then()` chain. Such a call is queued; if the
+ * running call was in fact waiting on it, nothing could ever move again.
+ * JavaScript cannot tell, when the call arrives, whether the running model
+ * awaits it or something outside (a fetch), so a queued call watches
+ * instead: while it waits, if model runs are in flight, no model run starts
+ * or ends and no paced loop yields (`core/model-body.ts` `modelRunState`),
+ * and the event loop stays idle, for the self-wait bound (3 s), it rejects
+ * with a {@link SelfWaitError} saying why, and the running model receives
+ * that error where it awaited. A running model that truly waits that long
+ * on outside I/O while another call is queued gets the same error (never a
+ * silent deadlock and never two calls interleaved). The watch costs one
+ * timer while a call waits, and nothing on the runs themselves beyond two
+ * counts per model run.
  *
  * An aborted signal takes a queued call out of the queue at once, rejecting
  * with the signal's reason; a call that throws frees the queue for the next.
@@ -32,7 +46,8 @@
  * @module
  */
 import { insideGradientLock } from '../backend/autodiff.js';
-import { insideModelCode } from '../core/model-body.js';
+import { insideModelCode, modelRunState } from '../core/model-body.js';
+import { TycheError } from '../core/errors.js';
 import { insideLedger } from '../backend/ledger.js';
 import { abortReason } from './pace.js';
 
@@ -67,7 +82,7 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
   let started = false;
   const onAbort = (): void => release();
   try {
-    if (queued) await waitOrAbort(prev, signal);
+    if (queued) await waitTurn(prev, signal);
     started = true;
     signal?.addEventListener('abort', onAbort, { once: true });
     return await fn();
@@ -80,14 +95,72 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
   }
 }
 
-/** Resolves when `prev` settles; rejects with the signal's reason if it is aborted first. */
-function waitOrAbort(prev: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return prev;
+/**
+ * A queued call that the running call was waiting on: its model started it
+ * where the stack check cannot see (a `.then()` callback), or waited that
+ * long on outside I/O while this call was queued.
+ */
+export class SelfWaitError extends TycheError {
+  override readonly name = 'SelfWaitError';
+}
+
+/** How long a queued call lets the running call's models stand still before {@link SelfWaitError} (ms). */
+let selfWaitBoundMs = 3000;
+/** Poll interval of the self-wait watch (ms); a poll this much late means the event loop was busy. */
+const WATCH_MS = 50;
+
+/**
+ * Set the self-wait bound (tests shorten it); returns a function that
+ * restores the previous bound.
+ * @internal
+ */
+export function setSelfWaitBoundMs(ms: number): () => void {
+  const before = selfWaitBoundMs;
+  selfWaitBoundMs = ms;
+  return () => {
+    selfWaitBoundMs = before;
+  };
+}
+
+/**
+ * Resolves when `prev` settles; rejects with the signal's reason if it is
+ * aborted first, and with a {@link SelfWaitError} if the running call stands
+ * still inside its model runs for the self-wait bound (see the module notes).
+ */
+function waitTurn(prev: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal, 'inference'));
-    signal.addEventListener('abort', onAbort, { once: true });
+    let state = modelRunState();
+    let since = Date.now();
+    let last = since;
+    const watch = setInterval(() => {
+      const now = Date.now();
+      const next = modelRunState();
+      // running engine code, a run started or ended, a paced loop yielded, or the event loop was busy: not standing still
+      if (next.inFlight === 0 || next.progress !== state.progress || now - last > 3 * WATCH_MS) since = now;
+      state = next;
+      last = now;
+      if (now - since >= selfWaitBoundMs) {
+        done();
+        reject(
+          new SelfWaitError(
+            `infer: this call was queued behind a running inference whose model runs have all stood still for ${now - since} ms, waiting on something outside tyche: ` +
+              'most likely this very call. A model that starts `infer` in a `.then()` callback (or in a helper whose promise it awaits through `.then()`) is not seen as nested, and would wait on itself for ever: ' +
+              'in the model, `await` the inner call directly (`const post = await infer(...)`). If the running model was instead waiting on slow outside I/O, start this call after that one settles.',
+          ),
+        );
+      }
+    }, WATCH_MS);
+    const onAbort = (): void => {
+      done();
+      reject(abortReason(signal!, 'inference'));
+    };
+    const done = (): void => {
+      clearInterval(watch);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     void prev.then(() => {
-      signal.removeEventListener('abort', onAbort);
+      done();
       resolve();
     });
   });

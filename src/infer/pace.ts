@@ -20,6 +20,7 @@
  */
 import type { Handler, Message } from '../core/message.js';
 import { ModelError } from '../core/model.js';
+import { noteProgress } from '../core/model-body.js';
 
 /** Wall-clock milliseconds between yields to the event loop. */
 export const PACE_INTERVAL_MS = 10;
@@ -69,6 +70,8 @@ export class Pacer {
   async pause(): Promise<void> {
     throwIfAborted(this.signal);
     if (now() >= this.next) {
+      // (a loop that yields is moving: the infer queue's self-wait watch reads this, core/model-body.ts)
+      noteProgress();
       await yieldToEventLoop();
       this.next = now() + this.intervalMs;
     }

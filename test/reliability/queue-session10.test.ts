@@ -1,0 +1,113 @@
+/**
+ * QUEUE, session 10: holes in `infer`'s one-at-a-time queue, the engines'
+ * direct entry points, and the pacing of the last blocking loops.
+ *
+ * Each test names what it did on the code before (commit c0298a3).
+ */
+import { beforeAll, describe, expect, test } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend/select.js';
+import { Bernoulli, Normal, type Posterior, infer, model } from '../../src/index.js';
+import { inferenceCallsPending, setSelfWaitBoundMs } from '../../src/infer/one-at-a-time.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyPosterior = Posterior<any, any>;
+
+/** `p`, or 'still waiting' after `ms`: a deadlock fails the test instead of hanging the suite. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'still waiting'>((r) => (timer = setTimeout(() => r('still waiting'), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+const inner = model(async ({ sample, observe }) => {
+  const p = await sample('p', Normal(0, 1));
+  await observe('y', Normal(p, 1), 0.5);
+}, { name: 'inner' });
+
+describe('a nested infer the stack cannot see never waits silently for ever', () => {
+  const innerMean = (post: AnyPosterior): number => {
+    const mean = post.moments('p').mean;
+    post.dispose();
+    return mean;
+  };
+  const runInner = (): Promise<AnyPosterior> => infer(inner, { method: 'importance', particles: 5, seed: 1 });
+  /** Ways a model can start its inner query where V8's async stack trace does not follow (checked with `insideModelCode`). */
+  const HIDDEN: Record<string, () => Promise<AnyPosterior>> = {
+    // a callback-style API: the inner call starts in a timer callback
+    timer: () => new Promise((resolve, reject) => setTimeout(() => runInner().then(resolve, reject), 0)),
+    // a `.then()` inside a `.then()` callback
+    'then in then': () => Promise.resolve().then(() => Promise.resolve().then(runInner)),
+    // a helper that hands back a promise settled by an async function it does not await
+    'un-awaited helper': () => {
+      let settle!: (p: Promise<AnyPosterior>) => void;
+      const out = new Promise<AnyPosterior>((r) => (settle = r));
+      void (async () => {
+        await null;
+        settle(runInner());
+      })();
+      return out;
+    },
+  };
+  const hiddenNested = (how: string) =>
+    model(async ({ sample, factor }) => {
+      const z = (await sample('z', Bernoulli(0.5))) as number;
+      const m = innerMean(await HIDDEN[how]!());
+      await factor('f', -Math.abs(m - z));
+      return z;
+    }, { name: `hidden nested (${how})` });
+
+  // the general enumeration runtimes hold no ledger or gradient lock whose async context would mark the inner call
+  const ENGINES = [
+    ['enumerate (general runtime)', { method: 'enumerate', lean: false }],
+    ['enumerate (parallel)', { method: 'enumerate', strategy: 'parallel' }],
+  ] as const;
+  const CASES = ENGINES.flatMap(([name, opts]) => Object.keys(HIDDEN).map((how) => [name, how, opts] as const));
+
+  test.each(CASES)('%s over a model whose inner infer starts in a %s: a clear error naming the cause, quickly (was: waited for ever)', async (_name, how, opts) => {
+    const restore = setSelfWaitBoundMs(300);
+    try {
+      const before = tf.memory().numTensors;
+      const run = infer(hiddenNested(how), opts);
+      const out = await bounded(run.then(() => 'resolved', (e: unknown) => e), 5000);
+      expect(out).not.toBe('still waiting');
+      expect(String((out as Error).message ?? out)).toMatch(/queued behind a running inference.*\.then\(\)/s);
+      expect(inferenceCallsPending()).toBe(0);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      restore();
+    }
+  });
+
+  test('a call queued behind a model that awaits outside I/O on every run waits its turn and is exact (no false self-wait)', async () => {
+    const restore = setSelfWaitBoundMs(100);
+    try {
+      // each run awaits a 30 ms timer (outside I/O): the model stands still for 30 ms at a time, never for the bound
+      const slow = model(async ({ sample, factor }) => {
+        const a = (await sample('a', Bernoulli(0.3))) as number;
+        await new Promise((r) => setTimeout(r, 30));
+        const b = (await sample('b', Bernoulli(0.6))) as number;
+        await factor('f', 0.5 * a * b);
+        return a + b;
+      }, { name: 'slow I/O' });
+      const alone = await runInner();
+      const expected = alone.moments('p').mean;
+      alone.dispose();
+      const running = infer(slow, { method: 'enumerate', lean: false });
+      const queued = runInner();
+      const [post, other] = await Promise.all([running, queued]);
+      // P(a=1) = 0.3 (0.4 + 0.6 e^0.5) / (0.7 + 0.3 (0.4 + 0.6 e^0.5))
+      const w = 0.3 * (0.4 + 0.6 * Math.exp(0.5));
+      expect(post.marginal('a').prob(1)).toBeCloseTo(w / (0.7 + w), 12);
+      expect(other.moments('p').mean).toBe(expected);
+      post.dispose();
+      other.dispose();
+    } finally {
+      restore();
+    }
+  });
+});
