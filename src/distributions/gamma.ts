@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc } from '../core/special.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
-import { positive } from './constraints.js';
+import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
 import { logDensity } from './draws.js';
 
@@ -127,11 +127,14 @@ export function sampleGamma(rng: Rng, alpha: Value, shape: readonly number[]): V
 
 /**
  * Gamma(concentration, rate): density rate^a x^(a-1) e^(-rate x) / Gamma(a)
- * on x > 0, mean a / rate. Reparameterised in both parameters.
+ * on x >= 0, mean a / rate. Reparameterised in both parameters. At x = 0 the
+ * density is its limit, as in Stan, SciPy and PyTorch: +Infinity for a < 1,
+ * `rate` for a = 1 (so `Gamma(1, rate)` scores as `Exponential(rate)`, whose
+ * support is closed too), 0 for a > 1.
  */
 export class GammaDistribution extends Distribution {
   readonly name = 'Gamma';
-  readonly support = positive;
+  readonly support = nonnegative;
   override readonly hasRsample = true;
   readonly batchShape: readonly number[];
   /** The shape parameter a > 0. */
@@ -155,7 +158,8 @@ export class GammaDistribution extends Distribution {
   logProb(x: Value): Value {
     const a = this.concentration;
     const b = this.rate;
-    return logDensity(this.support, x, 1, (v) => sub(sub(mul(a, log(b)), lgamma(a)), sub(mul(b, v), mul(sub(a, 1), log(v)))));
+    // (a - 1) log x is left out for a number a = 1: 0 at x = 0 (0 * -Infinity would be NaN)
+    return logDensity(this.support, x, 1, (v) => sub(sub(mul(a, log(b)), lgamma(a)), a === 1 ? mul(b, v) : sub(mul(b, v), mul(sub(a, 1), log(v)))));
   }
 
   override get mean(): Value {

@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, add, broadcastShapes, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
 import { CategoricalDistribution } from './categorical.js';
-import { type Constraint } from './constraints.js';
+import { type Constraint, nonnegative, positive } from './constraints.js';
+import { DeltaDistribution } from './delta.js';
 import { Distribution, type Typed, type ValueOf, sameShape } from './distribution.js';
 
 /**
@@ -44,11 +45,35 @@ function padEvent(v: Value, n: number): Value {
   return tf.reshape(v, [...v.shape, ...new Array<number>(n).fill(1)]);
 }
 
-/** The common support of the components, or an error naming the mixture. */
+/** The common support of the components, or an error naming the mixture (`positive` beside `nonnegative` is `nonnegative`). */
 function sharedSupport(where: string, supports: Constraint[]): Constraint {
   const names = new Set(supports.map((s) => s.name));
+  if (names.size === 2 && names.has(positive.name) && names.has(nonnegative.name)) return nonnegative;
   if (names.size !== 1) throw new TypeError(`${where}: components must share one support, got ${[...names].join(', ')}`);
   return supports[0];
+}
+
+/** A point mass at a number (`Delta(0)`): an atom of a zero-inflated mixture. */
+function atomOf(c: Distribution): number | undefined {
+  return c instanceof DeltaDistribution && c.eventDim === 0 && typeof c.v === 'number' ? c.v : undefined;
+}
+
+/**
+ * The support of components that may include point masses (`Delta(v)`, v a number) beside
+ * other components: the others' support, which must hold every point. `atoms` lists the
+ * point masses that sit on a continuous support (zero inflation of a density), or is empty.
+ */
+function mixtureSupport(where: string, components: readonly Distribution[]): { support: Constraint; atoms: number[] } {
+  const points = components.map(atomOf);
+  const rest = components.filter((_, k) => points[k] === undefined);
+  if (rest.length === 0 || rest.length === components.length) return { support: sharedSupport(where, components.map((c) => c.support)), atoms: [] };
+  const support = sharedSupport(where, rest.map((c) => c.support));
+  points.forEach((v, k) => {
+    if (v !== undefined && support.check(v) !== true) {
+      throw new TypeError(`${where}: components[${k}] is a point mass at ${v}, outside the support of the other components (${support.name})`);
+    }
+  });
+  return { support, atoms: support.isDiscrete ? [] : points.flatMap((v, k) => (v === undefined ? [] : [k])) };
 }
 
 /**
@@ -68,6 +93,14 @@ export class MixtureDistribution extends Distribution {
   readonly support: Constraint;
   /** The component distributions. */
   readonly components: readonly Distribution[];
+  /**
+   * Components that are point masses beside continuous ones (a zero-inflated density):
+   * at such a point the value has positive probability, so its log density there is
+   * the log of the point masses' weight alone, and elsewhere the continuous part's
+   * (the density with respect to counting measure on the points plus Lebesgue measure;
+   * adding a mass to a density would depend on the data's units).
+   */
+  private readonly atoms: readonly number[];
 
   /**
    * @param mixing - distribution of the component index, over 0..K-1
@@ -99,7 +132,9 @@ export class MixtureDistribution extends Distribution {
     });
     this.batchShape = broadcastShapes(mixing.batchShape, batch, `${where}: batch shapes of mixing and components`);
     this.eventShape = first.eventShape;
-    this.support = sharedSupport(where, components.map((c) => c.support));
+    const { support, atoms } = mixtureSupport(where, components);
+    this.support = support;
+    this.atoms = atoms;
     this.components = components.map((c) => c.expand(this.batchShape));
   }
 
@@ -143,11 +178,24 @@ export class MixtureDistribution extends Distribution {
 
   private logProbOf(value: Value): Value {
     const w = this.logWeights();
-    const terms = this.components.map((c, k) => add(w[k], c.logProb(value)));
-    if (terms.every((t): t is number => typeof t === 'number')) return logSumExp(terms);
+    if (this.atoms.length === 0) return logSumExpOf(this.components.map((c, k) => add(w[k], c.logProb(value))));
+    // a point mass beside a density: at a point, the points' weight alone; elsewhere the density
+    const atoms = this.atoms;
+    const others = this.components.flatMap((_, k) => (atoms.includes(k) ? [] : [k]));
+    const onPoint = atoms.map((k) => this.components[k].logProb(value));
+    if (onPoint.every((t): t is number => typeof t === 'number')) {
+      const hit = onPoint.some((t) => t > -Infinity);
+      return hit ? logSumExpOf(atoms.map((k, j) => add(w[k], onPoint[j]))) : logSumExpOf(others.map((k) => add(w[k], this.components[k].logProb(value))));
+    }
     return tf.tidy(() => {
-      const shape = terms.reduce<number[]>((s, t) => broadcastShapes(s, toTensor(t).shape), []);
-      return logSumExpAxis(tf.stack(terms.map((t) => tf.broadcastTo(toTensor(t), shape)), -1), shape.length);
+      const hit = onPoint.map((t) => tf.greater(toTensor(t), -Infinity)).reduce((a, b) => tf.logicalOr(a, b));
+      // each side is computed where it is finite, so that the side not taken gives no NaN gradient: the atoms' terms
+      // with 0 in place of -Infinity off the points, the densities at a point of their support on the points
+      const at = toTensor(logSumExpOf(atoms.map((k, j) => add(w[k], tf.where(hit, toTensor(onPoint[j]), 0)))));
+      const safe = tf.where(hit, tf.fill(hit.shape, insidePoint(this.support)), toTensor(value));
+      const rest = toTensor(logSumExpOf(others.map((k) => add(w[k], this.components[k].logProb(safe)))));
+      const shape = broadcastShapes(broadcastShapes(hit.shape, at.shape), rest.shape);
+      return tf.where(tf.broadcastTo(hit, shape), tf.broadcastTo(at, shape), tf.broadcastTo(rest, shape));
     });
   }
 
@@ -166,9 +214,28 @@ export class MixtureDistribution extends Distribution {
   }
 }
 
+/** A number inside a scalar support (for values that are masked out). */
+function insidePoint(support: Constraint): number {
+  const p = [1, 0.5, 0, -1].find((v) => support.check(v) === true);
+  if (p === undefined) throw new TypeError(`Mixture: no point of the support ${support.name} to evaluate at`);
+  return p;
+}
+
+/** log sum exp of numbers, or of tensors broadcast together. */
+function logSumExpOf(terms: Value[]): Value {
+  if (terms.every((t): t is number => typeof t === 'number')) return logSumExp(terms);
+  return tf.tidy(() => {
+    const shape = terms.reduce<number[]>((s, t) => broadcastShapes(s, toTensor(t).shape), []);
+    return logSumExpAxis(tf.stack(terms.map((t) => tf.broadcastTo(toTensor(t), shape)), -1), shape.length);
+  });
+}
+
 /**
  * Mixture(mixing, components): a finite mixture of K distributions of equal
  * shapes with weights from `mixing` (e.g. `Categorical([0.3, 0.7])`).
+ * Zero inflation: a point mass `Delta(v)` (v a number) beside counts
+ * (`[Delta(0), Poisson(lam)]`) or beside a density (`[Delta(0), Gamma(a, b)]`,
+ * where an observed v scores the point's weight alone, never the density).
  */
 export function Mixture<D extends Distribution>(mixing: Distribution, components: readonly D[]): MixtureDistribution & Typed<ValueOf<D>> {
   return new MixtureDistribution(mixing, components);

@@ -159,7 +159,7 @@ const families: Family[] = [
     params: [0.5, 2],
     pdf: (x) => (Math.SQRT2 * x ** -0.5 * Math.exp(-2 * x)) / SQRT_PI,
     xs: [1e-8, 0.3, 4],
-    outside: [0, -2],
+    outside: [-2],
     mean: 0.25,
     variance: 0.125,
     kurtosis: 12,
@@ -299,6 +299,17 @@ describe('supports', () => {
       });
     });
   }
+
+  it('Gamma at 0 (its closed support, as Stan, SciPy, PyTorch and Exponential): rate for a = 1, +Infinity below, -Infinity above, never NaN', () => {
+    expect(Gamma(1, 3).logProb(0)).toBeCloseTo(Math.log(3), 12);
+    expect(Gamma(0.5, 2).logProb(0)).toBe(Infinity);
+    expect(Gamma(2, 2).logProb(0)).toBe(-Infinity);
+    tf.tidy(() => {
+      const v = (Gamma(tf.tensor1d([0.5, 2]), tf.tensor1d([2, 2])).logProb(tf.zeros([2])) as tf.Tensor).dataSync();
+      expect(v[0]).toBe(Infinity);
+      expect(v[1]).toBe(-Infinity);
+    });
+  });
 
   it('Beta at the end points: finite, +Infinity or -Infinity by the exponents, never NaN', () => {
     expect(Beta(1, 1).logProb(0)).toBeCloseTo(0, 12);
