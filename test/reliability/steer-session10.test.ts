@@ -54,3 +54,75 @@ describe('fkCorrector on a coarse grid: discretisation bias, warned and checkabl
     expect(planted.fine.logZ.every((z) => Math.abs(z - exact) > 0.1)).toBe(true);
   });
 });
+
+describe('diffusion steering: a reward, tilt or likelihood that misbehaves is named with the function and step, the same from every method', () => {
+  const MIX = new D.GaussianMixture([{ weight: 0.5, mean: [-2, 0], covariance: 0.5, label: 0 }, { weight: 0.5, mean: [2, 1], covariance: 0.3, label: 1 }]);
+  const SCH = D.vpLinear();
+  const MODEL = MIX.model(SCH, 'epsilon');
+  const linear = (x: tf.Tensor) => tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [x.shape[0]!, 2]), tf.tensor2d([1, 0], [2, 1])), [x.shape[0]!]));
+
+  it('fkCorrector differentiates a constant or linear tilt without a laplacian (was: "Cannot compute gradient of y=f(x)"), and a constant tilt c adds exactly λc to log Z with the same particles', async () => {
+    const before = tf.memory().numTensors;
+    const base = { terms: St.annealedTerms(MODEL, 1), particles: 16, steps: 8, seed: 3, checkFinite: false };
+    const plain = await St.fkCorrector(base);
+    const constant = await St.fkCorrector({ ...base, tilt: { reward: St.tensorReward('constant', (x) => tf.fill([x.shape[0]!], 0.7)), lambda: 2 } });
+    expect(constant.logZ - plain.logZ).toBeCloseTo(1.4, 4);
+    expect(Array.from(await constant.x.data())).toEqual(Array.from(await plain.x.data()));
+    const lin = await St.fkCorrector({ ...base, tilt: { reward: St.tensorReward('linear-no-laplacian', linear), lambda: 1 } });
+    const withLap = await St.fkCorrector({ ...base, tilt: { reward: St.linearReward([1, 0]), lambda: 1 } });
+    expect(lin.logZ).toBeCloseTo(withLap.logZ, 4);
+    tf.dispose([plain.x, constant.x, lin.x, withLap.x]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("fkCorrector checks the tilt's tensor function: a NaN gradient or the wrong shape is named with the reward and step (was: NaN particles, or silently read)", async () => {
+    let calls = 0;
+    const late = (bad: (v: tf.Tensor) => tf.Tensor) => ({ name: 'late', evaluate: linear, differentiable: (x: tf.Tensor) => (calls++ >= 5 ? bad(linear(x)) : linear(x)) }) as St.Reward;
+    const run = (reward: St.Reward) => St.fkCorrector({ terms: St.annealedTerms(MODEL, 1), tilt: { reward, lambda: 1 }, particles: 4, steps: 6, seed: 1, checkFinite: false });
+    calls = 0;
+    await expect(run(late((v) => tf.mul(v, NaN)))).rejects.toThrow(/reward "late" at step \d \(t = [\d.]+\): its gradient is not finite/);
+    calls = 0;
+    await expect(run(late((v) => tf.slice(v, [0], [3])))).rejects.toThrow(/reward "late" at step \d \(t = [\d.]+\): its differentiable tensor function returned shape \[3\]; expected \[4\]/);
+  });
+
+  it('twistedDiffusion: a likelihood of the wrong shape (was silent at step 0, "the twisted proposal left the particle not finite" later) or throwing on the final sample (was its bare message) is named', async () => {
+    const lik = (bad: number): St.LogLikelihood => {
+      let calls = 0;
+      return { name: 'late-lik', logProb: (x) => (calls++ === bad ? tf.tidy(() => tf.slice(linear(x), [0], [3])) : linear(x)) };
+    };
+    const run = (likelihood: St.LogLikelihood) => St.twistedDiffusion(MODEL, { likelihood, twist: 'x0', particles: 4, steps: 6, seed: 1 });
+    await expect(run(lik(0))).rejects.toThrow(/likelihood "late-lik" returned 3 values \(the twist on the x0-prediction\) at step 0; expected 4/);
+    await expect(run(lik(12))).rejects.toThrow(/likelihood "late-lik" returned 3 values \(the final sample\) at step 5; expected 4/);
+    let calls = 0;
+    const throwing: St.LogLikelihood = { name: 'throws-last', logProb: (x) => { if (calls++ === 12) throw new Error('scorer down'); return linear(x); } };
+    await expect(run(throwing)).rejects.toThrow(/twistedDiffusion\(model ".*"\): likelihood "throws-last" could not be evaluated on the final sample at step 5 \(t = 0\.001\): scorer down/);
+  });
+
+  it('a reward that no sample satisfies: every method says so, naming itself and the reward (searches returned a sample of reward -Infinity; the corrector and TDS said only "SMC step k: every particle has zero weight"; rollover crashed)', async () => {
+    const before = tf.memory().numTensors;
+    const never = St.tensorReward('never', (x) => tf.fill([x.shape[0]!], -Infinity));
+    const zero = /(is -Infinity on|gives every particle weight zero)/;
+    const cases: [string, () => Promise<unknown>][] = [
+      ['fkSteering', () => St.fkSteering(MODEL, { reward: never, lambda: 1, particles: 4, steps: 4, seed: 1 })],
+      ['fkCorrector', () => St.fkCorrector({ terms: St.annealedTerms(MODEL, 1), tilt: { reward: never, lambda: 1 }, particles: 4, steps: 4, seed: 1 })],
+      ['twistedDiffusion', () => St.twistedDiffusion(MODEL, { likelihood: { name: 'never', logProb: (x) => tf.fill([x.shape[0]!], -Infinity) }, twist: 'x0', particles: 4, steps: 4, seed: 1 })],
+      ['diffusionBestOfN', () => St.diffusionBestOfN(MODEL, { reward: never, n: 4, steps: 4, seed: 1 })],
+      ['zeroOrderSearch', () => St.zeroOrderSearch(MODEL, { reward: never, rounds: 2, neighbours: 2, steps: 4, seed: 1 })],
+      ['pathSearch', () => St.pathSearch(MODEL, { reward: never, width: 2, branches: 2, forward: 1, backward: 2, steps: 4, seed: 1 })],
+      ['rolloverBudgetForcing', () => St.rolloverBudgetForcing(MODEL, { reward: never, budget: 12, steps: 4, seed: 1 })],
+      ['diffusionTreeSampling', () => St.diffusionTreeSampling(MODEL, { reward: never, lambda: 1, budget: 16, steps: 4, batch: 2, seed: 1 })],
+    ];
+    for (const [name, run] of cases) {
+      const err = await run().then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(err, name).toBeInstanceOf(Error);
+      expect(err!.name, `${name}: ${err!.message}`).toBe('ZeroDensityError');
+      expect(err!.message, name).toMatch(new RegExp(`^${name}\\b`));
+      expect(err!.message, name).toMatch(/"never"/);
+      expect(err!.message, name).toMatch(zero);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -47,12 +47,13 @@
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import { type DiffusionModel, checkCondition, denoise, labels } from '../model.js';
 import { gaussianNoise } from '../samplers.js';
 import { checkTime, diffusionSquared, driftCoefficient, timeGrid } from '../schedules.js';
-import { type Reward, evaluateReward } from './rewards.js';
+import { type Reward, connectedSum, evaluateReward } from './rewards.js';
 
 /** One factor q_i^{λ_i} of the target: a model (with its conditioning) and its power. */
 export interface CorrectorTerm {
@@ -185,23 +186,53 @@ function sqNorm(v: tf.Tensor): tf.Tensor {
   return tf.sum(tf.square(tf.reshape(v, [n, -1])), 1);
 }
 
-/** ∇r `[N, ...]` and Δr `[N]` of a differentiable reward at x. */
-function rewardDerivatives(reward: Reward, x: tf.Tensor, needLaplacian: boolean): { grad: tf.Tensor; lap: tf.Tensor | null } {
-  const f = reward.differentiable!;
-  const grad = tf.grad((y: tf.Tensor) => tf.sum(f(y)))(x);
-  if (!needLaplacian) return { grad, lap: null };
-  if (reward.laplacian) return { grad, lap: reward.laplacian(x) };
+/**
+ * ∇r `[N, ...]` and Δr `[N]` of a differentiable reward at x, checked: the
+ * tensor function must give one value per particle, and ∇r and Δr must be
+ * finite (a NaN there moved every particle to NaN with no word of the reward).
+ */
+function rewardDerivatives(reward: Reward, x: tf.Tensor, needLaplacian: boolean, at: string): { grad: tf.Tensor; lap: tf.Tensor | null } {
+  const n = x.shape[0]!;
+  let shape: number[] = [];
+  const f = (y: tf.Tensor) => {
+    const v = reward.differentiable!(y);
+    shape = v.shape;
+    return v;
+  };
+  const grad = tf.grad((y: tf.Tensor) => connectedSum(f, y))(x);
+  const bad = (what: string, t: tf.Tensor | null) => {
+    if (!t) return null;
+    const ok = tf.tidy(() => tf.all(tf.isFinite(t)));
+    const finite = ok.dataSync()[0] === 1;
+    ok.dispose();
+    return finite ? null : `its ${what} is not finite (NaN or ±Infinity) for some particle`;
+  };
+  const lap = !needLaplacian ? null : reward.laplacian ? reward.laplacian(x) : laplacian(f, x);
+  const problem =
+    shape.length !== 1 || shape[0] !== n
+      ? `its differentiable tensor function returned shape [${shape.join(', ')}]; expected [${n}] (one value per particle)`
+      : lap && (lap.shape.length !== 1 || lap.shape[0] !== n)
+        ? `its laplacian returned shape [${lap.shape.join(', ')}]; expected [${n}]`
+        : (bad('gradient', grad) ?? bad('Laplacian', lap));
+  if (problem) {
+    tf.dispose([grad, ...(lap ? [lap] : [])]);
+    throw new Error(`reward "${reward.name}" at ${at}: ${problem}; the corrector's drift and weights need a finite ∇r and Δr`);
+  }
+  return { grad, lap };
+}
+
+/** Δr `[N]` by autodiff, one pass per dimension. */
+function laplacian(f: (y: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
   const n = x.shape[0]!;
   const D = x.size / n;
-  const lap = tf.tidy(() => {
+  return tf.tidy(() => {
     let acc: tf.Tensor = tf.zeros([n]);
     for (let k = 0; k < D; k++) {
-      const hk = tf.grad((y: tf.Tensor) => tf.sum(tf.slice(tf.reshape(tf.grad((z: tf.Tensor) => tf.sum(f(z)))(y), [n, D]), [0, k], [n, 1])))(x);
+      const hk = tf.grad((y: tf.Tensor) => connectedSum((u) => tf.slice(tf.reshape(tf.grad((z: tf.Tensor) => connectedSum(f, z))(u), [n, D]), [0, k], [n, 1]), y))(x);
       acc = tf.add(acc, tf.reshape(tf.slice(tf.reshape(hk, [n, D]), [0, k], [n, 1]), [n]));
     }
     return acc;
   });
-  return { grad, lap };
 }
 
 /**
@@ -262,13 +293,15 @@ export function correctorModel(options: CorrectorOptions, counters: CorrectorCou
         const betaNext = r.tilt ? r.tilt.beta(s) : 0;
         if (r.tilt) {
           if (r.correct && betaNext !== beta) rewardNow = await evaluateReward(r.tilt.reward, x, { step: i, t });
+          let d: { grad: tf.Tensor; lap: tf.Tensor | null };
           try {
-            const d = rewardDerivatives(r.tilt.reward, x, r.correct && beta !== 0);
-            grad = d.grad;
-            lap = d.lap;
+            d = rewardDerivatives(r.tilt.reward, x, r.correct && beta !== 0, `step ${i} (t = ${t})`);
           } catch (err) {
+            if ((err as Error).message.startsWith(`reward "${r.tilt.reward.name}" at step`)) throw err;
             throw new Error(`reward "${r.tilt.reward.name}" could not be differentiated at step ${i} (t = ${t}): ${(err as Error).message}`, { cause: err });
           }
+          grad = d.grad;
+          lap = d.lap;
           keep.push(grad, ...(lap ? [lap] : []));
         }
         const D = x.size / n;
@@ -369,6 +402,10 @@ export async function fkCorrector(options: CorrectorRunOptions): Promise<Correct
     const res = await runSMC(fk, {
       ...smcSettings(options),
       onStep: options.onStep ? (info) => options.onStep!({ step: info.t, ess: info.ess, logZ: info.logZ, x: info.state.x }) : undefined,
+    }).catch((err: unknown) => {
+      // name the function and the reward, as fkSteering does (was only "SMC step 3: every particle has zero weight")
+      if (err instanceof ZeroDensityError) throw new ZeroDensityError(`fkCorrector: ${options.tilt ? `the tilt's reward "${options.tilt.reward.name}"` : 'the corrector weights'} ${options.tilt ? 'gives' : 'give'} every particle weight zero (${err.message}); no particle has positive density under the target Π q_i^λ_i · exp(β r) — is the reward -Infinity everywhere the particles go?`);
+      throw err;
     });
     const steps = res.steps;
     return { ...particleRunResult(res, counters.evaluations), stiffness: Math.abs(counters.stiffest?.hJ ?? 0), warnings: stiffnessWarning(counters, steps) };

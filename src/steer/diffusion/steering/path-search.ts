@@ -24,7 +24,7 @@ import { Pacer } from '../../../infer/pace.js';
 import { type DiffusionModel, denoise } from '../model.js';
 import { ddpm, gaussianNoise, sampleDiffusion } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
-import { type Reward, evaluateReward } from './rewards.js';
+import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
 import type { SearchOptions, SearchResult } from './search.js';
 
 /** Options of {@link pathSearch}. */
@@ -155,6 +155,10 @@ export async function pathSearch(model: DiffusionModel, options: PathSearchOptio
   } catch (err) {
     x.dispose();
     throw err;
+  }
+  if (rewards![0] === -Infinity) {
+    x.dispose();
+    throw noFiniteRewardError(who, options.reward, 'every final sample of the beam');
   }
   return { x, reward: rewards![0]!, trace, evaluations, frames: [] }; // no frames: the path re-noises, going back in time
 }

@@ -14,6 +14,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ZeroDensityError } from '../../../core/errors.js';
 import { GaussianMixture } from '../gaussian-mixture.js';
 
 /** Where a reward is evaluated, for its callback and for error messages. */
@@ -78,6 +79,27 @@ export async function evaluateReward(reward: Reward, x: tf.Tensor, ctx: RewardCo
     if (Number.isNaN(v) || v === Infinity) throw new Error(`reward "${reward.name}" returned ${v} for particle ${i} at ${at} (rewards must be finite or -Infinity)`);
   }
   return out;
+}
+
+/**
+ * The error of a search (best-of-N, zero-order, path search, rollover) whose
+ * every final sample has reward -Infinity: none satisfies the reward, so
+ * there is no best sample to return (it returned one with reward -Infinity
+ * before session 10). The same words as FK steering's and DTS's.
+ */
+export function noFiniteRewardError(who: string, reward: Reward, samples: string): ZeroDensityError {
+  return new ZeroDensityError(`${who}: reward "${reward.name}" is -Infinity on ${samples}; no sample satisfies it, so there is no best sample to return — is the reward -Infinity everywhere the model samples?`);
+}
+
+/**
+ * Σ f(y) plus 0·Σ y: the same value, and a graph that always reaches y, so that
+ * `tf.grad` of a reward or likelihood constant in x (or of a linear reward's
+ * constant gradient) is zero instead of tfjs's "Cannot compute gradient of
+ * y=f(x)" (the corrector's tilt and TDS's twist refused a constant before
+ * session 10).
+ */
+export function connectedSum(f: (y: tf.Tensor) => tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return tf.add(tf.sum(f(y)), tf.mul(tf.sum(y), 0));
 }
 
 /** A reward from a synchronous tensor function (differentiable). */

@@ -19,7 +19,7 @@ import { type DiffusionModel, denoise } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
 import type { Frame } from './frames.js';
-import { type Reward, evaluateReward } from './rewards.js';
+import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
 
 /** Options of {@link rolloverBudgetForcing}. */
 export interface RolloverOptions {
@@ -116,7 +116,7 @@ export async function rolloverBudgetForcing(model: DiffusionModel, options: Roll
             child.dispose();
             throw err;
           }
-          if (r > bestReward) {
+          if (r > bestReward || best === null) {
             best?.dispose();
             best = child;
             bestReward = r;
@@ -140,6 +140,10 @@ export async function rolloverBudgetForcing(model: DiffusionModel, options: Roll
   } catch (err) {
     x.dispose();
     throw err;
+  }
+  if (current === -Infinity) {
+    x.dispose();
+    throw noFiniteRewardError(who, options.reward, 'the final sample and every child drawn for it');
   }
   return { x, reward: current, trace, children, evaluations, frames };
 }

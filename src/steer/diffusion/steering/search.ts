@@ -19,7 +19,7 @@ import type { DiffusionModel } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, sampleDiffusion, samplerStep } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
 import { type Frame, frameRow } from './frames.js';
-import { type Reward, evaluateReward } from './rewards.js';
+import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
 
 /** Options shared by the search baselines. */
 export interface SearchOptions {
@@ -177,6 +177,10 @@ export async function diffusionBestOfN(model: DiffusionModel, options: SearchOpt
     best?.dispose();
     throw err;
   }
+  if (bestReward === -Infinity) {
+    best?.dispose();
+    throw noFiniteRewardError(who, options.reward, `all ${options.n} samples`);
+  }
   return { x: best!, reward: bestReward, trace, evaluations, frames: bestFrames };
 }
 
@@ -293,6 +297,10 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
     throw err;
   } finally {
     pivot.dispose();
+  }
+  if (bestReward === -Infinity) {
+    best?.dispose();
+    throw noFiniteRewardError(who, options.reward, `the pivot and every neighbour of ${trace.length} rounds`);
   }
   return { x: best!, reward: bestReward, trace, evaluations, frames: bestFrames };
 }

@@ -22,11 +22,13 @@
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import type { GaussianMixture } from '../gaussian-mixture.js';
 import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, transitionLogDensity } from '../samplers.js';
+import { connectedSum } from './rewards.js';
 import { type Schedule, checkTime, timeGrid } from '../schedules.js';
 
 /** A differentiable log-likelihood log p(y | x) `[N]` of clean samples `[N, ...eventShape]`. */
@@ -64,7 +66,9 @@ export interface TdsState {
   readonly cond?: tf.Tensor;
 }
 
-function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, step: number): void {
+function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, step: number, n: number): void {
+  // a likelihood of the wrong shape was read as it came (at step 0 silently, later as "the twisted proposal left the particle not finite")
+  if (v.length !== n) throw new Error(`likelihood "${name}" returned ${v.length} values (${what}) at step ${step}; expected ${n} (one per particle)`);
   for (let i = 0; i < v.length; i++) {
     if (Number.isNaN(v[i]!) || v[i] === Infinity) throw new Error(`likelihood "${name}" gave ${v[i]} for particle ${i} (${what}) at step ${step}`);
   }
@@ -90,7 +94,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
     try {
       const psi = lik.noisy && options.twist !== 'x0' ? (y: tf.Tensor) => lik.noisy!(y, t) : (y: tf.Tensor) => lik.logProb(predictSync(model, y, t, cond, 'x0'));
       values = tf.tidy(() => psi(x));
-      grad = tf.grad((y: tf.Tensor) => tf.sum(psi(y)))(x);
+      grad = tf.grad((y: tf.Tensor) => connectedSum(psi, y))(x);
     } catch (err) {
       throw new Error(`${who}: likelihood "${lik.name}" could not be evaluated and differentiated at step ${step} (t = ${t}): ${(err as Error).message}`, { cause: err });
     }
@@ -98,7 +102,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
     const logPsi = Float64Array.from(await values.data());
     values.dispose();
     try {
-      checkFiniteValues(lik.name, logPsi, 'the twist on the x0-prediction', step);
+      checkFiniteValues(lik.name, logPsi, 'the twist on the x0-prediction', step, x.shape[0]!);
     } catch (err) {
       grad.dispose();
       throw err;
@@ -144,10 +148,15 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
       try {
         if (i === S - 1) {
           // the last twist is the likelihood itself, on the final sample
-          const fin = tf.tidy(() => lik.logProb(xs));
+          let fin: tf.Tensor;
+          try {
+            fin = tf.tidy(() => lik.logProb(xs));
+          } catch (err) {
+            throw new Error(`${who}: likelihood "${lik.name}" could not be evaluated on the final sample at step ${i} (t = ${s}): ${(err as Error).message}`, { cause: err });
+          }
           const lf = Float64Array.from(await fin.data());
           fin.dispose();
-          checkFiniteValues(lik.name, lf, 'the final sample', i);
+          checkFiniteValues(lik.name, lf, 'the final sample', i, n);
           next = { logPsi: lf, grad: tf.zerosLike(xs) };
         } else {
           next = await twist(xs, s, i + 1, state.cond);
@@ -199,6 +208,10 @@ export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOpt
   const res = await runSMC(tdsModel(model, options, counters), {
     ...smcSettings(options),
     onStep: options.onStep ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, x: info.state.x }) : undefined,
+  }).catch((err: unknown) => {
+    // name the function and the likelihood, as fkSteering does (was only "SMC step 5: every particle has zero weight")
+    if (err instanceof ZeroDensityError) throw new ZeroDensityError(`twistedDiffusion(model "${model.name}"): likelihood "${options.likelihood.name}" gives every particle weight zero (${err.message}); no particle has positive density under p(x0)·p(y | x0) — is the likelihood -Infinity everywhere the model samples?`);
+    throw err;
   });
   res.state.grad.dispose();
   return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}) };
