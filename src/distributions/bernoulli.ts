@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { NumberCache } from '../core/number-cache.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, eq, mul, softplus, sub, where } from '../core/value.js';
 import { boolean } from './constraints.js';
@@ -74,7 +75,25 @@ export class BernoulliDistribution extends Distribution {
   }
 }
 
-/** Bernoulli(probs), or `Bernoulli({ logits })`. Parameters may be numbers, arrays or tensors. */
+/**
+ * The distribution of each number probability seen lately: a `BernoulliDistribution` of a number
+ * holds nothing but that number (and its logs, made on first use), so `Bernoulli(p)` at a site a
+ * model visits again and again (each path of an enumeration) returns the same object instead of
+ * building one per visit.
+ */
+const shared = new NumberCache<BernoulliDistribution>();
+
+/** (One function for every miss: a closure per call would be allocated on every hit.) */
+function makeBernoulli(p: number): BernoulliDistribution {
+  return new BernoulliDistribution(p);
+}
+
+/**
+ * Bernoulli(probs), or `Bernoulli({ logits })`. Parameters may be numbers, arrays or tensors. Calls
+ * with the same number may return the same (immutable) object.
+ */
 export function Bernoulli<P extends ProbsArg>(probs: P): BernoulliDistribution & Typed<DrawType<[ProbsValue<P>]>> {
+  // (an invalid number is never remembered: the constructor checks it each time)
+  if (typeof probs === 'number' && probs >= 0 && probs <= 1) return shared.get(probs, makeBernoulli) as BernoulliDistribution & Typed<DrawType<[ProbsValue<P>]>>;
   return new BernoulliDistribution(probs);
 }

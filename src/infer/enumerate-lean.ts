@@ -36,6 +36,9 @@ import type { Ctx, Model } from '../core/model.js';
 import type { SampleOptions } from '../core/message.js';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, isTensor } from '../core/value.js';
+import { BernoulliDistribution } from '../distributions/bernoulli.js';
+import { BinomialDistribution } from '../distributions/binomial.js';
+import { CategoricalDistribution } from '../distributions/categorical.js';
 import { Distribution } from '../distributions/distribution.js';
 import type { Pacer } from './pace.js';
 import type { Draw } from './posterior.js';
@@ -60,6 +63,15 @@ function resolvedValues(support: readonly Value[]): Promise<Value>[] {
   }
   return out;
 }
+
+/**
+ * Built-in families whose instances never change after construction (their
+ * parameters are numbers, frozen float64 tables or tensors): the log masses of
+ * a choice node made from one of them hold for every later node made from the
+ * same object. (A user's own `Distribution` subclass may read state that
+ * changes, so it is scored afresh at every node.)
+ */
+const IMMUTABLE_FAMILIES: ReadonlySet<unknown> = new Set([CategoricalDistribution, BernoulliDistribution, BinomialDistribution]);
 
 /** The finite support of a latent site's distribution, or a `ModelError` naming the site. */
 export function enumerableSupport(address: string, dist: Distribution): Value[] {
@@ -105,6 +117,15 @@ export class LeanEnumerator<A extends unknown[], R> {
   private readonly supports: Value[][] = [];
   private readonly lps: Float64Array[] = [];
   private readonly resolved: Promise<Value>[][] = [];
+  /**
+   * Per choice depth: the distribution object whose support and log masses
+   * `supports`/`lps` hold, when they may be reused for a later node at that
+   * depth made from the same object (an immutable built-in scored on the
+   * number path; see {@link IMMUTABLE_FAMILIES}), else undefined. Factories
+   * such as `Categorical(probs)` return one shared object per parameter, so
+   * in a model like n dice every node below the first reuses one table.
+   */
+  private readonly nodeDist: (Distribution | undefined)[] = [];
   /** Per choice depth: the resolved promise of the current path's value there (what a replayed site returns). */
   private readonly current: Promise<Value>[] = [];
   private readonly weightBefore: number[] = [];
@@ -455,27 +476,41 @@ export class LeanEnumerator<A extends unknown[], R> {
       // a new node of the choice tree
       const mark = this.siteCount;
       const full = this.claim(address, true);
-      if (!(dist instanceof Distribution)) this.giveUp();
-      const support = enumerableSupport(full, dist);
-      const lps = new Float64Array(support.length);
-      for (let i = 0; i < support.length; i++) {
-        const v = support[i];
-        if (typeof v !== 'number') this.giveUp();
-        lps[i] = this.logMass(full, dist, v, numeric);
-      }
+      if (dist !== this.nodeDist[k]) this.scoreNode(k, full, dist, numeric);
       this.path[k] = 0;
-      this.supports[k] = support;
-      this.lps[k] = lps;
       this.weightBefore[k] = this.weight;
       this.recordBefore[k] = this.recLength;
       this.sitesBefore[k] = mark;
-      const resolved = resolvedValues(support);
-      this.resolved[k] = resolved;
+      const resolved = this.resolved[k];
       this.current[k] = resolved[0];
-      return this.choose(full, support[0], lps[0], resolved[0]);
+      return this.choose(full, this.supports[k][0], this.lps[k][0], resolved[0]);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Score a new node at choice depth `k`: its support and the log mass of
+   * each value into `supports`/`lps`/`resolved`, and whether a later node
+   * made from the same distribution object may reuse them (`nodeDist`).
+   */
+  private scoreNode(k: number, full: string, dist: Distribution, numeric: Map<string, boolean>): void {
+    this.nodeDist[k] = undefined;
+    if (!(dist instanceof Distribution)) this.giveUp();
+    const support = enumerableSupport(full, dist);
+    const lps = new Float64Array(support.length);
+    let plain = true;
+    for (let i = 0; i < support.length; i++) {
+      const v = support[i];
+      if (typeof v !== 'number') this.giveUp();
+      lps[i] = this.logMass(full, dist, v, numeric);
+      plain &&= numeric.get(full) === true;
+    }
+    this.supports[k] = support;
+    this.lps[k] = lps;
+    this.resolved[k] = resolvedValues(support);
+    // (scored without tensors: a tensor parameter is read afresh each time, in case it was disposed)
+    if (plain && IMMUTABLE_FAMILIES.has(dist.constructor)) this.nodeDist[k] = dist;
   }
 
   /** Take value `v` (log mass `lp`) at a latent site. */

@@ -72,9 +72,8 @@ export { ChoiceWalker };
 export async function enumerate<A extends unknown[], R>(m: Model<A, R>, options: Omit<EnumerateOptions, 'method'>, args: A): Promise<Posterior<A, R>> {
   const max = options.maxExecutions ?? 10_000_000;
   const maxSites = options.maxSites ?? ENUMERATE_MAX_SITES;
-  for (const [k, v] of Object.entries({ maxExecutions: max, maxSites })) {
-    if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`enumerate: ${k} must be a positive integer, got ${v}`);
-  }
+  positiveInteger('maxExecutions', max);
+  positiveInteger('maxSites', maxSites);
   const pace = new Pacer(options.signal);
   const rng = rngFrom(options.seed ?? 0);
   if (options.lean !== false && LeanEnumerator.handles(m)) {
@@ -122,6 +121,11 @@ async function enumerateAuto<A extends unknown[], R>(m: Model<A, R>, options: Om
   post.diagnostics.auto = true;
   post.diagnostics.autoReason = reason;
   return post;
+}
+
+/** A limit option must be a positive integer (a RangeError naming it otherwise). */
+function positiveInteger(name: string, v: number): void {
+  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`enumerate: ${name} must be a positive integer, got ${v}`);
 }
 
 /** The exact posterior of the enumerated draws. */

@@ -225,7 +225,10 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     this.args = init.args;
     const lw = init.draws ? init.draws.map((d) => d.logWeight) : new Array<number>(init.columns!.size).fill(0);
     const lse = logSumExp(lw);
-    this.weights = Float64Array.from(lw, (w) => (lse === -Infinity ? 1 / lw.length : Math.exp(w - lse)));
+    // (a plain loop: Float64Array.from with a map function goes through the iterator protocol, ~1 us per posterior)
+    const weights = new Float64Array(lw.length);
+    for (let i = 0; i < lw.length; i++) weights[i] = lse === -Infinity ? 1 / lw.length : Math.exp(lw[i] - lse);
+    this.weights = weights;
   }
 
   /**

@@ -15,7 +15,7 @@ import { type Model, model } from '../../src/core/model.js';
 import * as ops from '../../src/core/value.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Binomial } from '../../src/distributions/binomial.js';
-import { Categorical } from '../../src/distributions/categorical.js';
+import { Categorical, CategoricalDistribution } from '../../src/distributions/categorical.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { LeanEnumerator } from '../../src/infer/enumerate-lean.js';
 import { infer } from '../../src/infer/index.js';
@@ -173,6 +173,49 @@ describe('lean sequential enumeration', () => {
       if (a) (undefined as unknown as { x: number }).x;
     });
     await expect(infer(buggy, { method: 'enumerate' })).rejects.toThrow(/after site "a"/);
+  });
+
+  it('shared distribution objects: the factories return one object per parameter, and a node reuses the tables of the same built-in object only', async () => {
+    // Categorical(probs) and Bernoulli(p) give the same object for the same contents; a buffer refilled, a new one
+    const buf = [0.5, 0.5];
+    const c = Categorical(buf);
+    expect(Categorical(buf)).toBe(c);
+    buf[0] = 0.9;
+    buf[1] = 0.1;
+    const c2 = Categorical(buf);
+    expect(c2).not.toBe(c);
+    expect(Math.exp(c2.logProb(0) as number)).toBeCloseTo(0.9, 12);
+    expect(Math.exp(c.logProb(0) as number)).toBeCloseTo(0.5, 12);
+    expect(Bernoulli(0.3)).toBe(Bernoulli(0.3));
+    expect(Bernoulli(0.3)).not.toBe(Bernoulli(0.7));
+    // an invalid number is refused every time (never remembered)
+    expect(() => Bernoulli(1.5)).toThrow(/\[0, 1\]/);
+    expect(() => Bernoulli(1.5)).toThrow(/\[0, 1\]/);
+    // a user's own family (here a Categorical subclass) whose masses follow a table the model changes between
+    // sites, one object at every site: each node is scored afresh, as on the general runtime
+    const table = [0.5, 0.5];
+    class Tilted extends CategoricalDistribution {
+      override logProb(x: number): number {
+        return Math.log(table[x]);
+      }
+    }
+    const tilted = new Tilted([0.5, 0.5]);
+    const drift = model(async ({ sample }) => {
+      table[0] = 0.5;
+      table[1] = 0.5;
+      let s = 0;
+      for (let i = 0; i < 4; i++) {
+        const x = (await sample(`x${i}`, tilted)) as number;
+        s += x;
+        table[0] = 0.2 + 0.15 * s;
+        table[1] = 0.8 - 0.15 * s;
+      }
+      return s;
+    });
+    const [lean, general] = await both(drift);
+    expectSame(lean, general);
+    // the answer itself, by hand: P(s = 4) = 0.5 * 0.65 * 0.5 * 0.35
+    expect(lean.marginal((d) => d.returnValue).prob(4)).toBeCloseTo(0.5 * 0.65 * 0.5 * 0.35, 12);
   });
 
   it('stops on an aborted signal inside a long walk', async () => {
