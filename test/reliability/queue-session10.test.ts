@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
 import { Bernoulli, Normal, type Posterior, infer, model } from '../../src/index.js';
+import * as T from '../../src/index.js';
 import { inferenceCallsPending, setSelfWaitBoundMs } from '../../src/infer/one-at-a-time.js';
 
 beforeAll(async () => {
@@ -109,5 +110,41 @@ describe('a nested infer the stack cannot see never waits silently for ever', ()
     } finally {
       restore();
     }
+  });
+});
+
+describe("the engines' exported functions check their options as infer does (were: skipped every infer check)", () => {
+  const gauss = model(async ({ sample, observe }) => {
+    const mu = await sample('mu', Normal(0, 1));
+    await observe('y', Normal(mu, 1), 0.5);
+    return mu;
+  }, { name: 'gauss' });
+  const coin = model(async ({ sample }) => sample('c', Bernoulli(0.3)), { name: 'coin' });
+  /** Each exported engine function, a call with a misspelt option and one with a bad value, as `infer` words them. */
+  const CASES: [string, () => Promise<unknown>, RegExp, () => Promise<unknown>, RegExp][] = [
+    ['enumerate', () => T.enumerate(coin, { maxExecution: 10 } as never, []), /^infer: unknown option "maxExecution" for method "enumerate" \(did you mean "maxExecutions"\?\)/, () => T.enumerate(coin, { maxExecutions: 0 }, []), /^enumerate: maxExecutions must be a positive integer, got 0/],
+    ['importance', () => T.importance(gauss, { particle: 10 } as never, []), /^infer: unknown option "particle" for method "importance" \(did you mean "particles"\?\)/, () => T.importance(gauss, { particles: 2.5 }, []), /^importance: particles must be a positive integer, got 2\.5/],
+    ['smcProgram', () => T.smcProgram(gauss, { particle: 10 } as never, []), /^infer: unknown option "particle" for method "smc"/, () => T.smcProgram(gauss, { essThreshold: 2 }, []), /^smc: essThreshold must be/],
+    ['mh', () => T.mh(gauss, { sample: 10 } as never, []), /^infer: unknown option "sample" for method "mh" \(did you mean "samples"\?\)/, () => T.mh(gauss, { samples: -1 }, []), /^mh: samples must be a positive integer, got -1/],
+    ['tempered', () => T.tempered(gauss, { particle: 10 } as never, []), /^infer: unknown option "particle" for method "tempered"/, () => T.tempered(gauss, { particles: 0 }, []), /^tempered: particles must be a positive integer, got 0/],
+    ['hmcEngine', () => T.hmcEngine(gauss, { method: 'nuts', sample: 10 } as never, []), /^infer: unknown option "sample" for method "nuts"/, () => T.hmcEngine(gauss, { method: 'nuts', targetAccept: 1.5 }, []), /^nuts: targetAccept must be a number in \(0, 1\)/],
+    ['hmcGibbs', () => T.hmcGibbs(gauss, { sample: 10 } as never, []), /^infer: unknown option "sample" for method "hmc-gibbs"/, () => T.hmcGibbs(gauss, { chains: 0 }, []), /^hmc-gibbs: chains must be a positive integer, got 0/],
+    ['vi', () => T.vi(gauss, { step: 10 } as never, []), /^infer: unknown option "step" for method "vi" \(did you mean "steps"\?\)/, () => T.vi(gauss, { optimizer: { lr: 'x' } } as never, []), /^vi: optimizer/],
+    ['svgd', () => T.svgd(gauss, { step: 10 } as never, []), /^infer: unknown option "step" for method "svgd"/, () => T.svgd(gauss, { particles: 0 }, []), /^svgd: particles must be an integer >= 2, got 0/],
+    ['neutra', () => T.neutra(gauss, { sample: 10 } as never, []), /^infer: unknown option "sample" for method "neutra"/, () => T.neutra(gauss, { viSteps: -2 }, []), /^neutra: viSteps must be a non-negative integer, got -2/],
+  ];
+  test.each(CASES)('%s: a misspelt option and a bad value are refused before any run, in infer\'s words', async (_name, misspelt, misspeltMessage, bad, badMessage) => {
+    await expect(misspelt()).rejects.toThrow(misspeltMessage);
+    await expect(bad()).rejects.toThrow(badMessage);
+  });
+
+  test('a direct call beside an infer call waits its turn and gives its answer alone (was: ran interleaved)', async () => {
+    const alone = await T.importance(gauss, { particles: 200, seed: 3 }, []);
+    const expected = alone.moments('mu').mean;
+    alone.dispose();
+    const [a, b] = await Promise.all([infer(gauss, { method: 'nuts', samples: 20, warmup: 20, chains: 1, seed: 1, compile: false }), T.importance(gauss, { particles: 200, seed: 3 }, [])]);
+    expect(b.moments('mu').mean).toBe(expected);
+    a.dispose();
+    b.dispose();
   });
 });
