@@ -19,6 +19,11 @@
  *    model branches on a tensor comparison", which sent the user looking for
  *    an `if` that is not there. A second run on numbers at the same values
  *    now tells the two apart, and the error says what is wrong.
+ * 3. `warmup: 0` (a newcomer's "make it fast") gave 472 divergences out of
+ *    600 draws, and the warning advised raising targetAccept or
+ *    reparameterising: the step size had never been adapted. NUTS and HMC
+ *    now say so when warmup is under Stan's 150 adaptation iterations
+ *    (`diagnostics.warmup` carries the count).
  */
 import { describe, expect, it } from 'vitest';
 import { Bernoulli, Beta, Dirichlet, HalfNormal, Normal, infer, model, ops } from '../../src/index.js';
@@ -89,5 +94,20 @@ describe('a model with randomness outside sample() is named as such (session 10)
     expect(err?.message).toMatch(/is not a function of its random choices/);
     expect(err?.message).not.toMatch(/branches on a tensor comparison/);
     // (a real branch on a tensor still gets the branch message: test/trust/branch-on-tensor-*.test.ts)
+  });
+});
+
+describe('a short warmup is named as the cause (session 10)', () => {
+  it('warmup 0 and 50 warn that adaptation was cut short; 150 does not', async () => {
+    const m = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 10));
+      for (let i = 0; i < y.length; i++) await observe(`y${i}`, Normal(mu, 1), y[i]!);
+    });
+    for (const [warmup, warned] of [[0, true], [50, true], [150, false]] as const) {
+      const post = await infer(m, { method: 'nuts', chains: 1, warmup, samples: 20, seed: 1 });
+      expect(post.diagnostics.warmup).toBe(warmup);
+      expect(post.warnings.some((w) => /warmup iterations? per chain: the step size and the metric were/.test(w)), `warmup ${warmup}`).toBe(warned);
+      post.dispose();
+    }
   });
 });

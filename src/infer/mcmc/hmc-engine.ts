@@ -128,6 +128,8 @@ export interface HMCDiagnostics {
    * call serves every chain still moving (so this is the busiest chain's count).
    */
   readonly gradientCalls: number;
+  /** Warmup iterations per chain (adaptation of the step size and the metric). */
+  readonly warmup: number;
   /** Wall time of the sampling phase (ms). */
   readonly samplingMs: number;
   /** Wall time of the warmup phase (ms). */
@@ -244,6 +246,7 @@ export function hmcDiagnostics(result: McmcSamples, layout: Layout, maxTreeDepth
     gradientEvaluations: result.gradientEvaluations.reduce((a, b) => a + b, 0),
     gradientEvaluationsPerChain: [...result.gradientEvaluations],
     gradientCalls: result.vectorised ? Math.max(...result.gradientEvaluations) : result.gradientEvaluations.reduce((a, b) => a + b, 0),
+    warmup: result.warmup,
     samplingMs: result.timing.samplingMs,
     warmupMs: result.timing.warmupMs,
     vectorized,

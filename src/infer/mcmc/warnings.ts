@@ -26,6 +26,9 @@ export const RHAT_THRESHOLD = 1.01;
 /** Bulk or tail ESS under this many per chain is too few to read the summary. */
 export const ESS_PER_CHAIN = 100;
 
+/** Warmup iterations below which NUTS and HMC warn that adaptation was cut short (Stan's windows: 75 + 25 + 50). */
+export const SHORT_WARMUP = 150;
+
 /** The methods whose posteriors get these warnings. */
 export const MCMC_METHODS: ReadonlySet<string> = new Set(['nuts', 'hmc', 'hmc-gibbs', 'mh', 'neutra']);
 
@@ -78,6 +81,15 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
     );
   }
   const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+  // NUTS and HMC adapt the step size and the metric in warmup: Stan's windows (75 + 25 + 50) need 150 iterations, and
+  // without them the divergences and the low ESS below come from a step size never fitted to the posterior
+  const warmup = num(post.diagnostics.warmup);
+  if (warmup < SHORT_WARMUP && 'stepSize' in post.diagnostics) {
+    out.push(
+      `only ${warmup} warmup iteration${warmup === 1 ? '' : 's'} per chain: the step size and the metric were ${warmup === 0 ? 'not adapted at all' : `adapted over only ${warmup}`} (Stan's adaptation windows need ${SHORT_WARMUP}), ` +
+        'so divergences and low ESS may come from that rather than from the model; run warmup of at least 150 (the default is 1000)',
+    );
+  }
   const divergences = num(post.diagnostics.divergences);
   if (divergences > 0) {
     out.push(
