@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, add, broadcastShapes, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
+import { type Value, add, broadcastShapes, describe, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
 import { CategoricalDistribution } from './categorical.js';
 import { type Constraint, nonnegative, positive } from './constraints.js';
 import { DeltaDistribution } from './delta.js';
@@ -53,9 +53,15 @@ function sharedSupport(where: string, supports: Constraint[]): Constraint {
   return supports[0];
 }
 
-/** A point mass at a number (`Delta(0)`): an atom of a zero-inflated mixture. */
-function atomOf(c: Distribution): number | undefined {
-  return c instanceof DeltaDistribution && c.eventDim === 0 && typeof c.v === 'number' ? c.v : undefined;
+/** A point mass (`Delta(0)`, or a batch of points): an atom of a zero-inflated mixture. */
+function atomOf(c: Distribution): Value | undefined {
+  return c instanceof DeltaDistribution ? c.v : undefined;
+}
+
+/** True where the support holds every point of `v` (numbers or a tensor). */
+function holdsAll(support: Constraint, v: Value): boolean {
+  const ok = support.check(v);
+  return typeof ok === 'boolean' ? ok : tf.tidy(() => tf.all(ok).dataSync()[0] === 1);
 }
 
 /**
@@ -69,8 +75,12 @@ function mixtureSupport(where: string, components: readonly Distribution[]): { s
   if (rest.length === 0 || rest.length === components.length) return { support: sharedSupport(where, components.map((c) => c.support)), atoms: [] };
   const support = sharedSupport(where, rest.map((c) => c.support));
   points.forEach((v, k) => {
-    if (v !== undefined && support.check(v) !== true) {
-      throw new TypeError(`${where}: components[${k}] is a point mass at ${v}, outside the support of the other components (${support.name})`);
+    if (v === undefined) return;
+    if ((components[k] as DeltaDistribution).eventDim !== 0) {
+      throw new TypeError(`${where}: components[${k}] is a point mass over events of rank ${(components[k] as DeltaDistribution).eventDim}; beside other components only scalar point masses (eventDim 0) are supported`);
+    }
+    if (!holdsAll(support, v)) {
+      throw new TypeError(`${where}: components[${k}] is a point mass at ${describe(v)}, outside the support of the other components (${support.name})`);
     }
   });
   return { support, atoms: support.isDiscrete ? [] : points.flatMap((v, k) => (v === undefined ? [] : [k])) };

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, Categorical, Delta, Exponential, Gamma, Mixture, Normal, Poisson, infer, iwae, model, ops } from '../../src/index.js';
+import { Beta, Categorical, Delta, Exponential, Gamma, Mixture, MultivariateNormal, Normal, Poisson, infer, iwae, model, ops } from '../../src/index.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 
 beforeAll(async () => {
@@ -55,6 +55,12 @@ describe('zero inflation written as Mixture with a point mass (found: a point ma
       // d/dp [2 log p + log(1 - p)] at 0.4
       expect(g.dataSync()[0]).toBeCloseTo(2 / 0.4 - 1 / 0.6, 4);
     });
+    // a batch of points given as a tensor is a point mass too (it took the mass-plus-density sum)
+    tf.tidy(() => {
+      const v = (Mixture(Categorical([0.3, 0.7]), [Delta(tf.zeros([3])), Normal(tf.zeros([3]), 1)]).logProb(tf.tensor1d([0, 1, 0])) as tf.Tensor).dataSync();
+      expect(Array.from(v).map((x) => Number(x.toFixed(5)))).toEqual([Math.log(0.3), Math.log(0.7) + lnorm(1, 0, 1), Math.log(0.3)].map((x) => Number(x.toFixed(5))));
+    });
+    expect(() => Mixture(Categorical([0.3, 0.7]), [Delta([0, 0], { eventDim: 1 }), MultivariateNormal([0, 0], { scaleTril: [[1, 0], [0, 1]] })])).toThrow(/only scalar point masses/);
     // counts: a mass beside masses (zero-inflated Poisson) adds up, as before
     expect(Mixture(Categorical([0.3, 0.7]), [Delta(0), Poisson(2)]).logProb(0)).toBeCloseTo(Math.log(0.3 + 0.7 * Math.exp(-2)), 12);
     expect(() => Mixture(Categorical([0.3, 0.7]), [Delta(-1), Gamma(2, 1)])).toThrow(/components\[0\] is a point mass at -1, outside the support of the other components \(nonnegative\)/);
