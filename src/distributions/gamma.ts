@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc } from '../core/special.js';
+import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc, xlogy } from '../core/special.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
@@ -158,8 +158,10 @@ export class GammaDistribution extends Distribution {
   logProb(x: Value): Value {
     const a = this.concentration;
     const b = this.rate;
-    // (a - 1) log x is left out for a number a = 1: 0 at x = 0 (0 * -Infinity would be NaN)
-    return logDensity(this.support, x, 1, (v) => sub(sub(mul(a, log(b)), lgamma(a)), a === 1 ? mul(b, v) : sub(mul(b, v), mul(sub(a, 1), log(v)))));
+    // (a - 1) log x is 0 at a = 1, also at x = 0 (0 * -Infinity would be NaN): left out for a number a = 1, xlogy for
+    // a tensor
+    const power = (v: Value): Value => (typeof a === 'number' ? (a === 1 ? 0 : mul(a - 1, log(v))) : xlogy(sub(a, 1), v));
+    return logDensity(this.support, x, 1, (v) => sub(sub(mul(a, log(b)), lgamma(a)), sub(mul(b, v), power(v))));
   }
 
   override get mean(): Value {

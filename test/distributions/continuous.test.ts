@@ -305,9 +305,10 @@ describe('supports', () => {
     expect(Gamma(0.5, 2).logProb(0)).toBe(Infinity);
     expect(Gamma(2, 2).logProb(0)).toBe(-Infinity);
     tf.tidy(() => {
-      const v = (Gamma(tf.tensor1d([0.5, 2]), tf.tensor1d([2, 2])).logProb(tf.zeros([2])) as tf.Tensor).dataSync();
+      const v = (Gamma(tf.tensor1d([0.5, 2, 1]), tf.tensor1d([2, 2, 3])).logProb(tf.zeros([3])) as tf.Tensor).dataSync();
       expect(v[0]).toBe(Infinity);
       expect(v[1]).toBe(-Infinity);
+      expect(v[2]).toBeCloseTo(Math.log(3), 5);
     });
   });
 
