@@ -9,7 +9,7 @@ import { type Value, describe, sub, sumLast } from '../core/value.js';
 import { Bijector } from '../transforms/bijector.js';
 import { Compose } from '../transforms/compose.js';
 import { tidyValue } from '../transforms/math.js';
-import { type Constraint, independent } from './constraints.js';
+import { type Constraint, greaterThan, independent, interval, lessThan, nonnegative, positive, positiveFinite } from './constraints.js';
 import { Distribution, maskSupport } from './distribution.js';
 
 /**
@@ -22,9 +22,13 @@ import { Distribution, maskSupport } from './distribution.js';
  * both treated as one event (base batch axes are reinterpreted as event axes
  * when the bijector acts on vectors or matrices), so `logProb` sums over all
  * of them and returns the batch shape. Draws are reparameterised whenever
- * the base's are. Values outside the support (the last bijector's codomain)
+ * the base's are. The support is the image of the base's support where the
+ * bijector acts elementwise and the base's bounds are numbers
+ * (`Transformed(Beta(2, 2), Affine(-1, 2))` lives on (-1, 1), so NUTS and VI
+ * unconstrain onto it), else the last bijector's codomain. Values outside it
  * have log density `-Infinity`, as do points on its boundary where the
- * change of variables is undefined.
+ * change of variables is undefined. A discrete base is refused: a change of
+ * variables with a Jacobian is for densities.
  */
 export class TransformedDistribution extends Distribution {
   readonly name: string;
@@ -46,6 +50,11 @@ export class TransformedDistribution extends Distribution {
     if (list.length === 0) throw new Error('TransformedDistribution: give at least one bijector');
     const bij = list.length === 1 ? list[0] : Compose(list);
     if (!(bij instanceof Bijector)) throw new TypeError(`TransformedDistribution: expected bijectors, got ${describe(bij)}`);
+    if (base.isDiscrete) {
+      throw new TypeError(
+        `TransformedDistribution: the base ${base.name} is discrete; a change of variables (with its Jacobian) is for densities. Transform the value instead: e.g. observe('y', ${base.name}(...), ops.sub(y, 1)) for counts shifted by 1`,
+      );
+    }
     this.base = base;
     this.bijector = bij;
     this.name = `${bij.name}(${base.name})`;
@@ -60,7 +69,7 @@ export class TransformedDistribution extends Distribution {
     const shape = bij.forwardShape(baseShape);
     this.batchShape = shape.slice(0, shape.length - eventDims);
     this.eventShape = shape.slice(shape.length - eventDims);
-    this.support = independent(bij.codomain, eventDims - bij.eventDimOut);
+    this.support = independent(imageSupport(base, bij) ?? bij.codomain, eventDims - bij.eventDimOut);
     this.hasRsample = base.hasRsample;
   }
 
@@ -77,6 +86,28 @@ export class TransformedDistribution extends Distribution {
       return nanToNegInf(maskSupport(this.support, y, sub(lpBase, ld)));
     });
   }
+}
+
+/**
+ * The image of a scalar base's support with number bounds under an elementwise
+ * bijector (monotone, as every continuous bijection of an interval is): the
+ * bounds mapped by `forward` and put in order; `undefined` where the base has
+ * no number bound or the bijector is not elementwise.
+ */
+function imageSupport(base: Distribution, bij: Bijector): Constraint | undefined {
+  if (bij.eventDimIn !== 0 || bij.eventDimOut !== 0 || base.eventShape.length !== 0) return undefined;
+  const s = base.support;
+  const named = s === positive || s === nonnegative || s === positiveFinite ? { lower: 0 } : (s as Partial<{ lower: Value; upper: Value }>);
+  const low = typeof named.lower === 'number' && Number.isFinite(named.lower) ? named.lower : -Infinity;
+  const high = typeof named.upper === 'number' && Number.isFinite(named.upper) ? named.upper : Infinity;
+  if (low === -Infinity && high === Infinity) return undefined;
+  const a = bij.forward(low);
+  const b = bij.forward(high);
+  if (typeof a !== 'number' || typeof b !== 'number' || Number.isNaN(a) || Number.isNaN(b) || a === b) return undefined;
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  if (Number.isFinite(lo) && Number.isFinite(hi)) return interval(lo, hi);
+  if (Number.isFinite(lo)) return lo === 0 && hi === Infinity ? positive : greaterThan(lo);
+  return Number.isFinite(hi) ? lessThan(hi) : undefined;
 }
 
 /** NaN (an undefined change of variables on the support's boundary) as `-Infinity`. */
