@@ -12,6 +12,17 @@ import { initBackend } from '../../src/backend/select.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { gaussianAnnealLogZ } from './steer-session10-fixtures.js';
+import { Rng } from '../../src/core/rng.js';
+import { MarkovLM } from '../../src/steer/lm/markov.js';
+import { AutomatonPotential } from '../../src/steer/lm/potentials/automaton.js';
+import type { Potential } from '../../src/steer/lm/potentials/potential.js';
+import { DirectSampler } from '../../src/steer/lm/samplers/direct.js';
+import { bestOfN } from '../../src/steer/lm/smc/baselines.js';
+import { conditionalSteer, smcSteer } from '../../src/steer/lm/smc/steer.js';
+import { StepProgram, runStepPrograms } from '../../src/steer/lm/smc/program.js';
+import { particleFilterSteps } from '../../src/steer/lm/scaling/index.js';
+import { TokenVocabulary } from '../../src/steer/lm/vocab.js';
+import { completeScore, lm as stepLM } from '../steer/lm/step-solutions.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -124,5 +135,56 @@ describe('diffusion steering: a reward, tilt or likelihood that misbehaves is na
       expect(err!.message, name).toMatch(zero);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('LM steering: a critic, program weight or step reward that misbehaves is named with the function and step', () => {
+  const abc = TokenVocabulary.characters('abc');
+  const markov = MarkovLM.random(abc, new Rng('steer-markov'), { eos: 0.25 });
+  const regex = () => new AutomatonPotential(abc, '(a|b)*c(a|b)*');
+  const noC: Potential = { name: 'no-c', vocab: abc, prefix: (x) => (x.includes(abc.encode('c')[0]!) ? -Infinity : 0), complete: () => 0 };
+
+  it('a critic of -Infinity that kills every particle is named as the critic (was: the error blamed only the potential), from smcSteer, bestOfN and conditionalSteer alike', async () => {
+    const opts = { lm: markov, potential: regex(), critic: noC, particles: 4, maxTokens: 6, seed: 1 };
+    const named = /every particle has weight zero by step \d+ under potential "\/\(a\|b\)\*c\(a\|b\)\*\/" and critic "no-c".*a critic must be -Infinity only where no allowed string continues/;
+    await expect(smcSteer({ ...opts, sampler: new DirectSampler() })).rejects.toThrow(named);
+    await expect(bestOfN(opts)).rejects.toThrow(named);
+    await expect(conditionalSteer({ ...opts, sampler: new DirectSampler(), reference: abc.encode('acb') })).rejects.toThrow(/the reference "acb" has zero target density: "c" after "a" gets weight 0 \(the LM or potential ".*" or critic "no-c" rules it out\)/);
+  });
+
+  it('runStepPrograms: score of a string, NaN or +Infinity, an infinite twist, and a throwing step are named with the program and step (were: "log-weight of particle 0 is NaN", a silent kill, the bare message)', async () => {
+    const run = (act: (p: StepProgram) => void, at = 1) => {
+      class Walk extends StepProgram {
+        n = 0;
+        async step() {
+          this.score(Math.log(0.5));
+          if (this.n === at) act(this);
+          if (++this.n >= 3) this.finish();
+        }
+      }
+      return runStepPrograms(() => new Walk(), { particles: 4, seed: 1 });
+    };
+    await expect(run((p) => p.score('0.5' as unknown as number))).rejects.toThrow(/^Walk\.score\(string "0\.5"\) at step 1: a log-weight must be a finite number or -Infinity/);
+    await expect(run((p) => p.score(Infinity), 2)).rejects.toThrow(/^Walk\.score\(Infinity\) at step 2/);
+    await expect(run((p) => p.score(NaN), 0)).rejects.toThrow(/^Walk\.score\(NaN\) at step 0/);
+    // half the particles twisting -Infinity were killed for good: log Z fell by log 2 with no error
+    let k = 0;
+    await expect(run((p) => p.twist(k++ % 2 === 0 ? -Infinity : 0))).rejects.toThrow(/^Walk\.twist\(-Infinity\) at step 1: a twist must be a finite number.*condition\(false\)/);
+    await expect(run(() => { throw new Error('scorer down'); }, 2)).rejects.toThrow(/^Walk\.step\(\) threw at step 2: scorer down/);
+    await expect(run((p) => p.condition(false))).rejects.toThrow(/^runStepPrograms: every program has weight zero \(SMC step 1.*condition\(\)/);
+    // a finite twist still telescopes away: log Z = 3 log 0.5 exactly
+    expect((await run((p) => p.twist(1.5))).logZ).toBeCloseTo(3 * Math.log(0.5), 12);
+  });
+
+  it('step search: a reward model that returns a bad score, too few scores, or throws is named with the step', async () => {
+    const prm = (bad: (v: number[]) => unknown, at: number) => {
+      let calls = 0;
+      return { name: 'prm', score: async (texts: readonly string[], o?: { complete?: boolean }) => { const v = texts.map((t) => (o?.complete ? completeScore(t) : 0.6)); return (calls++ === at ? bad(v) : v) as number[]; } };
+    };
+    const run = (r: ReturnType<typeof prm>) => particleFilterSteps(stepLM, r, '', { particles: 3, seed: 1, maxSteps: 4 });
+    await expect(run(prm((v) => [NaN, ...v.slice(1)], 0))).rejects.toThrow(/reward model "prm" returned NaN for ".*" at step 1; scores must be probabilities/);
+    await expect(run(prm((v) => ['0.5', ...v.slice(1)], 1))).rejects.toThrow(/reward model "prm" returned string "0\.5" for ".*" at step \d/);
+    await expect(run(prm((v) => v.slice(1), 0))).rejects.toThrow(/reward model "prm" returned 2 scores for 3 texts at step 1/);
+    await expect(run(prm(() => { throw new Error('scorer down'); }, 0))).rejects.toThrow(/reward model "prm" failed at step 1: scorer down/);
   });
 });

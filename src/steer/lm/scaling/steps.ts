@@ -164,17 +164,22 @@ export class StepSampler {
       });
       if (idx.length === 0) continue;
       const texts = idx.map((i) => this.rewardText(sols[i]!));
+      // the step (steps generated so far) of the solutions scored, for the messages: the same words at every step
+      const stepsOf = idx.map((i) => sols[i]!.steps.length);
+      const lo = Math.min(...stepsOf);
+      const hi = Math.max(...stepsOf);
+      const at = `at step ${lo === hi ? lo : `${lo}–${hi}`}${complete ? ' (complete solutions)' : ''}`;
       let r: ArrayLike<number>;
       try {
         r = await rm.score(texts, { complete });
       } catch (err) {
-        throw new Error(`step search: reward model "${rm.name ?? 'reward'}" failed: ${(err as Error).message}`);
+        throw new Error(`step search: reward model "${rm.name ?? 'reward'}" failed ${at}: ${(err as Error).message}`, { cause: err });
       }
-      if (!r || r.length !== idx.length) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${r?.length} scores for ${idx.length} texts`);
+      if (!r || r.length !== idx.length) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${r?.length} scores for ${idx.length} texts ${at}`);
       this.rewardCalls += idx.length;
       idx.forEach((i, k) => {
         const v = r[k]!;
-        if (!(v >= 0 && v <= 1)) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${v} for ${JSON.stringify(texts[k])}; scores must be probabilities in [0, 1]`);
+        if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${typeof v === 'number' ? v : `${typeof v} ${JSON.stringify(v)}`} for ${JSON.stringify(texts[k])} at step ${stepsOf[k]}${complete ? ' (complete)' : ''}; scores must be probabilities in [0, 1]`);
         out[i] = v;
       });
     }

@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { ZeroDensityError } from '../../../core/errors.js';
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import type { Rng } from '../../../core/rng.js';
 import { type Value, toNumber } from '../../../core/value.js';
@@ -46,6 +47,8 @@ export abstract class StepProgram {
   finished = false;
   /** The particle's random stream for the current step (set by the runner). */
   rng!: Rng;
+  /** The step being run (set by the runner; for error messages). */
+  private stepIndex = 0;
 
   /** Advance the particle (one token, one step of text, ...). */
   abstract step(): Promise<void> | void;
@@ -72,9 +75,12 @@ export abstract class StepProgram {
     this.score(toNumber(dist.logProb(value)));
   }
 
-  /** Multiply the weight by `exp(logWeight)`. */
+  /** Multiply the weight by `exp(logWeight)` (a number, finite or -Infinity). */
   score(logWeight: number): void {
-    if (Number.isNaN(logWeight)) throw new Error(`${this.constructor.name}: score(NaN)`);
+    // NaN, +Infinity or a non-number (a string was concatenated onto the weight) named here, not as the core's "log-weight of particle 0 is NaN"
+    if (typeof logWeight !== 'number' || Number.isNaN(logWeight) || logWeight === Infinity) {
+      throw new Error(`${this.constructor.name}.score(${typeof logWeight === 'number' ? logWeight : `${typeof logWeight} ${JSON.stringify(logWeight)}`}) at step ${this.stepIndex}: a log-weight must be a finite number or -Infinity`);
+    }
     this.pending += logWeight;
   }
 
@@ -83,8 +89,15 @@ export abstract class StepProgram {
     if (!ok) this.pending = -Infinity;
   }
 
-  /** Add a temporary log-weight, removed at the start of the next step (or when the particle finishes). */
+  /**
+   * Add a temporary log-weight, removed at the start of the next step (or
+   * when the particle finishes). It must be finite: an infinite twist cannot be
+   * removed again (to rule a particle out, use `condition(false)`).
+   */
   twist(amount: number): void {
+    if (typeof amount !== 'number' || !Number.isFinite(amount)) {
+      throw new Error(`${this.constructor.name}.twist(${typeof amount === 'number' ? amount : `${typeof amount} ${JSON.stringify(amount)}`}) at step ${this.stepIndex}: a twist must be a finite number (it is removed at the next step; use condition(false) to rule the particle out)`);
+    }
     this.twisted += amount;
     this.score(amount);
   }
@@ -95,11 +108,20 @@ export abstract class StepProgram {
   }
 
   /** @internal Run one step and return what it scored (twist of the previous step removed). */
-  async runStep(rng: Rng): Promise<number> {
+  async runStep(rng: Rng, t = 0): Promise<number> {
     this.rng = rng;
+    this.stepIndex = t;
     this.pending = -this.twisted;
     this.twisted = 0;
-    await this.step();
+    try {
+      await this.step();
+    } catch (err) {
+      // a plain Error (or a thrown non-error) gets the program and step; typed errors (aborts, the LM's) pass as they are
+      const plain = !(err instanceof Error) || err.constructor === Error;
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!plain || msg.startsWith(`${this.constructor.name}.`)) throw err;
+      throw new Error(`${this.constructor.name}.step() threw at step ${t}: ${msg}`, { cause: err });
+    }
     // a particle that finished in this step takes no next step, so its twist is removed now
     // (a twist left in the final weight changed the target: Ẑ 0.885 ± 0.030 against Z 0.301)
     if (this.finished && this.pending !== -Infinity) {
@@ -141,15 +163,19 @@ export async function runStepPrograms<P extends StepProgram>(make: (i: number) =
     {
       init: (n) => Array.from({ length: n }, (_, i) => make(i)),
       done: (t, state) => t > 0 && state.every((p) => p.finished),
-      step: async (state, _t, rng) => {
+      step: async (state, t, rng) => {
         const rngs = rng.splitN(state.length);
-        const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i]))));
+        const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i], t))));
         return { state, logPotential: lp };
       },
       store: perParticleStore<P>((p) => p.clone()),
     },
     { ...smc, particles, maxSteps } as SMCOptions<P[]>,
-  );
+  ).catch((err: unknown) => {
+    // name the runner and what kills a program (was only "SMC step k: every particle has zero weight")
+    if (err instanceof ZeroDensityError) throw new ZeroDensityError(`runStepPrograms: every program has weight zero (${err.message}); each scored -Infinity or failed condition() — no particle satisfies the program's constraints`);
+    throw err;
+  });
   const { state, ...rest } = res;
   return { programs: state, logWeights: res.logWeights, weights: res.weights, logZ: res.logZ, smc: rest };
 }

@@ -26,8 +26,13 @@ export class NoSatisfyingStringError extends Error {
     readonly potential: string,
     readonly step: number,
     detail: string,
+    /** The critic of the run, if any (its -Infinity kills a particle too). */
+    readonly critic?: string,
   ) {
-    super(`steering: every particle has weight zero by step ${step} under potential "${potential}" — no generated string satisfies it (${detail}); the constraint may be unsatisfiable by this language model within maxTokens`);
+    super(
+      `steering: every particle has weight zero by step ${step} under potential "${potential}"${critic === undefined ? '' : ` and critic "${critic}"`} — no generated string satisfies ${critic === undefined ? 'it' : 'them'} (${detail}); the constraint may be unsatisfiable by this language model within maxTokens` +
+        (critic === undefined ? '' : `, or the critic is -Infinity on a prefix that an allowed string extends (a critic must be -Infinity only where no allowed string continues)`),
+    );
     this.name = 'NoSatisfyingStringError';
   }
 }
@@ -124,7 +129,7 @@ export async function runTokenModel(
   } catch (err) {
     if (err instanceof ZeroDensityError) {
       const step = Number(/step (\d+)/.exec(err.message)?.[1] ?? NaN);
-      const e = new NoSatisfyingStringError(fk.options.potential?.name ?? 'none', step, err.message);
+      const e = new NoSatisfyingStringError(fk.options.potential?.name ?? 'none', step, err.message, fk.options.critic?.name);
       if (onEmpty === 'throw') throw e;
       return new SteeringResult([], -Infinity, null, statsSince(fk, before), fk.stats.tokens, e.message);
     }

@@ -290,7 +290,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
       // conditional SMC keeps slot 0 through every resampling, so a reference of zero target density would come
       // back as a weighted string the target forbids (PROBE session 7: "ab" against (a|b)*c(a|b)* got weight 1/N)
       const what = token === vocab.eos ? 'EOS' : JSON.stringify(vocab.tokenText(token));
-      throw new Error(`steering: the reference ${JSON.stringify(vocab.decode(reference))} has zero target density: ${what} after ${JSON.stringify(vocab.decode(p.tokens))} gets weight 0 (the LM or potential "${potential?.name ?? 'none'}" rules it out); conditional SMC needs a reference the target allows`);
+      throw new Error(`steering: the reference ${JSON.stringify(vocab.decode(reference))} has zero target density: ${what} after ${JSON.stringify(vocab.decode(p.tokens))} gets weight 0 (the LM or potential "${potential?.name ?? 'none'}"${critic ? ` or critic "${critic.name}"` : ''} rules it out); conditional SMC needs a reference the target allows`);
     }
     this.stats.tokens++;
     if (token === vocab.eos) {
