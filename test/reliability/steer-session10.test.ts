@@ -17,6 +17,7 @@ import { MarkovLM } from '../../src/steer/lm/markov.js';
 import { AutomatonPotential } from '../../src/steer/lm/potentials/automaton.js';
 import type { Potential } from '../../src/steer/lm/potentials/potential.js';
 import { DirectSampler } from '../../src/steer/lm/samplers/direct.js';
+import { LocallyOptimalSampler } from '../../src/steer/lm/samplers/locally-optimal.js';
 import { bestOfN } from '../../src/steer/lm/smc/baselines.js';
 import { conditionalSteer, smcSteer } from '../../src/steer/lm/smc/steer.js';
 import { StepProgram, runStepPrograms } from '../../src/steer/lm/smc/program.js';
@@ -186,5 +187,73 @@ describe('LM steering: a critic, program weight or step reward that misbehaves i
     await expect(run(prm((v) => ['0.5', ...v.slice(1)], 1))).rejects.toThrow(/reward model "prm" returned string "0\.5" for ".*" at step \d/);
     await expect(run(prm((v) => v.slice(1), 0))).rejects.toThrow(/reward model "prm" returned 2 scores for 3 texts at step 1/);
     await expect(run(prm(() => { throw new Error('scorer down'); }, 0))).rejects.toThrow(/reward model "prm" failed at step 1: scorer down/);
+  });
+});
+
+describe('a constant reward steers nowhere: steering equals plain sampling', () => {
+  it('diffusion: FK steering (every potential) and TDS with a constant reward give the plain sampler\'s particles bit for bit, equal weights, log Z = λc', async () => {
+    const MIX = new D.GaussianMixture([{ weight: 0.5, mean: [-2, 0], covariance: 0.5, label: 0 }, { weight: 0.5, mean: [2, 1], covariance: 0.3, label: 1 }]);
+    const MODEL = MIX.model(D.vpLinear(), 'epsilon');
+    const before = tf.memory().numTensors;
+    const constant = St.tensorReward('constant', (x) => tf.fill([x.shape[0]!], 0.7));
+    const plain = await D.sampleDiffusion(MODEL, { particles: 8, steps: 20, seed: 1 });
+    const want = Array.from(await plain.x.data());
+    plain.x.dispose();
+    for (const potential of ['diff', 'max', 'add', 'rt'] as const) {
+      const fk = await St.fkSteering(MODEL, { reward: constant, lambda: 2, potential, particles: 8, steps: 20, seed: 1 });
+      expect(Array.from(await fk.x.data()), potential).toEqual(want);
+      expect(fk.logZ, potential).toBeCloseTo(1.4, 5);
+      expect(fk.resampledAt, potential).toEqual([]);
+      fk.x.dispose();
+    }
+    const tds = await St.twistedDiffusion(MODEL, { likelihood: { name: 'constant', logProb: (x) => tf.fill([x.shape[0]!], 0.7) }, particles: 8, steps: 20, seed: 1 });
+    expect(Array.from(await tds.x.data())).toEqual(want);
+    expect(tds.logZ).toBeCloseTo(0.7, 5);
+    tds.x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('LM: SMC steering with a constant potential (locally optimal proposal, which then differs from the LM) targets the LM: string length, P(first token a) and Ẑ/e^c match plain sampling within 4 MCSE (planted: a potential favouring c fails)', async () => {
+    const abc = TokenVocabulary.characters('abc');
+    const markov = MarkovLM.random(abc, new Rng('steer-markov'), { eos: 0.25 });
+    const a = abc.encode('a')[0]!;
+    const c = abc.encode('c')[0]!;
+    const constant: Potential = { name: 'constant', vocab: abc, prefix: () => 0.3, complete: () => 1.1 };
+    const favoursC: Potential = { name: 'favours-c', vocab: abc, prefix: () => 0.3, complete: (x) => 1.1 + (x.includes(c) ? 2 : 0) };
+    const R = 40;
+    type Stats = { len: number[]; firstA: number[]; Z: number[] };
+    const collect = async (potential: Potential | undefined, sampler: DirectSampler | LocallyOptimalSampler, shift: number): Promise<Stats> => {
+      const out: Stats = { len: [], firstA: [], Z: [] };
+      for (let r = 0; r < R; r++) {
+        const res = await smcSteer({ lm: markov, potential, sampler, particles: 16, maxTokens: 12, seed: `s10-const-${potential?.name ?? 'plain'}-${r}` });
+        let len = 0;
+        let firstA = 0;
+        for (const p of res.particles) {
+          len += p.weight * p.tokens.length;
+          firstA += p.weight * (p.tokens[0] === a ? 1 : 0);
+        }
+        out.len.push(len);
+        out.firstA.push(firstA);
+        out.Z.push(Math.exp(res.logZ - shift));
+      }
+      return out;
+    };
+    const mse = (v: number[]) => {
+      const m = v.reduce((x, y) => x + y, 0) / v.length;
+      return { m, se2: v.reduce((x, y) => x + (y - m) ** 2, 0) / (v.length - 1) / v.length };
+    };
+    const z = (u: number[], v: number[]) => {
+      const p = mse(u);
+      const q = mse(v);
+      return (p.m - q.m) / Math.sqrt(p.se2 + q.se2);
+    };
+    const plain = await collect(undefined, new DirectSampler(), 0);
+    const steered = await collect(constant, new LocallyOptimalSampler(), 1.1);
+    const planted = await collect(favoursC, new LocallyOptimalSampler(), 1.1);
+    const good = [z(steered.len, plain.len), z(steered.firstA, plain.firstA), z(steered.Z, plain.Z)];
+    const bad = [z(planted.len, plain.len), z(planted.firstA, plain.firstA), z(planted.Z, plain.Z)];
+    if (process.env.TYCHE_REPORT) console.log(`constant potential z ${good.map((v) => v.toFixed(2))}; planted z ${bad.map((v) => v.toFixed(2))}`);
+    for (const v of good) expect(Math.abs(v)).toBeLessThan(4);
+    expect(Math.max(...bad.map(Math.abs))).toBeGreaterThan(4);
   });
 });
