@@ -33,11 +33,18 @@ export function subsampleRefusal(method: string, plate: string, size: number, su
   );
 }
 
+/** The refusing hook of each method, made once (`infer` passes every call's model through {@link refuseSubsampling}). */
+const refusals = new Map<string, SubsamplingHook>();
+
 /** The model with every subsampled plate refused by {@link subsampleRefusal} when it opens. */
 export function refuseSubsampling<A extends unknown[], R>(m: Model<A, R>, method: string): Model<A, R> {
-  const hook: SubsamplingHook = (plate, size, subsample) => {
-    throw subsampleRefusal(method, plate, size, Array.isArray(subsample) ? subsample.length : subsample);
-  };
+  let hook = refusals.get(method);
+  if (hook === undefined) {
+    hook = (plate, size, subsample) => {
+      throw subsampleRefusal(method, plate, size, Array.isArray(subsample) ? subsample.length : subsample);
+    };
+    refusals.set(method, hook);
+  }
   return m.withSubsampling(hook);
 }
 
