@@ -257,3 +257,35 @@ describe('a constant reward steers nowhere: steering equals plain sampling', () 
     expect(Math.max(...bad.map(Math.abs))).toBeGreaterThan(4);
   });
 });
+
+describe('twisted diffusion with the exact twist p(y | x_t): the variance of log Ẑ collapses and Ẑ is the class mass', () => {
+  it('exact noisy twist: E[Ẑ] = 0.5 within 4 MCSE and sd(log Ẑ) under a third of the x0-prediction twist\'s; planted: the clean-data likelihood used as the noisy twist fails', async () => {
+    const MIX = new D.GaussianMixture([{ weight: 0.5, mean: [-2, 0], covariance: 0.5, label: 0 }, { weight: 0.5, mean: [2, 1], covariance: 0.3, label: 1 }]);
+    const SCH = D.vpLinear();
+    const MODEL = MIX.model(SCH, 'epsilon');
+    const exact = St.mixtureClassLikelihood(MIX, 1, SCH);
+    const planted: St.LogLikelihood = { name: 'clean-as-noisy', logProb: exact.logProb, noisy: (x) => exact.logProb(x) };
+    const runs = async (likelihood: St.LogLikelihood, twist: 'noisy' | 'x0') => {
+      const logZ: number[] = [];
+      for (let r = 0; r < 12; r++) {
+        const res = await St.twistedDiffusion(MODEL, { likelihood, twist, particles: 16, steps: 50, seed: `s10-tds-${r}` });
+        res.x.dispose();
+        logZ.push(res.logZ);
+      }
+      const Z = logZ.map(Math.exp);
+      const mZ = Z.reduce((a, b) => a + b, 0) / Z.length;
+      const m = logZ.reduce((a, b) => a + b, 0) / logZ.length;
+      return {
+        zScore: (mZ - 0.5) / Math.sqrt(Z.reduce((a, b) => a + (b - mZ) ** 2, 0) / (Z.length - 1) / Z.length),
+        sd: Math.sqrt(logZ.reduce((a, b) => a + (b - m) ** 2, 0) / (logZ.length - 1)),
+      };
+    };
+    const good = await runs(exact, 'noisy');
+    const x0 = await runs(exact, 'x0');
+    const bad = await runs(planted, 'noisy');
+    if (process.env.TYCHE_REPORT) console.log(`TDS exact twist z ${good.zScore.toFixed(2)} sd ${good.sd.toFixed(3)}; x0 twist sd ${x0.sd.toFixed(3)}; planted z ${bad.zScore.toFixed(1)} sd ${bad.sd.toFixed(3)}`);
+    expect(Math.abs(good.zScore)).toBeLessThan(4);
+    expect(good.sd).toBeLessThan(x0.sd / 3);
+    expect(Math.abs(bad.zScore) > 4 || !(bad.sd < x0.sd / 3)).toBe(true);
+  });
+});
