@@ -29,6 +29,20 @@ describe('NumberCache', () => {
     expect(cache.get(-Infinity, make).x).toBe(-Infinity);
   });
 
+  it('keeps two numbers that share a set (burglary\'s 0.001 and 0.7, which replaced each other in a one-slot table)', () => {
+    const cache = new NumberCache<number>();
+    let made = 0;
+    const make = (x: number) => {
+      made++;
+      return x;
+    };
+    for (let i = 0; i < 5; i++) {
+      expect(cache.get(0.001, make)).toBe(0.001);
+      expect(cache.get(0.7, make)).toBe(0.7);
+    }
+    expect(made).toBe(2);
+  });
+
   it('remembers nothing when the maker throws', () => {
     const cache = new NumberCache<number>();
     expect(() => cache.get(0.5, () => { throw new Error('bad'); })).toThrow('bad');
