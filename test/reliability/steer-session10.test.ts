@@ -289,3 +289,33 @@ describe('twisted diffusion with the exact twist p(y | x_t): the variance of log
     expect(Math.abs(bad.zScore) > 4 || !(bad.sd < x0.sd / 3)).toBe(true);
   });
 });
+
+describe('twisted diffusion warns when its twist misleads (the x0-prediction twist of a sharp likelihood: Ẑ several nats low with no warning before)', () => {
+  it('the exact noisy twist accumulates a log-weight variance under 1 and no warning; the x0 twist of the class likelihood and of an inpainting likelihood warn, and their Ẑ is far below the exact one', async () => {
+    const MIX = new D.GaussianMixture([{ weight: 0.5, mean: [-2, 0], covariance: 0.5, label: 0 }, { weight: 0.5, mean: [2, 1], covariance: 0.3, label: 1 }]);
+    const SCH = D.vpLinear();
+    const MODEL = MIX.model(SCH, 'epsilon');
+    const cls = St.mixtureClassLikelihood(MIX, 1, SCH);
+    const inpaint = St.maskedGaussianLikelihood([1.8, 0], [1, 0], 0.3);
+    // exact Z of the inpainting likelihood: Σ_k w_k N(1.8; μ_k0, v_k0 + 0.3²)
+    const Zin = 0.5 * Math.exp(-(3.8 ** 2) / (2 * 0.59)) / Math.sqrt(2 * Math.PI * 0.59) + 0.5 * Math.exp(-(0.2 ** 2) / (2 * 0.39)) / Math.sqrt(2 * Math.PI * 0.39);
+    const run = async (likelihood: St.LogLikelihood, twist: 'noisy' | 'x0') => {
+      const res = await St.twistedDiffusion(MODEL, { likelihood, twist, particles: 256, steps: 50, seed: 's10-tds-warn' });
+      res.x.dispose();
+      return res;
+    };
+    const good = await run(cls, 'noisy');
+    const x0 = await run(cls, 'x0');
+    const paint = await run(inpaint, 'x0');
+    if (process.env.TYCHE_REPORT) console.log(`TDS V: exact ${good.logWeightVariance.toFixed(2)} (Ẑ ${Math.exp(good.logZ).toFixed(3)}), x0 class ${x0.logWeightVariance.toFixed(1)} (Ẑ ${Math.exp(x0.logZ).toFixed(3)} against 0.5), x0 inpainting ${paint.logWeightVariance.toFixed(1)} (Ẑ ${Math.exp(paint.logZ).toFixed(4)} against ${Zin.toFixed(4)})`);
+    expect(good.logWeightVariance).toBeLessThan(St.TDS_WEIGHT_VARIANCE_LIMIT);
+    expect(good.warnings).toEqual([]);
+    for (const [res, name] of [[x0, 'class 1'], [paint, 'inpainting']] as const) {
+      expect(res.warnings).toHaveLength(1);
+      expect(res.warnings[0]).toMatch(new RegExp(`twistedDiffusion\\(model ".*"\\): the twist of likelihood "${name}" is far from the optimal one: .* accumulate a variance of [\\d.e+]+ nat² .*likely biased low`));
+    }
+    // what the warning is about: log Ẑ far below log Z
+    expect(x0.logZ).toBeLessThan(Math.log(0.5) - 0.5);
+    expect(paint.logZ).toBeLessThan(Math.log(Zin) - 2);
+  });
+});

@@ -32,7 +32,7 @@ export {
   fkCorrector,
 } from './correctors.js';
 export { type CorrectorGridCheckOptions, type CorrectorGridRuns, type CorrectorGridCheck, correctorGridCheck } from './corrector-grid.js';
-export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
+export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, type TdsCounters, TDS_WEIGHT_VARIANCE_LIMIT, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
 export { type NoiseSearchSpace, type SearchOptions, type SearchResult, type ZeroOrderSearchOptions, diffusionBestOfN, sampleAlongNoise, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
 export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';

@@ -74,8 +74,32 @@ function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, ste
   }
 }
 
-/** The twisted diffusion sampler as a {@link FeynmanKac} model (`counters.evaluations` per particle). */
-export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: { evaluations: number } = { evaluations: 0 }): FeynmanKac<TdsState> {
+/**
+ * The accumulated log-weight variance (nat²) above which {@link twistedDiffusion}
+ * warns that its twist is far from the optimal one. Measured on a labelled
+ * Gaussian mixture, 256 particles: the exact noise-aware twist p(y | x_t)
+ * accumulates 0.02–0.8 (20–200 steps) and gives log Ẑ right; the x0-prediction
+ * twist 19–930 (class likelihood) and 3.6–2600 (inpainting, σ = 0.3), with Ẑ
+ * 0.08–0.16 against 0.5 and 0.001–0.008 against 0.30.
+ */
+export const TDS_WEIGHT_VARIANCE_LIMIT = 1;
+
+/** What {@link tdsModel} counts while it runs. */
+export interface TdsCounters {
+  /** Network evaluations per particle. */
+  evaluations: number;
+  /**
+   * Σ over steps of the variance (over live particles) of the step's
+   * log-weight increment: the spread a path's log-weight accumulates. Near 0
+   * for the optimal twist; large when the twist misleads (heavy-tailed weights).
+   */
+  logWeightVariance?: number;
+  /** The step with the largest increment variance, and that variance. */
+  worstStep?: { step: number; t: number; variance: number };
+}
+
+/** The twisted diffusion sampler as a {@link FeynmanKac} model (`counters.evaluations` per particle, `counters.logWeightVariance`). */
+export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: TdsCounters = { evaluations: 0 }): FeynmanKac<TdsState> {
   const who = `twistedDiffusion(model "${model.name}")`;
   const lik = options.likelihood;
   if (!lik || typeof lik.logProb !== 'function') throw new TypeError(`${who}: options.likelihood must be { name, logProb(x) }`);
@@ -179,6 +203,17 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: {
           throw new Error(`${who}: the weight of particle ${j} is NaN at step ${i} (t = ${t}): the twisted proposal left the particle not finite; is the gradient of likelihood "${lik.name}" finite?`);
         }
       }
+      let m = 0;
+      let live = 0;
+      for (let j = 0; j < n; j++) if (Number.isFinite(inc[j]!)) (m += inc[j]!), live++;
+      if (live > 1) {
+        m /= live;
+        let v = 0;
+        for (let j = 0; j < n; j++) if (Number.isFinite(inc[j]!)) v += (inc[j]! - m) ** 2;
+        v /= live;
+        counters.logWeightVariance = (counters.logWeightVariance ?? 0) + v;
+        if (!counters.worstStep || v > counters.worstStep.variance) counters.worstStep = { step: i, t, variance: v };
+      }
       return { state: { x: xs, logPsi: next.logPsi, grad: next.grad, ...(state.cond ? { cond: state.cond } : {}) }, logPotential: inc };
     },
   };
@@ -194,6 +229,10 @@ export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {
 export interface TdsResult extends ParticleRunResult {
   /** With `cond`: the final particles' conditions, row i that of `x` row i (resampling moves them; the caller owns it). */
   readonly cond?: tf.Tensor;
+  /** The log-weight variance the run accumulated (see {@link TdsCounters}); above `TDS_WEIGHT_VARIANCE_LIMIT` a warning says the twist misleads. */
+  readonly logWeightVariance: number;
+  /** Problems with the run (a twist far from the optimal one); empty when none was seen. */
+  readonly warnings: readonly string[];
 }
 
 /** The option names twistedDiffusion accepts (checked against its options type by the compiler). */
@@ -203,7 +242,7 @@ const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, lik
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
   checkOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS);
   checkIntegerOptions('twistedDiffusion', options, { particles: 1, steps: 1 });
-  const counters = { evaluations: 0 };
+  const counters: TdsCounters = { evaluations: 0 };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(tdsModel(model, options, counters), {
     ...smcSettings(options),
@@ -214,7 +253,16 @@ export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOpt
     throw err;
   });
   res.state.grad.dispose();
-  return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}) };
+  const V = counters.logWeightVariance ?? 0;
+  const worst = counters.worstStep;
+  const warnings =
+    V > TDS_WEIGHT_VARIANCE_LIMIT && options.particles > 1
+      ? [
+          `twistedDiffusion(model "${model.name}"): the twist of likelihood "${options.likelihood.name}" is far from the optimal one: the steps' log-weight increments accumulate a variance of ${V.toPrecision(3)} nat² (above ${TDS_WEIGHT_VARIANCE_LIMIT}; largest at step ${worst?.step}, t = ${worst?.t.toPrecision(3)}), so the weights are heavy-tailed and log Z and the weighted draws are likely biased low at any particle count you can afford ` +
+            `(the x0-prediction twist of a sharp likelihood gave Ẑ 0.001–0.008 against 0.30). Use a noise-aware twist (likelihood.noisy, twist: 'noisy') or a likelihood less sharp at x̂0, and check log Z by importance sampling of the plain sampler (sampleDiffusion, weights p(y | x0)).`,
+        ]
+      : [];
+  return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}), logWeightVariance: V, warnings };
 }
 
 /**
