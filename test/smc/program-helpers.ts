@@ -10,7 +10,7 @@ import { type SMCResult, runSMC } from '../../src/infer/smc/core.js';
 import type { ParticleStore } from '../../src/infer/smc/store.js';
 import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program-batched.js';
 import { openParticleAxis } from '../../src/infer/smc/reindex.js';
-import { LeanParticle } from '../../src/infer/smc/program-lean.js';
+import { LeanParticle, LeanRun } from '../../src/infer/smc/program-lean.js';
 import { Pacer } from '../../src/infer/pace.js';
 
 /** x_0 ~ N(0, 1), x_t ~ N(x_{t-1}, 1), y_t ~ N(x_t, 1); returns x_T. */
@@ -122,12 +122,12 @@ export async function batchedWalkRun<T>(
  * engine's own pieces.
  */
 export async function forgetfulLean(ys: number[], n: number, seed: number): Promise<RunOut> {
-  const pace = new Pacer();
+  const run = new LeanRun<number>(walk as never, [ys], new Pacer());
   const res = await runSMC<LeanParticle<number>[]>(
     {
-      init: (count, r) => Array.from({ length: count }, () => new LeanParticle<number>(r.split(), pace)),
+      init: (count, r) => Array.from({ length: count }, () => new LeanParticle<number>(r.split(), run)),
       async step(state) {
-        await Promise.all(state.map((p) => p.advance(walk as never, [ys])));
+        await run.advanceAll(state);
         const logPotential = Float64Array.from(state, (p) => p.increment);
         for (const p of state) p.increment = 0;
         return { state, logPotential };

@@ -5,7 +5,12 @@
  * parent's prefix breaks the equality); clear errors for an impossible
  * observation and for observations awaited together; abort, a flat tensor
  * count, and the run without a ledger (a model that makes tensors, tensors
- * made beside the run).
+ * made beside the run). Session 10 (the runtime's step moves the population
+ * with one counter, copies go on past their parent's checkpoint, replay
+ * arrays are built from the last resampling's, values are read against one
+ * address layout): the jump walk's Z unbiased against its exact value (a
+ * planted forgetful copy fails), many executions in flight at once (was 16),
+ * and a duplicate address found behind a layout of the same length.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +21,10 @@ import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { Uniform } from '../../src/distributions/uniform.js';
 import { infer } from '../../src/infer/registry.js';
-import { LeanParticle } from '../../src/infer/smc/program-lean.js';
+import { LeanParticle, LeanRun } from '../../src/infer/smc/program-lean.js';
 import '../../src/infer/smc/program.js';
 import { walk } from './program-helpers.js';
+import { type JumpWalk, jumpLogZ, jumpWalk } from './jump-walk.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -159,5 +165,84 @@ describe('lean per-particle program SMC', () => {
     tf.dispose(outside);
     for (const p of [plain, busy, quiet]) p.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('session 10: the jump walk (control flow on a random draw) runs per particle by default and its Z is unbiased against the exact value; a planted forgetful copy is caught', async () => {
+    const w: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.7, p: 0.15, sJ: 3, ys: [0.3, -0.5, 1.2, 2.0, 4.1, 3.6, 0.4, -0.3, 0.8, 1.5, 0.9, 3.2] };
+    const exact = jumpLogZ(w);
+    const auto = await infer(jumpWalk, { method: 'smc', particles: 100, seed: 99 }, w);
+    expect(auto.diagnostics.execution).toBe('per-particle');
+    auto.dispose();
+    // Z-hat / Z over seeds: mean 1 (unbiased); the tolerance is 4 of its Monte Carlo standard errors
+    const ratios = async (): Promise<number[]> => {
+      const out: number[] = [];
+      for (let seed = 0; seed < 40; seed++) {
+        const post = await infer(jumpWalk, { method: 'smc', particles: 100, seed, batched: false }, w);
+        expect(post.diagnostics.runtime).toBe('lean');
+        out.push(Math.exp(post.logZ - exact));
+        post.dispose();
+      }
+      return out;
+    };
+    const zOf = (r: number[]): number => {
+      const mean = r.reduce((a, b) => a + b, 0) / r.length;
+      const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+      return (mean - 1) / (sd / Math.sqrt(r.length));
+    };
+    const z = zOf(await ratios());
+    expect(Math.abs(z), `z = ${z}`).toBeLessThan(4);
+    // planted: a copy's weight from the observation it reaches after catching up with its parent is dropped
+    // (copies now go on past their parent's checkpoint within one step: their first increment must count)
+    const advance = LeanRun.prototype.advanceAll;
+    LeanRun.prototype.advanceAll = async function (this: LeanRun<unknown>, particles: readonly LeanParticle<unknown>[]) {
+      const copies = particles.filter((p) => p.replayOf !== undefined);
+      await advance.call(this, particles);
+      for (const c of copies) c.increment = 0;
+    };
+    try {
+      const planted = zOf(await ratios());
+      expect(Math.abs(planted), `planted z = ${planted}`).toBeGreaterThan(4);
+    } finally {
+      LeanRun.prototype.advanceAll = advance;
+    }
+  });
+
+  it('session 10: many particles are in flight at once (a model awaiting something slow, e.g. a language model, is asked concurrently), with the same answers', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow = model(async ({ sample, observe }, ys: number[]) => {
+      let x = await sample('x0', Normal(0, 1));
+      for (let t = 0; t < ys.length; t++) {
+        if (t > 0) x = await sample(`x${t}`, Normal(x, 1));
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        inFlight--;
+        await observe(`y${t}`, Normal(x, 1), ys[t]);
+      }
+      return x;
+    });
+    const post = await infer(slow, { method: 'smc', particles: 300, seed: 4, batched: false }, YS.slice(0, 4));
+    expect(post.diagnostics.runtime).toBe('lean');
+    // (the old driver moved 16 particles at a time)
+    expect(most).toBeGreaterThanOrEqual(200);
+    const plain = await infer(walk, { method: 'smc', particles: 300, seed: 4, batched: false }, YS.slice(0, 4));
+    expect(post.logZ).toBe(plain.logZ);
+    post.dispose();
+    plain.dispose();
+  });
+
+  it('session 10: a duplicate address is found though the last particle read had a clean layout of the same length', async () => {
+    // half the particles use "a" twice, the others "a" and "b": the same number of sites
+    const dup = model(async ({ sample, observe }) => {
+      const z = await sample('z', Bernoulli(0.5));
+      const a = await sample('a', Normal(0, 1));
+      const b = z === 1 ? await sample('a', Normal(0, 1)) : await sample('b', Normal(0, 1));
+      await observe('y', Normal(a + b, 1), 0.5);
+      return a;
+    });
+    for (const lean of [true, false]) {
+      await expect(infer(dup, { method: 'smc', particles: 50, seed: 1, batched: false, lean })).rejects.toThrow(/"a".*(twice|duplicate|already)/i);
+    }
   });
 });

@@ -11,7 +11,19 @@
  * checkpoint: a replayed site hands back the recorded value (one array read
  * and an address comparison) and takes the parent's record node as its own,
  * so nothing is allocated and no density is computed there. The array of a
- * parent's records in order is built once and shared by all its copies.
+ * parent's records in order is built once and shared by all its copies (and
+ * from the array built for its lineage at the last resampling, so that the
+ * list's nodes, scattered over the heap, are not walked again).
+ *
+ * The population moves together ({@link LeanRun.advanceAll}): one counter
+ * tells when every particle has reached its next checkpoint (no promise per
+ * particle and step), up to 256 executions run at once (a model that awaits
+ * a language model is asked concurrently), and a copy does not stop at its
+ * parent's checkpoint but goes on to its own next one in the same step.
+ * Records keep one string per address (so replays compare, and values are
+ * keyed by, strings that stay in cache) and a particle's context makes only
+ * the effects the model takes from it (a suspended copy is most of what a
+ * run holds: smaller copies, less garbage-collector work).
  *
  * Fresh sites cost what they must: a latent site draws from its
  * distribution (its density is not needed: program SMC proposes from the
@@ -38,7 +50,7 @@ import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
-import { ConcurrentCheckpointsError, KILLED, SuspendableRun } from './suspendable.js';
+import { ConcurrentCheckpointsError, KILLED } from './suspendable.js';
 
 /** Thrown (rejected) when the lean runtime cannot run the model; the caller uses the general runtime. */
 export class LeanGiveUp extends Error {
@@ -63,8 +75,8 @@ export interface LeanRecord {
   /** The value of a latent or deterministic site; at a checkpoint, the observed value (a number) or undefined (a factor). */
   readonly value: Value | undefined;
   readonly prev: LeanRecord | undefined;
-  /** The value as a resolved promise, made on the first replay (shared by every later one). */
-  resolved?: Promise<Value | undefined>;
+  /** The value as a resolved promise, made on the first replay (shared by every later one); undefined until then (a field from the start: one object shape). */
+  resolved: Promise<Value | undefined> | undefined;
 }
 
 /** What a copy replays: its parent's records up to the parent's checkpoint. */
@@ -80,108 +92,336 @@ export function leanHandles(m: { readonly handlers: readonly unknown[] }): boole
   return m.handlers.length === 0;
 }
 
-/** One particle on the lean runtime: a (possibly suspended) execution of the model, or a pending copy. */
-export class LeanParticle<R> extends SuspendableRun {
+/**
+ * One step of a population: the particles it moves, how many are running
+ * and how many have still to arrive at their next checkpoint (or end).
+ */
+interface LeanStep {
+  /** Called once by each particle the step moved: at its next checkpoint, at its end, or when rejected. */
+  arrive(): void;
+  /** The step fails (the first failure wins; later ones, after it settled, are kept by the particle). */
+  fail(err: unknown): void;
+  readonly settled: boolean;
+}
+
+/**
+ * What the particles of one lean run share: the model and its arguments,
+ * the pacer (abort signal), the tensor tripwire, and the address layout of
+ * the last particle read (so that reading a population's values checks each
+ * particle's addresses against it instead of hashing every one).
+ */
+export class LeanRun<R> {
+  /** The addresses (record order) of the last particle whose values were read; free of duplicates. */
+  private layout: string[] | undefined;
+  /**
+   * The replay arrays (records oldest first) built for the copies of the
+   * latest resampling and of the one before, by head record: a copy's
+   * lineage usually passes through a parent copied last time, so its array
+   * is that one's plus the few records since (a copy, not a walk of the
+   * whole list, whose nodes lie all over the heap). Two generations are
+   * kept, so the memory stays that of two resamplings' targets.
+   */
+  private arrays = new Map<LeanRecord, LeanRecord[]>();
+  private older = new Map<LeanRecord, LeanRecord[]>();
+  /** One string per address (records keep it, not the model's own copy): replays compare, and values are keyed by, strings that stay in cache. */
+  private names = new Map<string, string>();
+
+  /**
+   * @param model - the model (no handlers of its own: {@link leanHandles})
+   * @param args - its arguments
+   * @param pace - paces long executions and the population's steps (and carries the abort signal)
+   * @param wire - when set, a tensor made anywhere stops the execution at its next site
+   * @param concurrency - most executions running at once (the others wait their turn)
+   */
+  constructor(
+    readonly model: Model<unknown[], R>,
+    readonly args: unknown[],
+    readonly pace: Pacer,
+    readonly wire?: { readonly tripped: boolean },
+    readonly concurrency = 256,
+  ) {}
+
+  /**
+   * Move every unfinished particle to its next checkpoint or its end:
+   * suspended ones are woken, pending copies replay their parent's records
+   * and go on from their parent's checkpoint to their own next one (they do
+   * not stop there), new ones start. One counter tells when all have
+   * arrived (no promise per particle); at most `concurrency` run at once,
+   * and between starts the pacer may yield (abort). Rejects with the first
+   * failure ({@link LeanGiveUp} when the lean runtime cannot run the model).
+   */
+  advanceAll(particles: readonly LeanParticle<R>[]): Promise<void> {
+    const todo = particles.filter((p) => p.status !== 'done');
+    if (this.arrays.size > 0 && todo.some((p) => p.replayOf !== undefined && p.replayOf.records === undefined)) {
+      this.older = this.arrays;
+      this.arrays = new Map();
+    }
+    if (todo.length === 0) return Promise.resolve();
+    const { pace, concurrency } = this;
+    return new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let running = 0;
+      let remaining = todo.length;
+      let pumping = false;
+      let waiting = false;
+      const step: LeanStep & { settled: boolean } = {
+        settled: false,
+        arrive() {
+          running--;
+          if (--remaining === 0) {
+            if (!step.settled) {
+              step.settled = true;
+              resolve();
+            }
+          } else pump();
+        },
+        fail(err) {
+          if (step.settled) return;
+          step.settled = true;
+          reject(err);
+        },
+      };
+      // (a particle may arrive synchronously inside `go`: the loop, not a nested call, starts the next)
+      const pump = (): void => {
+        if (pumping || waiting) return;
+        pumping = true;
+        while (running < concurrency && next < todo.length && !step.settled) {
+          if (pace.due()) {
+            waiting = true;
+            pace.pause().then(
+              () => {
+                waiting = false;
+                pump();
+              },
+              (err) => step.fail(err),
+            );
+            break;
+          }
+          running++;
+          todo[next++]!.go(step);
+        }
+        pumping = false;
+      };
+      pump();
+    });
+  }
+
+  /**
+   * The values of the latent and deterministic sites of a finished
+   * particle, by address; a duplicate address gives up (the general runtime
+   * names it). A particle whose addresses are those of the last one read
+   * needs no duplicate check and takes that one's keys.
+   */
+  values(p: LeanParticle<R>): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    if (p.rejected) return out;
+    const records = this.recordsOf(p.head, false);
+    let keys = this.layout;
+    if (keys === undefined || keys.length !== records.length || !sameAddresses(keys, records)) {
+      const seen = new Set<string>();
+      for (const r of records) {
+        if (seen.has(r.address)) throw new LeanGiveUp(`address "${r.address}" is used twice`);
+        seen.add(r.address);
+      }
+      keys = this.layout = records.map((r) => r.address);
+    }
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (r.kind !== Kind.Checkpoint) out[keys[i]!] = r.value as Value;
+    }
+    return out;
+  }
+
+  /** The run's one copy of an address. */
+  name(address: string): string {
+    const known = this.names.get(address);
+    if (known !== undefined) return known;
+    this.names.set(address, address);
+    return address;
+  }
+
+  /**
+   * The records of a list oldest first (shared: not to be changed), from the
+   * nearest array kept for a node of the list; kept for `head` when `keep`.
+   */
+  recordsOf(head: LeanRecord | undefined, keep = true): LeanRecord[] {
+    const tail: LeanRecord[] = [];
+    let base: LeanRecord[] | undefined;
+    for (let r = head; r !== undefined; r = r.prev) {
+      base = this.arrays.get(r) ?? this.older.get(r);
+      if (base !== undefined) break;
+      tail.push(r);
+    }
+    const out = base === undefined ? [] : base.slice();
+    for (let i = tail.length - 1; i >= 0; i--) out.push(tail[i]!);
+    if (keep && head !== undefined) this.arrays.set(head, out);
+    return out;
+  }
+}
+
+/** Whether the records' addresses are `keys`, in order (same length). */
+function sameAddresses(keys: readonly string[], records: readonly LeanRecord[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== records[i]!.address) return false;
+  return true;
+}
+
+/**
+ * One particle on the lean runtime: a (possibly suspended) execution of the
+ * model, or a pending copy. Its run moves it ({@link LeanRun.advanceAll}).
+ */
+export class LeanParticle<R> {
+  status: 'new' | 'suspended' | 'done' = 'new';
   /** Sites recorded so far. */
   head: LeanRecord | undefined = undefined;
   /** Observations (checkpoints) passed so far. */
   checkpoint = 0;
   /** Log weight gathered since the last read. */
   increment = 0;
-  returnValue?: R;
+  returnValue?: R = undefined;
   /** Set when an invalid parameter stopped the execution (weight zero). */
   rejected = false;
   /** Replay target: copy another particle's records up to its checkpoint. */
-  replayOf?: LeanTarget;
+  replayOf?: LeanTarget = undefined;
   /** The records being replayed and the next one expected (set when the replay starts). */
-  private replay: LeanRecord[] | undefined;
+  private replay: LeanRecord[] | undefined = undefined;
   private next = 0;
   private prefix = '';
   private sites = 0;
-  private gaveUp: LeanGiveUp | undefined;
+  private gaveUp: LeanGiveUp | undefined = undefined;
+  /** The step this particle reports to. */
+  private step: LeanStep | undefined = undefined;
+  /** A suspended checkpoint's value and wake-up (resolve, or reject to unwind). */
+  private held: Value | undefined = undefined;
+  private wake: ((value: Value | undefined) => void) | undefined = undefined;
+  private unwind: ((err: unknown) => void) | undefined = undefined;
+  /** What copies of this particle at its current checkpoint replay (shared by them). */
+  private target: LeanTarget | undefined = undefined;
+  /** A failure after this particle's step had settled (the next step fails with it). */
+  private late: { readonly err: unknown } | undefined = undefined;
 
   /**
    * @param rng - this particle's random stream
-   * @param pace - paces long executions (and carries the abort signal)
-   * @param wire - when set, a tensor made anywhere stops the execution at its next site
+   * @param run - what the particles of the run share
    */
   constructor(
     readonly rng: Rng,
-    private readonly pace: Pacer,
-    private readonly wire?: { readonly tripped: boolean },
-  ) {
-    super();
+    readonly run: LeanRun<R>,
+  ) {}
+
+  /** Start, resume or replay this particle in `step` (see {@link LeanRun.advanceAll}); never throws. */
+  go(step: LeanStep): void {
+    this.step = step;
+    if (this.late !== undefined) {
+      step.fail(this.late.err);
+      return;
+    }
+    if (this.status === 'suspended') {
+      const wake = this.wake as (value: Value | undefined) => void;
+      const value = this.held;
+      this.wake = this.unwind = this.held = undefined;
+      wake(value);
+      return;
+    }
+    const target = this.replayOf;
+    if (target !== undefined) {
+      target.records ??= this.run.recordsOf(target.head);
+      this.replay = target.records;
+      this.next = 0;
+    }
+    try {
+      // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
+      tycheModelBody(this.run.model.fn, this.context(), this.run.args).then(
+        (value) => this.finished(value),
+        (err) => this.failed(err),
+      );
+    } catch (err) {
+      step.fail(err);
+    }
   }
 
-  /** Run (or resume) until the next checkpoint or the end; rejects with {@link LeanGiveUp} when the lean runtime cannot run the model. */
-  advance(model: Model<unknown[], R>, args: unknown[]): Promise<void> {
-    return this.resume(() => {
-      const target = this.replayOf;
-      if (target !== undefined) {
-        target.records ??= recordsOf(target.head);
-        this.replay = target.records;
-        this.next = 0;
-      }
-      // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
-      const run = tycheModelBody(model.fn, this.context(), args);
-      return run.then(
-        (value) => {
-          if (this.gaveUp) throw this.gaveUp;
-          if (this.replay !== undefined) throw new LeanGiveUp('a copy ended before reaching its parent\u2019s checkpoint (is the model a deterministic function of its choices?)');
-          this.returnValue = value;
-        },
-        (err) => {
-          if (err === KILLED) throw err;
-          if (this.gaveUp) throw this.gaveUp;
-          // an invalid distribution parameter: this particle has weight zero (the one rule of every engine)
-          if (err !== STOP && rejectsPoint(err)) {
-            this.rejected = true;
-            this.increment = -Infinity;
-            return;
-          }
-          // the model's own error (or an abort): the general runtime reports it as before
-          if (this.pace.signal?.aborted || err instanceof ConcurrentCheckpointsError) throw err;
-          throw new LeanGiveUp(`the model threw (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
-        },
-      );
-    });
+  /** The execution returned. */
+  private finished(value: R): void {
+    if (this.gaveUp) return this.fail(this.gaveUp);
+    if (this.replay !== undefined) return this.fail(new LeanGiveUp('a copy ended before reaching its parent\u2019s checkpoint (is the model a deterministic function of its choices?)'));
+    this.returnValue = value;
+    this.status = 'done';
+    this.step?.arrive();
+  }
+
+  /** The execution threw. */
+  private failed(err: unknown): void {
+    if (err === KILLED) return;
+    if (this.gaveUp) return this.fail(this.gaveUp);
+    // an invalid distribution parameter: this particle has weight zero (the one rule of every engine)
+    if (err !== STOP && rejectsPoint(err)) {
+      this.rejected = true;
+      this.increment = -Infinity;
+      this.status = 'done';
+      this.step?.arrive();
+      return;
+    }
+    // the model's own error (or an abort): the general runtime reports it as before
+    if (this.run.pace.signal?.aborted || err instanceof ConcurrentCheckpointsError) return this.fail(err);
+    this.fail(new LeanGiveUp(`the model threw (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`));
+  }
+
+  private fail(err: unknown): void {
+    const step = this.step;
+    if (step !== undefined && !step.settled) step.fail(err);
+    else this.late = { err };
   }
 
   /** A copy at the same point: finished particles are copied, live ones replayed (sharing the recorded list). */
   copy(rng: Rng): LeanParticle<R> {
-    const c = new LeanParticle<R>(rng, this.pace, this.wire);
+    const c = new LeanParticle<R>(rng, this.run);
     if (this.status === 'done') {
       c.status = 'done';
       c.returnValue = this.returnValue;
       c.rejected = this.rejected;
       c.head = this.head;
       c.checkpoint = this.checkpoint;
-    } else {
-      c.replayOf = this.replayOf ?? { head: this.head, checkpoint: this.checkpoint };
+    } else if (this.replayOf !== undefined) c.replayOf = this.replayOf;
+    else {
+      // (one target per parent and checkpoint: its copies share the records array built from it)
+      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint };
+      c.replayOf = this.target;
     }
     return c;
   }
 
-  /**
-   * The values of the latent and deterministic sites of a finished
-   * particle, by address; a duplicate address gives up (the general runtime
-   * names it).
-   */
+  /** Unwind a suspended execution (its pending checkpoint rejects with `KILLED`). */
+  kill(): void {
+    const unwind = this.unwind;
+    this.wake = this.unwind = this.held = undefined;
+    unwind?.(KILLED);
+  }
+
+  /** The values of the latent and deterministic sites of a finished particle, by address (see {@link LeanRun.values}). */
   values(): Record<string, Value> {
-    const out: Record<string, Value> = {};
-    if (this.rejected) return out;
-    const seen = new Set<string>();
-    for (const r of recordsOf(this.head)) {
-      if (seen.has(r.address)) throw new LeanGiveUp(`address "${r.address}" is used twice`);
-      seen.add(r.address);
-      if (r.kind !== Kind.Checkpoint) out[r.address] = r.value as Value;
-    }
-    return out;
+    return this.run.values(this);
   }
 
   private giveUp(why: string): never {
     this.gaveUp ??= new LeanGiveUp(why);
     throw STOP;
+  }
+
+  /**
+   * A checkpoint: the execution suspends (the step counts it as arrived)
+   * until its run wakes it with `value`. A second checkpoint reached while
+   * one is pending (observations awaited together, e.g. in `Promise.all`)
+   * is an error: the first would never be woken.
+   */
+  private suspend<V extends Value | undefined>(site: string, value: V): Promise<V> {
+    if (this.wake !== undefined) return Promise.reject(new ConcurrentCheckpointsError(site));
+    const p = new Promise<V>((resolve, reject) => {
+      this.wake = resolve as (value: Value | undefined) => void;
+      this.unwind = reject;
+    });
+    this.held = value;
+    this.status = 'suspended';
+    this.step?.arrive();
+    return p;
   }
 
   /** The record expected at this site of a replay (it must retrace the parent), taken as this execution's own. */
@@ -198,13 +438,13 @@ export class LeanParticle<R> extends SuspendableRun {
 
   /** Counts a site; every 32 sites, yields to the event loop when due (a long execution stays abortable). */
   private paced<V>(value: V, resolved: Promise<V> | undefined): Promise<V> {
-    if ((++this.sites & 31) === 0 && this.pace.due()) return this.pace.pause().then(() => value);
+    if ((++this.sites & 31) === 0 && this.run.pace.due()) return this.run.pace.pause().then(() => value);
     return resolved ?? Promise.resolve(value);
   }
 
   private fullAddress(address: string): string {
     if (this.gaveUp) throw STOP;
-    if (this.wire?.tripped) this.giveUp('the model makes tensors');
+    if (this.run.wire?.tripped) this.giveUp('the model makes tensors');
     if (typeof address !== 'string' || address.length === 0) this.giveUp('an address is not a non-empty string');
     return this.prefix === '' ? address : this.prefix + address;
   }
@@ -223,35 +463,35 @@ export class LeanParticle<R> extends SuspendableRun {
         v.dispose();
         this.giveUp(`"${full}" draws a tensor`);
       }
-      this.head = { address: full, kind: Kind.Latent, value: v, prev: this.head };
+      this.head = { address: this.run.name(full), kind: Kind.Latent, value: v, prev: this.head, resolved: undefined };
       return this.paced(v, undefined);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** A replayed checkpoint: counted; the copy suspends there when it has caught up with its parent. */
+  /** A replayed checkpoint: counted; at its parent's checkpoint the copy goes on with values of its own (it does not stop there). */
   private replayedCheckpoint<V extends Value | undefined>(full: string, value: V): Promise<V> {
     const rec = this.replayed(full, Kind.Checkpoint);
     this.checkpoint += 1;
     const target = this.replayOf as LeanTarget;
-    if (this.checkpoint < target.checkpoint) return this.paced(value, rec.value === value ? ((rec.resolved ??= Promise.resolve(value)) as Promise<V>) : undefined);
-    // caught up with the parent: from here on this copy draws its own values
-    this.replay = undefined;
-    this.replayOf = undefined;
-    this.increment = 0;
-    return this.suspend(full).then(() => value);
+    if (this.checkpoint >= target.checkpoint) {
+      // caught up with the parent: from here on this copy draws its own values
+      this.replay = undefined;
+      this.replayOf = undefined;
+      this.increment = 0;
+    }
+    return this.paced(value, rec.value === value ? ((rec.resolved ??= Promise.resolve(value)) as Promise<V>) : undefined);
   }
 
   /** A fresh checkpoint of log density `lp`: recorded, added to the increment; the execution suspends. */
   private freshCheckpoint<V extends Value | undefined>(full: string, value: V, lp: number): Promise<V> {
     if (Number.isNaN(lp)) this.giveUp(`the log density at "${full}" is NaN`);
-    this.head = { address: full, kind: Kind.Checkpoint, value, prev: this.head };
+    this.head = { address: this.run.name(full), kind: Kind.Checkpoint, value, prev: this.head, resolved: undefined };
     this.increment += lp;
     this.checkpoint += 1;
-    return this.suspend(full).then(() => value);
+    return this.suspend(full, value);
   }
-
   private observed(address: string, dist: Distribution, value: ValueLike): Promise<Value> {
     try {
       const full = this.fullAddress(address);
@@ -284,7 +524,7 @@ export class LeanParticle<R> extends SuspendableRun {
   private deterministicSite<V extends Value>(address: string, value: V): V {
     const full = this.fullAddress(address);
     if (this.replay !== undefined) this.replayed(full, Kind.Deterministic);
-    else this.head = { address: full, kind: Kind.Deterministic, value, prev: this.head };
+    else this.head = { address: this.run.name(full), kind: Kind.Deterministic, value, prev: this.head, resolved: undefined };
     return value;
   }
 
@@ -298,39 +538,60 @@ export class LeanParticle<R> extends SuspendableRun {
     }
   }
 
-  /** The effect context of this particle's execution. */
+  /** The effect context of this particle's execution (see `LeanContext`). */
   private context(): Ctx {
-    const self = this;
-    return {
-      sample(address: string, dist: Distribution, _options?: SampleOptions) {
-        return self.latent(address, dist) as never;
-      },
-      observe(address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) {
-        return self.observed(address, dist, value) as never;
-      },
-      factor(address: string, logWeight: ValueLike) {
-        return self.factorSite(address, logWeight);
-      },
-      deterministic<V extends Value>(address: string, value: V): V {
-        return self.deterministicSite(address, value);
-      },
-      param() {
-        return self.giveUp('param is not supported');
-      },
-      plate() {
-        return self.giveUp('plate is not supported');
-      },
-      scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
-        return self.scope(prefix, fn);
-      },
-      rng: this.rng,
-    };
+    return new LeanContext(this) as unknown as Ctx;
   }
 }
 
-/** The records of a list, oldest first. */
-function recordsOf(head: LeanRecord | undefined): LeanRecord[] {
-  const out: LeanRecord[] = [];
-  for (let r = head; r !== undefined; r = r.prev) out.push(r);
-  return out.reverse();
+/**
+ * The effect context of one lean particle. Its effects are accessors that
+ * make a function bound to the particle on first use (then kept): a model
+ * destructures the two or three it uses, so a particle (and every replayed
+ * copy) carries those, not all seven (a suspended copy is what a run holds
+ * most of; smaller copies, less garbage-collector work). A model that
+ * copies the context's own properties (`{ ...ctx }`) finds none; it fails
+ * here and runs on the general runtime.
+ */
+class LeanContext {
+  private s?: Ctx['sample'];
+  private o?: Ctx['observe'];
+  private f?: Ctx['factor'];
+  private d?: Ctx['deterministic'];
+  private sc?: Ctx['scope'];
+
+  constructor(private readonly p: LeanParticle<unknown>) {}
+
+  get sample(): Ctx['sample'] {
+    const p = this.p;
+    return (this.s ??= ((address: string, dist: Distribution, _options?: SampleOptions) => p['latent'](address, dist)) as Ctx['sample']);
+  }
+  get observe(): Ctx['observe'] {
+    const p = this.p;
+    return (this.o ??= ((address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) => p['observed'](address, dist, value)) as Ctx['observe']);
+  }
+  get factor(): Ctx['factor'] {
+    const p = this.p;
+    return (this.f ??= (address: string, logWeight: ValueLike) => p['factorSite'](address, logWeight));
+  }
+  get deterministic(): Ctx['deterministic'] {
+    const p = this.p;
+    return (this.d ??= (<V extends Value>(address: string, value: V): V => p['deterministicSite'](address, value)) as Ctx['deterministic']);
+  }
+  get scope(): Ctx['scope'] {
+    const p = this.p;
+    return (this.sc ??= <T>(prefix: string, fn: () => Promise<T> | T): Promise<T> => p['scope'](prefix, fn));
+  }
+  get param(): Ctx['param'] {
+    const p = this.p;
+    return () => p['giveUp']('param is not supported');
+  }
+  get plate(): Ctx['plate'] {
+    const p = this.p;
+    return () => p['giveUp']('plate is not supported');
+  }
+  get rng(): Rng {
+    return this.p.rng;
+  }
 }
+

@@ -66,7 +66,7 @@ import type { ParticleStore } from './store.js';
 import { type SiteProposal, mhStepWith } from '../mcmc/trace-mh.js';
 import { type PartialTraceState, checkpointExecutor } from './checkpoint.js';
 import { KILLED, SuspendableRun } from './suspendable.js';
-import { LeanGiveUp, LeanParticle, leanHandles } from './program-lean.js';
+import { LeanGiveUp, LeanParticle, LeanRun, leanHandles } from './program-lean.js';
 import { retention } from './retention.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
@@ -304,15 +304,28 @@ class ProgramParticle<R> extends SuspendableRun {
 
 /** What the per-particle driver needs of a particle (general runtime: `ProgramParticle`; lean: {@link LeanParticle}). */
 interface PerParticle {
-  readonly replayOf?: unknown;
+  /** Set on a pending copy: it replays its parent's records up to the parent's checkpoint. */
+  readonly replayOf?: { readonly checkpoint: number };
   readonly status: 'new' | 'suspended' | 'done';
   checkpoint: number;
   increment: number;
   readonly returnValue?: unknown;
-  advance(model: Model<unknown[], never>, args: unknown[]): Promise<void>;
   copy(rng: Rng): PerParticle;
   kill(): void;
   values(): Record<string, Value>;
+}
+
+/** How a runtime moves its particles: every unfinished one to its next checkpoint (pending copies after replaying their parent's prefix). */
+type AdvanceAll<P> = (state: P[]) => Promise<void>;
+
+/** The general runtime's step: copies first catch up with their parents, then everyone moves on (each execution paced). */
+function advanceGeneral<R>(model: Model<unknown[], R>, args: unknown[], pace: Pacer): AdvanceAll<ProgramParticle<R>> {
+  return async (state) => {
+    const pending = state.filter((p) => p.replayOf !== undefined);
+    await mapPaced(pending, (p) => p.advance(model, args), pace);
+    for (const p of pending) p.increment = 0;
+    await mapPaced(state, (p) => p.advance(model, args), pace);
+  };
 }
 
 /** The particle store for program particles: extra offspring are replayed copies, dropped ones unwound. */
@@ -430,10 +443,11 @@ async function leanProbe<A extends unknown[]>(m: Model<A, unknown>, options: Omi
   const wire = setTensorTripwire();
   const pace = new Pacer(options.signal);
   try {
-    const p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), pace, wire);
+    const run = new LeanRun<unknown>(m as unknown as Model<unknown[], unknown>, args, pace, wire);
+    const p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), run);
     // (paced between checkpoints too: a long program's probe must yield for a timer's abort to land)
     while (p.status !== 'done' && !p.rejected) {
-      await p.advance(m as unknown as Model<unknown[], unknown>, args);
+      await run.advanceAll([p]);
       await pace.tick();
     }
     return wire.tripped ? TRIPPED : undefined;
@@ -530,7 +544,8 @@ async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMC
   const n = options.particles ?? 1000;
   const pace = new Pacer(options.signal);
   try {
-    const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, m as unknown as Model<unknown[], R>, pace, (r) => new LeanParticle<R>(r, pace, wire));
+    const run = new LeanRun<R>(m as unknown as Model<unknown[], R>, args, pace, wire);
+    const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, (r) => new LeanParticle<R>(r, run), (state) => run.advanceAll(state));
     // (a tensor made after the last site, e.g. a returned one, is freed with the wire's: run again)
     return wire?.tripped ? TRIPPED : post;
   } catch (err) {
@@ -553,12 +568,12 @@ async function smcGeneralRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   const model = (m as unknown as Model<unknown[], R>).withHandler(new PacingHandler(pace));
   const stats: MoveStats = { accepted: 0, proposed: 0, rates: [] };
   const rejuvenate = moves && moves.steps > 0 ? (state: ProgramParticle<R>[], t: number, r: Rng) => rejuvenateParticles(model, args, state, t, r, moves, stats, pace) : undefined;
-  const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'general' }, model, pace, (r) => new ProgramParticle<R>(r), rejuvenate);
+  const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'general' }, (r) => new ProgramParticle<R>(r), advanceGeneral(model, args, pace), rejuvenate);
   if (moves) post.diagnostics.rejuvenation = { acceptance: stats.proposed ? stats.accepted / stats.proposed : NaN, perRound: stats.rates };
   return post;
 }
 
-/** The per-particle SMC loop over particles made by `make` (either runtime). */
+/** The per-particle SMC loop over particles made by `make` and moved by `advanceAll` (either runtime). */
 async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
   m: Model<A, R>,
   options: Omit<SMCProgramOptions, 'method'>,
@@ -566,9 +581,8 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
   n: number,
   tensorsSince: number,
   how: { readonly kind: 'per-particle'; readonly notBatched: string; readonly runtime: 'lean' | 'general'; readonly notLean?: string },
-  model: Model<unknown[], R>,
-  pace: Pacer,
   make: (rng: Rng) => P,
+  advanceAll: AdvanceAll<P>,
   rejuvenate?: FeynmanKac<P[]>['rejuvenate'],
 ): Promise<Posterior<A, R>> {
   const rng = rngFrom(options.seed ?? 0);
@@ -577,16 +591,18 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
   const fk: FeynmanKac<P[]> = {
     init: (count, r) => Array.from({ length: count }, () => make(r.split())),
     async step(state) {
-      const pending = state.filter((p) => p.replayOf !== undefined);
-      replays += pending.length;
-      // copies first catch up with their parents, then everyone moves on
-      await mapPaced(pending, (p) => p.advance(model as Model<unknown[], never>, args), pace);
-      const before = state.map((p) => p.checkpoint);
-      for (const p of state) p.increment = 0;
-      await mapPaced(state, (p) => p.advance(model as Model<unknown[], never>, args), pace);
+      // (a pending copy starts from its parent's checkpoint)
+      const before = new Float64Array(state.length);
+      for (let i = 0; i < state.length; i++) {
+        const p = state[i]!;
+        if (p.replayOf !== undefined) replays++;
+        before[i] = p.replayOf?.checkpoint ?? p.checkpoint;
+        p.increment = 0;
+      }
+      await advanceAll(state);
       const logPotential = new Float64Array(state.length);
       state.forEach((p, i) => {
-        logPotential[i] = p.checkpoint > before[i] || p.status === 'done' ? p.increment : 0;
+        logPotential[i] = p.checkpoint > before[i]! || p.status === 'done' ? p.increment : 0;
         p.increment = 0;
       });
       return { state, logPotential };
