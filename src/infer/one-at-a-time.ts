@@ -72,7 +72,7 @@ export function inferenceCallsPending(): number {
  * takes to notice).
  */
 export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-  if (pending > 0 && (insideModelCode() || (await insideGradientLock()) || (await insideLedger()))) return fn();
+  if (pending > 0 && (insideModelCode() || insideRunningCall() || (await insideGradientLock()) || (await insideLedger()))) return fn();
   if (signal?.aborted) throw abortReason(signal, 'inference');
   const prev = tail;
   let release!: () => void;
@@ -92,6 +92,29 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
     // a call that never started keeps its place until the calls before it are done, so the order holds
     if (started) release();
     else void prev.then(release);
+  }
+}
+
+/**
+ * A frame of {@link oneAtATime}, synchronous or async. The caller's own is
+ * one; a second is a running call's (`return await fn()`), which V8's stack
+ * trace keeps through everything its engine awaits (or that it calls before
+ * any await), so a queued function that the engine itself calls
+ * (`runSMC`, `Posterior.predictive`) sees it is part of the running call
+ * ({@link insideRunningCall}) and runs at once, with or without a ledger
+ * around it. (A queued call's frame awaits its turn: nothing runs beneath
+ * it.)
+ */
+const CALL_FRAME = /\bat (?:async )?oneAtATime\b/g;
+
+/** Whether the caller's stack passes through a running call's {@link oneAtATime} besides its own (see `CALL_FRAME`). */
+function insideRunningCall(): boolean {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Infinity;
+  try {
+    return ((new Error().stack ?? '').match(CALL_FRAME)?.length ?? 0) > 1;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

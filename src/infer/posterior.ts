@@ -16,6 +16,7 @@ import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/
 import { summarizeOne } from '../diagnostics/summary.js';
 import { reachableTensors } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
+import { oneAtATime } from './one-at-a-time.js';
 import { type Draw, type DrawColumns, checkColumns, materialiseDraws, scalarQuantities, splitChains } from './draw-columns.js';
 
 export type { Draw, DrawColumn, DrawColumns } from './draw-columns.js';
@@ -527,10 +528,17 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * Returns, per draw, the values of every sample site (latent and observed)
    * and the return value. The n model runs yield to the event loop every few
    * ms; aborting `signal` stops them (no run starts after it) and rejects
-   * with its reason.
+   * with its reason. It waits its turn behind running `infer` calls, as
+   * they do (`one-at-a-time.ts`): beside a NUTS run its tensors were taken
+   * into that run's gradient scope and disposed ("Tensor is disposed").
    */
   async predictive(n: number, options: { seed?: Seed; args?: A; signal?: AbortSignal } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
     this.live('predictive');
+    return oneAtATime(options.signal, () => this.simulate(n, options));
+  }
+
+  /** The runs of {@link predictive}, once its turn has come. */
+  private async simulate(n: number, options: { seed?: Seed; args?: A; signal?: AbortSignal }): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
     const rng = rngFrom(options.seed);
     const pace = new Pacer(options.signal);
     const out: { values: Record<string, Value>; returnValue: R }[] = [];

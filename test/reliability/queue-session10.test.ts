@@ -7,7 +7,11 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
-import { Bernoulli, Normal, type Posterior, infer, model } from '../../src/index.js';
+import '../../src/backend/gradients.js';
+import * as D from '../../src/steer/diffusion/index.js';
+import * as St from '../../src/steer/diffusion/steering/index.js';
+import { MIX } from '../steer/diffusion/fixtures.js';
+import { Bernoulli, Normal, type Posterior, infer, model, ops } from '../../src/index.js';
 import * as T from '../../src/index.js';
 import { inferenceCallsPending, setSelfWaitBoundMs } from '../../src/infer/one-at-a-time.js';
 
@@ -146,5 +150,53 @@ describe("the engines' exported functions check their options as infer does (wer
     expect(b.moments('mu').mean).toBe(expected);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('steering (runSMC) and Posterior.predictive wait their turn beside infer', () => {
+  const xs = [0, 1, 2, 3, 4];
+  const ys = [0.1, 1.2, 1.9, 3.2, 3.9];
+  // observed data and a linear predictor as tensors: predictive's values are tensors made during its runs
+  const line = model(async ({ sample, observe, plate }, x: number[], y: number[]) => {
+    const a = await sample('a', Normal(0, 1));
+    const b = await sample('b', Normal(0, 1));
+    await plate('data', x.length, () => observe('y', Normal(ops.add(a, ops.mul(b, tf.tensor1d(x))), 1), tf.tensor1d(y)));
+    return b;
+  }, { name: 'line' });
+  // NUTS on the async model holds a gradient scope open across the model's awaits
+  const nuts = () => infer(line, { method: 'nuts', samples: 30, warmup: 30, chains: 1, seed: 3, compile: false }, xs, ys);
+  const column = (post: AnyPosterior): string => JSON.stringify(Array.from(post.scalarColumns().get('b')!.values));
+
+  test('predictive beside a NUTS run: its tensors live and its values are those it gives alone (was: "Tensor is disposed" on reading them)', async () => {
+    const fit = await infer(line, { method: 'importance', particles: 200, seed: 1 }, xs, ys);
+    const read = (draws: { values: Record<string, unknown> }[]): string => JSON.stringify(draws.map((d) => Array.from((d.values.y as tf.Tensor).dataSync())));
+    const aloneDraws = await fit.predictive(20, { seed: 2 });
+    const alone = read(aloneDraws);
+    const nutsAlone = await nuts();
+    const nutsExpected = column(nutsAlone);
+    nutsAlone.dispose();
+    const [n, p] = await Promise.all([nuts(), fit.predictive(20, { seed: 2 })]);
+    expect(read(p)).toBe(alone);
+    expect(column(n)).toBe(nutsExpected);
+    n.dispose();
+    fit.dispose();
+  });
+
+  test('FK steering (runSMC) beside a NUTS run: both give their answers alone (was: "Cannot read properties of undefined (reading \'backend\')")', async () => {
+    const SCH = D.vpLinear();
+    const steer = async (): Promise<string> => {
+      const res = await St.fkSteering(MIX.model(SCH, 'epsilon'), { reward: St.linearReward([0.6, -0.4]), lambda: 1, particles: 32, steps: 20, seed: 1 });
+      const out = JSON.stringify([res.logZ, Array.from(res.x.dataSync())]);
+      res.x.dispose();
+      return out;
+    };
+    const steerAlone = await steer();
+    const nutsAlone = await nuts();
+    const nutsExpected = column(nutsAlone);
+    nutsAlone.dispose();
+    const [n, z] = await Promise.all([nuts(), steer()]);
+    expect(z).toBe(steerAlone);
+    expect(column(n)).toBe(nutsExpected);
+    n.dispose();
   });
 });

@@ -34,6 +34,7 @@ import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResampler, temperedResample } from './resampling.js';
 import { type ParticleStore, inferStore } from './store.js';
 import { Pacer } from '../pace.js';
+import { oneAtATime } from '../one-at-a-time.js';
 
 /** What a step returns: the moved population and each particle's log potential. */
 export interface StepResult<S> {
@@ -250,6 +251,13 @@ function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>
  */
 export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
   checkOptions(options);
+  // one run at a time with `infer` calls (tfjs's scopes and tape are global: steering beside NUTS crashed with
+  // "Cannot read properties of undefined (reading 'backend')"); the engines' own runs, inside their ledgers, run at once
+  return oneAtATime(options.signal, () => run(fk, options));
+}
+
+/** {@link runSMC} once its turn has come. */
+async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
   const N = options.particles;
   const threshold = (options.essThreshold ?? 0.5) * N;
   const temper = options.temper ?? 1;
