@@ -670,6 +670,16 @@ function fitObserved(address: string, dist: Distribution, value: Value, batched 
   if (!ok) {
     throw new ModelError(address, `observed value of shape [${have.join(', ')}] does not match ${dist.name} of shape [${want.join(', ')}] (batch [${dist.batchShape.join(', ')}], event [${dist.eventShape.join(', ')}])`);
   }
+  // an array with a size-1 axis where the distribution has more (data of length 1 in a plate of 5) would count each
+  // value many times over, silently; a plain number (or a 0-d tensor) still broadcasts, on purpose
+  const off = want.length - have.length;
+  if (!batched && have.some((d, i) => d === 1 && want[off + i]! > 1)) {
+    const times = want.reduce((a, d) => a * d, 1) / have.reduce((a, d) => a * d, 1);
+    throw new ModelError(
+      address,
+      `observed value of shape [${have.join(', ')}] would be counted ${times} times against ${dist.name} of shape [${want.join(', ')}] (batch [${dist.batchShape.join(', ')}], event [${dist.eventShape.join(', ')}]): data of the wrong length? Give one value per element, or a plain number to repeat one value on purpose`,
+    );
+  }
   return dist;
 }
 

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, Categorical, Delta, Exponential, Gamma, Mixture, MultivariateNormal, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
+import { Beta, Categorical, Delta, Exponential, Gamma, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
 import { Affine, Exp } from '../../src/transforms/index.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 
@@ -189,6 +189,50 @@ describe('Transformed of a bounded base (found: the support was the bijector\'s 
     expect(within(mean, quad((u) => u * (1 - u)), se)).toBe(true);
     expect(within(mean, quad(() => 1), se)).toBe(false);
     post.dispose();
+  });
+});
+
+describe('data of the wrong length in a plate (found: an array of length 1 against a plate of 5 was counted 5 times, silently: mu sd 0.461 against 1.0 for one observation)', () => {
+  const withData = (ys: number | number[]) =>
+    model(async ({ sample, plate }) => {
+      const mu = await sample('mu', Normal(0, 10));
+      await plate('data', 5, (_idx, p) => p.observe('y', Normal(mu, 1), ys));
+    });
+
+  it('every engine names the site, both shapes and the count', async () => {
+    for (const opts of [{ method: 'importance', particles: 200, seed: 1 }, { method: 'nuts', chains: 1, warmup: 20, samples: 20, seed: 1 }, { method: 'smc', particles: 200, seed: 1 }] as const) {
+      await expect(infer(withData([3.2]), opts)).rejects.toThrow(/site "y": observed value of shape \[1\] would be counted 5 times against Normal of shape \[5\].*data of the wrong length/);
+    }
+  });
+
+  it('a plain number repeats on purpose: importance\'s mean and sd within 4 MCSE of the exact five-observation posterior; planted: the one-observation sd is rejected', async () => {
+    const post = await infer(withData(3.2), { method: 'importance', particles: 20000, seed: 1 });
+    const prec = 5 + 1 / 100;
+    const { mean, se } = meanAndSe(post, 'mu');
+    expect(within(mean, (5 * 3.2) / prec, se)).toBe(true);
+    // the sd's standard error, sd / sqrt(2 ess) for a normal posterior
+    const { sd } = post.moments('mu');
+    const seSd = sd / Math.sqrt(2 * post.ess);
+    expect(within(sd, Math.sqrt(1 / prec), seSd)).toBe(true);
+    expect(within(sd, Math.sqrt(1 / (1 + 1 / 100)), seSd)).toBe(false);
+    post.dispose();
+  });
+});
+
+describe('Stan\'s negative binomials translated as docs/modelling.md says (the same two numbers in NegativeBinomial(r, p) give another model)', () => {
+  it('neg_binomial_2, neg_binomial_2_log and neg_binomial equal Stan\'s mass functions; planted: NegativeBinomial(mu, phi) verbatim differs', () => {
+    const lfact = (k: number): number => (k <= 1 ? 0 : Math.log(k) + lfact(k - 1));
+    // integer r and n: log C(n + r - 1, n) by factorials
+    const lchoose = (n: number, r: number) => lfact(n + r - 1) - lfact(n) - lfact(r - 1);
+    const [mu, phi, alpha, beta, n] = [5, 2, 3, 0.5, 4];
+    const nb2 = lchoose(n, phi) + n * Math.log(mu / (mu + phi)) + phi * Math.log(phi / (mu + phi));
+    const nb = lchoose(n, alpha) + alpha * Math.log(beta / (1 + beta)) + n * Math.log(1 / (1 + beta));
+    expect(NegativeBinomial(phi, ops.div(mu, ops.add(mu, phi))).logProb(n) as number).toBeCloseTo(nb2, 10);
+    expect(NegativeBinomial(phi, { logits: ops.sub(Math.log(mu), ops.log(phi)) }).logProb(n) as number).toBeCloseTo(nb2, 10);
+    expect(NegativeBinomial(alpha, ops.div(1, ops.add(1, beta))).logProb(n) as number).toBeCloseTo(nb, 10);
+    // planted: Stan's numbers verbatim; its mean is alpha beta / (1 - beta) = 3, Stan's alpha / beta = 6
+    const stanNb = (k: number) => lchoose(k, alpha) + alpha * Math.log(beta / (1 + beta)) + k * Math.log(1 / (1 + beta));
+    expect(Math.max(...[0, 2, 6, 12].map((k) => Math.abs((NegativeBinomial(alpha, beta).logProb(k) as number) - stanNb(k))))).toBeGreaterThan(0.5);
   });
 });
 
