@@ -308,11 +308,11 @@ describe('twisted diffusion warns when its twist misleads (the x0-prediction twi
     const x0 = await run(cls, 'x0');
     const paint = await run(inpaint, 'x0');
     if (process.env.TYCHE_REPORT) console.log(`TDS V: exact ${good.logWeightVariance.toFixed(2)} (Ẑ ${Math.exp(good.logZ).toFixed(3)}), x0 class ${x0.logWeightVariance.toFixed(1)} (Ẑ ${Math.exp(x0.logZ).toFixed(3)} against 0.5), x0 inpainting ${paint.logWeightVariance.toFixed(1)} (Ẑ ${Math.exp(paint.logZ).toFixed(4)} against ${Zin.toFixed(4)})`);
-    expect(good.logWeightVariance).toBeLessThan(St.TDS_WEIGHT_VARIANCE_LIMIT);
+    expect(good.logWeightVariance).toBeLessThan(St.WEIGHT_VARIANCE_LIMIT);
     expect(good.warnings).toEqual([]);
     for (const [res, name] of [[x0, 'class 1'], [paint, 'inpainting']] as const) {
       expect(res.warnings).toHaveLength(1);
-      expect(res.warnings[0]).toMatch(new RegExp(`twistedDiffusion\\(model ".*"\\): the twist of likelihood "${name}" is far from the optimal one: .* accumulate a variance of [\\d.e+]+ nat² .*likely biased low`));
+      expect(res.warnings[0]).toMatch(new RegExp(`twistedDiffusion\\(model ".*"\\): the twist of likelihood "${name}" is far from the optimal twist: .* accumulate a variance of [\\d.e+]+ nat² .*likely biased low`));
     }
     // what the warning is about: log Ẑ far below log Z
     expect(x0.logZ).toBeLessThan(Math.log(0.5) - 0.5);

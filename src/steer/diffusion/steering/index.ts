@@ -32,10 +32,10 @@ export {
   fkCorrector,
 } from './correctors.js';
 export { type CorrectorGridCheckOptions, type CorrectorGridRuns, type CorrectorGridCheck, correctorGridCheck } from './corrector-grid.js';
-export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, type TdsCounters, TDS_WEIGHT_VARIANCE_LIMIT, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
+export { type LogLikelihood, type TdsOptions, type TdsState, type TdsRunOptions, type TdsResult, type TdsCounters, tdsModel, twistedDiffusion, mixtureClassLikelihood, maskedGaussianLikelihood } from './tds.js';
 export { type NoiseSearchSpace, type SearchOptions, type SearchResult, type ZeroOrderSearchOptions, diffusionBestOfN, sampleAlongNoise, zeroOrderSearch } from './search.js';
 export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from './rollover.js';
-export type { ParticleRunOptions, ParticleRunResult } from './particle-run.js';
+export { type ParticleRunOptions, type ParticleRunResult, type WeightSpread, WEIGHT_VARIANCE_LIMIT } from './particle-run.js';
 export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, dtsFrames, treeLeaves, softMean } from './dts.js';
 export { type Frame, frameRow } from './frames.js';
 export { type PathSearchOptions, pathSearch } from './path-search.js';

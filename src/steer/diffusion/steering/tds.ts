@@ -24,7 +24,7 @@ import '../../../backend/gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
-import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
+import { type ParticleRunOptions, type ParticleRunResult, type WeightSpread, addIncrementVariance, particleRunResult, smcSettings, weightSpreadWarning } from './particle-run.js';
 import type { GaussianMixture } from '../gaussian-mixture.js';
 import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, transitionLogDensity } from '../samplers.js';
@@ -74,31 +74,13 @@ function checkFiniteValues(name: string, v: ArrayLike<number>, what: string, ste
   }
 }
 
-/**
- * The accumulated log-weight variance (nat²) above which {@link twistedDiffusion}
- * warns that its twist is far from the optimal one. Measured on a labelled
- * Gaussian mixture, 256 particles: the exact noise-aware twist p(y | x_t)
- * accumulates 0.02–0.8 (20–200 steps) and gives log Ẑ right; the x0-prediction
- * twist 19–930 (class likelihood) and 3.6–2600 (inpainting, σ = 0.3), with Ẑ
- * 0.08–0.16 against 0.5 and 0.001–0.008 against 0.30.
- */
-export const TDS_WEIGHT_VARIANCE_LIMIT = 1;
-
-/** What {@link tdsModel} counts while it runs. */
+/** What {@link tdsModel} counts while it runs: network evaluations per particle and the weights' spread. */
 export interface TdsCounters {
-  /** Network evaluations per particle. */
   evaluations: number;
-  /**
-   * Σ over steps of the variance (over live particles) of the step's
-   * log-weight increment: the spread a path's log-weight accumulates. Near 0
-   * for the optimal twist; large when the twist misleads (heavy-tailed weights).
-   */
-  logWeightVariance?: number;
-  /** The step with the largest increment variance, and that variance. */
-  worstStep?: { step: number; t: number; variance: number };
+  spread?: WeightSpread;
 }
 
-/** The twisted diffusion sampler as a {@link FeynmanKac} model (`counters.evaluations` per particle, `counters.logWeightVariance`). */
+/** The twisted diffusion sampler as a {@link FeynmanKac} model (`counters.evaluations` per particle, `counters.spread`). */
 export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: TdsCounters = { evaluations: 0 }): FeynmanKac<TdsState> {
   const who = `twistedDiffusion(model "${model.name}")`;
   const lik = options.likelihood;
@@ -203,17 +185,7 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: T
           throw new Error(`${who}: the weight of particle ${j} is NaN at step ${i} (t = ${t}): the twisted proposal left the particle not finite; is the gradient of likelihood "${lik.name}" finite?`);
         }
       }
-      let m = 0;
-      let live = 0;
-      for (let j = 0; j < n; j++) if (Number.isFinite(inc[j]!)) (m += inc[j]!), live++;
-      if (live > 1) {
-        m /= live;
-        let v = 0;
-        for (let j = 0; j < n; j++) if (Number.isFinite(inc[j]!)) v += (inc[j]! - m) ** 2;
-        v /= live;
-        counters.logWeightVariance = (counters.logWeightVariance ?? 0) + v;
-        if (!counters.worstStep || v > counters.worstStep.variance) counters.worstStep = { step: i, t, variance: v };
-      }
+      if (counters.spread) addIncrementVariance(counters.spread, inc, i, t);
       return { state: { x: xs, logPsi: next.logPsi, grad: next.grad, ...(state.cond ? { cond: state.cond } : {}) }, logPotential: inc };
     },
   };
@@ -229,7 +201,7 @@ export interface TdsRunOptions extends TdsOptions, ParticleRunOptions {
 export interface TdsResult extends ParticleRunResult {
   /** With `cond`: the final particles' conditions, row i that of `x` row i (resampling moves them; the caller owns it). */
   readonly cond?: tf.Tensor;
-  /** The log-weight variance the run accumulated (see {@link TdsCounters}); above `TDS_WEIGHT_VARIANCE_LIMIT` a warning says the twist misleads. */
+  /** The log-weight variance the run accumulated (see `WeightSpread`); above `WEIGHT_VARIANCE_LIMIT` a warning says the twist misleads. */
   readonly logWeightVariance: number;
   /** Problems with the run (a twist far from the optimal one); empty when none was seen. */
   readonly warnings: readonly string[];
@@ -242,7 +214,7 @@ const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, lik
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
   checkOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS);
   checkIntegerOptions('twistedDiffusion', options, { particles: 1, steps: 1 });
-  const counters: TdsCounters = { evaluations: 0 };
+  const counters: TdsCounters = { evaluations: 0, spread: { logWeightVariance: 0 } };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
   const res = await runSMC(tdsModel(model, options, counters), {
     ...smcSettings(options),
@@ -253,16 +225,9 @@ export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOpt
     throw err;
   });
   res.state.grad.dispose();
-  const V = counters.logWeightVariance ?? 0;
-  const worst = counters.worstStep;
-  const warnings =
-    V > TDS_WEIGHT_VARIANCE_LIMIT && options.particles > 1
-      ? [
-          `twistedDiffusion(model "${model.name}"): the twist of likelihood "${options.likelihood.name}" is far from the optimal one: the steps' log-weight increments accumulate a variance of ${V.toPrecision(3)} nat² (above ${TDS_WEIGHT_VARIANCE_LIMIT}; largest at step ${worst?.step}, t = ${worst?.t.toPrecision(3)}), so the weights are heavy-tailed and log Z and the weighted draws are likely biased low at any particle count you can afford ` +
-            `(the x0-prediction twist of a sharp likelihood gave Ẑ 0.001–0.008 against 0.30). Use a noise-aware twist (likelihood.noisy, twist: 'noisy') or a likelihood less sharp at x̂0, and check log Z by importance sampling of the plain sampler (sampleDiffusion, weights p(y | x0)).`,
-        ]
-      : [];
-  return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}), logWeightVariance: V, warnings };
+  const spread = counters.spread!;
+  const warnings = weightSpreadWarning(`twistedDiffusion(model "${model.name}")`, `the twist of likelihood "${options.likelihood.name}"`, spread, options.particles);
+  return { ...particleRunResult(res, counters.evaluations), ...(res.state.cond ? { cond: res.state.cond } : {}), logWeightVariance: spread.logWeightVariance, warnings };
 }
 
 /**
