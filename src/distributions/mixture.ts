@@ -111,6 +111,8 @@ export class MixtureDistribution extends Distribution {
    * adding a mass to a density would depend on the data's units).
    */
   private readonly atoms: readonly number[];
+  /** The atoms' points, described for messages. */
+  private readonly pointMassText: string | undefined;
 
   /**
    * @param mixing - distribution of the component index, over 0..K-1
@@ -145,6 +147,7 @@ export class MixtureDistribution extends Distribution {
     const { support, atoms } = mixtureSupport(where, components);
     this.support = support;
     this.atoms = atoms;
+    this.pointMassText = atoms.length === 0 ? undefined : atoms.map((k) => describe((components[k] as DeltaDistribution).v)).join(', ');
     this.components = components.map((c) => c.expand(this.batchShape));
   }
 
@@ -209,6 +212,11 @@ export class MixtureDistribution extends Distribution {
     });
   }
 
+  /** Where the mixture puts point masses beside a density (`Delta(0)` in a zero-inflated density): their points, described; else `undefined`. */
+  get pointMasses(): string | undefined {
+    return this.pointMassText;
+  }
+
   override get mean(): Value {
     const e = this.eventShape.length;
     const w = this.logWeights().map((l) => padEvent(exp(l), e));
@@ -229,6 +237,19 @@ function insidePoint(support: Constraint): number {
   const p = [1, 0.5, 0, -1].find((v) => support.check(v) === true);
   if (p === undefined) throw new TypeError(`Mixture: no point of the support ${support.name} to evaluate at`);
   return p;
+}
+
+/**
+ * The point masses a distribution puts on a continuous support (a Mixture of
+ * `Delta(v)` and a density, also inside `expand`, `Independent` or
+ * `Truncated`), described for messages, or `undefined` where it has none.
+ * Gradient-based engines see only the density of such a site and never its
+ * points.
+ */
+export function pointMassesOf(d: Distribution): string | undefined {
+  if (d instanceof MixtureDistribution) return d.pointMasses;
+  const base = (d as { base?: unknown }).base;
+  return base instanceof Distribution ? pointMassesOf(base) : undefined;
 }
 
 /** log sum exp of numbers, or of tensors broadcast together. */

@@ -127,6 +127,30 @@ describe('zero inflation written as Mixture with a point mass (found: a point ma
   });
 });
 
+describe('a spike-and-slab prior, Mixture([Delta(0), Normal(0, 1)]) on a latent site (found: NUTS and VI never visited the spike, silently: P(b = 0) 0 against the exact 0.5803, E[b] 0.130 against 0.063)', () => {
+  const spike = model(async ({ sample, observe }) => {
+    const b = await sample('b', Mixture(Categorical([0.5, 0.5]), [Delta(0), Normal(0, 1)]));
+    await observe('y', Normal(b, 1), 0.3);
+  });
+  const n = (x: number, v: number) => Math.exp((-x * x) / (2 * v)) / Math.sqrt(2 * Math.PI * v);
+  const exact = n(0.3, 1) / (n(0.3, 1) + n(0.3, 2));
+
+  it('gradient engines (nuts, hmc-gibbs, vi) refuse the site, naming it and what to use', async () => {
+    for (const opts of [{ method: 'nuts', chains: 1, warmup: 20, samples: 20, seed: 1 }, { method: 'hmc-gibbs', chains: 1, warmup: 20, samples: 20, seed: 1 }, { method: 'vi', steps: 10, seed: 1 }] as const) {
+      await expect(infer(spike, opts)).rejects.toThrow(/site "b": Mixture puts point masses \(at 0\) beside a density; gradient-based samplers and autoguides see only the density/);
+    }
+  });
+
+  it('importance: P(b = 0 | y) within 4 MCSE of the exact 0.5803; planted: the slab-only answer 0 is rejected', async () => {
+    const post = await infer(spike, { method: 'importance', particles: 20000, seed: 1 });
+    const p0 = post.expectation((d) => (d.values.b === 0 ? 1 : 0));
+    const se = Math.sqrt((exact * (1 - exact)) / post.ess);
+    expect(within(p0, exact, se)).toBe(true);
+    expect(within(0, exact, se)).toBe(false);
+    post.dispose();
+  });
+});
+
 describe('Gamma at 0 (found: "outside the support of Gamma (positive)" on every engine, while Exponential(lam), the same as Gamma(1, lam), scored it)', () => {
   const t = [0, 0.7, 1.5, 0.2];
   const waits = model(async ({ sample, observe }) => {

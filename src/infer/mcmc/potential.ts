@@ -29,6 +29,7 @@ import { type Site, type Trace, plateNestingOf } from '../../core/trace.js';
 import { type Value, sizeOf, toArray, toTensor } from '../../core/value.js';
 import type { Constraint } from '../../distributions/constraints.js';
 import type { Distribution } from '../../distributions/distribution.js';
+import { pointMassesOf } from '../../distributions/mixture.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
 import { markTraceSite } from '../../backend/jit/trace.js';
@@ -189,6 +190,14 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
     const dist = s.dist as Distribution;
     if (dist.isDiscrete) {
       throw new ModelError(s.address, `${dist.name} is discrete; gradient-based samplers need continuous latent sites (use method 'hmc-gibbs' for finite discrete sites, 'mh' with gibbs, or marginalise the site)`);
+    }
+    const points = pointMassesOf(dist);
+    if (points !== undefined) {
+      // a spike-and-slab prior: the sampler would see the slab's density alone and never visit the spike
+      throw new ModelError(
+        s.address,
+        `${dist.name} puts point masses (at ${points}) beside a density; gradient-based samplers and autoguides see only the density and never visit the points. Use method 'mh', 'importance' or 'smc', or choose the spike with a discrete indicator (z ~ Bernoulli) and use 'hmc-gibbs'`,
+      );
     }
     const bijector = bijectTo(dist.support);
     const shape = typeof s.value === 'number' ? [] : [...s.value.shape];
