@@ -211,7 +211,8 @@ function interval(r: { min?: number; max?: number; openMin?: boolean; openMax?: 
  * @param prefix - put before each name in messages (`'rejuvenate.'` for the keys of a nested object)
  */
 export function checkOptionValues(who: string, options: object, rules: OptionRules, prefix = ''): void {
-  for (const [key, rule] of Object.entries(rules)) {
+  for (const key of Object.keys(rules)) {
+    const rule = rules[key];
     const name = prefix + key;
     const v = (options as Record<string, unknown>)[key];
     if (v === undefined) continue;

@@ -80,14 +80,15 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
   tail = mine;
   const queued = pending++ > 0;
   let started = false;
-  const onAbort = (): void => release();
+  // (made only with a signal: under tsx a named closure costs ~0.8 us to make, on every call)
+  const onAbort = signal === undefined ? undefined : (): void => release();
   try {
     if (queued) await waitTurn(prev, signal);
     started = true;
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
     return await fn();
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     pending--;
     // a call that never started keeps its place until the calls before it are done, so the order holds
     if (started) release();

@@ -97,6 +97,9 @@ export function listEngines(): { name: string; description: string; options: rea
  * @param options - `method` plus that engine's options
  * @param args - the model's arguments
  */
+/** Each engine's option names, made on its first call (`infer` is called in loops: a Set per call showed in small models' profiles). */
+const allowedOptions = new WeakMap<object, ReadonlySet<string>>();
+
 export async function infer<A extends unknown[], R, O extends CommonOptions>(m: Model<A, R> | ModelFn<A, R>, options: O, ...args: A): Promise<Posterior<A, R>> {
   if (!(m instanceof Model) && typeof m !== 'function') {
     throw new TycheError(`infer: the first argument must be a model (made with model(async (ctx, ...) => ...)) or an async model function, got ${describe(m)}`);
@@ -112,7 +115,11 @@ export async function infer<A extends unknown[], R, O extends CommonOptions>(m: 
     const near = typeof options.method === 'string' ? nearMiss(options.method, engines.keys()) : undefined;
     throw new TycheError(`infer: unknown method "${String(options.method)}"${near === undefined ? '' : ` (did you mean "${near}"?)`}; available: ${[...engines.keys()].join(', ')}`);
   }
-  const allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
+  let allowed = allowedOptions.get(engine);
+  if (allowed === undefined) {
+    allowed = new Set(['method', 'seed', 'checkConditions', ...engine.options]);
+    allowedOptions.set(engine, allowed);
+  }
   checkOptions('infer', options, allowed, ` for method "${engine.name}"`);
   // every option's value, before the source lint, the backend and any model run (option-rules.ts)
   checkOptionValues(engine.name, options, engine.rules ?? ENGINE_OPTION_RULES[engine.name] ?? {});
