@@ -19,18 +19,16 @@
  *
  * Making the record runs the model a few times on tfjs (a prior run, the
  * layout, a probe draw, the recording and its self-check): with many sites
- * that takes seconds (about 4 ms of CPU per site here). The prior runs are
- * paced from inside (they yield to the event loop every few ms and stop at
- * an abort), and so are the recording's self-check runs; the traced run is
- * not (its trace would take in any other tfjs work run while it yields), nor
- * is the compiler, so those two still block (about 40% of the time).
+ * that takes seconds (about 4 ms of CPU per site here). Every run is paced
+ * from inside (it yields to the event loop every few ms and stops at an
+ * abort), the traced run included (see `paced`); the compiler is not, and
+ * is what still blocks.
  *
  * @module
  */
 import { tidyAsync } from '../backend/autodiff.js';
 import { rememberFloat64 } from '../backend/float64-constants.js';
-import { type Float64Reader, traceActive } from '../backend/jit/trace.js';
-import type { Message } from '../core/message.js';
+import type { Float64Reader } from '../backend/jit/trace.js';
 import { type Model, execute } from '../core/model.js';
 import { rngFrom } from '../core/rng.js';
 import { type Trace, priorDrawCorrection, siteLogDensity } from '../core/trace.js';
@@ -102,16 +100,18 @@ function numbersOnly(trace: Trace): boolean {
   return true;
 }
 
-/** Pacing from inside a model run, except while a trace records it (the trace would take in tfjs work run while it yields). */
-class UntracedPacing extends PacingHandler {
-  override process(msg: Message): void | Promise<void> {
-    return traceActive() ? undefined : super.process(msg);
-  }
-}
-
-/** `m` paced from inside by `pace` (a run of many sites yields to the event loop and stops at an abort), except while traced. */
+/**
+ * `m` paced from inside by `pace`: a run of many sites yields to the event
+ * loop every few ms and stops at an abort, the traced run of the recording
+ * included. While it yields there, the trace's hooks see any tfjs work other
+ * code runs: other inference cannot (calls, steering and `predictive` wait
+ * their turn, `one-at-a-time.ts`), and a kernel of outside code reads no
+ * tensor that depends on the recorded input, so it is recorded as a
+ * constant the output never reads; the record's self-check against a tfjs
+ * run stands behind it.
+ */
 function paced<A extends unknown[]>(m: Model<A, unknown>, pace: Pacer): Model<A, unknown> {
-  return m.withHandler(new UntracedPacing(pace));
+  return m.withHandler(new PacingHandler(pace));
 }
 
 /** Whether a prior run of `m` has only JS-number log densities (a run that fails counts as no). */
