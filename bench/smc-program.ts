@@ -20,7 +20,16 @@
  * - WebPPL 0.9.15 SMC, timed inside the WebPPL program (compilation
  *   excluded), in this process.
  *
- * A second table runs a program that batched program SMC took per particle
+ * A second table runs a program that must run per particle: the walk with
+ * jumps (after the first step, with probability 0.1 the state is a fresh
+ * N(0, 5) draw instead of N(x_{t-1}, q): a branch on a Bernoulli draw), on
+ * tyche's default (`batched: 'auto'`, which refuses to batch it: checked)
+ * resampling at ESS < N/2 and at every observation, against WebPPL's SMC on
+ * the same program (`flip`, then one of two Gaussians), with log Z error
+ * against the exact value (a forward recursion over the time of the last
+ * jump, a Kalman filter per case).
+ *
+ * A third table runs a program that batched program SMC took per particle
  * before it reserved batch dimensions (`smc/program-layout.ts`): the same
  * walk with K = 10 readings per step, observed as one vector against the
  * scalar state (`observe(`y${t}`, Normal(x, r), ys[t])`, ys[t] of length
@@ -36,7 +45,7 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--only-readings] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--only-readings] [--peers DIR]`
  *
  * @module
  */
@@ -49,6 +58,7 @@ import { infer } from '../src/infer/registry.js';
 import { kalmanFilter, linearGaussian1D } from '../src/infer/smc/index.js';
 import { meanSd, median, numberArg, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
+import { type JumpWalk, jumpLogZ, jumpWalk } from '../test/smc/jump-walk.js';
 
 const RUNS = numberArg('runs', 5);
 const WEBPPL_RUNS = numberArg('webppl-runs', 3);
@@ -58,6 +68,7 @@ const PER_PARTICLE_RUNS_10K = numberArg('per-particle-runs-10k', 1);
 const GENERAL_RUNS = numberArg('general-runs', 1);
 const READINGS_RUNS = numberArg('readings-runs', 3);
 const READINGS_PER_PARTICLE_RUNS = numberArg('readings-per-particle-runs', 1);
+const JUMP_RUNS = numberArg('jump-runs', 3);
 const ONLY_READINGS = process.argv.includes('--only-readings');
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
@@ -106,6 +117,47 @@ const readings = model(async ({ sample, observe }, w: Walk & { readings: number[
   }
   return x;
 });
+
+/** The jump walk's jump probability and post-jump sd (`test/smc/jump-walk.ts`). */
+const JUMPS = { p: 0.1, sJ: 5 };
+
+function webpplJumps(w: JumpWalk, n: number, runs: number): string {
+  return `
+var ys = ${JSON.stringify(w.ys)};
+var T = ys.length;
+var model = function() {
+  var loop = function(t, xPrev) {
+    if (t === T) { return xPrev; }
+    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : (flip(${w.p}) ? sample(Gaussian({mu: 0, sigma: ${w.sJ}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}})));
+    observe(Gaussian({mu: x, sigma: ${w.r}}), ys[t]);
+    return loop(t + 1, x);
+  };
+  return loop(0, 0);
+};
+${webpplTimedSmc(n, runs, true)}
+`;
+}
+
+/** Times the jump walk on tyche's default (`batched: 'auto'`, which must run it per particle) and resampling at every observation. */
+async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, ...(essThreshold === undefined ? {} : { essThreshold }) };
+  (await infer(jumpWalk, { ...options, seed: 'warm-up' }, w)).dispose();
+  const out: Run[] = [];
+  let note = '';
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const post = await infer(jumpWalk, { ...options, seed: r }, w);
+    const wall = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
+    const d = post.diagnostics as Record<string, unknown>;
+    if (d.execution !== 'per-particle' || d.runtime !== 'lean') throw new Error(`the jump walk ran ${String(d.execution)} (${String(d.runtime)}): expected per particle on the lean runtime`);
+    note = `batched: 'auto' fell back to per particle; ${String(d.replays)} replayed copies`;
+    post.dispose();
+  }
+  return { impl: `tyche per-particle (default)${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
+}
 
 /** The walk with K readings of sd r sqrt(K) per step around its observations (a fixed LCG + Box-Muller stream). */
 function readingsWalk(w: Walk, k: number): Walk & { readings: number[][] } {
@@ -291,6 +343,15 @@ async function main(): Promise<void> {
   if (rows.length) {
     console.log(rowsTable(rows, exact));
     console.log('Goal (issue 16): at least 2x WebPPL at 1000 and at 10000 particles.');
+  }
+  // the walk with jumps: control flow on a random value, so per particle whatever `batched` says
+  if (JUMP_RUNS > 0 && !ONLY_READINGS) {
+    const jw = { ...w, ...JUMPS };
+    const exactJ = jumpLogZ(jw);
+    console.log(`\nThe walk with jumps (p = ${JUMPS.p}: x_t ~ N(0, ${JUMPS.sJ}) instead of N(x_t-1, q); a branch on a Bernoulli draw), T = ${w.ys.length}; exact log Z = ${exactJ.toFixed(4)}`);
+    const jrows: Row[] = [await timeJumps(jw, 1000, JUMP_RUNS), await timeJumps(jw, 1000, JUMP_RUNS, 1)];
+    if (webppl && WEBPPL_RUNS > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 1000, WEBPPL_RUNS)), note: 'flip() then one of two Gaussians' });
+    console.log(rowsTable(jrows, exactJ));
   }
   // the walk with 10 readings per step: per particle before batched runs reserved batch dimensions
   const rw = readingsWalk(w, 10);

@@ -10,7 +10,7 @@
  * model from its start and *replays* the parent's records up to the parent's
  * checkpoint: a replayed site hands back the recorded value (one array read
  * and an address comparison) and takes the parent's record node as its own,
- * so nothing is allocated and no density is computed there. The array of a
+ * so no record is made and no density is computed there. The array of a
  * parent's records in order is built once and shared by all its copies (and
  * from the array built for its lineage at the last resampling, so that the
  * list's nodes, scattered over the heap, are not walked again).
@@ -75,8 +75,6 @@ export interface LeanRecord {
   /** The value of a latent or deterministic site; at a checkpoint, the observed value (a number) or undefined (a factor). */
   readonly value: Value | undefined;
   readonly prev: LeanRecord | undefined;
-  /** The value as a resolved promise, made on the first replay (shared by every later one); undefined until then (a field from the start: one object shape). */
-  resolved: Promise<Value | undefined> | undefined;
 }
 
 /** What a copy replays: its parent's records up to the parent's checkpoint. */
@@ -437,9 +435,10 @@ export class LeanParticle<R> {
   }
 
   /** Counts a site; every 32 sites, yields to the event loop when due (a long execution stays abortable). */
-  private paced<V>(value: V, resolved: Promise<V> | undefined): Promise<V> {
+  private paced<V>(value: V): Promise<V> {
     if ((++this.sites & 31) === 0 && this.run.pace.due()) return this.run.pace.pause().then(() => value);
-    return resolved ?? Promise.resolve(value);
+    // (a new promise, not one kept on the record: young garbage costs less than a promise per record held for the run)
+    return Promise.resolve(value);
   }
 
   private fullAddress(address: string): string {
@@ -454,7 +453,7 @@ export class LeanParticle<R> {
       const full = this.fullAddress(address);
       if (this.replay !== undefined) {
         const rec = this.replayed(full, Kind.Latent);
-        return this.paced(rec.value as Value, (rec.resolved ??= Promise.resolve(rec.value)) as Promise<Value>);
+        return this.paced(rec.value as Value);
       }
       if (!(dist instanceof Distribution)) this.giveUp(`"${full}" has no distribution`);
       if ((dist as { improper?: boolean }).improper === true) this.giveUp(`"${full}" has an improper prior`);
@@ -463,8 +462,8 @@ export class LeanParticle<R> {
         v.dispose();
         this.giveUp(`"${full}" draws a tensor`);
       }
-      this.head = { address: this.run.name(full), kind: Kind.Latent, value: v, prev: this.head, resolved: undefined };
-      return this.paced(v, undefined);
+      this.head = { address: this.run.name(full), kind: Kind.Latent, value: v, prev: this.head };
+      return this.paced(v);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -481,13 +480,13 @@ export class LeanParticle<R> {
       this.replayOf = undefined;
       this.increment = 0;
     }
-    return this.paced(value, rec.value === value ? ((rec.resolved ??= Promise.resolve(value)) as Promise<V>) : undefined);
+    return this.paced(value);
   }
 
   /** A fresh checkpoint of log density `lp`: recorded, added to the increment; the execution suspends. */
   private freshCheckpoint<V extends Value | undefined>(full: string, value: V, lp: number): Promise<V> {
     if (Number.isNaN(lp)) this.giveUp(`the log density at "${full}" is NaN`);
-    this.head = { address: this.run.name(full), kind: Kind.Checkpoint, value, prev: this.head, resolved: undefined };
+    this.head = { address: this.run.name(full), kind: Kind.Checkpoint, value, prev: this.head };
     this.increment += lp;
     this.checkpoint += 1;
     return this.suspend(full, value);
@@ -524,7 +523,7 @@ export class LeanParticle<R> {
   private deterministicSite<V extends Value>(address: string, value: V): V {
     const full = this.fullAddress(address);
     if (this.replay !== undefined) this.replayed(full, Kind.Deterministic);
-    else this.head = { address: this.run.name(full), kind: Kind.Deterministic, value, prev: this.head, resolved: undefined };
+    else this.head = { address: this.run.name(full), kind: Kind.Deterministic, value, prev: this.head };
     return value;
   }
 

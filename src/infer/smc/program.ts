@@ -103,7 +103,7 @@ export interface SMCProgramOptions extends CommonOptions {
   /**
    * Per-particle execution: run the particles on the lean runtime
    * (`program-lean.ts`: replayed sites hand back their parent's recorded
-   * values, nothing scored or allocated there; default true), falling back
+   * values, nothing scored or recorded there; default true), falling back
    * to the general effect runtime when the lean one cannot run the model;
    * false uses the general runtime. Both are exact SMC over the same
    * program. `diagnostics.runtime` says which ran and `diagnostics.notLean`
