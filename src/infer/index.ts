@@ -3,6 +3,7 @@
  * @module
  */
 export { infer, registerEngine, listEngines, type CommonOptions, type Engine } from './registry.js';
+export { SelfWaitError } from './one-at-a-time.js';
 export { type OptionRule, type OptionRules, checkOptionValues } from '../core/options.js';
 export { numbersVersusTensors, type NumbersVersusTensors, type NumbersVersusTensorsOptions, type BranchDisagreement } from './branch-check.js';
 export { Posterior, Marginal, Summary, type Draw, type DrawColumn, type DrawColumns, type SummaryRow, weightedQuantile } from './posterior.js';
