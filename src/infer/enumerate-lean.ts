@@ -55,6 +55,15 @@ const STOP: unique symbol = Symbol('stop path');
 /** An already resolved promise of nothing (what every `factor` returns). */
 const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
 
+/** Resolved promises of the observations 0 and 1 (true and false), which most discrete models observe. */
+const RESOLVED_ZERO: Promise<Value> = Promise.resolve(0);
+const RESOLVED_ONE: Promise<Value> = Promise.resolve(1);
+
+/** A resolved promise of an observed value, shared for 0 and 1, else undefined (`after` makes one). */
+function resolvedObservation(v: number): Promise<Value> | undefined {
+  return v === 1 ? RESOLVED_ONE : v === 0 && 1 / v > 0 ? RESOLVED_ZERO : undefined;
+}
+
 /** Resolved promises of each value of a support (supports are shared, frozen arrays: made once per support). */
 const resolvedCache = new WeakMap<readonly Value[], Promise<Value>[]>();
 
@@ -75,6 +84,21 @@ function resolvedValues(support: readonly Value[]): Promise<Value>[] {
  * changes, so it is scored afresh at every node.)
  */
 const IMMUTABLE_FAMILIES: ReadonlySet<unknown> = new Set([CategoricalDistribution, BernoulliDistribution, BinomialDistribution]);
+
+/** A choice node's support, the log mass of each value, and each value as a resolved promise (never changed once made). */
+interface NodeTable {
+  readonly support: Value[];
+  readonly lps: Float64Array;
+  readonly resolved: Promise<Value>[];
+}
+
+/**
+ * The node table of each immutable built-in distribution object scored on the
+ * number path, for every later walk: `Bernoulli(p)` and `Categorical(probs)`
+ * return one shared object per parameter, so a small model called in a loop
+ * (burglary: four alarm nodes per call) scores each of its nodes once.
+ */
+const nodeTables = new WeakMap<Distribution, NodeTable>();
 
 /** The finite support of a latent site's distribution, or a `ModelError` naming the site. */
 export function enumerableSupport(address: string, dist: Distribution): Value[] {
@@ -516,12 +540,21 @@ export class LeanEnumerator<A extends unknown[], R> {
 
   /**
    * Score a new node at choice depth `k`: its support and the log mass of
-   * each value into `supports`/`lps`/`resolved`, and whether a later node
-   * made from the same distribution object may reuse them (`nodeDist`).
+   * each value into `supports`/`lps`/`resolved` (from `nodeTables` when this
+   * object was scored before), and whether a later node made from the same
+   * distribution object may reuse them (`nodeDist`).
    */
   private scoreNode(k: number, full: string, dist: Distribution, numeric: Map<string, boolean>): void {
     this.nodeDist[k] = undefined;
     if (!(dist instanceof Distribution)) this.giveUp();
+    const known = nodeTables.get(dist);
+    if (known !== undefined) {
+      this.supports[k] = known.support;
+      this.lps[k] = known.lps;
+      this.resolved[k] = known.resolved;
+      this.nodeDist[k] = dist;
+      return;
+    }
     const support = enumerableSupport(full, dist);
     const lps = new Float64Array(support.length);
     let plain = true;
@@ -531,11 +564,15 @@ export class LeanEnumerator<A extends unknown[], R> {
       lps[i] = this.logMass(full, dist, v, numeric);
       plain &&= numeric.get(full) === true;
     }
+    const resolved = resolvedValues(support);
     this.supports[k] = support;
     this.lps[k] = lps;
-    this.resolved[k] = resolvedValues(support);
+    this.resolved[k] = resolved;
     // (scored without tensors: a tensor parameter is read afresh each time, in case it was disposed)
-    if (plain && IMMUTABLE_FAMILIES.has(dist.constructor)) this.nodeDist[k] = dist;
+    if (plain && IMMUTABLE_FAMILIES.has(dist.constructor)) {
+      this.nodeDist[k] = dist;
+      nodeTables.set(dist, { support, lps, resolved });
+    }
   }
 
   /** Take value `v` (log mass `lp`) at a latent site. */
@@ -611,7 +648,7 @@ export class LeanEnumerator<A extends unknown[], R> {
       if (typeof v !== 'number') this.giveUp();
       if (this.replayUntil >= 0 && this.depth <= this.replayUntil) {
         this.countSite();
-        return this.after(v);
+        return this.after(v, resolvedObservation(v));
       }
       const full = this.claim(address, true);
       if (!(dist instanceof Distribution) || dist.batchShape.length !== 0 || dist.eventShape.length !== 0) this.giveUp();
@@ -619,7 +656,7 @@ export class LeanEnumerator<A extends unknown[], R> {
         this.weight += this.logMass(full, dist, v, numeric);
         if (this.weight === -Infinity) this.dead = true;
       }
-      return this.after(v);
+      return this.after(v, resolvedObservation(v));
     } catch (err) {
       return Promise.reject(err);
     }
