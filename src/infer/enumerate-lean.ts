@@ -214,7 +214,7 @@ export class LeanEnumerator<A extends unknown[], R> {
     const numeric = m.numericSites;
     this.call = [undefined, ...args];
     this.ctx = {
-      sample(address: string, dist: Distribution, _options?: SampleOptions) {
+      sample(address: string, dist: Distribution) {
         // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
         // since a replayed prefix visits no more sites than the path that first reached it
         const k = self.depth;
