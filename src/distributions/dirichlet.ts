@@ -11,6 +11,7 @@ import { positive, simplex } from './constraints.js';
 import { Distribution, type Typed, checkParam, param } from './distribution.js';
 import { eventLogDensity, eventValue } from './event-density.js';
 import { FLOAT32_TINY, broadcastValues, logStandardGammas, standardGammaLogGrad } from './gamma.js';
+import { lgammaNumber } from '../math/special.js';
 
 /**
  * Dirichlet(concentration) over the simplex: vectors of K nonnegative entries
@@ -31,6 +32,13 @@ export class DirichletDistribution extends Distribution {
   override readonly eventShape: readonly number[];
   /** Concentrations, shape `batchShape ++ [K]`. */
   readonly concentration: tf.Tensor;
+  /**
+   * log Gamma(sum a) - sum log Gamma(a), in float64, for concentrations given as
+   * one plain vector of numbers (constant: not recomputed by tensor ops at each
+   * log density, which hmc-gibbs's sweeps evaluate once per value of every
+   * discrete site); else undefined.
+   */
+  private readonly norm64: number | undefined;
 
   /** @param concentration - positive concentrations over the last axis (K >= 1 categories) */
   constructor(concentration: ValueLike) {
@@ -43,6 +51,7 @@ export class DirichletDistribution extends Distribution {
     this.concentration = asFloat(c) as tf.Tensor;
     this.batchShape = c.shape.slice(0, -1);
     this.eventShape = [c.shape[c.rank - 1]];
+    this.norm64 = logNormalizer64(concentration);
   }
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {
@@ -83,7 +92,7 @@ export class DirichletDistribution extends Distribution {
     const k = this.eventShape[0];
     return tf.tidy(() =>
       eventLogDensity(this.support, xt, tf.fill([k], 1 / k), (v) => {
-        const norm = tf.sub(lgammaTensor(tf.sum(a, -1)), tf.sum(lgammaTensor(a), -1));
+        const norm = this.norm64 ?? tf.sub(lgammaTensor(tf.sum(a, -1)), tf.sum(lgammaTensor(a), -1));
         return tf.add(tf.sum(xlogy(tf.sub(a, 1), v) as tf.Tensor, -1), norm);
       }),
     );
@@ -99,6 +108,20 @@ export class DirichletDistribution extends Distribution {
       return tf.div(tf.mul(a, tf.sub(a0, a)), tf.mul(tf.square(a0), tf.add(a0, 1)));
     });
   }
+}
+
+/** log Gamma(sum a) - sum log Gamma(a) in float64 for one plain vector of numbers, else undefined. */
+function logNormalizer64(concentration: ValueLike): number | undefined {
+  if (!Array.isArray(concentration)) return undefined;
+  const a: unknown[] = concentration;
+  if (!a.every((v): v is number => typeof v === 'number')) return undefined;
+  let sum = 0;
+  let terms = 0;
+  for (const v of a) {
+    sum += v;
+    terms += lgammaNumber(v);
+  }
+  return lgammaNumber(sum) - terms;
 }
 
 /** Dirichlet(concentration); the last axis holds the categories. Draws are tensors. */

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, Categorical, Delta, Exponential, Gamma, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
+import { Beta, Categorical, Delta, Dirichlet, Exponential, Gamma, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
 import { Affine, Exp } from '../../src/transforms/index.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 
@@ -257,6 +257,18 @@ describe('Stan\'s negative binomials translated as docs/modelling.md says (the s
     // planted: Stan's numbers verbatim; its mean is alpha beta / (1 - beta) = 3, Stan's alpha / beta = 6
     const stanNb = (k: number) => lchoose(k, alpha) + alpha * Math.log(beta / (1 + beta)) + k * Math.log(1 / (1 + beta));
     expect(Math.max(...[0, 2, 6, 12].map((k) => Math.abs((NegativeBinomial(alpha, beta).logProb(k) as number) - stanNb(k))))).toBeGreaterThan(0.5);
+  });
+});
+
+describe('Dirichlet with a plain vector of concentrations keeps its normaliser in float64 (hmc-gibbs over Categorical(w) labels evaluated it by tensor ops at every value of every label)', () => {
+  it('the log density equals the hand formula, as with a tensor of concentrations', () => {
+    const lg = (k: number): number => (k <= 1 ? 0 : Math.log(k - 1) + lg(k - 1)); // log Gamma of an integer
+    const x = [0.2, 0.3, 0.5];
+    const hand = lg(9) - lg(2) - lg(3) - lg(4) + Math.log(0.2) + 2 * Math.log(0.3) + 3 * Math.log(0.5);
+    tf.tidy(() => {
+      expect((Dirichlet([2, 3, 4]).logProb(tf.tensor1d(x)) as tf.Tensor).dataSync()[0]).toBeCloseTo(hand, 5);
+      expect((Dirichlet(tf.tensor1d([2, 3, 4])).logProb(tf.tensor1d(x)) as tf.Tensor).dataSync()[0]).toBeCloseTo(hand, 5);
+    });
   });
 });
 
