@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, add, broadcastShapes, describe, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
 import { CategoricalDistribution } from './categorical.js';
-import { type Constraint, nonnegative, positive } from './constraints.js';
+import { type Constraint, nonnegative, positive, positiveFinite } from './constraints.js';
 import { DeltaDistribution } from './delta.js';
 import { Distribution, type Typed, type ValueOf, sameShape } from './distribution.js';
 
@@ -73,7 +73,10 @@ function mixtureSupport(where: string, components: readonly Distribution[]): { s
   const points = components.map(atomOf);
   const rest = components.filter((_, k) => points[k] === undefined);
   if (rest.length === 0 || rest.length === components.length) return { support: sharedSupport(where, components.map((c) => c.support)), atoms: [] };
-  const support = sharedSupport(where, rest.map((c) => c.support));
+  const shared = sharedSupport(where, rest.map((c) => c.support));
+  // a point at the open end of a positive support (a hurdle LogNormal: dry days at 0) joins it: [0, inf)
+  const atZero = points.some((v) => v !== undefined && holdsAll(nonnegative, v) && !holdsAll(shared, v));
+  const support = atZero && (shared === positive || shared === positiveFinite) ? nonnegative : shared;
   points.forEach((v, k) => {
     if (v === undefined) return;
     if ((components[k] as DeltaDistribution).eventDim !== 0) {

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, Categorical, Delta, Dirichlet, Exponential, Gamma, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
+import { Beta, Categorical, Delta, Dirichlet, Exponential, Gamma, LogNormal, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
 import { Affine, Exp } from '../../src/transforms/index.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 
@@ -123,6 +123,29 @@ describe('zero inflation written as Mixture with a point mass (found: a point ma
     expect(within(mean, exact, se)).toBe(true);
     expect(within(mean, zerosCounted, se)).toBe(false);
     expect(within(post.moments('pi').mean, 5 / 11, meanAndSe(post, 'pi').se)).toBe(true);
+    post.dispose();
+  });
+});
+
+describe('a hurdle LogNormal, Mixture([Delta(0), LogNormal(mu, 1)]) (found: refused, 0 outside LogNormal\'s open support)', () => {
+  it('the support is [0, inf), 0 scores the point\'s weight; NUTS within 4 MCSE of the exact mean of mu; planted: the prior mean 0 is rejected', async () => {
+    const d = Mixture(Categorical([0.3, 0.7]), [Delta(0), LogNormal(0, 1)]);
+    expect(d.support.name).toBe('nonnegative');
+    expect(d.logProb(0) as number).toBeCloseTo(Math.log(0.3), 12);
+    const rain = [0, 0, 1.2, 0, 3.4, 0.6, 0, 2.2, 0.9];
+    const hurdle = model(async ({ sample, observe }) => {
+      const pi = await sample('pi', Beta(1, 1));
+      const mu = await sample('mu', Normal(0, 5));
+      await observe('rain', Mixture(Categorical([pi, ops.sub(1, pi)]), [Delta(0), LogNormal(mu, 1)]), tf.tensor1d(rain));
+    });
+    // exact: mu | log of the wet days ~ N(sum / (n + 1/25), 1 / (n + 1/25))
+    const logs = rain.filter((v) => v > 0).map(Math.log);
+    const exact = logs.reduce((a, b) => a + b, 0) / (logs.length + 1 / 25);
+    const post = await infer(hurdle, { method: 'nuts', chains: 4, warmup: 400, samples: 600, seed: 1 });
+    expect(post.warnings).toEqual([]);
+    const { mean, se } = meanAndSe(post, 'mu');
+    expect(within(mean, exact, se)).toBe(true);
+    expect(within(mean, 0, se)).toBe(false);
     post.dispose();
   });
 });
