@@ -237,7 +237,10 @@ export class MixtureDistribution extends Distribution {
 
 /** A number inside a scalar support (for values that are masked out). */
 function insidePoint(support: Constraint): number {
-  const p = [1, 0.5, 0, -1].find((v) => support.check(v) === true);
+  const { lower, upper } = support as Partial<{ lower: Value; upper: Value }>;
+  const lo = typeof lower === 'number' ? lower : NaN;
+  const hi = typeof upper === 'number' ? upper : NaN;
+  const p = [1, 0.5, 0, -1, (lo + hi) / 2, lo + 1, hi - 1].find((v) => Number.isFinite(v) && support.check(v) === true);
   if (p === undefined) throw new TypeError(`Mixture: no point of the support ${support.name} to evaluate at`);
   return p;
 }

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Beta, Categorical, Delta, Dirichlet, Exponential, Gamma, LogNormal, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, infer, iwae, model, ops } from '../../src/index.js';
+import { Beta, Categorical, Delta, Dirichlet, Exponential, Gamma, LogNormal, Mixture, MultivariateNormal, NegativeBinomial, Normal, Poisson, Transformed, Uniform, infer, iwae, model, ops } from '../../src/index.js';
 import { Affine, Exp } from '../../src/transforms/index.js';
 import { SVI } from '../../src/infer/vi/svi.js';
 
@@ -62,6 +62,13 @@ describe('zero inflation written as Mixture with a point mass (found: a point ma
       expect(Array.from(v).map((x) => Number(x.toFixed(5)))).toEqual([Math.log(0.3), Math.log(0.7) + lnorm(1, 0, 1), Math.log(0.3)].map((x) => Number(x.toFixed(5))));
     });
     expect(() => Mixture(Categorical([0.3, 0.7]), [Delta([0, 0], { eventDim: 1 }), MultivariateNormal([0, 0], { scaleTril: [[1, 0], [0, 1]] })])).toThrow(/only scalar point masses/);
+    // a support away from 0 and 1 (the density side is evaluated at a point inside it where the value is an atom)
+    tf.tidy(() => {
+      const v = (Mixture(Categorical([0.3, 0.7]), [Delta(5), Uniform(4, 6)]).logProb(tf.tensor1d([5, 4.5, 7])) as tf.Tensor).dataSync();
+      expect(v[0]).toBeCloseTo(Math.log(0.3), 5);
+      expect(v[1]).toBeCloseTo(Math.log(0.35), 5);
+      expect(v[2]).toBe(-Infinity);
+    });
     // counts: a mass beside masses (zero-inflated Poisson) adds up, as before
     expect(Mixture(Categorical([0.3, 0.7]), [Delta(0), Poisson(2)]).logProb(0)).toBeCloseTo(Math.log(0.3 + 0.7 * Math.exp(-2)), 12);
     expect(() => Mixture(Categorical([0.3, 0.7]), [Delta(-1), Gamma(2, 1)])).toThrow(/components\[0\] is a point mass at -1, outside the support of the other components \(nonnegative\)/);
