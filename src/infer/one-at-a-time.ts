@@ -32,7 +32,7 @@
  * awaits it or something outside (a fetch), so a queued call watches
  * instead: while it waits, if model runs are in flight, no model run starts
  * or ends and no paced loop yields (`core/model-body.ts` `modelRunState`),
- * and the event loop stays idle, for the self-wait bound (3 s), it rejects
+ * and the event loop stays idle, for the self-wait bound (30 s), it rejects
  * with a {@link SelfWaitError} saying why, and the running model receives
  * that error where it awaited. A running model that truly waits that long
  * on outside I/O while another call is queued gets the same error (never a
@@ -129,7 +129,9 @@ export class SelfWaitError extends TycheError {
 }
 
 /** How long a queued call lets the running call's models stand still before {@link SelfWaitError} (ms). */
-let selfWaitBoundMs = 3000;
+// 30 s: long enough that a model awaiting a slow outside call (an LLM's generation, an HTTP request) while
+// another call is queued is rarely refused, short enough that a real self-wait ends with an error, not never
+let selfWaitBoundMs = 30_000;
 /** Poll interval of the self-wait watch (ms); a poll this much late means the event loop was busy. */
 const WATCH_MS = 50;
 

@@ -199,4 +199,33 @@ describe('steering (runSMC) and Posterior.predictive wait their turn beside infe
     expect(column(n)).toBe(nutsExpected);
     n.dispose();
   });
+
+  test('the diffusion searches (best-of-N, zero-order, path search, rollover, tree sampling) wait their turn beside a NUTS run: each gives its answer alone', async () => {
+    const SCH = D.vpLinear();
+    const m = MIX.model(SCH, 'epsilon');
+    const reward = St.linearReward([0.6, -0.4]);
+    const runs: Record<string, () => Promise<{ x: tf.Tensor }>> = {
+      diffusionBestOfN: () => St.diffusionBestOfN(m, { reward, n: 8, steps: 10, seed: 1 }),
+      zeroOrderSearch: () => St.zeroOrderSearch(m, { reward, rounds: 2, neighbours: 3, steps: 10, seed: 1 }),
+      pathSearch: () => St.pathSearch(m, { reward, width: 2, branches: 2, steps: 10, seed: 1 }),
+      rolloverBudgetForcing: () => St.rolloverBudgetForcing(m, { reward, steps: 10, budget: 40, seed: 1 }),
+      diffusionTreeSampling: () => St.diffusionTreeSampling(m, { reward, budget: 60, batch: 4, samples: 4, steps: 10, seed: 1 }),
+    };
+    const nutsAlone = await nuts();
+    const nutsExpected = column(nutsAlone);
+    nutsAlone.dispose();
+    for (const [name, run] of Object.entries(runs)) {
+      const once = async (): Promise<string> => {
+        const res = await run();
+        const out = JSON.stringify(Array.from(res.x.dataSync()));
+        res.x.dispose();
+        return out;
+      };
+      const alone = await once();
+      const [n, beside] = await Promise.all([nuts(), once()]);
+      expect(beside, name).toBe(alone);
+      expect(column(n), name).toBe(nutsExpected);
+      n.dispose();
+    }
+  });
 });

@@ -54,6 +54,7 @@ import { type Sampler, ddpm } from '../samplers.js';
 import { checkTime, timeGrid } from '../schedules.js';
 import type { Frame } from './frames.js';
 import { type Reward, evaluateReward } from './rewards.js';
+import { oneAtATime } from '../../../infer/one-at-a-time.js';
 
 /** DTS (sample the tilted law) or DTS* (search for the highest reward). */
 export type DtsMode = 'sample' | 'search';
@@ -287,6 +288,11 @@ const DIFFUSION_TREE_SAMPLING_OPTIONS = optionNames<DtsOptions>({ reward: true, 
  * ```
  */
 export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
+  // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  return oneAtATime(options.signal, () => runDiffusionTreeSampling(model, options));
+}
+
+async function runDiffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
   checkOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS);
   checkIntegerOptions('diffusionTreeSampling', options, { batch: 1, samples: 1, steps: 1 });
   const { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);

@@ -26,6 +26,7 @@ import { ddpm, gaussianNoise, sampleDiffusion } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
 import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
 import type { SearchOptions, SearchResult } from './search.js';
+import { oneAtATime } from '../../../infer/one-at-a-time.js';
 
 /** Options of {@link pathSearch}. */
 export interface PathSearchOptions extends SearchOptions {
@@ -64,6 +65,11 @@ const PATH_SEARCH_OPTIONS = optionNames<PathSearchOptions>({ width: true, branch
 
 /** Run the search over paths and return the best final sample. */
 export async function pathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
+  // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  return oneAtATime(options.signal, () => runPathSearch(model, options));
+}
+
+async function runPathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
   checkOptions('pathSearch', options, PATH_SEARCH_OPTIONS);
   checkIntegerOptions('pathSearch', options, { width: 1, branches: 1, forward: 0, backward: 1, start: 0, steps: 1 });
   const who = `pathSearch(model "${model.name}")`;

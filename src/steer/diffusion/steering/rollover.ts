@@ -20,6 +20,7 @@ import { type Sampler, ddpm, gaussianNoise } from '../samplers.js';
 import { timeGrid } from '../schedules.js';
 import type { Frame } from './frames.js';
 import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
+import { oneAtATime } from '../../../infer/one-at-a-time.js';
 
 /** Options of {@link rolloverBudgetForcing}. */
 export interface RolloverOptions {
@@ -58,6 +59,11 @@ const ROLLOVER_BUDGET_FORCING_OPTIONS = optionNames<RolloverOptions>({ reward: t
 
 /** Run rollover budget forcing on one trajectory. */
 export async function rolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
+  // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  return oneAtATime(options.signal, () => runRolloverBudgetForcing(model, options));
+}
+
+async function runRolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
   checkOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS);
   checkIntegerOptions('rolloverBudgetForcing', options, { steps: 1 });
   const who = `rolloverBudgetForcing(model "${model.name}")`;

@@ -20,6 +20,7 @@ import { type Sampler, ddpm, gaussianNoise, sampleDiffusion, samplerStep } from 
 import { timeGrid } from '../schedules.js';
 import { type Frame, frameRow } from './frames.js';
 import { type Reward, evaluateReward, noFiniteRewardError } from './rewards.js';
+import { oneAtATime } from '../../../infer/one-at-a-time.js';
 
 /** Options shared by the search baselines. */
 export interface SearchOptions {
@@ -142,6 +143,11 @@ const DIFFUSION_BEST_OF_N_OPTIONS = optionNames<SearchOptions & { n: number; bat
 
 /** Best-of-N: `n` independent samples in batches of `batch`, keep the one with the highest reward. */
 export async function diffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
+  // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  return oneAtATime(options.signal, () => runDiffusionBestOfN(model, options));
+}
+
+async function runDiffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
   checkOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS);
   checkIntegerOptions('diffusionBestOfN', options, { n: 1, batch: 1, steps: 1 });
   const who = `diffusionBestOfN(model "${model.name}")`;
@@ -214,6 +220,11 @@ const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: 
  * `rounds` rounds; the first round also scores the pivot.
  */
 export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
+  // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  return oneAtATime(options.signal, () => runZeroOrderSearch(model, options));
+}
+
+async function runZeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   checkOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS);
   checkIntegerOptions('zeroOrderSearch', options, { rounds: 1, neighbours: 1, steps: 1 });
   const who = `zeroOrderSearch(model "${model.name}")`;
