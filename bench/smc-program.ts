@@ -142,20 +142,7 @@ ${webpplTimedSmc(n, runs, true)}
 async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number): Promise<Row> {
   const options = { method: 'smc' as const, particles: n, ...(essThreshold === undefined ? {} : { essThreshold }) };
   (await infer(jumpWalk, { ...options, seed: 'warm-up' }, w)).dispose();
-  const out: Run[] = [];
-  let note = '';
-  for (let r = 0; r < runs; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const post = await infer(jumpWalk, { ...options, seed: r }, w);
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    out.push({ wall, cpu: (c.user + c.system) / 1e6, logZ: post.logZ });
-    const d = post.diagnostics as Record<string, unknown>;
-    if (d.execution !== 'per-particle' || d.runtime !== 'lean') throw new Error(`the jump walk ran ${String(d.execution)} (${String(d.runtime)}): expected per particle on the lean runtime`);
-    note = `batched: 'auto' fell back to per particle; ${String(d.replays)} replayed copies`;
-    post.dispose();
-  }
+  const { out, note } = await timeRuns(jumpWalk, w, options, runs, (d) => `batched: 'auto' fell back to per particle; ${String(d.replays)} replayed copies`, 'lean');
   return { impl: `tyche per-particle (default)${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
@@ -202,13 +189,15 @@ async function timeReadings(w: Walk & { readings: number[][] }, n: number, batch
 /**
  * Times `runs` seeded SMC runs of `m` (seeds 0, 1, ...): wall and process CPU
  * seconds and log Z of each; checks each ran the execution `options.batched`
- * asks for and, where given, the per-particle `runtime`; `noteOf`
+ * asks for (per particle where it is not true: `batched: 'auto'` must fall
+ * back on a model it cannot batch) and, where given, the per-particle
+ * `runtime`; `noteOf`
  * describes the last run from its diagnostics.
  */
 async function timeRuns<W>(
   m: Model<[W], unknown>,
   w: W,
-  options: { method: 'smc'; particles: number; batched: boolean },
+  options: { method: 'smc'; particles: number; batched?: boolean; essThreshold?: number },
   runs: number,
   noteOf: (d: Record<string, unknown>) => string,
   runtime?: 'lean' | 'general',
