@@ -171,14 +171,39 @@ export async function valueAndGradsAsync(
         restoreSaves();
         engine.endTape();
       }
-      const tape = engine.state.activeTape;
-      if (engine.state.gradientDepth === 0 && tape) {
-        for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-        engine.state.activeTape = null;
-      }
+      releaseAbandonedTape(engine);
       engine.endScope(result ? [result.value, ...result.grads] : undefined);
     }
   });
+}
+
+/**
+ * Dispose the tensors saved for a backward pass that will not run (a tape
+ * left behind when the recorded function threw: tfjs keeps them) and drop the
+ * tape. Only at depth 0: an open outer gradient owns the tape and releases it.
+ */
+function releaseAbandonedTape(engine: EngineInternals): void {
+  const tape = engine.state.activeTape;
+  if (engine.state.gradientDepth === 0 && tape) {
+    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+    engine.state.activeTape = null;
+  }
+}
+
+/**
+ * `tf.grad(f)(x)`, except that when `f` throws, the tensors tfjs saved for
+ * the backward pass are disposed (tfjs leaves them: 4–7 tensors per failed
+ * call of a small reward). For synchronous user callbacks (a steering
+ * reward's tensor function). Nested calls share the outermost tape, which the
+ * outermost call releases.
+ */
+export function gradSync(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
+  try {
+    return tf.grad(f)(x);
+  } catch (err) {
+    releaseAbandonedTape(tf.engine() as unknown as EngineInternals);
+    throw err;
+  }
 }
 
 /**

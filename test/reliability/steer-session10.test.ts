@@ -97,6 +97,32 @@ describe('diffusion steering: a reward, tilt or likelihood that misbehaves is na
     await expect(run(late((v) => tf.slice(v, [0], [3])))).rejects.toThrow(/reward "late" at step \d \(t = [\d.]+\): its differentiable tensor function returned shape \[3\]; expected \[4\]/);
   });
 
+  it('a tilt or twist whose tensor function throws inside the gradient at a middle step leaves no tensors behind (STEER2; was 4-5 tensors per failed run: what tfjs saved for the backward pass)', async () => {
+    const before = tf.memory().numTensors;
+    const throwingAt = (k: number) => {
+      let calls = 0;
+      return (x: tf.Tensor) => {
+        const v = tf.mul(linear(x), 2); // taped ops before the throw: tfjs saves their inputs for the backward pass
+        if (calls++ === k) throw new Error('scorer down');
+        return v;
+      };
+    };
+    // fkCorrector: the tilt's gradient (step 3 of 6) and, with no laplacian given, its autodiff Laplacian (nested gradients)
+    const f = throwingAt(3);
+    const tilt = { reward: { name: 'throws-mid', evaluate: linear, differentiable: f } as St.Reward, lambda: 1 };
+    await expect(St.fkCorrector({ terms: St.annealedTerms(MODEL, 1), tilt, particles: 4, steps: 6, seed: 1, checkFinite: false })).rejects.toThrow(/scorer down/);
+    expect(tf.memory().numTensors).toBe(before);
+    const g = throwingAt(4); // the Laplacian's inner gradient: calls alternate gradient, Laplacian pass
+    const tilt2 = { reward: { name: 'throws-in-laplacian', evaluate: linear, differentiable: g } as St.Reward, lambda: 1 };
+    await expect(St.fkCorrector({ terms: St.annealedTerms(MODEL, 1), tilt: tilt2, particles: 4, steps: 6, seed: 1, checkFinite: false })).rejects.toThrow(/scorer down/);
+    expect(tf.memory().numTensors).toBe(before);
+    // twistedDiffusion: the twist's gradient at a middle step (its value is taken first, then the gradient)
+    const h = throwingAt(5);
+    const lik: St.LogLikelihood = { name: 'throws-mid', logProb: h };
+    await expect(St.twistedDiffusion(MODEL, { likelihood: lik, twist: 'x0', particles: 4, steps: 6, seed: 1 })).rejects.toThrow(/throws-mid.*scorer down/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('twistedDiffusion: a likelihood of the wrong shape (was silent at step 0, "the twisted proposal left the particle not finite" later) or throwing on the final sample (was its bare message) is named', async () => {
     const lik = (bad: number): St.LogLikelihood => {
       let calls = 0;

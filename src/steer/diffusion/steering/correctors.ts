@@ -46,6 +46,7 @@
  */
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
+import { gradSync } from '../../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -199,7 +200,7 @@ function rewardDerivatives(reward: Reward, x: tf.Tensor, needLaplacian: boolean,
     shape = v.shape;
     return v;
   };
-  const grad = tf.grad((y: tf.Tensor) => connectedSum(f, y))(x);
+  const grad = gradSync((y: tf.Tensor) => connectedSum(f, y), x);
   const bad = (what: string, t: tf.Tensor | null) => {
     if (!t) return null;
     const ok = tf.tidy(() => tf.all(tf.isFinite(t)));
@@ -207,7 +208,13 @@ function rewardDerivatives(reward: Reward, x: tf.Tensor, needLaplacian: boolean,
     ok.dispose();
     return finite ? null : `its ${what} is not finite (NaN or ±Infinity) for some particle`;
   };
-  const lap = !needLaplacian ? null : reward.laplacian ? reward.laplacian(x) : laplacian(f, x);
+  let lap: tf.Tensor | null;
+  try {
+    lap = !needLaplacian ? null : reward.laplacian ? reward.laplacian(x) : laplacian(f, x);
+  } catch (err) {
+    grad.dispose();
+    throw err;
+  }
   const problem =
     shape.length !== 1 || shape[0] !== n
       ? `its differentiable tensor function returned shape [${shape.join(', ')}]; expected [${n}] (one value per particle)`
@@ -228,7 +235,7 @@ function laplacian(f: (y: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     let acc: tf.Tensor = tf.zeros([n]);
     for (let k = 0; k < D; k++) {
-      const hk = tf.grad((y: tf.Tensor) => connectedSum((u) => tf.slice(tf.reshape(tf.grad((z: tf.Tensor) => connectedSum(f, z))(u), [n, D]), [0, k], [n, 1]), y))(x);
+      const hk = gradSync((y: tf.Tensor) => connectedSum((u) => tf.slice(tf.reshape(tf.grad((z: tf.Tensor) => connectedSum(f, z))(u), [n, D]), [0, k], [n, 1]), y), x);
       acc = tf.add(acc, tf.reshape(tf.slice(tf.reshape(hk, [n, D]), [0, k], [n, 1]), [n]));
     }
     return acc;

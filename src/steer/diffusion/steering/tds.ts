@@ -21,6 +21,7 @@
  */
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
+import { gradSync } from '../../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
@@ -95,13 +96,14 @@ export function tdsModel(model: DiffusionModel, options: TdsOptions, counters: T
 
   /** log ψ_t(x) `[N]` and its gradient, through the x0-prediction (two evaluations). */
   async function twist(x: tf.Tensor, t: number, step: number, cond: tf.Tensor | undefined): Promise<{ logPsi: Float64Array; grad: tf.Tensor }> {
-    let values: tf.Tensor;
+    let values: tf.Tensor | undefined;
     let grad: tf.Tensor;
     try {
       const psi = lik.noisy && options.twist !== 'x0' ? (y: tf.Tensor) => lik.noisy!(y, t) : (y: tf.Tensor) => lik.logProb(predictSync(model, y, t, cond, 'x0'));
       values = tf.tidy(() => psi(x));
-      grad = tf.grad((y: tf.Tensor) => connectedSum(psi, y))(x);
+      grad = gradSync((y: tf.Tensor) => connectedSum(psi, y), x);
     } catch (err) {
+      values?.dispose();
       throw new Error(`${who}: likelihood "${lik.name}" could not be evaluated and differentiated at step ${step} (t = ${t}): ${(err as Error).message}`, { cause: err });
     }
     counters.evaluations += 2;
