@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NumberCache } from '../core/number-cache.js';
 import type { Rng } from '../core/rng.js';
-import { type Value, eq, mul, softplus, sub, where } from '../core/value.js';
+import { type Value, eq, mul, softplus, sub, where, type ValueLike } from '../core/value.js';
 import { boolean } from './constraints.js';
 import { integerRange } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, maskSupport } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, maskSupport, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { batchValues, bernoulliVariate, drawScalars } from './samplers.js';
 
@@ -49,7 +49,8 @@ export class BernoulliDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), probs.length, (b) => bernoulliVariate(rng, probs[b]));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     if (typeof x === 'number' && this.p.isNumber) return x === 1 ? this.p.logP : x === 0 ? this.p.log1mP : -Infinity;
     if (this.p.isLogits) {
       // x l - softplus(l): log p at 1 and log(1 - p) at 0, stably, in three ops (gradient x - sigmoid(l))

@@ -8,7 +8,7 @@ import type { Rng } from '../core/rng.js';
 import { betainc, logBeta, logBetainc, logBetaincc, xlog1py, xlogy } from '../core/special.js';
 import { type Value, type ValueLike, add, asFloat, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { positive, unitInterval } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 import { FLOAT32_TINY, broadcastValues, drawWithGradient, logStandardGamma, logStandardGammas, standardGammaLogGrad } from './gamma.js';
 
@@ -80,7 +80,8 @@ export class BetaDistribution extends Distribution {
     });
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const a = this.concentration1;
     const b = this.concentration0;
     return logDensity(this.support, x, 0.5, (v) => sub(add(xlogy(sub(a, 1), v), xlog1py(sub(b, 1), neg(v))), logBeta(a, b)));
@@ -101,16 +102,19 @@ export class BetaDistribution extends Distribution {
    * float64, for tensors differentiable in x exactly and in the
    * concentrations by central differences. No `icdf`: `Truncated` draws by rejection.
    */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return betainc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
   /** log I_x(a, b) (Stan's `beta_lcdf`), float64 in log space for numbers and tensors: finite where I underflows. */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     // number concentrations stay numbers: the op holds them and computes no derivative in them
     return logBetainc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
   /** log I_{1-x}(b, a) (Stan's `beta_lccdf`), as {@link logCdf} for the upper tail (1 - x is never formed in float32). */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return logBetaincc(this.concentration1, this.concentration0, minimum(1, maximum(0, x)));
   }
 }

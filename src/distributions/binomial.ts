@@ -11,7 +11,7 @@ import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, ge, log, maximum, minimum, mul, sub, toNumber, toTensor, where } from '../core/value.js';
 import { type IntervalConstraint, nonnegativeInteger } from './constraints.js';
 import { countSupport, integerRange, logFactorial, xLogY, xLogYNumber } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { batchValues, binomialVariate, drawScalars } from './samplers.js';
 
@@ -66,7 +66,8 @@ export class BinomialDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), ns.length, (b) => binomialVariate(rng, ns[b], ps[b]));
   }
 
-  logProb(k: Value): Value {
+  logProb(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logProb', kLike);
     const n = this.totalCount;
     if (typeof k === 'number' && typeof n === 'number' && this.p.isNumber) {
       if (!(Number.isInteger(k) && k >= 0 && k <= n)) return -Infinity;
@@ -91,15 +92,18 @@ export class BinomialDistribution extends Distribution {
   }
 
   /** P(X <= k) = I_{1-p}(n - j, j + 1), j = floor(k) (0 below 0, 1 from n on). */
-  override cdf(k: Value): Value {
+  override cdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'cdf', kLike);
     return this.tail(k, (n, q, j) => (j >= n ? 1 : betaincNumber(n - j, j + 1, q)), (n, q, j) => betainc(sub(n, j), add(j, 1), q), 0, 1);
   }
   /** log I_{1-p}(n - j, j + 1) (Stan's `binomial_lcdf`), float64 in log space for numbers and tensors. */
-  override logCdf(k: Value): Value {
+  override logCdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logCdf', kLike);
     return this.tail(k, (n, q, j) => (j >= n ? 0 : logBetaincNumber(n - j, j + 1, q)), (n, q, j) => logBetainc(sub(n, j), add(j, 1), q), -Infinity, 0);
   }
   /** log P(X > k) = log I_p(j + 1, n - j) = log(1 - I_{1-p}(n - j, j + 1)) (Stan's `binomial_lccdf`; -Infinity from n on), float64 in log space. */
-  override logSurvival(k: Value): Value {
+  override logSurvival(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logSurvival', kLike);
     return this.tail(k, (n, q, j) => (j >= n ? -Infinity : logBetaincNumber(j + 1, n - j, 1 - q)), (n, q, j) => logBetaincc(sub(n, j), add(j, 1), q), 0, -Infinity);
   }
 

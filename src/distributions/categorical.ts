@@ -6,10 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ContentCache } from '../core/content-cache.js';
 import type { Rng } from '../core/rng.js';
-import { type Value, broadcastShapes, shapeOf, toTensor } from '../core/value.js';
+import { type Value, broadcastShapes, shapeOf, toTensor, type ValueLike } from '../core/value.js';
 import type { IntervalConstraint } from './constraints.js';
 import { countSupport, integerRange } from './counts.js';
-import { Distribution, type Typed, maskSupport } from './distribution.js';
+import { Distribution, type Typed, maskSupport, valueArg } from './distribution.js';
 import { type IndexDraw, type ProbsArg, SimplexProbs } from './probs.js';
 import { categoricalVariate, cumulativeRows, drawScalars } from './samplers.js';
 
@@ -72,7 +72,8 @@ export class CategoricalDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), cdf.length / k, (b) => categoricalVariate(rng, cdf, b * k, k));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const logP = this.s.logP64;
     if (typeof x === 'number' && logP) return Number.isInteger(x) && x >= 0 && x < this.s.k ? logP[x] : -Infinity;
     const k = this.s.k;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, atan, div, exp, expm1, log, log1p, gt, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
 import { LN2 } from './tails.js';
-import type { DrawType, Typed } from './distribution.js';
+import { type DrawType, type Typed, valueArg } from './distribution.js';
 import { logDensity, standardCauchy, standardDraws } from './draws.js';
 import { HalfDistribution } from './half.js';
 import { LocationScaleDistribution } from './location-scale.js';
@@ -43,7 +43,8 @@ export class CauchyDistribution extends LocationScaleDistribution {
     return standardDraws(rng, shape, standardCauchy);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, 0, (v) => neg(add(log1p(square(div(sub(v, this.loc), this.scale))), add(log(this.scale), LOG_PI))));
   }
 
@@ -55,19 +56,23 @@ export class CauchyDistribution extends LocationScaleDistribution {
   }
 
   /** 1/2 + atan((x - loc) / scale) / pi. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return add(0.5, div(atan(div(sub(x, this.loc), this.scale)), Math.PI));
   }
   /** loc + scale tan(pi (u - 1/2)). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return add(this.loc, mul(this.scale, tan(mul(Math.PI, sub(u, 0.5)))));
   }
   /** log(atan(-1/z) / pi) below the location, log(1 - atan(1/z) / pi) above, z = (x - loc) / scale (no cancellation in either tail). */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return cauchyLogCdf(div(sub(x, this.loc), this.scale));
   }
   /** The log-cdf at the reflected point. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return cauchyLogCdf(div(sub(this.loc, x), this.scale));
   }
   /** loc - scale / tan(pi p) in the lower half (p = exp(logP)). */
@@ -125,20 +130,24 @@ export class HalfCauchyDistribution extends HalfDistribution<CauchyDistribution>
   }
 
   /** 2 atan(x / scale) / pi for x >= 0, else 0. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return mul(2 / Math.PI, atan(div(maximum(x, 0), this.scale)));
   }
   /** scale tan(pi u / 2). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return mul(this.scale, tan(mul(Math.PI / 2, u)));
   }
   /** log(2 atan(z) / pi) below z = x / scale = 1, log(1 - 2 atan(1/z) / pi) above. */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     const z = div(maximum(x, 0), this.scale);
     return where(lt(z, 1), log(mul(2 / Math.PI, atan(minimum(z, 1)))), log1p(mul(-2 / Math.PI, atan(div(1, maximum(z, 1))))));
   }
   /** log(1 - 2 atan(z) / pi) below z = 1, log(2 atan(1/z) / pi) above (no cancellation far in the tail). */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     const z = div(maximum(x, 0), this.scale);
     return where(lt(z, 1), log1p(mul(-2 / Math.PI, atan(minimum(z, 1)))), log(mul(2 / Math.PI, atan(div(1, maximum(z, 1))))));
   }

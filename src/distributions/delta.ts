@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, broadcastShapes, shapeOf, sumLast, toNumber, toTensor } from '../core/value.js';
 import { type Constraint, independent, real } from './constraints.js';
-import { Distribution, type DrawType, type Typed, param, sameShape } from './distribution.js';
+import { Distribution, type DrawType, type Typed, param, sameShape, valueArg } from './distribution.js';
 
 /** Options of {@link Delta}. */
 export interface DeltaOptions {
@@ -67,7 +67,8 @@ export class DeltaDistribution extends Distribution {
     return tf.broadcastTo(toTensor(this.v), shape);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const v = this.v;
     const ld = this.logDensity;
     if (typeof x === 'number' && typeof v === 'number' && typeof ld === 'number') return x === v ? ld : -Infinity;

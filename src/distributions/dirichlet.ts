@@ -8,7 +8,7 @@ import type { Rng } from '../core/rng.js';
 import { lgammaTensor, xlogy } from '../core/special.js';
 import { type Value, type ValueLike, asFloat, describe } from '../core/value.js';
 import { positive, simplex } from './constraints.js';
-import { Distribution, type Typed, checkParam, param } from './distribution.js';
+import { Distribution, type Typed, checkParam, param, valueArg } from './distribution.js';
 import { eventLogDensity, eventValue } from './event-density.js';
 import { FLOAT32_TINY, broadcastValues, logStandardGammas, standardGammaLogGrad } from './gamma.js';
 import { lgammaNumber } from '../math/special.js';
@@ -86,7 +86,8 @@ export class DirichletDistribution extends Distribution {
     return tf.tidy(() => draw(tf.broadcastTo(this.concentration, shape)));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const xt = eventValue(`${this.name}.logProb`, x, this.eventShape);
     const a = this.concentration;
     const k = this.eventShape[0];

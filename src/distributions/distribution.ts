@@ -81,8 +81,15 @@ export abstract class Distribution {
    */
   abstract sample(rng: Rng, sampleShape?: readonly number[]): Value;
 
-  /** Log density (or mass) of `value`, summed over event dimensions; `-Infinity` outside the support. */
-  abstract logProb(value: Value): Value;
+  /**
+   * Log density (or mass) of `value`, summed over event dimensions;
+   * `-Infinity` outside the support. The value may be a number, a tensor or
+   * a plain (nested) array of numbers, as for `observe`: an array is read as
+   * the tensor of its shape (e.g. `Dirichlet([1, 1, 1]).logProb([0.2, 0.3, 0.5])`).
+   * Families convert it with {@link valueArg}; a subclass written outside
+   * tyche should do the same to accept arrays.
+   */
+  abstract logProb(value: ValueLike): Value;
 
   /** The mean, where defined. */
   get mean(): Value {
@@ -103,7 +110,7 @@ export abstract class Distribution {
    * distribution, elementwise (numbers in, numbers out). Families that
    * implement it enable inverse-cdf sampling of `Truncated`; the default throws.
    */
-  cdf(x: Value): Value {
+  cdf(x: ValueLike): Value {
     void x;
     throw new Error(`cdf is not implemented for ${this.name}`);
   }
@@ -111,7 +118,7 @@ export abstract class Distribution {
    * The quantile function (inverse of {@link cdf}) at probabilities `u` in
    * [0, 1], elementwise. The default throws.
    */
-  icdf(u: Value): Value {
+  icdf(u: ValueLike): Value {
     void u;
     throw new Error(`icdf is not implemented for ${this.name}`);
   }
@@ -122,7 +129,8 @@ export abstract class Distribution {
    * (e.g. `Normal(0, 1).logCdf(-40)` = -804.608...); the default is
    * `log(cdf(x))`.
    */
-  logCdf(x: Value): Value {
+  logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return log(this.cdf(x));
   }
   /**
@@ -130,7 +138,8 @@ export abstract class Distribution {
    * accurate far in the upper tail where families override it; the default
    * is `log(1 - cdf(x))`.
    */
-  logSurvival(x: Value): Value {
+  logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return log1p(neg(this.cdf(x)));
   }
   /**
@@ -175,6 +184,20 @@ export abstract class Distribution {
   toString(): string {
     return `${this.name}(batch=[${this.batchShape.join(',')}], event=[${this.eventShape.join(',')}])`;
   }
+}
+
+/**
+ * The value argument of a distribution method (`logProb`, `cdf`, `icdf`,
+ * `logCdf`, `logSurvival`) as a {@link Value}: numbers and tensors pass
+ * through untouched (the hot path), booleans become 0/1, and plain (nested)
+ * arrays of numbers or typed arrays become the tensor of their shape (cached
+ * per array, as `observe` does). Strings, `null`s, holes and ragged arrays
+ * throw an error starting `Name.method: value`; a value of the wrong shape is
+ * reported by the family with its expected and given shape.
+ */
+export function valueArg(dist: Distribution, method: string, x: ValueLike): Value {
+  if (typeof x === 'number' || x instanceof tf.Tensor) return x;
+  return toValue(x, `${dist.name}.${method}: value`);
 }
 
 /** Shapes are equal. */
@@ -438,8 +461,8 @@ export class ExpandedDistribution extends Distribution {
     return tf.transpose(squeezed, perm);
   }
 
-  logProb(value: Value): Value {
-    const lp = this.base.logProb(value);
+  logProb(valueLike: ValueLike): Value {
+    const lp = this.base.logProb(valueArg(this, 'logProb', valueLike));
     const want = [...this.batchShape];
     const have = shapeOf(lp);
     // broadcast when the value did not carry the expanded dimensions

@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, div, expm1, log, log1p, maximum, mul, neg, square, sub } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, valueArg } from './distribution.js';
 import { logDensity, standardDraws, standardExponential } from './draws.js';
 import { log1mexp } from './tails.js';
 
@@ -30,7 +30,8 @@ export class ExponentialDistribution extends Distribution {
     return div(standardDraws(rng, this.shape(sampleShape), standardExponential), this.rate);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, 0, (v) => sub(log(this.rate), mul(this.rate, v)));
   }
 
@@ -42,19 +43,23 @@ export class ExponentialDistribution extends Distribution {
   }
 
   /** 1 - exp(-rate x) for x >= 0, else 0. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return maximum(0, neg(expm1(neg(mul(this.rate, x)))));
   }
   /** -log(1 - u) / rate. */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return div(neg(log1p(neg(u))), this.rate);
   }
   /** log(1 - exp(-rate x)) for x >= 0, else -Infinity. */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return log1mexp(neg(mul(this.rate, maximum(x, 0))));
   }
   /** -rate x for x >= 0, else 0 (exact in any tail). */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return neg(mul(this.rate, maximum(x, 0)));
   }
   /** -log(1 - exp(logP)) / rate. */

@@ -17,7 +17,7 @@ import type { Rng } from '../core/rng.js';
 import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc, xlogy } from '../core/special.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 
 /** Smallest positive normal float32; float32 gamma draws are clamped up to it. */
@@ -155,7 +155,8 @@ export class GammaDistribution extends Distribution {
     return div(sampleGamma(rng, this.concentration, this.shape(sampleShape)), this.rate);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const a = this.concentration;
     const b = this.rate;
     // (a - 1) log x is 0 at a = 1, also at x = 0 (0 * -Infinity would be NaN): left out for a number a = 1, xlogy for
@@ -172,16 +173,19 @@ export class GammaDistribution extends Distribution {
   }
 
   /** P(a, rate x) for x >= 0 (0 below), differentiable in all arguments for tensors; no `icdf`. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return gammainc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
   /** log P(a, rate x) (Stan's `gamma_lcdf`), in float64 in log space for numbers and tensors alike (finite where P underflows; tensors differentiable, as `logGammainc`). */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     // a number concentration stays a number: the op holds it and computes no derivative in it
     return logGammainc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
   /** log Q(a, rate x) (Stan's `gamma_lccdf`), as {@link logCdf} for the upper tail. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return logGammaincc(this.concentration, mul(this.rate, maximum(x, 0)));
   }
 }

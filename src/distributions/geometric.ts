@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, add, div, expm1, maximum, mul, neg, square, sub } from '../core/value.js';
+import { type Value, add, div, expm1, maximum, mul, neg, square, sub, type ValueLike } from '../core/value.js';
 import { countTail, log1mexp } from './tails.js';
 import { nonnegativeInteger, positive } from './constraints.js';
 import { isCount, xLogY, xLogYNumber } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { batchValues, drawScalars, geometricVariate } from './samplers.js';
 
@@ -49,7 +49,8 @@ export class GeometricDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), probs.length, (b) => geometricVariate(rng, probs[b]));
   }
 
-  logProb(k: Value): Value {
+  logProb(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logProb', kLike);
     if (typeof k === 'number' && this.p.isNumber) return isCount(k) ? xLogYNumber(k, this.p.log1mP) + this.p.logP : -Infinity;
     return tf.tidy(() => {
       const lp = add(xLogY(maximum(k, 0), this.p.log1mProbs()), this.p.logProbs());
@@ -71,15 +72,18 @@ export class GeometricDistribution extends Distribution {
   }
 
   /** P(X <= k) = 1 - (1 - p)^(floor(k) + 1) (0 below 0). */
-  override cdf(k: Value): Value {
+  override cdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'cdf', kLike);
     return neg(expm1(this.logSurvival(k)));
   }
   /** log(1 - (1 - p)^(floor(k) + 1)), accurate in both tails. */
-  override logCdf(k: Value): Value {
+  override logCdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logCdf', kLike);
     return log1mexp(this.logSurvival(k));
   }
   /** log P(X > k) = (floor(k) + 1) log(1 - p) (0 below 0), exact in any tail. */
-  override logSurvival(k: Value): Value {
+  override logSurvival(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logSurvival', kLike);
     const log1mP = this.p.isNumber ? this.p.log1mP : this.p.log1mProbs();
     return countTail([log1mP], k, (l, j) => (j + 1) * l, (l, j) => mul(add(j, 1), l), 0);
   }

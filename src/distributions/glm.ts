@@ -16,7 +16,7 @@ import { nonnegativeInteger, positive, realVector } from './constraints.js';
 import { BernoulliDistribution } from './bernoulli.js';
 import { BinomialDistribution } from './binomial.js';
 import { isCount, logFactorial } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, standardNormal } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, standardNormal, valueArg } from './distribution.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
 
 /**
@@ -44,7 +44,8 @@ export class PoissonLogDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), rates.length, (b) => poissonVariate(rng, rates[b]));
   }
 
-  logProb(k: Value): Value {
+  logProb(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logProb', kLike);
     const a = this.logRate;
     if (typeof k === 'number' && typeof a === 'number') return isCount(k) ? k * a - Math.exp(a) - logFactorial(k) : -Infinity;
     return tf.tidy(() => {
@@ -155,7 +156,8 @@ export class NormalIdGlmDistribution extends Distribution {
     return tf.tidy(() => tf.add(this.mean as tf.Tensor, tf.mul(tf.expandDims(toTensor(this.sigma), -1), z as tf.Tensor)));
   }
 
-  logProb(y: Value): Value {
+  logProb(yLike: ValueLike): Value {
+    const y = valueArg(this, 'logProb', yLike);
     const n = this.x.shape[0];
     const yt = toTensor(y);
     if (yt.rank < 1 || yt.shape[yt.rank - 1] !== n) throw new TypeError(`NormalIdGlm: y must have shape [..., ${n}] to fit x with ${n} rows, got shape [${yt.shape.join(', ')}]`);

@@ -6,7 +6,7 @@
 import { erf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, div, maximum, mul, neg, square, sub } from '../core/value.js';
 import { LN2, log1mexp, logErfc, normalIcdfLog } from './tails.js';
-import type { DrawType, Typed } from './distribution.js';
+import { type DrawType, type Typed, valueArg } from './distribution.js';
 import { HalfDistribution } from './half.js';
 import { NormalDistribution } from './normal.js';
 
@@ -29,19 +29,23 @@ export class HalfNormalDistribution extends HalfDistribution<NormalDistribution>
   }
 
   /** erf(x / (scale sqrt 2)) for x >= 0, else 0. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return erf(div(maximum(x, 0), mul(Math.SQRT2, this.scale)));
   }
   /** scale Phi^-1((1 + u) / 2). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return mul(this.scale, normalIcdf(mul(0.5, add(1, u))));
   }
   /** log(1 - erfc(y)), y = x / (scale sqrt 2), from log erfc (accurate near 0 and far out, for numbers and tensors). */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return log1mexp(logErfc(div(maximum(x, 0), mul(Math.SQRT2, this.scale))));
   }
   /** log erfc(x / (scale sqrt 2)), finite far in the tail (Stan's `normal_lccdf` doubled). */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return logErfc(div(maximum(x, 0), mul(Math.SQRT2, this.scale)));
   }
   /** -scale Phi^-1(q / 2), q = exp(logQ), finite far in the tail. */

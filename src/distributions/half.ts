@@ -7,7 +7,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, abs, add } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
-import { Distribution, checkParam, param } from './distribution.js';
+import { Distribution, checkParam, param, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 
 const LOG2 = Math.log(2);
@@ -43,7 +43,8 @@ export abstract class HalfDistribution<B extends Distribution> extends Distribut
     return abs(this.base.sample(rng, sampleShape));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, 0, (v) => add(this.base.logProb(v), LOG2));
   }
 }

@@ -25,7 +25,7 @@ import { type Value, type ValueLike, sizeOf } from '../core/value.js';
 import { improperDrawsAllowed } from '../core/improper.js';
 import { bijectTo } from '../transforms/biject-to.js';
 import { type Constraint, greaterThan, independent, interval, lessThan, real } from './constraints.js';
-import { Distribution, checkParam, maskSupport, param } from './distribution.js';
+import { Distribution, checkParam, maskSupport, param, valueArg } from './distribution.js';
 
 /** Options of {@link Flat}. */
 export interface FlatOptions {
@@ -92,7 +92,8 @@ export class FlatDistribution extends Distribution {
   }
 
   /** 0 on the support, -Infinity outside (one entry per event: shape of `value` less the event shape). */
-  logProb(value: Value): Value {
+  logProb(valueLike: ValueLike): Value {
+    const value = valueArg(this, 'logProb', valueLike);
     const n = this.eventShape.length;
     if (typeof value === 'number') {
       if (n > 0) throw new TypeError(`${this.name}: expected a value of event shape [${this.eventShape.join(', ')}], got a number`);

@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, sumLast } from '../core/value.js';
+import { type Value, sumLast, type ValueLike } from '../core/value.js';
 import { type Constraint, independent } from './constraints.js';
-import { Distribution, type Typed, type ValueOf, parameterShapeError } from './distribution.js';
+import { Distribution, type Typed, type ValueOf, parameterShapeError, valueArg } from './distribution.js';
 
 /**
  * Independent(base, n): the same draws as `base`, with its last `n` batch
@@ -57,7 +57,8 @@ export class IndependentDistribution extends Distribution {
     return tf.tidy(() => this.base.sample(rng, sampleShape));
   }
 
-  logProb(value: Value): Value {
+  logProb(valueLike: ValueLike): Value {
+    const value = valueArg(this, 'logProb', valueLike);
     if (typeof value === 'number') return sumLast(this.base.logProb(value), this.reinterpretedBatchNdims);
     return tf.tidy(() => sumLast(this.base.logProb(value), this.reinterpretedBatchNdims));
   }

@@ -8,7 +8,7 @@ import { gammaincc, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGam
 import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 import { sampleGamma } from './gamma.js';
 
@@ -42,7 +42,8 @@ export class InverseGammaDistribution extends Distribution {
     return div(this.rate, sampleGamma(rng, this.concentration, this.shape(sampleShape)));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const a = this.concentration;
     const b = this.rate;
     const norm = sub(mul(a, log(b)), lgamma(a));
@@ -60,12 +61,14 @@ export class InverseGammaDistribution extends Distribution {
   }
 
   /** Q(a, rate / x) for x > 0 (0 below), differentiable in all arguments for tensors; no `icdf`. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     const positive = gt(x, 0);
     return where(positive, gammaincc(this.concentration, div(this.rate, where(positive, x, 1))), 0);
   }
   /** log Q(a, rate / x) for x > 0 (float64 in log space for numbers), else -Infinity. */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return valueOp(
       [this.concentration, this.rate, x],
       (a, b, v) => (v > 0 ? logGammainccNumber(a, b / v) : -Infinity),
@@ -76,7 +79,8 @@ export class InverseGammaDistribution extends Distribution {
     );
   }
   /** log P(a, rate / x) for x > 0, else 0. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return valueOp(
       [this.concentration, this.rate, x],
       (a, b, v) => (v > 0 ? logGammaincNumber(a, b / v) : 0),

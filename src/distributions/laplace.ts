@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, abs, add, div, exp, log, log1p, lt, maximum, minimum, mul, neg, square, sub, where } from '../core/value.js';
 import { log1mexp } from './tails.js';
-import type { DrawType, Typed } from './distribution.js';
+import { type DrawType, type Typed, valueArg } from './distribution.js';
 import { LocationScaleDistribution } from './location-scale.js';
 import { toBatchShape, logDensity, standardDraws, standardLaplace } from './draws.js';
 
@@ -24,7 +24,8 @@ export class LaplaceDistribution extends LocationScaleDistribution {
     return standardDraws(rng, shape, standardLaplace);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, 0, (v) => neg(add(div(abs(sub(v, this.loc)), this.scale), add(log(this.scale), LOG2))));
   }
 
@@ -36,23 +37,27 @@ export class LaplaceDistribution extends LocationScaleDistribution {
   }
 
   /** exp(z) / 2 below the location, 1 - exp(-z) / 2 above it, z = (x - loc) / scale. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     const z = div(sub(x, this.loc), this.scale);
     return where(lt(z, 0), mul(0.5, exp(z)), sub(1, mul(0.5, exp(neg(z)))));
   }
   /** loc + scale log(2u) for u < 1/2, loc - scale log(2(1 - u)) above. */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     const below = lt(u, 0.5);
     const lower = add(this.loc, mul(this.scale, log(mul(2, where(below, u, 0.25)))));
     const upper = sub(this.loc, mul(this.scale, log(mul(2, sub(1, where(below, 0.75, u))))));
     return where(below, lower, upper);
   }
   /** z - log 2 below the location, log(1 - exp(-z) / 2) above (exact in the tails), z = (x - loc) / scale. */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return laplaceLogCdf(div(sub(x, this.loc), this.scale));
   }
   /** The log-cdf at the reflected point: -z - log 2 above the location. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return laplaceLogCdf(div(sub(this.loc, x), this.scale));
   }
   /** loc + scale (logP + log 2) in the lower half, finite in any tail. */

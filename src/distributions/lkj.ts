@@ -8,7 +8,7 @@ import type { Rng } from '../core/rng.js';
 import { logBeta, xlogy } from '../core/special.js';
 import { type Value, type ValueLike, add, mul, sizeOf, sub } from '../core/value.js';
 import { corrCholesky, positive } from './constraints.js';
-import { Distribution, type Typed, checkParam, param } from './distribution.js';
+import { Distribution, type Typed, checkParam, param, valueArg } from './distribution.js';
 import { eventLogDensity, eventValue } from './event-density.js';
 import { broadcastValues, logStandardGamma } from './gamma.js';
 import { diagPart, sliceLast } from './linalg.js';
@@ -81,7 +81,8 @@ export class LKJCholeskyDistribution extends Distribution {
     return tf.tensor(out, this.shape(sampleShape));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const d = this.dim;
     const xt = eventValue(`${this.name}.logProb`, x, this.eventShape);
     const eta = this.concentration;

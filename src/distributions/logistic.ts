@@ -5,7 +5,7 @@
  */
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, div, log, mul, neg, sigmoid, softplus, square, sub } from '../core/value.js';
-import type { DrawType, Typed } from './distribution.js';
+import { type DrawType, type Typed, valueArg } from './distribution.js';
 import { toBatchShape, standardDraws } from './draws.js';
 import { LocationScaleDistribution } from './location-scale.js';
 import { log1mexp } from './tails.js';
@@ -32,7 +32,8 @@ export class LogisticDistribution extends LocationScaleDistribution {
     return standardDraws(rng, shape, standardLogistic);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const z = div(sub(x, this.loc), this.scale);
     return neg(add(add(z, mul(2, softplus(neg(z)))), log(this.scale)));
   }
@@ -45,19 +46,23 @@ export class LogisticDistribution extends LocationScaleDistribution {
   }
 
   /** sigmoid((x - loc) / scale). */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return sigmoid(div(sub(x, this.loc), this.scale));
   }
   /** loc + scale logit(u). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return add(this.loc, mul(this.scale, sub(log(u), log(sub(1, u)))));
   }
   /** -softplus(-z) (Stan's `logistic_lcdf`). */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return neg(softplus(neg(div(sub(x, this.loc), this.scale))));
   }
   /** -softplus(z) (Stan's `logistic_lccdf`). */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return neg(softplus(div(sub(x, this.loc), this.scale)));
   }
   /** loc + scale (logP - log(1 - exp(logP))), finite in any tail. */

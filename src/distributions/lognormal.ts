@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, exp, expm1, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
-import { Distribution, type DrawType, type Typed, checkParam, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, checkParam, param, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 import { NormalDistribution } from './normal.js';
 
@@ -38,7 +38,8 @@ export class LogNormalDistribution extends Distribution {
     return exp(this.base.sample(rng, sampleShape));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, 1, (v) => {
       const lx = log(v);
       return sub(this.base.logProb(lx), lx);
@@ -54,21 +55,25 @@ export class LogNormalDistribution extends Distribution {
   }
 
   /** Phi((log x - loc) / scale) for x > 0, else 0. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     const positive = gt(x, 0);
     return where(positive, this.base.cdf(log(where(positive, x, 1))), 0);
   }
   /** exp(loc + scale Phi^-1(u)). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return exp(this.base.icdf(u));
   }
   /** log Phi((log x - loc) / scale) for x > 0, else -Infinity (tail-accurate, as Normal's). */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     const positive = gt(x, 0);
     return where(positive, this.base.logCdf(log(where(positive, x, 1))), -Infinity);
   }
   /** log Phi((loc - log x) / scale) for x > 0, else 0. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     const positive = gt(x, 0);
     return where(positive, this.base.logSurvival(log(where(positive, x, 1))), 0);
   }

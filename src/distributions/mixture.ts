@@ -7,11 +7,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, add, broadcastShapes, describe, exp, logSumExp, mul, square, sub, toNumber, toTensor, where } from '../core/value.js';
+import { type Value, add, broadcastShapes, describe, exp, logSumExp, mul, square, sub, toNumber, toTensor, where, type ValueLike } from '../core/value.js';
 import { CategoricalDistribution } from './categorical.js';
 import { type Constraint, nonnegative, positive, positiveFinite } from './constraints.js';
 import { DeltaDistribution } from './delta.js';
-import { Distribution, type Typed, type ValueOf, sameShape } from './distribution.js';
+import { Distribution, type Typed, type ValueOf, sameShape, valueArg } from './distribution.js';
 
 /**
  * The number of categories of a mixing distribution: a scalar-event discrete
@@ -187,7 +187,8 @@ export class MixtureDistribution extends Distribution {
     });
   }
 
-  logProb(value: Value): Value {
+  logProb(valueLike: ValueLike): Value {
+    const value = valueArg(this, 'logProb', valueLike);
     // numbers in, numbers out on the float64 path; tensors are tidied
     return typeof value === 'number' ? this.logProbOf(value) : tf.tidy(() => toTensor(this.logProbOf(value)));
   }
@@ -339,7 +340,8 @@ export class MixtureSameFamilyDistribution extends Distribution {
     });
   }
 
-  logProb(value: Value): Value {
+  logProb(valueLike: ValueLike): Value {
+    const value = valueArg(this, 'logProb', valueLike);
     const e = this.eventShape.length;
     return tf.tidy(() => {
       const x = tf.expandDims(toTensor(value), -(e + 1)); // the K axis, before the event axes

@@ -9,7 +9,7 @@ import { lgammaTensor } from '../core/special.js';
 import { type Value, type ValueLike, describe, toNumber } from '../core/value.js';
 import { type Constraint, nonnegativeInteger } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
-import { Distribution, type Typed, checkParam, maskSupport, param } from './distribution.js';
+import { Distribution, type Typed, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { type ProbsArg, SimplexProbs } from './probs.js';
 import { binomialVariate, drawEvents } from './samplers.js';
 
@@ -110,7 +110,8 @@ export class MultinomialDistribution extends Distribution {
     return drawEvents(this.shape(sampleShape), p.length / k, k, (b, out, at) => multinomialEvent(rng, n, p, b * k, k, out, at));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const t = eventTensor(x, 'Multinomial.logProb');
     const k = this.s.k;
     if (t.shape[t.rank - 1] !== k) {

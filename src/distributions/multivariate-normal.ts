@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, asFloat, broadcastShapes, describe } from '../core/value.js';
 import { lowerCholesky, positiveDefinite, realVector } from './constraints.js';
-import { Distribution, type Typed, checkParam, param, standardNormal } from './distribution.js';
+import { Distribution, type Typed, checkParam, param, standardNormal, valueArg } from './distribution.js';
 import { eventLogDensity, eventValue } from './event-density.js';
 import { cholesky, choleskyOfInverse, diagPart, gram, lowerInverse, matVec, solveLower } from './linalg.js';
 
@@ -83,7 +83,8 @@ export class MultivariateNormalDistribution extends Distribution {
     return tf.tidy(() => tf.add(this.loc, matVec(this.scaleTril, standardNormal(rng, this.shape(sampleShape)) as tf.Tensor)));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const xt = eventValue(`${this.name}.logProb`, x, this.eventShape);
     return eventLogDensity(this.support, xt, this.loc, (v) => {
       const z = solveLower(this.scaleTril, tf.sub(v, this.loc));

@@ -11,7 +11,7 @@ import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, log, maximum, mul, sub } from '../core/value.js';
 import { lessThan, nonnegativeInteger, positive } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { logStandardGamma } from './gamma.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
@@ -87,7 +87,8 @@ export class NegativeBinomialDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), rs.length, (b) => negativeBinomialVariate(rng, rs[b], lo[b]));
   }
 
-  logProb(k: Value): Value {
+  logProb(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logProb', kLike);
     const r = this.totalCount;
     if (typeof k === 'number' && typeof r === 'number' && this.p.isNumber) {
       if (!isCount(k)) return -Infinity;
@@ -109,15 +110,18 @@ export class NegativeBinomialDistribution extends Distribution {
   }
 
   /** P(X <= k) = I_{1-p}(r, floor(k) + 1) (0 below 0). */
-  override cdf(k: Value): Value {
+  override cdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'cdf', kLike);
     return this.tail(k, (r, q, j) => betaincNumber(r, j + 1, q), (r, q, j) => betainc(r, add(j, 1), q), 0);
   }
   /** log I_{1-p}(r, floor(k) + 1) (Stan's `neg_binomial_lcdf` in this parameterisation), float64 in log space for numbers and tensors. */
-  override logCdf(k: Value): Value {
+  override logCdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logCdf', kLike);
     return this.tail(k, (r, q, j) => logBetaincNumber(r, j + 1, q), (r, q, j) => logBetainc(r, add(j, 1), q), -Infinity);
   }
   /** log P(X > k) = log I_p(floor(k) + 1, r) = log(1 - I_{1-p}(r, floor(k) + 1)), float64 in log space, finite far in the upper tail. */
-  override logSurvival(k: Value): Value {
+  override logSurvival(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logSurvival', kLike);
     return this.tail(k, (r, q, j) => logBetaincNumber(j + 1, r, 1 - q), (r, q, j) => logBetaincc(r, add(j, 1), q), 0);
   }
 

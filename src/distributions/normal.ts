@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { normalCdf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
-import { type DrawType, type Typed, standardNormal } from './distribution.js';
+import { type DrawType, type Typed, standardNormal, valueArg } from './distribution.js';
 import { logNormalCdf, normalIcdfLog } from './tails.js';
 import { LocationScaleDistribution } from './location-scale.js';
 
@@ -28,7 +28,8 @@ export class NormalDistribution extends LocationScaleDistribution {
     return standardNormal(rng, shape);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     // (standard normal parameters skip their no-op tensor ops)
     const centered = this.loc === 0 ? x : sub(x, this.loc);
     const z = this.scale === 1 ? centered : div(centered, this.scale);
@@ -43,19 +44,23 @@ export class NormalDistribution extends LocationScaleDistribution {
   }
 
   /** Phi((x - loc) / scale), accurate in relative terms in both tails. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return normalCdf(div(sub(x, this.loc), this.scale));
   }
   /** loc + scale * Phi^-1(u). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return add(this.loc, mul(this.scale, normalIcdf(u)));
   }
   /** log Phi((x - loc) / scale) (Stan's `normal_lcdf`), finite far in the lower tail: logCdf(-40) of Normal(0, 1) is -804.608... */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return logNormalCdf(div(sub(x, this.loc), this.scale));
   }
   /** log Phi((loc - x) / scale) (Stan's `normal_lccdf`), finite far in the upper tail. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return logNormalCdf(div(sub(this.loc, x), this.scale));
   }
   /** loc + scale Phi^-1(exp(logP)), finite where exp(logP) underflows. */

@@ -10,7 +10,7 @@ import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
 import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
 
 /**
@@ -41,7 +41,8 @@ export class PoissonDistribution extends Distribution {
     return drawScalars(this.shape(sampleShape), rates.length, (b) => poissonVariate(rng, rates[b]));
   }
 
-  logProb(k: Value): Value {
+  logProb(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logProb', kLike);
     const rate = this.rate;
     if (typeof k === 'number' && typeof rate === 'number') {
       // an infinite rate puts no mass on any finite count (k log rate - rate would be Inf - Inf)
@@ -64,15 +65,18 @@ export class PoissonDistribution extends Distribution {
   }
 
   /** P(X <= k) = Q(floor(k) + 1, rate), the regularised upper incomplete gamma (0 below 0). */
-  override cdf(k: Value): Value {
+  override cdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'cdf', kLike);
     return countTail([this.rate], k, (r, j) => gammainccNumber(j + 1, r), (r, j) => gammaincc(add(j, 1), r), 0);
   }
   /** log Q(floor(k) + 1, rate) (Stan's `poisson_lcdf`), float64 in log space for numbers and tensors. */
-  override logCdf(k: Value): Value {
+  override logCdf(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logCdf', kLike);
     return countTail([this.rate], k, (r, j) => logGammainccNumber(j + 1, r), (r, j) => logGammaincc(add(j, 1), r), -Infinity);
   }
   /** log P(X > k) = log P(floor(k) + 1, rate) (Stan's `poisson_lccdf`), float64 in log space, finite far in the upper tail. */
-  override logSurvival(k: Value): Value {
+  override logSurvival(kLike: ValueLike): Value {
+    const k = valueArg(this, 'logSurvival', kLike);
     return countTail([this.rate], k, (r, j) => logGammaincNumber(j + 1, r), (r, j) => logGammainc(add(j, 1), r), 0);
   }
 }

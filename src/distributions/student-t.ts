@@ -7,7 +7,7 @@ import type { Rng } from '../core/rng.js';
 import { halfStudentTLogCdf, lgamma, studentTCdf, studentTLogCdf } from '../core/special.js';
 import { type Value, type ValueLike, add, all, div, exp, gt, log, log1p, maximum, mul, neg, sqrt, square, sub, where } from '../core/value.js';
 import { positive, real } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, standardNormal, valueArg } from './distribution.js';
 import { toBatchShape, logDensity } from './draws.js';
 import { sampleGamma } from './gamma.js';
 import { HalfDistribution } from './half.js';
@@ -55,7 +55,8 @@ export class StudentTDistribution extends Distribution {
     return add(this.loc, mul(this.scale, t));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     const df = this.df;
     const half = mul(0.5, add(df, 1));
     const norm = add(sub(lgamma(half), lgamma(mul(0.5, df))), neg(add(mul(0.5, log(df)), add(log(this.scale), HALF_LOG_PI))));
@@ -80,7 +81,8 @@ export class StudentTDistribution extends Distribution {
    * differentiable in x, loc and scale exactly and in df by central
    * differences). No `icdf`: `Truncated` draws by rejection.
    */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return studentTCdf(this.df, div(sub(x, this.loc), this.scale));
   }
   /**
@@ -88,11 +90,13 @@ export class StudentTDistribution extends Distribution {
    * and tensors, accurate in both tails (finite for |x| up to the largest
    * double; tensors differentiable in log space, as `studentTLogCdf`).
    */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return studentTLogCdf(this.df, div(sub(x, this.loc), this.scale));
   }
   /** log P(X > x) (Stan's `student_t_lccdf`), the log-cdf at the reflected point. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return studentTLogCdf(this.df, div(sub(this.loc, x), this.scale));
   }
 
@@ -135,18 +139,21 @@ export class HalfStudentTDistribution extends HalfDistribution<StudentTDistribut
   }
 
   /** 2 F(x) - 1 for x >= 0 (F the StudentT(df, 0, scale) cdf), else 0. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return sub(mul(2, this.base.cdf(maximum(x, 0))), 1);
   }
   /**
    * log P(|T| <= z), z = x / scale: log I_{z^2/(df+z^2)}(1/2, df/2) while z^2 < df, log(1 - 2 F(-z)) beyond;
    * float64 in log space for numbers and tensors (`halfStudentTLogCdf`), accurate near 0 and far out.
    */
-  override logCdf(x: Value): Value {
+  override logCdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logCdf', xLike);
     return halfStudentTLogCdf(this.df, div(maximum(x, 0), this.scale), false);
   }
   /** log P(|T| > z), z = x / scale: log(1 - I) near 0, log(2 F(-z)) beyond (finite far in the tail); as {@link logCdf}. */
-  override logSurvival(x: Value): Value {
+  override logSurvival(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logSurvival', xLike);
     return halfStudentTLogCdf(this.df, div(maximum(x, 0), this.scale), true);
   }
 }

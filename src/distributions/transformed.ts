@@ -5,12 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, describe, sub, sumLast } from '../core/value.js';
+import { type Value, describe, sub, sumLast, type ValueLike } from '../core/value.js';
 import { Bijector } from '../transforms/bijector.js';
 import { Compose } from '../transforms/compose.js';
 import { tidyValue } from '../transforms/math.js';
 import { type Constraint, greaterThan, independent, interval, lessThan, nonnegative, positive, positiveFinite } from './constraints.js';
-import { Distribution, maskSupport } from './distribution.js';
+import { Distribution, maskSupport, valueArg } from './distribution.js';
 
 /**
  * The distribution of `y = bijector.forward(x)` with `x ~ base`; a list of
@@ -78,7 +78,8 @@ export class TransformedDistribution extends Distribution {
     return this.bijector.forward(this.base.sample(rng, sampleShape));
   }
 
-  logProb(y: Value): Value {
+  logProb(yLike: ValueLike): Value {
+    const y = valueArg(this, 'logProb', yLike);
     return tidyValue(y, () => {
       const x = this.bijector.inverse(y);
       const lpBase = sumLast(this.base.logProb(x), this.baseEventDims - this.base.eventShape.length);

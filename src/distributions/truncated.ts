@@ -33,7 +33,7 @@ import {
   where,
 } from '../core/value.js';
 import { type Constraint, type GreaterThanConstraint, type IntervalConstraint, type LessThanConstraint, greaterThan, integerInterval, interval, lessThan, nonnegative, positive, positiveFinite } from './constraints.js';
-import { Distribution, type Typed, type ValueOf, param, sameShape, standardUniform, validationEnabled } from './distribution.js';
+import { Distribution, type Typed, type ValueOf, param, sameShape, standardUniform, validationEnabled, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 import { broadcastValues } from './gamma.js';
 import { batchValues } from './samplers.js';
@@ -259,7 +259,8 @@ export class TruncatedDistribution extends Distribution {
     return where(lt(sLow, -LN2), upper, lower);
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     // numbers in, numbers out on the float64 path (number parameters); tensors are tidied
     if (typeof x === 'number' && this.numberMass()) return this.logProbOf(x);
     return tf.tidy(() => toTensor(this.logProbOf(x)));
@@ -401,7 +402,8 @@ export class TruncatedDistribution extends Distribution {
   }
 
   /** (F(x) - F(low)) / (F(high) - F(low)), clamped to [0, 1]. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     const b = this.base;
     if (this.range) {
       const k = minB(maxB(x, this.range.low - 1), this.range.high);
@@ -413,7 +415,8 @@ export class TruncatedDistribution extends Distribution {
   }
 
   /** The truncated quantile (continuous bases with `icdf`), computed in log space as the draws are. */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     if (!this.usesInverseCdf) throw new Error(`icdf is not implemented for ${this.name}: ${this.base.name} has no icdf`);
     return this.quantile(u);
   }

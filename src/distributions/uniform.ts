@@ -6,7 +6,7 @@
 import type { Rng } from '../core/rng.js';
 import { type Value, type ValueLike, add, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
 import { type IntervalConstraint, greaterThan, interval } from './constraints.js';
-import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, parameterShapeError, standardUniform } from './distribution.js';
+import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, parameterShapeError, standardUniform, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
 
 /** Uniform(low, high): density 1 / (high - low) on [low, high]. Reparameterised. */
@@ -35,7 +35,8 @@ export class UniformDistribution extends Distribution {
     return add(this.low, mul(sub(this.high, this.low), u));
   }
 
-  logProb(x: Value): Value {
+  logProb(xLike: ValueLike): Value {
+    const x = valueArg(this, 'logProb', xLike);
     return logDensity(this.support, x, this.low, () => neg(log(sub(this.high, this.low))));
   }
 
@@ -47,11 +48,13 @@ export class UniformDistribution extends Distribution {
   }
 
   /** (x - low) / (high - low), clamped to [0, 1]. */
-  override cdf(x: Value): Value {
+  override cdf(xLike: ValueLike): Value {
+    const x = valueArg(this, 'cdf', xLike);
     return minimum(1, maximum(0, div(sub(x, this.low), sub(this.high, this.low))));
   }
   /** low + u (high - low). */
-  override icdf(u: Value): Value {
+  override icdf(uLike: ValueLike): Value {
+    const u = valueArg(this, 'icdf', uLike);
     return add(this.low, mul(sub(this.high, this.low), u));
   }
 }
