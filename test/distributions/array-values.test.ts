@@ -129,6 +129,26 @@ describe('distribution methods take plain arrays as values', () => {
   });
 });
 
+describe('other array-like values', () => {
+  it('typed arrays and booleans are read as observe reads them', () => {
+    const d = D.Dirichlet([1.5, 2, 3]);
+    const want = read(d.logProb(tf.tensor([0.2, 0.3, 0.5])))[0]!;
+    expect(read(d.logProb(Float64Array.from([0.2, 0.3, 0.5])))[0]).toBeCloseTo(want, 6);
+    expect(read(D.Bernoulli(0.3).logProb(true))[0]).toBeCloseTo(Math.log(0.3), 12);
+    expect(read(D.Bernoulli(0.3).logProb([true, false] as never))).toEqual(read(D.Bernoulli(0.3).logProb(tf.tensor([1, 0]))));
+  });
+
+  it('the same array again adds no tensors (one cached conversion per array)', () => {
+    const d = D.MultivariateNormal([0, 1], { covariance: [[2, 0.5], [0.5, 1]] });
+    const x = [[0.1, 0.2], [1, -1]];
+    const once = () => tf.dispose(d.logProb(x) as tf.Tensor);
+    once();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) once();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('wrong array values are reported with the family, the method and the shapes', () => {
   const mvn = () => D.MultivariateNormal([0, 0], { covariance: [[1, 0], [0, 1]] });
   it.each([
