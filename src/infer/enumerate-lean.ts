@@ -473,7 +473,10 @@ export class LeanEnumerator<A extends unknown[], R> {
       this.siteAddress[o] = full;
     }
     if (counts) this.countSite();
-    return full;
+    // the string first seen at this position (equal to `full`): a draw's record is keyed by it, and V8 makes a
+    // string used as a key an alias of its interned copy, so later records skip the interning (a template
+    // literal's address is a fresh string on every run)
+    return this.siteAddress[o];
   }
 
   private countSite(): void {
