@@ -467,6 +467,11 @@ export class ExpandedDistribution extends Distribution {
     const have = shapeOf(lp);
     // broadcast when the value did not carry the expanded dimensions
     if (have.length < want.length || !sameShape(have.slice(have.length - want.length), want)) {
+      if (!broadcasts(have, want)) {
+        // (the words 'do not broadcast' are read by the batched program SMC's layout probe)
+        const ev = this.eventShape.length > 0 ? `, then the event shape [${this.eventShape.join(', ')}]` : '';
+        throw new TycheError(`${this.name}.logProb: the value's batch shape [${have.join(', ')}] and the distribution's batch shape [${want.join(', ')}] do not broadcast (expected a value of shape [${want.join(', ')}]${ev})`);
+      }
       return tf.broadcastTo(typeof lp === 'number' ? tf.scalar(lp) : lp, broadcastShapes(have, want, `${this.name}.logProb`));
     }
     return lp;

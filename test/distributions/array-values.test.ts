@@ -161,7 +161,8 @@ describe('wrong array values are reported with the family, the method and the sh
     ['Normal, ragged', () => D.Normal(0, 1).logProb([[1, 2], [3]] as never), /^Normal\.logProb: value: the array is ragged: element \[1\] has length 1, element \[0\] has length 2/],
     ['Normal, a string', () => D.Normal(0, 1).logProb('1' as never), /^Normal\.logProb: value: expected a number, boolean, array or tensor, got string/],
     ['Normal.cdf, a null', () => D.Normal(0, 1).cdf([0, null] as never), /^Normal\.cdf: value: element \[1\] is null/],
-    ['Categorical.expand, wrong length', () => D.Categorical([0.2, 0.8]).expand([3]).logProb([0, 1]), /^Categorical\.logProb: shapes \[2\] and \[3\] do not broadcast/],
+    ['Categorical.expand, wrong length', () => D.Categorical([0.2, 0.8]).expand([3]).logProb([0, 1]), /^Categorical\.logProb: the value's batch shape \[2\] and the distribution's batch shape \[3\] do not broadcast \(expected a value of shape \[3\]\)$/],
+    ['Dirichlet.expand, wrong batch', () => D.Dirichlet([1, 1, 1]).expand([2]).logProb([[0.2, 0.3, 0.5], [0.2, 0.3, 0.5], [0.2, 0.3, 0.5]]), /^Dirichlet\.logProb: the value's batch shape \[3\] and the distribution's batch shape \[2\] do not broadcast \(expected a value of shape \[2\], then the event shape \[3\]\)$/],
   ])('%s', (_label, call, message) => {
     expect(call).toThrow(message);
   });
