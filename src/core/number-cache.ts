@@ -16,7 +16,7 @@
 const SETS = 256;
 
 /**
- * Values made from numbers, at most one per slot. {@link NumberCache.get}
+ * Values made from numbers, at most two per set. `get`
  * returns the value made from exactly the same number (`Object.is`, so `0`
  * and `-0`, and NaN, are told apart and found), or makes and remembers one.
  */

@@ -131,7 +131,7 @@ export class CategoricalDistribution extends Distribution {
  */
 const sharedDists = new ContentCache<CategoricalDistribution>();
 
-/** (One function for every miss, as {@link makeSimplex}.) */
+/** (One function for every miss, as `makeSimplex`.) */
 function makeCategorical(probs: readonly unknown[]): CategoricalDistribution {
   return new CategoricalDistribution(probs as ProbsArg);
 }

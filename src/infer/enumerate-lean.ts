@@ -148,7 +148,7 @@ export class LeanEnumerator<A extends unknown[], R> {
    * Per choice depth: the distribution object whose support and log masses
    * `supports`/`lps` hold, when they may be reused for a later node at that
    * depth made from the same object (an immutable built-in scored on the
-   * number path; see {@link IMMUTABLE_FAMILIES}), else undefined. Factories
+   * number path; see `IMMUTABLE_FAMILIES`), else undefined. Factories
    * such as `Categorical(probs)` return one shared object per parameter, so
    * in a model like n dice every node below the first reuses one table.
    */

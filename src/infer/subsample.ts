@@ -33,7 +33,7 @@ export function subsampleRefusal(method: string, plate: string, size: number, su
   );
 }
 
-/** The refusing hook of each method, made once (`infer` passes every call's model through {@link refuseSubsampling}). */
+/** The refusing hook of each method, made once (`infer` passes every call's model through `refuseSubsampling`). */
 const refusals = new Map<string, SubsamplingHook>();
 
 /** The model with every subsampled plate refused by {@link subsampleRefusal} when it opens. */
