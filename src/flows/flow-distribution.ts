@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { type Value, describe } from '../core/value.js';
+import { type Value, type ValueLike, describe } from '../core/value.js';
 import { type Constraint, realVector } from '../distributions/constraints.js';
-import { Distribution, type Typed } from '../distributions/distribution.js';
+import { Distribution, type Typed, valueArg } from '../distributions/distribution.js';
 import type { FlowBijector } from './flow-bijector.js';
 import { flowLogProb, pushForward } from './flow-density.js';
 
@@ -60,7 +60,8 @@ export class FlowDistribution extends Distribution {
   }
 
   /** log density of vectors `[..., D]`, shape `[...]`. */
-  logProb(value: Value): Value {
+  logProb(valueLike: ValueLike): Value {
+    const value = valueArg(this, 'logProb', valueLike);
     if (typeof value === 'number' || value.rank < 1 || value.shape[value.rank - 1] !== this.dim) {
       throw new Error(`FlowDistribution.logProb: expected vectors of length ${this.dim} (shape [..., ${this.dim}]), got ${describe(value)}`);
     }

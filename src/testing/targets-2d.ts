@@ -24,9 +24,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
 import { normalCdfNumber } from '../core/special.js';
-import { type Value, logSumExp } from '../core/value.js';
+import { type Value, type ValueLike, logSumExp } from '../core/value.js';
 import { realVector } from '../distributions/constraints.js';
-import { Distribution, type Typed } from '../distributions/distribution.js';
+import { Distribution, type Typed, valueArg } from '../distributions/distribution.js';
 import { eventValue } from '../distributions/event-density.js';
 import { MultivariateNormal, type MultivariateNormalDistribution } from '../distributions/multivariate-normal.js';
 import { type ChiSquareResult, chiSquareSurvival } from './uniformity.js';
@@ -388,8 +388,8 @@ export class Target2DDistribution extends Distribution {
   }
 
   /** The normalised log density, logDensity - logZ. */
-  logProb(value: Value): Value {
-    const x = eventValue(`${this.name}.logProb`, value, this.eventShape);
+  logProb(valueLike: ValueLike): Value {
+    const x = eventValue(`${this.name}.logProb`, valueArg(this, 'logProb', valueLike), this.eventShape);
     return tf.tidy(() => tf.sub(this.target.logDensity(x), this.target.logZ));
   }
 }

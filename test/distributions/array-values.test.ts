@@ -12,6 +12,8 @@ import type { Value } from '../../src/core/value.js';
 import * as D from '../../src/distributions/index.js';
 import type { Distribution } from '../../src/distributions/distribution.js';
 import { Exp } from '../../src/transforms/elementwise.js';
+import { Flow } from '../../src/flows/flow-distribution.js';
+import { banana, targetDistribution } from '../../src/testing/targets-2d.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -67,6 +69,9 @@ const cases: [string, () => Distribution, Nested][] = [
   ['BernoulliLogit', () => D.BernoulliLogit(-0.5), [0, 1]],
   ['BinomialLogit', () => D.BinomialLogit(4, 0.5), [0, 3]],
   ['NormalIdGlm', () => D.NormalIdGlm([[1, 0], [0, 1], [1, 1]], 0.5, [1, -1], 2), [0.5, -1, 1]],
+  // the two subclasses outside src/distributions
+  ['Flow (no layers: N(0, I))', () => Flow(2, []), [[0.5, -1], [0, 0]]],
+  ['Target2D(banana)', () => targetDistribution(banana()), [[0.5, -1], [0, 0]]],
 ];
 
 /** The elementwise cdf-side methods, with a valid array for `icdf`. */
