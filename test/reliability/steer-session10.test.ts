@@ -123,6 +123,20 @@ describe('diffusion steering: a reward, tilt or likelihood that misbehaves is na
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('fkSteering warns when its weights collapse onto one particle (STEER2: the soft reward x0Samples: 8 at λ = 6 gave log Ẑ 60–150 nats low with no warning); the plain run at λ = 6 and the soft reward at λ = 1 do not warn', async () => {
+    const base = { reward: St.linearReward([1, 0]), particles: 64, steps: 30, seed: 2 };
+    const soft = await St.fkSteering(MODEL, { ...base, lambda: 6, x0Samples: 8 });
+    const plain = await St.fkSteering(MODEL, { ...base, lambda: 6 });
+    const gentle = await St.fkSteering(MODEL, { ...base, lambda: 1, x0Samples: 8 });
+    tf.dispose([soft.x, plain.x, gentle.x]);
+    const low = (r: St.FkSteeringResult) => r.essHistory.filter((e) => e < 2).length;
+    if (process.env.TYCHE_REPORT) console.log(`ESS < 2 at ${low(soft)}, ${low(plain)}, ${low(gentle)} of ${soft.essHistory.length} steps; min ESS ${Math.min(...plain.essHistory).toFixed(1)} (plain λ = 6), ${Math.min(...gentle.essHistory).toFixed(1)} (soft λ = 1)`);
+    expect(soft.warnings).toHaveLength(1);
+    expect(soft.warnings[0]).toMatch(/^fkSteering\(model ".*"\): the weights collapsed onto about one particle at \d+ of 30 steps.*drop x0Samples/);
+    expect(plain.warnings).toEqual([]);
+    expect(gentle.warnings).toEqual([]);
+  });
+
   it('twistedDiffusion: a likelihood of the wrong shape (was silent at step 0, "the twisted proposal left the particle not finite" later) or throwing on the final sample (was its bare message) is named', async () => {
     const lik = (bad: number): St.LogLikelihood => {
       let calls = 0;

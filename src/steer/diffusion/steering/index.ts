@@ -14,6 +14,7 @@ export {
   type FkSteeringResult,
   fkSteeringModel,
   fkSteering,
+  COLLAPSE_STEP_FRACTION,
 } from './fk-steering.js';
 export { gaussianPowerProduct, mixtureProduct, quadratureMoments1d } from './closed-form.js';
 export {
