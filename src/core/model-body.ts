@@ -36,6 +36,9 @@ export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...
     progress++;
   }
 }
+// V8 names a stack frame by the function's `name` property: pinned, so that a minified build (the browser
+// bundle renames functions) still leaves the frame {@link insideModelCode} looks for
+Object.defineProperty(tycheModelBody, 'name', { value: 'tycheModelBody' });
 
 /** A long loop yielded to the event loop: it is making progress (see `progress`). */
 export function noteProgress(): void {

@@ -95,6 +95,9 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
     else void prev.then(release);
   }
 }
+// V8 names a stack frame by the function's `name` property: pinned, so that a minified build (the browser
+// bundle renames functions) still leaves the frames `insideRunningCall` counts
+Object.defineProperty(oneAtATime, 'name', { value: 'oneAtATime' });
 
 /**
  * A frame of {@link oneAtATime}, synchronous or async. The caller's own is
