@@ -256,6 +256,19 @@ export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOption
   return oneAtATime(options.signal, () => run(fk, options));
 }
 
+/**
+ * {@link runSMC} for an engine that already runs inside an `infer` call
+ * (program SMC, tempered SMC): the same run, without taking a turn in the
+ * queue. Its caller holds the turn; queued, the run would wait on that very
+ * call, and where the stack check cannot see the nesting (a browser, after a
+ * paced yield to the event loop) it did (the in-page bad-input checks hung).
+ * @internal
+ */
+export async function runSMCInsideCall<S, H = never>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
+  checkOptions(options);
+  return run(fk, options);
+}
+
 /** {@link runSMC} once its turn has come. */
 async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
   const N = options.particles;

@@ -25,7 +25,7 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import { reachableTensors } from '../mcmc/state-tensors.js';
 import { PacingHandler, Pacer } from '../pace.js';
 import type { Draw } from '../posterior.js';
-import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from './core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, runSMCInsideCall } from './core.js';
 import { BatchedProgram, NotBatchableError, batchedDraws, batchedProgramStore, batchedSiteCap, checkFinalParticles, probeBatched } from './program-batched.js';
 import { type BatchLayout, layoutOf } from './program-layout.js';
 import { openParticleAxis } from './reindex.js';
@@ -115,7 +115,7 @@ export async function runBatchedProgram<A extends unknown[], R>(m: Model<A, R>, 
         },
       },
     };
-    const result = await runSMC(fk, settings.smc(rng.split()) as SMCOptions<BatchedProgram<R>>);
+    const result = await runSMCInsideCall(fk, settings.smc(rng.split()) as SMCOptions<BatchedProgram<R>>);
     const branched = watch.unconsumed(reachableTensors([result.state.trace?.values(), result.state.returnValue]));
     if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
     const { draws, rows } = batchedDraws(result.state, settings.weights === 'summed' ? summed : result.logWeights);

@@ -59,7 +59,7 @@ import { type TensorTripwire, setTensorTripwire } from '../../backend/tensor-tri
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMC } from './core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, type StepInfo, runSMCInsideCall } from './core.js';
 import { type NotBatched, runBatchedProgram } from './program-batched-run.js';
 import type { ResamplingScheme } from './resampling.js';
 import type { ParticleStore } from './store.js';
@@ -611,7 +611,7 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
     rejuvenate,
     store,
   };
-  const result = await runSMC(fk, smcSettings(options, n, rng.split()));
+  const result = await runSMCInsideCall(fk, smcSettings(options, n, rng.split()));
   // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
   const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
     values: p.values(),

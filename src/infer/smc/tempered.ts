@@ -39,7 +39,7 @@ import { Pacer, mapPaced } from '../pace.js';
 import { withLedger } from '../../backend/ledger.js';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { type FeynmanKac, runSMC } from './core.js';
+import { type FeynmanKac, runSMCInsideCall } from './core.js';
 import type { ResamplingScheme } from './resampling.js';
 import { perParticleStore } from './store.js';
 import { nextTemperature } from './temperature.js';
@@ -222,7 +222,7 @@ async function temperedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit
     },
     store: perParticleStore<Particle<R>>((p) => p),
   };
-  const result = await runSMC(fk, {
+  const result = await runSMCInsideCall(fk, {
     particles: n,
     essThreshold: 1,
     resampling: options.resampling,
