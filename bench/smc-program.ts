@@ -121,21 +121,9 @@ const readings = model(async ({ sample, observe }, w: Walk & { readings: number[
 /** The jump walk's jump probability and post-jump sd (`test/smc/jump-walk.ts`). */
 const JUMPS = { p: 0.1, sJ: 5 };
 
+/** The jump walk in WebPPL: {@link webpplProgram} with a `flip()` choosing the step's Gaussian. */
 function webpplJumps(w: JumpWalk, n: number, runs: number): string {
-  return `
-var ys = ${JSON.stringify(w.ys)};
-var T = ys.length;
-var model = function() {
-  var loop = function(t, xPrev) {
-    if (t === T) { return xPrev; }
-    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : (flip(${w.p}) ? sample(Gaussian({mu: 0, sigma: ${w.sJ}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}})));
-    observe(Gaussian({mu: x, sigma: ${w.r}}), ys[t]);
-    return loop(t + 1, x);
-  };
-  return loop(0, 0);
-};
-${webpplTimedSmc(n, runs, true)}
-`;
+  return webpplProgram(w, n, runs, `flip(${w.p}) ? sample(Gaussian({mu: 0, sigma: ${w.sJ}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}}))`);
 }
 
 /** Times the jump walk on tyche's default (`batched: 'auto'`, which must run it per particle) and resampling at every observation. */
@@ -284,14 +272,15 @@ async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, ess
   return { impl: `${impl}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
-function webpplProgram(w: Walk, n: number, runs: number): string {
+/** The random walk in WebPPL, timed over `runs` SMC runs; `step` is the expression drawing x after the first step. */
+function webpplProgram(w: Walk, n: number, runs: number, step = `sample(Gaussian({mu: xPrev, sigma: ${w.q}}))`): string {
   return `
 var ys = ${JSON.stringify(w.ys)};
 var T = ys.length;
 var model = function() {
   var loop = function(t, xPrev) {
     if (t === T) { return xPrev; }
-    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}}));
+    var x = t === 0 ? sample(Gaussian({mu: ${w.m0}, sigma: ${w.s0}})) : (${step});
     observe(Gaussian({mu: x, sigma: ${w.r}}), ys[t]);
     return loop(t + 1, x);
   };
