@@ -154,13 +154,19 @@ describe('lean per-particle program SMC', () => {
     expect(tf.memory().numTensors).toBe(before);
 
     // tensors made beside an unledgered run trip its wire: it runs again under a ledger and leaves them alone
+    // (the walk waits on a timer once, so the 1 ms interval below surely fires during the run: a run that
+    // never yielded to timers on a quiet machine left the check without tensors made beside it)
+    const waitingWalk = model(async (ctx, ys: number[]) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return walk.fn(ctx, ys);
+    });
     const outside: tf.Tensor[] = [];
     const timer = setInterval(() => outside.push(tf.scalar(1)), 1);
-    const busy = await infer(walk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
+    const busy = await infer(waitingWalk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
     clearInterval(timer);
     expect(outside.length).toBeGreaterThan(0);
     expect(outside.filter((t) => t.isDisposed)).toHaveLength(0);
-    const quiet = await infer(walk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
+    const quiet = await infer(waitingWalk, { method: 'smc', particles: 300, seed: 1, batched: false }, YS);
     expect(busy.logZ).toBe(quiet.logZ);
     tf.dispose(outside);
     for (const p of [plain, busy, quiet]) p.dispose();
