@@ -69,7 +69,8 @@ function firstNonFinite(sites: Iterable<DensitySite>): Found | undefined {
   return undefined;
 }
 
-function fmt(v: unknown): string {
+/** A value for a message: numbers as they are, small tensors by their entries, others described (`core/value.ts`). */
+export function fmt(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number') return String(v);
   return isTensor(v as Value) && (v as { size: number }).size <= 6 ? `[${Array.from((v as { dataSync(): ArrayLike<number> }).dataSync()).join(', ')}]` : describe(v as Value);

@@ -21,7 +21,8 @@ import { TycheError, ModelError } from '../core/errors.js';
 import type { Handler } from '../core/message.js';
 import type { Model } from '../core/model.js';
 import { nearMiss } from '../core/options.js';
-import { type Value, type ValueLike, all, describe, toValue } from '../core/value.js';
+import { type Value, type ValueLike, all, toValue } from '../core/value.js';
+import { fmt } from './diagnose.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { bijectTo } from '../transforms/biject-to.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -71,12 +72,12 @@ export function withInitValues<A extends unknown[], R>(m: Model<A, R>, values: R
         // a support that cannot check a value of this shape: the site's own scoring names the shape
       }
       if (!inside) {
-        throw new ModelError(msg.address, `${engine}: the init value ${describeValue(value)} is outside the support of ${dist.name} (${dist.support.name}); give a starting value inside it, or leave the site out of init`);
+        throw new ModelError(msg.address, `${engine}: the init value ${fmt(value)} is outside the support of ${dist.name} (${dist.support.name}); give a starting value inside it, or leave the site out of init`);
       }
       if (!dist.support.isDiscrete && !interior(dist, value)) {
         throw new ModelError(
           msg.address,
-          `${engine}: the init value ${describeValue(value)} lies on the boundary of the support of ${dist.name} (${dist.support.name}), where its unconstrained coordinate is infinite; ` +
+          `${engine}: the init value ${fmt(value)} lies on the boundary of the support of ${dist.name} (${dist.support.name}), where its unconstrained coordinate is infinite; ` +
             'the sampler moves in the support\'s interior: give a starting value strictly inside it',
         );
       }
@@ -112,11 +113,3 @@ function interior(dist: Distribution, value: Value): boolean {
     return true;
   }
 }
-
-/** A value for a message: numbers as they are, small tensors by their entries. */
-function describeValue(v: Value): string {
-  if (typeof v === 'number') return String(v);
-  const t = v as unknown as { size: number; dataSync(): ArrayLike<number> };
-  return t.size <= 6 ? `[${Array.from(t.dataSync()).join(', ')}]` : describe(v);
-}
-
