@@ -1,21 +1,34 @@
 /**
  * A model's first NUTS call in a fresh process (issue 16), where V8 has
- * compiled nothing yet: eight schools (non-centred, 4 chains x (1000 +
- * 1000), seed 1), one `infer` call per child process, `--runs` processes per
- * source tree. Prints medians of wall time, process CPU (all threads: V8's
- * background compiler and GC included), the main thread's own CPU (Linux:
- * /proc/thread-self/schedstat), the call's phases from its diagnostics
- * (wall ms: infer's checks and the warnings, set-up, warmup, sampling,
- * completion), min bulk ESS and ESS per CPU second, against Stan's ESS per
- * second of its own sampler (`--stan`, default 13072: ../shared/peers).
+ * compiled nothing yet: eight schools (non-centred), the linear regression
+ * (N = 100) or the logistic regression (N = 1000, D = 10) of ../shared/peers,
+ * 4 chains x (1000 + 1000), one `infer` call per child process, `--runs`
+ * processes per source tree and model. Prints medians of wall time, process
+ * CPU (all threads: V8's background compiler and GC included), the main
+ * thread's own CPU (Linux: /proc/thread-self/schedstat), the call's phases
+ * from its diagnostics (wall ms: infer's checks and the warnings, set-up,
+ * warmup, sampling, completion), min bulk ESS (over the parameters Stan's
+ * script counts: its transformed parameters `theta[j]` left out), and ESS
+ * per second of wall, of process CPU and of main-thread CPU, each against
+ * Stan's ESS per second of its own sampler time (rstan's
+ * `get_elapsed_time`: a single-threaded sampler, so its wall time and its
+ * CPU time are one figure on a quiet machine).
+ *
+ * `--stan run` runs rstan now, in the same sitting (bench/stan/run-stan.R,
+ * seeds 1-3, Stan's median); `--stan FILE` reads the lines it printed; a
+ * number is taken as Stan's ESS per sampler second for every model; without
+ * it, the figures of ../shared/peers/README.md.
+ *
+ * `--seed 1,2,3` gives a row per seed (Stan's figure is its median over
+ * seeds 1-3, and tyche's ESS moves by a fifth between seeds).
  *
  * `--roots A,B` alternates fresh processes between source trees (e.g. a copy
  * of the previous commit and the working tree), so that a before/after
  * comparison is made in one sitting on a loaded machine; each tree is
- * imported as `<root>/src/index.js`. The ratio column is ESS per process-CPU
- * second against Stan's.
+ * imported as `<root>/src/index.js` (its models from `<root>/models`).
+ * `--node-flags "..."` passes flags to the children's node (e.g. `--cpu-prof`).
  *
- * Run: `npx tsx bench/first-call.ts [--runs 7] [--roots DIR,DIR] [--stan 13072]`
+ * Run: `npx tsx bench/first-call.ts [--model eight,linreg,logreg] [--runs 7] [--seed 1,2,3] [--roots DIR,DIR] [--stan run|FILE|N]`
  *
  * @module
  */
@@ -23,6 +36,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PEERS, STAN_OWN, type StanRun, stanEssPerSamplerSecond, stanRuns } from './stan-runs.js';
 import { median, nodeArgsFor, numberArg, table } from './util.js';
 
 /** What a child reports of its one call. */
@@ -38,6 +52,9 @@ interface Run {
   readonly ess: number;
 }
 
+const MODELS = ['eight', 'linreg', 'logreg'] as const;
+type ModelKey = (typeof MODELS)[number];
+
 /** This thread's CPU ms (NaN where /proc/thread-self/schedstat is absent). */
 function threadCpuMs(): number {
   try {
@@ -47,50 +64,92 @@ function threadCpuMs(): number {
   }
 }
 
-async function child(root: string): Promise<void> {
+const peerJson = <T>(file: string): T => JSON.parse(readFileSync(new URL(file, PEERS), 'utf8')) as T;
+
+/** The model and its arguments, loaded from `root` (data made before the clock starts, as a user's would be). */
+async function workload(root: string, key: ModelKey): Promise<{ model: unknown; args: unknown[] }> {
+  const url = (p: string): string => pathToFileURL(resolve(root, p)).href;
+  if (key === 'eight') {
+    const { eightSchoolsNoncentered } = await import(url('models/posteriordb/eight-schools.js'));
+    const d = peerJson<{ J: number; y: number[]; sigma: number[] }>('eight_schools.json');
+    return { model: eightSchoolsNoncentered, args: [{ J: d.J, y: d.y, sigma: d.sigma }] };
+  }
+  if (key === 'linreg') {
+    const { linearRegression } = await import(url('models/linreg.js'));
+    const d = peerJson<{ x: number[]; y: number[]; prior: { alpha_sd: number } }>('linreg.json');
+    return { model: linearRegression, args: [{ x: d.x, y: d.y, priorSd: d.prior.alpha_sd }] };
+  }
+  const { logisticRegression } = await import(url('models/logreg.js'));
+  const tf = await import('@tensorflow/tfjs-core');
+  const d = peerJson<{ X: number[][]; y: number[]; prior: { alpha_sd: number } }>('logreg.json');
+  return { model: logisticRegression, args: [{ X: tf.tensor2d(d.X), y: d.y, priorSd: d.prior.alpha_sd }] };
+}
+
+async function child(root: string, key: ModelKey, seed: number): Promise<void> {
   const url = (p: string): string => pathToFileURL(resolve(root, p)).href;
   const { infer } = await import(url('src/index.js'));
   const { initBackend } = await import(url('src/backend/select.js'));
-  const { eightSchoolsNoncentered, eightSchoolsData } = await import(url('models/posteriordb/eight-schools.js'));
   await initBackend();
+  const { model, args } = await workload(root, key);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const m0 = threadCpuMs();
-  const post = await infer(eightSchoolsNoncentered, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed: 1 }, eightSchoolsData);
+  const post = await infer(model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed }, ...args);
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
   const main = threadCpuMs() - m0;
   const d = post.diagnostics as Record<string, number>;
   const phases = d.setupMs! + d.warmupMs! + d.samplingMs! + d.completionMs!;
-  const ess = Math.min(...post.summary().rows.map((r: { ess_bulk?: number }) => r.ess_bulk ?? Infinity));
+  // the parameters run-stan.R counts: its transformed parameters theta[j] left out
+  const rows = post.summary().rows as { name: string; ess_bulk?: number }[];
+  const ess = Math.min(...rows.filter((r) => !r.name.startsWith('theta[')).map((r) => r.ess_bulk ?? Infinity));
   const run: Run = { wall, cpu: (c.user + c.system) / 1e3, main, checks: wall - phases, setup: d.setupMs!, warmup: d.warmupMs!, sampling: d.samplingMs!, completion: d.completionMs!, ess };
   console.log(JSON.stringify(run));
   post.dispose();
 }
 
-function main(): void {
-  const runs = numberArg('runs', 7);
-  const stan = numberArg('stan', 13072);
-  const i = process.argv.indexOf('--roots');
-  const roots = i >= 0 ? process.argv[i + 1]!.split(',') : [resolve(fileURLToPath(import.meta.url), '../..')];
-  const self = fileURLToPath(import.meta.url);
-  const results = new Map<string, Run[]>(roots.map((r) => [r, []]));
-  for (let k = 0; k < runs; k++) {
-    for (const root of roots) {
-      const out = execFileSync(process.execPath, [...nodeArgsFor(self), '--child', root], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-      if (line) results.get(root)!.push(JSON.parse(line) as Run);
-    }
-  }
-  const med = (rs: Run[], k: keyof Run): number => median(rs.map((r) => r[k]));
-  const rows = [...results].map(([root, rs]) => {
-    const cpu = med(rs, 'cpu');
-    const ess = med(rs, 'ess');
-    return [root, String(rs.length), med(rs, 'wall').toFixed(0), cpu.toFixed(0), med(rs, 'main').toFixed(0), med(rs, 'checks').toFixed(0), med(rs, 'setup').toFixed(0), med(rs, 'warmup').toFixed(0), med(rs, 'sampling').toFixed(0), med(rs, 'completion').toFixed(0), ess.toFixed(0), ((ess / cpu) * 1e3).toFixed(0), `${(((ess / cpu) * 1e3) / stan).toFixed(2)}x`];
-  });
-  console.log(`eight schools NC, NUTS 4 chains x (1000 + 1000), seed 1: the first call in a fresh process, medians over ${runs} processes per tree (alternated); ms; Stan's sampler ${stan} ESS/s`);
-  console.log(table(['tree', 'n', 'wall', 'cpu', 'main-thread cpu', 'checks+warnings', 'set-up', 'warmup', 'sampling', 'completion', 'min ESS', 'ESS/cpu-s', 'vs Stan sampler'], rows));
+/** The value after `--name`, if given. */
+function opt(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-if (process.argv.includes('--child')) await child(process.argv[process.argv.indexOf('--child') + 1]!);
+function main(): void {
+  const runs = numberArg('runs', 7);
+  const seeds = (opt('seed') ?? '1').split(',').map(Number);
+  const keys = (opt('model') ?? 'eight').split(',') as ModelKey[];
+  for (const k of keys) if (!MODELS.includes(k)) throw new Error(`--model: unknown model '${k}' (one of ${MODELS.join(', ')})`);
+  const stanOpt = opt('stan');
+  const stanFixed = stanOpt !== undefined && stanOpt !== 'run' && Number.isFinite(Number(stanOpt)) ? Number(stanOpt) : undefined;
+  const stan: Map<string, StanRun[]> = stanFixed === undefined ? stanRuns(stanOpt, keys, 3) : new Map();
+  const stanOf = (k: ModelKey): number => stanFixed ?? (stan.has(k) ? stanEssPerSamplerSecond(stan.get(k)!) : STAN_OWN[k]!);
+  const roots = (opt('roots') ?? resolve(fileURLToPath(import.meta.url), '../..')).split(',');
+  const nodeFlags = (opt('node-flags') ?? '').split(' ').filter((f) => f.length > 0);
+  const self = fileURLToPath(import.meta.url);
+  for (const key of keys) {
+    // one row per tree and seed; processes alternate between the trees (and the seeds) round by round
+    const rowsOf = roots.flatMap((root) => seeds.map((seed) => ({ root, seed, runs: [] as Run[] })));
+    for (let k = 0; k < runs; k++) {
+      for (const seed of seeds) {
+        for (const row of rowsOf.filter((r) => r.seed === seed)) {
+          const out = execFileSync(process.execPath, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+          const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+          if (line) row.runs.push(JSON.parse(line) as Run);
+        }
+      }
+    }
+    const s = stanOf(key);
+    const med = (rs: Run[], k: keyof Run): number => median(rs.map((r) => r[k]));
+    const vs = (ess: number, ms: number): string => `${((ess / ms) * 1e3 / s).toFixed(2)}x`;
+    const rows = rowsOf.map(({ root, seed, runs: rs }) => {
+      const ess = med(rs, 'ess');
+      const [wall, cpu, mainCpu] = [med(rs, 'wall'), med(rs, 'cpu'), med(rs, 'main')];
+      return [root, String(seed), String(rs.length), wall.toFixed(0), cpu.toFixed(0), mainCpu.toFixed(0), med(rs, 'checks').toFixed(0), med(rs, 'setup').toFixed(0), med(rs, 'warmup').toFixed(0), med(rs, 'sampling').toFixed(0), med(rs, 'completion').toFixed(0), ess.toFixed(0), vs(ess, wall), vs(ess, cpu), vs(ess, mainCpu)];
+    });
+    console.log(`\n${key}: NUTS 4 chains x (1000 + 1000): the first call in a fresh process, medians over ${runs} processes per tree (alternated); ms; Stan's sampler ${s.toFixed(0)} ESS/s${stan.has(key) ? ` (rstan now, seeds ${stan.get(key)!.map((r) => r.seed).join(', ')}: ${stan.get(key)!.map((r) => (r.ess / r.sampler_s).toFixed(0)).join(' / ')})` : stanFixed === undefined ? ' (../shared/peers)' : ''}`);
+    console.log(table(['tree', 'seed', 'n', 'wall', 'cpu', 'main cpu', 'checks+warnings', 'set-up', 'warmup', 'sampling', 'completion', 'min ESS', 'vs Stan (wall)', 'vs Stan (cpu)', 'vs Stan (main cpu)'], rows));
+  }
+}
+
+if (process.argv.includes('--child')) await child(process.argv[process.argv.indexOf('--child') + 1]!, (opt('model') ?? 'eight') as ModelKey, numberArg('seed', 1));
 else main();

@@ -54,7 +54,6 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/select.js';
@@ -69,9 +68,9 @@ import { earningsData, earningsDesign } from '../models/posteriordb/earnings.js'
 import { kidiqData, kidscoreMomiq } from '../models/posteriordb/kidiq.js';
 import { flatGaussianGlm, nesData, nesDesign } from '../models/posteriordb/glm-regressions.js';
 import { loadData } from '../models/data.js';
+import { PEERS, STAN_OWN, stanRuns } from './stan-runs.js';
 import { table } from './util.js';
 
-const PEERS = new URL('../../shared/peers/', import.meta.url);
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const opt = (name: string): string | undefined => {
@@ -102,42 +101,10 @@ async function warmUp(): Promise<void> {
   (await infer(tiny, { method: 'nuts', chains: 4, warmup: 300, samples: 300, seed: 99 })).dispose();
 }
 
-/** One line of bench/stan/run-stan.R. */
-interface StanRun {
-  readonly model: string;
-  readonly seed: number;
-  readonly sampler_s: number;
-  readonly wall_s: number;
-  readonly ess: number;
-  readonly leapfrog: number;
-  readonly divergences: number;
-}
-
-/** Stan's runs by workload key: run rstan now (`--stan run`) or read its printed lines (`--stan FILE`). */
-function stanRuns(keys: readonly string[]): Map<string, StanRun[]> {
-  const out = new Map<string, StanRun[]>();
-  if (stanOpt === undefined) return out;
-  let text: string;
-  if (stanOpt === 'run') {
-    const script = new URL('./stan/run-stan.R', import.meta.url).pathname;
-    console.log(`running rstan (${script}) on ${keys.join(', ')} ...`);
-    text = execFileSync('Rscript', [script, PEERS.pathname, new URL('../models/data/', import.meta.url).pathname, ...keys, '--seeds', quick ? '1' : '3'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  } else text = readFileSync(stanOpt, 'utf8');
-  for (const line of text.split('\n')) {
-    if (!line.trim().startsWith('{')) continue;
-    const r = JSON.parse(line) as StanRun;
-    out.set(r.model, [...(out.get(r.model) ?? []), r]);
-  }
-  return out;
-}
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-/** Stan's ESS per second of its own sampler time in ../shared/peers/README.md (2026-12-06), where no run is given. */
-const STAN_OWN: Record<string, number> = { eight: 13072, linreg: 17077, logreg: 1011 };
 
 /** The peers' figures (../shared/peers/README.md): ESS/s on the same data and settings, one core. */
 const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplWhat?: string; webpplNote?: string }> = {
@@ -259,7 +226,8 @@ async function run(w: Workload, chains: number, vectorize: boolean | 'mh'): Prom
   let maxZ = 0;
   for (const [name, chainsOf] of cols) {
     const e = essBulk(chainsOf);
-    ess = Math.min(ess, e);
+    // the parameters bench/stan/run-stan.R counts: Stan's transformed parameters theta[j] left out
+    if (!name.startsWith('theta[')) ess = Math.min(ess, e);
     const ref = w.reference;
     const key = w.rename(name);
     if (ref && ref.mean[key] !== undefined) {
@@ -302,7 +270,7 @@ function phaseLine(totalMs: number, [setup, warmupMs, samplingMs, completion]: n
 async function main(): Promise<void> {
   await initBackend();
   const ws = workloads().filter((w) => !only || w.key === only);
-  const stan = stanRuns(ws.map((w) => w.key));
+  const stan = stanRuns(stanOpt, ws.map((w) => w.key), quick ? 1 : 3);
   if (ws.length === 0) {
     console.log(`no workloads: the peers' data (${PEERS.pathname}) is not present`);
     return;
