@@ -242,9 +242,14 @@ export function scaleHandler(factor: number, filter?: SiteFilter): Handler {
   };
 }
 
-/** Mask log densities: `false` (or a boolean tensor, elementwise) removes them. */
-export function mask<A extends unknown[], R>(m: Model<A, R>, maskValue: boolean | tf.Tensor): Model<A, R> {
-  return m.withHandler(maskHandler(maskValue));
+/**
+ * Mask log densities: `false` (or a boolean tensor, elementwise) removes them.
+ * A tensor mask must fit into the shape of each site it reaches (it removes
+ * elements, never repeats a site): give `filter` (addresses, or a predicate)
+ * to mask only the observations it is meant for, e.g. `mask(m, observedMask, ['y'])`.
+ */
+export function mask<A extends unknown[], R>(m: Model<A, R>, maskValue: boolean | tf.Tensor, filter?: SiteFilter): Model<A, R> {
+  return m.withHandler(maskHandler(maskValue, filter));
 }
 /** The handler behind {@link mask}. */
 export function maskHandler(maskValue: boolean | tf.Tensor, filter?: SiteFilter): Handler {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TycheError } from './errors.js';
+import { ModelError, TycheError } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Distribution } from '../distributions/distribution.js';
 import type { Message, PlateFrame, SiteType } from './message.js';
@@ -74,13 +74,31 @@ export function priorDrawCorrection(site: Pick<Site, 'logProb' | 'scale' | 'mask
  * A site's elementwise log density with its mask applied (masked-out elements
  * are 0; unscaled). A site masked with `false` gives 0.
  */
-export function maskedLogProb(site: Pick<Site, 'logProb' | 'mask'>): Value {
+export function maskedLogProb(site: Pick<Site, 'logProb' | 'mask'> & { readonly address?: string }): Value {
   if (site.mask === false) return 0;
   if (site.mask === true) return site.logProb;
   const m = site.mask;
   const t = toTensor(site.logProb);
-  const shape = t.shape.length >= m.shape.length ? t.shape : m.shape;
-  return tf.where(tf.broadcastTo(m, shape), tf.broadcastTo(t, shape), tf.zeros(shape));
+  // a mask removes elements of a site's log density; broadcast beyond its shape, it would repeat the site
+  // (a scalar prior under a mask of 3 with 2 true counted twice), so it must fit into that shape
+  if (!fitsInto(m.shape, t.shape)) throw maskShapeError(site.address, m.shape, t.shape);
+  return tf.where(tf.broadcastTo(m, t.shape), t, tf.zeros(t.shape));
+}
+
+/** Whether an array of shape `a` broadcasts to `b` without enlarging it. */
+function fitsInto(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length > b.length) return a.every((d, i) => i >= a.length - b.length || d === 1) && fitsInto(a.slice(a.length - b.length), b);
+  for (let i = 1; i <= a.length; i++) if (a[a.length - i] !== 1 && a[a.length - i] !== b[b.length - i]) return false;
+  return true;
+}
+
+/** The error for a mask that does not fit a site's log density. */
+function maskShapeError(address: string | undefined, mask: readonly number[], logProb: readonly number[]): TycheError {
+  const what =
+    `a mask of shape [${mask.join(', ')}] does not fit this site's log density of shape [${logProb.join(', ')}]: ` +
+    'a mask removes elements of a site and may not broadcast beyond them (that would count the site once per true element). ' +
+    "Mask only the sites it is meant for: mask(m, value, ['y']), or maskHandler(value, filter)";
+  return address === undefined ? new TycheError(what) : new ModelError(address, what);
 }
 
 /** Sum over every axis but the leading particle axis; values without it are shared by all particles. */
