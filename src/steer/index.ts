@@ -6,3 +6,4 @@
  */
 export * from './lm/index.js';
 export * from './diffusion/index.js';
+export { type CheckedRun, type ParticleCountCheckOptions, type ParticleCountRuns, type ParticleCountCheck, particleCountCheck } from './particle-count-check.js';

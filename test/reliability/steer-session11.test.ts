@@ -1,0 +1,70 @@
+/**
+ * Session 11, steering (STEER): FK steering's log Ẑ at a strong tilt, and
+ * steering tried as a newcomer. Each test fails on the code before its fix
+ * (the header of each describe says how); statistical checks use fixed seeds,
+ * tolerances of 3–4 Monte Carlo standard errors across independent runs, and a
+ * planted bug that the same check catches. Slow checks:
+ * steer-session11.slow.test.ts (TYCHE_SLOW=1).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import '../../src/backend/gradients.js';
+import { initBackend } from '../../src/backend/select.js';
+import type { Rng } from '../../src/core/rng.js';
+import * as D from '../../src/steer/diffusion/index.js';
+import * as St from '../../src/steer/diffusion/steering/index.js';
+import { particleCountCheck } from '../../src/steer/index.js';
+import { MIXTURE_1D } from './steer-session11-fixtures.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('particleCountCheck: is log Ẑ within tolerance at this particle count? (new: session 10 left FK at λ = 6 reading 1–2 nats low with nothing to check it by)', () => {
+  // importance sampling of Z = E_{N(0,1)}[exp(μx − μ²/2)] = 1: light-tailed weights at μ = 0.2, heavy at μ = 3.5 (Var w = e^{μ²} − 1 ≈ 2e5)
+  const importance = (mu: number) => async (particles: number, rng: Rng) => {
+    let top = -Infinity;
+    const lw = new Float64Array(particles);
+    for (let i = 0; i < particles; i++) top = Math.max(top, (lw[i] = mu * rng.normal() - (mu * mu) / 2));
+    let s = 0;
+    for (let i = 0; i < particles; i++) s += Math.exp(lw[i]! - top);
+    return top + Math.log(s / particles);
+  };
+
+  it('light-tailed weights agree; heavy-tailed ones (log Ẑ a nat low at 256 particles) are flagged; its figures are the runs\' own', async () => {
+    const good = await particleCountCheck(importance(0.2), { particles: 256, seed: 1 });
+    expect(good.verdict).toBe('agree');
+    expect(good.message).toMatch(/steady within 0.1 nats from 256 to 1024 particles/);
+    expect(good.small.logZ).toHaveLength(8);
+    expect(good.large.particles).toBe(1024);
+    // planted: the heavy-tailed estimator, the kind of Ẑ FK steering gives at λ = 6
+    const bad = await particleCountCheck(importance(3.5), { particles: 256, seed: 1 });
+    expect(bad.verdict).not.toBe('agree');
+    expect(bad.small.mean).toBeLessThan(-0.5);
+    expect(bad.message).toMatch(/lower estimate/);
+    const mean = bad.large.logZ.reduce((a, b) => a + b, 0) / 8;
+    expect(bad.large.mean).toBeCloseTo(mean, 12);
+    expect(bad.large.jensenGap).toBeCloseTo(Math.log(bad.large.logZ.reduce((a, b) => a + Math.exp(b), 0) / 8) - mean, 12);
+  });
+
+  it('FK steering at λ = 6 on the two-Gaussian mixture is flagged and at λ = 1 agrees, with tensors flat (the check disposes each run\'s x)', async () => {
+    const model = new D.GaussianMixture(MIXTURE_1D.map((c) => ({ ...c, mean: [...c.mean] }))).model(D.vpLinear(), 'epsilon');
+    const run = (lambda: number) => (particles: number, rng: Rng) => St.fkSteering(model, { reward: St.linearReward([1]), lambda, particles, steps: 50, rng });
+    const before = tf.memory().numTensors;
+    const strong = await particleCountCheck(run(6), { particles: 32, seed: 2 });
+    const mild = await particleCountCheck(run(1), { particles: 64, seed: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(strong.verdict).not.toBe('agree');
+    expect(mild.verdict).toBe('agree');
+  });
+
+  it('bad options name the option, as the engines do', async () => {
+    const f = async () => 0;
+    await expect(particleCountCheck(f, { particles: 8, factr: 2 } as never)).rejects.toThrow(/particleCountCheck: unknown option "factr" \(did you mean "factor"\?\)/);
+    await expect(particleCountCheck(f, { particles: 0 })).rejects.toThrow(/particleCountCheck: particles must be a positive integer, got 0/);
+    await expect(particleCountCheck(f, { particles: 8, runs: 1 })).rejects.toThrow(/runs must be an integer >= 2, got 1/);
+    await expect(particleCountCheck(f, {} as never)).rejects.toThrow(/particles .* is required/);
+    await expect(particleCountCheck(async () => NaN, { particles: 8 })).rejects.toThrow(/run 0 at 8 particles returned log Z NaN/);
+    await expect(particleCountCheck('fk' as never, { particles: 8 })).rejects.toThrow(/first argument must be a function/);
+  });
+});
