@@ -155,29 +155,40 @@ export function* ascend(start: Position, iterations: number, lookahead = 0): Gra
   return { kept, end: at };
 }
 
-/** The L-BFGS ascent direction: the two-loop recursion's inverse-Hessian estimate times the gradient of log p. */
+/**
+ * The L-BFGS ascent direction: the two-loop recursion's inverse-Hessian estimate times the gradient of log p.
+ * Plain loops on a copy of `grad` (no spread, no `map` callback): on a process's first call V8 compiled the
+ * spread's iteration and the callback into a large optimised function, threw it away on the first path it had
+ * not seen, and compiled it again (issue 16); the arithmetic is the same.
+ */
 function direction(grad: readonly number[], ss: readonly number[][], ys: readonly number[][]): number[] {
-  const d = [...grad];
+  const d = grad.slice();
+  const n = d.length;
   const m = ss.length;
   if (m === 0) {
     // no curvature yet: a unit-length step along the gradient
     const g = Math.sqrt(dot(d, d));
-    return g > 0 ? d.map((x) => x / g) : d;
+    if (g > 0) for (let i = 0; i < n; i++) d[i] = d[i]! / g;
+    return d;
   }
-  const alphas: number[] = new Array<number>(m);
+  const alphas = new Float64Array(m);
   for (let k = m - 1; k >= 0; k--) {
-    const rho = 1 / dot(ys[k]!, ss[k]!);
-    const a = rho * dot(ss[k]!, d);
+    const y = ys[k]!;
+    const sk = ss[k]!;
+    const rho = 1 / dot(y, sk);
+    const a = rho * dot(sk, d);
     alphas[k] = a;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! - a * ys[k]![i]!;
+    for (let i = 0; i < n; i++) d[i] = d[i]! - a * y[i]!;
   }
   const last = m - 1;
   const gamma = dot(ss[last]!, ys[last]!) / dot(ys[last]!, ys[last]!);
-  for (let i = 0; i < d.length; i++) d[i] = d[i]! * gamma;
+  for (let i = 0; i < n; i++) d[i] = d[i]! * gamma;
   for (let k = 0; k < m; k++) {
-    const rho = 1 / dot(ys[k]!, ss[k]!);
-    const b = rho * dot(ys[k]!, d);
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! + (alphas[k]! - b) * ss[k]![i]!;
+    const y = ys[k]!;
+    const sk = ss[k]!;
+    const rho = 1 / dot(y, sk);
+    const b = rho * dot(y, d);
+    for (let i = 0; i < n; i++) d[i] = d[i]! + (alphas[k]! - b) * sk[i]!;
   }
   return d;
 }
