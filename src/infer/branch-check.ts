@@ -12,7 +12,10 @@
  * tyche's comparisons return JS booleans, so every `if` goes the right way)
  * and once with the same values as scalar tensors (as NUTS, HMC and VI run
  * it). A model whose site log densities differ between the two took a
- * different branch: the error names the first site that differs.
+ * different branch: the error names the first site that differs. A
+ * difference that float32's rounding explains (data near 1e6 against a noise
+ * scale near 1) is not one: the tensor run once more with its kernels
+ * computed in float64 (`withFloat64Shadow`) then scores as the numbers did.
  *
  * What it cannot see: a branch that no prior draw reaches (8 draws miss a
  * branch of prior probability p with probability (1 - p)^8), a difference
@@ -26,13 +29,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { tidyAsync } from '../backend/autodiff.js';
+import { tensor64 } from '../backend/float64-constants.js';
+import { withFloat64Shadow } from '../backend/jit/trace.js';
 import { ledgersRecord, withLedger } from '../backend/ledger.js';
 import { BRANCH_ON_TENSOR_MESSAGE, ModelError } from '../core/errors.js';
 import { withImproperDraws } from '../core/improper.js';
 import type { Handler, Message } from '../core/message.js';
 import { type Model, execute } from '../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../core/rng.js';
-import type { Trace } from '../core/trace.js';
+import { type Trace, siteLogDensity } from '../core/trace.js';
 import type { Value } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { argsFingerprint } from './args-fingerprint.js';
@@ -103,6 +108,41 @@ function firstDifference(a: Map<string, number>, b: Map<string, number>): { site
 }
 
 /**
+ * Site log densities by address from a tensor run whose kernels are computed
+ * again in float64 (`withFloat64Shadow`), or undefined where a site's doubles
+ * are unknown (a kernel without a float64 rule, a tensor the user built) or
+ * the run fails.
+ */
+async function float64Scores<A extends unknown[], R>(m: Model<A, R>, args: A, own: string, values: (address: string) => Value | undefined): Promise<Map<string, number> | undefined> {
+  try {
+    return await withFloat64Shadow(async (read) => {
+      const { trace } = await execute(m, { rng: rngFrom(own), handlers: [givenValues(values)] }, ...args);
+      const out = new Map<string, number>();
+      for (const s of trace) {
+        if (s.type !== 'sample' && s.type !== 'factor') continue;
+        const lp = siteLogDensity(s);
+        const v = typeof lp === 'number' ? lp : read(lp)?.[0];
+        if (v === undefined) return undefined;
+        out.set(s.address, v);
+      }
+      return out;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same sites with the same scores to float64's reach (1e-8 relative): two runs of one path. */
+function sameScores(a: Map<string, number>, b: Map<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [site, x] of a) {
+    const y = b.get(site);
+    if (y === undefined || !(Math.abs(x - y) <= 1e-8 * Math.max(1, Math.abs(x), Math.abs(y)))) return false;
+  }
+  return true;
+}
+
+/**
  * Run the model at prior draws with its scalar latent values as numbers and
  * as tensors, and say where the two disagree (see the module comment).
  * Tensors the runs make are freed (`backend/ledger.ts`).
@@ -166,6 +206,10 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
       }
       const unstable = again === undefined ? undefined : firstDifference(onNumbers, again);
       if (unstable !== undefined && unstable !== 'not comparable') return { site: unstable.site, onNumbers: unstable.onNumbers, onTensors: unstable.onTensors, point, unstable: true };
+      // float32's rounding of the data, not a branch: the tensor run with its kernels computed again in float64 scores
+      // as the numbers did (data near 1e6 against a noise scale near 1 differ by tenths of a nat in float32)
+      const exact = await float64Scores(m, args, own, (address) => (point[address] === undefined ? others.get(address) : tensor64(point[address]!)));
+      if (exact !== undefined && sameScores(onNumbers, exact)) return 'agree';
       return { ...d, point };
     }, () => []);
     if (found === 'no scalars') break;
