@@ -14,8 +14,9 @@
  * `get_elapsed_time`: a single-threaded sampler, so its wall time and its
  * CPU time are one figure on a quiet machine).
  *
- * `--stan run` runs rstan now, in the same sitting (bench/stan/run-stan.R,
- * seeds 1-3, Stan's median); `--stan FILE` reads the lines it printed; a
+ * `--stan run` runs rstan in the same sitting, once per round between the
+ * rounds' tyche processes (bench/stan/run-stan.R, seeds 1-3; Stan's figure is
+ * the median over all its runs), so that both sides meet the same load; `--stan FILE` reads the lines it printed; a
  * number is taken as Stan's ESS per sampler second for every model; without
  * it, the figures of ../shared/peers/README.md.
  *
@@ -121,7 +122,9 @@ function main(): void {
   for (const k of keys) if (!MODELS.includes(k)) throw new Error(`--model: unknown model '${k}' (one of ${MODELS.join(', ')})`);
   const stanOpt = opt('stan');
   const stanFixed = stanOpt !== undefined && stanOpt !== 'run' && Number.isFinite(Number(stanOpt)) ? Number(stanOpt) : undefined;
-  const stan: Map<string, StanRun[]> = stanFixed === undefined ? stanRuns(stanOpt, keys, 3) : new Map();
+  // `--stan run`: rstan runs once per round, between the rounds' tyche processes (the load on a shared machine moves)
+  const interleaved = stanOpt === 'run';
+  const stan: Map<string, StanRun[]> = stanFixed === undefined && !interleaved ? stanRuns(stanOpt, keys, 3) : new Map();
   const stanOf = (k: ModelKey): number => stanFixed ?? (stan.has(k) ? stanEssPerSamplerSecond(stan.get(k)!) : STAN_OWN[k]!);
   const roots = (opt('roots') ?? resolve(fileURLToPath(import.meta.url), '../..')).split(',');
   const nodeFlags = (opt('node-flags') ?? '').split(' ').filter((f) => f.length > 0);
@@ -130,6 +133,7 @@ function main(): void {
     // one row per tree and seed; processes alternate between the trees (and the seeds) round by round
     const rowsOf = roots.flatMap((root) => seeds.map((seed) => ({ root, seed, runs: [] as Run[] })));
     for (let k = 0; k < runs; k++) {
+      if (interleaved) stan.set(key, [...(stan.get(key) ?? []), ...(stanRuns('run', [key], 3).get(key) ?? [])]);
       for (const seed of seeds) {
         for (const row of rowsOf.filter((r) => r.seed === seed)) {
           const out = execFileSync(process.execPath, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -141,13 +145,20 @@ function main(): void {
     const s = stanOf(key);
     const med = (rs: Run[], k: keyof Run): number => median(rs.map((r) => r[k]));
     const vs = (ess: number, ms: number): string => `${((ess / ms) * 1e3 / s).toFixed(2)}x`;
+    const ratio = (ess: number, ms: number): number => ((ess / ms) * 1e3) / s;
+    const summaries = roots.map((root) => {
+      // per tree, the median over seeds of each seed's ratio (Stan's figure is its median over seeds 1-3)
+      const mine = rowsOf.filter((r) => r.root === root && r.runs.length > 0);
+      const over = (k: 'wall' | 'cpu' | 'main'): string => `${median(mine.map(({ runs: rs }) => ratio(med(rs, 'ess'), med(rs, k)))).toFixed(2)}x`;
+      return [root, 'median', '', '', '', '', '', '', '', '', '', '', over('wall'), over('cpu'), over('main')];
+    });
     const rows = rowsOf.map(({ root, seed, runs: rs }) => {
       const ess = med(rs, 'ess');
       const [wall, cpu, mainCpu] = [med(rs, 'wall'), med(rs, 'cpu'), med(rs, 'main')];
       return [root, String(seed), String(rs.length), wall.toFixed(0), cpu.toFixed(0), mainCpu.toFixed(0), med(rs, 'checks').toFixed(0), med(rs, 'setup').toFixed(0), med(rs, 'warmup').toFixed(0), med(rs, 'sampling').toFixed(0), med(rs, 'completion').toFixed(0), ess.toFixed(0), vs(ess, wall), vs(ess, cpu), vs(ess, mainCpu)];
     });
-    console.log(`\n${key}: NUTS 4 chains x (1000 + 1000): the first call in a fresh process, medians over ${runs} processes per tree (alternated); ms; Stan's sampler ${s.toFixed(0)} ESS/s${stan.has(key) ? ` (rstan now, seeds ${stan.get(key)!.map((r) => r.seed).join(', ')}: ${stan.get(key)!.map((r) => (r.ess / r.sampler_s).toFixed(0)).join(' / ')})` : stanFixed === undefined ? ' (../shared/peers)' : ''}`);
-    console.log(table(['tree', 'seed', 'n', 'wall', 'cpu', 'main cpu', 'checks+warnings', 'set-up', 'warmup', 'sampling', 'completion', 'min ESS', 'vs Stan (wall)', 'vs Stan (cpu)', 'vs Stan (main cpu)'], rows));
+    console.log(`\n${key}: NUTS 4 chains x (1000 + 1000): the first call in a fresh process, medians over ${runs} processes per tree (alternated); ms; Stan's sampler ${s.toFixed(0)} ESS/s${stan.has(key) ? ` (rstan${interleaved ? ` in each round, median of ${stan.get(key)!.length} runs` : ''}, seeds ${stan.get(key)!.map((r) => r.seed).join(', ')}: ${stan.get(key)!.map((r) => (r.ess / r.sampler_s).toFixed(0)).join(' / ')})` : stanFixed === undefined ? ' (../shared/peers)' : ''}`);
+    console.log(table(['tree', 'seed', 'n', 'wall', 'cpu', 'main cpu', 'checks+warnings', 'set-up', 'warmup', 'sampling', 'completion', 'min ESS', 'vs Stan (wall)', 'vs Stan (cpu)', 'vs Stan (main cpu)'], seeds.length > 1 ? [...rows, ...summaries] : rows));
   }
 }
 
