@@ -131,9 +131,16 @@ const UNROLL_LIMITS = [UNROLL, 8, 1];
 /** The reason a graph is not fused, or the program. */
 export function compileFused(graph: Graph, rules: (kernel: string) => KernelRule | undefined): FusedProgram | { reason: string } {
   let reason = '';
+  let before: readonly (Mode | undefined)[] | undefined;
+  const probes = new Map<number, [number, number][] | null>();
   for (const unroll of UNROLL_LIMITS) {
     try {
-      return new Fuser(graph, rules, unroll).build();
+      const fuser = new Fuser(graph, rules, unroll, probes);
+      const modes = fuser.plan();
+      // the same modes give the same source, too large again: try the next limit (a graph of scalars: none helps)
+      if (before && modes.every((m, k) => m === before![k])) continue;
+      before = modes.slice();
+      return fuser.build();
     } catch (err) {
       reason = `fused compiler: ${(err as Error).message}`;
       if (!(err instanceof SourceTooLarge)) break;
@@ -175,6 +182,8 @@ class Fuser {
     private readonly rules: (kernel: string) => KernelRule | undefined,
     /** Nodes with at most this many elements (and {@link UNROLL_WORK} operations, scaled alike) are unrolled. */
     private readonly unroll: number = UNROLL,
+    /** Layout probes by node (they do not depend on `unroll`: shared between attempts). */
+    private readonly probes = new Map<number, [number, number][] | null>(),
   ) {
     this.nodes = graph.nodes;
     const n = this.nodes.length;
@@ -357,7 +366,20 @@ class Fuser {
     return sizeOfShape(node.shape) * K;
   }
 
-  private probes = new Map<number, [number, number][] | null>();
+  /** Coded probe inputs by input position and size, made once: a graph may slice one big input thousands of times. */
+  private probeCodes = new Map<string, Float64Array>();
+
+  /** Input `i`'s element codes (`i * PROBE + j + 1`) for `n` elements, shared by every probe (rules only read them). */
+  private codes(i: number, n: number): Float64Array {
+    const key = `${i}:${n}`;
+    let c = this.probeCodes.get(key);
+    if (!c) {
+      c = new Float64Array(n);
+      for (let j = 0; j < n; j++) c[j] = i * PROBE + j + 1;
+      this.probeCodes.set(key, c);
+    }
+    return c;
+  }
 
   /**
    * For a data-movement kernel, which input element each output element is
@@ -378,7 +400,7 @@ class Fuser {
           return { value: this.graph.constants[r.index]!.values, grad: undefined, shape: this.shapeOf(r) };
         }
         if (n >= PROBE) throw new Error('too big to probe');
-        return { value: Float64Array.from({ length: n }, (_, j) => i * PROBE + j + 1), grad: undefined, shape: this.shapeOf(r) };
+        return { value: this.codes(i, n), grad: undefined, shape: this.shapeOf(r) };
       });
       const out: Slot = { value: new Float64Array(sizeOfShape(node.shape)), grad: undefined, shape: node.shape };
       this.rules(node.kernel)!(slots, out, node).forward();
@@ -444,8 +466,17 @@ class Fuser {
     return items;
   }
 
+  private items: Item[] | undefined;
+
+  /** Each node's mode (undefined where not live), deciding them once. */
+  plan(): readonly (Mode | undefined)[] {
+    this.items ??= this.schedule();
+    return this.mode;
+  }
+
   build(): FusedProgram {
-    const items = this.schedule();
+    this.plan();
+    const items = this.items!;
     // storage
     for (let k = 0; k < this.nodes.length; k++) {
       if (!this.live[k]) continue;
@@ -474,6 +505,9 @@ class Fuser {
     }
     // forward, item by item (aliases and unrolled elements are set up as they come, in order)
     const itemBwd: (() => string[])[] = [];
+    // the forward code is in the source twice: stop as soon as that alone is too large (not after emitting it all)
+    let fwdChars = -1; // the length of fwd.join('\n') so far
+    let counted = 0;
     for (const item of items) {
       if (item.kind === 'group') {
         const { f, b } = this.emitGroup(item);
@@ -486,6 +520,8 @@ class Fuser {
         itemBwd.push(b);
         fwd.push(...this.guardCheck(item.k));
       }
+      for (; counted < fwd.length; counted++) fwdChars += fwd[counted]!.length + 1;
+      if (2 * fwdChars > MAX_SOURCE) throw new SourceTooLarge(`generated source of more than ${2 * fwdChars} characters is over ${MAX_SOURCE}`);
     }
     const outRef = this.graph.output;
     const outSize = this.sizeOf(outRef);

@@ -71,17 +71,34 @@ const slice: KernelRule = ([x], out, node) => {
   return gather(x!, out, windowMap(shape, full, out.shape));
 };
 
+/**
+ * Where each block of a `SplitV` of `dim` elements along its axis starts (a -1
+ * entry takes the rest), kept per sizes array: the K outputs of one split
+ * share their attribute's array, so K outputs cost O(K), not O(K²).
+ */
+const splitStarts = new WeakMap<readonly number[], { dim: number; starts: Float64Array }>();
+
+function splitStart(spec: number | readonly number[], dim: number, index: number): number {
+  if (!Array.isArray(spec)) return index * (dim / (spec as number));
+  const sizes = spec as readonly number[];
+  const kept = splitStarts.get(sizes);
+  if (kept && kept.dim === dim) return kept.starts[index]!;
+  let known = 0;
+  for (const v of sizes) if (v >= 0) known += v;
+  const starts = new Float64Array(sizes.length);
+  for (let i = 1; i < sizes.length; i++) {
+    const v = sizes[i - 1]!;
+    starts[i] = starts[i - 1]! + (v >= 0 ? v : dim - known);
+  }
+  splitStarts.set(sizes, { dim, starts });
+  return starts[index]!;
+}
+
 /** One output of `SplitV`: the `outputIndex`-th block along `axis`. */
 const splitV: KernelRule = ([x], out, node) => {
   const shape = x!.shape;
   const axis = axesOf(node.attrs.axis, shape.length)[0]!;
-  const spec = node.attrs.numOrSizeSplits as number | number[];
-  const sizes = Array.isArray(spec) ? spec : new Array<number>(spec).fill(shape[axis]! / spec);
-  // (a -1 entry takes the rest)
-  const known = sizes.reduce((s, v) => (v >= 0 ? s + v : s), 0);
-  const full = sizes.map((v) => (v >= 0 ? v : shape[axis]! - known));
-  let start = 0;
-  for (let i = 0; i < node.outputIndex; i++) start += full[i]!;
+  const start = splitStart(node.attrs.numOrSizeSplits as number | number[], shape[axis]!, node.outputIndex);
   const begin = shape.map((_, k) => (k === axis ? start : 0));
   return gather(x!, out, windowMap(shape, begin, out.shape));
 };
