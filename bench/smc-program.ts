@@ -27,7 +27,11 @@
  * resampling at ESS < N/2 and at every observation, against WebPPL's SMC on
  * the same program (`flip`, then one of two Gaussians), with log Z error
  * against the exact value (a forward recursion over the time of the last
- * jump, a Kalman filter per case).
+ * jump, a Kalman filter per case). The jump rows run twice on tyche: the
+ * plain program (a `for` loop), and the same model written with
+ * `ctx.unfold` (its Markov structure stated, so copies fork inside a step
+ * from its state: `diagnostics.forks`); WebPPL's program is plain
+ * recursion in both comparisons.
  *
  * A third table runs a program that batched program SMC took per particle
  * before it reserved batch dimensions (`smc/program-layout.ts`): the same
@@ -58,7 +62,7 @@ import { infer } from '../src/infer/registry.js';
 import { kalmanFilter, linearGaussian1D } from '../src/infer/smc/index.js';
 import { meanSd, median, numberArg, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
-import { type JumpWalk, jumpLogZ, jumpWalk } from '../test/smc/jump-walk.js';
+import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from '../test/smc/jump-walk.js';
 
 const RUNS = numberArg('runs', 5);
 const WEBPPL_RUNS = numberArg('webppl-runs', 3);
@@ -126,12 +130,16 @@ function webpplJumps(w: JumpWalk, n: number, runs: number): string {
   return webpplProgram(w, n, runs, `flip(${w.p}) ? sample(Gaussian({mu: 0, sigma: ${w.sJ}})) : sample(Gaussian({mu: xPrev, sigma: ${w.q}}))`);
 }
 
-/** Times the jump walk on tyche's default (`batched: 'auto'`, which must run it per particle) and resampling at every observation. */
-async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number): Promise<Row> {
+/**
+ * Times the jump walk on tyche's default (`batched: 'auto'`, which must run it per particle) and resampling at every
+ * observation; with `unfold`, the same model written with `ctx.unfold` (copies fork inside a step from its state).
+ */
+async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number, unfold = false): Promise<Row> {
   const options = { method: 'smc' as const, particles: n, ...(essThreshold === undefined ? {} : { essThreshold }) };
-  (await infer(jumpWalk, { ...options, seed: 'warm-up' }, w)).dispose();
-  const { out, note } = await timeRuns(jumpWalk, w, options, runs, (d) => `batched: 'auto' fell back to per particle; ${String(d.replays)} replayed copies`, 'lean');
-  return { impl: `tyche per-particle (default)${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
+  const m = unfold ? jumpWalkUnfold : jumpWalk;
+  (await infer(m, { ...options, seed: 'warm-up' }, w)).dispose();
+  const { out, note } = await timeRuns(m, w, options, runs, (d) => `batched: 'auto' fell back to per particle; ${String(d.replays)} copies, ${String(d.forks)} forked at a step, ${String(d.replayedSites)} replayed sites`, 'lean');
+  return { impl: `tyche per-particle (default)${unfold ? ', written with unfold' : ''}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
 /** The walk with K readings of sd r sqrt(K) per step around its observations (a fixed LCG + Box-Muller stream). */
@@ -328,6 +336,8 @@ async function main(): Promise<void> {
     const exactJ = jumpLogZ(jw);
     console.log(`\nThe walk with jumps (p = ${JUMPS.p}: x_t ~ N(0, ${JUMPS.sJ}) instead of N(x_t-1, q); a branch on a Bernoulli draw), T = ${w.ys.length}; exact log Z = ${exactJ.toFixed(4)}`);
     const jrows: Row[] = [await timeJumps(jw, 1000, JUMP_RUNS), await timeJumps(jw, 1000, JUMP_RUNS, 1)];
+    // the same model written with unfold (WebPPL's program stays plain recursion: its continuations fork anyway)
+    jrows.push(await timeJumps(jw, 1000, JUMP_RUNS, undefined, true), await timeJumps(jw, 1000, JUMP_RUNS, 1, true));
     if (webppl && WEBPPL_RUNS > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 1000, WEBPPL_RUNS)), note: 'flip() then one of two Gaussians' });
     console.log(rowsTable(jrows, exactJ));
   }

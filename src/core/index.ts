@@ -3,6 +3,7 @@
  * @module
  */
 export { TycheError, ModelError, ModelCodeError, InvalidParameterError, isTycheError, rejectsPoint } from './errors.js';
+export type { UnfoldKernel } from './unfold.js';
 export { model, Model, execute, type BatchOptions, type Ctx, type PlatedCtx, type ModelFn, type PlateOptions, type SubsamplingHook, type ExecuteOptions, type Executed } from './model.js';
 export type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 export { Trace, type Site, siteLogDensity, plateNestingOf } from './trace.js';

@@ -25,6 +25,7 @@ import { improperDrawsAllowed } from './improper.js';
 import { tycheModelBody } from './model-body.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
+import { type UnfoldHost, type UnfoldKernel, guardedContext, runUnfold } from './unfold.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
 
 /** Options of `plate`. */
@@ -55,6 +56,30 @@ export interface Ctx {
   plate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options?: PlateOptions): Promise<T>;
   /** Prefix every address inside `fn` with `prefix/` (for recursion and reuse). */
   scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * A Markov chain of `steps` steps (Gen's Unfold combinator): runs
+   * `kernel(ctx, t, state)` for t = 0 .. steps - 1, each step's addresses
+   * scoped `name/t/...`, starting from `init`; returns the states after each
+   * step, in order. Every engine runs it as the same loop written with a
+   * `for` and `scope`; per-particle program SMC uses the stated structure to
+   * copy a particle inside the loop from its state instead of re-running the
+   * model (linear time in the number of steps, not quadratic).
+   *
+   * The kernel must take its effects on the context it is given (the
+   * model's own `sample`/`observe`, closed over, is an error naming the
+   * unfold and step), and must not change its input state: states are
+   * shared between copies and deep-frozen (numbers, tensors, plain arrays
+   * and objects; typed arrays are refused).
+   *
+   * ```ts
+   * const xs = await unfold('walk', ys.length, 0, async ({ sample, observe }, t, x) => {
+   *   const next = (await sample('jump', Bernoulli(0.1))) ? await sample('x', Normal(0, 5)) : await sample('x', Normal(x, 1));
+   *   await observe('y', Normal(next, 1), ys[t]);
+   *   return next;
+   * });
+   * ```
+   */
+  unfold<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]>;
   /** The random stream of this execution (for user code that needs randomness outside `sample`). */
   readonly rng: Rng;
 }
@@ -213,13 +238,22 @@ function isPromise(x: unknown): x is Promise<unknown> {
 }
 
 /** One execution of a model: its handler stack, plates, scope and addresses. */
-class Execution<A extends unknown[], R> {
+class Execution<A extends unknown[], R> implements UnfoldHost {
   private readonly stack: Handler[];
   private readonly seen = new Set<string>();
   private plates: PlateFrame[] = [];
-  private prefix = '';
+  /** The prefix of every address now (`scope`'s). */
+  prefix = '';
   private readonly rng: Rng;
   private readonly ctx: Ctx;
+  /** The unchecked effects (the contexts handed out check the unfold level first: `core/unfold.ts`). */
+  private readonly raw: Ctx;
+  /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
+  level = 0;
+  /** The open unfold steps (for messages). */
+  readonly openSteps: { name: string; t: number }[] = [];
+  /** The contexts handed to unfold kernels, by level. */
+  private levels: Ctx[] | undefined;
   private readonly batch: BatchOptions | undefined;
   private readonly checkNaN: boolean;
   /** The last site claimed (for errors raised between sites). */
@@ -236,7 +270,7 @@ class Execution<A extends unknown[], R> {
     }
     this.rng = options.rng ?? rngFrom();
     // bound methods rather than closures: one context per execution, made cheaply
-    this.ctx = {
+    this.raw = {
       sample: this.sampleEffect.bind(this) as Ctx['sample'],
       observe: this.observeEffect.bind(this) as Ctx['observe'],
       factor: this.factorEffect.bind(this),
@@ -244,8 +278,17 @@ class Execution<A extends unknown[], R> {
       param: this.paramSite.bind(this),
       plate: this.plate.bind(this),
       scope: this.scope.bind(this),
+      unfold: ((name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>) => runUnfold(this, name, steps, init, kernel)) as Ctx['unfold'],
       rng: this.rng,
     };
+    this.ctx = guardedContext(this.raw, this, 0);
+  }
+
+  /** The context at unfold level `level` (0: the model's own). */
+  contextAt(level: number): Ctx {
+    if (level === 0) return this.ctx;
+    const levels = (this.levels ??= []);
+    return (levels[level] ??= guardedContext(this.raw, this, level));
   }
 
   private sampleEffect(address: string, dist: Distribution, options?: SampleOptions): Promise<Value> {
@@ -551,7 +594,7 @@ class Execution<A extends unknown[], R> {
     const saved = this.plates;
     this.plates = [...saved, frame];
     try {
-      return await fn(indices, this.ctx as unknown as PlatedCtx);
+      return await fn(indices, this.contextAt(this.level) as unknown as PlatedCtx);
     } finally {
       this.plates = saved;
     }

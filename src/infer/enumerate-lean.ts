@@ -42,6 +42,7 @@ import { CategoricalDistribution } from '../distributions/categorical.js';
 import { Distribution } from '../distributions/distribution.js';
 import type { Pacer } from './pace.js';
 import type { Draw } from './posterior.js';
+import { type UnfoldKernel, guardedContext, runUnfold, wrongContextError } from '../core/unfold.js';
 
 /** The walk's callbacks before it starts. */
 function ignore(): void {}
@@ -181,7 +182,8 @@ export class LeanEnumerator<A extends unknown[], R> {
   private depth = 0;
   private sites = 0;
   private weight = 0;
-  private prefix = '';
+  /** The prefix of every address now (`scope`'s). */
+  prefix = '';
   private stopped: 'pruned' | 'fallback' | undefined;
   /**
    * The current path's weight reached zero: it runs on (cheaply, nothing is
@@ -213,15 +215,9 @@ export class LeanEnumerator<A extends unknown[], R> {
     const self = this;
     const numeric = m.numericSites;
     this.call = [undefined, ...args];
-    this.ctx = {
+    // the effects unchecked; the contexts handed out check the unfold level first (`core/unfold.ts`)
+    this.raw = {
       sample(address: string, dist: Distribution) {
-        // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
-        // since a replayed prefix visits no more sites than the path that first reached it
-        const k = self.depth;
-        if (k < self.replayUntil && self.stopped === undefined && (++self.sites & 31) !== 0) {
-          self.depth = k + 1;
-          return self.current[k] as never;
-        }
         return self.latent(address, dist, numeric) as never;
       },
       observe(address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) {
@@ -243,9 +239,40 @@ export class LeanEnumerator<A extends unknown[], R> {
       scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
         return self.scope(prefix, fn);
       },
+      unfold<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> {
+        return runUnfold(self, name, steps, init, kernel);
+      },
       rng,
     };
+    this.ctx = {
+      ...guardedContext(this.raw, this, 0),
+      sample(address: string, dist: Distribution) {
+        // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
+        // since a replayed prefix visits no more sites than the path that first reached it
+        const k = self.depth;
+        if (k < self.replayUntil && self.stopped === undefined && self.level === 0 && (++self.sites & 31) !== 0) {
+          self.depth = k + 1;
+          return self.current[k] as never;
+        }
+        return (self.level === 0 ? self.latent(address, dist, numeric) : Promise.reject(wrongContextError(self, address, 0))) as never;
+      },
+    };
     this.call[0] = this.ctx;
+  }
+
+  /** The unchecked effects of this walk's context. */
+  private readonly raw: Ctx;
+  /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
+  level = 0;
+  /** The open unfold steps (for messages). */
+  readonly openSteps: { name: string; t: number }[] = [];
+  /** The contexts handed to unfold kernels, by level. */
+  private levels: Ctx[] = [];
+
+  /** The context at unfold level `level` (0: the model's own). */
+  contextAt(level: number): Ctx {
+    if (level === 0) return this.ctx;
+    return (this.levels[level] ??= guardedContext(this.raw, this, level));
   }
 
   /** Whether the lean runtime can try this model at all (no handlers of its own). */
@@ -392,6 +419,8 @@ export class LeanEnumerator<A extends unknown[], R> {
 
   /** Reset the per-execution state (what a replay restores is kept). */
   private begin(): void {
+    this.level = 0;
+    this.openSteps.length = 0;
     this.depth = 0;
     this.sites = 0;
     this.prefix = '';

@@ -4,7 +4,7 @@
  * with probability `p` the state is a fresh N(0, sJ) draw instead of
  * N(x_{t-1}, q), and y_t ~ N(x_t, r). Its exact log Z comes from a forward
  * recursion over the time of the last jump, a Kalman filter per case.
- * Shared by bench/smc-program.ts and test/smc/program-lean.test.ts.
+ * Shared by bench/smc-program.ts, test/smc/program-lean.test.ts and test/smc/unfold.test.ts.
  */
 import { model } from '../../src/core/model.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
@@ -34,6 +34,23 @@ export const jumpWalk = model(async ({ sample, observe }, w: JumpWalk) => {
     await observe(`y${t}`, Normal(x, w.r), w.ys[t]);
   }
   return x;
+});
+
+/**
+ * The same jump walk written with `unfold` (its Markov structure stated):
+ * step t's sites are `walk/t/j`, `walk/t/x`, `walk/t/y`; the state is x_t.
+ * Per-particle program SMC forks a copy inside a step from its state instead
+ * of re-running the model (`smc/program-lean.ts`).
+ */
+export const jumpWalkUnfold = model(async ({ sample, unfold }, w: JumpWalk) => {
+  const x0 = await sample('x0', Normal(w.m0, w.s0));
+  const xs = await unfold('walk', w.ys.length, x0, async ({ sample, observe }, t, x) => {
+    let next = x;
+    if (t > 0) next = (await sample('j', Bernoulli(w.p))) === 1 ? await sample('x', Normal(0, w.sJ)) : await sample('x', Normal(x, w.q));
+    await observe('y', Normal(next, w.r), w.ys[t]);
+    return next;
+  });
+  return xs[xs.length - 1];
 });
 
 /** log(sum(exp(xs))). */

@@ -48,6 +48,7 @@ import type { SampleOptions } from '../../core/message.js';
 import { rejectsPoint } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
+import { type UnfoldHost, type UnfoldKernel, checkUnfold, freezeState, runUnfold, unfoldStep, wrongContextError } from '../../core/unfold.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
 import { ConcurrentCheckpointsError, KILLED } from './suspendable.js';
@@ -63,8 +64,12 @@ export class LeanGiveUp extends Error {
 /** Thrown into the model to stop an execution the lean runtime gave up on. */
 const STOP: unique symbol = Symbol('lean particle stop');
 
-/** The kinds of recorded site: latent, checkpoint (an observation or a factor), deterministic. */
-const Kind = { Latent: 0, Checkpoint: 1, Deterministic: 2 } as const;
+/**
+ * The kinds of record: latent, checkpoint (an observation or a factor),
+ * deterministic, and the two markers of a top-level `unfold`: the start of a
+ * step (its state) and the end (its states).
+ */
+const Kind = { Latent: 0, Checkpoint: 1, Deterministic: 2, Step: 3, End: 4 } as const;
 /** The kind of a recorded site (see `Kind`). */
 export type LeanSiteKind = (typeof Kind)[keyof typeof Kind];
 
@@ -72,16 +77,69 @@ export type LeanSiteKind = (typeof Kind)[keyof typeof Kind];
 export interface LeanRecord {
   readonly address: string;
   readonly kind: LeanSiteKind;
-  /** The value of a latent or deterministic site; at a checkpoint, the observed value (a number) or undefined (a factor). */
-  readonly value: Value | undefined;
+  /**
+   * The value of a latent or deterministic site; at a checkpoint, the
+   * observed value (a number) or undefined (a factor); at an unfold marker,
+   * its `StepMark` or `EndMark`.
+   */
+  readonly value: Value | StepMark | EndMark | undefined;
   readonly prev: LeanRecord | undefined;
+}
+
+/**
+ * One top-level `unfold` call of one execution, shared by the copies forked
+ * inside it: what a copy needs to run the unfold on from a step's state
+ * without the execution that called it.
+ */
+interface LeanUnfold {
+  /** The unfold's full address (the scope prefix at the call and its name): its markers' address. */
+  readonly address: string;
+  readonly prefix: string;
+  readonly name: string;
+  readonly steps: number;
+  readonly kernel: UnfoldKernel<unknown>;
+  /** The records before the call, and the checkpoints passed before it. */
+  readonly before: LeanRecord | undefined;
+  readonly checkpoint: number;
+  /** The particle whose execution called it (its kernel closes over that one's context). */
+  readonly owner: LeanParticle<unknown>;
+  /** The records before the call, oldest first: what a copy that finished the unfold replays (built once). */
+  prefixRecords?: LeanRecord[];
+}
+
+/** The states after the steps so far, newest first. */
+interface StateList {
+  readonly state: unknown;
+  readonly prev: StateList | undefined;
+}
+
+/** The marker at the start of step `t` of an unfold: its input state and the checkpoints passed before it. */
+interface StepMark {
+  readonly frame: LeanUnfold;
+  readonly t: number;
+  readonly state: unknown;
+  readonly states: StateList | undefined;
+  readonly checkpoint: number;
+}
+
+/** The marker at the end of an unfold: its states (frozen) and the checkpoints passed by then and before the unfold. */
+interface EndMark {
+  readonly states: readonly unknown[];
+  readonly checkpoint: number;
+  readonly before: number;
 }
 
 /** What a copy replays: its parent's records up to the parent's checkpoint. */
 interface LeanTarget {
   readonly head: LeanRecord | undefined;
   readonly checkpoint: number;
-  /** The records oldest first, built by the first copy that replays them and shared with the others. */
+  /**
+   * The marker of the unfold step the parent is in, if any: the copy then
+   * runs that unfold on from the step's state, replaying only the step's
+   * records (a fork), not the model from its start.
+   */
+  readonly mark?: LeanRecord;
+  /** The records oldest first (after `mark`, when set), built by the first copy that replays them and shared with the others. */
   records?: LeanRecord[];
 }
 
@@ -123,6 +181,9 @@ export class LeanRun<R> {
   private older = new Map<LeanRecord, LeanRecord[]>();
   /** One string per address (records keep it, not the model's own copy): replays compare, and values are keyed by, strings that stay in cache. */
   private names = new Map<string, string>();
+  /** Copies that started inside an unfold step from its state (forks), and sites replayed by copies (`diagnostics`). */
+  forks = 0;
+  replayedSites = 0;
 
   /**
    * @param model - the model (no handlers of its own: {@link leanHandles})
@@ -218,6 +279,7 @@ export class LeanRun<R> {
     if (keys === undefined || keys.length !== records.length || !sameAddresses(keys, records)) {
       const seen = new Set<string>();
       for (const r of records) {
+        if (r.kind >= Kind.Step) continue;
         if (seen.has(r.address)) throw new LeanGiveUp(`address "${r.address}" is used twice`);
         seen.add(r.address);
       }
@@ -225,7 +287,7 @@ export class LeanRun<R> {
     }
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      if (r.kind !== Kind.Checkpoint) out[keys[i]!] = r.value as Value;
+      if (r.kind === Kind.Latent || r.kind === Kind.Deterministic) out[keys[i]!] = r.value as Value;
     }
     return out;
   }
@@ -267,7 +329,7 @@ function sameAddresses(keys: readonly string[], records: readonly LeanRecord[]):
  * One particle on the lean runtime: a (possibly suspended) execution of the
  * model, or a pending copy. Its run moves it ({@link LeanRun.advanceAll}).
  */
-export class LeanParticle<R> {
+export class LeanParticle<R> implements UnfoldHost {
   status: 'new' | 'suspended' | 'done' = 'new';
   /** Sites recorded so far. */
   head: LeanRecord | undefined = undefined;
@@ -283,7 +345,8 @@ export class LeanParticle<R> {
   /** The records being replayed and the next one expected (set when the replay starts). */
   private replay: LeanRecord[] | undefined = undefined;
   private next = 0;
-  private prefix = '';
+  /** The prefix of every address now (`scope`'s). */
+  prefix = '';
   private sites = 0;
   private gaveUp: LeanGiveUp | undefined = undefined;
   /** The step this particle reports to. */
@@ -296,6 +359,17 @@ export class LeanParticle<R> {
   private target: LeanTarget | undefined = undefined;
   /** A failure after this particle's step had settled (the next step fails with it). */
   private late: { readonly err: unknown } | undefined = undefined;
+  /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
+  level = 0;
+  private open_: { name: string; t: number }[] | undefined = undefined;
+  /** The marker of the top-level unfold step this particle is in (what a copy forks from). */
+  private open: LeanRecord | undefined = undefined;
+  /** After a fork finished its unfold: the end marker the unfold call hands back when the model re-runs to it, and the checkpoints passed. */
+  private resumeEnd: LeanRecord | undefined = undefined;
+  private resumeCheckpoint = 0;
+  /** Copies run this particle's unfold kernel (which closes over its context): its top-level context then refuses effects while it waits. */
+  private lent = false;
+  private killed = false;
 
   /**
    * @param rng - this particle's random stream
@@ -321,6 +395,21 @@ export class LeanParticle<R> {
       return;
     }
     const target = this.replayOf;
+    if (target?.mark !== undefined) {
+      // a fork: run the unfold on from the parent's step, replaying only that step's records
+      const mark = target.mark;
+      target.records ??= recordsAfter(target.head, mark);
+      this.replay = target.records;
+      this.next = 0;
+      this.head = mark;
+      this.checkpoint = (mark.value as StepMark).checkpoint;
+      this.run.forks++;
+      this.fork(mark).then(
+        (value) => this.finished(value),
+        (err) => this.failed(err),
+      );
+      return;
+    }
     if (target !== undefined) {
       target.records ??= this.run.recordsOf(target.head);
       this.replay = target.records;
@@ -381,7 +470,7 @@ export class LeanParticle<R> {
     } else if (this.replayOf !== undefined) c.replayOf = this.replayOf;
     else {
       // (one target per parent and checkpoint: its copies share the records array built from it)
-      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint };
+      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint, ...(this.open === undefined ? {} : { mark: this.open }) };
       c.replayOf = this.target;
     }
     return c;
@@ -389,6 +478,7 @@ export class LeanParticle<R> {
 
   /** Unwind a suspended execution (its pending checkpoint rejects with `KILLED`). */
   kill(): void {
+    this.killed = true;
     const unwind = this.unwind;
     this.wake = this.unwind = this.held = undefined;
     unwind?.(KILLED);
@@ -430,6 +520,7 @@ export class LeanParticle<R> {
       this.giveUp(`a copy did not retrace its parent at "${full}" (is the model a deterministic function of its choices?)`);
     }
     this.next++;
+    this.run.replayedSites++;
     this.head = rec;
     return rec;
   }
@@ -473,8 +564,9 @@ export class LeanParticle<R> {
   private replayedCheckpoint<V extends Value | undefined>(full: string, value: V): Promise<V> {
     const rec = this.replayed(full, Kind.Checkpoint);
     this.checkpoint += 1;
-    const target = this.replayOf as LeanTarget;
-    if (this.checkpoint >= target.checkpoint) {
+    // (no target: a fork that finished its unfold, replaying the records before it)
+    const target = this.replayOf;
+    if (target !== undefined && this.checkpoint >= target.checkpoint) {
       // caught up with the parent: from here on this copy draws its own values
       this.replay = undefined;
       this.replayOf = undefined;
@@ -537,10 +629,134 @@ export class LeanParticle<R> {
     }
   }
 
+  /** The open unfold steps (for messages). */
+  get openSteps(): { name: string; t: number }[] {
+    return (this.open_ ??= []);
+  }
+
+  /** The context at unfold level `level` (0: the model's own; see `LeanContext`). */
+  contextAt(level: number): Ctx {
+    return new LeanContext(this, level) as unknown as Ctx;
+  }
+
+  /** Whether the context at `level` may take an effect now (see `UnfoldHost`, and `lent`: the owner of a forked kernel waiting at a checkpoint, done or dropped takes none). */
+  private may(level: number): boolean {
+    return this.level === level && (level !== 0 || !this.lent || (this.wake === undefined && this.status !== 'done' && !this.killed));
+  }
+
+  /** The effect on the context at `level` that may not take effects now: an error naming the unfold and step. */
+  private wrongContext(address: unknown, level: number): Promise<never> {
+    return Promise.reject(wrongContextError(this, address, level));
+  }
+
+  /**
+   * A top-level `unfold`: fresh, the execution runs the steps itself,
+   * recording a marker at each step's start (what copies fork from) and one
+   * at the end; replaying, it hands back the states its parent's (or its own
+   * fork's) records hold at once.
+   */
+  private unfoldTop(name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>): Promise<unknown[]> {
+    try {
+      checkUnfold(name, steps, kernel);
+      const full = this.fullAddress(name);
+      if (this.replay !== undefined) return Promise.resolve(this.skipUnfold(full) as unknown[]);
+      const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: this as LeanParticle<unknown> };
+      return this.drive(frame, 0, freezeState(name, -1, init), undefined, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A replayed top-level unfold: its states from the end marker (the fork's own, or the next one in the parent's records). */
+  private skipUnfold(full: string): readonly unknown[] {
+    const replay = this.replay as LeanRecord[];
+    const end = this.resumeEnd;
+    if (end !== undefined) {
+      if (this.next !== replay.length || end.address !== full || this.checkpoint !== (end.value as EndMark).before) {
+        this.giveUp(`a copy did not retrace the model before unfold "${full}" (is the model a deterministic function of its choices?)`);
+      }
+      this.resumeEnd = undefined;
+      this.replay = undefined;
+      this.head = end;
+      this.checkpoint = this.resumeCheckpoint;
+      return (end.value as EndMark).states;
+    }
+    const first = replay[this.next];
+    if (first === undefined || first.kind !== Kind.Step || first.address !== full) this.giveUp(`a copy did not retrace its parent at unfold "${full}" (is the model a deterministic function of its choices?)`);
+    for (let j = this.next + 1; j < replay.length; j++) {
+      const r = replay[j]!;
+      if (r.kind !== Kind.End || r.address !== full) continue;
+      this.next = j + 1;
+      this.head = r;
+      this.checkpoint = (r.value as EndMark).checkpoint;
+      return (r.value as EndMark).states;
+    }
+    return this.giveUp(`a copy replayed into unfold "${full}", which its parent had not finished`);
+  }
+
+  /**
+   * Steps `from` .. of `frame` from `state` (`states`: those after the steps
+   * before it), each marked at its start (but the first when `forked`: its
+   * marker is the parent's, already this particle's head); records the end
+   * marker and returns the states.
+   */
+  private async drive(frame: LeanUnfold, from: number, state: unknown, states: StateList | undefined, forked: boolean): Promise<unknown[]> {
+    const ctx = this.contextAt(1);
+    const { name, kernel, steps } = frame;
+    this.prefix = frame.prefix;
+    for (let t = from; t < steps; t++) {
+      if (t !== from || !forked) this.head = { address: frame.address, kind: Kind.Step, value: { frame, t, state, states, checkpoint: this.checkpoint }, prev: this.head };
+      this.open = this.head;
+      state = await unfoldStep(this, name, t, state, kernel, ctx);
+      if (this.replay !== undefined) this.giveUp(`a copy did not reach its parent\u2019s checkpoint in step ${t} of unfold "${frame.address}" (is the model a deterministic function of its choices?)`);
+      states = { state, prev: states };
+    }
+    this.open = undefined;
+    const out: unknown[] = [];
+    for (let s = states; s !== undefined; s = s.prev) out.push(s.state);
+    out.reverse();
+    Object.freeze(out);
+    const end: EndMark = { states: out, checkpoint: this.checkpoint, before: frame.checkpoint };
+    this.head = { address: frame.address, kind: Kind.End, value: end, prev: this.head };
+    return out;
+  }
+
+  /**
+   * A fork: this copy runs its parent's unfold on from the step marked
+   * `mark`; once the unfold is done it has no execution of the model around
+   * it, so the model runs again from its start, replaying the records
+   * before the unfold (built once per unfold), and the unfold call hands
+   * back this copy's states at once (`skipUnfold`).
+   */
+  private async fork(mark: LeanRecord): Promise<R> {
+    const m = mark.value as StepMark;
+    const frame = m.frame;
+    frame.owner.lent = true;
+    await this.drive(frame, m.t, m.state, m.states, true);
+    this.resumeEnd = this.head;
+    this.resumeCheckpoint = this.checkpoint;
+    this.checkpoint = 0;
+    this.replay = frame.prefixRecords ??= this.run.recordsOf(frame.before, false);
+    this.next = 0;
+    this.prefix = '';
+    // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
+    return tycheModelBody(this.run.model.fn, this.context(), this.run.args);
+  }
+
   /** The effect context of this particle's execution (see `LeanContext`). */
   private context(): Ctx {
-    return new LeanContext(this) as unknown as Ctx;
+    return new LeanContext(this, 0) as unknown as Ctx;
   }
+}
+
+/** The records after `mark` up to `head`, oldest first. */
+function recordsAfter(head: LeanRecord | undefined, mark: LeanRecord): LeanRecord[] {
+  const out: LeanRecord[] = [];
+  for (let r = head; r !== mark; r = r.prev) {
+    if (r === undefined) throw new LeanGiveUp('an unfold marker is missing from its particle\u2019s records');
+    out.push(r);
+  }
+  return out.reverse();
 }
 
 /**
@@ -558,28 +774,45 @@ class LeanContext {
   private f?: Ctx['factor'];
   private d?: Ctx['deterministic'];
   private sc?: Ctx['scope'];
+  private u?: Ctx['unfold'];
 
-  constructor(private readonly p: LeanParticle<unknown>) {}
+  /**
+   * @param p - the particle
+   * @param level - the unfold level of this context: its effects run only while the particle is at that level
+   */
+  constructor(
+    private readonly p: LeanParticle<unknown>,
+    private readonly level: number,
+  ) {}
 
   get sample(): Ctx['sample'] {
-    const p = this.p;
-    return (this.s ??= ((address: string, dist: Distribution, _options?: SampleOptions) => p['latent'](address, dist)) as Ctx['sample']);
+    const { p, level } = this;
+    return (this.s ??= ((address: string, dist: Distribution, _options?: SampleOptions) => (p['may'](level) ? p['latent'](address, dist) : p['wrongContext'](address, level))) as Ctx['sample']);
   }
   get observe(): Ctx['observe'] {
-    const p = this.p;
-    return (this.o ??= ((address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) => p['observed'](address, dist, value)) as Ctx['observe']);
+    const { p, level } = this;
+    return (this.o ??= ((address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) => (p['may'](level) ? p['observed'](address, dist, value) : p['wrongContext'](address, level))) as Ctx['observe']);
   }
   get factor(): Ctx['factor'] {
-    const p = this.p;
-    return (this.f ??= (address: string, logWeight: ValueLike) => p['factorSite'](address, logWeight));
+    const { p, level } = this;
+    return (this.f ??= (address: string, logWeight: ValueLike) => (p['may'](level) ? p['factorSite'](address, logWeight) : p['wrongContext'](address, level)));
   }
   get deterministic(): Ctx['deterministic'] {
-    const p = this.p;
-    return (this.d ??= (<V extends Value>(address: string, value: V): V => p['deterministicSite'](address, value)) as Ctx['deterministic']);
+    const { p, level } = this;
+    return (this.d ??= (<V extends Value>(address: string, value: V): V => {
+      if (!p['may'](level)) throw wrongContextError(p, address, level);
+      return p['deterministicSite'](address, value);
+    }) as Ctx['deterministic']);
   }
   get scope(): Ctx['scope'] {
-    const p = this.p;
-    return (this.sc ??= <T>(prefix: string, fn: () => Promise<T> | T): Promise<T> => p['scope'](prefix, fn));
+    const { p, level } = this;
+    return (this.sc ??= <T>(prefix: string, fn: () => Promise<T> | T): Promise<T> => (p['may'](level) ? p['scope'](prefix, fn) : p['wrongContext'](prefix, level)));
+  }
+  get unfold(): Ctx['unfold'] {
+    const { p, level } = this;
+    // (top level: the particle runs it, forkable; inside a step: a plain loop)
+    return (this.u ??= (<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> =>
+      !p['may'](level) ? p['wrongContext'](name, level) : level === 0 ? (p['unfoldTop'](name, steps, init, kernel as UnfoldKernel<unknown>) as Promise<S[]>) : runUnfold(p, name, steps, init, kernel)) as Ctx['unfold']);
   }
   get param(): Ctx['param'] {
     const p = this.p;
@@ -593,4 +826,3 @@ class LeanContext {
     return this.p.rng;
   }
 }
-
