@@ -68,3 +68,14 @@ describe('particleCountCheck: is log Ẑ within tolerance at this particle count
     await expect(particleCountCheck('fk' as never, { particles: 8 })).rejects.toThrow(/first argument must be a function/);
   });
 });
+
+describe('fkCorrector: a misspelt key in a term or the tilt is named (was: "has power undefined", "tilt.lambda must be finite, got undefined", "reading \'name\'")', () => {
+  const model = new D.GaussianMixture([{ weight: 1, mean: [0], covariance: 1 }]).model(D.vpLinear(), 'epsilon');
+  it('terms[i] and tilt keys are checked like options, and a bare model as a term says what a term is', async () => {
+    const run = (o: object) => St.fkCorrector({ ...(o as Record<string, unknown>), particles: 4, steps: 2, seed: 1 } as never);
+    await expect(run({ terms: [{ model, power: 2 }] })).rejects.toThrow(/fkCorrector: unknown option "terms\[0\]\.power"; allowed: terms\[0\]\.model, terms\[0\]\.weight, terms\[0\]\.cond/);
+    await expect(run({ terms: [{ model, weight: 1 }], tilt: { reward: St.linearReward([1]), lamda: 2 } })).rejects.toThrow(/unknown option "tilt\.lamda" \(did you mean "tilt\.lambda"\?\)/);
+    await expect(run({ terms: [model] })).rejects.toThrow(/fkCorrector: terms\[0\] must be \{ model, weight \} with a DiffusionModel as model, got keys name, schedule/);
+    await expect(run({ terms: [{ model, weight: NaN }] })).rejects.toThrow(/terms\[0\]\.weight \(the power of model "gaussian-mixture\(1d, 1\)"\) must be a finite number, got NaN/);
+  });
+});

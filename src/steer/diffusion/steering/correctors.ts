@@ -130,12 +130,18 @@ interface Resolved {
   readonly power: number;
 }
 
+const TERM_KEYS = optionNames<CorrectorTerm>({ model: true, weight: true, cond: true });
+const TILT_KEYS = optionNames<CorrectorTilt>({ reward: true, lambda: true, beta: true });
+
 function resolve(o: CorrectorOptions): Resolved {
   const who = 'fkCorrector';
   if (!o || !Array.isArray(o.terms) || o.terms.length === 0) throw new Error(`${who}: options.terms must list at least one model and its power`);
   const m0 = o.terms[0]!.model;
   o.terms.forEach((term, i) => {
-    if (!Number.isFinite(term.weight)) throw new RangeError(`${who}: terms[${i}] (model "${term.model.name}") has power ${term.weight}; it must be finite`);
+    // a term's misspelt key was not seen ({ model, power: 2 } said "has power undefined"; the power is `weight`)
+    if (term === null || typeof term !== 'object' || typeof term.model?.predict !== 'function') throw new TypeError(`${who}: terms[${i}] must be { model, weight } with a DiffusionModel as model, got ${term === null ? 'null' : typeof term === 'object' ? `keys ${Object.keys(term).join(', ') || '(none)'}` : typeof term}`);
+    checkOptions(who, term, TERM_KEYS, '', `terms[${i}].`);
+    if (typeof term.weight !== 'number' || !Number.isFinite(term.weight)) throw new RangeError(`${who}: terms[${i}].weight (the power of model "${term.model.name}") must be a finite number, got ${String(term.weight)}`);
     if (term.model.schedule !== m0.schedule && term.model.schedule.name !== m0.schedule.name) throw new Error(`${who}: terms[${i}] (model "${term.model.name}") uses schedule ${term.model.schedule.name} but terms[0] uses ${m0.schedule.name}; correctors combine scores at one time`);
     if (term.model.eventShape.join() !== m0.eventShape.join()) throw new Error(`${who}: terms[${i}] (model "${term.model.name}") has event shape [${term.model.eventShape.join(', ')}], terms[0] has [${m0.eventShape.join(', ')}]`);
   });
@@ -149,6 +155,7 @@ function resolve(o: CorrectorOptions): Resolved {
   }
   let tilt: Resolved['tilt'];
   if (o.tilt) {
+    checkOptions(who, o.tilt, TILT_KEYS, '', 'tilt.');
     if (typeof o.tilt.reward?.differentiable !== 'function') throw new TypeError(`${who}: the tilt's reward "${o.tilt.reward?.name}" must have a differentiable tensor function (the corrector needs ∇r and Δr)`);
     const lam = o.tilt.lambda;
     if (!Number.isFinite(lam)) throw new RangeError(`${who}: tilt.lambda must be finite, got ${lam}`);
