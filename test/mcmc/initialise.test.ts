@@ -46,6 +46,20 @@ describe('L-BFGS ascent', () => {
     expect(value.kept.q).not.toEqual(value.end.q);
   });
 
+  it('takes the same path bit for bit as the implementation before its first-call rewrite (issue 16: plain loops, no spread or map)', () => {
+    // golden values from the L-BFGS direction as written before session 11 (a spread copy and a map callback);
+    // the rewrite kept the arithmetic and its order, so draws stay bit-identical for a fixed seed
+    const g = gaussian(Float64Array.from([0.5, -1, 2]), Float64Array.from([1, 0.6, 0.2, 0.6, 2, 0.5, 0.2, 0.5, 0.5]));
+    const start = drive(function* () {
+      const a = yield [3, -2, 1];
+      return { q: [3, -2, 1], logp: a.logp, grad: [a.grad[0]!, a.grad[1]!, a.grad[2]!] };
+    }(), g.target).value;
+    const { value, evaluations } = drive(ascend(start, 3, 4), g.target);
+    expect(evaluations).toBe(7);
+    expect(value.kept.q).toEqual([0.4820191016145176, -1.0582327028556944, 2.0110250686275086]);
+    expect(value.end.q).toEqual([0.5001173281023823, -1.0000441517764636, 1.9999361822223622]);
+  });
+
   it('stops at a point where no step goes uphill', () => {
     const g = gaussian(mean, cov);
     const at = drive(function* () {
