@@ -251,7 +251,7 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
   /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
   level = 0;
   /** The open unfold steps (for messages). */
-  readonly openSteps: { name: string; t: number }[] = [];
+  readonly openSteps: { readonly name: string; readonly t: number }[] = [];
   /** The contexts handed to unfold kernels, by level. */
   private levels: Ctx[] | undefined;
   private readonly batch: BatchOptions | undefined;

@@ -35,7 +35,7 @@ export interface UnfoldHost {
   /** The level of the context that may take effects now. */
   level: number;
   /** The open unfold steps, outermost first (for messages). */
-  readonly openSteps: { name: string; t: number }[];
+  readonly openSteps: UnfoldStepRef[];
   /** The context handed to a kernel at `level` (its effects refuse to run unless `level` is the host's). */
   contextAt(level: number): Ctx;
   /** The prefix of every address now (`scope`'s: ends with `/` unless empty). */
@@ -131,33 +131,65 @@ function isFrozenWrite(err: unknown): boolean {
   return err instanceof TypeError && /read only property|not extensible|Cannot delete property|Cannot redefine property|Cannot assign to read only|object is frozen/i.test(err.message);
 }
 
+/** An open unfold step: its unfold's name and its index. */
+export interface UnfoldStepRef {
+  readonly name: string;
+  readonly t: number;
+}
+
 /**
- * Run step `t` of unfold `name` on `host`: the kernel with `ctx` (at the
- * host's next level), its addresses scoped `name/t/`, and its result frozen.
+ * Open step `open` on `host` (addresses scoped `name/t/`, or `scoped` when
+ * given: the same prefix, made once by the caller; one level up; the open
+ * step named in messages). Returns the prefix {@link leaveStep} restores.
+ */
+export function enterStep(host: UnfoldHost, open: UnfoldStepRef, scoped?: string): string {
+  const saved = host.prefix;
+  host.prefix = scoped ?? `${saved}${open.name}/${open.t}/`;
+  host.level += 1;
+  host.openSteps.push(open);
+  return saved;
+}
+
+/** Close the step {@link enterStep} opened (`saved`: the prefix it returned). */
+export function leaveStep(host: UnfoldHost, saved: string): void {
+  host.prefix = saved;
+  host.level -= 1;
+  host.openSteps.pop();
+}
+
+/** What to throw for an error of step `open`'s kernel: a write to its (frozen) input state is named. */
+export function stepError(err: unknown, open: UnfoldStepRef, state: unknown): unknown {
+  if (isFrozenWrite(err) && state !== null && typeof state === 'object') {
+    return new TycheError(`unfold "${open.name}" step ${open.t}: the kernel changed its input state (${(err as Error).message}); states are shared between particles, so return a new state instead (e.g. [...s, x] or { ...s, x })`, { cause: err });
+  }
+  return err;
+}
+
+/** The state step `open`'s kernel returned, checked and deep-frozen. */
+export function stepResult<S>(open: UnfoldStepRef, next: S): S {
+  if (next !== null && typeof next === 'object' && typeof (next as { then?: unknown }).then === 'function') {
+    throw new TycheError(`unfold "${open.name}" step ${open.t}: the kernel's state is a Promise (return the state, or await it)`);
+  }
+  return freezeState(open.name, open.t, next);
+}
+
+/**
+ * Run step `open.t` of unfold `open.name` on `host`: the kernel with `ctx`
+ * (at the host's next level), its addresses scoped `name/t/`, and its
+ * result frozen; `open` is the host's open step meanwhile (for messages).
  * A write to the (frozen) input state is an error naming the unfold and step.
  */
-export async function unfoldStep<S>(host: UnfoldHost, name: string, t: number, state: S, kernel: UnfoldKernel<S>, ctx: Ctx): Promise<S> {
-  const saved = host.prefix;
-  host.prefix = `${saved}${name}/${t}/`;
-  host.level += 1;
-  host.openSteps.push({ name, t });
+export async function unfoldStep<S>(host: UnfoldHost, open: UnfoldStepRef, state: S, kernel: UnfoldKernel<S>, ctx: Ctx): Promise<S> {
+  const saved = enterStep(host, open);
   let next: S;
   try {
-    next = await kernel(ctx, t, state);
+    next = await kernel(ctx, open.t, state);
   } catch (err) {
-    if (isFrozenWrite(err) && state !== null && typeof state === 'object') {
-      throw new TycheError(`unfold "${name}" step ${t}: the kernel changed its input state (${(err as Error).message}); states are shared between particles, so return a new state instead (e.g. [...s, x] or { ...s, x })`, { cause: err });
-    }
-    throw err;
+    throw stepError(err, open, state);
   } finally {
-    host.prefix = saved;
-    host.level -= 1;
-    host.openSteps.pop();
+    leaveStep(host, saved);
   }
-  if (next !== null && typeof next === 'object' && typeof (next as { then?: unknown }).then === 'function') {
-    throw new TycheError(`unfold "${name}" step ${t}: the kernel's state is a Promise (return the state, or await it)`);
-  }
-  return freezeState(name, t, next);
+  return stepResult(open, next);
 }
 
 /**
@@ -171,7 +203,7 @@ export async function runUnfold<S>(host: UnfoldHost, name: string, steps: number
   const ctx = host.contextAt(host.level + 1);
   const out: S[] = [];
   for (let t = 0; t < steps; t++) {
-    state = await unfoldStep(host, name, t, state, kernel, ctx);
+    state = await unfoldStep(host, { name, t }, state, kernel, ctx);
     out.push(state);
   }
   return Object.freeze(out) as S[];

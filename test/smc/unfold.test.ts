@@ -16,7 +16,7 @@ import { type Ctx, model } from '../../src/core/model.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/index.js';
-import { type LeanRecord, LeanParticle } from '../../src/infer/smc/program-lean.js';
+import { type LeanRecord, LeanParticle, type StepRecord } from '../../src/infer/smc/program-lean.js';
 import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from './jump-walk.js';
 
 beforeAll(async () => {
@@ -87,10 +87,9 @@ describe('unfold', () => {
       const target = c.replayOf;
       if (target?.mark !== undefined) {
         const mark = target.mark;
-        const m = mark.value as { states?: { prev?: { state: unknown } }; state: unknown };
         const records: LeanRecord[] = [];
         for (let r = target.head; r !== mark; r = r!.prev) records.push(r!);
-        const wrong = { ...mark, value: { ...m, state: m.states?.prev?.state ?? m.state } } as LeanRecord;
+        const wrong: StepRecord = { ...mark, state: mark.prevStep?.state ?? mark.state };
         c.replayOf = { head: target.head, checkpoint: target.checkpoint, mark: wrong, records: records.reverse() };
       }
       return c;

@@ -48,7 +48,7 @@ import type { SampleOptions } from '../../core/message.js';
 import { rejectsPoint } from '../../core/errors.js';
 import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
-import { type UnfoldHost, type UnfoldKernel, checkUnfold, freezeState, runUnfold, unfoldStep, wrongContextError } from '../../core/unfold.js';
+import { type UnfoldHost, type UnfoldKernel, type UnfoldStepRef, checkUnfold, enterStep, freezeState, leaveStep, runUnfold, stepError, stepResult, wrongContextError } from '../../core/unfold.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
 import { ConcurrentCheckpointsError, KILLED } from './suspendable.js';
@@ -77,12 +77,8 @@ export type LeanSiteKind = (typeof Kind)[keyof typeof Kind];
 export interface LeanRecord {
   readonly address: string;
   readonly kind: LeanSiteKind;
-  /**
-   * The value of a latent or deterministic site; at a checkpoint, the
-   * observed value (a number) or undefined (a factor); at an unfold marker,
-   * its `StepMark` or `EndMark`.
-   */
-  readonly value: Value | StepMark | EndMark | undefined;
+  /** The value of a latent or deterministic site; at a checkpoint, the observed value (a number) or undefined (a factor); undefined at an unfold marker. */
+  readonly value: Value | undefined;
   readonly prev: LeanRecord | undefined;
 }
 
@@ -101,29 +97,31 @@ interface LeanUnfold {
   /** The records before the call, and the checkpoints passed before it. */
   readonly before: LeanRecord | undefined;
   readonly checkpoint: number;
-  /** The particle whose execution called it (its kernel closes over that one's context). */
-  readonly owner: LeanParticle<unknown>;
+  /** Set on the execution that called it once a copy forks from it (its kernel closes over that execution's context; see `LeanParticle.may`). */
+  readonly owner: { lent: boolean };
   /** The records before the call, oldest first: what a copy that finished the unfold replays (built once). */
   prefixRecords?: LeanRecord[];
+  /** Each step's address prefix, made once for all particles. */
+  readonly prefixes: string[];
 }
 
-/** The states after the steps so far, newest first. */
-interface StateList {
-  readonly state: unknown;
-  readonly prev: StateList | undefined;
-}
-
-/** The marker at the start of step `t` of an unfold: its input state and the checkpoints passed before it. */
-interface StepMark {
+/**
+ * The marker record at the start of step `t` of an unfold (kind `Step`): its
+ * input state, the checkpoints passed before it and the marker of the step
+ * before (whose states are the outputs of the steps so far). It is also the
+ * open step named in messages (`name`, `t`).
+ */
+export interface StepRecord extends LeanRecord {
   readonly frame: LeanUnfold;
+  readonly name: string;
   readonly t: number;
   readonly state: unknown;
-  readonly states: StateList | undefined;
   readonly checkpoint: number;
+  readonly prevStep: StepRecord | undefined;
 }
 
-/** The marker at the end of an unfold: its states (frozen) and the checkpoints passed by then and before the unfold. */
-interface EndMark {
+/** The marker record at the end of an unfold (kind `End`): its states (frozen), the checkpoints passed by then and before the unfold. */
+interface EndRecord extends LeanRecord {
   readonly states: readonly unknown[];
   readonly checkpoint: number;
   readonly before: number;
@@ -138,7 +136,7 @@ interface LeanTarget {
    * runs that unfold on from the step's state, replaying only the step's
    * records (a fork), not the model from its start.
    */
-  readonly mark?: LeanRecord;
+  readonly mark?: StepRecord;
   /** The records oldest first (after `mark`, when set), built by the first copy that replays them and shared with the others. */
   records?: LeanRecord[];
 }
@@ -361,14 +359,14 @@ export class LeanParticle<R> implements UnfoldHost {
   private late: { readonly err: unknown } | undefined = undefined;
   /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
   level = 0;
-  private open_: { name: string; t: number }[] | undefined = undefined;
+  private open_: UnfoldStepRef[] | undefined = undefined;
   /** The marker of the top-level unfold step this particle is in (what a copy forks from). */
-  private open: LeanRecord | undefined = undefined;
+  private open: StepRecord | undefined = undefined;
   /** After a fork finished its unfold: the end marker the unfold call hands back when the model re-runs to it, and the checkpoints passed. */
-  private resumeEnd: LeanRecord | undefined = undefined;
+  private resumeEnd: EndRecord | undefined = undefined;
   private resumeCheckpoint = 0;
-  /** Copies run this particle's unfold kernel (which closes over its context): its top-level context then refuses effects while it waits. */
-  private lent = false;
+  /** Set once copies run an unfold kernel of this execution (which closes over its context): its top-level context then refuses effects while it waits. */
+  private owns: { lent: boolean } | undefined = undefined;
   private killed = false;
 
   /**
@@ -402,7 +400,7 @@ export class LeanParticle<R> implements UnfoldHost {
       this.replay = target.records;
       this.next = 0;
       this.head = mark;
-      this.checkpoint = (mark.value as StepMark).checkpoint;
+      this.checkpoint = mark.checkpoint;
       this.run.forks++;
       this.fork(mark).then(
         (value) => this.finished(value),
@@ -630,7 +628,7 @@ export class LeanParticle<R> implements UnfoldHost {
   }
 
   /** The open unfold steps (for messages). */
-  get openSteps(): { name: string; t: number }[] {
+  get openSteps(): UnfoldStepRef[] {
     return (this.open_ ??= []);
   }
 
@@ -641,7 +639,7 @@ export class LeanParticle<R> implements UnfoldHost {
 
   /** Whether the context at `level` may take an effect now (see `UnfoldHost`, and `lent`: the owner of a forked kernel waiting at a checkpoint, done or dropped takes none). */
   private may(level: number): boolean {
-    return this.level === level && (level !== 0 || !this.lent || (this.wake === undefined && this.status !== 'done' && !this.killed));
+    return this.level === level && (level !== 0 || this.owns === undefined || !this.owns.lent || (this.wake === undefined && this.status !== 'done' && !this.killed));
   }
 
   /** The effect on the context at `level` that may not take effects now: an error naming the unfold and step. */
@@ -660,8 +658,8 @@ export class LeanParticle<R> implements UnfoldHost {
       checkUnfold(name, steps, kernel);
       const full = this.fullAddress(name);
       if (this.replay !== undefined) return Promise.resolve(this.skipUnfold(full) as unknown[]);
-      const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: this as LeanParticle<unknown> };
-      return this.drive(frame, 0, freezeState(name, -1, init), undefined, false);
+      const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: (this.owns ??= { lent: false }), prefixes: [] };
+      return this.drive(frame, 0, freezeState(name, -1, init), undefined);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -672,14 +670,14 @@ export class LeanParticle<R> implements UnfoldHost {
     const replay = this.replay as LeanRecord[];
     const end = this.resumeEnd;
     if (end !== undefined) {
-      if (this.next !== replay.length || end.address !== full || this.checkpoint !== (end.value as EndMark).before) {
+      if (this.next !== replay.length || end.address !== full || this.checkpoint !== end.before) {
         this.giveUp(`a copy did not retrace the model before unfold "${full}" (is the model a deterministic function of its choices?)`);
       }
       this.resumeEnd = undefined;
       this.replay = undefined;
       this.head = end;
       this.checkpoint = this.resumeCheckpoint;
-      return (end.value as EndMark).states;
+      return end.states;
     }
     const first = replay[this.next];
     if (first === undefined || first.kind !== Kind.Step || first.address !== full) this.giveUp(`a copy did not retrace its parent at unfold "${full}" (is the model a deterministic function of its choices?)`);
@@ -688,36 +686,50 @@ export class LeanParticle<R> implements UnfoldHost {
       if (r.kind !== Kind.End || r.address !== full) continue;
       this.next = j + 1;
       this.head = r;
-      this.checkpoint = (r.value as EndMark).checkpoint;
-      return (r.value as EndMark).states;
+      this.checkpoint = (r as EndRecord).checkpoint;
+      return (r as EndRecord).states;
     }
     return this.giveUp(`a copy replayed into unfold "${full}", which its parent had not finished`);
   }
 
   /**
-   * Steps `from` .. of `frame` from `state` (`states`: those after the steps
-   * before it), each marked at its start (but the first when `forked`: its
-   * marker is the parent's, already this particle's head); records the end
-   * marker and returns the states.
+   * Steps `from` .. of `frame` from `state`, each marked at its start (but
+   * the first when `forked` is given: the parent's marker, already this
+   * particle's head); records the end marker and returns the states.
    */
-  private async drive(frame: LeanUnfold, from: number, state: unknown, states: StateList | undefined, forked: boolean): Promise<unknown[]> {
+  private async drive(frame: LeanUnfold, from: number, state: unknown, forked: StepRecord | undefined): Promise<unknown[]> {
     const ctx = this.contextAt(1);
     const { name, kernel, steps } = frame;
     this.prefix = frame.prefix;
+    let mark = forked;
     for (let t = from; t < steps; t++) {
-      if (t !== from || !forked) this.head = { address: frame.address, kind: Kind.Step, value: { frame, t, state, states, checkpoint: this.checkpoint }, prev: this.head };
-      this.open = this.head;
-      state = await unfoldStep(this, name, t, state, kernel, ctx);
+      if (t !== from || forked === undefined) {
+        const step: StepRecord = { address: frame.address, kind: Kind.Step, value: undefined, prev: this.head, frame, name, t, state, checkpoint: this.checkpoint, prevStep: mark };
+        this.head = mark = step;
+      }
+      this.open = mark;
+      // (the steps of `core/unfold.ts`'s `unfoldStep`, with one async frame fewer and each step's prefix made once)
+      const open = mark as StepRecord;
+      const saved = enterStep(this, open, (frame.prefixes[t] ??= `${frame.prefix}${name}/${t}/`));
+      let next: unknown;
+      try {
+        next = await kernel(ctx, t, state);
+      } catch (err) {
+        throw stepError(err, open, state);
+      } finally {
+        leaveStep(this, saved);
+      }
+      state = stepResult(open, next);
       if (this.replay !== undefined) this.giveUp(`a copy did not reach its parent\u2019s checkpoint in step ${t} of unfold "${frame.address}" (is the model a deterministic function of its choices?)`);
-      states = { state, prev: states };
     }
     this.open = undefined;
-    const out: unknown[] = [];
-    for (let s = states; s !== undefined; s = s.prev) out.push(s.state);
-    out.reverse();
+    // the states: the input of each step after the first, then the last step's output
+    const out = new Array<unknown>(steps);
+    if (steps > 0) out[steps - 1] = state;
+    for (let m = mark; m !== undefined && m.t > 0; m = m.prevStep) out[m.t - 1] = m.state;
     Object.freeze(out);
-    const end: EndMark = { states: out, checkpoint: this.checkpoint, before: frame.checkpoint };
-    this.head = { address: frame.address, kind: Kind.End, value: end, prev: this.head };
+    const end: EndRecord = { address: frame.address, kind: Kind.End, value: undefined, prev: this.head, states: out, checkpoint: this.checkpoint, before: frame.checkpoint };
+    this.head = end;
     return out;
   }
 
@@ -728,12 +740,11 @@ export class LeanParticle<R> implements UnfoldHost {
    * before the unfold (built once per unfold), and the unfold call hands
    * back this copy's states at once (`skipUnfold`).
    */
-  private async fork(mark: LeanRecord): Promise<R> {
-    const m = mark.value as StepMark;
-    const frame = m.frame;
+  private async fork(mark: StepRecord): Promise<R> {
+    const frame = mark.frame;
     frame.owner.lent = true;
-    await this.drive(frame, m.t, m.state, m.states, true);
-    this.resumeEnd = this.head;
+    await this.drive(frame, mark.t, mark.state, mark);
+    this.resumeEnd = this.head as EndRecord;
     this.resumeCheckpoint = this.checkpoint;
     this.checkpoint = 0;
     this.replay = frame.prefixRecords ??= this.run.recordsOf(frame.before, false);
