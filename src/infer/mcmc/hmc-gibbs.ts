@@ -22,6 +22,13 @@
  * potential (a float64 replay of the model conditioned on those values,
  * see `compiled-density.ts`), kept in a small per-chain cache: recurring
  * configurations, as in small mixtures, then cost far less per gradient.
+ * The same compiled potentials weigh a scalar Bernoulli or Categorical
+ * site's Gibbs update where every candidate configuration (the site at each
+ * value, the others as they are) has one: the conditional is the normalised
+ * joint at those configurations, read from their float64 replays at the
+ * current point with no model run (`diagnostics.gibbsReplayed`); where one
+ * is missing or its replay does not serve the point, the model runs once
+ * per value as before.
  *
  * Discrete sites must have a finite support (Bernoulli, Categorical,
  * Binomial, ...) and be scalar, or batched by one plate (per-datum
@@ -59,7 +66,7 @@ type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 
 /** Compiled potentials kept per chain (least recently used dropped first). */
 const CACHE_SIZE = 64;
-import { type TraceState, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
+import { type TraceState, drawIndex, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
 import { INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
@@ -100,6 +107,11 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
   readonly discreteSites: string[];
   /** Model runs spent on the Gibbs sweeps, all chains. */
   readonly gibbsModelRuns: number;
+  /**
+   * Scalar-site Gibbs updates weighed by the compiled potentials of the
+   * site's candidate configurations, with no model run, all chains.
+   */
+  readonly gibbsReplayed: number;
   /** Wall time of the Gibbs sweeps (ms), all chains; part of the warmup and sampling times. */
   readonly gibbsMs: number;
   /** Discrete configurations whose potential was compiled, all chains. */
@@ -185,7 +197,14 @@ class GibbsChain<A extends unknown[], R> {
   /** The potential used now: `live`, or the compiled one of the current configuration. */
   private density: Potential;
   /** Per discrete configuration (most recently used last): visits and, from the second, a compiled potential and the tensors it owns. */
-  private readonly cache = new Map<string, { visits: number; density?: Compiled<Potential>; owned?: tf.Tensor[] }>();
+  private readonly cache = new Map<string, { visits: number; density?: ReturnType<typeof logDensityFn<A, R>>; owned?: tf.Tensor[] }>();
+  /**
+   * Per scalar site: its support while it is a Bernoulli's or Categorical's
+   * and the same in every trace seen, else null (never weighed by replays).
+   */
+  private readonly supports = new Map<string, readonly number[] | null>();
+  /** Gibbs updates weighed by the compiled potentials of the candidate configurations (no model run). */
+  replayedUpdates = 0;
   /** Scalar discrete sites. */
   private readonly scalarSites: readonly string[];
   /** Whether the next sweep checks conditional independence of the plated sites' elements (the chain's first). */
@@ -305,6 +324,50 @@ class GibbsChain<A extends unknown[], R> {
     return tidyAsync(() => this.sweepIn(q), () => []);
   }
 
+  /** Keeps each scalar site's support from `trace` (see `supports`): null once it is not a Bernoulli's or Categorical's, or differs. */
+  private noteSupports(trace: Trace): void {
+    for (const a of this.scalarSites) {
+      const seen = this.supports.get(a);
+      if (seen === null) continue;
+      const dist = trace.get(a)?.dist as Distribution | undefined;
+      const support = dist && (dist.name === 'Bernoulli' || dist.name === 'Categorical') ? dist.enumerateSupport() : undefined;
+      const same = (s: readonly Value[]): boolean => seen !== undefined && s.length === seen.length && s.every((v, k) => v === seen[k]);
+      if (!support || !support.every((v) => typeof v === 'number') || (seen !== undefined && !same(support))) this.supports.set(a, null);
+      else if (seen === undefined) this.supports.set(a, support as number[]);
+    }
+  }
+
+  /**
+   * The value a Gibbs update of the scalar site `address` draws at the
+   * continuous point q, from the compiled potentials of its candidate
+   * configurations (`now` with the site at each value): their log densities
+   * differ from the log joints of one run per value by the same log-Jacobian.
+   * Undefined (nothing drawn) where a candidate has no compiled potential, its
+   * replay does not serve q, or no candidate has positive density.
+   */
+  private replayedUpdate(address: string, q: Float64Array, now: Readonly<Record<string, Value>>): number | undefined {
+    const support = this.supports.get(address);
+    if (this.compileOff !== undefined || !support) return undefined;
+    const keys = this.sites.map((a) => (a === address ? '' : keyOf(now[a]!)));
+    const at = this.sites.indexOf(address);
+    const logW = new Float64Array(support.length);
+    let any = false;
+    for (let k = 0; k < support.length; k++) {
+      keys[at] = String(support[k]);
+      const density = this.cache.get(keys.join('|'))?.density;
+      if (density === undefined || density.compileStatus() !== true) return undefined;
+      const v = density.valueOnly(q);
+      if (v === undefined || Number.isNaN(v)) return undefined;
+      logW[k] = v;
+      if (v > -Infinity) any = true;
+    }
+    if (!any) return undefined;
+    // the streams as a run-based update uses them (one split off, then the draw)
+    this.rng.split();
+    this.replayedUpdates += 1;
+    return support[drawIndex(logW, this.rng)]!;
+  }
+
   private async sweepIn(q: Float64Array): Promise<void> {
     const continuous = constrain(this.layout, q);
     const values = (a: string): Value | undefined => continuous[a] ?? this.discrete[a];
@@ -315,8 +378,19 @@ class GibbsChain<A extends unknown[], R> {
         const address = this.sites[i]!;
         const ps = this.plated.get(address);
         if (ps === undefined) {
+          // the values now (a threaded trace holds the latest scalar ones)
+          const now = state === undefined ? this.discrete : { ...this.discrete, ...valuesAt(state.trace, this.scalarSites) };
+          const replayed = this.replayedUpdate(address, q, now);
+          if (replayed !== undefined) {
+            Object.assign(this.discrete, now);
+            this.discrete[address] = replayed;
+            state?.trace.disposeLogProbs();
+            state = undefined;
+            continue;
+          }
           if (state === undefined) {
             state = await runWithValues(this.m, this.args, values, this.rng);
+            this.noteSupports(state.trace);
             this.modelRuns += 1;
           }
           const runs = this.vectorized?.runs ?? 0;
@@ -325,12 +399,16 @@ class GibbsChain<A extends unknown[], R> {
           if (next === undefined || this.plated.has(next)) {
             // the last scalar site before a plated one or the end: only the values are needed, not the trace at them
             const drawn = await gibbsDraw(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+            if (drawn.state) this.noteSupports(drawn.state.trace);
             Object.assign(this.discrete, valuesAt((drawn.state ?? state).trace, this.scalarSites));
             this.discrete[address] = isTensor(drawn.value) && drawn.value.size === 1 ? toNumber(drawn.value) : drawn.value;
             if (drawn.state && drawn.state !== state) drawn.state.trace.disposeLogProbs();
             state.trace.disposeLogProbs();
             state = undefined;
-          } else state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+          } else {
+            state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+            this.noteSupports(state.trace);
+          }
           this.modelRuns += this.vectorized ? this.vectorized.runs - runs : support;
           continue;
         }
@@ -500,6 +578,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     ...hmcDiagnostics(result, layout, kernel === 'nuts' ? (options.maxTreeDepth ?? 10) : undefined, 'no: the discrete sites are updated by Gibbs, chain by chain'),
     discreteSites: sites,
     gibbsModelRuns: states.reduce((a, s) => a + s.modelRuns, 0),
+    gibbsReplayed: states.reduce((a, s) => a + s.replayedUpdates, 0),
     gibbsMs: states.reduce((a, s) => a + s.sweepMs, 0),
     compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
     compiledPerChain: states.map((s) => s.compileOff ?? true),

@@ -265,7 +265,7 @@ async function weighEach<A extends unknown[], R>(m: Model<A, R>, args: A, curren
 }
 
 /** An index drawn in proportion to exp(logW). */
-function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
+export function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
   let max = -Infinity;
   for (let k = 0; k < logW.length; k++) max = Math.max(max, logW[k]);
   let total = 0;
