@@ -136,7 +136,15 @@ function main(): void {
       if (interleaved) stan.set(key, [...(stan.get(key) ?? []), ...(stanRuns('run', [key], 3).get(key) ?? [])]);
       for (const seed of seeds) {
         for (const row of rowsOf.filter((r) => r.seed === seed)) {
-          const out = execFileSync(process.execPath, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+          let out: string;
+          try {
+            out = execFileSync(process.execPath, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+          } catch (err) {
+            // a child that fails is reported and left out of its row (n says how many ran)
+            const e = err as { status?: number; stderr?: string };
+            console.error(`${row.root} ${key} seed ${seed}: the child process failed (status ${e.status}): ${(e.stderr ?? String(err)).trim().split('\n').slice(-5).join('\n')}`);
+            continue;
+          }
           const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
           if (line) row.runs.push(JSON.parse(line) as Run);
         }
@@ -149,10 +157,11 @@ function main(): void {
     const summaries = roots.map((root) => {
       // per tree, the median over seeds of each seed's ratio (Stan's figure is its median over seeds 1-3)
       const mine = rowsOf.filter((r) => r.root === root && r.runs.length > 0);
-      const over = (k: 'wall' | 'cpu' | 'main'): string => `${median(mine.map(({ runs: rs }) => ratio(med(rs, 'ess'), med(rs, k)))).toFixed(2)}x`;
+      const over = (k: 'wall' | 'cpu' | 'main'): string => mine.length === 0 ? '-' : `${median(mine.map(({ runs: rs }) => ratio(med(rs, 'ess'), med(rs, k)))).toFixed(2)}x`;
       return [root, 'median', '', '', '', '', '', '', '', '', '', '', over('wall'), over('cpu'), over('main')];
     });
     const rows = rowsOf.map(({ root, seed, runs: rs }) => {
+      if (rs.length === 0) return [root, String(seed), '0', ...new Array<string>(12).fill('-')];
       const ess = med(rs, 'ess');
       const [wall, cpu, mainCpu] = [med(rs, 'wall'), med(rs, 'cpu'), med(rs, 'main')];
       return [root, String(seed), String(rs.length), wall.toFixed(0), cpu.toFixed(0), mainCpu.toFixed(0), med(rs, 'checks').toFixed(0), med(rs, 'setup').toFixed(0), med(rs, 'warmup').toFixed(0), med(rs, 'sampling').toFixed(0), med(rs, 'completion').toFixed(0), ess.toFixed(0), vs(ess, wall), vs(ess, cpu), vs(ess, mainCpu)];
