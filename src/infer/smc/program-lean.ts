@@ -101,7 +101,7 @@ interface LeanUnfold {
   readonly owner: { lent: boolean };
   /** The records before the call, oldest first: what a copy that finished the unfold replays (built once). */
   prefixRecords?: LeanRecord[];
-  /** Each step's address prefix, made once for all particles. */
+  /** Each step's address prefix, one string for the run (`LeanRun.stepPrefixes`). */
   readonly prefixes: string[];
 }
 
@@ -179,6 +179,9 @@ export class LeanRun<R> {
   private older = new Map<LeanRecord, LeanRecord[]>();
   /** One string per address (records keep it, not the model's own copy): replays compare, and values are keyed by, strings that stay in cache. */
   private names = new Map<string, string>();
+  /** Full addresses by scope prefix and address (`scoped`), and unfold step prefixes by unfold (`stepPrefixes`). */
+  private byPrefix = new Map<string, Map<string, string>>();
+  private prefixes = new Map<string, string[]>();
   /** Copies that started inside an unfold step from its state (forks), and sites replayed by copies (`diagnostics`). */
   forks = 0;
   replayedSites = 0;
@@ -287,6 +290,22 @@ export class LeanRun<R> {
       const r = records[i]!;
       if (r.kind === Kind.Latent || r.kind === Kind.Deterministic) out[keys[i]!] = r.value as Value;
     }
+    return out;
+  }
+
+  /** The run's one copy of `prefix + address`, found without building the string again (a scope's or an unfold step's sites). */
+  scoped(prefix: string, address: string): string {
+    let byAddress = this.byPrefix.get(prefix);
+    if (byAddress === undefined) this.byPrefix.set(prefix, (byAddress = new Map()));
+    let full = byAddress.get(address);
+    if (full === undefined) byAddress.set(address, (full = this.name(prefix + address)));
+    return full;
+  }
+
+  /** The address prefixes of the steps of the unfold at `address` (`address/t/`), one string each for the run. */
+  stepPrefixes(address: string): string[] {
+    let out = this.prefixes.get(address);
+    if (out === undefined) this.prefixes.set(address, (out = []));
     return out;
   }
 
@@ -534,7 +553,7 @@ export class LeanParticle<R> implements UnfoldHost {
     if (this.gaveUp) throw STOP;
     if (this.run.wire?.tripped) this.giveUp('the model makes tensors');
     if (typeof address !== 'string' || address.length === 0) this.giveUp('an address is not a non-empty string');
-    return this.prefix === '' ? address : this.prefix + address;
+    return this.prefix === '' ? address : this.run.scoped(this.prefix, address);
   }
 
   private latent(address: string, dist: Distribution): Promise<Value> {
@@ -658,7 +677,7 @@ export class LeanParticle<R> implements UnfoldHost {
       checkUnfold(name, steps, kernel);
       const full = this.fullAddress(name);
       if (this.replay !== undefined) return Promise.resolve(this.skipUnfold(full) as unknown[]);
-      const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: (this.owns ??= { lent: false }), prefixes: [] };
+      const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: (this.owns ??= { lent: false }), prefixes: this.run.stepPrefixes(this.run.name(full)) };
       return this.drive(frame, 0, freezeState(name, -1, init), undefined);
     } catch (err) {
       return Promise.reject(err);
@@ -710,7 +729,7 @@ export class LeanParticle<R> implements UnfoldHost {
       this.open = mark;
       // (the steps of `core/unfold.ts`'s `unfoldStep`, with one async frame fewer and each step's prefix made once)
       const open = mark as StepRecord;
-      const saved = enterStep(this, open, (frame.prefixes[t] ??= `${frame.prefix}${name}/${t}/`));
+      const saved = enterStep(this, open, (frame.prefixes[t] ??= `${frame.address}/${t}/`));
       let next: unknown;
       try {
         next = await kernel(ctx, t, state);
