@@ -141,6 +141,30 @@ describe('unfold', () => {
     b.dispose();
   });
 
+  it('batched program SMC runs an unfold (tensor states) as the loop', async () => {
+    const ys = [0.5, 1.1, 0.7, -0.2, 0.4];
+    const step = async ({ sample, observe }: Pick<Ctx, 'sample' | 'observe'>, t: number, x: number | tf.Tensor) => {
+      const next = await sample('x', Normal(x, 1));
+      await observe('y', Normal(next, 0.5), ys[t]!);
+      return next;
+    };
+    const u = model(async ({ unfold }) => (await unfold('rw', ys.length, 0 as number | tf.Tensor, step)).length);
+    const l = model(async (ctx) => {
+      let x: number | tf.Tensor = 0;
+      await ctx.scope('rw', async () => {
+        for (let t = 0; t < ys.length; t++) x = await ctx.scope(`${t}`, () => step(ctx, t, x));
+      });
+      return ys.length;
+    });
+    const pu = await infer(u, { method: 'smc', particles: 400, seed: 2, batched: true });
+    const pl = await infer(l, { method: 'smc', particles: 400, seed: 2, batched: true });
+    expect(pu.diagnostics.execution).toBe('batched');
+    expect(pu.logZ).toBe(pl.logZ);
+    expect(pu.moments('rw/4/x').mean).toBe(pl.moments('rw/4/x').mean);
+    pu.dispose();
+    pl.dispose();
+  });
+
   it('NUTS runs an unfold as the loop (same draws, same seed)', async () => {
     const ys = [0.5, 1.1, 0.7];
     const rwStep = async ({ sample, observe }: Pick<Ctx, 'sample' | 'observe'>, t: number, x: number | tf.Tensor) => {
