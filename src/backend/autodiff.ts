@@ -82,29 +82,73 @@ let lock: Promise<void> = Promise.resolve();
 const holder = asyncContext<true>();
 
 /**
+ * Holders of the lock where the runtime has no `AsyncLocalStorage`, in the
+ * order they entered (see {@link withGradientLock}).
+ */
+const entered: object[] = [];
+
+/**
  * Run `fn` when no other gradient computation is in flight (FIFO). A call
  * made inside `fn`'s own async context (e.g. a model that runs inference
- * itself, under an engine that holds the lock per execution) enters at once
- * instead of waiting for itself; where the runtime has no
- * `AsyncLocalStorage`, such a call would wait forever.
+ * itself, under an engine that holds the lock per execution, or an engine
+ * step that records a density under the lock it holds) enters at once
+ * instead of waiting for itself.
+ *
+ * Where the runtime has no `AsyncLocalStorage` (browsers), that context is
+ * not known, and a request that waited for the holder waited for ever when
+ * the holder was what made it: MH on a continuous model hung on its first
+ * step (it records its density under the lock the step holds), and so did a
+ * model's nested `infer` under importance, MH, NUTS and VI (the async stack,
+ * which tells a nested call apart for `infer`'s queue, does not reach the
+ * holder through the engines' `.then`/`.catch` chains). There every request
+ * enters at once (`tycheLockHolder`): `infer`'s queue runs one call at a
+ * time and an engine takes the lock for one execution or step after
+ * another, so holders nest, each ending before the one it runs inside.
+ * Holders that do not nest (nested calls run side by side from concurrent
+ * particles, so their tfjs scopes interleave) fail, when the first of them
+ * ends, with an error that says so, not with tensors silently freed under
+ * another run.
  */
 export async function withGradientLock<T>(fn: () => Promise<T>): Promise<T> {
   const ctx = await holder();
-  if (ctx?.getStore() === true) return fn();
+  if (ctx === null) return tycheLockHolder(fn);
+  if (ctx.getStore() === true) return fn();
   const prev = lock;
   let release!: () => void;
   const mine = new Promise<void>((r) => (release = r));
   lock = mine;
   await prev;
   try {
-    return await (ctx ? ctx.run(true, fn) : fn());
+    return await ctx.run(true, fn);
   } finally {
     release();
     // nobody queued behind: switch the context off until the next run. While any AsyncLocalStorage
     // is enabled, Node (20) runs promise hooks on every promise of the process: ~1.5x the cost of
     // every await afterwards (sequential enumeration after a parallel one: 2.4 -> 3.8 s)
-    if (ctx && lock === mine) ctx.disable?.();
+    if (lock === mine) ctx.disable?.();
   }
+}
+
+/** Runs `fn` as a holder of the lock where there is no async context: it enters at once, and must end before any holder that began before it (see {@link withGradientLock}). */
+async function tycheLockHolder<T>(fn: () => Promise<T>): Promise<T> {
+  const me = {};
+  entered.push(me);
+  let later = 0;
+  let result: T;
+  try {
+    result = await fn();
+  } finally {
+    const at = entered.lastIndexOf(me);
+    later = entered.length - 1 - at;
+    entered.splice(at, 1);
+  }
+  if (later > 0) {
+    throw new Error(
+      `tyche: two tfjs computations that each hold tyche's engine scope ran side by side and ended out of order (${later} begun inside this one still running): this runtime has no AsyncLocalStorage to keep them apart, so their tensors may have been freed under them. ` +
+        'Run one inference (or gradient) at a time, and await each one a model starts before starting the next.',
+    );
+  }
+  return result;
 }
 
 /**

@@ -40,6 +40,11 @@
  * timer while a call waits, and nothing on the runs themselves beyond two
  * counts per model run.
  *
+ * Where no async context follows a call (a browser), the gradient lock lets
+ * every request in at once (`backend/autodiff.ts`: waiting, a nested call's
+ * engine waited for ever on the execution that awaits it), so calls nested
+ * in one running call take turns among themselves ({@link nestedCall}).
+ *
  * An aborted signal takes a queued call out of the queue at once, rejecting
  * with the signal's reason; a call that throws frees the queue for the next.
  *
@@ -49,16 +54,32 @@ import { insideGradientLock } from '../backend/autodiff.js';
 import { insideModelCode, modelRunState } from '../core/model-body.js';
 import { TycheError } from '../core/errors.js';
 import { insideLedger } from '../backend/ledger.js';
+import { asyncContext } from '../backend/async-context.js';
 import { abortReason } from './pace.js';
 
-/** The tail of the queue: settles when the last call queued so far has finished. */
-let tail: Promise<void> = Promise.resolve();
-/** Calls queued or running (not counting calls nested inside them). */
-let pending = 0;
+/** A first-come-first-served line of calls. */
+interface Line {
+  /** Settles when the last call queued so far has finished. */
+  tail: Promise<void>;
+  /** Calls queued or running. */
+  pending: number;
+}
+
+/** The entry points' line (calls nested inside a running one are not in it). */
+const calls: Line = { tail: Promise.resolve(), pending: 0 };
+
+/**
+ * Nested calls' own line, used only where no async context follows a call
+ * (a browser; see {@link nestedCall}).
+ */
+const nestedCalls: Line = { tail: Promise.resolve(), pending: 0 };
+
+/** Tells whether this runtime has `AsyncLocalStorage` (null: none, a browser). */
+const contextProbe = asyncContext<true>();
 
 /** How many inference calls are queued or running (0 when idle). */
 export function inferenceCallsPending(): number {
-  return pending;
+  return calls.pending;
 }
 
 /**
@@ -72,13 +93,35 @@ export function inferenceCallsPending(): number {
  * takes to notice).
  */
 export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-  if (pending > 0 && (insideModelCode() || insideRunningCall() || (await insideGradientLock()) || (await insideLedger()))) return fn();
+  if (calls.pending > 0 && (insideModelCode() || insideRunningCall() || (await insideGradientLock()) || (await insideLedger()))) return nestedCall(signal, fn);
+  // (`return await`: this frame stays in the async stack of everything the call runs, `insideRunningCall`)
+  return await inLine(calls, signal, fn);
+}
+
+/**
+ * A call made from inside a running inference. Where an async context
+ * follows each call (Node), it runs at once, beside any other nested call:
+ * the gradient lock and the run ledgers keep their tensors apart. Where none
+ * does (a browser), the gradient lock lets every request in at once
+ * (`backend/autodiff.ts`), so nested calls take turns among themselves:
+ * concurrent particles that each run a query (program SMC over a model with
+ * a nested `infer`) run their queries one after another instead of
+ * interleaving their tfjs scopes. (A call nested two deep there waits on the
+ * one it runs inside, and gets the self-wait error of {@link waitTurn}.)
+ */
+async function nestedCall<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  if ((await contextProbe()) !== null) return fn();
+  return inLine(nestedCalls, signal, fn);
+}
+
+/** Run `fn` in its turn in `line` (see {@link oneAtATime}). */
+async function inLine<T>(line: Line, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   if (signal?.aborted) throw abortReason(signal, 'inference');
-  const prev = tail;
+  const prev = line.tail;
   let release!: () => void;
   const mine = new Promise<void>((r) => (release = r));
-  tail = mine;
-  const queued = pending++ > 0;
+  line.tail = mine;
+  const queued = line.pending++ > 0;
   let started = false;
   // (made only with a signal: under tsx a named closure costs ~0.8 us to make, on every call)
   const onAbort = signal === undefined ? undefined : (): void => release();
@@ -89,7 +132,7 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
     return await fn();
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
-    pending--;
+    line.pending--;
     // a call that never started keeps its place until the calls before it are done, so the order holds
     if (started) release();
     else void prev.then(release);

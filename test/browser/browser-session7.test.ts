@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BrowserSession, browserAvailable, startSession } from './harness.js';
-import { type ScenarioResult, abortRun, badInputErrors, conjugateExact, runScenarios, walkExact } from './in-page/session7-scenarios.js';
+import { type ScenarioResult, abortRun, badInputErrors, conjugateExact, nestingRuns, runScenarios, walkExact } from './in-page/session7-scenarios.js';
 import { logZUnbiasedness } from '../../src/testing/logz.js';
 
 const available = browserAvailable();
@@ -36,6 +36,7 @@ type S7 = {
   runScenarios: typeof runScenarios;
   abortRun: typeof abortRun;
   badInputErrors: typeof badInputErrors;
+  nestingRuns: typeof nestingRuns;
 };
 
 /** |estimate - truth| < 4 se, for the exact answer (must hold) and a planted wrong one (must not). */
@@ -153,6 +154,20 @@ describe.skipIf(!available)('tyche in headless Chromium, as a user (session 7)',
       expect(inNode['wrong observed shape (7 effects for 8 schools, nuts)']).toBe('ModelError: site "y": observed value of shape [7] does not match Normal of shape [8] (batch [8], event [])');
     }, 60_000);
   });
+
+  // SURFACES, session 11: without AsyncLocalStorage the gradient lock made every request wait, also the
+  // holder's own: MH on a continuous model and a model's nested infer under importance, mh, nuts and vi
+  // hung for good ('still waiting' on the old code); nested queries from concurrent SMC particles take turns
+  it('MH on a continuous model and nested infer calls finish in the page, each inner query giving its answer alone', async () => {
+    const r = await call<Awaited<ReturnType<typeof nestingRuns>>>('webgl', 'nestingRuns');
+    if (process.env.TYCHE_REPORT) console.log(JSON.stringify(r));
+    for (const [k, v] of Object.entries(r.outcomes)) expect(v, k).toBe('ok');
+    for (const [k, means] of Object.entries(r.innerMeans)) {
+      expect(means.length, k).toBeGreaterThan(0);
+      for (const m of means) expect(m, k).toBe(r.alone);
+    }
+    expect(r.tensorsDelta).toBe(0);
+  }, 120_000);
 
   it.each(['', '&backend=wasm'])('the playground (%s) requests nothing outside its own server and runs an example without a console error', async (q) => {
     const { page: p, errors: errs } = await s.open('about:blank');

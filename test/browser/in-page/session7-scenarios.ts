@@ -214,3 +214,59 @@ export async function badInputErrors(): Promise<Record<string, string>> {
 export function backendName(): string {
   return backendInfo()?.name ?? tf.getBackend();
 }
+
+/** `p`, or 'still waiting' after `ms`: a deadlock fails the check instead of hanging the page. */
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'still waiting'>((r) => (timer = setTimeout(() => r('still waiting'), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** How one bounded run ended: 'ok', 'still waiting' (a deadlock), or the error. */
+async function outcome(run: () => Promise<{ dispose(): void }>, ms = 8_000): Promise<string> {
+  try {
+    const out = await bounded(run(), ms);
+    if (out === 'still waiting') return out;
+    out.dispose();
+    return 'ok';
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Engines whose lock requests nest (SURFACES, session 11): without
+ * `AsyncLocalStorage` (a page), MH on a continuous model hung on its first
+ * step, and a model's nested `infer` hung under importance, MH, NUTS and VI.
+ * Reports how each run ended, the inner query's mean inside each outer run
+ * and alone (same seed: they must be equal), and the tensor count change.
+ */
+export async function nestingRuns(): Promise<{ outcomes: Record<string, string>; innerMeans: Record<string, number[]>; alone: number; tensorsDelta: number }> {
+  const before = tf.memory().numTensors;
+  const innerMean = async (): Promise<number> => {
+    const post = await infer(conjugate, { method: 'importance', particles: 50, seed: 9 }, Y);
+    const m = post.moments('mu').mean;
+    post.dispose();
+    return m;
+  };
+  const alone = await innerMean();
+  const outcomes: Record<string, string> = {};
+  const innerMeans: Record<string, number[]> = {};
+  outcomes['mh conjugate'] = await outcome(() => infer(conjugate, { method: 'mh', samples: 200, seed: 6 }, Y));
+  const outers: Record<string, Record<string, unknown>> = {
+    importance: { method: 'importance', particles: 3, seed: 1 },
+    mh: { method: 'mh', samples: 5, seed: 1 },
+    nuts: { method: 'nuts', samples: 5, warmup: 5, chains: 1, seed: 1 },
+    smc: { method: 'smc', particles: 3, seed: 1 },
+    vi: { method: 'vi', steps: 3, seed: 1 },
+  };
+  for (const [name, options] of Object.entries(outers)) {
+    const seen: number[] = (innerMeans[name] = []);
+    const outer = model(async ({ sample }) => {
+      await sample('a', Normal(0, 1));
+      seen.push(await innerMean());
+    }, { name: 'outer' });
+    outcomes[`nested infer under ${name}`] = await outcome(() => (infer as (m: unknown, o: unknown) => Promise<{ dispose(): void }>)(outer, options));
+  }
+  return { outcomes, innerMeans, alone, tensorsDelta: tf.memory().numTensors - before };
+}
