@@ -5,7 +5,7 @@
  * @module
  */
 import { access, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Posterior } from '../infer/posterior.js';
 import { UsageError, type RunCommand, ENGINE_INT_OPTIONS } from './args.js';
@@ -34,7 +34,32 @@ async function loadModule(file: string): Promise<ModelModule> {
   // choose the backend before the model file can make tensors at its top level (tfjs corrupts
   // some tensors when it moves them between backends; see initBackend)
   await (await import('../backend/select.js')).initBackend();
-  return (await import(pathToFileURL(path).href)) as ModelModule;
+  try {
+    return (await import(pathToFileURL(path).href)) as ModelModule;
+  } catch (err) {
+    throw loadedAsCommonJs(err) ? new UsageError(commonJsAdvice(file)) : err;
+  }
+}
+
+/**
+ * Whether `err` is Node refusing an ES module file that it loaded as
+ * CommonJS: a `.ts` or `.js` file in a folder whose nearest package.json does
+ * not say `"type": "module"` (npm's default), or has none.
+ */
+function loadedAsCommonJs(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ESM') return true;
+  return err instanceof SyntaxError && /Cannot use import statement outside a module|Unexpected token 'export'/.test(err.message);
+}
+
+/** What to do about a model file Node loaded as CommonJS. */
+function commonJsAdvice(file: string): string {
+  const ext = extname(file);
+  const renamed = ext === '.ts' ? '.mts' : ext === '.js' ? '.mjs' : undefined;
+  return (
+    `${file} was loaded as CommonJS (its folder's nearest package.json does not say "type": "module", or there is none), so its ES \`import\`/\`export\` cannot run: ` +
+    `${renamed ? `rename it to ${basename(file, ext)}${renamed}, or ` : ''}add "type": "module" to that package.json`
+  );
 }
 
 async function loadData(file: string): Promise<unknown> {

@@ -94,6 +94,19 @@ describe('tyche run', () => {
     expect(notModel.stderr).toMatch(/must default-export a tyche model .*got number/);
   });
 
+  // SURFACES, session 11: a .ts model in a folder whose package.json has no "type": "module" (npm init's
+  // default) failed with Node's "Error [ERR_REQUIRE_CYCLE_MODULE]: Cannot require() ES Module ... in a cycle"
+  // and a stack (exit 1); the message now says why and what to do (exit 2)
+  it('says what to do when Node loads the model file as CommonJS', async () => {
+    const cjs = await mkdtemp(join(tmpdir(), 'tyche-cjs-'));
+    await writeFile(join(cjs, 'package.json'), JSON.stringify({ name: 'my-models', type: 'commonjs' }));
+    await writeFile(join(cjs, 'coin.ts'), 'export default async () => {};\nexport const data = { y: [1] };\n');
+    const r = await tyche('run', join(cjs, 'coin.ts'), '--method', 'importance');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/coin\.ts was loaded as CommonJS .*: rename it to coin\.mts, or add "type": "module" to that package.json/);
+    expect(r.stderr).not.toMatch(/ERR_REQUIRE|    at /);
+  });
+
   it('parses options in-process', () => {
     expect(parseCommand(['run', 'm.ts'])).toMatchObject({ command: 'run', modelFile: 'm.ts', method: 'nuts', seed: 0, progress: true });
     expect(parseCommand(['run', 'm.ts', '--warmup', '0', '--no-progress', '--seed=-3'])).toMatchObject({ warmup: 0, progress: false, seed: -3 });
