@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
-import { Normal, infer, mask, model, ops } from '../../src/index.js';
+import { Normal, Uniform, infer, mask, model, ops } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -79,5 +79,23 @@ describe('data far from 0 on its own scale (found: readings near 1e6 with noise 
       return mu;
     });
     await expect(infer(branching, { method: 'nuts', seed: 1 }, y)).rejects.toThrow(/branches on a tensor comparison/);
+  });
+});
+
+describe('a wide uniform prior, Uniform(-1e8, 1e8) (found: NUTS reported every draw as float32 of lower + width * sigmoid(u), a grid 12 wide in the middle: E[mu] -0.004, sd 0.179 against the exact 0.5, 1.0, no warning; at 1e10 every draw was 0)', () => {
+  // one observation y = 0.5 with sd 1: mu | y ~ N(0.5, 1) (the bounds are 1e8 sds away)
+  const m = model(async ({ sample, observe }, y: number) => {
+    const mu = await sample('mu', Uniform(-1e8, 1e8));
+    await observe('y', Normal(mu, 1), y);
+    return mu;
+  });
+
+  it('NUTS: mean and sd within 4 MCSE of the exact 0.5 and 1 (draws mapped in float64); planted: the float32 grid\'s answer (sd 0.179) is rejected', async () => {
+    const post = await infer(m, { method: 'nuts', seed: 1 }, 0.5);
+    const row = post.summary().rows.find((r) => r.name === 'mu')! as unknown as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
+    expect(within(row.mean, 0.5, row.mcse_mean), `mean ${row.mean} +- ${row.mcse_mean}`).toBe(true);
+    expect(within(row.sd, 1, row.mcse_sd), `sd ${row.sd} +- ${row.mcse_sd}`).toBe(true);
+    expect(within(0.179, row.sd, row.mcse_sd)).toBe(false);
+    post.dispose();
   });
 });

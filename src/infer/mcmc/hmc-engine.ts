@@ -29,6 +29,7 @@ import { completeColumns } from './complete-draws.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
+import type { Bijector } from '../../transforms/bijector.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
 import { Pacer, pacedAnswers, throwIfAborted } from '../pace.js';
@@ -191,6 +192,13 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
+    // an elementwise bijector with number parameters maps each coordinate in float64 (its number path): in float32 a
+    // wide interval's middle is a grid of (upper - lower) * 6e-8, which Uniform(-1e8, 1e8) made 12 wide (every draw 0)
+    const exact = forwardFloat64(s.bijector, result, dim, s.offset, s.size);
+    if (exact) {
+      out.set(s.address, { shape: [...s.shape], data: exact });
+      continue;
+    }
     // float32, as every other tfjs-side value (a Float32Array store rounds as tfjs does); one strided gather per chain
     const rows = new Float32Array(total * s.size);
     for (let c = 0; c < result.chains; c++) gatherRows(result.samples[c]!, s.offset, dim, n, s.size, rows, c * n * s.size);
@@ -204,6 +212,34 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
     const data = Float64Array.from(constrained.dataSync());
     constrained.dispose();
     out.set(s.address, { shape: [...s.shape], data });
+  }
+  return out;
+}
+
+/**
+ * Constrained values of one site's coordinates (chain-major, as
+ * {@link columnsFromSamples} stores them) by the bijector's number path, in
+ * float64; undefined where it has none (a bijector over a vector event, or
+ * parameters that are tensors: `forward` of a number then gives a tensor).
+ */
+function forwardFloat64(bijector: Bijector, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>, dim: number, offset: number, size: number): Float64Array | undefined {
+  if (bijector.eventDimIn !== 0) return undefined;
+  const identity = bijector instanceof IdentityBijector;
+  const out = new Float64Array(result.chains * result.draws * size);
+  let k = 0;
+  for (let c = 0; c < result.chains; c++) {
+    const q = result.samples[c]!;
+    for (let i = 0; i < result.draws; i++) {
+      for (let j = 0; j < size; j++) {
+        const u = q[i * dim + offset + j]!;
+        const v = identity ? u : bijector.forward(u);
+        if (typeof v !== 'number') {
+          (v as tf.Tensor).dispose();
+          return undefined;
+        }
+        out[k++] = v;
+      }
+    }
   }
   return out;
 }
