@@ -103,7 +103,9 @@ export async function runCommand(cmd: RunCommand, io: CliIO): Promise<void> {
   const m = asModel(mod.default, cmd.modelFile, tyche.Model);
   const engine = tyche.listEngines().find((e) => e.name === cmd.method);
   if (!engine) throw new UsageError(`unknown --method "${cmd.method}"; available: ${tyche.listEngines().map((e) => e.name).join(', ')}`);
-  const options: Record<string, unknown> = { method: cmd.method, seed: cmd.seed };
+  // the summary prints the run's warnings: not printed a second time, on stderr, as infer does by default
+  const { QUIET_WARNINGS } = await import('../infer/registry.js');
+  const options: Record<string | symbol, unknown> = { method: cmd.method, seed: cmd.seed, [QUIET_WARNINGS]: true };
   for (const key of ENGINE_INT_OPTIONS) {
     const v = cmd[key];
     if (v === undefined) continue;

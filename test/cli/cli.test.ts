@@ -107,6 +107,15 @@ describe('tyche run', () => {
     expect(r.stderr).not.toMatch(/ERR_REQUIRE|    at /);
   });
 
+  // SURFACES, session 11: each warning was printed twice, by infer on stderr and in the summary on stdout
+  it('prints each warning once, in the summary', async () => {
+    const r = await tyche('run', 'models/eight-schools.ts', '--method', 'importance', '--particles', '50', '--seed', '1');
+    expect(r.code).toBe(0);
+    const both = `${r.stdout}\n${r.stderr}`;
+    expect(r.stdout).toMatch(/warning: ESS .* is below 100/);
+    expect(both.match(/ESS [0-9.]+ of 50 draws is below 100/g)?.length).toBe(1);
+  });
+
   it('parses options in-process', () => {
     expect(parseCommand(['run', 'm.ts'])).toMatchObject({ command: 'run', modelFile: 'm.ts', method: 'nuts', seed: 0, progress: true });
     expect(parseCommand(['run', 'm.ts', '--warmup', '0', '--no-progress', '--seed=-3'])).toMatchObject({ warmup: 0, progress: false, seed: -3 });
