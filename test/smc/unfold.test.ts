@@ -28,17 +28,22 @@ const W: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.7, p: 0.15, sJ: 3, ys: [0.3, -0
 /**
  * The jump walk with each step observing first and then moving (the state
  * x_t is the input of step t): a fork at step t's observation draws x_{t+1}
- * from its state, so a fork given the wrong state is seen in Z.
+ * from its state, so a fork given the wrong state is seen in Z. It returns
+ * nothing, so the check after a run (forks end as a run on their choices
+ * does) cannot see such a fork: only Z can (with `returns`, the state).
  */
-const observeFirst = model(async ({ sample, unfold }, w: JumpWalk) => {
-  const x0 = await sample('x0', Normal(w.m0, w.s0));
-  const xs = await unfold('walk', w.ys.length, x0, async ({ sample, observe }, t, x) => {
-    await observe('y', Normal(x, w.r), w.ys[t]);
-    if (t === w.ys.length - 1) return x;
-    return (await sample('j', Bernoulli(w.p))) === 1 ? sample('x', Normal(0, w.sJ)) : sample('x', Normal(x, w.q));
+function observeFirstModel(returns: boolean) {
+  return model(async ({ sample, unfold }, w: JumpWalk) => {
+    const x0 = await sample('x0', Normal(w.m0, w.s0));
+    const xs = await unfold('walk', w.ys.length, x0, async ({ sample, observe }, t, x) => {
+      await observe('y', Normal(x, w.r), w.ys[t]);
+      if (t === w.ys.length - 1) return x;
+      return (await sample('j', Bernoulli(w.p))) === 1 ? sample('x', Normal(0, w.sJ)) : sample('x', Normal(x, w.q));
+    });
+    return returns ? xs[xs.length - 1] : undefined;
   });
-  return xs[xs.length - 1];
-});
+}
+const observeFirst = observeFirstModel(false);
 
 /** A small discrete chain (exact by enumeration), written with unfold and with for + scope at the same addresses. */
 const DATA = [1, 1, 0, 1];
@@ -97,6 +102,11 @@ describe('unfold', () => {
     try {
       const planted = await zScore(observeFirst, 40);
       expect(Math.abs(planted), `planted z = ${planted}`).toBeGreaterThan(4);
+      // where the model returns its state, the check after the run sees the planted forks too
+      const returning = await infer(observeFirstModel(true), { method: 'smc', particles: 100, seed: 1 }, W);
+      expect(returning.diagnostics.runtime).toBe('general');
+      expect(String(returning.diagnostics.notLean)).toMatch(/forked inside an unfold step ended otherwise/);
+      returning.dispose();
     } finally {
       LeanParticle.prototype.copy = copy;
     }
@@ -120,6 +130,65 @@ describe('unfold', () => {
       expect(mean(lean)).toBeCloseTo(mean(loop), 12);
       for (const p of [loop, lean, general]) p.dispose();
     }
+  });
+
+  it('lean forks give the general runtime’s answers bit for bit on an awkward program: observations before, between and after two unfolds, one in a scope, object states, a nested unfold, steps with 0-2 observations', async () => {
+    const ys = [0.4, -0.2, 1.3, 0.8, 2.1, 1.7, 0.2, -0.6];
+    const awkward = model(async ({ sample, observe, scope, unfold }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      await observe('y0', Normal(mu, 1), 0.3);
+      const first = await scope('a', () =>
+        unfold('walk', 4, { x: mu, n: 0 }, async ({ sample, observe, unfold }, t, s) => {
+          const x = await sample('x', Normal(s.x, 0.7));
+          // a step observes 0, 1 or 2 times, as a draw says
+          const k = (await sample('k', Bernoulli(0.5))) + (t % 2);
+          for (let i = 0; i < k; i++) await observe(`y${i}`, Normal(x, 0.8), ys[t]! + i * 0.1);
+          const inner = await unfold('sub', 2, 0, async ({ sample }, _u, c) => c + (await sample('b', Bernoulli(0.3))));
+          return { x, n: s.n + k + inner[1]! };
+        }),
+      );
+      await observe('mid', Normal(first[3]!.x, 1), 1.0);
+      const second = await unfold('walk2', 3, first[3]!.x, async ({ sample, observe }, t, x) => {
+        const next = await sample('x', Normal(x, 0.5));
+        await observe('y', Normal(next, 0.6), ys[4 + t]!);
+        return next;
+      });
+      await observe('end', Normal(second[2]!, 1), ys[7]!);
+      return first[3]!.n;
+    });
+    for (const seed of [3, 4]) {
+      const lean = await infer(awkward, { method: 'smc', particles: 150, seed, essThreshold: 1 });
+      const general = await infer(awkward, { method: 'smc', particles: 150, seed, essThreshold: 1, lean: false });
+      expect(lean.diagnostics.runtime, String(lean.diagnostics.notLean)).toBe('lean');
+      expect(lean.diagnostics.forks).toBeGreaterThan(0);
+      expect(lean.logZ).toBe(general.logZ);
+      for (const a of ['mu', 'a/walk/3/x', 'a/walk/2/sub/1/b', 'walk2/2/x']) expect(lean.moments(a).mean, a).toBe(general.moments(a).mean);
+      expect(lean.draws.map((d) => d.returnValue)).toEqual(general.draws.map((d) => d.returnValue));
+      lean.dispose();
+      general.dispose();
+    }
+  });
+
+  it('a kernel that pushes to an array of the model’s (fine in a loop, wrong for forks) is caught: the general runtime runs, saying why', async () => {
+    const pushing = model(async ({ sample, unfold }, w: JumpWalk) => {
+      const path: number[] = [];
+      const x0 = await sample('x0', Normal(w.m0, w.s0));
+      await unfold('walk', w.ys.length, x0, async ({ sample, observe }, t, x) => {
+        const next = await sample('x', Normal(x, w.q));
+        path.push(next);
+        await observe('y', Normal(next, w.r), w.ys[t]);
+        return next;
+      });
+      return path;
+    });
+    const post = await infer(pushing, { method: 'smc', particles: 100, seed: 6, batched: false }, W);
+    const general = await infer(pushing, { method: 'smc', particles: 100, seed: 6, batched: false, lean: false }, W);
+    expect(post.diagnostics.runtime).toBe('general');
+    expect(String(post.diagnostics.notLean)).toMatch(/forked inside an unfold step ended otherwise .*push to an array/);
+    expect(post.logZ).toBe(general.logZ);
+    for (const d of post.draws) expect(d.returnValue).toEqual(W.ys.map((_, t) => d.values[`walk/${t}/x`]));
+    post.dispose();
+    general.dispose();
   });
 
   it('a discrete chain: unfold and for + scope agree under enumeration (exact), importance and SMC (same seeds)', async () => {

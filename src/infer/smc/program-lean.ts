@@ -688,8 +688,9 @@ export class LeanParticle<R> implements UnfoldHost {
   private skipUnfold(full: string): readonly unknown[] {
     const replay = this.replay as LeanRecord[];
     const end = this.resumeEnd;
-    if (end !== undefined) {
-      if (this.next !== replay.length || end.address !== full || this.checkpoint !== end.before) {
+    // (a fork that finished its unfold: the records before it end here; an earlier unfold is skipped below)
+    if (end !== undefined && this.next === replay.length) {
+      if (end.address !== full || this.checkpoint !== end.before) {
         this.giveUp(`a copy did not retrace the model before unfold "${full}" (is the model a deterministic function of its choices?)`);
       }
       this.resumeEnd = undefined;

@@ -49,6 +49,7 @@
 import { rejectsPoint } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
+import { substitute } from '../../core/handlers.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { Trace, priorDrawCorrection, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
@@ -424,11 +425,59 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
       }
     }
     if (tried === TRIPPED) tried = await withLedger(() => leanRun(m, options, args, tensorsSince, how), keep);
+    if (tried instanceof Posterior && (tried.diagnostics.forks as number) > 0) {
+      const post = tried;
+      const bad = await withLedger(() => forksRetrace(m, args, post), () => []);
+      if (bad !== undefined) {
+        post.dispose();
+        tried = bad;
+      }
+    }
     if (tried instanceof Posterior) return tried;
     notLean = tried ?? TRIPPED;
   }
   const why = notLean;
   return withLedger(() => smcGeneralRun(m, options, args, tensorsSince, { ...how, notLean: why }), keep);
+}
+
+/**
+ * After a lean run whose copies forked inside `unfold` steps: a few final
+ * particles run again from their start on the general runtime with their
+ * choices, and must end the same (return value, deterministic sites, no
+ * choice of their own). A kernel that changes something outside its state
+ * (a variable of the model's closure, e.g. an array it pushes to) gives a
+ * fork, which runs its parent's kernel and skips the steps before it,
+ * another result: then why, and the general runtime runs instead.
+ */
+async function forksRetrace<A extends unknown[], R>(m: Model<A, R>, args: A, post: Posterior<A, R>): Promise<string | undefined> {
+  const draws = post.draws;
+  const picks = [...new Set([0, draws.length >> 1, draws.length - 1])].filter((i) => i >= 0 && i < draws.length);
+  for (const i of picks) {
+    const d = draws[i]!;
+    const { returnValue, trace } = await execute(substitute(m, d.values), { rng: rngFrom('unfold/retrace') }, ...args);
+    let same = sameValue(returnValue, d.returnValue);
+    for (const site of trace) {
+      if (!same) break;
+      if (site.type === 'deterministic' || (site.type === 'sample' && !site.observed)) same = site.address in d.values && sameValue(site.value, d.values[site.address]);
+    }
+    trace.disposeLogProbs();
+    if (!same) {
+      return 'a copy forked inside an unfold step ended otherwise than a run of the model on its choices: does the kernel change something outside its state (e.g. push to an array of the model\u2019s)? A kernel\u2019s result must come from its state and its sites';
+    }
+  }
+  return undefined;
+}
+
+/** Structural equality of plain values (numbers by `Object.is`, arrays and plain objects by their entries). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || isTensor(a) || isTensor(b)) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 /** Why a lean attempt ended without a posterior when the tripwire caught a tensor. */
