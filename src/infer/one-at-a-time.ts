@@ -116,6 +116,8 @@ async function nestedCall<T>(signal: AbortSignal | undefined, fn: () => Promise<
 
 /** Run `fn` in its turn in `line` (see {@link oneAtATime}). */
 async function inLine<T>(line: Line, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  // checked before the turn is taken: a signal without addEventListener threw inside the turn and again in `finally`, before the turn was released, so every later call hung (fkSteering with signal: {}, STEER session 11)
+  if (signal !== undefined && (signal === null || typeof signal.addEventListener !== 'function' || typeof signal.removeEventListener !== 'function')) throw new TypeError(`options.signal must be an AbortSignal (e.g. new AbortController().signal), got ${signal === null ? 'null' : typeof signal}`);
   if (signal?.aborted) throw abortReason(signal, 'inference');
   const prev = line.tail;
   let release!: () => void;

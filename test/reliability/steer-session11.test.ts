@@ -10,11 +10,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import '../../src/backend/gradients.js';
 import { initBackend } from '../../src/backend/select.js';
-import type { Rng } from '../../src/core/rng.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { particleCountCheck } from '../../src/steer/index.js';
 import { MIXTURE_1D } from './steer-session11-fixtures.js';
+import { STEER_OPTION_ENTRIES, messageOf } from './steer-option-entries.js';
+import { Rng } from '../../src/core/rng.js';
+import { runSMC } from '../../src/infer/smc/core.js';
+import { MarkovLM } from '../../src/steer/lm/markov.js';
+import { AutomatonPotential } from '../../src/steer/lm/potentials/automaton.js';
+import { DirectSampler } from '../../src/steer/lm/samplers/direct.js';
+import { smcSteer } from '../../src/steer/lm/smc/steer.js';
+import { TokenVocabulary } from '../../src/steer/lm/vocab.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -78,4 +85,51 @@ describe('fkCorrector: a misspelt key in a term or the tilt is named (was: "has 
     await expect(run({ terms: [model] })).rejects.toThrow(/fkCorrector: terms\[0\] must be \{ model, weight \} with a DiffusionModel as model, got keys name, schedule/);
     await expect(run({ terms: [{ model, weight: NaN }] })).rejects.toThrow(/terms\[0\]\.weight \(the power of model "gaussian-mixture\(1d, 1\)"\) must be a finite number, got NaN/);
   });
+});
+
+describe('steering options are checked like infer\'s, naming the entry point (were: "SMC: essThreshold must lie in [0, 1]", "unknown resampling scheme", "sampler.kernel is not a function", a crash after the run began)', () => {
+  const bad: [string, unknown, RegExp][] = [
+    ['essThreshold', 2, /essThreshold must be a number in \[0, 1\], got 2$/],
+    ['resampling', 'sys', /resampling must be one of 'multinomial', 'stratified', 'systematic', 'residual' or a resampling function, got 'sys' \(did you mean 'systematic'\?\)$/],
+    ['signal', {}, /signal must be an AbortSignal \(e\.g\. new AbortController\(\)\.signal\), got object$/],
+    ['onStep', 3, /onStep must be a function, got 3$/],
+    ['rng', 5, /rng must be an Rng/],
+  ];
+  it('every entry point that takes essThreshold, resampling, signal, onStep or rng says "<entry>: <option> must be ..." before any work', async () => {
+    const taken: Record<string, string[]> = {};
+    for (const [name, run] of STEER_OPTION_ENTRIES) {
+      for (const [option, value, want] of bad) {
+        const msg = await messageOf(() => run({ [option]: value }));
+        if (/unknown option/.test(msg)) continue;
+        expect(msg, `${name} ${option}`).toMatch(new RegExp(`^${name}: ${want.source}`));
+        (taken[option] ??= []).push(name);
+      }
+    }
+    // the entries that take each option (a table that shrank would mean a check went missing)
+    expect(taken.signal!.length).toBeGreaterThanOrEqual(20);
+    expect(taken.essThreshold!.length).toBeGreaterThanOrEqual(6);
+    expect(taken.onStep!.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('a diffusion sampler given by name, a text prompt, a sampler class and a string lambda are named', async () => {
+    const model = new D.GaussianMixture([{ weight: 1, mean: [0], covariance: 1 }]).model(D.vpLinear(), 'epsilon');
+    await expect(St.fkSteering(model, { reward: St.linearReward([1]), particles: 4, steps: 2, sampler: 'ddim' as never })).rejects.toThrow(/^fkSteering: sampler must be a Sampler such as ddpm\(\).*got string "ddim"/);
+    await expect(St.fkSteering(model, { reward: St.linearReward([1]), particles: 4, steps: 2, lambda: '2' as never })).rejects.toThrow(/lambda must be a finite number, got string "2"/);
+    const ab = TokenVocabulary.characters('ab');
+    const lm = MarkovLM.random(ab, new Rng('s11'), { eos: 0.3 });
+    const base = { lm, potential: new AutomatonPotential(ab, 'a*'), particles: 4, maxTokens: 3, seed: 1 };
+    await expect(smcSteer({ ...base, sampler: new DirectSampler(), prompt: 'ab' as never })).rejects.toThrow(/prompt must be token ids \(lm\.vocab\.encode\(text\)\), got string "ab"/);
+    await expect(smcSteer({ ...base, sampler: DirectSampler as never })).rejects.toThrow(/got the function DirectSampler \(a class is called with new\)/);
+  });
+
+  it('a signal that is not an AbortSignal no longer holds the infer queue: the next call runs (was: every later call in the process hung)', async () => {
+    const model = new D.GaussianMixture([{ weight: 1, mean: [0], covariance: 1 }]).model(D.vpLinear(), 'epsilon');
+    const fk = St.fkSteeringModel(model, { reward: St.linearReward([1]), steps: 2 });
+    await expect(runSMC(fk, { particles: 4, signal: {} as never })).rejects.toThrow(/options\.signal must be an AbortSignal/);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<string>((r) => (timer = setTimeout(() => r('hung'), 15_000)));
+    const next = St.fkSteering(model, { reward: St.linearReward([1]), particles: 4, steps: 2, seed: 1 }).then((res) => (res.x.dispose(), 'ran'));
+    expect(await Promise.race([next, hung])).toBe('ran');
+    clearTimeout(timer);
+  }, 30_000);
 });

@@ -25,7 +25,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../core/rng.js';
 import { Pacer } from '../../infer/pace.js';
@@ -387,7 +388,7 @@ const SAMPLE_DIFFUSION_OPTIONS = optionNames<DiffusionSampleOptions>({ sampler: 
 
 /** Run a sampler from noise to data. */
 export async function sampleDiffusion(model: DiffusionModel, options: DiffusionSampleOptions = {}): Promise<DiffusionSampleResult> {
-  checkOptions('sampleDiffusion', options, SAMPLE_DIFFUSION_OPTIONS);
+  checkSteerOptions('sampleDiffusion', options, SAMPLE_DIFFUSION_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('sampleDiffusion', options, { particles: 1, steps: 1 });
   const sampler = options.sampler ?? ddpm();
   // yields to the event loop every few ms (a step on the cpu backend never does) and rejects with the signal's reason

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../core/options.js';
+import { checkSteerOptions } from '../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../core/options.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { Pacer } from '../../infer/pace.js';
 import { argmaxRow, sampleToken } from './sampling.js';
@@ -71,7 +72,7 @@ const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, tempera
  * prompts batched in each model call.
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
-  checkOptions('generate', options, GENERATE_OPTIONS);
+  checkSteerOptions('generate', options, GENERATE_OPTIONS);
   checkIntegerOptions('generate', options, { maxTokens: 0 });
   const rng = rngFrom(options.rng ?? 0);
   // yields to the event loop every few ms (a fast LM never would) and rejects with the signal's reason, as every engine does

@@ -44,6 +44,7 @@
  *
  * @module
  */
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
 import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import { gradSync } from '../../../backend/autodiff.js';
@@ -395,7 +396,7 @@ const FK_CORRECTOR_OPTIONS = optionNames<CorrectorRunOptions>({ onStep: true, te
  * ```
  */
 export async function fkCorrector(options: CorrectorRunOptions): Promise<CorrectorResult> {
-  checkOptions('fkCorrector', options, FK_CORRECTOR_OPTIONS);
+  checkSteerOptions('fkCorrector', options, FK_CORRECTOR_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('fkCorrector', options, { particles: 1, steps: 1 });
   const counters: CorrectorCounters = { evaluations: 0 };
   // a condition that differs between particles would stay in its slot while resampling moves the states (as it did in

@@ -44,7 +44,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { ZeroDensityError } from '../../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
@@ -289,11 +290,12 @@ const DIFFUSION_TREE_SAMPLING_OPTIONS = optionNames<DtsOptions>({ reward: true, 
  */
 export async function diffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  checkSteerOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS, DIFFUSION_SAMPLER_RULES); // before the queue turn: a bad signal is named, not taken into the queue
   return oneAtATime(options.signal, () => runDiffusionTreeSampling(model, options));
 }
 
 async function runDiffusionTreeSampling(model: DiffusionModel, options: DtsOptions): Promise<DtsResult> {
-  checkOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS);
+  checkSteerOptions('diffusionTreeSampling', options, DIFFUSION_TREE_SAMPLING_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('diffusionTreeSampling', options, { batch: 1, samples: 1, steps: 1 });
   const { who, lambda, selectionLambda, mode, sampler, batch, samples, maxChildren, times } = resolve(model, options);
   const S = times.length - 1;

@@ -35,7 +35,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import type { Rng } from '../../../core/rng.js';
@@ -120,6 +121,7 @@ function resolve(model: DiffusionModel, o: FkSteeringOptions): Resolved {
   const who = `fkSteering(model "${model.name}")`;
   if (!o || typeof o.reward?.evaluate !== 'function') throw new TypeError(`${who}: options.reward must be a Reward ({ name, evaluate })`);
   const lambda = o.lambda ?? 1;
+  if (typeof lambda !== 'number') throw new TypeError(`${who}: lambda must be a finite number, got ${typeof lambda === 'string' ? `string ${JSON.stringify(lambda)}` : typeof lambda}`);
   if (!Number.isFinite(lambda)) throw new RangeError(`${who}: lambda must be finite, got ${lambda}`);
   const potential = o.potential ?? 'diff';
   if (!POTENTIALS.includes(potential)) throw new RangeError(`${who}: potential must be one of ${POTENTIALS.join(', ')}, got "${String(potential)}"`);
@@ -322,7 +324,7 @@ const FK_STEERING_OPTIONS = optionNames<FkRunOptions>({ onStep: true, reward: tr
  * ```
  */
 export async function fkSteering(model: DiffusionModel, options: FkRunOptions): Promise<FkSteeringResult> {
-  checkOptions('fkSteering', options, FK_STEERING_OPTIONS);
+  checkSteerOptions('fkSteering', options, FK_STEERING_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('fkSteering', options, { particles: 1, steps: 1, interval: 1, x0Samples: 1 });
   const counters: FkCounters = { evaluations: 0, rewardCalls: 0 };
   const fk = fkSteeringModel(model, options, counters);

@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Seed } from '../../../core/rng.js';
 import type { DiffusionModel } from '../model.js';
@@ -88,7 +89,7 @@ const STEER_AT_BUDGET_OPTIONS = optionNames<SteerAtBudgetOptions>({ reward: true
 
 /** Run `method` at the given budget of network evaluations. */
 export async function steerAtBudget(model: DiffusionModel, method: SteerMethod, o: SteerAtBudgetOptions): Promise<SteerRun> {
-  checkOptions('steerAtBudget', o, STEER_AT_BUDGET_OPTIONS);
+  checkSteerOptions('steerAtBudget', o, STEER_AT_BUDGET_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('steerAtBudget', o, { steps: 1, samples: 1 });
   const who = `steerAtBudget(${method}, model "${model.name}")`;
   if (!STEER_METHODS.includes(method)) throw new RangeError(`${who}: method must be one of ${STEER_METHODS.join(', ')}`);

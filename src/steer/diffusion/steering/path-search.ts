@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { rngFrom } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -66,11 +67,12 @@ const PATH_SEARCH_OPTIONS = optionNames<PathSearchOptions>({ width: true, branch
 /** Run the search over paths and return the best final sample. */
 export async function pathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  checkSteerOptions('pathSearch', options, PATH_SEARCH_OPTIONS, DIFFUSION_SAMPLER_RULES); // before the queue turn: a bad signal is named, not taken into the queue
   return oneAtATime(options.signal, () => runPathSearch(model, options));
 }
 
 async function runPathSearch(model: DiffusionModel, options: PathSearchOptions): Promise<SearchResult> {
-  checkOptions('pathSearch', options, PATH_SEARCH_OPTIONS);
+  checkSteerOptions('pathSearch', options, PATH_SEARCH_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('pathSearch', options, { width: 1, branches: 1, forward: 0, backward: 1, start: 0, steps: 1 });
   const who = `pathSearch(model "${model.name}")`;
   const width = options.width ?? 4;

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -60,11 +61,12 @@ const ROLLOVER_BUDGET_FORCING_OPTIONS = optionNames<RolloverOptions>({ reward: t
 /** Run rollover budget forcing on one trajectory. */
 export async function rolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  checkSteerOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS, DIFFUSION_SAMPLER_RULES); // before the queue turn: a bad signal is named, not taken into the queue
   return oneAtATime(options.signal, () => runRolloverBudgetForcing(model, options));
 }
 
 async function runRolloverBudgetForcing(model: DiffusionModel, options: RolloverOptions): Promise<RolloverResult> {
-  checkOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS);
+  checkSteerOptions('rolloverBudgetForcing', options, ROLLOVER_BUDGET_FORCING_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('rolloverBudgetForcing', options, { steps: 1 });
   const who = `rolloverBudgetForcing(model "${model.name}")`;
   const sampler = options.sampler ?? ddpm();

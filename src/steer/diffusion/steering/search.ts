@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { Pacer } from '../../../infer/pace.js';
@@ -144,11 +145,12 @@ const DIFFUSION_BEST_OF_N_OPTIONS = optionNames<SearchOptions & { n: number; bat
 /** Best-of-N: `n` independent samples in batches of `batch`, keep the one with the highest reward. */
 export async function diffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  checkSteerOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS, DIFFUSION_SAMPLER_RULES); // before the queue turn: a bad signal is named, not taken into the queue
   return oneAtATime(options.signal, () => runDiffusionBestOfN(model, options));
 }
 
 async function runDiffusionBestOfN(model: DiffusionModel, options: SearchOptions & { n: number; batch?: number }): Promise<SearchResult> {
-  checkOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS);
+  checkSteerOptions('diffusionBestOfN', options, DIFFUSION_BEST_OF_N_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('diffusionBestOfN', options, { n: 1, batch: 1, steps: 1 });
   const who = `diffusionBestOfN(model "${model.name}")`;
   if (!Number.isInteger(options.n) || options.n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${options.n}`);
@@ -221,11 +223,12 @@ const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: 
  */
 export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
+  checkSteerOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS, DIFFUSION_SAMPLER_RULES); // before the queue turn: a bad signal is named, not taken into the queue
   return oneAtATime(options.signal, () => runZeroOrderSearch(model, options));
 }
 
 async function runZeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
-  checkOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS);
+  checkSteerOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('zeroOrderSearch', options, { rounds: 1, neighbours: 1, steps: 1 });
   const who = `zeroOrderSearch(model "${model.name}")`;
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError(`${who}: rounds must be a positive integer, got ${options.rounds}`);

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import '../../../backend/gradients.js';
 import { gradSync } from '../../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -214,7 +215,7 @@ const TWISTED_DIFFUSION_OPTIONS = optionNames<TdsRunOptions>({ onStep: true, lik
 
 /** Run the twisted diffusion sampler. */
 export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOptions): Promise<TdsResult> {
-  checkOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS);
+  checkSteerOptions('twistedDiffusion', options, TWISTED_DIFFUSION_OPTIONS, DIFFUSION_SAMPLER_RULES);
   checkIntegerOptions('twistedDiffusion', options, { particles: 1, steps: 1 });
   const counters: TdsCounters = { evaluations: 0, spread: { logWeightVariance: 0 } };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);

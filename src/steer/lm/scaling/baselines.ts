@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import type { LanguageModel } from '../types.js';
 import { type AnswerSelection, normalise } from './aggregate.js';
@@ -34,7 +35,7 @@ const BEST_OF_N_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonly budge
 
 /** Best-of-N with an outcome reward: the complete solution the reward model scores highest. */
 export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
-  checkOptions('bestOfNSteps', options, BEST_OF_N_STEPS_OPTIONS);
+  checkSteerOptions('bestOfNSteps', options, BEST_OF_N_STEPS_OPTIONS);
   checkIntegerOptions('bestOfNSteps', options, { budget: 1, maxSteps: 1, maxTokens: 0 });
   checkBudget('best-of-N', options.budget);
   const sampler = new StepSampler(lm, prompt, orm, options);
@@ -51,7 +52,7 @@ const SELF_CONSISTENCY_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonl
 
 /** Self-consistency: N independent solutions, majority vote of their answers (needs `answerOf`). */
 export async function selfConsistencySteps(lm: LanguageModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
-  checkOptions('selfConsistencySteps', options, SELF_CONSISTENCY_STEPS_OPTIONS);
+  checkSteerOptions('selfConsistencySteps', options, SELF_CONSISTENCY_STEPS_OPTIONS);
   checkIntegerOptions('selfConsistencySteps', options, { budget: 1, maxSteps: 1, maxTokens: 0 });
   checkBudget('self-consistency', options.budget);
   if (!options.answerOf) throw new Error('self-consistency: answerOf is needed to read the answers to vote on');
@@ -76,7 +77,7 @@ const BEAM_SEARCH_STEPS_OPTIONS = optionNames<BeamSearchStepsOptions>({ budget: 
 
 /** Beam search over steps guided by the process reward model. */
 export async function beamSearchSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: BeamSearchStepsOptions): Promise<ScalingResult> {
-  checkOptions('beamSearchSteps', options, BEAM_SEARCH_STEPS_OPTIONS);
+  checkSteerOptions('beamSearchSteps', options, BEAM_SEARCH_STEPS_OPTIONS);
   checkIntegerOptions('beamSearchSteps', options, { budget: 1, beamWidth: 1, maxSteps: 1, maxTokens: 0 });
   const N = options.budget;
   checkBudget('beam search', N);

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import type { FeynmanKac } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
@@ -102,7 +103,7 @@ const PARTICLE_GIBBS_STEPS_OPTIONS = optionNames<StepPGOptions>({ iterations: tr
  * the last sweep's weighted particles.
  */
 export async function particleGibbsSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPGOptions): Promise<StepPGResult> {
-  checkOptions('particleGibbsSteps', options, PARTICLE_GIBBS_STEPS_OPTIONS);
+  checkSteerOptions('particleGibbsSteps', options, PARTICLE_GIBBS_STEPS_OPTIONS);
   checkIntegerOptions('particleGibbsSteps', options, { iterations: 1, particles: 1, maxSteps: 1, maxTokens: 0 });
   const K = options.iterations ?? 2;
   if (!Number.isInteger(K) || K < 1) throw new Error(`particle Gibbs: iterations must be a positive integer, got ${options.iterations}`);

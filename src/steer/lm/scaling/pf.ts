@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
 import { type AncestorSampler, type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
 import { type Resampler, type ResamplingScheme, resolveResampler } from '../../../infer/smc/resampling.js';
@@ -128,7 +129,7 @@ const PARTICLE_FILTER_STEPS_OPTIONS = optionNames<StepPFOptions>({ particles: tr
  * early phase, untempered final selection).
  */
 export async function particleFilterSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPFOptions): Promise<StepPFResult> {
-  checkOptions('particleFilterSteps', options, PARTICLE_FILTER_STEPS_OPTIONS);
+  checkSteerOptions('particleFilterSteps', options, PARTICLE_FILTER_STEPS_OPTIONS);
   checkIntegerOptions('particleFilterSteps', options, { particles: 1, maxSteps: 1, maxTokens: 0 });
   const sampler = new StepSampler(lm, prompt, prm, options);
   return runStepSMC(sampler, options);

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { LocallyOptimalSampler } from '../samplers/locally-optimal.js';
 import { DirectSampler } from '../samplers/direct.js';
 import type { TokenContext, TokenSampler, WeightedToken } from '../samplers/types.js';
@@ -42,7 +43,7 @@ const LOCALLY_CONSTRAINED_DECODE_OPTIONS = optionNames<BaselineOptions>({ seed: 
  * anything and is left NaN.
  */
 export async function locallyConstrainedDecode(options: BaselineOptions): Promise<SteeringResult> {
-  checkOptions('locallyConstrainedDecode', options, LOCALLY_CONSTRAINED_DECODE_OPTIONS);
+  checkSteerOptions('locallyConstrainedDecode', options, LOCALLY_CONSTRAINED_DECODE_OPTIONS);
   checkIntegerOptions('locallyConstrainedDecode', options, { particles: 1, maxTokens: 0 });
   const res = await smcSteer({ ...options, sampler: new UnweightedSampler(new LocallyOptimalSampler()), essThreshold: 0 });
   return new SteeringResult(res.particles, NaN, res.smc, res.lmStats, res.tokens, res.emptyReason);
@@ -57,7 +58,7 @@ const BEST_OF_N_OPTIONS = optionNames<BaselineOptions>({ seed: true, rng: true, 
  * and `logZ` the importance-sampling estimate.
  */
 export function bestOfN(options: BaselineOptions): Promise<SteeringResult> {
-  checkOptions('bestOfN', options, BEST_OF_N_OPTIONS);
+  checkSteerOptions('bestOfN', options, BEST_OF_N_OPTIONS);
   checkIntegerOptions('bestOfN', options, { particles: 1, maxTokens: 0 });
   return smcSteer({ ...options, sampler: new DirectSampler(), essThreshold: 0 });
 }

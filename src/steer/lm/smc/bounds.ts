@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import { conditionalSteer, smcSteer, type SteerOptions } from './steer.js';
 
@@ -58,7 +59,7 @@ const STEERING_BOUNDS_OPTIONS = optionNames<BoundsOptions>({ runs: true, referen
  * -Infinity (honestly: Ẑ = 0 happened).
  */
 export async function steeringBounds(options: BoundsOptions): Promise<SteeringBounds> {
-  checkOptions('steeringBounds', options, STEERING_BOUNDS_OPTIONS);
+  checkSteerOptions('steeringBounds', options, STEERING_BOUNDS_OPTIONS);
   checkIntegerOptions('steeringBounds', options, { particles: 1, maxTokens: 0 });
   // essThreshold, temper and ancestorSampler shape the forward runs only: conditional SMC resamples every step with its own ancestors
   const { runs = 32, reference, seed, essThreshold, temper, ancestorSampler, ...steer } = options;

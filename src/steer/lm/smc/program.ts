@@ -29,8 +29,9 @@
  *
  * @module
  */
+import { checkSteerOptions } from '../../run-rules.js';
 import { ZeroDensityError } from '../../../core/errors.js';
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import type { Rng } from '../../../core/rng.js';
 import { type Value, toNumber } from '../../../core/value.js';
 import type { Distribution } from '../../../distributions/distribution.js';
@@ -156,7 +157,7 @@ const RUN_STEP_PROGRAMS_OPTIONS = optionNames<StepProgramOptions>({ particles: t
 
 /** Run N steering programs as SMC on the particle core (see the module note). */
 export async function runStepPrograms<P extends StepProgram>(make: (i: number) => P, options: StepProgramOptions): Promise<StepProgramResult<P>> {
-  checkOptions('runStepPrograms', options, RUN_STEP_PROGRAMS_OPTIONS);
+  checkSteerOptions('runStepPrograms', options, RUN_STEP_PROGRAMS_OPTIONS);
   checkIntegerOptions('runStepPrograms', options, { particles: 1, maxSteps: 1 });
   const { particles, maxSteps = 1000, ...smc } = options;
   const res = await runSMC<P[]>(

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { type Rng } from '../../../core/rng.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
@@ -149,7 +150,7 @@ const SMC_STEER_K_OPTIONS = optionNames<SmcSteerKOptions>({ k: true, seed: true,
  * resampling without replacement back to N (see the module note).
  */
 export async function smcSteerK(options: SmcSteerKOptions): Promise<SteeringResult> {
-  checkOptions('smcSteerK', options, SMC_STEER_K_OPTIONS);
+  checkSteerOptions('smcSteerK', options, SMC_STEER_K_OPTIONS);
   checkIntegerOptions('smcSteerK', options, { k: 1, particles: 1, maxTokens: 0 });
   const { particles, seed, rng, signal, onStep, onEmpty, k = 3, ...model } = options;
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`smcSteerK: k must be a positive integer, got ${k}`);

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { ZeroDensityError } from '../../../core/errors.js';
 import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
@@ -163,7 +164,7 @@ const SMC_STEER_OPTIONS = optionNames<SteerOptions>({ particles: true, onEmpty: 
  * ESS falls below `essThreshold · N`.
  */
 export async function smcSteer(options: SteerOptions): Promise<SteeringResult> {
-  checkOptions('smcSteer', options, SMC_STEER_OPTIONS);
+  checkSteerOptions('smcSteer', options, SMC_STEER_OPTIONS);
   checkIntegerOptions('smcSteer', options, { particles: 1, maxTokens: 0 });
   const { particles, resampling, essThreshold, seed, rng, signal, onStep, temper, ancestorSampler, onEmpty, ...model } = options;
   const fk = new TokenFeynmanKac(model);
@@ -180,7 +181,7 @@ const CONDITIONAL_STEER_OPTIONS = optionNames<Omit<SteerOptions, 'ancestorSample
  * the target: the upper half of the bidirectional bounds.
  */
 export async function conditionalSteer(options: Omit<SteerOptions, 'ancestorSampler' | 'essThreshold' | 'temper'> & { readonly reference: readonly number[] }): Promise<SteeringResult> {
-  checkOptions('conditionalSteer', options, CONDITIONAL_STEER_OPTIONS);
+  checkSteerOptions('conditionalSteer', options, CONDITIONAL_STEER_OPTIONS);
   checkIntegerOptions('conditionalSteer', options, { particles: 1, maxTokens: 0 });
   return smcSteer({ ...options, essThreshold: 1, ancestorSampler: conditionalAncestors<TokenParticle[]>() });
 }

@@ -152,7 +152,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     const isPotential = (p: unknown): boolean => typeof p === 'object' && p !== null && typeof (p as Potential).prefix === 'function' && typeof (p as Potential).complete === 'function' && typeof (p as Potential).vocab === 'object';
     if (potential !== undefined && !isPotential(potential)) throw new TypeError(`steering: potential must be a Potential (an object with vocab, prefix() and complete(), e.g. new AutomatonPotential(vocab, pattern)), got ${JSON.stringify(potential)}`);
     if (critic !== undefined && !isPotential(critic)) throw new TypeError(`steering: critic must be a Potential (an object with vocab, prefix() and complete()), got ${JSON.stringify(critic)}`);
-    if (typeof sampler !== 'object' || sampler === null || typeof sampler.sample !== 'function') throw new TypeError(`steering: sampler must be a TokenSampler (e.g. new DirectSampler() or new LocallyOptimalSampler()), got ${JSON.stringify(sampler)}`);
+    if (typeof sampler !== 'object' || sampler === null || typeof sampler.sample !== 'function') throw new TypeError(`steering: sampler must be a TokenSampler (e.g. new DirectSampler() or new LocallyOptimalSampler()), got ${typeof sampler === 'function' ? `the function ${(sampler as { name?: string }).name || '(anonymous)'} (a class is called with new)` : JSON.stringify(sampler)}`);
     this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
     if (potential) assertPotentialVocabulary(this.lm, potential);
     if (critic) assertPotentialVocabulary(this.lm, critic);
@@ -161,8 +161,12 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     }
     this.maxTokens = options.maxTokens ?? 32;
     if (!(Number.isInteger(this.maxTokens) && this.maxTokens >= 0)) throw new Error(`steering: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
-    this.prompt = options.prompt ?? [];
     const v = this.lm.vocab;
+    // a text prompt iterated as characters ("prompt token A is not a text token"); a number crashed on "not iterable"
+    if (options.prompt !== undefined && !Array.isArray(options.prompt) && !ArrayBuffer.isView(options.prompt)) {
+      throw new TypeError(`steering: prompt must be token ids (lm.vocab.encode(text)), got ${typeof options.prompt === 'string' ? `string ${JSON.stringify((options.prompt as string).slice(0, 40))}` : typeof options.prompt}`);
+    }
+    this.prompt = options.prompt ?? [];
     for (const t of this.prompt) if (!(Number.isInteger(t) && t >= 0 && t < v.size && t !== v.eos)) throw new Error(`steering: prompt token ${t} is not a text token of "${this.lm.name}"`);
     if (options.reference) {
       const r = options.reference;

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { checkIntegerOptions, checkOptions, optionNames } from '../../../core/options.js';
+import { checkSteerOptions } from '../../run-rules.js';
+import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
 import type { RegexConditionedLM } from '../dp.js';
 import { type SteerOptions, smcSteer } from './steer.js';
@@ -93,7 +94,7 @@ const LEARN_TWIST_C_T_L_OPTIONS = optionNames<CTLOptions>({ twist: true, iterati
  * by `learningRate` times the gradient. Returns each sweep's log Ẑ.
  */
 export async function learnTwistCTL(options: CTLOptions): Promise<{ logZ: number[] }> {
-  checkOptions('learnTwistCTL', options, LEARN_TWIST_C_T_L_OPTIONS);
+  checkSteerOptions('learnTwistCTL', options, LEARN_TWIST_C_T_L_OPTIONS);
   checkIntegerOptions('learnTwistCTL', options, { iterations: 1, particles: 1, maxTokens: 0 });
   const { twist, iterations = 50, learningRate = (it: number) => 1 / Math.sqrt(1 + it), positives, seed, ...steer } = options;
   if (!(Number.isInteger(iterations) && iterations >= 1)) throw new Error(`learnTwistCTL: iterations must be a positive integer, got ${iterations}`);
