@@ -181,6 +181,12 @@ describe.skipIf(!available)('tyche in headless Chromium, as a user (session 7)',
     expect(await p.locator('#error').isHidden()).toBe(true);
     expect(await p.textContent('#summary')).toContain('importance:');
     expect(await p.locator('#plots svg').count()).toBeGreaterThan(0);
+    // the same example under MH (a continuous p): it stayed at 'running…' for good before session 11 (SURFACES)
+    await p.selectOption('#method', 'mh');
+    await p.click('#run');
+    await p.waitForSelector('body[data-runs="2"]', { timeout: 60_000 });
+    expect(await p.locator('#error').isHidden(), (await p.textContent('#error')) ?? '').toBe(true);
+    expect(await p.textContent('#summary')).toContain('mh');
     const origin = new URL(s.server.url).origin;
     const outside = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
     expect(outside).toEqual([]);
