@@ -98,4 +98,20 @@ describe('a wide uniform prior, Uniform(-1e8, 1e8) (found: NUTS reported every d
     expect(within(0.179, row.sd, row.mcse_sd)).toBe(false);
     post.dispose();
   });
+
+  it('beyond float64\'s reach (Uniform(-1e20, 1e20): every draw 0, R-hat and ESS NaN) NUTS warns that the site never moved (it said only "an efficiency warning ..., not a sign of a wrong answer")', async () => {
+    const wide = model(async ({ sample, observe }, y: number) => {
+      const mu = await sample('mu', Uniform(-1e20, 1e20));
+      await observe('y', Normal(mu, 1), y);
+      return mu;
+    });
+    const post = await infer(wide, { method: 'nuts', seed: 1, warmup: 200, samples: 200 }, 0.5);
+    expect(post.moments('mu').sd).toBe(0);
+    expect(post.warnings.join('\n')).toMatch(/every draw of mu is the same value in every chain: the sampler never moved it/);
+    post.dispose();
+    // planted: a run that moves has no such warning
+    const ok = await infer(m, { method: 'nuts', seed: 1, warmup: 200, samples: 200 }, 0.5);
+    expect(ok.warnings.join('\n')).not.toMatch(/never moved/);
+    ok.dispose();
+  });
 });

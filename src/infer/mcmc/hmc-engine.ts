@@ -158,6 +158,8 @@ export interface HMCDiagnostics {
   readonly metricChoice: string;
   /** How the chains were initialised, in words (e.g. `ascent (4 draws in [-2, 2] per chain, ...)`). */
   readonly init?: string;
+  /** Sites (with the first such element) whose draws all hold one value in every chain: the sampler never moved them. */
+  readonly unmoved?: string[];
 }
 
 /** Each chain's starting point from the `init` option: a strategy each chain runs itself, or points made here. */
@@ -212,6 +214,30 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
     const data = Float64Array.from(constrained.dataSync());
     constrained.dispose();
     out.set(s.address, { shape: [...s.shape], data });
+  }
+  return out;
+}
+
+/**
+ * The sites (continuous: every site of the layout) with an element whose
+ * draws all hold one value, in every chain: the sampler never moved it (R-hat
+ * and ESS are then NaN, which no threshold catches).
+ */
+function unmovedSites(columns: ReadonlyMap<string, DrawColumn>): string[] {
+  const out: string[] = [];
+  for (const [address, col] of columns) {
+    const data = col.data as ArrayLike<number>;
+    const width = col.shape.reduce((a, b) => a * b, 1);
+    const rows = width > 0 ? data.length / width : 0;
+    if (rows < 2) continue;
+    for (let j = 0; j < width; j++) {
+      let same = true;
+      for (let i = 1; i < rows && same; i++) same = data[i * width + j] === data[j];
+      if (same) {
+        out.push(width === 1 && col.shape.length === 0 ? address : `${address}[${j}]`);
+        break;
+      }
+    }
   }
   return out;
 }
@@ -381,10 +407,11 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const sampled = performance.now();
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
+  const unmoved = unmovedSites(fixed.columns);
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
-  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), ...(unmoved.length > 0 ? { unmoved } : {}), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
   const phases = { setupMs: sampled - started - result.timing.totalMs, completionMs: performance.now() - sampled };
   const drawsOrColumns = Array.isArray(completed) ? { draws: completed } : { columns: completed };

@@ -90,6 +90,14 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
         'so divergences and low ESS may come from that rather than from the model; run warmup of at least 150 (the default is 1000)',
     );
   }
+  // a continuous site whose every draw is one value: R-hat and ESS are NaN there, so the checks above say nothing
+  const unmoved = post.diagnostics.unmoved;
+  if (Array.isArray(unmoved) && unmoved.length > 0) {
+    out.push(
+      `every draw of ${unmoved.slice(0, 3).join(', ')}${unmoved.length > 3 ? ` (${unmoved.length} sites in all)` : ''} is the same value in every chain: the sampler never moved it, so its summary says nothing about the posterior ` +
+        '(R-hat and ESS are undefined there); a support far wider than the posterior (Uniform(-1e20, 1e20) around a posterior sd of 1) cannot be resolved in floating point: narrow the bounds, or use an unbounded prior',
+    );
+  }
   const divergences = num(post.diagnostics.divergences);
   if (divergences > 0) {
     out.push(
