@@ -43,7 +43,7 @@
  * Where no async context follows a call (a browser), the gradient lock lets
  * every request in at once (`backend/autodiff.ts`: waiting, a nested call's
  * engine waited for ever on the execution that awaits it), so calls nested
- * in one running call take turns among themselves ({@link nestedCall}).
+ * in one running call take turns among themselves (`nestedCall`).
  *
  * An aborted signal takes a queued call out of the queue at once, rejecting
  * with the signal's reason; a call that throws frees the queue for the next.
@@ -70,7 +70,7 @@ const calls: Line = { tail: Promise.resolve(), pending: 0 };
 
 /**
  * Nested calls' own line, used only where no async context follows a call
- * (a browser; see {@link nestedCall}).
+ * (a browser; see `nestedCall`).
  */
 const nestedCalls: Line = { tail: Promise.resolve(), pending: 0 };
 
@@ -107,7 +107,7 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
  * concurrent particles that each run a query (program SMC over a model with
  * a nested `infer`) run their queries one after another instead of
  * interleaving their tfjs scopes. (A call nested two deep there waits on the
- * one it runs inside, and gets the self-wait error of {@link waitTurn}.)
+ * one it runs inside, and gets the self-wait error of `waitTurn`.)
  */
 async function nestedCall<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   if ((await contextProbe()) !== null) return fn();
