@@ -72,7 +72,9 @@ const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, tempera
  * prompts batched in each model call.
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
-  checkSteerOptions('generate', options, GENERATE_OPTIONS);
+  // (rng may also be a seed, a number or string, as GenerateOptions says: `tyche serve` passes the request's seed; the shared rule wants an Rng)
+  const seeded = typeof options.rng === 'number' || typeof options.rng === 'string';
+  checkSteerOptions('generate', seeded ? { ...options, rng: undefined } : options, GENERATE_OPTIONS);
   checkIntegerOptions('generate', options, { maxTokens: 0 });
   const rng = rngFrom(options.rng ?? 0);
   // yields to the event loop every few ms (a fast LM never would) and rejects with the signal's reason, as every engine does
