@@ -25,4 +25,5 @@ export { ebfmi, EBFMI_WARNING_THRESHOLD } from './energy.js';
 export { quantile, quantiles, quantileSorted, ecdf, type Ecdf, averageRanks, meanAndSe } from './empirical.js';
 export { normalQuantile, betaQuantile, regularizedIncompleteBeta } from './inverse-cdf.js';
 export { summarize, summarizeOne, type DiagnosticsRow } from './summary.js';
+export { steinRatios, steinFailures, STEIN_RATIO_TOLERANCE, STEIN_RATIO_SES, type SteinRatio } from './stein.js';
 export { psis, gpdFit, gpdQuantile, psisTailLength, PSIS_KHAT_THRESHOLD, PSIS_MIN_TAIL, type PsisResult, type PsisOptions, type GpdFit } from './psis.js';

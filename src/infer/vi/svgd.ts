@@ -40,6 +40,7 @@ import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { SharedSubsamples, fullData } from '../subsample.js';
 import { kthSmallest } from '../../math/select.js';
+import { steinFailures, steinRatios, type SteinRatio } from '../../diagnostics/stein.js';
 
 
 /**
@@ -311,7 +312,15 @@ export async function svgd<A extends unknown[], R>(m: Model<A, R>, options: Omit
     console.warn(w);
     warnings.push(w);
   }
-  const diagnostics = { meanLogDensity: history, vectorized, names: layout.names, ...(subsampled ? { subsampled } : {}) };
+  // the particles against the Stein identity at their final positions (one more evaluation; a subsample's scaled
+  // gradient is too noisy for it, so a subsampled run is not checked)
+  const stein = steps > 0 && !subsampled ? steinRatios(x, (await target(x)).grad, n, d) : undefined;
+  const steinWarning = stein ? steinReport(stein, layout.names, n) : undefined;
+  if (steinWarning) {
+    console.warn(steinWarning);
+    warnings.push(steinWarning);
+  }
+  const diagnostics = { meanLogDensity: history, vectorized, names: layout.names, ...(stein ? { steinRatios: Float64Array.from(stein, (r) => r.ratio) } : {}), ...(subsampled ? { subsampled } : {}) };
   return new Posterior({ method: 'svgd', draws, model: full, args, diagnostics, ...(warnings.length > 0 ? { warnings } : {}) });
 }
 
@@ -332,4 +341,25 @@ registerEngine<SVGDOptions>({
 export function robbinsMonro(t: number, steps: number): number {
   const k = t - Math.floor(steps / 2);
   return k < 0 ? 1 : (1 + k) ** -0.6;
+}
+
+/**
+ * The warning for particles that fail the coordinate-wise Stein identity
+ * (`diagnostics/stein.ts`), or undefined when they pass: SVGD's particles in
+ * many dimensions for their number collapse towards the mode, with no sign in
+ * their log densities.
+ */
+function steinReport(ratios: readonly SteinRatio[], names: readonly string[], n: number): string | undefined {
+  const failed = steinFailures(ratios);
+  if (failed.length === 0) return undefined;
+  const shown = failed.slice(0, 3).map((r) => `${names[r.index] ?? `coordinate ${r.index}`} ${r.ratio.toFixed(2)} ± ${r.se.toFixed(2)}`).join(', ');
+  const narrow = failed.filter((r) => r.ratio < 1).length;
+  const d = ratios.length;
+  return (
+    `svgd: the particles fail the Stein identity E[(x - mean) * d/dx log p] = -1 on ${failed.length} of ${d} unconstrained coordinate${d === 1 ? '' : 's'} ` +
+    `(ratio -E[...], 1 for posterior draws; for a Gaussian posterior the particles' variance over the posterior's: ${shown}${failed.length > 3 ? ', ...' : ''}): ` +
+    (narrow > 0
+      ? `the particles are narrower than the posterior${narrow < failed.length ? ' on some coordinates and wider on others' : ''} (SVGD's variance collapse: ${n} particles in ${d} dimensions), so their sds and intervals are too small; use more particles, nuts, or vi with an 'mvn' guide`
+      : "the particles are wider than the posterior (not converged, or a step size too large keeps them jittering: AdaGrad's lr sets their final spread), so their sds and intervals are too large; lower lr, or run more steps")
+  );
 }
