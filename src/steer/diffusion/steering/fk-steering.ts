@@ -297,7 +297,8 @@ export interface FkSteeringResult extends ParticleRunResult {
  * (`x0Samples: 8`) at λ = 3 and 6 left about one particle at 90–96% of the
  * steps (log Ẑ 2–150 nats low); plain runs at λ = 1–6 never went under 7
  * particles (0.037 N at 4096). Not a check of log Ẑ's finite-particle bias,
- * which no per-run measure we tried separates (see docs/steer/diffusion-steering.md).
+ * which no per-run measure we tried separates: check it across runs with `particleCountCheck`
+ * (tyche/steer; see docs/steer/diffusion-steering.md).
  */
 export const COLLAPSE_STEP_FRACTION = 0.1;
 
