@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, test, vi } from 'vitest';
 vi.mock('../../src/backend/async-context.js', () => ({ asyncContext: () => async () => null }));
 
 import { initBackend } from '../../src/backend/select.js';
+import { tidyAsync } from '../../src/backend/autodiff.js';
 import { Bernoulli, Normal, type Posterior, infer, model } from '../../src/index.js';
 import { inferenceCallsPending, setSelfWaitBoundMs } from '../../src/infer/one-at-a-time.js';
 
@@ -28,6 +29,8 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T | 'still waiting'> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
+// On the old code (every lock request waited its turn) each outer call waited for good: 'still waiting'
+// under importance, and the queue stayed held for the rest; the nesting holders below waited on themselves.
 describe('a nested infer where no async context follows it (a browser)', () => {
   const inner = model(async ({ sample, observe }) => {
     const p = await sample('p', Normal(0, 1));
@@ -66,4 +69,28 @@ describe('a nested infer where no async context follows it (a browser)', () => {
     for (const m of seen) expect(m).toBe(alone);
     expect(inferenceCallsPending()).toBe(0);
   }, 60_000);
+});
+
+describe('the gradient lock without an async context', () => {
+  // holders enter at once there; two that run side by side (their tfjs scopes interleave) must not pass silently
+  test('two holders that end out of order fail with an error that says so', async () => {
+    let releaseFirst!: () => void;
+    const first = tidyAsync(async () => {
+      await new Promise<void>((r) => (releaseFirst = r));
+      return 1;
+    }, () => []);
+    const second = tidyAsync(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return 2;
+    }, () => []);
+    await new Promise((r) => setTimeout(r, 10));
+    releaseFirst();
+    await expect(first).rejects.toThrow(/ran side by side and ended out of order \(1 begun inside this one still running\)/);
+    await expect(second).resolves.toBe(2);
+  });
+
+  test('holders that nest (one inside the other, as an engine step records under its own lock) pass', async () => {
+    const out = await tidyAsync(async () => 1 + (await tidyAsync(async () => 1, () => [])), () => []);
+    expect(out).toBe(2);
+  });
 });
