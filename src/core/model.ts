@@ -278,10 +278,14 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       param: this.paramSite.bind(this),
       plate: this.plate.bind(this),
       scope: this.scope.bind(this),
-      unfold: ((name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>) => runUnfold(this, name, steps, init, kernel)) as Ctx['unfold'],
+      unfold: this.unfoldEffect.bind(this) as Ctx['unfold'],
       rng: this.rng,
     };
     this.ctx = guardedContext(this.raw, this, 0);
+  }
+
+  private unfoldEffect(name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>): Promise<unknown[]> {
+    return runUnfold(this, name, steps, init, kernel);
   }
 
   /** The context at unfold level `level` (0: the model's own). */
