@@ -65,8 +65,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 let counter = 0;
 
-/** Answer one `/v1/completions` body (exported for the server and its tests). */
-export async function completions(lm: LanguageModel, modelId: string, body: Record<string, unknown>, maxTokensCap: number): Promise<unknown> {
+/**
+ * Answer one `/v1/completions` body (exported for the server and its tests).
+ * `signal` stops the generation (the server aborts it when the client goes away).
+ */
+export async function completions(lm: LanguageModel, modelId: string, body: Record<string, unknown>, maxTokensCap: number, signal?: AbortSignal): Promise<unknown> {
   if (body.model !== undefined && body.model !== modelId) throw new BadRequest(`The model \`${String(body.model)}\` does not exist. This server serves "${modelId}".`, 'model', 404);
   const prompts = typeof body.prompt === 'string' ? [body.prompt] : Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string') ? (body.prompt as string[]) : null;
   if (!prompts || prompts.length === 0) throw new BadRequest('prompt must be a string or a non-empty array of strings', 'prompt');
@@ -106,6 +109,7 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
     rng: seed ?? `${Date.now()}-${counter}`,
     stop,
     topLogprobs: logprobs ?? 0,
+    signal,
   });
   const created = Math.floor(Date.now() / 1000);
   const text = (id: number): string => lm.vocab.tokenText(id);
@@ -145,6 +149,11 @@ export async function serveLanguageModel(lm: LanguageModel, options: ServeOption
   const cap = options.maxTokens ?? (Number.isFinite(lm.contextLength) ? lm.contextLength : 4096);
   const created = Math.floor(Date.now() / 1000);
   const server = createServer((req, res) => {
+    // a client that goes away before its answer stops its generation (it would otherwise run to max_tokens)
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort(new Error('the client closed the connection'));
+    });
     void (async () => {
       try {
         const path = (req.url ?? '/').split('?')[0];
@@ -161,11 +170,12 @@ export async function serveLanguageModel(lm: LanguageModel, options: ServeOption
             throw new BadRequest('the request body is not valid JSON', null);
           }
           if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the request body must be a JSON object', null);
-          send(res, 200, await completions(lm, modelId, body as Record<string, unknown>, cap));
+          send(res, 200, await completions(lm, modelId, body as Record<string, unknown>, cap, gone.signal));
         } else {
           throw new BadRequest(`no route ${req.method} ${path} (this server has GET /v1/models and POST /v1/completions)`, null, 404);
         }
       } catch (err) {
+        if (gone.signal.aborted) return; // no one to answer
         const status = err instanceof BadRequest ? err.status : 500;
         send(res, status, {
           error: { message: (err as Error).message, type: status === 404 ? 'NotFoundError' : status === 500 ? 'InternalServerError' : 'BadRequestError', param: err instanceof BadRequest ? err.param : null, code: status },
