@@ -8,7 +8,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
-import { Gamma, Normal, Poisson, infer, model } from '../../src/index.js';
+import { Cauchy, Gamma, Normal, Poisson, infer, model } from '../../src/index.js';
+import { mcmcWarnings } from '../../src/infer/mcmc/warnings.js';
+import { essTail, splitRhatAndEss } from '../../src/diagnostics/ess.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { STEIN_RATIO_SES, steinFailures, steinRatios } from '../../src/diagnostics/stein.js';
 
@@ -124,5 +126,42 @@ describe('steinRatios / steinFailures on independent draws (the check itself; pl
   it('bad input names the function and the sizes', () => {
     expect(() => steinRatios([1, 2, 3], [1, 2], 3, 1)).toThrow(/^steinRatios: x and grad must hold n \* d = 3 values, got 3 and 2/);
     expect(() => steinRatios([1], [1], 1, 1)).toThrow(/^steinRatios: n must be an integer >= 2/);
+  });
+});
+
+describe('MCMC warnings read the tail ESS, as Stan does (found: NUTS on a Cauchy, seed 2: ess_tail 373 of 4000 in the summary, 95% quantile 9.81 against the exact 6.31, and no ESS warning: the warning read only the basic ESS, 509)', () => {
+  it('the Cauchy run now warns with the summary\'s own ess_tail', async () => {
+    const m = model(async ({ sample }) => {
+      await sample('x', Cauchy(0, 1));
+    });
+    const post = await infer(m, { method: 'nuts', chains: 4, seed: 2 });
+    const row = post.summary().rows.find((r) => r.name === 'x')!;
+    expect(row.ess_tail as number).toBeLessThan(400);
+    expect(splitRhatAndEss(post.chainColumns()!.get('x')!).ess).toBeGreaterThan(400); // the basic ESS the old warning read
+    expect(post.warnings.join('\n')).toMatch(new RegExp(`tail ESS below 400 \\(100 per chain; x ${Math.round(row.ess_tail as number)}\\)`));
+    post.dispose();
+  }, 60_000);
+
+  it('planted: chains that visit the lower tail in runs of 15 copies (basic ESS above 400, tail ESS about 230) warn; the same chains without the runs do not', () => {
+    const draws = (runs: boolean): Float64Array[] => {
+      const rng = rngFrom('diag-session11/tail');
+      return Array.from({ length: 4 }, () => {
+        const x = Float64Array.from({ length: 1000 }, () => rng.normal());
+        if (runs) {
+          for (let t = 0; t < x.length; t++) {
+            if (x[t]! >= -1.645) continue;
+            const v = x[t]!;
+            for (let k = 1; k < 15 && t + 1 < x.length; k++) x[++t] = v;
+          }
+        }
+        return x;
+      });
+    };
+    const warn = (c: Float64Array[]) => mcmcWarnings({ chainColumns: () => new Map([['x', c]]), diagnostics: {} } as never);
+    const planted = draws(true);
+    expect(splitRhatAndEss(planted).ess).toBeGreaterThan(400);
+    expect(essTail(planted)).toBeLessThan(300);
+    expect(warn(planted).join('\n')).toMatch(/^tail ESS below 400 \(100 per chain; x \d+\)/);
+    expect(warn(draws(false))).toEqual([]);
   });
 });

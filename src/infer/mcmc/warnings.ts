@@ -2,7 +2,8 @@
  * The warnings every MCMC posterior carries when its own diagnostics say
  * not to trust it, as Stan prints them: split R-hat above 1.01 (the chains
  * disagree), an effective sample size under 100 per chain (Monte Carlo error
- * too large to read means or intervals; Vehtari et al. 2021), divergent
+ * too large to read means or intervals; Vehtari et al. 2021), the same for
+ * the tail ESS (the 5% and 95% quantiles), divergent
  * transitions after warmup (HMC could not follow the geometry, so the draws
  * may miss part of the posterior), and draws that hit the maximum tree depth
  * (an efficiency warning). `infer` adds them to the posterior of `nuts`,
@@ -18,7 +19,9 @@
  *
  * @module
  */
-import { MIN_DRAWS_FOR_ESS, splitRhatAndEss } from '../../diagnostics/ess.js';
+import { MIN_DRAWS_FOR_ESS, indicatorEss, splitRhatAndEss } from '../../diagnostics/ess.js';
+import { type ChainDraws, allFinite, pool, readChains } from '../../diagnostics/draws.js';
+import { quantiles } from '../../diagnostics/empirical.js';
 import type { Posterior } from '../posterior.js';
 
 /** R-hat above this says the chains have not mixed (Vehtari et al. 2021). */
@@ -39,6 +42,19 @@ function worst(rows: { name: string; value: number }[], fmt: (v: number) => stri
 }
 
 /**
+ * Stan's tail ESS (Vehtari et al. 2021): the smaller split ESS of the
+ * indicators I(x <= q) at the pooled 5% and 95% quantiles, from one sort of
+ * the pooled draws (the summary's `ess_tail`, without its second sort). NaN
+ * when a draw is not finite or an indicator is constant.
+ */
+function tailEss(draws: ChainDraws): number {
+  const chains = readChains(draws, 'mcmcWarnings');
+  if (!allFinite(chains)) return NaN;
+  const [q5, q95] = quantiles(pool(chains), [0.05, 0.95]);
+  return Math.min(indicatorEss(chains, q5!), indicatorEss(chains, q95!));
+}
+
+/**
  * The warnings of an MCMC posterior from its draws (split R-hat, basic ESS)
  * and its diagnostics (divergences, tree-depth hits); empty when all is well
  * or the posterior has no per-chain draws.
@@ -51,12 +67,17 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
   const chains = byChain.values().next().value?.length ?? 0;
   const highRhat: { name: string; value: number }[] = [];
   const lowEss: { name: string; value: number }[] = [];
+  const lowTail: { name: string; value: number }[] = [];
   const minEss = ESS_PER_CHAIN * chains;
   for (const [name, draws] of byChain) {
     // one centring of the split chains serves both (the same means and variances)
     const { rhat, ess } = splitRhatAndEss(draws);
     if (rhat > RHAT_THRESHOLD) highRhat.push({ name, value: rhat });
     if (ess < minEss) lowEss.push({ name, value: ess });
+    else {
+      const tail = tailEss(draws);
+      if (tail < minEss) lowTail.push({ name, value: tail });
+    }
   }
   const out: string[] = [];
   // split R-hat and ESS need MIN_DRAWS_FOR_ESS draws in each half of each chain; fewer give NaN, which no threshold
@@ -78,6 +99,12 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
     out.push(
       `ESS below ${minEss} (${ESS_PER_CHAIN} per chain; ${worst(lowEss, (v) => v.toFixed(0), false)}): ` +
         'too few effective draws to read means, sds or intervals (see mcse_mean, ess_bulk and ess_tail in the summary); run more draws',
+    );
+  }
+  if (lowTail.length > 0) {
+    out.push(
+      `tail ESS below ${minEss} (${ESS_PER_CHAIN} per chain; ${worst(lowTail, (v) => v.toFixed(0), false)}): ` +
+        'the chains visit the tails too rarely to read the 5% and 95% quantiles (intervals) though the means may be fine (see ess_tail in the summary); run more draws, or reparameterise a heavy tail',
     );
   }
   const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
