@@ -13,12 +13,14 @@
  * `Dirichlet([1, 1])`, `positive_ordered[2]` as a first element above 0 and
  * a second above the first (flat on those supports; the normal terms enter
  * as factors, unnormalised as in Stan), and the forward algorithm as a loop
- * over time on `[K]` vectors.
+ * over time on `[K]` vectors. The log-sum-exps are `ops.logSumExp`, which
+ * gives -Infinity where every term is -Infinity (`tf.logSumExp` gives NaN: a
+ * simplex component that underflows to 0 made NUTS stop with a NaN error).
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Dirichlet, Flat, Normal, model } from '../../src/index.js';
+import { Dirichlet, Flat, Normal, model, ops } from '../../src/index.js';
 import { loadData } from '../data.js';
 
 /** The hmm_example data. */
@@ -44,8 +46,8 @@ export const hmmExample = model(
     const logTheta = tf.log(tf.stack([theta1, theta2]));
     const emission = (t: number): tf.Tensor => Normal(mu, 1).logProb(d.y[t]!) as tf.Tensor;
     let gamma = emission(0);
-    for (let t = 1; t < d.N; t++) gamma = tf.add(tf.logSumExp(tf.add(tf.expandDims(gamma, 1), logTheta), 0), emission(t));
-    const logLik = tf.logSumExp(gamma);
+    for (let t = 1; t < d.N; t++) gamma = tf.add(ops.logSumExp(tf.add(tf.expandDims(gamma, 1), logTheta), 0), emission(t));
+    const logLik = ops.logSumExp(gamma);
     await factor('forward', logLik);
     return logLik;
   },

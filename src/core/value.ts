@@ -378,10 +378,23 @@ export function asFloat(x: Value): Value {
   return typeof x === 'number' || x.dtype === 'float32' ? x : tf.cast(x, 'float32');
 }
 
-/** log(sum(exp(xs))) over an array of numbers, stable. */
-export function logSumExp(xs: ArrayLike<number>): number {
-  // a tensor has no length: without this check it would silently give -Infinity
-  if (typeof (xs as { length?: unknown } | null)?.length !== 'number') throw new TypeError(`ops.logSumExp: expected an array of numbers, got ${describe(xs as unknown as Value)}; for a tensor use tf.logSumExp`);
+/**
+ * log(sum(exp(xs))), stable, over an array of numbers (a number) or over
+ * `axis` of a tensor (a tensor; all axes when `axis` is left out, kept as
+ * size 1 with `keepDims`). Unlike `tf.logSumExp`, which gives NaN when every
+ * term is -Infinity (it subtracts the maximum, and -Infinity - -Infinity is
+ * NaN), this gives -Infinity there, a point of zero density that samplers
+ * reject, and its gradient there is 0, not NaN. Any +Infinity term gives
+ * +Infinity (the sum is infinite; the gradient there is not defined); a NaN
+ * term gives NaN. The tensor path is built from kernels the compiled replay
+ * (`backend/jit`) records, so it behaves the same there.
+ */
+export function logSumExp(xs: ArrayLike<number>): number;
+export function logSumExp(x: tf.Tensor, axis?: number | number[], keepDims?: boolean): tf.Tensor;
+export function logSumExp(xs: ArrayLike<number> | tf.Tensor, axis?: number | number[], keepDims = false): number | tf.Tensor {
+  if (isTensor(xs)) return logSumExpTensor(xs, axis, keepDims);
+  // anything else without a length would silently give -Infinity
+  if (typeof (xs as { length?: unknown } | null)?.length !== 'number') throw new TypeError(`ops.logSumExp: expected an array of numbers or a tensor, got ${describe(xs as unknown as Value)}`);
   let m = -Infinity;
   for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
   if (m === -Infinity) return -Infinity;
@@ -389,4 +402,19 @@ export function logSumExp(xs: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += Math.exp(xs[i] - m);
   return m + Math.log(s);
+}
+
+/** The tensor path of {@link logSumExp}: the maximum is replaced by 0 where it is not finite, and a zero sum gives -Infinity through a `where` whose other branch sees a sum of 1 (so no 1/0 reaches the gradient). */
+function logSumExpTensor(x: tf.Tensor, axis: number | number[] | undefined, keepDims: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const xf = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+    // tf.max of no elements is not -Infinity on every backend: an empty sum is 0, its log -Infinity
+    if (xf.size === 0) return tf.fill(tf.sum(xf, axis, keepDims).shape, -Infinity);
+    const m = tf.max(xf, axis, true);
+    const shift = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
+    const s = tf.sum(tf.exp(tf.sub(xf, shift)), axis, keepDims);
+    const zero = tf.equal(s, 0); // a NaN sum is not zero: NaN stays NaN
+    const logS = tf.log(tf.where(zero, tf.onesLike(s), s));
+    return tf.where(zero, tf.fill(s.shape, -Infinity), tf.add(logS, tf.reshape(shift, s.shape)));
+  });
 }
