@@ -530,7 +530,7 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
 
   private async factorSite(address: string, logWeight: Value): Promise<void> {
     const full = this.claim(address);
-    if (this.checkNaN && hasNaN(logWeight)) throw new ModelError(full, 'factor log-weight is NaN');
+    if (this.checkNaN && hasNaN(logWeight)) throw new ModelError(full, 'factor log-weight is NaN (a tf.logSumExp whose terms are all -Infinity gives NaN in tfjs: use ops.logSumExp, which gives -Infinity there)');
     const msg = this.newMessage('factor', full, logWeight, true);
     msg.logProb = logWeight;
     await this.apply(msg, () => {});
