@@ -25,7 +25,7 @@ import { improperDrawsAllowed } from './improper.js';
 import { tycheModelBody } from './model-body.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
-import { type UnfoldHost, type UnfoldKernel, guardedContext, runUnfold } from './unfold.js';
+import { type UnfoldHost, type UnfoldKernel, type UnfoldStepRef, guardedContext, runUnfold, wrongContextError } from './unfold.js';
 import { type Value, type ValueLike, broadcastShapes, describe, hasNaN, isTensor, shapeOf, toValue } from './value.js';
 
 /** Options of `plate`. */
@@ -246,12 +246,15 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
   prefix = '';
   private readonly rng: Rng;
   private readonly ctx: Ctx;
-  /** The unchecked effects (the contexts handed out check the unfold level first: `core/unfold.ts`). */
-  private readonly raw: Ctx;
+  /** The unchecked effects, made when an unfold runs (the contexts handed out check the unfold level first: `core/unfold.ts`). */
+  private raw: Ctx | undefined;
   /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
   level = 0;
   /** The open unfold steps (for messages). */
-  readonly openSteps: { readonly name: string; readonly t: number }[] = [];
+  private steps: UnfoldStepRef[] | undefined;
+  get openSteps(): UnfoldStepRef[] {
+    return (this.steps ??= []);
+  }
   /** The contexts handed to unfold kernels, by level. */
   private levels: Ctx[] | undefined;
   private readonly batch: BatchOptions | undefined;
@@ -269,8 +272,56 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       throw new RangeError(`batch size must be a positive integer, got ${this.batch.size}`);
     }
     this.rng = options.rng ?? rngFrom();
-    // bound methods rather than closures: one context per execution, made cheaply
-    this.raw = {
+    // bound methods rather than closures: one context per execution, made cheaply (the model's own context
+    // checks the unfold level in its methods, `top*`; the kernels' contexts, made when an unfold runs, wrap `raw`)
+    this.ctx = {
+      sample: this.topSample.bind(this) as Ctx['sample'],
+      observe: this.topObserve.bind(this) as Ctx['observe'],
+      factor: this.topFactor.bind(this),
+      deterministic: this.topDeterministic.bind(this) as Ctx['deterministic'],
+      param: this.topParam.bind(this),
+      plate: this.topPlate.bind(this) as Ctx['plate'],
+      scope: this.topScope.bind(this) as Ctx['scope'],
+      unfold: this.topUnfold.bind(this) as Ctx['unfold'],
+      rng: this.rng,
+    };
+  }
+
+  // the model's own context: each effect runs only at level 0 (no unfold step open), else names the step
+  private topSample(address: string, dist: Distribution, options?: SampleOptions): Promise<Value> {
+    return this.level === 0 ? this.sampleEffect(address, dist, options) : this.wrongContext(address);
+  }
+  private topObserve(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value> {
+    return this.level === 0 ? this.observeEffect(address, dist, value, options) : this.wrongContext(address);
+  }
+  private topFactor(address: string, logWeight: ValueLike): Promise<void> {
+    return this.level === 0 ? this.factorEffect(address, logWeight) : this.wrongContext(address);
+  }
+  private topDeterministic<V extends Value>(address: string, value: V): V {
+    if (this.level !== 0) throw wrongContextError(this, address, 0);
+    return this.deterministicSite(address, value);
+  }
+  private topParam(address: string, init: ValueLike | ((rng: Rng) => Value), constraint?: Constraint): Promise<Value> {
+    return this.level === 0 ? this.paramSite(address, init, constraint) : this.wrongContext(address);
+  }
+  private topPlate<T>(name: string, size: number, fn: (indices: number[], plated: PlatedCtx) => Promise<T> | T, options?: PlateOptions): Promise<T> {
+    return this.level === 0 ? this.plate(name, size, fn, options) : this.wrongContext(name);
+  }
+  private topScope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
+    return this.level === 0 ? this.scope(prefix, fn) : this.wrongContext(prefix);
+  }
+  private topUnfold<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> {
+    return this.level === 0 ? runUnfold(this, name, steps, init, kernel) : this.wrongContext(name);
+  }
+  private wrongContext(address: unknown): Promise<never> {
+    return Promise.reject(wrongContextError(this, address, 0));
+  }
+
+  /** The context at unfold level `level` (0: the model's own). */
+  contextAt(level: number): Ctx {
+    if (level === 0) return this.ctx;
+    // the unchecked effects, wrapped by each level's context (`core/unfold.ts`)
+    this.raw ??= {
       sample: this.sampleEffect.bind(this) as Ctx['sample'],
       observe: this.observeEffect.bind(this) as Ctx['observe'],
       factor: this.factorEffect.bind(this),
@@ -278,19 +329,9 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       param: this.paramSite.bind(this),
       plate: this.plate.bind(this),
       scope: this.scope.bind(this),
-      unfold: this.unfoldEffect.bind(this) as Ctx['unfold'],
+      unfold: ((name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>) => runUnfold(this, name, steps, init, kernel)) as Ctx['unfold'],
       rng: this.rng,
     };
-    this.ctx = guardedContext(this.raw, this, 0);
-  }
-
-  private unfoldEffect(name: string, steps: number, init: unknown, kernel: UnfoldKernel<unknown>): Promise<unknown[]> {
-    return runUnfold(this, name, steps, init, kernel);
-  }
-
-  /** The context at unfold level `level` (0: the model's own). */
-  contextAt(level: number): Ctx {
-    if (level === 0) return this.ctx;
     const levels = (this.levels ??= []);
     return (levels[level] ??= guardedContext(this.raw, this, level));
   }
