@@ -196,8 +196,33 @@ export abstract class Distribution {
  * reported by the family with its expected and given shape.
  */
 export function valueArg(dist: Distribution, method: string, x: ValueLike): Value {
-  if (typeof x === 'number' || x instanceof tf.Tensor) return x;
-  return toValue(x, `${dist.name}.${method}: value`);
+  if (typeof x === 'number') return x;
+  const v = x instanceof tf.Tensor ? x : toValue(x, `${dist.name}.${method}: value`);
+  if (typeof v !== 'number') checkValueBroadcasts(dist, method, v.shape);
+  return v;
+}
+
+/**
+ * A value's batch axes (all but the event's) must broadcast against the
+ * distribution's batch shape; otherwise tfjs fails deep inside the density
+ * with 'Operands could not be broadcast together with shapes 2 and 3'. The
+ * event axes are the family's to check (it names its event shape); parameters
+ * that do not broadcast keep their deferred error.
+ */
+function checkValueBroadcasts(dist: Distribution, method: string, shape: readonly number[]): void {
+  if (parameterShapeError(dist)) return;
+  const event = dist.eventShape.length;
+  if (shape.length < event) return;
+  const batch = dist.batchShape;
+  const valueBatch = shape.slice(0, shape.length - event);
+  if (!broadcasts(valueBatch, batch)) throw valueShapeError(dist, method, valueBatch, batch);
+}
+
+/** The error for a value whose batch shape `have` does not broadcast against the distribution's `want`. */
+function valueShapeError(dist: Distribution, method: string, have: readonly number[], want: readonly number[]): TycheError {
+  // (the words 'do not broadcast' are read by the batched program SMC's layout probe)
+  const ev = dist.eventShape.length > 0 ? `, then the event shape [${dist.eventShape.join(', ')}]` : '';
+  return new TycheError(`${dist.name}.${method}: the value's batch shape [${have.join(', ')}] and the distribution's batch shape [${want.join(', ')}] do not broadcast (expected a value of shape [${want.join(', ')}]${ev})`);
 }
 
 /** Shapes are equal. */
@@ -467,11 +492,7 @@ export class ExpandedDistribution extends Distribution {
     const have = shapeOf(lp);
     // broadcast when the value did not carry the expanded dimensions
     if (have.length < want.length || !sameShape(have.slice(have.length - want.length), want)) {
-      if (!broadcasts(have, want)) {
-        // (the words 'do not broadcast' are read by the batched program SMC's layout probe)
-        const ev = this.eventShape.length > 0 ? `, then the event shape [${this.eventShape.join(', ')}]` : '';
-        throw new TycheError(`${this.name}.logProb: the value's batch shape [${have.join(', ')}] and the distribution's batch shape [${want.join(', ')}] do not broadcast (expected a value of shape [${want.join(', ')}]${ev})`);
-      }
+      if (!broadcasts(have, want)) throw valueShapeError(this, 'logProb', have, want);
       return tf.broadcastTo(typeof lp === 'number' ? tf.scalar(lp) : lp, broadcastShapes(have, want, `${this.name}.logProb`));
     }
     return lp;

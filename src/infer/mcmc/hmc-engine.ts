@@ -29,6 +29,7 @@ import { completeColumns } from './complete-draws.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
+import { coordinateForward } from './float64-forward.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -194,9 +195,9 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
-    // an elementwise bijector with number parameters maps each coordinate in float64 (its number path): in float32 a
-    // wide interval's middle is a grid of (upper - lower) * 6e-8, which Uniform(-1e8, 1e8) made 12 wide (every draw 0)
-    const exact = forwardFloat64(s.bijector, result, dim, s.offset, s.size);
+    // an elementwise bijector maps each coordinate in float64 (number parameters, or tensor ones split per coordinate):
+    // in float32 a wide interval's middle is a grid of (upper - lower) * 6e-8, which Uniform(-1e8, 1e8) made 12 wide
+    const exact = forwardFloat64(s.bijector, s.unconstrainedShape, result, dim, s.offset, s.size);
     if (exact) {
       out.set(s.address, { shape: [...s.shape], data: exact });
       continue;
@@ -244,27 +245,19 @@ function unmovedSites(columns: ReadonlyMap<string, DrawColumn>): string[] {
 
 /**
  * Constrained values of one site's coordinates (chain-major, as
- * {@link columnsFromSamples} stores them) by the bijector's number path, in
- * float64; undefined where it has none (a bijector over a vector event, or
- * parameters that are tensors: `forward` of a number then gives a tensor).
+ * {@link columnsFromSamples} stores them) in float64, through the bijector's
+ * number path (tensor parameters split per coordinate: `float64-forward.ts`);
+ * undefined where it has none (a bijector over a vector event).
  */
-function forwardFloat64(bijector: Bijector, result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>, dim: number, offset: number, size: number): Float64Array | undefined {
-  if (bijector.eventDimIn !== 0) return undefined;
-  const identity = bijector instanceof IdentityBijector;
+function forwardFloat64(bijector: Bijector, shape: readonly number[], result: Pick<McmcSamples, 'chains' | 'draws' | 'samples'>, dim: number, offset: number, size: number): Float64Array | undefined {
+  const forward = coordinateForward(bijector, shape);
+  if (!forward) return undefined;
   const out = new Float64Array(result.chains * result.draws * size);
   let k = 0;
   for (let c = 0; c < result.chains; c++) {
     const q = result.samples[c]!;
     for (let i = 0; i < result.draws; i++) {
-      for (let j = 0; j < size; j++) {
-        const u = q[i * dim + offset + j]!;
-        const v = identity ? u : bijector.forward(u);
-        if (typeof v !== 'number') {
-          (v as tf.Tensor).dispose();
-          return undefined;
-        }
-        out[k++] = v;
-      }
+      for (let j = 0; j < size; j++) out[k++] = forward(q[i * dim + offset + j]!, j);
     }
   }
   return out;
