@@ -30,7 +30,7 @@ export function logSumMass(base: Distribution, lo: number, hi: number): Value {
   return tf.tidy(() => {
     const rank = base.batchShape.length;
     const ks = tf.reshape(tf.range(lo, hi + 1, 1, 'float32'), [hi - lo + 1, ...new Array<number>(rank).fill(1)]);
-    return tf.logSumExp(base.logProb(ks) as tf.Tensor, 0);
+    return logSumExp(base.logProb(ks) as tf.Tensor, 0); // -Infinity, not NaN, where the interval has no mass
   });
 }
 

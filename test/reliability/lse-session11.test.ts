@@ -15,7 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
-import { Normal, infer, model, ops } from '../../src/index.js';
+import { Normal, Poisson, infer, model, ops } from '../../src/index.js';
+import { logSumMass } from '../../src/distributions/truncated-discrete.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -80,6 +81,15 @@ describe('ops.logSumExp on tensors', () => {
     for (let i = 0; i < 20; i++) ops.logSumExp(x, 0, true).dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(() => ops.logSumExp(3 as unknown as number[])).toThrow(/ops\.logSumExp: expected an array of numbers or a tensor, got/);
+  });
+});
+
+describe('the other log-sum-exps over tensors', () => {
+  it('a truncated discrete mass over an interval with no mass is -Infinity, not NaN (tensor parameters)', () => {
+    const got = read(logSumMass(Poisson(tf.tensor1d([0, 2])), 1, 3) as tf.Tensor);
+    expect(got[0]).toBe(NEG); // rate 0: no mass on 1..3 (tf.logSumExp gave NaN)
+    const p2 = [1, 2, 3].map((k) => Math.exp(k * Math.log(2) - 2) / [1, 2, 6][k - 1]!);
+    expect(got[1]).toBeCloseTo(Math.log(p2.reduce((a, b) => a + b)), 5);
   });
 });
 
