@@ -135,12 +135,17 @@ export async function particleCountCheck(run: (particles: number, rng: Rng) => P
   const difference = large.mean - small.mean;
   const standardError = Math.sqrt(small.standardError ** 2 + large.standardError ** 2);
   const spread = Math.max(large.sd ** 2 / 2, large.jensenGap);
-  const verdict = difference > 3 * standardError ? 'rising' : spread > tolerance || !Number.isFinite(spread) ? 'noisy' : 'agree';
-  const fmt = (g: ParticleCountRuns) => `log Ẑ ${g.mean.toPrecision(4)} ± ${g.standardError.toPrecision(2)} (sd ${g.sd.toPrecision(2)}) at ${g.particles} particles`;
+  const verdict = difference > 3 * standardError || (small.mean === -Infinity && large.mean > -Infinity) ? 'rising' : spread > tolerance || !Number.isFinite(spread) ? 'noisy' : 'agree';
+  // a run whose every particle died has Ẑ = 0 (log Ẑ −∞): said as such, not as "−Infinity ± NaN"
+  const fmt = (g: ParticleCountRuns) => {
+    const dead = g.logZ.filter((v) => v === -Infinity).length;
+    if (dead > 0) return `Ẑ = 0 in ${dead} of ${g.logZ.length} runs at ${g.particles} particles`;
+    return `log Ẑ ${g.mean.toPrecision(4)} ± ${g.standardError.toPrecision(2)} (sd ${g.sd.toPrecision(2)}) at ${g.particles} particles`;
+  };
   const figures = `${fmt(small)}, ${fmt(large)} (${runs} runs each); pooled over the ${large.particles}-particle runs ${large.pooledLogZ.toPrecision(4)}`;
   const message =
     verdict === 'rising'
-      ? `${who}: log Ẑ still rises with the particle count: ${figures}, up ${(difference / standardError).toPrecision(3)} standard errors; the ${small.particles}-particle runs read low and the ${large.particles}-particle ones may too — use more particles, or read log Ẑ as a lower estimate`
+      ? `${who}: log Ẑ still rises with the particle count: ${figures}, ${Number.isFinite(difference) ? `up ${(difference / standardError).toPrecision(3)} standard errors` : 'from Ẑ = 0 in some runs'}; the ${small.particles}-particle runs read low and the ${large.particles}-particle ones may too — use more particles, or read log Ẑ as a lower estimate`
       : verdict === 'noisy'
         ? `${who}: log Ẑ spreads too much over the runs to be within ${tolerance} nats: ${figures}; one run reads low by at least about Var/2 = ${(large.sd ** 2 / 2).toPrecision(2)} (Jensen gap ${large.jensenGap.toPrecision(2)}), by several times that where Ẑ is heavy-tailed — use more particles, or read log Ẑ as a lower estimate`
         : `${who}: log Ẑ is steady within ${tolerance} nats from ${small.particles} to ${large.particles} particles: ${figures}`;

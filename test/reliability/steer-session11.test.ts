@@ -65,6 +65,13 @@ describe('particleCountCheck: is log Ẑ within tolerance at this particle count
     expect(mild.verdict).toBe('agree');
   });
 
+  it('runs whose every particle died (Ẑ = 0) at the smaller count say rising, not agree (was: agree, "log Ẑ -Infinity ± NaN")', async () => {
+    const check = await particleCountCheck(async (particles) => (particles === 4 ? -Infinity : -1), { particles: 4, seed: 1 });
+    expect(check.verdict).toBe('rising');
+    expect(check.message).toMatch(/Ẑ = 0 in 8 of 8 runs at 4 particles/);
+    expect(check.message).not.toMatch(/NaN/);
+  });
+
   it('bad options name the option, as the engines do', async () => {
     const f = async () => 0;
     await expect(particleCountCheck(f, { particles: 8, factr: 2 } as never)).rejects.toThrow(/particleCountCheck: unknown option "factr" \(did you mean "factor"\?\)/);
@@ -93,7 +100,7 @@ describe('steering options are checked like infer\'s, naming the entry point (we
     ['resampling', 'sys', /resampling must be one of 'multinomial', 'stratified', 'systematic', 'residual' or a resampling function, got 'sys' \(did you mean 'systematic'\?\)$/],
     ['signal', {}, /signal must be an AbortSignal \(e\.g\. new AbortController\(\)\.signal\), got object$/],
     ['onStep', 3, /onStep must be a function, got 3$/],
-    ['rng', 5, /rng must be an Rng/],
+    ['rng', true, /rng must be an Rng/], // (generate's rng may also be a seed number or string)
   ];
   it('every entry point that takes essThreshold, resampling, signal, onStep or rng says "<entry>: <option> must be ..." before any work', async () => {
     const taken: Record<string, string[]> = {};
