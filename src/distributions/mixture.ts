@@ -30,15 +30,6 @@ function mixingCategories(where: string, mixing: Distribution): number {
   throw new TypeError(`${where}: cannot tell the number of categories of mixing distribution ${mixing.name} (support ${mixing.support.name})`);
 }
 
-/** log sum exp over `axis`, -Infinity when every term is -Infinity (never NaN). */
-function logSumExpAxis(x: tf.Tensor, axis: number): tf.Tensor {
-  return tf.tidy(() => {
-    const m = tf.max(x, axis, true);
-    const safe = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
-    return tf.add(tf.log(tf.sum(tf.exp(tf.sub(x, safe)), axis)), tf.squeeze(safe, [axis]));
-  });
-}
-
 /** Append `n` size-1 axes to a tensor (numbers pass through), to broadcast batch values over event dimensions. */
 function padEvent(v: Value, n: number): Value {
   if (typeof v === 'number' || n === 0) return v;
@@ -264,7 +255,7 @@ function logSumExpOf(terms: Value[]): Value {
   if (terms.every((t): t is number => typeof t === 'number')) return logSumExp(terms);
   return tf.tidy(() => {
     const shape = terms.reduce<number[]>((s, t) => broadcastShapes(s, toTensor(t).shape), []);
-    return logSumExpAxis(tf.stack(terms.map((t) => tf.broadcastTo(toTensor(t), shape)), -1), shape.length);
+    return logSumExp(tf.stack(terms.map((t) => tf.broadcastTo(toTensor(t), shape)), -1), shape.length);
   });
 }
 
@@ -347,7 +338,7 @@ export class MixtureSameFamilyDistribution extends Distribution {
       const x = tf.expandDims(toTensor(value), -(e + 1)); // the K axis, before the event axes
       const lp = toTensor(this.component.logProb(x));
       const terms = tf.add(lp, this.logWeights());
-      return logSumExpAxis(terms, terms.rank - 1);
+      return logSumExp(terms, terms.rank - 1);
     });
   }
 

@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { rngFrom } from '../../src/core/rng.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
-import { Normal, Poisson, infer, model, ops } from '../../src/index.js';
+import { Categorical, Exponential, Mixture, MixtureSameFamily, Normal, Poisson, infer, model, ops } from '../../src/index.js';
 import { logSumMass } from '../../src/distributions/truncated-discrete.js';
 
 beforeAll(async () => {
@@ -85,6 +85,18 @@ describe('ops.logSumExp on tensors', () => {
 });
 
 describe('the other log-sum-exps over tensors', () => {
+  it('a mixture where every component has zero density: -Infinity with gradient 0, not NaN (its own log-sum-exp had a NaN gradient)', () => {
+    const mixing = Categorical({ probs: [0.5, 0.5] });
+    for (const m of [Mixture(mixing, [Exponential(1), Exponential(2)]), MixtureSameFamily(mixing, Exponential(tf.tensor1d([1, 2])))]) {
+      const f = (x: tf.Tensor) => m.logProb(x) as tf.Tensor;
+      expect(read(f(tf.scalar(-3)))).toEqual([NEG]);
+      expect(read(tf.grad(f)(tf.scalar(-3)))).toEqual([0]);
+      // inside the support: d/dx log(0.5 e^-x + e^-2x) at 0.5
+      const want = -(0.5 * Math.exp(-0.5) + 2 * Math.exp(-1)) / (0.5 * Math.exp(-0.5) + Math.exp(-1));
+      expect(read(tf.grad(f)(tf.scalar(0.5)))[0]).toBeCloseTo(want, 5);
+    }
+  });
+
   it('a truncated discrete mass over an interval with no mass is -Infinity, not NaN (tensor parameters)', () => {
     const got = read(logSumMass(Poisson(tf.tensor1d([0, 2])), 1, 3) as tf.Tensor);
     expect(got[0]).toBe(NEG); // rate 0: no mass on 1..3 (tf.logSumExp gave NaN)
