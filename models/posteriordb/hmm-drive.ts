@@ -22,7 +22,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Dirichlet, Exponential, Flat, Normal, model } from '../../src/index.js';
+import { Dirichlet, Exponential, Flat, Normal, model, ops } from '../../src/index.js';
 import { loadData } from '../data.js';
 
 /** The bball_drive_event_0 data. */
@@ -62,9 +62,9 @@ export const hmmDrive0 = model(
     const emission = (t: number): tf.Tensor => tf.add(Exponential(phi).logProb(d.u[t]!) as tf.Tensor, Exponential(lambda).logProb(d.v[t]!) as tf.Tensor);
     let gamma = emission(0);
     for (let t = 1; t < d.N; t++) {
-      gamma = tf.add(tf.logSumExp(tf.add(tf.expandDims(gamma, 1), logTheta), 0), emission(t));
+      gamma = tf.add(ops.logSumExp(tf.add(tf.expandDims(gamma, 1), logTheta), 0), emission(t));
     }
-    const logLik = tf.logSumExp(gamma);
+    const logLik = ops.logSumExp(gamma);
     await factor('forward', logLik);
     return logLik;
   },
