@@ -136,7 +136,7 @@ interface LeanTarget {
    * runs that unfold on from the step's state, replaying only the step's
    * records (a fork), not the model from its start.
    */
-  readonly mark?: StepRecord;
+  readonly mark: StepRecord | undefined;
   /** The records oldest first (after `mark`, when set), built by the first copy that replays them and shared with the others. */
   records?: LeanRecord[];
 }
@@ -487,7 +487,7 @@ export class LeanParticle<R> implements UnfoldHost {
     } else if (this.replayOf !== undefined) c.replayOf = this.replayOf;
     else {
       // (one target per parent and checkpoint: its copies share the records array built from it)
-      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint, ...(this.open === undefined ? {} : { mark: this.open }) };
+      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint, mark: this.open };
       c.replayOf = this.target;
     }
     return c;
@@ -537,7 +537,6 @@ export class LeanParticle<R> implements UnfoldHost {
       this.giveUp(`a copy did not retrace its parent at "${full}" (is the model a deterministic function of its choices?)`);
     }
     this.next++;
-    this.run.replayedSites++;
     this.head = rec;
     return rec;
   }
@@ -584,6 +583,7 @@ export class LeanParticle<R> implements UnfoldHost {
     // (no target: a fork that finished its unfold, replaying the records before it)
     const target = this.replayOf;
     if (target !== undefined && this.checkpoint >= target.checkpoint) {
+      this.run.replayedSites += this.next;
       // caught up with the parent: from here on this copy draws its own values
       this.replay = undefined;
       this.replayOf = undefined;
@@ -694,6 +694,7 @@ export class LeanParticle<R> implements UnfoldHost {
         this.giveUp(`a copy did not retrace the model before unfold "${full}" (is the model a deterministic function of its choices?)`);
       }
       this.resumeEnd = undefined;
+      this.run.replayedSites += this.next;
       this.replay = undefined;
       this.head = end;
       this.checkpoint = this.resumeCheckpoint;
@@ -704,6 +705,8 @@ export class LeanParticle<R> implements UnfoldHost {
     for (let j = this.next + 1; j < replay.length; j++) {
       const r = replay[j]!;
       if (r.kind !== Kind.End || r.address !== full) continue;
+      // (the unfold's records are skipped, not replayed)
+      this.run.replayedSites -= j + 1 - this.next;
       this.next = j + 1;
       this.head = r;
       this.checkpoint = (r as EndRecord).checkpoint;
@@ -818,32 +821,32 @@ class LeanContext {
 
   get sample(): Ctx['sample'] {
     const { p, level } = this;
-    return (this.s ??= ((address: string, dist: Distribution, _options?: SampleOptions) => (p['may'](level) ? p['latent'](address, dist) : p['wrongContext'](address, level))) as Ctx['sample']);
+    return (this.s ??= ((address: string, dist: Distribution, _options?: SampleOptions) => ((p.level === level && p['owns'] === undefined) || p['may'](level) ? p['latent'](address, dist) : p['wrongContext'](address, level))) as Ctx['sample']);
   }
   get observe(): Ctx['observe'] {
     const { p, level } = this;
-    return (this.o ??= ((address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) => (p['may'](level) ? p['observed'](address, dist, value) : p['wrongContext'](address, level))) as Ctx['observe']);
+    return (this.o ??= ((address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) => ((p.level === level && p['owns'] === undefined) || p['may'](level) ? p['observed'](address, dist, value) : p['wrongContext'](address, level))) as Ctx['observe']);
   }
   get factor(): Ctx['factor'] {
     const { p, level } = this;
-    return (this.f ??= (address: string, logWeight: ValueLike) => (p['may'](level) ? p['factorSite'](address, logWeight) : p['wrongContext'](address, level)));
+    return (this.f ??= (address: string, logWeight: ValueLike) => ((p.level === level && p['owns'] === undefined) || p['may'](level) ? p['factorSite'](address, logWeight) : p['wrongContext'](address, level)));
   }
   get deterministic(): Ctx['deterministic'] {
     const { p, level } = this;
     return (this.d ??= (<V extends Value>(address: string, value: V): V => {
-      if (!p['may'](level)) throw wrongContextError(p, address, level);
+      if (!((p.level === level && p['owns'] === undefined) || p['may'](level))) throw wrongContextError(p, address, level);
       return p['deterministicSite'](address, value);
     }) as Ctx['deterministic']);
   }
   get scope(): Ctx['scope'] {
     const { p, level } = this;
-    return (this.sc ??= <T>(prefix: string, fn: () => Promise<T> | T): Promise<T> => (p['may'](level) ? p['scope'](prefix, fn) : p['wrongContext'](prefix, level)));
+    return (this.sc ??= <T>(prefix: string, fn: () => Promise<T> | T): Promise<T> => ((p.level === level && p['owns'] === undefined) || p['may'](level) ? p['scope'](prefix, fn) : p['wrongContext'](prefix, level)));
   }
   get unfold(): Ctx['unfold'] {
     const { p, level } = this;
     // (top level: the particle runs it, forkable; inside a step: a plain loop)
     return (this.u ??= (<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> =>
-      !p['may'](level) ? p['wrongContext'](name, level) : level === 0 ? (p['unfoldTop'](name, steps, init, kernel as UnfoldKernel<unknown>) as Promise<S[]>) : runUnfold(p, name, steps, init, kernel)) as Ctx['unfold']);
+      !((p.level === level && p['owns'] === undefined) || p['may'](level)) ? p['wrongContext'](name, level) : level === 0 ? (p['unfoldTop'](name, steps, init, kernel as UnfoldKernel<unknown>) as Promise<S[]>) : runUnfold(p, name, steps, init, kernel)) as Ctx['unfold']);
   }
   get param(): Ctx['param'] {
     const p = this.p;
