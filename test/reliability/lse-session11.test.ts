@@ -17,6 +17,7 @@ import { rngFrom } from '../../src/core/rng.js';
 import { layoutOf, logDensityFn } from '../../src/infer/mcmc/potential.js';
 import { Categorical, Exponential, Mixture, MixtureSameFamily, Normal, Poisson, infer, model, ops } from '../../src/index.js';
 import { logSumMass } from '../../src/distributions/truncated-discrete.js';
+import { logMeanExp } from '../../src/infer/vi/objectives.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -95,6 +96,15 @@ describe('the other log-sum-exps over tensors', () => {
       const want = -(0.5 * Math.exp(-0.5) + 2 * Math.exp(-1)) / (0.5 * Math.exp(-0.5) + Math.exp(-1));
       expect(read(tf.grad(f)(tf.scalar(0.5)))[0]).toBeCloseTo(want, 5);
     }
+  });
+
+  it("VI's logMeanExp (IWAE/VR objectives) of weights that are all -Infinity: -Infinity with gradient 0, not NaN", () => {
+    const x = tf.tensor2d([[-Infinity, -Infinity], [0, Math.log(3)]]);
+    const v = logMeanExp(x);
+    expect(Array.from(v.dataSync())).toEqual([-Infinity, Math.fround(Math.log(2))]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.where(tf.isFinite(logMeanExp(t)), logMeanExp(t), tf.zerosLike(logMeanExp(t)))))(x);
+    expect(Array.from(g.dataSync()).map((a) => Math.round(a * 1e6) / 1e6)).toEqual([0, 0, 0.25, 0.75]);
+    tf.dispose([x, v, g]);
   });
 
   it('a truncated discrete mass over an interval with no mass is -Infinity, not NaN (tensor parameters)', () => {

@@ -24,6 +24,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { logSumExp } from '../../core/value.js';
 import { type ParticleSites, type SiteBaselines, raoBlackwellScore } from './rao-blackwell.js';
 
 /** Per-draw densities of S guide draws (tensors of shape `[S]`, on the gradient tape). */
@@ -87,10 +88,10 @@ export function grouped(x: tf.Tensor, k: number): tf.Tensor {
   return tf.reshape(x, [s / k, k]);
 }
 
-/** `log(mean(exp(x)))` along `axis`, computed stably (infinite maxima handled). */
+/** `log(mean(exp(x)))` along `axis`, computed stably: -Infinity with gradient 0 where every term is -Infinity (tf.logSumExp gives NaN there). */
 export function logMeanExp(x: tf.Tensor, axis = -1): tf.Tensor {
   const n = x.shape[axis < 0 ? x.rank + axis : axis];
-  return tf.sub(tf.logSumExp(x, axis), Math.log(n));
+  return tf.sub(logSumExp(x, axis), Math.log(n));
 }
 
 /** A tensor with the same values and no gradient path (tfjs has no stop-gradient op). */
