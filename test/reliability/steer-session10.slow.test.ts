@@ -13,6 +13,7 @@ import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { normalCdfNumber } from '../../src/math/special.js';
 import { gaussianAnnealLogZ } from './steer-session10-fixtures.js';
+import { meanSE } from '../helpers/mean-se.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
@@ -20,10 +21,6 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const meanSE = (v: number[]) => {
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { m, se: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) / v.length) };
-};
 
 slow('FK steering towards a region of known mass (reward 0 on x0 > 1, -Infinity elsewhere)', () => {
   it('Ẑ is the mass P(x0 > 1) and the weighted mean of x0 the truncated mixture\'s, within 4 MCSE at 400 DDPM steps; planted: the same particles unweighted fail', async () => {

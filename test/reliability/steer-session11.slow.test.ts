@@ -12,6 +12,7 @@ import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { particleCountCheck } from '../../src/steer/index.js';
 import { MIXTURE_1D, ddpmTiltLogZ, mixtureTiltLogZ } from './steer-session11-fixtures.js';
+import { meanSE } from '../helpers/mean-se.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
@@ -19,10 +20,6 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const meanSE = (v: number[]) => {
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { m, se: Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) / v.length) };
-};
 
 slow('FK steering at λ = 6: finite-particle bias of log Ẑ, not a defect', () => {
   const STEPS = 100;
