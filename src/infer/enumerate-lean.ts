@@ -215,8 +215,65 @@ export class LeanEnumerator<A extends unknown[], R> {
     const self = this;
     const numeric = m.numericSites;
     this.call = [undefined, ...args];
-    // the effects unchecked; the contexts handed out check the unfold level first (`core/unfold.ts`)
-    this.raw = {
+    this.numeric = numeric;
+    this.rng = rng;
+    // the model's own context: each effect checks the unfold level inline (0: no unfold step open), so a
+    // walk without an unfold pays one comparison and no extra call; the kernels' contexts wrap the
+    // unchecked effects (`raw`, made when an unfold runs: `core/unfold.ts`)
+    this.ctx = {
+      sample(address: string, dist: Distribution) {
+        // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
+        // since a replayed prefix visits no more sites than the path that first reached it
+        const k = self.depth;
+        if (k < self.replayUntil && self.stopped === undefined && self.level === 0 && (++self.sites & 31) !== 0) {
+          self.depth = k + 1;
+          return self.current[k] as never;
+        }
+        return (self.level === 0 ? self.latent(address, dist, numeric) : self.wrongContext(address)) as never;
+      },
+      observe(address: string, dist: Distribution, value: ValueLike, _options?: SampleOptions) {
+        return (self.level === 0 ? self.observed(address, dist, value, numeric) : self.wrongContext(address)) as never;
+      },
+      factor(address: string, logWeight: ValueLike) {
+        return self.level === 0 ? self.factorSite(address, logWeight) : self.wrongContext(address);
+      },
+      deterministic<V extends Value>(address: string, value: V): V {
+        if (self.level !== 0) throw wrongContextError(self, address, 0);
+        self.deterministicSite(address, value);
+        return value;
+      },
+      param() {
+        return self.giveUp();
+      },
+      plate() {
+        return self.giveUp();
+      },
+      scope<T>(prefix: string, fn: () => Promise<T> | T): Promise<T> {
+        return self.level === 0 ? self.scope(prefix, fn) : self.wrongContext(prefix);
+      },
+      unfold<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> {
+        return self.level === 0 ? runUnfold(self, name, steps, init, kernel) : self.wrongContext(name);
+      },
+      rng,
+    };
+    this.call[0] = this.ctx;
+  }
+
+  /** The model's numeric sites and the walk's random stream (for the unchecked effects, made when an unfold runs). */
+  private readonly numeric: Map<string, boolean>;
+  private readonly rng: Rng;
+  /** The unchecked effects of this walk's context (made when an unfold runs). */
+  private raw: Ctx | undefined;
+
+  private wrongContext(address: unknown): Promise<never> {
+    return Promise.reject(wrongContextError(this, address, 0));
+  }
+
+  /** The unchecked effects, wrapped by each unfold level's context. */
+  private rawEffects(): Ctx {
+    const self = this;
+    const numeric = this.numeric;
+    return (this.raw ??= {
       sample(address: string, dist: Distribution) {
         return self.latent(address, dist, numeric) as never;
       },
@@ -242,26 +299,9 @@ export class LeanEnumerator<A extends unknown[], R> {
       unfold<S>(name: string, steps: number, init: S, kernel: UnfoldKernel<S>): Promise<S[]> {
         return runUnfold(self, name, steps, init, kernel);
       },
-      rng,
-    };
-    this.ctx = {
-      ...guardedContext(this.raw, this, 0),
-      sample(address: string, dist: Distribution) {
-        // the hot case: a replayed site (see `latent`), inline; sites are counted for pacing only,
-        // since a replayed prefix visits no more sites than the path that first reached it
-        const k = self.depth;
-        if (k < self.replayUntil && self.stopped === undefined && self.level === 0 && (++self.sites & 31) !== 0) {
-          self.depth = k + 1;
-          return self.current[k] as never;
-        }
-        return (self.level === 0 ? self.latent(address, dist, numeric) : Promise.reject(wrongContextError(self, address, 0))) as never;
-      },
-    };
-    this.call[0] = this.ctx;
+      rng: this.rng,
+    });
   }
-
-  /** The unchecked effects of this walk's context. */
-  private readonly raw: Ctx;
   /** The level of the context that may take effects now (0: the model's own; one more per open unfold step). */
   level = 0;
   /** The open unfold steps (for messages). */
@@ -272,7 +312,7 @@ export class LeanEnumerator<A extends unknown[], R> {
   /** The context at unfold level `level` (0: the model's own). */
   contextAt(level: number): Ctx {
     if (level === 0) return this.ctx;
-    return (this.levels[level] ??= guardedContext(this.raw, this, level));
+    return (this.levels[level] ??= guardedContext(this.rawEffects(), this, level));
   }
 
   /** Whether the lean runtime can try this model at all (no handlers of its own). */
