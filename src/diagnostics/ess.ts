@@ -9,7 +9,7 @@
  */
 import { autocovariance } from './autocorrelation.js';
 import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, readChains, splitChains, toChains } from './draws.js';
-import { quantile, variance } from './empirical.js';
+import { quantile, quantiles, variance } from './empirical.js';
 import { rhatOfVariances } from './rhat.js';
 
 /** Fewest draws per (split) chain for which an ESS is estimated; fewer give NaN. */
@@ -260,9 +260,12 @@ export function essQuantile(draws: ChainDraws, p: number): number {
 
 /**
  * Tail ESS: the smaller of the ESS for the 5% and 95% quantiles, which
- * measures sampling efficiency in the tails (for intervals).
+ * measures sampling efficiency in the tails (for intervals). Both quantiles
+ * come from one sort of the pooled draws (MCMC's warnings call this per site).
  */
 export function essTail(draws: ChainDraws): number {
-  const chains = toChains(draws, 'essTail');
-  return Math.min(essQuantileOf(chains, 0.05), essQuantileOf(chains, 0.95));
+  const chains = readChains(draws, 'essTail');
+  if (!allFinite(chains)) return NaN;
+  const [q5, q95] = quantiles(pool(chains), [0.05, 0.95]);
+  return Math.min(indicatorEss(chains, q5!), indicatorEss(chains, q95!));
 }

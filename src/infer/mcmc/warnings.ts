@@ -19,9 +19,7 @@
  *
  * @module
  */
-import { MIN_DRAWS_FOR_ESS, indicatorEss, splitRhatAndEss } from '../../diagnostics/ess.js';
-import { type ChainDraws, allFinite, pool, readChains } from '../../diagnostics/draws.js';
-import { quantiles } from '../../diagnostics/empirical.js';
+import { MIN_DRAWS_FOR_ESS, essTail, splitRhatAndEss } from '../../diagnostics/ess.js';
 import type { Posterior } from '../posterior.js';
 
 /** R-hat above this says the chains have not mixed (Vehtari et al. 2021). */
@@ -39,19 +37,6 @@ function worst(rows: { name: string; value: number }[], fmt: (v: number) => stri
   const sorted = [...rows].sort((a, b) => (descending ? b.value - a.value : a.value - b.value));
   const shown = sorted.slice(0, 3).map((r) => `${r.name} ${fmt(r.value)}`);
   return shown.join(', ') + (sorted.length > 3 ? `, ... (${sorted.length} in all)` : '');
-}
-
-/**
- * Stan's tail ESS (Vehtari et al. 2021): the smaller split ESS of the
- * indicators I(x <= q) at the pooled 5% and 95% quantiles, from one sort of
- * the pooled draws (the summary's `ess_tail`, without its second sort). NaN
- * when a draw is not finite or an indicator is constant.
- */
-function tailEss(draws: ChainDraws): number {
-  const chains = readChains(draws, 'mcmcWarnings');
-  if (!allFinite(chains)) return NaN;
-  const [q5, q95] = quantiles(pool(chains), [0.05, 0.95]);
-  return Math.min(indicatorEss(chains, q5!), indicatorEss(chains, q95!));
 }
 
 /**
@@ -75,7 +60,7 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
     if (rhat > RHAT_THRESHOLD) highRhat.push({ name, value: rhat });
     if (ess < minEss) lowEss.push({ name, value: ess });
     else {
-      const tail = tailEss(draws);
+      const tail = essTail(draws);
       if (tail < minEss) lowTail.push({ name, value: tail });
     }
   }
