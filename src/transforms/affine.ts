@@ -9,7 +9,7 @@
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { type Value, type ValueLike, abs, add, all, describe, exp, gt, log, lt, mul, sigmoid, sub, div } from '../core/value.js';
+import { type Value, type ValueLike, abs, add, all, broadcastShapes, describe, exp, gt, log, lt, mul, shapeOf, sigmoid, sub, div } from '../core/value.js';
 import {
   type Constraint,
   type GreaterThanConstraint,
@@ -29,8 +29,24 @@ function requireAll(ok: boolean | tf.Tensor, message: () => string): void {
   if (!all(ok)) throw new RangeError(message());
 }
 
+/**
+ * An elementwise bijector with parameters: its output has the input's shape
+ * broadcast against the parameters' (`Affine(tensor([1, 2]), 1)` maps a
+ * number to a vector of 2), and so does its input for an output.
+ */
+abstract class ParamElementwise extends Bijector {
+  /** The parameters whose shapes broadcast against the value's. */
+  protected abstract params(): readonly Value[];
+  override forwardShape(shape: readonly number[]): number[] {
+    return this.params().reduce<number[]>((s, p) => broadcastShapes(s, shapeOf(p), `${this.name}: the value's shape against its parameters`), [...shape]);
+  }
+  override inverseShape(shape: readonly number[]): number[] {
+    return this.forwardShape(shape);
+  }
+}
+
 /** `y = loc + scale * x` elementwise; `log|dy/dx| = log|scale|` (scale must be nonzero). */
-export class AffineBijector extends Bijector {
+export class AffineBijector extends ParamElementwise {
   readonly name = 'Affine';
   readonly domain: Constraint = real;
   readonly codomain: Constraint = real;
@@ -42,6 +58,9 @@ export class AffineBijector extends Bijector {
     this.loc = param('Affine', 'loc', loc);
     this.scale = param('Affine', 'scale', scale);
     requireAll(gt(abs(this.scale), 0), () => `Affine: parameter scale must be nonzero, got ${describe(this.scale)}`);
+  }
+  protected params(): readonly Value[] {
+    return [this.loc, this.scale];
   }
   forward(x: Value): Value {
     return tidyValue(x, () => add(this.loc, mul(this.scale, x)));
@@ -58,7 +77,7 @@ export class AffineBijector extends Bijector {
  * `y = lower + (upper - lower) * sigmoid(x)`: real onto the interval
  * (lower, upper); `log|dy/dx| = log(upper - lower) + log sigmoid(x) + log sigmoid(-x)`.
  */
-export class IntervalBijector extends Bijector {
+export class IntervalBijector extends ParamElementwise {
   readonly name = 'Interval';
   readonly domain: Constraint = real;
   readonly codomain: IntervalConstraint;
@@ -74,6 +93,9 @@ export class IntervalBijector extends Bijector {
     this.width = sub(this.upper, this.lower);
     this.codomain = interval(this.lower, this.upper);
   }
+  protected params(): readonly Value[] {
+    return [this.lower, this.upper];
+  }
   forward(x: Value): Value {
     return tidyValue(x, () => add(this.lower, mul(this.width, sigmoid(x))));
   }
@@ -86,7 +108,7 @@ export class IntervalBijector extends Bijector {
 }
 
 /** `y = lower + exp(x)`: real onto (lower, inf); `log|dy/dx| = x`. */
-export class LowerBoundBijector extends Bijector {
+export class LowerBoundBijector extends ParamElementwise {
   readonly name = 'LowerBound';
   readonly domain: Constraint = real;
   readonly codomain: GreaterThanConstraint;
@@ -96,6 +118,9 @@ export class LowerBoundBijector extends Bijector {
     super();
     this.lower = param('LowerBound', 'lower', lower);
     this.codomain = greaterThan(this.lower);
+  }
+  protected params(): readonly Value[] {
+    return [this.lower];
   }
   forward(x: Value): Value {
     return tidyValue(x, () => add(this.lower, exp(x)));
@@ -109,7 +134,7 @@ export class LowerBoundBijector extends Bijector {
 }
 
 /** `y = upper - exp(x)`: real onto (-inf, upper); `log|dy/dx| = x`. */
-export class UpperBoundBijector extends Bijector {
+export class UpperBoundBijector extends ParamElementwise {
   readonly name = 'UpperBound';
   readonly domain: Constraint = real;
   readonly codomain: LessThanConstraint;
@@ -119,6 +144,9 @@ export class UpperBoundBijector extends Bijector {
     super();
     this.upper = param('UpperBound', 'upper', upper);
     this.codomain = lessThan(this.upper);
+  }
+  protected params(): readonly Value[] {
+    return [this.upper];
   }
   forward(x: Value): Value {
     return tidyValue(x, () => sub(this.upper, exp(x)));

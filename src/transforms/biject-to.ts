@@ -13,6 +13,7 @@
  * | `interval(a, b)` | Interval(a, b): sigmoid then affine |
  * | `greaterThan(a)` | LowerBound(a): `a + exp(x)` |
  * | `lessThan(b)` | UpperBound(b): `b - exp(x)` |
+ * | `image(c, f)` (an image under an elementwise `f`) | bijectTo(c) then f |
  * | `simplex` | StickBreaking |
  * | `ordered` | Ordered |
  * | `lowerCholesky` | LowerCholesky |
@@ -66,6 +67,17 @@ function isReinterpreted(c: Constraint): c is Constraint & Reinterpreted {
   return r.base !== undefined && typeof r.reinterpreted === 'number';
 }
 
+/** The fields of an image constraint (`distributions/transformed.ts`): the preimage and the elementwise bijector that maps it. */
+interface Image {
+  readonly preimage: Constraint;
+  readonly through: Bijector;
+}
+
+function isImage(c: Constraint): c is Constraint & Image {
+  const r = c as Partial<Image>;
+  return r.preimage !== undefined && r.through !== undefined;
+}
+
 function bounded(c: Constraint, field: 'lower' | 'upper'): Value {
   const v = (c as Bounds)[field];
   if (v === undefined) throw new Error(`bijectTo: constraint ${c.name} carries no ${field} bound`);
@@ -99,6 +111,7 @@ function builtIn(c: Constraint): Bijector | undefined {
   if (c.name.startsWith('greaterThan(')) return LowerBound(bounded(c, 'lower'));
   if (c.name.startsWith('lessThan(')) return UpperBound(bounded(c, 'upper'));
   if (c.name.startsWith('independent(') && isReinterpreted(c)) return Independent(bijectTo(c.base), c.reinterpreted);
+  if (c.name.startsWith('image(') && isImage(c)) return Compose(bijectTo(c.preimage), c.through);
   return undefined;
 }
 
