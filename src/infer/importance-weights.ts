@@ -234,13 +234,13 @@ export class Float64Weights {
     return { model: row };
   }
 
-  /** log w of a draw from its {@link rows}. */
-  async weigh(rows: { model: Float64Array; guide?: Float64Array }): Promise<number> {
+  /** log w of a draw from its {@link rows}, and the guide's log density log q there (0 without a guide). */
+  async weigh(rows: { model: Float64Array; guide?: Float64Array }): Promise<{ logWeight: number; logQ: number }> {
     const p = await this.model.density.evaluate(rows.model, 1);
     const logP = p.base[0]! + p.scaled[0]!;
-    if (!this.guide) return logP;
+    if (!this.guide) return { logWeight: logP, logQ: 0 };
     const q = await this.guide.density.evaluate(rows.guide!, 1);
-    return logP - q.base[0]!;
+    return { logWeight: logP - q.base[0]!, logQ: q.base[0]! };
   }
 
   /** Evaluations served on tfjs instead of the replay (a validity guard changed), model and guide together. */

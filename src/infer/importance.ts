@@ -135,7 +135,7 @@ async function weightedSample<A extends unknown[], R>(
   args: A,
   i: number,
   float64: Float64Weights | undefined,
-  pending: { rows?: { model: Float64Array; guide?: Float64Array } },
+  pending: { rows?: { model: Float64Array; guide?: Float64Array }; logQ?: number },
   read?: Float64Reader,
 ): Promise<Draw<R>> {
   let logW: number;
@@ -156,6 +156,7 @@ async function weightedSample<A extends unknown[], R>(
     const proposed = new Set(g.trace.latentSites().map((s) => s.address));
     const logP = sumSites(result.trace, (a, observed, type) => type === 'factor' || observed || proposed.has(a));
     const logQ = sumSites(g.trace, () => true);
+    pending.logQ = logQ;
     logW = logP - logQ + priorCorrections(result.trace, proposed);
   } else {
     result = await execute(m, { rng: r }, ...args);
@@ -167,11 +168,11 @@ async function weightedSample<A extends unknown[], R>(
   return { values: result.trace.values(), returnValue: result.returnValue, logWeight: logW };
 }
 
-/** Sample i's log-weight from its float64 record (both paths); a non-finite one is an error, which infer explains by site. */
-async function float64LogWeight(float64: Float64Weights, rows: Parameters<Float64Weights['weigh']>[0], i: number): Promise<number> {
-  const logWeight = await float64.weigh(rows);
-  if (isNonFiniteDensity(logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${logWeight}`);
-  return logWeight;
+/** Sample i's log-weight (and its guide's log density) from its float64 record (both paths); a non-finite one is an error, which infer explains by site. */
+async function float64LogWeight(float64: Float64Weights, rows: Parameters<Float64Weights['weigh']>[0], i: number): Promise<{ logWeight: number; logQ: number }> {
+  const weighed = await float64.weigh(rows);
+  if (isNonFiniteDensity(weighed.logWeight)) throw nonFiniteDensityError(`importance: the log-weight of sample ${i} is ${weighed.logWeight}`);
+  return weighed;
 }
 
 /** Importance sampling with the prior or a guide as proposal: batched where the program allows, else per particle. */
@@ -245,7 +246,7 @@ async function importanceBatched<A extends unknown[], R>(
       const weighed: Draw<R>[] = [];
       for (let i = 0; i < draws.length; i++) {
         if (pace.due()) await pace.pause();
-        const logWeight = await float64LogWeight(float64, rows[i]!, i);
+        const { logWeight } = await float64LogWeight(float64, rows[i]!, i);
         weighed.push({ ...draws[i]!, logWeight });
       }
       draws = weighed;
@@ -288,6 +289,8 @@ async function importancePerParticle<A extends unknown[], R>(
 ): Promise<Posterior<A, R>> {
   const rng = rngFrom(options.seed ?? 0);
   const draws: Draw<R>[] = [];
+  // the guide's log density at each kept draw (for the guide-tail check, `particle-warnings.ts`)
+  const guideLogQ: number[] = [];
   const pace = new Pacer(options.signal);
   let float32Draws = 0;
   let shadow: Float64Shadow | undefined;
@@ -295,7 +298,7 @@ async function importancePerParticle<A extends unknown[], R>(
     for (let i = 0; i < n; i++) {
       if (pace.due()) await pace.pause();
       const r = rng.split();
-      const pending: { rows?: { model: Float64Array; guide?: Float64Array } } = {};
+      const pending: { rows?: { model: Float64Array; guide?: Float64Array }; logQ?: number } = {};
       // one engine scope per sample: tensors the model makes are freed, the draw's values kept
       // with float64 weights, the particle runs in a float64 shadow (under the gradient lock: the shadow hooks the engine)
       if (float64 && !shadow) shadow = openFloat64Shadow();
@@ -308,10 +311,14 @@ async function importancePerParticle<A extends unknown[], R>(
         throw err;
       });
       if (draw && pending.rows) {
-        const logWeight = await float64LogWeight(float64!, pending.rows, i);
+        const { logWeight, logQ } = await float64LogWeight(float64!, pending.rows, i);
         draw = { ...draw, logWeight };
+        pending.logQ = logQ;
       } else if (draw) float32Draws++;
-      if (draw) draws.push(draw);
+      if (draw) {
+        draws.push(draw);
+        if (guide) guideLogQ.push(pending.logQ!);
+      }
       options.onProgress?.(i + 1, n);
     }
   } catch (err) {
@@ -323,7 +330,8 @@ async function importancePerParticle<A extends unknown[], R>(
   const weights = float64
     ? { weights: float32Draws === 0 ? 'float64' : 'mixed', float32Draws, viaTfjs: float64.viaTfjs }
     : { weights: notCompiled === NUMBERS_ALREADY ? 'float64' : 'float32', notCompiled };
-  return importancePosterior(m, args, n, draws, { execution: 'per-particle', notBatched, ...weights }, tensorsSince);
+  const guided = guide ? { guideLogDensity: Float64Array.from(guideLogQ) } : {};
+  return importancePosterior(m, args, n, draws, { execution: 'per-particle', notBatched, ...weights, ...guided }, tensorsSince);
 }
 
 registerEngine<ImportanceOptions>({
