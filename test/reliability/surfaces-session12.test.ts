@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Beta, Gamma, Normal, Transformed, bijectTo, infer, model, transforms } from '../../src/index.js';
+import { Beta, Gamma, Transformed, bijectTo, infer, model, runSMC, transforms } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -63,4 +63,32 @@ describe('Transformed(base, Affine(tensor, tensor)): the support is the image of
     }
     post.dispose();
   }, 120_000);
+});
+
+// Before: 'SMC: particles must be a positive integer, got undefined' for the misspelt `particle` (no entry point named,
+// no near miss), 'SMC step 0: ...' from the run, and 'fk.init is not a function' from inside the run.
+describe('runSMC called directly names itself, as infer does', () => {
+  const fk = (potential: (n: number) => number[]) => ({
+    init: (n: number) => Array.from({ length: n }, () => 0),
+    step: (s: number[]) => ({ state: s, logPotential: potential(s.length) }),
+    done: (t: number) => t >= 2,
+  });
+  const flat = fk((n) => new Array(n).fill(0));
+  test.each([
+    ['a misspelt option, with the near miss', flat, { particle: 10 }, /^runSMC: unknown option "particle" \(did you mean "particles"\?\)/],
+    ['a value out of range', flat, { particles: 4, essThreshold: 2 }, /^runSMC: essThreshold must be/],
+    ['a missing particle count', flat, {}, /^runSMC: particles must be a positive integer, got undefined/],
+    ['an fk without step', { init: flat.init, done: flat.done }, { particles: 4 }, /^runSMC: fk\.step must be a function/],
+    ['a potential of the wrong length', fk(() => [0]), { particles: 4 }, /^runSMC: step 0: logPotential has 1 values, expected 4/],
+    ['every weight zero', fk((n) => new Array(n).fill(-Infinity)), { particles: 4 }, /^runSMC: step 0: every particle has zero weight/],
+    ['a NaN potential', fk((n) => new Array(n).fill(NaN)), { particles: 4 }, /^runSMC: step 0: log potential of particle 0 is NaN/],
+  ])('%s', async (_what, f, options, message) => {
+    await expect(runSMC(f as never, { seed: 1, ...options } as never)).rejects.toThrow(message);
+  });
+
+  test('a well-formed run still runs (log Z of a flat potential is 0)', async () => {
+    const res = await runSMC(flat, { particles: 4, seed: 1 });
+    expect(res.logZ).toBe(0);
+    expect(res.steps).toBe(2);
+  });
 });

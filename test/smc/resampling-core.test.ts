@@ -303,7 +303,7 @@ describe('particle core', () => {
     await expect(runSMC(tableFK([[0, 0, 0]]), { particles: 2, seed: 1 })).rejects.toThrow(/3 values, expected 2/);
     await expect(runSMC(tableFK([[0]]), { particles: 0 })).rejects.toThrow(/particles must be a positive integer/);
     await expect(runSMC(tableFK([[0]]), { particles: 1, essThreshold: 2 })).rejects.toThrow(/essThreshold/);
-    await expect(runSMC(tableFK([[0]]), { particles: 1, resampling: 'bogus' as never })).rejects.toThrow(/unknown resampling scheme "bogus"/);
+    await expect(runSMC(tableFK([[0]]), { particles: 1, resampling: 'bogus' as never })).rejects.toThrow(/^runSMC: resampling must be one of 'multinomial'.*got 'bogus'/);
     const bad: FeynmanKac<{ n: number }> = { init: () => ({ n: 1 }), step: (s) => ({ state: s, logPotential: [0] }), done: () => false };
     await expect(runSMC(bad, { particles: 1 })).rejects.toThrow(/cannot tell how to resample/);
   });

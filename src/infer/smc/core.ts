@@ -35,6 +35,8 @@ import { type Resampler, type ResamplingScheme, normaliseLogWeights, resolveResa
 import { type ParticleStore, inferStore } from './store.js';
 import { Pacer } from '../pace.js';
 import { oneAtATime } from '../one-at-a-time.js';
+import { type OptionRules, checkOptionValues, checkOptions as checkOptionNames } from '../../core/options.js';
+import { RESAMPLERS } from './resampling.js';
 
 /** What a step returns: the moved population and each particle's log potential. */
 export interface StepResult<S> {
@@ -200,48 +202,82 @@ export interface SMCResult<S, H = never> {
 }
 
 /** Read a log potential into `out` (length N), disposing a tensor. */
-async function readPotential(lp: ArrayLike<number> | tf.Tensor, n: number, t: number): Promise<ArrayLike<number>> {
+async function readPotential(lp: ArrayLike<number> | tf.Tensor, n: number, at: string): Promise<ArrayLike<number>> {
   if (lp instanceof tf.Tensor) {
     try {
-      if (lp.size !== n) throw new Error(`SMC step ${t}: logPotential has shape [${lp.shape.join(', ')}], expected ${n} values (one per particle)`);
+      if (lp.size !== n) throw new Error(`${at}: logPotential has shape [${lp.shape.join(', ')}], expected ${n} values (one per particle)`);
       return await lp.data();
     } finally {
       lp.dispose();
     }
   }
   if (lp === null || typeof lp !== 'object' || typeof lp.length !== 'number') {
-    throw new Error(`SMC step ${t}: logPotential must be a tensor or an array of ${n} numbers`);
+    throw new Error(`${at}: logPotential must be a tensor or an array of ${n} numbers`);
   }
-  if (lp.length !== n) throw new Error(`SMC step ${t}: logPotential has ${lp.length} values, expected ${n} (one per particle)`);
+  if (lp.length !== n) throw new Error(`${at}: logPotential has ${lp.length} values, expected ${n} (one per particle)`);
   return lp;
 }
 
-function checkOptions<S, H>(o: SMCOptions<S, H>): void {
-  if (!Number.isInteger(o.particles) || o.particles < 1) throw new Error(`SMC: particles must be a positive integer, got ${o.particles}`);
+function checkOptions<S, H>(o: SMCOptions<S, H>, who = 'SMC'): void {
+  if (!Number.isInteger(o.particles) || o.particles < 1) throw new Error(`${who}: particles must be a positive integer, got ${o.particles}`);
   const th = o.essThreshold;
-  if (th !== undefined && !(th >= 0 && th <= 1)) throw new Error(`SMC: essThreshold must lie in [0, 1], got ${th}`);
+  if (th !== undefined && !(th >= 0 && th <= 1)) throw new Error(`${who}: essThreshold must lie in [0, 1], got ${th}`);
   const a = o.temper;
   if (typeof a === 'function') {
-    if (o.ancestorSampler) throw new Error('SMC: ancestorSampler cannot be combined with a temper schedule');
+    if (o.ancestorSampler) throw new Error(`${who}: ancestorSampler cannot be combined with a temper schedule`);
     return;
   }
-  if (a !== undefined && !(a >= 0 && a <= 1)) throw new Error(`SMC: temper must lie in [0, 1], got ${a}`);
-  if (o.ancestorSampler && a !== undefined && a !== 1) throw new Error('SMC: ancestorSampler cannot be combined with tempered resampling (temper < 1)');
+  if (a !== undefined && !(a >= 0 && a <= 1)) throw new Error(`${who}: temper must lie in [0, 1], got ${a}`);
+  if (o.ancestorSampler && a !== undefined && a !== 1) throw new Error(`${who}: ancestorSampler cannot be combined with tempered resampling (temper < 1)`);
 }
 
 /** Run a custom ancestor sampler and check what it returns. */
-function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>): Int32Array {
+function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>, at: string): Int32Array {
   const a = sampler(ctx);
   const n = ctx.particles;
-  if (!(a instanceof Int32Array) || a.length !== n) throw new Error(`SMC step ${ctx.t}: ancestorSampler must return an Int32Array of ${n} indices`);
+  if (!(a instanceof Int32Array) || a.length !== n) throw new Error(`${at}: ancestorSampler must return an Int32Array of ${n} indices`);
   for (let i = 0; i < n; i++) {
-    if (!(a[i] >= 0 && a[i] < n)) throw new Error(`SMC step ${ctx.t}: ancestorSampler returned index ${a[i]} outside 0..${n - 1}`);
+    if (!(a[i] >= 0 && a[i] < n)) throw new Error(`${at}: ancestorSampler returned index ${a[i]} outside 0..${n - 1}`);
   }
   return a;
 }
 
+/** The options of {@link runSMC}, each with its rule where a value can be checked before the run. */
+const RUN_SMC_OPTIONS: { readonly [K in keyof Required<SMCOptions<unknown, unknown>>]: OptionRules[string] | null } = {
+  particles: { type: 'integer', min: 1 },
+  resampling: { type: 'choice', values: Object.keys(RESAMPLERS), orElse: 'a resampling function', orType: ['function'] },
+  essThreshold: { type: 'number', min: 0, max: 1 },
+  temper: null,
+  seed: null,
+  rng: { type: 'object', what: 'an Rng (rngFrom(seed)); or give seed' },
+  onStep: { type: 'function' },
+  signal: { type: 'signal' },
+  genealogy: { type: 'boolean' },
+  keepHistory: { type: 'function' },
+  store: { type: 'object', what: 'a ParticleStore' },
+  maxSteps: { type: 'integer', min: 0 },
+  ancestorSampler: { type: 'function' },
+};
+const RUN_SMC_RULES: OptionRules = Object.fromEntries(Object.entries(RUN_SMC_OPTIONS).filter((e): e is [string, OptionRules[string]] => e[1] !== null));
+
+/** `fk` has the methods a run calls, or an error naming the one missing. */
+function checkFeynmanKac(who: string, fk: unknown): void {
+  if (fk === null || typeof fk !== 'object') throw new TypeError(`${who}: the first argument must be a FeynmanKac model (an object with init, step and done), got ${fk === null ? 'null' : typeof fk}`);
+  for (const m of ['init', 'step', 'done'] as const) {
+    const f = (fk as Record<string, unknown>)[m];
+    if (typeof f !== 'function') throw new TypeError(`${who}: fk.${m} must be a function (a FeynmanKac model has init, step and done), got ${f === null ? 'null' : typeof f}`);
+  }
+}
+
 /**
  * Run sequential Monte Carlo on a Feynman–Kac model.
+ *
+ * Options are checked before anything runs, as `infer` checks its own: an
+ * unknown name (with the near miss), a value out of range, or an `fk`
+ * without `init`, `step` or `done` is an error that starts `runSMC:`, and so
+ * does every error of the run itself (`runSMC: step 3: every particle has
+ * zero weight ...`); errors thrown by `fk`'s own methods pass through as
+ * they are.
  *
  * @example
  * ```ts
@@ -250,9 +286,24 @@ function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>
  * ```
  */
 export async function runSMC<S, H = never>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
-  checkOptions(options);
+  checkFeynmanKac('runSMC', fk);
+  checkOptionNames('runSMC', options, Object.keys(RUN_SMC_OPTIONS));
+  checkOptionValues('runSMC', options, RUN_SMC_RULES);
+  checkOptions(options, 'runSMC');
   // one run at a time with `infer` calls (tfjs's scopes and tape are global: steering beside NUTS crashed with
   // "Cannot read properties of undefined (reading 'backend')"); the engines' own runs, inside their ledgers, run at once
+  return oneAtATime(options.signal, () => run(fk, options, 'runSMC'));
+}
+
+/**
+ * {@link runSMC} for a package entry point that checks its own options and
+ * names itself in the errors it passes on (the steering functions): queued
+ * as `runSMC` is, its messages worded `SMC step t: ...` for the entry point
+ * to wrap.
+ * @internal
+ */
+export async function runSMCForEntry<S, H = never>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
+  checkOptions(options);
   return oneAtATime(options.signal, () => run(fk, options));
 }
 
@@ -270,7 +321,9 @@ export async function runSMCInsideCall<S, H = never>(fk: FeynmanKac<S>, options:
 }
 
 /** {@link runSMC} once its turn has come. */
-async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<SMCResult<S, H>> {
+async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>, who = 'SMC'): Promise<SMCResult<S, H>> {
+  // where a message names the step: `SMC step 3` inside the package's engines (which name the site or entry point around it), `runSMC: step 3` called directly
+  const at = (t: number): string => (who === 'SMC' ? `SMC step ${t}` : `${who}: step ${t}`);
   const N = options.particles;
   const threshold = (options.essThreshold ?? 0.5) * N;
   const temper = options.temper ?? 1;
@@ -297,16 +350,16 @@ async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<
   try {
     while (!fk.done(t, state)) {
       if (pace.due()) await pace.pause();
-      if (options.maxSteps !== undefined && t >= options.maxSteps) throw new Error(`SMC: reached maxSteps = ${options.maxSteps} before done()`);
+      if (options.maxSteps !== undefined && t >= options.maxSteps) throw new Error(`${who}: reached maxSteps = ${options.maxSteps} before done()`);
 
       let ancestors: Int32Array = identity;
       let resampled = false;
       if (t > 0 && ess < threshold) {
         const alpha = typeof temper === 'function' ? temper({ t, ess, particles: N, weights: W }) : temper;
-        if (!(alpha >= 0 && alpha <= 1)) throw new Error(`SMC step ${t}: the temper schedule returned ${alpha}; alpha must lie in [0, 1]`);
+        if (!(alpha >= 0 && alpha <= 1)) throw new Error(`${at(t)}: the temper schedule returned ${alpha}; alpha must lie in [0, 1]`);
         if (alpha === 1) {
           ancestors = options.ancestorSampler
-            ? customAncestors(options.ancestorSampler, { t, state, weights: W, logWeights: lw, particles: N, rng: resampleRng, resampler })
+            ? customAncestors(options.ancestorSampler, { t, state, weights: W, logWeights: lw, particles: N, rng: resampleRng, resampler }, at(t))
             : resampler(W, N, resampleRng);
           lw.fill(-Math.log(N));
           W.fill(1 / N);
@@ -329,16 +382,16 @@ async function run<S, H>(fk: FeynmanKac<S>, options: SMCOptions<S, H>): Promise<
       const out = await fk.step(state, t, rng);
       if (out.state !== state) store.release(state, out.state);
       state = out.state;
-      const lp = await readPotential(out.logPotential, N, t);
+      const lp = await readPotential(out.logPotential, N, at(t));
       // lw += lp, then normalise; lw was normalised, so the log of the new total is the increment of log Z
       let norm: { logTotal: number; ess: number };
       try {
         norm = normaliseLogWeights(lw, W, lp);
       } catch (err) {
         // a log potential or weight of +Infinity or NaN: infer names the site to blame (diagnose.ts)
-        throw new NonFiniteDensityError(`SMC step ${t}: ${(err as Error).message}`);
+        throw new NonFiniteDensityError(`${at(t)}: ${(err as Error).message}`);
       }
-      if (norm.logTotal === -Infinity) throw new ZeroDensityError(`SMC step ${t}: every particle has zero weight (all log potentials are -Infinity)`);
+      if (norm.logTotal === -Infinity) throw new ZeroDensityError(`${at(t)}: every particle has zero weight (all log potentials are -Infinity)`);
       logZ += norm.logTotal;
       ess = norm.ess;
       essHistory.push(ess);

@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, rngFrom } from '../../core/rng.js';
-import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from './core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, runSMCForEntry } from './core.js';
 import { type LagState, windowMoments, withFixedLag } from './fixedlag.js';
 import { traceLineages } from './genealogy.js';
 import { multinomial, sampleLogCategorical } from './resampling.js';
@@ -252,7 +252,7 @@ export async function particleFilter(model: StateSpaceModel, options: FilterOpti
     }
     return slots;
   };
-  const smc = await runSMC<FilterState, FilterSnapshot>(fk, {
+  const smc = await runSMCForEntry<FilterState, FilterSnapshot>(fk, {
     ...smcOptions,
     genealogy: keepParticles,
     keepHistory: wantSnapshot

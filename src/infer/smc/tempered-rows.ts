@@ -17,7 +17,7 @@
 import type { Rng } from '../../core/rng.js';
 import { Pacer } from '../pace.js';
 import type { ScaledEvaluation } from '../scaled-density.js';
-import { runSMC } from './core.js';
+import { runSMCForEntry } from './core.js';
 import { type HmcTuning, populationMoves } from './population-hmc.js';
 import type { ResamplingScheme } from './resampling.js';
 import { batchedStore } from './store.js';
@@ -86,7 +86,7 @@ export async function temperedRows(target: TemperedTarget, init: Float64Array, o
   const moveRng = options.rng.split();
   const logTarget = (e: ScaledEvaluation, b: number): Float64Array => e.base.map((x, i) => x + b * e.scaled[i]!);
 
-  const result = await runSMC<Rows>(
+  const result = await runSMCForEntry<Rows>(
     {
       async init() {
         // β = 1 only to read the two parts (the base is recovered as f - β scaled, which needs β > 0)

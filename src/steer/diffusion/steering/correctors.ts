@@ -50,7 +50,7 @@ import '../../../backend/gradients.js';
 import { gradSync } from '../../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
-import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import { type FeynmanKac, runSMCForEntry } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import { type DiffusionModel, checkCondition, denoise, labels } from '../model.js';
 import { gaussianNoise } from '../samplers.js';
@@ -414,7 +414,7 @@ export async function fkCorrector(options: CorrectorRunOptions): Promise<Correct
   }
   const fk = correctorModel(options, counters);
   try {
-    const res = await runSMC(fk, {
+    const res = await runSMCForEntry(fk, {
       ...smcSettings(options),
       onStep: options.onStep ? (info) => options.onStep!({ step: info.t, ess: info.ess, logZ: info.logZ, x: info.state.x }) : undefined,
     }).catch((err: unknown) => {

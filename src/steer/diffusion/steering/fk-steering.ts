@@ -40,7 +40,7 @@ import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
 import type { Rng } from '../../../core/rng.js';
-import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import { type FeynmanKac, runSMCForEntry } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, particleRunResult, smcSettings } from './particle-run.js';
 import { type DiffusionModel, checkCondition, checkState } from '../model.js';
 import { type Sampler, ddpm, gaussianNoise, samplerStep } from '../samplers.js';
@@ -330,7 +330,7 @@ export async function fkSteering(model: DiffusionModel, options: FkRunOptions): 
   const counters: FkCounters = { evaluations: 0, rewardCalls: 0 };
   const fk = fkSteeringModel(model, options, counters);
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
-  const res = await runSMC(fk, {
+  const res = await runSMCForEntry(fk, {
     ...smcSettings(options),
     onStep: options.onStep
       ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, ess: info.ess, logZ: info.logZ, resampled: info.resampled, x: info.state.x })

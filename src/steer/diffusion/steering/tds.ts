@@ -25,7 +25,7 @@ import '../../../backend/gradients.js';
 import { gradSync } from '../../../backend/autodiff.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { ZeroDensityError } from '../../../core/errors.js';
-import { type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import { type FeynmanKac, runSMCForEntry } from '../../../infer/smc/core.js';
 import { type ParticleRunOptions, type ParticleRunResult, type WeightSpread, addIncrementVariance, particleRunResult, smcSettings, weightSpreadWarning } from './particle-run.js';
 import type { GaussianMixture } from '../gaussian-mixture.js';
 import { type DiffusionModel, checkCondition, predictSync } from '../model.js';
@@ -219,7 +219,7 @@ export async function twistedDiffusion(model: DiffusionModel, options: TdsRunOpt
   checkIntegerOptions('twistedDiffusion', options, { particles: 1, steps: 1 });
   const counters: TdsCounters = { evaluations: 0, spread: { logWeightVariance: 0 } };
   const times = options.times ? [...options.times] : timeGrid(model.schedule, options.steps ?? 100);
-  const res = await runSMC(tdsModel(model, options, counters), {
+  const res = await runSMCForEntry(tdsModel(model, options, counters), {
     ...smcSettings(options),
     onStep: options.onStep ? (info) => options.onStep!({ step: info.t, t: times[info.t + 1]!, x: info.state.x }) : undefined,
   }).catch((err: unknown) => {

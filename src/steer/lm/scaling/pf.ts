@@ -14,7 +14,7 @@
 import { checkSteerOptions } from '../../run-rules.js';
 import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { rngFrom } from '../../../core/rng.js';
-import { type AncestorSampler, type FeynmanKac, runSMC } from '../../../infer/smc/core.js';
+import { type AncestorSampler, type FeynmanKac, runSMCForEntry } from '../../../infer/smc/core.js';
 import { type Resampler, type ResamplingScheme, resolveResampler } from '../../../infer/smc/resampling.js';
 import type { LanguageModel } from '../types.js';
 import { type AnswerSelection, normalise, selectCandidate } from './aggregate.js';
@@ -104,7 +104,7 @@ export async function runStepSMC(
   const inner = options.lookahead ? withLookahead(sampler, plain, link, eps, options.lookahead) : plain;
   const fk = extra.wrap ? extra.wrap(inner) : inner;
   const rng = rngFrom(options.seed);
-  const res = await runSMC(fk, {
+  const res = await runSMCForEntry(fk, {
     particles: N,
     rng,
     resampling: resampler,

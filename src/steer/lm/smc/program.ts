@@ -35,7 +35,7 @@ import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import type { Rng } from '../../../core/rng.js';
 import { type Value, toNumber } from '../../../core/value.js';
 import type { Distribution } from '../../../distributions/distribution.js';
-import { type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
+import { type SMCOptions, type SMCResult, runSMCForEntry } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 
 /** The base class of a steering program (one particle). */
@@ -160,7 +160,7 @@ export async function runStepPrograms<P extends StepProgram>(make: (i: number) =
   checkSteerOptions('runStepPrograms', options, RUN_STEP_PROGRAMS_OPTIONS);
   checkIntegerOptions('runStepPrograms', options, { particles: 1, maxSteps: 1 });
   const { particles, maxSteps = 1000, ...smc } = options;
-  const res = await runSMC<P[]>(
+  const res = await runSMCForEntry<P[]>(
     {
       init: (n) => Array.from({ length: n }, (_, i) => make(i)),
       done: (t, state) => t > 0 && state.every((p) => p.finished),

@@ -15,7 +15,7 @@
 import { checkSteerOptions } from '../../run-rules.js';
 import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { ZeroDensityError } from '../../../core/errors.js';
-import { type FeynmanKac, type SMCOptions, type SMCResult, runSMC } from '../../../infer/smc/core.js';
+import { type FeynmanKac, type SMCOptions, type SMCResult, runSMCForEntry } from '../../../infer/smc/core.js';
 import { conditionalAncestors } from '../../../infer/smc/csmc.js';
 import type { LanguageModelStats } from '../cached.js';
 import type { Vocabulary } from '../types.js';
@@ -126,7 +126,7 @@ export async function runTokenModel(
   fk.paceWith(options.signal);
   let res: SMCResult<TokenParticle[]>;
   try {
-    res = await runSMC(runner, { ...options, maxSteps: fk.maxTokens + 2 });
+    res = await runSMCForEntry(runner, { ...options, maxSteps: fk.maxTokens + 2 });
   } catch (err) {
     if (err instanceof ZeroDensityError) {
       const step = Number(/step (\d+)/.exec(err.message)?.[1] ?? NaN);
