@@ -8,8 +8,8 @@
  * @module
  */
 import { autocovariance } from './autocorrelation.js';
-import { type ChainDraws, allFinite, mapDraws, pool, rankNormalize, readChains, splitChains, toChains } from './draws.js';
-import { quantile, quantiles, variance } from './empirical.js';
+import { type ChainDraws, allFinite, pool, rankNormalize, readChains, splitChains, toChains } from './draws.js';
+import { quantile, quantileSorted, variance } from './empirical.js';
 import { rhatOfVariances } from './rhat.js';
 
 /** Fewest draws per (split) chain for which an ESS is estimated; fewer give NaN. */
@@ -78,19 +78,18 @@ function essOfCentred(c: Centred, chains: readonly Float64Array[]): number {
   const { m: nChains, n, within } = c;
   const varPlus = (within * (n - 1)) / n + c.betweenOverN;
   if (!(varPlus > 0)) return NaN; // all draws identical
-  const meanAcov = meanAutocovariance(c, chains);
-  const rhoAt = (t: number): number => 1 - (within - meanAcov(t)) / varPlus;
+  const acov = new MeanAutocovariance(c, chains);
 
   const rho = new Float64Array(n);
   rho[0] = 1;
-  rho[1] = rhoAt(1);
+  rho[1] = 1 - (within - acov.at(1)) / varPlus;
   // Geyer's initial positive sequence over pairs (t, t + 1), t even
   let t = 0;
   let lastEven = rho[0];
   let lastOdd = rho[1];
   while (t + 3 < n - 1 && lastEven + lastOdd > 0) {
-    lastEven = rhoAt(t + 2);
-    lastOdd = rhoAt(t + 3);
+    lastEven = 1 - (within - acov.at(t + 2)) / varPlus;
+    lastOdd = 1 - (within - acov.at(t + 3)) / varPlus;
     if (lastEven + lastOdd >= 0) {
       rho[t + 2] = lastEven;
       rho[t + 3] = lastOdd;
@@ -142,51 +141,63 @@ const DIRECT_LAGS = 32;
 
 /**
  * The mean over chains of each chain's autocovariance at lag t (as
- * `autocovariance` computes it: sums over n, centred on the chain's mean),
- * as a function of t: the first {@link DIRECT_LAGS} lags by direct sums, two
- * lags (t and t + 1, which the ESS asks for in turn) per pass over the
- * draws, and all lags by FFT once a later one is asked for. The ESS reads
- * lags only until Geyer's truncation, a few for a well-mixed chain, where
- * one FFT per chain cost more than the rest of the diagnostics.
+ * `autocovariance` computes it: sums over n, centred on the chain's mean):
+ * the first {@link DIRECT_LAGS} lags by direct sums, two lags (t and t + 1,
+ * which the ESS asks for in turn) per pass over the draws, and all lags by
+ * FFT once a later one is asked for. The ESS reads lags only until Geyer's
+ * truncation, a few for a well-mixed chain, where one FFT per chain cost
+ * more than the rest of the diagnostics. A class, not a closure made per
+ * quantity: on a process's first MCMC call V8 compiled the closure's loop
+ * two or three times over the warnings' quantities (issue 16, session 12).
  */
-function meanAutocovariance(c: Centred, chains: readonly Float64Array[]): (t: number) => number {
-  const { m, n, data } = c;
-  let acovs: Float64Array[] | undefined;
-  let pairAt = -1;
-  let pairEven = 0;
-  let pairOdd = 0;
-  return (t: number): number => {
-    if (t < DIRECT_LAGS && acovs === undefined) {
+class MeanAutocovariance {
+  private acovs: Float64Array[] | undefined;
+  private pairAt = -1;
+  private pairEven = 0;
+  private pairOdd = 0;
+
+  constructor(
+    private readonly c: Centred,
+    private readonly chains: readonly Float64Array[],
+  ) {}
+
+  /** The mean autocovariance at lag `t`. */
+  at(t: number): number {
+    if (t < DIRECT_LAGS && this.acovs === undefined) {
       const base = t - (t & 1);
-      if (base !== pairAt) {
-        let even = 0;
-        let odd = 0;
-        for (let j = 0; j < m; j++) {
-          const o = j * n;
-          let se = 0;
-          let so = 0;
-          // lag base for i < n - base, lag base + 1 for i < n - base - 1
-          const last = o + n - base - 1;
-          for (let i = o; i < last; i++) {
-            const x = data[i];
-            se += x * data[i + base];
-            so += x * data[i + base + 1];
-          }
-          if (last >= o) se += data[last] * data[last + base];
-          even += se / n;
-          odd += so / n;
-        }
-        pairAt = base;
-        pairEven = even / m;
-        pairOdd = odd / m;
-      }
-      return t === base ? pairEven : pairOdd;
+      if (base !== this.pairAt) this.sumPair(base);
+      return t === base ? this.pairEven : this.pairOdd;
     }
-    acovs ??= chains.map((ch) => autocovariance(ch));
+    this.acovs ??= this.chains.map((ch) => autocovariance(ch));
     let s = 0;
-    for (const a of acovs) s += a[t];
-    return s / m;
-  };
+    for (const a of this.acovs) s += a[t];
+    return s / this.c.m;
+  }
+
+  /** Lags `base` and `base + 1` by direct sums, in one pass over the draws. */
+  private sumPair(base: number): void {
+    const { m, n, data } = this.c;
+    let even = 0;
+    let odd = 0;
+    for (let j = 0; j < m; j++) {
+      const o = j * n;
+      let se = 0;
+      let so = 0;
+      // lag base for i < n - base, lag base + 1 for i < n - base - 1
+      const last = o + n - base - 1;
+      for (let i = o; i < last; i++) {
+        const x = data[i];
+        se += x * data[i + base];
+        so += x * data[i + base + 1];
+      }
+      if (last >= o) se += data[last] * data[last + base];
+      even += se / n;
+      odd += so / n;
+    }
+    this.pairAt = base;
+    this.pairEven = even / m;
+    this.pairOdd = odd / m;
+  }
 }
 
 /**
@@ -239,7 +250,30 @@ export function essBulk(draws: ChainDraws): number {
  * the building block of quantile ESS and quantile MCSE.
  */
 export function indicatorEss(chains: readonly Float64Array[], threshold: number): number {
-  return essOfPreparedChains(splitChains(mapDraws(chains, (x) => (x <= threshold ? 1 : 0))));
+  return essOfPreparedChains(splitIndicators(chains, threshold));
+}
+
+/**
+ * The split chains (as `splitChains` cuts them: each chain's first and last
+ * floor(n / 2) draws) of the indicator I(x <= threshold), made by plain loops
+ * straight into the halves: the same arrays as `splitChains(mapDraws(...))`
+ * without a callback per draw or a copy of each whole chain first.
+ */
+function splitIndicators(chains: readonly Float64Array[], threshold: number): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const c of chains) {
+    const len = c.length;
+    const half = Math.floor(len / 2);
+    const first = new Float64Array(half);
+    const second = new Float64Array(half);
+    const from = len - half;
+    for (let i = 0; i < half; i++) {
+      first[i] = c[i] <= threshold ? 1 : 0;
+      second[i] = c[from + i] <= threshold ? 1 : 0;
+    }
+    out.push(first, second);
+  }
+  return out;
 }
 
 function essQuantileOf(chains: Float64Array[], p: number): number {
@@ -266,6 +300,7 @@ export function essQuantile(draws: ChainDraws, p: number): number {
 export function essTail(draws: ChainDraws): number {
   const chains = readChains(draws, 'essTail');
   if (!allFinite(chains)) return NaN;
-  const [q5, q95] = quantiles(pool(chains), [0.05, 0.95]);
-  return Math.min(indicatorEss(chains, q5!), indicatorEss(chains, q95!));
+  // pool() is a fresh copy: sorted in place (quantiles() would copy it again)
+  const sorted = pool(chains).sort();
+  return Math.min(indicatorEss(chains, quantileSorted(sorted, 0.05)), indicatorEss(chains, quantileSorted(sorted, 0.95)));
 }
