@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { fastConstructor } from '../core/fast-class.js';
 import type { Rng } from '../core/rng.js';
 import { normalCdf, normalIcdf } from '../core/special.js';
 import { type Value, type ValueLike, add, log, mul, square, sub, div } from '../core/value.js';
@@ -72,6 +73,9 @@ export class NormalDistribution extends LocationScaleDistribution {
     return sub(this.loc, mul(this.scale, normalIcdfLog(logQ)));
   }
 }
+
+// (models build one at every site they visit: its constructor must stay optimisable under tsx, `core/fast-class.ts`)
+fastConstructor(NormalDistribution);
 
 /** Normal(loc, scale). Parameters may be numbers, arrays or tensors. */
 export function Normal<L extends ValueLike, S extends ValueLike>(loc: L, scale: S): NormalDistribution & Typed<DrawType<[L, S]>> {
