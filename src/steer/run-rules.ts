@@ -28,12 +28,27 @@ export const DIFFUSION_SAMPLER_RULES: OptionRules = {
 };
 
 /**
+ * The most particles a steering run takes (2^22 = 4,194,304). The whole
+ * population is made at once, before the first step and its abort check: an LM
+ * particle held about 1.5 kB (smcSteer on a Markov LM, 4 tokens: 918 MB peak at
+ * 2^19 particles), so `particles: 1e9` (a typo for 1e3) grew the process by
+ * gigabytes a second until the machine ran out of memory, with no error and no
+ * way to abort. More samples than this: repeat runs and pool them.
+ */
+export const MAX_STEER_PARTICLES = 2 ** 22;
+
+/**
  * `checkOptions` (unknown names, with the near miss; the seed), then the
- * values of the shared options ({@link STEER_RUN_RULES}, and `extra`).
+ * values of the shared options ({@link STEER_RUN_RULES}, and `extra`), and
+ * `particles` against {@link MAX_STEER_PARTICLES}.
  *
  * @param who - the entry point, first in every message
  */
 export function checkSteerOptions(who: string, options: unknown, allowed: Iterable<string>, extra?: OptionRules): void {
   checkOptions(who, options, allowed);
   checkOptionValues(who, options as object, extra ? { ...STEER_RUN_RULES, ...extra } : STEER_RUN_RULES);
+  const particles = (options as { particles?: unknown }).particles;
+  if (typeof particles === 'number' && particles > MAX_STEER_PARTICLES) {
+    throw new RangeError(`${who}: particles must be at most ${MAX_STEER_PARTICLES} (2^22), got ${particles}: the whole population is held in memory at once; for more samples, repeat runs and pool them`);
+  }
 }

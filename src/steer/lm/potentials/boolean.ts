@@ -5,7 +5,7 @@
  * @module
  */
 import type { Vocabulary } from '../types.js';
-import type { Potential } from './potential.js';
+import { type Potential, PotentialError, describe, describeValue } from './potential.js';
 
 /** A predicate on generated text (and its tokens); may be async. */
 export type TextPredicate = (text: string, tokens: readonly number[]) => boolean | Promise<boolean>;
@@ -47,16 +47,29 @@ export class BooleanPotential implements Potential {
   async prefix(x: readonly number[]): Promise<number> {
     if (!this.prefixPred) return 0;
     this.calls++;
-    return (await this.prefixPred(this.vocab.decode(x), x)) ? 0 : -Infinity;
+    return (await this.ask(this.prefixPred, 'prefix', x)) ? 0 : -Infinity;
   }
 
   async complete(x: readonly number[]): Promise<number> {
-    const text = this.vocab.decode(x);
     if (this.prefixPred) {
       this.calls++;
-      if (!(await this.prefixPred(text, x))) return -Infinity;
+      if (!(await this.ask(this.prefixPred, 'prefix', x))) return -Infinity;
     }
     this.calls++;
-    return (await this.completePred(text, x)) ? 0 : -Infinity;
+    return (await this.ask(this.completePred, 'complete', x)) ? 0 : -Infinity;
+  }
+
+  /**
+   * One predicate's answer, which must be a boolean: `undefined` (an arrow
+   * function with a block body and no `return`) read as false ruled every
+   * string out, and the run blamed the constraint ("may be unsatisfiable");
+   * a truthy non-boolean (`'no'`, a number) was read as true.
+   */
+  private async ask(pred: TextPredicate, which: 'prefix' | 'complete', x: readonly number[]): Promise<boolean> {
+    const v: unknown = await pred(this.vocab.decode(x), x);
+    if (typeof v !== 'boolean') {
+      throw new PotentialError(this.name, `the ${which} predicate returned ${describeValue(v)} for ${describe(this.vocab, x)} (expected true or false${v === undefined ? '; does the function return its answer?' : ''})`);
+    }
+    return v;
   }
 }

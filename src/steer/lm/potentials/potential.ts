@@ -59,9 +59,29 @@ export interface Potential {
 /** Check a log-weight a potential returned; NaN or a non-number is an error naming the potential. */
 export function checkLogWeight(p: Potential, value: unknown, what: string, x: readonly number[]): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value === Infinity) {
-    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) returned ${typeof value === 'number' ? String(value) : `${typeof value} ${JSON.stringify(value)}`} (expected a finite number or -Infinity)`);
+    throw new PotentialError(p.name, `${what}(${describe(p.vocab, x)}) returned ${describeValue(value)} (expected a finite number or -Infinity)`);
   }
   return value;
+}
+
+/**
+ * A value a user function returned, for an error message: `NaN`, `undefined`,
+ * `string "0.5"`, `bigint 1n`, `object {"a":1}`. (`JSON.stringify` threw on a
+ * bigint, "Do not know how to serialize a BigInt", hiding the potential's
+ * name, and printed `undefined undefined`.)
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number' || value === undefined || value === null) return String(value);
+  if (typeof value === 'bigint') return `bigint ${value}n`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}`;
+  if (typeof value === 'function' || typeof value === 'symbol') return typeof value;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined;
+  }
+  return json === undefined ? typeof value : `${typeof value} ${json.length > 60 ? `${json.slice(0, 57)}...` : json}`;
 }
 
 /** A short description of a token sequence for error messages. */

@@ -153,6 +153,10 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     if (potential !== undefined && !isPotential(potential)) throw new TypeError(`steering: potential must be a Potential (an object with vocab, prefix() and complete(), e.g. new AutomatonPotential(vocab, pattern)), got ${JSON.stringify(potential)}`);
     if (critic !== undefined && !isPotential(critic)) throw new TypeError(`steering: critic must be a Potential (an object with vocab, prefix() and complete()), got ${JSON.stringify(critic)}`);
     if (typeof sampler !== 'object' || sampler === null || typeof sampler.sample !== 'function') throw new TypeError(`steering: sampler must be a TokenSampler (e.g. new DirectSampler() or new LocallyOptimalSampler()), got ${typeof sampler === 'function' ? `the function ${(sampler as { name?: string }).name || '(anonymous)'} (a class is called with new)` : JSON.stringify(sampler)}`);
+    // a missing or misspelt lm crashed on "Cannot read properties of undefined (reading 'name')"
+    if (typeof lm !== 'object' || lm === null || typeof (lm as LanguageModel).nextTokenLogprobs !== 'function' || typeof (lm as LanguageModel).vocab !== 'object') {
+      throw new TypeError(`steering: lm must be a LanguageModel (an object with vocab and nextTokenLogprobs(), e.g. wrapLanguageModel(loadTransformerLM('kjv-char'))), got ${lm === null ? 'null' : typeof lm}`);
+    }
     this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
     if (potential) assertPotentialVocabulary(this.lm, potential);
     if (critic) assertPotentialVocabulary(this.lm, critic);

@@ -1,0 +1,91 @@
+/**
+ * STEERUSER (session 12): steering tried with the inputs a new user gets
+ * wrong. Each case failed before this session as its title says.
+ */
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/core/rng.js';
+import { MarkovLM } from '../../../src/steer/lm/markov.js';
+import { BooleanPotential } from '../../../src/steer/lm/potentials/boolean.js';
+import { PotentialError } from '../../../src/steer/lm/potentials/potential.js';
+import { RewardPotential } from '../../../src/steer/lm/potentials/reward.js';
+import { AWRSSampler } from '../../../src/steer/lm/samplers/awrs.js';
+import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
+import { LocallyOptimalSampler } from '../../../src/steer/lm/samplers/locally-optimal.js';
+import { bestOfN } from '../../../src/steer/lm/smc/baselines.js';
+import { smcSteer } from '../../../src/steer/lm/smc/steer.js';
+import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { MAX_STEER_PARTICLES } from '../../../src/steer/run-rules.js';
+import { STEER_OPTION_ENTRIES, messageOf } from '../../reliability/steer-option-entries.js';
+
+const abc = TokenVocabulary.characters('abc');
+const lm = MarkovLM.random(abc, new Rng('su12-markov'), { eos: 0.25 });
+const base = { lm, sampler: new DirectSampler(), particles: 8, maxTokens: 4, seed: 1 };
+
+describe('BooleanPotential: a predicate that does not return a boolean is named (was: read as truthy/falsy)', () => {
+  // `(s) => { !s.includes('c') }` (no return) gave undefined: every string ruled out, and the run blamed the constraint
+  const noReturn = ((s: string) => {
+    void s.includes('c');
+  }) as unknown as (s: string) => boolean;
+
+  it('undefined from the prefix predicate: a PotentialError naming the potential, the predicate and the prefix, from every sampler and bestOfN (was: NoSatisfyingStringError "the constraint may be unsatisfiable")', async () => {
+    for (const sampler of [new DirectSampler(), new LocallyOptimalSampler(), new AWRSSampler()]) {
+      const pot = new BooleanPotential(abc, { prefix: noReturn }, 'no-c');
+      const err = await smcSteer({ ...base, sampler, potential: pot }).catch((e: unknown) => e);
+      expect(err, sampler.name).toBeInstanceOf(PotentialError);
+      expect((err as Error).message).toMatch(/potential "no-c": the prefix predicate returned undefined for "[abc]*" \(expected true or false; does the function return its answer\?\)/);
+    }
+    const err = await bestOfN({ lm, particles: 8, maxTokens: 4, seed: 1, potential: new BooleanPotential(abc, { complete: noReturn }, 'no-c') }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/potential "no-c": the complete predicate returned undefined/);
+  });
+
+  it('a truthy non-boolean (a string, a number, a match array) is refused, not read as true (was: logZ of the unconstrained LM)', async () => {
+    for (const [value, shown] of [['no', 'string "no"'], [1, '1'], [['c'], 'object ["c"]'], [null, 'null']] as const) {
+      const pot = new BooleanPotential(abc, { prefix: (() => value) as unknown as (s: string) => boolean }, 'odd');
+      const msg = await messageOf(() => smcSteer({ ...base, potential: pot }));
+      expect(msg).toContain(`potential "odd": the prefix predicate returned ${shown} for ""`);
+    }
+  });
+
+  it('boolean and async boolean predicates still work, and give the same run', async () => {
+    const sync = await smcSteer({ ...base, potential: new BooleanPotential(abc, { prefix: (s) => !s.includes('cc') }) });
+    const asyncRun = await smcSteer({ ...base, potential: new BooleanPotential(abc, { prefix: async (s) => !s.includes('cc') }) });
+    expect(asyncRun.logZ).toBe(sync.logZ);
+    expect(asyncRun.particles.map((p) => p.text)).toEqual(sync.particles.map((p) => p.text));
+  });
+});
+
+describe('a reward that returns a bigint or undefined is named (was: "Do not know how to serialize a BigInt"; "returned undefined undefined")', () => {
+  it('bigint, undefined, an object with a cycle', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const [value, shown] of [[1n, 'bigint 1n'], [undefined, 'undefined'], [cyclic, 'object']] as const) {
+      const msg = await messageOf(() => smcSteer({ ...base, potential: new RewardPotential(abc, (() => value) as never, 'r') }));
+      expect(msg).toBe(`potential "r": complete("") returned ${shown} (expected a finite number or -Infinity)`);
+    }
+  });
+});
+
+describe('a missing lm is named (was: "Cannot read properties of undefined (reading \'name\')")', () => {
+  it('undefined, a string and a bare vocabulary', async () => {
+    for (const [value, shown] of [[undefined, 'undefined'], ['kjv-char', 'string'], [abc, 'object']] as const) {
+      const msg = await messageOf(() => smcSteer({ ...base, lm: value as never }));
+      expect(msg).toBe(`steering: lm must be a LanguageModel (an object with vocab and nextTokenLogprobs(), e.g. wrapLanguageModel(loadTransformerLM('kjv-char'))), got ${shown}`);
+    }
+  });
+});
+
+describe('a particle count too large to hold is refused before any work (was: particles: 1e9 grew the process by gigabytes until it ran out of memory, no error, no abort)', () => {
+  it(`every entry point that takes particles says "<entry>: particles must be at most ${MAX_STEER_PARTICLES}"`, async () => {
+    let taking = 0;
+    for (const [name, run] of STEER_OPTION_ENTRIES) {
+      const msg = await messageOf(() => run({ particles: 1e9 }));
+      if (/unknown option "particles"/.test(msg)) continue;
+      taking++;
+      expect(msg, name).toBe(`${name}: particles must be at most ${MAX_STEER_PARTICLES} (2^22), got 1000000000: the whole population is held in memory at once; for more samples, repeat runs and pool them`);
+    }
+    expect(taking).toBeGreaterThanOrEqual(14);
+    // the boundary: one more than the limit is refused; at the limit what fails next is the missing lm, not particles
+    expect(await messageOf(() => smcSteer({ ...base, particles: MAX_STEER_PARTICLES + 1 }))).toMatch(/^smcSteer: particles must be at most/);
+    expect(await messageOf(() => smcSteer({ ...base, lm: undefined as never, particles: MAX_STEER_PARTICLES }))).toMatch(/^steering: lm must be a LanguageModel/);
+  });
+});
