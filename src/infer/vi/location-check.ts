@@ -184,12 +184,21 @@ export function locationWarning(s: LocationShift, guide: string, subsampled?: Su
   return warning;
 }
 
-/** The warning for a guide wider than the posterior after a subsampled fit (also printed with `console.warn`). */
-export function wideWarning(w: ScaleExcess, guide: string, subsampled: SubsampledPlate): string {
+/**
+ * The warning for a guide wider than the posterior (also printed with
+ * `console.warn`): after a subsampled fit, whose gradient noise slows the
+ * scale's descent, or a fit on many observations whose guide scale had far
+ * to fall from its initial value at the default learning rate.
+ */
+export function wideWarning(w: ScaleExcess, guide: string, subsampled?: SubsampledPlate): string {
+  const why = subsampled
+    ? `the fit followed the noisy gradients of plate "${subsampled.plate}"'s subsample (${subsampled.subsample} of ${subsampled.size}), whose noise slows the scale's descent and which the loss trend cannot see through; ` +
+      "run more steps, use a larger subsample or a decaying learning rate, or importanceWeights: 'psis' to report the reweighted draws"
+    : "the fit stopped before the guide's scale came down to the posterior's (many observations make a narrow posterior, far below the initial scale, that the scale approaches slowly at the default learning rate, while the loss looks settled); " +
+      "run more steps, a larger learning rate, a smaller initScale in the guide's options, or importanceWeights: 'psis' to report the reweighted draws";
   const warning =
     `vi: the ${guide}'s sd of "${w.site}" is ${w.guideSd.toPrecision(3)}, but its draws reweighted by p/q (PSIS) put it at ${w.weightedSd.toPrecision(3)} (${(w.guideSd / w.weightedSd).toFixed(2)}x): ` +
-    `the guide is wider than the posterior, so its sds and intervals are too wide; the fit followed the noisy gradients of plate "${subsampled.plate}"'s subsample (${subsampled.subsample} of ${subsampled.size}), whose noise slows the scale's descent and which the loss trend cannot see through; ` +
-    "run more steps, use a larger subsample or a decaying learning rate, or importanceWeights: 'psis' to report the reweighted draws";
+    `the guide is wider than the posterior, so its sds and intervals are too wide; ${why}`;
   console.warn(warning);
   return warning;
 }

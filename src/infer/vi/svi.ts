@@ -727,10 +727,11 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
   const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
   if (stalled) warnings.push(stalled);
   // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
-  // after a subsampled fit, also: is the guide wider than the reweighted draws (a scale still settling, which the noisy loss hides)?
-  const checked = options.importanceWeights ? {} : await guideChecks(sampled.draws, sampled.logRatios, { ...(options.signal ? { signal: options.signal } : {}), scale: subsampled !== undefined });
+  // and is the guide wider than the reweighted draws (a scale still settling, which k-hat and the loss trend do not show:
+  // a subsampled fit's noisy loss, or a regression on 3000 rows at the defaults, sd 0.052 against 0.018)?
+  const checked = options.importanceWeights ? {} : await guideChecks(sampled.draws, sampled.logRatios, { ...(options.signal ? { signal: options.signal } : {}), scale: true });
   if (checked.shift) warnings.push(locationWarning(checked.shift, svi.guide.name, subsampled));
-  if (checked.wide && subsampled) warnings.push(wideWarning(checked.wide, svi.guide.name, subsampled));
+  if (checked.wide) warnings.push(wideWarning(checked.wide, svi.guide.name, subsampled));
   for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
   options.signal?.throwIfAborted();
   return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
