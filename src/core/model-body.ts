@@ -40,6 +40,17 @@ export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...
 // bundle renames functions) still leaves the frame {@link insideModelCode} looks for
 Object.defineProperty(tycheModelBody, 'name', { value: 'tycheModelBody' });
 
+/**
+ * A run started through {@link tycheModelBody} that will never settle: its
+ * runtime dropped it while it was suspended and will not wake it again (the
+ * lean program-SMC runtime abandons a dropped particle instead of unwinding
+ * it), so its `finally` never runs and it leaves the count here.
+ */
+export function awaitedRunAbandoned(): void {
+  awaitedRunsInFlight--;
+  progress++;
+}
+
 /** A long loop yielded to the event loop: it is making progress (see `progress`). */
 export function noteProgress(): void {
   progress++;

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { model } from '../../src/core/model.js';
+import { modelRunState } from '../../src/core/model-body.js';
 import type { Rng } from '../../src/core/rng.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Normal } from '../../src/distributions/normal.js';
@@ -24,7 +25,7 @@ import { infer } from '../../src/infer/registry.js';
 import { LeanParticle, LeanRun } from '../../src/infer/smc/program-lean.js';
 import '../../src/infer/smc/program.js';
 import { walk } from './program-helpers.js';
-import { type JumpWalk, jumpLogZ, jumpWalk } from './jump-walk.js';
+import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from './jump-walk.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -249,6 +250,35 @@ describe('lean per-particle program SMC', () => {
     });
     for (const lean of [true, false]) {
       await expect(infer(dup, { method: 'smc', particles: 50, seed: 1, batched: false, lean })).rejects.toThrow(/"a".*(twice|duplicate|already)/i);
+    }
+  });
+
+  it('session 12: dropped particles are abandoned, not unwound, and leave the count of model runs in flight (the nested-infer queue reads it) where it was; a planted kill that keeps them counted does not', async () => {
+    const w: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.5, p: 0.1, sJ: 5, ys: YS };
+    const leaks = async (): Promise<number[]> => {
+      const out: number[] = [];
+      // the plain program (dropped executions wait inside the model) and with unfold (forks dropped inside a step)
+      for (const m of [jumpWalk, jumpWalkUnfold]) {
+        const before = modelRunState().inFlight;
+        const post = await infer(m, { method: 'smc', particles: 200, seed: 3, essThreshold: 1 }, w);
+        expect(post.diagnostics.runtime).toBe('lean');
+        post.dispose();
+        out.push(modelRunState().inFlight - before);
+      }
+      return out;
+    };
+    expect(await leaks()).toEqual([0, 0]);
+    const kill = LeanParticle.prototype.kill;
+    LeanParticle.prototype.kill = function (this: LeanParticle<unknown>) {
+      (this as unknown as { inBody: boolean }).inBody = false;
+      kill.call(this);
+    };
+    try {
+      const planted = await leaks();
+      expect(planted[0]).toBeGreaterThan(0);
+      expect(planted[1]).toBeGreaterThan(0);
+    } finally {
+      LeanParticle.prototype.kill = kill;
     }
   });
 });
