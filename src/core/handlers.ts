@@ -280,7 +280,9 @@ export function seedHandler(rng: Rng): Handler {
 
 /**
  * Turn observed sample sites into latent draws (for posterior and prior
- * predictive simulation): observed values are ignored and redrawn.
+ * predictive simulation): observed values are ignored and redrawn, and an
+ * `observe` given no value (`undefined` or `null`, as for `y` at new inputs)
+ * is drawn too, where without this handler it is an error.
  */
 export function uncondition<A extends unknown[], R>(m: Model<A, R>, filter?: SiteFilter): Model<A, R> {
   return m.withHandler(unconditionHandler(filter));
@@ -288,6 +290,7 @@ export function uncondition<A extends unknown[], R>(m: Model<A, R>, filter?: Sit
 /** The handler behind {@link uncondition}. It must be the innermost handler that sees observed sites. */
 export function unconditionHandler(filter?: SiteFilter): Handler {
   return {
+    drawsObserved: (msg) => matches(filter, msg),
     process(msg) {
       if (msg.type !== 'sample' || !msg.observed || !matches(filter, msg)) return;
       msg.value = undefined;

@@ -83,4 +83,11 @@ export interface Handler {
    * naming an address the model has no site at).
    */
   finish?(addresses: ReadonlySet<string>): void;
+  /**
+   * Whether this handler redraws the observed site `msg` (as `uncondition`
+   * does): there an `observe` with no value (`undefined` or `null`) is a draw
+   * instead of an error, so a model `model(x, y)` predicts at new inputs with
+   * `y` left out.
+   */
+  drawsObserved?(msg: Message): boolean;
 }

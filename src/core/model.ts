@@ -40,8 +40,12 @@ export interface PlateOptions {
 export interface Ctx {
   /** Draw (or, under a handler, be given) a value for a latent site. */
   sample<D extends Distribution>(address: string, dist: D, options?: SampleOptions): Promise<ValueOf<D>>;
-  /** Condition on an observed value of `dist`. Returns the value. */
-  observe<D extends Distribution>(address: string, dist: D, value: ValueLike, options?: SampleOptions): Promise<ValueOf<D>>;
+  /**
+   * Condition on an observed value of `dist`. Returns the value. No value
+   * (`undefined` or `null`) is an error naming the site under inference, and
+   * a draw under `Posterior.predictive` (a regression's `y` at new inputs).
+   */
+  observe<D extends Distribution>(address: string, dist: D, value: ValueLike | null | undefined, options?: SampleOptions): Promise<ValueOf<D>>;
   /** Add `logWeight` to the log density of the execution (a soft constraint). */
   factor(address: string, logWeight: ValueLike): Promise<void>;
   /** Record a derived value under an address (not random). Returns it. */
@@ -91,7 +95,7 @@ export interface Ctx {
  */
 export interface PlatedCtx {
   sample(address: string, dist: Distribution, options?: SampleOptions): Promise<tf.Tensor>;
-  observe(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<tf.Tensor>;
+  observe(address: string, dist: Distribution, value: ValueLike | null | undefined, options?: SampleOptions): Promise<tf.Tensor>;
 }
 
 /** A model function: async, context first. */
@@ -340,9 +344,9 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
     return this.sampleSite(address, dist, undefined, options);
   }
 
-  private observeEffect(address: string, dist: Distribution, value: ValueLike, options?: SampleOptions): Promise<Value> {
+  private observeEffect(address: string, dist: Distribution, value: ValueLike | null | undefined, options?: SampleOptions): Promise<Value> {
     const full = this.fullAddress(address);
-    if (value === undefined || value === null) return Promise.reject(this.effectError(new ModelError(full, 'observe needs a value')));
+    if (value === undefined || value === null) return this.missingObservation(address, full, dist, value, options);
     if (isPromise(value)) return Promise.reject(this.effectError(new ModelError(full, 'the observed value is a Promise — did you forget `await` (e.g. on a `sample` call)?')));
     let v: Value;
     try {
@@ -351,6 +355,25 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       return Promise.reject(this.effectError(err));
     }
     return this.sampleSite(address, dist, v, options);
+  }
+
+  /**
+   * An `observe` with no value: a draw where a handler redraws the site
+   * anyway (`uncondition`, under `Posterior.predictive`), so that predicting
+   * at new inputs needs no invented data; else an error naming the site.
+   */
+  private missingObservation(address: string, full: string, dist: Distribution, value: null | undefined, options?: SampleOptions): Promise<Value> {
+    const probe = this.newMessage('sample', full, undefined, true, options);
+    probe.dist = dist;
+    if (this.stack.some((h) => h.drawsObserved?.(probe) === true)) return this.sampleSite(address, dist, undefined, options);
+    return Promise.reject(
+      this.effectError(
+        new ModelError(
+          full,
+          `observe needs a value, got ${value === null ? 'null' : 'undefined'}: inference conditions on every observed site's data. (To predict at new inputs, leave it out only there: posterior.predictive(n, { args: [xNew] }) draws an observed site given no value.)`,
+        ),
+      ),
+    );
   }
 
   private async factorEffect(address: string, logWeight: ValueLike): Promise<void> {

@@ -6,7 +6,7 @@ export { infer, registerEngine, listEngines, type CommonOptions, type Engine } f
 export { SelfWaitError } from './one-at-a-time.js';
 export { type OptionRule, type OptionRules, checkOptionValues } from '../core/options.js';
 export { numbersVersusTensors, type NumbersVersusTensors, type NumbersVersusTensorsOptions, type BranchDisagreement } from './branch-check.js';
-export { Posterior, Marginal, Summary, type Draw, type DrawColumn, type DrawColumns, type SummaryRow, weightedQuantile } from './posterior.js';
+export { Posterior, Marginal, Summary, type Draw, type DrawColumn, type DrawColumns, type PredictiveArgs, type SummaryRow, weightedQuantile } from './posterior.js';
 export { type EnumerateOptions } from './enumerate.js';
 export { type ImportanceOptions } from './importance.js';
 export { type SMCProgramOptions } from './smc/program.js';

@@ -173,6 +173,12 @@ export function weightedQuantile(values: ArrayLike<number>, weights: ArrayLike<n
   return values[idx[idx.length - 1]];
 }
 
+/**
+ * The model's arguments for {@link Posterior.predictive}: any of them may be
+ * left out or `null` (observed data at new inputs, which is then drawn).
+ */
+export type PredictiveArgs<A extends unknown[]> = { [K in keyof A]?: A[K] | null };
+
 /** The posterior returned by every engine. */
 export class Posterior<A extends unknown[] = unknown[], R = unknown> {
   /** The engine that produced it. */
@@ -526,19 +532,24 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
    * Posterior predictive simulation: for `n` draws resampled by weight, run
    * the model with the latent values fixed and the observed sites redrawn.
    * Returns, per draw, the values of every sample site (latent and observed)
-   * and the return value. The n model runs yield to the event loop every few
+   * and the return value. `args` (default: the data inference ran on) may
+   * leave observed data out: an `observe` given `undefined` or `null` is
+   * drawn here, so a regression `model(x, y)` predicts at new inputs with
+   * `predictive(n, { args: [xNew] })`, as NumPyro's `Predictive` does with
+   * `y=None` (a placeholder `y` gives the same draws; inference itself still
+   * refuses an `observe` without data). The n model runs yield to the event loop every few
    * ms; aborting `signal` stops them (no run starts after it) and rejects
    * with its reason. It waits its turn behind running `infer` calls, as
    * they do (`one-at-a-time.ts`): beside a NUTS run its tensors were taken
    * into that run's gradient scope and disposed ("Tensor is disposed").
    */
-  async predictive(n: number, options: { seed?: Seed; args?: A; signal?: AbortSignal } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
+  async predictive(n: number, options: { seed?: Seed; args?: PredictiveArgs<A>; signal?: AbortSignal } = {}): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
     this.live('predictive');
     return oneAtATime(options.signal, () => this.simulate(n, options));
   }
 
   /** The runs of {@link predictive}, once its turn has come. */
-  private async simulate(n: number, options: { seed?: Seed; args?: A; signal?: AbortSignal }): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
+  private async simulate(n: number, options: { seed?: Seed; args?: PredictiveArgs<A>; signal?: AbortSignal }): Promise<{ values: Record<string, Value>; returnValue: R }[]> {
     const rng = rngFrom(options.seed);
     const pace = new Pacer(options.signal);
     const out: { values: Record<string, Value>; returnValue: R }[] = [];
@@ -548,7 +559,7 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
       const { trace, returnValue } = await execute(this.model, {
         rng: rng.split(),
         handlers: [unconditionHandler(), substituteHandler((m) => d.values[m.address])],
-      }, ...(options.args ?? this.args));
+      }, ...((options.args as A | undefined) ?? this.args));
       const values: Record<string, Value> = {};
       for (const s of trace) if (s.type === 'sample' || s.type === 'deterministic') values[s.address] = s.value;
       out.push({ values, returnValue });

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Beta, Gamma, Transformed, bijectTo, infer, model, runSMC, transforms } from '../../src/index.js';
+import { Beta, Gamma, HalfNormal, Normal, Transformed, bijectTo, infer, model, ops, runSMC, transforms } from '../../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -90,5 +90,54 @@ describe('runSMC called directly names itself, as infer does', () => {
     const res = await runSMC(flat, { particles: 4, seed: 1 });
     expect(res.logZ).toBe(0);
     expect(res.steps).toBe(2);
+  });
+});
+
+// Before: `predictive(n, { args: [xNew] })` failed with 'site "y": observe needs a value', and a placeholder y had to
+// have the new inputs' length (its shape was checked against the new x's before the site was redrawn).
+describe('predictive at new inputs with the observed data left out (NumPyro\'s y=None)', () => {
+  const reg = model(async ({ sample, observe }, x: tf.Tensor, y?: number[] | null) => {
+    const a = await sample('a', Normal(0, 5));
+    const b = await sample('b', Normal(0, 5));
+    const s = await sample('s', HalfNormal(1));
+    await observe('y', Normal(ops.add(a, ops.mul(b, x)), s), y);
+  }, { name: 'regression' });
+  const x = vec([0, 1, 2, 3, 4, 5]);
+  const y = [0.1, 1.1, 1.9, 3.2, 3.9, 5.1];
+  const xNew = [10, 20];
+  const xNewT = vec(xNew);
+  const ENGINES: Record<string, object> = {
+    importance: { method: 'importance', particles: 200, seed: 1 },
+    nuts: { method: 'nuts', chains: 1, warmup: 100, samples: 100, seed: 1 },
+    smc: { method: 'smc', particles: 100, seed: 1 },
+    vi: { method: 'vi', steps: 50, seed: 1 },
+  };
+  test.each(Object.keys(ENGINES))('%s: y drawn at the new x, the same draws as with a placeholder y of that length', async (method) => {
+    const post = await infer(reg, ENGINES[method] as never, x, y);
+    try {
+      const left = await post.predictive(50, { seed: 7, args: [xNewT] });
+      const nulled = await post.predictive(50, { seed: 7, args: [xNewT, null] });
+      const placeholder = await post.predictive(50, { seed: 7, args: [xNewT, [0, 0]] });
+      const z: number[] = [];
+      for (let i = 0; i < left.length; i++) {
+        const v = left[i].values;
+        const drawn = read(v.y);
+        expect(drawn).toEqual(read(nulled[i].values.y));
+        expect(drawn).toEqual(read(placeholder[i].values.y));
+        const [a, b, sd] = [v.a, v.b, v.s].map(Number);
+        xNew.forEach((xi, j) => z.push((drawn[j] - (a + b * xi)) / sd));
+      }
+      // standardised residuals of y given each draw's (a, b, s): N(0, 1) at the new inputs (planted: the old x's fails)
+      const mean = z.reduce((p, q) => p + q, 0) / z.length;
+      expect(Math.abs(mean)).toBeLessThan(4 / Math.sqrt(z.length));
+    } finally {
+      post.dispose();
+    }
+  }, 120_000);
+
+  test('inference still refuses an observe without data, and says how to predict', async () => {
+    await expect(infer(reg, { method: 'importance', particles: 10, seed: 1 }, x)).rejects.toThrow(
+      /site "y": observe needs a value, got undefined: .*posterior\.predictive\(n, \{ args: \[xNew\] \}\)/,
+    );
   });
 });
