@@ -12,7 +12,9 @@ import { AWRSSampler } from '../../../src/steer/lm/samplers/awrs.js';
 import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
 import { LocallyOptimalSampler } from '../../../src/steer/lm/samplers/locally-optimal.js';
 import { bestOfN } from '../../../src/steer/lm/smc/baselines.js';
-import { smcSteer } from '../../../src/steer/lm/smc/steer.js';
+import { NoSatisfyingStringError, smcSteer } from '../../../src/steer/lm/smc/steer.js';
+import { StepProgram, runStepPrograms } from '../../../src/steer/lm/smc/program.js';
+import type { LanguageModel } from '../../../src/steer/lm/types.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
 import { MAX_STEER_PARTICLES } from '../../../src/steer/run-rules.js';
 import { STEER_OPTION_ENTRIES, messageOf } from '../../reliability/steer-option-entries.js';
@@ -87,5 +89,47 @@ describe('a particle count too large to hold is refused before any work (was: pa
     // the boundary: one more than the limit is refused; at the limit what fails next is the missing lm, not particles
     expect(await messageOf(() => smcSteer({ ...base, particles: MAX_STEER_PARTICLES + 1 }))).toMatch(/^smcSteer: particles must be at most/);
     expect(await messageOf(() => smcSteer({ ...base, lm: undefined as never, particles: MAX_STEER_PARTICLES }))).toMatch(/^steering: lm must be a LanguageModel/);
+  });
+});
+
+describe('stop conditions never met are named', () => {
+  // an LM that never ends: EOS has probability 0 after every prefix
+  const noEos: LanguageModel = {
+    name: 'no-eos',
+    vocab: abc,
+    contextLength: Infinity,
+    nextTokenLogprobs: async (ps) => ps.map(() => Float32Array.from([Math.log(1 / 3), Math.log(1 / 3), Math.log(1 / 3), -Infinity])),
+  };
+
+  it('an LM whose EOS has probability 0: the error says maxTokens forced EOS there (was: "no generated string satisfies" potential "none", "the constraint may be unsatisfiable")', async () => {
+    for (const run of [() => smcSteer({ ...base, lm: noEos, maxTokens: 5 }), () => bestOfN({ lm: noEos, particles: 8, maxTokens: 5, seed: 1 })]) {
+      const err = await run().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NoSatisfyingStringError);
+      expect((err as Error).message).toContain('every particle left reached maxTokens = 5, where EOS is forced, and got weight zero there: the LM gives EOS probability 0 after those prefixes (a larger maxTokens may help)');
+    }
+    // a constraint that kills before maxTokens says nothing about EOS
+    const early = await messageOf(() => smcSteer({ ...base, potential: new BooleanPotential(abc, { prefix: () => false }, 'never') }));
+    expect(early).toMatch(/by step 0 under potential "never"/);
+    expect(early).not.toMatch(/EOS is forced/);
+  });
+
+  it('a step program that never calls finish(): the runner, the class and the count are named (was: "SMC: reached maxSteps = 50 before done()")', async () => {
+    class Forever extends StepProgram {
+      step(): void {
+        this.score(0);
+      }
+    }
+    expect(await messageOf(() => runStepPrograms(() => new Forever(), { particles: 4, maxSteps: 50, seed: 1 }))).toBe(
+      "runStepPrograms: 4 of 4 programs (Forever) had not called finish() after maxSteps = 50 steps; check the program's stop condition, or raise maxSteps",
+    );
+  });
+
+  it('score(1n) in a step program is named (was: "Do not know how to serialize a BigInt")', async () => {
+    class Big extends StepProgram {
+      step(): void {
+        this.score(1n as never);
+      }
+    }
+    expect(await messageOf(() => runStepPrograms(() => new Big(), { particles: 2, seed: 1 }))).toMatch(/^Big\.score\(bigint 1n\) at step 0: a log-weight must be a finite number or -Infinity/);
   });
 });

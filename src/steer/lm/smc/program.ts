@@ -37,6 +37,7 @@ import { type Value, toNumber } from '../../../core/value.js';
 import type { Distribution } from '../../../distributions/distribution.js';
 import { type SMCOptions, type SMCResult, runSMCForEntry } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
+import { describeValue } from '../potentials/potential.js';
 
 /** The base class of a steering program (one particle). */
 export abstract class StepProgram {
@@ -80,7 +81,7 @@ export abstract class StepProgram {
   score(logWeight: number): void {
     // NaN, +Infinity or a non-number (a string was concatenated onto the weight) named here, not as the core's "log-weight of particle 0 is NaN"
     if (typeof logWeight !== 'number' || Number.isNaN(logWeight) || logWeight === Infinity) {
-      throw new Error(`${this.constructor.name}.score(${typeof logWeight === 'number' ? logWeight : `${typeof logWeight} ${JSON.stringify(logWeight)}`}) at step ${this.stepIndex}: a log-weight must be a finite number or -Infinity`);
+      throw new Error(`${this.constructor.name}.score(${describeValue(logWeight)}) at step ${this.stepIndex}: a log-weight must be a finite number or -Infinity`);
     }
     this.pending += logWeight;
   }
@@ -97,7 +98,7 @@ export abstract class StepProgram {
    */
   twist(amount: number): void {
     if (typeof amount !== 'number' || !Number.isFinite(amount)) {
-      throw new Error(`${this.constructor.name}.twist(${typeof amount === 'number' ? amount : `${typeof amount} ${JSON.stringify(amount)}`}) at step ${this.stepIndex}: a twist must be a finite number (it is removed at the next step; use condition(false) to rule the particle out)`);
+      throw new Error(`${this.constructor.name}.twist(${describeValue(amount)}) at step ${this.stepIndex}: a twist must be a finite number (it is removed at the next step; use condition(false) to rule the particle out)`);
     }
     this.twisted += amount;
     this.score(amount);
@@ -160,11 +161,13 @@ export async function runStepPrograms<P extends StepProgram>(make: (i: number) =
   checkSteerOptions('runStepPrograms', options, RUN_STEP_PROGRAMS_OPTIONS);
   checkIntegerOptions('runStepPrograms', options, { particles: 1, maxSteps: 1 });
   const { particles, maxSteps = 1000, ...smc } = options;
+  let last: P[] = [];
   const res = await runSMCForEntry<P[]>(
     {
       init: (n) => Array.from({ length: n }, (_, i) => make(i)),
       done: (t, state) => t > 0 && state.every((p) => p.finished),
       step: async (state, t, rng) => {
+        last = state;
         const rngs = rng.splitN(state.length);
         const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i], t))));
         return { state, logPotential: lp };
@@ -175,6 +178,12 @@ export async function runStepPrograms<P extends StepProgram>(make: (i: number) =
   ).catch((err: unknown) => {
     // name the runner and what kills a program (was only "SMC step k: every particle has zero weight")
     if (err instanceof ZeroDensityError) throw new ZeroDensityError(`runStepPrograms: every program has weight zero (${err.message}); each scored -Infinity or failed condition() — no particle satisfies the program's constraints`);
+    // a program that never calls finish() (a stop condition never met) was "SMC: reached maxSteps = 50 before done()": no runner, program or count named
+    if (err instanceof Error && /reached maxSteps/.test(err.message)) {
+      const open = last.filter((p) => !p.finished);
+      const classes = [...new Set(open.map((p) => p.constructor.name))].join(', ');
+      throw new Error(`runStepPrograms: ${open.length} of ${last.length} programs (${classes || 'none'}) had not called finish() after maxSteps = ${maxSteps} steps; check the program's stop condition, or raise maxSteps`, { cause: err });
+    }
     throw err;
   });
   const { state, ...rest } = res;

@@ -130,7 +130,9 @@ export async function runTokenModel(
   } catch (err) {
     if (err instanceof ZeroDensityError) {
       const step = Number(/step (\d+)/.exec(err.message)?.[1] ?? NaN);
-      const e = new NoSatisfyingStringError(fk.options.potential?.name ?? 'none', step, err.message, fk.options.critic?.name);
+      // the last step forces EOS: dying there is the LM's EOS probability (or the potential's EOS weight) being 0, which the bare message blamed on a constraint, "none" when there was no potential
+      const forced = step === fk.maxTokens ? `; every particle left reached maxTokens = ${fk.maxTokens}, where EOS is forced, and got weight zero there: the LM gives EOS probability 0 after those prefixes${fk.options.potential ? ' or the potential rules out ending there' : ''} (a larger maxTokens may help)` : '';
+      const e = new NoSatisfyingStringError(fk.options.potential?.name ?? 'none', step, err.message + forced, fk.options.critic?.name);
       if (onEmpty === 'throw') throw e;
       return new SteeringResult([], -Infinity, null, statsSince(fk, before), fk.stats.tokens, e.message);
     }
