@@ -58,6 +58,10 @@ export abstract class LocationScaleDistribution extends Distribution {
   protected abstract standardSample(rng: Rng, shape: readonly number[]): Value;
 
   sample(rng: Rng, sampleShape: readonly number[] = []): Value {
-    return add(this.loc, mul(this.scale, this.standardSample(rng, this.shape(sampleShape))));
+    const { loc, scale } = this;
+    // (number parameters, one draw: the same arithmetic without the shape array and the number-or-tensor ops; a
+    // per-particle model draws here at every site)
+    if (typeof loc === 'number' && typeof scale === 'number' && sampleShape.length === 0) return loc + scale * (this.standardSample(rng, SCALAR_BATCH) as number);
+    return add(loc, mul(scale, this.standardSample(rng, this.shape(sampleShape))));
   }
 }

@@ -30,6 +30,14 @@ export class NormalDistribution extends LocationScaleDistribution {
   }
 
   logProb(xLike: ValueLike): Value {
+    const { loc, scale } = this;
+    if (typeof xLike === 'number' && typeof loc === 'number' && typeof scale === 'number') {
+      // (all numbers: the arithmetic below without the number-or-tensor ops, bit for bit; an observation of a
+      // per-particle model is scored here)
+      const c = loc === 0 ? xLike : xLike - loc;
+      const zn = scale === 1 ? c : c / scale;
+      return -0.5 * (zn * zn) - (Math.log(scale) + HALF_LOG_2PI);
+    }
     const x = valueArg(this, 'logProb', xLike);
     // (standard normal parameters skip their no-op tensor ops)
     const centered = this.loc === 0 ? x : sub(x, this.loc);
