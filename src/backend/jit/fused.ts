@@ -598,7 +598,7 @@ class Fuser {
       const b = this.buffersOf(r, f);
       if (b.mat && b.g) mats.set(b.mat.key, { r, g: b.g });
       const grad = b.g ? (this.args[this.params.indexOf(b.g)] as Float64Array) : undefined;
-      return { value: this.args[this.params.indexOf(b.v)] as Float64Array, grad, shape: this.shapeOf(r) };
+      return { value: this.args[this.params.indexOf(b.v)] as Float64Array, grad, shape: this.shapeOf(r), ...(r.kind === 'const' ? { constant: true } : {}) };
     });
     for (const r of node.inputs) if (r.kind === 'node' && !this.isUnrolled(r)) this.pinned.add(this.bufV[r.index]!);
     const outV = this.args[this.params.indexOf(this.bufV[k]!)] as Float64Array;

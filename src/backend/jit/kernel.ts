@@ -15,6 +15,8 @@ export interface Slot {
   /** Its gradient accumulator, where gradients flow (undefined for constants and boolean values). */
   readonly grad: Float64Array | undefined;
   readonly shape: readonly number[];
+  /** True for a graph constant (recorded data): its values are fixed for the graph's life, so a rule may specialise on them (a sparse matrix product, see `reduce-kernels.ts`). */
+  readonly constant?: boolean;
 }
 
 /** One kernel, compiled. */

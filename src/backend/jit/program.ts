@@ -107,7 +107,7 @@ export class CompiledGraph {
       const out = { value: new Float64Array(sizeOfShape(graph.outputShape)), grad: undefined, shape: graph.outputShape };
       return new CompiledGraph(work, input, [], [], out, [], graph.nodes.length, fused);
     }
-    const constants: Slot[] = graph.constants.map((c) => ({ value: c.values, grad: undefined, shape: c.shape }));
+    const constants: Slot[] = graph.constants.map((c) => ({ value: c.values, grad: undefined, shape: c.shape, constant: true }));
     const slots: Slot[] = graph.nodes.map((node) => {
       const size = sizeOfShape(node.shape);
       const differentiable = node.dtype === 'float32';

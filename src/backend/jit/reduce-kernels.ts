@@ -8,6 +8,7 @@
  */
 import type { CompiledKernel, KernelRule } from './kernel.js';
 import { compileLoop } from './codegen.js';
+import { sparseConstantProduct } from './sparse-product.js';
 import { axesOf, broadcastMap, reductionMap, sizeOfShape, stridesOf } from './ndarray.js';
 
 type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
@@ -365,6 +366,15 @@ const batchMatMul: KernelRule = ([a, b], out, node) => {
     const dA = ga ? productSource(M, K, N, dY, transposed(B), { buf: 'ga', base: 'oa', s0: A.s0, s1: A.s1 }, true) : '';
     const dB = gb ? productSource(K, N, M, transposed(A), dY, { buf: 'gb', base: 'ob', s0: B.s0, s1: B.s1 }, true) : '';
     k.backward = compileLoop(['av', 'bv', 'ga', 'gb', 'gy', 'ma', 'mb'], batch(`${dA}\n${dB}`), [av, bv, ga, gb, gy, ma, mb], work);
+  }
+  // a mostly-zero data matrix times parameters: one multiply-add per nonzero (sparse-product.ts)
+  if (a!.constant && !b!.constant) {
+    const sparse = sparseConstantProduct({ value: av, s0: A.s0, s1: A.s1, size: M * K, map: ma }, { value: bv, grad: gb, s0: B.s0, s1: B.s1, size: K * N, map: mb }, { value: y, grad: gy, s0: N, s1: 1 }, { M, N, K, batches: nb }, k);
+    if (sparse) return sparse;
+  } else if (b!.constant && !a!.constant) {
+    // Y^T = B^T A^T: the constant on the left
+    const sparse = sparseConstantProduct({ value: bv, s0: B.s1, s1: B.s0, size: K * N, map: mb }, { value: av, grad: ga, s0: A.s1, s1: A.s0, size: M * K, map: ma }, { value: y, grad: gy, s0: 1, s1: N }, { M: N, N: M, K, batches: nb }, k);
+    if (sparse) return sparse;
   }
   return k;
 };
