@@ -38,10 +38,13 @@ import type { Handler, Message } from '../core/message.js';
 import { type Model, execute } from '../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../core/rng.js';
 import { type Trace, siteLogDensity } from '../core/trace.js';
-import type { Value } from '../core/value.js';
+import { type Value, toNumber } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
 import { argsFingerprint } from './args-fingerprint.js';
 import { givenValues, siteLogDensityNumber } from './mcmc/trace-mh.js';
+import type { ReplayedDensity } from './mcmc/potential.js';
+import { bijectTo } from '../transforms/biject-to.js';
+import { IdentityBijector } from '../transforms/elementwise.js';
 
 /** Where a model scored differently with its values as numbers and as tensors. */
 export interface BranchDisagreement {
@@ -143,6 +146,64 @@ function sameScores(a: Map<string, number>, b: Map<string, number>): boolean {
 }
 
 /**
+ * How far the replay's total may be from the number run's and still agree:
+ * float64 rounding of both sides (1e-6 relative to the summed magnitudes of
+ * the terms), and never more than 1e-3, a tenth of the smallest difference
+ * the per-site comparison reports (1e-2), so that a site's difference which
+ * the tensor run would show is not hidden in a large total.
+ */
+function replayTolerance(scale: number): number {
+  return Math.min(1e-3, 1e-6 * (1 + scale));
+}
+
+/**
+ * Whether the compiled record's replay at the number run's point scores what
+ * the number run scored: the same scored sites, and the same total of site
+ * log densities plus the transforms' log-Jacobians (the record's output) to
+ * within {@link replayTolerance}. False (run the tensor run) wherever that
+ * cannot be said: a latent value the layout does not fit, a non-finite
+ * total, a validity guard of every record changed.
+ */
+function replayAgrees(replayed: ReplayedDensity, drawn: Trace, onNumbers: Map<string, number>): boolean {
+  const { layout, sites } = replayed;
+  if (sites.size !== onNumbers.size) return false;
+  let total = 0;
+  let scale = 0;
+  for (const [address, lp] of onNumbers) {
+    if (!sites.has(address)) return false;
+    total += lp;
+    scale += Math.abs(lp);
+  }
+  const q = new Float64Array(layout.dim);
+  for (const s of layout.sites) {
+    const site = drawn.get(s.address);
+    if (site === undefined || site.type !== 'sample' || site.observed || site.value === undefined) return false;
+    const bijector = s.dependentSupport ? bijectTo((site.dist as Distribution).support) : s.bijector;
+    const identity = bijector instanceof IdentityBijector;
+    const v = site.value as Value;
+    let logDet = 0;
+    if (typeof v === 'number') {
+      if (s.size !== 1) return false;
+      const u = identity ? v : bijector.inverse(v);
+      if (typeof u !== 'number') return false;
+      q[s.offset] = u;
+      if (!identity) logDet = toNumber(bijector.logDetJacobian(u, v));
+    } else {
+      if (v.size !== s.size || v.shape.length !== s.shape.length || v.shape.some((d, i) => d !== s.shape[i])) return false;
+      // (a vector's values are float32 in both runs; an identity keeps them exact, other transforms round u to float32)
+      const u = identity ? v : (bijector.inverse(v) as tf.Tensor);
+      q.set(u.dataSync(), s.offset);
+      if (!identity) logDet = tf.sum(bijector.logDetJacobian(u, v) as tf.Tensor).dataSync()[0]!;
+    }
+    total += logDet;
+    scale += Math.abs(logDet);
+  }
+  if (!Number.isFinite(total)) return false;
+  const replay = replayed.logDensity(q);
+  return replay !== undefined && Math.abs(replay - total) <= replayTolerance(scale);
+}
+
+/**
  * Run the model at prior draws with its scalar latent values as numbers and
  * as tensors, and say where the two disagree (see the module comment).
  * Tensors the runs make are freed (`backend/ledger.ts`).
@@ -153,6 +214,21 @@ function sameScores(a: Map<string, number>, b: Map<string, number>): boolean {
  * @returns how many draws were compared, and the first disagreement found
  */
 export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R>, args: A, options: NumbersVersusTensorsOptions = {}): Promise<NumbersVersusTensors> {
+  return comparePoints(m, args, options, undefined);
+}
+
+/**
+ * {@link numbersVersusTensors}, where `replayed` (an engine's compiled record
+ * of the model) may stand in for the run on tensors at a point: a record is
+ * a trace of a tensor run, so its replay follows the branches a tensor run
+ * takes (a tensor is true in any JS condition; a value read is a guard, where
+ * the replay declines, or refuses the record). Where the replay's total (log
+ * densities plus the transforms' log-Jacobians) is the number run's to within
+ * {@link replayTolerance} over the same sites, the point agrees; anything else
+ * (another total, another site, a changed guard, a value the replay cannot
+ * take) runs the tensor run there as before, which names the site.
+ */
+async function comparePoints<A extends unknown[], R>(m: Model<A, R>, args: A, options: NumbersVersusTensorsOptions, replayed: ReplayedDensity | undefined): Promise<NumbersVersusTensors> {
   const rng = rngFrom(`numbers-versus-tensors:${String(options.seed ?? 0)}`);
   const points = options.points ?? 8;
   let compared = 0;
@@ -183,6 +259,7 @@ export async function numbersVersusTensors<A extends unknown[], R>(m: Model<A, R
         else others.set(s.address, s.value as Value);
       }
       if (Object.keys(point).length === 0) return 'no scalars';
+      if (replayed !== undefined && replayAgrees(replayed, drawn, onNumbers)) return 'agree';
       const asTensors = (address: string): Value | undefined => {
         const v = point[address];
         return v === undefined ? others.get(address) : tf.scalar(v);
@@ -238,12 +315,71 @@ const passes = new WeakMap<Model<never, unknown>, Set<string>>();
  * @param options - how many draws, and the check's seed
  */
 export async function assertSameOnNumbersAndTensors<A extends unknown[], R>(m: Model<A, R>, args: A, method: string, options: NumbersVersusTensorsOptions = {}): Promise<void> {
+  await deferredBranchCheck(m, args, method, options)?.settle();
+}
+
+/** The key a pass is kept under (undefined: arguments with no fingerprint, checked on every call). */
+function passKey(args: readonly unknown[], options: NumbersVersusTensorsOptions): string | undefined {
   // a pass is kept per model, arguments (by value) and number of points, whatever the seed: calling infer again skips the runs
   const fp = argsFingerprint(args);
-  const key = fp === undefined ? undefined : `${fp}/${options.points ?? 8}`;
+  return fp === undefined ? undefined : `${fp}/${options.points ?? 8}`;
+}
+
+/**
+ * The option key under which `infer` hands an engine the check it has not
+ * run yet (a symbol: no user option can collide with it, and the option
+ * checks read string keys). NUTS and HMC settle it once their compiled
+ * record exists, with the record's replay standing in for the tensor runs
+ * (`mcmc/hmc-engine.ts`); `infer` settles it after the engine otherwise.
+ */
+export const BRANCH_CHECK: unique symbol = Symbol('tyche.branchCheck');
+
+/** The check `infer` handed the engine in its options, if any (see {@link BRANCH_CHECK}). */
+export function branchCheckOf(options: object): DeferredBranchCheck | undefined {
+  return (options as { [BRANCH_CHECK]?: DeferredBranchCheck })[BRANCH_CHECK];
+}
+
+/**
+ * infer's numbers-versus-tensors check of one call, run once, when
+ * {@link DeferredBranchCheck.settle} is first called: before the engine
+ * (today's tensor runs) or by the engine with its compiled record's replay.
+ */
+export class DeferredBranchCheck {
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly run: (replayed: ReplayedDensity | undefined) => Promise<void>,
+  ) {}
+
+  /** Whether the check has started (it runs once, whoever asks). */
+  get started(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * Run the check (once; later calls return the same promise), with the
+   * compiled record's replay in place of the tensor runs where given.
+   * Rejects with the shared "branches on a tensor comparison" error.
+   */
+  settle(replayed?: ReplayedDensity): Promise<void> {
+    this.running ??= this.run(replayed);
+    return this.running;
+  }
+}
+
+/**
+ * The check {@link assertSameOnNumbersAndTensors} makes, not started yet, or
+ * undefined where the model passed it before with the same arguments.
+ */
+export function deferredBranchCheck<A extends unknown[], R>(m: Model<A, R>, args: A, method: string, options: NumbersVersusTensorsOptions = {}): DeferredBranchCheck | undefined {
+  const key = passKey(args, options);
+  if (key !== undefined && passes.get(m)?.has(key)) return undefined;
+  return new DeferredBranchCheck((replayed) => checkOrThrow(m, args, method, options, key, replayed));
+}
+
+async function checkOrThrow<A extends unknown[], R>(m: Model<A, R>, args: A, method: string, options: NumbersVersusTensorsOptions, key: string | undefined, replayed: ReplayedDensity | undefined): Promise<void> {
   let passed = passes.get(m);
-  if (key !== undefined && passed?.has(key)) return;
-  const d = (await numbersVersusTensors(m, args, options)).disagreement;
+  const d = (await comparePoints(m, args, options, replayed)).disagreement;
   if (d === undefined) {
     if (key !== undefined) {
       if (!passed) passes.set(m, (passed = new Set()));

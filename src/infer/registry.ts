@@ -13,7 +13,7 @@ import { Model, type ModelFn } from '../core/model.js';
 import { describe } from '../core/value.js';
 import { argumentFunctions, assertNoTensorConditions } from '../core/condition-lint.js';
 import { explainDensity } from './diagnose.js';
-import { assertSameOnNumbersAndTensors } from './branch-check.js';
+import { BRANCH_CHECK, deferredBranchCheck } from './branch-check.js';
 import { backendInfo, initBackend } from '../backend/select.js';
 import type { Posterior } from './posterior.js';
 import { MCMC_METHODS, mcmcWarnings } from './mcmc/warnings.js';
@@ -69,6 +69,8 @@ export interface Engine<O extends CommonOptions = CommonOptions> {
 const engines = new Map<string, Engine<never>>();
 /** Engines that run the model with tensor values (compiled or on tfjs), checked by `assertSameOnNumbersAndTensors` before they run. */
 const RUNS_ON_TENSORS = new Set(['nuts', 'hmc', 'vi']);
+/** Of those, the engines handed the check to settle with their compiled record (`BRANCH_CHECK`). */
+const SETTLED_BY_ENGINE = new Set(['nuts', 'hmc']);
 
 /** Make an engine available to {@link infer}. */
 export function registerEngine<O extends CommonOptions>(engine: Engine<O>): void {
@@ -136,16 +138,30 @@ async function runChecked<A extends unknown[], R, O extends CommonOptions>(engin
   // (initialised once; later calls skip the promise round-trip)
   if (backendInfo() === undefined) await initBackend();
   // engines that run the model on tensors: its runs on numbers and on tensors must agree (a helper's `if (ops.gt(x, 0))`)
-  if (options.checkConditions !== false && RUNS_ON_TENSORS.has(engine.name)) {
-    await assertSameOnNumbersAndTensors(modelObj, args, engine.name, { seed: options.seed }).catch((err: unknown) => {
+  const check = options.checkConditions !== false && RUNS_ON_TENSORS.has(engine.name) ? deferredBranchCheck(modelObj, args, engine.name, { seed: options.seed }) : undefined;
+  const settle = async (): Promise<void> => {
+    await check?.settle().catch((err: unknown) => {
       throw missingArgumentHint(err, modelObj, args);
     });
-  }
+  };
+  // NUTS and HMC settle it themselves once they have compiled the model, with the record's replay in place of the
+  // check's tensor runs (mcmc/hmc-engine.ts); other engines after today's tensor runs, before they start
+  if (check !== undefined && !SETTLED_BY_ENGINE.has(engine.name)) await settle();
   try {
     const quiet = (options as { [QUIET_WARNINGS]?: boolean })[QUIET_WARNINGS] === true;
     const visits = conditionCheckpoint(modelObj);
+    const engineOptions = check !== undefined && !check.started ? { ...options, [BRANCH_CHECK]: check } : options;
     // engines that need the log density itself refuse a subsampled plate, naming it (subsample.ts)
-    const post = await engine.run(modelForEngine(modelObj, engine.name), options, args);
+    const post = await engine.run(modelForEngine(modelObj, engine.name), engineOptions, args);
+    // an engine that returned without settling the check (a path with no record): the check's tensor runs now
+    if (check !== undefined && !check.started) {
+      try {
+        await check.settle();
+      } catch (err) {
+        post.dispose();
+        throw err; // (worded by the catch below, as every error of the run)
+      }
+    }
     // data given by condition() that no run reached conditioned nothing: a typo, or a dead site
     try {
       assertConditionsVisited(visits);
@@ -161,6 +177,8 @@ async function runChecked<A extends unknown[], R, O extends CommonOptions>(engin
     post.addWarnings(warnings);
     return post;
   } catch (err) {
+    // a model that branches on a tensor is named as such before whatever its wrong branch made an engine throw
+    if (check !== undefined && !check.started) await settle();
     // every engine's "nothing has positive density" and "a density is +Infinity or NaN" is explained the same way: by the site to blame
     if (err instanceof ZeroDensityError || err instanceof NonFiniteDensityError) throw await explainDensity(err, modelObj, args, options.seed);
     throw missingArgumentHint(err, modelObj, args);

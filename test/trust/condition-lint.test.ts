@@ -243,7 +243,7 @@ describe('no false alarm', () => {
     const corpus = collectCorpus();
     const found = lintCorpus(corpus);
     // the files that plant the bug on purpose (the run-time checks' tests, and this file)
-    const planted = ['test/trust/branch-on-tensor-compiled.test.ts', 'test/trust/branch-on-tensor-fallback.test.ts', 'test/smc/program-batched.test.ts', 'test/trust/condition-lint.test.ts', 'test/trust/condition-lint-numbers.test.ts', 'test/infer/args-fingerprint.test.ts', 'test/reliability/newcomer-session8.test.ts', 'test/reliability/newcomer-session11.test.ts'];
+    const planted = ['test/trust/branch-on-tensor-compiled.test.ts', 'test/trust/branch-on-tensor-fallback.test.ts', 'test/smc/program-batched.test.ts', 'test/trust/condition-lint.test.ts', 'test/trust/condition-lint-numbers.test.ts', 'test/infer/args-fingerprint.test.ts', 'test/reliability/newcomer-session8.test.ts', 'test/reliability/newcomer-session11.test.ts', 'test/infer/branch-check-replay.test.ts'];
     const unexpected = [...found].filter(([name]) => !planted.includes(name)).map(([name, fs]) => `${name}:${fs[0].line} ${fs[0].code}`);
     expect(unexpected).toEqual([]);
     const kinds = (re: RegExp) => corpus.filter((s) => re.test(s.name)).length;

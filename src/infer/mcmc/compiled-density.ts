@@ -330,6 +330,21 @@ export class CompiledDensity {
 
   private readonly valueOut = new Float64Array(1);
 
+  /**
+   * The replay's log density at one input `q`, without counting it in
+   * {@link CompiledDensity.stats}: for a check made beside the sampler
+   * (infer's numbers-versus-tensors check, `infer/branch-check.ts`).
+   * Undefined where the density is not compiled or no record's validity
+   * guards hold at `q` (nothing runs on tfjs).
+   */
+  peek(q: Float64Array): number | undefined {
+    if (this.state !== 'on') return undefined;
+    const graph = this.graph!;
+    if (q.length !== graph.inputSize || graph.outputSize !== 1) return undefined;
+    const out = new Float64Array(1);
+    return this.runAny(q, 0, out, 0) ? out[0]! : undefined;
+  }
+
   /** Log densities and gradients at `q` (`rows` inputs end to end). */
   async evaluate(q: Float64Array): Promise<Evaluation> {
     const sync = this.evaluateSync(q);

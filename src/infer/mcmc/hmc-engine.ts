@@ -21,6 +21,7 @@ import { conditionedAddresses, recordConditionVisits } from '../../core/handlers
 import { type Draw, Posterior } from '../posterior.js';
 import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
+import { branchCheckOf } from '../branch-check.js';
 import type { SamplerStats } from './chain.js';
 import type { MetricKind } from './metric.js';
 import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
@@ -324,6 +325,10 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   // promise (the model on tfjs: ms each, far more under load) check it each, where the sampler reads the
   // clock every 8th (a compiled replay answers at once and is not touched)
   const pacer = options.signal ? new Pacer(options.signal) : undefined;
+  // infer's numbers-versus-tensors check, where infer left it to this engine: settled with the compiled record's replay
+  // once there is one (below); the paths that make none (workers, compile: false, sequential chains) settle it first
+  const check = branchCheckOf(options);
+  if (options.workers !== undefined || options.compile === false || options.vectorize === false) await check?.settle();
   const layout = await layoutOnly(m, args, rngFrom(`${seed}/probe`));
   if (layout.dim === 0) throw new TycheError(`${options.method}: the model has no latent sites to sample`);
   refuseSubsample(layout, options.method);
@@ -372,6 +377,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   if (!result && options.vectorize !== false) {
     // one batched evaluation decides how the chains run together (vectorised-chains.ts)
     const chosen = await vectorisedChains(m, args, layout, chains, compile, typeof init === 'string' ? new Float64Array(chains * layout.dim) : Float64Array.from(init.flatMap((q) => [...q])));
+    // the record's replay stands in for the check's tensor runs (a record is a tensor run; see infer/branch-check.ts)
+    await check?.settle(chosen.replayed?.());
     await pacer?.pause();
     compileStatus = chosen.compileStatus;
     compileStats = chosen.compileStats;
@@ -387,6 +394,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
     }
   }
   if (!result) {
+    await check?.settle();
     const single = logDensityFn(m, args, layout, { compile });
     compileStatus = single.compileStatus;
     compileStats = single.compileStats;

@@ -32,7 +32,7 @@ import type { Distribution } from '../../distributions/distribution.js';
 import { pointMassesOf } from '../../distributions/mixture.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
-import { markTraceSite } from '../../backend/jit/trace.js';
+import { markTraceSite, traceActive } from '../../backend/jit/trace.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient, MaybePromise } from './target.js';
@@ -502,8 +502,15 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
   readonly work: () => { elements: number; kernels: number } | undefined;
   /** The replay alone for any number of rows, synchronously (see `CompiledDensity.replayOnly`). */
   readonly replayOnly: (q: Float64Array) => BatchedLogDensityAndGradient | undefined;
+  /** The compiled record as infer's numbers-versus-tensors check reads it, or undefined where the density is not compiled. */
+  readonly replayed: () => ReplayedDensity | undefined;
 } {
-  const density = logDensityTensorFn(m, args, layout, undefined);
+  // the sites of the run the first record was made from (a run while a trace records, before the record is in use)
+  let recordedSites: Set<string> | undefined;
+  const density = logDensityTensorFn(m, args, layout, undefined, false, (trace) => {
+    if (traceActive() && compiled.status !== true) recordedSites = scoredSites(trace);
+    return trace.logJoint();
+  });
   const viaTfjs = singlePointOnTfjs(density, layout.dim);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
@@ -525,7 +532,28 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
     const r = compiled.evaluateSync(q);
     return r && !hasNaN(r.logp) ? r : slow(q);
   };
-  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q) });
+  const replayed = (): ReplayedDensity | undefined =>
+    compiled.status === true && recordedSites !== undefined ? { layout, sites: recordedSites, logDensity: (q: Float64Array) => compiled.peek(q) } : undefined;
+  return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q), replayed });
+}
+
+/**
+ * A compiled log density as infer's numbers-versus-tensors check reads it
+ * (`infer/branch-check.ts`): the layout, the addresses of the sites the
+ * record's run scored, and the replay's log density at one unconstrained
+ * point (undefined where a validity guard of every record changed).
+ */
+export interface ReplayedDensity {
+  readonly layout: Layout;
+  readonly sites: ReadonlySet<string>;
+  readonly logDensity: (q: Float64Array) => number | undefined;
+}
+
+/** The addresses of a trace's scored sites (samples, observed or not, and factors). */
+function scoredSites(trace: Trace): Set<string> {
+  const out = new Set<string>();
+  for (const s of trace) if (s.type === 'sample' || s.type === 'factor') out.add(s.address);
+  return out;
 }
 
 /** Whether `xs` holds a NaN (a plain loop: `some(Number.isNaN)` boxed every element it passed). */

@@ -21,7 +21,7 @@
  */
 import type { Model } from '../../core/model.js';
 import { type CompileMode, type CompileStats, TFJS_FASTER } from './compiled-density.js';
-import { type Layout, batchedLogDensityFn, replayedChainsLogDensityFn } from './potential.js';
+import { type Layout, type ReplayedDensity, batchedLogDensityFn, replayedChainsLogDensityFn } from './potential.js';
 import type { BatchedLogDensityAndGradient, MaybePromise } from './target.js';
 
 /** How vectorised chains evaluate their log densities (reported as `diagnostics.chainsPath`). */
@@ -43,6 +43,8 @@ export interface VectorisedChains {
   /** Whether the target's log density is compiled (`true`) or why not. */
   readonly compileStatus: () => true | string;
   readonly compileStats: () => CompileStats | undefined;
+  /** On the replay path: the compiled record, for infer's numbers-versus-tensors check (`infer/branch-check.ts`). */
+  readonly replayed?: () => ReplayedDensity | undefined;
 }
 
 function firstLine(err: unknown): string {
@@ -76,7 +78,7 @@ export async function vectorisedChains<A extends unknown[], R>(m: Model<A, R>, a
       try {
         await replay(at);
         const status = replay.compileStatus();
-        if (status === true) return { target: replay, vectorized: true, path: 'replay', compileStatus: replay.compileStatus, compileStats: replay.compileStats };
+        if (status === true) return { target: replay, vectorized: true, path: 'replay', compileStatus: replay.compileStatus, compileStats: replay.compileStats, replayed: replay.replayed };
         replayWhyNot = status;
         if (status.startsWith(TFJS_FASTER)) declined = replayedChainsLogDensityFn(m, args, layout, chains, { compile: true });
       } catch (err) {
@@ -93,7 +95,7 @@ export async function vectorisedChains<A extends unknown[], R>(m: Model<A, R>, a
     if (declined) {
       // the model does not run batched: the replay tfjs was expected to beat is still far better than K runs on tfjs
       await declined(probe);
-      if (declined.compileStatus() === true) return { target: declined, vectorized: true, path: 'replay', compileStatus: declined.compileStatus, compileStats: declined.compileStats };
+      if (declined.compileStatus() === true) return { target: declined, vectorized: true, path: 'replay', compileStatus: declined.compileStatus, compileStats: declined.compileStats, replayed: declined.replayed };
     }
     return {
       vectorized: `fell back to sequential chains: the model could not be replayed (${replayWhyNot}) and did not run batched (${firstLine(err)})`,
