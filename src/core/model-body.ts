@@ -30,7 +30,7 @@ export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...
   awaitedRunsInFlight++;
   progress++;
   try {
-    return await fn(ctx, ...args);
+    return await (nestedDepth === 0 ? fn(ctx, ...args) : atDepth(nestedDepth)(fn, ctx, args));
   } finally {
     awaitedRunsInFlight--;
     progress++;
@@ -39,6 +39,63 @@ export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...
 // V8 names a stack frame by the function's `name` property: pinned, so that a minified build (the browser
 // bundle renames functions) still leaves the frame {@link insideModelCode} looks for
 Object.defineProperty(tycheModelBody, 'name', { value: 'tycheModelBody' });
+
+/**
+ * The depth of the innermost nested `infer` call running where no async
+ * context follows a call (a browser; 0: none), set by `infer/one-at-a-time.ts`
+ * ({@link enterNestedDepth}). A model run started while it is `d` is taken to
+ * be that call's engine's (the engines around it are suspended awaiting it)
+ * and runs through a frame named `tycheRunAtDepth<d>`, so that an `infer` its
+ * model starts reads its own depth, `d + 1`, from its stack
+ * ({@link callerNestedDepth}): a call nested two deep is told from a sibling
+ * of the call it runs inside. Always 0 in Node, where the async context
+ * tells nested calls apart: no extra frame there.
+ */
+let nestedDepth = 0;
+
+/** Sets the innermost running nested call's depth (see `nestedDepth`); returns a function that restores the previous one. */
+export function enterNestedDepth(depth: number): () => void {
+  const before = nestedDepth;
+  nestedDepth = depth;
+  return () => {
+    nestedDepth = before;
+  };
+}
+
+type Body = (fn: (ctx: never, ...args: never[]) => unknown, ctx: unknown, args: unknown[]) => Promise<unknown>;
+const depthBodies: Body[] = [];
+
+/** The frame a run started at nested depth `d` passes through (made once per depth, its name pinned). */
+function atDepth(d: number): <C, A extends unknown[], R>(fn: (ctx: C, ...args: A) => Promise<R> | R, ctx: C, args: A) => Promise<R> {
+  let body = depthBodies[d];
+  if (body === undefined) {
+    body = async (fn, ctx, args) => await fn(ctx as never, ...(args as never[]));
+    Object.defineProperty(body, 'name', { value: `tycheRunAtDepth${d}` });
+    depthBodies[d] = body;
+  }
+  return body as never;
+}
+
+const DEPTH_FRAME = /\bat (?:async )?tycheRunAtDepth(\d+)\b/g;
+
+/**
+ * The nested depth of the model run the caller's code belongs to (the
+ * deepest `tycheRunAtDepth<d>` frame in its stack; 0 for a run of a top-level
+ * call, or where no such frame shows).
+ */
+export function callerNestedDepth(): number {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Infinity;
+  let stack: string;
+  try {
+    stack = new Error().stack ?? '';
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  let d = 0;
+  for (const m of stack.matchAll(DEPTH_FRAME)) d = Math.max(d, Number(m[1]));
+  return d;
+}
 
 /**
  * A run started through {@link tycheModelBody} that will never settle: its

@@ -51,7 +51,7 @@
  * @module
  */
 import { insideGradientLock } from '../backend/autodiff.js';
-import { insideModelCode, modelRunState } from '../core/model-body.js';
+import { callerNestedDepth, enterNestedDepth, insideModelCode, modelRunState } from '../core/model-body.js';
 import { TycheError } from '../core/errors.js';
 import { insideLedger } from '../backend/ledger.js';
 import { asyncContext } from '../backend/async-context.js';
@@ -69,10 +69,11 @@ interface Line {
 const calls: Line = { tail: Promise.resolve(), pending: 0 };
 
 /**
- * Nested calls' own line, used only where no async context follows a call
- * (a browser; see `nestedCall`).
+ * Nested calls' own lines, one per depth (index 1: calls made by the models
+ * of a top-level call), used only where no async context follows a call (a
+ * browser; see `nestedCall`).
  */
-const nestedCalls: Line = { tail: Promise.resolve(), pending: 0 };
+const nestedCalls: Line[] = [];
 
 /** Tells whether this runtime has `AsyncLocalStorage` (null: none, a browser). */
 const contextProbe = asyncContext<true>();
@@ -93,7 +94,10 @@ export function inferenceCallsPending(): number {
  * takes to notice).
  */
 export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-  if (calls.pending > 0 && (insideModelCode() || insideRunningCall() || (await insideGradientLock()) || (await insideLedger()))) return nestedCall(signal, fn);
+  if (calls.pending === 0) return await inLine(calls, signal, fn);
+  // (read before any await, while the caller's frames are on the stack: the depth of the run that calls, `nestedCall`)
+  const depth = callerNestedDepth() + 1;
+  if (insideModelCode() || insideRunningCall() || (await insideGradientLock()) || (await insideLedger())) return nestedCall(signal, fn, depth);
   // (`return await`: this frame stays in the async stack of everything the call runs, `insideRunningCall`)
   return await inLine(calls, signal, fn);
 }
@@ -106,12 +110,23 @@ export async function oneAtATime<T>(signal: AbortSignal | undefined, fn: () => P
  * (`backend/autodiff.ts`), so nested calls take turns among themselves:
  * concurrent particles that each run a query (program SMC over a model with
  * a nested `infer`) run their queries one after another instead of
- * interleaving their tfjs scopes. (A call nested two deep there waits on the
- * one it runs inside, and gets the self-wait error of `waitTurn`.)
+ * interleaving their tfjs scopes. They take turns by depth: a call's depth
+ * is one more than that of the model run that makes it, which the run's
+ * frame tells (`core/model-body.ts` `callerNestedDepth`), so a call nested
+ * two deep runs at once inside the one it runs in (it waited on it, and got
+ * the self-wait error after 30 s), and siblings at each depth take turns.
  */
-async function nestedCall<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+async function nestedCall<T>(signal: AbortSignal | undefined, fn: () => Promise<T>, depth: number): Promise<T> {
   if ((await contextProbe()) !== null) return fn();
-  return inLine(nestedCalls, signal, fn);
+  const line = (nestedCalls[depth] ??= { tail: Promise.resolve(), pending: 0 });
+  return inLine(line, signal, async () => {
+    const restore = enterNestedDepth(depth);
+    try {
+      return await fn();
+    } finally {
+      restore();
+    }
+  });
 }
 
 /** Run `fn` in its turn in `line` (see {@link oneAtATime}). */
