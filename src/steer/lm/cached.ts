@@ -31,6 +31,14 @@ export interface CachedLanguageModelOptions extends TrieBudget {
   readonly cache?: boolean;
   /** Keep KV caches on trie nodes for incremental models (default true when the model is incremental and `cache` is on). */
   readonly kvCache?: boolean;
+  /**
+   * Largest |logsumexp| of a row the model returns (default
+   * {@link ROW_LOGSUMEXP_TOLERANCE}), checked on the first row of each
+   * forward pass; a row further from normalised is an error naming the model
+   * and prefix. `Infinity` turns the check off (the
+   * conformance checks do, to report it as `rows-normalised` instead).
+   */
+  readonly rowTolerance?: number;
 }
 
 /** Counters of a {@link CachedLanguageModel} (a snapshot). */
@@ -83,6 +91,7 @@ export class CachedLanguageModel implements LanguageModel {
   private readonly trie: PrefixTrie;
   private readonly batcher: TickBatcher<Job>;
   private readonly useCache: boolean;
+  private readonly rowTolerance: number;
   private readonly useKv: boolean;
   private c = { requests: 0, hits: 0, merged: 0, misses: 0, forwardPasses: 0, tokensEvaluated: 0, kvReuses: 0 };
   private sizes: Record<number, number> = {};
@@ -96,6 +105,8 @@ export class CachedLanguageModel implements LanguageModel {
     this.vocab = inner.vocab;
     this.contextLength = inner.contextLength;
     this.useCache = options.cache ?? true;
+    this.rowTolerance = options.rowTolerance ?? ROW_LOGSUMEXP_TOLERANCE;
+    if (!(this.rowTolerance >= 0)) throw new RangeError(`CachedLanguageModel: rowTolerance must be a number >= 0, got ${options.rowTolerance}`);
     this.useKv = this.useCache && (options.kvCache ?? true) && isIncremental(inner);
     if (options.kvCache && !isIncremental(inner)) throw new Error(`CachedLanguageModel: kvCache asked for, but model "${inner.name}" has no extend()`);
     this.trie = new PrefixTrie(options);
@@ -260,12 +271,36 @@ export class CachedLanguageModel implements LanguageModel {
       if (!(r instanceof Float32Array) || r.length !== this.vocab.size) {
         throw new Error(`language model "${this.name}": the row for prefix ${show(i)} is ${r?.constructor?.name ?? typeof r} of length ${r?.length}, expected a Float32Array of the vocabulary size ${this.vocab.size}`);
       }
+      let m = -Infinity;
       for (let j = 0; j < r.length; j++) {
-        if (Number.isNaN(r[j])) throw new Error(`language model "${this.name}": the row for prefix ${show(i)} holds NaN (token ${j})`);
+        const v = r[j];
+        if (Number.isNaN(v)) throw new Error(`language model "${this.name}": the row for prefix ${show(i)} holds NaN (token ${j})`);
+        if (v === Infinity) throw new Error(`language model "${this.name}": the row for prefix ${show(i)} holds +Infinity (token ${j}); rows are log-probabilities, at most 0`);
+        if (v > m) m = v;
+      }
+      // logits or probabilities in place of log-probabilities steered without a word: log Z came out as
+      // the EOS logit (0.1 for logits [2, 1, 0.5, 0.1]), or 7.76 with the locally optimal proposal
+      // one row a forward pass (the first): a model that returns logits does so in every row, and summing
+      // exp over every row cost ~0.5 ms a row at a 32k vocabulary (2 cores under load 14)
+      if (i > 0 || this.rowTolerance === Infinity) return;
+      let sum = 0;
+      if (m > -Infinity) for (let j = 0; j < r.length; j++) sum += Math.exp(r[j] - m);
+      const lse = m === -Infinity ? -Infinity : m + Math.log(sum);
+      if (!(Math.abs(lse) <= this.rowTolerance)) {
+        throw new Error(
+          `language model "${this.name}": the row for prefix ${show(i)} is not normalised: its probabilities sum to ${Math.exp(lse).toPrecision(4)} (logsumexp ${lse.toPrecision(4)}); a row holds log-probabilities over the full vocabulary (the log-softmax of the logits), not logits or probabilities`,
+        );
       }
     });
   }
 }
+
+/**
+ * How far a model's row may be from normalised, as |logsumexp| (1e-3: float32
+ * rows over 150k tokens sum to 1 within about 1e-5; logits or probabilities
+ * given by mistake are off by far more).
+ */
+export const ROW_LOGSUMEXP_TOLERANCE = 1e-3;
 
 /** Wrap a model with batching, the prefix trie and KV caches (see {@link CachedLanguageModel}). */
 export function wrapLanguageModel(lm: LanguageModel, options: CachedLanguageModelOptions = {}): CachedLanguageModel {

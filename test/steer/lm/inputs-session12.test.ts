@@ -133,3 +133,27 @@ describe('stop conditions never met are named', () => {
     expect(await messageOf(() => runStepPrograms(() => new Big(), { particles: 2, seed: 1 }))).toMatch(/^Big\.score\(bigint 1n\) at step 0: a log-weight must be a finite number or -Infinity/);
   });
 });
+
+describe('a plugged-in model whose rows are not log-probabilities is named (was: logits steered without a word, log Ẑ = the EOS logit)', () => {
+  const mine = (row: number[]): LanguageModel => ({ name: 'mine', vocab: abc, contextLength: Infinity, nextTokenLogprobs: async (ps) => ps.map(() => Float32Array.from(row)) });
+
+  it('logits, probabilities, +Infinity and an all -Infinity row: an error naming the model and the prefix, from every sampler', async () => {
+    const cases: [number[], RegExp][] = [
+      [[2, 1, 0.5, 0.1], /language model "mine": the row for prefix \[\] is not normalised: its probabilities sum to 12\.86 \(logsumexp 2\.554\); a row holds log-probabilities over the full vocabulary \(the log-softmax of the logits\), not logits or probabilities/],
+      [[0.4, 0.3, 0.2, 0.1], /the row for prefix \[\] is not normalised: its probabilities sum to 5\.168/],
+      [[-Infinity, -Infinity, -Infinity, -Infinity], /the row for prefix \[\] is not normalised: its probabilities sum to 0\.000 \(logsumexp -Infinity\)/],
+      [[Infinity, -1, -1, -1], /the row for prefix \[\] holds \+Infinity \(token 0\); rows are log-probabilities, at most 0/],
+    ];
+    for (const [row, re] of cases) {
+      for (const sampler of [new DirectSampler(), new LocallyOptimalSampler()]) {
+        expect(await messageOf(() => smcSteer({ ...base, sampler, lm: mine(row), potential: new RewardPotential(abc, () => 0) })), `${row} ${sampler.name}`).toMatch(re);
+      }
+    }
+  });
+
+  it('a normalised row passes, float32 rounding included: at maxTokens 0 log Ẑ is log p(EOS) exactly', async () => {
+    const p = [0.4, 0.3, 0.2, 0.1];
+    const res = await smcSteer({ ...base, maxTokens: 0, lm: mine(p.map(Math.log)), potential: new RewardPotential(abc, () => 0) });
+    expect(Math.abs(res.logZ - Math.log(0.1))).toBeLessThan(1e-6);
+  });
+});
