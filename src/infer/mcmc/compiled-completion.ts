@@ -1,5 +1,6 @@
 /**
- * The deterministic sites of MCMC draws from a compiled record of the model
+ * The deterministic sites of MCMC draws, and the constrained values of sites
+ * whose support depends on other values, from a compiled record of the model
  * (`backend/jit`) instead of tfjs model runs.
  *
  * Where the log density compiled, the model has a fixed structure: it was
@@ -65,20 +66,22 @@ function replayRows(compiled: CompiledGraph, point: (i: number) => Float64Array,
 }
 
 /**
- * Columns of the deterministic sites at draws 0..size-1 (`point(i)`: draw
+ * Columns of the deterministic sites (and of the sites of dependent support) at draws 0..size-1 (`point(i)`: draw
  * i's unconstrained vector), by a compiled record of the model (see the
  * module notes); a string says why not (then complete by model runs). An
  * empty map: the model has no deterministic site and returns nothing.
  *
  * @param m - the model (its log density compiled: a fixed structure)
  * @param args - its arguments
- * @param layout - the sampler's layout (no site of dependent support)
+ * @param layout - the sampler's layout (its sites of dependent support get columns too: their
+ *   constrained values as the model computes them, e.g. garch's beta1 on (0, 1 - alpha1))
  * @param point - draw i's unconstrained vector
  * @param size - the number of draws
  * @param signal - stops the replay
  */
 export async function compiledDeterministics<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<Map<string, DrawColumn> | string> {
-  if (layout.sites.some((s) => s.dependentSupport)) return 'a site of dependent support';
+  // sites whose support depends on other values (garch's beta1 below 1 - alpha1): their constrained values come from the model run too
+  const dependent = new Set(layout.sites.filter((s) => s.dependentSupport).map((s) => s.address));
   const run = modelRunFn(m, args, layout, undefined);
   const slots: Slot[] = [];
   let returned: unknown;
@@ -89,11 +92,11 @@ export async function compiledDeterministics<A extends unknown[], R>(m: Model<A,
     const parts: tf.Tensor[] = [];
     let offset = 0;
     for (const s of trace) {
-      if (s.type !== 'deterministic') continue;
+      if (s.type !== 'deterministic' && !(s.type === 'sample' && dependent.has(s.address))) continue;
       const v = s.value;
       const t = typeof v === 'number' ? tf.scalar(v) : isTensor(v) && (v.dtype === 'float32' || v.dtype === 'int32') ? v : undefined;
       if (t === undefined) {
-        refused = `deterministic site "${s.address}" is not a number or a numeric tensor`;
+        refused = `${s.type === 'deterministic' ? 'deterministic' : 'dependent-support'} site "${s.address}" is not a number or a numeric tensor`;
         continue;
       }
       slots.push({ address: s.address, shape: [...t.shape], dtype: t.dtype as 'float32' | 'int32', offset, width: t.size });
@@ -118,6 +121,8 @@ export async function compiledDeterministics<A extends unknown[], R>(m: Model<A,
   }
   if (returned !== undefined) return 'the model returns a value';
   if (refused !== undefined) return refused;
+  const missing = [...dependent].filter((a) => !slots.some((s) => s.address === a));
+  if (missing.length > 0) return `site "${missing[0]}" of dependent support is not in the recording run's trace`;
   if (slots.length === 0) return new Map();
   if (!traced.graph) return `not recorded: ${traced.reason}`;
   const compiled = CompiledGraph.compile(traced.graph);

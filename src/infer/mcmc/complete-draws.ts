@@ -79,7 +79,9 @@ function valuesPerDraw(c: DrawColumns<unknown>): number {
 /**
  * The layout's fixed-support sites as columns (`fixed`, e.g. from
  * `columnsFromSamples`), completed with the deterministic sites and the
- * return value. Where the model runs batched (`options.batched`) and every
+ * return value. Where the log density compiled (`options.compiled`), a
+ * compiled record of the model gives the deterministic sites and the sites of
+ * dependent support first (`compiled-completion.ts`). Where the model runs batched (`options.batched`) and every
  * recorded site holds numbers or numeric tensors, the answer stays columnar:
  * one batched model run per chunk of draws (checked against a per-draw run
  * at the first draw) writes straight into the new columns, and no per-draw
@@ -88,7 +90,7 @@ function valuesPerDraw(c: DrawColumns<unknown>): number {
  * {@link completeDraws}.
  */
 export async function completeColumns<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, fixed: DrawColumns<R>, options: CompleteOptions): Promise<DrawColumns<R> | Draw<R>[]> {
-  if (options.compiled && !layout.sites.some((s) => s.dependentSupport)) {
+  if (options.compiled) {
     // one recording replayed at every draw, where model runs cost a per-draw run and a batched one (else: why not, and model runs)
     const det = await compiledDeterministics(m, args, layout, point, fixed.size, options.signal);
     if (typeof det !== 'string') return det.size === 0 ? fixed : { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...det]) };
