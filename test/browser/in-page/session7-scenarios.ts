@@ -268,5 +268,20 @@ export async function nestingRuns(): Promise<{ outcomes: Record<string, string>;
     }, { name: 'outer' });
     outcomes[`nested infer under ${name}`] = await outcome(() => (infer as (m: unknown, o: unknown) => Promise<{ dispose(): void }>)(outer, options));
   }
+  // two deep (SURFACES, session 12): top -> mid's query (depth 1) -> the inner query (depth 2), which waited on
+  // its parent in the page's one line of nested calls and failed after 30 s; each inner answer is still its answer alone
+  for (const name of ['importance', 'smc']) {
+    const seen: number[] = (innerMeans[`two deep under ${name}`] = []);
+    const mid = model(async ({ sample }) => {
+      await sample('b', Normal(0, 1));
+      seen.push(await innerMean());
+    }, { name: 'mid' });
+    const top = model(async ({ sample }) => {
+      await sample('a', Normal(0, 1));
+      const post = await infer(mid, { method: 'importance', particles: 2, seed: 4 });
+      post.dispose();
+    }, { name: 'top' });
+    outcomes[`nested infer two deep under ${name}`] = await outcome(() => (infer as (m: unknown, o: unknown) => Promise<{ dispose(): void }>)(top, outers[name]));
+  }
   return { outcomes, innerMeans, alone, tensorsDelta: tf.memory().numTensors - before };
 }
