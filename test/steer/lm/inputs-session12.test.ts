@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
 import { MarkovLM } from '../../../src/steer/lm/markov.js';
 import { BooleanPotential } from '../../../src/steer/lm/potentials/boolean.js';
-import { PotentialError } from '../../../src/steer/lm/potentials/potential.js';
+import { type Potential, PotentialError } from '../../../src/steer/lm/potentials/potential.js';
 import { RewardPotential } from '../../../src/steer/lm/potentials/reward.js';
 import { AWRSSampler } from '../../../src/steer/lm/samplers/awrs.js';
 import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
 import { LocallyOptimalSampler } from '../../../src/steer/lm/samplers/locally-optimal.js';
 import { bestOfN } from '../../../src/steer/lm/smc/baselines.js';
+import { smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
 import { NoSatisfyingStringError, smcSteer } from '../../../src/steer/lm/smc/steer.js';
 import { StepProgram, runStepPrograms } from '../../../src/steer/lm/smc/program.js';
 import type { LanguageModel } from '../../../src/steer/lm/types.js';
@@ -156,4 +157,29 @@ describe('a plugged-in model whose rows are not log-probabilities is named (was:
     const res = await smcSteer({ ...base, maxTokens: 0, lm: mine(p.map(Math.log)), potential: new RewardPotential(abc, () => 0) });
     expect(Math.abs(res.logZ - Math.log(0.1))).toBeLessThan(1e-6);
   });
+});
+
+describe('an abort ends a run that waits on a potential that never answers (was: the run, and every call queued behind it, hung)', () => {
+  it('smcSteer, smcSteerK and bestOfN reject with the abort within 2 s, and the next call runs', async () => {
+    const never = () => new RewardPotential(abc, () => new Promise<number>(() => undefined), 'hangs');
+    const stuckPrefix: Potential = { name: 'hangs-on-prefix', vocab: abc, prefix: () => new Promise<number>(() => undefined), complete: () => 0 };
+    const runs: [string, (signal: AbortSignal) => Promise<unknown>][] = [
+      ['smcSteer', (signal) => smcSteer({ ...base, potential: never(), signal })],
+      ['smcSteer, prefix at step 0', (signal) => smcSteer({ ...base, potential: stuckPrefix, signal })],
+      ['smcSteerK', (signal) => smcSteerK({ ...base, k: 2, potential: stuckPrefix, signal })],
+      ['bestOfN', (signal) => bestOfN({ lm, particles: 4, maxTokens: 3, seed: 1, potential: never(), signal })],
+    ];
+    for (const [name, run] of runs) {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), 50);
+      let hang: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<string>((r) => (hang = setTimeout(() => r('hung'), 2000)));
+      const got = await Promise.race([run(ac.signal).then(() => 'finished', (e: Error) => e.name), hung]);
+      clearTimeout(timer);
+      clearTimeout(hang);
+      expect(got, name).toBe('AbortError');
+    }
+    const next = await smcSteer({ ...base, potential: new RewardPotential(abc, () => 0) });
+    expect(Number.isFinite(next.logZ)).toBe(true);
+  }, 20_000);
 });

@@ -91,7 +91,7 @@ class SmcSteerFK implements FeynmanKac<WeightedParticle[]> {
 
   async step(state: WeightedParticle[], t: number, rng: Rng): Promise<StepResult<WeightedParticle[]>> {
     const n = state.length;
-    const start = t === 0 ? await this.inner.startWeight() : 0;
+    const start = t === 0 ? await this.inner.untilAborted(this.inner.startWeight()) : 0;
     const logK = Math.log(this.k);
     const children: WeightedParticle[] = [];
     const jobs: (() => Promise<void>)[] = [];

@@ -25,7 +25,7 @@
  * @module
  */
 import type { Rng } from '../../../core/rng.js';
-import { Pacer } from '../../../infer/pace.js';
+import { Pacer, abortReason } from '../../../infer/pace.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
@@ -130,6 +130,23 @@ class StepLocal implements LocalWeights {
   }
 }
 
+/** `work`, or the signal's reason as soon as `signal` is aborted (whichever comes first; `work` is not cancelled). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
 /**
  * Particles advanced together in one step's chunk: the step yields and
  * checks the abort signal between chunks (a step of 50,000 particles took
@@ -216,7 +233,23 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     this.pacer = new Pacer(signal);
   }
 
-  async step(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
+  /**
+   * One token step. An aborted signal ends it at once even while it awaits a
+   * potential, critic or LM call that never settles (a reward calling a
+   * service that hangs held the run, and the infer queue behind it, for
+   * ever: the signal was only read between chunks); the call is left to
+   * settle on its own.
+   */
+  step(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
+    return this.untilAborted(this.stepBody(state, t, rng));
+  }
+
+  /** `work`, or the run's abort as soon as its signal fires (for runners over this model's particles, as SMC-steer's step). */
+  untilAborted<T>(work: Promise<T>): Promise<T> {
+    return untilAborted(work, this.pacer?.signal);
+  }
+
+  private async stepBody(state: TokenParticle[], t: number, rng: Rng): Promise<StepResult<TokenParticle[]>> {
     const start = t === 0 ? await this.startWeight() : 0;
     const n = state.length;
     const rngs = rng.splitN(n);
@@ -240,7 +273,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
   async inChunks(count: number, work: (from: number, to: number) => Promise<void>): Promise<void> {
     for (let c = 0; c < count; c += STEP_CHUNK) {
       if (this.pacer?.due()) await this.pacer.pause();
-      await work(c, Math.min(count, c + STEP_CHUNK));
+      await untilAborted(work(c, Math.min(count, c + STEP_CHUNK)), this.pacer?.signal);
     }
   }
 
