@@ -267,6 +267,17 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
   private lastSite: string | undefined;
   /** What tyche's effects threw (passed through unchanged by {@link run}). */
   private effectErrors: Set<unknown> | undefined;
+  /**
+   * Effects that went asynchronous (a handler's hook returned a promise) and
+   * have not settled, and the last one's address: a model that returns
+   * before they do (an `observe` not awaited) is told so by {@link run},
+   * instead of the effect finishing after the run, on freed tensors or into
+   * a finished trace.
+   */
+  private inFlight = 0;
+  private lastInFlight: string | undefined;
+  /** Failures of effects, in order ({@link failed}): at the model's return, a sign of a call not awaited. */
+  private failures: unknown[] | undefined;
 
   constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
     this.stack = m.handlers.length === 0 ? ((options.handlers ?? []) as Handler[]) : [...m.handlers, ...(options.handlers ?? [])];
@@ -396,10 +407,27 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
     // (through tycheModelBody: a model that starts an inference is seen to, `model-body.ts`)
     const out = tycheModelBody(this.m.fn, this.ctx, args);
     const finish = (r: R): R => {
+      this.checkSettled();
       for (const h of this.stack) h.finish?.(this.seen);
       return r;
     };
     return out.then(finish, (err: unknown) => Promise.reject(this.userError(err)));
+  }
+
+  /**
+   * At the model's return: an effect still running, or one that failed
+   * while the model went on, means a call that was not awaited (a failure
+   * the model awaited would have ended it); either is an error naming the
+   * site, the same whichever handlers made the effect asynchronous.
+   */
+  private checkSettled(): void {
+    const notAwaited = 'the model returned while this site was still being evaluated: an `observe` or `sample` that was not awaited. Write `await observe(...)` (in a loop, `for ... of` with `await`, not `forEach(async ...)`; several at once: `await Promise.all([...])`)';
+    if (this.inFlight > 0) throw new ModelError(this.lastInFlight!, notAwaited);
+    if (this.failures && this.failures.length > 0) {
+      const err = this.failures[0];
+      if (err instanceof Error) err.message += ' (the model went on after this site failed and returned normally: was the call awaited?)';
+      throw err;
+    }
   }
 
   /** Remember an error raised by one of tyche's effects (it passes through {@link run} unchanged); returns it. */
@@ -531,10 +559,37 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
             },
       );
       const onString = this.batch?.onDrawString;
-      return pending ? pending.then(() => guardArithmetic(msg.value as Value, full, onString), (err: unknown) => Promise.reject(this.effectError(err))) : Promise.resolve(guardArithmetic(msg.value as Value, full, onString));
+      if (!pending) return Promise.resolve(guardArithmetic(msg.value as Value, full, onString));
+      // held until it settles (see checkSettled): an effect still running when the model returns was not awaited
+      this.inFlight++;
+      this.lastInFlight = full;
+      return this.failed(
+        pending.then(
+          () => {
+            this.inFlight--;
+            return guardArithmetic(msg.value as Value, full, onString);
+          },
+          (err: unknown) => {
+            this.inFlight--;
+            return Promise.reject(this.effectError(err));
+          },
+        ),
+      );
     } catch (err) {
-      return Promise.reject(this.effectError(err));
+      return this.failed(Promise.reject(this.effectError(err)));
     }
+  }
+
+  /**
+   * A failed effect's promise, watched: if the model does not await it, the
+   * failure is not an unhandled rejection (which ends a Node process) but
+   * is raised by {@link run} when the model returns.
+   */
+  private failed<T>(p: Promise<T>): Promise<T> {
+    p.catch((err: unknown) => {
+      (this.failures ??= []).push(err);
+    });
+    return p;
   }
 
   /** Draw (if no handler gave a value) and score a sample site; a raw error from the distribution's code is named by site and distribution. */

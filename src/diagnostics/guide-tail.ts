@@ -22,6 +22,9 @@
 /** The slope b of log w on -log q at or above which {@link guideTailSlope} says the weights have infinite variance. */
 export const GUIDE_TAIL_SLOPE_THRESHOLD = 0.5;
 
+/** Log weights this far below the largest (a weight under 4.5e-5 of it) are negligible: {@link guideTailSlope} raises them to that floor. */
+const FLOOR_NATS = 10;
+
 /** What {@link guideTailSlope} found. */
 export interface GuideTailSlope {
   /** The least-squares slope of log w on -log q over the tail draws (NaN when it cannot be read). */
@@ -34,8 +37,13 @@ export interface GuideTailSlope {
  * The slope of the log weights on the proposal's negative log density over
  * the M = ceil(min(0.2 S, 3 sqrt S)) draws of smallest proposal density
  * (the tail size PSIS fits), among draws with a finite log weight (a draw
- * outside the target's support, weight 0, says nothing of its tail). NaN
- * with fewer than 5 such draws or when their log q are all equal.
+ * outside the target's support, weight 0, says nothing of its tail), with
+ * log weights more than 10 nats below the largest raised to that floor:
+ * only large weights make a heavy tail, and without the floor a Normal(3.5, 2)
+ * guide, much wider than its Gamma(25, 7) posterior, read slopes of 2.4-7.7
+ * (-1.2 to -0.9 with it) from the draws near 0, where log w falls towards
+ * -Infinity. NaN with fewer than 5 such draws or when their log q are all
+ * equal.
  *
  * @param logWeights - log w of each draw (log p - log q)
  * @param logQ - the proposal's log density at each draw, in the same order
@@ -48,12 +56,19 @@ export function guideTailSlope(logWeights: ArrayLike<number>, logQ: ArrayLike<nu
   const s = finite.length;
   const m = Math.ceil(Math.min(0.2 * s, 3 * Math.sqrt(s)));
   if (m < 5) return { slope: NaN, tail: m };
+  // log weights more than FLOOR_NATS below the largest are raised to that floor: only large weights
+  // make a heavy tail, and a tail where w falls towards 0 (the edge of the target's support) would
+  // otherwise steer the fit
+  let top = -Infinity;
+  for (const i of finite) if (logWeights[i]! > top) top = logWeights[i]!;
+  const floor = top - FLOOR_NATS;
   finite.sort((a, b) => logQ[a]! - logQ[b]!);
+  const y = (j: number) => Math.max(logWeights[finite[j]!]!, floor);
   let mx = 0;
   let my = 0;
   for (let j = 0; j < m; j++) {
     mx -= logQ[finite[j]!]!;
-    my += logWeights[finite[j]!]!;
+    my += y(j);
   }
   mx /= m;
   my /= m;
@@ -61,7 +76,7 @@ export function guideTailSlope(logWeights: ArrayLike<number>, logQ: ArrayLike<nu
   let sxx = 0;
   for (let j = 0; j < m; j++) {
     const dx = -logQ[finite[j]!]! - mx;
-    sxy += dx * (logWeights[finite[j]!]! - my);
+    sxy += dx * (y(j) - my);
     sxx += dx * dx;
   }
   return { slope: sxx > 0 ? sxy / sxx : NaN, tail: m };

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { HalfNormal, Normal, StudentT, infer, model, ops } from '../../src/index.js';
+import { Gamma, HalfNormal, Normal, Poisson, StudentT, execute, infer, model, ops, type Handler } from '../../src/index.js';
 import { GUIDE_TAIL_SLOPE_THRESHOLD, guideTailSlope } from '../../src/diagnostics/guide-tail.js';
 import { normalIcdf } from '../../src/core/special.js';
 
@@ -42,7 +42,7 @@ describe('importance with a guide lighter-tailed than the posterior (found: a No
   const studentGuide = model(async ({ sample }) => sample('x', StudentT(3, 0, 1.3)));
   const exact = t3Survival(3); // 0.0288
 
-  it('guideTailSlope: a Normal(0, s) proposal for a Normal(0, 1) target reads 1 - s^2 (infinite variance from s = 1/sqrt 2); too few draws read NaN; lengths must agree', () => {
+  it('guideTailSlope: a Normal(0, s) proposal for a Normal(0, 1) target reads 1 - s^2 (infinite variance from s = 1/sqrt 2); log weights 10 nats below the largest count as that floor; too few draws read NaN; lengths must agree', () => {
     const n = 4000;
     for (const s of [0.6, 0.8, 1.5]) {
       const x = Array.from({ length: n }, (_, i) => s * (normalIcdf((i + 0.5) / n) as number));
@@ -50,6 +50,10 @@ describe('importance with a guide lighter-tailed than the posterior (found: a No
       const logW = x.map((v, i) => -0.5 * v * v - logQ[i]!);
       expect(guideTailSlope(logW, logQ).slope).toBeCloseTo(1 - s * s, 6);
     }
+    // a tail whose weights fall to nothing: floored, it reads 0 (unfloored, the -1000 would read as a rise)
+    const logQ = Array.from({ length: 100 }, (_, i) => -i / 10);
+    const logW = logQ.map((_, i) => (i === 99 ? 0 : i < 95 && i >= 90 ? -1000 : -1));
+    expect(guideTailSlope(logW, logQ).slope).toBeLessThan(0.1);
     expect(guideTailSlope([0, 1, 2], [0, -1, -2]).slope).toBeNaN();
     expect(() => guideTailSlope([0, 1], [0])).toThrow(/2 log weights but 1 log densities/);
   });
@@ -159,5 +163,57 @@ describe('VI on a regression with many observations stops with its guide too wid
     planted.dispose();
     xs.dispose();
     ys.dispose();
+  });
+});
+
+describe('an observe that is not awaited (found: importance and vi ended the Node process with an unhandled rejection, "site \"y\": Normal failed to score the value: TypeError: Cannot read properties of undefined (reading \'backend\')" and "observed value of shape [5] does not match Normal of shape [1000]"; nuts, mh and hmc were right)', () => {
+  const ys = [1.2, 0.4, 2.1, 1.5, 0.9];
+  // mu ~ N(0, 1), y_i ~ N(mu, 1): mu | y ~ N(6.1 / 6, 1 / 6)
+  const exact = 6.1 / 6;
+  const forgot = model(async ({ sample, observe }) => {
+    const mu = await sample('mu', Normal(0, 1));
+    void observe('y', Normal(mu, 1), ys); // (a newcomer's missing await)
+    return mu;
+  });
+  /** A handler whose hook waits on a timer (as pacing yields to the event loop): the effect finishes after the model has returned. */
+  const slow: Handler = { process: () => new Promise<void>((resolve) => setTimeout(resolve, 5)) };
+
+  it('a run whose effect is still in flight when the model returns names the site and says to await it; a failure of an effect not awaited is raised, not left unhandled', async () => {
+    await expect(execute(forgot, { handlers: [slow] })).rejects.toThrow(/site "y": the model returned while this site was still being evaluated: an `observe` or `sample` that was not awaited/);
+    const wrongShape = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      void observe('y', Normal(ops.add(mu, tf.zeros([2])), 1), ys);
+      return mu;
+    });
+    await expect(execute(wrongShape, {})).rejects.toThrow(/site "y".*shape.*was the call awaited\?/);
+  });
+
+  it('importance and vi run and are within 4 MCSE of the exact mean; planted: the prior mean 0 (the observation lost) is rejected', async () => {
+    for (const method of ['importance', 'vi'] as const) {
+      const post = await infer(forgot, { method, seed: 1 });
+      const { mean, sd } = post.moments('mu');
+      const se = sd / Math.sqrt(post.method === 'importance' ? post.ess : post.size);
+      expect(within(mean, exact, se), `${method}: ${mean} +- ${se}`).toBe(true);
+      expect(within(0, mean, se), `${method}: planted`).toBe(false);
+      post.dispose();
+    }
+  });
+});
+
+describe('a fixed proposal (a guide with no param) given to VI (found: tfjs\'s "gradients() received an empty list of xs")', () => {
+  it('VI says the guide has no parameters and points to param and to importance; importance with the same guide is within 4 MCSE of the exact Gamma(25, 7) mean (planted: the prior mean 2 is rejected)', async () => {
+    const counts = [3, 5, 2, 4, 6, 3];
+    const rate = model(async ({ sample, observe }) => {
+      const lam = await sample('lam', Gamma(2, 1));
+      await observe('y', Poisson(lam), counts);
+    });
+    const fixed = model(async ({ sample }) => sample('lam', Normal(3.5, 2)));
+    await expect(infer(rate, { method: 'vi', guide: fixed, seed: 1 })).rejects.toThrow(/vi: the guide model "model" has no parameters to fit: a guide model makes them with param.*use method 'importance' with it as the guide/);
+    const post = await infer(rate, { method: 'importance', guide: fixed, particles: 4000, seed: 1 });
+    const { mean, sd } = post.moments('lam');
+    expect(within(mean, 25 / 7, sd / Math.sqrt(post.ess)), `${mean}`).toBe(true);
+    expect(within(2, mean, sd / Math.sqrt(post.ess))).toBe(false);
+    expect(post.warnings).toEqual([]);
+    post.dispose();
   });
 });

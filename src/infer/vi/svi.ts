@@ -321,6 +321,12 @@ export class SVI<A extends unknown[], R> {
   async gradients(args: A): Promise<{ loss: number; grads: Map<tf.Variable, tf.Tensor> }> {
     await this.init(args);
     const vars = this.store.variables();
+    // (a fixed proposal passed as a guide: tfjs said only 'gradients() received an empty list of xs')
+    if (vars.length === 0) {
+      throw new TycheError(
+        `vi: the ${this.guide.name} has no parameters to fit: a guide model makes them with param (e.g. \`const loc = await param('loc', 0)\`, then \`sample('x', Normal(loc, scale))\`); to weigh the draws of a fixed proposal, use method 'importance' with it as the guide`,
+      );
+    }
     let bound = NaN;
     const { value, grads } = await valueAndGradsAsync(async () => {
       const { draws, logP, sites, valid } = await this.densities(args, this.particles, this.objective.stickingTheLanding ?? false, this.objective.siteTerms ?? false);
