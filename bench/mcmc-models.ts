@@ -30,6 +30,14 @@
  * automatically (`massMatrix: 'auto'`, the default; `--metric diag|dense`
  * forces one); the "metric" column says which ran.
  *
+ * The larger models (session 12): the hierarchical regression of
+ * models/hierarchical-regression.ts (107 parameters; bench/stan/hier_reg.stan
+ * on its data, written to bench/stan/hier_reg.json and checked against
+ * `hierarchicalData()` here), posteriordb garch11 (a 200-step volatility
+ * recursion, a site of dependent support) and arK (AR(5), T = 200). They have
+ * no long reference runs: with `--stan`, Stan's first run's means and sds are
+ * the reference of "max |z|" (its MCSE from that run's minimum bulk ESS).
+ *
  * Stan's own sampler: `--stan run` runs rstan now, in the same sitting
  * (bench/stan/run-stan.R: 4 chains one after another, 1000 + 1000, seeds 1-3),
  * `--stan FILE` reads the lines that script printed. The "vs Stan sampler"
@@ -50,7 +58,7 @@
  * seed, so the same draws): what the model's later calls in a session cost,
  * once V8 has optimised its generated code.
  *
- * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--seed N] [--repeat N] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
+ * Run: `npx tsx bench/mcmc-models.ts [--quick] [--warm] [--seed N] [--repeat N] [--chains 4,16,64] [--only eight|logreg|linreg|earnings|kidiq|nes|hier|garch|ark] [--no-sequential] [--compile auto|true|false] [--metric auto|diag|dense] [--stan run|FILE]`
  *
  * @module
  */
@@ -68,6 +76,9 @@ import { earningsData, earningsDesign } from '../models/posteriordb/earnings.js'
 import { kidiqData, kidscoreMomiq } from '../models/posteriordb/kidiq.js';
 import { flatGaussianGlm, nesData, nesDesign } from '../models/posteriordb/glm-regressions.js';
 import { loadData } from '../models/data.js';
+import { hierarchicalData, hierarchicalRegression } from '../models/hierarchical-regression.js';
+import { garch11, garchData } from '../models/posteriordb/garch11.js';
+import { arK, arKData, arKDesign } from '../models/posteriordb/ark.js';
 import { PEERS, STAN_OWN, stanRuns } from './stan-runs.js';
 import { table } from './util.js';
 
@@ -114,6 +125,9 @@ const PEER_FIGURES: Record<string, { stan: number; webppl?: number; webpplWhat?:
   earnings: { stan: NaN },
   kidiq: { stan: NaN },
   nes: { stan: NaN },
+  hier: { stan: NaN },
+  garch: { stan: NaN },
+  ark: { stan: NaN },
 };
 
 interface Workload {
@@ -190,7 +204,25 @@ function workloads(): Workload[] {
   out.push({ key: 'earnings', title: `earnings ~ height (posteriordb earnings-earn_height), N=${earningsData.N}`, model: flatGaussianGlm as unknown as Model<never[], unknown>, args: [earningsDesign(earningsData)], reference: asRef('earnings-earn_height'), rename: stanNames, vectorisedOnly: true });
   out.push({ key: 'kidiq', title: `kid_score ~ mom_iq (posteriordb kidiq-kidscore_momiq), N=${kidiqData.N}`, model: kidscoreMomiq as unknown as Model<never[], unknown>, args: [kidiqData], reference: asRef('kidiq-kidscore_momiq'), rename: stanNames, vectorisedOnly: true });
   out.push({ key: 'nes', title: `partyid7 ~ 8 predictors (posteriordb nes2000-nes), N=${nesData.N}`, model: flatGaussianGlm as unknown as Model<never[], unknown>, args: [nesDesign(nesData)], reference: asRef('nes2000-nes'), rename: stanNames, vectorisedOnly: true });
+  // the larger models (session 12)
+  const hd = hierarchicalData();
+  checkHierarchicalExport(hd);
+  out.push({ key: 'hier', title: `hierarchical regression, ${hd.J} groups x 4 rows, K=${hd.K} (models/hierarchical-regression.ts, 107 parameters)`, model: hierarchicalRegression as unknown as Model<never[], unknown>, args: [hd], rename: stanNames, vectorisedOnly: true });
+  out.push({ key: 'garch', title: `GARCH(1,1), T=${garchData.T} (posteriordb garch-garch11)`, model: garch11 as unknown as Model<never[], unknown>, args: [garchData], rename: (n) => n, vectorisedOnly: true });
+  const design = arKDesign(arKData);
+  out.push({ key: 'ark', title: `AR(${arKData.K}), T=${arKData.T} (posteriordb arK-arK)`, model: arK as unknown as Model<never[], unknown>, args: [arKData, { lags: tf.tensor2d(design.lags), response: design.response }], rename: stanNames, vectorisedOnly: true });
   return out;
+}
+
+/** bench/stan/hier_reg.json (Stan's data) must be `hierarchicalData()` (the same float32 values). */
+function checkHierarchicalExport(d: ReturnType<typeof hierarchicalData>): void {
+  const file = new URL('./stan/hier_reg.json', import.meta.url);
+  const e = JSON.parse(readFileSync(file, 'utf8')) as { J: number; K: number; x: number[][]; g: number[]; y: number[] };
+  const x = d.x.dataSync();
+  const y = d.y.dataSync();
+  const groups = d.groups.arraySync();
+  const same = e.J === d.J && e.K === d.K && e.y.every((v, i) => v === y[i]) && e.x.flat().every((v, i) => v === x[i]) && e.g.every((g, i) => groups[i]![g - 1] === 1);
+  if (!same) throw new Error(`${file.pathname} is not models/hierarchical-regression.ts's hierarchicalData(): write it again`);
 }
 
 interface Result {
@@ -277,7 +309,10 @@ async function main(): Promise<void> {
   }
   if (warm) await warmUp();
   console.log(`NUTS via the model layer, each chain ${iterations} warmup + ${iterations} draws${quick ? ' (--quick)' : ''}${warm ? ', library warmed up on another model (--warm)' : ', first call in the process'}, seed ${tycheSeed}; backend ${tf.getBackend()}\n`);
-  for (const w of ws) {
+  for (const w0 of ws) {
+    // no long reference run: Stan's first run of this sitting, where there is one
+    const first = stan.get(w0.key)?.[0];
+    const w: Workload = !w0.reference && first?.mean && first.sd ? { ...w0, reference: { mean: first.mean, sd: first.sd, ess: first.ess } } : w0;
     const results: Result[] = [];
     if (sequential && !w.vectorisedOnly) results.push(await run(w, 4, false));
     for (const k of w.vectorisedOnly ? [4] : chainCounts) {

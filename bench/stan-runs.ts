@@ -24,6 +24,9 @@ export interface StanRun {
   readonly ess: number;
   readonly leapfrog: number;
   readonly divergences: number;
+  /** Each parameter's posterior mean and sd (Stan's names, `beta[1]` style), where the script printed them. */
+  readonly mean?: Record<string, number>;
+  readonly sd?: Record<string, number>;
 }
 
 /** Stan's ESS per second of its own sampler time in ../shared/peers/README.md (2026-12-06), where no run is given. */

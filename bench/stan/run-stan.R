@@ -23,9 +23,12 @@ data_of <- list(
   earnings = function() { d <- fromJSON(file.path(datadir, "earnings.json")); list(N = d$N, earn = d$earn, height = d$height) },
   kidiq = function() { d <- fromJSON(file.path(datadir, "kidiq.json")); list(N = d$N, kid_score = d$kid_score, mom_iq = d$mom_iq) },
   nes = function() { d <- fromJSON(file.path(datadir, "nes2000.json")); d$year <- NULL; d },
+  hier = function() { d <- fromJSON(file.path(here, "hier_reg.json")); list(N = d$N, J = d$J, K = d$K, x = as.matrix(d$x), g = d$g, y = d$y) },
+  garch = function() { d <- fromJSON(file.path(datadir, "garch.json")); list(T = d$T, y = d$y, sigma1 = d$sigma1) },
+  ark = function() { d <- fromJSON(file.path(datadir, "arK.json")); list(K = d$K, T = d$T, y = d$y) },
   diamonds = function() { d <- fromJSON(readLines(gzfile(file.path(datadir, "diamonds.json.gz")), warn = FALSE)); list(N = d$N, Y = d$Y, K = d$K, X = as.matrix(d$X)) }
 )
-file_of <- c(eight = "eight_schools_nc", linreg = "linreg", logreg = "logreg", earnings = "earn_height", kidiq = "kidscore_momiq", nes = "nes", diamonds = "diamonds")
+file_of <- c(eight = "eight_schools_nc", linreg = "linreg", logreg = "logreg", earnings = "earn_height", kidiq = "kidscore_momiq", nes = "nes", diamonds = "diamonds", hier = "hier_reg", garch = "garch11", ark = "ark")
 models <- if (length(rest) > 0) rest else names(file_of)
 for (m in models) {
   sm <- stan_model(file.path(here, paste0(file_of[[m]], ".stan")))
