@@ -253,6 +253,24 @@ describe('lean per-particle program SMC', () => {
     }
   });
 
+  it('session 12: an observation that is not awaited is named as the general runtime names it (was: the lean runtime ended the process with an unhandled "lean particle stop" rejection, or counted the pending observation as arrived twice)', async () => {
+    const ys = [1.2, 0.4, 2.1];
+    // an array observation (the lean runtime gives up inside the effect) and a number one (it suspends there)
+    const forgotArray = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      void observe('y', Normal(mu, 1), ys);
+      return mu;
+    });
+    const forgotNumber = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1));
+      void observe('y', Normal(mu, 1), 1);
+      return mu;
+    });
+    for (const m of [forgotArray, forgotNumber]) {
+      await expect(infer(m, { method: 'smc', particles: 50, seed: 1, batched: false })).rejects.toThrow(/site "y".*not awaited/);
+    }
+  });
+
   it('session 12: dropped particles are abandoned, not unwound, and leave the count of model runs in flight (the nested-infer queue reads it) where it was; a planted kill that keeps them counted does not', async () => {
     const w: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.5, p: 0.1, sJ: 5, ys: YS };
     const leaks = async (): Promise<number[]> => {

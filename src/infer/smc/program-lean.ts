@@ -386,6 +386,8 @@ export class LeanParticle<R> implements UnfoldHost {
   /** Set once copies run an unfold kernel of this execution (which closes over its context): its top-level context then refuses effects while it waits. */
   private owns: { lent: boolean } | undefined = undefined;
   private killed = false;
+  /** The first failure of an effect of this execution (see `effectFailed`). */
+  private unsettled: { readonly err: unknown } | undefined = undefined;
   /** Whether this particle's execution runs inside `tycheModelBody` (counted there until it settles or is abandoned). */
   private inBody = false;
 
@@ -449,6 +451,8 @@ export class LeanParticle<R> implements UnfoldHost {
   private finished(value: R): void {
     this.inBody = false;
     if (this.gaveUp) return this.fail(this.gaveUp);
+    if (this.unsettled !== undefined) return this.fail(new LeanGiveUp(`an effect failed and the model returned anyway (was the call awaited?): ${describeError(this.unsettled.err)}`));
+    if (this.wake !== undefined) return this.fail(new LeanGiveUp('the model returned while an observation of its was pending (was the call awaited?)'));
     if (this.replay !== undefined) return this.fail(new LeanGiveUp('a copy ended before reaching its parent\u2019s checkpoint (is the model a deterministic function of its choices?)'));
     this.returnValue = value;
     this.status = 'done';
@@ -519,6 +523,21 @@ export class LeanParticle<R> implements UnfoldHost {
     return this.run.values(this);
   }
 
+  /**
+   * The rejected promise of an effect that failed. It is marked handled (a
+   * model that did not await the effect must not end the process with an
+   * unhandled rejection) and the failure is kept until the execution
+   * settles: an execution that returns normally after one (the effect was
+   * not awaited, or its error caught) gives up, and the general runtime,
+   * which names an effect that was not awaited, runs instead.
+   */
+  private effectFailed(err: unknown): Promise<never> {
+    this.unsettled ??= { err };
+    const p = Promise.reject(err);
+    p.catch(ignore);
+    return p;
+  }
+
   private giveUp(why: string): never {
     this.gaveUp ??= new LeanGiveUp(why);
     throw STOP;
@@ -531,7 +550,7 @@ export class LeanParticle<R> implements UnfoldHost {
    * is an error: the first would never be woken.
    */
   private suspend<V extends Value | undefined>(site: string, value: V): Promise<V> {
-    if (this.wake !== undefined) return Promise.reject(new ConcurrentCheckpointsError(site));
+    if (this.wake !== undefined) return this.effectFailed(new ConcurrentCheckpointsError(site));
     const p = new Promise<V>((resolve) => {
       this.wake = resolve as (value: Value | undefined) => void;
     });
@@ -584,7 +603,7 @@ export class LeanParticle<R> implements UnfoldHost {
       this.head = { address: this.run.name(full), kind: Kind.Latent, value: v, prev: this.head };
       return this.paced(v);
     } catch (err) {
-      return Promise.reject(err);
+      return this.effectFailed(err);
     }
   }
 
@@ -626,7 +645,7 @@ export class LeanParticle<R> implements UnfoldHost {
       }
       return this.freshCheckpoint(full, v, lp);
     } catch (err) {
-      return Promise.reject(err);
+      return this.effectFailed(err);
     }
   }
 
@@ -637,7 +656,7 @@ export class LeanParticle<R> implements UnfoldHost {
       if (this.replay !== undefined) return this.replayedCheckpoint(full, undefined);
       return this.freshCheckpoint(full, undefined, logWeight);
     } catch (err) {
-      return Promise.reject(err);
+      return this.effectFailed(err);
     }
   }
 
@@ -675,7 +694,7 @@ export class LeanParticle<R> implements UnfoldHost {
 
   /** The effect on the context at `level` that may not take effects now: an error naming the unfold and step. */
   private wrongContext(address: unknown, level: number): Promise<never> {
-    return Promise.reject(wrongContextError(this, address, level));
+    return this.effectFailed(wrongContextError(this, address, level));
   }
 
   /**
@@ -692,7 +711,7 @@ export class LeanParticle<R> implements UnfoldHost {
       const frame: LeanUnfold = { address: this.run.name(full), prefix: this.prefix, name, steps, kernel, before: this.head, checkpoint: this.checkpoint, owner: (this.owns ??= { lent: false }), prefixes: this.run.stepPrefixes(this.run.name(full)) };
       return this.drive(frame, 0, freezeState(name, -1, init), undefined);
     } catch (err) {
-      return Promise.reject(err);
+      return this.effectFailed(err);
     }
   }
 
@@ -794,6 +813,14 @@ export class LeanParticle<R> implements UnfoldHost {
   private context(): Ctx {
     return new LeanContext(this, 0) as unknown as Ctx;
   }
+}
+
+/** (A handler that marks a rejected promise handled.) */
+function ignore(): void {}
+
+/** The first line of an error's message, for a give-up reason. */
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : err === STOP ? 'the lean runtime stopped it' : String(err);
 }
 
 /** The records after `mark` up to `head`, oldest first. */
