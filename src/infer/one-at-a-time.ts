@@ -56,6 +56,7 @@ import { TycheError } from '../core/errors.js';
 import { insideLedger } from '../backend/ledger.js';
 import { asyncContext } from '../backend/async-context.js';
 import { abortReason } from './pace.js';
+import { markRunStart } from './kernel-interrupt.js';
 
 /** A first-come-first-served line of calls. */
 interface Line {
@@ -145,6 +146,7 @@ async function inLine<T>(line: Line, signal: AbortSignal | undefined, fn: () => 
   try {
     if (queued) await waitTurn(prev, signal);
     started = true;
+    if (line === calls) markRunStart();
     if (onAbort) signal?.addEventListener('abort', onAbort, { once: true });
     return await fn();
   } finally {

@@ -21,6 +21,7 @@
 import type { Handler, Message } from '../core/message.js';
 import { ModelError } from '../core/model.js';
 import { noteProgress } from '../core/model-body.js';
+import { kernelInterruptError, kernelInterrupts } from './kernel-interrupt.js';
 
 /** Wall-clock milliseconds between yields to the event loop. */
 export const PACE_INTERVAL_MS = 10;
@@ -48,6 +49,8 @@ export function yieldToEventLoop(): Promise<void> {
 /** Paces a long loop: yields to the event loop when due and honours an abort signal. */
 export class Pacer {
   private next: number;
+  /** Kernel interrupts seen when the loop began (`kernel-interrupt.ts`): a later one stops it as an abort does. */
+  private readonly interrupts = kernelInterrupts;
 
   /**
    * @param signal - aborting it makes {@link Pacer.pause} throw its reason
@@ -63,19 +66,25 @@ export class Pacer {
 
   /** True when the loop should call {@link Pacer.pause}: time to yield, or aborted. */
   due(): boolean {
-    return this.signal?.aborted === true || now() >= this.next;
+    return this.signal?.aborted === true || kernelInterrupts !== this.interrupts || now() >= this.next;
   }
 
   /** Yields to the event loop if the interval has passed, then throws if aborted. */
   async pause(): Promise<void> {
-    throwIfAborted(this.signal);
+    this.throwIfStopped();
     if (now() >= this.next) {
       // (a loop that yields is moving: the infer queue's self-wait watch reads this, core/model-body.ts)
       noteProgress();
       await yieldToEventLoop();
       this.next = now() + this.intervalMs;
     }
+    this.throwIfStopped();
+  }
+
+  /** Throws the signal's reason once aborted, or an `AbortError` after a kernel interrupt. */
+  private throwIfStopped(): void {
     throwIfAborted(this.signal);
+    if (kernelInterrupts !== this.interrupts) throw kernelInterruptError();
   }
 
   /** `if (due()) await pause()` in one call (costs a microtask when not due). */

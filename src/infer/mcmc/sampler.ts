@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { throwIfInterrupted } from '../kernel-interrupt.js';
 import { PACE_INTERVAL_MS, abortReason, yieldToEventLoop } from '../pace.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
@@ -343,6 +344,7 @@ class RunMonitor {
   throwIfAborted(): void {
     const signal = this.options.signal;
     if (signal?.aborted) throw abortReason(signal, 'MCMC run');
+    throwIfInterrupted();
   }
 
   /** Gradient evaluations since the clock was last read. */
