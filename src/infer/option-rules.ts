@@ -17,6 +17,7 @@ import type { OptionRule, OptionRules } from '../core/options.js';
 import { INIT_STRATEGIES } from './mcmc/initialise.js';
 import { MASS_MATRIX_OPTIONS } from './mcmc/metric-choice.js';
 import { RESAMPLERS } from './smc/resampling.js';
+import { POPULATION_RULE } from './smc/population.js';
 import { OPTIMIZER_RULE } from '../optim/optim.js';
 import type { HMCEngineOptions } from './mcmc/hmc-engine.js';
 import type { HMCGibbsOptions } from './mcmc/hmc-gibbs.js';
@@ -78,7 +79,7 @@ const MH: RulesOf<MHOptions> = { samples: positive, warmup: nonNegative, thin: p
 
 // (batched: being added to importance this session; the rule stands either way)
 const IMPORTANCE: RulesOf<ImportanceOptions> & { readonly batched?: OptionRule } = {
-  particles: positive,
+  particles: POPULATION_RULE,
   batched: autoFlag,
   guide: { type: 'choice', values: [], orElse: 'a guide model (made with model(...)) or a guide function', orType: ['object', 'function'] },
   onProgress: fn,
@@ -87,7 +88,7 @@ const IMPORTANCE: RulesOf<ImportanceOptions> & { readonly batched?: OptionRule }
 };
 
 const SMC: RulesOf<SMCProgramOptions> = {
-  particles: positive,
+  particles: POPULATION_RULE,
   resampling,
   essThreshold: { type: 'number', min: 0, max: 1 },
   onStep: fn,
@@ -98,7 +99,7 @@ const SMC: RulesOf<SMCProgramOptions> = {
 };
 
 const TEMPERED: RulesOf<TemperedOptions> = {
-  particles: positive,
+  particles: POPULATION_RULE,
   targetEss: { type: 'number', min: 0, max: 1, openMin: true, openMax: true },
   moves: nonNegative,
   proposals,

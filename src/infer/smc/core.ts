@@ -36,6 +36,7 @@ import { type ParticleStore, inferStore } from './store.js';
 import { Pacer } from '../pace.js';
 import { oneAtATime } from '../one-at-a-time.js';
 import { type OptionRules, checkOptionValues, checkOptions as checkOptionNames } from '../../core/options.js';
+import { POPULATION_RULE } from './population.js';
 import { RESAMPLERS } from './resampling.js';
 
 /** What a step returns: the moved population and each particle's log potential. */
@@ -244,7 +245,7 @@ function customAncestors<S>(sampler: AncestorSampler<S>, ctx: AncestorContext<S>
 
 /** The options of {@link runSMC}, each with its rule where a value can be checked before the run. */
 const RUN_SMC_OPTIONS: { readonly [K in keyof Required<SMCOptions<unknown, unknown>>]: OptionRules[string] | null } = {
-  particles: { type: 'integer', min: 1 },
+  particles: POPULATION_RULE,
   resampling: { type: 'choice', values: Object.keys(RESAMPLERS), orElse: 'a resampling function', orType: ['function'] },
   essThreshold: { type: 'number', min: 0, max: 1 },
   temper: null,
