@@ -33,7 +33,7 @@ export interface CachedLanguageModelOptions extends TrieBudget {
   readonly kvCache?: boolean;
   /**
    * Largest |logsumexp| of a row the model returns (default
-   * {@link ROW_LOGSUMEXP_TOLERANCE}), checked on the first row of each
+   * 1e-3), checked on the first row of each
    * forward pass; a row further from normalised is an error naming the model
    * and prefix. `Infinity` turns the check off (the
    * conformance checks do, to report it as `rows-normalised` instead).

@@ -197,7 +197,7 @@ function delta(x: number, y: number): number {
 
 /**
  * FK steering as a {@link FeynmanKac} model over {@link FkState} (for
- * {@link runSMC} with any resampling settings). `counters` accumulates the
+ * `runSMC` with any resampling settings). `counters` accumulates the
  * cost of the run.
  */
 export function fkSteeringModel(model: DiffusionModel, options: FkSteeringOptions, counters: FkCounters = { evaluations: 0, rewardCalls: 0 }): FeynmanKac<FkState> {
