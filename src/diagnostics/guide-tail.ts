@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { PSIS_MIN_TAIL, psisTailLength } from './psis.js';
 
 /** The slope b of log w on -log q at or above which {@link guideTailSlope} says the weights have infinite variance. */
 export const GUIDE_TAIL_SLOPE_THRESHOLD = 0.5;
@@ -54,8 +55,8 @@ export function guideTailSlope(logWeights: ArrayLike<number>, logQ: ArrayLike<nu
   const finite: number[] = [];
   for (let i = 0; i < logQ.length; i++) if (Number.isFinite(logWeights[i]!) && Number.isFinite(logQ[i]!)) finite.push(i);
   const s = finite.length;
-  const m = Math.ceil(Math.min(0.2 * s, 3 * Math.sqrt(s)));
-  if (m < 5) return { slope: NaN, tail: m };
+  const m = psisTailLength(s);
+  if (m < PSIS_MIN_TAIL) return { slope: NaN, tail: m };
   // log weights more than FLOOR_NATS below the largest are raised to that floor: only large weights
   // make a heavy tail, and a tail where w falls towards 0 (the edge of the target's support) would
   // otherwise steer the fit
