@@ -75,10 +75,21 @@ function centre(chains: readonly Float64Array[]): Centred | undefined {
  * var+ = (n-1)/n W + var(chain means), rho_t = 1 - (W - mean_j gamma_{t,j}) / var+.
  */
 function essOfCentred(c: Centred, chains: readonly Float64Array[]): number {
-  const { m: nChains, n, within } = c;
-  const varPlus = (within * (n - 1)) / n + c.betweenOverN;
+  return essOfAutocovariance(c.m, c.n, c.within, c.betweenOverN, new MeanAutocovariance(c, chains));
+}
+
+/** A source of the mean over chains of each chain's autocovariance at lag t (sums over n, centred on the chain's mean). */
+interface LagAutocovariance {
+  at(t: number): number;
+}
+
+/**
+ * The ESS estimator of {@link essOfPreparedChains} from its ingredients: `nChains` chains of `n` draws, W (`within`),
+ * the variance of the chain means (`betweenOverN`) and the mean autocovariance by lag.
+ */
+function essOfAutocovariance(nChains: number, n: number, within: number, betweenOverN: number, acov: LagAutocovariance): number {
+  const varPlus = (within * (n - 1)) / n + betweenOverN;
   if (!(varPlus > 0)) return NaN; // all draws identical
-  const acov = new MeanAutocovariance(c, chains);
 
   const rho = new Float64Array(n);
   rho[0] = 1;
@@ -302,5 +313,96 @@ export function essTail(draws: ChainDraws): number {
   if (!allFinite(chains)) return NaN;
   // pool() is a fresh copy: sorted in place (quantiles() would copy it again)
   const sorted = pool(chains).sort();
-  return Math.min(indicatorEss(chains, quantileSorted(sorted, 0.05)), indicatorEss(chains, quantileSorted(sorted, 0.95)));
+  return Math.min(rareIndicatorEss(chains, quantileSorted(sorted, 0.05), false), rareIndicatorEss(chains, quantileSorted(sorted, 0.95), true));
+}
+
+/**
+ * {@link indicatorEss} of I(x <= threshold) from the positions of the indicator's rarer value in each split chain:
+ * the draws at or below a 5% quantile (`above` false), or above a 95% quantile (`above` true: the complement,
+ * whose centred values are the indicator's negated, so the same autocovariances, variances and ESS). An
+ * indicator's autocovariance at lag t is a function of counts, (n² C_t - n k (H_t + T_t) + (n - t) k²) / n³ with k
+ * the chain's count of the value, C_t its pairs t apart, H_t its count in the first n - t draws and T_t in the last
+ * n - t: an integer numerator (exact below 2^53) over one division. So the draws are read once (a comparison each) and the lags
+ * cost the pairs of rare draws within {@link DIRECT_LAGS} of each other, where the indicator chains as floats cost
+ * a copy, a centring and a pass per two lags, all run interpreted on a process's first MCMC call (issue 16,
+ * session 13). Equal to `indicatorEss` up to rounding (the old sums rounded each centred product).
+ */
+function rareIndicatorEss(chains: readonly Float64Array[], threshold: number, above: boolean): number {
+  const len = chains[0].length;
+  const half = Math.floor(len / 2);
+  if (half < MIN_DRAWS_FOR_ESS) return NaN;
+  const acov = new RareIndicatorAutocovariance(chains, threshold, above);
+  return essOfAutocovariance(2 * chains.length, half, acov.within, acov.betweenOverN, acov);
+}
+
+/** The mean autocovariance of split indicator chains from the positions of their rarer value (see `rareIndicatorEss`). */
+class RareIndicatorAutocovariance {
+  /** Mean over split chains of the autocovariance at lags 0 .. DIRECT_LAGS - 1. */
+  private readonly direct = new Float64Array(DIRECT_LAGS);
+  /** Beyond DIRECT_LAGS: the float indicator chains' autocovariances by FFT, as `indicatorEss` computes them. */
+  private far: MeanAutocovariance | undefined;
+  /** W: the mean within-chain variance (n - 1 denominator). */
+  readonly within: number;
+  /** The variance of the chain means (0 for one split chain). */
+  readonly betweenOverN: number;
+
+  constructor(
+    private readonly chains: readonly Float64Array[],
+    private readonly threshold: number,
+    above: boolean,
+  ) {
+    const len = chains[0].length;
+    const n = Math.floor(len / 2);
+    const m = 2 * chains.length;
+    const means = new Float64Array(m);
+    let within = 0;
+    const at = new Int32Array(n);
+    const pairs = new Float64Array(DIRECT_LAGS);
+    const n3 = n * n * n;
+    for (let h = 0; h < m; h++) {
+      const c = chains[h >> 1];
+      const from = (h & 1) === 0 ? 0 : len - n;
+      // positions (within the half) of the rarer value
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        const v = c[from + i];
+        if (above ? v > threshold : v <= threshold) at[k++] = i;
+      }
+      pairs.fill(0);
+      for (let a = 0; a < k; a++) {
+        const pa = at[a];
+        for (let b = a + 1; b < k; b++) {
+          const t = at[b] - pa;
+          if (t >= DIRECT_LAGS) break;
+          pairs[t]++;
+        }
+      }
+      // H_t: the count in draws 0 .. n - t - 1; T_t: in draws t .. n - 1 (both k at t = 0)
+      let head = k;
+      let tail = k;
+      let hi = k - 1;
+      let lo = 0;
+      for (let t = 0; t < DIRECT_LAGS && t < n; t++) {
+        while (hi >= 0 && at[hi] >= n - t) (head--, hi--);
+        while (lo < k && at[lo] < t) (tail--, lo++);
+        const ct = t === 0 ? k : pairs[t];
+        this.direct[t] += (n * n * ct - n * k * (head + tail) + (n - t) * k * k) / n3;
+      }
+      within += (k * (n - k)) / (n * (n - 1));
+      means[h] = k / n;
+    }
+    for (let t = 0; t < DIRECT_LAGS; t++) this.direct[t] /= m;
+    this.within = within / m;
+    this.betweenOverN = variance(means);
+  }
+
+  /** The mean autocovariance at lag `t`. */
+  at(t: number): number {
+    if (t < DIRECT_LAGS) return this.direct[t];
+    if (this.far === undefined) {
+      const split = splitIndicators(this.chains, this.threshold);
+      this.far = new MeanAutocovariance(centre(split)!, split);
+    }
+    return this.far.at(t);
+  }
 }
