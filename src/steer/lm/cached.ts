@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { abortReason } from '../../infer/pace.js';
 import { TickBatcher, type FlushMode } from './batcher.js';
 import { validatePrefix } from './errors.js';
 import { PrefixTrie, type TrieBudget, type TrieNode } from './trie.js';
@@ -70,11 +71,65 @@ export interface LanguageModelStats {
   readonly evictedKvCaches: number;
 }
 
+/** Options of one request to a {@link CachedLanguageModel}. */
+export interface LogprobsRequestOptions {
+  /**
+   * Stop waiting when this signal aborts: the call rejects with its reason at
+   * once. A forward pass that no caller waits for any more no longer holds
+   * the batcher (passes never overlap): the next batch runs, and the
+   * abandoned pass's rows and KV caches are dropped if it ever settles.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One caller waiting for a job's row; with a signal, its abort listener (a
+ * class, not closures: a request is the wrapper's hot path, and under tsx
+ * every named closure costs a `__name` call).
+ */
+class Waiter {
+  constructor(
+    private readonly owner: CachedLanguageModel,
+    private readonly job: Job,
+    private readonly onRow: (row: Float32Array) => void,
+    private readonly onError: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    job.waiters.add(this);
+    signal?.addEventListener('abort', this, { once: true });
+  }
+
+  resolve(row: Float32Array): void {
+    this.signal?.removeEventListener('abort', this);
+    this.onRow(row.slice());
+  }
+
+  reject(e: unknown): void {
+    this.signal?.removeEventListener('abort', this);
+    this.onError(e);
+  }
+
+  /** The signal aborted: leave the job and reject with the signal's reason. */
+  handleEvent(): void {
+    this.job.waiters.delete(this);
+    this.onError(abortReason(this.signal!));
+    if (this.job.waiters.size === 0) this.owner.abandonJob(this.job);
+  }
+}
+
+/** One prefix to evaluate, and the callers waiting for it (a caller without a signal never leaves). */
 interface Job {
   readonly prefix: readonly number[];
   readonly node: TrieNode | null;
-  resolve(row: Float32Array): void;
-  reject(e: unknown): void;
+  readonly waiters: Set<Waiter>;
+  /** Every waiter left (aborted) before the row came: the row is not wanted and not cached. */
+  abandoned: boolean;
+}
+
+/** A forward pass under way: its jobs, and how to let the batcher go on without it. */
+interface Pass {
+  readonly jobs: readonly Job[];
+  release(): void;
 }
 
 /**
@@ -113,12 +168,19 @@ export class CachedLanguageModel implements LanguageModel {
     this.batcher = new TickBatcher((batch) => this.run(batch), options.maxBatchSize ?? 64, options.flush ?? 'macrotask');
   }
 
-  /** Next-token log-probabilities after one prefix; concurrent calls are batched. */
-  async logprobs(prefix: readonly number[]): Promise<Float32Array> {
+  /**
+   * Next-token log-probabilities after one prefix; concurrent calls are
+   * batched. With `signal`, the call rejects with the signal's reason as soon
+   * as it aborts, even while the model's forward pass hangs (see
+   * {@link LogprobsRequestOptions}).
+   */
+  async logprobs(prefix: readonly number[], options: LogprobsRequestOptions = {}): Promise<Float32Array> {
     if (this.disposed) throw new Error(`language model "${this.name}": used after dispose()`);
     validatePrefix(this, prefix);
+    const { signal } = options;
+    if (signal?.aborted) throw abortReason(signal);
     this.c.requests++;
-    if (!this.useCache) return (await this.enqueue(prefix.slice(), null)).slice();
+    if (!this.useCache) return this.wait(this.enqueue(prefix.slice(), null), signal);
     const node = this.trie.node(prefix);
     if (node.row) {
       this.c.hits++;
@@ -127,22 +189,17 @@ export class CachedLanguageModel implements LanguageModel {
     }
     if (node.pending) {
       this.c.merged++;
-      return (await node.pending).slice();
+      return this.wait(node.pending as Job, signal);
     }
     this.c.misses++;
-    const p = this.enqueue(prefix.slice(), node);
-    node.pending = p;
-    try {
-      return (await p).slice();
-    } finally {
-      node.pending = null;
-      this.trie.prune(node);
-    }
+    const job = this.enqueue(prefix.slice(), node);
+    node.pending = job;
+    return this.wait(job, signal);
   }
 
   /** The batched form: one row per prefix, all requests joining the current batch. */
-  nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]> {
-    return Promise.all(prefixes.map((p) => this.logprobs(p)));
+  nextTokenLogprobs(prefixes: readonly (readonly number[])[], options: LogprobsRequestOptions = {}): Promise<Float32Array[]> {
+    return Promise.all(prefixes.map((p) => this.logprobs(p, options)));
   }
 
   /** Log-probability of `token` after `prefix`. */
@@ -194,8 +251,48 @@ export class CachedLanguageModel implements LanguageModel {
     this.inner.dispose?.();
   }
 
-  private enqueue(prefix: readonly number[], node: TrieNode | null): Promise<Float32Array> {
-    return new Promise<Float32Array>((resolve, reject) => this.batcher.push({ prefix, node, resolve, reject }));
+  private enqueue(prefix: readonly number[], node: TrieNode | null): Job {
+    const job: Job = { prefix, node, waiters: new Set(), abandoned: false };
+    this.batcher.push(job);
+    return job;
+  }
+
+  /** A copy of `job`'s row when it comes, or the signal's reason as soon as it aborts (the caller then leaves the job). */
+  private wait(job: Job, signal: AbortSignal | undefined): Promise<Float32Array> {
+    return new Promise<Float32Array>((resolve, reject) => void new Waiter(this, job, resolve, reject, signal));
+  }
+
+  /**
+   * No one waits for `job` any more: a later request for its prefix starts a
+   * new job, and a pass whose jobs are all abandoned lets the batcher go on
+   * (an LM whose forward pass never settled held every later run behind an
+   * aborted one). Called by the job's last waiter as it leaves.
+   *
+   * @internal
+   */
+  abandonJob(job: Job): void {
+    job.abandoned = true;
+    this.detach(job);
+    const pass = this.inFlight;
+    if (pass && pass.jobs.includes(job) && pass.jobs.every((j) => j.abandoned)) pass.release();
+  }
+
+  /** `job` is no longer the evaluation its trie node waits on. */
+  private detach(job: Job): void {
+    const node = job.node;
+    if (!node || node.pending !== job) return;
+    node.pending = null;
+    this.trie.prune(node);
+  }
+
+  /** Answer every waiter of `job` (a row, or the error) and detach it. */
+  private settle(job: Job, row: Float32Array | null, error?: unknown): void {
+    this.detach(job);
+    for (const w of job.waiters) {
+      if (row) w.resolve(row);
+      else w.reject(error);
+    }
+    job.waiters.clear();
   }
 
   private bosCost(): number {
@@ -207,15 +304,36 @@ export class CachedLanguageModel implements LanguageModel {
     this.sizes[size] = (this.sizes[size] ?? 0) + 1;
   }
 
+  private inFlight: Pass | null = null;
+
+  /**
+   * One forward pass over the batch's wanted jobs. The batcher waits for it
+   * unless every job is abandoned first; a pass that settles after that
+   * changes nothing (its KV caches are disposed).
+   */
   private async run(batch: Job[]): Promise<void> {
+    const jobs = batch.filter((j) => !j.abandoned);
+    if (jobs.length === 0) return;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const pass: Pass = { jobs, release };
+    this.inFlight = pass;
+    const work = (async () => {
+      try {
+        const rows = this.useKv ? await this.runIncremental(jobs) : await this.runPlain(jobs);
+        jobs.forEach((job, i) => {
+          if (job.abandoned) return;
+          if (job.node && !this.disposed) this.trie.setRow(job.node, rows[i]);
+          this.settle(job, rows[i]);
+        });
+      } catch (e) {
+        for (const job of jobs) this.settle(job, null, e);
+      }
+    })();
     try {
-      const rows = this.useKv ? await this.runIncremental(batch) : await this.runPlain(batch);
-      batch.forEach((job, i) => {
-        if (job.node && !this.disposed) this.trie.setRow(job.node, rows[i]);
-        job.resolve(rows[i]);
-      });
-    } catch (e) {
-      for (const job of batch) job.reject(e);
+      await Promise.race([work, released]);
+    } finally {
+      if (this.inFlight === pass) this.inFlight = null;
     }
   }
 
@@ -256,7 +374,7 @@ export class CachedLanguageModel implements LanguageModel {
     }
     this.checkRows(results.map((r) => r.logprobs), batch);
     results.forEach((r, i) => {
-      if (this.disposed) r.cache.dispose();
+      if (this.disposed || batch[i].abandoned) r.cache.dispose();
       else this.trie.setKv(batch[i].node!, r.cache);
     });
     this.trie.evictRows();

@@ -15,8 +15,8 @@ export class TrieNode {
   row: Float32Array | null = null;
   /** The model's cache after this prefix, when kept. */
   kv: KVCache | null = null;
-  /** Set while this prefix is being evaluated, so identical requests wait for it. */
-  pending: Promise<Float32Array> | null = null;
+  /** Set while this prefix is being evaluated (the wrapper's job), so identical requests wait for it. */
+  pending: object | null = null;
   /** Pinned nodes are never evicted (their cache is an input of a running pass). */
   pins = 0;
 

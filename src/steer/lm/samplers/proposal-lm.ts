@@ -30,7 +30,7 @@ export class ProposalLMSampler implements TokenSampler {
   }
 
   private async row(ctx: TokenContext): Promise<Float64Array> {
-    return shapeRow(await this.lm.logprobs(ctx.context), this.options);
+    return shapeRow(await this.lm.logprobs(ctx.context, { signal: ctx.signal }), this.options);
   }
 
   async sample(ctx: TokenContext): Promise<WeightedToken> {

@@ -37,6 +37,8 @@ export interface TokenContext {
   readonly local: LocalWeights;
   /** This particle's random stream for this step. */
   readonly rng: Rng;
+  /** The run's abort signal, for a sampler's own LM calls (a proposal LM's forward pass that hangs then lets later runs go on). */
+  readonly signal?: AbortSignal;
 }
 
 /** A draw and its log-weight. */

@@ -99,7 +99,7 @@ export class StepSampler {
         s.ended = 'length';
         break;
       }
-      const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens]);
+      const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens], { signal: this.options.signal });
       const { token, logprob } = sampleToken(row, rng, this.options.sampling);
       if (this.options.sampling) correction += row[token]! - logprob;
       this.tokens++;
@@ -127,7 +127,7 @@ export class StepSampler {
     const ctx = [...this.promptTokens, ...prefix];
     let correction = 0;
     for (const y of eos ? [...stepTokens, this.lm.vocab.eos] : stepTokens) {
-      const row = await this.lm.logprobs(ctx);
+      const row = await this.lm.logprobs(ctx, { signal: this.options.signal });
       correction += row[y]! - shapeRow(row, this.options.sampling)[y]!;
       ctx.push(y);
     }

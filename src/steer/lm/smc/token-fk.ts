@@ -305,10 +305,11 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     const { potential, critic, sampler, reference } = this.options;
     const vocab = this.lm.vocab;
     const context = this.prompt.length ? [...this.prompt, ...p.tokens] : p.tokens;
-    const lmRow = await this.lm.logprobs(context);
+    const signal = this.pacer?.signal;
+    const lmRow = await this.lm.logprobs(context, { signal });
     const potPrefix = potential ? (prefixWeight ?? (await prefixOf(potential, p.tokens))) : undefined;
     const local = new StepLocal(potential, critic, p.tokens, potPrefix, p.twist, vocab);
-    const ctx: TokenContext = { context, generated: p.tokens, lmRow, local, rng };
+    const ctx: TokenContext = { context, generated: p.tokens, lmRow, local, rng, signal };
     this.stats.particleSteps++;
     let token: number;
     let w: number;

@@ -1,0 +1,161 @@
+/**
+ * STEER (session 13): a language model whose forward pass never settles.
+ * Before this session an abort released only the waiting run: the wrapper's
+ * batcher (passes never overlap) stayed busy with the hung pass, so every
+ * later run on the same wrapped model waited for ever.
+ */
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../src/core/rng.js';
+import { type CachedLanguageModel, wrapLanguageModel } from '../../../src/steer/lm/cached.js';
+import { MarkovLM } from '../../../src/steer/lm/markov.js';
+import { RewardPotential } from '../../../src/steer/lm/potentials/reward.js';
+import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
+import { LocallyOptimalSampler } from '../../../src/steer/lm/samplers/locally-optimal.js';
+import { bestOfN } from '../../../src/steer/lm/smc/baselines.js';
+import { smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
+import { smcSteer } from '../../../src/steer/lm/smc/steer.js';
+import { particleFilterSteps } from '../../../src/steer/lm/scaling/pf.js';
+import type { StepRewardModel } from '../../../src/steer/lm/scaling/types.js';
+import type { ExtendRequest, IncrementalLanguageModel, KVCache, LanguageModel } from '../../../src/steer/lm/types.js';
+import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+
+const abc = TokenVocabulary.characters('abc');
+const markov = MarkovLM.random(abc, new Rng('steer13-hung'), { eos: 0.25 });
+
+/** `markov`, except that while `hang` is set its forward passes never settle; counts the passes it left hanging. */
+function hangable(): LanguageModel & { hang: boolean; hung: number; release(): void } {
+  const waiting: (() => void)[] = [];
+  return {
+    name: 'hangable',
+    vocab: abc,
+    contextLength: Infinity,
+    hang: true,
+    hung: 0,
+    nextTokenLogprobs(prefixes) {
+      if (!this.hang) return markov.nextTokenLogprobs(prefixes);
+      this.hung++;
+      return new Promise((resolve) => waiting.push(() => void markov.nextTokenLogprobs(prefixes).then(resolve)));
+    },
+    release() {
+      for (const w of waiting.splice(0)) w();
+    },
+  };
+}
+
+/** `run`'s outcome within `ms`: 'finished', the error's name, or 'hung'. */
+async function within(ms: number, run: Promise<unknown>): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<string>((r) => (timer = setTimeout(() => r('hung'), ms)));
+  try {
+    return await Promise.race([run.then(() => 'finished', (e: Error) => e.name), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const base = { sampler: new DirectSampler(), particles: 8, maxTokens: 4, seed: 1 };
+
+describe('a forward pass that never settles does not hold the wrapped model after an abort (was: every later run on it hung)', () => {
+  const runs: [string, (lm: CachedLanguageModel, signal?: AbortSignal) => Promise<{ logZ: number }>][] = [
+    ['smcSteer', (lm, signal) => smcSteer({ ...base, lm, signal })],
+    ['smcSteer, locally optimal', (lm, signal) => smcSteer({ ...base, lm, sampler: new LocallyOptimalSampler(), signal })],
+    ['smcSteerK', (lm, signal) => smcSteerK({ ...base, k: 2, lm, signal })],
+    ['bestOfN', (lm, signal) => bestOfN({ lm, particles: 4, maxTokens: 3, seed: 1, potential: new RewardPotential(abc, () => 0), signal })],
+  ];
+  for (const [name, run] of runs) {
+    it(`${name}: the aborted run rejects, and the next run on the same wrapper gives the answer of a fresh wrapper`, async () => {
+      const inner = hangable();
+      const lm = wrapLanguageModel(inner);
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), 30);
+      expect(await within(2000, run(lm, ac.signal))).toBe('AbortError');
+      clearTimeout(timer);
+      expect(inner.hung).toBeGreaterThan(0);
+      inner.hang = false; // the model works again; its hung pass still has not settled
+      let next: { logZ: number } | undefined;
+      expect(await within(2000, run(lm).then((r) => (next = r)))).toBe('finished');
+      const fresh = await run(wrapLanguageModel(markov));
+      expect(next!.logZ).toBe(fresh.logZ);
+      // the hung pass settles late: its rows are not cached, and nothing breaks
+      inner.release();
+      await new Promise((r) => setTimeout(r, 10));
+      expect((await run(lm)).logZ).toBe(fresh.logZ);
+    }, 20_000);
+  }
+});
+
+/** `markov` as an incremental model with counted KV caches, whose passes hang while `hang` is set. */
+function hangableIncremental(): IncrementalLanguageModel & { hang: boolean; hung: number; live: number; release(): void } {
+  const waiting: (() => void)[] = [];
+  const model = {
+    name: 'hangable-incremental',
+    vocab: abc,
+    contextLength: Infinity,
+    hang: true,
+    hung: 0,
+    live: 0,
+    nextTokenLogprobs: (prefixes: readonly (readonly number[])[]) => markov.nextTokenLogprobs(prefixes),
+    async answer(requests: readonly ExtendRequest[]) {
+      const contexts = requests.map((r) => [...((r.cache as (KVCache & { tokens?: number[] }) | null)?.tokens ?? []), ...r.tokens]);
+      const rows = await markov.nextTokenLogprobs(contexts);
+      return contexts.map((tokens, i) => {
+        model.live++;
+        let disposed = false;
+        const cache = { length: tokens.length, tokens, dispose: () => void (disposed || ((disposed = true), model.live--)) };
+        return { cache, logprobs: rows[i]! };
+      });
+    },
+    extend(requests: readonly ExtendRequest[]) {
+      if (!model.hang) return model.answer(requests);
+      model.hung++;
+      return new Promise<Awaited<ReturnType<typeof model.answer>>>((resolve) => waiting.push(() => void model.answer(requests).then(resolve)));
+    },
+    release() {
+      for (const w of waiting.splice(0)) w();
+    },
+  };
+  return model;
+}
+
+describe('an abandoned pass of an incremental model: its KV caches are disposed when it settles late, none kept', () => {
+  it('smcSteer: after abort, release and a second run, the live caches are exactly the ones the trie holds', async () => {
+    const inner = hangableIncremental();
+    const lm = wrapLanguageModel(inner);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 30);
+    expect(await within(2000, smcSteer({ ...base, lm, signal: ac.signal }))).toBe('AbortError');
+    clearTimeout(timer);
+    expect(inner.hung).toBeGreaterThan(0);
+    inner.hang = false;
+    const next = await smcSteer({ ...base, lm });
+    expect(next.logZ).toBe((await smcSteer({ ...base, lm: wrapLanguageModel(markov) })).logZ);
+    const kept = lm.stats().cachedKvCaches;
+    inner.release(); // the hung pass settles now: every cache it made must be disposed, none stored
+    await new Promise((r) => setTimeout(r, 10));
+    expect(inner.live).toBe(kept);
+    expect(lm.stats().cachedKvCaches).toBe(kept);
+    lm.clearCache();
+    expect(inner.live).toBe(0);
+  }, 20_000);
+});
+
+describe('step search on an LM whose pass hangs: an abort ends it (was: the signal was read only between tokens, so the run hung)', () => {
+  it('particleFilterSteps rejects with the abort within 2 s, and the next run on the same wrapper finishes', async () => {
+    const { lm: stepLM, vocab } = await import('./step-solutions.js');
+    let hang = true;
+    const inner: LanguageModel = {
+      name: 'hangable-steps',
+      vocab,
+      contextLength: Infinity,
+      nextTokenLogprobs: (prefixes) => (hang ? new Promise(() => undefined) : stepLM.nextTokenLogprobs(prefixes)),
+    };
+    const lm = wrapLanguageModel(inner);
+    const prm: StepRewardModel = { name: 'flat', score: async (t) => t.map(() => 0.5) };
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 30);
+    expect(await within(2000, particleFilterSteps(lm, prm, '', { particles: 4, seed: 1, signal: ac.signal }))).toBe('AbortError');
+    clearTimeout(timer);
+    hang = false;
+    expect(await within(2000, particleFilterSteps(lm, prm, '', { particles: 4, seed: 1 }))).toBe('finished');
+  }, 20_000);
+});
