@@ -479,7 +479,7 @@ export class LeanParticle<R> implements UnfoldHost {
   private fail(err: unknown): void {
     const step = this.step;
     if (step !== undefined && !step.settled) step.fail(err);
-    else this.late = { err };
+    else this.late ??= { err };
   }
 
   /** A copy at the same point: finished particles are copied, live ones replayed (sharing the recorded list). */
@@ -550,7 +550,12 @@ export class LeanParticle<R> implements UnfoldHost {
    * is an error: the first would never be woken.
    */
   private suspend<V extends Value | undefined>(site: string, value: V): Promise<V> {
-    if (this.wake !== undefined) return this.effectFailed(new ConcurrentCheckpointsError(site));
+    if (this.wake !== undefined) {
+      // (the run fails with it; this promise never settles: a rejection would reach the model's un-awaited
+      // promise, the callback of an `array.forEach(async ...)`, and end the process as an unhandled rejection)
+      this.fail(new ConcurrentCheckpointsError(site));
+      return new Promise<V>(() => {});
+    }
     const p = new Promise<V>((resolve) => {
       this.wake = resolve as (value: Value | undefined) => void;
     });

@@ -491,9 +491,10 @@ const TRIPPED = 'the model makes tensors';
 async function leanProbe<A extends unknown[]>(m: Model<A, unknown>, options: Omit<SMCProgramOptions, 'method'>, args: A): Promise<string | undefined> {
   const wire = setTensorTripwire();
   const pace = new Pacer(options.signal);
+  let p: LeanParticle<unknown> | undefined;
   try {
     const run = new LeanRun<unknown>(m as unknown as Model<unknown[], unknown>, args, pace, wire);
-    const p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), run);
+    p = new LeanParticle<unknown>(rngFrom(`${options.seed ?? 0}/lean-probe`), run);
     // (paced between checkpoints too: a long program's probe must yield for a timer's abort to land)
     while (p.status !== 'done' && !p.rejected) {
       await run.advanceAll([p]);
@@ -501,6 +502,8 @@ async function leanProbe<A extends unknown[]>(m: Model<A, unknown>, options: Omi
     }
     return wire.tripped ? TRIPPED : undefined;
   } catch (err) {
+    // (a probe that failed while suspended, e.g. at a second checkpoint beside the first: its execution is abandoned)
+    p?.kill();
     if (wire.tripped) return TRIPPED;
     if (err instanceof LeanGiveUp) return err.why;
     throw err;

@@ -16,7 +16,7 @@ import { TycheError } from '../../core/errors.js';
 /** A checkpoint reached while another of the same execution is pending (observations awaited together). */
 export class ConcurrentCheckpointsError extends TycheError {
   constructor(site: string | undefined) {
-    super(`smc: ${site === undefined ? 'an observation' : `"${site}"`} was reached while another observation of the same execution waits: program SMC runs the observations and factors of one execution one after the other; await each in turn (not together, e.g. in Promise.all)`);
+    super(`smc: ${site === undefined ? 'an observation' : `"${site}"`} was reached while another observation of the same execution waits: program SMC runs the observations and factors of one execution one after the other; await each in turn (not together, as in Promise.all or array.forEach(async ...): in a loop, \`for ... of\` with \`await\`)`);
     this.name = 'ConcurrentCheckpointsError';
   }
 }
@@ -34,15 +34,28 @@ export class SuspendableRun {
   private pending = false;
   /** A failure of the execution after its `resume` had settled (thrown by the next one). */
   private late: { err: unknown } | undefined;
+  /** Whether the execution has settled (returned or thrown). */
+  private settled = false;
 
   /**
    * Called by the execution's handler at a checkpoint (`site`, for
    * messages); the execution awaits the result. A second checkpoint reached
    * while one is pending (observations awaited together, e.g. in
-   * `Promise.all`) is an error: the first would never be woken.
+   * `Promise.all`) is an error: the first would never be woken. That
+   * error fails the run (at once, or at the next `resume`); the second
+   * checkpoint's promise never settles, since a rejection would reach the
+   * model's own promises, and one the model does not await (the callback of
+   * an `array.forEach(async ...)`) would end the process as an unhandled
+   * rejection.
    */
   protected suspend(site?: string): Promise<void> {
-    if (this.wake !== undefined) return Promise.reject(new ConcurrentCheckpointsError(site));
+    // (reached after the execution settled: a call the model did not await; never woken, as a rejection by
+    // `kill` would reach the model's un-awaited promise unhandled)
+    if (this.settled) return new Promise<void>(() => {});
+    if (this.wake !== undefined) {
+      this.failLater(new ConcurrentCheckpointsError(site));
+      return new Promise<void>(() => {});
+    }
     this.status = 'suspended';
     const arrived = this.arrived;
     const p = new Promise<void>((resolve, reject) => {
@@ -74,13 +87,13 @@ export class SuspendableRun {
       start().then(
         () => {
           this.status = 'done';
+          this.abandonPending();
           this.arrived?.();
         },
         (err) => {
           if (err === KILLED) return;
-          // (failing after it arrived, e.g. a second checkpoint awaited beside the first: the next resume throws)
-          if (this.pending) this.failed?.(err);
-          else this.late = { err };
+          this.abandonPending();
+          this.failLater(err);
         },
       );
     } else if (this.status === 'suspended') {
@@ -89,6 +102,23 @@ export class SuspendableRun {
       wake?.(false);
     } else this.arrived?.();
     return arrival;
+  }
+
+  /**
+   * The execution settled: a checkpoint still pending, or reached from now
+   * on, belongs to a call the model did not await (an
+   * `array.forEach(async ...)`); it is abandoned, never woken, as a
+   * rejection by `kill` would reach the model's un-awaited promise unhandled.
+   */
+  private abandonPending(): void {
+    this.settled = true;
+    this.wake = undefined;
+  }
+
+  /** A failure of the execution: the pending `resume` rejects with it, or (after it arrived, e.g. a second checkpoint reached beside the first) the next one; the first failure wins. */
+  private failLater(err: unknown): void {
+    if (this.pending) this.failed?.(err);
+    else this.late ??= { err };
   }
 
   /** Unwind a suspended execution. */
