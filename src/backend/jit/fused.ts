@@ -40,6 +40,7 @@ import { BINARY, type Binary, type Unary, unaryOf } from './elementwise.js';
 import type { KernelRule, Slot } from './kernel.js';
 import { layoutRules } from './layout-kernels.js';
 import { axesOf, broadcastMap, reductionMap, sizeOfShape } from './ndarray.js';
+import { splitBody } from './split.js';
 import type { Graph, GraphNode, Ref } from './trace.js';
 
 /** Nodes with at most this many elements are unrolled into local variables. */
@@ -50,6 +51,17 @@ export const UNROLL_WORK = 256;
 const UNROLL_INPUT = 256;
 /** Constants with at most this many values are written into the source as literals. */
 const INLINE_CONST = 64;
+/**
+ * A generated function body longer than this many characters is split into
+ * functions of at most {@link PIECE_CHARS} (`split.ts`): V8 does not optimise
+ * a function past 61440 bytes of bytecode (garch11's 190 k characters were
+ * 86 k bytes), and optimising one of tens of thousands of characters takes it
+ * seconds. Smaller bodies (eight schools, the regressions: at most 7 k) are
+ * left whole.
+ */
+export const SPLIT_ABOVE = 16_000;
+/** Characters of statements per function of a split body (measured best on garch11: 2 k-4 k). */
+export const PIECE_CHARS = 4_000;
 /** Generated source beyond this many characters is left to the per-kernel program (V8 stops optimising very large functions). */
 export const MAX_SOURCE = 300_000;
 
@@ -66,6 +78,16 @@ export interface FusedProgram {
   readonly sourceLength: number;
   /** Kernels run through their rules (not fused), by name. */
   readonly ruleCalls: readonly string[];
+  /** Generated functions: 2, plus the pieces of a body past {@link SPLIT_ABOVE} split into several (`split.ts`). */
+  readonly functions: number;
+}
+
+/** Options of {@link compileFused} (for measurements and tests; the defaults are what NUTS runs). */
+export interface FusedOptions {
+  /** Bodies longer than this many characters are split (default {@link SPLIT_ABOVE}; `Infinity`: never). */
+  readonly splitAbove?: number;
+  /** Characters of statements per piece of a split body (default {@link PIECE_CHARS}). */
+  readonly pieceChars?: number;
 }
 
 type Fold = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'all' | 'any';
@@ -129,13 +151,13 @@ type Item = { readonly kind: 'node'; readonly k: number } | { kind: 'group'; rea
 const UNROLL_LIMITS = [UNROLL, 8, 1];
 
 /** The reason a graph is not fused, or the program. */
-export function compileFused(graph: Graph, rules: (kernel: string) => KernelRule | undefined): FusedProgram | { reason: string } {
+export function compileFused(graph: Graph, rules: (kernel: string) => KernelRule | undefined, options: FusedOptions = {}): FusedProgram | { reason: string } {
   let reason = '';
   let before: readonly (Mode | undefined)[] | undefined;
   const probes = new Map<number, [number, number][] | null>();
   for (const unroll of UNROLL_LIMITS) {
     try {
-      const fuser = new Fuser(graph, rules, unroll, probes);
+      const fuser = new Fuser(graph, rules, unroll, probes, options);
       const modes = fuser.plan();
       // the same modes give the same source, too large again: try the next limit (a graph of scalars: none helps)
       if (before && modes.every((m, k) => m === before![k])) continue;
@@ -184,6 +206,8 @@ class Fuser {
     private readonly unroll: number = UNROLL,
     /** Layout probes by node (they do not depend on `unroll`: shared between attempts). */
     private readonly probes = new Map<number, [number, number][] | null>(),
+    /** When and how finely to split a long body. */
+    private readonly split: FusedOptions = {},
   ) {
     this.nodes = graph.nodes;
     const n = this.nodes.length;
@@ -544,13 +568,33 @@ class Fuser {
     const outSrc = writeOut.join('\n');
     const size = 2 * fwdSrc.length + bwdSrc.length;
     if (size > MAX_SOURCE) throw new SourceTooLarge(`generated source of ${size} characters is over ${MAX_SOURCE}`);
+    let valueBody = `${this.dropUnusedStores(fwdSrc, outSrc)}\n${outSrc}`;
+    let gradBody = `${this.dropUnusedStores(fwdSrc, `${outSrc}\n${bwdSrc}`)}\n${outSrc}\n${bwdSrc}`;
+    // a body past the budget becomes several functions V8 will optimise (split.ts)
+    let pieces = '';
+    let functions = 2;
+    for (const [fn, params, regs] of [
+      ['fusedValue', 'x, xo, out, oo', 'RV'],
+      ['fusedValueAndGrad', 'x, xo, out, oo, g, go', 'RG'],
+    ] as const) {
+      const body = fn === 'fusedValue' ? valueBody : gradBody;
+      if (body.length <= (this.split.splitAbove ?? SPLIT_ABOVE)) continue;
+      const split = splitBody(body, fn, params, regs, this.split.pieceChars ?? PIECE_CHARS);
+      if (!split) continue;
+      pieces += `${split.functions}\n`;
+      functions += split.pieces;
+      if (fn === 'fusedValue') valueBody = split.body;
+      else gradBody = split.body;
+      this.params.push(regs);
+      this.args.push(new Float64Array(split.slots));
+    }
     const src =
-      `return [function fusedValue(x, xo, out, oo) {\n${this.dropUnusedStores(fwdSrc, outSrc)}\n${outSrc}\nreturn true;\n},\n` +
-      `function fusedValueAndGrad(x, xo, out, oo, g, go) {\n${this.dropUnusedStores(fwdSrc, `${outSrc}\n${bwdSrc}`)}\n${outSrc}\n${bwdSrc}\nreturn true;\n}];`;
+      `${pieces}return [function fusedValue(x, xo, out, oo) {\n${valueBody}\nreturn true;\n},\n` +
+      `function fusedValueAndGrad(x, xo, out, oo, g, go) {\n${gradBody}\nreturn true;\n}];`;
     if (src.length > MAX_SOURCE) throw new SourceTooLarge(`generated source of ${src.length} characters is over ${MAX_SOURCE}`);
     const make = new Function(...this.params, src) as (...a: unknown[]) => [FusedValue, FusedValueAndGrad];
     const [value, valueAndGrad] = make(...this.args);
-    return { value, valueAndGrad, sourceLength: src.length, ruleCalls: this.ruleKernels };
+    return { value, valueAndGrad, sourceLength: src.length, ruleCalls: this.ruleKernels, functions };
   }
 
   /** Forward code without the stores of loop values that nothing reads back (`later` is the code after it); one pass each. */

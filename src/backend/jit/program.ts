@@ -14,7 +14,7 @@
 import { type CompiledKernel, type KernelRule, ReplayDeclined, type Slot } from './kernel.js';
 import { customRule, isCustomKernel } from './custom-kernels.js';
 import { elementwiseRules } from './elementwise.js';
-import { type FusedProgram, compileFused } from './fused.js';
+import { type FusedOptions, type FusedProgram, compileFused } from './fused.js';
 import { layoutRules } from './layout-kernels.js';
 import { sizeOfShape } from './ndarray.js';
 import { reductionRules } from './reduce-kernels.js';
@@ -53,6 +53,8 @@ export interface CompileGraphOptions {
    * keeps the per-kernel program (one generated loop per kernel).
    */
   readonly fuse?: boolean;
+  /** When the fused compiler splits a long function body, and how finely (for measurements and tests). */
+  readonly split?: FusedOptions;
 }
 
 /** A compiled graph; see {@link CompiledGraph.compile}. */
@@ -101,7 +103,7 @@ export class CompiledGraph {
         work += sizeOfShape(node.shape) * (node.attrs.transposeA ? a[a.length - 2]! : a[a.length - 1]!);
       }
     }
-    const fused = options.fuse === false ? { reason: 'fuse: false' } : compileFused(graph, ruleFor);
+    const fused = options.fuse === false ? { reason: 'fuse: false' } : compileFused(graph, ruleFor, options.split);
     if (!('reason' in fused)) {
       // the fused function serves every call: no per-kernel program to build
       const out = { value: new Float64Array(sizeOfShape(graph.outputShape)), grad: undefined, shape: graph.outputShape };
