@@ -460,7 +460,8 @@ export class LeanEnumerator<A extends unknown[], R> {
   /** Reset the per-execution state (what a replay restores is kept). */
   private begin(): void {
     this.level = 0;
-    this.openSteps.length = 0;
+    // (setting an array's length calls a builtin even when it is already 0: ~35 ns a path on dice n = 6)
+    if (this.openSteps.length !== 0) this.openSteps.length = 0;
     this.depth = 0;
     this.sites = 0;
     this.prefix = '';
