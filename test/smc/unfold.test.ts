@@ -66,13 +66,14 @@ const chainLoop = model(async (ctx) => {
 });
 
 /** Z-hat / Z over seeds, and the z-score of its mean against 1 (Monte Carlo standard error of the mean). */
-async function zScore(m: typeof observeFirst, seeds: number): Promise<number> {
+async function zScore(m: typeof observeFirst, seeds: number, skipped = false): Promise<number> {
   const exact = jumpLogZ(W);
   const r: number[] = [];
   for (let seed = 0; seed < seeds; seed++) {
     const post = await infer(m, { method: 'smc', particles: 100, seed }, W);
     expect(post.diagnostics.runtime).toBe('lean');
     expect(post.diagnostics.forks).toBeGreaterThan(0);
+    if (skipped) expect(post.diagnostics.skippedForks).toBeGreaterThan(0);
     r.push(Math.exp(post.logZ - exact));
     post.dispose();
   }
@@ -95,7 +96,8 @@ describe('unfold', () => {
         const records: LeanRecord[] = [];
         for (let r = target.head; r !== mark; r = r!.prev) records.push(r!);
         const wrong: StepRecord = { ...mark, state: mark.prevStep?.state ?? mark.state };
-        c.replayOf = { head: target.head, checkpoint: target.checkpoint, mark: wrong, records: records.reverse() };
+        // (next: false, so that every copy forks from the planted marker, also where its parent went on to the next step)
+        c.replayOf = { head: target.head, checkpoint: target.checkpoint, mark: wrong, records: records.reverse(), parent: target.parent, next: false };
       }
       return c;
     };
@@ -107,6 +109,44 @@ describe('unfold', () => {
       expect(returning.diagnostics.runtime).toBe('general');
       expect(String(returning.diagnostics.notLean)).toMatch(/forked inside an unfold step ended otherwise/);
       returning.dispose();
+    } finally {
+      LeanParticle.prototype.copy = copy;
+    }
+  });
+
+  it('a copy whose parent went from its checkpoint straight to the next step starts at that step, replaying nothing: Z unbiased; the next step given the wrong state is caught', async () => {
+    // the jump walk written with unfold observes last in each step: most forks start at the parent's next marker
+    const z = await zScore(jumpWalkUnfold as unknown as typeof observeFirst, 40, true);
+    expect(Math.abs(z), `z = ${z}`).toBeLessThan(4);
+    // planted: the copies' next marker carries the state of the step before (s_{t-1} for s_t)
+    const copy = LeanParticle.prototype.copy;
+    const planted = new WeakMap<object, NonNullable<LeanParticle<unknown>['replayOf']>>();
+    LeanParticle.prototype.copy = function (this: LeanParticle<unknown>, rng) {
+      const c = copy.call(this, rng);
+      const target = c.replayOf;
+      if (target?.mark === undefined) return c;
+      let wrong = planted.get(target);
+      if (wrong === undefined) {
+        let next: StepRecord | false | undefined;
+        wrong = Object.defineProperty({ ...target }, 'next', {
+          get() {
+            if (next !== undefined) return next;
+            let r = target.parent.head;
+            while (r !== undefined && r.prev !== target.head) r = r.prev;
+            const step = r as StepRecord | undefined;
+            next = step !== undefined && step.kind === 3 && step.prevStep !== undefined ? { ...step, state: step.prevStep.state } : false;
+            return next;
+          },
+          set() {},
+        });
+        planted.set(target, wrong);
+      }
+      c.replayOf = wrong;
+      return c;
+    };
+    try {
+      const bad = await zScore(jumpWalkUnfold as unknown as typeof observeFirst, 40, true);
+      expect(Math.abs(bad), `planted z = ${bad}`).toBeGreaterThan(4);
     } finally {
       LeanParticle.prototype.copy = copy;
     }

@@ -122,6 +122,7 @@ export interface StepRecord extends LeanRecord {
 
 /** The marker record at the end of an unfold (kind `End`): its states (frozen), the checkpoints passed by then and before the unfold. */
 interface EndRecord extends LeanRecord {
+  readonly frame: LeanUnfold;
   readonly states: readonly unknown[];
   readonly checkpoint: number;
   readonly before: number;
@@ -139,6 +140,16 @@ interface LeanTarget {
   readonly mark: StepRecord | undefined;
   /** The records oldest first (after `mark`, when set), built by the first copy that replays them and shared with the others. */
   records?: LeanRecord[];
+  /** The particle copied (it keeps its live execution: the first child of a resampling). */
+  readonly parent: LeanParticle<unknown>;
+  /**
+   * Where copies of a parent inside an unfold step start when the parent's
+   * next record after its checkpoint is the marker of the step after (or
+   * the unfold's end): the rest of step t is then the parent's, with
+   * nothing to draw, so a copy starts at that marker with no replay (false:
+   * not so; looked up once, after the parents moved: `LeanRun.advanceAll`).
+   */
+  next?: StepRecord | EndRecord | false;
 }
 
 /** Whether the lean runtime can try this model at all (no handlers of its own). */
@@ -185,6 +196,8 @@ export class LeanRun<R> {
   /** Copies that started inside an unfold step from its state (forks), and sites replayed by copies (`diagnostics`). */
   forks = 0;
   replayedSites = 0;
+  /** Forks that started at the marker after their parent's checkpoint, replaying nothing (`LeanTarget.next`). */
+  skippedForks = 0;
 
   /**
    * @param model - the model (no handlers of its own: {@link leanHandles})
@@ -216,6 +229,19 @@ export class LeanRun<R> {
       this.older = this.arrays;
       this.arrays = new Map();
     }
+    // copies made inside an unfold step move after every other particle (their parents among them): a copy
+    // whose parent went from its checkpoint straight to the next step then starts there (`LeanTarget.next`)
+    let forks = 0;
+    for (const p of todo) if (p.replayOf?.mark !== undefined) forks++;
+    if (forks === 0 || forks === todo.length) return this.advance(todo);
+    const first: LeanParticle<R>[] = [];
+    const second: LeanParticle<R>[] = [];
+    for (const p of todo) (p.replayOf?.mark !== undefined ? second : first).push(p);
+    return this.advance(first).then(() => this.advance(second));
+  }
+
+  /** Moves `todo` (unfinished particles) to their next checkpoints or ends (see {@link LeanRun.advanceAll}). */
+  private advance(todo: readonly LeanParticle<R>[]): Promise<void> {
     if (todo.length === 0) return Promise.resolve();
     const { pace, concurrency } = this;
     return new Promise<void>((resolve, reject) => {
@@ -416,6 +442,20 @@ export class LeanParticle<R> implements UnfoldHost {
     }
     const target = this.replayOf;
     if (target?.mark !== undefined) {
+      const next = (target.next ??= nextMarker(target, target.mark));
+      if (next !== false) {
+        // the parent went from its checkpoint to the next step (or the end) with nothing in between: start there
+        this.replayOf = undefined;
+        this.head = next;
+        this.checkpoint = next.checkpoint;
+        this.run.forks++;
+        this.run.skippedForks++;
+        (next.kind === Kind.Step ? this.fork(next as StepRecord) : this.resume(next as EndRecord)).then(
+          (value) => this.finished(value),
+          (err) => this.failed(err),
+        );
+        return;
+      }
       // a fork: run the unfold on from the parent's step, replaying only that step's records
       const mark = target.mark;
       target.records ??= recordsAfter(target.head, mark);
@@ -494,7 +534,7 @@ export class LeanParticle<R> implements UnfoldHost {
     } else if (this.replayOf !== undefined) c.replayOf = this.replayOf;
     else {
       // (one target per parent and checkpoint: its copies share the records array built from it)
-      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint, mark: this.open };
+      if (this.target?.checkpoint !== this.checkpoint) this.target = { head: this.head, checkpoint: this.checkpoint, mark: this.open, parent: this };
       c.replayOf = this.target;
     }
     return c;
@@ -787,7 +827,7 @@ export class LeanParticle<R> implements UnfoldHost {
     if (steps > 0) out[steps - 1] = state;
     for (let m = mark; m !== undefined && m.t > 0; m = m.prevStep) out[m.t - 1] = m.state;
     Object.freeze(out);
-    const end: EndRecord = { address: frame.address, kind: Kind.End, value: undefined, prev: this.head, states: out, checkpoint: this.checkpoint, before: frame.checkpoint };
+    const end: EndRecord = { address: frame.address, kind: Kind.End, value: undefined, prev: this.head, frame, states: out, checkpoint: this.checkpoint, before: frame.checkpoint };
     this.head = end;
     return out;
   }
@@ -803,7 +843,19 @@ export class LeanParticle<R> implements UnfoldHost {
     const frame = mark.frame;
     frame.owner.lent = true;
     await this.drive(frame, mark.t, mark.state, mark);
-    this.resumeEnd = this.head as EndRecord;
+    return this.resume(this.head as EndRecord);
+  }
+
+  /**
+   * A copy past the end of a top-level unfold (`end`, its head) with no
+   * execution of the model: the model runs again from its start, replaying
+   * the records before the unfold (built once per unfold), and the unfold
+   * call hands back `end`'s states at once (`skipUnfold`).
+   */
+  private async resume(end: EndRecord): Promise<R> {
+    const frame = end.frame;
+    frame.owner.lent = true;
+    this.resumeEnd = end;
     this.resumeCheckpoint = this.checkpoint;
     this.checkpoint = 0;
     this.replay = frame.prefixRecords ??= this.run.recordsOf(frame.before, false);
@@ -826,6 +878,23 @@ function ignore(): void {}
 /** The first line of an error's message, for a give-up reason. */
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : err === STOP ? 'the lean runtime stopped it' : String(err);
+}
+
+/**
+ * The marker a copy of `target`'s parent starts at without replaying: the
+ * parent's first record after its checkpoint when that is the marker of the
+ * step after `mark` of the same unfold, or that unfold's end marker (the rest
+ * of the step recorded nothing, so the copy's would be the parent's); false
+ * otherwise (a site after the checkpoint in the step, a parent that did not
+ * get past the step, or none).
+ */
+function nextMarker(target: LeanTarget, mark: StepRecord): StepRecord | EndRecord | false {
+  let r = target.parent.head;
+  while (r !== undefined && r.prev !== target.head) r = r.prev;
+  if (r === undefined || r === target.head) return false;
+  if (r.kind === Kind.Step && (r as StepRecord).frame === mark.frame && (r as StepRecord).t === mark.t + 1) return r as StepRecord;
+  if (r.kind === Kind.End && (r as EndRecord).frame === mark.frame && mark.t === mark.frame.steps - 1) return r as EndRecord;
+  return false;
 }
 
 /** The records after `mark` up to `head`, oldest first. */

@@ -600,6 +600,8 @@ async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMC
     const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, (r) => new LeanParticle<R>(r, run), (state) => run.advanceAll(state));
     // copies that started inside an `unfold` step from its state (no re-run of the model), and sites replayed by copies
     post.diagnostics.forks = run.forks;
+    // of those, copies that started at the marker after their parent's checkpoint, replaying nothing
+    post.diagnostics.skippedForks = run.skippedForks;
     post.diagnostics.replayedSites = run.replayedSites;
     // (a tensor made after the last site, e.g. a returned one, is freed with the wire's: run again)
     return wire?.tripped ? TRIPPED : post;
