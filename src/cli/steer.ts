@@ -7,7 +7,7 @@
  *
  * ```sh
  * npx tyche steer --no-letter e --particles 16 --max-tokens 40
- * npx tyche steer --pattern "[A-Z][a-z ]*\." --prompt "And God said"
+ * npx tyche steer --pattern "[a-z ,:;]*\." --prompt "And God said"
  * npx tyche steer --ends-with LORD
  * ```
  *
