@@ -18,7 +18,9 @@
  * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--rounds 5] [--peers DIR] [--backend cpu|wasm]`
  * from the repository root (`--quick` skips dice n = 8). Every row is
  * measured in `--rounds` rounds (3 at most for dice n = 8), tyche and WebPPL
- * in each; the table gives the median over rounds of each round's median,
+ * in each (tyche first in even rounds, WebPPL first in odd ones, so that
+ * load drifting during a row does not lean every round's ratio the same way);
+ * the table gives the median over rounds of each round's median,
  * and the median of the per-round ratios with their range. Reads the peer data
  * from ../shared/peers (or `--peers DIR`) and needs the `webppl` devDependency.
  *
@@ -194,6 +196,20 @@ async function timeTyche<A extends unknown[], R>(run: () => Promise<Posterior<A,
   return { times, post: await run() };
 }
 
+/**
+ * Time tyche and WebPPL one after the other, tyche first in even rounds and WebPPL first in odd ones: on a
+ * shared machine the load drifts over the seconds a row takes, and a fixed order would give every round's
+ * ratio the same sign of drift (session 12's burglary rounds read 0.35-0.66 in one run).
+ */
+async function bothInOrder<T, W>(round: number, tyche: () => Promise<T>, webppl: () => Promise<W>): Promise<[T, W]> {
+  if (round % 2 === 0) {
+    const t = await tyche();
+    return [t, await webppl()];
+  }
+  const w = await webppl();
+  return [await tyche(), w];
+}
+
 /** One row's measurements over the rounds: per round, the median wall and CPU ms per call of each side. */
 interface RowRounds {
   problem: string;
@@ -250,7 +266,7 @@ async function main(): Promise<void> {
   console.log('answers of both checked against reference_exact.json to 1e-9\n');
   const rounds = Number(argValue('--rounds') ?? 5);
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds must be a positive integer, got ${argValue('--rounds')}`);
-  console.log(`${rounds} rounds (dice n = 8: ${Math.min(rounds, 3)}), each timing both systems; the table gives the median over rounds of each round's median, and the median ratio (range over rounds)\n`);
+  console.log(`${rounds} rounds (dice n = 8: ${Math.min(rounds, 3)}), each timing both systems (tyche first in even rounds, WebPPL first in odd ones); the table gives the median over rounds of each round's median, and the median ratio (range over rounds)\n`);
   const head = ['problem', 'executions', 'timed (rounds x blocks x calls)', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'ratio'];
   const byProblem = new Map<string, RowRounds>();
   /** Adds one round of a row (printed as it comes). */
@@ -270,14 +286,16 @@ async function main(): Promise<void> {
       if (!r) throw new Error(`reference_exact.json has no dice case n=${c.n}, total=${c.total}`);
       const plan: Plan = c.n >= 8 ? { warmup: 0, repeats: 3, inner: 1 } : c.n >= 6 ? { warmup: 2, repeats: 7, inner: 1 } : { warmup: 20, repeats: 15, inner: 5 };
 
-      const t = await timeTyche(() => infer(dice, { method: 'enumerate' }, c.n, c.total), plan);
+      const [t, w] = await bothInOrder(
+        round,
+        () => timeTyche(() => infer(dice, { method: 'enumerate' }, c.n, c.total), plan),
+        () => runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])')),
+      );
       const m = t.post.marginal((d) => d.returnValue);
       for (let k = 1; k <= 6; k++) check(`tyche dice n=${c.n} P(d1=${k})`, m.prob(k), r.p_first_die[k - 1]);
       check(`tyche dice n=${c.n} logZ`, t.post.logZ, r.logZ);
       const executions = t.post.diagnostics.executions as number;
       if (executions !== r.paths) throw new Error(`tyche dice n=${c.n}: ${executions} executions, reference says ${r.paths} paths`);
-
-      const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplDice(c), plan, 'map(function(k) { return Math.exp(d.score(k)); }, [1, 2, 3, 4, 5, 6])'));
       for (let k = 1; k <= 6; k++) check(`WebPPL dice n=${c.n} P(d1=${k})`, w.probs[k - 1], r.p_first_die[k - 1]);
       add(`dice n=${c.n}, sum=${c.total}`, executions, plan, t.times, w.times);
 
@@ -296,12 +314,15 @@ async function main(): Promise<void> {
 
     {
       const plan: Plan = { warmup: 2000, repeats: 15, inner: 200 };
-      const t = await timeTyche(() => infer(burglary, { method: 'enumerate' }, net), plan);
+      const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
+      const [t, w] = await bothInOrder(
+        round,
+        () => timeTyche(() => infer(burglary, { method: 'enumerate' }, net), plan),
+        () => runWebppl<WebpplResult>(wp, webpplProgram(webpplBurglary(net), plan, query)),
+      );
       check('tyche burglary P(burglary)', t.post.marginal('burglary').prob(1), ref.burglary.p_burglary);
       check('tyche burglary P(earthquake)', t.post.marginal('earthquake').prob(1), ref.burglary.p_earthquake);
       check('tyche burglary logZ', t.post.logZ, ref.burglary.logZ);
-      const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
-      const w = await runWebppl<WebpplResult>(wp, webpplProgram(webpplBurglary(net), plan, query));
       check('WebPPL burglary P(burglary)', w.probs[0], ref.burglary.p_burglary);
       check('WebPPL burglary P(earthquake)', w.probs[1], ref.burglary.p_earthquake);
       add('burglary', t.post.diagnostics.executions as number, plan, t.times, w.times);
