@@ -19,11 +19,30 @@
 /** How many kernel interrupts have arrived (0 outside tslab). */
 export let kernelInterrupts = 0;
 
+/** Aborted by the next kernel interrupt (made when a run asks for it, see {@link withKernelInterrupt}). */
+let nextInterrupt: AbortController | null = null;
+
 const host = globalThis as { __tslab__?: unknown; process?: { on?: (event: string, fn: () => void) => unknown } };
-if (host.__tslab__ !== undefined && typeof host.process?.on === 'function') {
-  host.process.on('SIGINT', () => {
+const inKernel = host.__tslab__ !== undefined && typeof host.process?.on === 'function';
+if (inKernel) {
+  host.process!.on!('SIGINT', () => {
     kernelInterrupts++;
+    nextInterrupt?.abort(kernelInterruptError());
+    nextInterrupt = null;
   });
+}
+
+/**
+ * `signal`, also aborted (with {@link kernelInterruptError}) by the next
+ * kernel interrupt when tyche runs in a tslab kernel; `signal` itself
+ * elsewhere. For a run that awaits something a paced loop cannot reach (a
+ * language model's forward pass that never settles): racing this signal
+ * ends it, as racing the user's signal does.
+ */
+export function withKernelInterrupt(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (!inKernel) return signal;
+  nextInterrupt ??= new AbortController();
+  return signal ? AbortSignal.any([signal, nextInterrupt.signal]) : nextInterrupt.signal;
 }
 
 /** Kernel interrupts when the running `infer` call began (`one-at-a-time.ts` sets it as each call starts). */

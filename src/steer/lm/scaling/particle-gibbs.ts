@@ -51,7 +51,7 @@ async function suffixLogprob(sampler: StepSampler, prefix: readonly number[], su
   let lp = 0;
   for (let k = 0; k < suffix.length + (eos ? 1 : 0); k++) {
     const tok = k < suffix.length ? suffix[k]! : sampler.lm.vocab.eos;
-    lp += (await sampler.lm.logprobs(ctx, { signal: sampler.options.signal }))[tok]!;
+    lp += (await sampler.lm.logprobs(ctx, { signal: sampler.signal }))[tok]!;
     if (lp === -Infinity) return lp;
     ctx.push(tok);
   }

@@ -13,6 +13,8 @@
  * @module
  */
 import { Rng } from '../../../core/rng.js';
+import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
+import { abortReason } from '../../../infer/pace.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
 import { sampleToken, shapeRow } from '../sampling.js';
 import type { LanguageModel } from '../types.js';
@@ -58,6 +60,8 @@ export class StepSampler {
   readonly maxTokens: number;
   tokens = 0;
   rewardCalls = 0;
+  /** The run's signal, also aborted by a Jupyter kernel interrupt (tslab): read at every token and passed with each LM request. */
+  readonly signal: AbortSignal | undefined;
 
   constructor(
     lm: LanguageModel,
@@ -66,6 +70,7 @@ export class StepSampler {
     readonly options: StepSearchOptions,
   ) {
     this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
+    this.signal = withKernelInterrupt(options.signal);
     const encode = lm.vocab.encode;
     if (!encode) throw new Error(`step search: the vocabulary of language model "${lm.name}" has no encode(), so the prompt cannot be tokenized`);
     try {
@@ -94,12 +99,12 @@ export class StepSampler {
     const vocab = this.lm.vocab;
     let step = '';
     for (;;) {
-      if (this.options.signal?.aborted) throw this.options.signal.reason ?? new DOMException('The step search was aborted.', 'AbortError');
+      if (this.signal?.aborted) throw abortReason(this.signal, 'step search');
       if (s.tokens.length >= this.maxTokens) {
         s.ended = 'length';
         break;
       }
-      const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens], { signal: this.options.signal });
+      const row = await this.lm.logprobs([...this.promptTokens, ...s.tokens], { signal: this.signal });
       const { token, logprob } = sampleToken(row, rng, this.options.sampling);
       if (this.options.sampling) correction += row[token]! - logprob;
       this.tokens++;
@@ -127,7 +132,7 @@ export class StepSampler {
     const ctx = [...this.promptTokens, ...prefix];
     let correction = 0;
     for (const y of eos ? [...stepTokens, this.lm.vocab.eos] : stepTokens) {
-      const row = await this.lm.logprobs(ctx, { signal: this.options.signal });
+      const row = await this.lm.logprobs(ctx, { signal: this.signal });
       correction += row[y]! - shapeRow(row, this.options.sampling)[y]!;
       ctx.push(y);
     }

@@ -25,6 +25,7 @@
  * @module
  */
 import type { Rng } from '../../../core/rng.js';
+import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
 import { Pacer, abortReason } from '../../../infer/pace.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
@@ -230,7 +231,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
    * the signal's reason once `signal` is aborted.
    */
   paceWith(signal: AbortSignal | undefined): void {
-    this.pacer = new Pacer(signal);
+    // a kernel interrupt (tslab) aborts it too, so that it also ends a step awaiting an LM pass that never settles
+    this.pacer = new Pacer(withKernelInterrupt(signal));
   }
 
   /**
