@@ -116,13 +116,13 @@ const GAIN_TOL = 1e-8;
  */
 export function* ascend(start: Position, iterations: number, lookahead = 0): GradientCoroutine<{ kept: Position; end: Position }> {
   const dim = start.q.length;
-  const ss: number[][] = [];
-  const ys: number[][] = [];
+  const ss: Float64Array[] = [];
+  const ys: Float64Array[] = [];
   let at = start;
   let kept = start;
   for (let it = 0; it < iterations + lookahead; it++) {
     if (it === iterations) kept = at;
-    const dir = direction(at.grad, ss, ys);
+    const dir = direction(at.grad, ss, ys, ss.length);
     const slope = dot(dir, at.grad);
     if (!(slope > 0)) break; // at a stationary point (or a useless direction)
     const len = Math.sqrt(dot(dir, dir));
@@ -140,10 +140,10 @@ export function* ascend(start: Position, iterations: number, lookahead = 0): Gra
     if (next === undefined) break;
     if (it < iterations) kept = next;
     const converged = next.logp - at.logp <= GAIN_TOL * (1 + Math.abs(next.logp));
-    const s: number[] = [];
-    const y: number[] = [];
+    const s = new Float64Array(dim);
+    const y = new Float64Array(dim);
     // in terms of minimising -logp: s = step, y = change of the gradient of -logp
-    for (let i = 0; i < dim; i++) (s.push(next.q[i]! - at.q[i]!), y.push(at.grad[i]! - next.grad[i]!));
+    for (let i = 0; i < dim; i++) (s[i] = next.q[i]! - at.q[i]!), (y[i] = at.grad[i]! - next.grad[i]!);
     if (dot(s, y) > 1e-12 * Math.sqrt(dot(s, s) * dot(y, y))) {
       ss.push(s);
       ys.push(y);
@@ -159,18 +159,19 @@ export function* ascend(start: Position, iterations: number, lookahead = 0): Gra
  * The L-BFGS ascent direction: the two-loop recursion's inverse-Hessian estimate times the gradient of log p.
  * Plain loops on a copy of `grad` (no spread, no `map` callback): on a process's first call V8 compiled the
  * spread's iteration and the callback into a large optimised function, threw it away on the first path it had
- * not seen, and compiled it again (issue 16); the arithmetic is the same.
+ * not seen, and compiled it again (issue 16); the arithmetic is the same. The copy and the history are
+ * `Float64Array`s, and the history's length `m` comes from the caller: an array's map follows its elements, and a
+ * new candidate's empty history (`[]`, small-integer elements) met a map the optimised code had not seen (its
+ * first calls ran before V8 kept feedback), so V8 compiled `direction` twice on every first call (session 13).
  */
-function direction(grad: readonly number[], ss: readonly number[][], ys: readonly number[][]): number[] {
-  const d = grad.slice();
+function direction(grad: readonly number[], ss: readonly Float64Array[], ys: readonly Float64Array[], m: number): Float64Array {
+  const d = new Float64Array(grad);
   const n = d.length;
-  const m = ss.length;
-  if (m === 0) {
-    // no curvature yet: a unit-length step along the gradient
-    const g = Math.sqrt(dot(d, d));
-    if (g > 0) for (let i = 0; i < n; i++) d[i] = d[i]! / g;
-    return d;
-  }
+  // with no curvature yet (m = 0), a unit-length step along the gradient: the loops below run empty and the scaling
+  // divides by |grad|. One path for both cases (x * 1 and x / 1 are exact, so each keeps its arithmetic): m = 0 comes
+  // only at a candidate's first step, so a branch of its own had no feedback when V8 compiled this and deopted there
+  const g = Math.sqrt(dot(d, d));
+  const unit = g > 0;
   const alphas = new Float64Array(m);
   for (let k = m - 1; k >= 0; k--) {
     const y = ys[k]!;
@@ -181,8 +182,9 @@ function direction(grad: readonly number[], ss: readonly number[][], ys: readonl
     for (let i = 0; i < n; i++) d[i] = d[i]! - a * y[i]!;
   }
   const last = m - 1;
-  const gamma = dot(ss[last]!, ys[last]!) / dot(ys[last]!, ys[last]!);
-  for (let i = 0; i < n; i++) d[i] = d[i]! * gamma;
+  const gamma = m > 0 ? dot(ss[last]!, ys[last]!) / dot(ys[last]!, ys[last]!) : 1;
+  const over = m > 0 || !unit ? 1 : g;
+  for (let i = 0; i < n; i++) d[i] = (d[i]! * gamma) / over;
   for (let k = 0; k < m; k++) {
     const y = ys[k]!;
     const sk = ss[k]!;
@@ -193,7 +195,7 @@ function direction(grad: readonly number[], ss: readonly number[][], ys: readonl
   return d;
 }
 
-function dot(x: readonly number[], y: readonly number[]): number {
+function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i]! * y[i]!;
   return s;
