@@ -188,11 +188,13 @@ describe('fused compiler fallbacks', () => {
     };
     const q = Float64Array.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6);
     const g = await graphOf(chain(400), x0());
-    expect(compileFused(g, ruleFor)).not.toHaveProperty('reason');
-    const c = compile(g, true);
+    // the limit the test was sized for (the default is larger since long bodies are split: MAX_SOURCE)
+    const split = { maxSource: 300_000 };
+    expect(compileFused(g, ruleFor, split)).not.toHaveProperty('reason');
+    const c = CompiledGraph.compile(g, { split }) as CompiledGraph;
     expect(c.fused).toBe(true);
     expect(worstDisagreement(c, compile(g, false), [q]).worst).toBeLessThan(1e-12);
-    const huge = compile(await graphOf(chain(1500), x0()), true);
+    const huge = CompiledGraph.compile(await graphOf(chain(1500), x0()), { split }) as CompiledGraph;
     expect(huge.fused).toMatch(/over \d+/);
     expect(Number.isFinite(huge.run(q, true)!.value[0])).toBe(true);
   });

@@ -9,6 +9,8 @@
  * - every kernel case of jit.test.ts, eight schools (guards that return
  *   false from inside a piece) and the regressions, forced into pieces of
  *   200-1000 characters, equal the unsplit function;
+ * - hmm_example, 865 k characters split into 176 functions (it was left to
+ *   the per-kernel program before), agrees with that program to 1e-12;
  * - planted bugs at a cut (a piece that forgets to pass its locals on; a
  *   store that rounds to float32) make the comparison fail.
  */
@@ -27,6 +29,7 @@ import { garch11, garchData } from '../../models/posteriordb/garch11.js';
 import { eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 import { linearRegression } from '../../models/linreg.js';
 import { logisticRegression } from '../../models/logreg.js';
+import { hmmExample, hmmExampleData } from '../../models/posteriordb/hmm-example.js';
 import { CASES } from '../helpers/jit-cases.js';
 
 beforeAll(async () => {
@@ -156,6 +159,24 @@ describe('split fused functions: the same numbers as one function', () => {
       });
     }
   }
+
+  it('hmm_example (3431 nodes, once left to the per-kernel program for its size) is fused in pieces and agrees with the per-kernel program to 1e-12', async () => {
+    const { graph, dim } = await modelGraph(hmmExample as unknown as Model<never[], unknown>, [hmmExampleData]);
+    const split = compile(graph, {});
+    expect(functionsOf(split)).toBeGreaterThan(100);
+    const perKernel = CompiledGraph.compile(graph, { fuse: false }) as CompiledGraph;
+    let served = 0;
+    for (const q of randomPoints(dim, 10, 2, 5)) {
+      const a = split.run(q, true);
+      const av = a && [...a.value, ...a.grad!];
+      const b = perKernel.run(q, true);
+      expect(Boolean(a)).toBe(Boolean(b));
+      if (!a || !b) continue;
+      served++;
+      [...b.value, ...b.grad!].forEach((y, i) => expect(Math.abs(av![i]! - y) / (1 + Math.abs(y))).toBeLessThan(1e-12));
+    }
+    expect(served).toBeGreaterThan(5);
+  });
 
   it('the small models are not split at the defaults (their source is what it was)', async () => {
     expect(SPLIT_ABOVE).toBeGreaterThan(PIECE_CHARS);
