@@ -159,3 +159,55 @@ describe('step search on an LM whose pass hangs: an abort ends it (was: the sign
     expect(await within(2000, particleFilterSteps(lm, prm, '', { particles: 4, seed: 1 }))).toBe('finished');
   }, 20_000);
 });
+
+describe('the wrapper with callers that leave: merged requests, partly abandoned passes', () => {
+  it('one of two merged callers aborts: the other gets the row, it is cached, one forward pass', async () => {
+    let settle!: () => void;
+    const inner: LanguageModel = { name: 'gated', vocab: abc, contextLength: Infinity, nextTokenLogprobs: (p) => new Promise((r) => (settle = () => void markov.nextTokenLogprobs(p).then(r))) };
+    const lm = wrapLanguageModel(inner);
+    const ac = new AbortController();
+    const leaving = lm.logprobs([1], { signal: ac.signal });
+    const staying = lm.logprobs([1]);
+    await new Promise((r) => setTimeout(r, 5)); // the pass has started
+    ac.abort();
+    await expect(leaving).rejects.toThrow(/aborted/);
+    settle();
+    const row = await staying;
+    expect(Array.from(row)).toEqual(Array.from((await markov.nextTokenLogprobs([[1]]))[0]!));
+    expect(lm.has([1])).toBe(true);
+    expect(lm.stats()).toMatchObject({ requests: 2, misses: 1, merged: 1, forwardPasses: 1 });
+  });
+
+  it('every caller of a hung pass aborts: the same prefix is asked afresh and answered, the next batch runs, the late rows are dropped', async () => {
+    let passes = 0;
+    const gates: (() => void)[] = [];
+    const inner: LanguageModel = {
+      name: 'first-hangs',
+      vocab: abc,
+      contextLength: Infinity,
+      nextTokenLogprobs: (p) => (passes++ === 0 ? new Promise((r) => gates.push(() => void markov.nextTokenLogprobs(p).then(r))) : markov.nextTokenLogprobs(p)),
+    };
+    const lm = wrapLanguageModel(inner);
+    const a = new AbortController();
+    const b = new AbortController();
+    const first = [lm.logprobs([1], { signal: a.signal }), lm.logprobs([2], { signal: b.signal }), lm.logprobs([1], { signal: b.signal })];
+    await new Promise((r) => setTimeout(r, 5));
+    a.abort();
+    expect(lm.has([1])).toBe(false);
+    b.abort(new Error('b left'));
+    await expect(Promise.allSettled(first)).resolves.toMatchObject([{ status: 'rejected' }, { status: 'rejected', reason: { message: 'b left' } }, { status: 'rejected', reason: { message: 'b left' } }]);
+    const again = await within(1000, lm.logprobs([1]));
+    expect(again).toBe('finished');
+    expect(lm.stats().forwardPasses).toBe(2);
+    gates[0]!(); // the hung pass settles late
+    await new Promise((r) => setTimeout(r, 5));
+    expect(lm.has([2])).toBe(false); // its rows are not cached
+    expect(lm.has([1])).toBe(true); // the fresh pass's row is
+  });
+
+  it('an already aborted signal rejects before any request is made', async () => {
+    const lm = wrapLanguageModel(markov);
+    await expect(lm.logprobs([0], { signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
+    expect(lm.stats().requests).toBe(0);
+  });
+});
