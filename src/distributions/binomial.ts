@@ -10,7 +10,7 @@ import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, ge, log, maximum, minimum, mul, sub, toNumber, toTensor, where } from '../core/value.js';
 import { type IntervalConstraint, nonnegativeInteger } from './constraints.js';
-import { countSupport, integerRange, logFactorial, xLogY, xLogYNumber } from './counts.js';
+import { countSupport, integerRange, logFactorial, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { batchValues, binomialVariate, drawScalars } from './samplers.js';
@@ -76,7 +76,7 @@ export class BinomialDistribution extends Distribution {
     return tf.tidy(() => {
       // clamp into 0..n so that lgamma sees valid arguments; out-of-support values are masked
       const ks = minimum(maximum(k, 0), n);
-      const lp = add(logChoose(n, ks), add(xLogY(ks, this.p.logProbs()), xLogY(sub(n, ks), this.p.log1mProbs())));
+      const lp = add(logChoose(n, ks), add(this.p.xLogProbs(ks), this.p.xLog1mProbs(sub(n, ks))));
       return maskSupport(this.support, k, lp) as tf.Tensor;
     });
   }

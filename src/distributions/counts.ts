@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { lgammaNumber } from '../core/special.js';
-import { type Value, mul, where, eq } from '../core/value.js';
+import { type Value, mul, where, eq, log, log1p, neg } from '../core/value.js';
 import { type IntervalConstraint, integerInterval } from './constraints.js';
 
 const RANGE_CACHE_LIMIT = 4096;
@@ -78,6 +78,30 @@ export function logFactorial(k: number): number {
 export function xLogY(x: Value, logY: Value): Value {
   if (typeof x === 'number' && typeof logY === 'number') return xLogYNumber(x, logY);
   return tf.tidy(() => where(eq(x, 0), 0, mul(x, logY)));
+}
+
+/**
+ * `x * log(y)`, 0 where `x` is 0, with a zero gradient there even where `y`
+ * is 0 too: `y` is swapped for 1 at those elements before the log is taken.
+ * (`xLogY(x, log(y))` is right in value but not in gradient: the masked
+ * log's derivative 1 / y sends 0 / 0 = NaN back to `y`, as at a rate or
+ * probability written `z * p` with `z = 0`.)
+ */
+export function xLogOf(x: Value, y: Value): Value {
+  if (typeof x === 'number' && typeof y === 'number') return xLogYNumber(x, Math.log(y));
+  return tf.tidy(() => {
+    const zero = eq(x, 0);
+    return where(zero, 0, mul(x, log(where(zero, 1, y))));
+  });
+}
+
+/** `x * log(1 - y)`, 0 where `x` is 0, with a zero gradient there even where `y` is 1 (see {@link xLogOf}). */
+export function xLog1mOf(x: Value, y: Value): Value {
+  if (typeof x === 'number' && typeof y === 'number') return xLogYNumber(x, Math.log1p(-y));
+  return tf.tidy(() => {
+    const zero = eq(x, 0);
+    return where(zero, 0, mul(x, log1p(neg(where(zero, 0, y)))));
+  });
 }
 
 /** `x * logY` for numbers, 0 where `x` is 0 (see {@link xLogY}). */

@@ -8,7 +8,7 @@ import type { Rng } from '../core/rng.js';
 import { type Value, add, div, expm1, maximum, mul, neg, square, sub, type ValueLike } from '../core/value.js';
 import { countTail, log1mexp } from './tails.js';
 import { nonnegativeInteger, positive } from './constraints.js';
-import { isCount, xLogY, xLogYNumber } from './counts.js';
+import { isCount, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { batchValues, drawScalars, geometricVariate } from './samplers.js';
@@ -53,7 +53,7 @@ export class GeometricDistribution extends Distribution {
     const k = valueArg(this, 'logProb', kLike);
     if (typeof k === 'number' && this.p.isNumber) return isCount(k) ? xLogYNumber(k, this.p.log1mP) + this.p.logP : -Infinity;
     return tf.tidy(() => {
-      const lp = add(xLogY(maximum(k, 0), this.p.log1mProbs()), this.p.logProbs());
+      const lp = add(this.p.xLog1mProbs(maximum(k, 0)), this.p.logProbs());
       return maskSupport(this.support, k, lp) as tf.Tensor;
     });
   }

@@ -10,7 +10,7 @@ import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, log, maximum, mul, sub } from '../core/value.js';
 import { lessThan, nonnegativeInteger, positive } from './constraints.js';
-import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
+import { isCount, logFactorial, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { BinaryProbs, type ProbsArg, type ProbsValue } from './probs.js';
 import { logStandardGamma } from './gamma.js';
@@ -97,7 +97,7 @@ export class NegativeBinomialDistribution extends Distribution {
     return tf.tidy(() => {
       const ks = maximum(k, 0); // keeps lgamma's arguments valid; negative values are masked
       const norm = sub(lgamma(add(ks, r)), add(lgamma(add(ks, 1)), lgamma(r)));
-      const lp = add(norm, add(mul(r, this.p.log1mProbs()), xLogY(ks, this.p.logProbs())));
+      const lp = add(norm, add(mul(r, this.p.log1mProbs()), this.p.xLogProbs(ks)));
       return maskSupport(this.support, k, lp) as tf.Tensor;
     });
   }

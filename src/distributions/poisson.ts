@@ -9,7 +9,7 @@ import { gammaincc, gammainccNumber, lgamma, logGammainc, logGammaincNumber, log
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
-import { isCount, logFactorial, xLogY, xLogYNumber } from './counts.js';
+import { isCount, logFactorial, xLogOf, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
 
@@ -51,7 +51,7 @@ export class PoissonDistribution extends Distribution {
     }
     return tf.tidy(() => {
       const ks = maximum(k, 0); // keeps lgamma's argument valid; negative values are masked
-      const lp = sub(xLogY(ks, log(rate)), add(rate, lgamma(add(ks, 1))));
+      const lp = sub(xLogOf(ks, rate), add(rate, lgamma(add(ks, 1))));
       const finiteRate = tf.where(tf.equal(toTensor(rate), Infinity), tf.fill(shapeOf(lp) as number[], -Infinity), toTensor(lp));
       return maskSupport(this.support, k, finiteRate) as tf.Tensor;
     });

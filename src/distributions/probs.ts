@@ -15,6 +15,7 @@ import { ContentCache } from '../core/content-cache.js';
 import { InvalidParameterError } from '../core/errors.js';
 import { type Value, type ValueLike, all, describe, isTensor, log, log1p, logSigmoid, logSumExp, neg, sigmoid, softplus, sub } from '../core/value.js';
 import { unitInterval } from './constraints.js';
+import { xLog1mOf, xLogOf, xLogY } from './counts.js';
 import { checkParam, param, validationEnabled } from './distribution.js';
 import { cumulativeRows } from './samplers.js';
 
@@ -124,6 +125,14 @@ export class BinaryProbs {
   logProbs(): Value {
     if (this.isNumber) return this.logP;
     return this.isLogits ? neg(softplus(neg(this.value))) : log(this.value);
+  }
+  /** `x * log p`, 0 where `x` is 0 (with a zero gradient there, also at p = 0: {@link xLogOf}). */
+  xLogProbs(x: Value): Value {
+    return this.isNumber || this.isLogits ? xLogY(x, this.logProbs()) : xLogOf(x, this.value);
+  }
+  /** `x * log(1 - p)`, 0 where `x` is 0 (with a zero gradient there, also at p = 1: {@link xLog1mOf}). */
+  xLog1mProbs(x: Value): Value {
+    return this.isNumber || this.isLogits ? xLogY(x, this.log1mProbs()) : xLog1mOf(x, this.value);
   }
   /** log(1 - p), for numbers or tensors. */
   log1mProbs(): Value {

@@ -6,12 +6,18 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Normal, infer, model } from '../../src/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { Bernoulli, Binomial, Categorical, Delta, Geometric, Mixture, NegativeBinomial, Normal, Poisson, Uniform, infer, model, ops } from '../../src/index.js';
 import { modelRunState } from '../../src/core/model-body.js';
+import { xLogY } from '../../src/distributions/counts.js';
+import { M0_EXACT, M0_T, m0Counts } from './newcomer-session13-m0.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
+
+/** |estimate - exact| within 4 standard errors. */
+const within = (estimate: number, exact: number, se: number) => Math.abs(estimate - exact) <= 4 * se;
 
 /** Runs `fn`, counting the unhandled rejections that reach the process meanwhile (and for 50 ms after). */
 async function countUnhandled(fn: () => Promise<void>): Promise<number> {
@@ -66,5 +72,68 @@ describe('observe inside array.forEach(async ...) under program SMC (found: the 
       expect(unhandled, name).toBe(0);
       expect(modelRunState().inFlight, name).toBe(before);
     }
+  });
+});
+
+describe('a count distribution whose probability or rate is exactly 0 (or 1) at a count that makes it certain, e.g. Binomial(T, z * p) with z = 0 (found: the log density right, its gradient NaN: hmc-gibbs on the M0 capture-recapture model had step size 4e-197 and never moved, omega 0.644 / 0.288 per chain against the exact 0.4235)', () => {
+  /** d/dp of sum(logProb) by tf.grad and by a central difference (float32: h = 1e-2 on a smooth function). */
+  const gradients = (f: (p: tf.Tensor) => tf.Tensor, at: number) => {
+    const g = tf.grad(f)(tf.scalar(at)).dataSync()[0]!;
+    const h = 1e-2;
+    const fd = (f(tf.scalar(at + h)).dataSync()[0]! - f(tf.scalar(at - h)).dataSync()[0]!) / (2 * h);
+    return { g, fd };
+  };
+  const z = tf.tensor1d([0, 1, 1]);
+  const sum = (d: { logProb(x: tf.Tensor): unknown }, x: number[]) => tf.sum(d.logProb(tf.tensor1d(x)) as tf.Tensor);
+  const cases: [string, (p: tf.Tensor) => tf.Tensor][] = [
+    ['Binomial(3, z p)', (p) => sum(Binomial(3, tf.mul(z, p)), [0, 2, 1])],
+    ['Binomial(3, 1 - z p) at 3', (p) => sum(Binomial(3, tf.sub(1, tf.mul(z, p))), [3, 2, 1])],
+    ['Poisson(z lam)', (p) => sum(Poisson(tf.mul(z, p)), [0, 2, 1])],
+    ['NegativeBinomial(2, z p)', (p) => sum(NegativeBinomial(2, tf.mul(z, p)), [0, 2, 1])],
+    ['Geometric(1 - z p)', (p) => sum(Geometric(tf.sub(1, tf.mul(z, p))), [0, 2, 1])],
+  ];
+
+  it('the gradient is finite and matches a central difference (it was NaN); planted: the old x * log(y) under a mask is NaN', () => {
+    for (const [name, f] of cases) {
+      const { g, fd } = gradients(f, 0.3);
+      expect(Number.isFinite(g), `${name}: ${g}`).toBe(true);
+      expect(Math.abs(g - fd), `${name}: ${g} against ${fd}`).toBeLessThan(1e-2 * (1 + Math.abs(fd)));
+    }
+    const planted = tf.grad((p: tf.Tensor) => tf.sum(xLogY(tf.tensor1d([0, 2]), tf.log(tf.mul(z.slice(0, 2), p))) as tf.Tensor))(tf.scalar(0.3)).dataSync()[0];
+    expect(planted).toBeNaN();
+  });
+});
+
+describe('posteriordb M0_data-M0_model (capture-recapture, 237 rows, 3 occasions; the inclusion z_i marginalised by hand as a zero-inflated Binomial, as the Stan code does): exact moments by quadrature', () => {
+  const s = m0Counts();
+  const seen = s.filter((v) => v > 0);
+  const byHand = model(async ({ sample, observe }) => {
+    const omega = await sample('omega', Uniform(0, 1));
+    const p = await sample('p', Uniform(0, 1));
+    await observe('present', Bernoulli(omega), seen.map(() => 1));
+    await observe('s', Binomial(M0_T, p), seen);
+    await observe('unseen', Mixture(Categorical([ops.sub(1, omega), omega]), [Delta(0), Binomial(M0_T, p)]), new Array(s.length - seen.length).fill(0));
+  });
+
+  it('NUTS: omega and p within 4 MCSE of the exact means and sds; planted: the naive p = 149 / 261 (every unseen row absent) is rejected', async () => {
+    const post = await infer(byHand, { method: 'nuts', chains: 4, seed: 1 });
+    expect(post.warnings).toEqual([]);
+    for (const k of ['omega', 'p'] as const) {
+      const row = post.summary().rows.find((r) => r.name === k)! as unknown as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
+      expect(within(row.mean, M0_EXACT[k].mean, row.mcse_mean), `${k} mean ${row.mean} +- ${row.mcse_mean}`).toBe(true);
+      expect(within(row.sd, M0_EXACT[k].sd, row.mcse_sd), `${k} sd ${row.sd} +- ${row.mcse_sd}`).toBe(true);
+      if (k === 'p') expect(within(149 / 261, row.mean, row.mcse_mean)).toBe(false);
+    }
+    post.dispose();
+  });
+
+  it('importance (4000 prior draws): log Z within 4 standard errors of the exact -247.4552 and omega within 4 MCSE; planted: log Z without the binomial coefficients (-329.85) is rejected', async () => {
+    const post = await infer(byHand, { method: 'importance', particles: 4000, seed: 1 });
+    const se = Math.sqrt(1 / post.ess - 1 / 4000);
+    expect(within(post.logZ, M0_EXACT.logZ, se), `${post.logZ} +- ${se}`).toBe(true);
+    expect(within(-329.8511, post.logZ, se)).toBe(false);
+    const { mean } = post.moments('omega');
+    expect(within(mean, M0_EXACT.omega.mean, M0_EXACT.omega.sd / Math.sqrt(post.ess)), `${mean}`).toBe(true);
+    post.dispose();
   });
 });
