@@ -7,10 +7,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Bernoulli, Binomial, Categorical, Delta, Geometric, Mixture, NegativeBinomial, Normal, Poisson, Uniform, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Binomial, Categorical, Delta, Flat, Geometric, Mixture, NegativeBinomial, Normal, Poisson, Uniform, infer, model, ops } from '../../src/index.js';
 import { modelRunState } from '../../src/core/model-body.js';
 import { xLogY } from '../../src/distributions/counts.js';
 import { M0_EXACT, M0_T, m0Counts } from './newcomer-session13-m0.js';
+import { MESQUITE, MESQUITE_REFERENCE, MESQUITE_REFERENCE_DRAWS } from './newcomer-session13-mesquite.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -135,5 +136,46 @@ describe('posteriordb M0_data-M0_model (capture-recapture, 237 rows, 3 occasions
     const { mean } = post.moments('omega');
     expect(within(mean, M0_EXACT.omega.mean, M0_EXACT.omega.sd / Math.sqrt(post.ess)), `${mean}`).toBe(true);
     post.dispose();
+  });
+});
+
+describe('posteriordb mesquite-logmesquite_logvash (log weight on five log canopy measures and a group, flat priors, N = 46; not tried here before) written from the Stan code', () => {
+  /** The design matrix [1, log volume, log area, log shape, log height, group]; `shape` as the newcomer wrote it. */
+  const design = (shape: (d1: number, d2: number) => number) => tf.tensor2d(MESQUITE.map(([d1, d2, h, th, g]) => [1, Math.log(d1! * d2! * h!), Math.log(d1! * d2!), Math.log(shape(d1!, d2!)), Math.log(th!), g!]));
+  const y = tf.tensor1d(MESQUITE.map((r) => Math.log(r[5]!)));
+  const regression = (x: tf.Tensor2D) => model(async ({ sample, observe }) => {
+    const beta = await sample('beta', Flat({ shape: [6] }));
+    const sigma = await sample('sigma', Flat({ low: 0 }));
+    await observe('y', Normal(tf.reshape(tf.matMul(x, tf.reshape(beta, [6, 1])), [MESQUITE.length]), sigma), y);
+  });
+  /** Each reference mean and sd within 4 combined standard errors (the engine's MCSE and the reference's, sd / 100); the names failing. */
+  const misses = (post: { summary(): { rows: readonly unknown[] } }) => MESQUITE_REFERENCE.flatMap(({ name, mean, sd }, j) => {
+    const row = post.summary().rows.find((r) => (r as { name: string }).name === (name === 'sigma' ? 'sigma' : `beta[${j}]`)) as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
+    const refSe = sd / Math.sqrt(MESQUITE_REFERENCE_DRAWS);
+    const okMean = within(row.mean, mean, Math.hypot(row.mcse_mean, refSe));
+    const okSd = within(row.sd, sd, Math.hypot(row.mcse_sd, refSe / Math.SQRT2));
+    return okMean && okSd ? [] : [`${name}: ${row.mean.toFixed(4)} (sd ${row.sd.toFixed(4)}) against ${mean} (${sd})`];
+  });
+
+  it('NUTS and HMC: every mean and sd within 4 MCSE of the reference, no warning; planted: the shape ratio written diam2 / diam1 is rejected (beta[4] changes sign)', async () => {
+    for (const method of ['nuts', 'hmc'] as const) {
+      const post = await infer(regression(design((a, b) => a / b)), { method, chains: 4, seed: 1 });
+      expect(post.warnings, method).toEqual([]);
+      expect(misses(post), method).toEqual([]);
+      post.dispose();
+    }
+    const slip = await infer(regression(design((a, b) => b / a)), { method: 'nuts', chains: 4, seed: 1 });
+    expect(misses(slip).join('; ')).toMatch(/beta\[4\]/);
+    slip.dispose();
+  });
+
+  it('VI at its defaults (normal and mvn guides) is far off (beta[1] 4.51 against 5.31) and says so: k-hat above 0.7 and a loss still falling', async () => {
+    for (const guide of ['normal', 'mvn'] as const) {
+      const post = await infer(regression(design((a, b) => a / b)), { method: 'vi', guide, seed: 1 });
+      expect(misses(post).length, guide).toBeGreaterThan(0);
+      expect(post.warnings.join('\n'), guide).toMatch(/k-hat .* > 0\.7/);
+      expect(post.warnings.join('\n'), guide).toMatch(/the loss was still falling/);
+      post.dispose();
+    }
   });
 });
