@@ -53,11 +53,14 @@ export class AWRSSampler implements TokenSampler {
     let acceptedMass = 0;
     const allowed = async (y: number): Promise<boolean> => {
       this.stats.constraintCalls++;
-      const v = await local.token(y);
+      // the constraint alone: a critic's twist is not part of what AWRS accepts or rejects
+      const v = local.potentialToken ? await local.potentialToken(y) : await local.token(y);
       if (v === 0) return true;
       if (v === -Infinity) return false;
       throw new PotentialError(local.name, `AWRS needs a boolean potential (log-weights 0 or -Infinity); token ${y} got ${v}`);
     };
+    // a critic's twist for the drawn token, times AWRS's weight for the constraint: still properly weighted
+    const twistOf = async (y: number): Promise<number> => (local.twist ? local.twist(y) : 0);
     const draw = (): number => {
       // inverse CDF over the tokens not yet drawn (p zeroed as they are drawn)
       const u = rng.uniform() * Math.max(0, 1 - removed);
@@ -88,10 +91,10 @@ export class AWRSSampler implements TokenSampler {
         continue;
       }
       // the extra draw after the first acceptance
-      return { token: accepted, logWeight: Math.log(acceptedMass + (ok ? (1 - removed) : 0)) };
+      return { token: accepted, logWeight: Math.log(acceptedMass + (ok ? (1 - removed) : 0)) + (await twistOf(accepted)) };
     }
     if (accepted < 0) return { token: local.vocab.eos, logWeight: -Infinity };
     // every token was drawn: the estimate is exact
-    return { token: accepted, logWeight: Math.log(acceptedMass) };
+    return { token: accepted, logWeight: Math.log(acceptedMass) + (await twistOf(accepted)) };
   }
 }

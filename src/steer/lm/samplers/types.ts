@@ -23,6 +23,16 @@ export interface LocalWeights {
   token(y: number): Promise<number>;
   /** A short name for errors (the potential's). */
   readonly name: string;
+  /**
+   * With a critic: the twist's part of `token(y)`, ψ(x·y) − ψ(x) (−ψ(x) at
+   * EOS), so that `token(y)` = `potentialToken(y)` + `twist(y)`. A sampler
+   * that needs the potential alone (AWRS: a boolean constraint) draws by
+   * `potentialToken` and multiplies `exp(twist(y))` into the drawn token's
+   * weight, which keeps it properly weighted. 0 (or absent) without a critic.
+   */
+  twist?(y: number): Promise<number>;
+  /** The potential's part of `token(y)` alone, without the critic (see {@link LocalWeights.twist}); absent: `token`. */
+  potentialToken?(y: number): Promise<number>;
 }
 
 /** What a sampler sees at one step of one particle. */

@@ -117,10 +117,20 @@ class StepLocal implements LocalWeights {
 
   async token(y: number): Promise<number> {
     if (this.rowP) return (await this.rowP)[y];
-    if (y === this.vocab.bos) return -Infinity;
-    let v = this.potential ? await logwNextToken(this.potential, this.x, y, this.potPrefix) : 0;
+    let v = await this.potentialToken(y);
     if (v !== -Infinity && this.critic) v += await this.criticTerm(y);
     return v;
+  }
+
+  /** The potential's log-weight of `y` alone, without the critic's twist (see `LocalWeights.twist`). */
+  async potentialToken(y: number): Promise<number> {
+    if (y === this.vocab.bos) return -Infinity;
+    return this.potential ? await logwNextToken(this.potential, this.x, y, this.potPrefix) : 0;
+  }
+
+  /** The critic's twist difference for `y` (0 without a critic; see `LocalWeights.twist`). */
+  async twist(y: number): Promise<number> {
+    return this.critic ? this.criticTerm(y) : 0;
   }
 
   /** ψ(x·y) for the twist kept after the step (0 at EOS). */
