@@ -179,3 +179,18 @@ describe('posteriordb mesquite-logmesquite_logvash (log weight on five log canop
     }
   });
 });
+
+describe('a sum with two flat-prior terms, y ~ Normal(a + b, 1) (an improper, unidentified posterior: a - b is free) (found: NUTS stopped with "metric: the dense inverse metric is not symmetric positive definite (pivot 1 is -64)", the warmup covariance of a and b drifting to 1e10 rounded indefinite)', () => {
+  it('NUTS runs on and its diagnostics name a and b (R-hat, ESS), as they would for any chains that do not mix', async () => {
+    const ridge = model(async ({ sample, observe }) => {
+      const a = await sample('a', Flat());
+      const b = await sample('b', Flat());
+      await observe('y', Normal(ops.add(a, b), 1), [1.2, 0.4, 2.1, 1.5, 0.9]);
+    });
+    const post = await infer(ridge, { method: 'nuts', chains: 4, seed: 1 });
+    const text = post.warnings.join('\n');
+    expect(text).toMatch(/split R-hat above 1\.01 \((a|b) \d/);
+    expect(text).toMatch(/ESS below/);
+    post.dispose();
+  });
+});

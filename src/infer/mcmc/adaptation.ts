@@ -20,6 +20,7 @@ import { type MassMatrixOption, type MetricChoiceOptions, type MetricDecision, c
 import { fitLowRank } from './metric-lowrank-fit.js';
 import { packLowRank } from './metric-lowrank.js';
 import { WelfordCovariance, WelfordVariance } from './welford.js';
+import { cholesky } from './linalg.js';
 
 /** Dual-averaging settings (Hoffman & Gelman 2014, Stan's defaults). */
 export interface DualAveragingOptions {
@@ -241,6 +242,10 @@ export class MetricAdapter {
         out = cov;
         for (let i = 0; i < d * d; i++) out[i] = shrink * out[i]!;
         for (let i = 0; i < d; i++) out[i * d + i] = out[i * d + i]! + ridge;
+        // a covariance that rounding left indefinite (draws that drift without bound along a ridge, as in an
+        // improper or unidentified posterior: variances of 1e10 with a difference of order 1): its diagonal
+        // alone, so that the chain runs on and the diagnostics, not a Cholesky pivot, report the drift
+        if (!positiveDefinite(out, d)) for (let i = 0; i < d * d; i++) if (i % (d + 1) !== 0) out[i] = 0;
       } else {
         out = new Float64Array(d);
         for (let i = 0; i < d; i++) out[i] = shrink * cov[i * d + i]! + ridge;
@@ -308,5 +313,15 @@ export function* initialStepSize(
     if (eps < 1e-300) {
       throw new Error('mcmc: the step size fell to 0 while searching for a start; is the gradient correct?');
     }
+  }
+}
+
+/** Whether the symmetric `d` x `d` matrix `a` has a Cholesky factor. */
+function positiveDefinite(a: Float64Array, d: number): boolean {
+  try {
+    cholesky(a, d);
+    return true;
+  } catch {
+    return false;
   }
 }
