@@ -228,8 +228,11 @@ describe('splitBody', () => {
     }
   });
 
-  it('refuses a body it cannot cut (a local declared inside a loop; unbalanced braces)', () => {
+  it('refuses a body it cannot cut (a local declared inside a loop; unbalanced braces; a top-level local of an unknown name)', () => {
     expect(splitBody(['for (let i = 0; i < 2; i++) {', 'const v1_0 = i;', '}', 'x[0] = 1;'].join('\n'), 'f', 'x', 'R', 5)).toBeUndefined();
     expect(splitBody(['x[0] = 1;', '}', 'x[1] = 2;'].join('\n'), 'f', 'x', 'R', 5)).toBeUndefined();
+    // a top-level local it does not know how to pass on
+    expect(splitBody(['const t = x[0];', 'x[1] = t;'].join('\n'), 'f', 'x', 'R', 5)).toBeUndefined();
+    expect(splitBody(['const v1_0 = x[0];', 'x[1] = v1_0;'].join('\n'), 'f', 'x', 'R', 5)).toBeDefined();
   });
 });

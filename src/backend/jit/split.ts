@@ -29,6 +29,8 @@
 const LOCAL = /(?<![\w$.])(aq\d+|q\d+|v\d+_\d+|a\d+_\d+)(?![\w$])/g;
 /** A top-level declaration of such a local. */
 const DECL = /^(?:const|let) (aq\d+|q\d+|v\d+_\d+|a\d+_\d+) = /;
+/** Any top-level declaration (of a name that is not such a local, the body is refused). */
+const ANY_DECL = /^(?:const|let|var) /;
 /** Assignments to such a local (`=`, `+=`, ..., never `==`, `<=`, `>=`, `!=`). */
 const WRITE = /(?<![\w$.])(aq\d+|q\d+|v\d+_\d+|a\d+_\d+)\s*[-+*/]?=(?!=)/g;
 
@@ -64,7 +66,7 @@ function unitsOf(body: string): Unit[] | undefined {
       // a local declared inside a loop would not be visible to a later piece
       if (!top) return undefined;
       declared.push(d[1]!);
-    }
+    } else if (top && ANY_DECL.test(line)) return undefined; // a top-level local of another name: it could not cross a cut
     for (const ch of line) {
       if (ch === '{') depth++;
       else if (ch === '}') depth--;
