@@ -131,8 +131,7 @@ function editDistance(a: string, b: string): number {
  * What one option may hold, for {@link checkOptionValues}:
  * - `integer`: an integer in [`min`, `max`] (`max` default unbounded); a
  *   `ceiling` is a limit of the implementation rather than of the option's
- *   meaning: a value above it is refused with the ceiling's reason (`shown`,
- *   when given, follows the limit in brackets: `4194304 (2^22)`);
+ *   meaning: a value above it is refused with the ceiling's reason;
  * - `number`: a finite number in the interval, each end closed unless
  *   `openMin`/`openMax`; `alsoChoices` lists strings it may be instead
  *   (`bandwidth: 'median'`), `orType` the `typeof` of other forms it may
@@ -147,7 +146,7 @@ function editDistance(a: string, b: string): number {
  *   accepted kind (a tfjs optimiser where a spec may stand).
  */
 export type OptionRule =
-  | { readonly type: 'integer'; readonly min: number; readonly max?: number; readonly ceiling?: { readonly max: number; readonly why: string; readonly shown?: string } }
+  | { readonly type: 'integer'; readonly min: number; readonly max?: number; readonly ceiling?: { readonly max: number; readonly why: string } }
   | {
       readonly type: 'number';
       readonly min?: number;
@@ -227,7 +226,7 @@ export function checkOptionValues(who: string, options: object, rules: OptionRul
         const must = rule.max !== undefined ? `an integer in [${rule.min}, ${rule.max}]` : rule.min === 1 ? 'a positive integer' : rule.min === 0 ? 'a non-negative integer' : `an integer >= ${rule.min}`;
         if (typeof v !== 'number') fail(TypeError, must);
         if (!Number.isInteger(v) || (v as number) < rule.min || (rule.max !== undefined && (v as number) > rule.max)) fail(RangeError, must);
-        if (rule.ceiling !== undefined && (v as number) > rule.ceiling.max) fail(RangeError, `at most ${rule.ceiling.max}${rule.ceiling.shown ? ` (${rule.ceiling.shown})` : ''}`, `: ${rule.ceiling.why}`);
+        if (rule.ceiling !== undefined && (v as number) > rule.ceiling.max) fail(RangeError, `at most ${rule.ceiling.max}`, `: ${rule.ceiling.why}`);
         break;
       }
       case 'number': {

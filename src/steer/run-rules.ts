@@ -37,21 +37,18 @@ export const DIFFUSION_SAMPLER_RULES: OptionRules = {
  */
 export const MAX_STEER_PARTICLES = 2 ** 22;
 
-/** `particles` of a steering entry point: a positive integer, at most {@link MAX_STEER_PARTICLES}. */
-const STEER_PARTICLES_RULE = {
-  type: 'integer',
-  min: 1,
-  ceiling: { max: MAX_STEER_PARTICLES, shown: '2^22', why: 'the whole population is held in memory at once; for more samples, repeat runs and pool them' },
-} as const;
-
 /**
  * `checkOptions` (unknown names, with the near miss; the seed), then the
- * values of the shared options ({@link STEER_RUN_RULES}, `particles` with
- * its ceiling {@link MAX_STEER_PARTICLES}, and `extra`).
+ * values of the shared options ({@link STEER_RUN_RULES}, and `extra`), and
+ * `particles` against {@link MAX_STEER_PARTICLES}.
  *
  * @param who - the entry point, first in every message
  */
 export function checkSteerOptions(who: string, options: unknown, allowed: Iterable<string>, extra?: OptionRules): void {
   checkOptions(who, options, allowed);
-  checkOptionValues(who, options as object, { ...STEER_RUN_RULES, particles: STEER_PARTICLES_RULE, ...extra });
+  checkOptionValues(who, options as object, extra ? { ...STEER_RUN_RULES, ...extra } : STEER_RUN_RULES);
+  const particles = (options as { particles?: unknown }).particles;
+  if (typeof particles === 'number' && particles > MAX_STEER_PARTICLES) {
+    throw new RangeError(`${who}: particles must be at most ${MAX_STEER_PARTICLES} (2^22), got ${particles}: the whole population is held in memory at once; for more samples, repeat runs and pool them`);
+  }
 }

@@ -178,6 +178,9 @@ export class CachedLanguageModel implements LanguageModel {
     if (this.disposed) throw new Error(`language model "${this.name}": used after dispose()`);
     validatePrefix(this, prefix);
     const { signal } = options;
+    if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.addEventListener !== 'function') {
+      throw new TypeError(`language model "${this.name}": logprobs' signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
+    }
     if (signal?.aborted) throw abortReason(signal);
     this.c.requests++;
     if (!this.useCache) return this.wait(this.enqueue(prefix.slice(), null), signal);

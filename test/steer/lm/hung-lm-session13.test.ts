@@ -209,5 +209,6 @@ describe('the wrapper with callers that leave: merged requests, partly abandoned
     const lm = wrapLanguageModel(markov);
     await expect(lm.logprobs([0], { signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
     expect(lm.stats().requests).toBe(0);
+    await expect(lm.logprobs([0], { signal: 'stop' as never })).rejects.toThrow(`language model "${markov.name}": logprobs' signal must be an AbortSignal, got string`);
   });
 });
