@@ -22,7 +22,7 @@ export { TokenVocabulary, ByteVocabulary, type VocabularyOptions } from './vocab
 export { type SampleOptions, sampleToken, shapeRow, sampleFromLogprobs, logSumExpRow, argmaxRow } from './sampling.js';
 export { TickBatcher, type FlushMode } from './batcher.js';
 export { PrefixTrie, TrieNode, type TrieBudget, type TrieCounts } from './trie.js';
-export { CachedLanguageModel, wrapLanguageModel, type CachedLanguageModelOptions, type LanguageModelStats } from './cached.js';
+export { CachedLanguageModel, wrapLanguageModel, type CachedLanguageModelOptions, type LanguageModelStats, type LogprobsRequestOptions } from './cached.js';
 export { FiniteStateLanguageModel, StateCache, type FiniteStateLM, isFiniteStateLM } from './finite-state.js';
 export { NGramLM, type NGramOptions, type Smoothing } from './ngram.js';
 export { MarkovLM } from './markov.js';
