@@ -31,7 +31,9 @@
  * both replays compute the same values. Source is generated from tyche's
  * own templates only (never from user input); a graph whose source would
  * exceed {@link MAX_SOURCE} characters is compiled again with less unrolled,
- * and left to the per-kernel program if even that is too large.
+ * and left to the per-kernel program if even that is too large. A function
+ * body past {@link SPLIT_ABOVE} characters is cut into several functions
+ * (`split.ts`) so that V8 optimises each.
  *
  * @module
  */
