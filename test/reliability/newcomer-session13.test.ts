@@ -194,3 +194,26 @@ describe('a sum with two flat-prior terms, y ~ Normal(a + b, 1) (an improper, un
     post.dispose();
   });
 });
+
+describe('a proper posterior on a scale of 1e9 (mu ~ Normal(0, 1e9), y ~ Normal(mu, 1e8); posterior sd 5e7) (found: NUTS refused it with "the step size grew beyond 1e7 while searching for a start; is the target improper?", a wrong diagnosis)', () => {
+  const ys = [3.1e9, 2.9e9, 3.3e9, 2.7e9];
+  it('the error says the scale may be the cause and how to rescale; the rescaled model is within 4 MCSE of the exact conjugate mean; planted: the prior mean 0 is rejected', async () => {
+    const raw = model(async ({ sample, observe }) => {
+      const mu = await sample('mu', Normal(0, 1e9));
+      await observe('y', Normal(mu, 1e8), ys);
+    });
+    await expect(infer(raw, { method: 'nuts', seed: 1 })).rejects.toThrow(/the target is improper .*or its posterior sds are of order 1e7 or more.*e\.g\. z ~ Normal\(0, 1\) and mu = 1e9 \* z/);
+    const scaled = model(async ({ sample, observe }) => {
+      const z = await sample('z', Normal(0, 1));
+      await observe('y', Normal(ops.mul(1e9, z), 1e8), ys);
+    });
+    const post = await infer(scaled, { method: 'nuts', chains: 4, seed: 1 });
+    const prec = 1 / 1e18 + 4 / 1e16;
+    const exact = ys.reduce((u, v) => u + v, 0) / 1e16 / prec / 1e9; // E[z]
+    const row = post.summary().rows.find((r) => (r as { name: string }).name === 'z') as unknown as { mean: number; mcse_mean: number };
+    expect(within(row.mean, exact, row.mcse_mean), `${row.mean} +- ${row.mcse_mean} against ${exact}`).toBe(true);
+    expect(within(0, row.mean, row.mcse_mean)).toBe(false);
+    expect(post.warnings).toEqual([]);
+    post.dispose();
+  });
+});

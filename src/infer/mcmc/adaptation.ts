@@ -287,7 +287,7 @@ export class MetricAdapter {
  * acceptance probability of 0.8.
  *
  * @throws Error when the step size runs off to 0 or beyond 1e7 (an improper
- *   target or a wrong gradient).
+ *   target, a posterior on a scale of 1e7 or more, or a wrong gradient).
  */
 export function* initialStepSize(
   from: Position,
@@ -308,7 +308,12 @@ export function* initialStepSize(
     if (direction === 1 ? !(dH > logTarget) : !(dH < logTarget)) return eps;
     eps = direction === 1 ? 2 * eps : 0.5 * eps;
     if (eps > 1e7) {
-      throw new Error('mcmc: the step size grew beyond 1e7 while searching for a start; is the target improper?');
+      // (Stan's bound: a proper posterior whose sds are near 1e7 or more reaches it too, so say both)
+      throw new Error(
+        'mcmc: the step size grew beyond 1e7 while searching for a start: the target is improper (flat in some direction), ' +
+          'or its posterior sds are of order 1e7 or more on the unconstrained scale; put such parameters on a scale of order 1 ' +
+          '(e.g. z ~ Normal(0, 1) and mu = 1e9 * z) or check the model',
+      );
     }
     if (eps < 1e-300) {
       throw new Error('mcmc: the step size fell to 0 while searching for a start; is the gradient correct?');
