@@ -49,7 +49,8 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--only-readings] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--only-readings] [--only-jumps] [--peers DIR]`
+ * (`--only-jumps`: the jump walk's table alone, tyche and WebPPL; `bench/smc-jump-ab.ts` compares source trees on it).
  *
  * @module
  */
@@ -74,6 +75,7 @@ const READINGS_RUNS = numberArg('readings-runs', 3);
 const READINGS_PER_PARTICLE_RUNS = numberArg('readings-per-particle-runs', 1);
 const JUMP_RUNS = numberArg('jump-runs', 3);
 const ONLY_READINGS = process.argv.includes('--only-readings');
+const ONLY_JUMPS = process.argv.includes('--only-jumps');
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
 interface Walk {
@@ -306,7 +308,7 @@ async function main(): Promise<void> {
   console.log(`SMC over an async program: the random walk, T = ${w.ys.length} observations; data ${w.source}; exact log Z (Kalman) = ${exact.toFixed(4)}`);
   console.log(`tyche backend ${info.name}; Node ${process.version}; WebPPL ${webppl ? webppl.version : 'not installed'}; the machine is shared (load average ${(await import('node:os')).loadavg()[0].toFixed(1)}), so compare CPU seconds too`);
   const rows: Row[] = [];
-  for (const n of ONLY_READINGS ? [] : [1000, 10000]) {
+  for (const n of ONLY_READINGS || ONLY_JUMPS ? [] : [1000, 10000]) {
     rows.push(await timeTyche(w, n, true, RUNS));
     // WebPPL's SMC resamples at every observation; tyche's default only when ESS < N/2
     rows.push(await timeTyche(w, n, true, RUNS, 1));
@@ -342,6 +344,7 @@ async function main(): Promise<void> {
     console.log(rowsTable(jrows, exactJ));
   }
   // the walk with 10 readings per step: per particle before batched runs reserved batch dimensions
+  if (ONLY_JUMPS) return;
   const rw = readingsWalk(w, 10);
   const exactR = readingsLogZ(rw, rw.readings);
   console.log(`\nThe walk with 10 readings per step, observed as one vector per step (T = ${w.ys.length}); exact log Z = ${exactR.toFixed(4)}`);
