@@ -187,7 +187,7 @@ describe('a sum with two flat-prior terms, y ~ Normal(a + b, 1) (an improper, un
       const b = await sample('b', Flat());
       await observe('y', Normal(ops.add(a, b), 1), [1.2, 0.4, 2.1, 1.5, 0.9]);
     });
-    const post = await infer(ridge, { method: 'nuts', chains: 4, seed: 1 });
+    const post = await infer(ridge, { method: 'nuts', chains: 4, warmup: 300, samples: 200, seed: 1 });
     const text = post.warnings.join('\n');
     expect(text).toMatch(/split R-hat above 1\.01 \((a|b) \d/);
     expect(text).toMatch(/ESS below/);
