@@ -328,7 +328,7 @@ export function essTail(draws: ChainDraws): number {
 }
 
 /**
- * {@link indicatorEss} of I(x <= threshold) from the positions of the indicator's rarer value in each split chain:
+ * `indicatorEss` of I(x <= threshold) from the positions of the indicator's rarer value in each split chain:
  * the draws at or below a 5% quantile (`above` false), or above a 95% quantile (`above` true: the complement,
  * whose centred values are the indicator's negated, so the same autocovariances, variances and ESS). An
  * indicator's autocovariance at lag t is a function of counts, (n² C_t - n k (H_t + T_t) + (n - t) k²) / n³ with k
