@@ -55,6 +55,12 @@ async function within(ms: number, run: Promise<unknown>): Promise<string> {
 
 const base = { sampler: new DirectSampler(), particles: 8, maxTokens: 4, seed: 1 };
 
+/** Resolves once `model` has a pass hanging (10 s at most). */
+async function untilHung(model: { hung: number }): Promise<void> {
+  for (let i = 0; i < 10_000 && model.hung === 0; i++) await new Promise((r) => setTimeout(r, 1));
+  expect(model.hung).toBeGreaterThan(0);
+}
+
 describe('a forward pass that never settles does not hold the wrapped model after an abort (was: every later run on it hung)', () => {
   const runs: [string, (lm: CachedLanguageModel, signal?: AbortSignal) => Promise<{ logZ: number }>][] = [
     ['smcSteer', (lm, signal) => smcSteer({ ...base, lm, signal })],
@@ -67,10 +73,10 @@ describe('a forward pass that never settles does not hold the wrapped model afte
       const inner = hangable();
       const lm = wrapLanguageModel(inner);
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(), 30);
-      expect(await within(2000, run(lm, ac.signal))).toBe('AbortError');
-      clearTimeout(timer);
-      expect(inner.hung).toBeGreaterThan(0);
+      const pending = run(lm, ac.signal);
+      await untilHung(inner); // abort once a pass hangs (a fixed delay raced the first pass under load)
+      ac.abort();
+      expect(await within(2000, pending)).toBe('AbortError');
       inner.hang = false; // the model works again; its hung pass still has not settled
       let next: { logZ: number } | undefined;
       expect(await within(2000, run(lm).then((r) => (next = r)))).toBe('finished');
@@ -105,8 +111,10 @@ function hangableIncremental(): IncrementalLanguageModel & { hang: boolean; hung
         return { cache, logprobs: rows[i]! };
       });
     },
+    calls: 0,
     extend(requests: readonly ExtendRequest[]) {
-      if (!model.hang) return model.answer(requests);
+      // the first pass (the empty prefix, the trie's root) answers: the hung pass is a deeper one, whose nodes are pruned when abandoned
+      if (!model.hang || model.calls++ === 0) return model.answer(requests);
       model.hung++;
       return new Promise<Awaited<ReturnType<typeof model.answer>>>((resolve) => waiting.push(() => void model.answer(requests).then(resolve)));
     },
@@ -122,10 +130,10 @@ describe('an abandoned pass of an incremental model: its KV caches are disposed 
     const inner = hangableIncremental();
     const lm = wrapLanguageModel(inner);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 30);
-    expect(await within(2000, smcSteer({ ...base, lm, signal: ac.signal }))).toBe('AbortError');
-    clearTimeout(timer);
-    expect(inner.hung).toBeGreaterThan(0);
+    const pending = smcSteer({ ...base, lm, signal: ac.signal });
+    await untilHung(inner);
+    ac.abort();
+    expect(await within(2000, pending)).toBe('AbortError');
     inner.hang = false;
     const next = await smcSteer({ ...base, lm });
     expect(next.logZ).toBe((await smcSteer({ ...base, lm: wrapLanguageModel(markov) })).logZ);
@@ -152,9 +160,10 @@ describe('step search on an LM whose pass hangs: an abort ends it (was: the sign
     const lm = wrapLanguageModel(inner);
     const prm: StepRewardModel = { name: 'flat', score: async (t) => t.map(() => 0.5) };
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 30);
-    expect(await within(2000, particleFilterSteps(lm, prm, '', { particles: 4, seed: 1, signal: ac.signal }))).toBe('AbortError');
-    clearTimeout(timer);
+    const pending = particleFilterSteps(lm, prm, '', { particles: 4, seed: 1, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 30));
+    ac.abort();
+    expect(await within(2000, pending)).toBe('AbortError');
     hang = false;
     expect(await within(2000, particleFilterSteps(lm, prm, '', { particles: 4, seed: 1 }))).toBe('finished');
   }, 20_000);
@@ -211,4 +220,41 @@ describe('the wrapper with callers that leave: merged requests, partly abandoned
     expect(lm.stats().requests).toBe(0);
     await expect(lm.logprobs([0], { signal: 'stop' as never })).rejects.toThrow(`language model "${markov.name}": logprobs' signal must be an AbortSignal, got string`);
   });
+});
+
+describe('the shipped kjv-char transformer (tensor KV caches): a pass abandoned while it waits, settled late, leaks no tensor', () => {
+  it('smcSteer aborted while extend is held, then released: numTensors back to the start once the caches are cleared', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { initBackend } = await import('../../../src/backend/select.js');
+    const { loadTransformerLM } = await import('../../../src/steer/lm/transformer/files.js');
+    await initBackend();
+    const kjv = loadTransformerLM('kjv-char');
+    const before = tf.memory().numTensors;
+    const gates: (() => void)[] = [];
+    let hold = false;
+    // kjv-char, except that while `hold` is set each extend waits for its gate before running
+    const held: IncrementalLanguageModel = {
+      name: kjv.name,
+      vocab: kjv.vocab,
+      contextLength: kjv.contextLength,
+      nextTokenLogprobs: (p) => kjv.nextTokenLogprobs(p),
+      extend: (requests) => (hold ? new Promise<void>((r) => gates.push(r)).then(() => kjv.extend(requests)) : kjv.extend(requests)),
+    };
+    const lm = wrapLanguageModel(held);
+    const run = (signal?: AbortSignal) => smcSteer({ lm, sampler: new DirectSampler(), particles: 16, maxTokens: 12, seed: 3, signal });
+    await run(); // warm: caches in the trie
+    hold = true;
+    const ac = new AbortController();
+    const pending = smcSteer({ lm, sampler: new DirectSampler(), particles: 16, maxTokens: 12, seed: 4, signal: ac.signal }); // new prefixes: passes
+    for (let i = 0; i < 10_000 && gates.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(gates.length).toBeGreaterThan(0);
+    ac.abort();
+    expect(await within(2000, pending)).toBe('AbortError');
+    hold = false;
+    expect(await within(20_000, run())).toBe('finished');
+    for (const g of gates.splice(0)) g(); // the held passes run now, for no one
+    await new Promise((r) => setTimeout(r, 200));
+    lm.clearCache();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 60_000);
 });
