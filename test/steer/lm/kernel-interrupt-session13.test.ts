@@ -54,9 +54,10 @@ async function within(ms: number, run: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Send the kernel's interrupt after `ms`. */
-function interruptAfter(ms: number): void {
-  setTimeout(() => process.emit('SIGINT' as never), ms);
+/** Send the kernel's interrupt once `started()` (the run is under way: a fixed delay could fire before it began, under load). */
+function interruptOnce(started: () => boolean): void {
+  const poll = (): void => void (started() ? process.emit('SIGINT' as never) : setTimeout(poll, 1));
+  setTimeout(poll, 1);
 }
 
 const STOPPED = 'AbortError: The run was stopped by a Jupyter kernel interrupt.';
@@ -68,8 +69,9 @@ function slowModel<L extends { vocab: unknown; nextTokenLogprobs(p: readonly (re
     vocab: inner.vocab as never,
     contextLength: Infinity,
     hang: false,
+    passes: 0,
     nextTokenLogprobs: (prefixes: readonly (readonly number[])[]) =>
-      model.hang ? new Promise<Float32Array[]>(() => undefined) : new Promise<Float32Array[]>((r) => setTimeout(() => void inner.nextTokenLogprobs(prefixes).then(r), delayMs)),
+      ++model.passes && model.hang ? new Promise<Float32Array[]>(() => undefined) : new Promise<Float32Array[]>((r) => setTimeout(() => void inner.nextTokenLogprobs(prefixes).then(r), delayMs)),
   };
   return model;
 }
@@ -78,10 +80,13 @@ describe('a kernel interrupt stops a steering run, and the next run goes on', ()
   it('smcSteer and bestOfN on a slow LM (2 ms a pass, 400 tokens at most)', async () => {
     const abc = m.TokenVocabulary.characters('abc');
     const markov = m.MarkovLM.random(abc, new m.Rng('steer13-ki'), { eos: 0.001 });
-    const lm = m.wrapLanguageModel(slowModel(markov, 2));
-    for (const run of [() => m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 8, maxTokens: 400, seed: 1 }), () => m.bestOfN({ lm, particles: 8, maxTokens: 400, seed: 1 })]) {
-      interruptAfter(50);
-      expect(await within(3000, run())).toBe(STOPPED);
+    const inner = slowModel(markov, 2);
+    const lm = m.wrapLanguageModel(inner);
+    for (const run of [() => m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 8, maxTokens: 400, seed: 1 }), () => m.bestOfN({ lm, particles: 8, maxTokens: 400, seed: 2 })]) {
+      const from = inner.passes;
+      const pending = run();
+      interruptOnce(() => inner.passes > from + 2);
+      expect(await within(3000, pending)).toBe(STOPPED);
     }
     expect(await within(5000, m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 4, maxTokens: 3, seed: 1 }))).toBe('finished');
   }, 20_000);
@@ -92,8 +97,9 @@ describe('a kernel interrupt stops a steering run, and the next run goes on', ()
     const inner = slowModel(markov, 0);
     const lm = m.wrapLanguageModel(inner);
     inner.hang = true;
-    interruptAfter(50);
-    expect(await within(3000, m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 8, maxTokens: 4, seed: 1 }))).toBe(STOPPED);
+    const pending = m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 8, maxTokens: 4, seed: 1 });
+    interruptOnce(() => inner.passes > 0);
+    expect(await within(3000, pending)).toBe(STOPPED);
     inner.hang = false;
     expect(await within(3000, m.smcSteer({ lm, sampler: new m.DirectSampler(), particles: 8, maxTokens: 4, seed: 1 }))).toBe('finished');
   }, 20_000);
@@ -101,15 +107,18 @@ describe('a kernel interrupt stops a steering run, and the next run goes on', ()
   it('step search (best-of-N, beam search, particle filter) on a slow LM', async () => {
     const { lm: stepLM } = await import('./step-solutions.js');
     const prm = { name: 'flat', score: async (t: readonly string[]) => t.map(() => 0.5) };
-    const mk = () => m.wrapLanguageModel(slowModel(stepLM, 40));
+    const inner = slowModel(stepLM, 40);
+    const mk = () => m.wrapLanguageModel(inner);
     const runs: [string, () => Promise<unknown>][] = [
       ['bestOfNSteps', () => m.bestOfNSteps(mk(), prm, '', { budget: 2000, seed: 1 })],
       ['beamSearchSteps', () => m.beamSearchSteps(mk(), prm, '', { budget: 2000, seed: 1 })],
       ['particleFilterSteps', () => m.particleFilterSteps(mk(), prm, '', { particles: 2000, seed: 1 })],
     ];
     for (const [name, run] of runs) {
-      interruptAfter(50);
-      expect(await within(3000, run()), name).toBe(STOPPED);
+      const from = inner.passes;
+      const pending = run();
+      interruptOnce(() => inner.passes > from);
+      expect(await within(3000, pending), name).toBe(STOPPED);
     }
   }, 30_000);
 });
@@ -122,7 +131,10 @@ describe('a kernel interrupt stops diffusion steering (paced loops), tensors fre
     const D = await import('../../../src/steer/diffusion/index.js');
     const St = await import('../../../src/steer/diffusion/steering/index.js');
     const { MIX } = await import('../diffusion/fixtures.js');
-    const model = MIX.model(D.vpLinear(), 'epsilon');
+    const plain = MIX.model(D.vpLinear(), 'epsilon');
+    let calls = 0;
+    // the network's calls count the run's progress (the interrupt is sent once it is under way)
+    const model: typeof plain = { ...plain, predict: (...a: Parameters<typeof plain.predict>) => (calls++, plain.predict(...a)) };
     const reward = St.linearReward([0.6, -0.4]);
     const runs: [string, () => Promise<unknown>][] = [
       ['fkSteering', () => St.fkSteering(model, { reward, lambda: 1, particles: 64, steps: 5000, seed: 1 })],
@@ -130,8 +142,10 @@ describe('a kernel interrupt stops diffusion steering (paced loops), tensors fre
     ];
     const before = tf.memory().numTensors;
     for (const [name, run] of runs) {
-      interruptAfter(50);
-      expect(await within(3000, run()), name).toBe(STOPPED);
+      const from = calls;
+      const pending = run();
+      interruptOnce(() => calls > from);
+      expect(await within(3000, pending), name).toBe(STOPPED);
       expect(tf.memory().numTensors, name).toBe(before);
     }
   }, 30_000);
