@@ -340,6 +340,13 @@ function siteDensities(view: RowView, site: Site): Float64Array {
   return out;
 }
 
+/** Whether two lists of sites hold the same addresses, in any order. */
+function sameAddresses(a: readonly Site[], b: readonly Site[]): boolean {
+  const x = a.map((s) => s.address).sort();
+  const y = b.map((s) => s.address).sort();
+  return x.every((v, i) => v === y[i]);
+}
+
 /**
  * Check a batched run against per-particle execution: the particles in
  * `rows` are re-run one at a time with their batched values substituted;
@@ -379,7 +386,13 @@ async function checkRows(
         const a = batched[k];
         const b = sites[k];
         if (a?.address !== b?.address) {
-          throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (control flow depends on a random value)`);
+          // the same sites in another order: effects awaited together (their order is the event loop's), not a branch
+          const reordered = sites.length === batched.length && sameAddresses(sites, batched);
+          const why = reordered
+            ? 'the same sites in another order: observations or samples awaited together (e.g. in Promise.all or array.forEach(async ...)) finish in no fixed order, ' +
+              'and program SMC runs them one after the other: await each in turn (`for ... of` with `await`); or the order depends on a random value'
+            : 'control flow depends on a random value';
+          throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (${why})`);
         }
         if (a.type === 'sample' && !a.observed) checkRowSize(view, a, b);
         const lpB = siteLogDensity(b) as Value;
