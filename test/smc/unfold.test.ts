@@ -172,6 +172,29 @@ describe('unfold', () => {
     }
   });
 
+  it('a copy whose parent is stopped by an invalid parameter after its checkpoint forks by replay and is stopped too: the general runtime’s answers bit for bit', async () => {
+    // after the observation, a particle far from the data meets an invalid scale (weight zero): no next marker
+    const stops = model(async ({ sample, unfold }) => {
+      const x0 = await sample('x0', Normal(0, 1));
+      const xs = await unfold('walk', W.ys.length, x0, async ({ sample, observe }, t, x) => {
+        const next = await sample('x', Normal(x, W.q));
+        await observe('y', Normal(next, W.r), W.ys[t]!);
+        return Math.abs(next - W.ys[t]!) > 1.6 ? (await sample('bad', Normal(0, -1))) : next;
+      });
+      return xs[xs.length - 1];
+    });
+    for (const seed of [5, 6]) {
+      const lean = await infer(stops, { method: 'smc', particles: 150, seed, essThreshold: 1 });
+      const general = await infer(stops, { method: 'smc', particles: 150, seed, essThreshold: 1, lean: false });
+      expect(lean.diagnostics.runtime).toBe('lean');
+      expect(lean.diagnostics.skippedForks as number).toBeGreaterThan(0);
+      expect(lean.diagnostics.skippedForks as number).toBeLessThan(lean.diagnostics.forks as number);
+      expect(lean.logZ).toBe(general.logZ);
+      lean.dispose();
+      general.dispose();
+    }
+  });
+
   it('lean forks give the general runtime’s answers bit for bit on an awkward program: observations before, between and after two unfolds, one in a scope, object states, a nested unfold, steps with 0-2 observations', async () => {
     const ys = [0.4, -0.2, 1.3, 0.8, 2.1, 1.7, 0.2, -0.6];
     const awkward = model(async ({ sample, observe, scope, unfold }) => {

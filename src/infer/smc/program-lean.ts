@@ -892,8 +892,9 @@ function describeError(err: unknown): string {
  */
 function nextMarker(target: LeanTarget, mark: StepRecord): StepRecord | EndRecord | false {
   let r = target.parent.head;
+  if (r === target.head) return false;
   while (r !== undefined && r.prev !== target.head) r = r.prev;
-  if (r === undefined || r === target.head) return false;
+  if (r === undefined) return false;
   if (r.kind === Kind.Step && (r as StepRecord).frame === mark.frame && (r as StepRecord).t === mark.t + 1) return r as StepRecord;
   if (r.kind === Kind.End && (r as EndRecord).frame === mark.frame && mark.t === mark.frame.steps - 1) return r as EndRecord;
   return false;
