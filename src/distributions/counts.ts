@@ -95,7 +95,7 @@ export function xLogOf(x: Value, y: Value): Value {
   });
 }
 
-/** `x * log(1 - y)`, 0 where `x` is 0, with a zero gradient there even where `y` is 1 (see {@link xLogOf}). */
+/** `x * log(1 - y)`, 0 where `x` is 0, with a zero gradient there even where `y` is 1 (see `xLogOf`). */
 export function xLog1mOf(x: Value, y: Value): Value {
   if (typeof x === 'number' && typeof y === 'number') return xLogYNumber(x, Math.log1p(-y));
   return tf.tidy(() => {

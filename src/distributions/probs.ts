@@ -126,11 +126,11 @@ export class BinaryProbs {
     if (this.isNumber) return this.logP;
     return this.isLogits ? neg(softplus(neg(this.value))) : log(this.value);
   }
-  /** `x * log p`, 0 where `x` is 0 (with a zero gradient there, also at p = 0: {@link xLogOf}). */
+  /** `x * log p`, 0 where `x` is 0 (with a zero gradient there, also at p = 0: `xLogOf` in counts.ts). */
   xLogProbs(x: Value): Value {
     return this.isNumber || this.isLogits ? xLogY(x, this.logProbs()) : xLogOf(x, this.value);
   }
-  /** `x * log(1 - p)`, 0 where `x` is 0 (with a zero gradient there, also at p = 1: {@link xLog1mOf}). */
+  /** `x * log(1 - p)`, 0 where `x` is 0 (with a zero gradient there, also at p = 1: `xLog1mOf` in counts.ts). */
   xLog1mProbs(x: Value): Value {
     return this.isNumber || this.isLogits ? xLogY(x, this.log1mProbs()) : xLog1mOf(x, this.value);
   }
