@@ -17,32 +17,16 @@
  *
  * @module
  */
-import { model } from '../src/core/model.js';
 import type { Ctx } from '../src/core/model.js';
-import { Categorical } from '../src/distributions/categorical.js';
 import '../src/infer/enumerate.js';
 import { infer } from '../src/infer/registry.js';
+import { dice } from './dice-model.js';
 import { median } from './util.js';
 
 function argValue(flag: string, fallback: number): number {
   const i = process.argv.indexOf(flag);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
-
-const DIE = [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6];
-
-/** The bench's dice model (as in enumerate-webppl.ts). */
-const dice = model(async ({ sample, factor }, n: number, total: number) => {
-  let sum = 0;
-  let first = 0;
-  for (let i = 0; i < n; i++) {
-    const d = (await sample(`d${i + 1}`, Categorical(DIE))) + 1;
-    sum += d;
-    if (i === 0) first = d;
-  }
-  await factor('sum', sum === total ? 0 : -Infinity);
-  return first;
-});
 
 /** A walk of every path of `dice` with a context that does nothing but hand out the odometer's digits. */
 class BareWalk {

@@ -36,6 +36,7 @@ import { Categorical } from '../src/distributions/categorical.js';
 import '../src/infer/enumerate.js';
 import type { Posterior } from '../src/infer/posterior.js';
 import { infer } from '../src/infer/registry.js';
+import { DIE, dice } from './dice-model.js';
 import { median, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
 
@@ -70,21 +71,6 @@ function loadJson<T>(dir: string, file: string): T {
 }
 
 // ---------------------------------------------------------------- tyche models
-
-const DIE = [1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6, 1 / 6];
-
-/** n fair dice (Categorical over 6 outcomes, plus 1), conditioned on their sum; returns the first die. */
-const dice = model(async ({ sample, factor }, n: number, total: number) => {
-  let sum = 0;
-  let first = 0;
-  for (let i = 0; i < n; i++) {
-    const d = (await sample(`d${i + 1}`, Categorical(DIE))) + 1;
-    sum += d;
-    if (i === 0) first = d;
-  }
-  await factor('sum', sum === total ? 0 : -Infinity);
-  return first;
-});
 
 /**
  * The same dice model written with tensor-aware arithmetic (`ops`), so that
