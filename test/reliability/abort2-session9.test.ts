@@ -69,9 +69,11 @@ describe('token steering: the work of a step at many particles', () => {
   const counting = (inner: Lm.TokenSampler, signal: AbortSignal) => {
     const c = {
       name: inner.name,
+      before: 0,
       after: 0,
       sample(ctx: Parameters<Lm.TokenSampler['sample']>[0]) {
         if (signal.aborted) c.after++;
+        else c.before++;
         return inner.sample(ctx);
       },
     };
@@ -83,13 +85,16 @@ describe('token steering: the work of a step at many particles', () => {
     ['locallyConstrainedDecode (unweighted LocallyOptimalSampler)', () => new UnweightedSampler(new Lm.LocallyOptimalSampler())],
   ])('%s: after an abort, at most the chunk in flight draws its token', async (_name, make) => {
     const ac = new AbortController();
-    // the LM aborts on its first forward pass: the first chunk's particles are waiting for their rows
+    // the LM aborts on its second forward pass: the first step has drawn (4 chunks), the second
+    // step's particles are waiting for their rows; without the signal checks of session 9 all
+    // 4 * STEP_CHUNK would go on to draw
+    let passes = 0;
     const lm: Lm.LanguageModel = {
       name: 'aborting-markov',
       vocab: markov.vocab,
       contextLength: markov.contextLength,
       nextTokenLogprobs: (prefixes) => {
-        ac.abort(new Error('stop'));
+        if (++passes === 2) ac.abort(new Error('stop'));
         return markov.nextTokenLogprobs(prefixes);
       },
     };
@@ -97,17 +102,20 @@ describe('token steering: the work of a step at many particles', () => {
     const particles = 4 * STEP_CHUNK;
     const run = Lm.smcSteer({ lm, potential: new Lm.AutomatonPotential(abc, '(a|b)*c(a|b|c)*'), sampler, essThreshold: 0, particles, maxTokens: 50, seed: 1, signal: ac.signal });
     await expect(run).rejects.toThrow('stop');
-    expect(sampler.after).toBeGreaterThan(0); // the chunk in flight finishes its tokens
-    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before: every particle of the step, 4 * STEP_CHUNK
+    // the abort came inside the run (the first step drew); since session 13 a chunk waiting for
+    // its rows leaves its LM request at once (the request carries the signal), so `after` is 0 here
+    expect(sampler.before).toBeGreaterThan(0);
+    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before session 9: every particle of the step, 4 * STEP_CHUNK
   });
 
   test('smcSteerK: after an abort, at most the chunk in flight of the N * k children draws its token', async () => {
     const ac = new AbortController();
-    const lm: Lm.LanguageModel = { name: 'aborting-markov', vocab: markov.vocab, contextLength: markov.contextLength, nextTokenLogprobs: (p) => (ac.abort(new Error('stop')), markov.nextTokenLogprobs(p)) };
+    let passes = 0;
+    const lm: Lm.LanguageModel = { name: 'aborting-markov', vocab: markov.vocab, contextLength: markov.contextLength, nextTokenLogprobs: (p) => (++passes === 2 && ac.abort(new Error('stop')), markov.nextTokenLogprobs(p)) };
     const sampler = counting(new Lm.DirectSampler(), ac.signal);
     await expect(Lm.smcSteerK({ lm, sampler, k: 4, particles: STEP_CHUNK, maxTokens: 50, seed: 1, signal: ac.signal })).rejects.toThrow('stop');
-    expect(sampler.after).toBeGreaterThan(0);
-    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before: all 4 * STEP_CHUNK children
+    expect(sampler.before).toBeGreaterThan(0);
+    expect(sampler.after).toBeLessThanOrEqual(STEP_CHUNK); // before session 9: all 4 * STEP_CHUNK children
   });
 
   test('bestOfN and locallyConstrainedDecode pass their signal on (50,000 particles, aborted before the first step ends)', async () => {
