@@ -21,7 +21,7 @@ import { initBackend } from '../../src/backend/select.js';
 import { Categorical, Dirichlet, Normal, infer, model } from '../../src/index.js';
 import type { HMCGibbsDiagnostics } from '../../src/infer/mcmc/hmc-gibbs.js';
 import { ruleFor } from '../../src/backend/jit/program.js';
-import { compileFused } from '../../src/backend/jit/fused.js';
+import { MAX_SOURCE, compileFused } from '../../src/backend/jit/fused.js';
 import type { KernelRule } from '../../src/backend/jit/kernel.js';
 import { type Graph, traceTensorFunction } from '../../src/backend/jit/trace.js';
 
@@ -73,7 +73,7 @@ describe('the fused compiler on a graph of many scalar sites (importance float64
     const fused = compileFused(graph, rules);
     // too large for one function: the per-kernel program runs it (unchanged decision)
     expect(fused).toHaveProperty('reason');
-    expect((fused as { reason: string }).reason).toMatch(/over 300000/);
+    expect((fused as { reason: string }).reason).toMatch(new RegExp(`over ${MAX_SOURCE}`)); // 1 M since session 13 (split bodies)
     // old code: 3K probe calls (one per attempt), K coded copies of the K-element input, ~6K² reads of the sizes
     expect(probeCalls).toBe(K);
     expect(inputs.size).toBe(1);
