@@ -237,7 +237,16 @@ export class SimplexProbs {
     const t = this.tensor as tf.Tensor;
     // logits minus their log-sum-exp rather than tf.logSoftmax: the same values, but tf.logSoftmax is a
     // custom-gradient op, which keeps a model's log density off the compiled replay (softmax regressions)
-    return tf.tidy(() => (this.isLogits ? tf.sub(t, tf.logSumExp(t, -1, true)) : tf.sub(tf.log(t), tf.log(tf.sum(t, -1, true)))));
+    if (this.isLogits) return tf.tidy(() => tf.sub(t, tf.logSumExp(t, -1, true)));
+    // a probability of exactly 0 has log -Infinity and, through the normaliser alone, a finite gradient
+    // (-1 / sum): tf.log's own gradient there is 0 / 0 = NaN even where that entry is not the one scored
+    // (a Dirichlet draw that underflows in float32, probabilities made as z * p with z = 0), so the log
+    // is taken of 1 in its place, its gradient stopped by the select
+    return tf.tidy(() => {
+      const positive = tf.greater(t, 0);
+      const logT = tf.where(positive, tf.log(tf.where(positive, t, tf.onesLike(t))), tf.fill(t.shape, -Infinity));
+      return tf.sub(logT, tf.log(tf.sum(t, -1, true)));
+    });
   }
 
   /** Normalised probabilities as a tensor of shape `batchShape ++ [K]`. */
