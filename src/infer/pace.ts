@@ -33,6 +33,26 @@ export function abortReason(signal: AbortSignal, what = 'run'): unknown {
   return signal.reason ?? new DOMException(`The ${what} was aborted.`, 'AbortError');
 }
 
+/**
+ * `work`, or the signal's reason (see {@link abortReason}) as soon as `signal` is aborted, whichever comes
+ * first. `work` is not cancelled (a user callback cannot be); its later settling is ignored.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what?: string): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(abortReason(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal, what));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
 /** Throws the signal's reason (see {@link abortReason}) when it has been aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw abortReason(signal, what);

@@ -14,7 +14,7 @@
  */
 import { Rng } from '../../../core/rng.js';
 import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
-import { abortReason } from '../../../infer/pace.js';
+import { abortReason, untilAborted } from '../../../infer/pace.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
 import { sampleToken, shapeRow } from '../sampling.js';
 import type { LanguageModel } from '../types.js';
@@ -176,8 +176,10 @@ export class StepSampler {
       const at = `at step ${lo === hi ? lo : `${lo}–${hi}`}${complete ? ' (complete solutions)' : ''}`;
       let r: ArrayLike<number>;
       try {
-        r = await rm.score(texts, { complete });
+        // raced against the signal: a reward model that never settles must not hold an aborted run
+        r = await untilAborted(Promise.resolve(rm.score(texts, { complete })), this.signal, 'step search');
       } catch (err) {
+        if (this.signal?.aborted) throw err; // the abort's own reason, not a reward model failure
         throw new Error(`step search: reward model "${rm.name ?? 'reward'}" failed ${at}: ${(err as Error).message}`, { cause: err });
       }
       if (!r || r.length !== idx.length) throw new Error(`step search: reward model "${rm.name ?? 'reward'}" returned ${r?.length} scores for ${idx.length} texts ${at}`);

@@ -26,7 +26,7 @@
  */
 import type { Rng } from '../../../core/rng.js';
 import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
-import { Pacer, abortReason } from '../../../infer/pace.js';
+import { Pacer, abortReason, untilAborted } from '../../../infer/pace.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
@@ -139,23 +139,6 @@ class StepLocal implements LocalWeights {
     this.criticX = await prefixOf(this.critic, [...this.x, y]);
     return this.criticX;
   }
-}
-
-/** `work`, or the signal's reason as soon as `signal` is aborted (whichever comes first; `work` is not cancelled). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
 }
 
 /**
