@@ -18,6 +18,7 @@ import { particleFilterSteps } from '../../../src/steer/lm/scaling/pf.js';
 import type { StepRewardModel } from '../../../src/steer/lm/scaling/types.js';
 import type { ExtendRequest, IncrementalLanguageModel, KVCache, LanguageModel } from '../../../src/steer/lm/types.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { within } from './within.js';
 
 const abc = TokenVocabulary.characters('abc');
 const markov = MarkovLM.random(abc, new Rng('steer13-hung'), { eos: 0.25 });
@@ -40,17 +41,6 @@ function hangable(): LanguageModel & { hang: boolean; hung: number; release(): v
       for (const w of waiting.splice(0)) w();
     },
   };
-}
-
-/** `run`'s outcome within `ms`: 'finished', the error's name, or 'hung'. */
-async function within(ms: number, run: Promise<unknown>): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<string>((r) => (timer = setTimeout(() => r('hung'), ms)));
-  try {
-    return await Promise.race([run.then(() => 'finished', (e: Error) => e.name), hung]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const base = { sampler: new DirectSampler(), particles: 8, maxTokens: 4, seed: 1 };

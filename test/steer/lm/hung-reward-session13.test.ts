@@ -8,17 +8,7 @@ import { bestOfNSteps } from '../../../src/steer/lm/scaling/baselines.js';
 import { particleFilterSteps } from '../../../src/steer/lm/scaling/pf.js';
 import type { StepRewardModel } from '../../../src/steer/lm/scaling/types.js';
 import { lm } from './step-solutions.js';
-
-/** `run`'s outcome within `ms`: 'finished', the error's name, or 'hung'. */
-async function within(ms: number, run: Promise<unknown>): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<string>((r) => (timer = setTimeout(() => r('hung'), ms)));
-  try {
-    return await Promise.race([run.then(() => 'finished', (e: Error) => e.name), hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from './within.js';
 
 describe('a step reward model that never settles: an abort ends the step search', () => {
   type Search = (rm: StepRewardModel, signal?: AbortSignal) => Promise<unknown>;
