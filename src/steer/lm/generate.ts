@@ -69,7 +69,10 @@ const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, tempera
 
 /**
  * Continue each prompt (token ids, no BOS) by up to `maxTokens` tokens, all
- * prompts batched in each model call.
+ * prompts batched in each model call. A sequence whose prompt leaves less room
+ * in the model's context stops there (finish `'length'`); the others are not
+ * affected. One stream draws for the whole batch, so a seeded sequence's
+ * continuation depends on the other prompts beside it.
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
   // (rng may also be a seed, a number or string, as GenerateOptions says: `tyche serve` passes the request's seed; the shared rule wants an Rng)
@@ -87,7 +90,11 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
   const k = options.topLogprobs ?? 0;
   const finish: (Generation['finish'] | null)[] = prompts.map(() => null);
   const cut: (number | null)[] = prompts.map(() => null);
-  const maxTokens = Math.max(0, Math.min(options.maxTokens, ...prompts.map((p) => lm.contextLength - (lm.vocab.bos !== null ? 1 : 0) - p.length)));
+  if (options.stop?.some((s) => typeof s !== 'string' || s.length === 0)) throw new RangeError(`generate: every stop string must be a non-empty string (an empty one matches at once), got ${JSON.stringify(options.stop)}`);
+  // each sequence's own budget: maxTokens, or less where its prompt leaves less room in the context
+  // (before session 14 the tightest prompt's room capped every sequence of the batch)
+  const limit = prompts.map((p) => Math.max(0, Math.min(options.maxTokens, lm.contextLength - (lm.vocab.bos !== null ? 1 : 0) - p.length)));
+  const maxTokens = Math.max(0, ...limit);
   const incremental = isIncremental(lm) && options.useCache !== false ? lm : null;
   let caches: (KVCache | null)[] = prompts.map(() => null);
   let rows: Float32Array[];
@@ -102,6 +109,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
       await pace.tick();
       const next: number[] = [];
       for (const [j, i] of active.entries()) {
+        if (limit[i] === 0) continue; // no room at all: nothing drawn, finish 'length'
         const row = rows[j]!;
         const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, rng, { temperature: temp, topK: options.topK }).token;
         if (tok === lm.vocab.eos) {
@@ -120,7 +128,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
             continue;
           }
         }
-        next.push(i);
+        if (toks[i]!.length < limit[i]!) next.push(i);
       }
       if (incremental) {
         const keep = new Set(next);

@@ -90,6 +90,7 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
   if (body.stream) throw new BadRequest('stream is not supported', 'stream');
   const stop = body.stop === undefined || body.stop === null ? [] : typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) && body.stop.every((s) => typeof s === 'string') ? (body.stop as string[]) : null;
   if (stop === null) throw new BadRequest('stop must be a string or an array of strings', 'stop');
+  if (stop.some((s) => s.length === 0)) throw new BadRequest('stop strings must be non-empty (an empty one would end every completion at once)', 'stop');
   if (!lm.vocab.encode) throw new BadRequest(`model "${modelId}" has no tokenizer, so it cannot take text prompts`, 'prompt');
   const ids = prompts.map((p, i) => {
     try {
@@ -101,6 +102,10 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
   const bos = lm.vocab.bos !== null ? 1 : 0;
   ids.forEach((p, i) => {
     if (p.length + bos > lm.contextLength) throw new BadRequest(`prompt ${i} has ${p.length} tokens, more than the model's context of ${lm.contextLength}`, 'prompt');
+    // as vLLM: the prompt and max_tokens must fit the context together (before session 14 the longest
+    // prompt's room silently cut every prompt of the request short, with finish_reason "length")
+    if (p.length + bos + maxTokens > lm.contextLength)
+      throw new BadRequest(`prompt ${i} has ${p.length} tokens${bos ? ' (and a BOS token)' : ''} and max_tokens is ${maxTokens}: together more than the model's context of ${lm.contextLength}; reduce max_tokens or the prompt`, 'max_tokens');
   });
   const gens = await generate(lm, ids, {
     maxTokens,

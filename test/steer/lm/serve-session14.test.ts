@@ -1,0 +1,70 @@
+/**
+ * Session 14 (STEERUSER): `generate` and `tyche serve` with prompts of different lengths in one batch,
+ * and empty stop strings.
+ *
+ * Before session 14 `generate` capped every sequence of a batch at the room the *longest* prompt left
+ * in the context, so in one `/v1/completions` request `["In the beginning", <125 characters>]` with
+ * `max_tokens: 16` gave the short prompt 2 tokens and `finish_reason: "length"`, silently. Now each
+ * sequence has its own budget, and the server (as vLLM) refuses a prompt whose tokens and
+ * `max_tokens` do not fit the context together. An empty stop string ended every completion at once
+ * with empty text; now it is refused.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/backend/index.js';
+import { generate } from '../../../src/steer/lm/generate.js';
+import { completions } from '../../../src/steer/lm/serve.js';
+import { loadTransformerLM } from '../../../src/steer/lm/transformer/files.js';
+
+await initBackend();
+const lm = loadTransformerLM('kjv-char');
+afterAll(() => lm.dispose());
+const short = lm.vocab.encode('In the beginning');
+const longText = 'And God said '.repeat(10).slice(0, lm.contextLength - 3); // leaves room for 2 tokens (BOS counted)
+const long = lm.vocab.encode(longText);
+
+describe('generate: each sequence has its own budget (session 14)', () => {
+  it('a long prompt beside a short one does not cut the short one short', async () => {
+    const alone = await generate(lm, [short], { maxTokens: 16, temperature: 0 });
+    const both = await generate(lm, [short, long], { maxTokens: 16, temperature: 0 });
+    expect(alone[0]!.tokens.length).toBe(16); // greedy kjv-char runs on ("the the the ..."): the budget binds
+    expect(both[0]!.text).toBe(alone[0]!.text); // was 2 tokens: the long prompt's room
+    expect(both[0]!.finish).toBe('length');
+    expect(both[1]!.tokens.length).toBeLessThanOrEqual(lm.contextLength - 1 - long.length);
+    expect(both[1]!.finish).not.toBe('stop');
+  });
+
+  it('a prompt that fills the context gets nothing and finish "length"; the others run', async () => {
+    const full = lm.vocab.encode('a'.repeat(lm.contextLength - 1));
+    const out = await generate(lm, [full, short], { maxTokens: 5, temperature: 0 });
+    expect(out[0]!.tokens).toEqual([]);
+    expect(out[0]!.finish).toBe('length');
+    expect(out[1]!.tokens.length).toBe(5);
+  });
+
+  it('an empty stop string is an error, not an empty completion', async () => {
+    await expect(generate(lm, [short], { maxTokens: 4, stop: [''] })).rejects.toThrow(/stop string must be a non-empty string/);
+  });
+});
+
+describe('tyche serve: prompts and max_tokens against the context (session 14)', () => {
+  const ask = (body: Record<string, unknown>) => completions(lm, lm.name, body, lm.contextLength);
+
+  it('answers a short prompt in full beside a long one that fits', async () => {
+    const res = (await ask({ prompt: ['In the beginning', longText.slice(0, 100)], max_tokens: 16, temperature: 0 })) as { choices: { text: string; finish_reason: string }[] };
+    const alone = (await ask({ prompt: 'In the beginning', max_tokens: 16, temperature: 0 })) as { choices: { text: string }[] };
+    expect(res.choices[0]!.text).toBe(alone.choices[0]!.text);
+    expect(res.choices[0]!.text.length).toBe(16);
+  });
+
+  it('refuses a prompt whose tokens and max_tokens exceed the context, naming the prompt, both counts and the context', async () => {
+    await expect(ask({ prompt: ['In the beginning', longText], max_tokens: 16 })).rejects.toMatchObject({
+      status: 400,
+      param: 'max_tokens',
+      message: expect.stringMatching(/prompt 1 has 125 tokens \(and a BOS token\) and max_tokens is 16: together more than the model's context of 128/),
+    });
+  });
+
+  it('refuses an empty stop string', async () => {
+    await expect(ask({ prompt: 'In the', stop: ['.', ''] })).rejects.toMatchObject({ status: 400, param: 'stop' });
+  });
+});
