@@ -13,6 +13,7 @@
  */
 import { checkSteerOptions } from '../../run-rules.js';
 import { checkIntegerOptions, optionNames } from '../../../core/options.js';
+import { ZeroDensityError } from '../../../core/errors.js';
 import { rngFrom } from '../../../core/rng.js';
 import { type AncestorSampler, type FeynmanKac, runSMCForEntry } from '../../../infer/smc/core.js';
 import { type Resampler, type ResamplingScheme, resolveResampler } from '../../../infer/smc/resampling.js';
@@ -113,6 +114,12 @@ export async function runStepSMC(
     ancestorSampler: extra.ancestorSampler ?? (mode === 'replace' ? replaceAncestors(resampler, options.annealing, sampler.maxSteps, options.onTemperature) : undefined),
     signal: options.signal,
     genealogy: false,
+  }).catch((err: unknown) => {
+    // name the reward model, as token steering names its potential (it said only "SMC step 2: every particle has zero weight")
+    if (!(err instanceof ZeroDensityError)) throw err;
+    throw new ZeroDensityError(
+      `step particle filter: every particle has weight zero under the reward model "${sampler.reward?.name ?? '(none)'}" (${err.message}); a score of 0 is weight zero under the ${link} link${link === 'logit' ? ` with eps = ${eps}` : ''}, so no answer is returned`,
+    );
   });
   const sols = res.state;
   const candidates = candidatesOf(sampler, sols, res.weights);

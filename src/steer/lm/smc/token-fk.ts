@@ -54,7 +54,10 @@ export interface TokenModelOptions {
   readonly critic?: Potential;
   /** The token proposal. */
   readonly sampler: TokenSampler;
-  /** Most generated tokens before EOS is forced (default 32). */
+  /**
+   * Most generated tokens before EOS is forced (default 32, or the room the prompt leaves in the LM's
+   * context if less). Prompt + maxTokens (+ BOS) beyond the context is an error before any work.
+   */
   readonly maxTokens?: number;
   /** Tokens the LM conditions on before the generated ones (not seen by potentials). */
   readonly prompt?: readonly number[];
@@ -174,8 +177,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     if (sampler && typeof (sampler as { checkVocabulary?: unknown }).checkVocabulary === 'function') {
       (sampler as unknown as { checkVocabulary(t: CachedLanguageModel): void }).checkVocabulary(this.lm);
     }
-    this.maxTokens = options.maxTokens ?? 32;
-    if (!(Number.isInteger(this.maxTokens) && this.maxTokens >= 0)) throw new Error(`steering: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
+    const maxTokens = options.maxTokens ?? 32;
+    if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new Error(`steering: maxTokens must be a non-negative integer, got ${options.maxTokens}`);
     const v = this.lm.vocab;
     // a text prompt iterated as characters ("prompt token A is not a text token"); a number crashed on "not iterable"
     if (options.prompt !== undefined && !Array.isArray(options.prompt) && !ArrayBuffer.isView(options.prompt)) {
@@ -183,6 +186,15 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     }
     this.prompt = options.prompt ?? [];
     for (const t of this.prompt) if (!(Number.isInteger(t) && t >= 0 && t < v.size && t !== v.eos)) throw new Error(`steering: prompt token ${t} is not a text token of "${this.lm.name}"`);
+    // The LM reads prompt + maxTokens tokens (+ BOS) before the forced EOS: check that it fits the context here,
+    // not as a ContextLengthError part-way through the run (session 14). The default 32 shrinks to the room left.
+    const room = this.lm.contextLength - this.prompt.length - (v.bos === null ? 0 : 1);
+    if (room < 0 || (options.maxTokens !== undefined && maxTokens > room)) {
+      throw new RangeError(
+        `steering: the prompt (${this.prompt.length} tokens${v.bos === null ? '' : ', plus BOS'}) and maxTokens = ${maxTokens} do not fit the context of "${this.lm.name}" (${this.lm.contextLength} tokens): ${room < 0 ? 'the prompt alone is too long' : `at most maxTokens = ${room} fits`}`,
+      );
+    }
+    this.maxTokens = options.maxTokens === undefined ? Math.min(maxTokens, room) : maxTokens;
     if (options.reference) {
       const r = options.reference;
       if (r.length > this.maxTokens) throw new Error(`steering: the reference has ${r.length} tokens, more than maxTokens = ${this.maxTokens}`);
