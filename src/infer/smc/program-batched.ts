@@ -33,13 +33,14 @@ import { branchOnTensorError } from '../../core/errors.js';
 import { substituteHandler } from '../../core/handlers.js';
 import type { Handler, Message } from '../../core/message.js';
 import { type Model, execute } from '../../core/model.js';
-import type { Rng } from '../../core/rng.js';
+import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor } from '../../core/value.js';
 import type { Draw } from '../posterior.js';
 import { reachableTensors } from '../mcmc/state-tensors.js';
 import { NotBatchableError } from './batch-refusal.js';
 import { isCheckpoint } from './checkpoint.js';
+import { ProbeGate, firstSites, gateSites } from './probe-gate.js';
 import { type BatchLayout, type ShapeSkeleton, PLAIN_LAYOUT, childSkeleton, leafShape, rowValue } from './program-layout.js';
 import type { OpenAxis } from './reindex.js';
 import type { ParticleStore } from './store.js';
@@ -368,45 +369,14 @@ async function checkRows(
   returned?: (i: number) => unknown,
 ): Promise<void> {
   const batched = [...trace].filter((s) => s.type === 'sample' || s.type === 'factor');
-  const dens = new Map<string, Float64Array>();
-  const densityOf = (s: Site): Float64Array => {
-    let d = dens.get(s.address);
-    if (!d) dens.set(s.address, (d = siteDensities(view, s)));
-    return d;
-  };
+  const densityOf = siteDensityCache(view);
   for (const i of rows) {
     const v = values(i);
-    const { trace: own, returnValue } = await execute(m, { rng: rng.split(), handlers: [substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined))] }, ...args);
+    const { trace: own, returnValue } = await execute(m, { rng: rng.split(), handlers: [substituteOf(v)] }, ...args);
     const sites = [...own].filter((s) => s.type === 'sample' || s.type === 'factor');
     // against `totals`: the densities summed over the sites, within the sum of the per-site tolerances
-    let sum = 0;
-    let tolerance = 0;
     try {
-      for (let k = 0; k < Math.max(sites.length, batched.length); k++) {
-        const a = batched[k];
-        const b = sites[k];
-        if (a?.address !== b?.address) {
-          // the same sites in another order: effects awaited together (their order is the event loop's), not a branch
-          const reordered = sites.length === batched.length && sameAddresses(sites, batched);
-          const why = reordered
-            ? 'the same sites in another order: observations or samples awaited together (e.g. in Promise.all or array.forEach(async ...)) finish in no fixed order, ' +
-              'and program SMC runs them one after the other: await each in turn (`for ... of` with `await`); or the order depends on a random value'
-            : 'control flow depends on a random value';
-          throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (${why})`);
-        }
-        if (a.type === 'sample' && !a.observed) checkRowSize(view, a, b);
-        const lpB = siteLogDensity(b) as Value;
-        const nb = typeof lpB === 'number' ? lpB : (lpB as tf.Tensor).dataSync()[0];
-        if (totals) {
-          sum += nb;
-          if (Number.isFinite(nb)) tolerance += 1e-4 * (1 + Math.abs(nb));
-          continue;
-        }
-        const lpA = densityOf(a)[i];
-        if (!(lpA === nb || Math.abs(lpA - nb) <= 1e-4 * (1 + Math.abs(nb)))) {
-          throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
-        }
-      }
+      const { sum, tolerance } = compareSites(i, batched, sites, view, densityOf, totals !== undefined);
       // values made from draws (deterministic sites, the return value) must be each particle's own
       for (const s of own) {
         if (s.type !== 'deterministic') continue;
@@ -423,6 +393,82 @@ async function checkRows(
       own.disposeLogProbs();
     }
   }
+}
+
+/**
+ * The first part of a batched probe (`prefix`: its sites up to its gate,
+ * see `probe-gate.ts`) checked as `checkRows` checks the whole: each row
+ * re-run on its own up to as many `sample`/`factor` sites. Throws the
+ * `NotBatchableError` the whole check would throw for that row at that site
+ * (a log density or a value size that differs); sites in another order are
+ * left to the whole check (effects awaited together may straddle the gate).
+ */
+async function checkRowPrefixes(m: Model<unknown[], unknown>, args: unknown[], prefix: Trace, view: RowView, rows: readonly number[], values: (i: number) => Record<string, Value>, rng: Rng): Promise<void> {
+  const batched = [...prefix].filter((s) => s.type === 'sample' || s.type === 'factor');
+  const densityOf = siteDensityCache(view);
+  for (const i of rows) {
+    const own = await firstSites(batched.length, undefined, (stopper) => execute(m, { rng: rng.split(), handlers: [substituteOf(values(i)), stopper] }, ...args));
+    try {
+      const sites = [...own];
+      const k = sites.findIndex((s, j) => s.address !== batched[j]?.address);
+      const agree = k < 0 ? sites.length : k;
+      compareSites(i, batched.slice(0, agree), sites.slice(0, agree), view, densityOf, false);
+    } finally {
+      own.disposeLogProbs();
+    }
+  }
+}
+
+/** A handler that gives each latent `sample` site its value in `v` (a row of a batched run). */
+function substituteOf(v: Record<string, Value>): Handler {
+  return substituteHandler((msg) => (msg.type === 'sample' && !msg.observed ? v[msg.address] : undefined));
+}
+
+/** Each batched site's per-particle log densities, read once (see `siteDensities`). */
+function siteDensityCache(view: RowView): (s: Site) => Float64Array {
+  const dens = new Map<string, Float64Array>();
+  return (s) => {
+    let d = dens.get(s.address);
+    if (!d) dens.set(s.address, (d = siteDensities(view, s)));
+    return d;
+  };
+}
+
+/**
+ * Particle `i`'s own `sample`/`factor` sites against the batched run's, in
+ * order: the same addresses, value sizes and (unless `summed`) log densities,
+ * else `NotBatchableError`; with `summed`, its densities summed and the sum of
+ * their tolerances (for `checkRows`'s `totals`).
+ */
+function compareSites(i: number, batched: readonly Site[], sites: readonly Site[], view: RowView, densityOf: (s: Site) => Float64Array, summed: boolean): { sum: number; tolerance: number } {
+  let sum = 0;
+  let tolerance = 0;
+  for (let k = 0; k < Math.max(sites.length, batched.length); k++) {
+    const a = batched[k];
+    const b = sites[k];
+    if (a?.address !== b?.address) {
+      // the same sites in another order: effects awaited together (their order is the event loop's), not a branch
+      const reordered = sites.length === batched.length && sameAddresses(sites, batched);
+      const why = reordered
+        ? 'the same sites in another order: observations or samples awaited together (e.g. in Promise.all or array.forEach(async ...)) finish in no fixed order, ' +
+          'and program SMC runs them one after the other: await each in turn (`for ... of` with `await`); or the order depends on a random value'
+        : 'control flow depends on a random value';
+      throw new NotBatchableError(`particle ${i} run on its own visits ${b ? `"${b.address}"` : 'no site'} where the batched run visits ${a ? `"${a.address}"` : 'no site'} (${why})`);
+    }
+    if (a.type === 'sample' && !a.observed) checkRowSize(view, a, b);
+    const lpB = siteLogDensity(b) as Value;
+    const nb = typeof lpB === 'number' ? lpB : (lpB as tf.Tensor).dataSync()[0];
+    if (summed) {
+      sum += nb;
+      if (Number.isFinite(nb)) tolerance += 1e-4 * (1 + Math.abs(nb));
+      continue;
+    }
+    const lpA = densityOf(a)[i];
+    if (!(lpA === nb || Math.abs(lpA - nb) <= 1e-4 * (1 + Math.abs(nb)))) {
+      throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
+    }
+  }
+  return { sum, tolerance };
 }
 
 /** Why a value made from draws differs between a batched run and a run on its own. */
@@ -512,19 +558,38 @@ export function checkFinalParticles<R>(m: Model<unknown[], R>, args: unknown[], 
  * shared message. With `maxSites`, a probe that passes `cap` sites throws
  * `NotBatchableError` (see `batchedSiteCap`). `layout` gives the batch
  * dimensions to reserve and each value's own shape (see `program-layout.ts`).
+ * With `maxSites` and a long enough program, the batched execution waits
+ * after its first part and those sites are checked row by row first
+ * (`probe-gate.ts`): a difference there throws at once, without running
+ * the rest of the probe.
  */
 export async function probeBatched(m: Model<unknown[], unknown>, args: unknown[], size: number, rng: Rng, watch?: ConditionWatch, maxSites?: { readonly cap: number; readonly reference: number }, layout: BatchLayout = PLAIN_LAYOUT): Promise<void> {
   const handlers: Handler[] = watch ? [{ process: (msg) => watch.mark(msg.address, 'enter'), postprocess: (msg) => watch.mark(msg.address, 'leave') }] : [];
   if (maxSites) handlers.unshift(siteCapHandler(maxSites.cap, maxSites.reference));
+  // a gate after the first part: its rows are checked there, and a branch on a draw seen in them stops the probe (probe-gate.ts)
+  const at = maxSites && gateSites(maxSites.reference);
+  const gate = at === undefined ? undefined : new ProbeGate(at, size);
+  if (gate) handlers.push(gate);
   let stringified: string | undefined;
   const go = () => execute(m, { rng: rng.split(), handlers, batch: { size, plateNesting: layout.nesting, onDrawString: (a) => (stringified ??= a) } }, ...args);
-  const { trace, returnValue } = await (watch ? watch.run(go) : go()).catch((err: unknown) => {
+  const view = plainView(size);
+  const rows = Array.from({ length: size }, (_, i) => i);
+  const running = watch ? watch.run(go) : go();
+  const checked = gate
+    ? gate.through(running, (prefix) => {
+        const columns = new Unbatcher(view, layout).columns(prefix);
+        return checkRowPrefixes(m, args, prefix, view, rows, (i) => recordOf(columns, i), rngFrom(PREFIX_STREAM));
+      })
+    : running;
+  const { trace, returnValue } = await checked.catch((err: unknown) => {
     throw numberReadError(drawStringError(err, stringified), size);
   });
   const branched = watch?.unconsumed(reachableTensors([trace.values(), returnValue]));
   if (branched !== undefined) throw new NotBatchableError(branchOnTensorError(branched).message);
-  const view = plainView(size);
   const un = new Unbatcher(view, layout);
   const columns = un.columns(trace);
-  await checkRows(m, args, trace, view, Array.from({ length: size }, (_, i) => i), (i) => recordOf(columns, i), rng, undefined, (i) => un.returned(returnValue, i));
+  await checkRows(m, args, trace, view, rows, (i) => recordOf(columns, i), rng, undefined, (i) => un.returned(returnValue, i));
 }
+
+/** The stream of the first part's re-runs (a stream of their own: the probe's draws and checks are those of a probe without a gate). */
+const PREFIX_STREAM = 'batched-probe-first-part';
