@@ -33,7 +33,7 @@ const lm: LanguageModel = {
     return inner.nextTokenLogprobs(prefixes);
   },
 };
-const prompt = lm.vocab.encode('And God said '.repeat(9).slice(0, 110));
+const prompt = inner.vocab.encode('And God said '.repeat(9).slice(0, 110));
 const room = lm.contextLength - 1 - prompt.length; // 17: kjv-char has a BOS token
 const noE = () => new AutomatonPotential(lm.vocab, '[^e]*');
 
@@ -51,7 +51,7 @@ describe('token steering fits prompt + maxTokens into the context (session 14)',
     const runs: [string, () => Promise<unknown>][] = [
       ['smcSteer', () => smcSteer({ ...common, sampler: new DirectSampler() })],
       ['smcSteerK', () => smcSteerK({ ...common, sampler: new DirectSampler(), k: 2 })],
-      ['conditionalSteer', () => conditionalSteer({ ...common, sampler: new DirectSampler(), reference: lm.vocab.encode(' and') })],
+      ['conditionalSteer', () => conditionalSteer({ ...common, sampler: new DirectSampler(), reference: inner.vocab.encode(' and') })],
       ['bestOfN', () => bestOfN(common)],
       ['locallyConstrainedDecode', () => locallyConstrainedDecode(common)],
     ];
@@ -65,7 +65,7 @@ describe('token steering fits prompt + maxTokens into the context (session 14)',
   }, 60_000);
 
   it('a prompt longer than the context alone says so', async () => {
-    const long = lm.vocab.encode('a'.repeat(lm.contextLength));
+    const long = inner.vocab.encode('a'.repeat(lm.contextLength));
     await expect(smcSteer({ lm, sampler: new DirectSampler(), particles: 2, prompt: long, seed: 1 })).rejects.toThrow(/the prompt \(128 tokens, plus BOS\) and maxTokens = 32 do not fit .*: the prompt alone is too long/);
   });
 });
