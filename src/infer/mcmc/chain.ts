@@ -172,12 +172,16 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   // The output is kept current every iteration rather than built after the loop, and the last phase is set by the
   // loop's own store, for the same reason: code first reached at a chain's end would make V8 recompile this loop
   // while the other chains still run it.
+  // The metric's inverse as the output gives it (a copy), taken again only where the metric changes: a copy every
+  // iteration made a Float64Array per iteration, its buffer off the V8 heap for D > 8 (8000 copies at D = 10, four
+  // chains' warmup and draws: 4-7 ms of a cold process's CPU, plus the collector's work on them).
+  let inverseOut = metric.inverse;
   const out: { -readonly [K in keyof ChainOutput]: ChainOutput[K] } = {
     samples,
     stats,
     ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
     stepSize,
-    inverseMetric: metric.inverse,
+    inverseMetric: inverseOut,
     metricKind: metric.kind,
     metricDecision: undefined,
   };
@@ -209,6 +213,7 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
       if (inverse !== null) {
         if (metricAdapter!.kind !== metric.kind) metric = new EuclideanMetric(metricAdapter!.kind, dim, inverse);
         else metric.setInverse(inverse);
+        inverseOut = metric.inverse;
         if (adaptStep) {
           stepSize = yield* initialStepSize(position, stepSize, metric, rng);
           dual.restart(stepSize);
@@ -219,7 +224,7 @@ export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
       if (it === warmup - 1 && adaptStep) stepSize = adapted;
     }
     out.stepSize = stepSize;
-    out.inverseMetric = metric.inverse;
+    out.inverseMetric = inverseOut;
     out.metricKind = metric.kind;
     out.metricDecision = metricAdapter?.decision;
     progress.completed = it + 1;
