@@ -25,16 +25,56 @@ let awaitedRunsInFlight = 0;
  */
 let progress = 0;
 
-/** Runs a model's function on its context and arguments; see the module notes. */
-export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...args: A) => Promise<R> | R, ctx: C, args: A): Promise<R> {
+/**
+ * Runs a model's function on its context and arguments; see the module notes.
+ * `mark`, where given, follows this run for a runtime that may abandon it
+ * ({@link abandonRun}): the run leaves the count of runs in flight once,
+ * when it settles or when it is abandoned, whichever comes first.
+ */
+export async function tycheModelBody<C, A extends unknown[], R>(fn: (ctx: C, ...args: A) => Promise<R> | R, ctx: C, args: A, mark?: RunMark): Promise<R> {
   awaitedRunsInFlight++;
   progress++;
+  if (mark !== undefined) mark.started = true;
   try {
     return await (nestedDepth === 0 ? fn(ctx, ...args) : atDepth(nestedDepth)(fn, ctx, args));
   } finally {
-    awaitedRunsInFlight--;
+    if (mark === undefined) awaitedRunsInFlight--;
+    else {
+      mark.settled = true;
+      if (!mark.abandoned) awaitedRunsInFlight--;
+    }
     progress++;
   }
+}
+
+/**
+ * What a runtime that may abandon a model run knows of it (pass one to
+ * {@link tycheModelBody}, or to `executeMarked`): whether its body has
+ * started, whether it has settled (set as it settles, before any code
+ * awaiting the run sees it) and whether it was abandoned.
+ */
+export interface RunMark {
+  started: boolean;
+  settled: boolean;
+  abandoned: boolean;
+}
+
+/** A fresh {@link RunMark}: not started. */
+export function runMark(): RunMark {
+  return { started: false, settled: false, abandoned: false };
+}
+
+/**
+ * The run `mark` follows will not be woken again (its runtime left it
+ * suspended for good): it leaves the count of runs in flight now, unless it
+ * has not started, has settled or was abandoned already; its own settling, if it ever comes,
+ * does not count it out again.
+ */
+export function abandonRun(mark: RunMark): void {
+  if (!mark.started || mark.settled || mark.abandoned) return;
+  mark.abandoned = true;
+  awaitedRunsInFlight--;
+  progress++;
 }
 // V8 names a stack frame by the function's `name` property: pinned, so that a minified build (the browser
 // bundle renames functions) still leaves the frame {@link insideModelCode} looks for

@@ -22,7 +22,7 @@ import { Distribution, type ValueOf, parameterShapeError } from '../distribution
 import type { Handler, Message, PlateFrame, SampleOptions, SiteType } from './message.js';
 import { InvalidParameterError, ModelCodeError, ModelError, TycheError, isTycheError } from './errors.js';
 import { improperDrawsAllowed } from './improper.js';
-import { tycheModelBody } from './model-body.js';
+import { type RunMark, tycheModelBody } from './model-body.js';
 import { Rng, rngFrom } from './rng.js';
 import { Trace, siteOf } from './trace.js';
 import { type UnfoldHost, type UnfoldKernel, type UnfoldStepRef, guardedContext, runUnfold, wrongContextError } from './unfold.js';
@@ -209,10 +209,19 @@ export interface Executed<R> {
 }
 
 /** Run a model once and record its trace. Extra handlers run inside the trace recorder. */
-export async function execute<A extends unknown[], R>(m: Model<A, R>, options: ExecuteOptions, ...args: A): Promise<Executed<R>> {
+export function execute<A extends unknown[], R>(m: Model<A, R>, options: ExecuteOptions, ...args: A): Promise<Executed<R>> {
+  return executeMarked(m, options, undefined, ...args);
+}
+
+/**
+ * `execute`, with the run of the model's body followed by `mark` (a runtime
+ * that may abandon the run suspended: program SMC's `SuspendableRun`; see
+ * `core/model-body.ts`). Not public API.
+ */
+export async function executeMarked<A extends unknown[], R>(m: Model<A, R>, options: ExecuteOptions, mark: RunMark | undefined, ...args: A): Promise<Executed<R>> {
   const trace = new Trace(options.batch?.size);
   const recorder: Handler = { postprocess: (msg) => trace.add(siteOf(msg)) };
-  const exec = new Execution(m, { ...options, handlers: [...(options.handlers ?? []), recorder] });
+  const exec = new Execution(m, { ...options, handlers: [...(options.handlers ?? []), recorder] }, mark);
   const returnValue = await exec.run(args);
   return { returnValue, trace };
 }
@@ -279,7 +288,11 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
   /** Failures of effects, in order ({@link failed}): at the model's return, a sign of a call not awaited. */
   private failures: unknown[] | undefined;
 
-  constructor(private readonly m: Model<A, R>, options: ExecuteOptions) {
+  constructor(
+    private readonly m: Model<A, R>,
+    options: ExecuteOptions,
+    private readonly mark?: RunMark,
+  ) {
     this.stack = m.handlers.length === 0 ? ((options.handlers ?? []) as Handler[]) : [...m.handlers, ...(options.handlers ?? [])];
     this.batch = options.batch;
     this.checkNaN = forcedNaNChecks > 0 || (options.checkNaN ?? true);
@@ -405,7 +418,7 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
    */
   run(args: A): Promise<R> {
     // (through tycheModelBody: a model that starts an inference is seen to, `model-body.ts`)
-    const out = tycheModelBody(this.m.fn, this.ctx, args);
+    const out = tycheModelBody(this.m.fn, this.ctx, args, this.mark);
     const finish = (r: R): R => {
       this.checkSettled();
       for (const h of this.stack) h.finish?.(this.seen);

@@ -32,7 +32,7 @@ import type { ConditionWatch } from '../../backend/condition-watch.js';
 import { branchOnTensorError } from '../../core/errors.js';
 import { substituteHandler } from '../../core/handlers.js';
 import type { Handler, Message } from '../../core/message.js';
-import { type Model, execute } from '../../core/model.js';
+import { type Model, execute, executeMarked } from '../../core/model.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor } from '../../core/value.js';
@@ -206,7 +206,7 @@ export class BatchedProgram<R> extends SuspendableRun {
     this.increment = undefined;
     const run = () =>
       this.open.enter(() =>
-        execute(model, { rng: this.rng, handlers: this.maxSites ? [siteCapHandler(this.maxSites.cap, this.maxSites.reference), this.handler()] : [this.handler()], batch: { size: this.size, plateNesting: this.layout.nesting, onDrawString: (a) => (this.stringified ??= a) } }, ...args).then(
+        executeMarked(model, { rng: this.rng, handlers: this.maxSites ? [siteCapHandler(this.maxSites.cap, this.maxSites.reference), this.handler()] : [this.handler()], batch: { size: this.size, plateNesting: this.layout.nesting, onDrawString: (a) => (this.stringified ??= a) } }, this.mark, ...args).then(
           ({ trace, returnValue }) => {
             this.trace = trace;
             this.returnValue = returnValue;

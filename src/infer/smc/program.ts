@@ -48,7 +48,7 @@
  */
 import { rejectsPoint } from '../../core/errors.js';
 import type { Handler, Message } from '../../core/message.js';
-import { type Model, execute } from '../../core/model.js';
+import { type Model, execute, executeMarked } from '../../core/model.js';
 import { substitute } from '../../core/handlers.js';
 import { type Rng, rngFrom } from '../../core/rng.js';
 import { Trace, priorDrawCorrection, siteLogDensity } from '../../core/trace.js';
@@ -224,7 +224,7 @@ class ProgramParticle<R> extends SuspendableRun {
   advance(model: Model<unknown[], R>, args: unknown[]): Promise<void> {
     return this.resume(() => {
       if (this.replayOf) this.replaying = { records: recordsOf(this.replayOf.head), next: 0 };
-      return execute(model, { rng: this.rng, handlers: [this.handler()] }, ...args).then(
+      return executeMarked(model, { rng: this.rng, handlers: [this.handler()] }, this.mark, ...args).then(
         ({ trace, returnValue }) => {
           this.trace = trace;
           this.returnValue = returnValue;

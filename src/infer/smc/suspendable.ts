@@ -7,11 +7,13 @@
  * checkpoint and awaits it; `resume` starts the
  * execution or wakes it, and resolves when it reaches its next checkpoint or
  * its end; `kill` unwinds a suspended execution (its
- * pending checkpoint rejects with `KILLED`).
+ * pending checkpoint rejects with `KILLED`), or abandons it where a rejection
+ * could land in a promise the model dropped (see `kill`).
  *
  * @module
  */
 import { TycheError } from '../../core/errors.js';
+import { type RunMark, abandonRun, runMark } from '../../core/model-body.js';
 
 /** A checkpoint reached while another of the same execution is pending (observations awaited together). */
 export class ConcurrentCheckpointsError extends TycheError {
@@ -34,8 +36,18 @@ export class SuspendableRun {
   private pending = false;
   /** A failure of the execution after its `resume` had settled (thrown by the next one). */
   private late: { err: unknown } | undefined;
-  /** Whether the execution has settled (returned or thrown). */
-  private settled = false;
+  /** Whether a checkpoint reached from now on is never woken (the execution settled, or was dropped; see `park`). */
+  private parked = false;
+  /** Whether the execution failed (a second checkpoint beside the first, or its own error): it cannot go on. */
+  private broken = false;
+  /** Whether `kill` was called. */
+  private killed = false;
+  /**
+   * Follows the run of the model's body (subclasses pass it to
+   * `executeMarked`): whether the body has settled, as soon as it has, and
+   * its count of runs in flight given back where the execution is abandoned.
+   */
+  protected readonly mark: RunMark = runMark();
 
   /**
    * Called by the execution's handler at a checkpoint (`site`, for
@@ -46,15 +58,19 @@ export class SuspendableRun {
    * checkpoint's promise never settles, since a rejection would reach the
    * model's own promises, and one the model does not await (the callback of
    * an `array.forEach(async ...)`) would end the process as an unhandled
-   * rejection.
+   * rejection. A checkpoint reached after the execution settled or was
+   * killed is never settled either (see `kill`).
    */
   protected suspend(site?: string): Promise<void> {
-    // (reached after the execution settled: a call the model did not await; never woken, as a rejection by
-    // `kill` would reach the model's un-awaited promise unhandled)
-    if (this.settled) return new Promise<void>(() => {});
+    if (this.parked) return NEVER();
     if (this.wake !== undefined) {
       this.failLater(new ConcurrentCheckpointsError(site));
-      return new Promise<void>(() => {});
+      return NEVER();
+    }
+    // (killed while it ran, e.g. beside a particle whose failure ended the run: no one will resume it)
+    if (this.killed) {
+      this.park();
+      return NEVER();
     }
     this.status = 'suspended';
     const arrived = this.arrived;
@@ -87,12 +103,12 @@ export class SuspendableRun {
       start().then(
         () => {
           this.status = 'done';
-          this.abandonPending();
+          this.park();
           this.arrived?.();
         },
         (err) => {
           if (err === KILLED) return;
-          this.abandonPending();
+          this.park();
           this.failLater(err);
         },
       );
@@ -105,26 +121,49 @@ export class SuspendableRun {
   }
 
   /**
-   * The execution settled: a checkpoint still pending, or reached from now
-   * on, belongs to a call the model did not await (an
-   * `array.forEach(async ...)`); it is abandoned, never woken, as a
-   * rejection by `kill` would reach the model's un-awaited promise unhandled.
+   * From now on no checkpoint of this execution is woken: one still pending,
+   * or reached later, belongs to a call the model did not await (an
+   * `array.forEach(async ...)`) or to an execution no one will resume, and is
+   * abandoned, never settled, as a rejection would reach the model's
+   * un-awaited promise unhandled. A body that has not settled is then
+   * suspended for good: it leaves the count of model runs in flight
+   * (`abandonRun`; nothing where it has settled).
    */
-  private abandonPending(): void {
-    this.settled = true;
+  private park(): void {
+    this.parked = true;
     this.wake = undefined;
+    abandonRun(this.mark);
   }
 
   /** A failure of the execution: the pending `resume` rejects with it, or (after it arrived, e.g. a second checkpoint reached beside the first) the next one; the first failure wins. */
   private failLater(err: unknown): void {
+    this.broken = true;
     if (this.pending) this.failed?.(err);
     else this.late ??= { err };
   }
 
-  /** Unwind a suspended execution. */
+  /**
+   * Drop this execution. A healthy suspended one is unwound: its pending
+   * checkpoint rejects with `KILLED`, which travels up the model's awaits
+   * (its `finally` blocks run) and is swallowed here. One that failed, or
+   * whose body has settled, is abandoned instead (`park`): there the pending
+   * checkpoint may belong to a call the model did not await (an
+   * `array.forEach(async ...)` callback, whose promise nobody holds: a
+   * rejection would end the process as unhandled), and the body may wait for
+   * good on a second checkpoint that is never settled (`suspend`), which no
+   * unwinding reaches. The body's settling is read from `mark`, set as it
+   * settles, not when `resume`'s chain hears of it: a kill between the two
+   * abandons. One killed while it runs is abandoned at its next checkpoint.
+   */
   kill(): void {
+    this.killed = true;
     const wake = this.wake;
+    if (wake === undefined) return;
     this.wake = undefined;
-    wake?.(true);
+    if (this.broken || this.mark.settled) this.park();
+    else wake(true);
   }
 }
+
+/** A promise that never settles (a checkpoint that is never woken). */
+const NEVER = (): Promise<void> => new Promise<void>(() => {});
