@@ -17,7 +17,7 @@ describe('a reward model that rules out everything is named (session 14)', () =>
     for (const run of [() => particleFilterSteps(lm, zero, '', { particles: 4, seed: 1 }), () => particleGibbsSteps(lm, zero, '', { particles: 3, iterations: 2, seed: 1 })]) {
       const err = await run().then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(ZeroDensityError);
-      expect((err as Error).message).toMatch(/^step particle filter: every particle has weight zero under the reward model "zero-prm" \(SMC step \d+: every particle has zero weight .*\); a score of 0 is weight zero under the log link, so no answer is returned$/);
+      expect((err as Error).message).toMatch(/^step particle filter: every particle has weight zero under the reward model "zero-prm" \(SMC step \d+: every particle has zero weight .*\); a complete solution's score of 0 is weight zero under the log link, so no answer is returned$/);
     }
   });
 

@@ -118,7 +118,7 @@ export async function runStepSMC(
     // name the reward model, as token steering names its potential (it said only "SMC step 2: every particle has zero weight")
     if (!(err instanceof ZeroDensityError)) throw err;
     throw new ZeroDensityError(
-      `step particle filter: every particle has weight zero under the reward model "${sampler.reward?.name ?? '(none)'}" (${err.message}); a score of 0 is weight zero under the ${link} link${link === 'logit' ? ` with eps = ${eps}` : ''}, so no answer is returned`,
+      `step particle filter: every particle has weight zero under the reward model "${sampler.reward?.name ?? '(none)'}" (${err.message}); a complete solution's score of 0 is weight zero under the ${link} link${link === 'logit' ? ` with eps = ${eps}` : ''}, so no answer is returned`,
     );
   });
   const sols = res.state;
