@@ -41,6 +41,7 @@ import {
   splitRhatAndEss,
   summarize,
 } from '../../src/diagnostics/index.js';
+import { meanSd } from '../stats.js';
 
 interface Golden {
   essBasic: number;
@@ -102,12 +103,6 @@ const EIGHT_SCHOOLS = resolve(process.cwd(), '../shared/posteriordb/eight_school
 function expectClose(a: number, b: number, tol: number, what = ''): void {
   const err = Math.abs(a - b);
   if (!(err <= tol * Math.max(1, Math.abs(b)))) throw new Error(`${what}: ${a} differs from ${b} by ${err}`);
-}
-
-function meanSd(xs: readonly number[]): { mean: number; sd: number; se: number } {
-  const m = xs.reduce((s, x) => s + x, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
-  return { mean: m, sd, se: sd / Math.sqrt(xs.length) };
 }
 
 /** Stationary AR(1) chains x_t = rho x_{t-1} + sqrt(1 - rho^2) e_t with unit marginal variance, times scale[c]. */

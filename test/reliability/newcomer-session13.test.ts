@@ -12,6 +12,7 @@ import { modelRunState } from '../../src/core/model-body.js';
 import { xLogY } from '../../src/distributions/counts.js';
 import { M0_EXACT, M0_T, m0Counts } from './newcomer-session13-m0.js';
 import { MESQUITE, MESQUITE_REFERENCE, MESQUITE_REFERENCE_DRAWS } from './newcomer-session13-mesquite.js';
+import { countUnhandled } from '../helpers/unhandled.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -19,22 +20,6 @@ beforeAll(async () => {
 
 /** |estimate - exact| within 4 standard errors. */
 const within = (estimate: number, exact: number, se: number) => Math.abs(estimate - exact) <= 4 * se;
-
-/** Runs `fn`, counting the unhandled rejections that reach the process meanwhile (and for 50 ms after). */
-async function countUnhandled(fn: () => Promise<void>): Promise<number> {
-  let n = 0;
-  const count = () => {
-    n++;
-  };
-  process.on('unhandledRejection', count);
-  try {
-    await fn();
-    await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    process.off('unhandledRejection', count);
-  }
-  return n;
-}
 
 describe('observe inside array.forEach(async ...) under program SMC (found: the run failed with a clear error, but every particle\'s forEach callback rejected unhandled: 2533 unhandled rejections on the lean runtime, 2674 on the general one, the first of which ends a Node process)', () => {
   const ys = [1.2, 0.4, 2.1, 1.5, 0.9];

@@ -13,7 +13,7 @@ import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { normalCdfNumber } from '../../src/math/special.js';
 import { gaussianAnnealLogZ } from './steer-session10-fixtures.js';
-import { meanSE } from '../helpers/mean-se.js';
+import { meanSE } from '../stats.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
@@ -63,10 +63,10 @@ slow('FK steering towards a region of known mass (reward 0 on x0 > 1, -Infinity 
     }
     const z = (v: number[], want: number) => {
       const s = meanSE(v);
-      return (s.m - want) / s.se;
+      return (s.mean - want) / s.se;
     };
     const zs = { Z: z(Z, mass), mean: z(mean, exactMean), planted: z(unweighted, exactMean) };
-    if (process.env.TYCHE_REPORT) console.log(`region: mass ${mass.toFixed(4)}, mean ${exactMean.toFixed(4)}; Ẑ ${meanSE(Z).m.toFixed(4)} ± ${meanSE(Z).se.toFixed(4)}, mean ${meanSE(mean).m.toFixed(4)} ± ${meanSE(mean).se.toFixed(4)}; z ${JSON.stringify(zs)}`);
+    if (process.env.TYCHE_REPORT) console.log(`region: mass ${mass.toFixed(4)}, mean ${exactMean.toFixed(4)}; Ẑ ${meanSE(Z).mean.toFixed(4)} ± ${meanSE(Z).se.toFixed(4)}, mean ${meanSE(mean).mean.toFixed(4)} ± ${meanSE(mean).se.toFixed(4)}; z ${JSON.stringify(zs)}`);
     expect(Math.abs(zs.Z)).toBeLessThan(4);
     expect(Math.abs(zs.mean)).toBeLessThan(4);
     expect(Math.abs(zs.planted)).toBeGreaterThan(4);
@@ -83,12 +83,12 @@ slow('fkCorrector on a fine grid: log Z of the Gaussian anneal to q² (exact 0.2
     const check = await St.correctorGridCheck({ ...opts, steps: 400 }, { runs: 8, tolerance: 0.3 });
     const Zhat = check.fine.logZ.map(Math.exp);
     const s = meanSE(Zhat);
-    const zGood = (s.m - Math.exp(exact)) / s.se;
+    const zGood = (s.mean - Math.exp(exact)) / s.se;
     // planted: the coarse grid (50 steps) the warning is about, checked the same way
     const coarse = await St.correctorGridCheck({ ...opts, steps: 50 }, { runs: 8, tolerance: 0.3 });
     const p = meanSE(coarse.coarse.logZ.map(Math.exp));
-    const zPlanted = (p.m - Math.exp(exact)) / p.se;
-    if (process.env.TYCHE_REPORT) console.log(`${check.message}; Ẑ at 800 steps ${s.m.toFixed(4)} ± ${s.se.toFixed(4)} against ${Math.exp(exact).toFixed(4)} (z ${zGood.toFixed(2)}); planted 50 steps Ẑ ${p.m.toFixed(3)} ± ${p.se.toFixed(3)} (z ${zPlanted.toFixed(1)}), ${coarse.verdict}`);
+    const zPlanted = (p.mean - Math.exp(exact)) / p.se;
+    if (process.env.TYCHE_REPORT) console.log(`${check.message}; Ẑ at 800 steps ${s.mean.toFixed(4)} ± ${s.se.toFixed(4)} against ${Math.exp(exact).toFixed(4)} (z ${zGood.toFixed(2)}); planted 50 steps Ẑ ${p.mean.toFixed(3)} ± ${p.se.toFixed(3)} (z ${zPlanted.toFixed(1)}), ${coarse.verdict}`);
     expect(Math.abs(zGood)).toBeLessThan(4);
     expect(check.verdict).not.toBe('differ');
     expect(Math.abs(zPlanted)).toBeGreaterThan(4);

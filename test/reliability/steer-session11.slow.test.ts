@@ -12,7 +12,7 @@ import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { particleCountCheck } from '../../src/steer/index.js';
 import { MIXTURE_1D, ddpmTiltLogZ, mixtureTiltLogZ } from './steer-session11-fixtures.js';
-import { meanSE } from '../helpers/mean-se.js';
+import { meanSE } from '../stats.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
@@ -40,9 +40,9 @@ slow('FK steering at λ = 6: finite-particle bias of log Ẑ, not a defect', () 
     const { model, logZ } = await runs(single, 1024, 16);
     const exact = await ddpmTiltLogZ(model, D.timeGrid(model.schedule, STEPS), LAMBDA);
     const s = meanSE(logZ);
-    const z = (s.m - exact) / s.se;
-    const zPlanted = (s.m - mixtureTiltLogZ(single, LAMBDA)) / s.se;
-    if (process.env.TYCHE_REPORT) console.log(`single: exact (chain) ${exact.toFixed(3)}, continuous ${mixtureTiltLogZ(single, LAMBDA).toFixed(3)}; log Ẑ ${s.m.toFixed(3)} ± ${s.se.toFixed(3)} (z ${z.toFixed(2)}, planted ${zPlanted.toFixed(1)})`);
+    const z = (s.mean - exact) / s.se;
+    const zPlanted = (s.mean - mixtureTiltLogZ(single, LAMBDA)) / s.se;
+    if (process.env.TYCHE_REPORT) console.log(`single: exact (chain) ${exact.toFixed(3)}, continuous ${mixtureTiltLogZ(single, LAMBDA).toFixed(3)}; log Ẑ ${s.mean.toFixed(3)} ± ${s.se.toFixed(3)} (z ${z.toFixed(2)}, planted ${zPlanted.toFixed(1)})`);
     expect(Math.abs(z)).toBeLessThan(4);
     expect(Math.abs(zPlanted)).toBeGreaterThan(4);
   }, 1_800_000);
@@ -54,10 +54,10 @@ slow('FK steering at λ = 6: finite-particle bias of log Ẑ, not a defect', () 
     const a = meanSE(few.logZ.map((v) => v - exact));
     const b = meanSE(many.logZ.map((v) => v - exact));
     const check = await particleCountCheck((particles, rng) => St.fkSteering(few.model, { reward: St.linearReward([1]), lambda: LAMBDA, particles, steps: STEPS, rng }), { particles: 256, seed: 's11-check' });
-    if (process.env.TYCHE_REPORT) console.log(`mixture: exact (chain) ${exact.toFixed(3)}; error at 16 ${a.m.toFixed(3)} ± ${a.se.toFixed(3)}, at 1024 ${b.m.toFixed(3)} ± ${b.se.toFixed(3)}; ${check.message}`);
-    expect(a.m).toBeLessThan(-3 * a.se);
-    expect(b.m).toBeLessThan(-3 * b.se);
-    expect(b.m - a.m).toBeGreaterThan(3 * Math.hypot(a.se, b.se));
+    if (process.env.TYCHE_REPORT) console.log(`mixture: exact (chain) ${exact.toFixed(3)}; error at 16 ${a.mean.toFixed(3)} ± ${a.se.toFixed(3)}, at 1024 ${b.mean.toFixed(3)} ± ${b.se.toFixed(3)}; ${check.message}`);
+    expect(a.mean).toBeLessThan(-3 * a.se);
+    expect(b.mean).toBeLessThan(-3 * b.se);
+    expect(b.mean - a.mean).toBeGreaterThan(3 * Math.hypot(a.se, b.se));
     expect(check.verdict).not.toBe('agree');
   }, 1_800_000);
 });

@@ -11,13 +11,7 @@ import { type ParticleStore, batchedStore } from '../../src/infer/smc/store.js';
 import { type FeynmanKac, runSMC } from '../../src/infer/smc/core.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
-
-/** Mean and standard error of the mean. */
-export function meanSE(xs: readonly number[]): { mean: number; se: number } {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
-}
+import { meanSE } from '../stats.js';
 
 /** The hard-constraint test bed (one per describe block: it holds the planted bug's record). */
 export function hardConstraint() {

@@ -25,7 +25,8 @@ import { StepProgram, runStepPrograms } from '../../src/steer/lm/smc/program.js'
 import { nextToken } from '../../src/steer/lm/smc/next-token.js';
 import { steeringBounds } from '../../src/steer/lm/smc/bounds.js';
 import { LocallyOptimalSampler } from '../../src/steer/lm/samplers/locally-optimal.js';
-import { hardConstraint, labelledConditions, meanSE } from './steer-session9-fixtures.js';
+import { hardConstraint, labelledConditions } from './steer-session9-fixtures.js';
+import { meanSE } from '../stats.js';
 import { completeScore, lm, members, total } from '../steer/lm/step-solutions.js';
 
 beforeAll(async () => {

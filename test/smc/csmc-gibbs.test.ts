@@ -21,6 +21,7 @@ import {
   runSMC,
   trajectoryLogJoint,
 } from '../../src/infer/smc/index.js';
+import { mean as sampleMean, variance } from '../stats.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -60,8 +61,8 @@ function exactSmoothingDraw(p: LinearGaussian1D, ys: number[], rng: Rng): number
 }
 
 function moments(xs: number[]): { mean: number; variance: number } {
-  const mean = xs.reduce((s, v) => s + v, 0) / xs.length;
-  return { mean, variance: xs.reduce((s, v) => s + (v - mean) ** 2, 0) / (xs.length - 1) };
+  const m = sampleMean(xs);
+  return { mean: m, variance: variance(xs, m) };
 }
 
 describe('conditional SMC', () => {

@@ -14,7 +14,8 @@ import { Uniform } from '../../src/distributions/uniform.js';
 import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { infer } from '../../src/infer/registry.js';
 import '../../src/infer/smc/program.js';
-import { type RunOut, checkAgainstKalman, forgetfulBatched, forgetfulLean, meanSE, walk } from './program-helpers.js';
+import { type RunOut, checkAgainstKalman, forgetfulBatched, forgetfulLean, walk } from './program-helpers.js';
+import { meanSE } from '../stats.js';
 
 beforeAll(async () => {
   await initBackend();

@@ -18,7 +18,7 @@ import { BatchedProgram, batchedDraws, batchedProgramStore } from '../../src/inf
 import { layoutOf } from '../../src/infer/smc/program-layout.js';
 import '../../src/infer/smc/program.js';
 import { openParticleAxis } from '../../src/infer/smc/reindex.js';
-import { meanSE } from './program-helpers.js';
+import { meanSE } from '../stats.js';
 
 /** A fixed series (independent of tyche's streams). */
 export const series = (n: number): number[] => Array.from({ length: n }, (_, t) => Math.sin(t / 5) + 0.3 * Math.cos(1.7 * t));

@@ -12,6 +12,7 @@ import { BatchedProgram, batchedProgramStore } from '../../src/infer/smc/program
 import { openParticleAxis } from '../../src/infer/smc/reindex.js';
 import { LeanParticle, LeanRun } from '../../src/infer/smc/program-lean.js';
 import { Pacer } from '../../src/infer/pace.js';
+import { meanSE } from '../stats.js';
 
 /** x_0 ~ N(0, 1), x_t ~ N(x_{t-1}, 1), y_t ~ N(x_t, 1); returns x_T. */
 export const walk = model(async ({ sample, observe }, ys: number[]) => {
@@ -38,12 +39,6 @@ export function kalman(ys: number[]): { logZ: number; mean: number } {
     P *= 1 - K;
   }
   return { logZ, mean: m };
-}
-
-export function meanSE(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, se: Math.sqrt(v / xs.length) };
 }
 
 /** One run's estimates. */

@@ -25,6 +25,7 @@ import {
   particleFilter,
   rtsSmoother,
 } from '../../src/infer/smc/index.js';
+import { meanSd } from '../stats.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -46,12 +47,6 @@ function simulate(p: LinearGaussian1D, T: number, seed: number): number[] {
     ys.push(h * x + p.r * rng.normal());
   }
   return ys;
-}
-
-function meanSd(xs: number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, sd: Math.sqrt(v) };
 }
 
 const RW: LinearGaussian1D = { m0: 0, s0: 1, q: 1, r: 1 };

@@ -13,27 +13,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { Normal, infer, model } from '../../src/index.js';
 import { modelRunState } from '../../src/core/model-body.js';
+import { type Model, executeMarked } from '../../src/core/model.js';
 import { KILLED, SuspendableRun } from '../../src/infer/smc/suspendable.js';
+import { countUnhandled } from '../helpers/unhandled.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
 });
-
-/** Runs `fn`, counting the unhandled rejections that reach the process meanwhile (and for 50 ms after). */
-async function countUnhandled(fn: () => Promise<void>): Promise<number> {
-  let n = 0;
-  const count = () => {
-    n++;
-  };
-  process.on('unhandledRejection', count);
-  try {
-    await fn();
-    await new Promise((r) => setTimeout(r, 50));
-  } finally {
-    process.off('unhandledRejection', count);
-  }
-  return n;
-}
 
 const ys = [1.2, 0.4, 2.1, 1.5, 0.9];
 
@@ -46,6 +32,14 @@ const forEachThenAwait = model(async ({ sample, observe }) => {
   await observe('z', Normal(mu, 1), 0.5);
   return mu;
 });
+
+/** The kill of the session-start code, planted: the pending checkpoint always rejects with `KILLED`. */
+function sessionStartKill(this: SuspendableRun): void {
+  const self = this as unknown as { wake?: (kill: boolean) => void };
+  const wake = self.wake;
+  self.wake = undefined;
+  wake?.(true);
+}
 
 const runtimes = [{ name: 'lean', opts: {} }, { name: 'general', opts: { lean: false } }, { name: 'batched', opts: { batched: true } }] as const;
 
@@ -63,6 +57,46 @@ async function refusals(): Promise<{ name: string; unhandled: number; inFlight: 
 }
 
 describe('a dropped execution is abandoned where unwinding could reach a promise the model dropped', () => {
+  it('the forced-batched case reduced to one execution: a kill that lands after the body returned, before resume hears of it, leaves nothing unhandled (was 1 every time: the pending checkpoint rejected inside the dropped forEach callback)', async () => {
+    /** One execution suspended at its observations, killed from the reaction to its first arrival (`delay` ticks later). */
+    class Run extends SuspendableRun {
+      go(m: Model<[], number>): Promise<void> {
+        const handler = { postprocess: (msg: { type: string; observed: boolean; address: string }) => (msg.type === 'sample' && msg.observed ? this.suspend(msg.address) : undefined) };
+        return this.resume(() => executeMarked(m, { handlers: [handler] }, this.mark).then(() => undefined));
+      }
+    }
+    const dropped = model(async ({ observe }) => {
+      [0.3].forEach(async (y) => {
+        await observe('y', Normal(0, 1), y);
+      });
+      return 0;
+    });
+    const killedAfter = (delay: number) =>
+      countUnhandled(async () => {
+        const r = new Run();
+        await new Promise<void>((done) => {
+          r.go(dropped).then(
+            async () => {
+              for (let k = 0; k < delay; k++) await null;
+              r.kill();
+              done();
+            },
+            () => done(),
+          );
+        });
+      }, 20);
+    const before = modelRunState().inFlight;
+    for (const delay of [0, 1, 3]) expect(await killedAfter(delay), `delay ${delay}`).toBe(0);
+    expect(modelRunState().inFlight).toBe(before);
+    const kill = SuspendableRun.prototype.kill;
+    SuspendableRun.prototype.kill = sessionStartKill;
+    try {
+      expect(await killedAfter(0)).toBe(1);
+    } finally {
+      SuspendableRun.prototype.kill = kill;
+    }
+  });
+
   it('forEach(async observe) then an awaited observe: refused on every runtime with nothing unhandled and no run left in flight (was, general runtime: 300 unhandled "particle killed" rejections and 300-303 runs left in flight; batched: 1 and 1 in some runs); planted: a kill that always rejects leaves rejections unhandled', async () => {
     for (const r of await refusals()) {
       expect(r.unhandled, r.name).toBe(0);
@@ -70,12 +104,7 @@ describe('a dropped execution is abandoned where unwinding could reach a promise
     }
     // planted: the session-start kill (the pending checkpoint always rejects with KILLED)
     const kill = SuspendableRun.prototype.kill;
-    SuspendableRun.prototype.kill = function (this: SuspendableRun) {
-      const self = this as unknown as { wake?: (kill: boolean) => void };
-      const wake = self.wake;
-      self.wake = undefined;
-      wake?.(true);
-    };
+    SuspendableRun.prototype.kill = sessionStartKill;
     try {
       const general = (await refusals()).find((r) => r.name === 'general')!;
       expect(general.unhandled).toBeGreaterThan(0);

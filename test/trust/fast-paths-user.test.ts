@@ -27,6 +27,7 @@ import {
   type Value, infer, model, ops, toNumber,
 } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
+import { meanSE } from '../stats.js';
 
 /** z-score of a posterior mean (summary row) against an exact value, using the row's MCSE. */
 function zOf(post: Pick<Posterior, 'summary'>, name: string, exact: number): number {
@@ -35,12 +36,6 @@ function zOf(post: Pick<Posterior, 'summary'>, name: string, exact: number): num
   return (row.mean - exact) / Number(row.mcse_mean);
 }
 const within4 = (z: number): boolean => Number.isFinite(z) && Math.abs(z) <= 4;
-
-/** Mean and standard error over replicate runs. */
-function meanSe(v: number[]): { mean: number; se: number } {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean, se: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1) / v.length) };
-}
 
 describe('NUTS: vectorised chains replaying the single-chain record', () => {
   const ys = [1.2, 0.4, 2.2, -0.3, 1.7];
@@ -168,7 +163,7 @@ describe('batched program SMC: values that cross resamplings', () => {
     }),
   };
   const check = (lz: number[], m1: number[], e: { logZ: number; m1: number }): boolean => {
-    const a = meanSe(lz); const b = meanSe(m1);
+    const a = meanSE(lz); const b = meanSE(m1);
     return Math.abs(a.mean - e.logZ) <= 4 * a.se && Math.abs(b.mean - e.m1) <= 4 * b.se;
   };
 

@@ -16,15 +16,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Bernoulli, Beta, Gamma, Normal, Truncated, Uniform, infer, model, odeSolve, ops } from '../../src/index.js';
 import type { Posterior } from '../../src/infer/posterior.js';
+import { meanSE, zOf as z } from '../stats.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
-/** Mean and standard error over replicate runs. */
-function meanSe(v: number[]): { mean: number; se: number } {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean, se: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1) / v.length) };
-}
-const z = (v: number[], exact: number): number => { const { mean, se } = meanSe(v); return (mean - exact) / se; };
 
 /** z-score of a posterior mean (summary row) against an exact value, using the row's MCSE. */
 function zOf(post: Posterior<never[], unknown>, name: string, exact: number): number {
@@ -87,7 +82,7 @@ slow('compiled tempered SMC and float64 importance: replicate log Z and means vs
           mean.push(post.moments(site).mean);
           post.dispose();
         }
-        console.log(method, site, 'logZ', meanSe(lz), ex.logZ, 'mean', meanSe(mean), ex.mean);
+        console.log(method, site, 'logZ', meanSE(lz), ex.logZ, 'mean', meanSE(mean), ex.mean);
         expect(Math.abs(z(lz, ex.logZ))).toBeLessThan(4);
         expect(Math.abs(z(mean, ex.mean))).toBeLessThan(4);
         // planted: the closed form of another prior (or one observation dropped) is rejected
@@ -111,7 +106,7 @@ slow('compiled tempered SMC and float64 importance: replicate log Z and means vs
       lz.push(post.logZ);
       post.dispose();
     }
-    console.log('mixed logZ', meanSe(lz), exact);
+    console.log('mixed logZ', meanSE(lz), exact);
     expect(Math.abs(z(lz, exact))).toBeLessThan(4);
     expect(Math.abs(z(lz, Math.log(np(1.5, 0, 2))))).toBeGreaterThan(4); // planted: the k = 0 component alone
   });

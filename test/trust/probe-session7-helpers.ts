@@ -34,15 +34,3 @@ export async function enumerateStrings(lm: LanguageModel, maxLen: number, sampli
   return out;
 }
 
-/** Mean and standard error of the mean. */
-export function meanSE(xs: readonly number[]): { mean: number; se: number } {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
-}
-
-/** (mean − exact) / se of a sample of unbiased estimates: the checks accept |z| < 4. */
-export function zOf(xs: readonly number[], exact: number): number {
-  const { mean, se } = meanSE(xs);
-  return (mean - exact) / se;
-}

@@ -16,7 +16,7 @@ import { loadTransformerLM } from '../../src/steer/lm/transformer/files.js';
 import { AutomatonPotential } from '../../src/steer/lm/potentials/automaton.js';
 import { LocallyOptimalSampler } from '../../src/steer/lm/samplers/locally-optimal.js';
 import { smcSteer } from '../../src/steer/lm/smc/steer.js';
-import { meanSE, zOf } from './probe-session7-helpers.js';
+import { meanSE, zOf } from '../stats.js';
 
 const llamaPkg = 'node-llama-cpp';
 const llamaAvailable = await import(llamaPkg).then(

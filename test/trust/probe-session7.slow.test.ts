@@ -16,7 +16,8 @@ import { loadDenoiser } from '../../src/steer/diffusion/files.js';
 import { MarkovLM } from '../../src/steer/lm/markov.js';
 import { TokenVocabulary } from '../../src/steer/lm/vocab.js';
 import { particleFilterSteps } from '../../src/steer/lm/scaling/index.js';
-import { enumerateStrings, meanSE, zOf } from './probe-session7-helpers.js';
+import { enumerateStrings } from './probe-session7-helpers.js';
+import { meanSE, zOf } from '../stats.js';
 
 beforeAll(async () => {
   await initBackend('wasm'); // the toy2d MLP's matmuls: ~30x faster than the cpu backend (704 s -> see the report)

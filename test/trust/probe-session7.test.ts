@@ -40,7 +40,8 @@ import * as D from '../../src/steer/diffusion/index.js';
 import * as St from '../../src/steer/diffusion/steering/index.js';
 import { checkWeightedRuns, mixtureStatistics, type WeightedRun } from '../../src/testing/weighted-runs.js';
 import { MIX, ddpmWrongPosterior } from '../steer/diffusion/fixtures.js';
-import { type Enumerated, enumerateStrings, meanSE, zOf } from './probe-session7-helpers.js';
+import { type Enumerated, enumerateStrings } from './probe-session7-helpers.js';
+import { meanSE, zOf } from '../stats.js';
 
 beforeAll(async () => {
   await initBackend('cpu');

@@ -26,6 +26,7 @@ import type { LocalWeights, TokenContext, WeightedToken } from '../../../src/ste
 import { smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
 import { smcSteer, type SteeringResult } from '../../../src/steer/lm/smc/steer.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { meanSE } from '../../stats.js';
 
 const abc = TokenVocabulary.characters('abc');
 const lm = MarkovLM.random(abc, new Rng('steer13-awrs'), { eos: 0.25 });
@@ -64,12 +65,6 @@ async function exact(): Promise<{ z: number; zf: number }> {
   };
   await walk([], 0);
   return { z, zf };
-}
-
-function meanSE(xs: number[]): { mean: number; se: number } {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
 }
 
 /** z-scores of mean Ẑ and mean Ẑ·f̂ against the exact figures over RUNS seeds. */

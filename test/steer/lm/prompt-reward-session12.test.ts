@@ -26,6 +26,7 @@ import { bestOfN } from '../../../src/steer/lm/smc/baselines.js';
 import { smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
 import { smcSteer, type SteeringResult } from '../../../src/steer/lm/smc/steer.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { meanSE } from '../../stats.js';
 
 const abc = TokenVocabulary.characters('abc');
 const lm = MarkovLM.random(abc, new Rng('su-markov'), { eos: 0.25 });
@@ -49,12 +50,6 @@ async function exact(prompt: readonly number[]): Promise<{ z: number; zf: number
   };
   await walk([], 0);
   return { z, zf };
-}
-
-function meanSE(xs: number[]): { mean: number; se: number } {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
 }
 
 type Run = (seed: string, prompt: readonly number[] | undefined) => Promise<SteeringResult>;

@@ -14,6 +14,7 @@ import { MarkovLM } from '../../../src/steer/lm/markov.js';
 import { compileRegex } from '../../../src/steer/lm/regex.js';
 import { type StepRewardModel, particleFilterSteps } from '../../../src/steer/lm/scaling/index.js';
 import { TokenVocabulary } from '../../../src/steer/lm/vocab.js';
+import { zOf } from '../../stats.js';
 
 const slow = process.env.TYCHE_SLOW ? describe : describe.skip;
 
@@ -44,18 +45,12 @@ async function zHats(reward: StepRewardModel, particles: number, runs: number, a
   return out;
 }
 
-function z(xs: number[], target: number): number {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return (m - target) / Math.sqrt(v / xs.length);
-}
-
 slow('step-level PF on a Markov LM with an exact regex PRM', () => {
   const exact = conditionOnRegex(lm, pattern);
 
   it('E[Z-hat] = P_LM(match) within MCSE (PF and ePF); the planted PRM fails', async () => {
     const R = 600;
-    const zs = [z(await zHats(prm, 4, R, false), exact.Z), z(await zHats(prm, 4, R, true), exact.Z), z(await zHats(planted, 4, R, false), exact.Z)];
+    const zs = [zOf(await zHats(prm, 4, R, false), exact.Z), zOf(await zHats(prm, 4, R, true), exact.Z), zOf(await zHats(planted, 4, R, false), exact.Z)];
     console.log(`Markov LM, P(match) = ${exact.Z.toFixed(5)}; z-scores over ${R} runs (N=4): PF ${zs[0]!.toFixed(2)}, ePF ${zs[1]!.toFixed(2)}, planted ${zs[2]!.toFixed(2)}`);
     expect(Math.abs(zs[0]!)).toBeLessThan(4);
     expect(Math.abs(zs[1]!)).toBeLessThan(4);

@@ -34,6 +34,7 @@ import {
   selfConsistencySteps,
 } from '../../../src/steer/lm/scaling/index.js';
 import { completeScore, lm, members, total, vocab } from './step-solutions.js';
+import { zOf } from '../../stats.js';
 
 /**
  * Exact "PRM": partial scores favour 'a' steps; the complete score judges the
@@ -52,14 +53,6 @@ function exact(link: 'log' | 'logit', eps: number): { Z: number; pi: Map<string,
   const g = members.map((m) => (m.weight / total) * Math.exp(linkReward(link, completeScore(m.value), eps)));
   const Z = g.reduce((a, b) => a + b, 0);
   return { Z, pi: new Map(members.map((m, i) => [m.value, g[i]! / Z])) };
-}
-
-/** z-score of a sample mean against a target (standard error from the sample). */
-function zScore(xs: number[], target: number): number {
-  const n = xs.length;
-  const m = xs.reduce((a, b) => a + b, 0) / n;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1);
-  return (m - target) / Math.sqrt(v / n);
 }
 
 /** Pearson chi-square of counts against probabilities. */
@@ -128,10 +121,10 @@ describe('particle filtering with a PRM twist (exact weighted set)', () => {
     const R = 400;
     const log = exact('log', 0);
     const logit = exact('logit', 1e-7);
-    const zLog = zScore(await meanZ(prm, 'log', false, R), log.Z);
-    const zLogit = zScore(await meanZ(prm, 'logit', false, R), logit.Z);
-    const zEpf = zScore(await meanZ(prm, 'log', true, R), log.Z);
-    const zWrong = zScore(await meanZ(wrongPrm, 'log', false, R), log.Z);
+    const zLog = zOf(await meanZ(prm, 'log', false, R), log.Z);
+    const zLogit = zOf(await meanZ(prm, 'logit', false, R), logit.Z);
+    const zEpf = zOf(await meanZ(prm, 'log', true, R), log.Z);
+    const zWrong = zOf(await meanZ(wrongPrm, 'log', false, R), log.Z);
     console.log(`PF E[Z-hat] z-scores (${R} runs, N=3): log ${zLog.toFixed(2)}, logit ${zLogit.toFixed(2)}, ePF ${zEpf.toFixed(2)}, planted wrong twist ${zWrong.toFixed(2)}`);
     expect(Math.abs(zLog)).toBeLessThan(4);
     expect(Math.abs(zLogit)).toBeLessThan(4);
@@ -142,8 +135,8 @@ describe('particle filtering with a PRM twist (exact weighted set)', () => {
   it('look-ahead modulation tilts resampling but keeps E[Z-hat] = Z; a twist left in at the end fails', async () => {
     const R = 400;
     const log = exact('log', 0);
-    const zLam = zScore(await meanZ(prm, 'log', false, R, { lookahead: { strength: 1 } }), log.Z);
-    const zKept = zScore(await meanZ(prm, 'log', false, R, { lookahead: { strength: 1 }, wrap: keepTwist }), log.Z);
+    const zLam = zOf(await meanZ(prm, 'log', false, R, { lookahead: { strength: 1 } }), log.Z);
+    const zKept = zOf(await meanZ(prm, 'log', false, R, { lookahead: { strength: 1 }, wrap: keepTwist }), log.Z);
     console.log(`look-ahead PF E[Z-hat] z-scores (${R} runs, N=3): ${zLam.toFixed(2)}; planted twist never removed ${zKept.toFixed(2)}`);
     expect(Math.abs(zLam)).toBeLessThan(4);
     expect(Math.abs(zKept)).toBeGreaterThan(4);

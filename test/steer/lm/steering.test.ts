@@ -36,6 +36,7 @@ import { wrapLanguageModel } from '../../../src/steer/lm/cached.js';
 import { logwNextToken } from '../../../src/steer/lm/potentials/potential.js';
 import { model } from '../../../src/core/model.js';
 import { infer } from '../../../src/infer/index.js';
+import { meanSE } from '../../stats.js';
 
 const abc = TokenVocabulary.characters('abc');
 const markov = MarkovLM.random(abc, new Rng('steer-markov'), { eos: 0.25 });
@@ -43,12 +44,6 @@ const PATTERN = '(a|b)*c(a|b)*';
 const MAX = 6;
 const exact = conditionOnRegex(markov, PATTERN, { maxLength: MAX });
 const regexPot = () => new AutomatonPotential(abc, PATTERN);
-
-function meanSE(xs: number[]): { mean: number; se: number } {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
-  return { mean: m, se: Math.sqrt(v / xs.length) };
-}
 
 /** Σ|p − q| / 2 between a steering result's posterior and the exact one. */
 function tvToExact(res: SteeringResult): number {
