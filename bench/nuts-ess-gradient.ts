@@ -15,7 +15,9 @@
  * tyche's ESS estimator here too (and `--draws-out FILE` writes tyche's draws
  * for `Rscript bench/stan/ess-draws.R --ess-of FILE`, posterior's estimator),
  * so a gap is not an estimator's. Prints means with their standard errors
- * over seeds.
+ * over seeds, and the CPU µs per gradient (tyche: the process's CPU over the
+ * whole call, median over the seeds after the first, so warm; Stan: its
+ * sampler's seconds over its leapfrog steps, median over seeds).
  *
  * `--root DIR` imports another source tree (e.g. /work/base14, the session's
  * start) for a before/after in one sitting; `--metric diag|auto|dense`
@@ -32,7 +34,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PEERS } from './stan-runs.js';
-import { table } from './util.js';
+import { median, table } from './util.js';
 
 /** One seed's figures, either side. */
 interface SeedRow {
@@ -49,6 +51,8 @@ interface SeedRow {
   readonly accept: number;
   readonly depth: number;
   readonly divergences: number;
+  /** CPU µs per gradient: tyche's process CPU over the call, Stan's sampler seconds (where recorded). */
+  readonly usPerGradient?: number;
 }
 
 /** A line of bench/stan/ess-draws.R. */
@@ -61,6 +65,7 @@ interface StanLine {
   readonly accept: number[];
   readonly depth: number[];
   readonly divergences: number;
+  readonly sampler_s?: number;
   /** Per parameter: chains x draws. */
   readonly draws: Record<string, number[][]>;
 }
@@ -125,6 +130,8 @@ function summarise(label: string, rows: readonly SeedRow[]): string[] {
     meanSe(rows.map((r) => r.accept), 3),
     meanSe(rows.map((r) => r.depth), 3),
     String(rows.reduce((a, r) => a + r.divergences, 0)),
+    // the first call of a process is cold (V8 compiles as it runs): the median of the others
+    rows.length > 1 && rows[1]!.usPerGradient !== undefined ? median(rows.slice(label.startsWith('tyche') ? 1 : 0).map((r) => r.usPerGradient!)).toFixed(2) : '-',
   ];
 }
 
@@ -145,7 +152,9 @@ async function main(): Promise<void> {
   const tyche: SeedRow[] = [];
   const drawLines: string[] = [];
   for (const seed of seeds) {
+    const c0 = process.cpuUsage();
     const post = await infer(model, { method: 'nuts', chains: 4, warmup: 1000, samples: 1000, seed, ...(metric ? { massMatrix: metric } : {}), ...(maxDepth ? { maxTreeDepth: Number(maxDepth) } : {}), ...(init ? { init } : {}) }, ...args);
+    const c = process.cpuUsage(c0);
     const d = post.diagnostics as {
       gradientEvaluations: number;
       stepSize: number[];
@@ -171,6 +180,7 @@ async function main(): Promise<void> {
       accept: sum((s) => s.acceptStat) / n,
       depth: sum((s) => s.treeDepth) / n,
       divergences: d.divergences,
+      usPerGradient: (c.user + c.system) / d.gradientEvaluations,
     });
     console.log(`tyche seed ${seed}: ess ${ess.toFixed(0)}, gradients ${d.gradientEvaluations}, ess/gradient ${(ess / d.gradientEvaluations).toFixed(4)}`);
     post.dispose();
@@ -199,11 +209,12 @@ async function main(): Promise<void> {
         accept: mean(s.accept),
         depth: mean(s.depth),
         divergences: s.divergences,
+        ...(s.sampler_s !== undefined ? { usPerGradient: (s.sampler_s * 1e6) / (s.leapfrog_warmup + s.leapfrog_sampling) } : {}),
       }));
     rows.push(summarise(`Stan 2.21 (${stanFile})`, stan));
   }
   console.log(`\n${key}: 4 chains x (1000 + 1000); means ± s.e. over seeds; ESS = min bulk ESS over the parameters`);
-  console.log(table(['side', 'seeds', 'ESS (tyche est.)', 'ESS (posterior)', 'gradients', 'ESS/gradient', 'ESS/sampling leapfrog', 'step size', 'accept', 'depth', 'div.'], rows));
+  console.log(table(['side', 'seeds', 'ESS (tyche est.)', 'ESS (posterior)', 'gradients', 'ESS/gradient', 'ESS/sampling leapfrog', 'step size', 'accept', 'depth', 'div.', 'CPU µs/gradient'], rows));
 }
 
 await main();

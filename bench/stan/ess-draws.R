@@ -47,5 +47,6 @@ for (s in first - 1 + seq_len(seeds)) {
     accept = sapply(sps, function(x) mean(x[, "accept_stat__"])),
     depth = sapply(sps, function(x) mean(x[, "treedepth__"])),
     divergences = sum(sapply(sps, function(x) sum(x[, "divergent__"]))),
+    sampler_s = sum(get_elapsed_time(fit)),
     draws = draws), auto_unbox = TRUE, digits = NA), "\n")
 }
