@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
-import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincDerivShapeRatio, gammaincNumber, gammainccNumber, lgammaNumber, lgammaTensor, logGammaincNumber, logGammainccNumber, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
+import { betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincDerivShapeRatio, gammaincNumber, gammainccNumber, lgammaDiffNumber, lgammaDiffTensor, lgammaNumber, lgammaTensor, logGammaincNumber, logGammainccNumber, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
 import { halfStudentTLogCdfNumber, logBetaDensityNumber, logBetaincNumber, logBetaincUpperNumber, logGammaDensityNumber, studentTLogCdfNumber, studentTLogDensityNumber } from '../math/log-cdf.js';
 import { type Value, and, broadcastShapes, eq, log, log1p, mul, where } from './value.js';
 import { elementwiseCustomOp } from '../backend/jit/custom-kernels.js';
@@ -15,6 +15,16 @@ import { customOp } from '../backend/jit/trace.js';
 /** log Gamma(x), for numbers or tensors. */
 export function lgamma(x: Value): Value {
   return typeof x === 'number' ? lgammaNumber(x) : lgammaTensor(x);
+}
+
+/**
+ * log Gamma(x + a) - log Gamma(x) (x > 0; a >= 0 for the accurate form), for
+ * numbers or tensors, accurate where both log-gammas are huge (see
+ * `lgammaDiffNumber`, `lgammaDiffTensor`).
+ */
+export function lgammaDiff(x: Value, a: Value): Value {
+  if (typeof x === 'number' && typeof a === 'number') return lgammaDiffNumber(x, a);
+  return tf.tidy(() => lgammaDiffTensor(typeof x === 'number' ? tf.scalar(x) : x, typeof a === 'number' ? tf.scalar(a) : a));
 }
 
 /** log B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { betainc, betaincNumber, lgamma, lgammaNumber, logBetainc, logBetaincc } from '../core/special.js';
+import { betainc, betaincNumber, lgamma, lgammaDiff, lgammaDiffNumber, lgammaNumber, logBetainc, logBetaincc } from '../core/special.js';
 import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, exp, log, maximum, mul, sub } from '../core/value.js';
@@ -92,11 +92,12 @@ export class NegativeBinomialDistribution extends Distribution {
     const r = this.totalCount;
     if (typeof k === 'number' && typeof r === 'number' && this.p.isNumber) {
       if (!isCount(k)) return -Infinity;
-      return lgammaNumber(k + r) - logFactorial(k) - this.lgammaR + r * this.p.log1mP + xLogYNumber(k, this.p.logP);
+      return lgammaDiffNumber(r, k, this.lgammaR) - logFactorial(k) + r * this.p.log1mP + xLogYNumber(k, this.p.logP);
     }
     return tf.tidy(() => {
       const ks = maximum(k, 0); // keeps lgamma's arguments valid; negative values are masked
-      const norm = sub(lgamma(add(ks, r)), add(lgamma(add(ks, 1)), lgamma(r)));
+      // lgamma(k + r) - lgamma(r) as one difference: near-Poisson data (r of 1e5 and more) cancel it in float32
+      const norm = sub(lgammaDiff(r, ks), lgamma(add(ks, 1)));
       const lp = add(norm, add(mul(r, this.p.log1mProbs()), this.p.xLogProbs(ks)));
       return maskSupport(this.support, k, lp) as tf.Tensor;
     });

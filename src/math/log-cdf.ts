@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { betaincNumber, erfcNumber, lgammaNumber, logErfcNumber, logErfcPositiveTensor, normalIcdfNumber, normalIcdfTensor } from './special.js';
+import { betaincNumber, erfcNumber, lgammaDiffNumber, lgammaNumber, logErfcNumber, logErfcPositiveTensor, normalIcdfNumber, normalIcdfTensor } from './special.js';
 
 const LN2 = Math.LN2;
 const SQRT1_2 = Math.SQRT1_2;
@@ -230,7 +230,7 @@ export function studentTLogDensityNumber(df: number, t: number): number {
   const s = Math.abs(t) / Math.sqrt(df);
   // log1p(t^2 / df) as 2 log s + log1p(1 / s^2) for large |t|, so t^2 never overflows
   const l = s < 1e100 ? Math.log1p(s * s) : 2 * Math.log(s) + Math.log1p(1 / (s * s));
-  return lgammaNumber((df + 1) / 2) - lgammaNumber(df / 2) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * l;
+  return lgammaDiffNumber(df / 2, 0.5) - 0.5 * Math.log(df * Math.PI) - ((df + 1) / 2) * l;
 }
 
 /**
