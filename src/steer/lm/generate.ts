@@ -22,6 +22,8 @@ export interface GenerateOptions {
   readonly temperature?: number;
   /** Keep only the k most probable tokens when sampling. */
   readonly topK?: number;
+  /** Nucleus sampling: keep the most probable tokens up to this much probability (default 1: all). */
+  readonly topP?: number;
   /** Seed or stream for sampling. */
   readonly rng?: Rng | number | string;
   /** Stop a sequence when its decoded continuation contains one of these (the stop text is cut off). */
@@ -65,7 +67,7 @@ export function topK(row: ArrayLike<number>, k: number): [number, number][] {
 }
 
 /** The option names generate accepts (checked against its options type by the compiler). */
-const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, temperature: true, topK: true, rng: true, stop: true, useCache: true, signal: true, topLogprobs: true });
+const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, temperature: true, topK: true, topP: true, rng: true, stop: true, useCache: true, signal: true, topLogprobs: true });
 
 /**
  * Continue each prompt (token ids, no BOS) by up to `maxTokens` tokens, all
@@ -111,7 +113,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
       for (const [j, i] of active.entries()) {
         if (limit[i] === 0) continue; // no room at all: nothing drawn, finish 'length'
         const row = rows[j]!;
-        const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, rng, { temperature: temp, topK: options.topK }).token;
+        const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, rng, { temperature: temp, topK: options.topK, topP: options.topP }).token;
         if (tok === lm.vocab.eos) {
           finish[i] = 'eos';
           continue;

@@ -6,7 +6,7 @@
  * - `GET /v1/models` → `{ object: 'list', data: [{ id, object: 'model', created, owned_by, max_model_len }] }`
  * - `POST /v1/completions` with `model`, `prompt` (string or array of
  *   strings), `max_tokens` (default 16), `temperature` (default 1; 0 =
- *   greedy), `top_k`, `stop` (string or array), `logprobs` (top-k per token,
+ *   greedy), `top_k`, `top_p`, `stop` (string or array), `logprobs` (top-k per token,
  *   at most 20), `seed`, `n` (1) → `{ id, object: 'text_completion', created,
  *   model, choices: [{ index, text, logprobs: { tokens, token_logprobs,
  *   top_logprobs, text_offset } | null, finish_reason }], usage }`.
@@ -82,6 +82,15 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
   const maxTokens = num('max_tokens', 16, (x) => Number.isInteger(x) && x >= 0 && x <= maxTokensCap, `an integer in 0..${maxTokensCap}`)!;
   const temperature = num('temperature', 1, (x) => x >= 0 && Number.isFinite(x), 'a number >= 0')!;
   const topK = num('top_k', null, (x) => Number.isInteger(x) && (x === -1 || x >= 1), 'a positive integer or -1');
+  const topP = num('top_p', 1, (x) => x > 0 && x <= 1, 'a number in (0, 1]')!;
+  // sampling parameters this server does not implement: their neutral values (what OpenAI clients send by
+  // default) pass, anything else is refused (before session 14 top_p and these were ignored without a word)
+  const neutral: [string, number][] = [['presence_penalty', 0], ['frequency_penalty', 0], ['repetition_penalty', 1], ['min_p', 0], ['best_of', 1]];
+  for (const [k, v] of neutral) {
+    if (body[k] !== undefined && body[k] !== null && body[k] !== v) throw new BadRequest(`${k} is not supported by this server (only ${v}), got ${JSON.stringify(body[k])}`, k);
+  }
+  if (body.logit_bias !== undefined && body.logit_bias !== null && !(typeof body.logit_bias === 'object' && Object.keys(body.logit_bias).length === 0)) throw new BadRequest('logit_bias is not supported by this server', 'logit_bias');
+  if (body.suffix !== undefined && body.suffix !== null && body.suffix !== '') throw new BadRequest('suffix is not supported by this server', 'suffix');
   const logprobs = num('logprobs', null, (x) => Number.isInteger(x) && x >= 0 && x <= 20, 'an integer in 0..20');
   const seed = num('seed', null, Number.isInteger, 'an integer');
   const n = num('n', 1, (x) => x === 1, '1 (this server returns one choice per prompt)');
@@ -111,6 +120,7 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
     maxTokens,
     temperature,
     topK: topK === null || topK === -1 ? undefined : topK,
+    topP,
     rng: seed ?? `${Date.now()}-${counter}`,
     stop,
     topLogprobs: logprobs ?? 0,

@@ -7,7 +7,9 @@
  * `max_tokens: 16` gave the short prompt 2 tokens and `finish_reason: "length"`, silently. Now each
  * sequence has its own budget, and the server (as vLLM) refuses a prompt whose tokens and
  * `max_tokens` do not fit the context together. An empty stop string ended every completion at once
- * with empty text; now it is refused.
+ * with empty text; now it is refused. `top_p` was ignored (nucleus sampling silently off), and so were
+ * presence/frequency/repetition penalties, min_p, logit_bias, best_of and suffix: top_p is now applied,
+ * the others are refused unless neutral (the values OpenAI clients send by default).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
@@ -62,6 +64,22 @@ describe('tyche serve: prompts and max_tokens against the context (session 14)',
       param: 'max_tokens',
       message: expect.stringMatching(/prompt 1 has 125 tokens \(and a BOS token\) and max_tokens is 16: together more than the model's context of 128/),
     });
+  });
+
+  it('applies top_p (it was ignored): a nucleus of one token is greedy decoding', async () => {
+    const greedy = (await ask({ prompt: 'In the beginning', max_tokens: 16, temperature: 0 })) as { choices: { text: string }[] };
+    const nucleus = (await ask({ prompt: 'In the beginning', max_tokens: 16, temperature: 1, top_p: 1e-6, seed: 3 })) as { choices: { text: string }[] };
+    const sampled = (await ask({ prompt: 'In the beginning', max_tokens: 16, temperature: 1, seed: 3 })) as { choices: { text: string }[] };
+    expect(nucleus.choices[0]!.text).toBe(greedy.choices[0]!.text);
+    expect(sampled.choices[0]!.text).not.toBe(greedy.choices[0]!.text); // so the check above can fail
+    await expect(ask({ prompt: 'a', top_p: 0 })).rejects.toMatchObject({ status: 400, param: 'top_p' });
+  });
+
+  it('refuses sampling parameters it does not implement unless they are neutral', async () => {
+    await expect(ask({ prompt: 'a', max_tokens: 2, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, best_of: 1 })).resolves.toBeTruthy();
+    for (const [k, v] of [['presence_penalty', 0.5], ['frequency_penalty', -1], ['repetition_penalty', 1.2], ['min_p', 0.1], ['best_of', 3], ['logit_bias', { '5': 10 }], ['suffix', 'x']] as const) {
+      await expect(ask({ prompt: 'a', [k]: v }), k).rejects.toMatchObject({ status: 400, param: k, message: expect.stringMatching(new RegExp(`^${k} is not supported by this server`)) });
+    }
   });
 
   it('refuses an empty stop string', async () => {
