@@ -346,6 +346,50 @@ function rareIndicatorEss(chains: readonly Float64Array[], threshold: number, ab
   return essOfAutocovariance(2 * chains.length, half, acov.within, acov.betweenOverN, acov);
 }
 
+/**
+ * Writes into `at` the positions (0 .. n - 1) of the draws `c[from .. from + n)` at or below `threshold` (`above`
+ * false) or above it (`above` true); returns their count. This and the next two are functions of their own, not
+ * loops in the constructor below: as its own loops they spent V8's budget within one process's first warnings and
+ * had the whole constructor compiled on the stack (OSR, 12-76 ms of TurboFan on one thread at load ~12, for a few
+ * ms of interpreted work); apart, only these small loops are compiled.
+ */
+function rarePositions(c: Float64Array, from: number, n: number, threshold: number, above: boolean, at: Int32Array): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const v = c[from + i];
+    if (above ? v > threshold : v <= threshold) at[k++] = i;
+  }
+  return k;
+}
+
+/** `pairs[t]` = the number of pairs of positions in `at[0 .. k)` t apart, for 0 < t < DIRECT_LAGS (`at` ascending). */
+function countPairs(at: Int32Array, k: number, pairs: Float64Array): void {
+  pairs.fill(0);
+  for (let a = 0; a < k; a++) {
+    const pa = at[a];
+    for (let b = a + 1; b < k; b++) {
+      const t = at[b] - pa;
+      if (t >= DIRECT_LAGS) break;
+      pairs[t]++;
+    }
+  }
+}
+
+/** Adds one split chain's indicator autocovariances at lags 0 .. DIRECT_LAGS - 1 (from its `k` positions `at` of `n` draws) to `direct`. */
+function addLagTerms(direct: Float64Array, at: Int32Array, k: number, n: number, n3: number, pairs: Float64Array): void {
+  // H_t: the count in draws 0 .. n - t - 1; T_t: in draws t .. n - 1 (both k at t = 0)
+  let head = k;
+  let tail = k;
+  let hi = k - 1;
+  let lo = 0;
+  for (let t = 0; t < DIRECT_LAGS && t < n; t++) {
+    while (hi >= 0 && at[hi] >= n - t) (head--, hi--);
+    while (lo < k && at[lo] < t) (tail--, lo++);
+    const ct = t === 0 ? k : pairs[t];
+    direct[t] += (n * n * ct - n * k * (head + tail) + (n - t) * k * k) / n3;
+  }
+}
+
 /** The mean autocovariance of split indicator chains from the positions of their rarer value (see `rareIndicatorEss`). */
 class RareIndicatorAutocovariance {
   /** Mean over split chains of the autocovariance at lags 0 .. DIRECT_LAGS - 1. */
@@ -373,32 +417,9 @@ class RareIndicatorAutocovariance {
     for (let h = 0; h < m; h++) {
       const c = chains[h >> 1];
       const from = (h & 1) === 0 ? 0 : len - n;
-      // positions (within the half) of the rarer value
-      let k = 0;
-      for (let i = 0; i < n; i++) {
-        const v = c[from + i];
-        if (above ? v > threshold : v <= threshold) at[k++] = i;
-      }
-      pairs.fill(0);
-      for (let a = 0; a < k; a++) {
-        const pa = at[a];
-        for (let b = a + 1; b < k; b++) {
-          const t = at[b] - pa;
-          if (t >= DIRECT_LAGS) break;
-          pairs[t]++;
-        }
-      }
-      // H_t: the count in draws 0 .. n - t - 1; T_t: in draws t .. n - 1 (both k at t = 0)
-      let head = k;
-      let tail = k;
-      let hi = k - 1;
-      let lo = 0;
-      for (let t = 0; t < DIRECT_LAGS && t < n; t++) {
-        while (hi >= 0 && at[hi] >= n - t) (head--, hi--);
-        while (lo < k && at[lo] < t) (tail--, lo++);
-        const ct = t === 0 ? k : pairs[t];
-        this.direct[t] += (n * n * ct - n * k * (head + tail) + (n - t) * k * k) / n3;
-      }
+      const k = rarePositions(c, from, n, threshold, above, at);
+      countPairs(at, k, pairs);
+      addLagTerms(this.direct, at, k, n, n3, pairs);
       within += (k * (n - k)) / (n * (n - 1));
       means[h] = k / n;
     }
