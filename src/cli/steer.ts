@@ -196,6 +196,16 @@ export async function steerMain(argv: readonly string[], io: CliIO): Promise<voi
   const base = loadTransformerLM(values.model ?? 'kjv-char');
   try {
     new AutomatonPotential(base.vocab, pattern); // a bad pattern fails before any generation
+    // prompt + --max-tokens must fit the model's context: say so in the command's own words (session 14)
+    const promptLength = values.prompt === undefined ? 0 : base.vocab.encode!(values.prompt).length;
+    const room = base.contextLength - promptLength - (base.vocab.bos === null ? 0 : 1);
+    if (maxTokens > room) {
+      throw new UsageError(
+        room < 1
+          ? `steer: --prompt has ${promptLength} tokens, which leaves no room in the context of ${base.name} (${base.contextLength} tokens)`
+          : `steer: --prompt (${promptLength} tokens) and --max-tokens ${maxTokens} do not fit the context of ${base.name} (${base.contextLength} tokens${base.vocab.bos === null ? '' : ', BOS included'}): pass --max-tokens ${room} or less`,
+      );
+    }
     io.stderr.write(`tyche steer: ${base.name}, constraint: ${label}, N = ${particles}, at most ${maxTokens} tokens, seed ${seed}\n`);
     const rows = await steerCompare(base, { pattern, prompt: values.prompt, particles, maxTokens, sampler: make(), k, seed });
     const head = ['method', 'satisfied', 'loglik/token', 'fwd passes', 'tokens run', 'generated', 'ms'];

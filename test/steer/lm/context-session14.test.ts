@@ -6,7 +6,8 @@
  * `ContextLengthError: prefix of 128 tokens (plus BOS) is longer than the context length 128`, after the
  * work; an explicit `maxTokens: 40` did the same. Now the default shrinks to the room the prompt leaves
  * (17 here), and an explicit `maxTokens` that cannot fit is a RangeError before any LM call, in the same
- * words from every token-steering entry point. Planted bug: the old constructor (default 32, no check).
+ * words from every token-steering entry point, and `tyche steer` says which `--max-tokens` fits (it printed
+ * the RangeError's stack). Planted bug: the old constructor (default 32, no check); the old CLI.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
@@ -18,6 +19,8 @@ import { smcSteerK } from '../../../src/steer/lm/smc/smc-steer.js';
 import { conditionalSteer, smcSteer } from '../../../src/steer/lm/smc/steer.js';
 import { loadTransformerLM } from '../../../src/steer/lm/transformer/files.js';
 import type { LanguageModel } from '../../../src/steer/lm/types.js';
+import { UsageError } from '../../../src/cli/args.js';
+import { steerMain } from '../../../src/cli/steer.js';
 
 await initBackend();
 const inner = loadTransformerLM('kjv-char');
@@ -62,6 +65,14 @@ describe('token steering fits prompt + maxTokens into the context (session 14)',
     }
     const ok = await smcSteer({ ...common, maxTokens: room, sampler: new DirectSampler() }); // exactly the room fits
     expect(ok.particles.length).toBe(3);
+  }, 60_000);
+
+  it('tyche steer: a --prompt that leaves too little room for --max-tokens (default 40) is a usage error saying what fits', async () => {
+    const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+    const prompt117 = 'And God said '.repeat(9);
+    const err = await steerMain(['--no-letter', 'e', '--prompt', prompt117, '--particles', '2'], io).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('steer: --prompt (117 tokens) and --max-tokens 40 do not fit the context of kjv-char (128 tokens, BOS included): pass --max-tokens 10 or less');
   }, 60_000);
 
   it('a prompt longer than the context alone says so', async () => {
