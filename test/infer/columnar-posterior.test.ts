@@ -101,9 +101,11 @@ describe('a posterior held as columns', () => {
     // unconstrained rows (mu, log tau, z[0..2]) at 7 draws
     const rows = Array.from({ length: 7 }, (_, i) => Float64Array.from({ length: layout.dim }, (_, k) => Math.sin(1.3 * i + 2.1 * k)));
     const before = tf.memory().numTensors;
-    const cols = await compiledDeterministics(plain, [], layout, (i) => rows[i]!, rows.length);
+    const made = await compiledDeterministics(plain, [], layout, (i) => rows[i]!, rows.length);
     expect(tf.memory().numTensors).toBe(before);
-    if (typeof cols === 'string') throw new Error(cols);
+    if (typeof made === 'string') throw new Error(made);
+    expect(made.returnValues).toBeUndefined();
+    const cols = made.columns;
     expect([...cols.keys()]).toEqual(['theta', 'k']);
     expect(cols.get('theta')!.shape).toEqual([3]);
     rows.forEach((q, i) => {
@@ -112,8 +114,9 @@ describe('a posterior held as columns', () => {
       expect(cols.get('k')!.data[i]).toBe(2);
     });
     // where it cannot, a reason (and infer completes by model runs, as before)
-    const returns = theta(() => 1);
-    expect(await compiledDeterministics(returns, [], layout, (i) => rows[i]!, rows.length)).toBe('the model returns a value');
+    // (TIDY, session 14: a numeric return value is replayed too, a number or a tensor per draw; was refused)
+    const returnsObject = theta((_ctx, mu) => ({ mu }));
+    expect(await compiledDeterministics(returnsObject, [], layout, (i) => rows[i]!, rows.length)).toBe('the model returns a value that is not a number or a numeric tensor');
     const reads = theta((ctx, mu) => void ctx.deterministic('muNumber', toNumber(mu as never) as never));
     expect(await compiledDeterministics(reads, [], layout, (i) => rows[i]!, rows.length)).toMatch(/^not recorded: /);
     expect(tf.memory().numTensors).toBe(before);

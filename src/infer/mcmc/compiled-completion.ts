@@ -18,9 +18,14 @@
  * Checked as the tfjs completion is: the replay at the first draw must agree
  * with the recording's own tfjs run there (float32 rounding allowed); a
  * record that cannot be made (a value read, a kernel without a replay rule),
- * a guard that changes at some draw, a return value, or a site that is not
+ * a guard that changes at some draw, or a site or return value that is not
  * numeric gives a reason instead, and the caller completes by model runs.
- * The values are float64 (the tfjs completion's are float32).
+ * The values are float64 (the tfjs completion's are float32). A return
+ * value that is a number or a numeric tensor is recorded too (its values
+ * follow the sites' in the record's output): each draw gets its own number
+ * or tensor of the returned shape, as a model run gives (posteriordb
+ * hmm_example returns its log likelihood; without this its 4000 draws took
+ * a tfjs run of the 100-step forward algorithm each, ~80% of the call).
  *
  * @module
  */
@@ -41,6 +46,16 @@ interface Slot {
   readonly dtype: 'float32' | 'int32';
   readonly offset: number;
   readonly width: number;
+}
+
+/**
+ * What the compiled completion gives: columns of the deterministic sites and
+ * of the sites of dependent support, and the model's return value at each
+ * draw where it returns one (undefined where it returns nothing).
+ */
+export interface CompiledCompletion {
+  readonly columns: Map<string, DrawColumn>;
+  readonly returnValues?: unknown[];
 }
 
 /** Whether a replayed value agrees with tfjs's float32 one (as the tfjs completion's own check). */
@@ -79,29 +94,38 @@ function replayRows(compiled: CompiledGraph, point: (i: number) => Float64Array,
  * @param size - the number of draws
  * @param signal - stops the replay
  */
-export async function compiledDeterministics<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<Map<string, DrawColumn> | string> {
+export async function compiledDeterministics<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<CompiledCompletion | string> {
   // sites whose support depends on other values (garch's beta1 below 1 - alpha1): their constrained values come from the model run too
   const dependent = new Set(layout.sites.filter((s) => s.dependentSupport).map((s) => s.address));
   const run = modelRunFn(m, args, layout, undefined);
   const slots: Slot[] = [];
-  let returned: unknown;
+  /** The return value's place in the record's output (after the sites'), and whether it is a tensor (else a number). */
+  let returned: { readonly slot: Slot; readonly tensor: boolean } | undefined;
   let refused: string | undefined;
   const deterministics = async (qT: tf.Tensor): Promise<tf.Tensor> => {
     const { trace, returnValue } = await run(qT);
-    returned = returnValue;
     const parts: tf.Tensor[] = [];
     let offset = 0;
+    const numeric = (v: unknown): tf.Tensor | undefined => (typeof v === 'number' ? tf.scalar(v) : isTensor(v) && (v.dtype === 'float32' || v.dtype === 'int32') ? v : undefined);
+    const add = (address: string, t: tf.Tensor): Slot => {
+      const slot = { address, shape: [...t.shape], dtype: t.dtype as 'float32' | 'int32', offset, width: t.size };
+      offset += t.size;
+      parts.push(tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), [-1]));
+      return slot;
+    };
     for (const s of trace) {
       if (s.type !== 'deterministic' && !(s.type === 'sample' && dependent.has(s.address))) continue;
-      const v = s.value;
-      const t = typeof v === 'number' ? tf.scalar(v) : isTensor(v) && (v.dtype === 'float32' || v.dtype === 'int32') ? v : undefined;
+      const t = numeric(s.value);
       if (t === undefined) {
         refused = `${s.type === 'deterministic' ? 'deterministic' : 'dependent-support'} site "${s.address}" is not a number or a numeric tensor`;
         continue;
       }
-      slots.push({ address: s.address, shape: [...t.shape], dtype: t.dtype as 'float32' | 'int32', offset, width: t.size });
-      offset += t.size;
-      parts.push(tf.reshape(t.dtype === 'float32' ? t : tf.cast(t, 'float32'), [-1]));
+      slots.push(add(s.address, t));
+    }
+    if (returnValue !== undefined) {
+      const t = numeric(returnValue);
+      if (t === undefined) refused ??= 'the model returns a value that is not a number or a numeric tensor';
+      else returned = { slot: add('(return value)', t), tensor: isTensor(returnValue) };
     }
     return parts.length === 0 ? tf.zeros([1]) : parts.length === 1 ? parts[0]! : tf.concat(parts);
   };
@@ -119,17 +143,18 @@ export async function compiledDeterministics<A extends unknown[], R>(m: Model<A,
   } catch (err) {
     return `the recording run failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   }
-  if (returned !== undefined) return 'the model returns a value';
   if (refused !== undefined) return refused;
   const missing = [...dependent].filter((a) => !slots.some((s) => s.address === a));
   if (missing.length > 0) return `site "${missing[0]}" of dependent support is not in the recording run's trace`;
-  if (slots.length === 0) return new Map();
+  if (slots.length === 0 && returned === undefined) return { columns: new Map() };
+  // (the return value is replayed as one more slot; its column becomes a value per draw at the end)
+  const all = returned === undefined ? slots : [...slots, returned.slot];
   if (!traced.graph) return `not recorded: ${traced.reason}`;
   const compiled = CompiledGraph.compile(traced.graph);
   if (!(compiled instanceof CompiledGraph)) return `not compiled: ${compiled.reason}`;
   const width = compiled.outputSize;
   const out = new Float64Array(width);
-  const columns = slots.map((s) => new Float64Array(size * s.width));
+  const columns = all.map((s) => new Float64Array(size * s.width));
   if (size > 0) {
     if (!compiled.runRow(point(0), 0, out, 0)) return 'a validity guard of the record changed at draw 0';
     // the replay against the recording's own tfjs run at the first draw
@@ -138,8 +163,20 @@ export async function compiledDeterministics<A extends unknown[], R>(m: Model<A,
   const pace = new Pacer(signal);
   for (let from = 0; from < size; from += 256) {
     if (pace.due()) await pace.pause();
-    const failed = replayRows(compiled, point, from, Math.min(size, from + 256), out, slots, columns);
+    const failed = replayRows(compiled, point, from, Math.min(size, from + 256), out, all, columns);
     if (failed >= 0) return `a validity guard of the record changed at draw ${failed}`;
   }
-  return new Map(slots.map((s, j) => [s.address, { shape: s.shape, data: columns[j]!, ...(s.dtype === 'int32' ? { dtype: 'int32' as const } : {}) }]));
+  const siteColumns = new Map(slots.map((s, j) => [s.address, { shape: s.shape, data: columns[j]!, ...(s.dtype === 'int32' ? { dtype: 'int32' as const } : {}) }]));
+  return returned === undefined ? { columns: siteColumns } : { columns: siteColumns, returnValues: returnValuesOf(returned, columns[slots.length]!, size) };
+}
+
+/** Each draw's return value from its replayed column: a number, or a tensor of the returned shape and dtype (the caller's to free, as a model run's). */
+function returnValuesOf(returned: { readonly slot: Slot; readonly tensor: boolean }, column: Float64Array, size: number): unknown[] {
+  const { shape, dtype, width } = returned.slot;
+  const out: unknown[] = new Array(size);
+  for (let i = 0; i < size; i++) {
+    const row = column.subarray(i * width, (i + 1) * width);
+    out[i] = returned.tensor ? tf.tensor(dtype === 'int32' ? Int32Array.from(row) : Float32Array.from(row), shape, dtype) : row[0];
+  }
+  return out;
 }

@@ -93,7 +93,10 @@ export async function completeColumns<A extends unknown[], R>(m: Model<A, R>, ar
   if (options.compiled) {
     // one recording replayed at every draw, where model runs cost a per-draw run and a batched one (else: why not, and model runs)
     const det = await compiledDeterministics(m, args, layout, point, fixed.size, options.signal);
-    if (typeof det !== 'string') return det.size === 0 ? fixed : { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...det]) };
+    if (typeof det !== 'string') {
+      if (det.columns.size === 0 && det.returnValues === undefined) return fixed;
+      return { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...det.columns]), ...(det.returnValues ? { returnValues: det.returnValues as R[] } : {}) };
+    }
   }
   if (!options.batched || layout.sites.some((s) => s.dependentSupport)) return completeDraws(m, args, layout, point, materialiseDraws(fixed), options);
   const batchRank = new Map(layout.sites.map((s) => [s.address, s.batchRank]));
