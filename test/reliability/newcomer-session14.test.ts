@@ -7,9 +7,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
-import { NegativeBinomial, Normal, StudentT, infer, ops } from '../../src/index.js';
+import { HalfNormal, NegativeBinomial, Normal, StudentT, infer, model, ops } from '../../src/index.js';
 import { lgammaDiff, lgammaNumber, lgammaTensor } from '../../src/core/special.js';
 import { COUNTS, KS, NB2_EXACT, nb2ByHand, nb2Model } from './newcomer-session14-nb2.js';
+import { SBLRC, SBLRC_REFERENCE, SBLRC_REFERENCE_DRAWS } from './newcomer-session14-sblrc.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -90,6 +91,42 @@ describe('a near-Poisson NegativeBinomial whose dispersion is known to be large,
     expect(within(row.mean, exact.mean, row.mcse_mean), `mu ${row.mean} +- ${row.mcse_mean}`).toBe(true);
     expect(within(row.sd, exact.sd, row.mcse_sd), `sd ${row.sd} +- ${row.mcse_sd}`).toBe(true);
     expect(within(3.199, exact.mean, row.mcse_mean)).toBe(false);
+    post.dispose();
+  }, 600_000);
+});
+
+describe('posteriordb sblrc-blr (linear regression, 5 correlated predictors on a scale of 100, N = 100; posterior sds near 0.001 under normal(0, 10) priors; not tried here before) written from the Stan code', () => {
+  const y = tf.tensor1d(SBLRC.map((r) => r[5]!));
+  /** The design matrix with its columns in the order `cols`. */
+  const design = (cols: readonly number[]) => tf.tensor2d(SBLRC.map((r) => cols.map((c) => r[c]!)));
+  const blr = (x: tf.Tensor2D) => model(async ({ sample, observe }) => {
+    const beta = await sample('beta', Normal(tf.zeros([5]), 10));
+    const sigma = await sample('sigma', HalfNormal(10));
+    await observe('y', Normal(tf.reshape(tf.matMul(x, tf.reshape(beta, [5, 1])), [SBLRC.length]), sigma), y);
+  });
+  /** The reference figures more than 4 combined standard errors (the engine's MCSE and the reference's) away. */
+  const misses = (post: { summary(): { rows: readonly unknown[] } }) => SBLRC_REFERENCE.flatMap(({ name, mean, sd }, j) => {
+    const row = post.summary().rows.find((r) => (r as { name: string }).name === (name === 'sigma' ? 'sigma' : `beta[${j}]`)) as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
+    const refSe = sd / Math.sqrt(SBLRC_REFERENCE_DRAWS);
+    const okMean = within(row.mean, mean, Math.hypot(row.mcse_mean, refSe));
+    const okSd = within(row.sd, sd, Math.hypot(row.mcse_sd, refSe / Math.SQRT2));
+    return okMean && okSd ? [] : [`${name}: ${row.mean.toFixed(6)} (sd ${row.sd.toFixed(6)}) against ${mean} (${sd})`];
+  });
+
+  it('NUTS: every mean and sd within 4 MCSE of the reference, no warning; planted: predictors 1 and 3 read in each other\'s place is rejected', async () => {
+    const post = await infer(blr(design([0, 1, 2, 3, 4])), { method: 'nuts', chains: 4, seed: 1 });
+    expect(post.warnings).toEqual([]);
+    expect(misses(post)).toEqual([]);
+    post.dispose();
+    const slip = await infer(blr(design([2, 1, 0, 3, 4])), { method: 'nuts', chains: 4, seed: 1 });
+    expect(misses(slip).join('; ')).toMatch(/beta\[1\].*beta\[3\]/);
+    slip.dispose();
+  }, 600_000);
+
+  it('VI at its defaults stops thousands of posterior sds away (beta[1] 0.869 against 0.99965, sd 0.043 against 0.00098) and says so by k-hat (Infinity, log p/q sd above 1e4 nats)', async () => {
+    const post = await infer(blr(design([0, 1, 2, 3, 4])), { method: 'vi', seed: 1 });
+    expect(misses(post).length).toBeGreaterThan(0);
+    expect(post.warnings.join(' ')).toMatch(/k-hat (Infinity|\d+(\.\d+)?) > 0\.7/);
     post.dispose();
   }, 600_000);
 });
