@@ -24,8 +24,11 @@ export interface GenerateOptions {
   readonly topK?: number;
   /** Nucleus sampling: keep the most probable tokens up to this much probability (default 1: all). */
   readonly topP?: number;
-  /** Seed or stream for sampling. */
-  readonly rng?: Rng | number | string;
+  /**
+   * Seed or stream for sampling, shared by the batch; or one seed or stream per prompt, so that each
+   * continuation depends on its own prompt and stream alone (`tyche serve` does this for a seeded request).
+   */
+  readonly rng?: Rng | number | string | readonly (Rng | number | string)[];
   /** Stop a sequence when its decoded continuation contains one of these (the stop text is cut off). */
   readonly stop?: readonly string[];
   /** Use KV caches where the model has them (default true). */
@@ -73,15 +76,19 @@ const GENERATE_OPTIONS = optionNames<GenerateOptions>({ maxTokens: true, tempera
  * Continue each prompt (token ids, no BOS) by up to `maxTokens` tokens, all
  * prompts batched in each model call. A sequence whose prompt leaves less room
  * in the model's context stops there (finish `'length'`); the others are not
- * affected. One stream draws for the whole batch, so a seeded sequence's
- * continuation depends on the other prompts beside it.
+ * affected. With one stream for the batch a seeded sequence's continuation
+ * depends on the other prompts beside it; pass one stream per prompt (`rng`
+ * as an array) to make each depend on its own alone.
  */
 export async function generate(lm: LanguageModel, prompts: readonly (readonly number[])[], options: GenerateOptions): Promise<Generation[]> {
   // (rng may also be a seed, a number or string, as GenerateOptions says: `tyche serve` passes the request's seed; the shared rule wants an Rng)
-  const seeded = typeof options.rng === 'number' || typeof options.rng === 'string';
+  const perPrompt = Array.isArray(options.rng) ? (options.rng as readonly (Rng | number | string)[]) : null;
+  const seeded = perPrompt !== null || typeof options.rng === 'number' || typeof options.rng === 'string';
   checkSteerOptions('generate', seeded ? { ...options, rng: undefined } : options, GENERATE_OPTIONS);
   checkIntegerOptions('generate', options, { maxTokens: 0 });
-  const rng = rngFrom(options.rng ?? 0);
+  if (perPrompt && perPrompt.length !== prompts.length) throw new RangeError(`generate: rng has ${perPrompt.length} streams for ${prompts.length} prompts (give one per prompt, or one seed for the batch)`);
+  const shared = perPrompt ? null : rngFrom((options.rng as Rng | number | string | undefined) ?? 0);
+  const streams = perPrompt ? perPrompt.map((r) => rngFrom(r)) : null;
   // yields to the event loop every few ms (a fast LM never would) and rejects with the signal's reason, as every engine does
   const pace = new Pacer(options.signal);
   const temp = options.temperature ?? 1;
@@ -113,7 +120,7 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
       for (const [j, i] of active.entries()) {
         if (limit[i] === 0) continue; // no room at all: nothing drawn, finish 'length'
         const row = rows[j]!;
-        const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, rng, { temperature: temp, topK: options.topK, topP: options.topP }).token;
+        const tok = temp === 0 ? argmaxRow(row) : sampleToken(row, streams ? streams[i]! : shared!, { temperature: temp, topK: options.topK, topP: options.topP }).token;
         if (tok === lm.vocab.eos) {
           finish[i] = 'eos';
           continue;

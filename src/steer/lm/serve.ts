@@ -121,7 +121,9 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
     temperature,
     topK: topK === null || topK === -1 ? undefined : topK,
     topP,
-    rng: seed ?? `${Date.now()}-${counter}`,
+    // a seeded prompt's completion is its own (as vLLM: each prompt of a request is sampled with the seed),
+    // whatever prompts share the request; unseeded, one fresh stream draws for all
+    rng: seed === null ? `${Date.now()}-${counter}` : ids.map(() => seed),
     stop,
     topLogprobs: logprobs ?? 0,
     signal,

@@ -9,7 +9,9 @@
  * `max_tokens` do not fit the context together. An empty stop string ended every completion at once
  * with empty text; now it is refused. `top_p` was ignored (nucleus sampling silently off), and so were
  * presence/frequency/repetition penalties, min_p, logit_bias, best_of and suffix: top_p is now applied,
- * the others are refused unless neutral (the values OpenAI clients send by default).
+ * the others are refused unless neutral (the values OpenAI clients send by default). A seeded prompt's
+ * completion depended on the prompts beside it in the request (one stream drew for the batch); each prompt
+ * now has its own stream from the seed.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
@@ -80,6 +82,16 @@ describe('tyche serve: prompts and max_tokens against the context (session 14)',
     for (const [k, v] of [['presence_penalty', 0.5], ['frequency_penalty', -1], ['repetition_penalty', 1.2], ['min_p', 0.1], ['best_of', 3], ['logit_bias', { '5': 10 }], ['suffix', 'x']] as const) {
       await expect(ask({ prompt: 'a', [k]: v }), k).rejects.toMatchObject({ status: 400, param: k, message: expect.stringMatching(new RegExp(`^${k} is not supported by this server`)) });
     }
+  });
+
+  it("a seeded prompt's completion does not depend on the prompts beside it (each prompt is sampled with the seed, as vLLM)", async () => {
+    type R = { choices: { text: string }[] };
+    const alone = (await ask({ prompt: 'In the beginning', max_tokens: 16, seed: 5 })) as R;
+    const after = (await ask({ prompt: ['And the LORD', 'In the beginning'], max_tokens: 16, seed: 5 })) as R;
+    const twins = (await ask({ prompt: ['In the beginning', 'In the beginning'], max_tokens: 16, seed: 5 })) as R;
+    expect(after.choices[1]!.text).toBe(alone.choices[0]!.text); // was " LORbacsing." against " cray it wuck! t"
+    expect(twins.choices.map((c) => c.text)).toEqual([alone.choices[0]!.text, alone.choices[0]!.text]);
+    await expect(generate(lm, [short, short], { maxTokens: 2, rng: [1] })).rejects.toThrow(/rng has 1 streams for 2 prompts/);
   });
 
   it('refuses an empty stop string', async () => {
