@@ -53,6 +53,8 @@ interface SeedRow {
   readonly divergences: number;
   /** CPU µs per gradient: tyche's process CPU over the call, Stan's sampler seconds (where recorded). */
   readonly usPerGradient?: number;
+  /** The metric's shape per chain (tyche; Stan's is diagonal). */
+  readonly metric?: string;
 }
 
 /** A line of bench/stan/ess-draws.R. */
@@ -131,6 +133,7 @@ function summarise(label: string, rows: readonly SeedRow[]): string[] {
     meanSe(rows.map((r) => r.depth), 3),
     String(rows.reduce((a, r) => a + r.divergences, 0)),
     // the first call of a process is cold (V8 compiles as it runs): the median of the others
+    [...new Set(rows.flatMap((r) => (r.metric ?? 'diag').split(',')))].join('/'),
     rows.length > 1 && rows[1]!.usPerGradient !== undefined ? median(rows.slice(label.startsWith('tyche') ? 1 : 0).map((r) => r.usPerGradient!)).toFixed(2) : '-',
   ];
 }
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
       gradientEvaluations: number;
       stepSize: number[];
       divergences: number;
+      metric: string[];
       stats: { nLeapfrog: Int32Array; acceptStat: Float64Array; treeDepth: Int32Array }[];
     };
     let ess = Infinity;
@@ -181,6 +185,7 @@ async function main(): Promise<void> {
       depth: sum((s) => s.treeDepth) / n,
       divergences: d.divergences,
       usPerGradient: (c.user + c.system) / d.gradientEvaluations,
+      metric: d.metric.join(','),
     });
     console.log(`tyche seed ${seed}: ess ${ess.toFixed(0)}, gradients ${d.gradientEvaluations}, ess/gradient ${(ess / d.gradientEvaluations).toFixed(4)}`);
     post.dispose();
@@ -214,7 +219,7 @@ async function main(): Promise<void> {
     rows.push(summarise(`Stan 2.21 (${stanFile})`, stan));
   }
   console.log(`\n${key}: 4 chains x (1000 + 1000); means ± s.e. over seeds; ESS = min bulk ESS over the parameters`);
-  console.log(table(['side', 'seeds', 'ESS (tyche est.)', 'ESS (posterior)', 'gradients', 'ESS/gradient', 'ESS/sampling leapfrog', 'step size', 'accept', 'depth', 'div.', 'CPU µs/gradient'], rows));
+  console.log(table(['side', 'seeds', 'ESS (tyche est.)', 'ESS (posterior)', 'gradients', 'ESS/gradient', 'ESS/sampling leapfrog', 'step size', 'accept', 'depth', 'div.', 'metric', 'CPU µs/gradient'], rows));
 }
 
 await main();
