@@ -188,6 +188,8 @@ export class LeanRun<R> {
    */
   private arrays = new Map<LeanRecord, LeanRecord[]>();
   private older = new Map<LeanRecord, LeanRecord[]>();
+  /** Records whose list agrees with `layout` up to them, by their index there (see {@link LeanRun.checkValues}). */
+  private checked = new Map<LeanRecord, number>();
   /** One string per address (records keep it, not the model's own copy): replays compare, and values are keyed by, strings that stay in cache. */
   private names = new Map<string, string>();
   /** Full addresses by scope prefix and address (`scoped`), and unfold step prefixes by unfold (`stepPrefixes`). */
@@ -303,21 +305,66 @@ export class LeanRun<R> {
     const out: Record<string, Value> = {};
     if (p.rejected) return out;
     const records = this.recordsOf(p.head, false);
-    let keys = this.layout;
-    if (keys === undefined || keys.length !== records.length || !sameAddresses(keys, records)) {
-      const seen = new Set<string>();
-      for (const r of records) {
-        if (r.kind >= Kind.Step) continue;
-        if (seen.has(r.address)) throw new LeanGiveUp(`address "${r.address}" is used twice`);
-        seen.add(r.address);
-      }
-      keys = this.layout = records.map((r) => r.address);
-    }
+    const keys = this.keysOf(records);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       if (r.kind === Kind.Latent || r.kind === Kind.Deterministic) out[keys[i]!] = r.value as Value;
     }
     return out;
+  }
+
+  /**
+   * Throws now what {@link LeanRun.values} would throw for a finished
+   * particle (a duplicate address gives up), without making its record of
+   * values (a dictionary of every site: ~10% of a run of the jump walk),
+   * which a draw makes when first read.
+   */
+  checkValues(p: LeanParticle<R>): void {
+    if (p.rejected) return;
+    // (the records are walked from the head until one already checked at the same index: final particles share
+    // most of their pasts, so most walks stop after the last few steps; a walk that does not agree checks in full)
+    const keys = this.layout;
+    if (keys !== undefined) {
+      const path: LeanRecord[] = [];
+      let i = keys.length - 1;
+      let r = p.head;
+      while (r !== undefined && i >= 0 && r.address === keys[i] && this.checked.get(r) !== i) {
+        path.push(r);
+        r = r.prev;
+        i--;
+      }
+      if (r === undefined ? i === -1 : this.checked.get(r) === i) {
+        for (let k = 0; k < path.length; k++) this.checked.set(path[k]!, keys.length - 1 - k);
+        return;
+      }
+    }
+    this.keysOf(this.recordsOf(p.head, false));
+  }
+
+  /** The addresses of `records` (those of the last particle read where they are the same); a duplicate gives up. */
+  private keysOf(records: readonly LeanRecord[]): string[] {
+    const keys = this.layout;
+    if (keys !== undefined && keys.length === records.length && sameAddresses(keys, records)) return keys;
+    const seen = new Set<string>();
+    for (const r of records) {
+      if (r.kind >= Kind.Step) continue;
+      if (seen.has(r.address)) throw new LeanGiveUp(`address "${r.address}" is used twice`);
+      seen.add(r.address);
+    }
+    // (records checked against the old layout are not checked against this one)
+    if (this.checked.size > 0) this.checked = new Map();
+    return (this.layout = records.map((r) => r.address));
+  }
+
+  /**
+   * The run is over: the replay arrays kept for copies are dropped (draws
+   * read later walk their particles' records; a posterior that holds its
+   * draws then does not hold the arrays too).
+   */
+  settle(): void {
+    this.arrays = new Map();
+    this.older = new Map();
+    this.checked = new Map();
   }
 
   /** The run's one copy of `prefix + address`, found without building the string again (a scope's or an unfold step's sites). */
@@ -563,6 +610,11 @@ export class LeanParticle<R> implements UnfoldHost {
   /** The values of the latent and deterministic sites of a finished particle, by address (see {@link LeanRun.values}). */
   values(): Record<string, Value> {
     return this.run.values(this);
+  }
+
+  /** Throws now what {@link LeanParticle.values} would throw (see {@link LeanRun.checkValues}). */
+  checkValues(): void {
+    this.run.checkValues(this);
   }
 
   /**

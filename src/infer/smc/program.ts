@@ -314,6 +314,28 @@ interface PerParticle {
   copy(rng: Rng): PerParticle;
   kill(): void;
   values(): Record<string, Value>;
+  /** Where present, throws now what `values()` would throw, and a draw makes its values when first read (lean: `LeanParticle.checkValues`). */
+  checkValues?(): void;
+}
+
+/**
+ * A final particle as a draw. Where the particle can say now whether its
+ * values can be read (`checkValues`), they are made when first read: a
+ * run whose caller reads only log Z or the return values does not build a
+ * record of every site per particle (WebPPL's SMC keeps no such record).
+ */
+function drawOf<R>(p: PerParticle, logWeight: number): Draw<R> {
+  const returnValue = p.returnValue as R;
+  if (p.checkValues === undefined) return { values: p.values(), returnValue, logWeight };
+  p.checkValues();
+  let values: Record<string, Value> | undefined;
+  return {
+    get values() {
+      return (values ??= p.values());
+    },
+    returnValue,
+    logWeight,
+  };
 }
 
 /** How a runtime moves its particles: every unfinished one to its next checkpoint (pending copies after replaying their parent's prefix). */
@@ -598,6 +620,7 @@ async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMC
   try {
     const run = new LeanRun<R>(m as unknown as Model<unknown[], R>, args, pace, wire);
     const post = await perParticleSMC(m, options, args, n, tensorsSince, { ...how, runtime: 'lean' }, (r) => new LeanParticle<R>(r, run), (state) => run.advanceAll(state));
+    run.settle();
     // copies that started inside an `unfold` step from its state (no re-run of the model), and sites replayed by copies
     post.diagnostics.forks = run.forks;
     // of those, copies that started at the marker after their parent's checkpoint, replaying nothing
@@ -670,11 +693,7 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
   };
   const result = await runSMCInsideCall(fk, smcSettings(options, n, rng.split()));
   // (particles of weight zero, e.g. stopped by an invalid parameter, are left out)
-  const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [{
-    values: p.values(),
-    returnValue: p.returnValue as R,
-    logWeight: result.logWeights[i]!,
-  }] : []));
+  const draws: Draw<R>[] = result.state.flatMap((p, i) => (result.logWeights[i]! > -Infinity ? [drawOf<R>(p, result.logWeights[i]!)] : []));
   return programPosterior(m, args, result, draws, tensorsSince, {
     execution: how.kind,
     notBatched: how.notBatched,
