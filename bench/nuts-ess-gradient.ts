@@ -93,9 +93,21 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 
 /** Mean and its standard error over seeds. */
 function meanSe(xs: readonly number[], digits = 4): string {
+  return `${mean(xs).toFixed(digits)} ± ${stdErr(xs).toFixed(digits)}`;
+}
+
+/** The standard error of the mean of `xs` (NaN for one value). */
+function stdErr(xs: readonly number[]): number {
   const m = mean(xs);
-  const se = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) / xs.length) : NaN;
-  return `${m.toFixed(digits)} ± ${se.toFixed(digits)}`;
+  return xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) / xs.length) : NaN;
+}
+
+/** tyche's mean relative to Stan's, in percent, with the standard error of the difference (independent seeds). */
+function relative(t: readonly number[], s: readonly number[]): string {
+  const base = mean(s);
+  const d = ((mean(t) - base) / base) * 100;
+  const se = (Math.sqrt(stdErr(t) ** 2 + stdErr(s) ** 2) / base) * 100;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(1)}% ± ${se.toFixed(1)}%`;
 }
 
 async function workload(root: string, key: string): Promise<{ model: unknown; args: unknown[] }> {
@@ -217,6 +229,13 @@ async function main(): Promise<void> {
         ...(s.sampler_s !== undefined ? { usPerGradient: (s.sampler_s * 1e6) / (s.leapfrog_warmup + s.leapfrog_sampling) } : {}),
       }));
     rows.push(summarise(`Stan 2.21 (${stanFile})`, stan));
+    const of = (rs: readonly SeedRow[], f: (r: SeedRow) => number): number[] => rs.map(f);
+    console.log(
+      `tyche against Stan (difference ± its s.e.): ESS ${relative(of(tyche, (r) => r.ess), of(stan, (r) => r.ess))}, ` +
+        `gradients ${relative(of(tyche, (r) => r.grads), of(stan, (r) => r.grads))}, ` +
+        `ESS/gradient ${relative(of(tyche, (r) => r.ess / r.grads), of(stan, (r) => r.ess / r.grads))}, ` +
+        `ESS/sampling leapfrog ${relative(of(tyche, (r) => r.ess / r.sampling), of(stan, (r) => r.ess / r.sampling))}`,
+    );
   }
   console.log(`\n${key}: 4 chains x (1000 + 1000); means ± s.e. over seeds; ESS = min bulk ESS over the parameters`);
   console.log(table(['side', 'seeds', 'ESS (tyche est.)', 'ESS (posterior)', 'gradients', 'ESS/gradient', 'ESS/sampling leapfrog', 'step size', 'accept', 'depth', 'div.', 'metric', 'CPU µs/gradient'], rows));
