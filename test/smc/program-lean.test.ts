@@ -271,12 +271,26 @@ describe('lean per-particle program SMC', () => {
     }
   });
 
+  /** Waits until the count of model runs in flight has stayed the same over five 20 ms ticks (at most 2 s). */
+  const settledRunCount = async (): Promise<void> => {
+    let last = modelRunState().inFlight;
+    for (let same = 0, tick = 0; same < 5 && tick < 100; tick++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = modelRunState().inFlight;
+      same = now === last ? same + 1 : 0;
+      last = now;
+    }
+  };
+
   it('session 12: dropped particles are abandoned, not unwound, and leave the count of model runs in flight (the nested-infer queue reads it) where it was; a planted kill that keeps them counted does not', async () => {
     const w: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.5, p: 0.1, sJ: 5, ys: YS };
     const leaks = async (): Promise<number[]> => {
+      // runs an earlier test left to settle late (under load) must leave before the count is read, or their
+      // leaving reads as this run's (one full-directory run under load gave [-1, 0]: a run counted before it left during it)
       const out: number[] = [];
       // the plain program (dropped executions wait inside the model) and with unfold (forks dropped inside a step)
       for (const m of [jumpWalk, jumpWalkUnfold]) {
+        await settledRunCount();
         const before = modelRunState().inFlight;
         const post = await infer(m, { method: 'smc', particles: 200, seed: 3, essThreshold: 1 }, w);
         expect(post.diagnostics.runtime).toBe('lean');
