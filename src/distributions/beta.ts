@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { betainc, logBeta, logBetainc, logBetaincc, xlog1py, xlogy } from '../core/special.js';
-import { type Value, type ValueLike, add, asFloat, div, log, maximum, minimum, mul, neg, square, sub } from '../core/value.js';
+import { betainc, logBetaPdf, logBetainc, logBetaincc } from '../core/special.js';
+import { type Value, type ValueLike, add, asFloat, div, maximum, minimum, mul, square } from '../core/value.js';
 import { positive, unitInterval } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -82,9 +82,8 @@ export class BetaDistribution extends Distribution {
 
   logProb(xLike: ValueLike): Value {
     const x = valueArg(this, 'logProb', xLike);
-    const a = this.concentration1;
-    const b = this.concentration0;
-    return logDensity(this.support, x, 0.5, (v) => sub(add(xlogy(sub(a, 1), v), xlog1py(sub(b, 1), neg(v))), logBeta(a, b)));
+    // the saddle-point form where both concentrations are large (see logBetaPdf)
+    return logDensity(this.support, x, 0.5, (v) => logBetaPdf(this.concentration1, this.concentration0, v));
   }
 
   override get mean(): Value {

@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
-import { gammainc, gammaincDerivShapeRatio, lgamma, logGammainc, logGammaincc, xlogy } from '../core/special.js';
-import { type Value, type ValueLike, asFloat, broadcastShapes, div, log, maximum, mul, shapeOf, sizeOf, square, sub } from '../core/value.js';
+import { gammainc, gammaincDerivShapeRatio, logGammaPdf, logGammainc, logGammaincc } from '../core/special.js';
+import { type Value, type ValueLike, asFloat, broadcastShapes, div, maximum, mul, shapeOf, sizeOf, square } from '../core/value.js';
 import { nonnegative, positive } from './constraints.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, param, sameShape, valueArg } from './distribution.js';
 import { logDensity } from './draws.js';
@@ -157,12 +157,8 @@ export class GammaDistribution extends Distribution {
 
   logProb(xLike: ValueLike): Value {
     const x = valueArg(this, 'logProb', xLike);
-    const a = this.concentration;
-    const b = this.rate;
-    // (a - 1) log x is 0 at a = 1, also at x = 0 (0 * -Infinity would be NaN): left out for a number a = 1, xlogy for
-    // a tensor
-    const power = (v: Value): Value => (typeof a === 'number' ? (a === 1 ? 0 : mul(a - 1, log(v))) : xlogy(sub(a, 1), v));
-    return logDensity(this.support, x, 1, (v) => sub(sub(mul(a, log(b)), lgamma(a)), sub(mul(b, v), power(v))));
+    // the saddle-point form for large shapes (see logGammaPdf)
+    return logDensity(this.support, x, 1, (v) => logGammaPdf(this.concentration, this.rate, v));
   }
 
   override get mean(): Value {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rng } from '../core/rng.js';
-import { gammaincc, lgamma, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
+import { SADDLE_NUMBER_MIN, SADDLE_TENSOR_MIN, gammaincc, lgamma, logGammaPdf, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
 import { valueOp } from './tails.js';
 import { type Value, type ValueLike, add, div, gt, log, mul, square, sub, where } from '../core/value.js';
 import { positive } from './constraints.js';
@@ -46,6 +46,9 @@ export class InverseGammaDistribution extends Distribution {
     const x = valueArg(this, 'logProb', xLike);
     const a = this.concentration;
     const b = this.rate;
+    // large shapes: the gamma density's saddle-point form at 1 / x, times the Jacobian 1 / x^2 (see logGammaPdf)
+    const small = typeof a === 'number' && (a < SADDLE_TENSOR_MIN || (typeof b === 'number' && typeof x === 'number' && a < SADDLE_NUMBER_MIN));
+    if (!small) return logDensity(this.support, x, 1, (v) => sub(logGammaPdf(a, b, div(1, v)), mul(2, log(v))));
     const norm = sub(mul(a, log(b)), lgamma(a));
     return logDensity(this.support, x, 1, (v) => sub(norm, add(mul(add(a, 1), log(v)), div(b, v))));
   }
