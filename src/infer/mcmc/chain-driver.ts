@@ -1,50 +1,38 @@
 /**
- * One chain as a driver sees it: the chain's coroutine (`runChain`) and,
- * for NUTS, the chain's own trajectory machine. A driver asks
+ * One chain as a driver sees it: the chain's state (`Chain`, `chain.ts`)
+ * and, for NUTS, the chain's own trajectory machine. A driver asks
  * {@link ChainDriver.pending} for the position to evaluate and hands the log
  * density and gradient back with {@link ChainDriver.answer}; the sequential
  * driver does so for one chain at a time, the vectorised one for all chains
  * in one batched call (`sampler.ts`).
  *
- * NUTS transitions are run here rather than inside the coroutine: the chain
- * yields one request per transition, and the driver advances the chain's
- * `NutsTrajectory` once per leapfrog step directly (no generator resumed per
- * step). The algorithm and its random numbers are those of
+ * The chain's loop is run here by plain methods, not by a coroutine resumed
+ * once per iteration: a NUTS transition advances the chain's `NutsTrajectory`
+ * once per leapfrog step, and its result goes to `Chain.record`. Only the
+ * rare parts are coroutines, run one at a time: the chain's start, the
+ * step-size search after a metric window, a `beforeTransition` hook and a
+ * static HMC transition. The algorithm and its random numbers are those of
  * `NutsKernel.transition`, which wraps the same machine.
  *
  * @module
  */
-import type { Rng } from '../../core/rng.js';
-import { type ChainConfig, type ChainOutput, runChain } from './chain.js';
+import { type Chain, type ChainConfig, type ChainOutput, startChain } from './chain.js';
 import type { GradientCoroutine, Position } from './integrator.js';
-import type { HamiltonianKernel, Transition } from './kernel.js';
-import type { EuclideanMetric } from './metric.js';
+import type { Transition } from './kernel.js';
 import { NutsKernel, type NutsTrajectory } from './nuts.js';
 import type { GradientAnswer } from './target.js';
 
-/** A NUTS transition the driver runs itself (see {@link DELEGATED_NUTS}). */
-class TransitionRequest {
-  constructor(
-    readonly from: Position,
-    readonly stepSize: number,
-    readonly metric: EuclideanMetric,
-    readonly rng: Rng,
-  ) {}
+/** What the coroutine under way computes (see {@link ChainDriver}). */
+const enum Part {
+  /** `startChain`: the initial point and step size. */
+  Start,
+  /** `beforeTransition`: the position to move from. */
+  Before,
+  /** A static HMC (or other non-NUTS) transition. */
+  Transition,
+  /** The step-size search after a metric window. */
+  Search,
 }
-
-/**
- * The kernel a driven NUTS chain runs with: a transition yields one
- * {@link TransitionRequest} instead of a position, and is resumed with the
- * finished {@link Transition} the driver computed on the chain's
- * `NutsTrajectory`.
- */
-const DELEGATED_NUTS: HamiltonianKernel = {
-  name: 'nuts',
-  *transition(from, stepSize, metric, rng): GradientCoroutine<Transition> {
-    const done: unknown = yield new TransitionRequest(from, stepSize, metric, rng) as unknown as readonly number[];
-    return done as Transition;
-  },
-};
 
 /** One chain under a driver (see the module notes). */
 export class ChainDriver {
@@ -54,31 +42,35 @@ export class ChainDriver {
   last: readonly number[] = [];
   /** The chain's output, once finished. */
   output: ChainOutput | undefined = undefined;
-  private readonly coroutine: GradientCoroutine<ChainOutput>;
+  private readonly cfg: ChainConfig;
   /** The chain's NUTS machine; null for other kernels. */
   private readonly trajectory: NutsTrajectory | null;
   /** Whether a NUTS transition is under way on {@link ChainDriver.trajectory}. */
   private inTransition = false;
+  /** The chain's state, once started. */
+  private chain: Chain | null = null;
+  /** The coroutine under way, if any, and what it computes. */
+  private part: GradientCoroutine<unknown> | null = null;
+  private partKind: Part = Part.Start;
 
   /** The chain's dimension D. */
   private readonly dim: number;
 
   /** Starts the chain up to its first request. */
   constructor(cfg: ChainConfig) {
+    this.cfg = cfg;
     this.dim = cfg.dim;
-    const nuts = cfg.kernel instanceof NutsKernel ? cfg.kernel : null;
-    this.trajectory = nuts === null ? null : nuts.trajectory(cfg.dim);
-    this.coroutine = runChain(nuts === null ? cfg : { ...cfg, kernel: DELEGATED_NUTS });
-    this.resume(undefined);
+    this.trajectory = cfg.kernel instanceof NutsKernel ? cfg.kernel.trajectory(cfg.dim) : null;
+    this.run(startChain(cfg), Part.Start);
   }
 
   /**
-   * Takes the log density `logps[row]` and gradient `grad[row * D .. (row + 1) * D)`
-   * at {@link ChainDriver.pending}; moves `pending` on. (The row, not the
-   * number: a double passed to a call V8 does not inline is boxed.)
+   * Takes the log density `logps[row]` and gradient `grad[offset .. offset + D)`
+   * (by default `offset = row * D`) at {@link ChainDriver.pending}; moves
+   * `pending` on. (The row, not the number: a double passed to a call V8
+   * does not inline is boxed.)
    */
-  answer(logps: ArrayLike<number>, grad: ArrayLike<number>, row: number): void {
-    const offset = row * this.dim;
+  answer(logps: ArrayLike<number>, grad: ArrayLike<number>, row: number, offset: number = row * this.dim): void {
     if (this.inTransition) {
       const next = this.trajectory!.advanceRow(logps, row, grad, offset);
       if (next !== null) {
@@ -86,26 +78,102 @@ export class ChainDriver {
         return;
       }
       this.inTransition = false;
-      this.resume(this.trajectory!.result());
+      this.transitioned(this.trajectory!.result());
     } else this.resume({ logp: logps[row]!, grad, offset });
   }
 
-  /** Resumes the coroutine (with an answer or a finished transition) up to its next request. */
-  private resume(input: GradientAnswer | Transition | undefined): void {
-    const step = this.coroutine.next(input as GradientAnswer);
-    // the chain's end goes through the same stores as every other resume (V8 recompiles a hot function, and the
-    // drivers it is inlined in, at the first run of code it had not reached)
-    const done = step.done === true;
-    const request = step.value as unknown;
-    let next: readonly number[] | null = null;
-    if (!done) {
-      if (request instanceof TransitionRequest) {
-        next = this.trajectory!.begin(request.from, request.stepSize, request.metric, request.rng);
-        this.inTransition = true;
-      } else next = request as readonly number[];
-    }
-    this.output = done ? (request as ChainOutput) : undefined;
-    this.pending = next;
-    if (next !== null) this.last = next;
+  /** Starts a coroutine `part` of kind `kind` up to its first request (or its end). */
+  private run(part: GradientCoroutine<unknown>, kind: Part): void {
+    this.part = part;
+    this.partKind = kind;
+    this.resume(undefined);
   }
+
+  /** Resumes the coroutine under way (with an answer) up to its next request, or goes on from its result. */
+  private resume(input: GradientAnswer | undefined): void {
+    const step = this.part!.next(input as GradientAnswer);
+    if (step.done !== true) {
+      this.pending = this.last = step.value;
+      return;
+    }
+    this.part = null;
+    const value: unknown = step.value;
+    switch (this.partKind) {
+      case Part.Start: {
+        const chain = value as Chain;
+        this.chain = chain;
+        this.proceed(chain.adaptStep);
+        break;
+      }
+      case Part.Before:
+        this.chain!.position = value as Position;
+        this.transition();
+        break;
+      case Part.Transition:
+        this.transitioned(value as Transition);
+        break;
+      case Part.Search:
+        this.chain!.stepSizeFound(value as number);
+        this.next();
+        break;
+    }
+  }
+
+  /**
+   * Searches the step size (`search`), or starts the next iteration. (The
+   * search is first started here at the chain's start, so that V8 has seen
+   * this code run before the first metric window ends: code first reached
+   * in an optimised function throws that code away, with the drivers it is
+   * inlined in.)
+   */
+  private proceed(search: boolean): void {
+    if (search) this.run(this.chain!.searchStepSize(), Part.Search);
+    else this.next();
+  }
+
+  /** Starts the next iteration, or ends the chain. */
+  private next(): void {
+    const chain = this.chain!;
+    const running = chain.running();
+    // the chain's end goes through the same stores as every other iteration (see `proceed`)
+    const output = chain.output;
+    this.output = running ? undefined : output;
+    this.pending = null;
+    if (running) {
+      const before = this.cfg.beforeTransition;
+      if (before !== undefined) this.run(before(chain.position, chain.iteration), Part.Before);
+      else this.transition();
+    }
+  }
+
+  /** Starts the iteration's transition from the chain's position. */
+  private transition(): void {
+    const chain = this.chain!;
+    if (this.trajectory !== null) {
+      this.inTransition = true;
+      this.pending = this.last = this.trajectory.begin(chain.position, chain.stepSize, chain.metric, this.cfg.rng);
+    } else this.run(this.cfg.kernel.transition(chain.position, chain.stepSize, chain.metric, this.cfg.rng), Part.Transition);
+  }
+
+  /** Records a finished transition; searches the step size again where a metric window ended. */
+  private transitioned(t: Transition): void {
+    this.proceed(this.chain!.record(t));
+  }
+}
+
+/**
+ * Runs one chain (initialisation, warmup with adaptation, and sampling) as
+ * a gradient coroutine: it yields each position whose log density and
+ * gradient it needs and returns the chain's output. The same steps as a
+ * {@link ChainDriver}, which it wraps.
+ */
+export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
+  const driver = new ChainDriver(cfg);
+  const logp = new Float64Array(1);
+  for (let at = driver.pending; at !== null; at = driver.pending) {
+    const a = yield at;
+    logp[0] = a.logp;
+    driver.answer(logp, a.grad, 0, a.offset);
+  }
+  return driver.output!;
 }

@@ -1,11 +1,16 @@
 /**
- * One MCMC chain from start to finish, as a gradient coroutine: find an
- * initial point, warm up (step size and metric adaptation), then draw and
- * record samples with their sampler statistics.
+ * One MCMC chain's state and bookkeeping: its start (an initial point and
+ * step size, as a gradient coroutine: `startChain`) and, per iteration, the
+ * sample row, the step size's dual averaging and the metric's windows, as
+ * plain methods of {@link Chain} that a driver calls after each transition
+ * (`chain-driver.ts`, which also runs the transitions).
  *
- * The chain never computes a gradient itself; it yields the positions it
- * needs (see {@link GradientCoroutine}), so the same chain runs under the
- * sequential driver and, in lockstep with other chains, under the batched one.
+ * The per-iteration work is not a generator: V8 compiles a generator resumed
+ * thousands of times whole, with every `yield*` site and what it inlines
+ * (the largest single compilation of a first NUTS call; see docs/design.md,
+ * FIRST2 session 14). Only the rare parts (initialisation, the step-size
+ * search after a metric window, a `beforeTransition` hook, a static HMC
+ * transition) are coroutines.
  *
  * @module
  */
@@ -20,7 +25,7 @@ import {
 } from './adaptation.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
 import { type InitSettings, type InitStrategy, initialise } from './initialise.js';
-import type { HamiltonianKernel } from './kernel.js';
+import type { HamiltonianKernel, Transition } from './kernel.js';
 import { copyVec } from './linalg.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
 import type { MassMatrixOption, MetricChoiceOptions, MetricDecision } from './metric-choice.js';
@@ -139,95 +144,191 @@ function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
   return yield* initialise(cfg.init, cfg.dim, cfg.rng, cfg.chain, cfg.initSettings);
 }
 
-/** Runs one chain: initialisation, warmup with adaptation, and sampling. */
-export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
-  const { dim, warmup, draws, kernel, rng, progress } = cfg;
-  progress.phase = 'init';
-  let position = yield* initialPosition(cfg);
+/**
+ * One chain's state between transitions: the position, step size and metric
+ * the next transition starts from, and the bookkeeping after it
+ * ({@link Chain.record}). Made by `startChain`; driven by `ChainDriver`.
+ */
+export class Chain {
+  /** The position the next transition starts from. */
+  position: Position;
+  /** The step size of the next transition. */
+  stepSize: number;
+  /** The metric of the next transition. */
+  metric: EuclideanMetric;
+  /** The iteration the next transition makes (warmup and sampling counted together). */
+  iteration = 0;
+  /** The chain's output, kept current every iteration (final once {@link Chain.running} is false). */
+  readonly output: { -readonly [K in keyof ChainOutput]: ChainOutput[K] };
 
-  let metric = new EuclideanMetric(cfg.metric === 'auto' ? 'diag' : cfg.metric, dim, cfg.initialInverseMetric);
-  const adaptStep = warmup > 0 && cfg.adaptStepSize;
-  const dual = new DualAveraging(cfg);
-  const metricAdapter =
-    warmup > 0 && cfg.adaptMetric && cfg.metric !== 'identity'
-      ? new MetricAdapter(cfg.metric, dim, windowSchedule(warmup, cfg), cfg.metricChoice)
-      : null;
+  private readonly dim: number;
+  private readonly warmup: number;
+  private readonly total: number;
+  private readonly progress: ChainProgress;
+  private readonly rng: Rng;
+  /** Whether the step size is adapted (warmup > 0 and `adaptStepSize`): the first one is then searched before the first iteration. */
+  readonly adaptStep: boolean;
+  private readonly dual: DualAveraging;
+  private readonly metricAdapter: MetricAdapter | null;
+  private readonly samples: Float64Array;
+  private readonly stats: SamplerStats;
+  private readonly warmupRows: Float64Array;
+  private readonly warmupRowStats: SamplerStats;
+  private readonly saveWarmup: boolean;
+  /** The metric's inverse as the output gives it (a copy), taken again only where the metric changes. */
+  private inverseOut: Float64Array;
 
-  let stepSize = cfg.stepSize;
-  if (adaptStep) {
-    stepSize = yield* initialStepSize(position, stepSize, metric, rng);
-    dual.restart(stepSize);
+  constructor(
+    cfg: ChainConfig,
+    position: Position,
+    metric: EuclideanMetric,
+    dual: DualAveraging,
+    metricAdapter: MetricAdapter | null,
+  ) {
+    const stepSize = cfg.stepSize;
+    const { dim, warmup, draws } = cfg;
+    this.position = position;
+    this.stepSize = stepSize;
+    this.metric = metric;
+    this.dim = dim;
+    this.warmup = warmup;
+    this.total = warmup + draws;
+    this.progress = cfg.progress;
+    this.rng = cfg.rng;
+    this.adaptStep = warmup > 0 && cfg.adaptStepSize;
+    this.dual = dual;
+    this.metricAdapter = metricAdapter;
+    this.samples = new Float64Array(draws * dim);
+    this.stats = allocStats(draws);
+    const warmupSamples = cfg.saveWarmup ? new Float64Array(warmup * dim) : undefined;
+    const warmupStats = cfg.saveWarmup ? allocStats(warmup) : undefined;
+    this.saveWarmup = cfg.saveWarmup;
+    // Unsaved warmup rows go to a one-row scratch, so that the same code records every iteration: V8 optimises
+    // `record` during warmup, and code first reached afterwards (a store, a call) would throw that code away at the
+    // switch to sampling and compile it again (tens of ms of compiler time on a process's first run).
+    this.warmupRows = warmupSamples ?? new Float64Array(dim);
+    this.warmupRowStats = warmupStats ?? allocStats(1);
+    // The output is kept current every iteration rather than built at the end, and the last phase is set by
+    // `running`'s own store, for the same reason: code first reached at a chain's end would make V8 recompile the
+    // driver while the other chains still run it. The inverse metric is copied only where the metric changes (a copy
+    // per iteration made a Float64Array each time, off the V8 heap for D > 8).
+    this.inverseOut = metric.inverse;
+    this.output = {
+      samples: this.samples,
+      stats: this.stats,
+      ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
+      stepSize,
+      inverseMetric: this.inverseOut,
+      metricKind: metric.kind,
+      metricDecision: undefined,
+    };
   }
 
-  const samples = new Float64Array(draws * dim);
-  const stats = allocStats(draws);
-  const warmupSamples = cfg.saveWarmup ? new Float64Array(warmup * dim) : undefined;
-  const warmupStats = cfg.saveWarmup ? allocStats(warmup) : undefined;
-  // Unsaved warmup rows go to a one-row scratch, so that the same code records every iteration: V8 optimises this
-  // loop during warmup, and code first reached afterwards (a record, a call) would throw that code away at the
-  // switch to sampling and compile the loop again (tens of ms of compiler time on a process's first run).
-  const warmupRows = warmupSamples ?? new Float64Array(dim);
-  const warmupRowStats = warmupStats ?? allocStats(1);
+  /** Whether an iteration is left to run; sets the progress's phase. */
+  running(): boolean {
+    const it = this.iteration;
+    const running = it < this.total;
+    this.progress.phase = it < this.warmup ? 'warmup' : running ? 'sampling' : 'done';
+    return running;
+  }
 
-  // The output is kept current every iteration rather than built after the loop, and the last phase is set by the
-  // loop's own store, for the same reason: code first reached at a chain's end would make V8 recompile this loop
-  // while the other chains still run it.
-  // The metric's inverse as the output gives it (a copy), taken again only where the metric changes: a copy every
-  // iteration made a Float64Array per iteration, its buffer off the V8 heap for D > 8 (8000 copies at D = 10, four
-  // chains' warmup and draws: 4-7 ms of a cold process's CPU, plus the collector's work on them).
-  let inverseOut = metric.inverse;
-  const out: { -readonly [K in keyof ChainOutput]: ChainOutput[K] } = {
-    samples,
-    stats,
-    ...(warmupSamples !== undefined && warmupStats !== undefined ? { warmupSamples, warmupStats } : {}),
-    stepSize,
-    inverseMetric: inverseOut,
-    metricKind: metric.kind,
-    metricDecision: undefined,
-  };
-  const total = warmup + draws;
-  for (let it = 0; ; it++) {
+  /**
+   * Records the transition `t` of this iteration (its row and statistics),
+   * adapts during warmup, and ends the iteration. Returns true where a metric
+   * window ended and the step size must be searched again before the next
+   * transition: run {@link Chain.searchStepSize} and hand its result to
+   * {@link Chain.stepSizeFound}.
+   */
+  record(t: Transition): boolean {
+    const { dim, warmup } = this;
+    const it = this.iteration;
     const inWarmup = it < warmup;
-    const running = it < total;
-    progress.phase = inWarmup ? 'warmup' : running ? 'sampling' : 'done';
-    if (!running) break;
-    if (cfg.beforeTransition !== undefined) position = yield* cfg.beforeTransition(position, it);
-    const t = yield* kernel.transition(position, stepSize, metric, rng);
-    position = t.position;
+    const position = t.position;
+    this.position = position;
 
-    const row = it - (inWarmup ? (warmupSamples === undefined ? it : 0) : warmup);
+    // (each field read every iteration: a load first reached at the switch to sampling would make V8 recompile)
+    const { warmupRows, samples, warmupRowStats, stats } = this;
+    const row = it - (inWarmup ? (this.saveWarmup ? 0 : it) : warmup);
     const outSamples = inWarmup ? warmupRows : samples;
     const outStats = inWarmup ? warmupRowStats : stats;
     outSamples.set(position.q, row * dim);
     outStats.acceptStat[row] = t.acceptStat;
-    outStats.stepSize[row] = stepSize;
+    outStats.stepSize[row] = this.stepSize;
     outStats.treeDepth[row] = t.treeDepth;
     outStats.nLeapfrog[row] = t.nLeapfrog;
     outStats.divergent[row] = t.divergent ? 1 : 0;
     outStats.energy[row] = t.energy;
     outStats.logDensity[row] = position.logp;
 
+    let search = false;
     if (inWarmup) {
-      if (adaptStep) stepSize = dual.update(t.acceptStat);
-      const inverse = metricAdapter?.observe(it, position.q, position.grad) ?? null;
+      if (this.adaptStep) this.stepSize = this.dual.update(t.acceptStat);
+      const adapter = this.metricAdapter;
+      const inverse = adapter?.observe(it, position.q, position.grad) ?? null;
       if (inverse !== null) {
-        if (metricAdapter!.kind !== metric.kind) metric = new EuclideanMetric(metricAdapter!.kind, dim, inverse);
-        else metric.setInverse(inverse);
-        inverseOut = metric.inverse;
-        if (adaptStep) {
-          stepSize = yield* initialStepSize(position, stepSize, metric, rng);
-          dual.restart(stepSize);
-        }
+        if (adapter!.kind !== this.metric.kind) this.metric = new EuclideanMetric(adapter!.kind, dim, inverse);
+        else this.metric.setInverse(inverse);
+        this.inverseOut = this.metric.inverse;
+        search = this.adaptStep;
       }
-      // (read every warmup iteration, kept at the last: see the scratch rows above)
-      const adapted = dual.finalStepSize();
-      if (it === warmup - 1 && adaptStep) stepSize = adapted;
     }
-    out.stepSize = stepSize;
-    out.inverseMetric = inverseOut;
-    out.metricKind = metric.kind;
-    out.metricDecision = metricAdapter?.decision;
-    progress.completed = it + 1;
+    this.endIteration(search);
+    return search;
   }
-  return out;
+
+  /** The step-size search after a metric window (Stan's heuristic from the current step size). */
+  searchStepSize(): GradientCoroutine<number> {
+    return initialStepSize(this.position, this.stepSize, this.metric, this.rng);
+  }
+
+  /** Takes the step size {@link Chain.searchStepSize} found (at the start, or after the iteration a metric window ended). */
+  stepSizeFound(stepSize: number): void {
+    this.dual.restart(stepSize);
+    this.stepSize = stepSize;
+    this.settleStepSize(this.iteration - 1, false);
+  }
+
+  /** The iteration's last part: the step size (unless a search follows: `search`), the output, the progress. */
+  private endIteration(search: boolean): void {
+    const it = this.iteration;
+    this.settleStepSize(it, search);
+    const out = this.output;
+    out.inverseMetric = this.inverseOut;
+    out.metricKind = this.metric.kind;
+    out.metricDecision = this.metricAdapter?.decision;
+    this.iteration = it + 1;
+    this.progress.completed = it + 1;
+  }
+
+  /**
+   * The step size after iteration `ended` (-1: none yet): at the last warmup
+   * iteration, the dual averaging's final one, taken after the step-size
+   * search where one follows (`pending`), as Stan does. (Read every time, kept
+   * at the last: see the scratch rows in the constructor; and `adaptStep` read
+   * first, so that no load is first reached there.)
+   */
+  private settleStepSize(ended: number, pending: boolean): void {
+    const adapted = this.dual.finalStepSize();
+    const last = this.adaptStep && ended === this.warmup - 1 && !pending;
+    const stepSize = last ? adapted : this.stepSize;
+    this.stepSize = stepSize;
+    this.output.stepSize = stepSize;
+  }
+}
+
+/**
+ * Starts one chain: finds its initial position and returns the {@link Chain}
+ * that the iterations run on. Where {@link Chain.adaptStep} is set, the
+ * driver searches the first step size next ({@link Chain.searchStepSize}).
+ */
+export function* startChain(cfg: ChainConfig): GradientCoroutine<Chain> {
+  cfg.progress.phase = 'init';
+  const position = yield* initialPosition(cfg);
+  const metric = new EuclideanMetric(cfg.metric === 'auto' ? 'diag' : cfg.metric, cfg.dim, cfg.initialInverseMetric);
+  const dual = new DualAveraging(cfg);
+  const metricAdapter =
+    cfg.warmup > 0 && cfg.adaptMetric && cfg.metric !== 'identity'
+      ? new MetricAdapter(cfg.metric, cfg.dim, windowSchedule(cfg.warmup, cfg), cfg.metricChoice)
+      : null;
+  return new Chain(cfg, position, metric, dual, metricAdapter);
 }

@@ -41,7 +41,8 @@ export {
   MetricAdapter,
   initialStepSize,
 } from './adaptation.js';
-export { type SamplerStats, type ChainProgress, type ChainConfig, type ChainOutput, runChain } from './chain.js';
+export { type SamplerStats, type ChainProgress, type ChainConfig, type ChainOutput } from './chain.js';
+export { runChain } from './chain-driver.js';
 export { type InitStrategy, type InitSettings, INIT_STRATEGIES, DEFAULT_INIT, DEFAULT_INIT_SETTINGS, initialise, ascend, describeInit } from './initialise.js';
 export {
   type McmcProgress,
