@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export * from '../math/special.js';
 import { SADDLE_NUMBER_MIN, SADDLE_TENSOR_MIN, gammaDevianceNumber, gammaDevianceTensor, logSaddleNormNumber, logSaddleNormTensor, betaDensityNumber, betaincNumber, studentTCdfNumber, digammaNumber, digammaTensor, erfNumber, gammaincDerivShape, gammaincDerivShapeRatio, gammaincNumber, gammainccNumber, lgammaDiffNumber, lgammaDiffTensor, lgammaNumber, lgammaTensor, logGammaincNumber, logGammainccNumber, normalCdfNumber, normalCdfTensor, normalIcdfNumber, normalIcdfTensor } from '../math/special.js';
 import { halfStudentTLogCdfNumber, logBetaDensityNumber, logBetaincNumber, logBetaincUpperNumber, logGammaDensityNumber, studentTLogCdfNumber, studentTLogDensityNumber } from '../math/log-cdf.js';
-import { type Value, add, and, broadcastShapes, eq, log, log1p, mul, neg, sub, where } from './value.js';
+import { type Value, add, allTrueIfCheap, and, broadcastShapes, eq, log, log1p, mul, neg, sub, where } from './value.js';
 import { elementwiseCustomOp } from '../backend/jit/custom-kernels.js';
 import { customOp } from '../backend/jit/trace.js';
 
@@ -92,17 +92,28 @@ export function logGammaPdf(a: Value, b: Value, x: Value): Value {
     const [ta, tb, tx] = broadcastAll([asTensor(a), asTensor(b), asTensor(x)]);
     const t0 = tf.div(tf.mul(tb, tx), ta);
     const use = tf.logicalAnd(tf.greaterEqual(ta, SADDLE_TENSOR_MIN), tf.logicalAnd(tf.greater(t0, 0), tf.less(t0, Infinity)));
-    // each branch gets safe arguments where the other is used, so neither sends NaN into the gradient
-    const as = tf.where(use, ta, SADDLE_TENSOR_MIN);
-    const xs = tf.where(use, tx, 1);
-    const t = tf.div(tf.mul(tf.where(use, tb, SADDLE_TENSOR_MIN), xs), as);
-    const saddle = tf.sub(tf.sub(logSaddleNormTensor(as), tf.mul(as, gammaDevianceTensor(t))), tf.log(xs));
-    const ad = tf.where(use, 1, ta);
-    const bd = tf.where(use, 1, tb);
-    const xd = tf.where(use, 1, tx);
-    const direct = directGammaPdf(ad, bd, xd) as tf.Tensor;
-    return tf.where(use, saddle, direct);
+    return eitherForm(use, [ta, tb, tx], [SADDLE_TENSOR_MIN, SADDLE_TENSOR_MIN, 1], [1, 1, 1], saddleGammaPdf, (a, b, x) => directGammaPdf(a, b, x) as tf.Tensor);
   });
+}
+
+/** The saddle-point Gamma(a, b) log density at x (tensors, a >= 10, 0 < b x / a < Infinity). */
+function saddleGammaPdf(a: tf.Tensor, b: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.sub(tf.sub(logSaddleNormTensor(a), tf.mul(a, gammaDevianceTensor(tf.div(tf.mul(b, x), a)))), tf.log(x));
+}
+
+/**
+ * `saddle` where `use` holds and `direct` elsewhere, elementwise (inputs
+ * broadcast to one shape). Each form gets safe arguments (`safeSaddle`,
+ * `safeDirect`) where the other is used, so neither sends NaN into the
+ * gradient; where every element takes one form (found out only where a read
+ * is cheap, see `allTrueIfCheap`) only that form is computed.
+ */
+function eitherForm(use: tf.Tensor, inputs: tf.Tensor[], safeSaddle: number[], safeDirect: number[], saddle: (...t: tf.Tensor[]) => tf.Tensor, direct: (...t: tf.Tensor[]) => tf.Tensor): tf.Tensor {
+  if (allTrueIfCheap(use)) return saddle(...inputs);
+  if (allTrueIfCheap(tf.logicalNot(use))) return direct(...inputs);
+  const s = saddle(...inputs.map((t, i) => tf.where(use, t, safeSaddle[i])));
+  const d = direct(...inputs.map((t, i) => tf.where(use, safeDirect[i], t)));
+  return tf.where(use, s, d);
 }
 
 /**
@@ -132,20 +143,16 @@ export function logBetaPdf(a: Value, b: Value, x: Value): Value {
       tf.logicalAnd(tf.greaterEqual(ta, SADDLE_TENSOR_MIN), tf.greaterEqual(tb, SADDLE_TENSOR_MIN)),
       tf.logicalAnd(tf.greater(tx, 0), tf.less(tx, 1)),
     );
-    const as = tf.where(use, ta, SADDLE_TENSOR_MIN);
-    const bs = tf.where(use, tb, SADDLE_TENSOR_MIN);
-    const xs = tf.where(use, tx, 0.5);
-    const n = tf.add(as, bs);
-    const x1 = tf.sub(1, xs);
-    const norm = tf.sub(tf.add(logSaddleNormTensor(as), logSaddleNormTensor(bs)), logSaddleNormTensor(n));
-    const dev = tf.add(tf.mul(as, gammaDevianceTensor(tf.div(tf.mul(n, xs), as))), tf.mul(bs, gammaDevianceTensor(tf.div(tf.mul(n, x1), bs))));
-    const saddle = tf.sub(tf.sub(norm, dev), tf.add(tf.log(xs), tf.log1p(tf.neg(xs))));
-    const ad = tf.where(use, 1, ta);
-    const bd = tf.where(use, 1, tb);
-    const xd = tf.where(use, 0.5, tx);
-    const direct = directBetaPdf(ad, bd, xd) as tf.Tensor;
-    return tf.where(use, saddle, direct);
+    return eitherForm(use, [ta, tb, tx], [SADDLE_TENSOR_MIN, SADDLE_TENSOR_MIN, 0.5], [1, 1, 0.5], saddleBetaPdf, (a, b, x) => directBetaPdf(a, b, x) as tf.Tensor);
   });
+}
+
+/** The saddle-point Beta(a, b) log density at x (tensors, a, b >= 10, 0 < x < 1). */
+function saddleBetaPdf(a: tf.Tensor, b: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const n = tf.add(a, b);
+  const norm = tf.sub(tf.add(logSaddleNormTensor(a), logSaddleNormTensor(b)), logSaddleNormTensor(n));
+  const dev = tf.add(tf.mul(a, gammaDevianceTensor(tf.div(tf.mul(n, x), a))), tf.mul(b, gammaDevianceTensor(tf.div(tf.mul(n, tf.sub(1, x)), b))));
+  return tf.sub(tf.sub(norm, dev), tf.add(tf.log(x), tf.log1p(tf.neg(x))));
 }
 
 /** log(n choose k), for numbers or tensors. */

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
-import { Beta, Gamma, InverseGamma, LogNormal, Poisson, infer, model, ops } from '../../src/index.js';
+import { Beta, Gamma, InverseGamma, LogNormal, Normal, Poisson, infer, model, ops } from '../../src/index.js';
 import { digammaNumber, lgammaTensor } from '../../src/core/special.js';
 
 interface GammaRow { a: number; b: number; x: number; lp: number; da: number; db: number; dx: number; scale: number; y: number; ig: number }
@@ -205,4 +205,49 @@ describe('large-shape models under importance, batched (float32) against per par
       expect(z, `batched ${b.mean} ± ${b.se} (ESS ${b.ess}), per particle ${p.mean} ± ${p.se} (ESS ${p.ess})`).toBeLessThan(4);
     }, 120_000);
   }
+});
+
+describe('the compiled float64 path still compiles the saddle-point forms (their tf.where branches and series)', () => {
+  it('NUTS on the large-shape Gamma and Beta models: diagnostics.compiled true, and the posterior mean within 4 MCSE of batched importance', async () => {
+    for (const [m, site] of [[gammaShape, 'm'], [betaConc, 'mu']] as const) {
+      const nuts = await infer(m, { method: 'nuts', chains: 2, warmup: 300, samples: 300, seed: 2 });
+      expect(nuts.diagnostics.compiled, site).toBe(true);
+      const imp = await infer(m, { method: 'importance', particles: 4000, batched: true, seed: 2 });
+      const a = nuts.moments(site) as { mean: number; sd: number };
+      const b = imp.moments(site) as { mean: number; sd: number };
+      const ess = Number(nuts.summary().rows.find((r) => r.name === site)?.ess_bulk);
+      expect(ess).toBeGreaterThan(50);
+      const z = Math.abs(a.mean - b.mean) / Math.hypot(a.sd / Math.sqrt(ess), b.sd / Math.sqrt(imp.ess));
+      expect(z, `${site}: nuts ${a.mean} (ESS ${ess}), importance ${b.mean} (ESS ${imp.ess})`).toBeLessThan(4);
+    }
+  }, 240_000);
+});
+
+describe("the batched check's refusal names float32 rounding where a site's two log densities differ by a small relative amount", () => {
+  // a factor whose float32 value cancels: (a + 1e6) * 1.0000123 - (a + 1e6) is 12.3, 12.25 in float32
+  const cancelling = model(async ({ sample, factor }) => {
+    const a = await sample('a', Normal(0, 1));
+    await factor('c', ops.sub(ops.mul(ops.add(a, 1e6), 1.0000123), ops.add(a, 1e6)));
+  });
+  // a branch on a draw: the densities differ by far more than rounding
+  const branching = model(async ({ sample, factor }) => {
+    const a = await sample('a', Normal(0, 1));
+    await factor('c', typeof a === 'number' ? (a > 0 ? 5 : -5) : ops.mul(a, 0));
+  });
+  it('names the site, both values and `batched: false`; a branch is still called one', async () => {
+    const err = await infer(cancelling, { method: 'importance', particles: 200, batched: true, seed: 1 }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err).toMatch(/float32 rounding of the log density at "c" may be the cause \(-?[\d.e+-]+ run on its own in float64, -?[\d.e+-]+ batched in float32/);
+    expect(err).toMatch(/`batched: false` runs it in float64/);
+    const auto = await infer(cancelling, { method: 'importance', particles: 200, seed: 1 });
+    expect(Number.isFinite(auto.moments('a').mean)).toBe(true);
+    const err2 = await infer(branching, { method: 'importance', particles: 200, batched: true, seed: 1 }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err2).toMatch(/control flow depends on a random value/);
+    expect(err2).not.toMatch(/float32 rounding/);
+  }, 60_000);
 });

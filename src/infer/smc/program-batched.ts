@@ -387,7 +387,8 @@ async function checkRows(
       if (differs !== undefined) throw new NotBatchableError(`particle ${i} run on its own returns ${differs.own}${differs.path} where its row of the batched run holds ${differs.batched} (${MIXED})`);
       const total = totals?.[i];
       if (total !== undefined && !(total === sum || (Number.isFinite(sum) && Math.abs(total - sum) <= tolerance))) {
-        throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
+        const worst = largestSiteDifference(i, batched, sites, densityOf);
+        throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (${worst ? densityMismatchReason(worst.address, worst.own, worst.batched) : BRANCH})`);
       }
     } finally {
       own.disposeLogProbs();
@@ -465,10 +466,48 @@ function compareSites(i: number, batched: readonly Site[], sites: readonly Site[
     }
     const lpA = densityOf(a)[i];
     if (!(lpA === nb || Math.abs(lpA - nb) <= 1e-4 * (1 + Math.abs(nb)))) {
-      throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles)`);
+      throw new NotBatchableError(`particle ${i} run on its own has log density ${nb} at "${a.address}", the batched run ${lpA} (${densityMismatchReason(a.address, nb, lpA)})`);
     }
   }
   return { sum, tolerance };
+}
+
+const BRANCH = 'control flow depends on a random value, e.g. a branch on a tensor, or the program mixes particles';
+
+/** Relative differences of a site's log density below this may be float32 rounding (a cancelling density), not a branch. */
+const ROUNDING_SUSPECT = 1e-2;
+
+/**
+ * Why one site's log density differs between a particle run on its own
+ * (float64 numbers) and its row of the batched run (float32 tensors): a small
+ * relative difference names float32 rounding of that density as a likely cause
+ * (a density whose terms cancel, e.g. a large-shape lgamma difference), and the
+ * float64 way out; a large one a branch on a random value.
+ */
+function densityMismatchReason(address: string, own: number, batched: number): string {
+  const rel = Math.abs(own - batched) / (1 + Math.abs(own));
+  if (!(rel < ROUNDING_SUSPECT)) return BRANCH;
+  return (
+    `float32 rounding of the log density at "${address}" may be the cause (${own} run on its own in float64, ${batched} batched in float32, ` +
+    `a relative difference of ${rel.toPrecision(2)}): \`batched: false\` runs it in float64 (the default 'auto' falls back to that); otherwise ${BRANCH}`
+  );
+}
+
+/** The site whose own and batched log densities differ most (for `checkRows`'s message), if any differ. */
+function largestSiteDifference(i: number, batched: readonly Site[], sites: readonly Site[], densityOf: (s: Site) => Float64Array): { address: string; own: number; batched: number } | undefined {
+  let worst: { address: string; own: number; batched: number } | undefined;
+  let largest = 0;
+  for (let k = 0; k < Math.min(sites.length, batched.length); k++) {
+    const lp = siteLogDensity(sites[k]) as Value;
+    const own = typeof lp === 'number' ? lp : (lp as tf.Tensor).dataSync()[0];
+    const row = densityOf(batched[k])[i];
+    const d = Math.abs(own - row);
+    if (d > largest) {
+      largest = d;
+      worst = { address: batched[k].address, own, batched: row };
+    }
+  }
+  return worst;
 }
 
 /** Why a value made from draws differs between a batched run and a run on its own. */
