@@ -164,8 +164,8 @@ export class ChainDriver {
 /**
  * Runs one chain (initialisation, warmup with adaptation, and sampling) as
  * a gradient coroutine: it yields each position whose log density and
- * gradient it needs and returns the chain's output. The same steps as a
- * {@link ChainDriver}, which it wraps.
+ * gradient it needs and returns the chain's output. The same steps as the
+ * samplers' drivers (`ChainDriver`, which it wraps).
  */
 export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   const driver = new ChainDriver(cfg);
