@@ -387,8 +387,8 @@ async function checkRows(
       if (differs !== undefined) throw new NotBatchableError(`particle ${i} run on its own returns ${differs.own}${differs.path} where its row of the batched run holds ${differs.batched} (${MIXED})`);
       const total = totals?.[i];
       if (total !== undefined && !(total === sum || (Number.isFinite(sum) && Math.abs(total - sum) <= tolerance))) {
-        const worst = largestSiteDifference(i, batched, sites, densityOf);
-        throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (${worst ? densityMismatchReason(worst.address, worst.own, worst.batched) : BRANCH})`);
+        // the batched run's per-site densities are gone by now (only their totals kept): the sum is judged
+        throw new NotBatchableError(`particle ${i} run on its own has log density ${sum} summed over its ${sites.length} sites, the batched run ${total} (${densityMismatchReason(undefined, sum, total)})`);
       }
     } finally {
       own.disposeLogProbs();
@@ -478,36 +478,21 @@ const BRANCH = 'control flow depends on a random value, e.g. a branch on a tenso
 const ROUNDING_SUSPECT = 1e-2;
 
 /**
- * Why one site's log density differs between a particle run on its own
- * (float64 numbers) and its row of the batched run (float32 tensors): a small
+ * Why one site's log density (or, without `address`, their sum) differs
+ * between a particle run on its own (float64 numbers) and its row of the
+ * batched run (float32 tensors): a small
  * relative difference names float32 rounding of that density as a likely cause
  * (a density whose terms cancel, e.g. a large-shape lgamma difference), and the
  * float64 way out; a large one a branch on a random value.
  */
-function densityMismatchReason(address: string, own: number, batched: number): string {
+function densityMismatchReason(address: string | undefined, own: number, batched: number): string {
   const rel = Math.abs(own - batched) / (1 + Math.abs(own));
   if (!(rel < ROUNDING_SUSPECT)) return BRANCH;
+  const where = address === undefined ? 'of a site\'s log density (the sum over the sites differs)' : `of the log density at "${address}"`;
   return (
-    `float32 rounding of the log density at "${address}" may be the cause (${own} run on its own in float64, ${batched} batched in float32, ` +
+    `float32 rounding ${where} may be the cause (${own} run on its own in float64, ${batched} batched in float32, ` +
     `a relative difference of ${rel.toPrecision(2)}): \`batched: false\` runs it in float64 (the default 'auto' falls back to that); otherwise ${BRANCH}`
   );
-}
-
-/** The site whose own and batched log densities differ most (for `checkRows`'s message), if any differ. */
-function largestSiteDifference(i: number, batched: readonly Site[], sites: readonly Site[], densityOf: (s: Site) => Float64Array): { address: string; own: number; batched: number } | undefined {
-  let worst: { address: string; own: number; batched: number } | undefined;
-  let largest = 0;
-  for (let k = 0; k < Math.min(sites.length, batched.length); k++) {
-    const lp = siteLogDensity(sites[k]) as Value;
-    const own = typeof lp === 'number' ? lp : (lp as tf.Tensor).dataSync()[0];
-    const row = densityOf(batched[k])[i];
-    const d = Math.abs(own - row);
-    if (d > largest) {
-      largest = d;
-      worst = { address: batched[k].address, own, batched: row };
-    }
-  }
-  return worst;
 }
 
 /** Why a value made from draws differs between a batched run and a run on its own. */
