@@ -37,7 +37,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PEERS, STAN_OWN, type StanRun, stanEssPerSamplerSecond, stanRuns } from './stan-runs.js';
+import { STAN_OWN, type StanRun, stanEssPerSamplerSecond, stanRuns } from './stan-runs.js';
+import { peerWorkload } from './peer-workloads.js';
 import { median, nodeArgsFor, numberArg, table } from './util.js';
 
 /** What a child reports of its one call. */
@@ -65,33 +66,14 @@ function threadCpuMs(): number {
   }
 }
 
-const peerJson = <T>(file: string): T => JSON.parse(readFileSync(new URL(file, PEERS), 'utf8')) as T;
 
-/** The model and its arguments, loaded from `root` (data made before the clock starts, as a user's would be). */
-async function workload(root: string, key: ModelKey): Promise<{ model: unknown; args: unknown[] }> {
-  const url = (p: string): string => pathToFileURL(resolve(root, p)).href;
-  if (key === 'eight') {
-    const { eightSchoolsNoncentered } = await import(url('models/posteriordb/eight-schools.js'));
-    const d = peerJson<{ J: number; y: number[]; sigma: number[] }>('eight_schools.json');
-    return { model: eightSchoolsNoncentered, args: [{ J: d.J, y: d.y, sigma: d.sigma }] };
-  }
-  if (key === 'linreg') {
-    const { linearRegression } = await import(url('models/linreg.js'));
-    const d = peerJson<{ x: number[]; y: number[]; prior: { alpha_sd: number } }>('linreg.json');
-    return { model: linearRegression, args: [{ x: d.x, y: d.y, priorSd: d.prior.alpha_sd }] };
-  }
-  const { logisticRegression } = await import(url('models/logreg.js'));
-  const tf = await import('@tensorflow/tfjs-core');
-  const d = peerJson<{ X: number[][]; y: number[]; prior: { alpha_sd: number } }>('logreg.json');
-  return { model: logisticRegression, args: [{ X: tf.tensor2d(d.X), y: d.y, priorSd: d.prior.alpha_sd }] };
-}
 
 async function child(root: string, key: ModelKey, seed: number): Promise<void> {
   const url = (p: string): string => pathToFileURL(resolve(root, p)).href;
   const { infer } = await import(url('src/index.js'));
   const { initBackend } = await import(url('src/backend/select.js'));
   await initBackend();
-  const { model, args } = await workload(root, key);
+  const { model, args } = await peerWorkload(root, key);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const m0 = threadCpuMs();

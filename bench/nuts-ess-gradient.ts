@@ -33,7 +33,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PEERS } from './stan-runs.js';
+import { peerWorkload } from './peer-workloads.js';
 import { median, table } from './util.js';
 
 /** One seed's figures, either side. */
@@ -88,7 +88,6 @@ function seedList(s: string): number[] {
   return s.split(',').map(Number);
 }
 
-const peerJson = <T>(file: string): T => JSON.parse(readFileSync(new URL(file, PEERS), 'utf8')) as T;
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Mean and its standard error over seeds. */
@@ -110,26 +109,6 @@ function relative(t: readonly number[], s: readonly number[]): string {
   return `${d >= 0 ? '+' : ''}${d.toFixed(1)}% ± ${se.toFixed(1)}%`;
 }
 
-async function workload(root: string, key: string): Promise<{ model: unknown; args: unknown[] }> {
-  const url = (p: string): string => pathToFileURL(resolve(root, p)).href;
-  if (key === 'eight') {
-    const { eightSchoolsNoncentered } = await import(url('models/posteriordb/eight-schools.js'));
-    const d = peerJson<{ J: number; y: number[]; sigma: number[] }>('eight_schools.json');
-    return { model: eightSchoolsNoncentered, args: [{ J: d.J, y: d.y, sigma: d.sigma }] };
-  }
-  if (key === 'linreg') {
-    const { linearRegression } = await import(url('models/linreg.js'));
-    const d = peerJson<{ x: number[]; y: number[]; prior: { alpha_sd: number } }>('linreg.json');
-    return { model: linearRegression, args: [{ x: d.x, y: d.y, priorSd: d.prior.alpha_sd }] };
-  }
-  if (key === 'logreg') {
-    const { logisticRegression } = await import(url('models/logreg.js'));
-    const tf = await import('@tensorflow/tfjs-core');
-    const d = peerJson<{ X: number[][]; y: number[]; prior: { alpha_sd: number } }>('logreg.json');
-    return { model: logisticRegression, args: [{ X: tf.tensor2d(d.X), y: d.y, priorSd: d.prior.alpha_sd }] };
-  }
-  throw new Error(`--model: unknown model '${key}' (eight, linreg or logreg)`);
-}
 
 function summarise(label: string, rows: readonly SeedRow[]): string[] {
   return [
@@ -163,7 +142,7 @@ async function main(): Promise<void> {
   // the same estimator on both sides: this tree's
   const { essBulk } = await import('../src/diagnostics/ess.js');
   await initBackend();
-  const { model, args } = await workload(root, key);
+  const { model, args } = await peerWorkload(root, key);
   const tyche: SeedRow[] = [];
   const drawLines: string[] = [];
   for (const seed of seeds) {
