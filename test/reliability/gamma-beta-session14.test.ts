@@ -47,50 +47,47 @@ function column<R>(rows: R[], f: (r: R) => number): tf.Tensor1D {
   return tf.tensor1d(rows.map(f));
 }
 
+/**
+ * The rows whose log density misses the reference `want(r)` at `at(r)`: as a
+ * float64 number by more than `bound(EPS64, SADDLE_NUMBER_MIN, r)`, and as
+ * one float32 tensor over all rows by more than `bound(EPS32, SADDLE_TENSOR_MIN, r)`.
+ */
+function densityMisses<R extends { a: number; b: number }>(
+  rows: R[],
+  family: typeof Gamma | typeof InverseGamma | typeof Beta,
+  at: (r: R) => number,
+  want: (r: R) => number,
+  bound: (eps: number, min: number, r: R) => number,
+): string[] {
+  const bad: string[] = [];
+  const t = tf.tidy(() => family(column(rows, (r) => r.a), column(rows, (r) => r.b)).logProb(column(rows, at)) as tf.Tensor);
+  const ten = t.dataSync();
+  t.dispose();
+  rows.forEach((r, i) => {
+    const num = family(r.a, r.b).logProb(at(r)) as number;
+    if (!(Math.abs(num - want(r)) <= bound(EPS64, SADDLE_NUMBER_MIN, r))) bad.push(`number a=${r.a} b=${r.b} at ${at(r)}: ${num} vs ${want(r)}`);
+    if (!(Math.abs(ten[i]! - want(r)) <= bound(EPS32, SADDLE_TENSOR_MIN, r))) bad.push(`tensor a=${r.a} b=${r.b} at ${at(r)}: ${ten[i]} vs ${want(r)} (bound ${bound(EPS32, SADDLE_TENSOR_MIN, r)})`);
+  });
+  return bad;
+}
+
 beforeAll(async () => {
   await initBackend('cpu');
 });
 
 describe('log densities against 40-digit references at float32 inputs, shapes 1e-2..1e6, x over the bulk and tails', () => {
   it('Gamma: float64 numbers within 16 eps64 and float32 tensors within 16 eps32 of the terms', () => {
-    const bad: string[] = [];
-    const t = tf.tidy(() => Gamma(column(ref.gamma, (r) => r.a), column(ref.gamma, (r) => r.b)).logProb(column(ref.gamma, (r) => r.x)) as tf.Tensor);
-    const ten = t.dataSync();
-    t.dispose();
-    ref.gamma.forEach((r, i) => {
-      const num = Gamma(r.a, r.b).logProb(r.x) as number;
-      if (!(Math.abs(num - r.lp) <= gammaBound(EPS64, SADDLE_NUMBER_MIN, r))) bad.push(`number a=${r.a} x=${r.x}: ${num} vs ${r.lp}`);
-      if (!(Math.abs(ten[i] - r.lp) <= gammaBound(EPS32, SADDLE_TENSOR_MIN, r))) bad.push(`tensor a=${r.a} x=${r.x}: ${ten[i]} vs ${r.lp} (bound ${gammaBound(EPS32, SADDLE_TENSOR_MIN, r)})`);
-    });
-    expect(bad).toEqual([]);
+    expect(densityMisses(ref.gamma, Gamma, (r) => r.x, (r) => r.lp, gammaBound)).toEqual([]);
   });
 
   it('InverseGamma at y = 1 / x: numbers and float32 tensors within the same bounds', () => {
-    const bad: string[] = [];
-    const t = tf.tidy(() => InverseGamma(column(ref.gamma, (r) => r.a), column(ref.gamma, (r) => r.b)).logProb(column(ref.gamma, (r) => r.y)) as tf.Tensor);
-    const ten = t.dataSync();
-    t.dispose();
-    ref.gamma.forEach((r, i) => {
-      // the inverse gamma's terms: those of the gamma at 1 / y plus 2 |log y|
-      const scale = (eps: number, min: number) => 16 * eps * (r.a >= min ? gammaSaddleScale(r.a, r.b, 1 / r.y, r.ig) : 1 + r.scale) + 16 * eps * Math.abs(2 * Math.log(r.y));
-      const num = InverseGamma(r.a, r.b).logProb(r.y) as number;
-      if (!(Math.abs(num - r.ig) <= scale(EPS64, SADDLE_NUMBER_MIN))) bad.push(`number a=${r.a} y=${r.y}: ${num} vs ${r.ig}`);
-      if (!(Math.abs(ten[i] - r.ig) <= scale(EPS32, SADDLE_TENSOR_MIN))) bad.push(`tensor a=${r.a} y=${r.y}: ${ten[i]} vs ${r.ig}`);
-    });
-    expect(bad).toEqual([]);
+    // the inverse gamma's terms: those of the gamma at 1 / y plus 2 |log y|
+    const bound = (eps: number, min: number, r: GammaRow) => 16 * eps * (r.a >= min ? gammaSaddleScale(r.a, r.b, 1 / r.y, r.ig) : 1 + r.scale) + 16 * eps * Math.abs(2 * Math.log(r.y));
+    expect(densityMisses(ref.gamma, InverseGamma, (r) => r.y, (r) => r.ig, bound)).toEqual([]);
   });
 
   it('Beta(mu k, (1 - mu) k), k 0.5..1e6: numbers within 16 eps64 and float32 tensors within 16 eps32 of the terms', () => {
-    const bad: string[] = [];
-    const t = tf.tidy(() => Beta(column(ref.beta, (r) => r.a), column(ref.beta, (r) => r.b)).logProb(column(ref.beta, (r) => r.x)) as tf.Tensor);
-    const ten = t.dataSync();
-    t.dispose();
-    ref.beta.forEach((r, i) => {
-      const num = Beta(r.a, r.b).logProb(r.x) as number;
-      if (!(Math.abs(num - r.lp) <= betaBound(EPS64, SADDLE_NUMBER_MIN, r))) bad.push(`number a=${r.a} b=${r.b} x=${r.x}: ${num} vs ${r.lp}`);
-      if (!(Math.abs(ten[i] - r.lp) <= betaBound(EPS32, SADDLE_TENSOR_MIN, r))) bad.push(`tensor a=${r.a} b=${r.b} x=${r.x}: ${ten[i]} vs ${r.lp} (bound ${betaBound(EPS32, SADDLE_TENSOR_MIN, r)})`);
-    });
-    expect(bad).toEqual([]);
+    expect(densityMisses(ref.beta, Beta, (r) => r.x, (r) => r.lp, betaBound)).toEqual([]);
   });
 
   it('the bound tells the forms apart: the direct float32 forms fail it in the bulk at shapes >= 1e4', () => {

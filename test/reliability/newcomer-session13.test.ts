@@ -13,6 +13,7 @@ import { xLogY } from '../../src/distributions/counts.js';
 import { M0_EXACT, M0_T, m0Counts } from './newcomer-session13-m0.js';
 import { MESQUITE, MESQUITE_REFERENCE, MESQUITE_REFERENCE_DRAWS } from './newcomer-session13-mesquite.js';
 import { countUnhandled } from '../helpers/unhandled.js';
+import { referenceMisses } from '../helpers/mcse-check.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -139,13 +140,7 @@ describe('posteriordb mesquite-logmesquite_logvash (log weight on five log canop
     await observe('y', Normal(tf.reshape(tf.matMul(x, tf.reshape(beta, [6, 1])), [MESQUITE.length]), sigma), y);
   });
   /** Each reference mean and sd within 4 combined standard errors (the engine's MCSE and the reference's, sd / 100); the names failing. */
-  const misses = (post: { summary(): { rows: readonly unknown[] } }) => MESQUITE_REFERENCE.flatMap(({ name, mean, sd }, j) => {
-    const row = post.summary().rows.find((r) => (r as { name: string }).name === (name === 'sigma' ? 'sigma' : `beta[${j}]`)) as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
-    const refSe = sd / Math.sqrt(MESQUITE_REFERENCE_DRAWS);
-    const okMean = within(row.mean, mean, Math.hypot(row.mcse_mean, refSe));
-    const okSd = within(row.sd, sd, Math.hypot(row.mcse_sd, refSe / Math.SQRT2));
-    return okMean && okSd ? [] : [`${name}: ${row.mean.toFixed(4)} (sd ${row.sd.toFixed(4)}) against ${mean} (${sd})`];
-  });
+  const misses = (post: { summary(): { rows: readonly unknown[] } }) => referenceMisses(post, MESQUITE_REFERENCE, MESQUITE_REFERENCE_DRAWS, 4);
 
   it('NUTS and HMC: every mean and sd within 4 MCSE of the reference, no warning; planted: the shape ratio written diam2 / diam1 is rejected (beta[4] changes sign)', async () => {
     for (const method of ['nuts', 'hmc'] as const) {

@@ -11,6 +11,7 @@ import { HalfNormal, NegativeBinomial, Normal, StudentT, infer, model, ops } fro
 import { lgammaDiff, lgammaNumber, lgammaTensor } from '../../src/core/special.js';
 import { COUNTS, KS, NB2_EXACT, nb2ByHand, nb2Model } from './newcomer-session14-nb2.js';
 import { SBLRC, SBLRC_REFERENCE, SBLRC_REFERENCE_DRAWS } from './newcomer-session14-sblrc.js';
+import { referenceMisses } from '../helpers/mcse-check.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -105,13 +106,7 @@ describe('posteriordb sblrc-blr (linear regression, 5 correlated predictors on a
     await observe('y', Normal(tf.reshape(tf.matMul(x, tf.reshape(beta, [5, 1])), [SBLRC.length]), sigma), y);
   });
   /** The reference figures more than 4 combined standard errors (the engine's MCSE and the reference's) away. */
-  const misses = (post: { summary(): { rows: readonly unknown[] } }) => SBLRC_REFERENCE.flatMap(({ name, mean, sd }, j) => {
-    const row = post.summary().rows.find((r) => (r as { name: string }).name === (name === 'sigma' ? 'sigma' : `beta[${j}]`)) as { mean: number; sd: number; mcse_mean: number; mcse_sd: number };
-    const refSe = sd / Math.sqrt(SBLRC_REFERENCE_DRAWS);
-    const okMean = within(row.mean, mean, Math.hypot(row.mcse_mean, refSe));
-    const okSd = within(row.sd, sd, Math.hypot(row.mcse_sd, refSe / Math.SQRT2));
-    return okMean && okSd ? [] : [`${name}: ${row.mean.toFixed(6)} (sd ${row.sd.toFixed(6)}) against ${mean} (${sd})`];
-  });
+  const misses = (post: { summary(): { rows: readonly unknown[] } }) => referenceMisses(post, SBLRC_REFERENCE, SBLRC_REFERENCE_DRAWS, 6);
 
   it('NUTS: every mean and sd within 4 MCSE of the reference, no warning; planted: predictors 1 and 3 read in each other\'s place is rejected', async () => {
     const post = await infer(blr(design([0, 1, 2, 3, 4])), { method: 'nuts', chains: 4, seed: 1 });
