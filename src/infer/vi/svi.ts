@@ -613,11 +613,12 @@ export function khatReport(khat: number, guide: string, weighted: boolean | 'psi
   const notes = [`Pareto k-hat of the guide: ${khat.toFixed(2)} (reliable below 0.5, usable with importanceWeights: 'psis' up to ${PSIS_KHAT_THRESHOLD})`];
   if (!(khat > PSIS_KHAT_THRESHOLD)) return { notes, warnings: [] };
   const spread = logRatios ? finiteSd(logRatios) : NaN;
+  const unreliable = weighted ? 'weights (the importanceWeights you asked for) and logZ' : 'weights and logZ';
   if (spread > FAR_FROM_POSTERIOR_NATS) {
     const far =
       `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD} and log p/q has sd ${spread.toPrecision(2)} nats over the ${guide}'s draws: ` +
       `the guide is far from the posterior in its bulk, not only in its tails (a normal guide k posterior sds from a normal posterior's mean gives an sd of about k nats), ` +
-      `so its means, sds and ELBO are not to be trusted; p/q ${weighted ? 'weights (the importanceWeights you asked for) and logZ' : 'weights and logZ'} are unreliable. ` +
+      `so its means, sds and ELBO are not to be trusted; p/q ${unreliable} are unreliable. ` +
       "The fit has most likely not reached the posterior (a posterior much narrower than the prior, or too few steps): " +
       "run more steps or raise the learning rate, and compare with method 'nuts'";
     console.warn(far);
@@ -626,7 +627,7 @@ export function khatReport(khat: number, guide: string, weighted: boolean | 'psi
   const warning =
     `vi: Pareto k-hat ${khat.toFixed(2)} > ${PSIS_KHAT_THRESHOLD}: the importance ratios p/q of the ${guide}'s draws have a heavy upper tail, ` +
     `so the posterior has mass where the guide's tails hardly reach (Yao et al. 2018, "Yes, but did it work?"): ` +
-    `the guide's sds, intervals and tail probabilities can be too narrow, and p/q ${weighted ? 'weights (the importanceWeights you asked for) and logZ' : 'weights and logZ'} are unreliable. ` +
+    `the guide's sds, intervals and tail probabilities can be too narrow, and p/q ${unreliable} are unreliable. ` +
     'k-hat does not say whether the means are right' +
     (Number.isFinite(spread) ? ` (log p/q has sd ${spread.toPrecision(2)} nats over these draws: the larger, the farther the guide is from the posterior where it puts its mass; a normal guide 1 posterior sd from a normal posterior's mean gives 1)` : '') +
     ', and a normal guide on a positive or bounded parameter can score above 0.7 with its means and sds right ' +
