@@ -27,9 +27,13 @@
  * of the previous commit and the working tree), so that a before/after
  * comparison is made in one sitting on a loaded machine; each tree is
  * imported as `<root>/src/index.js` (its models from `<root>/models`).
+ * `--node A,B` alternates node binaries the same way (paths, or names found
+ * on PATH; e.g. Node 20 and Node 24), a row per tree, binary and seed; each
+ * row names its binary's version. Without it, the children run on the
+ * parent's node.
  * `--node-flags "..."` passes flags to the children's node (e.g. `--cpu-prof`).
  *
- * Run: `npx tsx bench/first-call.ts [--model eight,linreg,logreg] [--runs 7] [--seed 1,2,3] [--roots DIR,DIR] [--stan run|FILE|N]`
+ * Run: `npx tsx bench/first-call.ts [--model eight,linreg,logreg] [--runs 7] [--seed 1,2,3] [--roots DIR,DIR] [--node BIN,BIN] [--stan run|FILE|N]`
  *
  * @module
  */
@@ -91,6 +95,31 @@ async function child(root: string, key: ModelKey, seed: number): Promise<void> {
   post.dispose();
 }
 
+/** A node binary the children run on, and the version it reports. */
+interface NodeBinary {
+  readonly path: string;
+  readonly version: string;
+}
+
+/**
+ * The binaries of `--node A,B` (paths, or names looked up on PATH), each
+ * asked for its version; the parent's own node without the option.
+ */
+function nodeBinaries(list: string | undefined): NodeBinary[] {
+  if (list === undefined) return [{ path: process.execPath, version: process.version }];
+  const paths = list.split(',').filter((p) => p.length > 0);
+  if (paths.length === 0) throw new Error('--node: expected a comma-separated list of node binaries');
+  return paths.map((path) => {
+    let version: string;
+    try {
+      version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
+    } catch (err) {
+      throw new Error(`--node: '${path}' did not run as node (${(err as Error).message.split('\n')[0]})`);
+    }
+    return { path, version };
+  });
+}
+
 /** The value after `--name`, if given. */
 function opt(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -110,21 +139,24 @@ function main(): void {
   const stanOf = (k: ModelKey): number => stanFixed ?? (stan.has(k) ? stanEssPerSamplerSecond(stan.get(k)!) : STAN_OWN[k]!);
   const roots = (opt('roots') ?? resolve(fileURLToPath(import.meta.url), '../..')).split(',');
   const nodeFlags = (opt('node-flags') ?? '').split(' ').filter((f) => f.length > 0);
+  const nodes = nodeBinaries(opt('node'));
   const self = fileURLToPath(import.meta.url);
+  // a row's name: its tree, and its node's version where more than one node runs
+  const nameOf = (root: string, node: NodeBinary): string => (nodes.length > 1 ? `${root} (node ${node.version})` : root);
   for (const key of keys) {
-    // one row per tree and seed; processes alternate between the trees (and the seeds) round by round
-    const rowsOf = roots.flatMap((root) => seeds.map((seed) => ({ root, seed, runs: [] as Run[] })));
+    // one row per tree, node and seed; processes alternate between them round by round
+    const rowsOf = roots.flatMap((root) => nodes.flatMap((node) => seeds.map((seed) => ({ root, node, name: nameOf(root, node), seed, runs: [] as Run[] }))));
     for (let k = 0; k < runs; k++) {
       if (interleaved) stan.set(key, [...(stan.get(key) ?? []), ...(stanRuns('run', [key], 3).get(key) ?? [])]);
       for (const seed of seeds) {
         for (const row of rowsOf.filter((r) => r.seed === seed)) {
           let out: string;
           try {
-            out = execFileSync(process.execPath, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+            out = execFileSync(row.node.path, [...nodeFlags, ...nodeArgsFor(self), '--child', row.root, '--model', key, '--seed', String(seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
           } catch (err) {
             // a child that fails is reported and left out of its row (n says how many ran)
             const e = err as { status?: number; stderr?: string };
-            console.error(`${row.root} ${key} seed ${seed}: the child process failed (status ${e.status}): ${(e.stderr ?? String(err)).trim().split('\n').slice(-5).join('\n')}`);
+            console.error(`${row.name} ${key} seed ${seed}: the child process failed (status ${e.status}): ${(e.stderr ?? String(err)).trim().split('\n').slice(-5).join('\n')}`);
             continue;
           }
           const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
@@ -136,13 +168,13 @@ function main(): void {
     const med = (rs: Run[], k: keyof Run): number => median(rs.map((r) => r[k]));
     const vs = (ess: number, ms: number): string => `${((ess / ms) * 1e3 / s).toFixed(2)}x`;
     const ratio = (ess: number, ms: number): number => ((ess / ms) * 1e3) / s;
-    const summaries = roots.map((root) => {
-      // per tree, the median over seeds of each seed's ratio (Stan's figure is its median over seeds 1-3)
-      const mine = rowsOf.filter((r) => r.root === root && r.runs.length > 0);
+    const summaries = [...new Set(rowsOf.map((r) => r.name))].map((root) => {
+      // per tree and node, the median over seeds of each seed's ratio (Stan's figure is its median over seeds 1-3)
+      const mine = rowsOf.filter((r) => r.name === root && r.runs.length > 0);
       const over = (k: 'wall' | 'cpu' | 'main'): string => mine.length === 0 ? '-' : `${median(mine.map(({ runs: rs }) => ratio(med(rs, 'ess'), med(rs, k)))).toFixed(2)}x`;
       return [root, 'median', '', '', '', '', '', '', '', '', '', '', over('wall'), over('cpu'), over('main')];
     });
-    const rows = rowsOf.map(({ root, seed, runs: rs }) => {
+    const rows = rowsOf.map(({ name: root, seed, runs: rs }) => {
       if (rs.length === 0) return [root, String(seed), '0', ...new Array<string>(12).fill('-')];
       const ess = med(rs, 'ess');
       const [wall, cpu, mainCpu] = [med(rs, 'wall'), med(rs, 'cpu'), med(rs, 'main')];
