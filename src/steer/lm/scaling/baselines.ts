@@ -44,7 +44,7 @@ export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prom
   sols.forEach((s, i) => (s.reward = r[i]!));
   // weights: the share of reward (for display); the choice is the best reward
   const w = normalise(Float64Array.from(r, (x) => Math.log(x)));
-  return resultOf(sampler, candidatesOf(sampler, sols, w), 'best', null);
+  return resultOf(sampler, candidatesOf(sampler, sols, w), 'best', null, 'best-of-N');
 }
 
 /** The option names selfConsistencySteps accepts (checked against its options type by the compiler). */
@@ -59,7 +59,7 @@ export async function selfConsistencySteps(lm: LanguageModel, prompt: string, op
   const sampler = new StepSampler(lm, prompt, null, options);
   const sols = await independent(sampler, options.budget, options.seed);
   const w = new Float64Array(sols.length).fill(1 / sols.length);
-  return resultOf(sampler, candidatesOf(sampler, sols, w), 'vote', null);
+  return resultOf(sampler, candidatesOf(sampler, sols, w), 'vote', null, 'self-consistency');
 }
 
 /** Options of {@link beamSearchSteps}. */
@@ -109,5 +109,5 @@ export async function beamSearchSteps(lm: LanguageModel, prm: StepRewardModel, p
       .map((x) => x.c);
   }
   const w = normalise(beams.map((b) => Math.log(b.reward)));
-  return resultOf(sampler, candidatesOf(sampler, beams, w), options.select ?? 'best', null);
+  return resultOf(sampler, candidatesOf(sampler, beams, w), options.select ?? 'best', null, 'beam search');
 }

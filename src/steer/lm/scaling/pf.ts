@@ -63,8 +63,25 @@ export function candidatesOf(sampler: StepSampler, sols: readonly PartialSolutio
   return sols.map((s, i) => ({ text: solutionText(s), answer: sampler.answerOf(s), weight: weights[i]!, reward: s.reward, finished: s.ended === 'eos' }));
 }
 
-/** The ScalingResult of final candidates. */
-export function resultOf(sampler: StepSampler, candidates: Candidate[], select: AnswerSelection, logZ: number | null): ScalingResult {
+/**
+ * Refuse final candidates that the reward model scored 0 one and all. A score
+ * of 0 rules a solution out (weight zero in the particle methods, whatever the
+ * link's clip), so a search that ranked zeros would hand back a solution the
+ * reward model rejects as if it had won; every step method (particle filter,
+ * particle Gibbs, best-of-N, beam search) throws this same error instead.
+ */
+export function refuseAllZero(sampler: StepSampler, candidates: readonly Candidate[], who: string): void {
+  const rm = sampler.reward;
+  if (!rm || candidates.length === 0 || !candidates.every((c) => c.reward === 0)) return;
+  const n = candidates.length;
+  throw new ZeroDensityError(
+    `${who}: ${n === 1 ? 'the only final candidate' : `all ${n} final candidates`} scored 0 under the reward model "${rm.name ?? '(unnamed)'}"; a score of 0 rules a solution out (weight zero, as in the step particle filter), so no answer is returned (to rank zero scores as a search would, have the reward model return scores in (0, 1], e.g. Math.max(r, 1e-9))`,
+  );
+}
+
+/** The ScalingResult of final candidates (`who` names the method in the error of `refuseAllZero`). */
+export function resultOf(sampler: StepSampler, candidates: Candidate[], select: AnswerSelection, logZ: number | null, who: string): ScalingResult {
+  refuseAllZero(sampler, candidates, who);
   const k = selectCandidate(candidates, select);
   const c = k >= 0 ? candidates[k]! : null;
   return { answer: c?.answer ?? null, text: c?.text ?? '', candidates, cost: sampler.cost(), logZ };
@@ -123,7 +140,7 @@ export async function runStepSMC(
   });
   const sols = res.state;
   const candidates = candidatesOf(sampler, sols, res.weights);
-  const base = resultOf(sampler, candidates, options.select ?? 'vote', mode === 'ratio' ? res.logZ : null);
+  const base = resultOf(sampler, candidates, options.select ?? 'vote', mode === 'ratio' ? res.logZ : null, 'step particle filter');
   return { ...base, essHistory: res.essHistory, particles: sols, weights: res.weights };
 }
 
