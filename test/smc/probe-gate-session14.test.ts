@@ -70,7 +70,8 @@ describe('the batched probe stops at its gate where its first part shows a branc
       for (const off of [true, false]) {
         gate.off = off;
         tensorSteps = 0;
-        const post = await infer(jumps, { method: 'smc', particles: 100, seed }, YS);
+        // (grouped: false: a grouped attempt runs the model's first site with a tensor, counted as a tensor step)
+        const post = await infer(jumps, { method: 'smc', particles: 100, seed, grouped: false }, YS);
         expect(post.diagnostics.execution).toBe('per-particle');
         runs.push({ steps: tensorSteps, logZ: post.logZ, why: String(post.diagnostics.notBatched) });
         post.dispose();

@@ -292,7 +292,7 @@ describe('lean per-particle program SMC', () => {
       for (const m of [jumpWalk, jumpWalkUnfold]) {
         await settledRunCount();
         const before = modelRunState().inFlight;
-        const post = await infer(m, { method: 'smc', particles: 200, seed: 3, essThreshold: 1 }, w);
+        const post = await infer(m, { method: 'smc', particles: 200, seed: 3, essThreshold: 1, grouped: false }, w);
         expect(post.diagnostics.runtime).toBe('lean');
         post.dispose();
         out.push(modelRunState().inFlight - before);

@@ -70,7 +70,8 @@ async function zScore(m: typeof observeFirst, seeds: number, skipped = false): P
   const exact = jumpLogZ(W);
   const r: number[] = [];
   for (let seed = 0; seed < seeds; seed++) {
-    const post = await infer(m, { method: 'smc', particles: 100, seed }, W);
+    // (grouped: false: the lean runtime's forks are under test; grouped execution has test/smc/unfold-group.test.ts)
+    const post = await infer(m, { method: 'smc', particles: 100, seed, grouped: false }, W);
     expect(post.diagnostics.runtime).toBe('lean');
     expect(post.diagnostics.forks).toBeGreaterThan(0);
     if (skipped) expect(post.diagnostics.skippedForks).toBeGreaterThan(0);
@@ -155,7 +156,7 @@ describe('unfold', () => {
   it('the jump walk written with unfold gives the loop’s answers bit for bit (lean and general runtimes), with replayed sites O(N·T)', async () => {
     for (const seed of [1, 2]) {
       const loop = await infer(jumpWalk, { method: 'smc', particles: 200, seed }, W);
-      const lean = await infer(jumpWalkUnfold, { method: 'smc', particles: 200, seed }, W);
+      const lean = await infer(jumpWalkUnfold, { method: 'smc', particles: 200, seed, grouped: false }, W);
       const general = await infer(jumpWalkUnfold, { method: 'smc', particles: 200, seed, lean: false }, W);
       expect(lean.diagnostics.runtime).toBe('lean');
       expect(general.diagnostics.runtime).toBe('general');
@@ -260,7 +261,8 @@ describe('unfold', () => {
     expect(a.logZ).toBeCloseTo(b.logZ, 12);
     for (let t = 0; t < DATA.length; t++) expect(a.moments(`walk/${t}/flip`).mean).toBeCloseTo(b.moments(`walk/${t}/flip`).mean, 12);
     for (const method of ['importance', 'smc'] as const) {
-      const u = await infer(chainUnfold, { method, particles: 300, seed: 5 });
+      // (grouped: false: the lean runtime's answer is the loop's bit for bit; a grouped run draws on other streams)
+      const u = await infer(chainUnfold, { method, particles: 300, seed: 5, ...(method === 'smc' ? { grouped: false } : {}) });
       const l = await infer(chainLoop, { method, particles: 300, seed: 5 });
       expect(u.logZ).toBe(l.logZ);
       expect(u.moments('walk/3/flip').mean).toBe(l.moments('walk/3/flip').mean);
@@ -365,16 +367,19 @@ describe('unfold', () => {
     });
   });
 
-  it('abort is honoured and the tensor count stays flat', async () => {
-    const before = tf.memory().numTensors;
-    const post = await infer(jumpWalkUnfold, { method: 'smc', particles: 300, seed: 4 }, W);
-    expect(post.diagnostics.forks).toBeGreaterThan(0);
-    post.dispose();
-    expect(tf.memory().numTensors).toBe(before);
-    const long = { ...W, ys: Array.from({ length: 400 }, (_, i) => Math.sin(i / 5) * 3) };
-    const ctl = new AbortController();
-    setTimeout(() => ctl.abort(new Error('stop now')), 30);
-    await expect(infer(jumpWalkUnfold, { method: 'smc', particles: 2000, seed: 4, signal: ctl.signal }, long)).rejects.toThrow('stop now');
-    expect(tf.memory().numTensors).toBe(before);
+  it('abort is honoured and the tensor count stays flat (lean and grouped execution)', async () => {
+    for (const grouped of [false, true]) {
+      const before = tf.memory().numTensors;
+      const post = await infer(jumpWalkUnfold, { method: 'smc', particles: 300, seed: 4, grouped }, W);
+      expect(post.diagnostics.runtime).toBe(grouped ? 'grouped' : 'lean');
+      if (!grouped) expect(post.diagnostics.forks).toBeGreaterThan(0);
+      post.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      const long = { ...W, ys: Array.from({ length: 400 }, (_, i) => Math.sin(i / 5) * 3) };
+      const ctl = new AbortController();
+      setTimeout(() => ctl.abort(new Error('stop now')), 30);
+      await expect(infer(jumpWalkUnfold, { method: 'smc', particles: 2000, seed: 4, signal: ctl.signal, grouped }, long)).rejects.toThrow('stop now');
+      expect(tf.memory().numTensors).toBe(before);
+    }
   });
 });

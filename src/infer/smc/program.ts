@@ -55,7 +55,7 @@ import { Trace, priorDrawCorrection, siteLogDensity } from '../../core/trace.js'
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { PacingHandler, Pacer, mapPaced } from '../pace.js';
-import { withLedger } from '../../backend/ledger.js';
+import { ledgersRecord, withLedger } from '../../backend/ledger.js';
 import { type TensorTripwire, setTensorTripwire } from '../../backend/tensor-tripwire.js';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { nextTensorId, reachableTensors } from '../mcmc/state-tensors.js';
@@ -69,6 +69,7 @@ import { type PartialTraceState, checkpointExecutor } from './checkpoint.js';
 import { KILLED, SuspendableRun } from './suspendable.js';
 import { LeanGiveUp, LeanParticle, LeanRun, leanHandles } from './program-lean.js';
 import { retention } from './retention.js';
+import { GroupGiveUp, GroupedPopulation } from './unfold-group.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -111,6 +112,19 @@ export interface SMCProgramOptions extends CommonOptions {
    * why not lean.
    */
   readonly lean?: boolean;
+  /**
+   * Per-particle execution of a model written with one `unfold`: run each
+   * step's kernel once per group of particles that take the same branch
+   * (`unfold-group.ts`: states and continuous draws a tensor with one row a
+   * particle, a discrete site splitting the group by value; default true).
+   * Exact SMC of the same target, proposal, weights and resampling rule as
+   * the per-particle runtimes, on other streams of draws. Where it does not
+   * apply (see the module) the lean runtime runs; a grouped run that gives
+   * up after some steps starts again per particle, so `onStep` then sees
+   * those steps twice. `diagnostics.runtime` is `'grouped'` when it ran, and
+   * `diagnostics.notGrouped` says why not.
+   */
+  readonly grouped?: boolean;
 }
 
 /**
@@ -431,6 +445,16 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   if (first instanceof Posterior) return first;
   const how = { kind: 'per-particle', notBatched: first } as const;
   let notLean = leanRefusal(m, options);
+  let notGrouped: string | undefined = notLean ?? (options.grouped === false ? 'grouped: false' : undefined);
+  if (notGrouped === undefined) {
+    const tried = await withLedger(() => groupedRun(m, options, args, tensorsSince, how), () => []);
+    if (tried instanceof Posterior) {
+      const bad = await withLedger(() => forksRetrace(m, args, tried), () => []);
+      if (bad === undefined) return tried;
+      tried.dispose();
+      notGrouped = bad;
+    } else notGrouped = tried;
+  }
   if (notLean === undefined) {
     // the lean runtime makes no tensors of its own: where one particle run (under a ledger) shows that
     // the model makes none either, the run goes without a ledger (a ledger's AsyncLocalStorage turns
@@ -441,12 +465,12 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
     if (tried === undefined) {
       const wire = setTensorTripwire();
       try {
-        tried = await leanRun(m, options, args, tensorsSince, how, wire);
+        tried = await leanRun(m, options, args, tensorsSince, { ...how, notGrouped }, wire);
       } finally {
         wire.clear();
       }
     }
-    if (tried === TRIPPED) tried = await withLedger(() => leanRun(m, options, args, tensorsSince, how), keep);
+    if (tried === TRIPPED) tried = await withLedger(() => leanRun(m, options, args, tensorsSince, { ...how, notGrouped }), keep);
     if (tried instanceof Posterior && (tried.diagnostics.forks as number) > 0) {
       const post = tried;
       const bad = await withLedger(() => forksRetrace(m, args, post), () => []);
@@ -459,7 +483,7 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
     notLean = tried ?? TRIPPED;
   }
   const why = notLean;
-  return withLedger(() => smcGeneralRun(m, options, args, tensorsSince, { ...how, notLean: why }), keep);
+  return withLedger(() => smcGeneralRun(m, options, args, tensorsSince, { ...how, notLean: why, notGrouped }), keep);
 }
 
 /**
@@ -610,11 +634,60 @@ function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, re
 }
 
 /**
+ * Per-particle execution grouped by branch (`unfold-group.ts`): a posterior,
+ * or why it does not apply (a {@link GroupGiveUp}'s reason). The caller
+ * holds a ledger (the run makes tensors; its draws hold none).
+ */
+async function groupedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle' }): Promise<Posterior<A, R> | string> {
+  // (its tensors are freed by ledgers, which need an async context: without one, e.g. in a browser, it would leak them)
+  if (!(await ledgersRecord())) return 'no async context to free its tensors (a browser)';
+  const n = options.particles ?? 1000;
+  const rng = rngFrom(options.seed ?? 0);
+  const pop = new GroupedPopulation<R>(n, m as unknown as Model<unknown[], R>, args, rng.split(), new Pacer(options.signal));
+  const fk: FeynmanKac<GroupedPopulation<R>> = {
+    init: () => pop,
+    step: async (state, t) => ({ state, logPotential: await state.phase(t) }),
+    done: (t, state) => state.done(t),
+    store: pop.store(),
+  };
+  let result: SMCResult<GroupedPopulation<R>>;
+  try {
+    result = await runSMCInsideCall(fk, smcSettings(options, n, rng.split()));
+  } catch (err) {
+    if (err instanceof GroupGiveUp) return err.why;
+    throw err;
+  }
+  const ancestry = pop.ancestryByGeneration();
+  const returns = pop.returns!;
+  const draws: Draw<R>[] = [];
+  for (let i = 0; i < n; i++) {
+    const logWeight = result.logWeights[i]!;
+    if (!(logWeight > -Infinity)) continue;
+    let values: Record<string, Value> | undefined;
+    draws.push({
+      get values() {
+        return (values ??= pop.values(i, ancestry));
+      },
+      returnValue: returns[i] as R,
+      logWeight,
+    });
+  }
+  return programPosterior(m, args, result, draws, tensorsSince, {
+    execution: how.kind,
+    notBatched: how.notBatched,
+    runtime: 'grouped',
+    // kernel executions (one a group a step) and groups split by a discrete site's value
+    grouped: { ...pop.stats },
+    replays: 0,
+  });
+}
+
+/**
  * Per-particle execution on the lean runtime (`program-lean.ts`): a
  * posterior, or why not (a {@link LeanGiveUp}'s reason; {@link TRIPPED} when
  * `wire` caught a tensor). Without a wire the caller holds a ledger.
  */
-async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle' }, wire?: TensorTripwire): Promise<Posterior<A, R> | string> {
+async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle'; notGrouped?: string }, wire?: TensorTripwire): Promise<Posterior<A, R> | string> {
   const n = options.particles ?? 1000;
   const pace = new Pacer(options.signal);
   try {
@@ -640,7 +713,7 @@ async function leanRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMC
  * handlers of the model's own, `lean: false`, or what the lean runtime gave
  * up on: `diagnostics.notLean` says which).
  */
-async function smcGeneralRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle'; notLean: string }): Promise<Posterior<A, R>> {
+async function smcGeneralRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle'; notLean: string; notGrouped?: string }): Promise<Posterior<A, R>> {
   const n = options.particles ?? 1000;
   const moves = options.rejuvenate;
   const pace = new Pacer(options.signal);
@@ -660,7 +733,7 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
   args: A,
   n: number,
   tensorsSince: number,
-  how: { readonly kind: 'per-particle'; readonly notBatched: string; readonly runtime: 'lean' | 'general'; readonly notLean?: string },
+  how: { readonly kind: 'per-particle'; readonly notBatched: string; readonly runtime: 'lean' | 'general'; readonly notLean?: string; readonly notGrouped?: string },
   make: (rng: Rng) => P,
   advanceAll: AdvanceAll<P>,
   rejuvenate?: FeynmanKac<P[]>['rejuvenate'],
@@ -699,13 +772,14 @@ async function perParticleSMC<A extends unknown[], R, P extends PerParticle>(
     notBatched: how.notBatched,
     runtime: how.runtime,
     ...(how.notLean === undefined ? {} : { notLean: how.notLean }),
+    ...(how.notGrouped === undefined ? {} : { notGrouped: how.notGrouped }),
     replays,
   });
 }
 
 registerEngine<SMCProgramOptions>({
   name: 'smc',
-  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate', 'batched', 'lean'],
+  options: ['particles', 'resampling', 'essThreshold', 'onStep', 'signal', 'rejuvenate', 'batched', 'lean', 'grouped'],
   description: 'sequential Monte Carlo over the observations of an async program (one batched execution where the program allows, else per particle with forking by replay)',
   run: (m, options, args) => smcProgram(m, options, args),
 });

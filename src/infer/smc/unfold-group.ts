@@ -1,0 +1,464 @@
+/**
+ * Grouped execution of an `unfold` kernel in per-particle program SMC.
+ *
+ * Particles of an unfold step run one kernel execution per group: the group's
+ * states are a tensor with one row per particle, a continuous site is drawn
+ * for the whole group at once (a tensor of one value per particle), and a
+ * discrete site splits the group by value: each subgroup runs the kernel
+ * again from its start with the site's value a plain number (so `if (jump)`
+ * works), the sites before it replayed from the values already drawn. The
+ * subgroups' next states are scattered back into one column by particle.
+ *
+ * Between steps nothing is kept of an execution: every step (and the end)
+ * runs the model again on the group, the sites before its unfold replayed
+ * from their columns (gathered at each resampling), so a kernel closing over
+ * a value drawn before the unfold sees the current particle's. A step's
+ * weight is its one observation (or factor) per particle, and the SMC core
+ * resamples between steps at the ESS rule of the per-particle runtime: the
+ * same target, proposal and weights; the streams of draws differ (one
+ * stream for the run, not one a particle).
+ *
+ * It applies to one top-level unfold of numeric states (a number a
+ * particle), with no observation before it or after it, exactly one
+ * checkpoint a step and no draw after that checkpoint; sites of scalar
+ * distributions only. Anything else gives up ({@link GroupGiveUp}) and the
+ * runtime falls back to per-particle execution (`program-lean.ts`). A tensor
+ * handed to the model refuses to become a number (`+`, `Math.*`, a
+ * comparison): a kernel that computes on its state with plain arithmetic
+ * gives up rather than compute on a tensor's string.
+ *
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Ctx, Model } from '../../core/model.js';
+import { abandonRun, runMark, tycheModelBody } from '../../core/model-body.js';
+import type { Rng } from '../../core/rng.js';
+import { type Value, isTensor } from '../../core/value.js';
+import { Distribution } from '../../distributions/distribution.js';
+import type { Pacer } from '../pace.js';
+import { withLedger } from '../../backend/ledger.js';
+import type { ParticleStore } from './store.js';
+
+/** Grouped execution does not apply to this model; per-particle execution runs it instead. */
+export class GroupGiveUp extends Error {
+  constructor(readonly why: string) {
+    super(`grouped unfold execution does not apply: ${why}`);
+    this.name = 'GroupGiveUp';
+  }
+}
+
+/** Draw values of one phase: address -> one value per particle of that phase's generation (NaN: not reached). */
+interface PhaseColumns {
+  /** The generation (resamplings before it) the columns are indexed by. */
+  readonly gen: number;
+  readonly sites: Map<string, Float64Array>;
+  /** The states after this step (phases before the end). */
+  state?: Float64Array;
+}
+
+/** How one execution of the model on a group ended. */
+type Outcome = { readonly kind: 'stepped' } | { readonly kind: 'split'; readonly by: Float64Array } | { readonly kind: 'returned'; readonly value: unknown };
+
+/** A state column of at most this many distinct values in a group splits the group by value (each subgroup's state a number). */
+const STATE_SPLIT = 16;
+
+/** Counts of a grouped run (`diagnostics.grouped`). */
+export interface GroupStats {
+  /** Executions of the model on a group (each runs at most one kernel step). */
+  executions: number;
+  /** Groups split by a discrete site's value. */
+  splits: number;
+}
+
+const never = new Promise<never>(() => {});
+
+/** A number that a tensor handed to the model refuses to become (plain arithmetic on a grouped value). */
+function refuseNumber(this: tf.Tensor): never {
+  throw new GroupGiveUp('the model computed on a value with plain arithmetic or a comparison (grouped values are tensors)');
+}
+
+/**
+ * The population of a grouped run: its prefix columns (sites before the
+ * unfold, of the current generation), each step's columns and states (of
+ * the generation they were drawn in) and the ancestors of each resampling.
+ */
+export class GroupedPopulation<R> {
+  /** Resamplings so far: ancestors[g] maps generation g + 1's particles to generation g's. */
+  readonly ancestors: Int32Array[] = [];
+  /** Sites before the unfold (current generation). */
+  readonly prefix = new Map<string, Float64Array>();
+  /** Per step. */
+  readonly phases: PhaseColumns[] = [];
+  /** The unfold's name and length, fixed by the first execution. */
+  unfold: { name: string; steps: number } | undefined;
+  /** The current states (after the last step; current generation). */
+  state: Float64Array | undefined;
+  /** Return values (after the end). */
+  returns: unknown[] | undefined;
+  readonly stats: GroupStats = { executions: 0, splits: 0 };
+
+  constructor(
+    readonly n: number,
+    readonly model: Model<unknown[], R>,
+    readonly args: unknown[],
+    readonly rng: Rng,
+    readonly pace: Pacer,
+  ) {}
+
+  get gen(): number {
+    return this.ancestors.length;
+  }
+
+  /** The particle store: a resampling gathers the prefix columns and the states, and remembers the ancestors. */
+  store(): ParticleStore<GroupedPopulation<R>> {
+    return {
+      kind: 'grouped program',
+      select: (pop, anc, particles) => {
+        if (particles !== pop.n) throw new GroupGiveUp('the population size changed');
+        pop.ancestors.push(Int32Array.from(anc));
+        for (const [k, col] of pop.prefix) pop.prefix.set(k, gather(col, anc));
+        if (pop.state !== undefined) pop.state = gather(pop.state, anc);
+        return pop;
+      },
+      release: () => {},
+      dispose: () => {},
+    };
+  }
+
+  /** Whether phase `t` (steps, then the end) has been run. */
+  done(t: number): boolean {
+    return this.unfold !== undefined && t > this.unfold.steps;
+  }
+
+  /** Run phase `t` on every particle: a step's log potentials (0 at the end). */
+  async phase(t: number): Promise<Float64Array> {
+    const steps = this.unfold?.steps;
+    const final = steps !== undefined && t === steps;
+    if (!final) this.phases.push({ gen: this.gen, sites: new Map() });
+    const potentials = new Float64Array(this.n);
+    const next = final ? undefined : new Float64Array(this.n).fill(Number.NaN);
+    if (final) this.returns = new Array<unknown>(this.n);
+    const all = new Int32Array(this.n);
+    for (let i = 0; i < this.n; i++) all[i] = i;
+    const ancestry = final ? this.ancestryByGeneration() : undefined;
+    // (the phase's tensors, the model's included, are freed when it ends: a ledger of its own)
+    await withLedger(async () => {
+      const queue: Int32Array[] = [all];
+      while (queue.length > 0) {
+        const idx = queue.pop()!;
+        this.stats.executions++;
+        const exec = new GroupExecution(this, idx, t, potentials, next, ancestry);
+        const out = await exec.run();
+        if (out.kind === 'split') {
+          this.stats.splits++;
+          const col = out.by;
+          const byValue = new Map<number, number[]>();
+          for (const i of idx) {
+            const v = col[i]!;
+            let list = byValue.get(v);
+            if (list === undefined) byValue.set(v, (list = []));
+            list.push(i);
+          }
+          for (const list of byValue.values()) queue.push(Int32Array.from(list));
+        } else if (out.kind === 'returned') {
+          if (!final) throw new GroupGiveUp(this.unfold === undefined ? 'the model returned without an unfold' : 'the model returned before its unfold');
+          spread(out.value, idx, this.returns!);
+        }
+        if (this.pace.due()) await this.pace.pause();
+      }
+    }, () => []);
+    if (next !== undefined) {
+      this.phases[this.phases.length - 1]!.state = next;
+      this.state = next;
+    }
+    return potentials;
+  }
+
+  /** For each generation g, the index in generation g of each final particle. */
+  ancestryByGeneration(): Int32Array[] {
+    const out: Int32Array[] = new Array<Int32Array>(this.gen + 1);
+    let idx = new Int32Array(this.n);
+    for (let i = 0; i < this.n; i++) idx[i] = i;
+    out[this.gen] = idx;
+    for (let g = this.gen - 1; g >= 0; g--) {
+      const a = this.ancestors[g]!;
+      const prev = new Int32Array(this.n);
+      for (let i = 0; i < this.n; i++) prev[i] = a[idx[i]!]!;
+      out[g] = idx = prev;
+    }
+    return out;
+  }
+
+  /** The latent values of final particle `i` by address (prefix sites, then each step's). */
+  values(i: number, ancestry: Int32Array[]): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    for (const [k, col] of this.prefix) if (!Number.isNaN(col[i]!)) out[k] = col[i]!;
+    for (const ph of this.phases) {
+      const j = ancestry[ph.gen]![i]!;
+      for (const [k, col] of ph.sites) if (!Number.isNaN(col[j]!)) out[k] = col[j]!;
+    }
+    return out;
+  }
+}
+
+/** col gathered by `anc`. */
+function gather(col: Float64Array, anc: Int32Array): Float64Array {
+  const out = new Float64Array(anc.length);
+  for (let i = 0; i < anc.length; i++) out[i] = col[anc[i]!]!;
+  return out;
+}
+
+/** A group's value (a number for all, or a tensor of one row each) written per particle into `into`. */
+function spread(value: unknown, idx: Int32Array, into: unknown[] | Float64Array): void {
+  if (typeof value === 'number' || value === undefined) {
+    for (const i of idx) into[i] = value as number;
+    return;
+  }
+  if (isTensor(value) && value.rank === 1 && value.shape[0] === idx.length) {
+    const d = value.dataSync();
+    for (let k = 0; k < idx.length; k++) into[idx[k]!] = d[k]!;
+    return;
+  }
+  throw new GroupGiveUp('a state or return value is not a number (or one per particle)');
+}
+
+/** One execution of the model on a group of particles in one phase (exported for the tests' planted bugs). */
+export class GroupExecution<R> {
+  private settle!: (o: Outcome) => void;
+  private fail!: (e: unknown) => void;
+  private ended = false;
+  private inKernel = false;
+  private checkpoints = 0;
+  private kernelCtx: Ctx | undefined;
+  private prefix = '';
+  private readonly g: number;
+
+  constructor(
+    private readonly pop: GroupedPopulation<R>,
+    private readonly idx: Int32Array,
+    private readonly t: number,
+    private readonly potentials: Float64Array,
+    private readonly next: Float64Array | undefined,
+    private readonly ancestry: Int32Array[] | undefined,
+  ) {
+    this.g = idx.length;
+  }
+
+  run(): Promise<Outcome> {
+    const out = new Promise<Outcome>((resolve, reject) => {
+      this.settle = resolve;
+      this.fail = reject;
+    });
+    const mark = runMark();
+    tycheModelBody(this.pop.model.fn, this.context(false), this.pop.args, mark).then(
+      (value) => this.end({ kind: 'returned', value }),
+      (err) => this.abort(err),
+    );
+    return out.finally(() => abandonRun(mark));
+  }
+
+  private end(o: Outcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.settle(o);
+  }
+
+  private abort(err: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.fail(err instanceof GroupGiveUp ? err : new GroupGiveUp(`the model threw on a group (${err instanceof Error ? err.message : String(err)})`));
+  }
+
+  /** Stop this execution for good with `why`. */
+  private giveUp(why: string): Promise<never> {
+    this.abort(new GroupGiveUp(why));
+    return never;
+  }
+
+  /** A tensor of the group's values handed to the model (it refuses to become a number). */
+  private handOut(values: ArrayLike<number>): tf.Tensor {
+    const x = tf.tensor1d(Float32Array.from(values), 'float32');
+    (x as unknown as Record<symbol, unknown>)[Symbol.toPrimitive] = refuseNumber;
+    return x;
+  }
+
+  private context(kernel: boolean): Ctx {
+    const unsupported = (what: string) => () => this.giveUp(`the model uses ${what}`);
+    return {
+      sample: ((address: string, dist: Distribution) => this.sample(kernel, address, dist)) as Ctx['sample'],
+      observe: ((address: string, dist: Distribution, value: unknown) => this.observe(kernel, address, dist, value)) as Ctx['observe'],
+      factor: (address: string, lw: unknown) => this.factor(kernel, address, lw),
+      deterministic: (() => {
+        this.abort(new GroupGiveUp('the model uses deterministic'));
+        throw new GroupGiveUp('the model uses deterministic');
+      }) as Ctx['deterministic'],
+      param: unsupported('param') as Ctx['param'],
+      plate: unsupported('plate') as Ctx['plate'],
+      scope: unsupported('scope') as Ctx['scope'],
+      unfold: ((name: string, steps: number, init: unknown, k: (c: Ctx, t: number, s: unknown) => unknown) =>
+        kernel ? this.giveUp('an unfold inside a kernel') : this.unfold(name, steps, init, k)) as Ctx['unfold'],
+      rng: this.pop.rng,
+    };
+  }
+
+  /** Whether an effect from a context of `kernel` may run now (else the execution gives up). */
+  private usable(kernel: boolean): boolean {
+    return !this.ended && kernel === this.inKernel;
+  }
+
+  private sample(kernel: boolean, address: string, dist: Distribution): Promise<unknown> {
+    if (!this.usable(kernel)) return this.giveUp('an effect on a context not in use (the model\u2019s own, closed over?)');
+    if (typeof address !== 'string' || address.length === 0) return this.giveUp('an address is not a non-empty string');
+    if (this.inKernel && this.checkpoints > 0) return this.giveUp('a draw after the step\u2019s observation');
+    const full = this.prefix + address;
+    let col = this.inKernel ? this.pop.phases[this.t]!.sites.get(full) : this.pop.prefix.get(full);
+    const g = this.g;
+    const idx = this.idx;
+    const vals = new Float64Array(g);
+    if (col !== undefined && !Number.isNaN(col[idx[0]!]!)) {
+      for (let k = 0; k < g; k++) vals[k] = col[idx[k]!]!;
+      if (vals.some(Number.isNaN)) return this.giveUp(`"${full}" was reached by some particles of a group only`);
+    } else {
+      if (!this.inKernel && this.t > 0) return this.giveUp(`"${full}" is a new site before the unfold after its first step`);
+      if (!(dist instanceof Distribution)) return this.giveUp(`"${full}" has no distribution`);
+      if ((dist as { improper?: boolean }).improper === true || dist.eventShape.length !== 0) return this.giveUp(`"${full}" is not a scalar proper distribution`);
+      if (dist.batchShape.length === 0) {
+        for (let k = 0; k < g; k++) {
+          const v = dist.sample(this.pop.rng);
+          if (typeof v !== 'number') {
+            v.dispose();
+            return this.giveUp(`"${full}" draws a tensor`);
+          }
+          vals[k] = Math.fround(v);
+        }
+      } else if (dist.batchShape.length === 1 && dist.batchShape[0] === g) {
+        const v = dist.sample(this.pop.rng);
+        if (typeof v === 'number') return this.giveUp(`"${full}" drew a number for a group`);
+        vals.set(v.dataSync());
+      } else return this.giveUp(`"${full}" is not one scalar distribution a particle`);
+      if (col === undefined) {
+        col = new Float64Array(this.pop.n).fill(Number.NaN);
+        (this.inKernel ? this.pop.phases[this.t]!.sites : this.pop.prefix).set(full, col);
+      }
+      for (let k = 0; k < g; k++) col[idx[k]!] = vals[k]!;
+    }
+    if (dist.isDiscrete) {
+      const v = vals[0]!;
+      for (let k = 1; k < g; k++) {
+        if (vals[k] !== v) {
+          this.end({ kind: 'split', by: col! });
+          return never;
+        }
+      }
+      return Promise.resolve(v);
+    }
+    return Promise.resolve(this.handOut(vals));
+  }
+
+  private checkpoint(kernel: boolean, full: string, lp: unknown): boolean {
+    if (!this.inKernel) {
+      this.giveUp(`"${full}" is an observation outside the unfold kernel`);
+      return false;
+    }
+    if (++this.checkpoints > 1) {
+      this.giveUp('a step with more than one observation');
+      return false;
+    }
+    const idx = this.idx;
+    if (typeof lp === 'number') {
+      if (Number.isNaN(lp)) return !this.giveUp(`the log density at "${full}" is NaN`);
+      for (const i of idx) this.potentials[i] = lp;
+    } else if (isTensor(lp) && lp.rank === 1 && lp.shape[0] === idx.length) {
+      const d = lp.dataSync();
+      for (let k = 0; k < idx.length; k++) {
+        if (Number.isNaN(d[k]!)) return !this.giveUp(`the log density at "${full}" is NaN`);
+        this.potentials[idx[k]!] = d[k]!;
+      }
+    } else {
+      this.giveUp(`"${full}" is not one log density a particle`);
+      return false;
+    }
+    void kernel;
+    return true;
+  }
+
+  private observe(kernel: boolean, address: string, dist: Distribution, value: unknown): Promise<unknown> {
+    if (!this.usable(kernel)) return this.giveUp('an effect on a context not in use (the model\u2019s own, closed over?)');
+    const full = this.prefix + address;
+    const v = typeof value === 'boolean' ? (value ? 1 : 0) : value;
+    if (typeof v !== 'number') return this.giveUp(`"${full}" observes a non-number`);
+    if (!(dist instanceof Distribution) || dist.eventShape.length !== 0) return this.giveUp(`"${full}" is not a scalar distribution`);
+    // (outside the kernel: given up before any density is computed)
+    if (!this.inKernel) return this.giveUp(`"${full}" is an observation outside the unfold kernel`);
+    if (!this.checkpoint(kernel, full, dist.logProb(v))) return never;
+    return Promise.resolve(v);
+  }
+
+  private factor(kernel: boolean, address: string, lw: unknown): Promise<void> {
+    if (!this.usable(kernel)) return this.giveUp('an effect on a context not in use (the model\u2019s own, closed over?)');
+    const full = this.prefix + address;
+    if (!this.checkpoint(kernel, full, lw)) return never;
+    return Promise.resolve();
+  }
+
+  private unfold(name: string, steps: number, init: unknown, kernel: (c: Ctx, t: number, s: unknown) => unknown): Promise<unknown> {
+    if (!this.usable(false)) return this.giveUp('an effect on a context not in use');
+    const pop = this.pop;
+    if (pop.unfold === undefined) {
+      if (typeof name !== 'string' || !Number.isInteger(steps) || steps < 1 || typeof kernel !== 'function') return this.giveUp('an unfold of no steps (or malformed)');
+      pop.unfold = { name, steps };
+    } else if (pop.unfold.name !== name || pop.unfold.steps !== steps) return this.giveUp('a second unfold, or one whose name or length changed');
+    const t = this.t;
+    const idx = this.idx;
+    if (t === steps) {
+      // the end: the states of every step, along each final particle's ancestry
+      const anc = this.ancestry!;
+      const xs = pop.phases.map((ph) => {
+        const a = anc[ph.gen]!;
+        const v = new Float64Array(idx.length);
+        for (let k = 0; k < idx.length; k++) v[k] = ph.state![a[idx[k]!]!]!;
+        return this.handOut(v);
+      });
+      return Promise.resolve(Object.freeze(xs));
+    }
+    let state: unknown;
+    if (t === 0) {
+      if (typeof init === 'number') state = init;
+      else if (isTensor(init) && init.rank === 1 && init.shape[0] === idx.length) state = init;
+      else return this.giveUp('the initial state is not a number (or one per particle)');
+    } else {
+      // a state of few values in the group (a discrete chain's) is split by value: the kernel gets a number
+      const cur = pop.state!;
+      const v = new Float64Array(idx.length);
+      const distinct = new Set<number>();
+      for (let k = 0; k < idx.length; k++) {
+        v[k] = cur[idx[k]!]!;
+        if (distinct.size <= STATE_SPLIT) distinct.add(v[k]!);
+      }
+      if (distinct.size === 1) state = v[0];
+      else if (distinct.size <= STATE_SPLIT) {
+        this.end({ kind: 'split', by: cur });
+        return never;
+      } else state = this.handOut(v);
+    }
+    this.inKernel = true;
+    this.prefix = `${name}/${t}/`;
+    this.kernelCtx ??= this.context(true);
+    Promise.resolve()
+      .then(() => kernel(this.kernelCtx!, t, state))
+      .then(
+        (next) => {
+          if (this.ended) return;
+          if (this.checkpoints !== 1) return void this.giveUp('a step without an observation');
+          try {
+            spread(next, idx, this.next!);
+          } catch (err) {
+            return void this.abort(err);
+          }
+          this.end({ kind: 'stepped' });
+        },
+        (err) => this.abort(err),
+      );
+    return never;
+  }
+}
