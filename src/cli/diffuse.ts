@@ -37,7 +37,8 @@ Options:
   --compare           run every method at the same budget and print a table (tds only with --class)
   --particles N       samples / particles (default 16); the budget is N x steps unless --budget
   --steps N           sampler steps (default 50)
-  --budget E          network evaluations for the search methods (default particles x steps)
+  --budget E          network evaluations (denoiser calls) each method spends (default particles x steps);
+                      the table says what each spent and why when a unit of its cost does not fit
   --lambda L          tilt strength for fk and dts (target p(x) exp(L r(x)); default 1)
   --potential P       fk potential: diff (default), max, add, rt
   --cond K            condition the model on class K (digits 0-9, toy2d 0-2; default unconditional)
@@ -193,6 +194,7 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
   io.stderr.write(`tyche diffuse: ${model.name}, reward: ${reward.name}, ${cmd.methods.length > 1 ? 'all methods' : cmd.methods[0]}, ${cmd.particles} particles, ${cmd.steps} steps, budget ${cmd.budget} evaluations, seed ${cmd.seed}\n`);
   const keep = cmd.frames > 0 ? Array.from({ length: cmd.frames }, (_, i) => Math.round(((i + 1) * cmd.steps) / cmd.frames)) : [];
   const rows: string[][] = [];
+  const notes: string[] = [];
   const report: Record<string, unknown>[] = [];
   const dim = model.eventShape.reduce((a, b) => a * b, 1);
   for (const method of cmd.methods) {
@@ -206,8 +208,9 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
     for (let i = 0; i < n; i++) mean += run.weights[i]! * run.rewards[i]!;
     const best = Math.max(...run.rewards);
     const diversity = meanPairwiseDistance(x, n, dim);
-    rows.push([method, String(n), mean.toFixed(3), best.toFixed(3), diversity.toFixed(3), String(run.evaluations), ms.toFixed(0)]);
-    report.push({ method, samples: n, meanReward: mean, bestReward: best, diversity, evaluations: run.evaluations, ms, rewards: [...run.rewards], weights: [...run.weights], x: [...x] });
+    rows.push([method, String(n), mean.toFixed(3), best.toFixed(3), diversity.toFixed(3), String(run.evaluations), String(run.rewardCalls), ms.toFixed(0)]);
+    if (run.budgetNote) notes.push(`${method}: ${run.budgetNote}`);
+    report.push({ method, samples: n, meanReward: mean, bestReward: best, diversity, evaluations: run.evaluations, rewardCalls: run.rewardCalls, budgetNote: run.budgetNote, ms, rewards: [...run.rewards], weights: [...run.weights], x: [...x] });
     const tag = cmd.methods.length > 1 ? `-${method}` : '';
     const picture = cmd.model === 'digits' ? imageGrid(x, n, 8, 8, { columns: Math.min(n, 8), scale: 4 }) : scatterImage(x, { size: 256 });
     savePng(join(cmd.out, `samples${tag}.png`), picture);
@@ -231,10 +234,13 @@ export async function diffuseMain(argv: readonly string[], io: CliIO): Promise<v
       }
     }
   }
-  const head = ['method', 'samples', 'mean reward', 'best reward', 'diversity', 'evaluations', 'ms'];
+  const head = ['method', 'samples', 'mean reward', 'best reward', 'diversity', 'evaluations', 'reward calls', 'ms'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(width[i]!) : v.padStart(width[i]!))).join('  ');
+  // the budget counts network (denoiser) evaluations; reward calls are shown, not budgeted
+  io.stdout.write(`budget: ${cmd.budget} network evaluations (denoiser calls) per method; 'reward calls' counts the rows the method's reward scored (not budgeted)\n`);
   io.stdout.write(`${line(head)}\n${rows.map(line).join('\n')}\n`);
+  if (notes.length > 0) io.stdout.write(`not spent exactly:\n${notes.map((n) => `  ${n}`).join('\n')}\n`);
   writeFileSync(join(cmd.out, 'diffuse.json'), JSON.stringify({ model: model.name, reward: reward.name, lambda: cmd.lambda, steps: cmd.steps, budget: cmd.budget, seed: cmd.seed, cond: cmd.cond ?? null, runs: report }, null, 1));
   io.stderr.write(`wrote ${join(cmd.out, 'diffuse.json')} and the PNG pictures in ${cmd.out}\n`);
 }

@@ -28,7 +28,7 @@ beforeAll(async () => {
 describe('tyche diffuse', () => {
   it('steers the digit model toward a class: table, PNG grids and a JSON of rewards and evaluations', async () => {
     expect(digits.code, digits.stderr).toBe(0);
-    expect(digits.stdout).toMatch(/method\s+samples\s+mean reward\s+best reward\s+diversity\s+evaluations\s+ms/);
+    expect(digits.stdout).toMatch(/method\s+samples\s+mean reward\s+best reward\s+diversity\s+evaluations\s+reward calls\s+ms/);
     expect(digits.stdout).toMatch(/^fk\s+6\s/m);
     const json = JSON.parse(await readFile(join(dir, 'digits', 'diffuse.json'), 'utf8'));
     expect(json.reward).toBe('digits-classifier class 3');
@@ -49,6 +49,11 @@ describe('tyche diffuse', () => {
     const json = JSON.parse(await readFile(join(dir, 'toy', 'diffuse.json'), 'utf8'));
     expect(json.runs).toHaveLength(9);
     for (const r of json.runs) expect(r.evaluations, r.method).toBeLessThanOrEqual(32);
+    // session 15: each spends the budget or says why not (a path branch costs 11 here: 2 of them; DTS stops before a rollout that would not fit)
+    expect(toy.stdout).toMatch(/^budget: 32 network evaluations \(denoiser calls\) per method/m);
+    for (const r of json.runs) expect(r.budgetNote === null, `${r.method}: ${r.budgetNote}`).toBe(r.evaluations === 32);
+    for (const r of json.runs) if (!['path', 'dts', 'dts-star'].includes(r.method)) expect(r.evaluations, r.method).toBe(32);
+    expect(toy.stdout).toMatch(/^ {2}path: 10 of 32 evaluations unspent: a branch through every round costs 11 \(1 x 2 branches\)$/m);
     // particles over time for every method that has time (the search over paths re-noises, going back in time)
     for (const r of json.runs) expect(existsSync(join(dir, 'toy', `frames-${r.method}.png`)), r.method).toBe(r.method !== 'path');
   });

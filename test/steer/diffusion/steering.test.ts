@@ -226,11 +226,15 @@ describe('rollover budget forcing', () => {
     expect(none.evaluations).toBe(10 + 9); // a kernel a step, an x0-prediction per child but the last
     none.x.dispose();
     const rbf = await St.rolloverBudgetForcing(MODEL, { reward, budget: 40, steps: 10, seed: 7 });
-    expect(rbf.children.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40);
-    // a constant reward: the first child of step 0 beats -Infinity (3 of its 4 roll over), then no child ever improves
+    // session 15: the budget is spread over the 9 steps whose children cost an evaluation, and spent in full (the last of them draws what is left)
+    expect(rbf.children.slice(0, 9).reduce((a, b) => a + b, 0)).toBe(40);
+    expect(rbf.evaluations).toBe(10 + 40);
+    // a constant reward: the first child of step 0 beats -Infinity (4 of its 5 roll over), then no child ever improves;
+    // 40 = 9 x 4 + 4 extra (steps 0-3 get 5); the last step's children are scored on the sample (no evaluation), its share 4
     const flat: St.Reward = { name: 'flat', evaluate: (x) => new Float64Array(x.shape[0]!) };
     const rolled = await St.rolloverBudgetForcing(MODEL, { reward: flat, budget: 40, steps: 10, seed: 7 });
-    expect(rolled.children).toEqual([1, 7, 4, 4, 4, 4, 4, 4, 4, 4]);
+    expect(rolled.children).toEqual([1, 9, 5, 5, 4, 4, 4, 4, 4, 4]);
+    expect(rolled.evaluations).toBe(10 + 40);
     rolled.x.dispose();
     const r = await St.evaluateReward(reward, rbf.x, { step: -1, t: 0 });
     expect(r[0]).toBeCloseTo(rbf.reward, 4);

@@ -39,5 +39,5 @@ export { type RolloverOptions, type RolloverResult, rolloverBudgetForcing } from
 export { type ParticleRunOptions, type ParticleRunResult, type WeightSpread, WEIGHT_VARIANCE_LIMIT } from './particle-run.js';
 export { type DtsMode, type DtsOptions, type DtsNode, type DtsLeaves, type DtsTracePoint, type DtsResult, diffusionTreeSampling, dtsFrames, treeLeaves, softMean } from './dts.js';
 export { type Frame, frameRow } from './frames.js';
-export { type PathSearchOptions, pathSearch } from './path-search.js';
+export { type PathSearchOptions, pathBranchCost, pathSearch } from './path-search.js';
 export { STEER_METHODS, type SteerMethod, type SteerAtBudgetOptions, type SteerRun, steerAtBudget } from './methods.js';

@@ -61,6 +61,31 @@ function topK(v: Float64Array, k: number): number[] {
     .slice(0, k);
 }
 
+/**
+ * Network evaluations one branch costs through every round of the search
+ * (the rounds of {@link pathSearch} from the plain start at `start`, with
+ * `perStep` evaluations a sampler step): a round's denoising steps, plus one
+ * for the x0-prediction it scores unless it is the last. The whole search
+ * costs `width · start · perStep + width · branches · pathBranchCost(...)`.
+ */
+export function pathBranchCost(steps: number, o: { forward?: number; backward?: number; start?: number; perStep?: number } = {}): number {
+  const fwd = o.forward ?? 2;
+  const bwd = o.backward ?? 6;
+  const perStep = o.perStep ?? 1;
+  if (!(bwd > fwd)) throw new RangeError(`pathBranchCost: backward (${bwd}) must exceed forward (${fwd})`);
+  let pos = o.start ?? 0;
+  let cost = 0;
+  // the same walk over the grid as the search's rounds below
+  for (let first = true; first || pos < steps; first = false) {
+    const from = pos - Math.min(fwd, pos);
+    const to = Math.min(from + bwd, steps);
+    cost += (to - from) * perStep + (to === steps ? 0 : 1);
+    pos = to;
+    if (to === steps) break;
+  }
+  return cost;
+}
+
 /** The option names pathSearch accepts (checked against its options type by the compiler). */
 const PATH_SEARCH_OPTIONS = optionNames<PathSearchOptions>({ width: true, branches: true, forward: true, backward: true, start: true, reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true });
 

@@ -9,6 +9,14 @@
  * unused allowance rolls over to the next step — or the allowance runs out
  * and the best child is kept.
  *
+ * The budget is spread over the steps whose children cost an evaluation (all
+ * but the last: its children are final samples, scored by the reward alone),
+ * and the last of those steps draws all the allowance it has left (there is no
+ * later step to roll it over to) and keeps the best child, so the children
+ * cost exactly `budget` evaluations when the budget gives each such step at
+ * least one child (each step draws at least one). The last step draws up to
+ * the per-step share (at least one) until one improves: reward calls only.
+ *
  * @module
  */
 import { DIFFUSION_SAMPLER_RULES, checkSteerOptions } from '../../run-rules.js';
@@ -29,7 +37,7 @@ export interface RolloverOptions {
   /** A stochastic sampler (default DDPM; for flows `flowSde()`). */
   readonly sampler?: Sampler;
   readonly steps?: number;
-  /** Evaluations for the children over the whole run (on top of one kernel evaluation a step). */
+  /** Evaluations for the children over the whole run (on top of one kernel evaluation a step); spent in full when it is at least steps − 1. */
   readonly budget: number;
   readonly cond?: tf.Tensor;
   readonly seed?: Seed;
@@ -76,8 +84,10 @@ async function runRolloverBudgetForcing(model: DiffusionModel, options: Rollover
   const S = times.length - 1;
   const rng = options.rng ?? rngFrom(options.seed ?? 0);
   const pace = new Pacer(options.signal);
-  const quota = Math.floor(options.budget / S);
-  let extra = options.budget - quota * S;
+  // the steps whose children are scored through an x0-prediction (one evaluation each): all but the last
+  const costed = S - 1;
+  const quota = costed > 0 ? Math.floor(options.budget / costed) : options.budget;
+  let extra = costed > 0 ? options.budget - quota * costed : 0;
   const sch = model.schedule;
   let x = tf.tidy(() => tf.mul(gaussianNoise([1, ...model.eventShape], rng), Math.sqrt(sch.alpha(times[0]!) ** 2 + sch.sigma(times[0]!) ** 2)));
   let current = -Infinity;
@@ -99,9 +109,11 @@ async function runRolloverBudgetForcing(model: DiffusionModel, options: Rollover
       const k = await sampler.kernel({ model, x, t, s, cond: options.cond, step: i });
       evaluations += k.evaluations;
       k.x0.dispose();
-      let allowance = quota + carry + (extra > 0 ? 1 : 0);
+      let allowance = i < costed || costed === 0 ? quota + carry + (extra > 0 ? 1 : 0) : quota;
       if (extra > 0) extra--;
       allowance = Math.max(1, allowance); // at least one child: the step itself
+      // the last step whose children cost an evaluation spends all it has left: nothing later could
+      const spendAll = i === costed - 1;
       let best: tf.Tensor | null = null;
       let bestReward = -Infinity;
       let used = 0;
@@ -129,7 +141,7 @@ async function runRolloverBudgetForcing(model: DiffusionModel, options: Rollover
             best = child;
             bestReward = r;
           } else child.dispose();
-          if (bestReward > current) break;
+          if (bestReward > current && !spendAll) break;
         }
       } catch (err) {
         best?.dispose();

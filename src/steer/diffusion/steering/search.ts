@@ -198,6 +198,11 @@ export interface ZeroOrderSearchOptions extends SearchOptions {
   readonly rounds: number;
   /** Neighbours drawn around the pivot each round. */
   readonly neighbours: number;
+  /**
+   * Neighbours of the last round (default `neighbours`), so that a search can
+   * spend an exact number of samples: 1 + (rounds − 1) · neighbours + lastNeighbours.
+   */
+  readonly lastNeighbours?: number;
   /** Step size of a neighbour relative to a standard normal (default 0.3). */
   readonly radius?: number;
   /**
@@ -211,7 +216,7 @@ export interface ZeroOrderSearchOptions extends SearchOptions {
 }
 
 /** The option names zeroOrderSearch accepts (checked against its options type by the compiler). */
-const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: true, neighbours: true, radius: true, over: true, reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true });
+const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: true, neighbours: true, lastNeighbours: true, radius: true, over: true, reward: true, sampler: true, steps: true, cond: true, seed: true, rng: true, signal: true, keep: true });
 
 /**
  * Zero-order search around a pivot noise: start from a random pivot; each
@@ -219,7 +224,7 @@ const ZERO_ORDER_SEARCH_OPTIONS = optionNames<ZeroOrderSearchOptions>({ rounds: 
  * noise, and with `over: 'path'` each step's noise — rescaled to the norm of
  * the pivot's block, keeping it on the typical set of a standard normal), and
  * moves the pivot to the best of them if it beats the pivot's reward.
- * `rounds` rounds; the first round also scores the pivot.
+ * `rounds` rounds (the last of `lastNeighbours`); the first round also scores the pivot.
  */
 export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   // one inference at a time: its tensors would otherwise be freed by, or recorded on, a call beside it (infer/one-at-a-time.ts)
@@ -229,7 +234,7 @@ export async function zeroOrderSearch(model: DiffusionModel, options: ZeroOrderS
 
 async function runZeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearchOptions): Promise<SearchResult> {
   checkSteerOptions('zeroOrderSearch', options, ZERO_ORDER_SEARCH_OPTIONS, DIFFUSION_SAMPLER_RULES);
-  checkIntegerOptions('zeroOrderSearch', options, { rounds: 1, neighbours: 1, steps: 1 });
+  checkIntegerOptions('zeroOrderSearch', options, { rounds: 1, neighbours: 1, lastNeighbours: 1, steps: 1 });
   const who = `zeroOrderSearch(model "${model.name}")`;
   if (!Number.isInteger(options.rounds) || options.rounds < 1) throw new RangeError(`${who}: rounds must be a positive integer, got ${options.rounds}`);
   if (!Number.isInteger(options.neighbours) || options.neighbours < 1) throw new RangeError(`${who}: neighbours must be a positive integer, got ${options.neighbours}`);
@@ -281,7 +286,7 @@ async function runZeroOrderSearch(model: DiffusionModel, options: ZeroOrderSearc
     bestFrames = first.frames;
     for (let r = 0; r < options.rounds; r++) {
       if (pace.due()) await pace.pause();
-      const k = options.neighbours;
+      const k = r === options.rounds - 1 ? (options.lastNeighbours ?? options.neighbours) : options.neighbours;
       const noise = tf.tidy(() => {
         const cand = tf.add(tf.tile(pivot, [k, 1, 1]), tf.mul(gaussianNoise([k, blocks, dim], rng), radius));
         // keep every block on the typical set of the noise: rescale it to the norm of the pivot's block
