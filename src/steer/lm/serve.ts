@@ -76,7 +76,8 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
   const num = (k: string, dflt: number | null, ok: (x: number) => boolean, what: string): number | null => {
     const v = body[k];
     if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'number' || !ok(v)) throw new BadRequest(`${k} must be ${what}, got ${JSON.stringify(v)}`, k);
+    // a number as written (JSON.stringify gave "null" for 1e999, which JSON.parse reads as Infinity)
+    if (typeof v !== 'number' || !ok(v)) throw new BadRequest(`${k} must be ${what}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`, k);
     return v;
   };
   const maxTokens = num('max_tokens', 16, (x) => Number.isInteger(x) && x >= 0 && x <= maxTokensCap, `an integer in 0..${maxTokensCap}`)!;
