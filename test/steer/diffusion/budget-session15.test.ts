@@ -7,7 +7,7 @@
  * spends the budget, short only by less than one unit of its own cost (a sample, a TDS particle, a path branch, a
  * DTS rollout), which `budgetNote` states; reward calls are counted beside. Planted bugs: the old sizing of
  * zero-order (whole rounds only), of path search (square beam) and rollover's early stop at its last costed step
- * each fail the first test.
+ * each fail the first test. Also found: a reward that throws on plain's or TDS's returned population leaked it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -79,5 +79,14 @@ describe('every steering method spends the budget it is given (session 15)', () 
     expect(z.evaluations).toBe((1 + 4 + 4 + 2) * 10);
     expect(z.trace).toHaveLength(3);
     await expect(St.zeroOrderSearch(MODEL, { reward, rounds: 1, neighbours: 4, lastNeighbours: 0 })).rejects.toThrow(/zeroOrderSearch: lastNeighbours must be a positive integer, got 0/);
+  });
+
+  it('a reward that throws on the returned population (plain, TDS) is named and frees it (it leaked one tensor a run)', async () => {
+    const throws: St.Reward = { name: 'service', evaluate: () => Promise.reject(new Error('down')) };
+    const before = tf.memory().numTensors;
+    for (const method of ['plain', 'tds'] as const) {
+      await expect(St.steerAtBudget(MODEL, method, { reward: throws, likelihood, budget: 60, steps: 10, seed: 1 })).rejects.toThrow(/^reward "service" threw at the final sample: down$/);
+      expect(tf.memory().numTensors, method).toBe(before);
+    }
   });
 });

@@ -150,7 +150,12 @@ async function runAtBudget(model: DiffusionModel, method: SteerMethod, o: SteerA
   const k = Math.floor(o.budget / steps);
   const sampler = o.sampler ?? ddpm();
   const common = { reward: o.reward, sampler, steps, seed: o.seed, signal: o.signal };
-  const final = (x: tf.Tensor) => evaluateReward(shown, x, { step: -1, t: model.schedule.tMin });
+  // the rewards shown of a returned population; a reward that fails frees the population (it leaked one tensor a run)
+  const final = (x: tf.Tensor) =>
+    evaluateReward(shown, x, { step: -1, t: model.schedule.tMin }).catch((err: unknown) => {
+      x.dispose();
+      throw err;
+    });
   const perSample = `a sample costs ${steps} (one a step)`;
   const keep = new Set(o.keep ?? []);
   const frames: SteerRun['frames'] = [];
