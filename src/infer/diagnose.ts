@@ -21,6 +21,7 @@ import type { Model } from '../core/model.js';
 import { type Rng, rngFrom, type Seed } from '../core/rng.js';
 import { type Value, all, describe, isTensor } from '../core/value.js';
 import type { Distribution } from '../distributions/distribution.js';
+import { BinaryProbs } from '../distributions/probs.js';
 
 /** Prior runs tried before giving up on naming a site. */
 const TRIES = 20;
@@ -112,7 +113,7 @@ function siteDensityProblem(site: DensitySite, bad: Bad): string {
       // a support that cannot check this value: say the probability is zero
     }
     return inside
-      ? `the observed value ${fmt(site.value)} has zero probability under ${dist.name} (the observation is impossible)`
+      ? `the observed value ${fmt(site.value)} has zero probability under ${dist.name} (the observation is impossible${saturated(dist) ? SATURATED : ''})`
       : `the observed value ${fmt(site.value)} is outside the support of ${dist.name} (${dist.support.name})`;
   }
   const named = distWithParams(dist);
@@ -123,6 +124,27 @@ function siteDensityProblem(site: DensitySite, bad: Bad): string {
     ? 'move the data off the boundary of the support (e.g. clamp it into [eps, 1 - eps]) or give the shape parameters a prior that keeps them >= 1'
     : 'a draw landed exactly on the boundary where the density diverges (float rounding); give the shape parameters a prior that keeps them >= 1 or reparameterise the site';
   return `the density of ${named} at ${what} is infinite (log density +Infinity): the density diverges at this boundary point, so the posterior is improper or puts all its weight there, and no engine can weigh it; ${remedy}`;
+}
+
+/** The words after "the observation is impossible" where a probability parameter is exactly 0 or 1. */
+const SATURATED =
+  ' here: a success probability is exactly 0 or 1 at this point; where it comes from a sigmoid or inv_logit that rounded off ' +
+  'in floating point (|logit| above ~17 in float32, ~37 in float64), the observation is possible and only the rounding makes it impossible: ' +
+  'give the logits instead (`Bernoulli({ logits: eta })`, `BernoulliLogit(eta)`, `BinomialLogit(n, eta)`), which keep every probability above 0';
+
+/** True when a Bernoulli-like family was given probabilities (not logits) of which one is exactly 0 or 1. */
+function saturated(dist: Distribution): boolean {
+  try {
+    for (const v of Object.values(dist)) {
+      if (!(v instanceof BinaryProbs) || v.isLogits) continue;
+      const p = v.value;
+      const data = typeof p === 'number' ? [p] : isTensor(p) ? Array.from((p as unknown as { dataSync(): ArrayLike<number> }).dataSync()) : [];
+      if (data.some((x) => x === 0 || x === 1)) return true;
+    }
+  } catch {
+    // a parameter that cannot be read (disposed): no hint
+  }
+  return false;
 }
 
 /** The error naming the site, with the engine's error as its cause and its words at the end. */

@@ -99,6 +99,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   let fast: CompiledMH<A, R> | undefined;
   let compiled: true | string = options.compile === false ? 'compile: false' : options.gibbs ? 'gibbs: true' : 'not tried';
   let gibbsMs = 0;
+  const continuous = new Set<string>(); // continuous latent sites met in a kept draw
   try {
     await mhChains();
     if (fast?.abandoned !== undefined) {
@@ -123,7 +124,8 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
     throw err;
   }
   if (fast && !fast.compiled) compiled = `stopped: ${String(fast.compiledStatus())}`;
-  const diagnostics = { acceptance, chains, compiled, ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
+  const unmoved = unmovedSites(draws, continuous);
+  const diagnostics = { acceptance, chains, compiled, ...(unmoved.length > 0 ? { unmoved } : {}), ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
   return new Posterior({ method: 'mh', draws, diagnostics, model: m, args, tensorsSince: sinceId });
 
   async function mhChains(): Promise<void> {
@@ -177,6 +179,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
           // consecutive draws of an unchanged state share one values record (its tensors are pinned already)
           if (drawnState !== state) {
             drawnValues = state.trace.values();
+            for (const s of state.trace) if (s.type === 'sample' && !s.observed && !(s.dist as Distribution).isDiscrete) continuous.add(s.address);
             reachableTensors(drawnValues, pinned);
             reachableTensors(state.returnValue, pinned);
             drawnState = state;
@@ -192,6 +195,37 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
       acceptance.push(proposals === 0 ? NaN : accepted / proposals);
     }
   }
+}
+
+/**
+ * The continuous latent sites whose kept draws (in every chain) all hold one
+ * value: no proposal there was ever accepted, so R-hat and ESS are NaN and no
+ * threshold catches it (`warnings.ts` reads `diagnostics.unmoved`, as for HMC).
+ * A site missing from some draws (another branch) is compared where present.
+ */
+function unmovedSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const address of continuous) {
+    let first: ArrayLike<number> | undefined;
+    let present = 0;
+    let moved = false;
+    let last: Record<string, Value> | undefined;
+    for (const d of draws) {
+      if (!(address in d.values)) continue;
+      present++;
+      if (d.values === last) continue; // consecutive draws of one state share a record
+      last = d.values;
+      const v = d.values[address]!;
+      const data = typeof v === 'number' ? [v] : (v as tf.Tensor).dataSync();
+      if (first === undefined) first = data;
+      else if (data.length !== first.length || Array.prototype.some.call(data, (x: number, i: number) => x !== first![i])) {
+        moved = true;
+        break;
+      }
+    }
+    if (!moved && present > 1) out.push(address);
+  }
+  return out;
 }
 
 registerEngine<MHOptions>({

@@ -107,7 +107,10 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
   if (Array.isArray(unmoved) && unmoved.length > 0) {
     out.push(
       `every draw of ${unmoved.slice(0, 3).join(', ')}${unmoved.length > 3 ? ` (${unmoved.length} sites in all)` : ''} is the same value in every chain: the sampler never moved it, so its summary says nothing about the posterior ` +
-        '(R-hat and ESS are undefined there); a support far wider than the posterior (Uniform(-1e20, 1e20) around a posterior sd of 1) cannot be resolved in floating point: narrow the bounds, or use an unbounded prior',
+        '(R-hat and ESS are undefined there); ' +
+        (post.method === 'mh'
+          ? "mh proposes each site from its prior unless given `proposals`: a posterior far narrower than the prior is almost never hit; use method 'nuts', or a random-walk proposal for that site"
+          : 'a support far wider than the posterior (Uniform(-1e20, 1e20) around a posterior sd of 1) cannot be resolved in floating point: narrow the bounds, or use an unbounded prior'),
     );
   }
   const divergences = num(post.diagnostics.divergences);
