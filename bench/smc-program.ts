@@ -27,11 +27,14 @@
  * resampling at ESS < N/2 and at every observation, against WebPPL's SMC on
  * the same program (`flip`, then one of two Gaussians), with log Z error
  * against the exact value (a forward recursion over the time of the last
- * jump, a Kalman filter per case). The jump rows run twice on tyche: the
- * plain program (a `for` loop), and the same model written with
- * `ctx.unfold` (its Markov structure stated, so copies fork inside a step
- * from its state: `diagnostics.forks`); WebPPL's program is plain
- * recursion in both comparisons.
+ * jump, a Kalman filter per case). The jump rows run three times on tyche:
+ * the plain program (a `for` loop), the same model written with
+ * `ctx.unfold` run grouped (its default: one kernel execution per group of
+ * particles on the same branch, `diagnostics.grouped`), and with
+ * `grouped: false` (lean: copies fork inside a step from its state,
+ * `diagnostics.forks`); WebPPL's program is plain recursion in each
+ * comparison. `--jump-runs-10k N` adds the grouped rows and WebPPL's at
+ * 10000 particles.
  *
  * A third table runs a program that batched program SMC took per particle
  * before it reserved batch dimensions (`smc/program-layout.ts`): the same
@@ -49,7 +52,7 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--only-readings] [--only-jumps] [--peers DIR]`
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--jump-runs-10k 0] [--only-readings] [--only-jumps] [--peers DIR]`
  * (`--only-jumps`: the jump walk's table alone, tyche and WebPPL; `bench/smc-jump-ab.ts` compares source trees on it).
  *
  * @module
@@ -74,6 +77,7 @@ const GENERAL_RUNS = numberArg('general-runs', 1);
 const READINGS_RUNS = numberArg('readings-runs', 3);
 const READINGS_PER_PARTICLE_RUNS = numberArg('readings-per-particle-runs', 1);
 const JUMP_RUNS = numberArg('jump-runs', 3);
+const JUMP_RUNS_10K = numberArg('jump-runs-10k', 0);
 const ONLY_READINGS = process.argv.includes('--only-readings');
 const ONLY_JUMPS = process.argv.includes('--only-jumps');
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
@@ -134,14 +138,22 @@ function webpplJumps(w: JumpWalk, n: number, runs: number): string {
 
 /**
  * Times the jump walk on tyche's default (`batched: 'auto'`, which must run it per particle) and resampling at every
- * observation; with `unfold`, the same model written with `ctx.unfold` (copies fork inside a step from its state).
+ * observation; with `unfold`, the same model written with `ctx.unfold`: by default run grouped (`unfold-group.ts`: one
+ * kernel execution per group of particles on the same branch), and with `grouped: false` on the lean runtime (copies
+ * fork inside a step from its state).
  */
-async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number, unfold = false): Promise<Row> {
-  const options = { method: 'smc' as const, particles: n, ...(essThreshold === undefined ? {} : { essThreshold }) };
+async function timeJumps(w: JumpWalk, n: number, runs: number, essThreshold?: number, unfold = false, grouped = true): Promise<Row> {
+  const options = { method: 'smc' as const, particles: n, ...(essThreshold === undefined ? {} : { essThreshold }), ...(grouped ? {} : { grouped }) };
   const m = unfold ? jumpWalkUnfold : jumpWalk;
   (await infer(m, { ...options, seed: 'warm-up' }, w)).dispose();
-  const { out, note } = await timeRuns(m, w, options, runs, (d) => `batched: 'auto' fell back to per particle; ${String(d.replays)} copies, ${String(d.forks)} forked at a step, ${String(d.replayedSites)} replayed sites`, 'lean');
-  return { impl: `tyche per-particle (default)${unfold ? ', written with unfold' : ''}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
+  const runtime = unfold && grouped ? 'grouped' : 'lean';
+  const noteOf = (d: Record<string, unknown>) =>
+    runtime === 'grouped'
+      ? `batched: 'auto' fell back to per particle; grouped: ${JSON.stringify(d.grouped)}`
+      : `batched: 'auto' fell back to per particle; ${String(d.replays)} copies, ${String(d.forks)} forked at a step, ${String(d.replayedSites)} replayed sites`;
+  const { out, note } = await timeRuns(m, w, options, runs, noteOf, runtime);
+  const how = unfold ? (grouped ? ', written with unfold (grouped)' : ', written with unfold, grouped: false') : '';
+  return { impl: `tyche per-particle (default)${how}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
 /** The walk with K readings of sd r sqrt(K) per step around its observations (a fixed LCG + Box-Muller stream). */
@@ -198,7 +210,7 @@ async function timeRuns<W>(
   options: { method: 'smc'; particles: number; batched?: boolean; essThreshold?: number },
   runs: number,
   noteOf: (d: Record<string, unknown>) => string,
-  runtime?: 'lean' | 'general',
+  runtime?: 'lean' | 'general' | 'grouped',
 ): Promise<{ out: Run[]; note: string }> {
   const out: Run[] = [];
   let note = '';
@@ -212,7 +224,7 @@ async function timeRuns<W>(
     const d = post.diagnostics as Record<string, unknown>;
     const { batched } = options;
     if (d.execution !== (batched ? 'batched' : 'per-particle')) throw new Error(`expected ${batched ? 'batched' : 'per-particle'} execution, got ${String(d.execution)} (${String(d.notBatched)})`);
-    if (runtime !== undefined && d.runtime !== runtime) throw new Error(`expected the ${runtime} runtime, got ${String(d.runtime)} (${String(d.notLean)})`);
+    if (runtime !== undefined && d.runtime !== runtime) throw new Error(`expected the ${runtime} runtime, got ${String(d.runtime)} (${String(d.notLean ?? d.notGrouped)})`);
     note = noteOf(d);
     post.dispose();
   }
@@ -340,7 +352,13 @@ async function main(): Promise<void> {
     const jrows: Row[] = [await timeJumps(jw, 1000, JUMP_RUNS), await timeJumps(jw, 1000, JUMP_RUNS, 1)];
     // the same model written with unfold (WebPPL's program stays plain recursion: its continuations fork anyway)
     jrows.push(await timeJumps(jw, 1000, JUMP_RUNS, undefined, true), await timeJumps(jw, 1000, JUMP_RUNS, 1, true));
+    jrows.push(await timeJumps(jw, 1000, JUMP_RUNS, undefined, true, false), await timeJumps(jw, 1000, JUMP_RUNS, 1, true, false));
     if (webppl && WEBPPL_RUNS > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 1000, WEBPPL_RUNS)), note: 'flip() then one of two Gaussians' });
+    // 10000 particles: the grouped rows and WebPPL's (`--jump-runs-10k`)
+    if (JUMP_RUNS_10K > 0) {
+      jrows.push(await timeJumps(jw, 10000, JUMP_RUNS_10K, undefined, true), await timeJumps(jw, 10000, JUMP_RUNS_10K, 1, true));
+      if (webppl && WEBPPL_RUNS_10K > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 10000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 10000, WEBPPL_RUNS_10K)), note: 'flip() then one of two Gaussians' });
+    }
     console.log(rowsTable(jrows, exactJ));
   }
   // the walk with 10 readings per step: per particle before batched runs reserved batch dimensions

@@ -579,6 +579,7 @@ async function smcProgramRun<A extends unknown[], R>(m: Model<A, R>, options: Om
   }
   const mode = options.batched ?? 'auto';
   if (mode !== 'auto' && typeof mode !== 'boolean') throw new RangeError(`smc: batched must be true, false or 'auto', got ${String(mode)}`);
+  if (options.grouped !== undefined && typeof options.grouped !== 'boolean') throw new RangeError(`smc: grouped must be true or false, got ${String(options.grouped)}`);
   let notBatched: string;
   if (mode === false) notBatched = 'batched: false';
   else if (moves && moves.steps > 0) {
