@@ -36,7 +36,7 @@ const BEST_OF_N_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonly budge
 /** Best-of-N with an outcome reward: the complete solution the reward model scores highest. */
 export async function bestOfNSteps(lm: LanguageModel, orm: StepRewardModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
   checkSteerOptions('bestOfNSteps', options, BEST_OF_N_STEPS_OPTIONS);
-  checkIntegerOptions('bestOfNSteps', options, { budget: 1, maxSteps: 1, maxTokens: 0 });
+  checkIntegerOptions('bestOfNSteps', options, { budget: 1, maxSteps: 1, maxTokens: 1 });
   checkBudget('best-of-N', options.budget);
   const sampler = new StepSampler(lm, prompt, orm, options);
   const sols = await independent(sampler, options.budget, options.seed);
@@ -53,7 +53,7 @@ const SELF_CONSISTENCY_STEPS_OPTIONS = optionNames<StepSearchOptions & { readonl
 /** Self-consistency: N independent solutions, majority vote of their answers (needs `answerOf`). */
 export async function selfConsistencySteps(lm: LanguageModel, prompt: string, options: StepSearchOptions & { readonly budget: number }): Promise<ScalingResult> {
   checkSteerOptions('selfConsistencySteps', options, SELF_CONSISTENCY_STEPS_OPTIONS);
-  checkIntegerOptions('selfConsistencySteps', options, { budget: 1, maxSteps: 1, maxTokens: 0 });
+  checkIntegerOptions('selfConsistencySteps', options, { budget: 1, maxSteps: 1, maxTokens: 1 });
   checkBudget('self-consistency', options.budget);
   if (!options.answerOf) throw new Error('self-consistency: answerOf is needed to read the answers to vote on');
   const sampler = new StepSampler(lm, prompt, null, options);
@@ -78,7 +78,7 @@ const BEAM_SEARCH_STEPS_OPTIONS = optionNames<BeamSearchStepsOptions>({ budget: 
 /** Beam search over steps guided by the process reward model. */
 export async function beamSearchSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: BeamSearchStepsOptions): Promise<ScalingResult> {
   checkSteerOptions('beamSearchSteps', options, BEAM_SEARCH_STEPS_OPTIONS);
-  checkIntegerOptions('beamSearchSteps', options, { budget: 1, beamWidth: 1, maxSteps: 1, maxTokens: 0 });
+  checkIntegerOptions('beamSearchSteps', options, { budget: 1, beamWidth: 1, maxSteps: 1, maxTokens: 1 });
   const N = options.budget;
   checkBudget('beam search', N);
   const width = options.beamWidth ?? ([4, 2, 1].find((k) => k <= N && N % k === 0) ?? 1);

@@ -104,7 +104,7 @@ const PARTICLE_GIBBS_STEPS_OPTIONS = optionNames<StepPGOptions>({ iterations: tr
  */
 export async function particleGibbsSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPGOptions): Promise<StepPGResult> {
   checkSteerOptions('particleGibbsSteps', options, PARTICLE_GIBBS_STEPS_OPTIONS);
-  checkIntegerOptions('particleGibbsSteps', options, { iterations: 1, particles: 1, maxSteps: 1, maxTokens: 0 });
+  checkIntegerOptions('particleGibbsSteps', options, { iterations: 1, particles: 1, maxSteps: 1, maxTokens: 1 });
   const K = options.iterations ?? 2;
   if (!Number.isInteger(K) || K < 1) throw new Error(`particle Gibbs: iterations must be a positive integer, got ${options.iterations}`);
   if (options.ancestorSampling && options.weights === 'replace') throw new Error("particle Gibbs: ancestorSampling needs the proper 'ratio' weights, not 'replace'");

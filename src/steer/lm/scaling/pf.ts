@@ -154,7 +154,7 @@ const PARTICLE_FILTER_STEPS_OPTIONS = optionNames<StepPFOptions>({ particles: tr
  */
 export async function particleFilterSteps(lm: LanguageModel, prm: StepRewardModel, prompt: string, options: StepPFOptions): Promise<StepPFResult> {
   checkSteerOptions('particleFilterSteps', options, PARTICLE_FILTER_STEPS_OPTIONS);
-  checkIntegerOptions('particleFilterSteps', options, { particles: 1, maxSteps: 1, maxTokens: 0 });
+  checkIntegerOptions('particleFilterSteps', options, { particles: 1, maxSteps: 1, maxTokens: 1 });
   const sampler = new StepSampler(lm, prompt, prm, options);
   return runStepSMC(sampler, options);
 }

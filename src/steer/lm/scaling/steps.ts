@@ -16,6 +16,7 @@ import { Rng } from '../../../core/rng.js';
 import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
 import { abortReason, untilAborted } from '../../../infer/pace.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
+import { describeValue } from '../potentials/potential.js';
 import { sampleToken, shapeRow } from '../sampling.js';
 import type { LanguageModel } from '../types.js';
 import { type StepRewardModel, type StepSearchOptions, linkReward, type RewardLink } from './types.js';
@@ -71,6 +72,8 @@ export class StepSampler {
   ) {
     this.lm = lm instanceof CachedLanguageModel ? lm : wrapLanguageModel(lm);
     this.signal = withKernelInterrupt(options.signal);
+    // a number or token ids ran as the text "3" (the reward read prompt + solution), with no error
+    if (typeof prompt !== 'string') throw new TypeError(`step search: prompt must be a string (the text the solution follows), got ${describeValue(prompt)}`);
     const encode = lm.vocab.encode;
     if (!encode) throw new Error(`step search: the vocabulary of language model "${lm.name}" has no encode(), so the prompt cannot be tokenized`);
     try {
@@ -83,8 +86,16 @@ export class StepSampler {
     this.maxSteps = options.maxSteps ?? 8;
     if (!Number.isInteger(this.maxSteps) || this.maxSteps < 1) throw new Error(`step search: maxSteps must be a positive integer, got ${options.maxSteps}`);
     const room = (Number.isFinite(lm.contextLength) ? lm.contextLength : Infinity) - this.promptTokens.length - (lm.vocab.bos === null ? 0 : 1);
-    this.maxTokens = Math.min(options.maxTokens ?? room, room);
-    if (!(this.maxTokens >= 1)) throw new Error(`step search: the prompt (${this.promptTokens.length} tokens) leaves no room in the context of "${lm.name}" (${lm.contextLength})`);
+    // an explicit maxTokens that cannot fit is refused, as token steering refuses it (session 14): clamping it
+    // silently moved where solutions are cut, so the target changed
+    const given = options.maxTokens;
+    if (room < 1 || (given !== undefined && given > room)) {
+      const bos = lm.vocab.bos === null ? '' : ', plus BOS';
+      throw new RangeError(
+        `step search: the prompt (${this.promptTokens.length} tokens${bos})${given === undefined ? '' : ` and maxTokens = ${given}`} do${given === undefined ? 'es' : ''} not fit the context of "${lm.name}" (${lm.contextLength} tokens): ${room < 1 ? 'the prompt leaves no room' : `at most maxTokens = ${room} fits`}`,
+      );
+    }
+    this.maxTokens = given ?? room;
   }
 
   /**
@@ -208,7 +219,18 @@ export class StepSampler {
 
   /** The answer of a solution (null without `answerOf`). */
   answerOf(s: PartialSolution): string | number | null {
-    return this.options.answerOf ? this.options.answerOf(solutionText(s)) : null;
+    const f = this.options.answerOf;
+    if (!f) return null;
+    const text = solutionText(s);
+    let a: unknown;
+    try {
+      a = f(text);
+    } catch (err) {
+      throw new Error(`step search: answerOf threw on the solution ${JSON.stringify(text)}: ${(err as Error).message}`, { cause: err });
+    }
+    // an answer is a string, a finite number or null (votes compare answers by value: NaN never equals itself, and an object is compared by identity)
+    if (a !== null && typeof a !== 'string' && !(typeof a === 'number' && Number.isFinite(a))) throw new TypeError(`step search: answerOf returned ${describeValue(a)} for the solution ${JSON.stringify(text)}; an answer must be a string, a finite number or null`);
+    return a;
   }
 
   /** Counters so far. */
