@@ -114,7 +114,7 @@ function siteDensityProblem(site: DensitySite, bad: Bad): string {
     }
     return inside
       ? `the observed value ${fmt(site.value)} has zero probability under ${dist.name} (the observation is impossible${saturated(dist) ? SATURATED : ''})`
-      : `the observed value ${fmt(site.value)} is outside the support of ${dist.name} (${dist.support.name})`;
+      : `the observed value ${fmt(site.value)} is outside the support of ${dist.name} (${dist.support.name}): fix the data (no start point or init value can help)`;
   }
   const named = distWithParams(dist);
   if (bad === 'NaN') {

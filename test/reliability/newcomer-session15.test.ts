@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/select.js';
-import { Bernoulli, Normal, Uniform, infer, model, ops } from '../../src/index.js';
+import { Bernoulli, Gamma, Normal, Poisson, Truncated, Uniform, infer, model, ops } from '../../src/index.js';
 import { DOGS_Y, dogsCounts } from './newcomer-session15-dogs.js';
 
 beforeAll(async () => {
@@ -87,5 +87,19 @@ describe('an observation "impossible" only because a sigmoid rounded to 0 or 1 (
     const e2 = await infer(sure, { method: 'importance', particles: 10, seed: 1 }).then(() => undefined, (e: unknown) => e as Error);
     expect(e2?.message).toContain('the observation is impossible here');
     tf.dispose([A, S, Y]);
+  });
+});
+
+describe('an observed value outside the support (found: a 0 among zero-truncated Poisson counts stopped nuts with "... outside the support of Truncated(Poisson) ...; give init values", advice that cannot help)', () => {
+  it('nuts and importance say to fix the data before the engine\'s own words (old code: no such words)', async () => {
+    const ztp = model(async ({ sample, observe }, ys: number[]) => {
+      const l = await sample('l', Gamma(2, 2));
+      for (let i = 0; i < ys.length; i++) await observe(`y${i}`, Truncated(Poisson(l), { low: 1 }), ys[i]!);
+    });
+    const runs = { nuts: () => infer(ztp, { method: 'nuts', chains: 1, seed: 1 }, [1, 0, 2]), importance: () => infer(ztp, { method: 'importance', particles: 100, seed: 1 }, [1, 0, 2]) };
+    for (const [method, run] of Object.entries(runs)) {
+      const err = await run().then(() => undefined, (e: unknown) => e as Error);
+      expect(err?.message, method).toMatch(/^site "y1": the observed value 0 is outside the support of Truncated\(Poisson\) \(.*\): fix the data \(no start point or init value can help\); /);
+    }
   });
 });
