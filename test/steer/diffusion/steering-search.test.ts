@@ -228,7 +228,7 @@ describe('search over paths and steerAtBudget', () => {
     for (const method of St.STEER_METHODS) {
       const run = await St.steerAtBudget(MODEL, method, { reward, likelihood: St.mixtureClassLikelihood(MIX, 1, SCH), budget: 400, steps: 20, seed: 1, keep: [0, 10, 20] });
       expect(run.evaluations, method).toBeLessThanOrEqual(400);
-      expect(run.evaluations, method).toBeGreaterThanOrEqual(method === 'rollover' ? 20 : 200); // rollover stops drawing children once one improves
+      expect(run.evaluations, method).toBeGreaterThanOrEqual(200); // each spends the budget up to less than a unit of its cost (budget-session15)
       const r = await St.evaluateReward(reward, run.x, { step: -1, t: 0 });
       for (let i = 0; i < r.length; i++) expect(r[i], `${method} row ${i}`).toBeCloseTo(run.rewards[i]!, 4);
       expect(run.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
