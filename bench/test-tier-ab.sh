@@ -2,9 +2,10 @@
 # Test-tier configs, A/B (TIER, session 15): run the same test files under two vitest configs, alternated,
 # and print the CPU (user + sys of the vitest process tree, /usr/bin/time) and wall of each run.
 #   bash bench/test-tier-ab.sh <old-config> <new-config> <reps> <test files or dirs...>
-# e.g. the config before session 15 against the current one:
-#   git show cd3cd31:vitest.config.ts > vitest.old.config.ts
-#   bash bench/test-tier-ab.sh vitest.old.config.ts vitest.config.ts 3 test/core test/toolkit
+# e.g. the current config against session 15's shared-worker config (commit 313da94, reverted; it imports
+# test/helpers/isolation.ts from that commit too):
+#   git show 313da94:vitest.config.ts > vitest.shared.config.ts
+#   bash bench/test-tier-ab.sh vitest.config.ts vitest.shared.config.ts 3 test/core test/toolkit
 set -uo pipefail
 old=$1; new=$2; reps=$3; shift 3
 out=$(mktemp -d)
