@@ -96,6 +96,7 @@ const SMC: RulesOf<SMCProgramOptions> = {
   rejuvenate: { type: 'object', what: 'an object { steps, proposals? }', keys: ['steps', 'proposals'], rules: { steps: nonNegative, proposals } },
   batched: autoFlag,
   lean: flag,
+  grouped: flag,
 };
 
 const TEMPERED: RulesOf<TemperedOptions> = {
