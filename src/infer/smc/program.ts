@@ -448,10 +448,10 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
   let notGrouped: string | undefined = notLean ?? (options.grouped === false ? 'grouped: false' : undefined);
   if (notGrouped === undefined) {
     const tried = await withLedger(() => groupedRun(m, options, args, tensorsSince, how), () => []);
-    if (tried instanceof Posterior) {
-      const bad = await withLedger(() => forksRetrace(m, args, tried), () => []);
-      if (bad === undefined) return tried;
-      tried.dispose();
+    if (typeof tried !== 'string') {
+      const bad = await withLedger(() => forksRetrace(m, args, tried.post, tried.densityCheck), () => []);
+      if (bad === undefined) return tried.post;
+      tried.post.dispose();
       notGrouped = bad;
     } else notGrouped = tried;
   }
@@ -494,8 +494,15 @@ export async function smcProgram<A extends unknown[], R>(m: Model<A, R>, options
  * (a variable of the model's closure, e.g. an array it pushes to) gives a
  * fork, which runs its parent's kernel and skips the steps before it,
  * another result: then why, and the general runtime runs instead.
+ *
+ * After a grouped run (`densityCheck` given) each site's log density along
+ * the checked particles' paths must also be the general runtime's: a kernel
+ * that branched on a grouped value's type (`Number.isFinite(x)`, `typeof x`,
+ * `x === 0`: a tensor in the group, a number on a particle's run) drew from
+ * or weighed by another distribution than the model says, with the same
+ * choices and return value.
  */
-async function forksRetrace<A extends unknown[], R>(m: Model<A, R>, args: A, post: Posterior<A, R>): Promise<string | undefined> {
+async function forksRetrace<A extends unknown[], R>(m: Model<A, R>, args: A, post: Posterior<A, R>, densityCheck?: (draw: number, trace: Trace) => string | undefined): Promise<string | undefined> {
   const draws = post.draws;
   const picks = [...new Set([0, draws.length >> 1, draws.length - 1])].filter((i) => i >= 0 && i < draws.length);
   for (const i of picks) {
@@ -506,8 +513,13 @@ async function forksRetrace<A extends unknown[], R>(m: Model<A, R>, args: A, pos
       if (!same) break;
       if (site.type === 'deterministic' || (site.type === 'sample' && !site.observed)) same = site.address in d.values && sameValue(site.value, d.values[site.address]);
     }
+    const densityWhy = same && densityCheck !== undefined ? densityCheck(i, trace) : undefined;
     trace.disposeLogProbs();
+    if (densityWhy !== undefined) return densityWhy;
     if (!same) {
+      if (densityCheck !== undefined) {
+        return 'a particle of the grouped run ended otherwise than a run of the model on its choices: does the kernel branch on a grouped value (a tensor in the group, e.g. Number.isFinite(x), typeof x, x === 0) or change something outside its state?';
+      }
       return 'a copy forked inside an unfold step ended otherwise than a run of the model on its choices: does the kernel change something outside its state (e.g. push to an array of the model\u2019s)? A kernel\u2019s result must come from its state and its sites';
     }
   }
@@ -639,7 +651,13 @@ function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, re
  * or why it does not apply (a {@link GroupGiveUp}'s reason). The caller
  * holds a ledger (the run makes tensors; its draws hold none).
  */
-async function groupedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<SMCProgramOptions, 'method'>, args: A, tensorsSince: number, how: Execution & { kind: 'per-particle' }): Promise<Posterior<A, R> | string> {
+async function groupedRun<A extends unknown[], R>(
+  m: Model<A, R>,
+  options: Omit<SMCProgramOptions, 'method'>,
+  args: A,
+  tensorsSince: number,
+  how: Execution & { kind: 'per-particle' },
+): Promise<{ post: Posterior<A, R>; densityCheck: (draw: number, trace: Trace) => string | undefined } | string> {
   // (its tensors are freed by ledgers, which need an async context: without one, e.g. in a browser, it would leak them)
   if (!(await ledgersRecord())) return 'no async context to free its tensors (a browser)';
   const n = options.particles ?? 1000;
@@ -661,9 +679,11 @@ async function groupedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<
   const ancestry = pop.ancestryByGeneration();
   const returns = pop.returns!;
   const draws: Draw<R>[] = [];
+  const particleOf: number[] = [];
   for (let i = 0; i < n; i++) {
     const logWeight = result.logWeights[i]!;
     if (!(logWeight > -Infinity)) continue;
+    particleOf.push(i);
     let values: Record<string, Value> | undefined;
     draws.push({
       get values() {
@@ -673,7 +693,7 @@ async function groupedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<
       logWeight,
     });
   }
-  return programPosterior(m, args, result, draws, tensorsSince, {
+  const post = programPosterior(m, args, result, draws, tensorsSince, {
     execution: how.kind,
     notBatched: how.notBatched,
     runtime: 'grouped',
@@ -681,6 +701,7 @@ async function groupedRun<A extends unknown[], R>(m: Model<A, R>, options: Omit<
     grouped: { ...pop.stats },
     replays: 0,
   });
+  return { post, densityCheck: (draw, trace) => pop.densityMismatch(particleOf[draw]!, ancestry, trace) };
 }
 
 /**

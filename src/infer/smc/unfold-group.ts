@@ -33,7 +33,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Ctx, Model } from '../../core/model.js';
 import { abandonRun, runMark, tycheModelBody } from '../../core/model-body.js';
 import type { Rng } from '../../core/rng.js';
-import { type Value, isTensor } from '../../core/value.js';
+import { type Trace, siteLogDensity } from '../../core/trace.js';
+import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
 import { withLedger } from '../../backend/ledger.js';
@@ -52,6 +53,8 @@ interface PhaseColumns {
   /** The generation (resamplings before it) the columns are indexed by. */
   readonly gen: number;
   readonly sites: Map<string, Float64Array>;
+  /** Each site's log density (float32 arithmetic) under the distribution the group ran it with, the observation's included. */
+  readonly logp: Map<string, Float64Array>;
   /** The states after this step (phases before the end). */
   state?: Float64Array;
 }
@@ -72,6 +75,18 @@ export interface GroupStats {
 
 const never = new Promise<never>(() => {});
 
+/**
+ * How far a grouped run's log density (float32 arithmetic on float32 values)
+ * may lie from the general runtime's (float64 on the same values): a scalar
+ * density is a few terms (a log scale, a squared standardised distance, a
+ * log normaliser), each rounded at float32's unit roundoff 2^-24 = 6e-8 of
+ * its size; 1e-4 of (1 + |log density|) is about 1700 roundoffs, room for
+ * ten operations and terms some 100x the result that cancel. A distribution
+ * taken on the wrong branch differs by far more (its density is another
+ * function of the value); a refusal here only costs the lean run's time.
+ */
+export const DENSITY_TOL = 1e-4;
+
 /** A number that a tensor handed to the model refuses to become (plain arithmetic on a grouped value). */
 function refuseNumber(this: tf.Tensor): never {
   throw new GroupGiveUp('the model computed on a value with plain arithmetic or a comparison (grouped values are tensors)');
@@ -87,6 +102,8 @@ export class GroupedPopulation<R> {
   readonly ancestors: Int32Array[] = [];
   /** Sites before the unfold (current generation). */
   readonly prefix = new Map<string, Float64Array>();
+  /** Log densities of the sites before the unfold (current generation). */
+  readonly prefixLogp = new Map<string, Float64Array>();
   /** Per step. */
   readonly phases: PhaseColumns[] = [];
   /** The unfold's name and length, fixed by the first execution. */
@@ -117,6 +134,7 @@ export class GroupedPopulation<R> {
         if (particles !== pop.n) throw new GroupGiveUp('the population size changed');
         pop.ancestors.push(Int32Array.from(anc));
         for (const [k, col] of pop.prefix) pop.prefix.set(k, gather(col, anc));
+        for (const [k, col] of pop.prefixLogp) pop.prefixLogp.set(k, gather(col, anc));
         if (pop.state !== undefined) pop.state = gather(pop.state, anc);
         return pop;
       },
@@ -134,7 +152,7 @@ export class GroupedPopulation<R> {
   async phase(t: number): Promise<Float64Array> {
     const steps = this.unfold?.steps;
     const final = steps !== undefined && t === steps;
-    if (!final) this.phases.push({ gen: this.gen, sites: new Map() });
+    if (!final) this.phases.push({ gen: this.gen, sites: new Map(), logp: new Map() });
     const potentials = new Float64Array(this.n);
     const next = final ? undefined : new Float64Array(this.n).fill(Number.NaN);
     if (final) this.returns = new Array<unknown>(this.n);
@@ -198,6 +216,44 @@ export class GroupedPopulation<R> {
       for (const [k, col] of ph.sites) if (!Number.isNaN(col[j]!)) out[k] = col[j]!;
     }
     return out;
+  }
+
+  /**
+   * Each site's log density along final particle `i`'s path, as the grouped
+   * run computed it (float32, under the distribution the group's kernel gave):
+   * the check after a run compares them with the general runtime's (a kernel
+   * that branched on a tensor's type, e.g. `Number.isFinite(x)`, drew from
+   * another distribution than a particle's run would).
+   */
+  logDensities(i: number, ancestry: Int32Array[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [k, col] of this.prefixLogp) if (!Number.isNaN(col[i]!)) out.set(k, col[i]!);
+    for (const ph of this.phases) {
+      const j = ancestry[ph.gen]![i]!;
+      for (const [k, col] of ph.logp) if (!Number.isNaN(col[j]!)) out.set(k, col[j]!);
+    }
+    return out;
+  }
+
+  /**
+   * Why the log densities along final particle `i`'s path are not those of
+   * `trace` (a run of the model on its choices on the general runtime), or
+   * undefined: each site's within `DENSITY_TOL` (relative) float32 rounding.
+   */
+  densityMismatch(i: number, ancestry: Int32Array[], trace: Trace): string | undefined {
+    const grouped = this.logDensities(i, ancestry);
+    let seen = 0;
+    for (const site of trace) {
+      if (site.type !== 'sample' && site.type !== 'factor') continue;
+      const general = toNumber(siteLogDensity(site));
+      const mine = grouped.get(site.address);
+      seen++;
+      if (mine === undefined || !(Object.is(mine, general) || Math.abs(mine - general) <= DENSITY_TOL * (1 + Math.abs(general)))) {
+        return `the log density at "${site.address}" was ${mine === undefined ? 'not computed' : mine.toPrecision(6)} in the grouped run and ${general.toPrecision(6)} on a particle\u2019s run of the same choices: the kernel took another branch on a grouped value (a tensor in the group) than on a number (e.g. Number.isFinite(x), typeof x, x === 0 on its state)`;
+      }
+    }
+    if (seen !== grouped.size) return 'the grouped run computed log densities at sites a particle\u2019s run of the same choices does not reach';
+    return undefined;
   }
 }
 
@@ -341,6 +397,7 @@ export class GroupExecution<R> {
         (this.inKernel ? this.pop.phases[this.t]!.sites : this.pop.prefix).set(full, col);
       }
       for (let k = 0; k < g; k++) col[idx[k]!] = vals[k]!;
+      this.record(this.inKernel ? this.pop.phases[this.t]!.logp : this.pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
     }
     if (dist.isDiscrete) {
       const v = vals[0]!;
@@ -353,6 +410,18 @@ export class GroupExecution<R> {
       return Promise.resolve(v);
     }
     return Promise.resolve(this.handOut(vals));
+  }
+
+  /** A site's log densities (a number for the group or one a particle) written by particle into the column of `full` in `into`. */
+  private record(into: Map<string, Float64Array>, full: string, lp: Value): void {
+    let col = into.get(full);
+    if (col === undefined) into.set(full, (col = new Float64Array(this.pop.n).fill(Number.NaN)));
+    const idx = this.idx;
+    if (typeof lp === 'number') for (const i of idx) col[i] = lp;
+    else {
+      const d = lp.dataSync();
+      for (let k = 0; k < idx.length; k++) col[idx[k]!] = d.length === 1 ? d[0]! : d[k]!;
+    }
   }
 
   private checkpoint(kernel: boolean, full: string, lp: unknown): boolean {
@@ -368,12 +437,14 @@ export class GroupExecution<R> {
     if (typeof lp === 'number') {
       if (Number.isNaN(lp)) return !this.giveUp(`the log density at "${full}" is NaN`);
       for (const i of idx) this.potentials[i] = lp;
+      this.record(this.pop.phases[this.t]!.logp, full, lp);
     } else if (isTensor(lp) && lp.rank === 1 && lp.shape[0] === idx.length) {
       const d = lp.dataSync();
       for (let k = 0; k < idx.length; k++) {
         if (Number.isNaN(d[k]!)) return !this.giveUp(`the log density at "${full}" is NaN`);
         this.potentials[idx[k]!] = d[k]!;
       }
+      this.record(this.pop.phases[this.t]!.logp, full, lp as tf.Tensor);
     } else {
       this.giveUp(`"${full}" is not one log density a particle`);
       return false;
