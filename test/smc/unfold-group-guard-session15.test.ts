@@ -12,6 +12,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/select.js';
 import { model } from '../../src/core/model.js';
+import { Bernoulli } from '../../src/distributions/bernoulli.js';
 import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/index.js';
 import { GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
@@ -95,4 +96,22 @@ describe('grouped unfold execution: a kernel that tests its state’s type', () 
       }
     }, 120_000);
   }
+
+  it('a kernel that guards nothing still runs grouped, also after a discrete site before its unfold splits the group (its density is computed in each subgroup)', async () => {
+    const split = model(async ({ sample, unfold }) => {
+      const k = await sample('k', Bernoulli(0.5));
+      const x0 = await sample('x0', Normal(k, 1));
+      const xs = await unfold('walk', ys.length, x0, async ({ sample, observe }, t, x) => {
+        const next = await sample('x', Normal(x, Q));
+        await observe('y', Normal(next, R), ys[t]);
+        return next;
+      });
+      return xs[xs.length - 1];
+    });
+    for (let seed = 0; seed < 3; seed++) {
+      const post = await infer(split, { method: 'smc', particles: 200, seed, batched: false });
+      expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe('grouped');
+      post.dispose();
+    }
+  });
 });

@@ -287,6 +287,8 @@ export class GroupExecution<R> {
   private checkpoints = 0;
   private kernelCtx: Ctx | undefined;
   private prefix = '';
+  /** Sites drawn before the unfold whose densities are computed when it is reached (a plain program gives up before: none computed). */
+  private readonly pendingPrefix: { full: string; dist: Distribution; vals: Float64Array }[] = [];
   private readonly g: number;
 
   constructor(
@@ -371,9 +373,12 @@ export class GroupExecution<R> {
     const g = this.g;
     const idx = this.idx;
     const vals = new Float64Array(g);
+    let handed: tf.Tensor | undefined;
     if (col !== undefined && !Number.isNaN(col[idx[0]!]!)) {
       for (let k = 0; k < g; k++) vals[k] = col[idx[k]!]!;
       if (vals.some(Number.isNaN)) return this.giveUp(`"${full}" was reached by some particles of a group only`);
+      // (a site before the unfold that split the group on its first run: its density is computed in the subgroups)
+      if (!this.inKernel && this.t === 0 && Number.isNaN(this.pop.prefixLogp.get(full)?.[idx[0]!] ?? Number.NaN)) this.pendingPrefix.push({ full, dist, vals });
     } else {
       if (!this.inKernel && this.t > 0) return this.giveUp(`"${full}" is a new site before the unfold after its first step`);
       if (!(dist instanceof Distribution)) return this.giveUp(`"${full}" has no distribution`);
@@ -397,7 +402,11 @@ export class GroupExecution<R> {
         (this.inKernel ? this.pop.phases[this.t]!.sites : this.pop.prefix).set(full, col);
       }
       for (let k = 0; k < g; k++) col[idx[k]!] = vals[k]!;
-      this.record(this.inKernel ? this.pop.phases[this.t]!.logp : this.pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
+      if (this.inKernel) {
+        // (a continuous site's tensor is the one handed to the model below)
+        handed = this.handOut(vals);
+        this.record(this.pop.phases[this.t]!.logp, full, dist.logProb(handed));
+      } else this.pendingPrefix.push({ full, dist, vals });
     }
     if (dist.isDiscrete) {
       const v = vals[0]!;
@@ -409,7 +418,7 @@ export class GroupExecution<R> {
       }
       return Promise.resolve(v);
     }
-    return Promise.resolve(this.handOut(vals));
+    return Promise.resolve(handed ?? this.handOut(vals));
   }
 
   /** A site's log densities (a number for the group or one a particle) written by particle into the column of `full` in `into`. */
@@ -512,6 +521,7 @@ export class GroupExecution<R> {
         return never;
       } else state = this.handOut(v);
     }
+    for (const { full, dist, vals } of this.pendingPrefix.splice(0)) this.record(pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
     this.inKernel = true;
     this.prefix = `${name}/${t}/`;
     this.kernelCtx ??= this.context(true);
