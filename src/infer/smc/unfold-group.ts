@@ -402,11 +402,12 @@ export class GroupExecution<R> {
         (this.inKernel ? this.pop.phases[this.t]!.sites : this.pop.prefix).set(full, col);
       }
       for (let k = 0; k < g; k++) col[idx[k]!] = vals[k]!;
-      if (this.inKernel) {
+      if (!this.inKernel) this.pendingPrefix.push({ full, dist, vals });
+      else if (!this.recordNumbers(this.pop.phases[this.t]!.logp, full, dist, vals)) {
         // (a continuous site's tensor is the one handed to the model below)
         handed = this.handOut(vals);
         this.record(this.pop.phases[this.t]!.logp, full, dist.logProb(handed));
-      } else this.pendingPrefix.push({ full, dist, vals });
+      }
     }
     if (dist.isDiscrete) {
       const v = vals[0]!;
@@ -419,6 +420,28 @@ export class GroupExecution<R> {
       return Promise.resolve(v);
     }
     return Promise.resolve(handed ?? this.handOut(vals));
+  }
+
+  /**
+   * A distribution of number parameters whose density of a number is a
+   * number (its float64 arithmetic, as on a particle's run): each particle's
+   * density written into the column of `full` in `into`, and true; else
+   * false (nothing written: the caller computes them on a tensor, one op for
+   * the group rather than one a particle).
+   */
+  private recordNumbers(into: Map<string, Float64Array>, full: string, dist: Distribution, vals: Float64Array): boolean {
+    if (dist.batchShape.length !== 0) return false;
+    const first = dist.logProb(vals[0]!);
+    if (typeof first !== 'number') {
+      first.dispose();
+      return false;
+    }
+    let col = into.get(full);
+    if (col === undefined) into.set(full, (col = new Float64Array(this.pop.n).fill(Number.NaN)));
+    const idx = this.idx;
+    col[idx[0]!] = first;
+    for (let k = 1; k < idx.length; k++) col[idx[k]!] = dist.logProb(vals[k]!) as number;
+    return true;
   }
 
   /** A site's log densities (a number for the group or one a particle) written by particle into the column of `full` in `into`. */
@@ -521,7 +544,9 @@ export class GroupExecution<R> {
         return never;
       } else state = this.handOut(v);
     }
-    for (const { full, dist, vals } of this.pendingPrefix.splice(0)) this.record(pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
+    for (const { full, dist, vals } of this.pendingPrefix.splice(0)) {
+      if (!this.recordNumbers(pop.prefixLogp, full, dist, vals)) this.record(pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
+    }
     this.inKernel = true;
     this.prefix = `${name}/${t}/`;
     this.kernelCtx ??= this.context(true);
