@@ -287,6 +287,17 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
   private lastInFlight: string | undefined;
   /** Failures of effects, in order ({@link failed}): at the model's return, a sign of a call not awaited. */
   private failures: unknown[] | undefined;
+  /**
+   * Whether the run has settled. An effect that fails after it can only have
+   * come from a promise the model dropped (an `array.forEach(async ...)`
+   * callback resumed late, on tensors the run has freed): its rejection would
+   * end a Node process as unhandled and no one can read it, so it is never
+   * settled instead (as the lean runtime abandons a dropped particle).
+   */
+  private over = false;
+  private isOver(): boolean {
+    return lateEffects.abandon && (this.over || this.mark?.settled === true || this.mark?.abandoned === true);
+  }
 
   constructor(
     private readonly m: Model<A, R>,
@@ -420,11 +431,15 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
     // (through tycheModelBody: a model that starts an inference is seen to, `model-body.ts`)
     const out = tycheModelBody(this.m.fn, this.ctx, args, this.mark);
     const finish = (r: R): R => {
+      this.over = true;
       this.checkSettled();
       for (const h of this.stack) h.finish?.(this.seen);
       return r;
     };
-    return out.then(finish, (err: unknown) => Promise.reject(this.userError(err)));
+    return out.then(finish, (err: unknown) => {
+      this.over = true;
+      return Promise.reject(this.userError(err));
+    });
   }
 
   /**
@@ -584,12 +599,12 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
           },
           (err: unknown) => {
             this.inFlight--;
-            return Promise.reject(this.effectError(err));
+            return this.isOver() ? abandoned<Value>() : Promise.reject(this.effectError(err));
           },
         ),
       );
     } catch (err) {
-      return this.failed(Promise.reject(this.effectError(err)));
+      return this.isOver() ? abandoned<Value>() : this.failed(Promise.reject(this.effectError(err)));
     }
   }
 
@@ -894,4 +909,16 @@ function guardArithmetic(v: Value, address: string, onString?: (address: string)
     },
   });
   return v;
+}
+
+/**
+ * Whether an effect that fails after its run settled or was abandoned is left
+ * unsettled (see `Execution.over`). Internal: tests set it false to plant the
+ * earlier behaviour.
+ */
+export const lateEffects = { abandon: true };
+
+/** A promise that never settles (an effect of a run that is over: see `Execution.over`). */
+function abandoned<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
 }
