@@ -15,6 +15,20 @@ beforeAll(async () => {
 
 const unmovedWarning = (warnings: readonly string[], site: string) => warnings.find((w) => w.startsWith(`every draw of ${site} is the same value`));
 
+/** posteriordb dogs_log as Stan writes it (probabilities, not logits), with its data tensors (the caller disposes them). */
+function dogsLogAsStanWritesIt() {
+  const { avoid, shock } = dogsCounts();
+  const A = tf.tensor2d(avoid);
+  const S = tf.tensor2d(shock);
+  const Y = tf.tensor2d(DOGS_Y as number[][]);
+  const dogsLog = model(async ({ sample, observe }) => {
+    const b1 = await sample('beta1', Uniform(-100, 0));
+    const b2 = await sample('beta2', Uniform(0, 100));
+    await observe('y', Bernoulli(ops.sigmoid(ops.add(ops.mul(b1, A), ops.mul(b2, S)))), Y);
+  });
+  return { dogsLog, A, S, Y };
+}
+
 describe('mh: a continuous site that never moved is named (found: posteriordb dogs_log under mh at its defaults kept beta2 at 0.244 for all 1000 draws, against 0.057 +- 0.024 by quadrature; its sd 0 and NaN R-hat/ESS drew no warning)', () => {
   it('a site whose every proposal is rejected is named, with the mh advice; a moving site and a discrete site settled by the data are not (old code: no warning at all)', async () => {
     const ys = [0.1, -0.3, 0.25];
@@ -40,15 +54,7 @@ describe('mh: a continuous site that never moved is named (found: posteriordb do
   });
 
   it('posteriordb dogs_log (Uniform(-100, 0) and Uniform(0, 100) priors, Bernoulli(inv_logit(.)) over 750 trials): mh at its defaults names beta2', async () => {
-    const { avoid, shock } = dogsCounts();
-    const A = tf.tensor2d(avoid);
-    const S = tf.tensor2d(shock);
-    const Y = tf.tensor2d(DOGS_Y as number[][]);
-    const dogsLog = model(async ({ sample, observe }) => {
-      const b1 = await sample('beta1', Uniform(-100, 0));
-      const b2 = await sample('beta2', Uniform(0, 100));
-      await observe('y', Bernoulli(ops.sigmoid(ops.add(ops.mul(b1, A), ops.mul(b2, S)))), Y);
-    });
+    const { dogsLog, A, S, Y } = dogsLogAsStanWritesIt();
     const post = await infer(dogsLog, { method: 'mh', seed: 1 });
     const beta2 = (post.summary().rows as readonly { name: string; mean: number; sd: number }[]).find((r) => r.name === 'beta2')!;
     // float64 quadrature on a 200 x 200 grid: beta2 0.0566 (sd 0.0241); the chain sat far off it
@@ -62,15 +68,7 @@ describe('mh: a continuous site that never moved is named (found: posteriordb do
 
 describe('an observation "impossible" only because a sigmoid rounded to 0 or 1 (found: dogs_log written as Bernoulli(inv_logit(.)) stopped nuts, hmc and vi (and smc at some seeds) with "the observation is impossible"; the data are possible, the probabilities at the start points saturated)', () => {
   it('the error names the site, says the probability is exactly 0 or 1 at that point, and points to logits (old code: no hint)', async () => {
-    const { avoid, shock } = dogsCounts();
-    const A = tf.tensor2d(avoid);
-    const S = tf.tensor2d(shock);
-    const Y = tf.tensor2d(DOGS_Y as number[][]);
-    const dogsLog = model(async ({ sample, observe }) => {
-      const b1 = await sample('beta1', Uniform(-100, 0));
-      const b2 = await sample('beta2', Uniform(0, 100));
-      await observe('y', Bernoulli(ops.sigmoid(ops.add(ops.mul(b1, A), ops.mul(b2, S)))), Y);
-    });
+    const { dogsLog, A, S, Y } = dogsLogAsStanWritesIt();
     for (const method of ['nuts', 'vi'] as const) {
       const err = await infer(dogsLog, { method, seed: 1 }).then(
         () => undefined,

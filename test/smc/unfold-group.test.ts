@@ -45,6 +45,18 @@ async function zScore(seeds: number): Promise<number> {
   return (mean - 1) / se;
 }
 
+/** `run` with the grouped run's density comparison after a run switched off (a planted bug must then show in the statistics). */
+async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
+  const pop = GroupedPopulation.prototype;
+  const mismatch = pop.densityMismatch;
+  pop.densityMismatch = () => undefined;
+  try {
+    return await run();
+  } finally {
+    pop.densityMismatch = mismatch;
+  }
+}
+
 /** A binary chain: flip z with probability 0.2 (0.5 at the start), observe it through a noisy channel. */
 const DATA = [1, 1, 0, 1, 0, 0, 1];
 const chain = model(async ({ unfold }) => {
@@ -113,15 +125,8 @@ describe('grouped unfold execution', () => {
         post.dispose();
       }
       // ... and so does Z's check, with that check off (GROUP2, session 15)
-      const pop = GroupedPopulation.prototype;
-      const mismatch = pop.densityMismatch;
-      pop.densityMismatch = () => undefined;
-      try {
-        const planted = await zScore(40);
-        expect(Math.abs(planted), `planted z = ${planted}`).toBeGreaterThan(4);
-      } finally {
-        pop.densityMismatch = mismatch;
-      }
+      const planted = await withoutDensityCheck(() => zScore(40));
+      expect(Math.abs(planted), `planted z = ${planted}`).toBeGreaterThan(4);
     } finally {
       proto.checkpoint = checkpoint;
     }
@@ -143,15 +148,8 @@ describe('grouped unfold execution', () => {
       // refuses every run, and the marginals of the runs that pass it with that comparison off)
       const planted = await flipZ(30);
       expect(planted.refused).toBeGreaterThan(0);
-      const pop = GroupedPopulation.prototype;
-      const mismatch = pop.densityMismatch;
-      pop.densityMismatch = () => undefined;
-      try {
-        const unchecked = await flipZ(30);
-        expect(unchecked.z, `planted max |z| = ${unchecked.z}`).toBeGreaterThan(4);
-      } finally {
-        pop.densityMismatch = mismatch;
-      }
+      const unchecked = await withoutDensityCheck(() => flipZ(30));
+      expect(unchecked.z, `planted max |z| = ${unchecked.z}`).toBeGreaterThan(4);
     } finally {
       proto.ancestryByGeneration = ancestry;
     }
