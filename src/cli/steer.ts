@@ -206,6 +206,12 @@ export async function steerMain(argv: readonly string[], io: CliIO): Promise<voi
           : `steer: --prompt (${promptLength} tokens) and --max-tokens ${maxTokens} do not fit the context of ${base.name} (${base.contextLength} tokens${base.vocab.bos === null ? '' : ', BOS included'}): pass --max-tokens ${room} or less`,
       );
     }
+    // a constraint no string of at most --max-tokens tokens can meet is a usage error before any generation
+    // (session 16: it printed 0% for every method and "(no satisfying string)", as if steering had been unlucky)
+    if (new AutomatonPotential(base.vocab, pattern, undefined, { maxTokens }).prefix([]) === -Infinity) {
+      const fits = room > maxTokens && new AutomatonPotential(base.vocab, pattern, undefined, { maxTokens: room }).prefix([]) === 0;
+      throw new UsageError(`steer: no string of at most ${maxTokens} tokens of ${base.name} satisfies the constraint (${label})${fits ? `: it needs a larger --max-tokens (at most ${room} fits the context)` : ` (nor of at most ${room}, all the context allows)`}`);
+    }
     io.stderr.write(`tyche steer: ${base.name}, constraint: ${label}, N = ${particles}, at most ${maxTokens} tokens, seed ${seed}\n`);
     const rows = await steerCompare(base, { pattern, prompt: values.prompt, particles, maxTokens, sampler: make(), k, seed });
     const head = ['method', 'satisfied', 'loglik/token', 'fwd passes', 'tokens run', 'generated', 'ms'];
