@@ -27,6 +27,7 @@ import type { MetricKind } from './metric.js';
 import { type MassMatrixOption, describeMetricChoice } from './metric-choice.js';
 import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
+import { fixedByConstraint } from './constraint-fixed.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
@@ -223,16 +224,19 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
 /**
  * The sites (continuous: every site of the layout) with an element whose
  * draws all hold one value, in every chain: the sampler never moved it (R-hat
- * and ESS are then NaN, which no threshold catches).
+ * and ESS are then NaN, which no threshold catches). Elements that the support
+ * fixes (`fixed`: a correlation Cholesky factor's 1 and zeros) are not compared.
  */
-function unmovedSites(columns: ReadonlyMap<string, DrawColumn>): string[] {
+function unmovedSites(columns: ReadonlyMap<string, DrawColumn>, fixed: ReadonlyMap<string, ReadonlySet<number>>): string[] {
   const out: string[] = [];
   for (const [address, col] of columns) {
+    const held = fixed.get(address);
     const data = col.data as ArrayLike<number>;
     const width = col.shape.reduce((a, b) => a * b, 1);
     const rows = width > 0 ? data.length / width : 0;
     if (rows < 2) continue;
     for (let j = 0; j < width; j++) {
+      if (held?.has(j)) continue;
       let same = true;
       for (let i = 1; i < rows && same; i++) same = data[i * width + j] === data[j];
       if (same) {
@@ -408,7 +412,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const sampled = performance.now();
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
-  const unmoved = unmovedSites(fixed.columns);
+  const unmoved = unmovedSites(fixed.columns, fixedByConstraint(layout));
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
