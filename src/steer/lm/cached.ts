@@ -83,34 +83,83 @@ export interface LogprobsRequestOptions {
 }
 
 /**
- * One caller waiting for a job's row; with a signal, its abort listener (a
- * class, not closures: a request is the wrapper's hot path, and under tsx
- * every named closure costs a `__name` call).
+ * The abort listeners of one wrapper: one listener per signal, however many
+ * callers wait on it. A listener per caller put one on the user's signal per
+ * particle (35 at once for 32 particles), and Node then printed
+ * "MaxListenersExceededWarning: Possible EventTarget memory leak detected" on
+ * every steering run given a signal (session 16); the listeners were removed
+ * as calls settled, so nothing leaked, but the warning said otherwise.
+ */
+class AbortWatch {
+  private readonly bySignal = new Map<AbortSignal, SignalWaiters>();
+
+  add(signal: AbortSignal, w: Waiter): void {
+    let set = this.bySignal.get(signal);
+    if (!set) {
+      set = new SignalWaiters(this, signal);
+      this.bySignal.set(signal, set);
+      signal.addEventListener('abort', set, { once: true });
+    }
+    set.waiters.add(w);
+  }
+
+  remove(signal: AbortSignal, w: Waiter): void {
+    const set = this.bySignal.get(signal);
+    if (!set || !set.waiters.delete(w) || set.waiters.size > 0) return;
+    this.bySignal.delete(signal);
+    signal.removeEventListener('abort', set);
+  }
+
+  /** @internal the signal fired: forget it (its listener was `once`). */
+  fired(signal: AbortSignal): void {
+    this.bySignal.delete(signal);
+  }
+}
+
+/** The callers waiting with one signal, and that signal's one listener. */
+class SignalWaiters {
+  readonly waiters = new Set<Waiter>();
+  constructor(
+    private readonly watch: AbortWatch,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  handleEvent(): void {
+    this.watch.fired(this.signal);
+    for (const w of [...this.waiters]) w.aborted();
+  }
+}
+
+/**
+ * One caller waiting for a job's row; with a signal, registered with the
+ * wrapper's {@link AbortWatch} (a class, not closures: a request is the
+ * wrapper's hot path, and under tsx every named closure costs a `__name` call).
  */
 class Waiter {
   constructor(
     private readonly owner: CachedLanguageModel,
+    private readonly watch: AbortWatch,
     private readonly job: Job,
     private readonly onRow: (row: Float32Array) => void,
     private readonly onError: (e: unknown) => void,
     private readonly signal: AbortSignal | undefined,
   ) {
     job.waiters.add(this);
-    signal?.addEventListener('abort', this, { once: true });
+    if (signal) watch.add(signal, this);
   }
 
   resolve(row: Float32Array): void {
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal) this.watch.remove(this.signal, this);
     this.onRow(row.slice());
   }
 
   reject(e: unknown): void {
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal) this.watch.remove(this.signal, this);
     this.onError(e);
   }
 
   /** The signal aborted: leave the job and reject with the signal's reason. */
-  handleEvent(): void {
+  aborted(): void {
     this.job.waiters.delete(this);
     this.onError(abortReason(this.signal!));
     if (this.job.waiters.size === 0) this.owner.abandonJob(this.job);
@@ -151,6 +200,8 @@ export class CachedLanguageModel implements LanguageModel {
   private c = { requests: 0, hits: 0, merged: 0, misses: 0, forwardPasses: 0, tokensEvaluated: 0, kvReuses: 0 };
   private sizes: Record<number, number> = {};
   private disposed = false;
+  /** One abort listener per signal for all the callers waiting with it. */
+  private readonly abortWatch = new AbortWatch();
 
   constructor(
     readonly inner: LanguageModel,
@@ -262,7 +313,7 @@ export class CachedLanguageModel implements LanguageModel {
 
   /** A copy of `job`'s row when it comes, or the signal's reason as soon as it aborts (the caller then leaves the job). */
   private wait(job: Job, signal: AbortSignal | undefined): Promise<Float32Array> {
-    return new Promise<Float32Array>((resolve, reject) => void new Waiter(this, job, resolve, reject, signal));
+    return new Promise<Float32Array>((resolve, reject) => void new Waiter(this, this.abortWatch, job, resolve, reject, signal));
   }
 
   /**
