@@ -178,6 +178,96 @@ export function callbackRunEnded(): void {
   callbackRunsInFlight--;
 }
 
+/** What `awaitedByModelBody` reads of a V8 stack frame. */
+interface Frame {
+  getFunctionName(): string | null;
+  isAsync?(): boolean;
+}
+
+/**
+ * The caller's stack as V8's frames, every one, read through a
+ * `prepareStackTrace` of its own for the moment (a user's or a test
+ * runner's formatter, e.g. source-map support, may write async frames
+ * without the word `async`); `undefined` on an engine that hands none.
+ */
+function framesOf(): Frame[] | undefined {
+  const E = Error as ErrorConstructor & { prepareStackTrace?: unknown };
+  const prepare = E.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  E.prepareStackTrace = (_err: unknown, frames: Frame[]) => frames;
+  Error.stackTraceLimit = Infinity;
+  try {
+    const frames = (new Error() as { stack?: unknown }).stack;
+    return Array.isArray(frames) ? (frames as Frame[]) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    E.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** Whether `frames` hold an async frame of the function named `name`. */
+function hasAsyncFrame(frames: Frame[], name: string): boolean {
+  for (const f of frames) if (f.isAsync?.() === true && f.getFunctionName() === name) return true;
+  return false;
+}
+
+/**
+ * Whether this runtime's stack traces follow a chain of awaits (V8's async
+ * stack traces): found by one probe when this module loads, `undefined`
+ * until the probe has settled (a few microtasks).
+ */
+let asyncStacks: boolean | undefined;
+async function tycheAsyncStackInner(): Promise<boolean> {
+  await null;
+  const frames = framesOf();
+  return frames !== undefined && hasAsyncFrame(frames, 'tycheAsyncStackProbe');
+}
+async function tycheAsyncStackProbe(): Promise<boolean> {
+  return await tycheAsyncStackInner();
+}
+// pinned names, as for tycheModelBody (a minified build renames functions)
+Object.defineProperty(tycheAsyncStackInner, 'name', { value: 'tycheAsyncStackInner' });
+Object.defineProperty(tycheAsyncStackProbe, 'name', { value: 'tycheAsyncStackProbe' });
+void tycheAsyncStackProbe().then(
+  (ok) => {
+    asyncStacks = ok;
+  },
+  () => {
+    asyncStacks = false;
+  },
+);
+
+/** The caller's stack trace as text, every frame (the user's `Error.stackTraceLimit` left as it was). */
+function stackOf(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Infinity;
+  try {
+    return new Error().stack ?? '';
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * Called in the continuation of an async function: whether its chain of
+ * awaiters reaches a model's body ({@link tycheModelBody}), i.e. whether
+ * the model's own code is suspended on it, rather than a promise the model
+ * dropped (an `array.forEach(async ...)` callback's, which no one awaits).
+ * `undefined` where the runtime cannot tell (no async stack traces: not
+ * V8). Only awaits are followed, and V8 stops at a promise with two
+ * reactions: the chain from the caller to the model must be plain `await`s,
+ * each promise awaited once (`Execution`'s effects are written so;
+ * `infer/smc/suspendable.ts` reads this when it drops a particle). A model
+ * that reaches the caller through a `.then()` of its own reads `false`.
+ */
+export function awaitedByModelBody(): boolean | undefined {
+  if (asyncStacks !== true) return undefined;
+  const frames = framesOf();
+  return frames === undefined ? undefined : hasAsyncFrame(frames, 'tycheModelBody');
+}
+
 /** The frame {@link tycheModelBody} leaves in a stack trace, synchronous or async. */
 const MODEL_FRAME = /\bat (?:async )?tycheModelBody\b/;
 
@@ -195,11 +285,5 @@ const MODEL_FRAME = /\bat (?:async )?tycheModelBody\b/;
  */
 export function insideModelCode(): boolean {
   if (callbackRunsInFlight > 0) return true;
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = Infinity;
-  try {
-    return MODEL_FRAME.test(new Error().stack ?? '');
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  return MODEL_FRAME.test(stackOf());
 }

@@ -591,21 +591,46 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       // held until it settles (see checkSettled): an effect still running when the model returns was not awaited
       this.inFlight++;
       this.lastInFlight = full;
-      return this.failed(
-        pending.then(
-          () => {
-            this.inFlight--;
-            return guardArithmetic(msg.value as Value, full, onString);
-          },
-          (err: unknown) => {
-            this.inFlight--;
-            return this.isOver() ? abandoned<Value>() : Promise.reject(this.effectError(err));
-          },
-        ),
-      );
+      const out: { promise?: Promise<Value> } = {};
+      out.promise = this.settleSite(pending, msg, full, onString, out);
+      return out.promise;
     } catch (err) {
       return this.isOver() ? abandoned<Value>() : this.failed(Promise.reject(this.effectError(err)));
     }
+  }
+
+  /**
+   * The rest of a sample site whose handlers went asynchronous: its value
+   * once `pending` settles. An async function that awaits `pending` (not
+   * `pending.then`), and its promise (`out.promise`) gets no reaction of
+   * tyche's own until it fails: the model's `await` is its only one, so
+   * V8's async stack trace of a handler's continuation runs through the
+   * model's code to `tycheModelBody` (program SMC reads that when it drops a
+   * particle, `awaitedByModelBody`; V8 follows no `.then` and stops at a
+   * promise with two reactions). A failure is recorded and its promise
+   * watched as {@link failed} does.
+   */
+  private async settleSite(pending: Promise<void>, msg: Message, full: string, onString: ((address: string) => void) | undefined, out: { promise?: Promise<Value> }): Promise<Value> {
+    try {
+      await pending;
+    } catch (err) {
+      this.inFlight--;
+      if (this.isOver()) return abandoned<Value>();
+      throw this.watched(this.effectError(err), out.promise);
+    }
+    this.inFlight--;
+    try {
+      return guardArithmetic(msg.value as Value, full, onString);
+    } catch (err) {
+      throw this.watched(err, out.promise);
+    }
+  }
+
+  /** `err`, recorded as {@link failed} records it, with `promise` (which will reject with it) watched. */
+  private watched(err: unknown, promise: Promise<unknown> | undefined): unknown {
+    (this.failures ??= []).push(err);
+    promise?.catch(() => undefined);
+    return err;
   }
 
   /**

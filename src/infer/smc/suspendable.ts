@@ -7,13 +7,14 @@
  * checkpoint and awaits it; `resume` starts the
  * execution or wakes it, and resolves when it reaches its next checkpoint or
  * its end; `kill` unwinds a suspended execution (its
- * pending checkpoint rejects with `KILLED`), or abandons it where a rejection
- * could land in a promise the model dropped (see `kill`).
+ * pending checkpoint rejects with `KILLED` where the model's body awaits it),
+ * or abandons it where a rejection could land in a promise the model dropped
+ * (see `kill`).
  *
  * @module
  */
 import { TycheError } from '../../core/errors.js';
-import { type RunMark, abandonRun, runMark } from '../../core/model-body.js';
+import { type RunMark, abandonRun, awaitedByModelBody, runMark } from '../../core/model-body.js';
 
 /** A checkpoint reached while another of the same execution is pending (observations awaited together). */
 export class ConcurrentCheckpointsError extends TycheError {
@@ -29,7 +30,10 @@ export const KILLED = Symbol('particle killed');
 /** A suspendable execution; subclasses supply the handler that calls `suspend`. */
 export class SuspendableRun {
   status: 'new' | 'suspended' | 'done' = 'new';
+  /** Wakes the pending checkpoint: it resolves, or (`kill`) rejects with `KILLED` whoever awaits it. */
   private wake?: (kill: boolean) => void;
+  /** Wakes the pending checkpoint to unwind its execution where the model's body awaits it (see `woken`). */
+  private unwind?: () => void;
   private arrived?: () => void;
   private failed?: (err: unknown) => void;
   /** Whether the current `resume` has not settled yet. */
@@ -58,8 +62,8 @@ export class SuspendableRun {
    * checkpoint's promise never settles, since a rejection would reach the
    * model's own promises, and one the model does not await (the callback of
    * an `array.forEach(async ...)`) would end the process as an unhandled
-   * rejection. A checkpoint reached after the execution settled or was
-   * killed is never settled either (see `kill`).
+   * rejection. A checkpoint reached after the execution settled is never
+   * settled either; one reached after it was killed unwinds it (see `kill`).
    */
   protected suspend(site?: string): Promise<void> {
     if (this.parked) return NEVER();
@@ -67,18 +71,36 @@ export class SuspendableRun {
       this.failLater(new ConcurrentCheckpointsError(site));
       return NEVER();
     }
-    // (killed while it ran, e.g. beside a particle whose failure ended the run: no one will resume it)
-    if (this.killed) {
-      this.park();
-      return NEVER();
-    }
+    // killed while it ran (e.g. beside a particle whose failure ended the run), or unwound where a dropped
+    // callback awaited the checkpoint: no one will resume it; unwound here if the body awaits this one
+    if (this.killed) return this.woken(Promise.resolve(true));
     this.status = 'suspended';
     const arrived = this.arrived;
-    const p = new Promise<void>((resolve, reject) => {
-      this.wake = (kill) => (kill ? reject(KILLED) : resolve());
+    const p = new Promise<boolean>((resolve, reject) => {
+      this.wake = (kill) => (kill ? reject(KILLED) : resolve(false));
+      this.unwind = () => resolve(true);
     });
     arrived?.();
-    return p;
+    return this.woken(p);
+  }
+
+  /**
+   * A checkpoint's continuation, in the chain of awaits of the code that
+   * reached it. Woken to go on (`false`), it returns. Woken to unwind a
+   * dropped execution (`true`), it throws `KILLED` where the model's body
+   * awaits this checkpoint (read from the async stack trace,
+   * `awaitedByModelBody`: the rejection travels up the model's awaits, its
+   * `finally` blocks run, and is swallowed by `resume`), and never settles
+   * where it does not: a callback the model dropped (an
+   * `array.forEach(async ...)`) awaits it, and a rejection there would be
+   * unhandled. The body itself is then unwound at its next checkpoint
+   * (`suspend` after `kill`), or settles on its own. Where the runtime
+   * cannot tell (no async stack traces) it throws, as before.
+   */
+  private async woken(p: Promise<boolean>): Promise<void> {
+    if (!(await p)) return;
+    if (awaitedByModelBody() === false) return NEVER();
+    throw KILLED;
   }
 
   /**
@@ -114,7 +136,7 @@ export class SuspendableRun {
       );
     } else if (this.status === 'suspended') {
       const wake = this.wake;
-      this.wake = undefined;
+      this.wake = this.unwind = undefined;
       wake?.(false);
     } else this.arrived?.();
     return arrival;
@@ -132,6 +154,7 @@ export class SuspendableRun {
   private park(): void {
     this.parked = true;
     this.wake = undefined;
+    this.unwind = undefined;
     abandonRun(this.mark);
   }
 
@@ -143,25 +166,27 @@ export class SuspendableRun {
   }
 
   /**
-   * Drop this execution. A healthy suspended one is unwound: its pending
-   * checkpoint rejects with `KILLED`, which travels up the model's awaits
-   * (its `finally` blocks run) and is swallowed here. One that failed, or
-   * whose body has settled, is abandoned instead (`park`): there the pending
-   * checkpoint may belong to a call the model did not await (an
-   * `array.forEach(async ...)` callback, whose promise nobody holds: a
-   * rejection would end the process as unhandled), and the body may wait for
-   * good on a second checkpoint that is never settled (`suspend`), which no
-   * unwinding reaches. The body's settling is read from `mark`, set as it
-   * settles, not when `resume`'s chain hears of it: a kill between the two
-   * abandons. One killed while it runs is abandoned at its next checkpoint.
+   * Drop this execution. A healthy suspended one is unwound where its body
+   * awaits the pending checkpoint: `KILLED` travels up the model's awaits
+   * (its `finally` blocks run) and is swallowed here. Where a callback the
+   * model dropped awaits it (an `array.forEach(async ...)` callback, whose
+   * promise nobody holds: a rejection would end the process as unhandled)
+   * the checkpoint never settles, and the body, waiting on something else
+   * (a timer), is unwound at its next checkpoint (`woken`). One that failed,
+   * or whose body has settled, is abandoned instead (`park`): the body may
+   * wait for good on a second checkpoint that is never settled (`suspend`),
+   * which no unwinding reaches. The body's settling is read from `mark`, set
+   * as it settles, not when `resume`'s chain hears of it: a kill between the
+   * two abandons. One killed while it runs is unwound (or, in a dropped
+   * callback, left unsettled) at its next checkpoint.
    */
   kill(): void {
     this.killed = true;
-    const wake = this.wake;
-    if (wake === undefined) return;
-    this.wake = undefined;
+    const unwind = this.unwind;
+    if (this.wake === undefined || unwind === undefined) return;
+    this.wake = this.unwind = undefined;
     if (this.broken || this.mark.settled) this.park();
-    else wake(true);
+    else unwind();
   }
 }
 
