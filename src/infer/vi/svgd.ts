@@ -39,7 +39,7 @@ import { UserGradWatch } from './user-grad-watch.js';
 import { lossTrend } from './convergence.js';
 import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { SharedSubsamples, fullData } from '../subsample.js';
-import { kthSmallest } from '../../math/select.js';
+import { kthSmallestPasses } from '../../math/select.js';
 import { steinFailures, steinRatios, type SteinRatio } from '../../diagnostics/stein.js';
 
 
@@ -51,7 +51,11 @@ import { steinFailures, steinRatios, type SteinRatio } from '../../diagnostics/s
 export function medianBandwidth(x: Float64Array, n: number, d: number): number {
   const dists = new Float64Array((n * (n - 1)) / 2);
   pairDistanceRows(x, n, d, dists, 0, n);
-  return bandwidthFromDistances(dists, n);
+  const passes = bandwidthFromDistances(dists, n);
+  for (;;) {
+    const pass = passes.next();
+    if (pass.done) return pass.value;
+  }
 }
 
 /** {@link medianBandwidth} a block of rows at a time, pacing between blocks (O(n^2 d): tens of ms at a thousand particles). */
@@ -62,8 +66,14 @@ async function medianBandwidthPaced(x: Float64Array, n: number, d: number, pace:
     if (pace.due()) await pace.pause();
     pairDistanceRows(x, n, d, dists, i, Math.min(n, i + block));
   }
-  if (pace.due()) await pace.pause();
-  return bandwidthFromDistances(dists, n);
+  // the selection of the median is paced too: at 1500 particles it reads 1.1M distances (~15 ms alone here, a
+  // sixth of a step, held without a yield before; abort2-session9's yield test)
+  const passes = bandwidthFromDistances(dists, n);
+  for (;;) {
+    if (pace.due()) await pace.pause();
+    const pass = passes.next();
+    if (pass.done) return pass.value;
+  }
 }
 
 /** Squared distances of pairs (i, j > i) for rows i in [from, to), at their place in the row-major upper triangle. */
@@ -78,15 +88,20 @@ function pairDistanceRows(x: Float64Array, n: number, d: number, dists: Float64A
   }
 }
 
-/** The median heuristic from all pair distances (`dists` is reordered). */
-function bandwidthFromDistances(dists: Float64Array, n: number): number {
+/**
+ * The median heuristic from all pair distances (`dists` is reordered), as a
+ * generator that yields between passes over the distances (so the caller can
+ * pace them) and returns the bandwidth.
+ */
+function* bandwidthFromDistances(dists: Float64Array, n: number): Generator<void, number, void> {
   const count = dists.length;
   if (count === 0) return 1;
   const m = count >> 1;
   let med2: number;
-  if (count % 2) med2 = kthSmallest(dists, m);
+  if (count % 2) med2 = yield* kthSmallestPasses(dists, m);
   else {
-    const below = kthSmallest(dists, m - 1);
+    const below = yield* kthSmallestPasses(dists, m - 1);
+    yield; // the scan below reads the upper half once more
     let next = Infinity; // the m-th smallest: the least of what lies above index m - 1
     for (let i = m; i < count; i++) if (dists[i]! < next) next = dists[i]!;
     med2 = (below + next) / 2;
