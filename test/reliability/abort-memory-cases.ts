@@ -93,6 +93,12 @@ export function run(c: EngineCase, size: 'small' | 'large', seed = 1, signal?: A
 export interface AbortResult {
   /** Milliseconds from `abort()` to the promise settling. */
   readonly latencyMs: number;
+  /**
+   * Milliseconds of this process's CPU time from `abort()` to the promise settling: the work the run did after
+   * the abort, which a loaded machine does not stretch (the wall-clock `latencyMs` also holds the time the OS gave
+   * other processes).
+   */
+  readonly cpuLatencyMs: number;
   /** True when the run settled by rejecting with the abort reason. */
   readonly aborted: boolean;
   /** What the run settled with, for messages. */
@@ -112,8 +118,10 @@ export async function measureAbortOf(runner: Runner, delayMs = 300): Promise<Abo
   const ac = new AbortController();
   const before = tf.memory().numTensors;
   let abortedAt = NaN;
+  let abortedAtCpu = NaN;
   const timer = setTimeout(() => {
     abortedAt = performance.now();
+    abortedAtCpu = cpuMs();
     ac.abort();
   }, delayMs);
   let outcome: string;
@@ -127,10 +135,17 @@ export async function measureAbortOf(runner: Runner, delayMs = 300): Promise<Abo
     outcome = aborted ? 'AbortError' : `${(err as Error)?.name}: ${(err as Error)?.message}`;
   }
   const settled = performance.now();
+  const settledCpu = cpuMs();
   clearTimeout(timer);
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) outcome += `, ${leaked} tensor(s) left behind`;
-  return { latencyMs: Number.isNaN(abortedAt) ? NaN : settled - abortedAt, aborted: aborted && leaked === 0, outcome };
+  return { latencyMs: Number.isNaN(abortedAt) ? NaN : settled - abortedAt, cpuLatencyMs: settledCpu - abortedAtCpu, aborted: aborted && leaked === 0, outcome };
+}
+
+/** This process's CPU time (user and system) in milliseconds. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** Live tensors and RSS after the first and the last of `runs` small runs, each posterior disposed. */
