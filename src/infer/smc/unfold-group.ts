@@ -33,12 +33,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Ctx, Model } from '../../core/model.js';
 import { abandonRun, runMark, tycheModelBody } from '../../core/model-body.js';
 import type { Rng } from '../../core/rng.js';
-import { type Trace, siteLogDensity } from '../../core/trace.js';
+import { type Site, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import { Distribution } from '../../distributions/distribution.js';
 import type { Pacer } from '../pace.js';
 import { withLedger } from '../../backend/ledger.js';
 import type { ParticleStore } from './store.js';
+import { generalSitesBefore } from './unfold-group-check.js';
+import { type StateLayout, buildState, layoutOf, leavesOf, sameLayout } from './unfold-group-state.js';
 
 /** Grouped execution does not apply to this model; per-particle execution runs it instead. */
 export class GroupGiveUp extends Error {
@@ -55,8 +57,8 @@ interface PhaseColumns {
   readonly sites: Map<string, Float64Array>;
   /** Each site's log density (float32 arithmetic) under the distribution the group ran it with, the observation's included. */
   readonly logp: Map<string, Float64Array>;
-  /** The states after this step (phases before the end). */
-  state?: Float64Array;
+  /** The states after this step (phases before the end): one column a leaf of the state's layout. */
+  state?: Float64Array[];
 }
 
 /** How one execution of the model on a group ended. */
@@ -74,6 +76,17 @@ export interface GroupStats {
 }
 
 const never = new Promise<never>(() => {});
+
+/** What `stateOf` returns when it split the group (the execution has ended). */
+const SPLIT = Symbol('split');
+
+/**
+ * Steps (0-based) after which the early check runs (`earlyCheck`): a
+ * kernel's type test on its state shows from its first step with a grouped
+ * state; the fourth step catches one that starts a few steps in (the jump
+ * walk's `t > 0` branch). The check after the run still covers every step.
+ */
+const EARLY_CHECKS: readonly number[] = [0, 3];
 
 /**
  * How far a grouped run's log density (float32 arithmetic on float32 values)
@@ -108,8 +121,10 @@ export class GroupedPopulation<R> {
   readonly phases: PhaseColumns[] = [];
   /** The unfold's name and length, fixed by the first execution. */
   unfold: { name: string; steps: number } | undefined;
-  /** The current states (after the last step; current generation). */
-  state: Float64Array | undefined;
+  /** The current states (after the last step; current generation): one column a leaf. */
+  state: Float64Array[] | undefined;
+  /** The states' layout (`null`: a number), fixed by the initial state. */
+  layout: StateLayout | null | undefined;
   /** Return values (after the end). */
   returns: unknown[] | undefined;
   readonly stats: GroupStats = { executions: 0, splits: 0 };
@@ -135,7 +150,7 @@ export class GroupedPopulation<R> {
         pop.ancestors.push(Int32Array.from(anc));
         for (const [k, col] of pop.prefix) pop.prefix.set(k, gather(col, anc));
         for (const [k, col] of pop.prefixLogp) pop.prefixLogp.set(k, gather(col, anc));
-        if (pop.state !== undefined) pop.state = gather(pop.state, anc);
+        if (pop.state !== undefined) pop.state = pop.state.map((col) => gather(col, anc));
         return pop;
       },
       release: () => {},
@@ -154,14 +169,16 @@ export class GroupedPopulation<R> {
     const final = steps !== undefined && t === steps;
     if (!final) this.phases.push({ gen: this.gen, sites: new Map(), logp: new Map() });
     const potentials = new Float64Array(this.n);
-    const next = final ? undefined : new Float64Array(this.n).fill(Number.NaN);
+    const next: Float64Array[] | undefined = final ? undefined : [];
     if (final) this.returns = new Array<unknown>(this.n);
     const all = new Int32Array(this.n);
     for (let i = 0; i < this.n; i++) all[i] = i;
     const ancestry = final ? this.ancestryByGeneration() : undefined;
     // (the phase's tensors, the model's included, are freed when it ends: a ledger of its own)
     await withLedger(async () => {
-      const queue: Int32Array[] = [all];
+      // the end runs per particle (groups of one, values plain numbers): the code after the unfold sees
+      // what a particle's run sees (`===`, `typeof`, `Number.isFinite` on the states it returns)
+      const queue: Int32Array[] = final ? Array.from(all, (i) => Int32Array.of(i)) : [all];
       while (queue.length > 0) {
         const idx = queue.pop()!;
         this.stats.executions++;
@@ -180,7 +197,8 @@ export class GroupedPopulation<R> {
           for (const list of byValue.values()) queue.push(Int32Array.from(list));
         } else if (out.kind === 'returned') {
           if (!final) throw new GroupGiveUp(this.unfold === undefined ? 'the model returned without an unfold' : 'the model returned before its unfold');
-          spread(out.value, idx, this.returns!);
+          if (holdsTensor(out.value, 0)) throw new GroupGiveUp('the return value holds a tensor');
+          this.returns![idx[0]!] = out.value;
         }
         if (this.pace.due()) await this.pace.pause();
       }
@@ -188,8 +206,28 @@ export class GroupedPopulation<R> {
     if (next !== undefined) {
       this.phases[this.phases.length - 1]!.state = next;
       this.state = next;
+      if (EARLY_CHECKS.includes(t) && t < this.unfold!.steps - 1) await this.earlyCheck(t);
     }
     return potentials;
+  }
+
+  /**
+   * The early check after step `t`: a few particles' paths so far (prefix
+   * and steps 0..t) run again on the general runtime with their choices,
+   * stopped at step t + 1; a site whose log density differs from the grouped
+   * run's refuses the run now ({@link GroupGiveUp}) rather than after all its
+   * steps (see `densityMismatch`).
+   */
+  private async earlyCheck(t: number): Promise<void> {
+    const ancestry = this.ancestryByGeneration();
+    for (const i of new Set([0, this.n >> 1, this.n - 1])) {
+      const why = await withLedger(async () => {
+        const sites = await generalSitesBefore(this.model as Model<unknown[], unknown>, this.args, this.values(i, ancestry), this.unfold!.name, t + 1);
+        if (typeof sites === 'string') return `a particle\u2019s run of the same choices failed (${sites})`;
+        return this.densityMismatch(i, ancestry, sites);
+      }, () => []);
+      if (why !== undefined) throw new GroupGiveUp(why);
+    }
   }
 
   /** For each generation g, the index in generation g of each final particle. */
@@ -239,8 +277,10 @@ export class GroupedPopulation<R> {
    * Why the log densities along final particle `i`'s path are not those of
    * `trace` (a run of the model on its choices on the general runtime), or
    * undefined: each site's within `DENSITY_TOL` (relative) float32 rounding.
+   * The early check passes the sites of a run stopped after the steps run
+   * so far (the grouped path has no others yet).
    */
-  densityMismatch(i: number, ancestry: Int32Array[], trace: Trace): string | undefined {
+  densityMismatch(i: number, ancestry: Int32Array[], trace: Iterable<Site>): string | undefined {
     const grouped = this.logDensities(i, ancestry);
     let seen = 0;
     for (const site of trace) {
@@ -262,6 +302,14 @@ function gather(col: Float64Array, anc: Int32Array): Float64Array {
   const out = new Float64Array(anc.length);
   for (let i = 0; i < anc.length; i++) out[i] = col[anc[i]!]!;
   return out;
+}
+
+/** Whether `v` is or holds (in arrays and plain objects, a few levels deep) a tensor; true past that depth. */
+function holdsTensor(v: unknown, depth: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (isTensor(v) || depth > 8) return true;
+  for (const k of Object.keys(v)) if (holdsTensor((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
 }
 
 /** A group's value (a number for all, or a tensor of one row each) written per particle into `into`. */
@@ -290,16 +338,19 @@ export class GroupExecution<R> {
   /** Sites drawn before the unfold whose densities are computed when it is reached (a plain program gives up before: none computed). */
   private readonly pendingPrefix: { full: string; dist: Distribution; vals: Float64Array }[] = [];
   private readonly g: number;
+  /** The end phase: one particle an execution, its values plain numbers (what the code after the unfold sees). */
+  private readonly plain: boolean;
 
   constructor(
     private readonly pop: GroupedPopulation<R>,
     private readonly idx: Int32Array,
     private readonly t: number,
     private readonly potentials: Float64Array,
-    private readonly next: Float64Array | undefined,
+    private readonly next: Float64Array[] | undefined,
     private readonly ancestry: Int32Array[] | undefined,
   ) {
     this.g = idx.length;
+    this.plain = next === undefined;
   }
 
   run(): Promise<Outcome> {
@@ -419,7 +470,7 @@ export class GroupExecution<R> {
       }
       return Promise.resolve(v);
     }
-    return Promise.resolve(handed ?? this.handOut(vals));
+    return Promise.resolve(handed ?? (this.plain ? vals[0]! : this.handOut(vals)));
   }
 
   /**
@@ -504,6 +555,56 @@ export class GroupExecution<R> {
     return Promise.resolve();
   }
 
+  /**
+   * The state the kernel gets at a step after the first, from the group's
+   * columns: a leaf of one value in the group is that number; leaves of few
+   * values (at most `STATE_SPLIT` in the group, a discrete chain's) that vary
+   * split the group by their values (`SPLIT`: each subgroup runs again and
+   * gets numbers); other leaves are tensors of one row a particle.
+   */
+  private stateOf(cur: Float64Array[], layout: StateLayout | null): unknown {
+    const idx = this.idx;
+    const leaves: unknown[] = [];
+    const varying: number[] = [];
+    for (let c = 0; c < cur.length; c++) {
+      const col = cur[c]!;
+      const v = new Float64Array(idx.length);
+      const distinct = new Set<number>();
+      for (let k = 0; k < idx.length; k++) {
+        v[k] = col[idx[k]!]!;
+        if (distinct.size <= STATE_SPLIT) distinct.add(v[k]!);
+      }
+      if (distinct.size === 1) leaves.push(v[0]);
+      else if (distinct.size <= STATE_SPLIT) {
+        varying.push(c);
+        leaves.push(v);
+      } else leaves.push(v);
+    }
+    if (varying.length === 1) {
+      this.end({ kind: 'split', by: cur[varying[0]!]! });
+      return SPLIT;
+    }
+    if (varying.length > 1) {
+      // the leaves of few values split the group by their joint value (while that has few values too)
+      const by = new Float64Array(this.pop.n);
+      const codes = new Map<string, number>();
+      for (const i of idx) {
+        const key = varying.map((c) => cur[c]![i]).join(',');
+        let code = codes.get(key);
+        if (code === undefined) codes.set(key, (code = codes.size));
+        by[i] = code;
+      }
+      if (codes.size <= STATE_SPLIT) {
+        this.end({ kind: 'split', by });
+        return SPLIT;
+      }
+    }
+    return buildState(
+      layout,
+      leaves.map((leaf) => (typeof leaf === 'number' ? leaf : this.handOut(leaf as Float64Array))),
+    );
+  }
+
   private unfold(name: string, steps: number, init: unknown, kernel: (c: Ctx, t: number, s: unknown) => unknown): Promise<unknown> {
     if (!this.usable(false)) return this.giveUp('an effect on a context not in use');
     const pop = this.pop;
@@ -515,34 +616,42 @@ export class GroupExecution<R> {
     const idx = this.idx;
     if (t === steps) {
       // the end: the states of every step, along each final particle's ancestry
+      // (the end runs per particle: plain numbers)
       const anc = this.ancestry!;
-      const xs = pop.phases.map((ph) => {
-        const a = anc[ph.gen]!;
-        const v = new Float64Array(idx.length);
-        for (let k = 0; k < idx.length; k++) v[k] = ph.state![a[idx[k]!]!]!;
-        return this.handOut(v);
-      });
+      const i = idx[0]!;
+      const layout = pop.layout!;
+      const phases = pop.phases;
+      const xs = new Array<unknown>(phases.length);
+      for (let s = 0; s < phases.length; s++) {
+        const ph = phases[s]!;
+        const j = anc[ph.gen]![i]!;
+        const cols = ph.state!;
+        if (layout === null) xs[s] = cols[0]![j]!;
+        else {
+          const leaves = new Array<number>(cols.length);
+          for (let c = 0; c < cols.length; c++) leaves[c] = cols[c]![j]!;
+          xs[s] = buildState(layout, leaves);
+        }
+      }
       return Promise.resolve(Object.freeze(xs));
     }
     let state: unknown;
     if (t === 0) {
-      if (typeof init === 'number') state = init;
-      else if (isTensor(init) && init.rank === 1 && init.shape[0] === idx.length) state = init;
-      else return this.giveUp('the initial state is not a number (or one per particle)');
-    } else {
-      // a state of few values in the group (a discrete chain's) is split by value: the kernel gets a number
-      const cur = pop.state!;
-      const v = new Float64Array(idx.length);
-      const distinct = new Set<number>();
-      for (let k = 0; k < idx.length; k++) {
-        v[k] = cur[idx[k]!]!;
-        if (distinct.size <= STATE_SPLIT) distinct.add(v[k]!);
+      const layout = layoutOf(init);
+      if (typeof layout === 'string') return this.giveUp(layout);
+      if (pop.layout === undefined) pop.layout = layout;
+      else if (!sameLayout(pop.layout, layout)) return this.giveUp('the initial state\u2019s layout differs between groups');
+      const leaves = leavesOf(init, layout)!;
+      for (const leaf of leaves) {
+        if (typeof leaf !== 'number' && !(isTensor(leaf) && leaf.rank === 1 && leaf.shape[0] === idx.length)) {
+          return this.giveUp('the initial state is not a number, or a small array or object of numbers (one per particle)');
+        }
       }
-      if (distinct.size === 1) state = v[0];
-      else if (distinct.size <= STATE_SPLIT) {
-        this.end({ kind: 'split', by: cur });
-        return never;
-      } else state = this.handOut(v);
+      state = buildState(layout, leaves);
+    } else {
+      const s = this.stateOf(pop.state!, pop.layout!);
+      if (s === SPLIT) return never;
+      state = s;
     }
     for (const { full, dist, vals } of this.pendingPrefix.splice(0)) {
       if (!this.recordNumbers(pop.prefixLogp, full, dist, vals)) this.record(pop.prefixLogp, full, dist.logProb(this.handOut(vals)));
@@ -557,7 +666,10 @@ export class GroupExecution<R> {
           if (this.ended) return;
           if (this.checkpoints !== 1) return void this.giveUp('a step without an observation');
           try {
-            spread(next, idx, this.next!);
+            const leaves = leavesOf(next, pop.layout!);
+            if (leaves === undefined) throw new GroupGiveUp('a state is not of the initial state\u2019s layout (a number, or an array or object of numbers with the same keys in order)');
+            const cols = this.next!;
+            leaves.forEach((leaf, k) => spread(leaf, idx, (cols[k] ??= new Float64Array(pop.n).fill(Number.NaN)) as Float64Array));
           } catch (err) {
             return void this.abort(err);
           }

@@ -1,0 +1,282 @@
+/**
+ * Grouped execution of unfold kernels, session 16 (GROUP3).
+ *
+ * The code after `unfold` sees plain numbers: the end runs per particle, so
+ * `===`, `typeof`, `Number.isFinite`, `filter` and `Math.max` on the states
+ * unfold returns give a particle's run's answers and the run stays grouped
+ * (before, those states were tensors of the group: the check after the run
+ * refused it, or arithmetic gave up, and the lean runtime ran after a whole
+ * grouped attempt).
+ *
+ * Structured states run grouped: a local linear trend with its state a
+ * `{ level, trend }` object or a `[level, trend]` array, each leaf one
+ * grouped column. Z is unbiased over seeds against the Kalman filter's exact
+ * value and agrees with the lean runtime's posterior mean; planted (the
+ * leaves swapped when the state is rebuilt for the kernel) the check refuses
+ * every run, and with that check off Z's test fails.
+ *
+ * The early check: a kernel guarding its state with `Number.isFinite` is
+ * refused after its first step (the lean runtime then runs), not after all
+ * of them; a type test reached only late is still refused by the check after
+ * the run.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/select.js';
+import { model } from '../../src/core/model.js';
+import { Bernoulli } from '../../src/distributions/bernoulli.js';
+import { Normal } from '../../src/distributions/normal.js';
+import { type Value, add } from '../../src/core/value.js';
+import { infer } from '../../src/index.js';
+import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
+import * as tf from '@tensorflow/tfjs-core';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+/** mean and standard error of the mean. */
+function meanSe(xs: number[]): { mean: number; se: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, se: sd / Math.sqrt(xs.length) };
+}
+
+/** The weighted mean of `f(draw)`. */
+function weighted<D extends { logWeight: number }>(draws: readonly D[], f: (d: D) => number): number {
+  const top = Math.max(...draws.map((d) => d.logWeight));
+  const w = draws.map((d) => Math.exp(d.logWeight - top));
+  return draws.reduce((a, d, i) => a + w[i]! * f(d), 0) / w.reduce((a, b) => a + b, 0);
+}
+
+// a newcomer's model: a sticky two-regime switch with a continuous drift, counting the steps in regime 1 with ===
+const YS = [0.1, 0.3, 2.2, 2.5, 1.9, 0.2, -0.1, 2.4, 2.1, 0.0];
+const regime = model(async ({ unfold }) => {
+  const zs = await unfold('t', YS.length, 0, async ({ sample, observe }, t, z: number) => {
+    const stay = await sample('stay', Bernoulli(0.8));
+    const next = stay ? z : 1 - z;
+    const drift = await sample('d', Normal(next * 2, 0.3));
+    await observe('y', Normal(drift, 0.4), YS[t]!);
+    return next;
+  });
+  return zs.filter((z) => z === 1).length;
+});
+
+// a continuous walk whose code after the unfold tests and compares its states as numbers
+const WS = [0.3, -0.5, 1.2, 2.0, 4.1, 3.6, 0.4, -0.3];
+const walk = model(async ({ sample, unfold }) => {
+  const x0 = await sample('x0', Normal(0, 1));
+  const xs = await unfold('walk', WS.length, x0, async ({ sample, observe }, t, x) => {
+    const next = await sample('x', Normal(x, 0.5));
+    await observe('y', Normal(next, 0.7), WS[t]!);
+    return next;
+  });
+  return { finite: xs.every(Number.isFinite), type: typeof xs[0], max: Math.max(...xs), above: xs.filter((x) => x > 1).length, x0Seen: x0 === xs[0] ? 'same' : typeof x0 };
+});
+
+describe('grouped unfold: the code after unfold sees plain numbers (session 16)', () => {
+  it('=== on the returned states: the regime count stays grouped, is each particle’s own count, and agrees with the lean runtime over seeds', async () => {
+    const est = { grouped: [] as number[], lean: [] as number[] };
+    for (const grouped of [true, false]) {
+      for (let seed = 0; seed < 12; seed++) {
+        const post = await infer(regime, { method: 'smc', particles: 300, seed, batched: false, grouped });
+        expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe(grouped ? 'grouped' : 'lean');
+        if (grouped) {
+          // each draw's return is the count a particle's run of its choices gives
+          for (const d of post.draws.slice(0, 50)) {
+            let z = 0;
+            let count = 0;
+            for (let t = 0; t < YS.length; t++) {
+              z = d.values[`t/${t}/stay`] === 1 ? z : 1 - z;
+              if (z === 1) count++;
+            }
+            expect(d.returnValue).toBe(count);
+          }
+        }
+        est[grouped ? 'grouped' : 'lean'].push(weighted(post.draws, (d) => d.returnValue as number));
+        post.dispose();
+      }
+    }
+    const g = meanSe(est.grouped);
+    const l = meanSe(est.lean);
+    const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
+    expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
+  }, 120_000);
+
+  it('typeof, Number.isFinite, filter and Math.max on the returned states give each particle’s answers', async () => {
+    for (let seed = 0; seed < 3; seed++) {
+      const post = await infer(walk, { method: 'smc', particles: 200, seed, batched: false });
+      expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe('grouped');
+      for (const d of post.draws) {
+        const xs = WS.map((_, t) => d.values[`walk/${t}/x`] as number);
+        expect(d.returnValue).toEqual({ finite: true, type: 'number', max: Math.max(...xs), above: xs.filter((x) => x > 1).length, x0Seen: 'number' });
+      }
+      post.dispose();
+    }
+  }, 60_000);
+});
+
+// a local linear trend: trend_t ~ N(trend_{t-1}, QB), level_t ~ N(level_{t-1} + trend_{t-1}, QL), y_t ~ N(level_t, RL)
+const LY = [0.2, 0.9, 1.1, 2.3, 2.8, 4.1, 4.6, 5.2, 6.9, 7.1, 8.4, 8.8];
+const QL = 0.4;
+const QB = 0.15;
+const RL = 0.6;
+const lltObject = model(async ({ sample, unfold }) => {
+  const l0 = await sample('l0', Normal(0, 1));
+  const b0 = await sample('b0', Normal(0, 0.5));
+  const xs = await unfold('llt', LY.length, { level: l0, trend: b0 }, async ({ sample, observe }, t, s: { level: Value; trend: Value }) => {
+    const trend = await sample('b', Normal(s.trend, QB));
+    const level = await sample('l', Normal(add(s.level, s.trend), QL));
+    await observe('y', Normal(level, RL), LY[t]!);
+    return { level, trend };
+  });
+  return xs[xs.length - 1]!.level;
+});
+const lltArray = model(async ({ sample, unfold }) => {
+  const l0 = await sample('l0', Normal(0, 1));
+  const b0 = await sample('b0', Normal(0, 0.5));
+  const xs = await unfold('llt', LY.length, [l0, b0] as Value[], async ({ sample, observe }, t, [level0, trend0]: Value[]) => {
+    const trend = await sample('b', Normal(trend0!, QB));
+    const level = await sample('l', Normal(add(level0!, trend0!), QL));
+    await observe('y', Normal(level, RL), LY[t]!);
+    return [level, trend];
+  });
+  return xs[xs.length - 1]![0]!;
+});
+
+/** The local linear trend's exact log Z and E[level_T | y] (a Kalman filter on (level, trend)). */
+function lltKalman(): { logZ: number; level: number } {
+  let m = [0, 0];
+  let P = [
+    [1, 0],
+    [0, 0.25],
+  ];
+  let logZ = 0;
+  for (const y of LY) {
+    // predict: F = [[1, 1], [0, 1]], Q = diag(QL^2, QB^2)
+    m = [m[0]! + m[1]!, m[1]!];
+    const [a, b, d] = [P[0]![0]!, P[0]![1]!, P[1]![1]!];
+    P = [
+      [a + 2 * b + d + QL * QL, b + d],
+      [b + d, d + QB * QB],
+    ];
+    // update with H = [1, 0]
+    const S = P[0]![0]! + RL * RL;
+    logZ += -0.5 * Math.log(2 * Math.PI * S) - (0.5 * (y - m[0]!) ** 2) / S;
+    const K = [P[0]![0]! / S, P[1]![0]! / S];
+    const e = y - m[0]!;
+    m = [m[0]! + K[0]! * e, m[1]! + K[1]! * e];
+    P = [
+      [P[0]![0]! - K[0]! * P[0]![0]!, P[0]![1]! - K[0]! * P[0]![1]!],
+      [P[1]![0]! - K[1]! * P[0]![0]!, P[1]![1]! - K[1]! * P[0]![1]!],
+    ];
+  }
+  return { logZ, level: m[0]! };
+}
+
+/** Z-hat / Z over seeds (z-score against 1), E[level_T] per seed, and the runtimes that ran. */
+async function lltRuns(m: typeof lltObject, seeds: number, grouped = true): Promise<{ z: number; levels: number[]; runtimes: Set<string>; why: string }> {
+  const exact = lltKalman();
+  const r: number[] = [];
+  const levels: number[] = [];
+  const runtimes = new Set<string>();
+  let why = '';
+  for (let seed = 0; seed < seeds; seed++) {
+    const post = await infer(m, { method: 'smc', particles: 200, seed, batched: false, grouped });
+    runtimes.add(String(post.diagnostics.runtime));
+    why = String(post.diagnostics.notGrouped);
+    r.push(Math.exp(post.logZ - exact.logZ));
+    levels.push(weighted(post.draws, (d) => d.returnValue as number));
+    post.dispose();
+  }
+  const { mean, se } = meanSe(r);
+  return { z: (mean - 1) / se, levels, runtimes, why };
+}
+
+/** `run` with the grouped run's density comparisons (early and after the run) switched off. */
+async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
+  const pop = GroupedPopulation.prototype;
+  const mismatch = pop.densityMismatch;
+  pop.densityMismatch = () => undefined;
+  try {
+    return await run();
+  } finally {
+    pop.densityMismatch = mismatch;
+  }
+}
+
+describe('grouped unfold: structured states (session 16)', () => {
+  it('a { level, trend } and a [level, trend] state run grouped: Z unbiased against the Kalman filter; E[level_T] agrees with the lean runtime; leaves swapped are caught', async () => {
+    const exact = lltKalman();
+    for (const m of [lltObject, lltArray]) {
+      const g = await lltRuns(m, 30);
+      expect([...g.runtimes], g.why).toEqual(['grouped']);
+      expect(Math.abs(g.z), `z = ${g.z}`).toBeLessThan(4);
+      const l = await lltRuns(m, 30, false);
+      expect([...l.runtimes]).toEqual(['lean']);
+      const a = meanSe(g.levels);
+      const b = meanSe(l.levels);
+      const z = (a.mean - b.mean) / Math.hypot(a.se, b.se);
+      expect(Math.abs(z), `grouped ${a.mean} vs lean ${b.mean} (Kalman ${exact.level})`).toBeLessThan(4);
+    }
+    // planted: the state rebuilt for the kernel with its two leaves swapped
+    const proto = GroupExecution.prototype as unknown as { stateOf(cur: Float64Array[], layout: unknown): unknown };
+    const stateOf = proto.stateOf;
+    proto.stateOf = function (this: unknown, cur, layout) {
+      return stateOf.call(this, cur.length === 2 ? [cur[1]!, cur[0]!] : cur, layout);
+    };
+    try {
+      const refused = await lltRuns(lltObject, 3);
+      expect([...refused.runtimes]).toEqual(['lean']);
+      expect(refused.why).toMatch(/the log density at "llt\/\d+\/[bl]"/);
+      const planted = await withoutDensityCheck(() => lltRuns(lltObject, 30));
+      expect([...planted.runtimes]).toEqual(['grouped']);
+      expect(Math.abs(planted.z), `planted z = ${planted.z}`).toBeGreaterThan(4);
+    } finally {
+      proto.stateOf = stateOf;
+    }
+  }, 300_000);
+
+  it('each draw’s returned states are plain frozen objects of its own values; the tensor count stays flat; other layouts fall back, saying why', async () => {
+    const states = model(async ({ sample, unfold }) => {
+      const l0 = await sample('l0', Normal(0, 1));
+      return unfold('llt', 4, { level: l0 as Value, trend: 0 as Value }, async ({ sample, observe }, t, s: { level: Value; trend: Value }) => {
+        const level = await sample('l', Normal(add(s.level, s.trend), QL));
+        await observe('y', Normal(level, RL), LY[t]!);
+        return { level, trend: s.trend };
+      });
+    });
+    const before = tf.memory().numTensors;
+    const post = await infer(states, { method: 'smc', particles: 100, seed: 2, batched: false });
+    expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe('grouped');
+    for (const d of post.draws) {
+      const xs = d.returnValue as unknown as { level: number; trend: number }[];
+      expect(Object.isFrozen(xs[0])).toBe(true);
+      expect(xs).toEqual([0, 1, 2, 3].map((t) => ({ level: d.values[`llt/${t}/l`], trend: 0 })));
+    }
+    post.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // a nested state, and a kernel that changes its state's keys
+    const nested = model(async ({ unfold }) =>
+      unfold('n', 2, { a: { b: 0 } }, async ({ sample, observe }, t, s) => {
+        await observe('y', Normal(await sample('x', Normal(0, 1)), 1), t);
+        return s;
+      }),
+    );
+    const rekeyed = model(async ({ unfold }) =>
+      unfold('r', 2, { a: 0 } as Record<string, unknown>, async ({ sample, observe }, t) => {
+        const x = await sample('x', Normal(0, 1));
+        await observe('y', Normal(x, 1), t);
+        return { b: x };
+      }),
+    );
+    for (const [m, why] of [
+      [nested, /not a number, or a small array or object of numbers/],
+      [rekeyed, /not of the initial state’s layout/],
+    ] as const) {
+      const p = await infer(m as typeof states, { method: 'smc', particles: 50, seed: 1, batched: false });
+      expect(p.diagnostics.runtime).toBe('lean');
+      expect(String(p.diagnostics.notGrouped)).toMatch(why);
+      p.dispose();
+    }
+  }, 60_000);
+});
