@@ -27,6 +27,7 @@
 import type { Rng } from '../../../core/rng.js';
 import { withKernelInterrupt } from '../../../infer/kernel-interrupt.js';
 import { Pacer, abortReason, untilAborted } from '../../../infer/pace.js';
+import { ExactTwist } from './exact-twist.js';
 import type { FeynmanKac, StepResult } from '../../../infer/smc/core.js';
 import { perParticleStore } from '../../../infer/smc/store.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../cached.js';
@@ -195,6 +196,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
       );
     }
     this.maxTokens = options.maxTokens === undefined ? Math.min(maxTokens, room) : maxTokens;
+    // an exact twist used where its −∞ is not the run's: another LM's, or one built for shorter strings (session 16)
+    if (critic instanceof ExactTwist) critic.checkRun(this.lm, this.maxTokens);
     if (options.reference) {
       const r = options.reference;
       if (r.length > this.maxTokens) throw new Error(`steering: the reference has ${r.length} tokens, more than maxTokens = ${this.maxTokens}`);

@@ -10,30 +10,11 @@
 import { checkSteerOptions } from '../../run-rules.js';
 import { checkIntegerOptions, optionNames } from '../../../core/options.js';
 import { type Rng, rngFrom, type Seed } from '../../../core/rng.js';
-import type { RegexConditionedLM } from '../dp.js';
 import { type SteerOptions, smcSteer } from './steer.js';
 import type { Vocabulary } from '../types.js';
 import type { Potential } from '../potentials/potential.js';
 
-/**
- * The optimal twist ψ*(x) = log P(the string matches | it starts with x)
- * under the prior, exact by dynamic programming. With it as the critic and
- * the locally optimal proposal every particle's weight equals Z.
- */
-export class ExactTwist implements Potential {
-  readonly name: string;
-  readonly vocab: Vocabulary;
-  constructor(readonly conditioned: RegexConditionedLM) {
-    this.vocab = conditioned.vocab;
-    this.name = `exact twist of ${conditioned.name}`;
-  }
-  prefix(x: readonly number[]): number {
-    return Math.log(this.conditioned.matchProbability(x));
-  }
-  complete(x: readonly number[]): number {
-    return this.conditioned.dfa.accepting(this.conditioned.dfa.run(this.vocab.decode(x))) ? 0 : -Infinity;
-  }
-}
+export { ExactTwist } from './exact-twist.js';
 
 /**
  * A learnable twist: log ψ(x) = θ[key(x)] (0 for unseen keys and for the
