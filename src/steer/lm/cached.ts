@@ -132,7 +132,7 @@ class SignalWaiters {
 
 /**
  * One caller waiting for a job's row; with a signal, registered with the
- * wrapper's {@link AbortWatch} (a class, not closures: a request is the
+ * wrapper's `AbortWatch` (a class, not closures: a request is the
  * wrapper's hot path, and under tsx every named closure costs a `__name` call).
  */
 class Waiter {
