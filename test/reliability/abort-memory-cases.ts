@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { type Ctx, type Posterior, Bernoulli, Normal, infer, model } from '../../src/index.js';
+import { cpuMs } from '../helpers/cpu-time.js';
 
 /** Observations of the continuous model. */
 const YS = [0.3, -0.5, 1.2, 0.8, 0.1];
@@ -140,12 +141,6 @@ export async function measureAbortOf(runner: Runner, delayMs = 300): Promise<Abo
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) outcome += `, ${leaked} tensor(s) left behind`;
   return { latencyMs: Number.isNaN(abortedAt) ? NaN : settled - abortedAt, cpuLatencyMs: settledCpu - abortedAtCpu, aborted: aborted && leaked === 0, outcome };
-}
-
-/** This process's CPU time (user and system) in milliseconds. */
-export function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
 }
 
 /** Live tensors and RSS after the first and the last of `runs` small runs, each posterior disposed. */

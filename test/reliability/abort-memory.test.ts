@@ -13,7 +13,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Bernoulli, Normal, infer, initBackend, model } from '../../src/index.js';
-import { CASES, cpuMs, measureAbort, measureAbortOf, measureMemory, measureMemoryOf, measureSeed, type AbortResult } from './abort-memory-cases.js';
+import { cpuMs } from '../helpers/cpu-time.js';
+import { CASES, measureAbort, measureAbortOf, measureMemory, measureMemoryOf, measureSeed, type AbortResult } from './abort-memory-cases.js';
 
 /**
  * Abort latency the issue asks for, in CPU milliseconds of this process from `abort()` to the rejection: the

@@ -32,6 +32,7 @@ import * as Lm from '../../src/steer/lm/index.js';
 import * as D from '../../src/steer/diffusion/index.js';
 import { MIX } from '../steer/diffusion/fixtures.js';
 import { coinsModel, gaussModel, mixedModel, streamModel, vectorModel } from './abort-memory-cases.js';
+import { cpuMs } from '../helpers/cpu-time.js';
 
 /** How long a case runs. */
 export type Size = 'small' | 'large';
@@ -74,6 +75,12 @@ export interface AbortOutcome {
   readonly outcome: string;
   /** Milliseconds from the moment the abort was due (start + delay) to the rejection: a loop that blocks the event loop delays the timer too, so this counts that. */
   readonly lateMs: number;
+  /**
+   * The same in this process's CPU time: CPU milliseconds from the abort to the rejection, plus those spent
+   * before the abort beyond the delay (a loop that blocks the event loop delays the timer and spends CPU all the
+   * while). What a loaded machine does not stretch: wall time there also holds other processes' turns.
+   */
+  readonly lateCpuMs: number;
   /** Tensors alive after the rejection that were not before the run. */
   readonly leaked: number;
 }
@@ -83,7 +90,12 @@ export async function abortRun(run: (signal: AbortSignal) => Promise<unknown>, d
   const ac = new AbortController();
   const before = tf.memory().numTensors;
   const start = performance.now();
-  const timer = setTimeout(() => ac.abort(), delayMs);
+  const startCpu = cpuMs();
+  let abortCpu = NaN;
+  const timer = setTimeout(() => {
+    abortCpu = cpuMs();
+    ac.abort();
+  }, delayMs);
   let outcome: string;
   try {
     release(await run(ac.signal));
@@ -92,8 +104,10 @@ export async function abortRun(run: (signal: AbortSignal) => Promise<unknown>, d
     outcome = err === ac.signal.reason ? 'AbortError' : describeErr(err);
   }
   const lateMs = performance.now() - start - delayMs;
+  const endCpu = cpuMs();
+  const lateCpuMs = Number.isNaN(abortCpu) ? endCpu - startCpu - delayMs : endCpu - abortCpu + Math.max(0, abortCpu - startCpu - delayMs);
   clearTimeout(timer);
-  return { outcome, lateMs, leaked: tf.memory().numTensors - before };
+  return { outcome, lateMs, lateCpuMs, leaked: tf.memory().numTensors - before };
 }
 
 /** numTensors at each progress callback from step `from` on: one value when the run holds the count flat. */

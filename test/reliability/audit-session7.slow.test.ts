@@ -31,8 +31,10 @@ describe('an abort 1.5 s into a run rejects with the signal\'s reason within 1 s
     const r = await abortRun((signal) => c.run(signal, 'large'), LATE_MS);
     // (a run that ends before the abort is due, e.g. the random transformer's strings all reaching EOS, has nothing to check)
     if (r.outcome === 'finished before the abort' && r.lateMs < 0) return;
-    expect(r).toEqual({ outcome: 'AbortError', lateMs: r.lateMs, leaked: 0 });
-    expect(r.lateMs).toBeLessThanOrEqual(LATENCY_MS);
+    expect(r).toEqual({ outcome: 'AbortError', lateMs: r.lateMs, lateCpuMs: r.lateCpuMs, leaked: 0 });
+    // in CPU time, the work past the abort (wall time on a loaded machine holds other processes' turns), and a wall bound against an idle hang
+    expect(r.lateCpuMs, `${r.lateCpuMs.toFixed(0)} ms of CPU, ${r.lateMs.toFixed(0)} ms of wall time past the abort`).toBeLessThanOrEqual(LATENCY_MS);
+    expect(r.lateMs).toBeLessThanOrEqual(5 * LATENCY_MS);
   });
 });
 

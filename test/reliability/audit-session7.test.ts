@@ -32,9 +32,16 @@ import { MIX } from '../steer/diffusion/fixtures.js';
 import { BAD_INPUTS, ENGINES, caseModel } from './bad-input-cases.js';
 import { vectorModel } from './abort-memory-cases.js';
 import { AUDIT_CASES, type AuditCase, DELAY_MS, KNOWN_ABORT_BUGS, abortRun, countsDuring, describeErr, prepareCases, release } from './audit-session7-cases.js';
+import { cpuMs } from '../helpers/cpu-time.js';
 
-/** The most the rejection may take after the abort was due. */
+/**
+ * The most the rejection may take after the abort was due, in CPU milliseconds of this process (the work done past
+ * it; wall time on a loaded machine also holds other processes' turns: FLAKE, session 16, measured the wall lateness
+ * at up to 671 ms at load 16-20 where the CPU lateness was at most 46 ms).
+ */
 const LATENCY_MS = 1000;
+/** Wall-clock bound on the same, only against a run that idles on after the abort (spending no CPU). */
+const HANG_MS = 5000;
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -54,8 +61,9 @@ describe('1. abort: every entry point rejects with the signal\'s reason within 1
   it.each(AUDIT_CASES.map((c) => [c.name, c] as const))('%s', async (_n, c) => {
     if (KNOWN_ABORT_BUGS[c.name]) return;
     const r = await abortRun((signal) => c.run(signal, 'large'));
-    expect(r).toEqual({ outcome: 'AbortError', lateMs: r.lateMs, leaked: 0 });
-    expect(r.lateMs).toBeLessThanOrEqual(LATENCY_MS);
+    expect(r).toEqual({ outcome: 'AbortError', lateMs: r.lateMs, lateCpuMs: r.lateCpuMs, leaked: 0 });
+    expect(r.lateCpuMs, `${r.lateCpuMs.toFixed(0)} ms of CPU, ${r.lateMs.toFixed(0)} ms of wall time past the abort`).toBeLessThanOrEqual(LATENCY_MS);
+    expect(r.lateMs).toBeLessThanOrEqual(HANG_MS);
   });
 
   it.skip.each(Object.keys(KNOWN_ABORT_BUGS))('known bug, %s', async (name) => {
@@ -65,13 +73,13 @@ describe('1. abort: every entry point rejects with the signal\'s reason within 1
 
   it('the check fails on a loop that blocks the event loop, on a run that rejects with its own error, and on one that leaks on abort', async () => {
     const blocking = await abortRun(async (signal) => {
-      const end = performance.now() + LATENCY_MS + 300;
-      while (performance.now() < end); // one long unit of work that does not yield
+      const end = cpuMs() + LATENCY_MS + 300;
+      while (cpuMs() < end); // one long unit of work (in CPU time, as the bound is) that does not yield
       await new Promise((r) => setTimeout(r, 0));
       signal.throwIfAborted();
     });
     expect(blocking.outcome).toBe('AbortError');
-    expect(blocking.lateMs).toBeGreaterThan(LATENCY_MS);
+    expect(blocking.lateCpuMs).toBeGreaterThan(LATENCY_MS);
     const ownError = await abortRun(async (signal) => {
       await new Promise((r) => setTimeout(r, DELAY_MS * 2));
       if (signal.aborted) throw new Error('run: aborted');
