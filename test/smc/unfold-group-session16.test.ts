@@ -280,3 +280,51 @@ describe('grouped unfold: structured states (session 16)', () => {
     }
   }, 60_000);
 });
+
+/** A walk whose kernel, from step `from` on, restarts a state that is not a finite number at 0 (a tensor in a group). */
+function guardedFrom(from: number) {
+  return model(async ({ sample, unfold }) => {
+    const x0 = await sample('x0', Normal(0, 1));
+    const xs = await unfold('walk', WS.length + 4, x0, async ({ sample, observe }, t, x) => {
+      const next = await sample('x', Normal(t >= from && !Number.isFinite(x) ? 0 : x, 0.5));
+      await observe('y', Normal(next, 0.7), WS[t % WS.length]!);
+      return next;
+    });
+    return xs[xs.length - 1];
+  });
+}
+
+/** The runtime that ran `m`, why not grouped, and how many grouped phases ran before. */
+async function phasesRun(m: ReturnType<typeof guardedFrom>): Promise<{ runtime: string; why: string; phases: number }> {
+  const proto = GroupedPopulation.prototype;
+  const phase = proto.phase;
+  let phases = 0;
+  proto.phase = function (this: GroupedPopulation<unknown>, t: number) {
+    phases++;
+    return phase.call(this, t);
+  };
+  try {
+    const post = await infer(m, { method: 'smc', particles: 200, seed: 4, batched: false });
+    const out = { runtime: String(post.diagnostics.runtime), why: String(post.diagnostics.notGrouped), phases };
+    post.dispose();
+    return out;
+  } finally {
+    proto.phase = phase;
+  }
+}
+
+describe('grouped unfold: the early check (session 16)', () => {
+  it('a kernel testing its state’s type from its first step is refused after that step; one testing it from step 6 on is refused by the check after the run', async () => {
+    const early = await phasesRun(guardedFrom(0));
+    expect(early.runtime).toBe('lean');
+    expect(early.why).toMatch(/the log density at "walk\/0\/x"/);
+    expect(early.phases).toBe(1);
+    const late = await phasesRun(guardedFrom(6));
+    expect(late.runtime).toBe('lean');
+    expect(late.why).toMatch(/the log density at "walk\/\d+\/x"/);
+    expect(late.phases).toBe(WS.length + 4 + 1);
+    // a kernel without a type test passes the early checks (after steps 1 and 4) and runs grouped
+    const none = await phasesRun(guardedFrom(1000));
+    expect(none.runtime, none.why).toBe('grouped');
+  }, 60_000);
+});
