@@ -11,6 +11,7 @@ import { Binomial, BinomialLogit, Normal, infer, model } from '../../src/index.j
 import { modelRunState } from '../../src/core/model-body.js';
 import { SuspendableRun } from '../../src/infer/smc/suspendable.js';
 import { BINOMIAL_SADDLE_MIN } from '../../src/distributions/binomial.js';
+import { unmovedSites } from '../../src/diagnostics/unmoved.js';
 import { countUnhandled } from '../helpers/unhandled.js';
 
 beforeAll(async () => {
@@ -178,5 +179,37 @@ describe('Binomial at many trials: the tensor mass in the saddle-point form', ()
       expect(Math.abs(g[i]! - exact), `n=${r.n} k=${r.k}`).toBeLessThan(4 * eps32 * (1 + Math.abs(exact) + r.n));
     });
     tf.dispose([n, k, l, gl, gp]);
+  });
+});
+
+describe("one 'never moved' check for MH's draws and HMC's columns (diagnostics/unmoved.ts)", () => {
+  // three draws of: a scalar that moves, a scalar that never moves, a vector whose element 1 never moves,
+  // a vector that moves whole, a site present in one draw only, a site with a support-fixed element
+  const draws = [
+    { a: [0.1], b: [2], v: [1, 5, 3], w: [1, 2], once: [4], l: [1, 0, 0.3] },
+    { a: [0.2], b: [2], v: [2, 5, 1], w: [3, 4] },
+    { a: [0.2], b: [2], v: [0, 5, 2], w: [1, 2], l: [1, 0, 0.9] },
+  ];
+  const shapes: Record<string, number[]> = { a: [], b: [], v: [3], w: [2], once: [], l: [3] };
+  const fixed = new Map([['l', new Set([0, 1])]]);
+  const names = Object.keys(shapes);
+
+  it('draw records (MH) and chain-major columns (HMC) give the same names, per element, support-fixed elements left out', () => {
+    const byDraws = unmovedSites(names.map((address) => ({ address, shape: shapes[address]!, rows: draws.map((d) => (d as Record<string, number[]>)[address]), fixed: fixed.get(address) })));
+    const columns = names.map((address) => {
+      const rows = draws.map((d) => (d as Record<string, number[]>)[address]).filter((r) => r !== undefined);
+      const data = Float64Array.from(rows.flat());
+      const width = Math.max(1, shapes[address]!.reduce((x, y) => x * y, 1));
+      return { address, shape: shapes[address]!, rows: Array.from({ length: data.length / width }, (_, i) => data.subarray(i * width, (i + 1) * width)), fixed: fixed.get(address) };
+    });
+    expect(byDraws).toEqual(['b', 'v[1]']);
+    expect(unmovedSites(columns)).toEqual(byDraws);
+  });
+
+  it('a shared record (one state kept twice) is counted, not taken for a move; a site whose draws change size has moved', () => {
+    const same = [7];
+    expect(unmovedSites([{ address: 'x', shape: [], rows: [same, same, same] }])).toEqual(['x']);
+    expect(unmovedSites([{ address: 'x', shape: [], rows: [same] }])).toEqual([]);
+    expect(unmovedSites([{ address: 'z', shape: [2], rows: [[1, 2], [1, 2, 3]] }])).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ import type { Value, ValueLike } from '../../core/value.js';
 import { conditionedAddresses, recordConditionVisits } from '../../core/handlers.js';
 import { type Draw, Posterior } from '../posterior.js';
 import { type DrawColumn, gatherRows, materialiseDraws } from '../draw-columns.js';
+import { type SiteDraws, unmovedSites } from '../../diagnostics/unmoved.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { branchCheckOf } from '../branch-check.js';
 import type { SamplerStats } from './chain.js';
@@ -221,31 +222,17 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   return out;
 }
 
-/**
- * The sites (continuous: every site of the layout) with an element whose
- * draws all hold one value, in every chain: the sampler never moved it (R-hat
- * and ESS are then NaN, which no threshold catches). Elements that the support
- * fixes (`fixed`: a correlation Cholesky factor's 1 and zeros) are not compared.
- */
-function unmovedSites(columns: ReadonlyMap<string, DrawColumn>, fixed: ReadonlyMap<string, ReadonlySet<number>>): string[] {
-  const out: string[] = [];
-  for (const [address, col] of columns) {
-    const held = fixed.get(address);
-    const data = col.data as ArrayLike<number>;
+/** The draws of each site's columns, row by row, for `unmovedSites` (elements that the support fixes left out). */
+function columnSites(columns: ReadonlyMap<string, DrawColumn>, fixed: ReadonlyMap<string, ReadonlySet<number>>): SiteDraws[] {
+  return [...columns].map(([address, col]) => {
+    const data = col.data as ArrayLike<number> & { subarray?: (a: number, b: number) => ArrayLike<number> };
     const width = col.shape.reduce((a, b) => a * b, 1);
-    const rows = width > 0 ? data.length / width : 0;
-    if (rows < 2) continue;
-    for (let j = 0; j < width; j++) {
-      if (held?.has(j)) continue;
-      let same = true;
-      for (let i = 1; i < rows && same; i++) same = data[i * width + j] === data[j];
-      if (same) {
-        out.push(width === 1 && col.shape.length === 0 ? address : `${address}[${j}]`);
-        break;
-      }
-    }
-  }
-  return out;
+    const n = width > 0 ? data.length / width : 0;
+    const rows = function* () {
+      for (let i = 0; i < n; i++) yield data.subarray ? data.subarray(i * width, (i + 1) * width) : Array.prototype.slice.call(data, i * width, (i + 1) * width);
+    };
+    return { address, shape: col.shape, rows: rows(), fixed: fixed.get(address) };
+  });
 }
 
 /**
@@ -412,7 +399,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const sampled = performance.now();
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
-  const unmoved = unmovedSites(fixed.columns, fixedByConstraint(layout));
+  const unmoved = unmovedSites(columnSites(fixed.columns, fixedByConstraint(layout)));
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';

@@ -20,6 +20,7 @@ import type { Value } from '../../core/value.js';
 import { disposeDropped, nextTensorId, reachableTensors } from './state-tensors.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
 import { CompiledMH } from './compiled-mh.js';
+import { type SiteDraws, unmovedSites } from '../../diagnostics/unmoved.js';
 
 /** Options of `infer(model, { method: 'mh', ... })`. */
 export interface MHOptions extends CommonOptions {
@@ -124,7 +125,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
     throw err;
   }
   if (fast && !fast.compiled) compiled = `stopped: ${String(fast.compiledStatus())}`;
-  const unmoved = unmovedSites(draws, continuous);
+  const unmoved = unmovedSites(drawSites(draws, continuous));
   const diagnostics = { acceptance, chains, compiled, ...(unmoved.length > 0 ? { unmoved } : {}), ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
   return new Posterior({ method: 'mh', draws, diagnostics, model: m, args, tensorsSince: sinceId });
 
@@ -198,34 +199,37 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
 }
 
 /**
- * The continuous latent sites whose kept draws (in every chain) all hold one
- * value: no proposal there was ever accepted, so R-hat and ESS are NaN and no
- * threshold catches it (`warnings.ts` reads `diagnostics.unmoved`, as for HMC).
- * A site missing from some draws (another branch) is compared where present.
+ * The kept draws of each continuous latent site, for `unmovedSites` (a draw
+ * that shares the previous one's record hands the same row: read once).
  */
-function unmovedSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (const address of continuous) {
-    let first: ArrayLike<number> | undefined;
-    let present = 0;
-    let moved = false;
-    let last: Record<string, Value> | undefined;
+function drawSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<string>): SiteDraws[] {
+  return [...continuous].map((address) => {
+    let shape: readonly number[] = [];
     for (const d of draws) {
-      if (!(address in d.values)) continue;
-      present++;
-      if (d.values === last) continue; // consecutive draws of one state share a record
-      last = d.values;
-      const v = d.values[address]!;
-      const data = typeof v === 'number' ? [v] : (v as tf.Tensor).dataSync();
-      if (first === undefined) first = data;
-      else if (data.length !== first.length || Array.prototype.some.call(data, (x: number, i: number) => x !== first![i])) {
-        moved = true;
+      const v = d.values[address];
+      if (v !== undefined) {
+        shape = typeof v === 'number' ? [] : (v as tf.Tensor).shape;
         break;
       }
     }
-    if (!moved && present > 1) out.push(address);
-  }
-  return out;
+    const rows = function* () {
+      let last: Record<string, Value> | undefined;
+      let row: ArrayLike<number> | undefined;
+      for (const d of draws) {
+        if (!(address in d.values)) {
+          yield undefined;
+          continue;
+        }
+        if (d.values !== last) {
+          last = d.values;
+          const v = d.values[address]!;
+          row = typeof v === 'number' ? [v] : (v as tf.Tensor).dataSync();
+        }
+        yield row;
+      }
+    };
+    return { address, shape, rows: rows() };
+  });
 }
 
 registerEngine<MHOptions>({
