@@ -32,7 +32,7 @@ describe('1. vi: an abort during the final draws', () => {
     const ac = new AbortController();
     const reason = new Error('stop the draws');
     // 100 ms after the last step: the final draws (or the model runs after them) are under way
-    const { onStep, abortedAt } = abortAfterLastStep(ac, reason, 100);
+    const { onStep, abortedAt, cpuPastDue } = abortAfterLastStep(ac, reason, 100);
     const t0 = performance.now();
     const run = infer(gaussModel, { method: 'vi', steps: 5, samples: 300_000, seed: 1, signal: ac.signal, onStep });
     let thrown: unknown;
@@ -42,9 +42,13 @@ describe('1. vi: an abort during the final draws', () => {
       thrown = err;
     }
     const end = performance.now();
+    const afterCpu = cpuPastDue();
     expect(thrown).toBe(reason);
     expect(end - t0).toBeGreaterThan(100);
-    expect(end - abortedAt()).toBeLessThan(1000);
+    // the work after the abort in CPU time (wall time on a loaded machine holds other processes' turns), and a wall bound against an idle hang
+    console.log(`vi abort during 300k draws: ${afterCpu.toFixed(0)} ms of CPU past the due abort, ${(end - abortedAt()).toFixed(0)} ms of wall time after it`);
+    expect(afterCpu).toBeLessThan(1000);
+    expect(end - abortedAt()).toBeLessThan(5000);
     expect(tf.memory().numTensors).toBe(before);
   });
 });
