@@ -52,8 +52,9 @@
  * against the Kalman filter's exact value. tyche rows are timed after one
  * untimed warm-up call, as is WebPPL at 1000 particles.
  *
- * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--jump-runs-10k 0] [--only-readings] [--only-jumps] [--peers DIR]`
- * (`--only-jumps`: the jump walk's table alone, tyche and WebPPL; `bench/smc-jump-ab.ts` compares source trees on it).
+ * Run: `npx tsx bench/smc-program.ts [--runs 5] [--webppl-runs 3] [--webppl-runs-10k 1] [--per-particle-runs 3] [--per-particle-runs-10k 1] [--general-runs 1] [--readings-runs 3] [--readings-per-particle-runs 1] [--jump-runs 3] [--jump-runs-10k 0] [--llt-runs 3] [--only-readings] [--only-jumps] [--only-llt] [--peers DIR]`
+ * (`--only-jumps`: the jump walk's table alone, tyche and WebPPL; `bench/smc-jump-ab.ts` compares source trees on it; `--only-llt`: the
+ * local linear trend's table alone, its `{ level, trend }` state grouped and lean, and WebPPL).
  *
  * @module
  */
@@ -67,6 +68,7 @@ import { kalmanFilter, linearGaussian1D } from '../src/infer/smc/index.js';
 import { meanSd, median, numberArg, table } from './util.js';
 import { loadWebppl, runWebppl } from './webppl.js';
 import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from '../test/smc/jump-walk.js';
+import { type Llt, lltKalman, lltObject } from '../test/smc/llt.js';
 
 const RUNS = numberArg('runs', 5);
 const WEBPPL_RUNS = numberArg('webppl-runs', 3);
@@ -80,6 +82,8 @@ const JUMP_RUNS = numberArg('jump-runs', 3);
 const JUMP_RUNS_10K = numberArg('jump-runs-10k', 0);
 const ONLY_READINGS = process.argv.includes('--only-readings');
 const ONLY_JUMPS = process.argv.includes('--only-jumps');
+const LLT_RUNS = numberArg('llt-runs', 3);
+const ONLY_LLT = process.argv.includes('--only-llt');
 const PEERS = process.argv.includes('--peers') ? process.argv[process.argv.indexOf('--peers') + 1] : new URL('../../shared/peers', import.meta.url).pathname;
 
 interface Walk {
@@ -294,6 +298,27 @@ async function timeTyche(w: Walk, n: number, batched: boolean, runs: number, ess
   return { impl: `${impl}${essThreshold === 1 ? ', resample always' : ''}`, n, runs: out, note };
 }
 
+/** The local linear trend in WebPPL (its state an object passed through the recursion), timed over `runs` SMC runs. */
+function webpplLlt(w: Llt, n: number, runs: number): string {
+  return `
+var ys = ${JSON.stringify(w.ys)};
+var T = ys.length;
+var loop = function(t, s) {
+  if (t === T) { return s.level; }
+  var trend = sample(Gaussian({mu: s.trend, sigma: ${w.qb}}));
+  var level = sample(Gaussian({mu: s.level + s.trend, sigma: ${w.ql}}));
+  observe(Gaussian({mu: level, sigma: ${w.r}}), ys[t]);
+  return loop(t + 1, {level: level, trend: trend});
+};
+var model = function() {
+  var l0 = sample(Gaussian({mu: 0, sigma: ${w.s0}}));
+  var b0 = sample(Gaussian({mu: 0, sigma: ${w.sb0}}));
+  return loop(0, {level: l0, trend: b0});
+};
+${webpplTimedSmc(n, runs, true)}
+`;
+}
+
 /** The random walk in WebPPL, timed over `runs` SMC runs; `step` is the expression drawing x after the first step. */
 function webpplProgram(w: Walk, n: number, runs: number, step = `sample(Gaussian({mu: xPrev, sigma: ${w.q}}))`): string {
   return `
@@ -320,7 +345,7 @@ async function main(): Promise<void> {
   console.log(`SMC over an async program: the random walk, T = ${w.ys.length} observations; data ${w.source}; exact log Z (Kalman) = ${exact.toFixed(4)}`);
   console.log(`tyche backend ${info.name}; Node ${process.version}; WebPPL ${webppl ? webppl.version : 'not installed'}; the machine is shared (load average ${(await import('node:os')).loadavg()[0].toFixed(1)}), so compare CPU seconds too`);
   const rows: Row[] = [];
-  for (const n of ONLY_READINGS || ONLY_JUMPS ? [] : [1000, 10000]) {
+  for (const n of ONLY_READINGS || ONLY_JUMPS || ONLY_LLT ? [] : [1000, 10000]) {
     rows.push(await timeTyche(w, n, true, RUNS));
     // WebPPL's SMC resamples at every observation; tyche's default only when ESS < N/2
     rows.push(await timeTyche(w, n, true, RUNS, 1));
@@ -345,7 +370,7 @@ async function main(): Promise<void> {
     console.log('Goal (issue 16): at least 2x WebPPL at 1000 and at 10000 particles.');
   }
   // the walk with jumps: control flow on a random value, so per particle whatever `batched` says
-  if (JUMP_RUNS > 0 && !ONLY_READINGS) {
+  if (JUMP_RUNS > 0 && !ONLY_READINGS && !ONLY_LLT) {
     const jw = { ...w, ...JUMPS };
     const exactJ = jumpLogZ(jw);
     console.log(`\nThe walk with jumps (p = ${JUMPS.p}: x_t ~ N(0, ${JUMPS.sJ}) instead of N(x_t-1, q); a branch on a Bernoulli draw), T = ${w.ys.length}; exact log Z = ${exactJ.toFixed(4)}`);
@@ -361,8 +386,25 @@ async function main(): Promise<void> {
     }
     console.log(rowsTable(jrows, exactJ));
   }
+  // a local linear trend, its state a { level, trend } object (grouped since session 16) on the walk's data
+  if (LLT_RUNS > 0 && !ONLY_READINGS && !ONLY_JUMPS) {
+    const lw: Llt = { s0: w.s0, sb0: 0.5, ql: w.q, qb: 0.1, r: w.r, ys: w.ys };
+    const exactL = lltKalman(lw).logZ;
+    console.log(`\nA local linear trend with a { level, trend } state (qb = ${lw.qb}), T = ${w.ys.length}; exact log Z (Kalman) = ${exactL.toFixed(4)}`);
+    const lrows: Row[] = [];
+    for (const grouped of [true, false]) {
+      // (batched: 'auto' would batch this branch-free model: per particle is what is compared here)
+      const options = { method: 'smc' as const, particles: 1000, batched: false, ...(grouped ? {} : { grouped }) };
+      (await infer(lltObject, { ...options, seed: 'warm-up' }, lw)).dispose();
+      const noteOf = (d: Record<string, unknown>) => (grouped ? `grouped: ${JSON.stringify(d.grouped)}` : `${String(d.replays)} copies, ${String(d.forks)} forked at a step`);
+      const { out, note } = await timeRuns(lltObject, lw, options, LLT_RUNS, noteOf, grouped ? 'grouped' : 'lean');
+      lrows.push({ impl: `tyche per-particle, unfold${grouped ? ' (grouped)' : ', grouped: false'}`, n: 1000, runs: out, note });
+    }
+    if (webppl && WEBPPL_RUNS > 0) lrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplLlt(lw, 1000, WEBPPL_RUNS)), note: 'an object state through the recursion' });
+    console.log(rowsTable(lrows, exactL));
+  }
   // the walk with 10 readings per step: per particle before batched runs reserved batch dimensions
-  if (ONLY_JUMPS) return;
+  if (ONLY_JUMPS || ONLY_LLT) return;
   const rw = readingsWalk(w, 10);
   const exactR = readingsLogZ(rw, rw.readings);
   console.log(`\nThe walk with 10 readings per step, observed as one vector per step (T = ${w.ys.length}); exact log Z = ${exactR.toFixed(4)}`);

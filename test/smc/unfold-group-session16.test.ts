@@ -28,6 +28,7 @@ import { Normal } from '../../src/distributions/normal.js';
 import { type Value, add } from '../../src/core/value.js';
 import { infer } from '../../src/index.js';
 import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
+import { type Llt, lltArray, lltKalman, lltObject } from './llt.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 beforeAll(async () => {
@@ -115,73 +116,21 @@ describe('grouped unfold: the code after unfold sees plain numbers (session 16)'
   }, 60_000);
 });
 
-// a local linear trend: trend_t ~ N(trend_{t-1}, QB), level_t ~ N(level_{t-1} + trend_{t-1}, QL), y_t ~ N(level_t, RL)
-const LY = [0.2, 0.9, 1.1, 2.3, 2.8, 4.1, 4.6, 5.2, 6.9, 7.1, 8.4, 8.8];
-const QL = 0.4;
-const QB = 0.15;
-const RL = 0.6;
-const lltObject = model(async ({ sample, unfold }) => {
-  const l0 = await sample('l0', Normal(0, 1));
-  const b0 = await sample('b0', Normal(0, 0.5));
-  const xs = await unfold('llt', LY.length, { level: l0, trend: b0 }, async ({ sample, observe }, t, s: { level: Value; trend: Value }) => {
-    const trend = await sample('b', Normal(s.trend, QB));
-    const level = await sample('l', Normal(add(s.level, s.trend), QL));
-    await observe('y', Normal(level, RL), LY[t]!);
-    return { level, trend };
-  });
-  return xs[xs.length - 1]!.level;
-});
-const lltArray = model(async ({ sample, unfold }) => {
-  const l0 = await sample('l0', Normal(0, 1));
-  const b0 = await sample('b0', Normal(0, 0.5));
-  const xs = await unfold('llt', LY.length, [l0, b0] as Value[], async ({ sample, observe }, t, [level0, trend0]: Value[]) => {
-    const trend = await sample('b', Normal(trend0!, QB));
-    const level = await sample('l', Normal(add(level0!, trend0!), QL));
-    await observe('y', Normal(level, RL), LY[t]!);
-    return [level, trend];
-  });
-  return xs[xs.length - 1]![0]!;
-});
-
-/** The local linear trend's exact log Z and E[level_T | y] (a Kalman filter on (level, trend)). */
-function lltKalman(): { logZ: number; level: number } {
-  let m = [0, 0];
-  let P = [
-    [1, 0],
-    [0, 0.25],
-  ];
-  let logZ = 0;
-  for (const y of LY) {
-    // predict: F = [[1, 1], [0, 1]], Q = diag(QL^2, QB^2)
-    m = [m[0]! + m[1]!, m[1]!];
-    const [a, b, d] = [P[0]![0]!, P[0]![1]!, P[1]![1]!];
-    P = [
-      [a + 2 * b + d + QL * QL, b + d],
-      [b + d, d + QB * QB],
-    ];
-    // update with H = [1, 0]
-    const S = P[0]![0]! + RL * RL;
-    logZ += -0.5 * Math.log(2 * Math.PI * S) - (0.5 * (y - m[0]!) ** 2) / S;
-    const K = [P[0]![0]! / S, P[1]![0]! / S];
-    const e = y - m[0]!;
-    m = [m[0]! + K[0]! * e, m[1]! + K[1]! * e];
-    P = [
-      [P[0]![0]! - K[0]! * P[0]![0]!, P[0]![1]! - K[0]! * P[0]![1]!],
-      [P[1]![0]! - K[1]! * P[0]![0]!, P[1]![1]! - K[1]! * P[0]![1]!],
-    ];
-  }
-  return { logZ, level: m[0]! };
-}
+// the local linear trend (`llt.ts`) on a short rising series
+const LLT: Llt = { s0: 1, sb0: 0.5, ql: 0.4, qb: 0.15, r: 0.6, ys: [0.2, 0.9, 1.1, 2.3, 2.8, 4.1, 4.6, 5.2, 6.9, 7.1, 8.4, 8.8] };
+const LY = LLT.ys;
+const QL = LLT.ql;
+const RL = LLT.r;
 
 /** Z-hat / Z over seeds (z-score against 1), E[level_T] per seed, and the runtimes that ran. */
 async function lltRuns(m: typeof lltObject, seeds: number, grouped = true): Promise<{ z: number; levels: number[]; runtimes: Set<string>; why: string }> {
-  const exact = lltKalman();
+  const exact = lltKalman(LLT);
   const r: number[] = [];
   const levels: number[] = [];
   const runtimes = new Set<string>();
   let why = '';
   for (let seed = 0; seed < seeds; seed++) {
-    const post = await infer(m, { method: 'smc', particles: 200, seed, batched: false, grouped });
+    const post = await infer(m, { method: 'smc', particles: 200, seed, batched: false, grouped }, LLT);
     runtimes.add(String(post.diagnostics.runtime));
     why = String(post.diagnostics.notGrouped);
     r.push(Math.exp(post.logZ - exact.logZ));
@@ -206,7 +155,7 @@ async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
 
 describe('grouped unfold: structured states (session 16)', () => {
   it('a { level, trend } and a [level, trend] state run grouped: Z unbiased against the Kalman filter; E[level_T] agrees with the lean runtime; leaves swapped are caught', async () => {
-    const exact = lltKalman();
+    const exact = lltKalman(LLT);
     for (const m of [lltObject, lltArray]) {
       const g = await lltRuns(m, 30);
       expect([...g.runtimes], g.why).toEqual(['grouped']);
