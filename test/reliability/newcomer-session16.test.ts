@@ -31,6 +31,15 @@ describe("nuts: a correlation matrix's Cholesky factor is not 'never moved' (fou
     post.dispose();
   });
 
+  it('mh: the same prior (MH draws L whole; its 1 and zeros are not a site that never moved)', async () => {
+    const lkj = model(async ({ sample }) => {
+      await sample('L', LKJCholesky(3, 2));
+    });
+    const post = await infer(lkj, { method: 'mh', seed: 1, chains: 2, samples: 200, warmup: 100 });
+    expect(post.diagnostics.unmoved).toBeUndefined();
+    post.dispose();
+  });
+
   it('a site that truly never moves beside it is still named, and only it (Uniform(-1e20, 1e20): float64 cannot resolve its moves)', async () => {
     const m = model(async ({ sample, observe }) => {
       await sample('L', LKJCholesky(3, 2));

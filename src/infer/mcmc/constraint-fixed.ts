@@ -8,33 +8,60 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { Bijector } from '../../transforms/bijector.js';
+import { bijectTo } from '../../transforms/biject-to.js';
+import type { Distribution } from '../../distributions/distribution.js';
+import type { Value } from '../../core/value.js';
 import type { Layout } from './potential.js';
 
 /**
+ * The flat indices of a value of `shape` that `bijector` maps to one value
+ * from two unconstrained points that differ in every coordinate. Only a map
+ * onto more elements than it takes coordinates can fix some; an elementwise
+ * one (every interval, half-line and the identity, whose float32 image of two
+ * points may round to one value on a narrow interval) is not asked: empty.
+ */
+export function fixedElements(bijector: Bijector, unconstrainedShape: readonly number[], shape: readonly number[]): Set<number> {
+  const width = shape.reduce((a, b) => a * b, 1);
+  const size = unconstrainedShape.reduce((a, b) => a * b, 1);
+  const fixed = new Set<number>();
+  if (size === 0 || width <= size) return fixed;
+  // two points that differ in every coordinate: 0.37 k - 0.53 and 0.61 k + 1.06
+  const points = new Float32Array(2 * size);
+  for (let k = 0; k < size; k++) {
+    points[k] = 0.37 * k - 0.53;
+    points[size + k] = 0.61 * k + 1.06;
+  }
+  const values = tf.tidy(() => (bijector.forward(tf.tensor(points, [2, ...unconstrainedShape])) as tf.Tensor).dataSync().slice());
+  for (let j = 0; j < width; j++) if (values[j] === values[width + j]) fixed.add(j);
+  return fixed;
+}
+
+/**
  * For each site of `layout` (sites with a dependent support left out), the
- * flat indices of its constrained value that the bijector maps to one value
- * from two unconstrained points that differ in every coordinate; sites with
- * none are absent. Only sites whose value has more elements than unconstrained
- * coordinates are asked (an elementwise bijector: every interval, half-line and
- * the identity, has none).
+ * elements its bijector fixes ({@link fixedElements}); sites with none are absent.
  */
 export function fixedByConstraint(layout: Layout): Map<string, Set<number>> {
   const out = new Map<string, Set<number>>();
   for (const s of layout.sites) {
-    // only a map onto more coordinates than it takes can hold some of them fixed; an elementwise one (whose
-    // float32 image of two points may round to one value on a narrow interval) is never asked
-    const width = s.shape.reduce((a, b) => a * b, 1);
-    if (s.dependentSupport || s.size === 0 || width <= s.size) continue;
-    // two points that differ in every coordinate: 0.37 k - 0.53 and 0.61 k + 1.06
-    const points = new Float32Array(2 * s.size);
-    for (let k = 0; k < s.size; k++) {
-      points[k] = 0.37 * k - 0.53;
-      points[s.size + k] = 0.61 * k + 1.06;
-    }
-    const values = tf.tidy(() => (s.bijector.forward(tf.tensor(points, [2, ...s.unconstrainedShape])) as tf.Tensor).dataSync().slice());
-    const fixed = new Set<number>();
-    for (let j = 0; j < width; j++) if (values[j] === values[width + j]) fixed.add(j);
+    if (s.dependentSupport) continue;
+    const fixed = fixedElements(s.bijector, s.unconstrainedShape, s.shape);
     if (fixed.size > 0) out.set(s.address, fixed);
   }
   return out;
+}
+
+/**
+ * The elements of a drawn value that `dist`'s support fixes (for engines
+ * without a layout, such as MH); empty where the support has no bijector.
+ */
+export function fixedBySupport(dist: Distribution, value: Value): Set<number> {
+  const shape = typeof value === 'number' ? [] : value.shape;
+  let bijector: Bijector;
+  try {
+    bijector = bijectTo(dist.support);
+  } catch {
+    return new Set();
+  }
+  return fixedElements(bijector, bijector.inverseShape(shape), shape);
 }

@@ -21,6 +21,7 @@ import { disposeDropped, nextTensorId, reachableTensors } from './state-tensors.
 import { VectorizedGibbs } from './vector-gibbs.js';
 import { CompiledMH } from './compiled-mh.js';
 import { type SiteDraws, unmovedSites } from '../../diagnostics/unmoved.js';
+import { fixedBySupport } from './constraint-fixed.js';
 
 /** Options of `infer(model, { method: 'mh', ... })`. */
 export interface MHOptions extends CommonOptions {
@@ -101,6 +102,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   let compiled: true | string = options.compile === false ? 'compile: false' : options.gibbs ? 'gibbs: true' : 'not tried';
   let gibbsMs = 0;
   const continuous = new Set<string>(); // continuous latent sites met in a kept draw
+  const fixedOf = new Map<string, ReadonlySet<number>>(); // their elements that the support fixes (an LKJ factor's 1 and zeros)
   try {
     await mhChains();
     if (fast?.abandoned !== undefined) {
@@ -125,7 +127,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
     throw err;
   }
   if (fast && !fast.compiled) compiled = `stopped: ${String(fast.compiledStatus())}`;
-  const unmoved = unmovedSites(drawSites(draws, continuous));
+  const unmoved = unmovedSites(drawSites(draws, continuous, fixedOf));
   const diagnostics = { acceptance, chains, compiled, ...(unmoved.length > 0 ? { unmoved } : {}), ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
   return new Posterior({ method: 'mh', draws, diagnostics, model: m, args, tensorsSince: sinceId });
 
@@ -180,7 +182,11 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
           // consecutive draws of an unchanged state share one values record (its tensors are pinned already)
           if (drawnState !== state) {
             drawnValues = state.trace.values();
-            for (const s of state.trace) if (s.type === 'sample' && !s.observed && !(s.dist as Distribution).isDiscrete) continuous.add(s.address);
+            for (const s of state.trace) {
+              if (s.type !== 'sample' || s.observed || (s.dist as Distribution).isDiscrete) continue;
+              continuous.add(s.address);
+              if (!fixedOf.has(s.address)) fixedOf.set(s.address, fixedBySupport(s.dist as Distribution, s.value as Value));
+            }
             reachableTensors(drawnValues, pinned);
             reachableTensors(state.returnValue, pinned);
             drawnState = state;
@@ -202,7 +208,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
  * The kept draws of each continuous latent site, for `unmovedSites` (a draw
  * that shares the previous one's record hands the same row: read once).
  */
-function drawSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<string>): SiteDraws[] {
+function drawSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<string>, fixedOf: ReadonlyMap<string, ReadonlySet<number>>): SiteDraws[] {
   return [...continuous].map((address) => {
     let shape: readonly number[] = [];
     for (const d of draws) {
@@ -228,7 +234,8 @@ function drawSites(draws: readonly Draw<unknown>[], continuous: ReadonlySet<stri
         yield row;
       }
     };
-    return { address, shape, rows: rows() };
+    const fixed = fixedOf.get(address);
+    return { address, shape, rows: rows(), ...(fixed && fixed.size > 0 ? { fixed } : {}) };
   });
 }
 
