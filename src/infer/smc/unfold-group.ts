@@ -18,8 +18,13 @@
  * same target, proposal and weights; the streams of draws differ (one
  * stream for the run, not one a particle).
  *
+ * The end runs the model once per particle with plain numbers (the prefix
+ * draws and the states unfold returns), so the code after the unfold sees
+ * what a particle's run sees (`===`, `typeof`, `Number.isFinite`).
+ *
  * It applies to one top-level unfold of numeric states (a number a
- * particle), with no observation before it or after it, exactly one
+ * particle, or a small plain array or object of numbers, one column a leaf:
+ * `unfold-group-state.ts`), with no observation before it or after it, exactly one
  * checkpoint a step and no draw after that checkpoint; sites of scalar
  * distributions only. Anything else gives up ({@link GroupGiveUp}) and the
  * runtime falls back to per-particle execution (`program-lean.ts`). A tensor
