@@ -185,6 +185,34 @@ describe('grouped unfold: structured states (session 16)', () => {
     }
   }, 300_000);
 
+  it('a { z, d } state of a discrete regime and a continuous drift splits the group by z (the kernel branches on a number) and agrees with the lean runtime', async () => {
+    const mixed = model(async ({ sample, unfold }) => {
+      const d0 = await sample('d0', Normal(0, 1));
+      const xs = await unfold('t', YS.length, { z: 0, d: d0 }, async ({ sample, observe }, t, s: { z: number; d: Value }) => {
+        const stay = await sample('stay', Bernoulli(0.8));
+        const z = stay ? s.z : 1 - s.z;
+        const d = await sample('d', Normal(add(s.d, z === 1 ? 0.5 : -0.5), 0.4));
+        await observe('y', Normal(d, 0.5), YS[t]!);
+        return { z, d };
+      });
+      return xs.filter((s) => s.z === 1).length;
+    });
+    const est = { grouped: [] as number[], lean: [] as number[] };
+    for (const grouped of [true, false]) {
+      for (let seed = 0; seed < 12; seed++) {
+        const post = await infer(mixed, { method: 'smc', particles: 300, seed, batched: false, grouped });
+        expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe(grouped ? 'grouped' : 'lean');
+        if (grouped) expect((post.diagnostics.grouped as { splits: number }).splits).toBeGreaterThan(YS.length);
+        est[grouped ? 'grouped' : 'lean'].push(weighted(post.draws, (d) => d.returnValue as number));
+        post.dispose();
+      }
+    }
+    const g = meanSe(est.grouped);
+    const l = meanSe(est.lean);
+    const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
+    expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
+  }, 120_000);
+
   it('each draw’s returned states are plain frozen objects of its own values; the tensor count stays flat; other layouts fall back, saying why', async () => {
     const states = model(async ({ sample, unfold }) => {
       const l0 = await sample('l0', Normal(0, 1));
