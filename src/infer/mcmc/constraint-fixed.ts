@@ -39,7 +39,7 @@ export function fixedElements(bijector: Bijector, unconstrainedShape: readonly n
 
 /**
  * For each site of `layout` (sites with a dependent support left out), the
- * elements its bijector fixes ({@link fixedElements}); sites with none are absent.
+ * elements its bijector fixes (`fixedElements`); sites with none are absent.
  */
 export function fixedByConstraint(layout: Layout): Map<string, Set<number>> {
   const out = new Map<string, Set<number>>();
