@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.js';
+import { traceActive } from '../backend/jit/trace.js';
 import { betainc, betaincNumber, gammaDevianceTensor, lgamma, logBetainc, logBetaincc, logChoose, logSaddleNormTensor } from '../core/special.js';
 import { logBetaincNumber } from '../math/log-cdf.js';
 import { countTail } from './tails.js';
@@ -147,9 +148,13 @@ export const BINOMIAL_SADDLE_MIN = 1000;
  * these are the size of the result. q comes from the logits where the
  * distribution holds them (no 1 - p rounding near p = 1). Elsewhere the direct
  * form, bit for bit; where a cheap read shows every element takes one form,
- * only that one is computed.
+ * only that one is computed. While a trace records (a compiled or float64
+ * shadow density, replayed in float64) the direct form throughout.
  */
 function largeTrials(n: Value, ks: Value, probs: BinaryProbs, direct: () => Value): tf.Tensor {
+  // a recorded density replays in float64 (backend/jit), where the direct form's terms are exact to ~1e-8 nats at
+  // n = 1e7 and cost a quarter of the saddle-point form's (NUTS on a 40-row regression at n ~ 5000: 2.98 -> 0.78 s)
+  if (traceActive()) return toTensor(direct());
   // decided on the trial counts alone first (data, usually: no read of p)
   if (typeof n === 'number' ? n < BINOMIAL_SADDLE_MIN : allTrueIfCheap(tf.less(n, BINOMIAL_SADDLE_MIN))) return toTensor(direct());
   const tn = toTensor(n);

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { traceActive } from '../backend/jit/trace.js';
 import type { Rng } from '../core/rng.js';
 import { gammaincc, gammainccNumber, lgamma, logGammaPdf, logGammainc, logGammaincNumber, logGammaincc, logGammainccNumber } from '../core/special.js';
 import { countTail } from './tails.js';
@@ -102,9 +103,12 @@ export const POISSON_SADDLE_MIN = 1000;
  * (`logGammaPdf`): at large rates the direct form's terms, near k log k,
  * cancel (float32: 1.3e-3 nats off at rate 1e4, 0.19 at 1e5, 1.1 at 1e6).
  * Elsewhere the direct form is kept, bit for bit, with its gradients at rate 0;
- * where a cheap read shows every element takes one form, only that one is computed.
+ * where a cheap read shows every element takes one form, only that one is computed. While a
+ * trace records (a compiled or float64 shadow density, replayed in float64) the direct form throughout.
  */
 function largeCounts(ks: Value, rate: Value, direct: () => Value): tf.Tensor {
+  // a recorded density replays in float64 (backend/jit), where the direct form is exact and cheaper (see binomial.ts)
+  if (traceActive()) return toTensor(direct());
   const a = tf.add(toTensor(ks), 1);
   // decided on the counts alone first (data: no read of the rate, so a compiled density records no guard on it)
   if (allTrueIfCheap(tf.less(a, POISSON_SADDLE_MIN))) return toTensor(direct());
