@@ -29,25 +29,12 @@ import { type Value, add } from '../../src/core/value.js';
 import { infer } from '../../src/index.js';
 import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
 import { type Llt, lltArray, lltKalman, lltObject } from './llt.js';
+import { groupedAgainstLean, meanSe, weighted } from './grouped-vs-lean.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 beforeAll(async () => {
   await initBackend();
 });
-
-/** mean and standard error of the mean. */
-function meanSe(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
-  return { mean, se: sd / Math.sqrt(xs.length) };
-}
-
-/** The weighted mean of `f(draw)`. */
-function weighted<D extends { logWeight: number }>(draws: readonly D[], f: (d: D) => number): number {
-  const top = Math.max(...draws.map((d) => d.logWeight));
-  const w = draws.map((d) => Math.exp(d.logWeight - top));
-  return draws.reduce((a, d, i) => a + w[i]! * f(d), 0) / w.reduce((a, b) => a + b, 0);
-}
 
 // a newcomer's model: a sticky two-regime switch with a continuous drift, counting the steps in regime 1 with ===
 const YS = [0.1, 0.3, 2.2, 2.5, 1.9, 0.2, -0.1, 2.4, 2.1, 0.0];
@@ -76,31 +63,23 @@ const walk = model(async ({ sample, unfold }) => {
 
 describe('grouped unfold: the code after unfold sees plain numbers (session 16)', () => {
   it('=== on the returned states: the regime count stays grouped, is each particle’s own count, and agrees with the lean runtime over seeds', async () => {
-    const est = { grouped: [] as number[], lean: [] as number[] };
-    for (const grouped of [true, false]) {
-      for (let seed = 0; seed < 12; seed++) {
-        const post = await infer(regime, { method: 'smc', particles: 300, seed, batched: false, grouped });
-        expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe(grouped ? 'grouped' : 'lean');
-        if (grouped) {
-          // each draw's return is the count a particle's run of its choices gives
-          for (const d of post.draws.slice(0, 50)) {
-            let z = 0;
-            let count = 0;
-            for (let t = 0; t < YS.length; t++) {
-              z = d.values[`t/${t}/stay`] === 1 ? z : 1 - z;
-              if (z === 1) count++;
-            }
-            expect(d.returnValue).toBe(count);
+    await groupedAgainstLean(
+      12,
+      (grouped, seed) => infer(regime, { method: 'smc', particles: 300, seed, batched: false, grouped }),
+      (post, grouped) => {
+        if (!grouped) return;
+        // each draw's return is the count a particle's run of its choices gives
+        for (const d of post.draws.slice(0, 50)) {
+          let z = 0;
+          let count = 0;
+          for (let t = 0; t < YS.length; t++) {
+            z = d.values[`t/${t}/stay`] === 1 ? z : 1 - z;
+            if (z === 1) count++;
           }
+          expect(d.returnValue).toBe(count);
         }
-        est[grouped ? 'grouped' : 'lean'].push(weighted(post.draws, (d) => d.returnValue as number));
-        post.dispose();
-      }
-    }
-    const g = meanSe(est.grouped);
-    const l = meanSe(est.lean);
-    const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
-    expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
+      },
+    );
   }, 120_000);
 
   it('typeof, Number.isFinite, filter and Math.max on the returned states give each particle’s answers', async () => {
@@ -197,20 +176,13 @@ describe('grouped unfold: structured states (session 16)', () => {
       });
       return xs.filter((s) => s.z === 1).length;
     });
-    const est = { grouped: [] as number[], lean: [] as number[] };
-    for (const grouped of [true, false]) {
-      for (let seed = 0; seed < 12; seed++) {
-        const post = await infer(mixed, { method: 'smc', particles: 300, seed, batched: false, grouped });
-        expect(post.diagnostics.runtime, String(post.diagnostics.notGrouped)).toBe(grouped ? 'grouped' : 'lean');
+    await groupedAgainstLean(
+      12,
+      (grouped, seed) => infer(mixed, { method: 'smc', particles: 300, seed, batched: false, grouped }),
+      (post, grouped) => {
         if (grouped) expect((post.diagnostics.grouped as { splits: number }).splits).toBeGreaterThan(YS.length);
-        est[grouped ? 'grouped' : 'lean'].push(weighted(post.draws, (d) => d.returnValue as number));
-        post.dispose();
-      }
-    }
-    const g = meanSe(est.grouped);
-    const l = meanSe(est.lean);
-    const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
-    expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
+      },
+    );
   }, 120_000);
 
   it('each draw’s returned states are plain frozen objects of its own values; the tensor count stays flat; other layouts fall back, saying why', async () => {

@@ -17,19 +17,13 @@ import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/index.js';
 import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
 import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from './jump-walk.js';
+import { groupedAgainstLean, meanSe } from './grouped-vs-lean.js';
 
 beforeAll(async () => {
   await initBackend();
 });
 
 const W: JumpWalk = { m0: 0, s0: 1, q: 0.5, r: 0.7, p: 0.15, sJ: 3, ys: [0.3, -0.5, 1.2, 2.0, 4.1, 3.6, 0.4, -0.3, 0.8, 1.5, 0.9, 3.2] };
-
-/** mean and standard error of the mean. */
-function meanSe(xs: number[]): { mean: number; se: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
-  return { mean, se: sd / Math.sqrt(xs.length) };
-}
 
 /** Z-hat / Z of the grouped jump walk over seeds: the z-score of its mean against 1. */
 async function zScore(seeds: number): Promise<number> {
@@ -156,22 +150,7 @@ describe('grouped unfold execution', () => {
   }, 120_000);
 
   it('grouped and lean runs agree on the jump walk’s posterior mean of the last state within Monte Carlo error', async () => {
-    const est = { grouped: [] as number[], lean: [] as number[] };
-    for (const grouped of [true, false]) {
-      for (let seed = 0; seed < 20; seed++) {
-        const post = await infer(jumpWalkUnfold, { method: 'smc', particles: 300, seed, batched: false, grouped }, W);
-        expect(post.diagnostics.runtime).toBe(grouped ? 'grouped' : 'lean');
-        const top = Math.max(...post.draws.map((d) => d.logWeight));
-        const w = post.draws.map((d) => Math.exp(d.logWeight - top));
-        const total = w.reduce((a, b) => a + b, 0);
-        est[grouped ? 'grouped' : 'lean'].push(post.draws.reduce((a, d, i) => a + w[i]! * (d.returnValue as number), 0) / total);
-        post.dispose();
-      }
-    }
-    const g = meanSe(est.grouped);
-    const l = meanSe(est.lean);
-    const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
-    expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
+    await groupedAgainstLean(20, (grouped, seed) => infer(jumpWalkUnfold, { method: 'smc', particles: 300, seed, batched: false, grouped }, W));
   }, 120_000);
 
   it('falls back to the lean runtime, saying why: arithmetic on a state, a draw after the observation, no unfold, grouped: false', async () => {
