@@ -2,9 +2,10 @@
  * Shared statistics of the grouped-unfold tests: the mean and standard error
  * of per-seed estimates, the weighted mean of a function of the draws, and a
  * grouped-against-lean comparison of the posterior mean of the return value
- * over seeds.
+ * over seeds, and a run with the grouped runtime's density checks off.
  */
 import { expect } from 'vitest';
+import { GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
 
 /** mean and standard error of the mean. */
 export function meanSe(xs: number[]): { mean: number; se: number } {
@@ -49,4 +50,16 @@ export async function groupedAgainstLean<P extends Run>(seeds: number, run: (gro
   const z = (g.mean - l.mean) / Math.hypot(g.se, l.se);
   expect(Math.abs(z), `z = ${z} (${g.mean} vs ${l.mean})`).toBeLessThan(4);
   return z;
+}
+
+/** `run` with the grouped run's density comparisons (early and after the run) switched off: a planted bug must then show in the statistics. */
+export async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
+  const pop = GroupedPopulation.prototype;
+  const mismatch = pop.densityMismatch;
+  pop.densityMismatch = () => undefined;
+  try {
+    return await run();
+  } finally {
+    pop.densityMismatch = mismatch;
+  }
 }

@@ -29,7 +29,7 @@ import { type Value, add } from '../../src/core/value.js';
 import { infer } from '../../src/index.js';
 import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
 import { type Llt, lltArray, lltKalman, lltObject } from './llt.js';
-import { groupedAgainstLean, meanSe, weighted } from './grouped-vs-lean.js';
+import { groupedAgainstLean, meanSe, weighted, withoutDensityCheck } from './grouped-vs-lean.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 beforeAll(async () => {
@@ -118,18 +118,6 @@ async function lltRuns(m: typeof lltObject, seeds: number, grouped = true): Prom
   }
   const { mean, se } = meanSe(r);
   return { z: (mean - 1) / se, levels, runtimes, why };
-}
-
-/** `run` with the grouped run's density comparisons (early and after the run) switched off. */
-async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
-  const pop = GroupedPopulation.prototype;
-  const mismatch = pop.densityMismatch;
-  pop.densityMismatch = () => undefined;
-  try {
-    return await run();
-  } finally {
-    pop.densityMismatch = mismatch;
-  }
 }
 
 describe('grouped unfold: structured states (session 16)', () => {

@@ -17,7 +17,7 @@ import { Normal } from '../../src/distributions/normal.js';
 import { infer } from '../../src/index.js';
 import { GroupExecution, GroupedPopulation } from '../../src/infer/smc/unfold-group.js';
 import { type JumpWalk, jumpLogZ, jumpWalk, jumpWalkUnfold } from './jump-walk.js';
-import { groupedAgainstLean, meanSe } from './grouped-vs-lean.js';
+import { groupedAgainstLean, meanSe, withoutDensityCheck } from './grouped-vs-lean.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -37,18 +37,6 @@ async function zScore(seeds: number): Promise<number> {
   }
   const { mean, se } = meanSe(r);
   return (mean - 1) / se;
-}
-
-/** `run` with the grouped run's density comparison after a run switched off (a planted bug must then show in the statistics). */
-async function withoutDensityCheck<T>(run: () => Promise<T>): Promise<T> {
-  const pop = GroupedPopulation.prototype;
-  const mismatch = pop.densityMismatch;
-  pop.densityMismatch = () => undefined;
-  try {
-    return await run();
-  } finally {
-    pop.densityMismatch = mismatch;
-  }
 }
 
 /** A binary chain: flip z with probability 0.2 (0.5 at the start), observe it through a noisy channel. */
