@@ -1,12 +1,13 @@
 /**
  * Helpers shared by the integer-valued families: cached enumeration ranges,
- * log-factorials and a `0 * log 0 = 0` safe product.
+ * log-factorials, a `0 * log 0 = 0` safe product, and the per-element choice
+ * between a direct and a saddle-point form of a mass at large counts.
  *
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { lgammaNumber } from '../core/special.js';
-import { type Value, mul, where, eq, log, log1p, neg } from '../core/value.js';
+import { type Value, allTrueIfCheap, mul, where, eq, log, log1p, neg, toTensor } from '../core/value.js';
 import { type IntervalConstraint, integerInterval } from './constraints.js';
 
 const RANGE_CACHE_LIMIT = 4096;
@@ -112,4 +113,21 @@ export function xLogYNumber(x: number, logY: number): number {
 /** True when `k` is a nonnegative integer (a point of a counting support). */
 export function isCount(k: number): boolean {
   return Number.isInteger(k) && k >= 0;
+}
+
+/**
+ * A log mass in the saddle-point form where `large` holds and the direct form
+ * elsewhere (Poisson's and Binomial's large-count forms). Where a cheap read
+ * shows every element takes one form, only that one is computed; in a mixed
+ * batch both are, and `saddle` gets `at(t, safe)`: `t` where `large` holds and
+ * the harmless `safe` elsewhere (no NaN in the unused branch's gradient).
+ */
+export function directOrSaddle(large: tf.Tensor, direct: () => Value, saddle: (at: (t: tf.Tensor, safe: number) => tf.Tensor) => tf.Tensor): tf.Tensor {
+  if (allTrueIfCheap(tf.logicalNot(large))) return toTensor(direct());
+  if (allTrueIfCheap(large)) return saddle((t) => t);
+  const d = toTensor(direct());
+  const shape = d.shape;
+  const larges = tf.broadcastTo(large, shape);
+  const at = (t: tf.Tensor, safe: number): tf.Tensor => tf.where(larges, tf.broadcastTo(t, shape), safe);
+  return tf.where(larges, saddle(at), d);
 }

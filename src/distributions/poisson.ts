@@ -10,7 +10,7 @@ import { gammaincc, gammainccNumber, lgamma, logGammaPdf, logGammainc, logGammai
 import { countTail } from './tails.js';
 import { type Value, type ValueLike, add, allTrueIfCheap, log, maximum, shapeOf, sub, toTensor } from '../core/value.js';
 import { nonnegative, nonnegativeInteger } from './constraints.js';
-import { isCount, logFactorial, xLogOf, xLogYNumber } from './counts.js';
+import { directOrSaddle, isCount, logFactorial, xLogOf, xLogYNumber } from './counts.js';
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
 
@@ -114,12 +114,5 @@ function largeCounts(ks: Value, rate: Value, direct: () => Value): tf.Tensor {
   if (allTrueIfCheap(tf.less(a, POISSON_SADDLE_MIN))) return toTensor(direct());
   const r = toTensor(rate);
   const big = tf.logicalAnd(tf.greaterEqual(a, POISSON_SADDLE_MIN), tf.logicalAnd(tf.greater(r, 0), tf.less(r, Infinity)));
-  if (allTrueIfCheap(tf.logicalNot(big))) return toTensor(direct());
-  if (allTrueIfCheap(big)) return logGammaPdf(a, 1, r) as tf.Tensor;
-  // both forms, the saddle-point one with safe arguments where the direct form is kept (no NaN in its gradient)
-  const d = toTensor(direct());
-  const shape = d.shape;
-  const bigs = tf.broadcastTo(big, shape);
-  const saddle = logGammaPdf(tf.where(bigs, tf.broadcastTo(a, shape), POISSON_SADDLE_MIN), 1, tf.where(bigs, tf.broadcastTo(r, shape), POISSON_SADDLE_MIN)) as tf.Tensor;
-  return tf.where(bigs, saddle, d);
+  return directOrSaddle(big, direct, (at) => logGammaPdf(at(a, POISSON_SADDLE_MIN), 1, at(r, POISSON_SADDLE_MIN)) as tf.Tensor);
 }
