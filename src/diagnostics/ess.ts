@@ -356,8 +356,10 @@ function rareIndicatorEss(chains: readonly Float64Array[], threshold: number, ab
 function rarePositions(c: Float64Array, from: number, n: number, threshold: number, above: boolean, at: Int32Array): number {
   let k = 0;
   for (let i = 0; i < n; i++) {
-    const v = c[from + i];
-    if (above ? v > threshold : v <= threshold) at[k++] = i;
+    // one comparison for both tails (the draws are finite: v <= threshold is !(v > threshold)), so that the
+    // second tail's call runs the compare the first one gave feedback for (two compares: V8 threw the loop's
+    // code away at the first call for the upper tail, for want of feedback on its compare)
+    if (c[from + i] > threshold === above) at[k++] = i;
   }
   return k;
 }

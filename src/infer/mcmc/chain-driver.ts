@@ -42,6 +42,12 @@ export class ChainDriver {
   last: readonly number[] = [];
   /** The chain's output, once finished. */
   output: ChainOutput | undefined = undefined;
+  /**
+   * Whether a metric window ended at the last transition and the step-size
+   * search is yet to start: {@link ChainDriver.pending} is then null until the
+   * driver calls {@link ChainDriver.startDueSearch} (outside its hot loop).
+   */
+  searchDue = false;
   private readonly cfg: ChainConfig;
   /** The chain's NUTS machine; null for other kernels. */
   private readonly trajectory: NutsTrajectory | null;
@@ -155,9 +161,34 @@ export class ChainDriver {
     } else this.run(this.cfg.kernel.transition(chain.position, chain.stepSize, chain.metric, this.cfg.rng), Part.Transition);
   }
 
-  /** Records a finished transition; searches the step size again where a metric window ended. */
+  /**
+   * Records a finished transition and starts the next iteration; where a
+   * metric window ended, leaves {@link ChainDriver.pending} null and
+   * {@link ChainDriver.searchDue} set instead, for the driver to call
+   * {@link ChainDriver.startDueSearch}. (The search's code is first reached
+   * at the first window's end, iteration ~100: started from here, inside the
+   * batched driver's `take` that V8 has optimised by then with this method
+   * inlined, it threw that code away for want of feedback, and `take` was
+   * compiled twice. The store and the skipped call run every iteration.)
+   */
   private transitioned(t: Transition): void {
-    this.proceed(this.chain!.record(t));
+    const search = this.chain!.record(t);
+    this.searchDue = search;
+    this.pending = null;
+    if (!search) this.next();
+  }
+
+  /**
+   * Starts the step-size search that a metric window's end left due (see
+   * {@link ChainDriver.searchDue}); returns {@link ChainDriver.pending}, null
+   * once the chain has finished. Call it wherever `pending` is null.
+   */
+  startDueSearch(): readonly number[] | null {
+    if (this.searchDue) {
+      this.searchDue = false;
+      this.run(this.chain!.searchStepSize(), Part.Search);
+    }
+    return this.pending;
   }
 }
 
@@ -170,7 +201,7 @@ export class ChainDriver {
 export function* runChain(cfg: ChainConfig): GradientCoroutine<ChainOutput> {
   const driver = new ChainDriver(cfg);
   const logp = new Float64Array(1);
-  for (let at = driver.pending; at !== null; at = driver.pending) {
+  for (let at = driver.pending; at !== null; at = driver.pending ?? driver.startDueSearch()) {
     const a = yield at;
     logp[0] = a.logp;
     driver.answer(logp, a.grad, 0, a.offset);

@@ -436,7 +436,7 @@ async function runSequential(
     const { target, beforeTransition } = isPromise(raw) ? await raw : raw;
     const chain = new ChainDriver(beforeTransition === undefined ? p.configs[c]! : { ...p.configs[c]!, beforeTransition });
     const active = [c];
-    for (let at = chain.pending; at !== null; at = chain.pending) {
+    for (let at = chain.pending; at !== null; at = chain.pending ?? chain.startDueSearch()) {
       writeRow(q, 0, at);
       const raw = target(q);
       const answer = checkLogDensityAndGradient(isPromise(raw) ? await raw : raw, p.dim);
@@ -534,16 +534,22 @@ class BatchedChains {
   }
 
   /**
-   * Whether a chain finished in the last {@link BatchedChains.take}: the
-   * driver then calls {@link BatchedChains.listFinished} (outside the hot
-   * loop, where a first-reached call would make V8 recompile it).
+   * Whether a chain finished, or a chain's metric window ended, in the last
+   * {@link BatchedChains.take}: the driver then calls
+   * {@link BatchedChains.listFinished} (outside the hot loop, where a
+   * first-reached call would make V8 recompile it).
    */
   chainFinished = false;
 
-  /** Charges the time so far to the chains that ran it and lists the chains still running. */
+  /**
+   * Charges the time so far to the chains that ran it, starts the step-size
+   * searches that metric windows' ends left due (see `ChainDriver.searchDue`:
+   * such a chain's `pending` is null too) and lists the chains still running.
+   */
   listFinished(): void {
     this.chainFinished = false;
     this.monitor.settle(this.active);
+    for (const d of this.drivers) if (d.pending === null) d.startDueSearch();
     this.listActive();
   }
 
