@@ -188,7 +188,7 @@ export class StepSampler {
       let r: ArrayLike<number>;
       try {
         // raced against the signal: a reward model that never settles must not hold an aborted run
-        r = await untilAborted(Promise.resolve(rm.score(texts, { complete })), this.signal, 'step search');
+        r = await untilAborted(Promise.resolve(rm.score(texts, this.signal ? { complete, signal: this.signal } : { complete })), this.signal, 'step search');
       } catch (err) {
         if (this.signal?.aborted) throw err; // the abort's own reason, not a reward model failure
         throw new Error(`step search: reward model "${rm.name ?? 'reward'}" failed ${at}: ${(err as Error).message}`, { cause: err });

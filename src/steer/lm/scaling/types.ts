@@ -13,11 +13,16 @@ import type { SampleOptions } from '../sampling.js';
  * probability in [0, 1] that the steps so far are right; with
  * `{ complete: true }` the text is a whole solution and is judged as such
  * (an outcome reward). The shipped `ProcessRewardModel` is one.
+ *
+ * The step methods pass the run's `signal` (when it has one): a model that
+ * scores a large batch in one go may read it to stop early (the shipped one
+ * yields between its blocks and stops there). The run rejects on an abort
+ * either way; the signal only lets the scoring stop spending the CPU.
  */
 export interface StepRewardModel {
   /** A name used in error messages. */
   readonly name?: string;
-  score(texts: readonly string[], options?: { complete?: boolean }): Promise<Float64Array | readonly number[]>;
+  score(texts: readonly string[], options?: { complete?: boolean; signal?: AbortSignal }): Promise<Float64Array | readonly number[]>;
 }
 
 /**

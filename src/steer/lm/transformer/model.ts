@@ -145,51 +145,94 @@ export interface ForwardOutput {
 }
 
 /**
- * Run the blocks on `[B, T]` tokens on top of optional past keys/values.
- * Call inside `tf.tidy` (or dispose the outputs); gradients flow to the weights.
+ * The tensors every block of one call reads: the batch's shape, the rotary
+ * tables gathered at its positions, its mask and the past keys/values.
  */
-export function forward(c: TransformerConfig, w: TransformerWeights, rope: Rope, input: ForwardInput): ForwardOutput {
+export interface BlockInput {
+  readonly B: number;
+  readonly T: number;
+  /** Rotary cosines at the call's positions, `[B, 1, T, hd]`. */
+  readonly cos: tf.Tensor;
+  /** Rotary sines at the call's positions, `[B, 1, T, hd]`. */
+  readonly sin: tf.Tensor;
+  readonly mask: tf.Tensor4D;
+  readonly past: readonly LayerKV[] | null;
+}
+
+/** The rotary tables at a call's positions and the rest of what its blocks read (see {@link BlockInput}). */
+export function blockInput(c: TransformerConfig, rope: Rope, input: ForwardInput): BlockInput {
   const [B, T] = input.tokens.shape;
-  const d = c.dModel;
-  const H = c.nHeads;
-  const hd = d / H;
-  // One-hot matmul rather than gather: its gradient is a plain matmul on every backend.
-  const oneHot = tf.oneHot(tf.reshape(input.tokens, [B * T]), c.vocabSize);
-  let x = tf.reshape(tf.matMul(oneHot, w['token_embd.weight'] as tf.Tensor2D), [B, T, d]);
+  const hd = c.dModel / c.nHeads;
   const posFlat = tf.reshape(input.positions, [B * T]);
   const cos = tf.reshape(tf.gather(rope.cos, posFlat), [B, 1, T, hd]);
   const sin = tf.reshape(tf.gather(rope.sin, posFlat), [B, 1, T, hd]);
-  const rot = rope.rot;
+  return { B, T, cos, sin, mask: input.mask, past: input.past };
+}
+
+/** Token embeddings `[B, T, d]` of token ids `[B, T]`. */
+export function embed(c: TransformerConfig, w: TransformerWeights, tokens: tf.Tensor2D): tf.Tensor3D {
+  const [B, T] = tokens.shape;
+  // One-hot matmul rather than gather: its gradient is a plain matmul on every backend.
+  const oneHot = tf.oneHot(tf.reshape(tokens, [B * T]), c.vocabSize);
+  return tf.reshape(tf.matMul(oneHot, w['token_embd.weight'] as tf.Tensor2D), [B, T, c.dModel]);
+}
+
+/** The attention half of block `l`: the residual stream after it, and the block's new keys/values. */
+export function attentionHalf(c: TransformerConfig, w: TransformerWeights, rope: Rope, at: BlockInput, l: number, x: tf.Tensor): { x: tf.Tensor3D; kv: LayerKV } {
+  const { B, T, cos, sin } = at;
+  const d = c.dModel;
+  const H = c.nHeads;
+  const hd = d / H;
   const applyRope = (t: tf.Tensor4D): tf.Tensor4D => {
-    const r = tf.reshape(tf.matMul(tf.reshape(t, [B * H * T, hd]), rot), [B, H, T, hd]);
+    const r = tf.reshape(tf.matMul(tf.reshape(t, [B * H * T, hd]), rope.rot), [B, H, T, hd]);
     return tf.add(tf.mul(t, cos), tf.mul(r, sin)) as tf.Tensor4D;
   };
   const heads = (t: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]);
-  const scale = 1 / Math.sqrt(hd);
+  const p = `blk.${l}.`;
+  const h = tf.reshape(rmsNorm(x, w[`${p}attn_norm.weight`]!, c.normEps), [B * T, d]);
+  const q = applyRope(heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_q.weight`] as tf.Tensor2D)));
+  let k = applyRope(heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_k.weight`] as tf.Tensor2D)));
+  let v = heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_v.weight`] as tf.Tensor2D));
+  const kv = { k, v };
+  const past = at.past?.[l];
+  if (past) {
+    k = tf.concat([past.k, k], 2);
+    v = tf.concat([past.v, v], 2);
+  }
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), at.mask);
+  const att = tf.matMul(tf.softmax(scores), v);
+  const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B * T, d]);
+  return { x: tf.add(x, tf.reshape(tf.matMul(merged as tf.Tensor2D, w[`${p}attn_output.weight`] as tf.Tensor2D), [B, T, d])) as tf.Tensor3D, kv };
+}
+
+/** The feed-forward half of block `l`: the residual stream after it. */
+export function feedForwardHalf(c: TransformerConfig, w: TransformerWeights, at: BlockInput, l: number, x: tf.Tensor): tf.Tensor3D {
+  const { B, T } = at;
+  const d = c.dModel;
+  const p = `blk.${l}.`;
+  const h2 = tf.reshape(rmsNorm(x, w[`${p}ffn_norm.weight`]!, c.normEps), [B * T, d]) as tf.Tensor2D;
+  const gate = tf.matMul(h2, w[`${p}ffn_gate.weight`] as tf.Tensor2D);
+  const up = tf.matMul(h2, w[`${p}ffn_up.weight`] as tf.Tensor2D);
+  const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
+  return tf.add(x, tf.reshape(tf.matMul(act, w[`${p}ffn_down.weight`] as tf.Tensor2D), [B, T, d])) as tf.Tensor3D;
+}
+
+/**
+ * Run the blocks on `[B, T]` tokens on top of optional past keys/values.
+ * Call inside `tf.tidy` (or dispose the outputs); gradients flow to the weights.
+ * The same ops as {@link embed}, then {@link attentionHalf} and
+ * {@link feedForwardHalf} per block, which a caller may run one at a time.
+ */
+export function forward(c: TransformerConfig, w: TransformerWeights, rope: Rope, input: ForwardInput): ForwardOutput {
+  let x: tf.Tensor3D = embed(c, w, input.tokens);
+  const at = blockInput(c, rope, input);
   const kvOut: LayerKV[] = [];
   for (let l = 0; l < c.nLayers; l++) {
-    const p = `blk.${l}.`;
-    const h = tf.reshape(rmsNorm(x, w[`${p}attn_norm.weight`]!, c.normEps), [B * T, d]);
-    const q = applyRope(heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_q.weight`] as tf.Tensor2D)));
-    let k = applyRope(heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_k.weight`] as tf.Tensor2D)));
-    let v = heads(tf.matMul(h as tf.Tensor2D, w[`${p}attn_v.weight`] as tf.Tensor2D));
-    kvOut.push({ k, v });
-    const past = input.past?.[l];
-    if (past) {
-      k = tf.concat([past.k, k], 2);
-      v = tf.concat([past.v, v], 2);
-    }
-    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), input.mask);
-    const att = tf.matMul(tf.softmax(scores), v);
-    const merged = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [B * T, d]);
-    x = tf.add(x, tf.reshape(tf.matMul(merged as tf.Tensor2D, w[`${p}attn_output.weight`] as tf.Tensor2D), [B, T, d]));
-    const h2 = tf.reshape(rmsNorm(x, w[`${p}ffn_norm.weight`]!, c.normEps), [B * T, d]) as tf.Tensor2D;
-    const gate = tf.matMul(h2, w[`${p}ffn_gate.weight`] as tf.Tensor2D);
-    const up = tf.matMul(h2, w[`${p}ffn_up.weight`] as tf.Tensor2D);
-    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D;
-    x = tf.add(x, tf.reshape(tf.matMul(act, w[`${p}ffn_down.weight`] as tf.Tensor2D), [B, T, d]));
+    const a = attentionHalf(c, w, rope, at, l, x);
+    kvOut.push(a.kv);
+    x = feedForwardHalf(c, w, at, l, a.x);
   }
-  return { hidden: x as tf.Tensor3D, kv: kvOut };
+  return { hidden: x, kv: kvOut };
 }
 
 /** The output head on hidden states `[N, d]`: logits `[N, V]` (or `[N, 1]` for a scalar head). */
