@@ -22,6 +22,7 @@ import { Normal } from '../../src/distributions/normal.js';
 import { EuclideanMetric, type HamiltonianKernel, HmcKernel, NutsKernel, type Position } from '../../src/infer/mcmc/index.js';
 import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from '../../src/infer/mcmc/trace-mh.js';
 import { VectorizedGibbs } from '../../src/infer/mcmc/vector-gibbs.js';
+import { LeanGibbs } from '../../src/infer/mcmc/lean-gibbs.js';
 import { type SyncTarget, type TestFunctions, drive, formatGeweke, gewekeCompare, positionAt } from './geweke-harness.js';
 import { A, B, type Joint, drawSigma, drawY, marginalDraws, normalModel } from './geweke-normal-model.js';
 
@@ -232,8 +233,11 @@ const mixtureOps = (pz: readonly number[]) =>
     for (let i = 0; i < y.length; i++) await observe(`y${i}`, Normal(x, 1), y[i]!);
   });
 
-/** Each iteration: a Gibbs update of z (under `gibbsModel`, vectorised with `vectorized`), an MH move of x, fresh data. */
-async function successiveGibbs(iterations: number, rng: Rng, gibbsModel: Model<[readonly number[]], void> = mixtureModel, vectorized?: VectorizedGibbs): Promise<MixJoint[]> {
+/**
+ * Each iteration: a Gibbs update of z (under `gibbsModel`, vectorised with `vectorized`, or weighed on the
+ * lean runtime with `lean`, whose updates are counted in `lean.updates`), an MH move of x, fresh data.
+ */
+async function successiveGibbs(iterations: number, rng: Rng, gibbsModel: Model<[readonly number[]], void> = mixtureModel, vectorized?: VectorizedGibbs, lean?: { updates: number }): Promise<MixJoint[]> {
   let z = 1;
   let x = 0;
   let y = drawY(x, 1, rng);
@@ -241,7 +245,9 @@ async function successiveGibbs(iterations: number, rng: Rng, gibbsModel: Model<[
   for (let it = 0; it < iterations; it++) {
     const values: Record<string, number> = { z, x };
     let state: TraceState<void> = await runWithValues(gibbsModel, [y], (a) => values[a], rng);
-    state = await gibbsStep(gibbsModel, [y], state, 'z', rng, { vectorized });
+    const weigher = lean ? new LeanGibbs(gibbsModel, [y]) : undefined;
+    state = await gibbsStep(gibbsModel, [y], state, 'z', rng, { vectorized, ...(weigher ? { lean: weigher } : {}) });
+    if (lean && weigher) lean.updates += weigher.updates;
     z = num(state.trace, 'z');
     state.trace.disposeLogProbs();
     state = await runWithValues(mixtureModel, [y], (a) => (a === 'z' ? z : a === 'x' ? x : undefined), rng);
@@ -256,9 +262,11 @@ async function successiveGibbs(iterations: number, rng: Rng, gibbsModel: Model<[
 
 describe('Geweke tests of Gibbs on a discrete site', () => {
   const marginal = mixtureMarginal(20000, new Rng(505));
-  it('Gibbs on z with MH on x: successive-conditional moments match the joint', async () => {
-    const r = gewekeCompare(marginal, await successiveGibbs(10000, new Rng(606)), MIXTURE_FNS);
+  it('Gibbs on z (weighed on the lean runtime, as the engines do) with MH on x: successive-conditional moments match the joint', async () => {
+    const lean = { updates: 0 };
+    const r = gewekeCompare(marginal, await successiveGibbs(10000, new Rng(606), mixtureModel, undefined, lean), MIXTURE_FNS);
     console.log(formatGeweke('Gibbs z + MH x', r));
+    expect(lean.updates).toBe(10000);
     expect(r.failures).toEqual([]);
   });
 
@@ -278,9 +286,19 @@ describe('Geweke tests of Gibbs on a discrete site', () => {
     expect(r.failures.length).toBeGreaterThan(0);
   });
 
-  it('Gibbs conditionals that forget the prior of z fail', async () => {
-    const r = gewekeCompare(marginal, await successiveGibbs(10000, new Rng(606), mixtureForgetsPrior), MIXTURE_FNS);
-    console.log(formatGeweke('Gibbs with a uniform prior on z [planted bug]', r));
+  it('lean Gibbs on z (runs on plain numbers, as the engines weigh it): the same draws as the general runtime, bit for bit', async () => {
+    const lean = { updates: 0 };
+    const a = await successiveGibbs(400, new Rng(606), mixtureModel, undefined, lean);
+    expect(lean.updates).toBe(400);
+    expect(a).toEqual(await successiveGibbs(400, new Rng(606)));
+  });
+
+  it('lean Gibbs conditionals that forget the prior of z fail', async () => {
+    const lean = { updates: 0 };
+    const r = gewekeCompare(marginal, await successiveGibbs(10000, new Rng(606), mixtureForgetsPrior, undefined, lean), MIXTURE_FNS);
+    console.log(formatGeweke('lean Gibbs with a uniform prior on z [planted bug]', r));
+    expect(lean.updates).toBe(10000);
     expect(r.failures.length).toBeGreaterThan(0);
   });
+
 });

@@ -69,6 +69,7 @@ const CACHE_SIZE = 64;
 import { type TraceState, drawIndex, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
+import { LeanGibbs } from './lean-gibbs.js';
 import { INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 
 /** Options of `infer(model, { method: 'hmc-gibbs', ... })`: those of `nuts`/`hmc` but `vectorize` and `workers`, plus the kernel. */
@@ -112,6 +113,14 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
    * site's candidate configurations, with no model run, all chains.
    */
   readonly gibbsReplayed: number;
+  /**
+   * `true` where the scalar sites' Gibbs updates were weighed on the lean
+   * runtime (one run per value on plain numbers, `lean-gibbs.ts`), else why
+   * not (then the general runtime ran them).
+   */
+  readonly gibbsLean: true | string;
+  /** Lean model runs of the Gibbs sweeps (one per value weighed), all chains; not counted in `gibbsModelRuns`. */
+  readonly gibbsLeanRuns: number;
   /** Wall time of the Gibbs sweeps (ms), all chains; part of the warmup and sampling times. */
   readonly gibbsMs: number;
   /** Discrete configurations whose potential was compiled, all chains. */
@@ -207,6 +216,8 @@ class GibbsChain<A extends unknown[], R> {
   replayedUpdates = 0;
   /** Scalar discrete sites. */
   private readonly scalarSites: readonly string[];
+  /** Weighs a scalar site's values on the lean runtime, on plain numbers (`lean-gibbs.ts`). */
+  readonly lean: LeanGibbs<A, R>;
   /** Whether the next sweep checks conditional independence of the plated sites' elements (the chain's first). */
   private checkPlated = true;
 
@@ -221,7 +232,9 @@ class GibbsChain<A extends unknown[], R> {
     private readonly warmup: number,
     compile: boolean,
     private readonly vectorized: VectorizedGibbs | undefined,
+    signal: AbortSignal | undefined,
   ) {
+    this.lean = new LeanGibbs(m, args, signal);
     this.discrete = { ...start } as Record<string, Value>;
     // the chain owns its plated values (the start's tensors belong to a trace that is disposed)
     for (const [a, ps] of plated) this.discrete[a] = ownedTensor(ps, start[a] as Float64Array);
@@ -394,11 +407,12 @@ class GibbsChain<A extends unknown[], R> {
             this.modelRuns += 1;
           }
           const runs = this.vectorized?.runs ?? 0;
+          const leanBefore = this.lean.updates;
           const support = (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
           const next = this.sites[i + 1];
           if (next === undefined || this.plated.has(next)) {
             // the last scalar site before a plated one or the end: only the values are needed, not the trace at them
-            const drawn = await gibbsDraw(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+            const drawn = await gibbsDraw(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized, lean: this.lean });
             if (drawn.state) this.noteSupports(drawn.state.trace);
             Object.assign(this.discrete, valuesAt((drawn.state ?? state).trace, this.scalarSites));
             this.discrete[address] = isTensor(drawn.value) && drawn.value.size === 1 ? toNumber(drawn.value) : drawn.value;
@@ -406,10 +420,12 @@ class GibbsChain<A extends unknown[], R> {
             state.trace.disposeLogProbs();
             state = undefined;
           } else {
-            state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized });
+            state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized, lean: this.lean });
             this.noteSupports(state.trace);
           }
-          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : support;
+          // (general runs only: a lean update costs the run at the drawn value where a trace is needed)
+          const leaned = this.lean.updates > leanBefore;
+          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : leaned ? (next === undefined || this.plated.has(next) ? 0 : 1) : support;
           continue;
         }
         if (state !== undefined) {
@@ -527,7 +543,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
 
   const gibbsRngs = rngFrom(`${seed}/gibbs`).splitN(chains);
   const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
-  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true, vectorized));
+  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true, vectorized, options.signal));
   const common = {
     dim: layout.dim,
     chains,
@@ -579,6 +595,8 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     discreteSites: sites,
     gibbsModelRuns: states.reduce((a, s) => a + s.modelRuns, 0),
     gibbsReplayed: states.reduce((a, s) => a + s.replayedUpdates, 0),
+    gibbsLean: states.find((s) => s.lean.off !== undefined)?.lean.off ?? true,
+    gibbsLeanRuns: states.reduce((a, s) => a + s.lean.runs, 0),
     gibbsMs: states.reduce((a, s) => a + s.sweepMs, 0),
     compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
     compiledPerChain: states.map((s) => s.compileOff ?? true),

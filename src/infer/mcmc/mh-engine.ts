@@ -19,6 +19,7 @@ import type { Distribution } from '../../distributions/distribution.js';
 import type { Value } from '../../core/value.js';
 import { disposeDropped, nextTensorId, reachableTensors } from './state-tensors.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
+import { LeanGibbs } from './lean-gibbs.js';
 import { CompiledMH } from './compiled-mh.js';
 import { type SiteDraws, unmovedSites } from '../../diagnostics/unmoved.js';
 import { fixedBySupport } from './constraint-fixed.js';
@@ -90,6 +91,8 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   const draws: Draw<R>[] = [];
   const acceptance: number[] = [];
   const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
+  // a discrete site's values weighed by runs on plain numbers where the model allows (bit-identical weights)
+  const lean = options.gibbs ? new LeanGibbs(m, args, options.signal) : undefined;
   const total = chains * (warmup + samples * thin);
   let done = 0;
   // tensors created from here on belong to the run; the user's own (data in args) are never disposed
@@ -128,7 +131,7 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
   }
   if (fast && !fast.compiled) compiled = `stopped: ${String(fast.compiledStatus())}`;
   const unmoved = unmovedSites(drawSites(draws, continuous, fixedOf));
-  const diagnostics = { acceptance, chains, compiled, ...(unmoved.length > 0 ? { unmoved } : {}), ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
+  const diagnostics = { acceptance, chains, compiled, ...(unmoved.length > 0 ? { unmoved } : {}), ...(fast ? { compiledEvaluations: fast.evaluations, modelRuns: fast.runs } : {}), ...(options.gibbs ? { gibbsModelRuns: gibbsRuns, gibbsMs, gibbsLean: lean?.off ?? true, gibbsLeanRuns: lean?.runs ?? 0, ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}) } : {}) };
   return new Posterior({ method: 'mh', draws, diagnostics, model: m, args, tensorsSince: sinceId });
 
   async function mhChains(): Promise<void> {
@@ -159,8 +162,11 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
             if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
               const t0 = performance.now();
               const runs = vectorized?.runs ?? 0;
-              const next = await gibbsStep(m, args, state, pick.address, r, { vectorized });
-              gibbsRuns += vectorized ? vectorized.runs - runs : (pick.dist as Distribution).enumerateSupport()!.length;
+              const leanBefore = lean?.updates ?? 0;
+              const next = await gibbsStep(m, args, state, pick.address, r, { vectorized, ...(lean ? { lean } : {}) });
+              // (general runs only: a lean update runs the model once more, at the drawn value)
+              const leaned = (lean?.updates ?? 0) > leanBefore;
+              gibbsRuns += vectorized ? vectorized.runs - runs : leaned ? 1 : (pick.dist as Distribution).enumerateSupport()!.length;
               gibbsMs += performance.now() - t0;
               return { next, wasProposal: false, wasAccepted: false };
             }

@@ -28,6 +28,7 @@ import { type Site, type Trace, siteLogDensity } from '../../core/trace.js';
 import { type Value, isTensor, toNumber } from '../../core/value.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import { BranchesOnTensor, type VectorizedGibbs, reservedRank, sameLogWeights, vectorizedLogWeights } from './vector-gibbs.js';
+import type { LeanGibbs } from './lean-gibbs.js';
 
 /** A state of the chain: a trace, its return value and its log joint. */
 export interface TraceState<R> {
@@ -174,13 +175,20 @@ export interface GibbsStepOptions {
    * `vector-gibbs.ts`). Without it, the model runs once per value.
    */
   readonly vectorized?: VectorizedGibbs;
+  /**
+   * Weigh each value by a run of the model on the lean runtime, on plain
+   * numbers (`lean-gibbs.ts`; the same weights, bit for bit, as one general
+   * run per value), where the model allows; tried before `vectorized`.
+   */
+  readonly lean?: Pick<LeanGibbs<never, unknown>, 'logWeights'>;
 }
 
 /**
  * One Gibbs update of a finite discrete site: enumerate its support, weigh
  * each value by the joint density, and draw one. With
- * `options.vectorized`, the weights come from one vectorised run (then one
- * more run at the chosen value gives the new trace).
+ * `options.lean` or `options.vectorized`, the weights come from lean runs
+ * or one vectorised run (then one more run at the chosen value gives the new
+ * trace).
  */
 export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng, options: GibbsStepOptions = {}): Promise<TraceState<R>> {
   const drawn = await gibbsDraw(m, args, current, address, rng, options);
@@ -213,6 +221,10 @@ export async function gibbsDraw<A extends unknown[], R>(
   const r = rng.split();
   const vec = options.vectorized;
   const picked = (state: TraceState<R>) => ({ value: state.trace.get(address)!.value, state, rng: r });
+  if (options.lean) {
+    const w = await options.lean.logWeights((a) => current.trace.get(a)?.value, latentAddresses(current.trace), address, support);
+    if (w !== undefined) return { value: support[drawIndex(w, rng)] as Value, rng: r };
+  }
   // (two values cost two runs either way: one run per value is then as cheap, and exact in float64 where the model is)
   if (vec && vec.enabled(address) && support.length > 2) {
     const numeric = support.every((v) => typeof v === 'number');
