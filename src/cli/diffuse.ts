@@ -15,10 +15,10 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import { STEER_METHODS } from '../steer/diffusion/steering/method-names.js';
 import { UsageError } from './args.js';
+import { parseCommandOptions } from './parse-options.js';
 import type { CliIO } from './run.js';
 
 /** Help text of `tyche diffuse`. */
@@ -78,11 +78,7 @@ export interface DiffuseCommand {
 
 /** Parse and check the arguments after `diffuse` (no TensorFlow.js needed). */
 export function parseDiffuse(argv: readonly string[]): DiffuseCommand | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
+  const values = parseCommandOptions('diffuse', argv, {
         model: { type: 'string' },
         class: { type: 'string' },
         symmetry: { type: 'boolean' },
@@ -101,12 +97,7 @@ export function parseDiffuse(argv: readonly string[]): DiffuseCommand | 'help' {
         seed: { type: 'string' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`diffuse: ${(err as Error).message}`);
-  }
+      });
   if (values.help) return 'help';
   const model = values.model ?? 'digits';
   if (model !== 'digits' && model !== 'toy2d') throw new UsageError(`diffuse: --model must be digits or toy2d, got ${JSON.stringify(model)}`);

@@ -11,13 +11,14 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
 import { initBackend } from '../backend/select.js';
 import { loadLlamaCpp } from '../steer/lm/llama-cpp.js';
 import { serveLanguageModel } from '../steer/lm/serve.js';
-import { loadTransformerLM } from '../steer/lm/transformer/files.js';
 import type { LanguageModel } from '../steer/lm/types.js';
 import { UsageError } from './args.js';
+import { loadModelOption } from './model-option.js';
+import { parseCommandOptions } from './parse-options.js';
 import type { CliIO } from './run.js';
 
 /** Help text of `tyche serve`. */
@@ -35,16 +36,7 @@ Endpoints: GET /v1/models, POST /v1/completions (prompt, max_tokens, temperature
 
 /** Run `tyche serve` with the arguments after `serve`; resolves when the server closes. */
 export async function serveMain(argv: readonly string[], io: CliIO): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { model: { type: 'string' }, gguf: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'model-id': { type: 'string' }, help: { type: 'boolean' } },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`serve: ${(err as Error).message}`);
-  }
+  const values = parseCommandOptions('serve', argv, { model: { type: 'string' }, gguf: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'model-id': { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) {
     io.stdout.write(SERVE_HELP);
     return;
@@ -53,10 +45,12 @@ export async function serveMain(argv: readonly string[], io: CliIO): Promise<voi
   const port = values.port === undefined ? 8000 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`serve: --port must be an integer 0..65535, got ${values.port}`);
   let lm: LanguageModel;
-  if (values.gguf) lm = await loadLlamaCpp({ modelPath: values.gguf });
-  else {
+  if (values.gguf) {
+    if (!existsSync(values.gguf)) throw new UsageError(`serve: --gguf ${values.gguf}: no such file`);
+    lm = await loadLlamaCpp({ modelPath: values.gguf });
+  } else {
     await initBackend();
-    lm = loadTransformerLM(values.model!);
+    lm = loadModelOption('serve', values.model!);
   }
   const { server, url } = await serveLanguageModel(lm, { port, host: values.host, modelId: values['model-id'] });
   io.stdout.write(`tyche serve: ${values['model-id'] ?? lm.name} at ${url}\n`);

@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import { initBackend } from '../backend/select.js';
 import { CachedLanguageModel, wrapLanguageModel } from '../steer/lm/cached.js';
 import { AutomatonPotential } from '../steer/lm/potentials/automaton.js';
@@ -25,9 +24,10 @@ import type { TokenSampler } from '../steer/lm/samplers/types.js';
 import { bestOfN, locallyConstrainedDecode } from '../steer/lm/smc/baselines.js';
 import { smcSteer, type SteeringResult } from '../steer/lm/smc/steer.js';
 import { smcSteerK } from '../steer/lm/smc/smc-steer.js';
-import { loadTransformerLM } from '../steer/lm/transformer/files.js';
 import type { LanguageModel } from '../steer/lm/types.js';
 import { UsageError } from './args.js';
+import { loadModelOption } from './model-option.js';
+import { parseCommandOptions } from './parse-options.js';
 import type { CliIO } from './run.js';
 
 /** Help text of `tyche steer`. */
@@ -152,11 +152,7 @@ export async function steerCompare(
 
 /** Run `tyche steer` with the arguments after `steer`. */
 export async function steerMain(argv: readonly string[], io: CliIO): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
+  const values = parseCommandOptions('steer', argv, {
         'no-letter': { type: 'string' },
         pattern: { type: 'string' },
         'ends-with': { type: 'string' },
@@ -168,12 +164,7 @@ export async function steerMain(argv: readonly string[], io: CliIO): Promise<voi
         k: { type: 'string' },
         seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`steer: ${(err as Error).message}`);
-  }
+      });
   if (values.help) {
     io.stdout.write(STEER_HELP);
     return;
@@ -193,7 +184,7 @@ export async function steerMain(argv: readonly string[], io: CliIO): Promise<voi
     throw err;
   }
   await initBackend();
-  const base = loadTransformerLM(values.model ?? 'kjv-char');
+  const base = loadModelOption('steer', values.model ?? 'kjv-char');
   try {
     new AutomatonPotential(base.vocab, pattern); // a bad pattern fails before any generation
     // prompt + --max-tokens must fit the model's context: say so in the command's own words (session 14)

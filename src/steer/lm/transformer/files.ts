@@ -31,13 +31,25 @@ export function modelPath(nameOrPath: string): string {
   return stem(nameOrPath);
 }
 
-/** Read a saved model's header and tensors (the caller owns the tensors). */
-export function readModelFiles(nameOrPath: string): { header: ModelHeader; weights: TransformerWeights; vocab: CharVocabulary } {
+/** The file stem of a model, after checking both its files exist (the error names the shipped models). */
+function existingStem(nameOrPath: string): string {
   const base = modelPath(nameOrPath);
   for (const ext of ['.json', '.bin']) {
-    if (!existsSync(base + ext)) throw new Error(`transformer model ${nameOrPath}: file ${base + ext} does not exist`);
+    if (!existsSync(base + ext)) throw new Error(`transformer model ${nameOrPath}: file ${base + ext} does not exist (shipped models: ${SHIPPED_MODELS.join(', ')})`);
   }
-  const header = parseHeader(JSON.parse(readFileSync(base + '.json', 'utf8')), base + '.json');
+  return base;
+}
+
+/** Read a saved or shipped model's header alone (its config, alphabet and tensor table). */
+export function readModelHeader(nameOrPath: string): ModelHeader {
+  const base = existingStem(nameOrPath);
+  return parseHeader(JSON.parse(readFileSync(base + '.json', 'utf8')), base + '.json');
+}
+
+/** Read a saved model's header and tensors (the caller owns the tensors). */
+export function readModelFiles(nameOrPath: string): { header: ModelHeader; weights: TransformerWeights; vocab: CharVocabulary } {
+  const base = existingStem(nameOrPath);
+  const header = readModelHeader(nameOrPath);
   const weights = decodeWeights(header, new Uint8Array(readFileSync(base + '.bin')), base + '.bin');
   return { header, weights, vocab: new CharVocabulary(header.alphabet, nameOrPath) };
 }
