@@ -128,6 +128,21 @@ interface EndRecord extends LeanRecord {
   readonly before: number;
 }
 
+/** How many records make a full chunk of a {@link ReplaySource}. */
+const CHUNK = 64;
+
+/**
+ * A lineage's records oldest first, as full chunks of `CHUNK` records and a
+ * shorter tail. Chunks are never changed, so the source of a copy made at a
+ * later resampling on the same lineage shares them and builds only its tail
+ * (and the short list of chunks): a source costs O(CHUNK + t / CHUNK), not
+ * O(t), which the scavenger would copy and promote for every parent copied.
+ */
+interface ReplaySource {
+  readonly chunks: readonly (readonly LeanRecord[])[];
+  readonly tail: readonly LeanRecord[];
+}
+
 /** What a copy replays: its parent's records up to the parent's checkpoint. */
 interface LeanTarget {
   readonly head: LeanRecord | undefined;
@@ -138,8 +153,10 @@ interface LeanTarget {
    * records (a fork), not the model from its start.
    */
   readonly mark: StepRecord | undefined;
-  /** The records oldest first (after `mark`, when set), built by the first copy that replays them and shared with the others. */
+  /** Inside an unfold step (`mark` set): the records after `mark`, oldest first, built by the first copy that replays them and shared with the others. */
   records?: LeanRecord[];
+  /** Otherwise: the parent's records from the model's start, built by the first copy that replays them and shared with the others. */
+  source?: ReplaySource;
   /** The particle copied (it keeps its live execution: the first child of a resampling). */
   readonly parent: LeanParticle<unknown>;
   /**
@@ -164,6 +181,8 @@ export function leanHandles(m: { readonly handlers: readonly unknown[] }): boole
 interface LeanStep {
   /** Called once by each particle the step moved: at its next checkpoint, at its end, or when rejected. */
   arrive(): void;
+  /** Called once by each copy the step started replaying, when its replay is over (caught up with its parent, or stopped). */
+  replayed(): void;
   /** The step fails (the first failure wins; later ones, after it settled, are kept by the particle). */
   fail(err: unknown): void;
   readonly settled: boolean;
@@ -179,15 +198,16 @@ export class LeanRun<R> {
   /** The addresses (record order) of the last particle whose values were read; free of duplicates. */
   private layout: string[] | undefined;
   /**
-   * The replay arrays (records oldest first) built for the copies of the
-   * latest resampling and of the one before, by head record: a copy's
-   * lineage usually passes through a parent copied last time, so its array
-   * is that one's plus the few records since (a copy, not a walk of the
-   * whole list, whose nodes lie all over the heap). Two generations are
-   * kept, so the memory stays that of two resamplings' targets.
+   * The replay sources (records oldest first, in shared chunks) built for
+   * the copies of the latest resampling and of the one before, by head
+   * record: a copy's lineage usually passes through a parent copied last
+   * time, so its source is that one's chunks plus the few records since (not
+   * a walk of the whole list, whose nodes lie all over the heap). Two
+   * generations are kept, so the memory stays that of two resamplings'
+   * targets.
    */
-  private arrays = new Map<LeanRecord, LeanRecord[]>();
-  private older = new Map<LeanRecord, LeanRecord[]>();
+  private arrays = new Map<LeanRecord, ReplaySource>();
+  private older = new Map<LeanRecord, ReplaySource>();
   /** Records whose list agrees with `layout` up to them, by their index there (see {@link LeanRun.checkValues}). */
   private checked = new Map<LeanRecord, number>();
   /** One string per address (records keep it, not the model's own copy): replays compare, and values are keyed by, strings that stay in cache. */
@@ -200,6 +220,22 @@ export class LeanRun<R> {
   replayedSites = 0;
   /** Forks that started at the marker after their parent's checkpoint, replaying nothing (`LeanTarget.next`). */
   skippedForks = 0;
+  /**
+   * How many copies may replay at once: 1 (a replay is the model re-run on
+   * recorded values, microtasks only, and copies replayed one after another
+   * cost less than copies interleaved site by site), widened to
+   * `concurrency` for the rest of the run once a replay is seen waiting on
+   * something outside the run (a timer, I/O, a language model not cached),
+   * so that such waits overlap as before.
+   */
+  private replayWidth = 1;
+  /** Executions waiting in the pacer's yield (a replay there is not waiting outside the run). */
+  pausing = 0;
+
+  /** A replay waited on something outside the run: copies replay `concurrency` at once from now on (see `replayWidth`). */
+  replayStalled(): void {
+    this.replayWidth = this.concurrency;
+  }
 
   /**
    * @param model - the model (no handlers of its own: {@link leanHandles})
@@ -227,7 +263,7 @@ export class LeanRun<R> {
    */
   advanceAll(particles: readonly LeanParticle<R>[]): Promise<void> {
     const todo = particles.filter((p) => p.status !== 'done');
-    if (this.arrays.size > 0 && todo.some((p) => p.replayOf !== undefined && p.replayOf.records === undefined)) {
+    if (this.arrays.size > 0 && todo.some((p) => p.replayOf !== undefined && p.replayOf.records === undefined && p.replayOf.source === undefined)) {
       this.older = this.arrays;
       this.arrays = new Map();
     }
@@ -252,8 +288,14 @@ export class LeanRun<R> {
       let remaining = todo.length;
       let pumping = false;
       let waiting = false;
+      let replaying = 0;
+      let watching = false;
       const step: LeanStep & { settled: boolean } = {
         settled: false,
+        replayed() {
+          replaying--;
+          pump();
+        },
         arrive() {
           running--;
           if (--remaining === 0) {
@@ -269,11 +311,31 @@ export class LeanRun<R> {
           reject(err);
         },
       };
+      // a replay that has not ended when the microtasks have run out (and that is not in the pacer's yield) waits on
+      // something outside the run: from then on copies replay `concurrency` at once, so that such waits overlap
+      const watch = (): void => {
+        if (watching) return;
+        watching = true;
+        setImmediate(() => {
+          watching = false;
+          if (step.settled || replaying === 0) return;
+          if (this.pausing > 0) return watch();
+          this.replayStalled();
+          pump();
+        });
+      };
       // (a particle may arrive synchronously inside `go`: the loop, not a nested call, starts the next)
       const pump = (): void => {
         if (pumping || waiting) return;
         pumping = true;
         while (running < concurrency && next < todo.length && !step.settled) {
+          const p = todo[next]!;
+          // (a copy that replays from the model's start: one at a time, see `replayWidth`)
+          const replay = p.status === 'new' && p.replayOf !== undefined && p.replayOf.mark === undefined;
+          if (replay && replaying >= this.replayWidth) {
+            watch();
+            break;
+          }
           // (a clock read every 16 starts, not at each: a start is a few microseconds)
           if ((next & 15) === 0 && pace.due()) {
             waiting = true;
@@ -287,7 +349,12 @@ export class LeanRun<R> {
             break;
           }
           running++;
-          todo[next++]!.go(step);
+          next++;
+          if (replay) {
+            replaying++;
+            p.replaying = true;
+          }
+          p.go(step);
         }
         pumping = false;
       };
@@ -304,7 +371,7 @@ export class LeanRun<R> {
   values(p: LeanParticle<R>): Record<string, Value> {
     const out: Record<string, Value> = {};
     if (p.rejected) return out;
-    const records = this.recordsOf(p.head, false);
+    const records = this.recordsOf(p.head);
     const keys = this.keysOf(records);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
@@ -338,7 +405,7 @@ export class LeanRun<R> {
         return;
       }
     }
-    this.keysOf(this.recordsOf(p.head, false));
+    this.keysOf(this.recordsOf(p.head));
   }
 
   /** The addresses of `records` (those of the last particle read where they are the same); a duplicate gives up. */
@@ -391,22 +458,50 @@ export class LeanRun<R> {
     return address;
   }
 
-  /**
-   * The records of a list oldest first (shared: not to be changed), from the
-   * nearest array kept for a node of the list; kept for `head` when `keep`.
-   */
-  recordsOf(head: LeanRecord | undefined, keep = true): LeanRecord[] {
-    const tail: LeanRecord[] = [];
-    let base: LeanRecord[] | undefined;
-    // (no arrays kept, e.g. a run whose copies all fork: no lookup per record)
+  /** The records of a list up to the nearest one whose source is kept (newest first), and that source. */
+  private since(head: LeanRecord | undefined): { fresh: LeanRecord[]; base: ReplaySource | undefined } {
+    const fresh: LeanRecord[] = [];
+    let base: ReplaySource | undefined;
+    // (no sources kept, e.g. a run whose copies all fork: no lookup per record)
     const kept = this.arrays.size + this.older.size > 0;
     for (let r = head; r !== undefined; r = r.prev) {
       if (kept && (base = this.arrays.get(r) ?? this.older.get(r)) !== undefined) break;
-      tail.push(r);
+      fresh.push(r);
     }
-    const out = base === undefined ? [] : base.slice();
-    for (let i = tail.length - 1; i >= 0; i--) out.push(tail[i]!);
-    if (keep && head !== undefined) this.arrays.set(head, out);
+    return { fresh, base };
+  }
+
+  /** The records of a list oldest first, as a new array (from the nearest source kept for a node of the list). */
+  recordsOf(head: LeanRecord | undefined): LeanRecord[] {
+    const { fresh, base } = this.since(head);
+    const out: LeanRecord[] = [];
+    if (base !== undefined) {
+      for (const chunk of base.chunks) for (const r of chunk) out.push(r);
+      for (const r of base.tail) out.push(r);
+    }
+    for (let i = fresh.length - 1; i >= 0; i--) out.push(fresh[i]!);
+    return out;
+  }
+
+  /** What copies of a parent whose records end at `head` replay (kept for the copies of the next resamplings: {@link ReplaySource}). */
+  sourceOf(head: LeanRecord | undefined): ReplaySource {
+    const { fresh, base } = this.since(head);
+    let chunks = (base?.chunks ?? []) as (readonly LeanRecord[])[];
+    let tail = base === undefined ? [] : base.tail.slice();
+    let shared = true;
+    for (let i = fresh.length - 1; i >= 0; i--) {
+      tail.push(fresh[i]!);
+      if (tail.length === CHUNK) {
+        if (shared) {
+          chunks = chunks.slice();
+          shared = false;
+        }
+        chunks.push(tail);
+        tail = [];
+      }
+    }
+    const out: ReplaySource = { chunks, tail };
+    if (head !== undefined) this.arrays.set(head, out);
     return out;
   }
 }
@@ -434,9 +529,15 @@ export class LeanParticle<R> implements UnfoldHost {
   rejected = false;
   /** Replay target: copy another particle's records up to its checkpoint. */
   replayOf?: LeanTarget = undefined;
-  /** The records being replayed and the next one expected (set when the replay starts). */
-  private replay: LeanRecord[] | undefined = undefined;
+  /** Set while this copy replays in a step that counts it (`LeanStep.replayed`). */
+  replaying = false;
+  /** The records being replayed (the current part of a source) and the next one expected (set when the replay starts). */
+  private replay: readonly LeanRecord[] | undefined = undefined;
   private next = 0;
+  /** A source replayed from the model's start: its part after the current one (`chunks.length`: the tail), and the records replayed in parts before. */
+  private source: ReplaySource | undefined = undefined;
+  private part = 0;
+  private done = 0;
   /** The prefix of every address now (`scope`'s). */
   prefix = '';
   private sites = 0;
@@ -520,9 +621,15 @@ export class LeanParticle<R> implements UnfoldHost {
       return;
     }
     if (target !== undefined) {
-      target.records ??= this.run.recordsOf(target.head);
-      this.replay = target.records;
+      const source = (target.source ??= this.run.sourceOf(target.head));
       this.next = 0;
+      this.done = 0;
+      if (source.chunks.length === 0) this.replay = source.tail;
+      else {
+        this.source = source;
+        this.replay = source.chunks[0];
+        this.part = 1;
+      }
     }
     try {
       // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
@@ -536,9 +643,17 @@ export class LeanParticle<R> implements UnfoldHost {
     }
   }
 
+  /** This copy's replay is over (caught up, or stopped): its step may start another. */
+  private replayEnded(): void {
+    if (!this.replaying) return;
+    this.replaying = false;
+    this.step?.replayed();
+  }
+
   /** The execution returned. */
   private finished(value: R): void {
     this.inBody = false;
+    this.replayEnded();
     if (this.gaveUp) return this.fail(this.gaveUp);
     if (this.unsettled !== undefined) return this.fail(new LeanGiveUp(`an effect failed and the model returned anyway (was the call awaited?): ${describeError(this.unsettled.err)}`));
     if (this.wake !== undefined) return this.fail(new LeanGiveUp('the model returned while an observation of its was pending (was the call awaited?)'));
@@ -551,6 +666,7 @@ export class LeanParticle<R> implements UnfoldHost {
   /** The execution threw. */
   private failed(err: unknown): void {
     this.inBody = false;
+    this.replayEnded();
     if (this.gaveUp) return this.fail(this.gaveUp);
     // an invalid distribution parameter: this particle has weight zero (the one rule of every engine)
     if (err !== STOP && rejectsPoint(err)) {
@@ -659,12 +775,41 @@ export class LeanParticle<R> implements UnfoldHost {
     return p;
   }
 
+  /** The first record of the next part of the source replayed, now the part replayed (undefined: none left). */
+  private nextPart(): LeanRecord | undefined {
+    const source = this.source;
+    if (source === undefined) return undefined;
+    this.done += this.next;
+    this.next = 0;
+    const part = this.part++;
+    if (part === source.chunks.length) this.source = undefined;
+    return (this.replay = part < source.chunks.length ? source.chunks[part] : source.tail)[0];
+  }
+
+  /** Records replayed so far. */
+  private replayedCount(): number {
+    return this.done + this.next;
+  }
+
+  /** The rest of a chunked replay as one array (what `skipUnfold` scans). */
+  private flattenReplay(): void {
+    const source = this.source;
+    if (source === undefined) return;
+    const rest = (this.replay as LeanRecord[]).slice(this.next);
+    for (let k = this.part; k < source.chunks.length; k++) for (const r of source.chunks[k]!) rest.push(r);
+    for (const r of source.tail) rest.push(r);
+    this.done += this.next;
+    this.next = 0;
+    this.replay = rest;
+    this.source = undefined;
+  }
+
   /** The record expected at this site of a replay (it must retrace the parent), taken as this execution's own. */
   private replayed(full: string, kind: LeanSiteKind): LeanRecord {
     const replay = this.replay as LeanRecord[];
-    const rec = replay[this.next];
+    const rec = replay[this.next] ?? this.nextPart();
     if (rec === undefined || rec.address !== full || rec.kind !== kind) {
-      this.giveUp(`a copy did not retrace its parent at "${full}" (is the model a deterministic function of its choices?)`);
+      return this.giveUp(`a copy did not retrace its parent at "${full}" (is the model a deterministic function of its choices?)`);
     }
     this.next++;
     this.head = rec;
@@ -673,7 +818,20 @@ export class LeanParticle<R> implements UnfoldHost {
 
   /** Counts a site; every 32 sites, yields to the event loop when due (a long execution stays abortable). */
   private paced<V>(value: V): Promise<V> {
-    if ((++this.sites & 31) === 0 && this.run.pace.due()) return this.run.pace.pause().then(() => value);
+    if ((++this.sites & 31) === 0 && this.run.pace.due()) {
+      const run = this.run;
+      run.pausing++;
+      return run.pace.pause().then(
+        () => {
+          run.pausing--;
+          return value;
+        },
+        (err) => {
+          run.pausing--;
+          throw err;
+        },
+      );
+    }
     // (a new promise, not one kept on the record: young garbage costs less than a promise per record held for the run)
     return Promise.resolve(value);
   }
@@ -713,11 +871,13 @@ export class LeanParticle<R> implements UnfoldHost {
     // (no target: a fork that finished its unfold, replaying the records before it)
     const target = this.replayOf;
     if (target !== undefined && this.checkpoint >= target.checkpoint) {
-      this.run.replayedSites += this.next;
+      this.run.replayedSites += this.replayedCount();
       // caught up with the parent: from here on this copy draws its own values
       this.replay = undefined;
+      this.source = undefined;
       this.replayOf = undefined;
       this.increment = 0;
+      this.replayEnded();
     }
     return this.paced(value);
   }
@@ -816,6 +976,7 @@ export class LeanParticle<R> implements UnfoldHost {
 
   /** A replayed top-level unfold: its states from the end marker (the fork's own, or the next one in the parent's records). */
   private skipUnfold(full: string): readonly unknown[] {
+    this.flattenReplay();
     const replay = this.replay as LeanRecord[];
     const end = this.resumeEnd;
     // (a fork that finished its unfold: the records before it end here; an earlier unfold is skipped below)
@@ -824,7 +985,7 @@ export class LeanParticle<R> implements UnfoldHost {
         this.giveUp(`a copy did not retrace the model before unfold "${full}" (is the model a deterministic function of its choices?)`);
       }
       this.resumeEnd = undefined;
-      this.run.replayedSites += this.next;
+      this.run.replayedSites += this.replayedCount();
       this.replay = undefined;
       this.head = end;
       this.checkpoint = this.resumeCheckpoint;
@@ -912,8 +1073,9 @@ export class LeanParticle<R> implements UnfoldHost {
     this.resumeEnd = end;
     this.resumeCheckpoint = this.checkpoint;
     this.checkpoint = 0;
-    this.replay = frame.prefixRecords ??= this.run.recordsOf(frame.before, false);
+    this.replay = frame.prefixRecords ??= this.run.recordsOf(frame.before);
     this.next = 0;
+    this.done = 0;
     this.prefix = '';
     // (through tycheModelBody: a model that starts an inference is seen to, `core/model-body.ts`)
     this.inBody = true;
