@@ -216,10 +216,15 @@ export async function layoutOf<A extends unknown[], R>(m: Model<A, R>, args: A, 
 /**
  * {@link layoutOf} for callers that need only the layout: the probe runs'
  * tensors (log densities, values, the model's intermediates) are freed, the
- * layout's own (e.g. bounds held by bijectors) kept.
+ * layout's own (e.g. bounds held by bijectors) kept. A site whose support
+ * depends on other values maps through the support it has at each point, never
+ * through its layout bijector, so that bijector's bounds (the probe's values)
+ * are freed too: kept, nothing ever freed them (1-2 tensors a run, e.g.
+ * ordered cutpoints written `Flat({ low: c1 })`).
  */
 export async function layoutOnly<A extends unknown[], R>(m: Model<A, R>, args: A, rng: Rng): Promise<Layout> {
-  const { layout } = await tidyAsync(() => layoutOf(m, args, rng), (r) => [...reachableTensors(r.layout)]);
+  const own = (l: Layout): Layout => ({ ...l, sites: l.sites.filter((s) => !s.dependentSupport) });
+  const { layout } = await tidyAsync(() => layoutOf(m, args, rng), (r) => [...reachableTensors(own(r.layout))]);
   return layout;
 }
 
