@@ -19,7 +19,9 @@
  * ψ_t − ψ_{t−1}; it is 0 once a particle has finished and at the last step,
  * so the weights telescope back to plain PF's and the target (and the
  * unbiasedness of Ẑ) is unchanged: the look-ahead draw is an auxiliary
- * variable drawn from its own proposal. λ = 0 is plain PF; λ = 1 resamples by
+ * variable drawn from its own proposal. A successor the reward model scores 0
+ * gives ψ_t = 0 (no modulation), not −∞: a twist of −∞ would kill a particle
+ * whose other continuations the target allows. λ = 0 is plain PF; λ = 1 resamples by
  * the successor's score alone. The look-ahead costs one step of generation
  * and one reward call per open particle per step, counted in `cost`.
  *
@@ -57,7 +59,13 @@ export function withLookahead(sampler: StepSampler, inner: FeynmanKac<PartialSol
         const rngs = lookRng!.splitN(ahead.length);
         await Promise.all(ahead.map((a, k) => sampler.extend(a, rngs[k]!)));
         await sampler.scoreAndTwist(ahead, link, eps);
-        open.forEach((i, k) => (psi[i] = lambda * (ahead[k]!.twist - sols[i]!.twist)));
+        // a successor scored 0 (twist -Infinity) modulates nothing: a twist must be finite wherever the target has mass,
+        // and -Infinity here killed a particle whose other continuations the target allows (E[Z^/Z] 0.74 with zero
+        // partial scores, session 17); it is an auxiliary draw, so any finite psi keeps the target and Z^ unbiased
+        open.forEach((i, k) => {
+          const next = ahead[k]!.twist;
+          psi[i] = next === -Infinity ? 0 : lambda * (next - sols[i]!.twist);
+        });
       }
       sols.forEach((s, i) => {
         const d = lp[i]! + psi[i]! - (s.lookahead ?? 0);
