@@ -4,8 +4,9 @@
  * returned log Ẑ = −∞ in 39 of them, with clean output: a look-ahead successor scored 0 made the particle's twist
  * −∞ and killed a particle whose other continuations the target allows. Plain PF on the same bed is unbiased (a zero
  * partial score keeps the previous twist: 0.985 ± 0.016). A successor scored 0 now modulates nothing (ψ = 0): 0.996 ±
- * 0.013. The test bed is step-solutions' seven solutions; Z = E_LM[r(x)] exactly. Fails on the old code (z ≈ −10 at
- * 400 runs). Positive partial scores give the same draws as before (their ψ is unchanged).
+ * 0.013. The test bed is step-solutions' seven solutions; Z = E_LM[r(x)] exactly. Fails on the old code (one of the
+ * 400 runs throws "every particle has weight zero" at step 0, blaming a complete score of 0; the rest read low).
+ * Positive partial scores give the same draws as before (their ψ is unchanged).
  */
 import { describe, expect, it } from 'vitest';
 import { particleFilterSteps } from '../../../src/steer/lm/scaling/pf.js';
