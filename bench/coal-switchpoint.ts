@@ -11,29 +11,51 @@
  * with `vectorizeGibbs: false` (one model run per value, the old way), so
  * the speed-up is measured in the same sitting.
  *
+ * `--scalar`: the model as a newcomer writes it instead (a loop of 112 scalar
+ * `observe`s with a JavaScript ternary on the switchpoint, issue 16), whose
+ * Gibbs updates run one lean run per value on plain numbers
+ * (`lean-gibbs.ts`); its baseline is the same model given a handler that
+ * does nothing, which keeps it on the general runtime (the path before
+ * session 17, same draws).
+ *
  * 1600 sweeps: hmc-gibbs 4 chains x (200 warmup + 200 draws); mh 4 chains x
  * (600 + 600) single-site steps over 3 sites (about 1600 updates of the
  * switchpoint). `--quick` quarters the counts.
  *
- * Run: `npx tsx bench/coal-switchpoint.ts [--quick] [--only hmc-gibbs|mh] [--no-baseline]`
+ * Run: `npx tsx bench/coal-switchpoint.ts [--quick] [--scalar] [--only hmc-gibbs|mh] [--no-baseline]`
  *
  * @module
  */
 import { initBackend } from '../src/backend/select.js';
 import { essBulk } from '../src/diagnostics/ess.js';
-import { infer, toNumber } from '../src/index.js';
+import { Categorical, Gamma, Poisson, infer, model, toNumber } from '../src/index.js';
 import type { Posterior } from '../src/infer/posterior.js';
-import { coalExactPosterior, coalSwitchpoint, loadCoalData } from '../models/coal.js';
+import { type CoalData, coalExactPosterior, coalSwitchpoint, loadCoalData } from '../models/coal.js';
 import { table } from './util.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const baseline = !args.includes('--no-baseline');
+const scalar = args.includes('--scalar');
 const div = quick ? 4 : 1;
 
 const data = loadCoalData();
 const exact = coalExactPosterior(data);
+
+/** The coal model as a newcomer writes it (scratch/newuser16/p5.ts), same sites and priors as `coalSwitchpoint`. */
+const scalarCoal = model(
+  async ({ sample, observe }, d: CoalData) => {
+    const n = d.counts.length;
+    const s = (await sample('switchpoint', Categorical(new Array<number>(n).fill(1 / n)))) as number;
+    const early = await sample('early', Gamma(d.a ?? 1, d.b ?? 1));
+    const late = await sample('late', Gamma(d.a ?? 1, d.b ?? 1));
+    for (let t = 0; t < n; t++) await observe(`y${t}`, Poisson(t < s ? early : late), d.counts[t]!);
+  },
+  { name: 'coal_scalar' },
+);
+/** The same, kept on the general runtime by a handler that does nothing (the lean runtime runs plain models only). */
+const scalarGeneral = scalarCoal.withHandler({ process() {} });
 
 /** Per-chain draws of one site as numbers. */
 function chainsOf(post: Posterior<unknown[], unknown>, site: string): number[][] {
@@ -56,14 +78,15 @@ function zOf(post: Posterior<unknown[], unknown>, site: string, want: number): {
 }
 
 async function run(method: 'hmc-gibbs' | 'mh', vectorize: boolean | undefined): Promise<string[]> {
-  const extra = vectorize === undefined ? {} : { vectorizeGibbs: vectorize };
+  const extra = vectorize === undefined || scalar ? {} : { vectorizeGibbs: vectorize };
+  const m = scalar ? (vectorize === false ? scalarGeneral : scalarCoal) : coalSwitchpoint;
   const options =
     method === 'hmc-gibbs'
       ? { method, chains: 4, warmup: 200 / div, samples: 200 / div, seed: 1, ...extra }
       : { method, gibbs: true, chains: 4, warmup: 600 / div, samples: 600 / div, seed: 1, ...extra };
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const post = (await infer(coalSwitchpoint, options as never, data)) as Posterior<unknown[], unknown>;
+  const post = (await infer(m as typeof coalSwitchpoint, options as never, data)) as Posterior<unknown[], unknown>;
   const wall = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const cpu = (c.user + c.system) / 1e6;
@@ -72,15 +95,15 @@ async function run(method: 'hmc-gibbs' | 'mh', vectorize: boolean | undefined): 
   const l = zOf(post, 'late', exact.meanLate);
   const diag = post.diagnostics as Record<string, unknown>;
   const gibbs = diag.gibbsMs !== undefined ? `${((diag.gibbsMs as number) / 1000).toFixed(1)} s` : '—';
-  const runs = diag.gibbsModelRuns !== undefined ? String(diag.gibbsModelRuns) : '—';
-  const how = vectorize === false ? 'per value' : 'vectorised';
+  const runs = diag.gibbsModelRuns !== undefined ? String(diag.gibbsModelRuns) + (diag.gibbsLeanRuns ? ` + ${String(diag.gibbsLeanRuns)} lean` : '') : '—';
+  const how = scalar ? (vectorize === false ? 'scalar, general runtime' : 'scalar, lean') : vectorize === false ? 'per value' : 'vectorised';
   const zs = [s.z, e.z, l.z].map((z) => z.toFixed(1)).join(' / ');
   return [`${method}, ${how}`, wall.toFixed(1), cpu.toFixed(1), gibbs, runs, `${s.mean.toFixed(2)} (${exact.meanSwitchpoint.toFixed(2)})`, zs, s.ess.toFixed(0)];
 }
 
 async function main(): Promise<void> {
   const info = await initBackend();
-  console.log(`coal switchpoint (112 years, ${data.counts.reduce((a, b) => a + b, 0)} disasters), backend ${info.name}, Node ${process.version}`);
+  console.log(`coal switchpoint (112 years, ${data.counts.reduce((a, b) => a + b, 0)} disasters${scalar ? ', the scalar form' : ''}), backend ${info.name}, Node ${process.version}`);
   console.log(`exact: E[switchpoint] = ${exact.meanSwitchpoint.toFixed(3)} (year ${(data.firstYear + exact.meanSwitchpoint).toFixed(1)}), E[early] = ${exact.meanEarly.toFixed(4)}, E[late] = ${exact.meanLate.toFixed(4)}`);
   console.log('(the machine is shared with other engineers: compare CPU seconds; ratios are within this run)\n');
   const head = ['engine', 'wall s', 'cpu s', 'gibbs', 'gibbs runs', 'E[s] (exact)', 'z s / early / late', 'ESS s'];
