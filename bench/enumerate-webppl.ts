@@ -15,14 +15,17 @@
  * program, so WebPPL's compile step is excluded). The answers of both are
  * checked against reference_exact.json to 1e-9; a wrong answer aborts.
  *
- * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--rounds 5] [--peers DIR] [--backend cpu|wasm]`
- * from the repository root (`--quick` skips dice n = 8). Every row is
- * measured in `--rounds` rounds (3 at most for dice n = 8), tyche and WebPPL
- * in each (tyche first in even rounds, WebPPL first in odd ones, so that
- * load drifting during a row does not lean every round's ratio the same way);
- * the table gives the median over rounds of each round's median,
- * and the median of the per-round ratios with their range. Reads the peer data
- * from ../shared/peers (or `--peers DIR`) and needs the `webppl` devDependency.
+ * Run: `npx tsx bench/enumerate-webppl.ts [--quick] [--rounds 5] [--cheap-rounds 15] [--peers DIR] [--backend cpu|wasm]`
+ * from the repository root (`--quick` skips dice n = 8). Dice n = 8 is
+ * measured in `--rounds` rounds (3 at most); the cheap rows (dice n = 4 and 6,
+ * burglary: seconds a round) in `--cheap-rounds` (default 3 x `--rounds`).
+ * Each round times tyche and WebPPL (tyche first in even rounds, WebPPL first
+ * in odd ones, so that load drifting during a row does not lean every round's
+ * ratio the same way; no garbage collection is forced between blocks, see
+ * docs/design.md, ENUM4). The table gives the median over rounds of each
+ * round's median, and the median of the per-round CPU ratios with their
+ * quartiles and range. Reads the peer data from ../shared/peers (or `--peers
+ * DIR`) and needs the `webppl` devDependency.
  *
  * @module
  */
@@ -205,15 +208,24 @@ interface RowRounds {
   w: Timing[];
 }
 
-/** Median of the per-round medians on both sides, and the median of the per-round ratios with their range. */
+/**
+ * Median of the per-round medians on both sides, the median of the per-round wall ratios, and the median of
+ * the per-round CPU ratios with their quartiles and range (the spread says how far one round can be trusted).
+ */
 function row(r: RowRounds): string[] {
   const med = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
   const ratios = (k: keyof Timing) => r.t.map((x, i) => x[k] / r.w[i][k]);
-  const ratio = (k: keyof Timing) => {
-    const rs = ratios(k);
-    return rs.length > 1 ? `${median(rs).toFixed(2)} (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : median(rs).toFixed(2);
-  };
-  return [r.problem, String(r.executions), `${r.t.length}x${r.plan.repeats}x${r.plan.inner}`, fmtMs(med(r.t, 'wall')), fmtMs(med(r.w, 'wall')), ratio('wall'), fmtMs(med(r.t, 'cpu')), fmtMs(med(r.w, 'cpu')), ratio('cpu')];
+  const cpu = ratios('cpu').sort((a, b) => a - b);
+  const f = (x: number) => x.toFixed(2);
+  const spread = cpu.length > 1 ? [`${f(quartile(cpu, 0.25))}-${f(quartile(cpu, 0.75))}`, `${f(cpu[0])}-${f(cpu[cpu.length - 1])}`] : ['', ''];
+  return [r.problem, String(r.executions), `${r.t.length}x${r.plan.repeats}x${r.plan.inner}`, fmtMs(med(r.t, 'wall')), fmtMs(med(r.w, 'wall')), f(median(ratios('wall'))), fmtMs(med(r.t, 'cpu')), fmtMs(med(r.w, 'cpu')), f(median(cpu)), ...spread];
+}
+
+/** The `q` quantile of sorted numbers (linear between order statistics). */
+function quartile(sorted: readonly number[], q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  return sorted[lo] + (h - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] ?? sorted[lo]) - sorted[lo]);
 }
 
 /** The median wall and CPU time of one round's timed blocks. */
@@ -252,8 +264,14 @@ async function main(): Promise<void> {
   console.log('answers of both checked against reference_exact.json to 1e-9\n');
   const rounds = Number(argValue('--rounds') ?? 5);
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds must be a positive integer, got ${argValue('--rounds')}`);
-  console.log(`${rounds} rounds (dice n = 8: ${Math.min(rounds, 3)}), each timing both systems (tyche first in even rounds, WebPPL first in odd ones); the table gives the median over rounds of each round's median, and the median ratio (range over rounds)\n`);
-  const head = ['problem', 'executions', 'timed (rounds x blocks x calls)', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'ratio'];
+  const cheapRounds = Number(argValue('--cheap-rounds') ?? 3 * rounds);
+  if (!(Number.isInteger(cheapRounds) && cheapRounds > 0)) throw new Error(`--cheap-rounds must be a positive integer, got ${argValue('--cheap-rounds')}`);
+  const bigRounds = Math.min(rounds, 3);
+  console.log(
+    `${cheapRounds} rounds of dice n = 4, 6 and burglary, ${quick ? 'no' : bigRounds} of dice n = 8, each timing both systems (tyche first in even rounds, WebPPL first in odd ones); ` +
+      "the table gives the median over rounds of each round's median, and the median CPU ratio with its quartiles (IQR) and range over rounds\n",
+  );
+  const head = ['problem', 'executions', 'timed (rounds x blocks x calls)', 'tyche wall', 'WebPPL wall', 'ratio', 'tyche cpu', 'WebPPL cpu', 'cpu ratio', 'IQR', 'range'];
   const byProblem = new Map<string, RowRounds>();
   /** Adds one round of a row (printed as it comes). */
   const add = (problem: string, executions: number, plan: Plan, t: Timing[], w: Timing[]) => {
@@ -261,13 +279,13 @@ async function main(): Promise<void> {
     if (r === undefined) byProblem.set(problem, (r = { problem, executions, plan, t: [], w: [] }));
     r.t.push(roundMedian(t));
     r.w.push(roundMedian(w));
-    console.log(table(head, [row({ ...r, t: [r.t.at(-1)!], w: [r.w.at(-1)!] })]).split('\n')[1]);
+    console.log(`round ${r.t.length}: ${table(head, [row({ ...r, t: [r.t.at(-1)!], w: [r.w.at(-1)!] })]).split('\n')[1]}`);
   };
 
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < Math.max(cheapRounds, quick ? 0 : bigRounds); round++) {
     for (const c of diceCases) {
       if (quick && c.n > 6) continue;
-      if (c.n >= 8 && round >= 3) continue;
+      if (round >= (c.n >= 8 ? bigRounds : cheapRounds)) continue;
       const r = ref.dice.find((d) => d.n === c.n && d.total === c.total);
       if (!r) throw new Error(`reference_exact.json has no dice case n=${c.n}, total=${c.total}`);
       const plan: Plan = c.n >= 8 ? { warmup: 0, repeats: 3, inner: 1 } : c.n >= 6 ? { warmup: 2, repeats: 7, inner: 1 } : { warmup: 20, repeats: 15, inner: 5 };
@@ -298,7 +316,7 @@ async function main(): Promise<void> {
       add(`  n=${c.n} auto -> parallel (ops model)`, ta.post.diagnostics.paths as number, plan, ta.times, w.times);
     }
 
-    {
+    if (round < cheapRounds) {
       const plan: Plan = { warmup: 2000, repeats: 15, inner: 200 };
       const query = "[Math.exp(marginalize(d, 'b').score(true)), Math.exp(marginalize(d, 'e').score(true))]";
       const [t, w] = await bothInOrder(
