@@ -35,7 +35,7 @@ export interface StepPFOptions extends StepSearchOptions {
   readonly eps?: number;
   /** `'ratio'` (proper Feynman–Kac, default) or its_hub's `'replace'`. */
   readonly weights?: WeightMode;
-  /** Resample when ESS < essThreshold · N (default 1: every step, as Puri et al.; forced to 1 in replace mode). */
+  /** Resample when ESS < essThreshold · N (default 1: every step, as Puri et al.); replace mode resamples every step and refuses another value. */
   readonly essThreshold?: number;
   /** Resampling scheme (default `'multinomial'`, as its_hub). */
   readonly resampling?: ResamplingScheme | Resampler;
@@ -114,6 +114,11 @@ export async function runStepSMC(
   if (mode !== 'ratio' && mode !== 'replace') throw new Error(`step particle filter: weights must be 'ratio' or 'replace', got ${String(mode)}`);
   const cut = options.sampling && ((options.sampling.topK ?? Infinity) < sampler.lm.vocab.size || (options.sampling.topP ?? 1) < 1);
   if (mode === 'ratio' && cut) throw new Error(`step particle filter: sampling.topK / topP cut tokens the LM can draw, and ratio weights cannot correct for a cut support (the target would silently change); use sampling.temperature alone (corrected by importance weights), or weights: 'replace'`);
+  // replace mode resets the weights by resampling at every step (its_hub); an explicit adaptive threshold was
+  // silently overridden, so a user asking for ESS-adaptive resampling ran another algorithm without a word
+  if (mode === 'replace' && options.essThreshold !== undefined && options.essThreshold !== 1) {
+    throw new RangeError(`step particle filter: essThreshold ${options.essThreshold} has no meaning with weights: 'replace' (its weights are replaced, not accumulated, so it resamples at every step); leave essThreshold out, or use weights: 'ratio' for ESS-adaptive resampling`);
+  }
   const link = options.link ?? (mode === 'ratio' ? 'log' : 'logit');
   const resampler = resolveResampler(options.resampling ?? 'multinomial');
   const eps = options.eps ?? (link === 'logit' ? 1e-7 : 0);
