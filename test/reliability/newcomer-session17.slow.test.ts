@@ -16,7 +16,7 @@ beforeAll(async () => {
 
 /** The ordinal model; `sign` -1 plants a wrong link (eta = -beta x). */
 function ordinal(sign: 1 | -1) {
-  const x = tf.tensor1d(ORDINAL_X);
+  const x = tf.tensor1d([...ORDINAL_X]);
   const y = ORDINAL_Y.map((v) => v - 1);
   return model(async ({ sample, observe, factor }) => {
     const beta = await sample('beta', Normal(0, 5));
