@@ -159,7 +159,7 @@ export interface BlockInput {
   readonly past: readonly LayerKV[] | null;
 }
 
-/** The rotary tables at a call's positions and the rest of what its blocks read (see {@link BlockInput}). */
+/** The rotary tables at a call's positions and the rest of what its blocks read (see `BlockInput`). */
 export function blockInput(c: TransformerConfig, rope: Rope, input: ForwardInput): BlockInput {
   const [B, T] = input.tokens.shape;
   const hd = c.dModel / c.nHeads;
@@ -220,8 +220,8 @@ export function feedForwardHalf(c: TransformerConfig, w: TransformerWeights, at:
 /**
  * Run the blocks on `[B, T]` tokens on top of optional past keys/values.
  * Call inside `tf.tidy` (or dispose the outputs); gradients flow to the weights.
- * The same ops as {@link embed}, then {@link attentionHalf} and
- * {@link feedForwardHalf} per block, which a caller may run one at a time.
+ * The same ops as `embed`, then `attentionHalf` and
+ * `feedForwardHalf` per block, which a caller may run one at a time.
  */
 export function forward(c: TransformerConfig, w: TransformerWeights, rope: Rope, input: ForwardInput): ForwardOutput {
   let x: tf.Tensor3D = embed(c, w, input.tokens);
