@@ -10,7 +10,9 @@
  * - `hmc-gibbs` and `mh` with Gibbs weigh every update lean (they say so) and
  *   make the same draws as the general runtime (the model given a handler,
  *   which the lean runtime does not run, says why);
- * - a model the lean runtime cannot run (a plate) falls back and says why.
+ * - a model the lean runtime cannot run (a plate) falls back and says why;
+ * - `Categorical` of a fresh array equal to one seen returns the same object
+ *   (the newcomer's `new Array(n).fill(1 / n)` on every run).
  *
  * The posterior against the exact one is the slow tier's
  * (`gibbs-scalar-coal.slow.test.ts`).
@@ -101,6 +103,21 @@ describe('Gibbs weights on the lean runtime (scalar coal switchpoint)', () => {
     expect((c.diagnostics as { gibbsLean: unknown }).gibbsLean).toBe(true);
     expect((c.diagnostics as { gibbsLeanRuns: number }).gibbsLeanRuns).toBeGreaterThan(0);
     expect(values(c)).toEqual(values(d));
+  });
+
+  it('a Categorical built from a fresh array with the same numbers is the one already made (content-keyed), a different one is not', () => {
+    const a = Categorical(new Array<number>(T).fill(1 / T));
+    expect(Categorical(new Array<number>(T).fill(1 / T))).toBe(a);
+    const skewed = new Array<number>(T).fill(1 / T);
+    skewed[0] = 0.5 / T;
+    skewed[1] = 1.5 / T;
+    const b = Categorical([...skewed]);
+    expect(b).not.toBe(a);
+    expect(b.logProb(1) as number).toBeCloseTo(Math.log(1.5 / T), 12);
+    expect(a.logProb(1) as number).toBeCloseTo(Math.log(1 / T), 12);
+    // an invalid vector is refused on every call (nothing is remembered from a throw)
+    expect(() => Categorical([0.5, 0.6])).toThrow(/sum|probs/);
+    expect(() => Categorical([0.5, 0.6])).toThrow(/sum|probs/);
   });
 
   it('falls back where the lean runtime cannot run the model, saying why', async () => {
