@@ -33,7 +33,7 @@
  * particles on the same branch, `diagnostics.grouped`), and with
  * `grouped: false` (lean: copies fork inside a step from its state,
  * `diagnostics.forks`); WebPPL's program is plain recursion in each
- * comparison. `--jump-runs-10k N` adds the grouped rows and WebPPL's at
+ * comparison. `--jump-runs-10k N` adds the grouped rows, the plain program's and WebPPL's at
  * 10000 particles.
  *
  * A third table runs a program that batched program SMC took per particle
@@ -379,9 +379,10 @@ async function main(): Promise<void> {
     jrows.push(await timeJumps(jw, 1000, JUMP_RUNS, undefined, true), await timeJumps(jw, 1000, JUMP_RUNS, 1, true));
     jrows.push(await timeJumps(jw, 1000, JUMP_RUNS, undefined, true, false), await timeJumps(jw, 1000, JUMP_RUNS, 1, true, false));
     if (webppl && WEBPPL_RUNS > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 1000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 1000, WEBPPL_RUNS)), note: 'flip() then one of two Gaussians' });
-    // 10000 particles: the grouped rows and WebPPL's (`--jump-runs-10k`)
+    // 10000 particles: the grouped rows, the plain program's and WebPPL's (`--jump-runs-10k`)
     if (JUMP_RUNS_10K > 0) {
       jrows.push(await timeJumps(jw, 10000, JUMP_RUNS_10K, undefined, true), await timeJumps(jw, 10000, JUMP_RUNS_10K, 1, true));
+      jrows.push(await timeJumps(jw, 10000, JUMP_RUNS_10K));
       if (webppl && WEBPPL_RUNS_10K > 0) jrows.push({ impl: `WebPPL ${webppl.version} SMC`, n: 10000, runs: await runWebppl<Run[]>(webppl.wp, webpplJumps(jw, 10000, WEBPPL_RUNS_10K)), note: 'flip() then one of two Gaussians' });
     }
     console.log(rowsTable(jrows, exactJ));
