@@ -128,7 +128,7 @@ interface EndRecord extends LeanRecord {
   readonly before: number;
 }
 
-/** How many records make a full chunk of a {@link ReplaySource}. */
+/** How many records make a full chunk of a `ReplaySource`. */
 const CHUNK = 64;
 
 /**
@@ -483,7 +483,7 @@ export class LeanRun<R> {
     return out;
   }
 
-  /** What copies of a parent whose records end at `head` replay (kept for the copies of the next resamplings: {@link ReplaySource}). */
+  /** What copies of a parent whose records end at `head` replay (kept for the copies of the next resamplings: `ReplaySource`). */
   sourceOf(head: LeanRecord | undefined): ReplaySource {
     const { fresh, base } = this.since(head);
     let chunks = (base?.chunks ?? []) as (readonly LeanRecord[])[];
