@@ -23,7 +23,7 @@
  * density, a latent site not in the current trace (the structure changed), an
  * error of the model's own code — it gives up, for good: the update runs
  * the model once per value on the general runtime as before, which names
- * every error as before, and {@link LeanGibbs.off} says why.
+ * every error as before, and `off` says why.
  *
  * @module
  */
@@ -69,7 +69,7 @@ export class LeanGibbs<A extends unknown[], R> {
    * log p(x, y) with `address` set to each value of `support` in turn and
    * every other latent site at its value from `values` (`latent`: the
    * current trace's latent addresses); undefined where the lean runtime
-   * cannot run the model (then it is off for good, see {@link LeanGibbs.off}).
+   * cannot run the model (then it is off for good, see `off`).
    * A value whose run is rejected (an invalid parameter) or has density zero
    * weighs -Infinity, as with one general run per value.
    */
