@@ -179,6 +179,8 @@ export interface GibbsStepOptions {
    * Weigh each value by a run of the model on the lean runtime, on plain
    * numbers (`lean-gibbs.ts`; the same weights, bit for bit, as one general
    * run per value), where the model allows; tried before `vectorized`.
+   *
+   * @internal (the engines build it; `LeanGibbs` is not public API)
    */
   readonly lean?: Pick<LeanGibbs<never, unknown>, 'logWeights'>;
 }
