@@ -31,26 +31,7 @@ import {
   runChain,
   windowSchedule,
 } from '../../src/infer/mcmc/index.js';
-
-const D = 3;
-const PRECISION = [
-  [2, 0.9, 0.3],
-  [0.9, 1, 0.2],
-  [0.3, 0.2, 0.5],
-];
-
-/** Log density and gradient of a Gaussian with mean 1 and the precision above. */
-function gaussian(q: ArrayLike<number>): { logp: number; grad: Float64Array } {
-  const grad = new Float64Array(D);
-  let logp = 0;
-  for (let i = 0; i < D; i++) {
-    let s = 0;
-    for (let j = 0; j < D; j++) s += PRECISION[i]![j]! * (q[j]! - 1);
-    grad[i] = -s;
-    logp -= 0.5 * (q[i]! - 1) * s;
-  }
-  return { logp, grad };
-}
+import { D, gaussian } from './gaussian3.js';
 
 /** Runs a gradient coroutine to its end on the Gaussian; returns its result and the number of requests. */
 function drive<T>(co: GradientCoroutine<T>): { value: T; requests: number } {

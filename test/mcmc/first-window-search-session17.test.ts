@@ -23,25 +23,7 @@ import {
   sampleNutsBatched,
   sampleNutsPerChain,
 } from '../../src/infer/mcmc/index.js';
-
-const D = 3;
-const PRECISION = [
-  [2, 0.9, 0.3],
-  [0.9, 1, 0.2],
-  [0.3, 0.2, 0.5],
-];
-
-/** Log density of a Gaussian with mean 1 and the precision above at row `off` of `q`; its gradient into `grad`. */
-function gaussianRow(q: ArrayLike<number>, off: number, grad: Float64Array): number {
-  let logp = 0;
-  for (let i = 0; i < D; i++) {
-    let s = 0;
-    for (let j = 0; j < D; j++) s += PRECISION[i]![j]! * (q[off + j]! - 1);
-    grad[off + i] = -s;
-    logp -= 0.5 * (q[off + i]! - 1) * s;
-  }
-  return logp;
-}
+import { D, gaussian, gaussianRow } from './gaussian3.js';
 
 function batched(q: Float64Array): { logp: Float64Array; grad: Float64Array } {
   const rows = q.length / D;
@@ -51,10 +33,7 @@ function batched(q: Float64Array): { logp: Float64Array; grad: Float64Array } {
   return { logp, grad };
 }
 
-function single(q: Float64Array): { logp: number; grad: Float64Array } {
-  const grad = new Float64Array(D);
-  return { logp: gaussianRow(q, 0, grad), grad };
-}
+const single = gaussian;
 
 /** Everything a run gives but its timing. */
 function outputs(r: McmcSamples): string {
