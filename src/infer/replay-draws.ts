@@ -24,7 +24,7 @@ import type { Handler, Message } from '../core/message.js';
 import { type Model, ModelError, execute } from '../core/model.js';
 import { rejectsPoint } from '../core/errors.js';
 import { type Rng, rngFrom } from '../core/rng.js';
-import { Pacer } from './pace.js';
+import { Pacer, yieldToEventLoop } from './pace.js';
 import { type Value, isTensor } from '../core/value.js';
 import { nextTensorId } from './mcmc/state-tensors.js';
 import type { Distribution } from '../distributions/distribution.js';
@@ -140,7 +140,7 @@ export async function replayDraws<A extends unknown[], R>(m: Model<A, R>, args: 
   let nextYield = performance.now() + 10;
   for (let i = 1; i < n; i++) {
     if (performance.now() >= nextYield) {
-      await new Promise<void>((r) => setImmediate(r));
+      await yieldToEventLoop();
       nextYield = performance.now() + 10;
     }
     if (options.signal?.aborted) {

@@ -18,6 +18,7 @@
  * (`core/condition-lint.ts`, test/trust/condition-lint.test.ts); `checkConditions: false` turns it
  * off here so that the run-time line of defence is what is tested.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BRANCH_ON_TENSOR_MESSAGE } from '../../src/core/errors.js';
 import { Bernoulli, Categorical, Normal, type Value, infer, model, ops, toNumber } from '../../src/index.js';
@@ -36,34 +37,42 @@ const within4 = (z: number): boolean => Number.isFinite(z) && Math.abs(z) <= 4;
 
 describe('vectorised Gibbs: a branch on a tensor comparison behind another site', () => {
   const pz = [0.2, 0.3, 0.5];
-  const truthy = model(async ({ sample, factor }) => {
-    const z = await sample('z', Categorical(pz));
-    const w = await sample('w', Bernoulli(0.5));
-    if (toNumber(w) === 1) {
-      if (ops.gt(z, 0) as unknown as boolean) await factor('f', 0); // a newcomer's mistake
-      else await factor('f', 2.5);
-    } else await factor('f', ops.mul(z, 0.1));
+  // The mh runs give z's probabilities as a tensor: with plain numbers the lean Gibbs update (GIBBS2, session 17;
+  // tried before the vectorised one) runs the model on numbers, where `ops.gt(z, 0)` is a real boolean, and the
+  // vectorised update (whose watch this tests) never runs. `truthyNumbers` checks that lean answer below.
+  const pzTensor = tf.tensor1d(pz);
+  const models = (probs: number[] | tf.Tensor1D) => ({
+    truthy: model(async ({ sample, factor }) => {
+      const z = await sample('z', Categorical(probs));
+      const w = await sample('w', Bernoulli(0.5));
+      if (toNumber(w) === 1) {
+        if (ops.gt(z, 0) as unknown as boolean) await factor('f', 0); // a newcomer's mistake
+        else await factor('f', 2.5);
+      } else await factor('f', ops.mul(z, 0.1));
+    }),
+    // what the bug computed: the first branch always
+    alwaysFirst: model(async ({ sample, factor }) => {
+      const z = await sample('z', Categorical(probs));
+      const w = await sample('w', Bernoulli(0.5));
+      if (toNumber(w) === 1) await factor('f', 0);
+      else await factor('f', ops.mul(z, 0.1));
+    }),
+    written: model(async ({ sample, factor }) => {
+      const z = await sample('z', Categorical(probs));
+      const w = await sample('w', Bernoulli(0.5));
+      if (toNumber(w) === 1) await factor('f', ops.where(ops.gt(z, 0), 0, 2.5));
+      else await factor('f', ops.mul(z, 0.1));
+    }),
   });
-  // what the bug computed: the first branch always
-  const alwaysFirst = model(async ({ sample, factor }) => {
-    const z = await sample('z', Categorical(pz));
-    const w = await sample('w', Bernoulli(0.5));
-    if (toNumber(w) === 1) await factor('f', 0);
-    else await factor('f', ops.mul(z, 0.1));
-  });
-  const written = model(async ({ sample, factor }) => {
-    const z = await sample('z', Categorical(pz));
-    const w = await sample('w', Bernoulli(0.5));
-    if (toNumber(w) === 1) await factor('f', ops.where(ops.gt(z, 0), 0, 2.5));
-    else await factor('f', ops.mul(z, 0.1));
-  });
+  const truthyNumbers = models(pz).truthy;
+  const { truthy, alwaysFirst, written } = models(pzTensor);
   // exact E[z]: p(z, w) ∝ pz * 0.5 * exp(f(z, w))
   const weights = pz.map((p, z) => p * (Math.exp(z > 0 ? 0 : 2.5) + Math.exp(0.1 * z)));
   const ez = weights.reduce((s, v, z) => s + v * z, 0) / weights.reduce((a, b) => a + b, 0);
   const opts = { method: 'mh', gibbs: true, chains: 4, samples: 1500, warmup: 100, seed: 2, checkConditions: false } as const;
 
   it('falls back for good with the shared message, and E[z] is within 4 MCSE of enumeration', async () => {
-    const ex = await infer(truthy, { method: 'enumerate', checkConditions: false });
+    const ex = await infer(truthyNumbers, { method: 'enumerate', checkConditions: false });
     expect(Math.abs(ex.marginal('z').prob(0) - 0.602112)).toBeLessThan(1e-5); // enumeration runs per value (numbers)
     ex.dispose();
     const post = await infer(truthy, opts);
@@ -74,6 +83,11 @@ describe('vectorised Gibbs: a branch on a tensor comparison behind another site'
     const bug = await infer(alwaysFirst, { ...opts, vectorizeGibbs: false });
     expect(within4(zOf(bug, 'z', ez))).toBe(false);
     bug.dispose();
+    // the same mistake with plain-number probabilities: the lean Gibbs update runs it on numbers, where it is right
+    const lean = await infer(truthyNumbers, opts);
+    expect(lean.diagnostics.gibbsLean).toBe(true);
+    expect(within4(zOf(lean, 'z', ez))).toBe(true);
+    lean.dispose();
   }, 120_000);
 
   it('the same model written with ops.where stays vectorised (no false alarm) and is right', async () => {

@@ -50,7 +50,7 @@ import type { Rng } from '../../core/rng.js';
 import type { Value, ValueLike } from '../../core/value.js';
 import { type UnfoldHost, type UnfoldKernel, type UnfoldStepRef, checkUnfold, enterStep, freezeState, leaveStep, runUnfold, stepError, stepResult, wrongContextError } from '../../core/unfold.js';
 import { Distribution } from '../../distributions/distribution.js';
-import type { Pacer } from '../pace.js';
+import { type Pacer, yieldToEventLoop } from '../pace.js';
 import { ConcurrentCheckpointsError } from './suspendable.js';
 
 /** Thrown (rejected) when the lean runtime cannot run the model; the caller uses the general runtime. */
@@ -316,7 +316,8 @@ export class LeanRun<R> {
       const watch = (): void => {
         if (watching) return;
         watching = true;
-        setImmediate(() => {
+        // (the next macrotask: `setImmediate` in Node, `setTimeout(0)` in a browser, which has no `setImmediate`)
+        void yieldToEventLoop().then(() => {
           watching = false;
           if (step.settled || replaying === 0) return;
           if (this.pausing > 0) return watch();
