@@ -85,6 +85,11 @@ export abstract class AutoGuide implements Guide {
     return `${this.prefix}.${key}`;
   }
 
+  /** Whether the parameter at `address` is one of this guide's (named with its prefix). */
+  ownsParam(address: string): boolean {
+    return address.startsWith(`${this.prefix}.`);
+  }
+
   /** Read a parameter, detached from the tape when asked. */
   protected read(store: ParamStore, key: string, detach = false): tf.Tensor {
     const v = store.read(this.paramName(key));

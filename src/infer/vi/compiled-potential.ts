@@ -76,6 +76,21 @@ export class CompiledPotential {
   }
 
   /**
+   * dU/dz at `rows` points (row-major `rows x D`), read-only: no draws are
+   * counted as dropped, and a row the replay cannot serve (the model rejects
+   * the point, or a validity guard changed) is NaN throughout. For checks of
+   * a fitted guide (`mean-field-check.ts`).
+   */
+  gradientRows(q: Float64Array, rows: number): Float64Array {
+    const dim = q.length / rows;
+    const r = this.fn.replayOnly(q);
+    if (!r) return new Float64Array(q.length).fill(NaN);
+    const g = Float64Array.from(r.grad);
+    for (let i = 0; i < rows; i++) if (!Number.isFinite(r.logp[i]!)) g.fill(NaN, i * dim, (i + 1) * dim);
+    return g;
+  }
+
+  /**
    * U(z) for z `[S, D]` on the gradient tape: `logP` of shape `[S]`
    * (-Infinity where the model rejects the point, or where a validity guard
    * of the record changed, which the replay cannot follow), and `valid`, the

@@ -41,7 +41,9 @@ import { describeUserGradFailure } from '../../backend/jit/gradient-check.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
 import { type AutoInit, AutoGuide, type UnconstrainedMoments, constrainDraws } from './autoguide.js';
 import { CompiledPotential } from './compiled-potential.js';
-import { type AutoGuideName, autoGuide } from './autoguides.js';
+import { type AutoGuideName, AutoNormal, autoGuide } from './autoguides.js';
+import { type MeanFieldCheck, meanFieldCheck, meanFieldWarning } from './mean-field-check.js';
+import { logDensityFn } from '../mcmc/potential.js';
 import { type Guide, type GuideDraws, Unconstrained, modelLogJoint, unstackDraws } from './guide.js';
 import { ModelGuide } from './model-guide.js';
 import { type Objective, type ObjectiveName, type ObjectiveState, logWeights, objectiveFrom } from './objectives.js';
@@ -453,6 +455,50 @@ export class SVI<A extends unknown[], R> {
     return { draws, logZ, elbo, logRatios, khat: smoothed?.khat ?? NaN, ...(unconstrained ? { unconstrained } : {}) };
   }
 
+  /**
+   * Is the fitted guide too narrow because the posterior's coordinates are
+   * correlated (`mean-field-check.ts`)? For the mean-field `'normal'`
+   * autoguide: the factor sqrt(H_ii (H^-1)_ii) per site from the log
+   * density's curvature at the guide's location, by finite differences of
+   * its gradient (the compiled float64 replay where the fit used it, else
+   * float32 runs of the model); other guides, subsampled fits and models
+   * with `param` sites are skipped, with the reason.
+   */
+  async meanFieldCheck(args: A): Promise<MeanFieldCheck> {
+    await this.init(args);
+    const guide = this.guide;
+    if (!(guide instanceof AutoNormal)) return { skipped: `the ${guide.name} is not the mean-field 'normal' autoguide (a full-rank, low-rank or flow guide can take correlations; a point mass or a guide model is not checked)` };
+    if (this.subsampled) return { skipped: `plate "${this.subsampled.plate}" took a subsample in the fit` };
+    const layout = guide.layout;
+    const { loc, covariance } = guide.moments(this.store);
+    const dim = layout.dim;
+    const scale = Float64Array.from({ length: dim }, (_, j) => Math.sqrt(covariance[j * dim + j]!));
+    const siteOf = new Array<string>(dim);
+    for (const s of layout.sites) siteOf.fill(s.address, s.offset, s.offset + s.size);
+    let gradients: (q: Float64Array, rows: number) => Promise<Float64Array>;
+    const potential = this.potential;
+    if (potential) gradients = (q, rows) => Promise.resolve(potential.gradientRows(q, rows));
+    else {
+      if (!this.store.addresses().every((a) => guide.ownsParam(a))) return { skipped: 'the model has param sites (the check runs the model without them)' };
+      const density = logDensityFn(this.model, args, layout);
+      gradients = async (q, rows) => {
+        const out = new Float64Array(q.length);
+        for (let r = 0; r < rows; r++) {
+          const { logp, grad } = await density(q.subarray(r * dim, (r + 1) * dim));
+          if (Number.isFinite(logp)) out.set(grad, r * dim);
+          else out.fill(NaN, r * dim, (r + 1) * dim);
+        }
+        return out;
+      };
+    }
+    try {
+      // the float32 path runs the model once per gradient: fewer coordinates (a sketch beyond, see mean-field-check.ts)
+      return await meanFieldCheck(gradients, loc, scale, layout.names, (j) => siteOf[j]!, potential ? {} : { maxCoordinates: TFJS_MAX_COORDINATES });
+    } catch (err) {
+      return { skipped: `the log density failed near the guide's location: ${firstLine(err)}` };
+    }
+  }
+
   /** The unconstrained location and covariance of an autoguide (undefined for other guides). */
   moments(): UnconstrainedMoments | undefined {
     return this.guide instanceof AutoGuide ? this.guide.moments(this.store) : undefined;
@@ -480,6 +526,9 @@ export interface SviSample<R> {
   /** Unconstrained rows of sites whose support depends on other values (their values come from a model run). */
   readonly unconstrained?: ReadonlyMap<string, UnconstrainedSite>;
 }
+
+/** Coordinates of the mean-field check's Hessian at most where the model runs on tfjs (two model runs per coordinate). */
+const TFJS_MAX_COORDINATES = 32;
 
 /** Draws made per batch by {@link SVI.sample} (a larger `samples` is drawn in chunks of this size). */
 const SAMPLE_CHUNK = 65536;
@@ -583,6 +632,15 @@ export interface VIDiagnostics {
   readonly droppedDraws: number;
   /** Optimisation steps per second. */
   readonly stepsPerSecond: number;
+  /**
+   * The mean-field check (`'normal'` autoguide): per site, the factor
+   * sqrt(H_ii (H^-1)_ii) >= 1 by which the guide's sd falls short of the
+   * Laplace marginal sd at the guide's location because the posterior's
+   * unconstrained coordinates are correlated (H: the log density's
+   * curvature there); above 1.2 a warning names the sites. `skipped` says
+   * why there are no factors (another guide, not a mode, ...). See docs/vi.md.
+   */
+  readonly meanField: MeanFieldCheck;
   /**
    * A plate that took a subsample during the fit (its name and sizes): the
    * steps followed stochastic gradients of the subsampled model, while the
@@ -751,7 +809,9 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
     droppedDraws: svi.droppedDraws,
     stepsPerSecond: steps / Math.max(elapsed / 1000, 1e-9),
     ...(subsampled ? { subsampled } : {}),
+    meanField: await svi.meanFieldCheck(args),
   };
+  options.signal?.throwIfAborted();
   const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
   const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
   if (stalled) warnings.push(stalled);
@@ -761,6 +821,8 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
   const checked = options.importanceWeights ? {} : await guideChecks(sampled.draws, sampled.logRatios, { ...(options.signal ? { signal: options.signal } : {}), scale: true });
   if (checked.shift) warnings.push(locationWarning(checked.shift, svi.guide.name, subsampled));
   if (checked.wide) warnings.push(wideWarning(checked.wide, svi.guide.name, subsampled));
+  const narrow = 'factors' in diagnostics.meanField ? meanFieldWarning(diagnostics.meanField, svi.guide.name) : undefined;
+  if (narrow) warnings.push(narrow);
   for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
   options.signal?.throwIfAborted();
   return new Posterior({ method: 'vi', draws, logZ, diagnostics: diagnostics as unknown as Record<string, unknown>, model: m, args, notes, warnings });
