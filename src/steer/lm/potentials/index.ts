@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { type Potential, PotentialError, prefixOf, completeOf, logwNext, logwNextToken, checkLogWeight, assertPotentialVocabulary } from './potential.js';
+export { type Potential, type PotentialCallOptions, PotentialError, prefixOf, completeOf, logwNext, logwNextToken, checkLogWeight, assertPotentialVocabulary } from './potential.js';
 export { BooleanPotential, type BooleanPotentialOptions, type TextPredicate } from './boolean.js';
 export { AutomatonPotential, VocabularyTrie, type VocabularyTrieNode } from './automaton.js';
 export { RewardPotential, ProcessRewardPotential, applyLink, type RewardFunction, type PrmLink, type StepScorer, type ProcessRewardOptions } from './reward.js';

@@ -31,6 +31,17 @@ export class PotentialError extends Error {
   }
 }
 
+/**
+ * What a steering run passes with each potential call: its abort signal, so
+ * that a potential doing long work (a reward model's forward pass) can stop
+ * spending the CPU, or yield between pieces, once the run is aborted. A
+ * potential may ignore it: the run rejects at once on an abort either way.
+ */
+export interface PotentialCallOptions {
+  /** The run's signal (absent when the run has none). */
+  readonly signal?: AbortSignal;
+}
+
 /** A log-weight on token sequences: genlm's prefix / complete / logwNext contract. */
 export interface Potential {
   /** Used in errors and reports. */
@@ -38,22 +49,22 @@ export interface Potential {
   /** The vocabulary the potential reads tokens in (checked against the LM's before generation). */
   readonly vocab: Vocabulary;
   /** log-weight of every string that starts with `x` (an upper bound of `complete` on its extensions for a constraint). */
-  prefix(x: readonly number[]): number | Promise<number>;
+  prefix(x: readonly number[], options?: PotentialCallOptions): number | Promise<number>;
   /** log-weight of the complete string `x` (EOS not included in `x`). */
-  complete(x: readonly number[]): number | Promise<number>;
+  complete(x: readonly number[], options?: PotentialCallOptions): number | Promise<number>;
   /**
    * Optional fast form of the next-token log-weights after `x`: a row of
    * `vocab.size` entries, EOS scored by `complete`. The default (see
    * {@link logwNext}) calls `prefix` once per text token.
    */
-  logwNext?(x: readonly number[]): Float64Array | Promise<Float64Array>;
+  logwNext?(x: readonly number[], options?: PotentialCallOptions): Float64Array | Promise<Float64Array>;
   /**
    * Optional batched form of `prefix` (default: one call each): one value per
    * sequence, equal to `prefix` of each (the conformance check
    * `batched-equals-unbatched` holds it). Steering calls it once per step
    * with every live particle's prefix.
    */
-  batchPrefix?(xs: readonly (readonly number[])[]): Promise<number[]>;
+  batchPrefix?(xs: readonly (readonly number[])[], options?: PotentialCallOptions): Promise<number[]>;
 }
 
 /** Check a log-weight a potential returned; NaN or a non-number is an error naming the potential. */
@@ -104,14 +115,19 @@ async function guard<T>(p: Potential, what: string, x: readonly number[], f: () 
   }
 }
 
-/** `p.prefix(x)`, checked (NaN and throws become a {@link PotentialError} naming `p`). */
-export async function prefixOf(p: Potential, x: readonly number[]): Promise<number> {
-  return checkLogWeight(p, await guard(p, 'prefix', x, () => p.prefix(x)), 'prefix', x);
+/** The options object a call passes on: none without a signal (user potentials see the call they always saw). */
+function callOptions(signal: AbortSignal | undefined): [] | [PotentialCallOptions] {
+  return signal ? [{ signal }] : [];
 }
 
-/** `p.complete(x)`, checked. */
-export async function completeOf(p: Potential, x: readonly number[]): Promise<number> {
-  return checkLogWeight(p, await guard(p, 'complete', x, () => p.complete(x)), 'complete', x);
+/** `p.prefix(x)`, checked (NaN and throws become a {@link PotentialError} naming `p`); `signal` is passed on. */
+export async function prefixOf(p: Potential, x: readonly number[], signal?: AbortSignal): Promise<number> {
+  return checkLogWeight(p, await guard(p, 'prefix', x, () => p.prefix(x, ...callOptions(signal))), 'prefix', x);
+}
+
+/** `p.complete(x)`, checked; `signal` is passed on. */
+export async function completeOf(p: Potential, x: readonly number[], signal?: AbortSignal): Promise<number> {
+  return checkLogWeight(p, await guard(p, 'complete', x, () => p.complete(x, ...callOptions(signal))), 'complete', x);
 }
 
 /**
@@ -119,10 +135,10 @@ export async function completeOf(p: Potential, x: readonly number[]): Promise<nu
  * potential has one (a PRM scores every text in one forward pass), else one
  * `prefix` call each. Every value is checked as {@link prefixOf} checks it.
  */
-export async function batchPrefixOf(p: Potential, xs: readonly (readonly number[])[]): Promise<number[]> {
+export async function batchPrefixOf(p: Potential, xs: readonly (readonly number[])[], signal?: AbortSignal): Promise<number[]> {
   if (xs.length === 0) return [];
-  if (!p.batchPrefix) return Promise.all(xs.map((x) => prefixOf(p, x)));
-  const vals = await guard(p, 'batchPrefix', xs[0]!, () => p.batchPrefix!(xs));
+  if (!p.batchPrefix) return Promise.all(xs.map((x) => prefixOf(p, x, signal)));
+  const vals = await guard(p, 'batchPrefix', xs[0]!, () => p.batchPrefix!(xs, ...callOptions(signal)));
   if (!Array.isArray(vals) || vals.length !== xs.length) {
     throw new PotentialError(p.name, `batchPrefix returned ${Array.isArray(vals) ? vals.length : typeof vals} values for ${xs.length} sequences`);
   }
@@ -132,12 +148,12 @@ export async function batchPrefixOf(p: Potential, xs: readonly (readonly number[
 /**
  * The log-weight of one next token: `prefix(x·y) − prefix(x)`, or
  * `complete(x) − prefix(x)` for EOS. `prefixX` may be passed when known.
- * Returns -Infinity when the prefix itself is impossible.
+ * Returns -Infinity when the prefix itself is impossible. `signal` is passed on.
  */
-export async function logwNextToken(p: Potential, x: readonly number[], y: number, prefixX?: number): Promise<number> {
-  const px = prefixX ?? (await prefixOf(p, x));
+export async function logwNextToken(p: Potential, x: readonly number[], y: number, prefixX?: number, signal?: AbortSignal): Promise<number> {
+  const px = prefixX ?? (await prefixOf(p, x, signal));
   if (px === -Infinity) return -Infinity;
-  const num = y === p.vocab.eos ? await completeOf(p, x) : await prefixOf(p, [...x, y]);
+  const num = y === p.vocab.eos ? await completeOf(p, x, signal) : await prefixOf(p, [...x, y], signal);
   return num === -Infinity ? -Infinity : num - px;
 }
 
@@ -146,10 +162,10 @@ export async function logwNextToken(p: Potential, x: readonly number[], y: numbe
  * `complete`; BOS -Infinity): the potential's own `logwNext` when it has one,
  * else `prefix` once per text token. All -Infinity when `x` is impossible.
  */
-export async function logwNext(p: Potential, x: readonly number[]): Promise<Float64Array> {
+export async function logwNext(p: Potential, x: readonly number[], signal?: AbortSignal): Promise<Float64Array> {
   const { vocab } = p;
   if (p.logwNext) {
-    const row = await guard(p, 'logwNext', x, () => p.logwNext!(x));
+    const row = await guard(p, 'logwNext', x, () => p.logwNext!(x, ...callOptions(signal)));
     if (!(row instanceof Float64Array) || row.length !== vocab.size) {
       throw new PotentialError(p.name, `logwNext(${describe(vocab, x)}) must return a Float64Array of ${vocab.size} entries (the vocabulary size)`);
     }
@@ -157,19 +173,20 @@ export async function logwNext(p: Potential, x: readonly number[]): Promise<Floa
     return row;
   }
   const out = new Float64Array(vocab.size).fill(-Infinity);
-  const px = await prefixOf(p, x);
+  const px = await prefixOf(p, x, signal);
   if (px === -Infinity) return out;
   const ids: number[] = [];
   for (let y = 0; y < vocab.size; y++) if (y !== vocab.eos && y !== vocab.bos) ids.push(y);
   const vals = await batchPrefixOf(
     p,
     ids.map((y) => [...x, y]),
+    signal,
   );
   ids.forEach((y, k) => {
     const v = vals[k]!;
     out[y] = v === -Infinity ? -Infinity : v - px;
   });
-  const c = await completeOf(p, x);
+  const c = await completeOf(p, x, signal);
   out[vocab.eos] = c === -Infinity ? -Infinity : c - px;
   return out;
 }

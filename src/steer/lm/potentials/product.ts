@@ -6,7 +6,7 @@
  */
 import { assertSameVocabulary } from '../errors.js';
 import type { Vocabulary } from '../types.js';
-import { type Potential, batchPrefixOf, completeOf, logwNext, prefixOf } from './potential.js';
+import { type Potential, type PotentialCallOptions, batchPrefixOf, completeOf, logwNext, prefixOf } from './potential.js';
 
 /** The product of potentials over one vocabulary. */
 export class ProductPotential implements Potential {
@@ -20,17 +20,17 @@ export class ProductPotential implements Potential {
     this.name = factors.map((f) => f.name).join(' * ');
   }
 
-  async prefix(x: readonly number[]): Promise<number> {
+  async prefix(x: readonly number[], options?: PotentialCallOptions): Promise<number> {
     let s = 0;
     for (const f of this.factors) {
-      s += await prefixOf(f, x);
+      s += await prefixOf(f, x, options?.signal);
       if (s === -Infinity) return s;
     }
     return s;
   }
 
   /** Each factor's batched prefixes (one call per factor), summed. */
-  async batchPrefix(xs: readonly (readonly number[])[]): Promise<number[]> {
+  async batchPrefix(xs: readonly (readonly number[])[], options?: PotentialCallOptions): Promise<number[]> {
     const out = new Array<number>(xs.length).fill(0);
     for (const f of this.factors) {
       const live = xs.flatMap((_, i) => (out[i] === -Infinity ? [] : [i]));
@@ -38,23 +38,24 @@ export class ProductPotential implements Potential {
       const vals = await batchPrefixOf(
         f,
         live.map((i) => xs[i]!),
+        options?.signal,
       );
       live.forEach((i, k) => (out[i] += vals[k]!));
     }
     return out;
   }
 
-  async complete(x: readonly number[]): Promise<number> {
+  async complete(x: readonly number[], options?: PotentialCallOptions): Promise<number> {
     let s = 0;
     for (const f of this.factors) {
-      s += await completeOf(f, x);
+      s += await completeOf(f, x, options?.signal);
       if (s === -Infinity) return s;
     }
     return s;
   }
 
-  async logwNext(x: readonly number[]): Promise<Float64Array> {
-    const rows = await Promise.all(this.factors.map((f) => logwNext(f, x)));
+  async logwNext(x: readonly number[], options?: PotentialCallOptions): Promise<Float64Array> {
+    const rows = await Promise.all(this.factors.map((f) => logwNext(f, x, options?.signal)));
     const out = rows[0].slice();
     for (const r of rows.slice(1)) for (let i = 0; i < out.length; i++) out[i] += r[i];
     return out;

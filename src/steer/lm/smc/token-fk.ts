@@ -91,6 +91,8 @@ class StepLocal implements LocalWeights {
     private readonly potPrefix: number | undefined,
     private readonly twistX: number,
     vocab: LocalWeights['vocab'],
+    /** The run's signal, passed with every potential and critic call. */
+    private readonly signal?: AbortSignal,
   ) {
     this.vocab = vocab;
     this.name = [potential?.name, critic ? `critic ${critic.name}` : undefined].filter(Boolean).join(' + ') || 'none';
@@ -102,7 +104,7 @@ class StepLocal implements LocalWeights {
   }
 
   private async computeRow(): Promise<Float64Array> {
-    const out = this.potential ? await logwNext(this.potential, this.x) : new Float64Array(this.vocab.size);
+    const out = this.potential ? await logwNext(this.potential, this.x, this.signal) : new Float64Array(this.vocab.size);
     if (this.vocab.bos !== null) out[this.vocab.bos] = -Infinity;
     if (this.critic) {
       const vals = await Promise.all(Array.from({ length: this.vocab.size }, (_, y) => (out[y] === -Infinity || y === this.vocab.bos ? -Infinity : this.criticTerm(y))));
@@ -115,7 +117,7 @@ class StepLocal implements LocalWeights {
   private async criticTerm(y: number): Promise<number> {
     const c = this.critic!;
     if (y === this.vocab.eos) return -this.twistX;
-    const v = await prefixOf(c, [...this.x, y]);
+    const v = await prefixOf(c, [...this.x, y], this.signal);
     return v === -Infinity ? -Infinity : v - this.twistX;
   }
 
@@ -129,7 +131,7 @@ class StepLocal implements LocalWeights {
   /** The potential's log-weight of `y` alone, without the critic's twist (see `LocalWeights.twist`). */
   async potentialToken(y: number): Promise<number> {
     if (y === this.vocab.bos) return -Infinity;
-    return this.potential ? await logwNextToken(this.potential, this.x, y, this.potPrefix) : 0;
+    return this.potential ? await logwNextToken(this.potential, this.x, y, this.potPrefix, this.signal) : 0;
   }
 
   /** The critic's twist difference for `y` (0 without a critic; see `LocalWeights.twist`). */
@@ -140,7 +142,7 @@ class StepLocal implements LocalWeights {
   /** ψ(x·y) for the twist kept after the step (0 at EOS). */
   async twistAfter(y: number): Promise<number> {
     if (!this.critic || y === this.vocab.eos) return 0;
-    this.criticX = await prefixOf(this.critic, [...this.x, y]);
+    this.criticX = await prefixOf(this.critic, [...this.x, y], this.signal);
     return this.criticX;
   }
 }
@@ -210,8 +212,9 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
   async startWeight(): Promise<number> {
     if (this.initialWeight === null) {
       const { potential, critic } = this.options;
-      const a = potential ? await prefixOf(potential, []) : 0;
-      this.initialTwist = critic ? await prefixOf(critic, []) : 0;
+      const signal = this.pacer?.signal;
+      const a = potential ? await prefixOf(potential, [], signal) : 0;
+      this.initialTwist = critic ? await prefixOf(critic, [], signal) : 0;
       this.initialWeight = a + this.initialTwist;
     }
     return this.initialWeight;
@@ -293,6 +296,7 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     const pre = pot ? await batchPrefixOf(
       pot,
       idx.map((i) => state[i]!.tokens),
+      this.pacer?.signal,
     ) : undefined;
     await Promise.all(
       idx.map(async (i, k) => {
@@ -317,8 +321,8 @@ export class TokenFeynmanKac implements FeynmanKac<TokenParticle[]> {
     const context = this.prompt.length ? [...this.prompt, ...p.tokens] : p.tokens;
     const signal = this.pacer?.signal;
     const lmRow = await this.lm.logprobs(context, { signal });
-    const potPrefix = potential ? (prefixWeight ?? (await prefixOf(potential, p.tokens))) : undefined;
-    const local = new StepLocal(potential, critic, p.tokens, potPrefix, p.twist, vocab);
+    const potPrefix = potential ? (prefixWeight ?? (await prefixOf(potential, p.tokens, signal))) : undefined;
+    const local = new StepLocal(potential, critic, p.tokens, potPrefix, p.twist, vocab, signal);
     const ctx: TokenContext = { context, generated: p.tokens, lmRow, local, rng, signal };
     this.stats.particleSteps++;
     let token: number;
