@@ -60,7 +60,10 @@ export interface StepPFResult extends ScalingResult {
 
 /** Build candidates from final particles and log-weights. */
 export function candidatesOf(sampler: StepSampler, sols: readonly PartialSolution[], weights: ArrayLike<number>): Candidate[] {
-  return sols.map((s, i) => ({ text: solutionText(s), answer: sampler.answerOf(s), weight: weights[i]!, reward: s.reward, finished: s.ended === 'eos' }));
+  return sols.map((s, i) => {
+    const c = { text: solutionText(s), answer: sampler.answerOf(s), weight: weights[i]!, reward: s.reward, finished: s.ended === 'eos' };
+    return c.finished ? c : { ...c, cutBy: s.tokens.length >= sampler.maxTokens ? ('maxTokens' as const) : ('maxSteps' as const) };
+  });
 }
 
 /**
@@ -84,7 +87,34 @@ export function resultOf(sampler: StepSampler, candidates: Candidate[], select: 
   refuseAllZero(sampler, candidates, who);
   const k = selectCandidate(candidates, select);
   const c = k >= 0 ? candidates[k]! : null;
-  return { answer: c?.answer ?? null, text: c?.text ?? '', candidates, cost: sampler.cost(), logZ };
+  const answer = c?.answer ?? null;
+  return { answer, text: c?.text ?? '', candidates, cost: sampler.cost(), logZ, warnings: limitWarnings(sampler, candidates, c, answer, who) };
+}
+
+/**
+ * Warnings about limits that cut solutions before EOS (see
+ * `ScalingResult.warnings`): a search cut off by `maxSteps` before any
+ * solution finished returned `answer: null` with nothing to say why.
+ */
+function limitWarnings(sampler: Pick<StepSampler, 'maxSteps' | 'maxTokens'>, candidates: readonly Candidate[], chosen: Candidate | null, answer: Candidate['answer'], who: string): string[] {
+  if (candidates.length === 0) return [];
+  const finished = candidates.filter((c) => c.finished).length;
+  if (finished > 0 && (chosen === null || chosen.finished)) return [];
+  const limit = (l: 'maxSteps' | 'maxTokens'): string => `${l} = ${l === 'maxSteps' ? sampler.maxSteps : sampler.maxTokens}`;
+  const raise = (cut: readonly Candidate[]): string => {
+    const by = new Set(cut.map((x) => x.cutBy ?? 'maxSteps'));
+    return [...by].sort().map((l) => `${l} (${limit(l)})`).join(' or ');
+  };
+  const read = answer === null ? 'so there is no answer' : `so the answer ${JSON.stringify(answer)} is read from an unfinished solution`;
+  if (finished === 0) {
+    const counts = (['maxSteps', 'maxTokens'] as const).flatMap((l) => {
+      const k = candidates.filter((x) => (x.cutBy ?? 'maxSteps') === l).length;
+      return k ? [`${k} by ${limit(l)}`] : [];
+    });
+    const n = candidates.length;
+    return [`${who}: no solution finished: ${n === 1 ? 'the only candidate was' : `all ${n} candidates were`} cut before EOS (${counts.join(', ')}), ${read}; raise ${raise(candidates)}`];
+  }
+  return [`${who}: the chosen candidate was cut by ${limit(chosen!.cutBy ?? 'maxSteps')} before EOS while ${finished} of ${candidates.length} finished, ${read}`];
 }
 
 /** its_hub's resampling for replace mode: ancestors from softmax(lw / T), weights reset. */

@@ -79,6 +79,8 @@ export interface Candidate {
   readonly reward: number;
   /** True when it ended with EOS (false: cut by maxSteps/maxTokens). */
   readonly finished: boolean;
+  /** The limit that cut it before EOS (absent when it finished). */
+  readonly cutBy?: 'maxSteps' | 'maxTokens';
 }
 
 /** What every step-level method returns. */
@@ -92,4 +94,11 @@ export interface ScalingResult {
   readonly cost: ScalingCost;
   /** log Ẑ of the Feynman–Kac target where the method has one (null otherwise). */
   readonly logZ: number | null;
+  /**
+   * What the caller should know about the answer (empty when nothing): when
+   * no candidate finished before `maxSteps` or `maxTokens` cut it (so `answer`
+   * is null, or read from an unfinished solution), or when the chosen
+   * candidate was cut while others finished. Each names the limit and its value.
+   */
+  readonly warnings: readonly string[];
 }
