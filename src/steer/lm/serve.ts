@@ -18,6 +18,7 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nearMiss } from '../../core/options.js';
 import { generate } from './generate.js';
 import type { LanguageModel } from './types.js';
 
@@ -31,7 +32,23 @@ export interface ServeOptions {
   readonly modelId?: string;
   /** Largest `max_tokens` accepted (default: the model's context length). */
   readonly maxTokens?: number;
+  /**
+   * Most prompts in one request (default 1024): a request's prompts are generated in one batch, so a 4 MiB body of
+   * short prompts (about 400,000) would hold the model's memory for all of them at once.
+   */
+  readonly maxPrompts?: number;
 }
+
+/**
+ * The request fields this server reads (or refuses unless neutral), plus `user` and `stream_options` (metadata it
+ * ignores). Any other field is refused: a misspelt `temprature` was ignored and the prompt sampled at temperature 1,
+ * and vLLM fields this server does not implement (`min_tokens`, `ignore_eos`, ...) changed nothing without a word.
+ */
+const FIELDS = ['model', 'prompt', 'max_tokens', 'temperature', 'top_k', 'top_p', 'stop', 'logprobs', 'seed', 'n', 'echo', 'stream', 'presence_penalty', 'frequency_penalty', 'repetition_penalty', 'min_p', 'best_of', 'logit_bias', 'suffix', 'user', 'stream_options'];
+const FIELD_SET = new Set(FIELDS);
+
+/** Default of {@link ServeOptions.maxPrompts}. */
+const MAX_PROMPTS = 1024;
 
 class BadRequest extends Error {
   constructor(
@@ -69,10 +86,16 @@ let counter = 0;
  * Answer one `/v1/completions` body (exported for the server and its tests).
  * `signal` stops the generation (the server aborts it when the client goes away).
  */
-export async function completions(lm: LanguageModel, modelId: string, body: Record<string, unknown>, maxTokensCap: number, signal?: AbortSignal): Promise<unknown> {
+export async function completions(lm: LanguageModel, modelId: string, body: Record<string, unknown>, maxTokensCap: number, signal?: AbortSignal, maxPrompts = MAX_PROMPTS): Promise<unknown> {
+  for (const k of Object.keys(body)) {
+    if (FIELD_SET.has(k)) continue;
+    const near = nearMiss(k, FIELDS);
+    throw new BadRequest(`unknown field ${JSON.stringify(k)}${near ? ` (did you mean ${near}?)` : ''}: this server reads ${FIELDS.slice(0, 9).join(', ')} (and refuses other sampling parameters unless neutral)`, k);
+  }
   if (body.model !== undefined && body.model !== modelId) throw new BadRequest(`The model \`${String(body.model)}\` does not exist. This server serves "${modelId}".`, 'model', 404);
   const prompts = typeof body.prompt === 'string' ? [body.prompt] : Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string') ? (body.prompt as string[]) : null;
   if (!prompts || prompts.length === 0) throw new BadRequest('prompt must be a string or a non-empty array of strings', 'prompt');
+  if (prompts.length > maxPrompts) throw new BadRequest(`prompt has ${prompts.length} prompts, more than this server takes in one request (${maxPrompts}; they are generated in one batch): split the request`, 'prompt');
   const num = (k: string, dflt: number | null, ok: (x: number) => boolean, what: string): number | null => {
     const v = body[k];
     if (v === undefined || v === null) return dflt;
@@ -165,6 +188,8 @@ export async function completions(lm: LanguageModel, modelId: string, body: Reco
 export async function serveLanguageModel(lm: LanguageModel, options: ServeOptions = {}): Promise<{ server: Server; url: string }> {
   const modelId = options.modelId ?? lm.name;
   const cap = options.maxTokens ?? (Number.isFinite(lm.contextLength) ? lm.contextLength : 4096);
+  const maxPrompts = options.maxPrompts ?? MAX_PROMPTS;
+  if (!(Number.isInteger(maxPrompts) && maxPrompts >= 1)) throw new RangeError(`serveLanguageModel: maxPrompts must be a positive integer, got ${options.maxPrompts}`);
   const created = Math.floor(Date.now() / 1000);
   const server = createServer((req, res) => {
     // a client that goes away before its answer stops its generation (it would otherwise run to max_tokens)
@@ -188,7 +213,7 @@ export async function serveLanguageModel(lm: LanguageModel, options: ServeOption
             throw new BadRequest('the request body is not valid JSON', null);
           }
           if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the request body must be a JSON object', null);
-          send(res, 200, await completions(lm, modelId, body as Record<string, unknown>, cap, gone.signal));
+          send(res, 200, await completions(lm, modelId, body as Record<string, unknown>, cap, gone.signal, maxPrompts));
         } else {
           throw new BadRequest(`no route ${req.method} ${path} (this server has GET /v1/models and POST /v1/completions)`, null, 404);
         }
