@@ -388,20 +388,47 @@ export function asFloat(x: Value): Value {
  * +Infinity (the sum is infinite; the gradient there is not defined); a NaN
  * term gives NaN. The tensor path is built from kernels the compiled replay
  * (`backend/jit`) records, so it behaves the same there.
+ *
+ * An array whose terms include tensors (Stan's `log_sum_exp(a, b)` written
+ * `ops.logSumExp([a, b])` on sampled values) is summed term by term,
+ * elementwise, with the terms broadcast against each other: a tensor of the
+ * broadcast shape, with the same rules at -Infinity, +Infinity and NaN.
  */
 export function logSumExp(xs: ArrayLike<number>): number;
 export function logSumExp(x: tf.Tensor, axis?: number | number[], keepDims?: boolean): tf.Tensor;
-export function logSumExp(xs: ArrayLike<number> | tf.Tensor, axis?: number | number[], keepDims = false): number | tf.Tensor {
+export function logSumExp(xs: ArrayLike<Value>): Value;
+export function logSumExp(xs: ArrayLike<Value> | tf.Tensor, axis?: number | number[], keepDims = false): Value {
   if (isTensor(xs)) return logSumExpTensor(xs, axis, keepDims);
   // anything else without a length would silently give -Infinity
   if (typeof (xs as { length?: unknown } | null)?.length !== 'number') throw new TypeError(`ops.logSumExp: expected an array of numbers or a tensor, got ${describe(xs as unknown as Value)}`);
+  // a tensor term compared or subtracted as a JS number is NaN: the sum was -Infinity or NaN, silently
+  for (let i = 0; i < xs.length; i++) if (isTensor(xs[i])) return logSumExpTerms(xs as ArrayLike<Value>);
+  const ns = xs as ArrayLike<number>;
   let m = -Infinity;
-  for (let i = 0; i < xs.length; i++) if (xs[i] > m) m = xs[i];
+  for (let i = 0; i < ns.length; i++) if (ns[i]! > m) m = ns[i]!;
   if (m === -Infinity) return -Infinity;
   if (m === Infinity) return Infinity;
   let s = 0;
-  for (let i = 0; i < xs.length; i++) s += Math.exp(xs[i] - m);
+  for (let i = 0; i < ns.length; i++) s += Math.exp(ns[i]! - m);
   return m + Math.log(s);
+}
+
+/** {@link logSumExp} over an array of terms, some of them tensors: elementwise over the terms (broadcast), as the tensor path does over an axis. */
+function logSumExpTerms(xs: ArrayLike<Value>): tf.Tensor {
+  return tf.tidy(() => {
+    const ts = Array.from(xs, (x) => {
+      const t = isTensor(x) ? x : tf.scalar(x as number);
+      return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+    });
+    let m = ts[0]!;
+    for (let i = 1; i < ts.length; i++) m = tf.maximum(m, ts[i]!);
+    const shift = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
+    let s = tf.exp(tf.sub(ts[0]!, shift));
+    for (let i = 1; i < ts.length; i++) s = tf.add(s, tf.exp(tf.sub(ts[i]!, shift)));
+    const zero = tf.equal(s, 0); // a NaN sum is not zero: NaN stays NaN
+    const logS = tf.log(tf.where(zero, tf.onesLike(s), s));
+    return tf.where(zero, tf.fill(s.shape, -Infinity), tf.add(logS, shift));
+  });
 }
 
 /** The tensor path of {@link logSumExp}: the maximum is replaced by 0 where it is not finite, and a zero sum gives -Infinity through a `where` whose other branch sees a sum of 1 (so no 1/0 reaches the gradient). */
