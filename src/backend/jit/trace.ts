@@ -400,6 +400,55 @@ class Recorder {
 
 let active: Recorder | undefined;
 
+/**
+ * Inside a trace: where the tensor `t` sits in the record being made (a node,
+ * or the input) and its values now (float32, as tfjs computed them), read
+ * without the recorder counting the read as one of the traced code's. For
+ * code that keeps other values of the same run beside the traced function's
+ * own output (the deterministic sites of a model whose log density is
+ * recorded: `infer/mcmc/recorded-outputs.ts`). Undefined outside a trace and
+ * for a tensor that does not depend on the input.
+ */
+export function tracedOutput(t: tf.Tensor): { readonly ref: Ref; readonly values: Float64Array } | undefined {
+  const rec = active;
+  const ref = rec?.dependent.get(t.id);
+  if (!rec || !ref) return undefined;
+  const before = rec.reading;
+  rec.reading = true;
+  try {
+    return { ref, values: Float64Array.from(t.dataSync() as ArrayLike<number>, Number) };
+  } finally {
+    rec.reading = before;
+  }
+}
+
+/**
+ * `graph` with its output replaced by `outputs` (each a reference into it, of
+ * the given shape and dtype) flattened end to end in float32's place (a cast
+ * where the dtype is not float32, a reshape, one concat): the same values a
+ * traced `tf.concat(outputs.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1])))`
+ * would record, without a second run. Guards and constants are kept.
+ */
+export function withOutputs(graph: Graph, outputs: readonly { readonly ref: Ref; readonly shape: readonly number[]; readonly dtype: tf.DataType }[]): Graph {
+  const nodes = [...graph.nodes];
+  const add = (node: GraphNode): Ref => {
+    nodes.push(node);
+    return { kind: 'node', index: nodes.length - 1 };
+  };
+  const flat: Ref[] = [];
+  const sizes: number[] = [];
+  for (const o of outputs) {
+    const size = o.shape.reduce((a, b) => a * b, 1);
+    let ref = o.ref;
+    if (o.dtype !== 'float32') ref = add({ kernel: 'Cast', inputs: [ref], inputShapes: [[...o.shape]], attrs: { dtype: 'float32' }, shape: [...o.shape], dtype: 'float32', outputIndex: 0 });
+    flat.push(add({ kernel: 'Reshape', inputs: [ref], inputShapes: [[...o.shape]], attrs: { shape: [size] }, shape: [size], dtype: 'float32', outputIndex: 0 }));
+    sizes.push(size);
+  }
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const output = flat.length === 1 ? flat[0]! : add({ kernel: 'Concat', inputs: flat, inputShapes: sizes.map((n) => [n]), attrs: { axis: 0 }, shape: [total], dtype: 'float32', outputIndex: 0 });
+  return { ...graph, nodes, output, outputShape: [total] };
+}
+
 /** Whether a trace is recording now (its hooks take every tfjs launch, so code that yields to the event loop should not yield then). */
 export function traceActive(): boolean {
   return active !== undefined;

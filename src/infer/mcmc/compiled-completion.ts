@@ -32,21 +32,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
-import { traceTensorFunction } from '../../backend/jit/trace.js';
+import { type Graph, traceTensorFunction, withOutputs } from '../../backend/jit/trace.js';
 import type { Model } from '../../core/model.js';
 import { isTensor } from '../../core/value.js';
 import type { DrawColumn } from '../draw-columns.js';
 import { Pacer } from '../pace.js';
 import { type Layout, modelRunFn } from './potential.js';
+import type { OutputSlot, RecordedOutputs } from './recorded-outputs.js';
 
 /** A deterministic site's place in the record's output. */
-interface Slot {
-  readonly address: string;
-  readonly shape: number[];
-  readonly dtype: 'float32' | 'int32';
-  readonly offset: number;
-  readonly width: number;
-}
+type Slot = OutputSlot;
 
 /**
  * What the compiled completion gives: columns of the deterministic sites and
@@ -148,18 +143,55 @@ export async function compiledDeterministics<A extends unknown[], R>(m: Model<A,
   if (missing.length > 0) return `site "${missing[0]}" of dependent support is not in the recording run's trace`;
   if (slots.length === 0 && returned === undefined) return { columns: new Map() };
   // (the return value is replayed as one more slot; its column becomes a value per draw at the end)
-  const all = returned === undefined ? slots : [...slots, returned.slot];
   if (!traced.graph) return `not recorded: ${traced.reason}`;
   const compiled = CompiledGraph.compile(traced.graph);
   if (!(compiled instanceof CompiledGraph)) return `not compiled: ${compiled.reason}`;
-  const width = compiled.outputSize;
-  const out = new Float64Array(width);
-  const columns = all.map((s) => new Float64Array(size * s.width));
+  // the replay against the recording's own tfjs run at the first draw
   if (size > 0) {
-    if (!compiled.runRow(point(0), 0, out, 0)) return 'a validity guard of the record changed at draw 0';
-    // the replay against the recording's own tfjs run at the first draw
-    for (let k = 0; k < width; k++) if (!close(out[k]!, traced.value[k]!)) return 'the replay disagrees with a model run at the first draw';
+    const agrees = replayAgrees(compiled, point(0), traced.value);
+    if (agrees === 'guard') return 'a validity guard of the record changed at draw 0';
+    if (agrees === 'disagrees') return 'the replay disagrees with a model run at the first draw';
   }
+  return replayColumns(compiled, slots, returned, point, size, signal);
+}
+
+/**
+ * The completion from the log density's own record (see `recorded-outputs.ts`): `record` replayed with the
+ * values `recorded` picked out of its run as outputs, no second recording of the model. Checked as the completion's
+ * own recording is, at the record's point: the replay there must agree with the values tfjs computed in that run.
+ * A string says why not (then the completion records the model as before).
+ *
+ * @param record - the density's record and the unconstrained point it was made at
+ * @param recorded - the completion's values in that record's run
+ * @param point - draw i's unconstrained vector
+ * @param size - the number of draws
+ * @param signal - stops the replay
+ */
+export async function completionFromRecord(record: { readonly graph: Graph; readonly point: Float64Array }, recorded: RecordedOutputs, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<CompiledCompletion | string> {
+  const { slots, returned } = recorded;
+  if (slots.length === 0 && returned === undefined) return { columns: new Map() };
+  const all = returned === undefined ? slots : [...slots, returned.slot];
+  const compiled = CompiledGraph.compile(withOutputs(record.graph, all.map((s, j) => ({ ref: recorded.refs[j]!, shape: s.shape, dtype: s.dtype }))));
+  if (!(compiled instanceof CompiledGraph)) return `not compiled: ${compiled.reason}`;
+  const agrees = replayAgrees(compiled, record.point, recorded.values);
+  if (agrees === 'guard') return "a validity guard of the record changed at the density's recording point";
+  if (agrees === 'disagrees') return "the replay disagrees with the recording's model run";
+  return replayColumns(compiled, slots, returned, point, size, signal);
+}
+
+/** Whether the replay at `q` agrees with tfjs's float32 `values` there (else whether a guard changed or a value disagrees). */
+function replayAgrees(compiled: CompiledGraph, q: Float64Array, values: Float64Array): true | 'guard' | 'disagrees' {
+  const out = new Float64Array(compiled.outputSize);
+  if (!compiled.runRow(q, 0, out, 0)) return 'guard';
+  for (let k = 0; k < out.length; k++) if (!close(out[k]!, values[k]!)) return 'disagrees';
+  return true;
+}
+
+/** Every draw replayed into the columns of `slots` (and of the return value). */
+async function replayColumns(compiled: CompiledGraph, slots: readonly Slot[], returned: { readonly slot: Slot; readonly tensor: boolean } | undefined, point: (i: number) => Float64Array, size: number, signal?: AbortSignal): Promise<CompiledCompletion | string> {
+  const all = returned === undefined ? slots : [...slots, returned.slot];
+  const out = new Float64Array(compiled.outputSize);
+  const columns = all.map((s) => new Float64Array(size * s.width));
   const pace = new Pacer(signal);
   for (let from = 0; from < size; from += 256) {
     if (pace.due()) await pace.pause();

@@ -31,9 +31,9 @@
  */
 import { branchOnTensorError, rejectsPoint } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { withGradientLock } from '../../backend/autodiff.js';
+import { valueAndGradsAsync, withGradientLock } from '../../backend/autodiff.js';
 import { CompiledGraph } from '../../backend/jit/program.js';
-import { type TraceResult, traceTensorFunction, withFloat64Shadow } from '../../backend/jit/trace.js';
+import { type Graph, type TraceResult, traceTensorFunction, withFloat64Shadow } from '../../backend/jit/trace.js';
 import { tensor64 } from '../../backend/float64-constants.js';
 import { customGradientCheck, describeUserGradFailure, hasCustomOps, userGradLabels, userGradientFailures } from '../../backend/jit/gradient-check.js';
 
@@ -237,6 +237,11 @@ export class CompiledDensity {
    *   replay serves every row) may write into the same two result arrays on
    *   every call: the answer is then valid only until the next call (for
    *   samplers that read each answer at once; no allocation per call)
+   * @param tapedRecording - whether `viaTfjs` is the value and gradient of
+   *   `density` itself at one float32 input (`singlePointOnTfjs`): then the
+   *   first recording runs under a gradient tape, and the self-check at the
+   *   recording's own point compares the replay with that run's value and
+   *   gradient instead of running the model on tfjs a second time there
    */
   constructor(
     private readonly density: (qT: tf.Tensor) => Promise<tf.Tensor>,
@@ -245,6 +250,7 @@ export class CompiledDensity {
     private readonly mode: CompileMode,
     private readonly rows = 1,
     private readonly reuse = false,
+    private readonly tapedRecording = false,
   ) {
     if (mode === false) {
       this.state = 'off';
@@ -418,6 +424,7 @@ export class CompiledDensity {
     this.state = 'off';
     this.reason = reason;
     this.graph = undefined;
+    this.first = undefined;
     this.variants = [];
   }
 
@@ -514,10 +521,51 @@ export class CompiledDensity {
     if (traced.branchesOnTensor) throw branchOnTensorError(traced.branchesOnTensor.site);
   }
 
+  /**
+   * Record the density at `q` under a gradient tape (one model run on tfjs,
+   * then its backward pass): the record, and tfjs's value and gradient at `q`
+   * from that same run, as `viaTfjs(q)` computes them (the same kernels on
+   * the same float32 input, so the same numbers: the recorder only watches
+   * the launches). `atPoint` is undefined where the backward pass failed: the
+   * caller then asks `viaTfjs` as before. Where no tape can be opened (a
+   * gradient already open) the plain recording runs. Errors of the model's
+   * run are thrown as {@link CompiledDensity.trace}'s.
+   */
+  private async traceTaped(q: Float64Array): Promise<{ traced: TraceResult; atPoint?: Evaluation }> {
+    let traced: TraceResult | undefined;
+    let started = false;
+    const qT = tf.tensor(Float32Array.from(q), this.inputShape);
+    try {
+      const { value, grads } = await valueAndGradsAsync(
+        async () => {
+          started = true;
+          let out: tf.Tensor | undefined;
+          traced = await traceTensorFunction(async (x) => (out = await this.density(x)), qT);
+          return out!;
+        },
+        [qT],
+        { allowNoGradients: true },
+      );
+      const atPoint = { logp: Float64Array.from(value.dataSync() as ArrayLike<number>, Number), grad: Float64Array.from(grads[0]!.dataSync() as ArrayLike<number>, Number) };
+      value.dispose();
+      grads.forEach((g) => g.dispose());
+      return { traced: traced!, atPoint };
+    } catch (err) {
+      if (traced !== undefined) return { traced }; // the record is made; only the backward pass failed
+      if (started) throw err; // the model's run failed: as the plain recording reports it
+    } finally {
+      qT.dispose();
+    }
+    return { traced: await this.trace(q) };
+  }
+
   private async tryCompile(q: Float64Array): Promise<void> {
     let traced: TraceResult;
+    /** tfjs's value and gradient at q from the recording's own run (see `tapedRecording`). */
+    let atQ: Evaluation | undefined;
     try {
-      traced = await this.trace(q);
+      if (this.tapedRecording) ({ traced, atPoint: atQ } = await this.traceTaped(q));
+      else traced = await this.trace(q);
     } catch (err) {
       // a point the model rejects (an invalid distribution parameter): try again at the next one; anything else is tfjs's to report
       if (!rejectsPoint(err)) this.turnOff(`tracing failed: ${(err as Error).message}`);
@@ -533,7 +581,7 @@ export class CompiledDensity {
     for (const point of [q, perturbed]) {
       const mine = compiled.run(point, true);
       if (!mine) continue; // a guard changed at the perturbed point: nothing to compare there
-      const theirs = await this.viaTfjs(point);
+      const theirs = point === q && atQ !== undefined ? atQ : await this.viaTfjs(point);
       // tfjs rejected a point the replay finds valid (float32 failing where float64 does not): no verdict here
       if (point !== q && theirs.logp.every((v) => v === -Infinity) && mine.value.every(Number.isFinite)) continue;
       let { dv, dg } = replayVsTfjs(compiled, point, mine, theirs);
@@ -562,6 +610,20 @@ export class CompiledDensity {
       );
     }
     this.graph = compiled;
+    this.first = { graph: traced.graph, point: Float64Array.from(q) };
     this.state = 'on';
+  }
+
+  /** The first record (while its replay is in use) and the point it was made at. */
+  private first: { readonly graph: Graph; readonly point: Float64Array } | undefined;
+
+  /**
+   * The record in use (the first one) and the unconstrained point it was
+   * made at, for code that replays other outputs of the same record (the
+   * MCMC completion, `compiled-completion.ts`); undefined while the replay
+   * is not in use.
+   */
+  get record(): { readonly graph: Graph; readonly point: Float64Array } | undefined {
+    return this.state === 'on' ? this.first : undefined;
   }
 }

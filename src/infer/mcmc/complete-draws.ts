@@ -10,9 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Value } from '../../core/value.js';
 import { type Draw, type DrawColumns, materialiseDraws, typedRows, valueAt, widthOf } from '../draw-columns.js';
 import { type Replayed, replayDraws } from '../replay-draws.js';
-import type { Layout } from './potential.js';
+import type { Layout, ReplayedDensity } from './potential.js';
 import type { Model } from '../../core/model.js';
-import { compiledDeterministics } from './compiled-completion.js';
+import { compiledDeterministics, completionFromRecord } from './compiled-completion.js';
 
 /** Options of {@link completeDraws}. */
 export interface CompleteOptions {
@@ -24,6 +24,11 @@ export interface CompleteOptions {
    * (`compiled-completion.ts`), before model runs.
    */
   readonly compiled?: boolean;
+  /**
+   * The log density's record in use and the completion's values picked out of its run
+   * (`recorded-outputs.ts`): replayed first, with no recording of the model for the completion.
+   */
+  readonly record?: ReplayedDensity['outputs'];
   /** Stops the runs. */
   readonly signal?: AbortSignal;
 }
@@ -92,7 +97,9 @@ function valuesPerDraw(c: DrawColumns<unknown>): number {
 export async function completeColumns<A extends unknown[], R>(m: Model<A, R>, args: A, layout: Layout, point: (i: number) => Float64Array, fixed: DrawColumns<R>, options: CompleteOptions): Promise<DrawColumns<R> | Draw<R>[]> {
   if (options.compiled) {
     // one recording replayed at every draw, where model runs cost a per-draw run and a batched one (else: why not, and model runs)
-    const det = await compiledDeterministics(m, args, layout, point, fixed.size, options.signal);
+    // the density's own record first (its run's deterministic sites as extra outputs), else a recording of its own
+    const fromRecord = options.record ? await completionFromRecord(options.record.record, options.record.outputs, point, fixed.size, options.signal) : undefined;
+    const det = fromRecord !== undefined && typeof fromRecord !== 'string' ? fromRecord : await compiledDeterministics(m, args, layout, point, fixed.size, options.signal);
     if (typeof det !== 'string') {
       if (det.columns.size === 0 && det.returnValues === undefined) return fixed;
       return { size: fixed.size, chains: fixed.chains, columns: new Map([...fixed.columns, ...det.columns]), ...(det.returnValues ? { returnValues: det.returnValues as R[] } : {}) };

@@ -30,7 +30,7 @@ import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
 import { fixedByConstraint } from './constraint-fixed.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
-import { type Layout, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
+import { type Layout, type ReplayedDensity, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { coordinateForward } from './float64-forward.js';
 import type { Bijector } from '../../transforms/bijector.js';
@@ -352,6 +352,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const compile = options.compile ?? 'auto';
   let compileStatus = (): true | string => 'not used';
   let compileStats = (): CompileStats | undefined => undefined;
+  /** The vectorised replay's record and the completion's values in its run, where the chains ran on it. */
+  let replayedOutputs: (() => ReplayedDensity['outputs']) | undefined;
   if (options.workers !== undefined) {
     if (options.vectorize === true) throw new Error(`${options.method}: workers run chains one after another in each thread; drop vectorize: true`);
     const { warmup, draws } = common;
@@ -378,6 +380,7 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
       const batched = pacer ? pacedAnswers(chosen.target, pacer) : chosen.target;
       result = nuts ? await sampleNutsBatched(batched, { ...common, ...kernelOpts }) : await sampleHmcBatched(batched, { ...common, ...kernelOpts });
       vectorized = true;
+      replayedOutputs = () => chosen.replayed?.()?.outputs;
       chainsPath = CHAINS_PATH_NOTE[chosen.path!];
     } catch (err) {
       if (options.vectorize === true || options.signal?.aborted) throw err;
@@ -400,7 +403,8 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const batchedCompletion = vectorized === true || compileStatus() === true;
   const fixed = { size: result.chains * result.draws, chains: result.chains, columns: columnsFromSamples(layout, result) };
   const unmoved = unmovedSites(columnSites(fixed.columns, fixedByConstraint(layout)));
-  const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(options.signal ? { signal: options.signal } : {}) });
+  const record = compileStatus() === true ? replayedOutputs?.() : undefined;
+  const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(record ? { record } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
   const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), ...(unmoved.length > 0 ? { unmoved } : {}), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };

@@ -32,7 +32,8 @@ import type { Distribution } from '../../distributions/distribution.js';
 import { pointMassesOf } from '../../distributions/mixture.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import { bijectTo } from '../../transforms/biject-to.js';
-import { markTraceSite, traceActive } from '../../backend/jit/trace.js';
+import { type Graph, markTraceSite, traceActive } from '../../backend/jit/trace.js';
+import { type RecordedOutputs, recordOutputs } from './recorded-outputs.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { type CompileMode, type CompileStats, type CompileStatus, CompiledDensity } from './compiled-density.js';
 import type { BatchedLogDensityAndGradient, LogDensityAndGradient, MaybePromise } from './target.js';
@@ -394,12 +395,12 @@ export function logDensityTensorFn<A extends unknown[], R>(
   layout: Layout,
   chains: number | undefined,
   checkNaN = false,
-  weigh: (trace: Trace) => Value = (trace) => trace.logJoint(),
+  weigh: (trace: Trace, returnValue: unknown) => Value = (trace) => trace.logJoint(),
 ): (qT: tf.Tensor) => Promise<tf.Tensor> {
   const run = modelRunFn(m, args, layout, chains, checkNaN);
   return async (qT) => {
-    const { trace, logDet } = await run(qT);
-    const lj = toTensor(weigh(trace));
+    const { trace, returnValue, logDet } = await run(qT);
+    const lj = toTensor(weigh(trace, returnValue));
     return logDet ? tf.add(lj, logDet) : lj;
   };
 }
@@ -474,7 +475,7 @@ export function logDensityFn<A extends unknown[], R>(m: Model<A, R>, args: A, la
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
-  }, options.compile ?? false);
+  }, options.compile ?? false, 1, false, true);
   const f = async (q: Float64Array): Promise<LogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
     if (Number.isNaN(r.logp[0])) {
@@ -512,15 +513,21 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
 } {
   // the sites of the run the first record was made from (a run while a trace records, before the record is in use)
   let recordedSites: Set<string> | undefined;
-  const density = logDensityTensorFn(m, args, layout, undefined, false, (trace) => {
-    if (traceActive() && compiled.status !== true) recordedSites = scoredSites(trace);
+  // and the completion's values in that run (its deterministic sites: see recorded-outputs.ts)
+  let recordedOutputs: RecordedOutputs | string | undefined;
+  const dependent = new Set(layout.sites.filter((s) => s.dependentSupport).map((s) => s.address));
+  const density = logDensityTensorFn(m, args, layout, undefined, false, (trace, returnValue) => {
+    if (traceActive() && compiled.status !== true) {
+      recordedSites = scoredSites(trace);
+      recordedOutputs = recordOutputs(trace, returnValue, dependent);
+    }
     return trace.logJoint();
   });
   const viaTfjs = singlePointOnTfjs(density, layout.dim);
   const compiled = new CompiledDensity(density, [layout.dim], async (q) => {
     const r = await viaTfjs(q);
     return { logp: Float64Array.of(r.logp), grad: r.grad };
-  }, options.compile ?? true, chains, true);
+  }, options.compile ?? true, chains, true, true);
   const slow = async (q: Float64Array): Promise<BatchedLogDensityAndGradient> => {
     const r = await compiled.evaluate(q);
     for (let row = 0; row < r.logp.length; row++) {
@@ -537,8 +544,12 @@ export function replayedChainsLogDensityFn<A extends unknown[], R>(m: Model<A, R
     const r = compiled.evaluateSync(q);
     return r && !hasNaN(r.logp) ? r : slow(q);
   };
-  const replayed = (): ReplayedDensity | undefined =>
-    compiled.status === true && recordedSites !== undefined ? { layout, sites: recordedSites, logDensity: (q: Float64Array) => compiled.peek(q) } : undefined;
+  const replayed = (): ReplayedDensity | undefined => {
+    if (compiled.status !== true || recordedSites === undefined) return undefined;
+    const record = compiled.record;
+    const outputs = record && typeof recordedOutputs === 'object' ? { record, outputs: recordedOutputs } : undefined;
+    return { layout, sites: recordedSites, logDensity: (q: Float64Array) => compiled.peek(q), ...(outputs ? { outputs } : {}) };
+  };
   return Object.assign(f, { compileStatus: () => compiled.status, compileStats: () => compiled.stats, work: () => compiled.work, replayOnly: (q: Float64Array) => compiled.replayOnly(q), replayed });
 }
 
@@ -552,6 +563,8 @@ export interface ReplayedDensity {
   readonly layout: Layout;
   readonly sites: ReadonlySet<string>;
   readonly logDensity: (q: Float64Array) => number | undefined;
+  /** The record in use, with the completion's values picked out of its run (`recorded-outputs.ts`), where it could give them. */
+  readonly outputs?: { readonly record: { readonly graph: Graph; readonly point: Float64Array }; readonly outputs: RecordedOutputs };
 }
 
 /** The addresses of a trace's scored sites (samples, observed or not, and factors). */
