@@ -194,6 +194,10 @@ export class LeanEnumerator<A extends unknown[], R> {
   private aborted: { reason: unknown } | undefined;
   /** In `score` mode: the value of each latent site by address. */
   private fixed: ReadonlyMap<string, Value> | undefined;
+  /** With every latent value given ({@link LeanEnumerator.score}): the address whose distribution the run keeps in `watched`. */
+  watch: string | undefined;
+  /** The distribution of the site `watch` names in the last run that reached it (Gibbs reads its support from it). */
+  watched: Distribution | undefined;
   private readonly ctx: Ctx;
   /** The model's call arguments: the context, then `args` (one array for every path). */
   private readonly call: unknown[];
@@ -659,6 +663,7 @@ export class LeanEnumerator<A extends unknown[], R> {
   private fixedLatent(address: string, dist: Distribution, numeric: Map<string, boolean>): Promise<Value> {
     const full = this.claim(address, true);
     if (!(dist instanceof Distribution)) this.giveUp();
+    if (full === this.watch) this.watched = dist;
     const v = (this.fixed as ReadonlyMap<string, Value>).get(full);
     if (v === undefined) throw new ModelError(full, this.missing);
     if (typeof v !== 'number') this.giveUp();

@@ -18,10 +18,14 @@
  * the discrete draws are recorded alongside the continuous ones.
  *
  * The potential given the discrete values runs the model on tfjs. A
- * configuration of discrete values seen a second time gets its own compiled
- * potential (a float64 replay of the model conditioned on those values,
- * see `compiled-density.ts`), kept in a small per-chain cache: recurring
- * configurations, as in small mixtures, then cost far less per gradient.
+ * configuration of discrete values gets its own compiled potential (a
+ * float64 replay of the model conditioned on those values, see
+ * `compiled-density.ts`), shared by the run's chains
+ * (`config-potentials.ts`): at its first visit where the discrete sites have
+ * at most 256 joint values, else at its second; recurring configurations
+ * then cost far less per gradient. Where every discrete site is scalar and
+ * the lean runtime runs the model, a sweep runs on plain numbers outside the
+ * gradient lock, with no general model run (`leanSweep`).
  * The same compiled potentials weigh a scalar Bernoulli or Categorical
  * site's Gibbs update where every candidate configuration (the site at each
  * value, the others as they are) has one: the conditional is the normalised
@@ -64,11 +68,12 @@ import { Pacer, pacedAnswers } from '../pace.js';
 /** A log density and gradient on the unconstrained continuous coordinates. */
 type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 
-/** Compiled potentials kept per chain (least recently used dropped first). */
-const CACHE_SIZE = 64;
-import { type TraceState, drawIndex, gibbsDraw, gibbsStep, runWithValues } from './trace-mh.js';
+/** Compiled potentials kept for a run, all chains (least recently used dropped first); also the most joint values of the discrete sites for which each configuration is compiled at its first visit. */
+const CACHE_SIZE = 256;
+import { type TraceState, drawIndex, gibbsDraw, gibbsUpdate, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
+import { ConfigPotentials } from './config-potentials.js';
 import { LeanGibbs } from './lean-gibbs.js';
 import { INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
 
@@ -125,7 +130,7 @@ export interface HMCGibbsDiagnostics extends HMCDiagnostics {
   readonly gibbsMs: number;
   /** Discrete configurations whose potential was compiled, all chains. */
   readonly compiledConfigurations: number;
-  /** Why compilation was off (per chain), or `true` where it stayed on. */
+  /** Why compilation was off, or `true` where it stayed on: one entry per chain, the same for all (the chains share their compiled potentials). */
   readonly compiledPerChain: (true | string)[];
   /** Per scalar discrete site: `true` where its Gibbs updates ran vectorised, else why not (absent with `vectorizeGibbs: false`). */
   readonly gibbsVectorized?: Record<string, true | string>;
@@ -196,17 +201,11 @@ class GibbsChain<A extends unknown[], R> {
   modelRuns = 0;
   /** Wall time of this chain's sweeps (ms). */
   sweepMs = 0;
-  /** Discrete configurations whose potential was compiled. */
-  compiledConfigurations = 0;
-  /** Why compilation was turned off for this chain, if it was. */
-  compileOff: string | undefined;
   private pending = false;
   /** The potential given whatever `discrete` holds now (tfjs, never compiled). */
   private readonly live: Potential;
   /** The potential used now: `live`, or the compiled one of the current configuration. */
   private density: Potential;
-  /** Per discrete configuration (most recently used last): visits and, from the second, a compiled potential and the tensors it owns. */
-  private readonly cache = new Map<string, { visits: number; density?: ReturnType<typeof logDensityFn<A, R>>; owned?: tf.Tensor[] }>();
   /**
    * Per scalar site: its support while it is a Bernoulli's or Categorical's
    * and the same in every trace seen, else null (never weighed by replays).
@@ -216,6 +215,8 @@ class GibbsChain<A extends unknown[], R> {
   replayedUpdates = 0;
   /** Scalar discrete sites. */
   private readonly scalarSites: readonly string[];
+  /** Every latent site's address: the continuous ones, then the discrete ones (the values a lean run is given). */
+  private readonly latent: readonly string[];
   /** Weighs a scalar site's values on the lean runtime, on plain numbers (`lean-gibbs.ts`). */
   readonly lean: LeanGibbs<A, R>;
   /** Whether the next sweep checks conditional independence of the plated sites' elements (the chain's first). */
@@ -230,7 +231,7 @@ class GibbsChain<A extends unknown[], R> {
     start: Record<string, Value | Float64Array>,
     private readonly rng: Rng,
     private readonly warmup: number,
-    compile: boolean,
+    private readonly potentials: ConfigPotentials<A, R>,
     private readonly vectorized: VectorizedGibbs | undefined,
     signal: AbortSignal | undefined,
   ) {
@@ -239,48 +240,42 @@ class GibbsChain<A extends unknown[], R> {
     // the chain owns its plated values (the start's tensors belong to a trace that is disposed)
     for (const [a, ps] of plated) this.discrete[a] = ownedTensor(ps, start[a] as Float64Array);
     this.scalarSites = sites.filter((a) => !plated.has(a));
+    this.latent = [...layout.sites.map((s) => s.address), ...sites];
     this.live = logDensityFn(condition(m, this.discrete as Record<string, ValueLike>), args, layout);
     this.density = this.live;
-    if (!compile) this.compileOff = 'compile: false';
   }
 
   /**
-   * Picks the potential for the current discrete values. A configuration
-   * seen again gets its own compiled potential (the model conditioned on a
-   * frozen copy of the values, see `compiled-density.ts`); the first failure
-   * to compile turns compilation off for the chain.
+   * Picks the potential for the current discrete values: the configuration's
+   * compiled potential (shared by the run's chains, `config-potentials.ts`)
+   * from its first visit where the discrete sites have at most `CACHE_SIZE`
+   * joint values, else from its second; the first failure to compile turns
+   * compilation off for the run.
    */
   private choose(): void {
-    if (this.compileOff !== undefined) return;
-    if (this.density !== this.live) {
+    const shared = this.potentials;
+    if (shared.off === undefined && this.density !== this.live) {
       const status = (this.density as Compiled<Potential>).compileStatus();
-      if (status !== true && status !== 'not yet') {
-        this.compileOff = status;
-        this.density = this.live;
-        this.clearCache();
-        return;
-      }
+      if (status !== true && status !== 'not yet') shared.turnOff(status);
+    }
+    if (shared.off !== undefined) {
+      this.density = this.live;
+      return;
     }
     const key = this.sites.map((a) => keyOf(this.discrete[a]!)).join('|');
-    const entry = this.cache.get(key) ?? { visits: 0 };
-    this.cache.delete(key);
-    this.cache.set(key, entry);
-    if (this.cache.size > CACHE_SIZE) {
-      const oldest = this.cache.keys().next().value!;
-      for (const t of this.cache.get(oldest)!.owned ?? []) t.dispose();
-      this.cache.delete(oldest);
+    this.density = shared.visit(key, this.discrete, [...this.plated.keys()], this.fewConfigurations() ? 1 : 2) ?? this.live;
+  }
+
+  /** Whether the discrete sites have at most `CACHE_SIZE` joint values: all scalar, each support known (see `supports`). */
+  private fewConfigurations(): boolean {
+    if (this.plated.size > 0) return false;
+    let n = 1;
+    for (const a of this.sites) {
+      const support = this.supports.get(a);
+      if (!support) return false;
+      n *= support.length;
     }
-    entry.visits += 1;
-    if (entry.visits >= 2 && entry.density === undefined) {
-      // a frozen copy of the values (plated ones as the entry's own tensors, since the chain's are replaced)
-      const frozen: Record<string, Value> = { ...this.discrete };
-      const owned: tf.Tensor[] = [];
-      for (const a of this.plated.keys()) owned.push((frozen[a] = tf.keep((this.discrete[a] as tf.Tensor).clone())));
-      entry.owned = owned;
-      entry.density = logDensityFn(condition(this.m, frozen as Record<string, ValueLike>), this.args, this.layout, { compile: true });
-      this.compiledConfigurations += 1;
-    }
-    this.density = entry.density ?? this.live;
+    return n <= CACHE_SIZE;
   }
 
   /** The sampler's view of this chain. */
@@ -317,15 +312,8 @@ class GibbsChain<A extends unknown[], R> {
     return at;
   }
 
-  /** Disposes the compiled potentials' frozen tensors. */
-  private clearCache(): void {
-    for (const entry of this.cache.values()) for (const t of entry.owned ?? []) t.dispose();
-    this.cache.clear();
-  }
-
-  /** Disposes the tensors the chain owns (its plated values and the cache's); call once sampling is over. */
+  /** Disposes the tensors the chain owns (its plated values); call once sampling is over. */
   dispose(): void {
-    this.clearCache();
     for (const a of this.plated.keys()) (this.discrete[a] as tf.Tensor).dispose();
   }
 
@@ -333,21 +321,62 @@ class GibbsChain<A extends unknown[], R> {
    * One systematic-scan Gibbs sweep over the discrete sites at the continuous
    * point q, in its own tensor scope (the model runs' tensors are disposed).
    */
-  private sweep(q: Float64Array): Promise<void> {
-    return tidyAsync(() => this.sweepIn(q), () => []);
+  private async sweep(q: Float64Array): Promise<void> {
+    const from = await this.leanSweep(q);
+    if (from < this.sites.length) await tidyAsync(() => this.sweepIn(q, from), () => []);
+  }
+
+  /**
+   * The sweep on plain numbers, outside the gradient lock (whose
+   * `AsyncLocalStorage` puts Node's promise hooks on every `await` of a
+   * model run): where every discrete site is scalar and the lean runtime
+   * runs the model, each site is drawn from the weights of its compiled
+   * candidate configurations (`replayedUpdate`) or of one lean run per
+   * value (`LeanGibbs.conditional`, which reads the site's support from
+   * the run itself), with no general run. Draws, and the streams they use,
+   * are those of the general sweep (`sweepIn`): the same weights, the
+   * same split and draw. Returns the index of the first site it could not
+   * update (the general sweep goes on from there), or the number of sites.
+   */
+  private async leanSweep(q: Float64Array): Promise<number> {
+    if (this.plated.size > 0 || this.lean.off !== undefined) return 0;
+    const continuous = constrain(this.layout, q);
+    const numbers = Object.values(continuous).every((v) => typeof v === 'number');
+    if (!numbers) {
+      for (const v of Object.values(continuous)) if (isTensor(v)) v.dispose();
+      return 0;
+    }
+    const values = (a: string): Value | undefined => continuous[a] ?? this.discrete[a];
+    for (let i = 0; i < this.sites.length; i++) {
+      const address = this.sites[i]!;
+      const replayed = this.replayedUpdate(address, q, this.discrete);
+      if (replayed !== undefined) {
+        this.discrete[address] = replayed;
+        continue;
+      }
+      const c = await this.lean.conditional(values, this.latent, address);
+      if (c === undefined) return i;
+      this.noteSupport(address, c.dist);
+      // the streams as gibbsDraw uses them (one split off for the run at the drawn value, then the draw)
+      this.rng.split();
+      this.discrete[address] = c.support[drawIndex(c.logW, this.rng)]!;
+    }
+    return this.sites.length;
   }
 
   /** Keeps each scalar site's support from `trace` (see `supports`): null once it is not a Bernoulli's or Categorical's, or differs. */
   private noteSupports(trace: Trace): void {
-    for (const a of this.scalarSites) {
-      const seen = this.supports.get(a);
-      if (seen === null) continue;
-      const dist = trace.get(a)?.dist as Distribution | undefined;
-      const support = dist && (dist.name === 'Bernoulli' || dist.name === 'Categorical') ? dist.enumerateSupport() : undefined;
-      const same = (s: readonly Value[]): boolean => seen !== undefined && s.length === seen.length && s.every((v, k) => v === seen[k]);
-      if (!support || !support.every((v) => typeof v === 'number') || (seen !== undefined && !same(support))) this.supports.set(a, null);
-      else if (seen === undefined) this.supports.set(a, support as number[]);
-    }
+    for (const a of this.scalarSites) this.noteSupport(a, trace.get(a)?.dist as Distribution | undefined);
+  }
+
+  /** Keeps the support of scalar site `a` from its distribution in one run (see `noteSupports`). */
+  private noteSupport(a: string, dist: Distribution | undefined): void {
+    const seen = this.supports.get(a);
+    if (seen === null) return;
+    const support = dist && (dist.name === 'Bernoulli' || dist.name === 'Categorical') ? dist.enumerateSupport() : undefined;
+    const same = (s: readonly Value[]): boolean => seen !== undefined && s.length === seen.length && s.every((v, k) => v === seen[k]);
+    if (!support || !support.every((v) => typeof v === 'number') || (seen !== undefined && !same(support))) this.supports.set(a, null);
+    else if (seen === undefined) this.supports.set(a, support as number[]);
   }
 
   /**
@@ -360,14 +389,14 @@ class GibbsChain<A extends unknown[], R> {
    */
   private replayedUpdate(address: string, q: Float64Array, now: Readonly<Record<string, Value>>): number | undefined {
     const support = this.supports.get(address);
-    if (this.compileOff !== undefined || !support) return undefined;
+    if (this.potentials.off !== undefined || !support) return undefined;
     const keys = this.sites.map((a) => (a === address ? '' : keyOf(now[a]!)));
     const at = this.sites.indexOf(address);
     const logW = new Float64Array(support.length);
     let any = false;
     for (let k = 0; k < support.length; k++) {
       keys[at] = String(support[k]);
-      const density = this.cache.get(keys.join('|'))?.density;
+      const density = this.potentials.peek(keys.join('|'));
       if (density === undefined || density.compileStatus() !== true) return undefined;
       const v = density.valueOnly(q);
       if (v === undefined || Number.isNaN(v)) return undefined;
@@ -381,13 +410,13 @@ class GibbsChain<A extends unknown[], R> {
     return support[drawIndex(logW, this.rng)]!;
   }
 
-  private async sweepIn(q: Float64Array): Promise<void> {
+  private async sweepIn(q: Float64Array, from = 0): Promise<void> {
     const continuous = constrain(this.layout, q);
     const values = (a: string): Value | undefined => continuous[a] ?? this.discrete[a];
     try {
       // scalar sites thread a trace through their steps; a plated step reads the values and leaves none
       let state: TraceState<R> | undefined;
-      for (let i = 0; i < this.sites.length; i++) {
+      for (let i = from; i < this.sites.length; i++) {
         const address = this.sites[i]!;
         const ps = this.plated.get(address);
         if (ps === undefined) {
@@ -406,13 +435,11 @@ class GibbsChain<A extends unknown[], R> {
             this.noteSupports(state.trace);
             this.modelRuns += 1;
           }
-          const runs = this.vectorized?.runs ?? 0;
-          const leanBefore = this.lean.updates;
-          const support = (state.trace.get(address)!.dist as Distribution).enumerateSupport()!.length;
           const next = this.sites[i + 1];
           if (next === undefined || this.plated.has(next)) {
             // the last scalar site before a plated one or the end: only the values are needed, not the trace at them
             const drawn = await gibbsDraw(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized, lean: this.lean });
+            this.modelRuns += drawn.runs;
             if (drawn.state) this.noteSupports(drawn.state.trace);
             Object.assign(this.discrete, valuesAt((drawn.state ?? state).trace, this.scalarSites));
             this.discrete[address] = isTensor(drawn.value) && drawn.value.size === 1 ? toNumber(drawn.value) : drawn.value;
@@ -420,12 +447,11 @@ class GibbsChain<A extends unknown[], R> {
             state.trace.disposeLogProbs();
             state = undefined;
           } else {
-            state = await gibbsStep(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized, lean: this.lean });
+            const step = await gibbsUpdate(this.m, this.args, state, address, this.rng, { vectorized: this.vectorized, lean: this.lean });
+            this.modelRuns += step.runs;
+            state = step.state;
             this.noteSupports(state.trace);
           }
-          // (general runs only: a lean update costs the run at the drawn value where a trace is needed)
-          const leaned = this.lean.updates > leanBefore;
-          this.modelRuns += this.vectorized ? this.vectorized.runs - runs : leaned ? (next === undefined || this.plated.has(next) ? 0 : 1) : support;
           continue;
         }
         if (state !== undefined) {
@@ -543,7 +569,8 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
 
   const gibbsRngs = rngFrom(`${seed}/gibbs`).splitN(chains);
   const vectorized = options.vectorizeGibbs === false ? undefined : new VectorizedGibbs();
-  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, options.compile ?? true, vectorized, options.signal));
+  const potentials = new ConfigPotentials(m, args, layout, options.compile ?? true, CACHE_SIZE);
+  const states = chainStarts.map((start, c) => new GibbsChain(m, args, layout, sites, plated, start, gibbsRngs[c]!, warmup, potentials, vectorized, options.signal));
   const common = {
     dim: layout.dim,
     chains,
@@ -576,6 +603,7 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
           });
   } finally {
     for (const s of states) s.dispose();
+    potentials.dispose();
   }
 
   // continuous and discrete values of each draw, in the trace's order of sites
@@ -598,8 +626,8 @@ export async function hmcGibbs<A extends unknown[], R>(m: Model<A, R>, options: 
     gibbsLean: states.find((s) => s.lean.off !== undefined)?.lean.off ?? true,
     gibbsLeanRuns: states.reduce((a, s) => a + s.lean.runs, 0),
     gibbsMs: states.reduce((a, s) => a + s.sweepMs, 0),
-    compiledConfigurations: states.reduce((a, s) => a + s.compiledConfigurations, 0),
-    compiledPerChain: states.map((s) => s.compileOff ?? true),
+    compiledConfigurations: potentials.compiled,
+    compiledPerChain: states.map(() => potentials.off ?? true),
     ...(vectorized ? { gibbsVectorized: vectorized.report() } : {}),
     init: typeof continuousInit === 'string' ? describeInit(continuousInit) : init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address; the rest from the prior)',
   };

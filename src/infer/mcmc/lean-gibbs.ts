@@ -30,6 +30,7 @@
 import type { Model } from '../../core/model.js';
 import { rngFrom } from '../../core/rng.js';
 import type { Value } from '../../core/value.js';
+import type { Distribution } from '../../distributions/distribution.js';
 import { LEAN_FALLBACK, LeanEnumerator } from '../enumerate-lean.js';
 import { Pacer } from '../pace.js';
 
@@ -75,29 +76,79 @@ export class LeanGibbs<A extends unknown[], R> {
    */
   async logWeights(values: (address: string) => Value | undefined, latent: readonly string[], address: string, support: readonly Value[]): Promise<Float64Array | undefined> {
     const lean = this.lean;
-    if (this.off !== undefined || lean === undefined) return undefined;
-    const fixed = this.fixed;
-    fixed.clear();
-    for (const a of latent) {
-      const v = values(a);
-      if (typeof v !== 'number') return this.giveUp(`the value of "${a}" is not a plain number`);
-      fixed.set(a, v);
-    }
+    if (this.off !== undefined || lean === undefined || !this.given(values, latent)) return undefined;
     const logW = new Float64Array(support.length);
     for (let k = 0; k < support.length; k++) {
-      const v = support[k];
-      if (typeof v !== 'number') return this.giveUp(`a value of "${address}" is not a plain number`);
-      fixed.set(address, v);
-      const draw = await lean.score(fixed, NOT_IN_TRACE);
-      this.runs += 1;
-      if (draw === LEAN_FALLBACK) return this.giveUp('the lean runtime cannot run the model (plate, param, a tensor value or density, a NaN density, a site not in the trace, or an error the general runtime reports)');
-      const w = draw === undefined ? -Infinity : draw.logWeight;
-      // +Infinity or NaN: the general runtime names the site
-      if (!(w < Infinity)) return this.giveUp(`a log joint density of ${w}`);
+      const w = await this.weigh(lean, address, support[k]);
+      if (w === undefined) return undefined;
       logW[k] = w;
     }
     this.updates += 1;
     return logW;
+  }
+
+  /**
+   * The full conditional of `address` with no general run before it: a
+   * lean run at the site's current value (from `values`) reads the site's
+   * distribution there, whose support is then weighed value by value (the
+   * current value's weight is that first run's). The same weights, bit for
+   * bit, as {@link LeanGibbs.logWeights} given the support a general run at
+   * the current values finds. Undefined where the lean runtime cannot run
+   * the model (then off for good), or where the site's distribution there
+   * has no finite support of plain numbers (then not off: the general
+   * runtime updates the site and names what is wrong).
+   */
+  async conditional(values: (address: string) => Value | undefined, latent: readonly string[], address: string): Promise<{ readonly support: readonly number[]; readonly logW: Float64Array; readonly dist: Distribution } | undefined> {
+    const lean = this.lean;
+    const current = values(address);
+    if (this.off !== undefined || lean === undefined || typeof current !== 'number' || !this.given(values, latent)) return undefined;
+    lean.watch = address;
+    lean.watched = undefined;
+    let first: number | undefined;
+    let dist: Distribution | undefined;
+    try {
+      first = await this.weigh(lean, address, current);
+      dist = lean.watched as Distribution | undefined; // (set by the run)
+    } finally {
+      lean.watch = undefined;
+      lean.watched = undefined;
+    }
+    if (first === undefined || dist === undefined) return undefined;
+    const support = dist.enumerateSupport();
+    if (support === undefined || !support.every((v) => typeof v === 'number')) return undefined;
+    const logW = new Float64Array(support.length);
+    for (let k = 0; k < support.length; k++) {
+      const w = support[k] === current ? first : await this.weigh(lean, address, support[k]);
+      if (w === undefined) return undefined;
+      logW[k] = w;
+    }
+    this.updates += 1;
+    return { support: support as number[], logW, dist };
+  }
+
+  /** Fill the given values (every latent site's, plain numbers); false (off) where one is not a plain number. */
+  private given(values: (address: string) => Value | undefined, latent: readonly string[]): boolean {
+    const fixed = this.fixed;
+    fixed.clear();
+    for (const a of latent) {
+      const v = values(a);
+      if (typeof v !== 'number') return this.giveUp(`the value of "${a}" is not a plain number`) ?? false;
+      fixed.set(a, v);
+    }
+    return true;
+  }
+
+  /** log p(x, y) with `address` at `v` (the other values as given): -Infinity where the run is rejected; undefined where the lean runtime gives up. */
+  private async weigh(lean: LeanEnumerator<A, R>, address: string, v: Value | undefined): Promise<number | undefined> {
+    if (typeof v !== 'number') return this.giveUp(`a value of "${address}" is not a plain number`);
+    this.fixed.set(address, v);
+    const draw = await lean.score(this.fixed, NOT_IN_TRACE);
+    this.runs += 1;
+    if (draw === LEAN_FALLBACK) return this.giveUp('the lean runtime cannot run the model (plate, param, a tensor value or density, a NaN density, a site not in the trace, or an error the general runtime reports)');
+    const w = draw === undefined ? -Infinity : draw.logWeight;
+    // +Infinity or NaN: the general runtime names the site
+    if (!(w < Infinity)) return this.giveUp(`a log joint density of ${w}`);
+    return w;
   }
 
   private giveUp(why: string): undefined {

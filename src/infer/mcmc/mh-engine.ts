@@ -14,7 +14,7 @@ import type { Draw } from '../posterior.js';
 import { Posterior, disposeDraws } from '../posterior.js';
 import { Pacer } from '../pace.js';
 import { type CommonOptions, registerEngine } from '../registry.js';
-import { type SiteProposal, type TraceState, gibbsStep, mhStep, runWithValues } from './trace-mh.js';
+import { type SiteProposal, type TraceState, gibbsUpdate, leanGibbsDraw, mhStep, runWithValues } from './trace-mh.js';
 import type { Distribution } from '../../distributions/distribution.js';
 import type { Value } from '../../core/value.js';
 import { disposeDropped, nextTensorId, reachableTensors } from './state-tensors.js';
@@ -154,19 +154,22 @@ export async function mh<A extends unknown[], R>(m: Model<A, R>, options: Omit<M
       for (let it = 0; it < warmup + samples * thin; it++) {
         if (fast?.abandoned !== undefined) return; // the caller starts again without it
         if (pace.due()) await pace.pause();
+        const latents = options.gibbs ? [...state.trace].filter((s) => s.type === 'sample' && !s.observed) : [];
+        const pick = latents.length > 0 ? latents[r.int(latents.length)] : undefined;
+        const gibbsSite = pick !== undefined && (pick.dist as Distribution).enumerateSupport() !== undefined;
+        // a Gibbs update's lean runs on plain numbers outside the gradient lock (whose AsyncLocalStorage puts
+        // Node's promise hooks on every await); the run at the drawn value, inside (session 18)
+        const t0 = performance.now();
+        const leanDrawn = gibbsSite && lean !== undefined && lean.off === undefined ? await leanGibbsDraw(state, pick.address, r, lean) : undefined;
+        if (gibbsSite) gibbsMs += performance.now() - t0;
         // each step in its own tensor scope: what the new state reaches is kept, the rest of the step's tensors go
         const { next, wasProposal, wasAccepted } = await tidyAsync(
           async () => {
-            const latents = options.gibbs ? [...state.trace].filter((s) => s.type === 'sample' && !s.observed) : [];
-            const pick = latents.length > 0 ? latents[r.int(latents.length)] : undefined;
-            if (pick && (pick.dist as Distribution).enumerateSupport() !== undefined) {
+            if (gibbsSite) {
               const t0 = performance.now();
-              const runs = vectorized?.runs ?? 0;
-              const leanBefore = lean?.updates ?? 0;
-              const next = await gibbsStep(m, args, state, pick.address, r, { vectorized, ...(lean ? { lean } : {}) });
-              // (general runs only: a lean update runs the model once more, at the drawn value)
-              const leaned = (lean?.updates ?? 0) > leanBefore;
-              gibbsRuns += vectorized ? vectorized.runs - runs : leaned ? 1 : (pick.dist as Distribution).enumerateSupport()!.length;
+              const step = await gibbsUpdate(m, args, state, pick.address, r, { vectorized, ...(lean ? { lean } : {}), ...(leanDrawn ? { leanDrawn } : {}) });
+              gibbsRuns += step.runs;
+              const next = step.state;
               gibbsMs += performance.now() - t0;
               return { next, wasProposal: false, wasAccepted: false };
             }

@@ -183,6 +183,43 @@ export interface GibbsStepOptions {
    * @internal (the engines build it; `LeanGibbs` is not public API)
    */
   readonly lean?: Pick<LeanGibbs<never, unknown>, 'logWeights'>;
+  /**
+   * What {@link leanGibbsDraw} found for this update, run before it
+   * (outside the gradient lock): the update takes its stream and, where
+   * the lean runtime weighed the values, its draw.
+   *
+   * @internal
+   */
+  readonly leanDrawn?: LeanDrawn;
+}
+
+/**
+ * The lean half of a Gibbs update (see `gibbsDraw`): the stream split off
+ * for the update and, where the lean runtime weighed the site's values, the
+ * value drawn. @internal
+ */
+export interface LeanDrawn {
+  readonly rng: Rng;
+  readonly value?: Value;
+}
+
+/**
+ * The lean half of {@link gibbsDraw}, which makes no tensors, so that an
+ * engine may run it outside the gradient lock and pass the result to the
+ * update (`leanDrawn`): the same split of the stream and the same weights
+ * and draw as the update makes itself. Undefined (nothing split) where the
+ * site is not a latent one with a finite support (the update names it).
+ *
+ * @internal
+ */
+export async function leanGibbsDraw<R>(current: TraceState<R>, address: string, rng: Rng, lean: Pick<LeanGibbs<never, unknown>, 'logWeights'>): Promise<LeanDrawn | undefined> {
+  const site = current.trace.get(address);
+  if (!site || site.type !== 'sample' || site.observed) return undefined;
+  const support = (site.dist as Distribution).enumerateSupport();
+  if (!support) return undefined;
+  const r = rng.split();
+  const w = await lean.logWeights((a) => current.trace.get(a)?.value, latentAddresses(current.trace), address, support);
+  return w !== undefined ? { rng: r, value: support[drawIndex(w, rng)] as Value } : { rng: r };
 }
 
 /**
@@ -193,12 +230,23 @@ export interface GibbsStepOptions {
  * trace).
  */
 export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng, options: GibbsStepOptions = {}): Promise<TraceState<R>> {
+  return (await gibbsUpdate(m, args, current, address, rng, options)).state;
+}
+
+/**
+ * {@link gibbsStep}, with the number of general model runs it made (`runs`:
+ * lean runs are not counted; a lean or vectorised update counts the run at
+ * the drawn value that gives the new trace).
+ *
+ * @internal (the engines count their model runs with it)
+ */
+export async function gibbsUpdate<A extends unknown[], R>(m: Model<A, R>, args: A, current: TraceState<R>, address: string, rng: Rng, options: GibbsStepOptions = {}): Promise<{ state: TraceState<R>; runs: number }> {
   const drawn = await gibbsDraw(m, args, current, address, rng, options);
-  if (drawn.state) return drawn.state;
+  if (drawn.state) return { state: drawn.state, runs: drawn.runs };
   const next = await runWithValues(m, args, (a) => (a === address ? drawn.value : current.trace.get(a)?.value), drawn.rng);
   if (options.vectorized) options.vectorized.runs += 1;
   current.trace.disposeLogProbs();
-  return next;
+  return { state: next, runs: drawn.runs + 1 };
 }
 
 /**
@@ -206,7 +254,9 @@ export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A,
  * update computed it (one run per value); a vectorised update gives only
  * the value (the caller runs the model at it if it needs the trace, with
  * `rng`; the current trace is left as it is). A caller that needs only the
- * values (hmc-gibbs at the end of a sweep) saves that run.
+ * values (hmc-gibbs at the end of a sweep) saves that run. `runs`: the
+ * general model runs made (none where the lean runtime weighed the values;
+ * lean runs are counted by the `LeanGibbs` itself).
  */
 export async function gibbsDraw<A extends unknown[], R>(
   m: Model<A, R>,
@@ -215,24 +265,28 @@ export async function gibbsDraw<A extends unknown[], R>(
   address: string,
   rng: Rng,
   options: GibbsStepOptions = {},
-): Promise<{ value: Value; state?: TraceState<R>; rng: Rng }> {
+): Promise<{ value: Value; state?: TraceState<R>; rng: Rng; runs: number }> {
   const site = current.trace.get(address);
   if (!site || site.type !== 'sample' || site.observed) throw new ModelError(address, 'Gibbs: not a latent sample site of the current trace');
   const support = (site.dist as Distribution).enumerateSupport();
   if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
-  const r = rng.split();
+  const pre = options.leanDrawn;
+  const r = pre ? pre.rng : rng.split();
   const vec = options.vectorized;
-  const picked = (state: TraceState<R>) => ({ value: state.trace.get(address)!.value, state, rng: r });
-  if (options.lean) {
+  const picked = (state: TraceState<R>, runs: number) => ({ value: state.trace.get(address)!.value, state, rng: r, runs });
+  if (pre?.value !== undefined) return { value: pre.value, rng: r, runs: 0 };
+  if (options.lean && !pre) {
     const w = await options.lean.logWeights((a) => current.trace.get(a)?.value, latentAddresses(current.trace), address, support);
-    if (w !== undefined) return { value: support[drawIndex(w, rng)] as Value, rng: r };
+    if (w !== undefined) return { value: support[drawIndex(w, rng)] as Value, rng: r, runs: 0 };
   }
   // (two values cost two runs either way: one run per value is then as cheap, and exact in float64 where the model is)
+  let vectorisedTried = 0;
   if (vec && vec.enabled(address) && support.length > 2) {
     const numeric = support.every((v) => typeof v === 'number');
     const values = (a: string) => current.trace.get(a)?.value;
     const w = numeric ? await vectorizedLogWeights(m, args, values, address, support as number[], latentAddresses(current.trace), reservedRank(current.trace), r) : 'the support is not a list of numbers';
     vec.runs += 1;
+    vectorisedTried = 1;
     if (typeof w === 'string') vec.disable(address, w);
     // the run branched on a tensor comparison: its weights are discarded (one run per value below),
     // and no site is vectorised from now on
@@ -243,12 +297,13 @@ export async function gibbsDraw<A extends unknown[], R>(
       vec.runs += support.length;
       if (sameLogWeights(w, logW)) vec.checked.add(address);
       else vec.disable(address, 'its vectorised weights differ from one run per value (the model does not broadcast over its values, e.g. a JavaScript `if` on the draw)');
-      return picked(pickCandidate(candidates, logW, current, rng));
-    } else return { value: support[drawIndex(w, rng)] as Value, rng: r };
+      return picked(pickCandidate(candidates, logW, current, rng), 1 + support.length);
+    } else return { value: support[drawIndex(w, rng)] as Value, rng: r, runs: 1 };
   }
   const { candidates, logW } = await weighEach(m, args, current, address, support, r);
   if (vec) vec.runs += support.length;
-  return picked(pickCandidate(candidates, logW, current, rng));
+  // (a vectorised run that failed its check or branched on a tensor was made too)
+  return picked(pickCandidate(candidates, logW, current, rng), support.length + vectorisedTried);
 }
 
 /** The model run once per value of the site: each candidate state and its log joint. */
