@@ -529,7 +529,7 @@ export class CompiledDensity {
    * the launches). `atPoint` is undefined where the backward pass failed: the
    * caller then asks `viaTfjs` as before. Where no tape can be opened (a
    * gradient already open) the plain recording runs. Errors of the model's
-   * run are thrown as {@link CompiledDensity.trace}'s.
+   * run are thrown as `trace`'s.
    */
   private async traceTaped(q: Float64Array): Promise<{ traced: TraceResult; atPoint?: Evaluation }> {
     let traced: TraceResult | undefined;
