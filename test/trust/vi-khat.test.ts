@@ -54,9 +54,11 @@ describe('VI reports the Pareto k-hat of its guide', () => {
     const warn = vitest.spyOn(console, 'warn').mockImplementation(() => {});
     const post = await infer(correlated, fit);
     expect(post.diagnostics.khat as number).toBeGreaterThan(0.7);
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(post.warnings).toHaveLength(1);
+    // two warnings, each printed once: k-hat's, and (session 18) the mean-field check's, which names the cause (rho 0.99 under Normal(0, 10) priors: factor 7.02)
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(post.warnings).toHaveLength(2);
     expect(post.warnings[0]).toMatch(/Pareto k-hat .* > 0\.7: the importance ratios p\/q of the AutoNormal's draws have a heavy upper tail/);
+    expect(post.warnings[1]).toMatch(/the AutoNormal is mean-field .* too narrow by about "x" 7\.\d\dx, "y" 7\.\d\dx/);
     expect(post.summary().toString()).toContain(`warning: ${post.warnings[0]}`);
     // the planted bug: "normalising" the log ratios scales the tail index by 1 / sd
     const logRatios = post.diagnostics.logRatios as Float64Array;

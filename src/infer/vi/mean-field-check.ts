@@ -33,6 +33,8 @@
  * @module
  */
 
+import { rngFrom } from '../../core/rng.js';
+
 /** Per-coordinate gradients of the log density at `rows` points (row-major `rows x dim`); non-finite where the model rejects a point. */
 export type GradientRows = (q: Float64Array, rows: number) => Promise<Float64Array>;
 
@@ -59,6 +61,30 @@ export interface MeanFieldCheckOptions {
   readonly maxCoordinates?: number;
   /** Finite-difference step as a fraction of the guide's sd along each coordinate (default {@link FD_STEP}). */
   readonly step?: number;
+  /** Points (unconstrained, each of `loc`'s length) whose curvatures are averaged (default: {@link guidePoints}). */
+  readonly points?: readonly Float64Array[];
+  /** Gradient evaluations at most (default {@link MAX_ROWS}): fixes how many guide draws the default points take. */
+  readonly maxRows?: number;
+}
+
+/** Default gradient evaluations of the check at most: 2 per coordinate per point (see {@link guidePoints}). */
+export const MAX_ROWS = 1024;
+
+/** Guide draws whose curvatures are averaged at most (default points). */
+export const MAX_POINTS = 16;
+
+/**
+ * The default points: `count` draws from the mean-field guide N(loc, diag(scale^2))
+ * in antithetic pairs (loc ± scale * eps), from a stream of their own (the
+ * fit's random stream is not touched), so the averaged curvature estimates
+ * E_q[-H], the matrix whose diagonal a fitted mean-field Gaussian matches
+ * (1/scale_i^2 = E_q[-H_ii] at the ELBO's optimum).
+ */
+export function guidePoints(loc: Float64Array, scale: Float64Array, count: number): Float64Array[] {
+  const dim = loc.length;
+  const pairs = Math.max(1, Math.floor(count / 2));
+  const eps = rngFrom('mean-field-check').normals(pairs * dim);
+  return Array.from({ length: 2 * pairs }, (_, p) => loc.map((v, j) => v + (p % 2 === 0 ? 1 : -1) * scale[j]! * eps[Math.floor(p / 2) * dim + j]!));
 }
 
 /** Default coordinates of the Hessian at most: 2 x 256 gradient evaluations, about a quarter of what a 1000-step fit (one draw a step) and its 1000 posterior draws evaluate. */
@@ -85,22 +111,29 @@ export async function meanFieldCheck(gradients: GradientRows, loc: Float64Array,
   const coords = chooseCoordinates(dim, siteOf, options.maxCoordinates ?? MAX_COORDINATES);
   const k = coords.length;
   const step = options.step ?? FD_STEP;
-  const q = new Float64Array(2 * k * dim);
+  const points = options.points ?? guidePoints(loc, scale, Math.min(MAX_POINTS, Math.floor((options.maxRows ?? MAX_ROWS) / (2 * k))));
+  const n = points.length;
+  const q = new Float64Array(2 * k * dim * n);
   const h = coords.map((j) => step * (scale[j]! > 0 && Number.isFinite(scale[j]!) ? scale[j]! : 1));
-  coords.forEach((j, a) => {
-    for (const [r, sign] of [[2 * a, 1], [2 * a + 1, -1]] as const) {
-      q.set(loc, r * dim);
-      q[r * dim + j]! += sign * h[a]!;
-    }
+  points.forEach((x, p) => {
+    coords.forEach((j, a) => {
+      for (const [r, sign] of [[2 * (p * k + a), 1], [2 * (p * k + a) + 1, -1]] as const) {
+        q.set(x, r * dim);
+        q[r * dim + j]! += sign * h[a]!;
+      }
+    });
   });
-  const g = await gradients(q, 2 * k);
-  for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return { skipped: `the log density or its gradient is not finite within ${step} guide sds of the guide's location (coordinate ${names[coords[Math.floor(i / dim / 2)]!]})` };
-  // P_SS = -(dg_i/dq_j) for i, j in S, symmetrised
+  const g = await gradients(q, 2 * k * n);
+  for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return { skipped: `the log density or its gradient is not finite within ${step} guide sds of ${n > 1 ? 'a point of' : ''} the guide's location (coordinate ${names[coords[Math.floor(i / dim / 2) % k]!]})` };
+  // P_SS = -(dg_i/dq_j) for i, j in S, averaged over the points, symmetrised
   const P = new Float64Array(k * k);
-  for (let a = 0; a < k; a++) {
-    for (let b = 0; b < k; b++) {
-      const i = coords[b]!;
-      P[b * k + a] = -(g[2 * a * dim + i]! - g[(2 * a + 1) * dim + i]!) / (2 * h[a]!);
+  for (let p = 0; p < n; p++) {
+    for (let a = 0; a < k; a++) {
+      const r = 2 * (p * k + a) * dim;
+      for (let b = 0; b < k; b++) {
+        const i = coords[b]!;
+        P[b * k + a]! -= (g[r + i]! - g[r + dim + i]!) / (2 * h[a]! * n);
+      }
     }
   }
   for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) P[a * k + b] = P[b * k + a] = (P[a * k + b]! + P[b * k + a]!) / 2;

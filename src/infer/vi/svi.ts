@@ -493,7 +493,7 @@ export class SVI<A extends unknown[], R> {
     }
     try {
       // the float32 path runs the model once per gradient: fewer coordinates (a sketch beyond, see mean-field-check.ts)
-      return await meanFieldCheck(gradients, loc, scale, layout.names, (j) => siteOf[j]!, potential ? {} : { maxCoordinates: TFJS_MAX_COORDINATES });
+      return await meanFieldCheck(gradients, loc, scale, layout.names, (j) => siteOf[j]!, potential ? {} : { maxCoordinates: TFJS_MAX_COORDINATES, maxRows: TFJS_MAX_ROWS });
     } catch (err) {
       return { skipped: `the log density failed near the guide's location: ${firstLine(err)}` };
     }
@@ -529,6 +529,8 @@ export interface SviSample<R> {
 
 /** Coordinates of the mean-field check's Hessian at most where the model runs on tfjs (two model runs per coordinate). */
 const TFJS_MAX_COORDINATES = 32;
+/** Gradients of the mean-field check at most where each is a model run on tfjs. */
+const TFJS_MAX_ROWS = 256;
 
 /** Draws made per batch by {@link SVI.sample} (a larger `samples` is drawn in chunks of this size). */
 const SAMPLE_CHUNK = 65536;
