@@ -86,6 +86,24 @@ export class ContentCache<T> {
   private readonly map = new WeakMap<object, CacheEntry<T>>();
   private lastKey: object | undefined;
   private lastEntry: CacheEntry<T> | undefined;
+  /** Content-keyed mode: values by a hash of their flat number array's contents (see the constructor). */
+  private readonly byContents: Map<number, CacheEntry<T>[]> | undefined;
+  private byContentsSize = 0;
+
+  /**
+   * @param byContents - also find values by contents, up to this many arrays
+   *   (cleared when full): a flat array of numbers that misses by identity
+   *   (a vector the model builds afresh on every run, e.g.
+   *   `Categorical(new Array(n).fill(1 / n))`) then gets the value made from
+   *   an earlier array that held the same numbers, found by a hash and an
+   *   exact comparison, instead of a new one. Only for values that keep
+   *   nothing of the array itself (a copy, a table made from it). Default 0: off.
+   */
+  constructor(byContents = 0) {
+    this.byContents = byContents > 0 ? new Map() : undefined;
+    this.maxByContents = byContents;
+  }
+  private readonly maxByContents: number;
 
   /**
    * The value made from `x`'s current contents.
@@ -101,6 +119,7 @@ export class ContentCache<T> {
       this.lastEntry = entry;
       return entry.value;
     }
+    if (this.byContents !== undefined && Array.isArray(x)) return this.getByContents(x, make, valid);
     const value = make(x);
     const contents = contentsOf(x);
     if (contents === undefined) return value;
@@ -112,6 +131,50 @@ export class ContentCache<T> {
     this.lastEntry = fresh;
     return value;
   }
+
+  /** An identity miss in content-keyed mode: the value of an earlier array with the same numbers, else a new one. */
+  private getByContents<X extends NumericArray>(x: X & readonly unknown[], make: (x: X) => T, valid: ((value: T) => boolean) | undefined): T {
+    const h = contentsHash(x);
+    if (h === undefined) return make(x); // not a flat array of numbers: nothing remembered (as for tensors)
+    const byContents = this.byContents!;
+    const bucket = byContents.get(h);
+    let entry: CacheEntry<T> | undefined;
+    if (bucket !== undefined) {
+      for (const e of bucket) {
+        if (sameFlat(x, e.contents) && (valid === undefined || valid(e.value))) {
+          entry = e;
+          break;
+        }
+      }
+    }
+    if (entry === undefined) {
+      const value = make(x);
+      if (this.byContentsSize >= this.maxByContents) {
+        byContents.clear();
+        this.byContentsSize = 0;
+      }
+      entry = { contents: contentsOf(x)!, value, flat: true };
+      const now = byContents.get(h);
+      if (now !== undefined) now.push(entry);
+      else byContents.set(h, [entry]);
+      this.byContentsSize += 1;
+    }
+    // the same array asked again (a buffer, an enumeration's paths) is then an identity hit
+    this.lastKey = x;
+    this.lastEntry = entry;
+    return entry.value;
+  }
+}
+
+/** A hash of a flat array of numbers (undefined where an element is not a number). */
+function contentsHash(a: readonly unknown[]): number | undefined {
+  let h = a.length | 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x !== 'number') return undefined;
+    h = (Math.imul(h, 31) + ((x * 2654435761) | 0)) | 0;
+  }
+  return h;
 }
 
 /** A remembered value, the contents it was made from, and whether they are flat (a typed array, or a plain array of numbers). */

@@ -125,58 +125,19 @@ export class CategoricalDistribution extends Distribution {
 
 /**
  * The distribution of each plain probability vector seen, while the vector holds the same numbers:
- * a `CategoricalDistribution` holds nothing but its shared parameter, so `Categorical(probs)` at a
- * site a model visits again and again (each path of an enumeration) returns the same object after
- * one content check, instead of building one per visit (~30 ns, and garbage).
+ * a `CategoricalDistribution` holds nothing but its shared parameter (the float64 path keeps its own
+ * copy, never the caller's array), so `Categorical(probs)` at a site a model visits again and again
+ * (each path of an enumeration) returns the same object after one content check, instead of
+ * building one per visit (~30 ns, and garbage). Content-keyed too (up to 256 vectors): a model that
+ * builds its vector afresh on every run (`Categorical(new Array(n).fill(1 / n))`) passes a new array
+ * each time, and each miss normalised and logged all n entries again (~25 µs at n = 112, a third of
+ * a lean Gibbs run of the scalar coal switchpoint: GIBBS2, session 17).
  */
-const sharedDists = new ContentCache<CategoricalDistribution>();
-
-/**
- * Distributions made from flat number vectors, found by their contents: a model that builds its vector
- * afresh on every run (`Categorical(new Array(n).fill(1 / n))`) passes a new array each time, which
- * `sharedDists` (keyed by the array) misses, and each miss normalised and logged all n entries again
- * (~25 µs at n = 112, a third of a lean Gibbs run of the scalar coal switchpoint: GIBBS2, session 17).
- * Bounded: cleared when it holds `BY_CONTENTS_MAX` vectors.
- */
-const byContents = new Map<number, { readonly contents: Float64Array; readonly dist: CategoricalDistribution }[]>();
-const BY_CONTENTS_MAX = 256;
-let byContentsSize = 0;
-
-/** A hash of a flat vector of numbers (undefined where an element is not a number). */
-function contentsHash(probs: readonly unknown[]): number | undefined {
-  let h = probs.length | 0;
-  for (let i = 0; i < probs.length; i++) {
-    const x = probs[i];
-    if (typeof x !== 'number') return undefined;
-    h = (Math.imul(h, 31) + ((x * 2654435761) | 0)) | 0;
-  }
-  return h;
-}
+const sharedDists = new ContentCache<CategoricalDistribution>(256);
 
 /** (One function for every miss, as `makeSimplex`.) */
 function makeCategorical(probs: readonly unknown[]): CategoricalDistribution {
-  const h = contentsHash(probs);
-  if (h === undefined) return new CategoricalDistribution(probs as ProbsArg);
-  const bucket = byContents.get(h);
-  if (bucket !== undefined) {
-    for (const e of bucket) {
-      const c = e.contents;
-      if (c.length !== probs.length) continue;
-      let same = true;
-      for (let i = 0; i < c.length && same; i++) same = c[i] === probs[i];
-      if (same) return e.dist;
-    }
-  }
-  const dist = new CategoricalDistribution(probs as ProbsArg);
-  if (byContentsSize >= BY_CONTENTS_MAX) {
-    byContents.clear();
-    byContentsSize = 0;
-  }
-  const entry = { contents: Float64Array.from(probs as number[]), dist };
-  if (bucket !== undefined && byContents.has(h)) bucket.push(entry);
-  else byContents.set(h, [entry]);
-  byContentsSize += 1;
-  return dist;
+  return new CategoricalDistribution(probs as ProbsArg);
 }
 
 /**
