@@ -459,7 +459,7 @@ export class SVI<A extends unknown[], R> {
    * Is the fitted guide too narrow because the posterior's coordinates are
    * correlated (`mean-field-check.ts`)? For the mean-field `'normal'`
    * autoguide: the factor sqrt(H_ii (H^-1)_ii) per site from the log
-   * density's curvature at the guide's location, by finite differences of
+   * density's curvature averaged over draws from the guide, by finite differences of
    * its gradient (the compiled float64 replay where the fit used it, else
    * float32 runs of the model); other guides, subsampled fits and models
    * with `param` sites are skipped, with the reason.
@@ -637,9 +637,9 @@ export interface VIDiagnostics {
   /**
    * The mean-field check (`'normal'` autoguide): per site, the factor
    * sqrt(H_ii (H^-1)_ii) >= 1 by which the guide's sd falls short of the
-   * Laplace marginal sd at the guide's location because the posterior's
-   * unconstrained coordinates are correlated (H: the log density's
-   * curvature there); above 1.2 a warning names the sites. `skipped` says
+   * Gaussian marginal sd because the posterior's unconstrained coordinates
+   * are correlated (H: the log density's curvature averaged over draws from
+   * the guide); above 1.2 a warning names the sites. `skipped` says
    * why there are no factors (another guide, not a mode, ...). See docs/vi.md.
    */
   readonly meanField: MeanFieldCheck;
