@@ -622,6 +622,7 @@ export class CompiledDensity {
    * made at, for code that replays other outputs of the same record (the
    * MCMC completion, `compiled-completion.ts`); undefined while the replay
    * is not in use.
+   * @internal
    */
   get record(): { readonly graph: Graph; readonly point: Float64Array } | undefined {
     return this.state === 'on' ? this.first : undefined;
