@@ -88,7 +88,7 @@ describe('mean-field check (VITRUST session 18)', () => {
       return g;
     };
     const r = await meanFieldCheck(grads, new Float64Array([0.3, -0.2]), new Float64Array([1, 1]), ['x', 'y'], (j) => ['x', 'y'][j]!);
-    expect(r).toEqual({ skipped: expect.stringMatching(/not a mode.*coordinate y/) });
+    expect(r).toEqual({ skipped: expect.stringMatching(/does not sit on a mode.*coordinate y curves upwards/) });
   });
 
   it('beyond maxCoordinates: whole small sites first, then evenly spaced elements; the sketched factor is a lower bound', async () => {

@@ -20,3 +20,4 @@ export { svgd, steinDirection, medianBandwidth, adagradStepper, coinStepper, typ
 export { paramNetwork, column, type Activation } from './amortized.js';
 export { neutra, neutraModel, NEUTRA_SITE, type NeuTraOptions } from './neutra.js';
 export { type LossTrend } from './convergence.js';
+export { type MeanFieldCheck } from './mean-field-check.js';

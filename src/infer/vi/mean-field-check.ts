@@ -59,19 +59,19 @@ export type MeanFieldCheck =
       readonly skipped: string;
     };
 
-/** Options of {@link meanFieldCheck}. */
+/** Options of `meanFieldCheck`. */
 export interface MeanFieldCheckOptions {
-  /** Coordinates of the Hessian at most (default {@link MAX_COORDINATES}); beyond, a subset (see the module). */
+  /** Coordinates of the Hessian at most (default `MAX_COORDINATES`); beyond, a subset (see the module). */
   readonly maxCoordinates?: number;
-  /** Finite-difference step as a fraction of the guide's sd along each coordinate (default {@link FD_STEP}). */
+  /** Finite-difference step as a fraction of the guide's sd along each coordinate (default `FD_STEP`). */
   readonly step?: number;
-  /** Points (unconstrained, each of `loc`'s length) whose curvatures are averaged (default: {@link guidePoints}). */
+  /** Points (unconstrained, each of `loc`'s length) whose curvatures are averaged (default: `guidePoints`). */
   readonly points?: readonly Float64Array[];
-  /** Gradient evaluations at most (default {@link MAX_ROWS}): fixes how many guide draws the default points take. */
+  /** Gradient evaluations at most (default `MAX_ROWS`): fixes how many guide draws the default points take. */
   readonly maxRows?: number;
 }
 
-/** Default gradient evaluations of the check at most: 2 per coordinate per point (see {@link guidePoints}). */
+/** Default gradient evaluations of the check at most: 2 per coordinate per point (see `guidePoints`). */
 export const MAX_ROWS = 1024;
 
 /** Guide draws whose curvatures are averaged at most (default points). */
