@@ -201,7 +201,7 @@ export class LeanEnumerator<A extends unknown[], R> {
   private aborted: { reason: unknown } | undefined;
   /** In `score` mode: the value of each latent site by address. */
   private fixed: ReadonlyMap<string, Value> | undefined;
-  /** With every latent value given ({@link LeanEnumerator.score}): the address whose distribution the run keeps in `watched`. */
+  /** With every latent value given (`score`): the address whose distribution the run keeps in `watched`. */
   watch: string | undefined;
   /** The distribution of the site `watch` names in the last run that reached it (Gibbs reads its support from it). */
   watched: Distribution | undefined;

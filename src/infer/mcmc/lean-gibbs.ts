@@ -92,7 +92,7 @@ export class LeanGibbs<A extends unknown[], R> {
    * lean run at the site's current value (from `values`) reads the site's
    * distribution there, whose support is then weighed value by value (the
    * current value's weight is that first run's). The same weights, bit for
-   * bit, as {@link LeanGibbs.logWeights} given the support a general run at
+   * bit, as `logWeights` given the support a general run at
    * the current values finds. Undefined where the lean runtime cannot run
    * the model (then off for good), or where the site's distribution there
    * has no finite support of plain numbers (then not off: the general

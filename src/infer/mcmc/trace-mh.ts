@@ -184,7 +184,7 @@ export interface GibbsStepOptions {
    */
   readonly lean?: Pick<LeanGibbs<never, unknown>, 'logWeights'>;
   /**
-   * What {@link leanGibbsDraw} found for this update, run before it
+   * What `leanGibbsDraw` found for this update, run before it
    * (outside the gradient lock): the update takes its stream and, where
    * the lean runtime weighed the values, its draw.
    *
@@ -204,7 +204,7 @@ export interface LeanDrawn {
 }
 
 /**
- * The lean half of {@link gibbsDraw}, which makes no tensors, so that an
+ * The lean half of `gibbsDraw`, which makes no tensors, so that an
  * engine may run it outside the gradient lock and pass the result to the
  * update (`leanDrawn`): the same split of the stream and the same weights
  * and draw as the update makes itself. Undefined (nothing split) where the
@@ -234,7 +234,7 @@ export async function gibbsStep<A extends unknown[], R>(m: Model<A, R>, args: A,
 }
 
 /**
- * {@link gibbsStep}, with the number of general model runs it made (`runs`:
+ * `gibbsStep`, with the number of general model runs it made (`runs`:
  * lean runs are not counted; a lean or vectorised update counts the run at
  * the drawn value that gives the new trace).
  *
