@@ -70,6 +70,7 @@ import { KILLED, SuspendableRun } from './suspendable.js';
 import { LeanGiveUp, LeanParticle, LeanRun, leanHandles } from './program-lean.js';
 import { retention } from './retention.js';
 import { GroupGiveUp, GroupedPopulation } from './unfold-group.js';
+import { attachAncestry, finalAncestry } from './genealogy.js';
 
 /** Options of `infer(model, { method: 'smc', ... })`. */
 export interface SMCProgramOptions extends CommonOptions {
@@ -622,14 +623,15 @@ function smcSettings<S>(options: Omit<SMCProgramOptions, 'method'>, n: number, r
     essThreshold: options.essThreshold,
     rng,
     signal: options.signal,
-    genealogy: false,
+    // (the ancestors of each resampling, for the warning of discrete sites resting on few lineages: `particle-warnings.ts`)
+    genealogy: true,
     onStep: options.onStep ? (info: StepInfo<S>) => options.onStep?.({ step: info.t, ess: info.ess, logZ: info.logZ, resampled: info.resampled }) : undefined,
   };
 }
 
 /** The posterior of a program-SMC run. */
 function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, result: SMCResult<S>, draws: Draw<R>[], tensorsSince: number, extra: Record<string, unknown>): Posterior<A, R> {
-  return new Posterior({
+  const post = new Posterior({
     method: 'smc',
     draws,
     logZ: result.logZ,
@@ -644,6 +646,10 @@ function programPosterior<A extends unknown[], R, S>(m: Model<A, R>, args: A, re
     args,
     tensorsSince,
   });
+  // the draws are the particles of positive weight, in order
+  const from = Int32Array.from(result.logWeights.keys()).filter((i) => result.logWeights[i]! > -Infinity);
+  if (result.ancestors.length > 0 && from.length === draws.length) attachAncestry(post.diagnostics, finalAncestry(result.ancestors, from));
+  return post;
 }
 
 /**
