@@ -47,7 +47,7 @@ const unfolded = model(async ({ unfold }) => {
 const arithmetic = model(async ({ sample, observe }) => {
   let prev: ops.Value = 0;
   for (let t = 0; t < YS.length; t++) {
-    const z = await sample(`z${t}`, Bernoulli(t === 0 ? 0.5 : ops.add(0.2, ops.mul(0.6, prev))));
+    const z: ops.Value = await sample(`z${t}`, Bernoulli(t === 0 ? 0.5 : ops.add(0.2, ops.mul(0.6, prev))));
     await observe(`y${t}`, Normal(ops.mul(3, z), 1), YS[t]!);
     prev = z;
   }
