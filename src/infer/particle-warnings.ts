@@ -19,7 +19,11 @@
  * path degeneracy) ends as copies of a few ancestors though no single step's
  * ESS was small (a switchpoint model over 24 counts at 2000 particles: about
  * 140 distinct rates, an ESS of 2000 reported, a spread across seeds of an
- * ESS near 20).
+ * ESS near 20). Per discrete scalar site, where equal values are no sign of
+ * copying, the number of ancestral lineages its values rest on
+ * ({@link discreteLineageEss}, from the genealogy program SMC keeps beside
+ * its diagnostics): a two-state hidden Markov chain over 12 observations at
+ * 1000 particles read 26-40 for its first state, an ESS of 1000 reported.
  *
  * @module
  */

@@ -62,7 +62,7 @@ export interface FinalAncestry {
 }
 
 /**
- * The {@link FinalAncestry} of the final particles `from` (indices into the
+ * The `FinalAncestry` of the final particles `from` (indices into the
  * last step's population) from the core's recorded genealogy.
  *
  * @internal
@@ -150,7 +150,7 @@ interface Scratch {
 const attached = new WeakMap<object, FinalAncestry>();
 
 /**
- * Keep a run's {@link FinalAncestry} beside its posterior's diagnostics (not
+ * Keep a run's `FinalAncestry` beside its posterior's diagnostics (not
  * in them: it is read by the warnings, not printed or serialised).
  *
  * @internal
@@ -160,7 +160,7 @@ export function attachAncestry(diagnostics: object, ancestry: FinalAncestry): vo
 }
 
 /**
- * The {@link FinalAncestry} kept by {@link attachAncestry}, if any.
+ * The `FinalAncestry` kept by `attachAncestry`, if any.
  *
  * @internal
  */
