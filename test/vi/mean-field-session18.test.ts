@@ -123,4 +123,28 @@ describe('mean-field check (VITRUST session 18)', () => {
     expect(partial).toBeCloseTo(Math.sqrt((0.01 + J) / (0.01 + J - 2.5)), 6);
     expect(partial).toBeLessThan(exact);
   });
+
+  it('says what a converged fit would fall short by where the loss was still falling (lead, session 18)', async () => {
+    // the posterior 20 sds from the guide's start: 200 steps stop with the loss still falling (warned), and the
+    // guide's sds are not the fitted ones yet, so the warning must not say they are (planted: converged always true)
+    const far = model(async ({ sample }) => {
+      const a = await sample('a', Normal(20, 1));
+      await sample('b', Normal(ops.add(20, ops.mul(0.9, ops.sub(a, 20))), Math.sqrt(1 - 0.81)));
+    });
+    const warn = vitest.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const post = await infer(far, { method: 'vi', steps: 200, samples: 100, seed: 3 } as never);
+      const stalled = post.warnings.some((w) => w.includes('loss was still falling'));
+      const narrow = post.warnings.filter((w) => w.includes('is mean-field'));
+      post.dispose();
+      expect(stalled).toBe(true);
+      expect(narrow).toHaveLength(1);
+      expect(narrow[0]).toMatch(/once the fit converges \(it has not: see the loss warning\), its sds will be too narrow by about/);
+      // a converged fit keeps the plain wording
+      const { narrow: plain } = await fit(0.8);
+      expect(plain[0]).toMatch(/: its sds are too narrow by about/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });

@@ -226,15 +226,18 @@ export function chooseCoordinates(dim: number, siteOf: (coordinate: number) => s
 
 /**
  * The warning for a mean-field guide too narrow by correlation (also printed
- * with `console.warn`): names the worst sites and their factors.
+ * with `console.warn`): names the worst sites and their factors. With
+ * `converged` false (the loss was still falling) the guide's sds need not
+ * be the fitted ones yet, so the warning says what a converged mean-field
+ * fit would fall short by, not what this one does.
  */
-export function meanFieldWarning(check: Extract<MeanFieldCheck, { factors: unknown }>, guide: string, threshold = NARROW_FACTOR): string | undefined {
+export function meanFieldWarning(check: Extract<MeanFieldCheck, { factors: unknown }>, guide: string, threshold = NARROW_FACTOR, converged = true): string | undefined {
   const over = Object.entries(check.factors).filter(([, f]) => f > threshold).sort((a, b) => b[1] - a[1]);
   if (over.length === 0) return undefined;
   const listed = over.slice(0, 3).map(([s, f]) => `"${s}" ${f.toFixed(2)}x`).join(', ') + (over.length > 3 ? ` and ${over.length - 3} more sites` : '');
   const sketch = check.coordinates < check.dim ? ` (read on ${check.coordinates} of the ${check.dim} coordinates, which can only understate the factors)` : '';
   const warning =
-    `vi: the ${guide} is mean-field (independent coordinates), but the posterior's coordinates are correlated where the guide puts its mass: its sds are too narrow by about ${listed}${sketch} ` +
+    `vi: the ${guide} is mean-field (independent coordinates), but the posterior's coordinates are correlated where the guide puts its mass: ${converged ? 'its sds are' : 'once the fit converges (it has not: see the loss warning), its sds will be'} too narrow by about ${listed}${sketch} ` +
     `(the factor sqrt(H_ii (H^-1)_ii) of the log density's curvature H in unconstrained space, averaged over the guide's draws: a mean-field Gaussian matches each coordinate's conditional sd, not its marginal sd); ` +
     "k-hat and the reweighted draws do not show this. Use guide: 'mvn' (full covariance) or 'lowrank' for many coordinates, or method 'nuts'";
   console.warn(warning);

@@ -823,7 +823,7 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
   const checked = options.importanceWeights ? {} : await guideChecks(sampled.draws, sampled.logRatios, { ...(options.signal ? { signal: options.signal } : {}), scale: true });
   if (checked.shift) warnings.push(locationWarning(checked.shift, svi.guide.name, subsampled));
   if (checked.wide) warnings.push(wideWarning(checked.wide, svi.guide.name, subsampled));
-  const narrow = 'factors' in diagnostics.meanField ? meanFieldWarning(diagnostics.meanField, svi.guide.name) : undefined;
+  const narrow = 'factors' in diagnostics.meanField ? meanFieldWarning(diagnostics.meanField, svi.guide.name, undefined, stalled === undefined) : undefined;
   if (narrow) warnings.push(narrow);
   for (const w of svi.surrogates) warnings.push(`${w}: the fit followed this surrogate gradient (surrogateGradients: true), so it is biased towards where that gradient leads`);
   options.signal?.throwIfAborted();
