@@ -270,15 +270,12 @@ export async function gibbsDraw<A extends unknown[], R>(
   if (!site || site.type !== 'sample' || site.observed) throw new ModelError(address, 'Gibbs: not a latent sample site of the current trace');
   const support = (site.dist as Distribution).enumerateSupport();
   if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
-  const pre = options.leanDrawn;
+  // the lean half (the site is a latent one with a finite support here, so it always splits the stream)
+  const pre = options.leanDrawn ?? (options.lean ? await leanGibbsDraw(current, address, rng, options.lean) : undefined);
   const r = pre ? pre.rng : rng.split();
   const vec = options.vectorized;
   const picked = (state: TraceState<R>, runs: number) => ({ value: state.trace.get(address)!.value, state, rng: r, runs });
   if (pre?.value !== undefined) return { value: pre.value, rng: r, runs: 0 };
-  if (options.lean && !pre) {
-    const w = await options.lean.logWeights((a) => current.trace.get(a)?.value, latentAddresses(current.trace), address, support);
-    if (w !== undefined) return { value: support[drawIndex(w, rng)] as Value, rng: r, runs: 0 };
-  }
   // (two values cost two runs either way: one run per value is then as cheap, and exact in float64 where the model is)
   let vectorisedTried = 0;
   if (vec && vec.enabled(address) && support.length > 2) {
