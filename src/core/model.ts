@@ -673,7 +673,7 @@ class Execution<A extends unknown[], R> implements UnfoldHost {
       if (!wasNumeric && typeof value === 'number' && typeof lp === 'number') numeric.set(msg.address, true);
       msg.logProb = lp;
       if (this.checkNaN && hasNaN(lp)) {
-        throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (check the parameters for NaN)`);
+        throw new ModelError(msg.address, `log density of ${dist.name} is NaN at value ${fmtValue(msg.value)} (${msg.observed ? nanHint(msg.value) : 'check the parameters for NaN'})`);
       }
     }
   }
@@ -856,6 +856,20 @@ function expandToPlates(address: string, dist: Distribution, plates: readonly Pl
   if (batch.length === dist.batchShape.length && batch.every((d, i) => d === dist.batchShape[i])) return dist;
   // size-1 dimensions of the batch broadcast to the plate's size (e.g. a batched latent of shape [chains, 1])
   return dist.expand(batch);
+}
+
+/**
+ * What to check where an observed site's log density is NaN: the value itself
+ * where it holds a NaN (a missing entry of the data, e.g. `tf.tensor1d([1, undefined])`
+ * or a blank CSV cell), else the parameters.
+ */
+function nanHint(value: unknown): string {
+  if (typeof value === 'number' || isTensor(value)) {
+    const d = typeof value === 'number' ? [value] : value.dataSync();
+    const i = Array.prototype.findIndex.call(d, (v: number) => Number.isNaN(v));
+    if (i >= 0) return `the value itself is NaN${typeof value === 'number' ? '' : ` at flat element ${i}`}: a missing data entry? drop it (with its covariates) or make it a latent site`;
+  }
+  return 'check the parameters for NaN';
 }
 
 /**

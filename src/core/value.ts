@@ -345,6 +345,10 @@ export function isInteger(x: Value): boolean | tf.Tensor {
 /** Every element of a boolean value is true (synchronous read for tensors). */
 export function all(cond: boolean | tf.Tensor): boolean {
   if (typeof cond === 'boolean') return cond;
+  // tfjs's `all` of an empty tensor is false, but every element of none holds (a check on empty data). The
+  // empty tensor is still read, so the condition watch counts it consumed and a compiled record guards it
+  // (as an empty guard: a recorded `All` would keep tfjs's false, which the replay's fold does not give)
+  if (cond.size === 0) return cond.dataSync().length === 0;
   return tf.tidy(() => tf.all(cond).dataSync()[0] === 1);
 }
 

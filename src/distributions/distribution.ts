@@ -343,8 +343,32 @@ export function checkParam(dist: string, name: string, x: Value, c: Constraint):
   if (!validateArgs) return;
   // (tidied: the comparison tensors of a tensor parameter were left alive, a few per distribution made)
   if (!(typeof x === 'number' ? all(c.check(x)) : tf.tidy(() => all(c.check(x))))) {
-    throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : describe(x)}`);
+    throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : `${describe(x)}${firstFailing(x, c)}`}`);
   }
+}
+
+/**
+ * Where a tensor parameter first fails its constraint (`", first at element
+ * [1, 0]"`; empty where the check does not map onto the elements), read from
+ * the boolean check only: a NaN in a 1000-row covariate is then found by its
+ * row, not by a search of the data.
+ */
+function firstFailing(x: tf.Tensor, c: Constraint): string {
+  const ok = c.check(x);
+  if (typeof ok === 'boolean' || ok.size !== x.size) {
+    if (typeof ok !== 'boolean') ok.dispose();
+    return '';
+  }
+  const flags = ok.dataSync();
+  ok.dispose();
+  const i = flags.findIndex((f) => !f);
+  if (i < 0) return '';
+  const index: number[] = [];
+  for (let k = x.shape.length - 1, r = i; k >= 0; k--) {
+    index.unshift(r % x.shape[k]!);
+    r = Math.floor(r / x.shape[k]!);
+  }
+  return `, first at element [${index.join(', ')}]`;
 }
 
 /**

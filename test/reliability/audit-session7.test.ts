@@ -158,7 +158,7 @@ describe('3. bad input gives one message, naming the site or argument, from ever
     // but ... cannot be compiled: <the model's message>": the text is the same, the class (ModelError / ModelCodeError,
     // with its address) is not (the compiled layer keeps only the message; reported)
     const NOT_SAME_CLASS = new Set(['importance float64', 'tempered compiled']);
-    const nan = 'site "y": log density of Normal is NaN at value [0.10000000149011612, NaN, 0.30000001192092896] (check the parameters for NaN)';
+    const nan = 'site "y": log density of Normal is NaN at value [0.10000000149011612, NaN, 0.30000001192092896] (the value itself is NaN at flat element 1: a missing data entry? drop it (with its covariates) or make it a latent site)';
     const missing = `model "needs_data" threw after site "z": TypeError: Cannot read properties of undefined (reading 'y')`;
     // infer adds the cause it can see: fewer arguments than the model function declares (registry.ts, every engine)
     const hint = ' (model "needs_data" declares 1 argument(s) after its context and infer was given 0: pass them after the options, infer(model, options, ...args))';
