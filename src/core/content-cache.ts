@@ -86,12 +86,12 @@ export class ContentCache<T> {
   private readonly map = new WeakMap<object, CacheEntry<T>>();
   private lastKey: object | undefined;
   private lastEntry: CacheEntry<T> | undefined;
-  /** Content-keyed mode: values by a hash of their flat number array's contents (see the constructor). */
-  private readonly byContents: Map<number, CacheEntry<T>[]> | undefined;
+  /** Content-keyed mode: values by a hash of their flat number array's contents (empty while off; see the constructor). */
+  private readonly byContents = new Map<number, CacheEntry<T>[]>();
   private byContentsSize = 0;
 
   /**
-   * @param byContents - also find values by contents, up to this many arrays
+   * @param maxByContents - also find values by contents, up to this many arrays
    *   (cleared when full): a flat array of numbers that misses by identity
    *   (a vector the model builds afresh on every run, e.g.
    *   `Categorical(new Array(n).fill(1 / n))`) then gets the value made from
@@ -99,11 +99,7 @@ export class ContentCache<T> {
    *   exact comparison, instead of a new one. Only for values that keep
    *   nothing of the array itself (a copy, a table made from it). Default 0: off.
    */
-  constructor(byContents = 0) {
-    this.byContents = byContents > 0 ? new Map() : undefined;
-    this.maxByContents = byContents;
-  }
-  private readonly maxByContents: number;
+  constructor(private readonly maxByContents = 0) {}
 
   /**
    * The value made from `x`'s current contents.
@@ -119,7 +115,7 @@ export class ContentCache<T> {
       this.lastEntry = entry;
       return entry.value;
     }
-    if (this.byContents !== undefined && Array.isArray(x)) return this.getByContents(x, make, valid);
+    if (this.maxByContents > 0 && Array.isArray(x)) return this.getByContents(x, make, valid);
     const value = make(x);
     const contents = contentsOf(x);
     if (contents === undefined) return value;
@@ -136,7 +132,7 @@ export class ContentCache<T> {
   private getByContents<X extends NumericArray>(x: X & readonly unknown[], make: (x: X) => T, valid: ((value: T) => boolean) | undefined): T {
     const h = contentsHash(x);
     if (h === undefined) return make(x); // not a flat array of numbers: nothing remembered (as for tensors)
-    const byContents = this.byContents!;
+    const byContents = this.byContents;
     const bucket = byContents.get(h);
     let entry: CacheEntry<T> | undefined;
     if (bucket !== undefined) {

@@ -70,7 +70,7 @@ type Potential = (q: Float64Array) => Promise<LogDensityAndGradient>;
 
 /** Compiled potentials kept for a run, all chains (least recently used dropped first); also the most joint values of the discrete sites for which each configuration is compiled at its first visit. */
 const CACHE_SIZE = 256;
-import { type TraceState, drawIndex, gibbsDraw, gibbsUpdate, runWithValues } from './trace-mh.js';
+import { GibbsStreams, type TraceState, gibbsDraw, gibbsUpdate, runWithValues } from './trace-mh.js';
 import { type PlatedSite, platedGibbsStep, platedSiteOf } from './plated-gibbs.js';
 import { VectorizedGibbs } from './vector-gibbs.js';
 import { ConfigPotentials } from './config-potentials.js';
@@ -357,9 +357,8 @@ class GibbsChain<A extends unknown[], R> {
       const c = await this.lean.conditional(values, this.latent, address);
       if (c === undefined) return i;
       this.noteSupport(address, c.dist);
-      // the streams as gibbsDraw uses them (one split off for the run at the drawn value, then the draw)
-      this.rng.split();
-      this.discrete[address] = c.support[drawIndex(c.logW, this.rng)]!;
+      // the streams as gibbsDraw uses them (its run stream is left unread: there is no run at the drawn value)
+      this.discrete[address] = c.support[new GibbsStreams(this.rng).draw(c.logW)]!;
     }
     return this.sites.length;
   }
@@ -404,10 +403,9 @@ class GibbsChain<A extends unknown[], R> {
       if (v > -Infinity) any = true;
     }
     if (!any) return undefined;
-    // the streams as a run-based update uses them (one split off, then the draw)
-    this.rng.split();
+    // the streams as a run-based update uses them (its run stream left unread)
     this.replayedUpdates += 1;
-    return support[drawIndex(logW, this.rng)]!;
+    return support[new GibbsStreams(this.rng).draw(logW)]!;
   }
 
   private async sweepIn(q: Float64Array, from = 0): Promise<void> {

@@ -199,8 +199,35 @@ export interface GibbsStepOptions {
  * value drawn. @internal
  */
 export interface LeanDrawn {
-  readonly rng: Rng;
+  readonly streams: GibbsStreams;
   readonly value?: Value;
+}
+
+/**
+ * The random streams of one Gibbs update of a scalar site, in the one order
+ * every such update uses them: `run`, split off the parent stream when the
+ * update begins, for the update's model runs (an update weighed without a
+ * general run splits it too, and leaves it unread), then `GibbsStreams.draw`,
+ * one uniform of the parent stream that picks a value from the weights.
+ * `gibbsDraw`, `leanGibbsDraw` and hmc-gibbs's lean and replayed updates all
+ * take their streams here, so that the same weights draw the same value
+ * whichever path weighed them.
+ *
+ * @internal
+ */
+export class GibbsStreams {
+  /** The stream of the update's model runs. */
+  readonly run: Rng;
+
+  /** @param parent - the update's stream (one split now, one uniform at the draw) */
+  constructor(private readonly parent: Rng) {
+    this.run = parent.split();
+  }
+
+  /** An index drawn in proportion to exp(logW), by one uniform of the parent stream. */
+  draw(logW: ArrayLike<number>): number {
+    return drawIndex(logW, this.parent);
+  }
 }
 
 /**
@@ -217,9 +244,9 @@ export async function leanGibbsDraw<R>(current: TraceState<R>, address: string, 
   if (!site || site.type !== 'sample' || site.observed) return undefined;
   const support = (site.dist as Distribution).enumerateSupport();
   if (!support) return undefined;
-  const r = rng.split();
+  const streams = new GibbsStreams(rng);
   const w = await lean.logWeights((a) => current.trace.get(a)?.value, latentAddresses(current.trace), address, support);
-  return w !== undefined ? { rng: r, value: support[drawIndex(w, rng)] as Value } : { rng: r };
+  return w !== undefined ? { streams, value: support[streams.draw(w)] as Value } : { streams };
 }
 
 /**
@@ -272,7 +299,8 @@ export async function gibbsDraw<A extends unknown[], R>(
   if (!support) throw new ModelError(address, `Gibbs: ${(site.dist as Distribution).name} does not have a finite, enumerable support`);
   // the lean half (the site is a latent one with a finite support here, so it always splits the stream)
   const pre = options.leanDrawn ?? (options.lean ? await leanGibbsDraw(current, address, rng, options.lean) : undefined);
-  const r = pre ? pre.rng : rng.split();
+  const streams = pre ? pre.streams : new GibbsStreams(rng);
+  const r = streams.run;
   const vec = options.vectorized;
   const picked = (state: TraceState<R>, runs: number) => ({ value: state.trace.get(address)!.value, state, rng: r, runs });
   if (pre?.value !== undefined) return { value: pre.value, rng: r, runs: 0 };
@@ -294,13 +322,13 @@ export async function gibbsDraw<A extends unknown[], R>(
       vec.runs += support.length;
       if (sameLogWeights(w, logW)) vec.checked.add(address);
       else vec.disable(address, 'its vectorised weights differ from one run per value (the model does not broadcast over its values, e.g. a JavaScript `if` on the draw)');
-      return picked(pickCandidate(candidates, logW, current, rng), 1 + support.length);
-    } else return { value: support[drawIndex(w, rng)] as Value, rng: r, runs: 1 };
+      return picked(pickCandidate(candidates, logW, current, streams), 1 + support.length);
+    } else return { value: support[streams.draw(w)] as Value, rng: r, runs: 1 };
   }
   const { candidates, logW } = await weighEach(m, args, current, address, support, r);
   if (vec) vec.runs += support.length;
   // (a vectorised run that failed its check or branched on a tensor was made too)
-  return picked(pickCandidate(candidates, logW, current, rng), support.length + vectorisedTried);
+  return picked(pickCandidate(candidates, logW, current, streams), support.length + vectorisedTried);
 }
 
 /** The model run once per value of the site: each candidate state and its log joint. */
@@ -330,8 +358,8 @@ async function weighEach<A extends unknown[], R>(m: Model<A, R>, args: A, curren
   return { candidates, logW };
 }
 
-/** An index drawn in proportion to exp(logW). */
-export function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
+/** An index drawn in proportion to exp(logW) (a Gibbs update draws through `GibbsStreams.draw`). */
+function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
   let max = -Infinity;
   for (let k = 0; k < logW.length; k++) max = Math.max(max, logW[k]);
   let total = 0;
@@ -345,8 +373,8 @@ export function drawIndex(logW: ArrayLike<number>, rng: Rng): number {
 }
 
 /** Draw one candidate in proportion to its weight; dispose the others' (and the current trace's) log densities. */
-function pickCandidate<R>(candidates: TraceState<R>[], logW: Float64Array, current: TraceState<R>, rng: Rng): TraceState<R> {
-  const pick = drawIndex(logW, rng);
+function pickCandidate<R>(candidates: TraceState<R>[], logW: Float64Array, current: TraceState<R>, streams: GibbsStreams): TraceState<R> {
+  const pick = streams.draw(logW);
   candidates.forEach((c, k) => {
     if (k !== pick && c !== current) c.trace.disposeLogProbs();
   });
