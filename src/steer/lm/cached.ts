@@ -15,8 +15,9 @@
 import { abortReason } from '../../infer/pace.js';
 import { TickBatcher, type FlushMode } from './batcher.js';
 import { validatePrefix } from './errors.js';
+import { AbortWatch, SharedBatch, SharedJob } from './shared-abort.js';
 import { PrefixTrie, type TrieBudget, type TrieNode } from './trie.js';
-import { type ExtendRequest, type IncrementalLanguageModel, type LanguageModel, isIncremental } from './types.js';
+import { type ExtendRequest, type IncrementalLanguageModel, type LanguageModel, type LanguageModelCallOptions, isIncremental } from './types.js';
 
 /** Options of {@link CachedLanguageModel}. */
 export interface CachedLanguageModelOptions extends TrieBudget {
@@ -83,102 +84,22 @@ export interface LogprobsRequestOptions {
 }
 
 /**
- * The abort listeners of one wrapper: one listener per signal, however many
- * callers wait on it. A listener per caller put one on the user's signal per
- * particle (35 at once for 32 particles), and Node then printed
- * "MaxListenersExceededWarning: Possible EventTarget memory leak detected" on
- * every steering run given a signal (session 16); the listeners were removed
- * as calls settled, so nothing leaked, but the warning said otherwise.
+ * One prefix to evaluate, and the callers waiting for it (a caller without a
+ * signal never leaves; an aborted caller leaves at once, and the last to
+ * leave abandons the job: see `shared-abort.ts`).
  */
-class AbortWatch {
-  private readonly bySignal = new Map<AbortSignal, SignalWaiters>();
-
-  add(signal: AbortSignal, w: Waiter): void {
-    let set = this.bySignal.get(signal);
-    if (!set) {
-      set = new SignalWaiters(this, signal);
-      this.bySignal.set(signal, set);
-      signal.addEventListener('abort', set, { once: true });
-    }
-    set.waiters.add(w);
-  }
-
-  remove(signal: AbortSignal, w: Waiter): void {
-    const set = this.bySignal.get(signal);
-    if (!set || !set.waiters.delete(w) || set.waiters.size > 0) return;
-    this.bySignal.delete(signal);
-    signal.removeEventListener('abort', set);
-  }
-
-  /** @internal the signal fired: forget it (its listener was `once`). */
-  fired(signal: AbortSignal): void {
-    this.bySignal.delete(signal);
-  }
-}
-
-/** The callers waiting with one signal, and that signal's one listener. */
-class SignalWaiters {
-  readonly waiters = new Set<Waiter>();
-  constructor(
-    private readonly watch: AbortWatch,
-    private readonly signal: AbortSignal,
-  ) {}
-
-  handleEvent(): void {
-    this.watch.fired(this.signal);
-    for (const w of [...this.waiters]) w.aborted();
-  }
-}
-
-/**
- * One caller waiting for a job's row; with a signal, registered with the
- * wrapper's `AbortWatch` (a class, not closures: a request is the
- * wrapper's hot path, and under tsx every named closure costs a `__name` call).
- */
-class Waiter {
+class Job extends SharedJob<Float32Array> {
   constructor(
     private readonly owner: CachedLanguageModel,
-    private readonly watch: AbortWatch,
-    private readonly job: Job,
-    private readonly onRow: (row: Float32Array) => void,
-    private readonly onError: (e: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
+    readonly prefix: readonly number[],
+    readonly node: TrieNode | null,
   ) {
-    job.waiters.add(this);
-    if (signal) watch.add(signal, this);
+    super();
   }
 
-  resolve(row: Float32Array): void {
-    if (this.signal) this.watch.remove(this.signal, this);
-    this.onRow(row.slice());
+  protected override abandoned(): void {
+    this.owner.abandonJob(this);
   }
-
-  reject(e: unknown): void {
-    if (this.signal) this.watch.remove(this.signal, this);
-    this.onError(e);
-  }
-
-  /** The signal aborted: leave the job and reject with the signal's reason. */
-  aborted(): void {
-    this.job.waiters.delete(this);
-    this.onError(abortReason(this.signal!));
-    if (this.job.waiters.size === 0) this.owner.abandonJob(this.job);
-  }
-}
-
-/** One prefix to evaluate, and the callers waiting for it (a caller without a signal never leaves). */
-interface Job {
-  readonly prefix: readonly number[];
-  readonly node: TrieNode | null;
-  readonly waiters: Set<Waiter>;
-  /** Every waiter left (aborted) before the row came: the row is not wanted and not cached. */
-  abandoned: boolean;
-}
-
-/** A forward pass under way: its jobs, and how to let the batcher go on without it. */
-interface Pass {
-  readonly jobs: readonly Job[];
-  release(): void;
 }
 
 /**
@@ -306,29 +227,27 @@ export class CachedLanguageModel implements LanguageModel {
   }
 
   private enqueue(prefix: readonly number[], node: TrieNode | null): Job {
-    const job: Job = { prefix, node, waiters: new Set(), abandoned: false };
+    const job = new Job(this, prefix, node);
     this.batcher.push(job);
     return job;
   }
 
   /** A copy of `job`'s row when it comes, or the signal's reason as soon as it aborts (the caller then leaves the job). */
   private wait(job: Job, signal: AbortSignal | undefined): Promise<Float32Array> {
-    return new Promise<Float32Array>((resolve, reject) => void new Waiter(this, this.abortWatch, job, resolve, reject, signal));
+    return new Promise<Float32Array>((resolve, reject) => job.join(this.abortWatch, signal, (row) => resolve(row.slice()), reject, true));
   }
 
   /**
    * No one waits for `job` any more: a later request for its prefix starts a
    * new job, and a pass whose jobs are all abandoned lets the batcher go on
    * (an LM whose forward pass never settled held every later run behind an
-   * aborted one). Called by the job's last waiter as it leaves.
+   * aborted one; its batch's signal, given to the model, aborts then too:
+   * see `shared-abort.ts`). Called by the job's last waiter as it leaves.
    *
    * @internal
    */
   abandonJob(job: Job): void {
-    job.abandoned = true;
     this.detach(job);
-    const pass = this.inFlight;
-    if (pass && pass.jobs.includes(job) && pass.jobs.every((j) => j.abandoned)) pass.release();
   }
 
   /** `job` is no longer the evaluation its trie node waits on. */
@@ -342,11 +261,8 @@ export class CachedLanguageModel implements LanguageModel {
   /** Answer every waiter of `job` (a row, or the error) and detach it. */
   private settle(job: Job, row: Float32Array | null, error?: unknown): void {
     this.detach(job);
-    for (const w of job.waiters) {
-      if (row) w.resolve(row);
-      else w.reject(error);
-    }
-    job.waiters.clear();
+    if (row) job.resolve(row);
+    else job.reject(error);
   }
 
   private bosCost(): number {
@@ -358,25 +274,24 @@ export class CachedLanguageModel implements LanguageModel {
     this.sizes[size] = (this.sizes[size] ?? 0) + 1;
   }
 
-  private inFlight: Pass | null = null;
-
   /**
    * One forward pass over the batch's wanted jobs. The batcher waits for it
-   * unless every job is abandoned first; a pass that settles after that
-   * changes nothing (its KV caches are disposed).
+   * unless every job is abandoned first; the model is then told through the
+   * pass's signal (it may stop early), and a pass that settles after that
+   * changes nothing (its rows are not cached, its KV caches are disposed).
    */
   private async run(batch: Job[]): Promise<void> {
-    const jobs = batch.filter((j) => !j.abandoned);
+    const jobs = batch.filter((j) => !j.isAbandoned);
     if (jobs.length === 0) return;
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const pass: Pass = { jobs, release };
-    this.inFlight = pass;
+    const pass = new SharedBatch(jobs, release);
+    const call: LanguageModelCallOptions | undefined = pass.signal ? { signal: pass.signal } : undefined;
     const work = (async () => {
       try {
-        const rows = this.useKv ? await this.runIncremental(jobs) : await this.runPlain(jobs);
+        const rows = this.useKv ? await this.runIncremental(jobs, call) : await this.runPlain(jobs, call);
         jobs.forEach((job, i) => {
-          if (job.abandoned) return;
+          if (job.isAbandoned) return;
           if (job.node && !this.disposed) this.trie.setRow(job.node, rows[i]);
           this.settle(job, rows[i]);
         });
@@ -387,19 +302,20 @@ export class CachedLanguageModel implements LanguageModel {
     try {
       await Promise.race([work, released]);
     } finally {
-      if (this.inFlight === pass) this.inFlight = null;
+      pass.close();
     }
   }
 
-  private async runPlain(batch: Job[]): Promise<Float32Array[]> {
+  private async runPlain(batch: Job[], call: LanguageModelCallOptions | undefined): Promise<Float32Array[]> {
     this.record(batch.length);
     for (const job of batch) this.c.tokensEvaluated += job.prefix.length + this.bosCost();
-    const rows = await this.inner.nextTokenLogprobs(batch.map((j) => j.prefix));
+    const prefixes = batch.map((j) => j.prefix);
+    const rows = await (call ? this.inner.nextTokenLogprobs(prefixes, call) : this.inner.nextTokenLogprobs(prefixes));
     this.checkRows(rows, batch);
     return rows;
   }
 
-  private async runIncremental(batch: Job[]): Promise<Float32Array[]> {
+  private async runIncremental(batch: Job[], call: LanguageModelCallOptions | undefined): Promise<Float32Array[]> {
     const lm = this.inner as IncrementalLanguageModel;
     const bases: (TrieNode | null)[] = [];
     const requests: ExtendRequest[] = batch.map((job) => {
@@ -419,7 +335,7 @@ export class CachedLanguageModel implements LanguageModel {
     this.record(batch.length);
     let results;
     try {
-      results = await lm.extend(requests);
+      results = await (call ? lm.extend(requests, call) : lm.extend(requests));
     } finally {
       for (const b of bases) if (b) b.pins--;
     }
@@ -428,7 +344,7 @@ export class CachedLanguageModel implements LanguageModel {
     }
     this.checkRows(results.map((r) => r.logprobs), batch);
     results.forEach((r, i) => {
-      if (this.disposed || batch[i].abandoned) r.cache.dispose();
+      if (this.disposed || batch[i].isAbandoned) r.cache.dispose();
       else this.trie.setKv(batch[i].node!, r.cache);
     });
     this.trie.evictRows();

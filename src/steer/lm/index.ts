@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { type Vocabulary, type KVCache, type ExtendRequest, type ExtendResult, type LanguageModel, type IncrementalLanguageModel, isIncremental } from './types.js';
+export { type Vocabulary, type KVCache, type ExtendRequest, type ExtendResult, type LanguageModel, type IncrementalLanguageModel, type LanguageModelCallOptions, isIncremental } from './types.js';
 export {
   LanguageModelError,
   UnknownTokenError,

@@ -21,7 +21,8 @@
 import { existsSync } from 'node:fs';
 import { validatePrefix } from './errors.js';
 import { byteToUnicode, readGGUFInfo } from './gguf.js';
-import type { LanguageModel, Vocabulary } from './types.js';
+import { throwIfAborted } from '../../infer/pace.js';
+import type { LanguageModel, LanguageModelCallOptions, Vocabulary } from './types.js';
 
 /** Options of {@link loadLlamaCpp}. */
 export interface LlamaCppOptions {
@@ -190,17 +191,27 @@ export class LlamaCppLanguageModel implements LanguageModel {
     else this.free.push(s);
   }
 
-  async nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]> {
+  /**
+   * Rows for many prefixes, `sequences` of them evaluated at a time. With
+   * `options.signal`, a prefix whose turn for a sequence comes after the
+   * signal aborted is not evaluated (the call rejects with the signal's
+   * reason), so an abandoned batch frees the sequences after the evaluations
+   * already under way.
+   */
+  async nextTokenLogprobs(prefixes: readonly (readonly number[])[], options?: LanguageModelCallOptions): Promise<Float32Array[]> {
     if (this.disposed) throw new Error(`language model "${this.name}": the model has been disposed`);
     for (const p of prefixes) validatePrefix(this, p);
-    return Promise.all(prefixes.map((p) => this.one(p)));
+    const signal = options?.signal;
+    throwIfAborted(signal, `${this.name} forward pass`);
+    return Promise.all(prefixes.map((p) => this.one(p, signal)));
   }
 
-  private async one(prefix: readonly number[]): Promise<Float32Array> {
+  private async one(prefix: readonly number[], signal: AbortSignal | undefined): Promise<Float32Array> {
     const tokens = this.prependBos && this.vocab.bos !== null ? [this.vocab.bos, ...prefix] : [...prefix];
     if (tokens.length === 0) throw new Error(`language model "${this.name}": the model has no BOS token, so an empty prefix has no next-token distribution`);
     const seq = await this.acquire();
     try {
+      throwIfAborted(signal, `${this.name} forward pass`);
       const have = seq.contextTokens;
       let common = 0;
       while (common < have.length && common < tokens.length && have[common] === tokens[common]) common++;

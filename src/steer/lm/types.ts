@@ -54,6 +54,19 @@ export interface ExtendResult {
   readonly logprobs: Float32Array;
 }
 
+/**
+ * Options of one call into a model. The wrapper (`CachedLanguageModel`)
+ * passes a `signal` when every run waiting on the forward pass could leave
+ * it; the signal aborts once all of them have (see `shared-abort.ts`). A
+ * model may then stop early and reject (with `signal.reason`); one that
+ * ignores it just finishes the pass, whose rows are then dropped. Rows
+ * computed under a signal that has not aborted must equal those computed
+ * without one.
+ */
+export interface LanguageModelCallOptions {
+  readonly signal?: AbortSignal;
+}
+
 /** A language model: next-token log-probabilities over the full vocabulary. */
 export interface LanguageModel {
   /** A name used in error messages and reports. */
@@ -64,17 +77,21 @@ export interface LanguageModel {
   /**
    * Next-token log-probabilities for each prefix: one float32 row of length
    * `vocab.size` per prefix, in the same order. Rows are normalised
-   * (logsumexp = 0 up to float32 rounding).
+   * (logsumexp = 0 up to float32 rounding). See {@link LanguageModelCallOptions}
+   * for `options.signal`.
    */
-  nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]>;
+  nextTokenLogprobs(prefixes: readonly (readonly number[])[], options?: LanguageModelCallOptions): Promise<Float32Array[]>;
   /** Free whatever the model holds (weights, native contexts). Optional. */
   dispose?(): void;
 }
 
 /** A model that can continue from a cached prefix at the cost of the new tokens only. */
 export interface IncrementalLanguageModel extends LanguageModel {
-  /** Run each request's tokens on top of its cache, all requests in one batch where possible. */
-  extend(requests: readonly ExtendRequest[]): Promise<ExtendResult[]>;
+  /**
+   * Run each request's tokens on top of its cache, all requests in one batch
+   * where possible (`options.signal`: see {@link LanguageModelCallOptions}).
+   */
+  extend(requests: readonly ExtendRequest[], options?: LanguageModelCallOptions): Promise<ExtendResult[]>;
 }
 
 /** True when `lm` implements {@link IncrementalLanguageModel}. */

@@ -6,8 +6,9 @@
  * @module
  */
 import { TickBatcher } from '../batcher.js';
-import type { Vocabulary } from '../types.js';
 import { abortReason } from '../../../infer/pace.js';
+import { AbortWatch, SharedBatch, SharedJob } from '../shared-abort.js';
+import type { Vocabulary } from '../types.js';
 import type { Potential, PotentialCallOptions } from './potential.js';
 
 /**
@@ -95,6 +96,8 @@ export class ProcessRewardPotential implements Potential {
   private readonly link: PrmLink;
   private readonly context: string;
   private readonly memo = new Map<string, ScoreJob>();
+  /** One abort listener per signal for all the texts waiting with it. */
+  private readonly watch = new AbortWatch();
   private readonly batcher: TickBatcher<ScoreJob>;
   /** PRM texts scored (memo misses). */
   scored = 0;
@@ -137,56 +140,36 @@ export class ProcessRewardPotential implements Potential {
   /**
    * The link of one text's score, memoised. Misses are queued: texts asked
    * for in the same tick (many particles, or one `batchPrefix`) are scored in
-   * one scorer call per kind (prefix / complete). A requester whose own run
-   * is not aborted asks again when the score it shared was cut off by other
-   * runs' aborts (it joined after the batch started).
+   * one scorer call per kind (prefix / complete). A run that asks for a text
+   * being scored joins its job, so it keeps that scorer call from being cut.
    */
   private scoreText(text: string, complete: boolean, signal: AbortSignal | undefined): Promise<number> {
-    const job = this.jobFor(text, complete, signal);
-    if (!signal) return job.result; // a run without a signal is never cut off (see `batchSignal`)
-    return job.result.catch((err: unknown) => {
-      if (job.cut && !signal.aborted) return this.scoreText(text, complete, signal);
-      throw err;
-    });
-  }
-
-  private jobFor(text: string, complete: boolean, signal: AbortSignal | undefined): ScoreJob {
     const key = `${complete ? 1 : 0}${text}`;
-    const hit = this.memo.get(key);
-    if (hit) {
-      if (!hit.started) hit.signals.push(signal);
-      return hit;
+    let job = this.memo.get(key);
+    if (!job) {
+      this.scored++;
+      job = new ScoreJob(this.memo, key, this.context + text, complete);
+      this.memo.set(key, job);
+      if (this.memo.size > 100_000) this.memo.delete(this.memo.keys().next().value!);
+      this.batcher.push(job);
     }
-    this.scored++;
-    let resolve!: (v: number) => void;
-    let reject!: (e: unknown) => void;
-    const result = new Promise<number>((res, rej) => ((resolve = res), (reject = rej)));
-    const job: ScoreJob = { text: this.context + text, complete, signals: [signal], started: false, cut: false, result, resolve, reject };
-    // a failed or cut-off score is not kept: a later run asks the scorer again
-    result.catch(() => {
-      if (this.memo.get(key) === job) this.memo.delete(key);
-    });
-    this.memo.set(key, job);
-    if (this.memo.size > 100_000) this.memo.delete(this.memo.keys().next().value!);
-    this.batcher.push(job);
-    return job;
+    if (job.value !== undefined) return Promise.resolve(job.value);
+    const j = job;
+    // an aborted run still takes the score if the job finishes (others may keep it going); the job is cut only when all have left
+    return new Promise<number>((resolve, reject) => j.join(this.watch, signal, resolve, reject, false));
   }
 
   private async run(jobs: ScoreJob[]): Promise<void> {
     for (const complete of [false, true]) {
-      const asked = jobs.filter((j) => j.complete === complete);
       // texts every requester of which has been aborted are not scored
       const group: ScoreJob[] = [];
-      for (const j of asked) {
-        const gone = allAborted(j.signals);
-        if (gone) {
-          j.cut = true;
-          j.reject(abortReason(gone, `${this.name} scoring`));
-        } else group.push(j);
+      for (const j of jobs) {
+        if (j.complete !== complete) continue;
+        if (j.isAbandoned) j.fail(abortReason(j.abandonedBy!, `${this.name} scoring`));
+        else group.push(j);
       }
       if (group.length === 0) continue;
-      for (const j of group) j.started = true;
-      const batch = batchSignal(group);
+      const batch = new SharedBatch(group);
       try {
         this.scorerCalls++;
         const r = await this.options.score(
@@ -194,61 +177,53 @@ export class ProcessRewardPotential implements Potential {
           batch.signal ? { complete, signal: batch.signal } : { complete },
         );
         if (!r || r.length !== group.length) throw new Error(`the scorer returned ${r?.length} scores for ${group.length} texts`);
-        group.forEach((j, i) => j.resolve(applyLink(r[i]!, this.link)));
+        group.forEach((j, i) => j.settle(applyLink(r[i]!, this.link)));
       } catch (err) {
-        const cut = batch.signal?.aborted === true;
-        for (const j of group) {
-          j.cut = cut;
-          j.reject(err);
-        }
+        for (const j of group) j.fail(err);
       } finally {
-        batch.release();
+        batch.close();
       }
     }
   }
 }
 
-interface ScoreJob {
-  readonly text: string;
-  readonly complete: boolean;
-  /** The signals of the runs that asked for it (undefined: a run without one). */
-  readonly signals: (AbortSignal | undefined)[];
-  /** Handed to the scorer (later requesters no longer change its signal). */
-  started: boolean;
-  /** Rejected because the runs that asked for it were aborted. */
-  cut: boolean;
-  readonly result: Promise<number>;
-  resolve(v: number): void;
-  reject(e: unknown): void;
-}
-
-/** One of `signals` when every one is present and aborted (the texts' runs are all gone), else null. */
-function allAborted(signals: readonly (AbortSignal | undefined)[]): AbortSignal | null {
-  for (const s of signals) if (!s?.aborted) return null;
-  return signals[0] ?? null;
-}
-
 /**
- * The signal a batch is scored under: none when some requester has none; the
- * requesters' signal when they share one; else a signal that aborts once all
- * of theirs are aborted. `release` removes the listeners this added.
+ * One text to score and the runs waiting for it. A failed score, or one cut
+ * off because every run that asked for it was aborted, is not kept in the memo:
+ * a later run asks the scorer again.
  */
-function batchSignal(group: readonly ScoreJob[]): { signal?: AbortSignal; release(): void } {
-  const distinct = new Set<AbortSignal>();
-  for (const j of group) {
-    for (const s of j.signals) {
-      if (!s) return { release: () => undefined };
-      distinct.add(s);
-    }
+class ScoreJob extends SharedJob<number> {
+  /** The score once known (a memo hit then answers without waiting). */
+  value: number | undefined = undefined;
+  constructor(
+    private readonly memo: Map<string, ScoreJob>,
+    private readonly key: string,
+    readonly text: string,
+    readonly complete: boolean,
+  ) {
+    super();
   }
-  const all = [...distinct];
-  if (all.length === 1) return { signal: all[0], release: () => undefined };
-  const ac = new AbortController();
-  const check = (): void => {
-    const gone = allAborted(all);
-    if (gone) ac.abort(gone.reason);
-  };
-  for (const s of all) s.addEventListener('abort', check);
-  check();
-  return { signal: ac.signal, release: () => all.forEach((s) => s.removeEventListener('abort', check)) };
+
+  settle(v: number): void {
+    this.value = v;
+    this.resolve(v);
+  }
+
+  fail(err: unknown): void {
+    this.forget();
+    this.reject(err);
+  }
+
+  /**
+   * Every run left before its score came. Queued, it stays in the memo (a run
+   * asking in the same tick revives it; else it is rejected when its batch
+   * starts); being scored, no later run may join it (its call may be cut).
+   */
+  protected override abandoned(): void {
+    if (this.batch) this.forget();
+  }
+
+  private forget(): void {
+    if (this.memo.get(this.key) === this) this.memo.delete(this.key);
+  }
 }

@@ -8,7 +8,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache } from '../types.js';
+import { throwIfAborted, yieldToEventLoop } from '../../../infer/pace.js';
+import type { ExtendRequest, ExtendResult, IncrementalLanguageModel, KVCache, LanguageModelCallOptions } from '../types.js';
 import { type LayerKV, type Rope, type TransformerConfig, type TransformerWeights, attentionMask, checkConfig, forward, head, makeRope } from './model.js';
 import { FusedStep, type FusedStepOptions, KVBuffer, type TypedKV } from './step.js';
 import { CharVocabulary } from './tokenizer.js';
@@ -109,10 +110,17 @@ export class TransformerLM implements IncrementalLanguageModel {
     }
   }
 
-  async nextTokenLogprobs(prefixes: readonly (readonly number[])[]): Promise<Float32Array[]> {
+  /**
+   * Rows for many prefixes, in chunks of `maxBatch`. With `options.signal`
+   * the pass yields to the event loop before each chunk after the first and
+   * stops (rejecting with the signal's reason) once it has aborted.
+   */
+  async nextTokenLogprobs(prefixes: readonly (readonly number[])[], options?: LanguageModelCallOptions): Promise<Float32Array[]> {
     prefixes.forEach((p, i) => this.checkTokens(p, 1, `prefix ${i}`));
+    const signal = options?.signal;
     const out: Float32Array[] = [];
     for (let s = 0; s < prefixes.length; s += this.maxBatch) {
+      if (signal) await this.between(s, signal);
       const chunk = prefixes.slice(s, s + this.maxBatch).map((p) => [this.vocab.bos, ...p]);
       const { logp } = this.run(chunk, null, false);
       out.push(...(await this.rows(logp)));
@@ -120,7 +128,9 @@ export class TransformerLM implements IncrementalLanguageModel {
     return out;
   }
 
-  async extend(requests: readonly ExtendRequest[]): Promise<ExtendResult[]> {
+  /** Continue many caches; `options.signal` as in {@link TransformerLM.nextTokenLogprobs}. */
+  async extend(requests: readonly ExtendRequest[], options?: LanguageModelCallOptions): Promise<ExtendResult[]> {
+    const signal = options?.signal;
     const seqs: number[][] = [];
     const caches: (TransformerKVCache | null)[] = [];
     requests.forEach((r, i) => {
@@ -141,6 +151,7 @@ export class TransformerLM implements IncrementalLanguageModel {
       const V = this.vocab.size;
       const c = this.config;
       for (let s = 0; s < seqs.length; s += this.maxBatch) {
+        if (signal) await this.between(s, signal);
         const rows = caches.slice(s, s + this.maxBatch).map((cache, j) => ({
           buffer: cache ? cache.buffer : new KVBuffer(c.nLayers, this.capacity(1), c.dModel),
           length: cache ? cache.length : 0,
@@ -152,11 +163,18 @@ export class TransformerLM implements IncrementalLanguageModel {
       return results;
     }
     for (let s = 0; s < seqs.length; s += this.maxBatch) {
+      if (signal) await this.between(s, signal);
       const { logp, newCaches } = this.run(seqs.slice(s, s + this.maxBatch), caches.slice(s, s + this.maxBatch), true);
       const rows = await this.rows(logp);
       rows.forEach((row, i) => results.push({ logprobs: row, cache: newCaches![i]! }));
     }
     return results;
+  }
+
+  /** Before the chunk starting at row `s` of a pass under `signal`: a turn of the event loop (not before the first), then stop if aborted. */
+  private async between(s: number, signal: AbortSignal): Promise<void> {
+    if (s > 0) await yieldToEventLoop();
+    throwIfAborted(signal, `${this.name} forward pass`);
   }
 
   /** One padded forward pass; returns log-probabilities `[B, V]` at each row's last token and, if asked, new caches. */
