@@ -24,7 +24,7 @@ import {
   windowSchedule,
 } from './adaptation.js';
 import { type GradientCoroutine, type Position, evaluate } from './integrator.js';
-import { type InitSettings, type InitStrategy, initialise } from './initialise.js';
+import { type AscentEnd, type InitSettings, type InitStrategy, initialise } from './initialise.js';
 import type { HamiltonianKernel, Transition } from './kernel.js';
 import { copyVec } from './linalg.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
@@ -86,6 +86,8 @@ export interface ChainConfig extends DualAveragingOptions, WindowOptions {
   readonly init: Float64Array | InitStrategy;
   /** Settings of the strategy: box half-width, attempts, candidates, ascent steps. */
   readonly initSettings: InitSettings;
+  /** Where the `ascent` strategy's candidates ended, filled as the chain starts (read by `mode-check.ts`). */
+  readonly initEnds?: AscentEnd[];
   /** Keep the warmup draws and statistics too. */
   readonly saveWarmup: boolean;
   /** The chain's own random stream. */
@@ -141,7 +143,7 @@ function* initialPosition(cfg: ChainConfig): GradientCoroutine<Position> {
     }
     return at;
   }
-  return yield* initialise(cfg.init, cfg.dim, cfg.rng, cfg.chain, cfg.initSettings);
+  return yield* initialise(cfg.init, cfg.dim, cfg.rng, cfg.chain, cfg.initSettings, cfg.initEnds);
 }
 
 /**

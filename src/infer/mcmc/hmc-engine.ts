@@ -30,6 +30,7 @@ import type { CompileMode, CompileStats } from './compiled-density.js';
 import { completeColumns } from './complete-draws.js';
 import { fixedByConstraint } from './constraint-fixed.js';
 import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknownInitError } from './initialise.js';
+import { ascentModeCheck } from './mode-check.js';
 import { type Layout, type ReplayedDensity, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
 import { coordinateForward } from './float64-forward.js';
@@ -164,6 +165,15 @@ export interface HMCDiagnostics {
   readonly init?: string;
   /** Sites (with the first such element) whose draws all hold one value in every chain: the sampler never moved them. */
   readonly unmoved?: string[];
+  /** Where an `ascent` start ended at a mode that no chain visited: the warning (see `mode-check.ts`). */
+  readonly hiddenMode?: string;
+  /**
+   * With `init: 'ascent'`: the figures of the check behind {@link HMCDiagnostics.hiddenMode} (`mode-check.ts`): the
+   * candidates' ascent ends, those that settled at a mode, those of them that no draw went near (warned), and the
+   * largest spread of a settled end (its squared distance from the draws' mean, in their sds, over the largest of any
+   * draw; the warning fires above 2).
+   */
+  readonly modeCheck?: { readonly ends: number; readonly settled: number; readonly unvisited: number; readonly maxSpread: number };
 }
 
 /** Each chain's starting point from the `init` option: a strategy each chain runs itself, or points made here. */
@@ -407,7 +417,9 @@ export async function hmcEngine<A extends unknown[], R>(m: Model<A, R>, options:
   const completed = await completeColumns(m, args, layout, pointOf(result), fixed, { batched: batchedCompletion, compiled: compileStatus() === true, ...(record ? { record } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const stats = compileStats();
   const initNote = typeof init === 'string' ? describeInit(init) : options.init === 'prior' ? 'prior (a prior draw per chain)' : 'values (given by address)';
-  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), ...(unmoved.length > 0 ? { unmoved } : {}), init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
+  // a mode that an ascent start found and no chain visited (mode-check.ts; read into the warnings by warnings.ts)
+  const modes = ascentModeCheck(result, layout.names);
+  const diagnostics = { ...hmcDiagnostics(result, layout, nuts ? (options.maxTreeDepth ?? 10) : undefined, vectorized), ...(unmoved.length > 0 ? { unmoved } : {}), ...modes, init: initNote, compiled: compileStatus(), ...(stats ? { compileStats: stats } : {}), ...(chainsPath ? { chainsPath } : {}) };
   const note = compileNote(compileStatus(), stats);
   const phases = { setupMs: sampled - started - result.timing.totalMs, completionMs: performance.now() - sampled };
   const drawsOrColumns = Array.isArray(completed) ? { draws: completed } : { columns: completed };

@@ -70,16 +70,39 @@ export function describeInit(strategy: InitStrategy, s: InitSettings = DEFAULT_I
   return `ascent (${s.candidates} draws in ${box} per chain, each moved by ${s.ascentSteps} L-BFGS steps uphill${judged}; the best kept)`;
 }
 
-/** Where the chain named `chain` starts, by `strategy`, drawing from `rng` only. */
-export function* initialise(strategy: InitStrategy, dim: number, rng: Rng, chain: number, settings: InitSettings = DEFAULT_INIT_SETTINGS): GradientCoroutine<Position> {
+/**
+ * Where one `ascent` candidate's judging run ended (`ascentSteps + lookahead`
+ * steps from its uniform draw): the point, its log density, whether the
+ * ascent had stopped climbing there (at a mode, not part way up a slope or
+ * down a funnel's neck), and whether the chain started from this candidate.
+ * `mode-check.ts` reads the ends a chain discarded.
+ *
+ * @internal
+ */
+export interface AscentEnd {
+  readonly q: readonly number[];
+  readonly logp: number;
+  readonly converged: boolean;
+  readonly chosen: boolean;
+}
+
+/**
+ * Where the chain named `chain` starts, by `strategy`, drawing from `rng` only.
+ * With `ascent`, each candidate's end is pushed to `ends` where given (nothing else changes: the same draws).
+ */
+export function* initialise(strategy: InitStrategy, dim: number, rng: Rng, chain: number, settings: InitSettings = DEFAULT_INIT_SETTINGS, ends?: AscentEnd[]): GradientCoroutine<Position> {
   if (strategy === 'uniform') return yield* finiteUniform(dim, rng, chain, settings);
   let best: Position | undefined;
   let bestScore = -Infinity;
+  let chosen = -1;
+  const found: { q: readonly number[]; logp: number; converged: boolean }[] = [];
   for (let k = 0; k < settings.candidates; k++) {
     const at = yield* finiteUniform(dim, rng, chain, settings);
-    const path = strategy === 'ascent' ? yield* ascend(at, settings.ascentSteps, settings.lookahead) : { kept: at, end: at };
-    if (best === undefined || path.end.logp > bestScore) (best = path.kept), (bestScore = path.end.logp);
+    const path = strategy === 'ascent' ? yield* ascend(at, settings.ascentSteps, settings.lookahead) : { kept: at, end: at, converged: false };
+    if (strategy === 'ascent') found.push({ q: path.end.q, logp: path.end.logp, converged: path.converged });
+    if (best === undefined || path.end.logp > bestScore) (best = path.kept), (bestScore = path.end.logp), (chosen = k);
   }
+  if (ends !== undefined) for (let k = 0; k < found.length; k++) ends.push({ ...found[k]!, chosen: k === chosen });
   return best!;
 }
 
@@ -107,14 +130,18 @@ const ARMIJO = 1e-4;
 const MAX_HALVINGS = 12;
 /** The ascent has converged when a step gains less than this, relative to 1 + |log p|. */
 const GAIN_TOL = 1e-8;
+/** A step that gains less than this (log units) leaves the ascent at a mode for `converged` (a last step, or the last of the run). */
+const SETTLED_GAIN = 1e-3;
 
 /**
  * L-BFGS steps uphill from `start`, each with a backtracking (Armijo) line
  * search that also backs off non-finite points; stops early where no step
  * increases the log density or a step gains almost nothing (converged). Returns the point after `iterations` steps
- * (`kept`) and after `lookahead` more (`end`; the same point when 0).
+ * (`kept`) and after `lookahead` more (`end`; the same point when 0), and whether the ascent had settled at a mode
+ * there (`converged`: its last step gained under 0.001, or it stopped at a zero gradient; not where the run ran out
+ * still climbing, e.g. down a funnel's neck).
  */
-export function* ascend(start: Position, iterations: number, lookahead = 0): GradientCoroutine<{ kept: Position; end: Position }> {
+export function* ascend(start: Position, iterations: number, lookahead = 0): GradientCoroutine<{ kept: Position; end: Position; converged: boolean }> {
   // The loops over coordinates live in small functions (direction, stepAlong, remember, dot) and the gradient is
   // copied to a Float64Array, so that every dot product sees one kind of array. V8 optimises a function once the
   // bytecode it ran passes a budget; this generator's own loops over coordinates spent that budget within the
@@ -126,12 +153,16 @@ export function* ascend(start: Position, iterations: number, lookahead = 0): Gra
   const ys: Float64Array[] = [];
   let at = start;
   let kept = start;
+  let settled = false;
   for (let it = 0; it < iterations + lookahead; it++) {
     if (it === iterations) kept = at;
     const grad = new Float64Array(at.grad);
     const dir = direction(grad, ss, ys, ss.length);
     const slope = dot(dir, grad);
-    if (!(slope > 0)) break; // at a stationary point (or a useless direction)
+    if (!(slope > 0)) {
+      settled = slope === 0; // at a stationary point (or a useless direction)
+      break;
+    }
     const len = Math.sqrt(dot(dir, dir));
     let alpha = len > MAX_STEP ? MAX_STEP / len : 1;
     let next: Position | undefined;
@@ -142,14 +173,16 @@ export function* ascend(start: Position, iterations: number, lookahead = 0): Gra
         break;
       }
     }
-    if (next === undefined) break;
+    if (next === undefined) break; // no step gains: settled where the last step gained almost nothing (round-off at a mode)
     if (it < iterations) kept = next;
-    const converged = next.logp - at.logp <= GAIN_TOL * (1 + Math.abs(next.logp));
+    const gain = next.logp - at.logp;
+    const converged = gain <= GAIN_TOL * (1 + Math.abs(next.logp));
+    settled = gain < SETTLED_GAIN;
     remember(ss, ys, at, next);
     at = next;
     if (converged) break;
   }
-  return { kept, end: at };
+  return { kept, end: at, converged: settled };
 }
 
 /** `q + alpha * dir`, a new point (see `ascend` on why the loops over coordinates are functions of their own). */

@@ -27,7 +27,7 @@ import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { DualAveragingOptions, WindowOptions } from './adaptation.js';
 import type { ChainConfig, ChainOutput, ChainProgress, SamplerStats } from './chain.js';
 import { ChainDriver } from './chain-driver.js';
-import { DEFAULT_INIT_SETTINGS, INIT_STRATEGIES, type InitStrategy } from './initialise.js';
+import { type AscentEnd, DEFAULT_INIT_SETTINGS, INIT_STRATEGIES, type InitStrategy } from './initialise.js';
 import { HmcKernel, type HmcKernelOptions } from './hmc.js';
 import type { HamiltonianKernel } from './kernel.js';
 import { EuclideanMetric, type MetricKind } from './metric.js';
@@ -166,6 +166,8 @@ export interface McmcSamples {
   /** Per chain: log-density-and-gradient evaluations, warmup included. */
   readonly gradientEvaluations: number[];
   readonly timing: McmcTiming;
+  /** Per chain, with `init: 'ascent'`: where each candidate's ascent ended (see `mode-check.ts`). */
+  readonly initEnds?: AscentEnd[][];
 }
 
 /** Runs NUTS on a single-point target, chains one after the other. */
@@ -306,6 +308,7 @@ function plan(options: SamplerOptions, kernel: HamiltonianKernel): RunPlan {
       adaptMetric: options.adaptMassMatrix ?? true,
       init: typeof init === 'string' ? init : init[c]!,
       initSettings: { ...DEFAULT_INIT_SETTINGS, radius: initRadius },
+      initEnds: [],
       saveWarmup: options.saveWarmup ?? false,
       rng: rngs[c]!,
       progress: { completed: 0, total: warmup + draws, phase: 'init' },
@@ -615,5 +618,6 @@ function collect(
     ...(outputs.some((o) => o.metricDecision !== undefined) ? { metricDecision: outputs.map((o) => o.metricDecision) } : {}),
     gradientEvaluations,
     timing,
+    ...(p.configs.some((c) => c.initEnds !== undefined && c.initEnds.length > 0) ? { initEnds: p.configs.map((c) => c.initEnds ?? []) } : {}),
   };
 }

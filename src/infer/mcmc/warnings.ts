@@ -113,6 +113,9 @@ export function mcmcWarnings(post: Posterior<never, unknown>): string[] {
           : 'a support far wider than the posterior (Uniform(-1e20, 1e20) around a posterior sd of 1) cannot be resolved in floating point: narrow the bounds, or use an unbounded prior'),
     );
   }
+  // a mode that a discarded ascent start found and no chain visited (mode-check.ts): clean R-hat cannot show it
+  const hiddenMode = post.diagnostics.hiddenMode;
+  if (typeof hiddenMode === 'string') out.push(hiddenMode);
   const divergences = num(post.diagnostics.divergences);
   if (divergences > 0) {
     out.push(
