@@ -14,6 +14,9 @@ import { directOrSaddle, isCount, logFactorial, xLogOf, xLogYNumber } from './co
 import { Distribution, type DrawType, type Typed, batchShapeOf, checkParam, maskSupport, param, valueArg } from './distribution.js';
 import { batchValues, drawScalars, poissonVariate } from './samplers.js';
 
+/** The batch shape of a number rate, shared (as `location-scale.ts` shares its own). */
+const SCALAR_BATCH: readonly number[] = Object.freeze([]);
+
 /**
  * Poisson(rate): counts `k = 0, 1, 2, ...` with mass
  * `rate^k exp(-rate) / k!`. `rate` must be nonnegative; rate 0 is the point
@@ -30,6 +33,14 @@ export class PoissonDistribution extends Distribution {
   /** @param rate - the mean count, nonnegative */
   constructor(rate: ValueLike) {
     super();
+    if (typeof rate === 'number' && rate >= 0 && rate < Infinity) {
+      // a valid finite plain number, the per-particle case (a model builds one at every site it visits): what the
+      // checks below give it, without them (NaN, negatives and Infinity take them; they name the parameter)
+      this.rate = rate;
+      this.batchShape = SCALAR_BATCH;
+      this.logRate = Math.log(rate);
+      return;
+    }
     this.rate = param('Poisson', 'rate', rate);
     checkParam('Poisson', 'rate', this.rate, nonnegative);
     this.batchShape = batchShapeOf('Poisson', { rate: this.rate });
