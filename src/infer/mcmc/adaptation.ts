@@ -197,7 +197,11 @@ export class MetricAdapter {
     return this.current;
   }
 
-  /** The latest automatic choice and its evidence (`auto` only; undefined before the first window ends). */
+  /**
+   * The latest automatic choice and its evidence (`auto` only; undefined before the first window ends). Before the
+   * last window has ended, a diagonal choice certified by a bound reports the first bound that certified it (not
+   * tightened: see {@link chooseMetric}'s `tighten`).
+   */
   get decision(): MetricDecision | undefined {
     return this.lastDecision;
   }
@@ -235,7 +239,9 @@ export class MetricAdapter {
     } else if (this.acc instanceof WelfordCovariance) {
       const cov = this.acc.sampleCovariance();
       if (this.mode === 'auto') {
-        this.lastDecision = chooseMetric(cov, d, n, this.choice);
+        // only the last window's decision is reported (`decision` after warmup): an earlier one's certified bound is
+        // not tightened, which changes its number, never its kind (FIRST6, session 19)
+        this.lastDecision = chooseMetric(cov, d, n, this.choice, this.endIndex === ends.length);
         this.current = this.lastDecision.kind;
       }
       if (this.current === 'dense') {

@@ -180,8 +180,17 @@ function definiteAbove(corr: Float64Array, d: number, mu: number, work: Float64A
  * the decision is the same without the Jacobi eigenvalues (the early
  * windows' thresholds are large), and `bound` says the number reported is a
  * bound.
+ *
+ * @param cov - the sample covariance (row-major d x d)
+ * @param d - the dimension
+ * @param n - the number of warmup draws behind `cov`
+ * @param options - the rule's settings
+ * @param tighten - where a Cholesky factorisation certifies the diagonal choice, raise the certified bound on the
+ *   smallest eigenvalue while it holds (up to 12 more factorisations) so that the number reported is within 25% of
+ *   what the bound allows (default true); false reports the first bound that certified, with the same `kind`
+ *   (the metric adaptation tightens only the decision it reports, the last window's)
  */
-export function chooseMetric(cov: Float64Array, d: number, n: number, options: MetricChoiceOptions = {}): MetricDecision {
+export function chooseMetric(cov: Float64Array, d: number, n: number, options: MetricChoiceOptions = {}, tighten = true): MetricDecision {
   const { maxDenseDim = 100, factor = 2 } = options;
   const threshold = factor * noiseCondition(d, n / 2);
   if (d < 2 || d > maxDenseDim || !Number.isFinite(threshold)) return { kind: 'diag', conditionNumber: NaN, threshold, draws: n };
@@ -195,7 +204,7 @@ export function chooseMetric(cov: Float64Array, d: number, n: number, options: M
   const work = new Float64Array(d * d);
   let mu = largest / threshold;
   if (definiteAbove(corr, d, mu, work)) {
-    for (let k = 0; k < 12 && definiteAbove(corr, d, 1.25 * mu, work); k++) mu *= 1.25;
+    for (let k = 0; tighten && k < 12 && definiteAbove(corr, d, 1.25 * mu, work); k++) mu *= 1.25;
     return { kind: 'diag', conditionNumber: largest / mu, threshold, draws: n, bound: 'upper' };
   }
   const conditionNumber = conditionOfCorrelation(corr, d);
