@@ -16,6 +16,7 @@ import type { AscentEnd } from '../../src/infer/mcmc/initialise.js';
 import { MODE_GAP, checkAscentEnds, unvisitedModeWarning } from '../../src/infer/mcmc/mode-check.js';
 import { eightSchoolsCentered, eightSchoolsData, eightSchoolsNoncentered } from '../../models/posteriordb/eight-schools.js';
 import { kidiqData, kidscoreMomiq } from '../../models/posteriordb/kidiq.js';
+import { CASES } from './posteriordb-cases.js';
 import { bimodalFar, funnel, heavy, hier, hmmFwd, linreg, logreg, mix2asym, ridge } from './hidden-mode-session19-models.js';
 
 beforeAll(async () => {
@@ -80,11 +81,12 @@ describe('multimodal posteriors whose chains all start in one basin warn, and R-
   });
 });
 
-describe('unimodal posteriors do not warn (9 models, seeds 1 and 2)', () => {
+describe('unimodal posteriors do not warn (10 models, seeds 1 and 2)', () => {
   const models: [string, unknown, unknown[]][] = [
     ['eight schools centred (funnel: its ascents run down the neck, none settles)', eightSchoolsCentered, [eightSchoolsData]],
     ['eight schools non-centred', eightSchoolsNoncentered, [eightSchoolsData]],
     ['kidiq', kidscoreMomiq, [kidiqData]],
+    ['arK (AR(5))', CASES.find((c) => c.name.startsWith('arK'))!.model, CASES.find((c) => c.name.startsWith('arK'))!.args()],
     ['linear regression', linreg, []],
     ['logistic regression', logreg, []],
     ["Neal's funnel (10-D)", funnel, []],
