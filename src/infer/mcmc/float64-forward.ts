@@ -24,6 +24,16 @@ import { IdentityBijector } from '../../transforms/elementwise.js';
 export type CoordinateForward = (u: number, j: number) => number;
 
 /**
+ * True where `bijector` maps every coordinate to itself (the identity, or an
+ * independent wrapper of it): a site's float64 values are then its
+ * unconstrained draws as they are, with no per-coordinate map to call.
+ */
+export function isIdentityMap(bijector: Bijector): boolean {
+  if (bijector instanceof IdentityBijector) return true;
+  return bijector instanceof IndependentBijector && isIdentityMap(bijector.base);
+}
+
+/**
  * The float64 map of each coordinate of a site of `shape` through
  * `bijector`; undefined where the bijector is not elementwise (it mixes
  * coordinates, e.g. a stick-breaking or Cholesky map) or is one this module

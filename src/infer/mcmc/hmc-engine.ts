@@ -33,7 +33,7 @@ import { DEFAULT_INIT, INIT_STRATEGIES, type InitStrategy, describeInit, unknown
 import { ascentModeCheck } from './mode-check.js';
 import { type Layout, type ReplayedDensity, layoutOnly, logDensityFn, refuseSubsample, unconstrain } from './potential.js';
 import { IdentityBijector } from '../../transforms/elementwise.js';
-import { coordinateForward } from './float64-forward.js';
+import { coordinateForward, isIdentityMap } from './float64-forward.js';
 import type { Bijector } from '../../transforms/bijector.js';
 import type { LogDensityAndGradient, MaybePromise } from './target.js';
 import { CHAINS_PATH_NOTE, vectorisedChains } from './vectorised-chains.js';
@@ -208,6 +208,14 @@ export function columnsFromSamples(layout: Layout, result: Pick<McmcSamples, 'ch
   const out = new Map<string, DrawColumn>();
   for (const s of layout.sites) {
     if (s.dependentSupport) continue;
+    if (isIdentityMap(s.bijector)) {
+      // the identity's float64 values are the draws themselves: one strided copy per chain (the loop the draw
+      // columns already compile), not a call of the per-coordinate map for every value (FIRST6, session 19)
+      const data = new Float64Array(total * s.size);
+      for (let c = 0; c < result.chains; c++) gatherRows(result.samples[c]!, s.offset, dim, n, s.size, data, c * n * s.size);
+      out.set(s.address, { shape: [...s.shape], data });
+      continue;
+    }
     // an elementwise bijector maps each coordinate in float64 (number parameters, or tensor ones split per coordinate):
     // in float32 a wide interval's middle is a grid of (upper - lower) * 6e-8, which Uniform(-1e8, 1e8) made 12 wide
     const exact = forwardFloat64(s.bijector, s.unconstrainedShape, result, dim, s.offset, s.size);
