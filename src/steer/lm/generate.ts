@@ -107,11 +107,13 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
   const incremental = isIncremental(lm) && options.useCache !== false ? lm : null;
   let caches: (KVCache | null)[] = prompts.map(() => null);
   let rows: Float32Array[];
+  // the model gets the signal too, so a pass in flight can stop (`tyche serve` aborts when the client goes away)
+  const call = options.signal ? { signal: options.signal } : undefined;
   if (incremental) {
-    const res = await incremental.extend(prompts.map((p) => ({ cache: null, tokens: p })));
+    const res = await incremental.extend(prompts.map((p) => ({ cache: null, tokens: p })), call);
     caches = res.map((r) => r.cache);
     rows = res.map((r) => r.logprobs);
-  } else rows = await lm.nextTokenLogprobs(prompts);
+  } else rows = await lm.nextTokenLogprobs(prompts, call);
   let active = Array.from({ length: n }, (_, i) => i);
   try {
     for (let step = 0; step < maxTokens && active.length > 0; step++) {
@@ -146,14 +148,14 @@ export async function generate(lm: LanguageModel, prompts: readonly (readonly nu
           active = next;
           break;
         }
-        const res = await incremental.extend(next.map((i) => ({ cache: caches[i]!, tokens: [toks[i]!.at(-1)!] })));
+        const res = await incremental.extend(next.map((i) => ({ cache: caches[i]!, tokens: [toks[i]!.at(-1)!] })), call);
         next.forEach((i, j) => {
           caches[i]!.dispose();
           caches[i] = res[j]!.cache;
         });
         rows = res.map((r) => r.logprobs);
       } else if (next.length > 0 && step + 1 < maxTokens) {
-        rows = await lm.nextTokenLogprobs(next.map((i) => [...prompts[i]!, ...toks[i]!]));
+        rows = await lm.nextTokenLogprobs(next.map((i) => [...prompts[i]!, ...toks[i]!]), call);
       }
       active = next;
     }

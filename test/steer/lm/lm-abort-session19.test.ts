@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { wrapLanguageModel } from '../../../src/steer/lm/cached.js';
+import { generate } from '../../../src/steer/lm/generate.js';
 import { exportTransformerGGUF } from '../../../src/steer/lm/gguf.js';
 import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
 import { smcSteer } from '../../../src/steer/lm/smc/steer.js';
@@ -83,6 +84,25 @@ describe('the wrapper passes a signal to the model that aborts once every run wa
     expect(inner.signals[0]?.aborted).toBe(false);
     expect((await late).length).toBe(inner.vocab.size);
     expect((await pa).every((r) => r.status === 'rejected')).toBe(true);
+  });
+});
+
+describe('generate (what `tyche serve` runs) passes its signal to the model', () => {
+  it('an abort inside a forward pass stops the model at its next row; results unchanged under a live signal', async () => {
+    const inner = new SlowUniform();
+    const prompts = Array.from({ length: 20 }, () => [0]);
+    const ac = new AbortController();
+    const run = generate(inner, prompts, { maxTokens: 4, rng: 3, signal: ac.signal });
+    run.catch(() => undefined);
+    while (inner.evaluated < 3) await turn();
+    ac.abort(new Error('client gone'));
+    const atAbort = inner.evaluated;
+    await expect(run).rejects.toThrow('client gone');
+    for (let i = 0; i < 30; i++) await turn();
+    expect(inner.evaluated - atAbort).toBeLessThanOrEqual(1); // a model given no signal finishes the 20 rows
+    const plain = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3 });
+    const signalled = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3, signal: new AbortController().signal });
+    expect(signalled).toEqual(plain);
   });
 });
 
