@@ -16,6 +16,7 @@ import { type Value, isTensor, logSumExp, toArray, unravelIndex } from '../core/
 import { summarizeOne } from '../diagnostics/summary.js';
 import { reachableTensors } from './mcmc/state-tensors.js';
 import { Pacer } from './pace.js';
+import { resizedLatentError } from './predictive-shapes.js';
 import { oneAtATime } from './one-at-a-time.js';
 import { type Draw, type DrawColumns, checkColumns, materialiseDraws, scalarQuantities, splitChains } from './draw-columns.js';
 
@@ -556,10 +557,15 @@ export class Posterior<A extends unknown[] = unknown[], R = unknown> {
     for (const i of this.resampleIndices(n, rng)) {
       if (pace.due()) await pace.pause();
       const d = this.draws[i];
-      const { trace, returnValue } = await execute(this.model, {
-        rng: rng.split(),
-        handlers: [unconditionHandler(), substituteHandler((m) => d.values[m.address])],
-      }, ...((options.args as A | undefined) ?? this.args));
+      const args = (options.args as A | undefined) ?? this.args;
+      let run: Awaited<ReturnType<typeof execute<A, R>>>;
+      try {
+        run = await execute(this.model, { rng: rng.split(), handlers: [unconditionHandler(), substituteHandler((m) => d.values[m.address])] }, ...args);
+      } catch (err) {
+        // a latent site sized by the data, at new inputs: name it (the raw error is a shape error naming no site)
+        throw (options.args !== undefined ? await resizedLatentError(this.model, args, d.values) : undefined) ?? err;
+      }
+      const { trace, returnValue } = run;
       const values: Record<string, Value> = {};
       for (const s of trace) if (s.type === 'sample' || s.type === 'deterministic') values[s.address] = s.value;
       out.push({ values, returnValue });

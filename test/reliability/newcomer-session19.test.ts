@@ -71,3 +71,27 @@ describe('NaN in the data is named where it is (found: NaN in an observed tensor
     }
   });
 });
+
+describe('predictive at new inputs with a latent value per data row names the site (found: a random effect per row in a plate over the data gave "Normal.logProb: the value\'s batch shape [6] and the distribution\'s batch shape [2] do not broadcast", naming no site, from every engine; infer/predictive-shapes.ts)', () => {
+  const perRow = (newRowsApart: boolean) =>
+    model(async ({ sample, observe, plate }, x: number[], y?: number[]) => {
+      const a = await sample('a', Normal(0, 5));
+      const s = await sample('s', HalfNormal(1));
+      const name = newRowsApart && y === undefined ? 'u_new' : 'u';
+      const u = await plate('rows', x.length, () => sample(name, Normal(0, s)));
+      await observe('y', Normal(ops.add(ops.add(a, u), tf.tensor1d(x)), 0.5), y === undefined ? undefined : tf.tensor1d(y));
+    });
+  const x = [0, 1, 2, 3, 4, 5];
+  const y = [0.3, 1.2, 2.5, 2.8, 4.4, 5.1];
+
+  it('new rows: an error naming "u" and both shapes; the fitted rows, or the new rows under their own address, predict', async () => {
+    const post = await infer(perRow(false), { method: 'importance', seed: 1, particles: 200 }, x, y);
+    await expect(post.predictive(5, { seed: 2, args: [[10, 20]] })).rejects.toThrow(/site "u": predictive at new arguments: the posterior's values of latent site "u" have shape \[6\], but at these arguments the model makes it of shape \[2\]/);
+    expect((await post.predictive(5, { seed: 2, args: [x] }))[0]!.values.u).toBeDefined();
+    post.dispose();
+    const apart = await infer(perRow(true), { method: 'importance', seed: 1, particles: 200 }, x, y);
+    const sims = await apart.predictive(5, { seed: 2, args: [[10, 20]] });
+    expect((sims[0]!.values.u_new as tf.Tensor).shape).toEqual([2]);
+    apart.dispose();
+  });
+});
