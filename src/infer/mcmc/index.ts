@@ -43,7 +43,7 @@ export {
 } from './adaptation.js';
 export { type SamplerStats, type ChainProgress, type ChainConfig, type ChainOutput } from './chain.js';
 export { runChain } from './chain-driver.js';
-export { type InitStrategy, type InitSettings, INIT_STRATEGIES, DEFAULT_INIT, DEFAULT_INIT_SETTINGS, initialise, ascend, describeInit } from './initialise.js';
+export { type AscentEnd, type InitStrategy, type InitSettings, INIT_STRATEGIES, DEFAULT_INIT, DEFAULT_INIT_SETTINGS, initialise, ascend, describeInit } from './initialise.js';
 export {
   type McmcProgress,
   type SamplerOptions,

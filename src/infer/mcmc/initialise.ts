@@ -75,14 +75,16 @@ export function describeInit(strategy: InitStrategy, s: InitSettings = DEFAULT_I
  * steps from its uniform draw): the point, its log density, whether the
  * ascent had stopped climbing there (at a mode, not part way up a slope or
  * down a funnel's neck), and whether the chain started from this candidate.
- * `mode-check.ts` reads the ends a chain discarded.
- *
- * @internal
+ * The hidden-mode check after a run (`mode-check.ts`) reads them.
  */
 export interface AscentEnd {
+  /** The end, in unconstrained coordinates. */
   readonly q: readonly number[];
+  /** The log density there. */
   readonly logp: number;
+  /** Whether the ascent had settled there (its last step gained under 0.001; see `ascend`). */
   readonly converged: boolean;
+  /** Whether the chain started from this candidate (from its `ascentSteps` point). */
   readonly chosen: boolean;
 }
 
