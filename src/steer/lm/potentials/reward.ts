@@ -177,6 +177,7 @@ export class ProcessRewardPotential implements Potential {
           batch.signal ? { complete, signal: batch.signal } : { complete },
         );
         if (!r || r.length !== group.length) throw new Error(`the scorer returned ${r?.length} scores for ${group.length} texts`);
+        for (let i = 0; i < group.length; i++) checkProbability(r[i], group[i]!.text);
         group.forEach((j, i) => j.settle(applyLink(r[i]!, this.link)));
       } catch (err) {
         for (const j of group) j.fail(err);
@@ -185,6 +186,20 @@ export class ProcessRewardPotential implements Potential {
       }
     }
   }
+}
+
+/**
+ * A PRM score must be a probability: a logit or log-probability given by
+ * mistake became NaN under the link, and the error then said the potential
+ * "returned NaN" (session 19), naming neither the scorer nor the value.
+ */
+function checkProbability(p: unknown, text: string): void {
+  if (typeof p === 'number' && p >= 0 && p <= 1) return;
+  const shown = typeof p === 'number' ? String(p) : `${typeof p} ${JSON.stringify(p)}`;
+  const tail = text.length > 60 ? `...${text.slice(-60)}` : text;
+  throw new Error(
+    `the scorer returned ${shown} for the text ${JSON.stringify(tail)}: a score is the probability (a number in [0, 1]) that every step so far is correct; map a logit through a sigmoid, or a log-probability through exp, first`,
+  );
 }
 
 /**
