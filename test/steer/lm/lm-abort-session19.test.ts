@@ -15,6 +15,8 @@ import { wrapLanguageModel } from '../../../src/steer/lm/cached.js';
 import { generate } from '../../../src/steer/lm/generate.js';
 import { exportTransformerGGUF } from '../../../src/steer/lm/gguf.js';
 import { DirectSampler } from '../../../src/steer/lm/samplers/direct.js';
+import { nextToken } from '../../../src/steer/lm/smc/next-token.js';
+import { runStepPrograms, StepProgram } from '../../../src/steer/lm/smc/program.js';
 import { smcSteer } from '../../../src/steer/lm/smc/steer.js';
 import { loadTransformerLM } from '../../../src/steer/lm/transformer/files.js';
 import { CharVocabulary } from '../../../src/steer/lm/transformer/tokenizer.js';
@@ -103,6 +105,38 @@ describe('generate (what `tyche serve` runs) passes its signal to the model', ()
     const plain = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3 });
     const signalled = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3, signal: new AbortController().signal });
     expect(signalled).toEqual(plain);
+  });
+});
+
+describe('a step program passes the run signal to nextToken', () => {
+  it('an abort mid-pass stops the model at its next row; a seeded run is unchanged by a live signal', async () => {
+    class Walk extends StepProgram {
+      tokens: number[] = [];
+      constructor(readonly lm: LanguageModel) {
+        super();
+      }
+      async step(): Promise<void> {
+        const y = (await this.sample(await nextToken(this.lm, this.tokens, { signal: this.signal }))) as number;
+        if (y === this.lm.vocab.eos || this.tokens.length >= 5) return this.finish();
+        this.tokens.push(y);
+      }
+    }
+    const inner = new SlowUniform();
+    const lm = wrapLanguageModel(inner, { cache: false });
+    const ac = new AbortController();
+    const run = runStepPrograms(() => new Walk(lm), { particles: 24, seed: 2, signal: ac.signal, maxSteps: 8 });
+    run.catch(() => undefined);
+    while (inner.evaluated < 3) await turn();
+    ac.abort(new Error('stop walking'));
+    const atAbort = inner.evaluated;
+    await expect(run).rejects.toThrow('stop walking');
+    for (let i = 0; i < 30; i++) await turn();
+    expect(inner.evaluated - atAbort).toBeLessThanOrEqual(1); // without the signal the pass runs its 24 rows
+    const texts = async (signal?: AbortSignal) => {
+      const r = await runStepPrograms(() => new Walk(wrapLanguageModel(new SlowUniform(), { cache: false })), { particles: 6, seed: 2, maxSteps: 8, ...(signal ? { signal } : {}) });
+      return JSON.stringify([r.logZ, [...r.logWeights], r.programs.map((p) => p.tokens)]);
+    };
+    expect(await texts(new AbortController().signal)).toBe(await texts());
   });
 });
 

@@ -24,7 +24,7 @@
  */
 import { CategoricalDistribution } from '../../../distributions/categorical.js';
 import { CachedLanguageModel } from '../cached.js';
-import type { LanguageModel } from '../types.js';
+import type { LanguageModel, LanguageModelCallOptions } from '../types.js';
 
 /** A categorical over token ids whose logits are an LM row. */
 export class NextTokenDistribution extends CategoricalDistribution {
@@ -37,8 +37,14 @@ export class NextTokenDistribution extends CategoricalDistribution {
   }
 }
 
-/** The next-token distribution of `lm` after `prefix` (awaits the row; batched across concurrent callers). */
-export async function nextToken(lm: LanguageModel, prefix: readonly number[]): Promise<NextTokenDistribution> {
-  const row = lm instanceof CachedLanguageModel ? await lm.logprobs(prefix) : (await lm.nextTokenLogprobs([prefix]))[0];
+/**
+ * The next-token distribution of `lm` after `prefix` (awaits the row; batched
+ * across concurrent callers). With `options.signal` (a step program's
+ * `this.signal`) the call rejects as soon as it aborts, and the model's pass
+ * is cut once every run waiting on it has aborted.
+ */
+export async function nextToken(lm: LanguageModel, prefix: readonly number[], options: LanguageModelCallOptions = {}): Promise<NextTokenDistribution> {
+  const call = options.signal ? { signal: options.signal } : undefined;
+  const row = lm instanceof CachedLanguageModel ? await lm.logprobs(prefix, options) : (await (call ? lm.nextTokenLogprobs([prefix], call) : lm.nextTokenLogprobs([prefix])))[0];
   return new NextTokenDistribution(lm.name, prefix.slice(), Float64Array.from(row));
 }

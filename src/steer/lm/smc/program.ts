@@ -18,7 +18,7 @@
  *   tokens: number[] = [];
  *   constructor(readonly lm: CachedLanguageModel) { super(); }
  *   async step() {
- *     const y = await this.sample(await nextToken(this.lm, this.tokens)) as number;
+ *     const y = await this.sample(await nextToken(this.lm, this.tokens, { signal: this.signal })) as number;
  *     if (y === this.lm.vocab.eos) return this.finish();
  *     this.condition(!/e/i.test(this.lm.vocab.tokenText(y)));
  *     this.tokens.push(y);
@@ -51,6 +51,8 @@ export abstract class StepProgram {
   rng!: Rng;
   /** The step being run (set by the runner; for error messages). */
   private stepIndex = 0;
+  /** The run's abort signal, if it has one (set by the runner): pass it to LM calls, `nextToken(lm, prefix, { signal: this.signal })`. */
+  signal: AbortSignal | undefined = undefined;
 
   /** Advance the particle (one token, one step of text, ...). */
   abstract step(): Promise<void> | void;
@@ -110,8 +112,9 @@ export abstract class StepProgram {
   }
 
   /** @internal Run one step and return what it scored (twist of the previous step removed). */
-  async runStep(rng: Rng, t = 0): Promise<number> {
+  async runStep(rng: Rng, t = 0, signal?: AbortSignal): Promise<number> {
     this.rng = rng;
+    this.signal = signal;
     this.stepIndex = t;
     this.pending = -this.twisted;
     this.twisted = 0;
@@ -169,7 +172,7 @@ export async function runStepPrograms<P extends StepProgram>(make: (i: number) =
       step: async (state, t, rng) => {
         last = state;
         const rngs = rng.splitN(state.length);
-        const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i], t))));
+        const lp = await Promise.all(state.map((p, i) => (p.finished ? 0 : p.runStep(rngs[i], t, options.signal))));
         return { state, logPotential: lp };
       },
       store: perParticleStore<P>((p) => p.clone()),
