@@ -354,13 +354,12 @@ export function checkParam(dist: string, name: string, x: Value, c: Constraint):
  * row, not by a search of the data.
  */
 function firstFailing(x: tf.Tensor, c: Constraint): string {
-  const ok = c.check(x);
-  if (typeof ok === 'boolean' || ok.size !== x.size) {
-    if (typeof ok !== 'boolean') ok.dispose();
-    return '';
-  }
-  const flags = ok.dataSync();
-  ok.dispose();
+  // tidied: the check's intermediate comparisons are tensors too
+  const flags = tf.tidy(() => {
+    const ok = c.check(x);
+    return typeof ok === 'boolean' || ok.size !== x.size ? undefined : ok.dataSync();
+  });
+  if (flags === undefined) return '';
   const i = flags.findIndex((f) => !f);
   if (i < 0) return '';
   const index: number[] = [];
