@@ -84,6 +84,8 @@ async function run(job: WorkerJob): Promise<string[][]> {
         samplingMs: r.timing.samplingMs,
         compiled: target.compileStatus(),
         compileStats: statsSince(before, target.compileStats()),
+        // the ascent ends go back with the chain: the hidden-mode check runs on the main thread
+        ...(r.initEnds !== undefined ? { initEnds: r.initEnds[0]! } : {}),
       },
     });
   }

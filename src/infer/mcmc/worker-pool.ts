@@ -296,5 +296,7 @@ export async function sampleInWorkers(option: WorkersOption, run: WorkerRun): Pr
     compiled: chains[0]!.compiled,
     compileStats: addStats(chains.map((r) => r.compileStats)),
     conditionVisits: conditionVisits.map((s) => [...s]),
+    // as the sequential sampler's result carries them (sampler.ts), for the hidden-mode check (mode-check.ts)
+    ...(chains.some((r) => r.initEnds !== undefined && r.initEnds.length > 0) ? { initEnds: chains.map((r) => r.initEnds ?? []) } : {}),
   };
 }

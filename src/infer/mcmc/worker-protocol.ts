@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { InitStrategy } from './initialise.js';
+import type { AscentEnd, InitStrategy } from './initialise.js';
 import { ModelError } from '../../core/model.js';
 import { type Rng, type Seed, rngFrom } from '../../core/rng.js';
 import type { SamplerStats } from './chain.js';
@@ -74,6 +74,8 @@ export interface WorkerChainResult {
   readonly compiled: CompileStatus;
   /** This chain's log-density evaluations, and those that ran on tfjs (see `CompileStats`). */
   readonly compileStats: CompileStats;
+  /** With `init: 'ascent'`: where each of this chain's candidate ascents ended, for the main thread's hidden-mode check (`mode-check.ts`). */
+  readonly initEnds?: AscentEnd[];
 }
 
 /** An error, flattened for the trip between threads. */
