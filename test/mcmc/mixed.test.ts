@@ -86,12 +86,12 @@ describe('hmc-gibbs on a Bernoulli switch (exact posterior)', () => {
     // b has two values, so each configuration is compiled at its first visit, once for all four chains (session 18)
     expect(diag.compiledConfigurations).toBe(2);
     expect(diag.compiledPerChain).toEqual([true, true, true, true]);
-    // per iteration: one lean run per value of b and no general run (session 18: the sweep on plain numbers reads
-    // b's support from the lean run), or none where both configurations' compiled potentials weigh the update
-    // (session 11)
+    // per iteration, and once more per chain at its starting point (COAL5, session 19): one lean run per value of b
+    // and no general run (session 18: the sweep on plain numbers reads b's support from the lean run), or none where
+    // both configurations' compiled potentials weigh the update (session 11)
     expect(diag.gibbsLean).toBe(true);
     expect(diag.gibbsModelRuns).toBe(0);
-    expect(diag.gibbsLeanRuns).toBe(2 * (4 * 1800 - diag.gibbsReplayed));
+    expect(diag.gibbsLeanRuns).toBe(2 * (4 * 1801 - diag.gibbsReplayed));
     expect(diag.gibbsReplayed).toBeGreaterThan(4 * 1700);
     expect(post.summary().rows.map((r) => r.name)).toEqual(['b', 'x']);
   });
@@ -108,12 +108,13 @@ describe('hmc-gibbs on a Bernoulli switch (exact posterior)', () => {
     const b = await infer(threeWay, { ...opts, seed: 5 });
     const long = await infer(threeWay, { ...opts, seed: 5, samples: 300 });
     expect(tf.memory().numTensors).toBe(before);
+    // per sweep (one per iteration and one at each chain's start, COAL5 session 19)
     // one lean run per value of k on plain numbers and no general run (sessions 17 and 18: tried before a vectorised
     // run, which is then never needed) (or none where the three configurations' compiled potentials weigh the update,
     // session 11)
     const longDiag = long.diagnostics as unknown as HMCGibbsDiagnostics;
     expect(longDiag.gibbsModelRuns).toBe(0);
-    expect(longDiag.gibbsLeanRuns).toBe(3 * (2 * 330 - longDiag.gibbsReplayed));
+    expect(longDiag.gibbsLeanRuns).toBe(3 * (2 * 331 - longDiag.gibbsReplayed));
     expect(longDiag.gibbsReplayed).toBeGreaterThan(2 * 300);
     expect(longDiag.gibbsLean).toBe(true);
     expect(longDiag.gibbsVectorized).toEqual({});
@@ -160,11 +161,12 @@ describe('hmc-gibbs on a Bernoulli switch (exact posterior)', () => {
     await infer(switched, { method: 'hmc-gibbs', chains: 2, warmup: 20, samples: 20, seed: 1, onProgress: (p: { completed: number; total: number }) => seen.push(p.completed / p.total) });
     expect(seen.at(-1)).toBe(1);
     // abort from inside the run after a fixed number of model executions (progress is reported at most
-    // every 200 ms, and a compiled run can finish sooner than that)
+    // every 200 ms, and a compiled run can finish sooner than that; the whole run makes 20 model executions since
+    // COAL5 session 19 compiles both configurations before the first transition, so abort at the 10th)
     const controller = new AbortController();
     let runs = 0;
     const aborting = model(async (ctx) => {
-      if (++runs === 20) controller.abort(new Error('stop here'));
+      if (++runs === 10) controller.abort(new Error('stop here'));
       await switched.fn(ctx);
     });
     const run = infer(aborting, { method: 'hmc-gibbs', chains: 2, warmup: 1000, samples: 1000, seed: 1, signal: controller.signal });

@@ -26,6 +26,10 @@
  * then cost far less per gradient. Where every discrete site is scalar and
  * the lean runtime runs the model, a sweep runs on plain numbers outside the
  * gradient lock, with no general model run (`leanSweep`).
+ * Where every discrete site is scalar, a chain also sweeps once at its first
+ * valid point, before the rest of its initialisation and step-size search
+ * (`startingEvaluation`), so those run on a configuration drawn from its
+ * conditional, compiled, not on the prior draw's on tfjs.
  * The same compiled potentials weigh a scalar Bernoulli or Categorical
  * site's Gibbs update where every candidate configuration (the site at each
  * value, the others as they are) has one: the conditional is the normalised
@@ -202,6 +206,12 @@ class GibbsChain<A extends unknown[], R> {
   /** Wall time of this chain's sweeps (ms). */
   sweepMs = 0;
   private pending = false;
+  /**
+   * Whether the chain has yet to find its first valid point: until then each
+   * evaluation runs `live`, and the first finite one is followed by a sweep
+   * there (`startingEvaluation`).
+   */
+  private starting = true;
   /** The potential given whatever `discrete` holds now (tfjs, never compiled). */
   private readonly live: Potential;
   /** The potential used now: `live`, or the compiled one of the current configuration. */
@@ -288,12 +298,39 @@ class GibbsChain<A extends unknown[], R> {
           await this.sweep(q);
           this.sweepMs += performance.now() - t0;
           this.choose();
-        }
+        } else if (this.starting) return this.startingEvaluation(q);
         return this.density(q);
       },
       // (no discrete sites: plain NUTS, chain by chain)
       ...(this.sites.length > 0 ? { beforeTransition: (position: Position, iteration: number) => this.refresh(position, iteration) } : {}),
     };
+  }
+
+  /**
+   * An evaluation before the chain's first transition (the initialiser's and
+   * the first step-size search's). At the first point where the starting
+   * configuration's density is finite, a Gibbs sweep runs at once (where
+   * every discrete site is scalar and compilation is on: on the lean runtime
+   * a few ms) and the point is evaluated again given the new values, so the
+   * initialiser and the step-size search read the configuration the sweep
+   * chose, compiled where configurations are few, instead of running the
+   * starting configuration's `live` potential on tfjs at every gradient (a
+   * prior-drawn configuration the chain seldom visits again). The extra
+   * sweep is one more Gibbs kernel before warmup (the chain's target is
+   * unchanged; its draws move with the seed's stream). The sweep draws in
+   * proportion to the joint density at the point, so the new configuration's
+   * density there is positive too.
+   */
+  private async startingEvaluation(q: Float64Array): Promise<LogDensityAndGradient> {
+    const at = await this.density(q);
+    if (!Number.isFinite(at.logp) || !at.grad.every(Number.isFinite)) return at;
+    this.starting = false;
+    if (this.sites.length === 0 || this.plated.size > 0 || this.potentials.off !== undefined) return at;
+    const t0 = performance.now();
+    await this.sweep(q);
+    this.sweepMs += performance.now() - t0;
+    this.choose();
+    return this.density(q);
   }
 
   /**
@@ -303,6 +340,7 @@ class GibbsChain<A extends unknown[], R> {
    */
   private *refresh(position: Position, iteration: number): GradientCoroutine<Position> {
     this.pending = true;
+    this.starting = false;
     const at = yield* evaluate(position.q);
     if (iteration >= this.warmup) {
       const draw: Record<string, Value | Float64Array> = { ...this.discrete };
