@@ -28,7 +28,7 @@ export { fullData, subsampleRefusal, SUBSAMPLING_METHODS, type SubsampledPlate }
 export {
   SVI, ParamStore, AutoGuide, AutoFlow, AutoDelta, AutoNormal, AutoMultivariateNormal, AutoLowRankMultivariateNormal, ModelGuide,
   elbo, iwae, renyi, groupObjective, exponentialDecay, cosineDecay, piecewiseConstant,
-  Unconstrained, type GuideValue, type AutoInit, type SviSample, type LossTrend, type MeanFieldCheck, type LatentDraws,
+  Unconstrained, type GuideValue, type AutoInit, type SviSample, type LossTrend, type MeanFieldCheck, type GuideDrift, type LatentDraws,
   type VIOptions, type SVGDOptions, type NeuTraOptions, type VIDiagnostics, type SVIOptions, type Guide, type GuideDraws, type Objective, type Particles, type ParticleSites, type SiteTerm, type OptimizerSpec, type Schedule,
 } from './vi/index.js';
 /** The particle engine: Feynman–Kac core, resampling, state-space filters and smoothers, CSMC, particle Gibbs, Kalman and HMM references. */

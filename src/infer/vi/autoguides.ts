@@ -99,6 +99,11 @@ export class AutoNormal extends AutoGuide {
     for (let i = 0; i < d; i++) covariance[i * d + i] = scale[i] * scale[i];
     return { loc, covariance, names: this.layout.names };
   }
+
+  /** The unconstrained location and scale vectors (no dense covariance: cheap to read during a fit). */
+  locScale(store: ParamStore): { loc: Float64Array; scale: Float64Array } {
+    return { loc: this.paramArray(store, 'loc'), scale: this.paramArray(store, 'scale') };
+  }
 }
 
 /** diag(v) as a matrix, by a broadcast product (tfjs registers no gradient for `tf.diag`). */

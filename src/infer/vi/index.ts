@@ -21,3 +21,4 @@ export { paramNetwork, column, type Activation } from './amortized.js';
 export { neutra, neutraModel, NEUTRA_SITE, type NeuTraOptions } from './neutra.js';
 export { type LossTrend } from './convergence.js';
 export { type MeanFieldCheck } from './mean-field-check.js';
+export { type GuideDrift } from './guide-drift.js';

@@ -43,6 +43,7 @@ import { type AutoInit, AutoGuide, type UnconstrainedMoments, constrainDraws } f
 import { CompiledPotential } from './compiled-potential.js';
 import { type AutoGuideName, AutoNormal, autoGuide } from './autoguides.js';
 import { type MeanFieldCheck, meanFieldCheck, meanFieldWarning } from './mean-field-check.js';
+import { DriftRecorder, type GuideDrift, driftWarning } from './guide-drift.js';
 import { logDensityFn } from '../mcmc/potential.js';
 import { type Guide, type GuideDraws, Unconstrained, modelLogJoint, unstackDraws } from './guide.js';
 import { ModelGuide } from './model-guide.js';
@@ -626,6 +627,8 @@ export interface VIDiagnostics {
   readonly logRatios: Float64Array;
   /** The loss over the last two windows of steps: was the fit still improving when it stopped? (`convergence.ts`) */
   readonly lossTrend?: LossTrend;
+  /** The mean-field guide's largest location drift between the last two windows of steps, in guide sds (`guide-drift.ts`). */
+  readonly guideDrift?: GuideDrift;
   /** `true`, or why the model ran once per draw. */
   readonly vectorized: true | string;
   /** `true` when the log density and its gradient came from the compiled float64 replay, else why not (option `compile`). */
@@ -765,10 +768,16 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
     await svi.init(args);
     const t0 = performance.now();
     const pace = new Pacer(options.signal);
+    const guide = svi.guide;
+    const recorder = guide instanceof AutoNormal ? new DriftRecorder(steps) : undefined;
     for (let k = 0; k < steps; k++) {
       // let timers and abort signals through every ~10 ms
       if (pace.due()) await pace.pause();
       const loss = await svi.step(args);
+      if (recorder?.wants(k)) {
+        const { loc, scale } = (guide as AutoNormal).locScale(svi.store);
+        recorder.record(k, loc, scale);
+      }
       if (options.onStep && ((k + 1) % every === 0 || k + 1 === steps)) options.onStep({ step: k + 1, steps, loss, elapsedMs: performance.now() - t0 });
     }
     const elapsed = performance.now() - t0;
@@ -781,7 +790,8 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
       throw err;
     });
     try {
-      return await describeFit(full, args, options, svi, sampled, draws, steps, elapsed, subsampled);
+      const drift = recorder?.drift((guide as AutoNormal).layout.names);
+      return await describeFit(full, args, options, svi, sampled, draws, steps, elapsed, subsampled, drift);
     } catch (err) {
       for (const d of draws) disposeValues(d.values);
       throw err;
@@ -792,7 +802,7 @@ export async function vi<A extends unknown[], R>(m: Model<A, R>, options: Omit<V
 }
 
 /** The posterior of a finished fit: its diagnostics and the checks on the final draws (k-hat, the guide's location). */
-async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, options: Omit<VIOptions<A>, 'method'>, svi: SVI<A, R>, sampled: SviSample<R>, draws: Draw<R>[], steps: number, elapsed: number, subsampled: SubsampledPlate | undefined): Promise<Posterior<A, R>> {
+async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, options: Omit<VIOptions<A>, 'method'>, svi: SVI<A, R>, sampled: SviSample<R>, draws: Draw<R>[], steps: number, elapsed: number, subsampled: SubsampledPlate | undefined, drift: GuideDrift | undefined): Promise<Posterior<A, R>> {
   const { logZ, elbo, khat } = sampled;
   const moments = svi.moments();
   const trend = lossTrend(svi.lossHistory);
@@ -806,6 +816,7 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
     khat,
     logRatios: sampled.logRatios,
     ...(trend ? { lossTrend: trend } : {}),
+    ...(drift ? { guideDrift: drift } : {}),
     vectorized: svi.vectorized,
     compiled: svi.compiled,
     droppedDraws: svi.droppedDraws,
@@ -817,6 +828,7 @@ async function describeFit<A extends unknown[], R>(m: Model<A, R>, args: A, opti
   const { notes, warnings } = khatReport(khat, svi.guide.name, options.importanceWeights ?? false, sampled.logRatios);
   const stalled = trend?.stillImproving ? trendWarning(trend, steps) : undefined;
   if (stalled) warnings.push(stalled);
+  if (drift?.steady) warnings.push(driftWarning(drift, svi.guide.name, steps));
   // reported draws unweighted: is the guide where the reweighted draws say the posterior is?
   // and is the guide wider than the reweighted draws (a scale still settling, which k-hat and the loss trend do not show:
   // a subsampled fit's noisy loss, or a regression on 3000 rows at the defaults, sd 0.052 against 0.018)?
