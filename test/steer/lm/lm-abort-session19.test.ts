@@ -89,19 +89,30 @@ describe('the wrapper passes a signal to the model that aborts once every run wa
   });
 });
 
+/**
+ * Starts a run with a fresh signal, aborts it (with `reason`) once the model
+ * has evaluated 3 rows, checks that the run rejects with that reason, lets
+ * the event loop turn, and returns how many rows the model evaluated after
+ * the abort.
+ */
+async function rowsAfterAbort(inner: SlowUniform, start: (signal: AbortSignal) => Promise<unknown>, reason: string): Promise<number> {
+  const ac = new AbortController();
+  const run = start(ac.signal);
+  run.catch(() => undefined);
+  while (inner.evaluated < 3) await turn();
+  ac.abort(new Error(reason));
+  const atAbort = inner.evaluated;
+  await expect(run).rejects.toThrow(reason);
+  for (let i = 0; i < 30; i++) await turn();
+  return inner.evaluated - atAbort;
+}
+
 describe('generate (what `tyche serve` runs) passes its signal to the model', () => {
   it('an abort inside a forward pass stops the model at its next row; results unchanged under a live signal', async () => {
     const inner = new SlowUniform();
     const prompts = Array.from({ length: 20 }, () => [0]);
-    const ac = new AbortController();
-    const run = generate(inner, prompts, { maxTokens: 4, rng: 3, signal: ac.signal });
-    run.catch(() => undefined);
-    while (inner.evaluated < 3) await turn();
-    ac.abort(new Error('client gone'));
-    const atAbort = inner.evaluated;
-    await expect(run).rejects.toThrow('client gone');
-    for (let i = 0; i < 30; i++) await turn();
-    expect(inner.evaluated - atAbort).toBeLessThanOrEqual(1); // a model given no signal finishes the 20 rows
+    const after = await rowsAfterAbort(inner, (signal) => generate(inner, prompts, { maxTokens: 4, rng: 3, signal }), 'client gone');
+    expect(after).toBeLessThanOrEqual(1); // a model given no signal finishes the 20 rows
     const plain = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3 });
     const signalled = await generate(new SlowUniform(), prompts.slice(0, 4), { maxTokens: 4, rng: 3, signal: new AbortController().signal });
     expect(signalled).toEqual(plain);
@@ -123,15 +134,8 @@ describe('a step program passes the run signal to nextToken', () => {
     }
     const inner = new SlowUniform();
     const lm = wrapLanguageModel(inner, { cache: false });
-    const ac = new AbortController();
-    const run = runStepPrograms(() => new Walk(lm), { particles: 24, seed: 2, signal: ac.signal, maxSteps: 8 });
-    run.catch(() => undefined);
-    while (inner.evaluated < 3) await turn();
-    ac.abort(new Error('stop walking'));
-    const atAbort = inner.evaluated;
-    await expect(run).rejects.toThrow('stop walking');
-    for (let i = 0; i < 30; i++) await turn();
-    expect(inner.evaluated - atAbort).toBeLessThanOrEqual(1); // without the signal the pass runs its 24 rows
+    const after = await rowsAfterAbort(inner, (signal) => runStepPrograms(() => new Walk(lm), { particles: 24, seed: 2, signal, maxSteps: 8 }), 'stop walking');
+    expect(after).toBeLessThanOrEqual(1); // without the signal the pass runs its 24 rows
     const texts = async (signal?: AbortSignal) => {
       const r = await runStepPrograms(() => new Walk(wrapLanguageModel(new SlowUniform(), { cache: false })), { particles: 6, seed: 2, maxSteps: 8, ...(signal ? { signal } : {}) });
       return JSON.stringify([r.logZ, [...r.logWeights], r.programs.map((p) => p.tokens)]);
