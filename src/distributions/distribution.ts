@@ -342,9 +342,12 @@ export function param(dist: string, name: string, x: ValueLike): Value {
 export function checkParam(dist: string, name: string, x: Value, c: Constraint): void {
   if (!validateArgs) return;
   // (tidied: the comparison tensors of a tensor parameter were left alive, a few per distribution made)
-  if (!(typeof x === 'number' ? all(c.check(x)) : tf.tidy(() => all(c.check(x))))) {
-    throw new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : `${describe(x)}${firstFailing(x, c)}`}`);
-  }
+  if (!(typeof x === 'number' ? all(c.check(x)) : tf.tidy(() => all(c.check(x))))) throw parameterError(dist, name, x, c);
+}
+
+/** The error for a parameter `x` that violates `c` (kept out of `checkParam`, which every distribution runs). */
+function parameterError(dist: string, name: string, x: Value, c: Constraint): InvalidParameterError {
+  return new InvalidParameterError(dist, name, `${dist}: parameter ${name} must be ${c.name}, got ${typeof x === 'number' ? x : `${describe(x)}${firstFailing(x, c)}`}`);
 }
 
 /**
