@@ -294,10 +294,7 @@ class GibbsChain<A extends unknown[], R> {
       target: async (q) => {
         if (this.pending) {
           this.pending = false;
-          const t0 = performance.now();
-          await this.sweep(q);
-          this.sweepMs += performance.now() - t0;
-          this.choose();
+          await this.timedSweep(q);
         } else if (this.starting) return this.startingEvaluation(q);
         return this.density(q);
       },
@@ -326,11 +323,16 @@ class GibbsChain<A extends unknown[], R> {
     if (!Number.isFinite(at.logp) || !at.grad.every(Number.isFinite)) return at;
     this.starting = false;
     if (this.sites.length === 0 || this.plated.size > 0 || this.potentials.off !== undefined) return at;
+    await this.timedSweep(q);
+    return this.density(q);
+  }
+
+  /** A Gibbs sweep at `q`, timed into `sweepMs`, then the potential for the configuration it chose. */
+  private async timedSweep(q: Float64Array): Promise<void> {
     const t0 = performance.now();
     await this.sweep(q);
     this.sweepMs += performance.now() - t0;
     this.choose();
-    return this.density(q);
   }
 
   /**
